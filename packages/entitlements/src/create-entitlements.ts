@@ -1,0 +1,239 @@
+import { can } from "./can.js";
+import type { Decision, EntitlementClaims } from "./claims.js";
+import { ClaimInvalid, ConfigInvalid, EntitlementsError, WorkerRejected, WorkerUnavailable } from "./errors.js";
+import { unavailable } from "./internal/decide.js";
+import { limit } from "./limit.js";
+import { createRemoteKeySet, type RemoteKeySet } from "./remote-key-set.js";
+import { verifyToken } from "./verify.js";
+
+export interface EntitlementsOptions {
+  /** The worker's base URL, e.g. `https://billing.example.com`. Plain http only for localhost. */
+  baseUrl: string;
+  /** A `service` API key of the worker (sent as a Bearer token to the token endpoint only). */
+  apiKey: string;
+  /** Expected `iss` of tokens. */
+  issuer: string;
+  /** Expected `aud` of tokens (your app). */
+  audience: string;
+  /** `fetch` implementation. Default `globalThis.fetch`. */
+  fetch?: typeof fetch;
+  /** Allowed clock skew for `exp`/`nbf`/`iat`, seconds. Default 30. */
+  clockTolerance?: number;
+  /** Features allowed when the worker is unreachable and no valid token remains. Default none (fail closed). */
+  failOpen?: readonly string[];
+  /** Refresh a cached token this many seconds before it expires. Default 60. */
+  refreshBefore?: number;
+  /** Minimum milliseconds between JWKS requests. Default 30 000. */
+  jwksCooldown?: number;
+  /** Refresh the JWKS in the background when older than this, milliseconds. Default 600 000. */
+  jwksMaxAge?: number;
+  /** Timeout of each request to the worker, milliseconds. Default 5 000. */
+  timeout?: number;
+  /** Maximum number of users whose token is cached (oldest evicted first). Default 10 000. */
+  maxUsers?: number;
+  /** Longest wait between two token requests for a user while the worker fails, ms. Default 30 000. */
+  maxRetryDelay?: number;
+  /** Clock in milliseconds (inject in tests). Default `Date.now`. */
+  now?: () => number;
+}
+
+/** What `evaluate()` returns: the decision plus what it was based on. */
+export interface Evaluation {
+  readonly decision: Decision;
+  /** The verified claims, or `null` when none were available. */
+  readonly claims: EntitlementClaims | null;
+  /** Why no claims were available. */
+  readonly error: EntitlementsError | null;
+}
+
+export interface Entitlements {
+  /** Verifies a token against the worker's JWKS; see `verifyToken`. */
+  verify(token: string): Promise<EntitlementClaims>;
+  /** Pure, synchronous decision on verified claims. */
+  can(claims: EntitlementClaims, feature: string): Decision;
+  /** A numeric limit: number, `null` (unlimited) or `0` (not entitled). */
+  limit(claims: EntitlementClaims, name: string): number | null;
+  /**
+   * The user's verified claims: from cache, refreshed ahead of expiry in the background, fetched
+   * once for concurrent callers. While the worker is unreachable the last valid token is used
+   * until it expires; then this rejects with `WorkerUnavailable` (or the verification error).
+   */
+  forUser(userId: string): Promise<EntitlementClaims>;
+  /** `forUser` + `can`; never rejects for entitlement errors (answers `unavailable` instead). */
+  check(userId: string, feature: string): Promise<Decision>;
+  /** Like `check`, with the claims and the error behind the decision. */
+  evaluate(userId: string, feature: string): Promise<Evaluation>;
+  /** Drops cached tokens (one user, or everyone), e.g. right after a checkout completes. */
+  invalidate(userId?: string): void;
+  /** The JWKS cache (exposes `requests` for monitoring). */
+  readonly keys: RemoteKeySet;
+}
+
+interface Entry {
+  claims: EntitlementClaims | undefined;
+  inflight: Promise<EntitlementClaims> | undefined;
+  failures: number;
+  retryAt: number;
+  lastError: EntitlementsError | undefined;
+}
+
+const MAX_RESPONSE_BYTES = 16 * 1024;
+const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+function config(ok: boolean, message: string): void {
+  if (!ok) throw new ConfigInvalid(message);
+}
+
+/** Creates the entitlements client of one app (one per process; it holds the caches). */
+export function createEntitlements(options: EntitlementsOptions): Entitlements {
+  const { apiKey, issuer, audience } = options ?? ({} as EntitlementsOptions);
+  let base: URL;
+  try {
+    base = new URL(options.baseUrl);
+  } catch {
+    throw new ConfigInvalid("baseUrl must be an absolute URL");
+  }
+  config(
+    base.protocol === "https:" || (base.protocol === "http:" && LOCAL_HOSTS.has(base.hostname)),
+    "baseUrl must use https (plain http is only allowed for localhost)",
+  );
+  config(typeof apiKey === "string" && apiKey.length > 0, "apiKey is required");
+  config(typeof issuer === "string" && issuer.length > 0, "issuer is required");
+  config(typeof audience === "string" && audience.length > 0, "audience is required");
+
+  const root = base.href.replace(/\/+$/, "");
+  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const now = options.now ?? Date.now;
+  const clockTolerance = options.clockTolerance ?? 30;
+  const refreshBefore = options.refreshBefore ?? 60;
+  const timeout = options.timeout ?? 5_000;
+  const maxUsers = options.maxUsers ?? 10_000;
+  const maxRetryDelay = options.maxRetryDelay ?? 30_000;
+  const failOpen = new Set(options.failOpen ?? []);
+  const tokenUrl = `${root}/v1/entitlements/token`;
+
+  const keys = createRemoteKeySet(`${root}/.well-known/jwks.json`, {
+    fetch: doFetch,
+    now,
+    timeout,
+    ...(options.jwksCooldown !== undefined && { cooldown: options.jwksCooldown }),
+    ...(options.jwksMaxAge !== undefined && { maxAge: options.jwksMaxAge }),
+  });
+  const verifyOptions = { keys, issuer, audience, clockTolerance, now };
+  const verify = (token: string) => verifyToken(token, verifyOptions);
+
+  const entries = new Map<string, Entry>();
+
+  async function fetchToken(userId: string): Promise<EntitlementClaims> {
+    let res: Response;
+    let text: string;
+    try {
+      res = await doFetch(tokenUrl, {
+        method: "POST",
+        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", accept: "application/json" },
+        body: JSON.stringify({ user_id: userId }),
+        signal: AbortSignal.timeout(timeout),
+      });
+      text = await res.text();
+    } catch (cause) {
+      throw new WorkerUnavailable("token request failed", { cause });
+    }
+    let body: unknown;
+    try {
+      body = text.length <= MAX_RESPONSE_BYTES ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    if (res.status !== 200) {
+      const problem = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : undefined;
+      if (res.status >= 500 || res.status === 429 || res.status === 408) {
+        throw new WorkerUnavailable(`token request failed with HTTP ${res.status}`, { status: res.status });
+      }
+      const title = typeof problem?.title === "string" ? `: ${problem.title}` : "";
+      throw new WorkerRejected(`token request rejected with HTTP ${res.status}${title}`, res.status, problem);
+    }
+    const token = (body as { token?: unknown } | undefined)?.token;
+    if (typeof token !== "string") throw new WorkerUnavailable("token response has no token", { status: 200 });
+    const claims = await verify(token);
+    if (claims.sub !== userId) throw new ClaimInvalid("the token was issued for another user", "sub");
+    return claims;
+  }
+
+  function refresh(userId: string, entry: Entry): Promise<EntitlementClaims> {
+    const p = fetchToken(userId).then(
+      (claims) => {
+        entry.claims = claims;
+        entry.failures = 0;
+        entry.retryAt = 0;
+        entry.lastError = undefined;
+        entry.inflight = undefined;
+        return claims;
+      },
+      (err: unknown) => {
+        entry.inflight = undefined;
+        entry.failures++;
+        entry.retryAt = now() + Math.min(maxRetryDelay, 500 * 2 ** entry.failures);
+        entry.lastError = err instanceof EntitlementsError ? err : new WorkerUnavailable("token request failed", { cause: err });
+        throw entry.lastError;
+      },
+    );
+    entry.inflight = p;
+    return p;
+  }
+
+  function usable(c: EntitlementClaims, t: number): boolean {
+    return c.exp > Math.floor(t / 1000) - clockTolerance;
+  }
+
+  function forUser(userId: string): Promise<EntitlementClaims> {
+    if (typeof userId !== "string" || userId.length === 0 || userId.length > 256) {
+      return Promise.reject(new TypeError("userId must be a non-empty string (at most 256 characters)"));
+    }
+    const t = now();
+    let entry = entries.get(userId);
+    if (entry === undefined) {
+      entry = { claims: undefined, inflight: undefined, failures: 0, retryAt: 0, lastError: undefined };
+      entries.set(userId, entry);
+      if (entries.size > maxUsers) {
+        for (const [k, e] of entries) {
+          if (entries.size <= maxUsers) break;
+          if (e.inflight === undefined && k !== userId) entries.delete(k);
+        }
+      }
+    }
+    const claims = entry.claims;
+    if (claims !== undefined) {
+      if (usable(claims, t)) {
+        if (Math.floor(t / 1000) >= claims.exp - refreshBefore && entry.inflight === undefined && t >= entry.retryAt) {
+          refresh(userId, entry).catch(() => {}); // ahead of expiry, in the background
+        }
+        return Promise.resolve(claims);
+      }
+      entry.claims = undefined; // expired: never hand it out again
+    }
+    if (entry.inflight !== undefined) return entry.inflight;
+    if (t < entry.retryAt && entry.lastError !== undefined) return Promise.reject(entry.lastError);
+    return refresh(userId, entry);
+  }
+
+  async function evaluate(userId: string, feature: string): Promise<Evaluation> {
+    try {
+      const claims = await forUser(userId);
+      return { decision: can(claims, feature), claims, error: null };
+    } catch (err) {
+      if (!(err instanceof EntitlementsError)) throw err;
+      return { decision: unavailable(err.code, failOpen.has(feature)), claims: null, error: err };
+    }
+  }
+
+  async function check(userId: string, feature: string): Promise<Decision> {
+    return (await evaluate(userId, feature)).decision;
+  }
+
+  function invalidate(userId?: string): void {
+    if (userId === undefined) entries.clear();
+    else entries.delete(userId);
+  }
+
+  return { verify, can, limit, forUser, check, evaluate, invalidate, keys };
+}

@@ -1,0 +1,143 @@
+/**
+ * Typed errors. Every failure has its own class and a stable `code` (also available as a static
+ * property, e.g. `TokenExpired.code`), so callers can branch on `err.code` or `instanceof`.
+ *
+ * Messages are for logs; never show them to end users verbatim (use a `Decision` instead).
+ */
+
+/** Base class of every error thrown by this package. */
+export class EntitlementsError extends Error {
+  static code: string = "ERR_ENTITLEMENTS";
+  readonly code: string = "ERR_ENTITLEMENTS";
+  constructor(message?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = this.constructor.name;
+  }
+}
+
+/** The token is not a well-formed JWS compact serialization (segments, base64url, JSON). */
+export class TokenMalformed extends EntitlementsError {
+  static override code = "ERR_TOKEN_MALFORMED" as const;
+  override readonly code = "ERR_TOKEN_MALFORMED" as const;
+}
+
+/** The token exceeds the size cap; rejected before any parsing. */
+export class TokenTooLarge extends EntitlementsError {
+  static override code = "ERR_TOKEN_TOO_LARGE" as const;
+  override readonly code = "ERR_TOKEN_TOO_LARGE" as const;
+}
+
+/** The `alg` header is not `EdDSA` (e.g. `none`, `HS256`, `RS256`). */
+export class AlgNotAllowed extends EntitlementsError {
+  static override code = "ERR_ALG_NOT_ALLOWED" as const;
+  override readonly code = "ERR_ALG_NOT_ALLOWED" as const;
+}
+
+/** The header carries a key or a key location (`jku`, `jwk`, `x5u`, `x5c`); keys only come from the JWKS. */
+export class HeaderForbidden extends EntitlementsError {
+  static override code = "ERR_HEADER_FORBIDDEN" as const;
+  override readonly code = "ERR_HEADER_FORBIDDEN" as const;
+}
+
+/** The header has a `crit` parameter; no extension is supported. */
+export class CritUnsupported extends EntitlementsError {
+  static override code = "ERR_CRIT_UNSUPPORTED" as const;
+  override readonly code = "ERR_CRIT_UNSUPPORTED" as const;
+}
+
+/** The `kid` is missing or is not in the JWKS (even after the one allowed refetch). */
+export class KidUnknown extends EntitlementsError {
+  static override code = "ERR_KID_UNKNOWN" as const;
+  override readonly code = "ERR_KID_UNKNOWN" as const;
+}
+
+/** The Ed25519 signature does not verify (forged, altered or truncated token). */
+export class SignatureInvalid extends EntitlementsError {
+  static override code = "ERR_SIGNATURE_INVALID" as const;
+  override readonly code = "ERR_SIGNATURE_INVALID" as const;
+}
+
+/** `exp` is in the past (beyond the clock tolerance). */
+export class TokenExpired extends EntitlementsError {
+  static override code = "ERR_TOKEN_EXPIRED" as const;
+  override readonly code = "ERR_TOKEN_EXPIRED" as const;
+  /** The token's `exp`, unix seconds. */
+  readonly expiredAt: number;
+  constructor(message: string, expiredAt: number) {
+    super(message);
+    this.expiredAt = expiredAt;
+  }
+}
+
+/** `nbf` (or `iat`) is in the future (beyond the clock tolerance). */
+export class TokenNotYetValid extends EntitlementsError {
+  static override code = "ERR_TOKEN_NOT_YET_VALID" as const;
+  override readonly code = "ERR_TOKEN_NOT_YET_VALID" as const;
+}
+
+/** A claim is wrong (`iss`, `aud`, `sub`) or the payload does not have the contract's shape. */
+export class ClaimInvalid extends EntitlementsError {
+  static override code = "ERR_CLAIM_INVALID" as const;
+  override readonly code = "ERR_CLAIM_INVALID" as const;
+  /** The offending claim, e.g. `"aud"` or `"limits.search_radius_miles"`. */
+  readonly claim: string;
+  constructor(message: string, claim: string) {
+    super(message);
+    this.claim = claim;
+  }
+}
+
+/** The JWKS document is not usable (not JSON, no Ed25519 signing key). */
+export class JwksInvalid extends EntitlementsError {
+  static override code = "ERR_JWKS_INVALID" as const;
+  override readonly code = "ERR_JWKS_INVALID" as const;
+}
+
+/** The worker could not be reached, timed out, answered 5xx/429 or answered garbage. */
+export class WorkerUnavailable extends EntitlementsError {
+  static override code = "ERR_WORKER_UNAVAILABLE" as const;
+  override readonly code = "ERR_WORKER_UNAVAILABLE" as const;
+  /** HTTP status when the worker answered, otherwise undefined. */
+  readonly status: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; status?: number }) {
+    super(message, options);
+    this.status = options?.status;
+  }
+}
+
+/** The worker refused the request with a 4xx problem+json (bad API key, unknown user...). */
+export class WorkerRejected extends EntitlementsError {
+  static override code = "ERR_WORKER_REJECTED" as const;
+  override readonly code = "ERR_WORKER_REJECTED" as const;
+  readonly status: number;
+  /** The RFC 9457 problem document, when the worker sent one. */
+  readonly problem: Readonly<Record<string, unknown>> | undefined;
+  constructor(message: string, status: number, problem?: Record<string, unknown>) {
+    super(message);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+/** `createEntitlements` was given invalid options. */
+export class ConfigInvalid extends EntitlementsError {
+  static override code = "ERR_CONFIG_INVALID" as const;
+  override readonly code = "ERR_CONFIG_INVALID" as const;
+}
+
+/** Every code this package can throw. */
+export type EntitlementsErrorCode =
+  | typeof TokenMalformed.code
+  | typeof TokenTooLarge.code
+  | typeof AlgNotAllowed.code
+  | typeof HeaderForbidden.code
+  | typeof CritUnsupported.code
+  | typeof KidUnknown.code
+  | typeof SignatureInvalid.code
+  | typeof TokenExpired.code
+  | typeof TokenNotYetValid.code
+  | typeof ClaimInvalid.code
+  | typeof JwksInvalid.code
+  | typeof WorkerUnavailable.code
+  | typeof WorkerRejected.code
+  | typeof ConfigInvalid.code;

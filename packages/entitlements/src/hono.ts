@@ -1,0 +1,59 @@
+/**
+ * Hono middleware. `hono` is an optional peer dependency: this module only imports its types.
+ *
+ * ```ts
+ * import { requireFeature } from "@federal-job-advisor/entitlements/hono";
+ * app.get("/jobs/nationwide", requireFeature(entitlements, "nationwide_search", { userId: (c) => c.get("userId") }), handler);
+ * ```
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import type { Decision, EntitlementClaims } from "./claims.js";
+import type { Entitlements } from "./create-entitlements.js";
+import { toProblem, warningOf, WARNING_HEADER, type ProblemOptions } from "./problem.js";
+
+/** What the middleware stores on the context: `c.get("entitlement")`, `c.get("entitlementClaims")`. */
+export type EntitlementVariables = {
+  entitlement: Decision;
+  entitlementClaims: EntitlementClaims | null;
+};
+
+export interface RequireFeatureOptions<C = Context> extends ProblemOptions {
+  /** The authenticated user's id; return undefined/null/"" when unauthenticated (→ 401). */
+  userId: (c: C) => string | undefined | null | Promise<string | undefined | null>;
+}
+
+type Checker = Pick<Entitlements, "evaluate">;
+
+function problemResponse(status: number, headers: Record<string, string>, body: unknown): Response {
+  return new Response(JSON.stringify(body), { status, headers });
+}
+
+/** Lets the request through when the user may use `feature`; answers 403/401/503 problem+json otherwise. */
+export function requireFeature(
+  entitlements: Checker,
+  feature: string,
+  options: RequireFeatureOptions,
+): MiddlewareHandler<{ Variables: EntitlementVariables }> {
+  return async (c, next) => {
+    const userId = await options.userId(c as unknown as Context);
+    if (!userId) {
+      return problemResponse(401, { "content-type": "application/problem+json" }, {
+        type: `${options.problemTypeBase ?? "urn:federal-job-advisor:entitlements:"}unauthenticated`,
+        title: "Authentication required",
+        status: 401,
+        detail: "Sign in to use this feature.",
+        feature,
+      });
+    }
+    const { decision, claims } = await entitlements.evaluate(userId, feature);
+    c.set("entitlement", decision);
+    c.set("entitlementClaims", claims);
+    if (!decision.allowed) {
+      const p = toProblem(decision, feature, options);
+      return problemResponse(p.status, { ...p.headers }, p.body);
+    }
+    await next();
+    const warning = warningOf(decision);
+    if (warning !== undefined) c.header(WARNING_HEADER, warning);
+  };
+}

@@ -1,0 +1,21 @@
+export { createEntitlements } from "./create-entitlements.js";
+export type { Entitlements, EntitlementsOptions, Evaluation } from "./create-entitlements.js";
+export { verifyToken } from "./verify.js";
+export type { KeySource, VerifyOptions } from "./verify.js";
+export { can } from "./can.js";
+export { limit } from "./limit.js";
+export { createRemoteKeySet } from "./remote-key-set.js";
+export type { RemoteKeySet, RemoteKeySetOptions } from "./remote-key-set.js";
+export { toProblem, warningOf, WARNING_HEADER } from "./problem.js";
+export type { EntitlementProblem, ProblemOptions, ProblemResponse } from "./problem.js";
+export type {
+  BillingInterval,
+  Decision,
+  DecisionReason,
+  EntitlementClaims,
+  Price,
+  SubscriptionStatus,
+  Tier,
+  UpgradeOffer,
+} from "./claims.js";
+export * from "./errors.js";
