@@ -1,0 +1,37 @@
+import { env, SELF } from "cloudflare:test";
+import { createApiKey } from "../../worker/src/auth/api-keys";
+import { getDb } from "../../worker/src/db/client";
+import type { Role } from "../../worker/src/db/schema";
+
+export const BASE = "http://billing.test";
+
+let ipCounter = 0;
+/** A fresh client IP per call keeps the per-IP rate limit out of tests that are not about it. */
+export function freshIp(): string {
+  ipCounter++;
+  return `198.51.${(ipCounter >> 8) & 255}.${ipCounter & 255}`;
+}
+
+export async function makeKey(role: Role, opts: { expiresAt?: number; name?: string } = {}) {
+  const { key, view } = await createApiKey(
+    { db: getDb(env.DB), now: Date.now(), actor: { type: "system", id: "test" } },
+    { name: opts.name ?? `${role}-test`, role, expiresAt: opts.expiresAt ?? null },
+  );
+  return { key, id: view.id };
+}
+
+export function call(method: string, path: string, init: { key?: string; body?: unknown; rawBody?: string; headers?: Record<string, string>; ip?: string } = {}) {
+  const headers: Record<string, string> = { "cf-connecting-ip": init.ip ?? freshIp(), ...init.headers };
+  if (init.key) headers.authorization = `Bearer ${init.key}`;
+  let body: string | undefined;
+  if (init.body !== undefined) {
+    body = JSON.stringify(init.body);
+    headers["content-type"] ??= "application/json";
+  } else if (init.rawBody !== undefined) body = init.rawBody;
+  return SELF.fetch(`${BASE}${path}`, { method, headers, body });
+}
+
+export async function count(table: string): Promise<number> {
+  const row = await env.DB.prepare(`select count(*) as n from ${table}`).first<{ n: number }>();
+  return row?.n ?? 0;
+}

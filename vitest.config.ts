@@ -1,0 +1,8 @@
+import { defineConfig } from "vitest/config";
+
+// One command runs every suite: the worker in workerd, and the packages in Node.
+export default defineConfig({
+  test: {
+    projects: ["test/worker/vitest.config.ts"],
+  },
+});

@@ -1,0 +1,54 @@
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import type { AppEnv } from "./http/context";
+import { ApiError } from "./http/errors";
+import { rateLimitByIp, requireJson } from "./http/middleware";
+import { notFound } from "./http/not-found";
+import { onError } from "./http/problem";
+import { newRouter } from "./http/router";
+import { audit } from "./routes/audit";
+import { catalogRoutes } from "./routes/catalog";
+import { health } from "./routes/health";
+import { keys } from "./routes/keys";
+
+export const JSON_BODY_LIMIT = 64 * 1024;
+
+const tooLarge = (limit: number) => () => {
+  throw new ApiError("payload_too_large", `The body is over ${limit / 1024} KiB; send less.`);
+};
+
+export function createApp() {
+  const app = newRouter();
+
+  app.use("*", async (c, next) => {
+    c.set("now", Date.now());
+    return next();
+  });
+  app.use("*", requestId({ headerName: "x-request-id" }));
+  app.use("*", secureHeaders());
+  // Browsers may read only the public documents; everything else is server to server.
+  app.use("/v1/catalog", cors({ origin: "*", allowMethods: ["GET"] }));
+  app.use("/openapi.json", cors({ origin: "*", allowMethods: ["GET"] }));
+  app.use("*", async (c, next) => (c.req.path.startsWith("/webhooks/") ? next() : rateLimitByIp(c, next)));
+  app.use("/v1/*", bodyLimit({ maxSize: JSON_BODY_LIMIT, onError: tooLarge(JSON_BODY_LIMIT) }));
+  app.use("/v1/*", requireJson);
+
+  app.route("/", health);
+  app.route("/", catalogRoutes);
+  app.route("/", keys);
+  app.route("/", audit);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "An API key: `Authorization: Bearer fja_...`" });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "Payment Integration Agent API", version: "0.1.0", description: "Billing, dunning and access for Federal Job Advisor. Errors are RFC 9457 problem+json." },
+  });
+
+  app.notFound(notFound);
+  app.onError(onError);
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

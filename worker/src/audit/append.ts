@@ -1,0 +1,52 @@
+/**
+ * Writes a change and its audit row in one D1 batch (one transaction): either both land or
+ * neither does. The audit row is chained to the head read just before; if another writer
+ * appended in between, the UNIQUE(prev_hash) constraint fails the whole batch and we rebuild
+ * the change on the new head.
+ */
+import { desc } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Db } from "../db/client";
+import { auditLog } from "../db/schema";
+import { chainRow, type AuditEntry, type ActorType } from "./chain";
+
+const MAX_ATTEMPTS = 5;
+
+export async function readHead(db: Db): Promise<{ seq: number; hash: string } | undefined> {
+  return db.select({ seq: auditLog.seq, hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1).get();
+}
+
+function isChainRace(error: unknown): boolean {
+  const text = String((error as { message?: unknown })?.message ?? error) + String((error as { cause?: unknown })?.cause ?? "");
+  return /UNIQUE constraint failed: audit_log\.(prev_hash|seq)/.test(text);
+}
+
+/**
+ * @param statements the change, built fresh on every attempt (it may depend on state read
+ *   inside `build`); returns the statements plus the entry describing them.
+ */
+export async function commitWithAudit<T = void>(
+  db: Db,
+  now: number,
+  build: () => Promise<{ statements: BatchItem<"sqlite">[]; entries: AuditEntry[]; result: T }>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const { statements, entries, result } = await build();
+    let head = await readHead(db);
+    const rows = [];
+    for (const entry of entries) {
+      const row = await chainRow(head, entry, now);
+      rows.push(row);
+      head = row;
+    }
+    const audit = rows.map((row) => db.insert(auditLog).values({ ...row, actorType: row.actorType as ActorType }));
+    const all = [...statements, ...audit] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]];
+    try {
+      if (all.length > 0) await db.batch(all);
+      return result;
+    } catch (error) {
+      if (attempt < MAX_ATTEMPTS && isChainRace(error)) continue;
+      throw error;
+    }
+  }
+}

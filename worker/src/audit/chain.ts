@@ -1,0 +1,91 @@
+/**
+ * The hash chain of the audit log. Each row's hash covers a canonical form of the row and the
+ * previous row's hash, so changing or deleting any row breaks every hash after it, and
+ * `verify` can name the first row that no longer fits.
+ */
+export const GENESIS_HASH = "0".repeat(64);
+
+export type ActorType = "api_key" | "stripe" | "cron" | "cli" | "system";
+
+export interface Actor {
+  type: ActorType;
+  id: string;
+}
+
+export interface AuditEntry {
+  actor: Actor;
+  action: string;
+  subject: { type: string; id: string };
+  before?: unknown;
+  after?: unknown;
+  requestId?: string | undefined;
+}
+
+export interface ChainedRow {
+  seq: number;
+  at: number;
+  actorType: string;
+  actorId: string;
+  action: string;
+  subjectType: string;
+  subjectId: string;
+  before: string | null;
+  after: string | null;
+  requestId: string | null;
+  prevHash: string;
+}
+
+/** JSON with object keys sorted at every depth: the same value always gives the same bytes. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function rowHash(row: ChainedRow): Promise<string> {
+  return sha256Hex(
+    canonicalJson({
+      seq: row.seq,
+      at: row.at,
+      actor_type: row.actorType,
+      actor_id: row.actorId,
+      action: row.action,
+      subject_type: row.subjectType,
+      subject_id: row.subjectId,
+      before: row.before,
+      after: row.after,
+      request_id: row.requestId,
+      prev_hash: row.prevHash,
+    }),
+  );
+}
+
+/** Builds the next row of the chain from its head; pure, so the CLI and the worker share it. */
+export async function chainRow(
+  head: { seq: number; hash: string } | undefined,
+  entry: AuditEntry,
+  now: number,
+): Promise<ChainedRow & { hash: string }> {
+  const row: ChainedRow = {
+    seq: (head?.seq ?? 0) + 1,
+    at: now,
+    actorType: entry.actor.type,
+    actorId: entry.actor.id,
+    action: entry.action,
+    subjectType: entry.subject.type,
+    subjectId: entry.subject.id,
+    before: entry.before === undefined ? null : canonicalJson(entry.before),
+    after: entry.after === undefined ? null : canonicalJson(entry.after),
+    requestId: entry.requestId ?? null,
+    prevHash: head?.hash ?? GENESIS_HASH,
+  };
+  return { ...row, hash: await rowHash(row) };
+}

@@ -1,0 +1,187 @@
+/** API key lifecycle: create, list, rotate, revoke, authenticate. Every change is audited. */
+import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
+import { commitWithAudit } from "../audit/append";
+import type { Actor } from "../audit/chain";
+import type { Db } from "../db/client";
+import { apiKeys, type Role } from "../db/schema";
+import { ApiError } from "../http/errors";
+import { generateKey, hashKey, looksLikeKey, randomId } from "./keys";
+
+export interface Deps {
+  db: Db;
+  now: number;
+  actor: Actor;
+  requestId?: string | undefined;
+}
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  role: Role;
+  prefix: string;
+  created_at: string;
+  last_used_at: string | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+  rotated_from: string | null;
+  status: "active" | "expired" | "revoked";
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function viewKey(row: ApiKeyRow, now: number): ApiKeyView {
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role,
+    prefix: row.prefix,
+    created_at: new Date(row.createdAt).toISOString(),
+    last_used_at: iso(row.lastUsedAt),
+    expires_at: iso(row.expiresAt),
+    revoked_at: iso(row.revokedAt),
+    rotated_from: row.rotatedFrom,
+    status: row.revokedAt !== null ? "revoked" : row.expiresAt !== null && row.expiresAt <= now ? "expired" : "active",
+  };
+}
+
+/** What the audit log keeps of a key: never the hash, never the key. */
+const summary = (row: Pick<ApiKeyRow, "name" | "role" | "prefix" | "expiresAt" | "revokedAt">) => ({
+  name: row.name,
+  role: row.role,
+  prefix: row.prefix,
+  expires_at: row.expiresAt,
+  revoked_at: row.revokedAt,
+});
+
+export async function createApiKey(
+  deps: Deps,
+  input: { name: string; role: Role; expiresAt?: number | null; rotatedFrom?: string | null },
+): Promise<{ key: string; view: ApiKeyView }> {
+  if (input.expiresAt != null && input.expiresAt <= deps.now) {
+    throw new ApiError("validation_failed", "expires_at must be in the future.", { errors: [{ field: "body.expires_at", message: "must be in the future" }] });
+  }
+  const material = await generateKey();
+  const row: ApiKeyRow = {
+    id: randomId("key"),
+    name: input.name,
+    role: input.role,
+    prefix: material.prefix,
+    hash: material.hash,
+    createdAt: deps.now,
+    lastUsedAt: null,
+    expiresAt: input.expiresAt ?? null,
+    revokedAt: null,
+    rotatedFrom: input.rotatedFrom ?? null,
+    createdBy: `${deps.actor.type}:${deps.actor.id}`,
+  };
+  await commitWithAudit(deps.db, deps.now, async () => ({
+    statements: [deps.db.insert(apiKeys).values(row)],
+    entries: [{ actor: deps.actor, action: "api_key.created", subject: { type: "api_key", id: row.id }, after: summary(row), requestId: deps.requestId }],
+    result: undefined,
+  }));
+  return { key: material.key, view: viewKey(row, deps.now) };
+}
+
+export async function listApiKeys(db: Db, now: number, opts: { includeRevoked: boolean }): Promise<ApiKeyView[]> {
+  const rows = await db
+    .select()
+    .from(apiKeys)
+    .where(opts.includeRevoked ? undefined : isNull(apiKeys.revokedAt))
+    .orderBy(desc(apiKeys.createdAt))
+    .all();
+  return rows.map((r) => viewKey(r, now));
+}
+
+async function activeKey(db: Db, id: string, now: number): Promise<ApiKeyRow> {
+  const row = await db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
+  if (!row) throw new ApiError("not_found", `No API key has the id ${id}.`, { errors: [{ field: "path.id", message: "no such key" }] });
+  if (row.revokedAt !== null) throw new ApiError("conflict", `API key ${id} is already revoked.`, { errors: [{ field: "path.id", message: "revoked" }] });
+  if (row.expiresAt !== null && row.expiresAt <= now) throw new ApiError("conflict", `API key ${id} has expired.`, { errors: [{ field: "path.id", message: "expired" }] });
+  return row;
+}
+
+/**
+ * Rotation with overlap: the new key works at once and the old one keeps working until
+ * `oldExpiresAt`, so every client can switch without a failed request.
+ */
+export async function rotateApiKey(
+  deps: Deps,
+  id: string,
+  opts: { oldExpiresAt: number },
+): Promise<{ key: string; view: ApiKeyView; previous: ApiKeyView }> {
+  if (opts.oldExpiresAt < deps.now) {
+    throw new ApiError("validation_failed", "old_key_expires_at must not be in the past.", { errors: [{ field: "body.old_key_expires_at", message: "must not be in the past" }] });
+  }
+  const old = await activeKey(deps.db, id, deps.now);
+  const material = await generateKey();
+  const row: ApiKeyRow = {
+    id: randomId("key"),
+    name: old.name,
+    role: old.role,
+    prefix: material.prefix,
+    hash: material.hash,
+    createdAt: deps.now,
+    lastUsedAt: null,
+    expiresAt: null,
+    revokedAt: null,
+    rotatedFrom: old.id,
+    createdBy: `${deps.actor.type}:${deps.actor.id}`,
+  };
+  const oldExpiry = Math.min(opts.oldExpiresAt, old.expiresAt ?? Number.MAX_SAFE_INTEGER);
+  const updatedOld = { ...old, expiresAt: oldExpiry };
+  await commitWithAudit(deps.db, deps.now, async () => ({
+    statements: [
+      deps.db.insert(apiKeys).values(row),
+      deps.db.update(apiKeys).set({ expiresAt: oldExpiry }).where(eq(apiKeys.id, old.id)),
+    ],
+    entries: [
+      { actor: deps.actor, action: "api_key.rotated", subject: { type: "api_key", id: old.id }, before: summary(old), after: { ...summary(updatedOld), replaced_by: row.id }, requestId: deps.requestId },
+      { actor: deps.actor, action: "api_key.created", subject: { type: "api_key", id: row.id }, after: summary(row), requestId: deps.requestId },
+    ],
+    result: undefined,
+  }));
+  return { key: material.key, view: viewKey(row, deps.now), previous: viewKey(updatedOld, deps.now) };
+}
+
+export async function revokeApiKey(deps: Deps, id: string): Promise<ApiKeyView> {
+  const row = await deps.db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
+  if (!row) throw new ApiError("not_found", `No API key has the id ${id}.`, { errors: [{ field: "path.id", message: "no such key" }] });
+  if (row.revokedAt !== null) return viewKey(row, deps.now);
+  const revoked = { ...row, revokedAt: deps.now };
+  await commitWithAudit(deps.db, deps.now, async () => ({
+    statements: [deps.db.update(apiKeys).set({ revokedAt: deps.now }).where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))],
+    entries: [{ actor: deps.actor, action: "api_key.revoked", subject: { type: "api_key", id }, before: summary(row), after: summary(revoked), requestId: deps.requestId }],
+    result: undefined,
+  }));
+  return viewKey(revoked, deps.now);
+}
+
+export interface Principal {
+  keyId: string;
+  role: Role;
+  name: string;
+}
+
+/** last_used_at is written at most once a minute per key, so auth is one read per request. */
+const LAST_USED_GRANULARITY_MS = 60_000;
+
+export async function authenticate(
+  db: Db,
+  presented: string,
+  now: number,
+): Promise<{ principal: Principal; touch: Promise<unknown> | null }> {
+  if (!looksLikeKey(presented)) {
+    throw new ApiError("unauthenticated", "The API key is malformed: expected `Authorization: Bearer fja_...`.");
+  }
+  const row = await db.select().from(apiKeys).where(eq(apiKeys.hash, await hashKey(presented))).get();
+  if (!row) throw new ApiError("unauthenticated", "The API key is not recognised.");
+  if (row.revokedAt !== null) throw new ApiError("unauthenticated", `The API key ${row.prefix}… was revoked; ask an admin for a new one.`);
+  if (row.expiresAt !== null && row.expiresAt <= now) throw new ApiError("unauthenticated", `The API key ${row.prefix}… has expired; use its replacement or ask an admin to rotate it.`);
+  const stale = row.lastUsedAt === null || row.lastUsedAt < now - LAST_USED_GRANULARITY_MS;
+  const touch = stale
+    ? db.update(apiKeys).set({ lastUsedAt: now }).where(and(eq(apiKeys.id, row.id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, now - LAST_USED_GRANULARITY_MS)))).run()
+    : null;
+  return { principal: { keyId: row.id, role: row.role, name: row.name }, touch };
+}

@@ -1,0 +1,146 @@
+/**
+ * The product catalog as data: adding a tier, a cycle or a feature is an edit here, not a
+ * code change. It is validated with zod when the module loads, so a bad edit fails the build
+ * and every test instead of reaching a customer.
+ */
+import { z } from "zod";
+
+const Money = z.strictObject({
+  /** Integer minor units (cents). */
+  amount: z.int().nonnegative(),
+  currency: z.string().regex(/^[a-z]{3}$/),
+});
+
+const Cycle = z.enum(["month", "year"]);
+export type Cycle = z.infer<typeof Cycle>;
+
+const Price = z.strictObject({
+  cycle: Cycle,
+  unit: Money,
+  /** Stripe price lookup key: the worker finds Stripe's price by this, never by a hard-coded id. */
+  lookupKey: z.string().regex(/^[a-z0-9_]+$/),
+});
+
+const Tier = z.strictObject({
+  key: z.string().regex(/^[a-z0-9_]+$/),
+  name: z.string().min(1),
+  /** Upgrades go to a higher rank; downgrades to a lower one. */
+  rank: z.int().positive(),
+  trialDays: z.int().nonnegative(),
+  prices: z.array(Price).min(1),
+  features: z.array(z.string()),
+  limits: z.record(z.string(), z.int().nonnegative().nullable()),
+});
+
+const Feature = z.strictObject({
+  key: z.string().regex(/^[a-z0-9_]+$/),
+  description: z.string().min(1),
+});
+
+const Limit = z.strictObject({
+  key: z.string().regex(/^[a-z0-9_]+$/),
+  description: z.string().min(1),
+  unit: z.string(),
+});
+
+const Catalog = z
+  .strictObject({
+    currency: z.string().regex(/^[a-z]{3}$/),
+    tiers: z.array(Tier).min(1),
+    features: z.array(Feature),
+    limits: z.array(Limit),
+    policy: z.strictObject({
+      /** Upgrades take effect now and charge the prorated difference at once. */
+      upgrade: z.enum(["immediate_always_invoice"]),
+      /** Downgrades wait for the period end by default (no refund); credit is the alternative. */
+      downgrade: z.enum(["period_end", "immediate_credit"]),
+    }),
+  })
+  .superRefine((catalog, ctx) => {
+    const features = new Set(catalog.features.map((f) => f.key));
+    const limits = new Set(catalog.limits.map((l) => l.key));
+    const keys = new Set<string>();
+    const lookupKeys = new Set<string>();
+    catalog.tiers.forEach((tier, i) => {
+      if (keys.has(tier.key)) ctx.addIssue({ code: "custom", path: ["tiers", i, "key"], message: `duplicate tier ${tier.key}` });
+      keys.add(tier.key);
+      tier.features.forEach((f, j) => {
+        if (!features.has(f)) ctx.addIssue({ code: "custom", path: ["tiers", i, "features", j], message: `unknown feature ${f}` });
+      });
+      for (const l of Object.keys(tier.limits)) {
+        if (!limits.has(l)) ctx.addIssue({ code: "custom", path: ["tiers", i, "limits", l], message: `unknown limit ${l}` });
+      }
+      tier.prices.forEach((p, j) => {
+        if (lookupKeys.has(p.lookupKey)) ctx.addIssue({ code: "custom", path: ["tiers", i, "prices", j], message: `duplicate lookup key ${p.lookupKey}` });
+        lookupKeys.add(p.lookupKey);
+        if (p.unit.currency !== catalog.currency) ctx.addIssue({ code: "custom", path: ["tiers", i, "prices", j, "unit", "currency"], message: "currency differs from the catalog's" });
+      });
+    });
+  });
+
+export type Catalog = z.infer<typeof Catalog>;
+export type Tier = z.infer<typeof Tier>;
+export type Price = z.infer<typeof Price>;
+
+export const CATALOG_DATA = {
+  currency: "usd",
+  features: [
+    { key: "local_job_search", description: "Search federal jobs within commuting distance" },
+    { key: "saved_searches", description: "Save searches and come back to them" },
+    { key: "email_alerts", description: "Email alerts for new matching jobs" },
+    { key: "nationwide_job_search", description: "Search federal jobs anywhere in the country" },
+    { key: "mobile_app", description: "Use the mobile app" },
+  ],
+  limits: [{ key: "search_radius_miles", description: "How far from home a search may reach", unit: "miles" }],
+  tiers: [
+    {
+      key: "local",
+      name: "Local",
+      rank: 1,
+      trialDays: 7,
+      prices: [
+        { cycle: "month", unit: { amount: 2900, currency: "usd" }, lookupKey: "local_monthly" },
+        { cycle: "year", unit: { amount: 29000, currency: "usd" }, lookupKey: "local_annual" },
+      ],
+      features: ["local_job_search", "saved_searches", "email_alerts"],
+      limits: { search_radius_miles: 50 },
+    },
+    {
+      key: "mobile",
+      name: "Mobile",
+      rank: 2,
+      trialDays: 14,
+      prices: [
+        { cycle: "month", unit: { amount: 4900, currency: "usd" }, lookupKey: "mobile_monthly" },
+        { cycle: "year", unit: { amount: 49000, currency: "usd" }, lookupKey: "mobile_annual" },
+      ],
+      features: ["local_job_search", "saved_searches", "email_alerts", "nationwide_job_search", "mobile_app"],
+      // null: no radius limit (nationwide).
+      limits: { search_radius_miles: null },
+    },
+  ],
+  policy: { upgrade: "immediate_always_invoice", downgrade: "period_end" },
+} satisfies z.input<typeof Catalog>;
+
+export const catalog: Catalog = Catalog.parse(CATALOG_DATA);
+
+export function parseCatalog(data: unknown): Catalog {
+  return Catalog.parse(data);
+}
+
+export function findTier(key: string, from: Catalog = catalog): Tier | undefined {
+  return from.tiers.find((t) => t.key === key);
+}
+
+export function findPriceByLookupKey(lookupKey: string, from: Catalog = catalog): { tier: Tier; price: Price } | undefined {
+  for (const tier of from.tiers) {
+    const price = tier.prices.find((p) => p.lookupKey === lookupKey);
+    if (price) return { tier, price };
+  }
+  return undefined;
+}
+
+/** The cheapest (lowest-rank) tier that unlocks a feature: the upgrade a denied user is offered. */
+export function cheapestTierWith(feature: string, from: Catalog = catalog): Tier | undefined {
+  return [...from.tiers].sort((a, b) => a.rank - b.rank).find((t) => t.features.includes(feature));
+}

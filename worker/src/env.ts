@@ -1,0 +1,85 @@
+/**
+ * The worker's environment: bindings, vars and secrets, checked with zod. A missing or
+ * malformed value becomes a `config_invalid` problem that names the variable, instead of a
+ * crash deep inside a handler. Checks are per concern (core, stripe, signing, ...) so a
+ * worker without, say, a signing key still serves /health and says exactly what is missing.
+ */
+import { z } from "zod";
+import { ApiError } from "./http/errors";
+
+export interface Env {
+  DB: D1Database;
+  RATE_LIMIT_KEY?: RateLimit;
+  RATE_LIMIT_IP?: RateLimit;
+  ENVIRONMENT?: string;
+  APP_BASE_URL?: string;
+  /** `http://127.0.0.1:12111` points the Stripe client at the emulator; unset means Stripe. */
+  STRIPE_API_BASE?: string;
+  STRIPE_API_VERSION?: string;
+  STRIPE_SECRET_KEY?: string;
+  /** Comma-separated `whsec_...` secrets; several are accepted while one is rotated. */
+  STRIPE_WEBHOOK_SECRETS?: string;
+  /** JSON JWK set of Ed25519 private keys, each with a `status` of next, current or retired. */
+  ENTITLEMENTS_SIGNING_KEYS?: string;
+  ENTITLEMENTS_ISSUER?: string;
+  ENTITLEMENTS_AUDIENCE?: string;
+  ENTITLEMENTS_TOKEN_TTL_SECONDS?: string;
+}
+
+const nonEmpty = z.string().trim().min(1);
+
+const CoreConfig = z.object({
+  DB: z.custom<D1Database>((v) => typeof v === "object" && v !== null && "prepare" in v, "D1 binding DB is missing"),
+  ENVIRONMENT: z.enum(["development", "test", "production"]).default("production"),
+  APP_BASE_URL: z.url().default("http://localhost:8787"),
+});
+export type CoreConfig = z.infer<typeof CoreConfig>;
+
+const StripeConfig = z.object({
+  STRIPE_SECRET_KEY: nonEmpty.regex(/^(sk|rk)_(test|live)_/, "must start with sk_test_, sk_live_, rk_test_ or rk_live_"),
+  STRIPE_API_BASE: z.url().optional(),
+  STRIPE_API_VERSION: nonEmpty.optional(),
+});
+export type StripeConfig = z.infer<typeof StripeConfig>;
+
+const WebhookConfig = z.object({
+  STRIPE_WEBHOOK_SECRETS: nonEmpty
+    .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.string().startsWith("whsec_", "each secret must start with whsec_")).min(1)),
+});
+export type WebhookConfig = z.infer<typeof WebhookConfig>;
+
+const SigningConfig = z.object({
+  ENTITLEMENTS_SIGNING_KEYS: nonEmpty,
+  ENTITLEMENTS_ISSUER: z.url().default("https://billing.federaljobadvisor.com"),
+  ENTITLEMENTS_AUDIENCE: nonEmpty.default("federal-job-advisor"),
+  ENTITLEMENTS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(600),
+});
+export type SigningConfig = z.infer<typeof SigningConfig>;
+
+function check<T extends z.ZodType>(schema: T, env: Env, what: string): z.infer<T> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const errors = result.error.issues.map((i) => ({ field: i.path.join(".") || "env", message: i.message, code: i.code }));
+  throw new ApiError(
+    "config_invalid",
+    `The ${what} configuration is incomplete: ${errors.map((e) => `${e.field} (${e.message})`).join("; ")}. Set it in wrangler.toml [vars], .dev.vars or with \`wrangler secret put\`.`,
+    { errors },
+  );
+}
+
+// Parsing once per env object keeps the check off the hot path; workerd reuses the env.
+const cache = new WeakMap<object, Map<string, unknown>>();
+function memo<T>(env: Env, key: string, parse: () => T): T {
+  let m = cache.get(env);
+  if (!m) cache.set(env, (m = new Map()));
+  if (m.has(key)) return m.get(key) as T;
+  const value = parse();
+  m.set(key, value);
+  return value;
+}
+
+export const coreConfig = (env: Env): CoreConfig => memo(env, "core", () => check(CoreConfig, env, "core"));
+export const stripeConfig = (env: Env): StripeConfig => memo(env, "stripe", () => check(StripeConfig, env, "Stripe"));
+export const webhookConfig = (env: Env): WebhookConfig => memo(env, "webhook", () => check(WebhookConfig, env, "webhook"));
+export const signingConfig = (env: Env): SigningConfig => memo(env, "signing", () => check(SigningConfig, env, "entitlement signing"));

@@ -1,0 +1,96 @@
+/**
+ * The one error type of the worker. Every failure a client can see is an ApiError with a
+ * code; the code fixes the HTTP status and the stable problem `type` URI (RFC 9457), so a
+ * client can branch on `type` without parsing prose.
+ */
+export const PROBLEM_BASE = "https://federaljobadvisor.com/problems/";
+
+const CODES = {
+  validation_failed: { status: 400, title: "Your request is not valid" },
+  malformed_json: { status: 400, title: "The request body is not valid JSON" },
+  invalid_signature: { status: 400, title: "The webhook signature is not valid" },
+  unauthenticated: { status: 401, title: "Authentication is required" },
+  forbidden: { status: 403, title: "This API key may not do that" },
+  not_found: { status: 404, title: "Not found" },
+  method_not_allowed: { status: 405, title: "Method not allowed" },
+  conflict: { status: 409, title: "Conflict" },
+  payload_too_large: { status: 413, title: "The request body is too large" },
+  unsupported_media_type: { status: 415, title: "Unsupported content type" },
+  rate_limited: { status: 429, title: "Too many requests" },
+  internal: { status: 500, title: "Internal error" },
+  upstream_unavailable: { status: 502, title: "An upstream service failed" },
+  config_invalid: { status: 503, title: "The service is misconfigured" },
+  unavailable: { status: 503, title: "Service unavailable" },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof CODES;
+
+export interface FieldError {
+  /** JSON pointer-ish dotted path of the failing field, e.g. `body.role` or `query.limit`. */
+  field: string;
+  message: string;
+  code?: string;
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  code: ErrorCode;
+  request_id?: string;
+  errors?: FieldError[];
+  [extension: string]: unknown;
+}
+
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly errors?: FieldError[];
+  readonly headers?: Record<string, string>;
+  readonly extensions?: Record<string, unknown>;
+
+  constructor(
+    code: ErrorCode,
+    detail: string,
+    options: {
+      errors?: FieldError[];
+      headers?: Record<string, string>;
+      extensions?: Record<string, unknown>;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(detail, { cause: options.cause });
+    this.name = "ApiError";
+    this.code = code;
+    this.status = CODES[code].status;
+    if (options.errors) this.errors = options.errors;
+    if (options.headers) this.headers = options.headers;
+    if (options.extensions) this.extensions = options.extensions;
+  }
+
+  toProblem(instance?: string, requestId?: string): Problem {
+    return {
+      ...this.extensions,
+      type: problemType(this.code),
+      title: CODES[this.code].title,
+      status: this.status,
+      detail: this.message,
+      code: this.code,
+      ...(instance ? { instance } : {}),
+      ...(requestId ? { request_id: requestId } : {}),
+      ...(this.errors ? { errors: this.errors } : {}),
+    };
+  }
+}
+
+export function problemType(code: ErrorCode): string {
+  return PROBLEM_BASE + code.replaceAll("_", "-");
+}
+
+export function statusOf(code: ErrorCode): number {
+  return CODES[code].status;
+}
+
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";

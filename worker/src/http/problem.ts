@@ -1,0 +1,32 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ApiError, PROBLEM_CONTENT_TYPE, type Problem } from "./errors";
+import type { AppEnv } from "./context";
+
+function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof HTTPException) {
+    // Hono's own validator and body parser throw these; keep their meaning, our shape.
+    if (err.status === 400 && /json/i.test(err.message)) return new ApiError("malformed_json", "The request body is not valid JSON; send a JSON object with Content-Type: application/json.");
+    if (err.status === 413) return new ApiError("payload_too_large", err.message);
+    if (err.status === 401) return new ApiError("unauthenticated", err.message || "Authentication is required.");
+    return new ApiError(err.status >= 500 ? "internal" : "validation_failed", err.message || "The request could not be processed.");
+  }
+  return new ApiError("internal", "Something went wrong on our side; the request id identifies it in our logs.", { cause: err });
+}
+
+/** The one error handler: everything a client sees on failure is RFC 9457 problem+json. */
+export function onError(err: unknown, c: Context<AppEnv>): Response {
+  const apiError = toApiError(err);
+  const requestId = c.get("requestId");
+  if (apiError.status >= 500) console.error(JSON.stringify({ level: "error", request_id: requestId, code: apiError.code, error: String((apiError.cause as Error | undefined)?.stack ?? apiError.cause ?? apiError.message) }));
+  return problemResponse(apiError.toProblem(new URL(c.req.url).pathname, requestId), apiError.headers);
+}
+
+export function problemResponse(problem: Problem, headers?: Record<string, string>): Response {
+  return new Response(JSON.stringify(problem), {
+    status: problem.status as ContentfulStatusCode,
+    headers: { "content-type": PROBLEM_CONTENT_TYPE, ...headers },
+  });
+}

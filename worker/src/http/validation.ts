@@ -1,0 +1,23 @@
+import type { Hook } from "@hono/zod-openapi";
+import type { z } from "zod";
+import { ApiError, type FieldError } from "./errors";
+
+const TARGET_NAMES: Record<string, string> = { json: "body", query: "query", param: "path", header: "header", form: "body", cookie: "cookie" };
+
+export function fieldErrors(error: z.ZodError, target: string): FieldError[] {
+  const prefix = TARGET_NAMES[target] ?? target;
+  return error.issues.flatMap((issue): FieldError[] => {
+    // An unknown key names the key itself, not the object holding it.
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((k) => ({ field: [prefix, ...issue.path.map(String), k].join("."), message: "unknown field", code: issue.code }));
+    }
+    return [{ field: [prefix, ...issue.path.map(String)].join("."), message: issue.message, code: issue.code }];
+  });
+}
+
+/** The zod-openapi hook: every validation failure becomes one problem that names the fields. */
+export const validationHook: Hook<unknown, never, string, unknown> = (result, _c) => {
+  if (result.success) return;
+  const errors = fieldErrors(result.error as z.ZodError, result.target);
+  throw new ApiError("validation_failed", `Check ${errors.map((e) => `${e.field}: ${e.message}`).join("; ")}.`, { errors });
+};
