@@ -68,8 +68,8 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
 
   const dot1 = token.indexOf(".");
   const dot2 = dot1 < 0 ? -1 : token.indexOf(".", dot1 + 1);
-  if (dot1 <= 0 || dot2 <= dot1 + 1 || dot2 === token.length - 1 || token.indexOf(".", dot2 + 1) !== -1) {
-    throw new TokenMalformed("token must be a JWS compact serialization with three non-empty segments");
+  if (dot1 <= 0 || dot2 <= dot1 + 1 || token.indexOf(".", dot2 + 1) !== -1) {
+    throw new TokenMalformed("token must be a JWS compact serialization (header.payload.signature)");
   }
 
   const header = parseSegment(token, 0, dot1, "protected header");
