@@ -10,7 +10,8 @@ import type { Db } from "../db/client";
 import { auditLog } from "../db/schema";
 import { chainRow, type AuditEntry, type ActorType } from "./chain";
 
-const MAX_ATTEMPTS = 5;
+// Each lost race means another writer won, so n racing writers need at most n attempts.
+const MAX_ATTEMPTS = 40;
 
 export async function readHead(db: Db): Promise<{ seq: number; hash: string } | undefined> {
   return db.select({ seq: auditLog.seq, hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1).get();
@@ -45,7 +46,11 @@ export async function commitWithAudit<T = void>(
       if (all.length > 0) await db.batch(all);
       return result;
     } catch (error) {
-      if (attempt < MAX_ATTEMPTS && isChainRace(error)) continue;
+      if (attempt < MAX_ATTEMPTS && isChainRace(error)) {
+        // Jitter spreads the losers out so they do not collide again on the next head.
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * attempt)));
+        continue;
+      }
       throw error;
     }
   }
