@@ -1,11 +1,14 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { generateSigningKey } from "../../scripts/keys";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(root, "migrations"));
+  // Fresh signing keys per run: no key material is committed, and rotation tests add their own.
+  const signingKeys = { keys: [await generateSigningKey("current"), await generateSigningKey("next")] };
   return {
     plugins: [
       cloudflareTest({
@@ -13,6 +16,8 @@ export default defineConfig(async () => {
         miniflare: {
           bindings: {
             ENVIRONMENT: "test",
+            APP_BASE_URL: "https://app.test",
+            ENTITLEMENTS_SIGNING_KEYS: JSON.stringify(signingKeys),
             TEST_MIGRATIONS: migrations,
           },
         },

@@ -9,6 +9,7 @@ import { notFound } from "./http/not-found";
 import { onError } from "./http/problem";
 import { newRouter } from "./http/router";
 import { audit } from "./routes/audit";
+import { entitlementRoutes } from "./routes/entitlements";
 import { catalogRoutes } from "./routes/catalog";
 import { health } from "./routes/health";
 import { keys } from "./routes/keys";
@@ -31,6 +32,7 @@ export function createApp() {
   // Browsers may read only the public documents; everything else is server to server.
   app.use("/v1/catalog", cors({ origin: "*", allowMethods: ["GET"] }));
   app.use("/openapi.json", cors({ origin: "*", allowMethods: ["GET"] }));
+  app.use("/.well-known/jwks.json", cors({ origin: "*", allowMethods: ["GET"] }));
   app.use("*", async (c, next) => (c.req.path.startsWith("/webhooks/") ? next() : rateLimitByIp(c, next)));
   app.use("/v1/*", bodyLimit({ maxSize: JSON_BODY_LIMIT, onError: tooLarge(JSON_BODY_LIMIT) }));
   app.use("/v1/*", requireJson);
@@ -39,6 +41,7 @@ export function createApp() {
   app.route("/", catalogRoutes);
   app.route("/", keys);
   app.route("/", audit);
+  app.route("/", entitlementRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "An API key: `Authorization: Bearer fja_...`" });
   app.doc31("/openapi.json", {

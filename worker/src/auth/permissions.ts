@@ -50,6 +50,10 @@ export const ROUTES = {
   keysRotate: { method: "post", path: "/v1/keys/{id}/rotate", permission: "keys:manage", summary: "Rotate a key: a new key now, the old one valid until a chosen expiry", tags: ["keys"] },
   keysRevoke: { method: "post", path: "/v1/keys/{id}/revoke", permission: "keys:manage", summary: "Revoke a key at once", tags: ["keys"] },
   auditList: { method: "get", path: "/v1/audit", permission: "audit:read", summary: "Audit log, newest first, paginated and filterable", tags: ["audit"] },
+  jwks: { method: "get", path: "/.well-known/jwks.json", permission: "public", summary: "Public keys that verify entitlement tokens", tags: ["entitlements"] },
+  entitlementsToken: { method: "post", path: "/v1/entitlements/token", permission: "entitlements:issue", summary: "Sign a short-lived entitlement token for a user", tags: ["entitlements"] },
+  entitlementsGet: { method: "get", path: "/v1/entitlements/{user_id}", permission: "entitlements:read", summary: "A user's entitlements now (online check)", tags: ["entitlements"] },
+  entitlementsCheck: { method: "post", path: "/v1/entitlements/check", permission: "entitlements:read", summary: "May this user use this feature now? (online check)", tags: ["entitlements"] },
   auditVerify: { method: "get", path: "/v1/audit/verify", permission: "audit:read", summary: "Verify the audit hash chain", tags: ["audit"] },
 } as const satisfies Record<string, RouteSpec>;
 

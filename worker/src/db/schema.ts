@@ -101,3 +101,153 @@ export const syncState = sqliteTable("sync_state", {
   value: text("value").notNull(),
   updatedAt: integer("updated_at").notNull().default(sql`0`),
 });
+
+// ---------------------------------------------------------------------------------------
+// The Stripe mirror. Rows are written only by billing/sync from objects fetched from Stripe,
+// so the mirror converges on Stripe's state whatever order events arrive in.
+
+export const customers = sqliteTable(
+  "customers",
+  {
+    id: text("id").primaryKey(),
+    /** Our user id (Stripe metadata.user_id); null for a customer made outside our flows. */
+    userId: text("user_id"),
+    email: text("email"),
+    name: text("name"),
+    country: text("country"),
+    state: text("state"),
+    currency: text("currency"),
+    deleted: integer("deleted", { mode: "boolean" }).notNull().default(false),
+    createdAt: integer("created_at").notNull(),
+    syncedAt: integer("synced_at").notNull(),
+  },
+  (t) => [index("customers_user_idx").on(t.userId)],
+);
+
+export const SUBSCRIPTION_STATUSES = ["incomplete", "incomplete_expired", "trialing", "active", "past_due", "canceled", "unpaid", "paused"] as const;
+
+export const subscriptions = sqliteTable(
+  "subscriptions",
+  {
+    id: text("id").primaryKey(),
+    customerId: text("customer_id").notNull(),
+    userId: text("user_id"),
+    status: text("status", { enum: SUBSCRIPTION_STATUSES }).notNull(),
+    /** Catalog tier, from the price's lookup key (null when the price is not in the catalog). */
+    tier: text("tier"),
+    priceId: text("price_id").notNull(),
+    lookupKey: text("lookup_key"),
+    interval: text("interval", { enum: ["day", "week", "month", "year"] }).notNull(),
+    intervalCount: integer("interval_count").notNull().default(1),
+    unitAmount: integer("unit_amount").notNull(),
+    currency: text("currency").notNull(),
+    quantity: integer("quantity").notNull().default(1),
+    /** Coupon id of the discount in force, if any. */
+    discount: text("discount"),
+    /** Monthly recurring revenue of this subscription now, integer cents, after discount. */
+    mrr: integer("mrr").notNull(),
+    cancelAtPeriodEnd: integer("cancel_at_period_end", { mode: "boolean" }).notNull().default(false),
+    canceledAt: integer("canceled_at"),
+    endedAt: integer("ended_at"),
+    trialStart: integer("trial_start"),
+    trialEnd: integer("trial_end"),
+    currentPeriodStart: integer("current_period_start"),
+    currentPeriodEnd: integer("current_period_end"),
+    createdAt: integer("created_at").notNull(),
+    syncedAt: integer("synced_at").notNull(),
+  },
+  (t) => [index("subscriptions_customer_idx").on(t.customerId), index("subscriptions_user_idx").on(t.userId), index("subscriptions_status_idx").on(t.status)],
+);
+
+/** One row per observed change of status, price, quantity or discount: analytics reads this. */
+export const subscriptionHistory = sqliteTable(
+  "subscription_history",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    subscriptionId: text("subscription_id").notNull(),
+    customerId: text("customer_id").notNull(),
+    userId: text("user_id"),
+    at: integer("at").notNull(),
+    status: text("status").notNull(),
+    tier: text("tier"),
+    priceId: text("price_id").notNull(),
+    unitAmount: integer("unit_amount").notNull(),
+    currency: text("currency").notNull(),
+    quantity: integer("quantity").notNull(),
+    discount: text("discount"),
+    mrr: integer("mrr").notNull(),
+    /** Which fields changed: comma-separated of created,status,price,quantity,discount. */
+    changes: text("changes").notNull(),
+    /** What made us look: the event id, `resync` or `reconcile`. */
+    cause: text("cause").notNull(),
+  },
+  (t) => [index("subscription_history_sub_idx").on(t.subscriptionId, t.at), index("subscription_history_at_idx").on(t.at)],
+);
+
+export const INVOICE_STATUSES = ["draft", "open", "paid", "uncollectible", "void"] as const;
+
+export const invoices = sqliteTable(
+  "invoices",
+  {
+    id: text("id").primaryKey(),
+    customerId: text("customer_id").notNull(),
+    subscriptionId: text("subscription_id"),
+    userId: text("user_id"),
+    status: text("status", { enum: INVOICE_STATUSES }).notNull(),
+    billingReason: text("billing_reason"),
+    currency: text("currency").notNull(),
+    subtotal: integer("subtotal").notNull(),
+    tax: integer("tax").notNull(),
+    discountTotal: integer("discount_total").notNull(),
+    total: integer("total").notNull(),
+    amountDue: integer("amount_due").notNull(),
+    amountPaid: integer("amount_paid").notNull(),
+    amountRemaining: integer("amount_remaining").notNull(),
+    attemptCount: integer("attempt_count").notNull(),
+    periodStart: integer("period_start"),
+    periodEnd: integer("period_end"),
+    hostedInvoiceUrl: text("hosted_invoice_url"),
+    createdAt: integer("created_at").notNull(),
+    paidAt: integer("paid_at"),
+    syncedAt: integer("synced_at").notNull(),
+  },
+  (t) => [index("invoices_customer_idx").on(t.customerId), index("invoices_subscription_idx").on(t.subscriptionId), index("invoices_status_idx").on(t.status, t.createdAt)],
+);
+
+/** Each payment attempt on an invoice, with the decline code when it failed (no card data). */
+export const paymentAttempts = sqliteTable(
+  "payment_attempts",
+  {
+    /** The Stripe event that reported it: one attempt, one row, however often it is delivered. */
+    id: text("id").primaryKey(),
+    invoiceId: text("invoice_id").notNull(),
+    customerId: text("customer_id").notNull(),
+    at: integer("at").notNull(),
+    outcome: text("outcome", { enum: ["succeeded", "failed"] }).notNull(),
+    amount: integer("amount").notNull(),
+    currency: text("currency").notNull(),
+    attempt: integer("attempt").notNull(),
+    declineCode: text("decline_code"),
+    failureCode: text("failure_code"),
+  },
+  (t) => [index("payment_attempts_invoice_idx").on(t.invoiceId, t.at)],
+);
+
+export const ENTITLEMENT_STATUSES = ["trialing", "active", "past_due", "suspended", "canceled", "trial_expired", "none"] as const;
+export type EntitlementStatus = (typeof ENTITLEMENT_STATUSES)[number];
+
+/** What each user may use now, recomputed in the same batch as every change that affects it. */
+export const entitlements = sqliteTable("entitlements", {
+  userId: text("user_id").primaryKey(),
+  customerId: text("customer_id"),
+  subscriptionId: text("subscription_id"),
+  tier: text("tier"),
+  status: text("status", { enum: ENTITLEMENT_STATUSES }).notNull(),
+  trialEnd: integer("trial_end"),
+  /** past_due: when access will be suspended. */
+  graceUntil: integer("grace_until"),
+  /** Set by dunning on day 21; cleared when the invoice is paid. */
+  suspendedAt: integer("suspended_at"),
+  currentPeriodEnd: integer("current_period_end"),
+  updatedAt: integer("updated_at").notNull(),
+});

@@ -1,0 +1,63 @@
+/**
+ * Token claims from an entitlement state and the catalog. The contract is the SDK's own type
+ * (packages/entitlements/src/claims.ts), so the worker cannot sign a claim the SDK would not read.
+ */
+import type { EntitlementClaims, UpgradeOffer } from "../../../packages/entitlements/src/claims";
+import { cheapestTierWith, findTier, type Catalog, catalog as defaultCatalog } from "../catalog";
+import type { EntitlementState } from "./state";
+
+export type { EntitlementClaims };
+
+const GRANTING = new Set(["trialing", "active", "past_due"]);
+
+export interface ClaimsConfig {
+  issuer: string;
+  audience: string;
+  ttlSeconds: number;
+  appBaseUrl: string;
+}
+
+/** The features and limits a state grants now: a tier's, or nothing. */
+export function grants(state: EntitlementState, from: Catalog = defaultCatalog): { features: string[]; limits: Record<string, number | null> } {
+  const tier = state.tier ? findTier(state.tier, from) : undefined;
+  if (!tier || !GRANTING.has(state.status)) return { features: [], limits: Object.fromEntries(from.limits.map((l) => [l.key, 0])) };
+  return { features: [...tier.features], limits: { ...tier.limits } };
+}
+
+export function upgradeOffers(features: readonly string[], appBaseUrl: string, from: Catalog = defaultCatalog): Record<string, UpgradeOffer> {
+  const have = new Set(features);
+  const offers: Record<string, UpgradeOffer> = {};
+  for (const f of from.features) {
+    if (have.has(f.key)) continue;
+    const tier = cheapestTierWith(f.key, from);
+    const price = tier?.prices.find((p) => p.cycle === "month") ?? tier?.prices[0];
+    if (!tier || !price) continue;
+    offers[f.key] = {
+      tier: tier.key,
+      price: { amount: price.unit.amount, currency: price.unit.currency, interval: price.cycle },
+      url: `${appBaseUrl}/billing/upgrade?tier=${encodeURIComponent(tier.key)}`,
+    };
+  }
+  return offers;
+}
+
+export function buildClaims(state: EntitlementState, config: ClaimsConfig, nowMs: number, from: Catalog = defaultCatalog): EntitlementClaims {
+  const iat = Math.floor(nowMs / 1000);
+  const { features, limits } = grants(state, from);
+  const toSeconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
+  return {
+    iss: config.issuer,
+    aud: config.audience,
+    sub: state.userId,
+    iat,
+    exp: iat + config.ttlSeconds,
+    tier: state.tier,
+    status: state.status,
+    features,
+    limits,
+    trial_end: toSeconds(state.trialEnd),
+    grace_until: toSeconds(state.graceUntil),
+    upgrade: upgradeOffers(features, config.appBaseUrl, from),
+    billing_url: `${config.appBaseUrl}/billing`,
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * A user's entitlement state, derived from their mirrored subscriptions and the catalog.
+ * The webhook sync, dunning and tests all go through `deriveEntitlement` + `upsertEntitlement`,
+ * so there is one rule for "what may this user use now".
+ */
+import { eq, sql } from "drizzle-orm";
+import { commitWithAudit } from "../audit/append";
+import type { Actor } from "../audit/chain";
+import { findTier, type Catalog, catalog as defaultCatalog } from "../catalog";
+import type { Db } from "../db/client";
+import { entitlements, type EntitlementStatus, subscriptions } from "../db/schema";
+
+export const GRACE_DAYS = 21;
+const DAY = 86_400_000;
+
+export interface EntitlementState {
+  userId: string;
+  customerId: string | null;
+  subscriptionId: string | null;
+  tier: string | null;
+  status: EntitlementStatus;
+  trialEnd: number | null;
+  graceUntil: number | null;
+  suspendedAt: number | null;
+  currentPeriodEnd: number | null;
+}
+
+type Sub = typeof subscriptions.$inferSelect;
+export type EntitlementRow = typeof entitlements.$inferSelect;
+
+export function noEntitlement(userId: string): EntitlementState {
+  return { userId, customerId: null, subscriptionId: null, tier: null, status: "none", trialEnd: null, graceUntil: null, suspendedAt: null, currentPeriodEnd: null };
+}
+
+/** Stripe's subscription status, seen from access: which of our statuses it means. */
+function statusOf(sub: Sub): EntitlementStatus {
+  switch (sub.status) {
+    case "trialing":
+      return "trialing";
+    case "active":
+      return "active";
+    case "past_due":
+      return "past_due";
+    case "unpaid":
+      return "suspended";
+    case "paused":
+      // Stripe pauses a subscription whose trial ended without a payment method.
+      return sub.trialEnd !== null ? "trial_expired" : "suspended";
+    case "canceled":
+      // Ended within a day of the trial's end: the trial was never converted.
+      return sub.trialEnd !== null && sub.endedAt !== null && sub.endedAt <= sub.trialEnd + DAY ? "trial_expired" : "canceled";
+    default:
+      return "none";
+  }
+}
+
+const PRIORITY: Record<EntitlementStatus, number> = { active: 6, trialing: 5, past_due: 4, suspended: 3, trial_expired: 2, canceled: 1, none: 0 };
+
+export function deriveEntitlement(
+  userId: string,
+  subs: Sub[],
+  prior: Pick<EntitlementState, "status" | "graceUntil" | "suspendedAt"> | undefined,
+  now: number,
+  from: Catalog = defaultCatalog,
+): EntitlementState {
+  // Of several subscriptions, the one that grants most access decides.
+  const ranked = subs
+    .map((s) => ({ s, status: statusOf(s), rank: findTier(s.tier ?? "", from)?.rank ?? 0 }))
+    .sort((a, b) => PRIORITY[b.status] - PRIORITY[a.status] || b.rank - a.rank || b.s.createdAt - a.s.createdAt);
+  const best = ranked[0];
+  if (!best) return noEntitlement(userId);
+  let status = best.status;
+  let graceUntil: number | null = null;
+  let suspendedAt: number | null = null;
+  if (status === "past_due") {
+    graceUntil = prior?.status === "past_due" || prior?.status === "suspended" ? (prior.graceUntil ?? now + GRACE_DAYS * DAY) : now + GRACE_DAYS * DAY;
+    // Dunning suspends on day 21; the suspension holds until Stripe says the sub is paid up.
+    if (prior?.suspendedAt != null) {
+      status = "suspended";
+      suspendedAt = prior.suspendedAt;
+    }
+  }
+  if (status === "suspended") suspendedAt ??= prior?.suspendedAt ?? now;
+  return {
+    userId,
+    customerId: best.s.customerId,
+    subscriptionId: best.s.id,
+    tier: best.s.tier,
+    status,
+    trialEnd: best.s.trialEnd,
+    graceUntil,
+    suspendedAt,
+    currentPeriodEnd: best.s.currentPeriodEnd,
+  };
+}
+
+export async function readEntitlement(db: Db, userId: string): Promise<EntitlementState> {
+  const row = await db.select().from(entitlements).where(eq(entitlements.userId, userId)).get();
+  return row ? toState(row) : noEntitlement(userId);
+}
+
+function toState(row: EntitlementRow): EntitlementState {
+  const { updatedAt: _updated, ...state } = row;
+  return state;
+}
+
+export function sameState(a: EntitlementState, b: EntitlementState): boolean {
+  return (Object.keys(a) as (keyof EntitlementState)[]).every((k) => a[k] === b[k]);
+}
+
+export function upsertEntitlement(db: Db, state: EntitlementState, now: number) {
+  const values = { ...state, updatedAt: now };
+  return db
+    .insert(entitlements)
+    .values(values)
+    .onConflictDoUpdate({ target: entitlements.userId, set: { ...values, userId: sql`excluded.user_id` } });
+}
+
+/** What the audit log keeps of an entitlement change. */
+export function entitlementSummary(s: EntitlementState) {
+  return { tier: s.tier, status: s.status, subscription_id: s.subscriptionId, grace_until: s.graceUntil, suspended_at: s.suspendedAt };
+}
+
+/**
+ * Sets a user's state directly (tests, and dunning's suspension), audited. The sync computes
+ * the state with deriveEntitlement instead and writes it in its own batch.
+ */
+export async function setEntitlementState(db: Db, state: EntitlementState, ctx: { now: number; actor: Actor; requestId?: string; action?: string }): Promise<void> {
+  await commitWithAudit(db, ctx.now, async () => {
+    const before = await readEntitlement(db, state.userId);
+    return {
+      statements: [upsertEntitlement(db, state, ctx.now)],
+      entries: [{ actor: ctx.actor, action: ctx.action ?? "entitlement.set", subject: { type: "user", id: state.userId }, before: entitlementSummary(before), after: entitlementSummary(state), requestId: ctx.requestId }],
+      result: undefined,
+    };
+  });
+}
