@@ -1,0 +1,128 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Core } from "./core.ts";
+import { StripeApiError } from "./errors.ts";
+import { isJsonRecord, parseForm, validate, s, str, type Params } from "./form.ts";
+import { checkoutPage, invoicePage, portalPage } from "./pages.ts";
+import { completeCheckoutSession, completeFields } from "./resources/checkout.ts";
+import { emptyState, serializeState } from "./store.ts";
+import type { ChaosOptions } from "./webhooks/deliver.ts";
+import { diff } from "./core.ts";
+import { clone } from "./store.ts";
+import { runDue } from "./billing/scheduler.ts";
+
+/**
+ * Emulator-only endpoints under /_emulator/ (no API key: they exist for tests and demos):
+ * state dump, reset, chaos switch, delivery log and idle wait, and the hosted HTML pages.
+ */
+function json(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value, null, 2);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function html(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { "content-type": "text/html; charset=utf-8", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function parseBody(text: string, contentType: string | undefined): Record<string, unknown> {
+  if (text.trim() === "") return {};
+  if (contentType?.includes("application/json")) {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? Object.fromEntries(Object.entries(parsed)) : {};
+  }
+  return parseForm(text);
+}
+
+export function chaosFromJson(body: Record<string, unknown>): ChaosOptions | null {
+  if (body.enabled === false || body.enabled === "false") return null;
+  const num = (v: unknown): number | undefined => (typeof v === "number" ? v : typeof v === "string" && v !== "" ? Number(v) : undefined);
+  const out: ChaosOptions = {};
+  const seed = num(body.seed);
+  const failureRate = num(body.failureRate);
+  const maxCopies = num(body.maxCopies);
+  const shuffleWindowMs = num(body.shuffleWindowMs);
+  if (seed !== undefined) out.seed = seed;
+  if (failureRate !== undefined) out.failureRate = failureRate;
+  if (maxCopies !== undefined) out.maxCopies = maxCopies;
+  if (shuffleWindowMs !== undefined) out.shuffleWindowMs = shuffleWindowMs;
+  return out;
+}
+
+export async function handleControl(core: Core, req: IncomingMessage, res: ServerResponse, url: URL, readBody: (req: IncomingMessage) => Promise<string>): Promise<void> {
+  const method = req.method ?? "GET";
+  const path = url.pathname;
+  const segs = path.split("/").filter(Boolean);
+  try {
+    if (method === "GET" && path === "/_emulator/state") {
+      const state: unknown = JSON.parse(serializeState(core.state));
+      return json(res, 200, { now: core.realNow(), state });
+    }
+    if (method === "POST" && path === "/_emulator/reset") {
+      core.deliverer.clear();
+      core.replaceState(emptyState());
+      return json(res, 200, { reset: true });
+    }
+    if (method === "POST" && path === "/_emulator/chaos") {
+      const body = parseBody(await readBody(req), req.headers["content-type"]);
+      core.deliverer.setChaos(chaosFromJson(body));
+      return json(res, 200, { chaos: core.deliverer.getChaos() });
+    }
+    if (method === "GET" && path === "/_emulator/chaos") return json(res, 200, { chaos: core.deliverer.getChaos() });
+    if (method === "GET" && path === "/_emulator/deliveries") return json(res, 200, { idle: core.deliverer.isIdle(), deliveries: core.deliverer.log() });
+    if (method === "GET" && path === "/_emulator/deliveries/idle") {
+      const timeout = Number(url.searchParams.get("timeout_ms") ?? "30000");
+      const idle = await Promise.race([core.deliverer.idle().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeout))]);
+      return json(res, idle ? 200 : 408, { idle });
+    }
+    if (method === "POST" && path === "/_emulator/tick") {
+      const steps = runDue(core, null, core.realNow());
+      return json(res, 200, { steps });
+    }
+    if (segs[1] === "checkout" && segs[2]) {
+      const session = core.state.checkoutSessions.get(segs[2]);
+      if (!session) return html(res, 404, "<h1>No such checkout session</h1>");
+      if (method === "GET") return html(res, 200, checkoutPage(core, session));
+      if (method === "POST") {
+        const raw = parseBody(await readBody(req), req.headers["content-type"]);
+        const p = validate(raw, completeFields);
+        const done = completeCheckoutSession(core, session.id, p, null);
+        const target = (done.success_url ?? "/").replace("{CHECKOUT_SESSION_ID}", done.id);
+        res.writeHead(303, { location: target });
+        res.end();
+        return;
+      }
+    }
+    if (segs[1] === "invoices" && segs[2] && method === "GET") {
+      const inv = core.state.invoices.get(segs[2]);
+      if (!inv) return html(res, 404, "<h1>No such invoice</h1>");
+      return html(res, 200, invoicePage(inv));
+    }
+    if (segs[1] === "portal" && segs[2]) {
+      const session = core.state.portalSessions.get(segs[2]);
+      if (!session) return html(res, 404, "<h1>No such portal session</h1>");
+      if (method === "GET") return html(res, 200, portalPage(core, session));
+      if (method === "POST" && segs[3] === "subscriptions" && segs[4]) {
+        const sub = core.state.subscriptions.get(segs[4]);
+        if (!sub || sub.customer !== session.customer) return html(res, 404, "<h1>No such subscription</h1>");
+        const p: Params = validate(parseBody(await readBody(req), req.headers["content-type"]), { cancel_at_period_end: s.enum("true", "false") });
+        const before = clone(sub);
+        const cape = str(p, "cancel_at_period_end") === "true";
+        const now = core.nowForCustomer(session.customer);
+        sub.cancel_at_period_end = cape;
+        sub.cancel_at = cape ? (sub.items.data[0]?.current_period_end ?? null) : null;
+        sub.canceled_at = cape ? now : null;
+        core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: diff(before, sub) } }, now, null);
+        res.writeHead(303, { location: `/_emulator/portal/${session.id}` });
+        res.end();
+        return;
+      }
+    }
+    json(res, 404, { error: { type: "invalid_request_error", message: `Unknown emulator endpoint ${method} ${path}` } });
+  } catch (err) {
+    if (err instanceof StripeApiError) return json(res, err.status, { error: err.body });
+    throw err;
+  }
+}
+
+export { isJsonRecord };

@@ -1,0 +1,156 @@
+import type Stripe from "stripe";
+import { newId } from "./ids.ts";
+import { clone, emptyState, type State } from "./store.ts";
+import { Deliverer, type ChaosOptions } from "./webhooks/deliver.ts";
+
+/** Stripe's API version for the installed stripe@23 (its pinned `ApiVersion`). */
+export const API_VERSION = "2026-10-28.endive";
+
+export interface SmartRetryOptions {
+  /** Days after the first failure at which Stripe retries automatically, e.g. [3, 5, 7]. */
+  scheduleDays: number[];
+  /** What happens to the subscription after the last retry fails. */
+  afterLastRetry: "cancel" | "unpaid" | "past_due";
+}
+
+export interface EmulatorOptions {
+  port?: number;
+  host?: string;
+  /** Milliseconds since epoch; replaces Date.now() for everything not on a test clock. */
+  now?: () => number;
+  /** Tax rates in basis points by `COUNTRY-STATE` or `COUNTRY` (e.g. { "US-CA": 725 }). */
+  taxRates?: Record<string, number>;
+  chaos?: ChaosOptions | null;
+  /** Delay before each webhook retry, in ms; its length is the number of retries. */
+  retrySchedule?: number[];
+  /** Keep state in this JSON file across restarts. */
+  stateFile?: string;
+  /** Secret key clients must use (any sk_test_... is accepted when unset). */
+  secretKey?: string;
+  /** Create a webhook endpoint at start, for `--forward-to`. */
+  forwardTo?: string;
+  /** Fixed whsec_ secret for the forward-to endpoint (random when unset). */
+  webhookSecret?: string;
+  /** Automatic payment retries (Stripe's Smart Retries); off by default. */
+  smartRetries?: SmartRetryOptions | null;
+  /** Seconds a subscription renewal invoice stays draft before finalizing (Stripe: ~1 hour). */
+  invoiceFinalizeDelaySeconds?: number;
+  webhookTimeoutMs?: number;
+  webhookConcurrency?: number;
+  /** Print each request to stderr. */
+  verbose?: boolean;
+}
+
+export interface RequestInfo {
+  id: string | null;
+  idempotencyKey: string | null;
+}
+
+/**
+ * Shared services every handler uses: state, time, event emission. Time has two sources:
+ * objects on a test clock live at that clock's frozen time; everything else at `now()`.
+ */
+export class Core {
+  state: State = emptyState();
+  /** Draft and open invoices: the only ones the scheduler has to look at. */
+  pendingInvoices = new Set<string>();
+  /** Real (wall) time each event was emitted, for the events list's 30-day window. */
+  readonly emittedAtMs = new Map<string, number>();
+  baseUrl = "";
+  readonly deliverer: Deliverer;
+  taxRates: Record<string, number>;
+  smartRetries: SmartRetryOptions | null;
+  readonly finalizeDelay: number;
+
+  constructor(readonly options: EmulatorOptions) {
+    this.taxRates = options.taxRates ?? {};
+    this.smartRetries = options.smartRetries ?? null;
+    this.finalizeDelay = options.invoiceFinalizeDelaySeconds ?? 3600;
+    this.deliverer = new Deliverer({
+      retryScheduleMs: options.retrySchedule ?? [1000, 2000, 4000, 8000, 16000, 32000],
+      timeoutMs: options.webhookTimeoutMs ?? 10_000,
+      concurrency: options.webhookConcurrency ?? 16,
+      chaos: options.chaos ?? null,
+      nowMs: () => Date.now(),
+      onDelivered: (eventId) => {
+        const ev = this.state.events.get(eventId);
+        if (ev && ev.pending_webhooks > 0) ev.pending_webhooks -= 1;
+      },
+    });
+  }
+
+  /** Replaces all state (reset, or restore from a snapshot) and rebuilds derived indexes. */
+  replaceState(state: State): void {
+    this.state = state;
+    this.pendingInvoices = new Set([...state.invoices.values()].filter((i) => i.status === "draft" || i.status === "open").map((i) => i.id));
+  }
+
+  realNowMs(): number {
+    return this.options.now ? this.options.now() : Date.now();
+  }
+
+  /** Seconds, for objects not on a test clock. */
+  realNow(): number {
+    return Math.floor(this.realNowMs() / 1000);
+  }
+
+  clockNow(clockId: string | null | undefined): number {
+    if (clockId) {
+      const clock = this.state.testClocks.get(clockId);
+      if (clock) return clock.frozen_time;
+    }
+    return this.realNow();
+  }
+
+  clockOfCustomer(customerId: string | null | undefined): string | null {
+    if (!customerId) return null;
+    const c = this.state.customers.get(customerId);
+    const tc = c?.test_clock;
+    return typeof tc === "string" ? tc : null;
+  }
+
+  nowForCustomer(customerId: string | null | undefined): number {
+    return this.clockNow(this.clockOfCustomer(customerId));
+  }
+
+  /**
+   * Records an event and queues it to every enabled endpoint. `data.object` is a snapshot taken
+   * now, so later changes to the object do not leak into an earlier event (as on Stripe).
+   */
+  emit(input: EventInput, at: number, request: RequestInfo | null): Stripe.Event {
+    const targets = [...this.state.webhookEndpoints.values()].filter(
+      (r) => r.endpoint.status === "enabled" && (r.endpoint.enabled_events.includes("*") || r.endpoint.enabled_events.includes(input.type)),
+    );
+    const event: Stripe.Event = {
+      id: newId("evt"),
+      object: "event",
+      api_version: API_VERSION,
+      created: at,
+      livemode: false,
+      pending_webhooks: targets.length,
+      request: { id: request?.id ?? null, idempotency_key: request?.idempotencyKey ?? null },
+      ...clone(input),
+    };
+    this.state.events.set(event.id, event);
+    this.emittedAtMs.set(event.id, this.realNowMs());
+    this.deliverer.enqueue(
+      event.id,
+      event.type,
+      JSON.stringify(event, null, 2),
+      targets.map((t) => ({ endpointId: t.endpoint.id, url: t.endpoint.url, secret: t.secret })),
+    );
+    return event;
+  }
+}
+
+/** `{ type, data }` of any Stripe event, typed so `data.object` must match `type`. */
+export type EventInput = Stripe.Event extends infer E ? (E extends Stripe.Event ? Pick<E, "type" | "data"> : never) : never;
+
+/** The fields of `after` that differ from `before`, with `before`'s values (previous_attributes). */
+export function diff<T extends object>(before: T, after: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const key in after) {
+    if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) out[key] = before[key];
+  }
+  return out;
+}

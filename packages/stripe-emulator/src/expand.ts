@@ -1,0 +1,40 @@
+import { invalidRequest } from "./errors.ts";
+import type { Json } from "./form.ts";
+
+/**
+ * `expand[]`: replaces an id string at a dotted path with the object it names (recursively for
+ * deeper segments). Works on the JSON clone of a response; `data.` walks into list items, and an
+ * array field (e.g. `discounts`) expands each element. A path Stripe could not expand (field
+ * absent or not an id) is rejected as Stripe does.
+ */
+export function expandPaths(root: Json, paths: string[], lookup: (id: string) => Json | undefined): Json {
+  let out = root;
+  for (const path of paths) {
+    if (path.split(".").length > 4) throw invalidRequest(`You cannot expand more than 4 levels of a property. Property: ${path}`, "expand");
+    out = expandOne(out, path.split("."), path, lookup);
+  }
+  return out;
+}
+
+function expandOne(node: Json, segments: string[], full: string, lookup: (id: string) => Json | undefined): Json {
+  const [head, ...rest] = segments;
+  if (head === undefined) return node;
+  if (Array.isArray(node)) return node.map((n) => expandOne(n, segments, full, lookup));
+  if (node === null || typeof node !== "object") return node;
+  if (!(head in node)) throw invalidRequest(`This property cannot be expanded (${full}).`, "expand");
+  const current = node[head];
+  if (current === undefined) return node;
+  const expandItem = (v: Json): Json => {
+    if (typeof v === "string") {
+      const found = lookup(v);
+      if (found === undefined) return v;
+      return rest.length > 0 ? expandOne(found, rest, full, lookup) : found;
+    }
+    if (v === null) return v;
+    if (rest.length > 0) return expandOne(v, rest, full, lookup);
+    if (typeof v === "object" && !Array.isArray(v) && "id" in v) return v;
+    throw invalidRequest(`This property cannot be expanded (${full}).`, "expand");
+  };
+  const replaced = Array.isArray(current) ? current.map(expandItem) : expandItem(current);
+  return { ...node, [head]: replaced };
+}

@@ -1,0 +1,162 @@
+import type Stripe from "stripe";
+import { testCardForToken } from "../cards.ts";
+import { diff, type Core, type RequestInfo } from "../core.ts";
+import type { Ctx } from "../context.ts";
+import { invalidRequest, resourceMissing } from "../errors.ts";
+import { newId } from "../ids.ts";
+import { listFields, mergeMetadata, obj, s, str, validate } from "../form.ts";
+import { newestFirst, paginate } from "../list.ts";
+import { clone } from "../store.ts";
+import { addressFields, addressFrom, requireCustomer } from "./common.ts";
+
+function cardPaymentMethod(core: Core, token: string, now: number, param: string): Stripe.PaymentMethod {
+  const card = testCardForToken(token);
+  if (!card) throw resourceMissing("PaymentMethod", token, param);
+  const pm: Stripe.PaymentMethod = {
+    id: newId("pm"),
+    object: "payment_method",
+    allow_redisplay: "unspecified",
+    billing_details: { address: { city: null, country: null, line1: null, line2: null, postal_code: null, state: null }, email: null, name: null, phone: null, tax_id: null },
+    card: {
+      brand: card.brand,
+      checks: { address_line1_check: null, address_postal_code_check: null, cvc_check: "pass" },
+      country: card.country,
+      display_brand: card.brand,
+      exp_month: 12,
+      exp_year: new Date(now * 1000).getUTCFullYear() + 3,
+      fingerprint: `fp${card.last4}${card.brand}`,
+      funding: card.funding,
+      generated_from: null,
+      last4: card.last4,
+      networks: { available: [card.brand], preferred: null },
+      regulated_status: "unregulated",
+      three_d_secure_usage: { supported: true },
+      wallet: null,
+    },
+    created: now,
+    customer: null,
+    customer_account: null,
+    livemode: false,
+    metadata: {},
+    type: "card",
+  };
+  core.state.paymentMethods.set(pm.id, pm);
+  core.state.paymentMethodTokens.set(pm.id, token.replace(/^tok_/, "pm_card_"));
+  return pm;
+}
+
+/**
+ * Resolves a payment method reference: a real `pm_` id, or a test shortcut (`pm_card_visa`)
+ * which, as on Stripe, mints a new payment method each time it is used.
+ */
+export function resolvePaymentMethod(core: Core, ref: string, now: number, param: string): Stripe.PaymentMethod {
+  const existing = core.state.paymentMethods.get(ref);
+  if (existing) return existing;
+  return cardPaymentMethod(core, ref, now, param);
+}
+
+export function attachPaymentMethod(core: Core, pm: Stripe.PaymentMethod, customerId: string, request: RequestInfo | null): Stripe.PaymentMethod {
+  if (pm.customer === customerId) return pm;
+  if (pm.customer !== null) {
+    throw invalidRequest(`The payment method you provided has already been attached to a customer.`, "payment_method", "payment_method_unexpected_state");
+  }
+  pm.customer = customerId;
+  core.emit({ type: "payment_method.attached", data: { object: pm } }, core.nowForCustomer(customerId), request);
+  return pm;
+}
+
+/** The outcome of charging this payment method: null = success. */
+export function declineFor(core: Core, pmId: string) {
+  const token = core.state.paymentMethodTokens.get(pmId);
+  return token ? (testCardForToken(token)?.decline ?? null) : null;
+}
+
+const createFields = {
+  type: s.enum("card"),
+  card: s.obj({ token: s.str(), number: s.str(), exp_month: s.int(), exp_year: s.int(), cvc: s.str() }),
+  billing_details: s.obj({ address: s.obj(addressFields), email: s.str(), name: s.str(), phone: s.str() }),
+  metadata: s.meta(),
+  payment_method: s.str(),
+  customer: s.str(),
+};
+
+export function createPaymentMethod(ctx: Ctx): Stripe.PaymentMethod {
+  const p = validate(ctx.raw, createFields);
+  const now = ctx.core.realNow();
+  const existing = str(p, "payment_method");
+  const card = obj(p, "card");
+  const token = existing ?? str(card, "token") ?? (str(card, "number") === "4000000000000341" ? "pm_card_chargeCustomerFail" : "pm_card_visa");
+  if (str(p, "type") === undefined && existing === undefined) throw invalidRequest("Missing required param: type.", "type", "parameter_missing");
+  const pm = cardPaymentMethod(ctx.core, token, now, existing ? "payment_method" : "card[token]");
+  const bd = obj(p, "billing_details");
+  if (bd) {
+    pm.billing_details = {
+      address: addressFrom(obj(bd, "address")) ?? pm.billing_details.address,
+      email: str(bd, "email") ?? null,
+      name: str(bd, "name") ?? null,
+      phone: str(bd, "phone") ?? null,
+      tax_id: null,
+    };
+  }
+  pm.metadata = mergeMetadata(null, obj(p, "metadata"), false);
+  return pm;
+}
+
+export function retrievePaymentMethod(ctx: Ctx): Stripe.PaymentMethod {
+  validate(ctx.raw, {});
+  const id = ctx.path.id ?? "";
+  const pm = ctx.core.state.paymentMethods.get(id);
+  if (!pm) throw resourceMissing("PaymentMethod", id);
+  return pm;
+}
+
+export function updatePaymentMethod(ctx: Ctx): Stripe.PaymentMethod {
+  const p = validate(ctx.raw, { metadata: s.meta(), billing_details: s.obj({ address: s.obj(addressFields), email: s.str(), name: s.str(), phone: s.str() }) });
+  const pm = retrievePaymentMethod({ ...ctx, raw: {} });
+  const before = clone(pm);
+  pm.metadata = mergeMetadata(pm.metadata, obj(p, "metadata"), false);
+  const bd = obj(p, "billing_details");
+  if (bd) {
+    const addr = obj(bd, "address");
+    pm.billing_details = {
+      ...pm.billing_details,
+      ...(addr ? { address: addressFrom(addr) } : {}),
+      ...(str(bd, "email") !== undefined ? { email: str(bd, "email") ?? null } : {}),
+      ...(str(bd, "name") !== undefined ? { name: str(bd, "name") ?? null } : {}),
+    };
+  }
+  ctx.core.emit({ type: "payment_method.updated", data: { object: pm, previous_attributes: diff(before, pm) } }, ctx.core.realNow(), ctx.request);
+  return pm;
+}
+
+export function attachPaymentMethodRoute(ctx: Ctx): Stripe.PaymentMethod {
+  const p = validate(ctx.raw, { customer: s.req(s.str()) });
+  const customerId = str(p, "customer") ?? "";
+  requireCustomer(ctx.core, customerId);
+  const now = ctx.core.nowForCustomer(customerId);
+  const pm = resolvePaymentMethod(ctx.core, ctx.path.id ?? "", now, "payment_method");
+  return attachPaymentMethod(ctx.core, pm, customerId, ctx.request);
+}
+
+export function detachPaymentMethod(ctx: Ctx): Stripe.PaymentMethod {
+  validate(ctx.raw, {});
+  const pm = retrievePaymentMethod({ ...ctx, raw: {} });
+  const customerId = typeof pm.customer === "string" ? pm.customer : null;
+  if (customerId === null) throw invalidRequest("The payment method you provided is not attached to a customer so detachment is impossible.", undefined, "payment_method_unexpected_state");
+  const customer = ctx.core.state.customers.get(customerId);
+  if (customer && customer.invoice_settings.default_payment_method === pm.id) {
+    const before = clone(customer);
+    customer.invoice_settings.default_payment_method = null;
+    ctx.core.emit({ type: "customer.updated", data: { object: customer, previous_attributes: diff(before, customer) } }, ctx.core.nowForCustomer(customerId), ctx.request);
+  }
+  pm.customer = null;
+  ctx.core.emit({ type: "payment_method.detached", data: { object: pm, previous_attributes: { customer: customerId } } }, ctx.core.nowForCustomer(customerId), ctx.request);
+  return pm;
+}
+
+export function listPaymentMethods(ctx: Ctx): Stripe.ApiList<Stripe.PaymentMethod> {
+  const p = validate(ctx.raw, { ...listFields, customer: s.str(), type: s.str() });
+  const customer = str(p, "customer") ?? ctx.path.customer;
+  const all = newestFirst(ctx.core.state.paymentMethods).filter((pm) => customer === undefined || pm.customer === customer);
+  return paginate(all, p, customer && ctx.path.customer ? `/v1/customers/${customer}/payment_methods` : "/v1/payment_methods");
+}

@@ -1,0 +1,465 @@
+import Stripe from "stripe";
+import { diff, type Core } from "../core.ts";
+import type { Ctx } from "../context.ts";
+import { invalidRequest, resourceMissing } from "../errors.ts";
+import { arr, bool, has, int, isJsonRecord, listFields, mergeMetadata, obj, objs, s, str, validate, type Params } from "../form.ts";
+import { matchesRange, paginate } from "../list.ts";
+import { clone } from "../store.ts";
+import { newId } from "../ids.ts";
+import { prorate } from "../proration.ts";
+import { attemptInvoicePayment, buildInvoice, emitInvoiceCreated, finalizeInvoice, type LineInput } from "../billing/invoices.ts";
+import { cancelSubscriptionNow, createDiscount, createSubscription, itemLine, money, pendingItemLines, planFromPrice, productName, subscriptionItem, type ItemInput } from "../billing/lifecycle.ts";
+import { nextBoundary } from "../billing/periods.ts";
+import { requireCustomer, requirePrice } from "./common.ts";
+
+const itemSpec = s.obj({ price: s.str(), quantity: s.int({ min: 0 }), metadata: s.meta(), price_data: s.obj({ currency: s.str(), product: s.str(), unit_amount: s.int(), recurring: s.obj({ interval: s.str(), interval_count: s.int() }) }) });
+const discountsSpec = s.arr(s.obj({ coupon: s.str(), promotion_code: s.str(), discount: s.str() }), { emptyable: true });
+
+export const createFields = {
+  customer: s.req(s.str()),
+  items: s.req(s.arr(itemSpec)),
+  trial_period_days: s.int({ min: 0, max: 730 }),
+  trial_end: s.ts({ allowNow: true }),
+  trial_from_plan: s.bool(),
+  metadata: s.meta(),
+  default_payment_method: s.str(),
+  automatic_tax: s.obj({ enabled: s.req(s.bool()) }),
+  discounts: discountsSpec,
+  coupon: s.str(),
+  promotion_code: s.str(),
+  payment_behavior: s.enum("allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"),
+  cancel_at_period_end: s.bool(),
+  collection_method: s.enum("charge_automatically"),
+  description: s.str(),
+  off_session: s.bool(),
+  proration_behavior: s.enum("create_prorations", "always_invoice", "none"),
+  trial_settings: s.obj({ end_behavior: s.obj({ missing_payment_method: s.enum("cancel", "create_invoice", "pause") }) }),
+  payment_settings: s.obj({ save_default_payment_method: s.enum("on_subscription", "off"), payment_method_types: s.arr(s.str()) }),
+};
+
+export function resolveDiscounts(core: Core, p: Params, customerId: string | null): { couponIds: string[]; promotionCodeId: string | null } {
+  const couponIds: string[] = [];
+  let promotionCodeId: string | null = null;
+  const add = (couponId: string | undefined, promoId: string | undefined, param: string): void => {
+    if (promoId !== undefined) {
+      const promo = core.state.promotionCodes.get(promoId);
+      if (!promo) throw resourceMissing("promotion_code", promoId, param);
+      if (!promo.active) throw invalidRequest("This promotion code is not active.", param);
+      if (promo.customer !== null && promo.customer !== customerId) throw invalidRequest("This promotion code cannot be redeemed by this customer.", param);
+      if (promo.max_redemptions !== null && promo.times_redeemed >= promo.max_redemptions) throw invalidRequest("This promotion code has been fully redeemed.", param);
+      const c = promo.promotion.coupon;
+      if (typeof c === "string") couponIds.push(c);
+      promotionCodeId = promo.id;
+    } else if (couponId !== undefined) {
+      const coupon = core.state.coupons.get(couponId);
+      if (!coupon) throw resourceMissing("coupon", couponId, param);
+      if (!coupon.valid) throw invalidRequest("Coupon is no longer valid.", param);
+      couponIds.push(couponId);
+    }
+  };
+  add(str(p, "coupon"), str(p, "promotion_code"), str(p, "coupon") !== undefined ? "coupon" : "promotion_code");
+  (objs(p, "discounts") ?? []).forEach((d, i) => add(str(d, "coupon"), str(d, "promotion_code"), `discounts[${i}][${str(d, "coupon") !== undefined ? "coupon" : "promotion_code"}]`));
+  return { couponIds, promotionCodeId };
+}
+
+function itemsFrom(core: Core, p: Params): ItemInput[] {
+  const list = arr(p, "items") ?? [];
+  if (list.length === 0) throw invalidRequest("Missing required param: items.", "items", "parameter_missing");
+  return list.map((raw, i) => {
+    const it = isJsonRecord(raw) ? raw : {};
+    const priceId = str(it, "price");
+    if (priceId === undefined) throw invalidRequest(`Missing required param: items[${i}][price].`, `items[${i}][price]`, "parameter_missing");
+    return { price: requirePrice(core, priceId, `items[${i}][price]`), quantity: int(it, "quantity") ?? 1, metadata: mergeMetadata(null, obj(it, "metadata"), false) };
+  });
+}
+
+export function createSubscriptionRoute(ctx: Ctx): Stripe.Subscription {
+  const p = validate(ctx.raw, createFields);
+  const core = ctx.core;
+  const customer = requireCustomer(core, str(p, "customer") ?? "");
+  const items = itemsFrom(core, p);
+  const now = core.nowForCustomer(customer.id);
+  const pmRef = str(p, "default_payment_method") ?? null;
+  if (pmRef !== null) {
+    const pm = core.state.paymentMethods.get(pmRef);
+    if (!pm) throw resourceMissing("payment_method", pmRef, "default_payment_method");
+    if (pm.customer !== customer.id) throw invalidRequest(`The customer does not have a payment method with the ID ${pmRef}. The payment method must be attached to the customer.`, "default_payment_method", "resource_missing");
+  }
+  const trialEnd = trialEndFrom(p, items, now);
+  const { couponIds, promotionCodeId } = resolveDiscounts(core, p, customer.id);
+  const behavior = str(p, "payment_behavior");
+  const missing = str(obj(obj(p, "trial_settings"), "end_behavior"), "missing_payment_method");
+  return createSubscription(
+    core,
+    {
+      customer,
+      items,
+      trialEnd,
+      metadata: mergeMetadata(null, obj(p, "metadata"), false),
+      defaultPaymentMethod: pmRef,
+      automaticTax: bool(obj(p, "automatic_tax"), "enabled") ?? false,
+      couponIds,
+      promotionCodeId,
+      paymentBehavior: behavior === "default_incomplete" || behavior === "error_if_incomplete" || behavior === "pending_if_incomplete" ? behavior : "allow_incomplete",
+      cancelAtPeriodEnd: bool(p, "cancel_at_period_end") ?? false,
+      missingPaymentMethod: missing === "cancel" || missing === "pause" ? missing : "create_invoice",
+      description: str(p, "description") ?? null,
+    },
+    ctx.request,
+  );
+}
+
+export function trialEndFrom(p: Params, items: ItemInput[], now: number): number | null {
+  const te = p.trial_end;
+  if (te === "now") return null;
+  if (typeof te === "number") {
+    if (te <= now) throw invalidRequest("Invalid timestamp: must be an integer Unix timestamp in the future.", "trial_end");
+    return te;
+  }
+  const days = int(p, "trial_period_days") ?? (bool(p, "trial_from_plan") ? (items[0]?.price.recurring?.trial_period_days ?? undefined) : undefined);
+  return days !== undefined && days > 0 ? now + days * 86_400 : null;
+}
+
+export function requireSubscription(core: Core, id: string, param = "id"): Stripe.Subscription {
+  const sub = core.state.subscriptions.get(id);
+  if (!sub) throw resourceMissing("subscription", id, param);
+  return sub;
+}
+
+export function retrieveSubscription(ctx: Ctx): Stripe.Subscription {
+  validate(ctx.raw, {});
+  return requireSubscription(ctx.core, ctx.path.id ?? "");
+}
+
+export const updateFields = {
+  items: s.arr(s.obj({ id: s.str(), price: s.str(), quantity: s.int({ min: 0 }), deleted: s.bool(), metadata: s.meta() })),
+  proration_behavior: s.enum("create_prorations", "always_invoice", "none"),
+  proration_date: s.ts(),
+  cancel_at_period_end: s.bool(),
+  cancel_at: s.ts({ emptyable: true }),
+  cancellation_details: s.obj({ comment: s.str({ emptyable: true }), feedback: s.str({ emptyable: true }) }),
+  metadata: s.meta(),
+  default_payment_method: s.str({ emptyable: true }),
+  pause_collection: s.obj({ behavior: s.req(s.enum("keep_as_draft", "mark_uncollectible", "void")), resumes_at: s.ts() }, { emptyable: true }),
+  discounts: discountsSpec,
+  coupon: s.str({ emptyable: true }),
+  promotion_code: s.str(),
+  trial_end: s.ts({ allowNow: true }),
+  payment_behavior: s.enum("allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"),
+  automatic_tax: s.obj({ enabled: s.req(s.bool()) }),
+  description: s.str({ emptyable: true }),
+  off_session: s.bool(),
+  billing_cycle_anchor: s.enum("now", "unchanged"),
+};
+
+export interface PlannedChange {
+  newItems: Stripe.SubscriptionItem[];
+  prorations: LineInput[];
+  intervalChanged: boolean;
+  prorationDate: number;
+}
+
+/**
+ * Works out a price/quantity change without applying it: the new items and the proration
+ * lines ("Unused time on old" credit, "Remaining time on new" debit) per Stripe's formula in
+ * proration.ts. Used by both subscriptions.update and invoices.createPreview.
+ */
+export function planItemChange(core: Core, sub: Stripe.Subscription, itemsParam: Params[] | undefined, prorationDateParam: number | undefined, behavior: string, now: number, paramPrefix = "items"): PlannedChange {
+  const newItems = sub.items.data.map((it) => clone(it));
+  const first = sub.items.data[0];
+  const periodStart = first?.current_period_start ?? now;
+  const periodEnd = first?.current_period_end ?? now;
+  const prorationDate = prorationDateParam ?? now;
+  if (prorationDateParam !== undefined && (prorationDateParam < periodStart || prorationDateParam > periodEnd)) {
+    throw invalidRequest("The proration date must be within the current billing period.", "proration_date");
+  }
+  const prorations: LineInput[] = [];
+  const removed: Stripe.SubscriptionItem[] = [];
+  const added: Stripe.SubscriptionItem[] = [];
+  (itemsParam ?? []).forEach((it, i) => {
+    const itemId = str(it, "id");
+    const priceId = str(it, "price");
+    const existing = itemId !== undefined ? newItems.find((x) => x.id === itemId) : undefined;
+    if (itemId !== undefined && !existing) throw resourceMissing("subscription_item", itemId, `${paramPrefix}[${i}][id]`);
+    if (existing && bool(it, "deleted")) {
+      newItems.splice(newItems.indexOf(existing), 1);
+      removed.push(existing);
+      return;
+    }
+    const price = priceId !== undefined ? requirePrice(core, priceId, `${paramPrefix}[${i}][price]`) : undefined;
+    if (existing) {
+      const changed = (price && price.id !== existing.price.id) || (int(it, "quantity") !== undefined && int(it, "quantity") !== existing.quantity);
+      if (changed) {
+        removed.push(clone(existing));
+        if (price) {
+          existing.price = clone(price);
+          existing.plan = planFromPrice(price);
+        }
+        existing.quantity = int(it, "quantity") ?? existing.quantity;
+        added.push(existing);
+      }
+      if (has(it, "metadata")) existing.metadata = mergeMetadata(existing.metadata, obj(it, "metadata"), false);
+    } else {
+      if (!price) throw invalidRequest(`Missing required param: ${paramPrefix}[${i}][price].`, `${paramPrefix}[${i}][price]`, "parameter_missing");
+      const item = subscriptionItem(sub.id, { price, quantity: int(it, "quantity") ?? 1, metadata: mergeMetadata(null, obj(it, "metadata"), false) }, periodStart, periodEnd, now);
+      newItems.push(item);
+      added.push(item);
+    }
+  });
+  const oldRec = first?.price.recurring;
+  const newRec = newItems[0]?.price.recurring;
+  const intervalChanged = !!oldRec && !!newRec && (oldRec.interval !== newRec.interval || oldRec.interval_count !== newRec.interval_count);
+  if (sub.status !== "trialing" && behavior !== "none") {
+    const remaining = periodEnd - prorationDate;
+    const total = periodEnd - periodStart;
+    const date = new Date(prorationDate * 1000).toISOString().slice(0, 16).replace("T", " ");
+    for (const it of removed) {
+      const q = it.quantity ?? 1;
+      const amount = -prorate((it.price.unit_amount ?? 0) * q, remaining, total);
+      prorations.push({ amount, description: `Unused time on ${productName(core, it.price)} after ${date}`, period: { start: prorationDate, end: periodEnd }, priceId: it.price.id, quantity: q, proration: true, subscriptionItemId: it.id, invoiceItemId: null, subscriptionId: sub.id });
+    }
+    if (!intervalChanged) {
+      for (const it of added) {
+        const q = it.quantity ?? 1;
+        const amount = prorate((it.price.unit_amount ?? 0) * q, remaining, total);
+        prorations.push({ amount, description: `Remaining time on ${q} × ${productName(core, it.price)} after ${date}`, period: { start: prorationDate, end: periodEnd }, priceId: it.price.id, quantity: q, proration: true, subscriptionItemId: it.id, invoiceItemId: null, subscriptionId: sub.id });
+      }
+    }
+  }
+  return { newItems, prorations, intervalChanged, prorationDate };
+}
+
+export function createProrationItems(core: Core, sub: Stripe.Subscription, lines: LineInput[], now: number, ctx: Ctx): void {
+  for (const l of lines) {
+    const ii: Stripe.InvoiceItem = {
+      id: newId("ii"),
+      object: "invoiceitem",
+      amount: l.amount,
+      currency: sub.currency,
+      customer: typeof sub.customer === "string" ? sub.customer : sub.customer.id,
+      customer_account: null,
+      date: now,
+      description: l.description,
+      discountable: false,
+      discounts: [],
+      invoice: null,
+      livemode: false,
+      metadata: {},
+      net_amount: l.amount,
+      parent: { type: "subscription_details", subscription_details: { subscription: sub.id, ...(l.subscriptionItemId ? { subscription_item: l.subscriptionItemId } : {}) } },
+      period: { start: l.period.start, end: l.period.end },
+      pricing: l.priceId ? { type: "price_details", price_details: { price: l.priceId, product: productOf(core, l.priceId) }, unit_amount_decimal: null } : null,
+      proration: true,
+      proration_details: { credited_items: null, discount_amounts: [] },
+      quantity: l.quantity,
+      quantity_decimal: Stripe.Decimal.from(String(l.quantity)),
+      tax_rates: [],
+      test_clock: sub.test_clock,
+    };
+    core.state.invoiceItems.set(ii.id, ii);
+    core.emit({ type: "invoiceitem.created", data: { object: ii } }, now, ctx.request);
+  }
+}
+
+function productOf(core: Core, priceId: string): string {
+  const p = core.state.prices.get(priceId)?.product;
+  return typeof p === "string" ? p : (p?.id ?? "");
+}
+
+export function updateSubscription(ctx: Ctx): Stripe.Subscription {
+  const p = validate(ctx.raw, updateFields);
+  const core = ctx.core;
+  const sub = requireSubscription(core, ctx.path.id ?? "");
+  const customerId = typeof sub.customer === "string" ? sub.customer : sub.customer.id;
+  const customer = requireCustomer(core, customerId);
+  const now = core.nowForCustomer(customerId);
+  if (sub.status === "canceled" || sub.status === "incomplete_expired") {
+    throw invalidRequest("A canceled subscription can only update its cancellation_details and metadata.", undefined, "resource_missing");
+  }
+  const pmRef = str(p, "default_payment_method");
+  if (pmRef !== undefined) {
+    const pm = core.state.paymentMethods.get(pmRef);
+    if (!pm) throw resourceMissing("payment_method", pmRef, "default_payment_method");
+    if (pm.customer !== customerId) throw invalidRequest(`The customer does not have a payment method with the ID ${pmRef}. The payment method must be attached to the customer.`, "default_payment_method", "resource_missing");
+  }
+  const behavior = str(p, "proration_behavior") ?? "create_prorations";
+  const plan = has(p, "items") ? planItemChange(core, sub, objs(p, "items"), int(p, "proration_date"), behavior, now) : null;
+  const discounts = resolveDiscounts(core, p, customerId);
+  // Everything validated: apply.
+  const before = clone(sub);
+  if (has(p, "metadata")) sub.metadata = mergeMetadata(sub.metadata, obj(p, "metadata"), p.metadata === null);
+  if (has(p, "default_payment_method")) sub.default_payment_method = pmRef ?? null;
+  if (has(p, "description")) sub.description = str(p, "description") ?? null;
+  if (has(p, "automatic_tax")) {
+    const enabled = bool(obj(p, "automatic_tax"), "enabled") ?? false;
+    sub.automatic_tax = { disabled_reason: null, enabled, liability: enabled ? { type: "self" } : null };
+  }
+  const periodEnd = sub.items.data[0]?.current_period_end ?? now;
+  if (has(p, "cancel_at_period_end")) {
+    const cape = bool(p, "cancel_at_period_end") ?? false;
+    sub.cancel_at_period_end = cape;
+    sub.cancel_at = cape ? periodEnd : null;
+    sub.canceled_at = cape ? now : null;
+    sub.cancellation_details = { comment: sub.cancellation_details?.comment ?? null, feedback: sub.cancellation_details?.feedback ?? null, feedback_option: null, reason: cape ? "cancellation_requested" : null };
+  }
+  if (has(p, "cancel_at")) {
+    const at = int(p, "cancel_at") ?? null;
+    sub.cancel_at = at;
+    sub.cancel_at_period_end = at !== null && at === periodEnd;
+    sub.canceled_at = at !== null ? now : null;
+  }
+  const details = obj(p, "cancellation_details");
+  if (details && sub.cancellation_details) {
+    const fb = str(details, "feedback");
+    sub.cancellation_details.comment = str(details, "comment") ?? null;
+    sub.cancellation_details.feedback = fb === "customer_service" || fb === "low_quality" || fb === "missing_features" || fb === "other" || fb === "switched_service" || fb === "too_complex" || fb === "too_expensive" || fb === "unused" ? fb : null;
+  }
+  if (has(p, "pause_collection")) {
+    const pc = obj(p, "pause_collection");
+    const b = str(pc, "behavior");
+    sub.pause_collection = pc && (b === "keep_as_draft" || b === "mark_uncollectible" || b === "void") ? { behavior: b, resumes_at: int(pc, "resumes_at") ?? null } : null;
+  }
+  if (has(p, "coupon") || has(p, "discounts") || has(p, "promotion_code")) {
+    sub.discounts = discounts.couponIds.map((c) => createDiscount(core, c, customerId, sub.id, discounts.promotionCodeId, now).id);
+  }
+  if (p.trial_end === "now" && sub.status === "trialing") {
+    sub.trial_end = now;
+    for (const it of sub.items.data) it.current_period_end = now;
+  } else if (typeof p.trial_end === "number") {
+    sub.trial_end = p.trial_end;
+    sub.status = "trialing";
+    sub.trial_start = sub.trial_start ?? now;
+    for (const it of sub.items.data) it.current_period_end = p.trial_end;
+    const meta = core.state.subscriptionMeta.get(sub.id);
+    if (meta) meta.trialWillEndSent = false;
+  }
+  let invoiceNow: LineInput[] | null = null;
+  if (plan) {
+    sub.items.data = plan.newItems;
+    if (plan.intervalChanged && sub.status !== "trialing") {
+      // An interval change restarts the billing cycle now and bills the new price at once.
+      const rec = plan.newItems[0]?.price.recurring;
+      if (rec) {
+        sub.billing_cycle_anchor = now;
+        const end = nextBoundary(now, rec.interval, rec.interval_count, now);
+        for (const it of sub.items.data) {
+          it.current_period_start = now;
+          it.current_period_end = end;
+        }
+        invoiceNow = [...plan.prorations, ...sub.items.data.map((it) => itemLine(core, sub, it, now, end, false))];
+      }
+    } else if (behavior === "always_invoice" && plan.prorations.length > 0) {
+      invoiceNow = plan.prorations;
+    } else if (behavior === "create_prorations" && plan.prorations.length > 0) {
+      createProrationItems(core, sub, plan.prorations, now, ctx);
+    }
+  }
+  if (invoiceNow) {
+    createProrationItems(core, sub, invoiceNow.filter((l) => l.proration), now, ctx);
+    const lines = [...invoiceNow.filter((l) => !l.proration), ...pendingItemLines(core, sub)];
+    const inv = buildInvoice(core, { customer, subscription: sub, billingReason: "subscription_update", periodStart: now, periodEnd: now, lines, now, automaticTax: sub.automatic_tax.enabled, discountIds: [], prorationDate: plan?.prorationDate }, false);
+    sub.latest_invoice = inv.id;
+    core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: diff(before, sub) } }, now, ctx.request);
+    emitInvoiceCreated(core, inv, now, ctx.request);
+    finalizeInvoice(core, inv, now, ctx.request);
+    if (inv.status === "open") attemptInvoicePayment(core, inv, now, ctx.request);
+    return sub;
+  }
+  const changes = diff(before, sub);
+  if (Object.keys(changes).length > 0) core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: changes } }, now, ctx.request);
+  return sub;
+}
+
+export function cancelSubscriptionRoute(ctx: Ctx): Stripe.Subscription {
+  const p = validate(ctx.raw, { invoice_now: s.bool(), prorate: s.bool(), cancellation_details: s.obj({ comment: s.str({ emptyable: true }), feedback: s.str({ emptyable: true }) }) });
+  const sub = requireSubscription(ctx.core, ctx.path.id ?? "");
+  if (sub.status === "canceled") throw invalidRequest(`No such subscription: '${sub.id}'`, "id", "resource_missing", 404);
+  const now = ctx.core.nowForCustomer(typeof sub.customer === "string" ? sub.customer : sub.customer.id);
+  const fb = str(obj(p, "cancellation_details"), "feedback");
+  cancelSubscriptionNow(ctx.core, sub, now, ctx.request, {
+    reason: "cancellation_requested",
+    comment: str(obj(p, "cancellation_details"), "comment") ?? null,
+    feedback: fb === "customer_service" || fb === "low_quality" || fb === "missing_features" || fb === "other" || fb === "switched_service" || fb === "too_complex" || fb === "too_expensive" || fb === "unused" ? fb : null,
+  });
+  return sub;
+}
+
+/** `POST /v1/subscriptions/:id/resume`: a paused subscription starts a new period now. */
+export function resumeSubscription(ctx: Ctx): Stripe.Subscription {
+  validate(ctx.raw, { billing_cycle_anchor: s.enum("now", "unchanged"), proration_behavior: s.enum("create_prorations", "always_invoice", "none"), proration_date: s.ts() });
+  const core = ctx.core;
+  const sub = requireSubscription(core, ctx.path.id ?? "");
+  if (sub.status !== "paused") throw invalidRequest("Subscription is not paused, so it cannot be resumed.", undefined, "subscription_not_paused");
+  const customerId = typeof sub.customer === "string" ? sub.customer : sub.customer.id;
+  const customer = requireCustomer(core, customerId);
+  const now = core.nowForCustomer(customerId);
+  const before = clone(sub);
+  const rec = sub.items.data[0]?.price.recurring;
+  if (!rec) return sub;
+  sub.billing_cycle_anchor = now;
+  const end = nextBoundary(now, rec.interval, rec.interval_count, now);
+  for (const it of sub.items.data) {
+    it.current_period_start = now;
+    it.current_period_end = end;
+  }
+  sub.status = "active";
+  const inv = buildInvoice(core, { customer, subscription: sub, billingReason: "subscription_cycle", periodStart: now, periodEnd: now, lines: sub.items.data.map((it) => itemLine(core, sub, it, now, end, false)), now, automaticTax: sub.automatic_tax.enabled, discountIds: [] }, false);
+  sub.latest_invoice = inv.id;
+  core.emit({ type: "customer.subscription.resumed", data: { object: sub } }, now, ctx.request);
+  core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: diff(before, sub) } }, now, ctx.request);
+  emitInvoiceCreated(core, inv, now, ctx.request);
+  finalizeInvoice(core, inv, now, ctx.request);
+  if (inv.status === "open") attemptInvoicePayment(core, inv, now, ctx.request);
+  return sub;
+}
+
+export function listSubscriptions(ctx: Ctx): Stripe.ApiList<Stripe.Subscription> {
+  const p = validate(ctx.raw, {
+    ...listFields,
+    customer: s.str(),
+    price: s.str(),
+    status: s.enum("active", "all", "canceled", "ended", "incomplete", "incomplete_expired", "past_due", "paused", "trialing", "unpaid"),
+    test_clock: s.str(),
+    collection_method: s.str(),
+    current_period_end: s.range(),
+    current_period_start: s.range(),
+  });
+  const customer = str(p, "customer");
+  const price = str(p, "price");
+  const status = str(p, "status");
+  const clock = str(p, "test_clock");
+  const all = [...ctx.core.state.subscriptions.values()].reverse().filter((sub) => {
+    if (customer !== undefined && sub.customer !== customer) return false;
+    if (clock !== undefined && sub.test_clock !== clock) return false;
+    if (price !== undefined && !sub.items.data.some((i) => i.price.id === price)) return false;
+    if (status === undefined) {
+      // Stripe's default excludes canceled (and expired) subscriptions.
+      if (sub.status === "canceled" || sub.status === "incomplete_expired") return false;
+    } else if (status === "ended") {
+      if (sub.status !== "canceled" && sub.status !== "incomplete_expired") return false;
+    } else if (status !== "all" && sub.status !== status) return false;
+    return matchesRange(sub.created, p, "created");
+  });
+  return paginate(all, p, "/v1/subscriptions");
+}
+
+export function listSubscriptionItems(ctx: Ctx): Stripe.ApiList<Stripe.SubscriptionItem> {
+  const p = validate(ctx.raw, { ...listFields, subscription: s.req(s.str()) });
+  const sub = requireSubscription(ctx.core, str(p, "subscription") ?? "", "subscription");
+  return paginate(sub.items.data, p, `/v1/subscription_items`);
+}
+
+export function deleteSubscriptionDiscount(ctx: Ctx): Stripe.DeletedDiscount {
+  validate(ctx.raw, {});
+  const sub = requireSubscription(ctx.core, ctx.path.id ?? "");
+  const ref = sub.discounts[0];
+  const d = ref ? ctx.core.state.discounts.get(typeof ref === "string" ? ref : ref.id) : undefined;
+  if (!d) throw invalidRequest("This subscription has no discount.", undefined, "resource_missing", 404);
+  const before = clone(sub);
+  sub.discounts = [];
+  const now = ctx.core.nowForCustomer(typeof sub.customer === "string" ? sub.customer : sub.customer.id);
+  ctx.core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: diff(before, sub) } }, now, ctx.request);
+  return { id: d.id, object: "discount", checkout_session: null, customer: d.customer, customer_account: null, deleted: true, invoice: null, invoice_item: null, promotion_code: d.promotion_code, source: d.source, start: d.start, subscription: d.subscription, subscription_item: null };
+}
+
+export { money };

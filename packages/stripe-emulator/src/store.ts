@@ -1,0 +1,155 @@
+import type Stripe from "stripe";
+
+/**
+ * All emulator state, in memory. Objects are kept in their unexpanded wire form (foreign keys
+ * as id strings) exactly as `Stripe.*` types describe them, so a response is a clone plus the
+ * requested expansions. Maps keep insertion order, which is creation order: lists walk them
+ * backwards to return newest first, as Stripe does.
+ */
+export interface SubscriptionMeta {
+  trialWillEndSent: boolean;
+  /** Test token of the card used, kept to decide payment outcomes without re-reading PMs. */
+  canceledBy?: "period_end" | "cancel_at" | "retries" | "api";
+}
+
+export interface InvoiceMeta {
+  /** When a draft subscription invoice auto-finalizes (Stripe waits about an hour). */
+  finalizeAt: number | null;
+  /** Which automatic retry this is, when smart retries are on. */
+  retryIndex: number;
+  firstFailureAt?: number;
+}
+
+export interface WebhookEndpointRecord {
+  endpoint: Stripe.WebhookEndpoint;
+  secret: string;
+}
+
+export interface IdempotencyRecord {
+  fingerprint: string;
+  status: number;
+  body: string;
+  createdMs: number;
+}
+
+export interface State {
+  customers: Map<string, Stripe.Customer>;
+  deletedCustomers: Set<string>;
+  products: Map<string, Stripe.Product>;
+  prices: Map<string, Stripe.Price>;
+  coupons: Map<string, Stripe.Coupon>;
+  promotionCodes: Map<string, Stripe.PromotionCode>;
+  paymentMethods: Map<string, Stripe.PaymentMethod>;
+  /** pm id → the Stripe test token it was created from (decides charge outcomes). */
+  paymentMethodTokens: Map<string, string>;
+  checkoutSessions: Map<string, Stripe.Checkout.Session>;
+  checkoutLineItems: Map<string, Stripe.LineItem[]>;
+  subscriptions: Map<string, Stripe.Subscription>;
+  subscriptionMeta: Map<string, SubscriptionMeta>;
+  invoices: Map<string, Stripe.Invoice>;
+  invoiceMeta: Map<string, InvoiceMeta>;
+  invoiceItems: Map<string, Stripe.InvoiceItem>;
+  invoicePayments: Map<string, Stripe.InvoicePayment>;
+  paymentIntents: Map<string, Stripe.PaymentIntent>;
+  charges: Map<string, Stripe.Charge>;
+  discounts: Map<string, Stripe.Discount>;
+  events: Map<string, Stripe.Event>;
+  webhookEndpoints: Map<string, WebhookEndpointRecord>;
+  testClocks: Map<string, Stripe.TestHelpers.TestClock>;
+  portalSessions: Map<string, Stripe.BillingPortal.Session>;
+  idempotency: Map<string, IdempotencyRecord>;
+  invoiceNumberSeq: number;
+}
+
+export function emptyState(): State {
+  return {
+    customers: new Map(),
+    deletedCustomers: new Set(),
+    products: new Map(),
+    prices: new Map(),
+    coupons: new Map(),
+    promotionCodes: new Map(),
+    paymentMethods: new Map(),
+    paymentMethodTokens: new Map(),
+    checkoutSessions: new Map(),
+    checkoutLineItems: new Map(),
+    subscriptions: new Map(),
+    subscriptionMeta: new Map(),
+    invoices: new Map(),
+    invoiceMeta: new Map(),
+    invoiceItems: new Map(),
+    invoicePayments: new Map(),
+    paymentIntents: new Map(),
+    charges: new Map(),
+    discounts: new Map(),
+    events: new Map(),
+    webhookEndpoints: new Map(),
+    testClocks: new Map(),
+    portalSessions: new Map(),
+    idempotency: new Map(),
+    invoiceNumberSeq: 0,
+  };
+}
+
+/** Finds any stored object by id, for `expand[]` (which only ever holds an id string). */
+export function lookupById(state: State, id: string): object | undefined {
+  const prefix = id.slice(0, id.indexOf("_") + 1);
+  switch (prefix) {
+    case "cus_":
+      return state.customers.get(id) ?? (state.deletedCustomers.has(id) ? { id, object: "customer", deleted: true } : undefined);
+    case "prod_":
+      return state.products.get(id);
+    case "price_":
+      return state.prices.get(id);
+    case "promo_":
+      return state.promotionCodes.get(id);
+    case "pm_":
+      return state.paymentMethods.get(id);
+    case "cs_":
+      return state.checkoutSessions.get(id);
+    case "sub_":
+      return state.subscriptions.get(id);
+    case "in_":
+      return state.invoices.get(id);
+    case "ii_":
+      return state.invoiceItems.get(id);
+    case "inpay_":
+      return state.invoicePayments.get(id);
+    case "pi_":
+      return state.paymentIntents.get(id);
+    case "ch_":
+      return state.charges.get(id);
+    case "di_":
+      return state.discounts.get(id);
+    case "clock_":
+      return state.testClocks.get(id);
+    case "evt_":
+      return state.events.get(id);
+    default:
+      return state.coupons.get(id);
+  }
+}
+
+// Snapshot: Maps and Sets become arrays of entries. The file is the emulator's own output, so
+// restoring trusts its shape.
+export function serializeState(state: State): string {
+  return JSON.stringify(state, (_key, value: unknown) => {
+    if (value instanceof Map) return { __map: [...value.entries()] };
+    if (value instanceof Set) return { __set: [...value.values()] };
+    return value;
+  });
+}
+
+export function deserializeState(text: string): State {
+  const parsed: State = JSON.parse(text, (_key, value: unknown) => {
+    if (typeof value === "object" && value !== null && "__map" in value && Array.isArray(value.__map)) return new Map(value.__map);
+    if (typeof value === "object" && value !== null && "__set" in value && Array.isArray(value.__set)) return new Set(value.__set);
+    return value;
+  });
+  return { ...emptyState(), ...parsed };
+}
+
+/** A deep copy through JSON, which is also what the wire carries (Decimal → string). */
+export function clone<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value));
+}

@@ -1,0 +1,233 @@
+import { seededRandom } from "./rng.ts";
+import { signPayload } from "./sign.ts";
+
+/**
+ * Webhook delivery: one job per (event, endpoint, copy). A job is POSTed with a fresh
+ * signature each attempt; a non-2xx answer, a timeout or a simulated network failure schedules
+ * the next attempt from the retry schedule, and after the last one the job is parked (Stripe
+ * would disable nothing, it just stops retrying that event). Jobs run concurrently up to a
+ * limit so a burst of test-clock events does not serialize on one slow receiver.
+ */
+export interface ChaosOptions {
+  /** Seed for the RNG, so a failing chaos run can be replayed. */
+  seed?: number;
+  /** Probability that an attempt is "lost on the network" (not sent, retried later). */
+  failureRate?: number;
+  /** Deliver each event 1..maxCopies times. */
+  maxCopies?: number;
+  /** Random extra delay (ms) before a job's first attempt; reorders events within the window. */
+  shuffleWindowMs?: number;
+}
+
+export interface DeliveryTarget {
+  endpointId: string;
+  url: string;
+  secret: string;
+}
+
+export interface DeliveryAttempt {
+  at: string;
+  status: number | null;
+  error: string | null;
+  simulatedFailure: boolean;
+  durationMs: number;
+}
+
+export interface DeliveryJob {
+  id: number;
+  eventId: string;
+  eventType: string;
+  endpointId: string;
+  url: string;
+  copy: number;
+  state: "pending" | "in_flight" | "delivered" | "parked";
+  attempts: DeliveryAttempt[];
+  nextAttemptAt: number;
+}
+
+export interface DelivererOptions {
+  retryScheduleMs: number[];
+  timeoutMs: number;
+  concurrency: number;
+  chaos: ChaosOptions | null;
+  nowMs: () => number;
+  onDelivered: (eventId: string, endpointId: string) => void;
+}
+
+export class Deliverer {
+  private jobs: DeliveryJob[] = [];
+  private readonly payloads = new Map<string, string>();
+  private readonly secrets = new Map<number, string>();
+  private readonly deliveredPairs = new Set<string>();
+  private nextJobId = 1;
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private waiters: Array<() => void> = [];
+  private random: () => number = Math.random;
+  private chaos: ChaosOptions | null = null;
+  private stopped = false;
+
+  constructor(private readonly opts: DelivererOptions) {
+    this.setChaos(opts.chaos);
+  }
+
+  setChaos(chaos: ChaosOptions | null): void {
+    this.chaos = chaos;
+    this.random = chaos ? seededRandom(chaos.seed ?? 1) : Math.random;
+  }
+
+  getChaos(): ChaosOptions | null {
+    return this.chaos;
+  }
+
+  setRetrySchedule(schedule: number[]): void {
+    this.opts.retryScheduleMs = schedule;
+  }
+
+  enqueue(eventId: string, eventType: string, payload: string, targets: DeliveryTarget[]): void {
+    if (this.stopped || targets.length === 0) return;
+    this.payloads.set(eventId, payload);
+    const now = this.opts.nowMs();
+    for (const t of targets) {
+      const copies = this.chaos ? 1 + Math.floor(this.random() * Math.max(1, this.chaos.maxCopies ?? 3)) : 1;
+      for (let copy = 1; copy <= copies; copy++) {
+        const delay = this.chaos ? Math.floor(this.random() * (this.chaos.shuffleWindowMs ?? 50)) : 0;
+        const job: DeliveryJob = {
+          id: this.nextJobId++,
+          eventId,
+          eventType,
+          endpointId: t.endpointId,
+          url: t.url,
+          copy,
+          state: "pending",
+          attempts: [],
+          nextAttemptAt: now + delay,
+        };
+        this.secrets.set(job.id, t.secret);
+        this.jobs.push(job);
+      }
+    }
+    this.pump();
+  }
+
+  log(): DeliveryJob[] {
+    return this.jobs;
+  }
+
+  isIdle(): boolean {
+    return this.inFlight === 0 && !this.jobs.some((j) => j.state === "pending" || j.state === "in_flight");
+  }
+
+  idle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  clear(): void {
+    this.jobs = this.jobs.filter((j) => j.state === "in_flight");
+    this.payloads.clear();
+    this.deliveredPairs.clear();
+    this.notifyIfIdle();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const j of this.jobs) if (j.state === "pending") j.state = "parked";
+    this.notifyIfIdle();
+  }
+
+  private notifyIfIdle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+    // Delivered jobs' payloads are no longer needed; keep the log entries.
+    if (this.payloads.size > 0 && !this.jobs.some((j) => j.state === "pending")) this.payloads.clear();
+  }
+
+  private pump(): void {
+    if (this.stopped) return;
+    const now = this.opts.nowMs();
+    let earliest = Infinity;
+    for (const job of this.jobs) {
+      if (job.state !== "pending") continue;
+      if (job.nextAttemptAt <= now) {
+        if (this.inFlight >= this.opts.concurrency) {
+          earliest = Math.min(earliest, now + 5);
+          continue;
+        }
+        void this.attempt(job);
+      } else {
+        earliest = Math.min(earliest, job.nextAttemptAt);
+      }
+    }
+    if (earliest !== Infinity && earliest < this.timerAt) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timerAt = earliest;
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.timerAt = Infinity;
+        this.pump();
+      }, Math.max(0, earliest - now));
+    }
+    this.notifyIfIdle();
+  }
+
+  private async attempt(job: DeliveryJob): Promise<void> {
+    job.state = "in_flight";
+    this.inFlight++;
+    const started = this.opts.nowMs();
+    const record: DeliveryAttempt = { at: new Date(started).toISOString(), status: null, error: null, simulatedFailure: false, durationMs: 0 };
+    let ok = false;
+    if (this.chaos && this.random() < (this.chaos.failureRate ?? 0)) {
+      record.simulatedFailure = true;
+      record.error = "simulated network failure (chaos)";
+    } else {
+      const payload = this.payloads.get(job.eventId) ?? "";
+      const secret = this.secrets.get(job.id) ?? "";
+      try {
+        const res = await fetch(job.url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json; charset=utf-8",
+            "user-agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            "stripe-signature": signPayload(payload, secret, Math.floor(Date.now() / 1000)),
+          },
+          body: payload,
+          signal: AbortSignal.timeout(this.opts.timeoutMs),
+        });
+        record.status = res.status;
+        await res.arrayBuffer().catch(() => undefined);
+        ok = res.status >= 200 && res.status < 300;
+        if (!ok) record.error = `HTTP ${res.status}`;
+      } catch (err) {
+        record.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      }
+    }
+    record.durationMs = this.opts.nowMs() - started;
+    job.attempts.push(record);
+    this.inFlight--;
+    if (this.stopped) {
+      job.state = ok ? "delivered" : "parked";
+    } else if (ok) {
+      job.state = "delivered";
+      const pair = `${job.eventId} ${job.endpointId}`;
+      if (!this.deliveredPairs.has(pair)) {
+        this.deliveredPairs.add(pair);
+        this.opts.onDelivered(job.eventId, job.endpointId);
+      }
+    } else {
+      const delay = this.opts.retryScheduleMs[job.attempts.length - 1];
+      if (delay === undefined) {
+        job.state = "parked";
+      } else {
+        job.state = "pending";
+        job.nextAttemptAt = this.opts.nowMs() + delay;
+      }
+    }
+    this.pump();
+  }
+}
