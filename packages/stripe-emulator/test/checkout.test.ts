@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import Stripe from "stripe";
+import { catalog, receiver, start, type Harness } from "./helpers.ts";
+
+let h: Harness;
+let rx: Awaited<ReturnType<typeof receiver>>;
+let secret = "";
+let prices: { local: Stripe.Price; mobile: Stripe.Price };
+beforeAll(async () => {
+  h = await start({ taxRates: { "US-CA": 725 } });
+  rx = await receiver();
+  secret = (await h.stripe.webhookEndpoints.create({ url: rx.url, enabled_events: ["*"] })).secret ?? "";
+  prices = await catalog(h.stripe);
+});
+afterAll(async () => {
+  await h.stop();
+  await rx.close();
+});
+
+async function session(extra: Partial<Stripe.Checkout.SessionCreateParams> = {}): Promise<Stripe.Checkout.Session> {
+  return h.stripe.checkout.sessions.create({
+    mode: "subscription",
+    line_items: [{ price: prices.mobile.id, quantity: 1 }],
+    subscription_data: { trial_period_days: 14, metadata: { user_id: "u_42", tier: "mobile" } },
+    metadata: { user_id: "u_42", tier: "mobile" },
+    client_reference_id: "u_42",
+    customer_email: "buyer@example.com",
+    allow_promotion_codes: true,
+    automatic_tax: { enabled: true },
+    success_url: "http://localhost/success?session_id={CHECKOUT_SESSION_ID}",
+    cancel_url: "http://localhost/cancel",
+    ...extra,
+  });
+}
+
+describe("checkout: happy path", () => {
+  it("completes a subscription-mode session through the test helper like a buyer", async () => {
+    const s = await session();
+    expect(s.url).toBe(`${h.em.url}/_emulator/checkout/${s.id}`);
+    expect(s.status).toBe("open");
+    const res = await fetch(`${h.em.url}/v1/test_helpers/checkout/sessions/${s.id}/complete`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${h.em.secretKey}`, "content-type": "application/x-www-form-urlencoded" },
+      body: "payment_method=pm_card_visa&address[country]=US&address[state]=CA",
+    });
+    expect(res.status).toBe(200);
+    const done = await h.stripe.checkout.sessions.retrieve(s.id, { expand: ["subscription", "customer"] });
+    expect(done.status).toBe("complete");
+    const sub = done.subscription;
+    if (typeof sub !== "object" || sub === null) throw new Error("subscription not expanded");
+    expect(sub.status).toBe("trialing");
+    expect(sub.metadata).toEqual({ user_id: "u_42", tier: "mobile" });
+    expect(typeof sub.default_payment_method).toBe("string");
+    const customer = done.customer;
+    if (typeof customer !== "object" || customer === null || customer.deleted) throw new Error("customer not expanded");
+    expect(customer.email).toBe("buyer@example.com");
+    await h.em.idle();
+    const events = await Promise.all(rx.received.map((r) => h.stripe.webhooks.constructEventAsync(r.body, r.signature, secret)));
+    const completed = events.find((e) => e.type === "checkout.session.completed");
+    if (completed?.type !== "checkout.session.completed") throw new Error("no checkout.session.completed");
+    expect(completed.data.object.client_reference_id).toBe("u_42");
+    expect(completed.data.object.subscription).toBe(sub.id);
+  });
+
+  it("serves a hosted page where a person can pay with a chosen test card", async () => {
+    const s = await session();
+    const page = await fetch(s.url ?? "");
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("pm_card_chargeDeclinedInsufficientFunds");
+    const submit = await fetch(s.url ?? "", { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "email=person%40example.com&payment_method=pm_card_mastercard" });
+    expect(submit.status).toBe(303);
+    expect(submit.headers.get("location")).toBe(`http://localhost/success?session_id=${s.id}`);
+    expect((await h.stripe.checkout.sessions.retrieve(s.id)).status).toBe("complete");
+  });
+
+  it("creates a billing portal session with a URL", async () => {
+    const c = await h.stripe.customers.create({});
+    const portal = await h.stripe.billingPortal.sessions.create({ customer: c.id, return_url: "http://localhost/account" });
+    expect(portal.url).toMatch(/\/_emulator\/portal\/bps_/);
+    expect((await fetch(portal.url)).status).toBe(200);
+  });
+});
+
+describe("checkout: errors", () => {
+  it("rejects one-time prices in subscription mode and a completed session twice", async () => {
+    const oneTime = await h.stripe.prices.create({ product: typeof prices.local.product === "string" ? prices.local.product : "", currency: "usd", unit_amount: 500 });
+    const err = await session({ line_items: [{ price: oneTime.id, quantity: 1 }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+    if (err instanceof Stripe.errors.StripeError) expect(err.param).toBe("line_items[0][price]");
+    const s = await session();
+    const complete = () => fetch(`${h.em.url}/v1/test_helpers/checkout/sessions/${s.id}/complete`, { method: "POST", headers: { authorization: `Bearer ${h.em.secretKey}`, "content-type": "application/x-www-form-urlencoded" }, body: "payment_method=pm_card_visa" });
+    expect((await complete()).status).toBe(200);
+    expect((await complete()).status).toBe(400);
+  });
+});
