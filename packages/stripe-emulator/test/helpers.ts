@@ -11,7 +11,7 @@ export interface Harness {
 
 export async function start(options: EmulatorOptions = {}): Promise<Harness> {
   const em = await startEmulator({ port: 0, retrySchedule: [20, 40, 80], ...options });
-  const stripe = new Stripe(em.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: em.port, protocol: "http", maxNetworkRetries: 0 });
+  const stripe = new Stripe(em.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: em.port, protocol: "http", maxNetworkRetries: 0, telemetry: false });
   return { em, stripe, stop: () => em.stop() };
 }
 
@@ -69,4 +69,9 @@ export async function eventTypes(stripe: Stripe, filter: (e: Stripe.Event) => bo
   const out: Stripe.Event[] = [];
   for await (const e of stripe.events.list({ limit: 100 })) out.push(e);
   return out.reverse().filter(filter).map((e) => e.type);
+}
+
+/** Parses a fetch response body as the caller's expected shape (test-side typing only). */
+export async function jsonOf<T>(res: Response): Promise<T> {
+  return JSON.parse(await res.text());
 }

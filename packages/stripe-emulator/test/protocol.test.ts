@@ -1,6 +1,6 @@
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { catalog, start, type Harness } from "./helpers.ts";
+import { catalog, jsonOf, start, type Harness } from "./helpers.ts";
 
 let h: Harness;
 beforeAll(async () => {
@@ -12,7 +12,7 @@ afterAll(async () => {
 
 async function stateSnapshot(): Promise<string> {
   const res = await fetch(`${h.em.url}/_emulator/state`);
-  const body: { state: { customers: unknown; subscriptions: unknown; prices: unknown; events: unknown } } = await res.json();
+  const body: { state: { customers: unknown; subscriptions: unknown; prices: unknown; events: unknown } } = await jsonOf(res);
   return JSON.stringify([body.state.customers, body.state.subscriptions, body.state.prices, body.state.events]);
 }
 
@@ -91,7 +91,7 @@ describe("protocol: errors", () => {
       body: `customer=${c.id}&items[0][price]=${local?.id}&trial_period_days=seven`,
     });
     expect(res.status).toBe(400);
-    const body: { error: { type: string; param: string; message: string } } = await res.json();
+    const body: { error: { type: string; param: string; message: string } } = await jsonOf(res);
     expect(body.error.type).toBe("invalid_request_error");
     expect(body.error.param).toBe("trial_period_days");
     expect(await stateSnapshot()).toBe(before);
@@ -140,7 +140,7 @@ describe("protocol: security", () => {
   it("rejects a request without an API key with 401 authentication_error", async () => {
     const res = await fetch(`${h.em.url}/v1/customers`);
     expect(res.status).toBe(401);
-    const body: { error: { type: string } } = await res.json();
+    const body: { error: { type: string } } = await jsonOf(res);
     expect(body.error.type).toBe("authentication_error");
   });
 

@@ -1,6 +1,6 @@
 import Stripe from "stripe";
 import { afterEach, describe, expect, it } from "vitest";
-import { receiver, start, type Harness } from "./helpers.ts";
+import { jsonOf, receiver, start, type Harness } from "./helpers.ts";
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -82,7 +82,7 @@ describe("webhooks: errors and retries", () => {
     expect(h.em.deliveries()[0]?.state).toBe("parked");
     expect(h.rx.received.length).toBe(3);
     const res = await fetch(`${h.em.url}/_emulator/deliveries`);
-    const body: { idle: boolean; deliveries: unknown[] } = await res.json();
+    const body: { idle: boolean; deliveries: unknown[] } = await jsonOf(res);
     expect(body.idle).toBe(true);
   });
 });
@@ -118,7 +118,7 @@ describe("webhooks: chaos", () => {
   it("can be switched on over HTTP", async () => {
     const h = await setup();
     const res = await fetch(`${h.em.url}/_emulator/chaos`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ seed: 7, failureRate: 0.5 }) });
-    const body: { chaos: { seed: number; failureRate: number } } = await res.json();
+    const body: { chaos: { seed: number; failureRate: number } } = await jsonOf(res);
     expect(body.chaos).toEqual({ seed: 7, failureRate: 0.5 });
   });
 });

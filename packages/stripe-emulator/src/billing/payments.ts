@@ -31,6 +31,7 @@ export function attemptCharge(
       allowed_payment_method_types: null,
       amount: args.amount,
       amount_capturable: 0,
+      amount_details: {},
       amount_received: 0,
       application: null,
       application_fee_amount: null,
@@ -67,6 +68,7 @@ export function attemptCharge(
       statement_descriptor: null,
       statement_descriptor_suffix: null,
       status: "requires_confirmation",
+      transfer_data: null,
       transfer_group: null,
     };
     core.state.paymentIntents.set(id, pi);

@@ -54,11 +54,67 @@ export interface DelivererOptions {
   onDelivered: (eventId: string, endpointId: string) => void;
 }
 
+/** Min-heap of jobs by next attempt time, so the queue costs O(log n) per job, not O(n). */
+class JobHeap {
+  private readonly items: DeliveryJob[] = [];
+  get size(): number {
+    return this.items.length;
+  }
+  peek(): DeliveryJob | undefined {
+    return this.items[0];
+  }
+  push(job: DeliveryJob): void {
+    const a = this.items;
+    a.push(job);
+    let i = a.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const pj = a[parent];
+      if (!pj || pj.nextAttemptAt <= job.nextAttemptAt) break;
+      a[i] = pj;
+      i = parent;
+    }
+    a[i] = job;
+  }
+  pop(): DeliveryJob | undefined {
+    const a = this.items;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length === 0 || last === undefined) return top;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      let mv = last.nextAttemptAt;
+      const lj = a[l];
+      const rj = a[r];
+      if (lj && lj.nextAttemptAt < mv) {
+        m = l;
+        mv = lj.nextAttemptAt;
+      }
+      if (rj && rj.nextAttemptAt < mv) m = r;
+      if (m === i) break;
+      const mj = a[m];
+      if (!mj) break;
+      a[i] = mj;
+      i = m;
+    }
+    a[i] = last;
+    return top;
+  }
+  drain(): DeliveryJob[] {
+    return this.items.splice(0, this.items.length);
+  }
+}
+
 export class Deliverer {
   private jobs: DeliveryJob[] = [];
+  private queue = new JobHeap();
   private readonly payloads = new Map<string, string>();
   private readonly secrets = new Map<number, string>();
   private readonly deliveredPairs = new Set<string>();
+  private readonly remainingJobs = new Map<string, number>();
   private nextJobId = 1;
   private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -105,7 +161,9 @@ export class Deliverer {
           nextAttemptAt: now + delay,
         };
         this.secrets.set(job.id, t.secret);
+        this.remainingJobs.set(eventId, (this.remainingJobs.get(eventId) ?? 0) + 1);
         this.jobs.push(job);
+        this.queue.push(job);
       }
     }
     this.pump();
@@ -116,7 +174,7 @@ export class Deliverer {
   }
 
   isIdle(): boolean {
-    return this.inFlight === 0 && !this.jobs.some((j) => j.state === "pending" || j.state === "in_flight");
+    return this.inFlight === 0 && this.queue.size === 0;
   }
 
   idle(): Promise<void> {
@@ -125,8 +183,8 @@ export class Deliverer {
   }
 
   clear(): void {
+    for (const j of this.queue.drain()) j.state = "parked";
     this.jobs = this.jobs.filter((j) => j.state === "in_flight");
-    this.payloads.clear();
     this.deliveredPairs.clear();
     this.notifyIfIdle();
   }
@@ -135,7 +193,7 @@ export class Deliverer {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    for (const j of this.jobs) if (j.state === "pending") j.state = "parked";
+    for (const j of this.queue.drain()) j.state = "parked";
     this.notifyIfIdle();
   }
 
@@ -144,34 +202,36 @@ export class Deliverer {
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) w();
-    // Delivered jobs' payloads are no longer needed; keep the log entries.
-    if (this.payloads.size > 0 && !this.jobs.some((j) => j.state === "pending")) this.payloads.clear();
+  }
+
+  private finishJob(job: DeliveryJob): void {
+    const left = (this.remainingJobs.get(job.eventId) ?? 1) - 1;
+    if (left <= 0) {
+      // Every copy of this event is done: its payload is no longer needed.
+      this.remainingJobs.delete(job.eventId);
+      this.payloads.delete(job.eventId);
+    } else this.remainingJobs.set(job.eventId, left);
+    this.secrets.delete(job.id);
   }
 
   private pump(): void {
     if (this.stopped) return;
     const now = this.opts.nowMs();
-    let earliest = Infinity;
-    for (const job of this.jobs) {
-      if (job.state !== "pending") continue;
-      if (job.nextAttemptAt <= now) {
-        if (this.inFlight >= this.opts.concurrency) {
-          earliest = Math.min(earliest, now + 5);
-          continue;
-        }
-        void this.attempt(job);
-      } else {
-        earliest = Math.min(earliest, job.nextAttemptAt);
-      }
+    for (;;) {
+      const top = this.queue.peek();
+      if (!top || top.nextAttemptAt > now || this.inFlight >= this.opts.concurrency) break;
+      this.queue.pop();
+      void this.attempt(top);
     }
-    if (earliest !== Infinity && earliest < this.timerAt) {
+    const next = this.queue.peek();
+    if (next && this.inFlight < this.opts.concurrency && next.nextAttemptAt < this.timerAt) {
       if (this.timer) clearTimeout(this.timer);
-      this.timerAt = earliest;
+      this.timerAt = next.nextAttemptAt;
       this.timer = setTimeout(() => {
         this.timer = null;
         this.timerAt = Infinity;
         this.pump();
-      }, Math.max(0, earliest - now));
+      }, Math.max(0, next.nextAttemptAt - now));
     }
     this.notifyIfIdle();
   }
@@ -210,22 +270,23 @@ export class Deliverer {
     record.durationMs = this.opts.nowMs() - started;
     job.attempts.push(record);
     this.inFlight--;
-    if (this.stopped) {
-      job.state = ok ? "delivered" : "parked";
-    } else if (ok) {
+    if (ok) {
       job.state = "delivered";
       const pair = `${job.eventId} ${job.endpointId}`;
       if (!this.deliveredPairs.has(pair)) {
         this.deliveredPairs.add(pair);
         this.opts.onDelivered(job.eventId, job.endpointId);
       }
+      this.finishJob(job);
     } else {
       const delay = this.opts.retryScheduleMs[job.attempts.length - 1];
-      if (delay === undefined) {
+      if (delay === undefined || this.stopped) {
         job.state = "parked";
+        this.finishJob(job);
       } else {
         job.state = "pending";
         job.nextAttemptAt = this.opts.nowMs() + delay;
+        this.queue.push(job);
       }
     }
     this.pump();
