@@ -30,9 +30,11 @@ beforeAll(async () => {
 
 /** A concrete request for each route: a path with ids filled in and a body that would validate. */
 function requestFor(name: keyof typeof ROUTES): { path: string; body?: unknown } {
-  const path = ROUTES[name].path.replace("{id}", "key_AAAAAAAAAAAAAAAA").replace("{user_id}", "user_matrix");
+  const path = ROUTES[name].path.replace("{id}", name.startsWith("events") ? "evt_matrix" : "key_AAAAAAAAAAAAAAAA").replace("{user_id}", "user_matrix");
   if (name === "keysCreate") return { path, body: { name: "matrix", role: "analyst" } };
   if (name === "keysRotate") return { path, body: {} };
+  if (name === "eventsReplayRange") return { path, body: { from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z" } };
+  if (name === "eventsReplay") return { path: path.replace("{id}", "evt_matrix") };
   if (name === "entitlementsToken") return { path, body: { user_id: "user_matrix" } };
   if (name === "entitlementsCheck") return { path, body: { user_id: "user_matrix", feature: "local_job_search" } };
   return { path };

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { generateSigningKey } from "../../scripts/keys";
+import { generateSigningKey } from "../../scripts/keys.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -11,23 +11,28 @@ export default defineConfig(async () => {
   const signingKeys = { keys: [await generateSigningKey("current"), await generateSigningKey("next")] };
   return {
     plugins: [
-      cloudflareTest({
+      cloudflareTest(({ inject }) => ({
         wrangler: { configPath: path.join(root, "wrangler.toml") },
         miniflare: {
           bindings: {
+            STRIPE_API_BASE: inject("stripeApiBase"),
+            STRIPE_SECRET_KEY: inject("stripeSecretKey"),
+            // Two secrets: the worker must accept either while one is being rotated.
+            STRIPE_WEBHOOK_SECRETS: "whsec_test_current,whsec_test_previous",
             ENVIRONMENT: "test",
             APP_BASE_URL: "https://app.test",
             ENTITLEMENTS_SIGNING_KEYS: JSON.stringify(signingKeys),
             TEST_MIGRATIONS: migrations,
           },
         },
-      }),
+      })),
     ],
     test: {
       name: "worker",
       root,
       include: ["test/worker/**/*.test.ts"],
       setupFiles: ["test/worker/setup.ts"],
+      globalSetup: ["test/worker/global-setup.ts"],
     },
   };
 });

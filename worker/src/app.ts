@@ -10,6 +10,8 @@ import { onError } from "./http/problem";
 import { newRouter } from "./http/router";
 import { audit } from "./routes/audit";
 import { entitlementRoutes } from "./routes/entitlements";
+import { events } from "./routes/events";
+import { WEBHOOK_BODY_LIMIT, webhooks } from "./routes/webhooks";
 import { catalogRoutes } from "./routes/catalog";
 import { health } from "./routes/health";
 import { keys } from "./routes/keys";
@@ -36,12 +38,15 @@ export function createApp() {
   app.use("*", async (c, next) => (c.req.path.startsWith("/webhooks/") ? next() : rateLimitByIp(c, next)));
   app.use("/v1/*", bodyLimit({ maxSize: JSON_BODY_LIMIT, onError: tooLarge(JSON_BODY_LIMIT) }));
   app.use("/v1/*", requireJson);
+  app.use("/webhooks/*", bodyLimit({ maxSize: WEBHOOK_BODY_LIMIT, onError: tooLarge(WEBHOOK_BODY_LIMIT) }));
 
   app.route("/", health);
   app.route("/", catalogRoutes);
   app.route("/", keys);
   app.route("/", audit);
   app.route("/", entitlementRoutes);
+  app.route("/", webhooks);
+  app.route("/", events);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "An API key: `Authorization: Bearer fja_...`" });
   app.doc31("/openapi.json", {

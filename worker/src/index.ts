@@ -1,4 +1,5 @@
 import { createApp } from "./app";
+import { runCron } from "./cron";
 import type { Env } from "./env";
 
 const app = createApp();
@@ -6,9 +7,6 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   async scheduled(controller, env, ctx) {
-    // Crons arrive with later issues (dunning tick, reconciliation); each is idempotent.
-    void controller;
-    void env;
-    void ctx;
+    ctx.waitUntil(runCron(controller.cron, env));
   },
 } satisfies ExportedHandler<Env>;

@@ -54,6 +54,11 @@ export const ROUTES = {
   entitlementsToken: { method: "post", path: "/v1/entitlements/token", permission: "entitlements:issue", summary: "Sign a short-lived entitlement token for a user", tags: ["entitlements"] },
   entitlementsGet: { method: "get", path: "/v1/entitlements/{user_id}", permission: "entitlements:read", summary: "A user's entitlements now (online check)", tags: ["entitlements"] },
   entitlementsCheck: { method: "post", path: "/v1/entitlements/check", permission: "entitlements:read", summary: "May this user use this feature now? (online check)", tags: ["entitlements"] },
+  webhooksStripe: { method: "post", path: "/webhooks/stripe", permission: "stripe_signature", summary: "Stripe webhook endpoint (signed)", tags: ["webhooks"] },
+  eventsList: { method: "get", path: "/v1/events", permission: "events:read", summary: "Recent Stripe events with status, attempts and last error", tags: ["events"] },
+  eventsReplay: { method: "post", path: "/v1/events/{id}/replay", permission: "events:replay", summary: "Process a stored event again", tags: ["events"] },
+  eventsReplayRange: { method: "post", path: "/v1/events/replay", permission: "events:replay", summary: "Process again every stored event created in a time range", tags: ["events"] },
+  resync: { method: "post", path: "/v1/admin/resync", permission: "events:replay", summary: "Rebuild the mirror from Stripe, one resumable chunk per call", tags: ["events"] },
   auditVerify: { method: "get", path: "/v1/audit/verify", permission: "audit:read", summary: "Verify the audit hash chain", tags: ["audit"] },
 } as const satisfies Record<string, RouteSpec>;
 

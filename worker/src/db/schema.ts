@@ -63,7 +63,8 @@ export const auditLog = sqliteTable(
   ],
 );
 
-export const EVENT_STATUSES = ["pending", "processed", "failed", "parked"] as const;
+/** pending: to process (again, after `next_attempt_at`); parked: gave up after the retry limit. */
+export const EVENT_STATUSES = ["pending", "processed", "parked"] as const;
 export type EventStatus = (typeof EVENT_STATUSES)[number];
 
 export const stripeEvents = sqliteTable(

@@ -73,7 +73,10 @@ export function deriveEntitlement(
   let graceUntil: number | null = null;
   let suspendedAt: number | null = null;
   if (status === "past_due") {
-    graceUntil = prior?.status === "past_due" || prior?.status === "suspended" ? (prior.graceUntil ?? now + GRACE_DAYS * DAY) : now + GRACE_DAYS * DAY;
+    // Anchored on Stripe's time (the renewal that failed opens the period), not on when we
+    // noticed, so a replay or a resync computes the same date.
+    const anchor = best.s.currentPeriodStart ?? now;
+    graceUntil = (prior?.status === "past_due" || prior?.status === "suspended") && prior.graceUntil !== null ? prior.graceUntil : anchor + GRACE_DAYS * DAY;
     // Dunning suspends on day 21; the suspension holds until Stripe says the sub is paid up.
     if (prior?.suspendedAt != null) {
       status = "suspended";

@@ -1,0 +1,100 @@
+import { env, SELF } from "cloudflare:test";
+import { eq } from "drizzle-orm";
+import { cryptoProvider, Stripe, stripeClient } from "../../worker/src/billing/stripe";
+import { getDb } from "../../worker/src/db/client";
+import { stripeEvents } from "../../worker/src/db/schema";
+import { stripeConfig } from "../../worker/src/env";
+import { BASE } from "./helpers";
+
+export const stripe = () => stripeClient(stripeConfig(env));
+export const db = () => getDb(env.DB);
+
+export async function sign(payload: string, secret = "whsec_test_current", timestamp = Math.floor(Date.now() / 1000)): Promise<string> {
+  return Stripe.webhooks.generateTestHeaderStringAsync({ payload, secret, timestamp, cryptoProvider });
+}
+
+export async function deliver(event: Stripe.Event | Record<string, unknown>, opts: { secret?: string; timestamp?: number; header?: string | null } = {}): Promise<Response> {
+  const payload = JSON.stringify(event);
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  const header = opts.header === undefined ? await sign(payload, opts.secret, opts.timestamp) : opts.header;
+  if (header !== null) headers["stripe-signature"] = header;
+  return SELF.fetch(`${BASE}/webhooks/stripe`, { method: "POST", headers, body: payload });
+}
+
+/** Waits until the event's processing (started after the 200) has finished. */
+export async function settled(id: string, timeoutMs = 10_000): Promise<string> {
+  const started = Date.now();
+  for (;;) {
+    const row = await db().select({ status: stripeEvents.status, leaseUntil: stripeEvents.leaseUntil, attempts: stripeEvents.attempts }).from(stripeEvents).where(eq(stripeEvents.id, id)).get();
+    // Done, or an attempt finished and failed (the row waits for its retry).
+    if (row && (row.status !== "pending" || (row.attempts > 0 && row.leaseUntil === null))) return row.status;
+    if (Date.now() - started > timeoutMs) return row?.status ?? "missing";
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Every event the emulator has for an object, oldest first. */
+export async function eventsFor(objectIds: string[]): Promise<Stripe.Event[]> {
+  const out: Stripe.Event[] = [];
+  for await (const e of stripe().events.list({ limit: 100 })) {
+    const obj = e.data.object as { id?: string };
+    if (obj.id && objectIds.includes(obj.id)) out.push(e);
+  }
+  return out.reverse();
+}
+
+let seq = 0;
+export async function subscriber(opts: { userId?: string; lookupKey?: "local_monthly" | "mobile_monthly"; card?: string; trialDays?: number; testClock?: string } = {}) {
+  const s = stripe();
+  const userId = opts.userId ?? `user_${Date.now().toString(36)}_${++seq}`;
+  const price = await ensurePrice(opts.lookupKey ?? "local_monthly");
+  const customer = await s.customers.create({
+    email: `${userId}@example.test`,
+    metadata: { user_id: userId },
+    payment_method: opts.card ?? "pm_card_visa",
+    invoice_settings: { default_payment_method: opts.card ?? "pm_card_visa" },
+    ...(opts.testClock ? { test_clock: opts.testClock } : {}),
+  });
+  const sub = await s.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: price.id }],
+    metadata: { user_id: userId, tier: price.lookup_key!.split("_")[0]! },
+    ...(opts.trialDays ? { trial_period_days: opts.trialDays } : {}),
+  });
+  return { userId, customer, sub };
+}
+
+const prices = new Map<string, Promise<Stripe.Price>>();
+export function ensurePrice(lookupKey: "local_monthly" | "mobile_monthly"): Promise<Stripe.Price> {
+  let p = prices.get(lookupKey);
+  if (!p) {
+    p = (async () => {
+      const s = stripe();
+      const found = await s.prices.list({ lookup_keys: [lookupKey], limit: 1 });
+      if (found.data[0]) return found.data[0];
+      const product = await s.products.create({ name: lookupKey.startsWith("local") ? "Local" : "Mobile" });
+      return s.prices.create({ product: product.id, currency: "usd", unit_amount: lookupKey.startsWith("local") ? 2900 : 4900, recurring: { interval: "month" }, lookup_key: lookupKey });
+    })();
+    prices.set(lookupKey, p);
+  }
+  return p;
+}
+
+/** A test clock, and a way to move it forward and wait until Stripe has run everything due. */
+export async function testClock() {
+  const s = stripe();
+  let frozen = Math.floor(Date.now() / 1000);
+  const clock = await s.testHelpers.testClocks.create({ frozen_time: frozen });
+  return {
+    id: clock.id,
+    async advanceDays(days: number) {
+      frozen += Math.round(days * 86_400);
+      await s.testHelpers.testClocks.advance(clock.id, { frozen_time: frozen });
+      for (let i = 0; i < 500; i++) {
+        if ((await s.testHelpers.testClocks.retrieve(clock.id)).status === "ready") return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error("test clock did not become ready");
+    },
+  };
+}

@@ -1,0 +1,233 @@
+import { env } from "cloudflare:test";
+import { eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { processEvent } from "../../worker/src/billing/process";
+import { customers, entitlements, paymentAttempts, stripeEvents, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
+import { call, count, makeKey } from "./helpers";
+import { db, deliver, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";
+
+describe("webhooks: happy path", () => {
+  it("stores a signed event, answers 200, and mirrors the subscription and the user's access", async () => {
+    const { userId, customer, sub } = await subscriber({ lookupKey: "mobile_monthly" });
+    const events = await eventsFor([customer.id, sub.id]);
+    expect(events.map((e) => e.type)).toContain("customer.subscription.created");
+    for (const e of events) {
+      const res = await deliver(e);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ received: true, duplicate: false });
+      expect(await settled(e.id)).toBe("processed");
+    }
+    const row = await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get();
+    expect(row).toMatchObject({ status: "active", tier: "mobile", unitAmount: 4900, currency: "usd", userId, mrr: 4900 });
+    expect((await db().select().from(customers).where(eq(customers.id, customer.id)).get())?.userId).toBe(userId);
+    expect(await db().select().from(entitlements).where(eq(entitlements.userId, userId)).get()).toMatchObject({ tier: "mobile", status: "active" });
+    const history = await db().select().from(subscriptionHistory).where(eq(subscriptionHistory.subscriptionId, sub.id)).all();
+    expect(history[0]?.changes).toBe("created");
+  });
+
+  it("accepts a delivery signed with the previous secret during a rotation", async () => {
+    const { sub } = await subscriber();
+    const [created] = (await eventsFor([sub.id])).filter((e) => e.type === "customer.subscription.created");
+    const res = await deliver(created!, { secret: "whsec_test_previous" });
+    expect(res.status).toBe(200);
+    expect(await settled(created!.id)).toBe("processed");
+  });
+
+  it("treats a duplicate delivery as a no-op", async () => {
+    const { sub } = await subscriber();
+    const [created] = (await eventsFor([sub.id])).filter((e) => e.type === "customer.subscription.created");
+    await deliver(created!);
+    await settled(created!.id);
+    const audits = await count("audit_log");
+    const res = await deliver(created!);
+    expect(await res.json()).toEqual({ received: true, duplicate: true });
+    expect((await db().select().from(stripeEvents).where(eq(stripeEvents.id, created!.id)).all()).length).toBe(1);
+    expect(await count("audit_log")).toBe(audits);
+  });
+
+  it("ends on Stripe's state when events arrive newest first", async () => {
+    const { userId, sub } = await subscriber({ lookupKey: "local_monthly" });
+    const mobile = (await stripe().prices.list({ lookup_keys: ["mobile_monthly"] })).data[0]!;
+    await stripe().subscriptions.update(sub.id, { items: [{ id: sub.items.data[0]!.id, price: mobile.id }], proration_behavior: "none" });
+    await stripe().subscriptions.update(sub.id, { cancel_at_period_end: true });
+    const subEvents = (await eventsFor([sub.id])).filter((e) => e.type.startsWith("customer.subscription."));
+    for (const e of [...subEvents].reverse()) {
+      await deliver(e);
+      await settled(e.id);
+    }
+    const row = await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get();
+    expect(row).toMatchObject({ tier: "mobile", unitAmount: 4900, cancelAtPeriodEnd: true });
+    expect((await db().select().from(entitlements).where(eq(entitlements.userId, userId)).get())?.tier).toBe("mobile");
+  });
+
+  it("records a failed payment with its decline code and marks the user past due", async () => {
+    const clock = await testClock();
+    const { userId, customer, sub } = await subscriber({ card: "pm_card_chargeDeclinedInsufficientFunds", trialDays: 7, testClock: clock.id });
+    await clock.advanceDays(8);
+    const events = await eventsFor([customer.id, sub.id, ...(await stripe().invoices.list({ customer: customer.id })).data.map((i) => i.id)]);
+    for (const e of events) {
+      await deliver(e);
+      await settled(e.id);
+    }
+    const current = await stripe().subscriptions.retrieve(sub.id);
+    const row = await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get();
+    expect(row?.status).toBe(current.status);
+    expect(current.status).toBe("past_due");
+    expect((await db().select().from(entitlements).where(eq(entitlements.userId, userId)).get())?.status).toBe("past_due");
+    const attempts = await db().select().from(paymentAttempts).where(eq(paymentAttempts.customerId, customer.id)).all();
+    expect(attempts.some((a) => a.outcome === "failed" && a.declineCode === "insufficient_funds")).toBe(true);
+  });
+});
+
+describe("webhooks: bad input stores nothing", () => {
+  async function rejected(res: Response, field = "header.stripe-signature") {
+    expect(res.status).toBe(400);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    const p = await res.json<{ errors?: { field: string }[] }>();
+    if (field) expect(p.errors?.[0]?.field).toBe(field);
+  }
+  const event = (type = "customer.updated") => ({ id: `evt_bad_${Math.random().toString(36).slice(2)}`, object: "event", type, created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", data: { object: { id: "cus_x", object: "customer" } }, pending_webhooks: 1, request: { id: null, idempotency_key: null } });
+
+  it("rejects a bad signature", async () => {
+    const before = await count("stripe_events");
+    await rejected(await deliver(event(), { secret: "whsec_attacker" }));
+    expect(await count("stripe_events")).toBe(before);
+  });
+
+  it("rejects a signature from a rotated-out secret", async () => {
+    const before = await count("stripe_events");
+    await rejected(await deliver(event(), { secret: "whsec_test_retired_last_month" }));
+    expect(await count("stripe_events")).toBe(before);
+  });
+
+  it("rejects a timestamp outside the 300 s tolerance", async () => {
+    const before = await count("stripe_events");
+    const res = await deliver(event(), { timestamp: Math.floor(Date.now() / 1000) - 301 });
+    await rejected(res);
+    expect(await count("stripe_events")).toBe(before);
+  });
+
+  it("rejects a missing signature header", async () => {
+    const before = await count("stripe_events");
+    await rejected(await deliver(event(), { header: null }));
+    expect(await count("stripe_events")).toBe(before);
+  });
+
+  it("rejects a malformed header", async () => {
+    await rejected(await deliver(event(), { header: "garbage" }));
+  });
+
+  it("rejects signed malformed JSON", async () => {
+    const { SELF } = await import("cloudflare:test");
+    const { sign } = await import("./stripe-helpers");
+    const body = '{"id": "evt_1", "type": ';
+    const before = await count("stripe_events");
+    const res = await SELF.fetch("http://billing.test/webhooks/stripe", { method: "POST", headers: { "content-type": "application/json", "stripe-signature": await sign(body) }, body });
+    expect(res.status).toBe(400);
+    expect((await res.json<{ type: string }>()).type).toMatch(/malformed-json$/);
+    expect(await count("stripe_events")).toBe(before);
+  });
+
+  it("rejects a signed event whose type is not Stripe's", async () => {
+    const before = await count("stripe_events");
+    await rejected(await deliver(event("acme.payment_received")), "body.type");
+    expect(await count("stripe_events")).toBe(before);
+  });
+
+  it("rejects a body over 1 MiB with 413", async () => {
+    const before = await count("stripe_events");
+    const big = { ...event(), padding: "x".repeat(1024 * 1024) };
+    const res = await deliver(big);
+    expect(res.status).toBe(413);
+    expect(await count("stripe_events")).toBe(before);
+  });
+});
+
+describe("webhooks: failures, crashes and replay", () => {
+  it("leaves the event to be retried and the tables untouched when processing crashes mid-way", async () => {
+    const { SimulatedCrash } = await import("../../worker/src/billing/process");
+    const { sub } = await subscriber();
+    const [created] = (await eventsFor([sub.id])).filter((e) => e.type === "customer.subscription.created");
+    const { storeEvent } = await import("../../worker/src/billing/events");
+    await storeEvent(db(), created!, JSON.stringify(created), "webhook", Date.now());
+    const t0 = Date.now();
+    await expect(processEvent({ db: db(), stripe: stripe(), now: () => t0, fault: (stage) => { if (stage === "before_commit") throw new SimulatedCrash("isolate died"); } }, created!.id)).rejects.toThrow("isolate died");
+    expect(await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get()).toBeUndefined();
+    // While the dead processor's lease runs, nobody else takes it; after it, the sweep does.
+    expect(await processEvent({ db: db(), stripe: stripe(), now: () => t0 + 1000 }, created!.id)).toBe("skipped");
+    const { runCron } = await import("../../worker/src/cron");
+    await runCron("* * * * *", env, () => t0 + 61_000);
+    expect((await db().select().from(stripeEvents).where(eq(stripeEvents.id, created!.id)).get())?.status).toBe("processed");
+    expect((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())?.status).toBe("active");
+  });
+
+  it("retries a failing event with growing delays and parks it, visible, after the limit", async () => {
+    const { storeEvent, MAX_ATTEMPTS, BACKOFF_MS } = await import("../../worker/src/billing/events");
+    const { sub } = await subscriber();
+    const [created] = (await eventsFor([sub.id])).filter((e) => e.type === "customer.subscription.created");
+    await storeEvent(db(), created!, JSON.stringify(created), "webhook", Date.now());
+    let t = Date.now();
+    const delays: number[] = [];
+    for (let i = 1; i <= MAX_ATTEMPTS; i++) {
+      const outcome = await processEvent({ db: db(), stripe: stripe(), now: () => t, fault: () => { throw new Error("Stripe is down"); } }, created!.id);
+      const row = (await db().select().from(stripeEvents).where(eq(stripeEvents.id, created!.id)).get())!;
+      if (i < MAX_ATTEMPTS) {
+        expect(outcome).toBe("retry");
+        delays.push(row.nextAttemptAt! - t);
+        t = row.nextAttemptAt!;
+      } else expect(outcome).toBe("parked");
+    }
+    expect(delays).toEqual(BACKOFF_MS);
+    const admin = (await makeKey("admin")).key;
+    const listed = await (await call("GET", "/v1/events?status=parked", { key: admin })).json<{ data: { id: string; attempts: number; last_error: string }[] }>();
+    expect(listed.data.find((e) => e.id === created!.id)).toMatchObject({ attempts: MAX_ATTEMPTS, last_error: "Error: Stripe is down" });
+    // An admin replay brings it back once Stripe is reachable.
+    const replay = await call("POST", `/v1/events/${created!.id}/replay`, { key: admin });
+    expect(await replay.json()).toEqual({ requeued: 1, processed: 1, failed: 0 });
+    expect((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())?.status).toBe("active");
+  });
+
+  it("answers a replay of an unknown event with 404", async () => {
+    const admin = (await makeKey("admin")).key;
+    expect((await call("POST", "/v1/events/evt_nope/replay", { key: admin })).status).toBe(404);
+  });
+});
+
+describe("reconciliation and resync", () => {
+  it("fills in events that were never delivered", async () => {
+    const { sub } = await subscriber();
+    const { reconcile } = await import("../../worker/src/billing/reconcile");
+    const result = await reconcile({ db: db(), stripe: stripe(), now: Date.now });
+    expect(result.complete).toBe(true);
+    expect(result.stored).toBeGreaterThan(0);
+    expect((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())?.status).toBe("active");
+    const again = await reconcile({ db: db(), stripe: stripe(), now: Date.now });
+    expect(again.stored).toBe(0);
+  });
+
+  it("rebuilds wiped mirror tables with the same rows", async () => {
+    await subscriber({ lookupKey: "mobile_monthly" });
+    const admin = (await makeKey("admin")).key;
+    const run = async (restart: boolean) => {
+      let state = await (await call("POST", "/v1/admin/resync", { key: admin, body: { restart, pages: 1 } })).json<{ phase: string }>();
+      for (let i = 0; state.phase !== "done" && i < 100; i++) state = await (await call("POST", "/v1/admin/resync", { key: admin, body: { pages: 1 } })).json<{ phase: string }>();
+      expect(state.phase).toBe("done");
+    };
+    await run(true);
+    const snapshot = async () => {
+      const strip = <T extends { syncedAt: number }>(rows: T[]) => rows.map(({ syncedAt: _s, ...r }) => r).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+      const { invoices } = await import("../../worker/src/db/schema");
+      return {
+        customers: strip(await db().select().from(customers).all()),
+        subscriptions: strip(await db().select().from(subscriptions).all()),
+        invoices: strip(await db().select().from(invoices).all()),
+        entitlements: (await db().select().from(entitlements).all()).map(({ updatedAt: _u, ...r }) => r).sort((a, b) => a.userId.localeCompare(b.userId)),
+      };
+    };
+    const before = await snapshot();
+    expect(before.subscriptions.length).toBeGreaterThan(0);
+    await env.DB.batch(["customers", "subscriptions", "invoices", "entitlements"].map((t) => env.DB.prepare(`delete from ${t}`)));
+    await run(true);
+    expect(await snapshot()).toEqual(before);
+  });
+});

@@ -1,0 +1,112 @@
+/**
+ * The inbox of Stripe events. An event is stored once (its id is the key) before we answer
+ * Stripe, then processed; the row is the queue. Retries are a cron sweep over due rows rather
+ * than Cloudflare Queues: the row already is the durable record, so a sweep needs no second
+ * system, behaves the same in miniflare and tests, and keeps every retry visible in
+ * GET /v1/events.
+ */
+import { and, asc, desc, eq, gte, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { stripeEvents, type EventStatus } from "../db/schema";
+import type { Stripe } from "./stripe";
+
+export type EventRow = typeof stripeEvents.$inferSelect;
+
+/** How long a processor holds an event before a sweep may assume it crashed. */
+export const LEASE_MS = 60_000;
+/** Delay before attempt n+1 after n failures; past the last, the event is parked. */
+export const BACKOFF_MS = [60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000, 4 * 3_600_000, 12 * 3_600_000, 24 * 3_600_000];
+export const MAX_ATTEMPTS = BACKOFF_MS.length + 1;
+
+/** Stores an event once; false when it was already stored (a duplicate delivery). */
+export async function storeEvent(db: Db, event: Stripe.Event, payload: string, source: EventRow["source"], now: number): Promise<boolean> {
+  const object = event.data?.object as { id?: unknown } | undefined;
+  const inserted = await db
+    .insert(stripeEvents)
+    .values({
+      id: event.id,
+      type: event.type,
+      createdAt: event.created * 1000,
+      livemode: event.livemode,
+      apiVersion: event.api_version ?? null,
+      objectId: typeof object?.id === "string" ? object.id : null,
+      payload,
+      receivedAt: now,
+      source,
+      status: "pending",
+      attempts: 0,
+      // The sweep leaves a fresh event to the processor started with it, unless that one dies.
+      nextAttemptAt: now + LEASE_MS,
+    })
+    .onConflictDoNothing()
+    .returning({ id: stripeEvents.id });
+  return inserted.length === 1;
+}
+
+/** Takes the event for processing, or returns undefined when it is done or held by another. */
+export async function claimEvent(db: Db, id: string, now: number): Promise<EventRow | undefined> {
+  const rows = await db
+    .update(stripeEvents)
+    .set({ leaseUntil: now + LEASE_MS, attempts: sql`${stripeEvents.attempts} + 1` })
+    .where(and(eq(stripeEvents.id, id), eq(stripeEvents.status, "pending"), or(isNull(stripeEvents.leaseUntil), lt(stripeEvents.leaseUntil, now))))
+    .returning();
+  return rows[0];
+}
+
+export function markProcessed(db: Db, id: string, now: number) {
+  return db.update(stripeEvents).set({ status: "processed", processedAt: now, leaseUntil: null, lastError: null, nextAttemptAt: null }).where(eq(stripeEvents.id, id));
+}
+
+export async function markFailed(db: Db, row: EventRow, error: unknown, now: number): Promise<EventStatus> {
+  const parked = row.attempts >= MAX_ATTEMPTS;
+  const status: EventStatus = parked ? "parked" : "pending";
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  await db
+    .update(stripeEvents)
+    .set({ status, leaseUntil: null, lastError: message.slice(0, 1000), nextAttemptAt: parked ? null : now + BACKOFF_MS[Math.min(row.attempts, BACKOFF_MS.length) - 1]! })
+    .where(eq(stripeEvents.id, row.id));
+  return status;
+}
+
+export async function dueEvents(db: Db, now: number, limit: number): Promise<string[]> {
+  const rows = await db
+    .select({ id: stripeEvents.id })
+    .from(stripeEvents)
+    .where(and(eq(stripeEvents.status, "pending"), lte(stripeEvents.nextAttemptAt, now), or(isNull(stripeEvents.leaseUntil), lt(stripeEvents.leaseUntil, now))))
+    .orderBy(asc(stripeEvents.nextAttemptAt))
+    .limit(limit)
+    .all();
+  return rows.map((r) => r.id);
+}
+
+/** Puts an event back in the queue (replay): processed and parked events alike. */
+export async function requeue(db: Db, where: SQL, now: number): Promise<number> {
+  const rows = await db
+    .update(stripeEvents)
+    .set({ status: "pending", nextAttemptAt: now, leaseUntil: null, attempts: 0 })
+    .where(where)
+    .returning({ id: stripeEvents.id });
+  return rows.length;
+}
+
+export const byId = (id: string) => eq(stripeEvents.id, id);
+export const createdBetween = (from: number, to: number) => and(gte(stripeEvents.createdAt, from), lte(stripeEvents.createdAt, to))!;
+
+export async function listEvents(db: Db, f: { status?: EventStatus | undefined; type?: string | undefined; before?: number | undefined; limit: number }) {
+  const where: SQL[] = [];
+  if (f.status) where.push(eq(stripeEvents.status, f.status));
+  if (f.type) where.push(eq(stripeEvents.type, f.type));
+  if (f.before !== undefined) where.push(lt(stripeEvents.receivedAt, f.before));
+  const rows = await db
+    .select({
+      id: stripeEvents.id, type: stripeEvents.type, createdAt: stripeEvents.createdAt, receivedAt: stripeEvents.receivedAt, source: stripeEvents.source,
+      status: stripeEvents.status, attempts: stripeEvents.attempts, nextAttemptAt: stripeEvents.nextAttemptAt, lastError: stripeEvents.lastError,
+      processedAt: stripeEvents.processedAt, objectId: stripeEvents.objectId,
+    })
+    .from(stripeEvents)
+    .where(where.length ? and(...where) : undefined)
+    .orderBy(desc(stripeEvents.receivedAt))
+    .limit(f.limit + 1)
+    .all();
+  return { rows: rows.slice(0, f.limit), hasMore: rows.length > f.limit };
+}

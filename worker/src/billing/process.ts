@@ -1,0 +1,109 @@
+/**
+ * Processing one stored event: work out which Stripe objects it is about, fetch them, and write
+ * them with the event's "processed" mark in one batch. Failures are retried by the sweep with
+ * backoff and parked after the limit; nothing is dropped.
+ */
+import type { Db } from "../db/client";
+import { claimEvent, markFailed, markProcessed, type EventRow } from "./events";
+import { idOf } from "./mirror";
+import type { Stripe } from "./stripe";
+import { emptyTargets, syncObjects, type AttemptInput, type SyncTargets } from "./sync";
+
+export interface ProcessDeps {
+  db: Db;
+  stripe: Stripe;
+  now: () => number;
+  /** Test hook: throw from a named stage to simulate a crash there. */
+  fault?: (stage: "after_claim" | "before_commit") => void;
+}
+
+export type ProcessOutcome = "processed" | "retry" | "parked" | "skipped";
+
+function targetsOf(event: Stripe.Event): SyncTargets {
+  const t = emptyTargets();
+  const obj = event.data.object as unknown as Record<string, unknown> & { id: string };
+  if (event.type.startsWith("customer.subscription.")) t.subscriptions.add(obj.id);
+  else if (event.type.startsWith("customer.discount.")) {
+    const sub = idOf(obj.subscription as string | null);
+    if (sub) t.subscriptions.add(sub);
+  } else if (event.type.startsWith("customer.") && obj.object === "customer") t.customers.add(obj.id);
+  else if (event.type.startsWith("invoice.") && obj.object === "invoice") t.invoices.add(obj.id);
+  else if (event.type.startsWith("checkout.session.")) {
+    const customer = idOf(obj.customer as string | null);
+    const subscription = idOf(obj.subscription as string | null);
+    if (customer) t.customers.add(customer);
+    if (subscription) t.subscriptions.add(subscription);
+  }
+  return t;
+}
+
+async function attemptOf(stripe: Stripe, event: Stripe.Event): Promise<AttemptInput[]> {
+  if (event.type !== "invoice.payment_failed" && event.type !== "invoice.payment_succeeded") return [];
+  const inv = event.data.object as Stripe.Invoice;
+  let declineCode: string | null = null;
+  let failureCode: string | null = null;
+  if (event.type === "invoice.payment_failed") {
+    // The decline code lives on the payment intent of the invoice's latest payment.
+    const payments = await stripe.invoicePayments.list({ invoice: inv.id, limit: 10 });
+    const pi = payments.data.map((p) => idOf(p.payment.payment_intent ?? null)).find((x): x is string => x !== null);
+    if (pi) {
+      const intent = await stripe.paymentIntents.retrieve(pi);
+      declineCode = intent.last_payment_error?.decline_code ?? null;
+      failureCode = intent.last_payment_error?.code ?? null;
+    }
+  }
+  return [
+    {
+      id: event.id,
+      invoiceId: inv.id,
+      customerId: idOf(inv.customer)!,
+      at: event.created * 1000,
+      outcome: event.type === "invoice.payment_failed" ? "failed" : "succeeded",
+      amount: inv.amount_due,
+      currency: inv.currency,
+      attempt: inv.attempt_count,
+      declineCode,
+      failureCode,
+    },
+  ];
+}
+
+export async function processEvent(deps: ProcessDeps, id: string): Promise<ProcessOutcome> {
+  const row = await claimEvent(deps.db, id, deps.now());
+  if (!row) return "skipped";
+  try {
+    deps.fault?.("after_claim");
+    const event = JSON.parse(row.payload) as Stripe.Event;
+    await syncObjects(
+      {
+        db: deps.db,
+        stripe: deps.stripe,
+        now: deps.now,
+        actor: { type: "stripe", id: event.id },
+        cause: event.id,
+        at: event.created * 1000,
+        freshSince: row.receivedAt,
+      },
+      targetsOf(event),
+      {
+        attempts: await attemptOf(deps.stripe, event),
+        statements: () => {
+          deps.fault?.("before_commit");
+          return [markProcessed(deps.db, row.id, deps.now())];
+        },
+      },
+    );
+    return "processed";
+  } catch (error) {
+    if (error instanceof SimulatedCrash) throw error;
+    console.error(JSON.stringify({ level: "warn", event: row.id, type: row.type, attempt: row.attempts, error: String(error) }));
+    return (await markFailed(deps.db, row, error, deps.now())) === "parked" ? "parked" : "retry";
+  }
+}
+
+/** Thrown by a test's fault hook to stand for the isolate dying: no bookkeeping runs after it. */
+export class SimulatedCrash extends Error {
+  override name = "SimulatedCrash";
+}
+
+export type { EventRow };

@@ -1,0 +1,53 @@
+/**
+ * Reconciliation: lists Stripe's events since the last checkpoint and stores and processes any
+ * that never reached the webhook (an outage, a deleted endpoint). Stored events dedupe by id,
+ * so overlapping runs and the 5-minute overlap window cost nothing but a lookup.
+ */
+import { eq } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { syncState } from "../db/schema";
+import { storeEvent } from "./events";
+import { isStripeEventType } from "./event-types";
+import { processEvent } from "./process";
+import type { Stripe } from "./stripe";
+
+const KEY = "reconcile:checkpoint";
+const OVERLAP_S = 300;
+/** Stripe keeps events for 30 days; a first run looks that far back. */
+const WINDOW_S = 30 * 86_400;
+
+export interface ReconcileResult {
+  listed: number;
+  stored: number;
+  checkpoint: number;
+  complete: boolean;
+}
+
+export async function reconcile(deps: { db: Db; stripe: Stripe; now: () => number }, maxEvents = 2000): Promise<ReconcileResult> {
+  const row = await deps.db.select().from(syncState).where(eq(syncState.key, KEY)).get();
+  const since = row ? Number(row.value) - OVERLAP_S : Math.floor(deps.now() / 1000) - WINDOW_S;
+  let listed = 0;
+  let stored = 0;
+  let newest = row ? Number(row.value) : since;
+  let complete = true;
+  const missing: string[] = [];
+  for await (const event of deps.stripe.events.list({ created: { gte: since }, limit: 100 })) {
+    if (++listed > maxEvents) {
+      complete = false;
+      break;
+    }
+    newest = Math.max(newest, event.created);
+    if (!isStripeEventType(event.type)) continue;
+    if (await storeEvent(deps.db, event, JSON.stringify(event), "reconcile", deps.now())) {
+      stored++;
+      missing.push(event.id);
+    }
+  }
+  // Oldest first, as Stripe created them; order does not matter for correctness, only for history dates.
+  for (const id of missing.reverse()) await processEvent({ db: deps.db, stripe: deps.stripe, now: deps.now }, id);
+  // Only a complete walk may move the checkpoint: otherwise the rest would be skipped next time.
+  if (complete) {
+    await deps.db.insert(syncState).values({ key: KEY, value: String(newest), updatedAt: deps.now() }).onConflictDoUpdate({ target: syncState.key, set: { value: String(newest), updatedAt: deps.now() } });
+  }
+  return { listed: Math.min(listed, maxEvents), stored, checkpoint: newest, complete };
+}

@@ -1,0 +1,30 @@
+/**
+ * The one door to Stripe: the official client, on fetch, pointed at Stripe or (with
+ * STRIPE_API_BASE) at the offline emulator. Nothing else in the worker builds a Stripe client.
+ */
+import Stripe from "stripe";
+import type { StripeConfig } from "../env";
+
+const clients = new Map<string, Stripe>();
+
+export function stripeClient(cfg: StripeConfig): Stripe {
+  const cacheKey = `${cfg.STRIPE_SECRET_KEY}|${cfg.STRIPE_API_BASE ?? ""}`;
+  let client = clients.get(cacheKey);
+  if (!client) {
+    const base = cfg.STRIPE_API_BASE ? new URL(cfg.STRIPE_API_BASE) : undefined;
+    client = new Stripe(cfg.STRIPE_SECRET_KEY, {
+      httpClient: Stripe.createFetchHttpClient(),
+      ...(cfg.STRIPE_API_VERSION ? { apiVersion: cfg.STRIPE_API_VERSION as Stripe.LatestApiVersion } : {}),
+      maxNetworkRetries: 2,
+      timeout: 20_000,
+      ...(base
+        ? { host: base.hostname, port: base.port || (base.protocol === "https:" ? 443 : 80), protocol: base.protocol === "https:" ? "https" : "http" }
+        : {}),
+    });
+    clients.set(cacheKey, client);
+  }
+  return client;
+}
+
+export const cryptoProvider = Stripe.createSubtleCryptoProvider();
+export { Stripe };

@@ -1,0 +1,242 @@
+/**
+ * Brings the mirror to Stripe's current state for a set of objects, in one D1 batch with the
+ * audit rows and the entitlement changes it causes. Objects are always fetched from Stripe, so
+ * an old or duplicated event can never write old state: the last write is Stripe's latest.
+ */
+import { eq, inArray } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { commitWithAudit } from "../audit/append";
+import type { Actor, AuditEntry } from "../audit/chain";
+import type { Db } from "../db/client";
+import { customers, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
+import { deriveEntitlement, entitlementSummary, readEntitlement, sameState, upsertEntitlement } from "../entitlements/state";
+import { customerRow, historyChanges, idOf, invoiceRow, sameRow, subscriptionRow, type CouponTerms, type CustomerRow, type InvoiceRow, type SubscriptionRow } from "./mirror";
+import type { Stripe } from "./stripe";
+
+export interface SyncTargets {
+  customers: Set<string>;
+  subscriptions: Set<string>;
+  invoices: Set<string>;
+}
+
+export const emptyTargets = (): SyncTargets => ({ customers: new Set(), subscriptions: new Set(), invoices: new Set() });
+
+export interface AttemptInput {
+  id: string;
+  invoiceId: string;
+  customerId: string;
+  at: number;
+  outcome: "succeeded" | "failed";
+  amount: number;
+  currency: string;
+  attempt: number;
+  declineCode: string | null;
+  failureCode: string | null;
+}
+
+export interface SyncContext {
+  db: Db;
+  stripe: Stripe;
+  now: () => number;
+  actor: Actor;
+  /** What made us look (event id, `resync`, `reconcile`): recorded on history rows. */
+  cause: string;
+  /** When the change happened in Stripe's time (ms): history rows are dated by it. */
+  at: number;
+  /**
+   * Skip fetching an object whose mirror row was fetched after this moment: that fetch
+   * already saw a state at least as new as whatever made us look.
+   */
+  freshSince?: number;
+}
+
+export interface Fetched {
+  customers: Map<string, Stripe.Customer | { id: string; deleted: true }>;
+  subscriptions: Map<string, { sub: Stripe.Subscription; coupon: CouponTerms | null; syncedAt: number }>;
+  invoices: Map<string, { inv: Stripe.Invoice; syncedAt: number }>;
+  syncedAt: Map<string, number>;
+}
+
+export async function couponOf(stripe: Stripe, sub: Stripe.Subscription, cache: Map<string, CouponTerms>): Promise<CouponTerms | null> {
+  const first = sub.discounts[0];
+  if (!first) return null;
+  const discount = typeof first === "string" ? null : first;
+  let couponRef = discount?.source?.coupon ?? null;
+  if (!couponRef && typeof first === "string") {
+    const expanded = await stripe.subscriptions.retrieve(sub.id, { expand: ["discounts"] });
+    const d = expanded.discounts[0];
+    couponRef = d && typeof d !== "string" ? d.source.coupon : null;
+  }
+  if (!couponRef) return null;
+  if (discount?.end != null && discount.end * 1000 <= Date.now()) return null;
+  const couponId = typeof couponRef === "string" ? couponRef : couponRef.id;
+  let terms = cache.get(couponId);
+  if (!terms) {
+    const c = typeof couponRef === "string" ? await stripe.coupons.retrieve(couponRef) : couponRef;
+    terms = { id: c.id, percentOff: c.percent_off ?? null, amountOff: c.amount_off ?? null, currency: c.currency ?? null };
+    cache.set(couponId, terms);
+  }
+  return terms;
+}
+
+async function freshIds(db: Db, table: typeof customers | typeof subscriptions | typeof invoices, ids: string[], since: number | undefined): Promise<Set<string>> {
+  if (since === undefined || ids.length === 0) return new Set();
+  const rows = await db.select({ id: table.id, syncedAt: table.syncedAt }).from(table).where(inArray(table.id, ids)).all();
+  return new Set(rows.filter((r) => r.syncedAt >= since).map((r) => r.id));
+}
+
+export const emptyFetched = (): Fetched => ({ customers: new Map(), subscriptions: new Map(), invoices: new Map(), syncedAt: new Map() });
+
+async function fetchAll(ctx: SyncContext, targets: SyncTargets): Promise<Fetched> {
+  const out = emptyFetched();
+  const coupons = new Map<string, CouponTerms>();
+  const skipInv = await freshIds(ctx.db, invoices, [...targets.invoices], ctx.freshSince);
+  for (const id of targets.invoices) {
+    if (skipInv.has(id)) continue;
+    const syncedAt = ctx.now();
+    const inv = await ctx.stripe.invoices.retrieve(id);
+    out.invoices.set(id, { inv, syncedAt });
+    // Paying or failing an invoice moves its subscription: look at that too.
+    const subId = idOf(inv.parent?.subscription_details?.subscription ?? null);
+    if (subId) targets.subscriptions.add(subId);
+    const customerId = idOf(inv.customer);
+    if (customerId) targets.customers.add(customerId);
+  }
+  const skipSub = await freshIds(ctx.db, subscriptions, [...targets.subscriptions], ctx.freshSince);
+  for (const id of targets.subscriptions) {
+    if (skipSub.has(id)) continue;
+    const syncedAt = ctx.now();
+    const sub = await ctx.stripe.subscriptions.retrieve(id);
+    out.subscriptions.set(id, { sub, coupon: await couponOf(ctx.stripe, sub, coupons), syncedAt });
+    targets.customers.add(idOf(sub.customer)!);
+  }
+  // A customer is fetched when an event is about it, or when we have never seen it (so the
+  // user id of a subscription that arrived first can still be resolved).
+  const customerIds = [...targets.customers];
+  const present = customerIds.length
+    ? new Map((await ctx.db.select({ id: customers.id, syncedAt: customers.syncedAt }).from(customers).where(inArray(customers.id, customerIds)).all()).map((r) => [r.id, r.syncedAt]))
+    : new Map<string, number>();
+  for (const id of customerIds) {
+    const seen = present.get(id);
+    if (seen !== undefined && ctx.freshSince !== undefined && seen >= ctx.freshSince) continue;
+    out.syncedAt.set(id, ctx.now());
+    const c = await ctx.stripe.customers.retrieve(id);
+    out.customers.set(id, c.deleted ? { id, deleted: true } : c);
+  }
+  return out;
+}
+
+const subSummary = (s: SubscriptionRow) => ({ status: s.status, tier: s.tier, price: s.priceId, quantity: s.quantity, discount: s.discount, mrr: s.mrr, cancel_at_period_end: s.cancelAtPeriodEnd });
+const invSummary = (i: InvoiceRow) => ({ status: i.status, total: i.total, amount_paid: i.amountPaid, amount_remaining: i.amountRemaining, attempt_count: i.attemptCount, currency: i.currency });
+const custSummary = (c: CustomerRow) => ({ user_id: c.userId, deleted: c.deleted, country: c.country, state: c.state });
+
+/**
+ * Fetches the targets from Stripe and writes them, with `extra` statements (e.g. marking the
+ * event processed) in the same batch, so a crash leaves either all of it or none.
+ */
+export async function syncObjects(ctx: SyncContext, targets: SyncTargets, extra: Extra = {}): Promise<{ changed: number }> {
+  return writeObjects(ctx, await fetchAll(ctx, targets), extra);
+}
+
+export interface Extra {
+  statements?: () => BatchItem<"sqlite">[];
+  attempts?: AttemptInput[];
+}
+
+/** Writes objects already fetched from Stripe (by id, or by a list during a resync). */
+export async function writeObjects(ctx: Omit<SyncContext, "stripe" | "freshSince">, fetched: Fetched, extra: Extra = {}): Promise<{ changed: number }> {
+  const now = ctx.now();
+  return commitWithAudit(ctx.db, now, async () => {
+    const { db } = ctx;
+    const statements: BatchItem<"sqlite">[] = [];
+    const entries: AuditEntry[] = [];
+    const audit = (action: string, type: string, id: string, before: unknown, after: unknown) =>
+      entries.push({ actor: ctx.actor, action, subject: { type, id }, before, after });
+
+    // Customers.
+    const custIds = [...fetched.customers.keys()];
+    const currentCust = new Map((custIds.length ? await db.select().from(customers).where(inArray(customers.id, custIds)).all() : []).map((r) => [r.id, r]));
+    const userByCustomer = new Map<string, string | null>([...currentCust].map(([id, r]) => [id, r.userId]));
+    for (const [id, c] of fetched.customers) {
+      const before = currentCust.get(id);
+      const syncedAt = fetched.syncedAt.get(id) ?? now;
+      const row: CustomerRow = "deleted" in c && c.deleted === true
+        ? { ...(before ?? { id, userId: null, email: null, name: null, country: null, state: null, currency: null, createdAt: now }), deleted: true, syncedAt }
+        : customerRow(c as Stripe.Customer, syncedAt, before?.userId ?? null);
+      userByCustomer.set(id, row.userId);
+      if (sameRow(before, row)) {
+        statements.push(db.update(customers).set({ syncedAt }).where(eq(customers.id, id)));
+        continue;
+      }
+      statements.push(db.insert(customers).values(row).onConflictDoUpdate({ target: customers.id, set: row }));
+      audit(before ? "customer.updated" : "customer.created", "customer", id, before ? custSummary(before) : undefined, custSummary(row));
+    }
+    const referenced = [...fetched.subscriptions.values()].map((f) => idOf(f.sub.customer)!).concat([...fetched.invoices.values()].map((f) => idOf(f.inv.customer)!));
+    const missingCustomerUsers = [...new Set(referenced)].filter((id) => !userByCustomer.has(id));
+    if (missingCustomerUsers.length) {
+      for (const r of await db.select({ id: customers.id, userId: customers.userId }).from(customers).where(inArray(customers.id, missingCustomerUsers)).all()) userByCustomer.set(r.id, r.userId);
+    }
+
+    // Subscriptions, their history, and the users whose access they decide.
+    const subIds = [...fetched.subscriptions.keys()];
+    const currentSubs = new Map((subIds.length ? await db.select().from(subscriptions).where(inArray(subscriptions.id, subIds)).all() : []).map((r) => [r.id, r]));
+    const newSubs = new Map<string, SubscriptionRow>();
+    for (const [id, { sub, coupon, syncedAt }] of fetched.subscriptions) {
+      const before = currentSubs.get(id);
+      const userId = sub.metadata?.user_id ?? userByCustomer.get(idOf(sub.customer)!) ?? before?.userId ?? null;
+      const row = subscriptionRow(sub, userId, coupon, syncedAt);
+      newSubs.set(id, row);
+      if (sameRow(before, row)) {
+        statements.push(db.update(subscriptions).set({ syncedAt }).where(eq(subscriptions.id, id)));
+        continue;
+      }
+      statements.push(db.insert(subscriptions).values(row).onConflictDoUpdate({ target: subscriptions.id, set: row }));
+      const changes = historyChanges(before, row);
+      if (changes.length > 0) {
+        statements.push(
+          db.insert(subscriptionHistory).values({
+            subscriptionId: id, customerId: row.customerId, userId: row.userId, at: ctx.at, status: row.status, tier: row.tier, priceId: row.priceId,
+            unitAmount: row.unitAmount, currency: row.currency, quantity: row.quantity, discount: row.discount, mrr: row.mrr, changes: changes.join(","), cause: ctx.cause,
+          }),
+        );
+      }
+      audit(before ? "subscription.updated" : "subscription.created", "subscription", id, before ? subSummary(before) : undefined, subSummary(row));
+    }
+
+    // Invoices.
+    const invIds = [...fetched.invoices.keys()];
+    const currentInv = new Map((invIds.length ? await db.select().from(invoices).where(inArray(invoices.id, invIds)).all() : []).map((r) => [r.id, r]));
+    for (const [id, { inv, syncedAt }] of fetched.invoices) {
+      const before = currentInv.get(id);
+      const subId = idOf(inv.parent?.subscription_details?.subscription ?? null);
+      const fromSub = subId ? newSubs.get(subId)?.userId : undefined;
+      const userId = fromSub ?? userByCustomer.get(idOf(inv.customer)!) ?? before?.userId ?? null;
+      const row = invoiceRow(inv, userId, syncedAt);
+      if (sameRow(before, row)) {
+        statements.push(db.update(invoices).set({ syncedAt }).where(eq(invoices.id, id)));
+        continue;
+      }
+      statements.push(db.insert(invoices).values(row).onConflictDoUpdate({ target: invoices.id, set: row }));
+      audit(before ? "invoice.updated" : "invoice.created", "invoice", id, before ? invSummary(before) : undefined, invSummary(row));
+    }
+
+    for (const a of extra.attempts ?? []) {
+      statements.push(db.insert(paymentAttempts).values(a).onConflictDoNothing());
+    }
+
+    // Entitlements of every user a changed subscription belongs to.
+    const users = new Set([...newSubs.values()].map((s) => s.userId).filter((u): u is string => u !== null));
+    for (const userId of users) {
+      const others = (await db.select().from(subscriptions).where(eq(subscriptions.userId, userId)).all()).filter((s) => !newSubs.has(s.id));
+      const mine = [...others, ...[...newSubs.values()].filter((s) => s.userId === userId)];
+      const prior = await readEntitlement(db, userId);
+      const next = deriveEntitlement(userId, mine, prior, now);
+      if (sameState(prior, next)) continue;
+      statements.push(upsertEntitlement(db, next, now));
+      audit("entitlement.changed", "user", userId, entitlementSummary(prior), entitlementSummary(next));
+    }
+
+    statements.push(...(extra.statements?.() ?? []));
+    return { statements, entries, result: { changed: entries.length } };
+  });
+}
