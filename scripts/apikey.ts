@@ -10,10 +10,10 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { chainRow, type AuditEntry } from "../worker/src/audit/chain";
-import { generateKey, randomId } from "../worker/src/auth/keys";
-import { ROLES, type Role } from "../worker/src/db/schema";
-import { d1, lit, ROOT, type Target } from "./d1";
+import { chainRow, type AuditEntry } from "../worker/src/audit/chain.ts";
+import { generateKey, randomId } from "../worker/src/auth/keys.ts";
+import { ROLES, type Role } from "../worker/src/db/schema.ts";
+import { d1, lit, ROOT, type Target } from "./d1.ts";
 
 export const LOCAL_ADMIN_KEY_FILE = path.join(ROOT, ".wrangler", "local-admin-key");
 
