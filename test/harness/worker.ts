@@ -1,0 +1,244 @@
+/**
+ * The billing worker, in-process, for Node-side tests and benchmarks (vitest `environment: "node"`
+ * or `tsx`). No wrangler, no files written in the repository, nothing persisted.
+ *
+ *   const w = await startWorker();            // bundles worker/src/index.ts once per process
+ *   await w.setEntitlement("user-1", { tier: "local", status: "active" });
+ *   await fetch(`${w.url}/v1/entitlements/token`, { method: "POST",
+ *     headers: { authorization: `Bearer ${w.serviceKey}`, "content-type": "application/json" },
+ *     body: JSON.stringify({ user_id: "user-1" }) });
+ *   await w.dispose();
+ *
+ * What it does:
+ * - bundles worker/src/index.ts with esbuild (workerd conditions, ESM) into a temp directory
+ *   (os.tmpdir(); removed at process exit), cached per process;
+ * - runs it in workerd through Miniflare's API on 127.0.0.1 (port 0 = any free port) with an
+ *   in-memory D1 (`DB`), both rate-limit bindings (generous limits), and the vars/secrets the
+ *   worker needs: ENVIRONMENT=test, APP_BASE_URL, fresh Ed25519 ENTITLEMENTS_SIGNING_KEYS
+ *   (scripts/keys.ts), ENTITLEMENTS_ISSUER / _AUDIENCE; `opts.bindings` override or add
+ *   (e.g. STRIPE_API_BASE and STRIPE_SECRET_KEY of a running emulator);
+ * - applies migrations/*.sql in order through the D1 binding;
+ * - creates an admin and a service API key with the worker's own domain function (hashed key +
+ *   audit row, exactly as the API does) and returns their plaintext;
+ * - `setEntitlement` writes a user's entitlement state through the worker's
+ *   `setEntitlementState` (audited), on a drizzle instance over Miniflare's D1 proxy.
+ *
+ * The worker's clock is the real one (workerd); `opts.now` is only the clock of the writes made
+ * from Node (API keys, entitlement states).
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { drizzle } from "drizzle-orm/d1";
+import { build } from "esbuild";
+import { convertV4MiniflareOptions, Miniflare, NoOpLog } from "miniflare";
+import { generateSigningKey, type SigningJwk } from "../../scripts/keys.ts";
+import type { Actor } from "../../worker/src/audit/chain.ts";
+import { createApiKey } from "../../worker/src/auth/api-keys.ts";
+import type { Db } from "../../worker/src/db/client.ts";
+import * as schema from "../../worker/src/db/schema.ts";
+import type { Role } from "../../worker/src/db/schema.ts";
+import { noEntitlement, readEntitlement, setEntitlementState, type EntitlementState } from "../../worker/src/entitlements/state.ts";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const DEFAULT_ISSUER = "https://billing.test";
+export const DEFAULT_AUDIENCE = "federal-job-advisor";
+export const DEFAULT_APP_BASE_URL = "https://app.test";
+
+/** The D1 binding as Miniflare hands it to Node (a proxy to workerd's). */
+export type HarnessD1 = Awaited<ReturnType<Miniflare["getD1Database"]>>;
+
+export interface StartWorkerOptions {
+  /** Port on 127.0.0.1; default 0 (a free one). */
+  port?: number;
+  /** Extra or overriding vars/secrets (all strings), e.g. STRIPE_API_BASE, ENTITLEMENTS_TOKEN_TTL_SECONDS. */
+  bindings?: Record<string, string>;
+  /** Signing key set (default: one fresh `current` and one fresh `next` key). */
+  signingKeys?: { keys: SigningJwk[] };
+  /** Clock (ms) for the writes made from Node: API keys, entitlement states. Default Date.now. */
+  now?: () => number;
+  /** Print workerd's logs (console.log of the worker). Default false. */
+  verbose?: boolean;
+}
+
+export type EntitlementPatch = Partial<Omit<EntitlementState, "userId">>;
+
+export interface WorkerHarness {
+  /** Base URL, no trailing slash: `http://127.0.0.1:<port>`. */
+  url: string;
+  mf: Miniflare;
+  /** The worker's D1 database (Miniflare's proxy). */
+  db: HarnessD1;
+  /** drizzle over `db`, with the worker's schema: pass it to worker domain functions. */
+  orm: Db;
+  /** Plaintext API keys created at start. */
+  adminKey: string;
+  serviceKey: string;
+  /** The private signing key set given to the worker (ENTITLEMENTS_SIGNING_KEYS). */
+  signingKeys: { keys: SigningJwk[] };
+  issuer: string;
+  audience: string;
+  appBaseUrl: string;
+  /** A new plaintext API key with that role. */
+  createKey(role: Role, name?: string): Promise<string>;
+  /**
+   * Sets a user's entitlement state (audited, as the worker's dunning does). Unset fields start
+   * from "no entitlement"; `past_due` without `graceUntil` gets now + 21 days.
+   */
+  setEntitlement(userId: string, patch: EntitlementPatch): Promise<EntitlementState>;
+  /** The user's stored entitlement state. */
+  getEntitlement(userId: string): Promise<EntitlementState>;
+  /** `fetch` on the worker: path relative to `url`, `key` sent as a Bearer token, `json` as the body. */
+  request(pathname: string, init?: RequestInit & { key?: string; json?: unknown }): Promise<Response>;
+  /** Stops workerd. Idempotent. */
+  dispose(): Promise<void>;
+}
+
+let bundle: Promise<string> | undefined;
+let bundleDir: string | undefined;
+
+/** worker/src/index.ts bundled once per process into a temp dir; returns the script path. */
+export function bundleWorker(): Promise<string> {
+  bundle ??= (async () => {
+    bundleDir = mkdtempSync(path.join(tmpdir(), "pia-worker-"));
+    process.once("exit", () => {
+      if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
+    });
+    const out = await build({
+      entryPoints: [path.join(ROOT, "worker/src/index.ts")],
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      conditions: ["workerd", "worker", "browser"],
+      mainFields: ["module", "main"],
+      external: ["node:*", "cloudflare:*"],
+      target: "es2022",
+      sourcemap: "inline",
+      write: false,
+      logLevel: "silent",
+    });
+    const scriptPath = path.join(bundleDir, "worker.mjs");
+    writeFileSync(scriptPath, out.outputFiles[0]!.contents);
+    return scriptPath;
+  })();
+  bundle.catch(() => (bundle = undefined));
+  return bundle;
+}
+
+/** migrations/*.sql in name order, split on drizzle's statement breakpoints. */
+export function readMigrations(dir = path.join(ROOT, "migrations")): { name: string; statements: string[] }[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort()
+    .map((name) => ({
+      name,
+      statements: readFileSync(path.join(dir, name), "utf8")
+        .split("--> statement-breakpoint")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    }));
+}
+
+export async function applyMigrations(db: HarnessD1): Promise<void> {
+  for (const m of readMigrations()) {
+    const [first, ...rest] = m.statements.map((sql) => db.prepare(sql));
+    if (!first) continue;
+    try {
+      await db.batch([first, ...rest]);
+    } catch (e) {
+      throw new Error(`migration ${m.name} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  }
+}
+
+const HARNESS: Actor = { type: "system", id: "test-harness" };
+
+export async function startWorker(opts: StartWorkerOptions = {}): Promise<WorkerHarness> {
+  const now = opts.now ?? Date.now;
+  const signingKeys = opts.signingKeys ?? { keys: [await generateSigningKey("current"), await generateSigningKey("next")] };
+  const bindings: Record<string, string> = {
+    ENVIRONMENT: "test",
+    APP_BASE_URL: DEFAULT_APP_BASE_URL,
+    ENTITLEMENTS_SIGNING_KEYS: JSON.stringify(signingKeys),
+    ENTITLEMENTS_ISSUER: DEFAULT_ISSUER,
+    ENTITLEMENTS_AUDIENCE: DEFAULT_AUDIENCE,
+    ENTITLEMENTS_TOKEN_TTL_SECONDS: "600",
+    ...opts.bindings,
+  };
+  const scriptPath = await bundleWorker();
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      name: "billing",
+      modules: true,
+      scriptPath,
+      modulesRoot: path.dirname(scriptPath),
+      compatibilityDate: "2026-11-01",
+      compatibilityFlags: ["nodejs_compat"],
+      d1Databases: { DB: "billing-test" },
+      ratelimits: {
+        RATE_LIMIT_KEY: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
+        RATE_LIMIT_IP: { namespace_id: "1002", simple: { limit: 1_000_000, period: 60 } },
+      },
+      bindings,
+      host: "127.0.0.1",
+      port: opts.port ?? 0,
+      ...(opts.verbose ? {} : { log: new NoOpLog() }),
+    }),
+  );
+  let disposed = false;
+  const dispose = async () => {
+    if (disposed) return;
+    disposed = true;
+    await mf.dispose();
+  };
+  try {
+    const url = String(await mf.ready).replace(/\/+$/, "");
+    const db = await mf.getD1Database("DB");
+    await applyMigrations(db);
+    const orm = drizzle(db, { schema }) as unknown as Db;
+
+    const createKey = async (role: Role, name = `${role}-harness`) =>
+      (await createApiKey({ db: orm, now: now(), actor: HARNESS }, { name, role })).key;
+    const adminKey = await createKey("admin");
+    const serviceKey = await createKey("service");
+
+    const setEntitlement = async (userId: string, patch: EntitlementPatch) => {
+      const t = now();
+      const state: EntitlementState = { ...noEntitlement(userId), ...patch, userId };
+      if (state.status === "past_due" && patch.graceUntil === undefined) state.graceUntil = t + 21 * 86_400_000;
+      if (state.status === "suspended" && patch.suspendedAt === undefined) state.suspendedAt = t;
+      await setEntitlementState(orm, state, { now: t, actor: HARNESS, action: "entitlement.set" });
+      return state;
+    };
+
+    const request = (pathname: string, init: RequestInit & { key?: string; json?: unknown } = {}) => {
+      const { key, json, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (key) headers.set("authorization", `Bearer ${key}`);
+      if (json !== undefined) headers.set("content-type", "application/json");
+      return fetch(`${url}${pathname}`, { ...rest, headers, ...(json !== undefined && { body: JSON.stringify(json), method: rest.method ?? "POST" }) });
+    };
+
+    return {
+      url,
+      mf,
+      db,
+      orm,
+      adminKey,
+      serviceKey,
+      signingKeys,
+      issuer: bindings.ENTITLEMENTS_ISSUER!,
+      audience: bindings.ENTITLEMENTS_AUDIENCE!,
+      appBaseUrl: bindings.APP_BASE_URL!,
+      createKey,
+      setEntitlement,
+      getEntitlement: (userId) => readEntitlement(orm, userId),
+      request,
+      dispose,
+    };
+  } catch (e) {
+    await dispose().catch(() => {});
+    throw e;
+  }
+}
