@@ -26,7 +26,28 @@ function isChainRace(error: unknown): boolean {
  * @param statements the change, built fresh on every attempt (it may depend on state read
  *   inside `build`); returns the statements plus the entry describing them.
  */
-export async function commitWithAudit<T = void>(
+/**
+ * Writers in one isolate queue here instead of racing for the chain head; the UNIQUE retry
+ * below is then only for writers in other isolates. Under a burst of webhooks this turns
+ * O(n²) lost races into a queue.
+ */
+const queues = new WeakMap<object, Promise<unknown>>();
+function serialized<T>(key: object, task: () => Promise<T>): Promise<T> {
+  const previous = queues.get(key) ?? Promise.resolve();
+  const run = previous.then(task, task);
+  queues.set(key, run.catch(() => undefined));
+  return run;
+}
+
+export function commitWithAudit<T = void>(
+  db: Db,
+  now: number,
+  build: () => Promise<{ statements: BatchItem<"sqlite">[]; entries: AuditEntry[]; result: T }>,
+): Promise<T> {
+  return serialized(db, () => commitOnce(db, now, build));
+}
+
+async function commitOnce<T>(
   db: Db,
   now: number,
   build: () => Promise<{ statements: BatchItem<"sqlite">[]; entries: AuditEntry[]; result: T }>,
