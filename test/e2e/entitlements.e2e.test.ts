@@ -30,9 +30,9 @@ function mainApp(worker: Pick<WorkerHarness, "url" | "serviceKey" | "issuer" | "
   return {
     sdk,
     get: (userId: string) => app.request("/nationwide", { headers: { "x-user-id": userId } }),
-    /** Moves the SDK's clock to `seconds` after now (the worker's clock is the real one). */
-    advance: (seconds: number) => {
-      skewMs = seconds * 1000;
+    /** Sets the SDK's clock to this unix time, in seconds (the worker keeps the real clock). */
+    setNow: (unixSeconds: number) => {
+      skewMs = unixSeconds * 1000 - Date.now();
     },
   };
 }
@@ -88,12 +88,13 @@ describe("entitlements end to end (worker in workerd, SDK in Node)", () => {
   });
 
   test("an upgrade to mobile is picked up by the background refresh before the token expires", async () => {
-    const { get, advance } = mainApp(worker);
+    const { sdk, get, setNow } = mainApp(worker);
     await worker.setEntitlement("u-refresh", { tier: "local", status: "active" });
     expect((await get("u-refresh")).status).toBe(403);
+    const { exp } = await sdk.forUser("u-refresh");
     await worker.setEntitlement("u-refresh", { tier: "mobile", status: "active" });
 
-    advance(TTL - REFRESH_BEFORE + 1); // inside the refresh window, token still valid
+    setNow(exp - REFRESH_BEFORE + 1); // inside the refresh window, token still valid
     expect((await get("u-refresh")).status).toBe(403); // answered from cache, refresh started
     await vi.waitFor(async () => expect((await get("u-refresh")).status).toBe(200), { timeout: 10_000, interval: 50 });
   });
@@ -123,21 +124,25 @@ describe("entitlements end to end (worker in workerd, SDK in Node)", () => {
 describe("entitlements when the worker is down", () => {
   test("the last token keeps deciding until it expires, then the route answers 503 unavailable", async () => {
     const worker = await startWorker();
-    const { sdk, get, advance } = mainApp(worker);
+    const { sdk, get, setNow } = mainApp(worker);
+    let exp: number;
     try {
       await worker.setEntitlement("u-down", { tier: "mobile", status: "active" });
       expect((await get("u-down")).status).toBe(200);
+      ({ exp } = await sdk.forUser("u-down"));
+      expect(exp - Math.floor(Date.now() / 1000)).toBeGreaterThan(TTL - 10);
     } finally {
       await worker.dispose();
     }
 
     expect((await get("u-down")).status).toBe(200); // cached token, no network
-    advance(TTL - REFRESH_BEFORE + 5); // refresh window: the background refresh fails quietly
+    setNow(exp - REFRESH_BEFORE + 5); // refresh window: the background refresh fails quietly
     expect((await get("u-down")).status).toBe(200);
-    advance(TTL + TOLERANCE - 2); // last second of validity (exp + clock tolerance)
+    expect((await get("u-down")).status).toBe(200);
+    setNow(exp + TOLERANCE - 1); // last second of validity (exp + clock tolerance)
     expect((await get("u-down")).status).toBe(200);
 
-    advance(TTL + TOLERANCE + 2); // expired: fail closed
+    setNow(exp + TOLERANCE + 1); // expired: fail closed
     const res = await get("u-down");
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("5");
