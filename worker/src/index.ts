@@ -7,6 +7,9 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   async scheduled(controller, env, ctx) {
-    ctx.waitUntil(runCron(controller.cron, env));
+    // The cron's clock starts at its scheduled time, so a delayed or replayed run decides what
+    // is due as of when it was meant to run (and tests can run one "later").
+    const startedAt = Date.now();
+    ctx.waitUntil(runCron(controller.cron, env, () => controller.scheduledTime + (Date.now() - startedAt)));
   },
 } satisfies ExportedHandler<Env>;

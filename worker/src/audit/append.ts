@@ -32,9 +32,18 @@ function isChainRace(error: unknown): boolean {
  * O(n²) lost races into a queue.
  */
 const queues = new WeakMap<object, Promise<unknown>>();
+/**
+ * A writer whose request was cut off by the runtime never settles its promise; waiting on it
+ * forever would stall every later write in the isolate. Past this, go ahead and let the
+ * UNIQUE(prev_hash) check keep the chain straight.
+ */
+const QUEUE_PATIENCE_MS = 2_000;
 function serialized<T>(key: object, task: () => Promise<T>): Promise<T> {
   const previous = queues.get(key) ?? Promise.resolve();
-  const run = previous.then(task, task);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const patience = new Promise<void>((resolve) => (timer = setTimeout(resolve, QUEUE_PATIENCE_MS)));
+  const turn = Promise.race([previous.catch(() => undefined), patience]).finally(() => clearTimeout(timer));
+  const run = turn.then(task);
   queues.set(key, run.catch(() => undefined));
   return run;
 }
