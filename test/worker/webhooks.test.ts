@@ -45,6 +45,12 @@ describe("webhooks: happy path", () => {
     expect(await count("audit_log")).toBe(audits);
   });
 
+  it("stores an event that cannot change the mirror as processed, without touching Stripe", async () => {
+    const event = { id: `evt_charge_${Date.now()}`, object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", pending_webhooks: 1, request: { id: null, idempotency_key: null }, data: { object: { id: "ch_1", object: "charge" } } };
+    expect((await deliver(event)).status).toBe(200);
+    expect(await db().select({ status: stripeEvents.status, attempts: stripeEvents.attempts }).from(stripeEvents).where(eq(stripeEvents.id, event.id)).get()).toEqual({ status: "processed", attempts: 0 });
+  });
+
   it("ends on Stripe's state when events arrive newest first", async () => {
     const { userId, sub } = await subscriber({ lookupKey: "local_monthly" });
     const mobile = (await stripe().prices.list({ lookup_keys: ["mobile_monthly"] })).data[0]!;

@@ -19,7 +19,7 @@ export const BACKOFF_MS = [60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000, 4 * 3_6
 export const MAX_ATTEMPTS = BACKOFF_MS.length + 1;
 
 /** Stores an event once; false when it was already stored (a duplicate delivery). */
-export async function storeEvent(db: Db, event: Stripe.Event, payload: string, source: EventRow["source"], now: number): Promise<boolean> {
+export async function storeEvent(db: Db, event: Stripe.Event, payload: string, source: EventRow["source"], now: number, needsProcessing = true): Promise<boolean> {
   const object = event.data?.object as { id?: unknown } | undefined;
   const inserted = await db
     .insert(stripeEvents)
@@ -33,10 +33,11 @@ export async function storeEvent(db: Db, event: Stripe.Event, payload: string, s
       payload,
       receivedAt: now,
       source,
-      status: "pending",
       attempts: 0,
-      // The sweep leaves a fresh event to the processor started with it, unless that one dies.
-      nextAttemptAt: now + LEASE_MS,
+      ...(needsProcessing
+        ? // The sweep leaves a fresh event to the processor started with it, unless that one dies.
+          { status: "pending" as const, nextAttemptAt: now + LEASE_MS }
+        : { status: "processed" as const, processedAt: now, nextAttemptAt: null }),
     })
     .onConflictDoNothing()
     .returning({ id: stripeEvents.id });

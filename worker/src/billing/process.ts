@@ -19,6 +19,11 @@ export interface ProcessDeps {
 
 export type ProcessOutcome = "processed" | "retry" | "parked" | "skipped";
 
+/** Whether an event can change the mirror; others are stored (for replay and audit) as processed. */
+export function needsProcessing(type: string): boolean {
+  return type.startsWith("customer.") || type.startsWith("invoice.") || type.startsWith("checkout.session.");
+}
+
 function targetsOf(event: Stripe.Event): SyncTargets {
   const t = emptyTargets();
   const obj = event.data.object as unknown as Record<string, unknown> & { id: string };

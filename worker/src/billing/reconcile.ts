@@ -8,7 +8,7 @@ import type { Db } from "../db/client";
 import { syncState } from "../db/schema";
 import { storeEvent } from "./events";
 import { isStripeEventType } from "./event-types";
-import { processEvent } from "./process";
+import { needsProcessing, processEvent } from "./process";
 import type { Stripe } from "./stripe";
 
 const KEY = "reconcile:checkpoint";
@@ -38,9 +38,10 @@ export async function reconcile(deps: { db: Db; stripe: Stripe; now: () => numbe
     }
     newest = Math.max(newest, event.created);
     if (!isStripeEventType(event.type)) continue;
-    if (await storeEvent(deps.db, event, JSON.stringify(event), "reconcile", deps.now())) {
+    const work = needsProcessing(event.type);
+    if (await storeEvent(deps.db, event, JSON.stringify(event), "reconcile", deps.now(), work)) {
       stored++;
-      missing.push(event.id);
+      if (work) missing.push(event.id);
     }
   }
   // Oldest first, as Stripe created them; order does not matter for correctness, only for history dates.

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { isStripeEventType } from "../billing/event-types";
 import { storeEvent } from "../billing/events";
-import { processEvent } from "../billing/process";
+import { needsProcessing, processEvent } from "../billing/process";
 import { stripeClient } from "../billing/stripe";
 import { verifyWebhook } from "../billing/verify-webhook";
 import { getDb } from "../db/client";
@@ -35,8 +35,9 @@ export const webhooks = newRouter().openapi(route, async (c) => {
   }
   const db = getDb(c.env.DB);
   const now = c.get("now");
-  const stored = await storeEvent(db, event, raw, "webhook", now);
-  if (stored) {
+  const work = needsProcessing(event.type);
+  const stored = await storeEvent(db, event, raw, "webhook", now, work);
+  if (stored && work) {
     const stripe = stripeClient(stripeConfig(c.env));
     c.executionCtx.waitUntil(processEvent({ db, stripe, now: Date.now }, event.id).catch((e: unknown) => console.error(JSON.stringify({ level: "error", event: event.id, error: String(e) }))));
   }

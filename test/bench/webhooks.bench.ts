@@ -1,0 +1,126 @@
+/**
+ * Webhook ingestion: verify the Stripe signature + store the event, through the real worker in
+ * workerd (Miniflare), against the same load on a bare Hono route that only answers 200, in the
+ * same run. The events are of a type that needs no Stripe fetch afterwards (charge.succeeded),
+ * so what is measured is the endpoint itself, with its post-answer bookkeeping still running.
+ *
+ *   node --import tsx test/bench/webhooks.bench.ts     (or: npm run bench -- webhooks)
+ * Writes test/bench/results/webhooks.json.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { build } from "esbuild";
+import { convertV4MiniflareOptions, Miniflare, NoOpLog } from "miniflare";
+import Stripe from "stripe";
+import { ROOT, startWorker } from "../harness/worker.ts";
+
+const SECRET = "whsec_bench_secret";
+const EVENTS = Number(process.env.BENCH_WEBHOOK_EVENTS ?? 2000);
+const CONCURRENCY = Number(process.env.BENCH_WEBHOOK_CONCURRENCY ?? 16);
+const ROUNDS = 3;
+const GOAL_RATIO = 0.5;
+
+async function bareRoute(): Promise<{ url: string; dispose: () => Promise<void> }> {
+  const dir = mkdtempSync(path.join(tmpdir(), "pia-bare-"));
+  const out = await build({
+    stdin: {
+      contents: `import { Hono } from "hono";
+        const app = new Hono();
+        app.post("/webhooks/stripe", async (c) => { await c.req.text(); return c.json({ received: true, duplicate: false }); });
+        export default app;`,
+      resolveDir: ROOT,
+      loader: "ts",
+    },
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    write: false,
+    logLevel: "silent",
+  });
+  const scriptPath = path.join(dir, "bare.mjs");
+  writeFileSync(scriptPath, out.outputFiles[0]!.contents);
+  const mf = new Miniflare(convertV4MiniflareOptions({ name: "bare", modules: true, scriptPath, modulesRoot: dir, compatibilityDate: "2026-11-01", host: "127.0.0.1", port: 0, log: new NoOpLog() }));
+  return { url: String(await mf.ready).replace(/\/+$/, ""), dispose: () => mf.dispose() };
+}
+
+function eventPayload(i: number, run: string): string {
+  return JSON.stringify({
+    id: `evt_bench_${run}_${i}`,
+    object: "event",
+    api_version: "2026-10-28.endive",
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type: "charge.succeeded",
+    data: { object: { id: `ch_bench_${run}_${i}`, object: "charge", amount: 2900, currency: "usd" } },
+  });
+}
+
+/** Signs every payload first, so signing cost is outside the timed part. */
+async function prepare(run: string): Promise<{ body: string; signature: string }[]> {
+  const provider = Stripe.createSubtleCryptoProvider();
+  return Promise.all(
+    Array.from({ length: EVENTS }, async (_, i) => {
+      const body = eventPayload(i, run);
+      return { body, signature: await Stripe.webhooks.generateTestHeaderStringAsync({ payload: body, secret: SECRET, cryptoProvider: provider }) };
+    }),
+  );
+}
+
+async function load(url: string, requests: { body: string; signature: string }[]): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < requests.length) {
+        const r = requests[next++]!;
+        const res = await fetch(`${url}/webhooks/stripe`, { method: "POST", headers: { "content-type": "application/json", "stripe-signature": r.signature }, body: r.body });
+        if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+        await res.arrayBuffer();
+      }
+    }),
+  );
+  return requests.length / ((performance.now() - started) / 1000);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main() {
+  const worker = await startWorker({ bindings: { STRIPE_WEBHOOK_SECRETS: SECRET, STRIPE_SECRET_KEY: "sk_test_bench", STRIPE_API_BASE: "http://127.0.0.1:9" } });
+  const bare = await bareRoute();
+  try {
+    // Warm both up, then interleave rounds so machine noise hits both alike.
+    await load(worker.url, (await prepare("warm")).slice(0, 200));
+    await load(bare.url, (await prepare("warmbare")).slice(0, 200));
+    const ingest: number[] = [];
+    const baseline: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      ingest.push(await load(worker.url, await prepare(`r${r}`)));
+      baseline.push(await load(bare.url, await prepare(`b${r}`)));
+    }
+    const stored = await worker.db.prepare("select count(*) as n from stripe_events where id like 'evt_bench_r%'").first<{ n: number }>();
+    if (stored?.n !== EVENTS * ROUNDS) throw new Error(`expected ${EVENTS * ROUNDS} stored events, found ${stored?.n}`);
+    const result = {
+      ingest_events_per_s: Math.round(median(ingest)),
+      bare_route_requests_per_s: Math.round(median(baseline)),
+      ingest_ratio_vs_bare_route: Number((median(ingest) / median(baseline)).toFixed(3)),
+      rounds: { ingest: ingest.map(Math.round), bare: baseline.map(Math.round) },
+      events_per_round: EVENTS,
+      concurrency: CONCURRENCY,
+      node: process.version,
+    };
+    mkdirSync(path.join(ROOT, "test/bench/results"), { recursive: true });
+    writeFileSync(path.join(ROOT, "test/bench/results/webhooks.json"), JSON.stringify(result, null, 2) + "\n");
+    console.log(JSON.stringify(result, null, 2));
+    console.log(`${result.ingest_ratio_vs_bare_route >= GOAL_RATIO ? "PASS" : "MISS"} ingest_ratio_vs_bare_route ${result.ingest_ratio_vs_bare_route} (goal >= ${GOAL_RATIO}); ingest ${result.ingest_events_per_s} events/s vs bare ${result.bare_route_requests_per_s} req/s`);
+  } finally {
+    await worker.dispose();
+    await bare.dispose();
+  }
+}
+
+await main();
