@@ -55,6 +55,21 @@ const summary = (row: Pick<ApiKeyRow, "name" | "role" | "prefix" | "expiresAt" |
   revoked_at: row.revokedAt,
 });
 
+async function newKey(deps: Deps, fields: Pick<ApiKeyRow, "name" | "role" | "expiresAt" | "rotatedFrom">) {
+  const material = await generateKey();
+  const row: ApiKeyRow = {
+    ...fields,
+    id: randomId("key"),
+    prefix: material.prefix,
+    hash: material.hash,
+    createdAt: deps.now,
+    lastUsedAt: null,
+    revokedAt: null,
+    createdBy: `${deps.actor.type}:${deps.actor.id}`,
+  };
+  return { material, row };
+}
+
 export async function createApiKey(
   deps: Deps,
   input: { name: string; role: Role; expiresAt?: number | null; rotatedFrom?: string | null },
@@ -62,20 +77,7 @@ export async function createApiKey(
   if (input.expiresAt != null && input.expiresAt <= deps.now) {
     throw new ApiError("validation_failed", "expires_at must be in the future.", { errors: [{ field: "body.expires_at", message: "must be in the future" }] });
   }
-  const material = await generateKey();
-  const row: ApiKeyRow = {
-    id: randomId("key"),
-    name: input.name,
-    role: input.role,
-    prefix: material.prefix,
-    hash: material.hash,
-    createdAt: deps.now,
-    lastUsedAt: null,
-    expiresAt: input.expiresAt ?? null,
-    revokedAt: null,
-    rotatedFrom: input.rotatedFrom ?? null,
-    createdBy: `${deps.actor.type}:${deps.actor.id}`,
-  };
+  const { material, row } = await newKey(deps, { name: input.name, role: input.role, expiresAt: input.expiresAt ?? null, rotatedFrom: input.rotatedFrom ?? null });
   await commitWithAudit(deps.db, deps.now, async () => ({
     statements: [deps.db.insert(apiKeys).values(row)],
     entries: [{ actor: deps.actor, action: "api_key.created", subject: { type: "api_key", id: row.id }, after: summary(row), requestId: deps.requestId }],
@@ -115,20 +117,7 @@ export async function rotateApiKey(
     throw new ApiError("validation_failed", "old_key_expires_at must not be in the past.", { errors: [{ field: "body.old_key_expires_at", message: "must not be in the past" }] });
   }
   const old = await activeKey(deps.db, id, deps.now);
-  const material = await generateKey();
-  const row: ApiKeyRow = {
-    id: randomId("key"),
-    name: old.name,
-    role: old.role,
-    prefix: material.prefix,
-    hash: material.hash,
-    createdAt: deps.now,
-    lastUsedAt: null,
-    expiresAt: null,
-    revokedAt: null,
-    rotatedFrom: old.id,
-    createdBy: `${deps.actor.type}:${deps.actor.id}`,
-  };
+  const { material, row } = await newKey(deps, { name: old.name, role: old.role, expiresAt: null, rotatedFrom: old.id });
   const oldExpiry = Math.min(opts.oldExpiresAt, old.expiresAt ?? Number.MAX_SAFE_INTEGER);
   const updatedOld = { ...old, expiresAt: oldExpiry };
   await commitWithAudit(deps.db, deps.now, async () => ({
