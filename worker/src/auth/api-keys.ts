@@ -116,35 +116,39 @@ export async function rotateApiKey(
   if (opts.oldExpiresAt < deps.now) {
     throw new ApiError("validation_failed", "old_key_expires_at must not be in the past.", { errors: [{ field: "body.old_key_expires_at", message: "must not be in the past" }] });
   }
-  const old = await activeKey(deps.db, id, deps.now);
-  const { material, row } = await newKey(deps, { name: old.name, role: old.role, expiresAt: null, rotatedFrom: old.id });
-  const oldExpiry = Math.min(opts.oldExpiresAt, old.expiresAt ?? Number.MAX_SAFE_INTEGER);
-  const updatedOld = { ...old, expiresAt: oldExpiry };
-  await commitWithAudit(deps.db, deps.now, async () => ({
-    statements: [
-      deps.db.insert(apiKeys).values(row),
-      deps.db.update(apiKeys).set({ expiresAt: oldExpiry }).where(eq(apiKeys.id, old.id)),
-    ],
-    entries: [
-      { actor: deps.actor, action: "api_key.rotated", subject: { type: "api_key", id: old.id }, before: summary(old), after: { ...summary(updatedOld), replaced_by: row.id }, requestId: deps.requestId },
-      { actor: deps.actor, action: "api_key.created", subject: { type: "api_key", id: row.id }, after: summary(row), requestId: deps.requestId },
-    ],
-    result: undefined,
-  }));
-  return { key: material.key, view: viewKey(row, deps.now), previous: viewKey(updatedOld, deps.now) };
+  // Read inside the audited batch's build, so a concurrent revoke is seen, not overwritten.
+  return commitWithAudit(deps.db, deps.now, async () => {
+    const old = await activeKey(deps.db, id, deps.now);
+    const { material, row } = await newKey(deps, { name: old.name, role: old.role, expiresAt: null, rotatedFrom: old.id });
+    const oldExpiry = Math.min(opts.oldExpiresAt, old.expiresAt ?? Number.MAX_SAFE_INTEGER);
+    const updatedOld = { ...old, expiresAt: oldExpiry };
+    return {
+      statements: [
+        deps.db.insert(apiKeys).values(row),
+        deps.db.update(apiKeys).set({ expiresAt: oldExpiry }).where(and(eq(apiKeys.id, old.id), isNull(apiKeys.revokedAt))),
+      ],
+      entries: [
+        { actor: deps.actor, action: "api_key.rotated", subject: { type: "api_key", id: old.id }, before: summary(old), after: { ...summary(updatedOld), replaced_by: row.id }, requestId: deps.requestId },
+        { actor: deps.actor, action: "api_key.created", subject: { type: "api_key", id: row.id }, after: summary(row), requestId: deps.requestId },
+      ],
+      result: { key: material.key, view: viewKey(row, deps.now), previous: viewKey(updatedOld, deps.now) },
+    };
+  });
 }
 
 export async function revokeApiKey(deps: Deps, id: string): Promise<ApiKeyView> {
-  const row = await deps.db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
-  if (!row) throw new ApiError("not_found", `No API key has the id ${id}.`, { errors: [{ field: "path.id", message: "no such key" }] });
-  if (row.revokedAt !== null) return viewKey(row, deps.now);
-  const revoked = { ...row, revokedAt: deps.now };
-  await commitWithAudit(deps.db, deps.now, async () => ({
-    statements: [deps.db.update(apiKeys).set({ revokedAt: deps.now }).where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))],
-    entries: [{ actor: deps.actor, action: "api_key.revoked", subject: { type: "api_key", id }, before: summary(row), after: summary(revoked), requestId: deps.requestId }],
-    result: undefined,
-  }));
-  return viewKey(revoked, deps.now);
+  return commitWithAudit(deps.db, deps.now, async () => {
+    const row = await deps.db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
+    if (!row) throw new ApiError("not_found", `No API key has the id ${id}.`, { errors: [{ field: "path.id", message: "no such key" }] });
+    // Already revoked (perhaps by a request racing this one): nothing to write, nothing to audit.
+    if (row.revokedAt !== null) return { statements: [], entries: [], result: viewKey(row, deps.now) };
+    const revoked = { ...row, revokedAt: deps.now };
+    return {
+      statements: [deps.db.update(apiKeys).set({ revokedAt: deps.now }).where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))],
+      entries: [{ actor: deps.actor, action: "api_key.revoked", subject: { type: "api_key", id }, before: summary(row), after: summary(revoked), requestId: deps.requestId }],
+      result: viewKey(revoked, deps.now),
+    };
+  });
 }
 
 export interface Principal {

@@ -8,6 +8,7 @@
 import { and, asc, desc, eq, gte, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { stripeEvents, type EventStatus } from "../db/schema";
+import { describeError } from "../http/describe-error";
 import type { Stripe } from "./stripe";
 
 export type EventRow = typeof stripeEvents.$inferSelect;
@@ -54,18 +55,24 @@ export async function claimEvent(db: Db, id: string, now: number): Promise<Event
   return rows[0];
 }
 
-export function markProcessed(db: Db, id: string, now: number) {
-  return db.update(stripeEvents).set({ status: "processed", processedAt: now, leaseUntil: null, lastError: null, nextAttemptAt: null }).where(eq(stripeEvents.id, id));
+/**
+ * The claim's lease is its token: only the processor still holding it may finish or fail the
+ * event, so a slow processor whose lease ran out cannot undo the work of the one that took over.
+ */
+const held = (row: Pick<EventRow, "id" | "leaseUntil">) =>
+  and(eq(stripeEvents.id, row.id), eq(stripeEvents.status, "pending"), row.leaseUntil === null ? isNull(stripeEvents.leaseUntil) : eq(stripeEvents.leaseUntil, row.leaseUntil));
+
+export function markProcessed(db: Db, row: Pick<EventRow, "id" | "leaseUntil">, now: number) {
+  return db.update(stripeEvents).set({ status: "processed", processedAt: now, leaseUntil: null, lastError: null, nextAttemptAt: null }).where(held(row));
 }
 
 export async function markFailed(db: Db, row: EventRow, error: unknown, now: number): Promise<EventStatus> {
   const parked = row.attempts >= MAX_ATTEMPTS;
   const status: EventStatus = parked ? "parked" : "pending";
-  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   await db
     .update(stripeEvents)
-    .set({ status, leaseUntil: null, lastError: message.slice(0, 1000), nextAttemptAt: parked ? null : now + BACKOFF_MS[Math.min(row.attempts, BACKOFF_MS.length) - 1]! })
-    .where(eq(stripeEvents.id, row.id));
+    .set({ status, leaseUntil: null, lastError: describeError(error).slice(0, 1000), nextAttemptAt: parked ? null : now + BACKOFF_MS[Math.min(row.attempts, BACKOFF_MS.length) - 1]! })
+    .where(held(row));
   return status;
 }
 
@@ -85,7 +92,8 @@ export async function requeue(db: Db, where: SQL, now: number): Promise<number> 
   const rows = await db
     .update(stripeEvents)
     .set({ status: "pending", nextAttemptAt: now, leaseUntil: null, attempts: 0 })
-    .where(where)
+    // An event being processed right now keeps its lease; replaying it would race that processor.
+    .where(and(where, or(isNull(stripeEvents.leaseUntil), lt(stripeEvents.leaseUntil, now))))
     .returning({ id: stripeEvents.id });
   return rows.length;
 }

@@ -4,6 +4,7 @@
  * backoff and parked after the limit; nothing is dropped.
  */
 import type { Db } from "../db/client";
+import { describeError } from "../http/describe-error";
 import { claimEvent, markFailed, markProcessed, type EventRow } from "./events";
 import { idOf } from "./mirror";
 import type { Stripe } from "./stripe";
@@ -94,14 +95,14 @@ export async function processEvent(deps: ProcessDeps, id: string): Promise<Proce
         attempts: await attemptOf(deps.stripe, event),
         statements: () => {
           deps.fault?.("before_commit");
-          return [markProcessed(deps.db, row.id, deps.now())];
+          return [markProcessed(deps.db, row, deps.now())];
         },
       },
     );
     return "processed";
   } catch (error) {
     if (error instanceof SimulatedCrash) throw error;
-    console.error(JSON.stringify({ level: "warn", event: row.id, type: row.type, attempt: row.attempts, error: String(error) }));
+    console.error(JSON.stringify({ level: "warn", event: row.id, type: row.type, attempt: row.attempts, error: describeError(error) }));
     return (await markFailed(deps.db, row, error, deps.now())) === "parked" ? "parked" : "retry";
   }
 }

@@ -15,6 +15,8 @@ const KEY = "reconcile:checkpoint";
 const OVERLAP_S = 300;
 /** Stripe keeps events for 30 days; a first run looks that far back. */
 const WINDOW_S = 30 * 86_400;
+/** Upper bound on one run's walk, whatever it finds, so a run always ends within CPU limits. */
+const LIST_CAP = 50_000;
 
 export interface ReconcileResult {
   listed: number;
@@ -32,7 +34,10 @@ export async function reconcile(deps: { db: Db; stripe: Stripe; now: () => numbe
   let complete = true;
   const missing: string[] = [];
   for await (const event of deps.stripe.events.list({ created: { gte: since }, limit: 100 })) {
-    if (++listed > maxEvents) {
+    listed++;
+    // The cap counts only events we did not have: re-listing known ones costs a lookup each,
+    // and counting them would let a busy window stall the checkpoint for good.
+    if (stored >= maxEvents || listed > LIST_CAP) {
       complete = false;
       break;
     }
@@ -50,5 +55,5 @@ export async function reconcile(deps: { db: Db; stripe: Stripe; now: () => numbe
   if (complete) {
     await deps.db.insert(syncState).values({ key: KEY, value: String(newest), updatedAt: deps.now() }).onConflictDoUpdate({ target: syncState.key, set: { value: String(newest), updatedAt: deps.now() } });
   }
-  return { listed: Math.min(listed, maxEvents), stored, checkpoint: newest, complete };
+  return { listed, stored, checkpoint: newest, complete };
 }

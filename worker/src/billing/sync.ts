@@ -3,7 +3,7 @@
  * audit rows and the entitlement changes it causes. Objects are always fetched from Stripe, so
  * an old or duplicated event can never write old state: the last write is Stripe's latest.
  */
-import { eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { commitWithAudit } from "../audit/append";
 import type { Actor, AuditEntry } from "../audit/chain";
@@ -55,6 +55,8 @@ export interface Fetched {
   subscriptions: Map<string, { sub: Stripe.Subscription; coupon: CouponTerms | null; syncedAt: number }>;
   invoices: Map<string, { inv: Stripe.Invoice; syncedAt: number }>;
   syncedAt: Map<string, number>;
+  /** Draft invoices Stripe no longer has (deleted): removed from the mirror. */
+  deletedInvoices: Set<string>;
 }
 
 export async function couponOf(stripe: Stripe, sub: Stripe.Subscription, cache: Map<string, CouponTerms>): Promise<CouponTerms | null> {
@@ -85,7 +87,11 @@ async function freshIds(db: Db, table: typeof customers | typeof subscriptions |
   return new Set(rows.filter((r) => r.syncedAt >= since).map((r) => r.id));
 }
 
-export const emptyFetched = (): Fetched => ({ customers: new Map(), subscriptions: new Map(), invoices: new Map(), syncedAt: new Map() });
+function isMissing(e: unknown): boolean {
+  return (e as { type?: string; code?: string })?.type === "StripeInvalidRequestError" && (e as { code?: string }).code === "resource_missing";
+}
+
+export const emptyFetched = (): Fetched => ({ customers: new Map(), subscriptions: new Map(), invoices: new Map(), syncedAt: new Map(), deletedInvoices: new Set() });
 
 async function fetchAll(ctx: SyncContext, targets: SyncTargets): Promise<Fetched> {
   const out = emptyFetched();
@@ -94,7 +100,14 @@ async function fetchAll(ctx: SyncContext, targets: SyncTargets): Promise<Fetched
   for (const id of targets.invoices) {
     if (skipInv.has(id)) continue;
     const syncedAt = ctx.now();
-    const inv = await ctx.stripe.invoices.retrieve(id);
+    const inv = await ctx.stripe.invoices.retrieve(id).catch((e: unknown) => {
+      if (isMissing(e)) return null;
+      throw e;
+    });
+    if (!inv) {
+      out.deletedInvoices.add(id);
+      continue;
+    }
     out.invoices.set(id, { inv, syncedAt });
     // Paying or failing an invoice moves its subscription: look at that too.
     const subId = idOf(inv.parent?.subscription_details?.subscription ?? null);
@@ -157,18 +170,23 @@ export async function writeObjects(ctx: Omit<SyncContext, "stripe" | "freshSince
     const custIds = [...fetched.customers.keys()];
     const currentCust = new Map((custIds.length ? await db.select().from(customers).where(inArray(customers.id, custIds)).all() : []).map((r) => [r.id, r]));
     const userByCustomer = new Map<string, string | null>([...currentCust].map(([id, r]) => [id, r.userId]));
+    /** Customers whose user id just became known: their user-less subscriptions follow. */
+    const reassigned: string[] = [];
     for (const [id, c] of fetched.customers) {
       const before = currentCust.get(id);
       const syncedAt = fetched.syncedAt.get(id) ?? now;
       const row: CustomerRow = "deleted" in c && c.deleted === true
         ? { ...(before ?? { id, userId: null, email: null, name: null, country: null, state: null, currency: null, createdAt: now }), deleted: true, syncedAt }
         : customerRow(c as Stripe.Customer, syncedAt, before?.userId ?? null);
+      // A fetch that started later has already written a newer state: keep it.
+      if (before && before.syncedAt > syncedAt) continue;
       userByCustomer.set(id, row.userId);
       if (sameRow(before, row)) {
-        statements.push(db.update(customers).set({ syncedAt }).where(eq(customers.id, id)));
+        statements.push(db.update(customers).set({ syncedAt }).where(and(eq(customers.id, id), lt(customers.syncedAt, syncedAt))));
         continue;
       }
-      statements.push(db.insert(customers).values(row).onConflictDoUpdate({ target: customers.id, set: row }));
+      statements.push(db.insert(customers).values(row).onConflictDoUpdate({ target: customers.id, set: row, setWhere: lte(customers.syncedAt, sql`excluded.synced_at`) }));
+      if (before && before.userId !== row.userId && row.userId !== null) reassigned.push(id);
       audit(before ? "customer.updated" : "customer.created", "customer", id, before ? custSummary(before) : undefined, custSummary(row));
     }
     const referenced = [...fetched.subscriptions.values()].map((f) => idOf(f.sub.customer)!).concat([...fetched.invoices.values()].map((f) => idOf(f.inv.customer)!));
@@ -181,16 +199,22 @@ export async function writeObjects(ctx: Omit<SyncContext, "stripe" | "freshSince
     const subIds = [...fetched.subscriptions.keys()];
     const currentSubs = new Map((subIds.length ? await db.select().from(subscriptions).where(inArray(subscriptions.id, subIds)).all() : []).map((r) => [r.id, r]));
     const newSubs = new Map<string, SubscriptionRow>();
+    const formerUsers = new Set<string>();
     for (const [id, { sub, coupon, syncedAt }] of fetched.subscriptions) {
       const before = currentSubs.get(id);
+      if (before && before.syncedAt > syncedAt) {
+        newSubs.set(id, before);
+        continue;
+      }
       const userId = sub.metadata?.user_id ?? userByCustomer.get(idOf(sub.customer)!) ?? before?.userId ?? null;
       const row = subscriptionRow(sub, userId, coupon, syncedAt);
       newSubs.set(id, row);
+      if (before?.userId && before.userId !== row.userId) formerUsers.add(before.userId);
       if (sameRow(before, row)) {
-        statements.push(db.update(subscriptions).set({ syncedAt }).where(eq(subscriptions.id, id)));
+        statements.push(db.update(subscriptions).set({ syncedAt }).where(and(eq(subscriptions.id, id), lt(subscriptions.syncedAt, syncedAt))));
         continue;
       }
-      statements.push(db.insert(subscriptions).values(row).onConflictDoUpdate({ target: subscriptions.id, set: row }));
+      statements.push(db.insert(subscriptions).values(row).onConflictDoUpdate({ target: subscriptions.id, set: row, setWhere: lte(subscriptions.syncedAt, sql`excluded.synced_at`) }));
       const changes = historyChanges(before, row);
       if (changes.length > 0) {
         statements.push(
@@ -203,6 +227,16 @@ export async function writeObjects(ctx: Omit<SyncContext, "stripe" | "freshSince
       audit(before ? "subscription.updated" : "subscription.created", "subscription", id, before ? subSummary(before) : undefined, subSummary(row));
     }
 
+    if (reassigned.length) {
+      for (const s of await db.select().from(subscriptions).where(and(inArray(subscriptions.customerId, reassigned), isNull(subscriptions.userId))).all()) {
+        if (newSubs.has(s.id)) continue;
+        const userId = userByCustomer.get(s.customerId) ?? null;
+        newSubs.set(s.id, { ...s, userId });
+        statements.push(db.update(subscriptions).set({ userId }).where(eq(subscriptions.id, s.id)));
+        audit("subscription.updated", "subscription", s.id, { user_id: null }, { user_id: userId });
+      }
+    }
+
     // Invoices.
     const invIds = [...fetched.invoices.keys()];
     const currentInv = new Map((invIds.length ? await db.select().from(invoices).where(inArray(invoices.id, invIds)).all() : []).map((r) => [r.id, r]));
@@ -211,13 +245,21 @@ export async function writeObjects(ctx: Omit<SyncContext, "stripe" | "freshSince
       const subId = idOf(inv.parent?.subscription_details?.subscription ?? null);
       const fromSub = subId ? newSubs.get(subId)?.userId : undefined;
       const userId = fromSub ?? userByCustomer.get(idOf(inv.customer)!) ?? before?.userId ?? null;
+      if (before && before.syncedAt > syncedAt) continue;
       const row = invoiceRow(inv, userId, syncedAt);
       if (sameRow(before, row)) {
-        statements.push(db.update(invoices).set({ syncedAt }).where(eq(invoices.id, id)));
+        statements.push(db.update(invoices).set({ syncedAt }).where(and(eq(invoices.id, id), lt(invoices.syncedAt, syncedAt))));
         continue;
       }
-      statements.push(db.insert(invoices).values(row).onConflictDoUpdate({ target: invoices.id, set: row }));
+      statements.push(db.insert(invoices).values(row).onConflictDoUpdate({ target: invoices.id, set: row, setWhere: lte(invoices.syncedAt, sql`excluded.synced_at`) }));
       audit(before ? "invoice.updated" : "invoice.created", "invoice", id, before ? invSummary(before) : undefined, invSummary(row));
+    }
+
+    for (const id of fetched.deletedInvoices) {
+      const [before] = await db.select().from(invoices).where(eq(invoices.id, id)).all();
+      if (!before) continue;
+      statements.push(db.delete(invoices).where(eq(invoices.id, id)));
+      audit("invoice.deleted", "invoice", id, invSummary(before), undefined);
     }
 
     for (const a of extra.attempts ?? []) {
@@ -225,7 +267,7 @@ export async function writeObjects(ctx: Omit<SyncContext, "stripe" | "freshSince
     }
 
     // Entitlements of every user a changed subscription belongs to.
-    const users = new Set([...newSubs.values()].map((s) => s.userId).filter((u): u is string => u !== null));
+    const users = new Set([...[...newSubs.values()].map((s) => s.userId), ...formerUsers].filter((u): u is string => u !== null));
     for (const userId of users) {
       const others = (await db.select().from(subscriptions).where(eq(subscriptions.userId, userId)).all()).filter((s) => !newSubs.has(s.id));
       const mine = [...others, ...[...newSubs.values()].filter((s) => s.userId === userId)];

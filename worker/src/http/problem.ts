@@ -1,6 +1,8 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { Stripe } from "../billing/stripe";
+import { describeError } from "./describe-error";
 import { ApiError, PROBLEM_CONTENT_TYPE, type Problem } from "./errors";
 import type { AppEnv } from "./context";
 
@@ -13,6 +15,10 @@ function toApiError(err: unknown): ApiError {
     if (err.status === 401) return new ApiError("unauthenticated", err.message || "Authentication is required.");
     return new ApiError(err.status >= 500 ? "internal" : "validation_failed", err.message || "The request could not be processed.");
   }
+  if (err instanceof Stripe.errors.StripeError) {
+    // Stripe's own message may name our account or objects: say only that Stripe failed.
+    return new ApiError("upstream_unavailable", "Stripe did not answer as expected; retry in a minute. The request id identifies it in our logs.", { cause: err });
+  }
   return new ApiError("internal", "Something went wrong on our side; the request id identifies it in our logs.", { cause: err });
 }
 
@@ -20,7 +26,7 @@ function toApiError(err: unknown): ApiError {
 export function onError(err: unknown, c: Context<AppEnv>): Response {
   const apiError = toApiError(err);
   const requestId = c.get("requestId");
-  if (apiError.status >= 500) console.error(JSON.stringify({ level: "error", request_id: requestId, code: apiError.code, error: String((apiError.cause as Error | undefined)?.stack ?? apiError.cause ?? apiError.message) }));
+  if (apiError.status >= 500) console.error(JSON.stringify({ level: "error", request_id: requestId, code: apiError.code, error: describeError(apiError.cause ?? apiError) }));
   return problemResponse(apiError.toProblem(new URL(c.req.url).pathname, requestId), apiError.headers);
 }
 
