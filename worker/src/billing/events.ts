@@ -41,8 +41,9 @@ export async function storeEvent(db: Db, event: Stripe.Event, payload: string, s
         : { status: "processed" as const, processedAt: now, nextAttemptAt: null }),
     })
     .onConflictDoNothing()
-    .returning({ id: stripeEvents.id });
-  return inserted.length === 1;
+    .run();
+  // D1 reports how many rows the insert wrote: none means the id was there already.
+  return (inserted.meta?.changes ?? 0) === 1;
 }
 
 /** Takes the event for processing, or returns undefined when it is done or held by another. */
