@@ -82,6 +82,13 @@ describe("entitlement tokens: happy path", () => {
     expect(await check("user_late", "local_job_search")).toMatchObject({ allowed: false, reason: "suspended", billing_url: "https://app.test/billing" });
   });
 
+  it("suspends a past-due user whose grace date has passed, even before dunning runs", async () => {
+    await setState("user_overdue", { tier: "mobile", status: "past_due", graceUntil: Date.now() - 1000 });
+    expect(await check("user_overdue", "local_job_search")).toMatchObject({ allowed: false, reason: "suspended", billing_url: "https://app.test/billing" });
+    const online = await (await call("GET", "/v1/entitlements/user_overdue", { key: service })).json<{ status: string; features: string[] }>();
+    expect(online).toMatchObject({ status: "suspended", features: [] });
+  });
+
   it("issues a no-subscription token to an unknown user, granting nothing", async () => {
     const { token: jwt } = await token("user_stranger");
     const { payload } = await jwtVerify(jwt, createLocalJWKSet(await jwks()));

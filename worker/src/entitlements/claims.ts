@@ -41,7 +41,19 @@ export function upgradeOffers(features: readonly string[], appBaseUrl: string, f
   return offers;
 }
 
-export function buildClaims(state: EntitlementState, config: ClaimsConfig, nowMs: number, from: Catalog = defaultCatalog): EntitlementClaims {
+/**
+ * Past due beyond its grace date counts as suspended even before the dunning cron has written
+ * the suspension, so a missed or late cron run never extends access.
+ */
+export function effectiveState(state: EntitlementState, nowMs: number): EntitlementState {
+  if (state.status === "past_due" && state.graceUntil !== null && state.graceUntil <= nowMs) {
+    return { ...state, status: "suspended", suspendedAt: state.suspendedAt ?? state.graceUntil };
+  }
+  return state;
+}
+
+export function buildClaims(stored: EntitlementState, config: ClaimsConfig, nowMs: number, from: Catalog = defaultCatalog): EntitlementClaims {
+  const state = effectiveState(stored, nowMs);
   const iat = Math.floor(nowMs / 1000);
   const { features, limits } = grants(state, from);
   const toSeconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));

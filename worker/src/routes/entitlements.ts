@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
 import { ENTITLEMENT_STATUSES } from "../db/schema";
 import { signingConfig } from "../env";
-import { buildClaims } from "../entitlements/claims";
+import { buildClaims, effectiveState } from "../entitlements/claims";
 import { can } from "../entitlements/decide";
 import { loadSigningKeys } from "../entitlements/keys";
 import { signClaims } from "../entitlements/sign";
@@ -75,7 +75,7 @@ export const entitlementRoutes = newRouter()
   })
   .openapi(getRoute, async (c) => {
     const { user_id } = c.req.valid("param");
-    const state = await readEntitlement(getDb(c.env.DB), user_id);
+    const state = effectiveState(await readEntitlement(getDb(c.env.DB), user_id), c.get("now"));
     const claims = buildClaims(state, claimsConfig(c), c.get("now"));
     return c.json(
       {
