@@ -59,6 +59,8 @@ async function waitReady(clockId: string) {
 
 async function settleWorker() {
   await emulator.idle();
+  // Every delivery is answered; wait until the queue consumer has stored what was accepted.
+  await worker.drainQueue();
   const scheduled = await worker.mf.getWorker();
   for (let i = 0; i < 3000; i++) {
     const pending = await worker.db.prepare("select count(*) as n from stripe_events where status = 'pending'").first<{ n: number }>();

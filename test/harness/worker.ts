@@ -13,7 +13,8 @@
  * - bundles worker/src/index.ts with esbuild (workerd conditions, ESM) into a temp directory
  *   (os.tmpdir(); removed at process exit), cached per process;
  * - runs it in workerd through Miniflare's API on 127.0.0.1 (port 0 = any free port) with an
- *   in-memory D1 (`DB`), both rate-limit bindings (generous limits), and the vars/secrets the
+ *   in-memory D1 (`DB`), the `stripe-events` queue (producer EVENTS, consumed by the worker itself,
+ *   as in wrangler.toml but with a 50 ms batch timeout), both rate-limit bindings (generous limits), and the vars/secrets the
  *   worker needs: ENVIRONMENT=test, APP_BASE_URL, fresh Ed25519 ENTITLEMENTS_SIGNING_KEYS
  *   (scripts/keys.ts), ENTITLEMENTS_ISSUER / _AUDIENCE; `opts.bindings` override or add
  *   (e.g. STRIPE_API_BASE and STRIPE_SECRET_KEY of a running emulator);
@@ -33,6 +34,7 @@ import { fileURLToPath } from "node:url";
 import { drizzle } from "drizzle-orm/d1";
 import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare, NoOpLog } from "miniflare";
+import Stripe from "stripe";
 import { generateSigningKey, type SigningJwk } from "../../scripts/keys.ts";
 import type { Actor } from "../../worker/src/audit/chain.ts";
 import { createApiKey } from "../../worker/src/auth/api-keys.ts";
@@ -91,6 +93,12 @@ export interface WorkerHarness {
   getEntitlement(userId: string): Promise<EntitlementState>;
   /** `fetch` on the worker: path relative to `url`, `key` sent as a Bearer token, `json` as the body. */
   request(pathname: string, init?: RequestInit & { key?: string; json?: unknown }): Promise<Response>;
+  /**
+   * Waits until the worker's queue consumer has handled every webhook accepted so far: posts a
+   * signed sentinel event (needs STRIPE_WEBHOOK_SECRETS in `bindings`), waits for its row
+   * (Miniflare hands out batches in order, one at a time), then deletes that row.
+   */
+  drainQueue(timeoutMs?: number): Promise<void>;
   /** Stops workerd. Idempotent. */
   dispose(): Promise<void>;
 }
@@ -180,6 +188,12 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
         RATE_LIMIT_KEY: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
         RATE_LIMIT_IP: { namespace_id: "1002", simple: { limit: 1_000_000, period: 60 } },
       },
+      // As wrangler.toml, but a 50 ms batch timeout (not 1 s) so tests see events stored quickly.
+      queueProducers: { EVENTS: { queueName: "stripe-events" } },
+      queueConsumers: {
+        "stripe-events": { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 10, retryDelay: 10, deadLetterQueue: "stripe-events-dlq" },
+        "stripe-events-dlq": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 100, retryDelay: 3600 },
+      },
       bindings,
       host: "127.0.0.1",
       port: opts.port ?? 0,
@@ -220,6 +234,22 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       return fetch(`${url}${pathname}`, { ...rest, headers, ...(json !== undefined && { body: JSON.stringify(json), method: rest.method ?? "POST" }) });
     };
 
+    const drainQueue = async (timeoutMs = 30_000) => {
+      const secret = bindings.STRIPE_WEBHOOK_SECRETS?.split(",")[0]?.trim();
+      if (!secret) throw new Error("drainQueue needs STRIPE_WEBHOOK_SECRETS in the bindings");
+      const id = `evt_drain_${Date.now()}_${Math.random().toString(36).slice(2)}`;
+      const body = JSON.stringify({ id, object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000), livemode: false, api_version: null, pending_webhooks: 1, request: { id: null, idempotency_key: null }, data: { object: { id: "ch_drain", object: "charge" } } });
+      const signature = await Stripe.webhooks.generateTestHeaderStringAsync({ payload: body, secret, cryptoProvider: Stripe.createSubtleCryptoProvider() });
+      const res = await fetch(`${url}/webhooks/stripe`, { method: "POST", headers: { "content-type": "application/json", "stripe-signature": signature }, body });
+      if (res.status !== 200) throw new Error(`sentinel delivery failed: HTTP ${res.status} ${await res.text()}`);
+      const started = Date.now();
+      while (!(await db.prepare("select 1 from stripe_events where id = ?").bind(id).first())) {
+        if (Date.now() - started > timeoutMs) throw new Error("the queue consumer did not store the sentinel in time");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await db.prepare("delete from stripe_events where id = ?").bind(id).run();
+    };
+
     return {
       url,
       mf,
@@ -235,6 +265,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       setEntitlement,
       getEntitlement: (userId) => readEntitlement(orm, userId),
       request,
+      drainQueue,
       dispose,
     };
   } catch (e) {

@@ -21,7 +21,10 @@ export async function deliver(event: Stripe.Event | Record<string, unknown>, opt
   return SELF.fetch(`${BASE}/webhooks/stripe`, { method: "POST", headers, body: payload });
 }
 
-/** Waits until the event's processing (started after the 200) has finished. */
+/**
+ * Waits until the event is stored (by the queue consumer, after the 200) and its processing
+ * has finished.
+ */
 export async function settled(id: string, timeoutMs = 10_000): Promise<string> {
   const started = Date.now();
   for (;;) {
@@ -31,6 +34,20 @@ export async function settled(id: string, timeoutMs = 10_000): Promise<string> {
     if (Date.now() - started > timeoutMs) return row?.status ?? "missing";
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Waits until the queue consumer has handled every message sent so far: sends a signed sentinel
+ * event and waits for its row (Miniflare's queue hands out batches in order, one at a time),
+ * then deletes that row so counts of stripe_events are unchanged.
+ */
+export async function drained(timeoutMs = 10_000): Promise<void> {
+  const id = `evt_drain_${Date.now()}_${Math.random().toString(36).slice(2)}`;
+  const res = await deliver({ id, object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", pending_webhooks: 1, request: { id: null, idempotency_key: null }, data: { object: { id: "ch_drain", object: "charge" } } });
+  if (res.status !== 200) throw new Error(`sentinel delivery failed: HTTP ${res.status}`);
+  const status = await settled(id, timeoutMs);
+  if (status === "missing") throw new Error("the queue consumer did not store the sentinel in time");
+  await db().delete(stripeEvents).where(eq(stripeEvents.id, id));
 }
 
 /** Every event the emulator has for an object, oldest first. */

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { processEvent } from "../../worker/src/billing/process";
 import { customers, entitlements, paymentAttempts, stripeEvents, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
 import { call, count, makeKey } from "./helpers";
-import { db, deliver, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";
+import { db, deliver, drained, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";
 
 describe("webhooks: happy path", () => {
   it("stores a signed event, answers 200, and mirrors the subscription and the user's access", async () => {
@@ -38,17 +38,31 @@ describe("webhooks: happy path", () => {
     const [created] = (await eventsFor([sub.id])).filter((e) => e.type === "customer.subscription.created");
     await deliver(created!);
     await settled(created!.id);
+    const before = await db().select().from(stripeEvents).where(eq(stripeEvents.id, created!.id)).get();
     const audits = await count("audit_log");
     const res = await deliver(created!);
-    expect(await res.json()).toEqual({ received: true, duplicate: true });
-    expect((await db().select().from(stripeEvents).where(eq(stripeEvents.id, created!.id)).all()).length).toBe(1);
+    // Accepted onto the queue: the duplicate is recognised by the consumer, not in the answer.
+    expect(await res.json()).toEqual({ received: true, duplicate: false });
+    await drained();
+    expect(await db().select().from(stripeEvents).where(eq(stripeEvents.id, created!.id)).all()).toEqual([before]);
     expect(await count("audit_log")).toBe(audits);
   });
 
   it("stores an event that cannot change the mirror as processed, without touching Stripe", async () => {
     const event = { id: `evt_charge_${Date.now()}`, object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", pending_webhooks: 1, request: { id: null, idempotency_key: null }, data: { object: { id: "ch_1", object: "charge" } } };
     expect((await deliver(event)).status).toBe(200);
+    expect(await settled(event.id)).toBe("processed");
     expect(await db().select({ status: stripeEvents.status, attempts: stripeEvents.attempts }).from(stripeEvents).where(eq(stripeEvents.id, event.id)).get()).toEqual({ status: "processed", attempts: 0 });
+  });
+
+  it("stores an event too large for a queue message directly, and then knows a duplicate at once", async () => {
+    const { MAX_QUEUED_PAYLOAD } = await import("../../worker/src/billing/ingest");
+    const event = { id: `evt_big_${Date.now()}`, object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", pending_webhooks: 1, request: { id: null, idempotency_key: null }, data: { object: { id: "ch_big", object: "charge", description: "x".repeat(MAX_QUEUED_PAYLOAD) } } };
+    const first = await deliver(event);
+    expect(await first.json()).toEqual({ received: true, duplicate: false });
+    // Stored before the answer, not by the consumer.
+    expect(await db().select({ status: stripeEvents.status, payload: stripeEvents.payload }).from(stripeEvents).where(eq(stripeEvents.id, event.id)).get()).toEqual({ status: "processed", payload: JSON.stringify(event) });
+    expect(await (await deliver(event)).json()).toEqual({ received: true, duplicate: true });
   });
 
   it("ends on Stripe's state when events arrive newest first", async () => {
@@ -97,12 +111,14 @@ describe("webhooks: bad input stores nothing", () => {
   it("rejects a bad signature", async () => {
     const before = await count("stripe_events");
     await rejected(await deliver(event(), { secret: "whsec_attacker" }));
+    await drained();
     expect(await count("stripe_events")).toBe(before);
   });
 
   it("rejects a signature from a rotated-out secret", async () => {
     const before = await count("stripe_events");
     await rejected(await deliver(event(), { secret: "whsec_test_retired_last_month" }));
+    await drained();
     expect(await count("stripe_events")).toBe(before);
   });
 
@@ -110,12 +126,14 @@ describe("webhooks: bad input stores nothing", () => {
     const before = await count("stripe_events");
     const res = await deliver(event(), { timestamp: Math.floor(Date.now() / 1000) - 301 });
     await rejected(res);
+    await drained();
     expect(await count("stripe_events")).toBe(before);
   });
 
   it("rejects a missing signature header", async () => {
     const before = await count("stripe_events");
     await rejected(await deliver(event(), { header: null }));
+    await drained();
     expect(await count("stripe_events")).toBe(before);
   });
 
@@ -131,12 +149,14 @@ describe("webhooks: bad input stores nothing", () => {
     const res = await SELF.fetch("http://billing.test/webhooks/stripe", { method: "POST", headers: { "content-type": "application/json", "stripe-signature": await sign(body) }, body });
     expect(res.status).toBe(400);
     expect((await res.json<{ type: string }>()).type).toMatch(/malformed-json$/);
+    await drained();
     expect(await count("stripe_events")).toBe(before);
   });
 
   it("rejects a signed event whose type is not Stripe's", async () => {
     const before = await count("stripe_events");
     await rejected(await deliver(event("acme.payment_received")), "body.type");
+    await drained();
     expect(await count("stripe_events")).toBe(before);
   });
 
@@ -145,6 +165,7 @@ describe("webhooks: bad input stores nothing", () => {
     const big = { ...event(), padding: "x".repeat(1024 * 1024) };
     const res = await deliver(big);
     expect(res.status).toBe(413);
+    await drained();
     expect(await count("stripe_events")).toBe(before);
   });
 });

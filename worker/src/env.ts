@@ -5,10 +5,13 @@
  * worker without, say, a signing key still serves /health and says exactly what is missing.
  */
 import { z } from "zod";
+import type { EventMessage } from "./billing/ingest";
 import { ApiError } from "./http/errors";
 
 export interface Env {
   DB: D1Database;
+  /** Queue `stripe-events`: verified webhooks on their way into the event inbox (billing/ingest.ts). */
+  EVENTS: Queue<EventMessage>;
   RATE_LIMIT_KEY?: RateLimit;
   RATE_LIMIT_IP?: RateLimit;
   ENVIRONMENT?: string;
@@ -43,6 +46,7 @@ const StripeConfig = z.object({
 export type StripeConfig = z.infer<typeof StripeConfig>;
 
 const WebhookConfig = z.object({
+  EVENTS: z.custom<Queue<EventMessage>>((v) => typeof v === "object" && v !== null && "send" in v, "Queue binding EVENTS is missing"),
   STRIPE_WEBHOOK_SECRETS: nonEmpty
     .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(z.string().startsWith("whsec_", "each secret must start with whsec_")).min(1)),

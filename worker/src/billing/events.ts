@@ -1,7 +1,8 @@
 /**
- * The inbox of Stripe events. An event is stored once (its id is the key) before we answer
- * Stripe, then processed; the row is the queue. Retries are a cron sweep over due rows rather
- * than Cloudflare Queues: the row already is the durable record, so a sweep needs no second
+ * The inbox of Stripe events, stored once each (the id is the key), then processed. A webhook is
+ * made durable before we answer Stripe by putting it on the Cloudflare queue, whose consumer
+ * writes it here in batches (billing/ingest.ts); reconciliation writes here directly. Processing retries are a cron sweep over due rows rather
+ * than the queue's: once stored, the row is the durable record, so a sweep needs no second
  * system, behaves the same in miniflare and tests, and keeps every retry visible in
  * GET /v1/events.
  */
@@ -19,31 +20,56 @@ export const LEASE_MS = 60_000;
 export const BACKOFF_MS = [60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000, 4 * 3_600_000, 12 * 3_600_000, 24 * 3_600_000];
 export const MAX_ATTEMPTS = BACKOFF_MS.length + 1;
 
-/** Stores an event once; false when it was already stored (a duplicate delivery). */
-export async function storeEvent(db: Db, event: Stripe.Event, payload: string, source: EventRow["source"], now: number, needsProcessing = true): Promise<boolean> {
-  const object = event.data?.object as { id?: unknown } | undefined;
-  const inserted = await db
+export interface IncomingEvent {
+  event: Stripe.Event;
+  /** The exact text received (or, for reconciliation, the event re-serialised). */
+  payload: string;
+  source: EventRow["source"];
+  /** When we first had the event: the webhook's arrival, even if the row is written later. */
+  receivedAt: number;
+  needsProcessing: boolean;
+}
+
+/** The INSERT ... ON CONFLICT DO NOTHING of one event; `now` is when the row is written. */
+export function insertEvent(db: Db, e: IncomingEvent, now: number) {
+  const object = e.event.data?.object as { id?: unknown } | undefined;
+  return db
     .insert(stripeEvents)
     .values({
-      id: event.id,
-      type: event.type,
-      createdAt: event.created * 1000,
-      livemode: event.livemode,
-      apiVersion: event.api_version ?? null,
+      id: e.event.id,
+      type: e.event.type,
+      createdAt: e.event.created * 1000,
+      livemode: e.event.livemode,
+      apiVersion: e.event.api_version ?? null,
       objectId: typeof object?.id === "string" ? object.id : null,
-      payload,
-      receivedAt: now,
-      source,
+      payload: e.payload,
+      receivedAt: e.receivedAt,
+      source: e.source,
       attempts: 0,
-      ...(needsProcessing
+      ...(e.needsProcessing
         ? // The sweep leaves a fresh event to the processor started with it, unless that one dies.
           { status: "pending" as const, nextAttemptAt: now + LEASE_MS }
         : { status: "processed" as const, processedAt: now, nextAttemptAt: null }),
     })
-    .onConflictDoNothing()
-    .run();
-  // D1 reports how many rows the insert wrote: none means the id was there already.
-  return (inserted.meta?.changes ?? 0) === 1;
+    .onConflictDoNothing();
+}
+
+// D1 reports how many rows an insert wrote: none means the id was there already.
+const wrote = (r: unknown) => ((r as { meta?: { changes?: number } } | undefined)?.meta?.changes ?? 0) === 1;
+
+/** Stores an event once; false when it was already stored (a duplicate delivery). */
+export async function storeEvent(db: Db, event: Stripe.Event, payload: string, source: EventRow["source"], now: number, needsProcessing = true): Promise<boolean> {
+  return wrote(await insertEvent(db, { event, payload, source, receivedAt: now, needsProcessing }, now).run());
+}
+
+/**
+ * Stores several events in ONE D1 batch (one transaction: all rows or none); for each, whether
+ * it was new. An id already stored, or repeated within the batch, is written once.
+ */
+export async function storeEvents(db: Db, events: IncomingEvent[], now: number): Promise<boolean[]> {
+  const [first, ...rest] = events.map((e) => insertEvent(db, e, now));
+  if (!first) return [];
+  return (await db.batch([first, ...rest])).map(wrote);
 }
 
 /** Takes the event for processing, or returns undefined when it is done or held by another. */

@@ -1,0 +1,59 @@
+import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { eq, inArray } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { EVENTS_DLQ, EVENTS_QUEUE, retryDelaySeconds, type EventMessage } from "../../worker/src/billing/ingest";
+import { stripeEvents } from "../../worker/src/db/schema";
+import worker from "../../worker/src/index";
+import { db } from "./stripe-helpers";
+
+let seq = 0;
+function message(overrides: Partial<Record<string, unknown>> = {}, body: Partial<EventMessage> = {}) {
+  const id = `evt_q_${Date.now()}_${++seq}`;
+  const event = { id, object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", pending_webhooks: 1, request: { id: null, idempotency_key: null }, data: { object: { id: `ch_${seq}`, object: "charge" } }, ...overrides };
+  const payload = JSON.stringify(event);
+  return { id: `msg_${seq}`, timestamp: Date.now(), attempts: 1, body: { id, type: "charge.succeeded", created: event.created as number, payload, received_at: Date.now() - 5000, ...body } satisfies EventMessage };
+}
+
+async function consume(queue: string, messages: ReturnType<typeof message>[]) {
+  const batch = createMessageBatch<EventMessage>(queue, messages);
+  const ctx = createExecutionContext();
+  await worker.queue!(batch as MessageBatch, env, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+const rows = (ids: string[]) => db().select().from(stripeEvents).where(inArray(stripeEvents.id, ids)).all();
+
+describe("queue consumer", () => {
+  it("stores a batch once, acks every message, and leaves a duplicate unchanged", async () => {
+    const old = message();
+    expect((await consume(EVENTS_QUEUE, [old])).explicitAcks).toEqual([old.id]);
+    const [before] = await rows([old.body.id]);
+    expect(before).toMatchObject({ status: "processed", source: "webhook", receivedAt: old.body.received_at, payload: old.body.payload });
+
+    const fresh = message();
+    const again = { ...fresh, id: "msg_again" };
+    const result = await consume(EVENTS_QUEUE, [fresh, old, again]);
+    expect(result.explicitAcks.sort()).toEqual([fresh.id, old.id, again.id].sort());
+    expect(result.retryMessages).toEqual([]);
+    expect(await rows([old.body.id])).toEqual([before]);
+    expect(await rows([fresh.body.id])).toHaveLength(1);
+  });
+
+  it("acks what it stored and has the queue retry only what it could not store", async () => {
+    const good = message();
+    const unwritable = message({ created: "yesterday" }, { created: Number.NaN });
+    const foreign = message({}, { id: "evt_someone_else" });
+    const result = await consume(EVENTS_QUEUE, [good, unwritable, foreign]);
+    expect(result.explicitAcks).toEqual([good.id]);
+    expect(result.retryMessages.map((r) => r.msgId).sort()).toEqual([unwritable.id, foreign.id].sort());
+    // (getQueueResult does not report per-message delays; the backoff is checked below.)
+    expect([1, 2, 3, 20].map(retryDelaySeconds)).toEqual([10, 20, 40, 3600]);
+    expect((await rows([good.body.id, unwritable.body.id, foreign.body.id, "evt_someone_else"])).map((r) => r.id)).toEqual([good.body.id]);
+  });
+
+  it("stores messages from the dead letter queue the same way", async () => {
+    const m = message();
+    expect((await consume(EVENTS_DLQ, [m])).explicitAcks).toEqual([m.id]);
+    expect((await db().select({ id: stripeEvents.id }).from(stripeEvents).where(eq(stripeEvents.id, m.body.id)).get())?.id).toBe(m.body.id);
+  });
+});
