@@ -19,7 +19,7 @@ import { ROOT, startWorker } from "../harness/worker.ts";
 const SECRET = "whsec_bench_secret";
 const EVENTS = Number(process.env.BENCH_WEBHOOK_EVENTS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_WEBHOOK_CONCURRENCY ?? 16);
-const ROUNDS = 3;
+const ROUNDS = 5;
 const GOAL_RATIO = 0.5;
 
 async function bareRoute(): Promise<{ url: string; dispose: () => Promise<void> }> {

@@ -25,7 +25,6 @@ export type WebhookReceivedResponse = z.infer<typeof Received>;
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 
 const route = defineRoute("webhooksStripe", {
-  request: { headers: z.object({ "stripe-signature": z.string().optional() }) },
   responses: {
     200: json(Received, "Durably accepted (queued for storage, or stored); storing and processing continue after the answer"),
     400: { description: "Bad or stale signature, malformed JSON, or not a Stripe event; nothing stored", content: { "application/problem+json": { schema: ProblemSchema } } },
