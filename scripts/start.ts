@@ -13,7 +13,8 @@ import Stripe from "stripe";
 import { startEmulator } from "../packages/stripe-emulator/src/index.ts";
 import { catalog } from "../worker/src/catalog.ts";
 import { createKey, LOCAL_ADMIN_KEY_FILE } from "./apikey.ts";
-import { d1, migrate, ROOT } from "./d1.ts";
+import { hashKey } from "../worker/src/auth/keys.ts";
+import { d1, lit, migrate, ROOT } from "./d1.ts";
 import { generateSigningKey } from "./keys.ts";
 
 const PORT = Number(process.env.PORT ?? 8787);
@@ -58,9 +59,15 @@ async function ensureDevVars(): Promise<Map<string, string>> {
 }
 
 async function ensureAdminKey(): Promise<string> {
-  const [active] = await d1<{ n: number }>("local", "SELECT count(*) AS n FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL");
   const saved = (await exists(LOCAL_ADMIN_KEY_FILE)) ? (await readFile(LOCAL_ADMIN_KEY_FILE, "utf8")).trim() : "";
-  if (active?.n && saved) return saved;
+  if (saved) {
+    // The saved key is only worth printing if it still works: admin, not revoked, not expired.
+    const [usable] = await d1<{ n: number }>(
+      "local",
+      `SELECT count(*) AS n FROM api_keys WHERE hash = ${lit(await hashKey(saved))} AND role = 'admin' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${Date.now()})`,
+    );
+    if (usable?.n) return saved;
+  }
   const { key } = await createKey("local", { role: "admin", name: "local-admin" });
   await mkdir(path.dirname(LOCAL_ADMIN_KEY_FILE), { recursive: true });
   await writeFile(LOCAL_ADMIN_KEY_FILE, key + "\n", { mode: 0o600 });
