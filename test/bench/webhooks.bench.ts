@@ -105,7 +105,13 @@ async function main() {
     }
     // The route answers once the event is on the queue; its consumer stores it a little later.
     await worker.drainQueue();
-    const stored = await worker.db.prepare("select count(*) as n from stripe_events where id like 'evt_bench_r%'").first<{ n: number }>();
+    // The queue may still be storing a batch that started before the sentinel's: wait for the count.
+    let stored: { n: number } | null = null;
+    for (let i = 0; i < 300; i++) {
+      stored = await worker.db.prepare("select count(*) as n from stripe_events where id like 'evt_bench_r%'").first<{ n: number }>();
+      if (stored?.n === EVENTS * ROUNDS) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     if (stored?.n !== EVENTS * ROUNDS) throw new Error(`expected ${EVENTS * ROUNDS} stored events, found ${stored?.n}`);
     const result = {
       ingest_events_per_s: Math.round(median(ingest)),

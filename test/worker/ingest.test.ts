@@ -2,9 +2,9 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { EVENTS_DLQ, EVENTS_QUEUE, retryDelaySeconds, type EventMessage } from "../../worker/src/billing/ingest";
-import { stripeEvents } from "../../worker/src/db/schema";
+import { stripeEvents, subscriptions } from "../../worker/src/db/schema";
 import worker from "../../worker/src/index";
-import { db } from "./stripe-helpers";
+import { db, eventsFor, subscriber } from "./stripe-helpers";
 
 let seq = 0;
 function message(overrides: Partial<Record<string, unknown>> = {}, body: Partial<EventMessage> = {}) {
@@ -49,6 +49,20 @@ describe("queue consumer", () => {
     // (getQueueResult does not report per-message delays; the backoff is checked below.)
     expect([1, 2, 3, 20].map(retryDelaySeconds)).toEqual([10, 20, 40, 3600]);
     expect((await rows([good.body.id, unwritable.body.id, foreign.body.id, "evt_someone_else"])).map((r) => r.id)).toEqual([good.body.id]);
+  });
+
+  it("processes a new event that can change the mirror right after storing it, and a redelivery not again", async () => {
+    const { sub } = await subscriber();
+    const [created] = (await eventsFor([sub.id])).filter((e) => e.type === "customer.subscription.created");
+    const payload = JSON.stringify(created);
+    const m = { id: "msg_sub", timestamp: Date.now(), attempts: 1, body: { id: created!.id, type: created!.type, created: created!.created, payload, received_at: Date.now() } satisfies EventMessage };
+    expect((await consume(EVENTS_QUEUE, [m])).explicitAcks).toEqual([m.id]);
+    expect(await db().select({ status: stripeEvents.status, attempts: stripeEvents.attempts }).from(stripeEvents).where(eq(stripeEvents.id, created!.id)).get()).toEqual({ status: "processed", attempts: 1 });
+    expect((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())?.status).toBe("active");
+    const audits = await env.DB.prepare("select count(*) as n from audit_log").first<{ n: number }>();
+    await consume(EVENTS_QUEUE, [{ ...m, id: "msg_sub_again" }]);
+    expect(await db().select({ attempts: stripeEvents.attempts }).from(stripeEvents).where(eq(stripeEvents.id, created!.id)).get()).toEqual({ attempts: 1 });
+    expect(await env.DB.prepare("select count(*) as n from audit_log").first<{ n: number }>()).toEqual(audits);
   });
 
   it("stores messages from the dead letter queue the same way", async () => {

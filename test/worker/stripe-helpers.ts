@@ -38,8 +38,10 @@ export async function settled(id: string, timeoutMs = 10_000): Promise<string> {
 
 /**
  * Waits until the queue consumer has handled every message sent so far: sends a signed sentinel
- * event and waits for its row (Miniflare's queue hands out batches in order, one at a time),
- * then deletes that row so counts of stripe_events are unchanged.
+ * event, waits for its row, then until no row received before it is still unclaimed or under a
+ * live lease (the consumer processes a batch after storing it), then deletes the sentinel so
+ * counts of stripe_events are unchanged. Miniflare may run two batches at once, so the sentinel
+ * alone proves nothing about the others.
  */
 export async function drained(timeoutMs = 10_000): Promise<void> {
   const id = `evt_drain_${Date.now()}_${Math.random().toString(36).slice(2)}`;
@@ -47,6 +49,16 @@ export async function drained(timeoutMs = 10_000): Promise<void> {
   if (res.status !== 200) throw new Error(`sentinel delivery failed: HTTP ${res.status}`);
   const status = await settled(id, timeoutMs);
   if (status === "missing") throw new Error("the queue consumer did not store the sentinel in time");
+  const sentinel = await db().select({ receivedAt: stripeEvents.receivedAt }).from(stripeEvents).where(eq(stripeEvents.id, id)).get();
+  const started = Date.now();
+  for (;;) {
+    const busy = await env.DB.prepare("select count(*) as n from stripe_events where status = 'pending' and (attempts = 0 or lease_until is not null) and received_at <= ?")
+      .bind(sentinel!.receivedAt)
+      .first<{ n: number }>();
+    if (!busy?.n) break;
+    if (Date.now() - started > timeoutMs) throw new Error(`${busy.n} stored events were still waiting for processing`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
   await db().delete(stripeEvents).where(eq(stripeEvents.id, id));
 }
 

@@ -55,15 +55,20 @@ describe("webhooks: happy path", () => {
     expect(await db().select({ status: stripeEvents.status, attempts: stripeEvents.attempts }).from(stripeEvents).where(eq(stripeEvents.id, event.id)).get()).toEqual({ status: "processed", attempts: 0 });
   });
 
-  it("stores an event too large for a queue message directly, and then knows a duplicate at once", async () => {
-    const { MAX_QUEUED_PAYLOAD } = await import("../../worker/src/billing/ingest");
-    const event = { id: `evt_big_${Date.now()}`, object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", pending_webhooks: 1, request: { id: null, idempotency_key: null }, data: { object: { id: "ch_big", object: "charge", description: "x".repeat(MAX_QUEUED_PAYLOAD) } } };
-    const first = await deliver(event);
-    expect(await first.json()).toEqual({ received: true, duplicate: false });
-    // Stored before the answer, not by the consumer.
-    expect(await db().select({ status: stripeEvents.status, payload: stripeEvents.payload }).from(stripeEvents).where(eq(stripeEvents.id, event.id)).get()).toEqual({ status: "processed", payload: JSON.stringify(event) });
-    expect(await (await deliver(event)).json()).toEqual({ received: true, duplicate: true });
-  });
+  for (const [what, description] of [
+    ["ASCII", "x".repeat(125_000)],
+    // 45,000 three-byte characters: few characters, but over the 128 KB message limit in UTF-8.
+    ["multi-byte", "€".repeat(45_000)],
+  ] as const) {
+    it(`stores an event too large for a queue message (${what}) directly, and then knows a duplicate at once`, async () => {
+      const event = { id: `evt_big_${what.length}_${Date.now()}`, object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", pending_webhooks: 1, request: { id: null, idempotency_key: null }, data: { object: { id: "ch_big", object: "charge", description } } };
+      const first = await deliver(event);
+      expect(await first.json()).toEqual({ received: true, duplicate: false });
+      // Stored before the answer, not by the consumer.
+      expect(await db().select({ status: stripeEvents.status, payload: stripeEvents.payload }).from(stripeEvents).where(eq(stripeEvents.id, event.id)).get()).toEqual({ status: "processed", payload: JSON.stringify(event) });
+      expect(await (await deliver(event)).json()).toEqual({ received: true, duplicate: true });
+    });
+  }
 
   it("ends on Stripe's state when events arrive newest first", async () => {
     const { userId, sub } = await subscriber({ lookupKey: "local_monthly" });

@@ -42,11 +42,18 @@ export interface EventMessage {
 }
 
 /**
- * Payloads up to this many UTF-16 code units always fit a queue message (128 KB; a string costs
- * at most 2 bytes per unit in the structured clone). Larger ones (rare: Stripe events are
- * usually a few KB) are stored by the route directly, as before the queue.
+ * Messages are sent as JSON; one whose encoding is over this many bytes (a queue message holds
+ * 128 KB, minus room for the envelope) is stored by the route directly, as before the queue.
+ * Stripe events are usually a few KB.
  */
-export const MAX_QUEUED_PAYLOAD = 60_000;
+export const MAX_QUEUED_BYTES = 120_000;
+
+const encoder = new TextEncoder();
+export function fitsQueue(message: EventMessage): boolean {
+  // Cheap bound first: JSON escaping at most doubles ASCII, and UTF-8 takes at most 3 bytes per unit.
+  if (message.payload.length * 3 + 200 <= MAX_QUEUED_BYTES) return true;
+  return encoder.encode(JSON.stringify(message)).length <= MAX_QUEUED_BYTES;
+}
 
 /** Delay before the queue redelivers a message that could not be stored. */
 export function retryDelaySeconds(attempts: number): number {
@@ -55,6 +62,15 @@ export function retryDelaySeconds(attempts: number): number {
 
 /** Parallel processors per batch: each holds Stripe fetches and D1 writes open. */
 const PROCESS_CONCURRENCY = 4;
+/**
+ * New events processed in one consumer run. Each costs several Stripe fetches and D1 queries,
+ * and a run has a subrequest budget; the rest wait for the minute sweep (they are due one lease
+ * after they were stored).
+ */
+export const PROCESS_PER_RUN = 25;
+/** Matches wrangler.toml's max_retries for the dead letter queue. */
+const DLQ_MAX_ATTEMPTS = 100;
+const DLQ_RETRY_DELAY_S = 3600;
 
 function parse(body: EventMessage): Stripe.Event | undefined {
   try {
@@ -79,8 +95,14 @@ export async function consumeEvents(batch: MessageBatch<EventMessage>, env: Env,
   const result: ConsumeResult = { stored: 0, duplicates: 0, retried: 0, processed: [] };
   const retry = (msg: Message<EventMessage>, why: string) => {
     result.retried++;
-    log("warn", { message: "webhook event not stored; the queue will redeliver it", event: msg.body?.id, attempts: msg.attempts, error: why });
-    msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
+    if (dlq && msg.attempts >= DLQ_MAX_ATTEMPTS) {
+      // The queue drops it after this: say so loudly, with what reconciliation needs to refetch it.
+      log("error", { message: "DROPPING webhook event after the dead letter queue's last retry; run reconciliation or replay it from Stripe", event: msg.body?.id, type: msg.body?.type, created: msg.body?.created, error: why });
+    } else {
+      log("warn", { message: "webhook event not stored; the queue will redeliver it", event: msg.body?.id, attempts: msg.attempts, error: why });
+    }
+    // The main queue backs off per message; the dead letter queue retries slowly and evenly.
+    msg.retry({ delaySeconds: dlq ? DLQ_RETRY_DELAY_S : retryDelaySeconds(msg.attempts) });
   };
 
   const items: { msg: Message<EventMessage>; event: IncomingEvent }[] = [];
@@ -120,7 +142,7 @@ export async function consumeEvents(batch: MessageBatch<EventMessage>, env: Env,
   });
   if (dlq && result.stored + result.duplicates > 0) log("error", { message: "stored events from the dead letter queue", stored: result.stored, duplicates: result.duplicates });
 
-  result.processed = await processAll(db, env, fresh);
+  result.processed = await processAll(db, env, fresh.slice(0, PROCESS_PER_RUN));
   return result;
 }
 

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { isStripeEventType } from "../billing/event-types";
-import { MAX_QUEUED_PAYLOAD, storeDirectly, type EventMessage } from "../billing/ingest";
+import { fitsQueue, storeDirectly, type EventMessage } from "../billing/ingest";
 import { needsProcessing, processEvent } from "../billing/process";
 import { stripeClient } from "../billing/stripe";
 import { verifyWebhook } from "../billing/verify-webhook";
@@ -41,11 +41,11 @@ export const webhooks = newRouter().openapi(route, async (c) => {
     throw new ApiError("validation_failed", `This is not a Stripe event this endpoint accepts (type ${JSON.stringify(event.type)}).`, { errors: [{ field: "body.type", message: "not a Stripe event type" }] });
   }
   const now = c.get("now");
-  if (raw.length <= MAX_QUEUED_PAYLOAD) {
-    const message: EventMessage = { id: event.id, type: event.type, created: event.created, payload: raw, received_at: now };
+  const message: EventMessage = { id: event.id, type: event.type, created: event.created, payload: raw, received_at: now };
+  if (fitsQueue(message)) {
     try {
       // Durable once send resolves: the consumer (billing/ingest.ts) stores and processes it.
-      await queue.send(message);
+      await queue.send(message, { contentType: "json" });
       return c.json({ received: true as const, duplicate: false }, 200);
     } catch (error) {
       // The queue refused it: store it here instead, as before the queue existed.
