@@ -1,5 +1,5 @@
 import { env } from "cloudflare:test";
-import { eq } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { processEvent } from "../../worker/src/billing/process";
 import { customers, entitlements, paymentAttempts, stripeEvents, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
@@ -217,6 +217,31 @@ describe("webhooks: failures, crashes and replay", () => {
     const replay = await call("POST", `/v1/events/${created!.id}/replay`, { key: admin });
     expect(await replay.json()).toEqual({ requeued: 1, processed: 1, failed: 0 });
     expect((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())?.status).toBe("active");
+  });
+
+  it("replays exactly the events created in a time range", async () => {
+    const { storeEvent } = await import("../../worker/src/billing/events");
+    const { sub } = await subscriber();
+    const [created] = (await eventsFor([sub.id])).filter((e) => e.type === "customer.subscription.created");
+    // Two copies dated in 2020, one inside the range and one outside it.
+    const inside = { ...created!, id: `evt_range_in_${Date.now()}`, created: Date.UTC(2020, 0, 1, 12) / 1000 };
+    const outside = { ...created!, id: `evt_range_out_${Date.now()}`, created: Date.UTC(2020, 5, 1) / 1000 };
+    for (const e of [inside, outside]) await storeEvent(db(), e, JSON.stringify(e), "webhook", Date.now(), false);
+    const admin = (await makeKey("admin")).key;
+    const res = await call("POST", "/v1/events/replay", { key: admin, body: { from: "2020-01-01T00:00:00Z", to: "2020-01-02T00:00:00Z" } });
+    expect(await res.json()).toEqual({ requeued: 1, processed: 1, failed: 0 });
+    const rows = await db().select({ id: stripeEvents.id, attempts: stripeEvents.attempts, status: stripeEvents.status }).from(stripeEvents).where(inArray(stripeEvents.id, [inside.id, outside.id])).all();
+    expect(rows.sort((x, y) => x.id.localeCompare(y.id))).toEqual([
+      { id: inside.id, attempts: 1, status: "processed" },
+      { id: outside.id, attempts: 0, status: "processed" },
+    ]);
+  });
+
+  it("rejects a replay range that ends before it starts, naming the field", async () => {
+    const admin = (await makeKey("admin")).key;
+    const res = await call("POST", "/v1/events/replay", { key: admin, body: { from: "2020-01-02T00:00:00Z", to: "2020-01-01T00:00:00Z" } });
+    expect(res.status).toBe(400);
+    expect((await res.json<{ errors: { field: string }[] }>()).errors[0]!.field).toBe("body.to");
   });
 
   it("answers a replay of an unknown event with 404", async () => {

@@ -124,10 +124,6 @@ export const CATALOG_DATA = {
 
 export const catalog: Catalog = Catalog.parse(CATALOG_DATA);
 
-export function parseCatalog(data: unknown): Catalog {
-  return Catalog.parse(data);
-}
-
 export function findTier(key: string, from: Catalog = catalog): Tier | undefined {
   return from.tiers.find((t) => t.key === key);
 }

@@ -115,14 +115,15 @@ export async function dueEvents(db: Db, now: number, limit: number): Promise<str
 }
 
 /** Puts an event back in the queue (replay): processed and parked events alike. */
-export async function requeue(db: Db, where: SQL, now: number): Promise<number> {
+/** @returns the ids put back, oldest event first. */
+export async function requeue(db: Db, where: SQL, now: number): Promise<string[]> {
   const rows = await db
     .update(stripeEvents)
     .set({ status: "pending", nextAttemptAt: now, leaseUntil: null, attempts: 0 })
     // An event being processed right now keeps its lease; replaying it would race that processor.
     .where(and(where, or(isNull(stripeEvents.leaseUntil), lt(stripeEvents.leaseUntil, now))))
-    .returning({ id: stripeEvents.id });
-  return rows.length;
+    .returning({ id: stripeEvents.id, createdAt: stripeEvents.createdAt });
+  return rows.sort((x, y) => x.createdAt - y.createdAt).map((r) => r.id);
 }
 
 export const byId = (id: string) => eq(stripeEvents.id, id);

@@ -10,7 +10,7 @@ import type { Actor, AuditEntry } from "../audit/chain";
 import type { Db } from "../db/client";
 import { customers, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
 import { deriveEntitlement, entitlementSummary, readEntitlement, sameState, upsertEntitlement } from "../entitlements/state";
-import { customerRow, historyChanges, idOf, invoiceRow, sameRow, subscriptionRow, type CouponTerms, type CustomerRow, type InvoiceRow, type SubscriptionRow } from "./mirror";
+import { customerRow, historyChanges, idOf, invoiceRow, invoiceSubscriptionId, sameRow, subscriptionRow, type CouponTerms, type CustomerRow, type InvoiceRow, type SubscriptionRow } from "./mirror";
 import type { Stripe } from "./stripe";
 
 export interface SyncTargets {
@@ -110,7 +110,7 @@ async function fetchAll(ctx: SyncContext, targets: SyncTargets): Promise<Fetched
     }
     out.invoices.set(id, { inv, syncedAt });
     // Paying or failing an invoice moves its subscription: look at that too.
-    const subId = idOf(inv.parent?.subscription_details?.subscription ?? null);
+    const subId = invoiceSubscriptionId(inv);
     if (subId) targets.subscriptions.add(subId);
     const customerId = idOf(inv.customer);
     if (customerId) targets.customers.add(customerId);
@@ -242,7 +242,7 @@ export async function writeObjects(ctx: Omit<SyncContext, "stripe" | "freshSince
     const currentInv = new Map((invIds.length ? await db.select().from(invoices).where(inArray(invoices.id, invIds)).all() : []).map((r) => [r.id, r]));
     for (const [id, { inv, syncedAt }] of fetched.invoices) {
       const before = currentInv.get(id);
-      const subId = idOf(inv.parent?.subscription_details?.subscription ?? null);
+      const subId = invoiceSubscriptionId(inv);
       const fromSub = subId ? newSubs.get(subId)?.userId : undefined;
       const userId = fromSub ?? userByCustomer.get(idOf(inv.customer)!) ?? before?.userId ?? null;
       if (before && before.syncedAt > syncedAt) continue;

@@ -89,8 +89,4 @@ export function problemType(code: ErrorCode): string {
   return PROBLEM_BASE + code.replaceAll("_", "-");
 }
 
-export function statusOf(code: ErrorCode): number {
-  return CODES[code].status;
-}
-
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";

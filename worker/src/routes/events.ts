@@ -1,9 +1,9 @@
 import { z } from "@hono/zod-openapi";
-import { byId, createdBetween, dueEvents, listEvents, requeue } from "../billing/events";
+import { byId, createdBetween, listEvents, requeue } from "../billing/events";
 import { processEvent } from "../billing/process";
 import { readResync, resyncChunk, startResync } from "../billing/resync";
-import { stripeClient } from "../billing/stripe";
-import { getDb } from "../db/client";
+import { stripeClient, type Stripe } from "../billing/stripe";
+import { getDb, type Db } from "../db/client";
 import { EVENT_STATUSES } from "../db/schema";
 import { stripeConfig } from "../env";
 import { ApiError } from "../http/errors";
@@ -50,8 +50,22 @@ const Resync = z
 
 const listRoute = defineRoute("eventsList", { request: { query: ListQuery }, responses: { 200: json(z.object({ data: z.array(Event), has_more: z.boolean() }), "Newest first"), ...keyedErrors } });
 const replayRoute = defineRoute("eventsReplay", { request: { params: IdParam }, responses: { 200: json(Replayed, "Processed again"), ...keyedErrors, ...notFound } });
-const rangeRoute = defineRoute("eventsReplayRange", { request: { body: jsonBody(RangeBody) }, responses: { 200: json(Replayed, "Requeued; up to 50 processed now, the rest by the sweep"), ...keyedErrors } });
+const rangeRoute = defineRoute("eventsReplayRange", { request: { body: jsonBody(RangeBody) }, responses: { 200: json(Replayed, "Requeued; up to 50 of them processed now, the rest by the minute sweep"), ...keyedErrors } });
 const resyncRoute = defineRoute("resync", { request: { body: { required: false, content: { "application/json": { schema: ResyncBody } } } }, responses: { 200: json(Resync, "Progress after this chunk; call again until phase is done"), ...keyedErrors } });
+
+/**
+ * Processes up to REPLAY_NOW of the requeued events within the request; the rest are due for
+ * the minute sweep. Counts only the events this replay put back.
+ */
+async function replayNow(db: Db, stripe: Stripe, ids: string[]) {
+  let processed = 0;
+  let failed = 0;
+  for (const id of ids.slice(0, REPLAY_NOW)) {
+    if ((await processEvent({ db, stripe, now: Date.now }, id)) === "processed") processed++;
+    else failed++;
+  }
+  return { requeued: ids.length, processed, failed };
+}
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const REPLAY_NOW = 50;
@@ -74,24 +88,17 @@ export const events = newRouter()
   .openapi(replayRoute, async (c) => {
     const { id } = c.req.valid("param");
     const db = getDb(c.env.DB);
-    if ((await requeue(db, byId(id), c.get("now"))) === 0) throw new ApiError("not_found", `No stored event has the id ${id}.`, { errors: [{ field: "path.id", message: "no such event" }] });
-    const outcome = await processEvent({ db, stripe: stripeClient(stripeConfig(c.env)), now: Date.now }, id);
-    return c.json({ requeued: 1, processed: outcome === "processed" ? 1 : 0, failed: outcome === "processed" ? 0 : 1 }, 200);
+    const ids = await requeue(db, byId(id), c.get("now"));
+    if (ids.length === 0) throw new ApiError("not_found", `No stored event has the id ${id}, or it is being processed right now.`, { errors: [{ field: "path.id", message: "no such event, or processing" }] });
+    return c.json(await replayNow(db, stripeClient(stripeConfig(c.env)), ids), 200);
   })
   .openapi(rangeRoute, async (c) => {
     const { from, to } = c.req.valid("json");
     const [a, b] = [Date.parse(from), Date.parse(to)];
     if (b < a) throw new ApiError("validation_failed", "`to` is before `from`.", { errors: [{ field: "body.to", message: "must not be before from" }] });
     const db = getDb(c.env.DB);
-    const requeued = await requeue(db, createdBetween(a, b), c.get("now"));
-    const stripe = stripeClient(stripeConfig(c.env));
-    let processed = 0;
-    let failed = 0;
-    for (const id of await dueEvents(db, c.get("now"), REPLAY_NOW)) {
-      if ((await processEvent({ db, stripe, now: Date.now }, id)) === "processed") processed++;
-      else failed++;
-    }
-    return c.json({ requeued, processed, failed }, 200);
+    const ids = await requeue(db, createdBetween(a, b), c.get("now"));
+    return c.json(await replayNow(db, stripeClient(stripeConfig(c.env)), ids), 200);
   })
   .openapi(resyncRoute, async (c) => {
     const body = c.req.valid("json") ?? { restart: false, pages: 3 };
