@@ -7,7 +7,7 @@
  * admin key can be made before the API can be called. Every change is chained into the audit
  * log exactly as the worker does it.
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { chainRow, type AuditEntry } from "../worker/src/audit/chain.ts";
@@ -16,6 +16,16 @@ import { ROLES, type Role } from "../worker/src/db/schema.ts";
 import { d1, lit, ROOT, type Target } from "./d1.ts";
 
 export const LOCAL_ADMIN_KEY_FILE = path.join(ROOT, ".wrangler", "local-admin-key");
+
+/** Keeps the local admin key where npm start and npm run resync find it (gitignored, owner-only). */
+export async function saveLocalAdminKey(key: string): Promise<void> {
+  await mkdir(path.dirname(LOCAL_ADMIN_KEY_FILE), { recursive: true });
+  await writeFile(LOCAL_ADMIN_KEY_FILE, key + "\n", { mode: 0o600 });
+}
+
+export async function readLocalAdminKey(): Promise<string> {
+  return (await readFile(LOCAL_ADMIN_KEY_FILE, "utf8").catch(() => "")).trim();
+}
 
 const actor = { type: "cli" as const, id: process.env.USER ?? "cli" };
 
@@ -81,8 +91,7 @@ async function main() {
     if (days !== undefined && !(Number.isInteger(days) && days > 0)) throw new Error("--expires-in-days must be a positive whole number");
     const { id, key } = await createKey(target, { role, name: values.name, ...(days ? { expiresInDays: days } : {}) });
     if (target === "local" && role === "admin") {
-      await mkdir(path.dirname(LOCAL_ADMIN_KEY_FILE), { recursive: true });
-      await writeFile(LOCAL_ADMIN_KEY_FILE, key + "\n", { mode: 0o600 });
+      await saveLocalAdminKey(key);
     }
     console.log(`Created ${role} key ${id} (${target}). It is shown this once:\n\n  ${key}\n`);
   } else if (command === "list") {

@@ -3,13 +3,12 @@
  * Rebuilds the worker's Stripe mirror, calling POST /v1/admin/resync until it reports done.
  * Each call is one chunk that fits a Worker's CPU limit; an interrupted run resumes.
  */
-import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { LOCAL_ADMIN_KEY_FILE } from "./apikey.ts";
+import { readLocalAdminKey } from "./apikey.ts";
 
 async function main() {
   const { values } = parseArgs({ options: { url: { type: "string", default: process.env.BILLING_URL ?? "http://127.0.0.1:8787" }, key: { type: "string" }, restart: { type: "boolean", default: false } } });
-  const key = values.key ?? process.env.BILLING_ADMIN_KEY ?? (await readFile(LOCAL_ADMIN_KEY_FILE, "utf8").catch(() => "")).trim();
+  const key = values.key ?? process.env.BILLING_ADMIN_KEY ?? (await readLocalAdminKey());
   if (!key) throw new Error("pass --key (an admin API key) or set BILLING_ADMIN_KEY");
   let body: Record<string, unknown> = { restart: values.restart };
   for (;;) {

@@ -7,12 +7,12 @@
  * 5. wrangler dev on :8787 with scheduled-event testing on.
  */
 import { spawn } from "node:child_process";
-import { access, mkdir, readFile, writeFile } from "node:fs/promises";
+import { access, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import Stripe from "stripe";
 import { startEmulator } from "../packages/stripe-emulator/src/index.ts";
 import { catalog } from "../worker/src/catalog.ts";
-import { createKey, LOCAL_ADMIN_KEY_FILE } from "./apikey.ts";
+import { createKey, readLocalAdminKey, saveLocalAdminKey } from "./apikey.ts";
 import { hashKey } from "../worker/src/auth/keys.ts";
 import { d1, lit, migrate, ROOT } from "./d1.ts";
 import { generateSigningKey } from "./keys.ts";
@@ -59,7 +59,7 @@ async function ensureDevVars(): Promise<Map<string, string>> {
 }
 
 async function ensureAdminKey(): Promise<string> {
-  const saved = (await exists(LOCAL_ADMIN_KEY_FILE)) ? (await readFile(LOCAL_ADMIN_KEY_FILE, "utf8")).trim() : "";
+  const saved = await readLocalAdminKey();
   if (saved) {
     // The saved key is only worth printing if it still works: admin, not revoked, not expired.
     const [usable] = await d1<{ n: number }>(
@@ -69,8 +69,7 @@ async function ensureAdminKey(): Promise<string> {
     if (usable?.n) return saved;
   }
   const { key } = await createKey("local", { role: "admin", name: "local-admin" });
-  await mkdir(path.dirname(LOCAL_ADMIN_KEY_FILE), { recursive: true });
-  await writeFile(LOCAL_ADMIN_KEY_FILE, key + "\n", { mode: 0o600 });
+  await saveLocalAdminKey(key);
   return key;
 }
 
