@@ -82,7 +82,7 @@ async function seedCatalog(stripe: Stripe): Promise<void> {
     if (missing.length === 0) continue;
     const product = await stripe.products.create({ name: `Federal Job Advisor ${tier.name}`, metadata: { tier: tier.key } });
     for (const p of missing) {
-      await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: p.cycle }, lookup_key: p.lookupKey, metadata: { tier: tier.key } });
+      await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: p.interval }, lookup_key: p.lookupKey, metadata: { tier: tier.key } });
     }
   }
 }

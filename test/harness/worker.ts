@@ -36,6 +36,7 @@ import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare, NoOpLog } from "miniflare";
 import Stripe from "stripe";
 import { generateSigningKey, type SigningJwk } from "../../scripts/keys.ts";
+import { auditWriter } from "../../worker/src/audit/append.ts";
 import type { Actor } from "../../worker/src/audit/chain.ts";
 import { createApiKey } from "../../worker/src/auth/api-keys.ts";
 import type { Db } from "../../worker/src/db/client.ts";
@@ -212,8 +213,9 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     await applyMigrations(db);
     const orm = drizzle(db, { schema }) as unknown as Db;
 
-    const createKey = async (role: Role, name = `${role}-harness`) =>
-      (await createApiKey({ db: orm, now: now(), actor: HARNESS }, { name, role })).key;
+    const clock = { now };
+    const deps = { db: orm, clock, audit: auditWriter(orm, clock) };
+    const createKey = async (role: Role, name = `${role}-harness`) => (await createApiKey(deps, { actor: HARNESS }, { name, role })).key;
     const adminKey = await createKey("admin");
     const serviceKey = await createKey("service");
 
@@ -222,7 +224,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       const state: EntitlementState = { ...noEntitlement(userId), ...patch, userId };
       if (state.status === "past_due" && patch.graceUntil === undefined) state.graceUntil = t + 21 * 86_400_000;
       if (state.status === "suspended" && patch.suspendedAt === undefined) state.suspendedAt = t;
-      await setEntitlementState(orm, state, { now: t, actor: HARNESS, action: "entitlement.set" });
+      await setEntitlementState(deps, state, { actor: HARNESS, action: "entitlement.set" });
       return state;
     };
 

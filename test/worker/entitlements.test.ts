@@ -6,15 +6,15 @@ import { loadSigningKeys } from "../../worker/src/entitlements/keys";
 import { signClaims } from "../../worker/src/entitlements/sign";
 import { buildClaims } from "../../worker/src/entitlements/claims";
 import { noEntitlement, setEntitlementState, type EntitlementState } from "../../worker/src/entitlements/state";
-import { ApiError } from "../../worker/src/http/errors";
+import { DomainError } from "../../worker/src/errors";
 import { generateSigningKey, rotate } from "../../scripts/keys";
-import { call, makeKey } from "./helpers";
+import { call, makeKey, svc, TEST_CALLER } from "./helpers";
 
 let service: string;
 const DAY = 86_400_000;
 
 async function setState(userId: string, patch: Partial<EntitlementState>) {
-  await setEntitlementState(getDb(env.DB), { ...noEntitlement(userId), customerId: "cus_test", subscriptionId: "sub_test", ...patch }, { now: Date.now(), actor: { type: "system", id: "test" } });
+  await setEntitlementState(svc(), { ...noEntitlement(userId), customerId: "cus_test", subscriptionId: "sub_test", ...patch }, TEST_CALLER);
 }
 
 async function jwks(): Promise<JSONWebKeySet> {
@@ -132,10 +132,10 @@ describe("entitlement tokens: errors", () => {
 
   it("names the broken part of a bad signing key set", async () => {
     const err = await loadSigningKeys(JSON.stringify({ keys: [{ ...(await generateSigningKey("next")) }] })).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ApiError);
-    expect((err as ApiError).code).toBe("config_invalid");
-    expect((err as ApiError).message).toMatch(/exactly one key must have status current/);
+    expect(err).toBeInstanceOf(DomainError);
+    expect((err as DomainError).code).toBe("config_invalid");
+    expect((err as DomainError).message).toMatch(/exactly one key must have status current/);
     const notJson = await loadSigningKeys("{nope").catch((e: unknown) => e);
-    expect((notJson as ApiError).code).toBe("config_invalid");
+    expect((notJson as DomainError).code).toBe("config_invalid");
   });
 });

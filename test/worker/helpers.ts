@@ -1,7 +1,8 @@
 import { env, SELF } from "cloudflare:test";
 import { createApiKey } from "../../worker/src/auth/api-keys";
-import { getDb } from "../../worker/src/db/client";
+import { fixedClock, systemClock, type Clock } from "../../worker/src/clock";
 import type { Role } from "../../worker/src/db/schema";
+import { services } from "../../worker/src/services";
 
 export const BASE = "http://billing.test";
 
@@ -12,11 +13,19 @@ export function freshIp(): string {
   return `198.51.${(ipCounter >> 8) & 255}.${ipCounter & 255}`;
 }
 
+/**
+ * The worker's services over the test D1, as a request, cron or queue batch gets them.
+ * @param at a number stops the clock there; a Clock is used as it is; default: the system clock.
+ */
+export function svc(at?: number | Clock, d1?: D1Database) {
+  const clock = at === undefined ? systemClock : typeof at === "number" ? fixedClock(at) : at;
+  return services(env, clock, d1 ? { d1 } : {});
+}
+
+export const TEST_CALLER = { actor: { type: "system" as const, id: "test" } };
+
 export async function makeKey(role: Role, opts: { expiresAt?: number; name?: string } = {}) {
-  const { key, view } = await createApiKey(
-    { db: getDb(env.DB), now: Date.now(), actor: { type: "system", id: "test" } },
-    { name: opts.name ?? `${role}-test`, role, expiresAt: opts.expiresAt ?? null },
-  );
+  const { key, view } = await createApiKey(svc(), TEST_CALLER, { name: opts.name ?? `${role}-test`, role, expiresAt: opts.expiresAt ?? null });
   return { key, id: view.id };
 }
 

@@ -1,5 +1,6 @@
 import { env, SELF } from "cloudflare:test";
 import { eq } from "drizzle-orm";
+import type { IncomingEvent } from "../../worker/src/billing/events";
 import { cryptoProvider, Stripe, stripeClient } from "../../worker/src/billing/stripe";
 import { getDb } from "../../worker/src/db/client";
 import { stripeEvents } from "../../worker/src/db/schema";
@@ -7,6 +8,11 @@ import { stripeConfig } from "../../worker/src/env";
 import { BASE } from "./helpers";
 
 export const stripe = () => stripeClient(stripeConfig(env));
+
+/** A Stripe event as the webhook path stores it (for tests that put events in the inbox directly). */
+export function webhookEvent(event: Stripe.Event, opts: { receivedAt?: number; needsProcessing?: boolean } = {}): IncomingEvent {
+  return { event, payload: JSON.stringify(event), source: "webhook", receivedAt: opts.receivedAt ?? Date.now(), needsProcessing: opts.needsProcessing ?? true };
+}
 export const db = () => getDb(env.DB);
 
 export async function sign(payload: string, secret = "whsec_test_current", timestamp = Math.floor(Date.now() / 1000)): Promise<string> {

@@ -4,34 +4,34 @@ import { claimEvent, LEASE_MS, markFailed, storeEvent } from "../../worker/src/b
 import { processEvent } from "../../worker/src/billing/process";
 import { emptyFetched, emptyTargets, syncObjects, writeObjects } from "../../worker/src/billing/sync";
 import { entitlements, invoices, stripeEvents, subscriptions } from "../../worker/src/db/schema";
-import { call, makeKey } from "./helpers";
-import { db, deliver, ensurePrice, eventsFor, settled, stripe, subscriber } from "./stripe-helpers";
+import { call, makeKey, svc } from "./helpers";
+import { db, deliver, ensurePrice, eventsFor, settled, stripe, subscriber, webhookEvent } from "./stripe-helpers";
 
-const ctx = (cause: string) => ({ db: db(), stripe: stripe(), now: Date.now, actor: { type: "system" as const, id: "test" }, cause, at: Date.now() });
+const why = (cause: string) => ({ actor: { type: "system" as const, id: "test" }, cause, at: Date.now() });
 
 describe("sync races", () => {
   it("keeps the newer state when an older fetch of the same subscription commits last", async () => {
     const { sub } = await subscriber();
     const targets = emptyTargets();
     targets.subscriptions.add(sub.id);
-    await syncObjects(ctx("fresh"), targets);
+    await syncObjects(svc(), why("fresh"), targets);
     const fresh = await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get();
     // A fetch that started before the one above, carrying a state Stripe has since left.
     const stale = emptyFetched();
     stale.subscriptions.set(sub.id, { sub: { ...(await stripe().subscriptions.retrieve(sub.id)), status: "past_due" }, coupon: null, syncedAt: fresh!.syncedAt - 1000 });
-    await writeObjects(ctx("stale"), stale);
+    await writeObjects(svc(), why("stale"), stale);
     expect((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())?.status).toBe("active");
   });
 
   it("lets only the processor holding the lease finish or fail an event", async () => {
     const { sub } = await subscriber();
     const [created] = (await eventsFor([sub.id])).filter((e) => e.type === "customer.subscription.created");
-    await storeEvent(db(), created!, JSON.stringify(created), "webhook", Date.now());
+    await storeEvent(db(), webhookEvent(created!), Date.now());
     const t0 = Date.now();
     const slow = await claimEvent(db(), created!.id, t0);
     expect(slow).toBeDefined();
     // The slow processor's lease runs out; the sweep's processor takes over and finishes.
-    expect(await processEvent({ db: db(), stripe: stripe(), now: () => t0 + LEASE_MS + 1 }, created!.id)).toBe("processed");
+    expect(await processEvent(svc(t0 + LEASE_MS + 1), created!.id)).toBe("processed");
     await markFailed(db(), slow!, new Error("late failure"), t0 + LEASE_MS + 2);
     expect(await db().select({ status: stripeEvents.status, lastError: stripeEvents.lastError }).from(stripeEvents).where(eq(stripeEvents.id, created!.id)).get()).toEqual({ status: "processed", lastError: null });
   });
@@ -58,13 +58,13 @@ describe("sync races", () => {
     const sub = await s.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
     const first = emptyTargets();
     first.subscriptions.add(sub.id);
-    await syncObjects(ctx("no user yet"), first);
+    await syncObjects(svc(), why("no user yet"), first);
     expect((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())?.userId).toBeNull();
     const userId = `user_late_${Date.now()}`;
     await s.customers.update(customer.id, { metadata: { user_id: userId } });
     const second = emptyTargets();
     second.customers.add(customer.id);
-    await syncObjects(ctx("customer.updated"), second);
+    await syncObjects(svc(), why("customer.updated"), second);
     expect((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())?.userId).toBe(userId);
     expect((await db().select().from(entitlements).where(eq(entitlements.userId, userId)).get())?.status).toBe("active");
   });

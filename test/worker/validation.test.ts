@@ -100,13 +100,13 @@ describe("catalog", () => {
   it("serves tiers, prices in cents, trials, features and limits publicly", async () => {
     const res = await call("GET", "/v1/catalog");
     expect(res.status).toBe(200);
-    const body = await res.json<{ tiers: { key: string; trial_days: number; prices: { cycle: string; unit: { amount: number; currency: string }; lookup_key: string }[]; features: string[]; limits: Record<string, number | null> }[] }>();
+    const body = await res.json<{ tiers: { key: string; trial_days: number; prices: { interval: string; unit: { amount: number; currency: string }; lookup_key: string }[]; features: string[]; limits: Record<string, number | null> }[] }>();
     const local = body.tiers.find((t) => t.key === "local")!;
     const mobile = body.tiers.find((t) => t.key === "mobile")!;
     expect(local.trial_days).toBe(7);
     expect(mobile.trial_days).toBe(14);
-    expect(local.prices.find((p) => p.cycle === "month")!.unit).toEqual({ amount: 2900, currency: "usd" });
-    expect(mobile.prices.find((p) => p.cycle === "month")!.unit).toEqual({ amount: 4900, currency: "usd" });
+    expect(local.prices.find((p) => p.interval === "month")!.unit).toEqual({ amount: 2900, currency: "usd" });
+    expect(mobile.prices.find((p) => p.interval === "month")!.unit).toEqual({ amount: 4900, currency: "usd" });
     expect(local.features).not.toContain("nationwide_job_search");
     expect(mobile.features).toContain("nationwide_job_search");
     expect(local.limits.search_radius_miles).toBe(50);

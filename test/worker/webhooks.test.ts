@@ -3,8 +3,8 @@ import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { processEvent } from "../../worker/src/billing/process";
 import { customers, entitlements, paymentAttempts, stripeEvents, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
-import { call, count, makeKey } from "./helpers";
-import { db, deliver, drained, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";
+import { call, count, makeKey, svc } from "./helpers";
+import { db, deliver, drained, eventsFor, settled, stripe, subscriber, testClock, webhookEvent } from "./stripe-helpers";
 
 describe("webhooks: happy path", () => {
   it("stores a signed event, answers 200, and mirrors the subscription and the user's access", async () => {
@@ -181,14 +181,14 @@ describe("webhooks: failures, crashes and replay", () => {
     const { sub } = await subscriber();
     const [created] = (await eventsFor([sub.id])).filter((e) => e.type === "customer.subscription.created");
     const { storeEvent } = await import("../../worker/src/billing/events");
-    await storeEvent(db(), created!, JSON.stringify(created), "webhook", Date.now());
+    await storeEvent(db(), webhookEvent(created!), Date.now());
     const t0 = Date.now();
-    await expect(processEvent({ db: db(), stripe: stripe(), now: () => t0, fault: (stage) => { if (stage === "before_commit") throw new SimulatedCrash("isolate died"); } }, created!.id)).rejects.toThrow("isolate died");
+    await expect(processEvent({ ...svc(t0), fault: (stage) => { if (stage === "before_commit") throw new SimulatedCrash("isolate died"); } }, created!.id)).rejects.toThrow("isolate died");
     expect(await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get()).toBeUndefined();
     // While the dead processor's lease runs, nobody else takes it; after it, the sweep does.
-    expect(await processEvent({ db: db(), stripe: stripe(), now: () => t0 + 1000 }, created!.id)).toBe("skipped");
+    expect(await processEvent(svc(t0 + 1000), created!.id)).toBe("skipped");
     const { runCron } = await import("../../worker/src/cron");
-    await runCron("* * * * *", env, () => t0 + 61_000);
+    await runCron("* * * * *", svc(t0 + 61_000));
     expect((await db().select().from(stripeEvents).where(eq(stripeEvents.id, created!.id)).get())?.status).toBe("processed");
     expect((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())?.status).toBe("active");
   });
@@ -197,11 +197,11 @@ describe("webhooks: failures, crashes and replay", () => {
     const { storeEvent, MAX_ATTEMPTS, BACKOFF_MS } = await import("../../worker/src/billing/events");
     const { sub } = await subscriber();
     const [created] = (await eventsFor([sub.id])).filter((e) => e.type === "customer.subscription.created");
-    await storeEvent(db(), created!, JSON.stringify(created), "webhook", Date.now());
+    await storeEvent(db(), webhookEvent(created!), Date.now());
     let t = Date.now();
     const delays: number[] = [];
     for (let i = 1; i <= MAX_ATTEMPTS; i++) {
-      const outcome = await processEvent({ db: db(), stripe: stripe(), now: () => t, fault: () => { throw new Error("Stripe is down"); } }, created!.id);
+      const outcome = await processEvent({ ...svc(t), fault: () => { throw new Error("Stripe is down"); } }, created!.id);
       const row = (await db().select().from(stripeEvents).where(eq(stripeEvents.id, created!.id)).get())!;
       if (i < MAX_ATTEMPTS) {
         expect(outcome).toBe("retry");
@@ -226,7 +226,7 @@ describe("webhooks: failures, crashes and replay", () => {
     // Two copies dated in 2020, one inside the range and one outside it.
     const inside = { ...created!, id: `evt_range_in_${Date.now()}`, created: Date.UTC(2020, 0, 1, 12) / 1000 };
     const outside = { ...created!, id: `evt_range_out_${Date.now()}`, created: Date.UTC(2020, 5, 1) / 1000 };
-    for (const e of [inside, outside]) await storeEvent(db(), e, JSON.stringify(e), "webhook", Date.now(), false);
+    for (const e of [inside, outside]) await storeEvent(db(), webhookEvent(e, { needsProcessing: false }), Date.now());
     const admin = (await makeKey("admin")).key;
     const res = await call("POST", "/v1/events/replay", { key: admin, body: { from: "2020-01-01T00:00:00Z", to: "2020-01-02T00:00:00Z" } });
     expect(await res.json()).toEqual({ requeued: 1, processed: 1, failed: 0 });
@@ -254,11 +254,11 @@ describe("reconciliation and resync", () => {
   it("fills in events that were never delivered", async () => {
     const { sub } = await subscriber();
     const { reconcile } = await import("../../worker/src/billing/reconcile");
-    const result = await reconcile({ db: db(), stripe: stripe(), now: Date.now });
+    const result = await reconcile(svc());
     expect(result.complete).toBe(true);
     expect(result.stored).toBeGreaterThan(0);
     expect((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())?.status).toBe("active");
-    const again = await reconcile({ db: db(), stripe: stripe(), now: Date.now });
+    const again = await reconcile(svc());
     expect(again.stored).toBe(0);
   });
 

@@ -2,19 +2,15 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
-import type { AppEnv } from "./http/context";
+import { systemClock, type Clock } from "./clock";
 import { ApiError } from "./http/errors";
 import { rateLimitByIp, requireJson } from "./http/middleware";
 import { notFound } from "./http/not-found";
 import { onError } from "./http/problem";
 import { newRouter } from "./http/router";
-import { audit } from "./routes/audit";
-import { entitlementRoutes } from "./routes/entitlements";
-import { events } from "./routes/events";
-import { WEBHOOK_BODY_LIMIT, webhooks } from "./routes/webhooks";
-import { catalogRoutes } from "./routes/catalog";
-import { health } from "./routes/health";
-import { keys } from "./routes/keys";
+import { routes } from "./routes";
+import { WEBHOOK_BODY_LIMIT } from "./routes/webhooks/stripe";
+import { services } from "./services";
 
 export const JSON_BODY_LIMIT = 64 * 1024;
 
@@ -22,14 +18,22 @@ const tooLarge = (limit: number) => () => {
   throw new ApiError("payload_too_large", `The body is over ${limit / 1024} KiB; send less.`);
 };
 
-export function createApp() {
+/** @param clock the clock every request's services get (tests pass a fixed one). */
+export function createApp(clock: Clock = systemClock) {
   const app = newRouter();
 
+  app.use("*", requestId({ headerName: "x-request-id" }));
   app.use("*", async (c, next) => {
-    c.set("now", Date.now());
+    let waitUntil: ((p: Promise<unknown>) => void) | undefined;
+    try {
+      const ctx = c.executionCtx;
+      waitUntil = (p) => ctx.waitUntil(p);
+    } catch {
+      // app.request() in a test has no execution context: deferred work just runs on.
+    }
+    c.set("services", services(c.env, clock, { ...(waitUntil ? { waitUntil } : {}) }));
     return next();
   });
-  app.use("*", requestId({ headerName: "x-request-id" }));
   // Stripe is the only caller of the webhook route and reads no headers: spare it the work.
   const headers = secureHeaders();
   app.use("*", async (c, next) => (c.req.path.startsWith("/webhooks/") ? next() : headers(c, next)));
@@ -42,13 +46,7 @@ export function createApp() {
   app.use("/v1/*", requireJson);
   app.use("/webhooks/*", bodyLimit({ maxSize: WEBHOOK_BODY_LIMIT, onError: tooLarge(WEBHOOK_BODY_LIMIT) }));
 
-  app.route("/", health);
-  app.route("/", catalogRoutes);
-  app.route("/", keys);
-  app.route("/", audit);
-  app.route("/", entitlementRoutes);
-  app.route("/", webhooks);
-  app.route("/", events);
+  for (const { route, handler } of routes) app.openapi(route, handler as never);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "An API key: `Authorization: Bearer fja_...`" });
   app.doc31("/openapi.json", {
@@ -56,7 +54,7 @@ export function createApp() {
     info: { title: "Payment Integration Agent API", version: "0.1.0", description: "Billing, dunning and access for Federal Job Advisor. Errors are RFC 9457 problem+json." },
   });
 
-  app.notFound(notFound);
+  app.notFound(notFound([...routes.map((r) => r.route), { method: "get", path: "/openapi.json" }]));
   app.onError(onError);
   return app;
 }

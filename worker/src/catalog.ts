@@ -1,5 +1,5 @@
 /**
- * The product catalog as data: adding a tier, a cycle or a feature is an edit here, not a
+ * The product catalog as data: adding a tier, a billing interval or a feature is an edit here, not a
  * code change. It is validated with zod when the module loads, so a bad edit fails the build
  * and every test instead of reaching a customer.
  */
@@ -11,11 +11,12 @@ const Money = z.strictObject({
   currency: z.string().regex(/^[a-z]{3}$/),
 });
 
-const Cycle = z.enum(["month", "year"]);
-export type Cycle = z.infer<typeof Cycle>;
+/** How often a price bills: Stripe's `recurring.interval`, and the SDK's `BillingInterval`. */
+const Interval = z.enum(["month", "year"]);
+export type Interval = z.infer<typeof Interval>;
 
 const Price = z.strictObject({
-  cycle: Cycle,
+  interval: Interval,
   unit: Money,
   /** Stripe price lookup key: the worker finds Stripe's price by this, never by a hard-coded id. */
   lookupKey: z.string().regex(/^[a-z0-9_]+$/),
@@ -99,8 +100,8 @@ export const CATALOG_DATA = {
       rank: 1,
       trialDays: 7,
       prices: [
-        { cycle: "month", unit: { amount: 2900, currency: "usd" }, lookupKey: "local_monthly" },
-        { cycle: "year", unit: { amount: 29000, currency: "usd" }, lookupKey: "local_annual" },
+        { interval: "month", unit: { amount: 2900, currency: "usd" }, lookupKey: "local_monthly" },
+        { interval: "year", unit: { amount: 29000, currency: "usd" }, lookupKey: "local_annual" },
       ],
       features: ["local_job_search", "saved_searches", "email_alerts"],
       limits: { search_radius_miles: 50 },
@@ -111,8 +112,8 @@ export const CATALOG_DATA = {
       rank: 2,
       trialDays: 14,
       prices: [
-        { cycle: "month", unit: { amount: 4900, currency: "usd" }, lookupKey: "mobile_monthly" },
-        { cycle: "year", unit: { amount: 49000, currency: "usd" }, lookupKey: "mobile_annual" },
+        { interval: "month", unit: { amount: 4900, currency: "usd" }, lookupKey: "mobile_monthly" },
+        { interval: "year", unit: { amount: 49000, currency: "usd" }, lookupKey: "mobile_annual" },
       ],
       features: ["local_job_search", "saved_searches", "email_alerts", "nationwide_job_search", "mobile_app"],
       // null: no radius limit (nationwide).

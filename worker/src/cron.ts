@@ -8,38 +8,34 @@ import { dueEvents } from "./billing/events";
 import { processEvent } from "./billing/process";
 import { reconcile } from "./billing/reconcile";
 import { readResync, resyncChunk } from "./billing/resync";
-import { stripeClient } from "./billing/stripe";
-import { getDb } from "./db/client";
-import { stripeConfig, type Env } from "./env";
+import type { Services } from "./services";
 
 export const CRONS = { sweep: "* * * * *", dunning: "*/15 * * * *", reconcile: "17 3 * * *" } as const;
 const SWEEP_BATCH = 50;
 
-export async function sweep(env: Env, now: () => number): Promise<{ processed: number; retried: number }> {
-  const db = getDb(env.DB);
-  const stripe = stripeClient(stripeConfig(env));
+export async function sweep(s: Services): Promise<{ processed: number; retried: number }> {
   let processed = 0;
   let retried = 0;
-  for (const id of await dueEvents(db, now(), SWEEP_BATCH)) {
-    const outcome = await processEvent({ db, stripe, now }, id);
+  for (const id of await dueEvents(s.db, s.clock.now(), SWEEP_BATCH)) {
+    const outcome = await processEvent(s, id);
     if (outcome === "processed") processed++;
     else if (outcome !== "skipped") retried++;
   }
-  const resync = await readResync(db);
-  if (resync && resync.phase !== "done") await resyncChunk({ db, stripe, now });
+  const resync = await readResync(s.db);
+  if (resync && resync.phase !== "done") await resyncChunk(s);
   return { processed, retried };
 }
 
-export async function runCron(cron: string, env: Env, now: () => number = Date.now): Promise<void> {
+export async function runCron(cron: string, s: Services): Promise<void> {
   switch (cron) {
     case CRONS.sweep:
     case CRONS.dunning:
-      await sweep(env, now);
+      await sweep(s);
       return;
     case CRONS.reconcile:
-      await reconcile({ db: getDb(env.DB), stripe: stripeClient(stripeConfig(env)), now });
+      await reconcile(s);
       return;
     default:
-      console.error(JSON.stringify({ level: "error", message: `no job for cron ${cron}; see worker/src/cron.ts` }));
+      s.log.log("error", `no job for cron ${cron}; see worker/src/cron.ts`);
   }
 }

@@ -1,38 +1,19 @@
 /**
- * The worker's environment: bindings, vars and secrets, checked with zod. A missing or
- * malformed value becomes a `config_invalid` problem that names the variable, instead of a
- * crash deep inside a handler. Checks are per concern (core, stripe, signing, ...) so a
- * worker without, say, a signing key still serves /health and says exactly what is missing.
+ * The worker's environment: bindings, vars and secrets, checked with zod; the `Env` type is
+ * derived from the same schemas, so a new setting is declared once. A missing or malformed value
+ * becomes a `config_invalid` error that names the variable, instead of a crash deep inside a
+ * handler. Checks are per concern (core, stripe, signing, ...) so a worker without, say, a
+ * signing key still serves /health and says exactly what is missing.
  */
 import { z } from "zod";
-import type { EventMessage } from "./billing/ingest";
-import { ApiError } from "./http/errors";
-
-export interface Env {
-  DB: D1Database;
-  /** Queue `stripe-events`: verified webhooks on their way into the event inbox (billing/ingest.ts). */
-  EVENTS: Queue<EventMessage>;
-  RATE_LIMIT_KEY?: RateLimit;
-  RATE_LIMIT_IP?: RateLimit;
-  ENVIRONMENT?: string;
-  APP_BASE_URL?: string;
-  /** `http://127.0.0.1:12111` points the Stripe client at the emulator; unset means Stripe. */
-  STRIPE_API_BASE?: string;
-  STRIPE_API_VERSION?: string;
-  STRIPE_SECRET_KEY?: string;
-  /** Comma-separated `whsec_...` secrets; several are accepted while one is rotated. */
-  STRIPE_WEBHOOK_SECRETS?: string;
-  /** JSON JWK set of Ed25519 private keys, each with a `status` of next, current or retired. */
-  ENTITLEMENTS_SIGNING_KEYS?: string;
-  ENTITLEMENTS_ISSUER?: string;
-  ENTITLEMENTS_AUDIENCE?: string;
-  ENTITLEMENTS_TOKEN_TTL_SECONDS?: string;
-}
+import type { EventMessage } from "./billing/event-message";
+import { DomainError } from "./errors";
 
 const nonEmpty = z.string().trim().min(1);
+const binding = <T>(what: string, has: string) => z.custom<T>((v) => typeof v === "object" && v !== null && has in v, `${what} is missing`);
 
 const CoreConfig = z.object({
-  DB: z.custom<D1Database>((v) => typeof v === "object" && v !== null && "prepare" in v, "D1 binding DB is missing"),
+  DB: binding<D1Database>("D1 binding DB", "prepare"),
   ENVIRONMENT: z.enum(["development", "test", "production"]).default("production"),
   APP_BASE_URL: z.url().default("http://localhost:8787"),
 });
@@ -40,13 +21,16 @@ export type CoreConfig = z.infer<typeof CoreConfig>;
 
 const StripeConfig = z.object({
   STRIPE_SECRET_KEY: nonEmpty.regex(/^(sk|rk)_(test|live)_/, "must start with sk_test_, sk_live_, rk_test_ or rk_live_"),
+  /** `http://127.0.0.1:12111` points the Stripe client at the emulator; unset means Stripe. */
   STRIPE_API_BASE: z.url().optional(),
   STRIPE_API_VERSION: nonEmpty.optional(),
 });
 export type StripeConfig = z.infer<typeof StripeConfig>;
 
 const WebhookConfig = z.object({
-  EVENTS: z.custom<Queue<EventMessage>>((v) => typeof v === "object" && v !== null && "send" in v, "Queue binding EVENTS is missing"),
+  /** Queue `stripe-events`: verified webhooks on their way into the event inbox (billing/ingest.ts). */
+  EVENTS: binding<Queue<EventMessage>>("Queue binding EVENTS", "send"),
+  /** Comma-separated `whsec_...` secrets; several are accepted while one is rotated. */
   STRIPE_WEBHOOK_SECRETS: nonEmpty
     .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(z.string().startsWith("whsec_", "each secret must start with whsec_")).min(1)),
@@ -54,6 +38,7 @@ const WebhookConfig = z.object({
 export type WebhookConfig = z.infer<typeof WebhookConfig>;
 
 const SigningConfig = z.object({
+  /** JSON JWK set of Ed25519 private keys, each with a `status` of next, current or retired. */
   ENTITLEMENTS_SIGNING_KEYS: nonEmpty,
   ENTITLEMENTS_ISSUER: z.url().default("https://billing.federaljobadvisor.com"),
   ENTITLEMENTS_AUDIENCE: nonEmpty.default("federal-job-advisor"),
@@ -61,11 +46,25 @@ const SigningConfig = z.object({
 });
 export type SigningConfig = z.infer<typeof SigningConfig>;
 
+const Limits = z.object({
+  RATE_LIMIT_KEY: binding<RateLimit>("Rate limiting binding RATE_LIMIT_KEY", "limit").optional(),
+  RATE_LIMIT_IP: binding<RateLimit>("Rate limiting binding RATE_LIMIT_IP", "limit").optional(),
+});
+
+type Input<T extends z.ZodType> = z.input<T>;
+type Raw = Input<typeof CoreConfig> & Input<typeof StripeConfig> & Input<typeof WebhookConfig> & Input<typeof SigningConfig> & Input<typeof Limits>;
+
+/**
+ * What workerd hands the worker. Every var and secret may be absent (the concern that needs it
+ * answers `config_invalid`); the D1 and queue bindings are always declared in wrangler.toml.
+ */
+export type Env = { [K in keyof Raw]?: Raw[K] } & { DB: D1Database; EVENTS: Queue<EventMessage> };
+
 function check<T extends z.ZodType>(schema: T, env: Env, what: string): z.infer<T> {
   const result = schema.safeParse(env);
   if (result.success) return result.data;
   const errors = result.error.issues.map((i) => ({ field: i.path.join(".") || "env", message: i.message, code: i.code }));
-  throw new ApiError(
+  throw new DomainError(
     "config_invalid",
     `The ${what} configuration is incomplete: ${errors.map((e) => `${e.field} (${e.message})`).join("; ")}. Set it in wrangler.toml [vars], .dev.vars or with \`wrangler secret put\`.`,
     { errors },

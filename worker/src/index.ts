@@ -1,21 +1,23 @@
 import { createApp } from "./app";
+import type { EventMessage } from "./billing/event-message";
 import { consumeEvents } from "./billing/ingest";
+import { clockFrom, systemClock } from "./clock";
 import { runCron } from "./cron";
-import type { EventMessage } from "./billing/ingest";
 import type { Env } from "./env";
+import { services } from "./services";
 
 const app = createApp();
 
 export default {
   fetch: app.fetch,
-  async queue(batch, env, _ctx) {
+  async queue(batch, env, ctx) {
     // stripe-events and its dead letter queue: store the batch, ack what is stored, process.
-    await consumeEvents(batch as MessageBatch<EventMessage>, env);
+    await consumeEvents(services(env, systemClock, { waitUntil: (p) => ctx.waitUntil(p) }), batch as MessageBatch<EventMessage>);
   },
   async scheduled(controller, env, ctx) {
     // The cron's clock starts at its scheduled time, so a delayed or replayed run decides what
     // is due as of when it was meant to run (and tests can run one "later").
-    const startedAt = Date.now();
-    ctx.waitUntil(runCron(controller.cron, env, () => controller.scheduledTime + (Date.now() - startedAt)));
+    const s = services(env, clockFrom(controller.scheduledTime), { waitUntil: (p) => ctx.waitUntil(p) });
+    ctx.waitUntil(runCron(controller.cron, s));
   },
 } satisfies ExportedHandler<Env>;

@@ -6,9 +6,10 @@
  */
 import { desc } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import type { Clock } from "../clock";
 import type { Db } from "../db/client";
 import { auditLog } from "../db/schema";
-import { chainRow, type AuditEntry, type ActorType } from "./chain";
+import { chainRow, type AuditEntry } from "./chain";
 
 // Each lost race means another writer won, so n racing writers need at most n attempts.
 const MAX_ATTEMPTS = 40;
@@ -22,10 +23,6 @@ function isChainRace(error: unknown): boolean {
   return /UNIQUE constraint failed: audit_log\.(prev_hash|seq)/.test(text);
 }
 
-/**
- * @param statements the change, built fresh on every attempt (it may depend on state read
- *   inside `build`); returns the statements plus the entry describing them.
- */
 /**
  * Writers in one isolate queue here instead of racing for the chain head; the UNIQUE retry
  * below is then only for writers in other isolates. Under a burst of webhooks this turns
@@ -48,29 +45,36 @@ function serialized<T>(key: object, task: () => Promise<T>): Promise<T> {
   return run;
 }
 
-export function commitWithAudit<T = void>(
-  db: Db,
-  now: number,
-  build: () => Promise<{ statements: BatchItem<"sqlite">[]; entries: AuditEntry[]; result: T }>,
-): Promise<T> {
-  return serialized(db, () => commitOnce(db, now, build));
+/** A change and the audit entries that describe it, built fresh on every attempt. */
+export interface AuditedChange<T> {
+  statements: BatchItem<"sqlite">[];
+  entries: AuditEntry[];
+  result: T;
 }
 
-async function commitOnce<T>(
-  db: Db,
-  now: number,
-  build: () => Promise<{ statements: BatchItem<"sqlite">[]; entries: AuditEntry[]; result: T }>,
-): Promise<T> {
+export interface AuditWriter {
+  /**
+   * Commits `build()`'s statements with their audit rows in one batch. `build` may read state
+   * first: it runs again on the new chain head when another writer appended in between.
+   */
+  commit<T>(build: () => Promise<AuditedChange<T>>): Promise<T>;
+}
+
+export function auditWriter(db: Db, clock: Clock): AuditWriter {
+  return { commit: (build) => serialized(db, () => commitOnce(db, clock, build)) };
+}
+
+async function commitOnce<T>(db: Db, clock: Clock, build: () => Promise<AuditedChange<T>>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const { statements, entries, result } = await build();
     let head = await readHead(db);
     const rows = [];
     for (const entry of entries) {
-      const row = await chainRow(head, entry, now);
+      const row = await chainRow(head, entry, clock.now());
       rows.push(row);
       head = row;
     }
-    const audit = rows.map((row) => db.insert(auditLog).values({ ...row, actorType: row.actorType as ActorType }));
+    const audit = rows.map((row) => db.insert(auditLog).values(row));
     const all = [...statements, ...audit] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]];
     try {
       if (all.length > 0) await db.batch(all);

@@ -3,13 +3,21 @@
  * previous row's hash, so changing or deleting any row breaks every hash after it, and
  * `verify` can name the first row that no longer fits.
  */
-export const GENESIS_HASH = "0".repeat(64);
+import type { ActorType } from "../db/schema";
 
-export type ActorType = "api_key" | "stripe" | "cron" | "cli" | "system";
+export type { ActorType };
+
+export const GENESIS_HASH = "0".repeat(64);
 
 export interface Actor {
   type: ActorType;
   id: string;
+}
+
+/** Who is acting, and in which request: what every audited change records. */
+export interface Caller {
+  actor: Actor;
+  requestId?: string | undefined;
 }
 
 export interface AuditEntry {
@@ -24,7 +32,7 @@ export interface AuditEntry {
 export interface ChainedRow {
   seq: number;
   at: number;
-  actorType: string;
+  actorType: ActorType;
   actorId: string;
   action: string;
   subjectType: string;

@@ -1,18 +1,12 @@
 /** API key lifecycle: create, list, rotate, revoke, authenticate. Every change is audited. */
 import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
-import { commitWithAudit } from "../audit/append";
-import type { Actor } from "../audit/chain";
-import type { Db } from "../db/client";
+import type { Caller } from "../audit/chain";
 import { apiKeys, type Role } from "../db/schema";
-import { ApiError } from "../http/errors";
+import { DomainError } from "../errors";
+import type { Services } from "../services";
 import { generateKey, hashKey, looksLikeKey, randomId } from "./keys";
 
-export interface Deps {
-  db: Db;
-  now: number;
-  actor: Actor;
-  requestId?: string | undefined;
-}
+type Deps = Pick<Services, "db" | "clock" | "audit">;
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
@@ -55,38 +49,41 @@ const summary = (row: Pick<ApiKeyRow, "name" | "role" | "prefix" | "expiresAt" |
   revoked_at: row.revokedAt,
 });
 
-async function newKey(deps: Deps, fields: Pick<ApiKeyRow, "name" | "role" | "expiresAt" | "rotatedFrom">) {
+async function newKey(who: Caller, now: number, fields: Pick<ApiKeyRow, "name" | "role" | "expiresAt" | "rotatedFrom">) {
   const material = await generateKey();
   const row: ApiKeyRow = {
     ...fields,
     id: randomId("key"),
     prefix: material.prefix,
     hash: material.hash,
-    createdAt: deps.now,
+    createdAt: now,
     lastUsedAt: null,
     revokedAt: null,
-    createdBy: `${deps.actor.type}:${deps.actor.id}`,
+    createdBy: `${who.actor.type}:${who.actor.id}`,
   };
   return { material, row };
 }
 
 export async function createApiKey(
   deps: Deps,
+  who: Caller,
   input: { name: string; role: Role; expiresAt?: number | null; rotatedFrom?: string | null },
 ): Promise<{ key: string; view: ApiKeyView }> {
-  if (input.expiresAt != null && input.expiresAt <= deps.now) {
-    throw new ApiError("validation_failed", "expires_at must be in the future.", { errors: [{ field: "body.expires_at", message: "must be in the future" }] });
+  const now = deps.clock.now();
+  if (input.expiresAt != null && input.expiresAt <= now) {
+    throw new DomainError("validation_failed", "expires_at must be in the future.", { errors: [{ field: "expires_at", message: "must be in the future" }] });
   }
-  const { material, row } = await newKey(deps, { name: input.name, role: input.role, expiresAt: input.expiresAt ?? null, rotatedFrom: input.rotatedFrom ?? null });
-  await commitWithAudit(deps.db, deps.now, async () => ({
+  const { material, row } = await newKey(who, now, { name: input.name, role: input.role, expiresAt: input.expiresAt ?? null, rotatedFrom: input.rotatedFrom ?? null });
+  await deps.audit.commit(async () => ({
     statements: [deps.db.insert(apiKeys).values(row)],
-    entries: [{ actor: deps.actor, action: "api_key.created", subject: { type: "api_key", id: row.id }, after: summary(row), requestId: deps.requestId }],
+    entries: [{ ...who, action: "api_key.created", subject: { type: "api_key", id: row.id }, after: summary(row) }],
     result: undefined,
   }));
-  return { key: material.key, view: viewKey(row, deps.now) };
+  return { key: material.key, view: viewKey(row, now) };
 }
 
-export async function listApiKeys(db: Db, now: number, opts: { includeRevoked: boolean }): Promise<ApiKeyView[]> {
+export async function listApiKeys({ db, clock }: Pick<Services, "db" | "clock">, opts: { includeRevoked: boolean }): Promise<ApiKeyView[]> {
+  const now = clock.now();
   const rows = await db
     .select()
     .from(apiKeys)
@@ -96,13 +93,18 @@ export async function listApiKeys(db: Db, now: number, opts: { includeRevoked: b
   return rows.map((r) => viewKey(r, now));
 }
 
-async function activeKey(db: Db, id: string, now: number): Promise<ApiKeyRow> {
-  const row = await db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
-  if (!row) throw new ApiError("not_found", `No API key has the id ${id}.`, { errors: [{ field: "path.id", message: "no such key" }] });
-  if (row.revokedAt !== null) throw new ApiError("conflict", `API key ${id} is already revoked.`, { errors: [{ field: "path.id", message: "revoked" }] });
-  if (row.expiresAt !== null && row.expiresAt <= now) throw new ApiError("conflict", `API key ${id} has expired.`, { errors: [{ field: "path.id", message: "expired" }] });
+const noSuchKey = (id: string) => new DomainError("not_found", `No API key has the id ${id}.`, { errors: [{ field: "id", message: "no such key" }] });
+
+async function activeKey(deps: Deps, id: string, now: number): Promise<ApiKeyRow> {
+  const row = await deps.db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
+  if (!row) throw noSuchKey(id);
+  if (row.revokedAt !== null) throw new DomainError("conflict", `API key ${id} is already revoked.`, { errors: [{ field: "id", message: "revoked" }] });
+  if (row.expiresAt !== null && row.expiresAt <= now) throw new DomainError("conflict", `API key ${id} has expired.`, { errors: [{ field: "id", message: "expired" }] });
   return row;
 }
+
+/** How long a rotated-out key keeps working when the caller names no expiry. */
+export const DEFAULT_OVERLAP_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Rotation with overlap: the new key works at once and the old one keeps working until
@@ -110,17 +112,20 @@ async function activeKey(db: Db, id: string, now: number): Promise<ApiKeyRow> {
  */
 export async function rotateApiKey(
   deps: Deps,
+  who: Caller,
   id: string,
-  opts: { oldExpiresAt: number },
+  opts: { oldExpiresAt?: number | undefined },
 ): Promise<{ key: string; view: ApiKeyView; previous: ApiKeyView }> {
-  if (opts.oldExpiresAt < deps.now) {
-    throw new ApiError("validation_failed", "old_key_expires_at must not be in the past.", { errors: [{ field: "body.old_key_expires_at", message: "must not be in the past" }] });
+  const now = deps.clock.now();
+  const oldExpiresAt = opts.oldExpiresAt ?? now + DEFAULT_OVERLAP_MS;
+  if (oldExpiresAt < now) {
+    throw new DomainError("validation_failed", "old_key_expires_at must not be in the past.", { errors: [{ field: "old_key_expires_at", message: "must not be in the past" }] });
   }
   // Read inside the audited batch's build, so a concurrent revoke is seen, not overwritten.
-  return commitWithAudit(deps.db, deps.now, async () => {
-    const old = await activeKey(deps.db, id, deps.now);
-    const { material, row } = await newKey(deps, { name: old.name, role: old.role, expiresAt: null, rotatedFrom: old.id });
-    const oldExpiry = Math.min(opts.oldExpiresAt, old.expiresAt ?? Number.MAX_SAFE_INTEGER);
+  return deps.audit.commit(async () => {
+    const old = await activeKey(deps, id, now);
+    const { material, row } = await newKey(who, now, { name: old.name, role: old.role, expiresAt: null, rotatedFrom: old.id });
+    const oldExpiry = Math.min(oldExpiresAt, old.expiresAt ?? Number.MAX_SAFE_INTEGER);
     const updatedOld = { ...old, expiresAt: oldExpiry };
     return {
       statements: [
@@ -128,25 +133,26 @@ export async function rotateApiKey(
         deps.db.update(apiKeys).set({ expiresAt: oldExpiry }).where(and(eq(apiKeys.id, old.id), isNull(apiKeys.revokedAt))),
       ],
       entries: [
-        { actor: deps.actor, action: "api_key.rotated", subject: { type: "api_key", id: old.id }, before: summary(old), after: { ...summary(updatedOld), replaced_by: row.id }, requestId: deps.requestId },
-        { actor: deps.actor, action: "api_key.created", subject: { type: "api_key", id: row.id }, after: summary(row), requestId: deps.requestId },
+        { ...who, action: "api_key.rotated", subject: { type: "api_key", id: old.id }, before: summary(old), after: { ...summary(updatedOld), replaced_by: row.id } },
+        { ...who, action: "api_key.created", subject: { type: "api_key", id: row.id }, after: summary(row) },
       ],
-      result: { key: material.key, view: viewKey(row, deps.now), previous: viewKey(updatedOld, deps.now) },
+      result: { key: material.key, view: viewKey(row, now), previous: viewKey(updatedOld, now) },
     };
   });
 }
 
-export async function revokeApiKey(deps: Deps, id: string): Promise<ApiKeyView> {
-  return commitWithAudit(deps.db, deps.now, async () => {
+export async function revokeApiKey(deps: Deps, who: Caller, id: string): Promise<ApiKeyView> {
+  const now = deps.clock.now();
+  return deps.audit.commit(async () => {
     const row = await deps.db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
-    if (!row) throw new ApiError("not_found", `No API key has the id ${id}.`, { errors: [{ field: "path.id", message: "no such key" }] });
+    if (!row) throw noSuchKey(id);
     // Already revoked (perhaps by a request racing this one): nothing to write, nothing to audit.
-    if (row.revokedAt !== null) return { statements: [], entries: [], result: viewKey(row, deps.now) };
-    const revoked = { ...row, revokedAt: deps.now };
+    if (row.revokedAt !== null) return { statements: [], entries: [], result: viewKey(row, now) };
+    const revoked = { ...row, revokedAt: now };
     return {
-      statements: [deps.db.update(apiKeys).set({ revokedAt: deps.now }).where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))],
-      entries: [{ actor: deps.actor, action: "api_key.revoked", subject: { type: "api_key", id }, before: summary(row), after: summary(revoked), requestId: deps.requestId }],
-      result: viewKey(revoked, deps.now),
+      statements: [deps.db.update(apiKeys).set({ revokedAt: now }).where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))],
+      entries: [{ ...who, action: "api_key.revoked", subject: { type: "api_key", id }, before: summary(row), after: summary(revoked) }],
+      result: viewKey(revoked, now),
     };
   });
 }
@@ -161,17 +167,17 @@ export interface Principal {
 const LAST_USED_GRANULARITY_MS = 60_000;
 
 export async function authenticate(
-  db: Db,
+  { db, clock }: Pick<Services, "db" | "clock">,
   presented: string,
-  now: number,
 ): Promise<{ principal: Principal; touch: Promise<unknown> | null }> {
+  const now = clock.now();
   if (!looksLikeKey(presented)) {
-    throw new ApiError("unauthenticated", "The API key is malformed: expected `Authorization: Bearer fja_...`.");
+    throw new DomainError("unauthenticated", "The API key is malformed: expected `Authorization: Bearer fja_...`.");
   }
   const row = await db.select().from(apiKeys).where(eq(apiKeys.hash, await hashKey(presented))).get();
-  if (!row) throw new ApiError("unauthenticated", "The API key is not recognised.");
-  if (row.revokedAt !== null) throw new ApiError("unauthenticated", `The API key ${row.prefix}… was revoked; ask an admin for a new one.`);
-  if (row.expiresAt !== null && row.expiresAt <= now) throw new ApiError("unauthenticated", `The API key ${row.prefix}… has expired; use its replacement or ask an admin to rotate it.`);
+  if (!row) throw new DomainError("unauthenticated", "The API key is not recognised.");
+  if (row.revokedAt !== null) throw new DomainError("unauthenticated", `The API key ${row.prefix}… was revoked; ask an admin for a new one.`);
+  if (row.expiresAt !== null && row.expiresAt <= now) throw new DomainError("unauthenticated", `The API key ${row.prefix}… has expired; use its replacement or ask an admin to rotate it.`);
   const stale = row.lastUsedAt === null || row.lastUsedAt < now - LAST_USED_GRANULARITY_MS;
   const touch = stale
     ? db.update(apiKeys).set({ lastUsedAt: now }).where(and(eq(apiKeys.id, row.id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, now - LAST_USED_GRANULARITY_MS)))).run()

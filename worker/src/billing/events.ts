@@ -9,7 +9,7 @@
 import { and, asc, desc, eq, gte, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { stripeEvents, type EventStatus } from "../db/schema";
-import { describeError } from "../http/describe-error";
+import { describeError } from "../log";
 import type { Stripe } from "./stripe";
 
 export type EventRow = typeof stripeEvents.$inferSelect;
@@ -58,8 +58,8 @@ export function insertEvent(db: Db, e: IncomingEvent, now: number) {
 const wrote = (r: unknown) => ((r as { meta?: { changes?: number } } | undefined)?.meta?.changes ?? 0) === 1;
 
 /** Stores an event once; false when it was already stored (a duplicate delivery). */
-export async function storeEvent(db: Db, event: Stripe.Event, payload: string, source: EventRow["source"], now: number, needsProcessing = true): Promise<boolean> {
-  return wrote(await insertEvent(db, { event, payload, source, receivedAt: now, needsProcessing }, now).run());
+export async function storeEvent(db: Db, e: IncomingEvent, now: number): Promise<boolean> {
+  return wrote(await insertEvent(db, e, now).run());
 }
 
 /**
@@ -114,8 +114,10 @@ export async function dueEvents(db: Db, now: number, limit: number): Promise<str
   return rows.map((r) => r.id);
 }
 
-/** Puts an event back in the queue (replay): processed and parked events alike. */
-/** @returns the ids put back, oldest event first. */
+/**
+ * Puts events back in the queue (replay): processed and parked events alike.
+ * @returns the ids put back, oldest event first.
+ */
 export async function requeue(db: Db, where: SQL, now: number): Promise<string[]> {
   const rows = await db
     .update(stripeEvents)

@@ -3,20 +3,17 @@
  * them with the event's "processed" mark in one batch. Failures are retried by the sweep with
  * backoff and parked after the limit; nothing is dropped.
  */
-import type { Db } from "../db/client";
-import { describeError } from "../http/describe-error";
+import { describeError } from "../log";
+import type { Services } from "../services";
 import { claimEvent, markFailed, markProcessed, type EventRow } from "./events";
 import { idOf } from "./mirror";
 import type { Stripe } from "./stripe";
 import { emptyTargets, syncObjects, type AttemptInput, type SyncTargets } from "./sync";
 
-export interface ProcessDeps {
-  db: Db;
-  stripe: Stripe;
-  now: () => number;
+export type ProcessDeps = Pick<Services, "db" | "stripe" | "clock" | "audit" | "log"> & {
   /** Test hook: throw from a named stage to simulate a crash there. */
   fault?: (stage: "after_claim" | "before_commit") => void;
-}
+};
 
 export type ProcessOutcome = "processed" | "retry" | "parked" | "skipped";
 
@@ -74,36 +71,33 @@ async function attemptOf(stripe: Stripe, event: Stripe.Event): Promise<AttemptIn
   ];
 }
 
-export async function processEvent(deps: ProcessDeps, id: string): Promise<ProcessOutcome> {
-  const row = await claimEvent(deps.db, id, deps.now());
+/**
+ * @param parsed the event, when the caller has already parsed the stored payload (the queue
+ *   consumer): the body is parsed once per invocation.
+ */
+export async function processEvent(deps: ProcessDeps, id: string, parsed?: Stripe.Event): Promise<ProcessOutcome> {
+  const row = await claimEvent(deps.db, id, deps.clock.now());
   if (!row) return "skipped";
   try {
     deps.fault?.("after_claim");
-    const event = JSON.parse(row.payload) as Stripe.Event;
+    const event = parsed?.id === row.id ? parsed : (JSON.parse(row.payload) as Stripe.Event);
     await syncObjects(
-      {
-        db: deps.db,
-        stripe: deps.stripe,
-        now: deps.now,
-        actor: { type: "stripe", id: event.id },
-        cause: event.id,
-        at: event.created * 1000,
-        freshSince: row.receivedAt,
-      },
+      deps,
+      { actor: { type: "stripe", id: event.id }, cause: event.id, at: event.created * 1000, freshSince: row.receivedAt },
       targetsOf(event),
       {
         attempts: await attemptOf(deps.stripe, event),
         statements: () => {
           deps.fault?.("before_commit");
-          return [markProcessed(deps.db, row, deps.now())];
+          return [markProcessed(deps.db, row, deps.clock.now())];
         },
       },
     );
     return "processed";
   } catch (error) {
     if (error instanceof SimulatedCrash) throw error;
-    console.error(JSON.stringify({ level: "warn", event: row.id, type: row.type, attempt: row.attempts, error: describeError(error) }));
-    return (await markFailed(deps.db, row, error, deps.now())) === "parked" ? "parked" : "retry";
+    deps.log.log("warn", "event processing failed; it will be retried", { event: row.id, type: row.type, attempt: row.attempts, error: describeError(error) });
+    return (await markFailed(deps.db, row, error, deps.clock.now())) === "parked" ? "parked" : "retry";
   }
 }
 

@@ -4,12 +4,11 @@
  * so overlapping runs and the 5-minute overlap window cost nothing but a lookup.
  */
 import { eq } from "drizzle-orm";
-import type { Db } from "../db/client";
 import { syncState } from "../db/schema";
+import type { Services } from "../services";
 import { storeEvent } from "./events";
 import { isStripeEventType } from "./event-types";
 import { needsProcessing, processEvent } from "./process";
-import type { Stripe } from "./stripe";
 
 const KEY = "reconcile:checkpoint";
 const OVERLAP_S = 300;
@@ -25,9 +24,9 @@ export interface ReconcileResult {
   complete: boolean;
 }
 
-export async function reconcile(deps: { db: Db; stripe: Stripe; now: () => number }, maxEvents = 2000): Promise<ReconcileResult> {
+export async function reconcile(deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "log">, maxEvents = 2000): Promise<ReconcileResult> {
   const row = await deps.db.select().from(syncState).where(eq(syncState.key, KEY)).get();
-  const since = row ? Number(row.value) - OVERLAP_S : Math.floor(deps.now() / 1000) - WINDOW_S;
+  const since = row ? Number(row.value) - OVERLAP_S : Math.floor(deps.clock.now() / 1000) - WINDOW_S;
   let listed = 0;
   let stored = 0;
   let newest = row ? Number(row.value) : since;
@@ -44,16 +43,17 @@ export async function reconcile(deps: { db: Db; stripe: Stripe; now: () => numbe
     newest = Math.max(newest, event.created);
     if (!isStripeEventType(event.type)) continue;
     const work = needsProcessing(event.type);
-    if (await storeEvent(deps.db, event, JSON.stringify(event), "reconcile", deps.now(), work)) {
+    const now = deps.clock.now();
+    if (await storeEvent(deps.db, { event, payload: JSON.stringify(event), source: "reconcile", receivedAt: now, needsProcessing: work }, now)) {
       stored++;
       if (work) missing.push(event.id);
     }
   }
   // Oldest first, as Stripe created them; order does not matter for correctness, only for history dates.
-  for (const id of missing.reverse()) await processEvent({ db: deps.db, stripe: deps.stripe, now: deps.now }, id);
+  for (const id of missing.reverse()) await processEvent(deps, id);
   // Only a complete walk may move the checkpoint: otherwise the rest would be skipped next time.
   if (complete) {
-    await deps.db.insert(syncState).values({ key: KEY, value: String(newest), updatedAt: deps.now() }).onConflictDoUpdate({ target: syncState.key, set: { value: String(newest), updatedAt: deps.now() } });
+    await deps.db.insert(syncState).values({ key: KEY, value: String(newest), updatedAt: deps.clock.now() }).onConflictDoUpdate({ target: syncState.key, set: { value: String(newest), updatedAt: deps.clock.now() } });
   }
   return { listed, stored, checkpoint: newest, complete };
 }

@@ -7,7 +7,7 @@
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { syncState } from "../db/schema";
-import type { Stripe } from "./stripe";
+import type { Services } from "../services";
 import { couponOf, emptyFetched, writeObjects } from "./sync";
 import type { CouponTerms } from "./mirror";
 
@@ -39,17 +39,17 @@ export async function startResync(db: Db, now: number): Promise<ResyncState> {
 }
 
 /** Runs up to `pages` pages of 100 objects; returns the state after them. */
-export async function resyncChunk(deps: { db: Db; stripe: Stripe; now: () => number }, pages = 3): Promise<ResyncState | null> {
+export async function resyncChunk(deps: Pick<Services, "db" | "stripe" | "clock" | "audit">, pages = 3): Promise<ResyncState | null> {
   const state = await readResync(deps.db);
   if (!state || state.phase === "done") return state;
-  const ctx = { db: deps.db, now: deps.now, actor: { type: "system" as const, id: "resync" }, cause: "resync", at: deps.now() };
+  const why = { actor: { type: "system" as const, id: "resync" }, cause: "resync", at: deps.clock.now() };
   const coupons = new Map<string, CouponTerms>();
   for (let i = 0; i < pages && state.phase !== "done"; i++) {
     const page = { limit: 100, ...(state.cursor ? { starting_after: state.cursor } : {}) };
     const fetched = emptyFetched();
     let last: string | undefined;
     let hasMore = false;
-    const syncedAt = deps.now();
+    const syncedAt = deps.clock.now();
     if (state.phase === "customers") {
       const list = await deps.stripe.customers.list(page);
       for (const c of list.data) fetched.customers.set(c.id, c), fetched.syncedAt.set(c.id, syncedAt);
@@ -57,7 +57,7 @@ export async function resyncChunk(deps: { db: Db; stripe: Stripe; now: () => num
       hasMore = list.has_more;
     } else if (state.phase === "subscriptions") {
       const list = await deps.stripe.subscriptions.list({ ...page, status: "all" });
-      for (const sub of list.data) fetched.subscriptions.set(sub.id, { sub, coupon: await couponOf(deps.stripe, sub, coupons), syncedAt });
+      for (const sub of list.data) fetched.subscriptions.set(sub.id, { sub, coupon: await couponOf(deps.stripe, deps.clock, sub, coupons), syncedAt });
       last = list.data.at(-1)?.id;
       hasMore = list.has_more;
     } else {
@@ -66,15 +66,22 @@ export async function resyncChunk(deps: { db: Db; stripe: Stripe; now: () => num
       last = list.data.at(-1)?.id;
       hasMore = list.has_more;
     }
-    await writeObjects(ctx, fetched);
+    await writeObjects(deps, why, fetched);
     state.counts[state.phase] += fetched.customers.size + fetched.subscriptions.size + fetched.invoices.size;
     if (hasMore && last) state.cursor = last;
     else {
       state.phase = PHASES[PHASES.indexOf(state.phase) + 1]!;
       state.cursor = null;
-      if (state.phase === "done") state.finished_at = deps.now();
+      if (state.phase === "done") state.finished_at = deps.clock.now();
     }
-    await save(deps.db, state, deps.now());
+    await save(deps.db, state, deps.clock.now());
   }
   return state;
+}
+
+/** One step of a resync, started (or restarted) first when none is in progress. */
+export async function runResync(deps: Pick<Services, "db" | "stripe" | "clock" | "audit">, opts: { restart: boolean; pages: number }): Promise<ResyncState> {
+  const current = await readResync(deps.db);
+  if (opts.restart || !current || current.phase === "done") await startResync(deps.db, deps.clock.now());
+  return (await resyncChunk(deps, opts.pages))!;
 }

@@ -5,9 +5,10 @@
  */
 import { and, eq, inArray, isNull, lt, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { commitWithAudit } from "../audit/append";
 import type { Actor, AuditEntry } from "../audit/chain";
+import type { Clock } from "../clock";
 import type { Db } from "../db/client";
+import type { Services } from "../services";
 import { customers, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
 import { deriveEntitlement, entitlementSummary, readEntitlement, sameState, upsertEntitlement } from "../entitlements/state";
 import { customerRow, historyChanges, idOf, invoiceRow, invoiceSubscriptionId, sameRow, subscriptionRow, type CouponTerms, type CustomerRow, type InvoiceRow, type SubscriptionRow } from "./mirror";
@@ -34,12 +35,10 @@ export interface AttemptInput {
   failureCode: string | null;
 }
 
-export interface SyncContext {
-  db: Db;
-  stripe: Stripe;
-  now: () => number;
+/** Why the mirror is being written: recorded on audit and history rows. */
+export interface SyncCause {
   actor: Actor;
-  /** What made us look (event id, `resync`, `reconcile`): recorded on history rows. */
+  /** What made us look (event id, `resync`, `reconcile`). */
   cause: string;
   /** When the change happened in Stripe's time (ms): history rows are dated by it. */
   at: number;
@@ -59,7 +58,7 @@ export interface Fetched {
   deletedInvoices: Set<string>;
 }
 
-export async function couponOf(stripe: Stripe, sub: Stripe.Subscription, cache: Map<string, CouponTerms>): Promise<CouponTerms | null> {
+export async function couponOf(stripe: Stripe, clock: Clock, sub: Stripe.Subscription, cache: Map<string, CouponTerms>): Promise<CouponTerms | null> {
   const first = sub.discounts[0];
   if (!first) return null;
   const discount = typeof first === "string" ? null : first;
@@ -70,7 +69,7 @@ export async function couponOf(stripe: Stripe, sub: Stripe.Subscription, cache: 
     couponRef = d && typeof d !== "string" ? d.source.coupon : null;
   }
   if (!couponRef) return null;
-  if (discount?.end != null && discount.end * 1000 <= Date.now()) return null;
+  if (discount?.end != null && discount.end * 1000 <= clock.now()) return null;
   const couponId = typeof couponRef === "string" ? couponRef : couponRef.id;
   let terms = cache.get(couponId);
   if (!terms) {
@@ -93,13 +92,13 @@ function isMissing(e: unknown): boolean {
 
 export const emptyFetched = (): Fetched => ({ customers: new Map(), subscriptions: new Map(), invoices: new Map(), syncedAt: new Map(), deletedInvoices: new Set() });
 
-async function fetchAll(ctx: SyncContext, targets: SyncTargets): Promise<Fetched> {
+async function fetchAll(ctx: Pick<Services, "db" | "stripe" | "clock">, why: SyncCause, targets: SyncTargets): Promise<Fetched> {
   const out = emptyFetched();
   const coupons = new Map<string, CouponTerms>();
-  const skipInv = await freshIds(ctx.db, invoices, [...targets.invoices], ctx.freshSince);
+  const skipInv = await freshIds(ctx.db, invoices, [...targets.invoices], why.freshSince);
   for (const id of targets.invoices) {
     if (skipInv.has(id)) continue;
-    const syncedAt = ctx.now();
+    const syncedAt = ctx.clock.now();
     const inv = await ctx.stripe.invoices.retrieve(id).catch((e: unknown) => {
       if (isMissing(e)) return null;
       throw e;
@@ -115,12 +114,12 @@ async function fetchAll(ctx: SyncContext, targets: SyncTargets): Promise<Fetched
     const customerId = idOf(inv.customer);
     if (customerId) targets.customers.add(customerId);
   }
-  const skipSub = await freshIds(ctx.db, subscriptions, [...targets.subscriptions], ctx.freshSince);
+  const skipSub = await freshIds(ctx.db, subscriptions, [...targets.subscriptions], why.freshSince);
   for (const id of targets.subscriptions) {
     if (skipSub.has(id)) continue;
-    const syncedAt = ctx.now();
+    const syncedAt = ctx.clock.now();
     const sub = await ctx.stripe.subscriptions.retrieve(id);
-    out.subscriptions.set(id, { sub, coupon: await couponOf(ctx.stripe, sub, coupons), syncedAt });
+    out.subscriptions.set(id, { sub, coupon: await couponOf(ctx.stripe, ctx.clock, sub, coupons), syncedAt });
     targets.customers.add(idOf(sub.customer)!);
   }
   // A customer is fetched when an event is about it, or when we have never seen it (so the
@@ -131,8 +130,8 @@ async function fetchAll(ctx: SyncContext, targets: SyncTargets): Promise<Fetched
     : new Map<string, number>();
   for (const id of customerIds) {
     const seen = present.get(id);
-    if (seen !== undefined && ctx.freshSince !== undefined && seen >= ctx.freshSince) continue;
-    out.syncedAt.set(id, ctx.now());
+    if (seen !== undefined && why.freshSince !== undefined && seen >= why.freshSince) continue;
+    out.syncedAt.set(id, ctx.clock.now());
     const c = await ctx.stripe.customers.retrieve(id);
     out.customers.set(id, c.deleted ? { id, deleted: true } : c);
   }
@@ -147,8 +146,8 @@ const custSummary = (c: CustomerRow) => ({ user_id: c.userId, deleted: c.deleted
  * Fetches the targets from Stripe and writes them, with `extra` statements (e.g. marking the
  * event processed) in the same batch, so a crash leaves either all of it or none.
  */
-export async function syncObjects(ctx: SyncContext, targets: SyncTargets, extra: Extra = {}): Promise<{ changed: number }> {
-  return writeObjects(ctx, await fetchAll(ctx, targets), extra);
+export async function syncObjects(deps: Pick<Services, "db" | "stripe" | "clock" | "audit">, why: SyncCause, targets: SyncTargets, extra: Extra = {}): Promise<{ changed: number }> {
+  return writeObjects(deps, why, await fetchAll(deps, why, targets), extra);
 }
 
 export interface Extra {
@@ -156,128 +155,173 @@ export interface Extra {
   attempts?: AttemptInput[];
 }
 
+/** Statements and the audit entries that describe them: what each writer below returns. */
+interface Part {
+  statements: BatchItem<"sqlite">[];
+  entries: AuditEntry[];
+}
+
+const part = (): Part => ({ statements: [], entries: [] });
+
+function audited(p: Part, why: SyncCause, action: string, type: string, id: string, before: unknown, after: unknown): void {
+  p.entries.push({ actor: why.actor, action, subject: { type, id }, before, after });
+}
+
+/** Reads the rows of `ids` in one query, keyed by id. */
+async function rowsById<T extends typeof customers | typeof subscriptions | typeof invoices>(db: Db, table: T, ids: string[]): Promise<Map<string, T["$inferSelect"]>> {
+  if (ids.length === 0) return new Map();
+  const rows = (await db.select().from(table as typeof customers).where(inArray(table.id, ids)).all()) as T["$inferSelect"][];
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** Customers: upserted unless a later fetch already wrote a newer state. */
+async function writeCustomers(db: Db, why: SyncCause, fetched: Fetched, now: number, userByCustomer: Map<string, string | null>): Promise<Part & { reassigned: string[] }> {
+  const out = { ...part(), reassigned: [] as string[] };
+  const current = await rowsById(db, customers, [...fetched.customers.keys()]);
+  for (const [id, user] of [...current].map(([id, r]) => [id, r.userId] as const)) userByCustomer.set(id, user);
+  for (const [id, c] of fetched.customers) {
+    const before = current.get(id);
+    const syncedAt = fetched.syncedAt.get(id) ?? now;
+    const row: CustomerRow = "deleted" in c && c.deleted === true
+      ? { ...(before ?? { id, userId: null, email: null, name: null, country: null, state: null, currency: null, createdAt: now }), deleted: true, syncedAt }
+      : customerRow(c as Stripe.Customer, syncedAt, before?.userId ?? null);
+    // A fetch that started later has already written a newer state: keep it.
+    if (before && before.syncedAt > syncedAt) continue;
+    userByCustomer.set(id, row.userId);
+    if (sameRow(before, row)) {
+      out.statements.push(db.update(customers).set({ syncedAt }).where(and(eq(customers.id, id), lt(customers.syncedAt, syncedAt))));
+      continue;
+    }
+    out.statements.push(db.insert(customers).values(row).onConflictDoUpdate({ target: customers.id, set: row, setWhere: lte(customers.syncedAt, sql`excluded.synced_at`) }));
+    // Customers whose user id just became known: their user-less subscriptions follow.
+    if (before && before.userId !== row.userId && row.userId !== null) out.reassigned.push(id);
+    audited(out, why, before ? "customer.updated" : "customer.created", "customer", id, before ? custSummary(before) : undefined, custSummary(row));
+  }
+  return out;
+}
+
+/** The user ids of customers that fetched objects point to but that were not fetched themselves. */
+async function loadMissingUsers(db: Db, fetched: Fetched, userByCustomer: Map<string, string | null>): Promise<void> {
+  const referenced = [...fetched.subscriptions.values()].map((f) => idOf(f.sub.customer)!).concat([...fetched.invoices.values()].map((f) => idOf(f.inv.customer)!));
+  const missing = [...new Set(referenced)].filter((id) => !userByCustomer.has(id));
+  if (missing.length === 0) return;
+  for (const r of await db.select({ id: customers.id, userId: customers.userId }).from(customers).where(inArray(customers.id, missing)).all()) userByCustomer.set(r.id, r.userId);
+}
+
+/** Subscriptions and their history rows; returns the rows as they stand after this batch. */
+async function writeSubscriptions(db: Db, why: SyncCause, fetched: Fetched, userByCustomer: Map<string, string | null>): Promise<Part & { after: Map<string, SubscriptionRow>; formerUsers: Set<string> }> {
+  const out = { ...part(), after: new Map<string, SubscriptionRow>(), formerUsers: new Set<string>() };
+  const current = await rowsById(db, subscriptions, [...fetched.subscriptions.keys()]);
+  for (const [id, { sub, coupon, syncedAt }] of fetched.subscriptions) {
+    const before = current.get(id);
+    if (before && before.syncedAt > syncedAt) {
+      out.after.set(id, before);
+      continue;
+    }
+    const userId = sub.metadata?.user_id ?? userByCustomer.get(idOf(sub.customer)!) ?? before?.userId ?? null;
+    const row = subscriptionRow(sub, userId, coupon, syncedAt);
+    out.after.set(id, row);
+    if (before?.userId && before.userId !== row.userId) out.formerUsers.add(before.userId);
+    if (sameRow(before, row)) {
+      out.statements.push(db.update(subscriptions).set({ syncedAt }).where(and(eq(subscriptions.id, id), lt(subscriptions.syncedAt, syncedAt))));
+      continue;
+    }
+    out.statements.push(db.insert(subscriptions).values(row).onConflictDoUpdate({ target: subscriptions.id, set: row, setWhere: lte(subscriptions.syncedAt, sql`excluded.synced_at`) }));
+    const changes = historyChanges(before, row);
+    if (changes.length > 0) {
+      out.statements.push(
+        db.insert(subscriptionHistory).values({
+          subscriptionId: id, customerId: row.customerId, userId: row.userId, at: why.at, status: row.status, tier: row.tier, priceId: row.priceId,
+          unitAmount: row.unitAmount, currency: row.currency, quantity: row.quantity, discount: row.discount, mrr: row.mrr, changes: changes.join(","), cause: why.cause,
+        }),
+      );
+    }
+    audited(out, why, before ? "subscription.updated" : "subscription.created", "subscription", id, before ? subSummary(before) : undefined, subSummary(row));
+  }
+  return out;
+}
+
+/** Subscriptions that arrived before their customer's user id was known now get it. */
+async function assignUsers(db: Db, why: SyncCause, reassigned: string[], after: Map<string, SubscriptionRow>, userByCustomer: Map<string, string | null>): Promise<Part> {
+  const out = part();
+  if (reassigned.length === 0) return out;
+  for (const s of await db.select().from(subscriptions).where(and(inArray(subscriptions.customerId, reassigned), isNull(subscriptions.userId))).all()) {
+    if (after.has(s.id)) continue;
+    const userId = userByCustomer.get(s.customerId) ?? null;
+    after.set(s.id, { ...s, userId });
+    out.statements.push(db.update(subscriptions).set({ userId }).where(eq(subscriptions.id, s.id)));
+    audited(out, why, "subscription.updated", "subscription", s.id, { user_id: null }, { user_id: userId });
+  }
+  return out;
+}
+
+async function writeInvoices(db: Db, why: SyncCause, fetched: Fetched, subs: Map<string, SubscriptionRow>, userByCustomer: Map<string, string | null>): Promise<Part> {
+  const out = part();
+  const current = await rowsById(db, invoices, [...fetched.invoices.keys()]);
+  for (const [id, { inv, syncedAt }] of fetched.invoices) {
+    const before = current.get(id);
+    if (before && before.syncedAt > syncedAt) continue;
+    const subId = invoiceSubscriptionId(inv);
+    const fromSub = subId ? subs.get(subId)?.userId : undefined;
+    const userId = fromSub ?? userByCustomer.get(idOf(inv.customer)!) ?? before?.userId ?? null;
+    const row = invoiceRow(inv, userId, syncedAt);
+    if (sameRow(before, row)) {
+      out.statements.push(db.update(invoices).set({ syncedAt }).where(and(eq(invoices.id, id), lt(invoices.syncedAt, syncedAt))));
+      continue;
+    }
+    out.statements.push(db.insert(invoices).values(row).onConflictDoUpdate({ target: invoices.id, set: row, setWhere: lte(invoices.syncedAt, sql`excluded.synced_at`) }));
+    audited(out, why, before ? "invoice.updated" : "invoice.created", "invoice", id, before ? invSummary(before) : undefined, invSummary(row));
+  }
+  return out;
+}
+
+/** Draft invoices Stripe deleted leave the mirror. */
+async function deleteInvoices(db: Db, why: SyncCause, ids: Set<string>): Promise<Part> {
+  const out = part();
+  const current = await rowsById(db, invoices, [...ids]);
+  for (const [id, before] of current) {
+    out.statements.push(db.delete(invoices).where(eq(invoices.id, id)));
+    audited(out, why, "invoice.deleted", "invoice", id, invSummary(before), undefined);
+  }
+  return out;
+}
+
+/** The entitlement of every user a changed subscription belongs to (or belonged to). */
+async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, SubscriptionRow>, formerUsers: Set<string>, now: number): Promise<Part> {
+  const out = part();
+  const users = new Set([...[...subs.values()].map((s) => s.userId), ...formerUsers].filter((u): u is string => u !== null));
+  for (const userId of users) {
+    const others = (await db.select().from(subscriptions).where(eq(subscriptions.userId, userId)).all()).filter((s) => !subs.has(s.id));
+    const mine = [...others, ...[...subs.values()].filter((s) => s.userId === userId)];
+    const prior = await readEntitlement(db, userId);
+    const next = deriveEntitlement(userId, mine, prior, now);
+    if (sameState(prior, next)) continue;
+    out.statements.push(upsertEntitlement(db, next, now));
+    audited(out, why, "entitlement.changed", "user", userId, entitlementSummary(prior), entitlementSummary(next));
+  }
+  return out;
+}
+
 /** Writes objects already fetched from Stripe (by id, or by a list during a resync). */
-export async function writeObjects(ctx: Omit<SyncContext, "stripe" | "freshSince">, fetched: Fetched, extra: Extra = {}): Promise<{ changed: number }> {
-  const now = ctx.now();
-  return commitWithAudit(ctx.db, now, async () => {
-    const { db } = ctx;
-    const statements: BatchItem<"sqlite">[] = [];
-    const entries: AuditEntry[] = [];
-    const audit = (action: string, type: string, id: string, before: unknown, after: unknown) =>
-      entries.push({ actor: ctx.actor, action, subject: { type, id }, before, after });
-
-    // Customers.
-    const custIds = [...fetched.customers.keys()];
-    const currentCust = new Map((custIds.length ? await db.select().from(customers).where(inArray(customers.id, custIds)).all() : []).map((r) => [r.id, r]));
-    const userByCustomer = new Map<string, string | null>([...currentCust].map(([id, r]) => [id, r.userId]));
-    /** Customers whose user id just became known: their user-less subscriptions follow. */
-    const reassigned: string[] = [];
-    for (const [id, c] of fetched.customers) {
-      const before = currentCust.get(id);
-      const syncedAt = fetched.syncedAt.get(id) ?? now;
-      const row: CustomerRow = "deleted" in c && c.deleted === true
-        ? { ...(before ?? { id, userId: null, email: null, name: null, country: null, state: null, currency: null, createdAt: now }), deleted: true, syncedAt }
-        : customerRow(c as Stripe.Customer, syncedAt, before?.userId ?? null);
-      // A fetch that started later has already written a newer state: keep it.
-      if (before && before.syncedAt > syncedAt) continue;
-      userByCustomer.set(id, row.userId);
-      if (sameRow(before, row)) {
-        statements.push(db.update(customers).set({ syncedAt }).where(and(eq(customers.id, id), lt(customers.syncedAt, syncedAt))));
-        continue;
-      }
-      statements.push(db.insert(customers).values(row).onConflictDoUpdate({ target: customers.id, set: row, setWhere: lte(customers.syncedAt, sql`excluded.synced_at`) }));
-      if (before && before.userId !== row.userId && row.userId !== null) reassigned.push(id);
-      audit(before ? "customer.updated" : "customer.created", "customer", id, before ? custSummary(before) : undefined, custSummary(row));
-    }
-    const referenced = [...fetched.subscriptions.values()].map((f) => idOf(f.sub.customer)!).concat([...fetched.invoices.values()].map((f) => idOf(f.inv.customer)!));
-    const missingCustomerUsers = [...new Set(referenced)].filter((id) => !userByCustomer.has(id));
-    if (missingCustomerUsers.length) {
-      for (const r of await db.select({ id: customers.id, userId: customers.userId }).from(customers).where(inArray(customers.id, missingCustomerUsers)).all()) userByCustomer.set(r.id, r.userId);
-    }
-
-    // Subscriptions, their history, and the users whose access they decide.
-    const subIds = [...fetched.subscriptions.keys()];
-    const currentSubs = new Map((subIds.length ? await db.select().from(subscriptions).where(inArray(subscriptions.id, subIds)).all() : []).map((r) => [r.id, r]));
-    const newSubs = new Map<string, SubscriptionRow>();
-    const formerUsers = new Set<string>();
-    for (const [id, { sub, coupon, syncedAt }] of fetched.subscriptions) {
-      const before = currentSubs.get(id);
-      if (before && before.syncedAt > syncedAt) {
-        newSubs.set(id, before);
-        continue;
-      }
-      const userId = sub.metadata?.user_id ?? userByCustomer.get(idOf(sub.customer)!) ?? before?.userId ?? null;
-      const row = subscriptionRow(sub, userId, coupon, syncedAt);
-      newSubs.set(id, row);
-      if (before?.userId && before.userId !== row.userId) formerUsers.add(before.userId);
-      if (sameRow(before, row)) {
-        statements.push(db.update(subscriptions).set({ syncedAt }).where(and(eq(subscriptions.id, id), lt(subscriptions.syncedAt, syncedAt))));
-        continue;
-      }
-      statements.push(db.insert(subscriptions).values(row).onConflictDoUpdate({ target: subscriptions.id, set: row, setWhere: lte(subscriptions.syncedAt, sql`excluded.synced_at`) }));
-      const changes = historyChanges(before, row);
-      if (changes.length > 0) {
-        statements.push(
-          db.insert(subscriptionHistory).values({
-            subscriptionId: id, customerId: row.customerId, userId: row.userId, at: ctx.at, status: row.status, tier: row.tier, priceId: row.priceId,
-            unitAmount: row.unitAmount, currency: row.currency, quantity: row.quantity, discount: row.discount, mrr: row.mrr, changes: changes.join(","), cause: ctx.cause,
-          }),
-        );
-      }
-      audit(before ? "subscription.updated" : "subscription.created", "subscription", id, before ? subSummary(before) : undefined, subSummary(row));
-    }
-
-    if (reassigned.length) {
-      for (const s of await db.select().from(subscriptions).where(and(inArray(subscriptions.customerId, reassigned), isNull(subscriptions.userId))).all()) {
-        if (newSubs.has(s.id)) continue;
-        const userId = userByCustomer.get(s.customerId) ?? null;
-        newSubs.set(s.id, { ...s, userId });
-        statements.push(db.update(subscriptions).set({ userId }).where(eq(subscriptions.id, s.id)));
-        audit("subscription.updated", "subscription", s.id, { user_id: null }, { user_id: userId });
-      }
-    }
-
-    // Invoices.
-    const invIds = [...fetched.invoices.keys()];
-    const currentInv = new Map((invIds.length ? await db.select().from(invoices).where(inArray(invoices.id, invIds)).all() : []).map((r) => [r.id, r]));
-    for (const [id, { inv, syncedAt }] of fetched.invoices) {
-      const before = currentInv.get(id);
-      const subId = invoiceSubscriptionId(inv);
-      const fromSub = subId ? newSubs.get(subId)?.userId : undefined;
-      const userId = fromSub ?? userByCustomer.get(idOf(inv.customer)!) ?? before?.userId ?? null;
-      if (before && before.syncedAt > syncedAt) continue;
-      const row = invoiceRow(inv, userId, syncedAt);
-      if (sameRow(before, row)) {
-        statements.push(db.update(invoices).set({ syncedAt }).where(and(eq(invoices.id, id), lt(invoices.syncedAt, syncedAt))));
-        continue;
-      }
-      statements.push(db.insert(invoices).values(row).onConflictDoUpdate({ target: invoices.id, set: row, setWhere: lte(invoices.syncedAt, sql`excluded.synced_at`) }));
-      audit(before ? "invoice.updated" : "invoice.created", "invoice", id, before ? invSummary(before) : undefined, invSummary(row));
-    }
-
-    for (const id of fetched.deletedInvoices) {
-      const [before] = await db.select().from(invoices).where(eq(invoices.id, id)).all();
-      if (!before) continue;
-      statements.push(db.delete(invoices).where(eq(invoices.id, id)));
-      audit("invoice.deleted", "invoice", id, invSummary(before), undefined);
-    }
-
-    for (const a of extra.attempts ?? []) {
-      statements.push(db.insert(paymentAttempts).values(a).onConflictDoNothing());
-    }
-
-    // Entitlements of every user a changed subscription belongs to.
-    const users = new Set([...[...newSubs.values()].map((s) => s.userId), ...formerUsers].filter((u): u is string => u !== null));
-    for (const userId of users) {
-      const others = (await db.select().from(subscriptions).where(eq(subscriptions.userId, userId)).all()).filter((s) => !newSubs.has(s.id));
-      const mine = [...others, ...[...newSubs.values()].filter((s) => s.userId === userId)];
-      const prior = await readEntitlement(db, userId);
-      const next = deriveEntitlement(userId, mine, prior, now);
-      if (sameState(prior, next)) continue;
-      statements.push(upsertEntitlement(db, next, now));
-      audit("entitlement.changed", "user", userId, entitlementSummary(prior), entitlementSummary(next));
-    }
-
+export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit">, why: SyncCause, fetched: Fetched, extra: Extra = {}): Promise<{ changed: number }> {
+  const { db } = deps;
+  return deps.audit.commit(async () => {
+    const now = deps.clock.now();
+    const userByCustomer = new Map<string, string | null>();
+    const custs = await writeCustomers(db, why, fetched, now, userByCustomer);
+    await loadMissingUsers(db, fetched, userByCustomer);
+    const subs = await writeSubscriptions(db, why, fetched, userByCustomer);
+    const parts: Part[] = [
+      custs,
+      subs,
+      await assignUsers(db, why, custs.reassigned, subs.after, userByCustomer),
+      await writeInvoices(db, why, fetched, subs.after, userByCustomer),
+      await deleteInvoices(db, why, fetched.deletedInvoices),
+      { statements: (extra.attempts ?? []).map((a) => db.insert(paymentAttempts).values(a).onConflictDoNothing()), entries: [] },
+      await writeEntitlements(db, why, subs.after, subs.formerUsers, now),
+    ];
+    const statements = parts.flatMap((p) => p.statements);
+    const entries = parts.flatMap((p) => p.entries);
     statements.push(...(extra.statements?.() ?? []));
     return { statements, entries, result: { changed: entries.length } };
   });

@@ -33,13 +33,17 @@ export const apiKeys = sqliteTable(
   (t) => [uniqueIndex("api_keys_hash_uq").on(t.hash)],
 );
 
+/** Who made a change: a keyed request, Stripe (an event), a cron, the CLI, or the system itself. */
+export const ACTOR_TYPES = ["api_key", "stripe", "cron", "cli", "system"] as const;
+export type ActorType = (typeof ACTOR_TYPES)[number];
+
 export const auditLog = sqliteTable(
   "audit_log",
   {
     /** Dense sequence: a gap means a deleted row. */
     seq: integer("seq").primaryKey(),
     at: integer("at").notNull(),
-    actorType: text("actor_type", { enum: ["api_key", "stripe", "cron", "cli", "system"] }).notNull(),
+    actorType: text("actor_type", { enum: ACTOR_TYPES }).notNull(),
     actorId: text("actor_id").notNull(),
     action: text("action").notNull(),
     subjectType: text("subject_type").notNull(),

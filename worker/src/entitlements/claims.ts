@@ -1,21 +1,16 @@
 /**
  * Token claims from an entitlement state and the catalog. The contract is the SDK's own type
- * (packages/entitlements/src/claims.ts), so the worker cannot sign a claim the SDK would not read.
+ * (@federal-job-advisor/entitlements), so the worker cannot sign a claim the SDK would not read.
  */
-import type { EntitlementClaims, UpgradeOffer } from "../../../packages/entitlements/src/claims";
+import type { EntitlementClaims, UpgradeOffer } from "@federal-job-advisor/entitlements";
 import { cheapestTierWith, findTier, type Catalog, catalog as defaultCatalog } from "../catalog";
+import type { ClaimsConfig } from "./config";
 import type { EntitlementState } from "./state";
 
-export type { EntitlementClaims };
+export type { ClaimsConfig, EntitlementClaims };
 
 const GRANTING = new Set(["trialing", "active", "past_due"]);
 
-export interface ClaimsConfig {
-  issuer: string;
-  audience: string;
-  ttlSeconds: number;
-  appBaseUrl: string;
-}
 
 /** The features and limits a state grants now: a tier's, or nothing. */
 export function grants(state: EntitlementState, from: Catalog = defaultCatalog): { features: string[]; limits: Record<string, number | null> } {
@@ -30,11 +25,11 @@ export function upgradeOffers(features: readonly string[], appBaseUrl: string, f
   for (const f of from.features) {
     if (have.has(f.key)) continue;
     const tier = cheapestTierWith(f.key, from);
-    const price = tier?.prices.find((p) => p.cycle === "month") ?? tier?.prices[0];
+    const price = tier?.prices.find((p) => p.interval === "month") ?? tier?.prices[0];
     if (!tier || !price) continue;
     offers[f.key] = {
       tier: tier.key,
-      price: { amount: price.unit.amount, currency: price.unit.currency, interval: price.cycle },
+      price: { amount: price.unit.amount, currency: price.unit.currency, interval: price.interval },
       url: `${appBaseUrl}/billing/upgrade?tier=${encodeURIComponent(tier.key)}`,
     };
   }

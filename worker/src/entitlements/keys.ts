@@ -8,7 +8,7 @@
  */
 import { importJWK, type JWK } from "jose";
 import { z } from "zod";
-import { ApiError } from "../http/errors";
+import { DomainError } from "../errors";
 
 const b64url = z.string().regex(/^[A-Za-z0-9_-]+$/);
 
@@ -58,12 +58,12 @@ async function load(secret: string): Promise<LoadedKeys> {
   try {
     json = JSON.parse(secret);
   } catch {
-    throw new ApiError("config_invalid", "ENTITLEMENTS_SIGNING_KEYS is not JSON; set it to the output of `npm run keys:generate`.", { errors: [{ field: "ENTITLEMENTS_SIGNING_KEYS", message: "not JSON" }] });
+    throw new DomainError("config_invalid", "ENTITLEMENTS_SIGNING_KEYS is not JSON; set it to the output of `npm run keys:generate`.", { errors: [{ field: "ENTITLEMENTS_SIGNING_KEYS", message: "not JSON" }] });
   }
   const parsed = KeySet.safeParse(json);
   if (!parsed.success) {
     const errors = parsed.error.issues.map((i) => ({ field: ["ENTITLEMENTS_SIGNING_KEYS", ...i.path.map(String)].join("."), message: i.message }));
-    throw new ApiError("config_invalid", `ENTITLEMENTS_SIGNING_KEYS is not a valid key set: ${errors.map((e) => `${e.field}: ${e.message}`).join("; ")}.`, { errors });
+    throw new DomainError("config_invalid", `ENTITLEMENTS_SIGNING_KEYS is not a valid key set: ${errors.map((e) => `${e.field}: ${e.message}`).join("; ")}.`, { errors });
   }
   const current = parsed.data.keys.find((k) => k.status === "current")!;
   const { status: _status, ...jwk } = current;

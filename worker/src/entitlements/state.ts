@@ -4,11 +4,11 @@
  * so there is one rule for "what may this user use now".
  */
 import { eq, sql } from "drizzle-orm";
-import { commitWithAudit } from "../audit/append";
-import type { Actor } from "../audit/chain";
+import type { Caller } from "../audit/chain";
 import { findTier, type Catalog, catalog as defaultCatalog } from "../catalog";
 import type { Db } from "../db/client";
 import { entitlements, type EntitlementStatus, subscriptions } from "../db/schema";
+import type { Services } from "../services";
 
 export const GRACE_DAYS = 21;
 const DAY = 86_400_000;
@@ -128,12 +128,13 @@ export function entitlementSummary(s: EntitlementState) {
  * Sets a user's state directly (tests, and dunning's suspension), audited. The sync computes
  * the state with deriveEntitlement instead and writes it in its own batch.
  */
-export async function setEntitlementState(db: Db, state: EntitlementState, ctx: { now: number; actor: Actor; requestId?: string; action?: string }): Promise<void> {
-  await commitWithAudit(db, ctx.now, async () => {
+export async function setEntitlementState(deps: Pick<Services, "db" | "clock" | "audit">, state: EntitlementState, who: Caller & { action?: string }): Promise<void> {
+  const { db } = deps;
+  await deps.audit.commit(async () => {
     const before = await readEntitlement(db, state.userId);
     return {
-      statements: [upsertEntitlement(db, state, ctx.now)],
-      entries: [{ actor: ctx.actor, action: ctx.action ?? "entitlement.set", subject: { type: "user", id: state.userId }, before: entitlementSummary(before), after: entitlementSummary(state), requestId: ctx.requestId }],
+      statements: [upsertEntitlement(db, state, deps.clock.now())],
+      entries: [{ actor: who.actor, requestId: who.requestId, action: who.action ?? "entitlement.set", subject: { type: "user", id: state.userId }, before: entitlementSummary(before), after: entitlementSummary(state) }],
       result: undefined,
     };
   });

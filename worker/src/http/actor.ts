@@ -1,11 +1,11 @@
 import type { Context } from "hono";
-import type { Actor } from "../audit/chain";
-import { ApiError } from "./errors";
+import type { Caller } from "../audit/chain";
 import type { AppEnv } from "./context";
+import { ApiError } from "./errors";
 
-/** The audit actor of a keyed request. */
-export function actorOf(c: Context<AppEnv>): Actor {
+/** Who a keyed request acts as, for the audit log. */
+export function callerOf(c: Context<AppEnv>): Caller {
   const principal = c.get("principal");
   if (!principal) throw new ApiError("unauthenticated", "This route needs an API key.");
-  return { type: "api_key", id: principal.keyId };
+  return { actor: { type: "api_key", id: principal.keyId }, requestId: c.get("requestId") };
 }

@@ -1,12 +1,13 @@
 import type { Principal } from "../auth/api-keys";
 import type { Env } from "../env";
+import type { Services } from "../services";
 
 export interface AppEnv {
   Bindings: Env;
   Variables: {
     requestId: string;
     principal?: Principal;
-    /** Overridable clock: tests and the emulator's test clocks set it; production uses Date.now(). */
-    now: number;
+    /** Built once per request by the first middleware; routes pass it to the domain. */
+    services: Services;
   };
 }

@@ -1,8 +1,10 @@
 /**
- * The one error type of the worker. Every failure a client can see is an ApiError with a
- * code; the code fixes the HTTP status and the stable problem `type` URI (RFC 9457), so a
- * client can branch on `type` without parsing prose.
+ * Errors as a client sees them. Every failure becomes an ApiError whose code fixes the HTTP
+ * status and the stable problem `type` URI (RFC 9457), so a client can branch on `type`
+ * without parsing prose. Domain code throws DomainError (../errors.ts); `onError` maps it here.
  */
+import type { ErrorCode as DomainCode } from "../errors";
+
 export const PROBLEM_BASE = "https://federaljobadvisor.com/problems/";
 
 const CODES = {
@@ -21,12 +23,12 @@ const CODES = {
   upstream_unavailable: { status: 502, title: "An upstream service failed" },
   config_invalid: { status: 503, title: "The service is misconfigured" },
   unavailable: { status: 503, title: "Service unavailable" },
-} as const satisfies Record<string, { status: number; title: string }>;
+} as const satisfies Record<DomainCode | string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof CODES;
 
 export interface FieldError {
-  /** JSON pointer-ish dotted path of the failing field, e.g. `body.role` or `query.limit`. */
+  /** Dotted path of the failing field in the request, e.g. `body.role` or `query.limit`. */
   field: string;
   message: string;
   code?: string;
@@ -45,6 +47,7 @@ export interface Problem {
 }
 
 export class ApiError extends Error {
+  override name = "ApiError";
   readonly code: ErrorCode;
   readonly status: number;
   readonly errors?: FieldError[];
@@ -54,15 +57,9 @@ export class ApiError extends Error {
   constructor(
     code: ErrorCode,
     detail: string,
-    options: {
-      errors?: FieldError[];
-      headers?: Record<string, string>;
-      extensions?: Record<string, unknown>;
-      cause?: unknown;
-    } = {},
+    options: { errors?: FieldError[]; headers?: Record<string, string>; extensions?: Record<string, unknown>; cause?: unknown } = {},
   ) {
     super(detail, { cause: options.cause });
-    this.name = "ApiError";
     this.code = code;
     this.status = CODES[code].status;
     if (options.errors) this.errors = options.errors;

@@ -1,11 +1,11 @@
 import type { MiddlewareHandler } from "hono";
 import { authenticate } from "../auth/api-keys";
 import { KEYLESS, roleHas, type Permission } from "../auth/permissions";
-import { getDb } from "../db/client";
+import { isDomainError } from "../errors";
 import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
 
-/** Every route gets this from its ROUTES entry: the permission is checked before any input. */
+/** Every route gets this from its `guard(...)`: the permission is checked before any input. */
 export function authorize(permission: Permission): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (KEYLESS.has(permission)) return next();
@@ -13,13 +13,14 @@ export function authorize(permission: Permission): MiddlewareHandler<AppEnv> {
     if (!header) throw new ApiError("unauthenticated", "Send an API key as `Authorization: Bearer fja_...`.", { headers: { "www-authenticate": 'Bearer realm="billing"' } });
     const match = /^Bearer ([^\s]+)$/.exec(header);
     if (!match?.[1]) throw new ApiError("unauthenticated", "The Authorization header is malformed: expected `Bearer fja_...`.", { headers: { "www-authenticate": 'Bearer realm="billing", error="invalid_request"' } });
-    const { principal, touch } = await authenticate(getDb(c.env.DB), match[1], c.get("now")).catch((e: unknown) => {
-      if (e instanceof ApiError && e.code === "unauthenticated") {
+    const services = c.get("services");
+    const { principal, touch } = await authenticate(services, match[1]).catch((e: unknown) => {
+      if (isDomainError(e, "unauthenticated")) {
         throw new ApiError(e.code, e.message, { headers: { "www-authenticate": 'Bearer realm="billing", error="invalid_token"' } });
       }
       throw e;
     });
-    if (touch) c.executionCtx.waitUntil(touch.catch(() => undefined));
+    if (touch) services.defer(touch);
     if (!roleHas(principal.role, permission)) {
       throw new ApiError("forbidden", `This ${principal.role} key may not do this: the route needs the \`${permission}\` permission.`, { extensions: { required_permission: permission } });
     }

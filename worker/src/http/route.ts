@@ -1,25 +1,28 @@
-import { createRoute, type RouteConfig } from "@hono/zod-openapi";
-import { KEYLESS, ROUTES, type RouteName } from "../auth/permissions";
+import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { KEYLESS, type Permission } from "../auth/permissions";
+import type { AppEnv } from "./context";
 import { authorize } from "./middleware";
 
-type Spec<N extends RouteName> = (typeof ROUTES)[N];
-
 /**
- * createRoute with the method, path and permission taken from the ROUTES table, so a route
- * file cannot forget its permission or declare one the table does not know.
+ * What a route declares beside its method and path: the permission, checked before any input
+ * is parsed, and its trace in the OpenAPI document (`x-permission`, the bearer scheme).
+ * Spread it into `createRoute({ method, path, ...guard("keys:manage"), ... })`.
  */
-export function defineRoute<N extends RouteName, R extends Omit<RouteConfig, "method" | "path" | "middleware">>(name: N, config: R) {
-  const spec = ROUTES[name];
-  const keyless = KEYLESS.has(spec.permission);
-  return createRoute({
-    ...config,
-    method: spec.method as Spec<N>["method"],
-    path: spec.path as Spec<N>["path"],
-    summary: spec.summary,
-    tags: [...spec.tags],
-    operationId: name,
-    middleware: [authorize(spec.permission)] as const,
-    ...(keyless ? {} : { security: [{ apiKey: [] }] }),
-    "x-permission": spec.permission,
-  } as R & { method: Spec<N>["method"]; path: Spec<N>["path"]; middleware: [ReturnType<typeof authorize>] });
+export function guard<P extends Permission>(permission: P): { middleware: [MiddlewareHandler<AppEnv>]; security?: { apiKey: string[] }[]; "x-permission": P } {
+  return {
+    middleware: [authorize(permission)],
+    ...(KEYLESS.has(permission) ? {} : { security: [{ apiKey: [] }] }),
+    "x-permission": permission,
+  };
+}
+
+/** A route and its handler, as every route file exports them (`export default handle(...)`). */
+export interface ApiRoute {
+  route: RouteConfig & { "x-permission": Permission };
+  handler: unknown;
+}
+
+export function handle<R extends RouteConfig & { "x-permission": Permission }>(route: R, handler: RouteHandler<R, AppEnv>): ApiRoute {
+  return { route, handler };
 }

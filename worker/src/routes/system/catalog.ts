@@ -1,8 +1,7 @@
-import { z } from "@hono/zod-openapi";
-import { catalog } from "../catalog";
-import { defineRoute } from "../http/route";
-import { newRouter } from "../http/router";
-import { json, publicErrors } from "../http/schemas";
+import { createRoute, z } from "@hono/zod-openapi";
+import { catalog } from "../../catalog";
+import { guard, handle } from "../../http/route";
+import { json, publicErrors } from "../../http/schemas";
 
 const Money = z.object({ amount: z.int(), currency: z.string() });
 const CatalogResponse = z
@@ -14,7 +13,7 @@ const CatalogResponse = z
         name: z.string(),
         rank: z.int(),
         trial_days: z.int(),
-        prices: z.array(z.object({ cycle: z.enum(["month", "year"]), unit: Money, lookup_key: z.string() })),
+        prices: z.array(z.object({ interval: z.enum(["month", "year"]), unit: Money, lookup_key: z.string() })),
         features: z.array(z.string()),
         limits: z.record(z.string(), z.int().nullable()),
       }),
@@ -33,7 +32,7 @@ const body: CatalogResponse = {
     name: t.name,
     rank: t.rank,
     trial_days: t.trialDays,
-    prices: t.prices.map((p) => ({ cycle: p.cycle, unit: p.unit, lookup_key: p.lookupKey })),
+    prices: t.prices.map((p) => ({ interval: p.interval, unit: p.unit, lookup_key: p.lookupKey })),
     features: t.features,
     limits: t.limits,
   })),
@@ -41,9 +40,16 @@ const body: CatalogResponse = {
   limits: catalog.limits,
 };
 
-const route = defineRoute("catalog", { responses: { 200: json(CatalogResponse, "The catalog"), ...publicErrors } });
+const route = createRoute({
+  method: "get",
+  path: "/v1/catalog",
+  ...guard("public"),
+  summary: "Tiers, prices, trials, features and limits",
+  tags: ["catalog"],
+  responses: { 200: json(CatalogResponse, "The catalog"), ...publicErrors },
+});
 
-export const catalogRoutes = newRouter().openapi(route, (c) => {
+export default handle(route, (c) => {
   c.header("cache-control", "public, max-age=300");
   return c.json(body, 200);
 });

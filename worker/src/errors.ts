@@ -1,0 +1,50 @@
+/**
+ * The domain's errors: a code a caller can branch on, a message a person can act on, and
+ * optional details. They say nothing about HTTP (no status, no request field paths): `http/`
+ * maps each code to a status and a problem `type` in its one `onError`, and a cron or queue
+ * consumer logs them. This file imports nothing, so any folder may throw them.
+ */
+export type ErrorCode =
+  /** The input breaks a rule (a date in the past, `to` before `from`). */
+  | "validation_failed"
+  /** A webhook's signature does not verify. */
+  | "invalid_signature"
+  /** A signed body that is not JSON. */
+  | "malformed_json"
+  | "unauthenticated"
+  | "forbidden"
+  | "not_found"
+  /** The resource is not in a state that allows this. */
+  | "conflict"
+  /** A setting or secret is missing or malformed. */
+  | "config_invalid"
+  /** Stripe (or another upstream) failed or answered unexpectedly. */
+  | "upstream_unavailable"
+  | "unavailable";
+
+export interface ErrorDetails {
+  /**
+   * The failing inputs, each by its API name (`expires_at`, `id`, `stripe-signature`), or the
+   * failing settings by variable name for `config_invalid`. Where the input sits in a request
+   * (`body.`, `path.`, `header.`) is for `http/` to say.
+   */
+  errors?: { field: string; message: string; code?: string }[];
+  /** Extra members a client may read (kept in the problem document). */
+  extensions?: Record<string, unknown>;
+}
+
+export class DomainError extends Error {
+  override name = "DomainError";
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isDomainError(error: unknown, code?: ErrorCode): error is DomainError {
+  return error instanceof DomainError && (code === undefined || error.code === code);
+}

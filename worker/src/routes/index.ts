@@ -1,0 +1,39 @@
+/** Every route of the API, each declared in its own file with its method, path and permission. */
+import type { ApiRoute } from "../http/route";
+import auditList from "./audit/list";
+import auditVerify from "./audit/verify";
+import entitlementsCheck from "./entitlements/check";
+import entitlementsGet from "./entitlements/get";
+import jwks from "./entitlements/jwks";
+import entitlementsToken from "./entitlements/token";
+import eventsList from "./events/list";
+import eventsReplay from "./events/replay";
+import eventsReplayRange from "./events/replay-range";
+import resync from "./events/resync";
+import keysCreate from "./keys/create";
+import keysList from "./keys/list";
+import keysRevoke from "./keys/revoke";
+import keysRotate from "./keys/rotate";
+import catalog from "./system/catalog";
+import health from "./system/health";
+import webhooksStripe from "./webhooks/stripe";
+
+export const routes: readonly ApiRoute[] = [
+  health,
+  catalog,
+  keysCreate,
+  keysList,
+  keysRotate,
+  keysRevoke,
+  auditList,
+  auditVerify,
+  jwks,
+  entitlementsToken,
+  entitlementsGet,
+  entitlementsCheck,
+  webhooksStripe,
+  eventsList,
+  eventsReplay,
+  eventsReplayRange,
+  resync,
+];

@@ -1,0 +1,73 @@
+/**
+ * The one place the worker's dependencies are built: once per request, cron run or queue batch,
+ * then passed down. Domain code takes what it needs of this (`Pick<Services, "db" | "clock">`)
+ * and builds nothing itself, so a test can hand it a fixed clock or another D1 handle.
+ * Stripe and the signer are built on first use: a route that needs neither still works when
+ * their settings are missing, and one that needs them answers `config_invalid`.
+ */
+import { auditWriter, type AuditWriter } from "./audit/append";
+import { stripeClient, type Stripe } from "./billing/stripe";
+import type { Clock } from "./clock";
+import { getDb, type Db } from "./db/client";
+import type { ClaimsConfig } from "./entitlements/config";
+import { loadSigningKeys, type LoadedKeys } from "./entitlements/keys";
+import { coreConfig, signingConfig, stripeConfig, webhookConfig, type Env, type WebhookConfig } from "./env";
+import { describeError, jsonLogger, type Logger } from "./log";
+
+export interface Signer {
+  keys(): Promise<LoadedKeys>;
+  readonly config: ClaimsConfig;
+}
+
+export interface Services {
+  readonly clock: Clock;
+  readonly db: Db;
+  readonly log: Logger;
+  readonly audit: AuditWriter;
+  readonly stripe: Stripe;
+  readonly signer: Signer;
+  readonly webhooks: WebhookConfig;
+  /** Keeps work running after the response (waitUntil); its failure is logged, never thrown. */
+  defer(work: Promise<unknown>): void;
+}
+
+export interface ServiceOptions {
+  log?: Logger;
+  /** The runtime's waitUntil; without one, deferred work just runs on. */
+  waitUntil?: (work: Promise<unknown>) => void;
+  /** Another D1 handle than env.DB (tests racing two writers). */
+  d1?: D1Database;
+}
+
+export function services(env: Env, clock: Clock, options: ServiceOptions = {}): Services {
+  const db = getDb(options.d1 ?? env.DB);
+  const log = options.log ?? jsonLogger();
+  let stripe: Stripe | undefined;
+  let signer: Signer | undefined;
+  return {
+    clock,
+    db,
+    log,
+    audit: auditWriter(db, clock),
+    get stripe() {
+      return (stripe ??= stripeClient(stripeConfig(env)));
+    },
+    get signer() {
+      if (!signer) {
+        const signing = signingConfig(env);
+        signer = {
+          keys: () => loadSigningKeys(signing.ENTITLEMENTS_SIGNING_KEYS),
+          config: { issuer: signing.ENTITLEMENTS_ISSUER, audience: signing.ENTITLEMENTS_AUDIENCE, ttlSeconds: signing.ENTITLEMENTS_TOKEN_TTL_SECONDS, appBaseUrl: coreConfig(env).APP_BASE_URL },
+        };
+      }
+      return signer;
+    },
+    get webhooks() {
+      return webhookConfig(env);
+    },
+    defer(work) {
+      const guarded = work.catch((e: unknown) => log.log("error", "deferred work failed", { error: describeError(e) }));
+      options.waitUntil?.(guarded);
+    },
+  };
+}
