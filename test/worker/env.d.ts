@@ -5,6 +5,8 @@ declare global {
   namespace Cloudflare {
     interface Env extends WorkerEnv {
       TEST_MIGRATIONS: D1Migration[];
+      /** A second handle on the database behind DB. */
+      DB_RACE: D1Database;
     }
   }
 }

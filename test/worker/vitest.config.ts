@@ -19,6 +19,9 @@ export default defineConfig(async () => {
             "stripe-events": { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 10, retryDelay: 10, deadLetterQueue: "stripe-events-dlq" },
             "stripe-events-dlq": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 100, retryDelay: 3600 },
           },
+          // DB_RACE is the same database as DB through a second binding: tests race writers on
+          // separate D1 handles, as separate isolates would.
+          d1Databases: { DB: "00000000-0000-0000-0000-000000000000", DB_RACE: "00000000-0000-0000-0000-000000000000" },
           bindings: {
             STRIPE_API_BASE: inject("stripeApiBase"),
             STRIPE_SECRET_KEY: inject("stripeSecretKey"),

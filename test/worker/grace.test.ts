@@ -1,0 +1,83 @@
+import { asc, eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { runCron } from "../../worker/src/cron";
+import { auditLog, entitlements } from "../../worker/src/db/schema";
+import { noEntitlement, setEntitlementState } from "../../worker/src/entitlements/state";
+import { svc, TEST_CALLER } from "./helpers";
+import { db, deliver, ensurePrice, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";
+
+const DAY = 86_400_000;
+
+/** Delivers every event about the customer, its subscription and invoices not delivered yet. */
+async function deliverAll(ids: { customer: string; sub: string }, seen: Set<string>) {
+  const invoiceIds = (await stripe().invoices.list({ customer: ids.customer, limit: 100 })).data.map((i) => i.id);
+  for (const e of await eventsFor([ids.customer, ids.sub, ...invoiceIds])) {
+    if (seen.has(e.id)) continue;
+    seen.add(e.id);
+    await deliver(e);
+    await settled(e.id);
+  }
+}
+
+const entitlementOf = (userId: string) => db().select().from(entitlements).where(eq(entitlements.userId, userId)).get();
+
+describe("grace after a failed payment", () => {
+  it("keeps a user who paid for the period past due for 21 days after a failed mid-period upgrade, and starts a new grace for a later invoice", async () => {
+    const s = stripe();
+    const clock = await testClock();
+    const { userId, customer, sub } = await subscriber({ testClock: clock.id });
+    const seen = new Set<string>();
+    await deliverAll({ customer: customer.id, sub: sub.id }, seen);
+    expect((await entitlementOf(userId))?.status).toBe("active");
+
+    // Day 25 of 30: the card now declines, and the upgrade's prorated invoice fails.
+    await clock.advanceDays(25);
+    const declining = await s.paymentMethods.attach("pm_card_chargeCustomerFail", { customer: customer.id });
+    await s.customers.update(customer.id, { invoice_settings: { default_payment_method: declining.id } });
+    const mobile = await ensurePrice("mobile_monthly");
+    const current = await s.subscriptions.retrieve(sub.id);
+    await s.subscriptions.update(sub.id, { items: [{ id: current.items.data[0]!.id, price: mobile.id }], proration_behavior: "always_invoice" });
+    await deliverAll({ customer: customer.id, sub: sub.id }, seen);
+    expect((await s.subscriptions.retrieve(sub.id)).status).toBe("past_due");
+    const [failure] = (await eventsFor([customer.id, sub.id, ...(await s.invoices.list({ customer: customer.id })).data.map((i) => i.id)])).filter((e) => e.type === "invoice.payment_failed");
+    const failedAt = failure!.created * 1000;
+    const pastDue = await entitlementOf(userId);
+    expect(pastDue).toMatchObject({ status: "past_due", tier: "mobile", graceUntil: failedAt + 21 * DAY, suspendedAt: null });
+
+    // Paid with a working card: the grace ends with the debt.
+    const working = await s.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+    await s.customers.update(customer.id, { invoice_settings: { default_payment_method: working.id } });
+    await s.invoices.pay((failure!.data.object as { id: string }).id);
+    await deliverAll({ customer: customer.id, sub: sub.id }, seen);
+    expect(await entitlementOf(userId)).toMatchObject({ status: "active", graceUntil: null });
+
+    // The renewal on day 30 fails: a new grace from that failure, not from the first one.
+    await s.customers.update(customer.id, { invoice_settings: { default_payment_method: declining.id } });
+    await clock.advanceDays(6);
+    await deliverAll({ customer: customer.id, sub: sub.id }, seen);
+    const renewalFailure = (await eventsFor([...(await s.invoices.list({ customer: customer.id })).data.map((i) => i.id)])).filter((e) => e.type === "invoice.payment_failed").at(-1)!;
+    expect(renewalFailure.id).not.toBe(failure!.id);
+    expect(await entitlementOf(userId)).toMatchObject({ status: "past_due", graceUntil: renewalFailure.created * 1000 + 21 * DAY });
+  }, 60_000);
+});
+
+describe("suspension when the grace runs out", () => {
+  it("stores suspended with suspended_at at the end of the grace, audited once, when the cron finds it", async () => {
+    const userId = `user_lapsed_${Date.now()}`;
+    const graceUntil = Date.now() - 60_000;
+    await setEntitlementState(svc(), { ...noEntitlement(userId), customerId: "cus_lapsed", subscriptionId: "sub_lapsed", tier: "local", status: "past_due", graceUntil }, TEST_CALLER);
+    await runCron("* * * * *", svc());
+    await runCron("* * * * *", svc());
+    expect(await entitlementOf(userId)).toMatchObject({ status: "suspended", suspendedAt: graceUntil, graceUntil });
+    const audit = await db().select().from(auditLog).where(eq(auditLog.subjectId, userId)).orderBy(asc(auditLog.seq)).all();
+    expect(audit.map((a) => a.action)).toEqual(["entitlement.set", "entitlement.suspended"]);
+    expect(JSON.parse(audit[1]!.after!)).toMatchObject({ status: "suspended", suspended_at: graceUntil });
+  });
+
+  it("leaves a user whose grace is still running past due", async () => {
+    const userId = `user_in_grace_${Date.now()}`;
+    await setEntitlementState(svc(), { ...noEntitlement(userId), tier: "local", status: "past_due", graceUntil: Date.now() + DAY }, TEST_CALLER);
+    await runCron("* * * * *", svc());
+    expect((await entitlementOf(userId))?.status).toBe("past_due");
+  });
+});
