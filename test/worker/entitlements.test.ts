@@ -48,6 +48,8 @@ describe("JWKS", () => {
     for (const k of set.keys) {
       expect(k).toMatchObject({ kty: "OKP", crv: "Ed25519", alg: "EdDSA", use: "sig" });
       expect(k).not.toHaveProperty("d");
+      // The README says so: every key of the set is published alike, with no status member.
+      expect(Object.keys(k).sort()).toEqual(["alg", "crv", "kid", "kty", "use", "x"]);
     }
   });
 });

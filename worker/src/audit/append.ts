@@ -8,6 +8,7 @@ import { desc } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Clock } from "../clock";
 import type { Db } from "../db/client";
+import { isStaleRead } from "../db/guard";
 import { auditLog } from "../db/schema";
 import { chainRow, type AuditEntry } from "./chain";
 
@@ -80,7 +81,9 @@ async function commitOnce<T>(db: Db, clock: Clock, build: () => Promise<AuditedC
       if (all.length > 0) await db.batch(all);
       return result;
     } catch (error) {
-      if (attempt < MAX_ATTEMPTS && isChainRace(error)) {
+      // Another writer appended to the chain, or changed a row this change was computed from:
+      // build it again from what is there now.
+      if (attempt < MAX_ATTEMPTS && (isChainRace(error) || isStaleRead(error))) {
         // Jitter spreads the losers out so they do not collide again on the next head.
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * attempt)));
         continue;

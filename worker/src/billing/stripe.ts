@@ -26,5 +26,6 @@ export function stripeClient(cfg: StripeConfig): Stripe {
   return client;
 }
 
-export const cryptoProvider = Stripe.createSubtleCryptoProvider();
+// Annotated so the worker's declarations can be emitted (tsc -b with composite projects).
+export const cryptoProvider: ReturnType<typeof Stripe.createSubtleCryptoProvider> = Stripe.createSubtleCryptoProvider();
 export { Stripe };

@@ -9,8 +9,9 @@ import type { Actor, AuditEntry } from "../audit/chain";
 import type { Clock } from "../clock";
 import type { Db } from "../db/client";
 import type { Services } from "../services";
+import { entitlementAsRead, guard, rowAsRead, userSubscriptionsAsRead } from "../db/guard";
 import { customers, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
-import { deriveEntitlement, entitlementSummary, readEntitlement, sameState, upsertEntitlement } from "../entitlements/state";
+import { deriveEntitlement, entitlementSummary, readEntitlementVersioned, sameState, upsertEntitlement, type GraceAnchors } from "../entitlements/state";
 import { customerRow, historyChanges, idOf, invoiceRow, invoiceSubscriptionId, sameRow, subscriptionRow, type CouponTerms, type CustomerRow, type InvoiceRow, type SubscriptionRow } from "./mirror";
 import type { Stripe } from "./stripe";
 
@@ -155,13 +156,18 @@ export interface Extra {
   attempts?: AttemptInput[];
 }
 
-/** Statements and the audit entries that describe them: what each writer below returns. */
+/**
+ * What each writer below returns: guards for the rows it read (they run first in the batch, see
+ * db/guard.ts), the statements it derived from them, and the audit entries that describe those.
+ * A batch whose guards all hold changes exactly what its entries say.
+ */
 interface Part {
+  guards: BatchItem<"sqlite">[];
   statements: BatchItem<"sqlite">[];
   entries: AuditEntry[];
 }
 
-const part = (): Part => ({ statements: [], entries: [] });
+const part = (): Part => ({ guards: [], statements: [], entries: [] });
 
 function audited(p: Part, why: SyncCause, action: string, type: string, id: string, before: unknown, after: unknown): void {
   p.entries.push({ actor: why.actor, action, subject: { type, id }, before, after });
@@ -181,6 +187,7 @@ async function writeCustomers(db: Db, why: SyncCause, fetched: Fetched, now: num
   for (const [id, user] of [...current].map(([id, r]) => [id, r.userId] as const)) userByCustomer.set(id, user);
   for (const [id, c] of fetched.customers) {
     const before = current.get(id);
+    out.guards.push(guard(db, rowAsRead("customers", id, before?.syncedAt)));
     const syncedAt = fetched.syncedAt.get(id) ?? now;
     const row: CustomerRow = "deleted" in c && c.deleted === true
       ? { ...(before ?? { id, userId: null, email: null, name: null, country: null, state: null, currency: null, createdAt: now }), deleted: true, syncedAt }
@@ -201,11 +208,17 @@ async function writeCustomers(db: Db, why: SyncCause, fetched: Fetched, now: num
 }
 
 /** The user ids of customers that fetched objects point to but that were not fetched themselves. */
-async function loadMissingUsers(db: Db, fetched: Fetched, userByCustomer: Map<string, string | null>): Promise<void> {
+async function loadMissingUsers(db: Db, fetched: Fetched, userByCustomer: Map<string, string | null>): Promise<Part> {
+  const out = part();
   const referenced = [...fetched.subscriptions.values()].map((f) => idOf(f.sub.customer)!).concat([...fetched.invoices.values()].map((f) => idOf(f.inv.customer)!));
   const missing = [...new Set(referenced)].filter((id) => !userByCustomer.has(id));
-  if (missing.length === 0) return;
-  for (const r of await db.select({ id: customers.id, userId: customers.userId }).from(customers).where(inArray(customers.id, missing)).all()) userByCustomer.set(r.id, r.userId);
+  const found = await rowsById(db, customers, missing);
+  for (const id of missing) {
+    const row = found.get(id);
+    if (row) userByCustomer.set(id, row.userId);
+    out.guards.push(guard(db, rowAsRead("customers", id, row?.syncedAt)));
+  }
+  return out;
 }
 
 /** Subscriptions and their history rows; returns the rows as they stand after this batch. */
@@ -214,6 +227,7 @@ async function writeSubscriptions(db: Db, why: SyncCause, fetched: Fetched, user
   const current = await rowsById(db, subscriptions, [...fetched.subscriptions.keys()]);
   for (const [id, { sub, coupon, syncedAt }] of fetched.subscriptions) {
     const before = current.get(id);
+    out.guards.push(guard(db, rowAsRead("subscriptions", id, before?.syncedAt)));
     if (before && before.syncedAt > syncedAt) {
       out.after.set(id, before);
       continue;
@@ -249,6 +263,7 @@ async function assignUsers(db: Db, why: SyncCause, reassigned: string[], after: 
     if (after.has(s.id)) continue;
     const userId = userByCustomer.get(s.customerId) ?? null;
     after.set(s.id, { ...s, userId });
+    out.guards.push(guard(db, sql`${rowAsRead("subscriptions", s.id, s.syncedAt)} and (select user_id from subscriptions where id = ${s.id}) is null`));
     out.statements.push(db.update(subscriptions).set({ userId }).where(eq(subscriptions.id, s.id)));
     audited(out, why, "subscription.updated", "subscription", s.id, { user_id: null }, { user_id: userId });
   }
@@ -260,6 +275,7 @@ async function writeInvoices(db: Db, why: SyncCause, fetched: Fetched, subs: Map
   const current = await rowsById(db, invoices, [...fetched.invoices.keys()]);
   for (const [id, { inv, syncedAt }] of fetched.invoices) {
     const before = current.get(id);
+    out.guards.push(guard(db, rowAsRead("invoices", id, before?.syncedAt)));
     if (before && before.syncedAt > syncedAt) continue;
     const subId = invoiceSubscriptionId(inv);
     const fromSub = subId ? subs.get(subId)?.userId : undefined;
@@ -280,23 +296,53 @@ async function deleteInvoices(db: Db, why: SyncCause, ids: Set<string>): Promise
   const out = part();
   const current = await rowsById(db, invoices, [...ids]);
   for (const [id, before] of current) {
+    out.guards.push(guard(db, rowAsRead("invoices", id, before.syncedAt)));
     out.statements.push(db.delete(invoices).where(eq(invoices.id, id)));
     audited(out, why, "invoice.deleted", "invoice", id, invSummary(before), undefined);
   }
   return out;
 }
 
+/**
+ * The first failed attempt of the oldest still-unpaid invoice of each past-due subscription, as
+ * it will stand after this batch: invoices and attempts written in it count, so the failure an
+ * event reports starts the grace in the same batch that records it.
+ */
+async function graceAnchors(db: Db, subs: SubscriptionRow[], fetched: Fetched, attempts: AttemptInput[]): Promise<{ anchors: GraceAnchors; guards: BatchItem<"sqlite">[] }> {
+  const pastDue = subs.filter((s) => s.status === "past_due").map((s) => s.id);
+  const anchors = new Map<string, number>();
+  if (pastDue.length === 0) return { anchors, guards: [] };
+  const stored = await db.select({ id: invoices.id, subscriptionId: invoices.subscriptionId, status: invoices.status, syncedAt: invoices.syncedAt }).from(invoices).where(inArray(invoices.subscriptionId, pastDue)).all();
+  const status = new Map<string, { subscriptionId: string; status: string }>(stored.map((i) => [i.id, { subscriptionId: i.subscriptionId!, status: i.status }]));
+  for (const { inv } of fetched.invoices.values()) {
+    const subId = invoiceSubscriptionId(inv);
+    if (subId && pastDue.includes(subId)) status.set(inv.id, { subscriptionId: subId, status: inv.status ?? "draft" });
+  }
+  const unpaid = [...status].filter(([, i]) => i.status === "open").map(([id]) => id);
+  const failures = unpaid.length === 0 ? [] : await db.select({ invoiceId: paymentAttempts.invoiceId, at: paymentAttempts.at }).from(paymentAttempts).where(and(inArray(paymentAttempts.invoiceId, unpaid), eq(paymentAttempts.outcome, "failed"))).all();
+  for (const a of attempts) if (a.outcome === "failed" && unpaid.includes(a.invoiceId)) failures.push({ invoiceId: a.invoiceId, at: a.at });
+  for (const f of failures) {
+    const subId = status.get(f.invoiceId)!.subscriptionId;
+    anchors.set(subId, Math.min(anchors.get(subId) ?? Number.POSITIVE_INFINITY, f.at));
+  }
+  return { anchors, guards: stored.map((i) => guard(db, rowAsRead("invoices", i.id, i.syncedAt))) };
+}
+
 /** The entitlement of every user a changed subscription belongs to (or belonged to). */
-async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, SubscriptionRow>, formerUsers: Set<string>, now: number): Promise<Part> {
+async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, SubscriptionRow>, formerUsers: Set<string>, fetched: Fetched, attempts: AttemptInput[], now: number): Promise<Part> {
   const out = part();
   const users = new Set([...[...subs.values()].map((s) => s.userId), ...formerUsers].filter((u): u is string => u !== null));
   for (const userId of users) {
-    const others = (await db.select().from(subscriptions).where(eq(subscriptions.userId, userId)).all()).filter((s) => !subs.has(s.id));
-    const mine = [...others, ...[...subs.values()].filter((s) => s.userId === userId)];
-    const prior = await readEntitlement(db, userId);
-    const next = deriveEntitlement(userId, mine, prior, now);
+    const stored = await db.select().from(subscriptions).where(eq(subscriptions.userId, userId)).all();
+    out.guards.push(guard(db, userSubscriptionsAsRead(userId, stored)));
+    const mine = [...stored.filter((s) => !subs.has(s.id)), ...[...subs.values()].filter((s) => s.userId === userId)];
+    const { anchors, guards } = await graceAnchors(db, mine, fetched, attempts);
+    out.guards.push(...guards);
+    const { state: prior, version } = await readEntitlementVersioned(db, userId);
+    out.guards.push(guard(db, entitlementAsRead(userId, version)));
+    const next = deriveEntitlement(userId, mine, prior, now, anchors);
     if (sameState(prior, next)) continue;
-    out.statements.push(upsertEntitlement(db, next, now));
+    out.statements.push(upsertEntitlement(db, next, now, version));
     audited(out, why, "entitlement.changed", "user", userId, entitlementSummary(prior), entitlementSummary(next));
   }
   return out;
@@ -308,19 +354,22 @@ export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit"
   return deps.audit.commit(async () => {
     const now = deps.clock.now();
     const userByCustomer = new Map<string, string | null>();
+    const attempts = extra.attempts ?? [];
     const custs = await writeCustomers(db, why, fetched, now, userByCustomer);
-    await loadMissingUsers(db, fetched, userByCustomer);
+    const missing = await loadMissingUsers(db, fetched, userByCustomer);
     const subs = await writeSubscriptions(db, why, fetched, userByCustomer);
     const parts: Part[] = [
       custs,
+      missing,
       subs,
       await assignUsers(db, why, custs.reassigned, subs.after, userByCustomer),
       await writeInvoices(db, why, fetched, subs.after, userByCustomer),
       await deleteInvoices(db, why, fetched.deletedInvoices),
-      { statements: (extra.attempts ?? []).map((a) => db.insert(paymentAttempts).values(a).onConflictDoNothing()), entries: [] },
-      await writeEntitlements(db, why, subs.after, subs.formerUsers, now),
+      { guards: [], statements: attempts.map((a) => db.insert(paymentAttempts).values(a).onConflictDoNothing()), entries: [] },
+      await writeEntitlements(db, why, subs.after, subs.formerUsers, fetched, attempts, now),
     ];
-    const statements = parts.flatMap((p) => p.statements);
+    // Guards first: they must see the rows as read, before this batch's own writes.
+    const statements = [...parts.flatMap((p) => p.guards), ...parts.flatMap((p) => p.statements)];
     const entries = parts.flatMap((p) => p.entries);
     statements.push(...(extra.statements?.() ?? []));
     return { statements, entries, result: { changed: entries.length } };

@@ -7,7 +7,7 @@
  * database compares with every other. Money is integer minor units with a currency column.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const ROLES = ["admin", "service", "analyst"] as const;
 export type Role = (typeof ROLES)[number];
@@ -255,4 +255,14 @@ export const entitlements = sqliteTable("entitlements", {
   suspendedAt: integer("suspended_at"),
   currentPeriodEnd: integer("current_period_end"),
   updatedAt: integer("updated_at").notNull(),
+  /** Bumped by every write: a write computed from version n lands only while the row is at n. */
+  version: integer("version").notNull().default(0),
 });
+
+/**
+ * Always empty. A batch that derived its writes from rows it read first adds one statement per
+ * read: "insert a 0 here unless the row is still as read". The CHECK turns a stale read into an
+ * error, D1 rolls the whole batch back, and the writer recomputes from the new state
+ * (db/guard.ts, audit/append.ts). This is how several isolates write derived state safely.
+ */
+export const writeGuards = sqliteTable("write_guards", { ok: integer("ok").notNull() }, (t) => [check("stale_read", sql`${t.ok} = 1`)]);

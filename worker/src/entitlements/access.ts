@@ -4,11 +4,11 @@
  * the same effective-state rule, so a token and an online check agree.
  */
 import type { Services } from "../services";
-import { buildClaims, effectiveState, type EntitlementClaims } from "./claims";
+import { buildClaims, type EntitlementClaims } from "./claims";
 import { can, type Decision } from "./decide";
 import type { PublicJwk } from "./keys";
 import { signClaims } from "./sign";
-import { readEntitlement, type EntitlementState } from "./state";
+import { effectiveState, readEntitlement, type EntitlementState } from "./state";
 
 type Deps = Pick<Services, "db" | "clock" | "signer">;
 

@@ -5,7 +5,7 @@
 import type { EntitlementClaims, UpgradeOffer } from "@federal-job-advisor/entitlements";
 import { cheapestTierWith, findTier, type Catalog, catalog as defaultCatalog } from "../catalog";
 import type { ClaimsConfig } from "./config";
-import type { EntitlementState } from "./state";
+import { effectiveState, type EntitlementState } from "./state";
 
 export type { ClaimsConfig, EntitlementClaims };
 
@@ -34,17 +34,6 @@ export function upgradeOffers(features: readonly string[], appBaseUrl: string, f
     };
   }
   return offers;
-}
-
-/**
- * Past due beyond its grace date counts as suspended even before the dunning cron has written
- * the suspension, so a missed or late cron run never extends access.
- */
-export function effectiveState(state: EntitlementState, nowMs: number): EntitlementState {
-  if (state.status === "past_due" && state.graceUntil !== null && state.graceUntil <= nowMs) {
-    return { ...state, status: "suspended", suspendedAt: state.suspendedAt ?? state.graceUntil };
-  }
-  return state;
 }
 
 export function buildClaims(stored: EntitlementState, config: ClaimsConfig, nowMs: number, from: Catalog = defaultCatalog): EntitlementClaims {

@@ -7,6 +7,7 @@ import { eq, sql } from "drizzle-orm";
 import type { Caller } from "../audit/chain";
 import { findTier, type Catalog, catalog as defaultCatalog } from "../catalog";
 import type { Db } from "../db/client";
+import { entitlementAsRead, guard } from "../db/guard";
 import { entitlements, type EntitlementStatus, subscriptions } from "../db/schema";
 import type { Services } from "../services";
 
@@ -56,11 +57,30 @@ function statusOf(sub: Sub): EntitlementStatus {
 
 const PRIORITY: Record<EntitlementStatus, number> = { active: 6, trialing: 5, past_due: 4, suspended: 3, trial_expired: 2, canceled: 1, none: 0 };
 
+/**
+ * When a subscription's unpaid debt began: the first failed payment attempt of its oldest
+ * invoice that is still unpaid (ms). Grace runs from there, per unpaid invoice: an invoice that
+ * gets paid ends its grace, and a later failure of another invoice starts a new one.
+ */
+export type GraceAnchors = ReadonlyMap<string, number>;
+
+/**
+ * Past due beyond its grace date counts as suspended, whether the cron, an event or a read
+ * finds it first; `suspendedAt` is the moment the grace ran out, so every path agrees on it.
+ */
+export function effectiveState(state: EntitlementState, nowMs: number): EntitlementState {
+  if (state.status === "past_due" && state.graceUntil !== null && state.graceUntil <= nowMs) {
+    return { ...state, status: "suspended", suspendedAt: state.suspendedAt ?? state.graceUntil };
+  }
+  return state;
+}
+
 export function deriveEntitlement(
   userId: string,
   subs: Sub[],
-  prior: Pick<EntitlementState, "status" | "graceUntil" | "suspendedAt"> | undefined,
+  prior: Pick<EntitlementState, "status" | "suspendedAt"> | undefined,
   now: number,
+  anchors: GraceAnchors = new Map(),
   from: Catalog = defaultCatalog,
 ): EntitlementState {
   // Of several subscriptions, the one that grants most access decides.
@@ -69,41 +89,44 @@ export function deriveEntitlement(
     .sort((a, b) => PRIORITY[b.status] - PRIORITY[a.status] || b.rank - a.rank || b.s.createdAt - a.s.createdAt);
   const best = ranked[0];
   if (!best) return noEntitlement(userId);
-  let status = best.status;
+  const status = best.status;
   let graceUntil: number | null = null;
-  let suspendedAt: number | null = null;
   if (status === "past_due") {
-    // Anchored on Stripe's time (the renewal that failed opens the period), not on when we
-    // noticed, so a replay or a resync computes the same date.
-    const anchor = best.s.currentPeriodStart ?? now;
-    graceUntil = (prior?.status === "past_due" || prior?.status === "suspended") && prior.graceUntil !== null ? prior.graceUntil : anchor + GRACE_DAYS * DAY;
-    // Dunning suspends on day 21; the suspension holds until Stripe says the sub is paid up.
-    if (prior?.suspendedAt != null) {
-      status = "suspended";
-      suspendedAt = prior.suspendedAt;
-    }
+    // Anchored on Stripe's time (the failed attempt), not on when we noticed, so a replay or a
+    // resync computes the same date. Without a recorded attempt (a mirror rebuilt without its
+    // events), the period start is the best Stripe-side time there is.
+    const anchor = anchors.get(best.s.id) ?? best.s.currentPeriodStart ?? now;
+    graceUntil = anchor + GRACE_DAYS * DAY;
   }
-  if (status === "suspended") suspendedAt ??= prior?.suspendedAt ?? now;
-  return {
-    userId,
-    customerId: best.s.customerId,
-    subscriptionId: best.s.id,
-    tier: best.s.tier,
-    status,
-    trialEnd: best.s.trialEnd,
-    graceUntil,
-    suspendedAt,
-    currentPeriodEnd: best.s.currentPeriodEnd,
-  };
+  const suspendedAt = status === "suspended" ? (prior?.status === "suspended" ? prior.suspendedAt : null) ?? now : null;
+  return effectiveState(
+    {
+      userId,
+      customerId: best.s.customerId,
+      subscriptionId: best.s.id,
+      tier: best.s.tier,
+      status,
+      trialEnd: best.s.trialEnd,
+      graceUntil,
+      suspendedAt,
+      currentPeriodEnd: best.s.currentPeriodEnd,
+    },
+    now,
+  );
 }
 
 export async function readEntitlement(db: Db, userId: string): Promise<EntitlementState> {
+  return (await readEntitlementVersioned(db, userId)).state;
+}
+
+/** The state and the row's version (undefined: no row yet), for a write conditional on both. */
+export async function readEntitlementVersioned(db: Db, userId: string): Promise<{ state: EntitlementState; version: number | undefined }> {
   const row = await db.select().from(entitlements).where(eq(entitlements.userId, userId)).get();
-  return row ? toState(row) : noEntitlement(userId);
+  return row ? { state: toState(row), version: row.version } : { state: noEntitlement(userId), version: undefined };
 }
 
 function toState(row: EntitlementRow): EntitlementState {
-  const { updatedAt: _updated, ...state } = row;
+  const { updatedAt: _updated, version: _version, ...state } = row;
   return state;
 }
 
@@ -111,8 +134,12 @@ export function sameState(a: EntitlementState, b: EntitlementState): boolean {
   return (Object.keys(a) as (keyof EntitlementState)[]).every((k) => a[k] === b[k]);
 }
 
-export function upsertEntitlement(db: Db, state: EntitlementState, now: number) {
-  const values = { ...state, updatedAt: now };
+/**
+ * Writes the state as the next version of the row read at `readVersion`; pair it with the
+ * guard `entitlementAsRead(userId, readVersion)` in the same batch.
+ */
+export function upsertEntitlement(db: Db, state: EntitlementState, now: number, readVersion: number | undefined) {
+  const values = { ...state, updatedAt: now, version: (readVersion ?? 0) + 1 };
   return db
     .insert(entitlements)
     .values(values)
@@ -131,9 +158,9 @@ export function entitlementSummary(s: EntitlementState) {
 export async function setEntitlementState(deps: Pick<Services, "db" | "clock" | "audit">, state: EntitlementState, who: Caller & { action?: string }): Promise<void> {
   const { db } = deps;
   await deps.audit.commit(async () => {
-    const before = await readEntitlement(db, state.userId);
+    const { state: before, version } = await readEntitlementVersioned(db, state.userId);
     return {
-      statements: [upsertEntitlement(db, state, deps.clock.now())],
+      statements: [guard(db, entitlementAsRead(state.userId, version)), upsertEntitlement(db, state, deps.clock.now(), version)],
       entries: [{ actor: who.actor, requestId: who.requestId, action: who.action ?? "entitlement.set", subject: { type: "user", id: state.userId }, before: entitlementSummary(before), after: entitlementSummary(state) }],
       result: undefined,
     };
