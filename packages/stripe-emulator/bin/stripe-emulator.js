@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Launcher: the emulator ships as TypeScript; tsx (a root devDependency) compiles it on load.
+// Launcher: the emulator ships as TypeScript; tsx (one of its dependencies) compiles it on load.
 import { register } from "tsx/esm/api";
 
 register();
