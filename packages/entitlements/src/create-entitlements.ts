@@ -1,10 +1,10 @@
 import { can } from "./can.js";
 import type { Decision, EntitlementClaims } from "./claims.js";
-import { ClaimInvalid, ConfigInvalid, EntitlementsError, WorkerRejected, WorkerUnavailable } from "./errors.js";
+import { ConfigInvalid, EntitlementsError, WorkerRejected, WorkerUnavailable } from "./errors.js";
 import { unavailable } from "./internal/decide.js";
 import { limit } from "./limit.js";
 import { createRemoteKeySet, type RemoteKeySet } from "./remote-key-set.js";
-import { verifyToken } from "./verify.js";
+import { verifyToken, type VerifyOptions } from "./verify.js";
 
 export interface EntitlementsOptions {
   /** The worker's base URL, e.g. `https://billing.example.com`. Plain http only for localhost. */
@@ -47,8 +47,11 @@ export interface Evaluation {
 }
 
 export interface Entitlements {
-  /** Verifies a token against the worker's JWKS; see `verifyToken`. */
-  verify(token: string): Promise<EntitlementClaims>;
+  /**
+   * Verifies a token against the worker's JWKS; see `verifyToken`. Pass `{ subject: userId }`
+   * when the token comes from a client: without it, any user's valid token is accepted.
+   */
+  verify(token: string, options?: Pick<VerifyOptions, "subject">): Promise<EntitlementClaims>;
   /** Pure, synchronous decision on verified claims. */
   can(claims: EntitlementClaims, feature: string): Decision;
   /** A numeric limit: number, `null` (unlimited) or `0` (not entitled). */
@@ -120,7 +123,8 @@ export function createEntitlements(options: EntitlementsOptions): Entitlements {
     ...(options.jwksMaxAge !== undefined && { maxAge: options.jwksMaxAge }),
   });
   const verifyOptions = { keys, issuer, audience, clockTolerance, now };
-  const verify = (token: string) => verifyToken(token, verifyOptions);
+  const verify = (token: string, opts?: Pick<VerifyOptions, "subject">) =>
+    verifyToken(token, opts !== undefined && "subject" in opts ? { ...verifyOptions, subject: opts.subject } : verifyOptions);
 
   const entries = new Map<string, Entry>();
 
@@ -154,9 +158,7 @@ export function createEntitlements(options: EntitlementsOptions): Entitlements {
     }
     const token = (body as { token?: unknown } | undefined)?.token;
     if (typeof token !== "string") throw new WorkerUnavailable("token response has no token", { status: 200 });
-    const claims = await verify(token);
-    if (claims.sub !== userId) throw new ClaimInvalid("the token was issued for another user", "sub");
-    return claims;
+    return verifyToken(token, { ...verifyOptions, subject: userId });
   }
 
   function refresh(userId: string, entry: Entry): Promise<EntitlementClaims> {

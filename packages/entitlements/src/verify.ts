@@ -2,11 +2,13 @@ import { compactVerify, decodeProtectedHeader, errors as jose } from "jose";
 import type { EntitlementClaims } from "./claims.js";
 import {
   AlgNotAllowed,
+  ConfigInvalid,
   CritUnsupported,
   EntitlementsError,
   HeaderForbidden,
   KidUnknown,
   SignatureInvalid,
+  SubjectMismatch,
   TokenExpired,
   TokenMalformed,
   TokenNotYetValid,
@@ -33,6 +35,13 @@ export interface VerifyOptions {
   now?: () => number;
   /** Size cap in bytes (characters), checked before any parsing. Default 8192. */
   maxTokenBytes?: number;
+  /**
+   * The user the token must have been issued to (its `sub`), e.g. the signed-in user presenting
+   * it; otherwise `SubjectMismatch`. Without this option any user's valid token is accepted.
+   * When the property is present it must be a non-empty string (`ConfigInvalid` otherwise), so
+   * a missing user id can never switch the check off.
+   */
+  subject?: string;
 }
 
 /** Header parameters that carry a key or point to one: keys only ever come from the JWKS. */
@@ -75,9 +84,13 @@ function fromJose(err: unknown): EntitlementsError {
  *
  * Order: size cap → structure → header policy (alg pinned to EdDSA, no crit, no embedded or
  * remote keys) → key by `kid` from the JWKS → signature (jose) → payload shape, `iss`, `aud` →
- * time.
+ * `sub` (with the `subject` option) → time.
  */
 export async function verifyToken(token: string, options: VerifyOptions): Promise<EntitlementClaims> {
+  const subject = options.subject;
+  if ("subject" in options && (typeof subject !== "string" || subject.length === 0)) {
+    throw new ConfigInvalid("subject must be a non-empty string when given");
+  }
   const max = options.maxTokenBytes ?? 8192;
   if (typeof token !== "string") throw new TokenMalformed("token must be a string");
   if (token.length > max) throw new TokenTooLarge(`token exceeds ${max} bytes`);
@@ -145,6 +158,7 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
   }
 
   const claims = validateClaims(payload, options.issuer, options.audience);
+  if (subject !== undefined && claims.sub !== subject) throw new SubjectMismatch();
 
   const tolerance = options.clockTolerance ?? 30;
   const now = Math.floor((options.now ?? Date.now)() / 1000);

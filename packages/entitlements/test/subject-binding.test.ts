@@ -1,0 +1,57 @@
+/**
+ * A token is only good for the user it was issued to: user B presenting user A's valid token,
+ * or any path handing user A's claims to a request of user B, must be refused.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ClaimInvalid, ConfigInvalid, SubjectMismatch, verifyToken } from "../src/index.js";
+import { AUDIENCE, ISSUER, sdkFor, startWorker, type FakeWorker } from "./helpers.js";
+
+let w: FakeWorker;
+beforeEach(async () => {
+  w = await startWorker();
+  w.users.set("alice", { tier: "mobile", status: "active" });
+  w.users.set("bob", { tier: "local", status: "active" });
+});
+afterEach(() => w.close());
+
+describe("verify with the subject option", () => {
+  it("rejects alice's valid token presented as bob's with SubjectMismatch", async () => {
+    const sdk = sdkFor(w);
+    const err = await sdk.verify(await w.sign("alice"), { subject: "bob" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SubjectMismatch);
+    expect(err).toBeInstanceOf(ClaimInvalid);
+    expect(err).toMatchObject({ code: SubjectMismatch.code, claim: "sub" });
+  });
+
+  it("rejects another user's token in the standalone verifyToken too", async () => {
+    const token = await w.sign("alice");
+    const keys = sdkFor(w).keys;
+    const options = { keys, issuer: ISSUER, audience: AUDIENCE, now: w.clock.now };
+    await expect(verifyToken(token, { ...options, subject: "bob" })).rejects.toBeInstanceOf(SubjectMismatch);
+    await expect(verifyToken(token, { ...options, subject: "alice" })).resolves.toMatchObject({ sub: "alice" });
+  });
+
+  it("accepts the token of the expected subject", async () => {
+    await expect(sdkFor(w).verify(await w.sign("alice"), { subject: "alice" })).resolves.toMatchObject({ sub: "alice", tier: "mobile" });
+  });
+
+  it("refuses a subject option that is present but empty or undefined instead of skipping the check", async () => {
+    const sdk = sdkFor(w);
+    const token = await w.sign("alice");
+    await expect(sdk.verify(token, { subject: "" })).rejects.toBeInstanceOf(ConfigInvalid);
+    await expect(sdk.verify(token, { subject: undefined })).rejects.toBeInstanceOf(ConfigInvalid);
+  });
+});
+
+describe("token manager", () => {
+  it("rejects a token the worker issued for another user with SubjectMismatch and answers unavailable", async () => {
+    const sdk = sdkFor(w);
+    const aliceToken = await w.sign("alice");
+    w.sign = async () => aliceToken;
+    const err = await sdk.forUser("bob").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SubjectMismatch);
+    const { decision, claims } = await sdk.evaluate("bob", "nationwide_search");
+    expect(decision).toMatchObject({ allowed: false, reason: "unavailable", error: SubjectMismatch.code });
+    expect(claims).toBeNull();
+  });
+});
