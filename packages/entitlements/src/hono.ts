@@ -9,6 +9,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { Decision, EntitlementClaims } from "./claims.js";
 import type { Entitlements } from "./create-entitlements.js";
+import { ownEvaluation } from "./internal/own-evaluation.js";
 import { toProblem, warningOf, WARNING_HEADER, type ProblemOptions } from "./problem.js";
 
 /** What the middleware stores on the context: `c.get("entitlement")`, `c.get("entitlementClaims")`. */
@@ -28,7 +29,10 @@ function problemResponse(status: number, headers: Record<string, string>, body: 
   return new Response(JSON.stringify(body), { status, headers });
 }
 
-/** Lets the request through when the user may use `feature`; answers 403/401/503 problem+json otherwise. */
+/**
+ * Lets the request through when the user may use `feature`; answers 403/401/503 problem+json
+ * otherwise. Claims that `evaluate` returns for another user than `userId` are refused (503).
+ */
 export function requireFeature(
   entitlements: Checker,
   feature: string,
@@ -45,7 +49,7 @@ export function requireFeature(
         feature,
       });
     }
-    const { decision, claims } = await entitlements.evaluate(userId, feature);
+    const { decision, claims } = ownEvaluation(await entitlements.evaluate(userId, feature), userId);
     c.set("entitlement", decision);
     c.set("entitlementClaims", claims);
     if (!decision.allowed) {

@@ -8,6 +8,7 @@
  */
 import type { Decision, EntitlementClaims } from "./claims.js";
 import type { Entitlements } from "./create-entitlements.js";
+import { ownEvaluation } from "./internal/own-evaluation.js";
 import { toProblem, warningOf, WARNING_HEADER, type ProblemOptions } from "./problem.js";
 
 /** The smallest request shape the middleware needs (an `IncomingMessage` or express `Request` fits). */
@@ -44,7 +45,8 @@ function send(res: NodeResponseLike, status: number, headers: Readonly<Record<st
 /**
  * `(req, res, next)` middleware: calls `next()` with `req.entitlement` set when the user may use
  * `feature`; otherwise answers 403 (or 401/503) `application/problem+json`. Past-due users pass
- * with an `Entitlement-Warning` response header.
+ * with an `Entitlement-Warning` response header. Claims that `evaluate` returns for another user
+ * than `userId` are refused (503).
  */
 export function requireFeature<Req extends object = NodeRequestLike>(
   entitlements: Checker,
@@ -65,7 +67,7 @@ export function requireFeature<Req extends object = NodeRequestLike>(
           });
           return;
         }
-        const { decision, claims } = await entitlements.evaluate(userId, feature);
+        const { decision, claims } = ownEvaluation(await entitlements.evaluate(userId, feature), userId);
         const r = req as Req & EntitlementRequest;
         r.entitlement = decision;
         r.entitlementClaims = claims;

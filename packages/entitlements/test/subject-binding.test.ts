@@ -3,7 +3,11 @@
  * or any path handing user A's claims to a request of user B, must be refused.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import express from "express";
+import { Hono } from "hono";
 import { ClaimInvalid, ConfigInvalid, SubjectMismatch, verifyToken } from "../src/index.js";
+import { requireFeature as honoRequireFeature, type EntitlementVariables } from "../src/hono.js";
+import { requireFeature as nodeRequireFeature, type EntitlementRequest, type NodeResponseLike } from "../src/node.js";
 import { AUDIENCE, ISSUER, sdkFor, startWorker, type FakeWorker } from "./helpers.js";
 
 let w: FakeWorker;
@@ -53,5 +57,60 @@ describe("token manager", () => {
     const { decision, claims } = await sdk.evaluate("bob", "nationwide_search");
     expect(decision).toMatchObject({ allowed: false, reason: "unavailable", error: SubjectMismatch.code });
     expect(claims).toBeNull();
+  });
+});
+
+/** A checker wired to the wrong user: whoever asks, it answers with alice's entitlements. */
+function alwaysAlice(sdk: ReturnType<typeof sdkFor>) {
+  return { evaluate: (_userId: string, feature: string) => sdk.evaluate("alice", feature) };
+}
+
+describe("Hono requireFeature", () => {
+  it("answers 503 without running the handler when the checker returns another user's claims", async () => {
+    const app = new Hono<{ Variables: EntitlementVariables }>();
+    let handled = false;
+    app.get("/jobs/nationwide", honoRequireFeature(alwaysAlice(sdkFor(w)), "nationwide_search", { userId: (c) => c.req.header("x-user-id") }), (c) => {
+      handled = true;
+      return c.json({ ok: true });
+    });
+    const res = await app.request("/jobs/nationwide", { headers: { "x-user-id": "bob" } });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ reason: "unavailable" });
+    expect(handled).toBe(false);
+  });
+
+  it("still lets alice through with her own claims", async () => {
+    const app = new Hono<{ Variables: EntitlementVariables }>();
+    app.get("/jobs/nationwide", honoRequireFeature(alwaysAlice(sdkFor(w)), "nationwide_search", { userId: (c) => c.req.header("x-user-id") }), (c) =>
+      c.json({ sub: c.get("entitlementClaims")?.sub }),
+    );
+    const res = await app.request("/jobs/nationwide", { headers: { "x-user-id": "alice" } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ sub: "alice" });
+  });
+});
+
+describe("Express / node:http requireFeature", () => {
+  it("answers 503 without calling next() when the checker returns another user's claims", async () => {
+    const mw = nodeRequireFeature(alwaysAlice(sdkFor(w)), "nationwide_search", { userId: (req: express.Request) => req.header("x-user-id") });
+    const req = { headers: { "x-user-id": "bob" }, header: (n: string) => (n === "x-user-id" ? "bob" : undefined) } as unknown as express.Request & EntitlementRequest;
+    let nextCalled = false;
+    const res = await new Promise<{ status: number; body: string }>((resolve) => {
+      const r: NodeResponseLike = {
+        statusCode: 0,
+        setHeader() {},
+        end(chunk: string) {
+          resolve({ status: r.statusCode, body: chunk });
+        },
+      };
+      mw(req, r, () => {
+        nextCalled = true;
+        resolve({ status: 200, body: "" });
+      });
+    });
+    expect(nextCalled).toBe(false);
+    expect(res.status).toBe(503);
+    expect(JSON.parse(res.body)).toMatchObject({ reason: "unavailable" });
+    expect(req.entitlementClaims ?? null).toBeNull();
   });
 });
