@@ -3,7 +3,7 @@
  *
  * ```ts
  * import { requireFeature } from "@federal-job-advisor/entitlements/hono";
- * app.get("/jobs/nationwide", requireFeature(entitlements, "nationwide_search", { userId: (c) => c.get("userId") }), handler);
+ * app.get("/jobs/nationwide", requireFeature(entitlements, "nationwide_job_search", { userId: (c) => c.get("userId") }), handler);
  * ```
  */
 import type { Context, MiddlewareHandler } from "hono";
@@ -23,7 +23,7 @@ export interface RequireFeatureOptions<C = Context> extends ProblemOptions {
   userId: (c: C) => string | undefined | null | Promise<string | undefined | null>;
 }
 
-type Checker = Pick<Entitlements, "evaluate">;
+type Checker<F extends string> = Pick<Entitlements<F>, "evaluate">;
 
 function problemResponse(status: number, headers: Record<string, string>, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers });
@@ -33,9 +33,10 @@ function problemResponse(status: number, headers: Record<string, string>, body: 
  * Lets the request through when the user may use `feature`; answers 403/401/503 problem+json
  * otherwise. Claims that `evaluate` returns for another user than `userId` are refused (503).
  */
-export function requireFeature(
-  entitlements: Checker,
-  feature: string,
+export function requireFeature<F extends string = string>(
+  entitlements: Checker<F>,
+  // NoInfer: F comes from `entitlements` alone, so a key outside its feature union is an error.
+  feature: NoInfer<F>,
   options: RequireFeatureOptions,
 ): MiddlewareHandler<{ Variables: EntitlementVariables }> {
   return async (c, next) => {

@@ -3,7 +3,7 @@
  *
  * ```ts
  * import { requireFeature } from "@federal-job-advisor/entitlements/node";
- * app.get("/jobs/nationwide", requireFeature(entitlements, "nationwide_search", { userId: (req) => req.user?.id }), handler);
+ * app.get("/jobs/nationwide", requireFeature(entitlements, "nationwide_job_search", { userId: (req) => req.user?.id }), handler);
  * ```
  */
 import type { Decision, EntitlementClaims } from "./claims.js";
@@ -34,7 +34,7 @@ export interface RequireFeatureOptions<Req> extends ProblemOptions {
   userId: (req: Req) => string | undefined | null | Promise<string | undefined | null>;
 }
 
-type Checker = Pick<Entitlements, "evaluate">;
+type Checker<F extends string> = Pick<Entitlements<F>, "evaluate">;
 
 function send(res: NodeResponseLike, status: number, headers: Readonly<Record<string, string>>, body: unknown): void {
   res.statusCode = status;
@@ -48,9 +48,10 @@ function send(res: NodeResponseLike, status: number, headers: Readonly<Record<st
  * with an `Entitlement-Warning` response header. Claims that `evaluate` returns for another user
  * than `userId` are refused (503).
  */
-export function requireFeature<Req extends object = NodeRequestLike>(
-  entitlements: Checker,
-  feature: string,
+export function requireFeature<Req extends object = NodeRequestLike, F extends string = string>(
+  entitlements: Checker<F>,
+  // NoInfer: F comes from `entitlements` alone, so a key outside its feature union is an error.
+  feature: NoInfer<F>,
   options: RequireFeatureOptions<Req>,
 ): (req: Req, res: NodeResponseLike, next: (err?: unknown) => void) => void {
   return (req, res, next) => {
