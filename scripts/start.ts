@@ -58,6 +58,18 @@ async function ensureDevVars(): Promise<Map<string, string>> {
   return vars;
 }
 
+/**
+ * The `iss` and `aud` the local worker signs entitlement tokens with, i.e. what an app must pass
+ * to createEntitlements as issuer and audience: wrangler dev takes wrangler.toml [vars], with
+ * .dev.vars overriding them.
+ */
+async function tokenIssuerAudience(vars: Map<string, string>): Promise<{ iss: string; aud: string }> {
+  const toml = await readFile(path.join(ROOT, "wrangler.toml"), "utf8");
+  const value = (name: string) =>
+    vars.get(name) ?? new RegExp(`^${name}\\s*=\\s*"([^"]*)"`, "m").exec(toml)?.[1] ?? "(unset: the worker's default)";
+  return { iss: value("ENTITLEMENTS_ISSUER"), aud: value("ENTITLEMENTS_AUDIENCE") };
+}
+
 async function ensureAdminKey(): Promise<string> {
   const saved = await readLocalAdminKey();
   if (saved) {
@@ -92,6 +104,7 @@ async function main() {
   console.log("Applying local D1 migrations...");
   await migrate("local");
   const adminKey = await ensureAdminKey();
+  const token = await tokenIssuerAudience(vars);
 
   const secretKey = vars.get("STRIPE_SECRET_KEY")!;
   const emulator = await startEmulator({
@@ -121,6 +134,7 @@ async function main() {
           `  Billing worker:   ${url}   (health: ${url}/health, API: ${url}/openapi.json)`,
           `  Stripe emulator:  ${emulator.url}   (key ${secretKey}; state: ${emulator.url}/_emulator/state)`,
           `  Admin API key:    ${adminKey}`,
+          `  Entitlements:     iss ${token.iss}   aud ${token.aud}   (issuer and audience for createEntitlements)`,
           `  Try:              curl -H "Authorization: Bearer ${adminKey}" ${url}/v1/events`,
           `  Cron:             curl "${url}/__scheduled?cron=*+*+*+*+*"`,
           "",

@@ -1,12 +1,17 @@
 import { can } from "./can.js";
 import type { Decision, EntitlementClaims } from "./claims.js";
-import { ClaimInvalid, ConfigInvalid, EntitlementsError, WorkerRejected, WorkerUnavailable } from "./errors.js";
+import { ConfigInvalid, EntitlementsError, WorkerRejected, WorkerUnavailable } from "./errors.js";
 import { unavailable } from "./internal/decide.js";
 import { limit } from "./limit.js";
 import { createRemoteKeySet, type RemoteKeySet } from "./remote-key-set.js";
-import { verifyToken } from "./verify.js";
+import { verifyToken, type VerifyOptions } from "./verify.js";
 
-export interface EntitlementsOptions {
+/**
+ * `F` is the union of your feature keys (the worker's catalog), e.g.
+ * `createEntitlements<"local_job_search" | "nationwide_job_search">(…)`: a misspelled feature is
+ * then a compile error instead of a permanent `unknown_feature` denial. Default: any string.
+ */
+export interface EntitlementsOptions<F extends string = string> {
   /** The worker's base URL, e.g. `https://billing.example.com`. Plain http only for localhost. */
   baseUrl: string;
   /** A `service` API key of the worker (sent as a Bearer token to the token endpoint only). */
@@ -20,7 +25,7 @@ export interface EntitlementsOptions {
   /** Allowed clock skew for `exp`/`nbf`/`iat`, seconds. Default 30. */
   clockTolerance?: number;
   /** Features allowed when the worker is unreachable and no valid token remains. Default none (fail closed). */
-  failOpen?: readonly string[];
+  failOpen?: readonly F[];
   /** Refresh a cached token this many seconds before it expires. Default 60. */
   refreshBefore?: number;
   /** Minimum milliseconds between JWKS requests. Default 30 000. */
@@ -46,11 +51,14 @@ export interface Evaluation {
   readonly error: EntitlementsError | null;
 }
 
-export interface Entitlements {
-  /** Verifies a token against the worker's JWKS; see `verifyToken`. */
-  verify(token: string): Promise<EntitlementClaims>;
+export interface Entitlements<F extends string = string> {
+  /**
+   * Verifies a token against the worker's JWKS; see `verifyToken`. Pass `{ subject: userId }`
+   * when the token comes from a client: without it, any user's valid token is accepted.
+   */
+  verify(token: string, options?: Pick<VerifyOptions, "subject">): Promise<EntitlementClaims>;
   /** Pure, synchronous decision on verified claims. */
-  can(claims: EntitlementClaims, feature: string): Decision;
+  can(claims: EntitlementClaims, feature: F): Decision;
   /** A numeric limit: number, `null` (unlimited) or `0` (not entitled). */
   limit(claims: EntitlementClaims, name: string): number | null;
   /**
@@ -60,9 +68,9 @@ export interface Entitlements {
    */
   forUser(userId: string): Promise<EntitlementClaims>;
   /** `forUser` + `can`; never rejects for entitlement errors (answers `unavailable` instead). */
-  check(userId: string, feature: string): Promise<Decision>;
+  check(userId: string, feature: F): Promise<Decision>;
   /** Like `check`, with the claims and the error behind the decision. */
-  evaluate(userId: string, feature: string): Promise<Evaluation>;
+  evaluate(userId: string, feature: F): Promise<Evaluation>;
   /** Drops cached tokens (one user, or everyone), e.g. right after a checkout completes. */
   invalidate(userId?: string): void;
   /** The JWKS cache (exposes `requests` for monitoring). */
@@ -85,8 +93,8 @@ function config(ok: boolean, message: string): void {
 }
 
 /** Creates the entitlements client of one app (one per process; it holds the caches). */
-export function createEntitlements(options: EntitlementsOptions): Entitlements {
-  const { apiKey, issuer, audience } = options ?? ({} as EntitlementsOptions);
+export function createEntitlements<F extends string = string>(options: EntitlementsOptions<F>): Entitlements<F> {
+  const { apiKey, issuer, audience } = options ?? ({} as EntitlementsOptions<F>);
   let base: URL;
   try {
     base = new URL(options.baseUrl);
@@ -109,7 +117,7 @@ export function createEntitlements(options: EntitlementsOptions): Entitlements {
   const timeout = options.timeout ?? 5_000;
   const maxUsers = options.maxUsers ?? 10_000;
   const maxRetryDelay = options.maxRetryDelay ?? 30_000;
-  const failOpen = new Set(options.failOpen ?? []);
+  const failOpen = new Set<string>(options.failOpen ?? []);
   const tokenUrl = `${root}/v1/entitlements/token`;
 
   const keys = createRemoteKeySet(`${root}/.well-known/jwks.json`, {
@@ -120,7 +128,8 @@ export function createEntitlements(options: EntitlementsOptions): Entitlements {
     ...(options.jwksMaxAge !== undefined && { maxAge: options.jwksMaxAge }),
   });
   const verifyOptions = { keys, issuer, audience, clockTolerance, now };
-  const verify = (token: string) => verifyToken(token, verifyOptions);
+  const verify = (token: string, opts?: Pick<VerifyOptions, "subject">) =>
+    verifyToken(token, opts !== undefined && "subject" in opts ? { ...verifyOptions, subject: opts.subject } : verifyOptions);
 
   const entries = new Map<string, Entry>();
 
@@ -154,9 +163,7 @@ export function createEntitlements(options: EntitlementsOptions): Entitlements {
     }
     const token = (body as { token?: unknown } | undefined)?.token;
     if (typeof token !== "string") throw new WorkerUnavailable("token response has no token", { status: 200 });
-    const claims = await verify(token);
-    if (claims.sub !== userId) throw new ClaimInvalid("the token was issued for another user", "sub");
-    return claims;
+    return verifyToken(token, { ...verifyOptions, subject: userId });
   }
 
   function refresh(userId: string, entry: Entry): Promise<EntitlementClaims> {

@@ -87,6 +87,20 @@ export class ClaimInvalid extends EntitlementsError {
   }
 }
 
+/**
+ * The token is valid but was issued to another user than the expected one (the `subject` option
+ * of `verify`, the user of `forUser`/`check`, the user a middleware checks).
+ *
+ * A `ClaimInvalid` on the `sub` claim, with that class's code: apps that already treat
+ * `ERR_CLAIM_INVALID` as "refuse this token" keep refusing it; use `instanceof SubjectMismatch`
+ * to tell it apart.
+ */
+export class SubjectMismatch extends ClaimInvalid {
+  constructor(message = "the token was issued for another user") {
+    super(message, "sub");
+  }
+}
+
 /** The JWKS document is not usable (not JSON, no Ed25519 signing key). */
 export class JwksInvalid extends EntitlementsError {
   static override code = "ERR_JWKS_INVALID" as const;
@@ -119,7 +133,7 @@ export class WorkerRejected extends EntitlementsError {
   }
 }
 
-/** `createEntitlements` was given invalid options. */
+/** `createEntitlements` or `verify` was given invalid options. */
 export class ConfigInvalid extends EntitlementsError {
   static override code = "ERR_CONFIG_INVALID" as const;
   override readonly code = "ERR_CONFIG_INVALID" as const;

@@ -3,12 +3,13 @@
  *
  * ```ts
  * import { requireFeature } from "@federal-job-advisor/entitlements/hono";
- * app.get("/jobs/nationwide", requireFeature(entitlements, "nationwide_search", { userId: (c) => c.get("userId") }), handler);
+ * app.get("/jobs/nationwide", requireFeature(entitlements, "nationwide_job_search", { userId: (c) => c.get("userId") }), handler);
  * ```
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { Decision, EntitlementClaims } from "./claims.js";
 import type { Entitlements } from "./create-entitlements.js";
+import { ownEvaluation } from "./internal/own-evaluation.js";
 import { toProblem, warningOf, WARNING_HEADER, type ProblemOptions } from "./problem.js";
 
 /** What the middleware stores on the context: `c.get("entitlement")`, `c.get("entitlementClaims")`. */
@@ -22,16 +23,20 @@ export interface RequireFeatureOptions<C = Context> extends ProblemOptions {
   userId: (c: C) => string | undefined | null | Promise<string | undefined | null>;
 }
 
-type Checker = Pick<Entitlements, "evaluate">;
+type Checker<F extends string> = Pick<Entitlements<F>, "evaluate">;
 
 function problemResponse(status: number, headers: Record<string, string>, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers });
 }
 
-/** Lets the request through when the user may use `feature`; answers 403/401/503 problem+json otherwise. */
-export function requireFeature(
-  entitlements: Checker,
-  feature: string,
+/**
+ * Lets the request through when the user may use `feature`; answers 403/401/503 problem+json
+ * otherwise. Claims that `evaluate` returns for another user than `userId` are refused (503).
+ */
+export function requireFeature<F extends string = string>(
+  entitlements: Checker<F>,
+  // NoInfer: F comes from `entitlements` alone, so a key outside its feature union is an error.
+  feature: NoInfer<F>,
   options: RequireFeatureOptions,
 ): MiddlewareHandler<{ Variables: EntitlementVariables }> {
   return async (c, next) => {
@@ -45,7 +50,7 @@ export function requireFeature(
         feature,
       });
     }
-    const { decision, claims } = await entitlements.evaluate(userId, feature);
+    const { decision, claims } = ownEvaluation(await entitlements.evaluate(userId, feature), userId);
     c.set("entitlement", decision);
     c.set("entitlementClaims", claims);
     if (!decision.allowed) {

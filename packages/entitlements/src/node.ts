@@ -3,11 +3,12 @@
  *
  * ```ts
  * import { requireFeature } from "@federal-job-advisor/entitlements/node";
- * app.get("/jobs/nationwide", requireFeature(entitlements, "nationwide_search", { userId: (req) => req.user?.id }), handler);
+ * app.get("/jobs/nationwide", requireFeature(entitlements, "nationwide_job_search", { userId: (req) => req.user?.id }), handler);
  * ```
  */
 import type { Decision, EntitlementClaims } from "./claims.js";
 import type { Entitlements } from "./create-entitlements.js";
+import { ownEvaluation } from "./internal/own-evaluation.js";
 import { toProblem, warningOf, WARNING_HEADER, type ProblemOptions } from "./problem.js";
 
 /** The smallest request shape the middleware needs (an `IncomingMessage` or express `Request` fits). */
@@ -33,7 +34,7 @@ export interface RequireFeatureOptions<Req> extends ProblemOptions {
   userId: (req: Req) => string | undefined | null | Promise<string | undefined | null>;
 }
 
-type Checker = Pick<Entitlements, "evaluate">;
+type Checker<F extends string> = Pick<Entitlements<F>, "evaluate">;
 
 function send(res: NodeResponseLike, status: number, headers: Readonly<Record<string, string>>, body: unknown): void {
   res.statusCode = status;
@@ -44,11 +45,13 @@ function send(res: NodeResponseLike, status: number, headers: Readonly<Record<st
 /**
  * `(req, res, next)` middleware: calls `next()` with `req.entitlement` set when the user may use
  * `feature`; otherwise answers 403 (or 401/503) `application/problem+json`. Past-due users pass
- * with an `Entitlement-Warning` response header.
+ * with an `Entitlement-Warning` response header. Claims that `evaluate` returns for another user
+ * than `userId` are refused (503).
  */
-export function requireFeature<Req extends object = NodeRequestLike>(
-  entitlements: Checker,
-  feature: string,
+export function requireFeature<Req extends object = NodeRequestLike, F extends string = string>(
+  entitlements: Checker<F>,
+  // NoInfer: F comes from `entitlements` alone, so a key outside its feature union is an error.
+  feature: NoInfer<F>,
   options: RequireFeatureOptions<Req>,
 ): (req: Req, res: NodeResponseLike, next: (err?: unknown) => void) => void {
   return (req, res, next) => {
@@ -65,7 +68,7 @@ export function requireFeature<Req extends object = NodeRequestLike>(
           });
           return;
         }
-        const { decision, claims } = await entitlements.evaluate(userId, feature);
+        const { decision, claims } = ownEvaluation(await entitlements.evaluate(userId, feature), userId);
         const r = req as Req & EntitlementRequest;
         r.entitlement = decision;
         r.entitlementClaims = claims;

@@ -1,19 +1,56 @@
-/** The README examples, type-checked by `npx tsc -p packages/entitlements` (not run). */
+/**
+ * The README examples, type-checked by `npx tsc -p packages/entitlements` (not run). The
+ * `Feature` line is the README's, and readme.test.ts keeps both equal to the worker's catalog;
+ * the `@ts-expect-error` lines fail the check if a wrong feature key ever compiles again.
+ */
 import { Hono } from "hono";
 import express from "express";
-import { createEntitlements } from "../src/index.js";
+import { createEntitlements, type Decision } from "../src/index.js";
 import { requireFeature, type EntitlementVariables } from "../src/hono.js";
 import { requireFeature as nodeRequire, type EntitlementRequest } from "../src/node.js";
-const entitlements = createEntitlements({ baseUrl: "https://x", apiKey: "k", issuer: "i", audience: "a" });
+
+declare function showUpgrade(decision: Decision): unknown;
+
+// Quick start
+type Feature = "local_job_search" | "saved_searches" | "email_alerts" | "nationwide_job_search" | "mobile_app";
+
+export const entitlements = createEntitlements<Feature>({
+  baseUrl: process.env.BILLING_URL!,
+  apiKey: process.env.BILLING_SERVICE_KEY!,
+  issuer: "https://billing.federaljobadvisor.com",
+  audience: "federal-job-advisor",
+  failOpen: [],
+});
+
+export async function nationwideSearch(user: { id: string }) {
+  const decision = await entitlements.check(user.id, "nationwide_job_search");
+  if (!decision.allowed) {
+    return showUpgrade(decision);
+  }
+  // @ts-expect-error the README's old key: not in the catalog
+  await entitlements.check(user.id, "nationwide_search");
+  return undefined;
+}
+
+// Hono
 const app = new Hono<{ Variables: EntitlementVariables & { userId: string } }>();
 app.get(
   "/jobs/nationwide",
-  requireFeature(entitlements, "nationwide_search", { userId: (c) => c.get("userId") }),
+  requireFeature(entitlements, "nationwide_job_search", { userId: (c) => c.get("userId") }),
   (c) => c.json({ jobs: [], decision: c.get("entitlement") }),
 );
+// @ts-expect-error not a catalog feature
+requireFeature(entitlements, "nationwide_search", { userId: (c) => c.get("userId") });
+
+// Express / node:http
 const eapp = express();
 eapp.get(
   "/jobs/nationwide",
-  nodeRequire(entitlements, "nationwide_search", { userId: (req: express.Request & { user?: { id: string } }) => req.user?.id }),
+  nodeRequire(entitlements, "nationwide_job_search", { userId: (req: express.Request & { user?: { id: string } }) => req.user?.id }),
   (req, res) => res.json({ decision: (req as express.Request & EntitlementRequest).entitlement }),
 );
+// @ts-expect-error not a catalog feature
+nodeRequire(entitlements, "nationwide_search", { userId: (req: express.Request & { user?: { id: string } }) => req.user?.id });
+
+// @ts-expect-error failOpen takes catalog features only
+createEntitlements<Feature>({ baseUrl: "https://x", apiKey: "k", issuer: "i", audience: "a", failOpen: ["nationwide_search"] });

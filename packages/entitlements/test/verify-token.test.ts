@@ -1,0 +1,51 @@
+/** `verifyToken` on its own, with a key function instead of the JWKS cache. */
+import { describe, expect, it } from "vitest";
+import { generateKeyPair } from "jose";
+import { verifyToken, type KeySource } from "../src/index.js";
+import { AUDIENCE, Clock, ISSUER, entitlementPayload, makeKey, signToken } from "./helpers.js";
+
+const clock = new Clock();
+const options = (keys: KeySource) => ({ keys, issuer: ISSUER, audience: AUDIENCE, now: clock.now });
+
+async function tokenFor(userId: string) {
+  const key = await makeKey("k1");
+  const token = await signToken(entitlementPayload(userId, { tier: "local", status: "active" }), key, { iat: clock.s });
+  return { key, token };
+}
+
+describe("verifyToken with a key function", () => {
+  it("asks the key function for the token's kid and verifies with the key it returns", async () => {
+    const { key, token } = await tokenFor("u-local");
+    const asked: string[] = [];
+    const claims = await verifyToken(token, options(async (kid) => (asked.push(kid), key.publicKey)));
+    expect(asked).toEqual(["k1"]);
+    expect(claims).toMatchObject({ sub: "u-local", tier: "local" });
+  });
+
+  it("passes an error thrown by the key function through unchanged", async () => {
+    const { token } = await tokenFor("u-local");
+    const own = new Error("key store down");
+    await expect(verifyToken(token, options(() => Promise.reject(own)))).rejects.toBe(own);
+  });
+
+  it("rejects a key function that returns a key of another type with ERR_ALG_NOT_ALLOWED", async () => {
+    const { token } = await tokenFor("u-local");
+    const { publicKey } = await generateKeyPair("ES256");
+    await expect(verifyToken(token, options(() => publicKey))).rejects.toMatchObject({ code: "ERR_ALG_NOT_ALLOWED" });
+  });
+
+  it("rejects a key function that returns the private key with ERR_SIGNATURE_INVALID", async () => {
+    const { key, token } = await tokenFor("u-local");
+    await expect(verifyToken(token, options(() => key.privateKey))).rejects.toMatchObject({ code: "ERR_SIGNATURE_INVALID" });
+  });
+
+  it("never calls the key function for a token whose header the policy refuses", async () => {
+    const { key, token } = await tokenFor("u-local");
+    const [, payload, signature] = token.split(".");
+    const header = Buffer.from(JSON.stringify({ alg: "EdDSA", kid: "k1", jku: "https://evil.example/jwks.json" })).toString("base64url");
+    let calls = 0;
+    const keys = () => (calls++, key.publicKey);
+    await expect(verifyToken(`${header}.${payload}.${signature}`, options(keys))).rejects.toMatchObject({ code: "ERR_HEADER_FORBIDDEN" });
+    expect(calls).toBe(0);
+  });
+});
