@@ -8,7 +8,7 @@
 /** Tier names are data: `"local"`, `"mobile"` today, `"enterprise"` later. */
 export type Tier = "local" | "mobile" | (string & {});
 
-export type SubscriptionStatus =
+export type EntitlementStatus =
   | "trialing"
   | "active"
   | "past_due"
@@ -45,7 +45,7 @@ export interface EntitlementClaims {
   readonly nbf?: number;
   readonly jti?: string;
   readonly tier: Tier | null;
-  readonly status: SubscriptionStatus;
+  readonly status: EntitlementStatus;
   /** Feature keys this user may use now. */
   readonly features: readonly string[];
   /** Numeric limits, e.g. `{ search_radius_miles: 50 }`; `null` = unlimited. */

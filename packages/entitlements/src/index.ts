@@ -14,7 +14,7 @@ export type {
   DecisionReason,
   EntitlementClaims,
   Price,
-  SubscriptionStatus,
+  EntitlementStatus,
   Tier,
   UpgradeOffer,
 } from "./claims.js";

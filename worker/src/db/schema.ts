@@ -6,6 +6,7 @@
  * Unix-second timestamps are converted to milliseconds when mirrored, so every time in the
  * database compares with every other. Money is integer minor units with a currency column.
  */
+import type { EntitlementStatus as SdkEntitlementStatus } from "@federal-job-advisor/entitlements";
 import { sql } from "drizzle-orm";
 import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
@@ -238,8 +239,11 @@ export const paymentAttempts = sqliteTable(
   (t) => [index("payment_attempts_invoice_idx").on(t.invoiceId, t.at)],
 );
 
-export const ENTITLEMENT_STATUSES = ["trialing", "active", "past_due", "suspended", "canceled", "trial_expired", "none"] as const;
+/** The SDK's `EntitlementStatus`, listed here for the column; the two must name the same set. */
+export const ENTITLEMENT_STATUSES = ["trialing", "active", "past_due", "suspended", "canceled", "trial_expired", "none"] as const satisfies readonly SdkEntitlementStatus[];
 export type EntitlementStatus = (typeof ENTITLEMENT_STATUSES)[number];
+// Fails to compile when the SDK gains a status this list lacks.
+const _sameStatuses: readonly EntitlementStatus[] = [] as SdkEntitlementStatus[];
 
 /** What each user may use now, recomputed in the same batch as every change that affects it. */
 export const entitlements = sqliteTable("entitlements", {

@@ -1,7 +1,7 @@
-import type { EntitlementClaims, SubscriptionStatus } from "../claims.js";
+import type { EntitlementClaims, EntitlementStatus } from "../claims.js";
 import { ClaimInvalid } from "../errors.js";
 
-const STATUSES: ReadonlySet<string> = new Set<SubscriptionStatus>([
+const STATUSES: ReadonlySet<string> = new Set<EntitlementStatus>([
   "trialing", "active", "past_due", "suspended", "canceled", "trial_expired", "none",
 ]);
 const MAX_ITEMS = 1024;
