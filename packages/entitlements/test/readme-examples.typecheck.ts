@@ -1,6 +1,6 @@
 /**
  * The README examples, type-checked by `npx tsc -p packages/entitlements` (not run). The
- * `Feature` line is the README's, and readme.test.ts keeps both equal to the worker's catalog;
+ * `Feature` line is the README's, and test/structure/sdk-readme.test.ts keeps both equal to the worker's catalog;
  * the `@ts-expect-error` lines fail the check if a wrong feature key ever compiles again.
  */
 import { Hono } from "hono";

@@ -2,17 +2,18 @@
  * The README's examples must work as written against the real worker: its feature and limit keys
  * come from the worker's catalog, and its issuer and audience are the ones the worker signs with.
  * Types cannot carry the catalog's keys (they are widened to string there), so they are compared
- * here; readme-examples.typecheck.ts then makes any other key a compile error.
+ * here; packages/entitlements/test/readme-examples.typecheck.ts then makes any other key a compile error.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CATALOG_DATA } from "../../../worker/src/catalog.ts";
+import { CATALOG_DATA } from "../../worker/src/catalog.ts";
 
-const here = import.meta.dirname;
-const readme = readFileSync(join(here, "../README.md"), "utf8");
-const typecheck = readFileSync(join(here, "readme-examples.typecheck.ts"), "utf8");
-const wranglerToml = readFileSync(join(here, "../../../wrangler.toml"), "utf8");
+// It reads across the SDK and the worker, so it lives with the repository's own checks.
+const sdk = join(import.meta.dirname, "../../packages/entitlements");
+const readme = readFileSync(join(sdk, "README.md"), "utf8");
+const typecheck = readFileSync(join(sdk, "test/readme-examples.typecheck.ts"), "utf8");
+const wranglerToml = readFileSync(join(import.meta.dirname, "../../wrangler.toml"), "utf8");
 
 const featureKeys = CATALOG_DATA.features.map((f) => f.key);
 const limitKeys = CATALOG_DATA.limits.map((l) => l.key);
