@@ -270,8 +270,9 @@ async function assignUsers(db: Db, why: SyncCause, reassigned: string[], after: 
   return out;
 }
 
-async function writeInvoices(db: Db, why: SyncCause, fetched: Fetched, subs: Map<string, SubscriptionRow>, userByCustomer: Map<string, string | null>): Promise<Part> {
-  const out = part();
+/** Invoices; also returns the users they belong to (an invoice moves its user's grace). */
+async function writeInvoices(db: Db, why: SyncCause, fetched: Fetched, subs: Map<string, SubscriptionRow>, userByCustomer: Map<string, string | null>): Promise<Part & { users: Set<string> }> {
+  const out = { ...part(), users: new Set<string>() };
   const current = await rowsById(db, invoices, [...fetched.invoices.keys()]);
   for (const [id, { inv, syncedAt }] of fetched.invoices) {
     const before = current.get(id);
@@ -281,6 +282,7 @@ async function writeInvoices(db: Db, why: SyncCause, fetched: Fetched, subs: Map
     const fromSub = subId ? subs.get(subId)?.userId : undefined;
     const userId = fromSub ?? userByCustomer.get(idOf(inv.customer)!) ?? before?.userId ?? null;
     const row = invoiceRow(inv, userId, syncedAt);
+    if (userId !== null && row.subscriptionId !== null) out.users.add(userId);
     if (sameRow(before, row)) {
       out.statements.push(db.update(invoices).set({ syncedAt }).where(and(eq(invoices.id, id), lt(invoices.syncedAt, syncedAt))));
       continue;
@@ -329,9 +331,9 @@ async function graceAnchors(db: Db, subs: SubscriptionRow[], fetched: Fetched, a
 }
 
 /** The entitlement of every user a changed subscription belongs to (or belonged to). */
-async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, SubscriptionRow>, formerUsers: Set<string>, fetched: Fetched, attempts: AttemptInput[], now: number): Promise<Part> {
+async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, SubscriptionRow>, otherUsers: Set<string>, fetched: Fetched, attempts: AttemptInput[], now: number): Promise<Part> {
   const out = part();
-  const users = new Set([...[...subs.values()].map((s) => s.userId), ...formerUsers].filter((u): u is string => u !== null));
+  const users = new Set([...[...subs.values()].map((s) => s.userId), ...otherUsers].filter((u): u is string => u !== null));
   for (const userId of users) {
     const stored = await db.select().from(subscriptions).where(eq(subscriptions.userId, userId)).all();
     out.guards.push(guard(db, userSubscriptionsAsRead(userId, stored)));
@@ -358,15 +360,18 @@ export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit"
     const custs = await writeCustomers(db, why, fetched, now, userByCustomer);
     const missing = await loadMissingUsers(db, fetched, userByCustomer);
     const subs = await writeSubscriptions(db, why, fetched, userByCustomer);
+    const assigned = await assignUsers(db, why, custs.reassigned, subs.after, userByCustomer);
+    const invs = await writeInvoices(db, why, fetched, subs.after, userByCustomer);
     const parts: Part[] = [
       custs,
       missing,
       subs,
-      await assignUsers(db, why, custs.reassigned, subs.after, userByCustomer),
-      await writeInvoices(db, why, fetched, subs.after, userByCustomer),
+      assigned,
+      invs,
       await deleteInvoices(db, why, fetched.deletedInvoices),
       { guards: [], statements: attempts.map((a) => db.insert(paymentAttempts).values(a).onConflictDoNothing()), entries: [] },
-      await writeEntitlements(db, why, subs.after, subs.formerUsers, fetched, attempts, now),
+      // A former owner loses the subscription; an invoice's user may gain or end a grace.
+      await writeEntitlements(db, why, subs.after, new Set([...subs.formerUsers, ...invs.users]), fetched, attempts, now),
     ];
     // Guards first: they must see the rows as read, before this batch's own writes.
     const statements = [...parts.flatMap((p) => p.guards), ...parts.flatMap((p) => p.statements)];
