@@ -25,9 +25,9 @@ async function verify(query = ""): Promise<Verify> {
   return res.json<Verify>();
 }
 
-/** Empties the log and appends `rows` entries through the worker's own audit writer. */
+/** Empties the log and its checkpoints and appends `rows` entries through the worker's own audit writer. */
 async function freshChain(rows: number): Promise<void> {
-  await env.DB.prepare("delete from audit_log").run();
+  await env.DB.batch([env.DB.prepare("delete from audit_log"), env.DB.prepare("delete from audit_checkpoints")]);
   const s = svc();
   for (let i = 1; i <= rows; i++) {
     const entry = { actor: TEST_CALLER.actor, action: "test.step", subject: { type: "test", id: `step-${i}` }, after: { step: i } };

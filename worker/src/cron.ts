@@ -1,9 +1,11 @@
 /**
  * Cron dispatch. Every job is idempotent and bounded, so overlapping or repeated runs are safe.
- *   * * * * *    sweep: retry due webhook events; continue a resync in progress
+ *   * * * * *    sweep: retry due webhook events; continue a resync in progress;
+ *                then sign a checkpoint of the audit chain's head if it moved
  *   *\/15 * * * * dunning tick (with the dunning issue) and the sweep
  *   17 3 * * *   reconciliation against Stripe's event list
  */
+import { checkpointAuditHead } from "./audit/checkpoint";
 import { dueEvents } from "./billing/events";
 import { processEvent } from "./billing/process";
 import { reconcile } from "./billing/reconcile";
@@ -29,6 +31,8 @@ export async function sweep(s: Services): Promise<{ processed: number; retried: 
 export async function runCron(cron: string, s: Services): Promise<void> {
   switch (cron) {
     case CRONS.sweep:
+      await independently([() => sweep(s), () => checkpointAuditHead(s)]);
+      return;
     case CRONS.dunning:
       await sweep(s);
       return;
@@ -38,4 +42,16 @@ export async function runCron(cron: string, s: Services): Promise<void> {
     default:
       s.log.log("error", `no job for cron ${cron}; see worker/src/cron.ts`);
   }
+}
+
+/**
+ * Runs jobs one after another, each whether or not the one before failed (a Stripe outage that
+ * fails the sweep must not stop the audit head being signed), then fails with what failed.
+ * In order, so the checkpoint covers the rows the sweep just wrote.
+ */
+async function independently(jobs: (() => Promise<unknown>)[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const job of jobs) await job().catch((e: unknown) => failures.push(e));
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) throw new AggregateError(failures, "several cron jobs failed");
 }
