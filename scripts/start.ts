@@ -1,6 +1,7 @@
 /**
  * npm start: everything a newcomer needs to run the billing worker locally, offline.
- * 1. .dev.vars with local secrets (signing keys, emulator key, webhook secret) when missing;
+ * 1. .dev.vars with local secrets (signing keys, emulator key, webhook secret, audit checkpoint
+ *    secret) when missing;
  * 2. local D1 migrations;
  * 3. a local admin key when none exists (kept in .wrangler/local-admin-key, gitignored);
  * 4. the Stripe emulator on :12111 with the catalog's prices, forwarding webhooks to the worker;
@@ -42,6 +43,7 @@ async function ensureDevVars(): Promise<Map<string, string>> {
     STRIPE_API_BASE: () => `http://127.0.0.1:${EMULATOR_PORT}`,
     STRIPE_WEBHOOK_SECRETS: () => `whsec_local_${Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex")}`,
     ENTITLEMENTS_SIGNING_KEYS: async () => JSON.stringify({ keys: [await generateSigningKey("current")] }),
+    AUDIT_CHECKPOINT_SECRET: () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex"),
   };
   let changed = false;
   for (const [k, make] of Object.entries(defaults)) {

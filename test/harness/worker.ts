@@ -16,7 +16,8 @@
  *   in-memory D1 (`DB`), the `stripe-events` queue (producer EVENTS, consumed by the worker itself,
  *   as in wrangler.toml but with a 50 ms batch timeout), both rate-limit bindings (generous limits), and the vars/secrets the
  *   worker needs: ENVIRONMENT=test, APP_BASE_URL, fresh Ed25519 ENTITLEMENTS_SIGNING_KEYS
- *   (scripts/keys.ts), ENTITLEMENTS_ISSUER / _AUDIENCE; `opts.bindings` override or add
+ *   (scripts/keys.ts), ENTITLEMENTS_ISSUER / _AUDIENCE, a fresh AUDIT_CHECKPOINT_SECRET;
+ *   `opts.bindings` override or add
  *   (e.g. STRIPE_API_BASE and STRIPE_SECRET_KEY of a running emulator);
  * - applies migrations/*.sql in order through the D1 binding;
  * - creates an admin and a service API key with the worker's own domain function (hashed key +
@@ -173,6 +174,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     ENTITLEMENTS_ISSUER: DEFAULT_ISSUER,
     ENTITLEMENTS_AUDIENCE: DEFAULT_AUDIENCE,
     ENTITLEMENTS_TOKEN_TTL_SECONDS: "600",
+    AUDIT_CHECKPOINT_SECRET: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex"),
     ...opts.bindings,
   };
   const scriptPath = await bundleWorker();

@@ -4,6 +4,7 @@ import { defineConfig } from "vitest/config";
 import { generateSigningKey } from "../../scripts/keys.ts";
 
 const root = path.resolve(import.meta.dirname, "../..");
+const randomHex = (bytes: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString("hex");
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(root, "migrations"));
@@ -30,6 +31,8 @@ export default defineConfig(async () => {
             ENVIRONMENT: "test",
             APP_BASE_URL: "https://app.test",
             ENTITLEMENTS_SIGNING_KEYS: JSON.stringify(signingKeys),
+            // Fresh per run, like the signing keys; tests that forge checkpoints use another one.
+            AUDIT_CHECKPOINT_SECRET: randomHex(32),
             TEST_MIGRATIONS: migrations,
           },
         },

@@ -1,10 +1,12 @@
 /**
  * Cron dispatch. Every job is idempotent and bounded, so overlapping or repeated runs are safe.
  *   * * * * *    sweep: retry due webhook events; continue a resync in progress; suspend
- *                past-due users whose grace ran out
+ *                past-due users whose grace ran out; then sign a checkpoint of the audit
+ *                chain's head if it moved
  *   *\/15 * * * * dunning tick (with the dunning issue) and the sweep
  *   17 3 * * *   reconciliation against Stripe's event list
  */
+import { checkpointAuditHead } from "./audit/checkpoint";
 import { dueEvents } from "./billing/events";
 import { processEvent } from "./billing/process";
 import { reconcile } from "./billing/reconcile";
@@ -15,7 +17,7 @@ import type { Services } from "./services";
 export const CRONS = { sweep: "* * * * *", dunning: "*/15 * * * *", reconcile: "17 3 * * *" } as const;
 const SWEEP_BATCH = 50;
 
-export async function sweep(s: Services): Promise<{ processed: number; retried: number; suspended: number }> {
+export async function sweep(s: Services): Promise<{ processed: number; retried: number }> {
   let processed = 0;
   let retried = 0;
   for (const id of await dueEvents(s.db, s.clock.now(), SWEEP_BATCH)) {
@@ -25,15 +27,16 @@ export async function sweep(s: Services): Promise<{ processed: number; retried: 
   }
   const resync = await readResync(s.db);
   if (resync && resync.phase !== "done") await resyncChunk(s);
-  const { suspended } = await suspendLapsed(s);
-  return { processed, retried, suspended: suspended.length };
+  return { processed, retried };
 }
 
 export async function runCron(cron: string, s: Services): Promise<void> {
   switch (cron) {
     case CRONS.sweep:
+      await independently([() => sweep(s), () => suspendLapsed(s), () => checkpointAuditHead(s)]);
+      return;
     case CRONS.dunning:
-      await sweep(s);
+      await independently([() => sweep(s), () => suspendLapsed(s)]);
       return;
     case CRONS.reconcile:
       await reconcile(s);
@@ -41,4 +44,16 @@ export async function runCron(cron: string, s: Services): Promise<void> {
     default:
       s.log.log("error", `no job for cron ${cron}; see worker/src/cron.ts`);
   }
+}
+
+/**
+ * Runs jobs one after another, each whether or not the one before failed (a Stripe outage that
+ * fails the sweep must not stop the audit head being signed), then fails with what failed.
+ * In order, so the checkpoint covers the rows the sweep just wrote.
+ */
+async function independently(jobs: (() => Promise<unknown>)[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const job of jobs) await job().catch((e: unknown) => failures.push(e));
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) throw new AggregateError(failures, "several cron jobs failed");
 }

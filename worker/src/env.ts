@@ -46,13 +46,28 @@ const SigningConfig = z.object({
 });
 export type SigningConfig = z.infer<typeof SigningConfig>;
 
+const checkpointSecret = z.string().min(32, "each secret must be at least 32 characters (openssl rand -hex 32)");
+const AuditConfig = z.object({
+  /**
+   * HMAC-SHA256 secret(s) of the audit chain's signed checkpoints (audit/checkpoint-key.ts),
+   * comma-separated: the first signs, any of them verifies, so list the old one second while
+   * rotating. Its own secret: whoever can write D1 can recompute the SHA-256 chain, and only a
+   * key they do not hold makes a rewrite show. Unset means no checkpoints (verify says so).
+   */
+  AUDIT_CHECKPOINT_SECRET: nonEmpty
+    .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
+    .pipe(z.tuple([checkpointSecret], checkpointSecret))
+    .optional(),
+});
+export type AuditConfig = z.infer<typeof AuditConfig>;
+
 const Limits = z.object({
   RATE_LIMIT_KEY: binding<RateLimit>("Rate limiting binding RATE_LIMIT_KEY", "limit").optional(),
   RATE_LIMIT_IP: binding<RateLimit>("Rate limiting binding RATE_LIMIT_IP", "limit").optional(),
 });
 
 type Input<T extends z.ZodType> = z.input<T>;
-type Raw = Input<typeof CoreConfig> & Input<typeof StripeConfig> & Input<typeof WebhookConfig> & Input<typeof SigningConfig> & Input<typeof Limits>;
+type Raw = Input<typeof CoreConfig> & Input<typeof StripeConfig> & Input<typeof WebhookConfig> & Input<typeof SigningConfig> & Input<typeof AuditConfig> & Input<typeof Limits>;
 
 /**
  * What workerd hands the worker. Every var and secret may be absent (the concern that needs it
@@ -86,3 +101,4 @@ export const coreConfig = (env: Env): CoreConfig => memo(env, "core", () => chec
 export const stripeConfig = (env: Env): StripeConfig => memo(env, "stripe", () => check(StripeConfig, env, "Stripe"));
 export const webhookConfig = (env: Env): WebhookConfig => memo(env, "webhook", () => check(WebhookConfig, env, "webhook"));
 export const signingConfig = (env: Env): SigningConfig => memo(env, "signing", () => check(SigningConfig, env, "entitlement signing"));
+export const auditConfig = (env: Env): AuditConfig => memo(env, "audit", () => check(AuditConfig, env, "audit checkpoint"));

@@ -2,16 +2,17 @@
  * The one place the worker's dependencies are built: once per request, cron run or queue batch,
  * then passed down. Domain code takes what it needs of this (`Pick<Services, "db" | "clock">`)
  * and builds nothing itself, so a test can hand it a fixed clock or another D1 handle.
- * Stripe and the signer are built on first use: a route that needs neither still works when
+ * Stripe, the signer and the checkpoint key are built on first use: a route that needs neither still works when
  * their settings are missing, and one that needs them answers `config_invalid`.
  */
 import { auditWriter, type AuditWriter } from "./audit/append";
+import { checkpointKey as makeCheckpointKey, type CheckpointKey } from "./audit/checkpoint-key";
 import { stripeClient, type Stripe } from "./billing/stripe";
 import type { Clock } from "./clock";
 import { getDb, type Db } from "./db/client";
 import type { ClaimsConfig } from "./entitlements/config";
 import { loadSigningKeys, type LoadedKeys } from "./entitlements/keys";
-import { coreConfig, signingConfig, stripeConfig, webhookConfig, type Env, type WebhookConfig } from "./env";
+import { auditConfig, coreConfig, signingConfig, stripeConfig, webhookConfig, type Env, type WebhookConfig } from "./env";
 import { describeError, jsonLogger, type Logger } from "./log";
 
 export interface Signer {
@@ -27,6 +28,8 @@ export interface Services {
   readonly stripe: Stripe;
   readonly signer: Signer;
   readonly webhooks: WebhookConfig;
+  /** Signs and checks the audit chain's checkpoints; null when AUDIT_CHECKPOINT_SECRET is unset. */
+  readonly checkpointKey: CheckpointKey | null;
   /** Keeps work running after the response (waitUntil); its failure is logged, never thrown. */
   defer(work: Promise<unknown>): void;
 }
@@ -44,6 +47,7 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
   const log = options.log ?? jsonLogger();
   let stripe: Stripe | undefined;
   let signer: Signer | undefined;
+  let checkpointKey: CheckpointKey | null | undefined;
   return {
     clock,
     db,
@@ -64,6 +68,13 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
     },
     get webhooks() {
       return webhookConfig(env);
+    },
+    get checkpointKey() {
+      if (checkpointKey === undefined) {
+        const secrets = auditConfig(env).AUDIT_CHECKPOINT_SECRET;
+        checkpointKey = secrets ? makeCheckpointKey(secrets) : null;
+      }
+      return checkpointKey;
     },
     defer(work) {
       const guarded = work.catch((e: unknown) => log.log("error", "deferred work failed", { error: describeError(e) }));

@@ -68,6 +68,20 @@ export const auditLog = sqliteTable(
   ],
 );
 
+/**
+ * Signed checkpoints of the audit chain's head (audit/checkpoint.ts): the MAC is HMAC-SHA256
+ * under AUDIT_CHECKPOINT_SECRET, which whoever edits this database does not hold. The seq is the
+ * key, so two cron runs signing the same head at once store one checkpoint.
+ */
+export const auditCheckpoints = sqliteTable("audit_checkpoints", {
+  seq: integer("seq").primaryKey(),
+  /** The audit row's hash at that seq when the checkpoint was made. */
+  hash: text("hash").notNull(),
+  at: integer("at").notNull(),
+  /** Hex HMAC-SHA256 over `{purpose, seq, hash, at}` (audit/checkpoint-key.ts). */
+  mac: text("mac").notNull(),
+});
+
 /** pending: to process (again, after `next_attempt_at`); parked: gave up after the retry limit. */
 export const EVENT_STATUSES = ["pending", "processed", "parked"] as const;
 export type EventStatus = (typeof EVENT_STATUSES)[number];
