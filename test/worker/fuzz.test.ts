@@ -481,7 +481,8 @@ function pathArb(op: Operation, known: Map<string, string[]>, junk: boolean): fc
   const values = names.map((name) => {
     const schema = op.params.find((p) => p.in === "path" && p.name === name)?.schema;
     const ids = known.get(name) ?? [];
-    const good = ids.length > 0 ? fc.oneof(validSegment(schema), fc.constantFrom(...ids).map(safeEncode)) : validSegment(schema);
+    // Mostly ids that exist: a random id matching the pattern only ever finds nothing.
+    const good = ids.length > 0 ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...ids).map(safeEncode) }, { weight: 1, arbitrary: validSegment(schema) }) : validSegment(schema);
     return junk ? fc.oneof({ weight: 7, arbitrary: good }, { weight: 3, arbitrary: junkSegment }) : good;
   });
   return fc.tuple(...values).map((vals) => {
