@@ -1,0 +1,923 @@
+/**
+ * Property-based fuzzing of every route, with fast-check, through the real worker (SELF.fetch).
+ *
+ * The route list comes from GET /openapi.json at test time, not from a hand-kept list, so a
+ * route added to the worker is fuzzed without touching this file, whichever way the routes
+ * declare their method and path. The document's request schemas (bodies, query and path
+ * parameters) drive the generators: valid values first, then mutated ones.
+ *
+ * For every request, whatever it is:
+ * - the status is never 5xx;
+ * - every non-2xx answer is RFC 9457 problem+json whose `status` is the HTTP status;
+ * - a rejected request (4xx) changed no row in any D1 table (row counts and a content digest
+ *   of every table, listed from sqlite_master, before and after).
+ * For the webhook, also: a request without a valid signature is refused; a validly signed body
+ * that is not a well-formed event is refused; a well-formed event it accepts is then stored.
+ *
+ * Seeds are fixed, so a run is reproducible; a failure prints the request, the answer and
+ * fast-check's seed and path to replay it.
+ */
+import { env, SELF } from "cloudflare:test";
+import fc from "fast-check";
+import { beforeAll, describe, expect, it } from "vitest";
+import { BASE, freshIp, makeKey } from "./helpers";
+import { deliver, drained, sign } from "./stripe-helpers";
+
+const SEED = 20_261_117;
+/** Requests per JSON route: with ~17 routes and the webhook cases, the file takes ~30-40 s on 2 cores. */
+const RUNS_PER_ROUTE = 30;
+const TEST_TIMEOUT_MS = 180_000;
+
+// ---------------------------------------------------------------------------------------------
+// The routes, from the OpenAPI document
+
+interface Schema {
+  $ref?: string;
+  type?: string;
+  enum?: unknown[];
+  format?: string;
+  pattern?: string;
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  anyOf?: Schema[];
+  oneOf?: Schema[];
+}
+
+interface Param {
+  name: string;
+  in: string;
+  required?: boolean;
+  schema?: Schema;
+}
+
+interface Operation {
+  method: string;
+  path: string;
+  params: Param[];
+  body?: Schema;
+  /** The document asks for an API key. */
+  keyed: boolean;
+}
+
+interface OpenApiDoc {
+  paths: Record<string, Record<string, { parameters?: Param[]; requestBody?: { content?: Record<string, { schema?: Schema }> }; security?: unknown[] }>>;
+  components?: { schemas?: Record<string, Schema> };
+}
+
+const HTTP_METHODS = ["get", "post", "put", "patch", "delete"];
+
+async function loadDoc(): Promise<OpenApiDoc> {
+  const res = await SELF.fetch(`${BASE}/openapi.json`, { headers: { "cf-connecting-ip": freshIp() } });
+  if (res.status !== 200) throw new Error(`GET /openapi.json answered ${res.status}: the fuzz test derives its routes from it`);
+  return res.json<OpenApiDoc>();
+}
+
+// Top-level await: the routes must be known when vitest collects the tests, one test per route.
+const doc = await loadDoc();
+
+function resolve(schema: Schema | undefined): Schema {
+  let s = schema ?? {};
+  for (let i = 0; s.$ref && i < 10; i++) {
+    const name = s.$ref.replace("#/components/schemas/", "");
+    s = doc.components?.schemas?.[name] ?? {};
+  }
+  return s;
+}
+
+function operationsOf(d: OpenApiDoc): Operation[] {
+  const ops: Operation[] = [];
+  for (const [path, item] of Object.entries(d.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      if (!HTTP_METHODS.includes(method)) continue;
+      const body = op.requestBody?.content?.["application/json"]?.schema;
+      ops.push({ method: method.toUpperCase(), path, params: op.parameters ?? [], keyed: (op.security?.length ?? 0) > 0, ...(body ? { body: resolve(body) } : {}) });
+    }
+  }
+  // The document describes every route but the one that serves it.
+  if (!ops.some((o) => o.path === "/openapi.json")) ops.push({ method: "GET", path: "/openapi.json", params: [], keyed: false });
+  return ops;
+}
+
+const OPERATIONS = operationsOf(doc);
+// The webhook takes a signed raw body, not a JSON schema: it gets generators of its own below.
+const isWebhook = (op: Operation) => op.path.startsWith("/webhooks/");
+const JSON_ROUTES = OPERATIONS.filter((op) => !isWebhook(op));
+const WEBHOOK_ROUTES = OPERATIONS.filter(isWebhook);
+
+/** A stable seed per route, so adding a route does not change what the others are fed. */
+function seedFor(label: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193);
+  return (SEED ^ h) | 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the database holds, to prove a rejected request wrote nothing
+
+/**
+ * Columns left out of the digest, and why. Authenticating a valid key refreshes its
+ * `api_keys.last_used_at` (at most once a minute, in waitUntil after the answer), even when the
+ * request is then refused (a role without the permission, bad input): that is bookkeeping of the
+ * authentication, not a write of the refused request, and it may land before or after our second
+ * snapshot. Only that one column is excluded; every other column of api_keys, and its row count,
+ * still count.
+ */
+const VOLATILE_COLUMNS: Record<string, string[]> = { api_keys: ["last_used_at"] };
+/** SQLite's, Cloudflare's and the migration runner's own tables. */
+const INTERNAL_TABLE = /^(sqlite_|_cf_|d1_migrations$)/;
+
+interface TableState {
+  rows: number;
+  digest: string;
+  /** Serialized rows, sorted, kept to name the changed rows when a check fails. */
+  lines: string[];
+}
+type Snapshot = Map<string, TableState>;
+
+const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const columnsCache = new Map<string, string[]>();
+
+function cell(value: unknown): unknown {
+  if (value instanceof ArrayBuffer) return [...new Uint8Array(value)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return value;
+}
+
+async function sha256(text: string): Promise<string> {
+  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function snapshot(): Promise<Snapshot> {
+  // Listed each time, so a table added by a future migration is covered too.
+  const { results } = await env.DB.prepare("select name from sqlite_master where type = 'table' order by name").all<{ name: string }>();
+  const tables = results.map((r) => r.name).filter((n) => !INTERNAL_TABLE.test(n));
+  const unknown = tables.filter((t) => !columnsCache.has(t));
+  if (unknown.length > 0) {
+    const infos = await env.DB.batch<{ name: string }>(unknown.map((t) => env.DB.prepare("select name from pragma_table_info(?)").bind(t)));
+    unknown.forEach((t, i) => columnsCache.set(t, infos[i]!.results.map((c) => c.name).filter((c) => !VOLATILE_COLUMNS[t]?.includes(c))));
+  }
+  const selects = tables.map((t) => env.DB.prepare(`select ${columnsCache.get(t)!.map(quoteIdent).join(", ")} from ${quoteIdent(t)}`));
+  const contents = await env.DB.batch<Record<string, unknown>>(selects);
+  const snap: Snapshot = new Map();
+  for (const [i, table] of tables.entries()) {
+    const cols = columnsCache.get(table)!;
+    const lines = contents[i]!.results.map((row) => JSON.stringify(cols.map((c) => cell(row[c])))).sort();
+    snap.set(table, { rows: lines.length, digest: await sha256(lines.join("\n")), lines });
+  }
+  return snap;
+}
+
+/** One line per table whose row count or content changed, naming a few changed rows. */
+function changes(before: Snapshot, after: Snapshot): string[] {
+  const out: string[] = [];
+  for (const table of new Set([...before.keys(), ...after.keys()])) {
+    const a = before.get(table);
+    const b = after.get(table);
+    if (a && b && a.rows === b.rows && a.digest === b.digest) continue;
+    const old = new Set(a?.lines ?? []);
+    const now = new Set(b?.lines ?? []);
+    const added = [...now].filter((l) => !old.has(l)).slice(0, 3).map((l) => l.slice(0, 300));
+    const removed = [...old].filter((l) => !now.has(l)).slice(0, 3).map((l) => l.slice(0, 300));
+    out.push(`${table}: rows ${a?.rows ?? "-"} -> ${b?.rows ?? "-"}; added ${JSON.stringify(added)}; removed ${JSON.stringify(removed)}`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending a request and checking the answer
+
+interface FuzzRequest {
+  method: string;
+  path: string;
+  query: string;
+  headers: Record<string, string>;
+  body?: string | Uint8Array | undefined;
+}
+
+interface Answer {
+  status: number;
+  contentType: string | null;
+  text: string;
+}
+
+const BODYLESS = new Set(["GET", "HEAD"]);
+
+async function send(req: FuzzRequest): Promise<Answer> {
+  // A fresh client IP per request keeps the per-IP rate limit from turning the run into 429s.
+  const headers = { ...req.headers, "cf-connecting-ip": freshIp() };
+  const res = await SELF.fetch(`${BASE}${req.path}${req.query}`, { method: req.method, headers, body: BODYLESS.has(req.method) ? undefined : req.body });
+  return { status: res.status, contentType: res.headers.get("content-type"), text: await res.text() };
+}
+
+const clip = (s: string, n = 400) => (s.length > n ? `${s.slice(0, n)}… (${s.length} chars)` : s);
+
+function describeExchange(req: FuzzRequest, answer: Answer): string {
+  const body = req.body === undefined ? "(none)" : typeof req.body === "string" ? JSON.stringify(clip(req.body)) : `bytes [${[...req.body.slice(0, 64)].join(",")}]`;
+  return [
+    `${req.method} ${clip(req.path + req.query, 300)}`,
+    `headers ${clip(JSON.stringify(req.headers), 600)}`,
+    `body ${body}`,
+    `-> ${answer.status} ${answer.contentType ?? "(no content-type)"} ${clip(answer.text)}`,
+  ].join("\n  ");
+}
+
+const is2xx = (status: number) => status >= 200 && status < 300;
+
+function expectProblem(answer: Answer, where: string): void {
+  expect(answer.contentType ?? "", `non-2xx without problem+json content type:\n  ${where}`).toMatch(/^application\/problem\+json\s*(;|$)/i);
+  let problem: Record<string, unknown>;
+  try {
+    problem = JSON.parse(answer.text) as Record<string, unknown>;
+  } catch {
+    throw new Error(`problem+json body is not JSON:\n  ${where}`);
+  }
+  expect(problem, `problem body is not an object:\n  ${where}`).toBeTypeOf("object");
+  expect(typeof problem.type === "string" && problem.type.length > 0, `problem without type:\n  ${where}`).toBe(true);
+  expect(typeof problem.title === "string" && problem.title.length > 0, `problem without title:\n  ${where}`).toBe(true);
+  expect(typeof problem.detail === "string" && problem.detail.length > 0, `problem without detail:\n  ${where}`).toBe(true);
+  expect(problem.status, `problem status differs from the HTTP status:\n  ${where}`).toBe(answer.status);
+}
+
+/**
+ * The database as the last rejected request left it. The next request compares against it
+ * instead of a fresh snapshot: that halves the snapshots, and a write that lands late (after a
+ * refusal was answered) is still caught, by the next comparison. Anything else that writes
+ * (a test's setup, an accepted request) clears it.
+ */
+let lastSnapshot: Snapshot | undefined;
+const forgetSnapshot = () => {
+  lastSnapshot = undefined;
+};
+
+/**
+ * Sends one request and checks the properties every answer must have. `mayHaveQueued`: the
+ * request could have reached the webhook queue, whose consumer writes after the answer; the
+ * queue is drained before the second snapshot (so a rejected event that was queued anyway is
+ * caught), and after an accepted one (so its late write is not blamed on the next request).
+ */
+async function exercise(req: FuzzRequest, opts: { mayHaveQueued?: boolean } = {}): Promise<Answer> {
+  const before = lastSnapshot ?? (await snapshot());
+  lastSnapshot = undefined;
+  const answer = await send(req);
+  if (opts.mayHaveQueued) await drained();
+  const where = describeExchange(req, answer);
+  expect(answer.status, `5xx answer:\n  ${where}`).toBeLessThan(500);
+  if (!is2xx(answer.status)) expectProblem(answer, where);
+  if (answer.status >= 400) {
+    const after = await snapshot();
+    expect(changes(before, after), `a rejected request changed stored rows (this one, or the rejected one before it, late):\n  ${where}`).toEqual([]);
+    lastSnapshot = after;
+  }
+  return answer;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generators: values
+
+/** Builds nesting without recursion, so depth is limited by the worker, not by this test. */
+function nested(depth: number, kind: "array" | "object"): unknown {
+  let v: unknown = 0;
+  for (let i = 0; i < depth; i++) v = kind === "array" ? [v] : { a: v };
+  return v;
+}
+
+function safeEncode(s: string): string {
+  try {
+    return encodeURIComponent(s);
+  } catch {
+    // A lone surrogate: send the bytes a broken client would (CESU-8 of U+D800).
+    return "%ED%A0%80";
+  }
+}
+
+/**
+ * Printable ASCII: header values cannot carry control characters, and workerd sends anything
+ * above 0x7E as UTF-8 with a warning per request, which would only add noise, not new input.
+ */
+const headerGarbage = fc.string({ unit: "grapheme-ascii", maxLength: 80 }).map((s) => s.replace(/[^\x20-\x7e]/g, ""));
+
+const nastyString = fc.oneof(
+  fc.constantFrom(
+    "", " ", "\u0000", "\uFEFF", "\uD800", "\u202Eevil", "𝕏𝔶𝔷", "Z̷̢͎a̸l̶g̵o", "null", "undefined", "NaN", "0", "-1", "true", "[]", "{}",
+    "__proto__", "constructor", "' OR 1=1 --", '"; drop table api_keys; --', "../../etc/passwd", "%00", "%zz", "<script>alert(1)</script>", "\\", "\r\n",
+    "2026-13-45T25:61:61Z", "1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-01-01", "2026-01-01T00:00:00", "+275760-09-13T00:00:00.000Z",
+  ),
+  fc.string({ unit: "grapheme", maxLength: 40 }),
+  fc.string({ unit: "binary", maxLength: 40 }),
+  // Over each length limit the schemas have (100, 128, 200) and over the 64 KiB body limit.
+  fc.constantFrom(101, 129, 201, 5_000, 70 * 1024).map((n) => "x".repeat(n)),
+  fc.constantFrom(34, 50, 23_000).map((n) => "€".repeat(n)),
+);
+
+const nastyNumber = fc.oneof(
+  fc.constantFrom(-1, 0, -0, 0.5, 1.5, 21, 201, 1e21, 1e308, -1e308, 2 ** 53 + 2, Number.MAX_SAFE_INTEGER, Number.MIN_VALUE, 8.64e15 + 1),
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+);
+
+const deepValue = fc.tuple(fc.integer({ min: 2, max: 3_000 }), fc.constantFrom("array" as const, "object" as const)).map(([d, k]) => nested(d, k));
+
+const nasty: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 4, arbitrary: nastyString },
+  { weight: 3, arbitrary: nastyNumber },
+  { weight: 1, arbitrary: fc.constantFrom(null, true, false, [], {}) },
+  { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+  { weight: 1, arbitrary: deepValue },
+);
+
+function timestampArb(): fc.Arbitrary<string> {
+  const now = Date.now();
+  const date = fc.date({ min: new Date(now - 365 * 86_400_000), max: new Date(now + 2 * 365 * 86_400_000), noInvalidDate: true });
+  return fc.tuple(date, fc.constantFrom(0, 0, 330, -480, 840)).map(([d, offsetMin]) => {
+    if (offsetMin === 0) return d.toISOString();
+    const local = new Date(d.getTime() + offsetMin * 60_000).toISOString().slice(0, 19);
+    const sign = offsetMin < 0 ? "-" : "+";
+    const abs = Math.abs(offsetMin);
+    return `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+  });
+}
+
+/** Values a schema accepts (as far as a JSON schema says: the handler may still refuse them). */
+function valid(schema: Schema | undefined, depth = 0): fc.Arbitrary<unknown> {
+  const s = resolve(schema);
+  if (s.enum) return fc.constantFrom(...s.enum);
+  const variants = s.anyOf ?? s.oneOf;
+  if (variants) return fc.oneof(...variants.map((v) => valid(v, depth + 1)));
+  switch (s.type) {
+    case "string": {
+      if (s.format === "date-time") return timestampArb();
+      const min = s.minLength ?? 0;
+      const max = s.maxLength ?? Number.MAX_SAFE_INTEGER;
+      if (s.pattern) return fc.stringMatching(new RegExp(s.pattern)).filter((v) => v.length >= min && v.length <= max);
+      return fc.string({ minLength: min, maxLength: Math.min(max, 40) });
+    }
+    case "integer":
+    case "number": {
+      const min = s.minimum ?? (s.exclusiveMinimum !== undefined ? s.exclusiveMinimum + 1 : -1_000_000);
+      const max = s.maximum ?? (s.exclusiveMaximum !== undefined ? s.exclusiveMaximum - 1 : 1_000_000_000_000);
+      return s.type === "integer" ? fc.integer({ min, max }) : fc.double({ min, max, noNaN: true });
+    }
+    case "boolean":
+      return fc.boolean();
+    case "array":
+      return depth > 4 ? fc.constant([]) : fc.array(valid(s.items, depth + 1), { maxLength: 3 });
+    case "object": {
+      const props = s.properties ?? {};
+      const model: Record<string, fc.Arbitrary<unknown>> = {};
+      for (const [k, v] of Object.entries(props)) model[k] = valid(v, depth + 1);
+      return fc.record(model, { requiredKeys: (s.required ?? []).filter((k) => k in props) });
+    }
+    default:
+      return fc.jsonValue({ maxDepth: 2 });
+  }
+}
+
+type Mutation = { kind: "set"; key: string; value: unknown } | { kind: "delete"; key: string } | { kind: "extra"; key: string; value: unknown } | { kind: "replace"; value: unknown };
+
+function mutationArb(keys: string[]): fc.Arbitrary<Mutation> {
+  const key = keys.length > 0 ? fc.constantFrom(...keys) : fc.constant("x");
+  const extraKey = fc.oneof(fc.constantFrom("__proto__", "constructor", "prototype", "id", "role", "admin", "", " "), fc.string({ maxLength: 12 }));
+  return fc.oneof(
+    { weight: 5, arbitrary: fc.record({ kind: fc.constant("set" as const), key, value: nasty }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("delete" as const), key }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("extra" as const), key: extraKey, value: nasty }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("replace" as const), value: nasty }) },
+  );
+}
+
+function applyMutations(value: unknown, mutations: Mutation[]): unknown {
+  let v: unknown = value !== null && typeof value === "object" && !Array.isArray(value) ? { ...value } : value;
+  for (const m of mutations) {
+    if (m.kind === "replace") {
+      v = m.value;
+      continue;
+    }
+    if (v === null || typeof v !== "object" || Array.isArray(v)) v = {};
+    const obj = v as Record<string, unknown>;
+    // defineProperty, so "__proto__" becomes an own key that JSON.stringify sends.
+    if (m.kind === "delete") delete obj[m.key];
+    else Object.defineProperty(obj, m.key, { value: m.value, enumerable: true, writable: true, configurable: true });
+  }
+  return v;
+}
+
+/** A valid body with 1-3 mutations: wrong types, missing and extra fields, odd values. */
+function mutatedBody(schema: Schema | undefined): fc.Arbitrary<unknown> {
+  const keys = Object.keys(resolve(schema).properties ?? {});
+  return fc.tuple(valid(schema), fc.array(mutationArb(keys), { minLength: 1, maxLength: 3 })).map(([v, ms]) => applyMutations(v, ms));
+}
+
+/** JSON.stringify that cannot throw on the values above (deep values stay within V8's limits). */
+const serialize = (v: unknown): string => JSON.stringify(v) ?? "null";
+
+const NUMBER_LITERALS = ["1e400", "-1e400", "-0", "01", "1.0", "0x10", "Infinity", "NaN", "123456789012345678901234567890", ".5", "1e-400"];
+
+/** Bodies that are not JSON, or JSON that JSON.stringify would never write. */
+function rawBody(schema: Schema | undefined): fc.Arbitrary<string> {
+  const keys = Object.keys(resolve(schema).properties ?? {});
+  return fc.oneof(
+    fc.constantFrom(
+      "", " ", "null", "true", "0", '"x"', "[]", "{", "}", "[", '{"a":1,}', "{'a':1}", "NaN", "\uFEFF{}", '{"a":1}{"b":2}', "[1,2", '"unterminated',
+      '{"a":"\\ud800"}', '{"a":"\\u0000"}', '{"__proto__":{"admin":true}}', '{"constructor":{"prototype":{"admin":true}}}', "\u0000", "{}garbage",
+    ),
+    fc.tuple(valid(schema).map(serialize), fc.nat()).map(([s, n]) => s.slice(0, s.length > 0 ? n % s.length : 0)),
+    fc.tuple(keys.length > 0 ? fc.constantFrom(...keys) : fc.constant("x"), fc.constantFrom(...NUMBER_LITERALS)).map(([k, lit]) => `{${JSON.stringify(k)}:${lit}}`),
+    // Deeply nested, still under the 64 KiB body limit, closed and unclosed.
+    fc.integer({ min: 1_000, max: 30_000 }).map((d) => "[".repeat(d) + "]".repeat(d)),
+    fc.integer({ min: 1_000, max: 30_000 }).map((d) => '{"a":'.repeat(d / 5) + "1" + "}".repeat(d / 5)),
+    fc.integer({ min: 1_000, max: 60_000 }).map((d) => "[".repeat(d)),
+    // Duplicate keys: JSON.parse keeps the last one.
+    keys.length > 0 ? fc.tuple(fc.constantFrom(...keys), valid(schema).map(serialize)).map(([k, s]) => s.replace(/^\{/, `{${JSON.stringify(k)}:[],`)) : fc.constant('{"x":1,"x":2}'),
+  );
+}
+
+/** Bytes that are not UTF-8, sent as they are. */
+const invalidUtf8 = fc.oneof(
+  fc.constantFrom(new Uint8Array([0xff, 0xfe]), new Uint8Array([0xc3, 0x28]), new Uint8Array([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]), new Uint8Array([0xed, 0xa0, 0x80])),
+  fc.uint8Array({ maxLength: 64 }),
+);
+
+function bodyArb(op: Operation): fc.Arbitrary<string | Uint8Array | undefined> {
+  const s = op.body;
+  return fc.oneof(
+    { weight: s ? 4 : 1, arbitrary: valid(s).map(serialize) },
+    { weight: 5, arbitrary: mutatedBody(s).map(serialize) },
+    { weight: 2, arbitrary: fc.jsonValue().map(serialize) },
+    { weight: 3, arbitrary: rawBody(s) },
+    { weight: 1, arbitrary: invalidUtf8 },
+    { weight: 2, arbitrary: fc.constant(undefined) },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generators: URL and headers
+
+const JUNK_SEGMENTS = [
+  "", ".", "..", "%2e%2e", "%2E%2E%2F", "..%2F..%2Fetc%2Fpasswd", "../../etc/passwd", "..\\..\\windows", "%2F", "%5C", "%00", "%", "%zz", "%E0%A4%A", "%ED%A0%80",
+  "key_%00%00%00%00%00%00%00%00%00%00%00%00%00%00%00%00", "evt_%0A", "evt_..%2F..", ";", "%3B", ";jsessionid=1", "~", "%7E", "%20", "%C3%A9", "%F0%9F%92%A9", "é", "💩",
+  "%25", "%2525", "*", "null", "undefined", "__proto__", "constructor", "x".repeat(300), "x".repeat(2_000),
+];
+
+const junkSegment = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...JUNK_SEGMENTS) },
+  { weight: 2, arbitrary: fc.string({ unit: "grapheme", maxLength: 30 }).map(safeEncode) },
+  { weight: 1, arbitrary: fc.string({ unit: "binary-ascii", maxLength: 20 }).map(safeEncode) },
+  { weight: 1, arbitrary: fc.string({ unit: "grapheme-ascii", maxLength: 20 }) },
+);
+
+const validSegment = (schema: Schema | undefined) => valid(schema).map((v) => safeEncode(String(v)));
+
+/** The path with its parameters filled in; `junk` adds traversal-looking and encoded junk. */
+function pathArb(op: Operation, known: Map<string, string[]>, junk: boolean): fc.Arbitrary<string> {
+  const names = [...op.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
+  if (names.length === 0) return fc.constant(op.path);
+  const values = names.map((name) => {
+    const schema = op.params.find((p) => p.in === "path" && p.name === name)?.schema;
+    const ids = known.get(name) ?? [];
+    // Mostly ids that exist: a random id matching the pattern only ever finds nothing.
+    const good = ids.length > 0 ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...ids).map(safeEncode) }, { weight: 1, arbitrary: validSegment(schema) }) : validSegment(schema);
+    return junk ? fc.oneof({ weight: 7, arbitrary: good }, { weight: 3, arbitrary: junkSegment }) : good;
+  });
+  return fc.tuple(...values).map((vals) => {
+    let i = 0;
+    return op.path.replace(/\{[^}]+\}/g, () => vals[i++]!);
+  });
+}
+
+const RAW_QUERIES = ["?", "??", "?&&", "?=", "?%", "?%zz=1", "?a=%E0%A4%A", "?limit=1&limit=2", "?limit=1e400", "?limit=-0", "?limit=0x10", "?;", "?a=b#frag", "?a[b]=c", "?a[]=1&a[]=2", "?__proto__[x]=1", "?constructor=1", "?x=" + "y".repeat(4_000)];
+
+/** Each query parameter of the document, present or not, with a value its schema accepts. */
+function validQueryPairs(op: Operation): fc.Arbitrary<(readonly [string, string])[]> {
+  const params = op.params.filter((p) => p.in === "query");
+  return fc
+    .tuple(...params.map((p) => fc.option(valid(p.schema).map((v) => [p.name, safeEncode(String(v))] as const), { nil: undefined })))
+    .map((pairs) => pairs.filter((p) => p !== undefined));
+}
+
+const toQuery = (pairs: (readonly [string, string])[]) => (pairs.length > 0 ? `?${pairs.map(([k, v]) => `${k}=${v}`).join("&")}` : "");
+
+/** Valid pairs plus unknown, repeated and junk-valued ones, or a raw malformed query string. */
+function queryArb(op: Operation): fc.Arbitrary<string> {
+  const names = op.params.filter((p) => p.in === "query").map((p) => p.name);
+  const junkName = fc.oneof(fc.constantFrom(...names, "bogus", "__proto__", "", "limit[]", "a[b]", "%00", "%zz"), fc.string({ maxLength: 8 }).map(safeEncode));
+  const junkValue = fc.oneof(nastyString.map((s) => safeEncode(s.slice(0, 5_000))), fc.constantFrom("%zz", "%", "%00", "%E0%A4%A", "1e400", "-1", "NaN", "", "+", "%2B", "true", "1.5"), nastyNumber.map(String));
+  const junkPairs = fc.array(fc.tuple(junkName, junkValue), { maxLength: 3 });
+  const built = fc.tuple(validQueryPairs(op), junkPairs).map(([good, bad]) => toQuery([...good, ...bad]));
+  return fc.oneof({ weight: 6, arbitrary: built }, { weight: 1, arbitrary: fc.constantFrom(...RAW_QUERIES) });
+}
+
+const CONTENT_TYPES = [
+  "application/json; charset=utf-8", "APPLICATION/JSON", "application/vnd.api+json", "application/merge-patch+json", "application/json;charset=latin1", "application/jsonp",
+  "application/json5", "text/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=xyz", "application/octet-stream", "*/*",
+  "application/problem+json", "application/json, text/plain", "json", "application/",
+];
+
+const contentTypeArb = fc.oneof(
+  { weight: 10, arbitrary: fc.constant<string | undefined>("application/json") },
+  { weight: 3, arbitrary: fc.constantFrom(...CONTENT_TYPES) },
+  { weight: 1, arbitrary: headerGarbage },
+  { weight: 2, arbitrary: fc.constant(undefined) },
+);
+
+const SIGNATURE_GARBAGE = ["", "t=", "v1=", "t=1,v1=", "t=abc,v1=deadbeef", "t=99999999999999999999,v1=00", "t=-1,v1=00", "v1=00,t=1", ",,,", "t=1,v0=00", "t=1 ,v1= 00", "t=1,t=2,v1=00", "t=1e3,v1=00"];
+
+const signatureGarbage = fc.oneof(
+  fc.constantFrom(...SIGNATURE_GARBAGE),
+  fc.tuple(fc.integer(), fc.stringMatching(/^[0-9a-f]{64}$/)).map(([t, h]) => `t=${t},v1=${h}`),
+  fc.tuple(fc.integer({ min: -300, max: 300 }), fc.stringMatching(/^[0-9a-f]{64}$/)).map(([d, h]) => `t=${Math.floor(Date.now() / 1000) + d},v1=${h}`),
+  headerGarbage,
+);
+
+/** Headers a client might add; not ones the runtime manages (host, length, encoding of the transfer). */
+const EXTRA_HEADER_NAMES = ["x-request-id", "accept", "accept-encoding", "content-encoding", "origin", "x-http-method-override", "x-forwarded-for", "cookie", "range", "if-none-match", "x-stripe-signature"];
+const RESERVED_HEADERS = new Set(["host", "content-length", "transfer-encoding", "connection", "upgrade", "expect", "te", "trailer", "keep-alive", "cf-connecting-ip", "authorization", "content-type", "stripe-signature"]);
+const extraHeaders = fc.dictionary(
+  fc.oneof(fc.constantFrom(...EXTRA_HEADER_NAMES), fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/)).filter((n) => !RESERVED_HEADERS.has(n)),
+  fc.oneof(headerGarbage, fc.constantFrom("gzip", "br", "*/*", "https://evil.test", "DELETE", "bytes=0-1", "a".repeat(300))),
+  { maxKeys: 3 },
+);
+
+interface Keys {
+  admin: string;
+  service: string;
+  analyst: string;
+}
+
+/** Every kind of Authorization: each role's key, none, revoked, expired, malformed. */
+function authArb(keys: Keys): fc.Arbitrary<string | undefined> {
+  return fc.oneof(
+    { weight: 7, arbitrary: fc.constant<string | undefined>(`Bearer ${keys.admin}`) },
+    { weight: 2, arbitrary: fc.constantFrom(`Bearer ${keys.service}`, `Bearer ${keys.analyst}`) },
+    { weight: 1, arbitrary: fc.constantFrom(`Bearer ${fixtures.revokedKey}`, `Bearer ${fixtures.expiredKey}`) },
+    { weight: 2, arbitrary: fc.constant(undefined) },
+    {
+      weight: 3,
+      arbitrary: fc.oneof(
+        fc.constantFrom(
+          "Bearer", "Bearer ", `bearer ${keys.admin}`, `BEARER ${keys.admin}`, "Basic YWRtaW46YWRtaW4=", `Bearer ${keys.admin} extra`, `Bearer ${keys.admin.slice(0, -1)}`,
+          `Bearer ${keys.admin}x`, "Bearer fja_", `Token ${keys.admin}`, `Bearer\t${keys.admin}`, `Bearer  ${keys.admin}`, `Bearer ${keys.admin},Bearer ${keys.admin}`,
+        ),
+        fc.stringMatching(/^fja_[A-Za-z0-9_-]{43}$/).map((k) => `Bearer ${k}`),
+        headerGarbage,
+        headerGarbage.map((s) => `Bearer ${s}`),
+      ),
+    },
+  );
+}
+
+const OTHER_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+function requestArb(op: Operation, keys: Keys, known: Map<string, string[]>): fc.Arbitrary<FuzzRequest> {
+  const fuzzed = fc
+    .record({
+      method: fc.oneof({ weight: 9, arbitrary: fc.constant(op.method) }, { weight: 1, arbitrary: fc.constantFrom(...OTHER_METHODS) }),
+      path: pathArb(op, known, true),
+      query: queryArb(op),
+      auth: authArb(keys),
+      contentType: contentTypeArb,
+      signature: fc.oneof({ weight: 6, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: signatureGarbage }),
+      extra: extraHeaders,
+      body: bodyArb(op),
+    })
+    .map(({ method, path, query, auth, contentType, signature, extra, body }): FuzzRequest => {
+      const headers: Record<string, string> = { ...extra };
+      if (auth !== undefined) headers.authorization = auth;
+      if (contentType !== undefined) headers["content-type"] = contentType;
+      if (signature !== undefined) headers["stripe-signature"] = signature;
+      return { method, path, query, headers, body };
+    });
+  // A share of requests that should pass every check (admin key, JSON, valid path, query and
+  // body), so the fuzz reaches the handlers and their writes, not only the validators in front.
+  const wellFormed = fc
+    .record({ path: pathArb(op, known, false), query: validQueryPairs(op).map(toQuery), body: op.body ? valid(op.body).map(serialize) : fc.constant(undefined) })
+    .map(({ path, query, body }): FuzzRequest => ({
+      method: op.method,
+      path,
+      query,
+      headers: { authorization: `Bearer ${keys.admin}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      body,
+    }));
+  return fc.oneof({ weight: 1, arbitrary: wellFormed }, { weight: 2, arbitrary: fuzzed });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+const fixtures = { revokedKey: "", expiredKey: "" };
+/** Keys the fuzzer itself authenticates with: never offered as a path id to rotate or revoke. */
+const ownKeyIds = new Set<string>();
+
+beforeAll(async () => {
+  const admin = await makeKey("admin", { name: "fuzz-fixtures" });
+  ownKeyIds.add(admin.id);
+  const revoked = await makeKey("admin", { name: "fuzz-revoked" });
+  const res = await SELF.fetch(`${BASE}/v1/keys/${revoked.id}/revoke`, { method: "POST", headers: { authorization: `Bearer ${admin.key}`, "cf-connecting-ip": freshIp() } });
+  if (res.status !== 200) throw new Error(`could not revoke the fixture key: HTTP ${res.status}`);
+  const expiring = await makeKey("admin", { name: "fuzz-expired", expiresAt: Date.now() + 50 });
+  await new Promise((r) => setTimeout(r, 60));
+  fixtures.revokedKey = revoked.key;
+  fixtures.expiredKey = expiring.key;
+  // Stored events, so replaying by id can find one (their ids are offered as path values).
+  for (const i of [1, 2]) {
+    const event = { id: `evt_fuzzfixture${i}_${Date.now()}`, object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000) - 3_600 * i, livemode: false, data: { object: { id: `ch_fuzz_${i}`, object: "charge" } } };
+    if ((await deliver(event)).status !== 200) throw new Error("could not store a fixture event");
+  }
+  await drained();
+});
+
+/** Keys for one route's run: each key has its own rate limit, and a route gets its own budget. */
+async function keysFor(label: string): Promise<Keys> {
+  const [admin, service, analyst] = await Promise.all((["admin", "service", "analyst"] as const).map((role) => makeKey(role, { name: `fuzz ${label}`.slice(0, 100) })));
+  for (const k of [admin!, service!, analyst!]) ownKeyIds.add(k.id);
+  // Keys to rotate and revoke: created here, so they are not the fuzzer's own.
+  await makeKey("analyst", { name: "fuzz-victim" });
+  await makeKey("service", { name: "fuzz-victim" });
+  return { admin: admin!.key, service: service!.key, analyst: analyst!.key };
+}
+
+/**
+ * Values that exist in the database for each path parameter (a column of the same name in any
+ * table, or any table's `id` for `{id}`), that the parameter's pattern accepts: so a route that
+ * looks something up also gets hits, not only misses. The fuzzer's own keys are left out.
+ */
+async function knownValues(op: Operation): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  const { results } = await env.DB.prepare("select name from sqlite_master where type = 'table'").all<{ name: string }>();
+  const tables = results.map((r) => r.name).filter((n) => !INTERNAL_TABLE.test(n));
+  for (const p of op.params.filter((x) => x.in === "path")) {
+    const pattern = resolve(p.schema).pattern;
+    const accepts = pattern ? new RegExp(pattern) : /./;
+    const values = new Set<string>();
+    for (const t of tables) {
+      const cols = (await env.DB.prepare("select name from pragma_table_info(?)").bind(t).all<{ name: string }>()).results.map((c) => c.name);
+      if (!cols.includes(p.name)) continue;
+      const rows = await env.DB.prepare(`select distinct ${quoteIdent(p.name)} as v from ${quoteIdent(t)} where ${quoteIdent(p.name)} is not null limit 50`).all<{ v: unknown }>();
+      for (const r of rows.results) if (typeof r.v === "string" && accepts.test(r.v) && !ownKeyIds.has(r.v)) values.add(r.v);
+    }
+    out.set(p.name, [...values].sort());
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The JSON routes
+
+describe("fuzz: every route in /openapi.json", () => {
+  it("finds the routes to fuzz in the OpenAPI document", () => {
+    // A broken or empty document would make the fuzz below cover nothing and pass.
+    expect(JSON_ROUTES.length).toBeGreaterThanOrEqual(10);
+    expect(WEBHOOK_ROUTES.map((op) => `${op.method} ${op.path}`)).toContain("POST /webhooks/stripe");
+  });
+
+  for (const op of JSON_ROUTES) {
+    const label = `${op.method} ${op.path}`;
+    it(
+      `${label}: random and mutated requests never get a 5xx, get problem+json when refused, and a refusal writes nothing`,
+      async () => {
+        const keys = await keysFor(label);
+        const known = await knownValues(op);
+        forgetSnapshot();
+        const statuses: number[] = [];
+        await fc.assert(
+          fc.asyncProperty(requestArb(op, keys, known), async (req) => {
+            statuses.push((await exercise(req)).status);
+          }),
+          { seed: seedFor(label), numRuns: RUNS_PER_ROUTE },
+        );
+        // The generators must reach both sides of the route, or the properties above prove little.
+        expect(statuses.some(is2xx), `no request to ${label} succeeded: the generators only produce refusals`).toBe(true);
+        // A public route without parameters or body has no input to refuse (only a wrong method).
+        if (op.keyed || op.params.length > 0 || op.body) expect(statuses.some((s) => s >= 400), `every request to ${label} succeeded: the generators produce no bad input`).toBe(true);
+      },
+      TEST_TIMEOUT_MS,
+    );
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The webhook
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** What the endpoint may accept: an evt_ id, a dotted type, a numeric created and an object. */
+function isWellFormedEvent(text: string): boolean {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  const isObject = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === "object" && !Array.isArray(x);
+  if (!isObject(v)) return false;
+  return (
+    typeof v.id === "string" &&
+    v.id.startsWith("evt_") &&
+    typeof v.type === "string" &&
+    /^[a-z0-9_]+(\.[a-z0-9_]+)+$/.test(v.type) &&
+    typeof v.created === "number" &&
+    isObject(v.data) &&
+    isObject(v.data.object)
+  );
+}
+
+const EVENT_TYPES = [
+  "charge.succeeded", "customer.created", "customer.updated", "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted",
+  "invoice.paid", "invoice.payment_failed", "checkout.session.completed", "payment_intent.succeeded", "refund.created", "issuing_card.created", "v2.core.event_destination.ping",
+];
+
+const eventType = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...EVENT_TYPES) }, { weight: 1, arbitrary: fc.stringMatching(/^[a-z_]{1,12}(\.[a-z_]{1,12}){1,3}$/) });
+
+const eventObject = fc.oneof(
+  fc.record({ id: fc.oneof(fc.stringMatching(/^(ch|cus|sub|in|pi|cs|re)_[A-Za-z0-9]{4,14}$/), nastyString), object: fc.constantFrom("charge", "customer", "subscription", "invoice", "refund") }, { requiredKeys: [] }),
+  fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),
+);
+
+/** Padding that pushes some events past the queue's message size, onto the direct-store path. */
+const padding = fc.constantFrom(0, 0, 0, 0, 0, 0, 130_000);
+
+const wellFormedEvent = fc
+  .record({
+    id: fc.oneof(fc.stringMatching(/^evt_[A-Za-z0-9_]{8,24}$/), fc.constantFrom("evt_", "evt_" + "x".repeat(300), "evt_ü", "evt_%00")),
+    object: fc.constant("event"),
+    type: eventType,
+    created: fc.oneof({ weight: 4, arbitrary: fc.constant(-1).map(() => nowSeconds()) }, { weight: 1, arbitrary: nastyNumber }),
+    livemode: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: nasty }),
+    api_version: fc.oneof({ weight: 4, arbitrary: fc.constant("2026-10-28.endive") }, { weight: 1, arbitrary: nasty }),
+    data: fc.record({ object: eventObject, previous_attributes: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: ["object"] }),
+    pad: padding,
+  }, { requiredKeys: ["id", "type", "created", "data", "pad"] })
+  .map(({ pad, ...event }) => (pad > 0 ? { ...event, data: { ...event.data, object: { ...event.data.object, description: "p".repeat(pad) } } } : event));
+
+/** One of the four parts an endpoint must check, broken; or the whole body not an object. */
+const breakage = fc.oneof(
+  fc.record({ field: fc.constant("id"), value: fc.oneof(nasty, fc.constantFrom("evt", "EVT_1", "ev_1", " evt_1", undefined)) }),
+  fc.record({ field: fc.constant("type"), value: fc.oneof(nasty, fc.constantFrom("charge", "Charge.Succeeded", "charge.", ".charge", "charge..succeeded", "charge succeeded", undefined)) }),
+  fc.record({ field: fc.constant("created"), value: fc.oneof(nastyString, fc.constantFrom(null, true, [], {}, "1700000000", undefined)) }),
+  fc.record({ field: fc.constant("data"), value: fc.oneof(fc.constantFrom(null, undefined, 0, "", [], {}, { object: null }, { object: 0 }, { object: 1 }, { object: "" }, { object: "x" }, { object: false }, { object: true }, { object: [] }, { object: [1] }), nasty) }),
+  fc.record({ field: fc.constant("*"), value: fc.constantFrom(null, 0, 1, "evt_1", true, [], [{}]) }),
+);
+
+const malformedEvent = fc.tuple(wellFormedEvent, fc.array(breakage, { minLength: 1, maxLength: 2 })).map(([event, breaks]) => {
+  let v: unknown = { ...event };
+  for (const b of breaks) {
+    if (b.field === "*") v = b.value;
+    else if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+      if (b.value === undefined) delete (v as Record<string, unknown>)[b.field];
+      else (v as Record<string, unknown>)[b.field] = b.value;
+    }
+  }
+  return v;
+});
+
+/** Bodies that are not a well-formed event: broken events, other JSON, not JSON, too large. */
+const notAnEventBody = fc.oneof(
+  { weight: 6, arbitrary: malformedEvent.map(serialize) },
+  { weight: 1, arbitrary: fc.jsonValue().map(serialize) },
+  { weight: 2, arbitrary: rawBody(undefined) },
+  { weight: 1, arbitrary: wellFormedEvent.map((e) => serialize(e).slice(0, -1)) },
+  // Over the 1 MiB webhook limit.
+  { weight: 1, arbitrary: fc.constant(0).map(() => serialize({ id: "evt_huge", type: "charge.succeeded", created: nowSeconds(), data: { object: { description: "h".repeat(1_100_000) } } })) },
+);
+
+const anyWebhookBody = fc.oneof(wellFormedEvent.map(serialize), notAnEventBody);
+
+type Signing =
+  | { kind: "valid"; secret: "whsec_test_current" | "whsec_test_previous" }
+  | { kind: "wrong-secret"; secret: string }
+  | { kind: "stale"; secondsAgo: number }
+  | { kind: "other-body" }
+  | { kind: "garbage"; header: string }
+  | { kind: "none" };
+
+// The secrets of test/worker/vitest.config.ts: either is valid during a rotation.
+const validSigning: fc.Arbitrary<Signing> = fc.record({ kind: fc.constant("valid" as const), secret: fc.constantFrom("whsec_test_current" as const, "whsec_test_previous" as const) });
+
+const badSigning: fc.Arbitrary<Signing> = fc.oneof(
+  fc.record({ kind: fc.constant("wrong-secret" as const), secret: fc.constantFrom("whsec_test_other", "whsec_test_current ", "WHSEC_TEST_CURRENT", "whsec_test_") }),
+  // Only the past: Stripe's verifier bounds a signature's age, not how far ahead its clock is.
+  fc.record({ kind: fc.constant("stale" as const), secondsAgo: fc.integer({ min: 301, max: 10_000_000 }) }),
+  fc.record({ kind: fc.constant("other-body" as const) }),
+  fc.record({ kind: fc.constant("garbage" as const), header: signatureGarbage }),
+  fc.record({ kind: fc.constant("none" as const) }),
+);
+
+async function signatureHeader(s: Signing, body: string): Promise<string | undefined> {
+  switch (s.kind) {
+    case "valid":
+    case "wrong-secret":
+      return sign(body, s.secret);
+    case "stale":
+      return sign(body, "whsec_test_current", nowSeconds() - s.secondsAgo);
+    case "other-body":
+      return sign(`${body} `, "whsec_test_current");
+    case "garbage":
+      return s.header;
+    case "none":
+      return undefined;
+  }
+}
+
+interface WebhookCase {
+  what: string;
+  body: fc.Arbitrary<string>;
+  signing: fc.Arbitrary<Signing>;
+  /** Other methods and query strings too, or only what Stripe sends. */
+  anyMethod: boolean;
+  runs: number;
+  /** The extra property of this case, checked after the common ones. */
+  check: (answer: Answer, body: string, where: string) => Promise<void>;
+  /** Which answers the generators must produce at least once, or they prove little. */
+  mustSee: { what: string; test: (status: number) => boolean }[];
+}
+
+const refused = { what: "a refusal", test: (s: number) => s >= 400 };
+
+const WEBHOOK_CASES: WebhookCase[] = [
+  {
+    what: "without a valid signature, any body is refused",
+    body: anyWebhookBody,
+    signing: badSigning,
+    anyMethod: true,
+    runs: 50,
+    check: async (answer, _body, where) => {
+      expect(answer.status, `accepted without a valid signature:\n  ${where}`).toBeGreaterThanOrEqual(400);
+    },
+    mustSee: [refused],
+  },
+  {
+    what: "with a valid signature, a body that is not a well-formed event is refused",
+    body: notAnEventBody,
+    signing: validSigning,
+    anyMethod: false,
+    runs: 40,
+    check: async (answer, body, where) => {
+      // The generator breaks events; the oracle, not the generator, decides what is malformed.
+      if (!isWellFormedEvent(body)) expect(answer.status, `a validly signed malformed event was not refused:\n  ${where}`).toBeGreaterThanOrEqual(400);
+    },
+    mustSee: [refused],
+  },
+  {
+    what: "with a valid signature, a well-formed event never gets a 5xx, and once accepted it is stored",
+    body: wellFormedEvent.map(serialize),
+    signing: validSigning,
+    anyMethod: false,
+    runs: 40,
+    // Which event types the endpoint takes is its own choice: the status is not asserted. The 200
+    // promises the event is durably accepted, so once the queue is drained (done in exercise)
+    // its row must be there; otherwise the queue retries it into the dead letter queue and drops
+    // it, while Stripe believes it was delivered.
+    check: async (answer, body, where) => {
+      if (!is2xx(answer.status)) return;
+      const id = (JSON.parse(body) as { id: string }).id;
+      const row = await env.DB.prepare("select id from stripe_events where id = ?").bind(id).first();
+      expect(row, `an accepted event was not stored:\n  ${where}`).not.toBeNull();
+    },
+    mustSee: [{ what: "an accepted event", test: is2xx }],
+  },
+];
+
+describe("fuzz: the Stripe webhook", () => {
+  for (const op of WEBHOOK_ROUTES) {
+    for (const c of WEBHOOK_CASES) {
+      const label = `${op.method} ${op.path}`;
+      it(
+        `${label} ${c.what}; never a 5xx, problem+json when refused, and a refusal stores nothing`,
+        async () => {
+          forgetSnapshot();
+          const statuses: number[] = [];
+          const arb = fc.record({
+            method: c.anyMethod ? fc.oneof({ weight: 6, arbitrary: fc.constant(op.method) }, { weight: 1, arbitrary: fc.constantFrom(...OTHER_METHODS) }) : fc.constant(op.method),
+            query: fc.oneof({ weight: 6, arbitrary: fc.constant("") }, { weight: 1, arbitrary: queryArb(op) }),
+            body: c.body,
+            signing: c.signing,
+            contentType: contentTypeArb,
+            extra: extraHeaders,
+          });
+          await fc.assert(
+            fc.asyncProperty(arb, async ({ method, query, body, signing: s, contentType, extra }) => {
+              const headers: Record<string, string> = { ...extra };
+              if (contentType !== undefined) headers["content-type"] = contentType;
+              const signature = await signatureHeader(s, body);
+              if (signature !== undefined) headers["stripe-signature"] = signature;
+              const req: FuzzRequest = { method, path: op.path, query, headers, body };
+              // Only a validly signed request can reach the queue; drain only then (it takes a round trip).
+              const answer = await exercise(req, { mayHaveQueued: s.kind === "valid" });
+              statuses.push(answer.status);
+              await c.check(answer, body, describeExchange(req, answer));
+            }),
+            { seed: seedFor(`${label} ${c.what}`), numRuns: c.runs },
+          );
+          for (const m of c.mustSee) expect(statuses.some(m.test), `no run got ${m.what}: the generators need a look`).toBe(true);
+        },
+        TEST_TIMEOUT_MS,
+      );
+    }
+  }
+});
