@@ -1,8 +1,10 @@
 import { env } from "cloudflare:test";
 import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { customerRow, invoiceRow, subscriptionRow } from "../../worker/src/billing/mirror";
 import { processEvent } from "../../worker/src/billing/process";
-import { customers, entitlements, paymentAttempts, stripeEvents, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
+import type { Stripe } from "../../worker/src/billing/stripe";
+import { customers, entitlements, invoices, paymentAttempts, stripeEvents, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
 import { call, count, makeKey, svc } from "./helpers";
 import { db, deliver, drained, eventsFor, settled, stripe, subscriber, testClock, webhookEvent } from "./stripe-helpers";
 
@@ -219,6 +221,54 @@ describe("webhooks: failures, crashes and replay", () => {
     expect((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())?.status).toBe("active");
   });
 
+  it("rewrites hand-changed mirror rows and the entitlement from Stripe when one event, or a range, is replayed", async () => {
+    const { userId, customer, sub } = await subscriber({ lookupKey: "mobile_monthly" });
+    const [invoice] = (await stripe().invoices.list({ customer: customer.id })).data;
+    const events = await eventsFor([customer.id, sub.id, invoice!.id]);
+    for (const e of events) {
+      await deliver(e);
+      await settled(e.id);
+    }
+    const withoutSync = <T extends { syncedAt: number }>({ syncedAt: _s, ...row }: T) => row;
+    // The user's state, not the bookkeeping of when and how often the row was written.
+    const entitlementNow = async () => {
+      const { customerId, subscriptionId, tier, status, trialEnd, graceUntil, suspendedAt, currentPeriodEnd } = (await db().select().from(entitlements).where(eq(entitlements.userId, userId)).get())!;
+      return { customerId, subscriptionId, tier, status, trialEnd, graceUntil, suspendedAt, currentPeriodEnd };
+    };
+    const entitlementBefore = await entitlementNow();
+    expect(entitlementBefore).toMatchObject({ tier: "mobile", status: "active", subscriptionId: sub.id });
+    const expectMirrorToEqualStripe = async () => {
+      const [c, s, i] = await Promise.all([stripe().customers.retrieve(customer.id), stripe().subscriptions.retrieve(sub.id), stripe().invoices.retrieve(invoice!.id)]);
+      expect(withoutSync((await db().select().from(customers).where(eq(customers.id, customer.id)).get())!)).toEqual(withoutSync(customerRow(c as Stripe.Customer, 0, null)));
+      expect(withoutSync((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())!)).toEqual(withoutSync(subscriptionRow(s, userId, null, 0)));
+      expect(withoutSync((await db().select().from(invoices).where(eq(invoices.id, invoice!.id)).get())!)).toEqual(withoutSync(invoiceRow(i, userId, 0)));
+      expect(await entitlementNow()).toEqual(entitlementBefore);
+    };
+    await expectMirrorToEqualStripe();
+    // Someone edits the mirror by hand (or a bug wrote nonsense): the sync times stay as they were.
+    const tamper = () =>
+      env.DB.batch([
+        env.DB.prepare("update customers set email = 'tampered@example.test', country = 'ZZ' where id = ?").bind(customer.id),
+        env.DB.prepare("update subscriptions set status = 'canceled', mrr = 0, cancel_at_period_end = 1 where id = ?").bind(sub.id),
+        env.DB.prepare("update invoices set status = 'void', amount_paid = 0 where id = ?").bind(invoice!.id),
+        env.DB.prepare("update entitlements set status = 'canceled', tier = null where user_id = ?").bind(userId),
+      ]);
+    const admin = (await makeKey("admin")).key;
+
+    await tamper();
+    // invoice.paid is about the invoice, and through it the subscription, the customer and the user.
+    const paid = events.find((e) => e.type === "invoice.paid")!;
+    expect(await (await call("POST", `/v1/events/${paid.id}/replay`, { key: admin })).json()).toEqual({ requeued: 1, processed: 1, failed: 0 });
+    await expectMirrorToEqualStripe();
+
+    await tamper();
+    const iso = (s: number) => new Date(s * 1000).toISOString();
+    const range = await (await call("POST", "/v1/events/replay", { key: admin, body: { from: iso(events[0]!.created), to: iso(events.at(-1)!.created) } })).json<{ requeued: number; processed: number; failed: number }>();
+    expect(range.requeued).toBeGreaterThanOrEqual(events.length);
+    expect(range).toMatchObject({ processed: range.requeued, failed: 0 });
+    await expectMirrorToEqualStripe();
+  }, 30_000);
+
   it("replays exactly the events created in a time range", async () => {
     const { storeEvent } = await import("../../worker/src/billing/events");
     const { sub } = await subscriber();
@@ -273,7 +323,6 @@ describe("reconciliation and resync", () => {
     await run(true);
     const snapshot = async () => {
       const strip = <T extends { syncedAt: number }>(rows: T[]) => rows.map(({ syncedAt: _s, ...r }) => r).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
-      const { invoices } = await import("../../worker/src/db/schema");
       return {
         customers: strip(await db().select().from(customers).all()),
         subscriptions: strip(await db().select().from(subscriptions).all()),
