@@ -81,9 +81,12 @@ export async function processEvent(deps: ProcessDeps, id: string, parsed?: Strip
   try {
     deps.fault?.("after_claim");
     const event = parsed?.id === row.id ? parsed : (JSON.parse(row.payload) as Stripe.Event);
+    // A replay is asked for because the mirror may be wrong, so it fetches and rewrites every
+    // object; otherwise an object fetched since the event arrived is already at least as new.
+    const freshSince = row.source === "replay" ? {} : { freshSince: row.receivedAt };
     await syncObjects(
       deps,
-      { actor: { type: "stripe", id: event.id }, cause: event.id, at: event.created * 1000, freshSince: row.receivedAt },
+      { actor: { type: "stripe", id: event.id }, cause: event.id, at: event.created * 1000, ...freshSince },
       targetsOf(event),
       {
         attempts: await attemptOf(deps.stripe, event),
