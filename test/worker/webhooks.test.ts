@@ -8,6 +8,15 @@ import { customers, entitlements, invoices, paymentAttempts, stripeEvents, subsc
 import { call, count, makeKey, svc } from "./helpers";
 import { db, deliver, drained, eventsFor, settled, stripe, subscriber, testClock, webhookEvent } from "./stripe-helpers";
 
+/** Every mirror row as it is, sync times included, and the audit log's length: to show nothing moved. */
+async function mirror() {
+  const all = (table: string) => env.DB.prepare(`select * from ${table} order by rowid`).all().then((r) => r.results);
+  return {
+    customers: await all("customers"), subscriptions: await all("subscriptions"), invoices: await all("invoices"), entitlements: await all("entitlements"),
+    history: await all("subscription_history"), attempts: await all("payment_attempts"), audit: await count("audit_log"),
+  };
+}
+
 describe("webhooks: happy path", () => {
   it("stores a signed event, answers 200, and mirrors the subscription and the user's access", async () => {
     const { userId, customer, sub } = await subscriber({ lookupKey: "mobile_monthly" });
@@ -56,6 +65,26 @@ describe("webhooks: happy path", () => {
     expect(await settled(event.id)).toBe("processed");
     expect(await db().select({ status: stripeEvents.status, attempts: stripeEvents.attempts }).from(stripeEvents).where(eq(stripeEvents.id, event.id)).get()).toEqual({ status: "processed", attempts: 0 });
   });
+
+  for (const [type, object] of [
+    ["refund.created", { id: "re_unlisted", object: "refund", amount: 2900, charge: "ch_unlisted", currency: "usd", status: "succeeded" }],
+    // A type Stripe might add tomorrow.
+    ["foo.bar_baz", { id: "foo_unlisted", object: "foo" }],
+  ] as const) {
+    it(`stores a signed ${type} event, of a type it has no use for, once and as processed, and changes no mirror row`, async () => {
+      await drained();
+      const before = await mirror();
+      const event = { id: `evt_unlisted_${type.replace(/\W/g, "_")}_${Date.now()}`, object: "event", type, created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", pending_webhooks: 1, request: { id: null, idempotency_key: null }, data: { object } };
+      for (let delivery = 1; delivery <= 2; delivery++) {
+        const res = await deliver(event);
+        expect(res.status).toBe(200);
+        expect(await res.json()).toEqual({ received: true, duplicate: false });
+      }
+      await drained();
+      expect(await db().select({ type: stripeEvents.type, status: stripeEvents.status, attempts: stripeEvents.attempts }).from(stripeEvents).where(eq(stripeEvents.id, event.id)).all()).toEqual([{ type, status: "processed", attempts: 0 }]);
+      expect(await mirror()).toEqual(before);
+    });
+  }
 
   for (const [what, description] of [
     ["ASCII", "x".repeat(125_000)],
@@ -160,9 +189,29 @@ describe("webhooks: bad input stores nothing", () => {
     expect(await count("stripe_events")).toBe(before);
   });
 
-  it("rejects a signed event whose type is not Stripe's", async () => {
+  it("rejects a signed event whose type is not dotted lowercase", async () => {
     const before = await count("stripe_events");
-    await rejected(await deliver(event("acme.payment_received")), "body.type");
+    for (const type of ["NotAType", "a", "refund.", "refund..created", "Refund.Created", "refund created"]) await rejected(await deliver(event(type)), "body.type");
+    await drained();
+    expect(await count("stripe_events")).toBe(before);
+  });
+
+  it("rejects a signed event without an evt_ id, a created in Unix seconds or a data.object, naming the field", async () => {
+    const before = await count("stripe_events");
+    for (const id of ["ch_not_an_event", `evt_${"x".repeat(300)}`, "evt_ü"]) await rejected(await deliver({ ...event(), id }), "body.id");
+    for (const created of ["yesterday", 1.5, -1, 1e308]) await rejected(await deliver({ ...event(), created }), "body.created");
+    for (const data of [{}, { object: null }, { object: [] }, { object: "cus_x" }]) await rejected(await deliver({ ...event(), data }), "body.data.object");
+    await drained();
+    expect(await count("stripe_events")).toBe(before);
+  });
+
+  it("rejects a signed JSON body that is not an object with 400, not 500", async () => {
+    const { SELF } = await import("cloudflare:test");
+    const { sign } = await import("./stripe-helpers");
+    const before = await count("stripe_events");
+    for (const body of ["null", "[]", "42", '"evt_1"']) {
+      await rejected(await SELF.fetch("http://billing.test/webhooks/stripe", { method: "POST", headers: { "content-type": "application/json", "stripe-signature": await sign(body) }, body }), "body.id");
+    }
     await drained();
     expect(await count("stripe_events")).toBe(before);
   });
@@ -310,6 +359,17 @@ describe("reconciliation and resync", () => {
     expect((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())?.status).toBe("active");
     const again = await reconcile(svc());
     expect(again.stored).toBe(0);
+  });
+
+  it("stores an event of a type it has no use for that only reconciliation found, as processed", async () => {
+    const { reconcile } = await import("../../worker/src/billing/reconcile");
+    const refund = { id: `evt_reconciled_refund_${Date.now()}`, object: "event", type: "refund.created", created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", pending_webhooks: 0, request: { id: null, idempotency_key: null }, data: { object: { id: "re_reconciled", object: "refund" } } };
+    // The emulator has no refunds: Stripe's event list is stood in for by stripe-node's shape, an async iterable.
+    const listsRefund = { events: { list: () => (async function* () { yield refund; })() } } as unknown as Stripe;
+    const s = svc();
+    const result = await reconcile({ db: s.db, clock: s.clock, audit: s.audit, log: s.log, stripe: listsRefund });
+    expect(result).toMatchObject({ listed: 1, stored: 1, complete: true });
+    expect(await db().select({ type: stripeEvents.type, source: stripeEvents.source, status: stripeEvents.status }).from(stripeEvents).where(eq(stripeEvents.id, refund.id)).get()).toEqual({ type: "refund.created", source: "reconcile", status: "processed" });
   });
 
   it("rebuilds wiped mirror tables with the same rows", async () => {
