@@ -7,7 +7,7 @@ import { eq } from "drizzle-orm";
 import { syncState } from "../db/schema";
 import type { Services } from "../services";
 import { storeEvent } from "./events";
-import { isStripeEventType } from "./event-types";
+import { malformedEventFields } from "./event-types";
 import { needsProcessing, processEvent } from "./process";
 
 const KEY = "reconcile:checkpoint";
@@ -40,8 +40,12 @@ export async function reconcile(deps: Pick<Services, "db" | "stripe" | "clock" |
       complete = false;
       break;
     }
+    // Every type is stored, as the webhook stores it; only a body that is no event is left out.
+    if (malformedEventFields(event).length > 0) {
+      deps.log.log("warn", "reconciliation skipped a malformed event from Stripe's list", { event: (event as { id?: unknown }).id });
+      continue;
+    }
     newest = Math.max(newest, event.created);
-    if (!isStripeEventType(event.type)) continue;
     const work = needsProcessing(event.type);
     const now = deps.clock.now();
     if (await storeEvent(deps.db, { event, payload: JSON.stringify(event), source: "reconcile", receivedAt: now, needsProcessing: work }, now)) {
