@@ -6,7 +6,7 @@ import { processEvent } from "../../worker/src/billing/process";
 import type { Stripe } from "../../worker/src/billing/stripe";
 import { customers, entitlements, invoices, paymentAttempts, stripeEvents, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
 import { call, count, makeKey, svc } from "./helpers";
-import { db, deliver, drained, eventsFor, settled, stripe, subscriber, testClock, webhookEvent } from "./stripe-helpers";
+import { db, deliver, drained, ensurePrice, eventsFor, settled, stripe, subscriber, testClock, webhookEvent } from "./stripe-helpers";
 
 /** Every mirror row as it is, sync times included, and the audit log's length: to show nothing moved. */
 async function mirror() {
@@ -15,6 +15,47 @@ async function mirror() {
     customers: await all("customers"), subscriptions: await all("subscriptions"), invoices: await all("invoices"), entitlements: await all("entitlements"),
     history: await all("subscription_history"), attempts: await all("payment_attempts"), audit: await count("audit_log"),
   };
+}
+
+/**
+ * A subscriber who pays through a subscription-mode Checkout Session tagged with
+ * client_reference_id only (or, with fromSubscription, also a user_id in the subscription's
+ * metadata), completed as the buyer would; the events are not delivered.
+ */
+async function checkoutSubscriber(opts: { fromSubscription: boolean }) {
+  const reference = `user_checkout_${Date.now().toString(36)}`;
+  const userId = opts.fromSubscription ? `from_subscription_metadata_${reference}` : reference;
+  const price = await ensurePrice("local_monthly");
+  const session = await stripe().checkout.sessions.create({
+    mode: "subscription",
+    line_items: [{ price: price.id, quantity: 1 }],
+    client_reference_id: reference,
+    success_url: "https://app.test/welcome",
+    ...(opts.fromSubscription ? { subscription_data: { metadata: { user_id: userId } } } : {}),
+  });
+  const completed = await fetch(`${env.STRIPE_API_BASE}/v1/test_helpers/checkout/sessions/${session.id}/complete`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${env.STRIPE_SECRET_KEY}`, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ payment_method: "pm_card_visa", email: `${reference}@example.test` }).toString(),
+  });
+  expect(completed.status).toBe(200);
+  const done = await stripe().checkout.sessions.retrieve(session.id);
+  const customerId = done.customer as string;
+  const subId = done.subscription as string;
+  expect(((await stripe().customers.retrieve(customerId)) as Stripe.Customer).metadata.user_id).toBeUndefined();
+  const invoiceIds = (await stripe().invoices.list({ customer: customerId })).data.map((i) => i.id);
+  const events = await eventsFor([customerId, subId, session.id, ...invoiceIds]);
+  expect(events.map((e) => e.type)).toContain("checkout.session.completed");
+  return { reference, userId, customerId, subId, events };
+}
+
+/** The user has access, the mirror knows whose customer and subscription these are, and so does Stripe. */
+async function expectCheckoutUser({ userId, customerId, subId }: { userId: string; customerId: string; subId: string }) {
+  expect(await db().select().from(entitlements).where(eq(entitlements.userId, userId)).get()).toMatchObject({ tier: "local", status: "active", subscriptionId: subId });
+  expect((await db().select().from(customers).where(eq(customers.id, customerId)).get())?.userId).toBe(userId);
+  expect((await db().select().from(subscriptions).where(eq(subscriptions.id, subId)).get())?.userId).toBe(userId);
+  // Written on Stripe, so every later event about this customer resolves the user too.
+  expect(((await stripe().customers.retrieve(customerId)) as Stripe.Customer).metadata.user_id).toBe(userId);
 }
 
 describe("webhooks: happy path", () => {
@@ -35,6 +76,38 @@ describe("webhooks: happy path", () => {
     const history = await db().select().from(subscriptionHistory).where(eq(subscriptionHistory.subscriptionId, sub.id)).all();
     expect(history[0]?.changes).toBe("created");
   });
+
+  for (const [who, fromSubscription] of [
+    ["only client_reference_id", false],
+    // The subscription's metadata comes first when the app set it too.
+    ["client_reference_id and a user_id in the subscription's metadata", true],
+  ] as const) {
+    it(`gives access to a subscriber who paid through Checkout with ${who}, and writes the user id onto the Stripe customer`, async () => {
+      const { reference, userId, customerId, subId, events } = await checkoutSubscriber({ fromSubscription });
+      for (const e of events) {
+        expect((await deliver(e)).status).toBe(200);
+        expect(await settled(e.id)).toBe("processed");
+      }
+      await expectCheckoutUser({ userId, customerId, subId });
+      if (userId !== reference) expect(await db().select().from(entitlements).where(eq(entitlements.userId, reference)).get()).toBeUndefined();
+    }, 30_000);
+  }
+
+  it("gives a Checkout subscriber known only by client_reference_id access when the session's event is processed after the customer's other events", async () => {
+    const { userId, customerId, subId, events } = await checkoutSubscriber({ fromSubscription: false });
+    const completed = events.find((e) => e.type === "checkout.session.completed")!;
+    // Received in the same burst as the others, but its processing comes last: by then the
+    // customer and subscription were synced after it arrived, user-less.
+    const { storeEvent } = await import("../../worker/src/billing/events");
+    await storeEvent(db(), webhookEvent(completed, { receivedAt: Date.now() }), Date.now());
+    for (const e of events.filter((x) => x !== completed)) {
+      await deliver(e);
+      await settled(e.id);
+    }
+    expect((await db().select().from(subscriptions).where(eq(subscriptions.id, subId)).get())?.userId).toBeNull();
+    expect(await processEvent(svc(), completed.id)).toBe("processed");
+    await expectCheckoutUser({ userId, customerId, subId });
+  }, 30_000);
 
   it("accepts a delivery signed with the previous secret during a rotation", async () => {
     const { sub } = await subscriber();
