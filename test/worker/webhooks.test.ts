@@ -159,6 +159,15 @@ describe("webhooks: happy path", () => {
     });
   }
 
+  it("stores a signed well-formed event whose livemode and api_version are missing or not what Stripe sends", async () => {
+    // The 200 promises the event is durable: its row must not depend on fields the check does not require.
+    for (const [n, extra] of [{}, { livemode: "yes", api_version: { pinned: 1 } }].entries()) {
+      const event = { id: `evt_sparse_${n}_${Date.now()}`, type: "charge.succeeded", created: Math.floor(Date.now() / 1000), data: { object: { id: "ch_sparse", object: "charge" } }, ...extra };
+      expect((await deliver(event)).status).toBe(200);
+      expect(await settled(event.id, 5_000)).toBe("processed");
+    }
+  }, 20_000);
+
   for (const [what, description] of [
     ["ASCII", "x".repeat(125_000)],
     // 45,000 three-byte characters: few characters, but over the 128 KB message limit in UTF-8.
