@@ -39,8 +39,11 @@ export function insertEvent(db: Db, e: IncomingEvent, now: number) {
       id: e.event.id,
       type: e.event.type,
       createdAt: e.event.created * 1000,
-      livemode: e.event.livemode,
-      apiVersion: e.event.api_version ?? null,
+      // Any well-formed event is taken (event-types.ts) and must then be storable: these two are
+      // not required of it, so a missing or odd value is stored as test mode / unknown version
+      // rather than keep the row out (the payload keeps what was sent).
+      livemode: e.event.livemode === true,
+      apiVersion: typeof e.event.api_version === "string" ? e.event.api_version : null,
       objectId: typeof object?.id === "string" ? object.id : null,
       payload: e.payload,
       receivedAt: e.receivedAt,
