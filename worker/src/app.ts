@@ -1,12 +1,12 @@
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
-import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { systemClock, type Clock } from "./clock";
 import { ApiError } from "./http/errors";
 import { rateLimitByIp, requireJson } from "./http/middleware";
 import { notFound } from "./http/not-found";
 import { onError } from "./http/problem";
+import { requestIds } from "./http/request-id";
 import { newRouter } from "./http/router";
 import { routes } from "./routes";
 import { WEBHOOK_BODY_LIMIT } from "./routes/webhooks/stripe";
@@ -22,7 +22,7 @@ const tooLarge = (limit: number) => () => {
 export function createApp(clock: Clock = systemClock) {
   const app = newRouter();
 
-  app.use("*", requestId({ headerName: "x-request-id" }));
+  app.use("*", requestIds);
   app.use("*", async (c, next) => {
     let waitUntil: ((p: Promise<unknown>) => void) | undefined;
     try {

@@ -39,8 +39,11 @@ export function insertEvent(db: Db, e: IncomingEvent, now: number) {
       id: e.event.id,
       type: e.event.type,
       createdAt: e.event.created * 1000,
-      livemode: e.event.livemode,
-      apiVersion: e.event.api_version ?? null,
+      // Any well-formed event is taken (event-types.ts) and must then be storable: these two are
+      // not required of it, so a missing or odd value is stored as test mode / unknown version
+      // rather than keep the row out (the payload keeps what was sent).
+      livemode: e.event.livemode === true,
+      apiVersion: typeof e.event.api_version === "string" ? e.event.api_version : null,
       objectId: typeof object?.id === "string" ? object.id : null,
       payload: e.payload,
       receivedAt: e.receivedAt,
@@ -115,13 +118,15 @@ export async function dueEvents(db: Db, now: number, limit: number): Promise<str
 }
 
 /**
- * Puts events back in the queue (replay): processed and parked events alike.
+ * Puts events back in the queue (replay): processed and parked events alike. The source becomes
+ * `replay`, so processing (now, or by the sweep for the rest) refetches every object the event
+ * is about instead of skipping those synced since it arrived.
  * @returns the ids put back, oldest event first.
  */
 export async function requeue(db: Db, where: SQL, now: number): Promise<string[]> {
   const rows = await db
     .update(stripeEvents)
-    .set({ status: "pending", nextAttemptAt: now, leaseUntil: null, attempts: 0 })
+    .set({ status: "pending", source: "replay", nextAttemptAt: now, leaseUntil: null, attempts: 0 })
     // An event being processed right now keeps its lease; replaying it would race that processor.
     .where(and(where, or(isNull(stripeEvents.leaseUntil), lt(stripeEvents.leaseUntil, now))))
     .returning({ id: stripeEvents.id, createdAt: stripeEvents.createdAt });

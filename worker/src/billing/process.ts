@@ -5,6 +5,7 @@
  */
 import { describeError } from "../log";
 import type { Services } from "../services";
+import { linkCheckoutUser } from "./checkout-user";
 import { claimEvent, markFailed, markProcessed, type EventRow } from "./events";
 import { idOf } from "./mirror";
 import type { Stripe } from "./stripe";
@@ -81,9 +82,16 @@ export async function processEvent(deps: ProcessDeps, id: string, parsed?: Strip
   try {
     deps.fault?.("after_claim");
     const event = parsed?.id === row.id ? parsed : (JSON.parse(row.payload) as Stripe.Event);
+    // Before the sync's fetches, so they see the customer with its user id.
+    const linkedUser = await linkCheckoutUser(deps, event);
+    // A replay is asked for because the mirror may be wrong, so it fetches and rewrites every
+    // object; otherwise an object fetched since the event arrived is already at least as new.
+    // A completed Checkout that names the customer's user may have just changed the customer
+    // on Stripe, after the mirror's copy was fetched: refetch that too.
+    const freshSince = row.source === "replay" || linkedUser !== null ? {} : { freshSince: row.receivedAt };
     await syncObjects(
       deps,
-      { actor: { type: "stripe", id: event.id }, cause: event.id, at: event.created * 1000, freshSince: row.receivedAt },
+      { actor: { type: "stripe", id: event.id }, cause: event.id, at: event.created * 1000, ...freshSince },
       targetsOf(event),
       {
         attempts: await attemptOf(deps.stripe, event),

@@ -6,7 +6,7 @@
 import { DomainError } from "../errors";
 import { describeError } from "../log";
 import type { Services } from "../services";
-import { isStripeEventType } from "./event-types";
+import { malformedEventFields } from "./event-types";
 import type { EventMessage } from "./event-message";
 import { incoming, ingest, processNew } from "./ingest";
 import { verifyWebhook } from "./verify-webhook";
@@ -30,8 +30,10 @@ export async function receiveWebhook(s: Services, raw: string, signature: string
   const { STRIPE_WEBHOOK_SECRETS: secrets, EVENTS: queue } = s.webhooks;
   const now = s.clock.now();
   const event = await verifyWebhook(raw, signature, secrets, now);
-  if (typeof event.id !== "string" || !event.id.startsWith("evt_") || typeof event.type !== "string" || !isStripeEventType(event.type) || typeof event.created !== "number" || !event.data?.object) {
-    throw new DomainError("validation_failed", `This is not a Stripe event this endpoint accepts (type ${JSON.stringify(event.type)}).`, { errors: [{ field: "type", message: "not a Stripe event type" }] });
+  // Any well-formed event is taken, whatever its type (see event-types.ts).
+  const malformed = malformedEventFields(event);
+  if (malformed.length > 0) {
+    throw new DomainError("validation_failed", `The signed body is not a well-formed Stripe event (check ${malformed.map((e) => e.field).join(", ")}).`, { errors: malformed });
   }
   const message: EventMessage = { id: event.id, type: event.type, created: event.created, payload: raw, received_at: now };
   if (fitsQueue(message)) {

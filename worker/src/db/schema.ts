@@ -99,7 +99,10 @@ export const stripeEvents = sqliteTable(
     objectId: text("object_id"),
     payload: text("payload").notNull(),
     receivedAt: integer("received_at").notNull(),
-    /** How the event reached us: a signed webhook delivery, reconciliation, or a resync. */
+    /**
+     * How the event reached us: a signed webhook delivery or reconciliation; `replay` once an
+     * admin has requeued it (its processing then refetches everything it is about).
+     */
     source: text("source", { enum: ["webhook", "reconcile", "replay"] }).notNull(),
     status: text("status", { enum: EVENT_STATUSES }).notNull().default("pending"),
     attempts: integer("attempts").notNull().default(0),

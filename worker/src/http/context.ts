@@ -5,7 +5,10 @@ import type { Services } from "../services";
 export interface AppEnv {
   Bindings: Env;
   Variables: {
+    /** The worker's own id for the request (http/request-id.ts). */
     requestId: string;
+    /** The caller's x-request-id, when it is short and plain: logged beside ours, never used as ours. */
+    clientRequestId?: string;
     principal?: Principal;
     /** Built once per request by the first middleware; routes pass it to the domain. */
     services: Services;

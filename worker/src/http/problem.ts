@@ -45,7 +45,10 @@ function toApiError(err: unknown, c: Context<AppEnv>): ApiError {
 export function onError(err: unknown, c: Context<AppEnv>): Response {
   const apiError = toApiError(err, c);
   const requestId = c.get("requestId");
-  if (apiError.status >= 500) console.error(JSON.stringify({ level: "error", request_id: requestId, code: apiError.code, error: describeError(apiError.cause ?? apiError) }));
+  if (apiError.status >= 500) {
+    const clientRequestId = c.get("clientRequestId");
+    console.error(JSON.stringify({ level: "error", request_id: requestId, ...(clientRequestId ? { client_request_id: clientRequestId } : {}), code: apiError.code, error: describeError(apiError.cause ?? apiError) }));
+  }
   return problemResponse(apiError.toProblem(new URL(c.req.url).pathname, requestId), apiError.headers);
 }
 
