@@ -50,7 +50,10 @@ async function stripePreview(subId: string) {
 
 describe("GET /v1/subscriptions/{user_id}", () => {
   it("shows a local subscriber's plan, periods in seconds and Stripe's preview of the next invoice", async () => {
+    // Taxed: a Californian customer with automatic tax (the suite's emulator charges US-CA 7.25 %).
     const { userId, customer, sub } = await subscriber();
+    await stripe().customers.update(customer.id, { address: { country: "US", state: "CA", postal_code: "94105" } });
+    await stripe().subscriptions.update(sub.id, { automatic_tax: { enabled: true } });
     await deliverAll({ customer: customer.id, sub: sub.id });
     const item = (await stripe().subscriptions.retrieve(sub.id)).items.data[0]!;
     const { preview, tax } = await stripePreview(sub.id);
@@ -72,6 +75,7 @@ describe("GET /v1/subscriptions/{user_id}", () => {
     });
     expect(view.next_invoice).toEqual({ amount_due: 2900 + tax, tax, currency: "usd", date: preview.next_payment_attempt ?? preview.period_end });
     expect(view.next_invoice!.amount_due).toBe(preview.amount_due);
+    expect(tax).toBeGreaterThan(0);
   });
 
   it("shows a trialing mobile subscriber's trial end and a next invoice of 4900 plus tax", async () => {
