@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, makeKey } from "./helpers";
-import { deliver, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";
+import { deliver, ensurePrice, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";
 
 /** Delivers every event about the customer, its subscription and invoices not delivered yet. */
 async function deliverAll(ids: { customer: string; sub: string }, seen = new Set<string>()) {
@@ -118,6 +118,16 @@ describe("GET /v1/subscriptions/{user_id}", () => {
     expect(view).toMatchObject({ status: "active", cancel_at_period_end: true, cancel_at: canceling.cancel_at });
   });
 
+  it("shows a subscription whose payment collection is paused as paused", async () => {
+    const s = stripe();
+    const { userId, customer, sub } = await subscriber();
+    const seen = await deliverAll({ customer: customer.id, sub: sub.id });
+    expect((await viewOf(userId)).paused).toBe(false);
+    await s.subscriptions.update(sub.id, { pause_collection: { behavior: "void" } });
+    await deliverAll({ customer: customer.id, sub: sub.id }, seen);
+    expect(await viewOf(userId)).toMatchObject({ paused: true, pending_change: null });
+  });
+
   it("answers 404 not_found naming path.user_id for a user without a subscription", async () => {
     const res = await call("GET", "/v1/subscriptions/user_never_subscribed", { key: analyst });
     expect(res.status).toBe(404);
@@ -185,6 +195,31 @@ describe("GET /v1/invoices", () => {
     const second = await invoicesOf(`user_id=${userId}&limit=1&starting_after=${first.data[0]!.id}`);
     expect(second.data.map((i) => i.id)).toEqual([stripeInvoices[1]!.id]);
     expect(second.has_more).toBe(false);
+  });
+
+  it("marks the prorated lines of a mid-period upgrade's invoice", async () => {
+    const s = stripe();
+    const { userId: upgrader, customer, sub } = await subscriber();
+    const seen = await deliverAll({ customer: customer.id, sub: sub.id });
+    const mobile = await ensurePrice("mobile_monthly");
+    const current = await s.subscriptions.retrieve(sub.id);
+    await s.subscriptions.update(sub.id, { items: [{ id: current.items.data[0]!.id, price: mobile.id }], proration_behavior: "always_invoice" });
+    await deliverAll({ customer: customer.id, sub: sub.id }, seen);
+    const [upgrade] = (await s.invoices.list({ customer: customer.id, limit: 1 })).data;
+
+    const page = await invoicesOf(`user_id=${upgrader}`);
+    expect(page.data.length).toBe(2);
+    expect(page.data[0]!.id).toBe(upgrade!.id);
+    expect(page.data[0]!.lines).toEqual(upgrade!.lines.data.map((l) => ({ description: l.description, amount: l.amount, proration: true })));
+    expect(page.data[0]!.lines.some((l) => l.amount < 0)).toBe(true);
+    expect(page.data[1]!.lines.map((l) => l.proration)).toEqual([false]);
+  });
+
+  it("refuses a starting_after that is not one of the user's invoices, naming query.starting_after", async () => {
+    const res = await call("GET", `/v1/invoices?user_id=${userId}&starting_after=in_not_theirs`, { key: analyst });
+    expect(res.status).toBe(400);
+    const problem = await res.json<{ errors: { field: string }[] }>();
+    expect(problem.errors.map((e) => e.field)).toEqual(["query.starting_after"]);
   });
 
   it("gives an unknown user an empty list", async () => {
