@@ -21,7 +21,7 @@ import { env, SELF } from "cloudflare:test";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BASE, freshIp, makeKey } from "./helpers";
-import { deliver, drained, sign } from "./stripe-helpers";
+import { deliver, drained, eventsFor, settled, sign, stripe, subscriber } from "./stripe-helpers";
 
 const SEED = 20_261_117;
 /** Requests per JSON route: with ~17 routes and the webhook cases, the file takes ~30-40 s on 2 cores. */
@@ -628,6 +628,14 @@ beforeAll(async () => {
   for (const i of [1, 2]) {
     const event = { id: `evt_fuzzfixture${i}_${Date.now()}`, object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000) - 3_600 * i, livemode: false, data: { object: { id: `ch_fuzz_${i}`, object: "charge" } } };
     if ((await deliver(event)).status !== 200) throw new Error("could not store a fixture event");
+  }
+  // A mirrored subscriber, so a route looking a user's subscription up finds one (its user_id is
+  // then offered as a path value).
+  const { customer, sub } = await subscriber({ userId: `user_fuzzfixture_${Date.now()}` });
+  const invoiceIds = (await stripe().invoices.list({ customer: customer.id, limit: 100 })).data.map((i) => i.id);
+  for (const e of await eventsFor([customer.id, sub.id, ...invoiceIds])) {
+    if ((await deliver(e)).status !== 200) throw new Error("could not deliver a fixture subscriber's event");
+    await settled(e.id);
   }
   await drained();
 });

@@ -10,7 +10,7 @@ declare module "vitest" {
 
 /** One offline Stripe for the worker suite; the worker in workerd reaches it over loopback HTTP. */
 export default async function setup(project: TestProject) {
-  const emulator = await startEmulator({ port: 0, secretKey: "sk_test_worker_suite" });
+  const emulator = await startEmulator({ port: 0, secretKey: "sk_test_worker_suite", taxRates: { "US-CA": 725 } });
   project.provide("stripeApiBase", emulator.url);
   project.provide("stripeSecretKey", emulator.secretKey);
   return async () => emulator.stop();

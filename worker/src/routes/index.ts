@@ -10,10 +10,12 @@ import eventsList from "./events/list";
 import eventsReplay from "./events/replay";
 import eventsReplayRange from "./events/replay-range";
 import resync from "./events/resync";
+import invoicesList from "./invoices/list";
 import keysCreate from "./keys/create";
 import keysList from "./keys/list";
 import keysRevoke from "./keys/revoke";
 import keysRotate from "./keys/rotate";
+import subscriptionsGet from "./subscriptions/get";
 import catalog from "./system/catalog";
 import health from "./system/health";
 import webhooksStripe from "./webhooks/stripe";
@@ -36,4 +38,6 @@ export const routes: readonly ApiRoute[] = [
   eventsReplay,
   eventsReplayRange,
   resync,
+  subscriptionsGet,
+  invoicesList,
 ];
