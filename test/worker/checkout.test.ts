@@ -3,9 +3,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { startCheckout } from "../../worker/src/billing/checkout";
 import { fixedClock } from "../../worker/src/clock";
 import { isDomainError } from "../../worker/src/errors";
+import type { Logger } from "../../worker/src/log";
 import { services } from "../../worker/src/services";
 import { call, count, makeKey, TEST_CALLER } from "./helpers";
-import { stripe, subscriber, testClock } from "./stripe-helpers";
+import { catalogPriceIds } from "../../worker/src/billing/prices";
+import { deliver, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";
 import type { Stripe } from "../../worker/src/billing/stripe";
 
 let key: string;
@@ -49,6 +51,8 @@ async function complete(sessionId: string): Promise<Stripe.Checkout.Session> {
   expect(res.status, await res.clone().text()).toBe(200);
   return stripe().checkout.sessions.retrieve(sessionId);
 }
+
+const quiet: Logger = { log() {}, with: () => quiet };
 
 const customersOf = async (userId: string) => (await stripe().customers.search({ query: `metadata['user_id']:'${userId}'` })).data;
 
@@ -118,6 +122,21 @@ describe("POST /v1/checkout", () => {
     const sub = await stripe().subscriptions.retrieve((await complete(again.session_id)).subscription as string);
     expect(sub.trial_end).toBeNull();
     expect(sub.customer).toBe(done.customer);
+  });
+
+  it("gives no second trial when only the mirror remembers it (the old customer deleted in Stripe), and makes a new customer", async () => {
+    const { userId, customer, sub } = await subscriber({ trialDays: 7 });
+    await stripe().customers.del(customer.id);
+    for (const event of await eventsFor([customer.id, sub.id])) {
+      expect((await deliver(event)).status).toBe(200);
+      expect(await settled(event.id)).toBe("processed");
+    }
+    expect((await env.DB.prepare("select status, trial_start from subscriptions where id = ?").bind(sub.id).first<{ status: string; trial_start: number | null }>())).toMatchObject({ status: "canceled", trial_start: expect.any(Number) });
+
+    const body = await created({ user_id: userId, email: `${userId}@example.test`, tier: "local" });
+    expect(body.trial_days).toBe(0);
+    const session = await stripe().checkout.sessions.retrieve(body.session_id);
+    expect(session.customer).not.toBe(customer.id);
   });
 
   it("refuses a user with a live subscription with 409, creating nothing in Stripe or D1", async () => {
@@ -244,5 +263,11 @@ describe("GET /v1/catalog", () => {
     expect(prices).toHaveLength(4);
     const stripePrices = await stripe().prices.list({ lookup_keys: prices.map((p) => p.lookup_key), limit: 10 });
     for (const p of prices) expect(p.stripe_price_id, p.lookup_key).toBe(stripePrices.data.find((s) => s.lookup_key === p.lookup_key)?.id);
+  });
+
+  it("keeps working without Stripe: every price id is null when STRIPE_SECRET_KEY is unset", async () => {
+    const { STRIPE_SECRET_KEY: _unset, ...withoutStripe } = env;
+    const ids = await catalogPriceIds(services(withoutStripe as typeof env, fixedClock(Date.now()), { log: quiet }));
+    expect([...ids.values()]).toEqual([null, null, null, null]);
   });
 });
