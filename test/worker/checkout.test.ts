@@ -270,4 +270,12 @@ describe("GET /v1/catalog", () => {
     const ids = await catalogPriceIds(services(withoutStripe as typeof env, fixedClock(Date.now()), { log: quiet }));
     expect([...ids.values()]).toEqual([null, null, null, null]);
   });
+
+  it("keeps working when Stripe does not answer: null price ids, and Stripe is left alone for a while", async () => {
+    const down = services({ ...env, STRIPE_API_BASE: "http://127.0.0.1:9" }, fixedClock(Date.now()), { log: quiet });
+    expect([...(await catalogPriceIds(down)).values()]).toEqual([null, null, null, null]);
+    const started = Date.now();
+    expect([...(await catalogPriceIds(down)).values()]).toEqual([null, null, null, null]);
+    expect(Date.now() - started).toBeLessThan(100);
+  });
 });

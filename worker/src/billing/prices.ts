@@ -6,6 +6,7 @@
  * picked up without a restart.
  */
 import { catalog as defaultCatalog, type Catalog } from "../catalog";
+import { isDomainError } from "../errors";
 import { describeError } from "../log";
 import type { Services } from "../services";
 import type { Stripe } from "./stripe";
@@ -52,16 +53,32 @@ export async function priceIds(deps: Pick<Services, "stripe" | "clock">, lookupK
   return out;
 }
 
+/** After Stripe failed to answer the catalog, it is not asked again for this long (per client). */
+const CATALOG_BACKOFF_MS = 30_000;
+const catalogFailedAt = new WeakMap<Stripe, number>();
+
 /**
  * Every catalog price's Stripe id by lookup key, or null for each when Stripe is not
- * configured or does not answer: the catalog works without Stripe.
+ * configured or does not answer: the catalog works without Stripe, and a Stripe outage does not
+ * make every catalog request wait for the client's timeouts (it is asked again after 30 s).
  */
 export async function catalogPriceIds(deps: Pick<Services, "stripe" | "clock" | "log">, from: Catalog = defaultCatalog): Promise<Map<string, string | null>> {
   const keys = from.tiers.flatMap((t) => t.prices.map((p) => p.lookupKey));
+  const none = () => new Map(keys.map((k) => [k, null] as const));
+  let stripe: Stripe;
+  try {
+    stripe = deps.stripe;
+  } catch (e) {
+    if (isDomainError(e, "config_invalid")) return none();
+    throw e;
+  }
+  const failedAt = catalogFailedAt.get(stripe);
+  if (failedAt !== undefined && deps.clock.now() - failedAt < CATALOG_BACKOFF_MS) return none();
   try {
     return await priceIds(deps, keys);
   } catch (e) {
-    deps.log.log("warn", "catalog price ids unavailable", { error: describeError(e) });
-    return new Map(keys.map((k) => [k, null]));
+    catalogFailedAt.set(stripe, deps.clock.now());
+    deps.log.log("warn", "catalog price ids unavailable: Stripe did not answer", { error: describeError(e) });
+    return none();
   }
 }
