@@ -353,6 +353,7 @@ function valid(schema: Schema | undefined, depth = 0): fc.Arbitrary<unknown> {
   switch (s.type) {
     case "string": {
       if (s.format === "date-time") return timestampArb();
+      if (s.format === "uri") return fc.webUrl({ validSchemes: ["https"] });
       const min = s.minLength ?? 0;
       const max = s.maxLength ?? Number.MAX_SAFE_INTEGER;
       if (s.pattern) return fc.stringMatching(new RegExp(s.pattern)).filter((v) => v.length >= min && v.length <= max);
@@ -406,6 +407,22 @@ function applyMutations(value: unknown, mutations: Mutation[]): unknown {
     else Object.defineProperty(obj, m.key, { value: m.value, enumerable: true, writable: true, configurable: true });
   }
   return v;
+}
+
+/**
+ * A body its schema accepts, whose top-level fields take, half the time, values that exist
+ * (in D1 or in Stripe, see knownValues): a random user id or promotion code only ever finds nothing.
+ */
+function validBody(schema: Schema | undefined, known: Map<string, string[]>): fc.Arbitrary<unknown> {
+  const s = resolve(schema);
+  const props = s.properties;
+  if (s.type !== "object" || !props) return valid(schema);
+  const model: Record<string, fc.Arbitrary<unknown>> = {};
+  for (const [k, v] of Object.entries(props)) {
+    const values = known.get(k) ?? [];
+    model[k] = values.length > 0 ? fc.oneof(valid(v, 1), fc.constantFrom(...values)) : valid(v, 1);
+  }
+  return fc.record(model, { requiredKeys: (s.required ?? []).filter((k) => k in props) });
 }
 
 /** A valid body with 1-3 mutations: wrong types, missing and extra fields, odd values. */
@@ -596,7 +613,7 @@ function requestArb(op: Operation, keys: Keys, known: Map<string, string[]>): fc
   // A share of requests that should pass every check (admin key, JSON, valid path, query and
   // body), so the fuzz reaches the handlers and their writes, not only the validators in front.
   const wellFormed = fc
-    .record({ path: pathArb(op, known, false), query: validQueryPairs(op).map(toQuery), body: op.body ? valid(op.body).map(serialize) : fc.constant(undefined) })
+    .record({ path: pathArb(op, known, false), query: validQueryPairs(op).map(toQuery), body: op.body ? validBody(op.body, known).map(serialize) : fc.constant(undefined) })
     .map(({ path, query, body }): FuzzRequest => ({
       method: op.method,
       path,
@@ -611,6 +628,11 @@ function requestArb(op: Operation, keys: Keys, known: Map<string, string[]>): fc
 // Fixtures
 
 const fixtures = { revokedKey: "", expiredKey: "" };
+/**
+ * Values that exist in Stripe (the emulator), by parameter or body field name, made in
+ * beforeAll: a promotion code, a test clock, a user with a customer (mirrored in D1 too).
+ */
+const stripeKnown = new Map<string, string[]>();
 /** Keys the fuzzer itself authenticates with: never offered as a path id to rotate or revoke. */
 const ownKeyIds = new Set<string>();
 
@@ -631,12 +653,21 @@ beforeAll(async () => {
   }
   // A mirrored subscriber, so a route looking a user's subscription up finds one (its user_id is
   // then offered as a path value).
-  const { customer, sub } = await subscriber({ userId: `user_fuzzfixture_${Date.now()}` });
-  const invoiceIds = (await stripe().invoices.list({ customer: customer.id, limit: 100 })).data.map((i) => i.id);
-  for (const e of await eventsFor([customer.id, sub.id, ...invoiceIds])) {
+  const { customer: subscribed, sub } = await subscriber({ userId: `user_fuzzfixture_${Date.now()}` });
+  const invoiceIds = (await stripe().invoices.list({ customer: subscribed.id, limit: 100 })).data.map((i) => i.id);
+  for (const e of await eventsFor([subscribed.id, sub.id, ...invoiceIds])) {
     if ((await deliver(e)).status !== 200) throw new Error("could not deliver a fixture subscriber's event");
     await settled(e.id);
   }
+  const tag = Date.now().toString(36);
+  const coupon = await stripe().coupons.create({ percent_off: 10, duration: "once" });
+  const promo = await stripe().promotionCodes.create({ promotion: { type: "coupon", coupon: coupon.id }, code: `FUZZ${tag.toUpperCase()}` });
+  const clock = await stripe().testHelpers.testClocks.create({ frozen_time: Math.floor(Date.now() / 1000) });
+  const customer = await stripe().customers.create({ email: `fuzz_${tag}@example.test`, metadata: { user_id: `user_fuzz_${tag}` } });
+  for (const event of await eventsFor([customer.id])) if ((await deliver(event)).status !== 200) throw new Error("could not deliver a fixture customer");
+  stripeKnown.set("code", [promo.code]);
+  stripeKnown.set("promotion_code", [promo.code]);
+  stripeKnown.set("test_clock", [clock.id]);
   await drained();
 });
 
@@ -659,7 +690,8 @@ async function knownValues(op: Operation): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   const { results } = await env.DB.prepare("select name from sqlite_master where type = 'table'").all<{ name: string }>();
   const tables = results.map((r) => r.name).filter((n) => !INTERNAL_TABLE.test(n));
-  for (const p of op.params.filter((x) => x.in === "path")) {
+  const bodyFields = Object.entries(resolve(op.body).properties ?? {}).map(([name, schema]) => ({ name, schema }));
+  for (const p of [...op.params.filter((x) => x.in === "path"), ...bodyFields]) {
     const pattern = resolve(p.schema).pattern;
     const accepts = pattern ? new RegExp(pattern) : /./;
     const values = new Set<string>();
@@ -669,6 +701,7 @@ async function knownValues(op: Operation): Promise<Map<string, string[]>> {
       const rows = await env.DB.prepare(`select distinct ${quoteIdent(p.name)} as v from ${quoteIdent(t)} where ${quoteIdent(p.name)} is not null limit 50`).all<{ v: unknown }>();
       for (const r of rows.results) if (typeof r.v === "string" && accepts.test(r.v) && !ownKeyIds.has(r.v)) values.add(r.v);
     }
+    for (const v of stripeKnown.get(p.name) ?? []) if (accepts.test(v)) values.add(v);
     out.set(p.name, [...values].sort());
   }
   return out;

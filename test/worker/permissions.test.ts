@@ -39,9 +39,11 @@ const BODIES: Record<string, unknown> = {
   "POST /v1/events/replay": { from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z" },
   "POST /v1/entitlements/token": { user_id: "user_matrix" },
   "POST /v1/entitlements/check": { user_id: "user_matrix", feature: "local_job_search" },
+  "POST /v1/checkout": { user_id: "user_matrix", email: "matrix@example.test", tier: "local" },
+  "POST /v1/portal": { user_id: "user_matrix" },
 };
 function requestFor(spec: Spec): { path: string; body?: unknown } {
-  const path = spec.path.replace("{id}", spec.path.startsWith("/v1/events") ? "evt_matrix" : "key_AAAAAAAAAAAAAAAA").replace("{user_id}", "user_matrix");
+  const path = spec.path.replace("{id}", spec.path.startsWith("/v1/events") ? "evt_matrix" : "key_AAAAAAAAAAAAAAAA").replace("{user_id}", "user_matrix").replace("{code}", "MATRIX");
   const body = BODIES[`${spec.method.toUpperCase()} ${spec.path}`];
   return body === undefined ? { path } : { path, body };
 }

@@ -26,6 +26,10 @@ export interface Services {
   readonly log: Logger;
   readonly audit: AuditWriter;
   readonly stripe: Stripe;
+  /** Whether STRIPE_SECRET_KEY is a test or a live key (`sk_live_`/`rk_live_`); config_invalid when it is unset. */
+  readonly stripeMode: "test" | "live";
+  /** The main app's base URL (APP_BASE_URL), for the billing pages Checkout and the portal return to. */
+  readonly appBaseUrl: string;
   readonly signer: Signer;
   readonly webhooks: WebhookConfig;
   /** Signs and checks the audit chain's checkpoints; null when AUDIT_CHECKPOINT_SECRET is unset. */
@@ -55,6 +59,12 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
     audit: auditWriter(db, clock),
     get stripe() {
       return (stripe ??= stripeClient(stripeConfig(env)));
+    },
+    get stripeMode() {
+      return /^(sk|rk)_live_/.test(stripeConfig(env).STRIPE_SECRET_KEY) ? "live" : "test";
+    },
+    get appBaseUrl() {
+      return coreConfig(env).APP_BASE_URL.replace(/\/+$/, "");
     },
     get signer() {
       if (!signer) {

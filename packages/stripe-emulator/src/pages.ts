@@ -2,6 +2,8 @@ import type Stripe from "stripe";
 import type { Core } from "./core.ts";
 import { testCardNames } from "./cards.ts";
 import { money } from "./billing/lifecycle.ts";
+import { sessionTrialDays } from "./resources/checkout.ts";
+import { taxOn, taxRateFor } from "./tax.ts";
 
 /** The few HTML pages a person sees in a demo: hosted checkout, hosted invoice, portal. */
 function esc(v: string | null | undefined): string {
@@ -18,11 +20,31 @@ export function checkoutPage(core: Core, session: Stripe.Checkout.Session): stri
   const items = core.state.checkoutLineItems.get(session.id) ?? [];
   const rows = items.map((li) => `<tr><td>${esc(li.description)} × ${li.quantity ?? 1}</td><td style="text-align:right">${money(li.amount_total, li.currency)}${li.price?.recurring ? ` / ${li.price.recurring.interval}` : ""}</td></tr>`).join("");
   if (session.status !== "open") return page("Checkout", `<h1>This checkout session is ${esc(session.status)}.</h1>`);
+  const currency = session.currency ?? items[0]?.currency ?? "usd";
+  const subtotal = items.reduce((acc, li) => acc + li.amount_total, 0);
+  const interval = items.find((li) => li.price?.recurring)?.price?.recurring?.interval;
+  const per = interval ? ` / ${interval}` : "";
+  const trialDays = sessionTrialDays(session);
+  const customer = typeof session.customer === "string" ? core.state.customers.get(session.customer) : undefined;
+  // The address the form starts with (US, CA) unless the customer already has one.
+  const address = customer?.address ?? { city: null, country: "US", line1: null, line2: null, postal_code: "94107", state: "CA" };
+  const decision = session.automatic_tax.enabled ? taxRateFor(core.taxRates, address) : null;
+  const tax = decision ? taxOn(subtotal, decision.rateBps) : 0;
+  const pct = (bps: number) => `${Math.floor(bps / 100)}${bps % 100 ? `.${String(bps % 100).padStart(2, "0").replace(/0$/, "")}` : ""} %`;
+  const summary = [
+    trialDays > 0 && interval ? `<tr class="trial"><td colspan="2"><strong>${trialDays} days free, then ${money(subtotal, currency)}${per}</strong></td></tr>` : "",
+    session.automatic_tax.enabled
+      ? decision
+        ? `<tr class="tax"><td>Tax (${pct(decision.rateBps)}, ${esc(decision.jurisdiction)})</td><td style="text-align:right">${money(tax, currency)}${per}</td></tr>`
+        : `<tr class="tax"><td>Tax</td><td style="text-align:right">calculated from your address</td></tr>`
+      : "",
+    `<tr class="due"><td>Due today</td><td style="text-align:right">${money(trialDays > 0 ? 0 : subtotal + tax, currency)}</td></tr>`,
+  ].join("");
   const cards = testCardNames().map((n) => `<option value="pm_card_${n}">${n}</option>`).join("");
   const email = session.customer_details?.email ?? session.customer_email ?? "";
   return page(
     "Checkout",
-    `<h1>Subscribe</h1><table>${rows}</table>
+    `<h1>Subscribe</h1><table>${rows}${summary}</table>
 <form method="post" action="/_emulator/checkout/${esc(session.id)}">
 <label for="email">Email</label><input id="email" name="email" type="email" value="${esc(email)}" required>
 <label for="name">Name on card</label><input id="name" name="name">

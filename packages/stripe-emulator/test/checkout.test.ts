@@ -81,6 +81,36 @@ describe("checkout: happy path", () => {
   });
 });
 
+describe("checkout: the hosted page", () => {
+  it("shows the trial (14 days free, then $49.00 / month), the automatic tax for the address and nothing due today", async () => {
+    const s = await session();
+    const res = await fetch(s.url!);
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain("14 days free, then $49.00 / month");
+    // 7.25 % of $49.00 = $3.5525, rounded half up to $3.55, in the form's default state (CA).
+    expect(html).toContain("Tax (7.25 %, US-CA)");
+    expect(html).toContain("$3.55 / month");
+    expect(html).toMatch(/Due today<\/td><td[^>]*>\$0\.00</);
+  });
+
+  it("without a trial or automatic tax, shows neither and charges the price today", async () => {
+    const s = await session({ subscription_data: { metadata: { user_id: "u_43" } }, automatic_tax: { enabled: false }, line_items: [{ price: prices.local.id, quantity: 1 }] });
+    const html = await (await fetch(s.url!)).text();
+    expect(html).not.toContain("days free");
+    expect(html).not.toContain("Tax");
+    expect(html).toMatch(/Due today<\/td><td[^>]*>\$29\.00</);
+  });
+
+  it("without a tax rate for the address, says tax is calculated from it", async () => {
+    const customer = await h.stripe.customers.create({ email: "far@example.com", address: { country: "FR" } });
+    const s = await session({ customer_email: undefined, customer: customer.id });
+    const html = await (await fetch(s.url!)).text();
+    expect(html).toContain("calculated from your address");
+    expect(html).toContain("14 days free, then $49.00 / month");
+  });
+});
+
 describe("checkout: errors", () => {
   it("rejects one-time prices in subscription mode and a completed session twice", async () => {
     const oneTime = await h.stripe.prices.create({ product: typeof prices.local.product === "string" ? prices.local.product : "", currency: "usd", unit_amount: 500 });

@@ -2,6 +2,9 @@
 import type { ApiRoute } from "../http/route";
 import auditList from "./audit/list";
 import auditVerify from "./audit/verify";
+import billingCheckout from "./billing/checkout";
+import billingPortal from "./billing/portal";
+import promotionCode from "./billing/promotion-code";
 import entitlementsCheck from "./entitlements/check";
 import entitlementsGet from "./entitlements/get";
 import jwks from "./entitlements/jwks";
@@ -40,4 +43,7 @@ export const routes: readonly ApiRoute[] = [
   resync,
   subscriptionsGet,
   invoicesList,
+  billingCheckout,
+  billingPortal,
+  promotionCode,
 ];

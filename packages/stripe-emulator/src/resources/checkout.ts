@@ -158,6 +158,16 @@ export function createCheckoutSession(ctx: Ctx): Stripe.Checkout.Session {
 /** The validated create params, needed again when the buyer completes the session. */
 const sessionParams = new Map<string, Params>();
 
+/** The free trial a subscription-mode session will give, in whole days (0 for none). */
+export function sessionTrialDays(session: Stripe.Checkout.Session): number {
+  if (session.mode !== "subscription") return 0;
+  const sd = obj(sessionParams.get(session.id) ?? {}, "subscription_data");
+  const days = int(sd, "trial_period_days");
+  if (days !== undefined) return days;
+  const end = int(sd, "trial_end");
+  return end !== undefined ? Math.max(0, Math.ceil((end - session.created) / 86_400)) : 0;
+}
+
 export function requireSession(core: Core, id: string): Stripe.Checkout.Session {
   const session = core.state.checkoutSessions.get(id);
   if (!session) throw resourceMissing("checkout.session", id);

@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { catalogPriceIds } from "../../billing/prices";
 import { catalog } from "../../catalog";
 import { guard, handle } from "../../http/route";
 import { json, publicErrors } from "../../http/schemas";
@@ -13,7 +14,14 @@ const CatalogResponse = z
         name: z.string(),
         rank: z.int(),
         trial_days: z.int(),
-        prices: z.array(z.object({ interval: z.enum(["month", "year"]), unit: Money, lookup_key: z.string() })),
+        prices: z.array(
+          z.object({
+            interval: z.enum(["month", "year"]),
+            unit: Money,
+            lookup_key: z.string(),
+            stripe_price_id: z.string().nullable().openapi({ description: "Stripe's price for the lookup key; null when Stripe is not configured or has no such price" }),
+          }),
+        ),
         features: z.array(z.string()),
         limits: z.record(z.string(), z.int().nullable()),
       }),
@@ -24,21 +32,21 @@ const CatalogResponse = z
   .openapi("Catalog");
 export type CatalogResponse = z.infer<typeof CatalogResponse>;
 
-// The catalog is static per deployment: build the response body once.
-const body: CatalogResponse = {
+// The catalog is static per deployment; only the Stripe price ids are looked up (and cached).
+const body = (ids: ReadonlyMap<string, string | null>): CatalogResponse => ({
   currency: catalog.currency,
   tiers: catalog.tiers.map((t) => ({
     key: t.key,
     name: t.name,
     rank: t.rank,
     trial_days: t.trialDays,
-    prices: t.prices.map((p) => ({ interval: p.interval, unit: p.unit, lookup_key: p.lookupKey })),
+    prices: t.prices.map((p) => ({ interval: p.interval, unit: p.unit, lookup_key: p.lookupKey, stripe_price_id: ids.get(p.lookupKey) ?? null })),
     features: t.features,
     limits: t.limits,
   })),
   features: catalog.features,
   limits: catalog.limits,
-};
+});
 
 const route = createRoute({
   method: "get",
@@ -49,7 +57,8 @@ const route = createRoute({
   responses: { 200: json(CatalogResponse, "The catalog"), ...publicErrors },
 });
 
-export default handle(route, (c) => {
+export default handle(route, async (c) => {
+  const ids = await catalogPriceIds(c.get("services"));
   c.header("cache-control", "public, max-age=300");
-  return c.json(body, 200);
+  return c.json(body(ids), 200);
 });

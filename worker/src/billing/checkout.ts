@@ -1,0 +1,220 @@
+/**
+ * Starting a subscription and managing one: a Stripe Checkout session for a tier and billing
+ * cycle (one Stripe customer per user, the catalog's trial once per user, promotion codes), a
+ * billing portal session, and promotion code lookups. Every rule is checked before anything is
+ * created in Stripe; nothing is written to D1 but the audit row of a created session (the mirror
+ * follows from the webhooks).
+ */
+import { and, eq } from "drizzle-orm";
+import type { Caller } from "../audit/chain";
+import { catalog as defaultCatalog, findTier, type Catalog, type Interval } from "../catalog";
+import { customers, subscriptions } from "../db/schema";
+import { DomainError } from "../errors";
+import type { Services } from "../services";
+import { priceIds } from "./prices";
+import { Stripe } from "./stripe";
+
+export const BILLING_CYCLES = ["monthly", "annual"] as const;
+export type BillingCycle = (typeof BILLING_CYCLES)[number];
+const INTERVAL: Record<BillingCycle, Interval> = { monthly: "month", annual: "year" };
+
+/** Statuses in which a user already has a subscription: a second one is refused. */
+const LIVE_STATUSES = ["active", "trialing", "past_due"] as const;
+
+export interface CheckoutInput {
+  userId: string;
+  email: string;
+  tier: string;
+  billingCycle?: BillingCycle | undefined;
+  promotionCode?: string | undefined;
+  successUrl?: string | undefined;
+  cancelUrl?: string | undefined;
+  testClock?: string | undefined;
+}
+
+export interface CheckoutResult {
+  sessionId: string;
+  url: string;
+  trialDays: number;
+}
+
+type Deps = Pick<Services, "db" | "clock" | "stripe" | "stripeMode" | "appBaseUrl" | "audit">;
+
+const invalid = (field: string, message: string, detail: string) => new DomainError("validation_failed", detail, { errors: [{ field, message }] });
+
+const isMissing = (e: unknown) => e instanceof Stripe.errors.StripeInvalidRequestError && (e.code === "resource_missing" || e.statusCode === 404);
+
+async function sha256Hex(text: string): Promise<string> {
+  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The user's Stripe customer: the mirror's, else one Stripe knows by `metadata.user_id`; null when neither has one. */
+export async function findCustomer(deps: Pick<Services, "db" | "stripe">, userId: string): Promise<Stripe.Customer | null> {
+  const mirrored = await deps.db
+    .select({ id: customers.id })
+    .from(customers)
+    .where(and(eq(customers.userId, userId), eq(customers.deleted, false)))
+    .all();
+  for (const { id } of mirrored) {
+    try {
+      const c = await deps.stripe.customers.retrieve(id);
+      if (!c.deleted) return c;
+    } catch (e) {
+      if (!isMissing(e)) throw e;
+    }
+  }
+  // Not mirrored yet (its webhook may still be on its way): ask Stripe. The user id pattern
+  // (A-Z a-z 0-9 _ . : @ -) holds no quote, so it goes into the query as it is.
+  const found = await deps.stripe.customers.search({ query: `metadata['user_id']:'${userId}'`, limit: 10 });
+  return found.data.find((c) => !(c as Stripe.Customer | Stripe.DeletedCustomer).deleted) ?? null;
+}
+
+/** The active promotion code with this code, usable now; null when there is none. */
+export async function findPromotionCode(deps: Pick<Services, "stripe" | "clock">, code: string): Promise<Stripe.PromotionCode | null> {
+  const list = await deps.stripe.promotionCodes.list({ code, active: true, limit: 10 });
+  const now = Math.floor(deps.clock.now() / 1000);
+  return (
+    list.data.find(
+      (p) =>
+        p.code.toLowerCase() === code.toLowerCase() &&
+        p.active &&
+        (p.expires_at === null || p.expires_at > now) &&
+        (p.max_redemptions === null || p.times_redeemed < p.max_redemptions),
+    ) ?? null
+  );
+}
+
+/** The coupon behind a promotion code (older API versions put it at `coupon`, newer at `promotion.coupon`). */
+export async function couponOf(deps: Pick<Services, "stripe">, promo: Stripe.PromotionCode): Promise<Stripe.Coupon | null> {
+  const legacy = (promo as unknown as { coupon?: Stripe.Coupon | string | null }).coupon;
+  const ref = (promo as unknown as { promotion?: { coupon?: Stripe.Coupon | string | null } }).promotion?.coupon ?? legacy ?? null;
+  if (ref === null) return null;
+  return typeof ref === "string" ? deps.stripe.coupons.retrieve(ref) : ref;
+}
+
+export interface PromotionCodeView {
+  code: string;
+  active: boolean;
+  coupon: { percent_off: number | null; amount_off: number | null; currency: string | null; duration: string; duration_in_months: number | null };
+}
+
+export async function lookupPromotionCode(deps: Pick<Services, "stripe" | "clock">, code: string): Promise<PromotionCodeView> {
+  const promo = await findPromotionCode(deps, code);
+  const coupon = promo ? await couponOf(deps, promo) : null;
+  if (!promo || !coupon || !coupon.valid) throw new DomainError("not_found", `No active promotion code ${code}.`, { errors: [{ field: "code", message: "no such active promotion code" }] });
+  return {
+    code: promo.code,
+    active: promo.active,
+    coupon: { percent_off: coupon.percent_off, amount_off: coupon.amount_off, currency: coupon.currency, duration: coupon.duration, duration_in_months: coupon.duration_in_months },
+  };
+}
+
+/**
+ * A Checkout session for a tier: refuses a user who already has a live subscription (409), an
+ * unknown or unusable promotion code, a test clock with a live key or a test clock Stripe does
+ * not know (400), all before creating anything in Stripe.
+ */
+export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInput, from: Catalog = defaultCatalog): Promise<CheckoutResult> {
+  const cycle = input.billingCycle ?? "monthly";
+  const tier = findTier(input.tier, from);
+  if (!tier) throw invalid("tier", "unknown tier", `There is no tier ${input.tier}.`);
+  const price = tier.prices.find((p) => p.interval === INTERVAL[cycle]);
+  if (!price) throw invalid("billing_cycle", `tier ${tier.key} has no ${cycle} price`, `The ${tier.name} tier cannot be billed ${cycle}.`);
+  if (input.testClock !== undefined && deps.stripeMode === "live") {
+    throw invalid("test_clock", "test clocks exist only in test mode", "test_clock can only be used with a Stripe test key.");
+  }
+
+  // Rules the mirror can answer, before any call to Stripe.
+  const mirrored = await deps.db
+    .select({ status: subscriptions.status, trialStart: subscriptions.trialStart })
+    .from(subscriptions)
+    .where(eq(subscriptions.userId, input.userId))
+    .all();
+  const conflict = () =>
+    new DomainError("conflict", `User ${input.userId} already has a subscription; change it in the billing portal (POST /v1/portal).`, { errors: [{ field: "user_id", message: "already subscribed" }] });
+  if (mirrored.some((s) => (LIVE_STATUSES as readonly string[]).includes(s.status))) throw conflict();
+
+  const stripe = deps.stripe;
+  const customer = await findCustomer(deps, input.userId);
+  // Stripe is the truth when the mirror lags: the customer's own subscriptions.
+  const stripeSubs = customer ? (await stripe.subscriptions.list({ customer: customer.id, status: "all", limit: 100 })).data : [];
+  if (stripeSubs.some((s) => (LIVE_STATUSES as readonly string[]).includes(s.status))) throw conflict();
+  const hadSubscription = mirrored.length > 0 || stripeSubs.length > 0;
+  const trialDays = hadSubscription ? 0 : tier.trialDays;
+
+  let promotionCodeId: string | undefined;
+  if (input.promotionCode !== undefined) {
+    const promo = await findPromotionCode(deps, input.promotionCode);
+    const coupon = promo ? await couponOf(deps, promo) : null;
+    if (!promo || !coupon?.valid) throw invalid("promotion_code", "unknown, inactive or expired promotion code", `The promotion code ${input.promotionCode} cannot be used.`);
+    promotionCodeId = promo.id;
+  }
+
+  const priceId = (await priceIds(deps, [price.lookupKey])).get(price.lookupKey) ?? null;
+  if (priceId === null) {
+    throw new DomainError("config_invalid", `Stripe has no active price with the lookup key ${price.lookupKey}; create it (npm start does locally).`, {
+      errors: [{ field: "STRIPE_SECRET_KEY", message: `no price with lookup key ${price.lookupKey} in this Stripe account` }],
+    });
+  }
+
+  if (input.testClock !== undefined && !customer) {
+    try {
+      await stripe.testHelpers.testClocks.retrieve(input.testClock);
+    } catch (e) {
+      if (isMissing(e)) throw invalid("test_clock", "no such test clock", `There is no test clock ${input.testClock}.`);
+      throw e;
+    }
+  }
+
+  const metadata = { user_id: input.userId, tier: tier.key };
+  let customerId = customer?.id;
+  if (!customerId) {
+    // Keyed by what is sent, so a retry (ours, the client's, the Stripe client's) reuses the
+    // customer instead of making a second one, and other parameters never clash with the key.
+    const digest = await sha256Hex(JSON.stringify([input.userId, input.email, input.testClock ?? null]));
+    const created = await stripe.customers.create(
+      { email: input.email, metadata: { user_id: input.userId }, ...(input.testClock !== undefined ? { test_clock: input.testClock } : {}) },
+      { idempotencyKey: `checkout-customer:${digest}` },
+    );
+    customerId = created.id;
+  }
+
+  const session = await stripe.checkout.sessions.create({
+    mode: "subscription",
+    customer: customerId,
+    client_reference_id: input.userId,
+    line_items: [{ price: priceId, quantity: 1 }],
+    success_url: input.successUrl ?? `${deps.appBaseUrl}/billing/success`,
+    cancel_url: input.cancelUrl ?? `${deps.appBaseUrl}/billing`,
+    metadata,
+    subscription_data: { metadata, ...(trialDays > 0 ? { trial_period_days: trialDays } : {}) },
+    automatic_tax: { enabled: true },
+    // Automatic tax needs the customer's address: Checkout collects it onto the customer.
+    customer_update: { address: "auto", name: "auto" },
+    ...(promotionCodeId !== undefined ? { discounts: [{ promotion_code: promotionCodeId }] } : { allow_promotion_codes: true }),
+  });
+  if (!session.url) throw new DomainError("upstream_unavailable", "Stripe created a Checkout session without a URL.");
+
+  await deps.audit.commit(async () => ({
+    statements: [],
+    entries: [
+      {
+        ...who,
+        action: "checkout.session_created",
+        subject: { type: "user", id: input.userId },
+        after: { session: session.id, customer: customerId, tier: tier.key, billing_cycle: cycle, trial_days: trialDays, promotion_code: promotionCodeId ?? null },
+      },
+    ],
+    result: undefined,
+  }));
+  return { sessionId: session.id, url: session.url, trialDays };
+}
+
+/** A billing portal session for the user's customer; not_found when the user has none. */
+export async function openPortal(deps: Pick<Services, "db" | "stripe" | "appBaseUrl">, input: { userId: string; returnUrl?: string | undefined }): Promise<{ url: string }> {
+  const customer = await findCustomer(deps, input.userId);
+  if (!customer) throw new DomainError("not_found", `User ${input.userId} has no Stripe customer; start with POST /v1/checkout.`, { errors: [{ field: "user_id", message: "no customer for this user" }] });
+  const session = await deps.stripe.billingPortal.sessions.create({ customer: customer.id, return_url: input.returnUrl ?? `${deps.appBaseUrl}/billing` });
+  return { url: session.url };
+}

@@ -1,0 +1,10 @@
+import { z } from "@hono/zod-openapi";
+
+/** A plain address: no spaces, one @, a dot in the domain (Stripe checks it further). */
+export const Email = z.string().min(3).max(254).regex(/^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/, "must be an email address");
+
+/** Stripe promotion codes: letters, digits, dashes and underscores. */
+export const PromotionCode = z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, "must be 1-200 of A-Z a-z 0-9 _ -");
+
+/** Where Stripe sends the user back: an http(s) URL. */
+export const ReturnUrl = z.url({ protocol: /^https?$/ }).max(2000);
