@@ -4,20 +4,9 @@ import { runCron } from "../../worker/src/cron";
 import { auditLog, entitlements } from "../../worker/src/db/schema";
 import { noEntitlement, setEntitlementState } from "../../worker/src/entitlements/state";
 import { svc, TEST_CALLER } from "./helpers";
-import { db, deliver, ensurePrice, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";
+import { db, deliverAll, ensurePrice, eventsFor, stripe, subscriber, testClock } from "./stripe-helpers";
 
 const DAY = 86_400_000;
-
-/** Delivers every event about the customer, its subscription and invoices not delivered yet. */
-async function deliverAll(ids: { customer: string; sub: string }, seen: Set<string>) {
-  const invoiceIds = (await stripe().invoices.list({ customer: ids.customer, limit: 100 })).data.map((i) => i.id);
-  for (const e of await eventsFor([ids.customer, ids.sub, ...invoiceIds])) {
-    if (seen.has(e.id)) continue;
-    seen.add(e.id);
-    await deliver(e);
-    await settled(e.id);
-  }
-}
 
 const entitlementOf = (userId: string) => db().select().from(entitlements).where(eq(entitlements.userId, userId)).get();
 

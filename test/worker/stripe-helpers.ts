@@ -78,6 +78,21 @@ export async function eventsFor(objectIds: string[]): Promise<Stripe.Event[]> {
   return out.reverse();
 }
 
+/**
+ * Delivers every event about the customer, its subscription and its invoices that is not in
+ * `seen` yet, each processed before the next; returns `seen` with them added.
+ */
+export async function deliverAll(ids: { customer: string; sub: string }, seen = new Set<string>()): Promise<Set<string>> {
+  const invoiceIds = (await stripe().invoices.list({ customer: ids.customer, limit: 100 })).data.map((i) => i.id);
+  for (const e of await eventsFor([ids.customer, ids.sub, ...invoiceIds])) {
+    if (seen.has(e.id)) continue;
+    seen.add(e.id);
+    await deliver(e);
+    await settled(e.id);
+  }
+  return seen;
+}
+
 let seq = 0;
 export async function subscriber(opts: { userId?: string; lookupKey?: "local_monthly" | "mobile_monthly"; card?: string; trialDays?: number; testClock?: string } = {}) {
   const s = stripe();

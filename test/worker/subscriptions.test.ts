@@ -1,39 +1,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import type { InvoicePage } from "../../worker/src/billing/invoice-list";
+import type { SubscriptionView as View } from "../../worker/src/billing/subscription-view";
 import { call, makeKey } from "./helpers";
-import { deliver, ensurePrice, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";
-
-/** Delivers every event about the customer, its subscription and invoices not delivered yet. */
-async function deliverAll(ids: { customer: string; sub: string }, seen = new Set<string>()) {
-  const invoiceIds = (await stripe().invoices.list({ customer: ids.customer, limit: 100 })).data.map((i) => i.id);
-  for (const e of await eventsFor([ids.customer, ids.sub, ...invoiceIds])) {
-    if (seen.has(e.id)) continue;
-    seen.add(e.id);
-    await deliver(e);
-    await settled(e.id);
-  }
-  return seen;
-}
+import { deliverAll, ensurePrice, stripe, subscriber, testClock } from "./stripe-helpers";
 
 let analyst: string;
 beforeAll(async () => {
   analyst = (await makeKey("analyst")).key;
 });
-
-interface View {
-  user_id: string;
-  tier: string | null;
-  billing_cycle: string | null;
-  status: string;
-  trial_end: number | null;
-  current_period_start: number | null;
-  current_period_end: number | null;
-  cancel_at_period_end: boolean;
-  cancel_at: number | null;
-  paused: boolean;
-  pending_change: unknown;
-  discount: { coupon_id: string; percent_off: number | null; amount_off: number | null; ends_at: number | null } | null;
-  next_invoice: { amount_due: number; tax: number; currency: string; date: number | null } | null;
-}
 
 async function viewOf(userId: string): Promise<View> {
   const res = await call("GET", `/v1/subscriptions/${userId}`, { key: analyst });
@@ -137,11 +111,6 @@ describe("GET /v1/subscriptions/{user_id}", () => {
     expect(problem.errors.map((e) => e.field)).toEqual(["path.user_id"]);
   });
 });
-
-interface InvoicePage {
-  data: { id: string; number: string | null; status: string; amount_due: number; amount_paid: number; subtotal: number; tax: number; total: number; currency: string; period_start: number | null; period_end: number | null; hosted_invoice_url: string | null; lines: { description: string | null; amount: number; proration: boolean }[] }[];
-  has_more: boolean;
-}
 
 async function invoicesOf(query: string): Promise<InvoicePage> {
   const res = await call("GET", `/v1/invoices?${query}`, { key: analyst });
