@@ -3,7 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import Stripe from "stripe";
 import { DomainError } from "../errors";
-import { describeError } from "../log";
+import { describeError, jsonLogger } from "../log";
 import type { AppEnv } from "./context";
 import { ApiError, PROBLEM_CONTENT_TYPE, type FieldError, type Problem } from "./errors";
 
@@ -47,7 +47,9 @@ export function onError(err: unknown, c: Context<AppEnv>): Response {
   const requestId = c.get("requestId");
   if (apiError.status >= 500) {
     const clientRequestId = c.get("clientRequestId");
-    console.error(JSON.stringify({ level: "error", request_id: requestId, ...(clientRequestId ? { client_request_id: clientRequestId } : {}), code: apiError.code, error: describeError(apiError.cause ?? apiError) }));
+    // The request's own logger when the services were built; an error before that still logs alike.
+    const log = c.get("services")?.log ?? jsonLogger();
+    log.log("error", "request failed", { request_id: requestId, ...(clientRequestId ? { client_request_id: clientRequestId } : {}), code: apiError.code, error: describeError(apiError.cause ?? apiError) });
   }
   return problemResponse(apiError.toProblem(new URL(c.req.url).pathname, requestId), apiError.headers);
 }
