@@ -37,9 +37,6 @@ export interface InvoicePage {
   has_more: boolean;
 }
 
-/** How many invoices of a page are read from Stripe at once. */
-const CONCURRENCY = 8;
-
 const seconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
 
 type InvoiceRow = typeof invoices.$inferSelect;
@@ -67,24 +64,23 @@ export async function mirroredInvoices(db: Db, userId: string, opts: { limit: nu
 
 export async function listInvoices(deps: Pick<Services, "db" | "stripe">, userId: string, opts: { limit: number; startingAfter?: string | undefined }): Promise<InvoicePage> {
   const page = await mirroredInvoices(deps.db, userId, opts);
-  const data = await mapLimited(page.rows, CONCURRENCY, async (row) => {
-    const { number, lines } = await fromStripe(deps.stripe, row.id);
-    return {
-      id: row.id,
-      number,
-      status: row.status,
-      amount_due: row.amountDue,
-      amount_paid: row.amountPaid,
-      subtotal: row.subtotal,
-      tax: row.tax,
-      total: row.total,
-      currency: row.currency,
-      period_start: seconds(row.periodStart),
-      period_end: seconds(row.periodEnd),
-      hosted_invoice_url: row.hostedInvoiceUrl,
-      lines,
-    };
-  });
+  const fetched = await fromStripe(deps.stripe, page.rows);
+  const data = page.rows.map((row) => ({
+    id: row.id,
+    number: fetched.get(row.id)?.number ?? null,
+    status: row.status,
+    amount_due: row.amountDue,
+    amount_paid: row.amountPaid,
+    subtotal: row.subtotal,
+    tax: row.tax,
+    total: row.total,
+    currency: row.currency,
+    period_start: seconds(row.periodStart),
+    period_end: seconds(row.periodEnd),
+    hosted_invoice_url: row.hostedInvoiceUrl,
+    // A draft deleted in Stripe since the mirror saw it: the mirror's row still stands, without lines.
+    lines: fetched.get(row.id)?.lines ?? [],
+  }));
   return { data, has_more: page.hasMore };
 }
 
@@ -93,31 +89,30 @@ function lineOf(l: Stripe.InvoiceLineItem): InvoiceLine {
   return { description: l.description ?? null, amount: l.amount, proration };
 }
 
-/** The invoice's number and every line (the invoice carries the first lines; the rest are paged). */
-async function fromStripe(stripe: Stripe, invoiceId: string): Promise<{ number: string | null; lines: InvoiceLine[] }> {
-  const inv = await stripe.invoices.retrieve(invoiceId).catch((e: unknown) => {
-    // A draft deleted in Stripe since the mirror saw it: the mirror's row still stands.
-    if ((e as { code?: string })?.code === "resource_missing") return null;
-    throw e;
-  });
-  if (!inv) return { number: null, lines: [] };
-  let items = inv.lines.data;
-  if (inv.lines.has_more) {
-    items = [];
-    for await (const l of stripe.invoices.listLineItems(invoiceId, { limit: 100 })) items.push(l);
+/**
+ * The number and every line of a page's invoices: one list call per customer over the page's
+ * time span (not one call per invoice, which would spend a Worker's subrequests on a long page),
+ * then the rest of the lines only for an invoice with more than Stripe sends in the list.
+ */
+async function fromStripe(stripe: Stripe, rows: InvoiceRow[]): Promise<Map<string, { number: string | null; lines: InvoiceLine[] }>> {
+  const out = new Map<string, { number: string | null; lines: InvoiceLine[] }>();
+  const byCustomer = new Map<string, InvoiceRow[]>();
+  for (const r of rows) byCustomer.set(r.customerId, [...(byCustomer.get(r.customerId) ?? []), r]);
+  for (const [customer, mine] of byCustomer) {
+    const wanted = new Set(mine.map((r) => r.id));
+    const created = { gte: Math.floor(Math.min(...mine.map((r) => r.createdAt)) / 1000), lte: Math.ceil(Math.max(...mine.map((r) => r.createdAt)) / 1000) };
+    for await (const inv of stripe.invoices.list({ customer, created, limit: 100 })) {
+      if (!wanted.delete(inv.id)) continue;
+      const items = inv.lines.has_more ? await allLines(stripe, inv.id) : inv.lines.data;
+      out.set(inv.id, { number: inv.number ?? null, lines: items.map(lineOf) });
+      if (wanted.size === 0) break;
+    }
   }
-  return { number: inv.number ?? null, lines: items.map(lineOf) };
+  return out;
 }
 
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
+async function allLines(stripe: Stripe, invoiceId: string): Promise<Stripe.InvoiceLineItem[]> {
+  const items: Stripe.InvoiceLineItem[] = [];
+  for await (const l of stripe.invoices.listLineItems(invoiceId, { limit: 100 })) items.push(l);
+  return items;
 }
