@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,11 +7,13 @@ import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 
 // In the monorepo the package resolves through the workspace link; only its packed tarball in a
-// folder of its own shows what `npm install @federal-job-advisor/entitlements` gives a user:
-// `npm pack` must build dist/ (the prepare script) and ship it.
+// folder of its own shows what `npm install @federal-job-advisor/entitlements` gives a user.
+// It is packed from a copy of the sources without dist/, as a fresh clone has them: the
+// package's own scripts must build dist/ (the prepare script, which npm also runs on install).
 
 const run = promisify(execFile);
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
+const repoRoot = join(packageDir, "../..");
 
 /** npm's npm_* variables would point a child npm at this repository; the same Node goes first on PATH. */
 function childEnv(): NodeJS.ProcessEnv {
@@ -35,7 +37,14 @@ describe("published package", () => {
     await mkdir(packDir);
     await mkdir(project);
     const env = childEnv();
-    await run("npm", ["pack", "--pack-destination", packDir], { cwd: packageDir, env });
+    // The package as a fresh clone has it: sources and configs, no dist/. The repository's
+    // node_modules (TypeScript, jose's types) and base tsconfig sit where the workspace has them.
+    const source = join(tempRoot, "repo/packages/entitlements");
+    await cp(packageDir, source, { recursive: true, filter: (from) => !/[\\/](dist|node_modules)$/.test(from) });
+    await cp(join(repoRoot, "tsconfig.base.json"), join(tempRoot, "repo/tsconfig.base.json"));
+    await symlink(join(repoRoot, "node_modules"), join(tempRoot, "repo/node_modules"), "dir");
+    env.PATH = [join(repoRoot, "node_modules/.bin"), env.PATH ?? ""].join(delimiter);
+    await run("npm", ["pack", "--pack-destination", packDir], { cwd: source, env });
     const [tarball] = (await readdir(packDir)).filter((f) => f.endsWith(".tgz"));
     expect(tarball).toBeDefined();
     await writeFile(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
