@@ -12,6 +12,8 @@ export type EntitlementStatus =
   | "trialing"
   | "active"
   | "past_due"
+  /** Payment collection paused at the user's request; the worker's policy says whether `features` stay. */
+  | "paused"
   | "suspended"
   | "canceled"
   | "trial_expired"
@@ -72,6 +74,8 @@ export type DecisionReason =
   | "not_in_tier"
   /** denied: the trial ended without a subscription (see `upgrade`). */
   | "trial_expired"
+  /** denied: the subscription is paused (see `billing_url` to resume it). */
+  | "paused"
   /** denied: access suspended for non-payment (see `billing_url`). */
   | "suspended"
   /** denied: the subscription was canceled (see `upgrade`). */
@@ -91,7 +95,7 @@ export interface Decision {
   readonly message?: string;
   /** The upgrade / subscribe prompt, when buying something would unlock the feature. */
   readonly upgrade?: UpgradeOffer;
-  /** Where to update the payment method (`suspended`, `payment_past_due`). */
+  /** Where to update the payment method or resume (`suspended`, `payment_past_due`, `paused`). */
   readonly billing_url?: string;
   /** `payment_past_due`: unix seconds when access will be suspended. */
   readonly grace_until?: number | null;

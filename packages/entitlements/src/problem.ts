@@ -30,6 +30,7 @@ const TITLES: Readonly<Record<DecisionReason, string>> = {
   payment_past_due: "Allowed",
   not_in_tier: "Upgrade required",
   trial_expired: "Trial ended",
+  paused: "Subscription paused",
   suspended: "Update your payment method",
   canceled: "Subscription canceled",
   no_subscription: "Subscription required",

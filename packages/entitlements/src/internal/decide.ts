@@ -47,6 +47,9 @@ function deny(reason: DecisionReason, c: EntitlementClaims, u: UpgradeOffer | un
     case "suspended":
       message = "Your access is suspended because a payment failed. Update your payment method to restore it.";
       break;
+    case "paused":
+      message = "Your subscription is paused. Resume it to use this feature.";
+      break;
     case "canceled":
       message = `Your subscription was canceled. ${u ? `Subscribe to ${offer(u)}` : "Resubscribe"} to use this feature.`;
       break;
@@ -58,7 +61,7 @@ function deny(reason: DecisionReason, c: EntitlementClaims, u: UpgradeOffer | un
   }
   const d: { -readonly [K in keyof Decision]: Decision[K] } = { allowed: false, reason, message };
   if (u) d.upgrade = u;
-  if (reason === "suspended" || reason === "trial_expired" || reason === "canceled" || reason === "no_subscription") {
+  if (reason === "suspended" || reason === "paused" || reason === "trial_expired" || reason === "canceled" || reason === "no_subscription") {
     d.billing_url = c.billing_url;
   }
   return Object.freeze(d);
@@ -68,7 +71,8 @@ export function buildIndex(c: EntitlementClaims): DecisionIndex {
   const decisions = new Map<string, Decision>();
   const limits = new Map<string, number | null>();
   const upgradeKeys = Object.keys(c.upgrade);
-  const denyReason = DENY_REASON[c.status];
+  // A paused user keeps the features the worker still lists (its policy); without any, denied.
+  const denyReason = c.status === "paused" ? (c.features.length === 0 ? "paused" : undefined) : DENY_REASON[c.status];
 
   if (denyReason !== undefined) {
     const other = deny(denyReason, c, undefined);
