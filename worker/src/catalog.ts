@@ -33,6 +33,38 @@ const Tier = z.strictObject({
   limits: z.record(z.string(), z.int().nonnegative().nullable()),
 });
 
+/**
+ * What a subscription change does, per direction (billing/change.ts reads this):
+ * - upgrade (to a higher rank): `prorate_now` charges the prorated difference at once;
+ *   `prorate_next_invoice` puts it on the next renewal invoice.
+ * - downgrade (to a lower rank): `period_end` lets Stripe switch at the renewal through a
+ *   subscription schedule (the user keeps what they paid for); `now_credit` switches now and
+ *   credits the unused time on the next invoice; `now_no_proration` switches now, no credit.
+ * - cycle change (same tier, monthly ↔ annual): `period_end` (through a schedule) or `now`
+ *   (Stripe restarts the cycle and bills the new period, crediting the unused time).
+ */
+const ChangePolicy = z.strictObject({
+  upgrade: z.enum(["prorate_now", "prorate_next_invoice"]),
+  downgrade: z.enum(["period_end", "now_credit", "now_no_proration"]),
+  cycle_change: z.enum(["period_end", "now"]),
+});
+
+/** The retention offer a canceling subscriber of a tier is shown first (billing/cancel.ts). */
+const RetentionOffer = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("downgrade"), to_tier: z.string() }),
+  z.strictObject({ kind: z.literal("discount"), percent_off: z.number().gt(0).lte(100), duration_in_months: z.int().positive() }),
+]);
+
+const Policy = z.strictObject({
+  change: ChangePolicy,
+  /** Whether a subscriber whose payment collection is paused keeps the tier's features. */
+  paused_keeps_access: z.boolean(),
+  /** Offer per tier key; a tier without one is canceled at once. */
+  retention: z.record(z.string(), RetentionOffer),
+});
+export type ChangePolicy = z.infer<typeof ChangePolicy>;
+export type RetentionOfferPolicy = z.infer<typeof RetentionOffer>;
+
 const Feature = z.strictObject({
   key: z.string().regex(/^[a-z0-9_]+$/),
   description: z.string().min(1),
@@ -50,12 +82,7 @@ const Catalog = z
     tiers: z.array(Tier).min(1),
     features: z.array(Feature),
     limits: z.array(Limit),
-    policy: z.strictObject({
-      /** Upgrades take effect now and charge the prorated difference at once. */
-      upgrade: z.enum(["immediate_always_invoice"]),
-      /** Downgrades wait for the period end by default (no refund); credit is the alternative. */
-      downgrade: z.enum(["period_end", "immediate_credit"]),
-    }),
+    policy: Policy,
   })
   .superRefine((catalog, ctx) => {
     const features = new Set(catalog.features.map((f) => f.key));
@@ -77,6 +104,15 @@ const Catalog = z
         if (p.unit.currency !== catalog.currency) ctx.addIssue({ code: "custom", path: ["tiers", i, "prices", j, "unit", "currency"], message: "currency differs from the catalog's" });
       });
     });
+    for (const [tierKey, offer] of Object.entries(catalog.policy.retention)) {
+      const from = catalog.tiers.find((t) => t.key === tierKey);
+      if (!from) ctx.addIssue({ code: "custom", path: ["policy", "retention", tierKey], message: `unknown tier ${tierKey}` });
+      if (offer.kind === "downgrade") {
+        const to = catalog.tiers.find((t) => t.key === offer.to_tier);
+        if (!to) ctx.addIssue({ code: "custom", path: ["policy", "retention", tierKey, "to_tier"], message: `unknown tier ${offer.to_tier}` });
+        else if (from && to.rank >= from.rank) ctx.addIssue({ code: "custom", path: ["policy", "retention", tierKey, "to_tier"], message: "a downgrade offer must go to a lower tier" });
+      }
+    }
   });
 
 export type Catalog = z.infer<typeof Catalog>;
@@ -120,7 +156,14 @@ export const CATALOG_DATA = {
       limits: { search_radius_miles: null },
     },
   ],
-  policy: { upgrade: "immediate_always_invoice", downgrade: "period_end" },
+  policy: {
+    change: { upgrade: "prorate_now", downgrade: "period_end", cycle_change: "period_end" },
+    paused_keeps_access: false,
+    retention: {
+      mobile: { kind: "downgrade", to_tier: "local" },
+      local: { kind: "discount", percent_off: 25, duration_in_months: 2 },
+    },
+  },
 } satisfies z.input<typeof Catalog>;
 
 export const catalog: Catalog = Catalog.parse(CATALOG_DATA);

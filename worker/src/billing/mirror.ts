@@ -11,6 +11,7 @@ export type SubscriptionRow = typeof subscriptions.$inferSelect;
 export type InvoiceRow = typeof invoices.$inferSelect;
 
 const INTERVALS = ["day", "week", "month", "year"] as const;
+const PAUSE_BEHAVIORS = ["keep_as_draft", "mark_uncollectible", "void"] as const;
 
 /**
  * Stripe's types leave room for values added after this code was written; one we do not know
@@ -86,6 +87,10 @@ export function subscriptionRow(s: Stripe.Subscription, userId: string | null, c
     discount: coupon?.id ?? null,
     mrr: monthlyAmount(unitAmount, quantity, interval, intervalCount, coupon),
     cancelAtPeriodEnd: s.cancel_at_period_end,
+    cancelAt: ms(s.cancel_at),
+    pauseBehavior: s.pause_collection ? known(PAUSE_BEHAVIORS, s.pause_collection.behavior, "pause_collection behavior") : null,
+    pauseResumesAt: ms(s.pause_collection?.resumes_at ?? null),
+    scheduleId: idOf(s.schedule),
     canceledAt: ms(s.canceled_at),
     endedAt: ms(s.ended_at),
     trialStart: ms(s.trial_start),

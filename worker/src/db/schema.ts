@@ -170,6 +170,14 @@ export const subscriptions = sqliteTable(
     /** Monthly recurring revenue of this subscription now, integer cents, after discount. */
     mrr: integer("mrr").notNull(),
     cancelAtPeriodEnd: integer("cancel_at_period_end", { mode: "boolean" }).notNull().default(false),
+    /** When a requested cancellation takes effect (Stripe's cancel_at). */
+    cancelAt: integer("cancel_at"),
+    /** Payment collection paused (Stripe's pause_collection.behavior), null when collecting. */
+    pauseBehavior: text("pause_behavior", { enum: ["keep_as_draft", "mark_uncollectible", "void"] }),
+    /** When a paused collection resumes by itself; null: until resumed. */
+    pauseResumesAt: integer("pause_resumes_at"),
+    /** The subscription schedule managing a change at the period end, if any. */
+    scheduleId: text("schedule_id"),
     canceledAt: integer("canceled_at"),
     endedAt: integer("ended_at"),
     trialStart: integer("trial_start"),
@@ -256,8 +264,52 @@ export const paymentAttempts = sqliteTable(
   (t) => [index("payment_attempts_invoice_idx").on(t.invoiceId, t.at)],
 );
 
+/**
+ * Retention offers shown to canceling subscribers (billing/cancel.ts): at most one per user,
+ * ever, so the unique user id is also what stops two racing cancel requests from both offering.
+ */
+export const RETENTION_OFFER_KINDS = ["downgrade", "discount"] as const;
+export const retentionOffers = sqliteTable(
+  "retention_offers",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull(),
+    subscriptionId: text("subscription_id").notNull(),
+    kind: text("kind", { enum: RETENTION_OFFER_KINDS }).notNull(),
+    /** The offer's terms as JSON: `{ to_tier }` or `{ percent_off, duration_in_months, coupon_id }`. */
+    terms: text("terms").notNull(),
+    description: text("description").notNull(),
+    status: text("status", { enum: ["open", "accepted", "declined"] }).notNull(),
+    createdAt: integer("created_at").notNull(),
+    decidedAt: integer("decided_at"),
+  },
+  (t) => [uniqueIndex("retention_offers_user_uq").on(t.userId)],
+);
+
+/**
+ * Every cancellation request with its reason and feedback, for churn analysis: `offered` when a
+ * retention offer was shown instead, `canceled` when the cancellation was scheduled.
+ */
+export const CANCELLATION_REASONS = ["too_expensive", "missing_features", "switched_service", "unused", "customer_service", "too_complex", "low_quality", "other"] as const;
+export const cancellationRequests = sqliteTable(
+  "cancellation_requests",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    userId: text("user_id").notNull(),
+    subscriptionId: text("subscription_id").notNull(),
+    at: integer("at").notNull(),
+    reason: text("reason", { enum: CANCELLATION_REASONS }).notNull(),
+    feedback: text("feedback"),
+    outcome: text("outcome", { enum: ["offered", "canceled"] }).notNull(),
+    offerId: text("offer_id"),
+    /** When the cancellation takes effect (the period end), for `canceled`. */
+    cancelAt: integer("cancel_at"),
+  },
+  (t) => [index("cancellation_requests_user_idx").on(t.userId, t.at), index("cancellation_requests_at_idx").on(t.at)],
+);
+
 /** The SDK's `EntitlementStatus`, listed here for the column; the two must name the same set. */
-export const ENTITLEMENT_STATUSES = ["trialing", "active", "past_due", "suspended", "canceled", "trial_expired", "none"] as const satisfies readonly SdkEntitlementStatus[];
+export const ENTITLEMENT_STATUSES = ["trialing", "active", "past_due", "paused", "suspended", "canceled", "trial_expired", "none"] as const satisfies readonly SdkEntitlementStatus[];
 export type EntitlementStatus = (typeof ENTITLEMENT_STATUSES)[number];
 // Fails to compile when the SDK gains a status this list lacks.
 const _sameStatuses: readonly EntitlementStatus[] = [] as SdkEntitlementStatus[];

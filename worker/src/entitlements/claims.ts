@@ -11,11 +11,11 @@ export type { ClaimsConfig, EntitlementClaims };
 
 const GRANTING = new Set(["trialing", "active", "past_due"]);
 
-
 /** The features and limits a state grants now: a tier's, or nothing. */
 export function grants(state: EntitlementState, from: Catalog = defaultCatalog): { features: string[]; limits: Record<string, number | null> } {
   const tier = state.tier ? findTier(state.tier, from) : undefined;
-  if (!tier || !GRANTING.has(state.status)) return { features: [], limits: Object.fromEntries(from.limits.map((l) => [l.key, 0])) };
+  const granting = GRANTING.has(state.status) || (state.status === "paused" && from.policy.paused_keeps_access);
+  if (!tier || !granting) return { features: [], limits: Object.fromEntries(from.limits.map((l) => [l.key, 0])) };
   return { features: [...tier.features], limits: { ...tier.limits } };
 }
 

@@ -35,6 +35,8 @@ export function noEntitlement(userId: string): EntitlementState {
 
 /** Stripe's subscription status, seen from access: which of our statuses it means. */
 function statusOf(sub: Sub): EntitlementStatus {
+  // Collection paused on a live subscription: the user asked for a break (billing/pause.ts).
+  if (sub.pauseBehavior !== null && (sub.status === "active" || sub.status === "past_due" || sub.status === "trialing")) return "paused";
   switch (sub.status) {
     case "trialing":
       return "trialing";
@@ -55,7 +57,7 @@ function statusOf(sub: Sub): EntitlementStatus {
   }
 }
 
-const PRIORITY: Record<EntitlementStatus, number> = { active: 6, trialing: 5, past_due: 4, suspended: 3, trial_expired: 2, canceled: 1, none: 0 };
+const PRIORITY: Record<EntitlementStatus, number> = { active: 7, trialing: 6, past_due: 5, paused: 4, suspended: 3, trial_expired: 2, canceled: 1, none: 0 };
 
 /**
  * When a subscription's unpaid debt began: the first failed payment attempt of its oldest
