@@ -16,6 +16,12 @@ export type ErrorCode =
   | "not_found"
   /** The resource is not in a state that allows this. */
   | "conflict"
+  /** The request asks for what already is (the plan the user has, a change already scheduled). */
+  | "no_change"
+  /** An invoice of the subscription is unpaid: it must be paid before the subscription changes. */
+  | "payment_past_due"
+  /** The amount the caller confirmed no longer matches a fresh preview: nothing was changed. */
+  | "amount_changed"
   /** A setting or secret is missing or malformed. */
   | "config_invalid"
   /** Stripe (or another upstream) failed or answered unexpectedly. */

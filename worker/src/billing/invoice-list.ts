@@ -84,7 +84,7 @@ export async function listInvoices(deps: Pick<Services, "db" | "stripe">, userId
   return { data, has_more: page.hasMore };
 }
 
-function lineOf(l: Stripe.InvoiceLineItem): InvoiceLine {
+export function lineOf(l: Stripe.InvoiceLineItem): InvoiceLine {
   const proration = l.parent?.subscription_item_details?.proration ?? l.parent?.invoice_item_details?.proration ?? false;
   return { description: l.description ?? null, amount: l.amount, proration };
 }

@@ -154,6 +154,8 @@ export async function syncObjects(deps: Pick<Services, "db" | "stripe" | "clock"
 export interface Extra {
   statements?: () => BatchItem<"sqlite">[];
   attempts?: AttemptInput[];
+  /** Audit entries of the request that caused this sync (a plan change, a cancellation). */
+  entries?: AuditEntry[];
 }
 
 /**
@@ -375,7 +377,7 @@ export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit"
     ];
     // Guards first: they must see the rows as read, before this batch's own writes.
     const statements = [...parts.flatMap((p) => p.guards), ...parts.flatMap((p) => p.statements)];
-    const entries = parts.flatMap((p) => p.entries);
+    const entries = [...(extra.entries ?? []), ...parts.flatMap((p) => p.entries)];
     statements.push(...(extra.statements?.() ?? []));
     return { statements, entries, result: { changed: entries.length } };
   });

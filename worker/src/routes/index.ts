@@ -18,7 +18,14 @@ import keysCreate from "./keys/create";
 import keysList from "./keys/list";
 import keysRevoke from "./keys/revoke";
 import keysRotate from "./keys/rotate";
+import subscriptionsCancel from "./subscriptions/cancel";
+import subscriptionsChange from "./subscriptions/change";
+import subscriptionsChangePreview from "./subscriptions/change-preview";
 import subscriptionsGet from "./subscriptions/get";
+import subscriptionsOfferAccept from "./subscriptions/offer-accept";
+import subscriptionsPause from "./subscriptions/pause";
+import subscriptionsReactivate from "./subscriptions/reactivate";
+import subscriptionsResume from "./subscriptions/resume";
 import catalog from "./system/catalog";
 import health from "./system/health";
 import webhooksStripe from "./webhooks/stripe";
@@ -42,6 +49,13 @@ export const routes: readonly ApiRoute[] = [
   eventsReplayRange,
   resync,
   subscriptionsGet,
+  subscriptionsChangePreview,
+  subscriptionsChange,
+  subscriptionsCancel,
+  subscriptionsOfferAccept,
+  subscriptionsReactivate,
+  subscriptionsPause,
+  subscriptionsResume,
   invoicesList,
   billingCheckout,
   billingPortal,

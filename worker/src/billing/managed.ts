@@ -1,0 +1,89 @@
+/**
+ * What every change to a user's subscription starts and ends with: the subscription as Stripe has
+ * it now (the mirror may lag), the rules that refuse a change before anything is written, and
+ * the sync that records the result — mirror rows, entitlement and the request's audit entry in
+ * one D1 batch, so the change and the access it gives land together.
+ */
+import type { AuditEntry, Caller } from "../audit/chain";
+import { findPriceByLookupKey, type Price, type Tier } from "../catalog";
+import { DomainError } from "../errors";
+import type { Services } from "../services";
+import { idOf } from "./mirror";
+import type { Stripe } from "./stripe";
+import { billingCycle, currentSubscription, type BillingCycle } from "./subscription-view";
+import { emptyTargets, syncObjects, type Extra } from "./sync";
+
+export type ManageDeps = Pick<Services, "db" | "stripe" | "clock" | "audit">;
+
+export interface Managed {
+  userId: string;
+  sub: Stripe.Subscription;
+  item: Stripe.SubscriptionItem;
+  /** The catalog tier and price the subscription is on (null for a price outside the catalog). */
+  tier: Tier | null;
+  price: Price | null;
+  cycle: BillingCycle | null;
+  /** Stripe's "now" for this subscription, unix seconds: its test clock's time, else the clock's. */
+  now: number;
+}
+
+const notFound = (userId: string) =>
+  new DomainError("not_found", `The user ${userId} has no subscription; start one with POST /v1/checkout.`, { errors: [{ field: "user_id", message: "no subscription for this user" }] });
+
+/** The user's current subscription, fetched from Stripe; not_found when there is none or it has ended. */
+export async function managedSubscription(deps: Pick<Services, "db" | "stripe" | "clock">, userId: string): Promise<Managed> {
+  const row = await currentSubscription(deps.db, userId);
+  if (!row) throw notFound(userId);
+  const sub = await deps.stripe.subscriptions.retrieve(row.id);
+  if (sub.status === "canceled" || sub.status === "incomplete_expired") throw notFound(userId);
+  const item = sub.items.data[0];
+  if (!item) throw new DomainError("upstream_unavailable", `Stripe returned the subscription ${sub.id} without items.`);
+  const found = item.price.lookup_key ? findPriceByLookupKey(item.price.lookup_key) : undefined;
+  const clockId = idOf(sub.test_clock);
+  const now = clockId ? (await deps.stripe.testHelpers.testClocks.retrieve(clockId)).frozen_time : Math.floor(deps.clock.now() / 1000);
+  return {
+    userId,
+    sub,
+    item,
+    tier: found?.tier ?? null,
+    price: found?.price ?? null,
+    cycle: billingCycle(item.price.recurring?.interval, item.price.recurring?.interval_count ?? 1),
+    now,
+  };
+}
+
+/** "Pay first": a subscription with an unpaid invoice changes only once that invoice is paid. */
+export function requirePaidUp(m: Managed): void {
+  if (m.sub.status === "past_due" || m.sub.status === "unpaid") {
+    throw new DomainError("payment_past_due", `The subscription of ${m.userId} has an unpaid invoice; pay it first (the billing portal, POST /v1/portal, takes a new card).`, {
+      errors: [{ field: "user_id", message: "an invoice of this subscription is past due" }],
+      extensions: { latest_invoice: idOf(m.sub.latest_invoice) },
+    });
+  }
+}
+
+/**
+ * Brings the mirror and the user's entitlement to what Stripe has after a change, with the
+ * request's own audit entry, in one batch. `invoiceIds` are invoices the change made (an
+ * upgrade's charge) so their state is mirrored at once too.
+ */
+export async function recordChange(
+  deps: ManageDeps,
+  who: Caller,
+  m: Pick<Managed, "userId" | "sub" | "now">,
+  entry: { action: string; before?: unknown; after: unknown },
+  options: { invoiceIds?: (string | null)[]; statements?: Extra["statements"] } = {},
+): Promise<void> {
+  const targets = emptyTargets();
+  targets.subscriptions.add(m.sub.id);
+  for (const id of options.invoiceIds ?? []) if (id) targets.invoices.add(id);
+  const audit: AuditEntry = { actor: who.actor, requestId: who.requestId, action: entry.action, subject: { type: "user", id: m.userId }, before: entry.before, after: entry.after };
+  await syncObjects(deps, { actor: who.actor, cause: entry.action, at: m.now * 1000 }, targets, { entries: [audit], ...(options.statements ? { statements: options.statements } : {}) });
+}
+
+/** The catalog's price for a tier and cycle; a validation error naming the field otherwise. */
+export function targetPrice(tier: Tier, cycle: BillingCycle): Price {
+  const price = tier.prices.find((p) => p.interval === (cycle === "annual" ? "year" : "month"));
+  if (!price) throw new DomainError("validation_failed", `The ${tier.name} tier cannot be billed ${cycle}.`, { errors: [{ field: "billing_cycle", message: `tier ${tier.key} has no ${cycle} price` }] });
+  return price;
+}

@@ -1,0 +1,56 @@
+/**
+ * Accepting a retention offer: a downgrade goes through the same change machinery as any
+ * downgrade (so the catalog's downgrade policy applies), a discount puts a repeating Stripe
+ * coupon on the subscription. The offer is marked accepted in the batch that records the change.
+ */
+import { and, eq } from "drizzle-orm";
+import type { Caller } from "../audit/chain";
+import { retentionOffers } from "../db/schema";
+import { DomainError } from "../errors";
+import { findOffer } from "./cancel";
+import { applyPlan } from "./change";
+import { planChange } from "./change-plan";
+import { prorationDate } from "./change-preview";
+import { managedSubscription, recordChange, requirePaidUp, type ManageDeps } from "./managed";
+import { Stripe } from "./stripe";
+import { subscriptionView, type SubscriptionView } from "./subscription-view";
+
+/** The coupon for a percent-off-for-n-months offer: one per terms, made once (its id says the terms). */
+async function retentionCoupon(stripe: Stripe, percentOff: number, months: number): Promise<string> {
+  const id = `retention_${String(percentOff).replace(".", "_")}pct_${months}m`;
+  try {
+    const existing = await stripe.coupons.retrieve(id);
+    if (existing.valid) return existing.id;
+  } catch (e) {
+    if (!(e instanceof Stripe.errors.StripeInvalidRequestError && e.code === "resource_missing")) throw e;
+  }
+  const created = await stripe.coupons.create(
+    { id, percent_off: percentOff, duration: "repeating", duration_in_months: months, name: `Retention: ${percentOff} % off for ${months} months` },
+    { idempotencyKey: `retention-coupon:${id}` },
+  );
+  return created.id;
+}
+
+export async function acceptOffer(deps: ManageDeps, who: Caller, userId: string, offerId: string): Promise<SubscriptionView> {
+  const offer = await findOffer(deps, userId, offerId);
+  if (offer.status === "accepted") return subscriptionView(deps, userId);
+  if (offer.status === "declined") {
+    throw new DomainError("conflict", `The offer ${offerId} was declined when the subscription was canceled; reactivate it first (POST /v1/subscriptions/${userId}/reactivate).`, {
+      errors: [{ field: "offer_id", message: "this offer was declined" }],
+    });
+  }
+  const m = await managedSubscription(deps, userId);
+  requirePaidUp(m);
+  const now = m.now * 1000;
+  const markAccepted = () => [deps.db.update(retentionOffers).set({ status: "accepted", decidedAt: now }).where(and(eq(retentionOffers.id, offer.id), eq(retentionOffers.status, "open")))];
+  const terms = JSON.parse(offer.terms) as { to_tier?: string; percent_off?: number; duration_in_months?: number };
+  if (offer.kind === "downgrade") {
+    const plan = await planChange(deps, m, { tier: terms.to_tier ?? "" });
+    await applyPlan(deps, who, plan, prorationDate(plan), { action: "subscription.retention_accepted", statements: markAccepted });
+  } else {
+    const coupon = await retentionCoupon(deps.stripe, terms.percent_off ?? 0, terms.duration_in_months ?? 1);
+    await deps.stripe.subscriptions.update(m.sub.id, { discounts: [{ coupon }] });
+    await recordChange(deps, who, m, { action: "subscription.retention_accepted", after: { offer: offer.id, kind: offer.kind, coupon } }, { statements: markAccepted });
+  }
+  return subscriptionView(deps, userId);
+}

@@ -1,0 +1,38 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { requestCancellation } from "../../billing/cancel";
+import { CANCELLATION_REASONS } from "../../db/schema";
+import { callerOf } from "../../http/actor";
+import { guard, handle } from "../../http/route";
+import { json, jsonBody, keyedErrors, notFoundProblem } from "../../http/schemas";
+import { Offer, UnixSeconds, UserIdParam } from "./schemas";
+
+const Body = z
+  .strictObject({
+    reason: z.enum(CANCELLATION_REASONS).openapi({ description: "Why the user leaves (Stripe's cancellation feedback values); stored for churn analysis" }),
+    feedback: z.string().trim().min(1).max(2000).optional().openapi({ description: "The user's own words" }),
+    skip_offer: z.boolean().optional().openapi({ description: "Cancel without showing the retention offer" }),
+  })
+  .openapi("CancelRequest");
+
+const Result = z
+  .union([
+    z.object({ canceled: z.literal(false), offer: Offer }),
+    z.object({ canceled: z.literal(true), cancel_at: UnixSeconds.nullable().describe("When the subscription ends (the period end)") }),
+  ])
+  .openapi("CancelResult");
+
+const route = createRoute({
+  method: "post",
+  path: "/v1/subscriptions/{user_id}/cancel",
+  ...guard("billing:write"),
+  summary: "Cancel at the period end, showing the retention offer first (once per user)",
+  tags: ["billing"],
+  request: { params: UserIdParam, body: jsonBody(Body) },
+  responses: { 200: json(Result, "Either the offer (nothing canceled yet) or the cancellation"), ...keyedErrors, ...notFoundProblem },
+});
+
+export default handle(route, async (c) => {
+  const { user_id } = c.req.valid("param");
+  const body = c.req.valid("json");
+  return c.json(await requestCancellation(c.get("services"), callerOf(c), user_id, { reason: body.reason, feedback: body.feedback, skipOffer: body.skip_offer }), 200);
+});

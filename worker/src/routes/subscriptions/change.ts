@@ -1,0 +1,27 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { changeSubscription } from "../../billing/change";
+import { callerOf } from "../../http/actor";
+import { guard, handle } from "../../http/route";
+import { conflictProblem, json, jsonBody, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
+import { ChangeBody, SubscriptionView, UserIdParam } from "./schemas";
+
+const Body = ChangeBody.extend({
+  expected_amount_due_now: z.int().nonnegative().optional().openapi({ description: "The preview's `amount_due_now` the user agreed to; a fresh preview must match it or nothing changes (409 amount-changed)" }),
+}).openapi("ChangeConfirmation");
+
+const route = createRoute({
+  method: "post",
+  path: "/v1/subscriptions/{user_id}/change",
+  ...guard("billing:write"),
+  summary: "Change the tier or billing cycle as the catalog's policy says (now, or at the period end)",
+  tags: ["billing"],
+  request: { params: UserIdParam, body: jsonBody(Body) },
+  responses: { 200: json(SubscriptionView, "The subscription after the change"), ...keyedErrors, ...notFoundProblem, ...conflictProblem, ...unprocessableProblem },
+});
+
+export default handle(route, async (c) => {
+  const { user_id } = c.req.valid("param");
+  const body = c.req.valid("json");
+  const view = await changeSubscription(c.get("services"), callerOf(c), user_id, { tier: body.tier, billingCycle: body.billing_cycle, expectedAmountDueNow: body.expected_amount_due_now });
+  return c.json(view, 200);
+});

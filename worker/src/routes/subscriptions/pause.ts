@@ -1,0 +1,24 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { pauseSubscription } from "../../billing/pause";
+import { callerOf } from "../../http/actor";
+import { guard, handle } from "../../http/route";
+import { json, jsonBody, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
+import { SubscriptionView, UnixSeconds, UserIdParam } from "./schemas";
+
+const Body = z.strictObject({ resume_at: UnixSeconds.positive().optional().openapi({ description: "When collection resumes by itself (unix seconds, in the future); omitted: until resumed" }) }).openapi("PauseRequest");
+
+const route = createRoute({
+  method: "post",
+  path: "/v1/subscriptions/{user_id}/pause",
+  ...guard("billing:write"),
+  summary: "Pause payment collection (invoices made meanwhile are voided)",
+  tags: ["billing"],
+  request: { params: UserIdParam, body: { required: false, content: { "application/json": { schema: Body } } } },
+  responses: { 200: json(SubscriptionView, "The paused subscription"), ...keyedErrors, ...notFoundProblem, ...unprocessableProblem },
+});
+
+export default handle(route, async (c) => {
+  const { user_id } = c.req.valid("param");
+  const body = c.req.valid("json") ?? {};
+  return c.json(await pauseSubscription(c.get("services"), callerOf(c), user_id, { resumeAt: body.resume_at }), 200);
+});

@@ -1,0 +1,21 @@
+import { createRoute } from "@hono/zod-openapi";
+import { reactivateSubscription } from "../../billing/reactivate";
+import { callerOf } from "../../http/actor";
+import { guard, handle } from "../../http/route";
+import { conflictProblem, json, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
+import { SubscriptionView, UserIdParam } from "./schemas";
+
+const route = createRoute({
+  method: "post",
+  path: "/v1/subscriptions/{user_id}/reactivate",
+  ...guard("billing:write"),
+  summary: "Undo a pending cancellation before the period ends",
+  tags: ["billing"],
+  request: { params: UserIdParam },
+  responses: { 200: json(SubscriptionView, "The subscription, renewing again"), ...keyedErrors, ...notFoundProblem, ...conflictProblem, ...unprocessableProblem },
+});
+
+export default handle(route, async (c) => {
+  const { user_id } = c.req.valid("param");
+  return c.json(await reactivateSubscription(c.get("services"), callerOf(c), user_id), 200);
+});

@@ -1,0 +1,21 @@
+import { createRoute } from "@hono/zod-openapi";
+import { resumeSubscription } from "../../billing/resume";
+import { callerOf } from "../../http/actor";
+import { guard, handle } from "../../http/route";
+import { json, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
+import { SubscriptionView, UserIdParam } from "./schemas";
+
+const route = createRoute({
+  method: "post",
+  path: "/v1/subscriptions/{user_id}/resume",
+  ...guard("billing:write"),
+  summary: "Resume payment collection paused with /pause",
+  tags: ["billing"],
+  request: { params: UserIdParam },
+  responses: { 200: json(SubscriptionView, "The subscription, collecting again"), ...keyedErrors, ...notFoundProblem, ...unprocessableProblem },
+});
+
+export default handle(route, async (c) => {
+  const { user_id } = c.req.valid("param");
+  return c.json(await resumeSubscription(c.get("services"), callerOf(c), user_id), 200);
+});
