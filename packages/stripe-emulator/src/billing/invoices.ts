@@ -199,6 +199,12 @@ function lineItem(core: Core, invoiceId: string, currency: string, l: LineInput)
  */
 export function computeTotals(core: Core, inv: Stripe.Invoice, customer: Stripe.Customer): void {
   const subtotal = inv.lines.data.reduce((acc, l) => acc + l.amount, 0);
+  // Totals are recomputed (a preview computes them again for another address): start clean, or
+  // a coupon would be counted once per computation.
+  for (const l of inv.lines.data) {
+    l.discount_amounts = [];
+    l.discounts = [];
+  }
   const discountTotals = new Map<string, number>();
   for (const ref of inv.discounts) {
     const discountId = typeof ref === "string" ? ref : ref.id;
