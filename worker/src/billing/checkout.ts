@@ -188,7 +188,8 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
     success_url: input.successUrl ?? `${deps.appBaseUrl}/billing/success`,
     cancel_url: input.cancelUrl ?? `${deps.appBaseUrl}/billing`,
     metadata,
-    subscription_data: { metadata, ...(trialDays > 0 ? { trial_period_days: trialDays } : {}) },
+    // A trial whose card was removed ends at the trial's end instead of billing nobody.
+    subscription_data: { metadata, ...(trialDays > 0 ? { trial_period_days: trialDays, trial_settings: { end_behavior: { missing_payment_method: "cancel" } } } : {}) },
     automatic_tax: { enabled: true },
     // Automatic tax needs the customer's address: Checkout collects it onto the customer.
     customer_update: { address: "auto", name: "auto" },
