@@ -7,7 +7,7 @@ import type { Logger } from "../../worker/src/log";
 import { services } from "../../worker/src/services";
 import { call, count, makeKey, TEST_CALLER } from "./helpers";
 import { catalogPriceIds } from "../../worker/src/billing/prices";
-import { deliver, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";
+import { completeCheckout, deliver, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";
 import type { Stripe } from "../../worker/src/billing/stripe";
 
 let key: string;
@@ -41,16 +41,7 @@ async function created(body: Record<string, unknown>): Promise<Session> {
   return res.json<Session>();
 }
 
-/** What the buyer does on the hosted page: pay with a test card. */
-async function complete(sessionId: string): Promise<Stripe.Checkout.Session> {
-  const res = await fetch(`${env.STRIPE_API_BASE}/v1/test_helpers/checkout/sessions/${sessionId}/complete`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${env.STRIPE_SECRET_KEY}`, "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ payment_method: "pm_card_visa", "address[country]": "US", "address[state]": "CA", "address[postal_code]": "94107" }).toString(),
-  });
-  expect(res.status, await res.clone().text()).toBe(200);
-  return stripe().checkout.sessions.retrieve(sessionId);
-}
+const complete = (sessionId: string) => completeCheckout(sessionId);
 
 const quiet: Logger = { log() {}, with: () => quiet };
 

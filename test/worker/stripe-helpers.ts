@@ -93,6 +93,17 @@ export async function deliverAll(ids: { customer: string; sub: string }, seen = 
   return seen;
 }
 
+/** What the buyer does on Checkout's hosted page: pay with a test card from a Californian address (taxed 7.25 % by the suite's emulator). */
+export async function completeCheckout(sessionId: string, card = "pm_card_visa"): Promise<Stripe.Checkout.Session> {
+  const res = await fetch(`${env.STRIPE_API_BASE}/v1/test_helpers/checkout/sessions/${sessionId}/complete`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${env.STRIPE_SECRET_KEY}`, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ payment_method: card, "address[country]": "US", "address[state]": "CA", "address[postal_code]": "94107" }).toString(),
+  });
+  if (res.status !== 200) throw new Error(`completing ${sessionId} failed: HTTP ${res.status} ${await res.text()}`);
+  return stripe().checkout.sessions.retrieve(sessionId);
+}
+
 let seq = 0;
 export async function subscriber(opts: { userId?: string; lookupKey?: "local_monthly" | "mobile_monthly"; card?: string; trialDays?: number; testClock?: string } = {}) {
   const s = stripe();

@@ -2,6 +2,7 @@
  * What a plan change costs, from Stripe's own invoice preview (never computed here): what is
  * charged now, each line as Stripe words and rounds it, and the next invoice after the change.
  */
+import { catalog as defaultCatalog, type Catalog } from "../catalog";
 import type { Services } from "../services";
 import type { ChangePlan, Effective } from "./change-plan";
 import { lineOf } from "./invoice-list";
@@ -61,7 +62,7 @@ export async function previewPlan(deps: Pick<Services, "stripe">, plan: ChangePl
   return { ...base, amount_due_now: 0, lines: [], next_invoice_amount: next.amount_due, currency: next.currency };
 }
 
-export async function previewChange(deps: Pick<Services, "db" | "stripe" | "clock">, userId: string, input: ChangeInput): Promise<ChangePreview> {
+export async function previewChange(deps: Pick<Services, "db" | "stripe" | "clock">, userId: string, input: ChangeInput, from: Catalog = defaultCatalog): Promise<ChangePreview> {
   const managed = await managedSubscription(deps, userId);
-  return previewPlan(deps, await planChange(deps, managed, input));
+  return previewPlan(deps, await planChange(deps, managed, input, from));
 }

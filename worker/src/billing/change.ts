@@ -6,6 +6,7 @@
  */
 import type { Caller } from "../audit/chain";
 import type { BatchItem } from "drizzle-orm/batch";
+import { catalog as defaultCatalog, type Catalog } from "../catalog";
 import { DomainError } from "../errors";
 import { planChange, type ChangeInput, type ChangePlan } from "./change-plan";
 import { previewPlan, prorationDate } from "./change-preview";
@@ -81,10 +82,10 @@ export async function applyPlan(deps: ManageDeps, who: Caller, plan: ChangePlan,
   );
 }
 
-export async function changeSubscription(deps: ManageDeps, who: Caller, userId: string, input: ChangeRequest): Promise<SubscriptionView> {
+export async function changeSubscription(deps: ManageDeps, who: Caller, userId: string, input: ChangeRequest, from: Catalog = defaultCatalog): Promise<SubscriptionView> {
   const managed = await managedSubscription(deps, userId);
   requirePaidUp(managed);
-  const plan = await planChange(deps, managed, input);
+  const plan = await planChange(deps, managed, input, from);
   const at = prorationDate(plan);
   if (input.expectedAmountDueNow !== undefined) {
     const fresh = await previewPlan(deps, plan, at);
