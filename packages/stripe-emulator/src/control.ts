@@ -9,6 +9,7 @@ import type { ChaosOptions } from "./webhooks/deliver.ts";
 import { diff } from "./core.ts";
 import { clone } from "./store.ts";
 import { runDue } from "./billing/scheduler.ts";
+import { scheduleOf } from "./billing/schedules.ts";
 
 /**
  * Emulator-only endpoints under /_emulator/ (no API key: they exist for tests and demos):
@@ -105,6 +106,8 @@ export async function handleControl(core: Core, req: IncomingMessage, res: Serve
       if (method === "POST" && segs[3] === "subscriptions" && segs[4]) {
         const sub = core.state.subscriptions.get(segs[4]);
         if (!sub || sub.customer !== session.customer) return html(res, 404, "<h1>No such subscription</h1>");
+        // As with the API, a subscription driven by a schedule cannot change its cancellation here.
+        if (scheduleOf(core, sub)) return html(res, 409, "<h1>This subscription is managed by a subscription schedule</h1>");
         const p: Params = validate(parseBody(await readBody(req), req.headers["content-type"]), { cancel_at_period_end: s.enum("true", "false") });
         const before = clone(sub);
         const cape = str(p, "cancel_at_period_end") === "true";

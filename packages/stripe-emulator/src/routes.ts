@@ -10,6 +10,7 @@ import * as pms from "./resources/paymentMethods.ts";
 import * as portal from "./resources/portal.ts";
 import * as prices from "./resources/prices.ts";
 import * as products from "./resources/products.ts";
+import * as schedules from "./resources/subscriptionSchedules.ts";
 import * as subs from "./resources/subscriptions.ts";
 import * as clocks from "./resources/testClocks.ts";
 import * as webhooks from "./resources/webhookEndpoints.ts";
@@ -56,6 +57,12 @@ export function stripeRoutes(): Router {
     .post("/v1/subscriptions/:id/resume", subs.resumeSubscription)
     .del("/v1/subscriptions/:id/discount", subs.deleteSubscriptionDiscount)
     .get("/v1/subscription_items", subs.listSubscriptionItems)
+    .post("/v1/subscription_schedules", schedules.createSchedule)
+    .get("/v1/subscription_schedules", schedules.listSchedules)
+    .get("/v1/subscription_schedules/:id", schedules.retrieveSchedule)
+    .post("/v1/subscription_schedules/:id", schedules.updateSchedule)
+    .post("/v1/subscription_schedules/:id/cancel", schedules.cancelSchedule)
+    .post("/v1/subscription_schedules/:id/release", schedules.releaseSchedule)
     .post("/v1/invoices/create_preview", invoices.createPreview)
     .post("/v1/invoices", invoices.createInvoiceRoute)
     .get("/v1/invoices", invoices.listInvoices)

@@ -46,6 +46,7 @@ export interface State {
   checkoutLineItems: Map<string, Stripe.LineItem[]>;
   subscriptions: Map<string, Stripe.Subscription>;
   subscriptionMeta: Map<string, SubscriptionMeta>;
+  subscriptionSchedules: Map<string, Stripe.SubscriptionSchedule>;
   invoices: Map<string, Stripe.Invoice>;
   invoiceMeta: Map<string, InvoiceMeta>;
   invoiceItems: Map<string, Stripe.InvoiceItem>;
@@ -75,6 +76,7 @@ export function emptyState(): State {
     checkoutLineItems: new Map(),
     subscriptions: new Map(),
     subscriptionMeta: new Map(),
+    subscriptionSchedules: new Map(),
     invoices: new Map(),
     invoiceMeta: new Map(),
     invoiceItems: new Map(),
@@ -93,6 +95,7 @@ export function emptyState(): State {
 
 /** Finds any stored object by id, for `expand[]` (which only ever holds an id string). */
 export function lookupById(state: State, id: string): object | undefined {
+  if (id.startsWith("sub_sched_")) return state.subscriptionSchedules.get(id);
   const prefix = id.slice(0, id.indexOf("_") + 1);
   switch (prefix) {
     case "cus_":

@@ -89,6 +89,9 @@ describe.skipIf(!present)(`object shapes match Stripe's fixtures${present ? "" :
     seen.set("test_helpers.test_clock", await raw(`/v1/test_helpers/test_clocks/${clock.id}`));
     seen.set("webhook_endpoint", await raw(`/v1/webhook_endpoints/${we.id}`));
     seen.set("billing_portal.session", portal);
+    const scheduled = await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: local.id }], trial_period_days: 3 });
+    const sched = await h.stripe.subscriptionSchedules.create({ from_subscription: scheduled.id });
+    seen.set("subscription_schedule", await raw(`/v1/subscription_schedules/${sched.id}`));
     const discountRef = sub.discounts[0];
     seen.set("discount", h.em.core.state.discounts.get(typeof discountRef === "string" ? discountRef : (discountRef?.id ?? "")));
   });
@@ -96,7 +99,7 @@ describe.skipIf(!present)(`object shapes match Stripe's fixtures${present ? "" :
     await h.stop();
   });
 
-  for (const resource of ["customer", "product", "price", "coupon", "promotion_code", "payment_method", "subscription", "subscription_item", "invoice", "line_item", "invoiceitem", "payment_intent", "charge", "invoice_payment", "checkout.session", "event", "test_helpers.test_clock", "webhook_endpoint", "billing_portal.session", "discount"]) {
+  for (const resource of ["customer", "product", "price", "coupon", "promotion_code", "payment_method", "subscription", "subscription_item", "invoice", "line_item", "invoiceitem", "payment_intent", "charge", "invoice_payment", "checkout.session", "event", "test_helpers.test_clock", "webhook_endpoint", "billing_portal.session", "discount", "subscription_schedule"]) {
     it(`${resource} carries every field of Stripe's example with the same JSON type`, () => {
       expect(mismatches(resource, seen.get(resource), fixtures)).toEqual([]);
     });

@@ -6,6 +6,7 @@ import { declineFor } from "../resources/paymentMethods.ts";
 import { clone } from "../store.ts";
 import { attemptInvoicePayment, buildInvoice, emitInvoiceCreated, finalizeInvoice, voidInvoice, type LineInput } from "./invoices.ts";
 import { DAY_SECONDS, nextBoundary } from "./periods.ts";
+import { cancelAttachedSchedule, scheduleAction, scheduleStepAtRenewal } from "./schedules.ts";
 
 export interface ItemInput {
   price: Stripe.Price;
@@ -26,6 +27,8 @@ export interface NewSubscriptionInput {
   cancelAtPeriodEnd: boolean;
   missingPaymentMethod: "cancel" | "create_invoice" | "pause";
   description: string | null;
+  /** The subscription schedule that creates this subscription (subscription_schedules.create with phases). */
+  scheduleId?: string;
 }
 
 export function planFromPrice(price: Stripe.Price): Stripe.Plan {
@@ -232,7 +235,7 @@ export function createSubscription(core: Core, input: NewSubscriptionInput, requ
     pending_invoice_item_interval: null,
     pending_setup_intent: null,
     pending_update: null,
-    schedule: null,
+    schedule: input.scheduleId ?? null,
     start_date: now,
     status: trial ? "trialing" : "incomplete",
     test_clock: typeof input.customer.test_clock === "string" ? input.customer.test_clock : null,
@@ -298,6 +301,7 @@ export function cancelSubscriptionNow(core: Core, sub: Stripe.Subscription, now:
     reason: details.reason,
   };
   core.emit({ type: "customer.subscription.deleted", data: { object: sub } }, now, request);
+  cancelAttachedSchedule(core, sub, now, request);
 }
 
 export interface DueAction {
@@ -315,7 +319,14 @@ export function nextSubscriptionAction(core: Core, sub: Stripe.Subscription): Du
   const meta = core.state.subscriptionMeta.get(sub.id) ?? { trialWillEndSent: false };
   if (status === "incomplete") {
     actions.push({ at: sub.created + 23 * 3600, run: () => expireIncomplete(core, sub, sub.created + 23 * 3600) });
-  } else if (status !== "paused") {
+  }
+  // A schedule's phase boundary inside a period (or while the subscription does not renew) is
+  // its own action, listed before cancellation and renewal so that it wins a tie; a boundary at
+  // the period end is applied by renew() itself, before the renewal invoice is built.
+  const renews = status !== "incomplete" && status !== "paused";
+  const phaseEnd = scheduleAction(core, sub, renews ? item.current_period_end : null);
+  if (phaseEnd) actions.push(phaseEnd);
+  if (renews) {
     if (status === "trialing" && sub.trial_end !== null && !meta.trialWillEndSent) {
       const at = Math.max(sub.trial_end - 3 * DAY_SECONDS, sub.created);
       actions.push({
@@ -364,25 +375,31 @@ function expireIncomplete(core: Core, sub: Stripe.Subscription, at: number): voi
  * (draft; it finalizes and is charged `finalizeDelay` seconds later, like Stripe's ~1 hour).
  */
 function renew(core: Core, sub: Stripe.Subscription, at: number): void {
+  const before = clone(sub);
+  // A schedule phase ending now changes the items first, so the renewal bills the new phase.
+  const afterSchedule = scheduleStepAtRenewal(core, sub, at) ?? (() => undefined);
+  if (sub.status === "canceled") return;
   if (sub.cancel_at !== null && sub.cancel_at <= at) {
     cancelSubscriptionNow(core, sub, at, null, { reason: "cancellation_requested" });
+    afterSchedule();
     return;
   }
   const customerId = typeof sub.customer === "string" ? sub.customer : sub.customer.id;
   const customer = core.state.customers.get(customerId);
   if (!customer) return;
-  const before = clone(sub);
   const wasTrialing = sub.status === "trialing";
   if (wasTrialing && paymentMethodFor(core, sub) === null) {
     const behavior = sub.trial_settings?.end_behavior.missing_payment_method ?? "create_invoice";
     if (behavior === "cancel") {
       cancelSubscriptionNow(core, sub, at, null, { reason: "cancellation_requested" });
+      afterSchedule();
       return;
     }
     if (behavior === "pause") {
       sub.status = "paused";
       core.emit({ type: "customer.subscription.paused", data: { object: sub } }, at, null);
       core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: diff(before, sub) } }, at, null);
+      afterSchedule();
       return;
     }
   }
@@ -404,6 +421,7 @@ function renew(core: Core, sub: Stripe.Subscription, at: number): void {
   );
   sub.latest_invoice = inv.id;
   core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: diff(before, sub) } }, at, null);
+  afterSchedule();
   emitInvoiceCreated(core, inv, at, null);
   const meta = core.state.invoiceMeta.get(inv.id);
   const pause = sub.pause_collection;

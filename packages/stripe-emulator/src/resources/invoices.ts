@@ -8,6 +8,7 @@ import { clone } from "../store.ts";
 import { attemptInvoicePayment, buildInvoice, computeTotals, emitInvoiceCreated, finalizeInvoice, markUncollectible, voidInvoice, type LineInput } from "../billing/invoices.ts";
 import { itemLine, pendingItemLines } from "../billing/lifecycle.ts";
 import { nextBoundary } from "../billing/periods.ts";
+import { subscriptionAtNextPhase } from "../billing/schedules.ts";
 import { requireCustomer } from "./common.ts";
 import { planItemChange, requireSubscription, resolveDiscounts } from "./subscriptions.ts";
 
@@ -195,9 +196,12 @@ export function createPreview(ctx: Ctx): Stripe.Invoice {
   const details = obj(p, "subscription_details");
   const behavior = str(details, "proration_behavior") ?? "create_prorations";
   const plan = planItemChange(core, sub, objs(details, "items"), int(details, "proration_date"), behavior, now, "subscription_details[items]");
-  const previewSub = clone(sub);
-  previewSub.items.data = plan.newItems;
-  const automaticTax = bool(obj(p, "automatic_tax"), "enabled") ?? sub.automatic_tax.enabled;
+  // Without a proposed item change, a schedule whose next phase starts at the period end
+  // decides the upcoming invoice: it bills the next phase's items (as Stripe's preview does).
+  const scheduled = has(details, "items") ? null : subscriptionAtNextPhase(core, sub);
+  const previewSub = scheduled ? scheduled.sub : clone(sub);
+  if (!scheduled) previewSub.items.data = plan.newItems;
+  const automaticTax = bool(obj(p, "automatic_tax"), "enabled") ?? scheduled?.automaticTax ?? sub.automatic_tax.enabled;
   const discountIds = has(p, "discounts") ? [] : sub.discounts.map((d) => (typeof d === "string" ? d : d.id));
   if (has(p, "discounts")) resolveDiscounts(core, p, customerId);
   let lines: LineInput[];

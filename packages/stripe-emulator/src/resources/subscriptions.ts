@@ -1,5 +1,5 @@
 import Stripe from "stripe";
-import { diff, type Core } from "../core.ts";
+import { diff, type Core, type RequestInfo } from "../core.ts";
 import type { Ctx } from "../context.ts";
 import { invalidRequest, resourceMissing } from "../errors.ts";
 import { arr, bool, has, int, isJsonRecord, listFields, mergeMetadata, obj, objs, s, str, validate, type Params } from "../form.ts";
@@ -10,6 +10,7 @@ import { prorate } from "../proration.ts";
 import { attemptInvoicePayment, buildInvoice, emitInvoiceCreated, finalizeInvoice, type LineInput } from "../billing/invoices.ts";
 import { cancelSubscriptionNow, createDiscount, createSubscription, itemLine, money, pendingItemLines, planFromPrice, productName, subscriptionItem, type ItemInput } from "../billing/lifecycle.ts";
 import { nextBoundary } from "../billing/periods.ts";
+import { scheduleOf } from "../billing/schedules.ts";
 import { requireCustomer, requirePrice } from "./common.ts";
 
 const itemSpec = s.obj({ price: s.str(), quantity: s.int({ min: 0 }), metadata: s.meta(), price_data: s.obj({ currency: s.str(), product: s.str(), unit_amount: s.int(), recurring: s.obj({ interval: s.str(), interval_count: s.int() }) }) });
@@ -229,7 +230,7 @@ export function planItemChange(core: Core, sub: Stripe.Subscription, itemsParam:
   return { newItems, prorations, intervalChanged, prorationDate };
 }
 
-export function createProrationItems(core: Core, sub: Stripe.Subscription, lines: LineInput[], now: number, ctx: Ctx): void {
+export function createProrationItems(core: Core, sub: Stripe.Subscription, lines: LineInput[], now: number, request: RequestInfo | null): void {
   for (const l of lines) {
     const ii: Stripe.InvoiceItem = {
       id: newId("ii"),
@@ -257,7 +258,7 @@ export function createProrationItems(core: Core, sub: Stripe.Subscription, lines
       test_clock: sub.test_clock,
     };
     core.state.invoiceItems.set(ii.id, ii);
-    core.emit({ type: "invoiceitem.created", data: { object: ii } }, now, ctx.request);
+    core.emit({ type: "invoiceitem.created", data: { object: ii } }, now, request);
   }
 }
 
@@ -275,6 +276,10 @@ export function updateSubscription(ctx: Ctx): Stripe.Subscription {
   const now = core.nowForCustomer(customerId);
   if (sub.status === "canceled" || sub.status === "incomplete_expired") {
     throw invalidRequest("A canceled subscription can only update its cancellation_details and metadata.", undefined, "resource_missing");
+  }
+  const schedule = scheduleOf(core, sub);
+  if (schedule && (has(p, "cancel_at_period_end") || has(p, "cancel_at"))) {
+    throw invalidRequest(`The subscription is managed by the subscription schedule \`${schedule.id}\`, and updating any cancelation behavior directly is not allowed. Please update the schedule instead.`);
   }
   const pmRef = str(p, "default_payment_method");
   if (pmRef !== undefined) {
@@ -351,11 +356,11 @@ export function updateSubscription(ctx: Ctx): Stripe.Subscription {
     } else if (behavior === "always_invoice" && plan.prorations.length > 0) {
       invoiceNow = plan.prorations;
     } else if (behavior === "create_prorations" && plan.prorations.length > 0) {
-      createProrationItems(core, sub, plan.prorations, now, ctx);
+      createProrationItems(core, sub, plan.prorations, now, ctx.request);
     }
   }
   if (invoiceNow) {
-    createProrationItems(core, sub, invoiceNow.filter((l) => l.proration), now, ctx);
+    createProrationItems(core, sub, invoiceNow.filter((l) => l.proration), now, ctx.request);
     const lines = [...invoiceNow.filter((l) => !l.proration), ...pendingItemLines(core, sub)];
     const inv = buildInvoice(core, { customer, subscription: sub, billingReason: "subscription_update", periodStart: now, periodEnd: now, lines, now, automaticTax: sub.automatic_tax.enabled, discountIds: [], prorationDate: plan?.prorationDate }, false);
     sub.latest_invoice = inv.id;
