@@ -140,6 +140,34 @@ describe("subscription schedules", () => {
     expect(feb.slice(0, 3)).toEqual(["customer.subscription.updated", "subscription_schedule.updated", "invoice.created"]);
   });
 
+  it("phases follow real time too (no test clock)", async () => {
+    let nowMs = T0 * 1000;
+    const rt = await start({ now: () => nowMs });
+    try {
+      const p = await catalog(rt.stripe);
+      const customer = await rt.stripe.customers.create({ email: "realtime@example.com" });
+      const pm = await rt.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+      await rt.stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: pm.id } });
+      const sub = await rt.stripe.subscriptions.create({ customer: customer.id, items: [{ price: p.mobile.id }] });
+      const created = await rt.stripe.subscriptionSchedules.create({ from_subscription: sub.id });
+      await rt.stripe.subscriptionSchedules.update(created.id, {
+        phases: [
+          { items: [{ price: p.mobile.id }], start_date: T0, end_date: FEB1 },
+          { items: [{ price: p.local.id }], duration: { interval: "month", interval_count: 1 } },
+        ],
+      });
+      // Not on a test clock, the schedule is listed without `customer`.
+      expect((await rt.stripe.subscriptionSchedules.list()).data.map((x) => x.id)).toEqual([created.id]);
+      nowMs = (FEB1 + 2 * 3600) * 1000;
+      rt.em.advanceTo();
+      expect(priceOf(await rt.stripe.subscriptions.retrieve(sub.id))).toBe(p.local.id);
+      const latest = (await rt.stripe.invoices.list({ customer: customer.id, limit: 1 })).data[0];
+      expect([latest?.billing_reason, latest?.status, latest?.amount_paid]).toEqual(["subscription_cycle", "paid", 2900]);
+    } finally {
+      await rt.stop();
+    }
+  });
+
   it("the upcoming invoice preview shows the next phase's price", async () => {
     const { customer, sub } = await subscribed(prices.mobile, { tax: true });
     const before = await h.stripe.invoices.createPreview({ customer: customer.id, subscription: sub.id });

@@ -70,9 +70,10 @@ function requirePaymentMethod(core: Core, pmId: string, customerId: string, para
  * Turns `phases[]` params into dated phases. The first phase starts at its `start_date` (update)
  * or at `firstStart` (create); each later phase starts where the previous one ends (a given
  * `start_date` must match it). A phase ends at `end_date`, after `duration`, at the next phase's
- * `start_date`, or else after one billing period of its price. Every error names its param.
+ * `start_date`, or else after one billing period of its price. A phase without `automatic_tax`
+ * takes the schedule's default setting. Every error names its param.
  */
-function resolvePhases(core: Core, list: Params[], firstStart: number | null, now: number, customerId: string): PhaseInput[] {
+function resolvePhases(core: Core, list: Params[], firstStart: number | null, now: number, customerId: string, defaultTax: boolean): PhaseInput[] {
   const out: PhaseInput[] = [];
   let prevEnd: number | null = null;
   list.forEach((ph, i) => {
@@ -129,7 +130,7 @@ function resolvePhases(core: Core, list: Params[], firstStart: number | null, no
       items,
       prorationBehavior: behavior === "always_invoice" || behavior === "none" ? behavior : "create_prorations",
       metadata: mergeMetadata(null, obj(ph, "metadata"), false),
-      automaticTax: bool(obj(ph, "automatic_tax"), "enabled"),
+      automaticTax: bool(obj(ph, "automatic_tax"), "enabled") ?? defaultTax,
       billingCycleAnchor: bca === "automatic" || bca === "phase_start" ? bca : null,
       defaultPaymentMethod: pm !== undefined ? requirePaymentMethod(core, pm, customerId, `${at}[default_payment_method]`) : null,
       description: str(ph, "description") ?? null,
@@ -243,9 +244,9 @@ export function createSchedule(ctx: Ctx): Stripe.SubscriptionSchedule {
   if (startParam !== undefined && startParam !== "now" && startParam !== now) {
     throw invalidRequest("The Stripe emulator only runs subscription schedules that start now: pass `start_date=now` (or use `from_subscription`). Schedules that start in the future or are backdated are not emulated.", "start_date");
   }
-  const resolved = resolvePhases(core, list, now, now, customer.id);
   const ds = obj(p, "default_settings");
   const defaults = ds ? defaultSettingsUpdate(core, defaultSettingsFrom(null), ds, customer.id) : defaultSettingsFrom(null);
+  const resolved = resolvePhases(core, list, now, now, customer.id, defaults.automatic_tax?.enabled ?? false);
   const first = resolved[0];
   if (!first) throw invalidRequest("Missing required param: phases.", "phases", "parameter_missing");
   const id = newId("sub_sched");
@@ -258,7 +259,7 @@ export function createSchedule(ctx: Ctx): Stripe.SubscriptionSchedule {
       trialEnd: null,
       metadata: first.metadata,
       defaultPaymentMethod: first.defaultPaymentMethod ?? (dsPm === null ? null : idOf(dsPm)),
-      automaticTax: first.automaticTax ?? defaults.automatic_tax?.enabled ?? false,
+      automaticTax: first.automaticTax ?? false,
       couponIds: [],
       promotionCodeId: null,
       paymentBehavior: "allow_incomplete",
@@ -314,12 +315,14 @@ export function updateSchedule(ctx: Ctx): Stripe.SubscriptionSchedule {
   const customerId = idOf(sched.customer) ?? "";
   const now = core.nowForCustomer(customerId);
   const sub = subscriptionOf(core, sched);
+  const ds = obj(p, "default_settings");
+  const defaults = ds ? defaultSettingsUpdate(core, sched.default_settings, ds, customerId) : null;
   let phases: Stripe.SubscriptionSchedule.Phase[] | null = null;
   let current = sched.current_phase;
   if (has(p, "phases")) {
     const list = objs(p, "phases") ?? [];
     if (list.length === 0) throw invalidRequest("Missing required param: phases[0][items].", "phases[0][items]", "parameter_missing");
-    const resolved = resolvePhases(core, list, null, now, customerId);
+    const resolved = resolvePhases(core, list, null, now, customerId, (defaults ?? sched.default_settings).automatic_tax?.enabled ?? false);
     if (sched.current_phase) {
       const k = resolved.findIndex((r) => r.start <= now && now < r.end);
       const running = resolved[k];
@@ -331,8 +334,6 @@ export function updateSchedule(ctx: Ctx): Stripe.SubscriptionSchedule {
     }
     phases = resolved.map(buildPhase);
   }
-  const ds = obj(p, "default_settings");
-  const defaults = ds ? defaultSettingsUpdate(core, sched.default_settings, ds, customerId) : null;
   // Everything validated: apply.
   const schedBefore = clone(sched);
   const subBefore = sub ? clone(sub) : null;
