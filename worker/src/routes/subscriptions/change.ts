@@ -3,11 +3,16 @@ import { changeSubscription } from "../../billing/change";
 import { callerOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, jsonBody, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
-import { ChangeBody, SubscriptionView, UserIdParam } from "./schemas";
+import { ChangeFields, SubscriptionView, UserIdParam } from "./schemas";
 
-const Body = ChangeBody.extend({
-  expected_amount_due_now: z.int().nonnegative().optional().openapi({ description: "The preview's `amount_due_now` the user agreed to; a fresh preview must match it or nothing changes (409 amount-changed)" }),
-}).openapi("ChangeConfirmation");
+// Its own object rather than ChangeBody.extend(): an extended schema becomes an allOf in the
+// OpenAPI document, whose parts each forbid the other's fields.
+const Body = z
+  .strictObject({
+    ...ChangeFields,
+    expected_amount_due_now: z.int().nonnegative().optional().openapi({ description: "The preview's `amount_due_now` the user agreed to; a fresh preview must match it or nothing changes (409 amount-changed)" }),
+  })
+  .openapi("ChangeConfirmation");
 
 const route = createRoute({
   method: "post",

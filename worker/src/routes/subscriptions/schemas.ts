@@ -34,12 +34,12 @@ export const SubscriptionView = z
   .openapi("SubscriptionView");
 
 
-export const ChangeBody = z
-  .strictObject({
-    tier: TierKey,
-    billing_cycle: BillingCycle.optional().openapi({ description: "`monthly` or `annual`; default: the subscription's current cycle" }),
-  })
-  .openapi("ChangeRequest");
+export const ChangeFields = {
+  tier: TierKey,
+  billing_cycle: BillingCycle.optional().openapi({ description: "`monthly` or `annual`; default: the subscription's current cycle" }),
+};
+
+export const ChangeBody = z.strictObject(ChangeFields).openapi("ChangeRequest");
 
 export const ChangePreview = z
   .object({
