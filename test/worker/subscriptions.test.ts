@@ -89,7 +89,8 @@ describe("GET /v1/subscriptions/{user_id}", () => {
     const canceling = await s.subscriptions.update(sub.id, { cancel_at_period_end: true });
     await deliverAll({ customer: customer.id, sub: sub.id }, seen);
     const view = await viewOf(userId);
-    expect(view).toMatchObject({ status: "active", cancel_at_period_end: true, cancel_at: canceling.cancel_at });
+    // Nothing more to bill: Stripe's preview says invoice_upcoming_none.
+    expect(view).toMatchObject({ status: "active", cancel_at_period_end: true, cancel_at: canceling.cancel_at, next_invoice: null });
   });
 
   it("shows a subscription whose payment collection is paused as paused", async () => {

@@ -113,6 +113,29 @@ describe("test clocks: subscription lifecycle", () => {
     expect((await h.stripe.subscriptions.list({ customer: customer.id, status: "all" })).data).toHaveLength(1);
   });
 
+  it("has no upcoming invoice for a subscription set to cancel at the period end (invoice_upcoming_none), and one again once it is kept", async () => {
+    const { customer } = await clockCustomer(h.stripe);
+    const sub = await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: prices.local.id }] });
+    expect((await h.stripe.invoices.createPreview({ subscription: sub.id })).amount_due).toBe(2900);
+    await h.stripe.subscriptions.update(sub.id, { cancel_at_period_end: true });
+    const err = await h.stripe.invoices.createPreview({ subscription: sub.id }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+    expect((err as Stripe.errors.StripeInvalidRequestError).code).toBe("invoice_upcoming_none");
+    await h.stripe.subscriptions.update(sub.id, { cancel_at_period_end: false });
+    expect((await h.stripe.invoices.createPreview({ subscription: sub.id })).amount_due).toBe(2900);
+  });
+
+  it("counts a coupon once in a preview's totals", async () => {
+    const { customer } = await clockCustomer(h.stripe);
+    await h.stripe.customers.update(customer.id, { address: { country: "US", state: "CA" } });
+    const coupon = await h.stripe.coupons.create({ percent_off: 25, duration: "forever" });
+    const sub = await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: prices.local.id }], discounts: [{ coupon: coupon.id }], automatic_tax: { enabled: true } });
+    const preview = await h.stripe.invoices.createPreview({ subscription: sub.id });
+    // 2900 − 725 = 2175, tax 7.25 % of 2175 = 157.69 → 158.
+    expect(preview.lines.data[0]?.discount_amounts).toHaveLength(1);
+    expect(preview).toMatchObject({ subtotal: 2900, total: 2175 + 158, amount_due: 2175 + 158 });
+  });
+
   it("smart retries (opt-in) retry on schedule and then cancel", async () => {
     const h2 = await start({ smartRetries: { scheduleDays: [3, 5], afterLastRetry: "cancel" } });
     try {

@@ -194,6 +194,13 @@ export function createPreview(ctx: Ctx): Stripe.Invoice {
   if (!sub) throw invalidRequest("Previewing an invoice without a subscription requires `subscription_details[items]`; pass `subscription`.", "subscription");
   const now = core.nowForCustomer(customerId);
   const details = obj(p, "subscription_details");
+  // A subscription that ends at or before its period end has no next invoice, unless the
+  // preview proposes a change (keeping it, or other items): Stripe says so with an error.
+  const currentEnd = sub.items.data[0]?.current_period_end ?? now;
+  const ending = sub.status === "canceled" || sub.status === "incomplete_expired" || (sub.cancel_at !== null && sub.cancel_at <= currentEnd);
+  if (ending && !has(details, "items") && !has(details, "cancel_at_period_end")) {
+    throw invalidRequest(`No upcoming invoices for customer: ${customerId}`, undefined, "invoice_upcoming_none");
+  }
   const behavior = str(details, "proration_behavior") ?? "create_prorations";
   const plan = planItemChange(core, sub, objs(details, "items"), int(details, "proration_date"), behavior, now, "subscription_details[items]");
   // Without a proposed item change, a schedule whose next phase starts at the period end
