@@ -102,6 +102,30 @@ describe("POST /v1/checkout", () => {
     expect((await customersOf(userId)).map((c) => c.id)).toEqual([a.customer]);
   });
 
+  it("makes one customer for a user whose first two checkouts race with different emails", async () => {
+    const userId = newUser();
+    const [a, b] = await Promise.all([
+      created({ user_id: userId, email: `${userId}@example.test`, tier: "local" }),
+      created({ user_id: userId, email: `${userId}.other@example.test`, tier: "mobile" }),
+    ]);
+    const [sa, sb] = await Promise.all([stripe().checkout.sessions.retrieve(a.session_id), stripe().checkout.sessions.retrieve(b.session_id)]);
+    expect(sa.customer).toBe(sb.customer);
+    expect((await customersOf(userId)).map((c) => c.id)).toEqual([sa.customer]);
+    expect([`${userId}@example.test`, `${userId}.other@example.test`]).toContain(((await stripe().customers.retrieve(sa.customer as string)) as Stripe.Customer).email);
+  });
+
+  it("refuses a test clock for a user whose customer is not on it, with 400 naming body.test_clock", async () => {
+    const userId = newUser();
+    const first = await created({ user_id: userId, email: `${userId}@example.test`, tier: "local" });
+    const customer = (await stripe().checkout.sessions.retrieve(first.session_id)).customer as string;
+    const clock = await testClock();
+    const res = await checkout({ user_id: userId, email: `${userId}@example.test`, tier: "local", test_clock: clock.id });
+    expect(res.status).toBe(400);
+    const problem = await res.json<Problem>();
+    expect(problem.errors?.map((e) => e.field)).toEqual(["body.test_clock"]);
+    expect(((await stripe().customers.retrieve(customer)) as Stripe.Customer).test_clock).toBeNull();
+  });
+
   it("gives no second trial to a user who had a subscription (trial_days 0, no trial on the new subscription)", async () => {
     const userId = newUser();
     const first = await created({ user_id: userId, email: `${userId}@example.test`, tier: "local" });

@@ -11,6 +11,7 @@ import { catalog as defaultCatalog, findTier, type Catalog, type Interval } from
 import { customers, subscriptions } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
+import { idOf } from "./mirror";
 import { priceIds } from "./prices";
 import { Stripe } from "./stripe";
 
@@ -158,6 +159,10 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
     });
   }
 
+  if (input.testClock !== undefined && customer && idOf(customer.test_clock) !== input.testClock) {
+    // The clock cannot be moved onto an existing customer: the rehearsal would run on real time.
+    throw invalid("test_clock", "the user's customer is not on this test clock", `The user ${input.userId} already has a Stripe customer ${customer.test_clock ? `on the test clock ${idOf(customer.test_clock)}` : "on real time"}; a test clock applies only to a new customer.`);
+  }
   if (input.testClock !== undefined && !customer) {
     try {
       await stripe.testHelpers.testClocks.retrieve(input.testClock);
@@ -170,15 +175,18 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
   const metadata = { user_id: input.userId, tier: tier.key };
   let customerId = customer?.id;
   if (!customerId) {
-    // Keyed by what is sent, so a retry (ours, the client's, the Stripe client's) reuses the
-    // customer instead of making a second one, and other parameters never clash with the key.
-    const digest = await sha256Hex(JSON.stringify([input.userId, input.email, input.testClock ?? null]));
+    // Keyed by the user (and the customers of theirs Stripe deleted, after which a new one is
+    // due), not by the email: two first checkouts racing, or retried, get the one customer.
+    // The email is set apart, so requests with different emails never clash over the key.
+    const gone = (await deps.db.select({ id: customers.id }).from(customers).where(and(eq(customers.userId, input.userId), eq(customers.deleted, true))).all()).map((c) => c.id).sort();
+    const digest = await sha256Hex(JSON.stringify([input.userId, input.testClock ?? null, gone]));
     const created = await stripe.customers.create(
-      { email: input.email, metadata: { user_id: input.userId }, ...(input.testClock !== undefined ? { test_clock: input.testClock } : {}) },
+      { metadata: { user_id: input.userId }, ...(input.testClock !== undefined ? { test_clock: input.testClock } : {}) },
       { idempotencyKey: `checkout-customer:${digest}` },
     );
     customerId = created.id;
   }
+  if (customer?.email !== input.email) await stripe.customers.update(customerId, { email: input.email });
 
   const session = await stripe.checkout.sessions.create({
     mode: "subscription",
