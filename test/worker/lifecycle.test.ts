@@ -8,12 +8,13 @@ import { env } from "cloudflare:test";
 import { and, desc, eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { CancelResult, OfferView } from "../../worker/src/billing/cancel";
+import { requestCancellation, type CancelResult, type OfferView } from "../../worker/src/billing/cancel";
 import { changeSubscription } from "../../worker/src/billing/change";
 import { previewChange, type ChangePreview } from "../../worker/src/billing/change-preview";
 import type { SubscriptionView } from "../../worker/src/billing/subscription-view";
 import { catalog, type Catalog } from "../../worker/src/catalog";
 import { auditLog, cancellationRequests, entitlements, retentionOffers, subscriptions } from "../../worker/src/db/schema";
+import { gatedD1 } from "./gated-d1";
 import { call, count, makeKey, svc, TEST_CALLER } from "./helpers";
 import { completeCheckout, db, deliverAll, eventsFor, stripe, testClock } from "./stripe-helpers";
 
@@ -386,6 +387,25 @@ describe("cancellation with a retention offer", () => {
     const back = await ok<SubscriptionView>(await post(`/v1/subscriptions/${s.userId}/reactivate`));
     expect(back).toMatchObject({ cancel_at_period_end: false, cancel_at: null });
     await expectProblem(await post(`/v1/subscriptions/${s.userId}/reactivate`), 422, "no_change", "path.user_id");
+  });
+
+  it("makes one retention offer when two cancel requests race on separate D1 handles", async () => {
+    const s = await paying("local");
+    // B reads "no offer yet" (its entitlement, subscription and offer reads), then waits at its
+    // write while A makes the offer: B's insert then meets A's and B answers with A's offer.
+    const gate = gatedD1(env.DB_RACE);
+    const b = requestCancellation(svc(undefined, gate.d1), TEST_CALLER, s.userId, { reason: "too_expensive" });
+    gate.allow(3);
+    await gate.reached(4);
+    const a = await requestCancellation(svc(undefined, env.DB), TEST_CALLER, s.userId, { reason: "unused" });
+    gate.allow(Number.POSITIVE_INFINITY);
+    const bResult = await b;
+    const offers = await db().select().from(retentionOffers).where(eq(retentionOffers.userId, s.userId)).all();
+    expect(offers).toHaveLength(1);
+    expect(a).toEqual({ canceled: false, offer: expect.objectContaining({ id: offers[0]!.id }) });
+    expect(bResult).toEqual(a);
+    expect(offers[0]!.status).toBe("open");
+    expect((await stripe().subscriptions.retrieve(s.sub)).cancel_at_period_end).toBe(false);
   });
 
   it("cancels without an offer with skip_offer, and access ends when the period does", async () => {
