@@ -87,6 +87,18 @@ describe("can", () => {
     expect(d.message).toMatch(/update your payment method/i);
   });
 
+  it("denies a paused user every feature with a resume-it answer and the billing URL", async () => {
+    const d = can(await claimsOf({ tier: "mobile", status: "paused" }), "nationwide_search");
+    expect(d).toMatchObject({ allowed: false, reason: "paused", billing_url: BILLING_URL });
+    expect(d.message).toMatch(/paused.*resume/i);
+  });
+
+  it("allows a paused user the features the worker's policy kept in the token", async () => {
+    const c = await claimsOf({ tier: "local", status: "paused", pausedKeepsAccess: true });
+    expect(can(c, "job_search")).toMatchObject({ allowed: true, reason: "included" });
+    expect(can(c, "nationwide_search")).toMatchObject({ allowed: false, reason: "not_in_tier", upgrade: MOBILE_OFFER });
+  });
+
   it("denies after the trial expired with a subscribe prompt", async () => {
     const d = can(await claimsOf({ tier: "local", status: "trial_expired" }), "job_search");
     expect(d).toMatchObject({ allowed: false, reason: "trial_expired", upgrade: LOCAL_OFFER });

@@ -15,12 +15,14 @@ export const LOCAL_OFFER = { tier: "local", price: { amount: 2900, currency: "us
 export const MOBILE_OFFER = { tier: "mobile", price: { amount: 4900, currency: "usd", interval: "month" }, url: "https://app.test/upgrade?tier=mobile" } as const;
 export const BILLING_URL = "https://billing.test/portal";
 
-export type Status = "trialing" | "active" | "past_due" | "suspended" | "canceled" | "trial_expired" | "none";
+export type Status = "trialing" | "active" | "past_due" | "paused" | "suspended" | "canceled" | "trial_expired" | "none";
 export interface UserState {
   tier: string | null;
   status: Status;
   trial_end?: number | null;
   grace_until?: number | null;
+  /** `paused`: the worker's policy keeps the tier's features in the token. */
+  pausedKeepsAccess?: boolean;
 }
 
 export interface SigningKey {
@@ -38,7 +40,7 @@ export async function makeKey(kid: string): Promise<SigningKey> {
 
 /** The claims the worker would sign for a user in a given state (catalog: local ⊂ mobile). */
 export function entitlementPayload(userId: string, s: UserState): JWTPayload & Record<string, unknown> {
-  const allowedStatus = s.status === "trialing" || s.status === "active" || s.status === "past_due";
+  const allowedStatus = s.status === "trialing" || s.status === "active" || s.status === "past_due" || (s.status === "paused" && s.pausedKeepsAccess === true);
   let features: string[] = [];
   let limits: Record<string, number | null> = {};
   let upgrade: Record<string, unknown> = {
