@@ -33,4 +33,22 @@ export function nextBoundary(anchor: number, interval: Stripe.Price.Recurring.In
   return boundary(anchor, interval, count, k);
 }
 
+/**
+ * Restarts a subscription's billing cycle at `at` on its first item's price (an interval
+ * change, a resume, a schedule phase with `billing_cycle_anchor: phase_start`): the anchor moves
+ * there and every item's period becomes [at, next boundary). Returns that end; null for an item
+ * without a recurring price, which is left as it is.
+ */
+export function restartCycle(sub: Stripe.Subscription, at: number): number | null {
+  const rec = sub.items.data[0]?.price.recurring;
+  if (!rec) return null;
+  sub.billing_cycle_anchor = at;
+  const end = nextBoundary(at, rec.interval, rec.interval_count, at);
+  for (const it of sub.items.data) {
+    it.current_period_start = at;
+    it.current_period_end = end;
+  }
+  return end;
+}
+
 export const DAY_SECONDS = DAY;

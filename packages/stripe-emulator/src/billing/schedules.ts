@@ -5,7 +5,7 @@ import { clone } from "../store.ts";
 import { createProrationItems, planItemChange } from "../resources/subscriptions.ts";
 import { attemptInvoicePayment, buildInvoice, emitInvoiceCreated, finalizeInvoice } from "./invoices.ts";
 import { cancelSubscriptionNow, itemLine, pendingItemLines } from "./lifecycle.ts";
-import { nextBoundary } from "./periods.ts";
+import { restartCycle } from "./periods.ts";
 
 /**
  * Subscription schedules: a list of contiguous phases, each with the items the subscription
@@ -168,14 +168,8 @@ export function applyPhase(
   const customer = core.state.customers.get(customerId);
   if (!customer) return null;
   if (restart && sub.status !== "trialing") {
-    const rec = sub.items.data[0]?.price.recurring;
-    if (!rec) return null;
-    sub.billing_cycle_anchor = at;
-    const end = nextBoundary(at, rec.interval, rec.interval_count, at);
-    for (const it of sub.items.data) {
-      it.current_period_start = at;
-      it.current_period_end = end;
-    }
+    const end = restartCycle(sub, at);
+    if (end === null) return null;
     createProrationItems(core, sub, plan.prorations, at, request);
     const lines = [...sub.items.data.map((it) => itemLine(core, sub, it, at, end, false)), ...pendingItemLines(core, sub)];
     const inv = buildInvoice(core, { customer, subscription: sub, billingReason: "subscription_update", periodStart: at, periodEnd: at, lines, now: at, automaticTax: sub.automatic_tax.enabled, discountIds: [], prorationDate: at }, false);

@@ -9,7 +9,7 @@ import { newId } from "../ids.ts";
 import { prorate } from "../proration.ts";
 import { attemptInvoicePayment, buildInvoice, emitInvoiceCreated, finalizeInvoice, type LineInput } from "../billing/invoices.ts";
 import { cancelSubscriptionNow, createDiscount, createSubscription, itemLine, money, pendingItemLines, planFromPrice, productName, subscriptionItem, type ItemInput } from "../billing/lifecycle.ts";
-import { nextBoundary } from "../billing/periods.ts";
+import { restartCycle } from "../billing/periods.ts";
 import { scheduleOf } from "../billing/schedules.ts";
 import { requireCustomer, requirePrice } from "./common.ts";
 
@@ -343,16 +343,8 @@ export function updateSubscription(ctx: Ctx): Stripe.Subscription {
     sub.items.data = plan.newItems;
     if (plan.intervalChanged && sub.status !== "trialing") {
       // An interval change restarts the billing cycle now and bills the new price at once.
-      const rec = plan.newItems[0]?.price.recurring;
-      if (rec) {
-        sub.billing_cycle_anchor = now;
-        const end = nextBoundary(now, rec.interval, rec.interval_count, now);
-        for (const it of sub.items.data) {
-          it.current_period_start = now;
-          it.current_period_end = end;
-        }
-        invoiceNow = [...plan.prorations, ...sub.items.data.map((it) => itemLine(core, sub, it, now, end, false))];
-      }
+      const end = restartCycle(sub, now);
+      if (end !== null) invoiceNow = [...plan.prorations, ...sub.items.data.map((it) => itemLine(core, sub, it, now, end, false))];
     } else if (behavior === "always_invoice" && plan.prorations.length > 0) {
       invoiceNow = plan.prorations;
     } else if (behavior === "create_prorations" && plan.prorations.length > 0) {
@@ -399,14 +391,8 @@ export function resumeSubscription(ctx: Ctx): Stripe.Subscription {
   const customer = requireCustomer(core, customerId);
   const now = core.nowForCustomer(customerId);
   const before = clone(sub);
-  const rec = sub.items.data[0]?.price.recurring;
-  if (!rec) return sub;
-  sub.billing_cycle_anchor = now;
-  const end = nextBoundary(now, rec.interval, rec.interval_count, now);
-  for (const it of sub.items.data) {
-    it.current_period_start = now;
-    it.current_period_end = end;
-  }
+  const end = restartCycle(sub, now);
+  if (end === null) return sub;
   sub.status = "active";
   const inv = buildInvoice(core, { customer, subscription: sub, billingReason: "subscription_cycle", periodStart: now, periodEnd: now, lines: sub.items.data.map((it) => itemLine(core, sub, it, now, end, false)), now, automaticTax: sub.automatic_tax.enabled, discountIds: [] }, false);
   sub.latest_invoice = inv.id;
