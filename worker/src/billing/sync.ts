@@ -346,7 +346,7 @@ async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, Subsc
     out.guards.push(guard(db, entitlementAsRead(userId, version)));
     const next = deriveEntitlement(userId, mine, prior, now, anchors);
     if (sameState(prior, next)) continue;
-    out.statements.push(upsertEntitlement(db, next, now, version));
+    out.statements.push(...upsertEntitlement(db, next, now, version));
     audited(out, why, "entitlement.changed", "user", userId, entitlementSummary(prior), entitlementSummary(next));
   }
   return out;

@@ -333,6 +333,23 @@ export const entitlements = sqliteTable("entitlements", {
 });
 
 /**
+ * The entitlement changes feed (`GET /v1/entitlements/changes`): one row per write of an
+ * `entitlements` row, in the same D1 batch (`upsertEntitlement` returns both statements), so a
+ * change and its row commit or fail together. `seq` orders the feed: D1 runs one write at a
+ * time, so the committed rows are always a prefix of the sequence and a reader that resumes
+ * after the last seq it saw misses nothing. AUTOINCREMENT: a seq is never reused.
+ */
+export const entitlementChanges = sqliteTable("entitlement_changes", {
+  seq: integer("seq").primaryKey({ autoIncrement: true }),
+  userId: text("user_id").notNull(),
+  /** The entitlement row's `updated_at` (ms). */
+  changedAt: integer("changed_at").notNull(),
+  /** The state written, for operators reading the table (the feed itself names users only). */
+  status: text("status", { enum: ENTITLEMENT_STATUSES }).notNull(),
+  tier: text("tier"),
+});
+
+/**
  * Always empty. A batch that derived its writes from rows it read first adds one statement per
  * read: "insert a 0 here unless the row is still as read". The CHECK turns a stale read into an
  * error, D1 rolls the whole batch back, and the writer recomputes from the new state

@@ -8,7 +8,7 @@ import type { Caller } from "../audit/chain";
 import { findTier, type Catalog, catalog as defaultCatalog } from "../catalog";
 import type { Db } from "../db/client";
 import { entitlementAsRead, guard } from "../db/guard";
-import { entitlements, type EntitlementStatus, subscriptions } from "../db/schema";
+import { entitlementChanges, entitlements, type EntitlementStatus, subscriptions } from "../db/schema";
 import type { Services } from "../services";
 
 export const GRACE_DAYS = 21;
@@ -137,15 +137,21 @@ export function sameState(a: EntitlementState, b: EntitlementState): boolean {
 }
 
 /**
- * Writes the state as the next version of the row read at `readVersion`; pair it with the
- * guard `entitlementAsRead(userId, readVersion)` in the same batch.
+ * Writes the state as the next version of the row read at `readVersion`, and its row in the
+ * changes feed (`entitlement_changes`): two statements that must go into the same batch, which
+ * is why they come as one tuple (spread it: `statements.push(...upsertEntitlement(…))`). This is
+ * the only writer of `entitlements`, so no entitlement changes without the feed naming it. Pair
+ * it with the guard `entitlementAsRead(userId, readVersion)` in the same batch.
  */
 export function upsertEntitlement(db: Db, state: EntitlementState, now: number, readVersion: number | undefined) {
   const values = { ...state, updatedAt: now, version: (readVersion ?? 0) + 1 };
-  return db
-    .insert(entitlements)
-    .values(values)
-    .onConflictDoUpdate({ target: entitlements.userId, set: { ...values, userId: sql`excluded.user_id` } });
+  return [
+    db
+      .insert(entitlements)
+      .values(values)
+      .onConflictDoUpdate({ target: entitlements.userId, set: { ...values, userId: sql`excluded.user_id` } }),
+    db.insert(entitlementChanges).values({ userId: state.userId, changedAt: now, status: state.status, tier: state.tier }),
+  ] as const;
 }
 
 /** What the audit log keeps of an entitlement change. */
@@ -162,7 +168,7 @@ export async function setEntitlementState(deps: Pick<Services, "db" | "clock" | 
   await deps.audit.commit(async () => {
     const { state: before, version } = await readEntitlementVersioned(db, state.userId);
     return {
-      statements: [guard(db, entitlementAsRead(state.userId, version)), upsertEntitlement(db, state, deps.clock.now(), version)],
+      statements: [guard(db, entitlementAsRead(state.userId, version)), ...upsertEntitlement(db, state, deps.clock.now(), version)],
       entries: [{ actor: who.actor, requestId: who.requestId, action: who.action ?? "entitlement.set", subject: { type: "user", id: state.userId }, before: entitlementSummary(before), after: entitlementSummary(state) }],
       result: undefined,
     };

@@ -27,7 +27,7 @@ export async function suspendLapsed(s: Pick<Services, "db" | "clock" | "audit">)
       const next = effectiveState(state, now);
       if (next.status === state.status) return { statements: [], entries: [], result: false };
       return {
-        statements: [guard(s.db, entitlementAsRead(userId, version)), upsertEntitlement(s.db, next, now, version)],
+        statements: [guard(s.db, entitlementAsRead(userId, version)), ...upsertEntitlement(s.db, next, now, version)],
         entries: [{ actor: { type: "cron", id: "grace" }, action: "entitlement.suspended", subject: { type: "user", id: userId }, before: entitlementSummary(state), after: entitlementSummary(next) }],
         result: true,
       };
