@@ -5,6 +5,7 @@ import auditVerify from "./audit/verify";
 import billingCheckout from "./billing/checkout";
 import billingPortal from "./billing/portal";
 import promotionCode from "./billing/promotion-code";
+import entitlementsChanges from "./entitlements/changes";
 import entitlementsCheck from "./entitlements/check";
 import entitlementsGet from "./entitlements/get";
 import jwks from "./entitlements/jwks";
@@ -41,6 +42,8 @@ export const routes: readonly ApiRoute[] = [
   auditVerify,
   jwks,
   entitlementsToken,
+  // Before `/v1/entitlements/{user_id}`, which would take "changes" for a user id.
+  entitlementsChanges,
   entitlementsGet,
   entitlementsCheck,
   webhooksStripe,

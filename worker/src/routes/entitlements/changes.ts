@@ -1,0 +1,36 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { CURSOR_PATTERN, DEFAULT_CHANGES_LIMIT, listEntitlementChanges, MAX_CHANGES_LIMIT } from "../../entitlements/changes";
+import { guard, handle } from "../../http/route";
+import { json, keyedErrors } from "../../http/schemas";
+
+const ChangesQuery = z.strictObject({
+  after: z
+    .string()
+    .regex(CURSOR_PATTERN, "must be a next_cursor of an earlier answer")
+    .optional()
+    .describe("Cursor: `next_cursor` of the previous answer. Without it: no data, and `next_cursor` is the feed's head (start from now)"),
+  limit: z.coerce.number().int().min(1).max(MAX_CHANGES_LIMIT).default(DEFAULT_CHANGES_LIMIT).describe("Change rows read (one entry per user is returned)"),
+});
+
+const ChangesPage = z
+  .object({
+    data: z.array(z.object({ user_id: z.string(), changed_at: z.int().describe("Unix time in seconds of the user's newest change in the page") })),
+    next_cursor: z.string(),
+    has_more: z.boolean(),
+  })
+  .openapi("EntitlementChanges");
+
+const route = createRoute({
+  method: "get",
+  path: "/v1/entitlements/changes",
+  ...guard("entitlements:read"),
+  summary: "Users whose entitlements changed after a cursor, in commit order (the SDK's freshness feed)",
+  tags: ["entitlements"],
+  request: { query: ChangesQuery },
+  responses: { 200: json(ChangesPage, "One entry per user, oldest change first"), ...keyedErrors },
+});
+
+export default handle(route, async (c) => {
+  const q = c.req.valid("query");
+  return c.json(await listEntitlementChanges(c.get("services"), { after: q.after, limit: q.limit }), 200);
+});
