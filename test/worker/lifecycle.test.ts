@@ -279,7 +279,7 @@ describe("tier and billing-cycle changes", () => {
     expect((await stripe().invoices.list({ subscription: s.sub, limit: 1 })).data[0]).toMatchObject({ subtotal: 29000, total: 29000 + tax(29000), status: "paid" });
   });
 
-  it("switches annual → monthly now under the `now` cycle policy, crediting the unused year as Stripe's preview says", async () => {
+  it("switches monthly → annual now under the `now` cycle policy, crediting the unused month as Stripe's preview says", async () => {
     const nowPolicy: Catalog = { ...catalog, policy: { ...catalog.policy, change: { ...catalog.policy.change, cycle_change: "now" } } };
     const s = await paying("local", { cycle: "monthly" });
     await s.clock.advanceDays(10);
@@ -293,6 +293,64 @@ describe("tier and billing-cycle changes", () => {
     const changed = await changeSubscription(deps, TEST_CALLER, s.userId, { tier: "local", billingCycle: "annual", expectedAmountDueNow: preview.amount_due_now }, nowPolicy);
     expect(changed).toMatchObject({ billing_cycle: "annual", pending_change: null });
     expect((await stripe().invoices.list({ subscription: s.sub, limit: 1 })).data[0]).toMatchObject({ status: "paid", amount_paid: preview.amount_due_now });
+  });
+
+  it("previews the charge of an upgrade that also changes the billing interval, which Stripe invoices at once whatever the proration policy", async () => {
+    const policy: Catalog = { ...catalog, policy: { ...catalog.policy, change: { upgrade: "prorate_next_invoice", downgrade: "now_credit", cycle_change: "period_end" } } };
+    const s = await paying("local");
+    await s.clock.advanceDays(10);
+    const deps = svc();
+    const preview = await previewChange(deps, s.userId, { tier: "mobile", billingCycle: "annual" }, policy);
+    const { start, end } = await period(s.sub);
+    const credit = -prorate(2900, end - preview.proration_date, end - start);
+    expect(preview).toMatchObject({ effective: "now", amount_due_now: credit + 49000 + tax(credit + 49000) });
+    await changeSubscription(deps, TEST_CALLER, s.userId, { tier: "mobile", billingCycle: "annual", expectedAmountDueNow: preview.amount_due_now, prorationDate: preview.proration_date }, policy);
+    expect((await stripe().invoices.list({ subscription: s.sub, limit: 1 })).data[0]).toMatchObject({ status: "paid", amount_paid: preview.amount_due_now });
+    expect(await view(s.userId)).toMatchObject({ tier: "mobile", billing_cycle: "annual" });
+  });
+
+  it("keeps the subscriber's discount through a downgrade scheduled for the period end", async () => {
+    const coupon = await stripe().coupons.create({ percent_off: 20, duration: "forever" });
+    const code = `KEEP${Date.now().toString(36).toUpperCase()}`;
+    await stripe().promotionCodes.create({ promotion: { type: "coupon", coupon: coupon.id }, code });
+    const s = await trialing("mobile", { promotionCode: code });
+    await s.clock.advanceDays(14.1);
+    await s.sync();
+    const changed = await ok<SubscriptionView>(await post(`/v1/subscriptions/${s.userId}/change`, { tier: "local" }));
+    expect(changed.pending_change?.tier).toBe("local");
+    expect(changed.next_invoice?.amount_due).toBe(2320 + tax(2320));
+    await s.clock.advanceDays(31.1);
+    await s.sync();
+    expect((await stripe().invoices.list({ subscription: s.sub, limit: 1 })).data[0]).toMatchObject({ subtotal: 2900, total: 2320 + tax(2320) });
+  });
+
+  it("refuses an upgrade whose charge is declined with 402, leaving the plan and the entitlement as they were", async () => {
+    const s = await paying("local");
+    await s.clock.advanceDays(5);
+    const declining = await stripe().paymentMethods.attach("pm_card_chargeCustomerFail", { customer: s.customer });
+    await stripe().customers.update(s.customer, { invoice_settings: { default_payment_method: declining.id } });
+    await stripe().subscriptions.update(s.sub, { default_payment_method: declining.id });
+    await s.sync();
+    const before = await snapshot(s.userId, s.sub);
+    await expectProblem(await post(`/v1/subscriptions/${s.userId}/change`, { tier: "mobile" }), 402, "payment_failed", "path.user_id");
+    const after = await snapshot(s.userId, s.sub);
+    expect(after.stripe.price).toBe(before.stripe.price);
+    expect(after.mirror).toEqual(before.mirror);
+    expect(after.entitlement).toEqual(before.entitlement);
+    expect(await claimsOf(s.userId)).toMatchObject({ tier: "local" });
+  });
+
+  it("refuses a plan change while the subscription is set to cancel, or paused, with 409", async () => {
+    const s = await paying("mobile");
+    await ok(await post(`/v1/subscriptions/${s.userId}/cancel`, { reason: "unused", skip_offer: true }));
+    const canceling = await snapshot(s.userId, s.sub);
+    await expectProblem(await post(`/v1/subscriptions/${s.userId}/change`, { tier: "local" }), 409, "conflict", "path.user_id");
+    expect(await snapshot(s.userId, s.sub)).toEqual(canceling);
+    await ok(await post(`/v1/subscriptions/${s.userId}/reactivate`));
+    await ok(await post(`/v1/subscriptions/${s.userId}/pause`, {}));
+    const paused = await snapshot(s.userId, s.sub);
+    await expectProblem(await post(`/v1/subscriptions/${s.userId}/change`, { tier: "local" }), 409, "conflict", "path.user_id");
+    expect(await snapshot(s.userId, s.sub)).toEqual(paused);
   });
 
   it("puts an upgrade's proration on the next invoice under the `prorate_next_invoice` policy, and downgrades now with a credit under `now_credit`", async () => {
@@ -445,6 +503,13 @@ describe("pause and resume", () => {
     const state = { userId: "u", customerId: null, subscriptionId: null, tier: "local", status: "paused" as const, trialEnd: null, graceUntil: null, suspendedAt: null, currentPeriodEnd: null };
     expect(grants(state).features).toEqual([]);
     expect(grants(state, { ...catalog, policy: { ...catalog.policy, paused_keeps_access: true } }).features).toEqual(catalog.tiers[0]!.features);
+  });
+
+  it("refuses to pause a trial or a past-due subscription with 409, pausing nothing", async () => {
+    const t = await trialing("local");
+    const before = await snapshot(t.userId, t.sub);
+    await expectProblem(await post(`/v1/subscriptions/${t.userId}/pause`, {}), 409, "conflict", "path.user_id");
+    expect(await snapshot(t.userId, t.sub)).toEqual(before);
   });
 
   it("refuses a resume_at in the past with 400 naming body.resume_at, pausing nothing", async () => {

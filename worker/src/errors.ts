@@ -22,6 +22,8 @@ export type ErrorCode =
   | "payment_past_due"
   /** The amount the caller confirmed no longer matches a fresh preview: nothing was changed. */
   | "amount_changed"
+  /** A charge made now was declined; the change it paid for was not made. */
+  | "payment_failed"
   /** A setting or secret is missing or malformed. */
   | "config_invalid"
   /** Stripe (or another upstream) failed or answered unexpectedly. */
@@ -53,4 +55,9 @@ export class DomainError extends Error {
 
 export function isDomainError(error: unknown, code?: ErrorCode): error is DomainError {
   return error instanceof DomainError && (code === undefined || error.code === code);
+}
+
+/** A validation error about one input, by its API name. */
+export function invalidInput(field: string, message: string, detail: string): DomainError {
+  return new DomainError("validation_failed", detail, { errors: [{ field, message }] });
 }

@@ -27,10 +27,11 @@ export interface OfferView {
   description: string;
   /** downgrade: the tier offered instead. */
   to_tier?: string;
-  /** discount: percent off each invoice for `duration_in_months`. */
+  /** discount: percent off each invoice for `duration_in_months`, or off the next one (`once`, annual plans). */
   percent_off?: number;
+  duration?: "once" | "repeating";
   duration_in_months?: number;
-  /** What the user would pay per billing period under the offer, integer cents. */
+  /** What the user would pay per billing period under the offer, integer cents before tax. */
   amount?: number;
   currency: string;
 }
@@ -38,6 +39,15 @@ export interface OfferView {
 export type CancelResult = { canceled: false; offer: OfferView } | { canceled: true; cancel_at: number | null };
 
 type OfferRow = typeof retentionOffers.$inferSelect;
+
+/** What `retention_offers.terms` holds. */
+export interface OfferTerms {
+  to_tier?: string;
+  percent_off?: number;
+  duration?: "once" | "repeating";
+  duration_in_months?: number;
+  amount?: number;
+}
 
 const dollars = (cents: number) => `$${(cents / 100).toFixed(2)}`;
 
@@ -54,29 +64,39 @@ function offerFor(m: Managed, tier: Tier | null, from: Catalog): { kind: "downgr
       kind: "downgrade",
       terms: { to_tier: to.key },
       amount: price.unit.amount,
-      description: `Instead of canceling, switch to ${to.name} for ${dollars(price.unit.amount)}/${interval} from your next renewal: you keep ${to.features.map((f) => from.features.find((x) => x.key === f)?.description.toLowerCase() ?? f).join(", ")}.`,
+      description: `Instead of canceling, switch to ${to.name} for ${dollars(price.unit.amount)}/${interval}${from.policy.change.downgrade === "period_end" ? " from your next renewal" : ""}: you keep ${to.features.map((f) => from.features.find((x) => x.key === f)?.description.toLowerCase() ?? f).join(", ")}.`,
     };
   }
   const unit = m.item.price.unit_amount ?? 0;
-  // Stripe's percent-off rounding: the discount is rounded to the cent, half up.
+  // Stripe's percent-off rounding: the discount is rounded to the cent, half up. Before tax.
   const amount = unit - Math.round((unit * policy.percent_off) / 100);
+  if (m.cycle === "annual") {
+    // A discount for some months would run out before an annual renewal: it goes on the next one.
+    return {
+      kind: "discount",
+      terms: { percent_off: policy.percent_off, duration: "once" },
+      amount,
+      description: `Stay on ${tier.name} with ${policy.percent_off} % off your next renewal: ${dollars(amount)} instead of ${dollars(unit)} for the year.`,
+    };
+  }
   const months = policy.duration_in_months;
   return {
     kind: "discount",
-    terms: { percent_off: policy.percent_off, duration_in_months: months },
+    terms: { percent_off: policy.percent_off, duration: "repeating", duration_in_months: months },
     amount,
     description: `Stay on ${tier.name} with ${policy.percent_off} % off for the next ${months} month${months === 1 ? "" : "s"}: ${dollars(amount)} instead of ${dollars(unit)} per ${interval}.`,
   };
 }
 
 export function offerView(row: OfferRow, currency: string): OfferView {
-  const terms = JSON.parse(row.terms) as { to_tier?: string; percent_off?: number; duration_in_months?: number; amount?: number };
+  const terms = JSON.parse(row.terms) as OfferTerms;
   return {
     id: row.id,
     kind: row.kind,
     description: row.description,
     ...(terms.to_tier !== undefined ? { to_tier: terms.to_tier } : {}),
     ...(terms.percent_off !== undefined ? { percent_off: terms.percent_off } : {}),
+    ...(terms.duration !== undefined ? { duration: terms.duration } : {}),
     ...(terms.duration_in_months !== undefined ? { duration_in_months: terms.duration_in_months } : {}),
     ...(terms.amount !== undefined ? { amount: terms.amount } : {}),
     currency,

@@ -4,15 +4,16 @@
  * from the catalog's policy (catalog.ts `policy.change`).
  */
 import { catalog as defaultCatalog, findTier, type Catalog, type Price, type Tier } from "../catalog";
-import { DomainError } from "../errors";
+import { DomainError, invalidInput } from "../errors";
 import type { Services } from "../services";
-import type { Managed } from "./managed";
-import { targetPrice } from "./managed";
-import { priceIds } from "./prices";
+import type { BillingCycle } from "./cycle";
+import { requireRenewing, targetPrice, type Managed } from "./managed";
+import { pendingPhase } from "./pending-change";
+import { requirePriceId } from "./prices";
 import type { Stripe } from "./stripe";
-import type { BillingCycle } from "./subscription-view";
 
-export type Direction = "upgrade" | "downgrade" | "cycle_change";
+/** `revert`: back to the current plan while a change is scheduled; the scheduled change is dropped. */
+export type Direction = "upgrade" | "downgrade" | "cycle_change" | "revert";
 export type Effective = "now" | "period_end";
 export type Proration = "always_invoice" | "create_prorations" | "none";
 
@@ -25,10 +26,10 @@ export interface ChangePlan {
   direction: Direction;
   effective: Effective;
   proration: Proration;
-  /** The schedule of a change pending at the period end, which this change replaces or undoes. */
+  /** The billing interval changes: a change made now restarts the cycle and is invoiced at once. */
+  intervalChange: boolean;
+  /** The schedule of a change pending at the period end, which this change replaces or drops. */
   pendingSchedule: string | null;
-  /** Changing back to the current plan while a change is pending: the pending change is dropped. */
-  revert: boolean;
 }
 
 export interface ChangeInput {
@@ -37,66 +38,54 @@ export interface ChangeInput {
   billingCycle?: BillingCycle | undefined;
 }
 
-const invalid = (field: string, message: string, detail: string) => new DomainError("validation_failed", detail, { errors: [{ field, message }] });
-
-/** The price the next phase of the subscription's schedule moves to, when one is pending. */
-export async function pendingPriceId(stripe: Stripe, sub: Stripe.Subscription): Promise<{ scheduleId: string; priceId: string | null } | null> {
-  if (!sub.schedule) return null;
-  const schedule = typeof sub.schedule === "string" ? await stripe.subscriptionSchedules.retrieve(sub.schedule) : sub.schedule;
-  if (schedule.status !== "active" && schedule.status !== "not_started") return null;
-  const currentEnd = schedule.current_phase?.end_date ?? null;
-  const next = currentEnd === null ? undefined : schedule.phases.find((p) => p.start_date >= currentEnd);
-  const ref = next?.items[0]?.price;
-  return { scheduleId: schedule.id, priceId: ref === undefined ? null : typeof ref === "string" ? ref : ref.id };
-}
-
-function monthlyAmount(p: Stripe.Price | Price): number {
+/** A price per month, to order plans outside the catalog's ranks. */
+function perMonth(p: Stripe.Price | Price): number {
   if ("unit" in p) return p.interval === "year" ? p.unit.amount / 12 : p.unit.amount;
   return p.recurring?.interval === "year" ? (p.unit_amount ?? 0) / 12 : (p.unit_amount ?? 0);
 }
 
+function directionOf(m: Managed, tier: Tier, price: Price): Exclude<Direction, "revert"> {
+  const rankNow = m.tier?.rank;
+  if (rankNow !== undefined && tier.rank !== rankNow) return tier.rank > rankNow ? "upgrade" : "downgrade";
+  if (rankNow === undefined && perMonth(price) !== perMonth(m.item.price)) return perMonth(price) > perMonth(m.item.price) ? "upgrade" : "downgrade";
+  return "cycle_change";
+}
+
 export async function planChange(deps: Pick<Services, "stripe" | "clock">, m: Managed, input: ChangeInput, from: Catalog = defaultCatalog): Promise<ChangePlan> {
+  requireRenewing(m);
   const tier = findTier(input.tier, from);
-  if (!tier) throw invalid("tier", "unknown tier", `There is no tier ${input.tier}.`);
+  if (!tier) throw invalidInput("tier", "unknown tier", `There is no tier ${input.tier}.`);
   const cycle = input.billingCycle ?? m.cycle ?? "monthly";
   const price = targetPrice(tier, cycle);
-  const priceId = (await priceIds(deps, [price.lookupKey])).get(price.lookupKey) ?? null;
-  if (priceId === null) {
-    throw new DomainError("config_invalid", `Stripe has no active price with the lookup key ${price.lookupKey}; create it (npm start does locally).`, {
-      errors: [{ field: "STRIPE_SECRET_KEY", message: `no price with lookup key ${price.lookupKey} in this Stripe account` }],
-    });
-  }
-  const pending = await pendingPriceId(deps.stripe, m.sub);
-  const base = { managed: m, tier, cycle, price, priceId, pendingSchedule: pending?.scheduleId ?? null };
+  const priceId = await requirePriceId(deps, price.lookupKey);
+  const pending = await pendingPhase(deps.stripe, m.sub);
+  const intervalChange = (m.item.price.recurring?.interval ?? null) !== price.interval;
+  const base = { managed: m, tier, cycle, price, priceId, intervalChange: false, pendingSchedule: pending?.scheduleId ?? null };
   if (priceId === m.item.price.id) {
-    if (pending && pending.priceId !== null && pending.priceId !== priceId) return { ...base, direction: "cycle_change", effective: "now", proration: "none", revert: true };
+    if (pending?.priceId && pending.priceId !== priceId) return { ...base, direction: "revert", effective: "now", proration: "none" };
     throw new DomainError("no_change", `The user ${m.userId} is already on ${tier.name} billed ${cycle}.`, { errors: [{ field: "tier", message: "the subscription is already on this tier and billing cycle" }] });
   }
-  if (pending && pending.priceId === priceId) {
+  if (pending?.priceId === priceId) {
     throw new DomainError("no_change", `A change to ${tier.name} billed ${cycle} is already scheduled for the end of the period.`, { errors: [{ field: "tier", message: "this change is already scheduled" }] });
   }
-  const rankNow = m.tier?.rank;
-  const direction: Direction =
-    rankNow !== undefined && tier.rank !== rankNow
-      ? tier.rank > rankNow
-        ? "upgrade"
-        : "downgrade"
-      : rankNow === undefined && monthlyAmount(price) !== monthlyAmount(m.item.price)
-        ? monthlyAmount(price) > monthlyAmount(m.item.price)
-          ? "upgrade"
-          : "downgrade"
-        : "cycle_change";
+  const direction = directionOf(m, tier, price);
+  const plan = { ...base, intervalChange, direction };
   // In a trial nothing has been paid: the plan changes now and the trial keeps its end.
-  if (m.sub.status === "trialing") return { ...base, direction, effective: "now", proration: "none", revert: false };
+  if (m.sub.status === "trialing") return { ...plan, effective: "now", proration: "none" };
   const policy = from.policy.change;
   switch (direction) {
     case "upgrade":
-      return { ...base, direction, effective: "now", proration: policy.upgrade === "prorate_now" ? "always_invoice" : "create_prorations", revert: false };
+      return { ...plan, effective: "now", proration: policy.upgrade === "prorate_now" ? "always_invoice" : "create_prorations" };
     case "downgrade":
-      if (policy.downgrade === "period_end") return { ...base, direction, effective: "period_end", proration: "none", revert: false };
-      return { ...base, direction, effective: "now", proration: policy.downgrade === "now_credit" ? "create_prorations" : "none", revert: false };
+      if (policy.downgrade === "period_end") return { ...plan, effective: "period_end", proration: "none" };
+      return { ...plan, effective: "now", proration: policy.downgrade === "now_credit" ? "create_prorations" : "none" };
     case "cycle_change":
-      if (policy.cycle_change === "period_end") return { ...base, direction, effective: "period_end", proration: "none", revert: false };
-      return { ...base, direction, effective: "now", proration: "always_invoice", revert: false };
+      if (policy.cycle_change === "period_end") return { ...plan, effective: "period_end", proration: "none" };
+      return { ...plan, effective: "now", proration: "always_invoice" };
   }
+}
+
+/** Whether the change is invoiced the moment it is made (Stripe charges an interval change at once). */
+export function chargedNow(plan: ChangePlan): boolean {
+  return plan.effective === "now" && plan.direction !== "revert" && plan.managed.sub.status !== "trialing" && (plan.proration === "always_invoice" || plan.intervalChange);
 }

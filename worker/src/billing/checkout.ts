@@ -7,20 +7,18 @@
  */
 import { and, eq } from "drizzle-orm";
 import type { Caller } from "../audit/chain";
-import { catalog as defaultCatalog, findTier, type Catalog, type Interval } from "../catalog";
+import { catalog as defaultCatalog, findTier, type Catalog } from "../catalog";
 import { customers, subscriptions } from "../db/schema";
-import { DomainError } from "../errors";
+import { DomainError, invalidInput } from "../errors";
 import type { Services } from "../services";
+import { intervalOf, type BillingCycle } from "./cycle";
 import { idOf } from "./mirror";
-import { priceIds } from "./prices";
+import { requirePriceId } from "./prices";
 import { Stripe } from "./stripe";
 
-export const BILLING_CYCLES = ["monthly", "annual"] as const;
-export type BillingCycle = (typeof BILLING_CYCLES)[number];
-const INTERVAL: Record<BillingCycle, Interval> = { monthly: "month", annual: "year" };
 
 /** Statuses in which a user already has a subscription: a second one is refused. */
-const LIVE_STATUSES = ["active", "trialing", "past_due"] as const;
+const LIVE_STATUSES = ["active", "trialing", "past_due", "unpaid", "paused", "incomplete"] as const;
 
 export interface CheckoutInput {
   userId: string;
@@ -41,7 +39,7 @@ export interface CheckoutResult {
 
 type Deps = Pick<Services, "db" | "clock" | "stripe" | "stripeMode" | "appBaseUrl" | "audit">;
 
-const invalid = (field: string, message: string, detail: string) => new DomainError("validation_failed", detail, { errors: [{ field, message }] });
+const invalid = invalidInput;
 
 const isMissing = (e: unknown) => e instanceof Stripe.errors.StripeInvalidRequestError && (e.code === "resource_missing" || e.statusCode === 404);
 
@@ -120,7 +118,7 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
   const cycle = input.billingCycle ?? "monthly";
   const tier = findTier(input.tier, from);
   if (!tier) throw invalid("tier", "unknown tier", `There is no tier ${input.tier}.`);
-  const price = tier.prices.find((p) => p.interval === INTERVAL[cycle]);
+  const price = tier.prices.find((p) => p.interval === intervalOf(cycle));
   if (!price) throw invalid("billing_cycle", `tier ${tier.key} has no ${cycle} price`, `The ${tier.name} tier cannot be billed ${cycle}.`);
   if (input.testClock !== undefined && deps.stripeMode === "live") {
     throw invalid("test_clock", "test clocks exist only in test mode", "test_clock can only be used with a Stripe test key.");
@@ -152,12 +150,7 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
     promotionCodeId = promo.id;
   }
 
-  const priceId = (await priceIds(deps, [price.lookupKey])).get(price.lookupKey) ?? null;
-  if (priceId === null) {
-    throw new DomainError("config_invalid", `Stripe has no active price with the lookup key ${price.lookupKey}; create it (npm start does locally).`, {
-      errors: [{ field: "STRIPE_SECRET_KEY", message: `no price with lookup key ${price.lookupKey} in this Stripe account` }],
-    });
-  }
+  const priceId = await requirePriceId(deps, price.lookupKey);
 
   if (input.testClock !== undefined && customer && idOf(customer.test_clock) !== input.testClock) {
     // The clock cannot be moved onto an existing customer: the rehearsal would run on real time.
@@ -188,21 +181,30 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
   }
   if (customer?.email !== input.email) await stripe.customers.update(customerId, { email: input.email });
 
-  const session = await stripe.checkout.sessions.create({
-    mode: "subscription",
-    customer: customerId,
-    client_reference_id: input.userId,
-    line_items: [{ price: priceId, quantity: 1 }],
-    success_url: input.successUrl ?? `${deps.appBaseUrl}/billing/success`,
-    cancel_url: input.cancelUrl ?? `${deps.appBaseUrl}/billing`,
-    metadata,
-    // A trial whose card was removed ends at the trial's end instead of billing nobody.
-    subscription_data: { metadata, ...(trialDays > 0 ? { trial_period_days: trialDays, trial_settings: { end_behavior: { missing_payment_method: "cancel" } } } : {}) },
-    automatic_tax: { enabled: true },
-    // Automatic tax needs the customer's address: Checkout collects it onto the customer.
-    customer_update: { address: "auto", name: "auto" },
-    ...(promotionCodeId !== undefined ? { discounts: [{ promotion_code: promotionCodeId }] } : { allow_promotion_codes: true }),
-  });
+  let session: Stripe.Checkout.Session;
+  try {
+    session = await stripe.checkout.sessions.create({
+      mode: "subscription",
+      customer: customerId,
+      client_reference_id: input.userId,
+      line_items: [{ price: priceId, quantity: 1 }],
+      success_url: input.successUrl ?? `${deps.appBaseUrl}/billing/success`,
+      cancel_url: input.cancelUrl ?? `${deps.appBaseUrl}/billing`,
+      metadata,
+      // A trial whose card was removed ends at the trial's end instead of billing nobody.
+      subscription_data: { metadata, ...(trialDays > 0 ? { trial_period_days: trialDays, trial_settings: { end_behavior: { missing_payment_method: "cancel" } } } : {}) },
+      automatic_tax: { enabled: true },
+      // Automatic tax needs the customer's address: Checkout collects it onto the customer.
+      customer_update: { address: "auto", name: "auto" },
+      ...(promotionCodeId !== undefined ? { discounts: [{ promotion_code: promotionCodeId }] } : { allow_promotion_codes: true }),
+    });
+  } catch (e) {
+    // A code Stripe refuses for this purchase (first-time customers only, a minimum amount, another product).
+    if (input.promotionCode !== undefined && e instanceof Stripe.errors.StripeInvalidRequestError && /promotion_code|discounts/.test(e.param ?? "")) {
+      throw invalid("promotion_code", "Stripe refuses this promotion code for this purchase", `The promotion code ${input.promotionCode} cannot be used for this purchase: ${e.message}`);
+    }
+    throw e;
+  }
   if (!session.url) throw new DomainError("upstream_unavailable", "Stripe created a Checkout session without a URL.");
 
   await deps.audit.commit(async () => ({

@@ -8,9 +8,11 @@ import type { AuditEntry, Caller } from "../audit/chain";
 import { findPriceByLookupKey, type Price, type Tier } from "../catalog";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
+import { findCustomer } from "./checkout";
+import { billingCycle, intervalOf, type BillingCycle } from "./cycle";
 import { idOf } from "./mirror";
 import type { Stripe } from "./stripe";
-import { billingCycle, currentSubscription, type BillingCycle } from "./subscription-view";
+import { currentSubscription } from "./subscription-view";
 import { emptyTargets, syncObjects, type Extra } from "./sync";
 
 export type ManageDeps = Pick<Services, "db" | "stripe" | "clock" | "audit">;
@@ -19,45 +21,63 @@ export interface Managed {
   userId: string;
   sub: Stripe.Subscription;
   item: Stripe.SubscriptionItem;
-  /** The catalog tier and price the subscription is on (null for a price outside the catalog). */
+  /** The catalog tier the subscription is on (null for a price outside the catalog). */
   tier: Tier | null;
-  price: Price | null;
   cycle: BillingCycle | null;
   /** Stripe's "now" for this subscription, unix seconds: its test clock's time, else the clock's. */
   now: number;
 }
 
+const ENDED = new Set<Stripe.Subscription.Status>(["canceled", "incomplete_expired"]);
+
 const notFound = (userId: string) =>
   new DomainError("not_found", `The user ${userId} has no subscription; start one with POST /v1/checkout.`, { errors: [{ field: "user_id", message: "no subscription for this user" }] });
 
+/**
+ * The mirror's current subscription, else — right after Checkout, before its webhooks are
+ * processed — the newest live one Stripe has for the user's customer.
+ */
+async function subscriptionOf(deps: Pick<Services, "db" | "stripe">, userId: string): Promise<Stripe.Subscription | null> {
+  const row = await currentSubscription(deps.db, userId);
+  if (row) return deps.stripe.subscriptions.retrieve(row.id);
+  const customer = await findCustomer(deps, userId);
+  if (!customer) return null;
+  const subs = await deps.stripe.subscriptions.list({ customer: customer.id, status: "all", limit: 20 });
+  return subs.data.filter((s) => !ENDED.has(s.status)).sort((a, b) => b.created - a.created)[0] ?? null;
+}
+
 /** The user's current subscription, fetched from Stripe; not_found when there is none or it has ended. */
 export async function managedSubscription(deps: Pick<Services, "db" | "stripe" | "clock">, userId: string): Promise<Managed> {
-  const row = await currentSubscription(deps.db, userId);
-  if (!row) throw notFound(userId);
-  const sub = await deps.stripe.subscriptions.retrieve(row.id);
-  if (sub.status === "canceled" || sub.status === "incomplete_expired") throw notFound(userId);
+  const sub = await subscriptionOf(deps, userId);
+  if (!sub || ENDED.has(sub.status)) throw notFound(userId);
   const item = sub.items.data[0];
   if (!item) throw new DomainError("upstream_unavailable", `Stripe returned the subscription ${sub.id} without items.`);
   const found = item.price.lookup_key ? findPriceByLookupKey(item.price.lookup_key) : undefined;
   const clockId = idOf(sub.test_clock);
   const now = clockId ? (await deps.stripe.testHelpers.testClocks.retrieve(clockId)).frozen_time : Math.floor(deps.clock.now() / 1000);
-  return {
-    userId,
-    sub,
-    item,
-    tier: found?.tier ?? null,
-    price: found?.price ?? null,
-    cycle: billingCycle(item.price.recurring?.interval, item.price.recurring?.interval_count ?? 1),
-    now,
-  };
+  return { userId, sub, item, tier: found?.tier ?? null, cycle: billingCycle(item.price.recurring?.interval, item.price.recurring?.interval_count ?? 1), now };
 }
 
 /** "Pay first": a subscription with an unpaid invoice changes only once that invoice is paid. */
 export function requirePaidUp(m: Managed): void {
-  if (m.sub.status === "past_due" || m.sub.status === "unpaid") {
+  if (m.sub.status === "past_due" || m.sub.status === "unpaid" || m.sub.status === "incomplete") {
     throw new DomainError("payment_past_due", `The subscription of ${m.userId} has an unpaid invoice; pay it first (the billing portal, POST /v1/portal, takes a new card).`, {
       errors: [{ field: "user_id", message: "an invoice of this subscription is past due" }],
       extensions: { latest_invoice: idOf(m.sub.latest_invoice) },
+    });
+  }
+}
+
+/** A plan change needs a subscription that renews and collects: not one ending or paused. */
+export function requireRenewing(m: Managed): void {
+  if (m.sub.cancel_at_period_end || m.sub.cancel_at !== null) {
+    throw new DomainError("conflict", `The subscription of ${m.userId} is set to cancel; reactivate it first (POST /v1/subscriptions/${m.userId}/reactivate).`, {
+      errors: [{ field: "user_id", message: "the subscription is set to cancel" }],
+    });
+  }
+  if (m.sub.pause_collection) {
+    throw new DomainError("conflict", `Payment collection of ${m.userId}'s subscription is paused; resume it first (POST /v1/subscriptions/${m.userId}/resume).`, {
+      errors: [{ field: "user_id", message: "the subscription is paused" }],
     });
   }
 }
@@ -83,7 +103,7 @@ export async function recordChange(
 
 /** The catalog's price for a tier and cycle; a validation error naming the field otherwise. */
 export function targetPrice(tier: Tier, cycle: BillingCycle): Price {
-  const price = tier.prices.find((p) => p.interval === (cycle === "annual" ? "year" : "month"));
+  const price = tier.prices.find((p) => p.interval === intervalOf(cycle));
   if (!price) throw new DomainError("validation_failed", `The ${tier.name} tier cannot be billed ${cycle}.`, { errors: [{ field: "billing_cycle", message: `tier ${tier.key} has no ${cycle} price` }] });
   return price;
 }

@@ -7,7 +7,7 @@ import { and, eq } from "drizzle-orm";
 import type { Caller } from "../audit/chain";
 import { retentionOffers } from "../db/schema";
 import { DomainError } from "../errors";
-import { findOffer } from "./cancel";
+import { findOffer, type OfferTerms } from "./cancel";
 import { applyPlan } from "./change";
 import { planChange } from "./change-plan";
 import { prorationDate } from "./change-preview";
@@ -15,9 +15,12 @@ import { managedSubscription, recordChange, requirePaidUp, type ManageDeps } fro
 import { Stripe } from "./stripe";
 import { subscriptionView, type SubscriptionView } from "./subscription-view";
 
-/** The coupon for a percent-off-for-n-months offer: one per terms, made once (its id says the terms). */
-async function retentionCoupon(stripe: Stripe, percentOff: number, months: number): Promise<string> {
-  const id = `retention_${String(percentOff).replace(".", "_")}pct_${months}m`;
+/** The coupon behind a discount offer: one per terms, made once (its id says the terms). */
+async function retentionCoupon(stripe: Stripe, terms: OfferTerms): Promise<string> {
+  const percent = terms.percent_off ?? 0;
+  const once = terms.duration === "once";
+  const months = terms.duration_in_months ?? 1;
+  const id = `retention_${String(percent).replace(".", "_")}pct_${once ? "once" : `${months}m`}`;
   try {
     const existing = await stripe.coupons.retrieve(id);
     if (existing.valid) return existing.id;
@@ -25,7 +28,9 @@ async function retentionCoupon(stripe: Stripe, percentOff: number, months: numbe
     if (!(e instanceof Stripe.errors.StripeInvalidRequestError && e.code === "resource_missing")) throw e;
   }
   const created = await stripe.coupons.create(
-    { id, percent_off: percentOff, duration: "repeating", duration_in_months: months, name: `Retention: ${percentOff} % off for ${months} months` },
+    once
+      ? { id, percent_off: percent, duration: "once", name: `Retention: ${percent} % off the next renewal` }
+      : { id, percent_off: percent, duration: "repeating", duration_in_months: months, name: `Retention: ${percent} % off for ${months} months` },
     { idempotencyKey: `retention-coupon:${id}` },
   );
   return created.id;
@@ -35,7 +40,7 @@ export async function acceptOffer(deps: ManageDeps, who: Caller, userId: string,
   const offer = await findOffer(deps, userId, offerId);
   if (offer.status === "accepted") return subscriptionView(deps, userId);
   if (offer.status === "declined") {
-    throw new DomainError("conflict", `The offer ${offerId} was declined when the subscription was canceled; reactivate it first (POST /v1/subscriptions/${userId}/reactivate).`, {
+    throw new DomainError("conflict", `The offer ${offerId} was declined when the subscription was set to cancel; an offer is made once. Reactivate to keep the subscription (POST /v1/subscriptions/${userId}/reactivate).`, {
       errors: [{ field: "offer_id", message: "this offer was declined" }],
     });
   }
@@ -43,13 +48,15 @@ export async function acceptOffer(deps: ManageDeps, who: Caller, userId: string,
   requirePaidUp(m);
   const now = m.now * 1000;
   const markAccepted = () => [deps.db.update(retentionOffers).set({ status: "accepted", decidedAt: now }).where(and(eq(retentionOffers.id, offer.id), eq(retentionOffers.status, "open")))];
-  const terms = JSON.parse(offer.terms) as { to_tier?: string; percent_off?: number; duration_in_months?: number };
+  const terms = JSON.parse(offer.terms) as OfferTerms;
   if (offer.kind === "downgrade") {
     const plan = await planChange(deps, m, { tier: terms.to_tier ?? "" });
     await applyPlan(deps, who, plan, prorationDate(plan), { action: "subscription.retention_accepted", statements: markAccepted });
   } else {
-    const coupon = await retentionCoupon(deps.stripe, terms.percent_off ?? 0, terms.duration_in_months ?? 1);
-    await deps.stripe.subscriptions.update(m.sub.id, { discounts: [{ coupon }] });
+    const coupon = await retentionCoupon(deps.stripe, terms);
+    // Stripe's `discounts` replaces the list: the discounts the user has stay, by id.
+    const kept = m.sub.discounts.map((d) => ({ discount: typeof d === "string" ? d : d.id }));
+    await deps.stripe.subscriptions.update(m.sub.id, { discounts: [...kept, { coupon }] });
     await recordChange(deps, who, m, { action: "subscription.retention_accepted", after: { offer: offer.id, kind: offer.kind, coupon } }, { statements: markAccepted });
   }
   return subscriptionView(deps, userId);

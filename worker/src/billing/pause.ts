@@ -6,7 +6,7 @@
  */
 import type { Caller } from "../audit/chain";
 import { DomainError } from "../errors";
-import { managedSubscription, recordChange, type ManageDeps } from "./managed";
+import { managedSubscription, recordChange, requirePaidUp, type ManageDeps } from "./managed";
 import { subscriptionView, type SubscriptionView } from "./subscription-view";
 
 export interface PauseInput {
@@ -19,6 +19,10 @@ export async function pauseSubscription(deps: ManageDeps, who: Caller, userId: s
   if (m.sub.pause_collection) {
     throw new DomainError("no_change", `The subscription of ${userId} is already paused; resume it first to pause it again.`, { errors: [{ field: "user_id", message: "already paused" }] });
   }
+  if (m.sub.status === "trialing") {
+    throw new DomainError("conflict", `A trial cannot be paused (its end would bill nothing and restart free); cancel it instead.`, { errors: [{ field: "user_id", message: "the subscription is in its trial" }] });
+  }
+  requirePaidUp(m);
   if (input.resumeAt !== undefined && input.resumeAt <= m.now) {
     throw new DomainError("validation_failed", "resume_at must be in the future.", { errors: [{ field: "resume_at", message: `must be after ${m.now} (now, unix seconds)` }] });
   }

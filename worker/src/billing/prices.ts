@@ -6,7 +6,7 @@
  * picked up without a restart.
  */
 import { catalog as defaultCatalog, type Catalog } from "../catalog";
-import { isDomainError } from "../errors";
+import { DomainError, isDomainError } from "../errors";
 import { describeError } from "../log";
 import type { Services } from "../services";
 import type { Stripe } from "./stripe";
@@ -81,4 +81,15 @@ export async function catalogPriceIds(deps: Pick<Services, "stripe" | "clock" | 
     deps.log.log("warn", "catalog price ids unavailable: Stripe did not answer", { error: describeError(e) });
     return none();
   }
+}
+
+/** The Stripe price id of one lookup key; config_invalid when Stripe has no such price. */
+export async function requirePriceId(deps: Pick<Services, "stripe" | "clock">, lookupKey: string): Promise<string> {
+  const id = (await priceIds(deps, [lookupKey])).get(lookupKey) ?? null;
+  if (id === null) {
+    throw new DomainError("config_invalid", `Stripe has no active price with the lookup key ${lookupKey}; create it (npm start does locally).`, {
+      errors: [{ field: "STRIPE_SECRET_KEY", message: `no price with lookup key ${lookupKey} in this Stripe account` }],
+    });
+  }
+  return id;
 }

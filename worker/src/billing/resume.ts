@@ -10,6 +10,6 @@ export async function resumeSubscription(deps: ManageDeps, who: Caller, userId: 
     throw new DomainError("no_change", `The subscription of ${userId} is not paused.`, { errors: [{ field: "user_id", message: "not paused" }] });
   }
   await deps.stripe.subscriptions.update(m.sub.id, { pause_collection: "" });
-  await recordChange(deps, who, m, { action: "subscription.resumed", before: { pause: m.sub.pause_collection.behavior, resume_at: m.sub.pause_collection.resumes_at ?? null } , after: { pause: null } });
+  await recordChange(deps, who, m, { action: "subscription.resumed", before: { pause: m.sub.pause_collection.behavior, resume_at: m.sub.pause_collection.resumes_at ?? null }, after: { pause: null } });
   return subscriptionView(deps, userId);
 }

@@ -15,7 +15,10 @@ import { DomainError } from "../errors";
 import type { Services } from "../services";
 import type { Stripe } from "./stripe";
 
-export type BillingCycle = "monthly" | "annual";
+import { billingCycle, type BillingCycle } from "./cycle";
+import { pendingPhase } from "./pending-change";
+
+export type { BillingCycle };
 
 export interface Discount {
   coupon_id: string;
@@ -57,13 +60,6 @@ export interface SubscriptionView {
 type SubRow = typeof subscriptions.$inferSelect;
 
 const seconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
-
-export function billingCycle(interval: string | null | undefined, intervalCount = 1): BillingCycle | null {
-  if (intervalCount !== 1) return null;
-  if (interval === "month") return "monthly";
-  if (interval === "year") return "annual";
-  return null;
-}
 
 /** The subscription the entitlement points to, else the newest one not canceled; null when none. */
 export async function currentSubscription(db: Db, userId: string): Promise<SubRow | null> {
@@ -119,25 +115,15 @@ async function discountOf(stripe: Stripe, sub: Stripe.Subscription): Promise<Dis
   return { coupon_id: coupon.id, percent_off: coupon.percent_off ?? null, amount_off: coupon.amount_off ?? null, ends_at: d?.end ?? null };
 }
 
-/**
- * The next phase of the subscription's schedule, when its price differs from the current one.
- * Without a schedule (or when the schedule cannot be read) there is no pending change.
- */
+/** The next phase of the subscription's schedule, when its price differs from the current one. */
 async function pendingChangeOf(stripe: Stripe, sub: Stripe.Subscription, currentPriceId: string): Promise<PendingChange | null> {
-  if (!sub.schedule) return null;
-  const schedule = typeof sub.schedule === "string" ? await stripe.subscriptionSchedules.retrieve(sub.schedule) : sub.schedule;
-  const currentEnd = schedule.current_phase?.end_date;
-  if (currentEnd == null) return null;
-  const next = schedule.phases.find((p) => p.start_date >= currentEnd);
-  const priceRef = next?.items[0]?.price;
-  if (!next || !priceRef) return null;
-  const priceId = typeof priceRef === "string" ? priceRef : priceRef.id;
-  if (priceId === currentPriceId) return null;
-  const price = typeof priceRef === "string" || !("recurring" in priceRef) ? await stripe.prices.retrieve(priceId) : priceRef;
+  const next = await pendingPhase(stripe, sub);
+  if (!next?.priceId || next.priceId === currentPriceId) return null;
+  const price = next.price ?? (await stripe.prices.retrieve(next.priceId));
   return {
     tier: price.lookup_key ? (findPriceByLookupKey(price.lookup_key)?.tier.key ?? null) : null,
     billing_cycle: billingCycle(price.recurring?.interval, price.recurring?.interval_count ?? 1),
-    effective_at: next.start_date,
+    effective_at: next.startsAt,
   };
 }
 

@@ -276,7 +276,7 @@ export const retentionOffers = sqliteTable(
     userId: text("user_id").notNull(),
     subscriptionId: text("subscription_id").notNull(),
     kind: text("kind", { enum: RETENTION_OFFER_KINDS }).notNull(),
-    /** The offer's terms as JSON: `{ to_tier }` or `{ percent_off, duration_in_months, coupon_id }`. */
+    /** The offer's terms as JSON (billing/cancel.ts OfferTerms): `{ to_tier, amount }` or `{ percent_off, duration, duration_in_months?, amount }`. */
     terms: text("terms").notNull(),
     description: text("description").notNull(),
     status: text("status", { enum: ["open", "accepted", "declined"] }).notNull(),

@@ -19,6 +19,7 @@ const CODES = {
   payment_past_due: { status: 409, title: "An invoice is past due; pay it first" },
   amount_changed: { status: 409, title: "The amount changed since the preview" },
   no_change: { status: 422, title: "Nothing to change" },
+  payment_failed: { status: 402, title: "The payment was declined" },
   payload_too_large: { status: 413, title: "The request body is too large" },
   unsupported_media_type: { status: 415, title: "Unsupported content type" },
   rate_limited: { status: 429, title: "Too many requests" },

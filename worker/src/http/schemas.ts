@@ -27,6 +27,7 @@ export const keyedErrors = {
 export const publicErrors = { 429: problem("Rate limited; see Retry-After") } as const;
 export const notFoundProblem = { 404: problem("No such resource") } as const;
 export const conflictProblem = { 409: problem("The resource is not in a state that allows this") } as const;
+export const paymentFailedProblem = { 402: problem("A charge made now was declined; nothing was changed") } as const;
 export const unprocessableProblem = { 422: problem("The request asks for what already is") } as const;
 
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });

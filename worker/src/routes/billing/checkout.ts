@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { BILLING_CYCLES, startCheckout } from "../../billing/checkout";
+import { startCheckout } from "../../billing/checkout";
+import { BILLING_CYCLES } from "../../billing/cycle";
 import { catalog } from "../../catalog";
 import { callerOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";

@@ -2,8 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { changeSubscription } from "../../billing/change";
 import { callerOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
-import { conflictProblem, json, jsonBody, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
-import { ChangeFields, SubscriptionView, UserIdParam } from "./schemas";
+import { conflictProblem, json, jsonBody, keyedErrors, notFoundProblem, paymentFailedProblem, unprocessableProblem } from "../../http/schemas";
+import { ChangeFields, SubscriptionView, UnixSeconds, UserIdParam } from "./schemas";
 
 // Its own object rather than ChangeBody.extend(): an extended schema becomes an allOf in the
 // OpenAPI document, whose parts each forbid the other's fields.
@@ -11,6 +11,7 @@ const Body = z
   .strictObject({
     ...ChangeFields,
     expected_amount_due_now: z.int().nonnegative().optional().openapi({ description: "The preview's `amount_due_now` the user agreed to; a fresh preview must match it or nothing changes (409 amount-changed)" }),
+    proration_date: UnixSeconds.positive().optional().openapi({ description: "The preview's `proration_date`, so the change is prorated at the previewed moment (inside the current period, at most an hour old)" }),
   })
   .openapi("ChangeConfirmation");
 
@@ -21,12 +22,12 @@ const route = createRoute({
   summary: "Change the tier or billing cycle as the catalog's policy says (now, or at the period end)",
   tags: ["billing"],
   request: { params: UserIdParam, body: jsonBody(Body) },
-  responses: { 200: json(SubscriptionView, "The subscription after the change"), ...keyedErrors, ...notFoundProblem, ...conflictProblem, ...unprocessableProblem },
+  responses: { 200: json(SubscriptionView, "The subscription after the change"), ...keyedErrors, ...paymentFailedProblem, ...notFoundProblem, ...conflictProblem, ...unprocessableProblem },
 });
 
 export default handle(route, async (c) => {
   const { user_id } = c.req.valid("param");
   const body = c.req.valid("json");
-  const view = await changeSubscription(c.get("services"), callerOf(c), user_id, { tier: body.tier, billingCycle: body.billing_cycle, expectedAmountDueNow: body.expected_amount_due_now });
+  const view = await changeSubscription(c.get("services"), callerOf(c), user_id, { tier: body.tier, billingCycle: body.billing_cycle, expectedAmountDueNow: body.expected_amount_due_now, prorationDate: body.proration_date });
   return c.json(view, 200);
 });

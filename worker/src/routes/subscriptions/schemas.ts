@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { BILLING_CYCLES } from "../../billing/checkout";
+import { BILLING_CYCLES } from "../../billing/cycle";
 import { catalog } from "../../catalog";
 import { SUBSCRIPTION_STATUSES } from "../../db/schema";
 import { UserId } from "../entitlements/schemas";
@@ -9,7 +9,6 @@ export const BillingCycle = z.enum(BILLING_CYCLES);
 export const TierKey = z.enum(catalog.tiers.map((t) => t.key) as [string, ...string[]]);
 
 export const UserIdParam = z.object({ user_id: UserId.openapi({ param: { name: "user_id", in: "path" } }) });
-
 
 export const SubscriptionView = z
   .object({
@@ -59,6 +58,7 @@ export const Offer = z
     description: z.string(),
     to_tier: z.string().optional(),
     percent_off: z.number().optional(),
+    duration: z.enum(["once", "repeating"]).optional(),
     duration_in_months: z.int().optional(),
     amount: z.int().optional().describe("Integer cents per billing period under the offer"),
     currency: z.string(),
