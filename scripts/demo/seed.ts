@@ -1,0 +1,260 @@
+/**
+ * Plays the demo plan (plan.ts) against a running worker and Stripe (the emulator locally):
+ * every customer on their own test clock, starting a year ago, subscribing through the worker's
+ * `POST /v1/checkout` and the hosted checkout, then living their story through the worker's
+ * lifecycle API as their clock moves to today. Everything reaches the worker as Stripe's own
+ * signed webhooks, so the mirror, the entitlements and the history are what production would
+ * have. No shortcut writes to D1.
+ */
+import type Stripe from "stripe";
+import { demoPlan, type DemoAction, type DemoCustomer } from "./plan.ts";
+
+const DAY = 86_400;
+export const DEMO_PROMOTION_CODE = "FEDWELCOME";
+
+export interface SeedTarget {
+  workerUrl: string;
+  serviceKey: string;
+  /** Lists the worker's events (admin): the seed waits until every delivered event is processed. */
+  adminKey: string;
+  /** The official client, pointed at the emulator (or a Stripe test account). */
+  stripe: Stripe;
+  /** The emulator's base URL and key, for the buyer's side of Checkout (its test helper). */
+  emulatorUrl: string;
+  emulatorKey: string;
+  /** Resolves when the emulator has no webhook delivery pending. */
+  idle(): Promise<void>;
+  /** Runs the worker's minute sweep, which retries events whose processing failed. */
+  sweep?(): Promise<void>;
+}
+
+export interface SeedProgress {
+  done: number;
+  total: number;
+  /** Actions the worker refused or that failed (the seed goes on without them). */
+  failed: number;
+}
+
+export interface SeedOptions {
+  customers: number;
+  days: number;
+  /** Unix seconds: the end of the history (today). */
+  now: number;
+  concurrency?: number;
+  seed?: number;
+  onProgress?: (p: SeedProgress) => void;
+  /** Told about each action that failed, with why. */
+  onIssue?: (customer: DemoCustomer, what: string) => void;
+}
+
+export interface SeedReport {
+  customers: number;
+  failedActions: number;
+  byStory: Record<string, number>;
+  seconds: number;
+}
+
+class WorkerError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+    what: string,
+  ) {
+    super(`${what}: HTTP ${status} ${body.slice(0, 300)}`);
+  }
+}
+
+function client(target: SeedTarget) {
+  return async function api<T>(method: string, path: string, body?: unknown, key = target.serviceKey): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      let res: Response;
+      try {
+        res = await fetch(`${target.workerUrl}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+      } catch (e) {
+        if (attempt < 4) {
+          await sleep(250 * attempt);
+          continue;
+        }
+        throw e;
+      }
+      // Rate limited or a passing server error: wait and try again.
+      if ((res.status === 429 || res.status >= 500) && attempt < 4) {
+        await sleep(res.status === 429 ? 1000 : 250 * attempt);
+        continue;
+      }
+      const text = await res.text();
+      if (!res.ok) throw new WorkerError(res.status, text, `${method} ${path}`);
+      return JSON.parse(text) as T;
+    }
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const started = Date.now();
+  for (let wait = 20; ; wait = Math.min(wait * 2, 500)) {
+    if (await check()) return;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(wait);
+  }
+}
+
+async function advance(stripe: Stripe, clockId: string, to: number): Promise<void> {
+  const clock = await stripe.testHelpers.testClocks.retrieve(clockId);
+  if (clock.frozen_time >= to) return;
+  await stripe.testHelpers.testClocks.advance(clockId, { frozen_time: to });
+  await until(`test clock ${clockId}`, async () => (await stripe.testHelpers.testClocks.retrieve(clockId)).status === "ready");
+}
+
+/** The buyer's side of Checkout: pay on the hosted page with a test card. */
+async function completeCheckout(target: SeedTarget, c: DemoCustomer, sessionId: string): Promise<void> {
+  const form = new URLSearchParams({ payment_method: "pm_card_visa", name: c.name, email: c.email, "address[country]": "US" });
+  if (c.taxed) {
+    form.set("address[state]", "CA");
+    form.set("address[postal_code]", "94107");
+  } else {
+    form.set("address[state]", "VA");
+    form.set("address[postal_code]", "22201");
+  }
+  const res = await fetch(`${target.emulatorUrl}/v1/test_helpers/checkout/sessions/${sessionId}/complete`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${target.emulatorKey}`, "content-type": "application/x-www-form-urlencoded" },
+    body: form.toString(),
+  });
+  if (!res.ok) throw new Error(`completing checkout for ${c.userId}: HTTP ${res.status} ${await res.text()}`);
+}
+
+async function act(target: SeedTarget, api: ReturnType<typeof client>, c: DemoCustomer, ids: { customer: string; sub: string }, action: DemoAction): Promise<void> {
+  const { stripe } = target;
+  const user = encodeURIComponent(c.userId);
+  const customerId = ids.customer;
+  const sub = ids.sub;
+  switch (action.kind) {
+    case "remove_card": {
+      for (const pm of (await stripe.paymentMethods.list({ customer: customerId })).data) await stripe.paymentMethods.detach(pm.id);
+      await stripe.subscriptions.update(sub, { default_payment_method: "" });
+      return;
+    }
+    case "upgrade":
+    case "downgrade":
+    case "to_annual": {
+      const tier = (await stripe.subscriptions.retrieve(sub)).items.data[0]?.price.lookup_key?.split("_")[0] ?? c.tier;
+      const body = action.kind === "to_annual" ? { tier, billing_cycle: "annual" } : { tier: action.kind === "upgrade" ? "mobile" : "local" };
+      const preview = await api<{ amount_due_now: number; proration_date: number }>("POST", `/v1/subscriptions/${user}/change/preview`, body);
+      await api("POST", `/v1/subscriptions/${user}/change`, { ...body, expected_amount_due_now: preview.amount_due_now, proration_date: preview.proration_date });
+      return;
+    }
+    case "cancel": {
+      const first = await api<{ canceled: boolean; offer?: { id: string } }>("POST", `/v1/subscriptions/${user}/cancel`, {
+        reason: action.reason,
+        feedback: `Demo: ${action.reason.replaceAll("_", " ")}`,
+        ...(action.then === "skip_offer" ? { skip_offer: true } : {}),
+      });
+      if (first.canceled || !first.offer) return;
+      if (action.then === "accept_offer") await api("POST", `/v1/subscriptions/${user}/offer/accept`, { offer_id: first.offer.id });
+      else await api("POST", `/v1/subscriptions/${user}/cancel`, { reason: action.reason });
+      return;
+    }
+    case "card_fails":
+    case "card_fixed": {
+      const pm = await stripe.paymentMethods.attach(action.kind === "card_fails" ? "pm_card_chargeCustomerFail" : "pm_card_visa", { customer: customerId });
+      await stripe.customers.update(customerId, { invoice_settings: { default_payment_method: pm.id } });
+      await stripe.subscriptions.update(sub, { default_payment_method: pm.id });
+      if (action.kind === "card_fixed") {
+        // As the hosted invoice page does once the new card is in: pay what is open.
+        for (const inv of (await stripe.invoices.list({ customer: customerId, status: "open", limit: 10 })).data) await stripe.invoices.pay(inv.id);
+      }
+      return;
+    }
+    case "pause":
+      await api("POST", `/v1/subscriptions/${user}/pause`, {});
+      return;
+    case "resume":
+      await api("POST", `/v1/subscriptions/${user}/resume`);
+      return;
+  }
+}
+
+async function live(target: SeedTarget, api: ReturnType<typeof client>, c: DemoCustomer, opts: SeedOptions, issue: (what: string) => void): Promise<void> {
+  const { stripe } = target;
+  const start = opts.now - opts.days * DAY + c.joinDay * DAY;
+  const clock = await stripe.testHelpers.testClocks.create({ frozen_time: start, name: c.userId });
+  const session = await api<{ session_id: string }>("POST", "/v1/checkout", {
+    user_id: c.userId,
+    email: c.email,
+    tier: c.tier,
+    billing_cycle: c.cycle,
+    test_clock: clock.id,
+    ...(c.promotionCode ? { promotion_code: DEMO_PROMOTION_CODE } : {}),
+  });
+  await completeCheckout(target, c, session.session_id);
+  const done = await stripe.checkout.sessions.retrieve(session.session_id);
+  // The lifecycle API finds a subscription whose webhooks are still on their way in Stripe.
+  const ids = { customer: done.customer as string, sub: done.subscription as string };
+  for (const { day, action } of c.actions) {
+    await advance(stripe, clock.id, start + day * DAY);
+    try {
+      await act(target, api, c, ids, action);
+    } catch (e) {
+      issue(`${action.kind} on day ${day}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  await advance(stripe, clock.id, opts.now);
+}
+
+/** The coupon and promotion code some demo customers use at checkout (made once). */
+export async function ensureDemoPromotion(stripe: Stripe): Promise<void> {
+  const existing = await stripe.promotionCodes.list({ code: DEMO_PROMOTION_CODE, limit: 1 });
+  if (existing.data.length > 0) return;
+  const coupon = await stripe.coupons.create({ percent_off: 20, duration: "repeating", duration_in_months: 3, name: "Welcome: 20 % off 3 months" });
+  await stripe.promotionCodes.create({ promotion: { type: "coupon", coupon: coupon.id }, code: DEMO_PROMOTION_CODE });
+}
+
+export async function seedDemo(target: SeedTarget, opts: SeedOptions): Promise<SeedReport> {
+  const started = Date.now();
+  const plan = demoPlan({ customers: opts.customers, days: opts.days, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
+  const api = client(target);
+  await ensureDemoPromotion(target.stripe);
+  const progress: SeedProgress = { done: 0, total: plan.length, failed: 0 };
+  opts.onProgress?.({ ...progress });
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const c = plan[next++];
+      if (!c) return;
+      try {
+        await live(target, api, c, opts, (what) => {
+          progress.failed++;
+          opts.onIssue?.(c, what);
+        });
+      } catch (e) {
+        progress.failed++;
+        opts.onIssue?.(c, e instanceof Error ? e.message : String(e));
+      }
+      progress.done++;
+      opts.onProgress?.({ ...progress });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 10, plan.length) }, worker));
+  // Every event delivered, and every delivered event processed by the worker.
+  await target.idle();
+  let checks = 0;
+  await until(
+    "the worker to process every delivered event",
+    async () => {
+      if ((await api<{ data: unknown[] }>("GET", "/v1/events?status=pending&limit=1", undefined, target.adminKey)).data.length === 0) return true;
+      // An event whose processing failed waits for the minute sweep: run it now and then.
+      if (++checks % 8 === 0) await target.sweep?.();
+      return false;
+    },
+    120_000,
+  );
+  const byStory: Record<string, number> = {};
+  for (const c of plan) byStory[c.story] = (byStory[c.story] ?? 0) + 1;
+  return { customers: plan.length, failedActions: progress.failed, byStory, seconds: (Date.now() - started) / 1000 };
+}
