@@ -103,4 +103,13 @@ export interface Decision {
   readonly trial_end?: number | null;
   /** `unavailable`: the error code that made the decision impossible. */
   readonly error?: string;
+  /**
+   * Unix seconds: when the data behind this decision was last known to be current. For claims
+   * alone (`can(claims, …)`) it is the token's `iat`. From the token manager (`check`,
+   * `evaluate`, the middlewares) it is the later of `iat` and the last poll of the changes feed
+   * that read up to the feed's head after the token was fetched (a poll that named the user
+   * drops the token instead). `null` for `unavailable` (no data). `now - as_of` is how stale the
+   * answer can be: about the poll interval while the feed is reachable.
+   */
+  readonly as_of: number | null;
 }

@@ -1,10 +1,14 @@
 import { can } from "./can.js";
 import type { Decision, EntitlementClaims } from "./claims.js";
-import { ConfigInvalid, EntitlementsError, WorkerRejected, WorkerUnavailable } from "./errors.js";
+import { ConfigInvalid, EntitlementsError, WorkerUnavailable } from "./errors.js";
+import { createChangesFeed, DEFAULT_CHANGES_INTERVAL_MS, type ChangesFeed, type ChangesOptions, type Freshness } from "./internal/changes-feed.js";
 import { unavailable } from "./internal/decide.js";
+import { requestJson } from "./internal/http.js";
 import { limit } from "./limit.js";
 import { createRemoteKeySet, type RemoteKeySet } from "./remote-key-set.js";
 import { verifyToken, type VerifyOptions } from "./verify.js";
+
+export type { ChangesOptions, Freshness } from "./internal/changes-feed.js";
 
 /**
  * `F` is the union of your feature keys (the worker's catalog), e.g.
@@ -14,7 +18,7 @@ import { verifyToken, type VerifyOptions } from "./verify.js";
 export interface EntitlementsOptions<F extends string = string> {
   /** The worker's base URL, e.g. `https://billing.example.com`. Plain http only for localhost. */
   baseUrl: string;
-  /** A `service` API key of the worker (sent as a Bearer token to the token endpoint only). */
+  /** A `service` API key of the worker (sent as a Bearer token to the token and changes endpoints only). */
   apiKey: string;
   /** Expected `iss` of tokens. */
   issuer: string;
@@ -40,6 +44,16 @@ export interface EntitlementsOptions<F extends string = string> {
   maxRetryDelay?: number;
   /** Clock in milliseconds (inject in tests). Default `Date.now`. */
   now?: () => number;
+  /**
+   * The changes feed: the token manager polls `GET /v1/entitlements/changes` (one request per
+   * interval for the whole instance, with `apiKey`, which needs `entitlements:read`) and drops the
+   * cached token of every user it names, so a cancellation, suspension or upgrade reaches
+   * decisions within one interval plus one token fetch instead of at token expiry. Polling starts
+   * with the first `forUser`/`check`/`evaluate` and never keeps a Node process alive. `false`
+   * turns it off (decisions then change when tokens are refreshed, as before). Default on, every
+   * 15 s.
+   */
+  changes?: false | ChangesOptions;
 }
 
 /** What `evaluate()` returns: the decision plus what it was based on. */
@@ -73,6 +87,10 @@ export interface Entitlements<F extends string = string> {
   evaluate(userId: string, feature: F): Promise<Evaluation>;
   /** Drops cached tokens (one user, or everyone), e.g. right after a checkout completes. */
   invalidate(userId?: string): void;
+  /** How current the token manager's decisions are: the changes feed's last successful poll and error. */
+  freshness(): Freshness;
+  /** Stops polling the changes feed (cached tokens keep answering until they expire). Idempotent. */
+  close(): void;
   /** The JWKS cache (exposes `requests` for monitoring). */
   readonly keys: RemoteKeySet;
 }
@@ -83,6 +101,14 @@ interface Entry {
   failures: number;
   retryAt: number;
   lastError: EntitlementsError | undefined;
+  /** When `claims` arrived (ms), and the feed's epoch then: what a later poll can vouch for. */
+  fetchedAt: number;
+  epoch: number;
+  /** Bumped when the feed names the user: a token fetch that overlapped it is fetched again. */
+  generation: number;
+  /** Decisions of `claims` with a later `as_of` than `iat`, keyed by the claims' own decision. */
+  asOf: number;
+  decisions: Map<Decision, Decision> | undefined;
 }
 
 const MAX_RESPONSE_BYTES = 16 * 1024;
@@ -119,6 +145,10 @@ export function createEntitlements<F extends string = string>(options: Entitleme
   const maxRetryDelay = options.maxRetryDelay ?? 30_000;
   const failOpen = new Set<string>(options.failOpen ?? []);
   const tokenUrl = `${root}/v1/entitlements/token`;
+  const changesOptions = options.changes === false ? undefined : (options.changes ?? {});
+  const intervalMs = changesOptions?.intervalMs ?? DEFAULT_CHANGES_INTERVAL_MS;
+  config(options.changes === undefined || options.changes === false || (typeof options.changes === "object" && options.changes !== null), "changes must be false or an object");
+  config(Number.isFinite(intervalMs) && intervalMs >= 10, "changes.intervalMs must be a number of milliseconds, at least 10");
 
   const keys = createRemoteKeySet(`${root}/.well-known/jwks.json`, {
     fetch: doFetch,
@@ -134,42 +164,62 @@ export function createEntitlements<F extends string = string>(options: Entitleme
   const entries = new Map<string, Entry>();
 
   async function fetchToken(userId: string): Promise<EntitlementClaims> {
-    let res: Response;
-    let text: string;
-    try {
-      res = await doFetch(tokenUrl, {
-        method: "POST",
-        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", accept: "application/json" },
-        body: JSON.stringify({ user_id: userId }),
-        signal: AbortSignal.timeout(timeout),
-      });
-      text = await res.text();
-    } catch (cause) {
-      throw new WorkerUnavailable("token request failed", { cause });
-    }
-    let body: unknown;
-    try {
-      body = text.length <= MAX_RESPONSE_BYTES ? JSON.parse(text) : undefined;
-    } catch {
-      body = undefined;
-    }
-    if (res.status !== 200) {
-      const problem = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : undefined;
-      if (res.status >= 500 || res.status === 429 || res.status === 408) {
-        throw new WorkerUnavailable(`token request failed with HTTP ${res.status}`, { status: res.status });
-      }
-      const title = typeof problem?.title === "string" ? `: ${problem.title}` : "";
-      throw new WorkerRejected(`token request rejected with HTTP ${res.status}${title}`, res.status, problem);
-    }
+    const body = await requestJson(doFetch, tokenUrl, { apiKey, timeout, maxBytes: MAX_RESPONSE_BYTES, body: JSON.stringify({ user_id: userId }) }, "token request");
     const token = (body as { token?: unknown } | undefined)?.token;
     if (typeof token !== "string") throw new WorkerUnavailable("token response has no token", { status: 200 });
     return verifyToken(token, { ...verifyOptions, subject: userId });
   }
 
+  const feed: ChangesFeed | undefined =
+    changesOptions === undefined
+      ? undefined
+      : createChangesFeed({
+          url: `${root}/v1/entitlements/changes`,
+          apiKey,
+          fetch: doFetch,
+          timeout,
+          now,
+          intervalMs,
+          onStale: changesOptions.onStale,
+          onChanged(userId) {
+            const entry = entries.get(userId);
+            if (entry === undefined) return;
+            entry.generation++;
+            entry.claims = undefined; // the next decision fetches a new token
+            entry.decisions = undefined;
+          },
+          onRestart() {
+            // No cached token is known to follow the feed from its new cursor.
+            for (const entry of entries.values()) {
+              entry.claims = undefined;
+              entry.decisions = undefined;
+            }
+          },
+        });
+
+  /** A token fetched after the feed's cursor and after every change it has named for the user. */
+  async function fetchCovered(userId: string, entry: Entry): Promise<EntitlementClaims> {
+    const first = feed?.start();
+    if (first !== undefined) await first; // the cursor is read before the first token
+    for (;;) {
+      const generation = entry.generation;
+      const epoch = feed?.epoch ?? 0;
+      const claims = await fetchToken(userId);
+      // A poll named the user, or the cursor restarted, while the token was on its way: it may
+      // predate that change. Fetch again (a poll names a user at most once per interval).
+      if (entry.generation === generation && (feed?.epoch ?? 0) === epoch) {
+        entry.epoch = epoch;
+        return claims;
+      }
+    }
+  }
+
   function refresh(userId: string, entry: Entry): Promise<EntitlementClaims> {
-    const p = fetchToken(userId).then(
+    const p = fetchCovered(userId, entry).then(
       (claims) => {
         entry.claims = claims;
+        entry.fetchedAt = now();
+        entry.decisions = undefined;
         entry.failures = 0;
         entry.retryAt = 0;
         entry.lastError = undefined;
@@ -199,7 +249,7 @@ export function createEntitlements<F extends string = string>(options: Entitleme
     const t = now();
     let entry = entries.get(userId);
     if (entry === undefined) {
-      entry = { claims: undefined, inflight: undefined, failures: 0, retryAt: 0, lastError: undefined };
+      entry = { claims: undefined, inflight: undefined, failures: 0, retryAt: 0, lastError: undefined, fetchedAt: 0, epoch: 0, generation: 0, asOf: 0, decisions: undefined };
       entries.set(userId, entry);
       if (entries.size > maxUsers) {
         for (const [k, e] of entries) {
@@ -223,10 +273,33 @@ export function createEntitlements<F extends string = string>(options: Entitleme
     return refresh(userId, entry);
   }
 
+  /**
+   * `can()` with `as_of` moved up to the feed's last poll when that poll vouches for the token
+   * (same epoch, sent after the token arrived). Such decisions are made once per claims, feature
+   * answer and poll, so a decision on cached claims allocates nothing in between.
+   */
+  function decide(userId: string, claims: EntitlementClaims, feature: string): Decision {
+    const base = can(claims, feature);
+    const coveredAt = feed?.coveredAt ?? null;
+    if (coveredAt === null) return base;
+    const entry = entries.get(userId);
+    if (entry === undefined || entry.claims !== claims || entry.epoch !== feed!.epoch || entry.fetchedAt > coveredAt) return base;
+    const asOf = Math.floor(coveredAt / 1000);
+    if (asOf <= claims.iat) return base;
+    if (entry.decisions === undefined || entry.asOf !== asOf) {
+      if (entry.decisions === undefined) entry.decisions = new Map();
+      else entry.decisions.clear();
+      entry.asOf = asOf;
+    }
+    let d = entry.decisions.get(base);
+    if (d === undefined) entry.decisions.set(base, (d = Object.freeze({ ...base, as_of: asOf })));
+    return d;
+  }
+
   async function evaluate(userId: string, feature: string): Promise<Evaluation> {
     try {
       const claims = await forUser(userId);
-      return { decision: can(claims, feature), claims, error: null };
+      return { decision: decide(userId, claims, feature), claims, error: null };
     } catch (err) {
       if (!(err instanceof EntitlementsError)) throw err;
       return { decision: unavailable(err.code, failOpen.has(feature)), claims: null, error: err };
@@ -242,5 +315,14 @@ export function createEntitlements<F extends string = string>(options: Entitleme
     else entries.delete(userId);
   }
 
-  return { verify, can, limit, forUser, check, evaluate, invalidate, keys };
+  function freshness(): Freshness {
+    if (feed !== undefined) return feed.freshness();
+    return { enabled: false, stale: false, lastSuccessAt: null, lastAttemptAt: null, error: null, requests: 0 };
+  }
+
+  function close(): void {
+    feed?.close();
+  }
+
+  return { verify, can, limit, forUser, check, evaluate, invalidate, freshness, close, keys };
 }

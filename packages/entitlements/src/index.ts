@@ -1,5 +1,5 @@
 export { createEntitlements } from "./create-entitlements.js";
-export type { Entitlements, EntitlementsOptions, Evaluation } from "./create-entitlements.js";
+export type { ChangesOptions, Entitlements, EntitlementsOptions, Evaluation, Freshness } from "./create-entitlements.js";
 export { verifyToken } from "./verify.js";
 export type { KeySource, VerifyOptions } from "./verify.js";
 export { can } from "./can.js";

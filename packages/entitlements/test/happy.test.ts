@@ -58,7 +58,7 @@ describe("can", () => {
 
   it("allows a feature included in the active tier", async () => {
     const c = await claimsOf({ tier: "local", status: "active" });
-    expect(can(c, "commute_search")).toEqual({ allowed: true, reason: "included" });
+    expect(can(c, "commute_search")).toEqual({ allowed: true, reason: "included", as_of: c.iat });
   });
 
   it("denies a feature of a higher tier with the upgrade prompt from the claims", async () => {

@@ -54,3 +54,16 @@ nodeRequire(entitlements, "nationwide_search", { userId: (req: express.Request &
 
 // @ts-expect-error failOpen takes catalog features only
 createEntitlements<Feature>({ baseUrl: "https://x", apiKey: "k", issuer: "i", audience: "a", failOpen: ["nationwide_search"] });
+
+// Freshness: the changes feed
+const fresh = createEntitlements<Feature>({
+  baseUrl: process.env.BILLING_URL!,
+  apiKey: process.env.BILLING_SERVICE_KEY!,
+  issuer: "https://billing.federaljobadvisor.com",
+  audience: "federal-job-advisor",
+  changes: { intervalMs: 15_000, onStale: (f) => console.warn("entitlements feed stale since", f.lastSuccessAt, f.error) },
+});
+fresh.freshness();
+process.on("SIGTERM", () => fresh.close());
+export const asOf: Promise<number | null> = fresh.check("u", "mobile_app").then((d) => d.as_of);
+createEntitlements<Feature>({ baseUrl: "https://x", apiKey: "k", issuer: "i", audience: "a", changes: false });

@@ -59,7 +59,7 @@ function deny(reason: DecisionReason, c: EntitlementClaims, u: UpgradeOffer | un
     default:
       message = "This feature is not available.";
   }
-  const d: { -readonly [K in keyof Decision]: Decision[K] } = { allowed: false, reason, message };
+  const d: { -readonly [K in keyof Decision]: Decision[K] } = { allowed: false, reason, message, as_of: c.iat };
   if (u) d.upgrade = u;
   if (reason === "suspended" || reason === "paused" || reason === "trial_expired" || reason === "canceled" || reason === "no_subscription") {
     d.billing_url = c.billing_url;
@@ -88,6 +88,7 @@ export function buildIndex(c: EntitlementClaims): DecisionIndex {
       reason: "trialing",
       message: end ? `Included in your free trial until ${day(end)}.` : "Included in your free trial.",
       trial_end: end,
+      as_of: c.iat,
     });
   } else if (c.status === "past_due") {
     const grace = c.grace_until ?? null;
@@ -97,9 +98,10 @@ export function buildIndex(c: EntitlementClaims): DecisionIndex {
       message: `Your last payment failed. Update your payment method${grace ? ` before ${day(grace)}` : ""} to keep access.`,
       billing_url: c.billing_url,
       grace_until: grace,
+      as_of: c.iat,
     });
   } else {
-    allowed = Object.freeze({ allowed: true, reason: "included" });
+    allowed = Object.freeze({ allowed: true, reason: "included", as_of: c.iat });
   }
   for (const k of upgradeKeys) decisions.set(k, deny("not_in_tier", c, c.upgrade[k]));
   for (const f of c.features) decisions.set(f, allowed);
@@ -128,7 +130,7 @@ const UNAVAILABLE_MESSAGE = "Your access cannot be checked right now. Please try
 export function unavailable(error: string, failOpen: boolean): Decision {
   return Object.freeze(
     failOpen
-      ? { allowed: true, reason: "unavailable", error, message: "Access allowed while entitlements are unavailable (fail-open)." }
-      : { allowed: false, reason: "unavailable", error, message: UNAVAILABLE_MESSAGE },
+      ? { allowed: true, reason: "unavailable", error, message: "Access allowed while entitlements are unavailable (fail-open).", as_of: null }
+      : { allowed: false, reason: "unavailable", error, message: UNAVAILABLE_MESSAGE, as_of: null },
   );
 }
