@@ -14,6 +14,7 @@ const Decision = z
     billing_url: z.string().optional(),
     grace_until: z.int().nullable().optional(),
     trial_end: z.int().nullable().optional(),
+    as_of: z.int().nullable().describe("Unix seconds: when the data behind the decision was read (an online check reads it now)"),
   })
   .openapi("Decision");
 
@@ -29,6 +30,6 @@ const route = createRoute({
 
 export default handle(route, async (c) => {
   const { user_id, feature } = c.req.valid("json");
-  const { allowed, reason, message, upgrade, billing_url, grace_until, trial_end } = await checkFeature(c.get("services"), user_id, feature);
-  return c.json({ allowed, reason, message, upgrade, billing_url, grace_until, trial_end }, 200);
+  const { allowed, reason, message, upgrade, billing_url, grace_until, trial_end, as_of } = await checkFeature(c.get("services"), user_id, feature);
+  return c.json({ allowed, reason, message, upgrade, billing_url, grace_until, trial_end, as_of }, 200);
 });
