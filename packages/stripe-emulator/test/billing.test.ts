@@ -224,6 +224,49 @@ describe("tax and discounts", () => {
     expect(inv.total).toBe(5255);
   });
 
+  it("keeps an existing discount passed as discounts[i][discount] next to new coupons; a list without it drops it", async () => {
+    const { clock, customer } = await clockCustomer(h.stripe);
+    const forever20 = await h.stripe.coupons.create({ percent_off: 20, duration: "forever" });
+    const repeating25 = await h.stripe.coupons.create({ percent_off: 25, duration: "repeating", duration_in_months: 2 });
+    const sub = await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: prices.local.id }], discounts: [{ coupon: forever20.id }], expand: ["discounts"] });
+    const kept = sub.discounts[0];
+    if (typeof kept !== "object" || kept === undefined) throw new Error("discounts not expanded");
+    expect(kept).toMatchObject({ start: T0, end: null, subscription: sub.id });
+    await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: T0 + 5 * DAY });
+
+    const both = await h.stripe.subscriptions.update(sub.id, { discounts: [{ discount: kept.id }, { coupon: repeating25.id }], expand: ["discounts"] });
+    const [first, second] = both.discounts.map((d) => (typeof d === "object" ? d : null));
+    // The same discount object (same id, start and end), then a new one for the coupon.
+    expect(first).toEqual(kept);
+    expect(second?.id).not.toBe(kept.id);
+    expect(second).toMatchObject({ start: T0 + 5 * DAY, end: Date.UTC(2026, 2, 6) / 1000, subscription: sub.id, source: { coupon: repeating25.id, type: "coupon" } });
+    // Both apply to the next invoice, each to the line's amount: 20 % and 25 % of 2900.
+    const preview = await h.stripe.invoices.createPreview({ subscription: sub.id });
+    expect(preview.total_discount_amounts).toEqual([
+      { amount: 580, discount: kept.id },
+      { amount: 725, discount: second?.id },
+    ]);
+    expect(preview).toMatchObject({ subtotal: 2900, total: 2900 - 580 - 725 });
+
+    // A discount that is unknown, or another subscription's, is refused naming the entry; nothing changes.
+    const other = await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: prices.local.id }], discounts: [{ coupon: forever20.id }] });
+    const othersDiscount = other.discounts[0];
+    for (const discount of ["di_missing", typeof othersDiscount === "string" ? othersDiscount : ""]) {
+      const err = await h.stripe.subscriptions.update(sub.id, { discounts: [{ coupon: forever20.id }, { discount }] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+      if (err instanceof Stripe.errors.StripeInvalidRequestError) expect(err.param).toBe("discounts[1][discount]");
+    }
+    expect((await h.stripe.subscriptions.retrieve(sub.id)).discounts).toEqual([kept.id, second?.id]);
+
+    // Only coupons listed: the kept discount is dropped, the coupon is redeemed anew.
+    const replaced = await h.stripe.subscriptions.update(sub.id, { discounts: [{ coupon: repeating25.id }], expand: ["discounts"] });
+    expect(replaced.discounts).toHaveLength(1);
+    const only = replaced.discounts[0];
+    if (typeof only !== "object" || only === undefined) throw new Error("discounts not expanded");
+    expect([kept.id, second?.id]).not.toContain(only.id);
+    expect((await h.stripe.invoices.createPreview({ subscription: sub.id })).total).toBe(2900 - 725);
+  });
+
   it("applies a percent-off coupon", async () => {
     const { customer } = await clockCustomer(h.stripe);
     const coupon = await h.stripe.coupons.create({ percent_off: 20, duration: "forever" });

@@ -181,6 +181,86 @@ describe("subscription schedules", () => {
     expect(preview.amount_due).toBe(3110);
   });
 
+  describe("phase discounts", () => {
+    /** A clock customer on mobile ($49) with a 20 % forever promotion-code discount, moved onto a schedule. */
+    async function discountedOnSchedule(): Promise<{ clock: Stripe.TestHelpers.TestClock; customer: Stripe.Customer; sub: Stripe.Subscription; sched: Stripe.SubscriptionSchedule; discountId: string }> {
+      const coupon = await h.stripe.coupons.create({ percent_off: 20, duration: "forever" });
+      const promo = await h.stripe.promotionCodes.create({ promotion: { type: "coupon", coupon: coupon.id } });
+      const { clock, customer } = await clockCustomer(h.stripe);
+      const sub = await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: prices.mobile.id }], discounts: [{ promotion_code: promo.id }], expand: ["latest_invoice"] });
+      const first = sub.latest_invoice;
+      if (typeof first !== "object" || first === null) throw new Error("latest_invoice not expanded");
+      expect(first.amount_paid).toBe(3920);
+      const discountId = sub.discounts[0];
+      if (typeof discountId !== "string") throw new Error("no discount");
+      const sched = await h.stripe.subscriptionSchedules.create({ from_subscription: sub.id });
+      // As Stripe does, from_subscription lists the subscription's discounts on the first phase.
+      expect(sched.phases[0]?.discounts).toEqual([{ coupon: null, discount: discountId, promotion_code: null }]);
+      return { clock, customer, sub, sched, discountId };
+    }
+
+    const cases: { name: string; next: (discountId: string, coupon25: string) => Stripe.SubscriptionScheduleUpdateParams.Phase.Discount[]; total: number }[] = [
+      { name: "the next phase keeps the discount by id: the renewal at the phase change is discounted", next: (discountId) => [{ discount: discountId }], total: 2900 - 580 },
+      { name: "the next phase lists no discounts: the renewal at the phase change is not discounted", next: () => [], total: 2900 },
+      { name: "the next phase lists a coupon: a new discount from the phase start discounts the renewal", next: (_d, coupon25) => [{ coupon: coupon25 }], total: 2900 - 725 },
+    ];
+    for (const c of cases) {
+      it(c.name, async () => {
+        const { clock, customer, sub, sched, discountId } = await discountedOnSchedule();
+        const coupon25 = await h.stripe.coupons.create({ percent_off: 25, duration: "forever" });
+        const updated = await h.stripe.subscriptionSchedules.update(sched.id, {
+          phases: [
+            { items: [{ price: prices.mobile.id, quantity: 1 }], start_date: T0, end_date: FEB1, discounts: [{ discount: discountId }] },
+            { items: [{ price: prices.local.id, quantity: 1 }], duration: { interval: "month", interval_count: 1 }, discounts: c.next(discountId, coupon25.id) },
+          ],
+        });
+        expect(updated.phases[1]?.discounts).toEqual(c.next(discountId, coupon25.id).map((d) => ({ coupon: d.coupon ?? null, discount: d.discount ?? null, promotion_code: d.promotion_code ?? null })));
+        // The current phase keeps the discount: nothing changes on the subscription now.
+        expect((await h.stripe.subscriptions.retrieve(sub.id)).discounts).toEqual([discountId]);
+        // The upcoming invoice (the renewal at the phase change) already shows the next phase's discounts.
+        expect((await h.stripe.invoices.createPreview({ subscription: sub.id })).total).toBe(c.total);
+
+        await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: FEB1 + 2 * 3600 });
+        const after = await h.stripe.subscriptions.retrieve(sub.id, { expand: ["latest_invoice", "discounts"] });
+        expect(priceOf(after)).toBe(prices.local.id);
+        const inv = after.latest_invoice;
+        if (typeof inv !== "object" || inv === null) throw new Error("latest_invoice not expanded");
+        expect([inv.billing_reason, inv.status, inv.subtotal, inv.total, inv.amount_paid]).toEqual(["subscription_cycle", "paid", 2900, c.total, c.total]);
+        const discounts = after.discounts.map((d) => (typeof d === "object" ? d : null));
+        if (c.next(discountId, coupon25.id).length === 0) {
+          expect(discounts).toEqual([]);
+          expect(inv.total_discount_amounts).toEqual([]);
+        } else if (c.total === 2900 - 580) {
+          expect(discounts.map((d) => [d?.id, d?.start])).toEqual([[discountId, T0]]);
+          expect(inv.total_discount_amounts).toEqual([{ amount: 580, discount: discountId }]);
+        } else {
+          expect(discounts.map((d) => [d?.source.coupon, d?.start])).toEqual([[coupon25.id, FEB1]]);
+          expect(inv.total_discount_amounts).toEqual([{ amount: 725, discount: discounts[0]?.id }]);
+        }
+        void customer;
+      });
+    }
+
+    it("writing the current phase without discounts removes the subscription's discount now; a foreign discount is refused naming its param", async () => {
+      const { sub, sched, discountId } = await discountedOnSchedule();
+      const other = await discountedOnSchedule();
+      const err = await refusal(
+        h.stripe.subscriptionSchedules.update(sched.id, {
+          phases: [
+            { items: [{ price: prices.mobile.id }], start_date: T0, end_date: FEB1, discounts: [{ discount: discountId }] },
+            { items: [{ price: prices.local.id }], duration: { interval: "month" }, discounts: [{ discount: other.discountId }] },
+          ],
+        }),
+      );
+      expect(err.param).toBe("phases[1][discounts][0][discount]");
+      expect((await h.stripe.subscriptions.retrieve(sub.id)).discounts).toEqual([discountId]);
+      const rewritten = await h.stripe.subscriptionSchedules.update(sched.id, { phases: [{ items: [{ price: prices.mobile.id }], start_date: T0, end_date: FEB1 }] });
+      expect(rewritten.phases[0]?.discounts).toEqual([]);
+      expect((await h.stripe.subscriptions.retrieve(sub.id)).discounts).toEqual([]);
+      expect((await h.stripe.invoices.createPreview({ subscription: sub.id })).total).toBe(4900);
+    });
+  });
+
   it("release keeps the current price and detaches the schedule", async () => {
     const { clock, customer, sub } = await subscribed(prices.mobile);
     const sched = await scheduleChange(sub, prices.local);

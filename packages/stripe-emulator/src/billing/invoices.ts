@@ -31,6 +31,8 @@ export interface NewInvoiceArgs {
   now: number;
   automaticTax: boolean;
   discountIds: string[];
+  /** Previews only: unsaved discounts (coupons a change would redeem) that `discountIds` name. */
+  transientDiscounts?: Stripe.Discount[];
   metadata?: Record<string, string>;
   prorationDate?: number;
   autoAdvance?: boolean;
@@ -129,7 +131,7 @@ export function buildInvoice(core: Core, a: NewInvoiceArgs, preview: boolean): S
     webhooks_delivered_at: null,
   };
   invoice.lines.data = a.lines.map((l) => lineItem(core, invoice.id, currency, l));
-  computeTotals(core, invoice, a.customer);
+  computeTotals(core, invoice, a.customer, a.transientDiscounts);
   if (!preview) {
     core.state.invoices.set(invoice.id, invoice);
     core.state.invoiceMeta.set(invoice.id, { finalizeAt: null, retryIndex: 0 });
@@ -193,11 +195,12 @@ function lineItem(core: Core, invoiceId: string, currency: string, l: LineInput)
 }
 
 /**
- * Totals: subtotal = Σ lines; coupon discounts apply to discountable (non-proration) lines;
+ * Totals: subtotal = Σ lines; coupon discounts apply to discountable (non-proration) lines,
+ * each discount to the line's full amount (several discounts add up; they do not compound);
  * tax per line on (amount − its discount) at the customer's jurisdiction rate; total =
  * subtotal − discounts + tax. Every step is integer cents.
  */
-export function computeTotals(core: Core, inv: Stripe.Invoice, customer: Stripe.Customer): void {
+export function computeTotals(core: Core, inv: Stripe.Invoice, customer: Stripe.Customer, transientDiscounts: Stripe.Discount[] = []): void {
   const subtotal = inv.lines.data.reduce((acc, l) => acc + l.amount, 0);
   // Totals are recomputed (a preview computes them again for another address): start clean, or
   // a coupon would be counted once per computation.
@@ -208,7 +211,7 @@ export function computeTotals(core: Core, inv: Stripe.Invoice, customer: Stripe.
   const discountTotals = new Map<string, number>();
   for (const ref of inv.discounts) {
     const discountId = typeof ref === "string" ? ref : ref.id;
-    const discount = core.state.discounts.get(discountId);
+    const discount = core.state.discounts.get(discountId) ?? transientDiscounts.find((d) => d.id === discountId);
     const couponRef = discount?.source.coupon;
     const coupon = typeof couponRef === "string" ? core.state.coupons.get(couponRef) : couponRef ?? undefined;
     if (!coupon) continue;

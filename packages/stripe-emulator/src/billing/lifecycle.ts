@@ -21,8 +21,8 @@ export interface NewSubscriptionInput {
   metadata: Record<string, string>;
   defaultPaymentMethod: string | null;
   automaticTax: boolean;
-  couponIds: string[];
-  promotionCodeId: string | null;
+  /** The subscription's discounts: existing ones to keep, coupons/promotion codes to redeem. */
+  discounts: DiscountRef[];
   paymentBehavior: "allow_incomplete" | "default_incomplete" | "error_if_incomplete" | "pending_if_incomplete";
   cancelAtPeriodEnd: boolean;
   missingPaymentMethod: "cancel" | "create_invoice" | "pause";
@@ -134,16 +134,23 @@ export function paymentMethodFor(core: Core, sub: Stripe.Subscription): string |
   return pm ? (typeof pm === "string" ? pm : pm.id) : null;
 }
 
-export function createDiscount(core: Core, couponId: string, customerId: string, subId: string | null, promotionCodeId: string | null, now: number): Stripe.Discount {
+/**
+ * One entry of a `discounts[]` parameter, resolved: reuse an existing discount (same object, same
+ * start and end), or redeem a coupon (directly or through a promotion code) into a new one.
+ */
+export type DiscountRef = { discount: string } | { coupon: string; promotionCode: string | null };
+
+/** A discount object for `couponId`, not stored and not counted as a redemption (previews). */
+export function buildDiscount(core: Core, couponId: string, customerId: string, subId: string | null, promotionCodeId: string | null, now: number): Stripe.Discount {
   const coupon = core.state.coupons.get(couponId);
   const months = coupon?.duration === "repeating" ? (coupon.duration_in_months ?? 0) : 0;
-  const discount: Stripe.Discount = {
+  return {
     id: newId("di"),
     object: "discount",
     checkout_session: null,
     customer: customerId,
     customer_account: null,
-    end: coupon?.duration === "repeating" ? addMonths(now, months) : coupon?.duration === "once" ? null : null,
+    end: coupon?.duration === "repeating" ? addMonths(now, months) : null,
     invoice: null,
     invoice_item: null,
     promotion_code: promotionCodeId,
@@ -152,6 +159,11 @@ export function createDiscount(core: Core, couponId: string, customerId: string,
     subscription: subId,
     subscription_item: null,
   };
+}
+
+export function createDiscount(core: Core, couponId: string, customerId: string, subId: string | null, promotionCodeId: string | null, now: number): Stripe.Discount {
+  const discount = buildDiscount(core, couponId, customerId, subId, promotionCodeId, now);
+  const coupon = core.state.coupons.get(couponId);
   if (coupon) coupon.times_redeemed += 1;
   if (promotionCodeId) {
     const promo = core.state.promotionCodes.get(promotionCodeId);
@@ -159,6 +171,14 @@ export function createDiscount(core: Core, couponId: string, customerId: string,
   }
   core.state.discounts.set(discount.id, discount);
   return discount;
+}
+
+/**
+ * The discount ids a subscription gets from resolved `discounts[]` entries, in order: an existing
+ * discount is kept as it is; a coupon or promotion code is redeemed into a new discount.
+ */
+export function redeemDiscounts(core: Core, refs: DiscountRef[], customerId: string, subId: string, now: number): string[] {
+  return refs.map((r) => ("discount" in r ? r.discount : createDiscount(core, r.coupon, customerId, subId, r.promotionCode, now).id));
 }
 
 function addMonths(t: number, months: number): number {
@@ -245,7 +265,7 @@ export function createSubscription(core: Core, input: NewSubscriptionInput, requ
     trial_start: trial ? now : null,
   };
   sub.items.data = input.items.map((it) => subscriptionItem(id, it, now, periodEnd, now));
-  for (const couponId of input.couponIds) sub.discounts.push(createDiscount(core, couponId, input.customer.id, id, input.promotionCodeId, now).id);
+  sub.discounts = redeemDiscounts(core, input.discounts, input.customer.id, id, now);
   core.state.subscriptions.set(id, sub);
   core.state.subscriptionMeta.set(id, { trialWillEndSent: false });
   const lines = [...sub.items.data.map((it) => itemLine(core, sub, it, now, periodEnd, trial)), ...pendingItemLines(core, sub)];
@@ -455,7 +475,9 @@ function expireDiscounts(core: Core, sub: Stripe.Subscription, at: number): void
     if (!d) return false;
     const couponRef = d.source.coupon;
     const coupon = typeof couponRef === "string" ? core.state.coupons.get(couponRef) : couponRef;
-    if (coupon?.duration === "once") return false;
+    // A "once" discount has served its invoice, unless it was redeemed just now (a schedule
+    // phase starting at this renewal): then this renewal is its invoice.
+    if (coupon?.duration === "once" && d.start < at) return false;
     if (d.end !== null && d.end <= at) return false;
     return true;
   });

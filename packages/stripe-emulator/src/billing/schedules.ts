@@ -4,7 +4,7 @@ import type { Params } from "../form.ts";
 import { clone } from "../store.ts";
 import { createProrationItems, planItemChange } from "../resources/subscriptions.ts";
 import { attemptInvoicePayment, buildInvoice, emitInvoiceCreated, finalizeInvoice } from "./invoices.ts";
-import { cancelSubscriptionNow, itemLine, pendingItemLines } from "./lifecycle.ts";
+import { buildDiscount, cancelSubscriptionNow, createDiscount, itemLine, pendingItemLines, type DiscountRef } from "./lifecycle.ts";
 import { restartCycle } from "./periods.ts";
 
 /**
@@ -129,10 +129,81 @@ export function phaseAutomaticTax(sched: Stripe.SubscriptionSchedule, phase: Str
   return (phase.automatic_tax ?? sched.default_settings.automatic_tax)?.enabled;
 }
 
+function idOrNull(v: string | { id: string } | null): string | null {
+  return v === null ? null : idOf(v);
+}
+
+/** The coupon a phase discount entry redeems (directly or through its promotion code), if any. */
+function couponOfEntry(core: Core, d: Stripe.SubscriptionSchedule.Phase.Discount): { coupon: string; promotionCode: string | null } | null {
+  const promoId = idOrNull(d.promotion_code);
+  if (promoId !== null) {
+    const c = core.state.promotionCodes.get(promoId)?.promotion.coupon;
+    const coupon = c === undefined || c === null ? null : idOf(c);
+    return coupon === null ? null : { coupon, promotionCode: promoId };
+  }
+  const coupon = idOrNull(d.coupon);
+  return coupon === null ? null : { coupon, promotionCode: null };
+}
+
+/** A phase's discounts as the `discounts[]` entries they are (for a subscription created by the schedule). */
+export function phaseDiscountRefs(core: Core, discounts: Stripe.SubscriptionSchedule.Phase.Discount[]): DiscountRef[] {
+  return discounts.flatMap((d): DiscountRef[] => {
+    const existing = idOrNull(d.discount);
+    if (existing !== null) return [{ discount: existing }];
+    const c = couponOfEntry(core, d);
+    return c ? [c] : [];
+  });
+}
+
+/**
+ * The subscription's discounts while `phase` runs (Stripe: the phase's discounts replace the
+ * subscription's; a phase that lists none leaves it with none). A `discount` entry keeps that
+ * discount object; a coupon or promotion code is redeemed into a new discount when the phase
+ * starts. When the running phase is rewritten (`reuse`), a coupon entry keeps the discount the
+ * subscription already has from that same coupon (and promotion code) instead of redeeming it
+ * again, so re-sending an unchanged phase does not restart a repeating coupon.
+ */
+export function phaseDiscountIds(core: Core, sub: Stripe.Subscription, phase: Stripe.SubscriptionSchedule.Phase, at: number, reuse: boolean): string[] {
+  const customerId = idOf(sub.customer);
+  const explicit = new Set(phase.discounts.map((d) => idOrNull(d.discount)).filter((x): x is string => x !== null));
+  const available = reuse ? sub.discounts.map(idOf).filter((id) => !explicit.has(id)) : [];
+  return phase.discounts.flatMap((d) => {
+    const existing = idOrNull(d.discount);
+    if (existing !== null) return core.state.discounts.has(existing) ? [existing] : [];
+    const c = couponOfEntry(core, d);
+    if (!c) return [];
+    const i = available.findIndex((id) => {
+      const have = core.state.discounts.get(id);
+      return have !== undefined && idOrNull(have.source.coupon) === c.coupon && idOrNull(have.promotion_code) === c.promotionCode;
+    });
+    if (i >= 0) return available.splice(i, 1);
+    return [createDiscount(core, c.coupon, customerId, sub.id, c.promotionCode, at).id];
+  });
+}
+
+/**
+ * For previews: the discounts `phase` would give the subscription, without redeeming anything.
+ * Coupons become unsaved discount objects, returned in `transient` for the invoice totals.
+ */
+export function previewPhaseDiscounts(core: Core, sub: Stripe.Subscription, phase: Stripe.SubscriptionSchedule.Phase, at: number): { ids: string[]; transient: Stripe.Discount[] } {
+  const transient: Stripe.Discount[] = [];
+  const ids = phase.discounts.flatMap((d) => {
+    const existing = idOrNull(d.discount);
+    if (existing !== null) return core.state.discounts.has(existing) ? [existing] : [];
+    const c = couponOfEntry(core, d);
+    if (!c) return [];
+    const discount = buildDiscount(core, c.coupon, idOf(sub.customer), sub.id, c.promotionCode, at);
+    transient.push(discount);
+    return [discount.id];
+  });
+  return { ids, transient };
+}
+
 /**
  * Puts a phase's configuration on the subscription at `at`. `entering` is a phase transition
- * (metadata merged, `billing_cycle_anchor: phase_start` honoured); otherwise it is an update of
- * the current phase. `behavior` "boundary" means the change happens at the period end, just
+ * (metadata merged, `billing_cycle_anchor: phase_start` honoured, discounts set from the phase);
+ * otherwise it is an update of the current phase, whose discounts are set only when the phases
+ * were written (`setDiscounts`). `behavior` "boundary" means the change happens at the period end, just
  * before the renewal: no prorations, and an interval change only moves the anchor (the renewal
  * then starts the new period). Mid-period, prorations follow `behavior` as on
  * subscriptions.update, and an interval change restarts the cycle with an invoice now.
@@ -147,6 +218,7 @@ export function applyPhase(
   behavior: "boundary" | "always_invoice" | "create_prorations" | "none",
   request: RequestInfo | null,
   entering: boolean,
+  setDiscounts = entering,
 ): Stripe.Invoice | null {
   const first = sub.items.data[0];
   const periodEnd = first?.current_period_end ?? at;
@@ -159,6 +231,7 @@ export function applyPhase(
   const pm = phase.default_payment_method ?? sched.default_settings.default_payment_method;
   if (pm) sub.default_payment_method = typeof pm === "string" ? pm : pm.id;
   if (entering && phase.metadata && Object.keys(phase.metadata).length > 0) sub.metadata = { ...sub.metadata, ...phase.metadata };
+  if (entering || setDiscounts) sub.discounts = phaseDiscountIds(core, sub, phase, at, !entering);
   const restart = plan.intervalChanged || (entering && phase.billing_cycle_anchor === "phase_start");
   if (boundary) {
     if (restart) sub.billing_cycle_anchor = at;
@@ -303,9 +376,10 @@ export function cancelAttachedSchedule(core: Core, sub: Stripe.Subscription, at:
 /**
  * For the upcoming-invoice preview: when the next phase starts at the current period end, the
  * subscription as it will be at that renewal (the next phase's items, anchor reset if the
- * interval changes) and that phase's automatic-tax setting.
+ * interval changes, the phase's discounts) and that phase's automatic-tax setting; coupons the
+ * phase would redeem are unsaved discounts in `transientDiscounts`.
  */
-export function subscriptionAtNextPhase(core: Core, sub: Stripe.Subscription): { sub: Stripe.Subscription; automaticTax: boolean | undefined } | null {
+export function subscriptionAtNextPhase(core: Core, sub: Stripe.Subscription): { sub: Stripe.Subscription; automaticTax: boolean | undefined; transientDiscounts: Stripe.Discount[] } | null {
   const sched = scheduleOf(core, sub);
   const periodEnd = sub.items.data[0]?.current_period_end;
   if (!sched || sched.status !== "active" || periodEnd === undefined || sched.current_phase?.end_date !== periodEnd) return null;
@@ -316,5 +390,7 @@ export function subscriptionAtNextPhase(core: Core, sub: Stripe.Subscription): {
   preview.items.data = plan.newItems;
   if (plan.intervalChanged || next.billing_cycle_anchor === "phase_start") preview.billing_cycle_anchor = periodEnd;
   if (next.metadata && Object.keys(next.metadata).length > 0) preview.metadata = { ...preview.metadata, ...next.metadata };
-  return { sub: preview, automaticTax: phaseAutomaticTax(sched, next) };
+  const discounts = previewPhaseDiscounts(core, preview, next, periodEnd);
+  preview.discounts = discounts.ids;
+  return { sub: preview, automaticTax: phaseAutomaticTax(sched, next), transientDiscounts: discounts.transient };
 }

@@ -275,8 +275,7 @@ export function completeCheckoutSession(core: Core, id: string, p: Params, reque
   if (promoId !== undefined) {
     const promo = core.state.promotionCodes.get(promoId);
     const c = promo?.promotion.coupon;
-    if (typeof c === "string") discounts.couponIds.push(c);
-    discounts.promotionCodeId = promoId;
+    if (typeof c === "string") discounts.push({ coupon: c, promotionCode: promoId });
   }
   session.customer = customer.id;
   session.customer_details = { address: customer.address ? clone(customer.address) : null, business_name: null, email: customer.email, individual_name: null, name: customer.name ?? null, phone: null, tax_exempt: "none", tax_ids: [] };
@@ -291,8 +290,7 @@ export function completeCheckoutSession(core: Core, id: string, p: Params, reque
         metadata: mergeMetadata(null, obj(sd, "metadata"), false),
         defaultPaymentMethod: pm.id,
         automaticTax: session.automatic_tax.enabled,
-        couponIds: discounts.couponIds,
-        promotionCodeId: discounts.promotionCodeId,
+        discounts,
         paymentBehavior: "error_if_incomplete",
         cancelAtPeriodEnd: false,
         missingPaymentMethod: missing === "cancel" || missing === "pause" ? missing : "create_invoice",

@@ -6,7 +6,7 @@ import { bool, has, int, listFields, mergeMetadata, obj, objs, s, str, validate 
 import { matchesRange, paginate } from "../list.ts";
 import { clone } from "../store.ts";
 import { attemptInvoicePayment, buildInvoice, computeTotals, emitInvoiceCreated, finalizeInvoice, markUncollectible, voidInvoice, type LineInput } from "../billing/invoices.ts";
-import { itemLine, pendingItemLines } from "../billing/lifecycle.ts";
+import { buildDiscount, itemLine, pendingItemLines } from "../billing/lifecycle.ts";
 import { nextBoundary } from "../billing/periods.ts";
 import { subscriptionAtNextPhase } from "../billing/schedules.ts";
 import { requireCustomer } from "./common.ts";
@@ -172,7 +172,7 @@ export function createPreview(ctx: Ctx): Stripe.Invoice {
     customer: s.str(),
     subscription: s.str(),
     automatic_tax: s.obj({ enabled: s.req(s.bool()) }),
-    discounts: s.arr(s.obj({ coupon: s.str(), promotion_code: s.str() }), { emptyable: true }),
+    discounts: s.arr(s.obj({ coupon: s.str(), promotion_code: s.str(), discount: s.str() }), { emptyable: true }),
     subscription_details: s.obj({
       items: s.arr(s.obj({ id: s.str(), price: s.str(), quantity: s.int({ min: 0 }), deleted: s.bool(), metadata: s.meta() })),
       proration_behavior: s.enum("create_prorations", "always_invoice", "none"),
@@ -209,8 +209,19 @@ export function createPreview(ctx: Ctx): Stripe.Invoice {
   const previewSub = scheduled ? scheduled.sub : clone(sub);
   if (!scheduled) previewSub.items.data = plan.newItems;
   const automaticTax = bool(obj(p, "automatic_tax"), "enabled") ?? scheduled?.automaticTax ?? sub.automatic_tax.enabled;
-  const discountIds = has(p, "discounts") ? [] : sub.discounts.map((d) => (typeof d === "string" ? d : d.id));
-  if (has(p, "discounts")) resolveDiscounts(core, p, customerId);
+  // `discounts` replaces the subscription's discounts for the preview (coupons as unsaved
+  // discounts); otherwise the subscription's, or the next phase's when the schedule decides.
+  let discountIds = previewSub.discounts.map((d) => (typeof d === "string" ? d : d.id));
+  const transientDiscounts = scheduled ? [...scheduled.transientDiscounts] : [];
+  if (has(p, "discounts")) {
+    transientDiscounts.length = 0;
+    discountIds = resolveDiscounts(core, p, customerId, sub.id).map((r) => {
+      if ("discount" in r) return r.discount;
+      const d = buildDiscount(core, r.coupon, customerId, sub.id, r.promotionCode, now);
+      transientDiscounts.push(d);
+      return d.id;
+    });
+  }
   let lines: LineInput[];
   let reason: Stripe.Invoice.BillingReason;
   let periodStart = now;
@@ -233,8 +244,8 @@ export function createPreview(ctx: Ctx): Stripe.Invoice {
     periodEnd = start;
     lines = [...pendingItemLines(core, sub), ...plan.prorations, ...previewSub.items.data.map((it) => itemLine(core, previewSub, it, start, end, false))];
   }
-  const inv = buildInvoice(core, { customer, subscription: previewSub, billingReason: reason, periodStart, periodEnd, lines, now, automaticTax, discountIds, prorationDate: plan.prorations.length > 0 ? plan.prorationDate : undefined }, true);
-  computeTotals(core, inv, customer);
+  const inv = buildInvoice(core, { customer, subscription: previewSub, billingReason: reason, periodStart, periodEnd, lines, now, automaticTax, discountIds, transientDiscounts, prorationDate: plan.prorations.length > 0 ? plan.prorationDate : undefined }, true);
+  computeTotals(core, inv, customer, transientDiscounts);
   inv.amount_due = Math.max(0, inv.total + Math.min(0, customer.balance));
   inv.amount_remaining = inv.amount_due;
   inv.starting_balance = customer.balance;

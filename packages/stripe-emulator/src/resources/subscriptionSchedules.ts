@@ -18,12 +18,13 @@ import {
   defaultSettingsFrom,
   emitSubscriptionUpdated,
   isOpen,
+  phaseDiscountRefs,
   settleInvoice,
   syncScheduleCancel,
   type PhaseInput,
 } from "../billing/schedules.ts";
 import { idOf, requireCustomer, requirePrice } from "./common.ts";
-import { createProrationItems } from "./subscriptions.ts";
+import { createProrationItems, discountsSpec, resolveDiscountEntries } from "./subscriptions.ts";
 
 /**
  * `/v1/subscription_schedules`. Phases use the pinned API version's parameters: a phase lasts
@@ -43,6 +44,7 @@ const createPhaseFields: Fields = {
   billing_cycle_anchor: s.enum("automatic", "phase_start"),
   default_payment_method: s.str(),
   description: s.str({ emptyable: true }),
+  discounts: discountsSpec,
 };
 const updatePhaseFields: Fields = { ...createPhaseFields, start_date: s.ts({ allowNow: true }), end_date: s.ts({ allowNow: true }) };
 const defaultSettingsSpec = s.obj({
@@ -73,7 +75,7 @@ function requirePaymentMethod(core: Core, pmId: string, customerId: string, para
  * `start_date`, or else after one billing period of its price. A phase without `automatic_tax`
  * takes the schedule's default setting. Every error names its param.
  */
-function resolvePhases(core: Core, list: Params[], firstStart: number | null, now: number, customerId: string, defaultTax: boolean): PhaseInput[] {
+function resolvePhases(core: Core, list: Params[], firstStart: number | null, now: number, customerId: string, defaultTax: boolean, subscriptionId: string | null): PhaseInput[] {
   const out: PhaseInput[] = [];
   let prevEnd: number | null = null;
   list.forEach((ph, i) => {
@@ -124,6 +126,10 @@ function resolvePhases(core: Core, list: Params[], firstStart: number | null, no
     const pm = str(ph, "default_payment_method");
     const behavior = str(ph, "proration_behavior");
     const bca = str(ph, "billing_cycle_anchor");
+    // A phase's discounts are the subscription's discounts while it runs; none listed = none.
+    const discounts = resolveDiscountEntries(core, objs(ph, "discounts") ?? [], `${at}[discounts]`, customerId, subscriptionId).map(
+      (r): Stripe.SubscriptionSchedule.Phase.Discount => ("discount" in r ? { coupon: null, discount: r.discount, promotion_code: null } : r.promotionCode !== null ? { coupon: null, discount: null, promotion_code: r.promotionCode } : { coupon: r.coupon, discount: null, promotion_code: null }),
+    );
     out.push({
       start,
       end,
@@ -135,7 +141,7 @@ function resolvePhases(core: Core, list: Params[], firstStart: number | null, no
       defaultPaymentMethod: pm !== undefined ? requirePaymentMethod(core, pm, customerId, `${at}[default_payment_method]`) : null,
       description: str(ph, "description") ?? null,
       trialEnd: null,
-      discounts: [],
+      discounts,
     });
   });
   return out;
@@ -246,7 +252,7 @@ export function createSchedule(ctx: Ctx): Stripe.SubscriptionSchedule {
   }
   const ds = obj(p, "default_settings");
   const defaults = ds ? defaultSettingsUpdate(core, defaultSettingsFrom(null), ds, customer.id) : defaultSettingsFrom(null);
-  const resolved = resolvePhases(core, list, now, now, customer.id, defaults.automatic_tax?.enabled ?? false);
+  const resolved = resolvePhases(core, list, now, now, customer.id, defaults.automatic_tax?.enabled ?? false, null);
   const first = resolved[0];
   if (!first) throw invalidRequest("Missing required param: phases.", "phases", "parameter_missing");
   const id = newId("sub_sched");
@@ -260,8 +266,7 @@ export function createSchedule(ctx: Ctx): Stripe.SubscriptionSchedule {
       metadata: first.metadata,
       defaultPaymentMethod: first.defaultPaymentMethod ?? (dsPm === null ? null : idOf(dsPm)),
       automaticTax: first.automaticTax ?? false,
-      couponIds: [],
-      promotionCodeId: null,
+      discounts: phaseDiscountRefs(core, first.discounts),
       paymentBehavior: "allow_incomplete",
       cancelAtPeriodEnd: false,
       missingPaymentMethod: "create_invoice",
@@ -322,7 +327,7 @@ export function updateSchedule(ctx: Ctx): Stripe.SubscriptionSchedule {
   if (has(p, "phases")) {
     const list = objs(p, "phases") ?? [];
     if (list.length === 0) throw invalidRequest("Missing required param: phases[0][items].", "phases[0][items]", "parameter_missing");
-    const resolved = resolvePhases(core, list, null, now, customerId, (defaults ?? sched.default_settings).automatic_tax?.enabled ?? false);
+    const resolved = resolvePhases(core, list, null, now, customerId, (defaults ?? sched.default_settings).automatic_tax?.enabled ?? false, sub?.id ?? null);
     if (sched.current_phase) {
       const k = resolved.findIndex((r) => r.start <= now && now < r.end);
       const running = resolved[k];
@@ -349,7 +354,7 @@ export function updateSchedule(ctx: Ctx): Stripe.SubscriptionSchedule {
   if (sub && subBefore && sched.status === "active" && sub.status !== "canceled" && sub.status !== "incomplete_expired") {
     const running = sched.phases.find((ph) => ph.start_date === sched.current_phase?.start_date);
     const behavior = str(p, "proration_behavior");
-    const inv = running && (phases || defaults) ? applyPhase(core, sched, sub, running, now, behavior === "always_invoice" || behavior === "none" ? behavior : "create_prorations", ctx.request, false) : null;
+    const inv = running && (phases || defaults) ? applyPhase(core, sched, sub, running, now, behavior === "always_invoice" || behavior === "none" ? behavior : "create_prorations", ctx.request, false, phases !== null) : null;
     syncScheduleCancel(sched, sub, now, wasCancel);
     emitSubscriptionUpdated(core, subBefore, sub, now, ctx.request);
     if (inv) settleInvoice(core, inv, now, ctx.request);

@@ -8,13 +8,13 @@ import { clone } from "../store.ts";
 import { newId } from "../ids.ts";
 import { prorate } from "../proration.ts";
 import { attemptInvoicePayment, buildInvoice, emitInvoiceCreated, finalizeInvoice, type LineInput } from "../billing/invoices.ts";
-import { cancelSubscriptionNow, createDiscount, createSubscription, itemLine, money, pendingItemLines, planFromPrice, productName, subscriptionItem, type ItemInput } from "../billing/lifecycle.ts";
+import { cancelSubscriptionNow, createSubscription, itemLine, money, pendingItemLines, planFromPrice, productName, redeemDiscounts, subscriptionItem, type DiscountRef, type ItemInput } from "../billing/lifecycle.ts";
 import { restartCycle } from "../billing/periods.ts";
 import { scheduleOf } from "../billing/schedules.ts";
 import { requireCustomer, requirePrice } from "./common.ts";
 
 const itemSpec = s.obj({ price: s.str(), quantity: s.int({ min: 0 }), metadata: s.meta(), price_data: s.obj({ currency: s.str(), product: s.str(), unit_amount: s.int(), recurring: s.obj({ interval: s.str(), interval_count: s.int() }) }) });
-const discountsSpec = s.arr(s.obj({ coupon: s.str(), promotion_code: s.str(), discount: s.str() }), { emptyable: true });
+export const discountsSpec = s.arr(s.obj({ coupon: s.str(), promotion_code: s.str(), discount: s.str() }), { emptyable: true });
 
 export const createFields = {
   customer: s.req(s.str()),
@@ -38,29 +38,70 @@ export const createFields = {
   payment_settings: s.obj({ save_default_payment_method: s.enum("on_subscription", "off"), payment_method_types: s.arr(s.str()) }),
 };
 
-export function resolveDiscounts(core: Core, p: Params, customerId: string | null): { couponIds: string[]; promotionCodeId: string | null } {
-  const couponIds: string[] = [];
-  let promotionCodeId: string | null = null;
-  const add = (couponId: string | undefined, promoId: string | undefined, param: string): void => {
-    if (promoId !== undefined) {
-      const promo = core.state.promotionCodes.get(promoId);
-      if (!promo) throw resourceMissing("promotion_code", promoId, param);
-      if (!promo.active) throw invalidRequest("This promotion code is not active.", param);
-      if (promo.customer !== null && promo.customer !== customerId) throw invalidRequest("This promotion code cannot be redeemed by this customer.", param);
-      if (promo.max_redemptions !== null && promo.times_redeemed >= promo.max_redemptions) throw invalidRequest("This promotion code has been fully redeemed.", param);
-      const c = promo.promotion.coupon;
-      if (typeof c === "string") couponIds.push(c);
-      promotionCodeId = promo.id;
-    } else if (couponId !== undefined) {
-      const coupon = core.state.coupons.get(couponId);
-      if (!coupon) throw resourceMissing("coupon", couponId, param);
-      if (!coupon.valid) throw invalidRequest("Coupon is no longer valid.", param);
-      couponIds.push(couponId);
+/**
+ * Resolves the discounts of a request: the legacy single `coupon` / `promotion_code` and each
+ * `discounts[i]` entry, which names exactly one of `coupon`, `promotion_code` (redeemed into a
+ * new discount) or `discount` (an existing discount of this subscription, or of its customer,
+ * kept as the same object). Every error names its param. Nothing is written.
+ */
+export function resolveDiscounts(core: Core, p: Params, customerId: string | null, subscriptionId: string | null = null): DiscountRef[] {
+  const refs: DiscountRef[] = [];
+  const single = resolveDiscountEntry(core, { ...(has(p, "coupon") && p.coupon !== null ? { coupon: p.coupon } : {}), ...(has(p, "promotion_code") ? { promotion_code: p.promotion_code } : {}) }, "", customerId, subscriptionId);
+  if (single) refs.push(single);
+  refs.push(...resolveDiscountEntries(core, objs(p, "discounts") ?? [], "discounts", customerId, subscriptionId));
+  return refs;
+}
+
+/** `discounts[]` entries under `prefix` (e.g. `phases[1][discounts]`), resolved in order. */
+export function resolveDiscountEntries(core: Core, entries: Params[], prefix: string, customerId: string | null, subscriptionId: string | null): DiscountRef[] {
+  const refs: DiscountRef[] = [];
+  entries.forEach((d, i) => {
+    const ref = resolveDiscountEntry(core, d, `${prefix}[${i}]`, customerId, subscriptionId);
+    if (!ref) return;
+    if ("discount" in ref && refs.some((r) => "discount" in r && r.discount === ref.discount)) {
+      throw invalidRequest(`The discount \`${ref.discount}\` is listed more than once.`, `${prefix}[${i}][discount]`);
     }
-  };
-  add(str(p, "coupon"), str(p, "promotion_code"), str(p, "coupon") !== undefined ? "coupon" : "promotion_code");
-  (objs(p, "discounts") ?? []).forEach((d, i) => add(str(d, "coupon"), str(d, "promotion_code"), `discounts[${i}][${str(d, "coupon") !== undefined ? "coupon" : "promotion_code"}]`));
-  return { couponIds, promotionCodeId };
+    refs.push(ref);
+  });
+  return refs;
+}
+
+function resolveDiscountEntry(core: Core, d: Params, at: string, customerId: string | null, subscriptionId: string | null): DiscountRef | null {
+  const keys = ["coupon", "promotion_code", "discount"].filter((k) => str(d, k) !== undefined);
+  const param = (k: string): string => (at === "" ? k : `${at}[${k}]`);
+  if (keys.length > 1) throw invalidRequest(`You may only specify one of these parameters: ${keys.join(", ")}.`, param(keys[1] ?? "discount"));
+  const promoId = str(d, "promotion_code");
+  const couponId = str(d, "coupon");
+  const discountId = str(d, "discount");
+  if (promoId !== undefined) {
+    const promo = core.state.promotionCodes.get(promoId);
+    if (!promo) throw resourceMissing("promotion_code", promoId, param("promotion_code"));
+    if (!promo.active) throw invalidRequest("This promotion code is not active.", param("promotion_code"));
+    if (promo.customer !== null && promo.customer !== customerId) throw invalidRequest("This promotion code cannot be redeemed by this customer.", param("promotion_code"));
+    if (promo.max_redemptions !== null && promo.times_redeemed >= promo.max_redemptions) throw invalidRequest("This promotion code has been fully redeemed.", param("promotion_code"));
+    const c = promo.promotion.coupon;
+    const coupon = typeof c === "string" ? c : c?.id;
+    return coupon === undefined ? null : { coupon, promotionCode: promo.id };
+  }
+  if (couponId !== undefined) {
+    const coupon = core.state.coupons.get(couponId);
+    if (!coupon) throw resourceMissing("coupon", couponId, param("coupon"));
+    if (!coupon.valid) throw invalidRequest("Coupon is no longer valid.", param("coupon"));
+    return { coupon: couponId, promotionCode: null };
+  }
+  if (discountId !== undefined) {
+    const discount = core.state.discounts.get(discountId);
+    if (!discount) throw invalidRequest(`No such discount: '${discountId}'`, param("discount"), "resource_missing");
+    // Only a discount "on the object (or one of its ancestors)" can be reused: this
+    // subscription's own, or one of its customer's that is not tied to a subscription.
+    const own = subscriptionId !== null && discount.subscription === subscriptionId;
+    const customers = discount.subscription === null && discount.customer !== null && discount.customer === customerId;
+    if (!own && !customers) {
+      throw invalidRequest(`The discount \`${discountId}\` cannot be used here: it belongs to ${discount.subscription !== null ? "another subscription" : "another customer"}.`, param("discount"));
+    }
+    return { discount: discountId };
+  }
+  return null;
 }
 
 function itemsFrom(core: Core, p: Params): ItemInput[] {
@@ -87,7 +128,7 @@ export function createSubscriptionRoute(ctx: Ctx): Stripe.Subscription {
     if (pm.customer !== customer.id) throw invalidRequest(`The customer does not have a payment method with the ID ${pmRef}. The payment method must be attached to the customer.`, "default_payment_method", "resource_missing");
   }
   const trialEnd = trialEndFrom(p, items, now);
-  const { couponIds, promotionCodeId } = resolveDiscounts(core, p, customer.id);
+  const discounts = resolveDiscounts(core, p, customer.id);
   const behavior = str(p, "payment_behavior");
   const missing = str(obj(obj(p, "trial_settings"), "end_behavior"), "missing_payment_method");
   return createSubscription(
@@ -99,8 +140,7 @@ export function createSubscriptionRoute(ctx: Ctx): Stripe.Subscription {
       metadata: mergeMetadata(null, obj(p, "metadata"), false),
       defaultPaymentMethod: pmRef,
       automaticTax: bool(obj(p, "automatic_tax"), "enabled") ?? false,
-      couponIds,
-      promotionCodeId,
+      discounts,
       paymentBehavior: behavior === "default_incomplete" || behavior === "error_if_incomplete" || behavior === "pending_if_incomplete" ? behavior : "allow_incomplete",
       cancelAtPeriodEnd: bool(p, "cancel_at_period_end") ?? false,
       missingPaymentMethod: missing === "cancel" || missing === "pause" ? missing : "create_invoice",
@@ -289,7 +329,7 @@ export function updateSubscription(ctx: Ctx): Stripe.Subscription {
   }
   const behavior = str(p, "proration_behavior") ?? "create_prorations";
   const plan = has(p, "items") ? planItemChange(core, sub, objs(p, "items"), int(p, "proration_date"), behavior, now) : null;
-  const discounts = resolveDiscounts(core, p, customerId);
+  const discounts = resolveDiscounts(core, p, customerId, sub.id);
   // Everything validated: apply.
   const before = clone(sub);
   if (has(p, "metadata")) sub.metadata = mergeMetadata(sub.metadata, obj(p, "metadata"), p.metadata === null);
@@ -325,7 +365,7 @@ export function updateSubscription(ctx: Ctx): Stripe.Subscription {
     sub.pause_collection = pc && (b === "keep_as_draft" || b === "mark_uncollectible" || b === "void") ? { behavior: b, resumes_at: int(pc, "resumes_at") ?? null } : null;
   }
   if (has(p, "coupon") || has(p, "discounts") || has(p, "promotion_code")) {
-    sub.discounts = discounts.couponIds.map((c) => createDiscount(core, c, customerId, sub.id, discounts.promotionCodeId, now).id);
+    sub.discounts = redeemDiscounts(core, discounts, customerId, sub.id, now);
   }
   if (p.trial_end === "now" && sub.status === "trialing") {
     sub.trial_end = now;
