@@ -113,24 +113,50 @@ export class Core {
     return this.clockNow(this.clockOfCustomer(customerId));
   }
 
+  /** Events emitted while held (see holdEvents): recorded and sent only when released. */
+  private held: Stripe.Event[] | null = null;
+
   /**
    * Records an event and queues it to every enabled endpoint. `data.object` is a snapshot taken
    * now, so later changes to the object do not leak into an earlier event (as on Stripe).
    */
   emit(input: EventInput, at: number, request: RequestInfo | null): Stripe.Event {
-    const targets = [...this.state.webhookEndpoints.values()].filter(
-      (r) => r.endpoint.status === "enabled" && (r.endpoint.enabled_events.includes("*") || r.endpoint.enabled_events.includes(input.type)),
-    );
     const event: Stripe.Event = {
       id: newId("evt"),
       object: "event",
       api_version: API_VERSION,
       created: at,
       livemode: false,
-      pending_webhooks: targets.length,
+      pending_webhooks: 0,
       request: { id: request?.id ?? null, idempotency_key: request?.idempotencyKey ?? null },
       ...clone(input),
     };
+    if (this.held) this.held.push(event);
+    else this.record(event);
+    return event;
+  }
+
+  /**
+   * Holds back every event emitted from now on, for a change that may still be rolled back
+   * (an update refused with error_if_incomplete): `releaseEvents(true)` records and sends them
+   * in order, `releaseEvents(false)` drops them as if they never happened.
+   */
+  holdEvents(): void {
+    if (this.held) throw new Error("events are already held");
+    this.held = [];
+  }
+
+  releaseEvents(keep: boolean): void {
+    const held = this.held ?? [];
+    this.held = null;
+    if (keep) for (const event of held) this.record(event);
+  }
+
+  private record(event: Stripe.Event): void {
+    const targets = [...this.state.webhookEndpoints.values()].filter(
+      (r) => r.endpoint.status === "enabled" && (r.endpoint.enabled_events.includes("*") || r.endpoint.enabled_events.includes(event.type)),
+    );
+    event.pending_webhooks = targets.length;
     this.state.events.set(event.id, event);
     this.emittedAtMs.set(event.id, this.realNowMs());
     this.deliverer.enqueue(
@@ -139,7 +165,6 @@ export class Core {
       JSON.stringify(event, null, 2),
       targets.map((t) => ({ endpointId: t.endpoint.id, url: t.endpoint.url, secret: t.secret })),
     );
-    return event;
   }
 }
 

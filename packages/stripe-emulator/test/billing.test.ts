@@ -18,6 +18,7 @@ const forCustomer = (customerId: string) => (e: Stripe.Event): boolean => {
   return "id" in o && o.id === customerId;
 };
 const lifecycle = (t: string): boolean => t.startsWith("customer.subscription.") || t.startsWith("invoice.");
+const priceOf = (sub: Stripe.Subscription): string | undefined => sub.items.data[0]?.price.id;
 
 describe("test clocks: subscription lifecycle", () => {
   it("trial → trial_will_end → first paid invoice, events in order", async () => {
@@ -210,6 +211,73 @@ describe("proration", () => {
     const sum = pending.data.reduce((a, ii) => a + ii.amount, 0);
     expect(latest?.total).toBe(4900 + sum);
     expect(latest?.status).toBe("paid");
+  });
+});
+
+describe("payment_behavior on subscriptions.update", () => {
+  /** A clock customer subscribed to local ($29, paid), whose default card then starts declining. */
+  async function subscribedThenDeclining(): Promise<{ clock: Stripe.TestHelpers.TestClock; customer: Stripe.Customer; sub: Stripe.Subscription }> {
+    const { clock, customer } = await clockCustomer(h.stripe);
+    const sub = await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: prices.local.id }] });
+    expect(sub.status).toBe("active");
+    const failing = await h.stripe.paymentMethods.attach("pm_card_chargeCustomerFail", { customer: customer.id });
+    await h.stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: failing.id } });
+    await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: T0 + 10 * DAY });
+    return { clock, customer, sub };
+  }
+
+  it("error_if_incomplete: a declined charge for the update answers 402 card_error and leaves the subscription as it was, the invoice voided", async () => {
+    const { customer, sub } = await subscribedThenDeclining();
+    const item = sub.items.data[0];
+    if (!item) throw new Error("no item");
+    const yearly = await h.stripe.prices.create({ product: typeof prices.local.product === "string" ? prices.local.product : prices.local.product.id, currency: "usd", unit_amount: 29000, recurring: { interval: "year" } });
+    const coupon = await h.stripe.coupons.create({ percent_off: 10, duration: "forever" });
+    const eventsBefore = (await h.stripe.events.list({ limit: 1 })).data[0]?.id;
+    // An upgrade billed now (always_invoice) and an interval change (bills the new period now).
+    const changes: Stripe.SubscriptionUpdateParams[] = [
+      { items: [{ id: item.id, price: prices.mobile.id }], proration_behavior: "always_invoice", payment_behavior: "error_if_incomplete", metadata: { plan: "mobile" }, discounts: [{ coupon: coupon.id }] },
+      { items: [{ id: item.id, price: yearly.id }], payment_behavior: "error_if_incomplete" },
+    ];
+    for (const change of changes) {
+      const err = await h.stripe.subscriptions.update(sub.id, change).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Stripe.errors.StripeCardError);
+      if (!(err instanceof Stripe.errors.StripeCardError)) continue;
+      expect(err.statusCode).toBe(402);
+      expect(err.type).toBe("StripeCardError");
+      expect(err.code).toBe("card_declined");
+      expect(err.decline_code).toBe("generic_decline");
+      expect(err.payment_intent?.status).toBe("requires_payment_method");
+      expect(err.payment_intent?.last_payment_error?.decline_code).toBe("generic_decline");
+
+      const after = await h.stripe.subscriptions.retrieve(sub.id);
+      expect(priceOf(after)).toBe(prices.local.id);
+      expect(after.items.data[0]?.id).toBe(item.id);
+      expect([after.status, after.latest_invoice, after.billing_cycle_anchor, after.metadata, after.discounts]).toEqual([sub.status, sub.latest_invoice, sub.billing_cycle_anchor, sub.metadata, []]);
+      expect([after.items.data[0]?.current_period_start, after.items.data[0]?.current_period_end]).toEqual([item.current_period_start, item.current_period_end]);
+      const voided = (await h.stripe.invoices.list({ customer: customer.id, limit: 1 })).data[0];
+      expect([voided?.billing_reason, voided?.status]).toEqual(["subscription_update", "void"]);
+      expect(voided?.id).not.toBe(sub.latest_invoice);
+      expect((await h.stripe.invoiceItems.list({ customer: customer.id, pending: true })).data).toHaveLength(0);
+    }
+    expect((await h.stripe.coupons.retrieve(coupon.id)).times_redeemed).toBe(0);
+    // Of the attempts, only the voiding of their invoices remains as events.
+    const since = (await h.stripe.events.list({ limit: 100, ending_before: eventsBefore })).data.filter(forCustomer(customer.id));
+    expect(since.map((e) => e.type)).toEqual(["invoice.voided", "invoice.voided"]);
+  });
+
+  it("allow_incomplete (the default): the declined update is applied, its invoice stays open and the subscription is past_due", async () => {
+    const { customer, sub } = await subscribedThenDeclining();
+    const item = sub.items.data[0];
+    if (!item) throw new Error("no item");
+    const updated = await h.stripe.subscriptions.update(sub.id, { items: [{ id: item.id, price: prices.mobile.id }], proration_behavior: "always_invoice", expand: ["latest_invoice"] });
+    expect(priceOf(updated)).toBe(prices.mobile.id);
+    expect(updated.status).toBe("past_due");
+    const inv = updated.latest_invoice;
+    if (typeof inv !== "object" || inv === null) throw new Error("latest_invoice not expanded");
+    expect([inv.billing_reason, inv.status, inv.attempt_count]).toEqual(["subscription_update", "open", 1]);
+    expect(priceOf(await h.stripe.subscriptions.retrieve(sub.id))).toBe(prices.mobile.id);
+    const types = (await eventTypes(h.stripe, forCustomer(customer.id))).filter(lifecycle).slice(-6);
+    expect(types).toEqual(["customer.subscription.updated", "invoice.created", "invoice.finalized", "invoice.payment_failed", "invoice.updated", "customer.subscription.updated"]);
   });
 });
 

@@ -1,13 +1,13 @@
 import Stripe from "stripe";
 import { diff, type Core, type RequestInfo } from "../core.ts";
 import type { Ctx } from "../context.ts";
-import { invalidRequest, resourceMissing } from "../errors.ts";
+import { cardError, invalidRequest, resourceMissing, type StripeApiError } from "../errors.ts";
 import { arr, bool, has, int, isJsonRecord, listFields, mergeMetadata, obj, objs, s, str, validate, type Params } from "../form.ts";
 import { matchesRange, paginate } from "../list.ts";
-import { clone } from "../store.ts";
+import { clone, type SubscriptionMeta } from "../store.ts";
 import { newId } from "../ids.ts";
 import { prorate } from "../proration.ts";
-import { attemptInvoicePayment, buildInvoice, emitInvoiceCreated, finalizeInvoice, type LineInput } from "../billing/invoices.ts";
+import { attemptInvoicePayment, buildInvoice, emitInvoiceCreated, finalizeInvoice, voidInvoice, type LineInput, type PayOutcome } from "../billing/invoices.ts";
 import { cancelSubscriptionNow, createSubscription, itemLine, money, pendingItemLines, planFromPrice, productName, redeemDiscounts, subscriptionItem, type DiscountRef, type ItemInput } from "../billing/lifecycle.ts";
 import { restartCycle } from "../billing/periods.ts";
 import { scheduleOf } from "../billing/schedules.ts";
@@ -330,7 +330,29 @@ export function updateSubscription(ctx: Ctx): Stripe.Subscription {
   const behavior = str(p, "proration_behavior") ?? "create_prorations";
   const plan = has(p, "items") ? planItemChange(core, sub, objs(p, "items"), int(p, "proration_date"), behavior, now) : null;
   const discounts = resolveDiscounts(core, p, customerId, sub.id);
-  // Everything validated: apply.
+  // Everything validated: apply. With error_if_incomplete an invoice charged now for this
+  // change must be paid, or the change is undone: its events are held until that is known.
+  const guard = str(p, "payment_behavior") === "error_if_incomplete" ? rollbackPoint(core, sub, customer) : null;
+  if (guard) core.holdEvents();
+  try {
+    return applyUpdate(ctx, p, sub, customer, { plan, discounts, behavior, pmRef, now }, guard);
+  } finally {
+    // Kept unless rollBack() already dropped them.
+    if (guard) core.releaseEvents(true);
+  }
+}
+
+/** The validated update of subscriptions.update, applied to `sub`. */
+function applyUpdate(
+  ctx: Ctx,
+  p: Params,
+  sub: Stripe.Subscription,
+  customer: Stripe.Customer,
+  { plan, discounts, behavior, pmRef, now }: { plan: PlannedChange | null; discounts: DiscountRef[]; behavior: string; pmRef: string | undefined; now: number },
+  guard: RollbackPoint | null,
+): Stripe.Subscription {
+  const core = ctx.core;
+  const customerId = customer.id;
   const before = clone(sub);
   if (has(p, "metadata")) sub.metadata = mergeMetadata(sub.metadata, obj(p, "metadata"), p.metadata === null);
   if (has(p, "default_payment_method")) sub.default_payment_method = pmRef ?? null;
@@ -399,12 +421,73 @@ export function updateSubscription(ctx: Ctx): Stripe.Subscription {
     core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: diff(before, sub) } }, now, ctx.request);
     emitInvoiceCreated(core, inv, now, ctx.request);
     finalizeInvoice(core, inv, now, ctx.request);
-    if (inv.status === "open") attemptInvoicePayment(core, inv, now, ctx.request);
+    const outcome = inv.status === "open" ? attemptInvoicePayment(core, inv, now, ctx.request) : null;
+    if (guard && outcome && !outcome.paid) throw rollBack(core, guard, sub, customer, inv, outcome, now, ctx.request);
     return sub;
   }
   const changes = diff(before, sub);
   if (Object.keys(changes).length > 0) core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: changes } }, now, ctx.request);
   return sub;
+}
+
+/**
+ * What an update with `payment_behavior=error_if_incomplete` puts back when the invoice it
+ * charges now is declined: the subscription as it was (items, periods, discounts, status,
+ * latest_invoice), its schedule, the customer's balance, discounts redeemed by the update and
+ * the pending invoice items the invoice swept up.
+ */
+interface RollbackPoint {
+  sub: Stripe.Subscription;
+  schedule: Stripe.SubscriptionSchedule | null;
+  meta: SubscriptionMeta | null;
+  balance: number;
+  discountIds: Set<string>;
+  pendingItemIds: string[];
+}
+
+function rollbackPoint(core: Core, sub: Stripe.Subscription, customer: Stripe.Customer): RollbackPoint {
+  const schedule = scheduleOf(core, sub);
+  const meta = core.state.subscriptionMeta.get(sub.id);
+  return {
+    sub: clone(sub),
+    schedule: schedule ? clone(schedule) : null,
+    meta: meta ? clone(meta) : null,
+    balance: customer.balance,
+    discountIds: new Set(core.state.discounts.keys()),
+    pendingItemIds: pendingItemLines(core, sub).flatMap((l) => (l.invoiceItemId !== null ? [l.invoiceItemId] : [])),
+  };
+}
+
+/**
+ * Undoes a declined error_if_incomplete update, as Stripe does: the subscription stays as it
+ * was, the invoice made for the change is voided (`invoice.voided` is the only event left of
+ * the attempt), and the answer is the 402 card_error of the declined payment.
+ */
+function rollBack(core: Core, r: RollbackPoint, sub: Stripe.Subscription, customer: Stripe.Customer, inv: Stripe.Invoice, outcome: PayOutcome, now: number, request: RequestInfo | null): StripeApiError {
+  core.releaseEvents(false);
+  Object.assign(sub, clone(r.sub));
+  if (r.schedule) core.state.subscriptionSchedules.set(r.schedule.id, clone(r.schedule));
+  if (r.meta) core.state.subscriptionMeta.set(sub.id, clone(r.meta));
+  customer.balance = r.balance;
+  for (const [id, d] of [...core.state.discounts.entries()]) {
+    if (r.discountIds.has(id)) continue;
+    const coupon = core.state.coupons.get(typeof d.source.coupon === "string" ? d.source.coupon : (d.source.coupon?.id ?? ""));
+    if (coupon) coupon.times_redeemed = Math.max(0, coupon.times_redeemed - 1);
+    const promo = d.promotion_code ? core.state.promotionCodes.get(typeof d.promotion_code === "string" ? d.promotion_code : d.promotion_code.id) : undefined;
+    if (promo) promo.times_redeemed = Math.max(0, promo.times_redeemed - 1);
+    core.state.discounts.delete(id);
+  }
+  for (const id of r.pendingItemIds) {
+    const ii = core.state.invoiceItems.get(id);
+    if (ii && ii.invoice === inv.id) ii.invoice = null;
+  }
+  voidInvoice(core, inv, now, request);
+  const decline = outcome.decline ?? { code: "card_declined", message: "Your card was declined." };
+  const pi = outcome.paymentIntent;
+  if (pi === null) return invalidRequest("This customer has no attached payment source or default payment method.", undefined, "resource_missing");
+  const pmId = typeof pi.payment_method === "string" ? pi.payment_method : (pi.payment_method?.id ?? null);
+  const pm = pmId ? core.state.paymentMethods.get(pmId) : undefined;
+  return cardError(decline, { charge: typeof pi.latest_charge === "string" ? pi.latest_charge : undefined, payment_intent: clone(pi), payment_method: pm ? clone(pm) : undefined });
 }
 
 export function cancelSubscriptionRoute(ctx: Ctx): Stripe.Subscription {
