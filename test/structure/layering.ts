@@ -9,10 +9,18 @@ import path from "node:path";
 export const DOMAIN_FOLDERS = ["billing", "entitlements", "auth", "audit", "dunning", "analytics", "email", "tools"];
 
 export interface Violation {
-  rule: "domain-imports-http" | "http-imported-outside-routes" | "date-now-outside-clock" | "import-cycle" | "route-without-method-and-path";
+  rule: "domain-imports-http" | "http-imported-outside-routes" | "date-now-outside-clock" | "import-cycle" | "route-without-method-and-path" | "entitlements-written-outside-state";
   file: string;
   detail: string;
 }
+
+/**
+ * The one writer of the `entitlements` table: its `upsertEntitlement` writes the row and its
+ * `entitlement_changes` row together. A write anywhere else (drizzle or SQL) would change a
+ * user's access without the changes feed naming them.
+ */
+export const ENTITLEMENTS_WRITER = "entitlements/state.ts";
+const ENTITLEMENTS_WRITE = /\.(?:insert|update|delete)\(\s*entitlements\s*\)|\b(?:insert(?:\s+or\s+\w+)?\s+into|replace\s+into|update(?:\s+or\s+\w+)?|delete\s+from)\s+[`"']?entitlements\b/i;
 
 /** Source with comments blanked out, so a rule never fires on prose. */
 function code(text: string): string {
@@ -54,6 +62,9 @@ export function checkLayering(files: Map<string, string>): Violation[] {
       }
     }
     graph.set(file, edges);
+    if (file !== ENTITLEMENTS_WRITER && ENTITLEMENTS_WRITE.test(code(text))) {
+      violations.push({ rule: "entitlements-written-outside-state", file, detail: "writes the entitlements table; use upsertEntitlement (it writes the change feed's row in the same batch)" });
+    }
     if (file !== "clock.ts" && /\bDate\.now\s*\(/.test(code(text))) violations.push({ rule: "date-now-outside-clock", file, detail: "calls Date.now(); take a Clock instead" });
     if (top === "routes" && file !== "routes/index.ts" && !file.endsWith("/schemas.ts")) {
       const c = code(text);

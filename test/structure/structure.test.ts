@@ -49,6 +49,18 @@ describe("worker layering", () => {
     expect(rules({ "clock.ts": "export const now = () => Date.now();", "billing/a.ts": "// not Date.now() here\nconst t = Date.now();", "audit/b.ts": "/** Date.now() */ export {};" })).toEqual(["date-now-outside-clock billing/a.ts"]);
   });
 
+  it("fails when the entitlements table is written anywhere but state.ts (the writer that adds the changes feed's row)", () => {
+    expect(
+      rules({
+        "entitlements/state.ts": "db.insert(entitlements).values(v)",
+        "billing/a.ts": "await db.update(entitlements).set({ tier: null })",
+        "billing/b.ts": "await d1.prepare(\"INSERT OR REPLACE INTO entitlements (user_id) VALUES (?)\")",
+        "dunning/c.ts": "sql`delete from entitlements where user_id = ${id}`",
+        "entitlements/d.ts": "db.select().from(entitlements); db.insert(entitlementChanges); // db.update(entitlements)",
+      }),
+    ).toEqual(["entitlements-written-outside-state billing/a.ts", "entitlements-written-outside-state billing/b.ts", "entitlements-written-outside-state dunning/c.ts"]);
+  });
+
   it("fails on an import circle, type-only imports included", () => {
     expect(rules({ "env.ts": `import type { M } from "./billing/ingest";`, "billing/ingest.ts": `import { env } from "../env";`, "log.ts": "" })).toEqual(["import-cycle billing/ingest.ts"]);
   });
