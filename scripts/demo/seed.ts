@@ -240,16 +240,30 @@ export async function seedDemo(target: SeedTarget, opts: SeedOptions): Promise<S
       opts.onProgress?.({ ...progress });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 10, plan.length) }, worker));
+  // Meanwhile the worker's minute sweep runs every second, as the cron would every minute, so
+  // the events one delivery's run leaves for it do not pile up until the end.
+  let playing = true;
+  const sweeping = (async () => {
+    while (playing && target.sweep) {
+      await target.sweep().catch(() => undefined);
+      await sleep(1000);
+    }
+  })();
+  try {
+    await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 10, plan.length) }, worker));
+  } finally {
+    playing = false;
+    await sweeping;
+  }
   // Every event delivered, and every delivered event processed by the worker.
   await target.idle();
-  let checks = 0;
   await until(
     "the worker to process every delivered event",
     async () => {
       if ((await api<{ data: unknown[] }>("GET", "/v1/events?status=pending&limit=1", undefined, target.adminKey)).data.length === 0) return true;
-      // An event whose processing failed waits for the minute sweep: run it now and then.
-      if (++checks % 8 === 0) await target.sweep?.();
+      // Events beyond what one delivery's run may process, and any whose processing failed,
+      // wait for the minute sweep: run it now instead of waiting for the minute.
+      await target.sweep?.();
       return false;
     },
     120_000,
