@@ -1,14 +1,16 @@
 /**
- * npm start: everything a newcomer needs to run the billing worker locally, offline.
+ * npm start [-- --fresh]: the whole product locally, offline, with a year of demo data.
  * 1. .dev.vars with local secrets (signing keys, emulator key, webhook secret, audit checkpoint
- *    secret) when missing;
+ *    secret) when missing; `--fresh` first wipes the local D1, the emulator's state and the keys;
  * 2. local D1 migrations;
  * 3. a local admin key when none exists (kept in .wrangler/local-admin-key, gitignored);
  * 4. the Stripe emulator on :12111 with the catalog's prices, forwarding webhooks to the worker;
- * 5. wrangler dev on :8787 with scheduled-event testing on.
+ * 5. wrangler dev on :8787, its crons run by this script (wrangler dev runs none by itself);
+ * 6. a service key, and the demo data (scripts/demo) unless it is there already;
+ * 7. the job-board demo app on :3000, gated by the SDK.
  */
 import { spawn } from "node:child_process";
-import { access, readFile, writeFile } from "node:fs/promises";
+import { access, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import Stripe from "stripe";
 import { startEmulator } from "../packages/stripe-emulator/src/index.ts";
@@ -17,9 +19,15 @@ import { createKey, readLocalAdminKey, saveLocalAdminKey } from "./apikey.ts";
 import { hashKey } from "../worker/src/auth/keys.ts";
 import { d1, lit, migrate, ROOT } from "./d1.ts";
 import { generateSigningKey } from "./keys.ts";
+import { parseArgs } from "node:util";
+import { Presets, SingleBar } from "cli-progress";
+import { startJobBoard, type RunningJobBoard } from "../examples/job-board/src/index.ts";
+import { seedDemo, type SeedProgress } from "./demo/seed.ts";
 
 const PORT = Number(process.env.PORT ?? 8787);
 const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 12111);
+const APP_PORT = Number(process.env.JOB_BOARD_PORT ?? 3000);
+const APP_ORIGIN = `http://127.0.0.1:${APP_PORT}`;
 const exists = (p: string) => access(p).then(() => true, () => false);
 
 function parseVars(text: string): Map<string, string> {
@@ -35,10 +43,12 @@ function parseVars(text: string): Map<string, string> {
 async function ensureDevVars(): Promise<Map<string, string>> {
   const file = path.join(ROOT, ".dev.vars");
   const vars = (await exists(file)) ? parseVars(await readFile(file, "utf8")) : new Map<string, string>();
+  // The worker's own address was the app's until the demo app came (tokens' links lead there now).
+  if (vars.get("APP_BASE_URL") === `http://127.0.0.1:${PORT}`) vars.delete("APP_BASE_URL");
   const placeholder = (k: string) => !vars.get(k) || /replace_me|"keys":\[\]/.test(vars.get(k)!);
   const defaults: Record<string, () => Promise<string> | string> = {
     ENVIRONMENT: () => "development",
-    APP_BASE_URL: () => `http://127.0.0.1:${PORT}`,
+    APP_BASE_URL: () => APP_ORIGIN,
     STRIPE_SECRET_KEY: () => "sk_test_emulator",
     STRIPE_API_BASE: () => `http://127.0.0.1:${EMULATOR_PORT}`,
     STRIPE_WEBHOOK_SECRETS: () => `whsec_local_${Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex")}`,
@@ -101,7 +111,85 @@ async function seedCatalog(stripe: Stripe): Promise<void> {
   }
 }
 
+const EMULATOR_STATE = path.join(ROOT, ".wrangler", "emulator-state.json");
+const SERVICE_KEY_FILE = path.join(ROOT, ".wrangler", "local-service-key");
+const DAY = 86_400;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `--fresh`: the local database, the emulator's state and the local keys go; secrets stay. */
+async function wipe(): Promise<void> {
+  for (const p of [path.join(ROOT, ".wrangler", "state"), EMULATOR_STATE, SERVICE_KEY_FILE, path.join(ROOT, ".wrangler", "local-admin-key")]) await rm(p, { recursive: true, force: true });
+  console.log("Wiped the local database, the emulator's state and the local keys (--fresh).");
+}
+
+async function api<T>(url: string, key: string, method = "GET", body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(url, { method, headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  return { status: res.status, body: (await res.json().catch(() => null)) as T };
+}
+
+/** A service key for the demo app and the seed, made once through the API (saved, gitignored). */
+async function ensureServiceKey(workerUrl: string, adminKey: string): Promise<string> {
+  const saved = (await readFile(SERVICE_KEY_FILE, "utf8").catch(() => "")).trim();
+  if (saved && (await api(`${workerUrl}/v1/entitlements/demo_probe`, saved)).status === 200) return saved;
+  const made = await api<{ key: string }>(`${workerUrl}/v1/keys`, adminKey, "POST", { name: "local-demo-service", role: "service" });
+  if (made.status !== 201) throw new Error(`could not create a service key: HTTP ${made.status}`);
+  await writeFile(SERVICE_KEY_FILE, made.body.key + "\n", { mode: 0o600 });
+  return made.body.key;
+}
+
+async function waitForHealth(url: string, timeoutMs = 60_000): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/health`)).ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`the worker did not answer ${url}/health within ${timeoutMs / 1000} s`);
+    await sleep(250);
+  }
+}
+
+/** wrangler dev runs no cron by itself: run the worker's like Cloudflare would. */
+function runCrons(workerUrl: string): () => void {
+  const run = (cron: string) => fetch(`${workerUrl}/__scheduled?cron=${encodeURIComponent(cron).replaceAll("%20", "+")}`).then((r) => r.body?.cancel(), () => undefined);
+  let minutes = 0;
+  const timer = setInterval(() => {
+    minutes++;
+    void run("* * * * *");
+    if (minutes % 15 === 0) void run("*/15 * * * *");
+  }, 60_000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** A progress bar on a terminal; plain lines (every 10 %) in CI or a pipe. */
+function progressReporter(total: number) {
+  const tty = process.stdout.isTTY && !process.env.CI;
+  if (tty) {
+    const bar = new SingleBar({ format: "  Seeding demo data [{bar}] {value}/{total} customers | {failed} refused | {duration_formatted} elapsed, about {eta_formatted} left", hideCursor: true }, Presets.shades_classic);
+    bar.start(total, 0, { failed: 0 });
+    return { update: (p: SeedProgress) => bar.update(p.done, { failed: p.failed }), stop: () => bar.stop() };
+  }
+  let shown = -1;
+  const started = Date.now();
+  return {
+    update: (p: SeedProgress) => {
+      const tenth = Math.floor((p.done / p.total) * 10);
+      if (tenth === shown) return;
+      shown = tenth;
+      const s = (Date.now() - started) / 1000;
+      const left = p.done > 0 ? Math.round((s / p.done) * (p.total - p.done)) : null;
+      console.log(`  Seeding demo data: ${p.done}/${p.total} customers, ${p.failed} refused, ${Math.round(s)} s${left === null ? "" : `, about ${left} s left`}`);
+    },
+    stop: () => undefined,
+  };
+}
+
 async function main() {
+  const { values: args } = parseArgs({ options: { fresh: { type: "boolean", default: false }, customers: { type: "string" } } });
+  if (args.fresh) await wipe();
   const vars = await ensureDevVars();
   console.log("Applying local D1 migrations...");
   await migrate("local");
@@ -114,37 +202,31 @@ async function main() {
     secretKey,
     forwardTo: `http://127.0.0.1:${PORT}/webhooks/stripe`,
     webhookSecret: vars.get("STRIPE_WEBHOOK_SECRETS")!.split(",")[0]!,
-    stateFile: path.join(ROOT, ".wrangler", "emulator-state.json"),
+    stateFile: EMULATOR_STATE,
+    // Californian addresses are taxed (7.25 %), as Stripe Tax would for a registration there.
+    taxRates: { "US-CA": 725 },
   });
   const stripe = new Stripe(secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: EMULATOR_PORT, protocol: "http" });
   await seedCatalog(stripe);
 
+  const started = Date.now();
   const wrangler = spawn(path.join(ROOT, "node_modules", ".bin", "wrangler"), ["dev", "--port", String(PORT), "--ip", "127.0.0.1", "--test-scheduled"], {
     cwd: ROOT,
-    stdio: ["inherit", "pipe", "inherit"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    stdio: ["inherit", "pipe", "pipe"],
+    // Offline: no request.cf download from workers.cloudflare.com, no metrics.
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
   });
-  let announced = false;
+  // wrangler's own chatter stays out of the way; its errors still show.
   wrangler.stdout.on("data", (chunk: Buffer) => {
-    process.stdout.write(chunk);
-    if (!announced && /Ready on/i.test(chunk.toString())) {
-      announced = true;
-      const url = `http://127.0.0.1:${PORT}`;
-      console.log(
-        [
-          "",
-          `  Billing worker:   ${url}   (health: ${url}/health, API: ${url}/openapi.json)`,
-          `  Stripe emulator:  ${emulator.url}   (key ${secretKey}; state: ${emulator.url}/_emulator/state)`,
-          `  Admin API key:    ${adminKey}`,
-          `  Entitlements:     iss ${token.iss}   aud ${token.aud}   (issuer and audience for createEntitlements)`,
-          `  Try:              curl -H "Authorization: Bearer ${adminKey}" ${url}/v1/events`,
-          `  Cron:             curl "${url}/__scheduled?cron=*+*+*+*+*"`,
-          "",
-        ].join("\n"),
-      );
-    }
+    if (process.env.VERBOSE) process.stdout.write(chunk);
   });
+  wrangler.stderr.on("data", (chunk: Buffer) => process.stderr.write(chunk));
+  const workerUrl = `http://127.0.0.1:${PORT}`;
+  let stopCrons = () => undefined as void;
+  let app: RunningJobBoard | undefined;
   const stop = async () => {
+    stopCrons();
+    await app?.close().catch(() => undefined);
     wrangler.kill("SIGINT");
     await emulator.stop();
   };
@@ -154,6 +236,53 @@ async function main() {
     await emulator.stop().catch(() => undefined);
     process.exit(code ?? 0);
   });
+
+  await waitForHealth(workerUrl);
+  console.log(`Billing worker answering after ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+  stopCrons = runCrons(workerUrl);
+  const serviceKey = await ensureServiceKey(workerUrl, adminKey);
+
+  const customers = Number(args.customers ?? 200);
+  const seeded = await api<{ status: string }>(`${workerUrl}/v1/entitlements/demo_001`, serviceKey);
+  if (seeded.status === 200 && seeded.body.status !== "none") {
+    console.log("Demo data is already there (npm start -- --fresh wipes it and seeds again).");
+  } else {
+    const progress = progressReporter(customers);
+    const issues: string[] = [];
+    const report = await seedDemo(
+      {
+        workerUrl,
+        serviceKey,
+        adminKey,
+        stripe,
+        emulatorUrl: emulator.url,
+        emulatorKey: secretKey,
+        idle: () => emulator.idle(),
+        sweep: async () => void (await fetch(`${workerUrl}/__scheduled?cron=*+*+*+*+*`)).body?.cancel(),
+      },
+      { customers, days: 365, now: Math.floor(Date.now() / 1000), concurrency: 10, onProgress: (p) => progress.update(p), onIssue: (c, what) => issues.push(`${c.userId}: ${what}`) },
+    );
+    progress.stop();
+    emulator.save();
+    console.log(`Seeded ${report.customers} customers with a year of history in ${Math.round(report.seconds)} s${report.failedActions ? ` (${report.failedActions} steps refused)` : ""}.`);
+    for (const line of issues.slice(0, 5)) console.log(`  refused: ${line}`);
+  }
+
+  app = await startJobBoard({ billingUrl: workerUrl, serviceKey, issuer: token.iss, audience: token.aud, port: APP_PORT, origin: APP_ORIGIN });
+  console.log(
+    [
+      "",
+      `  Demo app:         ${app.url}   (sign in with any name; demo_001 … demo_${String(customers).padStart(3, "0")} are the seeded customers)`,
+      `  Billing worker:   ${workerUrl}   (health: ${workerUrl}/health, API: ${workerUrl}/openapi.json)`,
+      `  Stripe emulator:  ${emulator.url}   (key ${secretKey}; state: ${emulator.url}/_emulator/state)`,
+      `  Admin API key:    ${adminKey}`,
+      `  Service API key:  ${serviceKey}`,
+      `  Entitlements:     iss ${token.iss}   aud ${token.aud}   (issuer and audience for createEntitlements)`,
+      `  Try:              curl -H "Authorization: Bearer ${serviceKey}" ${workerUrl}/v1/subscriptions/demo_001`,
+      `  Crons:            run every minute by npm start; now: curl "${workerUrl}/__scheduled?cron=*+*+*+*+*"`,
+      "",
+    ].join("\n"),
+  );
 }
 
 main().catch((e: unknown) => {
