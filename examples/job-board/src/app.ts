@@ -33,6 +33,8 @@ const FRESHNESS_WINDOW_MS = 2 * 60_000;
 const MAX_SAVED = 20;
 
 const STYLESHEET = readFileSync(new URL("../public/app.css", import.meta.url), "utf8");
+// Served so browsers asking for an icon get one instead of a 404 in the console.
+const FAVICON = readFileSync(new URL("../public/favicon.svg", import.meta.url), "utf8");
 
 const FLASH: Record<string, string> = {
   changed: "Your plan was changed.",
@@ -195,6 +197,8 @@ export function createApp(input: JobBoardConfig): Hono<AppEnv> {
   // ---------------------------------------------------------------- static, health, session
 
   app.get("/static/app.css", (c) => c.body(STYLESHEET, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=3600" }));
+  app.get("/static/favicon.svg", (c) => c.body(FAVICON, 200, { "content-type": "image/svg+xml", "cache-control": "public, max-age=86400" }));
+  app.get("/favicon.ico", (c) => c.redirect("/static/favicon.svg", 301));
   app.get("/health", (c) => c.text("ok"));
 
   app.get("/", async (c) => {

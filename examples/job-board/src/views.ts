@@ -87,6 +87,7 @@ export function layout(v: Viewer, title: string, body: Html, opts: { banner?: Ht
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · Federal Job Advisor (demo)</title>
 <link rel="stylesheet" href="/static/app.css">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 </head>
 <body>
 <header class="top">
