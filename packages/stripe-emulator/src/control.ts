@@ -80,14 +80,27 @@ export async function handleControl(core: Core, req: IncomingMessage, res: Serve
       const steps = runDue(core, null, core.realNow());
       return json(res, 200, { steps });
     }
+    if (method === "GET" && path === "/favicon.ico") {
+      // The hosted pages have no icon: say so without an error in the buyer's console.
+      res.writeHead(204, { "cache-control": "public, max-age=86400" });
+      res.end();
+      return;
+    }
     if (segs[1] === "checkout" && segs[2]) {
       const session = core.state.checkoutSessions.get(segs[2]);
       if (!session) return html(res, 404, "<h1>No such checkout session</h1>");
       if (method === "GET") return html(res, 200, checkoutPage(core, session));
       if (method === "POST") {
-        const raw = parseBody(await readBody(req), req.headers["content-type"]);
-        const p = validate(raw, completeFields);
-        const done = completeCheckoutSession(core, session.id, p, null);
+        // A browser sends every field, the ones left empty too (no promotion code, no name): those are absent.
+        const raw = Object.fromEntries(Object.entries(parseBody(await readBody(req), req.headers["content-type"])).filter(([, v]) => v !== ""));
+        let done: ReturnType<typeof completeCheckoutSession>;
+        try {
+          done = completeCheckoutSession(core, session.id, validate(raw, completeFields), null);
+        } catch (e) {
+          // What the buyer sees on the hosted page: the reason, and the way back to the form.
+          const message = e instanceof Error ? e.message : String(e);
+          return html(res, 400, `<h1>Payment not completed</h1><p>${message.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`)}</p><p><a href="/_emulator/checkout/${encodeURIComponent(session.id)}">Back to checkout</a></p>`);
+        }
         const target = (done.success_url ?? "/").replace("{CHECKOUT_SESSION_ID}", done.id);
         res.writeHead(303, { location: target });
         res.end();

@@ -73,6 +73,16 @@ describe("checkout: happy path", () => {
     expect((await h.stripe.checkout.sessions.retrieve(s.id)).status).toBe("complete");
   });
 
+  it("takes the hosted form as a browser sends it, empty fields included, and shows a refused code as a page", async () => {
+    const s = await h.stripe.checkout.sessions.create({ mode: "subscription", line_items: [{ price: (await h.stripe.prices.list({ limit: 1 })).data[0]!.id, quantity: 1 }], success_url: "http://localhost/success?session_id={CHECKOUT_SESSION_ID}", allow_promotion_codes: true });
+    const bad = await fetch(s.url ?? "", { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "email=person%40example.com&name=&payment_method=pm_card_visa&promotion_code=NOPE" });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toMatch(/Payment not completed[\s\S]*NOPE[\s\S]*Back to checkout/);
+    const submit = await fetch(s.url ?? "", { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "email=person%40example.com&name=&payment_method=pm_card_visa&promotion_code=" });
+    expect(submit.status).toBe(303);
+    expect((await h.stripe.checkout.sessions.retrieve(s.id)).status).toBe("complete");
+  });
+
   it("creates a billing portal session with a URL", async () => {
     const c = await h.stripe.customers.create({});
     const portal = await h.stripe.billingPortal.sessions.create({ customer: c.id, return_url: "http://localhost/account" });
