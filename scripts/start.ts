@@ -268,7 +268,8 @@ async function main() {
     for (const line of issues.slice(0, 5)) console.log(`  refused: ${line}`);
   }
 
-  app = await startJobBoard({ billingUrl: workerUrl, serviceKey, issuer: token.iss, audience: token.aud, port: APP_PORT, origin: APP_ORIGIN });
+  // A short poll: a change made in the demo reaches the app's decisions within two seconds.
+  app = await startJobBoard({ billingUrl: workerUrl, serviceKey, issuer: token.iss, audience: token.aud, port: APP_PORT, origin: APP_ORIGIN, changesPollIntervalMs: 2_000 });
   console.log(
     [
       "",

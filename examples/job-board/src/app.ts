@@ -87,6 +87,7 @@ export function createApp(input: JobBoardConfig): Hono<AppEnv> {
     issuer: config.issuer,
     audience: config.audience,
     ...(config.fetch && { fetch: config.fetch }),
+    ...(config.changesPollIntervalMs !== undefined && { changes: { intervalMs: config.changesPollIntervalMs } }),
   });
   const billing = billingClient({ baseUrl: config.billingUrl, apiKey: config.serviceKey, fetch: config.fetch });
   const names = new Map<string, string>();

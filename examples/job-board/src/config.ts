@@ -26,9 +26,14 @@ export interface JobBoardConfig {
   sessionSecret?: string;
   /** fetch used for the worker (the SDK and the billing calls). Default `globalThis.fetch`. */
   fetch?: typeof fetch;
+  /**
+   * How often the SDK polls the worker's entitlement changes feed, in ms (default 15,000): a
+   * cancellation or an upgrade changes this app's decisions within about that long.
+   */
+  changesPollIntervalMs?: number;
 }
 
-export type ResolvedConfig = Required<Omit<JobBoardConfig, "fetch">> & Pick<JobBoardConfig, "fetch">;
+export type ResolvedConfig = Required<Omit<JobBoardConfig, "fetch" | "changesPollIntervalMs">> & Pick<JobBoardConfig, "fetch" | "changesPollIntervalMs">;
 
 export const DEFAULTS = {
   billingUrl: "http://127.0.0.1:8787",
@@ -75,6 +80,7 @@ export function resolveConfig(config: JobBoardConfig): ResolvedConfig {
     host,
     sessionSecret: config.sessionSecret || randomSecret(),
     fetch: config.fetch,
+    changesPollIntervalMs: config.changesPollIntervalMs,
   };
 }
 
