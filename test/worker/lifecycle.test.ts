@@ -425,6 +425,33 @@ describe("cancellation with a retention offer", () => {
     expect((await stripe().invoices.list({ subscription: s.sub, limit: 1 })).data[0]).toMatchObject({ status: "paid", total: 2175 + tax(2175) });
   });
 
+  it("keeps the discount a subscriber already has when they accept the retention discount", async () => {
+    const coupon = await stripe().coupons.create({ percent_off: 20, duration: "forever" });
+    const code = `STACK${Date.now().toString(36).toUpperCase()}`;
+    await stripe().promotionCodes.create({ promotion: { type: "coupon", coupon: coupon.id }, code });
+    const s = await trialing("local", { promotionCode: code });
+    await s.clock.advanceDays(7.1);
+    await s.sync();
+    const before = (await stripe().subscriptions.retrieve(s.sub)).discounts.map((d) => (typeof d === "string" ? d : d.id));
+    expect(before).toHaveLength(1);
+    const res = await ok<CancelResult>(await post(`/v1/subscriptions/${s.userId}/cancel`, { reason: "too_expensive" }));
+    await ok(await post(`/v1/subscriptions/${s.userId}/offer/accept`, { offer_id: (res as { offer: OfferView }).offer.id }));
+    const after = (await stripe().subscriptions.retrieve(s.sub, { expand: ["discounts"] })).discounts.map((d) => (typeof d === "string" ? { id: d, coupon: null } : { id: d.id, coupon: d.source.coupon && typeof d.source.coupon !== "string" ? d.source.coupon.id : d.source.coupon }));
+    expect(after).toHaveLength(2);
+    expect(after[0]!.id).toBe(before[0]);
+    expect(after.map((d) => d.coupon)).toEqual([coupon.id, "retention_25pct_2m"]);
+  });
+
+  it("offers an annual subscriber 25 % off the next renewal instead of months that would run out first", async () => {
+    const s = await paying("local", { cycle: "annual" });
+    const res = await ok<CancelResult>(await post(`/v1/subscriptions/${s.userId}/cancel`, { reason: "too_expensive" }));
+    const offer = (res as { offer: OfferView }).offer;
+    expect(offer).toMatchObject({ kind: "discount", percent_off: 25, duration: "once", amount: 21750 });
+    expect(offer.description).toContain("next renewal");
+    const accepted = await ok<SubscriptionView>(await post(`/v1/subscriptions/${s.userId}/offer/accept`, { offer_id: offer.id }));
+    expect(accepted.next_invoice?.amount_due).toBe(21750 + tax(21750));
+  });
+
   it("cancels at the period end when asked again after the offer, keeps access until then, and reactivation undoes it", async () => {
     const s = await paying("local");
     const { end } = await period(s.sub);
