@@ -413,7 +413,7 @@ function applyMutations(value: unknown, mutations: Mutation[]): unknown {
  * A body its schema accepts, whose top-level fields take, half the time, values that exist
  * (in D1 or in Stripe, see knownValues): a random user id or promotion code only ever finds nothing.
  */
-function validBody(schema: Schema | undefined, known: Map<string, string[]>): fc.Arbitrary<unknown> {
+function validBody(schema: Schema | undefined, known: Known): fc.Arbitrary<unknown> {
   const s = resolve(schema);
   const props = s.properties;
   if (s.type !== "object" || !props) return valid(schema);
@@ -492,14 +492,14 @@ const junkSegment = fc.oneof(
 const validSegment = (schema: Schema | undefined) => valid(schema).map((v) => safeEncode(String(v)));
 
 /** The path with its parameters filled in; `junk` adds traversal-looking and encoded junk. */
-function pathArb(op: Operation, known: Map<string, string[]>, junk: boolean): fc.Arbitrary<string> {
+function pathArb(op: Operation, known: Known, junk: boolean): fc.Arbitrary<string> {
   const names = [...op.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
   if (names.length === 0) return fc.constant(op.path);
   const values = names.map((name) => {
     const schema = op.params.find((p) => p.in === "path" && p.name === name)?.schema;
     const ids = known.get(name) ?? [];
     // Mostly ids that exist: a random id matching the pattern only ever finds nothing.
-    const good = ids.length > 0 ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...ids).map(safeEncode) }, { weight: 1, arbitrary: validSegment(schema) }) : validSegment(schema);
+    const good = ids.length > 0 ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...ids).map((id) => safeEncode(String(id))) }, { weight: 1, arbitrary: validSegment(schema) }) : validSegment(schema);
     return junk ? fc.oneof({ weight: 7, arbitrary: good }, { weight: 3, arbitrary: junkSegment }) : good;
   });
   return fc.tuple(...values).map((vals) => {
@@ -591,7 +591,7 @@ function authArb(keys: Keys): fc.Arbitrary<string | undefined> {
 
 const OTHER_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
-function requestArb(op: Operation, keys: Keys, known: Map<string, string[]>): fc.Arbitrary<FuzzRequest> {
+function requestArb(op: Operation, keys: Keys, known: Known): fc.Arbitrary<FuzzRequest> {
   const fuzzed = fc
     .record({
       method: fc.oneof({ weight: 9, arbitrary: fc.constant(op.method) }, { weight: 1, arbitrary: fc.constantFrom(...OTHER_METHODS) }),
@@ -671,6 +671,9 @@ beforeAll(async () => {
   await drained();
 });
 
+/** Values that exist, by parameter or body field name: ids (path and body) and amounts (body). */
+type Known = Map<string, (string | number)[]>;
+
 /** A fresh subscriber whose every event the worker has processed. */
 async function mirroredSubscriber(lookupKey: "local_monthly" | "mobile_monthly" = "local_monthly"): Promise<string> {
   const { userId, customer, sub } = await subscriber({ userId: `user_fuzzroute_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`, lookupKey });
@@ -687,8 +690,19 @@ async function mirroredSubscriber(lookupKey: "local_monthly" | "mobile_monthly" 
  * used up (a cancellation declines the open retention offer): each gets its own fresh state,
  * offered as the known values of the named fields, so its well-formed share can succeed.
  */
-const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, string[]>>> = {
-  "POST /v1/subscriptions/{user_id}/change": async () => ({ user_id: [await mirroredSubscriber()] }),
+const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, (string | number)[]>>> = {
+  // A confirmed change carries the preview's amount and moment: offer the real ones too.
+  "POST /v1/subscriptions/{user_id}/change": async (keys) => {
+    const userId = await mirroredSubscriber();
+    const res = await SELF.fetch(`${BASE}/v1/subscriptions/${userId}/change/preview`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${keys.admin}`, "content-type": "application/json", "cf-connecting-ip": freshIp() },
+      body: JSON.stringify({ tier: "mobile" }),
+    });
+    const preview = await res.json<{ amount_due_now?: number; proration_date?: number }>();
+    if (res.status !== 200 || preview.amount_due_now === undefined || preview.proration_date === undefined) throw new Error(`could not preview a change: HTTP ${res.status}`);
+    return { user_id: [userId], expected_amount_due_now: [preview.amount_due_now], proration_date: [preview.proration_date] };
+  },
   "POST /v1/subscriptions/{user_id}/offer/accept": async (keys) => {
     const userId = await mirroredSubscriber("mobile_monthly");
     const res = await SELF.fetch(`${BASE}/v1/subscriptions/${userId}/cancel`, {
@@ -717,8 +731,8 @@ async function keysFor(label: string): Promise<Keys> {
  * table, or any table's `id` for `{id}`), that the parameter's pattern accepts: so a route that
  * looks something up also gets hits, not only misses. The fuzzer's own keys are left out.
  */
-async function knownValues(op: Operation): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
+async function knownValues(op: Operation): Promise<Known> {
+  const out: Known = new Map();
   const { results } = await env.DB.prepare("select name from sqlite_master where type = 'table'").all<{ name: string }>();
   const tables = results.map((r) => r.name).filter((n) => !INTERNAL_TABLE.test(n));
   const bodyFields = Object.entries(resolve(op.body).properties ?? {}).map(([name, schema]) => ({ name, schema }));
@@ -762,7 +776,8 @@ describe("fuzz: every route in /openapi.json", () => {
           fc.asyncProperty(requestArb(op, keys, known), async (req) => {
             statuses.push((await exercise(req)).status);
           }),
-          { seed: seedFor(label), numRuns: RUNS_PER_ROUTE },
+          // A route that needs a prepared state also needs its body to agree with it: more tries.
+          { seed: seedFor(label), numRuns: ROUTE_FIXTURES[label] ? 2 * RUNS_PER_ROUTE : RUNS_PER_ROUTE },
         );
         // The generators must reach both sides of the route, or the properties above prove little.
         expect(statuses.some(is2xx), `no request to ${label} succeeded: the generators only produce refusals`).toBe(true);
