@@ -26,6 +26,11 @@ export interface SeedTarget {
   idle(): Promise<void>;
   /** Runs the worker's minute sweep, which retries events whose processing failed. */
   sweep?(): Promise<void>;
+  /**
+   * Resolves once the worker has stored every event it answered for: the webhook endpoint
+   * answers once an event is queued, and the queue consumer stores it a moment later.
+   */
+  drain?(): Promise<void>;
 }
 
 export interface SeedProgress {
@@ -255,8 +260,9 @@ export async function seedDemo(target: SeedTarget, opts: SeedOptions): Promise<S
     playing = false;
     await sweeping;
   }
-  // Every event delivered, and every delivered event processed by the worker.
+  // Every event delivered, stored, and processed by the worker.
   await target.idle();
+  await target.drain?.();
   await until(
     "the worker to process every delivered event",
     async () => {
