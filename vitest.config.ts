@@ -3,6 +3,9 @@ import { defineConfig } from "vitest/config";
 // One command runs every suite: the worker in workerd, and the packages in Node.
 export default defineConfig({
   test: {
+    // Two files at once on the 2-core machine: most suites wait on HTTP, workerd and timers, not
+    // on the CPU, and vitest's default (cores - 1) would run every file one after the other.
+    maxWorkers: 2,
     // The JSON report lets CI print a plain "N passed, N failed" line.
     reporters: ["default", ["json", { outputFile: "node_modules/.cache/vitest-results.json" }]],
     projects: ["test/worker/vitest.config.ts", "test/e2e/vitest.config.ts", "test/structure/vitest.config.ts", "test/browser/vitest.config.ts", "packages/entitlements/vitest.config.ts", "packages/stripe-emulator/vitest.config.ts"],
