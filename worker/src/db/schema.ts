@@ -356,3 +356,44 @@ export const entitlementChanges = sqliteTable("entitlement_changes", {
  * (db/guard.ts, audit/append.ts). This is how several isolates write derived state safely.
  */
 export const writeGuards = sqliteTable("write_guards", { ok: integer("ok").notNull() }, (t) => [check("stale_read", sql`${t.ok} = 1`)]);
+
+/**
+ * The email outbox (email/outbox.ts): every dunning and lifecycle email, rendered when it is
+ * enqueued and sent by the minute sweep (email/sweep.ts). The idempotency key (`<case or
+ * user>:<step>`) is unique, so enqueuing the same step twice stores one email; a sweep takes a
+ * due row by a conditional UPDATE of its lease, so two overlapping sweeps never send it twice.
+ */
+export const EMAIL_STATUSES = ["pending", "sending", "sent", "failed"] as const;
+export type EmailStatus = (typeof EMAIL_STATUSES)[number];
+
+export const emailOutbox = sqliteTable(
+  "email_outbox",
+  {
+    id: text("id").primaryKey(),
+    idempotencyKey: text("idempotency_key").notNull(),
+    to: text("to").notNull(),
+    userId: text("user_id"),
+    template: text("template").notNull(),
+    subject: text("subject").notNull(),
+    text: text("text").notNull(),
+    html: text("html").notNull(),
+    status: text("status", { enum: EMAIL_STATUSES }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    /** When the next send may happen; null once sent or failed. */
+    nextAttemptAt: integer("next_attempt_at"),
+    /** Set while a sweep holds the row (`sending`); past it, another sweep may take it over. */
+    leaseUntil: integer("lease_until"),
+    /** The transport that sent it (`log`, `resend`, `cloudflare`, `smtp`) and its message id. */
+    provider: text("provider"),
+    providerMessageId: text("provider_message_id"),
+    lastError: text("last_error"),
+    createdAt: integer("created_at").notNull(),
+    sentAt: integer("sent_at"),
+  },
+  (t) => [
+    uniqueIndex("email_outbox_key_uq").on(t.idempotencyKey),
+    index("email_outbox_due_idx").on(t.status, t.nextAttemptAt),
+    index("email_outbox_user_idx").on(t.userId, t.createdAt),
+    index("email_outbox_created_idx").on(t.createdAt),
+  ],
+);
