@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Core } from "./core.ts";
-import { StripeApiError } from "./errors.ts";
+import { invalidRequest, resourceMissing, StripeApiError } from "./errors.ts";
+import { cardDeclineOf, setRecovery } from "./resources/paymentMethods.ts";
 import { isJsonRecord, parseForm, validate, s, str, type Params } from "./form.ts";
 import { checkoutPage, invoicePage, portalPage } from "./pages.ts";
 import { completeCheckoutSession, completeFields } from "./resources/checkout.ts";
@@ -50,6 +51,25 @@ export function chaosFromJson(body: Record<string, unknown>): ChaosOptions | nul
   return out;
 }
 
+/** A whole number ≥ 0 from JSON (number) or a form (string); absent/null → null. */
+function wholeOrNull(v: unknown, param: string): number | null {
+  if (v === undefined || v === null || v === "") return null;
+  const n = typeof v === "number" ? v : typeof v === "string" && /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) throw invalidRequest(`Invalid ${param}: must be a whole number ≥ 0, got ${JSON.stringify(v)}.`, param);
+  return n;
+}
+
+function recoveryView(core: Core, pmId: string): Record<string, unknown> {
+  const rec = core.state.paymentMethodRecovery.get(pmId);
+  const decline = cardDeclineOf(core, pmId);
+  return {
+    payment_method: pmId,
+    decline_code: decline?.declineCode ?? decline?.code ?? null,
+    recover: rec ? { after_attempts: rec.afterAttempts, at: rec.at } : null,
+    attempts: rec?.attempts ?? null,
+  };
+}
+
 export async function handleControl(core: Core, req: IncomingMessage, res: ServerResponse, url: URL, readBody: (req: IncomingMessage) => Promise<string>): Promise<void> {
   const method = req.method ?? "GET";
   const path = url.pathname;
@@ -79,6 +99,23 @@ export async function handleControl(core: Core, req: IncomingMessage, res: Serve
     if (method === "POST" && path === "/_emulator/tick") {
       const steps = runDue(core, null, core.realNow());
       return json(res, 200, { steps });
+    }
+    if (segs[1] === "payment_methods" && segs[2] && segs[3] === "recover" && segs.length === 4 && (method === "POST" || method === "DELETE")) {
+      const pm = core.state.paymentMethods.get(segs[2]);
+      if (!pm) throw resourceMissing("payment_method", segs[2]);
+      if (method === "DELETE") {
+        core.state.paymentMethodRecovery.delete(pm.id);
+        return json(res, 200, recoveryView(core, pm.id));
+      }
+      let body: Record<string, unknown>;
+      try {
+        body = parseBody(await readBody(req), req.headers["content-type"]);
+      } catch {
+        throw invalidRequest("The body is not valid JSON.");
+      }
+      for (const key of Object.keys(body)) if (key !== "after_attempts" && key !== "at") throw invalidRequest(`Received unknown parameter: ${key}`, key, "parameter_unknown");
+      setRecovery(core, pm, { afterAttempts: wholeOrNull(body.after_attempts, "after_attempts"), at: wholeOrNull(body.at, "at") }, "after_attempts");
+      return json(res, 200, recoveryView(core, pm.id));
     }
     if (method === "GET" && path === "/favicon.ico") {
       // The hosted pages have no icon: say so without an error in the buyer's console.

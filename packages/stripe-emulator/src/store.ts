@@ -20,6 +20,20 @@ export interface InvoiceMeta {
   firstFailureAt?: number;
 }
 
+/**
+ * Emulator-only: when a declining test payment method starts to succeed
+ * (`POST /_emulator/payment_methods/:id/recover`). It declines with its card's usual code until
+ * `attempts` reaches `afterAttempts` or the attempt's time reaches `at`, whichever comes first.
+ */
+export interface PaymentMethodRecovery {
+  /** Charge attempts after which it succeeds (null = no attempt rule). */
+  afterAttempts: number | null;
+  /** Unix seconds (the customer's test clock time when on a clock) from which it succeeds. */
+  at: number | null;
+  /** Charge attempts made with this payment method so far, the ones before the control too. */
+  attempts: number;
+}
+
 export interface WebhookEndpointRecord {
   endpoint: Stripe.WebhookEndpoint;
   secret: string;
@@ -42,6 +56,8 @@ export interface State {
   paymentMethods: Map<string, Stripe.PaymentMethod>;
   /** pm id → the Stripe test token it was created from (decides charge outcomes). */
   paymentMethodTokens: Map<string, string>;
+  /** pm id → its recovery rule, for declining test cards set to recover. */
+  paymentMethodRecovery: Map<string, PaymentMethodRecovery>;
   checkoutSessions: Map<string, Stripe.Checkout.Session>;
   checkoutLineItems: Map<string, Stripe.LineItem[]>;
   subscriptions: Map<string, Stripe.Subscription>;
@@ -72,6 +88,7 @@ export function emptyState(): State {
     promotionCodes: new Map(),
     paymentMethods: new Map(),
     paymentMethodTokens: new Map(),
+    paymentMethodRecovery: new Map(),
     checkoutSessions: new Map(),
     checkoutLineItems: new Map(),
     subscriptions: new Map(),

@@ -63,7 +63,7 @@ describe("payment attempts: one charge per attempt", () => {
     // whose last_payment_error names that attempt's charge and decline code.
     const evs = (await events(h.stripe, ["payment_intent.payment_failed", "invoice.payment_failed", "charge.failed"])).filter((e) => {
       const o = e.data.object;
-      return ("payment_intent" in o && o.payment_intent === piId) || o.id === piId || o.id === invoice.id;
+      return ("payment_intent" in o && o.payment_intent === piId) || ("id" in o && (o.id === piId || o.id === invoice.id));
     });
     expect(evs.map((e) => e.type)).toEqual(["charge.failed", "payment_intent.payment_failed", "invoice.payment_failed", "charge.failed", "payment_intent.payment_failed", "invoice.payment_failed"]);
     const failures = evs.filter((e) => e.type === "payment_intent.payment_failed").map((e) => {
@@ -76,5 +76,66 @@ describe("payment attempts: one charge per attempt", () => {
     ]);
     const attempts = evs.filter((e) => e.type === "invoice.payment_failed").map((e) => ("attempt_count" in e.data.object ? e.data.object.attempt_count : 0));
     expect(attempts).toEqual([1, 2]);
+  });
+});
+
+/** `POST /_emulator/payment_methods/:id/recover` with a JSON body. */
+async function recover(em: Harness["em"], pmId: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${em.url}/_emulator/payment_methods/${pmId}/recover`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return { status: res.status, json: JSON.parse(await res.text()) };
+}
+
+async function declineCodeOfPay(stripe: Stripe, invoiceId: string): Promise<string> {
+  const out = await stripe.invoices.pay(invoiceId).catch((e: unknown) => e);
+  if (out instanceof Stripe.errors.StripeCardError) return out.decline_code ?? out.code ?? "card_error";
+  if (out instanceof Error) throw out;
+  return "paid";
+}
+
+describe("a test payment method set to recover", () => {
+  it("declines with its code until the recovery time on the customer's test clock (a payday), then succeeds", async () => {
+    const payday = T0 + 10 * DAY;
+    const { clock, customer, invoice } = await failedRenewal(h.stripe, "pm_card_chargeDeclinedInsufficientFunds");
+    const pmId = idOf(customer.invoice_settings.default_payment_method);
+    const set = await recover(h.em, pmId, { at: payday });
+    expect(set).toEqual({ status: 200, json: { payment_method: pmId, decline_code: "insufficient_funds", recover: { after_attempts: null, at: payday }, attempts: 1 } });
+    expect(await declineCodeOfPay(h.stripe, invoice.id)).toBe("insufficient_funds");
+    await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: payday - 1 });
+    expect(await declineCodeOfPay(h.stripe, invoice.id)).toBe("insufficient_funds");
+    await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: payday });
+    expect(await declineCodeOfPay(h.stripe, invoice.id)).toBe("paid");
+    const paid = await h.stripe.invoices.retrieve(invoice.id);
+    expect([paid.status, paid.attempt_count, paid.status_transitions.paid_at]).toEqual(["paid", 4, payday]);
+    const charges = (await h.stripe.charges.list({ customer: customer.id })).data.reverse();
+    expect(charges.map((c) => [c.status, c.outcome?.reason ?? null, c.created])).toEqual([
+      ["failed", "insufficient_funds", T0 + DAY + 3600],
+      ["failed", "insufficient_funds", T0 + DAY + 2 * 3600],
+      ["failed", "insufficient_funds", payday - 1],
+      ["succeeded", null, payday],
+    ]);
+  });
+
+  it("declines for its first after_attempts attempts (earlier ones counted), then succeeds", async () => {
+    const { customer, invoice } = await failedRenewal(h.stripe, "pm_card_chargeDeclinedExpiredCard");
+    const pmId = idOf(customer.invoice_settings.default_payment_method);
+    expect((await recover(h.em, pmId, { after_attempts: 3 })).json).toMatchObject({ decline_code: "expired_card", recover: { after_attempts: 3, at: null }, attempts: 1 });
+    expect(await declineCodeOfPay(h.stripe, invoice.id)).toBe("expired_card");
+    expect(await declineCodeOfPay(h.stripe, invoice.id)).toBe("expired_card");
+    expect(await declineCodeOfPay(h.stripe, invoice.id)).toBe("paid");
+    expect((await h.stripe.invoices.retrieve(invoice.id)).attempt_count).toBe(4);
+  });
+
+  it("refuses a card that never declines, an unknown payment method, a bad value and an unknown parameter, changing nothing", async () => {
+    const { customer } = await clockCustomer(h.stripe, "pm_card_visa");
+    const visa = idOf(customer.invoice_settings.default_payment_method);
+    const declining = await h.stripe.paymentMethods.attach("pm_card_chargeDeclined", { customer: customer.id });
+    expect((await recover(h.em, visa, { after_attempts: 1 })).status).toBe(400);
+    expect((await recover(h.em, "pm_nope", { after_attempts: 1 })).status).toBe(404);
+    expect((await recover(h.em, declining.id, { after_attempts: -1 })).status).toBe(400);
+    expect((await recover(h.em, declining.id, { at: "tomorrow" })).status).toBe(400);
+    expect((await recover(h.em, declining.id, { after: 1 })).status).toBe(400);
+    expect((await recover(h.em, declining.id, {})).status).toBe(400);
+    const cleared = await fetch(`${h.em.url}/_emulator/payment_methods/${declining.id}/recover`, { method: "DELETE" });
+    expect(JSON.parse(await cleared.text())).toEqual({ payment_method: declining.id, decline_code: "generic_decline", recover: null, attempts: null });
   });
 });

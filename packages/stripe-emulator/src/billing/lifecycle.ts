@@ -206,7 +206,7 @@ export function createSubscription(core: Core, input: NewSubscriptionInput, requ
   const pm = input.defaultPaymentMethod ?? (typeof input.customer.invoice_settings.default_payment_method === "string" ? input.customer.invoice_settings.default_payment_method : null);
   const trial = input.trialEnd !== null && input.trialEnd > now;
   if (!trial && input.paymentBehavior === "error_if_incomplete") {
-    const decline = pm ? declineFor(core, pm) : { code: "resource_missing", message: "This customer has no attached payment source or default payment method." };
+    const decline = pm ? declineFor(core, pm, now) : { code: "resource_missing", message: "This customer has no attached payment source or default payment method." };
     if (decline) {
       if (!pm) throw invalidRequest(decline.message, undefined, "resource_missing");
       throw cardError(decline);

@@ -2,7 +2,7 @@ import type Stripe from "stripe";
 import type { Core, RequestInfo } from "../core.ts";
 import type { CardDecline } from "../errors.ts";
 import { newId, randomToken } from "../ids.ts";
-import { declineFor } from "../resources/paymentMethods.ts";
+import { declineFor, recordChargeAttempt } from "../resources/paymentMethods.ts";
 import { clone } from "../store.ts";
 
 export interface ChargeResult {
@@ -77,7 +77,8 @@ export function attemptCharge(
   pi.payment_method = args.paymentMethodId;
   pi.amount = args.amount;
   const pm = core.state.paymentMethods.get(args.paymentMethodId);
-  const decline = declineFor(core, args.paymentMethodId);
+  const decline = declineFor(core, args.paymentMethodId, now);
+  recordChargeAttempt(core, args.paymentMethodId);
   const charge: Stripe.Charge = {
     id: newId("ch"),
     object: "charge",

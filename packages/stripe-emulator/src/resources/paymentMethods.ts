@@ -2,11 +2,12 @@ import type Stripe from "stripe";
 import { testCardForToken } from "../cards.ts";
 import { diff, type Core, type RequestInfo } from "../core.ts";
 import type { Ctx } from "../context.ts";
+import type { CardDecline } from "../errors.ts";
 import { invalidRequest, resourceMissing } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { listFields, mergeMetadata, obj, s, str, validate } from "../form.ts";
 import { newestFirst, paginate } from "../list.ts";
-import { clone } from "../store.ts";
+import { clone, type PaymentMethodRecovery } from "../store.ts";
 import { addressFields, addressFrom, requireCustomer } from "./common.ts";
 
 function cardPaymentMethod(core: Core, token: string, now: number, param: string): Stripe.PaymentMethod {
@@ -65,10 +66,60 @@ export function attachPaymentMethod(core: Core, pm: Stripe.PaymentMethod, custom
   return pm;
 }
 
-/** The outcome of charging this payment method: null = success. */
-export function declineFor(core: Core, pmId: string) {
+/** The test card's own decline, before any recovery rule: null = a card that succeeds. */
+export function cardDeclineOf(core: Core, pmId: string): CardDecline | null {
   const token = core.state.paymentMethodTokens.get(pmId);
   return token ? (testCardForToken(token)?.decline ?? null) : null;
+}
+
+/**
+ * The outcome of charging this payment method at `now` (the customer's time): null = success.
+ * A declining card set to recover succeeds once its recovery time or attempt count is reached.
+ * This only looks; `recordChargeAttempt` counts an attempt that was made.
+ */
+export function declineFor(core: Core, pmId: string, now: number): CardDecline | null {
+  const decline = cardDeclineOf(core, pmId);
+  const rec = core.state.paymentMethodRecovery.get(pmId);
+  if (decline && rec) {
+    if (rec.at !== null && now >= rec.at) return null;
+    if (rec.afterAttempts !== null && rec.attempts >= rec.afterAttempts) return null;
+  }
+  return decline;
+}
+
+export function recordChargeAttempt(core: Core, pmId: string): void {
+  const rec = core.state.paymentMethodRecovery.get(pmId);
+  if (rec) rec.attempts += 1;
+}
+
+/**
+ * Sets when a declining test payment method recovers. Attempts made with it before are counted
+ * (from its charges), so `afterAttempts: 3` means its 4th charge attempt ever succeeds.
+ */
+export function setRecovery(core: Core, pm: Stripe.PaymentMethod, rule: { afterAttempts: number | null; at: number | null }, param: string): PaymentMethodRecovery {
+  if (cardDeclineOf(core, pm.id) === null) throw invalidRequest(`The payment method ${pm.id} does not decline, so it has nothing to recover from: use a declining test card (e.g. pm_card_chargeDeclinedInsufficientFunds).`, param);
+  if (rule.afterAttempts === null && rule.at === null) throw invalidRequest("Give after_attempts (a whole number ≥ 0) or at (unix seconds), or both.", param, "parameter_missing");
+  let attempts = 0;
+  for (const ch of core.state.charges.values()) if (ch.payment_method === pm.id) attempts++;
+  const rec: PaymentMethodRecovery = { afterAttempts: rule.afterAttempts, at: rule.at, attempts };
+  core.state.paymentMethodRecovery.set(pm.id, rec);
+  return rec;
+}
+
+/** `metadata[emulator_recover_after_attempts]` / `metadata[emulator_recover_at]` on create. */
+export const RECOVER_AFTER_ATTEMPTS_KEY = "emulator_recover_after_attempts";
+export const RECOVER_AT_KEY = "emulator_recover_at";
+
+function recoveryFromMetadata(meta: Record<string, string>): { afterAttempts: number | null; at: number | null } | null {
+  const n = meta[RECOVER_AFTER_ATTEMPTS_KEY];
+  const at = meta[RECOVER_AT_KEY];
+  if (n === undefined && at === undefined) return null;
+  const whole = (v: string | undefined, key: string): number | null => {
+    if (v === undefined) return null;
+    if (!/^\d+$/.test(v)) throw invalidRequest(`metadata[${key}] must be a whole number, got "${v}".`, `metadata[${key}]`);
+    return Number(v);
+  };
+  return { afterAttempts: whole(n, RECOVER_AFTER_ATTEMPTS_KEY), at: whole(at, RECOVER_AT_KEY) };
 }
 
 const createFields = {
@@ -87,7 +138,14 @@ export function createPaymentMethod(ctx: Ctx): Stripe.PaymentMethod {
   const card = obj(p, "card");
   const token = existing ?? str(card, "token") ?? (str(card, "number") === "4000000000000341" ? "pm_card_chargeCustomerFail" : "pm_card_visa");
   if (str(p, "type") === undefined && existing === undefined) throw invalidRequest("Missing required param: type.", "type", "parameter_missing");
+  const metadata = mergeMetadata(null, obj(p, "metadata"), false);
+  const recovery = recoveryFromMetadata(metadata);
+  if (recovery) {
+    const decline = testCardForToken(token)?.decline;
+    if (!decline) throw invalidRequest(`metadata[${RECOVER_AFTER_ATTEMPTS_KEY}] / metadata[${RECOVER_AT_KEY}] need a declining test card; ${token} does not decline.`, "metadata");
+  }
   const pm = cardPaymentMethod(ctx.core, token, now, existing ? "payment_method" : "card[token]");
+  if (recovery) setRecovery(ctx.core, pm, recovery, "metadata");
   const bd = obj(p, "billing_details");
   if (bd) {
     pm.billing_details = {
@@ -98,7 +156,7 @@ export function createPaymentMethod(ctx: Ctx): Stripe.PaymentMethod {
       tax_id: null,
     };
   }
-  pm.metadata = mergeMetadata(null, obj(p, "metadata"), false);
+  pm.metadata = metadata;
   return pm;
 }
 
