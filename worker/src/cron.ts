@@ -2,7 +2,7 @@
  * Cron dispatch. Every job is idempotent and bounded, so overlapping or repeated runs are safe.
  *   * * * * *    sweep: retry due webhook events; continue a resync in progress; suspend
  *                past-due users whose grace ran out; then sign a checkpoint of the audit
- *                chain's head if it moved
+ *                chain's head if it moved; send the email outbox's due emails
  *   *\/15 * * * * dunning tick (with the dunning issue) and the sweep
  *   17 3 * * *   reconciliation against Stripe's event list
  */
@@ -10,6 +10,7 @@ import { checkpointAuditHead } from "./audit/checkpoint";
 import { dueEvents } from "./billing/events";
 import { processEvent } from "./billing/process";
 import { reconcile } from "./billing/reconcile";
+import { sendDueEmails } from "./email/sweep";
 import { readResync, resyncChunk } from "./billing/resync";
 import { suspendLapsed } from "./entitlements/suspend";
 import type { Services } from "./services";
@@ -33,7 +34,7 @@ export async function sweep(s: Services): Promise<{ processed: number; retried: 
 export async function runCron(cron: string, s: Services): Promise<void> {
   switch (cron) {
     case CRONS.sweep:
-      await independently([() => sweep(s), () => suspendLapsed(s), () => checkpointAuditHead(s)]);
+      await independently([() => sweep(s), () => suspendLapsed(s), () => sendDueEmails(s), () => checkpointAuditHead(s)]);
       return;
     case CRONS.dunning:
       await independently([() => sweep(s), () => suspendLapsed(s)]);

@@ -61,13 +61,39 @@ const AuditConfig = z.object({
 });
 export type AuditConfig = z.infer<typeof AuditConfig>;
 
+/** The email outbox's transport (email/transports.ts); `log` (the default) sends nothing anywhere. */
+export const EMAIL_TRANSPORTS = ["log", "resend", "cloudflare", "smtp"] as const;
+const EmailConfig = z
+  .object({
+    EMAIL_TRANSPORT: z.enum(EMAIL_TRANSPORTS).default("log"),
+    /** `Name <address>` or a bare address; the address must be allowed by the provider. */
+    EMAIL_FROM: nonEmpty.regex(/^[^\r\n<>]*<[^\s<>@]+@[^\s<>@]+>$|^[^\s<>@]+@[^\s<>@]+$/, "must be `Name <address>` or an address").default("Federal Job Advisor <billing@federaljobadvisor.com>"),
+    /** Resend: the API key (secret) and its base URL (overridable for tests). */
+    RESEND_API_KEY: nonEmpty.optional(),
+    RESEND_API_BASE: z.url().default("https://api.resend.com"),
+    /** Cloudflare Email: the `send_email` binding (`[[send_email]] name = "EMAIL"` in wrangler.toml). */
+    EMAIL: binding<SendEmail>("send_email binding EMAIL", "send").optional(),
+    /** SMTP over Workers TCP sockets: port 465 is implicit TLS, any other port uses STARTTLS. */
+    SMTP_HOST: nonEmpty.optional(),
+    SMTP_PORT: z.coerce.number().int().min(1).max(65535).default(587),
+    SMTP_USER: nonEmpty.optional(),
+    SMTP_PASSWORD: nonEmpty.optional(),
+  })
+  .superRefine((c, ctx) => {
+    const need = (name: keyof typeof c, why: string) => c[name] === undefined && ctx.addIssue({ code: "custom", path: [name], message: `is required when EMAIL_TRANSPORT is ${why}` });
+    if (c.EMAIL_TRANSPORT === "resend") need("RESEND_API_KEY", "resend");
+    if (c.EMAIL_TRANSPORT === "cloudflare") need("EMAIL", "cloudflare");
+    if (c.EMAIL_TRANSPORT === "smtp") for (const k of ["SMTP_HOST", "SMTP_USER", "SMTP_PASSWORD"] as const) need(k, "smtp");
+  });
+export type EmailConfig = z.infer<typeof EmailConfig>;
+
 const Limits = z.object({
   RATE_LIMIT_KEY: binding<RateLimit>("Rate limiting binding RATE_LIMIT_KEY", "limit").optional(),
   RATE_LIMIT_IP: binding<RateLimit>("Rate limiting binding RATE_LIMIT_IP", "limit").optional(),
 });
 
 type Input<T extends z.ZodType> = z.input<T>;
-type Raw = Input<typeof CoreConfig> & Input<typeof StripeConfig> & Input<typeof WebhookConfig> & Input<typeof SigningConfig> & Input<typeof AuditConfig> & Input<typeof Limits>;
+type Raw = Input<typeof CoreConfig> & Input<typeof StripeConfig> & Input<typeof WebhookConfig> & Input<typeof SigningConfig> & Input<typeof AuditConfig> & Input<typeof EmailConfig> & Input<typeof Limits>;
 
 /**
  * What workerd hands the worker. Every var and secret may be absent (the concern that needs it
@@ -102,3 +128,4 @@ export const stripeConfig = (env: Env): StripeConfig => memo(env, "stripe", () =
 export const webhookConfig = (env: Env): WebhookConfig => memo(env, "webhook", () => check(WebhookConfig, env, "webhook"));
 export const signingConfig = (env: Env): SigningConfig => memo(env, "signing", () => check(SigningConfig, env, "entitlement signing"));
 export const auditConfig = (env: Env): AuditConfig => memo(env, "audit", () => check(AuditConfig, env, "audit checkpoint"));
+export const emailConfig = (env: Env): EmailConfig => memo(env, "email", () => check(EmailConfig, env, "email"));

@@ -12,7 +12,8 @@ import type { Clock } from "./clock";
 import { getDb, type Db } from "./db/client";
 import type { ClaimsConfig } from "./entitlements/config";
 import { loadSigningKeys, type LoadedKeys } from "./entitlements/keys";
-import { auditConfig, coreConfig, signingConfig, stripeConfig, webhookConfig, type Env, type WebhookConfig } from "./env";
+import { emailTransport as makeEmailTransport, type EmailTransport } from "./email/transports";
+import { auditConfig, coreConfig, emailConfig, signingConfig, stripeConfig, webhookConfig, type Env, type WebhookConfig } from "./env";
 import { describeError, jsonLogger, type Logger } from "./log";
 
 export interface Signer {
@@ -34,6 +35,8 @@ export interface Services {
   readonly webhooks: WebhookConfig;
   /** Signs and checks the audit chain's checkpoints; null when AUDIT_CHECKPOINT_SECRET is unset. */
   readonly checkpointKey: CheckpointKey | null;
+  /** Where the email outbox sends (EMAIL_TRANSPORT); config_invalid when its settings are incomplete. */
+  readonly emailTransport: EmailTransport;
   /** Keeps work running after the response (waitUntil); its failure is logged, never thrown. */
   defer(work: Promise<unknown>): void;
 }
@@ -52,6 +55,7 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
   let stripe: Stripe | undefined;
   let signer: Signer | undefined;
   let checkpointKey: CheckpointKey | null | undefined;
+  let email: EmailTransport | undefined;
   return {
     clock,
     db,
@@ -85,6 +89,9 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
         checkpointKey = secrets ? makeCheckpointKey(secrets) : null;
       }
       return checkpointKey;
+    },
+    get emailTransport() {
+      return (email ??= makeEmailTransport(emailConfig(env), { log, clock }));
     },
     defer(work) {
       const guarded = work.catch((e: unknown) => log.log("error", "deferred work failed", { error: describeError(e) }));

@@ -14,6 +14,8 @@ export const PERMISSIONS = {
   "audit:read": ["admin", "analyst"],
   "events:read": ["admin"],
   "events:replay": ["admin"],
+  /** The email outbox with every rendered email (addresses and bodies): admins only. */
+  "emails:read": ["admin"],
   "entitlements:issue": ["admin", "service"],
   "entitlements:read": ["admin", "service"],
   "billing:write": ["admin", "service"],

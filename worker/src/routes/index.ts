@@ -5,6 +5,7 @@ import auditVerify from "./audit/verify";
 import billingCheckout from "./billing/checkout";
 import billingPortal from "./billing/portal";
 import promotionCode from "./billing/promotion-code";
+import emailsList from "./emails/list";
 import entitlementsChanges from "./entitlements/changes";
 import entitlementsCheck from "./entitlements/check";
 import entitlementsGet from "./entitlements/get";
@@ -48,6 +49,7 @@ export const routes: readonly ApiRoute[] = [
   entitlementsCheck,
   webhooksStripe,
   eventsList,
+  emailsList,
   eventsReplay,
   eventsReplayRange,
   resync,
