@@ -43,7 +43,7 @@ export default defineConfig(async () => {
       root,
       include: ["test/worker/**/*.test.ts"],
       setupFiles: ["test/worker/setup.ts"],
-      globalSetup: ["test/worker/global-setup.ts"],
+      globalSetup: ["test/worker/global-setup.ts", "test/worker/email-server.ts"],
     },
   };
 });
