@@ -12,6 +12,7 @@ const { values } = parseArgs({
     "secret-key": { type: "string" },
     "tax-rates": { type: "string" },
     chaos: { type: "string" },
+    "smart-retries": { type: "string" },
     verbose: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
@@ -27,6 +28,8 @@ if (values.help) {
   --secret-key <sk>       require this API key (default: any sk_test_...)
   --tax-rates <json>      e.g. '{"US-CA":725,"US":0}' (basis points)
   --chaos <json>          e.g. '{"seed":1,"failureRate":0.2,"maxCopies":3,"shuffleWindowMs":200}'
+  --smart-retries <json>  Stripe's automatic retries (off by default), e.g.
+                          '{"scheduleDays":[3,5,7],"afterLastRetry":"unpaid"}' (or "cancel", "past_due")
   --verbose               log requests`);
   process.exit(0);
 }
@@ -40,6 +43,7 @@ const em = await startEmulator({
   secretKey: values["secret-key"],
   taxRates: values["tax-rates"] ? parseRates(values["tax-rates"]) : undefined,
   chaos: values.chaos ? JSON.parse(values.chaos) : null,
+  smartRetries: values["smart-retries"] ? JSON.parse(values["smart-retries"]) : null,
   verbose: values.verbose,
 });
 

@@ -7,10 +7,25 @@ import { Deliverer, type ChaosOptions } from "./webhooks/deliver.ts";
 export const API_VERSION = "2026-10-28.endive";
 
 export interface SmartRetryOptions {
-  /** Days after the first failure at which Stripe retries automatically, e.g. [3, 5, 7]. */
+  /**
+   * Days after the invoice's first failed automatic attempt at which it is retried, e.g.
+   * [3, 5, 7] = three retries (four attempts in all).
+   */
   scheduleDays: number[];
   /** What happens to the subscription after the last retry fails. */
   afterLastRetry: "cancel" | "unpaid" | "past_due";
+}
+
+/** Rejects a retry schedule Stripe could not have: days must be positive and increasing. */
+export function checkSmartRetries(o: SmartRetryOptions): SmartRetryOptions {
+  const days: unknown = o.scheduleDays;
+  if (!Array.isArray(days) || days.some((d, i) => typeof d !== "number" || !Number.isFinite(d) || d <= 0 || (i > 0 && d <= days[i - 1]))) {
+    throw new Error(`smartRetries.scheduleDays must be increasing positive numbers of days after the first failure, e.g. [3, 5, 7]; got ${JSON.stringify(days)}`);
+  }
+  if (!["cancel", "unpaid", "past_due"].includes(o.afterLastRetry)) {
+    throw new Error(`smartRetries.afterLastRetry must be "cancel", "unpaid" or "past_due"; got ${JSON.stringify(o.afterLastRetry)}`);
+  }
+  return { scheduleDays: [...o.scheduleDays], afterLastRetry: o.afterLastRetry };
 }
 
 export interface EmulatorOptions {
@@ -64,7 +79,7 @@ export class Core {
 
   constructor(readonly options: EmulatorOptions) {
     this.taxRates = options.taxRates ?? {};
-    this.smartRetries = options.smartRetries ?? null;
+    this.smartRetries = options.smartRetries ? checkSmartRetries(options.smartRetries) : null;
     this.finalizeDelay = options.invoiceFinalizeDelaySeconds ?? 3600;
     this.deliverer = new Deliverer({
       retryScheduleMs: options.retrySchedule ?? [1000, 2000, 4000, 8000, 16000, 32000],

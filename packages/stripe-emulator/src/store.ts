@@ -15,8 +15,12 @@ export interface SubscriptionMeta {
 export interface InvoiceMeta {
   /** When a draft subscription invoice auto-finalizes (Stripe waits about an hour). */
   finalizeAt: number | null;
-  /** Which automatic retry this is, when smart retries are on. */
+  /**
+   * Smart retries: automatic attempts that failed and got a retry scheduled (the index of the
+   * next entry of `scheduleDays`), or -1 once the schedule is used up.
+   */
   retryIndex: number;
+  /** The first failed automatic attempt: retries are counted in days from it. */
   firstFailureAt?: number;
 }
 

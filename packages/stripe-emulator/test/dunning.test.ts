@@ -139,3 +139,94 @@ describe("a test payment method set to recover", () => {
     expect(JSON.parse(await cleared.text())).toEqual({ payment_method: declining.id, decline_code: "generic_decline", recover: null, attempts: null });
   });
 });
+
+describe("Stripe's automatic retries (smartRetries option)", () => {
+  it("are off by default: after a failure next_payment_attempt is null and nothing is retried as the clock advances", async () => {
+    const { clock, sub, invoice } = await failedRenewal(h.stripe, "pm_card_chargeDeclinedInsufficientFunds");
+    expect([invoice.attempt_count, invoice.next_payment_attempt]).toEqual([1, null]);
+    await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: T0 + 25 * DAY });
+    const after = await h.stripe.invoices.retrieve(invoice.id);
+    expect([after.status, after.attempt_count, after.next_payment_attempt]).toEqual(["open", 1, null]);
+    expect((await h.stripe.subscriptions.retrieve(sub.id)).status).toBe("past_due");
+  });
+
+  describe("when on", () => {
+    let h2: Harness;
+    let p2: { local: Stripe.Price; mobile: Stripe.Price };
+    beforeAll(async () => {
+      h2 = await start({ smartRetries: { scheduleDays: [1, 3, 7], afterLastRetry: "unpaid" } });
+      p2 = await catalog(h2.stripe);
+    });
+    afterAll(async () => {
+      await h2.stop();
+    });
+
+    async function renewalFailing(pmRef: string): Promise<{ clock: Stripe.TestHelpers.TestClock; customer: Stripe.Customer; sub: Stripe.Subscription; invoice: Stripe.Invoice }> {
+      const { clock, customer } = await clockCustomer(h2.stripe, pmRef);
+      const sub = await h2.stripe.subscriptions.create({ customer: customer.id, items: [{ price: p2.local.id }], trial_period_days: 1 });
+      await h2.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: firstFailure });
+      const s = await h2.stripe.subscriptions.retrieve(sub.id);
+      return { clock, customer, sub: s, invoice: await h2.stripe.invoices.retrieve(idOf(s.latest_invoice)) };
+    }
+    /** The renewal after the one-day trial is attempted when it finalizes, an hour later. */
+    const firstFailure = T0 + DAY + 3600;
+
+    it("set next_payment_attempt after each failure, retry when the test clock crosses it (a manual invoices.pay leaves the schedule), and after the last retry the subscription is unpaid", async () => {
+      const { clock, customer, sub, invoice } = await renewalFailing("pm_card_chargeDeclinedInsufficientFunds");
+      expect([sub.status, invoice.attempt_count, invoice.next_payment_attempt]).toEqual(["past_due", 1, firstFailure + DAY]);
+      const manual = await h2.stripe.invoices.pay(invoice.id).catch((e: unknown) => e);
+      expect(manual).toBeInstanceOf(Stripe.errors.StripeCardError);
+      expect(await h2.stripe.invoices.retrieve(invoice.id)).toMatchObject({ attempt_count: 2, next_payment_attempt: firstFailure + DAY });
+      await h2.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: firstFailure + DAY - 1 });
+      expect((await h2.stripe.invoices.retrieve(invoice.id)).attempt_count).toBe(2);
+      await h2.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: firstFailure + DAY });
+      expect(await h2.stripe.invoices.retrieve(invoice.id)).toMatchObject({ attempt_count: 3, next_payment_attempt: firstFailure + 3 * DAY });
+      expect((await h2.stripe.subscriptions.retrieve(sub.id)).status).toBe("past_due");
+      await h2.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: firstFailure + 20 * DAY });
+      const last = await h2.stripe.invoices.retrieve(invoice.id);
+      expect([last.status, last.attempt_count, last.next_payment_attempt]).toEqual(["open", 5, null]);
+      expect((await h2.stripe.subscriptions.retrieve(sub.id)).status).toBe("unpaid");
+      const failed = (await h2.stripe.events.list({ type: "invoice.payment_failed", limit: 100 })).data.reverse().flatMap((e) => {
+        const o = e.data.object;
+        return "attempt_count" in o && o.id === invoice.id ? [[o.attempt_count, e.created, o.next_payment_attempt]] : [];
+      });
+      expect(failed).toEqual([
+        [1, firstFailure, firstFailure + DAY],
+        [2, firstFailure, firstFailure + DAY],
+        [3, firstFailure + DAY, firstFailure + 3 * DAY],
+        [4, firstFailure + 3 * DAY, firstFailure + 7 * DAY],
+        [5, firstFailure + 7 * DAY, null],
+      ]);
+      const charges = await h2.stripe.charges.list({ customer: customer.id });
+      expect(charges.data.map((c) => c.created).reverse()).toEqual([firstFailure, firstFailure, firstFailure + DAY, firstFailure + 3 * DAY, firstFailure + 7 * DAY]);
+      // Paying the invoice afterwards (a new card) makes the subscription active again.
+      const visa = await h2.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+      expect((await h2.stripe.invoices.pay(invoice.id, { payment_method: visa.id })).status).toBe("paid");
+      expect((await h2.stripe.subscriptions.retrieve(sub.id)).status).toBe("active");
+    });
+
+    it("recover on the 3rd retry with a card created with metadata[emulator_recover_after_attempts]=3", async () => {
+      const pm = await h2.stripe.paymentMethods.create({ type: "card", card: { token: "tok_chargeDeclinedInsufficientFunds" }, metadata: { emulator_recover_after_attempts: "3" } });
+      const { clock, sub, invoice } = await renewalFailing(pm.id);
+      expect(invoice.attempt_count).toBe(1);
+      await h2.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: firstFailure + 20 * DAY });
+      const paid = await h2.stripe.invoices.retrieve(invoice.id);
+      expect([paid.status, paid.attempt_count, paid.status_transitions.paid_at, paid.next_payment_attempt]).toEqual(["paid", 4, firstFailure + 7 * DAY, null]);
+      expect((await h2.stripe.subscriptions.retrieve(sub.id)).status).toBe("active");
+    });
+
+    it("do not retry a non-retryable decline (lost_card) or the first invoice of an incomplete subscription", async () => {
+      const { sub, invoice } = await renewalFailing("pm_card_chargeDeclinedLostCard");
+      expect([sub.status, invoice.attempt_count, invoice.next_payment_attempt]).toEqual(["past_due", 1, null]);
+      const { customer } = await clockCustomer(h2.stripe, "pm_card_chargeDeclinedInsufficientFunds");
+      const incomplete = await h2.stripe.subscriptions.create({ customer: customer.id, items: [{ price: p2.local.id }], expand: ["latest_invoice"] });
+      expect(incomplete.status).toBe("incomplete");
+      const first = incomplete.latest_invoice;
+      expect(typeof first === "object" && first !== null ? first.next_payment_attempt : "not expanded").toBeNull();
+    });
+  });
+
+  it("refuses a retry schedule Stripe could not have", async () => {
+    await expect(start({ smartRetries: { scheduleDays: [3, 1], afterLastRetry: "unpaid" } })).rejects.toThrow(/increasing positive/);
+  });
+});

@@ -365,7 +365,8 @@ export interface PayOutcome {
  * bumps attempt_count, records last_payment_error on the PaymentIntent, emits
  * invoice.payment_failed, and lets the subscription go past_due.
  */
-export function attemptInvoicePayment(core: Core, inv: Stripe.Invoice, now: number, request: RequestInfo | null, paymentMethodOverride?: string): PayOutcome {
+export function attemptInvoicePayment(core: Core, inv: Stripe.Invoice, now: number, request: RequestInfo | null, paymentMethodOverride?: string, opts: { manual?: boolean } = {}): PayOutcome {
+  const manual = opts.manual ?? false;
   if (inv.status === "draft") finalizeInvoice(core, inv, now, request);
   if (inv.status === "paid") return { paid: true, paymentIntent: null, decline: null };
   if (inv.status !== "open" && inv.status !== "uncollectible") throw invalidRequest(`Invoice is already ${inv.status}`, undefined, "invoice_not_editable");
@@ -378,7 +379,7 @@ export function attemptInvoicePayment(core: Core, inv: Stripe.Invoice, now: numb
   inv.attempted = true;
   inv.attempt_count += 1;
   if (!pmId) {
-    scheduleRetry(core, inv, now);
+    scheduleRetry(core, inv, now, manual, { code: "missing" });
     emitInvoice(core, "invoice.payment_failed", inv, now, request);
     core.emit({ type: "invoice.updated", data: { object: inv, previous_attributes: diff(before, inv) } }, now, request);
     afterInvoicePayment(core, inv, false, now, request);
@@ -429,7 +430,7 @@ export function attemptInvoicePayment(core: Core, inv: Stripe.Invoice, now: numb
     afterInvoicePayment(core, inv, true, now, request);
     return { paid: true, paymentIntent: result.paymentIntent, decline: null };
   }
-  scheduleRetry(core, inv, now);
+  scheduleRetry(core, inv, now, manual, result.decline);
   emitInvoice(core, "invoice.payment_failed", inv, now, request);
   core.emit({ type: "invoice.updated", data: { object: inv, previous_attributes: diff(before, inv) } }, now, request);
   afterInvoicePayment(core, inv, false, now, request);
@@ -441,25 +442,42 @@ function idOrNull(v: string | { id: string } | null | undefined): string | null 
   return typeof v === "string" ? v : v.id;
 }
 
-/** Smart retries (off by default): next attempt N days after the first failure. */
-function scheduleRetry(core: Core, inv: Stripe.Invoice, now: number): void {
+/**
+ * Decline codes Stripe never retries automatically ("non-retryable decline codes" in Stripe's
+ * Automate payment retries guide): the issuer says the card will not be approved.
+ */
+const NON_RETRYABLE = new Set(["incorrect_number", "lost_card", "pickup_card", "stolen_card", "revocation_of_authorization", "revocation_of_all_authorizations", "authentication_required"]);
+
+/**
+ * Stripe's automatic retries (off by default): after a failed automatic attempt, the next
+ * retry is `scheduleDays[k]` days after the invoice's first failure (k = automatic failures
+ * before this one); once they are used up `retryIndex` is -1 and the subscription follows
+ * `afterLastRetry` (see afterInvoicePayment). As on Stripe, nothing is retried for the first
+ * invoice of an incomplete subscription, without a payment method, or after a non-retryable
+ * decline. A manual attempt (invoices.pay) leaves a running schedule as it was.
+ */
+function scheduleRetry(core: Core, inv: Stripe.Invoice, now: number, manual: boolean, decline: { code: string; declineCode?: string } | null): void {
   const retries = core.smartRetries;
   const meta = core.state.invoiceMeta.get(inv.id);
-  if (!retries || !meta) {
+  if (manual && meta && meta.retryIndex !== 0) return;
+  if (!retries || !meta || meta.retryIndex < 0) {
     inv.next_payment_attempt = null;
     return;
   }
-  const failures = inv.attempt_count;
-  const days = retries.scheduleDays[failures - 1];
+  const code = decline?.declineCode ?? decline?.code;
+  if (inv.billing_reason === "subscription_create" || decline === null || decline.code === "missing" || (code !== undefined && NON_RETRYABLE.has(code))) {
+    inv.next_payment_attempt = null;
+    return;
+  }
+  meta.firstFailureAt = meta.firstFailureAt ?? now;
+  const days = retries.scheduleDays[meta.retryIndex];
   if (days === undefined) {
     inv.next_payment_attempt = null;
     meta.retryIndex = -1;
     return;
   }
-  const firstFailure = meta.retryIndex === 0 ? now : (meta.firstFailureAt ?? now);
-  meta.firstFailureAt = firstFailure;
-  meta.retryIndex = failures;
-  inv.next_payment_attempt = firstFailure + days * DAY_SECONDS;
+  meta.retryIndex += 1;
+  inv.next_payment_attempt = meta.firstFailureAt + days * DAY_SECONDS;
 }
 
 export function voidInvoice(core: Core, inv: Stripe.Invoice, now: number, request: RequestInfo | null): void {

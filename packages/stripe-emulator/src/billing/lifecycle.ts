@@ -321,7 +321,25 @@ export function cancelSubscriptionNow(core: Core, sub: Stripe.Subscription, now:
     reason: details.reason,
   };
   core.emit({ type: "customer.subscription.deleted", data: { object: sub } }, now, request);
+  stopAutomaticCollection(core, sub, now, request);
   cancelAttachedSchedule(core, sub, now, request);
+}
+
+/**
+ * As on Stripe, canceling a subscription stops automatic collection of its finalized invoices
+ * ("to prevent unexpected payment attempts after the customer has canceled"): an open invoice
+ * keeps its status but gets `auto_advance: false` and no `next_payment_attempt`.
+ */
+function stopAutomaticCollection(core: Core, sub: Stripe.Subscription, now: number, request: RequestInfo | null): void {
+  for (const id of [...core.pendingInvoices]) {
+    const inv = core.state.invoices.get(id);
+    if (!inv || inv.status !== "open" || inv.parent?.subscription_details?.subscription !== sub.id) continue;
+    if (!inv.auto_advance && inv.next_payment_attempt === null) continue;
+    const before = clone(inv);
+    inv.auto_advance = false;
+    inv.next_payment_attempt = null;
+    core.emit({ type: "invoice.updated", data: { object: inv, previous_attributes: diff(before, inv) } }, now, request);
+  }
 }
 
 export interface DueAction {

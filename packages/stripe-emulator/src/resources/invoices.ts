@@ -116,7 +116,7 @@ export function payInvoiceRoute(ctx: Ctx): Stripe.Invoice {
     }
     return inv;
   }
-  const out = attemptInvoicePayment(ctx.core, inv, now, ctx.request, pmRef);
+  const out = attemptInvoicePayment(ctx.core, inv, now, ctx.request, pmRef, { manual: true });
   if (!out.paid && out.decline) {
     if (out.paymentIntent === null) throw invalidRequest(out.decline.message, undefined, out.decline.code);
     const pmId = typeof out.paymentIntent.payment_method === "string" ? out.paymentIntent.payment_method : null;
