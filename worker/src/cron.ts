@@ -3,7 +3,7 @@
  *   * * * * *    sweep: retry due webhook events; continue a resync in progress; suspend
  *                past-due users whose grace ran out; then sign a checkpoint of the audit
  *                chain's head if it moved; send the email outbox's due emails
- *   *\/15 * * * * dunning tick (with the dunning issue) and the sweep
+ *   *\/15 * * * * the sweep, then the dunning tick (dunning/tick.ts): stages, emails, suspension
  *   17 3 * * *   reconciliation against Stripe's event list
  */
 import { checkpointAuditHead } from "./audit/checkpoint";
@@ -12,6 +12,7 @@ import { processEvent } from "./billing/process";
 import { reconcile } from "./billing/reconcile";
 import { sendDueEmails } from "./email/sweep";
 import { readResync, resyncChunk } from "./billing/resync";
+import { dunningTick } from "./dunning/tick";
 import { suspendLapsed } from "./entitlements/suspend";
 import type { Services } from "./services";
 
@@ -37,7 +38,7 @@ export async function runCron(cron: string, s: Services): Promise<void> {
       await independently([() => sweep(s), () => suspendLapsed(s), () => sendDueEmails(s), () => checkpointAuditHead(s)]);
       return;
     case CRONS.dunning:
-      await independently([() => sweep(s), () => suspendLapsed(s)]);
+      await independently([() => sweep(s), () => suspendLapsed(s), () => dunningTick(s)]);
       return;
     case CRONS.reconcile:
       await reconcile(s);

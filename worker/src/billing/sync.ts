@@ -10,6 +10,7 @@ import type { Clock } from "../clock";
 import type { Db } from "../db/client";
 import type { Services } from "../services";
 import { entitlementAsRead, guard, rowAsRead, userSubscriptionsAsRead } from "../db/guard";
+import { closeCaseStatements, openCaseStatements, type InvoiceFacts } from "../dunning/cases";
 import { customers, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
 import { deriveEntitlement, entitlementSummary, readEntitlementVersioned, sameState, upsertEntitlement, type GraceAnchors } from "../entitlements/state";
 import { customerRow, historyChanges, idOf, invoiceRow, invoiceSubscriptionId, sameRow, subscriptionRow, type CouponTerms, type CustomerRow, type InvoiceRow, type SubscriptionRow } from "./mirror";
@@ -147,7 +148,7 @@ const custSummary = (c: CustomerRow) => ({ user_id: c.userId, deleted: c.deleted
  * Fetches the targets from Stripe and writes them, with `extra` statements (e.g. marking the
  * event processed) in the same batch, so a crash leaves either all of it or none.
  */
-export async function syncObjects(deps: Pick<Services, "db" | "stripe" | "clock" | "audit">, why: SyncCause, targets: SyncTargets, extra: Extra = {}): Promise<{ changed: number }> {
+export async function syncObjects(deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "appBaseUrl">, why: SyncCause, targets: SyncTargets, extra: Extra = {}): Promise<{ changed: number }> {
   return writeObjects(deps, why, await fetchAll(deps, why, targets), extra);
 }
 
@@ -352,8 +353,39 @@ async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, Subsc
   return out;
 }
 
+/** Opens the dunning cases of failed payments recorded in this batch and closes those that ended. */
+async function dunningPart(s: Pick<Services, "db" | "clock" | "appBaseUrl">, why: SyncCause, fetched: Fetched, subs: Map<string, SubscriptionRow>, attempts: AttemptInput[], userByCustomer: Map<string, string | null>): Promise<Part> {
+  const out = part();
+  const clockOf = (customerId: string): string | null => {
+    const c = fetched.customers.get(customerId);
+    return c && !("deleted" in c && c.deleted) ? idOf((c as Stripe.Customer).test_clock ?? null) : null;
+  };
+  const subClock = (subId: string | null): string | null => (subId ? idOf(fetched.subscriptions.get(subId)?.sub.test_clock ?? null) : null);
+  const facts = new Map<string, InvoiceFacts>();
+  for (const { inv } of fetched.invoices.values()) {
+    const subscriptionId = invoiceSubscriptionId(inv);
+    const customerId = idOf(inv.customer)!;
+    facts.set(inv.id, {
+      id: inv.id, subscriptionId, customerId, userId: (subscriptionId ? subs.get(subscriptionId)?.userId : undefined) ?? userByCustomer.get(customerId) ?? null,
+      status: inv.status ?? "draft", amountPaid: inv.amount_paid, currency: inv.currency, testClock: idOf(inv.test_clock ?? null) ?? subClock(subscriptionId) ?? clockOf(customerId),
+    });
+  }
+  const failures = attempts.filter((a) => a.outcome === "failed" && typeof a.invoiceId === "string");
+  const unfetched = [...new Set(failures.map((f) => f.invoiceId))].filter((id) => !facts.has(id));
+  for (const row of (await rowsById(s.db, invoices, unfetched)).values()) {
+    facts.set(row.id, { id: row.id, subscriptionId: row.subscriptionId, customerId: row.customerId, userId: row.userId, status: row.status, amountPaid: row.amountPaid, currency: row.currency, testClock: subClock(row.subscriptionId) ?? clockOf(row.customerId) });
+  }
+  const contact = new Map<string, { email: string | null; name: string | null }>();
+  for (const [id, c] of fetched.customers) if (!("deleted" in c && c.deleted)) contact.set(id, { email: (c as Stripe.Customer).email ?? null, name: (c as Stripe.Customer).name ?? null });
+  const tier = new Map([...subs].map(([id, r]) => [id, r.tier] as const));
+  out.statements.push(...(await openCaseStatements(s, failures, (id) => facts.get(id), { contact, tier })));
+  const ended = [...fetched.subscriptions.keys()].filter((id) => ["canceled", "incomplete_expired"].includes(subs.get(id)?.status ?? ""));
+  out.statements.push(...(await closeCaseStatements(s, [...fetched.invoices.keys()].map((id) => facts.get(id)!), ended, why.at, { contact, tier })));
+  return out;
+}
+
 /** Writes objects already fetched from Stripe (by id, or by a list during a resync). */
-export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit">, why: SyncCause, fetched: Fetched, extra: Extra = {}): Promise<{ changed: number }> {
+export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit" | "appBaseUrl">, why: SyncCause, fetched: Fetched, extra: Extra = {}): Promise<{ changed: number }> {
   const { db } = deps;
   return deps.audit.commit(async () => {
     const now = deps.clock.now();
@@ -374,6 +406,8 @@ export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit"
       { guards: [], statements: attempts.map((a) => db.insert(paymentAttempts).values(a).onConflictDoNothing()), entries: [] },
       // A former owner loses the subscription; an invoice's user may gain or end a grace.
       await writeEntitlements(db, why, subs.after, new Set([...subs.formerUsers, ...invs.users]), fetched, attempts, now),
+      // Dunning cases open with the failure they record and close with the payment (dunning/cases.ts).
+      await dunningPart(deps, why, fetched, subs.after, attempts, userByCustomer),
     ];
     // Guards first: they must see the rows as read, before this batch's own writes.
     const statements = [...parts.flatMap((p) => p.guards), ...parts.flatMap((p) => p.statements)];

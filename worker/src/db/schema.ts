@@ -397,3 +397,59 @@ export const emailOutbox = sqliteTable(
     index("email_outbox_created_idx").on(t.createdAt),
   ],
 );
+
+/**
+ * Dunning (worker/src/dunning): one case per unpaid invoice, opened by its first failed payment
+ * in the sync's batch and anchored at that failure (Stripe's time). The tick selects open cases
+ * through (status, next_action_at), and for customers on a Stripe test clock through
+ * (status, test_clock, next_action_at) with that clock's frozen time.
+ */
+export const DUNNING_CASE_STATUSES = ["open", "recovered", "canceled", "suspended"] as const;
+export type DunningCaseStatus = (typeof DUNNING_CASE_STATUSES)[number];
+
+export const dunningCases = sqliteTable(
+  "dunning_cases",
+  {
+    id: text("id").primaryKey(),
+    invoiceId: text("invoice_id").notNull(),
+    subscriptionId: text("subscription_id").notNull(),
+    customerId: text("customer_id").notNull(),
+    userId: text("user_id"),
+    /** The Stripe test clock the customer is on (test mode), whose frozen time is dunning's now. */
+    testClock: text("test_clock"),
+    /** The first failed payment of the invoice (Stripe's time, ms): stages count from here. */
+    anchorAt: integer("anchor_at").notNull(),
+    status: text("status", { enum: DUNNING_CASE_STATUSES }).notNull().default("open"),
+    /** The last stage that happened (dunning_soft … suspended); null before the first. */
+    stage: text("stage"),
+    /** When the next stage is due; null once the case is closed or has no stage left. */
+    nextActionAt: integer("next_action_at"),
+    amount: integer("amount").notNull(),
+    currency: text("currency").notNull(),
+    declineCode: text("decline_code"),
+    openedAt: integer("opened_at").notNull(),
+    closedAt: integer("closed_at"),
+  },
+  (t) => [
+    uniqueIndex("dunning_cases_invoice_uq").on(t.invoiceId),
+    index("dunning_cases_due_idx").on(t.status, t.nextActionAt),
+    index("dunning_cases_clock_due_idx").on(t.status, t.testClock, t.nextActionAt),
+    index("dunning_cases_subscription_idx").on(t.subscriptionId, t.status),
+  ],
+);
+
+/** That a stage of a case happened, exactly once (`skipped`: passed over by a clock jump). */
+export const dunningSteps = sqliteTable(
+  "dunning_steps",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    caseId: text("case_id").notNull(),
+    step: text("step").notNull(),
+    /** `done` (its email enqueued, its effect applied) or `skipped`. */
+    outcome: text("outcome", { enum: ["done", "skipped"] }).notNull(),
+    /** The case's time (test clock or wall) when it happened. */
+    at: integer("at").notNull(),
+    emailKey: text("email_key"),
+  },
+  (t) => [uniqueIndex("dunning_steps_case_step_uq").on(t.caseId, t.step)],
+);

@@ -5,6 +5,7 @@ import auditVerify from "./audit/verify";
 import billingCheckout from "./billing/checkout";
 import billingPortal from "./billing/portal";
 import promotionCode from "./billing/promotion-code";
+import dunningList from "./dunning/list";
 import emailsList from "./emails/list";
 import entitlementsChanges from "./entitlements/changes";
 import entitlementsCheck from "./entitlements/check";
@@ -50,6 +51,7 @@ export const routes: readonly ApiRoute[] = [
   webhooksStripe,
   eventsList,
   emailsList,
+  dunningList,
   eventsReplay,
   eventsReplayRange,
   resync,

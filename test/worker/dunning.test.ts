@@ -1,0 +1,129 @@
+import { env } from "cloudflare:test";
+import { asc, eq, like } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { runCron } from "../../worker/src/cron";
+import { dunningCases, dunningSteps, emailOutbox, entitlements } from "../../worker/src/db/schema";
+import { dunningTick } from "../../worker/src/dunning/tick";
+import { call, makeKey, svc } from "./helpers";
+import { db, deliverAll, stripe, subscriber, testClock } from "./stripe-helpers";
+
+const DAY = 86_400_000;
+const DUNNING_CRON = "*/15 * * * *";
+
+/** A subscriber on a test clock whose first renewal (day 30) is declined with `card`; returns its open case. */
+async function failedRenewal(card = "pm_card_chargeCustomerFail") {
+  const s = stripe();
+  const clock = await testClock();
+  const { userId, customer, sub } = await subscriber({ testClock: clock.id });
+  const ids = { customer: customer.id, sub: sub.id };
+  const seen = await deliverAll(ids);
+  await clock.advanceDays(29);
+  const declining = await s.paymentMethods.attach(card, { customer: customer.id });
+  await s.customers.update(customer.id, { invoice_settings: { default_payment_method: declining.id } });
+  await clock.advanceDays(2);
+  await deliverAll(ids, seen);
+  const kase = await db().select().from(dunningCases).where(eq(dunningCases.customerId, customer.id)).get();
+  expect(kase).toMatchObject({ status: "open", stage: null, subscriptionId: sub.id, userId, testClock: clock.id });
+  /** Moves the test clock to `days` after the case's anchor (the failure). */
+  const at = async (days: number) => {
+    const frozen = (await s.testHelpers.testClocks.retrieve(clock.id)).frozen_time * 1000;
+    await clock.advanceDays((kase!.anchorAt + days * DAY - frozen) / DAY);
+  };
+  return { s, clock, userId, customer, sub, ids, seen, kase: kase!, at };
+}
+
+const emailsOf = async (caseId: string) => (await db().select().from(emailOutbox).where(like(emailOutbox.idempotencyKey, `${caseId}:%`)).orderBy(asc(emailOutbox.createdAt)).all()).map((e) => e.template).sort();
+const tick = () => runCron(DUNNING_CRON, svc());
+const entitlementOf = (userId: string) => db().select().from(entitlements).where(eq(entitlements.userId, userId)).get();
+
+describe("dunning", () => {
+  it("a renewal declined on day 0 gets the day 3, 7 and 14 emails and suspension on day 21, never earlier, as the test clock moves in uneven steps", async () => {
+    const { kase, at, userId } = await failedRenewal();
+    expect(kase.declineCode).toBe("generic_decline");
+    const steps: [number, string[]][] = [
+      [2.9, []],
+      [3.2, ["dunning_soft"]],
+      [6.99, ["dunning_soft"]],
+      [9.5, ["dunning_soft", "dunning_urgent"]],
+      [13.9, ["dunning_soft", "dunning_urgent"]],
+      [14.1, ["dunning_final", "dunning_soft", "dunning_urgent"]],
+      [20.95, ["dunning_final", "dunning_soft", "dunning_urgent"]],
+    ];
+    for (const [day, expected] of steps) {
+      await at(day);
+      await tick();
+      await tick(); // a repeated tick changes nothing
+      expect(await emailsOf(kase.id), `day ${day}`).toEqual(expected);
+    }
+    expect((await entitlementOf(userId))?.status).toBe("past_due");
+    await at(21.3);
+    await tick();
+    expect(await emailsOf(kase.id)).toEqual(["dunning_final", "dunning_soft", "dunning_urgent", "suspended"]);
+    expect(await entitlementOf(userId)).toMatchObject({ status: "suspended", suspendedAt: kase.anchorAt + 21 * DAY });
+    expect(await db().select().from(dunningCases).where(eq(dunningCases.id, kase.id)).get()).toMatchObject({ status: "suspended", stage: "suspended", nextActionAt: null });
+    const urgent = await db().select().from(emailOutbox).where(eq(emailOutbox.idempotencyKey, `${kase.id}:dunning_urgent`)).get();
+    expect(urgent?.subject).toContain("$29.00");
+  }, 60_000);
+
+  it("payment on day 10 closes the case as recovered, sends the recovery email once and stops every later stage", async () => {
+    const { s, kase, at, ids, seen, customer, userId } = await failedRenewal();
+    await at(3.5);
+    await tick();
+    await at(10);
+    const working = await s.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+    await s.customers.update(customer.id, { invoice_settings: { default_payment_method: working.id } });
+    await s.invoices.pay(kase.invoiceId);
+    await deliverAll(ids, seen);
+    expect(await db().select().from(dunningCases).where(eq(dunningCases.id, kase.id)).get()).toMatchObject({ status: "recovered", stage: "dunning_soft", nextActionAt: null });
+    expect((await entitlementOf(userId))?.status).toBe("active");
+    await at(22);
+    await tick();
+    expect(await emailsOf(kase.id)).toEqual(["dunning_soft", "payment_recovered"]);
+    expect((await entitlementOf(userId))?.status).toBe("active");
+  }, 60_000);
+
+  it("two ticks racing on separate D1 handles after a jump over two stages send only the latest, once, and record the skipped one", async () => {
+    const { kase, at } = await failedRenewal();
+    await at(8);
+    const [a, b] = await Promise.all([dunningTick(svc()), dunningTick(svc(undefined, env.DB_RACE))]);
+    const mine = (r: { done: string[] }) => r.done.filter((k) => k.startsWith(kase.id));
+    expect([...mine(a), ...mine(b)]).toEqual([`${kase.id}:dunning_urgent`]);
+    expect(await emailsOf(kase.id)).toEqual(["dunning_urgent"]);
+    const steps = await db().select({ step: dunningSteps.step, outcome: dunningSteps.outcome }).from(dunningSteps).where(eq(dunningSteps.caseId, kase.id)).orderBy(asc(dunningSteps.id)).all();
+    expect(steps).toEqual([{ step: "dunning_soft", outcome: "skipped" }, { step: "dunning_urgent", outcome: "done" }]);
+    expect(await db().select().from(dunningCases).where(eq(dunningCases.id, kase.id)).get()).toMatchObject({ status: "open", stage: "dunning_urgent", nextActionAt: kase.anchorAt + 14 * DAY });
+  }, 60_000);
+
+  it("a hard decline gets the 'use another card' email at once, before any tick", async () => {
+    const { kase } = await failedRenewal("pm_card_chargeDeclinedStolenCard");
+    expect(kase.declineCode).toBe("stolen_card");
+    const email = await db().select().from(emailOutbox).where(eq(emailOutbox.idempotencyKey, `${kase.id}:hard_decline`)).get();
+    expect(email).toMatchObject({ template: "hard_decline" });
+    expect(email?.subject).toContain("another card");
+  }, 60_000);
+
+  it("a subscription canceled during dunning closes its case: nothing more is sent", async () => {
+    const { s, kase, at, ids, seen, sub } = await failedRenewal();
+    await at(4);
+    await tick();
+    await s.subscriptions.cancel(sub.id);
+    await deliverAll(ids, seen);
+    expect(await db().select().from(dunningCases).where(eq(dunningCases.id, kase.id)).get()).toMatchObject({ status: "canceled", nextActionAt: null });
+    await at(15);
+    await tick();
+    expect(await emailsOf(kase.id)).toEqual(["dunning_soft"]);
+  }, 60_000);
+
+  it("GET /v1/dunning lists open cases with their next action and recovery rates by stage and decline code", async () => {
+    const { key } = await makeKey("analyst");
+    const res = await call("GET", "/v1/dunning?limit=100", { key });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { open: { id: string; next_action: string | null; next_action_at: string | null }[]; recovery_by_stage: { stage: string; cases: number; recovered: number; rate: number }[]; recovery_by_decline_code: { decline_code: string }[] };
+    expect(body.open.length).toBeGreaterThan(0);
+    for (const o of body.open) expect(o.next_action === null || typeof o.next_action_at === "string").toBe(true);
+    // The recovered case of the day-10 test reached dunning_soft.
+    expect(body.recovery_by_stage.find((r) => r.stage === "dunning_soft")?.recovered).toBeGreaterThanOrEqual(1);
+    expect(body.recovery_by_decline_code.map((r) => r.decline_code)).toEqual(expect.arrayContaining(["generic_decline", "stolen_card"]));
+    expect((await call("GET", "/v1/dunning?limit=0", { key })).status).toBe(400);
+  });
+});

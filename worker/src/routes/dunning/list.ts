@@ -1,0 +1,63 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { DUNNING_STAGES } from "../../dunning/policy";
+import { dunningReport } from "../../dunning/report";
+import { guard, handle } from "../../http/route";
+import { json, keyedErrors, Timestamp } from "../../http/schemas";
+
+const OpenCase = z
+  .object({
+    id: z.string(),
+    invoice_id: z.string(),
+    subscription_id: z.string(),
+    customer_id: z.string(),
+    user_id: z.string().nullable(),
+    stage: z.string().nullable().describe("The last stage that happened; null before the first"),
+    next_action: z.enum(DUNNING_STAGES).nullable(),
+    next_action_at: Timestamp.nullable(),
+    anchor_at: Timestamp.describe("The invoice's first failed payment (Stripe's time)"),
+    amount: z.int().describe("Integer minor units"),
+    currency: z.string(),
+    decline_code: z.string().nullable(),
+  })
+  .openapi("DunningCase");
+
+const Rate = z.object({ cases: z.int(), recovered: z.int(), rate: z.number().describe("recovered ÷ cases, 0–1") });
+
+const Query = z.strictObject({ limit: z.coerce.number().int().min(1).max(100).default(50).describe("Open cases to list, soonest next action first") });
+
+const route = createRoute({
+  method: "get",
+  path: "/v1/dunning",
+  ...guard("dunning:read"),
+  summary: "Open dunning cases with their stage and next action, and recovery rates by stage reached and by decline code",
+  tags: ["dunning"],
+  request: { query: Query },
+  responses: {
+    200: json(
+      z.object({
+        open: z.array(OpenCase),
+        recovery_by_stage: z.array(Rate.extend({ stage: z.string().describe("The stage reached (`none`: before the first)") })),
+        recovery_by_decline_code: z.array(Rate.extend({ decline_code: z.string().describe("`none`: no decline code") })),
+      }),
+      "Dunning now",
+    ),
+    ...keyedErrors,
+  },
+});
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export default handle(route, async (c) => {
+  const r = await dunningReport(c.get("services").db, c.req.valid("query").limit);
+  return c.json(
+    {
+      open: r.open.map((o) => ({
+        id: o.caseId, invoice_id: o.invoiceId, subscription_id: o.subscriptionId, customer_id: o.customerId, user_id: o.userId, stage: o.stage, next_action: o.nextAction,
+        next_action_at: o.nextActionAt === null ? null : iso(o.nextActionAt), anchor_at: iso(o.anchorAt), amount: o.amount, currency: o.currency, decline_code: o.declineCode,
+      })),
+      recovery_by_stage: r.byStage,
+      recovery_by_decline_code: r.byDeclineCode.map((d) => ({ decline_code: d.declineCode, cases: d.cases, recovered: d.recovered, rate: d.rate })),
+    },
+    200,
+  );
+});
