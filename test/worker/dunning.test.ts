@@ -38,7 +38,7 @@ const entitlementOf = (userId: string) => db().select().from(entitlements).where
 
 describe("dunning", () => {
   it("a renewal declined on day 0 gets the day 3, 7 and 14 emails and suspension on day 21, never earlier, as the test clock moves in uneven steps", async () => {
-    const { kase, at, userId } = await failedRenewal();
+    const { kase, at, userId, ids, seen } = await failedRenewal();
     expect(kase.declineCode).toBe("generic_decline");
     const steps: [number, string[]][] = [
       [2.9, []],
@@ -63,6 +63,11 @@ describe("dunning", () => {
     expect(await db().select().from(dunningCases).where(eq(dunningCases.id, kase.id)).get()).toMatchObject({ status: "suspended", stage: "suspended", nextActionAt: null });
     const urgent = await db().select().from(emailOutbox).where(eq(emailOutbox.idempotencyKey, `${kase.id}:dunning_urgent`)).get();
     expect(urgent?.subject).toContain("$29.00");
+    // A later event about the still-unpaid subscription (reckoned on real time, which the test
+    // clock ran ahead of) leaves the user suspended.
+    await stripe().subscriptions.update(kase.subscriptionId, { metadata: { touched: "after-suspension" } });
+    await deliverAll(ids, seen);
+    expect(await entitlementOf(userId)).toMatchObject({ status: "suspended", suspendedAt: kase.anchorAt + 21 * DAY });
   }, 60_000);
 
   it("payment on day 10 closes the case as recovered, sends the recovery email once and stops every later stage", async () => {

@@ -100,14 +100,18 @@ export function deriveEntitlement(
     const anchor = anchors.get(best.s.id) ?? best.s.currentPeriodStart ?? now;
     graceUntil = anchor + GRACE_DAYS * DAY;
   }
-  const suspendedAt = status === "suspended" ? (prior?.status === "suspended" ? prior.suspendedAt : null) ?? now : null;
+  // Suspended stays suspended until the debt is paid: a later sync that still finds the
+  // subscription past due (reckoning the grace on real time while dunning followed a test clock
+  // that ran ahead) must not hand access back.
+  const stillSuspended = status === "past_due" && prior?.status === "suspended";
+  const suspendedAt = status === "suspended" || stillSuspended ? (prior?.status === "suspended" ? prior.suspendedAt : null) ?? now : null;
   return effectiveState(
     {
       userId,
       customerId: best.s.customerId,
       subscriptionId: best.s.id,
       tier: best.s.tier,
-      status,
+      status: stillSuspended ? "suspended" : status,
       trialEnd: best.s.trialEnd,
       graceUntil,
       suspendedAt,
