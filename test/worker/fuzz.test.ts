@@ -703,6 +703,18 @@ const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, (str
     if (res.status !== 200 || preview.amount_due_now === undefined || preview.proration_date === undefined) throw new Error(`could not preview a change: HTTP ${res.status}`);
     return { user_id: [userId], expected_amount_due_now: [preview.amount_due_now], proration_date: [preview.proration_date] };
   },
+  "POST /v1/subscriptions/{user_id}/change/preview": async () => ({ user_id: [await mirroredSubscriber()] }),
+  "POST /v1/subscriptions/{user_id}/cancel": async () => ({ user_id: [await mirroredSubscriber()] }),
+  "POST /v1/subscriptions/{user_id}/reactivate": async (keys) => {
+    const userId = await mirroredSubscriber();
+    const res = await SELF.fetch(`${BASE}/v1/subscriptions/${userId}/cancel`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${keys.admin}`, "content-type": "application/json", "cf-connecting-ip": freshIp() },
+      body: JSON.stringify({ reason: "other", skip_offer: true }),
+    });
+    if (res.status !== 200) throw new Error(`could not cancel a fixture subscriber: HTTP ${res.status} ${await res.text()}`);
+    return { user_id: [userId] };
+  },
   "POST /v1/subscriptions/{user_id}/pause": async () => ({ user_id: [await mirroredSubscriber()] }),
   "POST /v1/subscriptions/{user_id}/resume": async (keys) => {
     const userId = await mirroredSubscriber();
