@@ -99,6 +99,18 @@ describe("dunning", () => {
     expect(await db().select().from(dunningCases).where(eq(dunningCases.id, kase.id)).get()).toMatchObject({ status: "open", stage: "dunning_urgent", nextActionAt: kase.anchorAt + 14 * DAY });
   }, 60_000);
 
+  it("moves a case whose customer's address the outbox refuses, without its email, and still sends the other cases' emails", async () => {
+    const bad = await failedRenewal();
+    const good = await failedRenewal();
+    await bad.s.customers.update(bad.customer.id, { email: "ops@localhost" });
+    await bad.at(3.2);
+    await good.at(3.2);
+    await tick();
+    expect(await emailsOf(bad.kase.id)).toEqual([]);
+    expect((await db().select().from(dunningCases).where(eq(dunningCases.id, bad.kase.id)).get())?.stage).toBe("dunning_soft");
+    expect(await emailsOf(good.kase.id)).toEqual(["dunning_soft"]);
+  }, 60_000);
+
   it("a hard decline gets the 'use another card' email at once, before any tick", async () => {
     const { kase } = await failedRenewal("pm_card_chargeDeclinedStolenCard");
     expect(kase.declineCode).toBe("stolen_card");

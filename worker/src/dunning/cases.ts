@@ -13,7 +13,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { findTier } from "../catalog";
 import type { Db } from "../db/client";
 import { customers, dunningCases, paymentAttempts, subscriptions } from "../db/schema";
-import { enqueueEmail } from "../email/outbox";
+import { enqueueEmail, isEmailAddress } from "../email/outbox";
 import type { Services } from "../services";
 import { dunningPolicy, isHardDecline, nextStage, stageAt, type DunningPolicy } from "./policy";
 
@@ -57,7 +57,7 @@ async function contacts(db: Db, customerIds: string[]): Promise<Map<string, { em
   return new Map(rows.map((r) => [r.id, { email: r.email, name: r.name }]));
 }
 
-async function tiers(db: Db, subscriptionIds: string[]): Promise<Map<string, string | null>> {
+export async function tiers(db: Db, subscriptionIds: string[]): Promise<Map<string, string | null>> {
   if (subscriptionIds.length === 0) return new Map();
   const rows = await db.select({ id: subscriptions.id, tier: subscriptions.tier }).from(subscriptions).where(inArray(subscriptions.id, subscriptionIds)).all();
   return new Map(rows.map((r) => [r.id, r.tier]));
@@ -105,7 +105,8 @@ export async function openCaseStatements(
         .onConflictDoNothing({ target: dunningCases.invoiceId }),
     );
     const to = contact.get(f.customerId)?.email;
-    if (isHardDecline(f.declineCode, policy) && to) {
+    // An address the outbox would refuse skips the email, never the case (nor the sync's batch).
+    if (isHardDecline(f.declineCode, policy) && to && isEmailAddress(to)) {
       out.push(
         enqueueEmail(s, {
           key: `${id}:hard_decline`,
@@ -142,7 +143,7 @@ export async function closeCaseStatements(
       const recovered = inv.status === "paid";
       out.push(s.db.update(dunningCases).set({ status: recovered ? "recovered" : "canceled", nextActionAt: null, closedAt: at }).where(and(eq(dunningCases.id, c.id), inArray(dunningCases.status, ["open", "suspended"]))));
       const to = contact.get(c.customerId)?.email;
-      if (recovered && to) {
+      if (recovered && to && isEmailAddress(to)) {
         out.push(
           enqueueEmail(s, {
             key: `${c.id}:payment_recovered`,
@@ -155,7 +156,7 @@ export async function closeCaseStatements(
     }
   }
   if (endedSubscriptions.length > 0) {
-    out.push(s.db.update(dunningCases).set({ status: "canceled", nextActionAt: null, closedAt: at }).where(and(inArray(dunningCases.subscriptionId, endedSubscriptions), eq(dunningCases.status, "open"))));
+    out.push(s.db.update(dunningCases).set({ status: "canceled", nextActionAt: null, closedAt: at }).where(and(inArray(dunningCases.subscriptionId, endedSubscriptions), inArray(dunningCases.status, ["open", "suspended"]))));
   }
   return out;
 }

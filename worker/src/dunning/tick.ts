@@ -17,13 +17,13 @@ import { and, eq, isNotNull, isNull, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { AuditEntry } from "../audit/chain";
 import { guard, isStaleRead } from "../db/guard";
-import { customers, dunningCases, dunningSteps, subscriptions } from "../db/schema";
-import { enqueueEmail } from "../email/outbox";
+import { customers, dunningCases, dunningSteps } from "../db/schema";
+import { enqueueEmail, isEmailAddress } from "../email/outbox";
 import type { EmailInput } from "../email/templates";
 import { describeError } from "../log";
 import { suspensionOf } from "../entitlements/suspend";
 import type { Services } from "../services";
-import { planName } from "./cases";
+import { planName, tiers } from "./cases";
 import { dunningPolicy, stageAt, type DunningPolicy, type DunningStage } from "./policy";
 
 export type TickDeps = Pick<Services, "db" | "clock" | "stripe" | "audit" | "appBaseUrl" | "log">;
@@ -36,6 +36,8 @@ export interface TickResult {
   skipped: string[];
   /** Cases another tick moved first. */
   lost: number;
+  /** Cases whose step failed (logged); they are due again on the next tick, the others go on. */
+  failed: number;
 }
 
 interface Contact {
@@ -45,7 +47,7 @@ interface Contact {
 }
 
 export async function dunningTick(s: TickDeps, policy: DunningPolicy = dunningPolicy): Promise<TickResult> {
-  const result: TickResult = { done: [], skipped: [], lost: 0 };
+  const result: TickResult = { done: [], skipped: [], lost: 0, failed: 0 };
   const contacts = new Map<string, Promise<Contact>>();
   const wallNow = s.clock.now();
   const due = (clock: string | null, now: number) =>
@@ -56,7 +58,12 @@ export async function dunningTick(s: TickDeps, policy: DunningPolicy = dunningPo
       .orderBy(dunningCases.nextActionAt)
       .limit(policy.tickBatch)
       .all();
-  for (const c of await due(null, wallNow)) await advance(s, c, wallNow, policy, contacts, result);
+  const run = async (cases: Case[], now: number) => {
+    // One query for the cases' plans, not one per case.
+    const tierOf = await tiers(s.db, cases.map((c) => c.subscriptionId));
+    for (const c of cases) await advance(s, c, now, policy, contacts, tierOf.get(c.subscriptionId) ?? null, result);
+  };
+  await run(await due(null, wallNow), wallNow);
   // Test mode only: customers on Stripe test clocks, each clock's frozen time read once.
   const clocks = await s.db.selectDistinct({ clock: dunningCases.testClock }).from(dunningCases).where(and(eq(dunningCases.status, "open"), isNotNull(dunningCases.testClock))).all();
   for (const { clock } of clocks) {
@@ -67,7 +74,7 @@ export async function dunningTick(s: TickDeps, policy: DunningPolicy = dunningPo
       s.log.log("warn", "dunning: cannot read a test clock; its cases wait", { clock, error: describeError(error) });
       continue;
     }
-    for (const c of await due(clock, now)) await advance(s, c, now, policy, contacts, result);
+    await run(await due(clock, now), now);
   }
   return result;
 }
@@ -107,11 +114,10 @@ export function dueStages(c: Pick<Case, "anchorAt" | "stage">, now: number, poli
   return { latest: due.at(-1), skipped: due.slice(0, -1), nextActionAt: next ? stageAt(c.anchorAt, next.day) : null };
 }
 
-async function advance(s: TickDeps, selected: Case, now: number, policy: DunningPolicy, contacts: Map<string, Promise<Contact>>, result: TickResult): Promise<void> {
-  const contact = await contactOf(s, selected.customerId, contacts);
-  const tier = (await s.db.select({ tier: subscriptions.tier }).from(subscriptions).where(eq(subscriptions.id, selected.subscriptionId)).get())?.tier;
+async function advance(s: TickDeps, selected: Case, now: number, policy: DunningPolicy, contacts: Map<string, Promise<Contact>>, tier: string | null, result: TickResult): Promise<void> {
   const suspendAt = stageAt(selected.anchorAt, (policy.stages.find((st) => st.stage === "suspended") ?? policy.stages.at(-1)!).day);
   try {
+    const contact = await contactOf(s, selected.customerId, contacts);
     const outcome = await s.audit.commit(async () => {
       // Read again inside the commit: it is rebuilt when another writer got in first.
       const c = await s.db.select().from(dunningCases).where(eq(dunningCases.id, selected.id)).get();
@@ -123,7 +129,8 @@ async function advance(s: TickDeps, selected: Case, now: number, policy: Dunning
       }
       const statements: BatchItem<"sqlite">[] = [guard(s.db, sql`(select count(*) from dunning_cases where id = ${c.id} and status = 'open' and next_action_at = ${c.nextActionAt}) = 1`)];
       const entries: AuditEntry[] = [];
-      let sendEmail = true;
+      // "Your access is suspended" only where access was suspended.
+      let sendEmail = latest.stage !== "suspended" || c.userId !== null;
       if (latest.stage === "suspended" && c.userId) {
         // Access follows the grace (entitlements/state.ts); the stored row becomes suspended now,
         // in this batch, as of the case's clock. A user whose access does not hang on this
@@ -134,7 +141,7 @@ async function advance(s: TickDeps, selected: Case, now: number, policy: Dunning
         sendEmail = suspension.state.status === "suspended";
       }
       const key = `${c.id}:${latest.stage}`;
-      const emailed = sendEmail && contact.email !== null;
+      const emailed = sendEmail && contact.email !== null && isEmailAddress(contact.email);
       for (const st of skipped) statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step: st.stage, outcome: "skipped", at: now, emailKey: null }).onConflictDoNothing());
       statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step: latest.stage, outcome: "done", at: now, emailKey: emailed ? key : null }).onConflictDoNothing());
       if (emailed) statements.push(enqueueEmail(s, { key, to: contact.email!, userId: c.userId, email: emailFor(latest.stage, c, contact, planName(tier), suspendAt) }));
@@ -152,8 +159,13 @@ async function advance(s: TickDeps, selected: Case, now: number, policy: Dunning
       result.skipped.push(...outcome.skipped);
     }
   } catch (error) {
-    if (!isStaleRead(error)) throw error;
-    result.lost++;
+    if (isStaleRead(error)) {
+      result.lost++;
+      return;
+    }
+    // One case that cannot move must not hold back every case due after it.
+    result.failed++;
+    s.log.log("error", "dunning: a case's step failed; it is due again next tick", { case_id: selected.id, error: describeError(error) });
   }
 }
 

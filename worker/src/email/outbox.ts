@@ -25,6 +25,11 @@ export interface EmailToEnqueue {
 
 const ADDRESS = /^[^\s@<>()",;:\\]+@[^\s@<>()",;:\\]+\.[^\s@<>()",;:\\]+$/;
 
+/** Whether `to` is an address the outbox takes: callers skip an email rather than fail their batch. */
+export function isEmailAddress(to: string): boolean {
+  return to.length <= 254 && ADDRESS.test(to);
+}
+
 function randomHex(bytes: number): string {
   return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -18,6 +18,8 @@ export const EMAIL_BACKOFF_MS = [60_000, 5 * 60_000, 30 * 60_000, 2 * 3_600_000]
 export const EMAIL_MAX_ATTEMPTS = EMAIL_BACKOFF_MS.length + 1;
 /** How long a sweep holds a row; a sweep that died mid-send lets another retry after this. */
 export const EMAIL_LEASE_MS = 2 * 60_000;
+/** The longest one send may take (the transports' own timeouts are shorter): a lease is not used past lease − this. */
+export const EMAIL_SEND_TIMEOUT_MS = 30_000;
 /** Emails per tick: bounded, so a tick stays within a Worker's limits; the rest go next minute. */
 export const EMAIL_BATCH = 25;
 
@@ -50,14 +52,18 @@ export async function sendDueEmails(s: Pick<Services, "db" | "clock" | "log" | "
   // The transport first: a missing setting fails the tick before any row is taken.
   const transport = s.emailTransport;
   const rows = await claimDueEmails(s, limit);
-  for (const row of rows) {
+  for (const [i, row] of rows.entries()) {
+    // Sends are one after another: a row whose lease would run out during its send goes back,
+    // with the rest, rather than be sent while another sweep may take it too.
+    if (s.clock.now() >= row.leaseUntil! - EMAIL_SEND_TIMEOUT_MS) {
+      for (const left of rows.slice(i)) {
+        await s.db.update(emailOutbox).set({ status: "pending", leaseUntil: null, attempts: sql`${emailOutbox.attempts} - 1` }).where(held(left));
+      }
+      break;
+    }
+    let providerMessageId: string;
     try {
-      const providerMessageId = await transport.send({ id: row.id, idempotencyKey: row.idempotencyKey, to: row.to, subject: row.subject, text: row.text, html: row.html });
-      await s.db
-        .update(emailOutbox)
-        .set({ status: "sent", sentAt: s.clock.now(), provider: transport.name, providerMessageId, leaseUntil: null, nextAttemptAt: null, lastError: null })
-        .where(held(row));
-      result.sent++;
+      providerMessageId = await transport.send({ id: row.id, idempotencyKey: row.idempotencyKey, to: row.to, subject: row.subject, text: row.text, html: row.html });
     } catch (error) {
       const retryable = !(error instanceof EmailSendError) || error.retryable;
       const final = !retryable || row.attempts >= EMAIL_MAX_ATTEMPTS;
@@ -73,7 +79,14 @@ export async function sendDueEmails(s: Pick<Services, "db" | "clock" | "log" | "
       if (final) result.failed++;
       else result.retrying++;
       s.log.log(final ? "error" : "warn", final ? "email failed" : "email send failed; will retry", { email_id: row.id, idempotency_key: row.idempotencyKey, attempts: row.attempts, error: lastError });
+      continue;
     }
+    // Outside the try: the email is out, so a failure to record it must not make it pending again.
+    await s.db
+      .update(emailOutbox)
+      .set({ status: "sent", sentAt: s.clock.now(), provider: transport.name, providerMessageId, leaseUntil: null, nextAttemptAt: null, lastError: null })
+      .where(held(row));
+    result.sent++;
   }
   return result;
 }
