@@ -20,10 +20,9 @@
  *                           45 s, their feed requests never overlapping) while the same users
  *                           change (goal ≤ 1.5). Also reported: the polls per interval of each.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import path from "node:path";
 import { createEntitlements, type Entitlements } from "../../packages/entitlements/src/index.ts";
-import { ROOT, startWorker, type WorkerHarness } from "../harness/worker.ts";
+import { startWorker, type WorkerHarness } from "../harness/worker.ts";
+import { writeReport } from "./report.ts";
 
 const INTERVAL_MS = 1_000;
 const CHANGES = Number(process.env.BENCH_FRESHNESS_CHANGES ?? 20);
@@ -190,14 +189,9 @@ async function main() {
       change_to_decision_max_ms: { op: "<=", value: round(budget) },
       poll_ratio_10k_vs_10: { op: "<=", value: GOAL_POLL_RATIO },
     } as const;
-    const pass: Record<string, boolean> = {};
-    for (const [k, g] of Object.entries(goals)) pass[k] = metrics[k as keyof typeof metrics] <= g.value;
-    const result = {
-      generated_at: new Date().toISOString(),
-      environment: { node: process.version, platform: `${process.platform}-${process.arch}` },
+    writeReport("freshness", {
       metrics,
       goals,
-      pass,
       details: {
         poll_interval_ms: INTERVAL_MS,
         change_max_budget: "one poll interval + one feed poll (median) + one token fetch (p95), measured in this run",
@@ -222,14 +216,7 @@ async function main() {
         "change_to_decision_ms is measured from the moment w.setEntitlement (setEntitlementState through Miniflare's D1 proxy) resolves, i.e. once the change and its feed row are committed; write_ms is that write's own time.",
         "poll times are wall time around the SDK's fetch of GET /v1/entitlements/changes; both SDKs poll the same worker in the same period, one feed request at a time (a lock in the measuring fetch), while the same users change.",
       ],
-    };
-    mkdirSync(path.join(ROOT, "test/bench/results"), { recursive: true });
-    writeFileSync(path.join(ROOT, "test/bench/results/freshness.json"), `${JSON.stringify(result, null, 2)}\n`);
-    console.log(JSON.stringify(result, null, 2));
-    for (const [k, g] of Object.entries(goals)) {
-      const v = metrics[k as keyof typeof metrics];
-      console.log(`${pass[k] ? "PASS" : "MISS"}  ${k} = ${v.toLocaleString("en-US")}  (goal ${g.op} ${g.value.toLocaleString("en-US")})`);
-    }
+    });
   } finally {
     await w.dispose();
   }

@@ -12,13 +12,13 @@
  *   sdk_gzip_bytes                    esbuild bundle of packages/entitlements/src/index.ts (minified, ESM, neutral, with jose) gzipped (goal ≤ 20,000)
  */
 import { KeyObject, verify as rawVerify } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { createEntitlements, type EntitlementClaims } from "../../packages/entitlements/src/index.js";
+import { writeReport } from "./report.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "../..");
@@ -260,17 +260,9 @@ async function main() {
     local_vs_http_ratio: { op: ">=", value: 100 },
     sdk_gzip_bytes: { op: "<=", value: 20_000 },
   } as const;
-  const pass: Record<string, boolean> = {};
-  for (const [k, g] of Object.entries(goals)) {
-    const v = metrics[k as keyof typeof metrics];
-    pass[k] = g.op === ">=" ? v >= g.value : v <= g.value;
-  }
-  const result = {
-    generated_at: new Date().toISOString(),
-    environment: { node: process.version, platform: `${process.platform}-${process.arch}` },
+  writeReport("sdk", {
     metrics,
     goals,
-    pass,
     details: {
       can_rounds_ops_per_s: can.rounds.map(Math.round),
       verify_cold_estimator: "best round of each path (interleaved rounds of 200 never-seen tokens)",
@@ -284,15 +276,7 @@ async function main() {
       http_check_ops_per_s: Math.round(local.httpOpsPerSec),
     },
     notes,
-  };
-  mkdirSync(resolve(HERE, "results"), { recursive: true });
-  writeFileSync(resolve(HERE, "results/sdk.json"), `${JSON.stringify(result, null, 2)}\n`);
-  console.log(JSON.stringify(result, null, 2));
-  for (const [k, g] of Object.entries(goals)) {
-    const v = metrics[k as keyof typeof metrics];
-    const verdict = pass[k] ? "PASS" : "MISS";
-    console.log(`${verdict}  ${k} = ${v.toLocaleString("en-US")}  (goal ${g.op} ${g.value.toLocaleString("en-US")})`);
-  }
+  });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
