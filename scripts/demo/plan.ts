@@ -4,6 +4,8 @@
  * history, and tests can check the mix without running it.
  */
 
+import { seededRandom } from "../../packages/stripe-emulator/src/index.ts";
+
 export type DemoTier = "local" | "mobile";
 export type DemoCycle = "monthly" | "annual";
 
@@ -57,18 +59,6 @@ export interface DemoPlanOptions {
   seed?: number;
 }
 
-/** mulberry32: small, fast, good enough for demo data, and the same everywhere. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const STORIES: [Story, number][] = [
   ["stays", 38],
   ["trial_lapses", 6],
@@ -98,7 +88,7 @@ function pick<T>(r: () => number, weighted: [T, number][]): T {
 }
 
 export function demoPlan(opts: DemoPlanOptions): DemoCustomer[] {
-  const r = rng(opts.seed ?? 20261130);
+  const r = seededRandom(opts.seed ?? 20261130);
   const out: DemoCustomer[] = [];
   for (let i = 0; i < opts.customers; i++) {
     // Signups spread over the year, a little denser lately (the business grows).

@@ -10,6 +10,7 @@ import type { ChaosOptions, DeliveryJob } from "./webhooks/deliver.ts";
 export type { EmulatorOptions, SmartRetryOptions } from "./core.ts";
 export type { ChaosOptions, DeliveryJob, DeliveryAttempt } from "./webhooks/deliver.ts";
 export { signPayload } from "./webhooks/sign.ts";
+export { seededRandom } from "./webhooks/rng.ts";
 export { prorate } from "./proration.ts";
 export { API_VERSION };
 
