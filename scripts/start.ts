@@ -188,6 +188,7 @@ function progressReporter(total: number) {
 }
 
 async function main() {
+  const began = Date.now();
   const { values: args } = parseArgs({ options: { fresh: { type: "boolean", default: false }, customers: { type: "string" } } });
   if (args.fresh) await wipe();
   const vars = await ensureDevVars();
@@ -238,7 +239,7 @@ async function main() {
   });
 
   await waitForHealth(workerUrl);
-  console.log(`Billing worker answering after ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+  console.log(`Billing worker answering ${((Date.now() - began) / 1000).toFixed(1)} s after npm start began (${((Date.now() - started) / 1000).toFixed(1)} s after wrangler dev started).`);
   stopCrons = runCrons(workerUrl);
   const serviceKey = await ensureServiceKey(workerUrl, adminKey);
 
