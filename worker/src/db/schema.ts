@@ -426,7 +426,16 @@ export const dunningCases = sqliteTable(
     nextActionAt: integer("next_action_at"),
     amount: integer("amount").notNull(),
     currency: text("currency").notNull(),
+    /** The decline of the first failure (recovery by decline code counts from it). */
     declineCode: text("decline_code"),
+    /** The decline of the latest failure: a hard one here stops the worker's retries. */
+    lastDeclineCode: text("last_decline_code"),
+    /** The worker's retries made so far (policy `retries.by = worker`). */
+    retries: integer("retries").notNull().default(0),
+    /** When the worker's next retry is due; null when it will not retry (hard decline, Stripe retries, none left). */
+    nextRetryAt: integer("next_retry_at"),
+    /** Stripe's own next attempt (the invoice's `next_payment_attempt`, ms), as last synced. */
+    stripeNextAttemptAt: integer("stripe_next_attempt_at"),
     openedAt: integer("opened_at").notNull(),
     closedAt: integer("closed_at"),
   },
@@ -445,8 +454,11 @@ export const dunningSteps = sqliteTable(
     id: integer("id").primaryKey({ autoIncrement: true }),
     caseId: text("case_id").notNull(),
     step: text("step").notNull(),
-    /** `done` (its email enqueued, its effect applied) or `skipped`. */
-    outcome: text("outcome", { enum: ["done", "skipped"] }).notNull(),
+    /**
+     * `done` (its email enqueued, its effect applied), `skipped` (passed over by a clock jump),
+     * or for a retry (`retry_<n>`): `paid` or `declined`.
+     */
+    outcome: text("outcome", { enum: ["done", "skipped", "paid", "declined"] }).notNull(),
     /** The case's time (test clock or wall) when it happened. */
     at: integer("at").notNull(),
     emailKey: text("email_key"),
