@@ -95,6 +95,7 @@ export async function processEvent(deps: ProcessDeps, id: string, parsed?: Strip
       targetsOf(event),
       {
         attempts: await attemptOf(deps.stripe, event),
+        ...(event.type === "customer.subscription.trial_will_end" ? { trialEnding: [(event.data.object as Stripe.Subscription).id] } : {}),
         statements: () => {
           deps.fault?.("before_commit");
           return [markProcessed(deps.db, row, deps.clock.now())];

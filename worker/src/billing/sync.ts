@@ -13,6 +13,7 @@ import { entitlementAsRead, guard, rowAsRead, userSubscriptionsAsRead } from "..
 import { closeCaseStatements, openCaseStatements, type InvoiceFacts } from "../dunning/cases";
 import { customers, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
 import { deriveEntitlement, entitlementSummary, readEntitlementVersioned, sameState, upsertEntitlement, type GraceAnchors } from "../entitlements/state";
+import { trialEndingStatements } from "./trial-ending";
 import { customerRow, historyChanges, idOf, invoiceRow, invoiceSubscriptionId, sameRow, subscriptionRow, type CouponTerms, type CustomerRow, type InvoiceRow, type SubscriptionRow } from "./mirror";
 import type { Stripe } from "./stripe";
 
@@ -149,7 +150,11 @@ const custSummary = (c: CustomerRow) => ({ user_id: c.userId, deleted: c.deleted
  * event processed) in the same batch, so a crash leaves either all of it or none.
  */
 export async function syncObjects(deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "appBaseUrl">, why: SyncCause, targets: SyncTargets, extra: Extra = {}): Promise<{ changed: number }> {
-  return writeObjects(deps, why, await fetchAll(deps, why, targets), extra);
+  const fetched = await fetchAll(deps, why, targets);
+  // Stored with the sync's writes (and the event's processed mark) or not at all.
+  const emails = extra.trialEnding ? await trialEndingStatements(deps, extra.trialEnding, fetched) : [];
+  if (emails.length === 0) return writeObjects(deps, why, fetched, extra);
+  return writeObjects(deps, why, fetched, { ...extra, statements: () => [...emails, ...(extra.statements?.() ?? [])] });
 }
 
 export interface Extra {
@@ -157,6 +162,8 @@ export interface Extra {
   attempts?: AttemptInput[];
   /** Audit entries of the request that caused this sync (a plan change, a cancellation). */
   entries?: AuditEntry[];
+  /** Subscriptions whose trial-ending email this sync stores (`customer.subscription.trial_will_end`). */
+  trialEnding?: string[];
 }
 
 /**

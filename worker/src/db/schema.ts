@@ -487,3 +487,24 @@ export const marketingSpend = sqliteTable(
   },
   (t) => [uniqueIndex("marketing_spend_month_uq").on(t.month, t.currency)],
 );
+
+/**
+ * Dashboard sign-ins (auth/session.ts): an analyst or admin key traded for a session cookie.
+ * Only the SHA-256 of the cookie's token is kept, so a copy of this table opens nothing. The
+ * session acts as its key: revoking or expiring the key ends it at the next request.
+ */
+export const dashboardSessions = sqliteTable(
+  "dashboard_sessions",
+  {
+    /** `ses_...`: names the session in the audit log (the token never appears anywhere). */
+    id: text("id").primaryKey(),
+    tokenHash: text("token_hash").notNull(),
+    keyId: text("key_id")
+      .notNull()
+      .references(() => apiKeys.id),
+    createdAt: integer("created_at").notNull(),
+    /** Enforced by the worker on every request, whatever the browser does with Max-Age. */
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [uniqueIndex("dashboard_sessions_token_hash_uq").on(t.tokenHash), index("dashboard_sessions_expires_at_idx").on(t.expiresAt)],
+);
