@@ -4,19 +4,15 @@
  * (analytics/types.ts). Definitions live in analytics/definitions.ts, once.
  */
 import { DomainError } from "../errors";
-import type { AnalyticsDeps, ChurnRiskQuery, ChurnRiskReport, CohortQuery, CohortReport, ReportQuery, RevenueReport, TargetsReport } from "./types";
+import type { AnalyticsDeps, ChurnRiskQuery, ChurnRiskReport, TargetsReport } from "./types";
+
+export { revenueReport } from "./report";
+export { cohortReport } from "./cohorts";
+export { DEFINITIONS, TARGETS, DEFAULT_GROSS_MARGIN } from "./definitions";
 
 export * from "./types";
 
 const notYet = (what: string) => new DomainError("unavailable", `${what} is not available yet`);
-
-export async function revenueReport(_deps: AnalyticsDeps, _q: ReportQuery): Promise<RevenueReport> {
-  throw notYet("The revenue report");
-}
-
-export async function cohortReport(_deps: AnalyticsDeps, _q: CohortQuery): Promise<CohortReport> {
-  throw notYet("The cohort report");
-}
 
 export async function churnRisk(_deps: AnalyticsDeps, _q: ChurnRiskQuery = {}): Promise<ChurnRiskReport> {
   throw notYet("Churn risk");

@@ -1,0 +1,190 @@
+/**
+ * The revenue report on a small fixture whose every figure is computed by hand below.
+ *
+ * The fixture is written as mirror rows (subscriptions, subscription_history, invoices, dunning
+ * cases and steps) directly, not through the emulator and webhooks: driving six customers through
+ * five months of test clocks costs minutes, and what this test checks is the arithmetic over the
+ * facts the sync records (the sync's own history rows are checked by the demo-data test). It uses
+ * its own currency (CAD), so rows other test files write into the shared database never enter it.
+ */
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { cohortReport, revenueReport } from "../../worker/src/analytics";
+import { fixedClock } from "../../worker/src/clock";
+import { getDb } from "../../worker/src/db/client";
+import { dunningCases, dunningSteps, invoices, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
+
+const CUR = "cad";
+const at = (month: number, day: number, hour = 12) => Date.UTC(2025, month - 1, day, hour);
+const NOW = at(6, 15);
+const db = () => getDb(env.DB);
+const deps = () => ({ db: db(), clock: fixedClock(NOW) });
+const P = "fx15_";
+
+type Sub = typeof subscriptions.$inferInsert;
+type Hist = Omit<typeof subscriptionHistory.$inferInsert, "subscriptionId" | "customerId" | "currency" | "cause" | "changes" | "unitAmount" | "quantity" | "priceId">;
+
+// MRR per subscription by the definition: price after discount, ÷ 12 for annual, rounded half up.
+const MOBILE_ANNUAL = Math.round(49_000 / 12); // 4083.33… → 4083
+const LOCAL = 2_900;
+const LOCAL_25_OFF = 2_900 - Math.round((2_900 * 25) / 100); // 2900 − 725 = 2175
+const MOBILE = 4_900;
+
+async function subscription(id: string, customer: string, row: Partial<Sub>, history: Hist[]) {
+  const last = history.at(-1)!;
+  await db().insert(subscriptions).values({
+    id: P + id, customerId: P + customer, userId: P + customer, status: last.status as Sub["status"], tier: last.tier ?? null, priceId: `price_${last.tier}`, interval: "month",
+    unitAmount: 0, currency: CUR, mrr: last.mrr, createdAt: history[0]!.at, syncedAt: NOW, ...row,
+  });
+  for (const h of history) {
+    await db().insert(subscriptionHistory).values({ ...h, subscriptionId: P + id, customerId: P + customer, currency: CUR, cause: "fixture", changes: "status", unitAmount: 0, quantity: 1, priceId: `price_${h.tier}` });
+  }
+}
+
+let n = 0;
+async function invoice(customer: string, sub: string | null, paidAt: number | null, total: number, tax: number, opts: { status?: "paid" | "open" | "void"; reason?: string } = {}) {
+  await db().insert(invoices).values({
+    id: `${P}in_${++n}`, customerId: P + customer, subscriptionId: sub ? P + sub : null, status: opts.status ?? "paid", billingReason: opts.reason ?? "subscription_cycle", currency: CUR,
+    subtotal: total - tax, tax, discountTotal: 0, total, amountDue: total, amountPaid: opts.status === "paid" || !opts.status ? total : 0, amountRemaining: 0, attemptCount: 1,
+    createdAt: paidAt ?? at(4, 1), paidAt, syncedAt: NOW,
+  });
+}
+
+async function seed() {
+  // A: annual Mobile ($490 / year) from Jan 10.
+  await subscription("A", "A", { interval: "year" }, [{ at: at(1, 10), status: "active", tier: "mobile", mrr: MOBILE_ANNUAL }]);
+  // B: Local with a 25 % coupon for 2 months from Jan 5; the discount ends on Mar 5.
+  await subscription("B", "B", { discount: null }, [
+    { at: at(1, 5), status: "active", tier: "local", mrr: LOCAL_25_OFF, discount: "25off2m" },
+    { at: at(3, 5), status: "active", tier: "local", mrr: LOCAL },
+  ]);
+  // C: a 7-day Local trial from Jan 1, paid from Jan 8; upgrade to Mobile mid-month (Feb 14); back to Local at the period end (Apr 15).
+  await subscription("C", "C", { trialStart: at(1, 1), trialEnd: at(1, 8) }, [
+    { at: at(1, 1), status: "trialing", tier: "local", mrr: LOCAL },
+    { at: at(1, 8), status: "active", tier: "local", mrr: LOCAL },
+    { at: at(2, 14), status: "active", tier: "mobile", mrr: MOBILE },
+    { at: at(4, 15), status: "active", tier: "local", mrr: LOCAL },
+  ]);
+  // D: Mobile from Feb 1; past due Mar 1, recovers Mar 10; past due Apr 1, suspended Apr 22 (dunning day 21), pays May 3.
+  await subscription("D", "D", {}, [
+    { at: at(2, 1), status: "active", tier: "mobile", mrr: MOBILE },
+    { at: at(3, 1), status: "past_due", tier: "mobile", mrr: MOBILE },
+    { at: at(3, 10), status: "active", tier: "mobile", mrr: MOBILE },
+    { at: at(4, 1), status: "past_due", tier: "mobile", mrr: MOBILE },
+    { at: at(5, 3), status: "active", tier: "mobile", mrr: MOBILE },
+  ]);
+  await db().insert(dunningCases).values([
+    { id: `${P}case_mar`, invoiceId: `${P}in_d_mar`, subscriptionId: `${P}D`, customerId: `${P}D`, anchorAt: at(3, 1), status: "recovered", amount: MOBILE, currency: CUR, openedAt: at(3, 1), closedAt: at(3, 10) },
+    { id: `${P}case_apr`, invoiceId: `${P}in_d_apr`, subscriptionId: `${P}D`, customerId: `${P}D`, anchorAt: at(4, 1), status: "recovered", stage: "suspended", amount: MOBILE, currency: CUR, openedAt: at(4, 1), closedAt: at(5, 3) },
+  ]);
+  await db().insert(dunningSteps).values({ caseId: `${P}case_apr`, step: "suspended", outcome: "done", at: at(4, 22) });
+  // E: a 14-day Mobile trial from Feb 10 that lapses (canceled Feb 17 without paying).
+  await subscription("E", "E", { trialStart: at(2, 10), trialEnd: at(2, 24) }, [
+    { at: at(2, 10), status: "trialing", tier: "mobile", mrr: MOBILE },
+    { at: at(2, 17), status: "canceled", tier: "mobile", mrr: MOBILE },
+  ]);
+  // F: Mobile from Jan 20, canceled at Mar 20; comes back on Local May 10 (a new subscription).
+  await subscription("F1", "F", {}, [
+    { at: at(1, 20), status: "active", tier: "mobile", mrr: MOBILE },
+    { at: at(3, 20), status: "canceled", tier: "mobile", mrr: MOBILE },
+  ]);
+  await subscription("F2", "F", {}, [{ at: at(5, 10), status: "active", tier: "local", mrr: LOCAL }]);
+  // G: a Local trial from Jun 10, still trialing now (Jun 15).
+  await subscription("G", "G", { trialStart: at(6, 10), trialEnd: at(6, 17) }, [{ at: at(6, 10), status: "trialing", tier: "local", mrr: LOCAL }]);
+
+  // Invoices (paid date, total, tax). Revenue is total − tax of paid invoices by paid date.
+  await invoice("A", "A", at(1, 10), 49_000, 0); // annual, Jan
+  await invoice("B", "B", at(1, 5), 2_175 + 158, 158); // 25 % off, 7.25 % tax, Jan
+  await invoice("C", "C", at(1, 8), 2_900, 0); // Jan
+  await invoice("F", "F1", at(1, 20), 4_900, 0); // Jan
+  await invoice("D", "D", at(2, 1), 4_900, 0); // Feb
+  await invoice("C", "C", at(2, 14), 1_307, 0, { reason: "subscription_update" }); // upgrade proration, Feb: revenue, not MRR
+  await invoice("B", "B", at(2, 5), 2_175 + 158, 158); // Feb
+  await invoice("X", null, at(2, 20), 1_500, 0, { reason: "manual" }); // one-off, Feb
+  await invoice("D", "D", at(3, 10), 4_900, 0); // Mar 1 renewal, paid Mar 10
+  await invoice("B", "B", at(3, 5), 2_900 + 210, 210); // Mar, full price
+  await invoice("D", "D", null, 4_900, 0, { status: "open" }); // unpaid: no revenue
+  await invoice("C", "C", null, 4_900, 0, { status: "void" }); // void: no revenue
+  await invoice("D", "D", at(5, 3), 4_900, 0); // Apr renewal, paid May 3
+}
+
+describe("analytics on a hand-computed fixture", () => {
+  it("the monthly report equals the hand computation to the cent: movements, customers, rates, trials and revenue", async () => {
+    await seed();
+    const r = await revenueReport(deps(), { period: "monthly", from: "2025-01", to: "2025-06", currency: CUR });
+    const jan = 0 + MOBILE_ANNUAL + LOCAL_25_OFF + LOCAL + MOBILE; // A, B, C, F new: 4083 + 2175 + 2900 + 4900 = 14058
+    const feb = jan + (MOBILE - LOCAL) + MOBILE; // C upgrades (+2000), D new (+4900): 20958
+    const mar = feb + (LOCAL - LOCAL_25_OFF) - MOBILE; // B's discount ends (+725), F cancels (−4900): 16783
+    const apr = mar - (MOBILE - LOCAL) - MOBILE; // C downgrades (−2000), D suspended (−4900): 9883
+    const may = apr + MOBILE + LOCAL; // D pays and F comes back: reactivations (+4900, +2900): 17683
+    expect([jan, feb, mar, apr, may]).toEqual([14_058, 20_958, 16_783, 9_883, 17_683]);
+    const zero = { expansion_mrr: 0, contraction_mrr: 0, churned_mrr: 0, reactivation_mrr: 0, new_mrr: 0 };
+    expect(r.rows).toEqual([
+      expect.objectContaining({
+        period: "2025-01", opening_mrr: 0, ...zero, new_mrr: jan, closing_mrr: jan, customers: 4, new_customers: 4, churned_customers: 0,
+        arpu: Math.round(jan / 4), logo_churn_rate: null, gross_revenue_churn_rate: null, net_revenue_retention: null, quick_ratio: null,
+        trial_starts: 1, trial_conversions: 1, trial_conversion_rate: 1,
+        revenue: 49_000 + 2_175 + 2_900 + 4_900,
+      }),
+      expect.objectContaining({
+        period: "2025-02", opening_mrr: jan, ...zero, new_mrr: MOBILE, expansion_mrr: 2_000, closing_mrr: feb, customers: 5, new_customers: 1,
+        arpu: Math.round(feb / 5), logo_churn_rate: 0, gross_revenue_churn_rate: 0, net_revenue_retention: Math.round(((jan + 2_000) / jan) * 1e4) / 1e4, quick_ratio: null,
+        trial_starts: 1, trial_conversions: 0, trial_conversion_rate: 0,
+        revenue: 4_900 + 1_307 + 2_175 + 1_500,
+      }),
+      expect.objectContaining({
+        period: "2025-03", opening_mrr: feb, ...zero, expansion_mrr: 725, churned_mrr: -4_900, closing_mrr: mar, customers: 4, churned_customers: 1,
+        arpu: Math.round(mar / 4), logo_churn_rate: 1 / 5, gross_revenue_churn_rate: Math.round((4_900 / feb) * 1e4) / 1e4,
+        net_revenue_retention: Math.round((mar / feb) * 1e4) / 1e4, quick_ratio: Math.round((725 / 4_900) * 1e4) / 1e4,
+        trial_starts: 0, trial_conversions: 0, trial_conversion_rate: null, revenue: 4_900 + 2_900,
+      }),
+      expect.objectContaining({
+        period: "2025-04", opening_mrr: mar, ...zero, contraction_mrr: -2_000, churned_mrr: -4_900, closing_mrr: apr, customers: 3, churned_customers: 1,
+        arpu: Math.round(apr / 3), logo_churn_rate: 0.25, gross_revenue_churn_rate: Math.round((6_900 / mar) * 1e4) / 1e4,
+        net_revenue_retention: Math.round((apr / mar) * 1e4) / 1e4, quick_ratio: 0, revenue: 0,
+      }),
+      expect.objectContaining({
+        period: "2025-05", opening_mrr: apr, ...zero, reactivation_mrr: MOBILE + LOCAL, closing_mrr: may, customers: 5, new_customers: 0, reactivated_customers: 2,
+        arpu: Math.round(may / 5), logo_churn_rate: 0, net_revenue_retention: 1, quick_ratio: null, revenue: 4_900,
+      }),
+      expect.objectContaining({ period: "2025-06", opening_mrr: may, ...zero, closing_mrr: may, customers: 5, trial_starts: 1, trial_conversions: 0, revenue: 0 }),
+    ]);
+    for (const row of r.rows) expect(row.opening_mrr + row.new_mrr + row.expansion_mrr + row.contraction_mrr + row.churned_mrr + row.reactivation_mrr).toBe(row.closing_mrr);
+    // LTV in March: ARPU × 0.8 ÷ (4900 ÷ 20958).
+    expect(r.rows[2]!.ltv).toBe(Math.round((Math.round(mar / 4) * 0.8) / (4_900 / feb)));
+
+    // Now (Jun 15): A 4083 + D 4900 (Mobile), B, C, F 2900 each (Local); G trialing.
+    expect(r.current).toMatchObject({
+      mrr: may, arr: 12 * may, customers: 5, arpu: Math.round(may / 5), trialing: 1, past_due: 0,
+      by_tier: { mobile: { customers: 2, mrr: MOBILE_ANNUAL + MOBILE }, local: { customers: 3, mrr: 3 * LOCAL } },
+    });
+    expect(r.currency).toBe(CUR);
+    expect(r.definitions.mrr).toMatch(/annual ÷ 12/);
+  });
+
+  it("quarterly and annual rows sum the months' movements between the first opening and the last closing", async () => {
+    const q = await revenueReport(deps(), { period: "quarterly", from: "2025-01", to: "2025-06", currency: CUR });
+    expect(q.rows.map((r) => [r.period, r.opening_mrr, r.new_mrr, r.expansion_mrr, r.contraction_mrr, r.churned_mrr, r.reactivation_mrr, r.closing_mrr])).toEqual([
+      ["2025-Q1", 0, 14_058 + MOBILE, 2_000 + 725, 0, -4_900, 0, 16_783],
+      ["2025-Q2", 16_783, 0, 0, -2_000, -4_900, MOBILE + LOCAL, 17_683],
+    ]);
+    expect(q.rows[0]!.logo_churn_rate).toBeNull(); // nobody paid at the start of Q1
+    expect(q.rows[1]!.logo_churn_rate).toBe(0.25); // D of A, B, C, D (F left in Q1)
+    const y = await revenueReport(deps(), { period: "annual", from: "2025-01", to: "2025-06", currency: CUR });
+    expect(y.rows).toHaveLength(1);
+    expect(y.rows[0]).toMatchObject({ period: "2025", opening_mrr: 0, closing_mrr: 17_683, revenue: 58_975 + 9_882 + 7_800 + 4_900, trial_starts: 3, trial_conversions: 1 });
+  });
+
+  it("cohorts follow each first-paid month's customers and MRR", async () => {
+    const c = await cohortReport(deps(), { from: "2025-01", to: "2025-05", currency: CUR });
+    // January: A, B, C, F (14058). February: D (4900). F churns in March and returns in May; D is suspended in April.
+    expect(c.cohorts[0]).toEqual({
+      cohort: "2025-01", customers: 4, mrr: 14_058,
+      customers_retained: [4, 4, 3, 3, 4],
+      customer_retention: [1, 1, 0.75, 0.75, 1],
+      mrr_retained: [14_058, 14_058 + 2_000, 14_058 + 2_000 + 725 - 4_900, 4_083 + 2_900 + 2_900, 4_083 + 2_900 + 2_900 + 2_900],
+      revenue_retention: [14_058, 16_058, 11_883, 9_883, 12_783].map((m) => Math.round((m / 14_058) * 1e4) / 1e4), // 1, 1.1423, 0.8453, 0.703, 0.9093
+    });
+    expect(c.cohorts[1]).toEqual({ cohort: "2025-02", customers: 1, mrr: 4_900, customers_retained: [1, 1, 0, 1], customer_retention: [1, 1, 0, 1], mrr_retained: [4_900, 4_900, 0, 4_900], revenue_retention: [1, 1, 0, 1] });
+  });
+});

@@ -1,0 +1,173 @@
+/** The revenue report: current figures, and one row per month, quarter or year of the range. */
+import { sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { dunningReport } from "../dunning/report";
+import { invalidInput } from "../errors";
+import { countedMrr, DEFAULT_GROSS_MARGIN, DEFINITIONS, suspendedNow } from "./definitions";
+import { monthLabel, monthStart, parseRange, periodLabel, type MonthIndex } from "./months";
+import { monthlyMovements, type MonthMovements } from "./movements";
+import { PERIODS, type AnalyticsDeps, type CurrentFigures, type DunningFigures, type ReportQuery, type ReportRow, type RevenueReport } from "./types";
+
+/** Integer division rounded half up (amounts are never negative where this is used). */
+export const divRound = (a: number, b: number): number => (b === 0 ? 0 : Math.round(a / b));
+/** A rate to 4 decimals; null when there is nothing to divide by. */
+export const rate = (a: number, b: number): number | null => (b === 0 ? null : Math.round((a / b) * 10_000) / 10_000 + 0);
+
+const STATUS_RANK = ["active", "past_due", "trialing", "paused", "unpaid", "incomplete", "canceled", "incomplete_expired"];
+
+export async function currentFigures(deps: AnalyticsDeps, currency: string): Promise<CurrentFigures> {
+  const now = deps.clock.now();
+  const subs = await deps.db.all<{ customer_id: string; tier: string | null; status: string; suspended: number; m: number }>(sql`
+    select customer_id, tier, status, ${suspendedNow(sql`s.id`)} as suspended,
+      case when ${suspendedNow(sql`s.id`)} then 0 else ${countedMrr(sql`status`, sql`mrr`)} end as m
+    from subscriptions s where currency = ${currency}`);
+  const byCustomer = new Map<string, { mrr: number; tiers: Map<string, number>; status: string }>();
+  let trialing = 0;
+  let pastDue = 0;
+  for (const s of subs) {
+    if (s.status === "trialing") trialing++;
+    if (s.status === "past_due") pastDue++;
+    const c = byCustomer.get(s.customer_id) ?? { mrr: 0, tiers: new Map(), status: s.status };
+    c.mrr += Number(s.m);
+    if (Number(s.m) > 0) c.tiers.set(s.tier ?? "other", (c.tiers.get(s.tier ?? "other") ?? 0) + Number(s.m));
+    const status = Number(s.suspended) ? "suspended" : s.status;
+    if (rank(status) < rank(c.status)) c.status = status;
+    byCustomer.set(s.customer_id, c);
+  }
+  let mrr = 0;
+  let customers = 0;
+  const byTier: Record<string, { customers: number; mrr: number }> = {};
+  const byStatus: Record<string, number> = {};
+  for (const c of byCustomer.values()) {
+    byStatus[c.status] = (byStatus[c.status] ?? 0) + 1;
+    if (c.mrr <= 0) continue;
+    mrr += c.mrr;
+    customers++;
+    // A customer counts under each tier they pay for; their MRR splits by subscription.
+    for (const [tier, m] of c.tiers) {
+      const t = (byTier[tier] ??= { customers: 0, mrr: 0 });
+      t.customers++;
+      t.mrr += m;
+    }
+  }
+  return { as_of: new Date(now).toISOString(), mrr, arr: 12 * mrr, customers, arpu: divRound(mrr, customers), trialing, past_due: pastDue, by_tier: byTier, by_status: byStatus };
+}
+
+function rank(status: string): number {
+  const i = STATUS_RANK.indexOf(status);
+  return i === -1 ? STATUS_RANK.length : i;
+}
+
+/** Per month label: trials started then, and how many of those have converted. */
+export async function trialCohorts(db: Db, currency: string, from: MonthIndex, to: MonthIndex): Promise<Map<string, { starts: number; conversions: number }>> {
+  const rows = await db.all<{ month: string; starts: number; conversions: number }>(sql`
+    select strftime('%Y-%m', s.trial_start / 1000, 'unixepoch') as month, count(*) as starts,
+      sum(exists (select 1 from subscription_history h where h.subscription_id = s.id and h.status in ('active', 'past_due'))) as conversions
+    from subscriptions s
+    where s.currency = ${currency} and s.trial_start >= ${monthStart(from)} and s.trial_start < ${monthStart(to + 1)}
+    group by month`);
+  return new Map(rows.map((r) => [r.month, { starts: Number(r.starts), conversions: Number(r.conversions ?? 0) }]));
+}
+
+/** Per month label: paid invoices' totals less tax, by paid date. */
+export async function revenueByMonth(db: Db, currency: string, from: MonthIndex, to: MonthIndex): Promise<Map<string, number>> {
+  const rows = await db.all<{ month: string; revenue: number }>(sql`
+    select strftime('%Y-%m', paid_at / 1000, 'unixepoch') as month, sum(total - tax) as revenue
+    from invoices
+    where status = 'paid' and paid_at >= ${monthStart(from)} and paid_at < ${monthStart(to + 1)} and currency = ${currency}
+    group by month`);
+  return new Map(rows.map((r) => [r.month, Number(r.revenue)]));
+}
+
+async function spendByMonth(db: Db, currency: string, from: MonthIndex, to: MonthIndex): Promise<Map<string, number>> {
+  const rows = await db.all<{ month: string; amount: number }>(sql`select month, amount from marketing_spend where currency = ${currency} and month >= ${monthLabel(from)} and month <= ${monthLabel(to)}`);
+  return new Map(rows.map((r) => [r.month, Number(r.amount)]));
+}
+
+async function dunningFigures(db: Db): Promise<DunningFigures> {
+  const r = await dunningReport(db, 1);
+  const cases = r.byStage.reduce((a, s) => a + s.cases, 0);
+  if (cases === 0) return { available: false, reason: "No dunning case has been opened yet: there is no failed payment to recover." };
+  const recovered = r.byStage.reduce((a, s) => a + s.recovered, 0);
+  return { available: true, cases, recovered, recovery_rate: rate(recovered, cases) ?? 0 };
+}
+
+export function checkMargin(margin: number | undefined): number {
+  const m = margin ?? DEFAULT_GROSS_MARGIN;
+  if (!Number.isFinite(m) || m <= 0 || m > 1) throw invalidInput("gross_margin", "must be a decimal in (0, 1]", `gross_margin must be a decimal greater than 0 and at most 1 (0.8 = 80 %), not ${margin}.`);
+  return m;
+}
+
+export async function revenueReport(deps: AnalyticsDeps, q: ReportQuery): Promise<RevenueReport> {
+  if (!(PERIODS as readonly string[]).includes(q.period)) throw invalidInput("period", `must be one of ${PERIODS.join(", ")}`, `period must be monthly, quarterly or annual, not ${JSON.stringify(q.period)}.`);
+  const { from, to } = parseRange(q.from, q.to);
+  const margin = checkMargin(q.gross_margin);
+  const currency = (q.currency ?? "usd").toLowerCase();
+  const [months, trials, revenue, spend, current, dunning] = await Promise.all([
+    monthlyMovements(deps.db, currency, from, to),
+    trialCohorts(deps.db, currency, from, to),
+    revenueByMonth(deps.db, currency, from, to),
+    spendByMonth(deps.db, currency, from, to),
+    currentFigures(deps, currency),
+    dunningFigures(deps.db),
+  ]);
+  const groups: { label: string; months: MonthMovements[] }[] = [];
+  for (const m of months) {
+    const label = periodLabel(m.month, q.period);
+    if (groups.at(-1)?.label !== label) groups.push({ label, months: [] });
+    groups.at(-1)!.months.push(m);
+  }
+  const rows = groups.map((g) => reportRow(g.label, g.months, { trials, revenue, spend, margin }));
+  return { currency, period: q.period, from: q.from, to: q.to, gross_margin: margin, definitions: DEFINITIONS, current, rows, dunning };
+}
+
+function reportRow(period: string, ms: MonthMovements[], facts: { trials: Map<string, { starts: number; conversions: number }>; revenue: Map<string, number>; spend: Map<string, number>; margin: number }): ReportRow {
+  const sum = (f: (m: MonthMovements) => number) => ms.reduce((a, m) => a + f(m), 0);
+  const first = ms[0]!;
+  const last = ms.at(-1)!;
+  const labels = ms.map((m) => monthLabel(m.month));
+  const opening = first.opening;
+  const closing = last.closing;
+  const newMrr = sum((m) => m.newMrr);
+  const expansion = sum((m) => m.expansion);
+  const contraction = sum((m) => m.contraction);
+  const churned = sum((m) => m.churned);
+  const reactivation = sum((m) => m.reactivation);
+  const customers = last.customers;
+  const arpu = divRound(closing, customers);
+  const trialStarts = labels.reduce((a, l) => a + (facts.trials.get(l)?.starts ?? 0), 0);
+  const trialConversions = labels.reduce((a, l) => a + (facts.trials.get(l)?.conversions ?? 0), 0);
+  const spent = labels.filter((l) => facts.spend.has(l));
+  const spend = spent.length ? spent.reduce((a, l) => a + facts.spend.get(l)!, 0) : null;
+  const newCustomers = sum((m) => m.newCustomers);
+  // LTV uses a monthly churn rate: a quarter's or year's losses averaged over its months.
+  const monthlyGrossChurn = rate(-(churned + contraction), opening * ms.length);
+  return {
+    period,
+    opening_mrr: opening,
+    new_mrr: newMrr,
+    expansion_mrr: expansion,
+    contraction_mrr: contraction,
+    churned_mrr: churned,
+    reactivation_mrr: reactivation,
+    closing_mrr: closing,
+    customers,
+    new_customers: newCustomers,
+    churned_customers: sum((m) => m.churnedCustomers),
+    reactivated_customers: sum((m) => m.reactivatedCustomers),
+    arpu,
+    logo_churn_rate: rate(sum((m) => m.churnedCustomers), first.openingCustomers),
+    gross_revenue_churn_rate: rate(-(churned + contraction), opening),
+    net_revenue_churn_rate: rate(-(churned + contraction + expansion + reactivation), opening),
+    net_revenue_retention: rate(opening + expansion + contraction + churned, opening),
+    quick_ratio: rate(newMrr + expansion + reactivation, -(contraction + churned)),
+    trial_starts: trialStarts,
+    trial_conversions: trialConversions,
+    trial_conversion_rate: rate(trialConversions, trialStarts),
+    revenue: labels.reduce((a, l) => a + (facts.revenue.get(l) ?? 0), 0),
+    ltv: monthlyGrossChurn ? Math.round((arpu * facts.margin) / (-(churned + contraction) / (opening * ms.length))) : null,
+    marketing_spend: spend,
+    cac: spend !== null && newCustomers > 0 ? divRound(spend, newCustomers) : null,
+  };
+}
+
