@@ -87,15 +87,25 @@ describe("dunning", () => {
     expect((await entitlementOf(userId))?.status).toBe("active");
   }, 60_000);
 
-  it("two ticks racing on separate D1 handles after a jump over two stages send only the latest, once, and record the skipped one", async () => {
-    const { kase, at } = await failedRenewal();
+  it("two ticks racing on separate D1 handles after a jump over two stages and three retries make one retry and send only the latest stage, once, and record what they passed over", async () => {
+    const { s, kase, at } = await failedRenewal();
+    const attemptsBefore = (await s.invoices.retrieve(kase.invoiceId)).attempt_count;
     await at(8);
     const [a, b] = await Promise.all([dunningTick(svc()), dunningTick(svc(undefined, env.DB_RACE))]);
     const mine = (r: { done: string[] }) => r.done.filter((k) => k.startsWith(kase.id));
     expect([...mine(a), ...mine(b)]).toEqual([`${kase.id}:dunning_urgent`]);
+    expect([...a.retried, ...b.retried].filter((k) => k.startsWith(kase.id))).toEqual([`${kase.id}:retry_3:declined`]);
+    // One attempt at Stripe: the second tick's call replays the first's under the same idempotency key.
+    expect((await s.invoices.retrieve(kase.invoiceId)).attempt_count).toBe(attemptsBefore + 1);
     expect(await emailsOf(kase.id)).toEqual(["dunning_urgent"]);
-    const steps = await db().select({ step: dunningSteps.step, outcome: dunningSteps.outcome }).from(dunningSteps).where(eq(dunningSteps.caseId, kase.id)).orderBy(asc(dunningSteps.id)).all();
-    expect(steps).toEqual([{ step: "dunning_soft", outcome: "skipped" }, { step: "dunning_urgent", outcome: "done" }]);
+    const steps = await db().select({ step: dunningSteps.step, outcome: dunningSteps.outcome }).from(dunningSteps).where(eq(dunningSteps.caseId, kase.id)).orderBy(asc(dunningSteps.step)).all();
+    expect(steps).toEqual([
+      { step: "dunning_soft", outcome: "skipped" },
+      { step: "dunning_urgent", outcome: "done" },
+      { step: "retry_1", outcome: "skipped" },
+      { step: "retry_2", outcome: "skipped" },
+      { step: "retry_3", outcome: "declined" },
+    ]);
     expect(await db().select().from(dunningCases).where(eq(dunningCases.id, kase.id)).get()).toMatchObject({ status: "open", stage: "dunning_urgent", nextActionAt: kase.anchorAt + 14 * DAY });
   }, 60_000);
 

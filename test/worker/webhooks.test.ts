@@ -476,7 +476,7 @@ describe("reconciliation and resync", () => {
     // The emulator has no refunds: Stripe's event list is stood in for by stripe-node's shape, an async iterable.
     const listsRefund = { events: { list: () => (async function* () { yield refund; })() } } as unknown as Stripe;
     const s = svc();
-    const result = await reconcile({ db: s.db, clock: s.clock, audit: s.audit, log: s.log, appBaseUrl: s.appBaseUrl, stripe: listsRefund });
+    const result = await reconcile({ db: s.db, clock: s.clock, audit: s.audit, log: s.log, appBaseUrl: s.appBaseUrl, dunning: s.dunning, stripe: listsRefund });
     expect(result).toMatchObject({ listed: 1, stored: 1, complete: true });
     expect(await db().select({ type: stripeEvents.type, source: stripeEvents.source, status: stripeEvents.status }).from(stripeEvents).where(eq(stripeEvents.id, refund.id)).get()).toEqual({ type: "refund.created", source: "reconcile", status: "processed" });
   });

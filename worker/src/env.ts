@@ -87,13 +87,24 @@ const EmailConfig = z
   });
 export type EmailConfig = z.infer<typeof EmailConfig>;
 
+/** Deployment overrides of the dunning policy (dunning/policy.ts holds the defaults). */
+const DunningConfig = z.object({
+  /** `worker` (the default) retries with invoices.pay; `stripe` leaves retries to Stripe's settings. */
+  DUNNING_RETRIES: z.enum(["worker", "stripe"]).optional(),
+  /** A federal payday (a Friday, YYYY-MM-DD) to align insufficient-funds retries with, or `off`. */
+  DUNNING_PAYDAY_ANCHOR: z.union([z.literal("off"), z.iso.date()]).optional(),
+  /** Cancel the Stripe subscription this many days after a suspension (unset: keep it past_due). */
+  DUNNING_CANCEL_AFTER_SUSPENSION_DAYS: z.coerce.number().int().min(0).max(365).optional(),
+});
+export type DunningConfig = z.infer<typeof DunningConfig>;
+
 const Limits = z.object({
   RATE_LIMIT_KEY: binding<RateLimit>("Rate limiting binding RATE_LIMIT_KEY", "limit").optional(),
   RATE_LIMIT_IP: binding<RateLimit>("Rate limiting binding RATE_LIMIT_IP", "limit").optional(),
 });
 
 type Input<T extends z.ZodType> = z.input<T>;
-type Raw = Input<typeof CoreConfig> & Input<typeof StripeConfig> & Input<typeof WebhookConfig> & Input<typeof SigningConfig> & Input<typeof AuditConfig> & Input<typeof EmailConfig> & Input<typeof Limits>;
+type Raw = Input<typeof CoreConfig> & Input<typeof StripeConfig> & Input<typeof WebhookConfig> & Input<typeof SigningConfig> & Input<typeof AuditConfig> & Input<typeof EmailConfig> & Input<typeof DunningConfig> & Input<typeof Limits>;
 
 /**
  * What workerd hands the worker. Every var and secret may be absent (the concern that needs it
@@ -129,3 +140,4 @@ export const webhookConfig = (env: Env): WebhookConfig => memo(env, "webhook", (
 export const signingConfig = (env: Env): SigningConfig => memo(env, "signing", () => check(SigningConfig, env, "entitlement signing"));
 export const auditConfig = (env: Env): AuditConfig => memo(env, "audit", () => check(AuditConfig, env, "audit checkpoint"));
 export const emailConfig = (env: Env): EmailConfig => memo(env, "email", () => check(EmailConfig, env, "email"));
+export const dunningConfig = (env: Env): DunningConfig => memo(env, "dunning", () => check(DunningConfig, env, "dunning"));

@@ -13,8 +13,11 @@ import { getDb, type Db } from "./db/client";
 import type { ClaimsConfig } from "./entitlements/config";
 import { loadSigningKeys, type LoadedKeys } from "./entitlements/keys";
 import { emailTransport as makeEmailTransport, type EmailTransport } from "./email/transports";
-import { auditConfig, coreConfig, emailConfig, signingConfig, stripeConfig, webhookConfig, type Env, type WebhookConfig } from "./env";
+import { dunningPolicy as defaultDunningPolicy, withOverrides, type DunningPolicy } from "./dunning/policy";
+import { auditConfig, coreConfig, dunningConfig, emailConfig, signingConfig, stripeConfig, webhookConfig, type Env, type WebhookConfig } from "./env";
+import { DomainError } from "./errors";
 import { describeError, jsonLogger, type Logger } from "./log";
+import { z } from "zod";
 
 export interface Signer {
   keys(): Promise<LoadedKeys>;
@@ -37,6 +40,8 @@ export interface Services {
   readonly checkpointKey: CheckpointKey | null;
   /** Where the email outbox sends (EMAIL_TRANSPORT); config_invalid when its settings are incomplete. */
   readonly emailTransport: EmailTransport;
+  /** The dunning policy: dunning/policy.ts with this deployment's DUNNING_* overrides. */
+  readonly dunning: DunningPolicy;
   /** Keeps work running after the response (waitUntil); its failure is logged, never thrown. */
   defer(work: Promise<unknown>): void;
 }
@@ -56,6 +61,7 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
   let signer: Signer | undefined;
   let checkpointKey: CheckpointKey | null | undefined;
   let email: EmailTransport | undefined;
+  let dunning: DunningPolicy | undefined;
   return {
     clock,
     db,
@@ -92,6 +98,19 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
     },
     get emailTransport() {
       return (email ??= makeEmailTransport(emailConfig(env), { log, clock }));
+    },
+    get dunning() {
+      if (!dunning) {
+        const c = dunningConfig(env);
+        try {
+          dunning = withOverrides(defaultDunningPolicy, { retriesBy: c.DUNNING_RETRIES, paydayAnchor: c.DUNNING_PAYDAY_ANCHOR, cancelAfterSuspensionDays: c.DUNNING_CANCEL_AFTER_SUSPENSION_DAYS });
+        } catch (error) {
+          // e.g. a payday anchor that is not a Friday: named like any other bad setting.
+          const detail = error instanceof z.ZodError ? error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") : String(error);
+          throw new DomainError("config_invalid", `The dunning configuration is invalid (DUNNING_* variables): ${detail}.`);
+        }
+      }
+      return dunning;
     },
     defer(work) {
       const guarded = work.catch((e: unknown) => log.log("error", "deferred work failed", { error: describeError(e) }));

@@ -149,7 +149,7 @@ const custSummary = (c: CustomerRow) => ({ user_id: c.userId, deleted: c.deleted
  * Fetches the targets from Stripe and writes them, with `extra` statements (e.g. marking the
  * event processed) in the same batch, so a crash leaves either all of it or none.
  */
-export async function syncObjects(deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "appBaseUrl">, why: SyncCause, targets: SyncTargets, extra: Extra = {}): Promise<{ changed: number }> {
+export async function syncObjects(deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "appBaseUrl" | "dunning">, why: SyncCause, targets: SyncTargets, extra: Extra = {}): Promise<{ changed: number }> {
   const fetched = await fetchAll(deps, why, targets);
   // Stored with the sync's writes (and the event's processed mark) or not at all.
   const emails = extra.trialEnding ? await trialEndingStatements(deps, extra.trialEnding, fetched) : [];
@@ -361,7 +361,7 @@ async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, Subsc
 }
 
 /** Opens the dunning cases of failed payments recorded in this batch and closes those that ended. */
-async function dunningPart(s: Pick<Services, "db" | "clock" | "appBaseUrl">, why: SyncCause, fetched: Fetched, subs: Map<string, SubscriptionRow>, attempts: AttemptInput[], userByCustomer: Map<string, string | null>): Promise<Part> {
+async function dunningPart(s: Pick<Services, "db" | "clock" | "appBaseUrl" | "dunning">, why: SyncCause, fetched: Fetched, subs: Map<string, SubscriptionRow>, attempts: AttemptInput[], userByCustomer: Map<string, string | null>): Promise<Part> {
   const out = part();
   const clockOf = (customerId: string): string | null => {
     const c = fetched.customers.get(customerId);
@@ -375,12 +375,13 @@ async function dunningPart(s: Pick<Services, "db" | "clock" | "appBaseUrl">, why
     facts.set(inv.id, {
       id: inv.id, subscriptionId, customerId, userId: (subscriptionId ? subs.get(subscriptionId)?.userId : undefined) ?? userByCustomer.get(customerId) ?? null,
       status: inv.status ?? "draft", amountPaid: inv.amount_paid, currency: inv.currency, testClock: idOf(inv.test_clock ?? null) ?? subClock(subscriptionId) ?? clockOf(customerId),
+      nextPaymentAttempt: inv.next_payment_attempt ? inv.next_payment_attempt * 1000 : null,
     });
   }
   const failures = attempts.filter((a) => a.outcome === "failed" && typeof a.invoiceId === "string");
   const unfetched = [...new Set(failures.map((f) => f.invoiceId))].filter((id) => !facts.has(id));
   for (const row of (await rowsById(s.db, invoices, unfetched)).values()) {
-    facts.set(row.id, { id: row.id, subscriptionId: row.subscriptionId, customerId: row.customerId, userId: row.userId, status: row.status, amountPaid: row.amountPaid, currency: row.currency, testClock: subClock(row.subscriptionId) ?? clockOf(row.customerId) });
+    facts.set(row.id, { id: row.id, subscriptionId: row.subscriptionId, customerId: row.customerId, userId: row.userId, status: row.status, amountPaid: row.amountPaid, currency: row.currency, testClock: subClock(row.subscriptionId) ?? clockOf(row.customerId), nextPaymentAttempt: null });
   }
   const contact = new Map<string, { email: string | null; name: string | null }>();
   for (const [id, c] of fetched.customers) if (!("deleted" in c && c.deleted)) contact.set(id, { email: (c as Stripe.Customer).email ?? null, name: (c as Stripe.Customer).name ?? null });
@@ -392,7 +393,7 @@ async function dunningPart(s: Pick<Services, "db" | "clock" | "appBaseUrl">, why
 }
 
 /** Writes objects already fetched from Stripe (by id, or by a list during a resync). */
-export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit" | "appBaseUrl">, why: SyncCause, fetched: Fetched, extra: Extra = {}): Promise<{ changed: number }> {
+export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit" | "appBaseUrl" | "dunning">, why: SyncCause, fetched: Fetched, extra: Extra = {}): Promise<{ changed: number }> {
   const { db } = deps;
   return deps.audit.commit(async () => {
     const now = deps.clock.now();

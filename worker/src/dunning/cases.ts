@@ -15,7 +15,7 @@ import type { Db } from "../db/client";
 import { customers, dunningCases, paymentAttempts, subscriptions } from "../db/schema";
 import { enqueueEmail, isEmailAddress } from "../email/outbox";
 import type { Services } from "../services";
-import { dunningPolicy, isHardDecline, nextStage, stageAt, type DunningPolicy } from "./policy";
+import { isHardDecline, nextStage, retryAt, stageAt, type DunningPolicy } from "./policy";
 
 /** One case per invoice: its id is derived from the invoice, so every writer agrees on it. */
 export const caseIdOf = (invoiceId: string) => `dun_${invoiceId}`;
@@ -41,9 +41,11 @@ export interface InvoiceFacts {
   currency: string;
   /** The test clock of the invoice's customer, when known (test mode). */
   testClock: string | null;
+  /** Stripe's own next automatic attempt (`next_payment_attempt`, ms), when it has one. */
+  nextPaymentAttempt: number | null;
 }
 
-type Deps = Pick<Services, "db" | "clock" | "appBaseUrl">;
+type Deps = Pick<Services, "db" | "clock" | "appBaseUrl" | "dunning">;
 
 /** "Federal Job Advisor Local", from the subscription's catalog tier. */
 export function planName(tier: string | null | undefined): string {
@@ -72,7 +74,7 @@ export async function openCaseStatements(
   failures: FailedPayment[],
   invoiceOf: (id: string) => InvoiceFacts | undefined,
   known: { contact?: Map<string, { email: string | null; name: string | null }>; tier?: Map<string, string | null> } = {},
-  policy: DunningPolicy = dunningPolicy,
+  policy: DunningPolicy = s.dunning,
 ): Promise<BatchItem<"sqlite">[]> {
   const opening = failures.filter((f) => {
     const inv = invoiceOf(f.invoiceId);
@@ -91,18 +93,30 @@ export async function openCaseStatements(
   const first = nextStage(null, policy)!;
   const suspension = policy.stages.find((st) => st.stage === "suspended") ?? policy.stages.at(-1)!;
   const out: BatchItem<"sqlite">[] = [];
-  for (const f of opening) {
+  // Oldest first: a later failure in the same batch updates the case after an earlier one opened it.
+  for (const f of [...opening].sort((a, b) => a.at - b.at)) {
     const inv = invoiceOf(f.invoiceId)!;
     const anchorAt = firstFailure.get(f.invoiceId)!;
     const id = caseIdOf(f.invoiceId);
+    // The worker's first retry; none after a decline a retry cannot fix, or when Stripe retries.
+    const nextRetryAt = policy.retries.by === "worker" && !isHardDecline(f.declineCode, policy) ? retryAt(anchorAt, 0, anchorAt, f.declineCode, policy) : null;
+    const firstStageAt = stageAt(anchorAt, first.day);
     out.push(
       s.db
         .insert(dunningCases)
         .values({
           id, invoiceId: f.invoiceId, subscriptionId: inv.subscriptionId!, customerId: f.customerId, userId: inv.userId, testClock: inv.testClock, anchorAt,
-          status: "open", stage: null, nextActionAt: stageAt(anchorAt, first.day), amount: f.amount, currency: f.currency, declineCode: f.declineCode, openedAt: now, closedAt: null,
+          status: "open", stage: null, nextActionAt: nextRetryAt === null ? firstStageAt : Math.min(firstStageAt, nextRetryAt), amount: f.amount, currency: f.currency,
+          declineCode: f.declineCode, lastDeclineCode: f.declineCode, retries: 0, nextRetryAt, stripeNextAttemptAt: inv.nextPaymentAttempt, openedAt: now, closedAt: null,
         })
-        .onConflictDoNothing({ target: dunningCases.invoiceId }),
+        // A later failure of the same invoice (a retry by Stripe, the portal, the worker): the
+        // case keeps its anchor and stage and learns the latest decline and Stripe's next
+        // attempt, unless a newer failure is already recorded (events arrive out of order).
+        .onConflictDoUpdate({
+          target: dunningCases.invoiceId,
+          set: { lastDeclineCode: sql`excluded.last_decline_code`, stripeNextAttemptAt: sql`excluded.stripe_next_attempt_at` },
+          setWhere: sql`(select max(${paymentAttempts.at}) from ${paymentAttempts} where ${paymentAttempts.invoiceId} = ${f.invoiceId} and ${paymentAttempts.outcome} = 'failed') <= ${f.at}`,
+        }),
     );
     const to = contact.get(f.customerId)?.email;
     // An address the outbox would refuse skips the email, never the case (nor the sync's batch).

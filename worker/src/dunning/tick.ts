@@ -1,5 +1,7 @@
 /**
- * The dunning tick (the `*\/15` cron): moves open cases through the policy's stages.
+ * The dunning tick (the `*\/15` cron): retries open cases' invoices (policy `retries.by = worker`),
+ * moves them through the policy's stages, and cancels a suspended case's subscription when the
+ * policy says so.
  *
  * Selection follows due work, not table size: open cases whose next action is due, through the
  * (status, test_clock, next_action_at) index, at most `policy.tickBatch` per selection; the rest
@@ -12,8 +14,13 @@
  * behind a guard that the case is still open with the next action time this tick read. Two
  * overlapping ticks: one batch commits, the other's guard fails and it finds nothing left to do
  * (and were the guard to pass twice, the unique keys would still store one step and one email).
+ *
+ * A retry is a call to Stripe before its batch: `invoices.pay` with the idempotency key
+ * `dunning:<case>:retry_<n>`, so two ticks racing on the same retry, or a tick that crashed
+ * before its batch and runs again, make one attempt and read the same answer; the batch then
+ * records it behind the same kind of guard (the case's retry count as read).
  */
-import { and, eq, isNotNull, isNull, lte, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { AuditEntry } from "../audit/chain";
 import { guard, isStaleRead } from "../db/guard";
@@ -22,16 +29,20 @@ import { enqueueEmail, isEmailAddress } from "../email/outbox";
 import type { EmailInput } from "../email/templates";
 import { describeError } from "../log";
 import { suspensionOf } from "../entitlements/suspend";
+import { Stripe } from "../billing/stripe";
 import type { Services } from "../services";
 import { planName, tiers } from "./cases";
-import { dunningPolicy, stageAt, type DunningPolicy, type DunningStage } from "./policy";
+import { firstSlotAfter, isHardDecline, retryAt, stageAt, type DunningPolicy, type DunningStage } from "./policy";
 
-export type TickDeps = Pick<Services, "db" | "clock" | "stripe" | "audit" | "appBaseUrl" | "log">;
+export type TickDeps = Pick<Services, "db" | "clock" | "stripe" | "audit" | "appBaseUrl" | "log" | "dunning">;
+const DAY = 86_400_000;
 type Case = typeof dunningCases.$inferSelect;
 
 export interface TickResult {
   /** Stages that happened (their email enqueued, suspension applied), as `<case>:<stage>`. */
   done: string[];
+  /** Retries made, as `<case>:retry_<n>:<paid|declined>`. */
+  retried: string[];
   /** Stages passed over because a later one was already due. */
   skipped: string[];
   /** Cases another tick moved first. */
@@ -46,15 +57,15 @@ interface Contact {
   hasPaymentMethod: boolean;
 }
 
-export async function dunningTick(s: TickDeps, policy: DunningPolicy = dunningPolicy): Promise<TickResult> {
-  const result: TickResult = { done: [], skipped: [], lost: 0, failed: 0 };
+export async function dunningTick(s: TickDeps, policy: DunningPolicy = s.dunning): Promise<TickResult> {
+  const result: TickResult = { done: [], retried: [], skipped: [], lost: 0, failed: 0 };
   const contacts = new Map<string, Promise<Contact>>();
   const wallNow = s.clock.now();
   const due = (clock: string | null, now: number) =>
     s.db
       .select()
       .from(dunningCases)
-      .where(and(eq(dunningCases.status, "open"), clock === null ? isNull(dunningCases.testClock) : eq(dunningCases.testClock, clock), lte(dunningCases.nextActionAt, now)))
+      .where(and(inArray(dunningCases.status, ["open", "suspended"]), clock === null ? isNull(dunningCases.testClock) : eq(dunningCases.testClock, clock), lte(dunningCases.nextActionAt, now)))
       .orderBy(dunningCases.nextActionAt)
       .limit(policy.tickBatch)
       .all();
@@ -65,7 +76,7 @@ export async function dunningTick(s: TickDeps, policy: DunningPolicy = dunningPo
   };
   await run(await due(null, wallNow), wallNow);
   // Test mode only: customers on Stripe test clocks, each clock's frozen time read once.
-  const clocks = await s.db.selectDistinct({ clock: dunningCases.testClock }).from(dunningCases).where(and(eq(dunningCases.status, "open"), isNotNull(dunningCases.testClock))).all();
+  const clocks = await s.db.selectDistinct({ clock: dunningCases.testClock }).from(dunningCases).where(and(inArray(dunningCases.status, ["open", "suspended"]), isNotNull(dunningCases.testClock), isNotNull(dunningCases.nextActionAt))).all();
   for (const { clock } of clocks) {
     let now: number;
     try {
@@ -106,7 +117,7 @@ async function contactOf(s: TickDeps, customerId: string, cache: Map<string, Pro
  * "final notice"), and the latest carries the real deadline. Nothing is lost: the steps table
  * says which stages were passed over.
  */
-export function dueStages(c: Pick<Case, "anchorAt" | "stage">, now: number, policy: DunningPolicy = dunningPolicy) {
+export function dueStages(c: Pick<Case, "anchorAt" | "stage">, now: number, policy: DunningPolicy) {
   const reached = c.stage === null ? -1 : policy.stages.findIndex((st) => st.stage === c.stage);
   const pending = policy.stages.slice(reached + 1);
   const due = pending.filter((st) => stageAt(c.anchorAt, st.day) <= now);
@@ -114,50 +125,20 @@ export function dueStages(c: Pick<Case, "anchorAt" | "stage">, now: number, poli
   return { latest: due.at(-1), skipped: due.slice(0, -1), nextActionAt: next ? stageAt(c.anchorAt, next.day) : null };
 }
 
+/** When the case acts next: its next stage or its next retry, whichever comes first. */
+const nextAction = (stageNext: number | null, retryNext: number | null) => (stageNext === null ? retryNext : retryNext === null ? stageNext : Math.min(stageNext, retryNext));
+
 async function advance(s: TickDeps, selected: Case, now: number, policy: DunningPolicy, contacts: Map<string, Promise<Contact>>, tier: string | null, result: TickResult): Promise<void> {
-  const suspendAt = stageAt(selected.anchorAt, (policy.stages.find((st) => st.stage === "suspended") ?? policy.stages.at(-1)!).day);
   try {
-    const contact = await contactOf(s, selected.customerId, contacts);
-    const outcome = await s.audit.commit(async () => {
-      // Read again inside the commit: it is rebuilt when another writer got in first.
-      const c = await s.db.select().from(dunningCases).where(eq(dunningCases.id, selected.id)).get();
-      if (!c || c.status !== "open" || c.nextActionAt === null || c.nextActionAt > now) return { statements: [], entries: [], result: null };
-      const { latest, skipped, nextActionAt } = dueStages(c, now, policy);
-      if (!latest) {
-        // Nothing due after all (the policy changed): just move the next action.
-        return { statements: [s.db.update(dunningCases).set({ nextActionAt }).where(and(eq(dunningCases.id, c.id), eq(dunningCases.nextActionAt, c.nextActionAt)))], entries: [], result: null };
-      }
-      const statements: BatchItem<"sqlite">[] = [guard(s.db, sql`(select count(*) from dunning_cases where id = ${c.id} and status = 'open' and next_action_at = ${c.nextActionAt}) = 1`)];
-      const entries: AuditEntry[] = [];
-      // "Your access is suspended" only where access was suspended.
-      let sendEmail = latest.stage !== "suspended" || c.userId !== null;
-      if (latest.stage === "suspended" && c.userId) {
-        // Access follows the grace (entitlements/state.ts); the stored row becomes suspended now,
-        // in this batch, as of the case's clock. A user whose access does not hang on this
-        // invoice (another paid subscription) is not suspended, and not told so.
-        const suspension = await suspensionOf(s.db, c.userId, now, { type: "cron", id: "dunning" });
-        statements.push(...suspension.statements);
-        entries.push(...suspension.entries);
-        sendEmail = suspension.state.status === "suspended";
-      }
-      const key = `${c.id}:${latest.stage}`;
-      const emailed = sendEmail && contact.email !== null && isEmailAddress(contact.email);
-      for (const st of skipped) statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step: st.stage, outcome: "skipped", at: now, emailKey: null }).onConflictDoNothing());
-      statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step: latest.stage, outcome: "done", at: now, emailKey: emailed ? key : null }).onConflictDoNothing());
-      if (emailed) statements.push(enqueueEmail(s, { key, to: contact.email!, userId: c.userId, email: emailFor(latest.stage, c, contact, planName(tier), suspendAt) }));
-      statements.push(
-        s.db
-          .update(dunningCases)
-          .set({ stage: latest.stage, nextActionAt, ...(latest.stage === "suspended" ? { status: "suspended" as const, closedAt: now } : {}) })
-          .where(and(eq(dunningCases.id, c.id), eq(dunningCases.status, "open"), eq(dunningCases.nextActionAt, c.nextActionAt))),
-      );
-      entries.push({ actor: { type: "cron", id: "dunning" }, action: `dunning.${latest.stage}`, subject: { type: "dunning_case", id: c.id }, before: { stage: c.stage }, after: { stage: latest.stage, skipped: skipped.map((st) => st.stage), emailed } });
-      return { statements, entries, result: { done: key, skipped: skipped.map((st) => `${c.id}:${st.stage}`) } };
-    });
-    if (outcome) {
-      result.done.push(outcome.done);
-      result.skipped.push(...outcome.skipped);
+    let c: Case | undefined = selected;
+    if (c.status === "open" && c.nextRetryAt !== null && c.nextRetryAt <= now) {
+      if (!(await retryStep(s, c, now, policy, contacts, tier, result))) return;
+      // The stage due at the same time (a declined retry on day 3, then the day-3 email) reads the case as the retry left it.
+      c = await s.db.select().from(dunningCases).where(eq(dunningCases.id, c.id)).get();
+      if (!c || c.nextActionAt === null || c.nextActionAt > now) return;
     }
+    if (c.status === "open") await stageStep(s, c, now, policy, contacts, tier, result);
+    else if (c.status === "suspended") await cancelStep(s, c, now, result);
   } catch (error) {
     if (isStaleRead(error)) {
       result.lost++;
@@ -166,6 +147,153 @@ async function advance(s: TickDeps, selected: Case, now: number, policy: Dunning
     // One case that cannot move must not hold back every case due after it.
     result.failed++;
     s.log.log("error", "dunning: a case's step failed; it is due again next tick", { case_id: selected.id, error: describeError(error) });
+  }
+}
+
+type Attempt = { outcome: "paid" } | { outcome: "declined"; declineCode: string | null } | { outcome: "settled" };
+
+/** One attempt at the invoice, made once however often it is asked for (Stripe's idempotency key). */
+async function payOnce(s: TickDeps, c: Case, slot: number): Promise<Attempt> {
+  try {
+    const inv = await s.stripe.invoices.pay(c.invoiceId, {}, { idempotencyKey: `dunning:${c.id}:retry_${slot + 1}` });
+    return inv.status === "paid" ? { outcome: "paid" } : { outcome: "declined", declineCode: null };
+  } catch (error) {
+    if (error instanceof Stripe.errors.StripeCardError) return { outcome: "declined", declineCode: error.decline_code ?? error.code ?? null };
+    // Paid or voided meanwhile (the portal, the hosted page): the webhook closes the case.
+    if (error instanceof Stripe.errors.StripeInvalidRequestError && ["invoice_already_paid", "invoice_not_editable", "invoice_payment_intent_requires_action"].includes(error.code ?? "")) return { outcome: "settled" };
+    throw error;
+  }
+}
+
+/**
+ * The worker's retry of a case's invoice. Overdue slots (a tick outage, a clock jump) are
+ * recorded as skipped and only the latest is attempted: three attempts at once would only add
+ * declines. Returns false when the case moved under it or was closed.
+ */
+async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolicy, contacts: Map<string, Promise<Contact>>, tier: string | null, result: TickResult): Promise<boolean> {
+  const slot = Math.max(c.retries, firstSlotAfter(c.anchorAt, now, policy) - 1);
+  const allowed = policy.retries.by === "worker" && !isHardDecline(c.lastDeclineCode, policy) && slot < policy.retries.days.length;
+  const attempt: Attempt | null = allowed ? await payOnce(s, c, slot) : null;
+  const contact = attempt && attempt.outcome !== "settled" ? await contactOf(s, c.customerId, contacts) : null;
+  const step = `retry_${slot + 1}`;
+  const outcome = await s.audit.commit(async () => {
+    const cur = await s.db.select().from(dunningCases).where(eq(dunningCases.id, c.id)).get();
+    if (!cur || cur.status !== "open" || cur.retries !== c.retries || cur.nextRetryAt !== c.nextRetryAt) return { statements: [], entries: [], result: null };
+    const statements: BatchItem<"sqlite">[] = [guard(s.db, sql`(select count(*) from dunning_cases where id = ${c.id} and status = 'open' and retries = ${c.retries} and next_retry_at = ${c.nextRetryAt}) = 1`)];
+    const entries: AuditEntry[] = [];
+    const moved = and(eq(dunningCases.id, c.id), eq(dunningCases.status, "open"), eq(dunningCases.retries, c.retries));
+    const pendingStage = policy.stages.slice((cur.stage === null ? -1 : policy.stages.findIndex((st) => st.stage === cur.stage)) + 1)[0];
+    const stageNext = pendingStage ? stageAt(cur.anchorAt, pendingStage.day) : null;
+    if (attempt === null) {
+      // Not the worker's to retry (policy, a hard decline, none left): only stages remain.
+      statements.push(s.db.update(dunningCases).set({ nextRetryAt: null, nextActionAt: stageNext }).where(moved));
+      return { statements, entries, result: "none" };
+    }
+    for (let k = c.retries; k < slot; k++) statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step: `retry_${k + 1}`, outcome: "skipped", at: now, emailKey: null }).onConflictDoNothing());
+    const email = (key: string, input: EmailInput) => {
+      if (!contact?.email || !isEmailAddress(contact.email)) return null;
+      statements.push(enqueueEmail(s, { key, to: contact.email, userId: c.userId, email: input }));
+      return key;
+    };
+    if (attempt.outcome === "paid") {
+      // The sync would close it too when invoice.paid arrives; closing here keeps the next tick from sending a stage email first.
+      const key = email(`${c.id}:payment_recovered`, { template: "payment_recovered", name: contact?.name ?? null, plan: planName(tier), amountPaid: { amount: c.amount, currency: c.currency } });
+      statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step, outcome: "paid", at: now, emailKey: key }).onConflictDoNothing());
+      statements.push(s.db.update(dunningCases).set({ status: "recovered", retries: slot + 1, nextRetryAt: null, nextActionAt: null, closedAt: now }).where(moved));
+    } else {
+      const declineCode = attempt.outcome === "declined" ? (attempt.declineCode ?? cur.lastDeclineCode) : cur.lastDeclineCode;
+      const hard = attempt.outcome === "declined" && isHardDecline(declineCode, policy);
+      const nextRetryAt = attempt.outcome === "settled" || hard ? null : retryAt(c.anchorAt, slot + 1, now, declineCode, policy);
+      const suspendAt = stageAt(c.anchorAt, (policy.stages.find((st) => st.stage === "suspended") ?? policy.stages.at(-1)!).day);
+      const key = hard ? email(`${c.id}:hard_decline`, { template: "hard_decline", name: contact?.name ?? null, plan: planName(tier), amountDue: { amount: c.amount, currency: c.currency }, hasPaymentMethod: contact?.hasPaymentMethod ?? true, suspendAt }) : null;
+      statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step, outcome: attempt.outcome === "settled" ? "skipped" : "declined", at: now, emailKey: key }).onConflictDoNothing());
+      statements.push(s.db.update(dunningCases).set({ retries: slot + 1, lastDeclineCode: declineCode, nextRetryAt, nextActionAt: nextAction(stageNext, nextRetryAt) }).where(moved));
+    }
+    entries.push({ actor: { type: "cron", id: "dunning" }, action: "dunning.retry", subject: { type: "dunning_case", id: c.id }, before: { retries: c.retries }, after: { step, outcome: attempt.outcome, skipped: slot - c.retries } });
+    return { statements, entries, result: `${c.id}:${step}:${attempt.outcome}` };
+  });
+  if (outcome === null) {
+    result.lost++;
+    return false;
+  }
+  if (outcome === "none") return true;
+  result.retried.push(outcome);
+  // Paid, or settled elsewhere (the webhook closes it): no stage email after it.
+  return outcome.endsWith(":declined");
+}
+
+/** Cancels the Stripe subscription of a case suspended long enough (policy `cancelAfterSuspensionDays`). */
+async function cancelStep(s: TickDeps, c: Case, now: number, result: TickResult): Promise<void> {
+  try {
+    await s.stripe.subscriptions.cancel(c.subscriptionId, { cancellation_details: { comment: `unpaid invoice ${c.invoiceId}: dunning ended` } }, { idempotencyKey: `dunning:${c.id}:cancel` });
+  } catch (error) {
+    // Already ended (canceled by hand, or by Stripe): there is nothing left to cancel.
+    if (!(error instanceof Stripe.errors.StripeInvalidRequestError)) throw error;
+    const sub = await s.stripe.subscriptions.retrieve(c.subscriptionId).catch(() => null);
+    if (sub && sub.status !== "canceled" && sub.status !== "incomplete_expired") throw error;
+  }
+  const done = await s.audit.commit(async () => {
+    const cur = await s.db.select().from(dunningCases).where(eq(dunningCases.id, c.id)).get();
+    if (!cur || cur.status !== "suspended" || cur.nextActionAt !== c.nextActionAt) return { statements: [], entries: [], result: null };
+    return {
+      statements: [
+        guard(s.db, sql`(select count(*) from dunning_cases where id = ${c.id} and status = 'suspended' and next_action_at = ${c.nextActionAt}) = 1`),
+        s.db.insert(dunningSteps).values({ caseId: c.id, step: "subscription_canceled", outcome: "done", at: now, emailKey: null }).onConflictDoNothing(),
+        s.db.update(dunningCases).set({ nextActionAt: null }).where(and(eq(dunningCases.id, c.id), eq(dunningCases.status, "suspended"), eq(dunningCases.nextActionAt, c.nextActionAt!))),
+      ],
+      entries: [{ actor: { type: "cron", id: "dunning" }, action: "dunning.subscription_canceled", subject: { type: "dunning_case", id: c.id }, before: { subscription: c.subscriptionId }, after: { canceled: true } }],
+      result: `${c.id}:subscription_canceled`,
+    };
+  });
+  if (done) result.done.push(done);
+  else result.lost++;
+}
+
+async function stageStep(s: TickDeps, selected: Case, now: number, policy: DunningPolicy, contacts: Map<string, Promise<Contact>>, tier: string | null, result: TickResult): Promise<void> {
+  const suspendAt = stageAt(selected.anchorAt, (policy.stages.find((st) => st.stage === "suspended") ?? policy.stages.at(-1)!).day);
+  const contact = await contactOf(s, selected.customerId, contacts);
+  const outcome = await s.audit.commit(async () => {
+    // Read again inside the commit: it is rebuilt when another writer got in first.
+    const c = await s.db.select().from(dunningCases).where(eq(dunningCases.id, selected.id)).get();
+    if (!c || c.status !== "open" || c.nextActionAt === null || c.nextActionAt > now) return { statements: [], entries: [], result: null };
+    const { latest, skipped, nextActionAt: stageNext } = dueStages(c, now, policy);
+    if (!latest) {
+      // Nothing due after all (the policy changed): just move the next action.
+      return { statements: [s.db.update(dunningCases).set({ nextActionAt: nextAction(stageNext, c.nextRetryAt) }).where(and(eq(dunningCases.id, c.id), eq(dunningCases.nextActionAt, c.nextActionAt)))], entries: [], result: null };
+    }
+    const suspending = latest.stage === "suspended";
+    // After the suspension no retry is left; the next action is the cancellation, if the policy has one.
+    const nextActionAt = suspending ? (policy.cancelAfterSuspensionDays === null ? null : suspendAt + policy.cancelAfterSuspensionDays * DAY) : nextAction(stageNext, c.nextRetryAt);
+    const statements: BatchItem<"sqlite">[] = [guard(s.db, sql`(select count(*) from dunning_cases where id = ${c.id} and status = 'open' and next_action_at = ${c.nextActionAt}) = 1`)];
+    const entries: AuditEntry[] = [];
+    // "Your access is suspended" only where access was suspended.
+    let sendEmail = !suspending || c.userId !== null;
+    if (suspending && c.userId) {
+      // Access follows the grace (entitlements/state.ts); the stored row becomes suspended now,
+      // in this batch, as of the case's clock. A user whose access does not hang on this
+      // invoice (another paid subscription) is not suspended, and not told so.
+      const suspension = await suspensionOf(s.db, c.userId, now, { type: "cron", id: "dunning" });
+      statements.push(...suspension.statements);
+      entries.push(...suspension.entries);
+      sendEmail = suspension.state.status === "suspended";
+    }
+    const key = `${c.id}:${latest.stage}`;
+    const emailed = sendEmail && contact.email !== null && isEmailAddress(contact.email);
+    for (const st of skipped) statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step: st.stage, outcome: "skipped", at: now, emailKey: null }).onConflictDoNothing());
+    statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step: latest.stage, outcome: "done", at: now, emailKey: emailed ? key : null }).onConflictDoNothing());
+    if (emailed) statements.push(enqueueEmail(s, { key, to: contact.email!, userId: c.userId, email: emailFor(latest.stage, c, contact, planName(tier), suspendAt) }));
+    statements.push(
+      s.db
+        .update(dunningCases)
+        .set({ stage: latest.stage, nextActionAt, ...(suspending ? { status: "suspended" as const, closedAt: now, nextRetryAt: null } : {}) })
+        .where(and(eq(dunningCases.id, c.id), eq(dunningCases.status, "open"), eq(dunningCases.nextActionAt, c.nextActionAt))),
+    );
+    entries.push({ actor: { type: "cron", id: "dunning" }, action: `dunning.${latest.stage}`, subject: { type: "dunning_case", id: c.id }, before: { stage: c.stage }, after: { stage: latest.stage, skipped: skipped.map((st) => st.stage), emailed } });
+    return { statements, entries, result: { done: key, skipped: skipped.map((st) => `${c.id}:${st.stage}`) } };
+  });
+  if (outcome) {
+    result.done.push(outcome.done);
+    result.skipped.push(...outcome.skipped);
   }
 }
 
