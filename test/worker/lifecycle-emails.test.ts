@@ -13,7 +13,8 @@ import { trialEndingKey } from "../../worker/src/billing/trial-ending";
 import { emailOutbox, stripeEvents } from "../../worker/src/db/schema";
 import { formatDate } from "../../worker/src/email/templates";
 import { call, makeKey, svc } from "./helpers";
-import { DAY, makeKeys, tax, trialing } from "./lifecycle-helpers";
+import type { CancelResult, OfferView } from "../../worker/src/billing/cancel";
+import { DAY, expectProblem, makeKeys, ok, paying, period, post, tax, trialing } from "./lifecycle-helpers";
 import { db, deliver, eventsFor, settled, stripe } from "./stripe-helpers";
 
 beforeAll(makeKeys);
@@ -99,5 +100,57 @@ describe("trial-ending email", () => {
       },
     });
     expect(await trialEmails(s.sub)).toEqual([]);
+  });
+});
+
+const offerEmails = (offerId: string) => db().select().from(emailOutbox).where(like(emailOutbox.idempotencyKey, `${offerId}:%`)).all();
+
+async function offered(tier: "local" | "mobile") {
+  const s = await paying(tier);
+  const res = await ok<CancelResult>(await post(`/v1/subscriptions/${s.userId}/cancel`, { reason: "too_expensive" }));
+  expect(res.canceled).toBe(false);
+  return { ...s, offer: (res as { offer: OfferView }).offer };
+}
+
+describe("retention-offer confirmation email", () => {
+  it("confirms an accepted downgrade once, in the offer's own words, effective at the next renewal; accepting again adds none", async () => {
+    const s = await offered("mobile");
+    expect(await offerEmails(s.offer.id)).toEqual([]);
+    const { end } = await period(s.sub);
+    await ok(await post(`/v1/subscriptions/${s.userId}/offer/accept`, { offer_id: s.offer.id }));
+    const rows = await offerEmails(s.offer.id);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ to: `${s.userId}@example.test`, userId: s.userId, template: "retention_offer_confirmed", status: "pending" });
+    expect(rows[0]!.subject).toBe("Your Federal Job Advisor Mobile offer is confirmed");
+    expect(s.offer.description).toContain("switch to Local for $29.00/month from your next renewal");
+    expect(rows[0]!.text).toContain(`You accepted this offer: ${s.offer.description}\n`);
+    expect(rows[0]!.text).toContain(`It takes effect on ${formatDate(end * 1000)}.`);
+    expect(rows[0]!.html).toContain("$29.00/month");
+
+    expect(await ok(await post(`/v1/subscriptions/${s.userId}/offer/accept`, { offer_id: s.offer.id }))).toMatchObject({ pending_change: { tier: "local" } });
+    expect(await offerEmails(s.offer.id)).toEqual(rows);
+  });
+
+  it("confirms a discount once when two accepts race, effective on the next invoice", async () => {
+    const s = await offered("local");
+    const { end } = await period(s.sub);
+    const [a, b] = await Promise.all([post(`/v1/subscriptions/${s.userId}/offer/accept`, { offer_id: s.offer.id }), post(`/v1/subscriptions/${s.userId}/offer/accept`, { offer_id: s.offer.id })]);
+    expect([a.status, b.status], await a.clone().text()).toEqual([200, 200]);
+    const rows = await offerEmails(s.offer.id);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.text).toContain("25 % off for the next 2 months: $21.75 instead of $29.00 per month");
+    expect(rows[0]!.text).toContain(`It takes effect on ${formatDate(end * 1000)}.`);
+  });
+
+  it("sends nothing when the accept is refused: a declined offer (conflict) or a downgrade already scheduled (no change)", async () => {
+    const declined = await offered("local");
+    await ok(await post(`/v1/subscriptions/${declined.userId}/cancel`, { reason: "too_expensive" }));
+    await expectProblem(await post(`/v1/subscriptions/${declined.userId}/offer/accept`, { offer_id: declined.offer.id }), 409, "conflict", "body.offer_id");
+    expect(await offerEmails(declined.offer.id)).toEqual([]);
+
+    const scheduled = await offered("mobile");
+    await ok(await post(`/v1/subscriptions/${scheduled.userId}/change`, { tier: "local", expected_amount_due_now: 0 }));
+    await expectProblem(await post(`/v1/subscriptions/${scheduled.userId}/offer/accept`, { offer_id: scheduled.offer.id }), 422, "no_change");
+    expect(await offerEmails(scheduled.offer.id)).toEqual([]);
   });
 });

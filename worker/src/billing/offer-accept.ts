@@ -4,14 +4,18 @@
  * coupon on the subscription. The offer is marked accepted in the batch that records the change.
  */
 import { and, eq } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { Caller } from "../audit/chain";
 import { retentionOffers } from "../db/schema";
+import { planName } from "../dunning/cases";
+import { enqueueEmail, isEmailAddress } from "../email/outbox";
 import { DomainError } from "../errors";
 import { findOffer, type OfferTerms } from "./cancel";
 import { applyPlan } from "./change";
 import { planChange } from "./change-plan";
 import { prorationDate } from "./change-preview";
-import { managedSubscription, recordChange, requirePaidUp, type ManageDeps } from "./managed";
+import { managedSubscription, recordChange, requirePaidUp, type ManageDeps, type Managed } from "./managed";
+import { idOf } from "./mirror";
 import { Stripe } from "./stripe";
 import { subscriptionView, type SubscriptionView } from "./subscription-view";
 
@@ -36,6 +40,27 @@ async function retentionCoupon(stripe: Stripe, terms: OfferTerms): Promise<strin
   return created.id;
 }
 
+/**
+ * The confirmation email, for the batch that marks the offer accepted: one per offer (its key),
+ * however often or concurrently the offer is accepted. `effectiveAt` (ms) is when the customer
+ * first sees the offer on a bill or a plan. A customer without an address the outbox takes gets
+ * no email, and the acceptance still goes through.
+ */
+async function confirmation(deps: ManageDeps, m: Managed, offer: typeof retentionOffers.$inferSelect): Promise<(effectiveAt: number) => BatchItem<"sqlite">[]> {
+  const customer = await deps.stripe.customers.retrieve(idOf(m.sub.customer)!);
+  const to = customer.deleted ? null : customer.email;
+  if (customer.deleted || !to || !isEmailAddress(to)) return () => [];
+  return (effectiveAt) => [
+    enqueueEmail(deps, {
+      key: `${offer.id}:retention_offer_confirmed`,
+      to,
+      userId: m.userId,
+      // The offer's own wording, as the user saw it when they accepted (its full stop is the template's).
+      email: { template: "retention_offer_confirmed", name: customer.name ?? null, plan: planName(m.tier?.key), offer: offer.description.replace(/\.$/, ""), effectiveAt },
+    }),
+  ];
+}
+
 export async function acceptOffer(deps: ManageDeps, who: Caller, userId: string, offerId: string): Promise<SubscriptionView> {
   const offer = await findOffer(deps, userId, offerId);
   if (offer.status === "accepted") return subscriptionView(deps, userId);
@@ -47,17 +72,20 @@ export async function acceptOffer(deps: ManageDeps, who: Caller, userId: string,
   const m = await managedSubscription(deps, userId);
   requirePaidUp(m);
   const now = m.now * 1000;
-  const markAccepted = () => [deps.db.update(retentionOffers).set({ status: "accepted", decidedAt: now }).where(and(eq(retentionOffers.id, offer.id), eq(retentionOffers.status, "open")))];
+  const email = await confirmation(deps, m, offer);
+  const accepted = (effectiveAt: number) => () => [deps.db.update(retentionOffers).set({ status: "accepted", decidedAt: now }).where(and(eq(retentionOffers.id, offer.id), eq(retentionOffers.status, "open"))), ...email(effectiveAt)];
+  // A discount first shows on the next invoice, at the end of the current period.
+  const periodEnd = m.item.current_period_end * 1000;
   const terms = JSON.parse(offer.terms) as OfferTerms;
   if (offer.kind === "downgrade") {
     const plan = await planChange(deps, m, { tier: terms.to_tier ?? "" });
-    await applyPlan(deps, who, plan, prorationDate(plan), { action: "subscription.retention_accepted", statements: markAccepted });
+    await applyPlan(deps, who, plan, prorationDate(plan), { action: "subscription.retention_accepted", statements: accepted(plan.effective === "now" ? now : periodEnd) });
   } else {
     const coupon = await retentionCoupon(deps.stripe, terms);
     // Stripe's `discounts` replaces the list: the discounts the user has stay, by id.
     const kept = m.sub.discounts.map((d) => ({ discount: typeof d === "string" ? d : d.id }));
     await deps.stripe.subscriptions.update(m.sub.id, { discounts: [...kept, { coupon }] });
-    await recordChange(deps, who, m, { action: "subscription.retention_accepted", after: { offer: offer.id, kind: offer.kind, coupon } }, { statements: markAccepted });
+    await recordChange(deps, who, m, { action: "subscription.retention_accepted", after: { offer: offer.id, kind: offer.kind, coupon } }, { statements: accepted(periodEnd) });
   }
   return subscriptionView(deps, userId);
 }
