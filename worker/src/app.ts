@@ -8,7 +8,7 @@ import { notFound } from "./http/not-found";
 import { onError } from "./http/problem";
 import { requestIds } from "./http/request-id";
 import { newRouter } from "./http/router";
-import { routes } from "./routes";
+import { pages, routes } from "./routes";
 import { WEBHOOK_BODY_LIMIT } from "./routes/webhooks/stripe";
 import { services } from "./services";
 
@@ -47,6 +47,7 @@ export function createApp(clock: Clock = systemClock) {
   app.use("/webhooks/*", bodyLimit({ maxSize: WEBHOOK_BODY_LIMIT, onError: tooLarge(WEBHOOK_BODY_LIMIT) }));
 
   for (const { route, handler } of routes) app.openapi(route, handler as never);
+  for (const { route, handler } of pages) app.openapi(route, handler as never);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "An API key: `Authorization: Bearer fja_...`" });
   app.doc31("/openapi.json", {
@@ -54,7 +55,7 @@ export function createApp(clock: Clock = systemClock) {
     info: { title: "Payment Integration Agent API", version: "0.1.0", description: "Billing, dunning and access for Federal Job Advisor. Errors are RFC 9457 problem+json." },
   });
 
-  app.notFound(notFound([...routes.map((r) => r.route), { method: "get", path: "/openapi.json" }]));
+  app.notFound(notFound([...routes.map((r) => r.route), ...pages.map((r) => r.route), { method: "get", path: "/openapi.json" }]));
   app.onError(onError);
   return app;
 }

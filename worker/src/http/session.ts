@@ -1,0 +1,104 @@
+/**
+ * The dashboard's pages: a session cookie instead of an Authorization header, HTML instead of
+ * problem+json, and a strict Content-Security-Policy. A page route spreads
+ * `...session.guard(permission)` into its createRoute, as an API route spreads `guard(...)`.
+ */
+import type { MiddlewareHandler } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { csrf } from "hono/csrf";
+import { HTTPException } from "hono/http-exception";
+import { secureHeaders } from "hono/secure-headers";
+import { readSession, SESSION_TTL_MS } from "../auth/session";
+import { KEYLESS, roleHas, type Permission } from "../auth/permissions";
+import type { AppEnv } from "./context";
+import { ApiError } from "./errors";
+
+/**
+ * `__Host-`: the browser takes it only with Secure, Path=/ and no Domain, so neither plain http
+ * nor a sibling subdomain can plant or overwrite it.
+ */
+export const SESSION_COOKIE = "__Host-fja_dashboard";
+
+export const LOGIN_PATH = "/dashboard/login";
+
+/** No inline script or style anywhere: the pages load /dashboard/static/*.js and *.css only. */
+export const DASHBOARD_CSP = {
+  defaultSrc: ["'none'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", "data:"],
+  connectSrc: ["'self'"],
+  baseUri: ["'none'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+};
+
+const headers = secureHeaders({
+  contentSecurityPolicy: DASHBOARD_CSP,
+  permissionsPolicy: { camera: [], microphone: [], geolocation: [], payment: [] },
+});
+
+/** Revenue figures must not sit in a shared cache or the back-forward cache after sign-out. */
+export const pageHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await headers(c, next);
+  c.header("cache-control", "no-store");
+};
+
+const originCheck = csrf();
+
+/**
+ * Forms post here only from this origin (Origin or Sec-Fetch-Site): a cross-site form could
+ * otherwise sign a browser into someone else's session or out of its own.
+ */
+export const sameOrigin: MiddlewareHandler<AppEnv> = async (c, next) => {
+  let passed = false;
+  try {
+    await originCheck(c, async () => {
+      passed = true;
+      await next();
+    });
+  } catch (e) {
+    if (!passed && e instanceof HTTPException && e.status === 403) throw new ApiError("forbidden", "This form may be posted only from the dashboard's own pages.");
+    throw e;
+  }
+};
+
+export function startSession(c: Parameters<MiddlewareHandler<AppEnv>>[0], token: string, expiresAt: number): void {
+  const maxAge = Math.max(1, Math.floor((expiresAt - c.get("services").clock.now()) / 1000));
+  setCookie(c, SESSION_COOKIE, token, { httpOnly: true, secure: true, sameSite: "Strict", path: "/", maxAge: Math.min(maxAge, SESSION_TTL_MS / 1000) });
+}
+
+export function endSession(c: Parameters<MiddlewareHandler<AppEnv>>[0]): void {
+  deleteCookie(c, SESSION_COOKIE, { httpOnly: true, secure: true, sameSite: "Strict", path: "/" });
+}
+
+export const sessionToken = (c: Parameters<MiddlewareHandler<AppEnv>>[0]): string | undefined => getCookie(c, SESSION_COOKIE);
+
+/**
+ * A page needs a live session whose key's role holds `permission`; without one the browser is
+ * sent to the sign-in form (a stale cookie is cleared on the way).
+ */
+function requireSession(permission: Permission): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const session = await readSession(c.get("services"), sessionToken(c));
+    if (!session || !roleHas(session.principal.role, permission)) {
+      if (sessionToken(c) !== undefined) endSession(c);
+      return c.redirect(LOGIN_PATH, 303);
+    }
+    c.set("principal", session.principal);
+    return next();
+  };
+}
+
+/**
+ * What a page route declares beside its method and path, with any middleware to run after the
+ * session check. Pages are left out of the OpenAPI document (`hide`): they answer HTML to a
+ * browser with a cookie, not JSON to a key.
+ */
+export function guard<P extends Permission>(permission: P, ...then: MiddlewareHandler<AppEnv>[]): { middleware: MiddlewareHandler<AppEnv>[]; hide: true; "x-permission": P } {
+  return {
+    middleware: [pageHeaders, ...(KEYLESS.has(permission) ? [] : [requireSession(permission)]), ...then],
+    hide: true,
+    "x-permission": permission,
+  };
+}
