@@ -19,6 +19,8 @@
  *   (scripts/keys.ts), ENTITLEMENTS_ISSUER / _AUDIENCE, a fresh AUDIT_CHECKPOINT_SECRET;
  *   `opts.bindings` override or add
  *   (e.g. STRIPE_API_BASE and STRIPE_SECRET_KEY of a running emulator);
+ * - serves wrangler.toml's [assets] (the dashboard's static files) as wrangler dev does:
+ *   the same directory, binding and run_worker_first rules;
  * - applies migrations/*.sql in order through the D1 binding;
  * - creates an admin and a service API key with the worker's own domain function (hashed key +
  *   audit row, exactly as the API does) and returns their plaintext;
@@ -164,6 +166,18 @@ export async function applyMigrations(db: HarnessD1): Promise<void> {
 
 const HARNESS: Actor = { type: "system", id: "test-harness" };
 
+/** wrangler.toml's [assets], read from the file so the harness serves what wrangler dev serves. */
+export function assetsConfig(): { directory: string; binding: string; run_worker_first: string[] } {
+  const toml = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
+  const section = /^\[assets\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(toml)?.[1];
+  const value = (key: string) => section && new RegExp(`^${key}\\s*=\\s*(.+)$`, "m").exec(section)?.[1];
+  const directory = value("directory");
+  const binding = value("binding");
+  const first = value("run_worker_first");
+  if (!directory || !binding || !first) throw new Error("wrangler.toml has no complete [assets] section (directory, binding, run_worker_first)");
+  return { directory: path.resolve(ROOT, JSON.parse(directory) as string), binding: JSON.parse(binding) as string, run_worker_first: JSON.parse(first) as string[] };
+}
+
 export async function startWorker(opts: StartWorkerOptions = {}): Promise<WorkerHarness> {
   const now = opts.now ?? Date.now;
   const signingKeys = opts.signingKeys ?? { keys: [await generateSigningKey("current"), await generateSigningKey("next")] };
@@ -178,6 +192,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     ...opts.bindings,
   };
   const scriptPath = await bundleWorker();
+  const assets = assetsConfig();
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       name: "billing",
@@ -187,6 +202,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       compatibilityDate: "2026-11-01",
       compatibilityFlags: ["nodejs_compat"],
       d1Databases: { DB: "billing-test" },
+      assets: { directory: assets.directory, binding: assets.binding, run_worker_first: assets.run_worker_first, routerConfig: { has_user_worker: true } },
       ratelimits: {
         RATE_LIMIT_KEY: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
         RATE_LIMIT_IP: { namespace_id: "1002", simple: { limit: 1_000_000, period: 60 } },
