@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Core } from "./core.ts";
-import { invalidRequest, resourceMissing, StripeApiError } from "./errors.ts";
+import { invalidRequest, missingParameter, resourceMissing, StripeApiError, unknownParameter } from "./errors.ts";
 import { cardDeclineOf, setRecovery } from "./resources/paymentMethods.ts";
 import { isJsonRecord, parseForm, validate, s, str, type Params } from "./form.ts";
 import { checkoutPage, invoicePage, portalPage } from "./pages.ts";
 import { completeCheckoutSession, completeFields } from "./resources/checkout.ts";
 import { emptyState, serializeState } from "./store.ts";
 import type { ChaosOptions } from "./webhooks/deliver.ts";
-import { diff } from "./core.ts";
+import { checkSmartRetries, diff, SmartRetriesInvalid, type SmartRetryOptions } from "./core.ts";
 import { clone } from "./store.ts";
 import { runDue } from "./billing/scheduler.ts";
 import { scheduleOf } from "./billing/schedules.ts";
@@ -70,6 +70,19 @@ function recoveryView(core: Core, pmId: string): Record<string, unknown> {
   };
 }
 
+function smartRetriesWire(o: SmartRetryOptions | null): { schedule_days: number[]; after_last_retry: string } | null {
+  return o ? { schedule_days: [...o.scheduleDays], after_last_retry: o.afterLastRetry } : null;
+}
+
+/** The clock's own setting and what its customers' invoices actually follow (own, else global). */
+function clockRetriesView(core: Core, clockId: string): Record<string, unknown> {
+  return {
+    test_clock: clockId,
+    smart_retries: smartRetriesWire(core.clockSmartRetries.get(clockId) ?? null),
+    effective: smartRetriesWire(core.smartRetriesFor(clockId)),
+  };
+}
+
 export async function handleControl(core: Core, req: IncomingMessage, res: ServerResponse, url: URL, readBody: (req: IncomingMessage) => Promise<string>): Promise<void> {
   const method = req.method ?? "GET";
   const path = url.pathname;
@@ -116,6 +129,29 @@ export async function handleControl(core: Core, req: IncomingMessage, res: Serve
       for (const key of Object.keys(body)) if (key !== "after_attempts" && key !== "at") throw invalidRequest(`Received unknown parameter: ${key}`, key, "parameter_unknown");
       setRecovery(core, pm, { afterAttempts: wholeOrNull(body.after_attempts, "after_attempts"), at: wholeOrNull(body.at, "at") }, "after_attempts");
       return json(res, 200, recoveryView(core, pm.id));
+    }
+    if (segs[1] === "test_clocks" && segs[2] && segs[3] === "smart_retries" && segs.length === 4 && (method === "GET" || method === "POST" || method === "DELETE")) {
+      const clock = core.state.testClocks.get(segs[2]);
+      if (!clock) throw resourceMissing("test_clock", segs[2]);
+      if (method === "DELETE") core.clockSmartRetries.delete(clock.id);
+      if (method === "POST") {
+        let body: Record<string, unknown>;
+        try {
+          body = parseBody(await readBody(req), req.headers["content-type"]);
+        } catch {
+          throw invalidRequest("The body is not valid JSON.");
+        }
+        const params = ["schedule_days", "after_last_retry"];
+        for (const key of Object.keys(body)) if (!params.includes(key)) throw unknownParameter(key);
+        for (const key of params) if (body[key] === undefined) throw missingParameter(key);
+        try {
+          core.clockSmartRetries.set(clock.id, checkSmartRetries({ scheduleDays: body.schedule_days, afterLastRetry: body.after_last_retry }, { scheduleDays: "schedule_days", afterLastRetry: "after_last_retry" }));
+        } catch (e) {
+          if (e instanceof SmartRetriesInvalid) throw invalidRequest(e.message, e.field === "scheduleDays" ? "schedule_days" : "after_last_retry");
+          throw e;
+        }
+      }
+      return json(res, 200, clockRetriesView(core, clock.id));
     }
     if (method === "GET" && path === "/favicon.ico") {
       // The hosted pages have no icon: say so without an error in the buyer's console.

@@ -16,16 +16,33 @@ export interface SmartRetryOptions {
   afterLastRetry: "cancel" | "unpaid" | "past_due";
 }
 
-/** Rejects a retry schedule Stripe could not have: days must be positive and increasing. */
-export function checkSmartRetries(o: SmartRetryOptions): SmartRetryOptions {
-  const days: unknown = o.scheduleDays;
+/** A retry schedule that fails checkSmartRetries; `field` says which half, for a caller's error. */
+export class SmartRetriesInvalid extends Error {
+  constructor(
+    message: string,
+    readonly field: keyof SmartRetryOptions,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Rejects a retry schedule Stripe could not have: days must be positive and increasing. `names`
+ * are what the caller calls the two fields, so the message points at what it was given.
+ */
+export function checkSmartRetries(
+  o: { scheduleDays: unknown; afterLastRetry: unknown },
+  names: Record<keyof SmartRetryOptions, string> = { scheduleDays: "smartRetries.scheduleDays", afterLastRetry: "smartRetries.afterLastRetry" },
+): SmartRetryOptions {
+  const days = o.scheduleDays;
   if (!Array.isArray(days) || days.some((d, i) => typeof d !== "number" || !Number.isFinite(d) || d <= 0 || (i > 0 && d <= days[i - 1]))) {
-    throw new Error(`smartRetries.scheduleDays must be increasing positive numbers of days after the first failure, e.g. [3, 5, 7]; got ${JSON.stringify(days)}`);
+    throw new SmartRetriesInvalid(`${names.scheduleDays} must be increasing positive numbers of days after the first failure, e.g. [3, 5, 7]; got ${JSON.stringify(days)}`, "scheduleDays");
   }
-  if (!["cancel", "unpaid", "past_due"].includes(o.afterLastRetry)) {
-    throw new Error(`smartRetries.afterLastRetry must be "cancel", "unpaid" or "past_due"; got ${JSON.stringify(o.afterLastRetry)}`);
+  const after = o.afterLastRetry;
+  if (after !== "cancel" && after !== "unpaid" && after !== "past_due") {
+    throw new SmartRetriesInvalid(`${names.afterLastRetry} must be "cancel", "unpaid" or "past_due"; got ${JSON.stringify(after)}`, "afterLastRetry");
   }
-  return { scheduleDays: [...o.scheduleDays], afterLastRetry: o.afterLastRetry };
+  return { scheduleDays: days.map(Number), afterLastRetry: after };
 }
 
 export interface EmulatorOptions {
@@ -75,6 +92,11 @@ export class Core {
   readonly deliverer: Deliverer;
   taxRates: Record<string, number>;
   smartRetries: SmartRetryOptions | null;
+  /**
+   * Retry schedules set for one test clock (`/_emulator/test_clocks/:id/smart_retries`): tests
+   * sharing one emulator can each turn retries on for their own clock without touching the rest.
+   */
+  readonly clockSmartRetries = new Map<string, SmartRetryOptions>();
   readonly finalizeDelay: number;
 
   constructor(readonly options: EmulatorOptions) {
@@ -97,6 +119,7 @@ export class Core {
   /** Replaces all state (reset, or restore from a snapshot) and rebuilds derived indexes. */
   replaceState(state: State): void {
     this.state = state;
+    this.clockSmartRetries.clear();
     this.pendingInvoices = new Set([...state.invoices.values()].filter((i) => i.status === "draft" || i.status === "open").map((i) => i.id));
   }
 
@@ -126,6 +149,12 @@ export class Core {
 
   nowForCustomer(customerId: string | null | undefined): number {
     return this.clockNow(this.clockOfCustomer(customerId));
+  }
+
+  /** The retry schedule for objects on this test clock: its own if set, else the global option. */
+  smartRetriesFor(clock: string | { id: string } | null | undefined): SmartRetryOptions | null {
+    const id = typeof clock === "string" ? clock : clock?.id;
+    return (id ? this.clockSmartRetries.get(id) : undefined) ?? this.smartRetries;
   }
 
   /** Events emitted while held (see holdEvents): recorded and sent only when released. */

@@ -215,6 +215,21 @@ describe("Stripe's automatic retries (smartRetries option)", () => {
       expect((await h2.stripe.subscriptions.retrieve(sub.id)).status).toBe("active");
     });
 
+    it("give way to a test clock's own schedule (/_emulator/test_clocks/:id/smart_retries) for that clock's customers, and apply again after its DELETE", async () => {
+      const { clock, customer } = await clockCustomer(h2.stripe, "pm_card_chargeDeclinedInsufficientFunds");
+      const control = `${h2.em.url}/_emulator/test_clocks/${clock.id}/smart_retries`;
+      const set = await fetch(control, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ schedule_days: [2], after_last_retry: "past_due" }) });
+      expect(JSON.parse(await set.text())).toMatchObject({ smart_retries: { schedule_days: [2], after_last_retry: "past_due" }, effective: { schedule_days: [2], after_last_retry: "past_due" } });
+      const sub = await h2.stripe.subscriptions.create({ customer: customer.id, items: [{ price: p2.local.id }], trial_period_days: 1 });
+      await h2.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: firstFailure + 20 * DAY });
+      const invoice = await h2.stripe.invoices.retrieve(idOf((await h2.stripe.subscriptions.retrieve(sub.id)).latest_invoice));
+      expect([invoice.attempt_count, invoice.next_payment_attempt]).toEqual([2, null]);
+      expect((await h2.stripe.charges.list({ customer: customer.id })).data.map((c) => c.created).reverse()).toEqual([firstFailure, firstFailure + 2 * DAY]);
+      expect((await h2.stripe.subscriptions.retrieve(sub.id)).status).toBe("past_due");
+      const cleared = await fetch(control, { method: "DELETE" });
+      expect(JSON.parse(await cleared.text())).toEqual({ test_clock: clock.id, smart_retries: null, effective: { schedule_days: [1, 3, 7], after_last_retry: "unpaid" } });
+    });
+
     it("do not retry a non-retryable decline (lost_card) or the first invoice of an incomplete subscription", async () => {
       const { sub, invoice } = await renewalFailing("pm_card_chargeDeclinedLostCard");
       expect([sub.status, invoice.attempt_count, invoice.next_payment_attempt]).toEqual(["past_due", 1, null]);
@@ -228,5 +243,120 @@ describe("Stripe's automatic retries (smartRetries option)", () => {
 
   it("refuses a retry schedule Stripe could not have", async () => {
     await expect(start({ smartRetries: { scheduleDays: [3, 1], afterLastRetry: "unpaid" } })).rejects.toThrow(/increasing positive/);
+  });
+});
+
+describe("automatic retries for one test clock (/_emulator/test_clocks/:id/smart_retries)", () => {
+  async function clockRetries(clockId: string, method: "GET" | "POST" | "DELETE", body?: unknown, raw?: string): Promise<{ status: number; json: Record<string, unknown> }> {
+    const init: RequestInit = { method };
+    if (body !== undefined || raw !== undefined) init.headers = { "content-type": "application/json" };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    if (raw !== undefined) init.body = raw;
+    const res = await fetch(`${h.em.url}/_emulator/test_clocks/${clockId}/smart_retries`, init);
+    return { status: res.status, json: JSON.parse(await res.text()) };
+  }
+
+  /** The renewal after the one-day trial is attempted when it finalizes, an hour later. */
+  const firstFailure = T0 + DAY + 3600;
+
+  function isRecord(v: unknown): v is Record<string, unknown> {
+    return typeof v === "object" && v !== null;
+  }
+
+  /** A customer on a fresh clock with a card that declines; `setup` runs before anything is billed. */
+  async function subscribed(setup: (clockId: string) => Promise<void> = async () => {}): Promise<{ clock: Stripe.TestHelpers.TestClock; customer: Stripe.Customer; sub: Stripe.Subscription }> {
+    const { clock, customer } = await clockCustomer(h.stripe, "pm_card_chargeDeclinedInsufficientFunds");
+    await setup(clock.id);
+    const sub = await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: prices.local.id }], trial_period_days: 1 });
+    return { clock, customer, sub };
+  }
+
+  async function latestInvoice(subId: string): Promise<Stripe.Invoice> {
+    return h.stripe.invoices.retrieve(idOf((await h.stripe.subscriptions.retrieve(subId)).latest_invoice));
+  }
+
+  it("retry the failed renewals of that clock's customers on its schedule and then apply after_last_retry, while a customer on another clock gets no retry", async () => {
+    const on = await subscribed(async (clockId) => {
+      const set = await clockRetries(clockId, "POST", { schedule_days: [3, 5], after_last_retry: "cancel" });
+      expect(set).toEqual({ status: 200, json: { test_clock: clockId, smart_retries: { schedule_days: [3, 5], after_last_retry: "cancel" }, effective: { schedule_days: [3, 5], after_last_retry: "cancel" } } });
+    });
+    const off = await subscribed();
+    for (const { clock } of [on, off]) await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: firstFailure + 60 });
+
+    const onInvoice = await latestInvoice(on.sub.id);
+    const offInvoice = await latestInvoice(off.sub.id);
+    expect([onInvoice.status, onInvoice.attempt_count, onInvoice.next_payment_attempt]).toEqual(["open", 1, firstFailure + 3 * DAY]);
+    expect([offInvoice.status, offInvoice.attempt_count, offInvoice.next_payment_attempt]).toEqual(["open", 1, null]);
+
+    for (const { clock } of [on, off]) await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: firstFailure + 3 * DAY });
+    expect(await h.stripe.invoices.retrieve(onInvoice.id)).toMatchObject({ attempt_count: 2, next_payment_attempt: firstFailure + 5 * DAY });
+    expect((await h.stripe.subscriptions.retrieve(on.sub.id)).status).toBe("past_due");
+    expect(await h.stripe.invoices.retrieve(offInvoice.id)).toMatchObject({ attempt_count: 1, next_payment_attempt: null });
+
+    for (const { clock } of [on, off]) await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: firstFailure + 10 * DAY });
+    expect(await h.stripe.invoices.retrieve(onInvoice.id)).toMatchObject({ status: "open", attempt_count: 3, next_payment_attempt: null });
+    const canceled = await h.stripe.subscriptions.retrieve(on.sub.id);
+    expect([canceled.status, canceled.cancellation_details?.reason]).toEqual(["canceled", "payment_failed"]);
+    const charges = await h.stripe.charges.list({ customer: on.customer.id });
+    expect(charges.data.map((c) => c.created).reverse()).toEqual([firstFailure, firstFailure + 3 * DAY, firstFailure + 5 * DAY]);
+    expect(await h.stripe.invoices.retrieve(offInvoice.id)).toMatchObject({ status: "open", attempt_count: 1, next_payment_attempt: null });
+    expect((await h.stripe.subscriptions.retrieve(off.sub.id)).status).toBe("past_due");
+  });
+
+  it("are off again after DELETE: a renewal failing on that clock gets no next_payment_attempt and is not retried", async () => {
+    const { clock, sub } = await subscribed(async (clockId) => {
+      expect((await clockRetries(clockId, "POST", { schedule_days: [1, 2], after_last_retry: "unpaid" })).status).toBe(200);
+      expect(await clockRetries(clockId, "DELETE")).toEqual({ status: 200, json: { test_clock: clockId, smart_retries: null, effective: null } });
+    });
+    await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: firstFailure + 60 });
+    const invoice = await latestInvoice(sub.id);
+    expect([invoice.attempt_count, invoice.next_payment_attempt]).toEqual([1, null]);
+    await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: firstFailure + 10 * DAY });
+    expect(await h.stripe.invoices.retrieve(invoice.id)).toMatchObject({ status: "open", attempt_count: 1, next_payment_attempt: null });
+    expect((await h.stripe.subscriptions.retrieve(sub.id)).status).toBe("past_due");
+  });
+
+  it("after DELETE still make a retry that was already scheduled, and schedule none after it", async () => {
+    const { clock, sub } = await subscribed(async (clockId) => {
+      expect((await clockRetries(clockId, "POST", { schedule_days: [1, 2], after_last_retry: "unpaid" })).status).toBe(200);
+    });
+    await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: firstFailure + 60 });
+    const invoice = await latestInvoice(sub.id);
+    expect(invoice.next_payment_attempt).toBe(firstFailure + DAY);
+    expect((await clockRetries(clock.id, "DELETE")).status).toBe(200);
+    await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: firstFailure + 10 * DAY });
+    expect(await h.stripe.invoices.retrieve(invoice.id)).toMatchObject({ status: "open", attempt_count: 2, next_payment_attempt: null });
+    expect((await h.stripe.subscriptions.retrieve(sub.id)).status).toBe("past_due");
+  });
+
+  it("refuse an unknown clock (404 resource_missing) and a schedule Stripe could not have (400 naming the parameter), keeping the clock's setting as it was", async () => {
+    for (const method of ["POST", "DELETE", "GET"] as const) {
+      const missing = await clockRetries("clock_nope", method, method === "POST" ? { schedule_days: [3], after_last_retry: "unpaid" } : undefined);
+      expect([missing.status, missing.json.error]).toEqual([404, expect.objectContaining({ type: "invalid_request_error", code: "resource_missing", message: "No such test_clock: 'clock_nope'" })]);
+    }
+    const clock = await h.stripe.testHelpers.testClocks.create({ frozen_time: T0 });
+    expect((await clockRetries(clock.id, "POST", { schedule_days: [3, 5, 7], after_last_retry: "past_due" })).status).toBe(200);
+    const refused: [unknown, string | undefined, string, string | undefined][] = [
+      [{ schedule_days: [3, 1], after_last_retry: "unpaid" }, "schedule_days", "increasing positive", undefined],
+      [{ schedule_days: [0, 2], after_last_retry: "unpaid" }, "schedule_days", "increasing positive", undefined],
+      [{ schedule_days: ["3"], after_last_retry: "unpaid" }, "schedule_days", "increasing positive", undefined],
+      [{ schedule_days: 3, after_last_retry: "unpaid" }, "schedule_days", "increasing positive", undefined],
+      [{ schedule_days: [3], after_last_retry: "void" }, "after_last_retry", '"cancel", "unpaid" or "past_due"', undefined],
+      [{ schedule_days: [3] }, "after_last_retry", "Missing required param", "parameter_missing"],
+      [{ after_last_retry: "unpaid" }, "schedule_days", "Missing required param", "parameter_missing"],
+      [{ schedule_days: [3], after_last_retry: "unpaid", days: [3] }, "days", "unknown parameter", "parameter_unknown"],
+    ];
+    for (const [body, param, message, code] of refused) {
+      const r = await clockRetries(clock.id, "POST", body);
+      expect([r.status, r.json.error]).toEqual([400, expect.objectContaining({ type: "invalid_request_error", param, message: expect.stringContaining(message), ...(code ? { code } : {}) })]);
+      expect(isRecord(r.json.error) ? r.json.error.code : "no error").toBe(code);
+    }
+    const notJson = await clockRetries(clock.id, "POST", undefined, "{schedule_days: [3]");
+    expect([notJson.status, notJson.json.error]).toEqual([400, expect.objectContaining({ type: "invalid_request_error", message: "The body is not valid JSON." })]);
+    expect((await clockRetries(clock.id, "GET")).json).toEqual({
+      test_clock: clock.id,
+      smart_retries: { schedule_days: [3, 5, 7], after_last_retry: "past_due" },
+      effective: { schedule_days: [3, 5, 7], after_last_retry: "past_due" },
+    });
   });
 });

@@ -457,7 +457,7 @@ const NON_RETRYABLE = new Set(["incorrect_number", "lost_card", "pickup_card", "
  * decline. A manual attempt (invoices.pay) leaves a running schedule as it was.
  */
 function scheduleRetry(core: Core, inv: Stripe.Invoice, now: number, manual: boolean, decline: { code: string; declineCode?: string } | null): void {
-  const retries = core.smartRetries;
+  const retries = core.smartRetriesFor(inv.test_clock);
   const meta = core.state.invoiceMeta.get(inv.id);
   if (manual && meta && meta.retryIndex !== 0) return;
   if (!retries || !meta || meta.retryIndex < 0) {

@@ -297,13 +297,14 @@ export function afterInvoicePayment(core: Core, inv: Stripe.Invoice, ok: boolean
     sub.status = "past_due";
   }
   const meta = core.state.invoiceMeta.get(inv.id);
-  if (!ok && core.smartRetries && meta?.retryIndex === -1 && sub.status === "past_due") {
-    if (core.smartRetries.afterLastRetry === "cancel") {
+  const retries = core.smartRetriesFor(sub.test_clock);
+  if (!ok && retries && meta?.retryIndex === -1 && sub.status === "past_due") {
+    if (retries.afterLastRetry === "cancel") {
       if (diff(before, sub).status !== undefined) core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: diff(before, sub) } }, now, request);
       cancelSubscriptionNow(core, sub, now, request, { reason: "payment_failed" });
       return;
     }
-    if (core.smartRetries.afterLastRetry === "unpaid") sub.status = "unpaid";
+    if (retries.afterLastRetry === "unpaid") sub.status = "unpaid";
   }
   const changes = diff(before, sub);
   if (Object.keys(changes).length > 0) core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: changes } }, now, request);
