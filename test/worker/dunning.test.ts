@@ -5,32 +5,11 @@ import { runCron } from "../../worker/src/cron";
 import { dunningCases, dunningSteps, emailOutbox, entitlements } from "../../worker/src/db/schema";
 import { dunningTick } from "../../worker/src/dunning/tick";
 import { call, makeKey, svc } from "./helpers";
-import { db, deliverAll, stripe, subscriber, testClock } from "./stripe-helpers";
+import { failedRenewal } from "./dunning-helpers";
+import { db, deliverAll, stripe } from "./stripe-helpers";
 
 const DAY = 86_400_000;
 const DUNNING_CRON = "*/15 * * * *";
-
-/** A subscriber on a test clock whose first renewal (day 30) is declined with `card`; returns its open case. */
-async function failedRenewal(card = "pm_card_chargeCustomerFail") {
-  const s = stripe();
-  const clock = await testClock();
-  const { userId, customer, sub } = await subscriber({ testClock: clock.id });
-  const ids = { customer: customer.id, sub: sub.id };
-  const seen = await deliverAll(ids);
-  await clock.advanceDays(29);
-  const declining = await s.paymentMethods.attach(card, { customer: customer.id });
-  await s.customers.update(customer.id, { invoice_settings: { default_payment_method: declining.id } });
-  await clock.advanceDays(2);
-  await deliverAll(ids, seen);
-  const kase = await db().select().from(dunningCases).where(eq(dunningCases.customerId, customer.id)).get();
-  expect(kase).toMatchObject({ status: "open", stage: null, subscriptionId: sub.id, userId, testClock: clock.id });
-  /** Moves the test clock to `days` after the case's anchor (the failure). */
-  const at = async (days: number) => {
-    const frozen = (await s.testHelpers.testClocks.retrieve(clock.id)).frozen_time * 1000;
-    await clock.advanceDays((kase!.anchorAt + days * DAY - frozen) / DAY);
-  };
-  return { s, clock, userId, customer, sub, ids, seen, kase: kase!, at };
-}
 
 const emailsOf = async (caseId: string) => (await db().select().from(emailOutbox).where(like(emailOutbox.idempotencyKey, `${caseId}:%`)).orderBy(asc(emailOutbox.createdAt)).all()).map((e) => e.template).sort();
 const tick = () => runCron(DUNNING_CRON, svc());

@@ -105,7 +105,7 @@ export async function completeCheckout(sessionId: string, card = "pm_card_visa")
 }
 
 let seq = 0;
-export async function subscriber(opts: { userId?: string; lookupKey?: "local_monthly" | "mobile_monthly"; card?: string; trialDays?: number; testClock?: string } = {}) {
+export async function subscriber(opts: { userId?: string; lookupKey?: "local_monthly" | "mobile_monthly" | "local_annual" | "mobile_annual"; card?: string; trialDays?: number; testClock?: string } = {}) {
   const s = stripe();
   const userId = opts.userId ?? `user_${Date.now().toString(36)}_${++seq}`;
   const price = await ensurePrice(opts.lookupKey ?? "local_monthly");
@@ -126,7 +126,7 @@ export async function subscriber(opts: { userId?: string; lookupKey?: "local_mon
 }
 
 const prices = new Map<string, Promise<Stripe.Price>>();
-export function ensurePrice(lookupKey: "local_monthly" | "mobile_monthly"): Promise<Stripe.Price> {
+export function ensurePrice(lookupKey: "local_monthly" | "mobile_monthly" | "local_annual" | "mobile_annual"): Promise<Stripe.Price> {
   let p = prices.get(lookupKey);
   if (!p) {
     p = (async () => {
@@ -134,6 +134,7 @@ export function ensurePrice(lookupKey: "local_monthly" | "mobile_monthly"): Prom
       const found = await s.prices.list({ lookup_keys: [lookupKey], limit: 1 });
       if (found.data[0]) return found.data[0];
       const product = await s.products.create({ name: lookupKey.startsWith("local") ? "Local" : "Mobile" });
+      if (lookupKey.endsWith("annual")) throw new Error(`${lookupKey} is seeded by the suite's global setup from the catalog`);
       return s.prices.create({ product: product.id, currency: "usd", unit_amount: lookupKey.startsWith("local") ? 2900 : 4900, recurring: { interval: "month" }, lookup_key: lookupKey });
     })();
     prices.set(lookupKey, p);
@@ -142,12 +143,16 @@ export function ensurePrice(lookupKey: "local_monthly" | "mobile_monthly"): Prom
 }
 
 /** A test clock, and a way to move it forward and wait until Stripe has run everything due. */
-export async function testClock() {
+export async function testClock(startSeconds?: number) {
   const s = stripe();
-  let frozen = Math.floor(Date.now() / 1000);
+  let frozen = startSeconds ?? Math.floor(Date.now() / 1000);
   const clock = await s.testHelpers.testClocks.create({ frozen_time: frozen });
   return {
     id: clock.id,
+    /** Moves to an absolute time (ms). */
+    async advanceTo(ms: number) {
+      await this.advanceDays((Math.floor(ms / 1000) - frozen) / 86_400);
+    },
     async advanceDays(days: number) {
       frozen += Math.round(days * 86_400);
       await s.testHelpers.testClocks.advance(clock.id, { frozen_time: frozen });

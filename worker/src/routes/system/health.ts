@@ -1,9 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { checkDatabase } from "../../db/health";
+import { dunningWarnings } from "../../dunning/health";
 import { guard, handle } from "../../http/route";
 import { json } from "../../http/schemas";
 
-const Health = z.object({ status: z.enum(["ok", "degraded"]), d1: z.object({ ok: z.boolean(), latency_ms: z.number(), error: z.string().optional() }) });
+const Warning = z.object({ code: z.string(), detail: z.string(), cases: z.number().int().optional() });
+const Health = z.object({ status: z.enum(["ok", "degraded"]), d1: z.object({ ok: z.boolean(), latency_ms: z.number(), error: z.string().optional() }), warnings: z.array(Warning) });
 export type HealthResponse = z.infer<typeof Health>;
 
 const route = createRoute({
@@ -16,6 +18,10 @@ const route = createRoute({
 });
 
 export default handle(route, async (c) => {
-  const d1 = await checkDatabase(c.get("services"));
-  return d1.ok ? c.json({ status: "ok" as const, d1 }, 200) : c.json({ status: "degraded" as const, d1 }, 503);
+  const s = c.get("services");
+  const d1 = await checkDatabase(s);
+  if (!d1.ok) return c.json({ status: "degraded" as const, d1, warnings: [] }, 503);
+  // A misconfiguration is a warning, not an outage: the worker still serves.
+  const warnings = await dunningWarnings(s).catch((e: unknown) => [{ code: "dunning_unchecked", detail: e instanceof Error ? e.message : String(e) }]);
+  return c.json({ status: "ok" as const, d1, warnings }, 200);
 });

@@ -1,0 +1,37 @@
+import { inject } from "vitest";
+import { eq } from "drizzle-orm";
+import { expect } from "vitest";
+import { dunningCases } from "../../worker/src/db/schema";
+import { db, deliverAll, stripe, subscriber, testClock } from "./stripe-helpers";
+
+const DAY = 86_400_000;
+
+/**
+ * A subscriber on a test clock whose first renewal (day 30) is declined with `card`; returns its
+ * open case and `at(days)`, which moves the clock to `days` after the case's anchor (the failure).
+ */
+export async function failedRenewal(card = "pm_card_chargeCustomerFail", opts: { startSeconds?: number; lookupKey?: "local_monthly" | "local_annual" } = {}) {
+  const s = stripe();
+  const clock = await testClock(opts.startSeconds);
+  const { userId, customer, sub } = await subscriber({ testClock: clock.id, ...(opts.lookupKey ? { lookupKey: opts.lookupKey } : {}) });
+  const ids = { customer: customer.id, sub: sub.id };
+  const seen = await deliverAll(ids);
+  await clock.advanceDays(29);
+  const declining = await s.paymentMethods.attach(card, { customer: customer.id });
+  await s.customers.update(customer.id, { invoice_settings: { default_payment_method: declining.id } });
+  await clock.advanceDays(2);
+  await deliverAll(ids, seen);
+  const kase = await db().select().from(dunningCases).where(eq(dunningCases.customerId, customer.id)).get();
+  expect(kase).toMatchObject({ status: "open", stage: null, subscriptionId: sub.id, userId, testClock: clock.id });
+  const at = async (days: number) => {
+    const frozen = (await s.testHelpers.testClocks.retrieve(clock.id)).frozen_time * 1000;
+    await clock.advanceDays((kase!.anchorAt + days * DAY - frozen) / DAY);
+  };
+  return { s, clock, userId, customer, sub, ids, seen, kase: kase!, at, declining };
+}
+
+/** The emulator's control: the payment method declines until `after_attempts` more attempts, or until `at` (unix seconds). */
+export async function recoverPaymentMethod(pm: string, rule: { after_attempts?: number; at?: number }) {
+  const res = await fetch(`${inject("stripeApiBase")}/_emulator/payment_methods/${pm}/recover`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(rule) });
+  if (!res.ok) throw new Error(`recover ${pm}: ${res.status} ${await res.text()}`);
+}
