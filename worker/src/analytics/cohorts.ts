@@ -6,7 +6,7 @@ import { snapshotCtes } from "./movements";
 import type { AnalyticsDeps, CohortQuery, CohortReport, CohortRow } from "./types";
 
 export async function cohortReport(deps: AnalyticsDeps, q: CohortQuery): Promise<CohortReport> {
-  const { from, to } = parseRange(q.from, q.to);
+  const { from, to, label } = parseRange(q.from, q.to, deps.clock.now());
   const currency = (q.currency ?? "usd").toLowerCase();
   // Snapshot i is the end of month from + i − 1; a cohort starts at its first paying month end,
   // and customers who had paid before the range (fp before boundary 0) belong to earlier cohorts.
@@ -30,5 +30,5 @@ export async function cohortReport(deps: AnalyticsDeps, q: CohortQuery): Promise
     row.mrr_retained.push(Number(r.mrr));
     row.revenue_retention.push(rate(Number(r.mrr), row.mrr) ?? 0);
   }
-  return { currency, from: q.from, to: q.to, cohorts: [...cohorts.values()] };
+  return { currency, from: label.from, to: label.to, cohorts: [...cohorts.values()] };
 }

@@ -3,21 +3,11 @@
  * Each function takes `AnalyticsDeps` (db and clock) and returns the API's JSON objects
  * (analytics/types.ts). Definitions live in analytics/definitions.ts, once.
  */
-import { DomainError } from "../errors";
-import type { AnalyticsDeps, ChurnRiskQuery, ChurnRiskReport, TargetsReport } from "./types";
-
+export * from "./types";
 export { revenueReport } from "./report";
 export { cohortReport } from "./cohorts";
-export { DEFINITIONS, TARGETS, DEFAULT_GROSS_MARGIN } from "./definitions";
-
-export * from "./types";
-
-const notYet = (what: string) => new DomainError("unavailable", `${what} is not available yet`);
-
-export async function churnRisk(_deps: AnalyticsDeps, _q: ChurnRiskQuery = {}): Promise<ChurnRiskReport> {
-  throw notYet("Churn risk");
-}
-
-export async function targetProgress(_deps: AnalyticsDeps): Promise<TargetsReport> {
-  throw notYet("Target progress");
-}
+export { churnRisk, CHURN_RISK_WEIGHTS } from "./churn-risk";
+export { targetProgress, forecast } from "./targets";
+export { setMarketingSpend, type SpendInput, type SpendView } from "./spend";
+export { DEFINITIONS, TARGETS, DEFAULT_GROSS_MARGIN, MAX_RANGE_MONTHS } from "./definitions";
+export { parseMonth, parseRange } from "./months";

@@ -16,13 +16,13 @@ export function parseMonth(field: string, value: string): MonthIndex {
   return year * 12 + (Number(m[2]) - 1);
 }
 
-/** A checked range: from ≤ to, at most MAX_RANGE_MONTHS months. */
-export function parseRange(from: string, to: string): { from: MonthIndex; to: MonthIndex } {
-  const f = parseMonth("from", from);
-  const t = parseMonth("to", to);
+/** A checked range: from ≤ to, at most MAX_RANGE_MONTHS months; by default the 12 months up to `now`'s. */
+export function parseRange(from: string | undefined, to: string | undefined, now: number): { from: MonthIndex; to: MonthIndex; label: { from: Month; to: Month } } {
+  const t = to === undefined ? monthOf(now) : parseMonth("to", to);
+  const f = from === undefined ? t - 11 : parseMonth("from", from);
   if (f > t) throw invalidInput("from", "must not be after to", `from (${from}) is after to (${to}); swap them.`);
   if (t - f + 1 > MAX_RANGE_MONTHS) throw invalidInput("to", `range must be at most ${MAX_RANGE_MONTHS} months`, `The range ${from} … ${to} covers ${t - f + 1} months; a report covers at most ${MAX_RANGE_MONTHS} (10 years).`);
-  return { from: f, to: t };
+  return { from: f, to: t, label: { from: monthLabel(f), to: monthLabel(t) } };
 }
 
 export const monthStart = (i: MonthIndex): number => Date.UTC(Math.floor(i / 12), i % 12, 1);

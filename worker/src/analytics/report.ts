@@ -100,7 +100,7 @@ export function checkMargin(margin: number | undefined): number {
 
 export async function revenueReport(deps: AnalyticsDeps, q: ReportQuery): Promise<RevenueReport> {
   if (!(PERIODS as readonly string[]).includes(q.period)) throw invalidInput("period", `must be one of ${PERIODS.join(", ")}`, `period must be monthly, quarterly or annual, not ${JSON.stringify(q.period)}.`);
-  const { from, to } = parseRange(q.from, q.to);
+  const { from, to, label } = parseRange(q.from, q.to, deps.clock.now());
   const margin = checkMargin(q.gross_margin);
   const currency = (q.currency ?? "usd").toLowerCase();
   const [months, trials, revenue, spend, current, dunning] = await Promise.all([
@@ -118,7 +118,7 @@ export async function revenueReport(deps: AnalyticsDeps, q: ReportQuery): Promis
     groups.at(-1)!.months.push(m);
   }
   const rows = groups.map((g) => reportRow(g.label, g.months, { trials, revenue, spend, margin }));
-  return { currency, period: q.period, from: q.from, to: q.to, gross_margin: margin, definitions: DEFINITIONS, current, rows, dunning };
+  return { currency, period: q.period, from: label.from, to: label.to, gross_margin: margin, definitions: DEFINITIONS, current, rows, dunning };
 }
 
 function reportRow(period: string, ms: MonthMovements[], facts: { trials: Map<string, { starts: number; conversions: number }>; revenue: Map<string, number>; spend: Map<string, number>; margin: number }): ReportRow {

@@ -17,10 +17,10 @@ export type Month = string;
 
 export interface ReportQuery {
   period: Period;
-  /** First month included, `YYYY-MM`. */
-  from: Month;
-  /** Last month included, `YYYY-MM` (≥ from, at most 10 years after it). */
-  to: Month;
+  /** First month included, `YYYY-MM`; default: 11 months before `to`. */
+  from?: Month;
+  /** Last month included, `YYYY-MM` (≥ from, at most 10 years after it); default: the clock's month. */
+  to?: Month;
   /** Gross margin for LTV, 0 < m ≤ 1; default DEFAULT_GROSS_MARGIN. */
   gross_margin?: number;
   /** Default `usd`: subscriptions and invoices in other currencies are not summed in. */
@@ -101,8 +101,10 @@ export interface RevenueReport {
 }
 
 export interface CohortQuery {
-  from: Month;
-  to: Month;
+  /** Default: 11 months before `to`. */
+  from?: Month;
+  /** Default: the clock's month. */
+  to?: Month;
   currency?: string;
 }
 

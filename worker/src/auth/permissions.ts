@@ -21,6 +21,8 @@ export const PERMISSIONS = {
   "billing:write": ["admin", "service"],
   "billing:read": ["admin", "service", "analyst"],
   "analytics:read": ["admin", "analyst"],
+  /** Entering the month's marketing spend (for CAC). */
+  "analytics:write": ["admin"],
   /** Dunning cases and recovery rates (no addresses or email bodies). */
   "dunning:read": ["admin", "analyst"],
   "tools:invoke": ["admin", "service"],

@@ -1,13 +1,14 @@
 /** Every route of the API, each declared in its own file with its method, path and permission. */
 import type { ApiRoute } from "../http/route";
+import analyticsChurnRisk from "./analytics/churn-risk";
+import analyticsCohorts from "./analytics/cohorts";
+import analyticsReport from "./analytics/report";
+import analyticsSpend from "./analytics/spend";
+import analyticsTargets from "./analytics/targets";
 import auditList from "./audit/list";
 import auditVerify from "./audit/verify";
 import billingCheckout from "./billing/checkout";
 import billingPortal from "./billing/portal";
-import dashboardLogin from "./dashboard/login";
-import dashboardLoginForm from "./dashboard/login-form";
-import dashboardLogout from "./dashboard/logout";
-import dashboardPage from "./dashboard/page";
 import promotionCode from "./billing/promotion-code";
 import dunningList from "./dunning/list";
 import emailsList from "./emails/list";
@@ -71,10 +72,9 @@ export const routes: readonly ApiRoute[] = [
   billingCheckout,
   billingPortal,
   promotionCode,
+  analyticsReport,
+  analyticsCohorts,
+  analyticsChurnRisk,
+  analyticsTargets,
+  analyticsSpend,
 ];
-
-/**
- * The dashboard's HTML pages: a session cookie instead of a key, and left out of the OpenAPI
- * document (`session.guard` in http/session.ts), so they are listed apart from the API.
- */
-export const pages: readonly ApiRoute[] = [dashboardPage, dashboardLoginForm, dashboardLogin, dashboardLogout];

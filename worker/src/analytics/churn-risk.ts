@@ -1,0 +1,72 @@
+/**
+ * Churn risk per paying or trialing customer: a score (0–100, the sum of the weights of the
+ * reasons that apply, capped) and the reasons. Weights are data; signals come from the mirror.
+ */
+import { sql } from "drizzle-orm";
+import { countedMrr, suspendedNow } from "./definitions";
+import type { AnalyticsDeps, ChurnRiskCustomer, ChurnRiskQuery, ChurnRiskReason, ChurnRiskReport } from "./types";
+
+const DAY = 86_400_000;
+
+export const CHURN_RISK_WEIGHTS = {
+  pending_cancellation: 45,
+  past_due: 30,
+  failed_payments: 10, // per failed attempt in the last 90 days, at most 2 counted
+  recent_downgrade: 15, // within 60 days
+  retention_offer_taken: 15,
+  short_tenure: 10, // paying for less than 90 days
+} as const;
+
+interface Row {
+  id: string;
+  customer_id: string;
+  user_id: string | null;
+  tier: string | null;
+  status: string;
+  mrr: number;
+  cancel_at_period_end: number;
+  cancel_at: number | null;
+  suspended: number;
+  failed: number;
+  downgraded_at: number | null;
+  offer_taken: number;
+  first_paid: number | null;
+}
+
+export async function churnRisk(deps: AnalyticsDeps, q: ChurnRiskQuery = {}): Promise<ChurnRiskReport> {
+  const now = deps.clock.now();
+  const limit = q.limit ?? 50;
+  const minScore = q.min_score ?? 1;
+  const rows = await deps.db.all<Row>(sql`
+    select s.id, s.customer_id, s.user_id, s.tier, s.status, ${countedMrr(sql`s.status`, sql`s.mrr`)} as mrr, s.cancel_at_period_end, s.cancel_at,
+      ${suspendedNow(sql`s.id`)} as suspended,
+      (select count(*) from payment_attempts p where p.customer_id = s.customer_id and p.outcome = 'failed' and p.at >= ${now - 90 * DAY}) as failed,
+      (select max(h.at) from subscription_history h
+         where h.subscription_id = s.id and h.at >= ${now - 60 * DAY}
+           and h.mrr < (select h2.mrr from subscription_history h2 where h2.subscription_id = h.subscription_id and (h2.at < h.at or (h2.at = h.at and h2.id < h.id)) order by h2.at desc, h2.id desc limit 1)) as downgraded_at,
+      exists (select 1 from retention_offers o where o.subscription_id = s.id and o.status = 'accepted') as offer_taken,
+      (select min(h.at) from subscription_history h where h.customer_id = s.customer_id and h.status in ('active', 'past_due')) as first_paid
+    from subscriptions s
+    where s.status in ('active', 'past_due', 'trialing')`);
+  const out: ChurnRiskCustomer[] = [];
+  for (const r of rows) {
+    const reasons: ChurnRiskReason[] = [];
+    const add = (code: ChurnRiskReason["code"], weight: number, detail: string) => reasons.push({ code, weight, detail });
+    if (Number(r.cancel_at_period_end) || r.cancel_at !== null) add("pending_cancellation", CHURN_RISK_WEIGHTS.pending_cancellation, r.cancel_at ? `Cancels on ${new Date(Number(r.cancel_at)).toISOString().slice(0, 10)}.` : "Set to cancel at the period end.");
+    if (r.status === "past_due") add("past_due", CHURN_RISK_WEIGHTS.past_due, Number(r.suspended) ? "Past due and suspended (dunning day 21)." : "An invoice is past due.");
+    const failed = Number(r.failed);
+    if (failed > 0) add("failed_payments", CHURN_RISK_WEIGHTS.failed_payments * Math.min(2, failed), `${failed} failed payment attempt${failed === 1 ? "" : "s"} in the last 90 days.`);
+    if (r.downgraded_at !== null) add("recent_downgrade", CHURN_RISK_WEIGHTS.recent_downgrade, `MRR went down on ${new Date(Number(r.downgraded_at)).toISOString().slice(0, 10)}.`);
+    if (Number(r.offer_taken)) add("retention_offer_taken", CHURN_RISK_WEIGHTS.retention_offer_taken, "Asked to cancel and took a retention offer instead.");
+    if (r.status !== "trialing" && r.first_paid !== null && now - Number(r.first_paid) < 90 * DAY) add("short_tenure", CHURN_RISK_WEIGHTS.short_tenure, `Paying for ${Math.floor((now - Number(r.first_paid)) / DAY)} days.`);
+    const score = Math.min(100, reasons.reduce((a, x) => a + x.weight, 0));
+    if (score < minScore) continue;
+    out.push({ customer_id: r.customer_id, user_id: r.user_id, subscription_id: r.id, tier: r.tier, status: Number(r.suspended) ? "suspended" : r.status, mrr: Number(r.suspended) ? 0 : Number(r.mrr), score, reasons });
+  }
+  out.sort((a, b) => b.score - a.score || b.mrr - a.mrr || a.subscription_id.localeCompare(b.subscription_id));
+  return {
+    as_of: new Date(now).toISOString(),
+    customers: out.slice(0, limit),
+    unavailable: [{ code: "card_expiring", reason: "The mirror holds no payment-method expiry dates (no card data is kept), so cards expiring before the next renewal cannot be flagged yet." }],
+  };
+}

@@ -1,0 +1,33 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { churnRisk } from "../../analytics";
+import { guard, handle } from "../../http/route";
+import { json, keyedErrors } from "../../http/schemas";
+
+const Query = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  min_score: z.coerce.number().int().min(0).max(100).default(1).describe("Only customers scoring at least this"),
+});
+
+const Reason = z.object({ code: z.string(), weight: z.int(), detail: z.string() });
+
+const route = createRoute({
+  method: "get",
+  path: "/v1/analytics/churn-risk",
+  ...guard("analytics:read"),
+  summary: "Paying and trialing customers most at risk of churning, each with a score (0–100) and its reasons",
+  tags: ["analytics"],
+  request: { query: Query },
+  responses: {
+    200: json(
+      z.object({
+        as_of: z.string(),
+        customers: z.array(z.object({ customer_id: z.string(), user_id: z.string().nullable(), subscription_id: z.string(), tier: z.string().nullable(), status: z.string(), mrr: z.int(), score: z.int(), reasons: z.array(Reason) })),
+        unavailable: z.array(z.object({ code: z.string(), reason: z.string() })),
+      }),
+      "Highest score first",
+    ),
+    ...keyedErrors,
+  },
+});
+
+export default handle(route, async (c) => c.json(await churnRisk(c.get("services"), c.req.valid("query")), 200));
