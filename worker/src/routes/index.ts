@@ -9,6 +9,10 @@ import auditList from "./audit/list";
 import auditVerify from "./audit/verify";
 import billingCheckout from "./billing/checkout";
 import billingPortal from "./billing/portal";
+import dashboardLogin from "./dashboard/login";
+import dashboardLoginForm from "./dashboard/login-form";
+import dashboardLogout from "./dashboard/logout";
+import dashboardPage from "./dashboard/page";
 import promotionCode from "./billing/promotion-code";
 import dunningList from "./dunning/list";
 import emailsList from "./emails/list";
@@ -78,3 +82,9 @@ export const routes: readonly ApiRoute[] = [
   analyticsTargets,
   analyticsSpend,
 ];
+
+/**
+ * The dashboard's HTML pages: a session cookie instead of a key, and left out of the OpenAPI
+ * document (`session.guard` in http/session.ts), so they are listed apart from the API.
+ */
+export const pages: readonly ApiRoute[] = [dashboardPage, dashboardLoginForm, dashboardLogin, dashboardLogout];
