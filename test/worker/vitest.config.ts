@@ -23,6 +23,9 @@ export default defineConfig(async () => {
           // DB_RACE is the same database as DB through a second binding: tests race writers on
           // separate D1 handles, as separate isolates would.
           d1Databases: { DB: "00000000-0000-0000-0000-000000000000", DB_RACE: "00000000-0000-0000-0000-000000000000" },
+          // Cloudflare Email as Miniflare runs it locally (parses the MIME, checks the allowed
+          // addresses): unused while EMAIL_TRANSPORT is log; email-transports.test.ts selects it.
+          email: { send_email: [{ name: "EMAIL", allowed_destination_addresses: ["pat@example.com", "sam@example.com"] }] },
           bindings: {
             STRIPE_API_BASE: inject("stripeApiBase"),
             STRIPE_SECRET_KEY: inject("stripeSecretKey"),
@@ -43,7 +46,7 @@ export default defineConfig(async () => {
       root,
       include: ["test/worker/**/*.test.ts"],
       setupFiles: ["test/worker/setup.ts"],
-      globalSetup: ["test/worker/global-setup.ts", "test/worker/email-server.ts"],
+      globalSetup: ["test/worker/global-setup.ts", "test/worker/email-server.ts", "test/worker/smtp-server.ts"],
     },
   };
 });

@@ -115,6 +115,10 @@ export function cloudflareTransport(config: { binding: SendEmail; from: string; 
 /** SMTP over a Workers TCP socket (worker-mailer); port 465 is implicit TLS, others STARTTLS. */
 export function smtpTransport(config: { host: string; port: number; user: string; password: string; from: string }): EmailTransport {
   const domain = addressOf(config.from).split("@")[1] ?? "localhost";
+  // worker-mailer takes a string `from` as the bare address (MAIL FROM:<...>): `Name <address>`
+  // must be split, or the envelope sender is malformed and servers refuse it.
+  const name = config.from.includes("<") ? config.from.slice(0, config.from.lastIndexOf("<")).trim().replace(/^"|"$/g, "") : "";
+  const from = name ? { name, email: addressOf(config.from) } : addressOf(config.from);
   return {
     name: "smtp",
     async send(e) {
@@ -123,7 +127,7 @@ export function smtpTransport(config: { host: string; port: number; user: string
         const { WorkerMailer } = await import("worker-mailer");
         await WorkerMailer.send(
           { host: config.host, port: config.port, secure: config.port === 465, startTls: config.port !== 465, credentials: { username: config.user, password: config.password }, authType: ["plain", "login"], socketTimeoutMs: SEND_TIMEOUT_MS, responseTimeoutMs: SEND_TIMEOUT_MS },
-          { from: config.from, to: e.to, subject: e.subject, text: e.text, html: e.html, headers: { "Message-ID": messageId, "X-Entity-Ref-ID": e.idempotencyKey } },
+          { from, to: e.to, subject: e.subject, text: e.text, html: e.html, headers: { "Message-ID": messageId, "X-Entity-Ref-ID": e.idempotencyKey } },
         );
         return messageId;
       } catch (error) {
