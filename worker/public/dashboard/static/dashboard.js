@@ -42,15 +42,23 @@ function size(el) {
   return { width: Math.max(320, el.clientWidth), height: 240 };
 }
 
-/** An x axis of period labels over indices 0..n-1 (uPlot's own time axis would want seconds). */
-function periodAxis(labels) {
+/** `2026-11` as `Nov 26`: short enough for a year of months side by side. */
+function shortPeriod(p) {
+  const m = /^(\d{4})-(\d{2})$/.exec(p);
+  if (!m) return p;
+  const name = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1)).toLocaleString("en-US", { month: "short", timeZone: "UTC" });
+  return `${name} ${m[1].slice(2)}`;
+}
+
+/**
+ * An x axis of period labels over indices 0..n-1 (uPlot's own time axis would want seconds),
+ * thinned to every 2nd or 3rd label when they would not fit the width.
+ */
+function periodAxis(labels, width = 600) {
+  const step = Math.max(1, Math.ceil((labels.length * 58) / Math.max(1, width - 120)));
   return {
     splits: () => labels.map((_, i) => i),
-    values: (_u, splits) => splits.map((i) => {
-      // Every label while they fit, else every other one.
-      const step = labels.length > 14 ? 2 : 1;
-      return i % step === 0 ? (labels[i] ?? "") : "";
-    }),
+    values: (_u, splits) => splits.map((i) => (i % step === 0 ? shortPeriod(labels[i] ?? "") : "")),
   };
 }
 
@@ -67,7 +75,7 @@ const charts = {
       {
         ...size(el),
         scales: { x: xScale(x.length) },
-        axes: [periodAxis(data.periods), { values: (_u, v) => v.map(axisMoney), size: 64 }],
+        axes: [periodAxis(data.periods, el.clientWidth), { values: (_u, v) => v.map(axisMoney), size: 64 }],
         series: [{ label: "Month", value: (_u, i) => data.periods[i] ?? "--" }, { label: "MRR", stroke: COLORS.mrr, width: 2, fill: "rgba(30, 90, 168, 0.08)", value: (_u, v) => money(v), points: { show: true, size: 5 } }],
       },
       [x, data.mrr],
@@ -92,7 +100,7 @@ const charts = {
       {
         ...size(el),
         scales: { x: xScale(x.length) },
-        axes: [periodAxis(data.periods), { values: (_u, v) => v.map(axisMoney), size: 64 }],
+        axes: [periodAxis(data.periods, el.clientWidth), { values: (_u, v) => v.map(axisMoney), size: 64 }],
         series: [
           { label: "Month", value: (_u, i) => data.periods[i] ?? "--" },
           ...stacks.map(([label, color, , raw]) => ({ label, stroke: color, fill: color, width: 0, paths: bars(), points: { show: false }, value: (_u, _v, _s, i) => (i === null ? "--" : money(raw[i])) })),
@@ -109,7 +117,7 @@ const charts = {
       {
         ...size(el),
         scales: { x: xScale(x.length), rate: { range: (_u, _min, max) => [0, Math.max(0.1, max ?? 0)] } },
-        axes: [periodAxis(data.periods), { scale: "y", size: 48 }, { scale: "rate", side: 1, grid: { show: false }, values: (_u, v) => v.map((r) => `${Math.round(r * 100)}%`), size: 48 }],
+        axes: [periodAxis(data.periods, el.clientWidth), { scale: "y", size: 48 }, { scale: "rate", side: 1, grid: { show: false }, values: (_u, v) => v.map((r) => `${Math.round(r * 100)}%`), size: 48 }],
         series: [
           { label: "Month", value: (_u, i) => data.periods[i] ?? "--" },
           { label: "Paying customers", stroke: COLORS.customers, width: 2, points: { show: true, size: 5 } },
@@ -128,7 +136,7 @@ const charts = {
       {
         ...size(el),
         scales: { x: xScale(x.length), rate: { range: () => [0, 1] } },
-        axes: [periodAxis(data.periods), { scale: "y", size: 48 }, { scale: "rate", side: 1, grid: { show: false }, values: (_u, v) => v.map((r) => `${Math.round(r * 100)}%`), size: 48 }],
+        axes: [periodAxis(data.periods, el.clientWidth), { scale: "y", size: 48 }, { scale: "rate", side: 1, grid: { show: false }, values: (_u, v) => v.map((r) => `${Math.round(r * 100)}%`), size: 48 }],
         series: [
           { label: "Start month", value: (_u, i) => data.periods[i] ?? "--" },
           { label: "Trials started", stroke: COLORS.starts, fill: COLORS.starts, width: 0, paths: bars(0.6), points: { show: false } },
@@ -149,7 +157,7 @@ const charts = {
       {
         ...size(el),
         scales: { x: xScale(x.length) },
-        axes: [periodAxis(labels), { values: (_u, v) => v.map(axisMoney), size: 64 }],
+        axes: [periodAxis(labels, el.clientWidth), { values: (_u, v) => v.map(axisMoney), size: 64 }],
         series: [
           { label: "Month", value: (_u, i) => labels[i] ?? "--" },
           { label: "Forecast MRR", stroke: COLORS.mrr, width: 2, value: (_u, v) => money(v) },
@@ -171,7 +179,7 @@ const charts = {
       {
         ...size(el),
         scales: { x: xScale(x.length) },
-        axes: [periodAxis(labels), { size: 48 }],
+        axes: [periodAxis(labels, el.clientWidth), { size: 48 }],
         series: [
           { label: "Stage", value: (_u, i) => labels[i] ?? "--" },
           { label: "Cases reaching it", stroke: COLORS.starts, fill: COLORS.starts, width: 0, paths: bars(0.6), points: { show: false } },

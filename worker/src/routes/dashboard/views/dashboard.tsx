@@ -232,7 +232,7 @@ export function dashboardPage(m: DashboardModel) {
           ) : null}
           {m.targets.ok ? <Chart id="forecast" title="MRR forecast, next 12 months (low–high band)" /> : null}
           {m.cohorts.ok ? <Chart id="cohorts" title="Cohort retention (customers), by first paid month" /> : <Unavailable reason={m.cohorts.reason} />}
-          {m.funnel.ok ? <Chart id="funnel" title="Dunning funnel: cases reaching each stage, and recovered" note={`${count(m.funnel.value.open)} cases open now`} /> : <Unavailable reason={m.funnel.reason} />}
+          {m.funnel.ok ? <Chart id="funnel" title="Dunning funnel: cases reaching each stage, and recovered" note={`Open now: ${count(m.funnel.value.open)}`} /> : <Unavailable reason={m.funnel.reason} />}
         </div>
         <section>
           <h2>Break-even targets</h2>
