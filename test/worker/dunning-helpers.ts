@@ -10,9 +10,10 @@ const DAY = 86_400_000;
  * A subscriber on a test clock whose first renewal (day 30) is declined with `card`; returns its
  * open case and `at(days)`, which moves the clock to `days` after the case's anchor (the failure).
  */
-export async function failedRenewal(card = "pm_card_chargeCustomerFail", opts: { startSeconds?: number; lookupKey?: "local_monthly" | "local_annual" } = {}) {
+export async function failedRenewal(card = "pm_card_chargeCustomerFail", opts: { startSeconds?: number; lookupKey?: "local_monthly" | "local_annual"; stripeRetries?: number[] } = {}) {
   const s = stripe();
   const clock = await testClock(opts.startSeconds);
+  if (opts.stripeRetries) await smartRetries(clock.id, { schedule_days: opts.stripeRetries, after_last_retry: "past_due" });
   const { userId, customer, sub } = await subscriber({ testClock: clock.id, ...(opts.lookupKey ? { lookupKey: opts.lookupKey } : {}) });
   const ids = { customer: customer.id, sub: sub.id };
   const seen = await deliverAll(ids);
@@ -34,4 +35,10 @@ export async function failedRenewal(card = "pm_card_chargeCustomerFail", opts: {
 export async function recoverPaymentMethod(pm: string, rule: { after_attempts?: number; at?: number }) {
   const res = await fetch(`${inject("stripeApiBase")}/_emulator/payment_methods/${pm}/recover`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(rule) });
   if (!res.ok) throw new Error(`recover ${pm}: ${res.status} ${await res.text()}`);
+}
+
+/** Stripe's automatic retries for the customers of one test clock (the emulator's stand-in for the account setting). */
+export async function smartRetries(clock: string, setting: { schedule_days: number[]; after_last_retry: "past_due" | "unpaid" | "cancel" } | null) {
+  const res = await fetch(`${inject("stripeApiBase")}/_emulator/test_clocks/${clock}/smart_retries`, setting ? { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(setting) } : { method: "DELETE" });
+  if (!res.ok) throw new Error(`smart_retries ${clock}: ${res.status} ${await res.text()}`);
 }

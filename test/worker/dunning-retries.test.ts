@@ -4,7 +4,7 @@ import { dunningCases, dunningSteps, emailOutbox, entitlements } from "../../wor
 import { nextPayday, withOverrides } from "../../worker/src/dunning/policy";
 import { dunningTick } from "../../worker/src/dunning/tick";
 import { suspendLapsed } from "../../worker/src/entitlements/suspend";
-import { svc } from "./helpers";
+import { call, makeKey, svc } from "./helpers";
 import { failedRenewal, recoverPaymentMethod } from "./dunning-helpers";
 import { db, deliverAll, subscriber, testClock } from "./stripe-helpers";
 
@@ -101,6 +101,27 @@ describe("dunning retries", () => {
     expect((await s.invoices.retrieve(kase.invoiceId)).attempt_count).toBe(attempts);
     expect(await emailsOf(kase.id)).toEqual(["dunning_soft"]);
     expect(await caseOf(kase.id)).toMatchObject({ nextRetryAt: null, nextActionAt: kase.anchorAt + 7 * DAY });
+  }, 60_000);
+
+  it("warns in /health while Stripe retries invoices the worker retries too, and reads Stripe's next attempt when retries are Stripe's", async () => {
+    const { kase, ids, seen, at } = await failedRenewal("pm_card_chargeCustomerFail", { stripeRetries: [5, 10] });
+    expect(kase.stripeNextAttemptAt).toBe(kase.anchorAt + 5 * DAY);
+    const health = await (await call("GET", "/health")).json<{ warnings: { code: string; cases: number }[] }>();
+    expect(health.warnings.map((w) => w.code)).toContain("stripe_retries_overlap");
+    // Stripe's own retry on day 5 fails too: the case learns its next attempt.
+    await at(5.1);
+    await deliverAll(ids, seen);
+    expect(await caseOf(kase.id)).toMatchObject({ status: "open", stripeNextAttemptAt: kase.anchorAt + 10 * DAY });
+    const report = await (await call("GET", "/v1/dunning?limit=100", { key: (await makeKey("admin")).key })).json<{ open: { id: string; stripe_next_attempt_at: string | null }[] }>();
+    expect(report.open.find((o) => o.id === kase.id)?.stripe_next_attempt_at).toBe(new Date(kase.anchorAt + 10 * DAY).toISOString());
+    // Paid: nothing is left for either to retry, and the warning goes.
+    const { stripe } = await import("./stripe-helpers");
+    const working = await stripe().paymentMethods.attach("pm_card_visa", { customer: ids.customer });
+    await stripe().invoices.pay(kase.invoiceId, { payment_method: working.id });
+    await deliverAll(ids, seen);
+    expect(await caseOf(kase.id)).toMatchObject({ status: "recovered" });
+    const after = await (await call("GET", "/health")).json<{ warnings: { code: string }[] }>();
+    expect(after.warnings.map((w) => w.code)).not.toContain("stripe_retries_overlap");
   }, 60_000);
 
   it("cancels the Stripe subscription the policy's number of days after the suspension, once", async () => {

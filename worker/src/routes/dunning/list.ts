@@ -12,12 +12,16 @@ const OpenCase = z
     customer_id: z.string(),
     user_id: z.string().nullable(),
     stage: z.string().nullable().describe("The last stage that happened; null before the first"),
-    next_action: z.enum(DUNNING_STAGES).nullable(),
+    next_action: z.string().nullable().describe(`The next stage (${DUNNING_STAGES.join(", ")}) or the worker's next retry (retry_<n>), whichever comes first`),
     next_action_at: Timestamp.nullable(),
+    retries: z.int().describe("Retry slots of the policy's schedule used so far (made or passed over)"),
+    next_retry_at: Timestamp.nullable().describe("The worker's next retry; null when it will not retry (a hard decline, Stripe retries, none left)"),
+    stripe_next_attempt_at: Timestamp.nullable().describe("Stripe's own next automatic attempt (the invoice's next_payment_attempt)"),
     anchor_at: Timestamp.describe("The invoice's first failed payment (Stripe's time)"),
     amount: z.int().describe("Integer minor units"),
     currency: z.string(),
-    decline_code: z.string().nullable(),
+    decline_code: z.string().nullable().describe("The first failure's decline code"),
+    last_decline_code: z.string().nullable().describe("The latest failure's decline code"),
   })
   .openapi("DunningCase");
 
@@ -48,12 +52,14 @@ const route = createRoute({
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export default handle(route, async (c) => {
-  const r = await dunningReport(c.get("services").db, c.req.valid("query").limit);
+  const s = c.get("services");
+  const r = await dunningReport(s.db, c.req.valid("query").limit, s.dunning);
   return c.json(
     {
       open: r.open.map((o) => ({
         id: o.caseId, invoice_id: o.invoiceId, subscription_id: o.subscriptionId, customer_id: o.customerId, user_id: o.userId, stage: o.stage, next_action: o.nextAction,
         next_action_at: o.nextActionAt === null ? null : iso(o.nextActionAt), anchor_at: iso(o.anchorAt), amount: o.amount, currency: o.currency, decline_code: o.declineCode,
+        last_decline_code: o.lastDeclineCode, retries: o.retries, next_retry_at: o.nextRetryAt === null ? null : iso(o.nextRetryAt), stripe_next_attempt_at: o.stripeNextAttemptAt === null ? null : iso(o.stripeNextAttemptAt),
       })),
       recovery_by_stage: r.byStage,
       recovery_by_decline_code: r.byDeclineCode.map((d) => ({ decline_code: d.declineCode, cases: d.cases, recovered: d.recovered, rate: d.rate })),
