@@ -333,7 +333,10 @@ export const entitlements = sqliteTable("entitlements", {
   updatedAt: integer("updated_at").notNull(),
   /** Bumped by every write: a write computed from version n lands only while the row is at n. */
   version: integer("version").notNull().default(0),
-});
+}, (t) => [
+  // The lapsed-grace sweep (every minute) reads past-due rows whose grace ended, not the table.
+  index("entitlements_grace_idx").on(t.status, t.graceUntil),
+]);
 
 /**
  * The entitlement changes feed (`GET /v1/entitlements/changes`): one row per write of an

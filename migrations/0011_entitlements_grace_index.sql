@@ -1,0 +1,1 @@
+CREATE INDEX `entitlements_grace_idx` ON `entitlements` (`status`,`grace_until`);
