@@ -278,6 +278,7 @@ async function main() {
       "",
       `  Demo app:         ${app.url}   (sign in with any name; demo_001 … demo_${String(customers).padStart(3, "0")} are the seeded customers)`,
       `  Billing worker:   ${workerUrl}   (health: ${workerUrl}/health, API: ${workerUrl}/openapi.json)`,
+      `  Dashboard:        ${workerUrl}/dashboard   (sign in with the admin key below, or an analyst key: npm run apikey -- create --role analyst --name you)`,
       `  Stripe emulator:  ${emulator.url}   (key ${secretKey}; state: ${emulator.url}/_emulator/state)`,
       `  Admin API key:    ${adminKey}`,
       `  Service API key:  ${serviceKey}`,
