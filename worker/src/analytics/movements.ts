@@ -57,49 +57,86 @@ export function snapshotCtes(currency: string, from: MonthIndex, to: MonthIndex)
 
 interface Row {
   i: number;
-  opening: number;
-  closing: number;
+  d: number;
+  closing_zero: number;
+  customers_zero: number;
   new_mrr: number;
   expansion: number;
   contraction: number;
   churned: number;
   reactivation: number;
-  opening_customers: number;
-  customers: number;
   new_customers: number;
   churned_customers: number;
   reactivated_customers: number;
 }
 
+/**
+ * Only what changes is read: each history row's change of counted MRR against the row before it
+ * (one pass over the covering index subscription_history_mrr_idx), suspensions as changes of
+ * minus the subscription's MRR then (a case closes when the invoice is paid, which the history
+ * shows as no change of counted MRR, or when the subscription ends, which it shows as the drop;
+ * so the close adds back what the suspension took), summed per customer and month. A customer's
+ * opening in a month is the sum of their earlier changes; customers with no change in a month
+ * have no movement in it. Month index 0 holds every change before `from`.
+ */
 export async function monthlyMovements(db: Db, currency: string, from: MonthIndex, to: MonthIndex): Promise<MonthMovements[]> {
-  const rows = await db.all<Row>(sql`with ${snapshotCtes(currency, from, to)},
-  mv as (select i, customer_id, mrr as closing, lag(mrr, 1, 0) over (partition by customer_id order by i) as opening from snap)
-  select mv.i as i,
-    sum(mv.opening) as opening,
-    sum(mv.closing) as closing,
-    sum(case when mv.opening = 0 and mv.closing > 0 and fp.at >= bp.at then mv.closing else 0 end) as new_mrr,
-    sum(case when mv.opening > 0 and mv.closing > mv.opening then mv.closing - mv.opening else 0 end) as expansion,
-    sum(case when mv.closing > 0 and mv.closing < mv.opening then mv.closing - mv.opening else 0 end) as contraction,
-    sum(case when mv.opening > 0 and mv.closing = 0 then -mv.opening else 0 end) as churned,
-    sum(case when mv.opening = 0 and mv.closing > 0 and fp.at < bp.at then mv.closing else 0 end) as reactivation,
-    sum(mv.opening > 0) as opening_customers,
-    sum(mv.closing > 0) as customers,
-    sum(mv.opening = 0 and mv.closing > 0 and fp.at >= bp.at) as new_customers,
-    sum(mv.opening > 0 and mv.closing = 0) as churned_customers,
-    sum(mv.opening = 0 and mv.closing > 0 and fp.at < bp.at) as reactivated_customers
-  from mv join b bp on bp.i = mv.i - 1 left join fp on fp.customer_id = mv.customer_id
-  where mv.i > 0
-  group by mv.i`);
+  const end = monthStart(to + 1);
+  const counted = countedMrr(sql`status`, sql`mrr`);
+  const rows = await db.all<Row>(sql`with
+  d as (
+    select customer_id, at, ${counted} - lag(${counted}, 1, 0) over (partition by subscription_id order by at, id) as delta
+    from subscription_history where currency = ${currency} and at < ${end}
+  ),
+  susp as (${SUSPENSIONS}),
+  ev as (
+    select customer_id, at, delta from d where delta <> 0
+    union all
+    select d.customer_id, s.at, s.sign * coalesce((select ${countedMrr(sql`h.status`, sql`h.mrr`)} from subscription_history h
+        where h.subscription_id = s.subscription_id and h.currency = ${currency} and h.at <= s.from_at order by h.at desc, h.id desc limit 1), 0)
+    from (select subscription_id, from_at, from_at as at, -1 as sign from susp union all select subscription_id, from_at, to_at, 1 from susp where to_at is not null) s
+      join dunning_cases d on d.subscription_id = s.subscription_id
+    where s.at < ${end}
+    group by s.subscription_id, s.from_at, s.sign
+  ),
+  cmo as (
+    select customer_id, max(0, cast(strftime('%Y', at / 1000, 'unixepoch') as integer) * 12 + cast(strftime('%m', at / 1000, 'unixepoch') as integer) - ${from}) as i, sum(delta) as d
+    from ev group by customer_id, i
+  ),
+  cm as materialized (
+    select customer_id, i, d, coalesce(sum(d) over (partition by customer_id order by i rows between unbounded preceding and 1 preceding), 0) as opening from cmo
+  ),
+  fpm as materialized (select customer_id, min(i) as i from cm where opening + d > 0 group by customer_id)
+  select cm.i as i,
+    sum(cm.d) as d,
+    sum(case when cm.i = 0 then cm.opening + cm.d else 0 end) as closing_zero,
+    sum(cm.i = 0 and cm.opening + cm.d > 0) as customers_zero,
+    sum(case when cm.opening = 0 and cm.d > 0 and fpm.i = cm.i then cm.d else 0 end) as new_mrr,
+    sum(case when cm.opening > 0 and cm.d > 0 then cm.d else 0 end) as expansion,
+    sum(case when cm.opening + cm.d > 0 and cm.d < 0 then cm.d else 0 end) as contraction,
+    sum(case when cm.opening > 0 and cm.opening + cm.d = 0 then cm.d else 0 end) as churned,
+    sum(case when cm.opening = 0 and cm.d > 0 and fpm.i < cm.i then cm.d else 0 end) as reactivation,
+    sum(cm.opening = 0 and cm.d > 0 and fpm.i = cm.i) as new_customers,
+    sum(cm.opening > 0 and cm.opening + cm.d = 0) as churned_customers,
+    sum(cm.opening = 0 and cm.d > 0 and fpm.i < cm.i) as reactivated_customers
+  from cm left join fpm on fpm.customer_id = cm.customer_id
+  group by cm.i`);
   const byI = new Map(rows.map((r) => [Number(r.i), r]));
+  const n = (v: number | null | undefined) => Number(v ?? 0);
+  const zero = byI.get(0);
+  let opening = n(zero?.closing_zero);
+  let openingCustomers = n(zero?.customers_zero);
   const out: MonthMovements[] = [];
   for (let i = 1; i <= to - from + 1; i++) {
     const r = byI.get(i);
-    const n = (v: number | undefined) => Number(v ?? 0);
-    out.push({
-      month: from + i - 1,
-      opening: n(r?.opening), closing: n(r?.closing), newMrr: n(r?.new_mrr), expansion: n(r?.expansion), contraction: n(r?.contraction), churned: n(r?.churned), reactivation: n(r?.reactivation),
-      openingCustomers: n(r?.opening_customers), customers: n(r?.customers), newCustomers: n(r?.new_customers), churnedCustomers: n(r?.churned_customers), reactivatedCustomers: n(r?.reactivated_customers),
-    });
+    const m = {
+      month: from + i - 1, opening, newMrr: n(r?.new_mrr), expansion: n(r?.expansion), contraction: n(r?.contraction), churned: n(r?.churned), reactivation: n(r?.reactivation),
+      openingCustomers, newCustomers: n(r?.new_customers), churnedCustomers: n(r?.churned_customers), reactivatedCustomers: n(r?.reactivated_customers),
+    };
+    const closing = opening + n(r?.d);
+    const customers = openingCustomers + m.newCustomers + m.reactivatedCustomers - m.churnedCustomers;
+    out.push({ ...m, closing, customers });
+    opening = closing;
+    openingCustomers = customers;
   }
   return out;
 }

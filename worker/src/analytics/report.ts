@@ -17,45 +17,32 @@ const STATUS_RANK = ["active", "past_due", "trialing", "paused", "unpaid", "inco
 
 export async function currentFigures(deps: AnalyticsDeps, currency: string): Promise<CurrentFigures> {
   const now = deps.clock.now();
-  const subs = await deps.db.all<{ customer_id: string; tier: string | null; status: string; suspended: number; m: number }>(sql`
-    select customer_id, tier, status, ${suspendedNow(sql`s.id`)} as suspended,
-      case when ${suspendedNow(sql`s.id`)} then 0 else ${countedMrr(sql`status`, sql`mrr`)} end as m
-    from subscriptions s where currency = ${currency}`);
-  const byCustomer = new Map<string, { mrr: number; tiers: Map<string, number>; status: string }>();
-  let trialing = 0;
-  let pastDue = 0;
-  for (const s of subs) {
-    if (s.status === "trialing") trialing++;
-    if (s.status === "past_due") pastDue++;
-    const c = byCustomer.get(s.customer_id) ?? { mrr: 0, tiers: new Map(), status: s.status };
-    c.mrr += Number(s.m);
-    if (Number(s.m) > 0) c.tiers.set(s.tier ?? "other", (c.tiers.get(s.tier ?? "other") ?? 0) + Number(s.m));
-    const status = Number(s.suspended) ? "suspended" : s.status;
-    if (rank(status) < rank(c.status)) c.status = status;
-    byCustomer.set(s.customer_id, c);
-  }
-  let mrr = 0;
-  let customers = 0;
+  const rankCase = `case status ${STATUS_RANK.map((st, i) => `when '${st}' then ${i}`).join(" ")} else ${STATUS_RANK.length} end`;
+  const subs = sql`s as (select customer_id, coalesce(tier, 'other') as tier, status, ${suspendedNow(sql`id`)} as suspended,
+      case when ${suspendedNow(sql`id`)} then 0 else ${countedMrr(sql`status`, sql`mrr`)} end as m
+    from subscriptions where currency = ${currency})`;
+  const [totals, tiers, statuses] = await Promise.all([
+    deps.db.get<{ mrr: number | null; customers: number | null; trialing: number | null; past_due: number | null }>(sql`with ${subs},
+      c as (select customer_id, sum(m) as m from s group by customer_id)
+      select (select sum(m) from c where m > 0) as mrr, (select count(*) from c where m > 0) as customers,
+        (select count(*) from s where status = 'trialing') as trialing, (select count(*) from s where status = 'past_due') as past_due`),
+    deps.db.all<{ tier: string; customers: number; mrr: number }>(sql`with ${subs} select tier, count(distinct customer_id) as customers, sum(m) as mrr from s where m > 0 group by tier order by tier`),
+    // Each customer under the status of their subscription that matters most (active first; suspended after past_due).
+    deps.db.all<{ rank: number; suspended: number; customers: number }>(sql`with ${subs},
+      r as (select customer_id, min(case when suspended then ${STATUS_RANK.indexOf("past_due") + 0.5} else ${sql.raw(rankCase)} end) as rank from s group by customer_id)
+      select rank, count(*) as customers from r group by rank`),
+  ]);
+  const mrr = Number(totals?.mrr ?? 0);
+  const customers = Number(totals?.customers ?? 0);
   const byTier: Record<string, { customers: number; mrr: number }> = {};
+  for (const t of tiers) byTier[t.tier] = { customers: Number(t.customers), mrr: Number(t.mrr) };
   const byStatus: Record<string, number> = {};
-  for (const c of byCustomer.values()) {
-    byStatus[c.status] = (byStatus[c.status] ?? 0) + 1;
-    if (c.mrr <= 0) continue;
-    mrr += c.mrr;
-    customers++;
-    // A customer counts under each tier they pay for; their MRR splits by subscription.
-    for (const [tier, m] of c.tiers) {
-      const t = (byTier[tier] ??= { customers: 0, mrr: 0 });
-      t.customers++;
-      t.mrr += m;
-    }
+  for (const st of statuses) {
+    const r = Number(st.rank);
+    const name = Number.isInteger(r) ? (STATUS_RANK[r] ?? "other") : "suspended";
+    byStatus[name] = (byStatus[name] ?? 0) + Number(st.customers);
   }
-  return { as_of: new Date(now).toISOString(), mrr, arr: 12 * mrr, customers, arpu: divRound(mrr, customers), trialing, past_due: pastDue, by_tier: byTier, by_status: byStatus };
-}
-
-function rank(status: string): number {
-  const i = STATUS_RANK.indexOf(status);
-  return i === -1 ? STATUS_RANK.length : i;
+  return { as_of: new Date(now).toISOString(), mrr, arr: 12 * mrr, customers, arpu: divRound(mrr, customers), trialing: Number(totals?.trialing ?? 0), past_due: Number(totals?.past_due ?? 0), by_tier: byTier, by_status: byStatus };
 }
 
 /** Per month label: trials started then, and how many of those have converted. */

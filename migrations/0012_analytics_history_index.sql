@@ -1,0 +1,1 @@
+CREATE INDEX `subscription_history_mrr_idx` ON `subscription_history` (`subscription_id`,`at`,`id`,`currency`,`status`,`mrr`,`customer_id`);
