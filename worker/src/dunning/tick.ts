@@ -150,7 +150,10 @@ async function advance(s: TickDeps, selected: Case, now: number, policy: Dunning
   }
 }
 
-type Attempt = { outcome: "paid" } | { outcome: "declined"; declineCode: string | null } | { outcome: "settled" };
+type Attempt = { outcome: "paid" } | { outcome: "declined"; declineCode: string | null } | { outcome: "settled" } | { outcome: "no_payment_method" };
+
+/** Stripe refuses to attempt at all when there is nothing to charge ("no attached payment source or default payment method"). */
+const noPaymentMethod = (e: InstanceType<typeof Stripe.errors.StripeInvalidRequestError>) => e.code === "missing" || /no attached payment source|no default payment method|no active card/i.test(e.message);
 
 /** One attempt at the invoice, made once however often it is asked for (Stripe's idempotency key). */
 async function payOnce(s: TickDeps, c: Case, slot: number): Promise<Attempt> {
@@ -161,6 +164,8 @@ async function payOnce(s: TickDeps, c: Case, slot: number): Promise<Attempt> {
     if (error instanceof Stripe.errors.StripeCardError) return { outcome: "declined", declineCode: error.decline_code ?? error.code ?? null };
     // Paid or voided meanwhile (the portal, the hosted page): the webhook closes the case.
     if (error instanceof Stripe.errors.StripeInvalidRequestError && ["invoice_already_paid", "invoice_not_editable", "invoice_payment_intent_requires_action"].includes(error.code ?? "")) return { outcome: "settled" };
+    // Nothing to charge: the slot is used and the stage emails ("add a card") go on.
+    if (error instanceof Stripe.errors.StripeInvalidRequestError && noPaymentMethod(error)) return { outcome: "no_payment_method" };
     throw error;
   }
 }
@@ -206,7 +211,7 @@ async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolic
       const nextRetryAt = attempt.outcome === "settled" || hard ? null : retryAt(c.anchorAt, slot + 1, now, declineCode, policy);
       const suspendAt = stageAt(c.anchorAt, (policy.stages.find((st) => st.stage === "suspended") ?? policy.stages.at(-1)!).day);
       const key = hard ? email(`${c.id}:hard_decline`, { template: "hard_decline", name: contact?.name ?? null, plan: planName(tier), amountDue: { amount: c.amount, currency: c.currency }, hasPaymentMethod: contact?.hasPaymentMethod ?? true, suspendAt }) : null;
-      statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step, outcome: attempt.outcome === "settled" ? "skipped" : "declined", at: now, emailKey: key }).onConflictDoNothing());
+      statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step, outcome: attempt.outcome === "declined" ? "declined" : "skipped", at: now, emailKey: key }).onConflictDoNothing());
       statements.push(s.db.update(dunningCases).set({ retries: slot + 1, lastDeclineCode: declineCode, nextRetryAt, nextActionAt: nextAction(stageNext, nextRetryAt) }).where(moved));
     }
     entries.push({ actor: { type: "cron", id: "dunning" }, action: "dunning.retry", subject: { type: "dunning_case", id: c.id }, before: { retries: c.retries }, after: { step, outcome: attempt.outcome, skipped: slot - c.retries } });
@@ -219,7 +224,7 @@ async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolic
   if (outcome === "none") return true;
   result.retried.push(outcome);
   // Paid, or settled elsewhere (the webhook closes it): no stage email after it.
-  return outcome.endsWith(":declined");
+  return outcome.endsWith(":declined") || outcome.endsWith(":no_payment_method");
 }
 
 /** Cancels the Stripe subscription of a case suspended long enough (policy `cancelAfterSuspensionDays`). */

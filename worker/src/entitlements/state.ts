@@ -11,7 +11,9 @@ import { entitlementAsRead, guard } from "../db/guard";
 import { entitlementChanges, entitlements, type EntitlementStatus, subscriptions } from "../db/schema";
 import type { Services } from "../services";
 
-export const GRACE_DAYS = 21;
+import { GRACE_DAYS } from "./grace";
+
+export { GRACE_DAYS };
 const DAY = 86_400_000;
 
 export interface EntitlementState {
