@@ -269,7 +269,11 @@ export const paymentAttempts = sqliteTable(
     declineCode: text("decline_code"),
     failureCode: text("failure_code"),
   },
-  (t) => [index("payment_attempts_invoice_idx").on(t.invoiceId, t.at)],
+  (t) => [
+    index("payment_attempts_invoice_idx").on(t.invoiceId, t.at),
+    // The failed-payment spike alert (monitoring/alerts.ts) counts failures by time: a range, not a pass over every attempt.
+    index("payment_attempts_outcome_at_idx").on(t.outcome, t.at),
+  ],
 );
 
 /**
@@ -515,4 +519,49 @@ export const dashboardSessions = sqliteTable(
     expiresAt: integer("expires_at").notNull(),
   },
   (t) => [uniqueIndex("dashboard_sessions_token_hash_uq").on(t.tokenHash), index("dashboard_sessions_expires_at_idx").on(t.expiresAt)],
+);
+
+/**
+ * The last run of each cron (monitoring/crons.ts), written by runCron at its start and end with
+ * upserts that only move forward, so overlapping runs leave the newest start and the newest end.
+ * `/health` and the alerts read it to tell a cron that stopped running.
+ */
+export const cronRuns = sqliteTable("cron_runs", {
+  /** The job's name in CRONS (`sweep`, `dunning`, `reconcile`), or an internal marker (`audit_verify`). */
+  cron: text("cron").primaryKey(),
+  lastStartedAt: integer("last_started_at"),
+  lastFinishedAt: integer("last_finished_at"),
+  /** Whether the run that finished last succeeded; null before any run finished. */
+  lastOk: integer("last_ok", { mode: "boolean" }),
+  /** `describeError` of that run's failure (never shown on the public /health). */
+  lastError: text("last_error"),
+});
+
+/**
+ * The alert webhook's outbox (monitoring/alerts.ts). The key names the condition, its subject,
+ * the window and the level reached, so two isolates or repeated crons that see the same condition
+ * store one row (INSERT ... ON CONFLICT DO NOTHING), and a failing endpoint is retried from here.
+ */
+export const ALERT_STATUSES = ["pending", "sending", "sent", "failed"] as const;
+export const monitoringAlerts = sqliteTable(
+  "monitoring_alerts",
+  {
+    key: text("key").primaryKey(),
+    condition: text("condition").notNull(),
+    /** What the condition is about (a cron's name), or `-`. */
+    subject: text("subject").notNull(),
+    windowStart: integer("window_start").notNull(),
+    /** How far the condition had gone (parked events: their count); a higher level alerts again within the window. */
+    level: integer("level").notNull(),
+    /** The JSON body sent, fixed when the alert is stored so every retry sends the same bytes. */
+    payload: text("payload").notNull(),
+    status: text("status", { enum: ALERT_STATUSES }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at"),
+    leaseUntil: integer("lease_until"),
+    lastError: text("last_error"),
+    createdAt: integer("created_at").notNull(),
+    sentAt: integer("sent_at"),
+  },
+  (t) => [index("monitoring_alerts_due_idx").on(t.status, t.nextAttemptAt), index("monitoring_alerts_window_idx").on(t.condition, t.subject, t.windowStart, t.level)],
 );
