@@ -565,3 +565,27 @@ export const monitoringAlerts = sqliteTable(
   },
   (t) => [index("monitoring_alerts_due_idx").on(t.status, t.nextAttemptAt), index("monitoring_alerts_window_idx").on(t.condition, t.subject, t.windowStart, t.level)],
 );
+
+/**
+ * Backups and restores of this database, written by scripts/backup.ts and scripts/restore.ts
+ * with `wrangler d1 execute` once the export or import has finished (so a row means the file is
+ * complete). The compliance report's backup control reads the newest `backup`. A restore brings
+ * back the table as the dump had it, so the restore script records the restored backup again.
+ */
+export const BACKUP_KINDS = ["backup", "restore"] as const;
+export const backups = sqliteTable(
+  "backups",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind", { enum: BACKUP_KINDS }).notNull(),
+    /** When the export finished (backup) or the import finished (restore), epoch ms. */
+    at: integer("at").notNull(),
+    /** The dump's file name under backups/ (no directory: where it is kept is the operator's). */
+    file: text("file").notNull(),
+    target: text("target", { enum: ["local", "remote"] }).notNull(),
+    bytes: integer("bytes").notNull(),
+    /** SHA-256 of the dump, so a file can be matched to its record before it is restored. */
+    sha256: text("sha256").notNull(),
+  },
+  (t) => [index("backups_kind_at_idx").on(t.kind, t.at)],
+);
