@@ -26,6 +26,10 @@ export const PERMISSIONS = {
   /** Dunning cases and recovery rates (no addresses or email bodies). */
   "dunning:read": ["admin", "analyst"],
   "tools:invoke": ["admin", "service"],
+  /** The agent tools' manifest (GET /v1/tools) and the tools that only read (worker/src/tools/registry.ts). */
+  "tools:read": ["admin", "service", "analyst"],
+  /** Moving a dunning case on now (its due stage or retry), as manage_dunning_process does. */
+  "dunning:write": ["admin", "service"],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -22,7 +22,8 @@ const LIVE_STATUSES = ["active", "trialing", "past_due", "unpaid", "paused", "in
 
 export interface CheckoutInput {
   userId: string;
-  email: string;
+  /** Set on the Stripe customer; without one, Checkout asks the user for it. */
+  email?: string | undefined;
   tier: string;
   billingCycle?: BillingCycle | undefined;
   promotionCode?: string | undefined;
@@ -179,7 +180,7 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
     );
     customerId = created.id;
   }
-  if (customer?.email !== input.email) await stripe.customers.update(customerId, { email: input.email });
+  if (input.email !== undefined && customer?.email !== input.email) await stripe.customers.update(customerId, { email: input.email });
 
   let session: Stripe.Checkout.Session;
   try {

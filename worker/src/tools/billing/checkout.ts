@@ -1,0 +1,136 @@
+/**
+ * create_subscription: a Stripe Checkout session for a tier with the catalog's trial, through
+ * billing/checkout.ts's startCheckout (the function behind POST /v1/checkout); or, when the user
+ * already has a live subscription, that subscription instead of an error, since an agent asked
+ * to "subscribe" a subscriber wants to know what they have.
+ */
+import { z } from "zod";
+import { findCustomer, startCheckout } from "../../billing/checkout";
+import { billingCycle, intervalOf } from "../../billing/cycle";
+import { subscriptionView, type SubscriptionView } from "../../billing/subscription-view";
+import { findTier } from "../../catalog";
+import { isDomainError } from "../../errors";
+import type { Services } from "../../services";
+import { BillingCycle, isoSeconds, Tier, UserId } from "../schemas";
+import { defineTool } from "../types";
+
+/** Statuses in which the user has a subscription to show rather than a checkout to start. */
+const LIVE = new Set(["active", "trialing", "past_due", "unpaid", "paused", "incomplete"]);
+
+const Input = z.strictObject({
+  user_id: UserId,
+  tier: Tier,
+  billing_cycle: BillingCycle.default("monthly"),
+  email: z.string().min(3).max(254).regex(/^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/, "must be an email address").optional().describe("Set on the Stripe customer; without it, Checkout asks the user"),
+  promotion_code: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, "must be 1-200 of A-Z a-z 0-9 _ -").optional().describe("Applied to the session; without one, the user may enter a code in Checkout"),
+  success_url: z.url({ protocol: /^https?$/ }).max(2000).optional().describe("Where Checkout sends the user after paying; default: the app's billing page"),
+  cancel_url: z.url({ protocol: /^https?$/ }).max(2000).optional(),
+  test_clock: z.string().regex(/^clock_[A-Za-z0-9]{1,64}$/, "must be a Stripe test clock id (clock_...)").optional().describe("Test mode: put a new customer on this Stripe test clock"),
+});
+
+const Existing = z.object({
+  subscription_id: z.string(),
+  tier: z.string().nullable(),
+  billing_cycle: z.string().nullable(),
+  status: z.string(),
+  trial_end: z.string().nullable(),
+  current_period_end: z.string().nullable(),
+  cancel_at_period_end: z.boolean(),
+});
+
+const Output = z.discriminatedUnion("outcome", [
+  z.object({
+    outcome: z.literal("checkout_created"),
+    user_id: z.string(),
+    checkout_url: z.string().describe("Send the user here to enter a card and start the subscription"),
+    session_id: z.string(),
+    tier: z.string(),
+    billing_cycle: z.string(),
+    trial_days: z.int().describe("Free days before the first charge; 0 for a user who had a subscription before"),
+    price: z.object({ amount: z.int().describe("Cents per cycle after the trial"), currency: z.string() }),
+  }),
+  z.object({
+    outcome: z.literal("existing_subscription"),
+    user_id: z.string(),
+    subscription: Existing,
+    message: z.string(),
+  }),
+]);
+
+type Out = z.input<typeof Output>;
+
+function fromView(v: SubscriptionView): z.input<typeof Existing> {
+  return { subscription_id: v.subscription_id, tier: v.tier, billing_cycle: v.billing_cycle, status: v.status, trial_end: isoSeconds(v.trial_end), current_period_end: isoSeconds(v.current_period_end), cancel_at_period_end: v.cancel_at_period_end };
+}
+
+const existing = (userId: string, sub: z.input<typeof Existing>): Out => ({
+  outcome: "existing_subscription",
+  user_id: userId,
+  subscription: sub,
+  message: `User ${userId} already has a ${sub.status} subscription${sub.tier ? ` to ${sub.tier}` : ""}; no checkout was created. Plan changes go through the billing portal or POST /v1/subscriptions/${userId}/change.`,
+});
+
+/** The user's live subscription as the mirror shows it; null when there is none. */
+async function liveSubscription(s: Services, userId: string): Promise<z.input<typeof Existing> | null> {
+  try {
+    const view = await subscriptionView(s, userId);
+    return LIVE.has(view.status) ? fromView(view) : null;
+  } catch (e) {
+    if (isDomainError(e, "not_found")) return null;
+    throw e;
+  }
+}
+
+/** When the mirror lags behind Stripe (the webhook is on its way): Stripe's own live subscription. */
+async function stripeLiveSubscription(s: Services, userId: string): Promise<z.input<typeof Existing> | null> {
+  const customer = await findCustomer(s, userId);
+  if (!customer) return null;
+  const subs = await s.stripe.subscriptions.list({ customer: customer.id, status: "all", limit: 100 });
+  const sub = subs.data.find((x) => LIVE.has(x.status));
+  if (!sub) return null;
+  const item = sub.items.data[0];
+  const price = item?.price;
+  return {
+    subscription_id: sub.id,
+    tier: sub.metadata?.tier ?? null,
+    billing_cycle: billingCycle(price?.recurring?.interval, price?.recurring?.interval_count ?? 1),
+    status: sub.status,
+    trial_end: isoSeconds(sub.trial_end),
+    current_period_end: isoSeconds(item?.current_period_end ?? null),
+    cancel_at_period_end: sub.cancel_at_period_end,
+  };
+}
+
+export const createSubscription = defineTool({
+  name: "create_subscription",
+  description:
+    "Start a subscription for a user: creates a Stripe Checkout session for the tier and billing cycle, with the tier's free trial for a first-time subscriber, and returns the checkout URL to send the user to. If the user already has a live subscription, returns it instead (outcome `existing_subscription`) and creates nothing.",
+  input: Input,
+  output: Output,
+  permission: "billing:write",
+  access: "write",
+  examples: [{ user_id: "user_123", tier: "mobile", billing_cycle: "monthly" }],
+  async handler(s, input, actor): Promise<Out> {
+    const live = await liveSubscription(s, input.user_id);
+    if (live) return existing(input.user_id, live);
+    let result;
+    try {
+      result = await startCheckout(s, actor, {
+        userId: input.user_id, email: input.email, tier: input.tier, billingCycle: input.billing_cycle, promotionCode: input.promotion_code,
+        successUrl: input.success_url, cancelUrl: input.cancel_url, testClock: input.test_clock,
+      });
+    } catch (e) {
+      // startCheckout found a live subscription in Stripe that the mirror does not have yet.
+      if (isDomainError(e, "conflict")) {
+        const sub = await stripeLiveSubscription(s, input.user_id);
+        if (sub) return existing(input.user_id, sub);
+      }
+      throw e;
+    }
+    const price = findTier(input.tier)!.prices.find((p) => p.interval === intervalOf(input.billing_cycle))!;
+    return {
+      outcome: "checkout_created", user_id: input.user_id, checkout_url: result.url, session_id: result.sessionId, tier: input.tier, billing_cycle: input.billing_cycle,
+      trial_days: result.trialDays, price: { amount: price.unit.amount, currency: price.unit.currency },
+    };
+  },
+});

@@ -1,0 +1,28 @@
+/**
+ * The agent tools of §9, in one list: the HTTP routes (routes/tools/), GET /v1/tools and the
+ * MCP endpoint all read it. Each entry: name, description, input/output zod schemas, the
+ * permission a role needs, whether it reads or writes, the seed's example inputs, and
+ * `run(services, input, actor)`, which checks the role and the input before anything else.
+ *
+ * Permissions (auth/permissions.ts): a tool needs what the API route doing the same needs, so
+ * no role gains anything through a tool.
+ * - create_subscription: `billing:write` (admin, service), as POST /v1/checkout; writes.
+ * - process_webhook: `events:replay` (admin), as POST /v1/events/{id}/replay; writes.
+ * - manage_dunning_process: `dunning:write` (admin, service); writes (runs due stages, retries).
+ * - enforce_tier_access: `tools:read` (admin, service, analyst); reads.
+ * - generate_revenue_report: `analytics:read` (admin, analyst), as GET /v1/analytics/report; reads.
+ */
+import { generateRevenueReport } from "./analytics";
+import { processWebhook } from "./billing/process";
+import { createSubscription } from "./billing/checkout";
+import { manageDunningProcess } from "./dunning";
+import { enforceTierAccess } from "./entitlements";
+import type { Tool } from "./types";
+
+export type { Tool, ToolAccess, ToolActor } from "./types";
+
+export const TOOLS: readonly Tool[] = [createSubscription, processWebhook, enforceTierAccess, generateRevenueReport, manageDunningProcess] as unknown as readonly Tool[];
+
+export function findTool(name: string): Tool | undefined {
+  return TOOLS.find((t) => t.name === name);
+}

@@ -1,0 +1,79 @@
+/**
+ * What an agent tool is: a name, a zod contract for its input and its output, the permission a
+ * caller's role needs, and `run`, which calls the same domain functions as the API. The HTTP
+ * routes (routes/tools/) and the MCP endpoint both serve the one registry (tools/registry.ts),
+ * so a tool cannot behave differently depending on how an agent reaches it.
+ */
+import { z } from "zod";
+import type { Caller } from "../audit/chain";
+import { roleHas, type Permission } from "../auth/permissions";
+import type { Role } from "../db/schema";
+import { DomainError } from "../errors";
+import type { Services } from "../services";
+
+/** Who runs a tool: the audit log's caller plus the role its permission is checked against. */
+export interface ToolActor extends Caller {
+  role: Role;
+}
+
+/**
+ * `read`: looks and reports, writes nothing (an analyst may run it, an MCP client sees
+ * `readOnlyHint`). `write`: may change Stripe or the mirror.
+ */
+export type ToolAccess = "read" | "write";
+
+export interface Tool<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+  name: string;
+  /** Written for the model that picks the tool: what it does, what it returns, when to use it. */
+  description: string;
+  input: I;
+  output: O;
+  permission: Permission;
+  access: ToolAccess;
+  /** The seed's own example inputs, valid against `input`: the manifest shows them, tests run them. */
+  examples: z.input<I>[];
+  /**
+   * Checks the role, validates `input` (unknown: whatever JSON the agent sent) and runs.
+   * Bad input throws `validation_failed` naming each field by its dotted path in the input.
+   */
+  run(services: Services, input: unknown, actor: ToolActor): Promise<z.output<O>>;
+}
+
+/** The dotted path of an issue in the tool's input (`data.object.id`); an unknown key names the key. */
+export function inputErrors(error: z.ZodError): { field: string; message: string; code: string }[] {
+  return error.issues.flatMap((issue): { field: string; message: string; code: string }[] => {
+    const path = issue.path.map(String);
+    if (issue.code === "unrecognized_keys") return issue.keys.map((k) => ({ field: [...path, k].join("."), message: "unknown field", code: issue.code }));
+    return [{ field: path.length > 0 ? path.join(".") : "input", message: issue.message, code: issue.code }];
+  });
+}
+
+export function parseInput<I extends z.ZodType>(name: string, schema: I, input: unknown): z.output<I> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const errors = inputErrors(result.error);
+  throw new DomainError("validation_failed", `Check the input of ${name}: ${errors.map((e) => `${e.field}: ${e.message}`).join("; ")}.`, { errors });
+}
+
+export function assertAllowed(tool: Pick<Tool, "name" | "permission">, actor: ToolActor): void {
+  if (!roleHas(actor.role, tool.permission)) {
+    throw new DomainError("forbidden", `A ${actor.role} key may not run ${tool.name}: it needs the \`${tool.permission}\` permission.`, { extensions: { required_permission: tool.permission, tool: tool.name } });
+  }
+}
+
+/**
+ * Builds a tool whose `run` checks the role and the input first, then calls `handler` with the
+ * parsed input; the handler's result is checked against `output` too, so the contract an agent
+ * reads in the manifest is the one it gets.
+ */
+export function defineTool<I extends z.ZodType, O extends z.ZodType>(spec: Omit<Tool<I, O>, "run"> & { handler: (services: Services, input: z.output<I>, actor: ToolActor) => Promise<z.input<O>> }): Tool<I, O> {
+  const { handler, ...rest } = spec;
+  return {
+    ...rest,
+    async run(services, input, actor) {
+      assertAllowed(rest, actor);
+      const parsed = parseInput(rest.name, rest.input, input);
+      return rest.output.parse(await handler(services, parsed, actor));
+    },
+  };
+}
