@@ -98,13 +98,30 @@ const DunningConfig = z.object({
 });
 export type DunningConfig = z.infer<typeof DunningConfig>;
 
+/**
+ * The alert webhook (monitoring/alerts.ts): where the minute cron posts alerts, and the secret
+ * they are signed with (HMAC-SHA256, `X-Alert-Signature`). Unset URL: alerts are only logged.
+ */
+const MonitoringConfig = z
+  .object({
+    ENVIRONMENT: z.enum(["development", "test", "production"]).default("production"),
+    ALERT_WEBHOOK_URL: z.url().optional(),
+    ALERT_WEBHOOK_SECRET: z.string().min(32, "must be at least 32 characters (openssl rand -hex 32)").optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.ALERT_WEBHOOK_URL === undefined) return;
+    if (c.ALERT_WEBHOOK_SECRET === undefined) ctx.addIssue({ code: "custom", path: ["ALERT_WEBHOOK_SECRET"], message: "is required when ALERT_WEBHOOK_URL is set: the receiver checks the signature" });
+    if (c.ENVIRONMENT === "production" && !c.ALERT_WEBHOOK_URL.startsWith("https://")) ctx.addIssue({ code: "custom", path: ["ALERT_WEBHOOK_URL"], message: "must be https:// in production" });
+  });
+export type MonitoringConfig = z.infer<typeof MonitoringConfig>;
+
 const Limits = z.object({
   RATE_LIMIT_KEY: binding<RateLimit>("Rate limiting binding RATE_LIMIT_KEY", "limit").optional(),
   RATE_LIMIT_IP: binding<RateLimit>("Rate limiting binding RATE_LIMIT_IP", "limit").optional(),
 });
 
 type Input<T extends z.ZodType> = z.input<T>;
-type Raw = Input<typeof CoreConfig> & Input<typeof StripeConfig> & Input<typeof WebhookConfig> & Input<typeof SigningConfig> & Input<typeof AuditConfig> & Input<typeof EmailConfig> & Input<typeof DunningConfig> & Input<typeof Limits>;
+type Raw = Input<typeof CoreConfig> & Input<typeof StripeConfig> & Input<typeof WebhookConfig> & Input<typeof SigningConfig> & Input<typeof AuditConfig> & Input<typeof EmailConfig> & Input<typeof DunningConfig> & Input<typeof MonitoringConfig> & Input<typeof Limits>;
 
 /**
  * What workerd hands the worker. Every var and secret may be absent (the concern that needs it
@@ -141,3 +158,4 @@ export const signingConfig = (env: Env): SigningConfig => memo(env, "signing", (
 export const auditConfig = (env: Env): AuditConfig => memo(env, "audit", () => check(AuditConfig, env, "audit checkpoint"));
 export const emailConfig = (env: Env): EmailConfig => memo(env, "email", () => check(EmailConfig, env, "email"));
 export const dunningConfig = (env: Env): DunningConfig => memo(env, "dunning", () => check(DunningConfig, env, "dunning"));
+export const monitoringConfig = (env: Env): MonitoringConfig => memo(env, "monitoring", () => check(MonitoringConfig, env, "alert webhook"));

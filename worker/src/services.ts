@@ -14,7 +14,7 @@ import type { ClaimsConfig } from "./entitlements/config";
 import { loadSigningKeys, type LoadedKeys } from "./entitlements/keys";
 import { emailTransport as makeEmailTransport, type EmailTransport } from "./email/transports";
 import { dunningPolicy as defaultDunningPolicy, withOverrides, type DunningPolicy } from "./dunning/policy";
-import { auditConfig, coreConfig, dunningConfig, emailConfig, signingConfig, stripeConfig, webhookConfig, type Env, type WebhookConfig } from "./env";
+import { auditConfig, coreConfig, dunningConfig, emailConfig, monitoringConfig, signingConfig, stripeConfig, webhookConfig, type Env, type MonitoringConfig, type WebhookConfig } from "./env";
 import { DomainError } from "./errors";
 import { describeError, jsonLogger, type Logger } from "./log";
 import { z } from "zod";
@@ -42,6 +42,8 @@ export interface Services {
   readonly emailTransport: EmailTransport;
   /** The dunning policy: dunning/policy.ts with this deployment's DUNNING_* overrides. */
   readonly dunning: DunningPolicy;
+  /** The alert webhook's URL and secret (ALERT_WEBHOOK_*); config_invalid when the URL has no secret. */
+  readonly alerting: MonitoringConfig;
   /** Keeps work running after the response (waitUntil); its failure is logged, never thrown. */
   defer(work: Promise<unknown>): void;
 }
@@ -111,6 +113,9 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
         }
       }
       return dunning;
+    },
+    get alerting() {
+      return monitoringConfig(env);
     },
     defer(work) {
       const guarded = work.catch((e: unknown) => log.log("error", "deferred work failed", { error: describeError(e) }));

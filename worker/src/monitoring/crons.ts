@@ -31,9 +31,9 @@ export async function recordCronStart(s: Deps, cron: string): Promise<number> {
 }
 
 /** Only a run that finished after the one recorded replaces its outcome. */
-export async function recordCronFinish(s: Deps, cron: string, error: unknown): Promise<void> {
+export async function recordCronFinish(s: Deps, cron: string, error: unknown, failed = error !== undefined): Promise<void> {
   const at = s.clock.now();
-  const values = { cron, lastFinishedAt: at, lastOk: error === undefined, lastError: error === undefined ? null : describeError(error).slice(0, 1000) };
+  const values = { cron, lastFinishedAt: at, lastOk: !failed, lastError: failed ? describeError(error).slice(0, 1000) : null };
   await s.db
     .insert(cronRuns)
     .values(values)
@@ -64,7 +64,7 @@ export interface CronStatus {
 export async function cronStatuses(s: Deps, gaps: Readonly<Record<string, number>> = CRON_MAX_GAP_MS): Promise<CronStatus[]> {
   const now = s.clock.now();
   const rows = new Map((await s.db.select().from(cronRuns).all()).map((r) => [r.cron, r]));
-  const firstSeen = Math.min(...[...rows.values()].map((r) => r.lastStartedAt ?? Infinity).filter((t) => Number.isFinite(t)), Infinity);
+  const firstSeen = Math.min(...Object.keys(gaps).map((c) => rows.get(c)?.lastStartedAt ?? Infinity));
   return Object.entries(gaps).map(([cron, gap]) => {
     const r = rows.get(cron);
     const started = r?.lastStartedAt ?? null;
