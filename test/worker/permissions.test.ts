@@ -41,6 +41,7 @@ const BODIES: Record<string, unknown> = {
   "POST /v1/entitlements/check": { user_id: "user_matrix", feature: "local_job_search" },
   "POST /v1/checkout": { user_id: "user_matrix", email: "matrix@example.test", tier: "local" },
   "POST /v1/portal": { user_id: "user_matrix" },
+  "POST /mcp": { jsonrpc: "2.0", id: 1, method: "tools/list" },
 };
 function requestFor(spec: Spec): { path: string; body?: unknown } {
   const path = spec.path.replace("{id}", spec.path.startsWith("/v1/events") ? "evt_matrix" : "key_AAAAAAAAAAAAAAAA").replace("{user_id}", "user_matrix").replace("{code}", "MATRIX");

@@ -44,6 +44,9 @@ export function createApp(clock: Clock = systemClock) {
   app.use("*", async (c, next) => (c.req.path.startsWith("/webhooks/") ? next() : rateLimitByIp(c, next)));
   app.use("/v1/*", bodyLimit({ maxSize: JSON_BODY_LIMIT, onError: tooLarge(JSON_BODY_LIMIT) }));
   app.use("/v1/*", requireJson);
+  // The MCP endpoint takes JSON-RPC in JSON bodies: the same limits as the API.
+  app.use("/mcp", bodyLimit({ maxSize: JSON_BODY_LIMIT, onError: tooLarge(JSON_BODY_LIMIT) }));
+  app.use("/mcp", requireJson);
   app.use("/webhooks/*", bodyLimit({ maxSize: WEBHOOK_BODY_LIMIT, onError: tooLarge(WEBHOOK_BODY_LIMIT) }));
 
   for (const { route, handler } of routes) app.openapi(route, handler as never);

@@ -30,6 +30,7 @@ import keysCreate from "./keys/create";
 import keysList from "./keys/list";
 import keysRevoke from "./keys/revoke";
 import keysRotate from "./keys/rotate";
+import mcp from "./mcp/endpoint";
 import subscriptionsCancel from "./subscriptions/cancel";
 import subscriptionsChange from "./subscriptions/change";
 import subscriptionsChangePreview from "./subscriptions/change-preview";
@@ -81,6 +82,7 @@ export const routes: readonly ApiRoute[] = [
   analyticsChurnRisk,
   analyticsTargets,
   analyticsSpend,
+  mcp,
 ];
 
 /**

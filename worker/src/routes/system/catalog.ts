@@ -33,7 +33,8 @@ const CatalogResponse = z
 export type CatalogResponse = z.infer<typeof CatalogResponse>;
 
 // The catalog is static per deployment; only the Stripe price ids are looked up (and cached).
-const body = (ids: ReadonlyMap<string, string | null>): CatalogResponse => ({
+// Also the MCP server's catalog resource (routes/mcp/endpoint.ts).
+export const catalogBody = (ids: ReadonlyMap<string, string | null>): CatalogResponse => ({
   currency: catalog.currency,
   tiers: catalog.tiers.map((t) => ({
     key: t.key,
@@ -60,5 +61,5 @@ const route = createRoute({
 export default handle(route, async (c) => {
   const ids = await catalogPriceIds(c.get("services"));
   c.header("cache-control", "public, max-age=300");
-  return c.json(body(ids), 200);
+  return c.json(catalogBody(ids), 200);
 });
