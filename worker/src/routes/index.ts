@@ -42,6 +42,12 @@ import subscriptionsResume from "./subscriptions/resume";
 import catalog from "./system/catalog";
 import health from "./system/health";
 import webhooksStripe from "./webhooks/stripe";
+import toolsCreateSubscription from "./tools/create-subscription";
+import toolsEnforceTierAccess from "./tools/enforce-tier-access";
+import toolsGenerateRevenueReport from "./tools/generate-revenue-report";
+import toolsList from "./tools/list";
+import toolsManageDunningProcess from "./tools/manage-dunning-process";
+import toolsProcessWebhook from "./tools/process-webhook";
 
 export const routes: readonly ApiRoute[] = [
   health,
@@ -82,6 +88,12 @@ export const routes: readonly ApiRoute[] = [
   analyticsChurnRisk,
   analyticsTargets,
   analyticsSpend,
+  toolsList,
+  toolsCreateSubscription,
+  toolsProcessWebhook,
+  toolsEnforceTierAccess,
+  toolsGenerateRevenueReport,
+  toolsManageDunningProcess,
   mcp,
 ];
 

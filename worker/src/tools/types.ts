@@ -10,6 +10,7 @@ import { roleHas, type Permission } from "../auth/permissions";
 import type { Role } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
+import { topLevelNumberTexts } from "./money";
 
 /** Who runs a tool: the audit log's caller plus the role its permission is checked against. */
 export interface ToolActor extends Caller {
@@ -30,6 +31,11 @@ export interface Tool<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.Z
   output: O;
   permission: Permission;
   access: ToolAccess;
+  /**
+   * Top-level fields whose JSON number is read from its decimal text (money: `49.00`), where
+   * the transport has the raw JSON (POST /v1/tools/...); see tools/money.ts.
+   */
+  exactDecimals?: readonly string[];
   /** The seed's own example inputs, valid against `input`: the manifest shows them, tests run them. */
   examples: z.input<I>[];
   /**
@@ -53,6 +59,22 @@ export function parseInput<I extends z.ZodType>(name: string, schema: I, input: 
   if (result.success) return result.data;
   const errors = inputErrors(result.error);
   throw new DomainError("validation_failed", `Check the input of ${name}: ${errors.map((e) => `${e.field}: ${e.message}`).join("; ")}.`, { errors });
+}
+
+/**
+ * A tool's input from the JSON text an agent sent: `exactDecimals` fields that are numbers come
+ * as their decimal text ("49.00"), everything else as JSON.parse gives it.
+ */
+export function inputFromJson(tool: Pick<Tool, "exactDecimals">, text: string): unknown {
+  const value: unknown = JSON.parse(text);
+  if (!tool.exactDecimals?.length || value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const texts = topLevelNumberTexts(text);
+  const out = { ...(value as Record<string, unknown>) };
+  for (const field of tool.exactDecimals) {
+    const source = texts.get(field);
+    if (typeof out[field] === "number" && source !== undefined) out[field] = source;
+  }
+  return out;
 }
 
 export function assertAllowed(tool: Pick<Tool, "name" | "permission">, actor: ToolActor): void {

@@ -1,0 +1,13 @@
+import { createRoute } from "@hono/zod-openapi";
+import { guard, handle } from "../../http/route";
+import { createSubscription as tool } from "../../tools/billing/checkout";
+import { runTool, toolContract } from "./schemas";
+
+const route = createRoute({
+  method: "post",
+  path: "/v1/tools/create_subscription",
+  ...guard(tool.permission),
+  ...toolContract(tool),
+});
+
+export default handle(route, runTool(tool) as never);

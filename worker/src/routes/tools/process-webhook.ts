@@ -1,0 +1,13 @@
+import { createRoute } from "@hono/zod-openapi";
+import { guard, handle } from "../../http/route";
+import { processWebhook as tool } from "../../tools/billing/process";
+import { runTool, toolContract } from "./schemas";
+
+const route = createRoute({
+  method: "post",
+  path: "/v1/tools/process_webhook",
+  ...guard(tool.permission),
+  ...toolContract(tool),
+});
+
+export default handle(route, runTool(tool) as never);
