@@ -40,6 +40,7 @@ import subscriptionsPause from "./subscriptions/pause";
 import subscriptionsReactivate from "./subscriptions/reactivate";
 import subscriptionsResume from "./subscriptions/resume";
 import catalog from "./system/catalog";
+import docs from "./system/docs";
 import health from "./system/health";
 import webhooksStripe from "./webhooks/stripe";
 import toolsCreateSubscription from "./tools/create-subscription";
@@ -95,6 +96,7 @@ export const routes: readonly ApiRoute[] = [
   toolsGenerateRevenueReport,
   toolsManageDunningProcess,
   mcp,
+  docs,
 ];
 
 /**

@@ -1,0 +1,86 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { createApp } from "../../worker/src/app";
+import { pages, routes } from "../../worker/src/routes";
+import { TOOLS } from "../../worker/src/tools/registry";
+import { BASE, call } from "./helpers";
+
+interface Doc {
+  openapi: string;
+  paths: Record<string, Record<string, { "x-permission"?: string; requestBody?: { content: Record<string, { schema: JsonSchema }> }; responses: Record<string, unknown> }>>;
+  components: { schemas?: Record<string, JsonSchema> };
+}
+interface JsonSchema {
+  $ref?: string;
+  type?: string;
+  properties?: Record<string, unknown>;
+  required?: string[];
+}
+
+const document = async () => (await call("GET", "/openapi.json")).json<Doc>();
+
+/** Hono's `/v1/x/:id` as OpenAPI's `/v1/x/{id}`. */
+const openapiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+
+describe("GET /openapi.json", () => {
+  it("is an OpenAPI 3.1 document", async () => {
+    const doc = await document();
+    expect(doc.openapi).toBe("3.1.0");
+  });
+
+  it("documents every route the app mounts, except the pages that declare themselves hidden and the document itself", async () => {
+    const doc = await document();
+    // What Hono actually routes: app.use() middleware is method ALL; each route's own
+    // middleware and handler are entries of the same method and path.
+    const mounted = new Set(createApp().routes.filter((r) => r.method !== "ALL").map((r) => `${r.method.toLowerCase()} ${openapiPath(r.path)}`));
+    const hidden = new Set(pages.filter((p) => (p.route as { hide?: boolean }).hide).map((p) => `${p.route.method} ${p.route.path}`));
+    const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)));
+    const missing = [...mounted].filter((r) => !documented.has(r) && !hidden.has(r) && r !== "get /openapi.json");
+    expect(missing).toEqual([]);
+    expect(mounted.size).toBeGreaterThan(routes.length);
+    // And nothing documented that is not routed.
+    expect([...documented].filter((r) => !mounted.has(r))).toEqual([]);
+    for (const r of ["post /mcp", "get /docs", "get /v1/tools"]) expect(documented, r).toContain(r);
+  });
+
+  it("documents each agent tool's input and output from the tool's own zod contract", async () => {
+    const doc = await document();
+    const resolve = (s: JsonSchema): JsonSchema => (s.$ref ? resolve(doc.components.schemas![s.$ref.split("/").pop()!]!) : s);
+    for (const tool of TOOLS) {
+      const op = doc.paths[`/v1/tools/${tool.name}`]?.post;
+      expect(op, tool.name).toBeDefined();
+      expect(op!["x-permission"]).toBe(tool.permission);
+      const body = resolve(op!.requestBody!.content["application/json"]!.schema);
+      const fromZod = z.toJSONSchema(tool.input, { io: "input", unrepresentable: "any" }) as JsonSchema;
+      expect(Object.keys(body.properties ?? {}).sort(), tool.name).toEqual(Object.keys(fromZod.properties ?? {}).sort());
+      expect([...(body.required ?? [])].sort(), tool.name).toEqual([...(fromZod.required ?? [])].sort());
+      expect(op!.responses).toHaveProperty("200");
+    }
+  });
+});
+
+describe("GET /docs", () => {
+  it("serves the reference page with a CSP that allows scripts from the worker only, and its scripts as static files", async () => {
+    const res = await call("GET", "/docs");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+    const csp = res.headers.get("content-security-policy")!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toMatch(/script-src[^;]*(unsafe-inline|unsafe-eval|https?:)/);
+    expect(csp).toContain("connect-src 'self'");
+    const html = await res.text();
+    const scripts = [...html.matchAll(/<script src="([^"]+)"><\/script>/g)].map((m) => m[1]!);
+    expect(scripts).toEqual(["/docs/static/vendor/scalar.standalone.js", "/docs/static/docs.js"]);
+    // No inline script for the CSP to block: every <script> has a src.
+    expect(html.match(/<script/g)!.length).toBe(scripts.length);
+    // Served by Workers static assets before the worker runs (wrangler.toml [assets]).
+    const assets = (env as unknown as { ASSETS: Fetcher }).ASSETS;
+    for (const src of scripts) {
+      const asset = await assets.fetch(`${BASE}${src}`);
+      expect(asset.status, src).toBe(200);
+      expect(asset.headers.get("content-type"), src).toMatch(/javascript/);
+      expect((await asset.text()).length).toBeGreaterThan(100);
+    }
+  });
+});
