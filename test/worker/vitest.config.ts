@@ -46,7 +46,7 @@ export default defineConfig(async () => {
       root,
       include: ["test/worker/**/*.test.ts"],
       setupFiles: ["test/worker/setup.ts"],
-      globalSetup: ["test/worker/global-setup.ts", "test/worker/email-server.ts", "test/worker/smtp-server.ts"],
+      globalSetup: ["test/worker/global-setup.ts", "test/worker/email-server.ts", "test/worker/smtp-server.ts", "test/worker/monitoring-receiver.ts"],
     },
   };
 });

@@ -5,6 +5,8 @@
  *                chain's head if it moved; send the email outbox's due emails
  *   *\/15 * * * * the sweep, then the dunning tick (dunning/tick.ts): stages, emails, suspension
  *   17 3 * * *   reconciliation against Stripe's event list
+ * The minute and quarter-hour crons end with the monitoring alerts (monitoring/alerts.ts), and
+ * every run is recorded in cron_runs (start and end), which /health and the alerts read.
  */
 import { checkpointAuditHead } from "./audit/checkpoint";
 import { dueEvents } from "./billing/events";
@@ -14,6 +16,9 @@ import { sendDueEmails } from "./email/sweep";
 import { readResync, resyncChunk } from "./billing/resync";
 import { dunningTick } from "./dunning/tick";
 import { suspendLapsed } from "./entitlements/suspend";
+import { describeError } from "./log";
+import { monitorAndAlert } from "./monitoring/alerts";
+import { recordCronFinish, recordCronStart } from "./monitoring/crons";
 import type { Services } from "./services";
 
 export const CRONS = { sweep: "* * * * *", dunning: "*/15 * * * *", reconcile: "17 3 * * *" } as const;
@@ -33,18 +38,35 @@ export async function sweep(s: Services): Promise<{ processed: number; retried: 
 }
 
 export async function runCron(cron: string, s: Services): Promise<void> {
-  switch (cron) {
-    case CRONS.sweep:
-      await independently([() => sweep(s), () => suspendLapsed(s), () => sendDueEmails(s), () => checkpointAuditHead(s)]);
-      return;
-    case CRONS.dunning:
-      await independently([() => sweep(s), () => suspendLapsed(s), () => dunningTick(s)]);
-      return;
-    case CRONS.reconcile:
+  const name = (Object.keys(CRONS) as (keyof typeof CRONS)[]).find((k) => CRONS[k] === cron);
+  if (!name) {
+    s.log.log("error", `no job for cron ${cron}; see worker/src/cron.ts`);
+    return;
+  }
+  // Recording is best effort: a D1 hiccup writing cron_runs must not skip the jobs themselves.
+  const record = (write: Promise<unknown>) => write.catch((e: unknown) => s.log.log("error", "could not record the cron run", { cron: name, error: describeError(e) }));
+  await record(recordCronStart(s, name));
+  let failure: { error: unknown } | undefined;
+  try {
+    await jobs(name, s);
+  } catch (error) {
+    failure = { error };
+    throw error;
+  } finally {
+    await record(recordCronFinish(s, name, failure?.error ?? undefined, failure !== undefined));
+  }
+}
+
+async function jobs(name: keyof typeof CRONS, s: Services): Promise<void> {
+  // Alerts last, so they see what this run's jobs left behind.
+  const alerts = () => monitorAndAlert(s);
+  switch (name) {
+    case "sweep":
+      return independently([() => sweep(s), () => suspendLapsed(s), () => sendDueEmails(s), () => checkpointAuditHead(s), alerts]);
+    case "dunning":
+      return independently([() => sweep(s), () => suspendLapsed(s), () => dunningTick(s), alerts]);
+    case "reconcile":
       await reconcile(s);
-      return;
-    default:
-      s.log.log("error", `no job for cron ${cron}; see worker/src/cron.ts`);
   }
 }
 

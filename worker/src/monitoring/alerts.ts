@@ -152,7 +152,7 @@ export async function raiseAlerts(s: Deps, detected: Detected[], t: MonitoringTh
       .returning({ key: monitoringAlerts.key })
       .all();
     if (stored.length === 0) continue;
-    s.log.log("warn", "alert", { alert_id: key, condition: d.condition, subject: d.subject, level: d.level, summary: d.summary });
+    s.log.log("warn", "alert", { alert_id: key, condition: d.condition, subject: d.subject, alert_level: d.level, summary: d.summary });
     raised.push(payload);
   }
   return raised;
