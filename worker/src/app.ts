@@ -2,6 +2,7 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { systemClock, type Clock } from "./clock";
+import { accessLog } from "./http/access-log";
 import { ApiError } from "./http/errors";
 import { rateLimitByIp, requireJson } from "./http/middleware";
 import { notFound } from "./http/not-found";
@@ -23,6 +24,7 @@ export function createApp(clock: Clock = systemClock) {
   const app = newRouter();
 
   app.use("*", requestIds);
+  app.use("*", accessLog(clock));
   app.use("*", async (c, next) => {
     let waitUntil: ((p: Promise<unknown>) => void) | undefined;
     try {

@@ -1,0 +1,34 @@
+/**
+ * One JSON line per request, after the response is settled (onError's problems included):
+ * request id, method, the matched route's pattern (never the raw path or query, which carry user
+ * ids, emails in a search, tokens in a link), status, duration and the API key's id. No header,
+ * body or key material is read here, so none can reach the log.
+ */
+import type { MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
+import type { Clock } from "../clock";
+import { jsonLogger } from "../log";
+import type { AppEnv } from "./context";
+
+export function accessLog(clock: Clock): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = clock.now();
+    await next();
+    // Middleware is mounted for every method ("ALL"); the route that answered has its own.
+    const route = matchedRoutes(c).findLast((r) => r.method !== "ALL")?.path ?? null;
+    const clientRequestId = c.get("clientRequestId");
+    const principal = c.get("principal");
+    // The request's own logger; a request that failed before services were built logs alike.
+    const log = c.get("services")?.log ?? jsonLogger();
+    const fields = {
+      request_id: c.get("requestId"),
+      ...(clientRequestId ? { client_request_id: clientRequestId } : {}),
+      method: c.req.method,
+      route,
+      status: c.res.status,
+      duration_ms: clock.now() - started,
+      ...(principal ? { key_id: principal.keyId, role: principal.role } : {}),
+    };
+    log.log(c.res.status >= 500 ? "error" : "info", "request", fields);
+  };
+}
