@@ -307,3 +307,26 @@ function emailFor(stage: DunningStage, c: Case, contact: Contact, plan: string, 
   if (stage === "suspended") return { template: "suspended", name: contact.name, plan, amountDue, hasPaymentMethod: contact.hasPaymentMethod };
   return { template: stage, name: contact.name, plan, amountDue, hasPaymentMethod: contact.hasPaymentMethod, suspendAt };
 }
+
+/**
+ * The tick for named cases only (manage_dunning_process): each one that is due moves exactly as
+ * the cron would move it, under the same guards and idempotency keys, so a nudge racing the
+ * cron still makes each stage and retry once. Cases not due are left alone.
+ */
+export async function dunningTickCases(s: TickDeps, caseIds: string[], policy: DunningPolicy = s.dunning): Promise<TickResult> {
+  const result: TickResult = { done: [], retried: [], skipped: [], lost: 0, failed: 0 };
+  if (caseIds.length === 0) return result;
+  const cases = await s.db.select().from(dunningCases).where(and(inArray(dunningCases.id, caseIds), inArray(dunningCases.status, ["open", "suspended"]), isNotNull(dunningCases.nextActionAt))).all();
+  const contacts = new Map<string, Promise<Contact>>();
+  const tierOf = await tiers(s.db, cases.map((c) => c.subscriptionId));
+  const clockNow = new Map<string, number>();
+  for (const c of cases) {
+    let now = s.clock.now();
+    if (c.testClock !== null) {
+      if (!clockNow.has(c.testClock)) clockNow.set(c.testClock, (await s.stripe.testHelpers.testClocks.retrieve(c.testClock)).frozen_time * 1000);
+      now = clockNow.get(c.testClock)!;
+    }
+    if (c.nextActionAt! <= now) await advance(s, c, now, policy, contacts, tierOf.get(c.subscriptionId) ?? null, result);
+  }
+  return result;
+}
