@@ -26,6 +26,8 @@ export const PERMISSIONS = {
   /** Dunning cases and recovery rates (no addresses or email bodies). */
   "dunning:read": ["admin", "analyst"],
   "tools:invoke": ["admin", "service"],
+  /** The compliance evidence report: configuration facts, key ages, backlogs (no secrets, no card data). */
+  "compliance:read": ["admin", "analyst"],
   /** The agent tools' manifest (GET /v1/tools) and the tools that only read (worker/src/tools/registry.ts). */
   "tools:read": ["admin", "service", "analyst"],
   /** Moving a dunning case on now (its due stage or retry), as manage_dunning_process does. */

@@ -9,6 +9,7 @@ import auditList from "./audit/list";
 import auditVerify from "./audit/verify";
 import billingCheckout from "./billing/checkout";
 import billingPortal from "./billing/portal";
+import complianceReport from "./compliance/report";
 import dashboardLogin from "./dashboard/login";
 import dashboardLoginForm from "./dashboard/login-form";
 import dashboardLogout from "./dashboard/logout";
@@ -59,6 +60,7 @@ export const routes: readonly ApiRoute[] = [
   keysRevoke,
   auditList,
   auditVerify,
+  complianceReport,
   jwks,
   entitlementsToken,
   // Before `/v1/entitlements/{user_id}`, which would take "changes" for a user id.
