@@ -22,6 +22,7 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BASE, freshIp, makeKey } from "./helpers";
 import { deliver, drained, eventsFor, settled, sign, stripe, subscriber } from "./stripe-helpers";
+import { failedRenewal } from "./dunning-helpers";
 
 const SEED = 20_261_117;
 /** Requests per JSON route: with ~17 routes and the webhook cases, the file takes ~30-40 s on 2 cores. */
@@ -691,6 +692,16 @@ async function mirroredSubscriber(lookupKey: "local_monthly" | "mobile_monthly" 
  * offered as the known values of the named fields, so its well-formed share can succeed.
  */
 const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, (string | number)[]>>> = {
+  // A declined renewal: its customer, the amount due as dollars (number and text) and its attempts.
+  "POST /v1/tools/manage_dunning_process": async () => {
+    const { customer } = await failedRenewal();
+    return { customer_id: [customer.id], amount: [29, "29.00"], failure_count: [1] };
+  },
+  // Events Stripe has (a subscriber's), by id, so the tool finds them there.
+  "POST /v1/tools/process_webhook": async () => {
+    const { customer, sub } = await subscriber({ userId: `user_fuzztool_${Date.now().toString(36)}` });
+    return { id: (await eventsFor([customer.id, sub.id])).map((e) => e.id) };
+  },
   // A confirmed change carries the preview's amount and moment: offer the real ones too.
   "POST /v1/subscriptions/{user_id}/change": async (keys) => {
     const userId = await mirroredSubscriber();

@@ -4,6 +4,7 @@ import { KEYLESS, PERMISSIONS, type Permission } from "../../worker/src/auth/per
 import { revokeApiKey } from "../../worker/src/auth/api-keys";
 import { ROLES, type Role } from "../../worker/src/db/schema";
 import { routes } from "../../worker/src/routes";
+import { TOOLS } from "../../worker/src/tools/registry";
 import { call, makeKey, svc, TEST_CALLER } from "./helpers";
 
 /** Every registered route, as its own file declares it. */
@@ -59,6 +60,14 @@ describe("permission table", () => {
   it("gives every route a permission the table defines", () => {
     expect(SPECS.length).toBeGreaterThan(10);
     for (const spec of SPECS) expect(PERMISSIONS, `${spec.method} ${spec.path}`).toHaveProperty(spec.permission);
+  });
+
+  it("serves every agent tool as a route that needs the tool's own permission, so an analyst holds only the reading ones", () => {
+    for (const tool of TOOLS) expect(SPECS.find((s) => s.method === "post" && s.path === `/v1/tools/${tool.name}`)?.permission, tool.name).toBe(tool.permission);
+    const analyst = TOOLS.filter((t) => (PERMISSIONS[t.permission] as readonly Role[]).includes("analyst"));
+    expect(analyst.map((t) => t.name).sort()).toEqual(["enforce_tier_access", "generate_revenue_report"]);
+    expect(analyst.every((t) => t.access === "read")).toBe(true);
+    expect(PERMISSIONS[TOOLS.find((t) => t.name === "process_webhook")!.permission]).toEqual(["admin"]);
   });
 
   it("documents every route in /openapi.json with its permission, and nothing else", async () => {
