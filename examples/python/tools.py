@@ -91,9 +91,11 @@ def main() -> None:
     if report:
         print(f"generate_revenue_report: MRR {report['current']['mrr']} cents, {report['current']['customers']} paying customers, {len(report['rows'])} months")
 
-    # 4. manage_dunning_process: the seed's shape on a customer with an open case, if the demo has one.
+    # 4. manage_dunning_process: the seed's shape on a customer with an open case, else on a demo
+    #    customer (the answer then says there is no failed payment); cus_123 exists in no Stripe.
     cases = get("/v1/dunning?limit=1", ADMIN_KEY)["open"]
-    customer = cases[0]["customer_id"] if cases else "cus_123"
+    risky = get("/v1/analytics/churn-risk", ADMIN_KEY)["customers"]
+    customer = cases[0]["customer_id"] if cases else risky[0]["customer_id"] if risky else "cus_123"
     dunning = call_tool("manage_dunning_process", {"customer_id": customer, "failure_count": 2, "amount": Decimal("49.00")}, SERVICE_KEY)
     if dunning:
         print(f"manage_dunning_process: {dunning['summary']}")
