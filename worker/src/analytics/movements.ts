@@ -55,6 +55,16 @@ export function snapshotCtes(currency: string, from: MonthIndex, to: MonthIndex)
   fp as (select customer_id, min(at) as at from h where m > 0 group by customer_id)`;
 }
 
+/**
+ * The month index (1 = from, …; 0 = before from) of `at` as integer comparisons against the
+ * boundaries, which costs far less per row than date functions.
+ */
+function monthIndexOf(from: MonthIndex, to: MonthIndex): SQL {
+  const whens: string[] = [];
+  for (let i = 0; i <= to - from + 1; i++) whens.push(`when at < ${monthStart(from + i)} then ${i}`);
+  return sql.raw(`(case ${whens.join(" ")} else ${to - from + 2} end)`);
+}
+
 interface Row {
   i: number;
   d: number;
@@ -98,28 +108,26 @@ export async function monthlyMovements(db: Db, currency: string, from: MonthInde
     where s.at < ${end}
     group by s.subscription_id, s.from_at, s.sign
   ),
-  cmo as (
-    select customer_id, max(0, cast(strftime('%Y', at / 1000, 'unixepoch') as integer) * 12 + cast(strftime('%m', at / 1000, 'unixepoch') as integer) - ${from}) as i, sum(delta) as d
-    from ev group by customer_id, i
-  ),
-  cm as materialized (
+  cmo as (select customer_id, ${monthIndexOf(from, to)} as i, sum(delta) as d from ev group by customer_id, i),
+  cm as (
     select customer_id, i, d, coalesce(sum(d) over (partition by customer_id order by i rows between unbounded preceding and 1 preceding), 0) as opening from cmo
   ),
-  fpm as materialized (select customer_id, min(i) as i from cm where opening + d > 0 group by customer_id)
-  select cm.i as i,
-    sum(cm.d) as d,
-    sum(case when cm.i = 0 then cm.opening + cm.d else 0 end) as closing_zero,
-    sum(cm.i = 0 and cm.opening + cm.d > 0) as customers_zero,
-    sum(case when cm.opening = 0 and cm.d > 0 and fpm.i = cm.i then cm.d else 0 end) as new_mrr,
-    sum(case when cm.opening > 0 and cm.d > 0 then cm.d else 0 end) as expansion,
-    sum(case when cm.opening + cm.d > 0 and cm.d < 0 then cm.d else 0 end) as contraction,
-    sum(case when cm.opening > 0 and cm.opening + cm.d = 0 then cm.d else 0 end) as churned,
-    sum(case when cm.opening = 0 and cm.d > 0 and fpm.i < cm.i then cm.d else 0 end) as reactivation,
-    sum(cm.opening = 0 and cm.d > 0 and fpm.i = cm.i) as new_customers,
-    sum(cm.opening > 0 and cm.opening + cm.d = 0) as churned_customers,
-    sum(cm.opening = 0 and cm.d > 0 and fpm.i < cm.i) as reactivated_customers
-  from cm left join fpm on fpm.customer_id = cm.customer_id
-  group by cm.i`);
+  -- The customer's first month ending with MRR: new there, reactivation in any later return.
+  cf as (select i, d, opening, min(case when opening + d > 0 then i end) over (partition by customer_id) as fi from cm)
+  select i,
+    sum(d) as d,
+    sum(case when i = 0 then opening + d else 0 end) as closing_zero,
+    sum(i = 0 and opening + d > 0) as customers_zero,
+    sum(case when opening = 0 and d > 0 and fi = i then d else 0 end) as new_mrr,
+    sum(case when opening > 0 and d > 0 then d else 0 end) as expansion,
+    sum(case when opening + d > 0 and d < 0 then d else 0 end) as contraction,
+    sum(case when opening > 0 and opening + d = 0 then d else 0 end) as churned,
+    sum(case when opening = 0 and d > 0 and fi < i then d else 0 end) as reactivation,
+    sum(opening = 0 and d > 0 and fi = i) as new_customers,
+    sum(opening > 0 and opening + d = 0) as churned_customers,
+    sum(opening = 0 and d > 0 and fi < i) as reactivated_customers
+  from cf
+  group by i`);
   const byI = new Map(rows.map((r) => [Number(r.i), r]));
   const n = (v: number | null | undefined) => Number(v ?? 0);
   const zero = byI.get(0);

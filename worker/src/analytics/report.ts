@@ -18,20 +18,19 @@ const STATUS_RANK = ["active", "past_due", "trialing", "paused", "unpaid", "inco
 export async function currentFigures(deps: AnalyticsDeps, currency: string): Promise<CurrentFigures> {
   const now = deps.clock.now();
   const rankCase = `case status ${STATUS_RANK.map((st, i) => `when '${st}' then ${i}`).join(" ")} else ${STATUS_RANK.length} end`;
-  const subs = sql`s as (select customer_id, coalesce(tier, 'other') as tier, status, ${suspendedNow(sql`id`)} as suspended,
-      case when ${suspendedNow(sql`id`)} then 0 else ${countedMrr(sql`status`, sql`mrr`)} end as m
-    from subscriptions where currency = ${currency})`;
-  const [totals, tiers, statuses] = await Promise.all([
-    deps.db.get<{ mrr: number | null; customers: number | null; trialing: number | null; past_due: number | null }>(sql`with ${subs},
-      c as (select customer_id, sum(m) as m from s group by customer_id)
-      select (select sum(m) from c where m > 0) as mrr, (select count(*) from c where m > 0) as customers,
-        (select count(*) from s where status = 'trialing') as trialing, (select count(*) from s where status = 'past_due') as past_due`),
-    deps.db.all<{ tier: string; customers: number; mrr: number }>(sql`with ${subs} select tier, count(distinct customer_id) as customers, sum(m) as mrr from s where m > 0 group by tier order by tier`),
-    // Each customer under the status of their subscription that matters most (active first; suspended after past_due).
-    deps.db.all<{ rank: number; suspended: number; customers: number }>(sql`with ${subs},
-      r as (select customer_id, min(case when suspended then ${STATUS_RANK.indexOf("past_due") + 0.5} else ${sql.raw(rankCase)} end) as rank from s group by customer_id)
-      select rank, count(*) as customers from r group by rank`),
-  ]);
+  const rows = await deps.db.all<{ kind: string; key: string | null; customers: number; mrr: number | null }>(sql`with
+    s0 as (select customer_id, coalesce(tier, 'other') as tier, status, mrr, ${suspendedNow(sql`id`)} as suspended from subscriptions where currency = ${currency}),
+    s as materialized (select customer_id, tier, status, suspended, case when suspended then 0 else ${countedMrr(sql`status`, sql`mrr`)} end as m,
+      case when suspended then ${STATUS_RANK.indexOf("past_due") + 0.5} else ${sql.raw(rankCase)} end as rank from s0),
+    c as materialized (select customer_id, sum(m) as m, min(rank) as rank from s group by customer_id)
+    select 'total' as kind, null as key, sum(m > 0) as customers, sum(case when m > 0 then m else 0 end) as mrr from c
+    union all select 'status', status, count(*), null from s where status in ('trialing', 'past_due') group by status
+    union all select 'tier', tier, count(distinct customer_id), sum(m) from s where m > 0 group by tier
+    union all select 'rank', cast(rank as text), count(*), null from c group by rank`);
+  const totals = rows.find((r) => r.kind === "total");
+  const count = (status: string) => Number(rows.find((r) => r.kind === "status" && r.key === status)?.customers ?? 0);
+  const tiers = rows.filter((r) => r.kind === "tier").map((r) => ({ tier: r.key!, customers: r.customers, mrr: Number(r.mrr) }));
+  const statuses = rows.filter((r) => r.kind === "rank").map((r) => ({ rank: Number(r.key), customers: r.customers }));
   const mrr = Number(totals?.mrr ?? 0);
   const customers = Number(totals?.customers ?? 0);
   const byTier: Record<string, { customers: number; mrr: number }> = {};
@@ -42,7 +41,7 @@ export async function currentFigures(deps: AnalyticsDeps, currency: string): Pro
     const name = Number.isInteger(r) ? (STATUS_RANK[r] ?? "other") : "suspended";
     byStatus[name] = (byStatus[name] ?? 0) + Number(st.customers);
   }
-  return { as_of: new Date(now).toISOString(), mrr, arr: 12 * mrr, customers, arpu: divRound(mrr, customers), trialing: Number(totals?.trialing ?? 0), past_due: Number(totals?.past_due ?? 0), by_tier: byTier, by_status: byStatus };
+  return { as_of: new Date(now).toISOString(), mrr, arr: 12 * mrr, customers, arpu: divRound(mrr, customers), trialing: count("trialing"), past_due: count("past_due"), by_tier: byTier, by_status: byStatus };
 }
 
 /** Per month label: trials started then, and how many of those have converted. */
@@ -56,14 +55,13 @@ export async function trialCohorts(db: Db, currency: string, from: MonthIndex, t
   return new Map(rows.map((r) => [r.month, { starts: Number(r.starts), conversions: Number(r.conversions ?? 0) }]));
 }
 
-/** Per month label: paid invoices' totals less tax, by paid date. */
+/** Per month label: paid invoices' totals less tax, by paid date (one index range per month). */
 export async function revenueByMonth(db: Db, currency: string, from: MonthIndex, to: MonthIndex): Promise<Map<string, number>> {
-  const rows = await db.all<{ month: string; revenue: number }>(sql`
-    select strftime('%Y-%m', paid_at / 1000, 'unixepoch') as month, sum(total - tax) as revenue
-    from invoices
-    where status = 'paid' and paid_at >= ${monthStart(from)} and paid_at < ${monthStart(to + 1)} and currency = ${currency}
-    group by month`);
-  return new Map(rows.map((r) => [r.month, Number(r.revenue)]));
+  const months: string[] = [];
+  for (let i = from; i <= to; i++) months.push(`(${i}, ${monthStart(i)}, ${monthStart(i + 1)})`);
+  const rows = await db.all<{ i: number; revenue: number | null }>(sql`with m(i, lo, hi) as (${sql.raw(`values ${months.join(", ")}`)})
+    select i, (select sum(total - tax) from invoices where status = 'paid' and paid_at >= m.lo and paid_at < m.hi and currency = ${currency}) as revenue from m`);
+  return new Map(rows.filter((r) => r.revenue !== null).map((r) => [monthLabel(Number(r.i)), Number(r.revenue)]));
 }
 
 async function spendByMonth(db: Db, currency: string, from: MonthIndex, to: MonthIndex): Promise<Map<string, number>> {
