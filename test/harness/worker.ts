@@ -51,6 +51,8 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const DEFAULT_ISSUER = "https://billing.test";
 export const DEFAULT_AUDIENCE = "federal-job-advisor";
 export const DEFAULT_APP_BASE_URL = "https://app.test";
+/** wrangler.toml's database_id: the name wrangler gives the local D1 it keeps under .wrangler/state. */
+export const WRANGLER_D1_ID = "00000000-0000-0000-0000-000000000000";
 
 /** The D1 binding as Miniflare hands it to Node (a proxy to workerd's). */
 export type HarnessD1 = Awaited<ReturnType<Miniflare["getD1Database"]>>;
@@ -66,6 +68,13 @@ export interface StartWorkerOptions {
   now?: () => number;
   /** Print workerd's logs (console.log of the worker). Default false. */
   verbose?: boolean;
+  /**
+   * Keep D1 on disk in wrangler's local layout under this directory (`<dir>/v3/d1`, the
+   * database id of wrangler.toml), so `wrangler d1 ... --local` with a config beside
+   * `<dir>/..` (.wrangler/state) reads and writes the same database. Migrations are applied
+   * only while it has no tables. Default: in memory.
+   */
+  persistTo?: string;
 }
 
 export type EntitlementPatch = Partial<Omit<EntitlementState, "userId">>;
@@ -201,7 +210,8 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       modulesRoot: path.dirname(scriptPath),
       compatibilityDate: "2026-11-01",
       compatibilityFlags: ["nodejs_compat"],
-      d1Databases: { DB: "billing-test" },
+      d1Databases: { DB: opts.persistTo ? WRANGLER_D1_ID : "billing-test" },
+      ...(opts.persistTo ? { resourcePersistencePath: path.join(opts.persistTo, "v3") } : {}),
       assets: { directory: assets.directory, binding: assets.binding, run_worker_first: assets.run_worker_first, routerConfig: { has_user_worker: true } },
       ratelimits: {
         RATE_LIMIT_KEY: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
@@ -228,7 +238,8 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
   try {
     const url = String(await mf.ready).replace(/\/+$/, "");
     const db = await mf.getD1Database("DB");
-    await applyMigrations(db);
+    const migrated = opts.persistTo && (await db.prepare("select 1 from sqlite_master where type = 'table' and name = 'audit_log'").first());
+    if (!migrated) await applyMigrations(db);
     const orm = drizzle(db, { schema }) as unknown as Db;
 
     const clock = { now };
