@@ -243,3 +243,33 @@ describe("the alert webhook", () => {
     expect(waiting.every((a) => a.attempts === 1 && a.nextAttemptAt === at + 2 * DAY + MINUTE)).toBe(true);
   });
 });
+
+describe("the figures' queries", () => {
+  it("read every big table through an index, never a scan", async () => {
+    const { dunningBacklog, emailBacklog, failedPayments, parkedEvents, webhookLag } = await import("../../worker/src/monitoring/backlogs");
+    // A D1 handle that records each statement and its bindings on the way through.
+    const seen: { sql: string; params: unknown[] }[] = [];
+    const recording = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "prepare") {
+          return (query: string) => {
+            const stmt = target.prepare(query);
+            const entry = { sql: query, params: [] as unknown[] };
+            seen.push(entry);
+            return new Proxy(stmt, { get: (s, p) => (p === "bind" ? (...args: unknown[]) => ((entry.params = args), s.bind(...args)) : (s as never)[p]) });
+          };
+        }
+        const value = (target as never)[prop] as unknown;
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const s = svc(Date.now(), recording);
+    await Promise.all([webhookLag(s), parkedEvents(s), dunningBacklog(s), emailBacklog(s), failedPayments(s)]);
+    expect(seen.length).toBe(8);
+    for (const q of seen) {
+      const plan = (await env.DB.prepare(`explain query plan ${q.sql}`).bind(...q.params).all<{ detail: string }>()).results.map((r) => r.detail);
+      expect(plan.length, q.sql).toBeGreaterThan(0);
+      for (const step of plan) expect(step, q.sql).toMatch(/^SEARCH \w+ USING (COVERING )?INDEX \w+_idx/);
+    }
+  });
+});
