@@ -174,6 +174,15 @@ describe("GET /health", () => {
   });
 });
 
+describe("without D1", () => {
+  it("is down, and reads nothing else", async () => {
+    const { healthReport } = await import("../../worker/src/monitoring/health");
+    const unreachable = new Proxy(env.DB, { get: () => () => { throw new Error("D1_ERROR: Network connection lost."); } });
+    const report = await healthReport(svc(Date.now(), unreachable));
+    expect(report).toEqual({ status: "down", failing: ["d1"], d1: { ok: false, latency_ms: expect.any(Number), error: "D1 query failed" }, warnings: [] });
+  });
+});
+
 describe("the alert webhook", () => {
   it("posts exactly one signed alert per condition however many runs and isolates see it", async () => {
     // A failed payment in the last hour, a parked event, a broken audit chain, and crons that
