@@ -34,11 +34,11 @@ export function importsOf(text: string): string[] {
   return out;
 }
 
-/** The file a relative specifier names, among the known files (`x`, `x.ts`, `x/index.ts`). */
+/** The file a relative specifier names, among the known files (`x`, `x.ts`, `x.tsx`, `x/index.ts`). */
 function resolve(from: string, spec: string, files: Map<string, string>): string | undefined {
   if (!spec.startsWith(".")) return undefined;
   const base = path.posix.normalize(path.posix.join(path.posix.dirname(from), spec));
-  return [base, `${base}.ts`, `${base}/index.ts`].find((f) => files.has(f));
+  return [base, `${base}.ts`, `${base}.tsx`, `${base}/index.ts`].find((f) => files.has(f));
 }
 
 /**
@@ -66,7 +66,8 @@ export function checkLayering(files: Map<string, string>): Violation[] {
       violations.push({ rule: "entitlements-written-outside-state", file, detail: "writes the entitlements table; use upsertEntitlement (it writes the change feed's row in the same batch)" });
     }
     if (file !== "clock.ts" && /\bDate\.now\s*\(/.test(code(text))) violations.push({ rule: "date-now-outside-clock", file, detail: "calls Date.now(); take a Clock instead" });
-    if (top === "routes" && file !== "routes/index.ts" && !file.endsWith("/schemas.ts")) {
+    // Views (JSX the page routes render) and shared schemas are not routes themselves.
+    if (top === "routes" && file !== "routes/index.ts" && !file.endsWith("/schemas.ts") && !file.includes("/views/")) {
       const c = code(text);
       const declared = /createRoute\(\{[\s\S]*?\bmethod:\s*"(get|post|put|patch|delete)"[\s\S]*?\bpath:\s*"\/[^"]*"[\s\S]*?\bguard\(/.test(c);
       if (!declared) violations.push({ rule: "route-without-method-and-path", file, detail: 'declare createRoute({ method: "...", path: "/...", ...guard(permission) }) in the file' });

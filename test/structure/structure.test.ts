@@ -8,7 +8,7 @@ const SRC = path.resolve(import.meta.dirname, "../../worker/src");
 function workerSources(): Map<string, string> {
   const files = new Map<string, string>();
   for (const entry of readdirSync(SRC, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile() || !entry.name.endsWith(".ts")) continue;
+    if (!entry.isFile() || !/\.tsx?$/.test(entry.name)) continue;
     const full = path.join(entry.parentPath, entry.name);
     files.set(path.relative(SRC, full).split(path.sep).join("/"), readFileSync(full, "utf8"));
   }
