@@ -9,7 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
 import { demoPlan } from "../../scripts/demo/plan.ts";
 import { seedDemo, type SeedReport } from "../../scripts/demo/seed.ts";
+import { revenueReport } from "../../worker/src/analytics/index.ts";
+import { monthlyAmount } from "../../worker/src/billing/mirror.ts";
 import { catalog } from "../../worker/src/catalog.ts";
+import { fixedClock } from "../../worker/src/clock.ts";
 import { startWorker, type WorkerHarness } from "../harness/worker.ts";
 
 const CUSTOMERS = 36;
@@ -112,5 +115,40 @@ describe("demo data", () => {
     expect((await rowsOf<{ n: number }>("select count(*) as n from cancellation_requests"))[0]!.n).toBeGreaterThan(0);
     const paid = await rowsOf<{ n: number }>("select count(*) as n from invoices where status = 'paid' and amount_paid > 0");
     expect(paid[0]!.n).toBeGreaterThan(CUSTOMERS);
+  });
+
+  it("analytics: every month's movements add up to its MRR change, and current MRR is the sum over Stripe's paying subscriptions by the same definition", async () => {
+    const at = Date.now();
+    const month = (d: Date) => `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, "0")}`;
+    const r = await revenueReport({ db: worker.orm, clock: fixedClock(at) }, { period: "monthly", from: month(new Date(at - DAYS * 86_400_000)), to: month(new Date(at)) });
+    expect(r.rows.length).toBe(13);
+    let previous = r.rows[0]!.opening_mrr;
+    for (const row of r.rows) {
+      expect(row.opening_mrr, row.period).toBe(previous);
+      expect(row.opening_mrr + row.new_mrr + row.expansion_mrr + row.contraction_mrr + row.churned_mrr + row.reactivation_mrr, row.period).toBe(row.closing_mrr);
+      previous = row.closing_mrr;
+    }
+    expect(r.rows.some((row) => row.new_mrr > 0)).toBe(true);
+    expect(r.rows.some((row) => row.churned_mrr < 0)).toBe(true);
+
+    // Stripe's side: active and past-due subscriptions, less those the worker has suspended (a
+    // dunning fact, not Stripe's), each normalised with the mirror's monthlyAmount and its coupon.
+    const suspended = new Set((await rowsOf<{ subscription_id: string }>("select subscription_id from dunning_cases where status = 'suspended'")).map((c) => c.subscription_id));
+    let expected = 0;
+    let paying = 0;
+    for await (const sub of stripe.subscriptions.list({ status: "all", limit: 100, expand: ["data.discounts"] })) {
+      if (!["active", "past_due"].includes(sub.status) || suspended.has(sub.id)) continue;
+      const item = sub.items.data[0]!;
+      const d = sub.discounts[0];
+      const discount = d && typeof d !== "string" && (d.end == null || d.end * 1000 > at) ? d : null;
+      const coupon = discount ? (typeof discount.source.coupon === "string" ? await stripe.coupons.retrieve(discount.source.coupon) : discount.source.coupon!) : null;
+      const terms = coupon ? { id: coupon.id, percentOff: coupon.percent_off ?? null, amountOff: coupon.amount_off ?? null, currency: coupon.currency ?? null } : null;
+      expected += monthlyAmount(item.price.unit_amount!, item.quantity ?? 1, item.price.recurring!.interval, item.price.recurring!.interval_count, terms);
+      paying++;
+    }
+    expect(paying).toBeGreaterThan(0);
+    expect(r.current.mrr).toBe(expected);
+    // The history agrees with the current rows: this month's closing is today's MRR.
+    expect(r.rows.at(-1)!.closing_mrr).toBe(r.current.mrr);
   });
 });

@@ -79,12 +79,12 @@ async function seed() {
   ]);
   await db().insert(dunningSteps).values({ caseId: `${P}case_apr`, step: "suspended", outcome: "done", at: at(4, 22) });
   // E: a 14-day Mobile trial from Feb 10 that lapses (canceled Feb 17 without paying).
-  await subscription("E", "E", { trialStart: at(2, 10), trialEnd: at(2, 24) }, [
+  await subscription("E", "E", { trialStart: at(2, 10), trialEnd: at(2, 24), canceledAt: at(2, 17), endedAt: at(2, 17) }, [
     { at: at(2, 10), status: "trialing", tier: "mobile", mrr: MOBILE },
     { at: at(2, 17), status: "canceled", tier: "mobile", mrr: MOBILE },
   ]);
   // F: Mobile from Jan 20, canceled at Mar 20; comes back on Local May 10 (a new subscription).
-  await subscription("F1", "F", {}, [
+  await subscription("F1", "F", { canceledAt: at(3, 20), endedAt: at(3, 20) }, [
     { at: at(1, 20), status: "active", tier: "mobile", mrr: MOBILE },
     { at: at(3, 20), status: "canceled", tier: "mobile", mrr: MOBILE },
   ]);

@@ -81,8 +81,13 @@ interface Row {
 }
 
 /**
- * Only what changes is read: each history row's change of counted MRR against the row before it
- * (one pass over the covering index subscription_history_mrr_idx), suspensions as changes of
+ * Only what changes is read: each history row's change of counted MRR against the row before it,
+ * bounded by the subscription's own Stripe dates, because history rows are observations dated by
+ * the event that made the sync look (a subscription first fetched after it had ended shows only
+ * its end, and a late event can date a row before an earlier one): a subscription counts from its
+ * paid start (trial end, else creation; never while still in trial) at the first price observed,
+ * changes of price, discount or a paused/unpaid status between, and nothing from its `ended_at`
+ * (Stripe's time the cancellation took effect); suspensions as changes of
  * minus the subscription's MRR then (a case closes when the invoice is paid, which the history
  * shows as no change of counted MRR, or when the subscription ends, which it shows as the drop;
  * so the close adds back what the suspension took), summed per customer and month. A customer's
@@ -93,9 +98,23 @@ export async function monthlyMovements(db: Db, currency: string, from: MonthInde
   const end = monthStart(to + 1);
   const counted = countedMrr(sql`status`, sql`mrr`);
   const rows = await db.all<Row>(sql`with
+  sx as materialized (
+    select id, customer_id, coalesce(trial_end, created_at) as paid_start, coalesce(ended_at, ${end}) as paid_end from subscriptions
+    where currency = ${currency} and status not in ('trialing', 'incomplete', 'incomplete_expired') and coalesce(ended_at, ${end}) > coalesce(trial_end, created_at) and coalesce(trial_end, created_at) < ${end}
+  ),
+  src as (
+    select sx.id as subscription_id, sx.customer_id, sx.paid_start as at, -1 as seq,
+      (select ${countedMrr(sql`'active'`, sql`h.mrr`)} from subscription_history h where h.subscription_id = sx.id order by h.at, h.id limit 1) as m
+    from sx
+    union all
+    select h.subscription_id, h.customer_id, h.at, h.id, ${countedMrr(sql`(case when h.status in ('canceled', 'trialing') then 'active' else h.status end)`, sql`h.mrr`)}
+    from subscription_history h join sx on sx.id = h.subscription_id
+    where h.currency = ${currency} and h.at > sx.paid_start and h.at < sx.paid_end
+    union all
+    select id, customer_id, paid_end, 9007199254740991, 0 from sx where paid_end < ${end}
+  ),
   d as (
-    select customer_id, at, ${counted} - lag(${counted}, 1, 0) over (partition by subscription_id order by at, id) as delta
-    from subscription_history where currency = ${currency} and at < ${end}
+    select customer_id, at, m - lag(m, 1, 0) over (partition by subscription_id order by at, seq) as delta from src
   ),
   susp as (${SUSPENSIONS}),
   ev as (
