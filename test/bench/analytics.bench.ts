@@ -40,11 +40,12 @@ try {
     const mrr = `(case when i % 10 = 3 then ${price} * 10 / 12 else ${price} end)`;
     await w.db.batch([
       w.db.prepare(`insert into customers (id, user_id, currency, created_at, synced_at) ${n} select 'cus_b' || i, 'u_b' || i, 'usd', ${start}, ${start} from n`),
-      w.db.prepare(`insert into subscriptions (id, customer_id, user_id, status, tier, price_id, interval, unit_amount, currency, mrr, trial_start, trial_end, created_at, synced_at)
+      w.db.prepare(`insert into subscriptions (id, customer_id, user_id, status, tier, price_id, interval, unit_amount, currency, mrr, trial_start, trial_end, canceled_at, ended_at, created_at, synced_at)
         ${n} select 'sub_b' || i, 'cus_b' || i, 'u_b' || i,
           case when i % 10 = 0 then 'canceled' when i % 23 = 1 then 'past_due' when i % 17 = 2 then 'trialing' else 'active' end,
           case when i % 5 = 0 then 'mobile' else 'local' end, 'price_' || (i % 5), case when i % 10 = 3 then 'year' else 'month' end,
-          ${price}, 'usd', ${mrr}, case when i % 3 = 0 then ${start} end, case when i % 3 = 0 then ${start} + 7 * ${DAY} end, ${start}, ${start} from n`),
+          ${price}, 'usd', ${mrr}, case when i % 3 = 0 then ${start} end, case when i % 3 = 0 then ${start} + 7 * ${DAY} end,
+          case when i % 10 = 0 then ${start} + 100 * ${DAY} end, case when i % 10 = 0 then ${start} + 100 * ${DAY} end, ${start}, ${start} from n`),
       // History: created (trialing for a third), paid after the trial, an upgrade for every 7th,
       // a 25 % discount ending for every 11th, canceled for every 10th, past due for every 23rd.
       w.db.prepare(`insert into subscription_history (subscription_id, customer_id, user_id, at, status, tier, price_id, unit_amount, currency, quantity, discount, mrr, changes, cause)
