@@ -1,22 +1,25 @@
-/** Monthly cohorts: customers by their first paid month, followed month by month. */
+/** Monthly cohorts: customers by their first month ending with MRR, followed month by month. */
 import { sql } from "drizzle-orm";
 import { rate } from "./report";
 import { monthLabel, parseRange } from "./months";
-import { snapshotCtes } from "./movements";
+import { customerMonths } from "./movements";
 import type { AnalyticsDeps, CohortQuery, CohortReport, CohortRow } from "./types";
 
 export async function cohortReport(deps: AnalyticsDeps, q: CohortQuery): Promise<CohortReport> {
   const { from, to, label } = parseRange(q.from, q.to, deps.clock.now());
   const currency = (q.currency ?? "usd").toLowerCase();
-  // Snapshot i is the end of month from + i − 1; a cohort starts at its first paying month end,
-  // and customers who had paid before the range (fp before boundary 0) belong to earlier cohorts.
-  const rows = await deps.db.all<{ ci: number; i: number; customers: number; mrr: number }>(sql`with ${snapshotCtes(currency, from, to)},
-  c as (select customer_id, min(i) as ci from snap where mrr > 0 and i > 0 group by customer_id)
-  select c.ci as ci, snap.i as i, sum(snap.mrr > 0) as customers, sum(snap.mrr) as mrr
-  from c join snap on snap.customer_id = c.customer_id and snap.i >= c.ci
-  join fp on fp.customer_id = c.customer_id
-  where fp.at >= (select at from b where i = 0)
-  group by c.ci, snap.i order by c.ci, snap.i`);
+  const months = Array.from({ length: to - from + 1 }, (_, k) => `(${k + 1})`).join(", ");
+  // Month index i ends month from + i − 1. A customer's MRR at a month end is the closing of
+  // their latest change up to it (customerMonths, the same facts as the report's movements).
+  const rows = await deps.db.all<{ ci: number; i: number; customers: number; mrr: number }>(sql`with ${customerMonths(currency, from, to)},
+  cfm as materialized (select customer_id, i, opening + d as closing, fi from cf),
+  b(i) as (${sql.raw(`values ${months}`)}),
+  c as materialized (select customer_id, min(fi) as ci from cfm where fi >= 1 group by customer_id),
+  cell as (
+    select c.ci as ci, b.i as i, (select x.closing from cfm x where x.customer_id = c.customer_id and x.i <= b.i order by x.i desc limit 1) as mrr
+    from c join b on b.i >= c.ci
+  )
+  select ci, i, sum(mrr > 0) as customers, sum(mrr) as mrr from cell group by ci, i order by ci, i`);
   const cohorts = new Map<number, CohortRow>();
   for (const r of rows) {
     const ci = Number(r.ci);

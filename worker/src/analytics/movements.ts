@@ -1,9 +1,9 @@
 /**
  * MRR at month ends and its movements per customer, aggregated in SQL: the heavy part of every
- * report. A customer's MRR at a month end is the sum over their subscriptions of the latest
- * history row before it (counted by definitions.countedMrr, zero while suspended); each
- * customer's change from one month end to the next is one movement, so the movements of a month
- * add up to the change of the total exactly.
+ * report and of the cohorts. A customer's MRR at a month end is the sum over their subscriptions
+ * of what counts then (definitions.countedMrr within the subscription's paid dates, zero while
+ * suspended); each customer's change from one month end to the next is one movement, so the
+ * movements of a month add up to the change of the total exactly.
  */
 import { sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
@@ -24,35 +24,6 @@ export interface MonthMovements {
   newCustomers: number;
   churnedCustomers: number;
   reactivatedCustomers: number;
-}
-
-/** The boundaries as a VALUES list of our own integers (D1 binds at most 100 parameters). */
-function boundaries(from: MonthIndex, to: MonthIndex): SQL {
-  const rows: string[] = [];
-  for (let i = 0; i <= to - from + 1; i++) rows.push(`(${i}, ${monthStart(from + i)})`);
-  return sql.raw(`values ${rows.join(", ")}`);
-}
-
-/**
- * The customer × month-end snapshots as CTEs `b` (i, at), `h` (history intervals), `snap`
- * (i, customer_id, mrr), `fp` (customer's first paid moment). Boundary i is the start of month
- * from + i: snapshot i is the state just before it, i.e. at the end of month from + i − 1.
- */
-export function snapshotCtes(currency: string, from: MonthIndex, to: MonthIndex): SQL {
-  return sql`b(i, at) as (${boundaries(from, to)}),
-  h as materialized (
-    select subscription_id, customer_id, at, ${countedMrr(sql`status`, sql`mrr`)} as m,
-      lead(at) over (partition by subscription_id order by at, id) as next_at
-    from subscription_history where currency = ${currency}
-  ),
-  susp as materialized (${SUSPENSIONS}),
-  snap as materialized (
-    select b.i as i, h.customer_id as customer_id,
-      sum(case when h.m > 0 and exists (select 1 from susp where susp.subscription_id = h.subscription_id and susp.from_at < b.at and (susp.to_at is null or susp.to_at >= b.at)) then 0 else h.m end) as mrr
-    from h join b on h.at < b.at and (h.next_at is null or h.next_at >= b.at)
-    group by b.i, h.customer_id
-  ),
-  fp as (select customer_id, min(at) as at from h where m > 0 group by customer_id)`;
 }
 
 /**
@@ -81,23 +52,13 @@ interface Row {
 }
 
 /**
- * Only what changes is read: each history row's change of counted MRR against the row before it,
- * bounded by the subscription's own Stripe dates, because history rows are observations dated by
- * the event that made the sync look (a subscription first fetched after it had ended shows only
- * its end, and a late event can date a row before an earlier one): a subscription counts from its
- * paid start (trial end, else creation; never while still in trial) at the first price observed,
- * changes of price, discount or a paused/unpaid status between, and nothing from its `ended_at`
- * (Stripe's time the cancellation took effect); suspensions as changes of
- * minus the subscription's MRR then (a case closes when the invoice is paid, which the history
- * shows as no change of counted MRR, or when the subscription ends, which it shows as the drop;
- * so the close adds back what the suspension took), summed per customer and month. A customer's
- * opening in a month is the sum of their earlier changes; customers with no change in a month
- * have no movement in it. Month index 0 holds every change before `from`.
+ * The CTEs every MRR figure comes from (see monthlyMovements): `cf(customer_id, i, d, opening, fi)`,
+ * one row per customer and month index with a change (0 = before `from`), its change `d`, the
+ * customer's MRR at the start of that month `opening`, and `fi`, the first month ending with MRR.
  */
-export async function monthlyMovements(db: Db, currency: string, from: MonthIndex, to: MonthIndex): Promise<MonthMovements[]> {
+export function customerMonths(currency: string, from: MonthIndex, to: MonthIndex): SQL {
   const end = monthStart(to + 1);
-  const counted = countedMrr(sql`status`, sql`mrr`);
-  const rows = await db.all<Row>(sql`with
+  return sql`
   sx as materialized (
     select id, customer_id, coalesce(trial_end, created_at) as paid_start, coalesce(ended_at, ${end}) as paid_end from subscriptions
     where currency = ${currency} and status not in ('trialing', 'incomplete', 'incomplete_expired') and coalesce(ended_at, ${end}) > coalesce(trial_end, created_at) and coalesce(trial_end, created_at) < ${end}
@@ -132,7 +93,25 @@ export async function monthlyMovements(db: Db, currency: string, from: MonthInde
     select customer_id, i, d, coalesce(sum(d) over (partition by customer_id order by i rows between unbounded preceding and 1 preceding), 0) as opening from cmo
   ),
   -- The customer's first month ending with MRR: new there, reactivation in any later return.
-  cf as (select i, d, opening, min(case when opening + d > 0 then i end) over (partition by customer_id) as fi from cm)
+  cf as (select customer_id, i, d, opening, min(case when opening + d > 0 then i end) over (partition by customer_id) as fi from cm)`;
+}
+
+/**
+ * Only what changes is read: each history row's change of counted MRR against the row before it,
+ * bounded by the subscription's own Stripe dates, because history rows are observations dated by
+ * the event that made the sync look (a subscription first fetched after it had ended shows only
+ * its end, and a late event can date a row before an earlier one): a subscription counts from its
+ * paid start (trial end, else creation; never while still in trial) at the first price observed,
+ * changes of price, discount or a paused/unpaid status between, and nothing from its `ended_at`
+ * (Stripe's time the cancellation took effect); suspensions as changes of
+ * minus the subscription's MRR then (a case closes when the invoice is paid, which the history
+ * shows as no change of counted MRR, or when the subscription ends, which it shows as the drop;
+ * so the close adds back what the suspension took), summed per customer and month. A customer's
+ * opening in a month is the sum of their earlier changes; customers with no change in a month
+ * have no movement in it. Month index 0 holds every change before `from`.
+ */
+export async function monthlyMovements(db: Db, currency: string, from: MonthIndex, to: MonthIndex): Promise<MonthMovements[]> {
+  const rows = await db.all<Row>(sql`with ${customerMonths(currency, from, to)}
   select i,
     sum(d) as d,
     sum(case when i = 0 then opening + d else 0 end) as closing_zero,
