@@ -9,10 +9,10 @@
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { cohortReport, revenueReport } from "../../worker/src/analytics";
+import { churnRisk, cohortReport, revenueReport, targetProgress } from "../../worker/src/analytics";
 import { fixedClock } from "../../worker/src/clock";
 import { getDb } from "../../worker/src/db/client";
-import { dunningCases, dunningSteps, invoices, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
+import { dunningCases, dunningSteps, invoices, paymentAttempts, retentionOffers, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
 
 const CUR = "cad";
 const at = (month: number, day: number, hour = 12) => Date.UTC(2025, month - 1, day, hour);
@@ -59,7 +59,8 @@ async function seed() {
     { at: at(3, 5), status: "active", tier: "local", mrr: LOCAL },
   ]);
   // C: a 7-day Local trial from Jan 1, paid from Jan 8; upgrade to Mobile mid-month (Feb 14); back to Local at the period end (Apr 15).
-  await subscription("C", "C", { trialStart: at(1, 1), trialEnd: at(1, 8) }, [
+  // C has asked to cancel at the period end (Jul 15): a churn risk, no movement yet.
+  await subscription("C", "C", { trialStart: at(1, 1), trialEnd: at(1, 8), cancelAtPeriodEnd: true, cancelAt: at(7, 15) }, [
     { at: at(1, 1), status: "trialing", tier: "local", mrr: LOCAL },
     { at: at(1, 8), status: "active", tier: "local", mrr: LOCAL },
     { at: at(2, 14), status: "active", tier: "mobile", mrr: MOBILE },
@@ -78,6 +79,9 @@ async function seed() {
     { id: `${P}case_apr`, invoiceId: `${P}in_d_apr`, subscriptionId: `${P}D`, customerId: `${P}D`, anchorAt: at(4, 1), status: "recovered", stage: "suspended", amount: MOBILE, currency: CUR, openedAt: at(4, 1), closedAt: at(5, 3) },
   ]);
   await db().insert(dunningSteps).values({ caseId: `${P}case_apr`, step: "suspended", outcome: "done", at: at(4, 22) });
+  await db().insert(paymentAttempts).values({ id: `${P}att_apr`, invoiceId: `${P}in_d_apr`, customerId: `${P}D`, at: at(4, 1), outcome: "failed", amount: MOBILE, currency: CUR, attempt: 1, declineCode: "insufficient_funds", failureCode: "card_declined" });
+  // B took a retention offer when asking to cancel (the 25 % coupon came from it).
+  await db().insert(retentionOffers).values({ id: `${P}offer_b`, userId: `${P}B`, subscriptionId: `${P}B`, kind: "discount", terms: "{}", description: "25 % off for 2 months", status: "accepted", createdAt: at(1, 5), decidedAt: at(1, 5) });
   // E: a 14-day Mobile trial from Feb 10 that lapses (canceled Feb 17 without paying).
   await subscription("E", "E", { trialStart: at(2, 10), trialEnd: at(2, 24), canceledAt: at(2, 17), endedAt: at(2, 17) }, [
     { at: at(2, 10), status: "trialing", tier: "mobile", mrr: MOBILE },
@@ -186,5 +190,32 @@ describe("analytics on a hand-computed fixture", () => {
       revenue_retention: [14_058, 16_058, 11_883, 9_883, 12_783].map((m) => Math.round((m / 14_058) * 1e4) / 1e4), // 1, 1.1423, 0.8453, 0.703, 0.9093
     });
     expect(c.cohorts[1]).toEqual({ cohort: "2025-02", customers: 1, mrr: 4_900, customers_retained: [1, 1, 0, 1], customer_retention: [1, 1, 0, 1], mrr_retained: [4_900, 4_900, 0, 4_900], revenue_retention: [1, 1, 0, 1] });
+  });
+
+  it("churn risk scores each paying customer by its reasons: pending cancellation, failed payments, a retention offer taken", async () => {
+    const r = await churnRisk(deps(), { limit: 500 });
+    const mine = r.customers.filter((c) => c.subscription_id.startsWith(P));
+    expect(mine.map((c) => [c.subscription_id, c.score, c.reasons.map((x) => x.code)])).toEqual([
+      [`${P}C`, 45, ["pending_cancellation"]],
+      [`${P}B`, 15, ["retention_offer_taken"]],
+      [`${P}D`, 10, ["failed_payments"]], // one failed attempt on Apr 1, within 90 days of Jun 15
+    ]);
+    expect(r.unavailable.map((u) => u.code)).toEqual(["card_expiring"]);
+  });
+
+  it("targets: progress of each toward break-even and the forecast from the trailing three months", async () => {
+    const t = await targetProgress(deps(), { currency: CUR });
+    const by = Object.fromEntries(t.targets.map((x) => [x.key, x]));
+    expect(by.paying_customers).toMatchObject({ current: 5, target: 50, progress: 0.1, reached: false, projected_month: null }); // −1, −1, +2 customers a month: no growth
+    expect(by.mrr).toMatchObject({ current: 17_683, target: 200_000, progress: Math.round((17_683 / 200_000) * 1e4) / 1e4, reached: false });
+    expect(by.first_year_revenue).toMatchObject({ current: 58_975 + 9_882 + 7_800 + 0 + 4_900, reached: false });
+    expect(by.monthly_churn).toMatchObject({ current: 0, reached: true, projected_month: "2025-06" }); // May: 0 of 3 churned
+    expect(by.trial_conversion).toMatchObject({ current: 0.5, reached: true, projected_month: "2025-06" }); // C converted, E lapsed; G still in trial
+    // March, April, May: net rates (725 − 4900) ÷ 20958, (−2000 − 4900) ÷ 16783, 0; added 0, 0, 7800.
+    const rates = [(725 - 4_900) / 20_958, (-2_000 - 4_900) / 16_783, 0];
+    const avgRate = rates.reduce((a, x) => a + x, 0) / 3;
+    expect(t.forecast).toHaveLength(12);
+    expect(t.forecast[0]).toEqual({ period: "2025-07", mrr: Math.round(17_683 * (1 + avgRate) + 7_800 / 3), low: Math.round(17_683 * (1 + rates[1]!) + 0), high: Math.round(17_683 * (1 + 0) + 7_800) });
+    for (const p of t.forecast) expect(p.low <= p.mrr && p.mrr <= p.high).toBe(true);
   });
 });
