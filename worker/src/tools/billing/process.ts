@@ -38,6 +38,7 @@ const Change = z.object({ action: z.string(), subject: z.object({ type: z.string
 const Output = z.object({
   event_id: z.string().nullable().describe("The Stripe event processed; null when only the object was synced"),
   type: z.string().describe("The type as Stripe has it"),
+  object: z.object({ type: z.string(), id: z.string() }).nullable().describe("The Stripe object the event is about, as Stripe has it"),
   fetched: z.enum(["event", "object"]).describe("What was fetched from Stripe: the event by id, or the object it names"),
   outcome: z.enum(["processed", "retry", "parked", "stored"]).describe("processed: the pipeline ran and committed; retry/parked: it failed and the sweep retries it (see GET /v1/events); stored: an event type that changes nothing is kept"),
   changes: z.array(Change).describe("What the pipeline changed, as the audit log recorded it; empty when the mirror was already up to date"),
@@ -200,6 +201,7 @@ async function run(s: Services, input: z.output<typeof Input>, actor: ToolActor)
   return {
     event_id: event?.id ?? null,
     type: event?.type ?? input.type,
+    object: typeof stripeObject.id === "string" ? { type: String(stripeObject.object ?? kind ?? "unknown"), id: stripeObject.id } : null,
     fetched,
     outcome,
     changes,
