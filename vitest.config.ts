@@ -8,6 +8,9 @@ export default defineConfig({
     maxWorkers: 2,
     // The JSON report lets CI print a plain "N passed, N failed" line.
     reporters: ["default", ["json", { outputFile: "node_modules/.cache/vitest-results.json" }]],
+    // The worker logs one line per request (monitoring): thousands in a run, and a failure's
+    // own output is lost among them. Tests that assert on that line spy on the console instead.
+    onConsoleLog: (log) => !log.includes('"message":"request"'),
     projects: ["test/worker/vitest.config.ts", "test/e2e/vitest.config.ts", "test/structure/vitest.config.ts", "test/browser/vitest.config.ts", "packages/entitlements/vitest.config.ts", "packages/stripe-emulator/vitest.config.ts"],
   },
 });
