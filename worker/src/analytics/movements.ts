@@ -59,23 +59,31 @@ interface Row {
 export function customerMonths(currency: string, from: MonthIndex, to: MonthIndex): SQL {
   const end = monthStart(to + 1);
   return sql`
-  sx as materialized (
-    select id, customer_id, coalesce(trial_end, created_at) as paid_start, coalesce(ended_at, ${end}) as paid_end from subscriptions
-    where currency = ${currency} and status not in ('trialing', 'incomplete', 'incomplete_expired') and coalesce(ended_at, ${end}) > coalesce(trial_end, created_at) and coalesce(trial_end, created_at) < ${end}
+  -- History rows of subscriptions that were ever paid, in the order they were written (id): each
+  -- is the state Stripe had when the sync fetched it, but dated by the event that made the sync
+  -- look, which may be older than a row written before it; so a row takes effect no earlier than
+  -- any row before it (a running max), and no earlier than the paid start; the first one counts
+  -- from the paid start (the first state known). Rows from the end on are dropped.
+  hs as (
+    select h.subscription_id, h.customer_id, h.id,
+      max(h.at) over (partition by h.subscription_id order by h.id rows unbounded preceding) as seen,
+      coalesce(s.trial_end, s.created_at) as paid_start, coalesce(s.ended_at, ${end}) as paid_end,
+      ${countedMrr(sql`(case when h.status in ('canceled', 'trialing') then 'active' else h.status end)`, sql`h.mrr`)} as m
+    from subscription_history h join subscriptions s on s.id = h.subscription_id
+    where h.currency = ${currency} and s.status not in ('trialing', 'incomplete', 'incomplete_expired')
+      and coalesce(s.ended_at, ${end}) > coalesce(s.trial_end, s.created_at) and coalesce(s.trial_end, s.created_at) < ${end}
   ),
-  src as (
-    select sx.id as subscription_id, sx.customer_id, sx.paid_start as at, -1 as seq,
-      (select ${countedMrr(sql`'active'`, sql`h.mrr`)} from subscription_history h where h.subscription_id = sx.id order by h.at, h.id limit 1) as m
-    from sx
-    union all
-    select h.subscription_id, h.customer_id, h.at, h.id, ${countedMrr(sql`(case when h.status in ('canceled', 'trialing') then 'active' else h.status end)`, sql`h.mrr`)}
-    from subscription_history h join sx on sx.id = h.subscription_id
-    where h.currency = ${currency} and h.at > sx.paid_start and h.at < sx.paid_end
-    union all
-    select id, customer_id, paid_end, 9007199254740991, 0 from sx where paid_end < ${end}
+  h as materialized (
+    select subscription_id, customer_id, case when lag(id) over (partition by subscription_id order by id) is null then paid_start else max(seen, paid_start) end as at, paid_end, m,
+      lead(seen) over (partition by subscription_id order by id) as next_at,
+      lag(m, 1, 0) over (partition by subscription_id order by id) as prev_m
+    from hs
   ),
   d as (
-    select customer_id, at, m - lag(m, 1, 0) over (partition by subscription_id order by at, seq) as delta from src
+    select customer_id, at, m - prev_m as delta from h where at < paid_end
+    union all
+    -- The end: what counted last before it stops counting.
+    select customer_id, paid_end, -m from h where at < paid_end and (next_at is null or next_at >= paid_end) and paid_end < ${end}
   ),
   susp as (${SUSPENSIONS}),
   ev as (

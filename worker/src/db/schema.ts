@@ -215,8 +215,8 @@ export const subscriptionHistory = sqliteTable(
   (t) => [
     index("subscription_history_sub_idx").on(t.subscriptionId, t.at),
     index("subscription_history_at_idx").on(t.at),
-    // Analytics' MRR changes: one ordered pass per subscription without touching the table.
-    index("subscription_history_mrr_idx").on(t.subscriptionId, t.at, t.id, t.currency, t.status, t.mrr, t.customerId),
+    // Analytics' MRR changes: one pass per subscription in write order without touching the table.
+    index("subscription_history_mrr_idx").on(t.subscriptionId, t.id, t.at, t.currency, t.status, t.mrr, t.customerId),
   ],
 );
 

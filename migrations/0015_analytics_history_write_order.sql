@@ -1,0 +1,2 @@
+DROP INDEX `subscription_history_mrr_idx`;--> statement-breakpoint
+CREATE INDEX `subscription_history_mrr_idx` ON `subscription_history` (`subscription_id`,`id`,`at`,`currency`,`status`,`mrr`,`customer_id`);
