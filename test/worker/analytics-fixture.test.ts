@@ -219,3 +219,31 @@ describe("analytics on a hand-computed fixture", () => {
     for (const p of t.forecast) expect(p.low <= p.mrr && p.mrr <= p.high).toBe(true);
   });
 });
+
+describe("analytics when the history is observations, not a timeline", () => {
+  it("a subscription first seen after it ended counts from its paid start to its ended_at, and the last row written is the state that stands", async () => {
+    const NZD = "nzd";
+    const q = `${P}obs_`;
+    const put = async (id: string, row: Partial<Sub>, history: { at: number; status: string; mrr: number }[]) => {
+      await db().insert(subscriptions).values({ id: q + id, customerId: q + id, status: "active", priceId: "p", interval: "month", unitAmount: 0, currency: NZD, mrr: history.at(-1)!.mrr, createdAt: at(1, 1), syncedAt: NOW, ...row });
+      // Inserted in this order: ids follow the order the sync wrote them, whatever their dates.
+      for (const h of history) await db().insert(subscriptionHistory).values({ ...h, subscriptionId: q + id, customerId: q + id, currency: NZD, cause: "fixture", changes: "status", unitAmount: 0, quantity: 1, priceId: "p" });
+    };
+    // X: paid from Feb 1, ended Apr 10; the sync first fetched it after the end (one row, dated then).
+    await put("X", { status: "canceled", createdAt: at(2, 1), canceledAt: at(4, 10), endedAt: at(4, 10) }, [{ at: at(4, 10), status: "canceled", mrr: MOBILE }]);
+    // Y: paid from Jan 10 on Mobile; a later sync wrote its downgrade to Local but dated it by an older event (Jan 12).
+    await put("Y", { createdAt: at(1, 10) }, [
+      { at: at(3, 1), status: "active", mrr: MOBILE },
+      { at: at(1, 12), status: "active", mrr: LOCAL },
+    ]);
+    const r = await revenueReport(deps(), { period: "monthly", from: "2025-01", to: "2025-05", currency: NZD });
+    expect(r.rows.map((x) => [x.period, x.new_mrr, x.contraction_mrr, x.churned_mrr, x.closing_mrr])).toEqual([
+      ["2025-01", MOBILE, 0, 0, MOBILE], // Y from its paid start at the first state seen
+      ["2025-02", MOBILE, 0, 0, 2 * MOBILE], // X from its paid start
+      ["2025-03", 0, LOCAL - MOBILE, 0, MOBILE + LOCAL], // Y's later row takes effect no earlier than Mar 1, the row written before it
+      ["2025-04", 0, 0, -MOBILE, LOCAL], // X ends on Apr 10
+      ["2025-05", 0, 0, 0, LOCAL],
+    ]);
+    expect(r.current.mrr).toBe(LOCAL);
+  });
+});

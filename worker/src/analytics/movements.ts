@@ -64,26 +64,26 @@ export function customerMonths(currency: string, from: MonthIndex, to: MonthInde
   -- look, which may be older than a row written before it; so a row takes effect no earlier than
   -- any row before it (a running max), and no earlier than the paid start; the first one counts
   -- from the paid start (the first state known). Rows from the end on are dropped.
-  hs as (
-    select h.subscription_id, h.customer_id, h.id,
+  h as materialized (
+    select h.subscription_id, h.customer_id,
+      case when row_number() over w = 1 then coalesce(s.trial_end, s.created_at)
+        else max(max(h.at) over (partition by h.subscription_id order by h.id rows unbounded preceding), coalesce(s.trial_end, s.created_at)) end as at,
+      coalesce(s.ended_at, ${end}) as paid_end,
+      ${countedMrr(sql`(case when h.status in ('canceled', 'trialing') then 'active' else h.status end)`, sql`h.mrr`)} as m,
       max(h.at) over (partition by h.subscription_id order by h.id rows unbounded preceding) as seen,
-      coalesce(s.trial_end, s.created_at) as paid_start, coalesce(s.ended_at, ${end}) as paid_end,
-      ${countedMrr(sql`(case when h.status in ('canceled', 'trialing') then 'active' else h.status end)`, sql`h.mrr`)} as m
+      lead(h.at) over w as next_at,
+      lag(${countedMrr(sql`(case when h.status in ('canceled', 'trialing') then 'active' else h.status end)`, sql`h.mrr`)}, 1, 0) over w as prev_m
     from subscription_history h join subscriptions s on s.id = h.subscription_id
     where h.currency = ${currency} and s.status not in ('trialing', 'incomplete', 'incomplete_expired')
       and coalesce(s.ended_at, ${end}) > coalesce(s.trial_end, s.created_at) and coalesce(s.trial_end, s.created_at) < ${end}
-  ),
-  h as materialized (
-    select subscription_id, customer_id, case when lag(id) over (partition by subscription_id order by id) is null then paid_start else max(seen, paid_start) end as at, paid_end, m,
-      lead(seen) over (partition by subscription_id order by id) as next_at,
-      lag(m, 1, 0) over (partition by subscription_id order by id) as prev_m
-    from hs
+    window w as (partition by h.subscription_id order by h.id)
   ),
   d as (
     select customer_id, at, m - prev_m as delta from h where at < paid_end
     union all
-    -- The end: what counted last before it stops counting.
-    select customer_id, paid_end, -m from h where at < paid_end and (next_at is null or next_at >= paid_end) and paid_end < ${end}
+    -- The end: what counted last before it stops counting (the next row, if any, would take
+    -- effect at max(seen, its date), at or past the end).
+    select customer_id, paid_end, -m from h where at < paid_end and max(seen, coalesce(next_at, paid_end)) >= paid_end and paid_end < ${end}
   ),
   susp as (${SUSPENSIONS}),
   ev as (
