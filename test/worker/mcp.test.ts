@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { McpError, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, McpError, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
 import { beforeAll, describe, expect, it } from "vitest";
 import { roleHas } from "../../worker/src/auth/permissions";
@@ -126,6 +126,15 @@ describe("MCP endpoint", () => {
       expect((unknown as McpError).code).toBe(MCP_RESOURCE_NOT_FOUND);
       await client.close();
     }
+  });
+
+  it("answers a subscription URI with a broken percent-escape as invalid params naming the URI, not as our own failure", async () => {
+    const client = await connect(keys.analyst);
+    const broken = await client.readResource({ uri: "billing://subscriptions/user_%E0%A4%A" }).catch((e: unknown) => e);
+    expect(broken).toBeInstanceOf(McpError);
+    expect((broken as McpError).code).toBe(ErrorCode.InvalidParams);
+    expect((broken as McpError).data).toMatchObject({ status: 400, code: "validation_failed", errors: [{ field: "uri.user_id" }] });
+    await client.close();
   });
 
   it("needs an API key: none is a 401 problem, and the SDK client cannot connect", async () => {

@@ -24,6 +24,7 @@ import { z } from "zod";
 import type { Caller } from "../audit/chain";
 import type { Principal } from "../auth/api-keys";
 import { roleHas } from "../auth/permissions";
+import { invalidInput } from "../errors";
 import type { Services } from "../services";
 import type { Tool as AgentTool } from "../tools/registry";
 
@@ -148,7 +149,7 @@ export function createMcpServer(deps: McpDeps): Server {
       if (!roleHas(principal.role, "billing:read")) {
         throw new McpError(MCP_FORBIDDEN, `This ${principal.role} key may not read subscriptions: it needs the \`billing:read\` permission.`, { required_permission: "billing:read" });
       }
-      return deps.subscription(decodeURIComponent(match[1]!));
+      return deps.subscription(userIdOf(match[1]!));
     };
     try {
       return { contents: [{ uri, mimeType: "application/json", text: JSON.stringify(await body()) }] };
@@ -162,6 +163,15 @@ export function createMcpServer(deps: McpDeps): Server {
   });
 
   return server;
+}
+
+/** The URI's user id, unescaped; a broken escape is the caller's mistake (a 400 naming it), not ours. */
+function userIdOf(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw invalidInput("user_id", "is not valid percent-encoding", `The user id in the URI is not valid percent-encoding (${JSON.stringify(segment.slice(0, 100))}); escape it as encodeURIComponent does.`);
+  }
 }
 
 function failed(problem: ProblemLike): CallToolResult {
