@@ -128,12 +128,14 @@ describe("MCP endpoint", () => {
     }
   });
 
-  it("answers a subscription URI with a broken percent-escape as invalid params naming the URI, not as our own failure", async () => {
+  it("answers a subscription URI with a broken percent-escape or a malformed user id as invalid params naming it, not as our own failure", async () => {
     const client = await connect(keys.analyst);
-    const broken = await client.readResource({ uri: "billing://subscriptions/user_%E0%A4%A" }).catch((e: unknown) => e);
-    expect(broken).toBeInstanceOf(McpError);
-    expect((broken as McpError).code).toBe(ErrorCode.InvalidParams);
-    expect((broken as McpError).data).toMatchObject({ status: 400, code: "validation_failed", errors: [{ field: "uri.user_id" }] });
+    for (const uri of ["billing://subscriptions/user_%E0%A4%A", `billing://subscriptions/${"u".repeat(129)}`, "billing://subscriptions/user%20with%20spaces"]) {
+      const refused = await client.readResource({ uri }).catch((e: unknown) => e);
+      expect(refused, uri).toBeInstanceOf(McpError);
+      expect((refused as McpError).code, uri).toBe(ErrorCode.InvalidParams);
+      expect((refused as McpError).data, uri).toMatchObject({ status: 400, code: "validation_failed", errors: [{ field: "uri.user_id" }] });
+    }
     await client.close();
   });
 

@@ -24,6 +24,7 @@ import { z } from "zod";
 import type { Caller } from "../audit/chain";
 import type { Principal } from "../auth/api-keys";
 import { roleHas } from "../auth/permissions";
+import { USER_ID_PATTERN } from "../entitlements/user-id";
 import { invalidInput } from "../errors";
 import type { Services } from "../services";
 import type { Tool as AgentTool } from "../tools/registry";
@@ -165,13 +166,19 @@ export function createMcpServer(deps: McpDeps): Server {
   return server;
 }
 
-/** The URI's user id, unescaped; a broken escape is the caller's mistake (a 400 naming it), not ours. */
+/**
+ * The URI's user id, unescaped and held to the pattern GET /v1/subscriptions/{user_id} holds it
+ * to: a broken escape or a malformed id is the caller's mistake (a 400 naming it), not ours.
+ */
 function userIdOf(segment: string): string {
+  let id: string;
   try {
-    return decodeURIComponent(segment);
+    id = decodeURIComponent(segment);
   } catch {
     throw invalidInput("user_id", "is not valid percent-encoding", `The user id in the URI is not valid percent-encoding (${JSON.stringify(segment.slice(0, 100))}); escape it as encodeURIComponent does.`);
   }
+  if (!USER_ID_PATTERN.test(id)) throw invalidInput("user_id", "must be a user id: 1-128 of A-Z a-z 0-9 _ . : @ -", "The user id in the URI is not one: 1-128 of A-Z a-z 0-9 _ . : @ -, percent-encoded.");
+  return id;
 }
 
 function failed(problem: ProblemLike): CallToolResult {
