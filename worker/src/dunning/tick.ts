@@ -30,6 +30,7 @@ import type { EmailInput } from "../email/templates";
 import { describeError } from "../log";
 import { suspensionOf } from "../entitlements/suspend";
 import { Stripe } from "../billing/stripe";
+import { emptyTargets, syncObjects } from "../billing/sync";
 import type { Services } from "../services";
 import { planName, tiers } from "./cases";
 import { firstSlotAfter, isHardDecline, retryAt, stageAt, type DunningPolicy, type DunningStage } from "./policy";
@@ -150,6 +151,20 @@ async function advance(s: TickDeps, selected: Case, now: number, policy: Dunning
   }
 }
 
+/**
+ * Whether the case's invoice is still unpaid at Stripe. Paid or voided there while its webhook is
+ * on its way (or was lost), it is synced now through the webhook's own pipeline, which closes the
+ * case and restores access; no suspension or cancellation may act on the mirror's stale "open".
+ */
+async function stillUnpaid(s: TickDeps, c: Case, now: number): Promise<boolean> {
+  const inv = await s.stripe.invoices.retrieve(c.invoiceId);
+  if (inv.status === "open") return true;
+  const targets = emptyTargets();
+  targets.invoices.add(c.invoiceId);
+  await syncObjects(s, { actor: { type: "cron", id: "dunning" }, cause: `dunning:${c.id}`, at: now }, targets);
+  return false;
+}
+
 type Attempt = { outcome: "paid" } | { outcome: "declined"; declineCode: string | null } | { outcome: "settled" } | { outcome: "no_payment_method" };
 
 /** Stripe refuses to attempt at all when there is nothing to charge ("no attached payment source or default payment method"). */
@@ -179,6 +194,8 @@ async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolic
   const slot = Math.max(c.retries, firstSlotAfter(c.anchorAt, now, policy) - 1);
   const allowed = policy.retries.by === "worker" && !isHardDecline(c.lastDeclineCode, policy) && slot < policy.retries.days.length;
   const attempt: Attempt | null = allowed ? await payOnce(s, c, slot) : null;
+  // Paid or voided elsewhere: closed by the sync, not left open for the next stage's notice.
+  if (attempt?.outcome === "settled" && !(await stillUnpaid(s, c, now))) return false;
   const contact = attempt && attempt.outcome !== "settled" ? await contactOf(s, c.customerId, contacts) : null;
   const step = `retry_${slot + 1}`;
   const outcome = await s.audit.commit(async () => {
@@ -229,6 +246,8 @@ async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolic
 
 /** Cancels the Stripe subscription of a case suspended long enough (policy `cancelAfterSuspensionDays`). */
 async function cancelStep(s: TickDeps, c: Case, now: number, result: TickResult): Promise<void> {
+  // Paid since the suspension (its webhook not processed yet): never cancel a paying customer.
+  if (!(await stillUnpaid(s, c, now))) return;
   try {
     await s.stripe.subscriptions.cancel(c.subscriptionId, { cancellation_details: { comment: `unpaid invoice ${c.invoiceId}: dunning ended` } }, { idempotencyKey: `dunning:${c.id}:cancel` });
   } catch (error) {
@@ -256,6 +275,8 @@ async function cancelStep(s: TickDeps, c: Case, now: number, result: TickResult)
 
 async function stageStep(s: TickDeps, selected: Case, now: number, policy: DunningPolicy, contacts: Map<string, Promise<Contact>>, tier: string | null, result: TickResult): Promise<void> {
   const suspendAt = stageAt(selected.anchorAt, (policy.stages.find((st) => st.stage === "suspended") ?? policy.stages.at(-1)!).day);
+  // Suspending cuts access: only on Stripe's word that the invoice is still unpaid.
+  if (dueStages(selected, now, policy).latest?.stage === "suspended" && !(await stillUnpaid(s, selected, now))) return;
   const contact = await contactOf(s, selected.customerId, contacts);
   const outcome = await s.audit.commit(async () => {
     // Read again inside the commit: it is rebuilt when another writer got in first.
