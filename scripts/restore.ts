@@ -9,7 +9,7 @@
  * since the backup; the audit chain and its checkpoints come back as they were in the dump.
  * The restored backup is recorded again (the dump's backups table predates it) with a `restore` row.
  */
-import { access } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { fileFacts, query, record, timeFromFileName, wrangler, type D1Options } from "./backup-common.ts";
@@ -32,8 +32,25 @@ export async function wipe(o: D1Options): Promise<number> {
   return objects.length;
 }
 
+/** The first statement of every `wrangler d1 export` (local and remote alike). */
+const DUMP_HEADER = "PRAGMA defer_foreign_keys=TRUE;";
+
+/**
+ * The wipe cannot be undone, so the file is checked first: a wrong file (not an export, another
+ * database's) or an export cut short would otherwise leave the database empty or half loaded.
+ */
+export async function checkDump(file: string): Promise<void> {
+  const text = await readFile(file, "utf8");
+  const problems: string[] = [];
+  if (!text.startsWith(DUMP_HEADER)) problems.push(`it does not begin as wrangler d1 export writes (${DUMP_HEADER})`);
+  if (!/CREATE TABLE (?:IF NOT EXISTS )?[`"']?audit_log[`"']?/.test(text)) problems.push("it creates no audit_log table, so it is not a dump of this worker's database");
+  if (!/;\s*$/.test(text)) problems.push("it does not end with a complete statement, so the export was cut short");
+  if (problems.length) throw new Error(`${file} is not a complete D1 export of this database; nothing was dropped: ${problems.join("; ")}.`);
+}
+
 export async function restore(file: string, o: D1Options & { now?: () => number }): Promise<{ dropped: number; bytes: number; sha256: string }> {
   await access(file);
+  await checkDump(file);
   const facts = await fileFacts(file);
   const dropped = await wipe(o);
   await wrangler(["execute", "--file", path.resolve(file), ...(o.target === "remote" ? ["--yes"] : [])], o);

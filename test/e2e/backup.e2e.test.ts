@@ -12,6 +12,7 @@ import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
 import { generateSigningKey } from "../../scripts/keys.ts";
+import { query } from "../../scripts/backup-common.ts";
 import { backup } from "../../scripts/backup.ts";
 import { restore } from "../../scripts/restore.ts";
 import { catalog } from "../../worker/src/catalog.ts";
@@ -141,4 +142,27 @@ describe("backup, wipe and restore of the worker's D1", () => {
     expect(result.stderr).toMatch(/--confirm-remote/);
     expect(existsSync(file)).toBe(false);
   });
+
+  it("refuses a file that is not a complete export of this database before dropping anything", async () => {
+    await worker?.dispose();
+    worker = undefined;
+    const o = { target: "local" as const, config: config() };
+    const made = await backup({ ...o, outDir: path.join(dir, "backups-refused") });
+    const dump = readFileSync(made.file, "utf8");
+    const objects = async () => (await query<{ n: number }>("select count(*) as n from sqlite_master", o))[0]!.n;
+    const before = await objects();
+    expect(before).toBeGreaterThan(10);
+    const files = {
+      empty: "",
+      "plain SQL": "select 1;\n",
+      "another database's export": "PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE IF NOT EXISTS \"notes\" (id text);\n",
+      "an export cut short": dump.slice(0, Math.floor(dump.length * 0.6)).replace(/;\s*$/, ""),
+    };
+    for (const [what, text] of Object.entries(files)) {
+      const file = path.join(dir, `${what.replace(/\W+/g, "-")}.sql`);
+      writeFileSync(file, text);
+      await expect(restore(file, o), what).rejects.toThrow(/not a complete D1 export.*nothing was dropped/);
+    }
+    expect(await objects()).toBe(before);
+  }, 60_000);
 });
