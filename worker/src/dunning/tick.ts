@@ -253,8 +253,10 @@ async function cancelStep(s: TickDeps, c: Case, now: number, result: TickResult)
   } catch (error) {
     // Already ended (canceled by hand, or by Stripe): there is nothing left to cancel.
     if (!(error instanceof Stripe.errors.StripeInvalidRequestError)) throw error;
+    // Only a subscription Stripe shows as ended counts as canceled; one it cannot show (gone, or
+    // Stripe unreachable) leaves the step due, so the cancellation is never recorded unmade.
     const sub = await s.stripe.subscriptions.retrieve(c.subscriptionId).catch(() => null);
-    if (sub && sub.status !== "canceled" && sub.status !== "incomplete_expired") throw error;
+    if (!sub || (sub.status !== "canceled" && sub.status !== "incomplete_expired")) throw error;
   }
   const done = await s.audit.commit(async () => {
     const cur = await s.db.select().from(dunningCases).where(eq(dunningCases.id, c.id)).get();
