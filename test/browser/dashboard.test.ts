@@ -11,13 +11,10 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
-import { seedDemo } from "../../scripts/demo/seed.ts";
 import type { RevenueReport } from "../../worker/src/analytics/types.ts";
-import { catalog } from "../../worker/src/catalog.ts";
-import { ROOT, startWorker, type WorkerHarness } from "../harness/worker.ts";
+import { demoWorld, type DemoWorld } from "../harness/demo.ts";
+import { ROOT, type WorkerHarness } from "../harness/worker.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const HAVE_BROWSER = existsSync(CHROMIUM);
@@ -26,7 +23,7 @@ const CUSTOMERS = Number(process.env.DASHBOARD_CUSTOMERS ?? 24);
 const COOKIE = "__Host-fja_dashboard";
 const CHARTS = ["mrr", "movements", "customers", "trials", "forecast", "cohorts", "funnel"];
 
-let emulator: Emulator;
+let world: DemoWorld;
 let worker: WorkerHarness;
 let browser: Browser;
 let context: BrowserContext;
@@ -43,34 +40,9 @@ describe.skipIf(!HAVE_BROWSER)(`the revenue dashboard in chromium (${CHROMIUM})`
     // A fresh clone running only this file still has uPlot in the static assets.
     execFileSync(process.execPath, [path.join(ROOT, "scripts/vendor-assets.mjs")], { stdio: "inherit" });
     mkdirSync(SHOTS, { recursive: true });
-    emulator = await startEmulator({ port: 0, secretKey: "sk_test_dashboard", taxRates: { "US-CA": 725 }, invoiceFinalizeDelaySeconds: 3600 });
-    const stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
-    for (const tier of catalog.tiers) {
-      const product = await stripe.products.create({ name: tier.name, metadata: { tier: tier.key } });
-      for (const p of tier.prices) await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: p.interval }, lookup_key: p.lookupKey });
-    }
-    const endpoint = await stripe.webhookEndpoints.create({ url: "http://127.0.0.1:1/placeholder", enabled_events: ["*"] });
-    worker = await startWorker({ bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret! } });
-    await stripe.webhookEndpoints.update(endpoint.id, { url: `${worker.url}/webhooks/stripe` });
-    const scheduled = await worker.mf.getWorker();
-    const issues: string[] = [];
-    await seedDemo(
-      {
-        workerUrl: worker.url,
-        serviceKey: worker.serviceKey,
-        adminKey: worker.adminKey,
-        stripe,
-        emulatorUrl: emulator.url,
-        emulatorKey: emulator.secretKey,
-        idle: () => emulator.idle(),
-        drain: () => worker.drainQueue(),
-        sweep: async () => {
-          await worker.db.prepare("update stripe_events set next_attempt_at = ? where status = 'pending' and lease_until is null").bind(Date.now()).run();
-          await scheduled.scheduled({ cron: "* * * * *", scheduledTime: new Date() });
-        },
-      },
-      { customers: CUSTOMERS, days: 365, now: Math.floor(Date.now() / 1000), concurrency: 8, onIssue: (c, what) => issues.push(`${c.userId}: ${what}`) },
-    );
+    world = await demoWorld({ secretKey: "sk_test_dashboard", customers: CUSTOMERS });
+    ({ worker } = world);
+    const issues = world.issues;
     expect(issues).toEqual([]);
     analystKey = await worker.createKey("analyst", "dashboard-browser");
     // Chrome keeps a Secure (and __Host-) cookie from plain http on 127.0.0.1 and localhost, as npm start serves it.
@@ -92,8 +64,7 @@ describe.skipIf(!HAVE_BROWSER)(`the revenue dashboard in chromium (${CHROMIUM})`
 
   afterAll(async () => {
     await browser?.close();
-    await worker?.dispose();
-    await emulator?.stop();
+    await world?.dispose();
   });
 
   const sessionCookie = async () => (await context.cookies(base)).find((c) => c.name === COOKIE);

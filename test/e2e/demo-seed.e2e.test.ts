@@ -6,61 +6,31 @@
  */
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
 import { demoPlan } from "../../scripts/demo/plan.ts";
-import { seedDemo, type SeedReport } from "../../scripts/demo/seed.ts";
+import type { SeedReport } from "../../scripts/demo/seed.ts";
 import { revenueReport } from "../../worker/src/analytics/index.ts";
 import { monthlyAmount } from "../../worker/src/billing/mirror.ts";
-import { catalog } from "../../worker/src/catalog.ts";
 import { fixedClock } from "../../worker/src/clock.ts";
-import { startWorker, type WorkerHarness } from "../harness/worker.ts";
+import { demoWorld, type DemoWorld } from "../harness/demo.ts";
+import type { WorkerHarness } from "../harness/worker.ts";
 
 const CUSTOMERS = 36;
 const DAYS = 365;
 
-let emulator: Emulator;
+let world: DemoWorld;
 let worker: WorkerHarness;
 let stripe: Stripe;
 let report: SeedReport;
+let issues: string[];
 const now = Math.floor(Date.now() / 1000);
-const issues: string[] = [];
 
 beforeAll(async () => {
-  emulator = await startEmulator({ port: 0, secretKey: "sk_test_demo_seed", taxRates: { "US-CA": 725 }, invoiceFinalizeDelaySeconds: 3600 });
-  stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
-  for (const tier of catalog.tiers) {
-    const product = await stripe.products.create({ name: tier.name, metadata: { tier: tier.key } });
-    for (const p of tier.prices) await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: p.interval }, lookup_key: p.lookupKey });
-  }
-  const endpoint = await stripe.webhookEndpoints.create({ url: "http://127.0.0.1:1/placeholder", enabled_events: ["*"] });
-  worker = await startWorker({ bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret! } });
-  await stripe.webhookEndpoints.update(endpoint.id, { url: `${worker.url}/webhooks/stripe` });
-  const scheduled = await worker.mf.getWorker();
-  report = await seedDemo(
-    {
-      workerUrl: worker.url,
-      serviceKey: worker.serviceKey,
-      adminKey: worker.adminKey,
-      stripe,
-      emulatorUrl: emulator.url,
-      emulatorKey: emulator.secretKey,
-      idle: () => emulator.idle(),
-      drain: () => worker.drainQueue(),
-      // The minute cron at the real time, as Cloudflare runs it (a run dated later would stamp the
-      // mirror with a future sync time that every later, real-time write yields to), with the
-      // events left for it due now rather than a lease from now: minutes pass in a moment here.
-      sweep: async () => {
-        await worker.db.prepare("update stripe_events set next_attempt_at = ? where status = 'pending' and lease_until is null").bind(Date.now()).run();
-        await scheduled.scheduled({ cron: "* * * * *", scheduledTime: new Date() });
-      },
-    },
-    { customers: CUSTOMERS, days: DAYS, now, concurrency: 8, onIssue: (c, what) => issues.push(`${c.userId} (${c.story}): ${what}`) },
-  );
+  world = await demoWorld({ secretKey: "sk_test_demo_seed", customers: CUSTOMERS, days: DAYS, now });
+  ({ worker, stripe, report, issues } = world);
 }, 300_000);
 
 afterAll(async () => {
-  await worker?.dispose();
-  await emulator?.stop();
+  await world?.dispose();
 });
 
 const rowsOf = async <T>(sql: string, ...binds: unknown[]) => (await worker.db.prepare(sql).bind(...binds).all<T>()).results;

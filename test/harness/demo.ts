@@ -1,0 +1,61 @@
+/**
+ * The demo world the Node-side suites share: the Stripe emulator with the catalog's prices, the
+ * worker in Miniflare receiving its signed webhooks, and the demo customers `npm start` seeds,
+ * played for real through the lifecycle API (scripts/demo/seed.ts).
+ */
+import Stripe from "stripe";
+import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
+import { seedDemo, type SeedReport } from "../../scripts/demo/seed.ts";
+import { catalog } from "../../worker/src/catalog.ts";
+import { startWorker, type WorkerHarness } from "./worker.ts";
+
+export interface DemoWorld {
+  emulator: Emulator;
+  worker: WorkerHarness;
+  stripe: Stripe;
+  report: SeedReport;
+  /** Every step the seed could not play (refused, failed), as `<user>: <what>`; empty when all went through. */
+  issues: string[];
+  dispose(): Promise<void>;
+}
+
+export async function demoWorld(opts: { secretKey: string; customers: number; days?: number; now?: number; concurrency?: number }): Promise<DemoWorld> {
+  const emulator = await startEmulator({ port: 0, secretKey: opts.secretKey, taxRates: { "US-CA": 725 }, invoiceFinalizeDelaySeconds: 3600 });
+  const stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
+  for (const tier of catalog.tiers) {
+    const product = await stripe.products.create({ name: tier.name, metadata: { tier: tier.key } });
+    for (const p of tier.prices) await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: p.interval }, lookup_key: p.lookupKey });
+  }
+  const endpoint = await stripe.webhookEndpoints.create({ url: "http://127.0.0.1:1/placeholder", enabled_events: ["*"] });
+  const worker = await startWorker({ bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret! } });
+  await stripe.webhookEndpoints.update(endpoint.id, { url: `${worker.url}/webhooks/stripe` });
+  const scheduled = await worker.mf.getWorker();
+  const issues: string[] = [];
+  const report = await seedDemo(
+    {
+      workerUrl: worker.url,
+      serviceKey: worker.serviceKey,
+      adminKey: worker.adminKey,
+      stripe,
+      emulatorUrl: emulator.url,
+      emulatorKey: emulator.secretKey,
+      idle: () => emulator.idle(),
+      drain: () => worker.drainQueue(),
+      // The minute cron at the real time, as Cloudflare runs it (a run dated later would stamp the
+      // mirror with a future sync time that every later, real-time write yields to), with the
+      // events left for it due now rather than a lease from now: minutes pass in a moment here.
+      sweep: async () => {
+        await worker.db.prepare("update stripe_events set next_attempt_at = ? where status = 'pending' and lease_until is null").bind(Date.now()).run();
+        await scheduled.scheduled({ cron: "* * * * *", scheduledTime: new Date() });
+      },
+    },
+    { customers: opts.customers, days: opts.days ?? 365, now: opts.now ?? Math.floor(Date.now() / 1000), concurrency: opts.concurrency ?? 8, onIssue: (c, what) => issues.push(`${c.userId} (${c.story}): ${what}`) },
+  );
+  return {
+    emulator, worker, stripe, report, issues,
+    async dispose() {
+      await worker.dispose();
+      await emulator.stop();
+    },
+  };
+}
