@@ -217,8 +217,40 @@ export const subscriptionHistory = sqliteTable(
     index("subscription_history_at_idx").on(t.at),
     // Analytics' MRR changes: one pass per subscription in write order without touching the table.
     index("subscription_history_mrr_idx").on(t.subscriptionId, t.id, t.at, t.currency, t.status, t.mrr, t.customerId),
+    // Rederiving one customer's MRR timeline (customer_mrr_months) reads their rows by this.
+    index("subscription_history_customer_idx").on(t.customerId, t.subscriptionId),
   ],
 );
+
+/**
+ * Analytics' MRR timeline per customer: one row per (currency, customer, UTC month) in which the
+ * customer's counted MRR changed, derived from subscription_history, subscriptions and dunning
+ * suspensions by triggers (migration 0017, analytics_mrr_triggers) in the same transaction as every write to those, so
+ * it is never stale and the report reads months instead of re-deriving every history row.
+ * Written only by those triggers.
+ */
+export const customerMrrMonths = sqliteTable(
+  "customer_mrr_months",
+  {
+    currency: text("currency").notNull(),
+    customerId: text("customer_id").notNull(),
+    /** Months since year 0 (year × 12 + month − 1), UTC. */
+    month: integer("month").notNull(),
+    /** The month's net change of the customer's MRR (cents; never 0). */
+    d: integer("d").notNull(),
+    /** The customer's MRR at the end of the month (cents). */
+    closing: integer("closing").notNull(),
+    /** The latest earlier month of a change made while the customer was paying; null if none. */
+    paidChangeBefore: integer("paid_change_before"),
+  },
+  (t) => [
+    index("customer_mrr_months_customer_idx").on(t.currency, t.customerId, t.month, t.closing),
+    index("customer_mrr_months_month_idx").on(t.currency, t.month, t.d, t.closing, t.paidChangeBefore),
+  ],
+);
+
+/** Customers whose customer_mrr_months rows are being rederived (transient, inside a trigger). */
+export const customerMrrDirty = sqliteTable("customer_mrr_dirty", { customerId: text("customer_id").notNull() });
 
 export const INVOICE_STATUSES = ["draft", "open", "paid", "uncollectible", "void"] as const;
 
@@ -459,6 +491,7 @@ export const dunningCases = sqliteTable(
     index("dunning_cases_due_idx").on(t.status, t.nextActionAt),
     index("dunning_cases_clock_due_idx").on(t.status, t.testClock, t.nextActionAt),
     index("dunning_cases_subscription_idx").on(t.subscriptionId, t.status),
+    index("dunning_cases_customer_idx").on(t.customerId, t.subscriptionId),
   ],
 );
 
