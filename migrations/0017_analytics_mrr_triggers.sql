@@ -4,7 +4,8 @@
 -- so the table can never disagree with its inputs. The rules are the report's (README, Analytics):
 -- history rows in write order, each effective no earlier than the rows before it, the first from
 -- the paid start (trial end, else creation), nothing from Stripe's ended_at, suspensions as minus
--- the MRR then until the case closes. Then every existing customer is derived once.
+-- the MRR then until the case closes. Existing customers are derived in 0019, once the
+-- customer-first index (0018) makes each rederivation a lookup.
 create trigger customer_mrr_rederive after insert on customer_mrr_dirty begin
   delete from customer_mrr_months where customer_id = new.customer_id;
   insert into customer_mrr_months (currency, customer_id, month, d, closing, paid_change_before)
@@ -139,6 +140,3 @@ create trigger dunning_steps_mrr_update after update on dunning_steps begin
     union select customer_id from subscription_history where subscription_id = (select subscription_id from dunning_cases where id = new.case_id)
     union select customer_id from dunning_cases where subscription_id = (select subscription_id from dunning_cases where id = new.case_id);
 end;
---> statement-breakpoint
-insert into customer_mrr_dirty (customer_id)
-  select customer_id from subscription_history union select customer_id from dunning_cases;

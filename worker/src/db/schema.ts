@@ -244,7 +244,8 @@ export const customerMrrMonths = sqliteTable(
     paidChangeBefore: integer("paid_change_before"),
   },
   (t) => [
-    index("customer_mrr_months_customer_idx").on(t.currency, t.customerId, t.month, t.closing),
+    // Customer first: the triggers rederive one customer at a time (delete by customer_id).
+    index("customer_mrr_months_customer_idx").on(t.customerId, t.currency, t.month, t.closing),
     index("customer_mrr_months_month_idx").on(t.currency, t.month, t.d, t.closing, t.paidChangeBefore),
   ],
 );
