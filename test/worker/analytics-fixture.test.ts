@@ -246,4 +246,19 @@ describe("analytics when the history is observations, not a timeline", () => {
     ]);
     expect(r.current.mrr).toBe(LOCAL);
   });
+
+  it("counts a subscription suspended by dunning now as no MRR and no paying customer, while Stripe still says past_due", async () => {
+    const CAD = "aud"; // its own currency: the other fixtures' rows stay out
+    const q = `${P}susp_`;
+    for (const [id, status] of [["K", "active"], ["L", "past_due"]] as const) {
+      await db().insert(subscriptions).values({ id: q + id, customerId: q + id, status, priceId: "p", interval: "month", unitAmount: 0, currency: CAD, mrr: MOBILE, createdAt: at(1, 1), syncedAt: NOW });
+      await db().insert(subscriptionHistory).values({ at: at(1, 1), status: "active", mrr: MOBILE, subscriptionId: q + id, customerId: q + id, currency: CAD, cause: "fixture", changes: "status", unitAmount: 0, quantity: 1, priceId: "p" });
+    }
+    // L's April invoice failed on Apr 1 and dunning suspended it on day 21; still unpaid now.
+    await db().insert(dunningCases).values({ id: `${q}case`, invoiceId: `${q}in`, subscriptionId: `${q}L`, customerId: `${q}L`, anchorAt: at(4, 1), status: "suspended", stage: "suspended", amount: MOBILE, currency: CAD, openedAt: at(4, 1), closedAt: at(4, 22) });
+    await db().insert(dunningSteps).values({ caseId: `${q}case`, step: "suspended", outcome: "done", at: at(4, 22) });
+    const r = await revenueReport(deps(), { period: "monthly", from: "2025-01", to: "2025-05", currency: CAD });
+    expect(r.current).toMatchObject({ mrr: MOBILE, customers: 1 }); // K only
+    expect(r.rows.at(-1)?.closing_mrr).toBe(MOBILE);
+  });
 });

@@ -19,7 +19,7 @@ export async function currentFigures(deps: AnalyticsDeps, currency: string): Pro
   const now = deps.clock.now();
   const rankCase = `case status ${STATUS_RANK.map((st, i) => `when '${st}' then ${i}`).join(" ")} else ${STATUS_RANK.length} end`;
   const rows = await deps.db.all<{ kind: string; key: string | null; customers: number; mrr: number | null }>(sql`with
-    s0 as (select customer_id, coalesce(tier, 'other') as tier, status, mrr, ${suspendedNow(sql`id`)} as suspended from subscriptions where currency = ${currency}),
+    s0 as (select customer_id, coalesce(tier, 'other') as tier, status, mrr, ${suspendedNow(sql`sx.id`)} as suspended from subscriptions sx where currency = ${currency}),
     s as materialized (select customer_id, tier, status, suspended, case when suspended then 0 else ${countedMrr(sql`status`, sql`mrr`)} end as m,
       case when suspended then ${STATUS_RANK.indexOf("past_due") + 0.5} else ${sql.raw(rankCase)} end as rank from s0),
     c as materialized (select customer_id, sum(m) as m, min(rank) as rank from s group by customer_id)
