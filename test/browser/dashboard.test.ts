@@ -19,7 +19,7 @@ import { ROOT, type WorkerHarness } from "../harness/worker.ts";
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const HAVE_BROWSER = existsSync(CHROMIUM);
 const SHOTS = path.join(ROOT, "test/browser/screenshots");
-const CUSTOMERS = Number(process.env.DASHBOARD_CUSTOMERS ?? 24);
+const CUSTOMERS = Number(process.env.DASHBOARD_CUSTOMERS ?? 16);
 const COOKIE = "__Host-fja_dashboard";
 const CHARTS = ["mrr", "movements", "customers", "trials", "forecast", "cohorts", "funnel"];
 
