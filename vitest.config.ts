@@ -3,9 +3,10 @@ import { defineConfig } from "vitest/config";
 // One command runs every suite: the worker in workerd, and the packages in Node.
 export default defineConfig({
   test: {
-    // Two files at once on the 2-core machine: most suites wait on HTTP, workerd and timers, not
-    // on the CPU, and vitest's default (cores - 1) would run every file one after the other.
-    maxWorkers: 2,
+    // Three files at once on the 2-core machine: most suites wait on HTTP, workerd, the emulator
+    // and timers, not on the CPU, and vitest's default (cores - 1) would run every file one after
+    // the other.
+    maxWorkers: 3,
     // The JSON report lets CI print a plain "N passed, N failed" line.
     reporters: ["default", ["json", { outputFile: "node_modules/.cache/vitest-results.json" }]],
     // The worker logs one line per request (monitoring): thousands in a run, and a failure's
