@@ -33,7 +33,7 @@ import { Stripe } from "../billing/stripe";
 import { emptyTargets, syncObjects } from "../billing/sync";
 import type { Services } from "../services";
 import { planName, tiers } from "./cases";
-import { firstSlotAfter, isHardDecline, retryAt, stageAt, type DunningPolicy, type DunningStage } from "./policy";
+import { firstSlotAfter, isHardDecline, nextStage, retryAt, stageAt, type DunningPolicy, type DunningStage } from "./policy";
 
 export type TickDeps = Pick<Services, "db" | "clock" | "stripe" | "audit" | "appBaseUrl" | "log" | "dunning">;
 const DAY = 86_400_000;
@@ -204,7 +204,7 @@ async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolic
     const statements: BatchItem<"sqlite">[] = [guard(s.db, sql`(select count(*) from dunning_cases where id = ${c.id} and status = 'open' and retries = ${c.retries} and next_retry_at = ${c.nextRetryAt}) = 1`)];
     const entries: AuditEntry[] = [];
     const moved = and(eq(dunningCases.id, c.id), eq(dunningCases.status, "open"), eq(dunningCases.retries, c.retries));
-    const pendingStage = policy.stages.slice((cur.stage === null ? -1 : policy.stages.findIndex((st) => st.stage === cur.stage)) + 1)[0];
+    const pendingStage = nextStage(cur.stage as DunningStage | null, policy);
     const stageNext = pendingStage ? stageAt(cur.anchorAt, pendingStage.day) : null;
     if (attempt === null) {
       // Not the worker's to retry (policy, a hard decline, none left): only stages remain.
