@@ -274,6 +274,10 @@ export async function seedDemo(target: SeedTarget, opts: SeedOptions): Promise<S
     },
     120_000,
   );
+  // One more minute cron now that everything is in: the customers played last may have become
+  // past due with their grace already over after the last sweep ran, and the cron is what
+  // suspends them (as it would within a minute in production).
+  await target.sweep?.();
   const byStory: Record<string, number> = {};
   for (const c of plan) byStory[c.story] = (byStory[c.story] ?? 0) + 1;
   return { customers: plan.length, failedActions: progress.failed, byStory, seconds: (Date.now() - started) / 1000 };
