@@ -78,13 +78,15 @@ try {
   const reportMs: number[] = [];
   const scanMs: number[] = [];
   let closing = 0;
+  let current = { mrr: 0, customers: 0 };
   for (let r = 0; r < RUNS; r++) {
     let t = performance.now();
     const res = await w.request("/v1/analytics/report?period=monthly&from=2025-01&to=2025-12", { key: analyst });
-    const body = (await res.json()) as { rows?: { closing_mrr: number; revenue: number }[] };
+    const body = (await res.json()) as { rows?: { closing_mrr: number; revenue: number }[]; current?: { mrr: number; customers: number } };
     reportMs.push(performance.now() - t);
     if (res.status !== 200 || !body.rows) throw new Error(`report failed: HTTP ${res.status} ${JSON.stringify(body).slice(0, 500)}`);
     closing = body.rows.at(-1)!.closing_mrr;
+    current = body.current!;
     t = performance.now();
     const scan = await w.db.prepare("select count(*) as n, sum(amount_paid) as paid from invoices").first<{ n: number }>();
     scanMs.push(performance.now() - t);
@@ -109,7 +111,7 @@ try {
   writeReport("analytics", {
     metrics: { report_ms, scan_ms, report_ratio_vs_scan: Number((report_ms / scan_ms).toFixed(2)) },
     goals: { report_ratio_vs_scan: { op: "<=", value: 3 } },
-    details: { subscriptions: counts?.subs, invoices: counts?.invoices, history_rows: counts?.history, months: 12, runs: RUNS, report_runs_ms: reportMs.map(Math.round), scan_runs_ms: scanMs.map(Math.round), december_closing_mrr: closing, parts_ms: parts, seed_s: Math.round(seedMs / 1000) },
+    details: { subscriptions: counts?.subs, invoices: counts?.invoices, history_rows: counts?.history, months: 12, runs: RUNS, report_runs_ms: reportMs.map(Math.round), scan_runs_ms: scanMs.map(Math.round), december_closing_mrr: closing, current_mrr: current.mrr, current_customers: current.customers, parts_ms: parts, seed_s: Math.round(seedMs / 1000) },
   });
 } finally {
   await w.dispose();

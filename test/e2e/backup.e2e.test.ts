@@ -73,6 +73,15 @@ describe("backup, wipe and restore of the worker's D1", () => {
     expect(before).toMatchObject({ ok: true, checkpoint: { source: "stored" } });
     expect(before.checkpoint!.seq).toBe(before.head.seq);
     const rowsBefore = (await w1.db.prepare("select count(*) as n from stripe_events").first<{ n: number }>())!.n;
+    // Analytics' trigger-kept tables: the dump restores their rows before it recreates the
+    // triggers, so the restore must neither lose nor double count them.
+    const derived = async (w: WorkerHarness) => ({
+      current: (await w.db.prepare("select customer_id, currency, tier, mrr, standing from customer_current order by customer_id, currency, tier").all()).results,
+      revenue: (await w.db.prepare("select currency, month, revenue, invoices from invoice_revenue_months order by currency, month").all()).results,
+    });
+    const derivedBefore = await derived(w1);
+    expect(derivedBefore.current).toEqual([expect.objectContaining({ tier: "local", mrr: 2_900, standing: 0 })]);
+    expect(derivedBefore.revenue).toEqual([expect.objectContaining({ revenue: 2_900, invoices: 1 })]);
     await w1.dispose();
     worker = undefined;
 
@@ -105,6 +114,7 @@ describe("backup, wipe and restore of the worker's D1", () => {
     // The wipe took what came after the backup; the dump brought back what was before it.
     expect(await w3.db.prepare("select name from api_keys where name in ('before-backup', 'after-backup')").all<{ name: string }>().then((r) => r.results.map((x) => x.name))).toEqual(["before-backup"]);
     expect((await w3.db.prepare("select count(*) as n from stripe_events").first<{ n: number }>())!.n).toBe(rowsBefore);
+    expect(await derived(w3)).toEqual(derivedBefore);
     const after = await verify(w3);
     expect(after.ok).toBe(true);
     expect(after.checkpoint).toMatchObject({ seq: before.checkpoint!.seq, source: "stored" });
@@ -122,6 +132,7 @@ describe("backup, wipe and restore of the worker's D1", () => {
     }
     expect(phase).toBe("done");
     expect(await mirrored(w3, "backup_user")).toMatchObject({ tier: "mobile", status: "active" });
+    expect((await derived(w3)).current).toEqual([expect.objectContaining({ tier: "mobile", mrr: 4_900, standing: 0 })]);
 
     // The compliance report reads the backup and the restore the scripts recorded.
     const report = (await (await w3.request("/v1/compliance/report", { key: w3.adminKey })).json()) as { items: { id: string; status: string; evidence: Record<string, { file: string } | null> }[] };

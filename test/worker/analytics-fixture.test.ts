@@ -8,8 +8,10 @@
  * its own currency (CAD), so rows other test files write into the shared database never enter it.
  */
 import { env } from "cloudflare:test";
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { churnRisk, cohortReport, revenueReport, targetProgress } from "../../worker/src/analytics";
+import { countedMrr, suspendedNow } from "../../worker/src/analytics/definitions";
 import { fixedClock } from "../../worker/src/clock";
 import { getDb } from "../../worker/src/db/client";
 import { dunningCases, dunningSteps, invoices, paymentAttempts, retentionOffers, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
@@ -260,5 +262,78 @@ describe("analytics when the history is observations, not a timeline", () => {
     const r = await revenueReport(deps(), { period: "monthly", from: "2025-01", to: "2025-05", currency: CAD });
     expect(r.current).toMatchObject({ mrr: MOBILE, customers: 1 }); // K only
     expect(r.rows.at(-1)?.closing_mrr).toBe(MOBILE);
+  });
+});
+
+describe("the tables the report reads, kept by triggers, agree with the definitions through every kind of write", () => {
+  it("customer_current and invoice_revenue_months equal a recomputation from subscriptions, dunning cases and invoices after inserts, updates, suspensions and deletes", async () => {
+    const CUR2 = "sek"; // its own currency
+    const q = `${P}trig_`;
+    const raw = (text: string) => env.DB.prepare(text);
+    // The definitions, applied to the mirror directly (what the triggers must keep).
+    const expectedCurrent = async () =>
+      (
+        await db().all<{ customer_id: string; tier: string; mrr: number }>(sql`
+          select customer_id, coalesce(tier, 'other') as tier, sum(case when ${suspendedNow(sql`s.id`)} then 0 else ${countedMrr(sql`s.status`, sql`s.mrr`)} end) as mrr
+          from subscriptions s where currency = ${CUR2} group by customer_id, coalesce(tier, 'other') order by customer_id, tier`)
+      ).map((r) => ({ ...r, mrr: Number(r.mrr) }));
+    const STANDING = ["active", "past_due", "suspended", "trialing", "paused", "unpaid", "incomplete", "canceled", "incomplete_expired"];
+    const storedCurrent = async () =>
+      (await raw(`select customer_id, tier, mrr, standing from customer_current where currency = ? order by customer_id, tier`).bind(CUR2).all<{ customer_id: string; tier: string; mrr: number; standing: number }>()).results.map((r) => ({ ...r, standing: STANDING[r.standing] }));
+    const expectedRevenue = async () =>
+      (await raw(`select strftime('%Y-%m', paid_at / 1000, 'unixepoch') as month, sum(total - tax) as revenue, count(*) as invoices from invoices where currency = ? and status = 'paid' and paid_at is not null group by month order by month`).bind(CUR2).all()).results;
+    const storedRevenue = async () =>
+      (await raw(`select printf('%04d-%02d', month / 12, month % 12 + 1) as month, revenue, invoices from invoice_revenue_months where currency = ? order by month`).bind(CUR2).all()).results;
+    const agree = async (step: string) => {
+      // Standing: the best status by the report's order, so compare the min by rank, not by name.
+      const exp = await expectedCurrent();
+      const byRank = new Map<string, string>();
+      for (const s of (await raw(`select s.customer_id, coalesce(s.tier, 'other') as tier, case when exists (select 1 from dunning_cases d where d.subscription_id = s.id and d.status = 'suspended') then 'suspended' else s.status end as st from subscriptions s where currency = ?`).bind(CUR2).all<{ customer_id: string; tier: string; st: string }>()).results) {
+        const k = `${s.customer_id}/${s.tier}`;
+        const best = byRank.get(k);
+        if (best === undefined || STANDING.indexOf(s.st) < STANDING.indexOf(best)) byRank.set(k, s.st);
+      }
+      expect(await storedCurrent(), step).toEqual(exp.map((r) => ({ customer_id: r.customer_id, tier: r.tier, mrr: r.mrr, standing: byRank.get(`${r.customer_id}/${r.tier}`) })));
+      expect(await storedRevenue(), step).toEqual(await expectedRevenue());
+    };
+    const sub = (id: string, customer: string, status: string, tier: string, mrr: number) =>
+      db().insert(subscriptions).values({ id: q + id, customerId: q + customer, status: status as Sub["status"], tier, priceId: "p", interval: "month", unitAmount: 0, currency: CUR2, mrr, createdAt: at(1, 1), syncedAt: NOW });
+    const inv = (id: string, status: "paid" | "open" | "void", paidAt: number | null, total: number, tax: number) =>
+      db().insert(invoices).values({ id: q + id, customerId: q + "A", status, currency: CUR2, subtotal: total - tax, tax, discountTotal: 0, total, amountDue: total, amountPaid: status === "paid" ? total : 0, amountRemaining: 0, attemptCount: 1, createdAt: at(1, 1), paidAt, syncedAt: NOW });
+
+    await sub("A1", "A", "active", "local", LOCAL);
+    await sub("A2", "A", "trialing", "mobile", MOBILE);
+    await sub("B1", "B", "past_due", "mobile", MOBILE);
+    await inv("i1", "paid", at(1, 3), 3_110, 210);
+    await inv("i2", "paid", at(1, 20), 4_900, 0);
+    await inv("i3", "open", null, 4_900, 0);
+    await agree("inserted");
+    expect((await storedCurrent()).length).toBe(3);
+
+    await raw(`update subscriptions set status = 'active' where id = ?`).bind(q + "A2").run(); // trial converts
+    await raw(`update subscriptions set tier = 'mobile', mrr = ? where id = ?`).bind(MOBILE, q + "A1").run(); // upgrade
+    await agree("updated");
+    await db().insert(dunningCases).values({ id: `${q}case`, invoiceId: `${q}i3`, subscriptionId: `${q}B1`, customerId: `${q}B`, anchorAt: at(2, 1), status: "open", amount: MOBILE, currency: CUR2, openedAt: at(2, 1) });
+    await agree("dunning opened");
+    await raw(`update dunning_cases set status = 'suspended', stage = 'suspended' where id = ?`).bind(`${q}case`).run();
+    await agree("suspended");
+    expect((await storedCurrent()).find((r) => r.customer_id === q + "B")).toMatchObject({ mrr: 0, standing: "suspended" });
+    await raw(`update dunning_cases set status = 'recovered', closed_at = ? where id = ?`).bind(at(3, 1), `${q}case`).run();
+    await raw(`update invoices set status = 'paid', paid_at = ? where id = ?`).bind(at(3, 1), q + "i3").run(); // the unpaid invoice is paid
+    await agree("recovered and paid");
+    await raw(`update invoices set paid_at = ? where id = ?`).bind(at(2, 28), q + "i2").run(); // a paid date corrected into another month
+    await raw(`update invoices set total = 3_000, tax = 100 where id = ?`).bind(q + "i1").run(); // an amount corrected
+    await raw(`update invoices set synced_at = synced_at + 1`).run(); // a sync that changes nothing billed
+    await agree("invoices moved and corrected");
+    await raw(`update invoices set status = 'void', paid_at = null where id = ?`).bind(q + "i2").run();
+    await raw(`delete from invoices where id = ?`).bind(q + "i1").run();
+    await raw(`delete from subscriptions where id = ?`).bind(q + "A2").run();
+    await raw(`update subscriptions set customer_id = ? where id = ?`).bind(q + "C", q + "A1").run(); // moved to another customer
+    await agree("deleted and moved");
+    expect(await storedCurrent()).toEqual([
+      { customer_id: q + "B", tier: "mobile", mrr: MOBILE, standing: "past_due" },
+      { customer_id: q + "C", tier: "mobile", mrr: MOBILE, standing: "active" },
+    ]);
+    expect(await storedRevenue()).toEqual([{ month: "2025-03", revenue: 4_900, invoices: 1 }]);
   });
 });

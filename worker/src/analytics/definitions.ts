@@ -1,7 +1,9 @@
 /**
- * The one definition of each metric: the SQL that decides what counts as MRR (used by the
- * monthly snapshots over subscription_history and by the current figures over subscriptions),
- * the sentences the report carries as its `definitions`, and the targets as data.
+ * The one definition of each metric: the SQL that decides what counts as MRR now (churn risk
+ * reads subscriptions through it), the sentences the report carries as its `definitions`, and the
+ * targets as data. The tables the report reads are kept by triggers that state the same rules in
+ * SQL (customer_mrr_months: migration 0017; customer_current and invoice_revenue_months: 0022);
+ * test/worker/analytics-fixture.test.ts checks those tables against these definitions.
  */
 import { sql, type SQL } from "drizzle-orm";
 

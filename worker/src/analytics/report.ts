@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { dunningReport } from "../dunning/report";
 import { invalidInput } from "../errors";
-import { countedMrr, DEFAULT_GROSS_MARGIN, DEFINITIONS, suspendedNow } from "./definitions";
+import { DEFAULT_GROSS_MARGIN, DEFINITIONS } from "./definitions";
 import { monthLabel, monthStart, parseRange, periodLabel, type MonthIndex } from "./months";
 import { monthlyMovements, type MonthMovements } from "./movements";
 import { PERIODS, type AnalyticsDeps, type CurrentFigures, type DunningFigures, type ReportQuery, type ReportRow, type RevenueReport } from "./types";
@@ -13,32 +13,33 @@ export const divRound = (a: number, b: number): number => (b === 0 ? 0 : Math.ro
 /** A rate to 4 decimals; null when there is nothing to divide by. */
 export const rate = (a: number, b: number): number | null => (b === 0 ? null : Math.round((a / b) * 10_000) / 10_000 + 0);
 
-const STATUS_RANK = ["active", "past_due", "trialing", "paused", "unpaid", "incomplete", "canceled", "incomplete_expired"];
+/**
+ * customer_current.standing, best first: a customer's status is the best of their subscriptions'
+ * (migration 0022 ranks them in this order; suspended is ours, a dunning case at day 21).
+ */
+const CURRENT_STANDING = ["active", "past_due", "suspended", "trialing", "paused", "unpaid", "incomplete", "canceled", "incomplete_expired"];
 
+/**
+ * The figures as of now from customer_current (one row per customer, currency and tier, kept by
+ * triggers with each write): paying customers and their MRR in total and by tier, customers by
+ * standing, and the subscriptions in trial or past due.
+ */
 export async function currentFigures(deps: AnalyticsDeps, currency: string): Promise<CurrentFigures> {
   const now = deps.clock.now();
-  const rankCase = `case status ${STATUS_RANK.map((st, i) => `when '${st}' then ${i}`).join(" ")} else ${STATUS_RANK.length} end`;
-  const rows = await deps.db.all<{ kind: string; key: string | null; customers: number; mrr: number | null }>(sql`with
-    s0 as (select customer_id, coalesce(tier, 'other') as tier, status, mrr, ${suspendedNow(sql`sx.id`)} as suspended from subscriptions sx where currency = ${currency}),
-    s as materialized (select customer_id, tier, status, suspended, case when suspended then 0 else ${countedMrr(sql`status`, sql`mrr`)} end as m,
-      case when suspended then ${STATUS_RANK.indexOf("past_due") + 0.5} else ${sql.raw(rankCase)} end as rank from s0),
-    c as materialized (select customer_id, sum(m) as m, min(rank) as rank from s group by customer_id)
-    select 'total' as kind, null as key, sum(m > 0) as customers, sum(case when m > 0 then m else 0 end) as mrr from c
-    union all select 'status', status, count(*), null from s where status in ('trialing', 'past_due') group by status
-    union all select 'tier', tier, count(distinct customer_id), sum(m) from s where m > 0 group by tier
-    union all select 'rank', cast(rank as text), count(*), null from c group by rank`);
+  const rows = await deps.db.all<{ kind: string; key: string | number | null; customers: number; mrr: number | null }>(sql`
+    select 'total' as kind, null as key, count(distinct customer_id) as customers, sum(mrr) as mrr from customer_current where currency = ${currency} and mrr > 0
+    union all select 'standing', standing, count(*), null from (select min(standing) as standing from customer_current where currency = ${currency} group by customer_id) group by standing
+    union all select 'tier', tier, count(*), sum(mrr) from customer_current where currency = ${currency} and mrr > 0 group by tier
+    union all select 'status', status, count(*), null from subscriptions where currency = ${currency} and status in ('trialing', 'past_due') group by status`);
   const totals = rows.find((r) => r.kind === "total");
   const count = (status: string) => Number(rows.find((r) => r.kind === "status" && r.key === status)?.customers ?? 0);
-  const tiers = rows.filter((r) => r.kind === "tier").map((r) => ({ tier: r.key!, customers: r.customers, mrr: Number(r.mrr) }));
-  const statuses = rows.filter((r) => r.kind === "rank").map((r) => ({ rank: Number(r.key), customers: r.customers }));
   const mrr = Number(totals?.mrr ?? 0);
   const customers = Number(totals?.customers ?? 0);
   const byTier: Record<string, { customers: number; mrr: number }> = {};
-  for (const t of tiers) byTier[t.tier] = { customers: Number(t.customers), mrr: Number(t.mrr) };
+  for (const t of rows.filter((r) => r.kind === "tier")) byTier[String(t.key)] = { customers: Number(t.customers), mrr: Number(t.mrr) };
   const byStatus: Record<string, number> = {};
-  for (const st of statuses) {
-    const r = Number(st.rank);
-    const name = Number.isInteger(r) ? (STATUS_RANK[r] ?? "other") : "suspended";
+  for (const st of rows.filter((r) => r.kind === "standing")) {
+    const name = CURRENT_STANDING[Number(st.key)] ?? "other";
     byStatus[name] = (byStatus[name] ?? 0) + Number(st.customers);
   }
   return { as_of: new Date(now).toISOString(), mrr, arr: 12 * mrr, customers, arpu: divRound(mrr, customers), trialing: count("trialing"), past_due: count("past_due"), by_tier: byTier, by_status: byStatus };
@@ -55,13 +56,10 @@ export async function trialCohorts(db: Db, currency: string, from: MonthIndex, t
   return new Map(rows.map((r) => [r.month, { starts: Number(r.starts), conversions: Number(r.conversions ?? 0) }]));
 }
 
-/** Per month label: paid invoices' totals less tax, by paid date (one index range per month). */
+/** Per month label: paid invoices' totals less tax, by paid date (invoice_revenue_months, kept by triggers). */
 export async function revenueByMonth(db: Db, currency: string, from: MonthIndex, to: MonthIndex): Promise<Map<string, number>> {
-  const months: string[] = [];
-  for (let i = from; i <= to; i++) months.push(`(${i}, ${monthStart(i)}, ${monthStart(i + 1)})`);
-  const rows = await db.all<{ i: number; revenue: number | null }>(sql`with m(i, lo, hi) as (${sql.raw(`values ${months.join(", ")}`)})
-    select i, (select sum(total - tax) from invoices where status = 'paid' and paid_at >= m.lo and paid_at < m.hi and currency = ${currency}) as revenue from m`);
-  return new Map(rows.filter((r) => r.revenue !== null).map((r) => [monthLabel(Number(r.i)), Number(r.revenue)]));
+  const rows = await db.all<{ month: number; revenue: number }>(sql`select month, revenue from invoice_revenue_months where currency = ${currency} and month between ${from} and ${to}`);
+  return new Map(rows.map((r) => [monthLabel(Number(r.month)), Number(r.revenue)]));
 }
 
 async function spendByMonth(db: Db, currency: string, from: MonthIndex, to: MonthIndex): Promise<Map<string, number>> {

@@ -8,7 +8,7 @@
  */
 import type { EntitlementStatus as SdkEntitlementStatus } from "@federal-job-advisor/entitlements";
 import { sql } from "drizzle-orm";
-import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const ROLES = ["admin", "service", "analyst"] as const;
 export type Role = (typeof ROLES)[number];
@@ -253,6 +253,50 @@ export const customerMrrMonths = sqliteTable(
 /** Customers whose customer_mrr_months rows are being rederived (transient, inside a trigger). */
 export const customerMrrDirty = sqliteTable("customer_mrr_dirty", { customerId: text("customer_id").notNull() });
 
+/**
+ * Analytics' current figures per customer: for each (customer, currency, tier) the MRR counting
+ * now (active or past due, not suspended) and the customer's standing there as a rank (0 active,
+ * 1 past due, 2 suspended, 3 trialing, 4 paused, 5 unpaid, 6 incomplete, 7 canceled,
+ * 8 incomplete expired, 9 other; analytics/report.ts CURRENT_STANDING names them). Rederived
+ * from subscriptions and dunning cases by a trigger whenever customer_mrr_dirty marks the
+ * customer (migration 0022), in the same transaction as the write, so the report's `current`
+ * reads one row per customer instead of deriving each subscription's standing.
+ * Written only by that trigger.
+ */
+export const customerCurrent = sqliteTable(
+  "customer_current",
+  {
+    customerId: text("customer_id").notNull(),
+    currency: text("currency").notNull(),
+    /** The subscriptions' tier, or `other` for a price outside the catalog. */
+    tier: text("tier").notNull(),
+    mrr: integer("mrr").notNull(),
+    standing: integer("standing").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.customerId, t.currency, t.tier] }),
+    index("customer_current_currency_idx").on(t.currency, t.customerId, t.mrr, t.standing, t.tier),
+  ],
+);
+
+/**
+ * Revenue by the UTC month invoices were paid in: totals less tax of paid invoices, kept by
+ * triggers on invoices (migration 0022) that add and take away each invoice's amount as it is
+ * written, so a report reads a row per month instead of summing every paid invoice.
+ * Written only by those triggers.
+ */
+export const invoiceRevenueMonths = sqliteTable(
+  "invoice_revenue_months",
+  {
+    currency: text("currency").notNull(),
+    /** Months since year 0 (year × 12 + month − 1), UTC, as customer_mrr_months.month. */
+    month: integer("month").notNull(),
+    revenue: integer("revenue").notNull(),
+    invoices: integer("invoices").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.currency, t.month] })],
+);
+
 export const INVOICE_STATUSES = ["draft", "open", "paid", "uncollectible", "void"] as const;
 
 export const invoices = sqliteTable(
@@ -280,10 +324,8 @@ export const invoices = sqliteTable(
     paidAt: integer("paid_at"),
     syncedAt: integer("synced_at").notNull(),
   },
-  (t) => [index("invoices_customer_idx").on(t.customerId), index("invoices_subscription_idx").on(t.subscriptionId), index("invoices_status_idx").on(t.status, t.createdAt),
-    // Revenue by paid date (analytics): a covering range scan instead of a pass over every invoice.
-    index("invoices_paid_idx").on(t.status, t.paidAt, t.currency, t.total, t.tax),
-  ],
+  // Revenue by paid date is invoice_revenue_months, kept by triggers (migration 0022).
+  (t) => [index("invoices_customer_idx").on(t.customerId), index("invoices_subscription_idx").on(t.subscriptionId), index("invoices_status_idx").on(t.status, t.createdAt)],
 );
 
 /** Each payment attempt on an invoice, with the decline code when it failed (no card data). */
