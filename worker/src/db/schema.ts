@@ -140,6 +140,13 @@ export const customers = sqliteTable(
     country: text("country"),
     state: text("state"),
     currency: text("currency"),
+    /** invoice_settings.default_payment_method: what Stripe charges when a subscription names none. */
+    defaultPaymentMethodId: text("default_payment_method_id"),
+    /**
+     * The first instant (ms, UTC) after that payment method's card expiry month; null when there
+     * is none or it is not a card. Only the expiry month is kept: no number, CVC or fingerprint.
+     */
+    cardExpiresAt: integer("card_expires_at"),
     deleted: integer("deleted", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at").notNull(),
     syncedAt: integer("synced_at").notNull(),
@@ -184,6 +191,10 @@ export const subscriptions = sqliteTable(
     trialEnd: integer("trial_end"),
     currentPeriodStart: integer("current_period_start"),
     currentPeriodEnd: integer("current_period_end"),
+    /** The subscription's own default_payment_method; when null Stripe charges the customer's. */
+    defaultPaymentMethodId: text("default_payment_method_id"),
+    /** As customers.card_expires_at, for the subscription's own payment method. */
+    cardExpiresAt: integer("card_expires_at"),
     createdAt: integer("created_at").notNull(),
     syncedAt: integer("synced_at").notNull(),
   },
