@@ -85,7 +85,7 @@ export interface CardDecline {
   message: string;
 }
 
-export function cardError(decline: CardDecline, extra: { charge?: string; payment_intent?: unknown; payment_method?: unknown } = {}): StripeApiError {
+export function cardError(decline: CardDecline, extra: { charge?: string; payment_intent?: unknown; payment_method?: unknown; param?: string } = {}): StripeApiError {
   const body: StripeErrorBody = {
     type: "card_error",
     code: decline.code,

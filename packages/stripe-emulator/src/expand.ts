@@ -21,6 +21,8 @@ function expandOne(node: Json, segments: string[], full: string, lookup: (id: st
   if (head === undefined) return node;
   if (Array.isArray(node)) return node.map((n) => expandOne(n, segments, full, lookup));
   if (node === null || typeof node !== "object") return node;
+  // A deleted object is a stub (`{id, object, deleted}`): Stripe returns it as it is, whatever was asked to expand.
+  if (node.deleted === true && !(head in node)) return node;
   if (!(head in node)) throw invalidRequest(`This property cannot be expanded (${full}).`, "expand");
   const current = node[head];
   if (current === undefined) return node;

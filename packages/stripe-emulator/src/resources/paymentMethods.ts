@@ -3,14 +3,35 @@ import { testCardForToken } from "../cards.ts";
 import { diff, type Core, type RequestInfo } from "../core.ts";
 import type { Ctx } from "../context.ts";
 import type { CardDecline } from "../errors.ts";
-import { invalidRequest, resourceMissing } from "../errors.ts";
+import { cardError, invalidRequest, resourceMissing } from "../errors.ts";
 import { newId } from "../ids.ts";
-import { listFields, mergeMetadata, obj, s, str, validate } from "../form.ts";
+import { listFields, mergeMetadata, obj, s, str, validate, type Params } from "../form.ts";
 import { newestFirst, paginate } from "../list.ts";
 import { clone, type PaymentMethodRecovery } from "../store.ts";
 import { addressFields, addressFrom, requireCustomer } from "./common.ts";
 
-function cardPaymentMethod(core: Core, token: string, now: number, param: string): Stripe.PaymentMethod {
+export interface CardExpiry {
+  month: number;
+  year: number;
+}
+
+/**
+ * Stripe's checks of an expiry it is given: a month 1–12, a four-digit year, and not already
+ * past (a card is valid through the end of its month), each refused with the card error Stripe
+ * uses and the parameter it names.
+ */
+export function checkExpiry(exp: CardExpiry, nowMs: number, params: { month: string; year: string }): void {
+  const invalidMonth = () => cardError({ code: "invalid_expiry_month", message: "Your card's expiration month is invalid." }, { param: params.month });
+  const invalidYear = () => cardError({ code: "invalid_expiry_year", message: "Your card's expiration year is invalid." }, { param: params.year });
+  if (exp.month < 1 || exp.month > 12) throw invalidMonth();
+  if (exp.year < 1000 || exp.year > 9999) throw invalidYear();
+  const now = new Date(nowMs);
+  const year = now.getUTCFullYear();
+  if (exp.year < year) throw invalidYear();
+  if (exp.year === year && exp.month < now.getUTCMonth() + 1) throw invalidMonth();
+}
+
+function cardPaymentMethod(core: Core, token: string, now: number, param: string, expiry?: CardExpiry): Stripe.PaymentMethod {
   const card = testCardForToken(token);
   if (!card) throw resourceMissing("PaymentMethod", token, param);
   const pm: Stripe.PaymentMethod = {
@@ -23,8 +44,8 @@ function cardPaymentMethod(core: Core, token: string, now: number, param: string
       checks: { address_line1_check: null, address_postal_code_check: null, cvc_check: "pass" },
       country: card.country,
       display_brand: card.brand,
-      exp_month: 12,
-      exp_year: new Date(now * 1000).getUTCFullYear() + 3,
+      exp_month: expiry?.month ?? 12,
+      exp_year: expiry?.year ?? new Date(now * 1000).getUTCFullYear() + 3,
       fingerprint: `fp${card.last4}${card.brand}`,
       funding: card.funding,
       generated_from: null,
@@ -144,7 +165,9 @@ export function createPaymentMethod(ctx: Ctx): Stripe.PaymentMethod {
     const decline = testCardForToken(token)?.decline;
     if (!decline) throw invalidRequest(`metadata[${RECOVER_AFTER_ATTEMPTS_KEY}] / metadata[${RECOVER_AT_KEY}] need a declining test card; ${token} does not decline.`, "metadata");
   }
-  const pm = cardPaymentMethod(ctx.core, token, now, existing ? "payment_method" : "card[token]");
+  const expiry = card ? expiryParams(card, undefined) : undefined;
+  if (expiry) checkExpiry(expiry, ctx.core.realNowMs(), { month: "card[exp_month]", year: "card[exp_year]" });
+  const pm = cardPaymentMethod(ctx.core, token, now, existing ? "payment_method" : "card[token]", expiry);
   if (recovery) setRecovery(ctx.core, pm, recovery, "metadata");
   const bd = obj(p, "billing_details");
   if (bd) {
@@ -169,9 +192,19 @@ export function retrievePaymentMethod(ctx: Ctx): Stripe.PaymentMethod {
 }
 
 export function updatePaymentMethod(ctx: Ctx): Stripe.PaymentMethod {
-  const p = validate(ctx.raw, { metadata: s.meta(), billing_details: s.obj({ address: s.obj(addressFields), email: s.str(), name: s.str(), phone: s.str() }) });
+  const p = validate(ctx.raw, { metadata: s.meta(), billing_details: s.obj({ address: s.obj(addressFields), email: s.str(), name: s.str(), phone: s.str() }), card: s.obj({ exp_month: s.int(), exp_year: s.int() }) });
   const pm = retrievePaymentMethod({ ...ctx, raw: {} });
   const before = clone(pm);
+  const card = obj(p, "card");
+  if (card) {
+    if (!pm.card) throw invalidRequest(`The payment method ${pm.id} is not a card, so it has no card details to update.`, "card");
+    // Either part may be given alone; the other keeps its value, and the pair is checked as a whole.
+    const expiry = expiryParams(card, { month: pm.card.exp_month, year: pm.card.exp_year });
+    if (expiry) {
+      checkExpiry(expiry, ctx.core.realNowMs(), { month: "card[exp_month]", year: "card[exp_year]" });
+      pm.card = { ...pm.card, exp_month: expiry.month, exp_year: expiry.year };
+    }
+  }
   pm.metadata = mergeMetadata(pm.metadata, obj(p, "metadata"), false);
   const bd = obj(p, "billing_details");
   if (bd) {
@@ -183,8 +216,25 @@ export function updatePaymentMethod(ctx: Ctx): Stripe.PaymentMethod {
       ...(str(bd, "name") !== undefined ? { name: str(bd, "name") ?? null } : {}),
     };
   }
-  ctx.core.emit({ type: "payment_method.updated", data: { object: pm, previous_attributes: diff(before, pm) } }, ctx.core.realNow(), ctx.request);
+  const previous: Record<string, unknown> = diff(before, pm);
+  // Stripe names only the card fields that changed, not the whole card.
+  if (previous.card && before.card && pm.card) previous.card = diff(before.card, pm.card);
+  ctx.core.emit({ type: "payment_method.updated", data: { object: pm, previous_attributes: previous } }, ctx.core.realNow(), ctx.request);
   return pm;
+}
+
+/**
+ * The expiry in `card[exp_month]` / `card[exp_year]`. On create both are needed together; on
+ * update (`current` given) either may come alone.
+ */
+function expiryParams(card: Params, current: CardExpiry | undefined): CardExpiry | undefined {
+  const month = card.exp_month;
+  const year = card.exp_year;
+  if (typeof month !== "number" && typeof year !== "number") return undefined;
+  if (current) return { month: typeof month === "number" ? month : current.month, year: typeof year === "number" ? year : current.year };
+  if (typeof month !== "number") throw invalidRequest("Missing required param: card[exp_month].", "card[exp_month]", "parameter_missing");
+  if (typeof year !== "number") throw invalidRequest("Missing required param: card[exp_year].", "card[exp_year]", "parameter_missing");
+  return { month, year };
 }
 
 export function attachPaymentMethodRoute(ctx: Ctx): Stripe.PaymentMethod {
