@@ -369,7 +369,7 @@ describe("webhooks: failures, crashes and replay", () => {
     const entitlementBefore = await entitlementNow();
     expect(entitlementBefore).toMatchObject({ tier: "mobile", status: "active", subscriptionId: sub.id });
     const expectMirrorToEqualStripe = async () => {
-      const [c, s, i] = await Promise.all([stripe().customers.retrieve(customer.id), stripe().subscriptions.retrieve(sub.id), stripe().invoices.retrieve(invoice!.id)]);
+      const [c, s, i] = await Promise.all([stripe().customers.retrieve(customer.id, { expand: ["invoice_settings.default_payment_method"] }), stripe().subscriptions.retrieve(sub.id, { expand: ["default_payment_method"] }), stripe().invoices.retrieve(invoice!.id)]);
       expect(withoutSync((await db().select().from(customers).where(eq(customers.id, customer.id)).get())!)).toEqual(withoutSync(customerRow(c as Stripe.Customer, 0, null)));
       expect(withoutSync((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())!)).toEqual(withoutSync(subscriptionRow(s, userId, null, 0)));
       expect(withoutSync((await db().select().from(invoices).where(eq(invoices.id, invoice!.id)).get())!)).toEqual(withoutSync(invoiceRow(i, userId, 0)));

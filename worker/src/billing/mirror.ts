@@ -25,6 +25,19 @@ function known<const T extends readonly string[]>(allowed: T, value: string, wha
 export const ms = (s: number | null | undefined): number | null => (s === null || s === undefined ? null : s * 1000);
 export const idOf = (v: string | { id: string } | null | undefined): string | null => (v === null || v === undefined ? null : typeof v === "string" ? v : v.id);
 
+/**
+ * The payment method Stripe will charge and when its card stops working: the first instant (ms,
+ * UTC) after its expiry month, as a card is valid through the end of that month. Only the
+ * expiry is read from the card, so nothing of the card itself reaches the mirror.
+ */
+export function chargingCard(pm: string | Stripe.PaymentMethod | null | undefined, where: string): { defaultPaymentMethodId: string | null; cardExpiresAt: number | null } {
+  if (pm === null || pm === undefined) return { defaultPaymentMethodId: null, cardExpiresAt: null };
+  // An id alone would silently mirror "no expiry": every fetch expands it, so a bare id is a bug.
+  if (typeof pm === "string") throw new Error(`${where} was fetched without expanding its payment method ${pm}`);
+  const card = pm.type === "card" ? pm.card : undefined;
+  return { defaultPaymentMethodId: pm.id, cardExpiresAt: card ? Date.UTC(card.exp_year, card.exp_month) : null };
+}
+
 export function customerRow(c: Stripe.Customer, syncedAt: number, knownUserId: string | null): CustomerRow {
   return {
     id: c.id,
@@ -34,6 +47,7 @@ export function customerRow(c: Stripe.Customer, syncedAt: number, knownUserId: s
     country: c.address?.country ?? null,
     state: c.address?.state ?? null,
     currency: c.currency ?? null,
+    ...chargingCard(c.invoice_settings?.default_payment_method, `customer ${c.id}`),
     deleted: false,
     createdAt: c.created * 1000,
     syncedAt,
@@ -97,6 +111,7 @@ export function subscriptionRow(s: Stripe.Subscription, userId: string | null, c
     trialEnd: ms(s.trial_end),
     currentPeriodStart: ms(item.current_period_start),
     currentPeriodEnd: ms(item.current_period_end),
+    ...chargingCard(s.default_payment_method, `subscription ${s.id}`),
     createdAt: s.created * 1000,
     syncedAt,
   };

@@ -3,6 +3,8 @@
  * them with the event's "processed" mark in one batch. Failures are retried by the sweep with
  * backoff and parked after the limit; nothing is dropped.
  */
+import { and, eq } from "drizzle-orm";
+import { subscriptions } from "../db/schema";
 import { describeError } from "../log";
 import type { Services } from "../services";
 import { linkCheckoutUser } from "./checkout-user";
@@ -20,7 +22,17 @@ export type ProcessOutcome = "processed" | "retry" | "parked" | "skipped";
 
 /** Whether an event can change the mirror; others are stored (for replay and audit) as processed. */
 export function needsProcessing(type: string): boolean {
-  return type.startsWith("customer.") || type.startsWith("invoice.") || type.startsWith("checkout.session.");
+  return type.startsWith("customer.") || type.startsWith("invoice.") || type.startsWith("checkout.session.") || PAYMENT_METHOD_EVENTS.has(type);
+}
+
+/** A card's expiry (or the card itself) changed: what the mirror keeps of it may be stale. */
+const PAYMENT_METHOD_EVENTS = new Set(["payment_method.attached", "payment_method.detached", "payment_method.updated", "payment_method.automatically_updated"]);
+
+/** The customer a payment method event is about: a detached method no longer names it, its previous attributes do. */
+function paymentMethodCustomer(event: Stripe.Event): string | null {
+  const pm = event.data.object as Stripe.PaymentMethod;
+  const previous = (event.data.previous_attributes ?? {}) as { customer?: string | { id: string } | null };
+  return idOf(pm.customer) ?? idOf(previous.customer ?? null);
 }
 
 function targetsOf(event: Stripe.Event): SyncTargets {
@@ -32,12 +44,29 @@ function targetsOf(event: Stripe.Event): SyncTargets {
     if (sub) t.subscriptions.add(sub);
   } else if (event.type.startsWith("customer.") && obj.object === "customer") t.customers.add(obj.id);
   else if (event.type.startsWith("invoice.") && obj.object === "invoice") t.invoices.add(obj.id);
-  else if (event.type.startsWith("checkout.session.")) {
+  else if (PAYMENT_METHOD_EVENTS.has(event.type)) {
+    const customer = paymentMethodCustomer(event);
+    if (customer) t.customers.add(customer);
+  } else if (event.type.startsWith("checkout.session.")) {
     const customer = idOf(obj.customer as string | null);
     const subscription = idOf(obj.subscription as string | null);
     if (customer) t.customers.add(customer);
     if (subscription) t.subscriptions.add(subscription);
   }
+  return t;
+}
+
+/**
+ * A subscription that names the payment method as its own default mirrors that card's expiry
+ * too, so it is fetched again with the customer. Found in the mirror by customer (indexed).
+ */
+async function withPaymentMethodSubscriptions(deps: Pick<Services, "db">, event: Stripe.Event, t: SyncTargets): Promise<SyncTargets> {
+  if (!PAYMENT_METHOD_EVENTS.has(event.type)) return t;
+  const customer = paymentMethodCustomer(event);
+  if (!customer) return t;
+  const pmId = (event.data.object as Stripe.PaymentMethod).id;
+  const rows = await deps.db.select({ id: subscriptions.id }).from(subscriptions).where(and(eq(subscriptions.customerId, customer), eq(subscriptions.defaultPaymentMethodId, pmId))).all();
+  for (const r of rows) t.subscriptions.add(r.id);
   return t;
 }
 
@@ -92,7 +121,7 @@ export async function processEvent(deps: ProcessDeps, id: string, parsed?: Strip
     await syncObjects(
       deps,
       { actor: { type: "stripe", id: event.id }, cause: event.id, at: event.created * 1000, ...freshSince },
-      targetsOf(event),
+      await withPaymentMethodSubscriptions(deps, event, targetsOf(event)),
       {
         attempts: await attemptOf(deps.stripe, event),
         ...(event.type === "customer.subscription.trial_will_end" ? { trialEnding: [(event.data.object as Stripe.Subscription).id] } : {}),

@@ -51,12 +51,12 @@ export async function resyncChunk(deps: Pick<Services, "db" | "stripe" | "clock"
     let hasMore = false;
     const syncedAt = deps.clock.now();
     if (state.phase === "customers") {
-      const list = await deps.stripe.customers.list(page);
+      const list = await deps.stripe.customers.list({ ...page, expand: ["data.invoice_settings.default_payment_method"] });
       for (const c of list.data) fetched.customers.set(c.id, c), fetched.syncedAt.set(c.id, syncedAt);
       last = list.data.at(-1)?.id;
       hasMore = list.has_more;
     } else if (state.phase === "subscriptions") {
-      const list = await deps.stripe.subscriptions.list({ ...page, status: "all" });
+      const list = await deps.stripe.subscriptions.list({ ...page, status: "all", expand: ["data.default_payment_method"] });
       for (const sub of list.data) fetched.subscriptions.set(sub.id, { sub, coupon: await couponOf(deps.stripe, deps.clock, sub, coupons), syncedAt });
       last = list.data.at(-1)?.id;
       hasMore = list.has_more;

@@ -121,7 +121,8 @@ async function fetchAll(ctx: Pick<Services, "db" | "stripe" | "clock">, why: Syn
   for (const id of targets.subscriptions) {
     if (skipSub.has(id)) continue;
     const syncedAt = ctx.clock.now();
-    const sub = await ctx.stripe.subscriptions.retrieve(id);
+    // Expanded in the same call: the card's expiry costs no request of its own.
+    const sub = await ctx.stripe.subscriptions.retrieve(id, { expand: ["default_payment_method"] });
     out.subscriptions.set(id, { sub, coupon: await couponOf(ctx.stripe, ctx.clock, sub, coupons), syncedAt });
     targets.customers.add(idOf(sub.customer)!);
   }
@@ -135,15 +136,15 @@ async function fetchAll(ctx: Pick<Services, "db" | "stripe" | "clock">, why: Syn
     const seen = present.get(id);
     if (seen !== undefined && why.freshSince !== undefined && seen >= why.freshSince) continue;
     out.syncedAt.set(id, ctx.clock.now());
-    const c = await ctx.stripe.customers.retrieve(id);
+    const c = await ctx.stripe.customers.retrieve(id, { expand: ["invoice_settings.default_payment_method"] });
     out.customers.set(id, c.deleted ? { id, deleted: true } : c);
   }
   return out;
 }
 
-const subSummary = (s: SubscriptionRow) => ({ status: s.status, tier: s.tier, price: s.priceId, quantity: s.quantity, discount: s.discount, mrr: s.mrr, cancel_at_period_end: s.cancelAtPeriodEnd });
+const subSummary = (s: SubscriptionRow) => ({ status: s.status, tier: s.tier, price: s.priceId, quantity: s.quantity, discount: s.discount, mrr: s.mrr, cancel_at_period_end: s.cancelAtPeriodEnd, payment_method: s.defaultPaymentMethodId, card_expires_at: s.cardExpiresAt });
 const invSummary = (i: InvoiceRow) => ({ status: i.status, total: i.total, amount_paid: i.amountPaid, amount_remaining: i.amountRemaining, attempt_count: i.attemptCount, currency: i.currency });
-const custSummary = (c: CustomerRow) => ({ user_id: c.userId, deleted: c.deleted, country: c.country, state: c.state });
+const custSummary = (c: CustomerRow) => ({ user_id: c.userId, deleted: c.deleted, country: c.country, state: c.state, payment_method: c.defaultPaymentMethodId, card_expires_at: c.cardExpiresAt });
 
 /**
  * Fetches the targets from Stripe and writes them, with `extra` statements (e.g. marking the
@@ -200,7 +201,7 @@ async function writeCustomers(db: Db, why: SyncCause, fetched: Fetched, now: num
     out.guards.push(guard(db, rowAsRead("customers", id, before?.syncedAt)));
     const syncedAt = fetched.syncedAt.get(id) ?? now;
     const row: CustomerRow = "deleted" in c && c.deleted === true
-      ? { ...(before ?? { id, userId: null, email: null, name: null, country: null, state: null, currency: null, createdAt: now }), deleted: true, syncedAt }
+      ? { ...(before ?? { id, userId: null, email: null, name: null, country: null, state: null, currency: null, createdAt: now }), defaultPaymentMethodId: null, cardExpiresAt: null, deleted: true, syncedAt }
       : customerRow(c as Stripe.Customer, syncedAt, before?.userId ?? null);
     // A fetch that started later has already written a newer state: keep it.
     if (before && before.syncedAt > syncedAt) continue;
