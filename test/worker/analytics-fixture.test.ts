@@ -14,7 +14,7 @@ import { churnRisk, cohortReport, revenueReport, targetProgress } from "../../wo
 import { countedMrr, suspendedNow } from "../../worker/src/analytics/definitions";
 import { fixedClock } from "../../worker/src/clock";
 import { getDb } from "../../worker/src/db/client";
-import { dunningCases, dunningSteps, invoices, paymentAttempts, retentionOffers, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
+import { customers, dunningCases, dunningSteps, invoices, paymentAttempts, retentionOffers, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
 
 const CUR = "cad";
 const at = (month: number, day: number, hour = 12) => Date.UTC(2025, month - 1, day, hour);
@@ -112,6 +112,26 @@ async function seed() {
   await invoice("D", "D", null, 4_900, 0, { status: "open" }); // unpaid: no revenue
   await invoice("C", "C", null, 4_900, 0, { status: "void" }); // void: no revenue
   await invoice("D", "D", at(5, 3), 4_900, 0); // Apr renewal, paid May 3
+
+  // Cards: expiry is stored as the first instant after the card's month. Stripe charges the
+  // subscription's own card when it has one, else the customer's.
+  const expiresAfter = (year: number, month: number) => Date.UTC(year, month, 1);
+  const card = async (sub: string, row: Partial<Sub>) => db().update(subscriptions).set(row).where(sql`id = ${P + sub}`);
+  await db().insert(customers).values([
+    { id: `${P}B`, defaultPaymentMethodId: "pm_fx_b", cardExpiresAt: expiresAfter(2025, 6), createdAt: at(1, 5), syncedAt: NOW },
+    { id: `${P}D`, defaultPaymentMethodId: "pm_fx_d_old", cardExpiresAt: expiresAfter(2025, 5), createdAt: at(2, 1), syncedAt: NOW },
+    { id: `${P}G`, defaultPaymentMethodId: "pm_fx_g", cardExpiresAt: expiresAfter(2025, 5), createdAt: at(6, 10), syncedAt: NOW },
+  ]);
+  // A renews yearly on Jan 10, 2026 with its own card, which ends in November: flagged.
+  await card("A", { currentPeriodEnd: Date.UTC(2026, 0, 10, 12), defaultPaymentMethodId: "pm_fx_a", cardExpiresAt: expiresAfter(2025, 11) });
+  // B renews Jul 5 on the customer's card, which ends in June: flagged.
+  await card("B", { currentPeriodEnd: at(7, 5) });
+  // C's card ends in June too, but C cancels at the period end (Jul 15): nothing to charge.
+  await card("C", { currentPeriodEnd: at(7, 15), defaultPaymentMethodId: "pm_fx_c", cardExpiresAt: expiresAfter(2025, 6) });
+  // D renews Jul 1 on its own card, good through July; the customer's old card (ended May) is not charged.
+  await card("D", { currentPeriodEnd: at(7, 1), defaultPaymentMethodId: "pm_fx_d", cardExpiresAt: expiresAfter(2025, 7) });
+  // G's trial ends Jun 17 and the customer's card ended in May: its first charge will fail.
+  await card("G", { currentPeriodEnd: at(6, 17) });
 }
 
 describe("analytics on a hand-computed fixture", () => {
@@ -194,15 +214,20 @@ describe("analytics on a hand-computed fixture", () => {
     expect(c.cohorts[1]).toEqual({ cohort: "2025-02", customers: 1, mrr: 4_900, customers_retained: [1, 1, 0, 1], customer_retention: [1, 1, 0, 1], mrr_retained: [4_900, 4_900, 0, 4_900], revenue_retention: [1, 1, 0, 1] });
   });
 
-  it("churn risk scores each paying customer by its reasons: pending cancellation, failed payments, a retention offer taken", async () => {
+  it("churn risk scores each paying customer by its reasons: pending cancellation, a card expiring before the renewal, failed payments, a retention offer taken", async () => {
     const r = await churnRisk(deps(), { limit: 500 });
     const mine = r.customers.filter((c) => c.subscription_id.startsWith(P));
     expect(mine.map((c) => [c.subscription_id, c.score, c.reasons.map((x) => x.code)])).toEqual([
-      [`${P}C`, 45, ["pending_cancellation"]],
-      [`${P}B`, 15, ["retention_offer_taken"]],
-      [`${P}D`, 10, ["failed_payments"]], // one failed attempt on Apr 1, within 90 days of Jun 15
+      [`${P}C`, 45, ["pending_cancellation"]], // its card ends before Jul 15, but it will not renew
+      [`${P}B`, 35, ["card_expiring", "retention_offer_taken"]], // the customer's card, as B has none of its own
+      [`${P}A`, 20, ["card_expiring"]],
+      [`${P}G`, 20, ["card_expiring"]], // trialing: no MRR yet, so after A
+      [`${P}D`, 10, ["failed_payments"]], // one failed attempt on Apr 1, within 90 days of Jun 15; its own card outlives Jul 1
     ]);
-    expect(r.unavailable.map((u) => u.code)).toEqual(["card_expiring"]);
+    const detail = (id: string) => mine.find((c) => c.subscription_id === P + id)!.reasons.find((x) => x.code === "card_expiring")!.detail;
+    expect(detail("A")).toBe("The card on file expires 2025-11 (end of month), before the renewal on 2026-01-10.");
+    expect(detail("B")).toBe("The card on file expires 2025-06 (end of month), before the renewal on 2025-07-05.");
+    expect(detail("G")).toBe("The card on file expires 2025-05 (end of month), before the trial ends and the first charge on 2025-06-17.");
   });
 
   it("targets: progress of each toward break-even and the forecast from the trailing three months", async () => {

@@ -40,7 +40,7 @@ describe("payment methods: card expiry", () => {
     expect(await refusal(h.stripe.paymentMethods.create(card(13, 2027)))).toMatchObject({ code: "invalid_expiry_month" });
     expect(await refusal(h.stripe.paymentMethods.create(card(0, 2027)))).toMatchObject({ code: "invalid_expiry_month" });
     expect(await refusal(h.stripe.paymentMethods.create(card(6, 27)))).toMatchObject({ code: "invalid_expiry_year" });
-    const half = await refusal(h.stripe.paymentMethods.create({ type: "card", card: { number: "4242424242424242", exp_month: 6 } as Stripe.PaymentMethodCreateParams.Card1 }));
+    const half = await refusal(h.stripe.paymentMethods.create({ type: "card", card: { number: "4242424242424242", exp_month: 6 } as Stripe.PaymentMethodCreateParams.Card }));
     expect(half).toMatchObject({ type: "StripeInvalidRequestError", code: "parameter_missing", param: "card[exp_year]" });
   });
 

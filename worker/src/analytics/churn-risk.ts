@@ -15,6 +15,7 @@ export const CHURN_RISK_WEIGHTS = {
   recent_downgrade: 15, // within 60 days
   retention_offer_taken: 15,
   short_tenure: 10, // paying for less than 90 days
+  card_expiring: 20, // the card that will be charged expires before the next renewal
 } as const;
 
 interface Row {
@@ -31,7 +32,12 @@ interface Row {
   downgraded_at: number | null;
   offer_taken: number;
   first_paid: number | null;
+  renews_at: number | null;
+  card_expires_at: number | null;
 }
+
+const month = (ms: number) => new Date(ms).toISOString().slice(0, 7);
+const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 export async function churnRisk(deps: AnalyticsDeps, q: ChurnRiskQuery = {}): Promise<ChurnRiskReport> {
   const now = deps.clock.now();
@@ -45,7 +51,12 @@ export async function churnRisk(deps: AnalyticsDeps, q: ChurnRiskQuery = {}): Pr
          where h.subscription_id = s.id and h.at >= ${now - 60 * DAY}
            and h.mrr < (select h2.mrr from subscription_history h2 where h2.subscription_id = h.subscription_id and (h2.at < h.at or (h2.at = h.at and h2.id < h.id)) order by h2.at desc, h2.id desc limit 1)) as downgraded_at,
       exists (select 1 from retention_offers o where o.subscription_id = s.id and o.status = 'accepted') as offer_taken,
-      (select min(h.at) from subscription_history h where h.customer_id = s.customer_id and h.status in ('active', 'past_due')) as first_paid
+      (select min(h.at) from subscription_history h where h.customer_id = s.customer_id and h.status in ('active', 'past_due')) as first_paid,
+      -- A trial's next charge is at its end; otherwise at the period's end.
+      case when s.status = 'trialing' then coalesce(s.trial_end, s.current_period_end) else s.current_period_end end as renews_at,
+      -- Stripe charges the subscription's own default payment method, else the customer's.
+      case when s.default_payment_method_id is not null then s.card_expires_at
+           else (select c.card_expires_at from customers c where c.id = s.customer_id) end as card_expires_at
     from subscriptions s
     where s.status in ('active', 'past_due', 'trialing')`);
   const out: ChurnRiskCustomer[] = [];
@@ -54,6 +65,14 @@ export async function churnRisk(deps: AnalyticsDeps, q: ChurnRiskQuery = {}): Pr
     const add = (code: ChurnRiskReason["code"], weight: number, detail: string) => reasons.push({ code, weight, detail });
     if (Number(r.cancel_at_period_end) || r.cancel_at !== null) add("pending_cancellation", CHURN_RISK_WEIGHTS.pending_cancellation, r.cancel_at ? `Cancels on ${new Date(Number(r.cancel_at)).toISOString().slice(0, 10)}.` : "Set to cancel at the period end.");
     if (r.status === "past_due") add("past_due", CHURN_RISK_WEIGHTS.past_due, Number(r.suspended) ? "Past due and suspended (dunning day 21)." : "An invoice is past due.");
+    const renewsAt = r.renews_at === null ? null : Number(r.renews_at);
+    const expiresAt = r.card_expires_at === null ? null : Number(r.card_expires_at);
+    // Only a renewal that will be charged: a subscription ending first needs no card then.
+    const renews = renewsAt !== null && !Number(r.cancel_at_period_end) && (r.cancel_at === null || Number(r.cancel_at) > renewsAt);
+    // The card works through its expiry month: expiresAt is the first instant it no longer does.
+    if (renews && expiresAt !== null && expiresAt <= renewsAt) {
+      add("card_expiring", CHURN_RISK_WEIGHTS.card_expiring, `The card on file expires ${month(expiresAt - 1)} (end of month), before the ${r.status === "trialing" ? "trial ends and the first charge" : "renewal"} on ${day(renewsAt)}.`);
+    }
     const failed = Number(r.failed);
     if (failed > 0) add("failed_payments", CHURN_RISK_WEIGHTS.failed_payments * Math.min(2, failed), `${failed} failed payment attempt${failed === 1 ? "" : "s"} in the last 90 days.`);
     if (r.downgraded_at !== null) add("recent_downgrade", CHURN_RISK_WEIGHTS.recent_downgrade, `MRR went down on ${new Date(Number(r.downgraded_at)).toISOString().slice(0, 10)}.`);
@@ -67,6 +86,5 @@ export async function churnRisk(deps: AnalyticsDeps, q: ChurnRiskQuery = {}): Pr
   return {
     as_of: new Date(now).toISOString(),
     customers: out.slice(0, limit),
-    unavailable: [{ code: "card_expiring", reason: "The mirror holds no payment-method expiry dates (no card data is kept), so cards expiring before the next renewal cannot be flagged yet." }],
   };
 }

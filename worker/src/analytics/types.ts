@@ -156,8 +156,6 @@ export interface ChurnRiskCustomer {
 export interface ChurnRiskReport {
   as_of: string;
   customers: ChurnRiskCustomer[];
-  /** Signals that could not be evaluated, with why. */
-  unavailable: { code: string; reason: string }[];
 }
 
 export interface TargetProgress {

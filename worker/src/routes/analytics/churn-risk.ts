@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { churnRisk } from "../../analytics";
+import { churnRisk, type ChurnRiskReason } from "../../analytics";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
 
@@ -8,7 +8,8 @@ const Query = z.strictObject({
   min_score: z.coerce.number().int().min(0).max(100).default(1).describe("Only customers scoring at least this"),
 });
 
-const Reason = z.object({ code: z.string(), weight: z.int(), detail: z.string() });
+const REASON_CODES = ["past_due", "card_expiring", "recent_downgrade", "pending_cancellation", "retention_offer_taken", "failed_payments", "short_tenure"] as const satisfies readonly ChurnRiskReason["code"][];
+const Reason = z.object({ code: z.enum(REASON_CODES), weight: z.int(), detail: z.string() });
 
 const route = createRoute({
   method: "get",
@@ -22,7 +23,6 @@ const route = createRoute({
       z.object({
         as_of: z.string(),
         customers: z.array(z.object({ customer_id: z.string(), user_id: z.string().nullable(), subscription_id: z.string(), tier: z.string().nullable(), status: z.string(), mrr: z.int(), score: z.int(), reasons: z.array(Reason) })),
-        unavailable: z.array(z.object({ code: z.string(), reason: z.string() })),
       }),
       "Highest score first",
     ),
