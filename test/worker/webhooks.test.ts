@@ -502,6 +502,8 @@ describe("reconciliation and resync", () => {
     };
     const before = await snapshot();
     expect(before.subscriptions.length).toBeGreaterThan(0);
+    // Stripe's lists carry the customers' cards expanded, so the rebuild keeps their expiry too.
+    expect(before.customers.some((c) => c.cardExpiresAt !== null)).toBe(true);
     await env.DB.batch(["customers", "subscriptions", "invoices", "entitlements"].map((t) => env.DB.prepare(`delete from ${t}`)));
     await run(true);
     expect(await snapshot()).toEqual(before);
