@@ -1,10 +1,12 @@
 import { asc, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { ingest } from "../../worker/src/billing/ingest";
+import { processEvent } from "../../worker/src/billing/process";
 import { runCron } from "../../worker/src/cron";
 import { auditLog, entitlements } from "../../worker/src/db/schema";
 import { noEntitlement, setEntitlementState } from "../../worker/src/entitlements/state";
 import { svc, TEST_CALLER } from "./helpers";
-import { db, deliverAll, ensurePrice, eventsFor, stripe, subscriber, testClock } from "./stripe-helpers";
+import { db, deliverAll, ensurePrice, eventsFor, stripe, subscriber, testClock, webhookEvent } from "./stripe-helpers";
 
 const DAY = 86_400_000;
 
@@ -47,6 +49,32 @@ describe("grace after a failed payment", () => {
     const renewalFailure = (await eventsFor([...(await s.invoices.list({ customer: customer.id })).data.map((i) => i.id)])).filter((e) => e.type === "invoice.payment_failed").at(-1)!;
     expect(renewalFailure.id).not.toBe(failure!.id);
     expect(await entitlementOf(userId)).toMatchObject({ status: "past_due", graceUntil: renewalFailure.created * 1000 + 21 * DAY });
+  }, 60_000);
+});
+
+describe("grace anchored on the oldest unpaid invoice whatever order the events are processed in", () => {
+  it("moves the grace back to the first failure of an older unpaid invoice when that failure's event is processed after the objects were synced from later events", async () => {
+    const s = stripe();
+    const clock = await testClock();
+    const { userId, customer, sub } = await subscriber({ testClock: clock.id });
+    const seen = await deliverAll({ customer: customer.id, sub: sub.id });
+    const declining = await s.paymentMethods.attach("pm_card_chargeCustomerFail", { customer: customer.id });
+    await s.customers.update(customer.id, { invoice_settings: { default_payment_method: declining.id } });
+    // Two renewals fail a month apart; nothing is paid.
+    await clock.advanceDays(31);
+    await clock.advanceDays(31);
+    const invoiceIds = (await s.invoices.list({ customer: customer.id, limit: 100 })).data.map((i) => i.id);
+    const fresh = (await eventsFor([customer.id, sub.id, ...invoiceIds])).filter((e) => !seen.has(e.id));
+    const failures = fresh.filter((e) => e.type === "invoice.payment_failed");
+    const first = failures[0]!;
+    expect(new Set(failures.map((e) => (e.data.object as { id: string }).id)).size).toBe(2); // both renewals failed
+    // All stored on arrival (a burst), then processed with the first failure last, as a busy
+    // queue may: every object it names was fetched after it arrived, so the sync skips them.
+    const arrived = Date.now();
+    await ingest(svc(), fresh.map((e) => webhookEvent(e, { receivedAt: arrived })));
+    for (const e of [...fresh.filter((e) => e.id !== first.id), first]) await processEvent(svc(), e.id);
+    const anchor = first.created * 1000;
+    expect(await entitlementOf(userId)).toMatchObject({ status: "past_due", graceUntil: anchor + 21 * DAY });
   }, 60_000);
 });
 

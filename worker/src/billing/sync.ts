@@ -3,7 +3,7 @@
  * audit rows and the entitlement changes it causes. Objects are always fetched from Stripe, so
  * an old or duplicated event can never write old state: the last write is Stripe's latest.
  */
-import { and, eq, inArray, isNull, lt, lte, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, lt, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Actor, AuditEntry } from "../audit/chain";
 import type { Clock } from "../clock";
@@ -341,6 +341,15 @@ async function graceAnchors(db: Db, subs: SubscriptionRow[], fetched: Fetched, a
   return { anchors, guards: stored.map((i) => guard(db, rowAsRead("invoices", i.id, i.syncedAt))) };
 }
 
+/** The users whose subscription invoices the attempts are on (from the mirror, else by customer). */
+async function usersOfAttempts(db: Db, attempts: AttemptInput[], userByCustomer: Map<string, string | null>): Promise<string[]> {
+  if (attempts.length === 0) return [];
+  const rows = await db.select({ userId: invoices.userId }).from(invoices).where(and(inArray(invoices.id, attempts.map((a) => a.invoiceId)), isNotNull(invoices.subscriptionId))).all();
+  const users = rows.map((r) => r.userId);
+  for (const a of attempts) users.push(userByCustomer.get(a.customerId) ?? null);
+  return users.filter((u): u is string => u !== null);
+}
+
 /** The entitlement of every user a changed subscription belongs to (or belonged to). */
 async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, SubscriptionRow>, otherUsers: Set<string>, fetched: Fetched, attempts: AttemptInput[], now: number): Promise<Part> {
   const out = part();
@@ -413,8 +422,10 @@ export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit"
       invs,
       await deleteInvoices(db, why, fetched.deletedInvoices),
       { guards: [], statements: attempts.map((a) => db.insert(paymentAttempts).values(a).onConflictDoNothing()), entries: [] },
-      // A former owner loses the subscription; an invoice's user may gain or end a grace.
-      await writeEntitlements(db, why, subs.after, new Set([...subs.formerUsers, ...invs.users]), fetched, attempts, now),
+      // A former owner loses the subscription; an invoice's user may gain or end a grace, and so
+      // may the user of a failed attempt recorded here, whose invoice and subscription may have
+      // been skipped as fresh: the failure can move the grace's anchor back.
+      await writeEntitlements(db, why, subs.after, new Set([...subs.formerUsers, ...invs.users, ...(await usersOfAttempts(db, attempts, userByCustomer))]), fetched, attempts, now),
       // Dunning cases open with the failure they record and close with the payment (dunning/cases.ts).
       await dunningPart(deps, why, fetched, subs.after, attempts, userByCustomer),
     ];
