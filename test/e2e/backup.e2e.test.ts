@@ -68,6 +68,9 @@ describe("backup, wipe and restore of the worker's D1", () => {
     const sub = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: local!.id }], metadata: { user_id: "backup_user", tier: "local" } });
     await vi.waitFor(async () => expect(await mirrored(w1, "backup_user")).toMatchObject({ tier: "local", status: "active" }), { timeout: 20_000, interval: 50 });
     expect((await w1.request("/v1/keys", { key: w1.adminKey, json: { name: "before-backup", role: "analyst" } })).status).toBe(201);
+    // Every delivery Stripe has made is in, so what the backup holds is what is counted here.
+    await emulator.idle();
+    await w1.drainQueue();
     await minuteCron(w1);
     const before = await verify(w1);
     expect(before).toMatchObject({ ok: true, checkpoint: { source: "stored" } });
