@@ -3,9 +3,9 @@ import { defineConfig } from "vitest/config";
 // One command runs every suite: the worker in workerd, and the packages in Node.
 export default defineConfig({
   test: {
-    // Three files at once on the 2-core machine: most suites wait on HTTP, workerd, the emulator
-    // and timers, not on the CPU, and vitest's default (cores - 1) would run every file one after
-    // the other.
+    // At most three files at once in all (each project sets its own maxWorkers: vitest applies
+    // this root value as the overall cap, not to the projects, which otherwise run their files
+    // one after the other on a 2-core machine).
     maxWorkers: 3,
     // The JSON report lets CI print a plain "N passed, N failed" line.
     reporters: ["default", ["json", { outputFile: "node_modules/.cache/vitest-results.json" }]],
