@@ -1,22 +1,25 @@
 -- The report's current figures and its revenue by month, kept by triggers as 0017 keeps the MRR
 -- timeline, so a report reads a row per customer and a row per month (the benchmark's goal).
 --
--- customer_current: rederived for a customer whenever customer_mrr_dirty marks them (every write
--- to their subscriptions, history rows and dunning cases), beside 0017's timeline rederivation.
+-- customer_current: the view customer_current_rows, rederived for a customer whenever
+-- customer_mrr_dirty marks them (every write to their subscriptions, history rows and dunning
+-- cases), beside 0017's timeline rederivation (SQLite pushes the customer into the grouped view).
 -- The rules are the report's: MRR counts while active or past due and not suspended (a dunning
 -- case in status suspended); the standing ranks statuses best first with suspended between past
 -- due and trialing.
+create view customer_current_rows as
+  select customer_id, currency, coalesce(tier, 'other') as tier,
+    sum(case when suspended then 0 when status in ('active', 'past_due') then mrr else 0 end) as mrr,
+    min(case when suspended then 2 else case status when 'active' then 0 when 'past_due' then 1 when 'trialing' then 3 when 'paused' then 4 when 'unpaid' then 5 when 'incomplete' then 6 when 'canceled' then 7 when 'incomplete_expired' then 8 else 9 end end) as standing
+  from (select sx.customer_id as customer_id, sx.currency as currency, sx.tier as tier, sx.status as status, sx.mrr as mrr,
+      exists (select 1 from dunning_cases d where d.subscription_id = sx.id and d.status = 'suspended') as suspended
+    from subscriptions sx)
+  group by customer_id, currency, coalesce(tier, 'other');
+--> statement-breakpoint
 create trigger customer_current_rederive after insert on customer_mrr_dirty begin
   delete from customer_current where customer_id = new.customer_id;
   insert into customer_current (customer_id, currency, tier, mrr, standing)
-  select customer_id, currency, coalesce(tier, 'other'),
-    sum(case when suspended then 0 when status in ('active', 'past_due') then mrr else 0 end),
-    min(case when suspended then 2 else case status when 'active' then 0 when 'past_due' then 1 when 'trialing' then 3 when 'paused' then 4 when 'unpaid' then 5 when 'incomplete' then 6 when 'canceled' then 7 when 'incomplete_expired' then 8 else 9 end end)
-  from (select sx.customer_id as customer_id, sx.currency as currency, sx.tier as tier, sx.status as status, sx.mrr as mrr,
-      exists (select 1 from dunning_cases d where d.subscription_id = sx.id and d.status = 'suspended') as suspended
-    from subscriptions sx
-    where sx.customer_id = new.customer_id)
-  group by customer_id, currency, coalesce(tier, 'other');
+    select customer_id, currency, tier, mrr, standing from customer_current_rows where customer_id = new.customer_id;
 end;
 --> statement-breakpoint
 -- The current figures also read a subscription's tier, MRR and currency: mark on those too, and
@@ -30,13 +33,7 @@ create trigger subscriptions_mrr_update after update of status, trial_end, creat
 end;
 --> statement-breakpoint
 insert into customer_current (customer_id, currency, tier, mrr, standing)
-  select customer_id, currency, coalesce(tier, 'other'),
-    sum(case when suspended then 0 when status in ('active', 'past_due') then mrr else 0 end),
-    min(case when suspended then 2 else case status when 'active' then 0 when 'past_due' then 1 when 'trialing' then 3 when 'paused' then 4 when 'unpaid' then 5 when 'incomplete' then 6 when 'canceled' then 7 when 'incomplete_expired' then 8 else 9 end end)
-  from (select sx.customer_id as customer_id, sx.currency as currency, sx.tier as tier, sx.status as status, sx.mrr as mrr,
-      exists (select 1 from dunning_cases d where d.subscription_id = sx.id and d.status = 'suspended') as suspended
-    from subscriptions sx)
-  group by customer_id, currency, coalesce(tier, 'other');
+  select customer_id, currency, tier, mrr, standing from customer_current_rows;
 --> statement-breakpoint
 -- invoice_revenue_months: each paid invoice's total less tax in the month of its paid date, added
 -- when it becomes paid and taken away when it stops being (or moves month, or changes amount).
