@@ -25,7 +25,7 @@ import { deliver, drained, eventsFor, settled, sign, stripe, subscriber } from "
 import { failedRenewal } from "./dunning-helpers";
 
 const SEED = 20_261_117;
-/** Requests per JSON route: with ~17 routes and the webhook cases, the file takes ~30-40 s on 2 cores. */
+/** Requests per JSON route. */
 const RUNS_PER_ROUTE = 30;
 const TEST_TIMEOUT_MS = 180_000;
 
@@ -637,7 +637,7 @@ const stripeKnown = new Map<string, string[]>();
 /** Keys the fuzzer itself authenticates with: never offered as a path id to rotate or revoke. */
 const ownKeyIds = new Set<string>();
 
-beforeAll(async () => {
+async function setUp(): Promise<void> {
   const admin = await makeKey("admin", { name: "fuzz-fixtures" });
   ownKeyIds.add(admin.id);
   const revoked = await makeKey("admin", { name: "fuzz-revoked" });
@@ -670,7 +670,7 @@ beforeAll(async () => {
   stripeKnown.set("promotion_code", [promo.code]);
   stripeKnown.set("test_clock", [clock.id]);
   await drained();
-});
+}
 
 /** Values that exist, by parameter or body field name: ids (path and body) and amounts (body). */
 type Known = Map<string, (string | number)[]>;
@@ -789,39 +789,41 @@ async function knownValues(op: Operation): Promise<Known> {
 // ---------------------------------------------------------------------------------------------
 // The JSON routes
 
-describe("fuzz: every route in /openapi.json", () => {
-  it("finds the routes to fuzz in the OpenAPI document", () => {
-    // A broken or empty document would make the fuzz below cover nothing and pass.
-    expect(JSON_ROUTES.length).toBeGreaterThanOrEqual(10);
-    expect(WEBHOOK_ROUTES.map((op) => `${op.method} ${op.path}`)).toContain("POST /webhooks/stripe");
-  });
+function describeJsonRoutes(shard: Shard): void {
+  describe("fuzz: every route in /openapi.json", () => {
+    it("finds the routes to fuzz in the OpenAPI document", () => {
+      // A broken or empty document would make the fuzz below cover nothing and pass.
+      expect(JSON_ROUTES.length).toBeGreaterThanOrEqual(10);
+      expect(WEBHOOK_ROUTES.map((op) => `${op.method} ${op.path}`)).toContain("POST /webhooks/stripe");
+    });
 
-  for (const op of JSON_ROUTES) {
-    const label = `${op.method} ${op.path}`;
-    it(
-      `${label}: random and mutated requests never get a 5xx, get problem+json when refused, and a refusal writes nothing`,
-      async () => {
-        const keys = await keysFor(label);
-        const known = await knownValues(op);
-        for (const [name, values] of Object.entries((await ROUTE_FIXTURES[label]?.(keys)) ?? {})) known.set(name, values);
-        forgetSnapshot();
-        const statuses: number[] = [];
-        await fc.assert(
-          fc.asyncProperty(requestArb(op, keys, known), async (req) => {
-            statuses.push((await exercise(req)).status);
-          }),
-          // A route that needs a prepared state also needs its body to agree with it: more tries.
-          { seed: seedFor(label), numRuns: ROUTE_FIXTURES[label] ? 2 * RUNS_PER_ROUTE : RUNS_PER_ROUTE },
-        );
-        // The generators must reach both sides of the route, or the properties above prove little.
-        expect(statuses.some(is2xx), `no request to ${label} succeeded: the generators only produce refusals`).toBe(true);
-        // A public route without parameters or body has no input to refuse (only a wrong method).
-        if (op.keyed || op.params.length > 0 || op.body) expect(statuses.some((s) => s >= 400), `every request to ${label} succeeded: the generators produce no bad input`).toBe(true);
-      },
-      TEST_TIMEOUT_MS,
-    );
-  }
-});
+    for (const op of JSON_ROUTES.filter((_, i) => i % shard.of === shard.index)) {
+      const label = `${op.method} ${op.path}`;
+      it(
+        `${label}: random and mutated requests never get a 5xx, get problem+json when refused, and a refusal writes nothing`,
+        async () => {
+          const keys = await keysFor(label);
+          const known = await knownValues(op);
+          for (const [name, values] of Object.entries((await ROUTE_FIXTURES[label]?.(keys)) ?? {})) known.set(name, values);
+          forgetSnapshot();
+          const statuses: number[] = [];
+          await fc.assert(
+            fc.asyncProperty(requestArb(op, keys, known), async (req) => {
+              statuses.push((await exercise(req)).status);
+            }),
+            // A route that needs a prepared state also needs its body to agree with it: more tries.
+            { seed: seedFor(label), numRuns: ROUTE_FIXTURES[label] ? 2 * RUNS_PER_ROUTE : RUNS_PER_ROUTE },
+          );
+          // The generators must reach both sides of the route, or the properties above prove little.
+          expect(statuses.some(is2xx), `no request to ${label} succeeded: the generators only produce refusals`).toBe(true);
+          // A public route without parameters or body has no input to refuse (only a wrong method).
+          if (op.keyed || op.params.length > 0 || op.body) expect(statuses.some((s) => s >= 400), `every request to ${label} succeeded: the generators produce no bad input`).toBe(true);
+        },
+        TEST_TIMEOUT_MS,
+      );
+    }
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // The webhook
@@ -1005,41 +1007,62 @@ const WEBHOOK_CASES: WebhookCase[] = [
   },
 ];
 
-describe("fuzz: the Stripe webhook", () => {
-  for (const op of WEBHOOK_ROUTES) {
-    for (const c of WEBHOOK_CASES) {
-      const label = `${op.method} ${op.path}`;
-      it(
-        `${label} ${c.what}; never a 5xx, problem+json when refused, and a refusal stores nothing`,
-        async () => {
-          forgetSnapshot();
-          const statuses: number[] = [];
-          const arb = fc.record({
-            method: c.anyMethod ? fc.oneof({ weight: 6, arbitrary: fc.constant(op.method) }, { weight: 1, arbitrary: fc.constantFrom(...OTHER_METHODS) }) : fc.constant(op.method),
-            query: fc.oneof({ weight: 6, arbitrary: fc.constant("") }, { weight: 1, arbitrary: queryArb(op) }),
-            body: c.body,
-            signing: c.signing,
-            contentType: contentTypeArb,
-            extra: extraHeaders,
-          });
-          await fc.assert(
-            fc.asyncProperty(arb, async ({ method, query, body, signing: s, contentType, extra }) => {
-              const headers: Record<string, string> = { ...extra };
-              if (contentType !== undefined) headers["content-type"] = contentType;
-              const signature = await signatureHeader(s, body);
-              if (signature !== undefined) headers["stripe-signature"] = signature;
-              const req: FuzzRequest = { method, path: op.path, query, headers, body };
-              // Only a validly signed request can reach the queue; drain only then (it takes a round trip).
-              const answer = await exercise(req, { mayHaveQueued: s.kind === "valid" });
-              statuses.push(answer.status);
-              await c.check(answer, body, describeExchange(req, answer));
-            }),
-            { seed: seedFor(`${label} ${c.what}`), numRuns: c.runs },
-          );
-          for (const m of c.mustSee) expect(statuses.some(m.test), `no run got ${m.what}: the generators need a look`).toBe(true);
-        },
-        TEST_TIMEOUT_MS,
-      );
+function describeWebhook(): void {
+  describe("fuzz: the Stripe webhook", () => {
+    for (const op of WEBHOOK_ROUTES) {
+      for (const c of WEBHOOK_CASES) {
+        const label = `${op.method} ${op.path}`;
+        it(
+          `${label} ${c.what}; never a 5xx, problem+json when refused, and a refusal stores nothing`,
+          async () => {
+            forgetSnapshot();
+            const statuses: number[] = [];
+            const arb = fc.record({
+              method: c.anyMethod ? fc.oneof({ weight: 6, arbitrary: fc.constant(op.method) }, { weight: 1, arbitrary: fc.constantFrom(...OTHER_METHODS) }) : fc.constant(op.method),
+              query: fc.oneof({ weight: 6, arbitrary: fc.constant("") }, { weight: 1, arbitrary: queryArb(op) }),
+              body: c.body,
+              signing: c.signing,
+              contentType: contentTypeArb,
+              extra: extraHeaders,
+            });
+            await fc.assert(
+              fc.asyncProperty(arb, async ({ method, query, body, signing: s, contentType, extra }) => {
+                const headers: Record<string, string> = { ...extra };
+                if (contentType !== undefined) headers["content-type"] = contentType;
+                const signature = await signatureHeader(s, body);
+                if (signature !== undefined) headers["stripe-signature"] = signature;
+                const req: FuzzRequest = { method, path: op.path, query, headers, body };
+                // Only a validly signed request can reach the queue; drain only then (it takes a round trip).
+                const answer = await exercise(req, { mayHaveQueued: s.kind === "valid" });
+                statuses.push(answer.status);
+                await c.check(answer, body, describeExchange(req, answer));
+              }),
+              { seed: seedFor(`${label} ${c.what}`), numRuns: c.runs },
+            );
+            for (const m of c.mustSee) expect(statuses.some(m.test), `no run got ${m.what}: the generators need a look`).toBe(true);
+          },
+          TEST_TIMEOUT_MS,
+        );
+      }
     }
-  }
-});
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The suite, in shards
+
+/** Which share of the routes a test file fuzzes: the JSON routes by position, the webhook in the last. */
+export interface Shard {
+  index: number;
+  of: number;
+}
+
+/**
+ * The fuzz tests of one shard, for a test file to call: the shards run as separate files, so
+ * vitest runs them side by side (the whole fuzz took about a minute as one file).
+ */
+export function fuzzSuite(shard: Shard): void {
+  beforeAll(setUp);
+  describeJsonRoutes(shard);
+  if (shard.index === shard.of - 1) describeWebhook();
+}
