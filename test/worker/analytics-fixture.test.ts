@@ -11,6 +11,7 @@ import { env } from "cloudflare:test";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { churnRisk, cohortReport, revenueReport, targetProgress } from "../../worker/src/analytics";
+import { CURRENT_STANDING } from "../../worker/src/analytics/report";
 import { countedMrr, suspendedNow } from "../../worker/src/analytics/definitions";
 import { fixedClock } from "../../worker/src/clock";
 import { getDb } from "../../worker/src/db/client";
@@ -230,6 +231,18 @@ describe("analytics on a hand-computed fixture", () => {
     expect(detail("G")).toBe("The card on file expires 2025-05 (end of month), before the trial ends and the first charge on 2025-06-17.");
   });
 
+  it("does not flag an expiring card on a subscription whose collection is paused: nothing will be charged", async () => {
+    const q = `${P}pause_`;
+    for (const [id, pause] of [["on", null], ["off", "void"]] as const) {
+      await db().insert(subscriptions).values({
+        id: q + id, customerId: q + id, userId: q + id, status: "active", tier: "local", priceId: "p", interval: "month", unitAmount: LOCAL, currency: "chf", mrr: LOCAL,
+        currentPeriodEnd: at(7, 1), defaultPaymentMethodId: `pm_${id}`, cardExpiresAt: Date.UTC(2025, 6, 1), pauseBehavior: pause, createdAt: at(1, 1), syncedAt: NOW,
+      });
+    }
+    const flagged = (await churnRisk(deps(), { limit: 500 })).customers.filter((c) => c.subscription_id.startsWith(q) && c.reasons.some((x) => x.code === "card_expiring"));
+    expect(flagged.map((c) => c.subscription_id)).toEqual([`${q}on`]);
+  });
+
   it("targets: progress of each toward break-even and the forecast from the trailing three months", async () => {
     const t = await targetProgress(deps(), { currency: CUR });
     const by = Object.fromEntries(t.targets.map((x) => [x.key, x]));
@@ -302,7 +315,7 @@ describe("the tables the report reads, kept by triggers, agree with the definiti
           select customer_id, coalesce(tier, 'other') as tier, sum(case when ${suspendedNow(sql`s.id`)} then 0 else ${countedMrr(sql`s.status`, sql`s.mrr`)} end) as mrr
           from subscriptions s where currency = ${CUR2} group by customer_id, coalesce(tier, 'other') order by customer_id, tier`)
       ).map((r) => ({ ...r, mrr: Number(r.mrr) }));
-    const STANDING = ["active", "past_due", "suspended", "trialing", "paused", "unpaid", "incomplete", "canceled", "incomplete_expired"];
+    const STANDING = CURRENT_STANDING;
     const storedCurrent = async () =>
       (await raw(`select customer_id, tier, mrr, standing from customer_current where currency = ? order by customer_id, tier`).bind(CUR2).all<{ customer_id: string; tier: string; mrr: number; standing: number }>()).results.map((r) => ({ ...r, standing: STANDING[r.standing] }));
     const expectedRevenue = async () =>

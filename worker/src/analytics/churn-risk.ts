@@ -33,6 +33,7 @@ interface Row {
   offer_taken: number;
   first_paid: number | null;
   renews_at: number | null;
+  pause_behavior: string | null;
   card_expires_at: number | null;
 }
 
@@ -44,7 +45,7 @@ export async function churnRisk(deps: AnalyticsDeps, q: ChurnRiskQuery = {}): Pr
   const limit = q.limit ?? 50;
   const minScore = q.min_score ?? 1;
   const rows = await deps.db.all<Row>(sql`
-    select s.id, s.customer_id, s.user_id, s.tier, s.status, ${countedMrr(sql`s.status`, sql`s.mrr`)} as mrr, s.cancel_at_period_end, s.cancel_at,
+    select s.id, s.customer_id, s.user_id, s.tier, s.status, s.pause_behavior, ${countedMrr(sql`s.status`, sql`s.mrr`)} as mrr, s.cancel_at_period_end, s.cancel_at,
       ${suspendedNow(sql`s.id`)} as suspended,
       (select count(*) from payment_attempts p where p.customer_id = s.customer_id and p.outcome = 'failed' and p.at >= ${now - 90 * DAY}) as failed,
       (select max(h.at) from subscription_history h
@@ -67,8 +68,9 @@ export async function churnRisk(deps: AnalyticsDeps, q: ChurnRiskQuery = {}): Pr
     if (r.status === "past_due") add("past_due", CHURN_RISK_WEIGHTS.past_due, Number(r.suspended) ? "Past due and suspended (dunning day 21)." : "An invoice is past due.");
     const renewsAt = r.renews_at === null ? null : Number(r.renews_at);
     const expiresAt = r.card_expires_at === null ? null : Number(r.card_expires_at);
-    // Only a renewal that will be charged: a subscription ending first needs no card then.
-    const renews = renewsAt !== null && !Number(r.cancel_at_period_end) && (r.cancel_at === null || Number(r.cancel_at) > renewsAt);
+    // Only a renewal that will be charged: a subscription ending first, or with its collection
+    // paused, needs no card then.
+    const renews = renewsAt !== null && !Number(r.cancel_at_period_end) && (r.cancel_at === null || Number(r.cancel_at) > renewsAt) && r.pause_behavior === null;
     // The card works through its expiry month: expiresAt is the first instant it no longer does.
     if (renews && expiresAt !== null && expiresAt <= renewsAt) {
       add("card_expiring", CHURN_RISK_WEIGHTS.card_expiring, `The card on file expires ${month(expiresAt - 1)} (end of month), before the ${r.status === "trialing" ? "trial ends and the first charge" : "renewal"} on ${day(renewsAt)}.`);

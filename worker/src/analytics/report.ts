@@ -17,7 +17,7 @@ export const rate = (a: number, b: number): number | null => (b === 0 ? null : M
  * customer_current.standing, best first: a customer's status is the best of their subscriptions'
  * (migration 0022 ranks them in this order; suspended is ours, a dunning case at day 21).
  */
-const CURRENT_STANDING = ["active", "past_due", "suspended", "trialing", "paused", "unpaid", "incomplete", "canceled", "incomplete_expired"];
+export const CURRENT_STANDING = ["active", "past_due", "suspended", "trialing", "paused", "unpaid", "incomplete", "canceled", "incomplete_expired"];
 
 /**
  * The figures as of now from customer_current (one row per customer, currency and tier, kept by

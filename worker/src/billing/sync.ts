@@ -3,7 +3,7 @@
  * audit rows and the entitlement changes it causes. Objects are always fetched from Stripe, so
  * an old or duplicated event can never write old state: the last write is Stripe's latest.
  */
-import { and, eq, inArray, isNotNull, isNull, lt, lte, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Actor, AuditEntry } from "../audit/chain";
 import type { Clock } from "../clock";
@@ -341,11 +341,19 @@ async function graceAnchors(db: Db, subs: SubscriptionRow[], fetched: Fetched, a
   return { anchors, guards: stored.map((i) => guard(db, rowAsRead("invoices", i.id, i.syncedAt))) };
 }
 
-/** The users whose subscription invoices the attempts are on (from the mirror, else by customer). */
+/**
+ * The users whose subscription invoices the attempts are on: the invoice's, its subscription's
+ * (an invoice written before its customer had a user keeps a null one), else the customer's.
+ */
 async function usersOfAttempts(db: Db, attempts: AttemptInput[], userByCustomer: Map<string, string | null>): Promise<string[]> {
   if (attempts.length === 0) return [];
-  const rows = await db.select({ userId: invoices.userId }).from(invoices).where(and(inArray(invoices.id, attempts.map((a) => a.invoiceId)), isNotNull(invoices.subscriptionId))).all();
-  const users = rows.map((r) => r.userId);
+  const rows = await db
+    .select({ invoiceUser: invoices.userId, subscriptionUser: subscriptions.userId })
+    .from(invoices)
+    .innerJoin(subscriptions, eq(subscriptions.id, invoices.subscriptionId))
+    .where(inArray(invoices.id, attempts.map((a) => a.invoiceId)))
+    .all();
+  const users = rows.flatMap((r) => [r.invoiceUser, r.subscriptionUser]);
   for (const a of attempts) users.push(userByCustomer.get(a.customerId) ?? null);
   return users.filter((u): u is string => u !== null);
 }
