@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { LongFilesFirst } from "./test/harness/sequencer";
 
 // One command runs every suite: the worker in workerd, and the packages in Node.
 export default defineConfig({
@@ -7,6 +8,7 @@ export default defineConfig({
     // this root value as the overall cap, not to the projects, which otherwise run their files
     // one after the other on a 2-core machine).
     maxWorkers: 3,
+    sequence: { sequencer: LongFilesFirst },
     // The JSON report lets CI print a plain "N passed, N failed" line.
     reporters: ["default", ["json", { outputFile: "node_modules/.cache/vitest-results.json" }]],
     // The worker logs one line per request (monitoring): thousands in a run, and a failure's

@@ -7,6 +7,8 @@ const root = path.resolve(import.meta.dirname, "../..");
 export default defineConfig({
   test: {
     name: "browser",
+    // Files side by side: each project's own setting (vitest's root maxWorkers caps only the total).
+    maxWorkers: 3,
     environment: "node",
     root,
     include: ["test/browser/**/*.test.ts"],

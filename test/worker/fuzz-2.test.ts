@@ -1,4 +1,4 @@
-// The fuzz of every route (test/worker/fuzz-suite.ts), shard 2 of 2: files run side by side.
+// The fuzz of every route (test/worker/fuzz-suite.ts): the second half of the JSON routes.
 import { fuzzSuite } from "./fuzz-suite";
 
-fuzzSuite({ index: 1, of: 2 });
+fuzzSuite({ json: { index: 1, of: 2 } });
