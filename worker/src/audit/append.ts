@@ -38,9 +38,12 @@ const queues = new WeakMap<object, Promise<unknown>>();
 const QUEUE_PATIENCE_MS = 2_000;
 function serialized<T>(key: object, task: () => Promise<T>): Promise<T> {
   const previous = queues.get(key) ?? Promise.resolve();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const patience = new Promise<void>((resolve) => (timer = setTimeout(resolve, QUEUE_PATIENCE_MS)));
-  const turn = Promise.race([previous.catch(() => undefined), patience]).finally(() => clearTimeout(timer));
+  // The timer is left to run out, not cleared when `previous` settles: that continuation runs in
+  // the context of the request that settled it, and clearing another request's timer from
+  // there is I/O on behalf of a different request, which workerd refuses (seen when test files
+  // shared an isolate: racing audited writes failed and hung).
+  const patience = new Promise<void>((resolve) => setTimeout(resolve, QUEUE_PATIENCE_MS));
+  const turn = Promise.race([previous.catch(() => undefined), patience]);
   const run = turn.then(task);
   queues.set(key, run.catch(() => undefined));
   return run;
