@@ -686,6 +686,11 @@ async function mirroredSubscriber(lookupKey: "local_monthly" | "mobile_monthly" 
   return userId;
 }
 
+/** A fixture's own request, as an admin: to put a user in the state a route needs. */
+function adminPost(keys: Keys, path: string, body: unknown): Promise<Response> {
+  return SELF.fetch(`${BASE}${path}`, { method: "POST", headers: { authorization: `Bearer ${keys.admin}`, "content-type": "application/json", "cf-connecting-ip": freshIp() }, body: JSON.stringify(body) });
+}
+
 /**
  * Routes that succeed only on a user in a given state, which the routes fuzzed before may have
  * used up (a cancellation declines the open retention offer): each gets its own fresh state,
@@ -705,11 +710,7 @@ const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, (str
   // A confirmed change carries the preview's amount and moment: offer the real ones too.
   "POST /v1/subscriptions/{user_id}/change": async (keys) => {
     const userId = await mirroredSubscriber();
-    const res = await SELF.fetch(`${BASE}/v1/subscriptions/${userId}/change/preview`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${keys.admin}`, "content-type": "application/json", "cf-connecting-ip": freshIp() },
-      body: JSON.stringify({ tier: "mobile" }),
-    });
+    const res = await adminPost(keys, `/v1/subscriptions/${userId}/change/preview`, { tier: "mobile" });
     const preview = await res.json<{ amount_due_now?: number; proration_date?: number }>();
     if (res.status !== 200 || preview.amount_due_now === undefined || preview.proration_date === undefined) throw new Error(`could not preview a change: HTTP ${res.status}`);
     return { user_id: [userId], expected_amount_due_now: [preview.amount_due_now], proration_date: [preview.proration_date] };
@@ -718,32 +719,20 @@ const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, (str
   "POST /v1/subscriptions/{user_id}/cancel": async () => ({ user_id: [await mirroredSubscriber()] }),
   "POST /v1/subscriptions/{user_id}/reactivate": async (keys) => {
     const userId = await mirroredSubscriber();
-    const res = await SELF.fetch(`${BASE}/v1/subscriptions/${userId}/cancel`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${keys.admin}`, "content-type": "application/json", "cf-connecting-ip": freshIp() },
-      body: JSON.stringify({ reason: "other", skip_offer: true }),
-    });
+    const res = await adminPost(keys, `/v1/subscriptions/${userId}/cancel`, { reason: "other", skip_offer: true });
     if (res.status !== 200) throw new Error(`could not cancel a fixture subscriber: HTTP ${res.status} ${await res.text()}`);
     return { user_id: [userId] };
   },
   "POST /v1/subscriptions/{user_id}/pause": async () => ({ user_id: [await mirroredSubscriber()] }),
   "POST /v1/subscriptions/{user_id}/resume": async (keys) => {
     const userId = await mirroredSubscriber();
-    const res = await SELF.fetch(`${BASE}/v1/subscriptions/${userId}/pause`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${keys.admin}`, "content-type": "application/json", "cf-connecting-ip": freshIp() },
-      body: "{}",
-    });
+    const res = await adminPost(keys, `/v1/subscriptions/${userId}/pause`, {});
     if (res.status !== 200) throw new Error(`could not pause a fixture subscriber: HTTP ${res.status} ${await res.text()}`);
     return { user_id: [userId] };
   },
   "POST /v1/subscriptions/{user_id}/offer/accept": async (keys) => {
     const userId = await mirroredSubscriber("mobile_monthly");
-    const res = await SELF.fetch(`${BASE}/v1/subscriptions/${userId}/cancel`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${keys.admin}`, "content-type": "application/json", "cf-connecting-ip": freshIp() },
-      body: JSON.stringify({ reason: "too_expensive" }),
-    });
+    const res = await adminPost(keys, `/v1/subscriptions/${userId}/cancel`, { reason: "too_expensive" });
     const body = await res.json<{ offer?: { id: string } }>();
     if (res.status !== 200 || !body.offer) throw new Error(`could not get a retention offer: HTTP ${res.status}`);
     return { user_id: [userId], offer_id: [body.offer.id] };
