@@ -44,6 +44,19 @@ describe("GET /openapi.json", () => {
     for (const r of ["post /mcp", "get /docs", "get /v1/tools"]) expect(documented, r).toContain(r);
   });
 
+  it("documents the Idempotency-Key header on exactly the writes that take it, and on no write that answers with a secret", async () => {
+    const doc = await document();
+    type Op = { "x-idempotent"?: boolean; parameters?: { in: string; name: string }[] };
+    const ops = Object.entries(doc.paths).flatMap(([path, o]) => Object.entries(o as Record<string, Op>).map(([method, op]) => ({ at: `${method} ${path}`, op })));
+    const takes = ops.filter(({ op }) => op.parameters?.some((p) => p.in === "header" && p.name === "idempotency-key")).map((o) => o.at);
+    expect(takes.sort()).toEqual(ops.filter(({ op }) => op["x-idempotent"]).map((o) => o.at).sort());
+    expect(takes).toEqual(expect.arrayContaining(["post /v1/checkout", "post /v1/subscriptions/{user_id}/cancel", "post /v1/subscriptions/{user_id}/change", "post /v1/tools/create_subscription"]));
+    // Replaying them would keep the new key's secret in D1 for a day.
+    expect(takes).not.toContain("post /v1/keys");
+    expect(takes).not.toContain("post /v1/keys/{id}/rotate");
+    expect(takes.every((at) => !at.startsWith("get "))).toBe(true);
+  });
+
   it("documents each agent tool's input and output from the tool's own zod contract", async () => {
     const doc = await document();
     const resolve = (s: JsonSchema): JsonSchema => (s.$ref ? resolve(doc.components.schemas![s.$ref.split("/").pop()!]!) : s);

@@ -3,7 +3,8 @@
  *   * * * * *    sweep: retry due webhook events; continue a resync in progress; suspend
  *                past-due users whose grace ran out; then sign a checkpoint of the audit
  *                chain's head if it moved; send the email outbox's due emails
- *   *\/15 * * * * the sweep, then the dunning tick (dunning/tick.ts): stages, emails, suspension
+ *   *\/15 * * * * the sweep, then the dunning tick (dunning/tick.ts): stages, emails, suspension;
+ *                then deletes Idempotency-Keys past their day
  *   17 3 * * *   reconciliation against Stripe's event list
  * The minute and quarter-hour crons end with the monitoring alerts (monitoring/alerts.ts), and
  * every run is recorded in cron_runs (start and end), which /health and the alerts read.
@@ -15,6 +16,7 @@ import { reconcile } from "./billing/reconcile";
 import { sendDueEmails } from "./email/sweep";
 import { readResync, resyncChunk } from "./billing/resync";
 import { dunningTick } from "./dunning/tick";
+import { pruneIdempotencyKeys } from "./idempotency/prune";
 import { suspendLapsed } from "./entitlements/suspend";
 import { describeError } from "./log";
 import { monitorAndAlert } from "./monitoring/alerts";
@@ -64,7 +66,7 @@ async function jobs(name: keyof typeof CRONS, s: Services): Promise<void> {
     case "sweep":
       return independently([() => sweep(s), () => suspendLapsed(s), () => sendDueEmails(s), () => checkpointAuditHead(s), alerts]);
     case "dunning":
-      return independently([() => sweep(s), () => suspendLapsed(s), () => dunningTick(s), alerts]);
+      return independently([() => sweep(s), () => suspendLapsed(s), () => dunningTick(s), () => pruneIdempotencyKeys(s), alerts]);
     case "reconcile":
       await reconcile(s);
   }

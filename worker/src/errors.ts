@@ -24,6 +24,10 @@ export type ErrorCode =
   | "amount_changed"
   /** A charge made now was declined; the change it paid for was not made. */
   | "payment_failed"
+  /** An Idempotency-Key sent again with another request than the one it was first used for. */
+  | "idempotency_key_reused"
+  /** An Idempotency-Key whose first request is still running. */
+  | "idempotency_key_in_use"
   /** A setting or secret is missing or malformed. */
   | "config_invalid"
   /** Stripe (or another upstream) failed or answered unexpectedly. */

@@ -676,3 +676,34 @@ export const backups = sqliteTable(
   },
   (t) => [index("backups_kind_at_idx").on(t.kind, t.at)],
 );
+
+/**
+ * Requests sent with an `Idempotency-Key` header (idempotency/), so a client that retries a write
+ * after a timeout gets the first answer again instead of acting twice (a retried cancel would
+ * otherwise count as declining the retention offer). A row is claimed before the handler runs
+ * (the primary key makes two racing requests one), holds what the request was (method, path and
+ * a hash of its body) and, once answered, the response to replay. Kept for a day, like Stripe's.
+ */
+export const IDEMPOTENCY_STATES = ["started", "done"] as const;
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    /** The API key that sent it: one caller's keys never meet another's. */
+    apiKeyId: text("api_key_id").notNull(),
+    key: text("key").notNull(),
+    method: text("method").notNull(),
+    path: text("path").notNull(),
+    /** SHA-256 (hex) of the method, path and canonical JSON body: a key reused for another request is refused. */
+    requestHash: text("request_hash").notNull(),
+    state: text("state", { enum: IDEMPOTENCY_STATES }).notNull(),
+    /** Which request holds a started claim, so only it completes or releases the claim. */
+    claimToken: text("claim_token").notNull(),
+    createdAt: integer("created_at").notNull(),
+    /** When the claim was last taken: a started claim left this long by a request that died can be taken over. */
+    claimedAt: integer("claimed_at").notNull(),
+    responseStatus: integer("response_status"),
+    responseContentType: text("response_content_type"),
+    responseBody: text("response_body"),
+  },
+  (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index("idempotency_keys_created_idx").on(t.createdAt)],
+);

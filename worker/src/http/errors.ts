@@ -20,6 +20,8 @@ const CODES = {
   amount_changed: { status: 409, title: "The amount changed since the preview" },
   no_change: { status: 422, title: "Nothing to change" },
   payment_failed: { status: 402, title: "The payment was declined" },
+  idempotency_key_reused: { status: 422, title: "The Idempotency-Key was used for another request" },
+  idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still running" },
   payload_too_large: { status: 413, title: "The request body is too large" },
   unsupported_media_type: { status: 415, title: "Unsupported content type" },
   rate_limited: { status: 429, title: "Too many requests" },

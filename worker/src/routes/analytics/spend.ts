@@ -14,7 +14,7 @@ const Body = z.strictObject({
 const route = createRoute({
   method: "put",
   path: "/v1/analytics/spend/{month}",
-  ...guard("analytics:write"),
+  ...guard("analytics:write", { idempotent: true }),
   summary: "Set a month's marketing spend (for CAC); replaces what was set before",
   tags: ["analytics"],
   request: { params: z.strictObject({ month: MonthParam }), body: jsonBody(Body) },

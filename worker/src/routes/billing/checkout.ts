@@ -30,7 +30,7 @@ const CheckoutSession = z
 const route = createRoute({
   method: "post",
   path: "/v1/checkout",
-  ...guard("billing:write"),
+  ...guard("billing:write", { idempotent: true }),
   summary: "Start a Stripe Checkout session for a tier (one customer per user, one trial per user)",
   tags: ["billing"],
   request: { body: jsonBody(CheckoutBody) },

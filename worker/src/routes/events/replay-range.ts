@@ -9,7 +9,7 @@ const RangeBody = z.strictObject({ from: Timestamp, to: Timestamp }).openapi("Re
 const route = createRoute({
   method: "post",
   path: "/v1/events/replay",
-  ...guard("events:replay"),
+  ...guard("events:replay", { idempotent: true }),
   summary: "Process again every stored event created in a time range",
   tags: ["events"],
   request: { body: jsonBody(RangeBody) },

@@ -9,7 +9,7 @@ const IdParam = z.object({ id: z.string().regex(/^evt_[A-Za-z0-9_]{1,100}$/, "mu
 const route = createRoute({
   method: "post",
   path: "/v1/events/{id}/replay",
-  ...guard("events:replay"),
+  ...guard("events:replay", { idempotent: true }),
   summary: "Process a stored event again",
   tags: ["events"],
   request: { params: IdParam },

@@ -17,7 +17,7 @@ const Resync = z
 const route = createRoute({
   method: "post",
   path: "/v1/admin/resync",
-  ...guard("events:replay"),
+  ...guard("events:replay", { idempotent: true }),
   summary: "Rebuild the mirror from Stripe, one resumable chunk per call",
   tags: ["events"],
   request: { body: { required: false, content: { "application/json": { schema: ResyncBody } } } },

@@ -8,7 +8,7 @@ import { ApiKey, IdParam } from "./schemas";
 const route = createRoute({
   method: "post",
   path: "/v1/keys/{id}/revoke",
-  ...guard("keys:manage"),
+  ...guard("keys:manage", { idempotent: true }),
   summary: "Revoke a key at once",
   tags: ["keys"],
   request: { params: IdParam },

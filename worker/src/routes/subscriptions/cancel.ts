@@ -24,7 +24,7 @@ const Result = z
 const route = createRoute({
   method: "post",
   path: "/v1/subscriptions/{user_id}/cancel",
-  ...guard("billing:write"),
+  ...guard("billing:write", { idempotent: true }),
   summary: "Cancel at the period end, showing the retention offer first (once per user)",
   tags: ["billing"],
   request: { params: UserIdParam, body: jsonBody(Body) },

@@ -18,7 +18,7 @@ const Body = z
 const route = createRoute({
   method: "post",
   path: "/v1/subscriptions/{user_id}/change",
-  ...guard("billing:write"),
+  ...guard("billing:write", { idempotent: true }),
   summary: "Change the tier or billing cycle as the catalog's policy says (now, or at the period end)",
   tags: ["billing"],
   request: { params: UserIdParam, body: jsonBody(Body) },

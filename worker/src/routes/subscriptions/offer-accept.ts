@@ -10,7 +10,7 @@ const Body = z.strictObject({ offer_id: z.string().regex(/^offer_[a-f0-9]{32}$/,
 const route = createRoute({
   method: "post",
   path: "/v1/subscriptions/{user_id}/offer/accept",
-  ...guard("billing:write"),
+  ...guard("billing:write", { idempotent: true }),
   summary: "Accept the retention offer: apply its downgrade or discount",
   tags: ["billing"],
   request: { params: UserIdParam, body: jsonBody(Body) },

@@ -10,7 +10,7 @@ const Body = z.strictObject({ resume_at: UnixSeconds.positive().optional().opena
 const route = createRoute({
   method: "post",
   path: "/v1/subscriptions/{user_id}/pause",
-  ...guard("billing:write"),
+  ...guard("billing:write", { idempotent: true }),
   summary: "Pause payment collection (invoices made meanwhile are voided)",
   tags: ["billing"],
   request: { params: UserIdParam, body: { required: false, content: { "application/json": { schema: Body } } } },

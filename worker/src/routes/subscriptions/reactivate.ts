@@ -8,7 +8,7 @@ import { SubscriptionView, UserIdParam } from "./schemas";
 const route = createRoute({
   method: "post",
   path: "/v1/subscriptions/{user_id}/reactivate",
-  ...guard("billing:write"),
+  ...guard("billing:write", { idempotent: true }),
   summary: "Undo a pending cancellation before the period ends",
   tags: ["billing"],
   request: { params: UserIdParam },

@@ -8,7 +8,7 @@ import { SubscriptionView, UserIdParam } from "./schemas";
 const route = createRoute({
   method: "post",
   path: "/v1/subscriptions/{user_id}/resume",
-  ...guard("billing:write"),
+  ...guard("billing:write", { idempotent: true }),
   summary: "Resume payment collection paused with /pause",
   tags: ["billing"],
   request: { params: UserIdParam },

@@ -6,7 +6,7 @@ import { runTool, toolContract } from "./schemas";
 const route = createRoute({
   method: "post",
   path: "/v1/tools/process_webhook",
-  ...guard(tool.permission),
+  ...guard(tool.permission, { idempotent: true }),
   ...toolContract(tool),
 });
 
