@@ -7,6 +7,7 @@
  */
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+import { billingClient } from "../../examples/job-board/src/billing-client.ts";
 import { createApp } from "../../examples/job-board/src/index.ts";
 import { JOBS } from "../../examples/job-board/src/jobs.ts";
 import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
@@ -355,6 +356,35 @@ describe("job-board demo app against the worker and the Stripe emulator", () => 
     const renewed = await b.get(reactivated.location!);
     expect(renewed.body).toContain("Your subscription renews again.");
     expect(renewed.body).not.toContain(">Reactivate</button>");
+  });
+
+  test("a cancel whose answer is lost on the way is sent again with the same Idempotency-Key: the user still gets the retention offer, not a cancellation", async () => {
+    const b = await signIn("Lou Lost");
+    await subscribe(b, "mobile");
+    const sent: { path: string; key: string | null }[] = [];
+    let dropped = false;
+    // The network between the app and the worker loses the first answer to the cancel: the worker acted, the app never heard.
+    const lossy: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      const path = new URL(String(input)).pathname;
+      sent.push({ path, key: new Headers(init?.headers).get("idempotency-key") });
+      if (path.endsWith("/cancel") && !dropped) {
+        dropped = true;
+        throw new TypeError("fetch failed: connection reset");
+      }
+      return res;
+    };
+    const client = billingClient({ baseUrl: worker.url, apiKey: worker.serviceKey, fetch: lossy });
+    const result = await client.cancel(b.userId, "too_expensive", false);
+    expect(result).toMatchObject({ canceled: false, offer: { kind: "downgrade", to_tier: "local" } });
+    const cancels = sent.filter((x) => x.path.endsWith("/cancel"));
+    expect(cancels).toHaveLength(2);
+    expect(cancels[0]!.key).toMatch(/^[0-9a-f-]{36}$/);
+    expect(cancels[1]!.key).toBe(cancels[0]!.key);
+    const sub = await client.subscription(b.userId);
+    expect(sub?.cancel_at_period_end).toBe(false);
+    // A new cancel is a new key: the user saw the offer and declines it.
+    expect(await client.cancel(b.userId, "too_expensive", false)).toMatchObject({ canceled: true });
   });
 
   test("accepting the retention offer keeps the subscription with the offer applied", async () => {

@@ -96,6 +96,9 @@ export class BillingError extends Error {
 }
 
 const TIMEOUT_MS = 15_000;
+/** A write whose answer was lost is sent at most this many times in all, with the same key. */
+const WRITE_ATTEMPTS = 3;
+const RETRY_DELAY_MS = 250;
 
 export interface BillingClient {
   catalog(): Promise<{ tiers: CatalogTier[] }>;
@@ -114,15 +117,29 @@ export interface BillingClient {
 export function billingClient(opts: { baseUrl: string; apiKey: string; fetch?: typeof fetch | undefined }): BillingClient {
   const doFetch = opts.fetch ?? globalThis.fetch;
 
-  async function call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+  /**
+   * `idempotent` writes carry an Idempotency-Key made once per call, so when the answer is lost
+   * (a timeout, a dropped connection, a 5xx) the call is sent again with the same key and the
+   * worker answers as it did the first time instead of acting twice.
+   */
+  async function call<T>(method: "GET" | "POST", path: string, body?: unknown, idempotent = false): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${opts.apiKey}`, accept: "application/json, application/problem+json" };
     if (body !== undefined) headers["content-type"] = "application/json";
-    let res: Response;
-    try {
-      res = await doFetch(`${opts.baseUrl}${path}`, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }), signal: AbortSignal.timeout(TIMEOUT_MS) });
-    } catch {
-      throw new BillingError(502, "Billing unavailable", "The billing service could not be reached. Try again in a moment.", "unreachable");
+    if (idempotent) headers["idempotency-key"] = crypto.randomUUID();
+    const attempts = idempotent ? WRITE_ATTEMPTS : 1;
+    let res: Response | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await doFetch(`${opts.baseUrl}${path}`, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }), signal: AbortSignal.timeout(TIMEOUT_MS) });
+      } catch {
+        res = undefined;
+      }
+      // A 409 idempotency-key-in-use: the first send is still running; its answer comes next time.
+      const again = res === undefined || res.status >= 500 || (res.status === 409 && (await res.clone().text()).includes("idempotency-key-in-use"));
+      if (!again || attempt >= attempts) break;
+      await new Promise((r) => setTimeout(r, RETRY_DELAY_MS * attempt));
     }
+    if (!res) throw new BillingError(502, "Billing unavailable", "The billing service could not be reached. Try again in a moment.", "unreachable");
     const text = await res.text();
     let json: unknown;
     try {
@@ -156,21 +173,26 @@ export function billingClient(opts: { baseUrl: string; apiKey: string; fetch?: t
     },
     invoices: (userId, limit = 10) => call("GET", `/v1/invoices?user_id=${user(userId)}&limit=${limit}`),
     checkout: (i) =>
-      call("POST", "/v1/checkout", {
-        user_id: i.userId,
-        email: i.email,
-        tier: i.tier,
-        ...(i.billingCycle && { billing_cycle: i.billingCycle }),
-        success_url: i.successUrl,
-        cancel_url: i.cancelUrl,
-      }),
+      call(
+        "POST",
+        "/v1/checkout",
+        {
+          user_id: i.userId,
+          email: i.email,
+          tier: i.tier,
+          ...(i.billingCycle && { billing_cycle: i.billingCycle }),
+          success_url: i.successUrl,
+          cancel_url: i.cancelUrl,
+        },
+        true,
+      ),
     portal: (userId, returnUrl) => call("POST", "/v1/portal", { user_id: userId, return_url: returnUrl }),
     previewChange: (userId, tier, billingCycle) => call("POST", `/v1/subscriptions/${user(userId)}/change/preview`, { tier, ...(billingCycle && { billing_cycle: billingCycle }) }),
     change: (userId, tier, billingCycle, expected) =>
-      call("POST", `/v1/subscriptions/${user(userId)}/change`, { tier, ...(billingCycle && { billing_cycle: billingCycle }), expected_amount_due_now: expected }),
-    cancel: (userId, reason, skipOffer) => call("POST", `/v1/subscriptions/${user(userId)}/cancel`, { reason, ...(skipOffer && { skip_offer: true }) }),
-    acceptOffer: (userId, offerId) => call("POST", `/v1/subscriptions/${user(userId)}/offer/accept`, { offer_id: offerId }),
-    reactivate: (userId) => call("POST", `/v1/subscriptions/${user(userId)}/reactivate`),
-    resume: (userId) => call("POST", `/v1/subscriptions/${user(userId)}/resume`),
+      call("POST", `/v1/subscriptions/${user(userId)}/change`, { tier, ...(billingCycle && { billing_cycle: billingCycle }), expected_amount_due_now: expected }, true),
+    cancel: (userId, reason, skipOffer) => call("POST", `/v1/subscriptions/${user(userId)}/cancel`, { reason, ...(skipOffer && { skip_offer: true }) }, true),
+    acceptOffer: (userId, offerId) => call("POST", `/v1/subscriptions/${user(userId)}/offer/accept`, { offer_id: offerId }, true),
+    reactivate: (userId) => call("POST", `/v1/subscriptions/${user(userId)}/reactivate`, undefined, true),
+    resume: (userId) => call("POST", `/v1/subscriptions/${user(userId)}/resume`, undefined, true),
   };
 }
