@@ -88,6 +88,40 @@ describe("dunning", () => {
     expect(await db().select().from(dunningCases).where(eq(dunningCases.id, kase.id)).get()).toMatchObject({ status: "open", stage: "dunning_urgent", nextActionAt: kase.anchorAt + 14 * DAY });
   }, 60_000);
 
+  it("two ticks whose clocks fall either side of a retry day, racing on one case, make one attempt at Stripe", async () => {
+    const { s, kase } = await failedRenewal();
+    // On wall time (no test clock), so each tick's own clock decides which retry is due: retry 1
+    // (overdue since day 1) a minute before day 3, retry 2 a minute after.
+    await db().update(dunningCases).set({ testClock: null }).where(eq(dunningCases.id, kase.id));
+    const attemptsBefore = (await s.invoices.retrieve(kase.invoiceId)).attempt_count;
+    // The first tick writes nothing until the second has run: both act on the case as it was.
+    let release!: () => void;
+    let reached!: () => void;
+    const secondDone = new Promise<void>((r) => (release = r));
+    const firstWaits = new Promise<void>((r) => (reached = r));
+    const held = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "batch")
+          return async (stmts: D1PreparedStatement[]) => {
+            reached();
+            await secondDone;
+            return target.batch(stmts);
+          };
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const first = dunningTick(svc(kase.anchorAt + 3 * DAY - 60_000, held));
+    // By its first write the first tick has read the due cases.
+    await firstWaits;
+    const second = await dunningTick(svc(kase.anchorAt + 3 * DAY + 60_000, env.DB_RACE));
+    release();
+    const firstResult = await first;
+    expect([...firstResult.retried, ...second.retried].filter((k) => k.startsWith(kase.id))).toEqual([`${kase.id}:retry_2:declined`]);
+    expect((await s.invoices.retrieve(kase.invoiceId)).attempt_count).toBe(attemptsBefore + 1);
+    expect(await db().select().from(dunningCases).where(eq(dunningCases.id, kase.id)).get()).toMatchObject({ status: "open", retries: 2 });
+  }, 60_000);
+
   it("moves a case whose customer's address the outbox refuses, without its email, and still sends the other cases' emails", async () => {
     const bad = await failedRenewal();
     const good = await failedRenewal();

@@ -16,9 +16,11 @@
  * (and were the guard to pass twice, the unique keys would still store one step and one email).
  *
  * A retry is a call to Stripe before its batch: `invoices.pay` with the idempotency key
- * `dunning:<case>:retry_<n>`, so two ticks racing on the same retry, or a tick that crashed
- * before its batch and runs again, make one attempt and read the same answer; the batch then
- * records it behind the same kind of guard (the case's retry count as read).
+ * `dunning:<case>:after_<n>` (n: the retries the case had recorded when the tick read it), so two
+ * ticks racing on the same case, or a tick that crashed before its batch and runs again, make one
+ * attempt and read the same answer, even when their clocks straddle a retry day and they see
+ * different slots due; the batch then records it behind the same kind of guard (the case's
+ * retry count as read).
  */
 import { and, eq, inArray, isNotNull, isNull, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
@@ -170,10 +172,14 @@ type Attempt = { outcome: "paid" } | { outcome: "declined"; declineCode: string 
 /** Stripe refuses to attempt at all when there is nothing to charge ("no attached payment source or default payment method"). */
 const noPaymentMethod = (e: InstanceType<typeof Stripe.errors.StripeInvalidRequestError>) => e.code === "missing" || /no attached payment source|no default payment method|no active card/i.test(e.message);
 
-/** One attempt at the invoice, made once however often it is asked for (Stripe's idempotency key). */
-async function payOnce(s: TickDeps, c: Case, slot: number): Promise<Attempt> {
+/**
+ * One attempt at the invoice, made once however often it is asked for (Stripe's idempotency key).
+ * The key is the case's state as read, not the slot the tick's clock makes due: two ticks whose
+ * clocks fall either side of a retry day see different slots but the same case.
+ */
+async function payOnce(s: TickDeps, c: Case): Promise<Attempt> {
   try {
-    const inv = await s.stripe.invoices.pay(c.invoiceId, {}, { idempotencyKey: `dunning:${c.id}:retry_${slot + 1}` });
+    const inv = await s.stripe.invoices.pay(c.invoiceId, {}, { idempotencyKey: `dunning:${c.id}:after_${c.retries}` });
     return inv.status === "paid" ? { outcome: "paid" } : { outcome: "declined", declineCode: null };
   } catch (error) {
     if (error instanceof Stripe.errors.StripeCardError) return { outcome: "declined", declineCode: error.decline_code ?? error.code ?? null };
@@ -193,7 +199,7 @@ async function payOnce(s: TickDeps, c: Case, slot: number): Promise<Attempt> {
 async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolicy, contacts: Map<string, Promise<Contact>>, tier: string | null, result: TickResult): Promise<boolean> {
   const slot = Math.max(c.retries, firstSlotAfter(c.anchorAt, now, policy) - 1);
   const allowed = policy.retries.by === "worker" && !isHardDecline(c.lastDeclineCode, policy) && slot < policy.retries.days.length;
-  const attempt: Attempt | null = allowed ? await payOnce(s, c, slot) : null;
+  const attempt: Attempt | null = allowed ? await payOnce(s, c) : null;
   // Paid or voided elsewhere: closed by the sync, not left open for the next stage's notice.
   if (attempt?.outcome === "settled" && !(await stillUnpaid(s, c, now))) return false;
   const contact = attempt && attempt.outcome !== "settled" ? await contactOf(s, c.customerId, contacts) : null;
