@@ -10,8 +10,9 @@
  * 5 % of them with a closed dunning case (recovered, canceled or suspended, with its steps and
  * sent emails), 1 % with an open case not yet due, and the same DUE open cases whose first stage
  * (dunning_soft, day 3) is due: anchored 3.5 days ago, no retry due (`next_retry_at` NULL,
- * DUNNING_RETRIES=stripe), so a tick does stage work only: the customer fetched from the emulator,
- * the step row, the email enqueued, the case moved, audited.
+ * DUNNING_RETRIES=stripe), so a tick does stage work only: the invoice and the customer fetched
+ * from the emulator (is it still unpaid? who is it?), the step row, the email enqueued, the case
+ * moved, audited.
  *
  * A tick is the scheduled handler run with cron "*\/15 * * * *" (sweep, lapsed suspensions, the
  * dunning tick), as workerd runs it. The tick takes at most `dunningPolicy.tickBatch` cases per
@@ -131,24 +132,27 @@ async function seedBulk(db: HarnessD1, bulk: number): Promise<void> {
 interface DueCustomer {
   i: number;
   customer: string;
+  /** The customer's open invoice in the emulator: the tick asks Stripe whether it is still unpaid. */
+  invoice: string;
 }
 
 /** The due cases: their customers are the emulator's, everything else is mirror rows. */
 async function seedDue(db: HarnessD1, due: DueCustomer[]): Promise<void> {
-  const json = JSON.stringify(due.map((d) => ({ n: pad(d.i), c: d.customer, i: d.i })));
+  const json = JSON.stringify(due.map((d) => ({ n: pad(d.i), c: d.customer, i: d.i, v: d.invoice })));
   const each = `FROM json_each(?1) AS j`;
   const n = `json_extract(j.value, '$.n')`;
   const c = `json_extract(j.value, '$.c')`;
+  const v = `json_extract(j.value, '$.v')`;
   const statements = [
     `INSERT INTO customers (id, user_id, email, name, country, currency, deleted, created_at, synced_at) SELECT ${c}, 'user_due_' || ${n}, 'due-' || ${n} || '@bench.test', 'Due ' || ${n}, 'US', 'usd', 0, ${T0 - 90 * DAY}, ${T0} ${each}`,
     `INSERT INTO subscriptions (id, customer_id, user_id, status, tier, price_id, lookup_key, interval, interval_count, unit_amount, currency, quantity, mrr, cancel_at_period_end, current_period_start, current_period_end, created_at, synced_at)
        SELECT 'sub_due_' || ${n}, ${c}, 'user_due_' || ${n}, 'past_due', 'local', 'price_local_monthly', 'local_monthly', 'month', 1, 2900, 'usd', 1, 2900, 0, ${ANCHOR}, ${ANCHOR + 30 * DAY}, ${T0 - 90 * DAY}, ${T0} ${each}`,
     `INSERT INTO invoices (id, customer_id, subscription_id, user_id, status, billing_reason, currency, subtotal, tax, discount_total, total, amount_due, amount_paid, amount_remaining, attempt_count, period_start, period_end, created_at, synced_at)
-       SELECT 'in_due_' || ${n}, ${c}, 'sub_due_' || ${n}, 'user_due_' || ${n}, 'open', 'subscription_cycle', 'usd', 2900, 0, 0, 2900, 2900, 0, 2900, 1, ${ANCHOR}, ${ANCHOR + 30 * DAY}, ${ANCHOR}, ${T0} ${each}`,
+       SELECT ${v}, ${c}, 'sub_due_' || ${n}, 'user_due_' || ${n}, 'open', 'subscription_cycle', 'usd', 2900, 0, 0, 2900, 2900, 0, 2900, 1, ${ANCHOR}, ${ANCHOR + 30 * DAY}, ${ANCHOR}, ${T0} ${each}`,
     `INSERT INTO entitlements (user_id, customer_id, subscription_id, tier, status, grace_until, current_period_end, updated_at, version)
        SELECT 'user_due_' || ${n}, ${c}, 'sub_due_' || ${n}, 'local', 'past_due', ${ANCHOR + 21 * DAY}, ${ANCHOR + 30 * DAY}, ${ANCHOR}, 1 ${each}`,
     `INSERT INTO dunning_cases (id, invoice_id, subscription_id, customer_id, user_id, anchor_at, status, stage, next_action_at, amount, currency, decline_code, last_decline_code, retries, next_retry_at, opened_at)
-       SELECT 'dun_in_due_' || ${n}, 'in_due_' || ${n}, 'sub_due_' || ${n}, ${c}, 'user_due_' || ${n}, ${ANCHOR}, 'open', NULL, ${SOFT_AT}, 2900, 'usd', 'insufficient_funds', 'insufficient_funds', 0, NULL, ${ANCHOR} ${each}`,
+       SELECT 'dun_in_due_' || ${n}, ${v}, 'sub_due_' || ${n}, ${c}, 'user_due_' || ${n}, ${ANCHOR}, 'open', NULL, ${SOFT_AT}, 2900, 'usd', 'insufficient_funds', 'insufficient_funds', 0, NULL, ${ANCHOR} ${each}`,
   ];
   for (const sql of statements) await db.prepare(sql).bind(json).run();
 }
@@ -250,8 +254,18 @@ async function main() {
   try {
     const due: DueCustomer[] = [];
     for (let i = 0; i < DUE; i += 25) {
-      const batch = await Promise.all(Array.from({ length: Math.min(25, DUE - i) }, (_, k) => stripe.customers.create({ email: `due-${pad(i + k)}@bench.test`, name: `Due ${pad(i + k)}`, metadata: { user_id: `user_due_${pad(i + k)}` } })));
-      batch.forEach((c, k) => due.push({ i: i + k, customer: c.id }));
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(25, DUE - i) }, async (_, k) => {
+          const customer = await stripe.customers.create({ email: `due-${pad(i + k)}@bench.test`, name: `Due ${pad(i + k)}`, metadata: { user_id: `user_due_${pad(i + k)}` } });
+          // Open and unpaid, as a declined renewal leaves it (sent, not charged, so nothing collects it meanwhile).
+          await stripe.invoiceItems.create({ customer: customer.id, amount: 2900, currency: "usd", description: "Local (monthly)" });
+          const draft = await stripe.invoices.create({ customer: customer.id, collection_method: "send_invoice", days_until_due: 30, pending_invoice_items_behavior: "include" });
+          const invoice = await stripe.invoices.finalizeInvoice(draft.id!);
+          if (invoice.status !== "open") throw new Error(`the due invoice of ${customer.id} is ${invoice.status}, not open`);
+          return { customer: customer.id, invoice: invoice.id! };
+        }),
+      );
+      batch.forEach((c, k) => due.push({ i: i + k, ...c }));
     }
     const bindings = { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, DUNNING_RETRIES: "stripe", EMAIL_TRANSPORT: "log" };
     for (const [label, size] of [["small", SMALL], ["large", LARGE]] as const) {
@@ -307,7 +321,7 @@ async function main() {
       },
       notes: [
         `A tick is the scheduled handler with cron "${CRON}" (sweep, lapsed suspensions, dunning tick), timed from the call to its result; each did exactly its share of the ${DUE} due stages (dunning_steps and email_outbox rows checked after every tick).`,
-        "Both workers fetch the due cases' customers from the same Stripe emulator in this process; DUNNING_RETRIES=stripe and next_retry_at NULL, so no tick calls invoices.pay.",
+        "Both workers fetch the due cases' invoices and customers from the same Stripe emulator in this process; DUNNING_RETRIES=stripe and next_retry_at NULL, so no tick calls invoices.pay.",
         "idle_tick_ms: the same cron with nothing due (the due cases' next action moved 2 days ahead), the part of a tick that does not follow due work.",
       ],
     });

@@ -47,6 +47,22 @@ describe("dunning when the invoice was paid before its webhook arrived", () => {
     expect((await entitlementOf(userId))?.status).toBe("active");
   }, 60_000);
 
+  it("sends no day-7 notice to a customer who paid on day 6 through the hosted page: the case closes as recovered with the recovery email", async () => {
+    const { s, kase, at, customer } = await failedRenewal();
+    const stripeOnly = withOverrides(svc().dunning, { retriesBy: "stripe" });
+    await at(3.2);
+    await dunningTick(svc(), stripeOnly);
+    expect(await emailsOf(kase.id)).toEqual(["dunning_soft"]);
+    await at(6.5);
+    const working = await s.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+    await s.invoices.pay(kase.invoiceId, { payment_method: working.id });
+    await at(7.2);
+    const ticked = await dunningTick(svc(), stripeOnly);
+    expect(ticked.done.filter((k) => k.startsWith(kase.id))).toEqual([]);
+    expect(await caseOf(kase.id)).toMatchObject({ status: "recovered" });
+    expect(await emailsOf(kase.id)).toEqual(["dunning_soft", "payment_recovered"]);
+  }, 60_000);
+
   it("a retry that finds the invoice already paid closes the case: no later notice", async () => {
     const { s, kase, at, customer } = await failedRenewal();
     // Paid before the day-1 retry (the helper leaves the clock a day after the failure).
