@@ -14,6 +14,8 @@ import json
 import os
 import re
 import sys
+import time
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -46,12 +48,24 @@ def to_json(payload: dict) -> str:
 
 
 def call_tool(name: str, payload: dict, api_key: str) -> dict:
-    res = requests.post(
-        f"{BASE}/v1/tools/{name}",
-        data=to_json(payload),
-        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
-        timeout=30,
-    )
+    """POST one tool. One Idempotency-Key per call: if the answer is lost (a timeout, a dropped
+    connection, a 5xx) the same request is sent again with the same key, and the worker answers
+    as it did the first time instead of creating a second checkout or running a step twice."""
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())}
+    for attempt in range(1, 4):
+        try:
+            res = requests.post(f"{BASE}/v1/tools/{name}", data=to_json(payload), headers=headers, timeout=30)
+        except (requests.ConnectionError, requests.Timeout):
+            if attempt == 3:
+                raise
+        else:
+            # 409 idempotency-key-in-use: the first send is still running; its answer comes next time.
+            retry = res.status_code >= 500 or (res.status_code == 409 and res.json().get("code") == "idempotency_key_in_use")
+            if not retry or attempt == 3:
+                break
+        time.sleep(0.5 * attempt)
+    if res.headers.get("Idempotent-Replayed") == "true":
+        print(f"  {name}: the answer to the first send (Idempotent-Replayed)")
     body = res.json()
     if res.status_code != 200:
         fields = ", ".join(e["field"] for e in body.get("errors", []))
