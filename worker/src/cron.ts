@@ -4,7 +4,7 @@
  *                past-due users whose grace ran out; then sign a checkpoint of the audit
  *                chain's head if it moved; send the email outbox's due emails
  *   *\/15 * * * * the sweep, then the dunning tick (dunning/tick.ts): stages, emails, suspension;
- *                then deletes Idempotency-Keys past their day
+ *                then deletes Idempotency-Keys past their day and alerts delivered over 30 days ago
  *   17 3 * * *   reconciliation against Stripe's event list
  * The minute and quarter-hour crons end with the monitoring alerts (monitoring/alerts.ts), and
  * every run is recorded in cron_runs (start and end), which /health and the alerts read.
@@ -20,6 +20,7 @@ import { pruneIdempotencyKeys } from "./idempotency/prune";
 import { suspendLapsed } from "./entitlements/suspend";
 import { describeError } from "./log";
 import { monitorAndAlert } from "./monitoring/alerts";
+import { pruneAlerts } from "./monitoring/prune";
 import { recordCronFinish, recordCronStart } from "./monitoring/crons";
 import type { Services } from "./services";
 
@@ -66,7 +67,7 @@ async function jobs(name: keyof typeof CRONS, s: Services): Promise<void> {
     case "sweep":
       return independently([() => sweep(s), () => suspendLapsed(s), () => sendDueEmails(s), () => checkpointAuditHead(s), alerts]);
     case "dunning":
-      return independently([() => sweep(s), () => suspendLapsed(s), () => dunningTick(s), () => pruneIdempotencyKeys(s), alerts]);
+      return independently([() => sweep(s), () => suspendLapsed(s), () => dunningTick(s), () => pruneIdempotencyKeys(s), () => pruneAlerts(s), alerts]);
     case "reconcile":
       await reconcile(s);
   }
