@@ -25,28 +25,32 @@ function isChainRace(error: unknown): boolean {
 }
 
 /**
- * Writers in one isolate queue here instead of racing for the chain head; the UNIQUE retry
+ * Writers in one isolate take turns here instead of racing for the chain head; the UNIQUE retry
  * below is then only for writers in other isolates. Under a burst of webhooks this turns
  * O(n²) lost races into a queue.
+ *
+ * A waiter polls on its own timer rather than awaiting the holder's promise: a promise made in
+ * one request and settled in another can run the waiter's continuation, and so its D1 calls, in the
+ * holder's context, and when that request ends first workerd cancels them ("Promise will never
+ * complete", "Cannot perform I/O on behalf of a different request").
  */
-const queues = new WeakMap<object, Promise<unknown>>();
+const holders = new WeakMap<object, object>();
 /**
- * A writer whose request was cut off by the runtime never settles its promise; waiting on it
- * forever would stall every later write in the isolate. Past this, go ahead and let the
- * UNIQUE(prev_hash) check keep the chain straight.
+ * A holder whose request was cut off by the runtime never lets go; waiting on it forever would
+ * stall every later write in the isolate. Past this, go ahead and let the UNIQUE(prev_hash)
+ * check keep the chain straight.
  */
 const QUEUE_PATIENCE_MS = 2_000;
-function serialized<T>(key: object, task: () => Promise<T>): Promise<T> {
-  const previous = queues.get(key) ?? Promise.resolve();
-  // The timer is left to run out, not cleared when `previous` settles: that continuation runs in
-  // the context of the request that settled it, and clearing another request's timer from
-  // there is I/O on behalf of a different request, which workerd refuses (seen when test files
-  // shared an isolate: racing audited writes failed and hung).
-  const patience = new Promise<void>((resolve) => setTimeout(resolve, QUEUE_PATIENCE_MS));
-  const turn = Promise.race([previous.catch(() => undefined), patience]);
-  const run = turn.then(task);
-  queues.set(key, run.catch(() => undefined));
-  return run;
+const POLL_MS = 2;
+async function serialized<T>(key: object, task: () => Promise<T>): Promise<T> {
+  for (let waited = 0; holders.has(key) && waited < QUEUE_PATIENCE_MS; waited += POLL_MS) await new Promise((r) => setTimeout(r, POLL_MS));
+  const mine = {};
+  holders.set(key, mine);
+  try {
+    return await task();
+  } finally {
+    if (holders.get(key) === mine) holders.delete(key);
+  }
 }
 
 /** A change and the audit entries that describe it, built fresh on every attempt. */
