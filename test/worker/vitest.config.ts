@@ -1,0 +1,4 @@
+import { workerProject } from "./project";
+
+// The worker suite's files that share one runtime per slot; vitest.isolated.config.ts has the rest.
+export default workerProject(false);

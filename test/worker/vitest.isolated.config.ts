@@ -1,0 +1,4 @@
+import { workerProject } from "./project";
+
+// The worker suite's files that need a database of their own (WHOLE_DATABASE_FILES).
+export default workerProject(true);
