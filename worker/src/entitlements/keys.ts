@@ -41,15 +41,19 @@ export interface LoadedKeys {
   jwks: { keys: PublicJwk[] };
 }
 
-const cache = new Map<string, Promise<LoadedKeys>>();
+/**
+ * Loaded keys, kept once loaded. Only settled values are shared between requests, never a
+ * pending promise: a request awaiting a load another request started would run on in that
+ * request's context, which workerd cancels when that request ends. Two first requests at once
+ * both import the keys; the work is small and the results are the same.
+ */
+const cache = new Map<string, LoadedKeys>();
 
-export function loadSigningKeys(secret: string): Promise<LoadedKeys> {
-  let loaded = cache.get(secret);
-  if (!loaded) {
-    loaded = load(secret);
-    cache.set(secret, loaded);
-    loaded.catch(() => cache.delete(secret));
-  }
+export async function loadSigningKeys(secret: string): Promise<LoadedKeys> {
+  const cached = cache.get(secret);
+  if (cached) return cached;
+  const loaded = await load(secret);
+  cache.set(secret, loaded);
   return loaded;
 }
 
