@@ -6,6 +6,7 @@ import { DomainError } from "../errors";
 import { describeError, jsonLogger } from "../log";
 import type { AppEnv } from "./context";
 import { ApiError, PROBLEM_CONTENT_TYPE, type FieldError, type Problem } from "./errors";
+import { fromStripe } from "./stripe-errors";
 
 /**
  * Where a domain input sits in this request: a path parameter, a query parameter, a header
@@ -34,10 +35,7 @@ function toApiError(err: unknown, c: Context<AppEnv>): ApiError {
     if (err.status === 401) return new ApiError("unauthenticated", err.message || "Authentication is required.");
     return new ApiError(err.status >= 500 ? "internal" : "validation_failed", err.message || "The request could not be processed.");
   }
-  if (err instanceof Stripe.errors.StripeError) {
-    // Stripe's own message may name our account or objects: say only that Stripe failed.
-    return new ApiError("upstream_unavailable", "Stripe did not answer as expected; retry in a minute. The request id identifies it in our logs.", { cause: err });
-  }
+  if (err instanceof Stripe.errors.StripeError) return fromStripe(err);
   return new ApiError("internal", "Something went wrong on our side; the request id identifies it in our logs.", { cause: err });
 }
 

@@ -7,6 +7,7 @@ import { DomainError } from "../../errors";
 import { callerOf } from "../../http/actor";
 import { ApiError } from "../../http/errors";
 import { guard, handle } from "../../http/route";
+import { fromStripe } from "../../http/stripe-errors";
 import { json, jsonBody, keyedErrors } from "../../http/schemas";
 import { describeError } from "../../log";
 import { createMcpServer, type ProblemLike } from "../../mcp/server";
@@ -86,8 +87,6 @@ function toApiError(e: unknown, where: "arguments" | "uri"): ApiError {
     const errors = e.details.errors?.map((f) => (e.code === "config_invalid" ? f : { ...f, field: `${where}.${f.field}` }));
     return new ApiError(e.code, e.message, { ...(errors ? { errors } : {}), ...(e.details.extensions ? { extensions: e.details.extensions } : {}), cause: e });
   }
-  if (e instanceof Stripe.errors.StripeError) {
-    return new ApiError("upstream_unavailable", "Stripe did not answer as expected; retry in a minute. The request id identifies it in our logs.", { cause: e });
-  }
+  if (e instanceof Stripe.errors.StripeError) return fromStripe(e);
   return new ApiError("internal", "Something went wrong on our side; the request id identifies it in our logs.", { cause: e });
 }
