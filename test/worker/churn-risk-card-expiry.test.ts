@@ -8,7 +8,7 @@
  * ends before a monthly renewal a month from now, one ending next month always outlives it.
  */
 import { eq } from "drizzle-orm";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { customers, subscriptions } from "../../worker/src/db/schema";
 import { call, makeKey } from "./helpers";
 import { makeKeys, ok, post } from "./lifecycle-helpers";
@@ -72,6 +72,19 @@ describe("churn risk: a card expiring before the next renewal", () => {
     await stripe().paymentMethods.update(pm.id, { card: { exp_year: exp_year + 3 } });
     await deliverPaymentMethodEvents(pm.id, "payment_method.updated", seen);
     expect((await db().select().from(customers).where(eq(customers.id, customer.id)).get())?.cardExpiresAt).toBe(Date.UTC(exp_year + 3, exp_month));
+    expect(await codes(sub.id)).not.toContain("card_expiring");
+  });
+
+  it("drops card_expiring when the card network reissues the card and Stripe updates it by itself (payment_method.automatically_updated)", async () => {
+    const pm = await card(0);
+    const { customer, sub } = await subscriber({ card: pm.id });
+    const seen = await deliverAll({ customer: customer.id, sub: sub.id });
+    expect(await codes(sub.id)).toContain("card_expiring");
+    const { exp_month, exp_year } = monthFromNow(0);
+    const res = await fetch(`${inject("stripeApiBase")}/_emulator/payment_methods/${pm.id}/automatic_update`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ exp_year: exp_year + 4, last4: "1881" }) });
+    expect(res.status, await res.clone().text()).toBe(200);
+    await deliverPaymentMethodEvents(pm.id, "payment_method.automatically_updated", seen);
+    expect((await db().select().from(customers).where(eq(customers.id, customer.id)).get())?.cardExpiresAt).toBe(Date.UTC(exp_year + 4, exp_month));
     expect(await codes(sub.id)).not.toContain("card_expiring");
   });
 

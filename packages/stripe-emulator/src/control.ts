@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Core } from "./core.ts";
 import { invalidRequest, missingParameter, resourceMissing, StripeApiError, unknownParameter } from "./errors.ts";
-import { cardDeclineOf, setRecovery } from "./resources/paymentMethods.ts";
+import { automaticallyUpdateCard, cardDeclineOf, setRecovery } from "./resources/paymentMethods.ts";
 import { isJsonRecord, parseForm, validate, s, str, type Params } from "./form.ts";
 import { checkoutPage, invoicePage, portalPage } from "./pages.ts";
 import { completeCheckoutSession, completeFields } from "./resources/checkout.ts";
@@ -14,7 +14,9 @@ import { scheduleOf } from "./billing/schedules.ts";
 
 /**
  * Emulator-only endpoints under /_emulator/ (no API key: they exist for tests and demos):
- * state dump, reset, chaos switch, delivery log and idle wait, and the hosted HTML pages.
+ * state dump, reset, chaos switch, delivery log and idle wait, a declining card's recovery, a
+ * card network's automatic update of a saved card, Stripe's retries per test clock, and the
+ * hosted HTML pages.
  */
 function json(res: ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value, null, 2);
@@ -129,6 +131,19 @@ export async function handleControl(core: Core, req: IncomingMessage, res: Serve
       for (const key of Object.keys(body)) if (key !== "after_attempts" && key !== "at") throw invalidRequest(`Received unknown parameter: ${key}`, key, "parameter_unknown");
       setRecovery(core, pm, { afterAttempts: wholeOrNull(body.after_attempts, "after_attempts"), at: wholeOrNull(body.at, "at") }, "after_attempts");
       return json(res, 200, recoveryView(core, pm.id));
+    }
+    if (segs[1] === "payment_methods" && segs[2] && segs[3] === "automatic_update" && segs.length === 4 && method === "POST") {
+      const pm = core.state.paymentMethods.get(segs[2]);
+      if (!pm) throw resourceMissing("payment_method", segs[2]);
+      let body: Record<string, unknown>;
+      try {
+        body = parseBody(await readBody(req), req.headers["content-type"]);
+      } catch {
+        throw invalidRequest("The body is not valid JSON.");
+      }
+      for (const key of Object.keys(body)) if (!["exp_month", "exp_year", "last4"].includes(key)) throw unknownParameter(key);
+      const last4 = body.last4 === undefined || body.last4 === null ? null : String(body.last4);
+      return json(res, 200, automaticallyUpdateCard(core, pm, { expMonth: wholeOrNull(body.exp_month, "exp_month"), expYear: wholeOrNull(body.exp_year, "exp_year"), last4 }));
     }
     if (segs[1] === "test_clocks" && segs[2] && segs[3] === "smart_retries" && segs.length === 4 && (method === "GET" || method === "POST" || method === "DELETE")) {
       const clock = core.state.testClocks.get(segs[2]);

@@ -99,3 +99,34 @@ describe("payment methods: card expiry", () => {
     expect(got).toMatchObject({ id: customer.id, deleted: true });
   });
 });
+
+describe("payment methods: automatic card updates (the card network's account updater)", () => {
+  const update = (pmId: string, body: Record<string, unknown>) =>
+    fetch(`${h.em.url}/_emulator/payment_methods/${pmId}/automatic_update`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+  it("gives a saved card its reissued expiry and number and sends payment_method.automatically_updated naming what changed", async () => {
+    const customer = await h.stripe.customers.create({ email: "updater@example.com" });
+    const pm = await h.stripe.paymentMethods.attach((await h.stripe.paymentMethods.create(card(7, 2026))).id, { customer: customer.id });
+    const res = await update(pm.id, { exp_year: 2030, last4: "1881" });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(((await res.json()) as Stripe.PaymentMethod).card).toMatchObject({ exp_month: 7, exp_year: 2030, last4: "1881" });
+    expect((await h.stripe.paymentMethods.retrieve(pm.id)).card).toMatchObject({ exp_month: 7, exp_year: 2030, last4: "1881" });
+    const events = await h.stripe.events.list({ type: "payment_method.automatically_updated", limit: 10 });
+    const event = events.data.find((e) => (e.data.object as Stripe.PaymentMethod).id === pm.id);
+    expect(event?.data.object).toMatchObject({ id: pm.id, customer: customer.id, card: { exp_year: 2030, last4: "1881" } });
+    expect(event?.data.previous_attributes).toEqual({ card: { exp_year: 2026, last4: "4242" } });
+  });
+
+  it("refuses a past expiry with Stripe's card error, an unknown key, no change, a malformed last4 and an unknown id", async () => {
+    const pm = await h.stripe.paymentMethods.create(card(7, 2026));
+    const past = await update(pm.id, { exp_month: 1 });
+    expect(past.status).toBe(402);
+    expect(await past.json()).toMatchObject({ error: { type: "card_error", code: "invalid_expiry_month", param: "exp_month" } });
+    expect((await update(pm.id, { exp_year: 2030, cvc: "123" })).status).toBe(400);
+    expect((await update(pm.id, {})).status).toBe(400);
+    expect((await update(pm.id, { last4: "12" })).status).toBe(400);
+    expect((await update("pm_nope", { exp_year: 2030 })).status).toBe(404);
+    // Nothing was changed by the refusals.
+    expect((await h.stripe.paymentMethods.retrieve(pm.id)).card).toMatchObject({ exp_month: 7, exp_year: 2026, last4: "4242" });
+  });
+});

@@ -224,6 +224,26 @@ export function updatePaymentMethod(ctx: Ctx): Stripe.PaymentMethod {
 }
 
 /**
+ * What a card network's account updater does (Stripe's "automatic card updates"): the issuer
+ * reissued the card, so Stripe updates the saved card's expiry (and last4 when the number
+ * changed) itself and sends `payment_method.automatically_updated`. Test mode has no trigger
+ * for it; the emulator's control endpoint calls this.
+ */
+export function automaticallyUpdateCard(core: Core, pm: Stripe.PaymentMethod, update: { expMonth: number | null; expYear: number | null; last4: string | null }): Stripe.PaymentMethod {
+  if (!pm.card) throw invalidRequest(`The payment method ${pm.id} is not a card; only cards are updated by card networks.`);
+  if (update.expMonth === null && update.expYear === null && update.last4 === null) throw invalidRequest("Give at least one of exp_month, exp_year and last4: what the card network changed.");
+  if (update.last4 !== null && !/^\d{4}$/.test(update.last4)) throw invalidRequest(`Invalid last4: must be 4 digits, got ${JSON.stringify(update.last4)}.`, "last4");
+  const expiry = { month: update.expMonth ?? pm.card.exp_month, year: update.expYear ?? pm.card.exp_year };
+  checkExpiry(expiry, core.realNowMs(), { month: "exp_month", year: "exp_year" });
+  const before = clone(pm.card);
+  pm.card = { ...pm.card, exp_month: expiry.month, exp_year: expiry.year, ...(update.last4 !== null ? { last4: update.last4 } : {}) };
+  // Stripe names only the card fields that changed, as for payment_method.updated.
+  const previous: Record<string, unknown> = { card: diff(before, pm.card) };
+  core.emit({ type: "payment_method.automatically_updated", data: { object: pm, previous_attributes: previous } }, core.nowForCustomer(typeof pm.customer === "string" ? pm.customer : (pm.customer?.id ?? null)), null);
+  return pm;
+}
+
+/**
  * The expiry in `card[exp_month]` / `card[exp_year]`. On create both are needed together; on
  * update (`current` given) either may come alone.
  */
