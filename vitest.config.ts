@@ -1,5 +1,5 @@
 import { defineConfig } from "vitest/config";
-import { LongFilesFirst } from "./test/harness/sequencer";
+import { LongFilesFirst } from "./test/harness/sequencer.ts";
 
 // One command runs every suite: the worker in workerd, and the packages in Node.
 export default defineConfig({

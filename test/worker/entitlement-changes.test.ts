@@ -1,13 +1,15 @@
 import { env } from "cloudflare:test";
 import { and, asc, eq, inArray, like } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runCron } from "../../worker/src/cron";
+import { CRONS, runCron } from "../../worker/src/cron";
 import { entitlementAsRead, guard } from "../../worker/src/db/guard";
 import { auditLog, entitlementChanges, entitlements } from "../../worker/src/db/schema";
 import { noEntitlement, readEntitlementVersioned, setEntitlementState, upsertEntitlement, type EntitlementState } from "../../worker/src/entitlements/state";
 import { gatedD1 } from "./gated-d1";
 import { call, makeKey, svc, TEST_CALLER } from "./helpers";
 import { db, deliverAll, stripe, subscriber } from "./stripe-helpers";
+
+const DAY_MS = 86_400_000;
 
 interface Page {
   data: { user_id: string; changed_at: number }[];
@@ -183,6 +185,35 @@ describe("entitlement changes feed", () => {
       expect(problem.status).toBe(400);
       expect(problem.errors.map((e) => e.field), query).toContain(field);
     }
+  });
+
+  it("keeps a week: the quarter-hour cron deletes older changes as a prefix, keeps the head, and a cursor from before them is refused, naming after, so the reader starts again", async () => {
+    const now = Date.now();
+    const before = Number(await head());
+    const row = (userId: string, changedAt: number) => ({ userId, changedAt, status: "active" as const, tier: "local" });
+    const [a, b, c] = await db()
+      .insert(entitlementChanges)
+      .values([row("user_week_a", now - 8 * DAY_MS), row("user_week_b", now - 8 * DAY_MS), row("user_week_c", now)])
+      .returning({ seq: entitlementChanges.seq });
+    await runCron(CRONS.dunning, svc(now)).catch(() => {
+      // The run's other jobs may object to this file's state; only the prune is under test.
+    });
+    const left = (await db().select({ seq: entitlementChanges.seq }).from(entitlementChanges).where(inArray(entitlementChanges.seq, [a!.seq, b!.seq, c!.seq])).all()).map((r) => r.seq);
+    expect(left).toEqual([c!.seq]);
+
+    const expired = await call("GET", `/v1/entitlements/changes?after=${before}`, { key });
+    expect(expired.status).toBe(400);
+    const problem = await expired.json<{ detail: string; errors: { field: string; code?: string }[] }>();
+    expect(problem.errors).toContainEqual(expect.objectContaining({ field: "query.after", code: "cursor_expired" }));
+    expect(problem.detail).toContain("start again without after");
+    // A reader that had read everything pruned misses nothing: it goes on.
+    expect(await changes(`?after=${b!.seq}`)).toMatchObject({ data: [{ user_id: "user_week_c" }], next_cursor: String(c!.seq) });
+
+    // Everything past its week: the newest row stays, so the head does not move back.
+    const { pruneEntitlementChanges } = await import("../../worker/src/entitlements/prune-changes");
+    await pruneEntitlementChanges(svc(now + 30 * DAY_MS));
+    expect(await head()).toBe(String(c!.seq));
+    expect(await changes(`?after=${c!.seq}`)).toEqual({ data: [], next_cursor: String(c!.seq), has_more: false });
   });
 
   it("is not mistaken for the online check of a user called changes", async () => {

@@ -4,7 +4,8 @@
  *                past-due users whose grace ran out; then sign a checkpoint of the audit
  *                chain's head if it moved; send the email outbox's due emails
  *   *\/15 * * * * the sweep, then the dunning tick (dunning/tick.ts): stages, emails, suspension;
- *                then deletes Idempotency-Keys past their day and alerts delivered over 30 days ago
+ *                then deletes Idempotency-Keys past their day, alerts delivered over 30 days ago
+ *                and the entitlement changes feed's rows over a week old
  *   17 3 * * *   reconciliation against Stripe's event list
  * The minute and quarter-hour crons end with the monitoring alerts (monitoring/alerts.ts), and
  * every run is recorded in cron_runs (start and end), which /health and the alerts read.
@@ -17,6 +18,7 @@ import { sendDueEmails } from "./email/sweep";
 import { readResync, resyncChunk } from "./billing/resync";
 import { dunningTick } from "./dunning/tick";
 import { pruneIdempotencyKeys } from "./idempotency/prune";
+import { pruneEntitlementChanges } from "./entitlements/prune-changes";
 import { suspendLapsed } from "./entitlements/suspend";
 import { describeError } from "./log";
 import { monitorAndAlert } from "./monitoring/alerts";
@@ -67,7 +69,7 @@ async function jobs(name: keyof typeof CRONS, s: Services): Promise<void> {
     case "sweep":
       return independently([() => sweep(s), () => suspendLapsed(s), () => sendDueEmails(s), () => checkpointAuditHead(s), alerts]);
     case "dunning":
-      return independently([() => sweep(s), () => suspendLapsed(s), () => dunningTick(s), () => pruneIdempotencyKeys(s), () => pruneAlerts(s), alerts]);
+      return independently([() => sweep(s), () => suspendLapsed(s), () => dunningTick(s), () => pruneIdempotencyKeys(s), () => pruneAlerts(s), () => pruneEntitlementChanges(s), alerts]);
     case "reconcile":
       await reconcile(s);
   }

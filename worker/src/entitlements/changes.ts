@@ -7,9 +7,10 @@
  * string; D1 commits one write at a time, so the rows a reader sees are always a prefix of the
  * sequence and resuming after a cursor misses nothing.
  */
-import { gt, max } from "drizzle-orm";
+import { gt, max, min } from "drizzle-orm";
 import { entitlementChanges } from "../db/schema";
 import { DomainError } from "../errors";
+import { CHANGES_RETENTION_MS } from "./prune-changes";
 import type { Services } from "../services";
 
 /** A cursor: `0` (an empty feed) or a positive seq, at most 15 digits (a safe integer). */
@@ -42,7 +43,7 @@ export async function listEntitlementChanges(s: Pick<Services, "db">, opts: { af
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_CHANGES_LIMIT) {
     throw new DomainError("validation_failed", `limit must be an integer from 1 to ${MAX_CHANGES_LIMIT}.`, { errors: [{ field: "limit", message: `must be 1-${MAX_CHANGES_LIMIT}` }] });
   }
-  const headQuery = s.db.select({ head: max(entitlementChanges.seq) }).from(entitlementChanges);
+  const headQuery = s.db.select({ head: max(entitlementChanges.seq), oldest: min(entitlementChanges.seq) }).from(entitlementChanges);
   if (opts.after === undefined) {
     const row = await headQuery.get();
     return { data: [], next_cursor: String(row?.head ?? 0), has_more: false };
@@ -65,6 +66,14 @@ export async function listEntitlementChanges(s: Pick<Services, "db">, opts: { af
   if (after > head) {
     throw new DomainError("validation_failed", `The cursor ${after} is ahead of the feed (its head is ${head}): start again without after.`, {
       errors: [{ field: "after", message: "ahead of the feed's head" }],
+    });
+  }
+  // Changes after the cursor were pruned (the feed keeps a week): the reader cannot know whom
+  // they named, so it must start again and trust none of what it cached.
+  const oldest = headRow?.oldest ?? null;
+  if (oldest !== null && after < oldest - 1) {
+    throw new DomainError("validation_failed", `The cursor ${after} is older than the feed keeps (changes are kept ${CHANGES_RETENTION_MS / 86_400_000} days; the oldest now is ${oldest}): start again without after, and treat every cached entitlement as out of date.`, {
+      errors: [{ field: "after", message: "older than the feed keeps", code: "cursor_expired" }],
     });
   }
   const page = rows.slice(0, limit);

@@ -1,0 +1,1 @@
+CREATE INDEX `entitlement_changes_changed_idx` ON `entitlement_changes` (`changed_at`);
