@@ -74,6 +74,26 @@ describe("test clocks: subscription lifecycle", () => {
     expect(s.items.data[0]?.current_period_end).toBe(Date.UTC(2026, 4, 1) / 1000);
   });
 
+  it("billing_cycle_anchor=now with proration_behavior=none starts a full period now and bills it at once, as a resume after a voided renewal needs", async () => {
+    const { clock, customer } = await clockCustomer(h.stripe);
+    const sub = await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: prices.mobile.id }] });
+    await h.stripe.subscriptions.update(sub.id, { pause_collection: { behavior: "void" } });
+    const feb10 = Date.UTC(2026, 1, 10) / 1000;
+    await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: feb10 });
+    expect((await h.stripe.invoices.list({ subscription: sub.id, limit: 1 })).data[0]).toMatchObject({ billing_reason: "subscription_cycle", status: "void" });
+
+    const refused = await h.stripe.subscriptions.update(sub.id, { billing_cycle_anchor: { type: "now" } }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ type: "StripeInvalidRequestError", param: "proration_behavior" });
+
+    const resumed = await h.stripe.subscriptions.update(sub.id, { pause_collection: "", billing_cycle_anchor: { type: "now" }, proration_behavior: "none" });
+    expect(resumed.pause_collection).toBeNull();
+    expect(resumed.billing_cycle_anchor).toBe(feb10);
+    expect(resumed.items.data[0]).toMatchObject({ current_period_start: feb10, current_period_end: Date.UTC(2026, 2, 10) / 1000 });
+    const inv = await h.stripe.invoices.retrieve(resumed.latest_invoice as string);
+    expect(inv).toMatchObject({ billing_reason: "subscription_update", status: "paid", amount_paid: 4900 });
+    expect(inv.lines.data.map((l) => [l.amount, l.period.start, l.period.end])).toEqual([[4900, feb10, Date.UTC(2026, 2, 10) / 1000]]);
+  });
+
   it("a failed renewal makes the subscription past_due with the decline code; invoices.pay recovers it", async () => {
     const { clock, customer } = await clockCustomer(h.stripe, "pm_card_chargeDeclinedInsufficientFunds");
     const sub = await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: prices.local.id }], trial_period_days: 7 });

@@ -190,7 +190,8 @@ export const updateFields = {
   automatic_tax: s.obj({ enabled: s.req(s.bool()) }),
   description: s.str({ emptyable: true }),
   off_session: s.bool(),
-  billing_cycle_anchor: s.enum("now", "unchanged"),
+  // An object in the API version stripe-node is typed for: `billing_cycle_anchor[type]=now`.
+  billing_cycle_anchor: s.obj({ type: s.req(s.enum("now", "unchanged")) }),
 };
 
 export interface PlannedChange {
@@ -329,6 +330,12 @@ export function updateSubscription(ctx: Ctx): Stripe.Subscription {
   }
   const behavior = str(p, "proration_behavior") ?? "create_prorations";
   const plan = has(p, "items") ? planItemChange(core, sub, objs(p, "items"), int(p, "proration_date"), behavior, now) : null;
+  const anchorNow = str(obj(p, "billing_cycle_anchor"), "type") === "now";
+  if (anchorNow) {
+    if (sub.status === "trialing") throw invalidRequest("A subscription in its trial cannot reset its billing cycle anchor; end the trial with trial_end=now instead.", "billing_cycle_anchor[type]");
+    // Stripe would credit the unused rest of the period; the emulator does not compute that credit yet.
+    if (behavior !== "none" && !plan?.intervalChanged) throw invalidRequest("The Stripe emulator supports billing_cycle_anchor=now only with proration_behavior=none (or with an interval change).", "proration_behavior");
+  }
   const discounts = resolveDiscounts(core, p, customerId, sub.id);
   // Everything validated: apply. With error_if_incomplete an invoice charged now for this
   // change must be paid, or the change is undone: its events are held until that is known.
@@ -401,7 +408,12 @@ function applyUpdate(
     if (meta) meta.trialWillEndSent = false;
   }
   let invoiceNow: LineInput[] | null = null;
-  if (plan) {
+  if (str(obj(p, "billing_cycle_anchor"), "type") === "now" && !plan?.intervalChanged) {
+    // A new full period starts now and is billed at once; the rest of the old one is not credited (proration_behavior=none).
+    if (plan) sub.items.data = plan.newItems;
+    const end = restartCycle(sub, now);
+    if (end !== null) invoiceNow = sub.items.data.map((it) => itemLine(core, sub, it, now, end, false));
+  } else if (plan) {
     sub.items.data = plan.newItems;
     if (plan.intervalChanged && sub.status !== "trialing") {
       // An interval change restarts the billing cycle now and bills the new price at once.
