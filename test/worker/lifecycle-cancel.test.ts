@@ -13,7 +13,7 @@ import { catalog } from "../../worker/src/catalog";
 import { cancellationRequests, retentionOffers, subscriptions } from "../../worker/src/db/schema";
 import { gatedD1 } from "./gated-d1";
 import { svc, TEST_CALLER } from "./helpers";
-import { claimsOf, entitlementOf, expectProblem, makeKeys, ok, paying, period, post, snapshot, tax, trialing, view } from "./lifecycle-helpers";
+import { claimsOf, DAY, entitlementOf, expectProblem, makeKeys, ok, paying, period, post, snapshot, tax, trialing, view } from "./lifecycle-helpers";
 import { db, stripe } from "./stripe-helpers";
 
 beforeAll(makeKeys);
@@ -153,6 +153,50 @@ describe("pause and resume", () => {
     expect(await entitlementOf(s.userId)).toMatchObject({ status: "active" });
     expect((await claimsOf(s.userId)).features).toContain("local_job_search");
     await expectProblem(await post(`/v1/subscriptions/${s.userId}/resume`), 422, "no_change", "path.user_id");
+  });
+
+  it("resuming after a renewal voided during the pause starts a new period now and charges it at once, instead of giving the rest of the unpaid period away", async () => {
+    const s = await paying("local");
+    await ok(await post(`/v1/subscriptions/${s.userId}/pause`, {}));
+    await s.clock.advanceDays(40);
+    await s.sync();
+    const frozen = (await stripe().testHelpers.testClocks.retrieve(s.clock.id)).frozen_time;
+    await ok<SubscriptionView>(await post(`/v1/subscriptions/${s.userId}/resume`));
+    const sub = await stripe().subscriptions.retrieve(s.sub);
+    expect(sub.items.data[0]).toMatchObject({ current_period_start: frozen });
+    expect(sub.items.data[0]!.current_period_end - frozen).toBeGreaterThanOrEqual(28 * DAY);
+    const [latest] = (await stripe().invoices.list({ subscription: s.sub, limit: 1 })).data;
+    expect(latest).toMatchObject({ billing_reason: "subscription_update", status: "paid", amount_paid: 2900 + tax(2900) });
+    // The mirror has the new period and the paid invoice as soon as the call returns.
+    expect(await db().select().from(subscriptions).where(eq(subscriptions.id, s.sub)).get()).toMatchObject({ currentPeriodStart: frozen * 1000 });
+    expect(await entitlementOf(s.userId)).toMatchObject({ status: "active" });
+  });
+
+  it("resuming within the period already paid charges nothing and keeps the period", async () => {
+    const s = await paying("local");
+    const before = await stripe().subscriptions.retrieve(s.sub);
+    await ok(await post(`/v1/subscriptions/${s.userId}/pause`, {}));
+    await s.clock.advanceDays(5);
+    await ok<SubscriptionView>(await post(`/v1/subscriptions/${s.userId}/resume`));
+    const after = await stripe().subscriptions.retrieve(s.sub);
+    expect(after.items.data[0]!.current_period_start).toBe(before.items.data[0]!.current_period_start);
+    expect(after.latest_invoice).toBe(before.latest_invoice);
+  });
+
+  it("a declined card at a resume that must charge the new period answers 402 and leaves the subscription paused", async () => {
+    const s = await paying("local");
+    await ok(await post(`/v1/subscriptions/${s.userId}/pause`, {}));
+    await s.clock.advanceDays(40);
+    await s.sync();
+    const declining = await stripe().paymentMethods.attach("pm_card_chargeCustomerFail", { customer: s.customer });
+    await stripe().customers.update(s.customer, { invoice_settings: { default_payment_method: declining.id } });
+    await stripe().subscriptions.update(s.sub, { default_payment_method: declining.id });
+    const before = await stripe().subscriptions.retrieve(s.sub);
+    await expectProblem(await post(`/v1/subscriptions/${s.userId}/resume`), 402, "payment_failed", "path.user_id");
+    const after = await stripe().subscriptions.retrieve(s.sub);
+    expect(after.pause_collection).toMatchObject({ behavior: "void" });
+    expect(after.items.data[0]!.current_period_start).toBe(before.items.data[0]!.current_period_start);
+    expect(await entitlementOf(s.userId)).toMatchObject({ status: "paused" });
   });
 
   it("keeps a paused user's features when the policy says so", async () => {
