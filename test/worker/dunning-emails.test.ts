@@ -10,6 +10,7 @@ import { eq, like } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { dunningCases, emailOutbox } from "../../worker/src/db/schema";
 import worker from "../../worker/src/index";
+import { declineRenewal } from "./dunning-helpers";
 import { db, deliverAll, ensurePrice, stripe, subscriber, testClock } from "./stripe-helpers";
 
 const DAY = 86_400_000;
@@ -51,10 +52,7 @@ describe("dunning emails: wording from the facts", () => {
     const { customer, sub } = await subscriber({ testClock: clock.id });
     const ids = { customer: customer.id, sub: sub.id };
     const seen = await deliverAll(ids);
-    await clock.advanceDays(29);
-    const declining = await s.paymentMethods.attach("pm_card_chargeCustomerFail", { customer: customer.id });
-    await s.customers.update(customer.id, { invoice_settings: { default_payment_method: declining.id } });
-    await clock.advanceDays(2);
+    await declineRenewal(clock, customer.id, sub);
     await deliverAll(ids, seen);
     const { kase, at } = await openCase(clock, customer.id);
     // The customer removes the declined card (the portal lets them) and adds none.

@@ -1,3 +1,4 @@
+import type Stripe from "stripe";
 import { inject } from "vitest";
 import { eq } from "drizzle-orm";
 import { expect } from "vitest";
@@ -7,7 +8,22 @@ import { db, deliverAll, stripe, subscriber, testClock } from "./stripe-helpers"
 const DAY = 86_400_000;
 
 /**
- * A subscriber on a test clock whose first renewal (day 30) is declined with `card`; returns its
+ * Moves the clock to a day before the subscription's first renewal, makes `card` the customer's
+ * default, then past the renewal and the hour Stripe waits before charging it. Dated from the
+ * period end Stripe set, not a month of 30 days: a month has 28 to 31.
+ */
+export async function declineRenewal(clock: Awaited<ReturnType<typeof testClock>>, customerId: string, sub: Stripe.Subscription, card = "pm_card_chargeCustomerFail") {
+  const s = stripe();
+  const end = sub.items.data[0]!.current_period_end * 1000;
+  await clock.advanceTo(end - DAY);
+  const declining = await s.paymentMethods.attach(card, { customer: customerId });
+  await s.customers.update(customerId, { invoice_settings: { default_payment_method: declining.id } });
+  await clock.advanceTo(end + 2 * 3_600_000);
+  return declining;
+}
+
+/**
+ * A subscriber on a test clock whose first renewal (a month on) is declined with `card`; returns its
  * open case and `at(days)`, which moves the clock to `days` after the case's anchor (the failure).
  */
 export async function failedRenewal(card = "pm_card_chargeCustomerFail", opts: { startSeconds?: number; lookupKey?: "local_monthly" | "local_annual"; stripeRetries?: number[] } = {}) {
@@ -17,10 +33,7 @@ export async function failedRenewal(card = "pm_card_chargeCustomerFail", opts: {
   const { userId, customer, sub } = await subscriber({ testClock: clock.id, ...(opts.lookupKey ? { lookupKey: opts.lookupKey } : {}) });
   const ids = { customer: customer.id, sub: sub.id };
   const seen = await deliverAll(ids);
-  await clock.advanceDays(29);
-  const declining = await s.paymentMethods.attach(card, { customer: customer.id });
-  await s.customers.update(customer.id, { invoice_settings: { default_payment_method: declining.id } });
-  await clock.advanceDays(2);
+  const declining = await declineRenewal(clock, customer.id, sub, card);
   await deliverAll(ids, seen);
   const kase = await db().select().from(dunningCases).where(eq(dunningCases.customerId, customer.id)).get();
   expect(kase).toMatchObject({ status: "open", stage: null, subscriptionId: sub.id, userId, testClock: clock.id });

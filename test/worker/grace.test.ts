@@ -22,7 +22,7 @@ describe("grace after a failed payment", () => {
     await deliverAll({ customer: customer.id, sub: sub.id }, seen);
     expect((await entitlementOf(userId))?.status).toBe("active");
 
-    // Day 25 of 30: the card now declines, and the upgrade's prorated invoice fails.
+    // Day 25 of the month: the card now declines, and the upgrade's prorated invoice fails.
     await clock.advanceDays(25);
     const declining = await s.paymentMethods.attach("pm_card_chargeCustomerFail", { customer: customer.id });
     await s.customers.update(customer.id, { invoice_settings: { default_payment_method: declining.id } });
@@ -43,9 +43,11 @@ describe("grace after a failed payment", () => {
     await deliverAll({ customer: customer.id, sub: sub.id }, seen);
     expect(await entitlementOf(userId)).toMatchObject({ status: "active", graceUntil: null });
 
-    // The renewal on day 30 fails: a new grace from that failure, not from the first one.
+    // The renewal a month on fails: a new grace from that failure, not from the first one.
     await s.customers.update(customer.id, { invoice_settings: { default_payment_method: declining.id } });
-    await clock.advanceDays(6);
+    const renewal = (await s.subscriptions.retrieve(sub.id)).items.data[0]!.current_period_end * 1000;
+    // Past the renewal and the hour Stripe waits to charge it (a month has 28 to 31 days).
+    await clock.advanceTo(renewal + 2 * 3_600_000);
     await deliverAll({ customer: customer.id, sub: sub.id }, seen);
     const renewalFailure = (await eventsFor([...(await s.invoices.list({ customer: customer.id })).data.map((i) => i.id)])).filter((e) => e.type === "invoice.payment_failed").at(-1)!;
     expect(renewalFailure.id).not.toBe(failure!.id);
@@ -61,9 +63,9 @@ describe("grace anchored on the oldest unpaid invoice whatever order the events 
     const seen = await deliverAll({ customer: customer.id, sub: sub.id });
     const declining = await s.paymentMethods.attach("pm_card_chargeCustomerFail", { customer: customer.id });
     await s.customers.update(customer.id, { invoice_settings: { default_payment_method: declining.id } });
-    // Two renewals fail a month apart; nothing is paid.
-    await clock.advanceDays(31);
-    await clock.advanceDays(31);
+    // Two renewals fail a month apart; nothing is paid (62.5 days pass any two months and the hour Stripe waits to charge).
+    await clock.advanceDays(31.25);
+    await clock.advanceDays(31.25);
     const invoiceIds = (await s.invoices.list({ customer: customer.id, limit: 100 })).data.map((i) => i.id);
     const fresh = (await eventsFor([customer.id, sub.id, ...invoiceIds])).filter((e) => !seen.has(e.id));
     const failures = fresh.filter((e) => e.type === "invoice.payment_failed");
