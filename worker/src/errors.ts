@@ -28,6 +28,8 @@ export type ErrorCode =
   | "idempotency_key_reused"
   /** An Idempotency-Key whose first request is still running. */
   | "idempotency_key_in_use"
+  /** An Idempotency-Key whose first request stopped without an answer: whether it acted is unknown. */
+  | "idempotency_outcome_unknown"
   /** A setting or secret is missing or malformed. */
   | "config_invalid"
   /** Stripe (or another upstream) failed or answered unexpectedly. */

@@ -687,7 +687,7 @@ export const backups = sqliteTable(
  * after a timeout gets the first answer again instead of acting twice (a retried cancel would
  * otherwise count as declining the retention offer). A row is claimed before the handler runs
  * (the primary key makes two racing requests one), holds what the request was (method, path and
- * a hash of its body) and, once answered, the response to replay. Kept for a day, like Stripe's.
+ * a hash of its body) and, once it acted, the response to replay. Kept for a day, like Stripe's.
  */
 export const IDEMPOTENCY_STATES = ["started", "done"] as const;
 export const idempotencyKeys = sqliteTable(
@@ -698,7 +698,7 @@ export const idempotencyKeys = sqliteTable(
     key: text("key").notNull(),
     method: text("method").notNull(),
     path: text("path").notNull(),
-    /** SHA-256 (hex) of the method, path and canonical JSON body: a key reused for another request is refused. */
+    /** SHA-256 (hex) of the method, path and body bytes: a key reused for another request is refused. */
     requestHash: text("request_hash").notNull(),
     state: text("state", { enum: IDEMPOTENCY_STATES }).notNull(),
     /** Which request holds a started claim, so only it completes or releases the claim. */
@@ -708,6 +708,8 @@ export const idempotencyKeys = sqliteTable(
     claimedAt: integer("claimed_at").notNull(),
     responseStatus: integer("response_status"),
     responseContentType: text("response_content_type"),
+    /** The other headers a retry must see again (cache-control, location, retry-after), as a JSON object. */
+    responseHeaders: text("response_headers"),
     responseBody: text("response_body"),
   },
   (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index("idempotency_keys_created_idx").on(t.createdAt)],

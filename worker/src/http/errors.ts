@@ -22,6 +22,7 @@ const CODES = {
   payment_failed: { status: 402, title: "The payment was declined" },
   idempotency_key_reused: { status: 422, title: "The Idempotency-Key was used for another request" },
   idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still running" },
+  idempotency_outcome_unknown: { status: 409, title: "The request with this Idempotency-Key stopped without an answer" },
   payload_too_large: { status: 413, title: "The request body is too large" },
   unsupported_media_type: { status: 415, title: "Unsupported content type" },
   rate_limited: { status: 429, title: "Too many requests" },

@@ -4,7 +4,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { isDomainError } from "../errors";
 import { claimIdempotencyKey, type IdempotentRequest } from "../idempotency/claim";
 import { completeIdempotencyKey } from "../idempotency/complete";
-import { IDEMPOTENCY_KEY_PATTERN } from "../idempotency/policy";
+import { IDEMPOTENCY_KEY_PATTERN, keepsAnswer, REPLAYED_HEADERS } from "../idempotency/policy";
 import { releaseIdempotencyKey } from "../idempotency/release";
 import { requestHash } from "../idempotency/request-hash";
 import { describeError } from "../log";
@@ -21,7 +21,7 @@ export const IdempotencyKeyHeader = z.object({
     .optional()
     .openapi({
       description:
-        "Send the same key when you retry this request (after a timeout or a dropped connection): the first answer is given again, with `Idempotent-Replayed: true`, instead of acting twice. Kept 24 hours per API key. Another request with a used key is a 422; a retry while the first is running is a 409. A 5xx answer is not kept, so retrying it runs the request again.",
+        "Send the same key when you retry this request (after a timeout or a dropped connection): the answer of the request that acted (a 2xx, or a 402 after a charge attempt) is given again, with `Idempotent-Replayed: true`, instead of acting twice. Kept 24 hours per API key. Any other answer changed nothing and frees the key, so a retry runs again. Another request (method, path or body bytes) with a used key is a 422; a retry while the first is running is a 409 with Retry-After; a first request that stopped without an answer makes it a 409 `idempotency-outcome-unknown`.",
       example: "3f1c2a8e-6d1b-4f7a-9a55-0c2b7e1d9f40",
     }),
 });
@@ -29,7 +29,8 @@ export const IdempotencyKeyHeader = z.object({
 /**
  * Runs after `authorize` on routes that declare `guard(permission, { idempotent: true })`.
  * Without the header the request runs as usual. With it, the first request claims the key and
- * its answer (any status under 500) is kept; a retry gets that answer back without running.
+ * its answer is kept when the request acted (`keepsAnswer`: 2xx, or a 402 after a charge
+ * attempt); a retry gets that answer back without running. Any other answer frees the key.
  */
 export function idempotency(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -54,19 +55,30 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
       throw e;
     });
     if (claim.kind === "replay") {
-      const { status, contentType, body } = claim.response;
-      return c.body(body, status as ContentfulStatusCode, { ...(contentType ? { "content-type": contentType } : {}), "idempotent-replayed": "true" });
+      const { status, contentType, headers, body } = claim.response;
+      return c.body(body, status as ContentfulStatusCode, { ...headers, ...(contentType ? { "content-type": contentType } : {}), "idempotent-replayed": "true" });
     }
 
-    await next();
-    // Errors reach here as their problem response already (Hono's compose runs onError first).
-    const res = c.res;
-    try {
-      if (res.status >= 500) await releaseIdempotencyKey(s, request, claim.token);
-      else await completeIdempotencyKey(s, request, claim.token, { status: res.status, contentType: res.headers.get("content-type"), body: await res.clone().text() });
-    } catch (e) {
-      // The answer stands; the claim is taken over by the same request once it is abandoned.
-      s.log.log("error", "could not record the idempotent answer", { error: describeError(e) });
-    }
+    // The request and the record of its answer run to the end even when the client hangs up (a
+    // timeout is what a key is for): the runtime cancels a request's own work on a disconnect,
+    // not what it handed to waitUntil, and a claim left started would make every retry wait.
+    const work = (async () => {
+      await next();
+      // Errors reach here as their problem response already (Hono's compose runs onError first).
+      const res = c.res;
+      try {
+        if (keepsAnswer(res.status)) {
+          const headers = Object.fromEntries(REPLAYED_HEADERS.flatMap((h) => (res.headers.has(h) ? [[h, res.headers.get(h)!]] : [])));
+          await completeIdempotencyKey(s, request, claim.token, { status: res.status, contentType: res.headers.get("content-type"), headers, body: await res.clone().text() });
+        } else {
+          await releaseIdempotencyKey(s, request, claim.token);
+        }
+      } catch (e) {
+        // The answer stands; retries with the key are told its outcome is unknown once the claim is old.
+        s.log.log("error", "could not record the idempotent answer", { error: describeError(e) });
+      }
+    })();
+    s.defer(work);
+    await work;
   };
 }

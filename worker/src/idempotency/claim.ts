@@ -1,4 +1,4 @@
-import { and, eq, lte, or } from "drizzle-orm";
+import { and, eq, lte } from "drizzle-orm";
 import { idempotencyKeys } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
@@ -15,6 +15,8 @@ export interface IdempotentRequest {
 export interface StoredResponse {
   status: number;
   contentType: string | null;
+  /** Headers a retry must see again (REPLAYED_HEADERS), by lower-case name. */
+  headers: Record<string, string>;
   body: string;
 }
 
@@ -39,6 +41,7 @@ export async function claimIdempotencyKey(s: Pick<Services, "db" | "clock">, req
     claimedAt: now,
     responseStatus: null,
     responseContentType: null,
+    responseHeaders: null,
     responseBody: null,
   };
   const whereKey = and(eq(idempotencyKeys.apiKeyId, request.apiKeyId), eq(idempotencyKeys.key, request.key));
@@ -52,19 +55,11 @@ export async function claimIdempotencyKey(s: Pick<Services, "db" | "clock">, req
       .returning({ key: idempotencyKeys.key });
     if (inserted.length) return { kind: "claimed", token };
 
-    // An expired key is free for any request; an abandoned claim only for the same request.
+    // An expired key is free for any request.
     const taken = await s.db
       .update(idempotencyKeys)
       .set(fresh)
-      .where(
-        and(
-          whereKey,
-          or(
-            lte(idempotencyKeys.createdAt, now - IDEMPOTENCY_TTL_MS),
-            and(eq(idempotencyKeys.state, "started"), lte(idempotencyKeys.claimedAt, now - ABANDONED_CLAIM_MS), eq(idempotencyKeys.requestHash, request.requestHash)),
-          ),
-        ),
-      )
+      .where(and(whereKey, lte(idempotencyKeys.createdAt, now - IDEMPOTENCY_TTL_MS)))
       .returning({ key: idempotencyKeys.key });
     if (taken.length) return { kind: "claimed", token };
 
@@ -78,13 +73,26 @@ export async function claimIdempotencyKey(s: Pick<Services, "db" | "clock">, req
       );
     }
     if (row.state === "started" || row.responseStatus === null) {
+      // Its worker stopped without an answer (evicted, crashed): whether it acted is unknown, and
+      // running it again could act twice. The caller decides, on what it reads now.
+      if (row.claimedAt <= now - ABANDONED_CLAIM_MS) {
+        throw new DomainError("idempotency_outcome_unknown", "The first request with this Idempotency-Key stopped without an answer, so whether it acted is unknown. Read the current state (GET the subscription), then send a new key if it still needs doing.", {
+          errors: [{ field: "idempotency-key", message: "its request stopped without an answer" }],
+        });
+      }
       throw new DomainError("idempotency_key_in_use", "The first request with this Idempotency-Key is still running; retry in a second to get its answer.", {
         errors: [{ field: "idempotency-key", message: "its request is still running" }],
       });
     }
-    return { kind: "replay", response: { status: row.responseStatus, contentType: row.responseContentType, body: row.responseBody ?? "" } };
+    return { kind: "replay", response: { status: row.responseStatus, contentType: row.responseContentType, headers: parseHeaders(row.responseHeaders), body: row.responseBody ?? "" } };
   }
   throw new DomainError("idempotency_key_in_use", "Another request with this Idempotency-Key keeps taking and releasing it; retry in a second.", {
     errors: [{ field: "idempotency-key", message: "contended" }],
   });
+}
+
+function parseHeaders(json: string | null): Record<string, string> {
+  if (!json) return {};
+  const parsed: unknown = JSON.parse(json);
+  return typeof parsed === "object" && parsed !== null ? Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === "string")) : {};
 }
