@@ -65,6 +65,11 @@ describe("Stripe outages and refusals", () => {
     expect(conflict).toMatchObject({ code: "conflict", stripe_code: "resource_missing" });
     expect(conflict.detail).not.toContain("sub_secret123");
 
+    // Stripe refuses much of the objects' state with no code at all (a released schedule, an inactive promotion code).
+    const released = await answerTo(new Stripe.errors.StripeInvalidRequestError({ type: "invalid_request_error", message: "You cannot release a subscription schedule that is currently in the `released` status." }));
+    expect(released.status).toBe(409);
+    expect((await problemOf(released)).detail).not.toContain("released` status");
+
     const declined = await answerTo(new Stripe.errors.StripeCardError({ type: "card_error", code: "card_declined", decline_code: "insufficient_funds", message: "Your card has insufficient funds." }));
     expect(declined.status).toBe(402);
     expect(await problemOf(declined)).toMatchObject({ code: "payment_failed", decline_code: "insufficient_funds" });
