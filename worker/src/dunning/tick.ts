@@ -134,16 +134,14 @@ const nextAction = (stageNext: number | null, retryNext: number | null) => (stag
 async function advance(s: TickDeps, selected: Case, now: number, policy: DunningPolicy, contacts: Map<string, Promise<Contact>>, tier: string | null, result: TickResult): Promise<void> {
   try {
     let c: Case | undefined = selected;
-    let declinedJustNow = false;
     if (c.status === "open" && c.nextRetryAt !== null && c.nextRetryAt <= now) {
       const retried = await retryStep(s, c, now, policy, contacts, tier, result);
       if (retried === "stop") return;
-      declinedJustNow = retried === "declined";
       // The stage due at the same time (a declined retry on day 3, then the day-3 email) reads the case as the retry left it.
       c = await s.db.select().from(dunningCases).where(eq(dunningCases.id, c.id)).get();
       if (!c || c.nextActionAt === null || c.nextActionAt > now) return;
     }
-    if (c.status === "open") await stageStep(s, c, now, policy, contacts, tier, result, declinedJustNow);
+    if (c.status === "open") await stageStep(s, c, now, policy, contacts, tier, result);
     else if (c.status === "suspended") await cancelStep(s, c, now, result);
   } catch (error) {
     if (isStaleRead(error)) {
@@ -198,7 +196,7 @@ async function payOnce(s: TickDeps, c: Case): Promise<Attempt> {
  * The worker's retry of a case's invoice. Overdue slots (a tick outage, a clock jump) are
  * recorded as skipped and only the latest is attempted: three attempts at once would only add
  * declines. Returns `stop` when the case moved under it or was closed, `declined` when Stripe
- * has just refused to collect (so the invoice is still unpaid), `none` when no attempt was made.
+ * refused to collect, `none` when no attempt was made.
  */
 async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolicy, contacts: Map<string, Promise<Contact>>, tier: string | null, result: TickResult): Promise<"stop" | "declined" | "none"> {
   const slot = Math.max(c.retries, firstSlotAfter(c.anchorAt, now, policy) - 1);
@@ -285,16 +283,14 @@ async function cancelStep(s: TickDeps, c: Case, now: number, result: TickResult)
   else result.lost++;
 }
 
-/**
- * @param knownUnpaid a retry in this tick was just declined: Stripe has already said the invoice
- * is open, so it is not asked again.
- */
-async function stageStep(s: TickDeps, selected: Case, now: number, policy: DunningPolicy, contacts: Map<string, Promise<Contact>>, tier: string | null, result: TickResult, knownUnpaid: boolean): Promise<void> {
+async function stageStep(s: TickDeps, selected: Case, now: number, policy: DunningPolicy, contacts: Map<string, Promise<Contact>>, tier: string | null, result: TickResult): Promise<void> {
   const suspendAt = stageAt(selected.anchorAt, (policy.stages.find((st) => st.stage === "suspended") ?? policy.stages.at(-1)!).day);
   // Every stage asks Stripe first whether the invoice is still unpaid: suspending would cut off a
   // customer who paid, and a notice would ask them to pay again, while the payment's webhook is
-  // still on its way (or lost). A paid invoice is synced now, which closes the case.
-  if (!knownUnpaid && !(await stillUnpaid(s, selected, now))) return;
+  // still on its way (or lost). A paid invoice is synced now, which closes the case. Asked even
+  // right after a declined retry: that answer may be Stripe replaying an earlier attempt's under
+  // the same idempotency key, from before the customer paid.
+  if (!(await stillUnpaid(s, selected, now))) return;
   const contact = await contactOf(s, selected.customerId, contacts);
   const outcome = await s.audit.commit(async () => {
     // Read again inside the commit: it is rebuilt when another writer got in first.
