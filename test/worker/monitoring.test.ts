@@ -12,7 +12,7 @@ import { BACKOFF_MS, MAX_ATTEMPTS, storeEvent } from "../../worker/src/billing/e
 import { processEvent } from "../../worker/src/billing/process";
 import { fixedClock } from "../../worker/src/clock";
 import { CRONS, runCron } from "../../worker/src/cron";
-import { auditLog, cronRuns, dunningCases, monitoringAlerts, stripeEvents } from "../../worker/src/db/schema";
+import { auditLog, cronRuns, dunningCases, entitlementChanges, idempotencyKeys, monitoringAlerts, stripeEvents } from "../../worker/src/db/schema";
 import { enqueueEmailNow } from "../../worker/src/email/outbox";
 import { sendDueEmails } from "../../worker/src/email/sweep";
 import type { Env } from "../../worker/src/env";
@@ -257,8 +257,13 @@ describe("the alert webhook", () => {
 });
 
 describe("alert retention", () => {
-  it("the quarter-hour cron deletes alerts delivered or given up over 30 days ago, and keeps any still owed to the endpoint", async () => {
+  it("the quarter-hour cron deletes alerts delivered or given up over 30 days ago, keeping any still owed to the endpoint, Idempotency-Keys past their day and the changes feed past its week", async () => {
     const t0 = Date.now();
+    await db().insert(idempotencyKeys).values({ apiKeyId: "key_retention", key: "old", method: "POST", path: "/v1/checkout", requestHash: "h", state: "done", claimToken: "t", createdAt: t0 - 25 * HOUR, claimedAt: t0 - 25 * HOUR, responseStatus: 201 });
+    const [oldChange] = await db()
+      .insert(entitlementChanges)
+      .values([{ userId: "user_retention_old", changedAt: t0 - 8 * DAY, status: "active", tier: "local" }, { userId: "user_retention_new", changedAt: t0, status: "active", tier: "local" }])
+      .returning({ seq: entitlementChanges.seq });
     const row = (key: string, status: "pending" | "sent" | "failed", createdAt: number) => ({ key, condition: "cron_overdue", subject: "retention-test", windowStart: createdAt, level: 1, payload: "{}", status, createdAt, nextAttemptAt: status === "pending" ? createdAt : null });
     await db()
       .insert(monitoringAlerts)
@@ -268,6 +273,8 @@ describe("alert retention", () => {
     });
     const left = (await db().select({ key: monitoringAlerts.key }).from(monitoringAlerts).where(eq(monitoringAlerts.subject, "retention-test")).all()).map((r) => r.key).sort();
     expect(left).toEqual(["ret-pending-old", "ret-sent-recent"]);
+    expect(await db().select().from(idempotencyKeys).where(eq(idempotencyKeys.apiKeyId, "key_retention")).all()).toEqual([]);
+    expect(await db().select().from(entitlementChanges).where(eq(entitlementChanges.seq, oldChange!.seq)).all()).toEqual([]);
   });
 });
 
