@@ -16,7 +16,7 @@ import { ABANDONED_CLAIM_MS, IDEMPOTENCY_TTL_MS } from "../../worker/src/idempot
 import { pruneIdempotencyKeys } from "../../worker/src/idempotency/prune";
 import { requestHash } from "../../worker/src/idempotency/request-hash";
 import { BASE, call, freshIp, makeKey, svc } from "./helpers";
-import { expectProblem, makeKeys, paying } from "./lifecycle-helpers";
+import { expectProblem, makeKeys, paying, useDecliningCard } from "./lifecycle-helpers";
 import { db, stripe, testClock } from "./stripe-helpers";
 
 let service: { key: string; id: string };
@@ -179,9 +179,7 @@ describe("Idempotency-Key", () => {
   it("a declined charge is kept: the retry gets the same 402 and the card is not tried again", async () => {
     const s = await paying("local");
     await s.clock.advanceDays(5);
-    const declining = await stripe().paymentMethods.attach("pm_card_chargeCustomerFail", { customer: s.customer });
-    await stripe().customers.update(s.customer, { invoice_settings: { default_payment_method: declining.id } });
-    await stripe().subscriptions.update(s.sub, { default_payment_method: declining.id });
+    await useDecliningCard(s);
     await s.sync();
     const key = newKey();
     const first = await withKey(`/v1/subscriptions/${s.userId}/change`, { tier: "mobile" }, key);

@@ -13,7 +13,7 @@ import { catalog } from "../../worker/src/catalog";
 import { cancellationRequests, retentionOffers, subscriptions } from "../../worker/src/db/schema";
 import { gatedD1 } from "./gated-d1";
 import { svc, TEST_CALLER } from "./helpers";
-import { claimsOf, DAY, entitlementOf, expectProblem, makeKeys, ok, paying, period, post, snapshot, tax, trialing, view } from "./lifecycle-helpers";
+import { claimsOf, DAY, entitlementOf, expectProblem, makeKeys, ok, paying, period, post, snapshot, tax, trialing, useDecliningCard, view } from "./lifecycle-helpers";
 import { db, stripe } from "./stripe-helpers";
 
 beforeAll(makeKeys);
@@ -188,9 +188,7 @@ describe("pause and resume", () => {
     await ok(await post(`/v1/subscriptions/${s.userId}/pause`, {}));
     await s.clock.advanceDays(40);
     await s.sync();
-    const declining = await stripe().paymentMethods.attach("pm_card_chargeCustomerFail", { customer: s.customer });
-    await stripe().customers.update(s.customer, { invoice_settings: { default_payment_method: declining.id } });
-    await stripe().subscriptions.update(s.sub, { default_payment_method: declining.id });
+    await useDecliningCard(s);
     const before = await stripe().subscriptions.retrieve(s.sub);
     await expectProblem(await post(`/v1/subscriptions/${s.userId}/resume`), 402, "payment_failed", "path.user_id");
     const after = await stripe().subscriptions.retrieve(s.sub);
@@ -242,9 +240,7 @@ describe("rules: a refused request changes nothing in Stripe or D1", () => {
 
   it("pay first: refuses a change and a reactivation with 409 while an invoice is past due", async () => {
     const s = await paying("local");
-    const declining = await stripe().paymentMethods.attach("pm_card_chargeCustomerFail", { customer: s.customer });
-    await stripe().customers.update(s.customer, { invoice_settings: { default_payment_method: declining.id } });
-    await stripe().subscriptions.update(s.sub, { default_payment_method: declining.id });
+    await useDecliningCard(s);
     await s.clock.advanceDays(31.1);
     await s.sync();
     expect((await stripe().subscriptions.retrieve(s.sub)).status).toBe("past_due");

@@ -13,7 +13,7 @@ import type { SubscriptionView } from "../../worker/src/billing/subscription-vie
 import { catalog, type Catalog } from "../../worker/src/catalog";
 import { auditLog, subscriptions } from "../../worker/src/db/schema";
 import { svc, TEST_CALLER } from "./helpers";
-import { claimsOf, DAY, entitlementOf, expectProblem, makeKeys, ok, paying, period, post, prorate, snapshot, tax, trialing, view } from "./lifecycle-helpers";
+import { claimsOf, DAY, entitlementOf, expectProblem, makeKeys, ok, paying, period, post, prorate, snapshot, tax, trialing, useDecliningCard, view } from "./lifecycle-helpers";
 import { db, eventsFor, stripe } from "./stripe-helpers";
 
 beforeAll(makeKeys);
@@ -224,9 +224,7 @@ describe("tier and billing-cycle changes", () => {
   it("refuses an upgrade whose charge is declined with 402, leaving the plan and the entitlement as they were", async () => {
     const s = await paying("local");
     await s.clock.advanceDays(5);
-    const declining = await stripe().paymentMethods.attach("pm_card_chargeCustomerFail", { customer: s.customer });
-    await stripe().customers.update(s.customer, { invoice_settings: { default_payment_method: declining.id } });
-    await stripe().subscriptions.update(s.sub, { default_payment_method: declining.id });
+    await useDecliningCard(s);
     await s.sync();
     const before = await snapshot(s.userId, s.sub);
     await expectProblem(await post(`/v1/subscriptions/${s.userId}/change`, { tier: "mobile" }), 402, "payment_failed", "path.user_id");

@@ -110,6 +110,13 @@ export async function paying(tier: "local" | "mobile", opts: { cycle?: "monthly"
   return s;
 }
 
+/** Makes a declining card what Stripe charges for the subscriber: the customer's and the subscription's default. */
+export async function useDecliningCard(s: Pick<Subscriber, "customer" | "sub">): Promise<void> {
+  const declining = await stripe().paymentMethods.attach("pm_card_chargeCustomerFail", { customer: s.customer });
+  await stripe().customers.update(s.customer, { invoice_settings: { default_payment_method: declining.id } });
+  await stripe().subscriptions.update(s.sub, { default_payment_method: declining.id });
+}
+
 export const period = async (subId: string) => {
   const item = (await stripe().subscriptions.retrieve(subId)).items.data[0]!;
   return { start: item.current_period_start, end: item.current_period_end };
