@@ -25,8 +25,9 @@ export type Claim = { kind: "claimed"; token: string } | { kind: "replay"; respo
 /**
  * Claims the key for this request, or says what the first request with it answered. The claim is
  * a single conditional write (the primary key decides between racing isolates), never a read then
- * a write. Throws `idempotency_key_reused` when the key was first sent with another request, and
- * `idempotency_key_in_use` while that first request is still running.
+ * a write. Throws `idempotency_key_reused` when the key was first sent with another request,
+ * `idempotency_key_in_use` while that first request is still running, and
+ * `idempotency_outcome_unknown` once its claim is old enough that its worker must have stopped.
  */
 export async function claimIdempotencyKey(s: Pick<Services, "db" | "clock">, request: IdempotentRequest): Promise<Claim> {
   const now = s.clock.now();
@@ -68,7 +69,7 @@ export async function claimIdempotencyKey(s: Pick<Services, "db" | "clock">, req
     if (row.requestHash !== request.requestHash) {
       throw new DomainError(
         "idempotency_key_reused",
-        `This Idempotency-Key was first sent with ${row.method} ${row.path} and another body; send a new key for a new request.`,
+        `This Idempotency-Key was first sent with another request (${row.method} ${row.path}, with its own body); send a new key for a new request.`,
         { errors: [{ field: "idempotency-key", message: "already used for another request" }], extensions: { first_request: { method: row.method, path: row.path } } },
       );
     }
