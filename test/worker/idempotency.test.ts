@@ -91,6 +91,25 @@ describe("Idempotency-Key", () => {
     expect(retry.headers.get("idempotent-replayed")).toBe("true");
   });
 
+  it("a retry that runs again (its first answer was a 5xx, so not kept) gets the Checkout Session the first run made at Stripe, not a second one", async () => {
+    const clock = await testClock();
+    const userId = `user_idem_rerun_${Date.now().toString(36)}`;
+    const body = { user_id: userId, email: `${userId}@example.test`, tier: "local", test_clock: clock.id };
+    const key = newKey();
+    const first = await withKey("/v1/checkout", body, key);
+    expect(first.status).toBe(201);
+    // As the middleware does after a 5xx: the key freed, the retry runs the route again.
+    await db().delete(idempotencyKeys).where(and(eq(idempotencyKeys.apiKeyId, service.id), eq(idempotencyKeys.key, key)));
+    const rerun = await withKey("/v1/checkout", body, key);
+    expect(rerun.status).toBe(201);
+    expect(rerun.headers.get("idempotent-replayed")).toBeNull();
+    const [a, b] = [await first.json<{ session_id: string }>(), await rerun.json<{ session_id: string }>()];
+    expect(b.session_id).toBe(a.session_id);
+    // Another key is another request: a new session.
+    const other = await withKey("/v1/checkout", body, newKey());
+    expect((await other.json<{ session_id: string }>()).session_id).not.toBe(a.session_id);
+  });
+
   it("the same key with another body is a 422 naming the header, and runs nothing", async () => {
     const clock = await testClock();
     const userId = `user_idem_${Date.now().toString(36)}_b`;

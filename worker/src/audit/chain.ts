@@ -18,6 +18,12 @@ export interface Actor {
 export interface Caller {
   actor: Actor;
   requestId?: string | undefined;
+  /**
+   * The request's Idempotency-Key, made specific to its API key and request: Stripe writes that
+   * would make a new object (a Checkout Session) pass it on as Stripe's idempotency key, so a
+   * retry that runs again after a 5xx gets the same object back.
+   */
+  idempotencyKey?: string | undefined;
 }
 
 export interface AuditEntry {

@@ -184,21 +184,25 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
 
   let session: Stripe.Checkout.Session;
   try {
-    session = await stripe.checkout.sessions.create({
-      mode: "subscription",
-      customer: customerId,
-      client_reference_id: input.userId,
-      line_items: [{ price: priceId, quantity: 1 }],
-      success_url: input.successUrl ?? `${deps.appBaseUrl}/billing/success`,
-      cancel_url: input.cancelUrl ?? `${deps.appBaseUrl}/billing`,
-      metadata,
-      // A trial whose card was removed ends at the trial's end instead of billing nobody.
-      subscription_data: { metadata, ...(trialDays > 0 ? { trial_period_days: trialDays, trial_settings: { end_behavior: { missing_payment_method: "cancel" } } } : {}) },
-      automatic_tax: { enabled: true },
-      // Automatic tax needs the customer's address: Checkout collects it onto the customer.
-      customer_update: { address: "auto", name: "auto" },
-      ...(promotionCodeId !== undefined ? { discounts: [{ promotion_code: promotionCodeId }] } : { allow_promotion_codes: true }),
-    });
+    session = await stripe.checkout.sessions.create(
+      {
+        mode: "subscription",
+        customer: customerId,
+        client_reference_id: input.userId,
+        line_items: [{ price: priceId, quantity: 1 }],
+        success_url: input.successUrl ?? `${deps.appBaseUrl}/billing/success`,
+        cancel_url: input.cancelUrl ?? `${deps.appBaseUrl}/billing`,
+        metadata,
+        // A trial whose card was removed ends at the trial's end instead of billing nobody.
+        subscription_data: { metadata, ...(trialDays > 0 ? { trial_period_days: trialDays, trial_settings: { end_behavior: { missing_payment_method: "cancel" } } } : {}) },
+        automatic_tax: { enabled: true },
+        // Automatic tax needs the customer's address: Checkout collects it onto the customer.
+        customer_update: { address: "auto", name: "auto" },
+        ...(promotionCodeId !== undefined ? { discounts: [{ promotion_code: promotionCodeId }] } : { allow_promotion_codes: true }),
+      },
+      // A retry of the same request (its Idempotency-Key) gets the session the first run made.
+      who.idempotencyKey ? { idempotencyKey: `checkout:${who.idempotencyKey}` } : undefined,
+    );
   } catch (e) {
     // A code Stripe refuses for this purchase (first-time customers only, a minimum amount, another product).
     if (input.promotionCode !== undefined && e instanceof Stripe.errors.StripeInvalidRequestError && /promotion_code|discounts/.test(e.param ?? "")) {

@@ -7,5 +7,6 @@ import { ApiError } from "./errors";
 export function callerOf(c: Context<AppEnv>): Caller {
   const principal = c.get("principal");
   if (!principal) throw new ApiError("unauthenticated", "This route needs an API key.");
-  return { actor: { type: "api_key", id: principal.keyId }, requestId: c.get("requestId") };
+  const idempotencyKey = c.get("idempotencyKey");
+  return { actor: { type: "api_key", id: principal.keyId }, requestId: c.get("requestId"), ...(idempotencyKey ? { idempotencyKey } : {}) };
 }

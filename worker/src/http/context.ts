@@ -10,6 +10,8 @@ export interface AppEnv {
     /** The caller's x-request-id, when it is short and plain: logged beside ours, never used as ours. */
     clientRequestId?: string;
     principal?: Principal;
+    /** Set by http/idempotency.ts when the request carries an Idempotency-Key: see Caller.idempotencyKey. */
+    idempotencyKey?: string;
     /** Built once per request by the first middleware; routes pass it to the domain. */
     services: Services;
   };

@@ -54,6 +54,9 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
       if (isDomainError(e, "idempotency_key_in_use")) throw new ApiError(e.code, e.message, { errors: [{ field: `header.${HEADER}`, message: "its request is still running" }], headers: { "retry-after": "1" } });
       throw e;
     });
+    // Stripe's own idempotency key for the writes the route makes: the same for a retry of this
+    // very request, another for another caller's key or another body.
+    c.set("idempotencyKey", await requestHash("KEY", `${request.apiKeyId}\n${key}`, request.requestHash));
     if (claim.kind === "replay") {
       const { status, contentType, headers, body } = claim.response;
       return c.body(body, status as ContentfulStatusCode, { ...headers, ...(contentType ? { "content-type": contentType } : {}), "idempotent-replayed": "true" });
