@@ -6,7 +6,7 @@
  * follows from the webhooks).
  */
 import { and, eq } from "drizzle-orm";
-import type { Caller } from "../audit/chain";
+import { sha256Hex, type Caller } from "../audit/chain";
 import { catalog as defaultCatalog, findTier, type Catalog } from "../catalog";
 import { customers, subscriptions } from "../db/schema";
 import { DomainError, invalidInput } from "../errors";
@@ -43,11 +43,6 @@ type Deps = Pick<Services, "db" | "clock" | "stripe" | "stripeMode" | "appBaseUr
 const invalid = invalidInput;
 
 const isMissing = (e: unknown) => e instanceof Stripe.errors.StripeInvalidRequestError && (e.code === "resource_missing" || e.statusCode === 404);
-
-async function sha256Hex(text: string): Promise<string> {
-  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** The user's Stripe customer: the mirror's, else one Stripe knows by `metadata.user_id`; null when neither has one. */
 export async function findCustomer(deps: Pick<Services, "db" | "stripe">, userId: string): Promise<Stripe.Customer | null> {

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { sha256Hex } from "../audit/chain";
 import { isDomainError } from "../errors";
 import { claimIdempotencyKey, type IdempotentRequest } from "../idempotency/claim";
 import { completeIdempotencyKey } from "../idempotency/complete";
@@ -56,7 +57,7 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
     });
     // Stripe's own idempotency key for the writes the route makes: the same for a retry of this
     // very request, another for another caller's key or another body.
-    c.set("idempotencyKey", await requestHash("KEY", `${request.apiKeyId}\n${key}`, request.requestHash));
+    c.set("idempotencyKey", await sha256Hex(`${request.apiKeyId}\n${key}\n${request.requestHash}`));
     if (claim.kind === "replay") {
       const { status, contentType, headers, body } = claim.response;
       return c.body(body, status as ContentfulStatusCode, { ...headers, ...(contentType ? { "content-type": contentType } : {}), "idempotent-replayed": "true" });

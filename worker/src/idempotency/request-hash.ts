@@ -1,10 +1,11 @@
+import { sha256Hex } from "../audit/chain";
+
 /**
  * What makes two requests "the same request" for an Idempotency-Key: method, path and the body's
  * bytes. Bytes, not the parsed JSON: the agent tools read money from the number's decimal text,
  * which parsing would round (19.9999999999999999 and 20 are one float), and a client retrying
  * sends what it sent.
  */
-export async function requestHash(method: string, path: string, body: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${method.toUpperCase()} ${path}\n${body}`));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+export function requestHash(method: string, path: string, body: string): Promise<string> {
+  return sha256Hex(`${method.toUpperCase()} ${path}\n${body}`);
 }
