@@ -135,8 +135,7 @@ async function advance(s: TickDeps, selected: Case, now: number, policy: Dunning
   try {
     let c: Case | undefined = selected;
     if (c.status === "open" && c.nextRetryAt !== null && c.nextRetryAt <= now) {
-      const retried = await retryStep(s, c, now, policy, contacts, tier, result);
-      if (retried === "stop") return;
+      if (!(await retryStep(s, c, now, policy, contacts, tier, result))) return;
       // The stage due at the same time (a declined retry on day 3, then the day-3 email) reads the case as the retry left it.
       c = await s.db.select().from(dunningCases).where(eq(dunningCases.id, c.id)).get();
       if (!c || c.nextActionAt === null || c.nextActionAt > now) return;
@@ -195,15 +194,14 @@ async function payOnce(s: TickDeps, c: Case): Promise<Attempt> {
 /**
  * The worker's retry of a case's invoice. Overdue slots (a tick outage, a clock jump) are
  * recorded as skipped and only the latest is attempted: three attempts at once would only add
- * declines. Returns `stop` when the case moved under it or was closed, `declined` when Stripe
- * refused to collect, `none` when no attempt was made.
+ * declines. Returns false when the case moved under it or was closed.
  */
-async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolicy, contacts: Map<string, Promise<Contact>>, tier: string | null, result: TickResult): Promise<"stop" | "declined" | "none"> {
+async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolicy, contacts: Map<string, Promise<Contact>>, tier: string | null, result: TickResult): Promise<boolean> {
   const slot = Math.max(c.retries, firstSlotAfter(c.anchorAt, now, policy) - 1);
   const allowed = policy.retries.by === "worker" && !isHardDecline(c.lastDeclineCode, policy) && slot < policy.retries.days.length;
   const attempt: Attempt | null = allowed ? await payOnce(s, c) : null;
   // Paid or voided elsewhere: closed by the sync, not left open for the next stage's notice.
-  if (attempt?.outcome === "settled" && !(await stillUnpaid(s, c, now))) return "stop";
+  if (attempt?.outcome === "settled" && !(await stillUnpaid(s, c, now))) return false;
   const contact = attempt && attempt.outcome !== "settled" ? await contactOf(s, c.customerId, contacts) : null;
   const step = `retry_${slot + 1}`;
   const outcome = await s.audit.commit(async () => {
@@ -244,12 +242,12 @@ async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolic
   });
   if (outcome === null) {
     result.lost++;
-    return "stop";
+    return false;
   }
-  if (outcome === "none") return "none";
+  if (outcome === "none") return true;
   result.retried.push(outcome);
   // Paid, or settled elsewhere (the webhook closes it): no stage email after it.
-  return outcome.endsWith(":declined") || outcome.endsWith(":no_payment_method") ? "declined" : "stop";
+  return outcome.endsWith(":declined") || outcome.endsWith(":no_payment_method");
 }
 
 /** Cancels the Stripe subscription of a case suspended long enough (policy `cancelAfterSuspensionDays`). */
