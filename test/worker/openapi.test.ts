@@ -50,6 +50,8 @@ describe("GET /openapi.json", () => {
     const ops = Object.entries(doc.paths).flatMap(([path, o]) => Object.entries(o as Record<string, Op>).map(([method, op]) => ({ at: `${method} ${path}`, op })));
     const takes = ops.filter(({ op }) => op.parameters?.some((p) => p.in === "header" && p.name === "idempotency-key")).map((o) => o.at);
     expect(takes.sort()).toEqual(ops.filter(({ op }) => op["x-idempotent"]).map((o) => o.at).sort());
+    // The refusals the key adds are documented on each of them.
+    for (const { at, op } of ops.filter(({ op }) => op["x-idempotent"])) expect(Object.keys((op as { responses: object }).responses), at).toEqual(expect.arrayContaining(["409", "422"]));
     expect(takes).toEqual(expect.arrayContaining(["post /v1/checkout", "post /v1/subscriptions/{user_id}/cancel", "post /v1/subscriptions/{user_id}/change", "post /v1/tools/create_subscription"]));
     // Replaying them would keep the new key's secret in D1 for a day.
     expect(takes).not.toContain("post /v1/keys");

@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import { KEYLESS, type Permission } from "../auth/permissions";
 import type { AppEnv } from "./context";
 import { idempotency, IdempotencyKeyHeader } from "./idempotency";
+import { problem } from "./schemas";
 import { authorize } from "./middleware";
 
 /**
@@ -35,9 +36,18 @@ export function handle<R extends RouteConfig & { "x-permission": Permission }>(r
   return { route: "x-idempotent" in route ? withIdempotencyHeader(route) : route, handler };
 }
 
-/** Documents the Idempotency-Key header beside the route's own headers. */
+/** Documents the Idempotency-Key header beside the route's own headers, and the refusals it adds. */
 function withIdempotencyHeader<R extends RouteConfig>(route: R): R {
   const own = route.request?.headers;
   if (own && !(own instanceof z.ZodObject)) throw new Error(`${route.method} ${route.path}: declare request headers as one z.object to take Idempotency-Key`);
-  return { ...route, request: { ...route.request, headers: own ? own.extend(IdempotencyKeyHeader.shape) : IdempotencyKeyHeader } };
+  return {
+    ...route,
+    request: { ...route.request, headers: own ? own.extend(IdempotencyKeyHeader.shape) : IdempotencyKeyHeader },
+    // The route's own description of a status stays; these only fill the gaps.
+    responses: {
+      409: problem("The first request with this Idempotency-Key is still running (Retry-After), or stopped without an answer"),
+      422: problem("This Idempotency-Key was used for another request"),
+      ...route.responses,
+    },
+  };
 }

@@ -13,7 +13,7 @@ export const ProblemSchema = z
   })
   .openapi("Problem");
 
-const problem = (description: string) => ({ description, content: { "application/problem+json": { schema: ProblemSchema } } });
+export const problem = (description: string) => ({ description, content: { "application/problem+json": { schema: ProblemSchema } } });
 
 /** The error responses every keyed route can give, for the OpenAPI document. */
 export const keyedErrors = {
