@@ -25,6 +25,14 @@ let n = 0;
 const newKey = () => `idem-${Date.now().toString(36)}-${++n}`;
 const withKey = (path: string, body: unknown, idempotencyKey: string, key = service.key) => call("POST", path, { key, body, headers: { "idempotency-key": idempotencyKey } });
 
+/** A first checkout for a new user on a test clock of their own. */
+async function checkoutBody(name: string) {
+  const clock = await testClock();
+  const userId = `user_idem_${name}_${Date.now().toString(36)}_${++n}`;
+  return { user_id: userId, email: `${userId}@example.test`, tier: "local", test_clock: clock.id };
+}
+const keyRow = (apiKeyId: string, key: string) => db().select().from(idempotencyKeys).where(and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key))).get();
+
 beforeAll(async () => {
   await makeKeys();
   service = await makeKey("service");
@@ -57,9 +65,7 @@ describe("Idempotency-Key", () => {
   });
 
   it("a checkout retried with the same key answers with the same session and Stripe holds only that one", async () => {
-    const clock = await testClock();
-    const userId = `user_idem_${Date.now().toString(36)}`;
-    const body = { user_id: userId, email: `${userId}@example.test`, tier: "local", test_clock: clock.id };
+    const body = await checkoutBody("replay");
     const key = newKey();
     const first = await withKey("/v1/checkout", body, key);
     expect(first.status, await first.clone().text()).toBe(201);
@@ -76,30 +82,27 @@ describe("Idempotency-Key", () => {
   });
 
   it("records the answer even when the client hangs up before it arrives, so the retry gets it instead of waiting", async () => {
-    const clock = await testClock();
-    const userId = `user_idem_hangup_${Date.now().toString(36)}`;
+    const body = await checkoutBody("hangup");
     const key = newKey();
     const controller = new AbortController();
-    const sent = SELF.fetch(`${BASE}/v1/checkout`, { method: "POST", signal: controller.signal, headers: { authorization: `Bearer ${service.key}`, "content-type": "application/json", "idempotency-key": key, "cf-connecting-ip": freshIp() }, body: JSON.stringify({ user_id: userId, email: `${userId}@example.test`, tier: "local", test_clock: clock.id }) });
+    const sent = SELF.fetch(`${BASE}/v1/checkout`, { method: "POST", signal: controller.signal, headers: { authorization: `Bearer ${service.key}`, "content-type": "application/json", "idempotency-key": key, "cf-connecting-ip": freshIp() }, body: JSON.stringify(body) });
     // Hang up once the worker has claimed the key, while it is still talking to Stripe.
-    await vi.waitFor(async () => expect(await db().select().from(idempotencyKeys).where(and(eq(idempotencyKeys.apiKeyId, service.id), eq(idempotencyKeys.key, key))).get()).toBeDefined(), { timeout: 5_000, interval: 2 });
+    await vi.waitFor(async () => expect(await keyRow(service.id, key)).toBeDefined(), { timeout: 5_000, interval: 2 });
     controller.abort();
     await sent.catch(() => undefined);
-    await vi.waitFor(async () => expect((await db().select().from(idempotencyKeys).where(and(eq(idempotencyKeys.apiKeyId, service.id), eq(idempotencyKeys.key, key))).get())?.state).toBe("done"), { timeout: 10_000, interval: 50 });
-    const retry = await withKey("/v1/checkout", { user_id: userId, email: `${userId}@example.test`, tier: "local", test_clock: clock.id }, key);
+    await vi.waitFor(async () => expect((await keyRow(service.id, key))?.state).toBe("done"), { timeout: 10_000, interval: 50 });
+    const retry = await withKey("/v1/checkout", body, key);
     expect(retry.status).toBe(201);
     expect(retry.headers.get("idempotent-replayed")).toBe("true");
   });
 
   it("a retry that runs again (its first answer was a 5xx, so not kept) gets the Checkout Session the first run made at Stripe, not a second one", async () => {
-    const clock = await testClock();
-    const userId = `user_idem_rerun_${Date.now().toString(36)}`;
-    const body = { user_id: userId, email: `${userId}@example.test`, tier: "local", test_clock: clock.id };
+    const body = await checkoutBody("rerun");
     const key = newKey();
     const first = await withKey("/v1/checkout", body, key);
     expect(first.status).toBe(201);
     // As the middleware does after a 5xx: the key freed, the retry runs the route again.
-    await db().delete(idempotencyKeys).where(and(eq(idempotencyKeys.apiKeyId, service.id), eq(idempotencyKeys.key, key)));
+    await db().delete(idempotencyKeys).where(eq(idempotencyKeys.key, key));
     const rerun = await withKey("/v1/checkout", body, key);
     expect(rerun.status).toBe(201);
     expect(rerun.headers.get("idempotent-replayed")).toBeNull();
@@ -111,24 +114,22 @@ describe("Idempotency-Key", () => {
   });
 
   it("the same key with another body is a 422 naming the header, and runs nothing", async () => {
-    const clock = await testClock();
-    const userId = `user_idem_${Date.now().toString(36)}_b`;
+    const body = await checkoutBody("reused");
     const key = newKey();
-    const first = await withKey("/v1/checkout", { user_id: userId, email: `${userId}@example.test`, tier: "local", test_clock: clock.id }, key);
+    const first = await withKey("/v1/checkout", body, key);
     expect(first.status).toBe(201);
     const customer = (await stripe().checkout.sessions.retrieve((await first.json<{ session_id: string }>()).session_id)).customer as string;
-    const problem = await expectProblem(await withKey("/v1/checkout", { user_id: userId, email: `${userId}@example.test`, tier: "mobile", test_clock: clock.id }, key), 422, "idempotency_key_reused", "header.idempotency-key");
+    const problem = await expectProblem(await withKey("/v1/checkout", { ...body, tier: "mobile" }, key), 422, "idempotency_key_reused", "header.idempotency-key");
     expect(problem).toMatchObject({ first_request: { method: "POST", path: "/v1/checkout" } });
     // On another route too: a key names one request, not one body per route.
-    await expectProblem(await withKey(`/v1/subscriptions/${userId}/pause`, {}, key), 422, "idempotency_key_reused", "header.idempotency-key");
+    await expectProblem(await withKey(`/v1/subscriptions/${body.user_id}/pause`, {}, key), 422, "idempotency_key_reused", "header.idempotency-key");
     expect((await stripe().checkout.sessions.list({ customer, limit: 10 })).data).toHaveLength(1);
   });
 
   it("keys belong to the API key that sent them: another caller's same Idempotency-Key is its own request", async () => {
-    const clock = await testClock();
     const key = newKey();
-    const mine = await withKey("/v1/checkout", { user_id: `user_idem_${key}_1`, email: "pat@example.com", tier: "local", test_clock: clock.id }, key);
-    const theirs = await withKey("/v1/checkout", { user_id: `user_idem_${key}_2`, email: "sam@example.com", tier: "local", test_clock: clock.id }, key, other.key);
+    const mine = await withKey("/v1/checkout", await checkoutBody("mine"), key);
+    const theirs = await withKey("/v1/checkout", await checkoutBody("theirs"), key, other.key);
     expect([mine.status, theirs.status]).toEqual([201, 201]);
     expect(theirs.headers.get("idempotent-replayed")).toBeNull();
     expect((await theirs.json<{ session_id: string }>()).session_id).not.toBe((await mine.json<{ session_id: string }>()).session_id);
@@ -168,7 +169,7 @@ describe("Idempotency-Key", () => {
     // Stripe pointed at a port nothing listens on: a 502.
     const failed = await createApp().request("http://billing.test/v1/admin/resync", init, { ...env, STRIPE_API_BASE: "http://127.0.0.1:9" }, createExecutionContext());
     expect(failed.status).toBe(502);
-    expect(await db().select().from(idempotencyKeys).where(and(eq(idempotencyKeys.apiKeyId, admin.id), eq(idempotencyKeys.key, key))).all()).toEqual([]);
+    expect(await keyRow(admin.id, key)).toBeUndefined();
 
     const retried = await createApp().request("http://billing.test/v1/admin/resync", init, env, createExecutionContext());
     expect(retried.status, await retried.clone().text()).toBeLessThan(300);
@@ -240,7 +241,7 @@ describe("Idempotency-Key", () => {
     const later = { ...request, requestHash: await requestHash("POST", path, '{"reason":"unused"}') };
     expect((await claimIdempotencyKey(svc(t0 + IDEMPOTENCY_TTL_MS), later)).kind).toBe("claimed");
 
-    const row = () => db().select().from(idempotencyKeys).where(and(eq(idempotencyKeys.apiKeyId, other.id), eq(idempotencyKeys.key, request.key))).get();
+    const row = () => keyRow(other.id, request.key);
     await pruneIdempotencyKeys({ db: db(), clock: fixedClock(t0 + 2 * IDEMPOTENCY_TTL_MS - 1) });
     expect(await row()).toBeDefined();
     expect(await pruneIdempotencyKeys({ db: db(), clock: fixedClock(t0 + 2 * IDEMPOTENCY_TTL_MS) })).toBeGreaterThanOrEqual(1);
