@@ -38,6 +38,18 @@ function parseBody(text: string, contentType: string | undefined): Record<string
   return parseForm(text);
 }
 
+/** A control endpoint's JSON (or form) body, with only the keys it takes (400 for any other). */
+async function readParams(req: IncomingMessage, readBody: (req: IncomingMessage) => Promise<string>, allowed: readonly string[]): Promise<Record<string, unknown>> {
+  let body: Record<string, unknown>;
+  try {
+    body = parseBody(await readBody(req), req.headers["content-type"]);
+  } catch {
+    throw invalidRequest("The body is not valid JSON.");
+  }
+  for (const key of Object.keys(body)) if (!allowed.includes(key)) throw unknownParameter(key);
+  return body;
+}
+
 export function chaosFromJson(body: Record<string, unknown>): ChaosOptions | null {
   if (body.enabled === false || body.enabled === "false") return null;
   const num = (v: unknown): number | undefined => (typeof v === "number" ? v : typeof v === "string" && v !== "" ? Number(v) : undefined);
@@ -122,26 +134,14 @@ export async function handleControl(core: Core, req: IncomingMessage, res: Serve
         core.state.paymentMethodRecovery.delete(pm.id);
         return json(res, 200, recoveryView(core, pm.id));
       }
-      let body: Record<string, unknown>;
-      try {
-        body = parseBody(await readBody(req), req.headers["content-type"]);
-      } catch {
-        throw invalidRequest("The body is not valid JSON.");
-      }
-      for (const key of Object.keys(body)) if (key !== "after_attempts" && key !== "at") throw invalidRequest(`Received unknown parameter: ${key}`, key, "parameter_unknown");
+      const body = await readParams(req, readBody, ["after_attempts", "at"]);
       setRecovery(core, pm, { afterAttempts: wholeOrNull(body.after_attempts, "after_attempts"), at: wholeOrNull(body.at, "at") }, "after_attempts");
       return json(res, 200, recoveryView(core, pm.id));
     }
     if (segs[1] === "payment_methods" && segs[2] && segs[3] === "automatic_update" && segs.length === 4 && method === "POST") {
       const pm = core.state.paymentMethods.get(segs[2]);
       if (!pm) throw resourceMissing("payment_method", segs[2]);
-      let body: Record<string, unknown>;
-      try {
-        body = parseBody(await readBody(req), req.headers["content-type"]);
-      } catch {
-        throw invalidRequest("The body is not valid JSON.");
-      }
-      for (const key of Object.keys(body)) if (!["exp_month", "exp_year", "last4"].includes(key)) throw unknownParameter(key);
+      const body = await readParams(req, readBody, ["exp_month", "exp_year", "last4"]);
       const last4 = body.last4 === undefined || body.last4 === null ? null : String(body.last4);
       return json(res, 200, automaticallyUpdateCard(core, pm, { expMonth: wholeOrNull(body.exp_month, "exp_month"), expYear: wholeOrNull(body.exp_year, "exp_year"), last4 }));
     }
@@ -150,14 +150,8 @@ export async function handleControl(core: Core, req: IncomingMessage, res: Serve
       if (!clock) throw resourceMissing("test_clock", segs[2]);
       if (method === "DELETE") core.clockSmartRetries.delete(clock.id);
       if (method === "POST") {
-        let body: Record<string, unknown>;
-        try {
-          body = parseBody(await readBody(req), req.headers["content-type"]);
-        } catch {
-          throw invalidRequest("The body is not valid JSON.");
-        }
         const params = ["schedule_days", "after_last_retry"];
-        for (const key of Object.keys(body)) if (!params.includes(key)) throw unknownParameter(key);
+        const body = await readParams(req, readBody, params);
         for (const key of params) if (body[key] === undefined) throw missingParameter(key);
         try {
           core.clockSmartRetries.set(clock.id, checkSmartRetries({ scheduleDays: body.schedule_days, afterLastRetry: body.after_last_retry }, { scheduleDays: "schedule_days", afterLastRetry: "after_last_retry" }));
