@@ -8,13 +8,14 @@
  *   node --import tsx test/bench/webhooks.bench.ts     (or: npm run bench -- webhooks)
  * Writes test/bench/results/webhooks.json.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare, NoOpLog } from "miniflare";
 import Stripe from "stripe";
 import { ROOT, startWorker } from "../harness/worker.ts";
+import { writeReport } from "./report.ts";
 
 const SECRET = "whsec_bench_secret";
 const EVENTS = Number(process.env.BENCH_WEBHOOK_EVENTS ?? 2000);
@@ -113,19 +114,17 @@ async function main() {
       await new Promise((r) => setTimeout(r, 100));
     }
     if (stored?.n !== EVENTS * ROUNDS) throw new Error(`expected ${EVENTS * ROUNDS} stored events, found ${stored?.n}`);
-    const result = {
-      ingest_events_per_s: Math.round(median(ingest)),
-      bare_route_requests_per_s: Math.round(median(baseline)),
-      ingest_ratio_vs_bare_route: Number((median(ingest) / median(baseline)).toFixed(3)),
-      rounds: { ingest: ingest.map(Math.round), bare: baseline.map(Math.round) },
-      events_per_round: EVENTS,
-      concurrency: CONCURRENCY,
-      node: process.version,
-    };
-    mkdirSync(path.join(ROOT, "test/bench/results"), { recursive: true });
-    writeFileSync(path.join(ROOT, "test/bench/results/webhooks.json"), JSON.stringify(result, null, 2) + "\n");
-    console.log(JSON.stringify(result, null, 2));
-    console.log(`${result.ingest_ratio_vs_bare_route >= GOAL_RATIO ? "PASS" : "MISS"} ingest_ratio_vs_bare_route ${result.ingest_ratio_vs_bare_route} (goal >= ${GOAL_RATIO}); ingest ${result.ingest_events_per_s} events/s vs bare ${result.bare_route_requests_per_s} req/s`);
+    const ingestPerS = median(ingest);
+    const barePerS = median(baseline);
+    writeReport("webhooks", {
+      metrics: {
+        ingest_events_per_s: Math.round(ingestPerS),
+        bare_route_requests_per_s: Math.round(barePerS),
+        ingest_ratio_vs_bare_route: Number((ingestPerS / barePerS).toFixed(3)),
+      },
+      goals: { ingest_ratio_vs_bare_route: { op: ">=", value: GOAL_RATIO } },
+      details: { rounds: { ingest: ingest.map(Math.round), bare: baseline.map(Math.round) }, events_per_round: EVENTS, concurrency: CONCURRENCY },
+    });
   } finally {
     await worker.dispose();
     await bare.dispose();
