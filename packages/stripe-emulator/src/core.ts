@@ -48,7 +48,10 @@ export function checkSmartRetries(
 export interface EmulatorOptions {
   port?: number;
   host?: string;
-  /** Milliseconds since epoch; replaces Date.now() for everything not on a test clock. */
+  /**
+   * The emulator's clock, milliseconds since epoch (wall time when unset). Everything not on a
+   * test clock reads it: object timestamps, idempotency key ages, webhook signatures.
+   */
   now?: () => number;
   /** Tax rates in basis points by `COUNTRY-STATE` or `COUNTRY` (e.g. { "US-CA": 725 }). */
   taxRates?: Record<string, number>;
@@ -108,7 +111,7 @@ export class Core {
       timeoutMs: options.webhookTimeoutMs ?? 10_000,
       concurrency: options.webhookConcurrency ?? 16,
       chaos: options.chaos ?? null,
-      nowMs: () => Date.now(),
+      nowMs: () => this.realNowMs(),
       onDelivered: (eventId) => {
         const ev = this.state.events.get(eventId);
         if (ev && ev.pending_webhooks > 0) ev.pending_webhooks -= 1;
@@ -123,6 +126,7 @@ export class Core {
     this.pendingInvoices = new Set([...state.invoices.values()].filter((i) => i.status === "draft" || i.status === "open").map((i) => i.id));
   }
 
+  /** The one place the emulator reads wall time, and only when no clock was injected. */
   realNowMs(): number {
     return this.options.now ? this.options.now() : Date.now();
   }

@@ -73,7 +73,7 @@ async function handleApi(core: Core, req: IncomingMessage, res: ServerResponse, 
       idemSlot = `${req.headers.authorization ?? ""} ${idemKey}`;
       fingerprint = createHash("sha256").update(`${method} ${url.pathname} ${body}`).digest("hex");
       const prior = core.state.idempotency.get(idemSlot);
-      if (prior && Date.now() - prior.createdMs < IDEMPOTENCY_TTL_MS) {
+      if (prior && core.realNowMs() - prior.createdMs < IDEMPOTENCY_TTL_MS) {
         if (prior.fingerprint !== fingerprint) throw idempotencyMismatch(idemKey);
         send(res, prior.status, prior.body, { ...headers, "idempotent-replayed": "true", "original-request": requestId });
         return;
@@ -95,7 +95,7 @@ async function handleApi(core: Core, req: IncomingMessage, res: ServerResponse, 
       return found === undefined ? undefined : toJson(found);
     }) : json;
     const text = JSON.stringify(out, null, 2);
-    if (idemSlot !== null) core.state.idempotency.set(idemSlot, { fingerprint, status: 200, body: text, createdMs: Date.now() });
+    if (idemSlot !== null) core.state.idempotency.set(idemSlot, { fingerprint, status: 200, body: text, createdMs: core.realNowMs() });
     send(res, 200, text, headers);
   } catch (err) {
     if (err instanceof StripeApiError) {
@@ -103,7 +103,7 @@ async function handleApi(core: Core, req: IncomingMessage, res: ServerResponse, 
       // Stripe stores 4xx results under the key too (replaying the same error), but not
       // idempotency errors themselves.
       if (idemSlot !== null && err.body.type !== "idempotency_error" && err.status !== 401) {
-        core.state.idempotency.set(idemSlot, { fingerprint, status: err.status, body: text, createdMs: Date.now() });
+        core.state.idempotency.set(idemSlot, { fingerprint, status: err.status, body: text, createdMs: core.realNowMs() });
       }
       send(res, err.status, text, headers);
       return;

@@ -50,6 +50,7 @@ export interface DelivererOptions {
   timeoutMs: number;
   concurrency: number;
   chaos: ChaosOptions | null;
+  /** The emulator's clock: attempt times, signature timestamps and the retry schedule read it. */
   nowMs: () => number;
   onDelivered: (eventId: string, endpointId: string) => void;
 }
@@ -119,6 +120,11 @@ export class Deliverer {
   private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
+  /**
+   * The latest time a timer fired for. Delays are waited out with real timers, so a job whose
+   * timer fired is due even when an injected clock stands still or runs behind.
+   */
+  private firedUpTo = -Infinity;
   private waiters: Array<() => void> = [];
   private random: () => number = Math.random;
   private chaos: ChaosOptions | null = null;
@@ -144,7 +150,7 @@ export class Deliverer {
   enqueue(eventId: string, eventType: string, payload: string, targets: DeliveryTarget[]): void {
     if (this.stopped || targets.length === 0) return;
     this.payloads.set(eventId, payload);
-    const now = this.opts.nowMs();
+    const now = this.schedulingNow();
     for (const t of targets) {
       const copies = this.chaos ? 1 + Math.floor(this.random() * Math.max(1, this.chaos.maxCopies ?? 3)) : 1;
       for (let copy = 1; copy <= copies; copy++) {
@@ -214,9 +220,14 @@ export class Deliverer {
     this.secrets.delete(job.id);
   }
 
+  /** The clock, but never before a timer that has fired. */
+  private schedulingNow(): number {
+    return Math.max(this.opts.nowMs(), this.firedUpTo);
+  }
+
   private pump(): void {
     if (this.stopped) return;
-    const now = this.opts.nowMs();
+    const now = this.schedulingNow();
     for (;;) {
       const top = this.queue.peek();
       if (!top || top.nextAttemptAt > now || this.inFlight >= this.opts.concurrency) break;
@@ -228,6 +239,7 @@ export class Deliverer {
       if (this.timer) clearTimeout(this.timer);
       this.timerAt = next.nextAttemptAt;
       this.timer = setTimeout(() => {
+        this.firedUpTo = Math.max(this.firedUpTo, this.timerAt);
         this.timer = null;
         this.timerAt = Infinity;
         this.pump();
@@ -254,7 +266,7 @@ export class Deliverer {
           headers: {
             "content-type": "application/json; charset=utf-8",
             "user-agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-            "stripe-signature": signPayload(payload, secret, Math.floor(Date.now() / 1000)),
+            "stripe-signature": signPayload(payload, secret, Math.floor(this.opts.nowMs() / 1000)),
           },
           body: payload,
           signal: AbortSignal.timeout(this.opts.timeoutMs),
@@ -285,7 +297,7 @@ export class Deliverer {
         this.finishJob(job);
       } else {
         job.state = "pending";
-        job.nextAttemptAt = this.opts.nowMs() + delay;
+        job.nextAttemptAt = this.schedulingNow() + delay;
         this.queue.push(job);
       }
     }
