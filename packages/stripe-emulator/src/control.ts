@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Core } from "./core.ts";
 import { invalidRequest, missingParameter, resourceMissing, StripeApiError, unknownParameter } from "./errors.ts";
-import { automaticallyUpdateCard, cardDeclineOf, setRecovery } from "./resources/paymentMethods.ts";
+import { automaticallyUpdateCard, cardDeclineOf, setRecovery } from "./resources/payment-methods.ts";
 import { isJsonRecord, parseForm, validate, s, str, type Params } from "./form.ts";
 import { checkoutPage, invoicePage, portalPage } from "./pages.ts";
 import { completeCheckoutSession, completeFields } from "./resources/checkout.ts";

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { Core, type EmulatorOptions, API_VERSION } from "./core.ts";
 import { createEmulatorServer, tickRealTime } from "./server.ts";
 import { deserializeState, emptyState, serializeState } from "./store.ts";
-import { addWebhookEndpoint } from "./resources/webhookEndpoints.ts";
+import { addWebhookEndpoint } from "./resources/webhook-endpoints.ts";
 import { runDue } from "./billing/scheduler.ts";
 import type { ChaosOptions, DeliveryJob } from "./webhooks/deliver.ts";
 

@@ -3,17 +3,17 @@ import * as checkout from "./resources/checkout.ts";
 import * as coupons from "./resources/coupons.ts";
 import * as customers from "./resources/customers.ts";
 import * as events from "./resources/events.ts";
-import * as invoiceItems from "./resources/invoiceItems.ts";
+import * as invoiceItems from "./resources/invoice-items.ts";
 import * as invoices from "./resources/invoices.ts";
 import * as payments from "./resources/payments.ts";
-import * as pms from "./resources/paymentMethods.ts";
+import * as pms from "./resources/payment-methods.ts";
 import * as portal from "./resources/portal.ts";
 import * as prices from "./resources/prices.ts";
 import * as products from "./resources/products.ts";
-import * as schedules from "./resources/subscriptionSchedules.ts";
+import * as schedules from "./resources/subscription-schedules.ts";
 import * as subs from "./resources/subscriptions.ts";
-import * as clocks from "./resources/testClocks.ts";
-import * as webhooks from "./resources/webhookEndpoints.ts";
+import * as clocks from "./resources/test-clocks.ts";
+import * as webhooks from "./resources/webhook-endpoints.ts";
 
 /** The Stripe v1 endpoints the emulator implements (see README for the list). */
 export function stripeRoutes(): Router {

@@ -2,7 +2,7 @@ import type Stripe from "stripe";
 import { diff, type Core, type RequestInfo } from "../core.ts";
 import { cardError, invalidRequest } from "../errors.ts";
 import { newId } from "../ids.ts";
-import { declineFor } from "../resources/paymentMethods.ts";
+import { declineFor } from "../resources/payment-methods.ts";
 import { clone } from "../store.ts";
 import { attemptInvoicePayment, buildInvoice, emitInvoiceCreated, finalizeInvoice, voidInvoice, type LineInput } from "./invoices.ts";
 import { DAY_SECONDS, nextBoundary } from "./periods.ts";

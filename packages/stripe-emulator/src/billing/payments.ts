@@ -2,7 +2,7 @@ import type Stripe from "stripe";
 import type { Core, RequestInfo } from "../core.ts";
 import type { CardDecline } from "../errors.ts";
 import { newId, randomToken } from "../ids.ts";
-import { declineFor, recordChargeAttempt } from "../resources/paymentMethods.ts";
+import { declineFor, recordChargeAttempt } from "../resources/payment-methods.ts";
 import { clone } from "../store.ts";
 
 export interface ChargeResult {

@@ -9,7 +9,7 @@ import { clone } from "../store.ts";
 import { createSubscription } from "../billing/lifecycle.ts";
 import { taxOn, taxRateFor } from "../tax.ts";
 import { addressFields, addressFrom, requirePrice } from "./common.ts";
-import { attachPaymentMethod, resolvePaymentMethod } from "./paymentMethods.ts";
+import { attachPaymentMethod, resolvePaymentMethod } from "./payment-methods.ts";
 import { resolveDiscounts } from "./subscriptions.ts";
 
 const createFields = {

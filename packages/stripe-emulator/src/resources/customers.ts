@@ -8,7 +8,7 @@ import { matchesRange, newestFirst, paginate } from "../list.ts";
 import { clone } from "../store.ts";
 import { cancelSubscriptionNow } from "../billing/lifecycle.ts";
 import { addressFields, addressFrom, requireCustomer } from "./common.ts";
-import { attachPaymentMethod, resolvePaymentMethod } from "./paymentMethods.ts";
+import { attachPaymentMethod, resolvePaymentMethod } from "./payment-methods.ts";
 
 const shippingFields = s.obj({ address: s.req(s.obj(addressFields)), name: s.req(s.str()), phone: s.str() }, { emptyable: true });
 
