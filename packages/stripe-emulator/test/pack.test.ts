@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,12 +19,14 @@ const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
  * The children's environment. npm exports its settings to the scripts it runs as npm_* variables
  * (npm_config_local_prefix among them); a child npm would take them over and act on this
  * repository instead of the temp folder, so they are dropped. The node running this test
- * goes first on PATH so the bin's `#!/usr/bin/env node` gets the same Node 22.
+ * goes first on PATH so the bin's `#!/usr/bin/env node` gets the same Node 22, and the
+ * repository's node_modules/.bin folders (tsx among them, put there by npm scripts) leave it.
  */
 function childEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.toLowerCase().startsWith("npm_")) env[k] = v;
-  env.PATH = [dirname(process.execPath), process.env.PATH ?? ""].join(delimiter);
+  const inherited = (process.env.PATH ?? "").split(delimiter).filter((dir) => !/node_modules[\\/]\.bin/.test(dir));
+  env.PATH = [dirname(process.execPath), ...inherited].join(delimiter);
   return env;
 }
 
@@ -71,7 +74,7 @@ afterEach(async () => {
 });
 
 describe("published package", () => {
-  it("runs from its packed tarball installed in an empty folder", { timeout: 120_000 }, async () => {
+  it("runs from its packed tarball installed in an empty folder, on plain node without tsx", { timeout: 120_000 }, async () => {
     tempRoot = await mkdtemp(join(tmpdir(), "stripe-emulator-pack-"));
     const packDir = join(tempRoot, "pack");
     const project = join(tempRoot, "project");
@@ -79,12 +82,26 @@ describe("published package", () => {
     await mkdir(project);
     const env = childEnv();
 
-    await run("npm", ["pack", "--pack-destination", packDir], { cwd: packageDir, env });
+    // npm pack runs the package's prepare script, so the tarball carries a fresh dist/.
+    const { stdout: packed } = await run("npm", ["pack", "--json", "--pack-destination", packDir], { cwd: packageDir, env });
     const tarballs = (await readdir(packDir)).filter((f) => f.endsWith(".tgz"));
     expect(tarballs).toHaveLength(1);
+    const [manifest]: Array<{ files: Array<{ path: string }> }> = JSON.parse(packed.slice(packed.search(/^\[/m)));
+    const shipped = (manifest?.files ?? []).map((f) => f.path);
+    expect(shipped).toEqual(expect.arrayContaining(["bin/stripe-emulator.js", "dist/cli.js", "dist/index.js", "dist/index.d.ts"]));
+    // JavaScript and declarations only: a .ts source in the tarball would need a loader to run.
+    expect(shipped.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))).toEqual([]);
 
     await writeFile(join(project, "package.json"), JSON.stringify({ name: "emulator-consumer", version: "0.0.0", private: true }));
     await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(packDir, tarballs[0] ?? "")], { cwd: project, env });
+    const installed: { dependencies?: Record<string, string> } = JSON.parse(await readFile(join(project, "node_modules", "@federal-job-advisor", "stripe-emulator", "package.json"), "utf8"));
+    expect(Object.keys(installed.dependencies ?? {})).not.toContain("tsx");
+    expect(existsSync(join(project, "node_modules", "tsx"))).toBe(false);
+
+    // The exports map serves the built module to an importer on plain node.
+    const script = `import { startEmulator } from "@federal-job-advisor/stripe-emulator"; const em = await startEmulator({ port: 0 }); console.log(em.url); await em.stop();`;
+    const { stdout: imported } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: project, env });
+    expect(imported.trim()).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
 
     emulator = spawn(join(project, "node_modules", ".bin", "stripe-emulator"), ["--port", "0"], { cwd: project, env, stdio: ["ignore", "pipe", "pipe"] });
     const url = await listeningUrl(emulator, 30_000);
