@@ -87,3 +87,34 @@ describe("a subscription still unpaid after the suspension", () => {
     expect((await entitlementOf(userId))?.status).toBe("suspended");
   }, 120_000);
 });
+
+describe("GET /v1/subscriptions/{user_id} while the payment is due", () => {
+  it("says past due with the amount and the pay link, then suspended from day 21 with the same, and neither once paid", async () => {
+    const { s, kase, at, ids, seen, userId, customer } = await failedRenewal();
+    const key = (await makeKey("service")).key;
+    const view = async () => {
+      const res = await call("GET", `/v1/subscriptions/${userId}`, { key });
+      expect(res.status, await res.clone().text()).toBe(200);
+      return res.json<{ status: string; suspended: boolean; unpaid_invoice: { invoice_id: string; amount_due: number; currency: string; hosted_invoice_url: string | null } | null }>();
+    };
+    const invoice = await s.invoices.retrieve(kase.invoiceId);
+    expect(invoice.hosted_invoice_url).toMatch(/^https?:\/\//);
+    const due = { invoice_id: kase.invoiceId, amount_due: 2900, currency: "usd", hosted_invoice_url: invoice.hosted_invoice_url };
+
+    await at(3.1);
+    await dunningTick(svc());
+    await deliverAll(ids, seen);
+    expect(await view()).toMatchObject({ status: "past_due", suspended: false, unpaid_invoice: due });
+
+    await at(21.1);
+    await dunningTick(svc());
+    await deliverAll(ids, seen);
+    expect((await entitlementOf(userId))?.status).toBe("suspended");
+    expect(await view()).toMatchObject({ status: "past_due", suspended: true, unpaid_invoice: due });
+
+    const card = await s.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+    await s.invoices.pay(kase.invoiceId, { payment_method: card.id });
+    await deliverAll(ids, seen);
+    expect(await view()).toMatchObject({ status: "active", suspended: false, unpaid_invoice: null });
+  }, 120_000);
+});
