@@ -1,3 +1,4 @@
+import { env } from "cloudflare:test";
 import { asc, eq, like } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { dunningCases, dunningSteps, emailOutbox, entitlements } from "../../worker/src/db/schema";
@@ -71,20 +72,41 @@ describe("a subscription still unpaid after the suspension", () => {
     expect((await s.checkout.sessions.retrieve(session.session_id)).customer).toBe(customer.id);
   }, 120_000);
 
-  it("stays past_due when the policy keeps it (cancelAfterSuspensionDays null): no cancellation, invoice left open, no cancellation email", async () => {
+  it("stays past_due when the policy keeps it (cancelAfterSuspensionDays null); the migration makes such a case due again, and the tick then cancels it only under a policy that cancels", async () => {
     const { s, kase, at, ids, seen, userId } = await failedRenewal();
     const keep = withOverrides(svc().dunning, { cancelAfterSuspensionDays: null });
     await at(21.1);
     await dunningTick(svc(), keep);
     await deliverAll(ids, seen);
     expect(await caseOf(kase.id)).toMatchObject({ status: "suspended", nextActionAt: null });
-    await at(60);
+    await at(40);
     await dunningTick(svc(), keep);
     await deliverAll(ids, seen);
     expect((await s.subscriptions.retrieve(kase.subscriptionId)).status).toBe("past_due");
-    expect((await s.invoices.retrieve(kase.invoiceId)).status).toBe("open");
+    // Kept past_due, Stripe bills the next month too: two open invoices now.
+    expect((await s.invoices.list({ subscription: kase.subscriptionId, status: "open" })).data.length).toBe(2);
     expect(await emailsOf(kase.id)).not.toContain("subscription_canceled");
     expect((await entitlementOf(userId))?.status).toBe("suspended");
+
+    // The migration's statement, limited to this test's case (the D1 is shared with other files).
+    const migration = env.TEST_MIGRATIONS.find((m) => m.name.includes("suspended_dunning_cases_due_for_cancellation"));
+    expect(migration?.queries.length).toBe(1);
+    const makeDue = () => env.DB.prepare(migration!.queries[0]!.trim().replace(/;$/, "") + " AND `id` = ?").bind(kase.id).run();
+    await makeDue();
+    expect((await caseOf(kase.id))?.nextActionAt).toBe((await caseOf(kase.id))?.closedAt);
+    // Under the keeping policy the case goes back to no next action, and nothing is cancelled.
+    await dunningTick(svc(), keep);
+    expect(await caseOf(kase.id)).toMatchObject({ status: "suspended", nextActionAt: null });
+    expect((await s.subscriptions.retrieve(kase.subscriptionId)).status).toBe("past_due");
+
+    // Under the default policy, long past its cancellation day: cancelled, every open invoice uncollectible.
+    await makeDue();
+    const done = await dunningTick(svc());
+    expect(done.done.filter((k) => k.startsWith(kase.id))).toEqual([`${kase.id}:subscription_canceled`]);
+    expect((await s.subscriptions.retrieve(kase.subscriptionId)).status).toBe("canceled");
+    const invoices = (await s.invoices.list({ subscription: kase.subscriptionId, limit: 100 })).data;
+    expect(invoices.filter((i) => i.status === "open")).toEqual([]);
+    expect(invoices.filter((i) => i.status === "uncollectible").length).toBe(2);
   }, 120_000);
 });
 

@@ -141,7 +141,7 @@ async function advance(s: TickDeps, selected: Case, now: number, policy: Dunning
       if (!c || c.nextActionAt === null || c.nextActionAt > now) return;
     }
     if (c.status === "open") await stageStep(s, c, now, policy, contacts, tier, result);
-    else if (c.status === "suspended") await cancelStep(s, c, now, contacts, tier, result);
+    else if (c.status === "suspended") await cancelStep(s, c, now, policy, contacts, tier, result);
   } catch (error) {
     if (isStaleRead(error)) {
       result.lost++;
@@ -263,7 +263,16 @@ async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolic
  * deleted, invoice uncollectible) close the case too, maybe before this batch, and the email
  * must still go out once.
  */
-async function cancelStep(s: TickDeps, c: Case, now: number, contacts: Map<string, Promise<Contact>>, tier: string | null, result: TickResult): Promise<void> {
+async function cancelStep(s: TickDeps, c: Case, now: number, policy: DunningPolicy, contacts: Map<string, Promise<Contact>>, tier: string | null, result: TickResult): Promise<void> {
+  // The day comes from the policy in force, not the one of the suspension: a deployment that turned
+  // the cancellation off (or changed N) since, or a case suspended before the default cancelled,
+  // gets its next action moved to what the policy says now, and nothing is cancelled early.
+  const suspendAt = stageAt(c.anchorAt, (policy.stages.find((st) => st.stage === "suspended") ?? policy.stages.at(-1)!).day);
+  const cancelAt = policy.cancelAfterSuspensionDays === null ? null : suspendAt + policy.cancelAfterSuspensionDays * DAY;
+  if (cancelAt === null || cancelAt > now) {
+    await s.db.update(dunningCases).set({ nextActionAt: cancelAt }).where(and(eq(dunningCases.id, c.id), eq(dunningCases.status, "suspended"), eq(dunningCases.nextActionAt, c.nextActionAt!))).run();
+    return;
+  }
   // Paid since the suspension (its webhook not processed yet): never cancel a paying customer.
   if (!(await stillUnpaid(s, c, now))) return;
   try {
