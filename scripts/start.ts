@@ -262,6 +262,7 @@ async function main() {
         // The queue consumer takes a batch at most a second after its first message (wrangler.toml).
         drain: async () => void (await sleep(3_000)),
         sweep: async () => void (await fetch(`${workerUrl}/__scheduled?cron=*+*+*+*+*`)).body?.cancel(),
+        dunning: async () => void (await fetch(`${workerUrl}/__scheduled?cron=*%2F15+*+*+*+*`)).body?.cancel(),
       },
       { customers, days: 365, now: Math.floor(Date.now() / 1000), concurrency: 10, onProgress: (p) => progress.update(p), onIssue: (c, what) => issues.push(`${c.userId}: ${what}`) },
     );

@@ -133,6 +133,7 @@ export function demoPlan(opts: DemoPlanOptions): DemoCustomer[] {
       case "suspended": {
         // The card fails a few days before a renewal (k months after the trial), so that
         // renewal's payment fails; a recovering user fixes it 5 to 15 days later, inside the grace.
+        // A suspended one never does: suspended on day 21, cancelled on day 27 (dunning policy).
         const k = 1 + Math.floor(r() * 4);
         const fails = trial + Math.round(k * 30.44) - 3;
         if (fails >= left - 1) break;

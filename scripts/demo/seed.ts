@@ -27,6 +27,11 @@ export interface SeedTarget {
   /** Runs the worker's minute sweep, which retries events whose processing failed. */
   sweep?(): Promise<void>;
   /**
+   * Runs the worker's dunning cron (every 15 minutes in production), which acts on each test
+   * clock's own time: the seed runs it as a customer's clock walks through a failed renewal.
+   */
+  dunning?(): Promise<void>;
+  /**
    * Resolves once the worker has stored every event it answered for: the webhook endpoint
    * answers once an event is queued, and the queue consumer stores it a moment later.
    */
@@ -209,7 +214,42 @@ async function live(target: SeedTarget, api: ReturnType<typeof client>, c: DemoC
       issue(`${action.kind} on day ${day}: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
+  // A card that failed and was never fixed: the renewal fails, and the worker's dunning runs on
+  // the clock as it would in production (each step's cron at its day), up to the cancellation.
+  if (c.actions.at(-1)?.action.kind === "card_fails" && target.dunning) {
+    try {
+      await walkDunning(target, clock.id, ids.sub, opts.now);
+    } catch (e) {
+      issue(`dunning: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   await advance(stripe, clock.id, opts.now);
+}
+
+/**
+ * Days after a failed renewal on which the default dunning policy acts (worker/src/dunning/policy.ts):
+ * retries on days 1, 3, 7 and 14, notices on 3, 7 and 14, the suspension on 21 and the
+ * cancellation six days later.
+ */
+const DUNNING_DAYS = [1, 3, 7, 14, 21, 27];
+
+async function walkDunning(target: SeedTarget, clockId: string, subId: string, until: number): Promise<void> {
+  const { stripe } = target;
+  const renewal = (await stripe.subscriptions.retrieve(subId)).items.data[0]?.current_period_end;
+  if (renewal === undefined || renewal + 2 * 3600 > until) return;
+  await advance(stripe, clockId, renewal + 2 * 3600);
+  const open = (await stripe.invoices.list({ subscription: subId, status: "open", limit: 10 })).data;
+  const failedAt = Math.min(...open.map((i) => i.status_transitions.finalized_at ?? i.created));
+  if (!Number.isFinite(failedAt)) return;
+  for (const d of DUNNING_DAYS) {
+    const t = failedAt + d * DAY + 3600;
+    if (t > until) return;
+    await advance(stripe, clockId, t);
+    // The webhooks of the step reach the worker first (bounded: other customers keep the emulator busy).
+    await Promise.race([target.idle(), sleep(5_000)]);
+    await target.drain?.();
+    await target.dunning!();
+  }
 }
 
 /** The coupon and promotion code some demo customers use at checkout (made once). */
@@ -278,6 +318,16 @@ export async function seedDemo(target: SeedTarget, opts: SeedOptions): Promise<S
   // past due with their grace already over after the last sweep ran, and the cron is what
   // suspends them (as it would within a minute in production).
   await target.sweep?.();
+  // And the dunning cron, twice: a case whose webhook came late is suspended by the first and,
+  // when its cancellation is due too, cancelled by the second.
+  if (target.dunning) {
+    await target.dunning();
+    await target.idle();
+    await target.drain?.();
+    await target.dunning();
+    await target.idle();
+    await target.drain?.();
+  }
   const byStory: Record<string, number> = {};
   for (const c of plan) byStory[c.story] = (byStory[c.story] ?? 0) + 1;
   return { customers: plan.length, failedActions: progress.failed, byStory, seconds: (Date.now() - started) / 1000 };

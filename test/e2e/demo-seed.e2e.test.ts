@@ -51,10 +51,11 @@ describe("demo data", () => {
     }
   });
 
-  it("ends each story in the state it tells: lapsed trials expired, refused offers canceled, upgrades on mobile, the past-due suspended", async () => {
+  it("ends each story in the state it tells: lapsed trials expired, refused offers canceled, upgrades on mobile, the past-due suspended and then cancelled with their invoice uncollectible", async () => {
     const plan = demoPlan({ customers: CUSTOMERS, days: DAYS });
     const ent = new Map((await rowsOf<{ user_id: string; status: string; tier: string | null }>("select user_id, status, tier from entitlements")).map((e) => [e.user_id, e]));
     const seen = new Set<string>();
+    const canceledBySuspension: string[] = [];
     for (const c of plan) {
       const e = ent.get(c.userId);
       expect(e, c.userId).toBeDefined();
@@ -68,12 +69,29 @@ describe("demo data", () => {
       if (c.story === "downgrades" && daysAgo > 31) expect(e!.tier, c.userId).toBe("local");
       if (c.story === "refuses_offer" && daysAgo > 31) expect(e!.status, c.userId).toBe("canceled");
       if (c.story === "takes_offer" && c.tier === "local") expect(["active", "past_due"], c.userId).toContain(e!.status);
-      // Failing renewal three days after the card broke, then 21 days of grace.
-      if (c.story === "suspended" && daysAgo > 3 + 21 + 1) expect(["suspended", "canceled"], c.userId).toContain(e!.status);
+      // Failing renewal three days after the card broke, then 21 days of grace, then six more
+      // before the worker cancels (the default dunning policy).
+      if (c.story === "suspended" && daysAgo > 3 + 21 + 2 && daysAgo < 3 + 27 - 1) expect(e!.status, c.userId).toBe("suspended");
+      if (c.story === "suspended" && daysAgo > 3 + 27 + 2) {
+        expect(e!.status, c.userId).toBe("canceled");
+        canceledBySuspension.push(c.userId);
+      }
       if (c.story === "recovers_payment" && c.actions.some((a) => a.action.kind === "card_fixed")) expect(e!.status, c.userId).not.toBe("suspended");
       seen.add(c.story);
     }
     expect(seen.size).toBeGreaterThanOrEqual(6);
+    // Stripe agrees: cancelled before the next month was billed, the one unpaid renewal marked
+    // uncollectible, nothing left open (not one open invoice a month, as when it stayed past_due).
+    expect(canceledBySuspension.length, "suspended stories old enough to be cancelled").toBeGreaterThan(0);
+    for (const userId of canceledBySuspension) {
+      const [row] = await rowsOf<{ id: string; customer_id: string }>("select id, customer_id from subscriptions where user_id = ?", userId);
+      expect((await stripe.subscriptions.retrieve(row!.id)).status, userId).toBe("canceled");
+      const invoices = (await stripe.invoices.list({ subscription: row!.id, limit: 100 })).data;
+      expect(invoices.filter((i) => i.status === "open"), userId).toEqual([]);
+      expect(invoices.filter((i) => i.status === "uncollectible").length, userId).toBe(1);
+      const [kase] = await rowsOf<{ status: string }>("select status from dunning_cases where subscription_id = ?", row!.id);
+      expect(kase?.status, userId).toBe("canceled");
+    }
   });
 
   it("records the history analytics reads: plan changes, retention offers and cancellation reasons", async () => {

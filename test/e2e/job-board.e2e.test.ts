@@ -288,6 +288,45 @@ describe("job-board demo app against the worker and the Stripe emulator", () => 
     expect(res.body).toMatch(/<div class="notice warning" role="alert">Your last payment failed\. Update your payment method before [^<]+ to keep access\. <a href="\/billing">/);
   });
 
+  test("a subscriber suspended by dunning sees Suspended on the billing page with the amount due and a Pay now link to the invoice's hosted page", async () => {
+    const b = await signIn("Sam Suspended");
+    const DAY = 86_400;
+    const start = Math.floor(Date.now() / 1000);
+    const clock = await stripe.testHelpers.testClocks.create({ frozen_time: start });
+    const customer = await stripe.customers.create({ email: `${b.userId}@demo.example`, metadata: { user_id: b.userId }, test_clock: clock.id, payment_method: "pm_card_visa", invoice_settings: { default_payment_method: "pm_card_visa" } });
+    const price = (await stripe.prices.list({ lookup_keys: ["local_monthly"] })).data[0]!;
+    const sub = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }], metadata: { user_id: b.userId, tier: "local" } });
+    await entitlementBecomes(b.userId, "active", "local");
+    const advance = async (to: number) => {
+      await stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: to });
+      await vi.waitFor(async () => expect((await stripe.testHelpers.testClocks.retrieve(clock.id)).status).toBe("ready"), { timeout: 30_000, interval: 100 });
+      await worker.drainQueue();
+    };
+    // The renewal a month on is declined, then the clock walks through the dunning stages with the worker's cron after each step.
+    const renewal = sub.items.data[0]!.current_period_end;
+    await advance(renewal - DAY);
+    const declining = await stripe.paymentMethods.attach("pm_card_chargeCustomerFail", { customer: customer.id });
+    await stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: declining.id } });
+    await advance(renewal + 2 * 3600);
+    const invoice = (await stripe.invoices.list({ subscription: sub.id, status: "open" })).data[0]!;
+    expect(invoice.hosted_invoice_url).toMatch(/^https?:\/\//);
+    const dunning = await worker.mf.getWorker();
+    for (const day of [3.1, 7.1, 14.1, 21.1]) {
+      await advance(renewal + 2 * 3600 + Math.round(day * DAY));
+      await dunning.scheduled({ cron: "*/15 * * * *", scheduledTime: new Date() });
+      await worker.drainQueue();
+    }
+    expect((await worker.getEntitlement(b.userId)).status).toBe("suspended");
+
+    const page = await b.get("/billing");
+    expect(page.status).toBe(200);
+    expect(page.body).toContain("<dt>Status</dt><dd>Suspended</dd>");
+    expect(page.body).not.toContain("Payment past due");
+    expect(page.body).toContain("<dt>Amount due</dt><dd>$29.00</dd>");
+    expect(page.body).toContain("Your access is suspended: $29.00 is due.");
+    expect(page.body).toContain(`<a class="button" href="${invoice.hosted_invoice_url!.replace(/&/g, "&amp;")}">Pay now</a>`);
+  }, 120_000);
+
   test("suspended, paused and canceled users are refused with the way out their decision offers", async () => {
     const suspended = await signIn("Sue Suspended");
     await worker.setEntitlement(suspended.userId, { tier: "mobile", status: "suspended" });

@@ -48,6 +48,9 @@ export async function demoWorld(opts: { secretKey: string; customers: number; da
         await worker.db.prepare("update stripe_events set next_attempt_at = ? where status = 'pending' and lease_until is null").bind(Date.now()).run();
         await scheduled.scheduled({ cron: "* * * * *", scheduledTime: new Date() });
       },
+      dunning: async () => {
+        await scheduled.scheduled({ cron: "*/15 * * * *", scheduledTime: new Date() });
+      },
     },
     { customers: opts.customers, days: opts.days ?? 365, now: opts.now ?? Math.floor(Date.now() / 1000), concurrency: opts.concurrency ?? 8, onIssue: (c, what) => issues.push(`${c.userId} (${c.story}): ${what}`) },
   );

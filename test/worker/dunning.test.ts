@@ -39,7 +39,7 @@ describe("dunning", () => {
     await tick();
     expect(await emailsOf(kase.id)).toEqual(["dunning_final", "dunning_soft", "dunning_urgent", "suspended"]);
     expect(await entitlementOf(userId)).toMatchObject({ status: "suspended", suspendedAt: kase.anchorAt + 21 * DAY });
-    expect(await db().select().from(dunningCases).where(eq(dunningCases.id, kase.id)).get()).toMatchObject({ status: "suspended", stage: "suspended", nextActionAt: null });
+    expect(await db().select().from(dunningCases).where(eq(dunningCases.id, kase.id)).get()).toMatchObject({ status: "suspended", stage: "suspended", nextActionAt: kase.anchorAt + 27 * DAY });
     const urgent = await db().select().from(emailOutbox).where(eq(emailOutbox.idempotencyKey, `${kase.id}:dunning_urgent`)).get();
     expect(urgent?.subject).toContain("$29.00");
     // A later event about the still-unpaid subscription (reckoned on real time, which the test

@@ -178,6 +178,14 @@ describe("email wording", () => {
     expect(renderEmail({ template: "payment_recovered", plan: "Federal Job Advisor Local", amountPaid: usd(3110) }, ctx).text).toContain("your payment of $31.10 went through");
   });
 
+  it("the cancellation after a suspension names the unpaid amount, says billing stopped, and offers to subscribe again", () => {
+    const out = renderEmail({ template: "subscription_canceled", name: "Pat", plan: "Federal Job Advisor Local", amountUnpaid: usd(3110) }, ctx);
+    expect(out.subject).toBe("Your Federal Job Advisor Local subscription is canceled");
+    expect(out.text).toContain("because $31.10 stayed unpaid");
+    expect(out.text).toContain("will not bill you again");
+    expect(out.text).toContain("Subscribe again: https://app.test/billing");
+  });
+
   it("the HTML body escapes every input and the subject keeps no line break", () => {
     const evil = `<script>alert("x")</script> & 'co'`;
     const out = renderEmail({ template: "retention_offer_confirmed", name: evil, plan: `Plan <b>\r\nBcc: x@evil.test`, offer: `<img src=x onerror=alert(1)>`, effectiveAt: T0 }, { billingUrl: `https://app.test/billing?a=1&b="2"` });
@@ -193,6 +201,7 @@ describe("email wording", () => {
       { template: "trial_ending", plan: "P", trialEndsAt: T0, hasPaymentMethod: true, amountAfterTrial: usd(2900) },
       ...pastDue(true),
       { template: "payment_recovered", plan: "P", amountPaid: usd(2900) },
+      { template: "subscription_canceled", plan: "P", amountUnpaid: usd(2900) },
       { template: "retention_offer_confirmed", plan: "P", offer: "25% off your next 2 months", effectiveAt: T0 },
     ];
     expect(new Set(inputs.map((i) => i.template))).toEqual(new Set(EMAIL_TEMPLATES));

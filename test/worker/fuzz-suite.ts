@@ -20,8 +20,9 @@
 import { env, SELF } from "cloudflare:test";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { BASE, freshIp, makeKey } from "./helpers";
-import { deliver, drained, eventsFor, settled, sign, stripe, subscriber } from "./stripe-helpers";
+import { dunningTick } from "../../worker/src/dunning/tick";
+import { BASE, freshIp, makeKey, svc } from "./helpers";
+import { deliver, deliverAll, drained, eventsFor, settled, sign, stripe, subscriber } from "./stripe-helpers";
 import { failedRenewal } from "./dunning-helpers";
 
 const SEED = 20_261_117;
@@ -701,6 +702,14 @@ const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, (str
   "POST /v1/tools/manage_dunning_process": async () => {
     const { customer } = await failedRenewal();
     return { customer_id: [customer.id], amount: [29, "29.00"], failure_count: [1] };
+  },
+  // A subscriber suspended by dunning: the view then asks Stripe for the open invoice to pay.
+  "GET /v1/subscriptions/{user_id}": async () => {
+    const { userId, at, ids, seen } = await failedRenewal();
+    await at(21.1);
+    await dunningTick(svc());
+    await deliverAll(ids, seen);
+    return { user_id: [userId] };
   },
   // Events Stripe has (a subscriber's), by id, so the tool finds them there.
   "POST /v1/tools/process_webhook": async () => {

@@ -53,9 +53,10 @@ describe("manage_dunning_process", () => {
     const day = 86_400_000;
     expect(r.body).toMatchObject({ customer_id: customer.id, case_id: kase.id, invoice_id: kase.invoiceId, status: "open", stage: null, amount_due: { amount: 2900, currency: "usd" }, attempts: 1, done_now: [] });
     expect(r.body.history[0]).toMatchObject({ action: "payment_failed", at: new Date(kase.anchorAt).toISOString() });
-    expect(r.body.next_actions.map((a: { action: string }) => a.action)).toEqual(["retry_1", "dunning_soft", "dunning_urgent", "dunning_final", "suspended"]);
+    expect(r.body.next_actions.map((a: { action: string }) => a.action)).toEqual(["retry_1", "dunning_soft", "dunning_urgent", "dunning_final", "suspended", "subscription_canceled"]);
     expect(r.body.next_actions.find((a: { action: string }) => a.action === "dunning_soft").at).toBe(new Date(kase.anchorAt + 3 * day).toISOString());
     expect(r.body.next_actions.find((a: { action: string }) => a.action === "suspended").at).toBe(new Date(kase.anchorAt + 21 * day).toISOString());
+    expect(r.body.next_actions.find((a: { action: string }) => a.action === "subscription_canceled").at).toBe(new Date(kase.anchorAt + 27 * day).toISOString());
     // The renewal was $29.00 with one attempt: the agent's $49.00 and 2 are reported, not used.
     expect(r.body.disagreements).toEqual([
       { field: "amount", given: "$49.00", stripe: "$29.00" },

@@ -93,8 +93,8 @@ const DunningConfig = z.object({
   DUNNING_RETRIES: z.enum(["worker", "stripe"]).optional(),
   /** A federal payday (a Friday, YYYY-MM-DD) to align insufficient-funds retries with, or `off`. */
   DUNNING_PAYDAY_ANCHOR: z.union([z.literal("off"), z.iso.date()]).optional(),
-  /** Cancel the Stripe subscription this many days after a suspension (unset: keep it past_due). */
-  DUNNING_CANCEL_AFTER_SUSPENSION_DAYS: z.coerce.number().int().min(0).max(365).optional(),
+  /** Cancel the Stripe subscription this many days after a suspension (unset: the policy's 6), or `off` to keep it past_due. */
+  DUNNING_CANCEL_AFTER_SUSPENSION_DAYS: z.union([z.literal("off"), z.coerce.number().int().min(0).max(365)]).optional(),
 });
 export type DunningConfig = z.infer<typeof DunningConfig>;
 

@@ -105,7 +105,7 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
       if (!dunning) {
         const c = dunningConfig(env);
         try {
-          dunning = withOverrides(defaultDunningPolicy, { retriesBy: c.DUNNING_RETRIES, paydayAnchor: c.DUNNING_PAYDAY_ANCHOR, cancelAfterSuspensionDays: c.DUNNING_CANCEL_AFTER_SUSPENSION_DAYS });
+          dunning = withOverrides(defaultDunningPolicy, { retriesBy: c.DUNNING_RETRIES, paydayAnchor: c.DUNNING_PAYDAY_ANCHOR, cancelAfterSuspensionDays: c.DUNNING_CANCEL_AFTER_SUSPENSION_DAYS === "off" ? null : c.DUNNING_CANCEL_AFTER_SUSPENSION_DAYS });
         } catch (error) {
           // e.g. a payday anchor that is not a Friday: named like any other bad setting.
           const detail = error instanceof z.ZodError ? error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") : String(error);

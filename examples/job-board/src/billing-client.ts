@@ -20,6 +20,10 @@ export interface SubscriptionView {
   cancel_at_period_end: boolean;
   cancel_at: number | null;
   paused: boolean;
+  /** Access is suspended over an unpaid invoice: paying `unpaid_invoice` restores it. */
+  suspended: boolean;
+  /** The open invoice of a past-due subscription and Stripe's page to pay it; null when nothing is due. */
+  unpaid_invoice: { invoice_id: string; amount_due: number; currency: string; hosted_invoice_url: string | null } | null;
   pending_change: { tier: string | null; billing_cycle: BillingCycle | null; effective_at: number } | null;
   discount: { coupon_id: string; percent_off: number | null; amount_off: number | null; ends_at: number | null } | null;
   next_invoice: { amount_due: number; tax: number; currency: string; date: number | null } | null;

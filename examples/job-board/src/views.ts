@@ -290,8 +290,10 @@ export interface BillingPageData {
 function subscriptionDetails(s: SubscriptionView, tiers: readonly CatalogTier[]): Html {
   const rows: [string, Html | string][] = [
     ["Plan", `${tierName(s.tier, tiers)}${s.billing_cycle ? ` (${s.billing_cycle})` : ""}`],
-    ["Status", statusLabel(s.status) + (s.paused ? " (payments paused)" : "")],
+    // Suspended is the access, past_due only Stripe's word for it: the customer sees the access.
+    ["Status", statusLabel(s.suspended ? "suspended" : s.status) + (s.paused ? " (payments paused)" : "")],
   ];
+  if (s.unpaid_invoice) rows.push(["Amount due", money(s.unpaid_invoice.amount_due, s.unpaid_invoice.currency)]);
   if (s.trial_end && s.status === "trialing") rows.push(["Trial ends", day(s.trial_end)]);
   rows.push([s.cancel_at_period_end || s.cancel_at ? "Ends on" : "Current period ends", day(s.cancel_at ?? s.current_period_end)]);
   if (s.pending_change) {
@@ -332,6 +334,16 @@ ${invoices.map(
 </table>`;
 }
 
+/** What is due and where to pay it: Stripe's hosted invoice page (only an http(s) link is shown). */
+function unpaidNotice(suspended: boolean, inv: NonNullable<SubscriptionView["unpaid_invoice"]>): Html {
+  const amount = money(inv.amount_due, inv.currency);
+  const pay = inv.hosted_invoice_url && /^https?:\/\//.test(inv.hosted_invoice_url) ? html` <a class="button" href="${inv.hosted_invoice_url}">Pay now</a>` : "";
+  return notice(
+    suspended ? "error" : "warning",
+    suspended ? html`Your access is suspended: ${amount} is due. Pay it and your access comes back at once.${pay}` : html`Your payment of ${amount} is past due. Pay it to keep your access.${pay}`,
+  );
+}
+
 export function billingPage(v: Viewer, d: BillingPageData): Html {
   const s = d.subscription;
   const live = s !== null && !["canceled", "incomplete_expired"].includes(s.status);
@@ -348,6 +360,7 @@ export function billingPage(v: Viewer, d: BillingPageData): Html {
     "Billing",
     html`${d.flash ? notice("info", d.flash) : ""}
 ${s === null ? html`<p>You have no subscription yet.</p>` : subscriptionDetails(s, d.tiers)}
+${s?.unpaid_invoice ? unpaidNotice(s.suspended, s.unpaid_invoice) : ""}
 ${s && s.cancel_at_period_end
       ? html`${notice("warning", `Your subscription ends on ${day(s.cancel_at ?? s.current_period_end)}. You keep access until then.`)}
 <form method="post" action="/billing/reactivate" class="inline">${csrfField(v)}<button type="submit">Reactivate</button></form>`

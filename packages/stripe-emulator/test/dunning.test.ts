@@ -360,3 +360,29 @@ describe("automatic retries for one test clock (/_emulator/test_clocks/:id/smart
     });
   });
 });
+
+describe("ending an unpaid subscription: cancel, then mark its open invoice uncollectible", () => {
+  it("cancelling leaves the open invoice open and unretried; invoices.markUncollectible makes it uncollectible on the clock's time with its event, still payable, and refuses it a second time", async () => {
+    const { clock, customer, sub, invoice } = await failedRenewal(h.stripe, "pm_card_chargeCustomerFail");
+    expect([sub.status, invoice.status]).toEqual(["past_due", "open"]);
+    await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: T0 + 5 * DAY });
+    const canceled = await h.stripe.subscriptions.cancel(sub.id);
+    expect(canceled.status).toBe("canceled");
+    // As Stripe does: cancelling stops new invoices but does not settle the finalized one.
+    expect((await h.stripe.invoices.list({ subscription: sub.id, status: "open" })).data.map((i) => i.id)).toEqual([invoice.id]);
+
+    const marked = await h.stripe.invoices.markUncollectible(invoice.id);
+    expect([marked.status, marked.status_transitions.marked_uncollectible_at, marked.next_payment_attempt, marked.amount_remaining]).toEqual(["uncollectible", T0 + 5 * DAY, null, invoice.amount_due]);
+    expect((await h.stripe.invoices.list({ subscription: sub.id, status: "open" })).data).toEqual([]);
+    const [event] = (await events(h.stripe, ["invoice.marked_uncollectible"])).filter((e) => (e.data.object as Stripe.Invoice).id === invoice.id);
+    expect(event?.created).toBe(T0 + 5 * DAY);
+
+    const again = await h.stripe.invoices.markUncollectible(invoice.id).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+    expect((again as Stripe.errors.StripeInvalidRequestError).code).toBe("invoice_not_editable");
+
+    // Stripe keeps an uncollectible invoice payable (the customer may still settle the debt).
+    const card = await h.stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+    expect((await h.stripe.invoices.pay(invoice.id, { payment_method: card.id })).status).toBe("paid");
+  });
+});

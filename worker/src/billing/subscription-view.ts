@@ -1,7 +1,8 @@
 /**
  * One user's current subscription as a billing page shows it: what the mirror has (tier, cycle,
  * status, periods, cancel_at_period_end), and what only Stripe knows (cancel_at, a pause, the
- * discount's terms, a scheduled change, the next invoice's preview). Times are unix seconds.
+ * discount's terms, a scheduled change, the next invoice's preview, the open invoice of a past-due
+ * subscription and where to pay it). Times are unix seconds.
  *
  * The current subscription is the one the user's entitlement state points to, else their newest
  * mirrored subscription that is not canceled.
@@ -40,6 +41,15 @@ export interface NextInvoice {
   date: number | null;
 }
 
+/** An open invoice of a past-due subscription, and the page where the customer pays it. */
+export interface UnpaidInvoice {
+  invoice_id: string;
+  /** What is left to pay (Stripe's `amount_remaining`), integer cents. */
+  amount_due: number;
+  currency: string;
+  hosted_invoice_url: string | null;
+}
+
 export interface SubscriptionView {
   user_id: string;
   subscription_id: string;
@@ -52,6 +62,9 @@ export interface SubscriptionView {
   cancel_at_period_end: boolean;
   cancel_at: number | null;
   paused: boolean;
+  /** Access is suspended over an unpaid invoice (dunning): paying `unpaid_invoice` restores it. */
+  suspended: boolean;
+  unpaid_invoice: UnpaidInvoice | null;
   pending_change: PendingChange | null;
   discount: Discount | null;
   next_invoice: NextInvoice | null;
@@ -82,10 +95,12 @@ export async function subscriptionView(deps: Pick<Services, "db" | "stripe">, us
   const row = await currentSubscription(deps.db, userId);
   if (!row) throw new DomainError("not_found", `The user ${userId} has no subscription.`, { errors: [{ field: "user_id", message: "no subscription for this user" }] });
   const sub = await deps.stripe.subscriptions.retrieve(row.id, { expand: ["discounts"] });
-  const [discount, pendingChange, nextInvoice] = await Promise.all([
+  const [discount, pendingChange, nextInvoice, unpaid, entitlement] = await Promise.all([
     discountOf(deps.stripe, sub),
     pendingChangeOf(deps.stripe, sub, row.priceId),
     row.status === "canceled" || sub.status === "canceled" ? Promise.resolve(null) : nextInvoiceOf(deps.stripe, row.id),
+    sub.status === "past_due" || sub.status === "unpaid" ? unpaidInvoiceOf(deps.stripe, row.id) : Promise.resolve(null),
+    readEntitlement(deps.db, userId),
   ]);
   return {
     user_id: userId,
@@ -99,6 +114,9 @@ export async function subscriptionView(deps: Pick<Services, "db" | "stripe">, us
     cancel_at_period_end: row.cancelAtPeriodEnd,
     cancel_at: sub.cancel_at ?? null,
     paused: sub.pause_collection != null,
+    // The stored decision (the dunning tick's, or the minute cron's for a lapsed grace), for this subscription only.
+    suspended: entitlement.status === "suspended" && entitlement.subscriptionId === row.id && unpaid !== null,
+    unpaid_invoice: unpaid,
     pending_change: pendingChange,
     discount,
     next_invoice: nextInvoice,
@@ -125,6 +143,14 @@ async function pendingChangeOf(stripe: Stripe, sub: Stripe.Subscription, current
     billing_cycle: billingCycle(price.recurring?.interval, price.recurring?.interval_count ?? 1),
     effective_at: next.startsAt,
   };
+}
+
+/** The subscription's oldest open invoice at Stripe (the one dunning is about); null when none is open. */
+async function unpaidInvoiceOf(stripe: Stripe, subscriptionId: string): Promise<UnpaidInvoice | null> {
+  const open = (await stripe.invoices.list({ subscription: subscriptionId, status: "open", limit: 100 })).data;
+  const oldest = open.reduce<Stripe.Invoice | null>((a, i) => (a === null || i.created < a.created ? i : a), null);
+  if (!oldest?.id) return null;
+  return { invoice_id: oldest.id, amount_due: oldest.amount_remaining, currency: oldest.currency, hosted_invoice_url: oldest.hosted_invoice_url ?? null };
 }
 
 /** Stripe's preview of the subscription's next invoice; null when Stripe says there is none. */

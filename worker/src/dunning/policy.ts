@@ -44,8 +44,10 @@ const Policy = z
     tickBatch: z.int().min(1).max(500),
     retries: Retries,
     /**
-     * Days after the suspension when the worker cancels the Stripe subscription; null (the
-     * default) keeps it `past_due`, so paying the open invoice brings the customer straight back.
+     * Days after the suspension when the worker cancels the Stripe subscription and marks its open
+     * invoices uncollectible (Stripe's "cancel the subscription if all retries fail"); the customer
+     * comes back with a new checkout. null keeps it `past_due`, so paying the open invoice brings
+     * the customer straight back, but Stripe goes on invoicing every period without access.
      */
     cancelAfterSuspensionDays: z.nullable(z.int().min(0).max(365)),
   })
@@ -92,16 +94,20 @@ export const dunningPolicy: DunningPolicy = Policy.parse({
   doNotHonorIsHard: false,
   tickBatch: 100,
   retries: { by: "worker", days: [1, 3, 7, 14], payday: { anchor: "2026-01-02", everyDays: 14, hourUtc: 14 } },
-  cancelAfterSuspensionDays: null,
+  // Cancelled on day 27 after the failed renewal: before a monthly subscription's next invoice
+  // (the shortest month has 28 days), so a suspended customer is never billed for a month in
+  // which they had no access, and a suspension still leaves most of a week to pay and come back.
+  cancelAfterSuspensionDays: 6,
 });
 
 /** The policy with a deployment's overrides (env vars DUNNING_*), validated by the same schema. */
-export function withOverrides(base: DunningPolicy, o: { retriesBy?: "worker" | "stripe"; paydayAnchor?: string | "off"; cancelAfterSuspensionDays?: number }): DunningPolicy {
+export function withOverrides(base: DunningPolicy, o: { retriesBy?: "worker" | "stripe" | undefined; paydayAnchor?: string | "off" | undefined; cancelAfterSuspensionDays?: number | null | undefined }): DunningPolicy {
   const payday = o.paydayAnchor === "off" ? null : o.paydayAnchor && base.retries.payday ? { ...base.retries.payday, anchor: o.paydayAnchor } : o.paydayAnchor ? { anchor: o.paydayAnchor, everyDays: 14, hourUtc: 14 } : base.retries.payday;
   return Policy.parse({
     ...base,
     retries: { ...base.retries, by: o.retriesBy ?? base.retries.by, payday },
-    cancelAfterSuspensionDays: o.cancelAfterSuspensionDays ?? base.cancelAfterSuspensionDays,
+    // null is an override too: keep the subscription past_due.
+    cancelAfterSuspensionDays: o.cancelAfterSuspensionDays === undefined ? base.cancelAfterSuspensionDays : o.cancelAfterSuspensionDays,
   });
 }
 

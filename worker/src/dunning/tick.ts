@@ -141,7 +141,7 @@ async function advance(s: TickDeps, selected: Case, now: number, policy: Dunning
       if (!c || c.nextActionAt === null || c.nextActionAt > now) return;
     }
     if (c.status === "open") await stageStep(s, c, now, policy, contacts, tier, result);
-    else if (c.status === "suspended") await cancelStep(s, c, now, result);
+    else if (c.status === "suspended") await cancelStep(s, c, now, policy, contacts, tier, result);
   } catch (error) {
     if (isStaleRead(error)) {
       result.lost++;
@@ -250,8 +250,29 @@ async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolic
   return outcome.endsWith(":declined") || outcome.endsWith(":no_payment_method");
 }
 
-/** Cancels the Stripe subscription of a case suspended long enough (policy `cancelAfterSuspensionDays`). */
-async function cancelStep(s: TickDeps, c: Case, now: number, result: TickResult): Promise<void> {
+/**
+ * Ends a case suspended long enough (policy `cancelAfterSuspensionDays`) the way Stripe's own
+ * "cancel the subscription if all retries fail" does: the subscription is cancelled, so Stripe
+ * invoices no further period, and its open invoices are marked uncollectible, so none is left
+ * as a debt; then one email says so, and the case closes as `canceled`. The customer comes back
+ * with a new checkout (a canceled subscription is not live).
+ *
+ * Stripe first, each call under its own idempotency key, then the batch: a tick that crashes in
+ * between runs it all again and Stripe answers the same. The batch is guarded by the step not
+ * yet recorded, not by the case's status: the webhooks of the cancellation (subscription
+ * deleted, invoice uncollectible) close the case too, maybe before this batch, and the email
+ * must still go out once.
+ */
+async function cancelStep(s: TickDeps, c: Case, now: number, policy: DunningPolicy, contacts: Map<string, Promise<Contact>>, tier: string | null, result: TickResult): Promise<void> {
+  // The day comes from the policy in force, not the one of the suspension: a deployment that turned
+  // the cancellation off (or changed N) since, or a case suspended before the default cancelled,
+  // gets its next action moved to what the policy says now, and nothing is cancelled early.
+  const suspendAt = stageAt(c.anchorAt, (policy.stages.find((st) => st.stage === "suspended") ?? policy.stages.at(-1)!).day);
+  const cancelAt = policy.cancelAfterSuspensionDays === null ? null : suspendAt + policy.cancelAfterSuspensionDays * DAY;
+  if (cancelAt === null || cancelAt > now) {
+    await s.db.update(dunningCases).set({ nextActionAt: cancelAt }).where(and(eq(dunningCases.id, c.id), eq(dunningCases.status, "suspended"), eq(dunningCases.nextActionAt, c.nextActionAt!))).run();
+    return;
+  }
   // Paid since the suspension (its webhook not processed yet): never cancel a paying customer.
   if (!(await stillUnpaid(s, c, now))) return;
   try {
@@ -264,16 +285,32 @@ async function cancelStep(s: TickDeps, c: Case, now: number, result: TickResult)
     const sub = await s.stripe.subscriptions.retrieve(c.subscriptionId).catch(() => null);
     if (!sub || (sub.status !== "canceled" && sub.status !== "incomplete_expired")) throw error;
   }
+  // Every open invoice of the subscription, not only the case's: with a policy that waits past a
+  // renewal, the later periods' invoices are as unpaid as the first.
+  const marked: string[] = [];
+  for await (const inv of s.stripe.invoices.list({ subscription: c.subscriptionId, status: "open", limit: 100 })) {
+    try {
+      await s.stripe.invoices.markUncollectible(inv.id, {}, { idempotencyKey: `dunning:${c.id}:uncollectible:${inv.id}` });
+      marked.push(inv.id);
+    } catch (error) {
+      // Paid or voided since the list: it is not a debt any more, and its webhook says so.
+      if (!(error instanceof Stripe.errors.StripeInvalidRequestError && error.code === "invoice_not_editable")) throw error;
+    }
+  }
+  const contact = await contactOf(s, c.customerId, contacts);
+  const key = `${c.id}:subscription_canceled`;
   const done = await s.audit.commit(async () => {
     const cur = await s.db.select().from(dunningCases).where(eq(dunningCases.id, c.id)).get();
-    if (!cur || cur.status !== "suspended" || cur.nextActionAt !== c.nextActionAt) return { statements: [], entries: [], result: null };
+    const recorded = await s.db.select({ step: dunningSteps.step }).from(dunningSteps).where(and(eq(dunningSteps.caseId, c.id), eq(dunningSteps.step, "subscription_canceled"))).get();
+    if (!cur || recorded || (cur.status !== "suspended" && cur.status !== "canceled")) return { statements: [], entries: [], result: null };
+    const emailed = contact.email !== null && isEmailAddress(contact.email);
+    const statements: BatchItem<"sqlite">[] = [guard(s.db, sql`(select count(*) from dunning_steps where case_id = ${c.id} and step = 'subscription_canceled') = 0`)];
+    statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step: "subscription_canceled", outcome: "done", at: now, emailKey: emailed ? key : null }).onConflictDoNothing());
+    if (emailed) statements.push(enqueueEmail(s, { key, to: contact.email!, userId: c.userId, email: { template: "subscription_canceled", name: contact.name, plan: planName(tier), amountUnpaid: { amount: c.amount, currency: c.currency } } }));
+    statements.push(s.db.update(dunningCases).set({ status: "canceled", nextActionAt: null, closedAt: now }).where(and(eq(dunningCases.id, c.id), inArray(dunningCases.status, ["suspended", "canceled"]))));
     return {
-      statements: [
-        guard(s.db, sql`(select count(*) from dunning_cases where id = ${c.id} and status = 'suspended' and next_action_at = ${c.nextActionAt}) = 1`),
-        s.db.insert(dunningSteps).values({ caseId: c.id, step: "subscription_canceled", outcome: "done", at: now, emailKey: null }).onConflictDoNothing(),
-        s.db.update(dunningCases).set({ nextActionAt: null }).where(and(eq(dunningCases.id, c.id), eq(dunningCases.status, "suspended"), eq(dunningCases.nextActionAt, c.nextActionAt!))),
-      ],
-      entries: [{ actor: { type: "cron", id: "dunning" }, action: "dunning.subscription_canceled", subject: { type: "dunning_case", id: c.id }, before: { subscription: c.subscriptionId }, after: { canceled: true } }],
+      statements,
+      entries: [{ actor: { type: "cron", id: "dunning" }, action: "dunning.subscription_canceled", subject: { type: "dunning_case", id: c.id }, before: { subscription: c.subscriptionId }, after: { canceled: true, uncollectible: marked, emailed } }],
       result: `${c.id}:subscription_canceled`,
     };
   });
@@ -319,7 +356,7 @@ async function stageStep(s: TickDeps, selected: Case, now: number, policy: Dunni
     const emailed = sendEmail && contact.email !== null && isEmailAddress(contact.email);
     for (const st of skipped) statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step: st.stage, outcome: "skipped", at: now, emailKey: null }).onConflictDoNothing());
     statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step: latest.stage, outcome: "done", at: now, emailKey: emailed ? key : null }).onConflictDoNothing());
-    if (emailed) statements.push(enqueueEmail(s, { key, to: contact.email!, userId: c.userId, email: emailFor(latest.stage, c, contact, planName(tier), suspendAt) }));
+    if (emailed) statements.push(enqueueEmail(s, { key, to: contact.email!, userId: c.userId, email: emailFor(latest.stage, c, contact, planName(tier), suspendAt, nextActionAt) }));
     statements.push(
       s.db
         .update(dunningCases)
@@ -335,9 +372,10 @@ async function stageStep(s: TickDeps, selected: Case, now: number, policy: Dunni
   }
 }
 
-function emailFor(stage: DunningStage, c: Case, contact: Contact, plan: string, suspendAt: number): EmailInput {
+function emailFor(stage: DunningStage, c: Case, contact: Contact, plan: string, suspendAt: number, nextActionAt: number | null): EmailInput {
   const amountDue = { amount: c.amount, currency: c.currency };
-  if (stage === "suspended") return { template: "suspended", name: contact.name, plan, amountDue, hasPaymentMethod: contact.hasPaymentMethod };
+  // After the suspension the next action, if any, is the cancellation: the customer is told when.
+  if (stage === "suspended") return { template: "suspended", name: contact.name, plan, amountDue, hasPaymentMethod: contact.hasPaymentMethod, cancelAt: nextActionAt };
   return { template: stage, name: contact.name, plan, amountDue, hasPaymentMethod: contact.hasPaymentMethod, suspendAt };
 }
 

@@ -34,12 +34,13 @@ export type EmailInput =
   | ({ template: "trial_ending"; trialEndsAt: number; hasPaymentMethod: boolean; amountAfterTrial: Money } & Common)
   | ({ template: "dunning_soft" | "dunning_urgent" | "dunning_final" } & PastDue)
   | ({ template: "hard_decline" } & PastDue)
-  | ({ template: "suspended"; amountDue: Money; hasPaymentMethod: boolean } & Common)
+  | ({ template: "suspended"; amountDue: Money; hasPaymentMethod: boolean; /** When the subscription is canceled unless paid (ms); null or absent: it is kept. */ cancelAt?: number | null | undefined } & Common)
   | ({ template: "payment_recovered"; amountPaid: Money } & Common)
+  | ({ template: "subscription_canceled"; amountUnpaid: Money } & Common)
   | ({ template: "retention_offer_confirmed"; offer: string; effectiveAt: number } & Common);
 
 export type EmailTemplate = EmailInput["template"];
-export const EMAIL_TEMPLATES = ["trial_ending", "dunning_soft", "dunning_urgent", "dunning_final", "hard_decline", "suspended", "payment_recovered", "retention_offer_confirmed"] as const satisfies readonly EmailTemplate[];
+export const EMAIL_TEMPLATES = ["trial_ending", "dunning_soft", "dunning_urgent", "dunning_final", "hard_decline", "suspended", "payment_recovered", "subscription_canceled", "retention_offer_confirmed"] as const satisfies readonly EmailTemplate[];
 
 export interface RenderContext {
   /** Where the customer updates the payment method: `${APP_BASE_URL}/billing`. */
@@ -160,6 +161,7 @@ export function renderEmail(input: EmailInput, ctx: RenderContext): RenderedEmai
         paragraphs: [
           `Your access to ${input.plan} is suspended because ${formatMoney(input.amountDue)} is unpaid.`,
           input.hasPaymentMethod ? "Update your payment method and pay the amount due, and your access comes back at once." : "Add a card and pay the amount due, and your access comes back at once.",
+          ...(input.cancelAt != null ? [`Unless it is paid by ${formatDate(input.cancelAt)}, your subscription will be canceled on that day.`] : []),
         ],
         action: fix(input.hasPaymentMethod),
       });
@@ -168,6 +170,17 @@ export function renderEmail(input: EmailInput, ctx: RenderContext): RenderedEmai
         subject: `Payment received: your ${input.plan} subscription is up to date`,
         paragraphs: [`Thank you: your payment of ${formatMoney(input.amountPaid)} went through, and your ${input.plan} access continues.`, "You can review your payment method at any time."],
         action: "Manage your payment method",
+      });
+    case "subscription_canceled":
+      // Stripe keeps an uncollectible invoice payable, but nothing here asks for it: the way back is a new subscription.
+      return compose(input, ctx, {
+        subject: `Your ${input.plan} subscription is canceled`,
+        paragraphs: [
+          `Your ${input.plan} subscription is canceled because ${formatMoney(input.amountUnpaid)} stayed unpaid after your access was suspended.`,
+          "We have stopped trying to collect it and will not bill you again.",
+          "You can subscribe again at any time from your billing page.",
+        ],
+        action: "Subscribe again",
       });
     case "retention_offer_confirmed":
       return compose(input, ctx, {

@@ -82,6 +82,8 @@ function history(c: Case, steps: (typeof dunningSteps.$inferSelect)[]): Act[] {
   return out;
 }
 
+const CANCEL_WORDS = "The policy cancels the subscription after the suspension, marks its open invoices uncollectible and emails the customer, unless the invoice is paid first";
+
 function nextActions(s: Services, c: Case): Act[] {
   const policy = s.dunning;
   const out: Act[] = [];
@@ -91,8 +93,10 @@ function nextActions(s: Services, c: Case): Act[] {
     }
     if (c.nextRetryAt !== null) out.push({ action: `retry_${c.retries + 1}`, at: iso(c.nextRetryAt), detail: "The worker retries the payment (invoices.pay)" });
     if (c.stripeNextAttemptAt !== null) out.push({ action: "stripe_retry", at: iso(c.stripeNextAttemptAt), detail: "Stripe's own next automatic attempt" });
+    const suspension = policy.stages.find((st) => st.stage === "suspended");
+    if (suspension && policy.cancelAfterSuspensionDays !== null) out.push({ action: "subscription_canceled", at: iso(stageAt(c.anchorAt, suspension.day + policy.cancelAfterSuspensionDays)), detail: CANCEL_WORDS });
   } else if (c.status === "suspended" && c.nextActionAt !== null) {
-    out.push({ action: "subscription_canceled", at: iso(c.nextActionAt), detail: "The policy cancels the subscription after the suspension unless the invoice is paid" });
+    out.push({ action: "subscription_canceled", at: iso(c.nextActionAt), detail: CANCEL_WORDS });
   }
   return out.sort((a, b) => a.at.localeCompare(b.at));
 }

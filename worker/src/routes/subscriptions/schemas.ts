@@ -23,6 +23,16 @@ export const SubscriptionView = z
     cancel_at_period_end: z.boolean(),
     cancel_at: UnixSeconds.nullable(),
     paused: z.boolean().describe("Payment collection is paused"),
+    suspended: z.boolean().describe("Access is suspended because an invoice stayed unpaid (dunning): show the subscription as suspended, and paying `unpaid_invoice` restores access at once"),
+    unpaid_invoice: z
+      .object({
+        invoice_id: z.string(),
+        amount_due: z.int().describe("Integer cents left to pay (Stripe's amount_remaining)"),
+        currency: z.string(),
+        hosted_invoice_url: z.string().nullable().describe("Stripe's hosted page where the customer pays this invoice"),
+      })
+      .nullable()
+      .describe("The oldest open invoice of a past_due or unpaid subscription, as Stripe has it; null when nothing is due"),
     pending_change: z.object({ tier: z.string().nullable(), billing_cycle: BillingCycle.nullable(), effective_at: UnixSeconds }).nullable().describe("The next phase of a subscription schedule, when its price differs"),
     discount: z.object({ coupon_id: z.string(), percent_off: z.number().nullable(), amount_off: z.int().nullable(), ends_at: UnixSeconds.nullable() }).nullable(),
     next_invoice: z
