@@ -150,6 +150,19 @@ describe("webhooks: happy path", () => {
     expect(await db().select().from(entitlements).where(eq(entitlements.userId, attacker)).get()).toBeUndefined();
   }, 30_000);
 
+  it("mirrors a subscriber whose metadata.user_id is not a valid user id as user-less, and gives that id no access", async () => {
+    // Anyone with access to Stripe's dashboard can type metadata; the API could never look this id up.
+    const invalid = `user/${Date.now().toString(36)}`;
+    const { customer, sub } = await subscriber({ userId: invalid });
+    for (const e of await eventsFor([customer.id, sub.id])) {
+      expect((await deliver(e)).status).toBe(200);
+      expect(await settled(e.id)).toBe("processed");
+    }
+    expect(await db().select({ userId: subscriptions.userId, status: subscriptions.status }).from(subscriptions).where(eq(subscriptions.id, sub.id)).get()).toEqual({ userId: null, status: "active" });
+    expect((await db().select().from(customers).where(eq(customers.id, customer.id)).get())?.userId).toBeNull();
+    expect(await db().select().from(entitlements).where(eq(entitlements.userId, invalid)).get()).toBeUndefined();
+  });
+
   it("accepts a delivery signed with the previous secret during a rotation", async () => {
     const { sub } = await subscriber();
     const [created] = (await eventsFor([sub.id])).filter((e) => e.type === "customer.subscription.created");
