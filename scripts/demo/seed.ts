@@ -74,8 +74,30 @@ class WorkerError extends Error {
   }
 }
 
-function client(target: SeedTarget) {
+/** How many 429s in a row one request waits out before the seed gives that step up. */
+const RATE_LIMITED_TRIES = 10;
+
+/**
+ * How long a 429 asks the client to wait: Retry-After in seconds or as an HTTP date (RFC 9110
+ * 10.2.3); a minute, the worker's window, when it is missing or unreadable.
+ */
+export function retryAfterMs(header: string | null, now = Date.now()): number {
+  const value = header?.trim() ?? "";
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  if (!Number.isNaN(date)) return Math.max(0, date - now);
+  return 60_000;
+}
+
+/**
+ * The seed's client of the worker's API. A 429 is waited out as the answer's Retry-After says
+ * (up to RATE_LIMITED_TRIES times), so a busy limit slows the seed instead of refusing a
+ * customer; a network error or a 5xx is retried a few times with a short backoff.
+ * @param wait how a pause is taken (a test passes one that records it).
+ */
+export function workerClient(target: Pick<SeedTarget, "workerUrl" | "serviceKey">, wait: (ms: number) => Promise<void> = sleep) {
   return async function api<T>(method: string, path: string, body?: unknown, key = target.serviceKey): Promise<T> {
+    let limited = 0;
     for (let attempt = 1; ; attempt++) {
       let res: Response;
       try {
@@ -86,14 +108,21 @@ function client(target: SeedTarget) {
         });
       } catch (e) {
         if (attempt < 4) {
-          await sleep(250 * attempt);
+          await wait(250 * attempt);
           continue;
         }
         throw e;
       }
-      // Rate limited or a passing server error: wait and try again.
-      if ((res.status === 429 || res.status >= 500) && attempt < 4) {
-        await sleep(res.status === 429 ? 1000 : 250 * attempt);
+      if (res.status === 429 && ++limited <= RATE_LIMITED_TRIES) {
+        await res.body?.cancel();
+        await wait(retryAfterMs(res.headers.get("retry-after")));
+        attempt--;
+        continue;
+      }
+      // A passing server error: wait and try again.
+      if (res.status >= 500 && attempt < 4) {
+        await res.body?.cancel();
+        await wait(250 * attempt);
         continue;
       }
       const text = await res.text();
@@ -103,7 +132,7 @@ function client(target: SeedTarget) {
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const started = Date.now();
@@ -139,7 +168,7 @@ async function completeCheckout(target: SeedTarget, c: DemoCustomer, sessionId: 
   if (!res.ok) throw new Error(`completing checkout for ${c.userId}: HTTP ${res.status} ${await res.text()}`);
 }
 
-async function act(target: SeedTarget, api: ReturnType<typeof client>, c: DemoCustomer, ids: { customer: string; sub: string }, action: DemoAction): Promise<void> {
+async function act(target: SeedTarget, api: ReturnType<typeof workerClient>, c: DemoCustomer, ids: { customer: string; sub: string }, action: DemoAction): Promise<void> {
   const { stripe } = target;
   const user = encodeURIComponent(c.userId);
   const customerId = ids.customer;
@@ -190,7 +219,7 @@ async function act(target: SeedTarget, api: ReturnType<typeof client>, c: DemoCu
   }
 }
 
-async function live(target: SeedTarget, api: ReturnType<typeof client>, c: DemoCustomer, opts: SeedOptions, issue: (what: string) => void): Promise<void> {
+async function live(target: SeedTarget, api: ReturnType<typeof workerClient>, c: DemoCustomer, opts: SeedOptions, issue: (what: string) => void): Promise<void> {
   const { stripe } = target;
   const start = opts.now - opts.days * DAY + c.joinDay * DAY;
   const clock = await stripe.testHelpers.testClocks.create({ frozen_time: start, name: c.userId });
@@ -263,7 +292,7 @@ export async function ensureDemoPromotion(stripe: Stripe): Promise<void> {
 export async function seedDemo(target: SeedTarget, opts: SeedOptions): Promise<SeedReport> {
   const started = Date.now();
   const plan = demoPlan({ customers: opts.customers, days: opts.days, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
-  const api = client(target);
+  const api = workerClient(target);
   await ensureDemoPromotion(target.stripe);
   const progress: SeedProgress = { done: 0, total: plan.length, failed: 0 };
   opts.onProgress?.({ ...progress });

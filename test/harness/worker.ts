@@ -75,6 +75,11 @@ export interface StartWorkerOptions {
    * only while it has no tables. Default: in memory.
    */
   persistTo?: string;
+  /**
+   * The Rate Limiting bindings' limits (requests per `period` seconds, 10 or 60) for a test about
+   * them; default: a million a minute each, out of every other test's way.
+   */
+  rateLimits?: { ip?: number; key?: number; period?: 10 | 60 };
 }
 
 export type EntitlementPatch = Partial<Omit<EntitlementState, "userId">>;
@@ -214,8 +219,8 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       ...(opts.persistTo ? { resourcePersistencePath: path.join(opts.persistTo, "v3") } : {}),
       assets: { directory: assets.directory, binding: assets.binding, run_worker_first: assets.run_worker_first, routerConfig: { has_user_worker: true } },
       ratelimits: {
-        RATE_LIMIT_KEY: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
-        RATE_LIMIT_IP: { namespace_id: "1002", simple: { limit: 1_000_000, period: 60 } },
+        RATE_LIMIT_KEY: { namespace_id: "1001", simple: { limit: opts.rateLimits?.key ?? 1_000_000, period: opts.rateLimits?.period ?? 60 } },
+        RATE_LIMIT_IP: { namespace_id: "1002", simple: { limit: opts.rateLimits?.ip ?? 1_000_000, period: opts.rateLimits?.period ?? 60 } },
       },
       // As wrangler.toml, but a 50 ms batch timeout (not 1 s) so tests see events stored quickly.
       queueProducers: { EVENTS: { queueName: "stripe-events" } },

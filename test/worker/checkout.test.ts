@@ -234,6 +234,66 @@ describe("POST /v1/checkout", () => {
   });
 });
 
+describe("return URLs: only the app's origins", () => {
+  // The suite's APP_BASE_URL is https://app.test; ENVIRONMENT is test, so localhost is allowed too.
+  for (const [field, url] of [
+    ["success_url", "https://evil.test/billing/success"],
+    ["cancel_url", "https://app.test.evil.test/billing"],
+    // Userinfo that reads like the app's host: the origin is evil.test.
+    ["success_url", "https://app.test@evil.test/billing"],
+    ["cancel_url", "http://app.test/billing"],
+  ] as const) {
+    it(`refuses a Checkout ${field} on another origin (${url}) with 400 problem+json naming body.${field}, creating nothing in Stripe`, async () => {
+      const userId = newUser();
+      const res = await checkout({ user_id: userId, email: `${userId}@example.test`, tier: "local", [field]: url });
+      expect(res.status).toBe(400);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      const problem = await res.json<Problem & { type: string; detail: string }>();
+      expect(problem).toMatchObject({ code: "validation_failed", type: expect.stringMatching(/validation-failed$/) });
+      expect(problem.errors?.map((e) => e.field)).toEqual([`body.${field}`]);
+      expect(problem.detail).toContain("https://app.test");
+      expect(await customersOf(userId)).toEqual([]);
+    });
+  }
+
+  it("refuses a portal return_url on another origin with 400 naming body.return_url", async () => {
+    const { userId } = await subscriber();
+    const res = await call("POST", "/v1/portal", { key, body: { user_id: userId, return_url: "https://evil.test/billing" } });
+    expect(res.status).toBe(400);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    expect((await res.json<Problem>()).errors?.map((e) => e.field)).toEqual(["body.return_url"]);
+    const ok = await call("POST", "/v1/portal", { key, body: { user_id: userId, return_url: "https://app.test/account" } });
+    expect(ok.status).toBe(200);
+    expect(await (await fetch((await ok.json<{ url: string }>()).url)).text()).toContain("https://app.test/account");
+  });
+
+  it("takes localhost in test and development, and refuses it in production", async () => {
+    const userId = newUser();
+    const body = await created({ user_id: userId, email: `${userId}@example.test`, tier: "local", success_url: "http://localhost:5173/done", cancel_url: "http://127.0.0.1:3000/billing" });
+    expect((await stripe().checkout.sessions.retrieve(body.session_id)).success_url).toBe("http://localhost:5173/done");
+    const production = services({ ...env, ENVIRONMENT: "production" }, fixedClock(Date.now()), { log: quiet });
+    const err = await startCheckout(production, TEST_CALLER, { userId: newUser(), email: "a@example.test", tier: "local", successUrl: "http://localhost:5173/done" }).catch((e: unknown) => e);
+    expect(isDomainError(err, "validation_failed")).toBe(true);
+    expect((err as { details: { errors: { field: string }[] } }).details.errors.map((e) => e.field)).toEqual(["success_url"]);
+  });
+
+  it("takes an origin listed in APP_ORIGINS", async () => {
+    const withOrigins = services({ ...env, APP_ORIGINS: "https://www.app.test, https://m.app.test/" }, fixedClock(Date.now()), { log: quiet });
+    const userId = newUser();
+    const made = await startCheckout(withOrigins, TEST_CALLER, { userId, email: `${userId}@example.test`, tier: "local", successUrl: "https://m.app.test/welcome", cancelUrl: "https://www.app.test/billing" });
+    expect((await stripe().checkout.sessions.retrieve(made.sessionId)).success_url).toBe("https://m.app.test/welcome");
+    const err = await startCheckout(withOrigins, TEST_CALLER, { userId: newUser(), email: "a@example.test", tier: "local", successUrl: "https://evil.test/" }).catch((e: unknown) => e);
+    expect(isDomainError(err, "validation_failed")).toBe(true);
+  });
+
+  it("refuses a malformed APP_ORIGINS as config_invalid naming it", async () => {
+    const bad = services({ ...env, APP_ORIGINS: "app.test" }, fixedClock(Date.now()), { log: quiet });
+    const err = await startCheckout(bad, TEST_CALLER, { userId: newUser(), email: "a@example.test", tier: "local", successUrl: "https://app.test/" }).catch((e: unknown) => e);
+    expect(isDomainError(err, "config_invalid")).toBe(true);
+    expect((err as { details: { errors: { field: string }[] } }).details.errors.map((e) => e.field)).toEqual(["APP_ORIGINS.0"]);
+  });
+});
+
 describe("POST /v1/portal", () => {
   it("gives a billing portal URL for the user's customer, returning to the app's billing page", async () => {
     const { userId, customer } = await subscriber();

@@ -698,6 +698,11 @@ function adminPost(keys: Keys, path: string, body: unknown): Promise<Response> {
  * offered as the known values of the named fields, so its well-formed share can succeed.
  */
 const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, (string | number)[]>>> = {
+  // Return URLs must be on the app's origins (APP_BASE_URL https://app.test, or localhost in
+  // test): the random https URLs the schema allows are refused (400 naming the field), these are
+  // taken; with two such fields in one body, the route needs the fixture's extra runs to see both.
+  "POST /v1/checkout": async () => ({ success_url: APP_URLS, cancel_url: APP_URLS }),
+  "POST /v1/portal": async () => ({ return_url: APP_URLS }),
   // A declined renewal: its customer, the amount due as dollars (number and text) and its attempts.
   "POST /v1/tools/manage_dunning_process": async () => {
     const { customer } = await failedRenewal();
@@ -757,6 +762,9 @@ async function keysFor(label: string): Promise<Keys> {
   await makeKey("service", { name: "fuzz-victim" });
   return { admin: admin!.key, service: service!.key, analyst: analyst!.key };
 }
+
+/** Return URLs on the suite's app origins: see ROUTE_FIXTURES. */
+const APP_URLS = ["https://app.test/billing", "http://localhost:3000/billing/success"];
 
 /**
  * Values that exist in the database for each path parameter (a column of the same name in any

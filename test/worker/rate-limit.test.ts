@@ -1,5 +1,7 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { call, makeKey } from "./helpers";
+import { createApp } from "../../worker/src/app";
+import { BASE, call, freshIp, makeKey } from "./helpers";
 
 describe("rate limits", () => {
   it("limits one client IP and answers 429 problem+json with Retry-After", async () => {
@@ -33,4 +35,52 @@ describe("rate limits", () => {
     expect(limited, "no 429 within 1300 requests").toBeDefined();
     expect(limited!.headers.get("retry-after")).toBe("60");
   }, 90_000);
+});
+
+/**
+ * Outside Cloudflare (ENVIRONMENT development: wrangler dev, npm start) no edge sets
+ * cf-connecting-ip, so the header is whatever the client sends: the worker here is the suite's
+ * own with the real Rate Limiting bindings, answering as `wrangler dev` would configure it.
+ */
+describe("rate limits outside Cloudflare", () => {
+  const app = createApp();
+  const local = { ...env, ENVIRONMENT: "development" as const };
+  const localCall = async (path: string, init: { key?: string; ip?: string } = {}): Promise<Response> =>
+    await app.request(`${BASE}${path}`, { headers: { ...(init.key ? { authorization: `Bearer ${init.key}` } : {}), ...(init.ip ? { "cf-connecting-ip": init.ip } : {}) } }, local);
+
+  /** Requests until the first 429 (at most 650: a run may cross a fixed minute window's end). */
+  async function until429(send: (i: number) => Promise<Response>): Promise<Response | undefined> {
+    for (let i = 0; i < 650; i++) {
+      const res = await send(i);
+      if (res.status === 429) return res;
+    }
+    return undefined;
+  }
+
+  it("gives a client that forges a new cf-connecting-ip on every request no fresh bucket: its API key's runs out at the per-address limit", async () => {
+    const { key } = await makeKey("analyst", { name: "local-forger" });
+    const limited = await until429(() => localCall("/v1/audit?limit=1", { key, ip: freshIp() }));
+    expect(limited, "no 429 within 650 requests").toBeDefined();
+    expect(limited!.headers.get("retry-after")).toBe("60");
+    // The per-address limit (300 a minute), not the per-key one (600): the forged addresses were not counted as addresses.
+    expect((await limited!.json<{ detail: string }>()).detail).toMatch(/from this client/);
+  });
+
+  it("tells clients without a trusted address apart by their API key: one client's 429 leaves another's requests at 200", async () => {
+    const first = await makeKey("analyst", { name: "local-first" });
+    const second = await makeKey("analyst", { name: "local-second" });
+    expect(await until429(() => localCall("/v1/audit?limit=1", { key: first.key }))).toBeDefined();
+    expect((await localCall("/v1/audit?limit=1", { key: first.key })).status).toBe(429);
+    expect((await localCall("/v1/audit?limit=1", { key: second.key })).status).toBe(200);
+  });
+
+  it("puts requests without a valid API key in one bucket whatever address they claim, made-up keys included", async () => {
+    const { key } = await makeKey("analyst", { name: "local-keyed" });
+    const limited = await until429(() => localCall("/v1/catalog", { ip: freshIp() }));
+    expect(limited, "no 429 within 650 requests").toBeDefined();
+    expect(limited!.headers.get("content-type")).toBe("application/problem+json");
+    // A made-up key is no identity either: it is refused by the same bucket, before its 401.
+    expect((await localCall("/v1/audit?limit=1", { key: `fja_madeup${Date.now()}`, ip: freshIp() })).status).toBe(429);
+    expect((await localCall("/v1/audit?limit=1", { key })).status).toBe(200);
+  });
 });

@@ -88,6 +88,19 @@ describe("create_subscription", () => {
   });
 });
 
+describe("create_subscription return URLs", () => {
+  it("refuses a success_url or cancel_url on another origin as POST /v1/checkout does, also for a user who already subscribes", async () => {
+    const { userId, customer, sub } = await subscriber({ lookupKey: "local_monthly" });
+    await deliverAll({ customer: customer.id, sub: sub.id });
+    for (const [user, field] of [[`user_tools_url_${Date.now().toString(36)}`, "success_url"], [userId, "cancel_url"]] as const) {
+      const r = await tool("create_subscription", { user_id: user, tier: "mobile", [field]: "https://evil.test/billing" });
+      expect(r.status).toBe(400);
+      expect(r.type).toBe("application/problem+json");
+      expect(fields(r.body)).toEqual([`body.${field}`]);
+    }
+  });
+});
+
 describe("enforce_tier_access", () => {
   it("with the seed's input for a user with nothing stored: denied, with the Mobile upgrade prompt, and the claimed tier contradicted", async () => {
     const out = await ok("enforce_tier_access", { user_id: "user_123", feature: "nationwide_job_search", current_tier: "mobile" }, keys.analyst);

@@ -109,6 +109,60 @@ describe("webhooks: happy path", () => {
     await expectCheckoutUser({ userId, customerId, subId });
   }, 30_000);
 
+  it("changes nothing for a correctly signed checkout.session.completed naming a session Stripe never made", async () => {
+    // A paying customer Stripe knows without a user id: what a forged event would try to claim.
+    const victim = await checkoutSubscriber({ fromSubscription: false });
+    const real = victim.events.find((e) => e.type === "checkout.session.completed")!;
+    const attacker = `attacker_${Date.now().toString(36)}`;
+    const forged = {
+      ...real,
+      id: `evt_forged_${Date.now().toString(36)}`,
+      data: { object: { ...(real.data.object as Stripe.Checkout.Session), id: `cs_test_never_made_${Date.now().toString(36)}`, client_reference_id: attacker } },
+    };
+    await drained();
+    const before = await mirror();
+    expect((await deliver(forged)).status).toBe(200);
+    expect(await settled(forged.id)).toBe("processed");
+    await drained();
+    expect(((await stripe().customers.retrieve(victim.customerId)) as Stripe.Customer).metadata.user_id).toBeUndefined();
+    expect(await db().select().from(entitlements).where(eq(entitlements.userId, attacker)).get()).toBeUndefined();
+    expect(await mirror()).toEqual(before);
+  }, 30_000);
+
+  it("acts on Stripe's copy of a Checkout session when a signed event's payload names another customer and client_reference_id", async () => {
+    const buyer = await checkoutSubscriber({ fromSubscription: false });
+    const victim = await checkoutSubscriber({ fromSubscription: false });
+    const attacker = `attacker_${Date.now().toString(36)}`;
+    const completed = buyer.events.find((e) => e.type === "checkout.session.completed")!;
+    for (const e of buyer.events.filter((x) => x !== completed)) {
+      await deliver(e);
+      await settled(e.id);
+    }
+    // The buyer's real session id, with the payload's customer, subscription and reference swapped.
+    const tampered = {
+      ...completed,
+      data: { object: { ...(completed.data.object as Stripe.Checkout.Session), customer: victim.customerId, subscription: victim.subId, client_reference_id: attacker } },
+    };
+    expect((await deliver(tampered)).status).toBe(200);
+    expect(await settled(completed.id)).toBe("processed");
+    await expectCheckoutUser(buyer);
+    expect(((await stripe().customers.retrieve(victim.customerId)) as Stripe.Customer).metadata.user_id).toBeUndefined();
+    expect(await db().select().from(entitlements).where(eq(entitlements.userId, attacker)).get()).toBeUndefined();
+  }, 30_000);
+
+  it("mirrors a subscriber whose metadata.user_id is not a valid user id as user-less, and gives that id no access", async () => {
+    // Anyone with access to Stripe's dashboard can type metadata; the API could never look this id up.
+    const invalid = `user/${Date.now().toString(36)}`;
+    const { customer, sub } = await subscriber({ userId: invalid });
+    for (const e of await eventsFor([customer.id, sub.id])) {
+      expect((await deliver(e)).status).toBe(200);
+      expect(await settled(e.id)).toBe("processed");
+    }
+    expect(await db().select({ userId: subscriptions.userId, status: subscriptions.status }).from(subscriptions).where(eq(subscriptions.id, sub.id)).get()).toEqual({ userId: null, status: "active" });
+    expect((await db().select().from(customers).where(eq(customers.id, customer.id)).get())?.userId).toBeNull();
+    expect(await db().select().from(entitlements).where(eq(entitlements.userId, invalid)).get()).toBeUndefined();
+  });
+
   it("accepts a delivery signed with the previous secret during a rotation", async () => {
     const { sub } = await subscriber();
     const [created] = (await eventsFor([sub.id])).filter((e) => e.type === "customer.subscription.created");

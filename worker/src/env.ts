@@ -19,6 +19,20 @@ const CoreConfig = z.object({
 });
 export type CoreConfig = z.infer<typeof CoreConfig>;
 
+const origin = z.url({ protocol: /^https?$/, error: "each origin must be an http(s) URL" }).transform((u) => new URL(u).origin);
+/** Where Checkout and the billing portal may send users back to (billing/return-url.ts). */
+const ReturnUrlConfig = z.object({
+  ENVIRONMENT: z.enum(["development", "test", "production"]).default("production"),
+  APP_BASE_URL: z.url().default("http://localhost:8787"),
+  /** The app's other origins, comma-separated (`https://www.example.com,https://m.example.com`), besides APP_BASE_URL's. */
+  APP_ORIGINS: z
+    .string()
+    .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(origin))
+    .optional(),
+});
+export type ReturnUrlConfig = z.infer<typeof ReturnUrlConfig>;
+
 const StripeConfig = z.object({
   STRIPE_SECRET_KEY: nonEmpty.regex(/^(sk|rk)_(test|live)_/, "must start with sk_test_, sk_live_, rk_test_ or rk_live_"),
   /** `http://127.0.0.1:12111` points the Stripe client at the emulator; unset means Stripe. */
@@ -121,7 +135,7 @@ const Limits = z.object({
 });
 
 type Input<T extends z.ZodType> = z.input<T>;
-type Raw = Input<typeof CoreConfig> & Input<typeof StripeConfig> & Input<typeof WebhookConfig> & Input<typeof SigningConfig> & Input<typeof AuditConfig> & Input<typeof EmailConfig> & Input<typeof DunningConfig> & Input<typeof MonitoringConfig> & Input<typeof Limits>;
+type Raw = Input<typeof CoreConfig> & Input<typeof ReturnUrlConfig> & Input<typeof StripeConfig> & Input<typeof WebhookConfig> & Input<typeof SigningConfig> & Input<typeof AuditConfig> & Input<typeof EmailConfig> & Input<typeof DunningConfig> & Input<typeof MonitoringConfig> & Input<typeof Limits>;
 
 /**
  * What workerd hands the worker. Every var and secret may be absent (the concern that needs it
@@ -152,6 +166,7 @@ function memo<T>(env: Env, key: string, parse: () => T): T {
 }
 
 export const coreConfig = (env: Env): CoreConfig => memo(env, "core", () => check(CoreConfig, env, "core"));
+export const returnUrlConfig = (env: Env): ReturnUrlConfig => memo(env, "return-url", () => check(ReturnUrlConfig, env, "return URL"));
 export const stripeConfig = (env: Env): StripeConfig => memo(env, "stripe", () => check(StripeConfig, env, "Stripe"));
 export const webhookConfig = (env: Env): WebhookConfig => memo(env, "webhook", () => check(WebhookConfig, env, "webhook"));
 export const signingConfig = (env: Env): SigningConfig => memo(env, "signing", () => check(SigningConfig, env, "entitlement signing"));

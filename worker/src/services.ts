@@ -7,6 +7,7 @@
  */
 import { auditWriter, type AuditWriter } from "./audit/append";
 import { checkpointKey as makeCheckpointKey, type CheckpointKey } from "./audit/checkpoint-key";
+import type { ReturnUrlPolicy } from "./billing/return-url";
 import { stripeClient, type Stripe } from "./billing/stripe";
 import type { Clock } from "./clock";
 import { getDb, type Db } from "./db/client";
@@ -14,7 +15,7 @@ import type { ClaimsConfig } from "./entitlements/config";
 import { loadSigningKeys, type LoadedKeys } from "./entitlements/keys";
 import { emailTransport as makeEmailTransport, type EmailTransport } from "./email/transports";
 import { dunningPolicy as defaultDunningPolicy, withOverrides, type DunningPolicy } from "./dunning/policy";
-import { auditConfig, coreConfig, dunningConfig, emailConfig, monitoringConfig, signingConfig, stripeConfig, webhookConfig, type Env, type MonitoringConfig, type WebhookConfig } from "./env";
+import { auditConfig, coreConfig, dunningConfig, emailConfig, monitoringConfig, returnUrlConfig, signingConfig, stripeConfig, webhookConfig, type Env, type MonitoringConfig, type WebhookConfig } from "./env";
 import { DomainError } from "./errors";
 import { describeError, jsonLogger, type Logger } from "./log";
 import { z } from "zod";
@@ -34,6 +35,8 @@ export interface Services {
   readonly stripeMode: "test" | "live";
   /** The main app's base URL (APP_BASE_URL), for the billing pages Checkout and the portal return to. */
   readonly appBaseUrl: string;
+  /** The origins Checkout and the portal may send users back to; config_invalid when APP_ORIGINS is malformed. */
+  readonly returnUrls: ReturnUrlPolicy;
   readonly signer: Signer;
   readonly webhooks: WebhookConfig;
   /** Signs and checks the audit chain's checkpoints; null when AUDIT_CHECKPOINT_SECRET is unset. */
@@ -77,6 +80,10 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
     },
     get appBaseUrl() {
       return coreConfig(env).APP_BASE_URL.replace(/\/+$/, "");
+    },
+    get returnUrls() {
+      const c = returnUrlConfig(env);
+      return { origins: [...new Set([new URL(c.APP_BASE_URL).origin, ...(c.APP_ORIGINS ?? [])])], localhost: c.ENVIRONMENT !== "production" };
     },
     get signer() {
       if (!signer) {

@@ -14,6 +14,7 @@ import type { Services } from "../services";
 import { intervalOf, type BillingCycle } from "./cycle";
 import { idOf } from "./mirror";
 import { requirePriceId } from "./prices";
+import { checkReturnUrl } from "./return-url";
 import { Stripe } from "./stripe";
 
 
@@ -38,7 +39,7 @@ export interface CheckoutResult {
   trialDays: number;
 }
 
-type Deps = Pick<Services, "db" | "clock" | "stripe" | "stripeMode" | "appBaseUrl" | "audit">;
+type Deps = Pick<Services, "db" | "clock" | "stripe" | "stripeMode" | "appBaseUrl" | "returnUrls" | "audit">;
 
 const invalid = invalidInput;
 
@@ -114,6 +115,8 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
   const cycle = input.billingCycle ?? "monthly";
   const tier = findTier(input.tier, from);
   if (!tier) throw invalid("tier", "unknown tier", `There is no tier ${input.tier}.`);
+  checkReturnUrl(deps.returnUrls, "success_url", input.successUrl);
+  checkReturnUrl(deps.returnUrls, "cancel_url", input.cancelUrl);
   const price = tier.prices.find((p) => p.interval === intervalOf(cycle));
   if (!price) throw invalid("billing_cycle", `tier ${tier.key} has no ${cycle} price`, `The ${tier.name} tier cannot be billed ${cycle}.`);
   if (input.testClock !== undefined && deps.stripeMode === "live") {
@@ -223,7 +226,8 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
 }
 
 /** A billing portal session for the user's customer; not_found when the user has none. */
-export async function openPortal(deps: Pick<Services, "db" | "stripe" | "appBaseUrl">, input: { userId: string; returnUrl?: string | undefined }): Promise<{ url: string }> {
+export async function openPortal(deps: Pick<Services, "db" | "stripe" | "appBaseUrl" | "returnUrls">, input: { userId: string; returnUrl?: string | undefined }): Promise<{ url: string }> {
+  checkReturnUrl(deps.returnUrls, "return_url", input.returnUrl);
   const customer = await findCustomer(deps, input.userId);
   if (!customer) throw new DomainError("not_found", `User ${input.userId} has no Stripe customer; start with POST /v1/checkout.`, { errors: [{ field: "user_id", message: "no customer for this user" }] });
   const session = await deps.stripe.billingPortal.sessions.create({ customer: customer.id, return_url: input.returnUrl ?? `${deps.appBaseUrl}/billing` });

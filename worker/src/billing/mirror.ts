@@ -4,6 +4,7 @@
  */
 import { findPriceByLookupKey } from "../catalog";
 import { INVOICE_STATUSES, SUBSCRIPTION_STATUSES, type customers, type invoices, type subscriptions } from "../db/schema";
+import { userIdFrom } from "../entitlements/user-id";
 import type { Stripe } from "./stripe";
 
 export type CustomerRow = typeof customers.$inferSelect;
@@ -41,7 +42,7 @@ export function chargingCard(pm: string | Stripe.PaymentMethod | null | undefine
 export function customerRow(c: Stripe.Customer, syncedAt: number, knownUserId: string | null): CustomerRow {
   return {
     id: c.id,
-    userId: c.metadata?.user_id ?? knownUserId,
+    userId: userIdFrom(c.metadata?.user_id) ?? knownUserId,
     email: c.email ?? null,
     name: c.name ?? null,
     country: c.address?.country ?? null,

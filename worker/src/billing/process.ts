@@ -7,7 +7,7 @@ import { and, eq } from "drizzle-orm";
 import { subscriptions } from "../db/schema";
 import { describeError } from "../log";
 import type { Services } from "../services";
-import { linkCheckoutUser } from "./checkout-user";
+import { checkoutSessionOf, linkCheckoutUser } from "./checkout-user";
 import { claimEvent, markFailed, markProcessed, type EventRow } from "./events";
 import { idOf } from "./mirror";
 import type { Stripe } from "./stripe";
@@ -35,7 +35,8 @@ function paymentMethodCustomer(event: Stripe.Event): string | null {
   return idOf(pm.customer) ?? idOf(previous.customer ?? null);
 }
 
-function targetsOf(event: Stripe.Event): SyncTargets {
+/** @param session for a checkout.session.* event, Stripe's copy of the session (null: none). */
+function targetsOf(event: Stripe.Event, session: Stripe.Checkout.Session | null): SyncTargets {
   const t = emptyTargets();
   const obj = event.data.object as unknown as Record<string, unknown> & { id: string };
   if (event.type.startsWith("customer.subscription.")) t.subscriptions.add(obj.id);
@@ -47,9 +48,10 @@ function targetsOf(event: Stripe.Event): SyncTargets {
   else if (PAYMENT_METHOD_EVENTS.has(event.type)) {
     const customer = paymentMethodCustomer(event);
     if (customer) t.customers.add(customer);
-  } else if (event.type.startsWith("checkout.session.")) {
-    const customer = idOf(obj.customer as string | null);
-    const subscription = idOf(obj.subscription as string | null);
+  } else if (event.type.startsWith("checkout.session.") && session) {
+    // Stripe's customer and subscription, not the payload's: the payload only names the session.
+    const customer = idOf(session.customer);
+    const subscription = idOf(session.subscription);
     if (customer) t.customers.add(customer);
     if (subscription) t.subscriptions.add(subscription);
   }
@@ -111,8 +113,9 @@ export async function processEvent(deps: ProcessDeps, id: string, parsed?: Strip
   try {
     deps.fault?.("after_claim");
     const event = parsed?.id === row.id ? parsed : (JSON.parse(row.payload) as Stripe.Event);
+    const session = await checkoutSessionOf(deps, event);
     // Before the sync's fetches, so they see the customer with its user id.
-    const linkedUser = await linkCheckoutUser(deps, event);
+    const linkedUser = await linkCheckoutUser(deps, event, session);
     // A replay is asked for because the mirror may be wrong, so it fetches and rewrites every
     // object; otherwise an object fetched since the event arrived is already at least as new.
     // A completed Checkout that names the customer's user may have just changed the customer
@@ -121,7 +124,7 @@ export async function processEvent(deps: ProcessDeps, id: string, parsed?: Strip
     await syncObjects(
       deps,
       { actor: { type: "stripe", id: event.id }, cause: event.id, at: event.created * 1000, ...freshSince },
-      await withPaymentMethodSubscriptions(deps, event, targetsOf(event)),
+      await withPaymentMethodSubscriptions(deps, event, targetsOf(event, session)),
       {
         attempts: await attemptOf(deps.stripe, event),
         ...(event.type === "customer.subscription.trial_will_end" ? { trialEnding: [(event.data.object as Stripe.Subscription).id] } : {}),

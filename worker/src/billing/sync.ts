@@ -13,6 +13,7 @@ import { entitlementAsRead, guard, rowAsRead, userSubscriptionsAsRead } from "..
 import { closeCaseStatements, openCaseStatements, type InvoiceFacts } from "../dunning/cases";
 import { customers, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
 import { deriveEntitlement, entitlementSummary, readEntitlementVersioned, sameState, upsertEntitlement, type GraceAnchors } from "../entitlements/state";
+import { userIdFrom } from "../entitlements/user-id";
 import { trialEndingStatements } from "./trial-ending";
 import { customerRow, historyChanges, idOf, invoiceRow, invoiceSubscriptionId, sameRow, subscriptionRow, type CouponTerms, type CustomerRow, type InvoiceRow, type SubscriptionRow } from "./mirror";
 import type { Stripe } from "./stripe";
@@ -243,7 +244,7 @@ async function writeSubscriptions(db: Db, why: SyncCause, fetched: Fetched, user
       out.after.set(id, before);
       continue;
     }
-    const userId = sub.metadata?.user_id ?? userByCustomer.get(idOf(sub.customer)!) ?? before?.userId ?? null;
+    const userId = userIdFrom(sub.metadata?.user_id) ?? userByCustomer.get(idOf(sub.customer)!) ?? before?.userId ?? null;
     const row = subscriptionRow(sub, userId, coupon, syncedAt);
     out.after.set(id, row);
     if (before?.userId && before.userId !== row.userId) out.formerUsers.add(before.userId);

@@ -13,6 +13,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { findPriceByLookupKey } from "../catalog";
 import { planName } from "../dunning/cases";
 import { enqueueEmail, isEmailAddress } from "../email/outbox";
+import { userIdFrom } from "../entitlements/user-id";
 import type { Services } from "../services";
 import { idOf } from "./mirror";
 import { Stripe } from "./stripe";
@@ -53,7 +54,7 @@ export async function trialEndingStatements(
       enqueueEmail(s, {
         key: trialEndingKey(sub.id, trialEnd),
         to,
-        userId: sub.metadata?.user_id ?? c.metadata?.user_id ?? null,
+        userId: userIdFrom(sub.metadata?.user_id) ?? userIdFrom(c.metadata?.user_id),
         email: { template: "trial_ending", name: c.name ?? null, plan: planName(tier), trialEndsAt: trialEnd * 1000, hasPaymentMethod, amountAfterTrial: { amount: preview.amount_due, currency: preview.currency } },
       }),
     );

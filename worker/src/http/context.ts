@@ -10,6 +10,11 @@ export interface AppEnv {
     /** The caller's x-request-id, when it is short and plain: logged beside ours, never used as ours. */
     clientRequestId?: string;
     principal?: Principal;
+    /**
+     * The per-address limit is waiting for the API key (http/middleware.ts): set where no edge
+     * vouches for the client's address and the request carries an Authorization header.
+     */
+    addressLimit?: "by_key" | "done";
     /** Set by http/idempotency.ts when the request carries an Idempotency-Key: see Caller.idempotencyKey. */
     idempotencyKey?: string;
     /** Built once per request by the first middleware; routes pass it to the domain. */

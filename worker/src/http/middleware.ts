@@ -1,6 +1,7 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { authenticate } from "../auth/api-keys";
 import { KEYLESS, roleHas, type Permission } from "../auth/permissions";
+import type { Env } from "../env";
 import { isDomainError } from "../errors";
 import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
@@ -8,19 +9,31 @@ import { ApiError } from "./errors";
 /** Every route gets this from its `guard(...)`: the permission is checked before any input. */
 export function authorize(permission: Permission): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (KEYLESS.has(permission)) return next();
+    if (KEYLESS.has(permission)) {
+      await limitUnkeyed(c);
+      return next();
+    }
     const header = c.req.header("authorization");
     if (!header) throw new ApiError("unauthenticated", "Send an API key as `Authorization: Bearer fja_...`.", { headers: { "www-authenticate": 'Bearer realm="billing"' } });
     const match = /^Bearer ([^\s]+)$/.exec(header);
-    if (!match?.[1]) throw new ApiError("unauthenticated", "The Authorization header is malformed: expected `Bearer fja_...`.", { headers: { "www-authenticate": 'Bearer realm="billing", error="invalid_request"' } });
+    if (!match?.[1]) {
+      await limitUnkeyed(c);
+      throw new ApiError("unauthenticated", "The Authorization header is malformed: expected `Bearer fja_...`.", { headers: { "www-authenticate": 'Bearer realm="billing", error="invalid_request"' } });
+    }
     const services = c.get("services");
-    const { principal, touch } = await authenticate(services, match[1]).catch((e: unknown) => {
+    const { principal, touch } = await authenticate(services, match[1]).catch(async (e: unknown) => {
+      // A bad key counts against the keyless clients' bucket: guessing keys gets no bucket of its own.
+      await limitUnkeyed(c);
       if (isDomainError(e, "unauthenticated")) {
         throw new ApiError(e.code, e.message, { headers: { "www-authenticate": 'Bearer realm="billing", error="invalid_token"' } });
       }
       throw e;
     });
     if (touch) services.defer(touch);
+    if (c.get("addressLimit") === "by_key") {
+      c.set("addressLimit", "done");
+      await limit(c.env.RATE_LIMIT_IP, `client:key:${principal.keyId}`, "this client");
+    }
     if (!roleHas(principal.role, permission)) {
       throw new ApiError("forbidden", `This ${principal.role} key may not do this: the route needs the \`${permission}\` permission.`, { extensions: { required_permission: permission } });
     }
@@ -39,11 +52,51 @@ async function limit(binding: RateLimit | undefined, key: string, who: string): 
   }
 }
 
-/** Per client IP, before authentication, so a flood of bad keys is cut off early too. */
+/**
+ * The client's IP address, where it can be trusted: on Cloudflare the edge sets
+ * `cf-connecting-ip` itself, replacing whatever the client sent. Under `wrangler dev`
+ * (ENVIRONMENT development) nothing stands in front of the worker: Miniflare copies the socket's
+ * address into the header only when the client sent none, so the header is the client's to
+ * choose, and every local client has the same socket address anyway. In the test suites the
+ * harness is the only caller and sets the header as the edge would.
+ * @returns null where no edge vouches for it (development) or it is missing.
+ */
+export function edgeClientIp(env: Pick<Env, "ENVIRONMENT">, headers: Headers): string | null {
+  if (env.ENVIRONMENT === "development") return null;
+  return headers.get("cf-connecting-ip")?.trim() || null;
+}
+
+/** The bucket of every client the worker cannot tell apart: no trusted address, no valid API key. */
+const UNKEYED = "client:unkeyed";
+
+/** A request whose per-address limit waited for its API key, and found none that is valid. */
+async function limitUnkeyed(c: Context<AppEnv>): Promise<void> {
+  if (c.get("addressLimit") !== "by_key") return;
+  c.set("addressLimit", "done");
+  await limit(c.env.RATE_LIMIT_IP, UNKEYED, "clients without a valid API key");
+}
+
+/**
+ * Per client, before authentication, so a flood of bad keys is cut off early too. The client is
+ * its address where the edge vouches for one (edgeClientIp). Elsewhere a client is its API key:
+ * the limit waits for authorize() to know the key (`client:key:<id>`, the same 300 a minute as
+ * an address); requests without a valid key share one bucket, since nothing they send (a
+ * header, a made-up key) can tell them apart.
+ */
 export const rateLimitByIp: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const ip = c.req.header("cf-connecting-ip") ?? "unknown";
-  await limit(c.env.RATE_LIMIT_IP, `ip:${ip}`, "your address");
-  return next();
+  const ip = edgeClientIp(c.env, c.req.raw.headers);
+  if (ip !== null) {
+    await limit(c.env.RATE_LIMIT_IP, `ip:${ip}`, "your address");
+    return next();
+  }
+  if (c.req.header("authorization") === undefined) {
+    await limit(c.env.RATE_LIMIT_IP, UNKEYED, "clients without a valid API key");
+    return next();
+  }
+  c.set("addressLimit", "by_key");
+  await next();
+  // A route that never asked for the key (a page, a 404): it still counts, as a keyless client.
+  if (c.get("addressLimit") === "by_key") await c.env.RATE_LIMIT_IP?.limit({ key: UNKEYED });
 };
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);

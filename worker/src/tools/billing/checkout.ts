@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { findCustomer, startCheckout } from "../../billing/checkout";
 import { billingCycle, intervalOf } from "../../billing/cycle";
+import { checkReturnUrl } from "../../billing/return-url";
 import { subscriptionView, type SubscriptionView } from "../../billing/subscription-view";
 import { findTier } from "../../catalog";
 import { isDomainError } from "../../errors";
@@ -23,8 +24,8 @@ const Input = z.strictObject({
   billing_cycle: BillingCycle.default("monthly"),
   email: z.string().min(3).max(254).regex(/^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/, "must be an email address").optional().describe("Set on the Stripe customer; without it, Checkout asks the user"),
   promotion_code: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, "must be 1-200 of A-Z a-z 0-9 _ -").optional().describe("Applied to the session; without one, the user may enter a code in Checkout"),
-  success_url: z.url({ protocol: /^https?$/ }).max(2000).optional().describe("Where Checkout sends the user after paying; default: the app's billing page"),
-  cancel_url: z.url({ protocol: /^https?$/ }).max(2000).optional(),
+  success_url: z.url({ protocol: /^https?$/ }).max(2000).optional().describe("Where Checkout sends the user after paying, on one of the app's origins (APP_BASE_URL, APP_ORIGINS; localhost in development); default: the app's billing page"),
+  cancel_url: z.url({ protocol: /^https?$/ }).max(2000).optional().describe("Where Checkout sends the user who goes back, on one of the app's origins, as success_url"),
   test_clock: z.string().regex(/^clock_[A-Za-z0-9]{1,64}$/, "must be a Stripe test clock id (clock_...)").optional().describe("Test mode: put a new customer on this Stripe test clock"),
 });
 
@@ -111,6 +112,9 @@ export const createSubscription = defineTool({
   access: "write",
   examples: [{ user_id: "user_123", tier: "mobile", billing_cycle: "monthly" }],
   async handler(s, input, actor): Promise<Out> {
+    // The route's rule, before the existing-subscription answer: the tool refuses what the route refuses.
+    checkReturnUrl(s.returnUrls, "success_url", input.success_url);
+    checkReturnUrl(s.returnUrls, "cancel_url", input.cancel_url);
     const live = await liveSubscription(s, input.user_id);
     if (live) return existing(input.user_id, live);
     let result;
