@@ -11,7 +11,7 @@ import type { Db } from "../db/client";
 import type { Services } from "../services";
 import { entitlementAsRead, guard, rowAsRead, userSubscriptionsAsRead } from "../db/guard";
 import { closeCaseStatements, openCaseStatements, type InvoiceFacts } from "../dunning/cases";
-import { customers, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
+import { customers, dunningCases, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
 import { deriveEntitlement, entitlementSummary, readEntitlementVersioned, sameState, upsertEntitlement, type GraceAnchors } from "../entitlements/state";
 import { trialEndingStatements } from "./trial-ending";
 import { customerRow, historyChanges, idOf, invoiceRow, invoiceSubscriptionId, sameRow, subscriptionRow, type CouponTerms, type CustomerRow, type InvoiceRow, type SubscriptionRow } from "./mirror";
@@ -201,7 +201,7 @@ async function writeCustomers(db: Db, why: SyncCause, fetched: Fetched, now: num
     out.guards.push(guard(db, rowAsRead("customers", id, before?.syncedAt)));
     const syncedAt = fetched.syncedAt.get(id) ?? now;
     const row: CustomerRow = "deleted" in c && c.deleted === true
-      ? { ...(before ?? { id, userId: null, email: null, name: null, country: null, state: null, currency: null, createdAt: now }), defaultPaymentMethodId: null, cardExpiresAt: null, deleted: true, syncedAt }
+      ? { ...(before ?? { id, userId: null, email: null, name: null, country: null, state: null, currency: null, testClock: null, createdAt: now }), defaultPaymentMethodId: null, cardExpiresAt: null, deleted: true, syncedAt }
       : customerRow(c as Stripe.Customer, syncedAt, before?.userId ?? null);
     // A fetch that started later has already written a newer state: keep it.
     if (before && before.syncedAt > syncedAt) continue;
@@ -381,11 +381,20 @@ async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, Subsc
 /** Opens the dunning cases of failed payments recorded in this batch and closes those that ended. */
 async function dunningPart(s: Pick<Services, "db" | "clock" | "appBaseUrl" | "dunning">, why: SyncCause, fetched: Fetched, subs: Map<string, SubscriptionRow>, attempts: AttemptInput[], userByCustomer: Map<string, string | null>): Promise<Part> {
   const out = part();
+  // A customer's clock is Stripe's when this batch fetched it, else the mirror's: the batch of a
+  // failed payment often fetches neither the customer nor the subscription (both fresh), and a
+  // case opened without its clock would wait on real time forever.
+  const failures = attempts.filter((a) => a.outcome === "failed" && typeof a.invoiceId === "string");
+  const storedInvoices = await rowsById(s.db, invoices, [...new Set(failures.map((f) => f.invoiceId))].filter((id) => !fetched.invoices.has(id)));
+  const wanted = [...fetched.invoices.values()].map(({ inv }) => ({ subscriptionId: invoiceSubscriptionId(inv), customerId: idOf(inv.customer)! })).concat([...storedInvoices.values()]);
+  const storedSubs = await rowsById(s.db, subscriptions, [...new Set(wanted.map((w) => w.subscriptionId).filter((id): id is string => id !== null && !subs.has(id)))]);
+  const storedCustomers = await rowsById(s.db, customers, [...new Set(wanted.map((w) => w.customerId).filter((id) => !fetched.customers.has(id)))]);
   const clockOf = (customerId: string): string | null => {
     const c = fetched.customers.get(customerId);
-    return c && !("deleted" in c && c.deleted) ? idOf((c as Stripe.Customer).test_clock ?? null) : null;
+    if (c) return !("deleted" in c && c.deleted) ? idOf((c as Stripe.Customer).test_clock ?? null) : null;
+    return storedCustomers.get(customerId)?.testClock ?? null;
   };
-  const subClock = (subId: string | null): string | null => (subId ? idOf(fetched.subscriptions.get(subId)?.sub.test_clock ?? null) : null);
+  const subClock = (subId: string | null): string | null => (subId ? ((subs.get(subId) ?? storedSubs.get(subId))?.testClock ?? null) : null);
   const facts = new Map<string, InvoiceFacts>();
   for (const { inv } of fetched.invoices.values()) {
     const subscriptionId = invoiceSubscriptionId(inv);
@@ -396,9 +405,7 @@ async function dunningPart(s: Pick<Services, "db" | "clock" | "appBaseUrl" | "du
       nextPaymentAttempt: inv.next_payment_attempt ? inv.next_payment_attempt * 1000 : null,
     });
   }
-  const failures = attempts.filter((a) => a.outcome === "failed" && typeof a.invoiceId === "string");
-  const unfetched = [...new Set(failures.map((f) => f.invoiceId))].filter((id) => !facts.has(id));
-  for (const row of (await rowsById(s.db, invoices, unfetched)).values()) {
+  for (const row of storedInvoices.values()) {
     facts.set(row.id, { id: row.id, subscriptionId: row.subscriptionId, customerId: row.customerId, userId: row.userId, status: row.status, amountPaid: row.amountPaid, currency: row.currency, testClock: subClock(row.subscriptionId) ?? clockOf(row.customerId), nextPaymentAttempt: null });
   }
   const contact = new Map<string, { email: string | null; name: string | null }>();
@@ -407,6 +414,13 @@ async function dunningPart(s: Pick<Services, "db" | "clock" | "appBaseUrl" | "du
   out.statements.push(...(await openCaseStatements(s, failures, (id) => facts.get(id), { contact, tier })));
   const ended = [...fetched.subscriptions.keys()].filter((id) => ["canceled", "incomplete_expired"].includes(subs.get(id)?.status ?? ""));
   out.statements.push(...(await closeCaseStatements(s, [...fetched.invoices.keys()].map((id) => facts.get(id)!), ended, why.at, { contact, tier })));
+  // Cases opened before their clock was known (by an older worker, or before the mirror had the
+  // customer) take it as soon as a sync learns it.
+  for (const [id, row] of subs) if (row.testClock !== null) out.statements.push(s.db.update(dunningCases).set({ testClock: row.testClock }).where(and(eq(dunningCases.subscriptionId, id), isNull(dunningCases.testClock))));
+  for (const id of fetched.customers.keys()) {
+    const clock = clockOf(id);
+    if (clock !== null) out.statements.push(s.db.update(dunningCases).set({ testClock: clock }).where(and(eq(dunningCases.customerId, id), isNull(dunningCases.testClock))));
+  }
   return out;
 }
 
