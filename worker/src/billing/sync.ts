@@ -13,6 +13,7 @@ import { entitlementAsRead, guard, rowAsRead, userSubscriptionsAsRead } from "..
 import { closeCaseStatements, openCaseStatements, type InvoiceFacts } from "../dunning/cases";
 import { customers, dunningCases, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
 import { deriveEntitlement, entitlementSummary, readEntitlementVersioned, sameState, upsertEntitlement, type GraceAnchors } from "../entitlements/state";
+import { clockReader } from "./test-clocks";
 import { trialEndingStatements } from "./trial-ending";
 import { customerRow, historyChanges, idOf, invoiceRow, invoiceSubscriptionId, sameRow, subscriptionRow, type CouponTerms, type CustomerRow, type InvoiceRow, type SubscriptionRow } from "./mirror";
 import type { Stripe } from "./stripe";
@@ -126,6 +127,16 @@ async function fetchAll(ctx: Pick<Services, "db" | "stripe" | "clock">, why: Syn
     out.subscriptions.set(id, { sub, coupon: await couponOf(ctx.stripe, ctx.clock, sub, coupons), syncedAt });
     targets.customers.add(idOf(sub.customer)!);
   }
+  // A subscription past due whose unpaid invoice the mirror has not seen (that invoice's events
+  // are still on their way): the invoice too, so the grace starts from it (graceAnchors), not
+  // from a period start that may lie weeks back (a failed mid-period upgrade).
+  const latest = [...out.subscriptions.values()].filter(({ sub }) => sub.status === "past_due").map(({ sub }) => idOf(sub.latest_invoice ?? null)).filter((id): id is string => id !== null && !out.invoices.has(id) && !out.deletedInvoices.has(id));
+  const mirrored = latest.length ? new Set((await ctx.db.select({ id: invoices.id }).from(invoices).where(inArray(invoices.id, latest)).all()).map((r) => r.id)) : new Set<string>();
+  for (const id of latest.filter((id) => !mirrored.has(id))) {
+    const syncedAt = ctx.clock.now();
+    const inv = await ctx.stripe.invoices.retrieve(id);
+    if (invoiceSubscriptionId(inv) !== null) out.invoices.set(id, { inv, syncedAt });
+  }
   // A customer is fetched when an event is about it, or when we have never seen it (so the
   // user id of a subscription that arrived first can still be resolved).
   const customerIds = [...targets.customers];
@@ -150,7 +161,7 @@ const custSummary = (c: CustomerRow) => ({ user_id: c.userId, deleted: c.deleted
  * Fetches the targets from Stripe and writes them, with `extra` statements (e.g. marking the
  * event processed) in the same batch, so a crash leaves either all of it or none.
  */
-export async function syncObjects(deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "appBaseUrl" | "dunning">, why: SyncCause, targets: SyncTargets, extra: Extra = {}): Promise<{ changed: number }> {
+export async function syncObjects(deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning">, why: SyncCause, targets: SyncTargets, extra: Extra = {}): Promise<{ changed: number }> {
   const fetched = await fetchAll(deps, why, targets);
   // Stored with the sync's writes (and the event's processed mark) or not at all.
   const emails = extra.trialEnding ? await trialEndingStatements(deps, extra.trialEnding, fetched) : [];
@@ -325,11 +336,11 @@ async function graceAnchors(db: Db, subs: SubscriptionRow[], fetched: Fetched, a
   const pastDue = subs.filter((s) => s.status === "past_due").map((s) => s.id);
   const anchors = new Map<string, number>();
   if (pastDue.length === 0) return { anchors, guards: [] };
-  const stored = await db.select({ id: invoices.id, subscriptionId: invoices.subscriptionId, status: invoices.status, syncedAt: invoices.syncedAt }).from(invoices).where(inArray(invoices.subscriptionId, pastDue)).all();
-  const status = new Map<string, { subscriptionId: string; status: string }>(stored.map((i) => [i.id, { subscriptionId: i.subscriptionId!, status: i.status }]));
+  const stored = await db.select({ id: invoices.id, subscriptionId: invoices.subscriptionId, status: invoices.status, createdAt: invoices.createdAt, syncedAt: invoices.syncedAt }).from(invoices).where(inArray(invoices.subscriptionId, pastDue)).all();
+  const status = new Map<string, { subscriptionId: string; status: string; createdAt: number }>(stored.map((i) => [i.id, { subscriptionId: i.subscriptionId!, status: i.status, createdAt: i.createdAt }]));
   for (const { inv } of fetched.invoices.values()) {
     const subId = invoiceSubscriptionId(inv);
-    if (subId && pastDue.includes(subId)) status.set(inv.id, { subscriptionId: subId, status: inv.status ?? "draft" });
+    if (subId && pastDue.includes(subId)) status.set(inv.id, { subscriptionId: subId, status: inv.status ?? "draft", createdAt: inv.created * 1000 });
   }
   const unpaid = [...status].filter(([, i]) => i.status === "open").map(([id]) => id);
   const failures = unpaid.length === 0 ? [] : await db.select({ invoiceId: paymentAttempts.invoiceId, at: paymentAttempts.at }).from(paymentAttempts).where(and(inArray(paymentAttempts.invoiceId, unpaid), eq(paymentAttempts.outcome, "failed"))).all();
@@ -337,6 +348,13 @@ async function graceAnchors(db: Db, subs: SubscriptionRow[], fetched: Fetched, a
   for (const f of failures) {
     const subId = status.get(f.invoiceId)!.subscriptionId;
     anchors.set(subId, Math.min(anchors.get(subId) ?? Number.POSITIVE_INFINITY, f.at));
+  }
+  // Past due before the failure's own event is processed (the subscription's event came first):
+  // the oldest unpaid invoice's creation, a Stripe-side time just before its first attempt. The
+  // period start instead could lie weeks back (a failed mid-period upgrade) and suspend at once.
+  for (const id of unpaid) {
+    const { subscriptionId, createdAt } = status.get(id)!;
+    if (!failures.some((f) => status.get(f.invoiceId)!.subscriptionId === subscriptionId)) anchors.set(subscriptionId, Math.min(anchors.get(subscriptionId) ?? Number.POSITIVE_INFINITY, createdAt));
   }
   return { anchors, guards: stored.map((i) => guard(db, rowAsRead("invoices", i.id, i.syncedAt))) };
 }
@@ -359,7 +377,7 @@ async function usersOfAttempts(db: Db, attempts: AttemptInput[], userByCustomer:
 }
 
 /** The entitlement of every user a changed subscription belongs to (or belonged to). */
-async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, SubscriptionRow>, otherUsers: Set<string>, fetched: Fetched, attempts: AttemptInput[], now: number): Promise<Part> {
+async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, SubscriptionRow>, otherUsers: Set<string>, fetched: Fetched, attempts: AttemptInput[], now: number, nowOn: (clock: string | null) => Promise<number>): Promise<Part> {
   const out = part();
   const users = new Set([...[...subs.values()].map((s) => s.userId), ...otherUsers].filter((u): u is string => u !== null));
   for (const userId of users) {
@@ -370,7 +388,8 @@ async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, Subsc
     out.guards.push(...guards);
     const { state: prior, version } = await readEntitlementVersioned(db, userId);
     out.guards.push(guard(db, entitlementAsRead(userId, version)));
-    const next = deriveEntitlement(userId, mine, prior, now, anchors);
+    // The grace is reckoned on the time the user lives on: their test clock's, in test mode.
+    const next = deriveEntitlement(userId, mine, prior, await nowOn(mine.find((s) => s.testClock !== null)?.testClock ?? null), anchors);
     if (sameState(prior, next)) continue;
     out.statements.push(...upsertEntitlement(db, next, now, version));
     audited(out, why, "entitlement.changed", "user", userId, entitlementSummary(prior), entitlementSummary(next));
@@ -425,8 +444,10 @@ async function dunningPart(s: Pick<Services, "db" | "clock" | "appBaseUrl" | "du
 }
 
 /** Writes objects already fetched from Stripe (by id, or by a list during a resync). */
-export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit" | "appBaseUrl" | "dunning">, why: SyncCause, fetched: Fetched, extra: Extra = {}): Promise<{ changed: number }> {
+export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit" | "appBaseUrl" | "dunning" | "stripe" | "log">, why: SyncCause, fetched: Fetched, extra: Extra = {}): Promise<{ changed: number }> {
   const { db } = deps;
+  // Outside the commit, which may be rebuilt: each clock is read once per sync.
+  const nowOn = clockReader(deps);
   return deps.audit.commit(async () => {
     const now = deps.clock.now();
     const userByCustomer = new Map<string, string | null>();
@@ -447,7 +468,7 @@ export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit"
       // A former owner loses the subscription; an invoice's user may gain or end a grace, and so
       // may the user of a failed attempt recorded here, whose invoice and subscription may have
       // been skipped as fresh: the failure can move the grace's anchor back.
-      await writeEntitlements(db, why, subs.after, new Set([...subs.formerUsers, ...invs.users, ...(await usersOfAttempts(db, attempts, userByCustomer))]), fetched, attempts, now),
+      await writeEntitlements(db, why, subs.after, new Set([...subs.formerUsers, ...invs.users, ...(await usersOfAttempts(db, attempts, userByCustomer))]), fetched, attempts, now, nowOn),
       // Dunning cases open with the failure they record and close with the payment (dunning/cases.ts).
       await dunningPart(deps, why, fetched, subs.after, attempts, userByCustomer),
     ];

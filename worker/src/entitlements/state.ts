@@ -97,8 +97,9 @@ export function deriveEntitlement(
   let graceUntil: number | null = null;
   if (status === "past_due") {
     // Anchored on Stripe's time (the failed attempt), not on when we noticed, so a replay or a
-    // resync computes the same date. Without a recorded attempt (a mirror rebuilt without its
-    // events), the period start is the best Stripe-side time there is.
+    // resync computes the same date. Without a recorded attempt, the sync passes the oldest
+    // unpaid invoice's creation (billing/sync.ts graceAnchors); without that either (a mirror
+    // rebuilt without its invoices), the period start is the best Stripe-side time there is.
     const anchor = anchors.get(best.s.id) ?? best.s.currentPeriodStart ?? now;
     graceUntil = anchor + GRACE_DAYS * DAY;
   }
