@@ -104,8 +104,8 @@ export function deriveEntitlement(
     graceUntil = anchor + GRACE_DAYS * DAY;
   }
   // Suspended stays suspended until the debt is paid: a later sync that still finds the
-  // subscription past due (reckoning the grace on real time while dunning followed a test clock
-  // that ran ahead) must not hand access back.
+  // subscription past due (with a grace anchored later, say on an invoice whose failure it has
+  // not seen yet) must not hand access back.
   const stillSuspended = status === "past_due" && prior?.status === "suspended";
   const suspendedAt = status === "suspended" || stillSuspended ? (prior?.status === "suspended" ? prior.suspendedAt : null) ?? now : null;
   return effectiveState(
