@@ -80,6 +80,12 @@ export interface StartWorkerOptions {
    * them; default: a million a minute each, out of every other test's way.
    */
   rateLimits?: { ip?: number; key?: number; period?: 10 | 60 };
+  /**
+   * The stripe-events consumer's max_batch_timeout, seconds. Default 0.05, so tests see events
+   * stored quickly; wrangler.toml's 1 makes the consumer store a burst of webhooks before it
+   * processes any of them, as the deployed and `npm start` workers do.
+   */
+  queueBatchTimeoutSeconds?: number;
 }
 
 export type EntitlementPatch = Partial<Omit<EntitlementState, "userId">>;
@@ -225,7 +231,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       // As wrangler.toml, but a 50 ms batch timeout (not 1 s) so tests see events stored quickly.
       queueProducers: { EVENTS: { queueName: "stripe-events" } },
       queueConsumers: {
-        "stripe-events": { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 10, retryDelay: 10, deadLetterQueue: "stripe-events-dlq" },
+        "stripe-events": { maxBatchSize: 100, maxBatchTimeout: opts.queueBatchTimeoutSeconds ?? 0.05, maxRetries: 10, retryDelay: 10, deadLetterQueue: "stripe-events-dlq" },
         "stripe-events-dlq": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 100, retryDelay: 3600 },
       },
       bindings,

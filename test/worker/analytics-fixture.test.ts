@@ -13,15 +13,16 @@ import { describe, expect, it } from "vitest";
 import { churnRisk, cohortReport, revenueReport, targetProgress } from "../../worker/src/analytics";
 import { CURRENT_STANDING } from "../../worker/src/analytics/report";
 import { countedMrr, suspendedNow } from "../../worker/src/analytics/definitions";
-import { fixedClock } from "../../worker/src/clock";
 import { getDb } from "../../worker/src/db/client";
+import { svc } from "./helpers";
 import { customers, dunningCases, dunningSteps, invoices, paymentAttempts, retentionOffers, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
 
 const CUR = "cad";
 const at = (month: number, day: number, hour = 12) => Date.UTC(2025, month - 1, day, hour);
 const NOW = at(6, 15);
 const db = () => getDb(env.DB);
-const deps = () => ({ db: db(), clock: fixedClock(NOW) });
+// All of Services (churn risk reads the test clocks of other files' customers in this database).
+const deps = () => svc(NOW);
 const P = "fx15_";
 
 type Sub = typeof subscriptions.$inferInsert;

@@ -3,7 +3,7 @@ import { inject } from "vitest";
 import { eq } from "drizzle-orm";
 import { expect } from "vitest";
 import { dunningCases } from "../../worker/src/db/schema";
-import { db, deliverAll, stripe, subscriber, testClock } from "./stripe-helpers";
+import { db, deliver, deliverAll, drained, eventsFor, stripe, subscriber, testClock } from "./stripe-helpers";
 
 const DAY = 86_400_000;
 
@@ -54,4 +54,23 @@ export async function recoverPaymentMethod(pm: string, rule: { after_attempts?: 
 export async function smartRetries(clock: string, setting: { schedule_days: number[]; after_last_retry: "past_due" | "unpaid" | "cancel" } | null) {
   const res = await fetch(`${inject("stripeApiBase")}/_emulator/test_clocks/${clock}/smart_retries`, setting ? { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(setting) } : { method: "DELETE" });
   if (!res.ok) throw new Error(`smart_retries ${clock}: ${res.status} ${await res.text()}`);
+}
+
+/**
+ * Delivers the events not in `seen` about the customer, its subscription and its invoices as the
+ * running system receives them: each signed and posted on its own, in Stripe's order, without
+ * waiting for the one before to be processed (Stripe sends a clock advance's events as a burst),
+ * so the queue consumer stores them together and processes them one after another. Returns
+ * `seen` with them added.
+ */
+export async function deliverAsStripeDoes(ids: { customer: string; sub: string }, seen = new Set<string>()): Promise<Set<string>> {
+  const invoiceIds = (await stripe().invoices.list({ customer: ids.customer, limit: 100 })).data.map((i) => i.id);
+  for (const e of await eventsFor([ids.customer, ids.sub, ...invoiceIds])) {
+    if (seen.has(e.id)) continue;
+    seen.add(e.id);
+    const res = await deliver(e);
+    if (res.status !== 200) throw new Error(`delivering ${e.id} (${e.type}): HTTP ${res.status} ${await res.text()}`);
+  }
+  await drained();
+  return seen;
 }

@@ -2,7 +2,9 @@
  * Churn risk per paying or trialing customer: a score (0–100, the sum of the weights of the
  * reasons that apply, capped) and the reasons. Weights are data; signals come from the mirror.
  */
-import { sql } from "drizzle-orm";
+import { and, inArray, isNotNull, sql } from "drizzle-orm";
+import { clockTimes, nowOfRow, subscriptionClock, type ClockDeps } from "../billing/test-clocks";
+import { subscriptions } from "../db/schema";
 import { countedMrr, suspendedNow } from "./definitions";
 import type { AnalyticsDeps, ChurnRiskCustomer, ChurnRiskQuery, ChurnRiskReason, ChurnRiskReport } from "./types";
 
@@ -35,21 +37,32 @@ interface Row {
   renews_at: number | null;
   pause_behavior: string | null;
   card_expires_at: number | null;
+  /** The customer's now (ms): real time, or their test clock's. */
+  now: number;
 }
+
+/** The statuses listed (as the query's own filter). */
+const LIVE = ["active", "past_due", "trialing"] as const;
 
 const month = (ms: number) => new Date(ms).toISOString().slice(0, 7);
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
-export async function churnRisk(deps: AnalyticsDeps, q: ChurnRiskQuery = {}): Promise<ChurnRiskReport> {
-  const now = deps.clock.now();
+export async function churnRisk(deps: AnalyticsDeps & ClockDeps, q: ChurnRiskQuery = {}): Promise<ChurnRiskReport> {
   const limit = q.limit ?? 50;
   const minScore = q.min_score ?? 1;
+  // Every window ("the last 90 days", "paying for N days") ends at the customer's own now: a
+  // Stripe test clock's time for a customer on one (billing/test-clocks.ts).
+  const clocks = await deps.db.selectDistinct({ clock: subscriptionClock(subscriptions) }).from(subscriptions).where(and(inArray(subscriptions.status, [...LIVE]), isNotNull(subscriptionClock(subscriptions)))).all();
+  const times = await clockTimes(deps, clocks.map((c) => c.clock));
+  const now = times.wall;
+  const rowNow = nowOfRow(times, sql`coalesce(s.test_clock, (select c.test_clock from customers c where c.id = s.customer_id))`);
   const rows = await deps.db.all<Row>(sql`
     select s.id, s.customer_id, s.user_id, s.tier, s.status, s.pause_behavior, ${countedMrr(sql`s.status`, sql`s.mrr`)} as mrr, s.cancel_at_period_end, s.cancel_at,
+      ${rowNow} as now,
       ${suspendedNow(sql`s.id`)} as suspended,
-      (select count(*) from payment_attempts p where p.customer_id = s.customer_id and p.outcome = 'failed' and p.at >= ${now - 90 * DAY}) as failed,
+      (select count(*) from payment_attempts p where p.customer_id = s.customer_id and p.outcome = 'failed' and p.at >= ${rowNow} - ${90 * DAY}) as failed,
       (select max(h.at) from subscription_history h
-         where h.subscription_id = s.id and h.at >= ${now - 60 * DAY}
+         where h.subscription_id = s.id and h.at >= ${rowNow} - ${60 * DAY}
            and h.mrr < (select h2.mrr from subscription_history h2 where h2.subscription_id = h.subscription_id and (h2.at < h.at or (h2.at = h.at and h2.id < h.id)) order by h2.at desc, h2.id desc limit 1)) as downgraded_at,
       exists (select 1 from retention_offers o where o.subscription_id = s.id and o.status = 'accepted') as offer_taken,
       (select min(h.at) from subscription_history h where h.customer_id = s.customer_id and h.status in ('active', 'past_due')) as first_paid,
@@ -79,7 +92,8 @@ export async function churnRisk(deps: AnalyticsDeps, q: ChurnRiskQuery = {}): Pr
     if (failed > 0) add("failed_payments", CHURN_RISK_WEIGHTS.failed_payments * Math.min(2, failed), `${failed} failed payment attempt${failed === 1 ? "" : "s"} in the last 90 days.`);
     if (r.downgraded_at !== null) add("recent_downgrade", CHURN_RISK_WEIGHTS.recent_downgrade, `MRR went down on ${new Date(Number(r.downgraded_at)).toISOString().slice(0, 10)}.`);
     if (Number(r.offer_taken)) add("retention_offer_taken", CHURN_RISK_WEIGHTS.retention_offer_taken, "Asked to cancel and took a retention offer instead.");
-    if (r.status !== "trialing" && r.first_paid !== null && now - Number(r.first_paid) < 90 * DAY) add("short_tenure", CHURN_RISK_WEIGHTS.short_tenure, `Paying for ${Math.floor((now - Number(r.first_paid)) / DAY)} days.`);
+    const tenure = Number(r.now) - Number(r.first_paid);
+    if (r.status !== "trialing" && r.first_paid !== null && tenure < 90 * DAY) add("short_tenure", CHURN_RISK_WEIGHTS.short_tenure, `Paying for ${Math.floor(tenure / DAY)} days.`);
     const score = Math.min(100, reasons.reduce((a, x) => a + x.weight, 0));
     if (score < minScore) continue;
     out.push({ customer_id: r.customer_id, user_id: r.user_id, subscription_id: r.id, tier: r.tier, status: Number(r.suspended) ? "suspended" : r.status, mrr: Number(r.suspended) ? 0 : Number(r.mrr), score, reasons });

@@ -15,7 +15,7 @@ import type { Stripe } from "./stripe";
 import { currentSubscription } from "./subscription-view";
 import { emptyTargets, syncObjects, type Extra } from "./sync";
 
-export type ManageDeps = Pick<Services, "db" | "stripe" | "clock" | "audit" | "appBaseUrl" | "dunning">;
+export type ManageDeps = Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning">;
 
 export interface Managed {
   userId: string;

@@ -49,6 +49,7 @@ export function customerRow(c: Stripe.Customer, syncedAt: number, knownUserId: s
     state: c.address?.state ?? null,
     currency: c.currency ?? null,
     ...chargingCard(c.invoice_settings?.default_payment_method, `customer ${c.id}`),
+    testClock: idOf(c.test_clock ?? null),
     deleted: false,
     createdAt: c.created * 1000,
     syncedAt,
@@ -113,6 +114,7 @@ export function subscriptionRow(s: Stripe.Subscription, userId: string | null, c
     currentPeriodStart: ms(item.current_period_start),
     currentPeriodEnd: ms(item.current_period_end),
     ...chargingCard(s.default_payment_method, `subscription ${s.id}`),
+    testClock: idOf(s.test_clock ?? null),
     createdAt: s.created * 1000,
     syncedAt,
   };

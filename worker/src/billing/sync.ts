@@ -11,9 +11,10 @@ import type { Db } from "../db/client";
 import type { Services } from "../services";
 import { entitlementAsRead, guard, rowAsRead, userSubscriptionsAsRead } from "../db/guard";
 import { closeCaseStatements, openCaseStatements, type InvoiceFacts } from "../dunning/cases";
-import { customers, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
+import { customers, dunningCases, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
 import { deriveEntitlement, entitlementSummary, readEntitlementVersioned, sameState, upsertEntitlement, type GraceAnchors } from "../entitlements/state";
 import { userIdFrom } from "../entitlements/user-id";
+import { clockReader } from "./test-clocks";
 import { trialEndingStatements } from "./trial-ending";
 import { customerRow, historyChanges, idOf, invoiceRow, invoiceSubscriptionId, sameRow, subscriptionRow, type CouponTerms, type CustomerRow, type InvoiceRow, type SubscriptionRow } from "./mirror";
 import type { Stripe } from "./stripe";
@@ -127,6 +128,16 @@ async function fetchAll(ctx: Pick<Services, "db" | "stripe" | "clock">, why: Syn
     out.subscriptions.set(id, { sub, coupon: await couponOf(ctx.stripe, ctx.clock, sub, coupons), syncedAt });
     targets.customers.add(idOf(sub.customer)!);
   }
+  // A subscription past due whose unpaid invoice the mirror has not seen (that invoice's events
+  // are still on their way): the invoice too, so the grace starts from it (graceAnchors), not
+  // from a period start that may lie weeks back (a failed mid-period upgrade).
+  const latest = [...out.subscriptions.values()].filter(({ sub }) => sub.status === "past_due").map(({ sub }) => idOf(sub.latest_invoice ?? null)).filter((id): id is string => id !== null && !out.invoices.has(id) && !out.deletedInvoices.has(id));
+  const mirrored = latest.length ? new Set((await ctx.db.select({ id: invoices.id }).from(invoices).where(inArray(invoices.id, latest)).all()).map((r) => r.id)) : new Set<string>();
+  for (const id of latest.filter((id) => !mirrored.has(id))) {
+    const syncedAt = ctx.clock.now();
+    const inv = await ctx.stripe.invoices.retrieve(id);
+    if (invoiceSubscriptionId(inv) !== null) out.invoices.set(id, { inv, syncedAt });
+  }
   // A customer is fetched when an event is about it, or when we have never seen it (so the
   // user id of a subscription that arrived first can still be resolved).
   const customerIds = [...targets.customers];
@@ -151,7 +162,7 @@ const custSummary = (c: CustomerRow) => ({ user_id: c.userId, deleted: c.deleted
  * Fetches the targets from Stripe and writes them, with `extra` statements (e.g. marking the
  * event processed) in the same batch, so a crash leaves either all of it or none.
  */
-export async function syncObjects(deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "appBaseUrl" | "dunning">, why: SyncCause, targets: SyncTargets, extra: Extra = {}): Promise<{ changed: number }> {
+export async function syncObjects(deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning">, why: SyncCause, targets: SyncTargets, extra: Extra = {}): Promise<{ changed: number }> {
   const fetched = await fetchAll(deps, why, targets);
   // Stored with the sync's writes (and the event's processed mark) or not at all.
   const emails = extra.trialEnding ? await trialEndingStatements(deps, extra.trialEnding, fetched) : [];
@@ -202,7 +213,7 @@ async function writeCustomers(db: Db, why: SyncCause, fetched: Fetched, now: num
     out.guards.push(guard(db, rowAsRead("customers", id, before?.syncedAt)));
     const syncedAt = fetched.syncedAt.get(id) ?? now;
     const row: CustomerRow = "deleted" in c && c.deleted === true
-      ? { ...(before ?? { id, userId: null, email: null, name: null, country: null, state: null, currency: null, createdAt: now }), defaultPaymentMethodId: null, cardExpiresAt: null, deleted: true, syncedAt }
+      ? { ...(before ?? { id, userId: null, email: null, name: null, country: null, state: null, currency: null, testClock: null, createdAt: now }), defaultPaymentMethodId: null, cardExpiresAt: null, deleted: true, syncedAt }
       : customerRow(c as Stripe.Customer, syncedAt, before?.userId ?? null);
     // A fetch that started later has already written a newer state: keep it.
     if (before && before.syncedAt > syncedAt) continue;
@@ -326,11 +337,11 @@ async function graceAnchors(db: Db, subs: SubscriptionRow[], fetched: Fetched, a
   const pastDue = subs.filter((s) => s.status === "past_due").map((s) => s.id);
   const anchors = new Map<string, number>();
   if (pastDue.length === 0) return { anchors, guards: [] };
-  const stored = await db.select({ id: invoices.id, subscriptionId: invoices.subscriptionId, status: invoices.status, syncedAt: invoices.syncedAt }).from(invoices).where(inArray(invoices.subscriptionId, pastDue)).all();
-  const status = new Map<string, { subscriptionId: string; status: string }>(stored.map((i) => [i.id, { subscriptionId: i.subscriptionId!, status: i.status }]));
+  const stored = await db.select({ id: invoices.id, subscriptionId: invoices.subscriptionId, status: invoices.status, createdAt: invoices.createdAt, syncedAt: invoices.syncedAt }).from(invoices).where(inArray(invoices.subscriptionId, pastDue)).all();
+  const status = new Map<string, { subscriptionId: string; status: string; createdAt: number }>(stored.map((i) => [i.id, { subscriptionId: i.subscriptionId!, status: i.status, createdAt: i.createdAt }]));
   for (const { inv } of fetched.invoices.values()) {
     const subId = invoiceSubscriptionId(inv);
-    if (subId && pastDue.includes(subId)) status.set(inv.id, { subscriptionId: subId, status: inv.status ?? "draft" });
+    if (subId && pastDue.includes(subId)) status.set(inv.id, { subscriptionId: subId, status: inv.status ?? "draft", createdAt: inv.created * 1000 });
   }
   const unpaid = [...status].filter(([, i]) => i.status === "open").map(([id]) => id);
   const failures = unpaid.length === 0 ? [] : await db.select({ invoiceId: paymentAttempts.invoiceId, at: paymentAttempts.at }).from(paymentAttempts).where(and(inArray(paymentAttempts.invoiceId, unpaid), eq(paymentAttempts.outcome, "failed"))).all();
@@ -338,6 +349,13 @@ async function graceAnchors(db: Db, subs: SubscriptionRow[], fetched: Fetched, a
   for (const f of failures) {
     const subId = status.get(f.invoiceId)!.subscriptionId;
     anchors.set(subId, Math.min(anchors.get(subId) ?? Number.POSITIVE_INFINITY, f.at));
+  }
+  // Past due before the failure's own event is processed (the subscription's event came first):
+  // the oldest unpaid invoice's creation, a Stripe-side time just before its first attempt. The
+  // period start instead could lie weeks back (a failed mid-period upgrade) and suspend at once.
+  for (const id of unpaid) {
+    const { subscriptionId, createdAt } = status.get(id)!;
+    if (!failures.some((f) => status.get(f.invoiceId)!.subscriptionId === subscriptionId)) anchors.set(subscriptionId, Math.min(anchors.get(subscriptionId) ?? Number.POSITIVE_INFINITY, createdAt));
   }
   return { anchors, guards: stored.map((i) => guard(db, rowAsRead("invoices", i.id, i.syncedAt))) };
 }
@@ -360,7 +378,7 @@ async function usersOfAttempts(db: Db, attempts: AttemptInput[], userByCustomer:
 }
 
 /** The entitlement of every user a changed subscription belongs to (or belonged to). */
-async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, SubscriptionRow>, otherUsers: Set<string>, fetched: Fetched, attempts: AttemptInput[], now: number): Promise<Part> {
+async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, SubscriptionRow>, otherUsers: Set<string>, fetched: Fetched, attempts: AttemptInput[], now: number, nowOn: (clock: string | null) => Promise<number>): Promise<Part> {
   const out = part();
   const users = new Set([...[...subs.values()].map((s) => s.userId), ...otherUsers].filter((u): u is string => u !== null));
   for (const userId of users) {
@@ -371,7 +389,8 @@ async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, Subsc
     out.guards.push(...guards);
     const { state: prior, version } = await readEntitlementVersioned(db, userId);
     out.guards.push(guard(db, entitlementAsRead(userId, version)));
-    const next = deriveEntitlement(userId, mine, prior, now, anchors);
+    // The grace is reckoned on the time the user lives on: their test clock's, in test mode.
+    const next = deriveEntitlement(userId, mine, prior, await nowOn(mine.find((s) => s.testClock !== null)?.testClock ?? null), anchors);
     if (sameState(prior, next)) continue;
     out.statements.push(...upsertEntitlement(db, next, now, version));
     audited(out, why, "entitlement.changed", "user", userId, entitlementSummary(prior), entitlementSummary(next));
@@ -382,11 +401,20 @@ async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, Subsc
 /** Opens the dunning cases of failed payments recorded in this batch and closes those that ended. */
 async function dunningPart(s: Pick<Services, "db" | "clock" | "appBaseUrl" | "dunning">, why: SyncCause, fetched: Fetched, subs: Map<string, SubscriptionRow>, attempts: AttemptInput[], userByCustomer: Map<string, string | null>): Promise<Part> {
   const out = part();
+  // A customer's clock is Stripe's when this batch fetched it, else the mirror's: the batch of a
+  // failed payment often fetches neither the customer nor the subscription (both fresh), and a
+  // case opened without its clock would wait on real time forever.
+  const failures = attempts.filter((a) => a.outcome === "failed" && typeof a.invoiceId === "string");
+  const storedInvoices = await rowsById(s.db, invoices, [...new Set(failures.map((f) => f.invoiceId))].filter((id) => !fetched.invoices.has(id)));
+  const wanted = [...fetched.invoices.values()].map(({ inv }) => ({ subscriptionId: invoiceSubscriptionId(inv), customerId: idOf(inv.customer)! })).concat([...storedInvoices.values()]);
+  const storedSubs = await rowsById(s.db, subscriptions, [...new Set(wanted.map((w) => w.subscriptionId).filter((id): id is string => id !== null && !subs.has(id)))]);
+  const storedCustomers = await rowsById(s.db, customers, [...new Set(wanted.map((w) => w.customerId).filter((id) => !fetched.customers.has(id)))]);
   const clockOf = (customerId: string): string | null => {
     const c = fetched.customers.get(customerId);
-    return c && !("deleted" in c && c.deleted) ? idOf((c as Stripe.Customer).test_clock ?? null) : null;
+    if (c) return !("deleted" in c && c.deleted) ? idOf((c as Stripe.Customer).test_clock ?? null) : null;
+    return storedCustomers.get(customerId)?.testClock ?? null;
   };
-  const subClock = (subId: string | null): string | null => (subId ? idOf(fetched.subscriptions.get(subId)?.sub.test_clock ?? null) : null);
+  const subClock = (subId: string | null): string | null => (subId ? ((subs.get(subId) ?? storedSubs.get(subId))?.testClock ?? null) : null);
   const facts = new Map<string, InvoiceFacts>();
   for (const { inv } of fetched.invoices.values()) {
     const subscriptionId = invoiceSubscriptionId(inv);
@@ -397,9 +425,7 @@ async function dunningPart(s: Pick<Services, "db" | "clock" | "appBaseUrl" | "du
       nextPaymentAttempt: inv.next_payment_attempt ? inv.next_payment_attempt * 1000 : null,
     });
   }
-  const failures = attempts.filter((a) => a.outcome === "failed" && typeof a.invoiceId === "string");
-  const unfetched = [...new Set(failures.map((f) => f.invoiceId))].filter((id) => !facts.has(id));
-  for (const row of (await rowsById(s.db, invoices, unfetched)).values()) {
+  for (const row of storedInvoices.values()) {
     facts.set(row.id, { id: row.id, subscriptionId: row.subscriptionId, customerId: row.customerId, userId: row.userId, status: row.status, amountPaid: row.amountPaid, currency: row.currency, testClock: subClock(row.subscriptionId) ?? clockOf(row.customerId), nextPaymentAttempt: null });
   }
   const contact = new Map<string, { email: string | null; name: string | null }>();
@@ -408,12 +434,21 @@ async function dunningPart(s: Pick<Services, "db" | "clock" | "appBaseUrl" | "du
   out.statements.push(...(await openCaseStatements(s, failures, (id) => facts.get(id), { contact, tier })));
   const ended = [...fetched.subscriptions.keys()].filter((id) => ["canceled", "incomplete_expired"].includes(subs.get(id)?.status ?? ""));
   out.statements.push(...(await closeCaseStatements(s, [...fetched.invoices.keys()].map((id) => facts.get(id)!), ended, why.at, { contact, tier })));
+  // Cases opened before their clock was known (by an older worker, or before the mirror had the
+  // customer) take it as soon as a sync learns it.
+  for (const [id, row] of subs) if (row.testClock !== null) out.statements.push(s.db.update(dunningCases).set({ testClock: row.testClock }).where(and(eq(dunningCases.subscriptionId, id), isNull(dunningCases.testClock))));
+  for (const id of fetched.customers.keys()) {
+    const clock = clockOf(id);
+    if (clock !== null) out.statements.push(s.db.update(dunningCases).set({ testClock: clock }).where(and(eq(dunningCases.customerId, id), isNull(dunningCases.testClock))));
+  }
   return out;
 }
 
 /** Writes objects already fetched from Stripe (by id, or by a list during a resync). */
-export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit" | "appBaseUrl" | "dunning">, why: SyncCause, fetched: Fetched, extra: Extra = {}): Promise<{ changed: number }> {
+export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit" | "appBaseUrl" | "dunning" | "stripe" | "log">, why: SyncCause, fetched: Fetched, extra: Extra = {}): Promise<{ changed: number }> {
   const { db } = deps;
+  // Outside the commit, which may be rebuilt: each clock is read once per sync.
+  const nowOn = clockReader(deps);
   return deps.audit.commit(async () => {
     const now = deps.clock.now();
     const userByCustomer = new Map<string, string | null>();
@@ -434,7 +469,7 @@ export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit"
       // A former owner loses the subscription; an invoice's user may gain or end a grace, and so
       // may the user of a failed attempt recorded here, whose invoice and subscription may have
       // been skipped as fresh: the failure can move the grace's anchor back.
-      await writeEntitlements(db, why, subs.after, new Set([...subs.formerUsers, ...invs.users, ...(await usersOfAttempts(db, attempts, userByCustomer))]), fetched, attempts, now),
+      await writeEntitlements(db, why, subs.after, new Set([...subs.formerUsers, ...invs.users, ...(await usersOfAttempts(db, attempts, userByCustomer))]), fetched, attempts, now, nowOn),
       // Dunning cases open with the failure they record and close with the payment (dunning/cases.ts).
       await dunningPart(deps, why, fetched, subs.after, attempts, userByCustomer),
     ];

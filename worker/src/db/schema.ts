@@ -147,6 +147,11 @@ export const customers = sqliteTable(
      * is none or it is not a card. Only the expiry month is kept: no number, CVC or fingerprint.
      */
     cardExpiresAt: integer("card_expires_at"),
+    /**
+     * Stripe's test_clock (test mode): the customer lives on that clock's time. Kept so whatever
+     * reads the customer later (dunning, grace, access) knows it without fetching the customer.
+     */
+    testClock: text("test_clock"),
     deleted: integer("deleted", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at").notNull(),
     syncedAt: integer("synced_at").notNull(),
@@ -195,6 +200,8 @@ export const subscriptions = sqliteTable(
     defaultPaymentMethodId: text("default_payment_method_id"),
     /** As customers.card_expires_at, for the subscription's own payment method. */
     cardExpiresAt: integer("card_expires_at"),
+    /** Stripe's test_clock (test mode), as customers.test_clock. */
+    testClock: text("test_clock"),
     createdAt: integer("created_at").notNull(),
     syncedAt: integer("synced_at").notNull(),
   },

@@ -33,6 +33,7 @@ import { describeError } from "../log";
 import { suspensionOf } from "../entitlements/suspend";
 import { Stripe } from "../billing/stripe";
 import { emptyTargets, syncObjects } from "../billing/sync";
+import { clockReader, clockTimes } from "../billing/test-clocks";
 import type { Services } from "../services";
 import { planName, tiers } from "./cases";
 import { firstSlotAfter, isHardDecline, nextStage, retryAt, stageAt, type DunningPolicy, type DunningStage } from "./policy";
@@ -80,16 +81,8 @@ export async function dunningTick(s: TickDeps, policy: DunningPolicy = s.dunning
   await run(await due(null, wallNow), wallNow);
   // Test mode only: customers on Stripe test clocks, each clock's frozen time read once.
   const clocks = await s.db.selectDistinct({ clock: dunningCases.testClock }).from(dunningCases).where(and(inArray(dunningCases.status, ["open", "suspended"]), isNotNull(dunningCases.testClock), isNotNull(dunningCases.nextActionAt))).all();
-  for (const { clock } of clocks) {
-    let now: number;
-    try {
-      now = (await s.stripe.testHelpers.testClocks.retrieve(clock!)).frozen_time * 1000;
-    } catch (error) {
-      s.log.log("warn", "dunning: cannot read a test clock; its cases wait", { clock, error: describeError(error) });
-      continue;
-    }
-    await run(await due(clock, now), now);
-  }
+  // A clock that cannot be read is left out: its cases wait for the next tick.
+  for (const [clock, now] of (await clockTimes(s, clocks.map((c) => c.clock))).clocks) await run(await due(clock, now), now);
   return result;
 }
 
@@ -347,7 +340,7 @@ async function stageStep(s: TickDeps, selected: Case, now: number, policy: Dunni
       // Access follows the grace (entitlements/state.ts); the stored row becomes suspended now,
       // in this batch, as of the case's clock. A user whose access does not hang on this
       // invoice (another paid subscription) is not suspended, and not told so.
-      const suspension = await suspensionOf(s.db, c.userId, now, { type: "cron", id: "dunning" });
+      const suspension = await suspensionOf(s.db, c.userId, now, { type: "cron", id: "dunning" }, s.clock.now());
       statements.push(...suspension.statements);
       entries.push(...suspension.entries);
       sendEmail = suspension.state.status === "suspended";
@@ -390,13 +383,9 @@ export async function dunningTickCases(s: TickDeps, caseIds: string[], policy: D
   const cases = await s.db.select().from(dunningCases).where(and(inArray(dunningCases.id, caseIds), inArray(dunningCases.status, ["open", "suspended"]), isNotNull(dunningCases.nextActionAt))).all();
   const contacts = new Map<string, Promise<Contact>>();
   const tierOf = await tiers(s.db, cases.map((c) => c.subscriptionId));
-  const clockNow = new Map<string, number>();
+  const nowOn = clockReader(s);
   for (const c of cases) {
-    let now = s.clock.now();
-    if (c.testClock !== null) {
-      if (!clockNow.has(c.testClock)) clockNow.set(c.testClock, (await s.stripe.testHelpers.testClocks.retrieve(c.testClock)).frozen_time * 1000);
-      now = clockNow.get(c.testClock)!;
-    }
+    const now = await nowOn(c.testClock);
     if (c.nextActionAt! <= now) await advance(s, c, now, policy, contacts, tierOf.get(c.subscriptionId) ?? null, result);
   }
   return result;

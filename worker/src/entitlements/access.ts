@@ -3,6 +3,7 @@
  * feature, and the public keys that verify tokens. All of them read the stored state and apply
  * the same effective-state rule, so a token and an online check agree.
  */
+import { userNow } from "../billing/test-clocks";
 import type { Services } from "../services";
 import { buildClaims, type EntitlementClaims } from "./claims";
 import { can, type Decision } from "./decide";
@@ -10,23 +11,27 @@ import type { PublicJwk } from "./keys";
 import { signClaims } from "./sign";
 import { effectiveState, readEntitlement, type EntitlementState } from "./state";
 
-type Deps = Pick<Services, "db" | "clock" | "signer">;
+type Deps = Pick<Services, "db" | "clock" | "signer" | "stripe" | "log">;
+
+// A token is issued and expires on real time; whether its grace has run out is decided on the
+// time the customer lives on (their Stripe test clock's, in test mode: billing/test-clocks.ts).
 
 export async function issueToken(s: Deps, userId: string): Promise<{ token: string; expiresAt: number }> {
   const keys = await s.signer.keys();
-  const claims = buildClaims(await readEntitlement(s.db, userId), s.signer.config, s.clock.now());
+  const claims = buildClaims(await readEntitlement(s.db, userId), s.signer.config, s.clock.now(), await userNow(s, userId));
   return { token: await signClaims(claims, keys), expiresAt: claims.exp * 1000 };
 }
 
 /** The state as it stands now (a grace that ran out counts as suspended) and what it grants. */
 export async function currentEntitlement(s: Deps, userId: string): Promise<{ state: EntitlementState; claims: EntitlementClaims }> {
   const now = s.clock.now();
-  const state = effectiveState(await readEntitlement(s.db, userId), now);
-  return { state, claims: buildClaims(state, s.signer.config, now) };
+  const customerNow = await userNow(s, userId);
+  const state = effectiveState(await readEntitlement(s.db, userId), customerNow);
+  return { state, claims: buildClaims(state, s.signer.config, now, customerNow) };
 }
 
 export async function checkFeature(s: Deps, userId: string, feature: string): Promise<Decision> {
-  return can(buildClaims(await readEntitlement(s.db, userId), s.signer.config, s.clock.now()), feature);
+  return can(buildClaims(await readEntitlement(s.db, userId), s.signer.config, s.clock.now(), await userNow(s, userId)), feature);
 }
 
 export async function publicKeys(s: Pick<Services, "signer">): Promise<{ keys: PublicJwk[] }> {

@@ -36,8 +36,13 @@ export function upgradeOffers(features: readonly string[], appBaseUrl: string, f
   return offers;
 }
 
-export function buildClaims(stored: EntitlementState, config: ClaimsConfig, nowMs: number, from: Catalog = defaultCatalog): EntitlementClaims {
-  const state = effectiveState(stored, nowMs);
+/**
+ * @param nowMs real time: the token's iat and exp.
+ * @param customerNowMs the customer's time, on which the grace is decided (a Stripe test clock's
+ *   in test mode; billing/test-clocks.ts); real time by default.
+ */
+export function buildClaims(stored: EntitlementState, config: ClaimsConfig, nowMs: number, customerNowMs: number = nowMs, from: Catalog = defaultCatalog): EntitlementClaims {
+  const state = effectiveState(stored, customerNowMs);
   const iat = Math.floor(nowMs / 1000);
   const { features, limits } = grants(state, from);
   const toSeconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));

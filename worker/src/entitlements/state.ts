@@ -97,14 +97,15 @@ export function deriveEntitlement(
   let graceUntil: number | null = null;
   if (status === "past_due") {
     // Anchored on Stripe's time (the failed attempt), not on when we noticed, so a replay or a
-    // resync computes the same date. Without a recorded attempt (a mirror rebuilt without its
-    // events), the period start is the best Stripe-side time there is.
+    // resync computes the same date. Without a recorded attempt, the sync passes the oldest
+    // unpaid invoice's creation (billing/sync.ts graceAnchors); without that either (a mirror
+    // rebuilt without its invoices), the period start is the best Stripe-side time there is.
     const anchor = anchors.get(best.s.id) ?? best.s.currentPeriodStart ?? now;
     graceUntil = anchor + GRACE_DAYS * DAY;
   }
   // Suspended stays suspended until the debt is paid: a later sync that still finds the
-  // subscription past due (reckoning the grace on real time while dunning followed a test clock
-  // that ran ahead) must not hand access back.
+  // subscription past due (with a grace anchored later, say on an invoice whose failure it has
+  // not seen yet) must not hand access back.
   const stillSuspended = status === "past_due" && prior?.status === "suspended";
   const suspendedAt = status === "suspended" || stillSuspended ? (prior?.status === "suspended" ? prior.suspendedAt : null) ?? now : null;
   return effectiveState(

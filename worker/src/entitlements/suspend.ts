@@ -3,7 +3,8 @@
  * token is read: the stored row (and so analytics, the audit log and dunning) says `suspended`
  * with `suspended_at` = the end of the grace, audited once however many crons race for it.
  */
-import { and, eq, lte } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, lte, type SQL } from "drizzle-orm";
+import { clockTimes, entitlementClock } from "../billing/test-clocks";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Actor, AuditEntry } from "../audit/chain";
 import type { Db } from "../db/client";
@@ -16,36 +17,44 @@ const BATCH = 100;
 
 /**
  * The suspension of one user as of `now`, if their grace has run out: the guarded statements and
- * the audit entry, for the caller's audited batch (this cron, and dunning's day-21 stage, which
- * passes a Stripe test clock's time). `state` is the user's state after it.
+ * the audit entry, for the caller's audited batch (this cron, and dunning's day-21 stage).
+ * `now` is the time the customer lives on (a Stripe test clock's in test mode); `writtenAt`, real
+ * time, dates the row and its change in the feed. `state` is the user's state after it.
  */
-export async function suspensionOf(db: Db, userId: string, now: number, actor: Actor): Promise<{ statements: BatchItem<"sqlite">[]; entries: AuditEntry[]; state: EntitlementState }> {
+export async function suspensionOf(db: Db, userId: string, now: number, actor: Actor, writtenAt: number = now): Promise<{ statements: BatchItem<"sqlite">[]; entries: AuditEntry[]; state: EntitlementState }> {
   const { state, version } = await readEntitlementVersioned(db, userId);
   const next = effectiveState(state, now);
   if (next.status === state.status) return { statements: [], entries: [], state };
   return {
-    statements: [guard(db, entitlementAsRead(userId, version)), ...upsertEntitlement(db, next, now, version)],
+    statements: [guard(db, entitlementAsRead(userId, version)), ...upsertEntitlement(db, next, writtenAt, version)],
     entries: [{ actor, action: "entitlement.suspended", subject: { type: "user", id: userId }, before: entitlementSummary(state), after: entitlementSummary(next) }],
     state: next,
   };
 }
 
-export async function suspendLapsed(s: Pick<Services, "db" | "clock" | "audit">): Promise<{ suspended: string[] }> {
-  const now = s.clock.now();
-  const due = await s.db
-    .select({ userId: entitlements.userId })
-    .from(entitlements)
-    .where(and(eq(entitlements.status, "past_due"), lte(entitlements.graceUntil, now)))
-    .limit(BATCH)
-    .all();
+/**
+ * Each past-due user's grace is compared with the time they live on: real time, or their test
+ * clock's (read once per clock per run). At most BATCH users per clock per run; the rest follow
+ * on the next.
+ */
+export async function suspendLapsed(s: Pick<Services, "db" | "clock" | "audit" | "stripe" | "log">): Promise<{ suspended: string[] }> {
+  const pastDue = eq(entitlements.status, "past_due");
+  const clocks = await s.db.selectDistinct({ clock: entitlementClock }).from(entitlements).where(and(pastDue, isNotNull(entitlements.graceUntil), isNotNull(entitlementClock))).all();
+  const times = await clockTimes(s, clocks.map((c) => c.clock));
+  const due = (onClock: SQL | undefined, now: number) =>
+    s.db.select({ userId: entitlements.userId }).from(entitlements).where(and(pastDue, lte(entitlements.graceUntil, now), onClock)).limit(BATCH).all();
+  const batches: [{ userId: string }[], number][] = [[await due(isNull(entitlementClock), times.wall), times.wall]];
+  for (const [clock, now] of times.clocks) batches.push([await due(eq(entitlementClock, clock), now), now]);
   const suspended: string[] = [];
-  for (const { userId } of due) {
-    const changed = await s.audit.commit(async () => {
-      // Read again inside the commit: another cron or an event may have moved the row since.
-      const { statements, entries } = await suspensionOf(s.db, userId, now, { type: "cron", id: "grace" });
-      return { statements, entries, result: statements.length > 0 };
-    });
-    if (changed) suspended.push(userId);
+  for (const [users, now] of batches) {
+    for (const { userId } of users) {
+      const changed = await s.audit.commit(async () => {
+        // Read again inside the commit: another cron or an event may have moved the row since.
+        const { statements, entries } = await suspensionOf(s.db, userId, now, { type: "cron", id: "grace" }, s.clock.now());
+        return { statements, entries, result: statements.length > 0 };
+      });
+      if (changed) suspended.push(userId);
+    }
   }
   return { suspended };
 }
