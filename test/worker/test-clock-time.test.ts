@@ -4,9 +4,10 @@
  * durations all compare with the clock, which here runs weeks ahead of real time.
  */
 import { decodeJwt } from "jose";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { churnRisk } from "../../worker/src/analytics";
+import { nowOfRow, type ClockTimes } from "../../worker/src/billing/test-clocks";
 import { entitlements } from "../../worker/src/db/schema";
 import { suspendLapsed } from "../../worker/src/entitlements/suspend";
 import { call, makeKey, svc } from "./helpers";
@@ -82,4 +83,18 @@ describe("churn risk on a test clock", () => {
     const mine = (await churnRisk(svc(), { limit: 1000 })).customers.find((c) => c.subscription_id === sub.id);
     expect(mine?.reasons.find((r) => r.code === "short_tenure")?.detail).toBe("Paying for 5 days.");
   }, 60_000);
+});
+
+describe("clock times in SQL", () => {
+  it("gives each row its clock's time with more clocks than D1 binds parameters in one query", async () => {
+    // A test-mode account has a clock per demo customer: 200 after `npm start`.
+    const clocks = new Map<string, number>(Array.from({ length: 250 }, (_, i) => [`clock_${i}`, 1_000_000 + i]));
+    const times: ClockTimes = { wall: 42, clocks, of: (c) => (c === null ? 42 : (clocks.get(c) ?? 42)) };
+    const ids = ["clock_0", "clock_249", "clock_unknown"];
+    const rows = await db()
+      .select({ at: nowOfRow(times, sql`v.column1`) })
+      .from(sql`(values ${sql.join(ids.map((id) => sql`(${id})`), sql`, `)}) v`)
+      .all();
+    expect(rows.map((r) => r.at)).toEqual([1_000_000, 1_000_249, 42]);
+  });
 });
