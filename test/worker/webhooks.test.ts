@@ -302,6 +302,17 @@ describe("webhooks: bad input stores nothing", () => {
     expect(await count("stripe_events")).toBe(before);
   });
 
+  it("rejects a correctly signed timestamp more than the tolerance in the future", async () => {
+    const before = await count("stripe_events");
+    // stripe-node measures only the signature's age, so a header dated ahead would be replayable until then.
+    const res = await deliver(event(), { timestamp: Math.floor(Date.now() / 1000) + 301 });
+    const problem = await res.clone().json<{ detail: string }>();
+    await rejected(res);
+    expect(problem.detail).toMatch(/more than 300 s from now/);
+    await drained();
+    expect(await count("stripe_events")).toBe(before);
+  });
+
   it("rejects a missing signature header", async () => {
     const before = await count("stripe_events");
     await rejected(await deliver(event(), { header: null }));
