@@ -86,7 +86,10 @@ describe.skipIf(!HAVE_BROWSER)(`a newcomer's journey in chromium (${CHROMIUM})`,
   });
 
   it("starts a Mobile trial on the hosted checkout page and is allowed once back", async () => {
+    // The link shows the plan; its form's button (a POST with the form token) starts Checkout.
     await page.click("a[href^='/billing/upgrade?tier=mobile']");
+    await page.waitForURL(`${app.url}/billing/upgrade?tier=mobile`);
+    await page.click("form[action='/billing/upgrade'] button[type=submit]");
     await page.waitForURL(/\/_emulator\/checkout\//);
     await expect(page.textContent("body")).resolves.toContain("14 days free, then $49.00 / month");
     await shot("2-hosted-checkout");

@@ -140,9 +140,17 @@ async function entitlementBecomes(userId: string, status: string, tier?: string)
   );
 }
 
-/** Subscribes the user through the app: upgrade link → Checkout → paid → webhooks processed. */
+/** Follows an upgrade link and posts the form its page shows, as a browser does. */
+async function upgrade(b: Browser, tier: string): Promise<Page> {
+  const confirm = await b.get(`/billing/upgrade?tier=${tier}`);
+  expect(confirm.status).toBe(200);
+  expect(confirm.body).toContain(`<input type="hidden" name="tier" value="${tier}">`);
+  return b.post("/billing/upgrade", { tier });
+}
+
+/** Subscribes the user through the app: upgrade link → its form → Checkout → paid → webhooks processed. */
 async function subscribe(b: Browser & { userId: string }, tier: "local" | "mobile"): Promise<void> {
-  const res = await b.get(`/billing/upgrade?tier=${tier}`);
+  const res = await upgrade(b, tier);
   expect(res.status).toBe(303);
   await completeCheckout((await sessionOf(res.location!)).id);
   await entitlementBecomes(b.userId, "trialing", tier);
@@ -185,7 +193,7 @@ describe("job-board demo app against the worker and the Stripe emulator", () => 
     const b = await signIn("Maya Mobile");
     expect((await b.get("/jobs/nationwide")).status).toBe(403); // the SDK now holds a "none" token for her
 
-    const res = await b.get("/billing/upgrade?tier=mobile");
+    const res = await upgrade(b, "mobile");
     expect(res.status).toBe(303);
     const session = await sessionOf(res.location!);
     expect(res.location).toBe(session.url);
@@ -351,12 +359,37 @@ describe("job-board demo app against the worker and the Stripe emulator", () => 
     expect(c.body).toContain('<a class="button" href="/billing/upgrade?tier=mobile">Subscribe to Mobile</a>');
   });
 
+  test("an upgrade link starts no Checkout Session; only its form, posted with the form token, does", async () => {
+    const b = await signIn("Gus Get");
+    const sessionsOf = async (userId: string) => (await stripe.checkout.sessions.list({ limit: 100 })).data.filter((s) => s.client_reference_id === userId).length;
+
+    const confirm = await b.get("/billing/upgrade?tier=mobile");
+    expect(confirm.status).toBe(200);
+    expect(confirm.body).toMatch(/<form method="post" action="\/billing\/upgrade"[^>]*>\s*<input type="hidden" name="_csrf" value="[^"]+">/);
+    expect(confirm.body).toContain("Continue to checkout");
+    expect(await sessionsOf(b.userId)).toBe(0);
+
+    const withoutToken = await b.post("/billing/upgrade", { tier: "mobile" }, { csrf: false });
+    expect(withoutToken.status).toBe(403);
+    expect(withoutToken.body).toContain("Form expired");
+    const wrongToken = await b.send("/billing/upgrade", { method: "POST", body: new URLSearchParams({ tier: "mobile", _csrf: "0".repeat(64) }), headers: { "content-type": "application/x-www-form-urlencoded", origin: ORIGIN } });
+    expect(wrongToken.status).toBe(403);
+    const crossSite = await b.post("/billing/upgrade", { tier: "mobile" }, { origin: "https://evil.example" });
+    expect(crossSite.status).toBe(403);
+    expect(await sessionsOf(b.userId)).toBe(0);
+
+    const started = await b.post("/billing/upgrade", { tier: "mobile" });
+    expect(started.status).toBe(303);
+    expect((await sessionOf(started.location!)).client_reference_id).toBe(b.userId);
+    expect(await sessionsOf(b.userId)).toBe(1);
+  });
+
   test("a subscriber's upgrade goes through the change preview and is made for the previewed amount", async () => {
     const b = await signIn("Carl Changer");
     await subscribe(b, "local");
     expect((await b.get("/jobs/nationwide")).status).toBe(403);
 
-    const preview = await b.get("/billing/upgrade?tier=mobile"); // checkout answers 409: already subscribed
+    const preview = await upgrade(b, "mobile"); // checkout answers 409: already subscribed
     expect(preview.status).toBe(200);
     expect(preview.body).toContain("Change to Mobile");
     const amount = /data-amount-due-now="(\d+)"/.exec(preview.body)?.[1];

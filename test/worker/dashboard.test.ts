@@ -176,6 +176,42 @@ describe("dashboard session", () => {
     expect((await request(T0 + 2, "GET", "/dashboard", { cookie: token })).status).toBe(200);
   });
 
+  /** A cross-site post: a form's encodings, a no-cors fetch of a Blob (no Content-Type), and any other type. */
+  const crossSite = (key: string): [string, () => { body: BodyInit; headers: Record<string, string> }][] => [
+    ["text/plain", () => ({ body: `key=${key}`, headers: { "content-type": "text/plain" } })],
+    ["multipart", () => { const f = new FormData(); f.set("key", key); return { body: f, headers: {} }; }],
+    ["no content type", () => ({ body: new Blob([`key=${key}`]), headers: {} })],
+    // Not a form's: the check must not depend on the type at all.
+    ["application/json", () => ({ body: JSON.stringify({ key }), headers: { "content-type": "application/json" } })],
+    ["application/octet-stream", () => ({ body: `key=${key}`, headers: { "content-type": "application/octet-stream" } })],
+  ];
+  const postAs = (ms: number, path: string, body: BodyInit, headers: Record<string, string>) =>
+    at(ms).request(`${BASE}${path}`, { method: "POST", headers: { "cf-connecting-ip": freshIp(), ...headers }, body }, env);
+
+  it("refuses a sign-in posted from another site whatever its content type, and without Origin from a cross-site fetch", async () => {
+    const before = (await sessionRows()).length;
+    for (const [what, make] of crossSite(analyst.key)) {
+      const { body, headers } = make();
+      const res = await postAs(T0, "/dashboard/login", body, { ...headers, origin: "https://evil.example" });
+      expect(res.status, what).toBe(403);
+      expect(res.headers.get("content-type"), what).toBe("application/problem+json");
+      expect(sessionCookie(res), what).toBeUndefined();
+      const { body: again, headers: h } = make();
+      expect((await postAs(T0, "/dashboard/login", again, { ...h, "sec-fetch-site": "cross-site" })).status, `${what}, no Origin`).toBe(403);
+    }
+    expect((await sessionRows()).length).toBe(before);
+  });
+
+  it("ignores a sign-out posted from another site whatever its content type", async () => {
+    const token = await signIn(analyst.key, T0);
+    // Sign-out takes no body: each post carries only the type a cross-site page could give it.
+    for (const type of ["text/plain", "multipart/form-data; boundary=x", undefined, "application/json", "application/octet-stream"]) {
+      const res = await postAs(T0 + 1, "/dashboard/logout", "", { ...(type ? { "content-type": type } : {}), cookie: `${COOKIE}=${token}`, origin: "https://evil.example" });
+      expect(res.status, type ?? "no content type").toBe(403);
+      expect((await request(T0 + 2, "GET", "/dashboard", { cookie: token })).status, type ?? "no content type").toBe(200);
+    }
+  });
+
   it("clears expired sessions when someone signs in", async () => {
     await signIn(analyst.key, T0);
     const later = T0 + SESSION_TTL_MS + 1;

@@ -11,6 +11,7 @@
  * - every non-2xx answer is RFC 9457 problem+json whose `status` is the HTTP status;
  * - a rejected request (4xx) changed no row in any D1 table (row counts and a content digest
  *   of every table, listed from sqlite_master, before and after).
+ * A write route that declares no body never acts (2xx) on a request that carries one.
  * For the webhook, also: a request without a valid signature is refused; a validly signed body
  * that is not a well-formed event is refused; a well-formed event it accepts is then stored.
  *
@@ -815,7 +816,12 @@ function describeJsonRoutes(shard: { index: number; of: number }): void {
           const statuses: number[] = [];
           await fc.assert(
             fc.asyncProperty(requestArb(op, keys, known), async (req) => {
-              statuses.push((await exercise(req)).status);
+              const answer = await exercise(req);
+              statuses.push(answer.status);
+              // A write route that declares no body must not act on one it was sent anyway.
+              if (!op.body && !BODYLESS.has(op.method) && req.method === op.method && req.body !== undefined && req.body.length > 0) {
+                expect(is2xx(answer.status), `a route that takes no body acted on one:\n  ${describeExchange(req, { ...answer })}`).toBe(false);
+              }
             }),
             // A route that needs a prepared state also needs its body to agree with it: more tries.
             { seed: seedFor(label), numRuns: ROUTE_FIXTURES[label] ? 2 * RUNS_PER_ROUTE : RUNS_PER_ROUTE },

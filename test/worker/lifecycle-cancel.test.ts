@@ -12,7 +12,7 @@ import type { SubscriptionView } from "../../worker/src/billing/subscription-vie
 import { catalog } from "../../worker/src/catalog";
 import { cancellationRequests, retentionOffers, subscriptions } from "../../worker/src/db/schema";
 import { gatedD1 } from "./gated-d1";
-import { svc, TEST_CALLER } from "./helpers";
+import { call, makeKey, svc, TEST_CALLER } from "./helpers";
 import { claimsOf, DAY, entitlementOf, expectProblem, makeKeys, ok, paying, period, post, snapshot, tax, trialing, useDecliningCard, view } from "./lifecycle-helpers";
 import { db, stripe } from "./stripe-helpers";
 
@@ -153,6 +153,17 @@ describe("pause and resume", () => {
     expect(await entitlementOf(s.userId)).toMatchObject({ status: "active" });
     expect((await claimsOf(s.userId)).features).toContain("local_job_search");
     await expectProblem(await post(`/v1/subscriptions/${s.userId}/resume`), 422, "no_change", "path.user_id");
+  });
+
+  it("a malformed body on resume is refused with 400 and the paused subscription stays paused", async () => {
+    const s = await paying("local");
+    await ok(await post(`/v1/subscriptions/${s.userId}/pause`, {}));
+    const { key } = await makeKey("service");
+    for (const rawBody of ["{not json", "{}"]) {
+      await expectProblem(await call("POST", `/v1/subscriptions/${s.userId}/resume`, { key, rawBody, headers: { "content-type": "application/json" } }), 400, "body_not_allowed", "body");
+    }
+    expect((await stripe().subscriptions.retrieve(s.sub)).pause_collection).not.toBeNull();
+    expect(await entitlementOf(s.userId)).toMatchObject({ status: "paused" });
   });
 
   it("resuming after a renewal voided during the pause starts a new period now and charges it at once, instead of giving the rest of the unpaid period away", async () => {

@@ -65,7 +65,7 @@ describe("permission table", () => {
   it("serves every agent tool as a route that needs the tool's own permission, so an analyst holds only the reading ones", () => {
     for (const tool of TOOLS) expect(SPECS.find((s) => s.method === "post" && s.path === `/v1/tools/${tool.name}`)?.permission, tool.name).toBe(tool.permission);
     const analyst = TOOLS.filter((t) => (PERMISSIONS[t.permission] as readonly Role[]).includes("analyst"));
-    expect(analyst.map((t) => t.name).sort()).toEqual(["enforce_tier_access", "generate_revenue_report"]);
+    expect(analyst.map((t) => t.name).sort()).toEqual(["generate_revenue_report"]);
     expect(analyst.every((t) => t.access === "read")).toBe(true);
     expect(PERMISSIONS[TOOLS.find((t) => t.name === "process_webhook")!.permission]).toEqual(["admin"]);
   });

@@ -35,6 +35,25 @@ describe("rate limits", () => {
     expect(limited, "no 429 within 1300 requests").toBeDefined();
     expect(limited!.headers.get("retry-after")).toBe("60");
   }, 90_000);
+
+  it("counts each call of an MCP batch against the key's limit, refusing the batch whole once it is reached", async () => {
+    const { key } = await makeKey("analyst");
+    const batch = Array.from({ length: 20 }, (_, i) => ({ jsonrpc: "2.0", id: i + 1, method: "ping" }));
+    let limited: Response | undefined;
+    let batches = 0;
+    // 600 calls a minute per key, 20 per batch: 30 batches, or up to 60 when the run crosses the
+    // end of the binding's fixed minute window. Counted as one request each, 70 never get there.
+    for (; batches < 70 && !limited; batches++) {
+      const res = await call("POST", "/mcp", { key, body: batch });
+      if (res.status === 429) limited = res;
+      else expect(((await res.json()) as unknown[]).length).toBe(20);
+    }
+    expect(limited, "no 429 within 70 batches of 20 calls").toBeDefined();
+    expect(batches).toBeLessThanOrEqual(61);
+    expect(limited!.headers.get("retry-after")).toBe("60");
+    expect(limited!.headers.get("content-type")).toBe("application/problem+json");
+    expect((await limited!.json<{ type: string }>()).type).toMatch(/rate-limited$/);
+  }, 90_000);
 });
 
 /**

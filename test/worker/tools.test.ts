@@ -40,7 +40,7 @@ describe("GET /v1/tools", () => {
     const { tools } = await res.json<{ tools: Record<string, any>[] }>();
     expect(tools.map((t) => t.name)).toEqual(["create_subscription", "process_webhook", "enforce_tier_access", "generate_revenue_report", "manage_dunning_process"]);
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    expect(Object.fromEntries(tools.map((t) => [t.name, t.allowed]))).toEqual({ create_subscription: false, process_webhook: false, enforce_tier_access: true, generate_revenue_report: true, manage_dunning_process: false });
+    expect(Object.fromEntries(tools.map((t) => [t.name, t.allowed]))).toEqual({ create_subscription: false, process_webhook: false, enforce_tier_access: false, generate_revenue_report: true, manage_dunning_process: false });
     expect(byName.create_subscription.input_schema).toMatchObject({ type: "object", required: expect.arrayContaining(["user_id", "tier"]), properties: { tier: { enum: ["local", "mobile"] }, billing_cycle: { enum: ["monthly", "annual"], default: "monthly" } } });
     expect(byName.enforce_tier_access.input_schema.properties.feature.enum).toContain("nationwide_job_search");
     expect(byName.manage_dunning_process.examples).toEqual([{ customer_id: "cus_123", failure_count: 2, amount: 49 }]);
@@ -103,7 +103,7 @@ describe("create_subscription return URLs", () => {
 
 describe("enforce_tier_access", () => {
   it("with the seed's input for a user with nothing stored: denied, with the Mobile upgrade prompt, and the claimed tier contradicted", async () => {
-    const out = await ok("enforce_tier_access", { user_id: "user_123", feature: "nationwide_job_search", current_tier: "mobile" }, keys.analyst);
+    const out = await ok("enforce_tier_access", { user_id: "user_123", feature: "nationwide_job_search", current_tier: "mobile" }, keys.service);
     expect(out).toMatchObject({
       allowed: false, reason: "no_subscription", tier_mismatch: true, stored: { tier: null, status: "none" },
       upgrade: { tier: "mobile", price: { amount: 4900, currency: "usd", interval: "month" } },

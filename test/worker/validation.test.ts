@@ -1,5 +1,7 @@
+import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { call, count, makeKey } from "./helpers";
+import { pages, routes } from "../../worker/src/routes";
+import { BASE, call, count, freshIp, makeKey } from "./helpers";
 
 type Problem = { type: string; title: string; status: number; detail: string; instance: string; errors?: { field: string; message: string }[] };
 
@@ -113,3 +115,44 @@ describe("catalog", () => {
     expect(res.headers.get("access-control-allow-origin")).toBe("*");
   });
 });
+
+describe("a write route that declares no body refuses one", () => {
+  const WRITES = new Set(["post", "put", "patch", "delete"]);
+  // From the app's own route lists, so a route added later is covered without editing this file.
+  const noBody = [...routes.map((r) => ({ ...r.route, page: false })), ...pages.map((r) => ({ ...r.route, page: true }))].filter(
+    (r) => WRITES.has(r.method) && r.request?.body === undefined && !("x-raw-body" in r),
+  );
+
+  it("finds the no-body write routes, resume and logout among them", () => {
+    expect(noBody.map((r) => `${r.method} ${r.path}`)).toEqual(expect.arrayContaining(["post /v1/subscriptions/{user_id}/resume", "post /dashboard/logout"]));
+  });
+
+  for (const r of noBody) {
+    it(`${r.method.toUpperCase()} ${r.path}: a body, JSON or not, is a 400 naming the body; the same request without one is not`, async () => {
+      const { key } = await makeKey("admin");
+      const path = r.path.replace(/\{[^}]+\}/g, "no_body_test");
+      const headers: Record<string, string> = r.page ? { cookie: await dashboardSession(key), origin: BASE } : { authorization: `Bearer ${key}` };
+      for (const body of ["{not json", "{}"]) {
+        const res = await SELF.fetch(`${BASE}${path}`, { method: r.method.toUpperCase(), headers: { ...headers, "content-type": "application/json", "cf-connecting-ip": freshIp() }, body });
+        const p = await expectProblem(res, 400, /body-not-allowed$/);
+        expect(p.errors?.[0]?.field).toBe("body");
+      }
+      const bare = await SELF.fetch(`${BASE}${path}`, { method: r.method.toUpperCase(), headers: { ...headers, "cf-connecting-ip": freshIp() }, redirect: "manual" });
+      expect(bare.status === 400 && (await bare.clone().json<Problem>()).type.endsWith("body-not-allowed")).toBe(false);
+    });
+  }
+});
+
+/** A dashboard session cookie for the key, as the sign-in form sets it. */
+async function dashboardSession(key: string): Promise<string> {
+  const res = await SELF.fetch(`${BASE}/dashboard/login`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: BASE, "cf-connecting-ip": freshIp() },
+    body: new URLSearchParams({ key }).toString(),
+    redirect: "manual",
+  });
+  expect(res.status).toBe(303);
+  const cookie = res.headers.getSetCookie().find((c) => c.startsWith("__Host-fja_dashboard="));
+  expect(cookie).toBeDefined();
+  return cookie!.split(";")[0]!;
+}

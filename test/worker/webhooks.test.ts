@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { eq, inArray } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { customerRow, invoiceRow, subscriptionRow } from "../../worker/src/billing/mirror";
 import { processEvent } from "../../worker/src/billing/process";
 import type { Stripe } from "../../worker/src/billing/stripe";
@@ -271,6 +271,34 @@ describe("webhooks: happy path", () => {
   });
 });
 
+describe("webhooks: metadata is input", () => {
+  it("a metadata.user_id that is not a user id is ignored and logged: customer and subscription stay user-less, nobody gets access", async () => {
+    // Anyone with dashboard access can type metadata; this one the API could never be asked about.
+    const invalid = `not a user id ${Date.now().toString(36)}!`;
+    const price = await ensurePrice("local_monthly");
+    const customer = await stripe().customers.create({ email: `meta_${Date.now().toString(36)}@example.test`, metadata: { user_id: invalid }, payment_method: "pm_card_visa", invoice_settings: { default_payment_method: "pm_card_visa" } });
+    const sub = await stripe().subscriptions.create({ customer: customer.id, items: [{ price: price.id }], metadata: { user_id: invalid, tier: "local" } });
+    const warned = vi.spyOn(console, "error");
+    try {
+      for (const e of await eventsFor([customer.id, sub.id])) {
+        expect((await deliver(e)).status).toBe(200);
+        expect(await settled(e.id)).toBe("processed");
+      }
+      const warnings = warned.mock.calls.map(([line]) => String(line)).filter((line) => line.includes("metadata.user_id is not a user id"));
+      expect(warnings.some((line) => line.includes(customer.id))).toBe(true);
+      expect(warnings.some((line) => line.includes(sub.id))).toBe(true);
+      // The id itself is input, not logged.
+      expect(warnings.some((line) => line.includes(invalid))).toBe(false);
+    } finally {
+      warned.mockRestore();
+    }
+    expect(await db().select().from(customers).where(eq(customers.id, customer.id)).get()).toMatchObject({ userId: null });
+    expect(await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get()).toMatchObject({ userId: null, status: "active" });
+    expect(await db().select().from(entitlements).where(eq(entitlements.userId, invalid)).all()).toEqual([]);
+    expect(await db().select().from(subscriptionHistory).where(eq(subscriptionHistory.subscriptionId, sub.id)).all()).toEqual([expect.objectContaining({ userId: null })]);
+  });
+});
+
 describe("webhooks: bad input stores nothing", () => {
   async function rejected(res: Response, field = "header.stripe-signature") {
     expect(res.status).toBe(400);
@@ -298,6 +326,17 @@ describe("webhooks: bad input stores nothing", () => {
     const before = await count("stripe_events");
     const res = await deliver(event(), { timestamp: Math.floor(Date.now() / 1000) - 301 });
     await rejected(res);
+    await drained();
+    expect(await count("stripe_events")).toBe(before);
+  });
+
+  it("rejects a correctly signed timestamp more than the tolerance in the future", async () => {
+    const before = await count("stripe_events");
+    // stripe-node measures only the signature's age, so a header dated ahead would be replayable until then.
+    const res = await deliver(event(), { timestamp: Math.floor(Date.now() / 1000) + 301 });
+    const problem = await res.clone().json<{ detail: string }>();
+    await rejected(res);
+    expect(problem.detail).toMatch(/more than 300 s from now/);
     await drained();
     expect(await count("stripe_events")).toBe(before);
   });
@@ -424,7 +463,7 @@ describe("webhooks: failures, crashes and replay", () => {
     expect(entitlementBefore).toMatchObject({ tier: "mobile", status: "active", subscriptionId: sub.id });
     const expectMirrorToEqualStripe = async () => {
       const [c, s, i] = await Promise.all([stripe().customers.retrieve(customer.id, { expand: ["invoice_settings.default_payment_method"] }), stripe().subscriptions.retrieve(sub.id, { expand: ["default_payment_method"] }), stripe().invoices.retrieve(invoice!.id)]);
-      expect(withoutSync((await db().select().from(customers).where(eq(customers.id, customer.id)).get())!)).toEqual(withoutSync(customerRow(c as Stripe.Customer, 0, null)));
+      expect(withoutSync((await db().select().from(customers).where(eq(customers.id, customer.id)).get())!)).toEqual(withoutSync(customerRow(c as Stripe.Customer, 0, null, () => {})));
       expect(withoutSync((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())!)).toEqual(withoutSync(subscriptionRow(s, userId, null, 0)));
       expect(withoutSync((await db().select().from(invoices).where(eq(invoices.id, invoice!.id)).get())!)).toEqual(withoutSync(invoiceRow(i, userId, 0)));
       expect(await entitlementNow()).toEqual(entitlementBefore);

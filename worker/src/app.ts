@@ -8,6 +8,7 @@ import { rateLimitByIp, requireJson } from "./http/middleware";
 import { notFound } from "./http/not-found";
 import { onError } from "./http/problem";
 import { requestIds } from "./http/request-id";
+import { staticAssets } from "./http/static-assets";
 import { newRouter } from "./http/router";
 import { pages, routes } from "./routes";
 import { WEBHOOK_BODY_LIMIT } from "./routes/webhooks/stripe";
@@ -51,6 +52,7 @@ export function createApp(clock: Clock = systemClock) {
   app.use("/mcp", requireJson);
   app.use("/webhooks/*", bodyLimit({ maxSize: WEBHOOK_BODY_LIMIT, onError: tooLarge(WEBHOOK_BODY_LIMIT) }));
 
+  app.use("/dashboard/static/*", staticAssets);
   for (const { route, handler } of routes) app.openapi(route, handler as never);
   for (const { route, handler } of pages) app.openapi(route, handler as never);
 

@@ -134,8 +134,11 @@ const Limits = z.object({
   RATE_LIMIT_IP: binding<RateLimit>("Rate limiting binding RATE_LIMIT_IP", "limit").optional(),
 });
 
+/** wrangler.toml's [assets] binding: the worker serves /dashboard/static/* through it (http/static-assets.ts). */
+const Assets = z.object({ ASSETS: binding<{ fetch(request: Request): Promise<Response> }>("Static assets binding ASSETS", "fetch").optional() });
+
 type Input<T extends z.ZodType> = z.input<T>;
-type Raw = Input<typeof CoreConfig> & Input<typeof ReturnUrlConfig> & Input<typeof StripeConfig> & Input<typeof WebhookConfig> & Input<typeof SigningConfig> & Input<typeof AuditConfig> & Input<typeof EmailConfig> & Input<typeof DunningConfig> & Input<typeof MonitoringConfig> & Input<typeof Limits>;
+type Raw = Input<typeof CoreConfig> & Input<typeof ReturnUrlConfig> & Input<typeof StripeConfig> & Input<typeof WebhookConfig> & Input<typeof SigningConfig> & Input<typeof AuditConfig> & Input<typeof EmailConfig> & Input<typeof DunningConfig> & Input<typeof MonitoringConfig> & Input<typeof Limits> & Input<typeof Assets>;
 
 /**
  * What workerd hands the worker. Every var and secret may be absent (the concern that needs it

@@ -79,6 +79,12 @@ function timingSafeEqual(a: string, b: string): boolean {
 
 const isHttpUrl = (u: string) => /^https?:\/\//i.test(u);
 
+/** A plan named by a link or a form: a known tier shape and, if given, a billing cycle; null otherwise. */
+function upgradePlan(tier: string | undefined, cycle: string | undefined): { tier: string; billingCycle: BillingCycle | undefined } | null {
+  if (tier === undefined || !TIER.test(tier) || (cycle !== undefined && cycle !== "monthly" && cycle !== "annual")) return null;
+  return { tier, billingCycle: cycle as BillingCycle | undefined };
+}
+
 export function createApp(input: JobBoardConfig): Hono<AppEnv> {
   const config = resolveConfig(input);
   const entitlements: Entitlements<Feature> = createEntitlements<Feature>({
@@ -291,14 +297,24 @@ export function createApp(input: JobBoardConfig): Hono<AppEnv> {
     );
   });
 
+  /**
+   * An upgrade link (the billing page, a denied page, the token's upgrade URL) only shows what
+   * starts; the Checkout Session is made by the form it shows, a POST with the session's form
+   * token, so a link or a cross-site page cannot start one.
+   */
   app.get("/billing/upgrade", requireUser, async (c) => {
+    const plan = upgradePlan(c.req.query("tier"), c.req.query("billing_cycle"));
+    const catalog = await tiers();
+    if (!plan || !catalog.some((t) => t.key === plan.tier)) return page(c, views.errorPage(viewer(c), "Unknown plan", "That plan does not exist. Pick one on the billing page.", "/billing"), 400);
+    return page(c, views.upgradePage(viewer(c), { ...plan, tiers: catalog }));
+  });
+
+  app.post("/billing/upgrade", requireUser, async (c) => {
     const user = c.get("user")!;
-    const tier = c.req.query("tier") ?? "";
-    const cycleParam = c.req.query("billing_cycle");
-    if (!TIER.test(tier) || (cycleParam !== undefined && cycleParam !== "monthly" && cycleParam !== "annual")) {
-      return page(c, views.errorPage(viewer(c), "Unknown plan", "That plan does not exist. Pick one on the billing page.", "/billing"), 400);
-    }
-    const billingCycle = cycleParam as BillingCycle | undefined;
+    const body = await c.req.parseBody();
+    const plan = upgradePlan(typeof body.tier === "string" ? body.tier : undefined, typeof body.billing_cycle === "string" ? body.billing_cycle : undefined);
+    if (!plan) return page(c, views.errorPage(viewer(c), "Unknown plan", "That plan does not exist. Pick one on the billing page.", "/billing"), 400);
+    const { tier, billingCycle } = plan;
     try {
       const session = await billing.checkout({
         userId: user.id,

@@ -388,6 +388,29 @@ ${offer.amount !== undefined ? html`<p>With this offer you pay ${money(offer.amo
   );
 }
 
+/**
+ * What an upgrade link leads to: the plan and its price, and the one button that starts
+ * Checkout (a POST with the form token, so following a link alone never starts one).
+ */
+export function upgradePage(v: Viewer, p: { tier: string; billingCycle: string | undefined; tiers: readonly CatalogTier[] }): Html {
+  const tier = p.tiers.find((t) => t.key === p.tier);
+  const interval = p.billingCycle === "annual" ? "year" : "month";
+  const price = tier?.prices.find((x) => x.interval === interval);
+  return layout(
+    v,
+    `${tierName(p.tier, p.tiers)} plan`,
+    html`${price ? html`<p class="lead">${tierName(p.tier, p.tiers)}: ${priceLabel({ ...price.unit, interval })}${tier && tier.trial_days > 0 ? html`, after a ${tier.trial_days}-day free trial if this is your first subscription` : ""}.</p>` : ""}
+<p>You pay on Stripe's checkout page; if you already have a subscription, you see the change and its price first.</p>
+<form method="post" action="/billing/upgrade" class="inline">
+  ${csrfField(v)}
+  <input type="hidden" name="tier" value="${p.tier}">
+  ${p.billingCycle ? html`<input type="hidden" name="billing_cycle" value="${p.billingCycle}">` : ""}
+  <button type="submit">Continue to checkout</button>
+</form>
+<p><a href="/billing">Back to billing</a></p>`,
+  );
+}
+
 export function changePage(v: Viewer, p: { tier: string; billingCycle: string | undefined; preview: ChangePreview; tiers: readonly CatalogTier[]; flash?: string | undefined }): Html {
   const pr = p.preview;
   return layout(

@@ -28,7 +28,7 @@ export const PERMISSIONS = {
   "tools:invoke": ["admin", "service"],
   /** The compliance evidence report: configuration facts, key ages, backlogs (no secrets, no card data). */
   "compliance:read": ["admin", "analyst"],
-  /** The agent tools' manifest (GET /v1/tools) and the tools that only read (worker/src/tools/registry.ts). */
+  /** The agent tools' manifest (GET /v1/tools); each tool needs its REST twin's permission (worker/src/tools/registry.ts). */
   "tools:read": ["admin", "service", "analyst"],
   /** Moving a dunning case on now (its due stage or retry), as manage_dunning_process does. */
   "dunning:write": ["admin", "service"],

@@ -3,8 +3,8 @@
  * stays integer minor units, and MRR is normalised to a month with integer arithmetic.
  */
 import { findPriceByLookupKey } from "../catalog";
+import { isUserId } from "../entitlements/user-id";
 import { INVOICE_STATUSES, SUBSCRIPTION_STATUSES, type customers, type invoices, type subscriptions } from "../db/schema";
-import { userIdFrom } from "../entitlements/user-id";
 import type { Stripe } from "./stripe";
 
 export type CustomerRow = typeof customers.$inferSelect;
@@ -39,10 +39,27 @@ export function chargingCard(pm: string | Stripe.PaymentMethod | null | undefine
   return { defaultPaymentMethodId: pm.id, cardExpiresAt: card ? Date.UTC(card.exp_year, card.exp_month) : null };
 }
 
-export function customerRow(c: Stripe.Customer, syncedAt: number, knownUserId: string | null): CustomerRow {
+/** Told of a `metadata.user_id` the API could never take (ignored, never stored). */
+export type OnInvalidUserId = (object: { type: "customer" | "subscription"; id: string }) => void;
+
+/**
+ * The user id a Stripe object's metadata names, or null when it names none or one that is not a
+ * user id of the app (anyone with dashboard access can type one): such an id would belong to
+ * nobody, so it counts as absent and `onInvalid` hears of it.
+ */
+export function metadataUserId(object: { id: string; object: "customer" | "subscription"; metadata?: Stripe.Metadata | null }, onInvalid: OnInvalidUserId): string | null {
+  const value = object.metadata?.user_id;
+  // Stripe clears a metadata key set to "": no user id, not an invalid one.
+  if (value === undefined || value === null || value === "") return null;
+  if (isUserId(value)) return value;
+  onInvalid({ type: object.object, id: object.id });
+  return null;
+}
+
+export function customerRow(c: Stripe.Customer, syncedAt: number, knownUserId: string | null, onInvalid: OnInvalidUserId): CustomerRow {
   return {
     id: c.id,
-    userId: userIdFrom(c.metadata?.user_id) ?? knownUserId,
+    userId: metadataUserId(c, onInvalid) ?? knownUserId,
     email: c.email ?? null,
     name: c.name ?? null,
     country: c.address?.country ?? null,

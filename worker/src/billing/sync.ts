@@ -13,10 +13,9 @@ import { entitlementAsRead, guard, rowAsRead, userSubscriptionsAsRead } from "..
 import { closeCaseStatements, openCaseStatements, type InvoiceFacts } from "../dunning/cases";
 import { customers, dunningCases, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
 import { deriveEntitlement, entitlementSummary, readEntitlementVersioned, sameState, upsertEntitlement, type GraceAnchors } from "../entitlements/state";
-import { userIdFrom } from "../entitlements/user-id";
 import { clockReader } from "./test-clocks";
 import { trialEndingStatements } from "./trial-ending";
-import { customerRow, historyChanges, idOf, invoiceRow, invoiceSubscriptionId, sameRow, subscriptionRow, type CouponTerms, type CustomerRow, type InvoiceRow, type SubscriptionRow } from "./mirror";
+import { customerRow, historyChanges, idOf, invoiceRow, invoiceSubscriptionId, metadataUserId, sameRow, subscriptionRow, type CouponTerms, type CustomerRow, type OnInvalidUserId, type InvoiceRow, type SubscriptionRow } from "./mirror";
 import type { Stripe } from "./stripe";
 
 export interface SyncTargets {
@@ -204,7 +203,7 @@ async function rowsById<T extends typeof customers | typeof subscriptions | type
 }
 
 /** Customers: upserted unless a later fetch already wrote a newer state. */
-async function writeCustomers(db: Db, why: SyncCause, fetched: Fetched, now: number, userByCustomer: Map<string, string | null>): Promise<Part & { reassigned: string[] }> {
+async function writeCustomers(db: Db, why: SyncCause, fetched: Fetched, now: number, userByCustomer: Map<string, string | null>, onInvalid: OnInvalidUserId): Promise<Part & { reassigned: string[] }> {
   const out = { ...part(), reassigned: [] as string[] };
   const current = await rowsById(db, customers, [...fetched.customers.keys()]);
   for (const [id, user] of [...current].map(([id, r]) => [id, r.userId] as const)) userByCustomer.set(id, user);
@@ -214,7 +213,7 @@ async function writeCustomers(db: Db, why: SyncCause, fetched: Fetched, now: num
     const syncedAt = fetched.syncedAt.get(id) ?? now;
     const row: CustomerRow = "deleted" in c && c.deleted === true
       ? { ...(before ?? { id, userId: null, email: null, name: null, country: null, state: null, currency: null, testClock: null, createdAt: now }), defaultPaymentMethodId: null, cardExpiresAt: null, deleted: true, syncedAt }
-      : customerRow(c as Stripe.Customer, syncedAt, before?.userId ?? null);
+      : customerRow(c as Stripe.Customer, syncedAt, before?.userId ?? null, onInvalid);
     // A fetch that started later has already written a newer state: keep it.
     if (before && before.syncedAt > syncedAt) continue;
     userByCustomer.set(id, row.userId);
@@ -245,7 +244,7 @@ async function loadMissingUsers(db: Db, fetched: Fetched, userByCustomer: Map<st
 }
 
 /** Subscriptions and their history rows; returns the rows as they stand after this batch. */
-async function writeSubscriptions(db: Db, why: SyncCause, fetched: Fetched, userByCustomer: Map<string, string | null>): Promise<Part & { after: Map<string, SubscriptionRow>; formerUsers: Set<string> }> {
+async function writeSubscriptions(db: Db, why: SyncCause, fetched: Fetched, userByCustomer: Map<string, string | null>, onInvalid: OnInvalidUserId): Promise<Part & { after: Map<string, SubscriptionRow>; formerUsers: Set<string> }> {
   const out = { ...part(), after: new Map<string, SubscriptionRow>(), formerUsers: new Set<string>() };
   const current = await rowsById(db, subscriptions, [...fetched.subscriptions.keys()]);
   for (const [id, { sub, coupon, syncedAt }] of fetched.subscriptions) {
@@ -255,7 +254,7 @@ async function writeSubscriptions(db: Db, why: SyncCause, fetched: Fetched, user
       out.after.set(id, before);
       continue;
     }
-    const userId = userIdFrom(sub.metadata?.user_id) ?? userByCustomer.get(idOf(sub.customer)!) ?? before?.userId ?? null;
+    const userId = metadataUserId(sub, onInvalid) ?? userByCustomer.get(idOf(sub.customer)!) ?? before?.userId ?? null;
     const row = subscriptionRow(sub, userId, coupon, syncedAt);
     out.after.set(id, row);
     if (before?.userId && before.userId !== row.userId) out.formerUsers.add(before.userId);
@@ -453,9 +452,11 @@ export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit"
     const now = deps.clock.now();
     const userByCustomer = new Map<string, string | null>();
     const attempts = extra.attempts ?? [];
-    const custs = await writeCustomers(db, why, fetched, now, userByCustomer);
+    // Logged, not thrown: the rest of the object is still Stripe's truth and is mirrored.
+    const onInvalid: OnInvalidUserId = (o) => deps.log.log("warn", "Stripe metadata.user_id is not a user id the API can take; ignored, not stored", { cause: why.cause, object: o.type, id: o.id });
+    const custs = await writeCustomers(db, why, fetched, now, userByCustomer, onInvalid);
     const missing = await loadMissingUsers(db, fetched, userByCustomer);
-    const subs = await writeSubscriptions(db, why, fetched, userByCustomer);
+    const subs = await writeSubscriptions(db, why, fetched, userByCustomer, onInvalid);
     const assigned = await assignUsers(db, why, custs.reassigned, subs.after, userByCustomer);
     const invs = await writeInvoices(db, why, fetched, subs.after, userByCustomer);
     const parts: Part[] = [

@@ -13,9 +13,8 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { findPriceByLookupKey } from "../catalog";
 import { planName } from "../dunning/cases";
 import { enqueueEmail, isEmailAddress } from "../email/outbox";
-import { userIdFrom } from "../entitlements/user-id";
 import type { Services } from "../services";
-import { idOf } from "./mirror";
+import { idOf, metadataUserId } from "./mirror";
 import { Stripe } from "./stripe";
 
 type Deps = Pick<Services, "db" | "stripe" | "clock" | "appBaseUrl">;
@@ -54,7 +53,8 @@ export async function trialEndingStatements(
       enqueueEmail(s, {
         key: trialEndingKey(sub.id, trialEnd),
         to,
-        userId: userIdFrom(sub.metadata?.user_id) ?? userIdFrom(c.metadata?.user_id),
+        // An invalid one is ignored here as in the mirror, which this same sync logs it through.
+        userId: metadataUserId(sub, () => {}) ?? metadataUserId(c, () => {}),
         email: { template: "trial_ending", name: c.name ?? null, plan: planName(tier), trialEndsAt: trialEnd * 1000, hasPaymentMethod, amountAfterTrial: { amount: preview.amount_due, currency: preview.currency } },
       }),
     );

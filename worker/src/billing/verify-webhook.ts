@@ -13,8 +13,11 @@ export async function verifyWebhook(rawBody: string, header: string | undefined,
   if (!header) {
     throw new DomainError("invalid_signature", "The Stripe-Signature header is missing; only Stripe may call this endpoint.", { errors: [{ field: "stripe-signature", message: "missing" }] });
   }
-  let stale = false;
-  for (const secret of secrets) {
+  // stripe-node measures only a signature's age, so a timestamp dated ahead would pass and stay
+  // replayable until then: refuse any timestamp more than the tolerance away, either way.
+  const signedAt = signatureTimestamp(header);
+  let stale = signedAt !== null && Math.abs(nowMs / 1000 - signedAt) > SIGNATURE_TOLERANCE_SECONDS;
+  for (const secret of stale ? [] : secrets) {
     try {
       return await Stripe.webhooks.constructEventAsync(rawBody, header, secret, SIGNATURE_TOLERANCE_SECONDS, cryptoProvider, nowMs);
     } catch (e) {
@@ -35,4 +38,13 @@ export async function verifyWebhook(rawBody: string, header: string | undefined,
       : "No signature matches any configured webhook secret (STRIPE_WEBHOOK_SECRETS).",
     { errors: [{ field: "stripe-signature", message: stale ? "timestamp outside tolerance" : "no matching signature" }] },
   );
+}
+
+/** The `t=` of a Stripe-Signature header, or null when there is none (the verifier then says the header is malformed). */
+function signatureTimestamp(header: string): number | null {
+  for (const part of header.split(",")) {
+    const [key, value] = part.split("=", 2);
+    if (key?.trim() === "t" && value !== undefined && /^\d+$/.test(value.trim())) return Number(value.trim());
+  }
+  return null;
 }

@@ -10,6 +10,7 @@ export const PROBLEM_BASE = "https://federaljobadvisor.com/problems/";
 const CODES = {
   validation_failed: { status: 400, title: "Your request is not valid" },
   malformed_json: { status: 400, title: "The request body is not valid JSON" },
+  body_not_allowed: { status: 400, title: "This route takes no request body" },
   invalid_signature: { status: 400, title: "The webhook signature is not valid" },
   unauthenticated: { status: 401, title: "Authentication is required" },
   forbidden: { status: 403, title: "This API key may not do that" },

@@ -43,6 +43,17 @@ export function authorize(permission: Permission): MiddlewareHandler<AppEnv> {
   };
 }
 
+/**
+ * Counts `calls` more requests of the caller's key, for a request that carries several (an MCP
+ * batch): `authorize` counted the request once. Refused as a whole, before any call runs, once
+ * the key's limit is reached.
+ */
+export async function limitKeyCalls(c: Context<AppEnv>, calls: number): Promise<void> {
+  const principal = c.get("principal");
+  if (!principal) return;
+  for (let i = 0; i < calls; i++) await limit(c.env.RATE_LIMIT_KEY, `key:${principal.keyId}`, "this API key");
+}
+
 async function limit(binding: RateLimit | undefined, key: string, who: string): Promise<void> {
   if (!binding) return;
   const { success } = await binding.limit({ key });

@@ -1,5 +1,6 @@
 import { z, type RouteConfig, type RouteHandler } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { ApiError } from "./errors";
 import { KEYLESS, type Permission } from "../auth/permissions";
 import type { AppEnv } from "./context";
 import { idempotency, IdempotencyKeyHeader } from "./idempotency";
@@ -33,9 +34,55 @@ export interface ApiRoute {
 }
 
 export function handle<R extends RouteConfig & { "x-permission": Permission }>(route: R, handler: RouteHandler<R, AppEnv>): ApiRoute {
-  return { route: "x-idempotent" in route ? withIdempotencyHeader(route) : route, handler };
+  const keyed = "x-idempotent" in route ? withIdempotencyHeader(route) : route;
+  return { route: takesNoBody(keyed) ? withNoBody(keyed) : keyed, handler };
 }
 
+const WRITE_METHODS = new Set(["post", "put", "patch", "delete"]);
+
+/**
+ * A write route that declares no request body, and does not read its raw bytes itself (the
+ * webhook route declares `"x-raw-body": true`): a body sent to it is refused, since the caller
+ * meant something the route would silently ignore.
+ */
+export function takesNoBody(route: RouteConfig): boolean {
+  return WRITE_METHODS.has(route.method) && route.request?.body === undefined && !("x-raw-body" in route);
+}
+
+/** Runs after the route's own middleware (the permission comes first), before the handler. */
+function withNoBody<R extends RouteConfig>(route: R): R {
+  const own = route.middleware === undefined ? [] : Array.isArray(route.middleware) ? route.middleware : [route.middleware];
+  return { ...route, middleware: [...own, refuseBody] };
+}
+
+const refuseBody: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (await hasBody(c)) {
+    throw new ApiError("body_not_allowed", `${c.req.method} ${c.req.path} takes no request body; send none (the request was not acted on).`, {
+      errors: [{ field: "body", message: "must be empty: this route takes no body" }],
+    });
+  }
+  return next();
+};
+
+/** Any byte counts. Unread, only the first chunk is read, so a long body is not buffered to refuse it. */
+async function hasBody(c: Context<AppEnv>): Promise<boolean> {
+  const length = c.req.header("content-length");
+  if (length !== undefined && length.trim() !== "0") return true;
+  const raw = c.req.raw;
+  if (raw.body === null) return false;
+  // The idempotency middleware has read it already: ask Hono's copy.
+  if (raw.bodyUsed) return (await c.req.arrayBuffer()).byteLength > 0;
+  const reader = raw.clone().body!.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return false;
+      if (value.byteLength > 0) return true;
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
 /** Documents the Idempotency-Key header beside the route's own headers, and the refusals it adds. */
 function withIdempotencyHeader<R extends RouteConfig>(route: R): R {
   const own = route.request?.headers;

@@ -49,6 +49,7 @@ export const generateRevenueReport = defineTool({
   input: Input,
   output: Output,
   permission: "analytics:read",
+  twin: { method: "GET", path: "/v1/analytics/report" },
   access: "read",
   examples: [{ period: "monthly" }],
   handler: (s, input) => revenueReport(s, input),

@@ -176,6 +176,7 @@ export const manageDunningProcess = defineTool({
   input: Input,
   output: Output,
   permission: "dunning:write",
+  twin: { none: "it moves a dunning case on now, as the dunning cron does; no route does that" },
   access: "write",
   examples: [{ customer_id: "cus_123", failure_count: 2, amount: 49.0 }],
   exactDecimals: ["amount"],

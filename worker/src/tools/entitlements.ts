@@ -47,7 +47,9 @@ export const enforceTierAccess = defineTool({
     "Decide whether a user may use a feature now, from the stored subscription state (synced from Stripe), with the reason and an upgrade prompt when the answer is no. `current_tier` is what you believe the user has: it never changes the answer, and `tier_mismatch` says when it differs from the stored tier.",
   input: Input,
   output: Output,
-  permission: "tools:read",
+  // What GET /v1/entitlements/{user_id} needs: the stored entitlement is what the tool reveals.
+  permission: "entitlements:read",
+  twin: { method: "GET", path: "/v1/entitlements/{user_id}" },
   access: "read",
   examples: [{ user_id: "user_123", feature: "nationwide_job_search", current_tier: "mobile" }],
   async handler(s, input) {

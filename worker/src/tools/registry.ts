@@ -4,12 +4,12 @@
  * permission a role needs, whether it reads or writes, the seed's example inputs, and
  * `run(services, input, actor)`, which checks the role and the input before anything else.
  *
- * Permissions (auth/permissions.ts): a tool needs what the API route doing the same needs, so
- * no role gains anything through a tool.
+ * Permissions (auth/permissions.ts): a tool needs what the API route doing the same needs (its
+ * declared `twin`), so no role gains anything through a tool.
  * - create_subscription: `billing:write` (admin, service), as POST /v1/checkout; writes.
  * - process_webhook: `events:replay` (admin), as POST /v1/events/{id}/replay; writes.
  * - manage_dunning_process: `dunning:write` (admin, service); writes (runs due stages, retries).
- * - enforce_tier_access: `tools:read` (admin, service, analyst); reads.
+ * - enforce_tier_access: `entitlements:read` (admin, service), as GET /v1/entitlements/{user_id}; reads.
  * - generate_revenue_report: `analytics:read` (admin, analyst), as GET /v1/analytics/report; reads.
  */
 import { generateRevenueReport } from "./analytics";

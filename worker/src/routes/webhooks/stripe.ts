@@ -19,6 +19,8 @@ const route = createRoute({
   method: "post",
   path: "/webhooks/stripe",
   ...guard("stripe_signature"),
+  // Read as raw bytes by the handler (the signature covers them), so not declared as a JSON body.
+  "x-raw-body": true as const,
   summary: "Stripe webhook endpoint (signed)",
   tags: ["webhooks"],
   responses: {

@@ -109,6 +109,7 @@ export const createSubscription = defineTool({
   input: Input,
   output: Output,
   permission: "billing:write",
+  twin: { method: "POST", path: "/v1/checkout" },
   access: "write",
   examples: [{ user_id: "user_123", tier: "mobile", billing_cycle: "monthly" }],
   async handler(s, input, actor): Promise<Out> {

@@ -217,6 +217,7 @@ export const processWebhook = defineTool({
   input: Input,
   output: Output,
   permission: "events:replay",
+  twin: { method: "POST", path: "/v1/events/{id}/replay" },
   access: "write",
   examples: [{ type: "invoice.payment_failed", data: { object: { id: "in_123", object: "invoice" } } }],
   handler: run,

@@ -1,0 +1,78 @@
+/**
+ * A tool never grants what its REST twin refuses: every tool in the registry is walked against
+ * the route it declares as its twin (`twin`), role by role, by the permission table and over
+ * the wire, through POST /v1/tools/{name} and through MCP.
+ */
+import { SELF } from "cloudflare:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
+import { beforeAll, describe, expect, it } from "vitest";
+import { roleHas, type Permission } from "../../worker/src/auth/permissions";
+import { ROLES, type Role } from "../../worker/src/db/schema";
+import { MCP_FORBIDDEN } from "../../worker/src/mcp/server";
+import { routes } from "../../worker/src/routes";
+import { TOOLS, type Tool } from "../../worker/src/tools/registry";
+import { BASE, call, freshIp, makeKey } from "./helpers";
+
+const keys = {} as Record<Role, string>;
+
+beforeAll(async () => {
+  for (const role of ROLES) keys[role] = (await makeKey(role, { name: `twin-${role}` })).key;
+});
+
+/** The twin's route as the app registers it, and the permission it declares. */
+function twinOf(tool: Tool): { method: string; path: string; permission: Permission } | null {
+  if ("none" in tool.twin) return null;
+  const { method, path } = tool.twin;
+  const route = routes.find((r) => r.route.method === method.toLowerCase() && r.route.path === path);
+  expect(route, `${tool.name}'s twin ${method} ${path} is not a route of the app`).toBeDefined();
+  return { method, path, permission: route!.route["x-permission"] };
+}
+
+async function mcpClient(key: string): Promise<Client> {
+  const ip = freshIp();
+  const transport = new StreamableHTTPClientTransport(new URL(`${BASE}/mcp`), {
+    fetch: (url, init) => SELF.fetch(url, init),
+    requestInit: { headers: { "cf-connecting-ip": ip, authorization: `Bearer ${key}` } },
+  });
+  const client = new Client({ name: "twin-test", version: "1.0.0" }, { jsonSchemaValidator: new CfWorkerJsonSchemaValidator() });
+  await client.connect(transport);
+  return client;
+}
+
+describe("every agent tool against its REST twin", () => {
+  it("each tool names a twin route of the app, or says why it has none", () => {
+    expect(TOOLS.length).toBeGreaterThanOrEqual(5);
+    for (const tool of TOOLS) {
+      if ("none" in tool.twin) expect(tool.twin.none.length, tool.name).toBeGreaterThan(20);
+      else twinOf(tool);
+    }
+    expect(TOOLS.filter((t) => !("none" in t.twin)).length).toBeGreaterThanOrEqual(4);
+  });
+
+  for (const tool of TOOLS.filter((t) => !("none" in t.twin))) {
+    it(`${tool.name}: each role is refused the tool, over HTTP and MCP, exactly when it is refused its twin`, async () => {
+      const twin = twinOf(tool)!;
+      for (const role of ROLES) {
+        const refused = !roleHas(role, twin.permission);
+        expect(!roleHas(role, tool.permission), `${role}: ${tool.name} (${tool.permission}) vs ${twin.method} ${twin.path} (${twin.permission})`).toBe(refused);
+
+        // The permission is checked before the input: an empty one is enough to tell.
+        const rest = await call(twin.method, twin.path.replace(/\{[^}]+\}/g, "twin_test_1"), { key: keys[role], ...(twin.method === "GET" ? {} : { body: {} }) });
+        expect(rest.status === 403, `${role} on ${twin.method} ${twin.path}: HTTP ${rest.status}`).toBe(refused);
+
+        const http = await call("POST", `/v1/tools/${tool.name}`, { key: keys[role], body: {} });
+        expect(http.status === 403, `${role} on POST /v1/tools/${tool.name}: HTTP ${http.status}`).toBe(refused);
+
+        const client = await mcpClient(keys[role]);
+        const listed = (await client.listTools()).tools.map((t) => t.name);
+        expect(listed.includes(tool.name), `${role} lists ${tool.name} over MCP`).toBe(!refused);
+        const outcome = await client.callTool({ name: tool.name, arguments: {} }).catch((e: unknown) => e);
+        expect(outcome instanceof McpError && outcome.code === MCP_FORBIDDEN, `${role} calls ${tool.name} over MCP: ${outcome instanceof Error ? outcome.message : JSON.stringify(outcome)}`).toBe(refused);
+        await client.close();
+      }
+    });
+  }
+});
