@@ -341,6 +341,19 @@ describe("webhooks: bad input stores nothing", () => {
     expect(await count("stripe_events")).toBe(before);
   });
 
+  it("rejects a header dated in the future however its timestamp is written: a second t=, or digits followed by junk", async () => {
+    const { sign } = await import("./stripe-helpers");
+    const ev = event();
+    const now = Math.floor(Date.now() / 1000);
+    const ahead = now + 3600;
+    const signature = (await sign(JSON.stringify(ev), undefined, ahead)).split(",").find((p) => p.startsWith("v1="))!;
+    const before = await count("stripe_events");
+    // stripe-node keeps the last t= and reads it with parseInt: both headers below verify there.
+    for (const header of [`t=${now},t=${ahead},${signature}`, `t=${ahead}x,${signature}`]) await rejected(await deliver(ev, { header }));
+    await drained();
+    expect(await count("stripe_events")).toBe(before);
+  });
+
   it("rejects a missing signature header", async () => {
     const before = await count("stripe_events");
     await rejected(await deliver(event(), { header: null }));

@@ -16,7 +16,8 @@ export async function verifyWebhook(rawBody: string, header: string | undefined,
   // stripe-node measures only a signature's age, so a timestamp dated ahead would pass and stay
   // replayable until then: refuse any timestamp more than the tolerance away, either way.
   const signedAt = signatureTimestamp(header);
-  let stale = signedAt !== null && Math.abs(nowMs / 1000 - signedAt) > SIGNATURE_TOLERANCE_SECONDS;
+  if (signedAt === null) throw malformedHeader();
+  let stale = Math.abs(nowMs / 1000 - signedAt) > SIGNATURE_TOLERANCE_SECONDS;
   for (const secret of stale ? [] : secrets) {
     try {
       return await Stripe.webhooks.constructEventAsync(rawBody, header, secret, SIGNATURE_TOLERANCE_SECONDS, cryptoProvider, nowMs);
@@ -26,9 +27,7 @@ export async function verifyWebhook(rawBody: string, header: string | undefined,
       }
       if (!(e instanceof Stripe.errors.StripeSignatureVerificationError)) throw e;
       if (/tolerance/i.test(e.message)) stale = true;
-      if (/Unable to extract timestamp and signatures/i.test(e.message)) {
-        throw new DomainError("invalid_signature", "The Stripe-Signature header is malformed: expected `t=<unix seconds>,v1=<hex hmac>`.", { errors: [{ field: "stripe-signature", message: "malformed" }] });
-      }
+      if (/Unable to extract timestamp and signatures/i.test(e.message)) throw malformedHeader();
     }
   }
   throw new DomainError(
@@ -40,11 +39,17 @@ export async function verifyWebhook(rawBody: string, header: string | undefined,
   );
 }
 
-/** The `t=` of a Stripe-Signature header, or null when there is none (the verifier then says the header is malformed). */
+const malformedHeader = () =>
+  new DomainError("invalid_signature", "The Stripe-Signature header is malformed: expected `t=<unix seconds>,v1=<hex hmac>`.", { errors: [{ field: "stripe-signature", message: "malformed" }] });
+
+/**
+ * The `t=` of a Stripe-Signature header, read as stripe-node reads it (the exact key `t`), or
+ * null unless there is exactly one and it is all digits: stripe-node keeps the last `t=` and
+ * parses it with parseInt, so a second one or trailing junk would let it verify another
+ * timestamp than the one checked here.
+ */
 function signatureTimestamp(header: string): number | null {
-  for (const part of header.split(",")) {
-    const [key, value] = part.split("=", 2);
-    if (key?.trim() === "t" && value !== undefined && /^\d+$/.test(value.trim())) return Number(value.trim());
-  }
-  return null;
+  const stamps = header.split(",").map((part) => part.split("=")).filter(([key]) => key === "t");
+  const value = stamps.length === 1 ? stamps[0]![1] : undefined;
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : null;
 }
