@@ -2,7 +2,7 @@
  * Issue 22's acceptance, against the system `npm start` runs: the worker in workerd with its real
  * queue, the Stripe emulator over HTTP sending signed webhooks as they happen (a clock advance's
  * events arrive as a burst, one queue message each), and both crons run after every step the way
- * the running system gets them (the scheduled handler). A subscriber on a test clock whose renewal
+ * the running system gets them (over HTTP, as npm start runs them). A subscriber on a test clock whose renewal
  * fails is walked through days 1-22 after the failure: the day 3, 7 and 14 emails, the worker's
  * retries, access lost on day 21 everywhere at once; then paying restores it with one email.
  */
@@ -42,9 +42,10 @@ afterAll(async () => {
   await emulator?.stop();
 });
 
-/** One cron, as Cloudflare (and npm start's /__scheduled) runs it, to its end. */
+/** One cron, over HTTP as npm start runs it through wrangler's /__scheduled, to its end. */
 async function runCron(name: keyof typeof CRONS) {
-  await (await worker.mf.getWorker()).scheduled({ cron: CRONS[name], scheduledTime: new Date() });
+  const res = await fetch(`${worker.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent(CRONS[name])}`);
+  expect(res.status, await res.text()).toBe(200);
   for (let i = 0; ; i++) {
     const run = await worker.db.prepare("select last_started_at as started, last_finished_at as finished from cron_runs where cron = ?").bind(name).first<{ started: number | null; finished: number | null }>();
     if (run?.finished != null && run.started != null && run.finished >= run.started) return;

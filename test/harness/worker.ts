@@ -235,6 +235,9 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
         "stripe-events-dlq": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 100, retryDelay: 3600 },
       },
       bindings,
+      // Crons over HTTP, as `wrangler dev --test-scheduled` serves /__scheduled to npm start:
+      // GET /cdn-cgi/local/scheduled?cron=... runs the scheduled handler to its end.
+      unsafeTriggerHandlers: true,
       host: "127.0.0.1",
       port: opts.port ?? 0,
       ...(opts.verbose ? {} : { log: new NoOpLog() }),
