@@ -11,7 +11,8 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { chainRow, type AuditEntry } from "../worker/src/audit/chain.ts";
-import { generateKey, randomId } from "../worker/src/auth/keys.ts";
+import { generateKey } from "../worker/src/auth/keys.ts";
+import { randomId } from "../worker/src/crypto.ts";
 import { ROLES, type Role } from "../worker/src/db/schema.ts";
 import { d1, lit, ROOT, type Target } from "./d1.ts";
 

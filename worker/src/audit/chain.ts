@@ -3,6 +3,7 @@
  * previous row's hash, so changing or deleting any row breaks every hash after it, and
  * `verify` can name the first row that no longer fits.
  */
+import { canonicalJson, sha256Hex } from "../crypto";
 import type { ActorType } from "../db/schema";
 
 export type { ActorType };
@@ -47,21 +48,6 @@ export interface ChainedRow {
   after: string | null;
   requestId: string | null;
   prevHash: string;
-}
-
-/** JSON with object keys sorted at every depth: the same value always gives the same bytes. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-}
-
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 export function rowHash(row: ChainedRow): Promise<string> {

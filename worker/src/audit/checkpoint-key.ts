@@ -5,7 +5,7 @@
  * Worker's secrets. It is a key of its own (not the webhook or entitlement keys) so that leaking
  * or rotating one says nothing about the others.
  */
-import { canonicalJson } from "./chain";
+import { canonicalJson } from "../crypto";
 
 export interface Checkpoint {
   seq: number;

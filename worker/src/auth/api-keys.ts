@@ -4,7 +4,8 @@ import type { Caller } from "../audit/chain";
 import { apiKeys, type Role } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
-import { generateKey, hashKey, looksLikeKey, randomId } from "./keys";
+import { randomId } from "../crypto";
+import { generateKey, hashKey, looksLikeKey } from "./keys";
 
 type Deps = Pick<Services, "db" | "clock" | "audit">;
 

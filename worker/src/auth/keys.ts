@@ -2,21 +2,11 @@
  * API key material. A key is `fja_` + 32 random bytes in base64url (256 bits); only its
  * SHA-256 is stored, with a short prefix so people can tell keys apart in listings.
  */
-import { sha256Hex } from "../audit/chain";
+import { randomBase64url, sha256Hex } from "../crypto";
 
 export const KEY_PREFIX = "fja_";
 const PREFIX_LENGTH = 12;
 const KEY_PATTERN = /^fja_[A-Za-z0-9_-]{43}$/;
-
-function base64url(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-export function randomId(prefix: string, bytes = 12): string {
-  return `${prefix}_${base64url(crypto.getRandomValues(new Uint8Array(bytes)))}`;
-}
 
 export interface KeyMaterial {
   key: string;
@@ -25,7 +15,7 @@ export interface KeyMaterial {
 }
 
 export async function generateKey(): Promise<KeyMaterial> {
-  const key = KEY_PREFIX + base64url(crypto.getRandomValues(new Uint8Array(32)));
+  const key = KEY_PREFIX + randomBase64url(32);
   return { key, prefix: key.slice(0, PREFIX_LENGTH), hash: await hashKey(key) };
 }
 

@@ -9,7 +9,8 @@ import { apiKeys, dashboardSessions } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
 import type { Principal } from "./api-keys";
-import { hashKey, randomId } from "./keys";
+import { randomBase64url, randomId } from "../crypto";
+import { hashKey } from "./keys";
 import { roleHas, type Permission } from "./permissions";
 
 type Deps = Pick<Services, "db" | "clock" | "audit">;
@@ -25,11 +26,7 @@ export interface Session {
   expiresAt: number;
 }
 
-function newToken(): string {
-  let s = "";
-  for (const b of crypto.getRandomValues(new Uint8Array(32))) s += String.fromCharCode(b);
-  return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
+const newToken = (): string => randomBase64url(32);
 
 /** One message for every refusal: which keys exist and what roles they hold is not for a sign-in form to tell. */
 export const SIGN_IN_REFUSED = "That key cannot open the dashboard.";

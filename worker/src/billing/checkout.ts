@@ -6,7 +6,8 @@
  * follows from the webhooks).
  */
 import { and, eq } from "drizzle-orm";
-import { sha256Hex, type Caller } from "../audit/chain";
+import type { Caller } from "../audit/chain";
+import { sha256Hex } from "../crypto";
 import { catalog as defaultCatalog, findTier, type Catalog } from "../catalog";
 import { customers, subscriptions } from "../db/schema";
 import { DomainError, invalidInput } from "../errors";

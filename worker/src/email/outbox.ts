@@ -5,6 +5,7 @@
  * stores nothing (INSERT ... ON CONFLICT DO NOTHING), so a repeated or overlapping tick never
  * emails anyone twice.
  */
+import { randomHex } from "../crypto";
 import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { emailOutbox, type EmailStatus } from "../db/schema";
@@ -30,9 +31,6 @@ export function isEmailAddress(to: string): boolean {
   return to.length <= 254 && ADDRESS.test(to);
 }
 
-function randomHex(bytes: number): string {
-  return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /**
  * The INSERT ... ON CONFLICT DO NOTHING of one rendered email, due now: put it in your own D1

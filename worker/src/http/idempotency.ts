@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { sha256Hex } from "../audit/chain";
+import { sha256Hex } from "../crypto";
 import { isDomainError } from "../errors";
 import { claimIdempotencyKey, type IdempotentRequest } from "../idempotency/claim";
 import { completeIdempotencyKey } from "../idempotency/complete";

@@ -1,4 +1,4 @@
-import { sha256Hex } from "../audit/chain";
+import { sha256Hex } from "../crypto";
 
 /**
  * What makes two requests "the same request" for an Idempotency-Key: method, path and the body's
