@@ -388,8 +388,12 @@ async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, Subsc
     out.guards.push(...guards);
     const { state: prior, version } = await readEntitlementVersioned(db, userId);
     out.guards.push(guard(db, entitlementAsRead(userId, version)));
-    // The grace is reckoned on the time the user lives on: their test clock's, in test mode.
-    const next = deriveEntitlement(userId, mine, prior, await nowOn(mine.find((s) => s.testClock !== null)?.testClock ?? null), anchors);
+    // The grace and a suspension's date are reckoned on the time the user lives on (their test
+    // clock's, in test mode); nothing else in the derivation reads the time, so the clock is read
+    // only when one of those is in play.
+    const timed = mine.some((s) => s.status === "past_due" || s.status === "unpaid" || s.status === "paused");
+    const userNow = timed ? await nowOn(mine.find((s) => s.testClock !== null)?.testClock ?? null) : now;
+    const next = deriveEntitlement(userId, mine, prior, userNow, anchors);
     if (sameState(prior, next)) continue;
     out.statements.push(...upsertEntitlement(db, next, now, version));
     audited(out, why, "entitlement.changed", "user", userId, entitlementSummary(prior), entitlementSummary(next));
