@@ -83,7 +83,7 @@ export async function findPromotionCode(deps: Pick<Services, "stripe" | "clock">
 }
 
 /** The coupon behind a promotion code (older API versions put it at `coupon`, newer at `promotion.coupon`). */
-export async function couponOf(deps: Pick<Services, "stripe">, promo: Stripe.PromotionCode): Promise<Stripe.Coupon | null> {
+export async function promotionCoupon(deps: Pick<Services, "stripe">, promo: Stripe.PromotionCode): Promise<Stripe.Coupon | null> {
   const legacy = (promo as unknown as { coupon?: Stripe.Coupon | string | null }).coupon;
   const ref = (promo as unknown as { promotion?: { coupon?: Stripe.Coupon | string | null } }).promotion?.coupon ?? legacy ?? null;
   if (ref === null) return null;
@@ -98,7 +98,7 @@ export interface PromotionCodeView {
 
 export async function lookupPromotionCode(deps: Pick<Services, "stripe" | "clock">, code: string): Promise<PromotionCodeView> {
   const promo = await findPromotionCode(deps, code);
-  const coupon = promo ? await couponOf(deps, promo) : null;
+  const coupon = promo ? await promotionCoupon(deps, promo) : null;
   if (!promo || !coupon || !coupon.valid) throw new DomainError("not_found", `No active promotion code ${code}.`, { errors: [{ field: "code", message: "no such active promotion code" }] });
   return {
     code: promo.code,
@@ -145,7 +145,7 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
   let promotionCodeId: string | undefined;
   if (input.promotionCode !== undefined) {
     const promo = await findPromotionCode(deps, input.promotionCode);
-    const coupon = promo ? await couponOf(deps, promo) : null;
+    const coupon = promo ? await promotionCoupon(deps, promo) : null;
     if (!promo || !coupon?.valid) throw invalid("promotion_code", "unknown, inactive or expired promotion code", `The promotion code ${input.promotionCode} cannot be used.`);
     promotionCodeId = promo.id;
   }

@@ -8,7 +8,7 @@ import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { syncState } from "../db/schema";
 import type { Services } from "../services";
-import { couponOf, emptyFetched, writeObjects } from "./sync";
+import { subscriptionCoupon, emptyFetched, writeObjects } from "./sync";
 import type { CouponTerms } from "./mirror";
 
 const KEY = "resync";
@@ -57,7 +57,7 @@ export async function resyncChunk(deps: Pick<Services, "db" | "stripe" | "clock"
       hasMore = list.has_more;
     } else if (state.phase === "subscriptions") {
       const list = await deps.stripe.subscriptions.list({ ...page, status: "all", expand: ["data.default_payment_method"] });
-      for (const sub of list.data) fetched.subscriptions.set(sub.id, { sub, coupon: await couponOf(deps.stripe, deps.clock, sub, coupons), syncedAt });
+      for (const sub of list.data) fetched.subscriptions.set(sub.id, { sub, coupon: await subscriptionCoupon(deps.stripe, deps.clock, sub, coupons), syncedAt });
       last = list.data.at(-1)?.id;
       hasMore = list.has_more;
     } else {

@@ -62,7 +62,7 @@ export interface Fetched {
   deletedInvoices: Set<string>;
 }
 
-export async function couponOf(stripe: Stripe, clock: Clock, sub: Stripe.Subscription, cache: Map<string, CouponTerms>): Promise<CouponTerms | null> {
+export async function subscriptionCoupon(stripe: Stripe, clock: Clock, sub: Stripe.Subscription, cache: Map<string, CouponTerms>): Promise<CouponTerms | null> {
   const first = sub.discounts[0];
   if (!first) return null;
   const discount = typeof first === "string" ? null : first;
@@ -124,7 +124,7 @@ async function fetchAll(ctx: Pick<Services, "db" | "stripe" | "clock">, why: Syn
     const syncedAt = ctx.clock.now();
     // Expanded in the same call: the card's expiry costs no request of its own.
     const sub = await ctx.stripe.subscriptions.retrieve(id, { expand: ["default_payment_method"] });
-    out.subscriptions.set(id, { sub, coupon: await couponOf(ctx.stripe, ctx.clock, sub, coupons), syncedAt });
+    out.subscriptions.set(id, { sub, coupon: await subscriptionCoupon(ctx.stripe, ctx.clock, sub, coupons), syncedAt });
     targets.customers.add(idOf(sub.customer)!);
   }
   // A subscription past due whose unpaid invoice the mirror has not seen (that invoice's events

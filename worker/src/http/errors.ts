@@ -33,7 +33,8 @@ const CODES = {
   unavailable: { status: 503, title: "Service unavailable" },
 } as const satisfies Record<DomainCode | string, { status: number; title: string }>;
 
-export type ErrorCode = keyof typeof CODES;
+/** A problem code: every domain code, and the ones only HTTP has (rate limits, media types, body size). */
+export type ProblemCode = keyof typeof CODES;
 
 export interface FieldError {
   /** Dotted path of the failing field in the request, e.g. `body.role` or `query.limit`. */
@@ -48,7 +49,7 @@ export interface Problem {
   status: number;
   detail: string;
   instance?: string;
-  code: ErrorCode;
+  code: ProblemCode;
   request_id?: string;
   errors?: FieldError[];
   [extension: string]: unknown;
@@ -56,14 +57,14 @@ export interface Problem {
 
 export class ApiError extends Error {
   override name = "ApiError";
-  readonly code: ErrorCode;
+  readonly code: ProblemCode;
   readonly status: number;
   readonly errors?: FieldError[];
   readonly headers?: Record<string, string>;
   readonly extensions?: Record<string, unknown>;
 
   constructor(
-    code: ErrorCode,
+    code: ProblemCode,
     detail: string,
     options: { errors?: FieldError[]; headers?: Record<string, string>; extensions?: Record<string, unknown>; cause?: unknown } = {},
   ) {
@@ -90,7 +91,7 @@ export class ApiError extends Error {
   }
 }
 
-export function problemType(code: ErrorCode): string {
+export function problemType(code: ProblemCode): string {
   return PROBLEM_BASE + code.replaceAll("_", "-");
 }
 
