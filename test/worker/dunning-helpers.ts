@@ -65,7 +65,7 @@ export async function smartRetries(clock: string, setting: { schedule_days: numb
  */
 export async function deliverAsStripeDoes(ids: { customer: string; sub: string }, seen = new Set<string>()): Promise<Set<string>> {
   const invoiceIds = (await stripe().invoices.list({ customer: ids.customer, limit: 100 })).data.map((i) => i.id);
-  for (const e of await eventsFor([ids.customer, ids.sub, ...invoiceIds])) {
+  for (const e of await eventsFor([ids.customer, ids.sub, ...invoiceIds], seen)) {
     if (seen.has(e.id)) continue;
     seen.add(e.id);
     const res = await deliver(e);

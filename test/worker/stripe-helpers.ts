@@ -68,10 +68,12 @@ export async function drained(timeoutMs = 10_000): Promise<void> {
   await db().delete(stripeEvents).where(eq(stripeEvents.id, id));
 }
 
-/** Every event the emulator has for an object, oldest first. */
-export async function eventsFor(objectIds: string[]): Promise<Stripe.Event[]> {
+/** Every event the emulator has for an object, oldest first; with `after`, only those emitted after the newest event in it. */
+export async function eventsFor(objectIds: string[], after?: ReadonlySet<string>): Promise<Stripe.Event[]> {
   const out: Stripe.Event[] = [];
   for await (const e of stripe().events.list({ limit: 100 })) {
+    // The list runs newest emitted first: past an event already had, every older one was had too.
+    if (after?.has(e.id)) break;
     const obj = e.data.object as { id?: string };
     if (obj.id && objectIds.includes(obj.id)) out.push(e);
   }
