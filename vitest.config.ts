@@ -14,6 +14,14 @@ export default defineConfig({
     // The worker logs one line per request (monitoring): thousands in a run, and a failure's
     // own output is lost among them. Tests that assert on that line spy on the console instead.
     onConsoleLog: (log) => !log.includes('"message":"request"'),
-    projects: ["test/worker/vitest.config.ts", "test/worker/vitest.isolated.config.ts", "test/e2e/vitest.config.ts", "test/structure/vitest.config.ts", "test/browser/vitest.config.ts", "packages/entitlements/vitest.config.ts", "packages/stripe-emulator/vitest.config.ts"],
+    projects: [
+      "test/worker/vitest.config.ts",
+      "test/worker/vitest.isolated.config.ts",
+      "test/e2e/vitest.config.ts",
+      "test/structure/vitest.config.ts",
+      "test/browser/vitest.config.ts",
+      "packages/entitlements/vitest.config.ts",
+      "packages/stripe-emulator/vitest.config.ts",
+    ],
   },
 });

@@ -35,8 +35,21 @@ async function appendWithAudit(target: Target, change: string[], entry: AuditEnt
     const [head] = await d1<{ seq: number; hash: string }>(target, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
     const row = await chainRow(head, entry, Date.now());
     const audit = `INSERT INTO audit_log (seq, at, actor_type, actor_id, action, subject_type, subject_id, before, after, request_id, prev_hash, hash) VALUES (${[
-      row.seq, row.at, row.actorType, row.actorId, row.action, row.subjectType, row.subjectId, row.before, row.after, row.requestId, row.prevHash, row.hash,
-    ].map(lit).join(", ")})`;
+      row.seq,
+      row.at,
+      row.actorType,
+      row.actorId,
+      row.action,
+      row.subjectType,
+      row.subjectId,
+      row.before,
+      row.after,
+      row.requestId,
+      row.prevHash,
+      row.hash,
+    ]
+      .map(lit)
+      .join(", ")})`;
     try {
       await d1(target, [...change, audit].join(";\n"));
       return;
@@ -52,8 +65,17 @@ export async function createKey(target: Target, opts: { role: Role; name: string
   const now = Date.now();
   const expiresAt = opts.expiresInDays ? now + opts.expiresInDays * 86_400_000 : null;
   const insert = `INSERT INTO api_keys (id, name, role, prefix, hash, created_at, expires_at, created_by) VALUES (${[
-    id, opts.name, opts.role, material.prefix, material.hash, now, expiresAt, `cli:${actor.id}`,
-  ].map(lit).join(", ")})`;
+    id,
+    opts.name,
+    opts.role,
+    material.prefix,
+    material.hash,
+    now,
+    expiresAt,
+    `cli:${actor.id}`,
+  ]
+    .map(lit)
+    .join(", ")})`;
   await appendWithAudit(target, [insert], {
     actor,
     action: "api_key.created",
@@ -100,7 +122,10 @@ async function main() {
     console.table(rows);
   } else if (command === "revoke") {
     if (!values.id) throw new Error("--id is required");
-    const [row] = await d1<{ name: string; role: string; prefix: string; expires_at: number | null; revoked_at: number | null }>(target, `SELECT name, role, prefix, expires_at, revoked_at FROM api_keys WHERE id = ${lit(values.id)}`);
+    const [row] = await d1<{ name: string; role: string; prefix: string; expires_at: number | null; revoked_at: number | null }>(
+      target,
+      `SELECT name, role, prefix, expires_at, revoked_at FROM api_keys WHERE id = ${lit(values.id)}`,
+    );
     if (!row) throw new Error(`no key ${values.id}`);
     if (row.revoked_at !== null) return console.log(`${values.id} is already revoked.`);
     const now = Date.now();
@@ -113,7 +138,9 @@ async function main() {
     });
     console.log(`Revoked ${values.id}.`);
   } else {
-    console.log("usage: npm run apikey -- create --role admin|service|analyst --name NAME [--expires-in-days N] [--if-none] [--remote]\n       npm run apikey -- list [--remote]\n       npm run apikey -- revoke --id key_... [--remote]");
+    console.log(
+      "usage: npm run apikey -- create --role admin|service|analyst --name NAME [--expires-in-days N] [--if-none] [--remote]\n       npm run apikey -- list [--remote]\n       npm run apikey -- revoke --id key_... [--remote]",
+    );
     process.exitCode = command ? 2 : 0;
   }
 }

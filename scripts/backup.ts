@@ -30,7 +30,9 @@ async function main() {
   const target = values.remote ? "remote" : "local";
   const started = Date.now();
   const done = await backup({ target, config: values.config, outDir: path.resolve(values["out-dir"] ?? path.join(ROOT, "backups")) });
-  console.log(`Backed up the ${target} database to ${path.relative(process.cwd(), done.file)} (${done.bytes} bytes, sha256 ${done.sha256}) in ${((Date.now() - started) / 1000).toFixed(1)} s; recorded in its backups table.`);
+  console.log(
+    `Backed up the ${target} database to ${path.relative(process.cwd(), done.file)} (${done.bytes} bytes, sha256 ${done.sha256}) in ${((Date.now() - started) / 1000).toFixed(1)} s; recorded in its backups table.`,
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -75,7 +75,9 @@ async function main() {
   }
   const started = Date.now();
   const done = await restore(file, { target, config: values.config });
-  console.log(`Restored ${file} (${done.bytes} bytes, sha256 ${done.sha256}) into the ${target} database (dropped ${done.dropped} tables, views and triggers first) in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+  console.log(
+    `Restored ${file} (${done.bytes} bytes, sha256 ${done.sha256}) into the ${target} database (dropped ${done.dropped} tables, views and triggers first) in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
+  );
   console.log("Next: start the worker and run `npm run resync` so the Stripe mirror catches up with what changed since the backup; `npm run db:migrate` if the dump predates a migration.");
 }
 

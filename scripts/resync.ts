@@ -7,7 +7,9 @@ import { parseArgs } from "node:util";
 import { readLocalAdminKey } from "./apikey.ts";
 
 async function main() {
-  const { values } = parseArgs({ options: { url: { type: "string", default: process.env.BILLING_URL ?? "http://127.0.0.1:8787" }, key: { type: "string" }, restart: { type: "boolean", default: false } } });
+  const { values } = parseArgs({
+    options: { url: { type: "string", default: process.env.BILLING_URL ?? "http://127.0.0.1:8787" }, key: { type: "string" }, restart: { type: "boolean", default: false } },
+  });
   const key = values.key ?? process.env.BILLING_ADMIN_KEY ?? (await readLocalAdminKey());
   if (!key) throw new Error("pass --key (an admin API key) or set BILLING_ADMIN_KEY");
   let body: Record<string, unknown> = { restart: values.restart };

@@ -28,7 +28,11 @@ const PORT = Number(process.env.PORT ?? 8787);
 const EMULATOR_PORT = Number(process.env.EMULATOR_PORT ?? 12111);
 const APP_PORT = Number(process.env.JOB_BOARD_PORT ?? 3000);
 const APP_ORIGIN = `http://127.0.0.1:${APP_PORT}`;
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 function parseVars(text: string): Map<string, string> {
   const vars = new Map<string, string>();
@@ -77,8 +81,7 @@ async function ensureDevVars(): Promise<Map<string, string>> {
  */
 async function tokenIssuerAudience(vars: Map<string, string>): Promise<{ iss: string; aud: string }> {
   const toml = await readFile(path.join(ROOT, "wrangler.toml"), "utf8");
-  const value = (name: string) =>
-    vars.get(name) ?? new RegExp(`^${name}\\s*=\\s*"([^"]*)"`, "m").exec(toml)?.[1] ?? "(unset: the worker's default)";
+  const value = (name: string) => vars.get(name) ?? new RegExp(`^${name}\\s*=\\s*"([^"]*)"`, "m").exec(toml)?.[1] ?? "(unset: the worker's default)";
   return { iss: value("ENTITLEMENTS_ISSUER"), aud: value("ENTITLEMENTS_AUDIENCE") };
 }
 
@@ -106,7 +109,14 @@ async function seedCatalog(stripe: Stripe): Promise<void> {
     if (missing.length === 0) continue;
     const product = await stripe.products.create({ name: `Federal Job Advisor ${tier.name}`, metadata: { tier: tier.key } });
     for (const p of missing) {
-      await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: p.interval }, lookup_key: p.lookupKey, metadata: { tier: tier.key } });
+      await stripe.prices.create({
+        product: product.id,
+        currency: p.unit.currency,
+        unit_amount: p.unit.amount,
+        recurring: { interval: p.interval },
+        lookup_key: p.lookupKey,
+        metadata: { tier: tier.key },
+      });
     }
   }
 }
@@ -124,7 +134,11 @@ async function wipe(): Promise<void> {
 }
 
 async function api<T>(url: string, key: string, method = "GET", body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(url, { method, headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const res = await fetch(url, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
   return { status: res.status, body: (await res.json().catch(() => null)) as T };
 }
 
@@ -153,7 +167,11 @@ async function waitForHealth(url: string, timeoutMs = 60_000): Promise<void> {
 
 /** wrangler dev runs no cron by itself: run the worker's like Cloudflare would. */
 function runCrons(workerUrl: string): () => void {
-  const run = (cron: string) => fetch(`${workerUrl}/__scheduled?cron=${encodeURIComponent(cron).replaceAll("%20", "+")}`).then((r) => r.body?.cancel(), () => undefined);
+  const run = (cron: string) =>
+    fetch(`${workerUrl}/__scheduled?cron=${encodeURIComponent(cron).replaceAll("%20", "+")}`).then(
+      (r) => r.body?.cancel(),
+      () => undefined,
+    );
   let minutes = 0;
   const timer = setInterval(() => {
     minutes++;
@@ -168,7 +186,10 @@ function runCrons(workerUrl: string): () => void {
 function progressReporter(total: number) {
   const tty = process.stdout.isTTY && !process.env.CI;
   if (tty) {
-    const bar = new SingleBar({ format: "  Seeding demo data [{bar}] {value}/{total} customers | {failed} refused | {duration_formatted} elapsed, about {eta_formatted} left", hideCursor: true }, Presets.shades_classic);
+    const bar = new SingleBar(
+      { format: "  Seeding demo data [{bar}] {value}/{total} customers | {failed} refused | {duration_formatted} elapsed, about {eta_formatted} left", hideCursor: true },
+      Presets.shades_classic,
+    );
     bar.start(total, 0, { failed: 0 });
     return { update: (p: SeedProgress) => bar.update(p.done, { failed: p.failed }), stop: () => bar.stop() };
   }

@@ -14,7 +14,10 @@ import { fileURLToPath } from "node:url";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 /** A package's folder, found as Node finds it (Scalar's `exports` hide its package.json from require.resolve). */
 const packageDir = (name) => {
-  const found = createRequire(import.meta.url).resolve.paths(name)?.map((dir) => path.join(dir, name)).find((dir) => existsSync(path.join(dir, "package.json")));
+  const found = createRequire(import.meta.url)
+    .resolve.paths(name)
+    ?.map((dir) => path.join(dir, name))
+    .find((dir) => existsSync(path.join(dir, "package.json")));
   if (!found) throw new Error(`${name} is not installed: run npm install`);
   return found;
 };

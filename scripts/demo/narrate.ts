@@ -32,17 +32,30 @@ async function main() {
   const stripe = new Stripe(secretKey, { httpClient: Stripe.createFetchHttpClient(), host: emulatorUrl.hostname, port: emulatorUrl.port, protocol: "http" });
 
   const api = async <T>(method: string, p: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${WORKER}${p}`, { method, headers: { authorization: `Bearer ${serviceKey}`, ...(body === undefined ? {} : { "content-type": "application/json" }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const res = await fetch(`${WORKER}${p}`, {
+      method,
+      headers: { authorization: `Bearer ${serviceKey}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
     const text = await res.text();
     if (!res.ok) throw new Error(`${method} ${p}: HTTP ${res.status} ${text}`);
     return JSON.parse(text) as T;
   };
-  const sweep = () => fetch(`${WORKER}/__scheduled?cron=*+*+*+*+*`).then((r) => r.body?.cancel(), () => undefined);
+  const sweep = () =>
+    fetch(`${WORKER}/__scheduled?cron=*+*+*+*+*`).then(
+      (r) => r.body?.cancel(),
+      () => undefined,
+    );
 
   const name = `story${Date.now().toString(36)}`;
   const userId = `demo_${name}`;
   // The demo app's session, as a browser would hold it.
-  const signin = await fetch(`${APP}/signin`, { method: "POST", redirect: "manual", headers: { origin: APP, "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ name, next: "/" }).toString() });
+  const signin = await fetch(`${APP}/signin`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { origin: APP, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ name, next: "/" }).toString(),
+  });
   const cookie = (signin.headers.get("set-cookie") ?? "").split(";")[0]!;
   if (!cookie) throw new Error(`The demo app at ${APP} did not sign in ${name}: is npm start running?`);
 
@@ -79,10 +92,18 @@ async function main() {
     }
     const lag = Date.now() - asked;
     const html = await page.text();
-    const said = /<main>[\s\S]*?<(?:p|div)[^>]*>([\s\S]*?)<\/(?:p|div)>/.exec(html)?.[1]?.replace(/<[^>]+>/g, "").replace(/\s+/g, " ").trim() ?? "";
+    const said =
+      /<main>[\s\S]*?<(?:p|div)[^>]*>([\s\S]*?)<\/(?:p|div)>/
+        .exec(html)?.[1]
+        ?.replace(/<[^>]+>/g, "")
+        .replace(/\s+/g, " ")
+        .trim() ?? "";
     const date = new Date(clockTime * 1000).toISOString().slice(0, 10);
     console.log(`\n== ${title}  (test clock: ${date})`);
-    if (v) console.log(`   API:      ${v.tier} ${v.billing_cycle}, ${v.status}${v.cancel_at ? `, ends ${new Date(v.cancel_at * 1000).toISOString().slice(0, 10)}` : ""}${v.next_invoice ? `, next invoice ${dollars(v.next_invoice.amount_due)} (tax ${dollars(v.next_invoice.tax)})` : ""}${v.pending_change ? `, pending change to ${v.pending_change.tier}` : ""}`);
+    if (v)
+      console.log(
+        `   API:      ${v.tier} ${v.billing_cycle}, ${v.status}${v.cancel_at ? `, ends ${new Date(v.cancel_at * 1000).toISOString().slice(0, 10)}` : ""}${v.next_invoice ? `, next invoice ${dollars(v.next_invoice.amount_due)} (tax ${dollars(v.next_invoice.tax)})` : ""}${v.pending_change ? `, pending change to ${v.pending_change.tier}` : ""}`,
+      );
     console.log(`   Token:    status ${claims.status}, tier ${claims.tier ?? "none"}, features ${claims.features.join(", ") || "none"}`);
     console.log(`   Demo app: nationwide search → HTTP ${page.status}${said ? ` "${said.slice(0, 140)}"` : ""}${lag > 300 ? ` (its decision caught up after ${(lag / 1000).toFixed(1)} s)` : ""}`);
   };
@@ -104,7 +125,9 @@ async function main() {
   await tell("2. Trial converted: the first invoice is paid", await settle((v) => v.status === "active"));
 
   await advance(10);
-  const preview = await api<{ amount_due_now: number; proration_date: number; lines: { description: string; amount: number }[] }>("POST", `/v1/subscriptions/${userId}/change/preview`, { tier: "mobile" });
+  const preview = await api<{ amount_due_now: number; proration_date: number; lines: { description: string; amount: number }[] }>("POST", `/v1/subscriptions/${userId}/change/preview`, {
+    tier: "mobile",
+  });
   console.log(`\n   Upgrade preview (Stripe's own): due now ${dollars(preview.amount_due_now)}`);
   for (const l of preview.lines) console.log(`     ${l.amount < 0 ? "-" : " "}${dollars(Math.abs(l.amount))}  ${l.description}`);
   const upgraded = await api<View>("POST", `/v1/subscriptions/${userId}/change`, { tier: "mobile", expected_amount_due_now: preview.amount_due_now, proration_date: preview.proration_date });

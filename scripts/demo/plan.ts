@@ -23,18 +23,7 @@ export type DemoAction =
 
 export type CancelReason = "too_expensive" | "missing_features" | "switched_service" | "unused" | "other";
 
-export type Story =
-  | "stays"
-  | "trial_lapses"
-  | "upgrades"
-  | "downgrades"
-  | "goes_annual"
-  | "takes_offer"
-  | "refuses_offer"
-  | "cancels"
-  | "recovers_payment"
-  | "suspended"
-  | "pauses";
+export type Story = "stays" | "trial_lapses" | "upgrades" | "downgrades" | "goes_annual" | "takes_offer" | "refuses_offer" | "cancels" | "recovers_payment" | "suspended" | "pauses";
 
 export interface DemoCustomer {
   index: number;

@@ -69,7 +69,9 @@ try {
         .run();
     }
   }
-  const counts = await w.db.prepare("select (select count(*) from subscriptions) as subs, (select count(*) from invoices) as invoices, (select count(*) from subscription_history) as history").first<{ subs: number; invoices: number; history: number }>();
+  const counts = await w.db
+    .prepare("select (select count(*) from subscriptions) as subs, (select count(*) from invoices) as invoices, (select count(*) from subscription_history) as history")
+    .first<{ subs: number; invoices: number; history: number }>();
   const seedMs = performance.now() - t0;
   console.log(`seeded ${JSON.stringify(counts)} in ${(seedMs / 1000).toFixed(1)} s`);
   await w.db.prepare("analyze").run();
@@ -111,7 +113,20 @@ try {
   writeReport("analytics", {
     metrics: { report_ms, scan_ms, report_ratio_vs_scan: Number((report_ms / scan_ms).toFixed(2)) },
     goals: { report_ratio_vs_scan: { op: "<=", value: 3 } },
-    details: { subscriptions: counts?.subs, invoices: counts?.invoices, history_rows: counts?.history, months: 12, runs: RUNS, report_runs_ms: reportMs.map(Math.round), scan_runs_ms: scanMs.map(Math.round), december_closing_mrr: closing, current_mrr: current.mrr, current_customers: current.customers, parts_ms: parts, seed_s: Math.round(seedMs / 1000) },
+    details: {
+      subscriptions: counts?.subs,
+      invoices: counts?.invoices,
+      history_rows: counts?.history,
+      months: 12,
+      runs: RUNS,
+      report_runs_ms: reportMs.map(Math.round),
+      scan_runs_ms: scanMs.map(Math.round),
+      december_closing_mrr: closing,
+      current_mrr: current.mrr,
+      current_customers: current.customers,
+      parts_ms: parts,
+      seed_s: Math.round(seedMs / 1000),
+    },
   });
 } finally {
   await w.dispose();

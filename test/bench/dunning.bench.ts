@@ -119,14 +119,21 @@ async function seedBulk(db: HarnessD1, bulk: number): Promise<void> {
   for (const st of stages) {
     const at = `(${caseAnchor}) + ${st.day * DAY}`;
     const key = `'dun_' || ${id("in_bulkd")} || ':${st.stage}'`;
-    if (!st.emailOnly) statements.push(`INSERT INTO dunning_steps (case_id, step, outcome, at, email_key) ${rows(bulk)} SELECT 'dun_' || ${id("in_bulkd")}, '${st.stage}', 'done', ${at}, ${key} FROM n WHERE ${kind} IN (${st.kinds})`);
+    if (!st.emailOnly)
+      statements.push(
+        `INSERT INTO dunning_steps (case_id, step, outcome, at, email_key) ${rows(bulk)} SELECT 'dun_' || ${id("in_bulkd")}, '${st.stage}', 'done', ${at}, ${key} FROM n WHERE ${kind} IN (${st.kinds})`,
+      );
     statements.push(
       `INSERT INTO email_outbox (id, idempotency_key, "to", user_id, template, subject, text, html, status, attempts, provider, provider_message_id, created_at, sent_at)
          ${rows(bulk)} SELECT 'em_bulk_${st.stage}_' || i, ${key}, 'user' || i || '@bulk.bench.test', ${id("user_bulk")}, '${st.stage}', 'Your Federal Job Advisor payment', ?1, '<p>' || ?1 || '</p>', 'sent', 1, 'log', 'log_' || i, ${at}, ${at} + 60000
          FROM n WHERE ${kind} IN (${st.kinds})`,
     );
   }
-  for (const sql of statements) await db.prepare(sql).bind(...(sql.includes("?1") ? [BODY] : [])).run();
+  for (const sql of statements)
+    await db
+      .prepare(sql)
+      .bind(...(sql.includes("?1") ? [BODY] : []))
+      .run();
 }
 
 interface DueCustomer {
@@ -228,13 +235,31 @@ async function drainBoth(pair: [Db, Db], record: boolean, flip: boolean): Promis
 async function plans(w: WorkerHarness): Promise<Record<string, string[]>> {
   const now = Date.now();
   const queries = {
-    tick_due_wall_clock: w.orm.select().from(dunningCases).where(and(inArray(dunningCases.status, ["open", "suspended"]), isNull(dunningCases.testClock), lte(dunningCases.nextActionAt, now))).orderBy(dunningCases.nextActionAt).limit(dunningPolicy.tickBatch).toSQL(),
-    tick_test_clocks: w.orm.selectDistinct({ clock: dunningCases.testClock }).from(dunningCases).where(and(inArray(dunningCases.status, ["open", "suspended"]), isNotNull(dunningCases.testClock), isNotNull(dunningCases.nextActionAt))).toSQL(),
-    grace_lapsed: w.orm.select({ userId: entitlements.userId }).from(entitlements).where(and(eq(entitlements.status, "past_due"), lte(entitlements.graceUntil, now))).limit(100).toSQL(),
+    tick_due_wall_clock: w.orm
+      .select()
+      .from(dunningCases)
+      .where(and(inArray(dunningCases.status, ["open", "suspended"]), isNull(dunningCases.testClock), lte(dunningCases.nextActionAt, now)))
+      .orderBy(dunningCases.nextActionAt)
+      .limit(dunningPolicy.tickBatch)
+      .toSQL(),
+    tick_test_clocks: w.orm
+      .selectDistinct({ clock: dunningCases.testClock })
+      .from(dunningCases)
+      .where(and(inArray(dunningCases.status, ["open", "suspended"]), isNotNull(dunningCases.testClock), isNotNull(dunningCases.nextActionAt)))
+      .toSQL(),
+    grace_lapsed: w.orm
+      .select({ userId: entitlements.userId })
+      .from(entitlements)
+      .where(and(eq(entitlements.status, "past_due"), lte(entitlements.graceUntil, now)))
+      .limit(100)
+      .toSQL(),
   };
   const out: Record<string, string[]> = {};
   for (const [name, q] of Object.entries(queries)) {
-    const r = await w.db.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).bind(...q.params).all<{ detail: string }>();
+    const r = await w.db
+      .prepare(`EXPLAIN QUERY PLAN ${q.sql}`)
+      .bind(...q.params)
+      .all<{ detail: string }>();
     out[name] = r.results.map((x) => x.detail);
   }
   return out;
@@ -268,7 +293,10 @@ async function main() {
       batch.forEach((c, k) => due.push({ i: i + k, ...c }));
     }
     const bindings = { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, DUNNING_RETRIES: "stripe", EMAIL_TRANSPORT: "log" };
-    for (const [label, size] of [["small", SMALL], ["large", LARGE]] as const) {
+    for (const [label, size] of [
+      ["small", SMALL],
+      ["large", LARGE],
+    ] as const) {
       const worker = await startWorker({ bindings });
       const t0 = performance.now();
       await seedBulk(worker.db, size - DUE);
@@ -284,8 +312,14 @@ async function main() {
     const idle = { small: [] as number[], large: [] as number[] };
     await resetDue(small.worker.db);
     await resetDue(large.worker.db);
-    await small.worker.db.prepare("UPDATE dunning_cases SET next_action_at = ?1 WHERE id >= ?2 AND id < ?3").bind(T0 + 2 * DAY, DUE_LO, DUE_HI).run();
-    await large.worker.db.prepare("UPDATE dunning_cases SET next_action_at = ?1 WHERE id >= ?2 AND id < ?3").bind(T0 + 2 * DAY, DUE_LO, DUE_HI).run();
+    await small.worker.db
+      .prepare("UPDATE dunning_cases SET next_action_at = ?1 WHERE id >= ?2 AND id < ?3")
+      .bind(T0 + 2 * DAY, DUE_LO, DUE_HI)
+      .run();
+    await large.worker.db
+      .prepare("UPDATE dunning_cases SET next_action_at = ?1 WHERE id >= ?2 AND id < ?3")
+      .bind(T0 + 2 * DAY, DUE_LO, DUE_HI)
+      .run();
     for (let r = 0; r < 5; r++) {
       idle.small.push(await tick(small));
       idle.large.push(await tick(large));

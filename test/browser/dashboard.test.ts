@@ -124,7 +124,9 @@ describe.skipIf(!HAVE_BROWSER)(`the revenue dashboard in chromium (${CHROMIUM})`
     expect(res.status).toBe(200);
     const report = (await res.json()) as RevenueReport;
     expect(report.current.mrr).toBeGreaterThan(0);
-    const shown = Object.fromEntries(await page.$$eval("[data-metric]", (els) => els.map((e) => [(e as HTMLElement).dataset.metric!, { value: Number((e as HTMLElement).dataset.value), text: e.textContent!.trim() }])));
+    const shown = Object.fromEntries(
+      await page.$$eval("[data-metric]", (els) => els.map((e) => [(e as HTMLElement).dataset.metric!, { value: Number((e as HTMLElement).dataset.value), text: e.textContent!.trim() }])),
+    );
     expect(shown).toEqual({
       mrr: { value: report.current.mrr, text: usd(report.current.mrr) },
       arr: { value: report.current.arr, text: usd(report.current.arr) },
@@ -138,7 +140,9 @@ describe.skipIf(!HAVE_BROWSER)(`the revenue dashboard in chromium (${CHROMIUM})`
   });
 
   it("shows a progress bar with its projected month for each target, the churn-risk list and recent events", async () => {
-    const targets = await page.$$eval("[data-target]", (els) => els.map((e) => ({ key: (e as HTMLElement).dataset.target, progress: Number(e.querySelector("progress")!.value), projected: e.querySelector(".projected")!.textContent })));
+    const targets = await page.$$eval("[data-target]", (els) =>
+      els.map((e) => ({ key: (e as HTMLElement).dataset.target, progress: Number(e.querySelector("progress")!.value), projected: e.querySelector(".projected")!.textContent })),
+    );
     expect(targets.map((t) => t.key).sort()).toEqual(["first_year_revenue", "monthly_churn", "mrr", "paying_customers", "trial_conversion"]);
     for (const t of targets) {
       expect(t.progress).toBeGreaterThanOrEqual(0);

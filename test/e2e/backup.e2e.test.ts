@@ -30,13 +30,24 @@ beforeAll(async () => {
   stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
   for (const tier of catalog.tiers) {
     const product = await stripe.products.create({ name: tier.name, metadata: { tier: tier.key } });
-    for (const p of tier.prices) await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: p.interval }, lookup_key: p.lookupKey, metadata: { tier: tier.key } });
+    for (const p of tier.prices)
+      await stripe.prices.create({
+        product: product.id,
+        currency: p.unit.currency,
+        unit_amount: p.unit.amount,
+        recurring: { interval: p.interval },
+        lookup_key: p.lookupKey,
+        metadata: { tier: tier.key },
+      });
   }
   const endpoint = await stripe.webhookEndpoints.create({ url: "http://127.0.0.1:9/webhooks/stripe", enabled_events: ["*"] });
   endpointId = endpoint.id;
   // A project of its own: wrangler keeps its local D1 in .wrangler/state beside this config.
   dir = mkdtempSync(path.join(tmpdir(), "fja-backup-"));
-  writeFileSync(path.join(dir, "wrangler.toml"), `name = "backup-e2e"\ncompatibility_date = "2026-11-01"\n\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "billing"\ndatabase_id = "${WRANGLER_D1_ID}"\n`);
+  writeFileSync(
+    path.join(dir, "wrangler.toml"),
+    `name = "backup-e2e"\ncompatibility_date = "2026-11-01"\n\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "billing"\ndatabase_id = "${WRANGLER_D1_ID}"\n`,
+  );
   // The same secrets across restarts: the checkpoints' key must be the one that signed them.
   const bindings = { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret!, AUDIT_CHECKPOINT_SECRET: "c".repeat(64) };
   const signingKeys = { keys: [await generateSigningKey("current")] };
@@ -55,8 +66,15 @@ afterAll(async () => {
 });
 
 const config = () => path.join(dir, "wrangler.toml");
-const mirrored = async (w: WorkerHarness, userId: string) => w.db.prepare("select tier, status, cancel_at_period_end as cancelAtPeriodEnd from subscriptions where user_id = ?").bind(userId).first<{ tier: string; status: string; cancelAtPeriodEnd: number }>();
-const verify = async (w: WorkerHarness) => (await w.request("/v1/audit/verify", { key: w.adminKey })).json() as Promise<{ ok: boolean; rows_checked: number; head: { seq: number; hash: string }; checkpoint: { seq: number; source: string } | null }>;
+const mirrored = async (w: WorkerHarness, userId: string) =>
+  w.db.prepare("select tier, status, cancel_at_period_end as cancelAtPeriodEnd from subscriptions where user_id = ?").bind(userId).first<{ tier: string; status: string; cancelAtPeriodEnd: number }>();
+const verify = async (w: WorkerHarness) =>
+  (await w.request("/v1/audit/verify", { key: w.adminKey })).json() as Promise<{
+    ok: boolean;
+    rows_checked: number;
+    head: { seq: number; hash: string };
+    checkpoint: { seq: number; source: string } | null;
+  }>;
 const minuteCron = async (w: WorkerHarness) => (await w.mf.getWorker()).scheduled({ cron: "* * * * *", scheduledTime: new Date() });
 
 describe("backup, wipe and restore of the worker's D1", () => {
@@ -115,7 +133,12 @@ describe("backup, wipe and restore of the worker's D1", () => {
     const w3 = await start();
     worker = w3;
     // The wipe took what came after the backup; the dump brought back what was before it.
-    expect(await w3.db.prepare("select name from api_keys where name in ('before-backup', 'after-backup')").all<{ name: string }>().then((r) => r.results.map((x) => x.name))).toEqual(["before-backup"]);
+    expect(
+      await w3.db
+        .prepare("select name from api_keys where name in ('before-backup', 'after-backup')")
+        .all<{ name: string }>()
+        .then((r) => r.results.map((x) => x.name)),
+    ).toEqual(["before-backup"]);
     expect((await w3.db.prepare("select count(*) as n from stripe_events").first<{ n: number }>())!.n).toBe(rowsBefore);
     expect(await derived(w3)).toEqual(derivedBefore);
     const after = await verify(w3);
@@ -150,7 +173,9 @@ describe("backup, wipe and restore of the worker's D1", () => {
     const { execFile } = await import("node:child_process");
     const file = path.join(dir, "missing.sql");
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      execFile(path.join(process.cwd(), "node_modules", ".bin", "tsx"), ["scripts/restore.ts", file, "--remote"], (error, _stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, stderr }));
+      execFile(path.join(process.cwd(), "node_modules", ".bin", "tsx"), ["scripts/restore.ts", file, "--remote"], (error, _stdout, stderr) =>
+        resolve({ code: error ? (error.code as number) : 0, stderr }),
+      );
     });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/--confirm-remote/);
@@ -169,7 +194,7 @@ describe("backup, wipe and restore of the worker's D1", () => {
     const files = {
       empty: "",
       "plain SQL": "select 1;\n",
-      "another database's export": "PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE IF NOT EXISTS \"notes\" (id text);\n",
+      "another database's export": 'PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE IF NOT EXISTS "notes" (id text);\n',
       "an export cut short": dump.slice(0, Math.floor(dump.length * 0.6)).replace(/;\s*$/, ""),
     };
     for (const [what, text] of Object.entries(files)) {

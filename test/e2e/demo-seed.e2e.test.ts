@@ -33,7 +33,13 @@ afterAll(async () => {
   await world?.dispose();
 });
 
-const rowsOf = async <T>(sql: string, ...binds: unknown[]) => (await worker.db.prepare(sql).bind(...binds).all<T>()).results;
+const rowsOf = async <T>(sql: string, ...binds: unknown[]) =>
+  (
+    await worker.db
+      .prepare(sql)
+      .bind(...binds)
+      .all<T>()
+  ).results;
 
 describe("demo data", () => {
   it("plays every customer's story through the lifecycle API without a refused or failed step", () => {
@@ -42,12 +48,19 @@ describe("demo data", () => {
   });
 
   it("leaves the worker's mirror equal to Stripe for every customer", async () => {
-    const subs = await rowsOf<{ id: string; user_id: string; status: string; price_id: string; cancel_at_period_end: number }>("select id, user_id, status, price_id, cancel_at_period_end from subscriptions");
+    const subs = await rowsOf<{ id: string; user_id: string; status: string; price_id: string; cancel_at_period_end: number }>(
+      "select id, user_id, status, price_id, cancel_at_period_end from subscriptions",
+    );
     const plan = demoPlan({ customers: CUSTOMERS, days: DAYS });
     expect(new Set(subs.map((s) => s.user_id))).toEqual(new Set(plan.map((c) => c.userId)));
     for (const row of subs) {
       const sub = await stripe.subscriptions.retrieve(row.id);
-      expect({ id: row.id, status: row.status, price: row.price_id, cape: Boolean(row.cancel_at_period_end) }).toEqual({ id: sub.id, status: sub.status, price: sub.items.data[0]!.price.id, cape: sub.cancel_at_period_end });
+      expect({ id: row.id, status: row.status, price: row.price_id, cape: Boolean(row.cancel_at_period_end) }).toEqual({
+        id: sub.id,
+        status: sub.status,
+        price: sub.items.data[0]!.price.id,
+        cape: sub.cancel_at_period_end,
+      });
     }
   });
 
@@ -87,7 +100,10 @@ describe("demo data", () => {
       const [row] = await rowsOf<{ id: string; customer_id: string }>("select id, customer_id from subscriptions where user_id = ?", userId);
       expect((await stripe.subscriptions.retrieve(row!.id)).status, userId).toBe("canceled");
       const invoices = (await stripe.invoices.list({ subscription: row!.id, limit: 100 })).data;
-      expect(invoices.filter((i) => i.status === "open"), userId).toEqual([]);
+      expect(
+        invoices.filter((i) => i.status === "open"),
+        userId,
+      ).toEqual([]);
       expect(invoices.filter((i) => i.status === "uncollectible").length, userId).toBe(1);
       const [kase] = await rowsOf<{ status: string }>("select status from dunning_cases where subscription_id = ?", row!.id);
       expect(kase?.status, userId).toBe("canceled");

@@ -29,11 +29,15 @@ beforeAll(async () => {
   stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
   for (const tier of catalog.tiers) {
     const product = await stripe.products.create({ name: tier.name, metadata: { tier: tier.key } });
-    for (const p of tier.prices) await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: p.interval }, lookup_key: p.lookupKey });
+    for (const p of tier.prices)
+      await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: p.interval }, lookup_key: p.lookupKey });
   }
   const endpoint = await stripe.webhookEndpoints.create({ url: "http://127.0.0.1:1/placeholder", enabled_events: ["*"] });
   // wrangler.toml's batch timeout: a clock advance's webhooks are all stored before any is processed.
-  worker = await startWorker({ queueBatchTimeoutSeconds: WRANGLER_BATCH_TIMEOUT_S, bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret! } });
+  worker = await startWorker({
+    queueBatchTimeoutSeconds: WRANGLER_BATCH_TIMEOUT_S,
+    bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret! },
+  });
   await stripe.webhookEndpoints.update(endpoint.id, { url: `${worker.url}/webhooks/stripe` });
 }, 120_000);
 
@@ -47,7 +51,10 @@ async function runCron(name: keyof typeof CRONS) {
   const res = await fetch(`${worker.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent(CRONS[name])}`);
   expect(res.status, await res.text()).toBe(200);
   for (let i = 0; ; i++) {
-    const run = await worker.db.prepare("select last_started_at as started, last_finished_at as finished from cron_runs where cron = ?").bind(name).first<{ started: number | null; finished: number | null }>();
+    const run = await worker.db
+      .prepare("select last_started_at as started, last_finished_at as finished from cron_runs where cron = ?")
+      .bind(name)
+      .first<{ started: number | null; finished: number | null }>();
     if (run?.finished != null && run.started != null && run.finished >= run.started) return;
     if (i > 600) throw new Error(`the ${name} cron did not finish`);
     await new Promise((r) => setTimeout(r, 100));
@@ -115,7 +122,10 @@ async function access(userId: string) {
 }
 
 async function emails(userId: string, prefix: string) {
-  const rows = await worker.db.prepare("select template, status from email_outbox where user_id = ? and idempotency_key like ? order by created_at").bind(userId, `${prefix}%`).all<{ template: string; status: string }>();
+  const rows = await worker.db
+    .prepare("select template, status from email_outbox where user_id = ? and idempotency_key like ? order by created_at")
+    .bind(userId, `${prefix}%`)
+    .all<{ template: string; status: string }>();
   return rows.results;
 }
 

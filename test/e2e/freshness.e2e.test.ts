@@ -26,12 +26,21 @@ beforeAll(async () => {
   stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
   for (const tier of catalog.tiers) {
     const product = await stripe.products.create({ name: tier.name });
-    for (const p of tier.prices) await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: p.interval }, lookup_key: p.lookupKey });
+    for (const p of tier.prices)
+      await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: p.interval }, lookup_key: p.lookupKey });
   }
   const endpoint = await stripe.webhookEndpoints.create({ url: "http://127.0.0.1:9/webhooks/stripe", enabled_events: ["*"] });
   worker = await startWorker({ bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret! } });
   await stripe.webhookEndpoints.update(endpoint.id, { url: `${worker.url}/webhooks/stripe` });
-  app = createApp({ billingUrl: worker.url, serviceKey: worker.serviceKey, issuer: worker.issuer, audience: worker.audience, origin: ORIGIN, sessionSecret: "freshness-e2e-secret", changesPollIntervalMs: POLL_MS });
+  app = createApp({
+    billingUrl: worker.url,
+    serviceKey: worker.serviceKey,
+    issuer: worker.issuer,
+    audience: worker.audience,
+    origin: ORIGIN,
+    sessionSecret: "freshness-e2e-secret",
+    changesPollIntervalMs: POLL_MS,
+  });
 }, 120_000);
 
 afterAll(async () => {

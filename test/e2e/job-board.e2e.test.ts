@@ -28,7 +28,14 @@ beforeAll(async () => {
   for (const tier of catalog.tiers) {
     const product = await stripe.products.create({ name: tier.name, metadata: { tier: tier.key } });
     for (const p of tier.prices) {
-      await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: p.interval }, lookup_key: p.lookupKey, metadata: { tier: tier.key } });
+      await stripe.prices.create({
+        product: product.id,
+        currency: p.unit.currency,
+        unit_amount: p.unit.amount,
+        recurring: { interval: p.interval },
+        lookup_key: p.lookupKey,
+        metadata: { tier: tier.key },
+      });
     }
   }
   // The endpoint's secret must be known before the worker starts, and the worker's URL after: create, start, point.
@@ -165,7 +172,11 @@ describe("job-board demo app against the worker and the Stripe emulator", () => 
     expect(form.status).toBe(200);
     expect(form.body).toMatch(/demo/i);
     expect(form.body).toMatch(/no passwords/i);
-    const res = await app.request(`${ORIGIN}/signin`, { method: "POST", headers: { origin: ORIGIN, "content-type": "application/x-www-form-urlencoded" }, body: "name=Ana%20Mar%C3%ADa&next=%2Fbilling" });
+    const res = await app.request(`${ORIGIN}/signin`, {
+      method: "POST",
+      headers: { origin: ORIGIN, "content-type": "application/x-www-form-urlencoded" },
+      body: "name=Ana%20Mar%C3%ADa&next=%2Fbilling",
+    });
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/billing");
     const cookie = res.headers.get("set-cookie")!;
@@ -301,7 +312,13 @@ describe("job-board demo app against the worker and the Stripe emulator", () => 
     const DAY = 86_400;
     const start = Math.floor(Date.now() / 1000);
     const clock = await stripe.testHelpers.testClocks.create({ frozen_time: start });
-    const customer = await stripe.customers.create({ email: `${b.userId}@demo.example`, metadata: { user_id: b.userId }, test_clock: clock.id, payment_method: "pm_card_visa", invoice_settings: { default_payment_method: "pm_card_visa" } });
+    const customer = await stripe.customers.create({
+      email: `${b.userId}@demo.example`,
+      metadata: { user_id: b.userId },
+      test_clock: clock.id,
+      payment_method: "pm_card_visa",
+      invoice_settings: { default_payment_method: "pm_card_visa" },
+    });
     const price = (await stripe.prices.list({ lookup_keys: ["local_monthly"] })).data[0]!;
     const sub = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }], metadata: { user_id: b.userId, tier: "local" } });
     await entitlementBecomes(b.userId, "active", "local");
@@ -372,7 +389,11 @@ describe("job-board demo app against the worker and the Stripe emulator", () => 
     const withoutToken = await b.post("/billing/upgrade", { tier: "mobile" }, { csrf: false });
     expect(withoutToken.status).toBe(403);
     expect(withoutToken.body).toContain("Form expired");
-    const wrongToken = await b.send("/billing/upgrade", { method: "POST", body: new URLSearchParams({ tier: "mobile", _csrf: "0".repeat(64) }), headers: { "content-type": "application/x-www-form-urlencoded", origin: ORIGIN } });
+    const wrongToken = await b.send("/billing/upgrade", {
+      method: "POST",
+      body: new URLSearchParams({ tier: "mobile", _csrf: "0".repeat(64) }),
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: ORIGIN },
+    });
     expect(wrongToken.status).toBe(403);
     const crossSite = await b.post("/billing/upgrade", { tier: "mobile" }, { origin: "https://evil.example" });
     expect(crossSite.status).toBe(403);

@@ -16,7 +16,23 @@ const CUSTOMERS = Number(process.env.CHAOS_CUSTOMERS ?? 16);
 const MONTHS = Number(process.env.CHAOS_MONTHS ?? 12);
 const CLOCKS = 10;
 const DAY = 86_400;
-const ENABLED_EVENTS = ["customer.created", "customer.updated", "customer.deleted", "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted", "customer.subscription.trial_will_end", "invoice.created", "invoice.finalized", "invoice.paid", "invoice.payment_failed", "invoice.payment_succeeded", "invoice.voided", "invoice.marked_uncollectible", "checkout.session.completed"];
+const ENABLED_EVENTS = [
+  "customer.created",
+  "customer.updated",
+  "customer.deleted",
+  "customer.subscription.created",
+  "customer.subscription.updated",
+  "customer.subscription.deleted",
+  "customer.subscription.trial_will_end",
+  "invoice.created",
+  "invoice.finalized",
+  "invoice.paid",
+  "invoice.payment_failed",
+  "invoice.payment_succeeded",
+  "invoice.voided",
+  "invoice.marked_uncollectible",
+  "checkout.session.completed",
+];
 
 let emulator: Emulator;
 let worker: WorkerHarness;
@@ -25,7 +41,7 @@ let stripe: Stripe;
 
 function rng(seed: number) {
   let s = seed;
-  return () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  return () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
 }
 
 beforeAll(async () => {
@@ -175,7 +191,13 @@ describe("webhook sync under chaos", () => {
     }
     expect(invRows.size).toBe(stripeInvoices.length);
     for (const inv of stripeInvoices) {
-      expect(invRows.get(inv.id), inv.id).toMatchObject({ status: inv.status, total: inv.total, amount_paid: inv.amount_paid, amount_remaining: inv.amount_remaining, attempt_count: inv.attempt_count });
+      expect(invRows.get(inv.id), inv.id).toMatchObject({
+        status: inv.status,
+        total: inv.total,
+        amount_paid: inv.amount_paid,
+        amount_remaining: inv.amount_remaining,
+        attempt_count: inv.attempt_count,
+      });
     }
     expect(custRows.size).toBe(stripeCustomers.length);
     for (const c of stripeCustomers) expect(custRows.get(c.id)?.user_id, c.id).toBe(c.metadata.user_id);
@@ -183,8 +205,14 @@ describe("webhook sync under chaos", () => {
     // Entitlements follow the subscriptions.
     const ents = new Map((await worker.db.prepare("select user_id, status, tier from entitlements").all<{ user_id: string; status: string; tier: string }>()).results.map((r) => [r.user_id, r]));
     const allowed: Record<string, string[]> = {
-      active: ["active"], trialing: ["trialing"], past_due: ["past_due"], unpaid: ["suspended"],
-      canceled: ["canceled", "trial_expired"], paused: ["trial_expired", "suspended"], incomplete: ["none"], incomplete_expired: ["none"],
+      active: ["active"],
+      trialing: ["trialing"],
+      past_due: ["past_due"],
+      unpaid: ["suspended"],
+      canceled: ["canceled", "trial_expired"],
+      paused: ["trial_expired", "suspended"],
+      incomplete: ["none"],
+      incomplete_expired: ["none"],
     };
     for (const s of stripeSubs) expect(allowed[s.status], `${s.id} ${s.status}`).toContain(ents.get(s.metadata.user_id!)?.status ?? "none");
 

@@ -24,7 +24,8 @@ export async function demoWorld(opts: { secretKey: string; customers: number; da
   const stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
   for (const tier of catalog.tiers) {
     const product = await stripe.products.create({ name: tier.name, metadata: { tier: tier.key } });
-    for (const p of tier.prices) await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: p.interval }, lookup_key: p.lookupKey });
+    for (const p of tier.prices)
+      await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: p.interval }, lookup_key: p.lookupKey });
   }
   const endpoint = await stripe.webhookEndpoints.create({ url: "http://127.0.0.1:1/placeholder", enabled_events: ["*"] });
   const worker = await startWorker({ bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret! } });
@@ -52,10 +53,20 @@ export async function demoWorld(opts: { secretKey: string; customers: number; da
         await scheduled.scheduled({ cron: "*/15 * * * *", scheduledTime: new Date() });
       },
     },
-    { customers: opts.customers, days: opts.days ?? 365, now: opts.now ?? Math.floor(Date.now() / 1000), concurrency: opts.concurrency ?? 8, onIssue: (c, what) => issues.push(`${c.userId} (${c.story}): ${what}`) },
+    {
+      customers: opts.customers,
+      days: opts.days ?? 365,
+      now: opts.now ?? Math.floor(Date.now() / 1000),
+      concurrency: opts.concurrency ?? 8,
+      onIssue: (c, what) => issues.push(`${c.userId} (${c.story}): ${what}`),
+    },
   );
   return {
-    emulator, worker, stripe, report, issues,
+    emulator,
+    worker,
+    stripe,
+    report,
+    issues,
     async dispose() {
       await worker.dispose();
       await emulator.stop();

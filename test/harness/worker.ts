@@ -283,7 +283,17 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       const secret = bindings.STRIPE_WEBHOOK_SECRETS?.split(",")[0]?.trim();
       if (!secret) throw new Error("drainQueue needs STRIPE_WEBHOOK_SECRETS in the bindings");
       const id = `evt_drain_${Date.now()}_${Math.random().toString(36).slice(2)}`;
-      const body = JSON.stringify({ id, object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000), livemode: false, api_version: null, pending_webhooks: 1, request: { id: null, idempotency_key: null }, data: { object: { id: "ch_drain", object: "charge" } } });
+      const body = JSON.stringify({
+        id,
+        object: "event",
+        type: "charge.succeeded",
+        created: Math.floor(Date.now() / 1000),
+        livemode: false,
+        api_version: null,
+        pending_webhooks: 1,
+        request: { id: null, idempotency_key: null },
+        data: { object: { id: "ch_drain", object: "charge" } },
+      });
       const signature = await Stripe.webhooks.generateTestHeaderStringAsync({ payload: body, secret, cryptoProvider: Stripe.createSubtleCryptoProvider() });
       const res = await fetch(`${url}/webhooks/stripe`, { method: "POST", headers: { "content-type": "application/json", "stripe-signature": signature }, body });
       if (res.status !== 200) throw new Error(`sentinel delivery failed: HTTP ${res.status} ${await res.text()}`);

@@ -15,7 +15,12 @@ const workerFolders = () =>
     .sort();
 
 /** README.md and every Markdown file of docs/, as paths from the root. */
-const documents = () => ["README.md", ...readdirSync(path.join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+const documents = () => [
+  "README.md",
+  ...readdirSync(path.join(ROOT, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
+];
 
 describe("docs/architecture.md", () => {
   it("names every folder of worker/src", () => {

@@ -11,9 +11,7 @@ const CLOCK_FILE = `${EMULATOR_SRC}/core.ts`;
 /** Files of `sources` (path → text) that read wall time outside the clock, comments aside. */
 function wallTimeReaders(sources: Map<string, string>): string[] {
   const reads = /\bDate\.now\s*\(|\bnew Date\(\s*\)|\bperformance\.now\s*\(/;
-  return [...sources]
-    .filter(([file, text]) => file !== CLOCK_FILE && reads.test(text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1")))
-    .map(([file]) => file);
+  return [...sources].filter(([file, text]) => file !== CLOCK_FILE && reads.test(text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1"))).map(([file]) => file);
 }
 
 describe("the Stripe emulator's time", () => {

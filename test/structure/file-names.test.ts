@@ -37,6 +37,12 @@ describe("source file names", () => {
         "scripts/README.md",
         "worker/src/assets/Logo.svg",
       ]),
-    ).toEqual(["packages/x/src/resources/paymentMethods.ts", "worker/src/billing/SyncJob.ts", "scripts/loadData.mjs", "worker/src/routes/dashboard/views/Layout.tsx", "worker/src/billing/payment_methods.ts"]);
+    ).toEqual([
+      "packages/x/src/resources/paymentMethods.ts",
+      "worker/src/billing/SyncJob.ts",
+      "scripts/loadData.mjs",
+      "worker/src/routes/dashboard/views/Layout.tsx",
+      "worker/src/billing/payment_methods.ts",
+    ]);
   });
 });

@@ -14,7 +14,11 @@ describe("dependency install scripts", () => {
       .filter(([where, p]) => where.includes("node_modules/") && p.hasInstallScript)
       .map(([where]) => where.slice(where.lastIndexOf("node_modules/") + "node_modules/".length));
     expect(withScripts).toEqual(expect.arrayContaining(["node", "workerd"]));
-    const approved = new Set(Object.entries(pkg.allowScripts ?? {}).filter(([, ok]) => ok).map(([name]) => name));
+    const approved = new Set(
+      Object.entries(pkg.allowScripts ?? {})
+        .filter(([, ok]) => ok)
+        .map(([name]) => name),
+    );
     expect([...new Set(withScripts)].filter((name) => !approved.has(name))).toEqual([]);
   });
 });

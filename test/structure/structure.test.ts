@@ -30,23 +30,32 @@ describe("worker layering", () => {
   });
 
   it("reads static, type-only, re-export and dynamic imports, and ignores ones in comments", () => {
-    expect(importsOf(`import a from "./a";\nimport type { B } from "./b";\nexport { c } from "./c";\nimport "./d";\nconst e = await import("./e");\n// import x from "./x";\n/* import y from "./y"; */`)).toEqual(["./a", "./b", "./c", "./d", "./e"]);
+    expect(
+      importsOf(`import a from "./a";\nimport type { B } from "./b";\nexport { c } from "./c";\nimport "./d";\nconst e = await import("./e");\n// import x from "./x";\n/* import y from "./y"; */`),
+    ).toEqual(["./a", "./b", "./c", "./d", "./e"]);
   });
 
   it("fails when a domain folder imports hono or http/", () => {
-    expect(rules({ "billing/a.ts": `import { Hono } from "hono";`, "http/errors.ts": "", "dunning/b.ts": `import { ApiError } from "../http/errors";`, "tools/c.ts": `import { z } from "@hono/zod-openapi";` })).toEqual([
-      "domain-imports-http billing/a.ts",
-      "domain-imports-http dunning/b.ts",
-      "domain-imports-http tools/c.ts",
-    ]);
+    expect(
+      rules({
+        "billing/a.ts": `import { Hono } from "hono";`,
+        "http/errors.ts": "",
+        "dunning/b.ts": `import { ApiError } from "../http/errors";`,
+        "tools/c.ts": `import { z } from "@hono/zod-openapi";`,
+      }),
+    ).toEqual(["domain-imports-http billing/a.ts", "domain-imports-http dunning/b.ts", "domain-imports-http tools/c.ts"]);
   });
 
   it("fails when code other than routes and the app imports http/", () => {
-    expect(rules({ "cron.ts": `import { ApiError } from "./http/errors";`, "http/errors.ts": "", "app.ts": `import { onError } from "./http/errors";` })).toEqual(["http-imported-outside-routes cron.ts"]);
+    expect(rules({ "cron.ts": `import { ApiError } from "./http/errors";`, "http/errors.ts": "", "app.ts": `import { onError } from "./http/errors";` })).toEqual([
+      "http-imported-outside-routes cron.ts",
+    ]);
   });
 
   it("fails when Date.now() appears outside the clock module, but not in a comment", () => {
-    expect(rules({ "clock.ts": "export const now = () => Date.now();", "billing/a.ts": "// not Date.now() here\nconst t = Date.now();", "audit/b.ts": "/** Date.now() */ export {};" })).toEqual(["date-now-outside-clock billing/a.ts"]);
+    expect(rules({ "clock.ts": "export const now = () => Date.now();", "billing/a.ts": "// not Date.now() here\nconst t = Date.now();", "audit/b.ts": "/** Date.now() */ export {};" })).toEqual([
+      "date-now-outside-clock billing/a.ts",
+    ]);
   });
 
   it("fails when the entitlements table is written anywhere but state.ts (the writer that adds the changes feed's row)", () => {
@@ -54,7 +63,7 @@ describe("worker layering", () => {
       rules({
         "entitlements/state.ts": "db.insert(entitlements).values(v)",
         "billing/a.ts": "await db.update(entitlements).set({ tier: null })",
-        "billing/b.ts": "await d1.prepare(\"INSERT OR REPLACE INTO entitlements (user_id) VALUES (?)\")",
+        "billing/b.ts": 'await d1.prepare("INSERT OR REPLACE INTO entitlements (user_id) VALUES (?)")',
         "dunning/c.ts": "sql`delete from entitlements where user_id = ${id}`",
         "entitlements/d.ts": "db.select().from(entitlements); db.insert(entitlementChanges); // db.update(entitlements)",
       }),
@@ -66,8 +75,14 @@ describe("worker layering", () => {
   });
 
   it("fails when a route file does not declare its own method and path", () => {
-    expect(rules({ "http/route.ts": "", "routes/things/list.ts": goodRoute, "routes/things/get.ts": `import { createRoute } from "@hono/zod-openapi";\nconst route = createRoute({ ...SPECS.get, responses: {} });`, "routes/things/schemas.ts": "export {};", "routes/index.ts": "export {};" })).toEqual([
-      "route-without-method-and-path routes/things/get.ts",
-    ]);
+    expect(
+      rules({
+        "http/route.ts": "",
+        "routes/things/list.ts": goodRoute,
+        "routes/things/get.ts": `import { createRoute } from "@hono/zod-openapi";\nconst route = createRoute({ ...SPECS.get, responses: {} });`,
+        "routes/things/schemas.ts": "export {};",
+        "routes/index.ts": "export {};",
+      }),
+    ).toEqual(["route-without-method-and-path routes/things/get.ts"]);
   });
 });

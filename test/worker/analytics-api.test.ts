@@ -11,7 +11,11 @@ describe("analytics API", () => {
       expect((await call("GET", path, { key: analyst })).status, path).toBe(200);
       expect((await call("GET", path, { key: service })).status, path).toBe(403);
     }
-    const report = (await (await call("GET", "/v1/analytics/report?period=quarterly&from=2025-01&to=2025-06", { key: analyst })).json()) as { period: string; rows: { period: string }[]; definitions: Record<string, string> };
+    const report = (await (await call("GET", "/v1/analytics/report?period=quarterly&from=2025-01&to=2025-06", { key: analyst })).json()) as {
+      period: string;
+      rows: { period: string }[];
+      definitions: Record<string, string>;
+    };
     expect(report.period).toBe("quarterly");
     expect(report.rows.map((r) => r.period)).toEqual(["2025-Q1", "2025-Q2"]);
     expect(Object.keys(report.definitions)).toEqual(expect.arrayContaining(["mrr", "new_mrr", "churned_mrr", "ltv", "cac"]));
@@ -33,7 +37,10 @@ describe("analytics API", () => {
       const p = await problemOf(await call("GET", path, { key }));
       expect(p.status, path).toBe(400);
       expect(p.type, path).toMatch(/application\/problem\+json/);
-      expect(p.body.errors?.map((e) => e.field), path).toContain(field);
+      expect(
+        p.body.errors?.map((e) => e.field),
+        path,
+      ).toContain(field);
     }
     // Exactly ten years (120 months) is allowed.
     expect((await call("GET", "/v1/analytics/report?period=annual&from=2015-01&to=2024-12", { key })).status).toBe(200);
@@ -61,7 +68,9 @@ describe("analytics API", () => {
     expect(put.status).toBe(200);
     expect(await put.json()).toMatchObject({ month: "2019-03", amount: 12_345, currency: "usd" });
     await call("PUT", "/v1/analytics/spend/2019-03", { key: admin, body: { amount: 50_000 } });
-    const r = (await (await call("GET", "/v1/analytics/report?from=2019-03&to=2019-03", { key: analyst })).json()) as { rows: { marketing_spend: number | null; cac: number | null; new_customers: number }[] };
+    const r = (await (await call("GET", "/v1/analytics/report?from=2019-03&to=2019-03", { key: analyst })).json()) as {
+      rows: { marketing_spend: number | null; cac: number | null; new_customers: number }[];
+    };
     // Replaced, not added; no customer started in 2019, so there is spend but no CAC.
     expect(r.rows[0]).toMatchObject({ marketing_spend: 50_000, new_customers: 0, cac: null });
   });

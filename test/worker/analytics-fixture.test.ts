@@ -36,22 +36,53 @@ const MOBILE = 4_900;
 
 async function subscription(id: string, customer: string, row: Partial<Sub>, history: Hist[]) {
   const last = history.at(-1)!;
-  await db().insert(subscriptions).values({
-    id: P + id, customerId: P + customer, userId: P + customer, status: last.status as Sub["status"], tier: last.tier ?? null, priceId: `price_${last.tier}`, interval: "month",
-    unitAmount: 0, currency: CUR, mrr: last.mrr, createdAt: history[0]!.at, syncedAt: NOW, ...row,
-  });
+  await db()
+    .insert(subscriptions)
+    .values({
+      id: P + id,
+      customerId: P + customer,
+      userId: P + customer,
+      status: last.status as Sub["status"],
+      tier: last.tier ?? null,
+      priceId: `price_${last.tier}`,
+      interval: "month",
+      unitAmount: 0,
+      currency: CUR,
+      mrr: last.mrr,
+      createdAt: history[0]!.at,
+      syncedAt: NOW,
+      ...row,
+    });
   for (const h of history) {
-    await db().insert(subscriptionHistory).values({ ...h, subscriptionId: P + id, customerId: P + customer, currency: CUR, cause: "fixture", changes: "status", unitAmount: 0, quantity: 1, priceId: `price_${h.tier}` });
+    await db()
+      .insert(subscriptionHistory)
+      .values({ ...h, subscriptionId: P + id, customerId: P + customer, currency: CUR, cause: "fixture", changes: "status", unitAmount: 0, quantity: 1, priceId: `price_${h.tier}` });
   }
 }
 
 let n = 0;
 async function invoice(customer: string, sub: string | null, paidAt: number | null, total: number, tax: number, opts: { status?: "paid" | "open" | "void"; reason?: string } = {}) {
-  await db().insert(invoices).values({
-    id: `${P}in_${++n}`, customerId: P + customer, subscriptionId: sub ? P + sub : null, status: opts.status ?? "paid", billingReason: opts.reason ?? "subscription_cycle", currency: CUR,
-    subtotal: total - tax, tax, discountTotal: 0, total, amountDue: total, amountPaid: opts.status === "paid" || !opts.status ? total : 0, amountRemaining: 0, attemptCount: 1,
-    createdAt: paidAt ?? at(4, 1), paidAt, syncedAt: NOW,
-  });
+  await db()
+    .insert(invoices)
+    .values({
+      id: `${P}in_${++n}`,
+      customerId: P + customer,
+      subscriptionId: sub ? P + sub : null,
+      status: opts.status ?? "paid",
+      billingReason: opts.reason ?? "subscription_cycle",
+      currency: CUR,
+      subtotal: total - tax,
+      tax,
+      discountTotal: 0,
+      total,
+      amountDue: total,
+      amountPaid: opts.status === "paid" || !opts.status ? total : 0,
+      amountRemaining: 0,
+      attemptCount: 1,
+      createdAt: paidAt ?? at(4, 1),
+      paidAt,
+      syncedAt: NOW,
+    });
 }
 
 async function seed() {
@@ -78,14 +109,66 @@ async function seed() {
     { at: at(4, 1), status: "past_due", tier: "mobile", mrr: MOBILE },
     { at: at(5, 3), status: "active", tier: "mobile", mrr: MOBILE },
   ]);
-  await db().insert(dunningCases).values([
-    { id: `${P}case_mar`, invoiceId: `${P}in_d_mar`, subscriptionId: `${P}D`, customerId: `${P}D`, anchorAt: at(3, 1), status: "recovered", amount: MOBILE, currency: CUR, openedAt: at(3, 1), closedAt: at(3, 10) },
-    { id: `${P}case_apr`, invoiceId: `${P}in_d_apr`, subscriptionId: `${P}D`, customerId: `${P}D`, anchorAt: at(4, 1), status: "recovered", stage: "suspended", amount: MOBILE, currency: CUR, openedAt: at(4, 1), closedAt: at(5, 3) },
-  ]);
-  await db().insert(dunningSteps).values({ caseId: `${P}case_apr`, step: "suspended", outcome: "done", at: at(4, 22) });
-  await db().insert(paymentAttempts).values({ id: `${P}att_apr`, invoiceId: `${P}in_d_apr`, customerId: `${P}D`, at: at(4, 1), outcome: "failed", amount: MOBILE, currency: CUR, attempt: 1, declineCode: "insufficient_funds", failureCode: "card_declined" });
+  await db()
+    .insert(dunningCases)
+    .values([
+      {
+        id: `${P}case_mar`,
+        invoiceId: `${P}in_d_mar`,
+        subscriptionId: `${P}D`,
+        customerId: `${P}D`,
+        anchorAt: at(3, 1),
+        status: "recovered",
+        amount: MOBILE,
+        currency: CUR,
+        openedAt: at(3, 1),
+        closedAt: at(3, 10),
+      },
+      {
+        id: `${P}case_apr`,
+        invoiceId: `${P}in_d_apr`,
+        subscriptionId: `${P}D`,
+        customerId: `${P}D`,
+        anchorAt: at(4, 1),
+        status: "recovered",
+        stage: "suspended",
+        amount: MOBILE,
+        currency: CUR,
+        openedAt: at(4, 1),
+        closedAt: at(5, 3),
+      },
+    ]);
+  await db()
+    .insert(dunningSteps)
+    .values({ caseId: `${P}case_apr`, step: "suspended", outcome: "done", at: at(4, 22) });
+  await db()
+    .insert(paymentAttempts)
+    .values({
+      id: `${P}att_apr`,
+      invoiceId: `${P}in_d_apr`,
+      customerId: `${P}D`,
+      at: at(4, 1),
+      outcome: "failed",
+      amount: MOBILE,
+      currency: CUR,
+      attempt: 1,
+      declineCode: "insufficient_funds",
+      failureCode: "card_declined",
+    });
   // B took a retention offer when asking to cancel (the 25 % coupon came from it).
-  await db().insert(retentionOffers).values({ id: `${P}offer_b`, userId: `${P}B`, subscriptionId: `${P}B`, kind: "discount", terms: "{}", description: "25 % off for 2 months", status: "accepted", createdAt: at(1, 5), decidedAt: at(1, 5) });
+  await db()
+    .insert(retentionOffers)
+    .values({
+      id: `${P}offer_b`,
+      userId: `${P}B`,
+      subscriptionId: `${P}B`,
+      kind: "discount",
+      terms: "{}",
+      description: "25 % off for 2 months",
+      status: "accepted",
+      createdAt: at(1, 5),
+      decidedAt: at(1, 5),
+    });
   // E: a 14-day Mobile trial from Feb 10 that lapses (canceled Feb 17 without paying).
   await subscription("E", "E", { trialStart: at(2, 10), trialEnd: at(2, 24), canceledAt: at(2, 17), endedAt: at(2, 17) }, [
     { at: at(2, 10), status: "trialing", tier: "mobile", mrr: MOBILE },
@@ -118,12 +201,18 @@ async function seed() {
   // Cards: expiry is stored as the first instant after the card's month. Stripe charges the
   // subscription's own card when it has one, else the customer's.
   const expiresAfter = (year: number, month: number) => Date.UTC(year, month, 1);
-  const card = async (sub: string, row: Partial<Sub>) => db().update(subscriptions).set(row).where(sql`id = ${P + sub}`);
-  await db().insert(customers).values([
-    { id: `${P}B`, defaultPaymentMethodId: "pm_fx_b", cardExpiresAt: expiresAfter(2025, 6), createdAt: at(1, 5), syncedAt: NOW },
-    { id: `${P}D`, defaultPaymentMethodId: "pm_fx_d_old", cardExpiresAt: expiresAfter(2025, 5), createdAt: at(2, 1), syncedAt: NOW },
-    { id: `${P}G`, defaultPaymentMethodId: "pm_fx_g", cardExpiresAt: expiresAfter(2025, 5), createdAt: at(6, 10), syncedAt: NOW },
-  ]);
+  const card = async (sub: string, row: Partial<Sub>) =>
+    db()
+      .update(subscriptions)
+      .set(row)
+      .where(sql`id = ${P + sub}`);
+  await db()
+    .insert(customers)
+    .values([
+      { id: `${P}B`, defaultPaymentMethodId: "pm_fx_b", cardExpiresAt: expiresAfter(2025, 6), createdAt: at(1, 5), syncedAt: NOW },
+      { id: `${P}D`, defaultPaymentMethodId: "pm_fx_d_old", cardExpiresAt: expiresAfter(2025, 5), createdAt: at(2, 1), syncedAt: NOW },
+      { id: `${P}G`, defaultPaymentMethodId: "pm_fx_g", cardExpiresAt: expiresAfter(2025, 5), createdAt: at(6, 10), syncedAt: NOW },
+    ]);
   // A renews yearly on Jan 10, 2026 with its own card, which ends in November: flagged.
   await card("A", { currentPeriodEnd: Date.UTC(2026, 0, 10, 12), defaultPaymentMethodId: "pm_fx_a", cardExpiresAt: expiresAfter(2025, 11) });
   // B renews Jul 5 on the customer's card, which ends in June: flagged.
@@ -149,31 +238,92 @@ describe("analytics on a hand-computed fixture", () => {
     const zero = { expansion_mrr: 0, contraction_mrr: 0, churned_mrr: 0, reactivation_mrr: 0, new_mrr: 0 };
     expect(r.rows).toEqual([
       expect.objectContaining({
-        period: "2025-01", opening_mrr: 0, ...zero, new_mrr: jan, closing_mrr: jan, customers: 4, new_customers: 4, churned_customers: 0,
-        arpu: Math.round(jan / 4), logo_churn_rate: null, gross_revenue_churn_rate: null, net_revenue_retention: null, quick_ratio: null,
-        trial_starts: 1, trial_conversions: 1, trial_conversion_rate: 1,
+        period: "2025-01",
+        opening_mrr: 0,
+        ...zero,
+        new_mrr: jan,
+        closing_mrr: jan,
+        customers: 4,
+        new_customers: 4,
+        churned_customers: 0,
+        arpu: Math.round(jan / 4),
+        logo_churn_rate: null,
+        gross_revenue_churn_rate: null,
+        net_revenue_retention: null,
+        quick_ratio: null,
+        trial_starts: 1,
+        trial_conversions: 1,
+        trial_conversion_rate: 1,
         revenue: 49_000 + 2_175 + 2_900 + 4_900,
       }),
       expect.objectContaining({
-        period: "2025-02", opening_mrr: jan, ...zero, new_mrr: MOBILE, expansion_mrr: 2_000, closing_mrr: feb, customers: 5, new_customers: 1,
-        arpu: Math.round(feb / 5), logo_churn_rate: 0, gross_revenue_churn_rate: 0, net_revenue_retention: Math.round(((jan + 2_000) / jan) * 1e4) / 1e4, quick_ratio: null,
-        trial_starts: 1, trial_conversions: 0, trial_conversion_rate: 0,
+        period: "2025-02",
+        opening_mrr: jan,
+        ...zero,
+        new_mrr: MOBILE,
+        expansion_mrr: 2_000,
+        closing_mrr: feb,
+        customers: 5,
+        new_customers: 1,
+        arpu: Math.round(feb / 5),
+        logo_churn_rate: 0,
+        gross_revenue_churn_rate: 0,
+        net_revenue_retention: Math.round(((jan + 2_000) / jan) * 1e4) / 1e4,
+        quick_ratio: null,
+        trial_starts: 1,
+        trial_conversions: 0,
+        trial_conversion_rate: 0,
         revenue: 4_900 + 1_307 + 2_175 + 1_500,
       }),
       expect.objectContaining({
-        period: "2025-03", opening_mrr: feb, ...zero, expansion_mrr: 725, churned_mrr: -4_900, closing_mrr: mar, customers: 4, churned_customers: 1,
-        arpu: Math.round(mar / 4), logo_churn_rate: 1 / 5, gross_revenue_churn_rate: Math.round((4_900 / feb) * 1e4) / 1e4,
-        net_revenue_retention: Math.round((mar / feb) * 1e4) / 1e4, quick_ratio: Math.round((725 / 4_900) * 1e4) / 1e4,
-        trial_starts: 0, trial_conversions: 0, trial_conversion_rate: null, revenue: 4_900 + 2_900,
+        period: "2025-03",
+        opening_mrr: feb,
+        ...zero,
+        expansion_mrr: 725,
+        churned_mrr: -4_900,
+        closing_mrr: mar,
+        customers: 4,
+        churned_customers: 1,
+        arpu: Math.round(mar / 4),
+        logo_churn_rate: 1 / 5,
+        gross_revenue_churn_rate: Math.round((4_900 / feb) * 1e4) / 1e4,
+        net_revenue_retention: Math.round((mar / feb) * 1e4) / 1e4,
+        quick_ratio: Math.round((725 / 4_900) * 1e4) / 1e4,
+        trial_starts: 0,
+        trial_conversions: 0,
+        trial_conversion_rate: null,
+        revenue: 4_900 + 2_900,
       }),
       expect.objectContaining({
-        period: "2025-04", opening_mrr: mar, ...zero, contraction_mrr: -2_000, churned_mrr: -4_900, closing_mrr: apr, customers: 3, churned_customers: 1,
-        arpu: Math.round(apr / 3), logo_churn_rate: 0.25, gross_revenue_churn_rate: Math.round((6_900 / mar) * 1e4) / 1e4,
-        net_revenue_retention: Math.round((apr / mar) * 1e4) / 1e4, quick_ratio: 0, revenue: 0,
+        period: "2025-04",
+        opening_mrr: mar,
+        ...zero,
+        contraction_mrr: -2_000,
+        churned_mrr: -4_900,
+        closing_mrr: apr,
+        customers: 3,
+        churned_customers: 1,
+        arpu: Math.round(apr / 3),
+        logo_churn_rate: 0.25,
+        gross_revenue_churn_rate: Math.round((6_900 / mar) * 1e4) / 1e4,
+        net_revenue_retention: Math.round((apr / mar) * 1e4) / 1e4,
+        quick_ratio: 0,
+        revenue: 0,
       }),
       expect.objectContaining({
-        period: "2025-05", opening_mrr: apr, ...zero, reactivation_mrr: MOBILE + LOCAL, closing_mrr: may, customers: 5, new_customers: 0, reactivated_customers: 2,
-        arpu: Math.round(may / 5), logo_churn_rate: 0, net_revenue_retention: 1, quick_ratio: null, revenue: 4_900,
+        period: "2025-05",
+        opening_mrr: apr,
+        ...zero,
+        reactivation_mrr: MOBILE + LOCAL,
+        closing_mrr: may,
+        customers: 5,
+        new_customers: 0,
+        reactivated_customers: 2,
+        arpu: Math.round(may / 5),
+        logo_churn_rate: 0,
+        net_revenue_retention: 1,
+        quick_ratio: null,
+        revenue: 4_900,
       }),
       expect.objectContaining({ period: "2025-06", opening_mrr: may, ...zero, closing_mrr: may, customers: 5, trial_starts: 1, trial_conversions: 0, revenue: 0 }),
     ]);
@@ -183,7 +333,12 @@ describe("analytics on a hand-computed fixture", () => {
 
     // Now (Jun 15): A 4083 + D 4900 (Mobile), B, C, F 2900 each (Local); G trialing.
     expect(r.current).toMatchObject({
-      mrr: may, arr: 12 * may, customers: 5, arpu: Math.round(may / 5), trialing: 1, past_due: 0,
+      mrr: may,
+      arr: 12 * may,
+      customers: 5,
+      arpu: Math.round(may / 5),
+      trialing: 1,
+      past_due: 0,
       by_tier: { mobile: { customers: 2, mrr: MOBILE_ANNUAL + MOBILE }, local: { customers: 3, mrr: 3 * LOCAL } },
     });
     expect(r.currency).toBe(CUR);
@@ -207,13 +362,23 @@ describe("analytics on a hand-computed fixture", () => {
     const c = await cohortReport(deps(), { from: "2025-01", to: "2025-05", currency: CUR });
     // January: A, B, C, F (14058). February: D (4900). F churns in March and returns in May; D is suspended in April.
     expect(c.cohorts[0]).toEqual({
-      cohort: "2025-01", customers: 4, mrr: 14_058,
+      cohort: "2025-01",
+      customers: 4,
+      mrr: 14_058,
       customers_retained: [4, 4, 3, 3, 4],
       customer_retention: [1, 1, 0.75, 0.75, 1],
       mrr_retained: [14_058, 14_058 + 2_000, 14_058 + 2_000 + 725 - 4_900, 4_083 + 2_900 + 2_900, 4_083 + 2_900 + 2_900 + 2_900],
       revenue_retention: [14_058, 16_058, 11_883, 9_883, 12_783].map((m) => Math.round((m / 14_058) * 1e4) / 1e4), // 1, 1.1423, 0.8453, 0.703, 0.9093
     });
-    expect(c.cohorts[1]).toEqual({ cohort: "2025-02", customers: 1, mrr: 4_900, customers_retained: [1, 1, 0, 1], customer_retention: [1, 1, 0, 1], mrr_retained: [4_900, 4_900, 0, 4_900], revenue_retention: [1, 1, 0, 1] });
+    expect(c.cohorts[1]).toEqual({
+      cohort: "2025-02",
+      customers: 1,
+      mrr: 4_900,
+      customers_retained: [1, 1, 0, 1],
+      customer_retention: [1, 1, 0, 1],
+      mrr_retained: [4_900, 4_900, 0, 4_900],
+      revenue_retention: [1, 1, 0, 1],
+    });
   });
 
   it("churn risk scores each paying customer by its reasons: pending cancellation, a card expiring before the renewal, failed payments, a retention offer taken", async () => {
@@ -234,11 +399,30 @@ describe("analytics on a hand-computed fixture", () => {
 
   it("does not flag an expiring card on a subscription whose collection is paused: nothing will be charged", async () => {
     const q = `${P}pause_`;
-    for (const [id, pause] of [["on", null], ["off", "void"]] as const) {
-      await db().insert(subscriptions).values({
-        id: q + id, customerId: q + id, userId: q + id, status: "active", tier: "local", priceId: "p", interval: "month", unitAmount: LOCAL, currency: "chf", mrr: LOCAL,
-        currentPeriodEnd: at(7, 1), defaultPaymentMethodId: `pm_${id}`, cardExpiresAt: Date.UTC(2025, 6, 1), pauseBehavior: pause, createdAt: at(1, 1), syncedAt: NOW,
-      });
+    for (const [id, pause] of [
+      ["on", null],
+      ["off", "void"],
+    ] as const) {
+      await db()
+        .insert(subscriptions)
+        .values({
+          id: q + id,
+          customerId: q + id,
+          userId: q + id,
+          status: "active",
+          tier: "local",
+          priceId: "p",
+          interval: "month",
+          unitAmount: LOCAL,
+          currency: "chf",
+          mrr: LOCAL,
+          currentPeriodEnd: at(7, 1),
+          defaultPaymentMethodId: `pm_${id}`,
+          cardExpiresAt: Date.UTC(2025, 6, 1),
+          pauseBehavior: pause,
+          createdAt: at(1, 1),
+          syncedAt: NOW,
+        });
     }
     const flagged = (await churnRisk(deps(), { limit: 500 })).customers.filter((c) => c.subscription_id.startsWith(q) && c.reasons.some((x) => x.code === "card_expiring"));
     expect(flagged.map((c) => c.subscription_id)).toEqual([`${q}on`]);
@@ -256,7 +440,12 @@ describe("analytics on a hand-computed fixture", () => {
     const rates = [(725 - 4_900) / 20_958, (-2_000 - 4_900) / 16_783, 0];
     const avgRate = rates.reduce((a, x) => a + x, 0) / 3;
     expect(t.forecast).toHaveLength(12);
-    expect(t.forecast[0]).toEqual({ period: "2025-07", mrr: Math.round(17_683 * (1 + avgRate) + 7_800 / 3), low: Math.round(17_683 * (1 + rates[1]!) + 0), high: Math.round(17_683 * (1 + 0) + 7_800) });
+    expect(t.forecast[0]).toEqual({
+      period: "2025-07",
+      mrr: Math.round(17_683 * (1 + avgRate) + 7_800 / 3),
+      low: Math.round(17_683 * (1 + rates[1]!) + 0),
+      high: Math.round(17_683 * (1 + 0) + 7_800),
+    });
     for (const p of t.forecast) expect(p.low <= p.mrr && p.mrr <= p.high).toBe(true);
   });
 });
@@ -266,9 +455,26 @@ describe("analytics when the history is observations, not a timeline", () => {
     const NZD = "nzd";
     const q = `${P}obs_`;
     const put = async (id: string, row: Partial<Sub>, history: { at: number; status: string; mrr: number }[]) => {
-      await db().insert(subscriptions).values({ id: q + id, customerId: q + id, status: "active", priceId: "p", interval: "month", unitAmount: 0, currency: NZD, mrr: history.at(-1)!.mrr, createdAt: at(1, 1), syncedAt: NOW, ...row });
+      await db()
+        .insert(subscriptions)
+        .values({
+          id: q + id,
+          customerId: q + id,
+          status: "active",
+          priceId: "p",
+          interval: "month",
+          unitAmount: 0,
+          currency: NZD,
+          mrr: history.at(-1)!.mrr,
+          createdAt: at(1, 1),
+          syncedAt: NOW,
+          ...row,
+        });
       // Inserted in this order: ids follow the order the sync wrote them, whatever their dates.
-      for (const h of history) await db().insert(subscriptionHistory).values({ ...h, subscriptionId: q + id, customerId: q + id, currency: NZD, cause: "fixture", changes: "status", unitAmount: 0, quantity: 1, priceId: "p" });
+      for (const h of history)
+        await db()
+          .insert(subscriptionHistory)
+          .values({ ...h, subscriptionId: q + id, customerId: q + id, currency: NZD, cause: "fixture", changes: "status", unitAmount: 0, quantity: 1, priceId: "p" });
     };
     // X: paid from Feb 1, ended Apr 10; the sync first fetched it after the end (one row, dated then).
     await put("X", { status: "canceled", createdAt: at(2, 1), canceledAt: at(4, 10), endedAt: at(4, 10) }, [{ at: at(4, 10), status: "canceled", mrr: MOBILE }]);
@@ -291,13 +497,48 @@ describe("analytics when the history is observations, not a timeline", () => {
   it("counts a subscription suspended by dunning now as no MRR and no paying customer, while Stripe still says past_due", async () => {
     const CAD = "aud"; // its own currency: the other fixtures' rows stay out
     const q = `${P}susp_`;
-    for (const [id, status] of [["K", "active"], ["L", "past_due"]] as const) {
-      await db().insert(subscriptions).values({ id: q + id, customerId: q + id, status, priceId: "p", interval: "month", unitAmount: 0, currency: CAD, mrr: MOBILE, createdAt: at(1, 1), syncedAt: NOW });
-      await db().insert(subscriptionHistory).values({ at: at(1, 1), status: "active", mrr: MOBILE, subscriptionId: q + id, customerId: q + id, currency: CAD, cause: "fixture", changes: "status", unitAmount: 0, quantity: 1, priceId: "p" });
+    for (const [id, status] of [
+      ["K", "active"],
+      ["L", "past_due"],
+    ] as const) {
+      await db()
+        .insert(subscriptions)
+        .values({ id: q + id, customerId: q + id, status, priceId: "p", interval: "month", unitAmount: 0, currency: CAD, mrr: MOBILE, createdAt: at(1, 1), syncedAt: NOW });
+      await db()
+        .insert(subscriptionHistory)
+        .values({
+          at: at(1, 1),
+          status: "active",
+          mrr: MOBILE,
+          subscriptionId: q + id,
+          customerId: q + id,
+          currency: CAD,
+          cause: "fixture",
+          changes: "status",
+          unitAmount: 0,
+          quantity: 1,
+          priceId: "p",
+        });
     }
     // L's April invoice failed on Apr 1 and dunning suspended it on day 21; still unpaid now.
-    await db().insert(dunningCases).values({ id: `${q}case`, invoiceId: `${q}in`, subscriptionId: `${q}L`, customerId: `${q}L`, anchorAt: at(4, 1), status: "suspended", stage: "suspended", amount: MOBILE, currency: CAD, openedAt: at(4, 1), closedAt: at(4, 22) });
-    await db().insert(dunningSteps).values({ caseId: `${q}case`, step: "suspended", outcome: "done", at: at(4, 22) });
+    await db()
+      .insert(dunningCases)
+      .values({
+        id: `${q}case`,
+        invoiceId: `${q}in`,
+        subscriptionId: `${q}L`,
+        customerId: `${q}L`,
+        anchorAt: at(4, 1),
+        status: "suspended",
+        stage: "suspended",
+        amount: MOBILE,
+        currency: CAD,
+        openedAt: at(4, 1),
+        closedAt: at(4, 22),
+      });
+    await db()
+      .insert(dunningSteps)
+      .values({ caseId: `${q}case`, step: "suspended", outcome: "done", at: at(4, 22) });
     const r = await revenueReport(deps(), { period: "monthly", from: "2025-01", to: "2025-05", currency: CAD });
     expect(r.current).toMatchObject({ mrr: MOBILE, customers: 1 }); // K only
     expect(r.rows.at(-1)?.closing_mrr).toBe(MOBILE);
@@ -318,16 +559,32 @@ describe("the tables the report reads, kept by triggers, agree with the definiti
       ).map((r) => ({ ...r, mrr: Number(r.mrr) }));
     const STANDING = CURRENT_STANDING;
     const storedCurrent = async () =>
-      (await raw(`select customer_id, tier, mrr, standing from customer_current where currency = ? order by customer_id, tier`).bind(CUR2).all<{ customer_id: string; tier: string; mrr: number; standing: number }>()).results.map((r) => ({ ...r, standing: STANDING[r.standing] }));
+      (
+        await raw(`select customer_id, tier, mrr, standing from customer_current where currency = ? order by customer_id, tier`)
+          .bind(CUR2)
+          .all<{ customer_id: string; tier: string; mrr: number; standing: number }>()
+      ).results.map((r) => ({ ...r, standing: STANDING[r.standing] }));
     const expectedRevenue = async () =>
-      (await raw(`select strftime('%Y-%m', paid_at / 1000, 'unixepoch') as month, sum(total - tax) as revenue, count(*) as invoices from invoices where currency = ? and status = 'paid' and paid_at is not null group by month order by month`).bind(CUR2).all()).results;
+      (
+        await raw(
+          `select strftime('%Y-%m', paid_at / 1000, 'unixepoch') as month, sum(total - tax) as revenue, count(*) as invoices from invoices where currency = ? and status = 'paid' and paid_at is not null group by month order by month`,
+        )
+          .bind(CUR2)
+          .all()
+      ).results;
     const storedRevenue = async () =>
       (await raw(`select printf('%04d-%02d', month / 12, month % 12 + 1) as month, revenue, invoices from invoice_revenue_months where currency = ? order by month`).bind(CUR2).all()).results;
     const agree = async (step: string) => {
       // Standing: the best status by the report's order, so compare the min by rank, not by name.
       const exp = await expectedCurrent();
       const byRank = new Map<string, string>();
-      for (const s of (await raw(`select s.customer_id, coalesce(s.tier, 'other') as tier, case when exists (select 1 from dunning_cases d where d.subscription_id = s.id and d.status = 'suspended') then 'suspended' else s.status end as st from subscriptions s where currency = ?`).bind(CUR2).all<{ customer_id: string; tier: string; st: string }>()).results) {
+      for (const s of (
+        await raw(
+          `select s.customer_id, coalesce(s.tier, 'other') as tier, case when exists (select 1 from dunning_cases d where d.subscription_id = s.id and d.status = 'suspended') then 'suspended' else s.status end as st from subscriptions s where currency = ?`,
+        )
+          .bind(CUR2)
+          .all<{ customer_id: string; tier: string; st: string }>()
+      ).results) {
         const k = `${s.customer_id}/${s.tier}`;
         const best = byRank.get(k);
         if (best === undefined || STANDING.indexOf(s.st) < STANDING.indexOf(best)) byRank.set(k, s.st);
@@ -336,9 +593,41 @@ describe("the tables the report reads, kept by triggers, agree with the definiti
       expect(await storedRevenue(), step).toEqual(await expectedRevenue());
     };
     const sub = (id: string, customer: string, status: string, tier: string, mrr: number) =>
-      db().insert(subscriptions).values({ id: q + id, customerId: q + customer, status: status as Sub["status"], tier, priceId: "p", interval: "month", unitAmount: 0, currency: CUR2, mrr, createdAt: at(1, 1), syncedAt: NOW });
+      db()
+        .insert(subscriptions)
+        .values({
+          id: q + id,
+          customerId: q + customer,
+          status: status as Sub["status"],
+          tier,
+          priceId: "p",
+          interval: "month",
+          unitAmount: 0,
+          currency: CUR2,
+          mrr,
+          createdAt: at(1, 1),
+          syncedAt: NOW,
+        });
     const inv = (id: string, status: "paid" | "open" | "void", paidAt: number | null, total: number, tax: number) =>
-      db().insert(invoices).values({ id: q + id, customerId: q + "A", status, currency: CUR2, subtotal: total - tax, tax, discountTotal: 0, total, amountDue: total, amountPaid: status === "paid" ? total : 0, amountRemaining: 0, attemptCount: 1, createdAt: at(1, 1), paidAt, syncedAt: NOW });
+      db()
+        .insert(invoices)
+        .values({
+          id: q + id,
+          customerId: q + "A",
+          status,
+          currency: CUR2,
+          subtotal: total - tax,
+          tax,
+          discountTotal: 0,
+          total,
+          amountDue: total,
+          amountPaid: status === "paid" ? total : 0,
+          amountRemaining: 0,
+          attemptCount: 1,
+          createdAt: at(1, 1),
+          paidAt,
+          syncedAt: NOW,
+        });
 
     await sub("A1", "A", "active", "local", LOCAL);
     await sub("A2", "A", "trialing", "mobile", MOBILE);
@@ -349,25 +638,45 @@ describe("the tables the report reads, kept by triggers, agree with the definiti
     await agree("inserted");
     expect((await storedCurrent()).length).toBe(3);
 
-    await raw(`update subscriptions set status = 'active' where id = ?`).bind(q + "A2").run(); // trial converts
-    await raw(`update subscriptions set tier = 'mobile', mrr = ? where id = ?`).bind(MOBILE, q + "A1").run(); // upgrade
+    await raw(`update subscriptions set status = 'active' where id = ?`)
+      .bind(q + "A2")
+      .run(); // trial converts
+    await raw(`update subscriptions set tier = 'mobile', mrr = ? where id = ?`)
+      .bind(MOBILE, q + "A1")
+      .run(); // upgrade
     await agree("updated");
-    await db().insert(dunningCases).values({ id: `${q}case`, invoiceId: `${q}i3`, subscriptionId: `${q}B1`, customerId: `${q}B`, anchorAt: at(2, 1), status: "open", amount: MOBILE, currency: CUR2, openedAt: at(2, 1) });
+    await db()
+      .insert(dunningCases)
+      .values({ id: `${q}case`, invoiceId: `${q}i3`, subscriptionId: `${q}B1`, customerId: `${q}B`, anchorAt: at(2, 1), status: "open", amount: MOBILE, currency: CUR2, openedAt: at(2, 1) });
     await agree("dunning opened");
     await raw(`update dunning_cases set status = 'suspended', stage = 'suspended' where id = ?`).bind(`${q}case`).run();
     await agree("suspended");
     expect((await storedCurrent()).find((r) => r.customer_id === q + "B")).toMatchObject({ mrr: 0, standing: "suspended" });
     await raw(`update dunning_cases set status = 'recovered', closed_at = ? where id = ?`).bind(at(3, 1), `${q}case`).run();
-    await raw(`update invoices set status = 'paid', paid_at = ? where id = ?`).bind(at(3, 1), q + "i3").run(); // the unpaid invoice is paid
+    await raw(`update invoices set status = 'paid', paid_at = ? where id = ?`)
+      .bind(at(3, 1), q + "i3")
+      .run(); // the unpaid invoice is paid
     await agree("recovered and paid");
-    await raw(`update invoices set paid_at = ? where id = ?`).bind(at(2, 28), q + "i2").run(); // a paid date corrected into another month
-    await raw(`update invoices set total = 3_000, tax = 100 where id = ?`).bind(q + "i1").run(); // an amount corrected
+    await raw(`update invoices set paid_at = ? where id = ?`)
+      .bind(at(2, 28), q + "i2")
+      .run(); // a paid date corrected into another month
+    await raw(`update invoices set total = 3_000, tax = 100 where id = ?`)
+      .bind(q + "i1")
+      .run(); // an amount corrected
     await raw(`update invoices set synced_at = synced_at + 1`).run(); // a sync that changes nothing billed
     await agree("invoices moved and corrected");
-    await raw(`update invoices set status = 'void', paid_at = null where id = ?`).bind(q + "i2").run();
-    await raw(`delete from invoices where id = ?`).bind(q + "i1").run();
-    await raw(`delete from subscriptions where id = ?`).bind(q + "A2").run();
-    await raw(`update subscriptions set customer_id = ? where id = ?`).bind(q + "C", q + "A1").run(); // moved to another customer
+    await raw(`update invoices set status = 'void', paid_at = null where id = ?`)
+      .bind(q + "i2")
+      .run();
+    await raw(`delete from invoices where id = ?`)
+      .bind(q + "i1")
+      .run();
+    await raw(`delete from subscriptions where id = ?`)
+      .bind(q + "A2")
+      .run();
+    await raw(`update subscriptions set customer_id = ? where id = ?`)
+      .bind(q + "C", q + "A1")
+      .run(); // moved to another customer
     await agree("deleted and moved");
     expect(await storedCurrent()).toEqual([
       { customer_id: q + "B", tier: "mobile", mrr: MOBILE, standing: "past_due" },

@@ -86,7 +86,11 @@ async function rewriteChain(fromSeq: number, edit: (row: ChainedRow) => ChainedR
     const { hash: _old, ...fields } = row;
     const rewritten = { ...edit(fields), prevHash };
     const hash = await rowHash(rewritten);
-    await db.update(auditLog).set({ ...rewritten, hash }).where(eq(auditLog.seq, row.seq)).run();
+    await db
+      .update(auditLog)
+      .set({ ...rewritten, hash })
+      .where(eq(auditLog.seq, row.seq))
+      .run();
     prevHash = hash;
   }
 }
@@ -112,9 +116,7 @@ describe("audit log", () => {
   });
 
   it("keeps one unbroken chain when many changes race", async () => {
-    const results = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => call("POST", "/v1/keys", { key: admin.key, body: { name: `race-${i}`, role: "analyst" } })),
-    );
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => call("POST", "/v1/keys", { key: admin.key, body: { name: `race-${i}`, role: "analyst" } })));
     expect(results.map((r) => r.status)).toEqual(Array(12).fill(201));
     const result = await verify();
     expect(result.ok).toBe(true);
@@ -228,9 +230,7 @@ describe("signed checkpoints of the audit chain's head", () => {
     const errors = vi.spyOn(console, "error");
     await runCron(CRONS.sweep, svc());
     expect((await checkpoints()).map((c) => c.seq)).toEqual([3]);
-    expect(linesOf(errors, "audit chain does not extend its last checkpoint; not signing a new one")).toEqual([
-      expect.objectContaining({ level: "error", seq: 3, reason: "checkpoint_mismatch" }),
-    ]);
+    expect(linesOf(errors, "audit chain does not extend its last checkpoint; not signing a new one")).toEqual([expect.objectContaining({ level: "error", seq: 3, reason: "checkpoint_mismatch" })]);
     expect((await verify()).first_broken).toMatchObject({ seq: 3, reason: "checkpoint_mismatch" });
   });
 

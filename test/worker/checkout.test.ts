@@ -86,7 +86,14 @@ describe("POST /v1/checkout", () => {
 
   it("bills annually with the catalog's yearly price when billing_cycle is annual", async () => {
     const userId = newUser();
-    const body = await created({ user_id: userId, email: `${userId}@example.test`, tier: "mobile", billing_cycle: "annual", success_url: "https://app.test/done", cancel_url: "https://app.test/back" });
+    const body = await created({
+      user_id: userId,
+      email: `${userId}@example.test`,
+      tier: "mobile",
+      billing_cycle: "annual",
+      success_url: "https://app.test/done",
+      cancel_url: "https://app.test/back",
+    });
     const session = await stripe().checkout.sessions.retrieve(body.session_id);
     expect((await stripe().checkout.sessions.listLineItems(session.id)).data[0]?.price?.lookup_key).toBe("mobile_annual");
     expect(session.success_url).toBe("https://app.test/done");
@@ -146,7 +153,10 @@ describe("POST /v1/checkout", () => {
       expect((await deliver(event)).status).toBe(200);
       expect(await settled(event.id)).toBe("processed");
     }
-    expect((await env.DB.prepare("select status, trial_start from subscriptions where id = ?").bind(sub.id).first<{ status: string; trial_start: number | null }>())).toMatchObject({ status: "canceled", trial_start: expect.any(Number) });
+    expect(await env.DB.prepare("select status, trial_start from subscriptions where id = ?").bind(sub.id).first<{ status: string; trial_start: number | null }>()).toMatchObject({
+      status: "canceled",
+      trial_start: expect.any(Number),
+    });
 
     const body = await created({ user_id: userId, email: `${userId}@example.test`, tier: "local" });
     expect(body.trial_days).toBe(0);
@@ -174,7 +184,11 @@ describe("POST /v1/checkout", () => {
     const coupon = await stripe().coupons.create({ percent_off: 10, duration: "once" });
     const inactive = await stripe().promotionCodes.create({ promotion: { type: "coupon", coupon: coupon.id }, code: `OFF${Date.now().toString(36).toUpperCase()}` });
     await stripe().promotionCodes.update(inactive.id, { active: false });
-    const expired = await stripe().promotionCodes.create({ promotion: { type: "coupon", coupon: coupon.id }, code: `OLD${Date.now().toString(36).toUpperCase()}`, expires_at: Math.floor(Date.now() / 1000) - 60 });
+    const expired = await stripe().promotionCodes.create({
+      promotion: { type: "coupon", coupon: coupon.id },
+      code: `OLD${Date.now().toString(36).toUpperCase()}`,
+      expires_at: Math.floor(Date.now() / 1000) - 60,
+    });
     for (const code of ["NO_SUCH_CODE", inactive.code, expired.code]) {
       const userId = newUser();
       const res = await checkout({ user_id: userId, email: `${userId}@example.test`, tier: "local", promotion_code: code });
@@ -280,7 +294,13 @@ describe("return URLs: only the app's origins", () => {
   it("takes an origin listed in APP_ORIGINS", async () => {
     const withOrigins = services({ ...env, APP_ORIGINS: "https://www.app.test, https://m.app.test/" }, fixedClock(Date.now()), { log: quiet });
     const userId = newUser();
-    const made = await startCheckout(withOrigins, TEST_CALLER, { userId, email: `${userId}@example.test`, tier: "local", successUrl: "https://m.app.test/welcome", cancelUrl: "https://www.app.test/billing" });
+    const made = await startCheckout(withOrigins, TEST_CALLER, {
+      userId,
+      email: `${userId}@example.test`,
+      tier: "local",
+      successUrl: "https://m.app.test/welcome",
+      cancelUrl: "https://www.app.test/billing",
+    });
     expect((await stripe().checkout.sessions.retrieve(made.sessionId)).success_url).toBe("https://m.app.test/welcome");
     const err = await startCheckout(withOrigins, TEST_CALLER, { userId: newUser(), email: "a@example.test", tier: "local", successUrl: "https://evil.test/" }).catch((e: unknown) => e);
     expect(isDomainError(err, "validation_failed")).toBe(true);

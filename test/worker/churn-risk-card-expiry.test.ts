@@ -81,7 +81,11 @@ describe("churn risk: a card expiring before the next renewal", () => {
     const seen = await deliverAll({ customer: customer.id, sub: sub.id });
     expect(await codes(sub.id)).toContain("card_expiring");
     const { exp_month, exp_year } = monthFromNow(0);
-    const res = await fetch(`${inject("stripeApiBase")}/_emulator/payment_methods/${pm.id}/automatic_update`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ exp_year: exp_year + 4, last4: "1881" }) });
+    const res = await fetch(`${inject("stripeApiBase")}/_emulator/payment_methods/${pm.id}/automatic_update`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ exp_year: exp_year + 4, last4: "1881" }),
+    });
     expect(res.status, await res.clone().text()).toBe(200);
     await deliverPaymentMethodEvents(pm.id, "payment_method.automatically_updated", seen);
     expect((await db().select().from(customers).where(eq(customers.id, customer.id)).get())?.cardExpiresAt).toBe(Date.UTC(exp_year + 4, exp_month));
@@ -116,7 +120,11 @@ describe("churn risk: a card expiring before the next renewal", () => {
     expect(row).toMatchObject({ status: "trialing", defaultPaymentMethodId: pm.id });
 
     const trialEnd = new Date(row!.trialEnd!).toISOString().slice(0, 10);
-    expect(await reasonsOf(ids.sub)).toContainEqual({ code: "card_expiring", weight: 20, detail: `The card on file expires ${monthFromNow(0).label} (end of month), before the trial ends and the first charge on ${trialEnd}.` });
+    expect(await reasonsOf(ids.sub)).toContainEqual({
+      code: "card_expiring",
+      weight: 20,
+      detail: `The card on file expires ${monthFromNow(0).label} (end of month), before the trial ends and the first charge on ${trialEnd}.`,
+    });
 
     // Only the subscription names this card: the event must re-sync the subscription, not just the customer.
     await stripe().paymentMethods.update(pm.id, { card: { exp_month: next.exp_month, exp_year: next.exp_year } });

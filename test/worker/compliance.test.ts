@@ -40,8 +40,18 @@ describe("the compliance report on a correctly configured worker", () => {
     expect(failing(r)).toEqual([]);
     expect(r.status).toBe("pass");
     expect(r.items.map((i) => i.id)).toEqual([
-      "webhook_signatures", "no_card_data_columns", "no_card_data_stored", "audit_chain", "api_key_rotation", "signing_key_age",
-      "rate_limits", "transport_security", "least_privilege", "backups", "failed_events", "dunning_backlog",
+      "webhook_signatures",
+      "no_card_data_columns",
+      "no_card_data_stored",
+      "audit_chain",
+      "api_key_rotation",
+      "signing_key_age",
+      "rate_limits",
+      "transport_security",
+      "least_privilege",
+      "backups",
+      "failed_events",
+      "dunning_backlog",
     ]);
     for (const i of r.items) {
       expect(i.controls.length).toBeGreaterThan(0);
@@ -150,7 +160,13 @@ describe("the compliance report fails the right control", () => {
   it("when a stored Stripe payload holds a card number: no_card_data_stored, masked", async () => {
     const id = `evt_pan_${Date.now()}`;
     const event = {
-      id, object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", pending_webhooks: 1,
+      id,
+      object: "event",
+      type: "charge.succeeded",
+      created: Math.floor(Date.now() / 1000),
+      livemode: false,
+      api_version: "2026-10-28.endive",
+      pending_webhooks: 1,
       request: { id: null, idempotency_key: null },
       data: { object: { id: "ch_pan", object: "charge", amount: 4900, currency: "usd", description: "Phone order: card 4242424242424242 exp 12/34 taken by support" } },
     };
@@ -182,12 +198,16 @@ describe("the card-number scan", () => {
   });
 
   it("reads big tables in bounded batches and counts every row it read", async () => {
-    const stmts = Array.from({ length: 60 }, (_, i) => env.DB.prepare("insert into sync_state (key, value) values (?, ?)").bind(`pan-test-${i}`, i === 47 ? '{"note":"5555 5555 5555 4444"}' : `{"at":${1767225600000 + i}}`));
+    const stmts = Array.from({ length: 60 }, (_, i) =>
+      env.DB.prepare("insert into sync_state (key, value) values (?, ?)").bind(`pan-test-${i}`, i === 47 ? '{"note":"5555 5555 5555 4444"}' : `{"at":${1767225600000 + i}}`),
+    );
     await env.DB.batch(stmts);
     const r = await complianceReport(svc(), { env, probe: null, policy: { cardScanBatch: 7 } });
     const scan = item(r, "no_card_data_stored").evidence as { rows_scanned: number; queries: number; findings: { table: string; masked: string; brand: string }[] };
     let total = 0;
-    for (const t of (await env.DB.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '_cf_%' and name not like 'd1_%'").all<{ name: string }>()).results) {
+    for (const t of (
+      await env.DB.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '_cf_%' and name not like 'd1_%'").all<{ name: string }>()
+    ).results) {
       total += (await env.DB.prepare(`select count(*) as n from "${t.name}"`).first<{ n: number }>())!.n;
     }
     expect(scan.rows_scanned).toBe(total);

@@ -20,7 +20,15 @@ describe("dashboard sign-in input", () => {
       ["a key over the limit", `key=${"a".repeat(1500)}`, { "content-type": "application/x-www-form-urlencoded" }],
       ["a body over 4 KiB", `key=fja_x&pad=${"a".repeat(5000)}`, { "content-type": "application/x-www-form-urlencoded" }],
       ["a repeated key", "key=fja_a&key=fja_b", { "content-type": "application/x-www-form-urlencoded" }],
-      ["multipart", (() => { const f = new FormData(); f.set("key", "fja_x"); return f; })(), {}],
+      [
+        "multipart",
+        (() => {
+          const f = new FormData();
+          f.set("key", "fja_x");
+          return f;
+        })(),
+        {},
+      ],
       ["broken percent-encoding", "key=%E0%A4%A", { "content-type": "application/x-www-form-urlencoded" }],
     ];
     for (const [what, body, headers] of cases) {

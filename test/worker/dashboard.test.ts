@@ -36,7 +36,15 @@ function sessionCookie(res: Response): { value: string; attrs: Map<string, strin
   const line = res.headers.getSetCookie().find((c) => c.startsWith(`${COOKIE}=`));
   if (!line) return undefined;
   const [pair, ...attrs] = line.split(/;\s*/);
-  return { value: pair!.slice(COOKIE.length + 1), attrs: new Map(attrs.map((a) => { const [k, v = ""] = a.split("="); return [k!.toLowerCase(), v]; })) };
+  return {
+    value: pair!.slice(COOKIE.length + 1),
+    attrs: new Map(
+      attrs.map((a) => {
+        const [k, v = ""] = a.split("=");
+        return [k!.toLowerCase(), v];
+      }),
+    ),
+  };
 }
 
 async function signIn(key: string, ms = T0): Promise<string> {
@@ -47,7 +55,16 @@ async function signIn(key: string, ms = T0): Promise<string> {
   return cookie!.value;
 }
 
-const sessionRows = async () => (await env.DB.prepare("select id, token_hash, key_id, created_at, expires_at from dashboard_sessions").all<{ id: string; token_hash: string; key_id: string; created_at: number; expires_at: number }>()).results;
+const sessionRows = async () =>
+  (
+    await env.DB.prepare("select id, token_hash, key_id, created_at, expires_at from dashboard_sessions").all<{
+      id: string;
+      token_hash: string;
+      key_id: string;
+      created_at: number;
+      expires_at: number;
+    }>()
+  ).results;
 
 let analyst: { key: string; id: string };
 let admin: { key: string; id: string };
@@ -179,7 +196,14 @@ describe("dashboard session", () => {
   /** A cross-site post: a form's encodings, a no-cors fetch of a Blob (no Content-Type), and any other type. */
   const crossSite = (key: string): [string, () => { body: BodyInit; headers: Record<string, string> }][] => [
     ["text/plain", () => ({ body: `key=${key}`, headers: { "content-type": "text/plain" } })],
-    ["multipart", () => { const f = new FormData(); f.set("key", key); return { body: f, headers: {} }; }],
+    [
+      "multipart",
+      () => {
+        const f = new FormData();
+        f.set("key", key);
+        return { body: f, headers: {} };
+      },
+    ],
     ["no content type", () => ({ body: new Blob([`key=${key}`]), headers: {} })],
     // Not a form's: the check must not depend on the type at all.
     ["application/json", () => ({ body: JSON.stringify({ key }), headers: { "content-type": "application/json" } })],
@@ -223,7 +247,10 @@ describe("dashboard session", () => {
 describe("dashboard pages", () => {
   it("carry a strict CSP and the other security headers, and no inline script or style", async () => {
     const token = await signIn(analyst.key, T0);
-    for (const [path, cookie] of [["/dashboard/login", undefined], ["/dashboard", token]] as const) {
+    for (const [path, cookie] of [
+      ["/dashboard/login", undefined],
+      ["/dashboard", token],
+    ] as const) {
       const res = await request(T0 + 1, "GET", path, { ...(cookie ? { cookie } : {}) });
       expect(res.status, path).toBe(200);
       expect(res.headers.get("content-security-policy"), path).toBe(CSP);
@@ -249,7 +276,9 @@ describe("dashboard pages", () => {
     const token = await signIn(analyst.key, T0);
     const html = await (await request(T0 + 1, "GET", "/dashboard", { cookie: token })).text();
     const urls = [...html.matchAll(/(?:src|href)="(\/dashboard\/static\/[^"]+)"/g)].map((m) => m[1]!);
-    expect(urls).toEqual(expect.arrayContaining(["/dashboard/static/dashboard.js", "/dashboard/static/dashboard.css", "/dashboard/static/vendor/uPlot.iife.min.js", "/dashboard/static/vendor/uPlot.min.css"]));
+    expect(urls).toEqual(
+      expect.arrayContaining(["/dashboard/static/dashboard.js", "/dashboard/static/dashboard.css", "/dashboard/static/vendor/uPlot.iife.min.js", "/dashboard/static/vendor/uPlot.min.css"]),
+    );
     const assets = (env as unknown as { ASSETS: Fetcher }).ASSETS;
     for (const url of urls) {
       const res = await assets.fetch(`${BASE}${url}`);

@@ -12,7 +12,13 @@ const why = (cause: string): SyncCause => ({ actor: { type: "system", id: "race-
 
 /** A copy of a real emulator subscription under a new id and user, in the given status. */
 function variant(template: Stripe.Subscription, id: string, userId: string, status: Stripe.Subscription.Status): Stripe.Subscription {
-  return { ...template, id, status, metadata: { ...template.metadata, user_id: userId }, ...(status === "canceled" ? { canceled_at: template.created + 86_400 * 40, ended_at: template.created + 86_400 * 40 } : {}) };
+  return {
+    ...template,
+    id,
+    status,
+    metadata: { ...template.metadata, user_id: userId },
+    ...(status === "canceled" ? { canceled_at: template.created + 86_400 * 40, ended_at: template.created + 86_400 * 40 } : {}),
+  };
 }
 
 function fetchedSub(sub: Stripe.Subscription, syncedAt: number) {

@@ -10,8 +10,20 @@ import { failedRenewal } from "./dunning-helpers";
 import { db, deliverAll } from "./stripe-helpers";
 
 const caseOf = (id: string) => db().select().from(dunningCases).where(eq(dunningCases.id, id)).get();
-const stepsOf = async (id: string) => (await db().select({ step: dunningSteps.step, outcome: dunningSteps.outcome }).from(dunningSteps).where(eq(dunningSteps.caseId, id)).orderBy(asc(dunningSteps.step)).all()).map((s) => `${s.step}:${s.outcome}`);
-const emailsOf = async (caseId: string) => (await db().select().from(emailOutbox).where(like(emailOutbox.idempotencyKey, `${caseId}:%`)).all()).map((e) => e.template).sort();
+const stepsOf = async (id: string) =>
+  (await db().select({ step: dunningSteps.step, outcome: dunningSteps.outcome }).from(dunningSteps).where(eq(dunningSteps.caseId, id)).orderBy(asc(dunningSteps.step)).all()).map(
+    (s) => `${s.step}:${s.outcome}`,
+  );
+const emailsOf = async (caseId: string) =>
+  (
+    await db()
+      .select()
+      .from(emailOutbox)
+      .where(like(emailOutbox.idempotencyKey, `${caseId}:%`))
+      .all()
+  )
+    .map((e) => e.template)
+    .sort();
 const entitlementOf = (userId: string) => db().select().from(entitlements).where(eq(entitlements.userId, userId)).get();
 
 /** The default policy's cancellation day, counted from the first failure (the case's anchor). */
@@ -34,7 +46,11 @@ describe("a subscription still unpaid after the suspension", () => {
     }
     expect(await caseOf(kase.id)).toMatchObject({ status: "suspended", nextActionAt: kase.anchorAt + cancelDay * 86_400_000 });
     expect((await entitlementOf(userId))?.status).toBe("suspended");
-    const suspendedEmail = await db().select().from(emailOutbox).where(eq(emailOutbox.idempotencyKey, `${kase.id}:suspended`)).get();
+    const suspendedEmail = await db()
+      .select()
+      .from(emailOutbox)
+      .where(eq(emailOutbox.idempotencyKey, `${kase.id}:suspended`))
+      .get();
     expect(suspendedEmail?.text).toContain(`Unless it is paid by ${formatDate(kase.anchorAt + cancelDay * 86_400_000)}`);
 
     // The day before: still past_due in Stripe, nothing cancelled.
@@ -58,7 +74,11 @@ describe("a subscription still unpaid after the suspension", () => {
     expect(await caseOf(kase.id)).toMatchObject({ status: "canceled", nextActionAt: null });
     expect(await stepsOf(kase.id)).toContain("subscription_canceled:done");
     expect((await emailsOf(kase.id)).filter((t) => t === "subscription_canceled")).toEqual(["subscription_canceled"]);
-    const email = await db().select().from(emailOutbox).where(eq(emailOutbox.idempotencyKey, `${kase.id}:subscription_canceled`)).get();
+    const email = await db()
+      .select()
+      .from(emailOutbox)
+      .where(eq(emailOutbox.idempotencyKey, `${kase.id}:subscription_canceled`))
+      .get();
     expect(email?.to).toBe(customer.email);
     expect(email?.text).toContain("$29.00");
     expect((await entitlementOf(userId))?.status).toBe("canceled");
@@ -91,7 +111,10 @@ describe("a subscription still unpaid after the suspension", () => {
     // The migration's statement, limited to this test's case (the D1 is shared with other files).
     const migration = env.TEST_MIGRATIONS.find((m) => m.name.includes("suspended_dunning_cases_due_for_cancellation"));
     expect(migration?.queries.length).toBe(1);
-    const makeDue = () => env.DB.prepare(migration!.queries[0]!.trim().replace(/;$/, "") + " AND `id` = ?").bind(kase.id).run();
+    const makeDue = () =>
+      env.DB.prepare(migration!.queries[0]!.trim().replace(/;$/, "") + " AND `id` = ?")
+        .bind(kase.id)
+        .run();
     await makeDue();
     expect((await caseOf(kase.id))?.nextActionAt).toBe((await caseOf(kase.id))?.closedAt);
     // Under the keeping policy the case goes back to no next action, and nothing is cancelled.

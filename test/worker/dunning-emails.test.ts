@@ -33,7 +33,12 @@ async function openCase(clock: Awaited<ReturnType<typeof testClock>>, customerId
   return { kase: kase!, at };
 }
 
-const emailsOf = (caseId: string) => db().select().from(emailOutbox).where(like(emailOutbox.idempotencyKey, `${caseId}:%`)).all();
+const emailsOf = (caseId: string) =>
+  db()
+    .select()
+    .from(emailOutbox)
+    .where(like(emailOutbox.idempotencyKey, `${caseId}:%`))
+    .all();
 
 /** A past-due notice to a customer without a card: "add a card" in its body, and nowhere a declined card or a trial. */
 function expectAddACard(email: { subject: string; text: string; html: string }) {

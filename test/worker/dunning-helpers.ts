@@ -52,7 +52,10 @@ export async function recoverPaymentMethod(pm: string, rule: { after_attempts?: 
 
 /** Stripe's automatic retries for the customers of one test clock (the emulator's stand-in for the account setting). */
 export async function smartRetries(clock: string, setting: { schedule_days: number[]; after_last_retry: "past_due" | "unpaid" | "cancel" } | null) {
-  const res = await fetch(`${inject("stripeApiBase")}/_emulator/test_clocks/${clock}/smart_retries`, setting ? { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(setting) } : { method: "DELETE" });
+  const res = await fetch(
+    `${inject("stripeApiBase")}/_emulator/test_clocks/${clock}/smart_retries`,
+    setting ? { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(setting) } : { method: "DELETE" },
+  );
   if (!res.ok) throw new Error(`smart_retries ${clock}: ${res.status} ${await res.text()}`);
 }
 

@@ -14,7 +14,16 @@ import { failedRenewal } from "./dunning-helpers";
 import { db } from "./stripe-helpers";
 
 const caseOf = (id: string) => db().select().from(dunningCases).where(eq(dunningCases.id, id)).get();
-const emailsOf = async (caseId: string) => (await db().select().from(emailOutbox).where(like(emailOutbox.idempotencyKey, `${caseId}:%`)).all()).map((e) => e.template).sort();
+const emailsOf = async (caseId: string) =>
+  (
+    await db()
+      .select()
+      .from(emailOutbox)
+      .where(like(emailOutbox.idempotencyKey, `${caseId}:%`))
+      .all()
+  )
+    .map((e) => e.template)
+    .sort();
 const entitlementOf = (userId: string) => db().select().from(entitlements).where(eq(entitlements.userId, userId)).get();
 
 describe("dunning when the invoice was paid before its webhook arrived", () => {

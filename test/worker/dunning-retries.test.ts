@@ -10,8 +10,18 @@ import { db, deliverAll, subscriber, testClock } from "./stripe-helpers";
 
 const DAY = 86_400_000;
 const caseOf = (id: string) => db().select().from(dunningCases).where(eq(dunningCases.id, id)).get();
-const stepsOf = async (id: string) => (await db().select({ step: dunningSteps.step, outcome: dunningSteps.outcome, at: dunningSteps.at }).from(dunningSteps).where(eq(dunningSteps.caseId, id)).orderBy(asc(dunningSteps.step)).all());
-const emailsOf = async (caseId: string) => (await db().select().from(emailOutbox).where(like(emailOutbox.idempotencyKey, `${caseId}:%`)).all()).map((e) => e.template).sort();
+const stepsOf = async (id: string) =>
+  await db().select({ step: dunningSteps.step, outcome: dunningSteps.outcome, at: dunningSteps.at }).from(dunningSteps).where(eq(dunningSteps.caseId, id)).orderBy(asc(dunningSteps.step)).all();
+const emailsOf = async (caseId: string) =>
+  (
+    await db()
+      .select()
+      .from(emailOutbox)
+      .where(like(emailOutbox.idempotencyKey, `${caseId}:%`))
+      .all()
+  )
+    .map((e) => e.template)
+    .sort();
 const entitlementOf = (userId: string) => db().select().from(entitlements).where(eq(entitlements.userId, userId)).get();
 
 describe("dunning retries", () => {

@@ -15,7 +15,16 @@ import { db, stripe, subscriber, testClock } from "./stripe-helpers";
 
 const DAY = 86_400_000;
 const caseOf = (customerId: string) => db().select().from(dunningCases).where(eq(dunningCases.customerId, customerId)).get();
-const emailsOf = async (caseId: string) => (await db().select({ template: emailOutbox.template }).from(emailOutbox).where(like(emailOutbox.idempotencyKey, `${caseId}:%`)).all()).map((e) => e.template).sort();
+const emailsOf = async (caseId: string) =>
+  (
+    await db()
+      .select({ template: emailOutbox.template })
+      .from(emailOutbox)
+      .where(like(emailOutbox.idempotencyKey, `${caseId}:%`))
+      .all()
+  )
+    .map((e) => e.template)
+    .sort();
 const statusOf = async (userId: string) => (await db().select({ status: entitlements.status }).from(entitlements).where(eq(entitlements.userId, userId)).get())?.status;
 
 /** Both crons, as the running system gets them (the scheduled handler runs exactly this). */
@@ -69,6 +78,12 @@ describe("dunning on a test clock, events delivered as Stripe sends them", () =>
     await db().update(dunningCases).set({ testClock: null }).where(eq(dunningCases.customerId, customer.id));
     await stripe().subscriptions.update(sub.id, { metadata: { touched: "later" } });
     await deliverAsStripeDoes(ids, seen);
-    expect(await db().select({ testClock: dunningCases.testClock }).from(dunningCases).where(and(eq(dunningCases.customerId, customer.id), eq(dunningCases.status, "open"))).get()).toEqual({ testClock: clock.id });
+    expect(
+      await db()
+        .select({ testClock: dunningCases.testClock })
+        .from(dunningCases)
+        .where(and(eq(dunningCases.customerId, customer.id), eq(dunningCases.status, "open")))
+        .get(),
+    ).toEqual({ testClock: clock.id });
   }, 60_000);
 });

@@ -11,7 +11,17 @@ import { db, deliverAll, stripe } from "./stripe-helpers";
 const DAY = 86_400_000;
 const DUNNING_CRON = "*/15 * * * *";
 
-const emailsOf = async (caseId: string) => (await db().select().from(emailOutbox).where(like(emailOutbox.idempotencyKey, `${caseId}:%`)).orderBy(asc(emailOutbox.createdAt)).all()).map((e) => e.template).sort();
+const emailsOf = async (caseId: string) =>
+  (
+    await db()
+      .select()
+      .from(emailOutbox)
+      .where(like(emailOutbox.idempotencyKey, `${caseId}:%`))
+      .orderBy(asc(emailOutbox.createdAt))
+      .all()
+  )
+    .map((e) => e.template)
+    .sort();
 const tick = () => runCron(DUNNING_CRON, svc());
 const entitlementOf = (userId: string) => db().select().from(entitlements).where(eq(entitlements.userId, userId)).get();
 
@@ -40,7 +50,11 @@ describe("dunning", () => {
     expect(await emailsOf(kase.id)).toEqual(["dunning_final", "dunning_soft", "dunning_urgent", "suspended"]);
     expect(await entitlementOf(userId)).toMatchObject({ status: "suspended", suspendedAt: kase.anchorAt + 21 * DAY });
     expect(await db().select().from(dunningCases).where(eq(dunningCases.id, kase.id)).get()).toMatchObject({ status: "suspended", stage: "suspended", nextActionAt: kase.anchorAt + 27 * DAY });
-    const urgent = await db().select().from(emailOutbox).where(eq(emailOutbox.idempotencyKey, `${kase.id}:dunning_urgent`)).get();
+    const urgent = await db()
+      .select()
+      .from(emailOutbox)
+      .where(eq(emailOutbox.idempotencyKey, `${kase.id}:dunning_urgent`))
+      .get();
     expect(urgent?.subject).toContain("$29.00");
     // A later event about the still-unpaid subscription (reckoned on real time, which the test
     // clock ran ahead of) leaves the user suspended.
@@ -137,7 +151,11 @@ describe("dunning", () => {
   it("a hard decline gets the 'use another card' email at once, before any tick", async () => {
     const { kase } = await failedRenewal("pm_card_chargeDeclinedStolenCard");
     expect(kase.declineCode).toBe("stolen_card");
-    const email = await db().select().from(emailOutbox).where(eq(emailOutbox.idempotencyKey, `${kase.id}:hard_decline`)).get();
+    const email = await db()
+      .select()
+      .from(emailOutbox)
+      .where(eq(emailOutbox.idempotencyKey, `${kase.id}:hard_decline`))
+      .get();
     expect(email).toMatchObject({ template: "hard_decline" });
     expect(email?.subject).toContain("another card");
   }, 60_000);
@@ -158,7 +176,11 @@ describe("dunning", () => {
     const { key } = await makeKey("analyst");
     const res = await call("GET", "/v1/dunning?limit=100", { key });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { open: { id: string; next_action: string | null; next_action_at: string | null }[]; recovery_by_stage: { stage: string; cases: number; recovered: number; rate: number }[]; recovery_by_decline_code: { decline_code: string }[] };
+    const body = (await res.json()) as {
+      open: { id: string; next_action: string | null; next_action_at: string | null }[];
+      recovery_by_stage: { stage: string; cases: number; recovered: number; rate: number }[];
+      recovery_by_decline_code: { decline_code: string }[];
+    };
     expect(body.open.length).toBeGreaterThan(0);
     for (const o of body.open) expect(o.next_action === null || typeof o.next_action_at === "string").toBe(true);
     // The recovered case of the day-10 test reached dunning_soft.

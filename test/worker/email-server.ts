@@ -40,7 +40,17 @@ export default async function setup(project: TestProject) {
       else status = 404;
       requests.push({ key, authorization: (req.headers.authorization as string | undefined) ?? null, status, to: body.to });
       res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(status === 200 ? { id: `re_${Buffer.from(key ?? "").toString("hex").slice(0, 40)}` } : { name: status === 422 ? "validation_error" : "internal_server_error", message: "stand-in" }));
+      res.end(
+        JSON.stringify(
+          status === 200
+            ? {
+                id: `re_${Buffer.from(key ?? "")
+                  .toString("hex")
+                  .slice(0, 40)}`,
+              }
+            : { name: status === 422 ? "validation_error" : "internal_server_error", message: "stand-in" },
+        ),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -23,13 +23,27 @@ const DAY = 86_400_000;
 let seq = 0;
 const key = (what: string) => `${PREFIX}${what}:${++seq}`;
 
-const final: EmailInput = { template: "dunning_final", name: "Pat Doe", plan: "Federal Job Advisor Local", amountDue: { amount: 2900, currency: "usd" }, hasPaymentMethod: false, suspendAt: T0 + 21 * DAY };
+const final: EmailInput = {
+  template: "dunning_final",
+  name: "Pat Doe",
+  plan: "Federal Job Advisor Local",
+  amountDue: { amount: 2900, currency: "usd" },
+  hasPaymentMethod: false,
+  suspendAt: T0 + 21 * DAY,
+};
 
 function withEmail(vars: Partial<Env>) {
   return services({ ...env, ...vars }, fixedClock(T0));
 }
 
-const smtp = (over: Partial<Env> = {}): Partial<Env> => ({ EMAIL_TRANSPORT: "smtp", SMTP_HOST: inject("smtpHost"), SMTP_PORT: String(inject("smtpPort")), SMTP_USER: inject("smtpUser"), SMTP_PASSWORD: inject("smtpPassword"), ...over });
+const smtp = (over: Partial<Env> = {}): Partial<Env> => ({
+  EMAIL_TRANSPORT: "smtp",
+  SMTP_HOST: inject("smtpHost"),
+  SMTP_PORT: String(inject("smtpPort")),
+  SMTP_USER: inject("smtpUser"),
+  SMTP_PASSWORD: inject("smtpPassword"),
+  ...over,
+});
 
 interface Received {
   user: string | null;
@@ -42,11 +56,17 @@ const inbox = async () => (await (await fetch(inject("smtpInbox"))).json()) as R
 /** The value of a header in a raw message (unfolded). */
 function header(raw: string, name: string): string | undefined {
   const head = raw.split("\r\n\r\n")[0]!.replace(/\r\n[ \t]+/g, " ");
-  return head.split("\r\n").find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`))?.slice(name.length + 1).trim();
+  return head
+    .split("\r\n")
+    .find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`))
+    ?.slice(name.length + 1)
+    .trim();
 }
 
 beforeEach(async () => {
-  await withEmail({}).db.delete(emailOutbox).where(like(emailOutbox.idempotencyKey, `${PREFIX}%`));
+  await withEmail({})
+    .db.delete(emailOutbox)
+    .where(like(emailOutbox.idempotencyKey, `${PREFIX}%`));
 });
 
 describe("Cloudflare Email transport (send_email binding)", () => {

@@ -40,7 +40,9 @@ async function requestsFor(k: string) {
 
 beforeEach(async () => {
   // Every test leaves nothing due behind for the next one's sweeps.
-  await svc().db.delete(emailOutbox).where(like(emailOutbox.idempotencyKey, `${PREFIX}%`));
+  await svc()
+    .db.delete(emailOutbox)
+    .where(like(emailOutbox.idempotencyKey, `${PREFIX}%`));
 });
 
 describe("email outbox", () => {
@@ -51,7 +53,11 @@ describe("email outbox", () => {
     expect(await enqueueEmailNow(s, { ...e, email: soft({ amountDue: usd(4900) }) })).toBe(false);
     const [first, again] = await s.db.batch([enqueueEmail(s, { ...e, key: `${e.key}:b` }), enqueueEmail(s, { ...e, key: `${e.key}:b` })]);
     expect([first.meta.changes, again.meta.changes]).toEqual([1, 0]);
-    const rows = await s.db.select().from(emailOutbox).where(like(emailOutbox.idempotencyKey, `${e.key}%`)).all();
+    const rows = await s.db
+      .select()
+      .from(emailOutbox)
+      .where(like(emailOutbox.idempotencyKey, `${e.key}%`))
+      .all();
     expect(rows).toHaveLength(2);
     const row = (await emailByKey(s.db, e.key))!;
     // The first enqueue's rendering stands.
@@ -72,7 +78,10 @@ describe("email outbox", () => {
     const { key: admin } = await makeKey("admin");
     const res = await call("GET", `/v1/emails?user_id=${user}&status=sent&limit=2`, { key: admin });
     expect(res.status).toBe(200);
-    const page = (await res.json()) as { data: { id: string; idempotency_key: string; subject: string; text: string; html: string; provider: string; status: string; sent_at: string }[]; has_more: boolean };
+    const page = (await res.json()) as {
+      data: { id: string; idempotency_key: string; subject: string; text: string; html: string; provider: string; status: string; sent_at: string }[];
+      has_more: boolean;
+    };
     expect(page.data.map((d) => d.idempotency_key)).toEqual([keys[2], keys[1]]);
     expect(page.has_more).toBe(true);
     expect(page.data[0]).toMatchObject({ status: "sent", provider: "log", subject: "Your Federal Job Advisor Local payment did not go through", sent_at: new Date(T0 + 10).toISOString() });
@@ -145,7 +154,13 @@ describe("email outbox", () => {
 describe("email wording", () => {
   const ctx = { billingUrl: "https://app.test/billing" };
   const pastDue = (hasPaymentMethod: boolean): EmailInput[] => [
-    ...(["dunning_soft", "dunning_urgent", "dunning_final", "hard_decline"] as const).map((template) => ({ template, plan: "Federal Job Advisor Mobile", amountDue: usd(4900), hasPaymentMethod, suspendAt: T0 + 21 * DAY })),
+    ...(["dunning_soft", "dunning_urgent", "dunning_final", "hard_decline"] as const).map((template) => ({
+      template,
+      plan: "Federal Job Advisor Mobile",
+      amountDue: usd(4900),
+      hasPaymentMethod,
+      suspendAt: T0 + 21 * DAY,
+    })),
     { template: "suspended", plan: "Federal Job Advisor Mobile", amountDue: usd(4900), hasPaymentMethod },
   ];
   const all = (e: { subject: string; text: string; html: string }) => `${e.subject}\n${e.text}\n${e.html}`;
@@ -188,7 +203,10 @@ describe("email wording", () => {
 
   it("the HTML body escapes every input and the subject keeps no line break", () => {
     const evil = `<script>alert("x")</script> & 'co'`;
-    const out = renderEmail({ template: "retention_offer_confirmed", name: evil, plan: `Plan <b>\r\nBcc: x@evil.test`, offer: `<img src=x onerror=alert(1)>`, effectiveAt: T0 }, { billingUrl: `https://app.test/billing?a=1&b="2"` });
+    const out = renderEmail(
+      { template: "retention_offer_confirmed", name: evil, plan: `Plan <b>\r\nBcc: x@evil.test`, offer: `<img src=x onerror=alert(1)>`, effectiveAt: T0 },
+      { billingUrl: `https://app.test/billing?a=1&b="2"` },
+    );
     expect(out.html).not.toMatch(/<script|<img|<b>/);
     expect(out.html).toContain("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;co&#39;");
     expect(out.html).toContain('href="https://app.test/billing?a=1&amp;b=&quot;2&quot;"');
@@ -213,7 +231,15 @@ describe("email wording", () => {
   });
 
   it("the Cloudflare Email MIME message is multipart/alternative with CRLF lines and the bodies in base64", () => {
-    const mime = buildMime({ from: "Fédéral Jobs <billing@example.com>", to: "pat@example.com", subject: "Paiement reçu", text: "Merci — $29.00", html: "<p>Merci</p>", date: T0, messageId: "em_1@example.com" });
+    const mime = buildMime({
+      from: "Fédéral Jobs <billing@example.com>",
+      to: "pat@example.com",
+      subject: "Paiement reçu",
+      text: "Merci — $29.00",
+      html: "<p>Merci</p>",
+      date: T0,
+      messageId: "em_1@example.com",
+    });
     expect(mime).not.toMatch(/[^\r]\n/);
     expect(mime).toContain("Subject: =?UTF-8?B?");
     expect(mime).toContain("From: =?UTF-8?B?");

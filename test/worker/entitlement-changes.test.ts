@@ -126,7 +126,9 @@ describe("entitlement changes feed", () => {
     const headBefore = await head();
 
     // A writer that read version `stale` commits after the row moved on.
-    await expect(db().batch([guard(db(), entitlementAsRead(userId, stale)), ...upsertEntitlement(db(), state(userId, { status: "canceled", tier: null }), Date.now(), stale)])).rejects.toThrow(/stale_read/);
+    await expect(db().batch([guard(db(), entitlementAsRead(userId, stale)), ...upsertEntitlement(db(), state(userId, { status: "canceled", tier: null }), Date.now(), stale)])).rejects.toThrow(
+      /stale_read/,
+    );
 
     expect(await db().select().from(entitlements).where(eq(entitlements.userId, userId)).get()).toEqual(before);
     expect(await changeRows([userId])).toEqual(rowsBefore);
@@ -184,7 +186,10 @@ describe("entitlement changes feed", () => {
       expect(res.headers.get("content-type"), query).toContain("application/problem+json");
       const problem = await res.json<{ status: number; errors: { field: string }[] }>();
       expect(problem.status).toBe(400);
-      expect(problem.errors.map((e) => e.field), query).toContain(field);
+      expect(
+        problem.errors.map((e) => e.field),
+        query,
+      ).toContain(field);
     }
   });
 
@@ -197,7 +202,13 @@ describe("entitlement changes feed", () => {
       .values([row("user_week_a", now - 8 * DAY_MS), row("user_week_b", now - 8 * DAY_MS), row("user_week_c", now)])
       .returning({ seq: entitlementChanges.seq });
     await pruneEntitlementChanges(svc(now));
-    const left = (await db().select({ seq: entitlementChanges.seq }).from(entitlementChanges).where(inArray(entitlementChanges.seq, [a!.seq, b!.seq, c!.seq])).all()).map((r) => r.seq);
+    const left = (
+      await db()
+        .select({ seq: entitlementChanges.seq })
+        .from(entitlementChanges)
+        .where(inArray(entitlementChanges.seq, [a!.seq, b!.seq, c!.seq]))
+        .all()
+    ).map((r) => r.seq);
     expect(left).toEqual([c!.seq]);
 
     const expired = await call("GET", `/v1/entitlements/changes?after=${before}`, { key });

@@ -164,7 +164,12 @@ async function snapshot(): Promise<Snapshot> {
   const unknown = tables.filter((t) => !columnsCache.has(t));
   if (unknown.length > 0) {
     const infos = await env.DB.batch<{ name: string }>(unknown.map((t) => env.DB.prepare("select name from pragma_table_info(?)").bind(t)));
-    unknown.forEach((t, i) => columnsCache.set(t, infos[i]!.results.map((c) => c.name).filter((c) => !VOLATILE_COLUMNS[t]?.includes(c))));
+    unknown.forEach((t, i) =>
+      columnsCache.set(
+        t,
+        infos[i]!.results.map((c) => c.name).filter((c) => !VOLATILE_COLUMNS[t]?.includes(c)),
+      ),
+    );
   }
   const selects = tables.map((t) => env.DB.prepare(`select ${columnsCache.get(t)!.map(quoteIdent).join(", ")} from ${quoteIdent(t)}`));
   const contents = await env.DB.batch<Record<string, unknown>>(selects);
@@ -186,8 +191,14 @@ function changes(before: Snapshot, after: Snapshot): string[] {
     if (a && b && a.rows === b.rows && a.digest === b.digest) continue;
     const old = new Set(a?.lines ?? []);
     const now = new Set(b?.lines ?? []);
-    const added = [...now].filter((l) => !old.has(l)).slice(0, 3).map((l) => l.slice(0, 300));
-    const removed = [...old].filter((l) => !now.has(l)).slice(0, 3).map((l) => l.slice(0, 300));
+    const added = [...now]
+      .filter((l) => !old.has(l))
+      .slice(0, 3)
+      .map((l) => l.slice(0, 300));
+    const removed = [...old]
+      .filter((l) => !now.has(l))
+      .slice(0, 3)
+      .map((l) => l.slice(0, 300));
     out.push(`${table}: rows ${a?.rows ?? "-"} -> ${b?.rows ?? "-"}; added ${JSON.stringify(added)}; removed ${JSON.stringify(removed)}`);
   }
   return out;
@@ -308,9 +319,38 @@ const headerGarbage = fc.string({ unit: "grapheme-ascii", maxLength: 80 }).map((
 
 const nastyString = fc.oneof(
   fc.constantFrom(
-    "", " ", "\u0000", "\uFEFF", "\uD800", "\u202Eevil", "𝕏𝔶𝔷", "Z̷̢͎a̸l̶g̵o", "null", "undefined", "NaN", "0", "-1", "true", "[]", "{}",
-    "__proto__", "constructor", "' OR 1=1 --", '"; drop table api_keys; --', "../../etc/passwd", "%00", "%zz", "<script>alert(1)</script>", "\\", "\r\n",
-    "2026-13-45T25:61:61Z", "1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-01-01", "2026-01-01T00:00:00", "+275760-09-13T00:00:00.000Z",
+    "",
+    " ",
+    "\u0000",
+    "\uFEFF",
+    "\uD800",
+    "\u202Eevil",
+    "𝕏𝔶𝔷",
+    "Z̷̢͎a̸l̶g̵o",
+    "null",
+    "undefined",
+    "NaN",
+    "0",
+    "-1",
+    "true",
+    "[]",
+    "{}",
+    "__proto__",
+    "constructor",
+    "' OR 1=1 --",
+    '"; drop table api_keys; --',
+    "../../etc/passwd",
+    "%00",
+    "%zz",
+    "<script>alert(1)</script>",
+    "\\",
+    "\r\n",
+    "2026-13-45T25:61:61Z",
+    "1970-01-01T00:00:00Z",
+    "9999-12-31T23:59:59Z",
+    "2026-01-01",
+    "2026-01-01T00:00:00",
+    "+275760-09-13T00:00:00.000Z",
   ),
   fc.string({ unit: "grapheme", maxLength: 40 }),
   fc.string({ unit: "binary", maxLength: 40 }),
@@ -444,8 +484,29 @@ function rawBody(schema: Schema | undefined): fc.Arbitrary<string> {
   const keys = Object.keys(resolve(schema).properties ?? {});
   return fc.oneof(
     fc.constantFrom(
-      "", " ", "null", "true", "0", '"x"', "[]", "{", "}", "[", '{"a":1,}', "{'a':1}", "NaN", "\uFEFF{}", '{"a":1}{"b":2}', "[1,2", '"unterminated',
-      '{"a":"\\ud800"}', '{"a":"\\u0000"}', '{"__proto__":{"admin":true}}', '{"constructor":{"prototype":{"admin":true}}}', "\u0000", "{}garbage",
+      "",
+      " ",
+      "null",
+      "true",
+      "0",
+      '"x"',
+      "[]",
+      "{",
+      "}",
+      "[",
+      '{"a":1,}',
+      "{'a':1}",
+      "NaN",
+      "\uFEFF{}",
+      '{"a":1}{"b":2}',
+      "[1,2",
+      '"unterminated',
+      '{"a":"\\ud800"}',
+      '{"a":"\\u0000"}',
+      '{"__proto__":{"admin":true}}',
+      '{"constructor":{"prototype":{"admin":true}}}',
+      "\u0000",
+      "{}garbage",
     ),
     fc.tuple(valid(schema).map(serialize), fc.nat()).map(([s, n]) => s.slice(0, s.length > 0 ? n % s.length : 0)),
     fc.tuple(keys.length > 0 ? fc.constantFrom(...keys) : fc.constant("x"), fc.constantFrom(...NUMBER_LITERALS)).map(([k, lit]) => `{${JSON.stringify(k)}:${lit}}`),
@@ -480,9 +541,43 @@ function bodyArb(op: Operation): fc.Arbitrary<string | Uint8Array | undefined> {
 // Generators: URL and headers
 
 const JUNK_SEGMENTS = [
-  "", ".", "..", "%2e%2e", "%2E%2E%2F", "..%2F..%2Fetc%2Fpasswd", "../../etc/passwd", "..\\..\\windows", "%2F", "%5C", "%00", "%", "%zz", "%E0%A4%A", "%ED%A0%80",
-  "key_%00%00%00%00%00%00%00%00%00%00%00%00%00%00%00%00", "evt_%0A", "evt_..%2F..", ";", "%3B", ";jsessionid=1", "~", "%7E", "%20", "%C3%A9", "%F0%9F%92%A9", "é", "💩",
-  "%25", "%2525", "*", "null", "undefined", "__proto__", "constructor", "x".repeat(300), "x".repeat(2_000),
+  "",
+  ".",
+  "..",
+  "%2e%2e",
+  "%2E%2E%2F",
+  "..%2F..%2Fetc%2Fpasswd",
+  "../../etc/passwd",
+  "..\\..\\windows",
+  "%2F",
+  "%5C",
+  "%00",
+  "%",
+  "%zz",
+  "%E0%A4%A",
+  "%ED%A0%80",
+  "key_%00%00%00%00%00%00%00%00%00%00%00%00%00%00%00%00",
+  "evt_%0A",
+  "evt_..%2F..",
+  ";",
+  "%3B",
+  ";jsessionid=1",
+  "~",
+  "%7E",
+  "%20",
+  "%C3%A9",
+  "%F0%9F%92%A9",
+  "é",
+  "💩",
+  "%25",
+  "%2525",
+  "*",
+  "null",
+  "undefined",
+  "__proto__",
+  "constructor",
+  "x".repeat(300),
+  "x".repeat(2_000),
 ];
 
 const junkSegment = fc.oneof(
@@ -502,7 +597,8 @@ function pathArb(op: Operation, known: Known, junk: boolean): fc.Arbitrary<strin
     const schema = op.params.find((p) => p.in === "path" && p.name === name)?.schema;
     const ids = known.get(name) ?? [];
     // Mostly ids that exist: a random id matching the pattern only ever finds nothing.
-    const good = ids.length > 0 ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...ids).map((id) => safeEncode(String(id))) }, { weight: 1, arbitrary: validSegment(schema) }) : validSegment(schema);
+    const good =
+      ids.length > 0 ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...ids).map((id) => safeEncode(String(id))) }, { weight: 1, arbitrary: validSegment(schema) }) : validSegment(schema);
     return junk ? fc.oneof({ weight: 7, arbitrary: good }, { weight: 3, arbitrary: junkSegment }) : good;
   });
   return fc.tuple(...values).map((vals) => {
@@ -511,13 +607,39 @@ function pathArb(op: Operation, known: Known, junk: boolean): fc.Arbitrary<strin
   });
 }
 
-const RAW_QUERIES = ["?", "??", "?&&", "?=", "?%", "?%zz=1", "?a=%E0%A4%A", "?limit=1&limit=2", "?limit=1e400", "?limit=-0", "?limit=0x10", "?;", "?a=b#frag", "?a[b]=c", "?a[]=1&a[]=2", "?__proto__[x]=1", "?constructor=1", "?x=" + "y".repeat(4_000)];
+const RAW_QUERIES = [
+  "?",
+  "??",
+  "?&&",
+  "?=",
+  "?%",
+  "?%zz=1",
+  "?a=%E0%A4%A",
+  "?limit=1&limit=2",
+  "?limit=1e400",
+  "?limit=-0",
+  "?limit=0x10",
+  "?;",
+  "?a=b#frag",
+  "?a[b]=c",
+  "?a[]=1&a[]=2",
+  "?__proto__[x]=1",
+  "?constructor=1",
+  "?x=" + "y".repeat(4_000),
+];
 
 /** Each query parameter of the document, present or not, with a value its schema accepts. */
 function validQueryPairs(op: Operation): fc.Arbitrary<(readonly [string, string])[]> {
   const params = op.params.filter((p) => p.in === "query");
   return fc
-    .tuple(...params.map((p) => fc.option(valid(p.schema).map((v) => [p.name, safeEncode(String(v))] as const), { nil: undefined })))
+    .tuple(
+      ...params.map((p) =>
+        fc.option(
+          valid(p.schema).map((v) => [p.name, safeEncode(String(v))] as const),
+          { nil: undefined },
+        ),
+      ),
+    )
     .map((pairs) => pairs.filter((p) => p !== undefined));
 }
 
@@ -527,16 +649,34 @@ const toQuery = (pairs: (readonly [string, string])[]) => (pairs.length > 0 ? `?
 function queryArb(op: Operation): fc.Arbitrary<string> {
   const names = op.params.filter((p) => p.in === "query").map((p) => p.name);
   const junkName = fc.oneof(fc.constantFrom(...names, "bogus", "__proto__", "", "limit[]", "a[b]", "%00", "%zz"), fc.string({ maxLength: 8 }).map(safeEncode));
-  const junkValue = fc.oneof(nastyString.map((s) => safeEncode(s.slice(0, 5_000))), fc.constantFrom("%zz", "%", "%00", "%E0%A4%A", "1e400", "-1", "NaN", "", "+", "%2B", "true", "1.5"), nastyNumber.map(String));
+  const junkValue = fc.oneof(
+    nastyString.map((s) => safeEncode(s.slice(0, 5_000))),
+    fc.constantFrom("%zz", "%", "%00", "%E0%A4%A", "1e400", "-1", "NaN", "", "+", "%2B", "true", "1.5"),
+    nastyNumber.map(String),
+  );
   const junkPairs = fc.array(fc.tuple(junkName, junkValue), { maxLength: 3 });
   const built = fc.tuple(validQueryPairs(op), junkPairs).map(([good, bad]) => toQuery([...good, ...bad]));
   return fc.oneof({ weight: 6, arbitrary: built }, { weight: 1, arbitrary: fc.constantFrom(...RAW_QUERIES) });
 }
 
 const CONTENT_TYPES = [
-  "application/json; charset=utf-8", "APPLICATION/JSON", "application/vnd.api+json", "application/merge-patch+json", "application/json;charset=latin1", "application/jsonp",
-  "application/json5", "text/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=xyz", "application/octet-stream", "*/*",
-  "application/problem+json", "application/json, text/plain", "json", "application/",
+  "application/json; charset=utf-8",
+  "APPLICATION/JSON",
+  "application/vnd.api+json",
+  "application/merge-patch+json",
+  "application/json;charset=latin1",
+  "application/jsonp",
+  "application/json5",
+  "text/json",
+  "text/plain",
+  "application/x-www-form-urlencoded",
+  "multipart/form-data; boundary=xyz",
+  "application/octet-stream",
+  "*/*",
+  "application/problem+json",
+  "application/json, text/plain",
+  "json",
+  "application/",
 ];
 
 const contentTypeArb = fc.oneof(
@@ -546,7 +686,21 @@ const contentTypeArb = fc.oneof(
   { weight: 2, arbitrary: fc.constant(undefined) },
 );
 
-const SIGNATURE_GARBAGE = ["", "t=", "v1=", "t=1,v1=", "t=abc,v1=deadbeef", "t=99999999999999999999,v1=00", "t=-1,v1=00", "v1=00,t=1", ",,,", "t=1,v0=00", "t=1 ,v1= 00", "t=1,t=2,v1=00", "t=1e3,v1=00"];
+const SIGNATURE_GARBAGE = [
+  "",
+  "t=",
+  "v1=",
+  "t=1,v1=",
+  "t=abc,v1=deadbeef",
+  "t=99999999999999999999,v1=00",
+  "t=-1,v1=00",
+  "v1=00,t=1",
+  ",,,",
+  "t=1,v0=00",
+  "t=1 ,v1= 00",
+  "t=1,t=2,v1=00",
+  "t=1e3,v1=00",
+];
 
 const signatureGarbage = fc.oneof(
   fc.constantFrom(...SIGNATURE_GARBAGE),
@@ -556,8 +710,34 @@ const signatureGarbage = fc.oneof(
 );
 
 /** Headers a client might add; not ones the runtime manages (host, length, encoding of the transfer). */
-const EXTRA_HEADER_NAMES = ["x-request-id", "accept", "accept-encoding", "content-encoding", "origin", "x-http-method-override", "x-forwarded-for", "cookie", "range", "if-none-match", "x-stripe-signature"];
-const RESERVED_HEADERS = new Set(["host", "content-length", "transfer-encoding", "connection", "upgrade", "expect", "te", "trailer", "keep-alive", "cf-connecting-ip", "authorization", "content-type", "stripe-signature"]);
+const EXTRA_HEADER_NAMES = [
+  "x-request-id",
+  "accept",
+  "accept-encoding",
+  "content-encoding",
+  "origin",
+  "x-http-method-override",
+  "x-forwarded-for",
+  "cookie",
+  "range",
+  "if-none-match",
+  "x-stripe-signature",
+];
+const RESERVED_HEADERS = new Set([
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "upgrade",
+  "expect",
+  "te",
+  "trailer",
+  "keep-alive",
+  "cf-connecting-ip",
+  "authorization",
+  "content-type",
+  "stripe-signature",
+]);
 const extraHeaders = fc.dictionary(
   fc.oneof(fc.constantFrom(...EXTRA_HEADER_NAMES), fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/)).filter((n) => !RESERVED_HEADERS.has(n)),
   fc.oneof(headerGarbage, fc.constantFrom("gzip", "br", "*/*", "https://evil.test", "DELETE", "bytes=0-1", "a".repeat(300))),
@@ -581,8 +761,19 @@ function authArb(keys: Keys): fc.Arbitrary<string | undefined> {
       weight: 3,
       arbitrary: fc.oneof(
         fc.constantFrom(
-          "Bearer", "Bearer ", `bearer ${keys.admin}`, `BEARER ${keys.admin}`, "Basic YWRtaW46YWRtaW4=", `Bearer ${keys.admin} extra`, `Bearer ${keys.admin.slice(0, -1)}`,
-          `Bearer ${keys.admin}x`, "Bearer fja_", `Token ${keys.admin}`, `Bearer\t${keys.admin}`, `Bearer  ${keys.admin}`, `Bearer ${keys.admin},Bearer ${keys.admin}`,
+          "Bearer",
+          "Bearer ",
+          `bearer ${keys.admin}`,
+          `BEARER ${keys.admin}`,
+          "Basic YWRtaW46YWRtaW4=",
+          `Bearer ${keys.admin} extra`,
+          `Bearer ${keys.admin.slice(0, -1)}`,
+          `Bearer ${keys.admin}x`,
+          "Bearer fja_",
+          `Token ${keys.admin}`,
+          `Bearer\t${keys.admin}`,
+          `Bearer  ${keys.admin}`,
+          `Bearer ${keys.admin},Bearer ${keys.admin}`,
         ),
         fc.stringMatching(/^fja_[A-Za-z0-9_-]{43}$/).map((k) => `Bearer ${k}`),
         headerGarbage,
@@ -615,15 +806,15 @@ function requestArb(op: Operation, keys: Keys, known: Known): fc.Arbitrary<FuzzR
     });
   // A share of requests that should pass every check (admin key, JSON, valid path, query and
   // body), so the fuzz reaches the handlers and their writes, not only the validators in front.
-  const wellFormed = fc
-    .record({ path: pathArb(op, known, false), query: validQueryPairs(op).map(toQuery), body: op.body ? validBody(op.body, known).map(serialize) : fc.constant(undefined) })
-    .map(({ path, query, body }): FuzzRequest => ({
+  const wellFormed = fc.record({ path: pathArb(op, known, false), query: validQueryPairs(op).map(toQuery), body: op.body ? validBody(op.body, known).map(serialize) : fc.constant(undefined) }).map(
+    ({ path, query, body }): FuzzRequest => ({
       method: op.method,
       path,
       query,
       headers: { authorization: `Bearer ${keys.admin}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
       body,
-    }));
+    }),
+  );
   return fc.oneof({ weight: 1, arbitrary: wellFormed }, { weight: 2, arbitrary: fuzzed });
 }
 
@@ -651,7 +842,14 @@ async function setUp(): Promise<void> {
   fixtures.expiredKey = expiring.key;
   // Stored events, so replaying by id can find one (their ids are offered as path values).
   for (const i of [1, 2]) {
-    const event = { id: `evt_fuzzfixture${i}_${Date.now()}`, object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000) - 3_600 * i, livemode: false, data: { object: { id: `ch_fuzz_${i}`, object: "charge" } } };
+    const event = {
+      id: `evt_fuzzfixture${i}_${Date.now()}`,
+      object: "event",
+      type: "charge.succeeded",
+      created: Math.floor(Date.now() / 1000) - 3_600 * i,
+      livemode: false,
+      data: { object: { id: `ch_fuzz_${i}`, object: "charge" } },
+    };
     if ((await deliver(event)).status !== 200) throw new Error("could not store a fixture event");
   }
   // A mirrored subscriber, so a route looking a user's subscription up finds one (its user_id is
@@ -690,7 +888,11 @@ async function mirroredSubscriber(lookupKey: "local_monthly" | "mobile_monthly" 
 
 /** A fixture's own request, as an admin: to put a user in the state a route needs. */
 function adminPost(keys: Keys, path: string, body: unknown): Promise<Response> {
-  return SELF.fetch(`${BASE}${path}`, { method: "POST", headers: { authorization: `Bearer ${keys.admin}`, "content-type": "application/json", "cf-connecting-ip": freshIp() }, body: JSON.stringify(body) });
+  return SELF.fetch(`${BASE}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${keys.admin}`, "content-type": "application/json", "cf-connecting-ip": freshIp() },
+    body: JSON.stringify(body),
+  });
 }
 
 /**
@@ -829,7 +1031,11 @@ function describeJsonRoutes(shard: { index: number; of: number }): void {
           // The generators must reach both sides of the route, or the properties above prove little.
           expect(statuses.some(is2xx), `no request to ${label} succeeded: the generators only produce refusals`).toBe(true);
           // A public route without parameters or body has no input to refuse (only a wrong method).
-          if (op.keyed || op.params.length > 0 || op.body) expect(statuses.some((s) => s >= 400), `every request to ${label} succeeded: the generators produce no bad input`).toBe(true);
+          if (op.keyed || op.params.length > 0 || op.body)
+            expect(
+              statuses.some((s) => s >= 400),
+              `every request to ${label} succeeded: the generators produce no bad input`,
+            ).toBe(true);
         },
         TEST_TIMEOUT_MS,
       );
@@ -864,14 +1070,28 @@ function isWellFormedEvent(text: string): boolean {
 }
 
 const EVENT_TYPES = [
-  "charge.succeeded", "customer.created", "customer.updated", "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted",
-  "invoice.paid", "invoice.payment_failed", "checkout.session.completed", "payment_intent.succeeded", "refund.created", "issuing_card.created", "v2.core.event_destination.ping",
+  "charge.succeeded",
+  "customer.created",
+  "customer.updated",
+  "customer.subscription.created",
+  "customer.subscription.updated",
+  "customer.subscription.deleted",
+  "invoice.paid",
+  "invoice.payment_failed",
+  "checkout.session.completed",
+  "payment_intent.succeeded",
+  "refund.created",
+  "issuing_card.created",
+  "v2.core.event_destination.ping",
 ];
 
 const eventType = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...EVENT_TYPES) }, { weight: 1, arbitrary: fc.stringMatching(/^[a-z_]{1,12}(\.[a-z_]{1,12}){1,3}$/) });
 
 const eventObject = fc.oneof(
-  fc.record({ id: fc.oneof(fc.stringMatching(/^(ch|cus|sub|in|pi|cs|re)_[A-Za-z0-9]{4,14}$/), nastyString), object: fc.constantFrom("charge", "customer", "subscription", "invoice", "refund") }, { requiredKeys: [] }),
+  fc.record(
+    { id: fc.oneof(fc.stringMatching(/^(ch|cus|sub|in|pi|cs|re)_[A-Za-z0-9]{4,14}$/), nastyString), object: fc.constantFrom("charge", "customer", "subscription", "invoice", "refund") },
+    { requiredKeys: [] },
+  ),
   fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),
 );
 
@@ -879,16 +1099,19 @@ const eventObject = fc.oneof(
 const padding = fc.constantFrom(0, 0, 0, 0, 0, 0, 130_000);
 
 const wellFormedEvent = fc
-  .record({
-    id: fc.oneof(fc.stringMatching(/^evt_[A-Za-z0-9_]{8,24}$/), fc.constantFrom("evt_", "evt_" + "x".repeat(300), "evt_ü", "evt_%00")),
-    object: fc.constant("event"),
-    type: eventType,
-    created: fc.oneof({ weight: 4, arbitrary: fc.constant(-1).map(() => nowSeconds()) }, { weight: 1, arbitrary: nastyNumber }),
-    livemode: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: nasty }),
-    api_version: fc.oneof({ weight: 4, arbitrary: fc.constant("2026-10-28.endive") }, { weight: 1, arbitrary: nasty }),
-    data: fc.record({ object: eventObject, previous_attributes: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: ["object"] }),
-    pad: padding,
-  }, { requiredKeys: ["id", "type", "created", "data", "pad"] })
+  .record(
+    {
+      id: fc.oneof(fc.stringMatching(/^evt_[A-Za-z0-9_]{8,24}$/), fc.constantFrom("evt_", "evt_" + "x".repeat(300), "evt_ü", "evt_%00")),
+      object: fc.constant("event"),
+      type: eventType,
+      created: fc.oneof({ weight: 4, arbitrary: fc.constant(-1).map(() => nowSeconds()) }, { weight: 1, arbitrary: nastyNumber }),
+      livemode: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: nasty }),
+      api_version: fc.oneof({ weight: 4, arbitrary: fc.constant("2026-10-28.endive") }, { weight: 1, arbitrary: nasty }),
+      data: fc.record({ object: eventObject, previous_attributes: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: ["object"] }),
+      pad: padding,
+    },
+    { requiredKeys: ["id", "type", "created", "data", "pad"] },
+  )
   .map(({ pad, ...event }) => (pad > 0 ? { ...event, data: { ...event.data, object: { ...event.data.object, description: "p".repeat(pad) } } } : event));
 
 /** One of the four parts an endpoint must check, broken; or the whole body not an object. */
@@ -896,7 +1119,29 @@ const breakage = fc.oneof(
   fc.record({ field: fc.constant("id"), value: fc.oneof(nasty, fc.constantFrom("evt", "EVT_1", "ev_1", " evt_1", undefined)) }),
   fc.record({ field: fc.constant("type"), value: fc.oneof(nasty, fc.constantFrom("charge", "Charge.Succeeded", "charge.", ".charge", "charge..succeeded", "charge succeeded", undefined)) }),
   fc.record({ field: fc.constant("created"), value: fc.oneof(nastyString, fc.constantFrom(null, true, [], {}, "1700000000", undefined)) }),
-  fc.record({ field: fc.constant("data"), value: fc.oneof(fc.constantFrom(null, undefined, 0, "", [], {}, { object: null }, { object: 0 }, { object: 1 }, { object: "" }, { object: "x" }, { object: false }, { object: true }, { object: [] }, { object: [1] }), nasty) }),
+  fc.record({
+    field: fc.constant("data"),
+    value: fc.oneof(
+      fc.constantFrom(
+        null,
+        undefined,
+        0,
+        "",
+        [],
+        {},
+        { object: null },
+        { object: 0 },
+        { object: 1 },
+        { object: "" },
+        { object: "x" },
+        { object: false },
+        { object: true },
+        { object: [] },
+        { object: [1] },
+      ),
+      nasty,
+    ),
+  }),
   fc.record({ field: fc.constant("*"), value: fc.constantFrom(null, 0, 1, "evt_1", true, [], [{}]) }),
 );
 

@@ -22,7 +22,14 @@ export default async function setup(project: TestProject) {
   for (const tier of catalog.tiers) {
     const product = await stripe.products.create({ name: tier.name, metadata: { tier: tier.key } });
     for (const p of tier.prices) {
-      await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: p.interval }, lookup_key: p.lookupKey, metadata: { tier: tier.key } });
+      await stripe.prices.create({
+        product: product.id,
+        currency: p.unit.currency,
+        unit_amount: p.unit.amount,
+        recurring: { interval: p.interval },
+        lookup_key: p.lookupKey,
+        metadata: { tier: tier.key },
+      });
     }
   }
   project.provide("stripeApiBase", emulator.url);

@@ -74,7 +74,10 @@ describe("grace anchored on the oldest unpaid invoice whatever order the events 
     // All stored on arrival (a burst), then processed with the first failure last, as a busy
     // queue may: every object it names was fetched after it arrived, so the sync skips them.
     const arrived = Date.now();
-    await ingest(svc(), fresh.map((e) => webhookEvent(e, { receivedAt: arrived })));
+    await ingest(
+      svc(),
+      fresh.map((e) => webhookEvent(e, { receivedAt: arrived })),
+    );
     for (const e of fresh.filter((e) => e.id !== first.id)) await processEvent(svc(), e.id);
     // As an invoice written before its customer was linked to a user keeps: no user of its own.
     await env.DB.prepare("update invoices set user_id = null where customer_id = ?").bind(customer.id).run();

@@ -31,7 +31,12 @@ async function checkoutBody(name: string) {
   const userId = `user_idem_${name}_${Date.now().toString(36)}_${++n}`;
   return { user_id: userId, email: `${userId}@example.test`, tier: "local", test_clock: clock.id };
 }
-const keyRow = (apiKeyId: string, key: string) => db().select().from(idempotencyKeys).where(and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key))).get();
+const keyRow = (apiKeyId: string, key: string) =>
+  db()
+    .select()
+    .from(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key)))
+    .get();
 
 beforeAll(async () => {
   await makeKeys();
@@ -85,7 +90,12 @@ describe("Idempotency-Key", () => {
     const body = await checkoutBody("hangup");
     const key = newKey();
     const controller = new AbortController();
-    const sent = SELF.fetch(`${BASE}/v1/checkout`, { method: "POST", signal: controller.signal, headers: { authorization: `Bearer ${service.key}`, "content-type": "application/json", "idempotency-key": key, "cf-connecting-ip": freshIp() }, body: JSON.stringify(body) });
+    const sent = SELF.fetch(`${BASE}/v1/checkout`, {
+      method: "POST",
+      signal: controller.signal,
+      headers: { authorization: `Bearer ${service.key}`, "content-type": "application/json", "idempotency-key": key, "cf-connecting-ip": freshIp() },
+      body: JSON.stringify(body),
+    });
     // Hang up once the worker has claimed the key, while it is still talking to Stripe.
     await vi.waitFor(async () => expect(await keyRow(service.id, key)).toBeDefined(), { timeout: 5_000, interval: 2 });
     controller.abort();
@@ -165,7 +175,11 @@ describe("Idempotency-Key", () => {
   it("a 5xx is not kept: the retry with the same key runs the request again and its answer is kept", async () => {
     const admin = await makeKey("admin");
     const key = newKey();
-    const init = { method: "POST", headers: { authorization: `Bearer ${admin.key}`, "content-type": "application/json", "cf-connecting-ip": "192.0.2.91", "idempotency-key": key }, body: JSON.stringify({ restart: true, pages: 1 }) };
+    const init = {
+      method: "POST",
+      headers: { authorization: `Bearer ${admin.key}`, "content-type": "application/json", "cf-connecting-ip": "192.0.2.91", "idempotency-key": key },
+      body: JSON.stringify({ restart: true, pages: 1 }),
+    };
     // Stripe pointed at a port nothing listens on: a 502.
     const failed = await createApp().request("http://billing.test/v1/admin/resync", init, { ...env, STRIPE_API_BASE: "http://127.0.0.1:9" }, createExecutionContext());
     expect(failed.status).toBe(502);
@@ -217,7 +231,12 @@ describe("Idempotency-Key", () => {
     const path = "/v1/subscriptions/user_idem_bytes/resume";
     // A 404 frees the key, so claim it as a running request would, then send other bytes.
     await claimIdempotencyKey(svc(), { apiKeyId: service.id, key, method: "POST", path, requestHash: await requestHash("POST", path, '{"a":1}') });
-    await expectProblem(await call("POST", path, { key: service.key, rawBody: '{ "a": 1 }', headers: { "idempotency-key": key, "content-type": "application/json" } }), 422, "idempotency_key_reused", "header.idempotency-key");
+    await expectProblem(
+      await call("POST", path, { key: service.key, rawBody: '{ "a": 1 }', headers: { "idempotency-key": key, "content-type": "application/json" } }),
+      422,
+      "idempotency_key_reused",
+      "header.idempotency-key",
+    );
   });
 
   it("a claim left started by a request that stopped without an answer is never run again: after five minutes retries are told the outcome is unknown", async () => {
@@ -251,6 +270,15 @@ describe("Idempotency-Key", () => {
   it("tells other bodies, paths and methods apart", async () => {
     const h = (m: string, p: string, b: string) => requestHash(m, p, b);
     expect(await h("post", "/a", '{"a":1}')).toBe(await h("POST", "/a", '{"a":1}'));
-    expect(new Set([await h("POST", "/a", '{"a":1}'), await h("POST", "/a", '{"a":2}'), await h("POST", "/b", '{"a":1}'), await h("PUT", "/a", '{"a":1}'), await h("POST", "/a", ""), await h("POST", "/a", '{"a":1.0}')]).size).toBe(6);
+    expect(
+      new Set([
+        await h("POST", "/a", '{"a":1}'),
+        await h("POST", "/a", '{"a":2}'),
+        await h("POST", "/b", '{"a":1}'),
+        await h("PUT", "/a", '{"a":1}'),
+        await h("POST", "/a", ""),
+        await h("POST", "/a", '{"a":1.0}'),
+      ]).size,
+    ).toBe(6);
   });
 });

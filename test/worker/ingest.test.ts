@@ -9,9 +9,25 @@ import { db, eventsFor, subscriber } from "./stripe-helpers";
 let seq = 0;
 function message(overrides: Partial<Record<string, unknown>> = {}, body: Partial<EventMessage> = {}) {
   const id = `evt_q_${Date.now()}_${++seq}`;
-  const event = { id, object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", pending_webhooks: 1, request: { id: null, idempotency_key: null }, data: { object: { id: `ch_${seq}`, object: "charge" } }, ...overrides };
+  const event = {
+    id,
+    object: "event",
+    type: "charge.succeeded",
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    api_version: "2026-10-28.endive",
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    data: { object: { id: `ch_${seq}`, object: "charge" } },
+    ...overrides,
+  };
   const payload = JSON.stringify(event);
-  return { id: `msg_${seq}`, timestamp: Date.now(), attempts: 1, body: { id, type: "charge.succeeded", created: event.created as number, payload, received_at: Date.now() - 5000, ...body } satisfies EventMessage };
+  return {
+    id: `msg_${seq}`,
+    timestamp: Date.now(),
+    attempts: 1,
+    body: { id, type: "charge.succeeded", created: event.created as number, payload, received_at: Date.now() - 5000, ...body } satisfies EventMessage,
+  };
 }
 
 async function consume(queue: string, messages: ReturnType<typeof message>[]) {
@@ -57,7 +73,10 @@ describe("queue consumer", () => {
     const payload = JSON.stringify(created);
     const m = { id: "msg_sub", timestamp: Date.now(), attempts: 1, body: { id: created!.id, type: created!.type, created: created!.created, payload, received_at: Date.now() } satisfies EventMessage };
     expect((await consume(EVENTS_QUEUE, [m])).explicitAcks).toEqual([m.id]);
-    expect(await db().select({ status: stripeEvents.status, attempts: stripeEvents.attempts }).from(stripeEvents).where(eq(stripeEvents.id, created!.id)).get()).toEqual({ status: "processed", attempts: 1 });
+    expect(await db().select({ status: stripeEvents.status, attempts: stripeEvents.attempts }).from(stripeEvents).where(eq(stripeEvents.id, created!.id)).get()).toEqual({
+      status: "processed",
+      attempts: 1,
+    });
     expect((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())?.status).toBe("active");
     const audits = await env.DB.prepare("select count(*) as n from audit_log").first<{ n: number }>();
     await consume(EVENTS_QUEUE, [{ ...m, id: "msg_sub_again" }]);

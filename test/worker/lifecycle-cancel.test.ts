@@ -29,7 +29,9 @@ describe("cancellation with a retention offer", () => {
     expect(offer.description).toContain("$29.00/month");
     const stripeAfter = await snapshot(s.userId, s.sub);
     expect(stripeAfter.stripe).toEqual(before.stripe);
-    expect(await db().select().from(cancellationRequests).where(eq(cancellationRequests.userId, s.userId)).all()).toMatchObject([{ reason: "too_expensive", feedback: "Too much for me right now", outcome: "offered", offerId: offer.id }]);
+    expect(await db().select().from(cancellationRequests).where(eq(cancellationRequests.userId, s.userId)).all()).toMatchObject([
+      { reason: "too_expensive", feedback: "Too much for me right now", outcome: "offered", offerId: offer.id },
+    ]);
 
     const accepted = await ok<SubscriptionView>(await post(`/v1/subscriptions/${s.userId}/offer/accept`, { offer_id: offer.id }));
     expect(accepted).toMatchObject({ tier: "mobile", cancel_at_period_end: false, pending_change: { tier: "local" } });
@@ -66,7 +68,9 @@ describe("cancellation with a retention offer", () => {
     expect(before).toHaveLength(1);
     const res = await ok<CancelResult>(await post(`/v1/subscriptions/${s.userId}/cancel`, { reason: "too_expensive" }));
     await ok(await post(`/v1/subscriptions/${s.userId}/offer/accept`, { offer_id: (res as { offer: OfferView }).offer.id }));
-    const after = (await stripe().subscriptions.retrieve(s.sub, { expand: ["discounts"] })).discounts.map((d) => (typeof d === "string" ? { id: d, coupon: null } : { id: d.id, coupon: d.source.coupon && typeof d.source.coupon !== "string" ? d.source.coupon.id : d.source.coupon }));
+    const after = (await stripe().subscriptions.retrieve(s.sub, { expand: ["discounts"] })).discounts.map((d) =>
+      typeof d === "string" ? { id: d, coupon: null } : { id: d.id, coupon: d.source.coupon && typeof d.source.coupon !== "string" ? d.source.coupon.id : d.source.coupon },
+    );
     expect(after).toHaveLength(2);
     expect(after[0]!.id).toBe(before[0]);
     expect(after.map((d) => d.coupon)).toEqual([coupon.id, "retention_25pct_2m"]);

@@ -95,7 +95,11 @@ describe("tier and billing-cycle changes", () => {
     expect(preview.lines.find((l) => l.amount === debit)?.description).toMatch(/^Remaining time on 1 × Mobile/);
     const own = await stripe().invoices.createPreview({
       subscription: s.sub,
-      subscription_details: { items: [{ id: (await stripe().subscriptions.retrieve(s.sub)).items.data[0]!.id, price: (await stripe().prices.list({ lookup_keys: ["mobile_monthly"] })).data[0]!.id }], proration_behavior: "always_invoice", proration_date: at },
+      subscription_details: {
+        items: [{ id: (await stripe().subscriptions.retrieve(s.sub)).items.data[0]!.id, price: (await stripe().prices.list({ lookup_keys: ["mobile_monthly"] })).data[0]!.id }],
+        proration_behavior: "always_invoice",
+        proration_date: at,
+      },
     });
     expect(preview.amount_due_now).toBe(own.amount_due);
     expect(preview.amount_due_now).toBe(credit + debit + tax(credit + debit));
@@ -108,7 +112,11 @@ describe("tier and billing-cycle changes", () => {
     expect((await claimsOf(s.userId)).features).toContain("nationwide_job_search");
     const charged = (await stripe().invoices.list({ subscription: s.sub, limit: 1 })).data[0]!;
     expect(charged).toMatchObject({ billing_reason: "subscription_update", status: "paid", amount_paid: preview.amount_due_now });
-    const audit = await db().select().from(auditLog).where(and(eq(auditLog.subjectId, s.userId), eq(auditLog.action, "subscription.upgrade"))).all();
+    const audit = await db()
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.subjectId, s.userId), eq(auditLog.action, "subscription.upgrade")))
+      .all();
     expect(audit).toHaveLength(1);
     expect(JSON.parse(audit[0]!.after!)).toMatchObject({ tier: "mobile", effective: "now", invoice: charged.id });
     await s.sync();
@@ -120,7 +128,12 @@ describe("tier and billing-cycle changes", () => {
     await s.clock.advanceDays(3);
     const preview = await ok<ChangePreview>(await post(`/v1/subscriptions/${s.userId}/change/preview`, { tier: "mobile" }));
     const before = await snapshot(s.userId, s.sub);
-    await expectProblem(await post(`/v1/subscriptions/${s.userId}/change`, { tier: "mobile", expected_amount_due_now: preview.amount_due_now + 1 }), 409, "amount_changed", "body.expected_amount_due_now");
+    await expectProblem(
+      await post(`/v1/subscriptions/${s.userId}/change`, { tier: "mobile", expected_amount_due_now: preview.amount_due_now + 1 }),
+      409,
+      "amount_changed",
+      "body.expected_amount_due_now",
+    );
     expect(await snapshot(s.userId, s.sub)).toEqual(before);
   });
 
@@ -282,4 +295,3 @@ describe("tier and billing-cycle changes", () => {
     expect(await claimsOf(s.userId)).toMatchObject({ tier: "mobile", status: "trialing" });
   });
 });
-

@@ -19,7 +19,12 @@ import { db, deliver, eventsFor, settled, stripe } from "./stripe-helpers";
 
 beforeAll(makeKeys);
 
-const trialEmails = (subId: string) => db().select().from(emailOutbox).where(like(emailOutbox.idempotencyKey, `trial_ending:${subId}:%`)).all();
+const trialEmails = (subId: string) =>
+  db()
+    .select()
+    .from(emailOutbox)
+    .where(like(emailOutbox.idempotencyKey, `trial_ending:${subId}:%`))
+    .all();
 
 /** A trialing subscriber moved to just past the moment Stripe sends trial_will_end (3 days before the end), its events delivered. */
 async function reminded(opts: { beforeReminder?: (s: Awaited<ReturnType<typeof trialing>>) => Promise<void> } = {}) {
@@ -103,7 +108,12 @@ describe("trial-ending email", () => {
   });
 });
 
-const offerEmails = (offerId: string) => db().select().from(emailOutbox).where(like(emailOutbox.idempotencyKey, `${offerId}:%`)).all();
+const offerEmails = (offerId: string) =>
+  db()
+    .select()
+    .from(emailOutbox)
+    .where(like(emailOutbox.idempotencyKey, `${offerId}:%`))
+    .all();
 
 async function offered(tier: "local" | "mobile") {
   const s = await paying(tier);

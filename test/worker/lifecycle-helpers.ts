@@ -55,7 +55,15 @@ export async function claimsOf(userId: string) {
 export async function snapshot(userId: string, subId: string) {
   const sub = await stripe().subscriptions.retrieve(subId);
   return {
-    stripe: { price: sub.items.data[0]!.price.id, cancel_at_period_end: sub.cancel_at_period_end, cancel_at: sub.cancel_at, schedule: sub.schedule, pause: sub.pause_collection, discounts: sub.discounts, latest_invoice: sub.latest_invoice },
+    stripe: {
+      price: sub.items.data[0]!.price.id,
+      cancel_at_period_end: sub.cancel_at_period_end,
+      cancel_at: sub.cancel_at,
+      schedule: sub.schedule,
+      pause: sub.pause_collection,
+      discounts: sub.discounts,
+      latest_invoice: sub.latest_invoice,
+    },
     invoices: (await stripe().invoices.list({ subscription: subId, limit: 100 })).data.length,
     mirror: await db().select().from(subscriptions).where(eq(subscriptions.id, subId)).get(),
     entitlement: await entitlementOf(userId),
@@ -78,7 +86,14 @@ export interface Subscriber {
 export async function trialing(tier: "local" | "mobile", opts: { cycle?: "monthly" | "annual"; card?: string; promotionCode?: string } = {}): Promise<Subscriber & { trialDays: number }> {
   const clock = await testClock();
   const userId = `user_lc_${Date.now().toString(36)}_${++n}`;
-  const res = await post("/v1/checkout", { user_id: userId, email: `${userId}@example.test`, tier, test_clock: clock.id, ...(opts.cycle ? { billing_cycle: opts.cycle } : {}), ...(opts.promotionCode ? { promotion_code: opts.promotionCode } : {}) });
+  const res = await post("/v1/checkout", {
+    user_id: userId,
+    email: `${userId}@example.test`,
+    tier,
+    test_clock: clock.id,
+    ...(opts.cycle ? { billing_cycle: opts.cycle } : {}),
+    ...(opts.promotionCode ? { promotion_code: opts.promotionCode } : {}),
+  });
   expect(res.status, await res.clone().text()).toBe(201);
   const session = await res.json<{ session_id: string; trial_days: number }>();
   const done = await completeCheckout(session.session_id, opts.card);
@@ -121,4 +136,3 @@ export const period = async (subId: string) => {
   const item = (await stripe().subscriptions.retrieve(subId)).items.data[0]!;
   return { start: item.current_period_start, end: item.current_period_end };
 };
-

@@ -45,7 +45,11 @@ describe("MCP endpoint", () => {
     for (const role of ROLES) {
       const client = await connect(keys[role]);
       const { tools } = await client.listTools();
-      expect(tools.map((t) => t.name).sort(), role).toEqual(TOOLS.filter((t) => roleHas(role, t.permission)).map((t) => t.name).sort());
+      expect(tools.map((t) => t.name).sort(), role).toEqual(
+        TOOLS.filter((t) => roleHas(role, t.permission))
+          .map((t) => t.name)
+          .sort(),
+      );
       for (const tool of tools) {
         const spec = findTool(tool.name)!;
         expect(tool.description).toBe(spec.description);
@@ -62,22 +66,34 @@ describe("MCP endpoint", () => {
   it("runs every tool with the seed's example input through the registry's implementation", async () => {
     const admin = await connect(keys.admin);
 
-    const checkout = output("create_subscription", await admin.callTool({ name: "create_subscription", arguments: { user_id: "user_123", tier: "mobile", billing_cycle: "monthly" } }) as CallToolResult);
+    const checkout = output(
+      "create_subscription",
+      (await admin.callTool({ name: "create_subscription", arguments: { user_id: "user_123", tier: "mobile", billing_cycle: "monthly" } })) as CallToolResult,
+    );
     expect(JSON.stringify(checkout)).toMatch(/https?:\/\//);
 
-    const access = output("enforce_tier_access", await admin.callTool({ name: "enforce_tier_access", arguments: { user_id: "user_123", feature: "nationwide_job_search", current_tier: "mobile" } }) as CallToolResult);
+    const access = output(
+      "enforce_tier_access",
+      (await admin.callTool({ name: "enforce_tier_access", arguments: { user_id: "user_123", feature: "nationwide_job_search", current_tier: "mobile" } })) as CallToolResult,
+    );
     // Checkout was only started: nothing is stored, so the agent's "mobile" is contradicted.
     expect(access).toMatchObject({ allowed: false, tier_mismatch: true });
 
-    output("generate_revenue_report", await admin.callTool({ name: "generate_revenue_report", arguments: { period: "monthly" } }) as CallToolResult);
+    output("generate_revenue_report", (await admin.callTool({ name: "generate_revenue_report", arguments: { period: "monthly" } })) as CallToolResult);
 
     // The examples name Stripe objects (cus_123, an invoice): a real declined renewal provides them.
     const { customer, s } = await failedRenewal();
-    const dunning = output("manage_dunning_process", await admin.callTool({ name: "manage_dunning_process", arguments: { customer_id: customer.id, failure_count: 2, amount: 49.0 } }) as CallToolResult);
+    const dunning = output(
+      "manage_dunning_process",
+      (await admin.callTool({ name: "manage_dunning_process", arguments: { customer_id: customer.id, failure_count: 2, amount: 49.0 } })) as CallToolResult,
+    );
     expect(JSON.stringify(dunning)).toContain(customer.id);
 
     const invoice = (await s.invoices.list({ customer: customer.id, status: "open" })).data[0]!;
-    const webhook = output("process_webhook", await admin.callTool({ name: "process_webhook", arguments: { type: "invoice.payment_failed", data: { object: { id: invoice.id, object: "invoice" } } } }) as CallToolResult);
+    const webhook = output(
+      "process_webhook",
+      (await admin.callTool({ name: "process_webhook", arguments: { type: "invoice.payment_failed", data: { object: { id: invoice.id, object: "invoice" } } } })) as CallToolResult,
+    );
     expect(JSON.stringify(webhook)).toContain(invoice.id);
     await admin.close();
   });
@@ -154,7 +170,11 @@ describe("MCP endpoint", () => {
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
     const body = await res.json<{ id: number; result: { tools: { name: string }[] } }>();
     expect(body.id).toBe(7);
-    expect(body.result.tools.map((t) => t.name).sort()).toEqual(TOOLS.filter((t) => roleHas("analyst", t.permission)).map((t) => t.name).sort());
+    expect(body.result.tools.map((t) => t.name).sort()).toEqual(
+      TOOLS.filter((t) => roleHas("analyst", t.permission))
+        .map((t) => t.name)
+        .sort(),
+    );
     const stream = await call("GET", "/mcp", { key: keys.analyst, headers: { accept: "text/event-stream" } });
     expect(stream.status).toBe(405);
     const notJson = await call("POST", "/mcp", { key: keys.analyst, rawBody: "{", headers: { "content-type": "application/json" } });

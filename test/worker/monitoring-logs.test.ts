@@ -18,7 +18,15 @@ beforeEach(() => {
 afterEach(() => vi.restoreAllMocks());
 
 const requestLines = (requestId: string | null) =>
-  lines.map((l) => { try { return JSON.parse(l) as Record<string, unknown>; } catch { return null; } }).filter((l) => l?.message === "request" && l.request_id === requestId);
+  lines
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return null;
+      }
+    })
+    .filter((l) => l?.message === "request" && l.request_id === requestId);
 
 describe("request logs", () => {
   it("logs one line per keyed request with its request id, method, route, status, duration and key id, and none of the caller's secrets or personal data", async () => {
@@ -30,7 +38,18 @@ describe("request logs", () => {
     const requestId = res.headers.get("x-request-id");
     const mine = requestLines(requestId);
     expect(mine).toHaveLength(1);
-    expect(mine[0]).toEqual({ level: "info", message: "request", request_id: requestId, client_request_id: "client-abc", method: "POST", route: "/v1/checkout", status: 400, duration_ms: expect.any(Number), key_id: id, role: "service" });
+    expect(mine[0]).toEqual({
+      level: "info",
+      message: "request",
+      request_id: requestId,
+      client_request_id: "client-abc",
+      method: "POST",
+      route: "/v1/checkout",
+      status: 400,
+      duration_ms: expect.any(Number),
+      key_id: id,
+      role: "service",
+    });
     const all = lines.join("\n");
     for (const secret of [key, key.slice(0, 12), "Bearer", email, "example.com", userId]) expect(all).not.toContain(secret);
   });

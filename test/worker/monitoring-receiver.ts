@@ -34,7 +34,14 @@ export default async function setup(project: TestProject) {
       let status = 404;
       if (req.method === "POST" && ok) status = 200;
       else if (req.method === "POST" && fail) status = requests.filter((r) => r.inbox === inbox && r.alertId === alertId).length < Number(fail[1]) ? 500 : 200;
-      requests.push({ inbox, status, body: Buffer.concat(chunks).toString("utf8"), signature: (req.headers["x-alert-signature"] as string | undefined) ?? null, alertId, contentType: req.headers["content-type"] ?? null });
+      requests.push({
+        inbox,
+        status,
+        body: Buffer.concat(chunks).toString("utf8"),
+        signature: (req.headers["x-alert-signature"] as string | undefined) ?? null,
+        alertId,
+        contentType: req.headers["content-type"] ?? null,
+      });
       res.writeHead(status, { "content-type": "text/plain" }).end(status === 200 ? "ok" : "stand-in failure");
     });
   });

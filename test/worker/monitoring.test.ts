@@ -76,7 +76,15 @@ describe("GET /health", () => {
     await storeEvent(db(), webhookEvent(failing), Date.now());
     let t = Date.now();
     for (let i = 1; i <= MAX_ATTEMPTS; i++) {
-      const outcome = await processEvent({ ...svc(t), fault: () => { throw new Error("Stripe is down"); } }, failing.id);
+      const outcome = await processEvent(
+        {
+          ...svc(t),
+          fault: () => {
+            throw new Error("Stripe is down");
+          },
+        },
+        failing.id,
+      );
       expect(outcome).toBe(i < MAX_ATTEMPTS ? "retry" : "parked");
       t += BACKOFF_MS[i - 1] ?? 0;
     }
@@ -104,7 +112,11 @@ describe("GET /health", () => {
     // The case follows its test clock's time, which ours cannot call late.
     expect(after).toEqual({ open: before.open + 1, overdue: before.overdue });
     // The same case as a live customer's (no test clock) whose next stage was due an hour ago.
-    await db().update(dunningCases).set({ testClock: null, nextActionAt: Date.now() - HOUR }).where(eq(dunningCases.id, kase.id)).run();
+    await db()
+      .update(dunningCases)
+      .set({ testClock: null, nextActionAt: Date.now() - HOUR })
+      .where(eq(dunningCases.id, kase.id))
+      .run();
     after = (await health()).body.dunning!;
     expect(after).toEqual({ open: before.open + 1, overdue: before.overdue + 1 });
     expect((await health()).body.warnings).toContainEqual(expect.objectContaining({ code: "dunning_overdue", cases: before.overdue + 1 }));
@@ -113,7 +125,12 @@ describe("GET /health", () => {
 
   it("counts the email outbox's waiting, late and failed emails", async () => {
     const before = (await health()).body.email!;
-    const email = (key: string) => ({ key, to: "pat@example.com", userId: "monitoring_user", email: { template: "payment_recovered" as const, plan: "Federal Job Advisor Local", amountPaid: { amount: 2900, currency: "usd" } } });
+    const email = (key: string) => ({
+      key,
+      to: "pat@example.com",
+      userId: "monitoring_user",
+      email: { template: "payment_recovered" as const, plan: "Federal Job Advisor Local", amountPaid: { amount: 2900, currency: "usd" } },
+    });
     // Refused by the provider (Resend's 422): failed at once.
     const rejecting = withVars({ EMAIL_TRANSPORT: "resend", RESEND_API_KEY: "re_test_key", RESEND_API_BASE: `${inject("emailServerBase")}/reject` }, Date.now());
     await enqueueEmailNow(rejecting, email(`monitoring:rejected:${Date.now()}`));
@@ -156,7 +173,13 @@ describe("GET /health", () => {
     await recordCronFinish(svc(t + MINUTE + 5), "reconcile", new Error("Stripe is down"));
     await recordCronFinish(svc(t + 2 * MINUTE), "reconcile", undefined);
     await recordCronFinish(svc(t + MINUTE + 10), "reconcile", new Error("late"));
-    expect(await db().select().from(cronRuns).where(eq(cronRuns.cron, "reconcile")).get()).toEqual({ cron: "reconcile", lastStartedAt: t + MINUTE, lastFinishedAt: t + 2 * MINUTE, lastOk: true, lastError: null });
+    expect(await db().select().from(cronRuns).where(eq(cronRuns.cron, "reconcile")).get()).toEqual({
+      cron: "reconcile",
+      lastStartedAt: t + MINUTE,
+      lastFinishedAt: t + 2 * MINUTE,
+      lastOk: true,
+      lastError: null,
+    });
     await recordCronFinish(svc(t + 3 * MINUTE), "reconcile", new Error("Stripe is down"));
     expect(await db().select().from(cronRuns).where(eq(cronRuns.cron, "reconcile")).get()).toMatchObject({ lastOk: false, lastError: "Error: Stripe is down" });
     await db().delete(cronRuns).where(eq(cronRuns.cron, "reconcile")).run();
@@ -177,7 +200,11 @@ describe("GET /health", () => {
 describe("without D1", () => {
   it("is down, and reads nothing else", async () => {
     const { healthReport } = await import("../../worker/src/monitoring/health");
-    const unreachable = new Proxy(env.DB, { get: () => () => { throw new Error("D1_ERROR: Network connection lost."); } });
+    const unreachable = new Proxy(env.DB, {
+      get: () => () => {
+        throw new Error("D1_ERROR: Network connection lost.");
+      },
+    });
     const report = await healthReport(svc(Date.now(), unreachable));
     expect(report).toEqual({ status: "down", failing: ["d1"], d1: { ok: false, latency_ms: expect.any(Number), error: "D1 query failed" }, warnings: [] });
   });
@@ -202,7 +229,12 @@ describe("the alert webhook", () => {
     const got = await received("once");
     const alerts = got.map((r) => JSON.parse(r.body) as AlertPayload);
     expect(alerts.map((a) => `${a.condition}:${a.subject ?? "-"}`).sort()).toEqual([
-      "audit_chain_broken:-", "cron_overdue:dunning", "cron_overdue:reconcile", "cron_overdue:sweep", "events_parked:-", "failed_payments_spike:-",
+      "audit_chain_broken:-",
+      "cron_overdue:dunning",
+      "cron_overdue:reconcile",
+      "cron_overdue:sweep",
+      "events_parked:-",
+      "failed_payments_spike:-",
     ]);
     for (const r of got) {
       expect(r.contentType).toBe("application/json");
@@ -245,7 +277,12 @@ describe("the alert webhook", () => {
     expect(await deliverAlerts(withVars(vars, at + 61_000))).toEqual({ sent: first.raised.length, retrying: 0, failed: 0 });
     const got = await received("retry");
     expect(got.filter((r) => r.status === 500)).toHaveLength(first.raised.length);
-    expect(got.filter((r) => r.status === 200).map((r) => r.alertId).sort()).toEqual(first.raised.map((a) => a.id).sort());
+    expect(
+      got
+        .filter((r) => r.status === 200)
+        .map((r) => r.alertId)
+        .sort(),
+    ).toEqual(first.raised.map((a) => a.id).sort());
 
     // An endpoint that refuses connections: the minute cron still completes its jobs.
     const down = withVars({ ALERT_WEBHOOK_URL: "http://127.0.0.1:9/alerts", ALERT_WEBHOOK_SECRET: SECRET }, at + 2 * DAY);
@@ -259,15 +296,46 @@ describe("the alert webhook", () => {
 describe("alert retention", () => {
   it("the quarter-hour cron deletes alerts delivered or given up over 30 days ago, keeping any still owed to the endpoint, Idempotency-Keys past their day and the changes feed past its week", async () => {
     const t0 = Date.now();
-    await db().insert(idempotencyKeys).values({ apiKeyId: "key_retention", key: "old", method: "POST", path: "/v1/checkout", requestHash: "h", state: "done", claimToken: "t", createdAt: t0 - 25 * HOUR, claimedAt: t0 - 25 * HOUR, responseStatus: 201 });
+    await db()
+      .insert(idempotencyKeys)
+      .values({
+        apiKeyId: "key_retention",
+        key: "old",
+        method: "POST",
+        path: "/v1/checkout",
+        requestHash: "h",
+        state: "done",
+        claimToken: "t",
+        createdAt: t0 - 25 * HOUR,
+        claimedAt: t0 - 25 * HOUR,
+        responseStatus: 201,
+      });
     const [oldChange] = await db()
       .insert(entitlementChanges)
-      .values([{ userId: "user_retention_old", changedAt: t0 - 8 * DAY, status: "active", tier: "local" }, { userId: "user_retention_new", changedAt: t0, status: "active", tier: "local" }])
+      .values([
+        { userId: "user_retention_old", changedAt: t0 - 8 * DAY, status: "active", tier: "local" },
+        { userId: "user_retention_new", changedAt: t0, status: "active", tier: "local" },
+      ])
       .returning({ seq: entitlementChanges.seq });
-    const row = (key: string, status: "pending" | "sent" | "failed", createdAt: number) => ({ key, condition: "cron_overdue", subject: "retention-test", windowStart: createdAt, level: 1, payload: "{}", status, createdAt, nextAttemptAt: status === "pending" ? createdAt : null });
+    const row = (key: string, status: "pending" | "sent" | "failed", createdAt: number) => ({
+      key,
+      condition: "cron_overdue",
+      subject: "retention-test",
+      windowStart: createdAt,
+      level: 1,
+      payload: "{}",
+      status,
+      createdAt,
+      nextAttemptAt: status === "pending" ? createdAt : null,
+    });
     await db()
       .insert(monitoringAlerts)
-      .values([row("ret-sent-old", "sent", t0 - 31 * DAY), row("ret-failed-old", "failed", t0 - 31 * DAY), row("ret-pending-old", "pending", t0 - 31 * DAY), row("ret-sent-recent", "sent", t0 - 29 * DAY)]);
+      .values([
+        row("ret-sent-old", "sent", t0 - 31 * DAY),
+        row("ret-failed-old", "failed", t0 - 31 * DAY),
+        row("ret-pending-old", "pending", t0 - 31 * DAY),
+        row("ret-sent-recent", "sent", t0 - 29 * DAY),
+      ]);
     await runCron(CRONS.dunning, svc(t0)).catch(() => {
       // The run's other jobs may fail on this file's deliberately broken state; only the prune is under test.
     });
@@ -301,7 +369,11 @@ describe("the figures' queries", () => {
     await Promise.all([webhookLag(s), parkedEvents(s), dunningBacklog(s), emailBacklog(s), failedPayments(s)]);
     expect(seen.length).toBe(8);
     for (const q of seen) {
-      const plan = (await env.DB.prepare(`explain query plan ${q.sql}`).bind(...q.params).all<{ detail: string }>()).results.map((r) => r.detail);
+      const plan = (
+        await env.DB.prepare(`explain query plan ${q.sql}`)
+          .bind(...q.params)
+          .all<{ detail: string }>()
+      ).results.map((r) => r.detail);
       expect(plan.length, q.sql).toBeGreaterThan(0);
       for (const step of plan) expect(step, q.sql).toMatch(/^SEARCH \w+ USING (COVERING )?INDEX \w+_idx/);
     }

@@ -33,7 +33,11 @@ describe("GET /openapi.json", () => {
     const doc = await document();
     // What Hono actually routes: app.use() middleware is method ALL; each route's own
     // middleware and handler are entries of the same method and path.
-    const mounted = new Set(createApp().routes.filter((r) => r.method !== "ALL").map((r) => `${r.method.toLowerCase()} ${openapiPath(r.path)}`));
+    const mounted = new Set(
+      createApp()
+        .routes.filter((r) => r.method !== "ALL")
+        .map((r) => `${r.method.toLowerCase()} ${openapiPath(r.path)}`),
+    );
     const hidden = new Set(pages.filter((p) => (p.route as { hide?: boolean }).hide).map((p) => `${p.route.method} ${p.route.path}`));
     const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)));
     const missing = [...mounted].filter((r) => !documented.has(r) && !hidden.has(r) && r !== "get /openapi.json");
@@ -49,7 +53,12 @@ describe("GET /openapi.json", () => {
     type Op = { "x-idempotent"?: boolean; parameters?: { in: string; name: string }[] };
     const ops = Object.entries(doc.paths).flatMap(([path, o]) => Object.entries(o as Record<string, Op>).map(([method, op]) => ({ at: `${method} ${path}`, op })));
     const takes = ops.filter(({ op }) => op.parameters?.some((p) => p.in === "header" && p.name === "idempotency-key")).map((o) => o.at);
-    expect(takes.sort()).toEqual(ops.filter(({ op }) => op["x-idempotent"]).map((o) => o.at).sort());
+    expect(takes.sort()).toEqual(
+      ops
+        .filter(({ op }) => op["x-idempotent"])
+        .map((o) => o.at)
+        .sort(),
+    );
     // The refusals the key adds are documented on each of them.
     for (const { at, op } of ops.filter(({ op }) => op["x-idempotent"])) expect(Object.keys((op as { responses: object }).responses), at).toEqual(expect.arrayContaining(["409", "422"]));
     expect(takes).toEqual(expect.arrayContaining(["post /v1/checkout", "post /v1/subscriptions/{user_id}/cancel", "post /v1/subscriptions/{user_id}/change", "post /v1/tools/create_subscription"]));

@@ -45,7 +45,10 @@ const BODIES: Record<string, unknown> = {
   "POST /mcp": { jsonrpc: "2.0", id: 1, method: "tools/list" },
 };
 function requestFor(spec: Spec): { path: string; body?: unknown } {
-  const path = spec.path.replace("{id}", spec.path.startsWith("/v1/events") ? "evt_matrix" : "key_AAAAAAAAAAAAAAAA").replace("{user_id}", "user_matrix").replace("{code}", "MATRIX");
+  const path = spec.path
+    .replace("{id}", spec.path.startsWith("/v1/events") ? "evt_matrix" : "key_AAAAAAAAAAAAAAAA")
+    .replace("{user_id}", "user_matrix")
+    .replace("{code}", "MATRIX");
   const body = BODIES[`${spec.method.toUpperCase()} ${spec.path}`];
   return body === undefined ? { path } : { path, body };
 }

@@ -45,7 +45,11 @@ describe("request ids", () => {
     const logged = async (sent: string) => {
       const res = await createApp().request(
         "http://billing.test/v1/entitlements/token",
-        { method: "POST", headers: { authorization: `Bearer ${service.key}`, "content-type": "application/json", "cf-connecting-ip": "192.0.2.91", "x-request-id": sent }, body: JSON.stringify({ user_id: "request_id_user" }) },
+        {
+          method: "POST",
+          headers: { authorization: `Bearer ${service.key}`, "content-type": "application/json", "cf-connecting-ip": "192.0.2.91", "x-request-id": sent },
+          body: JSON.stringify({ user_id: "request_id_user" }),
+        },
         unsigned,
         createExecutionContext(),
       );

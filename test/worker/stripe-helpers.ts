@@ -51,7 +51,17 @@ export async function settled(id: string, timeoutMs = 10_000): Promise<string> {
  */
 export async function drained(timeoutMs = 10_000): Promise<void> {
   const id = `evt_drain_${Date.now()}_${Math.random().toString(36).slice(2)}`;
-  const res = await deliver({ id, object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", pending_webhooks: 1, request: { id: null, idempotency_key: null }, data: { object: { id: "ch_drain", object: "charge" } } });
+  const res = await deliver({
+    id,
+    object: "event",
+    type: "charge.succeeded",
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    api_version: "2026-10-28.endive",
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    data: { object: { id: "ch_drain", object: "charge" } },
+  });
   if (res.status !== 200) throw new Error(`sentinel delivery failed: HTTP ${res.status}`);
   const status = await settled(id, timeoutMs);
   if (status === "missing") throw new Error("the queue consumer did not store the sentinel in time");
@@ -107,7 +117,9 @@ export async function completeCheckout(sessionId: string, card = "pm_card_visa")
 }
 
 let seq = 0;
-export async function subscriber(opts: { userId?: string; lookupKey?: "local_monthly" | "mobile_monthly" | "local_annual" | "mobile_annual"; card?: string; trialDays?: number; testClock?: string } = {}) {
+export async function subscriber(
+  opts: { userId?: string; lookupKey?: "local_monthly" | "mobile_monthly" | "local_annual" | "mobile_annual"; card?: string; trialDays?: number; testClock?: string } = {},
+) {
   const s = stripe();
   const userId = opts.userId ?? `user_${Date.now().toString(36)}_${++seq}`;
   const price = await ensurePrice(opts.lookupKey ?? "local_monthly");

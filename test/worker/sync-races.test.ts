@@ -33,7 +33,10 @@ describe("sync races", () => {
     // The slow processor's lease runs out; the sweep's processor takes over and finishes.
     expect(await processEvent(svc(t0 + LEASE_MS + 1), created!.id)).toBe("processed");
     await markFailed(db(), slow!, new Error("late failure"), t0 + LEASE_MS + 2);
-    expect(await db().select({ status: stripeEvents.status, lastError: stripeEvents.lastError }).from(stripeEvents).where(eq(stripeEvents.id, created!.id)).get()).toEqual({ status: "processed", lastError: null });
+    expect(await db().select({ status: stripeEvents.status, lastError: stripeEvents.lastError }).from(stripeEvents).where(eq(stripeEvents.id, created!.id)).get()).toEqual({
+      status: "processed",
+      lastError: null,
+    });
   });
 
   it("removes a deleted draft invoice from the mirror instead of retrying forever", async () => {

@@ -93,7 +93,12 @@ describe("clock times in SQL", () => {
     const ids = ["clock_0", "clock_249", "clock_unknown"];
     const rows = await db()
       .select({ at: nowOfRow(times, sql`v.column1`) })
-      .from(sql`(values ${sql.join(ids.map((id) => sql`(${id})`), sql`, `)}) v`)
+      .from(
+        sql`(values ${sql.join(
+          ids.map((id) => sql`(${id})`),
+          sql`, `,
+        )}) v`,
+      )
       .all();
     expect(rows.map((r) => r.at)).toEqual([1_000_000, 1_000_249, 42]);
   });

@@ -70,7 +70,9 @@ describe("every agent tool against its REST twin", () => {
         const listed = (await client.listTools()).tools.map((t) => t.name);
         expect(listed.includes(tool.name), `${role} lists ${tool.name} over MCP`).toBe(!refused);
         const outcome = await client.callTool({ name: tool.name, arguments: {} }).catch((e: unknown) => e);
-        expect(outcome instanceof McpError && outcome.code === MCP_FORBIDDEN, `${role} calls ${tool.name} over MCP: ${outcome instanceof Error ? outcome.message : JSON.stringify(outcome)}`).toBe(refused);
+        expect(outcome instanceof McpError && outcome.code === MCP_FORBIDDEN, `${role} calls ${tool.name} over MCP: ${outcome instanceof Error ? outcome.message : JSON.stringify(outcome)}`).toBe(
+          refused,
+        );
         await client.close();
       }
     });

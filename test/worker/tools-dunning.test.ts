@@ -51,7 +51,16 @@ describe("manage_dunning_process", () => {
     const r = await tool("manage_dunning_process", `{"customer_id": "${customer.id}", "failure_count": 2, "amount": 49.00}`, keys.service);
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     const day = 86_400_000;
-    expect(r.body).toMatchObject({ customer_id: customer.id, case_id: kase.id, invoice_id: kase.invoiceId, status: "open", stage: null, amount_due: { amount: 2900, currency: "usd" }, attempts: 1, done_now: [] });
+    expect(r.body).toMatchObject({
+      customer_id: customer.id,
+      case_id: kase.id,
+      invoice_id: kase.invoiceId,
+      status: "open",
+      stage: null,
+      amount_due: { amount: 2900, currency: "usd" },
+      attempts: 1,
+      done_now: [],
+    });
     expect(r.body.history[0]).toMatchObject({ action: "payment_failed", at: new Date(kase.anchorAt).toISOString() });
     expect(r.body.next_actions.map((a: { action: string }) => a.action)).toEqual(["retry_1", "dunning_soft", "dunning_urgent", "dunning_final", "suspended", "subscription_canceled"]);
     expect(r.body.next_actions.find((a: { action: string }) => a.action === "dunning_soft").at).toBe(new Date(kase.anchorAt + 3 * day).toISOString());
@@ -70,7 +79,11 @@ describe("manage_dunning_process", () => {
     expect(again.body).toMatchObject({ stage: "dunning_soft", disagreements: [] });
     expect(again.body.history.map((h: { action: string }) => h.action)).toEqual(expect.arrayContaining(["payment_failed", "dunning_soft"]));
     expect(again.body.next_actions[0].action).toMatch(/retry_|dunning_urgent/);
-    const emails = await db().select().from(emailOutbox).where(eq(emailOutbox.idempotencyKey, `${kase.id}:dunning_soft`)).all();
+    const emails = await db()
+      .select()
+      .from(emailOutbox)
+      .where(eq(emailOutbox.idempotencyKey, `${kase.id}:dunning_soft`))
+      .all();
     expect(emails).toHaveLength(1);
     // Asked again at once: nothing is due, nothing happens twice.
     const third = await tool("manage_dunning_process", `{"customer_id": "${customer.id}", "failure_count": 2, "amount": 29}`);
@@ -94,7 +107,10 @@ describe("manage_dunning_process", () => {
       const before = await count("audit_log");
       const r = await tool("manage_dunning_process", `{"customer_id": "cus_123", "failure_count": 2, "amount": ${amount}}`);
       expect(r.status, amount).toBe(400);
-      expect(r.body.errors.map((e: { field: string }) => e.field), amount).toEqual(["body.amount"]);
+      expect(
+        r.body.errors.map((e: { field: string }) => e.field),
+        amount,
+      ).toEqual(["body.amount"]);
       expect(await count("audit_log")).toBe(before);
     }
     const missing = await tool("manage_dunning_process", `{"customer_id": "cus_123", "failure_count": 2, "amount": 49.00}`);
@@ -129,7 +145,13 @@ describe("process_webhook", () => {
     await db().delete(dunningCases).where(eq(dunningCases.id, kase.id));
     const r = await tool("process_webhook", JSON.stringify({ id: failed.id, type: "invoice.paid", data: { object: {} } }));
     expect(r.status, JSON.stringify(r.body)).toBe(200);
-    expect(r.body).toMatchObject({ event_id: failed.id, type: "invoice.payment_failed", fetched: "event", outcome: "processed", disagreements: [{ field: "type", given: "invoice.paid", stripe: "invoice.payment_failed" }] });
+    expect(r.body).toMatchObject({
+      event_id: failed.id,
+      type: "invoice.payment_failed",
+      fetched: "event",
+      outcome: "processed",
+      disagreements: [{ field: "type", given: "invoice.paid", stripe: "invoice.payment_failed" }],
+    });
     expect(await db().select().from(dunningCases).where(eq(dunningCases.id, kase.id)).get()).toMatchObject({ status: "open" });
   }, 60_000);
 

@@ -40,8 +40,18 @@ describe("GET /v1/tools", () => {
     const { tools } = await res.json<{ tools: Record<string, any>[] }>();
     expect(tools.map((t) => t.name)).toEqual(["create_subscription", "process_webhook", "enforce_tier_access", "generate_revenue_report", "manage_dunning_process"]);
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    expect(Object.fromEntries(tools.map((t) => [t.name, t.allowed]))).toEqual({ create_subscription: false, process_webhook: false, enforce_tier_access: false, generate_revenue_report: true, manage_dunning_process: false });
-    expect(byName.create_subscription.input_schema).toMatchObject({ type: "object", required: expect.arrayContaining(["user_id", "tier"]), properties: { tier: { enum: ["local", "mobile"] }, billing_cycle: { enum: ["monthly", "annual"], default: "monthly" } } });
+    expect(Object.fromEntries(tools.map((t) => [t.name, t.allowed]))).toEqual({
+      create_subscription: false,
+      process_webhook: false,
+      enforce_tier_access: false,
+      generate_revenue_report: true,
+      manage_dunning_process: false,
+    });
+    expect(byName.create_subscription.input_schema).toMatchObject({
+      type: "object",
+      required: expect.arrayContaining(["user_id", "tier"]),
+      properties: { tier: { enum: ["local", "mobile"] }, billing_cycle: { enum: ["monthly", "annual"], default: "monthly" } },
+    });
     expect(byName.enforce_tier_access.input_schema.properties.feature.enum).toContain("nationwide_job_search");
     expect(byName.manage_dunning_process.examples).toEqual([{ customer_id: "cus_123", failure_count: 2, amount: 49 }]);
     expect(byName.generate_revenue_report.output_schema.properties).toHaveProperty("rows");
@@ -70,7 +80,11 @@ describe("create_subscription", () => {
     await deliverAll({ customer: customer.id, sub: sub.id });
     const sessionsBefore = (await stripe().checkout.sessions.list({ customer: customer.id, limit: 100 })).data.length;
     const out = await ok("create_subscription", { user_id: userId, tier: "mobile", billing_cycle: "monthly" });
-    expect(out).toMatchObject({ outcome: "existing_subscription", user_id: userId, subscription: { subscription_id: sub.id, tier: "local", billing_cycle: "monthly", status: "active", cancel_at_period_end: false } });
+    expect(out).toMatchObject({
+      outcome: "existing_subscription",
+      user_id: userId,
+      subscription: { subscription_id: sub.id, tier: "local", billing_cycle: "monthly", status: "active", cancel_at_period_end: false },
+    });
     expect((await stripe().checkout.sessions.list({ customer: customer.id, limit: 100 })).data.length).toBe(sessionsBefore);
   });
 
@@ -92,7 +106,10 @@ describe("create_subscription return URLs", () => {
   it("refuses a success_url or cancel_url on another origin as POST /v1/checkout does, also for a user who already subscribes", async () => {
     const { userId, customer, sub } = await subscriber({ lookupKey: "local_monthly" });
     await deliverAll({ customer: customer.id, sub: sub.id });
-    for (const [user, field] of [[`user_tools_url_${Date.now().toString(36)}`, "success_url"], [userId, "cancel_url"]] as const) {
+    for (const [user, field] of [
+      [`user_tools_url_${Date.now().toString(36)}`, "success_url"],
+      [userId, "cancel_url"],
+    ] as const) {
       const r = await tool("create_subscription", { user_id: user, tier: "mobile", [field]: "https://evil.test/billing" });
       expect(r.status).toBe(400);
       expect(r.type).toBe("application/problem+json");
@@ -105,7 +122,10 @@ describe("enforce_tier_access", () => {
   it("with the seed's input for a user with nothing stored: denied, with the Mobile upgrade prompt, and the claimed tier contradicted", async () => {
     const out = await ok("enforce_tier_access", { user_id: "user_123", feature: "nationwide_job_search", current_tier: "mobile" }, keys.service);
     expect(out).toMatchObject({
-      allowed: false, reason: "no_subscription", tier_mismatch: true, stored: { tier: null, status: "none" },
+      allowed: false,
+      reason: "no_subscription",
+      tier_mismatch: true,
+      stored: { tier: null, status: "none" },
       upgrade: { tier: "mobile", price: { amount: 4900, currency: "usd", interval: "month" } },
     });
     expect(out.upgrade_prompt).toMatch(/Mobile \(\$49\/month\)/);

@@ -47,7 +47,11 @@ describe("Stripe outages and refusals", () => {
     const wrongKey = { ...env, STRIPE_SECRET_KEY: "sk_test_not_this_accounts_key_0000" };
     const res = await createApp().request(
       "http://billing.test/v1/checkout",
-      { method: "POST", headers: { authorization: `Bearer ${service}`, "content-type": "application/json", "cf-connecting-ip": "192.0.2.92" }, body: JSON.stringify({ user_id: "user_wrong_key", email: "pat@example.com", tier: "local" }) },
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${service}`, "content-type": "application/json", "cf-connecting-ip": "192.0.2.92" },
+        body: JSON.stringify({ user_id: "user_wrong_key", email: "pat@example.com", tier: "local" }),
+      },
       wrongKey,
       createExecutionContext(),
     );
@@ -66,7 +70,9 @@ describe("Stripe outages and refusals", () => {
     expect(conflict.detail).not.toContain("sub_secret123");
 
     // Stripe refuses much of the objects' state with no code at all (a released schedule, an inactive promotion code).
-    const released = await answerTo(new Stripe.errors.StripeInvalidRequestError({ type: "invalid_request_error", message: "You cannot release a subscription schedule that is currently in the `released` status." }));
+    const released = await answerTo(
+      new Stripe.errors.StripeInvalidRequestError({ type: "invalid_request_error", message: "You cannot release a subscription schedule that is currently in the `released` status." }),
+    );
     expect(released.status).toBe(409);
     expect((await problemOf(released)).detail).not.toContain("released` status");
 
@@ -80,7 +86,9 @@ describe("Stripe outages and refusals", () => {
   });
 
   it("answers 500 when Stripe finds our own request malformed, and 502 when Stripe itself fails", async () => {
-    const malformed = await answerTo(new Stripe.errors.StripeInvalidRequestError({ type: "invalid_request_error", code: "parameter_unknown", param: "foo", message: "Received unknown parameter: foo" }));
+    const malformed = await answerTo(
+      new Stripe.errors.StripeInvalidRequestError({ type: "invalid_request_error", code: "parameter_unknown", param: "foo", message: "Received unknown parameter: foo" }),
+    );
     expect(malformed.status).toBe(500);
     expect((await problemOf(malformed)).detail).not.toContain("foo");
     const down = await answerTo(new Stripe.errors.StripeAPIError({ type: "api_error", message: "Stripe is having trouble" }));

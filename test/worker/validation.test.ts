@@ -102,7 +102,15 @@ describe("catalog", () => {
   it("serves tiers, prices in cents, trials, features and limits publicly", async () => {
     const res = await call("GET", "/v1/catalog");
     expect(res.status).toBe(200);
-    const body = await res.json<{ tiers: { key: string; trial_days: number; prices: { interval: string; unit: { amount: number; currency: string }; lookup_key: string }[]; features: string[]; limits: Record<string, number | null> }[] }>();
+    const body = await res.json<{
+      tiers: {
+        key: string;
+        trial_days: number;
+        prices: { interval: string; unit: { amount: number; currency: string }; lookup_key: string }[];
+        features: string[];
+        limits: Record<string, number | null>;
+      }[];
+    }>();
     const local = body.tiers.find((t) => t.key === "local")!;
     const mobile = body.tiers.find((t) => t.key === "mobile")!;
     expect(local.trial_days).toBe(7);

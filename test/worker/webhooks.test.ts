@@ -10,10 +10,18 @@ import { db, deliver, drained, ensurePrice, eventsFor, settled, stripe, subscrib
 
 /** Every mirror row as it is, sync times included, and the audit log's length: to show nothing moved. */
 async function mirror() {
-  const all = (table: string) => env.DB.prepare(`select * from ${table} order by rowid`).all().then((r) => r.results);
+  const all = (table: string) =>
+    env.DB.prepare(`select * from ${table} order by rowid`)
+      .all()
+      .then((r) => r.results);
   return {
-    customers: await all("customers"), subscriptions: await all("subscriptions"), invoices: await all("invoices"), entitlements: await all("entitlements"),
-    history: await all("subscription_history"), attempts: await all("payment_attempts"), audit: await count("audit_log"),
+    customers: await all("customers"),
+    subscriptions: await all("subscriptions"),
+    invoices: await all("invoices"),
+    entitlements: await all("entitlements"),
+    history: await all("subscription_history"),
+    attempts: await all("payment_attempts"),
+    audit: await count("audit_log"),
   };
 }
 
@@ -187,10 +195,23 @@ describe("webhooks: happy path", () => {
   });
 
   it("stores an event that cannot change the mirror as processed, without touching Stripe", async () => {
-    const event = { id: `evt_charge_${Date.now()}`, object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", pending_webhooks: 1, request: { id: null, idempotency_key: null }, data: { object: { id: "ch_1", object: "charge" } } };
+    const event = {
+      id: `evt_charge_${Date.now()}`,
+      object: "event",
+      type: "charge.succeeded",
+      created: Math.floor(Date.now() / 1000),
+      livemode: false,
+      api_version: "2026-10-28.endive",
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      data: { object: { id: "ch_1", object: "charge" } },
+    };
     expect((await deliver(event)).status).toBe(200);
     expect(await settled(event.id)).toBe("processed");
-    expect(await db().select({ status: stripeEvents.status, attempts: stripeEvents.attempts }).from(stripeEvents).where(eq(stripeEvents.id, event.id)).get()).toEqual({ status: "processed", attempts: 0 });
+    expect(await db().select({ status: stripeEvents.status, attempts: stripeEvents.attempts }).from(stripeEvents).where(eq(stripeEvents.id, event.id)).get()).toEqual({
+      status: "processed",
+      attempts: 0,
+    });
   });
 
   for (const [type, object] of [
@@ -201,14 +222,26 @@ describe("webhooks: happy path", () => {
     it(`stores a signed ${type} event, of a type it has no use for, once and as processed, and changes no mirror row`, async () => {
       await drained();
       const before = await mirror();
-      const event = { id: `evt_unlisted_${type.replace(/\W/g, "_")}_${Date.now()}`, object: "event", type, created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", pending_webhooks: 1, request: { id: null, idempotency_key: null }, data: { object } };
+      const event = {
+        id: `evt_unlisted_${type.replace(/\W/g, "_")}_${Date.now()}`,
+        object: "event",
+        type,
+        created: Math.floor(Date.now() / 1000),
+        livemode: false,
+        api_version: "2026-10-28.endive",
+        pending_webhooks: 1,
+        request: { id: null, idempotency_key: null },
+        data: { object },
+      };
       for (let delivery = 1; delivery <= 2; delivery++) {
         const res = await deliver(event);
         expect(res.status).toBe(200);
         expect(await res.json()).toEqual({ received: true, duplicate: false });
       }
       await drained();
-      expect(await db().select({ type: stripeEvents.type, status: stripeEvents.status, attempts: stripeEvents.attempts }).from(stripeEvents).where(eq(stripeEvents.id, event.id)).all()).toEqual([{ type, status: "processed", attempts: 0 }]);
+      expect(await db().select({ type: stripeEvents.type, status: stripeEvents.status, attempts: stripeEvents.attempts }).from(stripeEvents).where(eq(stripeEvents.id, event.id)).all()).toEqual([
+        { type, status: "processed", attempts: 0 },
+      ]);
       expect(await mirror()).toEqual(before);
     });
   }
@@ -228,11 +261,24 @@ describe("webhooks: happy path", () => {
     ["multi-byte", "€".repeat(45_000)],
   ] as const) {
     it(`stores an event too large for a queue message (${what}) directly, and then knows a duplicate at once`, async () => {
-      const event = { id: `evt_big_${what.length}_${Date.now()}`, object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", pending_webhooks: 1, request: { id: null, idempotency_key: null }, data: { object: { id: "ch_big", object: "charge", description } } };
+      const event = {
+        id: `evt_big_${what.length}_${Date.now()}`,
+        object: "event",
+        type: "charge.succeeded",
+        created: Math.floor(Date.now() / 1000),
+        livemode: false,
+        api_version: "2026-10-28.endive",
+        pending_webhooks: 1,
+        request: { id: null, idempotency_key: null },
+        data: { object: { id: "ch_big", object: "charge", description } },
+      };
       const first = await deliver(event);
       expect(await first.json()).toEqual({ received: true, duplicate: false });
       // Stored before the answer, not by the consumer.
-      expect(await db().select({ status: stripeEvents.status, payload: stripeEvents.payload }).from(stripeEvents).where(eq(stripeEvents.id, event.id)).get()).toEqual({ status: "processed", payload: JSON.stringify(event) });
+      expect(await db().select({ status: stripeEvents.status, payload: stripeEvents.payload }).from(stripeEvents).where(eq(stripeEvents.id, event.id)).get()).toEqual({
+        status: "processed",
+        payload: JSON.stringify(event),
+      });
       expect(await (await deliver(event)).json()).toEqual({ received: true, duplicate: true });
     });
   }
@@ -276,7 +322,12 @@ describe("webhooks: metadata is input", () => {
     // Anyone with dashboard access can type metadata; this one the API could never be asked about.
     const invalid = `not a user id ${Date.now().toString(36)}!`;
     const price = await ensurePrice("local_monthly");
-    const customer = await stripe().customers.create({ email: `meta_${Date.now().toString(36)}@example.test`, metadata: { user_id: invalid }, payment_method: "pm_card_visa", invoice_settings: { default_payment_method: "pm_card_visa" } });
+    const customer = await stripe().customers.create({
+      email: `meta_${Date.now().toString(36)}@example.test`,
+      metadata: { user_id: invalid },
+      payment_method: "pm_card_visa",
+      invoice_settings: { default_payment_method: "pm_card_visa" },
+    });
     const sub = await stripe().subscriptions.create({ customer: customer.id, items: [{ price: price.id }], metadata: { user_id: invalid, tier: "local" } });
     const warned = vi.spyOn(console, "error");
     try {
@@ -306,7 +357,17 @@ describe("webhooks: bad input stores nothing", () => {
     const p = await res.json<{ errors?: { field: string }[] }>();
     if (field) expect(p.errors?.[0]?.field).toBe(field);
   }
-  const event = (type = "customer.updated") => ({ id: `evt_bad_${Math.random().toString(36).slice(2)}`, object: "event", type, created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", data: { object: { id: "cus_x", object: "customer" } }, pending_webhooks: 1, request: { id: null, idempotency_key: null } });
+  const event = (type = "customer.updated") => ({
+    id: `evt_bad_${Math.random().toString(36).slice(2)}`,
+    object: "event",
+    type,
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    api_version: "2026-10-28.endive",
+    data: { object: { id: "cus_x", object: "customer" } },
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+  });
 
   it("rejects a bad signature", async () => {
     const before = await count("stripe_events");
@@ -398,7 +459,10 @@ describe("webhooks: bad input stores nothing", () => {
     const { sign } = await import("./stripe-helpers");
     const before = await count("stripe_events");
     for (const body of ["null", "[]", "42", '"evt_1"']) {
-      await rejected(await SELF.fetch("http://billing.test/webhooks/stripe", { method: "POST", headers: { "content-type": "application/json", "stripe-signature": await sign(body) }, body }), "body.id");
+      await rejected(
+        await SELF.fetch("http://billing.test/webhooks/stripe", { method: "POST", headers: { "content-type": "application/json", "stripe-signature": await sign(body) }, body }),
+        "body.id",
+      );
     }
     await drained();
     expect(await count("stripe_events")).toBe(before);
@@ -422,7 +486,17 @@ describe("webhooks: failures, crashes and replay", () => {
     const { storeEvent } = await import("../../worker/src/billing/events");
     await storeEvent(db(), webhookEvent(created!), Date.now());
     const t0 = Date.now();
-    await expect(processEvent({ ...svc(t0), fault: (stage) => { if (stage === "before_commit") throw new SimulatedCrash("isolate died"); } }, created!.id)).rejects.toThrow("isolate died");
+    await expect(
+      processEvent(
+        {
+          ...svc(t0),
+          fault: (stage) => {
+            if (stage === "before_commit") throw new SimulatedCrash("isolate died");
+          },
+        },
+        created!.id,
+      ),
+    ).rejects.toThrow("isolate died");
     expect(await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get()).toBeUndefined();
     // While the dead processor's lease runs, nobody else takes it; after it, the sweep does.
     expect(await processEvent(svc(t0 + 1000), created!.id)).toBe("skipped");
@@ -440,7 +514,15 @@ describe("webhooks: failures, crashes and replay", () => {
     let t = Date.now();
     const delays: number[] = [];
     for (let i = 1; i <= MAX_ATTEMPTS; i++) {
-      const outcome = await processEvent({ ...svc(t), fault: () => { throw new Error("Stripe is down"); } }, created!.id);
+      const outcome = await processEvent(
+        {
+          ...svc(t),
+          fault: () => {
+            throw new Error("Stripe is down");
+          },
+        },
+        created!.id,
+      );
       const row = (await db().select().from(stripeEvents).where(eq(stripeEvents.id, created!.id)).get())!;
       if (i < MAX_ATTEMPTS) {
         expect(outcome).toBe("retry");
@@ -475,7 +557,11 @@ describe("webhooks: failures, crashes and replay", () => {
     const entitlementBefore = await entitlementNow();
     expect(entitlementBefore).toMatchObject({ tier: "mobile", status: "active", subscriptionId: sub.id });
     const expectMirrorToEqualStripe = async () => {
-      const [c, s, i] = await Promise.all([stripe().customers.retrieve(customer.id, { expand: ["invoice_settings.default_payment_method"] }), stripe().subscriptions.retrieve(sub.id, { expand: ["default_payment_method"] }), stripe().invoices.retrieve(invoice!.id)]);
+      const [c, s, i] = await Promise.all([
+        stripe().customers.retrieve(customer.id, { expand: ["invoice_settings.default_payment_method"] }),
+        stripe().subscriptions.retrieve(sub.id, { expand: ["default_payment_method"] }),
+        stripe().invoices.retrieve(invoice!.id),
+      ]);
       expect(withoutSync((await db().select().from(customers).where(eq(customers.id, customer.id)).get())!)).toEqual(withoutSync(customerRow(c as Stripe.Customer, 0, null, () => {})));
       expect(withoutSync((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())!)).toEqual(withoutSync(subscriptionRow(s, userId, null, 0)));
       expect(withoutSync((await db().select().from(invoices).where(eq(invoices.id, invoice!.id)).get())!)).toEqual(withoutSync(invoiceRow(i, userId, 0)));
@@ -500,7 +586,11 @@ describe("webhooks: failures, crashes and replay", () => {
 
     await tamper();
     const iso = (s: number) => new Date(s * 1000).toISOString();
-    const range = await (await call("POST", "/v1/events/replay", { key: admin, body: { from: iso(events[0]!.created), to: iso(events.at(-1)!.created) } })).json<{ requeued: number; processed: number; failed: number }>();
+    const range = await (await call("POST", "/v1/events/replay", { key: admin, body: { from: iso(events[0]!.created), to: iso(events.at(-1)!.created) } })).json<{
+      requeued: number;
+      processed: number;
+      failed: number;
+    }>();
     expect(range.requeued).toBeGreaterThanOrEqual(events.length);
     expect(range).toMatchObject({ processed: range.requeued, failed: 0 });
     await expectMirrorToEqualStripe();
@@ -517,7 +607,11 @@ describe("webhooks: failures, crashes and replay", () => {
     const admin = (await makeKey("admin")).key;
     const res = await call("POST", "/v1/events/replay", { key: admin, body: { from: "2020-01-01T00:00:00Z", to: "2020-01-02T00:00:00Z" } });
     expect(await res.json()).toEqual({ requeued: 1, processed: 1, failed: 0 });
-    const rows = await db().select({ id: stripeEvents.id, attempts: stripeEvents.attempts, status: stripeEvents.status }).from(stripeEvents).where(inArray(stripeEvents.id, [inside.id, outside.id])).all();
+    const rows = await db()
+      .select({ id: stripeEvents.id, attempts: stripeEvents.attempts, status: stripeEvents.status })
+      .from(stripeEvents)
+      .where(inArray(stripeEvents.id, [inside.id, outside.id]))
+      .all();
     expect(rows.sort((x, y) => x.id.localeCompare(y.id))).toEqual([
       { id: inside.id, attempts: 1, status: "processed" },
       { id: outside.id, attempts: 0, status: "processed" },
@@ -578,13 +672,34 @@ describe("reconciliation and resync", () => {
 
   it("stores an event of a type it has no use for that only reconciliation found, as processed", async () => {
     const { reconcile } = await import("../../worker/src/billing/reconcile");
-    const refund = { id: `evt_reconciled_refund_${Date.now()}`, object: "event", type: "refund.created", created: Math.floor(Date.now() / 1000), livemode: false, api_version: "2026-10-28.endive", pending_webhooks: 0, request: { id: null, idempotency_key: null }, data: { object: { id: "re_reconciled", object: "refund" } } };
+    const refund = {
+      id: `evt_reconciled_refund_${Date.now()}`,
+      object: "event",
+      type: "refund.created",
+      created: Math.floor(Date.now() / 1000),
+      livemode: false,
+      api_version: "2026-10-28.endive",
+      pending_webhooks: 0,
+      request: { id: null, idempotency_key: null },
+      data: { object: { id: "re_reconciled", object: "refund" } },
+    };
     // The emulator has no refunds: Stripe's event list is stood in for by stripe-node's shape, an async iterable.
-    const listsRefund = { events: { list: () => (async function* () { yield refund; })() } } as unknown as Stripe;
+    const listsRefund = {
+      events: {
+        list: () =>
+          (async function* () {
+            yield refund;
+          })(),
+      },
+    } as unknown as Stripe;
     const s = svc();
     const result = await reconcile({ db: s.db, clock: s.clock, audit: s.audit, log: s.log, appBaseUrl: s.appBaseUrl, dunning: s.dunning, stripe: listsRefund });
     expect(result).toMatchObject({ listed: 1, stored: 1, complete: true });
-    expect(await db().select({ type: stripeEvents.type, source: stripeEvents.source, status: stripeEvents.status }).from(stripeEvents).where(eq(stripeEvents.id, refund.id)).get()).toEqual({ type: "refund.created", source: "reconcile", status: "processed" });
+    expect(await db().select({ type: stripeEvents.type, source: stripeEvents.source, status: stripeEvents.status }).from(stripeEvents).where(eq(stripeEvents.id, refund.id)).get()).toEqual({
+      type: "refund.created",
+      source: "reconcile",
+      status: "processed",
+    });
   });
 
   it("rebuilds wiped mirror tables with the same rows", async () => {
@@ -606,7 +721,10 @@ describe("reconciliation and resync", () => {
         subscriptions: strip((await db().select().from(subscriptions).all()).filter((x) => ids.has(x.customerId))),
         invoices: strip((await db().select().from(invoices).all()).filter((x) => ids.has(x.customerId))),
         // updated_at and version count writes, not state: a rebuild writes afresh.
-        entitlements: (await db().select().from(entitlements).all()).filter((e) => e.customerId !== null && ids.has(e.customerId)).map(({ updatedAt: _u, version: _v, ...r }) => r).sort((a, b) => a.userId.localeCompare(b.userId)),
+        entitlements: (await db().select().from(entitlements).all())
+          .filter((e) => e.customerId !== null && ids.has(e.customerId))
+          .map(({ updatedAt: _u, version: _v, ...r }) => r)
+          .sort((a, b) => a.userId.localeCompare(b.userId)),
       };
     };
     const before = await snapshot();

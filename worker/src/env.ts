@@ -27,7 +27,12 @@ const ReturnUrlConfig = z.object({
   /** The app's other origins, comma-separated (`https://www.example.com,https://m.example.com`), besides APP_BASE_URL's. */
   APP_ORIGINS: z
     .string()
-    .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(origin))
     .optional(),
 });
@@ -46,7 +51,12 @@ const WebhookConfig = z.object({
   EVENTS: binding<Queue<EventMessage>>("Queue binding EVENTS", "send"),
   /** Comma-separated `whsec_...` secrets; several are accepted while one is rotated. */
   STRIPE_WEBHOOK_SECRETS: nonEmpty
-    .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().startsWith("whsec_", "each secret must start with whsec_")).min(1)),
 });
 export type WebhookConfig = z.infer<typeof WebhookConfig>;
@@ -69,7 +79,12 @@ const AuditConfig = z.object({
    * key they do not hold makes a rewrite show. Unset means no checkpoints (verify says so).
    */
   AUDIT_CHECKPOINT_SECRET: nonEmpty
-    .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.tuple([checkpointSecret], checkpointSecret))
     .optional(),
 });
@@ -138,7 +153,17 @@ const Limits = z.object({
 const Assets = z.object({ ASSETS: binding<{ fetch(request: Request): Promise<Response> }>("Static assets binding ASSETS", "fetch").optional() });
 
 type Input<T extends z.ZodType> = z.input<T>;
-type Raw = Input<typeof CoreConfig> & Input<typeof ReturnUrlConfig> & Input<typeof StripeConfig> & Input<typeof WebhookConfig> & Input<typeof SigningConfig> & Input<typeof AuditConfig> & Input<typeof EmailConfig> & Input<typeof DunningConfig> & Input<typeof MonitoringConfig> & Input<typeof Limits> & Input<typeof Assets>;
+type Raw = Input<typeof CoreConfig> &
+  Input<typeof ReturnUrlConfig> &
+  Input<typeof StripeConfig> &
+  Input<typeof WebhookConfig> &
+  Input<typeof SigningConfig> &
+  Input<typeof AuditConfig> &
+  Input<typeof EmailConfig> &
+  Input<typeof DunningConfig> &
+  Input<typeof MonitoringConfig> &
+  Input<typeof Limits> &
+  Input<typeof Assets>;
 
 /**
  * What workerd hands the worker. Every var and secret may be absent (the concern that needs it

@@ -15,7 +15,20 @@ import type { ClaimsConfig } from "./entitlements/config";
 import { loadSigningKeys, type LoadedKeys } from "./entitlements/keys";
 import { emailTransport as makeEmailTransport, type EmailTransport } from "./email/transports";
 import { dunningPolicy as defaultDunningPolicy, withOverrides, type DunningPolicy } from "./dunning/policy";
-import { auditConfig, coreConfig, dunningConfig, emailConfig, monitoringConfig, returnUrlConfig, signingConfig, stripeConfig, webhookConfig, type Env, type MonitoringConfig, type WebhookConfig } from "./env";
+import {
+  auditConfig,
+  coreConfig,
+  dunningConfig,
+  emailConfig,
+  monitoringConfig,
+  returnUrlConfig,
+  signingConfig,
+  stripeConfig,
+  webhookConfig,
+  type Env,
+  type MonitoringConfig,
+  type WebhookConfig,
+} from "./env";
 import { DomainError } from "./errors";
 import { describeError, jsonLogger, type Logger } from "./log";
 import { z } from "zod";
@@ -112,7 +125,11 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
       if (!dunning) {
         const c = dunningConfig(env);
         try {
-          dunning = withOverrides(defaultDunningPolicy, { retriesBy: c.DUNNING_RETRIES, paydayAnchor: c.DUNNING_PAYDAY_ANCHOR, cancelAfterSuspensionDays: c.DUNNING_CANCEL_AFTER_SUSPENSION_DAYS === "off" ? null : c.DUNNING_CANCEL_AFTER_SUSPENSION_DAYS });
+          dunning = withOverrides(defaultDunningPolicy, {
+            retriesBy: c.DUNNING_RETRIES,
+            paydayAnchor: c.DUNNING_PAYDAY_ANCHOR,
+            cancelAfterSuspensionDays: c.DUNNING_CANCEL_AFTER_SUSPENSION_DAYS === "off" ? null : c.DUNNING_CANCEL_AFTER_SUSPENSION_DAYS,
+          });
         } catch (error) {
           // e.g. a payday anchor that is not a Friday: named like any other bad setting.
           const detail = error instanceof z.ZodError ? error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") : String(error);

@@ -277,7 +277,10 @@ export function createApp(input: JobBoardConfig): Hono<AppEnv> {
 
   app.post("/saved/:id/delete", requireUser, (c) => {
     const userId = c.get("user")!.id;
-    saved.set(userId, (saved.get(userId) ?? []).filter((s) => s.id !== c.req.param("id")));
+    saved.set(
+      userId,
+      (saved.get(userId) ?? []).filter((s) => s.id !== c.req.param("id")),
+    );
     return c.redirect("/saved?notice=deleted", 303);
   });
 
@@ -285,16 +288,8 @@ export function createApp(input: JobBoardConfig): Hono<AppEnv> {
 
   app.get("/billing", requireUser, async (c) => {
     const userId = c.get("user")!.id;
-    const [subscription, invoices, catalog, evaluation] = await Promise.all([
-      billing.subscription(userId),
-      billing.invoices(userId),
-      tiers(),
-      entitlements.evaluate(userId, "local_job_search"),
-    ]);
-    return page(
-      c,
-      views.billingPage(viewer(c), { subscription, invoices: invoices.data, tiers: catalog, status: evaluation.claims?.status ?? null, flash: FLASH[c.req.query("notice") ?? ""] }),
-    );
+    const [subscription, invoices, catalog, evaluation] = await Promise.all([billing.subscription(userId), billing.invoices(userId), tiers(), entitlements.evaluate(userId, "local_job_search")]);
+    return page(c, views.billingPage(viewer(c), { subscription, invoices: invoices.data, tiers: catalog, status: evaluation.claims?.status ?? null, flash: FLASH[c.req.query("notice") ?? ""] }));
   });
 
   /**
@@ -341,7 +336,8 @@ export function createApp(input: JobBoardConfig): Hono<AppEnv> {
     const tier = typeof body.tier === "string" ? body.tier : "";
     const billingCycle = body.billing_cycle === "monthly" || body.billing_cycle === "annual" ? body.billing_cycle : undefined;
     const expected = typeof body.expected_amount_due_now === "string" && /^\d{1,9}$/.test(body.expected_amount_due_now) ? Number(body.expected_amount_due_now) : NaN;
-    if (!TIER.test(tier) || !Number.isInteger(expected)) return page(c, views.errorPage(viewer(c), "Invalid form", "The change form was incomplete. Start again from the billing page.", "/billing"), 400);
+    if (!TIER.test(tier) || !Number.isInteger(expected))
+      return page(c, views.errorPage(viewer(c), "Invalid form", "The change form was incomplete. Start again from the billing page.", "/billing"), 400);
     try {
       await billing.change(user.id, tier, billingCycle, expected);
     } catch (e) {
@@ -417,7 +413,8 @@ export function createApp(input: JobBoardConfig): Hono<AppEnv> {
     const v: Viewer = { user: c.get("user") ?? null, csrf: c.get("csrf") ?? "" };
     if (err instanceof BillingError) {
       // The worker's problem detail is written for people; a refused service key or a 5xx is ours to fix, not the user's.
-      if (err.status === 401 || err.status === 403) return page(c, views.errorPage(v, "Billing unavailable", "This app is not allowed to use the billing service right now. Try again later.", "/billing"), 502);
+      if (err.status === 401 || err.status === 403)
+        return page(c, views.errorPage(v, "Billing unavailable", "This app is not allowed to use the billing service right now. Try again later.", "/billing"), 502);
       const status = err.status >= 400 && err.status < 500 ? (err.status as 400 | 404 | 409) : 502;
       return page(c, views.errorPage(v, err.title, err.detail, "/billing"), status);
     }

@@ -108,7 +108,14 @@ export interface BillingClient {
   catalog(): Promise<{ tiers: CatalogTier[] }>;
   subscription(userId: string): Promise<SubscriptionView | null>;
   invoices(userId: string, limit?: number): Promise<{ data: InvoiceView[]; has_more: boolean }>;
-  checkout(input: { userId: string; email: string; tier: string; billingCycle?: BillingCycle; successUrl: string; cancelUrl: string }): Promise<{ session_id: string; url: string; trial_days: number }>;
+  checkout(input: {
+    userId: string;
+    email: string;
+    tier: string;
+    billingCycle?: BillingCycle;
+    successUrl: string;
+    cancelUrl: string;
+  }): Promise<{ session_id: string; url: string; trial_days: number }>;
   portal(userId: string, returnUrl: string): Promise<{ url: string }>;
   previewChange(userId: string, tier: string, billingCycle?: BillingCycle): Promise<ChangePreview>;
   change(userId: string, tier: string, billingCycle: BillingCycle | undefined, expectedAmountDueNow: number): Promise<SubscriptionView>;

@@ -93,13 +93,15 @@ export function layout(v: Viewer, title: string, body: Html, opts: { banner?: Ht
 <header class="top">
   <a class="brand" href="/">Federal Job Advisor</a>
   <nav>
-    ${v.user
-      ? html`<a href="/jobs/local">Local search</a>
+    ${
+      v.user
+        ? html`<a href="/jobs/local">Local search</a>
     <a href="/jobs/nationwide">Nationwide</a>
     <a href="/saved">Saved searches</a>
     <a href="/billing">Billing</a>
     <form method="post" action="/signout" class="inline">${csrfField(v)}<button type="submit" class="link">Sign out ${v.user.name}</button></form>`
-      : html`<a href="/signin">Sign in</a>`}
+        : html`<a href="/signin">Sign in</a>`
+    }
   </nav>
 </header>
 <p class="demo-note">Demo app: no real accounts and no passwords. Payments go to the offline Stripe emulator.</p>
@@ -132,9 +134,7 @@ export function homePage(v: Viewer, plan: { claims: EntitlementClaims | null; ti
   return layout(
     v,
     `Welcome, ${v.user.name}`,
-    html`<p>${claims
-        ? html`Your plan: <strong>${claims.tier ? tierName(claims.tier, plan?.tiers) : "none"}</strong> (${statusLabel(claims.status)}).`
-        : "Your plan could not be read right now."}</p>
+    html`<p>${claims ? html`Your plan: <strong>${claims.tier ? tierName(claims.tier, plan?.tiers) : "none"}</strong> (${statusLabel(claims.status)}).` : "Your plan could not be read right now."}</p>
 <ul class="cards">
   <li><a href="/jobs/local">Search near home</a><span>Local plan and up</span></li>
   <li><a href="/jobs/nationwide">Search nationwide</a><span>Mobile plan</span></li>
@@ -180,9 +180,11 @@ export function jobsPage(v: Viewer, view: JobsView, banner?: Html): Html {
   ${local ? html`<label>Within (miles) <input name="radius" type="number" min="1" max="5000" value="${view.asked ?? view.radius ?? ""}"></label>` : ""}
   <button type="submit">Search</button>
 </form>
-${local
-      ? html`<p class="muted">${view.limit === null ? "Your plan has no radius limit." : `Your plan searches up to ${view.limit} miles from home.`} Showing postings within ${view.radius} miles.</p>`
-      : html`<p class="muted">Every posting in the country.</p>`}
+${
+  local
+    ? html`<p class="muted">${view.limit === null ? "Your plan has no radius limit." : `Your plan searches up to ${view.limit} miles from home.`} Showing postings within ${view.radius} miles.</p>`
+    : html`<p class="muted">Every posting in the country.</p>`
+}
 ${limited ? notice("info", html`Limited to ${view.limit} miles by your plan. <a href="/jobs/nationwide">Nationwide search</a> comes with Mobile.`) : ""}
 <form method="post" action="/saved" class="inline">
   ${csrfField(v)}
@@ -196,8 +198,9 @@ ${limited ? notice("info", html`Limited to ${view.limit} miles by your plan. <a 
 <thead><tr><th>Position</th><th>Agency</th><th>Location</th><th class="num">Miles</th><th class="num">Salary</th></tr></thead>
 <tbody>
 ${view.jobs.map(
-      (j) => html`<tr data-job="${j.id}"><td>${j.title} <span class="muted">${j.grade}</span></td><td>${j.agency}</td><td>${j.city}, ${j.state}</td><td class="num">${j.miles}</td><td class="num">${money(j.salary[0] * 100).replace(/\.00$/, "")}–${money(j.salary[1] * 100).replace(/\.00$/, "")}</td></tr>`,
-    )}
+  (j) =>
+    html`<tr data-job="${j.id}"><td>${j.title} <span class="muted">${j.grade}</span></td><td>${j.agency}</td><td>${j.city}, ${j.state}</td><td class="num">${j.miles}</td><td class="num">${money(j.salary[0] * 100).replace(/\.00$/, "")}–${money(j.salary[1] * 100).replace(/\.00$/, "")}</td></tr>`,
+)}
 </tbody>
 </table>`,
     { banner },
@@ -235,9 +238,7 @@ export function deniedPage(v: Viewer, decision: Decision, feature: string, retry
     problem.title,
     html`<div class="prompt" data-reason="${decision.reason}">
 <p class="lead">${problem.detail}</p>
-${up
-      ? html`<p><a class="button" href="/billing/upgrade?tier=${encodeURIComponent(up.tier)}">${upgradeLabel}</a> <span class="muted">${priceLabel(up.price)}</span></p>`
-      : ""}
+${up ? html`<p><a class="button" href="/billing/upgrade?tier=${encodeURIComponent(up.tier)}">${upgradeLabel}</a> <span class="muted">${priceLabel(up.price)}</span></p>` : ""}
 ${decision.billing_url && decision.reason !== "trial_expired" ? html`<p><a class="button" href="/billing">${billingLabel}</a></p>` : ""}
 ${decision.reason === "trial_expired" ? html`<p><a href="/billing">Billing</a></p>` : ""}
 ${decision.reason === "unavailable" ? html`<p><a class="button" href="${retryPath}">Try again</a></p>` : ""}
@@ -266,14 +267,16 @@ export function savedPage(v: Viewer, searches: readonly SavedSearch[], banner?: 
     v,
     "Saved searches",
     html`${flash ? notice("info", flash) : ""}
-${searches.length === 0
-      ? html`<p>No saved searches yet. Run a search and choose “Save this search”.</p>`
-      : html`<ul class="saved">
+${
+  searches.length === 0
+    ? html`<p>No saved searches yet. Run a search and choose “Save this search”.</p>`
+    : html`<ul class="saved">
 ${searches.map(
-          (s) => html`<li><a href="${savedSearchHref(s)}">${s.scope === "local" ? `Near home${s.radius !== null ? ` (${s.radius} mi)` : ""}` : "Nationwide"}: ${s.q || "all postings"}</a>
+  (s) => html`<li><a href="${savedSearchHref(s)}">${s.scope === "local" ? `Near home${s.radius !== null ? ` (${s.radius} mi)` : ""}` : "Nationwide"}: ${s.q || "all postings"}</a>
   <form method="post" action="/saved/${s.id}/delete" class="inline">${csrfField(v)}<button type="submit" class="link">Delete</button></form></li>`,
-        )}
-</ul>`}`,
+)}
+</ul>`
+}`,
     { banner },
   );
 }
@@ -297,7 +300,10 @@ function subscriptionDetails(s: SubscriptionView, tiers: readonly CatalogTier[])
   if (s.trial_end && s.status === "trialing") rows.push(["Trial ends", day(s.trial_end)]);
   rows.push([s.cancel_at_period_end || s.cancel_at ? "Ends on" : "Current period ends", day(s.cancel_at ?? s.current_period_end)]);
   if (s.pending_change) {
-    rows.push(["Scheduled change", `${tierName(s.pending_change.tier, tiers)}${s.pending_change.billing_cycle ? ` (${s.pending_change.billing_cycle})` : ""} from ${day(s.pending_change.effective_at)}`]);
+    rows.push([
+      "Scheduled change",
+      `${tierName(s.pending_change.tier, tiers)}${s.pending_change.billing_cycle ? ` (${s.pending_change.billing_cycle})` : ""} from ${day(s.pending_change.effective_at)}`,
+    ]);
   }
   if (s.discount) {
     const off = s.discount.percent_off !== null ? `${s.discount.percent_off}% off` : s.discount.amount_off !== null ? `${money(s.discount.amount_off)} off` : "Discount";
@@ -305,7 +311,9 @@ function subscriptionDetails(s: SubscriptionView, tiers: readonly CatalogTier[])
   }
   rows.push([
     "Next invoice",
-    s.next_invoice ? `${money(s.next_invoice.amount_due, s.next_invoice.currency)}${s.next_invoice.tax ? ` (incl. ${money(s.next_invoice.tax, s.next_invoice.currency)} tax)` : ""} on ${day(s.next_invoice.date)}` : "None",
+    s.next_invoice
+      ? `${money(s.next_invoice.amount_due, s.next_invoice.currency)}${s.next_invoice.tax ? ` (incl. ${money(s.next_invoice.tax, s.next_invoice.currency)} tax)` : ""} on ${day(s.next_invoice.date)}`
+      : "None",
   ]);
   return html`<dl class="details">${rows.map(([k, val]) => html`<dt>${k}</dt><dd>${val}</dd>`)}</dl>`;
 }
@@ -328,8 +336,9 @@ function invoicesTable(invoices: readonly InvoiceView[]): Html {
 <thead><tr><th>Invoice</th><th>Period</th><th>Status</th><th class="num">Total</th><th class="num">Paid</th><th></th></tr></thead>
 <tbody>
 ${invoices.map(
-    (i) => html`<tr><td>${i.number ?? i.id}</td><td>${day(i.period_start)} – ${day(i.period_end)}</td><td>${i.status}</td><td class="num">${money(i.total, i.currency)}</td><td class="num">${money(i.amount_paid, i.currency)}</td><td>${i.hosted_invoice_url && /^https?:\/\//.test(i.hosted_invoice_url) ? html`<a href="${i.hosted_invoice_url}">View</a>` : ""}</td></tr>`,
-  )}
+  (i) =>
+    html`<tr><td>${i.number ?? i.id}</td><td>${day(i.period_start)} – ${day(i.period_end)}</td><td>${i.status}</td><td class="num">${money(i.total, i.currency)}</td><td class="num">${money(i.amount_paid, i.currency)}</td><td>${i.hosted_invoice_url && /^https?:\/\//.test(i.hosted_invoice_url) ? html`<a href="${i.hosted_invoice_url}">View</a>` : ""}</td></tr>`,
+)}
 </tbody>
 </table>`;
 }
@@ -352,7 +361,11 @@ export function billingPage(v: Viewer, d: BillingPageData): Html {
     .filter((t) => !live || t.key !== s!.tier)
     .map((t) => {
       const month = t.prices.find((p) => p.interval === "month");
-      const label = !live ? (firstTime && t.trial_days > 0 ? `Start ${t.trial_days}-day free trial of ${t.name}` : `Subscribe to ${t.name}`) : `${(d.tiers.find((x) => x.key === s!.tier)?.rank ?? 0) < t.rank ? "Upgrade" : "Switch"} to ${t.name}`;
+      const label = !live
+        ? firstTime && t.trial_days > 0
+          ? `Start ${t.trial_days}-day free trial of ${t.name}`
+          : `Subscribe to ${t.name}`
+        : `${(d.tiers.find((x) => x.key === s!.tier)?.rank ?? 0) < t.rank ? "Upgrade" : "Switch"} to ${t.name}`;
       return html`<li><a class="button" href="/billing/upgrade?tier=${encodeURIComponent(t.key)}">${label}</a> ${month ? html`<span class="muted">${priceLabel({ ...month.unit, interval: "month" })}</span>` : ""}</li>`;
     });
   return layout(
@@ -361,10 +374,12 @@ export function billingPage(v: Viewer, d: BillingPageData): Html {
     html`${d.flash ? notice("info", d.flash) : ""}
 ${s === null ? html`<p>You have no subscription yet.</p>` : subscriptionDetails(s, d.tiers)}
 ${s?.unpaid_invoice ? unpaidNotice(s.suspended, s.unpaid_invoice) : ""}
-${s && s.cancel_at_period_end
-      ? html`${notice("warning", `Your subscription ends on ${day(s.cancel_at ?? s.current_period_end)}. You keep access until then.`)}
+${
+  s && s.cancel_at_period_end
+    ? html`${notice("warning", `Your subscription ends on ${day(s.cancel_at ?? s.current_period_end)}. You keep access until then.`)}
 <form method="post" action="/billing/reactivate" class="inline">${csrfField(v)}<button type="submit">Reactivate</button></form>`
-      : ""}
+    : ""
+}
 ${s && s.paused ? html`<form method="post" action="/billing/resume" class="inline">${csrfField(v)}<button type="submit">Resume payments</button></form>` : ""}
 ${tierActions.length ? html`<ul class="actions">${tierActions}</ul>` : ""}
 ${s ? html`<form method="post" action="/billing/portal" class="inline">${csrfField(v)}<button type="submit" class="secondary">Manage billing</button></form>` : ""}
@@ -419,9 +434,7 @@ export function changePage(v: Viewer, p: { tier: string; billingCycle: string | 
     html`${p.flash ? notice("warning", p.flash) : ""}
 <p>You already have a subscription, so this changes your plan instead of starting a new one.</p>
 <p>${pr.effective === "now" ? "The change takes effect now." : "The change takes effect at the end of your current period."}</p>
-${pr.lines.length
-      ? html`<table class="lines"><tbody>${pr.lines.map((l) => html`<tr><td>${l.description}</td><td class="num">${money(l.amount, pr.currency)}</td></tr>`)}</tbody></table>`
-      : ""}
+${pr.lines.length ? html`<table class="lines"><tbody>${pr.lines.map((l) => html`<tr><td>${l.description}</td><td class="num">${money(l.amount, pr.currency)}</td></tr>`)}</tbody></table>` : ""}
 <p class="lead">Amount due now: <strong data-amount-due-now="${pr.amount_due_now}">${money(pr.amount_due_now, pr.currency)}</strong></p>
 <p class="muted">Next invoice after the change: ${money(pr.next_invoice_amount, pr.currency)}</p>
 <form method="post" action="/billing/change" class="inline">

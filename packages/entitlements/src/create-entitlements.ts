@@ -127,10 +127,7 @@ export function createEntitlements<F extends string = string>(options: Entitleme
   } catch {
     throw new ConfigInvalid("baseUrl must be an absolute URL");
   }
-  config(
-    base.protocol === "https:" || (base.protocol === "http:" && LOCAL_HOSTS.has(base.hostname)),
-    "baseUrl must use https (plain http is only allowed for localhost)",
-  );
+  config(base.protocol === "https:" || (base.protocol === "http:" && LOCAL_HOSTS.has(base.hostname)), "baseUrl must use https (plain http is only allowed for localhost)");
   config(typeof apiKey === "string" && apiKey.length > 0, "apiKey is required");
   config(typeof issuer === "string" && issuer.length > 0, "issuer is required");
   config(typeof audience === "string" && audience.length > 0, "audience is required");
@@ -158,8 +155,7 @@ export function createEntitlements<F extends string = string>(options: Entitleme
     ...(options.jwksMaxAge !== undefined && { maxAge: options.jwksMaxAge }),
   });
   const verifyOptions = { keys, issuer, audience, clockTolerance, now };
-  const verify = (token: string, opts?: Pick<VerifyOptions, "subject">) =>
-    verifyToken(token, opts !== undefined && "subject" in opts ? { ...verifyOptions, subject: opts.subject } : verifyOptions);
+  const verify = (token: string, opts?: Pick<VerifyOptions, "subject">) => verifyToken(token, opts !== undefined && "subject" in opts ? { ...verifyOptions, subject: opts.subject } : verifyOptions);
 
   const entries = new Map<string, Entry>();
 

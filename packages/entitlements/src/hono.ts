@@ -42,13 +42,17 @@ export function requireFeature<F extends string = string>(
   return async (c, next) => {
     const userId = await options.userId(c as unknown as Context);
     if (!userId) {
-      return problemResponse(401, { "content-type": "application/problem+json" }, {
-        type: `${options.problemTypeBase ?? "urn:federal-job-advisor:entitlements:"}unauthenticated`,
-        title: "Authentication required",
-        status: 401,
-        detail: "Sign in to use this feature.",
-        feature,
-      });
+      return problemResponse(
+        401,
+        { "content-type": "application/problem+json" },
+        {
+          type: `${options.problemTypeBase ?? "urn:federal-job-advisor:entitlements:"}unauthenticated`,
+          title: "Authentication required",
+          status: 401,
+          detail: "Sign in to use this feature.",
+          feature,
+        },
+      );
     }
     const { decision, claims } = ownEvaluation(await entitlements.evaluate(userId, feature), userId);
     c.set("entitlement", decision);

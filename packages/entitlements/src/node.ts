@@ -59,13 +59,18 @@ export function requireFeature<Req extends object = NodeRequestLike, F extends s
       .then(() => options.userId(req))
       .then(async (userId) => {
         if (!userId) {
-          send(res, 401, { "content-type": "application/problem+json" }, {
-            type: `${options.problemTypeBase ?? "urn:federal-job-advisor:entitlements:"}unauthenticated`,
-            title: "Authentication required",
-            status: 401,
-            detail: "Sign in to use this feature.",
-            feature,
-          });
+          send(
+            res,
+            401,
+            { "content-type": "application/problem+json" },
+            {
+              type: `${options.problemTypeBase ?? "urn:federal-job-advisor:entitlements:"}unauthenticated`,
+              title: "Authentication required",
+              status: 401,
+              detail: "Sign in to use this feature.",
+              feature,
+            },
+          );
           return;
         }
         const { decision, claims } = ownEvaluation(await entitlements.evaluate(userId, feature), userId);

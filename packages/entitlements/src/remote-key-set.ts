@@ -28,7 +28,10 @@ export interface RemoteKeySet {
 
 const MAX_JWKS_BYTES = 64 * 1024;
 
-interface Entry { readonly x: string; readonly key: CryptoKey }
+interface Entry {
+  readonly x: string;
+  readonly key: CryptoKey;
+}
 
 /**
  * A cached, rate-limited view of a remote JWKS that only ever yields Ed25519 signing keys

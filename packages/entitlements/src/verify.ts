@@ -19,9 +19,7 @@ import { validateClaims } from "./internal/validate-claims.js";
 import type { RemoteKeySet } from "./remote-key-set.js";
 
 /** Where verification keys come from: a remote JWKS, or a function of the `kid`. */
-export type KeySource =
-  | Pick<RemoteKeySet, "resolve" | "peek">
-  | ((kid: string) => CryptoKey | Promise<CryptoKey>);
+export type KeySource = Pick<RemoteKeySet, "resolve" | "peek"> | ((kid: string) => CryptoKey | Promise<CryptoKey>);
 
 export interface VerifyOptions {
   keys: KeySource;

@@ -114,7 +114,10 @@ describe("worker rejections", () => {
 
   it("rejects a malformed token response", async () => {
     const sdk = createEntitlements({
-      baseUrl: "https://billing.example", apiKey: API_KEY, issuer: ISSUER, audience: AUDIENCE,
+      baseUrl: "https://billing.example",
+      apiKey: API_KEY,
+      issuer: ISSUER,
+      audience: AUDIENCE,
       fetch: async () => new Response("<html>proxy error</html>", { status: 200 }),
     });
     await expect(sdk.forUser("u-local")).rejects.toMatchObject({ code: "ERR_WORKER_UNAVAILABLE" });

@@ -34,10 +34,7 @@ describe("verify", () => {
     const payload = { ...entitlementPayload("u-local", { tier: "local", status: "active" }), nbf: w.clock.s + 20 };
     const token = await signToken(payload, w.signing, { iat: w.clock.s });
     await expect(sdk.verify(token)).resolves.toMatchObject({ sub: "u-local" });
-    const multi = await signToken(
-      { ...entitlementPayload("u-local", { tier: "local", status: "active" }), aud: ["other-app", "federal-job-advisor"] },
-      w.signing, { iat: w.clock.s },
-    );
+    const multi = await signToken({ ...entitlementPayload("u-local", { tier: "local", status: "active" }), aud: ["other-app", "federal-job-advisor"] }, w.signing, { iat: w.clock.s });
     await expect(sdk.verify(multi)).resolves.toMatchObject({ sub: "u-local" });
   });
 

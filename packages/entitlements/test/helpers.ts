@@ -71,11 +71,7 @@ export function entitlementPayload(userId: string, s: UserState): JWTPayload & R
   };
 }
 
-export async function signToken(
-  payload: Record<string, unknown>,
-  key: SigningKey,
-  opts: { iat: number; ttl?: number; header?: Record<string, unknown>; iss?: string; aud?: string },
-): Promise<string> {
+export async function signToken(payload: Record<string, unknown>, key: SigningKey, opts: { iat: number; ttl?: number; header?: Record<string, unknown>; iss?: string; aud?: string }): Promise<string> {
   return new SignJWT(payload)
     .setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: "JWT", ...opts.header } as { alg: string })
     .setIssuer(opts.iss ?? ISSUER)
@@ -150,10 +146,11 @@ export async function startWorker(clock = new Clock()): Promise<FakeWorker> {
       w.signing = next;
       return next;
     },
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
     sign: (userId) => signToken(entitlementPayload(userId, w.users.get(userId) ?? { tier: null, status: "none" }), w.signing, { iat: clock.s, ttl: w.ttl }),
   };
 

@@ -82,18 +82,10 @@ describe("Express / node:http requireFeature", () => {
   let sdk: ReturnType<typeof sdkFor>;
   beforeAll(async () => {
     const app = express();
-    app.get(
-      "/jobs/nationwide",
-      nodeRequireFeature(
-        { evaluate: (u, f) => sdk.evaluate(u, f) },
-        "nationwide_search",
-        { userId: (req: express.Request) => req.header("x-user-id") },
-      ),
-      (req, res) => {
-        const { entitlement, entitlementClaims } = req as express.Request & EntitlementRequest;
-        res.json({ ok: true, reason: entitlement?.reason, tier: entitlementClaims?.tier });
-      },
-    );
+    app.get("/jobs/nationwide", nodeRequireFeature({ evaluate: (u, f) => sdk.evaluate(u, f) }, "nationwide_search", { userId: (req: express.Request) => req.header("x-user-id") }), (req, res) => {
+      const { entitlement, entitlementClaims } = req as express.Request & EntitlementRequest;
+      res.json({ ok: true, reason: entitlement?.reason, tier: entitlementClaims?.tier });
+    });
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, "127.0.0.1", () => resolve(s));
     });

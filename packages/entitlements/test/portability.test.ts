@@ -19,7 +19,13 @@ describe("portability (Node ≥ 20, Bun, Deno, Workers)", () => {
   it("bundles for a neutral platform, tree-shaken, under 20 kB gzipped", async () => {
     const out = await build({
       entryPoints: [join(SRC, "index.ts"), join(SRC, "hono.ts"), join(SRC, "node.ts")],
-      bundle: true, minify: true, format: "esm", platform: "neutral", write: false, outdir: "out", logLevel: "silent",
+      bundle: true,
+      minify: true,
+      format: "esm",
+      platform: "neutral",
+      write: false,
+      outdir: "out",
+      logLevel: "silent",
     });
     for (const f of out.outputFiles) {
       expect(gzipSync(f.contents).length).toBeLessThan(20_000);

@@ -34,20 +34,14 @@ export async function nationwideSearch(user: { id: string }) {
 
 // Hono
 const app = new Hono<{ Variables: EntitlementVariables & { userId: string } }>();
-app.get(
-  "/jobs/nationwide",
-  requireFeature(entitlements, "nationwide_job_search", { userId: (c) => c.get("userId") }),
-  (c) => c.json({ jobs: [], decision: c.get("entitlement") }),
-);
+app.get("/jobs/nationwide", requireFeature(entitlements, "nationwide_job_search", { userId: (c) => c.get("userId") }), (c) => c.json({ jobs: [], decision: c.get("entitlement") }));
 // @ts-expect-error not a catalog feature
 requireFeature(entitlements, "nationwide_search", { userId: (c) => c.get("userId") });
 
 // Express / node:http
 const eapp = express();
-eapp.get(
-  "/jobs/nationwide",
-  nodeRequire(entitlements, "nationwide_job_search", { userId: (req: express.Request & { user?: { id: string } }) => req.user?.id }),
-  (req, res) => res.json({ decision: (req as express.Request & EntitlementRequest).entitlement }),
+eapp.get("/jobs/nationwide", nodeRequire(entitlements, "nationwide_job_search", { userId: (req: express.Request & { user?: { id: string } }) => req.user?.id }), (req, res) =>
+  res.json({ decision: (req as express.Request & EntitlementRequest).entitlement }),
 );
 // @ts-expect-error not a catalog feature
 nodeRequire(entitlements, "nationwide_search", { userId: (req: express.Request & { user?: { id: string } }) => req.user?.id });

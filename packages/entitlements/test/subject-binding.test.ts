@@ -81,9 +81,7 @@ describe("Hono requireFeature", () => {
 
   it("still lets alice through with her own claims", async () => {
     const app = new Hono<{ Variables: EntitlementVariables }>();
-    app.get("/jobs/nationwide", honoRequireFeature(alwaysAlice(sdkFor(w)), "nationwide_search", { userId: (c) => c.req.header("x-user-id") }), (c) =>
-      c.json({ sub: c.get("entitlementClaims")?.sub }),
-    );
+    app.get("/jobs/nationwide", honoRequireFeature(alwaysAlice(sdkFor(w)), "nationwide_search", { userId: (c) => c.req.header("x-user-id") }), (c) => c.json({ sub: c.get("entitlementClaims")?.sub }));
     const res = await app.request("/jobs/nationwide", { headers: { "x-user-id": "alice" } });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ sub: "alice" });

@@ -17,7 +17,10 @@ describe("verifyToken with a key function", () => {
   it("asks the key function for the token's kid and verifies with the key it returns", async () => {
     const { key, token } = await tokenFor("u-local");
     const asked: string[] = [];
-    const claims = await verifyToken(token, options(async (kid) => (asked.push(kid), key.publicKey)));
+    const claims = await verifyToken(
+      token,
+      options(async (kid) => (asked.push(kid), key.publicKey)),
+    );
     expect(asked).toEqual(["k1"]);
     expect(claims).toMatchObject({ sub: "u-local", tier: "local" });
   });
@@ -25,18 +28,33 @@ describe("verifyToken with a key function", () => {
   it("passes an error thrown by the key function through unchanged", async () => {
     const { token } = await tokenFor("u-local");
     const own = new Error("key store down");
-    await expect(verifyToken(token, options(() => Promise.reject(own)))).rejects.toBe(own);
+    await expect(
+      verifyToken(
+        token,
+        options(() => Promise.reject(own)),
+      ),
+    ).rejects.toBe(own);
   });
 
   it("rejects a key function that returns a key of another type with ERR_ALG_NOT_ALLOWED", async () => {
     const { token } = await tokenFor("u-local");
     const { publicKey } = await generateKeyPair("ES256");
-    await expect(verifyToken(token, options(() => publicKey))).rejects.toMatchObject({ code: "ERR_ALG_NOT_ALLOWED" });
+    await expect(
+      verifyToken(
+        token,
+        options(() => publicKey),
+      ),
+    ).rejects.toMatchObject({ code: "ERR_ALG_NOT_ALLOWED" });
   });
 
   it("rejects a key function that returns the private key with ERR_SIGNATURE_INVALID", async () => {
     const { key, token } = await tokenFor("u-local");
-    await expect(verifyToken(token, options(() => key.privateKey))).rejects.toMatchObject({ code: "ERR_SIGNATURE_INVALID" });
+    await expect(
+      verifyToken(
+        token,
+        options(() => key.privateKey),
+      ),
+    ).rejects.toMatchObject({ code: "ERR_SIGNATURE_INVALID" });
   });
 
   it("never calls the key function for a token whose header the policy refuses", async () => {

@@ -28,7 +28,13 @@ const CARDS: Record<string, TestCard> = {
   chargeDeclinedLostCard: { brand: "visa", last4: "9987", funding: "credit", country: "US", decline: declined("lost_card") },
   chargeDeclinedStolenCard: { brand: "visa", last4: "9979", funding: "credit", country: "US", decline: declined("stolen_card") },
   chargeDeclinedFraudulent: { brand: "visa", last4: "0019", funding: "credit", country: "US", decline: declined("fraudulent") },
-  chargeDeclinedVelocityLimitExceeded: { brand: "visa", last4: "6975", funding: "credit", country: "US", decline: declined("card_velocity_exceeded", "Your card was declined for making repeated attempts too frequently or exceeding its amount limit.") },
+  chargeDeclinedVelocityLimitExceeded: {
+    brand: "visa",
+    last4: "6975",
+    funding: "credit",
+    country: "US",
+    decline: declined("card_velocity_exceeded", "Your card was declined for making repeated attempts too frequently or exceeding its amount limit."),
+  },
   chargeDeclinedExpiredCard: {
     brand: "visa",
     last4: "0069",

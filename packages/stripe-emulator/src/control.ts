@@ -154,7 +154,10 @@ export async function handleControl(core: Core, req: IncomingMessage, res: Serve
         const body = await readParams(req, readBody, params);
         for (const key of params) if (body[key] === undefined) throw missingParameter(key);
         try {
-          core.clockSmartRetries.set(clock.id, checkSmartRetries({ scheduleDays: body.schedule_days, afterLastRetry: body.after_last_retry }, { scheduleDays: "schedule_days", afterLastRetry: "after_last_retry" }));
+          core.clockSmartRetries.set(
+            clock.id,
+            checkSmartRetries({ scheduleDays: body.schedule_days, afterLastRetry: body.after_last_retry }, { scheduleDays: "schedule_days", afterLastRetry: "after_last_retry" }),
+          );
         } catch (e) {
           if (e instanceof SmartRetriesInvalid) throw invalidRequest(e.message, e.field === "scheduleDays" ? "schedule_days" : "after_last_retry");
           throw e;
@@ -181,7 +184,11 @@ export async function handleControl(core: Core, req: IncomingMessage, res: Serve
         } catch (e) {
           // What the buyer sees on the hosted page: the reason, and the way back to the form.
           const message = e instanceof Error ? e.message : String(e);
-          return html(res, 400, `<h1>Payment not completed</h1><p>${message.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`)}</p><p><a href="/_emulator/checkout/${encodeURIComponent(session.id)}">Back to checkout</a></p>`);
+          return html(
+            res,
+            400,
+            `<h1>Payment not completed</h1><p>${message.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`)}</p><p><a href="/_emulator/checkout/${encodeURIComponent(session.id)}">Back to checkout</a></p>`,
+          );
         }
         const target = (done.success_url ?? "/").replace("{CHECKOUT_SESSION_ID}", done.id);
         res.writeHead(303, { location: target });

@@ -4,13 +4,7 @@
  * client raises the same error class (StripeInvalidRequestError, StripeCardError, ...) it
  * would against api.stripe.com.
  */
-export type StripeErrorType =
-  | "api_error"
-  | "card_error"
-  | "idempotency_error"
-  | "invalid_request_error"
-  | "authentication_error"
-  | "rate_limit_error";
+export type StripeErrorType = "api_error" | "card_error" | "idempotency_error" | "invalid_request_error" | "authentication_error" | "rate_limit_error";
 
 export interface StripeErrorBody {
   type: StripeErrorType;

@@ -19,7 +19,12 @@ function page(title: string, body: string): string {
 
 export function checkoutPage(core: Core, session: Stripe.Checkout.Session): string {
   const items = core.state.checkoutLineItems.get(session.id) ?? [];
-  const rows = items.map((li) => `<tr><td>${esc(li.description)} × ${li.quantity ?? 1}</td><td style="text-align:right">${money(li.amount_total, li.currency)}${li.price?.recurring ? ` / ${li.price.recurring.interval}` : ""}</td></tr>`).join("");
+  const rows = items
+    .map(
+      (li) =>
+        `<tr><td>${esc(li.description)} × ${li.quantity ?? 1}</td><td style="text-align:right">${money(li.amount_total, li.currency)}${li.price?.recurring ? ` / ${li.price.recurring.interval}` : ""}</td></tr>`,
+    )
+    .join("");
   if (session.status !== "open") return page("Checkout", `<h1>This checkout session is ${esc(session.status)}.</h1>`);
   const currency = session.currency ?? items[0]?.currency ?? "usd";
   const subtotal = items.reduce((acc, li) => acc + li.amount_total, 0);
@@ -31,7 +36,14 @@ export function checkoutPage(core: Core, session: Stripe.Checkout.Session): stri
   const address = customer?.address ?? { city: null, country: "US", line1: null, line2: null, postal_code: "94107", state: "CA" };
   const decision = session.automatic_tax.enabled ? taxRateFor(core.taxRates, address) : null;
   const tax = decision ? taxOn(subtotal, decision.rateBps) : 0;
-  const pct = (bps: number) => `${Math.floor(bps / 100)}${bps % 100 ? `.${String(bps % 100).padStart(2, "0").replace(/0$/, "")}` : ""} %`;
+  const pct = (bps: number) =>
+    `${Math.floor(bps / 100)}${
+      bps % 100
+        ? `.${String(bps % 100)
+            .padStart(2, "0")
+            .replace(/0$/, "")}`
+        : ""
+    } %`;
   const summary = [
     trialDays > 0 && interval ? `<tr class="trial"><td colspan="2"><strong>${trialDays} days free, then ${money(subtotal, currency)}${per}</strong></td></tr>` : "",
     session.automatic_tax.enabled
@@ -41,7 +53,9 @@ export function checkoutPage(core: Core, session: Stripe.Checkout.Session): stri
       : "",
     `<tr class="due"><td>Due today</td><td style="text-align:right">${money(trialDays > 0 ? 0 : subtotal + tax, currency)}</td></tr>`,
   ].join("");
-  const cards = testCardNames().map((n) => `<option value="pm_card_${n}">${n}</option>`).join("");
+  const cards = testCardNames()
+    .map((n) => `<option value="pm_card_${n}">${n}</option>`)
+    .join("");
   const email = session.customer_details?.email ?? session.customer_email ?? "";
   return page(
     "Checkout",

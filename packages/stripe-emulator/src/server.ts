@@ -82,7 +82,10 @@ async function handleApi(core: Core, req: IncomingMessage, res: ServerResponse, 
     const raw = method === "POST" ? parseForm(body) : parseForm(url.search.slice(1));
     const match = routes.match(method, url.pathname);
     if (!match.handler) {
-      throw new StripeApiError(404, { type: "invalid_request_error", message: `Unrecognized request URL (${method}: ${url.pathname}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.` });
+      throw new StripeApiError(404, {
+        type: "invalid_request_error",
+        message: `Unrecognized request URL (${method}: ${url.pathname}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`,
+      });
     }
     tickRealTime(core);
     const request: RequestInfo = { id: requestId, idempotencyKey: idemKey };
@@ -90,10 +93,13 @@ async function handleApi(core: Core, req: IncomingMessage, res: ServerResponse, 
     const result = match.handler(ctx);
     const expand = Array.isArray(raw.expand) ? raw.expand.filter((x): x is string => typeof x === "string") : [];
     const json = toJson(result);
-    const out = expand.length > 0 ? expandPaths(json, expand, (id) => {
-      const found = lookupById(core.state, id);
-      return found === undefined ? undefined : toJson(found);
-    }) : json;
+    const out =
+      expand.length > 0
+        ? expandPaths(json, expand, (id) => {
+            const found = lookupById(core.state, id);
+            return found === undefined ? undefined : toJson(found);
+          })
+        : json;
     const text = JSON.stringify(out, null, 2);
     if (idemSlot !== null) core.state.idempotency.set(idemSlot, { fingerprint, status: 200, body: text, createdMs: core.realNowMs() });
     send(res, 200, text, headers);

@@ -12,11 +12,13 @@ afterAll(async () => {
   await h.stop();
 });
 
-const forCustomer = (customerId: string) => (e: Stripe.Event): boolean => {
-  const o = e.data.object;
-  if ("customer" in o && o.customer === customerId) return true;
-  return "id" in o && o.id === customerId;
-};
+const forCustomer =
+  (customerId: string) =>
+  (e: Stripe.Event): boolean => {
+    const o = e.data.object;
+    if ("customer" in o && o.customer === customerId) return true;
+    return "id" in o && o.id === customerId;
+  };
 const lifecycle = (t: string): boolean => t.startsWith("customer.subscription.") || t.startsWith("invoice.");
 const priceOf = (sub: Stripe.Subscription): string | undefined => sub.items.data[0]?.price.id;
 
@@ -207,7 +209,12 @@ describe("proration", () => {
     const prorationLines = preview.lines.data.filter((l) => l.parent?.subscription_item_details?.proration ?? l.parent?.invoice_item_details?.proration);
     expect(prorationLines.map((l) => l.amount).sort((a, b) => a - b)).toEqual([credit, debit]);
     expect(preview.total).toBe(credit + debit);
-    const updated = await h.stripe.subscriptions.update(sub.id, { items: [{ id: item.id, price: prices.mobile.id }], proration_behavior: "always_invoice", proration_date: changeAt, expand: ["latest_invoice"] });
+    const updated = await h.stripe.subscriptions.update(sub.id, {
+      items: [{ id: item.id, price: prices.mobile.id }],
+      proration_behavior: "always_invoice",
+      proration_date: changeAt,
+      expand: ["latest_invoice"],
+    });
     const inv = updated.latest_invoice;
     if (typeof inv !== "object" || inv === null) throw new Error("not expanded");
     expect(inv.billing_reason).toBe("subscription_update");
@@ -250,12 +257,23 @@ describe("payment_behavior on subscriptions.update", () => {
     const { customer, sub } = await subscribedThenDeclining();
     const item = sub.items.data[0];
     if (!item) throw new Error("no item");
-    const yearly = await h.stripe.prices.create({ product: typeof prices.local.product === "string" ? prices.local.product : prices.local.product.id, currency: "usd", unit_amount: 29000, recurring: { interval: "year" } });
+    const yearly = await h.stripe.prices.create({
+      product: typeof prices.local.product === "string" ? prices.local.product : prices.local.product.id,
+      currency: "usd",
+      unit_amount: 29000,
+      recurring: { interval: "year" },
+    });
     const coupon = await h.stripe.coupons.create({ percent_off: 10, duration: "forever" });
     const eventsBefore = (await h.stripe.events.list({ limit: 1 })).data[0]?.id;
     // An upgrade billed now (always_invoice) and an interval change (bills the new period now).
     const changes: Stripe.SubscriptionUpdateParams[] = [
-      { items: [{ id: item.id, price: prices.mobile.id }], proration_behavior: "always_invoice", payment_behavior: "error_if_incomplete", metadata: { plan: "mobile" }, discounts: [{ coupon: coupon.id }] },
+      {
+        items: [{ id: item.id, price: prices.mobile.id }],
+        proration_behavior: "always_invoice",
+        payment_behavior: "error_if_incomplete",
+        metadata: { plan: "mobile" },
+        discounts: [{ coupon: coupon.id }],
+      },
       { items: [{ id: item.id, price: yearly.id }], payment_behavior: "error_if_incomplete" },
     ];
     for (const change of changes) {

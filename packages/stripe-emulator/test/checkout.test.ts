@@ -67,18 +67,38 @@ describe("checkout: happy path", () => {
     const page = await fetch(s.url ?? "");
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("pm_card_chargeDeclinedInsufficientFunds");
-    const submit = await fetch(s.url ?? "", { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "email=person%40example.com&payment_method=pm_card_mastercard" });
+    const submit = await fetch(s.url ?? "", {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "email=person%40example.com&payment_method=pm_card_mastercard",
+    });
     expect(submit.status).toBe(303);
     expect(submit.headers.get("location")).toBe(`http://localhost/success?session_id=${s.id}`);
     expect((await h.stripe.checkout.sessions.retrieve(s.id)).status).toBe("complete");
   });
 
   it("takes the hosted form as a browser sends it, empty fields included, and shows a refused code as a page", async () => {
-    const s = await h.stripe.checkout.sessions.create({ mode: "subscription", line_items: [{ price: (await h.stripe.prices.list({ limit: 1 })).data[0]!.id, quantity: 1 }], success_url: "http://localhost/success?session_id={CHECKOUT_SESSION_ID}", allow_promotion_codes: true });
-    const bad = await fetch(s.url ?? "", { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "email=person%40example.com&name=&payment_method=pm_card_visa&promotion_code=NOPE" });
+    const s = await h.stripe.checkout.sessions.create({
+      mode: "subscription",
+      line_items: [{ price: (await h.stripe.prices.list({ limit: 1 })).data[0]!.id, quantity: 1 }],
+      success_url: "http://localhost/success?session_id={CHECKOUT_SESSION_ID}",
+      allow_promotion_codes: true,
+    });
+    const bad = await fetch(s.url ?? "", {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "email=person%40example.com&name=&payment_method=pm_card_visa&promotion_code=NOPE",
+    });
     expect(bad.status).toBe(400);
     expect(await bad.text()).toMatch(/Payment not completed[\s\S]*NOPE[\s\S]*Back to checkout/);
-    const submit = await fetch(s.url ?? "", { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "email=person%40example.com&name=&payment_method=pm_card_visa&promotion_code=" });
+    const submit = await fetch(s.url ?? "", {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "email=person%40example.com&name=&payment_method=pm_card_visa&promotion_code=",
+    });
     expect(submit.status).toBe(303);
     expect((await h.stripe.checkout.sessions.retrieve(s.id)).status).toBe("complete");
   });
@@ -128,7 +148,12 @@ describe("checkout: errors", () => {
     expect(err).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     if (err instanceof Stripe.errors.StripeError) expect(err.param).toBe("line_items[0][price]");
     const s = await session();
-    const complete = () => fetch(`${h.em.url}/v1/test_helpers/checkout/sessions/${s.id}/complete`, { method: "POST", headers: { authorization: `Bearer ${h.em.secretKey}`, "content-type": "application/x-www-form-urlencoded" }, body: "payment_method=pm_card_visa" });
+    const complete = () =>
+      fetch(`${h.em.url}/v1/test_helpers/checkout/sessions/${s.id}/complete`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${h.em.secretKey}`, "content-type": "application/x-www-form-urlencoded" },
+        body: "payment_method=pm_card_visa",
+      });
     expect((await complete()).status).toBe(200);
     expect((await complete()).status).toBe(400);
   });

@@ -29,7 +29,10 @@ describe("the emulator's clock", () => {
     const clock = handClock(CLOCK_START_MS);
     const h = await start({ now: clock.now });
     const rx = await receiver();
-    cleanups.push(() => h.stop(), () => rx.close());
+    cleanups.push(
+      () => h.stop(),
+      () => rx.close(),
+    );
     const ep = await h.stripe.webhookEndpoints.create({ url: rx.url, enabled_events: ["customer.created"] });
     const testClock = await h.stripe.testHelpers.testClocks.create({ frozen_time: T0 });
     await h.stripe.customers.create({ email: "on-clock@example.com", test_clock: testClock.id });
@@ -45,7 +48,9 @@ describe("the emulator's clock", () => {
     expect(event.type).toBe("customer.created");
     // The event itself happened on the test clock.
     expect(event.created).toBe(T0);
-    await expect(h.stripe.webhooks.constructEventAsync(delivery.body, delivery.signature, ep.secret ?? "", 300, undefined, CLOCK_START_MS + 600_000)).rejects.toThrow(Stripe.errors.StripeSignatureVerificationError);
+    await expect(h.stripe.webhooks.constructEventAsync(delivery.body, delivery.signature, ep.secret ?? "", 300, undefined, CLOCK_START_MS + 600_000)).rejects.toThrow(
+      Stripe.errors.StripeSignatureVerificationError,
+    );
     expect(h.em.deliveries()[0]?.attempts[0]?.at).toBe(new Date(CLOCK_START_MS).toISOString());
   });
 
@@ -57,7 +62,10 @@ describe("the emulator's clock", () => {
       clock.advance(60_000);
       return n < 3 ? 500 : 200;
     });
-    cleanups.push(() => h.stop(), () => rx.close());
+    cleanups.push(
+      () => h.stop(),
+      () => rx.close(),
+    );
     await h.stripe.webhookEndpoints.create({ url: rx.url, enabled_events: ["customer.created"] });
     await h.stripe.customers.create({});
     await h.em.idle();
@@ -68,7 +76,10 @@ describe("the emulator's clock", () => {
     const clock = handClock(CLOCK_START_MS);
     const h = await start({ now: clock.now, retrySchedule: [5, 10] });
     const rx = await receiver((_r, n) => (n < 3 ? 503 : 200));
-    cleanups.push(() => h.stop(), () => rx.close());
+    cleanups.push(
+      () => h.stop(),
+      () => rx.close(),
+    );
     await h.stripe.webhookEndpoints.create({ url: rx.url, enabled_events: ["customer.created"] });
     await h.stripe.customers.create({});
     await h.em.idle();

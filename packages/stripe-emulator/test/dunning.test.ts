@@ -66,10 +66,12 @@ describe("payment attempts: one charge per attempt", () => {
       return ("payment_intent" in o && o.payment_intent === piId) || ("id" in o && (o.id === piId || o.id === invoice.id));
     });
     expect(evs.map((e) => e.type)).toEqual(["charge.failed", "payment_intent.payment_failed", "invoice.payment_failed", "charge.failed", "payment_intent.payment_failed", "invoice.payment_failed"]);
-    const failures = evs.filter((e) => e.type === "payment_intent.payment_failed").map((e) => {
-      const o = e.data.object;
-      return "last_payment_error" in o ? [o.last_payment_error?.charge, o.last_payment_error?.decline_code] : [];
-    });
+    const failures = evs
+      .filter((e) => e.type === "payment_intent.payment_failed")
+      .map((e) => {
+        const o = e.data.object;
+        return "last_payment_error" in o ? [o.last_payment_error?.charge, o.last_payment_error?.decline_code] : [];
+      });
     expect(failures).toEqual([
       [charges[0]?.id, "insufficient_funds"],
       [charges[1]?.id, "lost_card"],
@@ -278,7 +280,10 @@ describe("automatic retries for one test clock (/_emulator/test_clocks/:id/smart
   it("retry the failed renewals of that clock's customers on its schedule and then apply after_last_retry, while a customer on another clock gets no retry", async () => {
     const on = await subscribed(async (clockId) => {
       const set = await clockRetries(clockId, "POST", { schedule_days: [3, 5], after_last_retry: "cancel" });
-      expect(set).toEqual({ status: 200, json: { test_clock: clockId, smart_retries: { schedule_days: [3, 5], after_last_retry: "cancel" }, effective: { schedule_days: [3, 5], after_last_retry: "cancel" } } });
+      expect(set).toEqual({
+        status: 200,
+        json: { test_clock: clockId, smart_retries: { schedule_days: [3, 5], after_last_retry: "cancel" }, effective: { schedule_days: [3, 5], after_last_retry: "cancel" } },
+      });
     });
     const off = await subscribed();
     for (const { clock } of [on, off]) await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: firstFailure + 60 });

@@ -39,10 +39,11 @@ export async function receiver(status: (r: Received, n: number) => number = () =
   return {
     url: `http://127.0.0.1:${port}/webhooks/stripe`,
     received,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -68,7 +69,10 @@ export async function clockCustomer(stripe: Stripe, card = "pm_card_visa", addre
 export async function eventTypes(stripe: Stripe, filter: (e: Stripe.Event) => boolean = () => true): Promise<string[]> {
   const out: Stripe.Event[] = [];
   for await (const e of stripe.events.list({ limit: 100 })) out.push(e);
-  return out.reverse().filter(filter).map((e) => e.type);
+  return out
+    .reverse()
+    .filter(filter)
+    .map((e) => e.type);
 }
 
 /** Parses a fetch response body as the caller's expected shape (test-side typing only). */

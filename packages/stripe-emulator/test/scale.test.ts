@@ -12,7 +12,11 @@ describe("scale: many customers on test clocks with chaos", () => {
       const clocks = await Promise.all(
         Array.from({ length: N }, async (_, i) => {
           const clock = await h.stripe.testHelpers.testClocks.create({ frozen_time: T0 });
-          const customer = await h.stripe.customers.create({ test_clock: clock.id, payment_method: i % 10 === 0 ? "pm_card_chargeCustomerFail" : "pm_card_visa", invoice_settings: { default_payment_method: i % 10 === 0 ? "pm_card_chargeCustomerFail" : "pm_card_visa" } });
+          const customer = await h.stripe.customers.create({
+            test_clock: clock.id,
+            payment_method: i % 10 === 0 ? "pm_card_chargeCustomerFail" : "pm_card_visa",
+            invoice_settings: { default_payment_method: i % 10 === 0 ? "pm_card_chargeCustomerFail" : "pm_card_visa" },
+          });
           await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: i % 2 ? local.id : mobile.id }], trial_period_days: i % 2 ? 7 : 14, metadata: { user_id: `u${i}` } });
           return clock.id;
         }),

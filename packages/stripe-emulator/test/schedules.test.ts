@@ -7,7 +7,13 @@ let prices: { local: Stripe.Price; mobile: Stripe.Price; yearly: Stripe.Price };
 beforeAll(async () => {
   h = await start({ taxRates: { "US-CA": 725 } });
   const c = await catalog(h.stripe);
-  const yearly = await h.stripe.prices.create({ product: typeof c.local.product === "string" ? c.local.product : c.local.product.id, currency: "usd", unit_amount: 29000, recurring: { interval: "year" }, lookup_key: "local_yearly" });
+  const yearly = await h.stripe.prices.create({
+    product: typeof c.local.product === "string" ? c.local.product : c.local.product.id,
+    currency: "usd",
+    unit_amount: 29000,
+    recurring: { interval: "year" },
+    lookup_key: "local_yearly",
+  });
   prices = { ...c, yearly };
 });
 afterAll(async () => {
@@ -18,10 +24,12 @@ const FEB1 = Date.UTC(2026, 1, 1) / 1000;
 const MAR1 = Date.UTC(2026, 2, 1) / 1000;
 const CA: Stripe.AddressParam = { country: "US", state: "CA", postal_code: "94107" };
 
-const forCustomer = (customerId: string) => (e: Stripe.Event): boolean => {
-  const o = e.data.object;
-  return "customer" in o && o.customer === customerId;
-};
+const forCustomer =
+  (customerId: string) =>
+  (e: Stripe.Event): boolean => {
+    const o = e.data.object;
+    return "customer" in o && o.customer === customerId;
+  };
 
 /** Stripe's error for a rejected call (fails the test if the call succeeded). */
 async function refusal(call: Promise<unknown>): Promise<Stripe.errors.StripeInvalidRequestError> {
@@ -50,7 +58,11 @@ async function scheduleChange(sub: Stripe.Subscription, to: Stripe.Price): Promi
   return h.stripe.subscriptionSchedules.update(created.id, {
     end_behavior: "release",
     phases: [
-      { items: [{ price: typeof currentPrice === "string" ? currentPrice : (currentPrice?.id ?? ""), quantity: 1 }], start_date: created.current_phase.start_date, end_date: created.current_phase.end_date },
+      {
+        items: [{ price: typeof currentPrice === "string" ? currentPrice : (currentPrice?.id ?? ""), quantity: 1 }],
+        start_date: created.current_phase.start_date,
+        end_date: created.current_phase.end_date,
+      },
       { items: [{ price: to.id, quantity: 1 }], duration: { interval: to.recurring?.interval ?? "month", interval_count: 1 } },
     ],
   });
@@ -134,7 +146,12 @@ describe("subscription schedules", () => {
     expect((await h.stripe.invoices.list({ customer: customer.id, limit: 1 })).data[0]?.total).toBe(3110);
 
     const types = await eventTypes(h.stripe, forCustomer(customer.id));
-    expect(types.filter((t) => t.startsWith("subscription_schedule."))).toEqual(["subscription_schedule.created", "subscription_schedule.updated", "subscription_schedule.updated", "subscription_schedule.completed"]);
+    expect(types.filter((t) => t.startsWith("subscription_schedule."))).toEqual([
+      "subscription_schedule.created",
+      "subscription_schedule.updated",
+      "subscription_schedule.updated",
+      "subscription_schedule.completed",
+    ]);
     // At the period end: the subscription changes, the schedule moves, then the renewal invoice.
     const feb = types.slice(types.indexOf("subscription_schedule.updated") + 1);
     expect(feb.slice(0, 3)).toEqual(["customer.subscription.updated", "subscription_schedule.updated", "invoice.created"]);
@@ -183,7 +200,13 @@ describe("subscription schedules", () => {
 
   describe("phase discounts", () => {
     /** A clock customer on mobile ($49) with a 20 % forever promotion-code discount, moved onto a schedule. */
-    async function discountedOnSchedule(): Promise<{ clock: Stripe.TestHelpers.TestClock; customer: Stripe.Customer; sub: Stripe.Subscription; sched: Stripe.SubscriptionSchedule; discountId: string }> {
+    async function discountedOnSchedule(): Promise<{
+      clock: Stripe.TestHelpers.TestClock;
+      customer: Stripe.Customer;
+      sub: Stripe.Subscription;
+      sched: Stripe.SubscriptionSchedule;
+      discountId: string;
+    }> {
       const coupon = await h.stripe.coupons.create({ percent_off: 20, duration: "forever" });
       const promo = await h.stripe.promotionCodes.create({ promotion: { type: "coupon", coupon: coupon.id } });
       const { clock, customer } = await clockCustomer(h.stripe);
@@ -214,7 +237,9 @@ describe("subscription schedules", () => {
             { items: [{ price: prices.local.id, quantity: 1 }], duration: { interval: "month", interval_count: 1 }, discounts: c.next(discountId, coupon25.id) },
           ],
         });
-        expect(updated.phases[1]?.discounts).toEqual(c.next(discountId, coupon25.id).map((d) => ({ coupon: d.coupon ?? null, discount: d.discount ?? null, promotion_code: d.promotion_code ?? null })));
+        expect(updated.phases[1]?.discounts).toEqual(
+          c.next(discountId, coupon25.id).map((d) => ({ coupon: d.coupon ?? null, discount: d.discount ?? null, promotion_code: d.promotion_code ?? null })),
+        );
         // The current phase keeps the discount: nothing changes on the subscription now.
         expect((await h.stripe.subscriptions.retrieve(sub.id)).discounts).toEqual([discountId]);
         // The upcoming invoice (the renewal at the phase change) already shows the next phase's discounts.
@@ -415,7 +440,10 @@ describe("subscription schedules", () => {
       ],
     });
     expect(sched.status).toBe("active");
-    expect(sched.phases.map((p) => [p.start_date, p.end_date])).toEqual([[T0, MAR1], [MAR1, Date.UTC(2026, 3, 1) / 1000]]);
+    expect(sched.phases.map((p) => [p.start_date, p.end_date])).toEqual([
+      [T0, MAR1],
+      [MAR1, Date.UTC(2026, 3, 1) / 1000],
+    ]);
     const subId = typeof sched.subscription === "string" ? sched.subscription : "";
     const sub = await h.stripe.subscriptions.retrieve(subId);
     expect(sub.schedule).toBe(sched.id);
@@ -461,7 +489,9 @@ describe("subscription schedules", () => {
       }),
     );
     expect(gap.param).toBe("phases[1][start_date]");
-    const both = await refusal(h.stripe.subscriptionSchedules.update(sched.id, { phases: [{ items: [{ price: prices.mobile.id }], start_date: T0, end_date: FEB1, duration: { interval: "month" } }] }));
+    const both = await refusal(
+      h.stripe.subscriptionSchedules.update(sched.id, { phases: [{ items: [{ price: prices.mobile.id }], start_date: T0, end_date: FEB1, duration: { interval: "month" } }] }),
+    );
     expect(both.param).toBe("phases[0][duration]");
     // `iterations` was removed from the pinned API version (2025-09-30.clover): unknown parameter.
     const res = await fetch(`${h.em.url}/v1/subscription_schedules/${sched.id}`, {

@@ -59,7 +59,12 @@ describe.skipIf(!present)(`object shapes match Stripe's fixtures${present ? "" :
     const { local } = await catalog(h.stripe);
     const { clock, customer } = await clockCustomer(h.stripe, "pm_card_chargeCustomerFail");
     const raw = async (path: string): Promise<unknown> => (await fetch(`${h.em.url}${path}`, { headers: { authorization: `Bearer ${h.em.secretKey}` } })).json();
-    const sub = await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: local.id }], trial_period_days: 3, discounts: [{ coupon: (await h.stripe.coupons.create({ percent_off: 10, duration: "once" })).id }] });
+    const sub = await h.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: local.id }],
+      trial_period_days: 3,
+      discounts: [{ coupon: (await h.stripe.coupons.create({ percent_off: 10, duration: "once" })).id }],
+    });
     await h.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: clock.frozen_time + 5 * 86_400 });
     const invId = (await h.stripe.invoices.list({ customer: customer.id, limit: 1 })).data[0]?.id ?? "";
     const inv = await h.stripe.invoices.retrieve(invId);
@@ -99,7 +104,29 @@ describe.skipIf(!present)(`object shapes match Stripe's fixtures${present ? "" :
     await h.stop();
   });
 
-  for (const resource of ["customer", "product", "price", "coupon", "promotion_code", "payment_method", "subscription", "subscription_item", "invoice", "line_item", "invoiceitem", "payment_intent", "charge", "invoice_payment", "checkout.session", "event", "test_helpers.test_clock", "webhook_endpoint", "billing_portal.session", "discount", "subscription_schedule"]) {
+  for (const resource of [
+    "customer",
+    "product",
+    "price",
+    "coupon",
+    "promotion_code",
+    "payment_method",
+    "subscription",
+    "subscription_item",
+    "invoice",
+    "line_item",
+    "invoiceitem",
+    "payment_intent",
+    "charge",
+    "invoice_payment",
+    "checkout.session",
+    "event",
+    "test_helpers.test_clock",
+    "webhook_endpoint",
+    "billing_portal.session",
+    "discount",
+    "subscription_schedule",
+  ]) {
     it(`${resource} carries every field of Stripe's example with the same JSON type`, () => {
       expect(mismatches(resource, seen.get(resource), fixtures)).toEqual([]);
     });

@@ -10,7 +10,10 @@ afterEach(async () => {
 async function setup(options: Parameters<typeof start>[0] = {}, status?: Parameters<typeof receiver>[0]): Promise<Harness & { rx: Awaited<ReturnType<typeof receiver>>; secret: string }> {
   const h = await start(options);
   const rx = await receiver(status);
-  cleanups.push(() => h.stop(), () => rx.close());
+  cleanups.push(
+    () => h.stop(),
+    () => rx.close(),
+  );
   const ep = await h.stripe.webhookEndpoints.create({ url: rx.url, enabled_events: ["*"] });
   expect(ep.secret).toMatch(/^whsec_/);
   return { ...h, rx, secret: ep.secret ?? "" };
@@ -37,7 +40,10 @@ describe("webhooks: happy path", () => {
   it("filters by enabled_events and lists endpoints without their secret", async () => {
     const h = await start();
     const rx = await receiver();
-    cleanups.push(() => h.stop(), () => rx.close());
+    cleanups.push(
+      () => h.stop(),
+      () => rx.close(),
+    );
     await h.stripe.webhookEndpoints.create({ url: rx.url, enabled_events: ["product.created"] });
     await h.stripe.customers.create({});
     await h.stripe.products.create({ name: "P" });

@@ -52,8 +52,15 @@ export async function churnRisk(deps: AnalyticsDeps & ClockDeps, q: ChurnRiskQue
   const minScore = q.min_score ?? 1;
   // Every window ("the last 90 days", "paying for N days") ends at the customer's own now: a
   // Stripe test clock's time for a customer on one (billing/test-clocks.ts).
-  const clocks = await deps.db.selectDistinct({ clock: subscriptionClock(subscriptions) }).from(subscriptions).where(and(inArray(subscriptions.status, [...LIVE]), isNotNull(subscriptionClock(subscriptions)))).all();
-  const times = await clockTimes(deps, clocks.map((c) => c.clock));
+  const clocks = await deps.db
+    .selectDistinct({ clock: subscriptionClock(subscriptions) })
+    .from(subscriptions)
+    .where(and(inArray(subscriptions.status, [...LIVE]), isNotNull(subscriptionClock(subscriptions))))
+    .all();
+  const times = await clockTimes(
+    deps,
+    clocks.map((c) => c.clock),
+  );
   const now = times.wall;
   const rowNow = nowOfRow(times, sql`coalesce(s.test_clock, (select c.test_clock from customers c where c.id = s.customer_id))`);
   const rows = await deps.db.all<Row>(sql`
@@ -77,7 +84,12 @@ export async function churnRisk(deps: AnalyticsDeps & ClockDeps, q: ChurnRiskQue
   for (const r of rows) {
     const reasons: ChurnRiskReason[] = [];
     const add = (code: ChurnRiskReason["code"], weight: number, detail: string) => reasons.push({ code, weight, detail });
-    if (Number(r.cancel_at_period_end) || r.cancel_at !== null) add("pending_cancellation", CHURN_RISK_WEIGHTS.pending_cancellation, r.cancel_at ? `Cancels on ${new Date(Number(r.cancel_at)).toISOString().slice(0, 10)}.` : "Set to cancel at the period end.");
+    if (Number(r.cancel_at_period_end) || r.cancel_at !== null)
+      add(
+        "pending_cancellation",
+        CHURN_RISK_WEIGHTS.pending_cancellation,
+        r.cancel_at ? `Cancels on ${new Date(Number(r.cancel_at)).toISOString().slice(0, 10)}.` : "Set to cancel at the period end.",
+      );
     if (r.status === "past_due") add("past_due", CHURN_RISK_WEIGHTS.past_due, Number(r.suspended) ? "Past due and suspended (dunning day 21)." : "An invoice is past due.");
     const renewsAt = r.renews_at === null ? null : Number(r.renews_at);
     const expiresAt = r.card_expires_at === null ? null : Number(r.card_expires_at);
@@ -86,7 +98,11 @@ export async function churnRisk(deps: AnalyticsDeps & ClockDeps, q: ChurnRiskQue
     const renews = renewsAt !== null && !Number(r.cancel_at_period_end) && (r.cancel_at === null || Number(r.cancel_at) > renewsAt) && r.pause_behavior === null;
     // The card works through its expiry month: expiresAt is the first instant it no longer does.
     if (renews && expiresAt !== null && expiresAt <= renewsAt) {
-      add("card_expiring", CHURN_RISK_WEIGHTS.card_expiring, `The card on file expires ${month(expiresAt - 1)} (end of month), before the ${r.status === "trialing" ? "trial ends and the first charge" : "renewal"} on ${day(renewsAt)}.`);
+      add(
+        "card_expiring",
+        CHURN_RISK_WEIGHTS.card_expiring,
+        `The card on file expires ${month(expiresAt - 1)} (end of month), before the ${r.status === "trialing" ? "trial ends and the first charge" : "renewal"} on ${day(renewsAt)}.`,
+      );
     }
     const failed = Number(r.failed);
     if (failed > 0) add("failed_payments", CHURN_RISK_WEIGHTS.failed_payments * Math.min(2, failed), `${failed} failed payment attempt${failed === 1 ? "" : "s"} in the last 90 days.`);
@@ -94,9 +110,21 @@ export async function churnRisk(deps: AnalyticsDeps & ClockDeps, q: ChurnRiskQue
     if (Number(r.offer_taken)) add("retention_offer_taken", CHURN_RISK_WEIGHTS.retention_offer_taken, "Asked to cancel and took a retention offer instead.");
     const tenure = Number(r.now) - Number(r.first_paid);
     if (r.status !== "trialing" && r.first_paid !== null && tenure < 90 * DAY) add("short_tenure", CHURN_RISK_WEIGHTS.short_tenure, `Paying for ${Math.floor(tenure / DAY)} days.`);
-    const score = Math.min(100, reasons.reduce((a, x) => a + x.weight, 0));
+    const score = Math.min(
+      100,
+      reasons.reduce((a, x) => a + x.weight, 0),
+    );
     if (score < minScore) continue;
-    out.push({ customer_id: r.customer_id, user_id: r.user_id, subscription_id: r.id, tier: r.tier, status: Number(r.suspended) ? "suspended" : r.status, mrr: Number(r.suspended) ? 0 : Number(r.mrr), score, reasons });
+    out.push({
+      customer_id: r.customer_id,
+      user_id: r.user_id,
+      subscription_id: r.id,
+      tier: r.tier,
+      status: Number(r.suspended) ? "suspended" : r.status,
+      mrr: Number(r.suspended) ? 0 : Number(r.mrr),
+      score,
+      reasons,
+    });
   }
   out.sort((a, b) => b.score - a.score || b.mrr - a.mrr || a.subscription_id.localeCompare(b.subscription_id));
   return {

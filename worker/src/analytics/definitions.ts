@@ -61,9 +61,11 @@ export const DEFINITIONS: Record<string, string> = {
   revenue: "Paid in the period: invoice totals after discounts, tax excluded, of invoices paid then (by paid date), proration and one-off invoices included. Refunds are not deducted.",
   ltv: "ARPU × gross margin ÷ monthly gross revenue churn rate (margin configurable, default 0.8); null in a period without churn.",
   cac: "Marketing spend entered for the month (PUT /v1/analytics/spend/{month}) ÷ new customers; quarters and years sum both.",
-  cohorts: "Customers grouped by their first paid month; customer retention = share still paying at each later month end, revenue retention = their MRR then ÷ their MRR at the end of the first month.",
+  cohorts:
+    "Customers grouped by their first paid month; customer retention = share still paying at each later month end, revenue retention = their MRR then ÷ their MRR at the end of the first month.",
   dunning_recovery_rate: "Dunning cases recovered (invoice paid) ÷ all dunning cases, open ones included.",
-  forecast: "Next 12 months of MRR from the trailing 3 months: new and reactivation MRR as averages, expansion, contraction and churn as rates of opening MRR; the band uses each trailing month's worst and best net rate.",
+  forecast:
+    "Next 12 months of MRR from the trailing 3 months: new and reactivation MRR as averages, expansion, contraction and churn as rates of opening MRR; the band uses each trailing month's worst and best net rate.",
   currency: "Amounts are integer minor units of the report's currency; subscriptions and invoices in other currencies are left out.",
 };
 

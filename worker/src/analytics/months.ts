@@ -21,7 +21,8 @@ export function parseRange(from: string | undefined, to: string | undefined, now
   const t = to === undefined ? monthOf(now) : parseMonth("to", to);
   const f = from === undefined ? t - 11 : parseMonth("from", from);
   if (f > t) throw invalidInput("from", "must not be after to", `from (${from}) is after to (${to}); swap them.`);
-  if (t - f + 1 > MAX_RANGE_MONTHS) throw invalidInput("to", `range must be at most ${MAX_RANGE_MONTHS} months`, `The range ${from} … ${to} covers ${t - f + 1} months; a report covers at most ${MAX_RANGE_MONTHS} (10 years).`);
+  if (t - f + 1 > MAX_RANGE_MONTHS)
+    throw invalidInput("to", `range must be at most ${MAX_RANGE_MONTHS} months`, `The range ${from} … ${to} covers ${t - f + 1} months; a report covers at most ${MAX_RANGE_MONTHS} (10 years).`);
   return { from: f, to: t, label: { from: monthLabel(f), to: monthLabel(t) } };
 }
 

@@ -109,8 +109,17 @@ export async function monthlyMovements(db: Db, currency: string, from: MonthInde
   for (let i = 1; i <= to - from + 1; i++) {
     const r = byI.get(i);
     const m = {
-      month: from + i - 1, opening, newMrr: n(r?.new_mrr), expansion: n(r?.expansion), contraction: n(r?.contraction), churned: n(r?.churned), reactivation: n(r?.reactivation),
-      openingCustomers, newCustomers: n(r?.new_customers), churnedCustomers: n(r?.churned_customers), reactivatedCustomers: n(r?.reactivated_customers),
+      month: from + i - 1,
+      opening,
+      newMrr: n(r?.new_mrr),
+      expansion: n(r?.expansion),
+      contraction: n(r?.contraction),
+      churned: n(r?.churned),
+      reactivation: n(r?.reactivation),
+      openingCustomers,
+      newCustomers: n(r?.new_customers),
+      churnedCustomers: n(r?.churned_customers),
+      reactivatedCustomers: n(r?.reactivated_customers),
     };
     const closing = opening + n(r?.d);
     const customers = openingCustomers + m.newCustomers + m.reactivatedCustomers - m.churnedCustomers;

@@ -42,7 +42,17 @@ export async function currentFigures(deps: AnalyticsDeps, currency: string): Pro
     const name = CURRENT_STANDING[Number(st.key)] ?? "other";
     byStatus[name] = (byStatus[name] ?? 0) + Number(st.customers);
   }
-  return { as_of: new Date(now).toISOString(), mrr, arr: 12 * mrr, customers, arpu: divRound(mrr, customers), trialing: count("trialing"), past_due: count("past_due"), by_tier: byTier, by_status: byStatus };
+  return {
+    as_of: new Date(now).toISOString(),
+    mrr,
+    arr: 12 * mrr,
+    customers,
+    arpu: divRound(mrr, customers),
+    trialing: count("trialing"),
+    past_due: count("past_due"),
+    by_tier: byTier,
+    by_status: byStatus,
+  };
 }
 
 /** Per month label: trials started then, and how many of those have converted. */
@@ -63,7 +73,9 @@ export async function revenueByMonth(db: Db, currency: string, from: MonthIndex,
 }
 
 async function spendByMonth(db: Db, currency: string, from: MonthIndex, to: MonthIndex): Promise<Map<string, number>> {
-  const rows = await db.all<{ month: string; amount: number }>(sql`select month, amount from marketing_spend where currency = ${currency} and month >= ${monthLabel(from)} and month <= ${monthLabel(to)}`);
+  const rows = await db.all<{ month: string; amount: number }>(
+    sql`select month, amount from marketing_spend where currency = ${currency} and month >= ${monthLabel(from)} and month <= ${monthLabel(to)}`,
+  );
   return new Map(rows.map((r) => [r.month, Number(r.amount)]));
 }
 
@@ -77,12 +89,14 @@ async function dunningFigures(db: Db): Promise<DunningFigures> {
 
 export function checkMargin(margin: number | undefined): number {
   const m = margin ?? DEFAULT_GROSS_MARGIN;
-  if (!Number.isFinite(m) || m <= 0 || m > 1) throw invalidInput("gross_margin", "must be a decimal in (0, 1]", `gross_margin must be a decimal greater than 0 and at most 1 (0.8 = 80 %), not ${margin}.`);
+  if (!Number.isFinite(m) || m <= 0 || m > 1)
+    throw invalidInput("gross_margin", "must be a decimal in (0, 1]", `gross_margin must be a decimal greater than 0 and at most 1 (0.8 = 80 %), not ${margin}.`);
   return m;
 }
 
 export async function revenueReport(deps: AnalyticsDeps, q: ReportQuery): Promise<RevenueReport> {
-  if (!(PERIODS as readonly string[]).includes(q.period)) throw invalidInput("period", `must be one of ${PERIODS.join(", ")}`, `period must be monthly, quarterly or annual, not ${JSON.stringify(q.period)}.`);
+  if (!(PERIODS as readonly string[]).includes(q.period))
+    throw invalidInput("period", `must be one of ${PERIODS.join(", ")}`, `period must be monthly, quarterly or annual, not ${JSON.stringify(q.period)}.`);
   const { from, to, label } = parseRange(q.from, q.to, deps.clock.now());
   const margin = checkMargin(q.gross_margin);
   const currency = (q.currency ?? "usd").toLowerCase();
@@ -104,7 +118,11 @@ export async function revenueReport(deps: AnalyticsDeps, q: ReportQuery): Promis
   return { currency, period: q.period, from: label.from, to: label.to, gross_margin: margin, definitions: DEFINITIONS, current, rows, dunning };
 }
 
-function reportRow(period: string, ms: MonthMovements[], facts: { trials: Map<string, { starts: number; conversions: number }>; revenue: Map<string, number>; spend: Map<string, number>; margin: number }): ReportRow {
+function reportRow(
+  period: string,
+  ms: MonthMovements[],
+  facts: { trials: Map<string, { starts: number; conversions: number }>; revenue: Map<string, number>; spend: Map<string, number>; margin: number },
+): ReportRow {
   const sum = (f: (m: MonthMovements) => number) => ms.reduce((a, m) => a + f(m), 0);
   const first = ms[0]!;
   const last = ms.at(-1)!;
@@ -139,7 +157,10 @@ function reportRow(period: string, ms: MonthMovements[], facts: { trials: Map<st
     churned_customers: sum((m) => m.churnedCustomers),
     reactivated_customers: sum((m) => m.reactivatedCustomers),
     arpu,
-    logo_churn_rate: rate(sum((m) => m.churnedCustomers), first.openingCustomers),
+    logo_churn_rate: rate(
+      sum((m) => m.churnedCustomers),
+      first.openingCustomers,
+    ),
     gross_revenue_churn_rate: rate(-(churned + contraction), opening),
     net_revenue_churn_rate: rate(-(churned + contraction + expansion + reactivation), opening),
     net_revenue_retention: rate(opening + expansion + contraction + churned, opening),
@@ -153,4 +174,3 @@ function reportRow(period: string, ms: MonthMovements[], facts: { trials: Map<st
     cac: spend !== null && newCustomers > 0 ? divRound(spend, newCustomers) : null,
   };
 }
-

@@ -94,7 +94,16 @@ export async function targetProgress(deps: AnalyticsDeps, opts: { currency?: str
 
   const values: Record<TargetProgress["key"], { current: number; projected: string | null }> = {
     paying_customers: { current: current.customers, projected: current.customers >= TARGETS[0].target ? monthLabel(nowMonth) : reachMonth(customerSeries, TARGETS[0].target) },
-    mrr: { current: current.mrr, projected: current.mrr >= TARGETS[1].target ? monthLabel(nowMonth) : reachMonth(fc.map((p) => p.mrr), TARGETS[1].target) },
+    mrr: {
+      current: current.mrr,
+      projected:
+        current.mrr >= TARGETS[1].target
+          ? monthLabel(nowMonth)
+          : reachMonth(
+              fc.map((p) => p.mrr),
+              TARGETS[1].target,
+            ),
+    },
     first_year_revenue: { current: yearOneSoFar, projected: yearOneSoFar >= TARGETS[2].target ? monthLabel(Math.min(nowMonth, yearOneEnd)) : revenueMonth },
     monthly_churn: { current: lastChurn ?? 0, projected: (lastChurn ?? 0) <= TARGETS[3].target ? monthLabel(nowMonth) : null },
     trial_conversion: { current: conversion ?? 0, projected: (conversion ?? 0) >= TARGETS[4].target ? monthLabel(nowMonth) : null },

@@ -84,9 +84,7 @@ export interface ReportRow {
   cac: number | null;
 }
 
-export type DunningFigures =
-  | { available: true; cases: number; recovered: number; recovery_rate: number }
-  | { available: false; reason: string };
+export type DunningFigures = { available: true; cases: number; recovered: number; recovery_rate: number } | { available: false; reason: string };
 
 export interface RevenueReport {
   currency: string;

@@ -69,11 +69,7 @@ export function rowHash(row: ChainedRow): Promise<string> {
 }
 
 /** Builds the next row of the chain from its head; pure, so the CLI and the worker share it. */
-export async function chainRow(
-  head: { seq: number; hash: string } | undefined,
-  entry: AuditEntry,
-  now: number,
-): Promise<ChainedRow & { hash: string }> {
+export async function chainRow(head: { seq: number; hash: string } | undefined, entry: AuditEntry, now: number): Promise<ChainedRow & { hash: string }> {
   const row: ChainedRow = {
     seq: (head?.seq ?? 0) + 1,
     at: now,

@@ -39,10 +39,7 @@ function fromHex(hex: string): Uint8Array<ArrayBuffer> | null {
 /** @param secrets the first signs; all verify (the old one stays listed while rotating). */
 export function checkpointKey(secrets: readonly [string, ...string[]]): CheckpointKey {
   let keys: Promise<CryptoKey[]> | undefined;
-  const load = () =>
-    (keys ??= Promise.all(
-      secrets.map((s) => crypto.subtle.importKey("raw", utf8(s), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"])),
-    ));
+  const load = () => (keys ??= Promise.all(secrets.map((s) => crypto.subtle.importKey("raw", utf8(s), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]))));
   return {
     async sign(checkpoint) {
       const [current] = await load();

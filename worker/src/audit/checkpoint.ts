@@ -46,7 +46,12 @@ export async function checkpointAuditHead(s: Pick<Services, "db" | "clock" | "lo
   const checkpoint: Checkpoint = { seq: walk.head.seq, hash: walk.head.hash, at: s.clock.now() };
   const mac = await key.sign(checkpoint);
   // Two runs at once (an overlapping or retried tick) sign the same head: the seq key keeps one.
-  const stored = await s.db.insert(auditCheckpoints).values({ ...checkpoint, mac }).onConflictDoNothing().returning({ seq: auditCheckpoints.seq }).all();
+  const stored = await s.db
+    .insert(auditCheckpoints)
+    .values({ ...checkpoint, mac })
+    .onConflictDoNothing()
+    .returning({ seq: auditCheckpoints.seq })
+    .all();
   if (stored.length === 0) return { status: "unchanged" };
   s.log.log("info", "audit checkpoint", { seq: checkpoint.seq, hash: checkpoint.hash, at: checkpoint.at, mac });
   return { status: "made", checkpoint: { ...checkpoint, mac } };

@@ -41,7 +41,13 @@ export async function walkChain(db: Db, from: Head): Promise<{ checked: number; 
   let checked = 0;
   let head: Head | null = null;
   for (;;) {
-    const rows = await db.select().from(auditLog).where(gt(auditLog.seq, expectedSeq - 1)).orderBy(asc(auditLog.seq)).limit(PAGE).all();
+    const rows = await db
+      .select()
+      .from(auditLog)
+      .where(gt(auditLog.seq, expectedSeq - 1))
+      .orderBy(asc(auditLog.seq))
+      .limit(PAGE)
+      .all();
     for (const row of rows) {
       if (row.seq !== expectedSeq) return { checked, head, broken: { seq: expectedSeq, reason: "missing_row", detail: `Row ${expectedSeq} is missing: it was deleted.` } };
       if (row.prevHash !== prevHash) {

@@ -65,11 +65,7 @@ async function newKey(who: Caller, now: number, fields: Pick<ApiKeyRow, "name" |
   return { material, row };
 }
 
-export async function createApiKey(
-  deps: Deps,
-  who: Caller,
-  input: { name: string; role: Role; expiresAt?: number | null; rotatedFrom?: string | null },
-): Promise<{ key: string; view: ApiKeyView }> {
+export async function createApiKey(deps: Deps, who: Caller, input: { name: string; role: Role; expiresAt?: number | null; rotatedFrom?: string | null }): Promise<{ key: string; view: ApiKeyView }> {
   const now = deps.clock.now();
   if (input.expiresAt != null && input.expiresAt <= now) {
     throw new DomainError("validation_failed", "expires_at must be in the future.", { errors: [{ field: "expires_at", message: "must be in the future" }] });
@@ -111,12 +107,7 @@ export const DEFAULT_OVERLAP_MS = 24 * 60 * 60 * 1000;
  * Rotation with overlap: the new key works at once and the old one keeps working until
  * `oldExpiresAt`, so every client can switch without a failed request.
  */
-export async function rotateApiKey(
-  deps: Deps,
-  who: Caller,
-  id: string,
-  opts: { oldExpiresAt?: number | undefined },
-): Promise<{ key: string; view: ApiKeyView; previous: ApiKeyView }> {
+export async function rotateApiKey(deps: Deps, who: Caller, id: string, opts: { oldExpiresAt?: number | undefined }): Promise<{ key: string; view: ApiKeyView; previous: ApiKeyView }> {
   const now = deps.clock.now();
   const oldExpiresAt = opts.oldExpiresAt ?? now + DEFAULT_OVERLAP_MS;
   if (oldExpiresAt < now) {
@@ -131,7 +122,10 @@ export async function rotateApiKey(
     return {
       statements: [
         deps.db.insert(apiKeys).values(row),
-        deps.db.update(apiKeys).set({ expiresAt: oldExpiry }).where(and(eq(apiKeys.id, old.id), isNull(apiKeys.revokedAt))),
+        deps.db
+          .update(apiKeys)
+          .set({ expiresAt: oldExpiry })
+          .where(and(eq(apiKeys.id, old.id), isNull(apiKeys.revokedAt))),
       ],
       entries: [
         { ...who, action: "api_key.rotated", subject: { type: "api_key", id: old.id }, before: summary(old), after: { ...summary(updatedOld), replaced_by: row.id } },
@@ -151,7 +145,12 @@ export async function revokeApiKey(deps: Deps, who: Caller, id: string): Promise
     if (row.revokedAt !== null) return { statements: [], entries: [], result: viewKey(row, now) };
     const revoked = { ...row, revokedAt: now };
     return {
-      statements: [deps.db.update(apiKeys).set({ revokedAt: now }).where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))],
+      statements: [
+        deps.db
+          .update(apiKeys)
+          .set({ revokedAt: now })
+          .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt))),
+      ],
       entries: [{ ...who, action: "api_key.revoked", subject: { type: "api_key", id }, before: summary(row), after: summary(revoked) }],
       result: viewKey(revoked, now),
     };
@@ -167,21 +166,26 @@ export interface Principal {
 /** last_used_at is written at most once a minute per key, so auth is one read per request. */
 const LAST_USED_GRANULARITY_MS = 60_000;
 
-export async function authenticate(
-  { db, clock }: Pick<Services, "db" | "clock">,
-  presented: string,
-): Promise<{ principal: Principal; touch: Promise<unknown> | null }> {
+export async function authenticate({ db, clock }: Pick<Services, "db" | "clock">, presented: string): Promise<{ principal: Principal; touch: Promise<unknown> | null }> {
   const now = clock.now();
   if (!looksLikeKey(presented)) {
     throw new DomainError("unauthenticated", "The API key is malformed: expected `Authorization: Bearer fja_...`.");
   }
-  const row = await db.select().from(apiKeys).where(eq(apiKeys.hash, await hashKey(presented))).get();
+  const row = await db
+    .select()
+    .from(apiKeys)
+    .where(eq(apiKeys.hash, await hashKey(presented)))
+    .get();
   if (!row) throw new DomainError("unauthenticated", "The API key is not recognised.");
   if (row.revokedAt !== null) throw new DomainError("unauthenticated", `The API key ${row.prefix}… was revoked; ask an admin for a new one.`);
   if (row.expiresAt !== null && row.expiresAt <= now) throw new DomainError("unauthenticated", `The API key ${row.prefix}… has expired; use its replacement or ask an admin to rotate it.`);
   const stale = row.lastUsedAt === null || row.lastUsedAt < now - LAST_USED_GRANULARITY_MS;
   const touch = stale
-    ? db.update(apiKeys).set({ lastUsedAt: now }).where(and(eq(apiKeys.id, row.id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, now - LAST_USED_GRANULARITY_MS)))).run()
+    ? db
+        .update(apiKeys)
+        .set({ lastUsedAt: now })
+        .where(and(eq(apiKeys.id, row.id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, now - LAST_USED_GRANULARITY_MS))))
+        .run()
     : null;
   return { principal: { keyId: row.id, role: row.role, name: row.name }, touch };
 }

@@ -39,7 +39,11 @@ export const SIGN_IN_REFUSED = "That key cannot open the dashboard.";
  */
 export async function signIn(deps: Deps, presented: string, permission: Permission, requestId?: string): Promise<{ token: string; session: Session }> {
   const now = deps.clock.now();
-  const row = await deps.db.select().from(apiKeys).where(eq(apiKeys.hash, await hashKey(presented))).get();
+  const row = await deps.db
+    .select()
+    .from(apiKeys)
+    .where(eq(apiKeys.hash, await hashKey(presented)))
+    .get();
   const usable = row !== undefined && row.revokedAt === null && (row.expiresAt === null || row.expiresAt > now) && roleHas(row.role, permission);
   if (!usable) throw new DomainError("unauthenticated", SIGN_IN_REFUSED);
   const token = newToken();
@@ -64,7 +68,15 @@ export async function readSession({ db, clock }: Pick<Services, "db" | "clock">,
   if (!token || !TOKEN_PATTERN.test(token)) return null;
   const now = clock.now();
   const row = await db
-    .select({ id: dashboardSessions.id, expiresAt: dashboardSessions.expiresAt, keyId: apiKeys.id, role: apiKeys.role, name: apiKeys.name, keyExpiresAt: apiKeys.expiresAt, revokedAt: apiKeys.revokedAt })
+    .select({
+      id: dashboardSessions.id,
+      expiresAt: dashboardSessions.expiresAt,
+      keyId: apiKeys.id,
+      role: apiKeys.role,
+      name: apiKeys.name,
+      keyExpiresAt: apiKeys.expiresAt,
+      revokedAt: apiKeys.revokedAt,
+    })
     .from(dashboardSessions)
     .innerJoin(apiKeys, eq(apiKeys.id, dashboardSessions.keyId))
     .where(eq(dashboardSessions.tokenHash, await hashKey(token)))

@@ -136,7 +136,9 @@ export async function requestCancellation(deps: ManageDeps, who: Caller, userId:
           db.insert(retentionOffers).values(row),
           db.insert(cancellationRequests).values({ userId, subscriptionId: m.sub.id, at: now, reason: input.reason, feedback, outcome: "offered", offerId: row.id, cancelAt: null }),
         ],
-        entries: [{ ...who, action: "subscription.retention_offered", subject: { type: "user", id: userId }, after: { offer: row.id, kind: row.kind, terms: JSON.parse(row.terms), reason: input.reason } }],
+        entries: [
+          { ...who, action: "subscription.retention_offered", subject: { type: "user", id: userId }, after: { offer: row.id, kind: row.kind, terms: JSON.parse(row.terms), reason: input.reason } },
+        ],
         result: undefined,
       }));
     } catch (e) {
@@ -165,7 +167,14 @@ export async function requestCancellation(deps: ManageDeps, who: Caller, userId:
     {
       statements: () => [
         db.insert(cancellationRequests).values({ userId, subscriptionId: m.sub.id, at: now, reason: input.reason, feedback, outcome: "canceled", offerId: prior?.id ?? null, cancelAt: ms(cancelAt) }),
-        ...(declined ? [db.update(retentionOffers).set({ status: "declined", decidedAt: now }).where(and(eq(retentionOffers.id, declined), eq(retentionOffers.status, "open")))] : []),
+        ...(declined
+          ? [
+              db
+                .update(retentionOffers)
+                .set({ status: "declined", decidedAt: now })
+                .where(and(eq(retentionOffers.id, declined), eq(retentionOffers.status, "open"))),
+            ]
+          : []),
       ],
     },
   );
@@ -174,7 +183,11 @@ export async function requestCancellation(deps: ManageDeps, who: Caller, userId:
 
 /** The user's offer by id; not_found naming `offer_id` when it is not theirs or does not exist. */
 export async function findOffer(deps: Pick<ManageDeps, "db">, userId: string, offerId: string): Promise<OfferRow> {
-  const row = await deps.db.select().from(retentionOffers).where(and(eq(retentionOffers.id, offerId), eq(retentionOffers.userId, userId))).get();
+  const row = await deps.db
+    .select()
+    .from(retentionOffers)
+    .where(and(eq(retentionOffers.id, offerId), eq(retentionOffers.userId, userId)))
+    .get();
   if (!row) throw new DomainError("not_found", `The user ${userId} has no offer ${offerId}.`, { errors: [{ field: "offer_id", message: "no such offer for this user" }] });
   return row;
 }

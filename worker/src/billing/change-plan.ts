@@ -63,10 +63,14 @@ export async function planChange(deps: Pick<Services, "stripe" | "clock">, m: Ma
   const base = { managed: m, tier, cycle, price, priceId, intervalChange: false, pendingSchedule: pending?.scheduleId ?? null };
   if (priceId === m.item.price.id) {
     if (pending?.priceId && pending.priceId !== priceId) return { ...base, direction: "revert", effective: "now", proration: "none" };
-    throw new DomainError("no_change", `The user ${m.userId} is already on ${tier.name} billed ${cycle}.`, { errors: [{ field: "tier", message: "the subscription is already on this tier and billing cycle" }] });
+    throw new DomainError("no_change", `The user ${m.userId} is already on ${tier.name} billed ${cycle}.`, {
+      errors: [{ field: "tier", message: "the subscription is already on this tier and billing cycle" }],
+    });
   }
   if (pending?.priceId === priceId) {
-    throw new DomainError("no_change", `A change to ${tier.name} billed ${cycle} is already scheduled for the end of the period.`, { errors: [{ field: "tier", message: "this change is already scheduled" }] });
+    throw new DomainError("no_change", `A change to ${tier.name} billed ${cycle} is already scheduled for the end of the period.`, {
+      errors: [{ field: "tier", message: "this change is already scheduled" }],
+    });
   }
   const direction = directionOf(m, tier, price);
   const plan = { ...base, intervalChange, direction };

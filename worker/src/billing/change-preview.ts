@@ -76,7 +76,11 @@ export function prorationDateFor(plan: ChangePlan, given: number | undefined): n
   if (given === undefined) return prorationDate(plan);
   const { item, now } = plan.managed;
   if (given < item.current_period_start || given > item.current_period_end || given > now || given < now - PRORATION_DATE_MAX_AGE_S) {
-    throw invalidInput("proration_date", "must be inside the current period, not in the future, and at most an hour old", `proration_date must be between ${Math.max(item.current_period_start, now - PRORATION_DATE_MAX_AGE_S)} and ${Math.min(now, item.current_period_end)} (unix seconds); preview again for a fresh one.`);
+    throw invalidInput(
+      "proration_date",
+      "must be inside the current period, not in the future, and at most an hour old",
+      `proration_date must be between ${Math.max(item.current_period_start, now - PRORATION_DATE_MAX_AGE_S)} and ${Math.min(now, item.current_period_end)} (unix seconds); preview again for a fresh one.`,
+    );
   }
   return given;
 }

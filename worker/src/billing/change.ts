@@ -74,9 +74,13 @@ async function switchNow(stripe: Stripe, plan: ChangePlan, at: number): Promise<
     return latest !== idOf(sub.latest_invoice) ? latest : null;
   } catch (e) {
     if (e instanceof Stripe.errors.StripeCardError) {
-      throw new DomainError("payment_failed", `The card on file was declined (${e.decline_code ?? e.code ?? "declined"}), so the subscription was not changed. Update the payment method (POST /v1/portal) and try again.`, {
-        errors: [{ field: "user_id", message: "the payment for this change was declined", ...(e.decline_code ? { code: e.decline_code } : {}) }],
-      });
+      throw new DomainError(
+        "payment_failed",
+        `The card on file was declined (${e.decline_code ?? e.code ?? "declined"}), so the subscription was not changed. Update the payment method (POST /v1/portal) and try again.`,
+        {
+          errors: [{ field: "user_id", message: "the payment for this change was declined", ...(e.decline_code ? { code: e.decline_code } : {}) }],
+        },
+      );
     }
     throw e;
   }
@@ -121,10 +125,14 @@ export async function changeSubscription(deps: ManageDeps, who: Caller, userId: 
   if (input.expectedAmountDueNow !== undefined) {
     const fresh = await previewPlan(deps, plan, at);
     if (fresh.amount_due_now !== input.expectedAmountDueNow) {
-      throw new DomainError("amount_changed", `The change now costs ${fresh.amount_due_now} ${fresh.currency} (cents), not ${input.expectedAmountDueNow}; nothing was changed. Confirm the new amount to go ahead.`, {
-        errors: [{ field: "expected_amount_due_now", message: `a fresh preview says ${fresh.amount_due_now}` }],
-        extensions: { preview: fresh },
-      });
+      throw new DomainError(
+        "amount_changed",
+        `The change now costs ${fresh.amount_due_now} ${fresh.currency} (cents), not ${input.expectedAmountDueNow}; nothing was changed. Confirm the new amount to go ahead.`,
+        {
+          errors: [{ field: "expected_amount_due_now", message: `a fresh preview says ${fresh.amount_due_now}` }],
+          extensions: { preview: fresh },
+        },
+      );
     }
   }
   await applyPlan(deps, who, plan, at);

@@ -18,7 +18,6 @@ import { requirePriceId } from "./prices";
 import { checkReturnUrl } from "./return-url";
 import { Stripe } from "./stripe";
 
-
 /** Statuses in which a user already has a subscription: a second one is refused. */
 const LIVE_STATUSES = ["active", "trialing", "past_due", "unpaid", "paused", "incomplete"] as const;
 
@@ -73,11 +72,7 @@ export async function findPromotionCode(deps: Pick<Services, "stripe" | "clock">
   const now = Math.floor(deps.clock.now() / 1000);
   return (
     list.data.find(
-      (p) =>
-        p.code.toLowerCase() === code.toLowerCase() &&
-        p.active &&
-        (p.expires_at === null || p.expires_at > now) &&
-        (p.max_redemptions === null || p.times_redeemed < p.max_redemptions),
+      (p) => p.code.toLowerCase() === code.toLowerCase() && p.active && (p.expires_at === null || p.expires_at > now) && (p.max_redemptions === null || p.times_redeemed < p.max_redemptions),
     ) ?? null
   );
 }
@@ -125,13 +120,11 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
   }
 
   // Rules the mirror can answer, before any call to Stripe.
-  const mirrored = await deps.db
-    .select({ status: subscriptions.status, trialStart: subscriptions.trialStart })
-    .from(subscriptions)
-    .where(eq(subscriptions.userId, input.userId))
-    .all();
+  const mirrored = await deps.db.select({ status: subscriptions.status, trialStart: subscriptions.trialStart }).from(subscriptions).where(eq(subscriptions.userId, input.userId)).all();
   const conflict = () =>
-    new DomainError("conflict", `User ${input.userId} already has a subscription; change it in the billing portal (POST /v1/portal).`, { errors: [{ field: "user_id", message: "already subscribed" }] });
+    new DomainError("conflict", `User ${input.userId} already has a subscription; change it in the billing portal (POST /v1/portal).`, {
+      errors: [{ field: "user_id", message: "already subscribed" }],
+    });
   if (mirrored.some((s) => (LIVE_STATUSES as readonly string[]).includes(s.status))) throw conflict();
 
   const stripe = deps.stripe;
@@ -154,7 +147,11 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
 
   if (input.testClock !== undefined && customer && idOf(customer.test_clock) !== input.testClock) {
     // The clock cannot be moved onto an existing customer: the rehearsal would run on real time.
-    throw invalid("test_clock", "the user's customer is not on this test clock", `The user ${input.userId} already has a Stripe customer ${customer.test_clock ? `on the test clock ${idOf(customer.test_clock)}` : "on real time"}; a test clock applies only to a new customer.`);
+    throw invalid(
+      "test_clock",
+      "the user's customer is not on this test clock",
+      `The user ${input.userId} already has a Stripe customer ${customer.test_clock ? `on the test clock ${idOf(customer.test_clock)}` : "on real time"}; a test clock applies only to a new customer.`,
+    );
   }
   if (input.testClock !== undefined && !customer) {
     try {
@@ -171,7 +168,15 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
     // Keyed by the user (and the customers of theirs Stripe deleted, after which a new one is
     // due), not by the email: two first checkouts racing, or retried, get the one customer.
     // The email is set apart, so requests with different emails never clash over the key.
-    const gone = (await deps.db.select({ id: customers.id }).from(customers).where(and(eq(customers.userId, input.userId), eq(customers.deleted, true))).all()).map((c) => c.id).sort();
+    const gone = (
+      await deps.db
+        .select({ id: customers.id })
+        .from(customers)
+        .where(and(eq(customers.userId, input.userId), eq(customers.deleted, true)))
+        .all()
+    )
+      .map((c) => c.id)
+      .sort();
     const digest = await sha256Hex(JSON.stringify([input.userId, input.testClock ?? null, gone]));
     const created = await stripe.customers.create(
       { metadata: { user_id: input.userId }, ...(input.testClock !== undefined ? { test_clock: input.testClock } : {}) },
@@ -230,7 +235,8 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
 export async function openPortal(deps: Pick<Services, "db" | "stripe" | "appBaseUrl" | "returnUrls">, input: { userId: string; returnUrl?: string | undefined }): Promise<{ url: string }> {
   checkReturnUrl(deps.returnUrls, "return_url", input.returnUrl);
   const customer = await findCustomer(deps, input.userId);
-  if (!customer) throw new DomainError("not_found", `User ${input.userId} has no Stripe customer; start with POST /v1/checkout.`, { errors: [{ field: "user_id", message: "no customer for this user" }] });
+  if (!customer)
+    throw new DomainError("not_found", `User ${input.userId} has no Stripe customer; start with POST /v1/checkout.`, { errors: [{ field: "user_id", message: "no customer for this user" }] });
   const session = await deps.stripe.billingPortal.sessions.create({ customer: customer.id, return_url: input.returnUrl ?? `${deps.appBaseUrl}/billing` });
   return { url: session.url };
 }

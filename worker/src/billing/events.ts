@@ -143,9 +143,17 @@ export async function listEvents(db: Db, f: { status?: EventStatus | undefined; 
   if (f.before !== undefined) where.push(lt(stripeEvents.receivedAt, f.before));
   const rows = await db
     .select({
-      id: stripeEvents.id, type: stripeEvents.type, createdAt: stripeEvents.createdAt, receivedAt: stripeEvents.receivedAt, source: stripeEvents.source,
-      status: stripeEvents.status, attempts: stripeEvents.attempts, nextAttemptAt: stripeEvents.nextAttemptAt, lastError: stripeEvents.lastError,
-      processedAt: stripeEvents.processedAt, objectId: stripeEvents.objectId,
+      id: stripeEvents.id,
+      type: stripeEvents.type,
+      createdAt: stripeEvents.createdAt,
+      receivedAt: stripeEvents.receivedAt,
+      source: stripeEvents.source,
+      status: stripeEvents.status,
+      attempts: stripeEvents.attempts,
+      nextAttemptAt: stripeEvents.nextAttemptAt,
+      lastError: stripeEvents.lastError,
+      processedAt: stripeEvents.processedAt,
+      objectId: stripeEvents.objectId,
     })
     .from(stripeEvents)
     .where(where.length ? and(...where) : undefined)

@@ -120,7 +120,12 @@ export async function consumeEvents(s: Services, batch: MessageBatch<EventMessag
     result.retried++;
     if (dlq && msg.attempts >= DLQ_MAX_ATTEMPTS) {
       // The queue drops it after this: say so loudly, with what reconciliation needs to refetch it.
-      log.log("error", "DROPPING webhook event after the dead letter queue's last retry; run reconciliation or replay it from Stripe", { event: msg.body?.id, type: msg.body?.type, created: msg.body?.created, error: why });
+      log.log("error", "DROPPING webhook event after the dead letter queue's last retry; run reconciliation or replay it from Stripe", {
+        event: msg.body?.id,
+        type: msg.body?.type,
+        created: msg.body?.created,
+        error: why,
+      });
     } else {
       log.log(level("warn"), "webhook event not stored; the queue will redeliver it", { event: msg.body?.id, attempts: msg.attempts, error: why });
     }
@@ -136,7 +141,10 @@ export async function consumeEvents(s: Services, batch: MessageBatch<EventMessag
   }
   if (items.length === 0) return result;
 
-  const written = await ingest({ ...s, log }, items.map((i) => i.event));
+  const written = await ingest(
+    { ...s, log },
+    items.map((i) => i.event),
+  );
   const fresh: Stripe.Event[] = [];
   items.forEach(({ msg, event }, i) => {
     const w = written[i]!;

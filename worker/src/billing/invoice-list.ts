@@ -49,7 +49,10 @@ export async function mirroredInvoices(db: Db, userId: string, opts: { limit: nu
       .from(invoices)
       .where(and(eq(invoices.id, opts.startingAfter), eq(invoices.userId, userId)))
       .get();
-    if (!cursor) throw new DomainError("validation_failed", `The invoice ${opts.startingAfter} is not one of this user's invoices.`, { errors: [{ field: "starting_after", message: "not an invoice of this user" }] });
+    if (!cursor)
+      throw new DomainError("validation_failed", `The invoice ${opts.startingAfter} is not one of this user's invoices.`, {
+        errors: [{ field: "starting_after", message: "not an invoice of this user" }],
+      });
     where.push(or(lt(invoices.createdAt, cursor.createdAt), and(eq(invoices.createdAt, cursor.createdAt), lt(invoices.id, cursor.id)))!);
   }
   const rows = await db

@@ -104,6 +104,7 @@ export async function recordChange(
 /** The catalog's price for a tier and cycle; a validation error naming the field otherwise. */
 export function targetPrice(tier: Tier, cycle: BillingCycle): Price {
   const price = tier.prices.find((p) => p.interval === intervalOf(cycle));
-  if (!price) throw new DomainError("validation_failed", `The ${tier.name} tier cannot be billed ${cycle}.`, { errors: [{ field: "billing_cycle", message: `tier ${tier.key} has no ${cycle} price` }] });
+  if (!price)
+    throw new DomainError("validation_failed", `The ${tier.name} tier cannot be billed ${cycle}.`, { errors: [{ field: "billing_cycle", message: `tier ${tier.key} has no ${cycle} price` }] });
   return price;
 }

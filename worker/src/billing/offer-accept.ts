@@ -65,15 +65,25 @@ export async function acceptOffer(deps: ManageDeps, who: Caller, userId: string,
   const offer = await findOffer(deps, userId, offerId);
   if (offer.status === "accepted") return subscriptionView(deps, userId);
   if (offer.status === "declined") {
-    throw new DomainError("conflict", `The offer ${offerId} was declined when the subscription was set to cancel; an offer is made once. Reactivate to keep the subscription (POST /v1/subscriptions/${userId}/reactivate).`, {
-      errors: [{ field: "offer_id", message: "this offer was declined" }],
-    });
+    throw new DomainError(
+      "conflict",
+      `The offer ${offerId} was declined when the subscription was set to cancel; an offer is made once. Reactivate to keep the subscription (POST /v1/subscriptions/${userId}/reactivate).`,
+      {
+        errors: [{ field: "offer_id", message: "this offer was declined" }],
+      },
+    );
   }
   const m = await managedSubscription(deps, userId);
   requirePaidUp(m);
   const now = m.now * 1000;
   const email = await confirmation(deps, m, offer);
-  const accepted = (effectiveAt: number) => () => [deps.db.update(retentionOffers).set({ status: "accepted", decidedAt: now }).where(and(eq(retentionOffers.id, offer.id), eq(retentionOffers.status, "open"))), ...email(effectiveAt)];
+  const accepted = (effectiveAt: number) => () => [
+    deps.db
+      .update(retentionOffers)
+      .set({ status: "accepted", decidedAt: now })
+      .where(and(eq(retentionOffers.id, offer.id), eq(retentionOffers.status, "open"))),
+    ...email(effectiveAt),
+  ];
   // A discount first shows on the next invoice, at the end of the current period.
   const periodEnd = m.item.current_period_end * 1000;
   const terms = JSON.parse(offer.terms) as OfferTerms;

@@ -20,7 +20,9 @@ export async function pauseSubscription(deps: ManageDeps, who: Caller, userId: s
     throw new DomainError("no_change", `The subscription of ${userId} is already paused; resume it first to pause it again.`, { errors: [{ field: "user_id", message: "already paused" }] });
   }
   if (m.sub.status === "trialing") {
-    throw new DomainError("conflict", `A trial cannot be paused (its end would bill nothing and restart free); cancel it instead.`, { errors: [{ field: "user_id", message: "the subscription is in its trial" }] });
+    throw new DomainError("conflict", `A trial cannot be paused (its end would bill nothing and restart free); cancel it instead.`, {
+      errors: [{ field: "user_id", message: "the subscription is in its trial" }],
+    });
   }
   requirePaidUp(m);
   if (input.resumeAt !== undefined && input.resumeAt <= m.now) {

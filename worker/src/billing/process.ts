@@ -67,7 +67,11 @@ async function withPaymentMethodSubscriptions(deps: Pick<Services, "db">, event:
   const customer = paymentMethodCustomer(event);
   if (!customer) return t;
   const pmId = (event.data.object as Stripe.PaymentMethod).id;
-  const rows = await deps.db.select({ id: subscriptions.id }).from(subscriptions).where(and(eq(subscriptions.customerId, customer), eq(subscriptions.defaultPaymentMethodId, pmId))).all();
+  const rows = await deps.db
+    .select({ id: subscriptions.id })
+    .from(subscriptions)
+    .where(and(eq(subscriptions.customerId, customer), eq(subscriptions.defaultPaymentMethodId, pmId)))
+    .all();
   for (const r of rows) t.subscriptions.add(r.id);
   return t;
 }

@@ -66,7 +66,10 @@ export async function reconcile(deps: Pick<Services, "db" | "stripe" | "clock" |
   for (const id of missing.reverse()) await processEvent(deps, id);
   // Only a complete walk may move the checkpoint: otherwise the rest would be skipped next time.
   if (complete) {
-    await deps.db.insert(syncState).values({ key: KEY, value: String(newest), updatedAt: deps.clock.now() }).onConflictDoUpdate({ target: syncState.key, set: { value: String(newest), updatedAt: deps.clock.now() } });
+    await deps.db
+      .insert(syncState)
+      .values({ key: KEY, value: String(newest), updatedAt: deps.clock.now() })
+      .onConflictDoUpdate({ target: syncState.key, set: { value: String(newest), updatedAt: deps.clock.now() } });
   }
   return { listed, stored, checkpoint: newest, complete };
 }

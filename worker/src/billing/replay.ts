@@ -31,7 +31,8 @@ async function processSome(deps: Deps, ids: string[]): Promise<ReplayResult> {
 
 export async function replayEvent(deps: Deps, id: string): Promise<ReplayResult> {
   const ids = await requeue(deps.db, byId(id), deps.clock.now());
-  if (ids.length === 0) throw new DomainError("not_found", `No stored event has the id ${id}, or it is being processed right now.`, { errors: [{ field: "id", message: "no such event, or processing" }] });
+  if (ids.length === 0)
+    throw new DomainError("not_found", `No stored event has the id ${id}, or it is being processed right now.`, { errors: [{ field: "id", message: "no such event, or processing" }] });
   return processSome(deps, ids);
 }
 

@@ -29,9 +29,13 @@ export async function resumeSubscription(deps: ManageDeps, who: Caller, userId: 
     if (restart) invoiceId = idOf(updated.latest_invoice);
   } catch (e) {
     if (e instanceof Stripe.errors.StripeCardError) {
-      throw new DomainError("payment_failed", `The card on file was declined (${e.decline_code ?? e.code ?? "declined"}), so the subscription stays paused: the renewal made while it was paused was not charged, so resuming starts a new period paid now. Update the payment method (POST /v1/portal) and try again.`, {
-        errors: [{ field: "user_id", message: "the payment for the new period was declined", ...(e.decline_code ? { code: e.decline_code } : {}) }],
-      });
+      throw new DomainError(
+        "payment_failed",
+        `The card on file was declined (${e.decline_code ?? e.code ?? "declined"}), so the subscription stays paused: the renewal made while it was paused was not charged, so resuming starts a new period paid now. Update the payment method (POST /v1/portal) and try again.`,
+        {
+          errors: [{ field: "user_id", message: "the payment for the new period was declined", ...(e.decline_code ? { code: e.decline_code } : {}) }],
+        },
+      );
     }
     throw e;
   }
@@ -39,7 +43,11 @@ export async function resumeSubscription(deps: ManageDeps, who: Caller, userId: 
     deps,
     who,
     m,
-    { action: "subscription.resumed", before: { pause: m.sub.pause_collection.behavior, resume_at: m.sub.pause_collection.resumes_at ?? null }, after: { pause: null, new_period_charged: restart, invoice: invoiceId } },
+    {
+      action: "subscription.resumed",
+      before: { pause: m.sub.pause_collection.behavior, resume_at: m.sub.pause_collection.resumes_at ?? null },
+      after: { pause: null, new_period_charged: restart, invoice: invoiceId },
+    },
     { invoiceIds: [invoiceId] },
   );
   return subscriptionView(deps, userId);

@@ -29,7 +29,10 @@ export async function readResync(db: Db): Promise<ResyncState | null> {
 }
 
 async function save(db: Db, state: ResyncState, now: number) {
-  await db.insert(syncState).values({ key: KEY, value: JSON.stringify(state), updatedAt: now }).onConflictDoUpdate({ target: syncState.key, set: { value: JSON.stringify(state), updatedAt: now } });
+  await db
+    .insert(syncState)
+    .values({ key: KEY, value: JSON.stringify(state), updatedAt: now })
+    .onConflictDoUpdate({ target: syncState.key, set: { value: JSON.stringify(state), updatedAt: now } });
 }
 
 export async function startResync(db: Db, now: number): Promise<ResyncState> {

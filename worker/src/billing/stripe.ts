@@ -17,9 +17,7 @@ export function stripeClient(cfg: StripeConfig): Stripe {
       ...(cfg.STRIPE_API_VERSION ? { apiVersion: cfg.STRIPE_API_VERSION as Stripe.LatestApiVersion } : {}),
       maxNetworkRetries: 2,
       timeout: 20_000,
-      ...(base
-        ? { host: base.hostname, port: base.port || (base.protocol === "https:" ? 443 : 80), protocol: base.protocol === "https:" ? "https" : "http" }
-        : {}),
+      ...(base ? { host: base.hostname, port: base.port || (base.protocol === "https:" ? 443 : 80), protocol: base.protocol === "https:" ? "https" : "http" } : {}),
     });
     clients.set(cacheKey, client);
   }

@@ -15,7 +15,21 @@ import { customers, dunningCases, invoices, paymentAttempts, subscriptionHistory
 import { deriveEntitlement, entitlementSummary, readEntitlementVersioned, sameState, upsertEntitlement, type GraceAnchors } from "../entitlements/state";
 import { clockReader } from "./test-clocks";
 import { trialEndingStatements } from "./trial-ending";
-import { customerRow, historyChanges, idOf, invoiceRow, invoiceSubscriptionId, metadataUserId, sameRow, subscriptionRow, type CouponTerms, type CustomerRow, type OnInvalidUserId, type InvoiceRow, type SubscriptionRow } from "./mirror";
+import {
+  customerRow,
+  historyChanges,
+  idOf,
+  invoiceRow,
+  invoiceSubscriptionId,
+  metadataUserId,
+  sameRow,
+  subscriptionRow,
+  type CouponTerms,
+  type CustomerRow,
+  type OnInvalidUserId,
+  type InvoiceRow,
+  type SubscriptionRow,
+} from "./mirror";
 import type { Stripe } from "./stripe";
 
 export interface SyncTargets {
@@ -130,7 +144,10 @@ async function fetchAll(ctx: Pick<Services, "db" | "stripe" | "clock">, why: Syn
   // A subscription past due whose unpaid invoice the mirror has not seen (that invoice's events
   // are still on their way): the invoice too, so the grace starts from it (graceAnchors), not
   // from a period start that may lie weeks back (a failed mid-period upgrade).
-  const latest = [...out.subscriptions.values()].filter(({ sub }) => sub.status === "past_due").map(({ sub }) => idOf(sub.latest_invoice ?? null)).filter((id): id is string => id !== null && !out.invoices.has(id) && !out.deletedInvoices.has(id));
+  const latest = [...out.subscriptions.values()]
+    .filter(({ sub }) => sub.status === "past_due")
+    .map(({ sub }) => idOf(sub.latest_invoice ?? null))
+    .filter((id): id is string => id !== null && !out.invoices.has(id) && !out.deletedInvoices.has(id));
   const mirrored = latest.length ? new Set((await ctx.db.select({ id: invoices.id }).from(invoices).where(inArray(invoices.id, latest)).all()).map((r) => r.id)) : new Set<string>();
   for (const id of latest.filter((id) => !mirrored.has(id))) {
     const syncedAt = ctx.clock.now();
@@ -153,7 +170,17 @@ async function fetchAll(ctx: Pick<Services, "db" | "stripe" | "clock">, why: Syn
   return out;
 }
 
-const subSummary = (s: SubscriptionRow) => ({ status: s.status, tier: s.tier, price: s.priceId, quantity: s.quantity, discount: s.discount, mrr: s.mrr, cancel_at_period_end: s.cancelAtPeriodEnd, payment_method: s.defaultPaymentMethodId, card_expires_at: s.cardExpiresAt });
+const subSummary = (s: SubscriptionRow) => ({
+  status: s.status,
+  tier: s.tier,
+  price: s.priceId,
+  quantity: s.quantity,
+  discount: s.discount,
+  mrr: s.mrr,
+  cancel_at_period_end: s.cancelAtPeriodEnd,
+  payment_method: s.defaultPaymentMethodId,
+  card_expires_at: s.cardExpiresAt,
+});
 const invSummary = (i: InvoiceRow) => ({ status: i.status, total: i.total, amount_paid: i.amountPaid, amount_remaining: i.amountRemaining, attempt_count: i.attemptCount, currency: i.currency });
 const custSummary = (c: CustomerRow) => ({ user_id: c.userId, deleted: c.deleted, country: c.country, state: c.state, payment_method: c.defaultPaymentMethodId, card_expires_at: c.cardExpiresAt });
 
@@ -161,7 +188,12 @@ const custSummary = (c: CustomerRow) => ({ user_id: c.userId, deleted: c.deleted
  * Fetches the targets from Stripe and writes them, with `extra` statements (e.g. marking the
  * event processed) in the same batch, so a crash leaves either all of it or none.
  */
-export async function syncObjects(deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning">, why: SyncCause, targets: SyncTargets, extra: Extra = {}): Promise<{ changed: number }> {
+export async function syncObjects(
+  deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning">,
+  why: SyncCause,
+  targets: SyncTargets,
+  extra: Extra = {},
+): Promise<{ changed: number }> {
   const fetched = await fetchAll(deps, why, targets);
   // Stored with the sync's writes (and the event's processed mark) or not at all.
   const emails = extra.trialEnding ? await trialEndingStatements(deps, extra.trialEnding, fetched) : [];
@@ -198,7 +230,11 @@ function audited(p: Part, why: SyncCause, action: string, type: string, id: stri
 /** Reads the rows of `ids` in one query, keyed by id. */
 async function rowsById<T extends typeof customers | typeof subscriptions | typeof invoices>(db: Db, table: T, ids: string[]): Promise<Map<string, T["$inferSelect"]>> {
   if (ids.length === 0) return new Map();
-  const rows = (await db.select().from(table as typeof customers).where(inArray(table.id, ids)).all()) as T["$inferSelect"][];
+  const rows = (await db
+    .select()
+    .from(table as typeof customers)
+    .where(inArray(table.id, ids))
+    .all()) as T["$inferSelect"][];
   return new Map(rows.map((r) => [r.id, r]));
 }
 
@@ -211,17 +247,34 @@ async function writeCustomers(db: Db, why: SyncCause, fetched: Fetched, now: num
     const before = current.get(id);
     out.guards.push(guard(db, rowAsRead("customers", id, before?.syncedAt)));
     const syncedAt = fetched.syncedAt.get(id) ?? now;
-    const row: CustomerRow = "deleted" in c && c.deleted === true
-      ? { ...(before ?? { id, userId: null, email: null, name: null, country: null, state: null, currency: null, testClock: null, createdAt: now }), defaultPaymentMethodId: null, cardExpiresAt: null, deleted: true, syncedAt }
-      : customerRow(c as Stripe.Customer, syncedAt, before?.userId ?? null, onInvalid);
+    const row: CustomerRow =
+      "deleted" in c && c.deleted === true
+        ? {
+            ...(before ?? { id, userId: null, email: null, name: null, country: null, state: null, currency: null, testClock: null, createdAt: now }),
+            defaultPaymentMethodId: null,
+            cardExpiresAt: null,
+            deleted: true,
+            syncedAt,
+          }
+        : customerRow(c as Stripe.Customer, syncedAt, before?.userId ?? null, onInvalid);
     // A fetch that started later has already written a newer state: keep it.
     if (before && before.syncedAt > syncedAt) continue;
     userByCustomer.set(id, row.userId);
     if (sameRow(before, row)) {
-      out.statements.push(db.update(customers).set({ syncedAt }).where(and(eq(customers.id, id), lt(customers.syncedAt, syncedAt))));
+      out.statements.push(
+        db
+          .update(customers)
+          .set({ syncedAt })
+          .where(and(eq(customers.id, id), lt(customers.syncedAt, syncedAt))),
+      );
       continue;
     }
-    out.statements.push(db.insert(customers).values(row).onConflictDoUpdate({ target: customers.id, set: row, setWhere: lte(customers.syncedAt, sql`excluded.synced_at`) }));
+    out.statements.push(
+      db
+        .insert(customers)
+        .values(row)
+        .onConflictDoUpdate({ target: customers.id, set: row, setWhere: lte(customers.syncedAt, sql`excluded.synced_at`) }),
+    );
     // Customers whose user id just became known: their user-less subscriptions follow.
     if (before && before.userId !== row.userId && row.userId !== null) out.reassigned.push(id);
     audited(out, why, before ? "customer.updated" : "customer.created", "customer", id, before ? custSummary(before) : undefined, custSummary(row));
@@ -244,7 +297,13 @@ async function loadMissingUsers(db: Db, fetched: Fetched, userByCustomer: Map<st
 }
 
 /** Subscriptions and their history rows; returns the rows as they stand after this batch. */
-async function writeSubscriptions(db: Db, why: SyncCause, fetched: Fetched, userByCustomer: Map<string, string | null>, onInvalid: OnInvalidUserId): Promise<Part & { after: Map<string, SubscriptionRow>; formerUsers: Set<string> }> {
+async function writeSubscriptions(
+  db: Db,
+  why: SyncCause,
+  fetched: Fetched,
+  userByCustomer: Map<string, string | null>,
+  onInvalid: OnInvalidUserId,
+): Promise<Part & { after: Map<string, SubscriptionRow>; formerUsers: Set<string> }> {
   const out = { ...part(), after: new Map<string, SubscriptionRow>(), formerUsers: new Set<string>() };
   const current = await rowsById(db, subscriptions, [...fetched.subscriptions.keys()]);
   for (const [id, { sub, coupon, syncedAt }] of fetched.subscriptions) {
@@ -259,16 +318,38 @@ async function writeSubscriptions(db: Db, why: SyncCause, fetched: Fetched, user
     out.after.set(id, row);
     if (before?.userId && before.userId !== row.userId) out.formerUsers.add(before.userId);
     if (sameRow(before, row)) {
-      out.statements.push(db.update(subscriptions).set({ syncedAt }).where(and(eq(subscriptions.id, id), lt(subscriptions.syncedAt, syncedAt))));
+      out.statements.push(
+        db
+          .update(subscriptions)
+          .set({ syncedAt })
+          .where(and(eq(subscriptions.id, id), lt(subscriptions.syncedAt, syncedAt))),
+      );
       continue;
     }
-    out.statements.push(db.insert(subscriptions).values(row).onConflictDoUpdate({ target: subscriptions.id, set: row, setWhere: lte(subscriptions.syncedAt, sql`excluded.synced_at`) }));
+    out.statements.push(
+      db
+        .insert(subscriptions)
+        .values(row)
+        .onConflictDoUpdate({ target: subscriptions.id, set: row, setWhere: lte(subscriptions.syncedAt, sql`excluded.synced_at`) }),
+    );
     const changes = historyChanges(before, row);
     if (changes.length > 0) {
       out.statements.push(
         db.insert(subscriptionHistory).values({
-          subscriptionId: id, customerId: row.customerId, userId: row.userId, at: why.at, status: row.status, tier: row.tier, priceId: row.priceId,
-          unitAmount: row.unitAmount, currency: row.currency, quantity: row.quantity, discount: row.discount, mrr: row.mrr, changes: changes.join(","), cause: why.cause,
+          subscriptionId: id,
+          customerId: row.customerId,
+          userId: row.userId,
+          at: why.at,
+          status: row.status,
+          tier: row.tier,
+          priceId: row.priceId,
+          unitAmount: row.unitAmount,
+          currency: row.currency,
+          quantity: row.quantity,
+          discount: row.discount,
+          mrr: row.mrr,
+          changes: changes.join(","),
+          cause: why.cause,
         }),
       );
     }
@@ -281,7 +362,11 @@ async function writeSubscriptions(db: Db, why: SyncCause, fetched: Fetched, user
 async function assignUsers(db: Db, why: SyncCause, reassigned: string[], after: Map<string, SubscriptionRow>, userByCustomer: Map<string, string | null>): Promise<Part> {
   const out = part();
   if (reassigned.length === 0) return out;
-  for (const s of await db.select().from(subscriptions).where(and(inArray(subscriptions.customerId, reassigned), isNull(subscriptions.userId))).all()) {
+  for (const s of await db
+    .select()
+    .from(subscriptions)
+    .where(and(inArray(subscriptions.customerId, reassigned), isNull(subscriptions.userId)))
+    .all()) {
     if (after.has(s.id)) continue;
     const userId = userByCustomer.get(s.customerId) ?? null;
     after.set(s.id, { ...s, userId });
@@ -306,10 +391,20 @@ async function writeInvoices(db: Db, why: SyncCause, fetched: Fetched, subs: Map
     const row = invoiceRow(inv, userId, syncedAt);
     if (userId !== null && row.subscriptionId !== null) out.users.add(userId);
     if (sameRow(before, row)) {
-      out.statements.push(db.update(invoices).set({ syncedAt }).where(and(eq(invoices.id, id), lt(invoices.syncedAt, syncedAt))));
+      out.statements.push(
+        db
+          .update(invoices)
+          .set({ syncedAt })
+          .where(and(eq(invoices.id, id), lt(invoices.syncedAt, syncedAt))),
+      );
       continue;
     }
-    out.statements.push(db.insert(invoices).values(row).onConflictDoUpdate({ target: invoices.id, set: row, setWhere: lte(invoices.syncedAt, sql`excluded.synced_at`) }));
+    out.statements.push(
+      db
+        .insert(invoices)
+        .values(row)
+        .onConflictDoUpdate({ target: invoices.id, set: row, setWhere: lte(invoices.syncedAt, sql`excluded.synced_at`) }),
+    );
     audited(out, why, before ? "invoice.updated" : "invoice.created", "invoice", id, before ? invSummary(before) : undefined, invSummary(row));
   }
   return out;
@@ -336,14 +431,27 @@ async function graceAnchors(db: Db, subs: SubscriptionRow[], fetched: Fetched, a
   const pastDue = subs.filter((s) => s.status === "past_due").map((s) => s.id);
   const anchors = new Map<string, number>();
   if (pastDue.length === 0) return { anchors, guards: [] };
-  const stored = await db.select({ id: invoices.id, subscriptionId: invoices.subscriptionId, status: invoices.status, createdAt: invoices.createdAt, syncedAt: invoices.syncedAt }).from(invoices).where(inArray(invoices.subscriptionId, pastDue)).all();
-  const status = new Map<string, { subscriptionId: string; status: string; createdAt: number }>(stored.map((i) => [i.id, { subscriptionId: i.subscriptionId!, status: i.status, createdAt: i.createdAt }]));
+  const stored = await db
+    .select({ id: invoices.id, subscriptionId: invoices.subscriptionId, status: invoices.status, createdAt: invoices.createdAt, syncedAt: invoices.syncedAt })
+    .from(invoices)
+    .where(inArray(invoices.subscriptionId, pastDue))
+    .all();
+  const status = new Map<string, { subscriptionId: string; status: string; createdAt: number }>(
+    stored.map((i) => [i.id, { subscriptionId: i.subscriptionId!, status: i.status, createdAt: i.createdAt }]),
+  );
   for (const { inv } of fetched.invoices.values()) {
     const subId = invoiceSubscriptionId(inv);
     if (subId && pastDue.includes(subId)) status.set(inv.id, { subscriptionId: subId, status: inv.status ?? "draft", createdAt: inv.created * 1000 });
   }
   const unpaid = [...status].filter(([, i]) => i.status === "open").map(([id]) => id);
-  const failures = unpaid.length === 0 ? [] : await db.select({ invoiceId: paymentAttempts.invoiceId, at: paymentAttempts.at }).from(paymentAttempts).where(and(inArray(paymentAttempts.invoiceId, unpaid), eq(paymentAttempts.outcome, "failed"))).all();
+  const failures =
+    unpaid.length === 0
+      ? []
+      : await db
+          .select({ invoiceId: paymentAttempts.invoiceId, at: paymentAttempts.at })
+          .from(paymentAttempts)
+          .where(and(inArray(paymentAttempts.invoiceId, unpaid), eq(paymentAttempts.outcome, "failed")))
+          .all();
   for (const a of attempts) if (a.outcome === "failed" && unpaid.includes(a.invoiceId)) failures.push({ invoiceId: a.invoiceId, at: a.at });
   for (const f of failures) {
     const subId = status.get(f.invoiceId)!.subscriptionId;
@@ -369,7 +477,12 @@ async function usersOfAttempts(db: Db, attempts: AttemptInput[], userByCustomer:
     .select({ invoiceUser: invoices.userId, subscriptionUser: subscriptions.userId })
     .from(invoices)
     .innerJoin(subscriptions, eq(subscriptions.id, invoices.subscriptionId))
-    .where(inArray(invoices.id, attempts.map((a) => a.invoiceId)))
+    .where(
+      inArray(
+        invoices.id,
+        attempts.map((a) => a.invoiceId),
+      ),
+    )
     .all();
   const users = rows.flatMap((r) => [r.invoiceUser, r.subscriptionUser]);
   for (const a of attempts) users.push(userByCustomer.get(a.customerId) ?? null);
@@ -377,7 +490,16 @@ async function usersOfAttempts(db: Db, attempts: AttemptInput[], userByCustomer:
 }
 
 /** The entitlement of every user a changed subscription belongs to (or belonged to). */
-async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, SubscriptionRow>, otherUsers: Set<string>, fetched: Fetched, attempts: AttemptInput[], now: number, nowOn: (clock: string | null) => Promise<number>): Promise<Part> {
+async function writeEntitlements(
+  db: Db,
+  why: SyncCause,
+  subs: Map<string, SubscriptionRow>,
+  otherUsers: Set<string>,
+  fetched: Fetched,
+  attempts: AttemptInput[],
+  now: number,
+  nowOn: (clock: string | null) => Promise<number>,
+): Promise<Part> {
   const out = part();
   const users = new Set([...[...subs.values()].map((s) => s.userId), ...otherUsers].filter((u): u is string => u !== null));
   for (const userId of users) {
@@ -402,13 +524,24 @@ async function writeEntitlements(db: Db, why: SyncCause, subs: Map<string, Subsc
 }
 
 /** Opens the dunning cases of failed payments recorded in this batch and closes those that ended. */
-async function dunningPart(s: Pick<Services, "db" | "clock" | "appBaseUrl" | "dunning">, why: SyncCause, fetched: Fetched, subs: Map<string, SubscriptionRow>, attempts: AttemptInput[], userByCustomer: Map<string, string | null>): Promise<Part> {
+async function dunningPart(
+  s: Pick<Services, "db" | "clock" | "appBaseUrl" | "dunning">,
+  why: SyncCause,
+  fetched: Fetched,
+  subs: Map<string, SubscriptionRow>,
+  attempts: AttemptInput[],
+  userByCustomer: Map<string, string | null>,
+): Promise<Part> {
   const out = part();
   // A customer's clock is Stripe's when this batch fetched it, else the mirror's: the batch of a
   // failed payment often fetches neither the customer nor the subscription (both fresh), and a
   // case opened without its clock would wait on real time forever.
   const failures = attempts.filter((a) => a.outcome === "failed" && typeof a.invoiceId === "string");
-  const storedInvoices = await rowsById(s.db, invoices, [...new Set(failures.map((f) => f.invoiceId))].filter((id) => !fetched.invoices.has(id)));
+  const storedInvoices = await rowsById(
+    s.db,
+    invoices,
+    [...new Set(failures.map((f) => f.invoiceId))].filter((id) => !fetched.invoices.has(id)),
+  );
   const wanted = [...fetched.invoices.values()].map(({ inv }) => ({ subscriptionId: invoiceSubscriptionId(inv), customerId: idOf(inv.customer)! })).concat([...storedInvoices.values()]);
   const storedSubs = await rowsById(s.db, subscriptions, [...new Set(wanted.map((w) => w.subscriptionId).filter((id): id is string => id !== null && !subs.has(id)))]);
   const storedCustomers = await rowsById(s.db, customers, [...new Set(wanted.map((w) => w.customerId).filter((id) => !fetched.customers.has(id)))]);
@@ -423,32 +556,74 @@ async function dunningPart(s: Pick<Services, "db" | "clock" | "appBaseUrl" | "du
     const subscriptionId = invoiceSubscriptionId(inv);
     const customerId = idOf(inv.customer)!;
     facts.set(inv.id, {
-      id: inv.id, subscriptionId, customerId, userId: (subscriptionId ? subs.get(subscriptionId)?.userId : undefined) ?? userByCustomer.get(customerId) ?? null,
-      status: inv.status ?? "draft", amountPaid: inv.amount_paid, currency: inv.currency, testClock: idOf(inv.test_clock ?? null) ?? subClock(subscriptionId) ?? clockOf(customerId),
+      id: inv.id,
+      subscriptionId,
+      customerId,
+      userId: (subscriptionId ? subs.get(subscriptionId)?.userId : undefined) ?? userByCustomer.get(customerId) ?? null,
+      status: inv.status ?? "draft",
+      amountPaid: inv.amount_paid,
+      currency: inv.currency,
+      testClock: idOf(inv.test_clock ?? null) ?? subClock(subscriptionId) ?? clockOf(customerId),
       nextPaymentAttempt: inv.next_payment_attempt ? inv.next_payment_attempt * 1000 : null,
     });
   }
   for (const row of storedInvoices.values()) {
-    facts.set(row.id, { id: row.id, subscriptionId: row.subscriptionId, customerId: row.customerId, userId: row.userId, status: row.status, amountPaid: row.amountPaid, currency: row.currency, testClock: subClock(row.subscriptionId) ?? clockOf(row.customerId), nextPaymentAttempt: null });
+    facts.set(row.id, {
+      id: row.id,
+      subscriptionId: row.subscriptionId,
+      customerId: row.customerId,
+      userId: row.userId,
+      status: row.status,
+      amountPaid: row.amountPaid,
+      currency: row.currency,
+      testClock: subClock(row.subscriptionId) ?? clockOf(row.customerId),
+      nextPaymentAttempt: null,
+    });
   }
   const contact = new Map<string, { email: string | null; name: string | null }>();
   for (const [id, c] of fetched.customers) if (!("deleted" in c && c.deleted)) contact.set(id, { email: (c as Stripe.Customer).email ?? null, name: (c as Stripe.Customer).name ?? null });
   const tier = new Map([...subs].map(([id, r]) => [id, r.tier] as const));
   out.statements.push(...(await openCaseStatements(s, failures, (id) => facts.get(id), { contact, tier })));
   const ended = [...fetched.subscriptions.keys()].filter((id) => ["canceled", "incomplete_expired"].includes(subs.get(id)?.status ?? ""));
-  out.statements.push(...(await closeCaseStatements(s, [...fetched.invoices.keys()].map((id) => facts.get(id)!), ended, why.at, { contact, tier })));
+  out.statements.push(
+    ...(await closeCaseStatements(
+      s,
+      [...fetched.invoices.keys()].map((id) => facts.get(id)!),
+      ended,
+      why.at,
+      { contact, tier },
+    )),
+  );
   // Cases opened before their clock was known (by an older worker, or before the mirror had the
   // customer) take it as soon as a sync learns it.
-  for (const [id, row] of subs) if (row.testClock !== null) out.statements.push(s.db.update(dunningCases).set({ testClock: row.testClock }).where(and(eq(dunningCases.subscriptionId, id), isNull(dunningCases.testClock))));
+  for (const [id, row] of subs)
+    if (row.testClock !== null)
+      out.statements.push(
+        s.db
+          .update(dunningCases)
+          .set({ testClock: row.testClock })
+          .where(and(eq(dunningCases.subscriptionId, id), isNull(dunningCases.testClock))),
+      );
   for (const id of fetched.customers.keys()) {
     const clock = clockOf(id);
-    if (clock !== null) out.statements.push(s.db.update(dunningCases).set({ testClock: clock }).where(and(eq(dunningCases.customerId, id), isNull(dunningCases.testClock))));
+    if (clock !== null)
+      out.statements.push(
+        s.db
+          .update(dunningCases)
+          .set({ testClock: clock })
+          .where(and(eq(dunningCases.customerId, id), isNull(dunningCases.testClock))),
+      );
   }
   return out;
 }
 
 /** Writes objects already fetched from Stripe (by id, or by a list during a resync). */
-export async function writeObjects(deps: Pick<Services, "db" | "clock" | "audit" | "appBaseUrl" | "dunning" | "stripe" | "log">, why: SyncCause, fetched: Fetched, extra: Extra = {}): Promise<{ changed: number }> {
+export async function writeObjects(
+  deps: Pick<Services, "db" | "clock" | "audit" | "appBaseUrl" | "dunning" | "stripe" | "log">,
+  why: SyncCause,
+  fetched: Fetched,
+  extra: Extra = {},
+): Promise<{ changed: number }> {
   const { db } = deps;
   // Outside the commit, which may be rebuilt: each clock is read once per sync.
   const nowOn = clockReader(deps);

@@ -81,7 +81,9 @@ export const subscriptionClock = (subscription: typeof subscriptions) =>
   sql<string | null>`coalesce(${subscription.testClock}, (select c.test_clock from customers c where c.id = ${subscription.customerId}))`;
 
 /** An entitlement row's clock: that of the subscription deciding it, else of its customer. */
-export const entitlementClock = sql<string | null>`coalesce((select s.test_clock from subscriptions s where s.id = ${entitlements.subscriptionId}), (select c.test_clock from customers c where c.id = ${entitlements.customerId}))`;
+export const entitlementClock = sql<
+  string | null
+>`coalesce((select s.test_clock from subscriptions s where s.id = ${entitlements.subscriptionId}), (select c.test_clock from customers c where c.id = ${entitlements.customerId}))`;
 
 /** The test clock each user lives on (absent: real time). */
 export async function userClocks(db: Db, userIds: string[]): Promise<Map<string, string>> {

@@ -55,7 +55,14 @@ export async function trialEndingStatements(
         to,
         // An invalid one is ignored here as in the mirror, which this same sync logs it through.
         userId: metadataUserId(sub, () => {}) ?? metadataUserId(c, () => {}),
-        email: { template: "trial_ending", name: c.name ?? null, plan: planName(tier), trialEndsAt: trialEnd * 1000, hasPaymentMethod, amountAfterTrial: { amount: preview.amount_due, currency: preview.currency } },
+        email: {
+          template: "trial_ending",
+          name: c.name ?? null,
+          plan: planName(tier),
+          trialEndsAt: trialEnd * 1000,
+          hasPaymentMethod,
+          amountAfterTrial: { amount: preview.amount_due, currency: preview.currency },
+        },
       }),
     );
   }

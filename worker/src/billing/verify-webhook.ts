@@ -49,7 +49,10 @@ const malformedHeader = () =>
  * timestamp than the one checked here.
  */
 function signatureTimestamp(header: string): number | null {
-  const stamps = header.split(",").map((part) => part.split("=")).filter(([key]) => key === "t");
+  const stamps = header
+    .split(",")
+    .map((part) => part.split("="))
+    .filter(([key]) => key === "t");
   const value = stamps.length === 1 ? stamps[0]![1] : undefined;
   return value !== undefined && /^\d+$/.test(value) ? Number(value) : null;
 }

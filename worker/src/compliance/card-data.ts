@@ -31,8 +31,42 @@ export async function tableColumns(db: Db): Promise<Column[]> {
  * sensitive authentication data). Truncated card data (`last4`, `brand`, `exp_month`) is allowed
  * under SAQ A and is not flagged.
  */
-const CARD_TOKENS = new Set(["pan", "cvc", "cvc2", "cvv", "cvv2", "cid", "cav2", "cvn", "pin", "pinblock", "track1", "track2", "trackdata", "magstripe", "cardnumber", "cardnum", "ccnumber", "ccnum", "securitycode", "cardsecuritycode"]);
-const CARD_PHRASES = ["card_number", "card_num", "cc_number", "cc_num", "credit_card", "security_code", "verification_code", "primary_account", "account_number", "track_data", "pin_block", "full_card"];
+const CARD_TOKENS = new Set([
+  "pan",
+  "cvc",
+  "cvc2",
+  "cvv",
+  "cvv2",
+  "cid",
+  "cav2",
+  "cvn",
+  "pin",
+  "pinblock",
+  "track1",
+  "track2",
+  "trackdata",
+  "magstripe",
+  "cardnumber",
+  "cardnum",
+  "ccnumber",
+  "ccnum",
+  "securitycode",
+  "cardsecuritycode",
+]);
+const CARD_PHRASES = [
+  "card_number",
+  "card_num",
+  "cc_number",
+  "cc_num",
+  "credit_card",
+  "security_code",
+  "verification_code",
+  "primary_account",
+  "account_number",
+  "track_data",
+  "pin_block",
+  "full_card",
+];
 
 export function cardLikeColumn(name: string): string | null {
   const lower = name.toLowerCase().replace(/([a-z])([A-Z])/g, "$1_$2");
@@ -82,7 +116,16 @@ export async function scanForCardNumbers(db: Db, columns: Column[], opts: { batc
     byTable.set(c.table, [...(byTable.get(c.table) ?? []), c.column]);
   }
   const tables = [...byTable.keys()].sort((a, b) => (FIRST.includes(b) ? 1 : 0) - (FIRST.includes(a) ? 1 : 0) || a.localeCompare(b));
-  const result: ScanResult = { tables: tables.length, columns: [...byTable.values()].reduce((n, c) => n + c.length, 0), rows_scanned: 0, candidate_rows: 0, queries: 0, complete: true, findings_total: 0, findings: [] };
+  const result: ScanResult = {
+    tables: tables.length,
+    columns: [...byTable.values()].reduce((n, c) => n + c.length, 0),
+    rows_scanned: 0,
+    candidate_rows: 0,
+    queries: 0,
+    complete: true,
+    findings_total: 0,
+    findings: [],
+  };
   const maxFindings = opts.maxFindings ?? 20;
 
   for (const table of tables) {
@@ -101,7 +144,9 @@ export async function scanForCardNumbers(db: Db, columns: Column[], opts: { batc
         return result;
       }
       const limit = Math.min(opts.batch, opts.maxRows - result.rows_scanned);
-      const rows = await db.all<Record<string, unknown> & { hit: number; r: number | null; n: number | null }>(sql.raw(query.replace("rowid > ?", `rowid > ${after}`).replace("limit ?", `limit ${limit}`)));
+      const rows = await db.all<Record<string, unknown> & { hit: number; r: number | null; n: number | null }>(
+        sql.raw(query.replace("rowid > ?", `rowid > ${after}`).replace("limit ?", `limit ${limit}`)),
+      );
       result.queries++;
       const extent = rows.find((r) => r.hit === 0);
       const n = extent?.n ?? 0;

@@ -150,7 +150,14 @@ const definitions: Definition[] = [
       }
       const route = input.routes.find((r) => r.path === WEBHOOK_PATH && r.method === "post");
       const body = JSON.stringify({ id: "evt_compliance_probe", object: "event", type: "compliance.probe", created: Math.floor(s.clock.now() / 1000), data: { object: {} } });
-      const probe = await probed(input, new Request(`https://compliance.probe${WEBHOOK_PATH}`, { method: "POST", headers: { "content-type": "application/json", "stripe-signature": `t=${Math.floor(s.clock.now() / 1000)},v1=${"0".repeat(64)}` }, body }));
+      const probe = await probed(
+        input,
+        new Request(`https://compliance.probe${WEBHOOK_PATH}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "stripe-signature": `t=${Math.floor(s.clock.now() / 1000)},v1=${"0".repeat(64)}` },
+          body,
+        }),
+      );
       const refused = probe !== null && probe.status === 400 && probe.code === "invalid_signature";
       const ok = configError === null && secrets > 0 && route?.permission === "stripe_signature" && refused;
       const detail = configError
@@ -162,7 +169,11 @@ const definitions: Definition[] = [
             : !refused
               ? `A wrongly signed event was answered ${probe.status} ${probe.code ?? ""}, not refused with invalid_signature.`
               : `${secrets} webhook secret(s) configured; a wrongly signed event was refused (400 invalid_signature).`;
-      return { status: verdict(ok), detail, evidence: { secrets_configured: secrets, config_error: configError, route: route ? { method: "POST", path: WEBHOOK_PATH, permission: route.permission } : null, probe } };
+      return {
+        status: verdict(ok),
+        detail,
+        evidence: { secrets_configured: secrets, config_error: configError, route: route ? { method: "POST", path: WEBHOOK_PATH, permission: route.permission } : null, probe },
+      };
     },
   },
   {
@@ -180,7 +191,9 @@ const definitions: Definition[] = [
       const tables = new Set(columns.map((c) => c.table)).size;
       return {
         status: verdict(flagged.length === 0 && columns.length > 0),
-        detail: flagged.length ? `${flagged.length} column(s) look like card data: ${flagged.map((f) => `${f.table}.${f.column}`).join(", ")}.` : `${columns.length} columns in ${tables} tables, none named like card data.`,
+        detail: flagged.length
+          ? `${flagged.length} column(s) look like card data: ${flagged.map((f) => `${f.table}.${f.column}`).join(", ")}.`
+          : `${columns.length} columns in ${tables} tables, none named like card data.`,
         evidence: { tables, columns: columns.length, flagged },
       };
     },
@@ -222,7 +235,14 @@ const definitions: Definition[] = [
       return {
         status: verdict(ok),
         detail,
-        evidence: { rows_checked: result.rows_checked, head: result.head, checkpoint: result.checkpoint ? { ...result.checkpoint, at: iso(result.checkpoint.at) } : null, rows_after_checkpoint: after, first_broken: result.first_broken, checkpointing: result.checkpointing },
+        evidence: {
+          rows_checked: result.rows_checked,
+          head: result.head,
+          checkpoint: result.checkpoint ? { ...result.checkpoint, at: iso(result.checkpoint.at) } : null,
+          rows_after_checkpoint: after,
+          first_broken: result.first_broken,
+          checkpointing: result.checkpointing,
+        },
       };
     },
   },
@@ -235,13 +255,30 @@ const definitions: Definition[] = [
     async run(s, _input, policy) {
       const now = s.clock.now();
       const rows = await s.db
-        .select({ id: apiKeys.id, name: apiKeys.name, role: apiKeys.role, prefix: apiKeys.prefix, createdAt: apiKeys.createdAt, expiresAt: apiKeys.expiresAt, rotatedFrom: apiKeys.rotatedFrom, revokedAt: apiKeys.revokedAt })
+        .select({
+          id: apiKeys.id,
+          name: apiKeys.name,
+          role: apiKeys.role,
+          prefix: apiKeys.prefix,
+          createdAt: apiKeys.createdAt,
+          expiresAt: apiKeys.expiresAt,
+          rotatedFrom: apiKeys.rotatedFrom,
+          revokedAt: apiKeys.revokedAt,
+        })
         .from(apiKeys)
         .all();
       const active = rows.filter((k) => k.revokedAt === null && (k.expiresAt === null || k.expiresAt > now));
       const replaced = new Set(rows.map((k) => k.rotatedFrom).filter((id): id is string => id !== null));
       const maxAge = policy.apiKeyMaxAgeDays * DAY;
-      const view = (k: (typeof rows)[number]) => ({ id: k.id, name: k.name, role: k.role as Role, prefix: k.prefix, created_at: iso(k.createdAt), age_days: days(now - k.createdAt), expires_at: iso(k.expiresAt) });
+      const view = (k: (typeof rows)[number]) => ({
+        id: k.id,
+        name: k.name,
+        role: k.role as Role,
+        prefix: k.prefix,
+        created_at: iso(k.createdAt),
+        age_days: days(now - k.createdAt),
+        expires_at: iso(k.expiresAt),
+      });
       const overdue = active.filter((k) => now - k.createdAt > maxAge && !(replaced.has(k.id) && k.expiresAt !== null));
       const rotating = active.filter((k) => now - k.createdAt > maxAge && replaced.has(k.id) && k.expiresAt !== null);
       const oldest = active.reduce<number | null>((m, k) => (m === null || k.createdAt < m ? k.createdAt : m), null);
@@ -250,7 +287,13 @@ const definitions: Definition[] = [
         detail: overdue.length
           ? `${overdue.length} active key(s) older than ${policy.apiKeyMaxAgeDays} days: ${overdue.map((k) => `${k.prefix} (${k.name}, ${days(now - k.createdAt)} days)`).join(", ")}; rotate them (POST /v1/keys/{id}/rotate).`
           : `${active.length} active key(s), the oldest ${oldest === null ? "—" : `${days(now - oldest)} days old`}; policy ${policy.apiKeyMaxAgeDays} days.`,
-        evidence: { policy_days: policy.apiKeyMaxAgeDays, active: active.length, oldest_age_days: oldest === null ? null : days(now - oldest), overdue: overdue.map(view), rotating: rotating.map(view) },
+        evidence: {
+          policy_days: policy.apiKeyMaxAgeDays,
+          active: active.length,
+          oldest_age_days: oldest === null ? null : days(now - oldest),
+          overdue: overdue.map(view),
+          rotating: rotating.map(view),
+        },
       };
     },
   },
@@ -300,8 +343,14 @@ const definitions: Definition[] = [
     async run(_s, input) {
       const has = (b: unknown) => typeof b === "object" && b !== null && typeof (b as { limit?: unknown }).limit === "function";
       const bindings = { RATE_LIMIT_KEY: has(input.env.RATE_LIMIT_KEY), RATE_LIMIT_IP: has(input.env.RATE_LIMIT_IP) };
-      const missing = Object.entries(bindings).filter(([, v]) => !v).map(([k]) => k);
-      return { status: verdict(missing.length === 0), detail: missing.length ? `Missing rate limiting binding(s): ${missing.join(", ")} ([[ratelimits]] in wrangler.toml).` : "Both rate limiting bindings are bound.", evidence: { bindings } };
+      const missing = Object.entries(bindings)
+        .filter(([, v]) => !v)
+        .map(([k]) => k);
+      return {
+        status: verdict(missing.length === 0),
+        detail: missing.length ? `Missing rate limiting binding(s): ${missing.join(", ")} ([[ratelimits]] in wrangler.toml).` : "Both rate limiting bindings are bound.",
+        evidence: { bindings },
+      };
     },
   },
   {
@@ -362,8 +411,16 @@ const definitions: Definition[] = [
       const bad = [...openWrites, ...analystWrites, ...undeclared];
       return {
         status: verdict(bad.length === 0 && input.routes.length > 0),
-        detail: input.routesError ? `The route table could not be read: ${input.routesError}.` : bad.length ? `Routes that break the rule: ${bad.map((r) => `${r.method.toUpperCase()} ${r.path} (${r.permission})`).join(", ")}.` : `${input.routes.length} routes, each with a declared permission; no keyless or analyst write.`,
-        evidence: { routes: input.routes.length, by_permission: byPermission, keyless: input.routes.filter((r) => r.permission === "public" || r.permission === "stripe_signature").map((r) => `${r.method.toUpperCase()} ${r.path}`) },
+        detail: input.routesError
+          ? `The route table could not be read: ${input.routesError}.`
+          : bad.length
+            ? `Routes that break the rule: ${bad.map((r) => `${r.method.toUpperCase()} ${r.path} (${r.permission})`).join(", ")}.`
+            : `${input.routes.length} routes, each with a declared permission; no keyless or analyst write.`,
+        evidence: {
+          routes: input.routes.length,
+          by_permission: byPermission,
+          keyless: input.routes.filter((r) => r.permission === "public" || r.permission === "stripe_signature").map((r) => `${r.method.toUpperCase()} ${r.path}`),
+        },
       };
     },
   },
@@ -409,7 +466,18 @@ const definitions: Definition[] = [
             : sweep?.overdue
               ? "The retry cron (sweep) has not run within its gap."
               : `No parked event; ${lag.pending} pending${lag.oldest_pending_age_s === null ? "" : `, the oldest ${lag.oldest_pending_age_s} s`}.`;
-      return { status: verdict(ok), detail, evidence: { parked: parked.parked, parked_max: policy.parkedEventsMax, pending: lag.pending, oldest_pending_age_s: lag.oldest_pending_age_s, lag_limit_s: MONITORING_THRESHOLDS.webhookLagS, sweep_cron: sweep && { ...sweep, last_started_at: iso(sweep.last_started_at), last_finished_at: iso(sweep.last_finished_at) } } };
+      return {
+        status: verdict(ok),
+        detail,
+        evidence: {
+          parked: parked.parked,
+          parked_max: policy.parkedEventsMax,
+          pending: lag.pending,
+          oldest_pending_age_s: lag.oldest_pending_age_s,
+          lag_limit_s: MONITORING_THRESHOLDS.webhookLagS,
+          sweep_cron: sweep && { ...sweep, last_started_at: iso(sweep.last_started_at), last_finished_at: iso(sweep.last_finished_at) },
+        },
+      };
     },
   },
   {
@@ -430,7 +498,12 @@ const definitions: Definition[] = [
             : tick?.overdue
               ? "The dunning cron has not run within its gap."
               : `${backlog.open} open case(s), none overdue.`,
-        evidence: { open: backlog.open, overdue: backlog.overdue, overdue_max: policy.dunningOverdueMax, dunning_cron: tick && { ...tick, last_started_at: iso(tick.last_started_at), last_finished_at: iso(tick.last_finished_at) } },
+        evidence: {
+          open: backlog.open,
+          overdue: backlog.overdue,
+          overdue_max: policy.dunningOverdueMax,
+          dunning_cron: tick && { ...tick, last_started_at: iso(tick.last_started_at), last_finished_at: iso(tick.last_finished_at) },
+        },
       };
     },
   },

@@ -34,6 +34,12 @@ export function entitlementAsRead(userId: string, version: number | undefined): 
 
 /** The user has exactly these subscriptions, each as last written at its `syncedAt`. */
 export function userSubscriptionsAsRead(userId: string, rows: { id: string; syncedAt: number }[]): SQL {
-  const fingerprint = rows.length === 0 ? null : [...rows].sort((a, b) => (a.id < b.id ? -1 : 1)).map((r) => `${r.id}:${r.syncedAt}`).join(",");
+  const fingerprint =
+    rows.length === 0
+      ? null
+      : [...rows]
+          .sort((a, b) => (a.id < b.id ? -1 : 1))
+          .map((r) => `${r.id}:${r.syncedAt}`)
+          .join(",");
   return sql`(select group_concat(id || ':' || synced_at, ',') from (select id, synced_at from subscriptions where user_id = ${userId} order by id)) is ${fingerprint}`;
 }

@@ -112,10 +112,7 @@ export const stripeEvents = sqliteTable(
     lastError: text("last_error"),
     processedAt: integer("processed_at"),
   },
-  (t) => [
-    index("stripe_events_due_idx").on(t.status, t.nextAttemptAt),
-    index("stripe_events_created_idx").on(t.createdAt),
-  ],
+  (t) => [index("stripe_events_due_idx").on(t.status, t.nextAttemptAt), index("stripe_events_created_idx").on(t.createdAt)],
 );
 
 /** Small key/value state for crons: reconciliation checkpoints, resync cursors. */
@@ -291,10 +288,7 @@ export const customerCurrent = sqliteTable(
     mrr: integer("mrr").notNull(),
     standing: integer("standing").notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.customerId, t.currency, t.tier] }),
-    index("customer_current_currency_idx").on(t.currency, t.customerId, t.mrr, t.standing, t.tier),
-  ],
+  (t) => [primaryKey({ columns: [t.customerId, t.currency, t.tier] }), index("customer_current_currency_idx").on(t.currency, t.customerId, t.mrr, t.standing, t.tier)],
 );
 
 /**
@@ -420,25 +414,29 @@ export type EntitlementStatus = (typeof ENTITLEMENT_STATUSES)[number];
 const _sameStatuses: readonly EntitlementStatus[] = [] as SdkEntitlementStatus[];
 
 /** What each user may use now, recomputed in the same batch as every change that affects it. */
-export const entitlements = sqliteTable("entitlements", {
-  userId: text("user_id").primaryKey(),
-  customerId: text("customer_id"),
-  subscriptionId: text("subscription_id"),
-  tier: text("tier"),
-  status: text("status", { enum: ENTITLEMENT_STATUSES }).notNull(),
-  trialEnd: integer("trial_end"),
-  /** past_due: when access will be suspended. */
-  graceUntil: integer("grace_until"),
-  /** Set by dunning on day 21; cleared when the invoice is paid. */
-  suspendedAt: integer("suspended_at"),
-  currentPeriodEnd: integer("current_period_end"),
-  updatedAt: integer("updated_at").notNull(),
-  /** Bumped by every write: a write computed from version n lands only while the row is at n. */
-  version: integer("version").notNull().default(0),
-}, (t) => [
-  // The lapsed-grace sweep (every minute) reads past-due rows whose grace ended, not the table.
-  index("entitlements_grace_idx").on(t.status, t.graceUntil),
-]);
+export const entitlements = sqliteTable(
+  "entitlements",
+  {
+    userId: text("user_id").primaryKey(),
+    customerId: text("customer_id"),
+    subscriptionId: text("subscription_id"),
+    tier: text("tier"),
+    status: text("status", { enum: ENTITLEMENT_STATUSES }).notNull(),
+    trialEnd: integer("trial_end"),
+    /** past_due: when access will be suspended. */
+    graceUntil: integer("grace_until"),
+    /** Set by dunning on day 21; cleared when the invoice is paid. */
+    suspendedAt: integer("suspended_at"),
+    currentPeriodEnd: integer("current_period_end"),
+    updatedAt: integer("updated_at").notNull(),
+    /** Bumped by every write: a write computed from version n lands only while the row is at n. */
+    version: integer("version").notNull().default(0),
+  },
+  (t) => [
+    // The lapsed-grace sweep (every minute) reads past-due rows whose grace ended, not the table.
+    index("entitlements_grace_idx").on(t.status, t.graceUntil),
+  ],
+);
 
 /**
  * The entitlement changes feed (`GET /v1/entitlements/changes`): one row per write of an

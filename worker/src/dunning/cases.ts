@@ -83,12 +83,29 @@ export async function openCaseStatements(
   if (opening.length === 0) return [];
   const ids = [...new Set(opening.map((f) => f.invoiceId))];
   // Anchored at the invoice's first failure, even when a later one is reported first.
-  const stored = await s.db.select({ invoiceId: paymentAttempts.invoiceId, at: sql<number>`min(${paymentAttempts.at})` }).from(paymentAttempts).where(and(inArray(paymentAttempts.invoiceId, ids), eq(paymentAttempts.outcome, "failed"))).groupBy(paymentAttempts.invoiceId).all();
+  const stored = await s.db
+    .select({ invoiceId: paymentAttempts.invoiceId, at: sql<number>`min(${paymentAttempts.at})` })
+    .from(paymentAttempts)
+    .where(and(inArray(paymentAttempts.invoiceId, ids), eq(paymentAttempts.outcome, "failed")))
+    .groupBy(paymentAttempts.invoiceId)
+    .all();
   const firstFailure = new Map(stored.map((r) => [r.invoiceId, r.at]));
   for (const f of opening) firstFailure.set(f.invoiceId, Math.min(firstFailure.get(f.invoiceId) ?? Number.POSITIVE_INFINITY, f.at));
   const hard = opening.filter((f) => isHardDecline(f.declineCode, policy));
-  const contact = new Map([...(await contacts(s.db, hard.map((f) => f.customerId).filter((c) => !known.contact?.has(c)))), ...(known.contact ?? [])]);
-  const tier = new Map([...(await tiers(s.db, hard.map((f) => invoiceOf(f.invoiceId)!.subscriptionId!).filter((id) => !known.tier?.has(id)))), ...(known.tier ?? [])]);
+  const contact = new Map([
+    ...(await contacts(
+      s.db,
+      hard.map((f) => f.customerId).filter((c) => !known.contact?.has(c)),
+    )),
+    ...(known.contact ?? []),
+  ]);
+  const tier = new Map([
+    ...(await tiers(
+      s.db,
+      hard.map((f) => invoiceOf(f.invoiceId)!.subscriptionId!).filter((id) => !known.tier?.has(id)),
+    )),
+    ...(known.tier ?? []),
+  ]);
   const now = s.clock.now();
   const first = nextStage(null, policy)!;
   const suspension = policy.stages.find((st) => st.stage === "suspended") ?? policy.stages.at(-1)!;
@@ -105,9 +122,25 @@ export async function openCaseStatements(
       s.db
         .insert(dunningCases)
         .values({
-          id, invoiceId: f.invoiceId, subscriptionId: inv.subscriptionId!, customerId: f.customerId, userId: inv.userId, testClock: inv.testClock, anchorAt,
-          status: "open", stage: null, nextActionAt: nextRetryAt === null ? firstStageAt : Math.min(firstStageAt, nextRetryAt), amount: f.amount, currency: f.currency,
-          declineCode: f.declineCode, lastDeclineCode: f.declineCode, retries: 0, nextRetryAt, stripeNextAttemptAt: inv.nextPaymentAttempt, openedAt: now, closedAt: null,
+          id,
+          invoiceId: f.invoiceId,
+          subscriptionId: inv.subscriptionId!,
+          customerId: f.customerId,
+          userId: inv.userId,
+          testClock: inv.testClock,
+          anchorAt,
+          status: "open",
+          stage: null,
+          nextActionAt: nextRetryAt === null ? firstStageAt : Math.min(firstStageAt, nextRetryAt),
+          amount: f.amount,
+          currency: f.currency,
+          declineCode: f.declineCode,
+          lastDeclineCode: f.declineCode,
+          retries: 0,
+          nextRetryAt,
+          stripeNextAttemptAt: inv.nextPaymentAttempt,
+          openedAt: now,
+          closedAt: null,
         })
         // A later failure of the same invoice (a retry by Stripe, the portal, the worker): the
         // case keeps its anchor and stage and learns the latest decline and Stripe's next
@@ -126,7 +159,14 @@ export async function openCaseStatements(
           key: `${id}:hard_decline`,
           to,
           userId: inv.userId,
-          email: { template: "hard_decline", name: contact.get(f.customerId)?.name ?? null, plan: planName(tier.get(inv.subscriptionId!)), amountDue: { amount: f.amount, currency: f.currency }, hasPaymentMethod: true, suspendAt: stageAt(anchorAt, suspension.day) },
+          email: {
+            template: "hard_decline",
+            name: contact.get(f.customerId)?.name ?? null,
+            plan: planName(tier.get(inv.subscriptionId!)),
+            amountDue: { amount: f.amount, currency: f.currency },
+            hasPaymentMethod: true,
+            suspendAt: stageAt(anchorAt, suspension.day),
+          },
         }),
       );
     }
@@ -149,13 +189,42 @@ export async function closeCaseStatements(
   const out: BatchItem<"sqlite">[] = [];
   const closing = settled.filter((i) => i.status === "paid" || i.status === "void" || i.status === "uncollectible");
   if (closing.length > 0) {
-    const cases = await s.db.select().from(dunningCases).where(and(inArray(dunningCases.invoiceId, closing.map((i) => i.id)), inArray(dunningCases.status, ["open", "suspended"]))).all();
-    const contact = new Map([...(await contacts(s.db, cases.map((c) => c.customerId).filter((c) => !known.contact?.has(c)))), ...(known.contact ?? [])]);
-    const tier = new Map([...(await tiers(s.db, cases.map((c) => c.subscriptionId).filter((id) => !known.tier?.has(id)))), ...(known.tier ?? [])]);
+    const cases = await s.db
+      .select()
+      .from(dunningCases)
+      .where(
+        and(
+          inArray(
+            dunningCases.invoiceId,
+            closing.map((i) => i.id),
+          ),
+          inArray(dunningCases.status, ["open", "suspended"]),
+        ),
+      )
+      .all();
+    const contact = new Map([
+      ...(await contacts(
+        s.db,
+        cases.map((c) => c.customerId).filter((c) => !known.contact?.has(c)),
+      )),
+      ...(known.contact ?? []),
+    ]);
+    const tier = new Map([
+      ...(await tiers(
+        s.db,
+        cases.map((c) => c.subscriptionId).filter((id) => !known.tier?.has(id)),
+      )),
+      ...(known.tier ?? []),
+    ]);
     for (const c of cases) {
       const inv = closing.find((i) => i.id === c.invoiceId)!;
       const recovered = inv.status === "paid";
-      out.push(s.db.update(dunningCases).set({ status: recovered ? "recovered" : "canceled", nextActionAt: null, closedAt: at }).where(and(eq(dunningCases.id, c.id), inArray(dunningCases.status, ["open", "suspended"]))));
+      out.push(
+        s.db
+          .update(dunningCases)
+          .set({ status: recovered ? "recovered" : "canceled", nextActionAt: null, closedAt: at })
+          .where(and(eq(dunningCases.id, c.id), inArray(dunningCases.status, ["open", "suspended"]))),
+      );
       const to = contact.get(c.customerId)?.email;
       if (recovered && to && isEmailAddress(to)) {
         out.push(
@@ -163,14 +232,24 @@ export async function closeCaseStatements(
             key: `${c.id}:payment_recovered`,
             to,
             userId: c.userId,
-            email: { template: "payment_recovered", name: contact.get(c.customerId)?.name ?? null, plan: planName(tier.get(c.subscriptionId)), amountPaid: { amount: inv.amountPaid || c.amount, currency: inv.currency } },
+            email: {
+              template: "payment_recovered",
+              name: contact.get(c.customerId)?.name ?? null,
+              plan: planName(tier.get(c.subscriptionId)),
+              amountPaid: { amount: inv.amountPaid || c.amount, currency: inv.currency },
+            },
           }),
         );
       }
     }
   }
   if (endedSubscriptions.length > 0) {
-    out.push(s.db.update(dunningCases).set({ status: "canceled", nextActionAt: null, closedAt: at }).where(and(inArray(dunningCases.subscriptionId, endedSubscriptions), inArray(dunningCases.status, ["open", "suspended"]))));
+    out.push(
+      s.db
+        .update(dunningCases)
+        .set({ status: "canceled", nextActionAt: null, closedAt: at })
+        .where(and(inArray(dunningCases.subscriptionId, endedSubscriptions), inArray(dunningCases.status, ["open", "suspended"]))),
+    );
   }
   return out;
 }

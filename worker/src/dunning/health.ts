@@ -15,7 +15,11 @@ export interface DunningWarning {
 
 export async function dunningWarnings(s: Pick<Services, "db" | "dunning">): Promise<DunningWarning[]> {
   if (s.dunning.retries.by !== "worker") return [];
-  const row = await s.db.select({ n: sql<number>`count(*)` }).from(dunningCases).where(and(eq(dunningCases.status, "open"), isNotNull(dunningCases.stripeNextAttemptAt))).get();
+  const row = await s.db
+    .select({ n: sql<number>`count(*)` })
+    .from(dunningCases)
+    .where(and(eq(dunningCases.status, "open"), isNotNull(dunningCases.stripeNextAttemptAt)))
+    .get();
   const cases = Number(row?.n ?? 0);
   if (cases === 0) return [];
   return [

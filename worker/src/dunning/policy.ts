@@ -64,7 +64,8 @@ const Policy = z
       if (p.retries.days[i]! <= p.retries.days[i - 1]!) ctx.addIssue({ code: "custom", path: ["retries", "days", i], message: "retry days must increase" });
     }
     if (suspension && p.retries.days.some((d) => d >= suspension.day)) ctx.addIssue({ code: "custom", path: ["retries", "days"], message: "every retry must come before the suspension" });
-    if (p.retries.payday && new Date(`${p.retries.payday.anchor}T00:00:00Z`).getUTCDay() !== 5) ctx.addIssue({ code: "custom", path: ["retries", "payday", "anchor"], message: "the payday anchor must be a Friday" });
+    if (p.retries.payday && new Date(`${p.retries.payday.anchor}T00:00:00Z`).getUTCDay() !== 5)
+      ctx.addIssue({ code: "custom", path: ["retries", "payday", "anchor"], message: "the payday anchor must be a Friday" });
   });
 
 export type DunningPolicy = z.infer<typeof Policy>;
@@ -101,8 +102,18 @@ export const dunningPolicy: DunningPolicy = Policy.parse({
 });
 
 /** The policy with a deployment's overrides (env vars DUNNING_*), validated by the same schema. */
-export function withOverrides(base: DunningPolicy, o: { retriesBy?: "worker" | "stripe" | undefined; paydayAnchor?: string | "off" | undefined; cancelAfterSuspensionDays?: number | null | undefined }): DunningPolicy {
-  const payday = o.paydayAnchor === "off" ? null : o.paydayAnchor && base.retries.payday ? { ...base.retries.payday, anchor: o.paydayAnchor } : o.paydayAnchor ? { anchor: o.paydayAnchor, everyDays: 14, hourUtc: 14 } : base.retries.payday;
+export function withOverrides(
+  base: DunningPolicy,
+  o: { retriesBy?: "worker" | "stripe" | undefined; paydayAnchor?: string | "off" | undefined; cancelAfterSuspensionDays?: number | null | undefined },
+): DunningPolicy {
+  const payday =
+    o.paydayAnchor === "off"
+      ? null
+      : o.paydayAnchor && base.retries.payday
+        ? { ...base.retries.payday, anchor: o.paydayAnchor }
+        : o.paydayAnchor
+          ? { anchor: o.paydayAnchor, everyDays: 14, hourUtc: 14 }
+          : base.retries.payday;
   return Policy.parse({
     ...base,
     retries: { ...base.retries, by: o.retriesBy ?? base.retries.by, payday },

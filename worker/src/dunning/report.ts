@@ -10,10 +10,23 @@ import { dunningPolicy, nextStage, stageAt, type DunningPolicy, type DunningStag
 
 export interface DunningReport {
   open: {
-    caseId: string; invoiceId: string; subscriptionId: string; customerId: string; userId: string | null; stage: string | null;
+    caseId: string;
+    invoiceId: string;
+    subscriptionId: string;
+    customerId: string;
+    userId: string | null;
+    stage: string | null;
     /** The next stage, or the worker's next retry (`retry_<n>`), whichever comes first. */
-    nextAction: string | null; nextActionAt: number | null; anchorAt: number; amount: number; currency: string; declineCode: string | null;
-    lastDeclineCode: string | null; retries: number; nextRetryAt: number | null; stripeNextAttemptAt: number | null;
+    nextAction: string | null;
+    nextActionAt: number | null;
+    anchorAt: number;
+    amount: number;
+    currency: string;
+    declineCode: string | null;
+    lastDeclineCode: string | null;
+    retries: number;
+    nextRetryAt: number | null;
+    stripeNextAttemptAt: number | null;
   }[];
   byStage: { stage: string; cases: number; recovered: number; rate: number }[];
   byDeclineCode: { declineCode: string; cases: number; recovered: number; rate: number }[];
@@ -33,9 +46,22 @@ export async function dunningReport(db: Db, limit: number, policy: DunningPolicy
       const stage = nextStage(c.stage as DunningStage | null, policy);
       const retryFirst = c.nextRetryAt !== null && (!stage || c.nextRetryAt <= stageAt(c.anchorAt, stage.day));
       return {
-        caseId: c.id, invoiceId: c.invoiceId, subscriptionId: c.subscriptionId, customerId: c.customerId, userId: c.userId, stage: c.stage,
-        nextAction: retryFirst ? `retry_${c.retries + 1}` : (stage?.stage ?? null), nextActionAt: c.nextActionAt, anchorAt: c.anchorAt, amount: c.amount, currency: c.currency, declineCode: c.declineCode,
-        lastDeclineCode: c.lastDeclineCode, retries: c.retries, nextRetryAt: c.nextRetryAt, stripeNextAttemptAt: c.stripeNextAttemptAt,
+        caseId: c.id,
+        invoiceId: c.invoiceId,
+        subscriptionId: c.subscriptionId,
+        customerId: c.customerId,
+        userId: c.userId,
+        stage: c.stage,
+        nextAction: retryFirst ? `retry_${c.retries + 1}` : (stage?.stage ?? null),
+        nextActionAt: c.nextActionAt,
+        anchorAt: c.anchorAt,
+        amount: c.amount,
+        currency: c.currency,
+        declineCode: c.declineCode,
+        lastDeclineCode: c.lastDeclineCode,
+        retries: c.retries,
+        nextRetryAt: c.nextRetryAt,
+        stripeNextAttemptAt: c.stripeNextAttemptAt,
       };
     }),
     byStage: byStage.map((r) => ({ stage: r.stage, cases: Number(r.cases), recovered: Number(r.recovered ?? 0), rate: rate(Number(r.recovered ?? 0), Number(r.cases)) })),

@@ -75,14 +75,27 @@ export async function dunningTick(s: TickDeps, policy: DunningPolicy = s.dunning
       .all();
   const run = async (cases: Case[], now: number) => {
     // One query for the cases' plans, not one per case.
-    const tierOf = await tiers(s.db, cases.map((c) => c.subscriptionId));
+    const tierOf = await tiers(
+      s.db,
+      cases.map((c) => c.subscriptionId),
+    );
     for (const c of cases) await advance(s, c, now, policy, contacts, tierOf.get(c.subscriptionId) ?? null, result);
   };
   await run(await due(null, wallNow), wallNow);
   // Test mode only: customers on Stripe test clocks, each clock's frozen time read once.
-  const clocks = await s.db.selectDistinct({ clock: dunningCases.testClock }).from(dunningCases).where(and(inArray(dunningCases.status, ["open", "suspended"]), isNotNull(dunningCases.testClock), isNotNull(dunningCases.nextActionAt))).all();
+  const clocks = await s.db
+    .selectDistinct({ clock: dunningCases.testClock })
+    .from(dunningCases)
+    .where(and(inArray(dunningCases.status, ["open", "suspended"]), isNotNull(dunningCases.testClock), isNotNull(dunningCases.nextActionAt)))
+    .all();
   // A clock that cannot be read is left out: its cases wait for the next tick.
-  for (const [clock, now] of (await clockTimes(s, clocks.map((c) => c.clock))).clocks) await run(await due(clock, now), now);
+  for (const [clock, now] of (
+    await clockTimes(
+      s,
+      clocks.map((c) => c.clock),
+    )
+  ).clocks)
+    await run(await due(clock, now), now);
   return result;
 }
 
@@ -163,7 +176,8 @@ async function stillUnpaid(s: TickDeps, c: Case, now: number): Promise<boolean> 
 type Attempt = { outcome: "paid" } | { outcome: "declined"; declineCode: string | null } | { outcome: "settled" } | { outcome: "no_payment_method" };
 
 /** Stripe refuses to attempt at all when there is nothing to charge ("no attached payment source or default payment method"). */
-const noPaymentMethod = (e: InstanceType<typeof Stripe.errors.StripeInvalidRequestError>) => e.code === "missing" || /no attached payment source|no default payment method|no active card/i.test(e.message);
+const noPaymentMethod = (e: InstanceType<typeof Stripe.errors.StripeInvalidRequestError>) =>
+  e.code === "missing" || /no attached payment source|no default payment method|no active card/i.test(e.message);
 
 /**
  * One attempt at the invoice, made once however often it is asked for (Stripe's idempotency key).
@@ -177,7 +191,8 @@ async function payOnce(s: TickDeps, c: Case): Promise<Attempt> {
   } catch (error) {
     if (error instanceof Stripe.errors.StripeCardError) return { outcome: "declined", declineCode: error.decline_code ?? error.code ?? null };
     // Paid or voided meanwhile (the portal, the hosted page): the webhook closes the case.
-    if (error instanceof Stripe.errors.StripeInvalidRequestError && ["invoice_already_paid", "invoice_not_editable", "invoice_payment_intent_requires_action"].includes(error.code ?? "")) return { outcome: "settled" };
+    if (error instanceof Stripe.errors.StripeInvalidRequestError && ["invoice_already_paid", "invoice_not_editable", "invoice_payment_intent_requires_action"].includes(error.code ?? ""))
+      return { outcome: "settled" };
     // Nothing to charge: the slot is used and the stage emails ("add a card") go on.
     if (error instanceof Stripe.errors.StripeInvalidRequestError && noPaymentMethod(error)) return { outcome: "no_payment_method" };
     throw error;
@@ -200,7 +215,9 @@ async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolic
   const outcome = await s.audit.commit(async () => {
     const cur = await s.db.select().from(dunningCases).where(eq(dunningCases.id, c.id)).get();
     if (!cur || cur.status !== "open" || cur.retries !== c.retries || cur.nextRetryAt !== c.nextRetryAt) return { statements: [], entries: [], result: null };
-    const statements: BatchItem<"sqlite">[] = [guard(s.db, sql`(select count(*) from dunning_cases where id = ${c.id} and status = 'open' and retries = ${c.retries} and next_retry_at = ${c.nextRetryAt}) = 1`)];
+    const statements: BatchItem<"sqlite">[] = [
+      guard(s.db, sql`(select count(*) from dunning_cases where id = ${c.id} and status = 'open' and retries = ${c.retries} and next_retry_at = ${c.nextRetryAt}) = 1`),
+    ];
     const entries: AuditEntry[] = [];
     const moved = and(eq(dunningCases.id, c.id), eq(dunningCases.status, "open"), eq(dunningCases.retries, c.retries));
     const pendingStage = nextStage(cur.stage as DunningStage | null, policy);
@@ -210,7 +227,13 @@ async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolic
       statements.push(s.db.update(dunningCases).set({ nextRetryAt: null, nextActionAt: stageNext }).where(moved));
       return { statements, entries, result: "none" };
     }
-    for (let k = c.retries; k < slot; k++) statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step: `retry_${k + 1}`, outcome: "skipped", at: now, emailKey: null }).onConflictDoNothing());
+    for (let k = c.retries; k < slot; k++)
+      statements.push(
+        s.db
+          .insert(dunningSteps)
+          .values({ caseId: c.id, step: `retry_${k + 1}`, outcome: "skipped", at: now, emailKey: null })
+          .onConflictDoNothing(),
+      );
     const email = (key: string, input: EmailInput) => {
       if (!contact?.email || !isEmailAddress(contact.email)) return null;
       statements.push(enqueueEmail(s, { key, to: contact.email, userId: c.userId, email: input }));
@@ -220,17 +243,47 @@ async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolic
       // The sync would close it too when invoice.paid arrives; closing here keeps the next tick from sending a stage email first.
       const key = email(`${c.id}:payment_recovered`, { template: "payment_recovered", name: contact?.name ?? null, plan: planName(tier), amountPaid: { amount: c.amount, currency: c.currency } });
       statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step, outcome: "paid", at: now, emailKey: key }).onConflictDoNothing());
-      statements.push(s.db.update(dunningCases).set({ status: "recovered", retries: slot + 1, nextRetryAt: null, nextActionAt: null, closedAt: now }).where(moved));
+      statements.push(
+        s.db
+          .update(dunningCases)
+          .set({ status: "recovered", retries: slot + 1, nextRetryAt: null, nextActionAt: null, closedAt: now })
+          .where(moved),
+      );
     } else {
       const declineCode = attempt.outcome === "declined" ? (attempt.declineCode ?? cur.lastDeclineCode) : cur.lastDeclineCode;
       const hard = attempt.outcome === "declined" && isHardDecline(declineCode, policy);
       const nextRetryAt = attempt.outcome === "settled" || hard ? null : retryAt(c.anchorAt, slot + 1, now, declineCode, policy);
       const suspendAt = stageAt(c.anchorAt, (policy.stages.find((st) => st.stage === "suspended") ?? policy.stages.at(-1)!).day);
-      const key = hard ? email(`${c.id}:hard_decline`, { template: "hard_decline", name: contact?.name ?? null, plan: planName(tier), amountDue: { amount: c.amount, currency: c.currency }, hasPaymentMethod: contact?.hasPaymentMethod ?? true, suspendAt }) : null;
-      statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step, outcome: attempt.outcome === "declined" ? "declined" : "skipped", at: now, emailKey: key }).onConflictDoNothing());
-      statements.push(s.db.update(dunningCases).set({ retries: slot + 1, lastDeclineCode: declineCode, nextRetryAt, nextActionAt: nextAction(stageNext, nextRetryAt) }).where(moved));
+      const key = hard
+        ? email(`${c.id}:hard_decline`, {
+            template: "hard_decline",
+            name: contact?.name ?? null,
+            plan: planName(tier),
+            amountDue: { amount: c.amount, currency: c.currency },
+            hasPaymentMethod: contact?.hasPaymentMethod ?? true,
+            suspendAt,
+          })
+        : null;
+      statements.push(
+        s.db
+          .insert(dunningSteps)
+          .values({ caseId: c.id, step, outcome: attempt.outcome === "declined" ? "declined" : "skipped", at: now, emailKey: key })
+          .onConflictDoNothing(),
+      );
+      statements.push(
+        s.db
+          .update(dunningCases)
+          .set({ retries: slot + 1, lastDeclineCode: declineCode, nextRetryAt, nextActionAt: nextAction(stageNext, nextRetryAt) })
+          .where(moved),
+      );
     }
-    entries.push({ actor: { type: "cron", id: "dunning" }, action: "dunning.retry", subject: { type: "dunning_case", id: c.id }, before: { retries: c.retries }, after: { step, outcome: attempt.outcome, skipped: slot - c.retries } });
+    entries.push({
+      actor: { type: "cron", id: "dunning" },
+      action: "dunning.retry",
+      subject: { type: "dunning_case", id: c.id },
+      before: { retries: c.retries },
+      after: { step, outcome: attempt.outcome, skipped: slot - c.retries },
+    });
     return { statements, entries, result: `${c.id}:${step}:${attempt.outcome}` };
   });
   if (outcome === null) {
@@ -263,7 +316,11 @@ async function cancelStep(s: TickDeps, c: Case, now: number, policy: DunningPoli
   const suspendAt = stageAt(c.anchorAt, (policy.stages.find((st) => st.stage === "suspended") ?? policy.stages.at(-1)!).day);
   const cancelAt = policy.cancelAfterSuspensionDays === null ? null : suspendAt + policy.cancelAfterSuspensionDays * DAY;
   if (cancelAt === null || cancelAt > now) {
-    await s.db.update(dunningCases).set({ nextActionAt: cancelAt }).where(and(eq(dunningCases.id, c.id), eq(dunningCases.status, "suspended"), eq(dunningCases.nextActionAt, c.nextActionAt!))).run();
+    await s.db
+      .update(dunningCases)
+      .set({ nextActionAt: cancelAt })
+      .where(and(eq(dunningCases.id, c.id), eq(dunningCases.status, "suspended"), eq(dunningCases.nextActionAt, c.nextActionAt!)))
+      .run();
     return;
   }
   // Paid since the suspension (its webhook not processed yet): never cancel a paying customer.
@@ -294,16 +351,46 @@ async function cancelStep(s: TickDeps, c: Case, now: number, policy: DunningPoli
   const key = `${c.id}:subscription_canceled`;
   const done = await s.audit.commit(async () => {
     const cur = await s.db.select().from(dunningCases).where(eq(dunningCases.id, c.id)).get();
-    const recorded = await s.db.select({ step: dunningSteps.step }).from(dunningSteps).where(and(eq(dunningSteps.caseId, c.id), eq(dunningSteps.step, "subscription_canceled"))).get();
+    const recorded = await s.db
+      .select({ step: dunningSteps.step })
+      .from(dunningSteps)
+      .where(and(eq(dunningSteps.caseId, c.id), eq(dunningSteps.step, "subscription_canceled")))
+      .get();
     if (!cur || recorded || (cur.status !== "suspended" && cur.status !== "canceled")) return { statements: [], entries: [], result: null };
     const emailed = contact.email !== null && isEmailAddress(contact.email);
     const statements: BatchItem<"sqlite">[] = [guard(s.db, sql`(select count(*) from dunning_steps where case_id = ${c.id} and step = 'subscription_canceled') = 0`)];
-    statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step: "subscription_canceled", outcome: "done", at: now, emailKey: emailed ? key : null }).onConflictDoNothing());
-    if (emailed) statements.push(enqueueEmail(s, { key, to: contact.email!, userId: c.userId, email: { template: "subscription_canceled", name: contact.name, plan: planName(tier), amountUnpaid: { amount: c.amount, currency: c.currency } } }));
-    statements.push(s.db.update(dunningCases).set({ status: "canceled", nextActionAt: null, closedAt: now }).where(and(eq(dunningCases.id, c.id), inArray(dunningCases.status, ["suspended", "canceled"]))));
+    statements.push(
+      s.db
+        .insert(dunningSteps)
+        .values({ caseId: c.id, step: "subscription_canceled", outcome: "done", at: now, emailKey: emailed ? key : null })
+        .onConflictDoNothing(),
+    );
+    if (emailed)
+      statements.push(
+        enqueueEmail(s, {
+          key,
+          to: contact.email!,
+          userId: c.userId,
+          email: { template: "subscription_canceled", name: contact.name, plan: planName(tier), amountUnpaid: { amount: c.amount, currency: c.currency } },
+        }),
+      );
+    statements.push(
+      s.db
+        .update(dunningCases)
+        .set({ status: "canceled", nextActionAt: null, closedAt: now })
+        .where(and(eq(dunningCases.id, c.id), inArray(dunningCases.status, ["suspended", "canceled"]))),
+    );
     return {
       statements,
-      entries: [{ actor: { type: "cron", id: "dunning" }, action: "dunning.subscription_canceled", subject: { type: "dunning_case", id: c.id }, before: { subscription: c.subscriptionId }, after: { canceled: true, uncollectible: marked, emailed } }],
+      entries: [
+        {
+          actor: { type: "cron", id: "dunning" },
+          action: "dunning.subscription_canceled",
+          subject: { type: "dunning_case", id: c.id },
+          before: { subscription: c.subscriptionId },
+          after: { canceled: true, uncollectible: marked, emailed },
+        },
+      ],
       result: `${c.id}:subscription_canceled`,
     };
   });
@@ -327,7 +414,16 @@ async function stageStep(s: TickDeps, selected: Case, now: number, policy: Dunni
     const { latest, skipped, nextActionAt: stageNext } = dueStages(c, now, policy);
     if (!latest) {
       // Nothing due after all (the policy changed): just move the next action.
-      return { statements: [s.db.update(dunningCases).set({ nextActionAt: nextAction(stageNext, c.nextRetryAt) }).where(and(eq(dunningCases.id, c.id), eq(dunningCases.nextActionAt, c.nextActionAt)))], entries: [], result: null };
+      return {
+        statements: [
+          s.db
+            .update(dunningCases)
+            .set({ nextActionAt: nextAction(stageNext, c.nextRetryAt) })
+            .where(and(eq(dunningCases.id, c.id), eq(dunningCases.nextActionAt, c.nextActionAt))),
+        ],
+        entries: [],
+        result: null,
+      };
     }
     const suspending = latest.stage === "suspended";
     // After the suspension no retry is left; the next action is the cancellation, if the policy has one.
@@ -348,7 +444,12 @@ async function stageStep(s: TickDeps, selected: Case, now: number, policy: Dunni
     const key = `${c.id}:${latest.stage}`;
     const emailed = sendEmail && contact.email !== null && isEmailAddress(contact.email);
     for (const st of skipped) statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step: st.stage, outcome: "skipped", at: now, emailKey: null }).onConflictDoNothing());
-    statements.push(s.db.insert(dunningSteps).values({ caseId: c.id, step: latest.stage, outcome: "done", at: now, emailKey: emailed ? key : null }).onConflictDoNothing());
+    statements.push(
+      s.db
+        .insert(dunningSteps)
+        .values({ caseId: c.id, step: latest.stage, outcome: "done", at: now, emailKey: emailed ? key : null })
+        .onConflictDoNothing(),
+    );
     if (emailed) statements.push(enqueueEmail(s, { key, to: contact.email!, userId: c.userId, email: emailFor(latest.stage, c, contact, planName(tier), suspendAt, nextActionAt) }));
     statements.push(
       s.db
@@ -356,7 +457,13 @@ async function stageStep(s: TickDeps, selected: Case, now: number, policy: Dunni
         .set({ stage: latest.stage, nextActionAt, ...(suspending ? { status: "suspended" as const, closedAt: now, nextRetryAt: null } : {}) })
         .where(and(eq(dunningCases.id, c.id), eq(dunningCases.status, "open"), eq(dunningCases.nextActionAt, c.nextActionAt))),
     );
-    entries.push({ actor: { type: "cron", id: "dunning" }, action: `dunning.${latest.stage}`, subject: { type: "dunning_case", id: c.id }, before: { stage: c.stage }, after: { stage: latest.stage, skipped: skipped.map((st) => st.stage), emailed } });
+    entries.push({
+      actor: { type: "cron", id: "dunning" },
+      action: `dunning.${latest.stage}`,
+      subject: { type: "dunning_case", id: c.id },
+      before: { stage: c.stage },
+      after: { stage: latest.stage, skipped: skipped.map((st) => st.stage), emailed },
+    });
     return { statements, entries, result: { done: key, skipped: skipped.map((st) => `${c.id}:${st.stage}`) } };
   });
   if (outcome) {
@@ -380,9 +487,16 @@ function emailFor(stage: DunningStage, c: Case, contact: Contact, plan: string, 
 export async function dunningTickCases(s: TickDeps, caseIds: string[], policy: DunningPolicy = s.dunning): Promise<TickResult> {
   const result: TickResult = { done: [], retried: [], skipped: [], lost: 0, failed: 0 };
   if (caseIds.length === 0) return result;
-  const cases = await s.db.select().from(dunningCases).where(and(inArray(dunningCases.id, caseIds), inArray(dunningCases.status, ["open", "suspended"]), isNotNull(dunningCases.nextActionAt))).all();
+  const cases = await s.db
+    .select()
+    .from(dunningCases)
+    .where(and(inArray(dunningCases.id, caseIds), inArray(dunningCases.status, ["open", "suspended"]), isNotNull(dunningCases.nextActionAt)))
+    .all();
   const contacts = new Map<string, Promise<Contact>>();
-  const tierOf = await tiers(s.db, cases.map((c) => c.subscriptionId));
+  const tierOf = await tiers(
+    s.db,
+    cases.map((c) => c.subscriptionId),
+  );
   const nowOn = clockReader(s);
   for (const c of cases) {
     const now = await nowOn(c.testClock);

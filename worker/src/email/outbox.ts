@@ -31,7 +31,6 @@ export function isEmailAddress(to: string): boolean {
   return to.length <= 254 && ADDRESS.test(to);
 }
 
-
 /**
  * The INSERT ... ON CONFLICT DO NOTHING of one rendered email, due now: put it in your own D1
  * batch (`db.batch([..., enqueueEmail(s, e)])`) so the email is stored with the change it
@@ -39,12 +38,24 @@ export function isEmailAddress(to: string): boolean {
  */
 export function enqueueEmail(s: Pick<Services, "db" | "clock" | "appBaseUrl">, e: EmailToEnqueue) {
   if (!e.key || e.key.length > 200) throw new DomainError("validation_failed", "An email's idempotency key must be 1–200 characters.", { errors: [{ field: "key", message: "1–200 characters" }] });
-  if (e.to.length > 254 || !ADDRESS.test(e.to)) throw new DomainError("validation_failed", `Not an email address: ${JSON.stringify(e.to.slice(0, 100))}.`, { errors: [{ field: "to", message: "not an email address" }] });
+  if (e.to.length > 254 || !ADDRESS.test(e.to))
+    throw new DomainError("validation_failed", `Not an email address: ${JSON.stringify(e.to.slice(0, 100))}.`, { errors: [{ field: "to", message: "not an email address" }] });
   const rendered = renderEmail(e.email, { billingUrl: `${s.appBaseUrl}/billing` });
   const now = s.clock.now();
   return s.db
     .insert(emailOutbox)
-    .values({ id: `em_${randomHex(12)}`, idempotencyKey: e.key, to: e.to, userId: e.userId ?? null, template: e.email.template, ...rendered, status: "pending", attempts: 0, nextAttemptAt: now, createdAt: now })
+    .values({
+      id: `em_${randomHex(12)}`,
+      idempotencyKey: e.key,
+      to: e.to,
+      userId: e.userId ?? null,
+      template: e.email.template,
+      ...rendered,
+      status: "pending",
+      attempts: 0,
+      nextAttemptAt: now,
+      createdAt: now,
+    })
     .onConflictDoNothing({ target: emailOutbox.idempotencyKey });
 }
 
@@ -59,13 +70,19 @@ export async function emailByKey(db: Db, key: string): Promise<EmailRow | undefi
 }
 
 /** Newest first; `startingAfter` is the last email id of the previous page. */
-export async function listEmails(db: Db, f: { userId?: string | undefined; status?: EmailStatus | undefined; startingAfter?: string | undefined; limit: number }): Promise<{ rows: EmailRow[]; hasMore: boolean }> {
+export async function listEmails(
+  db: Db,
+  f: { userId?: string | undefined; status?: EmailStatus | undefined; startingAfter?: string | undefined; limit: number },
+): Promise<{ rows: EmailRow[]; hasMore: boolean }> {
   const where: SQL[] = [];
   if (f.userId !== undefined) where.push(eq(emailOutbox.userId, f.userId));
   if (f.status !== undefined) where.push(eq(emailOutbox.status, f.status));
   if (f.startingAfter !== undefined) {
     const cursor = await db.select({ id: emailOutbox.id, createdAt: emailOutbox.createdAt }).from(emailOutbox).where(eq(emailOutbox.id, f.startingAfter)).get();
-    if (!cursor) throw new DomainError("validation_failed", `No email ${f.startingAfter}: pass the id of the last email of the previous page.`, { errors: [{ field: "starting_after", message: "not an email id" }] });
+    if (!cursor)
+      throw new DomainError("validation_failed", `No email ${f.startingAfter}: pass the id of the last email of the previous page.`, {
+        errors: [{ field: "starting_after", message: "not an email id" }],
+      });
     where.push(or(lt(emailOutbox.createdAt, cursor.createdAt), and(eq(emailOutbox.createdAt, cursor.createdAt), lt(emailOutbox.id, cursor.id)))!);
   }
   const rows = await db

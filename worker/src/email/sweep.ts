@@ -37,12 +37,14 @@ export async function claimDueEmails(s: Pick<Services, "db" | "clock">, limit: n
     and(eq(emailOutbox.status, "sending"), isNotNull(emailOutbox.leaseUntil), lt(emailOutbox.leaseUntil, now)),
   );
   const ids = s.db.select({ id: emailOutbox.id }).from(emailOutbox).where(due).orderBy(asc(emailOutbox.nextAttemptAt)).limit(limit);
-  return s.db
-    .update(emailOutbox)
-    .set({ status: "sending", leaseUntil: now + EMAIL_LEASE_MS, attempts: sql`${emailOutbox.attempts} + 1` })
-    // `due` again: the subquery and the update are one statement, and only due rows change.
-    .where(and(inArray(emailOutbox.id, ids), due))
-    .returning();
+  return (
+    s.db
+      .update(emailOutbox)
+      .set({ status: "sending", leaseUntil: now + EMAIL_LEASE_MS, attempts: sql`${emailOutbox.attempts} + 1` })
+      // `due` again: the subquery and the update are one statement, and only due rows change.
+      .where(and(inArray(emailOutbox.id, ids), due))
+      .returning()
+  );
 }
 
 const held = (row: EmailRow) => and(eq(emailOutbox.id, row.id), eq(emailOutbox.status, "sending"), eq(emailOutbox.leaseUntil, row.leaseUntil!));
@@ -57,7 +59,10 @@ export async function sendDueEmails(s: Pick<Services, "db" | "clock" | "log" | "
     // with the rest, rather than be sent while another sweep may take it too.
     if (s.clock.now() >= row.leaseUntil! - EMAIL_SEND_TIMEOUT_MS) {
       for (const left of rows.slice(i)) {
-        await s.db.update(emailOutbox).set({ status: "pending", leaseUntil: null, attempts: sql`${emailOutbox.attempts} - 1` }).where(held(left));
+        await s.db
+          .update(emailOutbox)
+          .set({ status: "pending", leaseUntil: null, attempts: sql`${emailOutbox.attempts} - 1` })
+          .where(held(left));
       }
       break;
     }
@@ -78,14 +83,16 @@ export async function sendDueEmails(s: Pick<Services, "db" | "clock" | "log" | "
         .where(held(row));
       if (final) result.failed++;
       else result.retrying++;
-      s.log.log(final ? "error" : "warn", final ? "email failed" : "email send failed; will retry", { email_id: row.id, idempotency_key: row.idempotencyKey, attempts: row.attempts, error: lastError });
+      s.log.log(final ? "error" : "warn", final ? "email failed" : "email send failed; will retry", {
+        email_id: row.id,
+        idempotency_key: row.idempotencyKey,
+        attempts: row.attempts,
+        error: lastError,
+      });
       continue;
     }
     // Outside the try: the email is out, so a failure to record it must not make it pending again.
-    await s.db
-      .update(emailOutbox)
-      .set({ status: "sent", sentAt: s.clock.now(), provider: transport.name, providerMessageId, leaseUntil: null, nextAttemptAt: null, lastError: null })
-      .where(held(row));
+    await s.db.update(emailOutbox).set({ status: "sent", sentAt: s.clock.now(), provider: transport.name, providerMessageId, leaseUntil: null, nextAttemptAt: null, lastError: null }).where(held(row));
     result.sent++;
   }
   return result;

@@ -34,13 +34,28 @@ export type EmailInput =
   | ({ template: "trial_ending"; trialEndsAt: number; hasPaymentMethod: boolean; amountAfterTrial: Money } & Common)
   | ({ template: "dunning_soft" | "dunning_urgent" | "dunning_final" } & PastDue)
   | ({ template: "hard_decline" } & PastDue)
-  | ({ template: "suspended"; amountDue: Money; hasPaymentMethod: boolean; /** When the subscription is canceled unless paid (ms); null or absent: it is kept. */ cancelAt?: number | null | undefined } & Common)
+  | ({
+      template: "suspended";
+      amountDue: Money;
+      hasPaymentMethod: boolean /** When the subscription is canceled unless paid (ms); null or absent: it is kept. */;
+      cancelAt?: number | null | undefined;
+    } & Common)
   | ({ template: "payment_recovered"; amountPaid: Money } & Common)
   | ({ template: "subscription_canceled"; amountUnpaid: Money } & Common)
   | ({ template: "retention_offer_confirmed"; offer: string; effectiveAt: number } & Common);
 
 export type EmailTemplate = EmailInput["template"];
-export const EMAIL_TEMPLATES = ["trial_ending", "dunning_soft", "dunning_urgent", "dunning_final", "hard_decline", "suspended", "payment_recovered", "subscription_canceled", "retention_offer_confirmed"] as const satisfies readonly EmailTemplate[];
+export const EMAIL_TEMPLATES = [
+  "trial_ending",
+  "dunning_soft",
+  "dunning_urgent",
+  "dunning_final",
+  "hard_decline",
+  "suspended",
+  "payment_recovered",
+  "subscription_canceled",
+  "retention_offer_confirmed",
+] as const satisfies readonly EmailTemplate[];
 
 export interface RenderContext {
   /** Where the customer updates the payment method: `${APP_BASE_URL}/billing`. */
@@ -57,7 +72,8 @@ const ZERO_DECIMAL = new Set(["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "
 
 /** 2900 usd → "$29.00", 123456 usd → "$1,234.56", 500 eur → "5.00 EUR": integer arithmetic only. */
 export function formatMoney(m: Money): string {
-  if (!Number.isSafeInteger(m.amount)) throw new DomainError("validation_failed", `An amount must be an integer number of minor units, got ${m.amount}.`, { errors: [{ field: "amount", message: "must be an integer (cents)" }] });
+  if (!Number.isSafeInteger(m.amount))
+    throw new DomainError("validation_failed", `An amount must be an integer number of minor units, got ${m.amount}.`, { errors: [{ field: "amount", message: "must be an integer (cents)" }] });
   const currency = m.currency.toLowerCase();
   const negative = m.amount < 0;
   const abs = Math.abs(m.amount);
@@ -125,20 +141,30 @@ export function renderEmail(input: EmailInput, ctx: RenderContext): RenderedEmai
         subject: `Your ${input.plan} trial ends on ${when}`,
         paragraphs: input.hasPaymentMethod
           ? [`Your free trial of ${input.plan} ends on ${when}.`, `Your subscription then continues and the card on file will be charged ${price}. Nothing else to do.`]
-          : [`Your free trial of ${input.plan} ends on ${when}.`, `There is no card on file yet: add a card before then to keep your access (${price} when the trial ends). Without one, access ends with the trial.`],
+          : [
+              `Your free trial of ${input.plan} ends on ${when}.`,
+              `There is no card on file yet: add a card before then to keep your access (${price} when the trial ends). Without one, access ends with the trial.`,
+            ],
         action: input.hasPaymentMethod ? "Review your payment method" : "Add a card",
       });
     }
     case "dunning_soft":
       return compose(input, ctx, {
         subject: input.hasPaymentMethod ? `Your ${input.plan} payment did not go through` : `Add a card to pay for ${input.plan}`,
-        paragraphs: [pastDueLead(input), input.hasPaymentMethod ? "This happens: an expired card or a bank's check. Please update your payment method; we will try again." : "Please add a card so the payment can go through.", `Your access continues for now.`],
+        paragraphs: [
+          pastDueLead(input),
+          input.hasPaymentMethod ? "This happens: an expired card or a bank's check. Please update your payment method; we will try again." : "Please add a card so the payment can go through.",
+          `Your access continues for now.`,
+        ],
         action: fix(input.hasPaymentMethod),
       });
     case "dunning_urgent":
       return compose(input, ctx, {
         subject: `Action needed: ${formatMoney(input.amountDue)} is past due for ${input.plan}`,
-        paragraphs: [pastDueLead(input), `Your payment is now past due. ${input.hasPaymentMethod ? "Please update your payment method" : "Please add a card"} to keep your access after ${formatDate(input.suspendAt)}.`],
+        paragraphs: [
+          pastDueLead(input),
+          `Your payment is now past due. ${input.hasPaymentMethod ? "Please update your payment method" : "Please add a card"} to keep your access after ${formatDate(input.suspendAt)}.`,
+        ],
         action: fix(input.hasPaymentMethod),
       });
     case "dunning_final":
@@ -151,7 +177,10 @@ export function renderEmail(input: EmailInput, ctx: RenderContext): RenderedEmai
       return compose(input, ctx, {
         subject: input.hasPaymentMethod ? `Please use another card for ${input.plan}` : `Add a card to pay for ${input.plan}`,
         paragraphs: input.hasPaymentMethod
-          ? [`Your bank declined the payment of ${formatMoney(input.amountDue)} for your ${input.plan} subscription, and retrying this card will not help.`, `Please use another card to keep your access after ${formatDate(input.suspendAt)}.`]
+          ? [
+              `Your bank declined the payment of ${formatMoney(input.amountDue)} for your ${input.plan} subscription, and retrying this card will not help.`,
+              `Please use another card to keep your access after ${formatDate(input.suspendAt)}.`,
+            ]
           : [pastDueLead(input), `Please add a card to keep your access after ${formatDate(input.suspendAt)}.`],
         action: input.hasPaymentMethod ? "Use another card" : "Add a card",
       });

@@ -126,7 +126,16 @@ export function smtpTransport(config: { host: string; port: number; user: string
       try {
         const { WorkerMailer } = await import("worker-mailer");
         await WorkerMailer.send(
-          { host: config.host, port: config.port, secure: config.port === 465, startTls: config.port !== 465, credentials: { username: config.user, password: config.password }, authType: ["plain", "login"], socketTimeoutMs: SEND_TIMEOUT_MS, responseTimeoutMs: SEND_TIMEOUT_MS },
+          {
+            host: config.host,
+            port: config.port,
+            secure: config.port === 465,
+            startTls: config.port !== 465,
+            credentials: { username: config.user, password: config.password },
+            authType: ["plain", "login"],
+            socketTimeoutMs: SEND_TIMEOUT_MS,
+            responseTimeoutMs: SEND_TIMEOUT_MS,
+          },
           { from, to: e.to, subject: e.subject, text: e.text, html: e.html, headers: { "Message-ID": messageId, "X-Entity-Ref-ID": e.idempotencyKey } },
         );
         return messageId;

@@ -72,9 +72,13 @@ export async function listEntitlementChanges(s: Pick<Services, "db">, opts: { af
   // they named, so it must start again and trust none of what it cached.
   const oldest = headRow?.oldest ?? null;
   if (oldest !== null && after < oldest - 1) {
-    throw new DomainError("validation_failed", `The cursor ${after} is older than the feed keeps (changes are kept ${CHANGES_RETENTION_MS / 86_400_000} days; the oldest now is ${oldest}): start again without after, and treat every cached entitlement as out of date.`, {
-      errors: [{ field: "after", message: "older than the feed keeps", code: "cursor_expired" }],
-    });
+    throw new DomainError(
+      "validation_failed",
+      `The cursor ${after} is older than the feed keeps (changes are kept ${CHANGES_RETENTION_MS / 86_400_000} days; the oldest now is ${oldest}): start again without after, and treat every cached entitlement as out of date.`,
+      {
+        errors: [{ field: "after", message: "older than the feed keeps", code: "cursor_expired" }],
+      },
+    );
   }
   const page = rows.slice(0, limit);
   const newest = new Map<string, number>();

@@ -62,7 +62,9 @@ async function load(secret: string): Promise<LoadedKeys> {
   try {
     json = JSON.parse(secret);
   } catch {
-    throw new DomainError("config_invalid", "ENTITLEMENTS_SIGNING_KEYS is not JSON; set it to the output of `npm run keys:generate`.", { errors: [{ field: "ENTITLEMENTS_SIGNING_KEYS", message: "not JSON" }] });
+    throw new DomainError("config_invalid", "ENTITLEMENTS_SIGNING_KEYS is not JSON; set it to the output of `npm run keys:generate`.", {
+      errors: [{ field: "ENTITLEMENTS_SIGNING_KEYS", message: "not JSON" }],
+    });
   }
   const parsed = KeySet.safeParse(json);
   if (!parsed.success) {

@@ -107,7 +107,7 @@ export function deriveEntitlement(
   // subscription past due (with a grace anchored later, say on an invoice whose failure it has
   // not seen yet) must not hand access back.
   const stillSuspended = status === "past_due" && prior?.status === "suspended";
-  const suspendedAt = status === "suspended" || stillSuspended ? (prior?.status === "suspended" ? prior.suspendedAt : null) ?? now : null;
+  const suspendedAt = status === "suspended" || stillSuspended ? ((prior?.status === "suspended" ? prior.suspendedAt : null) ?? now) : null;
   return effectiveState(
     {
       userId,
@@ -176,7 +176,16 @@ export async function setEntitlementState(deps: Pick<Services, "db" | "clock" | 
     const { state: before, version } = await readEntitlementVersioned(db, state.userId);
     return {
       statements: [guard(db, entitlementAsRead(state.userId, version)), ...upsertEntitlement(db, state, deps.clock.now(), version)],
-      entries: [{ actor: who.actor, requestId: who.requestId, action: who.action ?? "entitlement.set", subject: { type: "user", id: state.userId }, before: entitlementSummary(before), after: entitlementSummary(state) }],
+      entries: [
+        {
+          actor: who.actor,
+          requestId: who.requestId,
+          action: who.action ?? "entitlement.set",
+          subject: { type: "user", id: state.userId },
+          before: entitlementSummary(before),
+          after: entitlementSummary(state),
+        },
+      ],
       result: undefined,
     };
   });

@@ -21,7 +21,13 @@ const BATCH = 100;
  * `now` is the time the customer lives on (a Stripe test clock's in test mode); `writtenAt`, real
  * time, dates the row and its change in the feed. `state` is the user's state after it.
  */
-export async function suspensionOf(db: Db, userId: string, now: number, actor: Actor, writtenAt: number = now): Promise<{ statements: BatchItem<"sqlite">[]; entries: AuditEntry[]; state: EntitlementState }> {
+export async function suspensionOf(
+  db: Db,
+  userId: string,
+  now: number,
+  actor: Actor,
+  writtenAt: number = now,
+): Promise<{ statements: BatchItem<"sqlite">[]; entries: AuditEntry[]; state: EntitlementState }> {
   const { state, version } = await readEntitlementVersioned(db, userId);
   const next = effectiveState(state, now);
   if (next.status === state.status) return { statements: [], entries: [], state };
@@ -39,10 +45,22 @@ export async function suspensionOf(db: Db, userId: string, now: number, actor: A
  */
 export async function suspendLapsed(s: Pick<Services, "db" | "clock" | "audit" | "stripe" | "log">): Promise<{ suspended: string[] }> {
   const pastDue = eq(entitlements.status, "past_due");
-  const clocks = await s.db.selectDistinct({ clock: entitlementClock }).from(entitlements).where(and(pastDue, isNotNull(entitlements.graceUntil), isNotNull(entitlementClock))).all();
-  const times = await clockTimes(s, clocks.map((c) => c.clock));
+  const clocks = await s.db
+    .selectDistinct({ clock: entitlementClock })
+    .from(entitlements)
+    .where(and(pastDue, isNotNull(entitlements.graceUntil), isNotNull(entitlementClock)))
+    .all();
+  const times = await clockTimes(
+    s,
+    clocks.map((c) => c.clock),
+  );
   const due = (onClock: SQL | undefined, now: number) =>
-    s.db.select({ userId: entitlements.userId }).from(entitlements).where(and(pastDue, lte(entitlements.graceUntil, now), onClock)).limit(BATCH).all();
+    s.db
+      .select({ userId: entitlements.userId })
+      .from(entitlements)
+      .where(and(pastDue, lte(entitlements.graceUntil, now), onClock))
+      .limit(BATCH)
+      .all();
   const batches: [{ userId: string }[], number][] = [[await due(isNull(entitlementClock), times.wall), times.wall]];
   for (const [clock, now] of times.clocks) batches.push([await due(eq(entitlementClock, clock), now), now]);
   const suspended: string[] = [];

@@ -63,11 +63,7 @@ export class ApiError extends Error {
   readonly headers?: Record<string, string>;
   readonly extensions?: Record<string, unknown>;
 
-  constructor(
-    code: ProblemCode,
-    detail: string,
-    options: { errors?: FieldError[]; headers?: Record<string, string>; extensions?: Record<string, unknown>; cause?: unknown } = {},
-  ) {
+  constructor(code: ProblemCode, detail: string, options: { errors?: FieldError[]; headers?: Record<string, string>; extensions?: Record<string, unknown>; cause?: unknown } = {}) {
     super(detail, { cause: options.cause });
     this.code = code;
     this.status = CODES[code].status;

@@ -16,15 +16,11 @@ const HEADER = "idempotency-key";
 
 /** The header as the OpenAPI document shows it on every route that takes it. */
 export const IdempotencyKeyHeader = z.object({
-  "idempotency-key": z
-    .string()
-    .regex(IDEMPOTENCY_KEY_PATTERN)
-    .optional()
-    .openapi({
-      description:
-        "Send the same key when you retry this request (after a timeout or a dropped connection): the answer of the request that acted (a 2xx, or a 402 after a charge attempt) is given again, with `Idempotent-Replayed: true`, instead of acting twice. Kept 24 hours per API key. Any other answer changed nothing and frees the key, so a retry runs again. Another request (method, path or body bytes) with a used key is a 422; a retry while the first is running is a 409 with Retry-After; a first request that stopped without an answer makes it a 409 `idempotency-outcome-unknown`.",
-      example: "3f1c2a8e-6d1b-4f7a-9a55-0c2b7e1d9f40",
-    }),
+  "idempotency-key": z.string().regex(IDEMPOTENCY_KEY_PATTERN).optional().openapi({
+    description:
+      "Send the same key when you retry this request (after a timeout or a dropped connection): the answer of the request that acted (a 2xx, or a 402 after a charge attempt) is given again, with `Idempotent-Replayed: true`, instead of acting twice. Kept 24 hours per API key. Any other answer changed nothing and frees the key, so a retry runs again. Another request (method, path or body bytes) with a used key is a 422; a retry while the first is running is a 409 with Retry-After; a first request that stopped without an answer makes it a 409 `idempotency-outcome-unknown`.",
+    example: "3f1c2a8e-6d1b-4f7a-9a55-0c2b7e1d9f40",
+  }),
 });
 
 /**
@@ -52,7 +48,8 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
       requestHash: await requestHash(c.req.method, c.req.path, await c.req.text()),
     };
     const claim = await claimIdempotencyKey(s, request).catch((e: unknown) => {
-      if (isDomainError(e, "idempotency_key_in_use")) throw new ApiError(e.code, e.message, { errors: [{ field: `header.${HEADER}`, message: "its request is still running" }], headers: { "retry-after": "1" } });
+      if (isDomainError(e, "idempotency_key_in_use"))
+        throw new ApiError(e.code, e.message, { errors: [{ field: `header.${HEADER}`, message: "its request is still running" }], headers: { "retry-after": "1" } });
       throw e;
     });
     // Stripe's own idempotency key for the writes the route makes: the same for a retry of this

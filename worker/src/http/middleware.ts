@@ -18,7 +18,9 @@ export function authorize(permission: Permission): MiddlewareHandler<AppEnv> {
     const match = /^Bearer ([^\s]+)$/.exec(header);
     if (!match?.[1]) {
       await limitUnkeyed(c);
-      throw new ApiError("unauthenticated", "The Authorization header is malformed: expected `Bearer fja_...`.", { headers: { "www-authenticate": 'Bearer realm="billing", error="invalid_request"' } });
+      throw new ApiError("unauthenticated", "The Authorization header is malformed: expected `Bearer fja_...`.", {
+        headers: { "www-authenticate": 'Bearer realm="billing", error="invalid_request"' },
+      });
     }
     const services = c.get("services");
     const { principal, touch } = await authenticate(services, match[1]).catch(async (e: unknown) => {

@@ -20,8 +20,7 @@ function locate(c: Context<AppEnv>, field: string): string {
 }
 
 function fromDomain(err: DomainError, c: Context<AppEnv>): ApiError {
-  const errors: FieldError[] | undefined =
-    err.code === "config_invalid" ? err.details.errors : err.details.errors?.map((e) => ({ ...e, field: locate(c, e.field) }));
+  const errors: FieldError[] | undefined = err.code === "config_invalid" ? err.details.errors : err.details.errors?.map((e) => ({ ...e, field: locate(c, e.field) }));
   return new ApiError(err.code, err.message, { ...(errors ? { errors } : {}), ...(err.details.extensions ? { extensions: err.details.extensions } : {}), cause: err });
 }
 
@@ -47,7 +46,12 @@ export function onError(err: unknown, c: Context<AppEnv>): Response {
     const clientRequestId = c.get("clientRequestId");
     // The request's own logger when the services were built; an error before that still logs alike.
     const log = c.get("services")?.log ?? jsonLogger();
-    log.log("error", "request failed", { request_id: requestId, ...(clientRequestId ? { client_request_id: clientRequestId } : {}), code: apiError.code, error: describeError(apiError.cause ?? apiError) });
+    log.log("error", "request failed", {
+      request_id: requestId,
+      ...(clientRequestId ? { client_request_id: clientRequestId } : {}),
+      code: apiError.code,
+      error: describeError(apiError.cause ?? apiError),
+    });
   }
   return problemResponse(apiError.toProblem(new URL(c.req.url).pathname, requestId), apiError.headers);
 }

@@ -28,12 +28,19 @@ export function fromStripe(err: StripeError): ApiError {
   }
   if (err instanceof Stripe.errors.StripeCardError) {
     const decline = err.decline_code ?? code ?? "declined";
-    return new ApiError("payment_failed", `The card was declined (${decline}); update the payment method (POST /v1/portal) and try again.`, { extensions: { ...stripeCode, decline_code: decline }, cause: err });
+    return new ApiError("payment_failed", `The card was declined (${decline}); update the payment method (POST /v1/portal) and try again.`, {
+      extensions: { ...stripeCode, decline_code: decline },
+      cause: err,
+    });
   }
   // Stripe sends many refusals of state with no code at all (a schedule already released, an
   // inactive promotion code): only a code naming a parameter marks our own malformed request.
   if (err instanceof Stripe.errors.StripeInvalidRequestError && !(code && MALFORMED.test(code))) {
-    return new ApiError("conflict", `Stripe refused this in the current state of the billing objects${code ? ` (Stripe code \`${code}\`)` : ""}: retrying as is will not help; read the subscription again, or quote the request id to support.`, { extensions: stripeCode, cause: err });
+    return new ApiError(
+      "conflict",
+      `Stripe refused this in the current state of the billing objects${code ? ` (Stripe code \`${code}\`)` : ""}: retrying as is will not help; read the subscription again, or quote the request id to support.`,
+      { extensions: stripeCode, cause: err },
+    );
   }
   if (err instanceof Stripe.errors.StripeInvalidRequestError) {
     return new ApiError("internal", "Something went wrong on our side; the request id identifies it in our logs.", { cause: err });

@@ -67,19 +67,22 @@ export async function claimIdempotencyKey(s: Pick<Services, "db" | "clock">, req
     const [row] = await s.db.select().from(idempotencyKeys).where(whereKey);
     if (!row) continue;
     if (row.requestHash !== request.requestHash) {
-      throw new DomainError(
-        "idempotency_key_reused",
-        `This Idempotency-Key was first sent with another request (${row.method} ${row.path}, with its own body); send a new key for a new request.`,
-        { errors: [{ field: "idempotency-key", message: "already used for another request" }], extensions: { first_request: { method: row.method, path: row.path } } },
-      );
+      throw new DomainError("idempotency_key_reused", `This Idempotency-Key was first sent with another request (${row.method} ${row.path}, with its own body); send a new key for a new request.`, {
+        errors: [{ field: "idempotency-key", message: "already used for another request" }],
+        extensions: { first_request: { method: row.method, path: row.path } },
+      });
     }
     if (row.state === "started" || row.responseStatus === null) {
       // Its worker stopped without an answer (evicted, crashed): whether it acted is unknown, and
       // running it again could act twice. The caller decides, on what it reads now.
       if (row.claimedAt <= now - ABANDONED_CLAIM_MS) {
-        throw new DomainError("idempotency_outcome_unknown", "The first request with this Idempotency-Key stopped without an answer, so whether it acted is unknown. Read the current state (GET the subscription), then send a new key if it still needs doing.", {
-          errors: [{ field: "idempotency-key", message: "its request stopped without an answer" }],
-        });
+        throw new DomainError(
+          "idempotency_outcome_unknown",
+          "The first request with this Idempotency-Key stopped without an answer, so whether it acted is unknown. Read the current state (GET the subscription), then send a new key if it still needs doing.",
+          {
+            errors: [{ field: "idempotency-key", message: "its request stopped without an answer" }],
+          },
+        );
       }
       throw new DomainError("idempotency_key_in_use", "The first request with this Idempotency-Key is still running; retry in a second to get its answer.", {
         errors: [{ field: "idempotency-key", message: "its request is still running" }],

@@ -92,7 +92,8 @@ export function createMcpServer(deps: McpDeps): Server {
     { name: "payment-integration-agent", version: deps.version },
     {
       capabilities: { tools: { listChanged: false }, resources: { listChanged: false, subscribe: false } },
-      instructions: "Billing for Federal Job Advisor. Amounts are integer cents with a currency unless a tool says otherwise. Tool failures come back as RFC 9457 problems naming the failing argument.",
+      instructions:
+        "Billing for Federal Job Advisor. Amounts are integer cents with a currency unless a tool says otherwise. Tool failures come back as RFC 9457 problems naming the failing argument.",
       // Ajv compiles validators with `new Function`, which workerd refuses.
       jsonSchemaValidator: new CfWorkerJsonSchemaValidator(),
     },
@@ -175,9 +176,14 @@ function userIdOf(segment: string): string {
   try {
     id = decodeURIComponent(segment);
   } catch {
-    throw invalidInput("user_id", "is not valid percent-encoding", `The user id in the URI is not valid percent-encoding (${JSON.stringify(segment.slice(0, 100))}); escape it as encodeURIComponent does.`);
+    throw invalidInput(
+      "user_id",
+      "is not valid percent-encoding",
+      `The user id in the URI is not valid percent-encoding (${JSON.stringify(segment.slice(0, 100))}); escape it as encodeURIComponent does.`,
+    );
   }
-  if (!USER_ID_PATTERN.test(id)) throw invalidInput("user_id", "must be a user id: 1-128 of A-Z a-z 0-9 _ . : @ -", "The user id in the URI is not one: 1-128 of A-Z a-z 0-9 _ . : @ -, percent-encoded.");
+  if (!USER_ID_PATTERN.test(id))
+    throw invalidInput("user_id", "must be a user id: 1-128 of A-Z a-z 0-9 _ . : @ -", "The user id in the URI is not one: 1-128 of A-Z a-z 0-9 _ . : @ -, percent-encoded.");
   return id;
 }
 

@@ -86,7 +86,10 @@ export async function detectConditions(s: Deps, t: MonitoringThresholds = MONITO
         condition: "cron_overdue",
         subject: c.cron,
         level: 1,
-        summary: c.last_started_at === null ? `The ${c.cron} cron has never run, while others have: check the triggers in wrangler.toml.` : `The ${c.cron} cron last started at ${new Date(c.last_started_at).toISOString()}: it is not running on time.`,
+        summary:
+          c.last_started_at === null
+            ? `The ${c.cron} cron has never run, while others have: check the triggers in wrangler.toml.`
+            : `The ${c.cron} cron last started at ${new Date(c.last_started_at).toISOString()}: it is not running on time.`,
         details: { cron: c.cron, last_started_at: c.last_started_at === null ? null : new Date(c.last_started_at).toISOString(), last_ok: c.last_ok },
       });
     }
@@ -144,7 +147,13 @@ export async function raiseAlerts(s: Deps, detected: Detected[], t: MonitoringTh
     const stored = await s.db
       .insert(monitoringAlerts)
       .values({
-        key, condition: d.condition, subject, windowStart: start, level: d.level, payload: JSON.stringify(payload), createdAt: now,
+        key,
+        condition: d.condition,
+        subject,
+        windowStart: start,
+        level: d.level,
+        payload: JSON.stringify(payload),
+        createdAt: now,
         // Without a URL the log line below is the alert; the row still stops it repeating.
         ...(configured ? { status: "pending" as const, nextAttemptAt: now } : { status: "failed" as const, lastError: "ALERT_WEBHOOK_URL is not set" }),
       })
@@ -186,7 +195,12 @@ export async function deliverAlerts(s: Deps, limit = ALERT_BATCH): Promise<Deliv
     try {
       const res = await fetch(url, {
         method: "POST",
-        headers: { "content-type": "application/json", [ALERT_SIGNATURE_HEADER]: await signAlert(secret, row.payload, s.clock.now()), "x-alert-id": row.key, "user-agent": "payment-integration-agent-alerts/1" },
+        headers: {
+          "content-type": "application/json",
+          [ALERT_SIGNATURE_HEADER]: await signAlert(secret, row.payload, s.clock.now()),
+          "x-alert-id": row.key,
+          "user-agent": "payment-integration-agent-alerts/1",
+        },
         body: row.payload,
         redirect: "manual",
         signal: AbortSignal.timeout(ALERT_SEND_TIMEOUT_MS),

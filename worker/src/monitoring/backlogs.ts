@@ -83,8 +83,14 @@ export interface EmailBacklog {
 /** Three counts in one statement, each a range of email_outbox_due_idx (status, next_attempt_at). */
 export async function emailBacklog(s: Deps, overdueMs = EMAIL_OVERDUE_MS): Promise<EmailBacklog> {
   const [pending, overdue, failed] = await s.db.batch([
-    s.db.select({ n: sql<number>`count(*)` }).from(emailOutbox).where(inArray(emailOutbox.status, ["pending", "sending"])),
-    s.db.select({ n: sql<number>`count(*)` }).from(emailOutbox).where(and(eq(emailOutbox.status, "pending"), lt(emailOutbox.nextAttemptAt, s.clock.now() - overdueMs))),
+    s.db
+      .select({ n: sql<number>`count(*)` })
+      .from(emailOutbox)
+      .where(inArray(emailOutbox.status, ["pending", "sending"])),
+    s.db
+      .select({ n: sql<number>`count(*)` })
+      .from(emailOutbox)
+      .where(and(eq(emailOutbox.status, "pending"), lt(emailOutbox.nextAttemptAt, s.clock.now() - overdueMs))),
     s.db.select({ n: sql<number>`count(*)` }).from(emailOutbox).where(eq(emailOutbox.status, "failed")),
   ]);
   return { pending: Number(pending[0]?.n ?? 0), overdue: Number(overdue[0]?.n ?? 0), failed: Number(failed[0]?.n ?? 0) };

@@ -54,7 +54,8 @@ export async function healthReport(s: Services, t: MonitoringThresholds = MONITO
     ...crons.filter((c) => c.overdue).map((c) => `cron:${c.cron}`),
   ];
   const warnings: HealthWarning[] = [...dunningWarns];
-  if (dunning.overdue > 0) warnings.push({ code: "dunning_overdue", detail: `${dunning.overdue} dunning case(s) are past their next stage by over 30 minutes: is the */15 cron running?`, cases: dunning.overdue });
+  if (dunning.overdue > 0)
+    warnings.push({ code: "dunning_overdue", detail: `${dunning.overdue} dunning case(s) are past their next stage by over 30 minutes: is the */15 cron running?`, cases: dunning.overdue });
   if (email.overdue > 0) warnings.push({ code: "email_overdue", detail: `${email.overdue} email(s) have been due for over 10 minutes: check the email transport (GET /v1/emails).` });
   if (email.failed > 0) warnings.push({ code: "email_failed", detail: `${email.failed} email(s) were given up on (GET /v1/emails?status=failed).` });
   for (const c of crons) if (c.last_ok === false) warnings.push({ code: "cron_failed", detail: `The last ${c.cron} run failed; the worker's logs have the reason.` });

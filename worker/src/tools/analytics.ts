@@ -15,16 +15,39 @@ const Input = z.strictObject({
   from: Month.optional().describe("First month, YYYY-MM; default: 11 months before `to`"),
   to: Month.optional().describe("Last month, YYYY-MM; default: this month"),
   gross_margin: z.number().gt(0).lte(1).optional().describe("For LTV; default 0.8"),
-  currency: z.string().regex(/^[A-Za-z]{3}$/, "must be an ISO 4217 code").optional().describe("ISO 4217, default usd; only amounts in it are summed"),
+  currency: z
+    .string()
+    .regex(/^[A-Za-z]{3}$/, "must be an ISO 4217 code")
+    .optional()
+    .describe("ISO 4217, default usd; only amounts in it are summed"),
 });
 
 const Row = z.object({
   period: z.string(),
-  opening_mrr: Cents, new_mrr: Cents, expansion_mrr: Cents, contraction_mrr: Cents, churned_mrr: Cents, reactivation_mrr: Cents, closing_mrr: Cents,
-  customers: z.int(), new_customers: z.int(), churned_customers: z.int(), reactivated_customers: z.int(), arpu: Cents,
-  logo_churn_rate: Rate, gross_revenue_churn_rate: Rate, net_revenue_churn_rate: Rate, net_revenue_retention: Rate, quick_ratio: Rate,
-  trial_starts: z.int(), trial_conversions: z.int(), trial_conversion_rate: Rate, revenue: Cents,
-  ltv: Cents.nullable(), marketing_spend: Cents.nullable(), cac: Cents.nullable(),
+  opening_mrr: Cents,
+  new_mrr: Cents,
+  expansion_mrr: Cents,
+  contraction_mrr: Cents,
+  churned_mrr: Cents,
+  reactivation_mrr: Cents,
+  closing_mrr: Cents,
+  customers: z.int(),
+  new_customers: z.int(),
+  churned_customers: z.int(),
+  reactivated_customers: z.int(),
+  arpu: Cents,
+  logo_churn_rate: Rate,
+  gross_revenue_churn_rate: Rate,
+  net_revenue_churn_rate: Rate,
+  net_revenue_retention: Rate,
+  quick_ratio: Rate,
+  trial_starts: z.int(),
+  trial_conversions: z.int(),
+  trial_conversion_rate: Rate,
+  revenue: Cents,
+  ltv: Cents.nullable(),
+  marketing_spend: Cents.nullable(),
+  cac: Cents.nullable(),
 });
 
 const Output = z.object({
@@ -35,8 +58,15 @@ const Output = z.object({
   gross_margin: z.number(),
   definitions: z.record(z.string(), z.string()).describe("How each figure is computed"),
   current: z.object({
-    as_of: z.string(), mrr: Cents, arr: Cents, customers: z.int(), arpu: Cents, trialing: z.int(), past_due: z.int(),
-    by_tier: z.record(z.string(), z.object({ customers: z.int(), mrr: Cents })), by_status: z.record(z.string(), z.int()),
+    as_of: z.string(),
+    mrr: Cents,
+    arr: Cents,
+    customers: z.int(),
+    arpu: Cents,
+    trialing: z.int(),
+    past_due: z.int(),
+    by_tier: z.record(z.string(), z.object({ customers: z.int(), mrr: Cents })),
+    by_status: z.record(z.string(), z.int()),
   }),
   rows: z.array(Row),
   dunning: z.union([z.object({ available: z.literal(true), cases: z.int(), recovered: z.int(), recovery_rate: z.number() }), z.object({ available: z.literal(false), reason: z.string() })]),

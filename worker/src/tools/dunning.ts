@@ -23,7 +23,10 @@ import { iso } from "./schemas";
 import { defineTool } from "./types";
 
 const Input = z.strictObject({
-  customer_id: z.string().regex(/^cus_[A-Za-z0-9]{1,255}$/, "must be a Stripe customer id (cus_...)").describe("The Stripe customer whose payment failed"),
+  customer_id: z
+    .string()
+    .regex(/^cus_[A-Za-z0-9]{1,255}$/, "must be a Stripe customer id (cus_...)")
+    .describe("The Stripe customer whose payment failed"),
   failure_count: z.int().min(1).max(100).describe("Failed attempts the agent knows of; compared with Stripe's attempt count"),
   amount: z
     .union([z.number(), z.string()])
@@ -52,7 +55,6 @@ const Output = z.object({
   summary: z.string(),
 });
 
-
 type Case = typeof dunningCases.$inferSelect;
 type Act = z.input<typeof Action>;
 
@@ -78,7 +80,12 @@ function history(c: Case, steps: (typeof dunningSteps.$inferSelect)[]): Act[] {
     const what = st.step in STAGE_WORDS ? STAGE_WORDS[st.step as DunningStage] : st.step.startsWith("retry_") ? `payment retry ${st.step.slice(6)}` : st.step.replaceAll("_", " ");
     out.push({ action: st.step, at: iso(st.at), detail: `${what}: ${st.outcome}${st.emailKey ? " (email queued)" : ""}` });
   }
-  if (c.closedAt !== null && c.status !== "suspended") out.push({ action: c.status, at: iso(c.closedAt), detail: c.status === "recovered" ? "Paid: access restored, recovery email queued" : "Closed without payment (invoice voided or subscription ended)" });
+  if (c.closedAt !== null && c.status !== "suspended")
+    out.push({
+      action: c.status,
+      at: iso(c.closedAt),
+      detail: c.status === "recovered" ? "Paid: access restored, recovery email queued" : "Closed without payment (invoice voided or subscription ended)",
+    });
   return out;
 }
 
@@ -94,7 +101,8 @@ function nextActions(s: Services, c: Case): Act[] {
     if (c.nextRetryAt !== null) out.push({ action: `retry_${c.retries + 1}`, at: iso(c.nextRetryAt), detail: "The worker retries the payment (invoices.pay)" });
     if (c.stripeNextAttemptAt !== null) out.push({ action: "stripe_retry", at: iso(c.stripeNextAttemptAt), detail: "Stripe's own next automatic attempt" });
     const suspension = policy.stages.find((st) => st.stage === "suspended");
-    if (suspension && policy.cancelAfterSuspensionDays !== null) out.push({ action: "subscription_canceled", at: iso(stageAt(c.anchorAt, suspension.day + policy.cancelAfterSuspensionDays)), detail: CANCEL_WORDS });
+    if (suspension && policy.cancelAfterSuspensionDays !== null)
+      out.push({ action: "subscription_canceled", at: iso(stageAt(c.anchorAt, suspension.day + policy.cancelAfterSuspensionDays)), detail: CANCEL_WORDS });
   } else if (c.status === "suspended" && c.nextActionAt !== null) {
     out.push({ action: "subscription_canceled", at: iso(c.nextActionAt), detail: CANCEL_WORDS });
   }
@@ -114,14 +122,22 @@ async function run(s: Services, input: z.output<typeof Input>): Promise<z.input<
   let invoice = await failedInvoice(s, input.customer_id, cents);
   let kase: Case | undefined;
   if (invoice) {
-    kase = await s.db.select().from(dunningCases).where(eq(dunningCases.id, caseIdOf(invoice.id))).get();
+    kase = await s.db
+      .select()
+      .from(dunningCases)
+      .where(eq(dunningCases.id, caseIdOf(invoice.id)))
+      .get();
     if (!kase) {
       // Stripe failed to collect but the mirror has no case: the failure's event never arrived.
       const event = await findEvent(s, "invoice.payment_failed", invoice.id, invoice.created);
       if (event) {
         const outcome = await runEvent(s, event);
         doneNow.push(`Synced the missed failure ${event.id} through the webhook pipeline (${outcome})`);
-        kase = await s.db.select().from(dunningCases).where(eq(dunningCases.id, caseIdOf(invoice.id))).get();
+        kase = await s.db
+          .select()
+          .from(dunningCases)
+          .where(eq(dunningCases.id, caseIdOf(invoice.id)))
+          .get();
       }
     }
   } else {
@@ -138,20 +154,35 @@ async function run(s: Services, input: z.output<typeof Input>): Promise<z.input<
     // A retry made now changed the invoice's attempts (or paid it): report Stripe's figures after it.
     if (invoice && ticked.retried.length > 0) invoice = await s.stripe.invoices.retrieve(invoice.id);
   }
-  const steps = kase ? await s.db.select().from(dunningSteps).where(and(inArray(dunningSteps.caseId, [kase.id]))).orderBy(asc(dunningSteps.at), asc(dunningSteps.id)).all() : [];
+  const steps = kase
+    ? await s.db
+        .select()
+        .from(dunningSteps)
+        .where(and(inArray(dunningSteps.caseId, [kase.id])))
+        .orderBy(asc(dunningSteps.at), asc(dunningSteps.id))
+        .all()
+    : [];
   const amountDue = invoice ? { amount: invoice.amount_due, currency: invoice.currency } : kase ? { amount: kase.amount, currency: kase.currency } : null;
   const attempts = invoice ? invoice.attempt_count : null;
   const disagreements: { field: string; given: unknown; stripe: unknown }[] = [];
   if (amountDue && amountDue.amount !== cents) disagreements.push({ field: "amount", given: formatDollars(cents, amountDue.currency), stripe: formatDollars(amountDue.amount, amountDue.currency) });
   if (attempts !== null && attempts !== input.failure_count) disagreements.push({ field: "failure_count", given: input.failure_count, stripe: attempts });
   const next = kase ? nextActions(s, kase) : [];
-  const state = kase ? `${kase.status} dunning case ${kase.id} for ${kase.invoiceId}, stage ${kase.stage ?? "none yet"}` : invoice ? `an unpaid invoice ${invoice.id} but no dunning case (Stripe lists no failure event for it)` : "no failed payment and no dunning case";
+  const state = kase
+    ? `${kase.status} dunning case ${kase.id} for ${kase.invoiceId}, stage ${kase.stage ?? "none yet"}`
+    : invoice
+      ? `an unpaid invoice ${invoice.id} but no dunning case (Stripe lists no failure event for it)`
+      : "no failed payment and no dunning case";
   const summary = [
     `Customer ${input.customer_id}: ${state}.`,
     doneNow.length > 0 ? `Done now: ${doneNow.join("; ")}.` : "Nothing was due now.",
     next[0] ? `Next: ${next[0].action} at ${next[0].at}.` : "",
-    disagreements.length > 0 ? `Stripe disagrees with the input on ${disagreements.map((d) => `${d.field} (given ${String(d.given)}, Stripe ${String(d.stripe)})`).join(", ")}; Stripe's figures are used.` : "",
-  ].filter(Boolean).join(" ");
+    disagreements.length > 0
+      ? `Stripe disagrees with the input on ${disagreements.map((d) => `${d.field} (given ${String(d.given)}, Stripe ${String(d.stripe)})`).join(", ")}; Stripe's figures are used.`
+      : "",
+  ]
+    .filter(Boolean)
+    .join(" ");
   return {
     customer_id: input.customer_id,
     case_id: kase?.id ?? null,

@@ -34,7 +34,9 @@ const Output = z.object({
   upgrade_prompt: z.string().nullable().describe("What to offer when buying would unlock the feature; null otherwise"),
   upgrade: Upgrade.nullable(),
   billing_url: z.string().nullable(),
-  stored: z.object({ tier: z.string().nullable(), status: z.enum(ENTITLEMENT_STATUSES), grace_until: z.string().nullable(), trial_end: z.string().nullable() }).describe("The entitlement as stored (Stripe's state): this is what decided"),
+  stored: z
+    .object({ tier: z.string().nullable(), status: z.enum(ENTITLEMENT_STATUSES), grace_until: z.string().nullable(), trial_end: z.string().nullable() })
+    .describe("The entitlement as stored (Stripe's state): this is what decided"),
   current_tier: z.string().describe("As the agent gave it"),
   tier_mismatch: z.boolean().describe("The agent's current_tier differs from the stored tier"),
   mismatch: z.string().nullable().describe("What differs, when tier_mismatch"),
@@ -73,7 +75,9 @@ export const enforceTierAccess = defineTool({
       stored: { tier: storedTier, status: state.status, grace_until: isoSeconds(claims.grace_until), trial_end: isoSeconds(claims.trial_end) },
       current_tier: input.current_tier,
       tier_mismatch: mismatch,
-      mismatch: mismatch ? `You said ${name(claimed)}, but the stored state (from Stripe) says ${name(storedTier)}${storedTier ? ` (${state.status})` : ""}; the answer follows the stored state.` : null,
+      mismatch: mismatch
+        ? `You said ${name(claimed)}, but the stored state (from Stripe) says ${name(storedTier)}${storedTier ? ` (${state.status})` : ""}; the answer follows the stored state.`
+        : null,
       as_of: isoSeconds(d.as_of),
     };
   },

@@ -83,10 +83,10 @@ export function topLevelNumberTexts(text: string): Map<string, string> {
       ws();
       const ch = text[i];
       if (ch === '"') str();
-      else if (ch === "{" || ch === "[") (depth++, i++);
-      else if (ch === "}" || ch === "]") (depth--, i++);
+      else if (ch === "{" || ch === "[") depth++, i++;
+      else if (ch === "}" || ch === "]") depth--, i++;
       else if (ch === "," || ch === ":") i++;
-      else while (i < text.length && !",:{}[]\" \t\r\n".includes(text[i]!)) i++;
+      else while (i < text.length && !',:{}[]" \t\r\n'.includes(text[i]!)) i++;
     } while (depth > 0 && i < text.length);
   };
   ws();

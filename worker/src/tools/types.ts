@@ -85,7 +85,9 @@ export function inputFromJson(tool: Pick<Tool, "exactDecimals">, text: string): 
 
 export function assertAllowed(tool: Pick<Tool, "name" | "permission">, actor: ToolActor): void {
   if (!roleHas(actor.role, tool.permission)) {
-    throw new DomainError("forbidden", `A ${actor.role} key may not run ${tool.name}: it needs the \`${tool.permission}\` permission.`, { extensions: { required_permission: tool.permission, tool: tool.name } });
+    throw new DomainError("forbidden", `A ${actor.role} key may not run ${tool.name}: it needs the \`${tool.permission}\` permission.`, {
+      extensions: { required_permission: tool.permission, tool: tool.name },
+    });
   }
 }
 
@@ -94,7 +96,9 @@ export function assertAllowed(tool: Pick<Tool, "name" | "permission">, actor: To
  * parsed input; the handler's result is checked against `output` too, so the contract an agent
  * reads in the manifest is the one it gets.
  */
-export function defineTool<I extends z.ZodType, O extends z.ZodType>(spec: Omit<Tool<I, O>, "run"> & { handler: (services: Services, input: z.output<I>, actor: ToolActor) => Promise<z.input<O>> }): Tool<I, O> {
+export function defineTool<I extends z.ZodType, O extends z.ZodType>(
+  spec: Omit<Tool<I, O>, "run"> & { handler: (services: Services, input: z.output<I>, actor: ToolActor) => Promise<z.input<O>> },
+): Tool<I, O> {
   const { handler, ...rest } = spec;
   return {
     ...rest,

@@ -5,12 +5,7 @@ import { WorkerRejected, WorkerUnavailable } from "../errors.js";
  * error, a timeout, a 5xx/408/429 or an unreadable body is `WorkerUnavailable`; any other status
  * is `WorkerRejected` with the problem document. `what` names the request in messages.
  */
-export async function requestJson(
-  doFetch: typeof fetch,
-  url: string,
-  init: { apiKey: string; timeout: number; maxBytes: number; body?: string },
-  what: string,
-): Promise<unknown> {
+export async function requestJson(doFetch: typeof fetch, url: string, init: { apiKey: string; timeout: number; maxBytes: number; body?: string }, what: string): Promise<unknown> {
   let res: Response;
   let text: string;
   try {

@@ -1,9 +1,7 @@
 import type { EntitlementClaims, EntitlementStatus } from "../claims.js";
 import { ClaimInvalid } from "../errors.js";
 
-const STATUSES: ReadonlySet<string> = new Set<EntitlementStatus>([
-  "trialing", "active", "past_due", "paused", "suspended", "canceled", "trial_expired", "none",
-]);
+const STATUSES: ReadonlySet<string> = new Set<EntitlementStatus>(["trialing", "active", "past_due", "paused", "suspended", "canceled", "trial_expired", "none"]);
 const MAX_ITEMS = 1024;
 const HTTP_URL = /^https?:\/\/[^\s]+$/i;
 

@@ -62,7 +62,13 @@ export function buildInvoice(core: Core, a: NewInvoiceArgs, preview: boolean): S
     attempt_count: 0,
     attempted: false,
     auto_advance: preview ? false : (a.autoAdvance ?? true),
-    automatic_tax: { disabled_reason: null, enabled: a.automaticTax, liability: a.automaticTax ? { type: "self" } : null, provider: a.automaticTax ? "stripe" : null, status: a.automaticTax ? "complete" : null },
+    automatic_tax: {
+      disabled_reason: null,
+      enabled: a.automaticTax,
+      liability: a.automaticTax ? { type: "self" } : null,
+      provider: a.automaticTax ? "stripe" : null,
+      status: a.automaticTax ? "complete" : null,
+    },
     automatically_finalizes_at: null,
     billing_reason: a.billingReason,
     collection_method: "charge_automatically",
@@ -176,7 +182,13 @@ function lineItem(core: Core, invoiceId: string, currency: string, l: LineInput)
         ? {
             type: "subscription_item_details",
             invoice_item_details: null,
-            subscription_item_details: { invoice_item: null, proration: l.proration, proration_details: { credited_items: null }, subscription: l.subscriptionId, subscription_item: l.subscriptionItemId },
+            subscription_item_details: {
+              invoice_item: null,
+              proration: l.proration,
+              proration_details: { credited_items: null },
+              subscription: l.subscriptionId,
+              subscription_item: l.subscriptionItemId,
+            },
           }
         : {
             type: "invoice_item_details",
@@ -185,7 +197,9 @@ function lineItem(core: Core, invoiceId: string, currency: string, l: LineInput)
           },
     period: { start: l.period.start, end: l.period.end },
     pretax_credit_amounts: [],
-    pricing: price ? { type: "price_details", price_details: { price: price.id, product: productId }, unit_amount_decimal: Stripe.Decimal.from(String(l.proration ? unit : (price.unit_amount ?? 0))) } : null,
+    pricing: price
+      ? { type: "price_details", price_details: { price: price.id, product: productId }, unit_amount_decimal: Stripe.Decimal.from(String(l.proration ? unit : (price.unit_amount ?? 0))) }
+      : null,
     quantity: l.quantity,
     quantity_decimal: Stripe.Decimal.from(String(l.quantity)),
     subscription: l.subscriptionId,
@@ -213,7 +227,7 @@ export function computeTotals(core: Core, inv: Stripe.Invoice, customer: Stripe.
     const discountId = typeof ref === "string" ? ref : ref.id;
     const discount = core.state.discounts.get(discountId) ?? transientDiscounts.find((d) => d.id === discountId);
     const couponRef = discount?.source.coupon;
-    const coupon = typeof couponRef === "string" ? core.state.coupons.get(couponRef) : couponRef ?? undefined;
+    const coupon = typeof couponRef === "string" ? core.state.coupons.get(couponRef) : (couponRef ?? undefined);
     if (!coupon) continue;
     const eligible = inv.lines.data.filter((l) => l.discountable && l.amount > 0);
     const base = eligible.reduce((acc, l) => acc + l.amount, 0);
@@ -272,7 +286,13 @@ export function computeTotals(core: Core, inv: Stripe.Invoice, customer: Stripe.
   inv.amount_remaining = inv.amount_due - inv.amount_paid;
 }
 
-function emitInvoice(core: Core, type: "invoice.created" | "invoice.finalized" | "invoice.paid" | "invoice.payment_succeeded" | "invoice.payment_failed" | "invoice.voided" | "invoice.marked_uncollectible" | "invoice.upcoming", inv: Stripe.Invoice, now: number, request: RequestInfo | null): void {
+function emitInvoice(
+  core: Core,
+  type: "invoice.created" | "invoice.finalized" | "invoice.paid" | "invoice.payment_succeeded" | "invoice.payment_failed" | "invoice.voided" | "invoice.marked_uncollectible" | "invoice.upcoming",
+  inv: Stripe.Invoice,
+  now: number,
+  request: RequestInfo | null,
+): void {
   core.emit({ type, data: { object: inv } }, now, request);
 }
 
@@ -388,7 +408,14 @@ export function attemptInvoicePayment(core: Core, inv: Stripe.Invoice, now: numb
   const existingPayment = inv.payments?.data[0]?.payment.payment_intent;
   const result = attemptCharge(
     core,
-    { amount: inv.amount_remaining, currency: inv.currency, customerId, paymentMethodId: pmId, description: subId ? "Subscription update" : null, existingIntent: typeof existingPayment === "string" ? existingPayment : null },
+    {
+      amount: inv.amount_remaining,
+      currency: inv.currency,
+      customerId,
+      paymentMethodId: pmId,
+      description: subId ? "Subscription update" : null,
+      existingIntent: typeof existingPayment === "string" ? existingPayment : null,
+    },
     now,
     request,
   );

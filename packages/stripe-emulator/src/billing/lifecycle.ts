@@ -271,7 +271,17 @@ export function createSubscription(core: Core, input: NewSubscriptionInput, requ
   const lines = [...sub.items.data.map((it) => itemLine(core, sub, it, now, periodEnd, trial)), ...pendingItemLines(core, sub)];
   const inv = buildInvoice(
     core,
-    { customer: input.customer, subscription: sub, billingReason: "subscription_create", periodStart: now, periodEnd: now, lines, now, automaticTax: input.automaticTax, discountIds: sub.discounts.map((d) => (typeof d === "string" ? d : d.id)) },
+    {
+      customer: input.customer,
+      subscription: sub,
+      billingReason: "subscription_create",
+      periodStart: now,
+      periodEnd: now,
+      lines,
+      now,
+      automaticTax: input.automaticTax,
+      discountIds: sub.discounts.map((d) => (typeof d === "string" ? d : d.id)),
+    },
     false,
   );
   sub.latest_invoice = inv.id;
@@ -310,7 +320,13 @@ export function afterInvoicePayment(core: Core, inv: Stripe.Invoice, ok: boolean
   if (Object.keys(changes).length > 0) core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: changes } }, now, request);
 }
 
-export function cancelSubscriptionNow(core: Core, sub: Stripe.Subscription, now: number, request: RequestInfo | null, details: { reason: Stripe.Subscription.CancellationDetails.Reason; comment?: string | null; feedback?: Stripe.Subscription.CancellationDetails.Feedback | null }): void {
+export function cancelSubscriptionNow(
+  core: Core,
+  sub: Stripe.Subscription,
+  now: number,
+  request: RequestInfo | null,
+  details: { reason: Stripe.Subscription.CancellationDetails.Reason; comment?: string | null; feedback?: Stripe.Subscription.CancellationDetails.Feedback | null },
+): void {
   sub.status = "canceled";
   sub.canceled_at = sub.canceled_at ?? now;
   sub.ended_at = now;
@@ -455,7 +471,17 @@ function renew(core: Core, sub: Stripe.Subscription, at: number): void {
   const lines = [...sub.items.data.map((it) => itemLine(core, sub, it, at, newEnd, false)), ...pendingItemLines(core, sub)];
   const inv = buildInvoice(
     core,
-    { customer, subscription: sub, billingReason: "subscription_cycle", periodStart: before.items.data[0]?.current_period_start ?? at, periodEnd: at, lines, now: at, automaticTax: sub.automatic_tax.enabled, discountIds: sub.discounts.map((d) => (typeof d === "string" ? d : d.id)) },
+    {
+      customer,
+      subscription: sub,
+      billingReason: "subscription_cycle",
+      periodStart: before.items.data[0]?.current_period_start ?? at,
+      periodEnd: at,
+      lines,
+      now: at,
+      automaticTax: sub.automatic_tax.enabled,
+      discountIds: sub.discounts.map((d) => (typeof d === "string" ? d : d.id)),
+    },
     false,
   );
   sub.latest_invoice = inv.id;

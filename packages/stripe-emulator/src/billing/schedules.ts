@@ -33,7 +33,10 @@ export function automaticTaxSetting(enabled: boolean): { disabled_reason: null; 
   return { disabled_reason: null, enabled, liability: enabled ? { type: "self" } : null };
 }
 
-export function defaultSettingsFrom(sub: Stripe.Subscription | null, overrides: { automaticTax?: boolean; defaultPaymentMethod?: string | null; description?: string | null; billingCycleAnchor?: "automatic" | "phase_start" } = {}): Stripe.SubscriptionSchedule.DefaultSettings {
+export function defaultSettingsFrom(
+  sub: Stripe.Subscription | null,
+  overrides: { automaticTax?: boolean; defaultPaymentMethod?: string | null; description?: string | null; billingCycleAnchor?: "automatic" | "phase_start" } = {},
+): Stripe.SubscriptionSchedule.DefaultSettings {
   const pm = sub?.default_payment_method;
   return {
     application_fee_percent: null,
@@ -245,14 +248,44 @@ export function applyPhase(
     if (end === null) return null;
     createProrationItems(core, sub, plan.prorations, at, request);
     const lines = [...sub.items.data.map((it) => itemLine(core, sub, it, at, end, false)), ...pendingItemLines(core, sub)];
-    const inv = buildInvoice(core, { customer, subscription: sub, billingReason: "subscription_update", periodStart: at, periodEnd: at, lines, now: at, automaticTax: sub.automatic_tax.enabled, discountIds: [], prorationDate: at }, false);
+    const inv = buildInvoice(
+      core,
+      {
+        customer,
+        subscription: sub,
+        billingReason: "subscription_update",
+        periodStart: at,
+        periodEnd: at,
+        lines,
+        now: at,
+        automaticTax: sub.automatic_tax.enabled,
+        discountIds: [],
+        prorationDate: at,
+      },
+      false,
+    );
     sub.latest_invoice = inv.id;
     return inv;
   }
   if (plan.prorations.length === 0 || prorationBehavior === "none") return null;
   createProrationItems(core, sub, plan.prorations, at, request);
   if (prorationBehavior !== "always_invoice") return null;
-  const inv = buildInvoice(core, { customer, subscription: sub, billingReason: "subscription_update", periodStart: at, periodEnd: at, lines: pendingItemLines(core, sub), now: at, automaticTax: sub.automatic_tax.enabled, discountIds: [], prorationDate: at }, false);
+  const inv = buildInvoice(
+    core,
+    {
+      customer,
+      subscription: sub,
+      billingReason: "subscription_update",
+      periodStart: at,
+      periodEnd: at,
+      lines: pendingItemLines(core, sub),
+      now: at,
+      automaticTax: sub.automatic_tax.enabled,
+      discountIds: [],
+      prorationDate: at,
+    },
+    false,
+  );
   sub.latest_invoice = inv.id;
   return inv;
 }

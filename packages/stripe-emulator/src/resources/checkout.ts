@@ -59,7 +59,8 @@ export function createCheckoutSession(ctx: Ctx): Stripe.Checkout.Session {
     const priceId = str(it, "price");
     if (priceId === undefined) throw invalidRequest(`Missing required param: line_items[${i}][price].`, `line_items[${i}][price]`, "parameter_missing");
     const price = requirePrice(core, priceId, `line_items[${i}][price]`);
-    if (mode === "subscription" && price.type !== "recurring") throw invalidRequest("You must provide at least one recurring price in `subscription` mode when using prices.", `line_items[${i}][price]`);
+    if (mode === "subscription" && price.type !== "recurring")
+      throw invalidRequest("You must provide at least one recurring price in `subscription` mode when using prices.", `line_items[${i}][price]`);
     return { price, quantity: int(it, "quantity") ?? 1 };
   });
   if (bool(p, "allow_promotion_codes") && arr(p, "discounts") !== undefined) throw invalidRequest("You may only specify one of these parameters: allow_promotion_codes, discounts.", "discounts");
@@ -96,7 +97,19 @@ export function createCheckoutSession(ctx: Ctx): Stripe.Checkout.Session {
     customer: customerId,
     customer_account: null,
     customer_creation: customerId ? null : str(p, "customer_creation") === "if_required" ? "if_required" : "always",
-    customer_details: customerId || str(p, "customer_email") ? { address: null, business_name: null, email: str(p, "customer_email") ?? core.state.customers.get(customerId ?? "")?.email ?? null, individual_name: null, name: null, phone: null, tax_exempt: "none", tax_ids: [] } : null,
+    customer_details:
+      customerId || str(p, "customer_email")
+        ? {
+            address: null,
+            business_name: null,
+            email: str(p, "customer_email") ?? core.state.customers.get(customerId ?? "")?.email ?? null,
+            individual_name: null,
+            name: null,
+            phone: null,
+            tax_exempt: "none",
+            tax_ids: [],
+          }
+        : null,
     customer_email: str(p, "customer_email") ?? null,
     discounts: (arr(p, "discounts") ?? []).filter(isJsonRecord).map((d) => ({ coupon: str(d, "coupon") ?? null, promotion_code: str(d, "promotion_code") ?? null })),
     expires_at: int(p, "expires_at") ?? now + 24 * 3600,
@@ -184,7 +197,9 @@ export function listCheckoutSessions(ctx: Ctx): Stripe.ApiList<Stripe.Checkout.S
   const customer = str(p, "customer");
   const subscription = str(p, "subscription");
   const status = str(p, "status");
-  const all = [...ctx.core.state.checkoutSessions.values()].reverse().filter((x) => (customer === undefined || x.customer === customer) && (subscription === undefined || x.subscription === subscription) && (status === undefined || x.status === status));
+  const all = [...ctx.core.state.checkoutSessions.values()]
+    .reverse()
+    .filter((x) => (customer === undefined || x.customer === customer) && (subscription === undefined || x.subscription === subscription) && (status === undefined || x.status === status));
   return paginate(all, p, "/v1/checkout/sessions");
 }
 
@@ -197,7 +212,8 @@ export function listCheckoutLineItems(ctx: Ctx): Stripe.ApiList<Stripe.LineItem>
 export function expireCheckoutSession(ctx: Ctx): Stripe.Checkout.Session {
   validate(ctx.raw, {});
   const session = requireSession(ctx.core, ctx.path.id ?? "");
-  if (session.status !== "open") throw invalidRequest(`Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of ${session.status}.`, undefined, "checkout_session_not_open");
+  if (session.status !== "open")
+    throw invalidRequest(`Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of ${session.status}.`, undefined, "checkout_session_not_open");
   session.status = "expired";
   ctx.core.emit({ type: "checkout.session.expired", data: { object: session } }, ctx.core.realNow(), ctx.request);
   return session;
@@ -278,7 +294,16 @@ export function completeCheckoutSession(core: Core, id: string, p: Params, reque
     if (typeof c === "string") discounts.push({ coupon: c, promotionCode: promoId });
   }
   session.customer = customer.id;
-  session.customer_details = { address: customer.address ? clone(customer.address) : null, business_name: null, email: customer.email, individual_name: null, name: customer.name ?? null, phone: null, tax_exempt: "none", tax_ids: [] };
+  session.customer_details = {
+    address: customer.address ? clone(customer.address) : null,
+    business_name: null,
+    email: customer.email,
+    individual_name: null,
+    name: customer.name ?? null,
+    phone: null,
+    tax_exempt: "none",
+    tax_ids: [],
+  };
   if (session.mode === "subscription") {
     const missing = str(obj(obj(sd, "trial_settings"), "end_behavior"), "missing_payment_method");
     const sub = createSubscription(

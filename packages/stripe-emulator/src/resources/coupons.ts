@@ -83,7 +83,11 @@ export function deleteCoupon(ctx: Ctx): Stripe.DeletedCoupon {
 
 export function listCoupons(ctx: Ctx): Stripe.ApiList<Stripe.Coupon> {
   const p = validate(ctx.raw, listFields);
-  return paginate(newestFirst(ctx.core.state.coupons).filter((c) => matchesRange(c.created, p, "created")), p, "/v1/coupons");
+  return paginate(
+    newestFirst(ctx.core.state.coupons).filter((c) => matchesRange(c.created, p, "created")),
+    p,
+    "/v1/coupons",
+  );
 }
 
 export function createPromotionCode(ctx: Ctx): Stripe.PromotionCode {

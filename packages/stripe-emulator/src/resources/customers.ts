@@ -100,7 +100,11 @@ export function updateCustomer(ctx: Ctx): Stripe.Customer {
     const pm = ctx.core.state.paymentMethods.get(defaultRef);
     if (!pm) throw invalidRequest(`No such PaymentMethod: '${defaultRef}'`, "invoice_settings[default_payment_method]", "resource_missing");
     if (pm.customer !== customer.id) {
-      throw invalidRequest(`The customer does not have a payment method with the ID ${defaultRef}. The payment method must be attached to the customer.`, "invoice_settings[default_payment_method]", "resource_missing");
+      throw invalidRequest(
+        `The customer does not have a payment method with the ID ${defaultRef}. The payment method must be attached to the customer.`,
+        "invoice_settings[default_payment_method]",
+        "resource_missing",
+      );
     }
   }
   const before = clone(customer);
@@ -160,8 +164,7 @@ export function searchCustomers(ctx: Ctx): Stripe.ApiSearchResult<Stripe.Custome
     if (!m) throw invalidRequest(`Invalid search query: ${clause}`, "query");
     const value = m[3] ?? "";
     const metaKey = m[2];
-    return (c: Stripe.Customer): boolean =>
-      metaKey !== undefined ? c.metadata[metaKey] === value : m[1] === "email" ? c.email === value : m[1] === "name" ? c.name === value : c.phone === value;
+    return (c: Stripe.Customer): boolean => (metaKey !== undefined ? c.metadata[metaKey] === value : m[1] === "email" ? c.email === value : m[1] === "name" ? c.name === value : c.phone === value);
   });
   const data = newestFirst(ctx.core.state.customers).filter((c) => preds.every((f) => f(c)));
   const limit = typeof p.limit === "number" ? p.limit : 10;

@@ -31,4 +31,3 @@ export function listEvents(ctx: Ctx): Stripe.ApiList<Stripe.Event> {
   });
   return paginate(all, p, "/v1/events");
 }
-

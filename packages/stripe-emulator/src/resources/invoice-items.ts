@@ -26,7 +26,8 @@ export function createInvoiceItem(ctx: Ctx): Stripe.InvoiceItem {
   const priceId = str(obj(p, "pricing"), "price");
   const price = priceId !== undefined ? requirePrice(ctx.core, priceId, "pricing[price]") : undefined;
   const quantity = int(p, "quantity") ?? 1;
-  const amount = int(p, "amount") ?? (price ? (price.unit_amount ?? 0) * quantity : int(obj(p, "price_data"), "unit_amount") !== undefined ? (int(obj(p, "price_data"), "unit_amount") ?? 0) * quantity : undefined);
+  const amount =
+    int(p, "amount") ?? (price ? (price.unit_amount ?? 0) * quantity : int(obj(p, "price_data"), "unit_amount") !== undefined ? (int(obj(p, "price_data"), "unit_amount") ?? 0) * quantity : undefined);
   if (amount === undefined) throw invalidRequest("Missing required param: amount.", "amount", "parameter_missing");
   const invoiceId = str(p, "invoice") ?? null;
   const inv = invoiceId ? ctx.core.state.invoices.get(invoiceId) : undefined;
@@ -52,7 +53,9 @@ export function createInvoiceItem(ctx: Ctx): Stripe.InvoiceItem {
     net_amount: amount,
     parent: subId !== undefined ? { type: "subscription_details", subscription_details: { subscription: subId } } : null,
     period: { start: int(period, "start") ?? now, end: int(period, "end") ?? now },
-    pricing: price ? { type: "price_details", price_details: { price: price.id, product: typeof price.product === "string" ? price.product : price.product.id }, unit_amount_decimal: price.unit_amount_decimal } : null,
+    pricing: price
+      ? { type: "price_details", price_details: { price: price.id, product: typeof price.product === "string" ? price.product : price.product.id }, unit_amount_decimal: price.unit_amount_decimal }
+      : null,
     proration: false,
     quantity,
     quantity_decimal: Stripe.Decimal.from(String(quantity)),
@@ -73,7 +76,11 @@ export function createInvoiceItem(ctx: Ctx): Stripe.InvoiceItem {
       invoice: inv.id,
       livemode: false,
       metadata: {},
-      parent: { type: "invoice_item_details", subscription_item_details: null, invoice_item_details: { invoice_item: ii.id, proration: false, proration_details: { credited_items: null }, subscription: subId ?? null } },
+      parent: {
+        type: "invoice_item_details",
+        subscription_item_details: null,
+        invoice_item_details: { invoice_item: ii.id, proration: false, proration_details: { credited_items: null }, subscription: subId ?? null },
+      },
       period: ii.period,
       pretax_credit_amounts: [],
       pricing: ii.pricing ? { type: "price_details", price_details: ii.pricing.price_details, unit_amount_decimal: ii.pricing.unit_amount_decimal } : null,
@@ -112,8 +119,14 @@ export function listInvoiceItems(ctx: Ctx): Stripe.ApiList<Stripe.InvoiceItem> {
   const customer = str(p, "customer");
   const invoice = str(p, "invoice");
   const pending = bool(p, "pending");
-  const all = [...ctx.core.state.invoiceItems.values()].reverse().filter(
-    (ii) => (customer === undefined || ii.customer === customer) && (invoice === undefined || ii.invoice === invoice) && (pending === undefined || (ii.invoice === null) === pending) && matchesRange(ii.date, p, "created"),
-  );
+  const all = [...ctx.core.state.invoiceItems.values()]
+    .reverse()
+    .filter(
+      (ii) =>
+        (customer === undefined || ii.customer === customer) &&
+        (invoice === undefined || ii.invoice === invoice) &&
+        (pending === undefined || (ii.invoice === null) === pending) &&
+        matchesRange(ii.date, p, "created"),
+    );
   return paginate(all, p, "/v1/invoiceitems");
 }

@@ -43,10 +43,37 @@ export function createInvoiceRoute(ctx: Ctx): Stripe.Invoice {
     for (const ii of ctx.core.state.invoiceItems.values()) {
       if (ii.invoice !== null || ii.customer !== customer.id) continue;
       const pr = ii.pricing?.price_details?.price;
-      lines.push({ amount: ii.amount, description: ii.description ?? "", period: ii.period, priceId: typeof pr === "string" ? pr : null, quantity: ii.quantity, proration: ii.proration, subscriptionItemId: null, invoiceItemId: ii.id, subscriptionId: null });
+      lines.push({
+        amount: ii.amount,
+        description: ii.description ?? "",
+        period: ii.period,
+        priceId: typeof pr === "string" ? pr : null,
+        quantity: ii.quantity,
+        proration: ii.proration,
+        subscriptionItemId: null,
+        invoiceItemId: ii.id,
+        subscriptionId: null,
+      });
     }
   }
-  const inv = buildInvoice(ctx.core, { customer, subscription: null, billingReason: "manual", periodStart: now, periodEnd: now, lines, now, automaticTax: bool(obj(p, "automatic_tax"), "enabled") ?? false, discountIds: [], metadata: mergeMetadata(null, obj(p, "metadata"), false), autoAdvance: bool(p, "auto_advance") ?? false, currency: str(p, "currency") ?? "usd" }, false);
+  const inv = buildInvoice(
+    ctx.core,
+    {
+      customer,
+      subscription: null,
+      billingReason: "manual",
+      periodStart: now,
+      periodEnd: now,
+      lines,
+      now,
+      automaticTax: bool(obj(p, "automatic_tax"), "enabled") ?? false,
+      discountIds: [],
+      metadata: mergeMetadata(null, obj(p, "metadata"), false),
+      autoAdvance: bool(p, "auto_advance") ?? false,
+      currency: str(p, "currency") ?? "usd",
+    },
+    false,
+  );
   inv.description = str(p, "description") ?? null;
   inv.default_payment_method = str(p, "default_payment_method") ?? null;
   emitInvoiceCreated(ctx.core, inv, now, ctx.request);
@@ -121,7 +148,11 @@ export function payInvoiceRoute(ctx: Ctx): Stripe.Invoice {
     if (out.paymentIntent === null) throw invalidRequest(out.decline.message, undefined, out.decline.code);
     const pmId = typeof out.paymentIntent.payment_method === "string" ? out.paymentIntent.payment_method : null;
     const pm = pmId ? ctx.core.state.paymentMethods.get(pmId) : undefined;
-    throw cardError(out.decline, { charge: typeof out.paymentIntent.latest_charge === "string" ? out.paymentIntent.latest_charge : undefined, payment_intent: clone(out.paymentIntent), payment_method: pm ? clone(pm) : undefined });
+    throw cardError(out.decline, {
+      charge: typeof out.paymentIntent.latest_charge === "string" ? out.paymentIntent.latest_charge : undefined,
+      payment_intent: clone(out.paymentIntent),
+      payment_method: pm ? clone(pm) : undefined,
+    });
   }
   return inv;
 }
@@ -141,17 +172,26 @@ export function markUncollectibleRoute(ctx: Ctx): Stripe.Invoice {
 }
 
 export function listInvoices(ctx: Ctx): Stripe.ApiList<Stripe.Invoice> {
-  const p = validate(ctx.raw, { ...listFields, customer: s.str(), subscription: s.str(), status: s.enum("draft", "open", "paid", "uncollectible", "void"), collection_method: s.str(), due_date: s.range() });
+  const p = validate(ctx.raw, {
+    ...listFields,
+    customer: s.str(),
+    subscription: s.str(),
+    status: s.enum("draft", "open", "paid", "uncollectible", "void"),
+    collection_method: s.str(),
+    due_date: s.range(),
+  });
   const customer = str(p, "customer");
   const subscription = str(p, "subscription");
   const status = str(p, "status");
-  const all = [...ctx.core.state.invoices.values()].reverse().filter(
-    (inv) =>
-      (customer === undefined || inv.customer === customer) &&
-      (subscription === undefined || inv.parent?.subscription_details?.subscription === subscription) &&
-      (status === undefined || inv.status === status) &&
-      matchesRange(inv.created, p, "created"),
-  );
+  const all = [...ctx.core.state.invoices.values()]
+    .reverse()
+    .filter(
+      (inv) =>
+        (customer === undefined || inv.customer === customer) &&
+        (subscription === undefined || inv.parent?.subscription_details?.subscription === subscription) &&
+        (status === undefined || inv.status === status) &&
+        matchesRange(inv.created, p, "created"),
+    );
   return paginate(all, p, "/v1/invoices");
 }
 
@@ -190,7 +230,15 @@ export function createPreview(ctx: Ctx): Stripe.Invoice {
   if (customerId === undefined) throw invalidRequest("Missing required param: customer.", "customer", "parameter_missing");
   const customer = clone(requireCustomer(core, customerId));
   const addr = obj(obj(p, "customer_details"), "address");
-  if (addr) customer.address = { city: str(addr, "city") ?? null, country: str(addr, "country") ?? null, line1: null, line2: null, postal_code: str(addr, "postal_code") ?? null, state: str(addr, "state") ?? null };
+  if (addr)
+    customer.address = {
+      city: str(addr, "city") ?? null,
+      country: str(addr, "country") ?? null,
+      line1: null,
+      line2: null,
+      postal_code: str(addr, "postal_code") ?? null,
+      state: str(addr, "state") ?? null,
+    };
   if (!sub) throw invalidRequest("Previewing an invoice without a subscription requires `subscription_details[items]`; pass `subscription`.", "subscription");
   const now = core.nowForCustomer(customerId);
   const details = obj(p, "subscription_details");
@@ -244,7 +292,23 @@ export function createPreview(ctx: Ctx): Stripe.Invoice {
     periodEnd = start;
     lines = [...pendingItemLines(core, sub), ...plan.prorations, ...previewSub.items.data.map((it) => itemLine(core, previewSub, it, start, end, false))];
   }
-  const inv = buildInvoice(core, { customer, subscription: previewSub, billingReason: reason, periodStart, periodEnd, lines, now, automaticTax, discountIds, transientDiscounts, prorationDate: plan.prorations.length > 0 ? plan.prorationDate : undefined }, true);
+  const inv = buildInvoice(
+    core,
+    {
+      customer,
+      subscription: previewSub,
+      billingReason: reason,
+      periodStart,
+      periodEnd,
+      lines,
+      now,
+      automaticTax,
+      discountIds,
+      transientDiscounts,
+      prorationDate: plan.prorations.length > 0 ? plan.prorationDate : undefined,
+    },
+    true,
+  );
   computeTotals(core, inv, customer, transientDiscounts);
   inv.amount_due = Math.max(0, inv.total + Math.min(0, customer.balance));
   inv.amount_remaining = inv.amount_due;

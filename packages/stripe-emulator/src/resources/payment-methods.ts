@@ -118,7 +118,8 @@ export function recordChargeAttempt(core: Core, pmId: string): void {
  * (from its charges), so `afterAttempts: 3` means its 4th charge attempt ever succeeds.
  */
 export function setRecovery(core: Core, pm: Stripe.PaymentMethod, rule: { afterAttempts: number | null; at: number | null }, param: string): PaymentMethodRecovery {
-  if (cardDeclineOf(core, pm.id) === null) throw invalidRequest(`The payment method ${pm.id} does not decline, so it has nothing to recover from: use a declining test card (e.g. pm_card_chargeDeclinedInsufficientFunds).`, param);
+  if (cardDeclineOf(core, pm.id) === null)
+    throw invalidRequest(`The payment method ${pm.id} does not decline, so it has nothing to recover from: use a declining test card (e.g. pm_card_chargeDeclinedInsufficientFunds).`, param);
   if (rule.afterAttempts === null && rule.at === null) throw invalidRequest("Give after_attempts (a whole number ≥ 0) or at (unix seconds), or both.", param, "parameter_missing");
   let attempts = 0;
   for (const ch of core.state.charges.values()) if (ch.payment_method === pm.id) attempts++;
@@ -192,7 +193,11 @@ export function retrievePaymentMethod(ctx: Ctx): Stripe.PaymentMethod {
 }
 
 export function updatePaymentMethod(ctx: Ctx): Stripe.PaymentMethod {
-  const p = validate(ctx.raw, { metadata: s.meta(), billing_details: s.obj({ address: s.obj(addressFields), email: s.str(), name: s.str(), phone: s.str() }), card: s.obj({ exp_month: s.int(), exp_year: s.int() }) });
+  const p = validate(ctx.raw, {
+    metadata: s.meta(),
+    billing_details: s.obj({ address: s.obj(addressFields), email: s.str(), name: s.str(), phone: s.str() }),
+    card: s.obj({ exp_month: s.int(), exp_year: s.int() }),
+  });
   const pm = retrievePaymentMethod({ ...ctx, raw: {} });
   const before = clone(pm);
   const card = obj(p, "card");
@@ -239,7 +244,11 @@ export function automaticallyUpdateCard(core: Core, pm: Stripe.PaymentMethod, up
   pm.card = { ...pm.card, exp_month: expiry.month, exp_year: expiry.year, ...(update.last4 !== null ? { last4: update.last4 } : {}) };
   // Stripe names only the card fields that changed, as for payment_method.updated.
   const previous: Record<string, unknown> = { card: diff(before, pm.card) };
-  core.emit({ type: "payment_method.automatically_updated", data: { object: pm, previous_attributes: previous } }, core.nowForCustomer(typeof pm.customer === "string" ? pm.customer : (pm.customer?.id ?? null)), null);
+  core.emit(
+    { type: "payment_method.automatically_updated", data: { object: pm, previous_attributes: previous } },
+    core.nowForCustomer(typeof pm.customer === "string" ? pm.customer : (pm.customer?.id ?? null)),
+    null,
+  );
   return pm;
 }
 

@@ -32,7 +32,9 @@ export function listCharges(ctx: Ctx): Stripe.ApiList<Stripe.Charge> {
   const p = validate(ctx.raw, { ...listFields, customer: s.str(), payment_intent: s.str() });
   const customer = str(p, "customer");
   const pi = str(p, "payment_intent");
-  const all = [...ctx.core.state.charges.values()].reverse().filter((x) => (customer === undefined || x.customer === customer) && (pi === undefined || x.payment_intent === pi) && matchesRange(x.created, p, "created"));
+  const all = [...ctx.core.state.charges.values()]
+    .reverse()
+    .filter((x) => (customer === undefined || x.customer === customer) && (pi === undefined || x.payment_intent === pi) && matchesRange(x.created, p, "created"));
   return paginate(all, p, "/v1/charges");
 }
 

@@ -122,7 +122,14 @@ export function retrievePrice(ctx: Ctx): Stripe.Price {
 }
 
 export function updatePrice(ctx: Ctx): Stripe.Price {
-  const p = validate(ctx.raw, { active: s.bool(), metadata: s.meta(), nickname: s.str({ emptyable: true }), lookup_key: s.str({ emptyable: true }), transfer_lookup_key: s.bool(), tax_behavior: s.enum("exclusive", "inclusive", "unspecified") });
+  const p = validate(ctx.raw, {
+    active: s.bool(),
+    metadata: s.meta(),
+    nickname: s.str({ emptyable: true }),
+    lookup_key: s.str({ emptyable: true }),
+    transfer_lookup_key: s.bool(),
+    tax_behavior: s.enum("exclusive", "inclusive", "unspecified"),
+  });
   const price = requirePrice(ctx.core, ctx.path.id ?? "", "id");
   const key = str(p, "lookup_key");
   const holder = key === undefined ? undefined : [...ctx.core.state.prices.values()].find((x) => x.lookup_key === key && x.id !== price.id);

@@ -27,7 +27,12 @@ export function createProduct(ctx: Ctx): Stripe.Product {
     name: s.req(s.str()),
     id: s.str(),
     type: s.enum("service", "good"),
-    default_price_data: s.obj({ currency: s.req(s.str()), unit_amount: s.int({ min: 0 }), recurring: s.obj({ interval: s.req(s.enum("day", "week", "month", "year")), interval_count: s.int({ min: 1 }) }), tax_behavior: s.enum("exclusive", "inclusive", "unspecified") }),
+    default_price_data: s.obj({
+      currency: s.req(s.str()),
+      unit_amount: s.int({ min: 0 }),
+      recurring: s.obj({ interval: s.req(s.enum("day", "week", "month", "year")), interval_count: s.int({ min: 1 }) }),
+      tax_behavior: s.enum("exclusive", "inclusive", "unspecified"),
+    }),
   });
   const now = ctx.core.realNow();
   const id = str(p, "id") ?? newId("prod");
@@ -104,8 +109,6 @@ export function listProducts(ctx: Ctx): Stripe.ApiList<Stripe.Product> {
   const p = validate(ctx.raw, { ...listFields, active: s.bool(), ids: s.arr(s.str()) });
   const active = bool(p, "active");
   const ids = strs(p, "ids");
-  const all = newestFirst(ctx.core.state.products).filter(
-    (x) => (active === undefined || x.active === active) && (ids === undefined || ids.includes(x.id)) && matchesRange(x.created, p, "created"),
-  );
+  const all = newestFirst(ctx.core.state.products).filter((x) => (active === undefined || x.active === active) && (ids === undefined || ids.includes(x.id)) && matchesRange(x.created, p, "created"));
   return paginate(all, p, "/v1/products");
 }

@@ -64,7 +64,8 @@ export function requireSchedule(core: Core, id: string, param = "schedule"): Str
 function requirePaymentMethod(core: Core, pmId: string, customerId: string, param: string): string {
   const pm = core.state.paymentMethods.get(pmId);
   if (!pm) throw resourceMissing("payment_method", pmId, param);
-  if (pm.customer !== customerId) throw invalidRequest(`The customer does not have a payment method with the ID ${pmId}. The payment method must be attached to the customer.`, param, "resource_missing");
+  if (pm.customer !== customerId)
+    throw invalidRequest(`The customer does not have a payment method with the ID ${pmId}. The payment method must be attached to the customer.`, param, "resource_missing");
   return pmId;
 }
 
@@ -98,7 +99,8 @@ function resolvePhases(core: Core, list: Params[], firstStart: number | null, no
       }
     });
     const currency = str(ph, "currency");
-    if (currency !== undefined && currency !== first.price.currency) throw invalidRequest(`The price's currency (${first.price.currency}) does not match the phase's currency (${currency}).`, `${at}[currency]`);
+    if (currency !== undefined && currency !== first.price.currency)
+      throw invalidRequest(`The price's currency (${first.price.currency}) does not match the phase's currency (${currency}).`, `${at}[currency]`);
     const rawStart = ph.start_date;
     let start: number;
     if (rawStart !== undefined) {
@@ -128,7 +130,12 @@ function resolvePhases(core: Core, list: Params[], firstStart: number | null, no
     const bca = str(ph, "billing_cycle_anchor");
     // A phase's discounts are the subscription's discounts while it runs; none listed = none.
     const discounts = resolveDiscountEntries(core, objs(ph, "discounts") ?? [], `${at}[discounts]`, customerId, subscriptionId).map(
-      (r): Stripe.SubscriptionSchedule.Phase.Discount => ("discount" in r ? { coupon: null, discount: r.discount, promotion_code: null } : r.promotionCode !== null ? { coupon: null, discount: null, promotion_code: r.promotionCode } : { coupon: r.coupon, discount: null, promotion_code: null }),
+      (r): Stripe.SubscriptionSchedule.Phase.Discount =>
+        "discount" in r
+          ? { coupon: null, discount: r.discount, promotion_code: null }
+          : r.promotionCode !== null
+            ? { coupon: null, discount: null, promotion_code: r.promotionCode }
+            : { coupon: r.coupon, discount: null, promotion_code: null },
     );
     out.push({
       start,
@@ -159,7 +166,16 @@ function defaultSettingsUpdate(core: Core, current: Stripe.SubscriptionSchedule.
   return next;
 }
 
-function newSchedule(id: string, now: number, customerId: string, sub: Stripe.Subscription, phases: Stripe.SubscriptionSchedule.Phase[], defaults: Stripe.SubscriptionSchedule.DefaultSettings, endBehavior: "release" | "cancel", metadata: Record<string, string>): Stripe.SubscriptionSchedule {
+function newSchedule(
+  id: string,
+  now: number,
+  customerId: string,
+  sub: Stripe.Subscription,
+  phases: Stripe.SubscriptionSchedule.Phase[],
+  defaults: Stripe.SubscriptionSchedule.DefaultSettings,
+  endBehavior: "release" | "cancel",
+  metadata: Record<string, string>,
+): Stripe.SubscriptionSchedule {
   const first = phases[0];
   return {
     id,
@@ -248,7 +264,10 @@ export function createSchedule(ctx: Ctx): Stripe.SubscriptionSchedule {
   if (list.length === 0) throw invalidRequest("Missing required param: phases.", "phases", "parameter_missing");
   const startParam = p.start_date;
   if (startParam !== undefined && startParam !== "now" && startParam !== now) {
-    throw invalidRequest("The Stripe emulator only runs subscription schedules that start now: pass `start_date=now` (or use `from_subscription`). Schedules that start in the future or are backdated are not emulated.", "start_date");
+    throw invalidRequest(
+      "The Stripe emulator only runs subscription schedules that start now: pass `start_date=now` (or use `from_subscription`). Schedules that start in the future or are backdated are not emulated.",
+      "start_date",
+    );
   }
   const ds = obj(p, "default_settings");
   const defaults = ds ? defaultSettingsUpdate(core, defaultSettingsFrom(null), ds, customer.id) : defaultSettingsFrom(null);
@@ -354,7 +373,10 @@ export function updateSchedule(ctx: Ctx): Stripe.SubscriptionSchedule {
   if (sub && subBefore && sched.status === "active" && sub.status !== "canceled" && sub.status !== "incomplete_expired") {
     const running = sched.phases.find((ph) => ph.start_date === sched.current_phase?.start_date);
     const behavior = str(p, "proration_behavior");
-    const inv = running && (phases || defaults) ? applyPhase(core, sched, sub, running, now, behavior === "always_invoice" || behavior === "none" ? behavior : "create_prorations", ctx.request, false, phases !== null) : null;
+    const inv =
+      running && (phases || defaults)
+        ? applyPhase(core, sched, sub, running, now, behavior === "always_invoice" || behavior === "none" ? behavior : "create_prorations", ctx.request, false, phases !== null)
+        : null;
     syncScheduleCancel(sched, sub, now, wasCancel);
     emitSubscriptionUpdated(core, subBefore, sub, now, ctx.request);
     if (inv) settleInvoice(core, inv, now, ctx.request);
@@ -417,7 +439,17 @@ export function cancelSchedule(ctx: Ctx): Stripe.SubscriptionSchedule {
       const date = new Date(now * 1000).toISOString().slice(0, 16).replace("T", " ");
       const credits = sub.items.data.map((it) => {
         const q = it.quantity ?? 1;
-        return { amount: -prorate((it.price.unit_amount ?? 0) * q, end - now, end - start), description: `Unused time on ${productName(core, it.price)} after ${date}`, period: { start: now, end }, priceId: it.price.id, quantity: q, proration: true, subscriptionItemId: it.id, invoiceItemId: null, subscriptionId: sub.id };
+        return {
+          amount: -prorate((it.price.unit_amount ?? 0) * q, end - now, end - start),
+          description: `Unused time on ${productName(core, it.price)} after ${date}`,
+          period: { start: now, end },
+          priceId: it.price.id,
+          quantity: q,
+          proration: true,
+          subscriptionItemId: it.id,
+          invoiceItemId: null,
+          subscriptionId: sub.id,
+        };
       });
       createProrationItems(core, sub, credits, now, ctx.request);
     }
@@ -425,7 +457,22 @@ export function cancelSchedule(ctx: Ctx): Stripe.SubscriptionSchedule {
     const customer = core.state.customers.get(customerId);
     const pending = pendingItemLines(core, sub);
     if ((bool(p, "invoice_now") ?? true) && customer && pending.length > 0) {
-      const inv = buildInvoice(core, { customer, subscription: sub, billingReason: "subscription_update", periodStart: now, periodEnd: now, lines: pending, now, automaticTax: sub.automatic_tax.enabled, discountIds: [], prorationDate: now }, false);
+      const inv = buildInvoice(
+        core,
+        {
+          customer,
+          subscription: sub,
+          billingReason: "subscription_update",
+          periodStart: now,
+          periodEnd: now,
+          lines: pending,
+          now,
+          automaticTax: sub.automatic_tax.enabled,
+          discountIds: [],
+          prorationDate: now,
+        },
+        false,
+      );
       sub.latest_invoice = inv.id;
       settleInvoice(core, inv, now, ctx.request);
     }

@@ -8,12 +8,29 @@ import { clone, type SubscriptionMeta } from "../store.ts";
 import { newId } from "../ids.ts";
 import { prorate } from "../proration.ts";
 import { attemptInvoicePayment, buildInvoice, emitInvoiceCreated, finalizeInvoice, voidInvoice, type LineInput, type PayOutcome } from "../billing/invoices.ts";
-import { cancelSubscriptionNow, createSubscription, itemLine, money, pendingItemLines, planFromPrice, productName, redeemDiscounts, subscriptionItem, type DiscountRef, type ItemInput } from "../billing/lifecycle.ts";
+import {
+  cancelSubscriptionNow,
+  createSubscription,
+  itemLine,
+  money,
+  pendingItemLines,
+  planFromPrice,
+  productName,
+  redeemDiscounts,
+  subscriptionItem,
+  type DiscountRef,
+  type ItemInput,
+} from "../billing/lifecycle.ts";
 import { restartCycle } from "../billing/periods.ts";
 import { scheduleOf } from "../billing/schedules.ts";
 import { requireCustomer, requirePrice } from "./common.ts";
 
-const itemSpec = s.obj({ price: s.str(), quantity: s.int({ min: 0 }), metadata: s.meta(), price_data: s.obj({ currency: s.str(), product: s.str(), unit_amount: s.int(), recurring: s.obj({ interval: s.str(), interval_count: s.int() }) }) });
+const itemSpec = s.obj({
+  price: s.str(),
+  quantity: s.int({ min: 0 }),
+  metadata: s.meta(),
+  price_data: s.obj({ currency: s.str(), product: s.str(), unit_amount: s.int(), recurring: s.obj({ interval: s.str(), interval_count: s.int() }) }),
+});
 export const discountsSpec = s.arr(s.obj({ coupon: s.str(), promotion_code: s.str(), discount: s.str() }), { emptyable: true });
 
 export const createFields = {
@@ -46,7 +63,13 @@ export const createFields = {
  */
 export function resolveDiscounts(core: Core, p: Params, customerId: string | null, subscriptionId: string | null = null): DiscountRef[] {
   const refs: DiscountRef[] = [];
-  const single = resolveDiscountEntry(core, { ...(has(p, "coupon") && p.coupon !== null ? { coupon: p.coupon } : {}), ...(has(p, "promotion_code") ? { promotion_code: p.promotion_code } : {}) }, "", customerId, subscriptionId);
+  const single = resolveDiscountEntry(
+    core,
+    { ...(has(p, "coupon") && p.coupon !== null ? { coupon: p.coupon } : {}), ...(has(p, "promotion_code") ? { promotion_code: p.promotion_code } : {}) },
+    "",
+    customerId,
+    subscriptionId,
+  );
   if (single) refs.push(single);
   refs.push(...resolveDiscountEntries(core, objs(p, "discounts") ?? [], "discounts", customerId, subscriptionId));
   return refs;
@@ -125,7 +148,8 @@ export function createSubscriptionRoute(ctx: Ctx): Stripe.Subscription {
   if (pmRef !== null) {
     const pm = core.state.paymentMethods.get(pmRef);
     if (!pm) throw resourceMissing("payment_method", pmRef, "default_payment_method");
-    if (pm.customer !== customer.id) throw invalidRequest(`The customer does not have a payment method with the ID ${pmRef}. The payment method must be attached to the customer.`, "default_payment_method", "resource_missing");
+    if (pm.customer !== customer.id)
+      throw invalidRequest(`The customer does not have a payment method with the ID ${pmRef}. The payment method must be attached to the customer.`, "default_payment_method", "resource_missing");
   }
   const trialEnd = trialEndFrom(p, items, now);
   const discounts = resolveDiscounts(core, p, customer.id);
@@ -206,7 +230,15 @@ export interface PlannedChange {
  * lines ("Unused time on old" credit, "Remaining time on new" debit) per Stripe's formula in
  * proration.ts. Used by both subscriptions.update and invoices.createPreview.
  */
-export function planItemChange(core: Core, sub: Stripe.Subscription, itemsParam: Params[] | undefined, prorationDateParam: number | undefined, behavior: string, now: number, paramPrefix = "items"): PlannedChange {
+export function planItemChange(
+  core: Core,
+  sub: Stripe.Subscription,
+  itemsParam: Params[] | undefined,
+  prorationDateParam: number | undefined,
+  behavior: string,
+  now: number,
+  paramPrefix = "items",
+): PlannedChange {
   const newItems = sub.items.data.map((it) => clone(it));
   const first = sub.items.data[0];
   const periodStart = first?.current_period_start ?? now;
@@ -258,13 +290,33 @@ export function planItemChange(core: Core, sub: Stripe.Subscription, itemsParam:
     for (const it of removed) {
       const q = it.quantity ?? 1;
       const amount = -prorate((it.price.unit_amount ?? 0) * q, remaining, total);
-      prorations.push({ amount, description: `Unused time on ${productName(core, it.price)} after ${date}`, period: { start: prorationDate, end: periodEnd }, priceId: it.price.id, quantity: q, proration: true, subscriptionItemId: it.id, invoiceItemId: null, subscriptionId: sub.id });
+      prorations.push({
+        amount,
+        description: `Unused time on ${productName(core, it.price)} after ${date}`,
+        period: { start: prorationDate, end: periodEnd },
+        priceId: it.price.id,
+        quantity: q,
+        proration: true,
+        subscriptionItemId: it.id,
+        invoiceItemId: null,
+        subscriptionId: sub.id,
+      });
     }
     if (!intervalChanged) {
       for (const it of added) {
         const q = it.quantity ?? 1;
         const amount = prorate((it.price.unit_amount ?? 0) * q, remaining, total);
-        prorations.push({ amount, description: `Remaining time on ${q} × ${productName(core, it.price)} after ${date}`, period: { start: prorationDate, end: periodEnd }, priceId: it.price.id, quantity: q, proration: true, subscriptionItemId: it.id, invoiceItemId: null, subscriptionId: sub.id });
+        prorations.push({
+          amount,
+          description: `Remaining time on ${q} × ${productName(core, it.price)} after ${date}`,
+          period: { start: prorationDate, end: periodEnd },
+          priceId: it.price.id,
+          quantity: q,
+          proration: true,
+          subscriptionItemId: it.id,
+          invoiceItemId: null,
+          subscriptionId: sub.id,
+        });
       }
     }
   }
@@ -320,13 +372,16 @@ export function updateSubscription(ctx: Ctx): Stripe.Subscription {
   }
   const schedule = scheduleOf(core, sub);
   if (schedule && (has(p, "cancel_at_period_end") || has(p, "cancel_at"))) {
-    throw invalidRequest(`The subscription is managed by the subscription schedule \`${schedule.id}\`, and updating any cancelation behavior directly is not allowed. Please update the schedule instead.`);
+    throw invalidRequest(
+      `The subscription is managed by the subscription schedule \`${schedule.id}\`, and updating any cancelation behavior directly is not allowed. Please update the schedule instead.`,
+    );
   }
   const pmRef = str(p, "default_payment_method");
   if (pmRef !== undefined) {
     const pm = core.state.paymentMethods.get(pmRef);
     if (!pm) throw resourceMissing("payment_method", pmRef, "default_payment_method");
-    if (pm.customer !== customerId) throw invalidRequest(`The customer does not have a payment method with the ID ${pmRef}. The payment method must be attached to the customer.`, "default_payment_method", "resource_missing");
+    if (pm.customer !== customerId)
+      throw invalidRequest(`The customer does not have a payment method with the ID ${pmRef}. The payment method must be attached to the customer.`, "default_payment_method", "resource_missing");
   }
   const behavior = str(p, "proration_behavior") ?? "create_prorations";
   const plan = has(p, "items") ? planItemChange(core, sub, objs(p, "items"), int(p, "proration_date"), behavior, now) : null;
@@ -334,7 +389,8 @@ export function updateSubscription(ctx: Ctx): Stripe.Subscription {
   if (anchorNow) {
     if (sub.status === "trialing") throw invalidRequest("A subscription in its trial cannot reset its billing cycle anchor; end the trial with trial_end=now instead.", "billing_cycle_anchor[type]");
     // Stripe would credit the unused rest of the period; the emulator does not compute that credit yet.
-    if (behavior !== "none" && !plan?.intervalChanged) throw invalidRequest("The Stripe emulator supports billing_cycle_anchor=now only with proration_behavior=none (or with an interval change).", "proration_behavior");
+    if (behavior !== "none" && !plan?.intervalChanged)
+      throw invalidRequest("The Stripe emulator supports billing_cycle_anchor=now only with proration_behavior=none (or with an interval change).", "proration_behavior");
   }
   const discounts = resolveDiscounts(core, p, customerId, sub.id);
   // Everything validated: apply. With error_if_incomplete an invoice charged now for this
@@ -374,7 +430,12 @@ function applyUpdate(
     sub.cancel_at_period_end = cape;
     sub.cancel_at = cape ? periodEnd : null;
     sub.canceled_at = cape ? now : null;
-    sub.cancellation_details = { comment: sub.cancellation_details?.comment ?? null, feedback: sub.cancellation_details?.feedback ?? null, feedback_option: null, reason: cape ? "cancellation_requested" : null };
+    sub.cancellation_details = {
+      comment: sub.cancellation_details?.comment ?? null,
+      feedback: sub.cancellation_details?.feedback ?? null,
+      feedback_option: null,
+      reason: cape ? "cancellation_requested" : null,
+    };
   }
   if (has(p, "cancel_at")) {
     const at = int(p, "cancel_at") ?? null;
@@ -386,7 +447,10 @@ function applyUpdate(
   if (details && sub.cancellation_details) {
     const fb = str(details, "feedback");
     sub.cancellation_details.comment = str(details, "comment") ?? null;
-    sub.cancellation_details.feedback = fb === "customer_service" || fb === "low_quality" || fb === "missing_features" || fb === "other" || fb === "switched_service" || fb === "too_complex" || fb === "too_expensive" || fb === "unused" ? fb : null;
+    sub.cancellation_details.feedback =
+      fb === "customer_service" || fb === "low_quality" || fb === "missing_features" || fb === "other" || fb === "switched_service" || fb === "too_complex" || fb === "too_expensive" || fb === "unused"
+        ? fb
+        : null;
   }
   if (has(p, "pause_collection")) {
     const pc = obj(p, "pause_collection");
@@ -426,9 +490,30 @@ function applyUpdate(
     }
   }
   if (invoiceNow) {
-    createProrationItems(core, sub, invoiceNow.filter((l) => l.proration), now, ctx.request);
+    createProrationItems(
+      core,
+      sub,
+      invoiceNow.filter((l) => l.proration),
+      now,
+      ctx.request,
+    );
     const lines = [...invoiceNow.filter((l) => !l.proration), ...pendingItemLines(core, sub)];
-    const inv = buildInvoice(core, { customer, subscription: sub, billingReason: "subscription_update", periodStart: now, periodEnd: now, lines, now, automaticTax: sub.automatic_tax.enabled, discountIds: [], prorationDate: plan?.prorationDate }, false);
+    const inv = buildInvoice(
+      core,
+      {
+        customer,
+        subscription: sub,
+        billingReason: "subscription_update",
+        periodStart: now,
+        periodEnd: now,
+        lines,
+        now,
+        automaticTax: sub.automatic_tax.enabled,
+        discountIds: [],
+        prorationDate: plan?.prorationDate,
+      },
+      false,
+    );
     sub.latest_invoice = inv.id;
     core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: diff(before, sub) } }, now, ctx.request);
     emitInvoiceCreated(core, inv, now, ctx.request);
@@ -475,7 +560,16 @@ function rollbackPoint(core: Core, sub: Stripe.Subscription, customer: Stripe.Cu
  * was, the invoice made for the change is voided (`invoice.voided` is the only event left of
  * the attempt), and the answer is the 402 card_error of the declined payment.
  */
-function rollBack(core: Core, r: RollbackPoint, sub: Stripe.Subscription, customer: Stripe.Customer, inv: Stripe.Invoice, outcome: PayOutcome, now: number, request: RequestInfo | null): StripeApiError {
+function rollBack(
+  core: Core,
+  r: RollbackPoint,
+  sub: Stripe.Subscription,
+  customer: Stripe.Customer,
+  inv: Stripe.Invoice,
+  outcome: PayOutcome,
+  now: number,
+  request: RequestInfo | null,
+): StripeApiError {
   core.releaseEvents(false);
   Object.assign(sub, clone(r.sub));
   if (r.schedule) core.state.subscriptionSchedules.set(r.schedule.id, clone(r.schedule));
@@ -511,7 +605,10 @@ export function cancelSubscriptionRoute(ctx: Ctx): Stripe.Subscription {
   cancelSubscriptionNow(ctx.core, sub, now, ctx.request, {
     reason: "cancellation_requested",
     comment: str(obj(p, "cancellation_details"), "comment") ?? null,
-    feedback: fb === "customer_service" || fb === "low_quality" || fb === "missing_features" || fb === "other" || fb === "switched_service" || fb === "too_complex" || fb === "too_expensive" || fb === "unused" ? fb : null,
+    feedback:
+      fb === "customer_service" || fb === "low_quality" || fb === "missing_features" || fb === "other" || fb === "switched_service" || fb === "too_complex" || fb === "too_expensive" || fb === "unused"
+        ? fb
+        : null,
   });
   return sub;
 }
@@ -529,7 +626,21 @@ export function resumeSubscription(ctx: Ctx): Stripe.Subscription {
   const end = restartCycle(sub, now);
   if (end === null) return sub;
   sub.status = "active";
-  const inv = buildInvoice(core, { customer, subscription: sub, billingReason: "subscription_cycle", periodStart: now, periodEnd: now, lines: sub.items.data.map((it) => itemLine(core, sub, it, now, end, false)), now, automaticTax: sub.automatic_tax.enabled, discountIds: [] }, false);
+  const inv = buildInvoice(
+    core,
+    {
+      customer,
+      subscription: sub,
+      billingReason: "subscription_cycle",
+      periodStart: now,
+      periodEnd: now,
+      lines: sub.items.data.map((it) => itemLine(core, sub, it, now, end, false)),
+      now,
+      automaticTax: sub.automatic_tax.enabled,
+      discountIds: [],
+    },
+    false,
+  );
   sub.latest_invoice = inv.id;
   core.emit({ type: "customer.subscription.resumed", data: { object: sub } }, now, ctx.request);
   core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: diff(before, sub) } }, now, ctx.request);
@@ -585,7 +696,21 @@ export function deleteSubscriptionDiscount(ctx: Ctx): Stripe.DeletedDiscount {
   sub.discounts = [];
   const now = ctx.core.nowForCustomer(typeof sub.customer === "string" ? sub.customer : sub.customer.id);
   ctx.core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: diff(before, sub) } }, now, ctx.request);
-  return { id: d.id, object: "discount", checkout_session: null, customer: d.customer, customer_account: null, deleted: true, invoice: null, invoice_item: null, promotion_code: d.promotion_code, source: d.source, start: d.start, subscription: d.subscription, subscription_item: null };
+  return {
+    id: d.id,
+    object: "discount",
+    checkout_session: null,
+    customer: d.customer,
+    customer_account: null,
+    deleted: true,
+    invoice: null,
+    invoice_item: null,
+    promotion_code: d.promotion_code,
+    source: d.source,
+    start: d.start,
+    subscription: d.subscription,
+    subscription_item: null,
+  };
 }
 
 export { money };

@@ -75,5 +75,9 @@ export function deleteWebhookEndpoint(ctx: Ctx): Stripe.DeletedWebhookEndpoint {
 
 export function listWebhookEndpoints(ctx: Ctx): Stripe.ApiList<Stripe.WebhookEndpoint> {
   const p = validate(ctx.raw, listFields);
-  return paginate([...ctx.core.state.webhookEndpoints.values()].reverse().map((r) => r.endpoint), p, "/v1/webhook_endpoints");
+  return paginate(
+    [...ctx.core.state.webhookEndpoints.values()].reverse().map((r) => r.endpoint),
+    p,
+    "/v1/webhook_endpoints",
+  );
 }

@@ -238,12 +238,15 @@ export class Deliverer {
     if (next && this.inFlight < this.opts.concurrency && next.nextAttemptAt < this.timerAt) {
       if (this.timer) clearTimeout(this.timer);
       this.timerAt = next.nextAttemptAt;
-      this.timer = setTimeout(() => {
-        this.firedUpTo = Math.max(this.firedUpTo, this.timerAt);
-        this.timer = null;
-        this.timerAt = Infinity;
-        this.pump();
-      }, Math.max(0, next.nextAttemptAt - now));
+      this.timer = setTimeout(
+        () => {
+          this.firedUpTo = Math.max(this.firedUpTo, this.timerAt);
+          this.timer = null;
+          this.timerAt = Infinity;
+          this.pump();
+        },
+        Math.max(0, next.nextAttemptAt - now),
+      );
     }
     this.notifyIfIdle();
   }

@@ -76,7 +76,10 @@ const charts = {
         ...size(el),
         scales: { x: xScale(x.length) },
         axes: [periodAxis(data.periods, el.clientWidth), { values: (_u, v) => v.map(axisMoney), size: 64 }],
-        series: [{ label: "Month", value: (_u, i) => data.periods[i] ?? "--" }, { label: "MRR", stroke: COLORS.mrr, width: 2, fill: "rgba(30, 90, 168, 0.08)", value: (_u, v) => money(v), points: { show: true, size: 5 } }],
+        series: [
+          { label: "Month", value: (_u, i) => data.periods[i] ?? "--" },
+          { label: "MRR", stroke: COLORS.mrr, width: 2, fill: "rgba(30, 90, 168, 0.08)", value: (_u, v) => money(v), points: { show: true, size: 5 } },
+        ],
       },
       [x, data.mrr],
       el,
@@ -103,7 +106,15 @@ const charts = {
         axes: [periodAxis(data.periods, el.clientWidth), { values: (_u, v) => v.map(axisMoney), size: 64 }],
         series: [
           { label: "Month", value: (_u, i) => data.periods[i] ?? "--" },
-          ...stacks.map(([label, color, , raw]) => ({ label, stroke: color, fill: color, width: 0, paths: bars(), points: { show: false }, value: (_u, _v, _s, i) => (i === null ? "--" : money(raw[i])) })),
+          ...stacks.map(([label, color, , raw]) => ({
+            label,
+            stroke: color,
+            fill: color,
+            width: 0,
+            paths: bars(),
+            points: { show: false },
+            value: (_u, _v, _s, i) => (i === null ? "--" : money(raw[i])),
+          })),
         ],
       },
       [x, ...stacks.map((s) => s[2])],
@@ -117,7 +128,11 @@ const charts = {
       {
         ...size(el),
         scales: { x: xScale(x.length), rate: { range: (_u, _min, max) => [0, Math.max(0.1, max ?? 0)] } },
-        axes: [periodAxis(data.periods, el.clientWidth), { scale: "y", size: 48 }, { scale: "rate", side: 1, grid: { show: false }, values: (_u, v) => v.map((r) => `${Math.round(r * 100)}%`), size: 48 }],
+        axes: [
+          periodAxis(data.periods, el.clientWidth),
+          { scale: "y", size: 48 },
+          { scale: "rate", side: 1, grid: { show: false }, values: (_u, v) => v.map((r) => `${Math.round(r * 100)}%`), size: 48 },
+        ],
         series: [
           { label: "Month", value: (_u, i) => data.periods[i] ?? "--" },
           { label: "Paying customers", stroke: COLORS.customers, width: 2, points: { show: true, size: 5 } },
@@ -136,7 +151,11 @@ const charts = {
       {
         ...size(el),
         scales: { x: xScale(x.length), rate: { range: () => [0, 1] } },
-        axes: [periodAxis(data.periods, el.clientWidth), { scale: "y", size: 48 }, { scale: "rate", side: 1, grid: { show: false }, values: (_u, v) => v.map((r) => `${Math.round(r * 100)}%`), size: 48 }],
+        axes: [
+          periodAxis(data.periods, el.clientWidth),
+          { scale: "y", size: 48 },
+          { scale: "rate", side: 1, grid: { show: false }, values: (_u, v) => v.map((r) => `${Math.round(r * 100)}%`), size: 48 },
+        ],
         series: [
           { label: "Start month", value: (_u, i) => data.periods[i] ?? "--" },
           { label: "Trials started", stroke: COLORS.starts, fill: COLORS.starts, width: 0, paths: bars(0.6), points: { show: false } },

@@ -8,7 +8,15 @@ const Query = z.strictObject({
   min_score: z.coerce.number().int().min(0).max(100).default(1).describe("Only customers scoring at least this"),
 });
 
-const REASON_CODES = ["past_due", "card_expiring", "recent_downgrade", "pending_cancellation", "retention_offer_taken", "failed_payments", "short_tenure"] as const satisfies readonly ChurnRiskReason["code"][];
+const REASON_CODES = [
+  "past_due",
+  "card_expiring",
+  "recent_downgrade",
+  "pending_cancellation",
+  "retention_offer_taken",
+  "failed_payments",
+  "short_tenure",
+] as const satisfies readonly ChurnRiskReason["code"][];
 const Reason = z.object({ code: z.enum(REASON_CODES), weight: z.int(), detail: z.string() });
 
 const route = createRoute({
@@ -22,7 +30,18 @@ const route = createRoute({
     200: json(
       z.object({
         as_of: z.string(),
-        customers: z.array(z.object({ customer_id: z.string(), user_id: z.string().nullable(), subscription_id: z.string(), tier: z.string().nullable(), status: z.string(), mrr: z.int(), score: z.int(), reasons: z.array(Reason) })),
+        customers: z.array(
+          z.object({
+            customer_id: z.string(),
+            user_id: z.string().nullable(),
+            subscription_id: z.string(),
+            tier: z.string().nullable(),
+            status: z.string(),
+            mrr: z.int(),
+            score: z.int(),
+            reasons: z.array(Reason),
+          }),
+        ),
       }),
       "Highest score first",
     ),

@@ -26,8 +26,31 @@ const route = createRoute({
 });
 
 const COLUMNS: (keyof ReportRow)[] = [
-  "period", "opening_mrr", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr", "reactivation_mrr", "closing_mrr", "customers", "new_customers", "churned_customers", "reactivated_customers", "arpu",
-  "logo_churn_rate", "gross_revenue_churn_rate", "net_revenue_churn_rate", "net_revenue_retention", "quick_ratio", "trial_starts", "trial_conversions", "trial_conversion_rate", "revenue", "ltv", "marketing_spend", "cac",
+  "period",
+  "opening_mrr",
+  "new_mrr",
+  "expansion_mrr",
+  "contraction_mrr",
+  "churned_mrr",
+  "reactivation_mrr",
+  "closing_mrr",
+  "customers",
+  "new_customers",
+  "churned_customers",
+  "reactivated_customers",
+  "arpu",
+  "logo_churn_rate",
+  "gross_revenue_churn_rate",
+  "net_revenue_churn_rate",
+  "net_revenue_retention",
+  "quick_ratio",
+  "trial_starts",
+  "trial_conversions",
+  "trial_conversion_rate",
+  "revenue",
+  "ltv",
+  "marketing_spend",
+  "cac",
 ];
 
 /** One line per period, amounts in cents as in the JSON; an empty cell where the JSON has null. */
@@ -43,7 +66,10 @@ export default handle(route, async (c) => {
   const q = c.req.valid("query");
   const report = await revenueReport(c.get("services"), { period: q.period, from: q.from, to: q.to, gross_margin: q.gross_margin, currency: q.currency });
   if (wantsCsv(c.req.header("accept"))) {
-    return c.body(reportCsv(report), 200, { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="revenue-${report.period}-${report.from}-${report.to}.csv"` }) as never;
+    return c.body(reportCsv(report), 200, {
+      "content-type": "text/csv; charset=utf-8",
+      "content-disposition": `attachment; filename="revenue-${report.period}-${report.from}-${report.to}.csv"`,
+    }) as never;
   }
   return c.json(report, 200);
 });

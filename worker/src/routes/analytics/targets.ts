@@ -16,7 +16,19 @@ const route = createRoute({
       z.object({
         as_of: z.string(),
         currency: z.string(),
-        targets: z.array(z.object({ key: z.string(), label: z.string(), direction: z.enum(["at_least", "at_most"]), target: z.number(), current: z.number(), progress: z.number(), reached: z.boolean(), projected_month: z.string().nullable(), unit: z.string() })),
+        targets: z.array(
+          z.object({
+            key: z.string(),
+            label: z.string(),
+            direction: z.enum(["at_least", "at_most"]),
+            target: z.number(),
+            current: z.number(),
+            progress: z.number(),
+            reached: z.boolean(),
+            projected_month: z.string().nullable(),
+            unit: z.string(),
+          }),
+        ),
         forecast: z.array(z.object({ period: z.string(), mrr: z.int(), low: z.int(), high: z.int() })),
       }),
       "Targets and forecast",

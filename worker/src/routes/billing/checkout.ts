@@ -19,13 +19,14 @@ const CheckoutBody = z
     promotion_code: PromotionCode.optional(),
     success_url: ReturnUrl.optional(),
     cancel_url: ReturnUrl.optional(),
-    test_clock: z.string().regex(/^clock_[A-Za-z0-9]{1,64}$/, "must be a Stripe test clock id (clock_...)").optional(),
+    test_clock: z
+      .string()
+      .regex(/^clock_[A-Za-z0-9]{1,64}$/, "must be a Stripe test clock id (clock_...)")
+      .optional(),
   })
   .openapi("CheckoutRequest");
 
-const CheckoutSession = z
-  .object({ session_id: z.string(), url: z.url(), trial_days: z.int().nonnegative() })
-  .openapi("CheckoutSession");
+const CheckoutSession = z.object({ session_id: z.string(), url: z.url(), trial_days: z.int().nonnegative() }).openapi("CheckoutSession");
 
 const route = createRoute({
   method: "post",

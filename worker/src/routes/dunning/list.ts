@@ -12,7 +12,10 @@ const OpenCase = z
     customer_id: z.string(),
     user_id: z.string().nullable(),
     stage: z.string().nullable().describe("The last stage that happened; null before the first"),
-    next_action: z.string().nullable().describe(`The next stage (${DUNNING_STAGES.join(", ")}) or the worker's next retry (retry_<n>), whichever comes first`),
+    next_action: z
+      .string()
+      .nullable()
+      .describe(`The next stage (${DUNNING_STAGES.join(", ")}) or the worker's next retry (retry_<n>), whichever comes first`),
     next_action_at: Timestamp.nullable(),
     retries: z.int().describe("Retry slots of the policy's schedule used so far (made or passed over)"),
     next_retry_at: Timestamp.nullable().describe("The worker's next retry; null when it will not retry (a hard decline, Stripe retries, none left)"),
@@ -57,9 +60,22 @@ export default handle(route, async (c) => {
   return c.json(
     {
       open: r.open.map((o) => ({
-        id: o.caseId, invoice_id: o.invoiceId, subscription_id: o.subscriptionId, customer_id: o.customerId, user_id: o.userId, stage: o.stage, next_action: o.nextAction,
-        next_action_at: o.nextActionAt === null ? null : iso(o.nextActionAt), anchor_at: iso(o.anchorAt), amount: o.amount, currency: o.currency, decline_code: o.declineCode,
-        last_decline_code: o.lastDeclineCode, retries: o.retries, next_retry_at: o.nextRetryAt === null ? null : iso(o.nextRetryAt), stripe_next_attempt_at: o.stripeNextAttemptAt === null ? null : iso(o.stripeNextAttemptAt),
+        id: o.caseId,
+        invoice_id: o.invoiceId,
+        subscription_id: o.subscriptionId,
+        customer_id: o.customerId,
+        user_id: o.userId,
+        stage: o.stage,
+        next_action: o.nextAction,
+        next_action_at: o.nextActionAt === null ? null : iso(o.nextActionAt),
+        anchor_at: iso(o.anchorAt),
+        amount: o.amount,
+        currency: o.currency,
+        decline_code: o.declineCode,
+        last_decline_code: o.lastDeclineCode,
+        retries: o.retries,
+        next_retry_at: o.nextRetryAt === null ? null : iso(o.nextRetryAt),
+        stripe_next_attempt_at: o.stripeNextAttemptAt === null ? null : iso(o.stripeNextAttemptAt),
       })),
       recovery_by_stage: r.byStage,
       recovery_by_decline_code: r.byDeclineCode.map((d) => ({ decline_code: d.declineCode, cases: d.cases, recovered: d.recovered, rate: d.rate })),

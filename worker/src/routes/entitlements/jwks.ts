@@ -3,7 +3,9 @@ import { publicKeys } from "../../entitlements/access";
 import { guard, handle } from "../../http/route";
 import { json, publicErrors } from "../../http/schemas";
 
-const Jwks = z.object({ keys: z.array(z.object({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), x: z.string(), kid: z.string(), alg: z.literal("EdDSA"), use: z.literal("sig") })) }).openapi("Jwks");
+const Jwks = z
+  .object({ keys: z.array(z.object({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), x: z.string(), kid: z.string(), alg: z.literal("EdDSA"), use: z.literal("sig") })) })
+  .openapi("Jwks");
 
 const route = createRoute({
   method: "get",

@@ -45,8 +45,17 @@ export default handle(route, async (c) => {
   return c.json(
     {
       data: page.rows.map((r) => ({
-        id: r.id, type: r.type, created_at: new Date(r.createdAt).toISOString(), received_at: new Date(r.receivedAt).toISOString(), source: r.source, status: r.status,
-        attempts: r.attempts, next_attempt_at: iso(r.nextAttemptAt), last_error: r.lastError, processed_at: iso(r.processedAt), object_id: r.objectId,
+        id: r.id,
+        type: r.type,
+        created_at: new Date(r.createdAt).toISOString(),
+        received_at: new Date(r.receivedAt).toISOString(),
+        source: r.source,
+        status: r.status,
+        attempts: r.attempts,
+        next_attempt_at: iso(r.nextAttemptAt),
+        last_error: r.lastError,
+        processed_at: iso(r.processedAt),
+        object_id: r.objectId,
       })),
       has_more: page.hasMore,
     },

@@ -4,7 +4,12 @@ import { guard, handle } from "../../http/route";
 import { json, keyedErrors, notFoundProblem } from "../../http/schemas";
 import { Replayed } from "./schemas";
 
-const IdParam = z.object({ id: z.string().regex(/^evt_[A-Za-z0-9_]{1,100}$/, "must be an event id like evt_...").openapi({ param: { name: "id", in: "path" } }) });
+const IdParam = z.object({
+  id: z
+    .string()
+    .regex(/^evt_[A-Za-z0-9_]{1,100}$/, "must be an event id like evt_...")
+    .openapi({ param: { name: "id", in: "path" } }),
+});
 
 const route = createRoute({
   method: "post",

@@ -82,7 +82,9 @@ export default handle(route, async (c) => {
   // are problem+json, this one's too.
   const rpc = await res.json<{ error?: { message?: string } }>().catch(() => ({}) as { error?: { message?: string } });
   const detail = `The MCP message was refused: ${rpc.error?.message ?? `HTTP ${res.status}`}. Send a JSON-RPC 2.0 request of the Model Context Protocol.`;
-  throw new ApiError(res.status >= 500 ? "internal" : res.status === 415 ? "unsupported_media_type" : "validation_failed", detail, { errors: [{ field: "body", message: rpc.error?.message ?? "not a valid MCP message" }] });
+  throw new ApiError(res.status >= 500 ? "internal" : res.status === 415 ? "unsupported_media_type" : "validation_failed", detail, {
+    errors: [{ field: "body", message: rpc.error?.message ?? "not a valid MCP message" }],
+  });
 });
 
 function toApiError(e: unknown, where: "arguments" | "uri"): ApiError {

@@ -15,10 +15,7 @@ const Body = z
   .openapi("CancelRequest");
 
 const Result = z
-  .union([
-    z.object({ canceled: z.literal(false), offer: Offer }),
-    z.object({ canceled: z.literal(true), cancel_at: UnixSeconds.nullable().describe("When the subscription ends (the period end)") }),
-  ])
+  .union([z.object({ canceled: z.literal(false), offer: Offer }), z.object({ canceled: z.literal(true), cancel_at: UnixSeconds.nullable().describe("When the subscription ends (the period end)") })])
   .openapi("CancelResult");
 
 const route = createRoute({

@@ -10,8 +10,14 @@ import { ChangeFields, SubscriptionView, UnixSeconds, UserIdParam } from "./sche
 const Body = z
   .strictObject({
     ...ChangeFields,
-    expected_amount_due_now: z.int().nonnegative().optional().openapi({ description: "The preview's `amount_due_now` the user agreed to; a fresh preview must match it or nothing changes (409 amount-changed)" }),
-    proration_date: UnixSeconds.positive().optional().openapi({ description: "The preview's `proration_date`, so the change is prorated at the previewed moment (inside the current period, at most an hour old)" }),
+    expected_amount_due_now: z
+      .int()
+      .nonnegative()
+      .optional()
+      .openapi({ description: "The preview's `amount_due_now` the user agreed to; a fresh preview must match it or nothing changes (409 amount-changed)" }),
+    proration_date: UnixSeconds.positive()
+      .optional()
+      .openapi({ description: "The preview's `proration_date`, so the change is prorated at the previewed moment (inside the current period, at most an hour old)" }),
   })
   .openapi("ChangeConfirmation");
 
@@ -28,6 +34,11 @@ const route = createRoute({
 export default handle(route, async (c) => {
   const { user_id } = c.req.valid("param");
   const body = c.req.valid("json");
-  const view = await changeSubscription(c.get("services"), callerOf(c), user_id, { tier: body.tier, billingCycle: body.billing_cycle, expectedAmountDueNow: body.expected_amount_due_now, prorationDate: body.proration_date });
+  const view = await changeSubscription(c.get("services"), callerOf(c), user_id, {
+    tier: body.tier,
+    billingCycle: body.billing_cycle,
+    expectedAmountDueNow: body.expected_amount_due_now,
+    prorationDate: body.proration_date,
+  });
   return c.json(view, 200);
 });

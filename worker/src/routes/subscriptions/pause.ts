@@ -5,7 +5,9 @@ import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
 import { SubscriptionView, UnixSeconds, UserIdParam } from "./schemas";
 
-const Body = z.strictObject({ resume_at: UnixSeconds.positive().optional().openapi({ description: "When collection resumes by itself (unix seconds, in the future); omitted: until resumed" }) }).openapi("PauseRequest");
+const Body = z
+  .strictObject({ resume_at: UnixSeconds.positive().optional().openapi({ description: "When collection resumes by itself (unix seconds, in the future); omitted: until resumed" }) })
+  .openapi("PauseRequest");
 
 const route = createRoute({
   method: "post",

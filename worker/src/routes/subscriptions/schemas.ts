@@ -33,7 +33,10 @@ export const SubscriptionView = z
       })
       .nullable()
       .describe("The oldest open invoice of a past_due or unpaid subscription, as Stripe has it; null when nothing is due"),
-    pending_change: z.object({ tier: z.string().nullable(), billing_cycle: BillingCycle.nullable(), effective_at: UnixSeconds }).nullable().describe("The next phase of a subscription schedule, when its price differs"),
+    pending_change: z
+      .object({ tier: z.string().nullable(), billing_cycle: BillingCycle.nullable(), effective_at: UnixSeconds })
+      .nullable()
+      .describe("The next phase of a subscription schedule, when its price differs"),
     discount: z.object({ coupon_id: z.string(), percent_off: z.number().nullable(), amount_off: z.int().nullable(), ends_at: UnixSeconds.nullable() }).nullable(),
     next_invoice: z
       .object({ amount_due: z.int().describe("Integer cents"), tax: z.int().describe("Integer cents"), currency: z.string(), date: UnixSeconds.nullable() })
@@ -41,7 +44,6 @@ export const SubscriptionView = z
       .describe("Stripe's preview of the next invoice; null for a canceled subscription"),
   })
   .openapi("SubscriptionView");
-
 
 export const ChangeFields = {
   tier: TierKey,

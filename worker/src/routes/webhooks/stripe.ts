@@ -25,7 +25,10 @@ const route = createRoute({
   tags: ["webhooks"],
   responses: {
     200: json(Received, "Durably accepted (queued for storage, or stored); storing and processing continue after the answer"),
-    400: { description: "Bad or stale signature, malformed JSON, or not a well-formed event (evt_ id, dotted lowercase type, numeric created, data.object); nothing stored", content: { "application/problem+json": { schema: ProblemSchema } } },
+    400: {
+      description: "Bad or stale signature, malformed JSON, or not a well-formed event (evt_ id, dotted lowercase type, numeric created, data.object); nothing stored",
+      content: { "application/problem+json": { schema: ProblemSchema } },
+    },
     413: { description: "Body over 1 MiB", content: { "application/problem+json": { schema: ProblemSchema } } },
   },
 });

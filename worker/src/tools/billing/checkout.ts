@@ -22,11 +22,33 @@ const Input = z.strictObject({
   user_id: UserId,
   tier: Tier,
   billing_cycle: BillingCycle.default("monthly"),
-  email: z.string().min(3).max(254).regex(/^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/, "must be an email address").optional().describe("Set on the Stripe customer; without it, Checkout asks the user"),
-  promotion_code: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, "must be 1-200 of A-Z a-z 0-9 _ -").optional().describe("Applied to the session; without one, the user may enter a code in Checkout"),
-  success_url: z.url({ protocol: /^https?$/ }).max(2000).optional().describe("Where Checkout sends the user after paying, on one of the app's origins (APP_BASE_URL, APP_ORIGINS; localhost in development); default: the app's billing page"),
-  cancel_url: z.url({ protocol: /^https?$/ }).max(2000).optional().describe("Where Checkout sends the user who goes back, on one of the app's origins, as success_url"),
-  test_clock: z.string().regex(/^clock_[A-Za-z0-9]{1,64}$/, "must be a Stripe test clock id (clock_...)").optional().describe("Test mode: put a new customer on this Stripe test clock"),
+  email: z
+    .string()
+    .min(3)
+    .max(254)
+    .regex(/^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/, "must be an email address")
+    .optional()
+    .describe("Set on the Stripe customer; without it, Checkout asks the user"),
+  promotion_code: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,200}$/, "must be 1-200 of A-Z a-z 0-9 _ -")
+    .optional()
+    .describe("Applied to the session; without one, the user may enter a code in Checkout"),
+  success_url: z
+    .url({ protocol: /^https?$/ })
+    .max(2000)
+    .optional()
+    .describe("Where Checkout sends the user after paying, on one of the app's origins (APP_BASE_URL, APP_ORIGINS; localhost in development); default: the app's billing page"),
+  cancel_url: z
+    .url({ protocol: /^https?$/ })
+    .max(2000)
+    .optional()
+    .describe("Where Checkout sends the user who goes back, on one of the app's origins, as success_url"),
+  test_clock: z
+    .string()
+    .regex(/^clock_[A-Za-z0-9]{1,64}$/, "must be a Stripe test clock id (clock_...)")
+    .optional()
+    .describe("Test mode: put a new customer on this Stripe test clock"),
 });
 
 const Existing = z.object({
@@ -61,7 +83,15 @@ const Output = z.discriminatedUnion("outcome", [
 type Out = z.input<typeof Output>;
 
 function fromView(v: SubscriptionView): z.input<typeof Existing> {
-  return { subscription_id: v.subscription_id, tier: v.tier, billing_cycle: v.billing_cycle, status: v.status, trial_end: isoSeconds(v.trial_end), current_period_end: isoSeconds(v.current_period_end), cancel_at_period_end: v.cancel_at_period_end };
+  return {
+    subscription_id: v.subscription_id,
+    tier: v.tier,
+    billing_cycle: v.billing_cycle,
+    status: v.status,
+    trial_end: isoSeconds(v.trial_end),
+    current_period_end: isoSeconds(v.current_period_end),
+    cancel_at_period_end: v.cancel_at_period_end,
+  };
 }
 
 const existing = (userId: string, sub: z.input<typeof Existing>): Out => ({
@@ -121,8 +151,14 @@ export const createSubscription = defineTool({
     let result;
     try {
       result = await startCheckout(s, actor, {
-        userId: input.user_id, email: input.email, tier: input.tier, billingCycle: input.billing_cycle, promotionCode: input.promotion_code,
-        successUrl: input.success_url, cancelUrl: input.cancel_url, testClock: input.test_clock,
+        userId: input.user_id,
+        email: input.email,
+        tier: input.tier,
+        billingCycle: input.billing_cycle,
+        promotionCode: input.promotion_code,
+        successUrl: input.success_url,
+        cancelUrl: input.cancel_url,
+        testClock: input.test_clock,
       });
     } catch (e) {
       // startCheckout found a live subscription in Stripe that the mirror does not have yet.
@@ -134,8 +170,14 @@ export const createSubscription = defineTool({
     }
     const price = findTier(input.tier)!.prices.find((p) => p.interval === intervalOf(input.billing_cycle))!;
     return {
-      outcome: "checkout_created", user_id: input.user_id, checkout_url: result.url, session_id: result.sessionId, tier: input.tier, billing_cycle: input.billing_cycle,
-      trial_days: result.trialDays, price: { amount: price.unit.amount, currency: price.unit.currency },
+      outcome: "checkout_created",
+      user_id: input.user_id,
+      checkout_url: result.url,
+      session_id: result.sessionId,
+      tier: input.tier,
+      billing_cycle: input.billing_cycle,
+      trial_days: result.trialDays,
+      price: { amount: price.unit.amount, currency: price.unit.currency },
     };
   },
 });

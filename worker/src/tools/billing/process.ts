@@ -23,7 +23,11 @@ const ObjectId = z.string().regex(/^[a-z]{2,8}_[A-Za-z0-9_]{1,255}$/, "must be a
 const Input = z
   .looseObject({
     id: EventId.optional().describe("The event's id: the event is fetched from Stripe by it"),
-    type: z.string().max(100).regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, "must be a Stripe event type like invoice.payment_failed").describe("The event type, e.g. invoice.payment_failed"),
+    type: z
+      .string()
+      .max(100)
+      .regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, "must be a Stripe event type like invoice.payment_failed")
+      .describe("The event type, e.g. invoice.payment_failed"),
     data: z.looseObject({
       object: z.looseObject({
         id: ObjectId.optional().describe("Without an event id, this object is fetched from Stripe"),
@@ -40,12 +44,13 @@ const Output = z.object({
   type: z.string().describe("The type as Stripe has it"),
   object: z.object({ type: z.string(), id: z.string() }).nullable().describe("The Stripe object the event is about, as Stripe has it"),
   fetched: z.enum(["event", "object"]).describe("What was fetched from Stripe: the event by id, or the object it names"),
-  outcome: z.enum(["processed", "retry", "parked", "stored"]).describe("processed: the pipeline ran and committed; retry/parked: it failed and the sweep retries it (see GET /v1/events); stored: an event type that changes nothing is kept"),
+  outcome: z
+    .enum(["processed", "retry", "parked", "stored"])
+    .describe("processed: the pipeline ran and committed; retry/parked: it failed and the sweep retries it (see GET /v1/events); stored: an event type that changes nothing is kept"),
   changes: z.array(Change).describe("What the pipeline changed, as the audit log recorded it; empty when the mirror was already up to date"),
   disagreements: z.array(z.object({ field: z.string(), given: z.unknown(), stripe: z.unknown() })).describe("Where the body differed from Stripe; Stripe's version was used"),
   summary: z.string(),
 });
-
 
 type Kind = "invoice" | "subscription" | "customer" | "checkout_session";
 const PREFIX: Record<Kind, string> = { invoice: "in_", subscription: "sub_", customer: "cus_", checkout_session: "cs_" };
@@ -72,10 +77,18 @@ async function retrieveEvent(s: Services, id: string): Promise<Stripe.Event> {
 
 async function retrieveObject(s: Services, kind: Kind, id: string): Promise<{ id: string; created: number } & Record<string, unknown>> {
   try {
-    const o = kind === "invoice" ? await s.stripe.invoices.retrieve(id) : kind === "subscription" ? await s.stripe.subscriptions.retrieve(id) : kind === "checkout_session" ? await s.stripe.checkout.sessions.retrieve(id) : await s.stripe.customers.retrieve(id);
+    const o =
+      kind === "invoice"
+        ? await s.stripe.invoices.retrieve(id)
+        : kind === "subscription"
+          ? await s.stripe.subscriptions.retrieve(id)
+          : kind === "checkout_session"
+            ? await s.stripe.checkout.sessions.retrieve(id)
+            : await s.stripe.customers.retrieve(id);
     return o as unknown as { id: string; created: number } & Record<string, unknown>;
   } catch (e) {
-    if (isMissing(e)) throw new DomainError("not_found", `Stripe has no ${kind.replace("_", " ")} ${id}.`, { errors: [{ field: "data.object.id", message: `no such ${kind.replace("_", " ")} in Stripe` }] });
+    if (isMissing(e))
+      throw new DomainError("not_found", `Stripe has no ${kind.replace("_", " ")} ${id}.`, { errors: [{ field: "data.object.id", message: `no such ${kind.replace("_", " ")} in Stripe` }] });
     throw e;
   }
 }
@@ -125,19 +138,32 @@ export async function runEvent(s: Services, event: Stripe.Event): Promise<Outcom
     if (ids.length === 0) throw new DomainError("conflict", `The event ${event.id} is being processed right now; ask again in a minute.`, { errors: [{ field: "id", message: "being processed" }] });
   }
   const outcome = await processEvent(s, event.id);
-  if (outcome === "skipped") throw new DomainError("conflict", `The event ${event.id} was taken by another processor; ask again in a minute.`, { errors: [{ field: "id", message: "being processed" }] });
+  if (outcome === "skipped")
+    throw new DomainError("conflict", `The event ${event.id} was taken by another processor; ask again in a minute.`, { errors: [{ field: "id", message: "being processed" }] });
   return outcome;
 }
 
 async function auditHead(s: Services): Promise<number> {
-  return (await s.db.select({ seq: max(auditLog.seq) }).from(auditLog).get())?.seq ?? 0;
+  return (
+    (
+      await s.db
+        .select({ seq: max(auditLog.seq) })
+        .from(auditLog)
+        .get()
+    )?.seq ?? 0
+  );
 }
 
 const parse = (text: string | null) => (text === null ? null : (JSON.parse(text) as unknown));
 
 /** What the pipeline wrote after `since`, as the audit log has it, by the actors that stand for this run. */
 async function changesSince(s: Services, since: number, actorIds: string[]) {
-  const rows = await s.db.select().from(auditLog).where(and(gt(auditLog.seq, since), inArray(auditLog.actorId, actorIds))).orderBy(auditLog.seq).all();
+  const rows = await s.db
+    .select()
+    .from(auditLog)
+    .where(and(gt(auditLog.seq, since), inArray(auditLog.actorId, actorIds)))
+    .orderBy(auditLog.seq)
+    .all();
   return rows.filter((r) => !r.action.startsWith("tool.")).map((r) => ({ action: r.action, subject: { type: r.subjectType, id: r.subjectId }, before: parse(r.before), after: parse(r.after) }));
 }
 
@@ -153,19 +179,22 @@ async function run(s: Services, input: z.output<typeof Input>, actor: ToolActor)
     stripeObject = event.data.object as unknown as Record<string, unknown>;
   } else {
     kind = kindOf(input.type);
-    if (!kind) throw invalidInput("type", "needs an event id", `Without an event id only invoice.*, customer.subscription.*, checkout.session.* and customer.created/updated/deleted events can be processed (their object is fetched by data.object.id); give the id of a ${input.type} event.`);
+    if (!kind)
+      throw invalidInput(
+        "type",
+        "needs an event id",
+        `Without an event id only invoice.*, customer.subscription.*, checkout.session.* and customer.created/updated/deleted events can be processed (their object is fetched by data.object.id); give the id of a ${input.type} event.`,
+      );
     const objectId = input.data.object.id;
     if (objectId === undefined) throw invalidInput("data.object.id", "required without an event id", "Give the event's id, or the id of the object it is about in data.object.id.");
-    if (!objectId.startsWith(PREFIX[kind])) throw invalidInput("data.object.id", `must be a ${kind.replace("_", " ")} id (${PREFIX[kind]}...)`, `A ${input.type} event is about a ${kind.replace("_", " ")}; ${objectId} is not one.`);
+    if (!objectId.startsWith(PREFIX[kind]))
+      throw invalidInput("data.object.id", `must be a ${kind.replace("_", " ")} id (${PREFIX[kind]}...)`, `A ${input.type} event is about a ${kind.replace("_", " ")}; ${objectId} is not one.`);
     const object = await retrieveObject(s, kind, objectId);
     stripeObject = object;
     event = await findEvent(s, input.type, objectId, object.created);
     fetched = "object";
   }
-  const found = [
-    ...(event && event.type !== input.type ? [{ field: "type", given: input.type, stripe: event.type }] : []),
-    ...disagreements(givenObject, stripeObject, "data.object."),
-  ];
+  const found = [...(event && event.type !== input.type ? [{ field: "type", given: input.type, stripe: event.type }] : []), ...disagreements(givenObject, stripeObject, "data.object.")];
   const since = await auditHead(s);
   let outcome: Outcome;
   let changes;
@@ -180,7 +209,7 @@ async function run(s: Services, input: z.output<typeof Input>, actor: ToolActor)
     else if (kind === "subscription") t.subscriptions.add(stripeObject.id as string);
     else if (kind === "customer") t.customers.add(stripeObject.id as string);
     else {
-      const ref = (v: unknown) => (typeof v === "string" ? v : (v as { id?: string } | null)?.id ?? null);
+      const ref = (v: unknown) => (typeof v === "string" ? v : ((v as { id?: string } | null)?.id ?? null));
       const customer = ref(stripeObject.customer);
       const subscription = ref(stripeObject.subscription);
       if (customer) t.customers.add(customer);
@@ -196,8 +225,17 @@ async function run(s: Services, input: z.output<typeof Input>, actor: ToolActor)
     entries: [{ ...actor, action: "tool.process_webhook", subject, after: { type: input.type, fetched, outcome, changes: changes.length, disagreements: found.length } }],
     result: undefined,
   }));
-  const what = event ? `Fetched ${fetched === "event" ? "" : `${input.type} event `}${event.id} from Stripe` : `Stripe lists no ${input.type} event about ${String(stripeObject.id)}; synced the object itself`;
-  const did = outcome === "processed" ? (changes.length === 0 ? "the mirror was already up to date" : `${changes.length} change${changes.length === 1 ? "" : "s"}: ${[...new Set(changes.map((c) => c.action))].join(", ")}`) : outcome === "stored" ? "its type changes nothing, so it is only stored" : `processing failed and is ${outcome === "parked" ? "parked" : "due for a retry"} (GET /v1/events)`;
+  const what = event
+    ? `Fetched ${fetched === "event" ? "" : `${input.type} event `}${event.id} from Stripe`
+    : `Stripe lists no ${input.type} event about ${String(stripeObject.id)}; synced the object itself`;
+  const did =
+    outcome === "processed"
+      ? changes.length === 0
+        ? "the mirror was already up to date"
+        : `${changes.length} change${changes.length === 1 ? "" : "s"}: ${[...new Set(changes.map((c) => c.action))].join(", ")}`
+      : outcome === "stored"
+        ? "its type changes nothing, so it is only stored"
+        : `processing failed and is ${outcome === "parked" ? "parked" : "due for a retry"} (GET /v1/events)`;
   return {
     event_id: event?.id ?? null,
     type: event?.type ?? input.type,
@@ -213,7 +251,7 @@ async function run(s: Services, input: z.output<typeof Input>, actor: ToolActor)
 export const processWebhook = defineTool({
   name: "process_webhook",
   description:
-    "Admin only. Process a Stripe event given as JSON, e.g. {\"type\": \"invoice.payment_failed\", \"data\": {\"object\": {...}}}, without trusting its contents: the event (by `id`) or else the object it names is fetched from Stripe and runs through the normal webhook pipeline (mirror, entitlements, dunning, audit). Returns what changed and where the body disagreed with Stripe.",
+    'Admin only. Process a Stripe event given as JSON, e.g. {"type": "invoice.payment_failed", "data": {"object": {...}}}, without trusting its contents: the event (by `id`) or else the object it names is fetched from Stripe and runs through the normal webhook pipeline (mirror, entitlements, dunning, audit). Returns what changed and where the body disagreed with Stripe.',
   input: Input,
   output: Output,
   permission: "events:replay",
