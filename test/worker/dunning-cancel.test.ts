@@ -1,30 +1,18 @@
 import { env } from "cloudflare:test";
-import { asc, eq, like } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { dunningCases, dunningSteps, emailOutbox, entitlements } from "../../worker/src/db/schema";
+import { dunningSteps, emailOutbox } from "../../worker/src/db/schema";
 import { dunningPolicy, withOverrides } from "../../worker/src/dunning/policy";
 import { dunningTick } from "../../worker/src/dunning/tick";
 import { formatDate } from "../../worker/src/email/templates";
 import { call, makeKey, svc } from "./helpers";
-import { failedRenewal } from "./dunning-helpers";
+import { caseOf, emailsOf, entitlementOf, failedRenewal } from "./dunning-helpers";
 import { db, deliverAll } from "./stripe-helpers";
 
-const caseOf = (id: string) => db().select().from(dunningCases).where(eq(dunningCases.id, id)).get();
 const stepsOf = async (id: string) =>
   (await db().select({ step: dunningSteps.step, outcome: dunningSteps.outcome }).from(dunningSteps).where(eq(dunningSteps.caseId, id)).orderBy(asc(dunningSteps.step)).all()).map(
     (s) => `${s.step}:${s.outcome}`,
   );
-const emailsOf = async (caseId: string) =>
-  (
-    await db()
-      .select()
-      .from(emailOutbox)
-      .where(like(emailOutbox.idempotencyKey, `${caseId}:%`))
-      .all()
-  )
-    .map((e) => e.template)
-    .sort();
-const entitlementOf = (userId: string) => db().select().from(entitlements).where(eq(entitlements.userId, userId)).get();
 
 /** The default policy's cancellation day, counted from the first failure (the case's anchor). */
 const suspensionDay = dunningPolicy.stages.find((s) => s.stage === "suspended")!.day;

@@ -1,11 +1,26 @@
 import type Stripe from "stripe";
 import { inject } from "vitest";
-import { eq } from "drizzle-orm";
+import { eq, like } from "drizzle-orm";
 import { expect } from "vitest";
-import { dunningCases } from "../../worker/src/db/schema";
+import { dunningCases, emailOutbox, entitlements } from "../../worker/src/db/schema";
 import { db, deliver, deliverAll, drained, eventsFor, stripe, subscriber, testClock } from "./stripe-helpers";
 
 const DAY = 86_400_000;
+
+export const caseOf = (id: string) => db().select().from(dunningCases).where(eq(dunningCases.id, id)).get();
+export const entitlementOf = (userId: string) => db().select().from(entitlements).where(eq(entitlements.userId, userId)).get();
+
+/** The templates of the emails a dunning case stored, sorted. */
+export const emailsOf = async (caseId: string) =>
+  (
+    await db()
+      .select({ template: emailOutbox.template })
+      .from(emailOutbox)
+      .where(like(emailOutbox.idempotencyKey, `${caseId}:%`))
+      .all()
+  )
+    .map((e) => e.template)
+    .sort();
 
 /**
  * Moves the clock to a day before the subscription's first renewal, makes `card` the customer's

@@ -4,27 +4,11 @@
  * only by deliverAll here, so "paid in Stripe, not yet in the mirror" is exactly the state between
  * a payment and its event.
  */
-import { eq, like } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { dunningCases, emailOutbox, entitlements } from "../../worker/src/db/schema";
 import { withOverrides } from "../../worker/src/dunning/policy";
 import { dunningTick } from "../../worker/src/dunning/tick";
 import { svc } from "./helpers";
-import { failedRenewal } from "./dunning-helpers";
-import { db } from "./stripe-helpers";
-
-const caseOf = (id: string) => db().select().from(dunningCases).where(eq(dunningCases.id, id)).get();
-const emailsOf = async (caseId: string) =>
-  (
-    await db()
-      .select()
-      .from(emailOutbox)
-      .where(like(emailOutbox.idempotencyKey, `${caseId}:%`))
-      .all()
-  )
-    .map((e) => e.template)
-    .sort();
-const entitlementOf = (userId: string) => db().select().from(entitlements).where(eq(entitlements.userId, userId)).get();
+import { caseOf, emailsOf, entitlementOf, failedRenewal } from "./dunning-helpers";
 
 describe("dunning when the invoice was paid before its webhook arrived", () => {
   it("does not suspend on day 21 a customer who paid on day 20: the case closes as recovered and access stays on", async () => {

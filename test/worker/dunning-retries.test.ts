@@ -1,28 +1,16 @@
-import { asc, eq, like } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { dunningCases, dunningSteps, emailOutbox, entitlements } from "../../worker/src/db/schema";
+import { dunningCases, dunningSteps, entitlements } from "../../worker/src/db/schema";
 import { nextPayday, withOverrides } from "../../worker/src/dunning/policy";
 import { dunningTick } from "../../worker/src/dunning/tick";
 import { suspendLapsed } from "../../worker/src/entitlements/suspend";
 import { call, makeKey, svc } from "./helpers";
-import { failedRenewal, recoverPaymentMethod } from "./dunning-helpers";
+import { caseOf, emailsOf, entitlementOf, failedRenewal, recoverPaymentMethod } from "./dunning-helpers";
 import { db, deliverAll, subscriber, testClock } from "./stripe-helpers";
 
 const DAY = 86_400_000;
-const caseOf = (id: string) => db().select().from(dunningCases).where(eq(dunningCases.id, id)).get();
 const stepsOf = async (id: string) =>
   await db().select({ step: dunningSteps.step, outcome: dunningSteps.outcome, at: dunningSteps.at }).from(dunningSteps).where(eq(dunningSteps.caseId, id)).orderBy(asc(dunningSteps.step)).all();
-const emailsOf = async (caseId: string) =>
-  (
-    await db()
-      .select()
-      .from(emailOutbox)
-      .where(like(emailOutbox.idempotencyKey, `${caseId}:%`))
-      .all()
-  )
-    .map((e) => e.template)
-    .sort();
-const entitlementOf = (userId: string) => db().select().from(entitlements).where(eq(entitlements.userId, userId)).get();
 
 describe("dunning retries", () => {
   it("retries on day 1 and day 3; a card that recovers after one more decline is paid by the day-3 retry, access stays on and one recovery email goes out, with no day-3 notice", async () => {

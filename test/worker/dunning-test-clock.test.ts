@@ -5,26 +5,16 @@
  * than the failure's event, so the failure's sync fetches neither it nor its subscription or
  * customer: the case must still know the clock, or the tick looks for it on real time.
  */
-import { and, eq, like } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { runCron } from "../../worker/src/cron";
-import { dunningCases, emailOutbox, entitlements } from "../../worker/src/db/schema";
+import { dunningCases, entitlements } from "../../worker/src/db/schema";
 import { svc } from "./helpers";
-import { declineRenewal, deliverAsStripeDoes } from "./dunning-helpers";
+import { declineRenewal, deliverAsStripeDoes, emailsOf } from "./dunning-helpers";
 import { db, stripe, subscriber, testClock } from "./stripe-helpers";
 
 const DAY = 86_400_000;
 const caseOf = (customerId: string) => db().select().from(dunningCases).where(eq(dunningCases.customerId, customerId)).get();
-const emailsOf = async (caseId: string) =>
-  (
-    await db()
-      .select({ template: emailOutbox.template })
-      .from(emailOutbox)
-      .where(like(emailOutbox.idempotencyKey, `${caseId}:%`))
-      .all()
-  )
-    .map((e) => e.template)
-    .sort();
 const statusOf = async (userId: string) => (await db().select({ status: entitlements.status }).from(entitlements).where(eq(entitlements.userId, userId)).get())?.status;
 
 /** Both crons, as the running system gets them (the scheduled handler runs exactly this). */

@@ -1,29 +1,17 @@
 import { env } from "cloudflare:test";
-import { asc, eq, like } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { runCron } from "../../worker/src/cron";
-import { dunningCases, dunningSteps, emailOutbox, entitlements } from "../../worker/src/db/schema";
+import { dunningCases, dunningSteps, emailOutbox } from "../../worker/src/db/schema";
 import { dunningTick } from "../../worker/src/dunning/tick";
 import { call, makeKey, svc } from "./helpers";
-import { failedRenewal } from "./dunning-helpers";
+import { emailsOf, entitlementOf, failedRenewal } from "./dunning-helpers";
 import { db, deliverAll, stripe } from "./stripe-helpers";
 
 const DAY = 86_400_000;
 const DUNNING_CRON = "*/15 * * * *";
 
-const emailsOf = async (caseId: string) =>
-  (
-    await db()
-      .select()
-      .from(emailOutbox)
-      .where(like(emailOutbox.idempotencyKey, `${caseId}:%`))
-      .orderBy(asc(emailOutbox.createdAt))
-      .all()
-  )
-    .map((e) => e.template)
-    .sort();
 const tick = () => runCron(DUNNING_CRON, svc());
-const entitlementOf = (userId: string) => db().select().from(entitlements).where(eq(entitlements.userId, userId)).get();
 
 describe("dunning", () => {
   it("a renewal declined on day 0 gets the day 3, 7 and 14 emails and suspension on day 21, never earlier, as the test clock moves in uneven steps", async () => {

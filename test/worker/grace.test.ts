@@ -1,3 +1,4 @@
+import { entitlementOf } from "./dunning-helpers";
 import { env } from "cloudflare:test";
 import { asc, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
@@ -10,8 +11,6 @@ import { svc, TEST_CALLER } from "./helpers";
 import { db, deliverAll, ensurePrice, eventsFor, stripe, subscriber, testClock, webhookEvent } from "./stripe-helpers";
 
 const DAY = 86_400_000;
-
-const entitlementOf = (userId: string) => db().select().from(entitlements).where(eq(entitlements.userId, userId)).get();
 
 describe("grace after a failed payment", () => {
   it("keeps a user who paid for the period past due for 21 days after a failed mid-period upgrade, and starts a new grace for a later invoice", async () => {

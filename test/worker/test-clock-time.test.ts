@@ -4,18 +4,17 @@
  * durations all compare with the clock, which here runs weeks ahead of real time.
  */
 import { decodeJwt } from "jose";
-import { eq, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { churnRisk } from "../../worker/src/analytics";
 import { nowOfRow, type ClockTimes } from "../../worker/src/billing/test-clocks";
 import { entitlements } from "../../worker/src/db/schema";
 import { suspendLapsed } from "../../worker/src/entitlements/suspend";
 import { call, makeKey, svc } from "./helpers";
-import { failedRenewal } from "./dunning-helpers";
+import { entitlementOf, failedRenewal } from "./dunning-helpers";
 import { db, deliverAll, stripe, subscriber, testClock } from "./stripe-helpers";
 
 const DAY = 86_400_000;
-const entitlementOf = (userId: string) => db().select().from(entitlements).where(eq(entitlements.userId, userId)).get();
 let service: string;
 
 beforeAll(async () => {
