@@ -65,15 +65,19 @@ export async function clockTimes(s: ClockDeps, clocks: Iterable<string | null>):
   return { wall, clocks: times, of: (clock) => (clock === null ? wall : (times.get(clock) ?? wall)) };
 }
 
-/**
- * `times` as SQL over an expression holding each row's clock: the row's now (ms). The clocks'
- * times travel as one JSON parameter, since D1 binds at most 100 per query and a test-mode
- * account has a clock per demo customer.
- */
+/** The clocks' times as one JSON parameter: D1 binds at most 100 per query, and a test-mode account has a clock per demo customer. */
+const clocksJson = (times: ClockTimes) => JSON.stringify(Object.fromEntries(times.clocks));
+
+/** `times` as SQL over an expression holding each row's clock: the row's now (ms). */
 export function nowOfRow(times: ClockTimes, clock: SQL): SQL<number> {
   if (times.clocks.size === 0) return sql<number>`${times.wall}`;
-  const json = JSON.stringify(Object.fromEntries(times.clocks));
-  return sql<number>`coalesce((select j.value from json_each(${json}) j where j.key = ${clock}), ${times.wall})`;
+  return sql<number>`coalesce((select j.value from json_each(${clocksJson(times)}) j where j.key = ${clock}), ${times.wall})`;
+}
+
+/** Rows on real time or on a clock that could be read: a row on an unreadable clock has no "now" to act on. */
+export function onKnownTime(times: ClockTimes, clock: SQL): SQL {
+  if (times.clocks.size === 0) return sql`${clock} is null`;
+  return sql`(${clock} is null or ${clock} in (select j.key from json_each(${clocksJson(times)}) j))`;
 }
 
 /** A subscription row's clock as the mirror stores it: its own, else its customer's (Stripe puts both on the customer's). */

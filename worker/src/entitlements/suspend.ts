@@ -3,8 +3,8 @@
  * token is read: the stored row (and so analytics, the audit log and dunning) says `suspended`
  * with `suspended_at` = the end of the grace, audited once however many crons race for it.
  */
-import { and, eq, isNotNull, isNull, lte, type SQL } from "drizzle-orm";
-import { clockTimes, entitlementClock } from "../billing/test-clocks";
+import { and, eq, isNotNull, lte } from "drizzle-orm";
+import { clockTimes, entitlementClock, nowOfRow, onKnownTime } from "../billing/test-clocks";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Actor, AuditEntry } from "../audit/chain";
 import type { Db } from "../db/client";
@@ -40,8 +40,8 @@ export async function suspensionOf(
 
 /**
  * Each past-due user's grace is compared with the time they live on: real time, or their test
- * clock's (read once per clock per run). At most BATCH users per clock per run; the rest follow
- * on the next.
+ * clock's (each clock read once per run), in one query for all clocks. A user on a clock that
+ * cannot be read waits for the next run. At most BATCH users per run; the rest follow.
  */
 export async function suspendLapsed(s: Pick<Services, "db" | "clock" | "audit" | "stripe" | "log">): Promise<{ suspended: string[] }> {
   const pastDue = eq(entitlements.status, "past_due");
@@ -54,25 +54,21 @@ export async function suspendLapsed(s: Pick<Services, "db" | "clock" | "audit" |
     s,
     clocks.map((c) => c.clock),
   );
-  const due = (onClock: SQL | undefined, now: number) =>
-    s.db
-      .select({ userId: entitlements.userId })
-      .from(entitlements)
-      .where(and(pastDue, lte(entitlements.graceUntil, now), onClock))
-      .limit(BATCH)
-      .all();
-  const batches: [{ userId: string }[], number][] = [[await due(isNull(entitlementClock), times.wall), times.wall]];
-  for (const [clock, now] of times.clocks) batches.push([await due(eq(entitlementClock, clock), now), now]);
+  const rowNow = nowOfRow(times, entitlementClock);
+  const due = await s.db
+    .select({ userId: entitlements.userId, now: rowNow })
+    .from(entitlements)
+    .where(and(pastDue, onKnownTime(times, entitlementClock), lte(entitlements.graceUntil, rowNow)))
+    .limit(BATCH)
+    .all();
   const suspended: string[] = [];
-  for (const [users, now] of batches) {
-    for (const { userId } of users) {
-      const changed = await s.audit.commit(async () => {
-        // Read again inside the commit: another cron or an event may have moved the row since.
-        const { statements, entries } = await suspensionOf(s.db, userId, now, { type: "cron", id: "grace" }, s.clock.now());
-        return { statements, entries, result: statements.length > 0 };
-      });
-      if (changed) suspended.push(userId);
-    }
+  for (const { userId, now } of due) {
+    const changed = await s.audit.commit(async () => {
+      // Read again inside the commit: another cron or an event may have moved the row since.
+      const { statements, entries } = await suspensionOf(s.db, userId, now, { type: "cron", id: "grace" }, s.clock.now());
+      return { statements, entries, result: statements.length > 0 };
+    });
+    if (changed) suspended.push(userId);
   }
   return { suspended };
 }
