@@ -28,10 +28,9 @@ function url(v: unknown, claim: string): void {
 
 /**
  * Checks that a verified payload has the contract's shape and the expected `iss`/`aud`, then
- * freezes it (deeply). Time claims are checked by the caller.
+ * freezes it (deeply). That it is a JSON object, and the time claims, are the caller's checks.
  */
-export function validateClaims(p: unknown, issuer: string, audience: string): EntitlementClaims {
-  if (!isObject(p)) throw new ClaimInvalid("the payload must be a JSON object", "payload");
+export function validateClaims(p: Json, issuer: string, audience: string): EntitlementClaims {
   if (p.iss !== issuer) fail("iss", "unexpected issuer");
   const aud = p.aud;
   if (typeof aud === "string" ? aud !== audience : !(Array.isArray(aud) && aud.includes(audience))) {
