@@ -10,6 +10,7 @@ import { catalog as defaultCatalog, type Catalog } from "../catalog";
 import { DomainError } from "../errors";
 import { chargedNow, planChange, type ChangeInput, type ChangePlan } from "./change-plan";
 import { previewPlan, prorationDateFor } from "./change-preview";
+import { intervalOf } from "./cycle";
 import { managedSubscription, recordChange, requirePaidUp, type ManageDeps } from "./managed";
 import { idOf } from "./mirror";
 import { Stripe } from "./stripe";
@@ -48,7 +49,7 @@ async function scheduleAtPeriodEnd(stripe: Stripe, plan: ChangePlan): Promise<vo
       end_behavior: "release",
       phases: [
         { items: [{ price: item.price.id, quantity }], start_date: current.start_date, end_date: current.end_date, discounts, proration_behavior: "none" },
-        { items: [{ price: plan.priceId, quantity }], duration: { interval: plan.price.interval, interval_count: 1 }, discounts, metadata: { tier: plan.tier.key } },
+        { items: [{ price: plan.priceId, quantity }], duration: { interval: intervalOf(plan.price.billingCycle), interval_count: 1 }, discounts, metadata: { tier: plan.tier.key } },
       ],
     });
   } catch (e) {

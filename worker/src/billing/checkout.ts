@@ -8,11 +8,11 @@
 import { and, eq } from "drizzle-orm";
 import type { Caller } from "../audit/chain";
 import { sha256Hex } from "../crypto";
-import { catalog as defaultCatalog, findTier, type Catalog } from "../catalog";
+import { catalog as defaultCatalog, findTier, type BillingCycle, type Catalog } from "../catalog";
 import { customers, subscriptions } from "../db/schema";
 import { DomainError, invalidInput } from "../errors";
 import type { Services } from "../services";
-import { intervalOf, type BillingCycle } from "./cycle";
+import { priceOf } from "./cycle";
 import { idOf } from "./mirror";
 import { requirePriceId } from "./prices";
 import { checkReturnUrl } from "./return-url";
@@ -113,8 +113,7 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
   if (!tier) throw invalid("tier", "unknown tier", `There is no tier ${input.tier}.`);
   checkReturnUrl(deps.returnUrls, "success_url", input.successUrl);
   checkReturnUrl(deps.returnUrls, "cancel_url", input.cancelUrl);
-  const price = tier.prices.find((p) => p.interval === intervalOf(cycle));
-  if (!price) throw invalid("billing_cycle", `tier ${tier.key} has no ${cycle} price`, `The ${tier.name} tier cannot be billed ${cycle}.`);
+  const price = priceOf(tier, cycle);
   if (input.testClock !== undefined && deps.stripeMode === "live") {
     throw invalid("test_clock", "test clocks exist only in test mode", "test_clock can only be used with a Stripe test key.");
   }

@@ -5,11 +5,11 @@
  * one D1 batch, so the change and the access it gives land together.
  */
 import type { AuditEntry, Caller } from "../audit/chain";
-import { findPriceByLookupKey, type Price, type Tier } from "../catalog";
+import { findPriceByLookupKey, type BillingCycle, type Tier } from "../catalog";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
 import { findCustomer } from "./checkout";
-import { billingCycle, intervalOf, type BillingCycle } from "./cycle";
+import { billingCycle } from "./cycle";
 import { idOf } from "./mirror";
 import type { Stripe } from "./stripe";
 import { currentSubscription } from "./subscription-view";
@@ -99,12 +99,4 @@ export async function recordChange(
   for (const id of options.invoiceIds ?? []) if (id) targets.invoices.add(id);
   const audit: AuditEntry = { actor: who.actor, requestId: who.requestId, action: entry.action, subject: { type: "user", id: m.userId }, before: entry.before, after: entry.after };
   await syncObjects(deps, { actor: who.actor, cause: entry.action, at: m.now * 1000 }, targets, { entries: [audit], ...(options.statements ? { statements: options.statements } : {}) });
-}
-
-/** The catalog's price for a tier and cycle; a validation error naming the field otherwise. */
-export function targetPrice(tier: Tier, cycle: BillingCycle): Price {
-  const price = tier.prices.find((p) => p.interval === intervalOf(cycle));
-  if (!price)
-    throw new DomainError("validation_failed", `The ${tier.name} tier cannot be billed ${cycle}.`, { errors: [{ field: "billing_cycle", message: `tier ${tier.key} has no ${cycle} price` }] });
-  return price;
 }

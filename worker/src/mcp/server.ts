@@ -24,7 +24,7 @@ import { z } from "zod";
 import type { Caller } from "../audit/chain";
 import type { Principal } from "../auth/api-keys";
 import { roleHas } from "../auth/permissions";
-import { USER_ID_PATTERN } from "../entitlements/user-id";
+import { UserId } from "../fields";
 import { invalidInput } from "../errors";
 import type { Services } from "../services";
 import type { Tool as AgentTool } from "../tools/registry";
@@ -182,8 +182,8 @@ function userIdOf(segment: string): string {
       `The user id in the URI is not valid percent-encoding (${JSON.stringify(segment.slice(0, 100))}); escape it as encodeURIComponent does.`,
     );
   }
-  if (!USER_ID_PATTERN.test(id))
-    throw invalidInput("user_id", "must be a user id: 1-128 of A-Z a-z 0-9 _ . : @ -", "The user id in the URI is not one: 1-128 of A-Z a-z 0-9 _ . : @ -, percent-encoded.");
+  const checked = UserId.safeParse(id);
+  if (!checked.success) throw invalidInput("user_id", checked.error.issues[0]!.message, `The user id in the URI is not one (${checked.error.issues[0]!.message}), percent-encoded.`);
   return id;
 }
 

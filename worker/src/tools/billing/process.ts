@@ -15,9 +15,9 @@ import { emptyTargets, syncObjects } from "../../billing/sync";
 import { auditLog, stripeEvents } from "../../db/schema";
 import { DomainError, invalidInput } from "../../errors";
 import type { Services } from "../../services";
+import { EventId } from "../../fields";
 import { defineTool, type ToolActor } from "../types";
 
-const EventId = z.string().regex(/^evt_[A-Za-z0-9_]{1,100}$/, "must be a Stripe event id (evt_...)");
 const ObjectId = z.string().regex(/^[a-z]{2,8}_[A-Za-z0-9_]{1,255}$/, "must be a Stripe object id (in_..., sub_..., cus_..., cs_...)");
 
 const Input = z
