@@ -6,7 +6,7 @@
  * request is stored with its reason and feedback for churn analysis.
  */
 import { and, eq } from "drizzle-orm";
-import type { Caller } from "../audit/chain";
+import type { Actor } from "../audit/chain";
 import { catalog as defaultCatalog, findTier, type Catalog, PERIOD_OF, type RetentionOfferPolicy, type Tier } from "../catalog";
 import { cancellationRequests, retentionOffers, type CANCELLATION_REASONS } from "../db/schema";
 import { DomainError } from "../errors";
@@ -108,7 +108,7 @@ function isUniqueViolation(e: unknown): boolean {
   return /UNIQUE constraint failed: retention_offers/.test(text);
 }
 
-export async function requestCancellation(deps: ManageDeps, who: Caller, userId: string, input: CancelInput, from: Catalog = defaultCatalog): Promise<CancelResult> {
+export async function requestCancellation(deps: ManageDeps, who: Actor, userId: string, input: CancelInput, from: Catalog = defaultCatalog): Promise<CancelResult> {
   const { db, stripe } = deps;
   const m = await managedSubscription(deps, userId);
   // Asked twice: the first request already scheduled it.
@@ -137,7 +137,7 @@ export async function requestCancellation(deps: ManageDeps, who: Caller, userId:
           db.insert(cancellationRequests).values({ userId, subscriptionId: m.sub.id, at: now, reason: input.reason, feedback, outcome: "offered", offerId: row.id, cancelAt: null }),
         ],
         entries: [
-          { ...who, action: "subscription.retention_offered", subject: { type: "user", id: userId }, after: { offer: row.id, kind: row.kind, terms: JSON.parse(row.terms), reason: input.reason } },
+          { actor: who, action: "subscription.retention_offered", subject: { type: "user", id: userId }, after: { offer: row.id, kind: row.kind, terms: JSON.parse(row.terms), reason: input.reason } },
         ],
         result: undefined,
       }));

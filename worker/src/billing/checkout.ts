@@ -6,7 +6,7 @@
  * follows from the webhooks).
  */
 import { and, eq } from "drizzle-orm";
-import type { Caller } from "../audit/chain";
+import type { Actor } from "../audit/chain";
 import { sha256Hex } from "../crypto";
 import { catalog as defaultCatalog, findTier, type BillingCycle, type Catalog } from "../catalog";
 import { customers, subscriptions } from "../db/schema";
@@ -107,7 +107,7 @@ export async function lookupPromotionCode(deps: Pick<Services, "stripe" | "clock
  * unknown or unusable promotion code, a test clock with a live key or a test clock Stripe does
  * not know (400), all before creating anything in Stripe.
  */
-export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInput, from: Catalog = defaultCatalog): Promise<CheckoutResult> {
+export async function startCheckout(deps: Deps, who: Actor, input: CheckoutInput, from: Catalog = defaultCatalog): Promise<CheckoutResult> {
   const cycle = input.billingCycle ?? "monthly";
   const tier = findTier(input.tier, from);
   if (!tier) throw invalid("tier", "unknown tier", `There is no tier ${input.tier}.`);
@@ -219,7 +219,7 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
     statements: [],
     entries: [
       {
-        ...who,
+        actor: who,
         action: "checkout.session_created",
         subject: { type: "user", id: input.userId },
         after: { session: session.id, customer: customerId, tier: tier.key, billing_cycle: cycle, trial_days: trialDays, promotion_code: promotionCodeId ?? null },

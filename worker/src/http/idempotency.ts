@@ -33,8 +33,8 @@ export const IdempotencyKeyHeader = z.object({
 export function idempotency(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const key = c.req.header(HEADER);
-    const principal = c.get("principal");
-    if (key === undefined || !principal) return next();
+    const actor = c.get("actor");
+    if (key === undefined || !actor) return next();
     const checked = IdempotencyKey.safeParse(key);
     if (!checked.success) {
       throw new ApiError("validation_failed", "The Idempotency-Key header must be 1 to 255 printable characters without spaces, such as a UUID.", {
@@ -43,7 +43,7 @@ export function idempotency(): MiddlewareHandler<AppEnv> {
     }
     const s = c.get("services");
     const request: IdempotentRequest = {
-      apiKeyId: principal.keyId,
+      apiKeyId: actor.id,
       key,
       method: c.req.method,
       path: c.req.path,

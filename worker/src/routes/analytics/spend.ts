@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { setMarketingSpend } from "../../analytics";
-import { callerOf } from "../../http/actor";
+import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors } from "../../http/schemas";
 import { Currency } from "../../fields";
@@ -25,4 +25,4 @@ const route = createRoute({
   },
 });
 
-export default handle(route, async (c) => c.json(await setMarketingSpend(c.get("services"), callerOf(c), c.req.valid("param").month, c.req.valid("json")), 200));
+export default handle(route, async (c) => c.json(await setMarketingSpend(c.get("services"), actorOf(c), c.req.valid("param").month, c.req.valid("json")), 200));

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { startCheckout } from "../../billing/checkout";
-import { callerOf } from "../../http/actor";
+import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, jsonBody, keyedErrors } from "../../http/schemas";
 import { BillingCycle, Email, PromotionCode, ReturnUrl, TestClockId, TierKey, UserId } from "../../fields";
@@ -32,7 +32,7 @@ const route = createRoute({
 
 export default handle(route, async (c) => {
   const body = c.req.valid("json");
-  const result = await startCheckout(c.get("services"), callerOf(c), {
+  const result = await startCheckout(c.get("services"), actorOf(c), {
     userId: body.user_id,
     email: body.email,
     tier: body.tier,
