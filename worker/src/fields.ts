@@ -55,6 +55,12 @@ export const Month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be a mont
 
 export const Currency = z.string().regex(/^[A-Za-z]{3}$/, "must be an ISO 4217 code");
 
+/**
+ * A gross margin for LTV, as a fraction above 0 and at most 1. `number` is where it comes from:
+ * JSON gives a number, a query string a text to coerce.
+ */
+export const GrossMargin = (number: z.ZodNumber = z.number()) => number.gt(0).lte(1).describe("For LTV; default 0.8");
+
 export const EventId = z.string().regex(/^evt_[A-Za-z0-9_]{1,100}$/, "must be a Stripe event id (evt_...)");
 
 export const IdempotencyKey = z.string().regex(IDEMPOTENCY_KEY_PATTERN, "must be 1-255 printable ASCII characters without spaces");

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { PERIODS, revenueReport } from "../analytics";
-import { Currency, Month } from "../fields";
+import { Currency, GrossMargin, Month } from "../fields";
 import { defineTool } from "./types";
 
 const Rate = z.number().nullable();
@@ -14,7 +14,7 @@ const Input = z.strictObject({
   period: z.enum(PERIODS).describe("Rows per month, quarter or year"),
   from: Month.optional().describe("First month, YYYY-MM; default: 11 months before `to`"),
   to: Month.optional().describe("Last month, YYYY-MM; default: this month"),
-  gross_margin: z.number().gt(0).lte(1).optional().describe("For LTV; default 0.8"),
+  gross_margin: GrossMargin().optional(),
   currency: Currency.optional().describe("ISO 4217, default usd; only amounts in it are summed"),
 });
 
