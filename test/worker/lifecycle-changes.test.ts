@@ -205,7 +205,7 @@ describe("tier and billing-cycle changes", () => {
     expect((await stripe().invoices.list({ subscription: s.sub, limit: 1 })).data[0]).toMatchObject({ status: "paid", amount_paid: preview.amount_due_now });
   });
 
-  it("previews the charge of an upgrade that also changes the billing interval, which Stripe invoices at once whatever the proration policy", async () => {
+  it("previews the charge of an upgrade that also changes the billing cycle, which Stripe invoices at once whatever the proration policy", async () => {
     const policy: Catalog = { ...catalog, policy: { ...catalog.policy, change: { upgrade: "prorate_next_invoice", downgrade: "now_credit", cycle_change: "period_end" } } };
     const s = await paying("local");
     await s.clock.advanceDays(10);
