@@ -48,7 +48,7 @@ async function localWorker() {
       trial_end: null,
       grace_until: null,
       upgrade: {
-        nationwide_search: { tier: "mobile", price: { amount: 4900, currency: "usd", interval: "month" }, url: "https://app.example/upgrade?tier=mobile" },
+        nationwide_search: { tier: "mobile", price: { amount: 4900, currency: "usd", billing_cycle: "monthly" }, url: "https://app.example/upgrade?tier=mobile" },
       },
       billing_url: "https://billing.example/portal",
       jti: `t-${++jti}`,

@@ -71,7 +71,7 @@ export function validateClaims(p: Json, issuer: string, audience: string): Entit
     if (!isObject(price)) fail(`${c}.price`, "must be an object");
     if (!Number.isSafeInteger(price.amount) || (price.amount as number) < 0) fail(`${c}.price.amount`, "must be integer cents");
     if (typeof price.currency !== "string" || !/^[A-Za-z]{3}$/.test(price.currency)) fail(`${c}.price.currency`, "must be an ISO 4217 code");
-    if (price.interval !== "month" && price.interval !== "year") fail(`${c}.price.interval`, "must be month or year");
+    if (price.billing_cycle !== "monthly" && price.billing_cycle !== "annual") fail(`${c}.price.billing_cycle`, "must be monthly or annual");
     url(o.url, `${c}.url`);
     Object.freeze(price);
     Object.freeze(o);

@@ -4,7 +4,7 @@ import Stripe from "stripe";
 import { catalogPriceIds } from "../../billing/prices";
 import { subscriptionView } from "../../billing/subscription-view";
 import { DomainError } from "../../errors";
-import { callerOf } from "../../http/actor";
+import { actorOf } from "../../http/actor";
 import { ApiError } from "../../http/errors";
 import { limitKeyCalls } from "../../http/middleware";
 import { guard, handle } from "../../http/route";
@@ -55,8 +55,7 @@ export default handle(route, async (c) => {
   };
   const server = createMcpServer({
     services,
-    principal: c.get("principal")!,
-    caller: callerOf(c),
+    actor: actorOf(c),
     tools: TOOLS,
     catalog: async () => catalogBody(await catalogPriceIds(services)),
     subscription: (userId) => subscriptionView(services, userId),
