@@ -209,10 +209,11 @@ async function devConfig(): Promise<string> {
 /**
  * Resolves once the worker has stored and processed the last event the emulator delivered (the
  * queue hands batches out in order, one at a time, so the ones before it are stored too), or
- * after `timeoutMs`: other customers' deliveries keep coming meanwhile, and the seed's final
- * wait sweeps up what is left.
+ * after `timeoutMs`. The consumer stores a batch only after it processed the one before, so on
+ * a busy machine deliveries queue up: /v1/events shows none of them until they are stored, and
+ * without this wait the seed would report done with events still in the queue.
  */
-async function drainDelivered(emulator: Emulator, workerUrl: string, adminKey: string, timeoutMs = 15_000): Promise<void> {
+async function drainDelivered(emulator: Emulator, workerUrl: string, adminKey: string, timeoutMs = 120_000): Promise<void> {
   const last = emulator
     .deliveries()
     .filter((d) => d.state === "delivered")
