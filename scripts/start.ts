@@ -2,10 +2,10 @@
  * npm start [-- --fresh]: the whole product locally, offline, with a year of demo data.
  * 1. .dev.vars with local secrets (signing keys, emulator key, webhook secret, audit checkpoint
  *    secret) when missing; `--fresh` first wipes the local D1, the emulator's state and the keys;
- * 2. local D1 migrations;
- * 3. a local admin key when none exists (kept in .wrangler/local-admin-key, gitignored);
+ * 2. wrangler dev on :8787 (wrangler.toml with the local queue consumer settings of
+ *    devConfig), its crons run by this script (wrangler dev runs none by itself); while it boots:
+ * 3. local D1 migrations, then a local admin key when none exists (.wrangler/local-admin-key, gitignored);
  * 4. the Stripe emulator on :12111 with the catalog's prices, forwarding webhooks to the worker;
- * 5. wrangler dev on :8787, its crons run by this script (wrangler dev runs none by itself);
  * 6. a service key, and the demo data (scripts/demo) unless it is there already;
  * 7. the job-board demo app on :3000, gated by the SDK.
  */
@@ -13,7 +13,7 @@ import { spawn } from "node:child_process";
 import { access, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import Stripe from "stripe";
-import { startEmulator } from "../packages/stripe-emulator/src/index.ts";
+import { startEmulator, type Emulator } from "../packages/stripe-emulator/src/index.ts";
 import { catalog, PERIOD_OF } from "../worker/src/catalog.ts";
 import { createKey, readLocalAdminKey, saveLocalAdminKey } from "./apikey.ts";
 import { hashKey } from "../worker/src/auth/keys.ts";
@@ -182,6 +182,53 @@ function runCrons(workerUrl: string): () => void {
   return () => clearInterval(timer);
 }
 
+/** The configuration wrangler dev runs: wrangler.toml with the local consumer settings (devConfig). */
+const DEV_CONFIG = path.join(ROOT, "wrangler.dev.toml");
+
+/**
+ * wrangler.toml for wrangler dev, but a stripe-events consumer that processes every webhook as it
+ * arrives: batches of at most PROCESS_PER_RUN (what one consumer run processes; the rest of a
+ * bigger batch waits a minute's lease for the sweep, which is where the seed spent most of its
+ * time) taken 100 ms after the first message instead of a second. Deployed, a burst of renewals
+ * is better stored in big batches and processed by the sweep; a local demo has no such burst.
+ * Written beside wrangler.toml, so its relative paths, .dev.vars and .wrangler/state are the same.
+ */
+async function devConfig(): Promise<string> {
+  // By a computed path: tsc would check the worker's queue module against workerd's globals,
+  // which this Node project does not have; tsx runs it like the other worker modules used here.
+  const ingest = "../worker/src/billing/ingest.ts";
+  const { PROCESS_PER_RUN } = (await import(ingest)) as { PROCESS_PER_RUN: number };
+  const toml = await readFile(path.join(ROOT, "wrangler.toml"), "utf8");
+  const consumer = /(\[\[queues\.consumers\]\]\s*\nqueue = "stripe-events"\s*\n)max_batch_size = \d+\s*\nmax_batch_timeout = [\d.]+/;
+  if (!consumer.test(toml)) throw new Error("wrangler.toml has no stripe-events consumer with max_batch_size and max_batch_timeout (in that order): scripts/start.ts's devConfig reads them");
+  const local = toml.replace(consumer, `$1max_batch_size = ${PROCESS_PER_RUN}\nmax_batch_timeout = 0.1`);
+  await writeFile(DEV_CONFIG, `# Written by npm start (scripts/start.ts) from wrangler.toml for wrangler dev: edit wrangler.toml.\n${local}`);
+  return DEV_CONFIG;
+}
+
+/**
+ * Resolves once the worker has stored and processed the last event the emulator delivered (the
+ * queue hands batches out in order, one at a time, so the ones before it are stored too), or
+ * after `timeoutMs`. The consumer stores a batch only after it processed the one before, so on
+ * a busy machine deliveries queue up: /v1/events shows none of them until they are stored, and
+ * without this wait the seed would report done with events still in the queue.
+ */
+async function drainDelivered(emulator: Emulator, workerUrl: string, adminKey: string, timeoutMs = 120_000): Promise<void> {
+  const last = emulator
+    .deliveries()
+    .filter((d) => d.state === "delivered")
+    .at(-1);
+  if (!last) return;
+  const started = Date.now();
+  for (let wait = 20; Date.now() - started < timeoutMs; wait = Math.min(wait * 2, 250)) {
+    const page = await api<{ data: { id: string; status: string; attempts: number }[] }>(`${workerUrl}/v1/events?type=${encodeURIComponent(last.eventType)}&limit=200`, adminKey);
+    const row = page.body?.data?.find((e) => e.id === last.eventId);
+    // Processed, or its processing was tried (a failure waits for the sweep, which the seed runs).
+    if (row && (row.status !== "pending" || row.attempts > 0)) return;
+    await sleep(wait);
+  }
+}
+
 /** A progress bar on a terminal; plain lines (every 10 %) in CI or a pipe. */
 function progressReporter(total: number) {
   const tty = process.stdout.isTTY && !process.env.CI;
@@ -213,10 +260,34 @@ async function main() {
   const { values: args } = parseArgs({ options: { fresh: { type: "boolean", default: false }, customers: { type: "string" } } });
   if (args.fresh) await wipe();
   const vars = await ensureDevVars();
-  console.log("Applying local D1 migrations...");
-  await migrate("local");
-  const adminKey = await ensureAdminKey();
   const token = await tokenIssuerAudience(vars);
+
+  // wrangler dev bundles the worker and boots workerd while the migrations, the admin key (each a
+  // wrangler process of its own) and the emulator get ready: none needs another before the
+  // worker's first request, which waits for all of them.
+  const started = Date.now();
+  const wrangler = spawn(path.join(ROOT, "node_modules", ".bin", "wrangler"), ["dev", "--config", await devConfig(), "--port", String(PORT), "--ip", "127.0.0.1", "--test-scheduled"], {
+    cwd: ROOT,
+    stdio: ["inherit", "pipe", "pipe"],
+    // Offline: no request.cf download from workers.cloudflare.com, no metrics.
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+  });
+  // wrangler's own chatter stays out of the way; its errors still show.
+  wrangler.stdout.on("data", (chunk: Buffer) => {
+    if (process.env.VERBOSE) process.stdout.write(chunk);
+  });
+  wrangler.stderr.on("data", (chunk: Buffer) => process.stderr.write(chunk));
+  let running: Emulator | undefined;
+  wrangler.on("exit", async (code) => {
+    await running?.stop().catch(() => undefined);
+    process.exit(code ?? 0);
+  });
+  stopWrangler = () => wrangler.kill("SIGINT");
+
+  console.log("Applying local D1 migrations...");
+  const database = migrate("local").then(ensureAdminKey);
+  // Awaited below; until then a failure must not count as unhandled.
+  database.catch(() => undefined);
 
   const secretKey = vars.get("STRIPE_SECRET_KEY")!;
   const emulator = await startEmulator({
@@ -228,21 +299,11 @@ async function main() {
     // Californian addresses are taxed (7.25 %), as Stripe Tax would for a registration there.
     taxRates: { "US-CA": 725 },
   });
+  running = emulator;
   const stripe = new Stripe(secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: EMULATOR_PORT, protocol: "http" });
   await seedCatalog(stripe);
+  const adminKey = await database;
 
-  const started = Date.now();
-  const wrangler = spawn(path.join(ROOT, "node_modules", ".bin", "wrangler"), ["dev", "--port", String(PORT), "--ip", "127.0.0.1", "--test-scheduled"], {
-    cwd: ROOT,
-    stdio: ["inherit", "pipe", "pipe"],
-    // Offline: no request.cf download from workers.cloudflare.com, no metrics.
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-  });
-  // wrangler's own chatter stays out of the way; its errors still show.
-  wrangler.stdout.on("data", (chunk: Buffer) => {
-    if (process.env.VERBOSE) process.stdout.write(chunk);
-  });
-  wrangler.stderr.on("data", (chunk: Buffer) => process.stderr.write(chunk));
   const workerUrl = `http://127.0.0.1:${PORT}`;
   let stopCrons = () => undefined as void;
   let app: RunningJobBoard | undefined;
@@ -254,10 +315,6 @@ async function main() {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  wrangler.on("exit", async (code) => {
-    await emulator.stop().catch(() => undefined);
-    process.exit(code ?? 0);
-  });
 
   await waitForHealth(workerUrl);
   console.log(`Billing worker answering ${((Date.now() - began) / 1000).toFixed(1)} s after npm start began (${((Date.now() - started) / 1000).toFixed(1)} s after wrangler dev started).`);
@@ -280,8 +337,7 @@ async function main() {
         emulatorUrl: emulator.url,
         emulatorKey: secretKey,
         idle: () => emulator.idle(),
-        // The queue consumer takes a batch at most a second after its first message (wrangler.toml).
-        drain: async () => void (await sleep(3_000)),
+        drain: () => drainDelivered(emulator, workerUrl, adminKey),
         sweep: async () => void (await fetch(`${workerUrl}/__scheduled?cron=*+*+*+*+*`)).body?.cancel(),
         dunning: async () => void (await fetch(`${workerUrl}/__scheduled?cron=*%2F15+*+*+*+*`)).body?.cancel(),
       },
@@ -290,6 +346,7 @@ async function main() {
     progress.stop();
     emulator.save();
     console.log(`Seeded ${report.customers} customers with a year of history in ${Math.round(report.seconds)} s${report.failedActions ? ` (${report.failedActions} steps refused)` : ""}.`);
+    console.log(`Start to seeded demo: ${Math.round((Date.now() - began) / 1000)} s after npm start began.`);
     for (const line of issues.slice(0, 5)) console.log(`  refused: ${line}`);
   }
 
@@ -312,7 +369,11 @@ async function main() {
   );
 }
 
+/** Stops wrangler dev once it runs: a failure of the start must not leave it behind. */
+let stopWrangler = () => undefined as unknown;
+
 main().catch((e: unknown) => {
   console.error(e instanceof Error ? e.message : e);
+  stopWrangler();
   process.exit(1);
 });
