@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { PERIODS, revenueReport } from "../analytics";
 import { defineTool } from "./types";
+import { Instant } from "../presenters/time";
 
 const Month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be a month as YYYY-MM");
 const Rate = z.number().nullable();
@@ -58,7 +59,7 @@ const Output = z.object({
   gross_margin: z.number(),
   definitions: z.record(z.string(), z.string()).describe("How each figure is computed"),
   current: z.object({
-    as_of: z.string(),
+    as_of: Instant,
     mrr: Cents,
     arr: Cents,
     customers: z.int(),

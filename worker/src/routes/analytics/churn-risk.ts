@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { churnRisk, type ChurnRiskReason } from "../../analytics";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
+import { Instant } from "../../presenters/time";
 
 const Query = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -29,7 +30,7 @@ const route = createRoute({
   responses: {
     200: json(
       z.object({
-        as_of: z.string(),
+        as_of: Instant,
         customers: z.array(
           z.object({
             customer_id: z.string(),

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { Instant } from "../../presenters/time";
 
 export const MonthParam = z
   .string()
@@ -54,7 +55,7 @@ export const Report = z
     gross_margin: z.number(),
     definitions: z.record(z.string(), z.string()),
     current: z.object({
-      as_of: z.string(),
+      as_of: Instant,
       mrr: Cents,
       arr: Cents,
       customers: z.int(),
