@@ -34,16 +34,7 @@ export const RetentionOffer = z.object({
 });
 export type RetentionOfferWire = z.output<typeof RetentionOffer>;
 
+/** billing/cancel.ts's offerView already leaves out the terms an offer does not have; the wire shows it as it is. */
 export function presentRetentionOffer(o: OfferView): RetentionOfferWire {
-  return {
-    id: o.id,
-    kind: o.kind,
-    description: o.description,
-    ...(o.to_tier !== undefined ? { to_tier: o.to_tier } : {}),
-    ...(o.percent_off !== undefined ? { percent_off: o.percent_off } : {}),
-    ...(o.duration !== undefined ? { duration: o.duration } : {}),
-    ...(o.duration_in_months !== undefined ? { duration_in_months: o.duration_in_months } : {}),
-    ...(o.amount !== undefined ? { amount: o.amount } : {}),
-    currency: o.currency,
-  };
+  return { ...o };
 }
