@@ -5,7 +5,7 @@
  */
 import { and, eq } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { Caller } from "../audit/chain";
+import type { Actor } from "../audit/chain";
 import { retentionOffers } from "../db/schema";
 import { planName } from "../dunning/cases";
 import { enqueueEmail, isEmailAddress } from "../email/outbox";
@@ -61,7 +61,7 @@ async function confirmation(deps: ManageDeps, m: Managed, offer: typeof retentio
   ];
 }
 
-export async function acceptOffer(deps: ManageDeps, who: Caller, userId: string, offerId: string): Promise<SubscriptionView> {
+export async function acceptOffer(deps: ManageDeps, who: Actor, userId: string, offerId: string): Promise<SubscriptionView> {
   const offer = await findOffer(deps, userId, offerId);
   if (offer.status === "accepted") return subscriptionView(deps, userId);
   if (offer.status === "declined") {

@@ -4,17 +4,18 @@
  */
 import { z } from "zod";
 import type { OfferView } from "../billing/cancel";
+import { BillingCycle } from "../fields";
 import type { UpgradeOffer as UpgradeOfferValue } from "@federal-job-advisor/entitlements";
 
 export const UpgradeOffer = z.object({
   tier: z.string(),
-  price: z.object({ amount: z.int().describe("Integer cents per interval"), currency: z.string(), interval: z.enum(["month", "year"]) }),
+  price: z.object({ amount: z.int().describe("Integer cents per billing cycle"), currency: z.string(), billing_cycle: BillingCycle }),
   url: z.url().describe("The app's page that shows the plan and starts its checkout"),
 });
 export type UpgradeOfferWire = z.output<typeof UpgradeOffer>;
 
 export function presentUpgradeOffer(o: UpgradeOfferValue): UpgradeOfferWire {
-  return { tier: o.tier, price: { amount: o.price.amount, currency: o.price.currency, interval: o.price.interval }, url: o.url };
+  return { tier: o.tier, price: { amount: o.price.amount, currency: o.price.currency, billing_cycle: o.price.billing_cycle }, url: o.url };
 }
 
 export function presentUpgradeOffers(offers: Readonly<Record<string, UpgradeOfferValue>>): Record<string, UpgradeOfferWire> {

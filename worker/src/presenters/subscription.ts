@@ -7,7 +7,7 @@
 import { z } from "zod";
 import type { CancelResult as CancelResultValue } from "../billing/cancel";
 import type { ChangePreview as ChangePreviewValue } from "../billing/change-preview";
-import { BILLING_CYCLES } from "../billing/cycle";
+import { BILLING_CYCLES } from "../catalog";
 import type { SubscriptionView } from "../billing/subscription-view";
 import { SUBSCRIPTION_STATUSES } from "../db/schema";
 import { presentRetentionOffer, RetentionOffer } from "./offer";

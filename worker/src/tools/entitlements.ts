@@ -12,13 +12,14 @@ import { can } from "../entitlements/decide";
 import { StoredEntitlement } from "../presenters/entitlement";
 import { presentUpgradeOffer, UpgradeOffer } from "../presenters/offer";
 import { Instant, instantOfSeconds } from "../presenters/time";
-import { Feature, Tier, UserId } from "./schemas";
+import { TierKey, UserId } from "../fields";
+import { Feature } from "./schemas";
 import { defineTool } from "./types";
 
 const Input = z.strictObject({
   user_id: UserId,
   feature: Feature,
-  current_tier: z.union([Tier, z.literal("none")]).describe("The tier the agent believes the user has (`none`: no subscription); compared with the stored one, never trusted"),
+  current_tier: z.union([TierKey, z.literal("none")]).describe("The tier the agent believes the user has (`none`: no subscription); compared with the stored one, never trusted"),
 });
 
 const Output = z.object({

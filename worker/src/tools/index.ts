@@ -1,2 +1,2 @@
 /** The agent tools (§9): the registry and its types. */
-export { TOOLS, findTool, type Tool, type ToolAccess, type ToolActor } from "./registry";
+export { TOOLS, findTool, type Tool, type ToolAccess } from "./registry";

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { listAudit } from "../../audit/query";
+import { pageLimit } from "../../fields";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
 import { Instant, InstantInput, instant, msOf } from "../../presenters/time";
@@ -29,7 +30,7 @@ const ListQuery = z.strictObject({
   from: InstantInput.optional(),
   to: InstantInput.optional(),
   before: z.coerce.number().int().positive().optional().describe("Cursor: `next_before` of the previous page"),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit: pageLimit(200, 50),
 });
 
 const route = createRoute({

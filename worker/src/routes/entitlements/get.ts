@@ -3,7 +3,7 @@ import { currentEntitlement } from "../../entitlements/access";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, named } from "../../http/schemas";
 import { Entitlement, presentEntitlement } from "../../presenters/entitlement";
-import { UserId } from "./schemas";
+import { UserId } from "../../fields";
 
 const route = createRoute({
   method: "get",

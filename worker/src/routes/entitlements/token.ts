@@ -3,7 +3,7 @@ import { issueToken } from "../../entitlements/access";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors } from "../../http/schemas";
 import { Instant, instant } from "../../presenters/time";
-import { UserId } from "./schemas";
+import { UserId } from "../../fields";
 
 const TokenBody = z.strictObject({ user_id: UserId }).openapi("TokenRequest");
 const Token = z.object({ token: z.string(), expires_at: Instant }).openapi("EntitlementToken");

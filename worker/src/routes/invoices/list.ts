@@ -3,13 +3,13 @@ import { listInvoices } from "../../billing/invoice-list";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, named } from "../../http/schemas";
 import { Invoice as InvoiceWire, presentInvoicePage } from "../../presenters/invoice";
-import { UserId } from "../entitlements/schemas";
+import { pageLimit, UserId } from "../../fields";
 
 const Invoice = named(InvoiceWire, "InvoiceView");
 
 const ListQuery = z.strictObject({
   user_id: UserId,
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: pageLimit(100, 20),
   starting_after: z.string().min(1).max(255).optional().describe("An invoice id: the page after it (cursor)"),
 });
 

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApiKey } from "../../auth/api-keys";
 import { ROLES } from "../../db/schema";
-import { callerOf } from "../../http/actor";
+import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors } from "../../http/schemas";
 import { InstantInput, msOf } from "../../presenters/time";
@@ -27,7 +27,7 @@ const route = createRoute({
 
 export default handle(route, async (c) => {
   const body = c.req.valid("json");
-  const { key, view } = await createApiKey(c.get("services"), callerOf(c), { name: body.name, role: body.role, expiresAt: body.expires_at ? msOf(body.expires_at) : null });
+  const { key, view } = await createApiKey(c.get("services"), actorOf(c), { name: body.name, role: body.role, expiresAt: body.expires_at ? msOf(body.expires_at) : null });
   c.header("cache-control", "no-store");
   return c.json({ key, api_key: view }, 201);
 });

@@ -5,7 +5,7 @@ import { catalogPriceIds } from "../../billing/prices";
 import { subscriptionView } from "../../billing/subscription-view";
 import { presentSubscription } from "../../presenters/subscription";
 import { DomainError } from "../../errors";
-import { callerOf } from "../../http/actor";
+import { actorOf } from "../../http/actor";
 import { ApiError } from "../../http/errors";
 import { limitKeyCalls } from "../../http/middleware";
 import { guard, handle } from "../../http/route";
@@ -56,8 +56,7 @@ export default handle(route, async (c) => {
   };
   const server = createMcpServer({
     services,
-    principal: c.get("principal")!,
-    caller: callerOf(c),
+    actor: actorOf(c),
     tools: TOOLS,
     catalog: async () => catalogBody(await catalogPriceIds(services)),
     subscription: async (userId) => presentSubscription(await subscriptionView(services, userId)),

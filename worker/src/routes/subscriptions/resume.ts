@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { resumeSubscription } from "../../billing/resume";
-import { callerOf } from "../../http/actor";
+import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
 import { presentSubscription } from "../../presenters/subscription";
@@ -18,5 +18,5 @@ const route = createRoute({
 
 export default handle(route, async (c) => {
   const { user_id } = c.req.valid("param");
-  return c.json(presentSubscription(await resumeSubscription(c.get("services"), callerOf(c), user_id)), 200);
+  return c.json(presentSubscription(await resumeSubscription(c.get("services"), actorOf(c), user_id)), 200);
 });
