@@ -102,7 +102,7 @@ async function main() {
     console.log(`\n== ${title}  (test clock: ${date})`);
     if (v)
       console.log(
-        `   API:      ${v.tier} ${v.billing_cycle}, ${v.status}${v.cancel_at ? `, ends ${new Date(v.cancel_at * 1000).toISOString().slice(0, 10)}` : ""}${v.next_invoice ? `, next invoice ${dollars(v.next_invoice.amount_due)} (tax ${dollars(v.next_invoice.tax)})` : ""}${v.pending_change ? `, pending change to ${v.pending_change.tier}` : ""}`,
+        `   API:      ${v.tier} ${v.billing_cycle}, ${v.status}${v.cancel_at ? `, ends ${v.cancel_at.slice(0, 10)}` : ""}${v.next_invoice ? `, next invoice ${dollars(v.next_invoice.amount_due)} (tax ${dollars(v.next_invoice.tax)})` : ""}${v.pending_change ? `, pending change to ${v.pending_change.tier}` : ""}`,
       );
     console.log(`   Token:    status ${claims.status}, tier ${claims.tier ?? "none"}, features ${claims.features.join(", ") || "none"}`);
     console.log(`   Demo app: nationwide search → HTTP ${page.status}${said ? ` "${said.slice(0, 140)}"` : ""}${lag > 300 ? ` (its decision caught up after ${(lag / 1000).toFixed(1)} s)` : ""}`);
@@ -125,7 +125,7 @@ async function main() {
   await tell("2. Trial converted: the first invoice is paid", await settle((v) => v.status === "active"));
 
   await advance(10);
-  const preview = await api<{ amount_due_now: number; proration_date: number; lines: { description: string; amount: number }[] }>("POST", `/v1/subscriptions/${userId}/change/preview`, {
+  const preview = await api<{ amount_due_now: number; proration_date: string; lines: { description: string; amount: number }[] }>("POST", `/v1/subscriptions/${userId}/change/preview`, {
     tier: "mobile",
   });
   console.log(`\n   Upgrade preview (Stripe's own): due now ${dollars(preview.amount_due_now)}`);
@@ -148,8 +148,8 @@ async function main() {
 
   const offer = await api<{ canceled: boolean; offer?: { description: string } }>("POST", `/v1/subscriptions/${userId}/cancel`, { reason: "too_expensive", feedback: "Money is tight" });
   console.log(`\n== 6. Asked to cancel: the retention offer first\n   API:      ${offer.offer?.description ?? JSON.stringify(offer)}`);
-  const canceled = await api<{ canceled: boolean; cancel_at: number }>("POST", `/v1/subscriptions/${userId}/cancel`, { reason: "too_expensive" });
-  await tell(`7. Declined the offer: canceled at the period end (${new Date(canceled.cancel_at * 1000).toISOString().slice(0, 10)}), access until then`, await settle((v) => v.cancel_at_period_end));
+  const canceled = await api<{ canceled: boolean; cancel_at: string }>("POST", `/v1/subscriptions/${userId}/cancel`, { reason: "too_expensive" });
+  await tell(`7. Declined the offer: canceled at the period end (${canceled.cancel_at.slice(0, 10)}), access until then`, await settle((v) => v.cancel_at_period_end));
 
   await advance(31);
   await tell("8. The period ended: the subscription is canceled", await settle((v) => v.status === "canceled"));
@@ -160,7 +160,8 @@ interface View {
   tier: string | null;
   billing_cycle: string | null;
   status: string;
-  cancel_at: number | null;
+  /** RFC 3339, like every instant of the API. */
+  cancel_at: string | null;
   cancel_at_period_end: boolean;
   next_invoice: { amount_due: number; tax: number } | null;
   pending_change: { tier: string | null } | null;

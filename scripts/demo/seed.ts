@@ -184,7 +184,7 @@ async function act(target: SeedTarget, api: ReturnType<typeof workerClient>, c: 
     case "to_annual": {
       const tier = (await stripe.subscriptions.retrieve(sub)).items.data[0]?.price.lookup_key?.split("_")[0] ?? c.tier;
       const body = action.kind === "to_annual" ? { tier, billing_cycle: "annual" } : { tier: action.kind === "upgrade" ? "mobile" : "local" };
-      const preview = await api<{ amount_due_now: number; proration_date: number }>("POST", `/v1/subscriptions/${user}/change/preview`, body);
+      const preview = await api<{ amount_due_now: number; proration_date: string }>("POST", `/v1/subscriptions/${user}/change/preview`, body);
       await api("POST", `/v1/subscriptions/${user}/change`, { ...body, expected_amount_due_now: preview.amount_due_now, proration_date: preview.proration_date });
       return;
     }

@@ -70,11 +70,12 @@ describe("entitlements end to end (worker in workerd, SDK in Node)", () => {
       const online = await worker.request("/v1/entitlements/check", { key: worker.serviceKey, json: { user_id: "u-agree", feature } });
       expect(online.status).toBe(200);
       const local = await sdk.check("u-agree", feature);
-      // Both say when their data was read: the SDK's token, the online check's own read.
-      const { as_of: onlineAsOf, ...onlineRest } = (await online.json()) as { as_of: number };
+      // Both say when their data was read: the SDK's token (NumericDate, in process), the online
+      // check's own read (an RFC 3339 instant on the wire).
+      const { as_of: onlineAsOf, ...onlineRest } = (await online.json()) as { as_of: string };
       const { as_of: localAsOf, ...localRest } = JSON.parse(JSON.stringify(local)) as { as_of: number };
       expect(localRest).toEqual(onlineRest);
-      expect(Math.abs(onlineAsOf - localAsOf)).toBeLessThanOrEqual(2);
+      expect(Math.abs(Date.parse(onlineAsOf) / 1000 - localAsOf)).toBeLessThanOrEqual(2);
     }
   });
 

@@ -6,7 +6,7 @@
 import path from "node:path";
 
 /** Folders of plain TypeScript rules: they take dependencies as arguments and know no HTTP. */
-export const DOMAIN_FOLDERS = ["billing", "entitlements", "auth", "audit", "dunning", "analytics", "email", "tools", "monitoring", "compliance", "idempotency"];
+export const DOMAIN_FOLDERS = ["billing", "entitlements", "auth", "audit", "dunning", "analytics", "email", "tools", "monitoring", "compliance", "idempotency", "presenters"];
 
 export interface Violation {
   rule: "domain-imports-http" | "http-imported-outside-routes" | "date-now-outside-clock" | "import-cycle" | "route-without-method-and-path" | "entitlements-written-outside-state";

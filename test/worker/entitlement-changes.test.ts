@@ -13,7 +13,7 @@ import { db, deliverAll, stripe, subscriber } from "./stripe-helpers";
 const DAY_MS = 86_400_000;
 
 interface Page {
-  data: { user_id: string; changed_at: number }[];
+  data: { user_id: string; changed_at: string }[];
   next_cursor: string;
   has_more: boolean;
 }
@@ -103,7 +103,7 @@ describe("entitlement changes feed", () => {
       const last = new Map(pages.flatMap((p) => p.data.map((d) => [d.user_id, d.changed_at] as const)));
       for (const u of users) {
         const stored = await db().select({ updatedAt: entitlements.updatedAt }).from(entitlements).where(eq(entitlements.userId, u)).get();
-        expect(last.get(u), `${u}, limit ${limit}`).toBe(Math.floor(stored!.updatedAt / 1000));
+        expect(last.get(u), `${u}, limit ${limit}`).toBe(new Date(stored!.updatedAt).toISOString());
       }
     }
 

@@ -32,7 +32,14 @@ async function token(userId: string) {
 async function check(userId: string, feature: string) {
   const res = await call("POST", "/v1/entitlements/check", { key: service, body: { user_id: userId, feature } });
   expect(res.status).toBe(200);
-  return res.json<{ allowed: boolean; reason: string; upgrade?: { tier: string; price: { amount: number; currency: string }; url: string }; billing_url?: string }>();
+  return res.json<{
+    allowed: boolean;
+    reason: string;
+    upgrade?: { tier: string; price: { amount: number; currency: string }; url: string };
+    billing_url?: string;
+    grace_until?: string | null;
+    as_of: string | null;
+  }>();
 }
 
 beforeAll(async () => {
@@ -82,6 +89,18 @@ describe("entitlement tokens: happy path", () => {
     expect(await check("user_late", "local_job_search")).toMatchObject({ allowed: true, reason: "payment_past_due" });
     await setState("user_late", { tier: "local", status: "suspended", suspendedAt: Date.now() });
     expect(await check("user_late", "local_job_search")).toMatchObject({ allowed: false, reason: "suspended", billing_url: "https://app.test/billing" });
+  });
+
+  it("says when a past-due user's grace ends and when the decision's data was read, as RFC 3339 instants", async () => {
+    const graceUntil = Date.UTC(2031, 0, 15, 12, 30, 45, 500);
+    await setState("user_grace_time", { tier: "local", status: "past_due", graceUntil });
+    const before = Date.now();
+    const decision = await check("user_grace_time", "local_job_search");
+    // The decision comes from token claims, which count whole seconds (JWT NumericDate).
+    expect(decision).toMatchObject({ reason: "payment_past_due", grace_until: "2031-01-15T12:30:45.000Z" });
+    expect(Date.parse(decision.as_of!)).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+    const online = await (await call("GET", "/v1/entitlements/user_grace_time", { key: service })).json<{ grace_until: string; trial_end: string | null }>();
+    expect(online).toMatchObject({ grace_until: "2031-01-15T12:30:45.500Z", trial_end: null });
   });
 
   it("suspends a past-due user whose grace date has passed, even before dunning runs", async () => {

@@ -928,7 +928,7 @@ const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, (str
   "POST /v1/subscriptions/{user_id}/change": async (keys) => {
     const userId = await mirroredSubscriber();
     const res = await adminPost(keys, `/v1/subscriptions/${userId}/change/preview`, { tier: "mobile" });
-    const preview = await res.json<{ amount_due_now?: number; proration_date?: number }>();
+    const preview = await res.json<{ amount_due_now?: number; proration_date?: string }>();
     if (res.status !== 200 || preview.amount_due_now === undefined || preview.proration_date === undefined) throw new Error(`could not preview a change: HTTP ${res.status}`);
     return { user_id: [userId], expected_amount_due_now: [preview.amount_due_now], proration_date: [preview.proration_date] };
   },

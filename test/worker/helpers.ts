@@ -44,3 +44,6 @@ export async function count(table: string): Promise<number> {
   const row = await env.DB.prepare(`select count(*) as n from ${table}`).first<{ n: number }>();
   return row?.n ?? 0;
 }
+
+/** Stripe's Unix seconds as the API writes an instant (RFC 3339, UTC, milliseconds), computed apart from the worker's own function. */
+export const rfc3339 = (unixSeconds: number | null | undefined): string | null => (unixSeconds === null || unixSeconds === undefined ? null : new Date(unixSeconds * 1000).toISOString());

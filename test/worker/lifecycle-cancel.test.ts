@@ -7,12 +7,12 @@
 import { env } from "cloudflare:test";
 import { and, desc, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { requestCancellation, type CancelResult, type OfferView } from "../../worker/src/billing/cancel";
-import type { SubscriptionView } from "../../worker/src/billing/subscription-view";
+import { requestCancellation, type OfferView } from "../../worker/src/billing/cancel";
+import type { CancelResultWire as CancelResult, SubscriptionWire as SubscriptionView } from "../../worker/src/presenters/subscription";
 import { catalog } from "../../worker/src/catalog";
 import { cancellationRequests, retentionOffers, subscriptions } from "../../worker/src/db/schema";
 import { gatedD1 } from "./gated-d1";
-import { call, makeKey, svc, TEST_ACTOR } from "./helpers";
+import { call, makeKey, rfc3339, svc, TEST_ACTOR } from "./helpers";
 import { claimsOf, DAY, entitlementOf, expectProblem, makeKeys, ok, paying, period, post, snapshot, tax, trialing, useDecliningCard, view } from "./lifecycle-helpers";
 import { db, stripe } from "./stripe-helpers";
 
@@ -92,12 +92,12 @@ describe("cancellation with a retention offer", () => {
     const first = await ok<CancelResult>(await post(`/v1/subscriptions/${s.userId}/cancel`, { reason: "missing_features" }));
     expect(first.canceled).toBe(false);
     const second = await ok<CancelResult>(await post(`/v1/subscriptions/${s.userId}/cancel`, { reason: "missing_features", feedback: "no federal pay scale filter" }));
-    expect(second).toEqual({ canceled: true, cancel_at: end });
+    expect(second).toEqual({ canceled: true, cancel_at: rfc3339(end) });
     const offerId = (first as { offer: OfferView }).offer.id;
     expect((await db().select().from(retentionOffers).where(eq(retentionOffers.id, offerId)).get())?.status).toBe("declined");
     const requests = await db().select().from(cancellationRequests).where(eq(cancellationRequests.userId, s.userId)).orderBy(desc(cancellationRequests.id)).all();
     expect(requests[0]).toMatchObject({ outcome: "canceled", reason: "missing_features", feedback: "no federal pay scale filter", cancelAt: end * 1000 });
-    expect(await view(s.userId)).toMatchObject({ cancel_at_period_end: true, cancel_at: end });
+    expect(await view(s.userId)).toMatchObject({ cancel_at_period_end: true, cancel_at: rfc3339(end) });
     expect(await claimsOf(s.userId)).toMatchObject({ status: "active", tier: "local" });
     expect((await stripe().subscriptions.retrieve(s.sub)).cancellation_details).toMatchObject({ feedback: "missing_features", comment: "no federal pay scale filter" });
     // A declined offer cannot be taken any more.
@@ -226,10 +226,11 @@ describe("pause and resume", () => {
     expect(await snapshot(t.userId, t.sub)).toEqual(before);
   });
 
-  it("refuses a resume_at in the past with 400 naming body.resume_at, pausing nothing", async () => {
+  it("refuses a resume_at in the past, or one that is not an RFC 3339 time, with 400 naming body.resume_at, pausing nothing", async () => {
     const s = await paying("local");
     const before = await snapshot(s.userId, s.sub);
-    await expectProblem(await post(`/v1/subscriptions/${s.userId}/pause`, { resume_at: 1_000_000 }), 400, "validation_failed", "body.resume_at");
+    await expectProblem(await post(`/v1/subscriptions/${s.userId}/pause`, { resume_at: "1970-01-12T13:46:40Z" }), 400, "validation_failed", "body.resume_at");
+    await expectProblem(await post(`/v1/subscriptions/${s.userId}/pause`, { resume_at: Math.floor(Date.now() / 1000) + 86_400 }), 400, "validation_failed", "body.resume_at");
     expect(await snapshot(s.userId, s.sub)).toEqual(before);
   });
 });

@@ -8,11 +8,11 @@ import { env } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { changeSubscription } from "../../worker/src/billing/change";
-import { previewChange, type ChangePreview } from "../../worker/src/billing/change-preview";
-import type { SubscriptionView } from "../../worker/src/billing/subscription-view";
+import { previewChange } from "../../worker/src/billing/change-preview";
+import type { ChangePreviewWire as ChangePreview, SubscriptionWire as SubscriptionView } from "../../worker/src/presenters/subscription";
 import { catalog, type Catalog } from "../../worker/src/catalog";
 import { auditLog, subscriptions } from "../../worker/src/db/schema";
-import { svc, TEST_ACTOR } from "./helpers";
+import { rfc3339, svc, TEST_ACTOR } from "./helpers";
 import { claimsOf, DAY, entitlementOf, expectProblem, makeKeys, ok, paying, period, post, prorate, snapshot, tax, trialing, useDecliningCard, view } from "./lifecycle-helpers";
 import { db, eventsFor, stripe } from "./stripe-helpers";
 
@@ -83,8 +83,8 @@ describe("tier and billing-cycle changes", () => {
     await s.clock.advanceDays(10);
     const { start, end } = await period(s.sub);
     const preview = await ok<ChangePreview>(await post(`/v1/subscriptions/${s.userId}/change/preview`, { tier: "mobile" }));
-    const at = preview.proration_date;
-    expect(at).toBe((await stripe().testHelpers.testClocks.retrieve(s.clock.id)).frozen_time);
+    const at = (await stripe().testHelpers.testClocks.retrieve(s.clock.id)).frozen_time;
+    expect(preview.proration_date).toBe(rfc3339(at));
     expect(at - start).toBeGreaterThanOrEqual(10 * DAY);
 
     // Unused time on local credited, remaining time on mobile charged, each rounded on its own.
@@ -128,12 +128,14 @@ describe("tier and billing-cycle changes", () => {
     await s.clock.advanceDays(3);
     const preview = await ok<ChangePreview>(await post(`/v1/subscriptions/${s.userId}/change/preview`, { tier: "mobile" }));
     const before = await snapshot(s.userId, s.sub);
-    await expectProblem(
-      await post(`/v1/subscriptions/${s.userId}/change`, { tier: "mobile", expected_amount_due_now: preview.amount_due_now + 1 }),
+    const problem = await expectProblem(
+      await post(`/v1/subscriptions/${s.userId}/change`, { tier: "mobile", expected_amount_due_now: preview.amount_due_now + 1, proration_date: preview.proration_date }),
       409,
       "amount_changed",
       "body.expected_amount_due_now",
     );
+    // The fresh preview, at the moment the RFC 3339 proration_date sent back names, is the one shown.
+    expect((problem as unknown as { preview: ChangePreview }).preview).toEqual(preview);
     expect(await snapshot(s.userId, s.sub)).toEqual(before);
   });
 
@@ -142,10 +144,17 @@ describe("tier and billing-cycle changes", () => {
     await s.clock.advanceDays(5);
     const { end } = await period(s.sub);
     const preview = await ok<ChangePreview>(await post(`/v1/subscriptions/${s.userId}/change/preview`, { tier: "local" }));
-    expect(preview).toEqual({ effective: "period_end", amount_due_now: 0, lines: [], next_invoice_amount: 2900 + tax(2900), currency: "usd", proration_date: expect.any(Number) });
+    expect(preview).toEqual({
+      effective: "period_end",
+      amount_due_now: 0,
+      lines: [],
+      next_invoice_amount: 2900 + tax(2900),
+      currency: "usd",
+      proration_date: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/),
+    });
 
     const changed = await ok<SubscriptionView>(await post(`/v1/subscriptions/${s.userId}/change`, { tier: "local", expected_amount_due_now: 0 }));
-    expect(changed).toMatchObject({ tier: "mobile", pending_change: { tier: "local", billing_cycle: "monthly", effective_at: end } });
+    expect(changed).toMatchObject({ tier: "mobile", pending_change: { tier: "local", billing_cycle: "monthly", effective_at: rfc3339(end) } });
     expect(changed.next_invoice?.amount_due).toBe(2900 + tax(2900));
     expect(await claimsOf(s.userId)).toMatchObject({ tier: "mobile" });
     expect((await stripe().subscriptions.retrieve(s.sub)).items.data[0]!.price.lookup_key).toBe("mobile_monthly");
@@ -180,12 +189,12 @@ describe("tier and billing-cycle changes", () => {
     const preview = await ok<ChangePreview>(await post(`/v1/subscriptions/${s.userId}/change/preview`, { tier: "local", billing_cycle: "annual" }));
     expect(preview).toMatchObject({ effective: "period_end", amount_due_now: 0, next_invoice_amount: 29000 + tax(29000) });
     const changed = await ok<SubscriptionView>(await post(`/v1/subscriptions/${s.userId}/change`, { tier: "local", billing_cycle: "annual" }));
-    expect(changed).toMatchObject({ billing_cycle: "monthly", pending_change: { tier: "local", billing_cycle: "annual", effective_at: end } });
+    expect(changed).toMatchObject({ billing_cycle: "monthly", pending_change: { tier: "local", billing_cycle: "annual", effective_at: rfc3339(end) } });
     await s.clock.advanceDays(31.1);
     await s.sync();
     const after = await view(s.userId);
     expect(after).toMatchObject({ tier: "local", billing_cycle: "annual", pending_change: null });
-    expect(after.current_period_end! - after.current_period_start!).toBeGreaterThanOrEqual(365 * DAY);
+    expect(Date.parse(after.current_period_end!) - Date.parse(after.current_period_start!)).toBeGreaterThanOrEqual(365 * DAY * 1000);
     expect((await stripe().invoices.list({ subscription: s.sub, limit: 1 })).data[0]).toMatchObject({ subtotal: 29000, total: 29000 + tax(29000), status: "paid" });
   });
 

@@ -4,7 +4,8 @@ import { z } from "zod";
 import { createApp } from "../../worker/src/app";
 import { pages, routes } from "../../worker/src/routes";
 import { TOOLS } from "../../worker/src/tools/registry";
-import { BASE, call } from "./helpers";
+import { instantViolations, openApiInstantViolations } from "../structure/instants";
+import { BASE, call, makeKey } from "./helpers";
 
 interface Doc {
   openapi: string;
@@ -80,6 +81,33 @@ describe("GET /openapi.json", () => {
       expect(Object.keys(body.properties ?? {}).sort(), tool.name).toEqual(Object.keys(fromZod.properties ?? {}).sort());
       expect([...(body.required ?? [])].sort(), tool.name).toEqual([...(fromZod.required ?? [])].sort());
       expect(op!.responses).toHaveProperty("200");
+    }
+  });
+});
+
+describe("time on the wire", () => {
+  // What counts as an instant (by field name) and the made-up cases it fails on: test/structure/instants.ts.
+  it("is an RFC 3339 date-time string at every instant of /openapi.json: parameters, bodies and responses", async () => {
+    const doc = await document();
+    expect(Object.keys(doc.paths).length).toBeGreaterThan(40);
+    expect(openApiInstantViolations(doc as never)).toEqual([]);
+  });
+
+  it("is an RFC 3339 date-time string at every instant of each tool's input and output schema, as GET /v1/tools and MCP's tools/list publish them", async () => {
+    const { key } = await makeKey("admin", { name: "wire-time" });
+    const manifest = await (await call("GET", "/v1/tools", { key })).json<{ tools: { name: string; input_schema: object; output_schema: object }[] }>();
+    expect(manifest.tools.map((t) => t.name).sort()).toEqual(TOOLS.map((t) => t.name).sort());
+    for (const t of manifest.tools) {
+      expect(instantViolations(t.input_schema, `${t.name} input`)).toEqual([]);
+      expect(instantViolations(t.output_schema, `${t.name} output`)).toEqual([]);
+    }
+    const listed = await (await call("POST", "/mcp", { key, body: { jsonrpc: "2.0", id: 1, method: "tools/list" } })).json<{
+      result: { tools: { name: string; inputSchema: object; outputSchema?: object }[] };
+    }>();
+    expect(listed.result.tools.filter((t) => t.outputSchema).length).toBeGreaterThan(0);
+    for (const t of listed.result.tools) {
+      expect(instantViolations(t.inputSchema, `mcp ${t.name} input`)).toEqual([]);
+      expect(instantViolations(t.outputSchema ?? {}, `mcp ${t.name} output`)).toEqual([]);
     }
   });
 });

@@ -85,6 +85,10 @@ describe("create_subscription", () => {
       user_id: userId,
       subscription: { subscription_id: sub.id, tier: "local", billing_cycle: "monthly", status: "active", cancel_at_period_end: false },
     });
+    // The same presenter as GET /v1/subscriptions/{user_id}: its fields, times as RFC 3339.
+    const view = await (await call("GET", `/v1/subscriptions/${userId}`, { key: keys.admin })).json<Record<string, unknown>>();
+    expect(out.subscription).toEqual(Object.fromEntries(Object.keys(out.subscription).map((k) => [k, view[k]])));
+    expect(out.subscription.current_period_end).toBe(new Date(sub.items.data[0]!.current_period_end * 1000).toISOString());
     expect((await stripe().checkout.sessions.list({ customer: customer.id, limit: 100 })).data.length).toBe(sessionsBefore);
   });
 

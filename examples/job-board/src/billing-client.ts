@@ -3,10 +3,13 @@
  * server; the key goes in the Authorization header to the worker's URL and nowhere else.
  *
  * Types restate the worker's documented responses (GET /openapi.json): a customer app does not
- * import the worker's sources.
+ * import the worker's sources. Instants are RFC 3339 strings (`Instant`).
  */
 
 export type BillingCycle = "monthly" | "annual";
+
+/** An instant as the worker writes it: RFC 3339 in UTC, e.g. `2026-12-07T02:37:05.000Z`. */
+export type Instant = string;
 
 export interface SubscriptionView {
   user_id: string;
@@ -14,19 +17,19 @@ export interface SubscriptionView {
   tier: string | null;
   billing_cycle: BillingCycle | null;
   status: string;
-  trial_end: number | null;
-  current_period_start: number | null;
-  current_period_end: number | null;
+  trial_end: Instant | null;
+  current_period_start: Instant | null;
+  current_period_end: Instant | null;
   cancel_at_period_end: boolean;
-  cancel_at: number | null;
+  cancel_at: Instant | null;
   paused: boolean;
   /** Access is suspended over an unpaid invoice: paying `unpaid_invoice` restores it. */
   suspended: boolean;
   /** The open invoice of a past-due subscription and Stripe's page to pay it; null when nothing is due. */
   unpaid_invoice: { invoice_id: string; amount_due: number; currency: string; hosted_invoice_url: string | null } | null;
-  pending_change: { tier: string | null; billing_cycle: BillingCycle | null; effective_at: number } | null;
-  discount: { coupon_id: string; percent_off: number | null; amount_off: number | null; ends_at: number | null } | null;
-  next_invoice: { amount_due: number; tax: number; currency: string; date: number | null } | null;
+  pending_change: { tier: string | null; billing_cycle: BillingCycle | null; effective_at: Instant } | null;
+  discount: { coupon_id: string; percent_off: number | null; amount_off: number | null; ends_at: Instant | null } | null;
+  next_invoice: { amount_due: number; tax: number; currency: string; date: Instant | null } | null;
 }
 
 export interface InvoiceView {
@@ -39,8 +42,8 @@ export interface InvoiceView {
   tax: number;
   total: number;
   currency: string;
-  period_start: number | null;
-  period_end: number | null;
+  period_start: Instant | null;
+  period_end: Instant | null;
   hosted_invoice_url: string | null;
   lines: { description: string | null; amount: number; proration: boolean }[];
 }
@@ -51,7 +54,7 @@ export interface ChangePreview {
   lines: { description: string; amount: number }[];
   next_invoice_amount: number;
   currency: string;
-  proration_date: number;
+  proration_date: Instant;
 }
 
 export interface RetentionOffer {
@@ -75,7 +78,7 @@ export interface CatalogTier {
   limits: Record<string, number | null>;
 }
 
-export type CancelResult = { canceled: false; offer: RetentionOffer } | { canceled: true; cancel_at: number | null };
+export type CancelResult = { canceled: false; offer: RetentionOffer } | { canceled: true; cancel_at: Instant | null };
 
 export const CANCELLATION_REASONS = ["too_expensive", "missing_features", "switched_service", "unused", "customer_service", "too_complex", "low_quality", "other"] as const;
 export type CancellationReason = (typeof CANCELLATION_REASONS)[number];

@@ -37,10 +37,10 @@ export function priceLabel(price: { amount: number; currency: string; billing_cy
   return `${price.amount % 100 === 0 ? text.replace(/\.00$/, "") : text}/${price.billing_cycle === "annual" ? "year" : "month"}`;
 }
 
-/** Unix seconds as a date, e.g. "March 3, 2027" (UTC). */
-export function day(unixSeconds: number | null | undefined): string {
-  if (unixSeconds === null || unixSeconds === undefined) return "—";
-  return new Date(unixSeconds * 1000).toLocaleDateString("en-US", { year: "numeric", month: "long", day: "numeric", timeZone: "UTC" });
+/** An RFC 3339 instant of the worker as a date, e.g. "March 3, 2027" (UTC). */
+export function day(instant: string | null | undefined): string {
+  if (instant === null || instant === undefined) return "—";
+  return new Date(instant).toLocaleDateString("en-US", { year: "numeric", month: "long", day: "numeric", timeZone: "UTC" });
 }
 
 export function tierName(key: string | null | undefined, tiers: readonly CatalogTier[] = []): string {

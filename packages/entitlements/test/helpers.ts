@@ -110,7 +110,7 @@ export interface FakeWorker {
   /** Latency after the token is signed, ms: a token that left before a change arrives after it. */
   tokenLagMs: number;
   /** The changes feed: entry i has seq i + 1 (what `GET /v1/entitlements/changes` pages through). */
-  feed: { user_id: string; changed_at: number }[];
+  feed: { user_id: string; changed_at: string }[];
   /** When set, the changes endpoint alone answers this HTTP status (the feed is down). */
   feedFailWith: number | undefined;
   /** Sets a user's state and appends the change to the feed, as the worker commits both. */
@@ -138,7 +138,7 @@ export async function startWorker(clock = new Clock()): Promise<FakeWorker> {
     feedFailWith: undefined,
     change(userId, state) {
       w.users.set(userId, state);
-      w.feed.push({ user_id: userId, changed_at: clock.s });
+      w.feed.push({ user_id: userId, changed_at: new Date(clock.s * 1000).toISOString() });
     },
     async rotate(kid) {
       const next = await makeKey(kid);
@@ -200,7 +200,7 @@ export async function startWorker(clock = new Clock()): Promise<FakeWorker> {
       if (!/^(0|[1-9][0-9]{0,14})$/.test(afterParam) || Number(afterParam) > head) return problem(res, 400, "after is not a cursor of this feed");
       const after = Number(afterParam);
       const rows = w.feed.slice(after, after + limit);
-      const newest = new Map<string, number>();
+      const newest = new Map<string, string>();
       for (const r of rows) {
         newest.delete(r.user_id);
         newest.set(r.user_id, r.changed_at);

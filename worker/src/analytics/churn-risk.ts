@@ -7,6 +7,7 @@ import { clockTimes, nowOfRow, subscriptionClock, type ClockDeps } from "../bill
 import { subscriptions } from "../db/schema";
 import { countedMrr, suspendedNow } from "./definitions";
 import type { AnalyticsDeps, ChurnRiskCustomer, ChurnRiskQuery, ChurnRiskReason, ChurnRiskReport } from "./types";
+import { instant } from "../presenters/time";
 
 const DAY = 86_400_000;
 
@@ -128,7 +129,7 @@ export async function churnRisk(deps: AnalyticsDeps & ClockDeps, q: ChurnRiskQue
   }
   out.sort((a, b) => b.score - a.score || b.mrr - a.mrr || a.subscription_id.localeCompare(b.subscription_id));
   return {
-    as_of: new Date(now).toISOString(),
+    as_of: instant(now),
     customers: out.slice(0, limit),
   };
 }

@@ -7,6 +7,7 @@ import { DEFAULT_GROSS_MARGIN, DEFINITIONS } from "./definitions";
 import { monthLabel, monthStart, parseRange, periodLabel, type MonthIndex } from "./months";
 import { monthlyMovements, type MonthMovements } from "./movements";
 import { PERIODS, type AnalyticsDeps, type CurrentFigures, type DunningFigures, type ReportQuery, type ReportRow, type RevenueReport } from "./types";
+import { instant } from "../presenters/time";
 
 /** Integer division rounded half up (amounts are never negative where this is used). */
 export const divRound = (a: number, b: number): number => (b === 0 ? 0 : Math.round(a / b));
@@ -43,7 +44,7 @@ export async function currentFigures(deps: AnalyticsDeps, currency: string): Pro
     byStatus[name] = (byStatus[name] ?? 0) + Number(st.customers);
   }
   return {
-    as_of: new Date(now).toISOString(),
+    as_of: instant(now),
     mrr,
     arr: 12 * mrr,
     customers,

@@ -5,6 +5,7 @@ import { marketingSpend } from "../db/schema";
 import { invalidInput } from "../errors";
 import type { Services } from "../services";
 import { monthLabel, parseMonth } from "./months";
+import { instant } from "../presenters/time";
 
 export interface SpendInput {
   amount: number;
@@ -47,7 +48,7 @@ export async function setMarketingSpend(deps: Pick<Services, "db" | "clock" | "a
           }),
       ],
       entries: [{ actor: who, action: "marketing_spend.set", subject: { type: "marketing_spend", id: `${m}:${currency}` }, before: before ? summary(before) : undefined, after: summary(row) }],
-      result: { month: m, currency, amount: input.amount, note: row.note, updated_at: new Date(now).toISOString() },
+      result: { month: m, currency, amount: input.amount, note: row.note, updated_at: instant(now) },
     };
   });
 }

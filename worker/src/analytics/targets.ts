@@ -8,6 +8,7 @@ import { monthLabel, monthOf, monthStart, type MonthIndex } from "./months";
 import { monthlyMovements, type MonthMovements } from "./movements";
 import { currentFigures, rate, revenueByMonth } from "./report";
 import type { AnalyticsDeps, ForecastPoint, TargetProgress, TargetsReport } from "./types";
+import { instant } from "../presenters/time";
 
 const TRAILING = 3;
 const HORIZON = 12;
@@ -113,5 +114,5 @@ export async function targetProgress(deps: AnalyticsDeps, opts: { currency?: str
     const p = Math.round(progress(v.current, d.target, d.direction) * 10_000) / 10_000;
     return { key: d.key, label: d.label, direction: d.direction, target: d.target, current: v.current, progress: p, reached: p >= 1, projected_month: v.projected, unit: d.unit };
   });
-  return { as_of: new Date(now).toISOString(), currency, targets, forecast: fc };
+  return { as_of: instant(now), currency, targets, forecast: fc };
 }

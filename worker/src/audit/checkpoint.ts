@@ -11,6 +11,7 @@ import type { Services } from "../services";
 import { readHead } from "./append";
 import type { Checkpoint } from "./checkpoint-key";
 import { compareWithCheckpoint, GENESIS, latestCheckpoint, walkChain, type ChainBreak } from "./walk";
+import { instant } from "../presenters/time";
 
 export type CheckpointOutcome =
   | { status: "made"; checkpoint: Checkpoint & { mac: string } }
@@ -35,7 +36,7 @@ export async function checkpointAuditHead(s: Pick<Services, "db" | "clock" | "lo
     if (!(await key.verify(last, last.mac))) {
       return refuse({ seq: last.seq, reason: "checkpoint_forged", detail: `The checkpoint at seq ${last.seq} does not carry a valid MAC under AUDIT_CHECKPOINT_SECRET.` });
     }
-    const broken = await compareWithCheckpoint(s.db, last, (await readHead(s.db)) ?? null, `the checkpoint of ${new Date(last.at).toISOString()}`);
+    const broken = await compareWithCheckpoint(s.db, last, (await readHead(s.db)) ?? null, `the checkpoint of ${instant(last.at)}`);
     if (broken) return refuse(broken);
   }
   // Only the rows since the last checkpoint are walked (all of them for the first one).

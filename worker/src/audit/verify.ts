@@ -6,6 +6,7 @@
  */
 import type { Services } from "../services";
 import { compareWithCheckpoint, GENESIS, latestCheckpoint, walkChain, type ChainBreak, type Head } from "./walk";
+import { instant } from "../presenters/time";
 
 export interface VerifyResult {
   ok: boolean;
@@ -49,5 +50,5 @@ export async function verifyAuditChain(s: Pick<Services, "db" | "checkpointKey">
       detail: `The checkpoint at seq ${stored.seq} does not carry a valid MAC under AUDIT_CHECKPOINT_SECRET: this worker did not make it, so the table was written to directly.`,
     });
   }
-  return answer(checkedAgainst, await compareWithCheckpoint(s.db, stored, walk.head, `the checkpoint of ${new Date(stored.at).toISOString()}`));
+  return answer(checkedAgainst, await compareWithCheckpoint(s.db, stored, walk.head, `the checkpoint of ${instant(stored.at)}`));
 }

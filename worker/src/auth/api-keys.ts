@@ -5,41 +5,14 @@ import { apiKeys, type Role } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
 import { randomId } from "../crypto";
+import { presentKey, type ApiKeyView } from "../presenters/key";
 import { generateKey, hashKey, looksLikeKey } from "./keys";
+
+export type { ApiKeyView };
 
 type Deps = Pick<Services, "db" | "clock" | "audit">;
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
-
-export interface ApiKeyView {
-  id: string;
-  name: string;
-  role: Role;
-  prefix: string;
-  created_at: string;
-  last_used_at: string | null;
-  expires_at: string | null;
-  revoked_at: string | null;
-  rotated_from: string | null;
-  status: "active" | "expired" | "revoked";
-}
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-export function viewKey(row: ApiKeyRow, now: number): ApiKeyView {
-  return {
-    id: row.id,
-    name: row.name,
-    role: row.role,
-    prefix: row.prefix,
-    created_at: new Date(row.createdAt).toISOString(),
-    last_used_at: iso(row.lastUsedAt),
-    expires_at: iso(row.expiresAt),
-    revoked_at: iso(row.revokedAt),
-    rotated_from: row.rotatedFrom,
-    status: row.revokedAt !== null ? "revoked" : row.expiresAt !== null && row.expiresAt <= now ? "expired" : "active",
-  };
-}
 
 /** What the audit log keeps of a key: never the hash, never the key. */
 const summary = (row: Pick<ApiKeyRow, "name" | "role" | "prefix" | "expiresAt" | "revokedAt">) => ({
@@ -76,7 +49,7 @@ export async function createApiKey(deps: Deps, who: Actor, input: { name: string
     entries: [{ actor: who, action: "api_key.created", subject: { type: "api_key", id: row.id }, after: summary(row) }],
     result: undefined,
   }));
-  return { key: material.key, view: viewKey(row, now) };
+  return { key: material.key, view: presentKey(row, now) };
 }
 
 export async function listApiKeys({ db, clock }: Pick<Services, "db" | "clock">, opts: { includeRevoked: boolean }): Promise<ApiKeyView[]> {
@@ -87,7 +60,7 @@ export async function listApiKeys({ db, clock }: Pick<Services, "db" | "clock">,
     .where(opts.includeRevoked ? undefined : isNull(apiKeys.revokedAt))
     .orderBy(desc(apiKeys.createdAt))
     .all();
-  return rows.map((r) => viewKey(r, now));
+  return rows.map((r) => presentKey(r, now));
 }
 
 const noSuchKey = (id: string) => new DomainError("not_found", `No API key has the id ${id}.`, { errors: [{ field: "id", message: "no such key" }] });
@@ -131,7 +104,7 @@ export async function rotateApiKey(deps: Deps, who: Actor, id: string, opts: { o
         { actor: who, action: "api_key.rotated", subject: { type: "api_key", id: old.id }, before: summary(old), after: { ...summary(updatedOld), replaced_by: row.id } },
         { actor: who, action: "api_key.created", subject: { type: "api_key", id: row.id }, after: summary(row) },
       ],
-      result: { key: material.key, view: viewKey(row, now), previous: viewKey(updatedOld, now) },
+      result: { key: material.key, view: presentKey(row, now), previous: presentKey(updatedOld, now) },
     };
   });
 }
@@ -142,7 +115,7 @@ export async function revokeApiKey(deps: Deps, who: Actor, id: string): Promise<
     const row = await deps.db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
     if (!row) throw noSuchKey(id);
     // Already revoked (perhaps by a request racing this one): nothing to write, nothing to audit.
-    if (row.revokedAt !== null) return { statements: [], entries: [], result: viewKey(row, now) };
+    if (row.revokedAt !== null) return { statements: [], entries: [], result: presentKey(row, now) };
     const revoked = { ...row, revokedAt: now };
     return {
       statements: [
@@ -152,7 +125,7 @@ export async function revokeApiKey(deps: Deps, who: Actor, id: string): Promise<
           .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt))),
       ],
       entries: [{ actor: who, action: "api_key.revoked", subject: { type: "api_key", id }, before: summary(row), after: summary(revoked) }],
-      result: viewKey(revoked, now),
+      result: presentKey(revoked, now),
     };
   });
 }

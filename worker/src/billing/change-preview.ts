@@ -10,6 +10,7 @@ import { lineOf } from "./invoice-list";
 import { managedSubscription } from "./managed";
 import { chargedNow, planChange, type ChangeInput } from "./change-plan";
 import type { Stripe } from "./stripe";
+import { instantOfSeconds } from "../presenters/time";
 
 export interface ChangePreview {
   effective: Effective;
@@ -79,7 +80,7 @@ export function prorationDateFor(plan: ChangePlan, given: number | undefined): n
     throw invalidInput(
       "proration_date",
       "must be inside the current period, not in the future, and at most an hour old",
-      `proration_date must be between ${Math.max(item.current_period_start, now - PRORATION_DATE_MAX_AGE_S)} and ${Math.min(now, item.current_period_end)} (unix seconds); preview again for a fresh one.`,
+      `proration_date must be between ${instantOfSeconds(Math.max(item.current_period_start, now - PRORATION_DATE_MAX_AGE_S))} and ${instantOfSeconds(Math.min(now, item.current_period_end))}; preview again for a fresh one.`,
     );
   }
   return given;

@@ -15,6 +15,7 @@ import { managedSubscription, recordChange, requirePaidUp, type ManageDeps } fro
 import { idOf } from "./mirror";
 import { Stripe } from "./stripe";
 import { subscriptionView, type SubscriptionView } from "./subscription-view";
+import { presentChangePreview } from "../presenters/subscription";
 
 export interface ChangeRequest extends ChangeInput {
   /** The `amount_due_now` the user was shown; a fresh preview must still say the same. */
@@ -131,7 +132,7 @@ export async function changeSubscription(deps: ManageDeps, who: Actor, userId: s
         `The change now costs ${fresh.amount_due_now} ${fresh.currency} (cents), not ${input.expectedAmountDueNow}; nothing was changed. Confirm the new amount to go ahead.`,
         {
           errors: [{ field: "expected_amount_due_now", message: `a fresh preview says ${fresh.amount_due_now}` }],
-          extensions: { preview: fresh },
+          extensions: { preview: presentChangePreview(fresh) },
         },
       );
     }

@@ -8,6 +8,7 @@ import type { Actor } from "../audit/chain";
 import { DomainError } from "../errors";
 import { managedSubscription, recordChange, requirePaidUp, type ManageDeps } from "./managed";
 import { subscriptionView, type SubscriptionView } from "./subscription-view";
+import { instantOfSeconds } from "../presenters/time";
 
 export interface PauseInput {
   /** Unix seconds when collection resumes by itself; omitted: until resumed. */
@@ -26,7 +27,7 @@ export async function pauseSubscription(deps: ManageDeps, who: Actor, userId: st
   }
   requirePaidUp(m);
   if (input.resumeAt !== undefined && input.resumeAt <= m.now) {
-    throw new DomainError("validation_failed", "resume_at must be in the future.", { errors: [{ field: "resume_at", message: `must be after ${m.now} (now, unix seconds)` }] });
+    throw new DomainError("validation_failed", "resume_at must be in the future.", { errors: [{ field: "resume_at", message: `must be after ${instantOfSeconds(m.now)} (now)` }] });
   }
   await deps.stripe.subscriptions.update(m.sub.id, { pause_collection: { behavior: "void", ...(input.resumeAt !== undefined ? { resumes_at: input.resumeAt } : {}) } });
   await recordChange(deps, who, m, { action: "subscription.paused", after: { resume_at: input.resumeAt ?? null } });

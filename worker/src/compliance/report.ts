@@ -14,6 +14,7 @@ import { isDomainError } from "../errors";
 import { dunningBacklog, parkedEvents, webhookLag } from "../monitoring/backlogs";
 import { cronStatuses } from "../monitoring/crons";
 import { MONITORING_THRESHOLDS } from "../monitoring/thresholds";
+import { instant, instantOrNull } from "../presenters/time";
 import type { Services } from "../services";
 import { cardLikeColumn, scanForCardNumbers, tableColumns } from "./card-data";
 import { CONTROLS, type ControlRef } from "./controls";
@@ -111,7 +112,6 @@ interface Definition {
   run(s: Deps, input: Context, policy: CompliancePolicy): Promise<Check>;
 }
 
-const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString());
 const days = (ms: number) => Math.floor(ms / DAY);
 const verdict = (ok: boolean): "pass" | "fail" => (ok ? "pass" : "fail");
 
@@ -231,14 +231,14 @@ const definitions: Definition[] = [
           ? "AUDIT_CHECKPOINT_SECRET is unset: the chain's head is never signed, so a rewritten chain would verify."
           : result.head && !result.checkpoint
             ? "The chain has rows but no signed checkpoint yet: the minute cron has not signed its head."
-            : `${result.rows_checked} rows verified${result.checkpoint ? ` against the checkpoint at row ${result.checkpoint.seq} signed ${iso(result.checkpoint.at)}` : " (empty log)"}.`;
+            : `${result.rows_checked} rows verified${result.checkpoint ? ` against the checkpoint at row ${result.checkpoint.seq} signed ${instantOrNull(result.checkpoint.at)}` : " (empty log)"}.`;
       return {
         status: verdict(ok),
         detail,
         evidence: {
           rows_checked: result.rows_checked,
           head: result.head,
-          checkpoint: result.checkpoint ? { ...result.checkpoint, at: iso(result.checkpoint.at) } : null,
+          checkpoint: result.checkpoint ? { ...result.checkpoint, at: instantOrNull(result.checkpoint.at) } : null,
           rows_after_checkpoint: after,
           first_broken: result.first_broken,
           checkpointing: result.checkpointing,
@@ -275,9 +275,9 @@ const definitions: Definition[] = [
         name: k.name,
         role: k.role as Role,
         prefix: k.prefix,
-        created_at: iso(k.createdAt),
+        created_at: instantOrNull(k.createdAt),
         age_days: days(now - k.createdAt),
-        expires_at: iso(k.expiresAt),
+        expires_at: instantOrNull(k.expiresAt),
       });
       const overdue = active.filter((k) => now - k.createdAt > maxAge && !(replaced.has(k.id) && k.expiresAt !== null));
       const rotating = active.filter((k) => now - k.createdAt > maxAge && replaced.has(k.id) && k.expiresAt !== null);
@@ -321,7 +321,7 @@ const definitions: Definition[] = [
         return m ? Date.parse(`${m[1]}T00:00:00Z`) : null;
       };
       // Public facts only: never the key material.
-      const listed = keys.map((k) => ({ kid: String(k.kid), status: String(k.status), created_at: iso(created(k)), age_days: created(k) === null ? null : days(now - created(k)!) }));
+      const listed = keys.map((k) => ({ kid: String(k.kid), status: String(k.status), created_at: instantOrNull(created(k)), age_days: created(k) === null ? null : days(now - created(k)!) }));
       const current = listed.filter((k) => k.status === "current");
       const c = current[0];
       const ok = current.length === 1 && c!.age_days !== null && c!.age_days <= policy.signingKeyMaxAgeDays;
@@ -441,8 +441,8 @@ const definitions: Definition[] = [
         detail: !last ? "No backup has been recorded (run `npm run backup`)." : `The last backup (${last.file}, ${last.target}) finished ${ageHours} h ago; policy ${policy.backupMaxAgeHours} h.`,
         evidence: {
           policy_hours: policy.backupMaxAgeHours,
-          last_backup: last ? { at: iso(last.at), age_hours: ageHours, file: last.file, target: last.target, bytes: last.bytes, sha256: last.sha256 } : null,
-          last_restore: restore ? { at: iso(restore.at), file: restore.file, target: restore.target } : null,
+          last_backup: last ? { at: instantOrNull(last.at), age_hours: ageHours, file: last.file, target: last.target, bytes: last.bytes, sha256: last.sha256 } : null,
+          last_restore: restore ? { at: instantOrNull(restore.at), file: restore.file, target: restore.target } : null,
         },
       };
     },
@@ -475,7 +475,7 @@ const definitions: Definition[] = [
           pending: lag.pending,
           oldest_pending_age_s: lag.oldest_pending_age_s,
           lag_limit_s: MONITORING_THRESHOLDS.webhookLagS,
-          sweep_cron: sweep && { ...sweep, last_started_at: iso(sweep.last_started_at), last_finished_at: iso(sweep.last_finished_at) },
+          sweep_cron: sweep && { ...sweep, last_started_at: instantOrNull(sweep.last_started_at), last_finished_at: instantOrNull(sweep.last_finished_at) },
         },
       };
     },
@@ -502,7 +502,7 @@ const definitions: Definition[] = [
           open: backlog.open,
           overdue: backlog.overdue,
           overdue_max: policy.dunningOverdueMax,
-          dunning_cron: tick && { ...tick, last_started_at: iso(tick.last_started_at), last_finished_at: iso(tick.last_finished_at) },
+          dunning_cron: tick && { ...tick, last_started_at: instantOrNull(tick.last_started_at), last_finished_at: instantOrNull(tick.last_finished_at) },
         },
       };
     },
@@ -534,7 +534,7 @@ export async function complianceReport(s: Deps, input: ComplianceInputs): Promis
     // Reported by transport_security.
   }
   return {
-    generated_at: new Date(s.clock.now()).toISOString(),
+    generated_at: instant(s.clock.now()),
     environment,
     status: failing.length ? "fail" : "pass",
     summary: { pass: items.length - failing.length, fail: failing.length, failing },

@@ -20,7 +20,7 @@ export const MAX_CHANGES_LIMIT = 1000;
 
 export interface EntitlementChange {
   user_id: string;
-  /** Unix seconds of the user's newest change in the page. */
+  /** Unix ms of the user's newest change in the page. */
   changed_at: number;
 }
 
@@ -84,7 +84,7 @@ export async function listEntitlementChanges(s: Pick<Services, "db">, opts: { af
   const newest = new Map<string, number>();
   for (const r of page) {
     newest.delete(r.userId); // re-inserted last: the order is each user's newest change
-    newest.set(r.userId, Math.floor(r.changedAt / 1000));
+    newest.set(r.userId, r.changedAt);
   }
   return {
     data: [...newest].map(([user_id, changed_at]) => ({ user_id, changed_at })),

@@ -34,5 +34,9 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({ 
 
 export const jsonBody = <T extends z.ZodType>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
 
-/** ISO-8601 timestamp with an offset, as every API field ending in `_at` carries. */
-export const Timestamp = z.iso.datetime({ offset: true });
+/**
+ * A presenter's schema (plain zod, worker/src/presenters/) under its OpenAPI component name. A
+ * zod schema built before @hono/zod-openapi extended zod has no `.openapi`, so the name goes on a
+ * copy made now; the presenter's own schema, which the tools' contracts share, stays unnamed.
+ */
+export const named = <T extends z.ZodType>(schema: T, name: string): T => (schema.clone() as T).openapi(name) as T;

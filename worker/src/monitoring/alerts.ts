@@ -15,6 +15,7 @@ import { failedPayments, parkedEvents } from "./backlogs";
 import { cronStatuses } from "./crons";
 import { ALERT_SIGNATURE_HEADER, signAlert } from "./signature";
 import { MONITORING_THRESHOLDS, type MonitoringThresholds } from "./thresholds";
+import { instant, instantOrNull } from "../presenters/time";
 
 type Deps = Pick<Services, "db" | "clock" | "log" | "checkpointKey" | "alerting">;
 
@@ -89,8 +90,8 @@ export async function detectConditions(s: Deps, t: MonitoringThresholds = MONITO
         summary:
           c.last_started_at === null
             ? `The ${c.cron} cron has never run, while others have: check the triggers in wrangler.toml.`
-            : `The ${c.cron} cron last started at ${new Date(c.last_started_at).toISOString()}: it is not running on time.`,
-        details: { cron: c.cron, last_started_at: c.last_started_at === null ? null : new Date(c.last_started_at).toISOString(), last_ok: c.last_ok },
+            : `The ${c.cron} cron last started at ${instant(c.last_started_at)}: it is not running on time.`,
+        details: { cron: c.cron, last_started_at: instantOrNull(c.last_started_at), last_ok: c.last_ok },
       });
     }
   });
@@ -143,7 +144,7 @@ export async function raiseAlerts(s: Deps, detected: Detected[], t: MonitoringTh
       .get();
     if (d.level <= (prior?.level ?? 0)) continue;
     const key = `${d.condition}:${subject}:${start}:${d.level}`;
-    const payload: AlertPayload = { id: key, type: "billing.alert", ...d, window_start: new Date(start).toISOString(), detected_at: new Date(now).toISOString(), environment: s.alerting.ENVIRONMENT };
+    const payload: AlertPayload = { id: key, type: "billing.alert", ...d, window_start: instant(start), detected_at: instant(now), environment: s.alerting.ENVIRONMENT };
     const stored = await s.db
       .insert(monitoringAlerts)
       .values({

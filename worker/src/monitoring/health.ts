@@ -10,6 +10,7 @@ import { dunningBacklog, emailBacklog, parkedEvents, webhookLag, type DunningBac
 import { cronStatuses } from "./crons";
 import { checkStripe, type StripeCheck } from "./stripe";
 import { MONITORING_THRESHOLDS, type MonitoringThresholds } from "./thresholds";
+import { instantOrNull } from "../presenters/time";
 
 export interface HealthWarning {
   code: string;
@@ -29,8 +30,6 @@ export interface HealthReport {
   crons?: { cron: string; last_started_at: string | null; last_finished_at: string | null; last_ok: boolean | null; overdue: boolean }[];
   warnings: HealthWarning[];
 }
-
-const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
 export async function healthReport(s: Services, t: MonitoringThresholds = MONITORING_THRESHOLDS): Promise<HealthReport> {
   const d1 = await checkDatabase(s);
@@ -68,7 +67,7 @@ export async function healthReport(s: Services, t: MonitoringThresholds = MONITO
     webhooks: { ...lag, parked: parked.parked, lag_ok: lagOk },
     dunning,
     email,
-    crons: crons.map((c) => ({ cron: c.cron, last_started_at: iso(c.last_started_at), last_finished_at: iso(c.last_finished_at), last_ok: c.last_ok, overdue: c.overdue })),
+    crons: crons.map((c) => ({ cron: c.cron, last_started_at: instantOrNull(c.last_started_at), last_finished_at: instantOrNull(c.last_finished_at), last_ok: c.last_ok, overdue: c.overdue })),
     warnings,
   };
 }

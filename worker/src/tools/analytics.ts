@@ -6,6 +6,7 @@ import { z } from "zod";
 import { PERIODS, revenueReport } from "../analytics";
 import { Currency, GrossMargin, Month } from "../fields";
 import { defineTool } from "./types";
+import { Instant } from "../presenters/time";
 
 const Rate = z.number().nullable();
 const Cents = z.int();
@@ -54,7 +55,7 @@ const Output = z.object({
   gross_margin: z.number(),
   definitions: z.record(z.string(), z.string()).describe("How each figure is computed"),
   current: z.object({
-    as_of: z.string(),
+    as_of: Instant,
     mrr: Cents,
     arr: Cents,
     customers: z.int(),

@@ -19,7 +19,7 @@ import { DomainError } from "../errors";
 import type { Services } from "../services";
 import { findEvent, runEvent } from "./billing/process";
 import { dollarsToCents, dollarText, dollarTextProblem, formatDollars } from "./money";
-import { iso } from "./schemas";
+import { Instant, instant } from "../presenters/time";
 import { defineTool } from "./types";
 
 const Input = z.strictObject({
@@ -37,7 +37,7 @@ const Input = z.strictObject({
     .describe("The unpaid amount in dollars as the agent knows it, e.g. 49.00 (at most 2 decimals); compared with Stripe's amount due"),
 });
 
-const Action = z.object({ action: z.string(), at: z.string().describe("ISO 8601"), detail: z.string() });
+const Action = z.object({ action: z.string(), at: Instant, detail: z.string() });
 
 const Output = z.object({
   customer_id: z.string(),
@@ -75,15 +75,15 @@ async function failedInvoice(s: Services, customerId: string, cents: number): Pr
 }
 
 function history(c: Case, steps: (typeof dunningSteps.$inferSelect)[]): Act[] {
-  const out: Act[] = [{ action: "payment_failed", at: iso(c.anchorAt), detail: `First failed payment of ${c.invoiceId}${c.declineCode ? ` (${c.declineCode})` : ""}: the case opened` }];
+  const out: Act[] = [{ action: "payment_failed", at: instant(c.anchorAt), detail: `First failed payment of ${c.invoiceId}${c.declineCode ? ` (${c.declineCode})` : ""}: the case opened` }];
   for (const st of steps) {
     const what = st.step in STAGE_WORDS ? STAGE_WORDS[st.step as DunningStage] : st.step.startsWith("retry_") ? `payment retry ${st.step.slice(6)}` : st.step.replaceAll("_", " ");
-    out.push({ action: st.step, at: iso(st.at), detail: `${what}: ${st.outcome}${st.emailKey ? " (email queued)" : ""}` });
+    out.push({ action: st.step, at: instant(st.at), detail: `${what}: ${st.outcome}${st.emailKey ? " (email queued)" : ""}` });
   }
   if (c.closedAt !== null && c.status !== "suspended")
     out.push({
       action: c.status,
-      at: iso(c.closedAt),
+      at: instant(c.closedAt),
       detail: c.status === "recovered" ? "Paid: access restored, recovery email queued" : "Closed without payment (invoice voided or subscription ended)",
     });
   return out;
@@ -96,15 +96,15 @@ function nextActions(s: Services, c: Case): Act[] {
   const out: Act[] = [];
   if (c.status === "open") {
     for (let st = nextStage(c.stage as DunningStage | null, policy); st; st = nextStage(st.stage, policy)) {
-      out.push({ action: st.stage, at: iso(stageAt(c.anchorAt, st.day)), detail: `Day ${st.day}: ${STAGE_WORDS[st.stage]} unless the invoice is paid first` });
+      out.push({ action: st.stage, at: instant(stageAt(c.anchorAt, st.day)), detail: `Day ${st.day}: ${STAGE_WORDS[st.stage]} unless the invoice is paid first` });
     }
-    if (c.nextRetryAt !== null) out.push({ action: `retry_${c.retries + 1}`, at: iso(c.nextRetryAt), detail: "The worker retries the payment (invoices.pay)" });
-    if (c.stripeNextAttemptAt !== null) out.push({ action: "stripe_retry", at: iso(c.stripeNextAttemptAt), detail: "Stripe's own next automatic attempt" });
+    if (c.nextRetryAt !== null) out.push({ action: `retry_${c.retries + 1}`, at: instant(c.nextRetryAt), detail: "The worker retries the payment (invoices.pay)" });
+    if (c.stripeNextAttemptAt !== null) out.push({ action: "stripe_retry", at: instant(c.stripeNextAttemptAt), detail: "Stripe's own next automatic attempt" });
     const suspension = policy.stages.find((st) => st.stage === "suspended");
     if (suspension && policy.cancelAfterSuspensionDays !== null)
-      out.push({ action: "subscription_canceled", at: iso(stageAt(c.anchorAt, suspension.day + policy.cancelAfterSuspensionDays)), detail: CANCEL_WORDS });
+      out.push({ action: "subscription_canceled", at: instant(stageAt(c.anchorAt, suspension.day + policy.cancelAfterSuspensionDays)), detail: CANCEL_WORDS });
   } else if (c.status === "suspended" && c.nextActionAt !== null) {
-    out.push({ action: "subscription_canceled", at: iso(c.nextActionAt), detail: CANCEL_WORDS });
+    out.push({ action: "subscription_canceled", at: instant(c.nextActionAt), detail: CANCEL_WORDS });
   }
   return out.sort((a, b) => a.at.localeCompare(b.at));
 }

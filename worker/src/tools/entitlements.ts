@@ -9,21 +9,17 @@ import { z } from "zod";
 import { findTier } from "../catalog";
 import { currentEntitlement } from "../entitlements/access";
 import { can } from "../entitlements/decide";
-import { ENTITLEMENT_STATUSES } from "../db/schema";
-import { BillingCycle, TierKey, UserId } from "../fields";
-import { Feature, isoSeconds } from "./schemas";
+import { StoredEntitlement } from "../presenters/entitlement";
+import { presentUpgradeOffer, UpgradeOffer } from "../presenters/offer";
+import { Instant, instantOfSeconds } from "../presenters/time";
+import { TierKey, UserId } from "../fields";
+import { Feature } from "./schemas";
 import { defineTool } from "./types";
 
 const Input = z.strictObject({
   user_id: UserId,
   feature: Feature,
   current_tier: z.union([TierKey, z.literal("none")]).describe("The tier the agent believes the user has (`none`: no subscription); compared with the stored one, never trusted"),
-});
-
-const Upgrade = z.object({
-  tier: z.string(),
-  price: z.object({ amount: z.int().describe("Cents"), currency: z.string(), billing_cycle: BillingCycle }),
-  url: z.string(),
 });
 
 const Output = z.object({
@@ -33,15 +29,13 @@ const Output = z.object({
   reason: z.string().describe("Why: in_tier, trialing, payment_past_due (grace), not_in_tier, suspended, paused, trial_expired, canceled, no_subscription"),
   message: z.string().nullable().describe("A sentence to show the user"),
   upgrade_prompt: z.string().nullable().describe("What to offer when buying would unlock the feature; null otherwise"),
-  upgrade: Upgrade.nullable(),
+  upgrade: UpgradeOffer.nullable(),
   billing_url: z.string().nullable(),
-  stored: z
-    .object({ tier: z.string().nullable(), status: z.enum(ENTITLEMENT_STATUSES), grace_until: z.string().nullable(), trial_end: z.string().nullable() })
-    .describe("The entitlement as stored (Stripe's state): this is what decided"),
+  stored: StoredEntitlement.describe("The entitlement as stored (Stripe's state): this is what decided"),
   current_tier: z.string().describe("As the agent gave it"),
   tier_mismatch: z.boolean().describe("The agent's current_tier differs from the stored tier"),
   mismatch: z.string().nullable().describe("What differs, when tier_mismatch"),
-  as_of: z.string().nullable().describe("When the data behind the decision was read"),
+  as_of: Instant.nullable().describe("When the data behind the decision was read"),
 });
 
 export const enforceTierAccess = defineTool({
@@ -71,15 +65,15 @@ export const enforceTierAccess = defineTool({
       reason: d.reason,
       message: d.message ?? null,
       upgrade_prompt: d.upgrade ? (d.message ?? null) : null,
-      upgrade: d.upgrade ? { tier: d.upgrade.tier, price: { ...d.upgrade.price }, url: d.upgrade.url } : null,
+      upgrade: d.upgrade ? presentUpgradeOffer(d.upgrade) : null,
       billing_url: d.billing_url ?? null,
-      stored: { tier: storedTier, status: state.status, grace_until: isoSeconds(claims.grace_until), trial_end: isoSeconds(claims.trial_end) },
+      stored: { tier: storedTier, status: state.status, grace_until: instantOfSeconds(claims.grace_until), trial_end: instantOfSeconds(claims.trial_end) },
       current_tier: input.current_tier,
       tier_mismatch: mismatch,
       mismatch: mismatch
         ? `You said ${name(claimed)}, but the stored state (from Stripe) says ${name(storedTier)}${storedTier ? ` (${state.status})` : ""}; the answer follows the stored state.`
         : null,
-      as_of: isoSeconds(d.as_of),
+      as_of: instantOfSeconds(d.as_of),
     };
   },
 });

@@ -73,10 +73,17 @@ const MAX_FEED_BYTES = 512 * 1024;
 const CURSOR = /^(0|[1-9][0-9]{0,15})$/;
 
 interface Page {
-  data: { user_id: string; changed_at: number }[];
+  /** `changed_at` is an RFC 3339 instant; only the user ids are used. */
+  data: { user_id: string; changed_at: string }[];
   next_cursor: string;
   has_more: boolean;
 }
+
+/**
+ * An RFC 3339 instant, as the worker writes every time. A number (Unix seconds) is what a worker
+ * from before that rule sent; it is still a valid page, so an app may update the SDK first.
+ */
+const isInstant = (v: unknown): boolean => (typeof v === "string" && !Number.isNaN(Date.parse(v))) || typeof v === "number";
 
 function asPage(body: unknown): Page {
   const p = body as Partial<Page> | undefined;
@@ -87,7 +94,7 @@ function asPage(body: unknown): Page {
     typeof p.next_cursor !== "string" ||
     !CURSOR.test(p.next_cursor) ||
     typeof p.has_more !== "boolean" ||
-    !p.data.every((d) => typeof d === "object" && d !== null && typeof d.user_id === "string" && typeof d.changed_at === "number")
+    !p.data.every((d) => typeof d === "object" && d !== null && typeof d.user_id === "string" && isInstant(d.changed_at))
   ) {
     throw new WorkerUnavailable("changes response is not a changes page", { status: 200 });
   }

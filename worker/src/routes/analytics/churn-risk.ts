@@ -3,6 +3,7 @@ import { churnRisk, type ChurnRiskReason } from "../../analytics";
 import { pageLimit } from "../../fields";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
+import { Instant } from "../../presenters/time";
 
 const Query = z.strictObject({
   limit: pageLimit(500, 50),
@@ -30,7 +31,7 @@ const route = createRoute({
   responses: {
     200: json(
       z.object({
-        as_of: z.string(),
+        as_of: Instant,
         customers: z.array(
           z.object({
             customer_id: z.string(),

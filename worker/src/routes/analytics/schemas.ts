@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { Currency, Month } from "../../fields";
+import { Instant } from "../../presenters/time";
 
 export const MonthParam = Month.describe("A calendar month (UTC), YYYY-MM");
 const Cents = z.int().describe("Integer minor units of the report's currency");
@@ -48,7 +49,7 @@ export const Report = z
     gross_margin: z.number(),
     definitions: z.record(z.string(), z.string()),
     current: z.object({
-      as_of: z.string(),
+      as_of: Instant,
       mrr: Cents,
       arr: Cents,
       customers: z.int(),

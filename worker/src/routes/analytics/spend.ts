@@ -5,6 +5,7 @@ import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors } from "../../http/schemas";
 import { Currency } from "../../fields";
 import { MonthParam } from "./schemas";
+import { Instant } from "../../presenters/time";
 
 const Body = z.strictObject({
   amount: z.int().min(0).max(1_000_000_000_00).describe("Marketing spend of the month, integer cents"),
@@ -20,7 +21,7 @@ const route = createRoute({
   tags: ["analytics"],
   request: { params: z.strictObject({ month: MonthParam }), body: jsonBody(Body) },
   responses: {
-    200: json(z.object({ month: z.string(), currency: z.string(), amount: z.int(), note: z.string().nullable(), updated_at: z.string() }).openapi("MarketingSpend"), "Stored"),
+    200: json(z.object({ month: z.string(), currency: z.string(), amount: z.int(), note: z.string().nullable(), updated_at: Instant }).openapi("MarketingSpend"), "Stored"),
     ...keyedErrors,
   },
 });

@@ -3,6 +3,7 @@ import { targetProgress } from "../../analytics";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
 import { CurrencyParam } from "./schemas";
+import { Instant } from "../../presenters/time";
 
 const route = createRoute({
   method: "get",
@@ -14,7 +15,7 @@ const route = createRoute({
   responses: {
     200: json(
       z.object({
-        as_of: z.string(),
+        as_of: Instant,
         currency: z.string(),
         targets: z.array(
           z.object({

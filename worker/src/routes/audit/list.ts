@@ -2,12 +2,13 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { listAudit } from "../../audit/query";
 import { pageLimit } from "../../fields";
 import { guard, handle } from "../../http/route";
-import { json, keyedErrors, Timestamp } from "../../http/schemas";
+import { json, keyedErrors } from "../../http/schemas";
+import { Instant, InstantInput, instant, msOf } from "../../presenters/time";
 
 const AuditRow = z
   .object({
     seq: z.int(),
-    at: Timestamp,
+    at: Instant,
     actor: z.object({ type: z.string(), id: z.string() }),
     action: z.string(),
     subject: z.object({ type: z.string(), id: z.string() }),
@@ -26,8 +27,8 @@ const ListQuery = z.strictObject({
   actor_id: z.string().max(100).optional(),
   subject_type: z.string().max(100).optional(),
   subject_id: z.string().max(200).optional(),
-  from: Timestamp.optional(),
-  to: Timestamp.optional(),
+  from: InstantInput.optional(),
+  to: InstantInput.optional(),
   before: z.coerce.number().int().positive().optional().describe("Cursor: `next_before` of the previous page"),
   limit: pageLimit(200, 50),
 });
@@ -51,8 +52,8 @@ export default handle(route, async (c) => {
     actorId: q.actor_id,
     subjectType: q.subject_type,
     subjectId: q.subject_id,
-    from: q.from ? Date.parse(q.from) : undefined,
-    to: q.to ? Date.parse(q.to) : undefined,
+    from: q.from ? msOf(q.from) : undefined,
+    to: q.to ? msOf(q.to) : undefined,
     before: q.before,
     limit: q.limit,
   });
@@ -60,7 +61,7 @@ export default handle(route, async (c) => {
     {
       data: page.rows.map((r) => ({
         seq: r.seq,
-        at: new Date(r.at).toISOString(),
+        at: instant(r.at),
         actor: { type: r.actorType, id: r.actorId },
         action: r.action,
         subject: { type: r.subjectType, id: r.subjectId },

@@ -2,7 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { verifyAuditChain } from "../../audit/verify";
 import { BREAK_REASONS } from "../../audit/walk";
 import { guard, handle } from "../../http/route";
-import { json, keyedErrors, Timestamp } from "../../http/schemas";
+import { json, keyedErrors } from "../../http/schemas";
+import { Instant, instantOrNull } from "../../presenters/time";
 
 const Verify = z
   .object({
@@ -18,7 +19,7 @@ const Verify = z
           "or a stored checkpoint this worker did not sign (`checkpoint_forged`)",
       ),
     checkpoint: z
-      .object({ seq: z.int(), at: Timestamp.nullable(), source: z.enum(["stored", "given"]) })
+      .object({ seq: z.int(), at: Instant.nullable(), source: z.enum(["stored", "given"]) })
       .nullable()
       .describe("The checkpoint the chain was checked against: the latest signed one, or the one in the query (no time); null if none"),
     checkpointing: z.enum(["enabled", "not_configured"]).describe("`not_configured`: AUDIT_CHECKPOINT_SECRET is unset, so no checkpoints are made or checked"),
@@ -55,6 +56,6 @@ export default handle(route, async (c) => {
   const q = c.req.valid("query");
   const given = q.checkpoint_seq !== undefined && q.checkpoint_hash !== undefined ? { seq: q.checkpoint_seq, hash: q.checkpoint_hash.toLowerCase() } : undefined;
   const result = await verifyAuditChain(c.get("services"), given ? { checkpoint: given } : {});
-  const checkpoint = result.checkpoint && { ...result.checkpoint, at: result.checkpoint.at === null ? null : new Date(result.checkpoint.at).toISOString() };
+  const checkpoint = result.checkpoint && { ...result.checkpoint, at: instantOrNull(result.checkpoint.at) };
   return c.json({ ...result, checkpoint }, 200);
 });

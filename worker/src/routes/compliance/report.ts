@@ -3,7 +3,8 @@ import { CONTROLS } from "../../compliance/controls";
 import { reportMarkdown } from "../../compliance/markdown";
 import { complianceReport, EVIDENCE_IDS } from "../../compliance/report";
 import { guard, handle } from "../../http/route";
-import { keyedErrors, Timestamp } from "../../http/schemas";
+import { keyedErrors } from "../../http/schemas";
+import { Instant } from "../../presenters/time";
 
 const frameworks = [...new Set(Object.values(CONTROLS).map((c) => c.framework))] as [string, ...string[]];
 
@@ -19,7 +20,7 @@ const Item = z.object({
 
 const Report = z
   .object({
-    generated_at: Timestamp,
+    generated_at: Instant,
     environment: z.string(),
     status: z.enum(["pass", "fail"]),
     summary: z.object({ pass: z.int(), fail: z.int(), failing: z.array(z.enum(EVIDENCE_IDS)) }),

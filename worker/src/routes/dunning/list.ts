@@ -3,7 +3,8 @@ import { DUNNING_STAGES } from "../../dunning/policy";
 import { dunningReport } from "../../dunning/report";
 import { pageLimit } from "../../fields";
 import { guard, handle } from "../../http/route";
-import { json, keyedErrors, Timestamp } from "../../http/schemas";
+import { json, keyedErrors } from "../../http/schemas";
+import { Instant, instant, instantOrNull } from "../../presenters/time";
 
 const OpenCase = z
   .object({
@@ -17,11 +18,11 @@ const OpenCase = z
       .string()
       .nullable()
       .describe(`The next stage (${DUNNING_STAGES.join(", ")}) or the worker's next retry (retry_<n>), whichever comes first`),
-    next_action_at: Timestamp.nullable(),
+    next_action_at: Instant.nullable(),
     retries: z.int().describe("Retry slots of the policy's schedule used so far (made or passed over)"),
-    next_retry_at: Timestamp.nullable().describe("The worker's next retry; null when it will not retry (a hard decline, Stripe retries, none left)"),
-    stripe_next_attempt_at: Timestamp.nullable().describe("Stripe's own next automatic attempt (the invoice's next_payment_attempt)"),
-    anchor_at: Timestamp.describe("The invoice's first failed payment (Stripe's time)"),
+    next_retry_at: Instant.nullable().describe("The worker's next retry; null when it will not retry (a hard decline, Stripe retries, none left)"),
+    stripe_next_attempt_at: Instant.nullable().describe("Stripe's own next automatic attempt (the invoice's next_payment_attempt)"),
+    anchor_at: Instant.describe("The invoice's first failed payment (Stripe's time)"),
     amount: z.int().describe("Integer minor units"),
     currency: z.string(),
     decline_code: z.string().nullable().describe("The first failure's decline code"),
@@ -53,8 +54,6 @@ const route = createRoute({
   },
 });
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
 export default handle(route, async (c) => {
   const s = c.get("services");
   const r = await dunningReport(s.db, c.req.valid("query").limit, s.dunning);
@@ -68,15 +67,15 @@ export default handle(route, async (c) => {
         user_id: o.userId,
         stage: o.stage,
         next_action: o.nextAction,
-        next_action_at: o.nextActionAt === null ? null : iso(o.nextActionAt),
-        anchor_at: iso(o.anchorAt),
+        next_action_at: instantOrNull(o.nextActionAt),
+        anchor_at: instant(o.anchorAt),
         amount: o.amount,
         currency: o.currency,
         decline_code: o.declineCode,
         last_decline_code: o.lastDeclineCode,
         retries: o.retries,
-        next_retry_at: o.nextRetryAt === null ? null : iso(o.nextRetryAt),
-        stripe_next_attempt_at: o.stripeNextAttemptAt === null ? null : iso(o.stripeNextAttemptAt),
+        next_retry_at: instantOrNull(o.nextRetryAt),
+        stripe_next_attempt_at: instantOrNull(o.stripeNextAttemptAt),
       })),
       recovery_by_stage: r.byStage,
       recovery_by_decline_code: r.byDeclineCode.map((d) => ({ decline_code: d.declineCode, cases: d.cases, recovered: d.recovered, rate: d.rate })),

@@ -2,7 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { EMAIL_STATUSES } from "../../db/schema";
 import { listEmails } from "../../email/outbox";
 import { guard, handle } from "../../http/route";
-import { json, keyedErrors, Timestamp } from "../../http/schemas";
+import { json, keyedErrors } from "../../http/schemas";
+import { Instant, instant, instantOrNull } from "../../presenters/time";
 import { pageLimit, UserId } from "../../fields";
 
 const Email = z
@@ -17,12 +18,12 @@ const Email = z
     html: z.string(),
     status: z.enum(EMAIL_STATUSES),
     attempts: z.int(),
-    next_attempt_at: Timestamp.nullable(),
+    next_attempt_at: Instant.nullable(),
     provider: z.string().nullable(),
     provider_message_id: z.string().nullable(),
     last_error: z.string().nullable(),
-    created_at: Timestamp,
-    sent_at: Timestamp.nullable(),
+    created_at: Instant,
+    sent_at: Instant.nullable(),
   })
   .openapi("OutboxEmail");
 
@@ -43,8 +44,6 @@ const route = createRoute({
   responses: { 200: json(z.object({ data: z.array(Email), has_more: z.boolean() }), "Newest first"), ...keyedErrors },
 });
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
 export default handle(route, async (c) => {
   const q = c.req.valid("query");
   const page = await listEmails(c.get("services").db, { userId: q.user_id, status: q.status, startingAfter: q.starting_after, limit: q.limit });
@@ -61,12 +60,12 @@ export default handle(route, async (c) => {
         html: r.html,
         status: r.status,
         attempts: r.attempts,
-        next_attempt_at: iso(r.nextAttemptAt),
+        next_attempt_at: instantOrNull(r.nextAttemptAt),
         provider: r.provider,
         provider_message_id: r.providerMessageId,
         last_error: r.lastError,
-        created_at: new Date(r.createdAt).toISOString(),
-        sent_at: iso(r.sentAt),
+        created_at: instant(r.createdAt),
+        sent_at: instantOrNull(r.sentAt),
       })),
       has_more: page.hasMore,
     },

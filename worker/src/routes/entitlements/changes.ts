@@ -2,7 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { CURSOR_PATTERN, DEFAULT_CHANGES_LIMIT, listEntitlementChanges, MAX_CHANGES_LIMIT } from "../../entitlements/changes";
 import { pageLimit } from "../../fields";
 import { guard, handle } from "../../http/route";
-import { json, keyedErrors } from "../../http/schemas";
+import { json, keyedErrors, named } from "../../http/schemas";
+import { EntitlementChanges, presentEntitlementChanges } from "../../presenters/entitlement";
 
 const ChangesQuery = z.strictObject({
   after: z
@@ -13,14 +14,6 @@ const ChangesQuery = z.strictObject({
   limit: pageLimit(MAX_CHANGES_LIMIT, DEFAULT_CHANGES_LIMIT).describe("Change rows read (one entry per user is returned)"),
 });
 
-const ChangesPage = z
-  .object({
-    data: z.array(z.object({ user_id: z.string(), changed_at: z.int().describe("Unix time in seconds of the user's newest change in the page") })),
-    next_cursor: z.string(),
-    has_more: z.boolean(),
-  })
-  .openapi("EntitlementChanges");
-
 const route = createRoute({
   method: "get",
   path: "/v1/entitlements/changes",
@@ -28,10 +21,10 @@ const route = createRoute({
   summary: "Users whose entitlements changed after a cursor, in commit order (the SDK's freshness feed)",
   tags: ["entitlements"],
   request: { query: ChangesQuery },
-  responses: { 200: json(ChangesPage, "One entry per user, oldest change first"), ...keyedErrors },
+  responses: { 200: json(named(EntitlementChanges, "EntitlementChanges"), "One entry per user, oldest change first"), ...keyedErrors },
 });
 
 export default handle(route, async (c) => {
   const q = c.req.valid("query");
-  return c.json(await listEntitlementChanges(c.get("services"), { after: q.after, limit: q.limit }), 200);
+  return c.json(presentEntitlementChanges(await listEntitlementChanges(c.get("services"), { after: q.after, limit: q.limit })), 200);
 });

@@ -1,11 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { issueToken } from "../../entitlements/access";
 import { guard, handle } from "../../http/route";
-import { json, jsonBody, keyedErrors, Timestamp } from "../../http/schemas";
+import { json, jsonBody, keyedErrors } from "../../http/schemas";
+import { Instant, instant } from "../../presenters/time";
 import { UserId } from "../../fields";
 
 const TokenBody = z.strictObject({ user_id: UserId }).openapi("TokenRequest");
-const Token = z.object({ token: z.string(), expires_at: Timestamp }).openapi("EntitlementToken");
+const Token = z.object({ token: z.string(), expires_at: Instant }).openapi("EntitlementToken");
 
 const route = createRoute({
   method: "post",
@@ -21,5 +22,5 @@ export default handle(route, async (c) => {
   const { user_id } = c.req.valid("json");
   const { token, expiresAt } = await issueToken(c.get("services"), user_id);
   c.header("cache-control", "no-store");
-  return c.json({ token, expires_at: new Date(expiresAt).toISOString() }, 200);
+  return c.json({ token, expires_at: instant(expiresAt) }, 200);
 });

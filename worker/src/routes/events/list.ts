@@ -3,20 +3,21 @@ import { listEvents } from "../../billing/events";
 import { EVENT_STATUSES } from "../../db/schema";
 import { pageLimit } from "../../fields";
 import { guard, handle } from "../../http/route";
-import { json, keyedErrors, Timestamp } from "../../http/schemas";
+import { json, keyedErrors } from "../../http/schemas";
+import { Instant, InstantInput, instant, instantOrNull, msOf } from "../../presenters/time";
 
 const Event = z
   .object({
     id: z.string(),
     type: z.string(),
-    created_at: Timestamp,
-    received_at: Timestamp,
+    created_at: Instant,
+    received_at: Instant,
     source: z.enum(["webhook", "reconcile", "replay"]),
     status: z.enum(EVENT_STATUSES),
     attempts: z.int(),
-    next_attempt_at: Timestamp.nullable(),
+    next_attempt_at: Instant.nullable(),
     last_error: z.string().nullable(),
-    processed_at: Timestamp.nullable(),
+    processed_at: Instant.nullable(),
     object_id: z.string().nullable(),
   })
   .openapi("StoredEvent");
@@ -24,7 +25,7 @@ const Event = z
 const ListQuery = z.strictObject({
   status: z.enum(EVENT_STATUSES).optional(),
   type: z.string().max(100).optional(),
-  before: Timestamp.optional().describe("Only events received before this time (cursor)"),
+  before: InstantInput.optional().describe("Only events received before this time (cursor)"),
   limit: pageLimit(200, 50),
 });
 
@@ -38,24 +39,22 @@ const route = createRoute({
   responses: { 200: json(z.object({ data: z.array(Event), has_more: z.boolean() }), "Newest first"), ...keyedErrors },
 });
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
 export default handle(route, async (c) => {
   const q = c.req.valid("query");
-  const page = await listEvents(c.get("services").db, { status: q.status, type: q.type, before: q.before ? Date.parse(q.before) : undefined, limit: q.limit });
+  const page = await listEvents(c.get("services").db, { status: q.status, type: q.type, before: q.before ? msOf(q.before) : undefined, limit: q.limit });
   return c.json(
     {
       data: page.rows.map((r) => ({
         id: r.id,
         type: r.type,
-        created_at: new Date(r.createdAt).toISOString(),
-        received_at: new Date(r.receivedAt).toISOString(),
+        created_at: instant(r.createdAt),
+        received_at: instant(r.receivedAt),
         source: r.source,
         status: r.status,
         attempts: r.attempts,
-        next_attempt_at: iso(r.nextAttemptAt),
+        next_attempt_at: instantOrNull(r.nextAttemptAt),
         last_error: r.lastError,
-        processed_at: iso(r.processedAt),
+        processed_at: instantOrNull(r.processedAt),
         object_id: r.objectId,
       })),
       has_more: page.hasMore,

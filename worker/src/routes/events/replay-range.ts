@@ -1,10 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { REPLAY_NOW, replayRange } from "../../billing/replay";
 import { guard, handle } from "../../http/route";
-import { json, jsonBody, keyedErrors, Timestamp } from "../../http/schemas";
+import { json, jsonBody, keyedErrors } from "../../http/schemas";
+import { InstantInput, msOf } from "../../presenters/time";
 import { Replayed } from "./schemas";
 
-const RangeBody = z.strictObject({ from: Timestamp, to: Timestamp }).openapi("ReplayRange");
+const RangeBody = z.strictObject({ from: InstantInput, to: InstantInput }).openapi("ReplayRange");
 
 const route = createRoute({
   method: "post",
@@ -18,5 +19,5 @@ const route = createRoute({
 
 export default handle(route, async (c) => {
   const { from, to } = c.req.valid("json");
-  return c.json(await replayRange(c.get("services"), Date.parse(from), Date.parse(to)), 200);
+  return c.json(await replayRange(c.get("services"), msOf(from), msOf(to)), 200);
 });

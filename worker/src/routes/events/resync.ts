@@ -2,14 +2,15 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { runResync } from "../../billing/resync";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
+import { Instant, instant, instantOrNull } from "../../presenters/time";
 
 const ResyncBody = z.strictObject({ restart: z.boolean().default(false), pages: z.int().min(1).max(20).default(3) }).openapi("ResyncRequest");
 const Resync = z
   .object({
     phase: z.enum(["customers", "subscriptions", "invoices", "done"]),
     cursor: z.string().nullable(),
-    started_at: z.int(),
-    finished_at: z.int().nullable(),
+    started_at: Instant,
+    finished_at: Instant.nullable(),
     counts: z.object({ customers: z.int(), subscriptions: z.int(), invoices: z.int() }),
   })
   .openapi("ResyncProgress");
@@ -26,5 +27,6 @@ const route = createRoute({
 
 export default handle(route, async (c) => {
   const body = c.req.valid("json") ?? { restart: false, pages: 3 };
-  return c.json(await runResync(c.get("services"), { restart: body.restart, pages: body.pages }), 200);
+  const progress = await runResync(c.get("services"), { restart: body.restart, pages: body.pages });
+  return c.json({ ...progress, started_at: instant(progress.started_at), finished_at: instantOrNull(progress.finished_at) }, 200);
 });

@@ -1,29 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { listInvoices } from "../../billing/invoice-list";
-import { INVOICE_STATUSES } from "../../db/schema";
 import { guard, handle } from "../../http/route";
-import { json, keyedErrors } from "../../http/schemas";
+import { json, keyedErrors, named } from "../../http/schemas";
+import { Invoice as InvoiceWire, presentInvoicePage } from "../../presenters/invoice";
 import { pageLimit, UserId } from "../../fields";
 
-const UnixSeconds = z.int().describe("Unix time in seconds");
-
-const Invoice = z
-  .object({
-    id: z.string(),
-    number: z.string().nullable(),
-    status: z.enum(INVOICE_STATUSES),
-    amount_due: z.int(),
-    amount_paid: z.int(),
-    subtotal: z.int(),
-    tax: z.int(),
-    total: z.int(),
-    currency: z.string(),
-    period_start: UnixSeconds.nullable(),
-    period_end: UnixSeconds.nullable(),
-    hosted_invoice_url: z.string().nullable(),
-    lines: z.array(z.object({ description: z.string().nullable(), amount: z.int(), proration: z.boolean() })),
-  })
-  .openapi("InvoiceView");
+const Invoice = named(InvoiceWire, "InvoiceView");
 
 const ListQuery = z.strictObject({
   user_id: UserId,
@@ -43,5 +25,5 @@ const route = createRoute({
 
 export default handle(route, async (c) => {
   const q = c.req.valid("query");
-  return c.json(await listInvoices(c.get("services"), q.user_id, { limit: q.limit, startingAfter: q.starting_after }), 200);
+  return c.json(presentInvoicePage(await listInvoices(c.get("services"), q.user_id, { limit: q.limit, startingAfter: q.starting_after })), 200);
 });

@@ -3,14 +3,15 @@ import { createApiKey } from "../../auth/api-keys";
 import { ROLES } from "../../db/schema";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
-import { json, jsonBody, keyedErrors, Timestamp } from "../../http/schemas";
+import { json, jsonBody, keyedErrors } from "../../http/schemas";
+import { InstantInput, msOf } from "../../presenters/time";
 import { CreatedKey } from "./schemas";
 
 const CreateBody = z
   .strictObject({
     name: z.string().trim().min(1).max(100),
     role: z.enum(ROLES),
-    expires_at: Timestamp.optional(),
+    expires_at: InstantInput.optional(),
   })
   .openapi("CreateApiKey");
 
@@ -26,7 +27,7 @@ const route = createRoute({
 
 export default handle(route, async (c) => {
   const body = c.req.valid("json");
-  const { key, view } = await createApiKey(c.get("services"), actorOf(c), { name: body.name, role: body.role, expiresAt: body.expires_at ? Date.parse(body.expires_at) : null });
+  const { key, view } = await createApiKey(c.get("services"), actorOf(c), { name: body.name, role: body.role, expiresAt: body.expires_at ? msOf(body.expires_at) : null });
   c.header("cache-control", "no-store");
   return c.json({ key, api_key: view }, 201);
 });

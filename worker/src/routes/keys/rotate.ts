@@ -2,12 +2,13 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { rotateApiKey } from "../../auth/api-keys";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
-import { conflictProblem, json, keyedErrors, notFoundProblem, Timestamp } from "../../http/schemas";
+import { conflictProblem, json, keyedErrors, notFoundProblem } from "../../http/schemas";
+import { InstantInput, msOf } from "../../presenters/time";
 import { ApiKey, CreatedKey, IdParam } from "./schemas";
 
 const RotateBody = z
   .strictObject({
-    old_key_expires_at: Timestamp.optional().describe("Until when the old key keeps working; default: 24 hours from now."),
+    old_key_expires_at: InstantInput.optional().describe("Until when the old key keeps working; default: 24 hours from now."),
   })
   .openapi("RotateApiKey");
 
@@ -24,7 +25,7 @@ const route = createRoute({
 export default handle(route, async (c) => {
   const { id } = c.req.valid("param");
   const body = c.req.valid("json") ?? {};
-  const oldExpiresAt = body.old_key_expires_at ? Date.parse(body.old_key_expires_at) : undefined;
+  const oldExpiresAt = body.old_key_expires_at ? msOf(body.old_key_expires_at) : undefined;
   const { key, view, previous } = await rotateApiKey(c.get("services"), actorOf(c), id, { oldExpiresAt });
   c.header("cache-control", "no-store");
   return c.json({ key, api_key: view, previous }, 201);

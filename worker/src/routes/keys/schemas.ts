@@ -1,21 +1,8 @@
 import { z } from "@hono/zod-openapi";
-import { ROLES } from "../../db/schema";
-import { Timestamp } from "../../http/schemas";
+import { named } from "../../http/schemas";
+import { ApiKey as ApiKeyWire } from "../../presenters/key";
 
-export const ApiKey = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    role: z.enum(ROLES),
-    prefix: z.string(),
-    created_at: Timestamp,
-    last_used_at: Timestamp.nullable(),
-    expires_at: Timestamp.nullable(),
-    revoked_at: Timestamp.nullable(),
-    rotated_from: z.string().nullable(),
-    status: z.enum(["active", "expired", "revoked"]),
-  })
-  .openapi("ApiKey");
+export const ApiKey = named(ApiKeyWire, "ApiKey");
 export type ApiKeyResponse = z.infer<typeof ApiKey>;
 
 export const CreatedKey = z.object({ key: z.string().describe("The secret. It is shown this once and never again."), api_key: ApiKey }).openapi("CreatedApiKey");

@@ -3,6 +3,7 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import Stripe from "stripe";
 import { catalogPriceIds } from "../../billing/prices";
 import { subscriptionView } from "../../billing/subscription-view";
+import { presentSubscription } from "../../presenters/subscription";
 import { DomainError } from "../../errors";
 import { actorOf } from "../../http/actor";
 import { ApiError } from "../../http/errors";
@@ -58,7 +59,7 @@ export default handle(route, async (c) => {
     actor: actorOf(c),
     tools: TOOLS,
     catalog: async () => catalogBody(await catalogPriceIds(services)),
-    subscription: (userId) => subscriptionView(services, userId),
+    subscription: async (userId) => presentSubscription(await subscriptionView(services, userId)),
     problem,
     version: "0.1.0",
   });

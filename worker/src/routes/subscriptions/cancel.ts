@@ -4,7 +4,8 @@ import { CANCELLATION_REASONS } from "../../db/schema";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, notFoundProblem } from "../../http/schemas";
-import { Offer, UnixSeconds, UserIdParam } from "./schemas";
+import { presentCancelResult } from "../../presenters/subscription";
+import { CancelResult, UserIdParam } from "./schemas";
 
 const Body = z
   .strictObject({
@@ -14,10 +15,6 @@ const Body = z
   })
   .openapi("CancelRequest");
 
-const Result = z
-  .union([z.object({ canceled: z.literal(false), offer: Offer }), z.object({ canceled: z.literal(true), cancel_at: UnixSeconds.nullable().describe("When the subscription ends (the period end)") })])
-  .openapi("CancelResult");
-
 const route = createRoute({
   method: "post",
   path: "/v1/subscriptions/{user_id}/cancel",
@@ -25,11 +22,11 @@ const route = createRoute({
   summary: "Cancel at the period end, showing the retention offer first (once per user)",
   tags: ["billing"],
   request: { params: UserIdParam, body: jsonBody(Body) },
-  responses: { 200: json(Result, "Either the offer (nothing canceled yet) or the cancellation"), ...keyedErrors, ...notFoundProblem },
+  responses: { 200: json(CancelResult, "Either the offer (nothing canceled yet) or the cancellation"), ...keyedErrors, ...notFoundProblem },
 });
 
 export default handle(route, async (c) => {
   const { user_id } = c.req.valid("param");
   const body = c.req.valid("json");
-  return c.json(await requestCancellation(c.get("services"), actorOf(c), user_id, { reason: body.reason, feedback: body.feedback, skipOffer: body.skip_offer }), 200);
+  return c.json(presentCancelResult(await requestCancellation(c.get("services"), actorOf(c), user_id, { reason: body.reason, feedback: body.feedback, skipOffer: body.skip_offer })), 200);
 });

@@ -2,6 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { previewChange } from "../../billing/change-preview";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
+import { presentChangePreview } from "../../presenters/subscription";
 import { ChangeBody, ChangePreview, UserIdParam } from "./schemas";
 
 const route = createRoute({
@@ -17,5 +18,5 @@ const route = createRoute({
 export default handle(route, async (c) => {
   const { user_id } = c.req.valid("param");
   const body = c.req.valid("json");
-  return c.json(await previewChange(c.get("services"), user_id, { tier: body.tier, billingCycle: body.billing_cycle }), 200);
+  return c.json(presentChangePreview(await previewChange(c.get("services"), user_id, { tier: body.tier, billingCycle: body.billing_cycle })), 200);
 });

@@ -3,7 +3,9 @@ import { changeSubscription } from "../../billing/change";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, jsonBody, keyedErrors, notFoundProblem, paymentFailedProblem, unprocessableProblem } from "../../http/schemas";
-import { ChangeFields, SubscriptionView, UnixSeconds, UserIdParam } from "./schemas";
+import { presentSubscription } from "../../presenters/subscription";
+import { InstantInput, secondsOf } from "../../presenters/time";
+import { ChangeFields, SubscriptionView, UserIdParam } from "./schemas";
 
 // Its own object rather than ChangeBody.extend(): an extended schema becomes an allOf in the
 // OpenAPI document, whose parts each forbid the other's fields.
@@ -15,9 +17,7 @@ const Body = z
       .nonnegative()
       .optional()
       .openapi({ description: "The preview's `amount_due_now` the user agreed to; a fresh preview must match it or nothing changes (409 amount-changed)" }),
-    proration_date: UnixSeconds.positive()
-      .optional()
-      .openapi({ description: "The preview's `proration_date`, so the change is prorated at the previewed moment (inside the current period, at most an hour old)" }),
+    proration_date: InstantInput.optional().describe("The preview's `proration_date`, so the change is prorated at the previewed moment (inside the current period, at most an hour old)"),
   })
   .openapi("ChangeConfirmation");
 
@@ -38,7 +38,7 @@ export default handle(route, async (c) => {
     tier: body.tier,
     billingCycle: body.billing_cycle,
     expectedAmountDueNow: body.expected_amount_due_now,
-    prorationDate: body.proration_date,
+    prorationDate: body.proration_date === undefined ? undefined : secondsOf(body.proration_date),
   });
-  return c.json(view, 200);
+  return c.json(presentSubscription(view), 200);
 });

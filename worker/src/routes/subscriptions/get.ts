@@ -2,6 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { subscriptionView } from "../../billing/subscription-view";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, notFoundProblem } from "../../http/schemas";
+import { presentSubscription } from "../../presenters/subscription";
 import { SubscriptionView, UserIdParam } from "./schemas";
 
 const route = createRoute({
@@ -11,10 +12,10 @@ const route = createRoute({
   summary: "A user's current subscription: plan, periods, discount, scheduled change, next invoice",
   tags: ["billing"],
   request: { params: UserIdParam },
-  responses: { 200: json(SubscriptionView, "The user's current subscription (times in unix seconds)"), ...keyedErrors, ...notFoundProblem },
+  responses: { 200: json(SubscriptionView, "The user's current subscription"), ...keyedErrors, ...notFoundProblem },
 });
 
 export default handle(route, async (c) => {
   const { user_id } = c.req.valid("param");
-  return c.json(await subscriptionView(c.get("services"), user_id), 200);
+  return c.json(presentSubscription(await subscriptionView(c.get("services"), user_id)), 200);
 });

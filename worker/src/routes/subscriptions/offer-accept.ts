@@ -3,6 +3,7 @@ import { acceptOffer } from "../../billing/offer-accept";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, jsonBody, keyedErrors, notFoundProblem } from "../../http/schemas";
+import { presentSubscription } from "../../presenters/subscription";
 import { SubscriptionView, UserIdParam } from "./schemas";
 
 const Body = z.strictObject({ offer_id: z.string().regex(/^offer_[a-f0-9]{32}$/, "must be an offer id (offer_...)") }).openapi("OfferAcceptRequest");
@@ -20,5 +21,5 @@ const route = createRoute({
 export default handle(route, async (c) => {
   const { user_id } = c.req.valid("param");
   const { offer_id } = c.req.valid("json");
-  return c.json(await acceptOffer(c.get("services"), actorOf(c), user_id, offer_id), 200);
+  return c.json(presentSubscription(await acceptOffer(c.get("services"), actorOf(c), user_id, offer_id)), 200);
 });

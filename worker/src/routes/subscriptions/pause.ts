@@ -3,10 +3,12 @@ import { pauseSubscription } from "../../billing/pause";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
-import { SubscriptionView, UnixSeconds, UserIdParam } from "./schemas";
+import { presentSubscription } from "../../presenters/subscription";
+import { InstantInput, secondsOf } from "../../presenters/time";
+import { SubscriptionView, UserIdParam } from "./schemas";
 
 const Body = z
-  .strictObject({ resume_at: UnixSeconds.positive().optional().openapi({ description: "When collection resumes by itself (unix seconds, in the future); omitted: until resumed" }) })
+  .strictObject({ resume_at: InstantInput.optional().describe("When collection resumes by itself (in the future; Stripe keeps whole seconds); omitted: until resumed") })
   .openapi("PauseRequest");
 
 const route = createRoute({
@@ -22,5 +24,5 @@ const route = createRoute({
 export default handle(route, async (c) => {
   const { user_id } = c.req.valid("param");
   const body = c.req.valid("json") ?? {};
-  return c.json(await pauseSubscription(c.get("services"), actorOf(c), user_id, { resumeAt: body.resume_at }), 200);
+  return c.json(presentSubscription(await pauseSubscription(c.get("services"), actorOf(c), user_id, { resumeAt: body.resume_at === undefined ? undefined : secondsOf(body.resume_at) })), 200);
 });

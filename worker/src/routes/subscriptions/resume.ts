@@ -3,6 +3,7 @@ import { resumeSubscription } from "../../billing/resume";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
+import { presentSubscription } from "../../presenters/subscription";
 import { SubscriptionView, UserIdParam } from "./schemas";
 
 const route = createRoute({
@@ -17,5 +18,5 @@ const route = createRoute({
 
 export default handle(route, async (c) => {
   const { user_id } = c.req.valid("param");
-  return c.json(await resumeSubscription(c.get("services"), actorOf(c), user_id), 200);
+  return c.json(presentSubscription(await resumeSubscription(c.get("services"), actorOf(c), user_id)), 200);
 });

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { guard, handle } from "../../http/route";
 import { json } from "../../http/schemas";
 import { healthReport } from "../../monitoring/health";
+import { Instant } from "../../presenters/time";
 
 const Warning = z.object({ code: z.string(), detail: z.string(), cases: z.number().int().optional() });
 const Count = z.number().int().min(0);
@@ -17,7 +18,7 @@ const Health = z
       .openapi({ description: "Stripe events not yet processed, the age of the oldest, and events parked after their retries" }),
     dunning: z.object({ open: Count, overdue: Count }).optional(),
     email: z.object({ pending: Count, overdue: Count, failed: Count }).optional(),
-    crons: z.array(z.object({ cron: z.string(), last_started_at: z.string().nullable(), last_finished_at: z.string().nullable(), last_ok: z.boolean().nullable(), overdue: z.boolean() })).optional(),
+    crons: z.array(z.object({ cron: z.string(), last_started_at: Instant.nullable(), last_finished_at: Instant.nullable(), last_ok: z.boolean().nullable(), overdue: z.boolean() })).optional(),
     warnings: z.array(Warning),
   })
   .openapi("Health");

@@ -8,16 +8,18 @@ import { z } from "zod";
 import { findCustomer, startCheckout } from "../../billing/checkout";
 import { billingCycle, priceOf } from "../../billing/cycle";
 import { checkReturnUrl } from "../../billing/return-url";
-import { subscriptionView, type SubscriptionView } from "../../billing/subscription-view";
+import { subscriptionView } from "../../billing/subscription-view";
 import { findTier } from "../../catalog";
 import { isDomainError } from "../../errors";
 import type { Services } from "../../services";
+import { presentSubscriptionSummary, SubscriptionSummary, type SubscriptionSummaryWire } from "../../presenters/subscription";
 import { BillingCycle, Email, PromotionCode, ReturnUrl, TestClockId, TierKey, UserId } from "../../fields";
-import { isoSeconds } from "../schemas";
 import { defineTool } from "../types";
 
 /** Statuses in which the user has a subscription to show rather than a checkout to start. */
-const LIVE = new Set(["active", "trialing", "past_due", "unpaid", "paused", "incomplete"]);
+const LIVE_STATUSES = ["active", "trialing", "past_due", "unpaid", "paused", "incomplete"] as const;
+const LIVE = new Set<string>(LIVE_STATUSES);
+const isLive = (status: string): status is (typeof LIVE_STATUSES)[number] => LIVE.has(status);
 
 const Input = z.strictObject({
   user_id: UserId,
@@ -30,16 +32,6 @@ const Input = z.strictObject({
   ),
   cancel_url: ReturnUrl.optional().describe("Where Checkout sends the user who goes back, on one of the app's origins, as success_url"),
   test_clock: TestClockId.optional().describe("Test mode: put a new customer on this Stripe test clock"),
-});
-
-const Existing = z.object({
-  subscription_id: z.string(),
-  tier: z.string().nullable(),
-  billing_cycle: z.string().nullable(),
-  status: z.string(),
-  trial_end: z.string().nullable(),
-  current_period_end: z.string().nullable(),
-  cancel_at_period_end: z.boolean(),
 });
 
 const Output = z.discriminatedUnion("outcome", [
@@ -56,26 +48,14 @@ const Output = z.discriminatedUnion("outcome", [
   z.object({
     outcome: z.literal("existing_subscription"),
     user_id: z.string(),
-    subscription: Existing,
+    subscription: SubscriptionSummary,
     message: z.string(),
   }),
 ]);
 
 type Out = z.input<typeof Output>;
 
-function fromView(v: SubscriptionView): z.input<typeof Existing> {
-  return {
-    subscription_id: v.subscription_id,
-    tier: v.tier,
-    billing_cycle: v.billing_cycle,
-    status: v.status,
-    trial_end: isoSeconds(v.trial_end),
-    current_period_end: isoSeconds(v.current_period_end),
-    cancel_at_period_end: v.cancel_at_period_end,
-  };
-}
-
-const existing = (userId: string, sub: z.input<typeof Existing>): Out => ({
+const existing = (userId: string, sub: SubscriptionSummaryWire): Out => ({
   outcome: "existing_subscription",
   user_id: userId,
   subscription: sub,
@@ -83,10 +63,10 @@ const existing = (userId: string, sub: z.input<typeof Existing>): Out => ({
 });
 
 /** The user's live subscription as the mirror shows it; null when there is none. */
-async function liveSubscription(s: Services, userId: string): Promise<z.input<typeof Existing> | null> {
+async function liveSubscription(s: Services, userId: string): Promise<SubscriptionSummaryWire | null> {
   try {
     const view = await subscriptionView(s, userId);
-    return LIVE.has(view.status) ? fromView(view) : null;
+    return LIVE.has(view.status) ? presentSubscriptionSummary(view) : null;
   } catch (e) {
     if (isDomainError(e, "not_found")) return null;
     throw e;
@@ -94,23 +74,23 @@ async function liveSubscription(s: Services, userId: string): Promise<z.input<ty
 }
 
 /** When the mirror lags behind Stripe (the webhook is on its way): Stripe's own live subscription. */
-async function stripeLiveSubscription(s: Services, userId: string): Promise<z.input<typeof Existing> | null> {
+async function stripeLiveSubscription(s: Services, userId: string): Promise<SubscriptionSummaryWire | null> {
   const customer = await findCustomer(s, userId);
   if (!customer) return null;
   const subs = await s.stripe.subscriptions.list({ customer: customer.id, status: "all", limit: 100 });
   const sub = subs.data.find((x) => LIVE.has(x.status));
-  if (!sub) return null;
+  if (!sub || !isLive(sub.status)) return null;
   const item = sub.items.data[0];
   const price = item?.price;
-  return {
+  return presentSubscriptionSummary({
     subscription_id: sub.id,
     tier: sub.metadata?.tier ?? null,
     billing_cycle: billingCycle(price?.recurring?.interval, price?.recurring?.interval_count ?? 1),
     status: sub.status,
-    trial_end: isoSeconds(sub.trial_end),
-    current_period_end: isoSeconds(item?.current_period_end ?? null),
+    trial_end: sub.trial_end,
+    current_period_end: item?.current_period_end ?? null,
     cancel_at_period_end: sub.cancel_at_period_end,
-  };
+  });
 }
 
 export const createSubscription = defineTool({
