@@ -5,6 +5,14 @@
  * same run. The events are of a type that needs no Stripe fetch afterwards (charge.succeeded),
  * so what is measured is the endpoint itself, with its post-answer bookkeeping still running.
  *
+ * Profile (details.profile): where a request's time goes, by ablation. workerd's clock does not
+ * move while a request computes (performance.now() advances only on I/O), so timing the parts
+ * inside the worker would read zero for every CPU part; instead each part is switched off in a
+ * bench-only build of the worker (esbuild replaces one module, or the queue binding; production
+ * code is untouched), and the variants run in the same rounds as the route and the bare route.
+ * At this concurrency the two cores are saturated, so 1/throughput is the machine time a
+ * request costs, and a part's cost is how much less a request costs without it.
+ *
  *   node --import tsx test/bench/webhooks.bench.ts     (or: npm run bench -- webhooks)
  * Writes test/bench/results/webhooks.json.
  */
@@ -14,13 +22,17 @@ import path from "node:path";
 import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare, NoOpLog } from "miniflare";
 import Stripe from "stripe";
-import { ROOT, startWorker } from "../harness/worker.ts";
+import { ROOT, startWorker, type WorkerHarness } from "../harness/worker.ts";
 import { writeReport } from "./report.ts";
 
 const SECRET = "whsec_bench_secret";
 const EVENTS = Number(process.env.BENCH_WEBHOOK_EVENTS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_WEBHOOK_CONCURRENCY ?? 16);
 const ROUNDS = 5;
+/** Events per round for each profile variant (the route and the bare route take EVENTS). */
+/** BENCH_WEBHOOK_PROFILE=0: only the route against the bare route (the ratio), no profile. */
+const PROFILE = process.env.BENCH_WEBHOOK_PROFILE !== "0";
+const PROFILE_EVENTS = Number(process.env.BENCH_WEBHOOK_PROFILE_EVENTS ?? 1000);
 const GOAL_RATIO = 0.5;
 
 async function bareRoute(): Promise<{ url: string; dispose: () => Promise<void> }> {
@@ -46,6 +58,105 @@ async function bareRoute(): Promise<{ url: string; dispose: () => Promise<void> 
   writeFileSync(scriptPath, out.outputFiles[0]!.contents);
   const mf = new Miniflare(convertV4MiniflareOptions({ name: "bare", modules: true, scriptPath, modulesRoot: dir, compatibilityDate: "2026-11-01", host: "127.0.0.1", port: 0, log: new NoOpLog() }));
   return { url: String(await mf.ready).replace(/\/+$/, ""), dispose: () => mf.dispose() };
+}
+
+/**
+ * The worker with parts of the webhook path switched off. `modules` replaces a module (matched by
+ * file name, so it survives a move to another folder) with other source; `noQueue` gives the
+ * worker a queue binding whose send does nothing (so the consumer has nothing to store either).
+ */
+interface Variant {
+  name: string;
+  modules?: Record<string, string>;
+  noQueue?: boolean;
+}
+
+const VARIANTS: Variant[] = [
+  // The route as built for production, at the variants' round length: the reference of the profile.
+  { name: "full" },
+  // The access log line (matchedRoutes, JSON.stringify, console.log), nothing else.
+  { name: "no_access_log", modules: { "access-log.ts": `export function accessLog() { return async (_c, next) => { await next(); }; }` } },
+  // Signature check (header parse, HMAC-SHA256 through SubtleCrypto, compare) off; the JSON parse stays.
+  {
+    name: "no_signature_check",
+    modules: {
+      "verify-webhook.ts": `import { DomainError } from "../errors";
+        export async function verifyWebhook(raw) {
+          try { return JSON.parse(raw); } catch { throw new DomainError("malformed_json", "The signed body is not valid JSON."); }
+        }`,
+    },
+  },
+  // Neither signature check nor JSON parse: the event's id and type read off the raw body with two
+  // regular expressions (the first "id" and "type" keys are the event's in these payloads), so
+  // the consumer still finds the message matching its payload and stores it as before.
+  {
+    name: "no_signature_no_parse",
+    modules: {
+      "verify-webhook.ts": `export async function verifyWebhook(raw) {
+          const id = /"id":"([^"]+)"/.exec(raw)[1];
+          const type = /"type":"([^"]+)"/.exec(raw)[1];
+          return { id, object: "event", type, created: Math.floor(Date.now() / 1000), data: { object: { id: "ch_prof", object: "charge" } } };
+        }`,
+    },
+  },
+  { name: "no_queue_send", noQueue: true },
+  // The handler's domain call does nothing: what is left is the framework and the middleware.
+  { name: "handler_returns", modules: { "receive.ts": `export async function receiveWebhook() { return { duplicate: false }; }` } },
+];
+
+/** A bench-only bundle of the worker with the variant's parts off. */
+async function bundleVariant(v: Variant): Promise<string> {
+  const dir = mkdtempSync(path.join(tmpdir(), `pia-variant-${v.name}-`));
+  const entry = path.join(ROOT, "worker/src/index.ts");
+  const replaced = new Set<string>();
+  const out = await build({
+    ...(v.noQueue
+      ? {
+          stdin: {
+            // The env object is kept per original env, as workerd keeps one: the worker memoizes its config on it.
+            contents: `import worker from ${JSON.stringify(entry)};
+              const noQueue = { send: async () => {}, sendBatch: async () => {} };
+              const envs = new WeakMap();
+              export default { ...worker, fetch(req, env, ctx) {
+                let e = envs.get(env);
+                if (!e) envs.set(env, (e = { ...env, EVENTS: noQueue }));
+                return worker.fetch(req, e, ctx);
+              } };`,
+            resolveDir: ROOT,
+            loader: "ts",
+          },
+        }
+      : { entryPoints: [entry] }),
+    plugins: [
+      {
+        name: "bench-variant",
+        setup(b) {
+          b.onLoad({ filter: /\.ts$/ }, (args) => {
+            const name = path.basename(args.path);
+            const contents = v.modules?.[name];
+            if (contents === undefined) return undefined;
+            replaced.add(name);
+            return { contents, loader: "ts", resolveDir: path.dirname(args.path) };
+          });
+        },
+      },
+    ],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    external: ["node:*", "cloudflare:*"],
+    target: "es2022",
+    sourcemap: "inline",
+    write: false,
+    logLevel: "silent",
+  });
+  const missing = Object.keys(v.modules ?? {}).filter((m) => !replaced.has(m));
+  if (missing.length > 0) throw new Error(`variant ${v.name}: no module named ${missing.join(", ")} in the worker (renamed? update the bench)`);
+  const scriptPath = path.join(dir, "worker.mjs");
+  writeFileSync(scriptPath, out.outputFiles[0]!.contents);
+  return scriptPath;
 }
 
 function eventPayload(i: number, run: string): string {
@@ -91,18 +202,84 @@ async function load(url: string, requests: { body: string; signature: string }[]
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/**
+ * Waits (untimed) until the worker's consumer has stored what its round queued: its rows stop
+ * growing. Otherwise a variant's leftover storing would run in the next variant's round. (Not
+ * drainQueue: a variant may not store its sentinel.)
+ */
+async function settled(w: WorkerHarness): Promise<void> {
+  let last = -1;
+  for (let i = 0; i < 600; i++) {
+    const n = (await w.db.prepare("select count(*) as n from stripe_events").first<{ n: number }>())!.n;
+    if (n === last) return;
+    last = n;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** Milliseconds of machine time per request at a rate (the cores are saturated at this concurrency). */
+const msPer = (perS: number) => 1000 / perS;
+const round3 = (x: number) => Number(x.toFixed(3));
+
+/**
+ * One round's parts of a webhook request: each part's cost in ms of machine time per request.
+ * The bare route's own cost (workerd, HTTP, the load generator) is the floor every request pays;
+ * what no variant isolates is `rest`.
+ */
+function parts(bare: number, v: Record<string, number>): Record<string, number> {
+  const total = msPer(v.full!);
+  const p: Record<string, number> = {
+    bare_route_floor: msPer(bare),
+    framework_and_middleware: msPer(v.handler_returns!) - msPer(bare) - (total - msPer(v.no_access_log!)),
+    rate_limiting: 0,
+    access_log: total - msPer(v.no_access_log!),
+    signature_verification: total - msPer(v.no_signature_check!),
+    json_parse: msPer(v.no_signature_check!) - msPer(v.no_signature_no_parse!),
+    queue_send_and_consumer: total - msPer(v.no_queue_send!),
+  };
+  p.rest = total - Object.values(p).reduce((x, y) => x + y, 0);
+  return { total, ...p };
+}
+
+/** Each part's median over the rounds (each round's variants ran minutes apart at most, so share its noise). */
+function breakdown(rounds: Record<string, number>[]) {
+  const keys = Object.keys(rounds[0]!);
+  const ms = Object.fromEntries(keys.map((k) => [k, median(rounds.map((r) => r[k]!))]));
+  const { total, ...rest } = ms;
+  return {
+    method:
+      "ablation: each part switched off in a bench-only build, run in the same rounds as the unchanged route (variant full, same round length) and the bare route, each variant's consumer left to finish between rounds (untimed); ms = machine time per request (1000 / req/s, the cores being saturated), a part = full's ms minus its variant's, per round, then the median over rounds; share = part / full's ms. rate_limiting is 0 by construction: the per-address limit is skipped for /webhooks/ and the route's guard (stripe_signature) is keyless, so no limiter runs. queue_send_and_consumer includes the consumer storing the events in D1 in the same workerd. Differences of noisy rates: a small part can come out negative.",
+    route_ms_per_request: round3(total!),
+    ms_per_request: Object.fromEntries(Object.entries(rest).map(([k, x]) => [k, round3(x)])),
+    share: Object.fromEntries(Object.entries(rest).map(([k, x]) => [k, round3(x / total!)])),
+  };
+}
+
 async function main() {
-  const worker = await startWorker({ bindings: { STRIPE_WEBHOOK_SECRETS: SECRET, STRIPE_SECRET_KEY: "sk_test_bench", STRIPE_API_BASE: "http://127.0.0.1:9" } });
+  const bindings = { STRIPE_WEBHOOK_SECRETS: SECRET, STRIPE_SECRET_KEY: "sk_test_bench", STRIPE_API_BASE: "http://127.0.0.1:9" };
+  const worker = await startWorker({ bindings });
   const bare = await bareRoute();
+  const variants: { v: Variant; w: WorkerHarness }[] = [];
   try {
-    // Warm both up, then interleave rounds so machine noise hits both alike.
+    for (const v of PROFILE ? VARIANTS : []) variants.push({ v, w: await startWorker({ bindings, scriptPath: await bundleVariant(v) }) });
+    // Warm everything up, then interleave rounds so machine noise hits all alike.
     await load(worker.url, (await prepare("warm")).slice(0, 200));
     await load(bare.url, (await prepare("warmbare")).slice(0, 200));
+    for (const { v, w } of variants) await load(w.url, (await prepare(`warm${v.name}`)).slice(0, 200));
     const ingest: number[] = [];
     const baseline: number[] = [];
+    const profile: Record<string, number[]> = Object.fromEntries(variants.map(({ v }) => [v.name, []]));
+    const profileRounds: Record<string, number>[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       ingest.push(await load(worker.url, await prepare(`r${r}`)));
       baseline.push(await load(bare.url, await prepare(`b${r}`)));
+      // Rotated each round, so no variant always runs last (furthest from the route's figure).
+      for (let i = 0; i < variants.length; i++) {
+        const { v, w } = variants[(i + r) % variants.length]!;
+        profile[v.name]!.push(await load(w.url, (await prepare(`p${r}${v.name}`)).slice(0, PROFILE_EVENTS)));
+        await settled(w);
+      }
+      if (variants.length > 0) profileRounds.push(parts(baseline[r]!, Object.fromEntries(Object.entries(profile).map(([k, xs]) => [k, xs[r]!]))));
     }
     // The route answers once the event is on the queue; its consumer stores it a little later.
     await worker.drainQueue();
@@ -123,11 +300,18 @@ async function main() {
         ingest_ratio_vs_bare_route: Number((ingestPerS / barePerS).toFixed(3)),
       },
       goals: { ingest_ratio_vs_bare_route: { op: ">=", value: GOAL_RATIO } },
-      details: { rounds: { ingest: ingest.map(Math.round), bare: baseline.map(Math.round) }, events_per_round: EVENTS, concurrency: CONCURRENCY },
+      details: {
+        rounds: { ingest: ingest.map(Math.round), bare: baseline.map(Math.round), ...Object.fromEntries(Object.entries(profile).map(([k, xs]) => [k, xs.map(Math.round)])) },
+        events_per_round: EVENTS,
+        profile_events_per_round: PROFILE_EVENTS,
+        concurrency: CONCURRENCY,
+        ...(profileRounds.length > 0 ? { profile: breakdown(profileRounds) } : {}),
+      },
     });
   } finally {
     await worker.dispose();
     await bare.dispose();
+    for (const { w } of variants) await w.dispose();
   }
 }
 

@@ -86,6 +86,8 @@ export interface StartWorkerOptions {
    * processes any of them, as the deployed and `npm start` workers do.
    */
   queueBatchTimeoutSeconds?: number;
+  /** Another bundle of the worker to run (a bench's variant of it); default: worker/src/index.ts bundled by bundleWorker(). */
+  scriptPath?: string;
 }
 
 export type EntitlementPatch = Partial<Omit<EntitlementState, "userId">>;
@@ -211,7 +213,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     AUDIT_CHECKPOINT_SECRET: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex"),
     ...opts.bindings,
   };
-  const scriptPath = await bundleWorker();
+  const scriptPath = opts.scriptPath ?? (await bundleWorker());
   const assets = assetsConfig();
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -240,7 +242,9 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       unsafeTriggerHandlers: true,
       host: "127.0.0.1",
       port: opts.port ?? 0,
-      ...(opts.verbose ? {} : { log: new NoOpLog() }),
+      // Quiet unless verbose: Miniflare's own log, and the worker's console lines, which workerd
+      // hands over as structured logs that Miniflare would otherwise print into this process.
+      ...(opts.verbose ? {} : { log: new NoOpLog(), handleStructuredLogs: () => {} }),
     }),
   );
   let disposed = false;
