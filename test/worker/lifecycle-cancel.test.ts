@@ -7,8 +7,8 @@
 import { env } from "cloudflare:test";
 import { and, desc, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { requestCancellation, type CancelResult, type OfferView } from "../../worker/src/billing/cancel";
-import type { SubscriptionView } from "../../worker/src/billing/subscription-view";
+import { requestCancellation, type CancelResult, type OfferView } from "../../worker/src/subscriptions/cancel";
+import type { SubscriptionView } from "../../worker/src/subscriptions/subscription-view";
 import { catalog } from "../../worker/src/catalog";
 import { cancellationRequests, retentionOffers, subscriptions } from "../../worker/src/db/schema";
 import { gatedD1 } from "./gated-d1";

@@ -7,9 +7,9 @@
 import { env } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { changeSubscription } from "../../worker/src/billing/change";
-import { previewChange, type ChangePreview } from "../../worker/src/billing/change-preview";
-import type { SubscriptionView } from "../../worker/src/billing/subscription-view";
+import { changeSubscription } from "../../worker/src/subscriptions/change";
+import { previewChange, type ChangePreview } from "../../worker/src/subscriptions/change-preview";
+import type { SubscriptionView } from "../../worker/src/subscriptions/subscription-view";
 import { catalog, type Catalog } from "../../worker/src/catalog";
 import { auditLog, subscriptions } from "../../worker/src/db/schema";
 import { svc, TEST_CALLER } from "./helpers";

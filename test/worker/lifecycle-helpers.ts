@@ -6,7 +6,7 @@
 import { eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { expect } from "vitest";
-import type { SubscriptionView } from "../../worker/src/billing/subscription-view";
+import type { SubscriptionView } from "../../worker/src/subscriptions/subscription-view";
 import { entitlements, subscriptions } from "../../worker/src/db/schema";
 import { call, count, makeKey } from "./helpers";
 import { completeCheckout, db, deliverAll, stripe, testClock } from "./stripe-helpers";

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { InvoicePage } from "../../worker/src/billing/invoice-list";
-import type { SubscriptionView as View } from "../../worker/src/billing/subscription-view";
+import type { InvoicePage } from "../../worker/src/subscriptions/invoice-list";
+import type { SubscriptionView as View } from "../../worker/src/subscriptions/subscription-view";
 import { call, makeKey } from "./helpers";
 import { deliverAll, ensurePrice, stripe, subscriber, testClock } from "./stripe-helpers";
 

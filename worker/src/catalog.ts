@@ -34,7 +34,7 @@ const Tier = z.strictObject({
 });
 
 /**
- * What a subscription change does, per direction (billing/change.ts reads this):
+ * What a subscription change does, per direction (subscriptions/change.ts reads this):
  * - upgrade (to a higher rank): `prorate_now` charges the prorated difference at once;
  *   `prorate_next_invoice` puts it on the next renewal invoice.
  * - downgrade (to a lower rank): `period_end` lets Stripe switch at the renewal through a
@@ -49,7 +49,7 @@ const ChangePolicy = z.strictObject({
   cycle_change: z.enum(["period_end", "now"]),
 });
 
-/** The retention offer a canceling subscriber of a tier is shown first (billing/cancel.ts). */
+/** The retention offer a canceling subscriber of a tier is shown first (subscriptions/cancel.ts). */
 const RetentionOffer = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("downgrade"), to_tier: z.string() }),
   z.strictObject({ kind: z.literal("discount"), percent_off: z.number().gt(0).lte(100), duration_in_months: z.int().positive() }),

@@ -11,11 +11,11 @@
  * every run is recorded in cron_runs (start and end), which /health and the alerts read.
  */
 import { checkpointAuditHead } from "./audit/checkpoint";
-import { dueEvents } from "./billing/events";
-import { processEvent } from "./billing/process";
-import { reconcile } from "./billing/reconcile";
+import { dueEvents } from "./stripe-sync/events";
+import { processEvent } from "./stripe-sync/process";
+import { reconcile } from "./stripe-sync/reconcile";
 import { sendDueEmails } from "./email/sweep";
-import { readResync, resyncChunk } from "./billing/resync";
+import { readResync, resyncChunk } from "./stripe-sync/resync";
 import { dunningTick } from "./dunning/tick";
 import { pruneIdempotencyKeys } from "./idempotency/prune";
 import { pruneEntitlementChanges } from "./entitlements/prune-changes";

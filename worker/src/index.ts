@@ -1,6 +1,6 @@
 import { createApp } from "./app";
-import type { EventMessage } from "./billing/event-message";
-import { consumeEvents } from "./billing/ingest";
+import type { EventMessage } from "./stripe-sync/event-message";
+import { consumeEvents } from "./stripe-sync/ingest";
 import { clockFrom, systemClock } from "./clock";
 import { runCron } from "./cron";
 import type { Env } from "./env";

@@ -7,8 +7,8 @@
  */
 import { auditWriter, type AuditWriter } from "./audit/append";
 import { checkpointKey as makeCheckpointKey, type CheckpointKey } from "./audit/checkpoint-key";
-import type { ReturnUrlPolicy } from "./billing/return-url";
-import { stripeClient, type Stripe } from "./billing/stripe";
+import type { ReturnUrlPolicy } from "./subscriptions/return-url";
+import { stripeClient, type Stripe } from "./stripe-sync/stripe";
 import type { Clock } from "./clock";
 import { getDb, type Db } from "./db/client";
 import type { ClaimsConfig } from "./entitlements/config";

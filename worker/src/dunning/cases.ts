@@ -1,6 +1,6 @@
 /**
  * Opening and closing dunning cases, as statements for the webhook sync's own batch
- * (billing/sync.ts): the failure, the invoice and the case land together or not at all.
+ * (stripe-sync/sync.ts): the failure, the invoice and the case land together or not at all.
  * - A failed payment of an open subscription invoice opens its case (INSERT … ON CONFLICT
  *   (invoice_id) DO NOTHING), anchored at the invoice's first failure; a hard decline enqueues
  *   the "use another card" email at once (key `<case>:hard_decline`).

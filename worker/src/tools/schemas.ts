@@ -1,6 +1,6 @@
 /** Pieces several tools' contracts share, from the catalog and the API's own patterns. */
 import { z } from "zod";
-import { BILLING_CYCLES } from "../billing/cycle";
+import { BILLING_CYCLES } from "../subscriptions/cycle";
 import { catalog } from "../catalog";
 import { USER_ID_PATTERN } from "../entitlements/user-id";
 

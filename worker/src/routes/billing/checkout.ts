@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { startCheckout } from "../../billing/checkout";
-import { BILLING_CYCLES } from "../../billing/cycle";
+import { startCheckout } from "../../subscriptions/checkout";
+import { BILLING_CYCLES } from "../../subscriptions/cycle";
 import { catalog } from "../../catalog";
 import { callerOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";

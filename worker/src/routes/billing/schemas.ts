@@ -10,7 +10,7 @@ export const Email = z
 /** Stripe promotion codes: letters, digits, dashes and underscores. */
 export const PromotionCode = z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, "must be 1-200 of A-Z a-z 0-9 _ -");
 
-/** Where Stripe sends the user back: an http(s) URL on one of the app's origins (billing/return-url.ts checks the origin). */
+/** Where Stripe sends the user back: an http(s) URL on one of the app's origins (subscriptions/return-url.ts checks the origin). */
 export const ReturnUrl = z
   .url({ protocol: /^https?$/ })
   .max(2000)

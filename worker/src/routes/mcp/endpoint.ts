@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import Stripe from "stripe";
-import { catalogPriceIds } from "../../billing/prices";
-import { subscriptionView } from "../../billing/subscription-view";
+import { catalogPriceIds } from "../../subscriptions/prices";
+import { subscriptionView } from "../../subscriptions/subscription-view";
 import { DomainError } from "../../errors";
 import { callerOf } from "../../http/actor";
 import { ApiError } from "../../http/errors";

@@ -11,7 +11,7 @@ import { catalog as defaultCatalog, findTier, type Catalog, type RetentionOfferP
 import { cancellationRequests, retentionOffers, type CANCELLATION_REASONS } from "../db/schema";
 import { DomainError } from "../errors";
 import { managedSubscription, recordChange, type Managed, type ManageDeps } from "./managed";
-import { ms } from "./mirror";
+import { ms } from "../stripe-sync/mirror";
 
 export type CancellationReason = (typeof CANCELLATION_REASONS)[number];
 

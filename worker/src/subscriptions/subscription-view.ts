@@ -14,7 +14,7 @@ import { subscriptions } from "../db/schema";
 import { readEntitlement } from "../entitlements/state";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
-import type { Stripe } from "./stripe";
+import type { Stripe } from "../stripe-sync/stripe";
 
 import { billingCycle, type BillingCycle } from "./cycle";
 import { pendingPhase } from "./pending-change";

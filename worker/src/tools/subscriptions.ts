@@ -1,19 +1,19 @@
 /**
  * create_subscription: a Stripe Checkout session for a tier with the catalog's trial, through
- * billing/checkout.ts's startCheckout (the function behind POST /v1/checkout); or, when the user
+ * subscriptions/checkout.ts's startCheckout (the function behind POST /v1/checkout); or, when the user
  * already has a live subscription, that subscription instead of an error, since an agent asked
  * to "subscribe" a subscriber wants to know what they have.
  */
 import { z } from "zod";
-import { findCustomer, startCheckout } from "../../billing/checkout";
-import { billingCycle, intervalOf } from "../../billing/cycle";
-import { checkReturnUrl } from "../../billing/return-url";
-import { subscriptionView, type SubscriptionView } from "../../billing/subscription-view";
-import { findTier } from "../../catalog";
-import { isDomainError } from "../../errors";
-import type { Services } from "../../services";
-import { BillingCycle, isoSeconds, Tier, UserId } from "../schemas";
-import { defineTool } from "../types";
+import { findCustomer, startCheckout } from "../subscriptions/checkout";
+import { billingCycle, intervalOf } from "../subscriptions/cycle";
+import { checkReturnUrl } from "../subscriptions/return-url";
+import { subscriptionView, type SubscriptionView } from "../subscriptions/subscription-view";
+import { findTier } from "../catalog";
+import { isDomainError } from "../errors";
+import type { Services } from "../services";
+import { BillingCycle, isoSeconds, Tier, UserId } from "./schemas";
+import { defineTool } from "./types";
 
 /** Statuses in which the user has a subscription to show rather than a checkout to start. */
 const LIVE = new Set(["active", "trialing", "past_due", "unpaid", "paused", "incomplete"]);

@@ -13,10 +13,10 @@ import { customers, subscriptions } from "../db/schema";
 import { DomainError, invalidInput } from "../errors";
 import type { Services } from "../services";
 import { intervalOf, type BillingCycle } from "./cycle";
-import { idOf } from "./mirror";
+import { idOf } from "../stripe-sync/mirror";
 import { requirePriceId } from "./prices";
 import { checkReturnUrl } from "./return-url";
-import { Stripe } from "./stripe";
+import { Stripe } from "../stripe-sync/stripe";
 
 /** Statuses in which a user already has a subscription: a second one is refused. */
 const LIVE_STATUSES = ["active", "trialing", "past_due", "unpaid", "paused", "incomplete"] as const;

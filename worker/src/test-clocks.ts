@@ -8,10 +8,10 @@
  * from the answer. A customer without a clock never costs a Stripe call.
  */
 import { inArray, sql, type SQL } from "drizzle-orm";
-import type { Db } from "../db/client";
-import { entitlements, type subscriptions } from "../db/schema";
-import { describeError } from "../log";
-import type { Services } from "../services";
+import type { Db } from "./db/client";
+import { entitlements, type subscriptions } from "./db/schema";
+import { describeError } from "./log";
+import type { Services } from "./services";
 
 export type ClockDeps = Pick<Services, "stripe" | "clock" | "log">;
 

@@ -9,7 +9,7 @@ import type { ChangePlan, Effective } from "./change-plan";
 import { lineOf } from "./invoice-list";
 import { managedSubscription } from "./managed";
 import { chargedNow, planChange, type ChangeInput } from "./change-plan";
-import type { Stripe } from "./stripe";
+import type { Stripe } from "../stripe-sync/stripe";
 
 export interface ChangePreview {
   effective: Effective;

@@ -8,14 +8,14 @@
  */
 import { and, eq, gt, inArray, max } from "drizzle-orm";
 import { z } from "zod";
-import { byId, requeue, storeEvent } from "../../billing/events";
-import { needsProcessing, processEvent } from "../../billing/process";
-import { Stripe } from "../../billing/stripe";
-import { emptyTargets, syncObjects } from "../../billing/sync";
-import { auditLog, stripeEvents } from "../../db/schema";
-import { DomainError, invalidInput } from "../../errors";
-import type { Services } from "../../services";
-import { defineTool, type ToolActor } from "../types";
+import { byId, requeue, storeEvent } from "../stripe-sync/events";
+import { needsProcessing, processEvent } from "../stripe-sync/process";
+import { Stripe } from "../stripe-sync/stripe";
+import { emptyTargets, syncObjects } from "../stripe-sync/sync";
+import { auditLog, stripeEvents } from "../db/schema";
+import { DomainError, invalidInput } from "../errors";
+import type { Services } from "../services";
+import { defineTool, type ToolActor } from "./types";
 
 const EventId = z.string().regex(/^evt_[A-Za-z0-9_]{1,100}$/, "must be a Stripe event id (evt_...)");
 const ObjectId = z.string().regex(/^[a-z]{2,8}_[A-Za-z0-9_]{1,255}$/, "must be a Stripe object id (in_..., sub_..., cus_..., cs_...)");

@@ -1,5 +1,5 @@
 /**
- * Resumes payment collection paused with billing/pause.ts.
+ * Resumes payment collection paused with subscriptions/pause.ts.
  *
  * When the pause ran over a renewal, Stripe voided that renewal's invoice, so the period now
  * running was never paid: resuming as is would give its rest away (Stripe bills again only at
@@ -9,8 +9,8 @@
  */
 import type { Caller } from "../audit/chain";
 import { DomainError } from "../errors";
-import { idOf } from "./mirror";
-import { Stripe } from "./stripe";
+import { idOf } from "../stripe-sync/mirror";
+import { Stripe } from "../stripe-sync/stripe";
 import { managedSubscription, recordChange, type Managed, type ManageDeps } from "./managed";
 import { subscriptionView, type SubscriptionView } from "./subscription-view";
 

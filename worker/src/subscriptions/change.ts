@@ -11,8 +11,8 @@ import { DomainError } from "../errors";
 import { chargedNow, planChange, type ChangeInput, type ChangePlan } from "./change-plan";
 import { previewPlan, prorationDateFor } from "./change-preview";
 import { managedSubscription, recordChange, requirePaidUp, type ManageDeps } from "./managed";
-import { idOf } from "./mirror";
-import { Stripe } from "./stripe";
+import { idOf } from "../stripe-sync/mirror";
+import { Stripe } from "../stripe-sync/stripe";
 import { subscriptionView, type SubscriptionView } from "./subscription-view";
 
 export interface ChangeRequest extends ChangeInput {

@@ -10,10 +10,10 @@ import { DomainError } from "../errors";
 import type { Services } from "../services";
 import { findCustomer } from "./checkout";
 import { billingCycle, intervalOf, type BillingCycle } from "./cycle";
-import { idOf } from "./mirror";
-import type { Stripe } from "./stripe";
+import { idOf } from "../stripe-sync/mirror";
+import type { Stripe } from "../stripe-sync/stripe";
 import { currentSubscription } from "./subscription-view";
-import { emptyTargets, syncObjects, type Extra } from "./sync";
+import { emptyTargets, syncObjects, type Extra } from "../stripe-sync/sync";
 
 export type ManageDeps = Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning">;
 

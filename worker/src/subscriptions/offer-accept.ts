@@ -15,8 +15,8 @@ import { applyPlan } from "./change";
 import { planChange } from "./change-plan";
 import { prorationDate } from "./change-preview";
 import { managedSubscription, recordChange, requirePaidUp, type ManageDeps, type Managed } from "./managed";
-import { idOf } from "./mirror";
-import { Stripe } from "./stripe";
+import { idOf } from "../stripe-sync/mirror";
+import { Stripe } from "../stripe-sync/stripe";
 import { subscriptionView, type SubscriptionView } from "./subscription-view";
 
 /** The coupon behind a discount offer: one per terms, made once (its id says the terms). */

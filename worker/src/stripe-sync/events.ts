@@ -1,7 +1,7 @@
 /**
  * The inbox of Stripe events, stored once each (the id is the key), then processed. A webhook is
  * made durable before we answer Stripe by putting it on the Cloudflare queue, whose consumer
- * writes it here in batches (billing/ingest.ts); reconciliation writes here directly. Processing retries are a cron sweep over due rows rather
+ * writes it here in batches (stripe-sync/ingest.ts); reconciliation writes here directly. Processing retries are a cron sweep over due rows rather
  * than the queue's: once stored, the row is the durable record, so a sweep needs no second
  * system, behaves the same in miniflare and tests, and keeps every retry visible in
  * GET /v1/events.

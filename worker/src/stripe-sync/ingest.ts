@@ -1,6 +1,6 @@
 /**
  * Webhook ingestion. The route verifies a webhook and sends it to the `stripe-events` queue
- * (billing/receive.ts); this consumer, and the route itself when the queue cannot take an
+ * (stripe-sync/receive.ts); this consumer, and the route itself when the queue cannot take an
  * event, go through the one `ingest`: store each event once (INSERT ... ON CONFLICT DO NOTHING,
  * so a duplicate delivery changes nothing), then process the new ones.
  *

@@ -13,7 +13,7 @@ import { entitlementAsRead, guard, rowAsRead, userSubscriptionsAsRead } from "..
 import { closeCaseStatements, openCaseStatements, type InvoiceFacts } from "../dunning/cases";
 import { customers, dunningCases, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
 import { deriveEntitlement, entitlementSummary, readEntitlementVersioned, sameState, upsertEntitlement, type GraceAnchors } from "../entitlements/state";
-import { clockReader } from "./test-clocks";
+import { clockReader } from "../test-clocks";
 import { trialEndingStatements } from "./trial-ending";
 import {
   customerRow,

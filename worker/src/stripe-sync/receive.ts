@@ -38,7 +38,7 @@ export async function receiveWebhook(s: Services, raw: string, signature: string
   const message: EventMessage = { id: event.id, type: event.type, created: event.created, payload: raw, received_at: now };
   if (fitsQueue(message)) {
     try {
-      // Durable once send resolves: the consumer (billing/ingest.ts) stores and processes it.
+      // Durable once send resolves: the consumer (stripe-sync/ingest.ts) stores and processes it.
       await queue.send(message, { contentType: "json" });
       return { duplicate: false };
     } catch (error) {
