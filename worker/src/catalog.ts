@@ -180,6 +180,12 @@ export function findPriceByLookupKey(lookupKey: string, from: Catalog = catalog)
   return undefined;
 }
 
+/** "Federal Job Advisor Local", from the subscription's catalog tier: the plan as emails name it. */
+export function planName(tier: string | null | undefined, from: Catalog = catalog): string {
+  const t = tier ? findTier(tier, from) : undefined;
+  return t ? `Federal Job Advisor ${t.name}` : "Federal Job Advisor";
+}
+
 /** The cheapest (lowest-rank) tier that unlocks a feature: the upgrade a denied user is offered. */
 export function cheapestTierWith(feature: string, from: Catalog = catalog): Tier | undefined {
   return [...from.tiers].sort((a, b) => a.rank - b.rank).find((t) => t.features.includes(feature));

@@ -10,7 +10,7 @@
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { findTier } from "../catalog";
+import { planName } from "../catalog";
 import type { Db } from "../db/client";
 import { customers, dunningCases, paymentAttempts, subscriptions } from "../db/schema";
 import { enqueueEmail, isEmailAddress } from "../email/outbox";
@@ -46,12 +46,6 @@ export interface InvoiceFacts {
 }
 
 type Deps = Pick<Services, "db" | "clock" | "appBaseUrl" | "dunning">;
-
-/** "Federal Job Advisor Local", from the subscription's catalog tier. */
-export function planName(tier: string | null | undefined): string {
-  const t = tier ? findTier(tier) : undefined;
-  return t ? `Federal Job Advisor ${t.name}` : "Federal Job Advisor";
-}
 
 async function contacts(db: Db, customerIds: string[]): Promise<Map<string, { email: string | null; name: string | null }>> {
   if (customerIds.length === 0) return new Map();

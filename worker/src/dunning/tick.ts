@@ -35,7 +35,8 @@ import { Stripe } from "../stripe-sync/stripe";
 import { emptyTargets, syncObjects } from "../stripe-sync/sync";
 import { clockReader, clockTimes } from "../test-clocks";
 import type { Services } from "../services";
-import { planName, tiers } from "./cases";
+import { planName } from "../catalog";
+import { tiers } from "./cases";
 import { firstSlotAfter, isHardDecline, nextStage, retryAt, stageAt, type DunningPolicy, type DunningStage } from "./policy";
 
 export type TickDeps = Pick<Services, "db" | "clock" | "stripe" | "audit" | "appBaseUrl" | "log" | "dunning">;

@@ -10,8 +10,7 @@
  * isolate store nothing more, while a trial extended to a new end gets its own reminder.
  */
 import type { BatchItem } from "drizzle-orm/batch";
-import { findPriceByLookupKey } from "../catalog";
-import { planName } from "../dunning/cases";
+import { findPriceByLookupKey, planName } from "../catalog";
 import { enqueueEmail, isEmailAddress } from "../email/outbox";
 import type { Services } from "../services";
 import { idOf, metadataUserId } from "./mirror";

@@ -4,10 +4,10 @@
  * coupon on the subscription. The offer is marked accepted in the batch that records the change.
  */
 import { and, eq } from "drizzle-orm";
+import { planName } from "../catalog";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Caller } from "../audit/chain";
 import { retentionOffers } from "../db/schema";
-import { planName } from "../dunning/cases";
 import { enqueueEmail, isEmailAddress } from "../email/outbox";
 import { DomainError } from "../errors";
 import { findOffer, type OfferTerms } from "./cancel";
