@@ -693,7 +693,7 @@ describe("reconciliation and resync", () => {
       },
     } as unknown as Stripe;
     const s = svc();
-    const result = await reconcile({ db: s.db, clock: s.clock, audit: s.audit, log: s.log, appBaseUrl: s.appBaseUrl, dunning: s.dunning, stripe: listsRefund });
+    const result = await reconcile({ db: s.db, clock: s.clock, audit: s.audit, log: s.log, appBaseUrl: s.appBaseUrl, dunning: s.dunning, syncFollowers: s.syncFollowers, stripe: listsRefund });
     expect(result).toMatchObject({ listed: 1, stored: 1, complete: true });
     expect(await db().select({ type: stripeEvents.type, source: stripeEvents.source, status: stripeEvents.status }).from(stripeEvents).where(eq(stripeEvents.id, refund.id)).get()).toEqual({
       type: "refund.created",

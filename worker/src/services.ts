@@ -9,12 +9,14 @@ import { auditWriter, type AuditWriter } from "./audit/append";
 import { checkpointKey as makeCheckpointKey, type CheckpointKey } from "./audit/checkpoint-key";
 import type { ReturnUrlPolicy } from "./subscriptions/return-url";
 import { stripeClient, type Stripe } from "./stripe-sync/stripe";
+import type { SyncFollower } from "./stripe-sync/sync";
 import type { Clock } from "./clock";
 import { getDb, type Db } from "./db/client";
 import type { ClaimsConfig } from "./entitlements/config";
 import { loadSigningKeys, type LoadedKeys } from "./entitlements/keys";
 import { emailTransport as makeEmailTransport, type EmailTransport } from "./email/transports";
 import { dunningPolicy as defaultDunningPolicy, withOverrides, type DunningPolicy } from "./dunning/policy";
+import { dunningCasesOfSync } from "./dunning/sync-follower";
 import {
   auditConfig,
   coreConfig,
@@ -58,6 +60,11 @@ export interface Services {
   readonly emailTransport: EmailTransport;
   /** The dunning policy: dunning/policy.ts with this deployment's DUNNING_* overrides. */
   readonly dunning: DunningPolicy;
+  /**
+   * What a sync of the mirror writes for the domains that follow it, in its own batch: the
+   * dunning cases. Named here so stripe-sync/ imports none of them (dunning imports the mirror).
+   */
+  readonly syncFollowers: readonly SyncFollower[];
   /** The alert webhook's URL and secret (ALERT_WEBHOOK_*); config_invalid when the URL has no secret. */
   readonly alerting: MonitoringConfig;
   /** Keeps work running after the response (waitUntil); its failure is logged, never thrown. */
@@ -85,6 +92,7 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
     db,
     log,
     audit: auditWriter(db, clock),
+    syncFollowers: [dunningCasesOfSync],
     get stripe() {
       return (stripe ??= stripeClient(stripeConfig(env)));
     },

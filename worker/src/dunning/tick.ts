@@ -39,7 +39,7 @@ import { planName } from "../catalog";
 import { tiers } from "./cases";
 import { firstSlotAfter, isHardDecline, nextStage, retryAt, stageAt, type DunningPolicy, type DunningStage } from "./policy";
 
-export type TickDeps = Pick<Services, "db" | "clock" | "stripe" | "audit" | "appBaseUrl" | "log" | "dunning">;
+export type TickDeps = Pick<Services, "db" | "clock" | "stripe" | "audit" | "appBaseUrl" | "log" | "dunning" | "syncFollowers">;
 const DAY = 86_400_000;
 type Case = typeof dunningCases.$inferSelect;
 

@@ -13,7 +13,7 @@ import { idOf } from "./mirror";
 import type { Stripe } from "./stripe";
 import { emptyTargets, syncObjects, type AttemptInput, type SyncTargets } from "./sync";
 
-export type ProcessDeps = Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning"> & {
+export type ProcessDeps = Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning" | "syncFollowers"> & {
   /** Test hook: throw from a named stage to simulate a crash there. */
   fault?: (stage: "after_claim" | "before_commit") => void;
 };

@@ -24,7 +24,7 @@ export interface ReconcileResult {
   complete: boolean;
 }
 
-export async function reconcile(deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning">, maxEvents = 2000): Promise<ReconcileResult> {
+export async function reconcile(deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning" | "syncFollowers">, maxEvents = 2000): Promise<ReconcileResult> {
   const row = await deps.db.select().from(syncState).where(eq(syncState.key, KEY)).get();
   // An event's `created` on a test clock is simulated time, which may be far ahead of ours. The
   // checkpoint never passes this run's own time less the overlap, or the next run would list

@@ -16,7 +16,7 @@ export interface ReplayResult {
   failed: number;
 }
 
-type Deps = Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning">;
+type Deps = Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning" | "syncFollowers">;
 
 /** Counts only the events this replay put back. */
 async function processSome(deps: Deps, ids: string[]): Promise<ReplayResult> {

@@ -42,7 +42,7 @@ export async function startResync(db: Db, now: number): Promise<ResyncState> {
 }
 
 /** Runs up to `pages` pages of 100 objects; returns the state after them. */
-export async function resyncChunk(deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning">, pages = 3): Promise<ResyncState | null> {
+export async function resyncChunk(deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning" | "syncFollowers">, pages = 3): Promise<ResyncState | null> {
   const state = await readResync(deps.db);
   if (!state || state.phase === "done") return state;
   const why = { actor: { type: "system" as const, id: "resync" }, cause: "resync", at: deps.clock.now() };
@@ -83,7 +83,10 @@ export async function resyncChunk(deps: Pick<Services, "db" | "stripe" | "clock"
 }
 
 /** One step of a resync, started (or restarted) first when none is in progress. */
-export async function runResync(deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning">, opts: { restart: boolean; pages: number }): Promise<ResyncState> {
+export async function runResync(
+  deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning" | "syncFollowers">,
+  opts: { restart: boolean; pages: number },
+): Promise<ResyncState> {
   const current = await readResync(deps.db);
   if (opts.restart || !current || current.phase === "done") await startResync(deps.db, deps.clock.now());
   return (await resyncChunk(deps, opts.pages))!;

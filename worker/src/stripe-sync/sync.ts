@@ -10,8 +10,7 @@ import type { Clock } from "../clock";
 import type { Db } from "../db/client";
 import type { Services } from "../services";
 import { entitlementAsRead, guard, rowAsRead, userSubscriptionsAsRead } from "../db/guard";
-import { closeCaseStatements, openCaseStatements, type InvoiceFacts } from "../dunning/cases";
-import { customers, dunningCases, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
+import { customers, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
 import { deriveEntitlement, entitlementSummary, readEntitlementVersioned, sameState, upsertEntitlement, type GraceAnchors } from "../entitlements/state";
 import { clockReader } from "../test-clocks";
 import { trialEndingStatements } from "./trial-ending";
@@ -189,7 +188,7 @@ const custSummary = (c: CustomerRow) => ({ user_id: c.userId, deleted: c.deleted
  * event processed) in the same batch, so a crash leaves either all of it or none.
  */
 export async function syncObjects(
-  deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning">,
+  deps: Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning" | "syncFollowers">,
   why: SyncCause,
   targets: SyncTargets,
   extra: Extra = {},
@@ -223,12 +222,31 @@ interface Part {
 
 const part = (): Part => ({ guards: [], statements: [], entries: [] });
 
+export type SyncPart = Part;
+
+/** What one sync wrote, as its followers see it: the objects fetched and the rows derived from them. */
+export interface SyncedBatch {
+  why: SyncCause;
+  fetched: Fetched;
+  /** The subscriptions' rows as this batch writes them. */
+  subs: Map<string, SubscriptionRow>;
+  attempts: AttemptInput[];
+  userByCustomer: Map<string, string | null>;
+}
+
+/**
+ * A domain that derives rows of its own from a sync (dunning cases), written in the sync's batch
+ * so the failure and what follows from it land together or not at all. The services factory
+ * names the followers (services.ts), so the mirror imports none of the domains that follow it.
+ */
+export type SyncFollower = (deps: Pick<Services, "db" | "clock" | "appBaseUrl" | "dunning">, batch: SyncedBatch) => Promise<SyncPart>;
+
 function audited(p: Part, why: SyncCause, action: string, type: string, id: string, before: unknown, after: unknown): void {
   p.entries.push({ actor: why.actor, action, subject: { type, id }, before, after });
 }
 
 /** Reads the rows of `ids` in one query, keyed by id. */
-async function rowsById<T extends typeof customers | typeof subscriptions | typeof invoices>(db: Db, table: T, ids: string[]): Promise<Map<string, T["$inferSelect"]>> {
+export async function rowsById<T extends typeof customers | typeof subscriptions | typeof invoices>(db: Db, table: T, ids: string[]): Promise<Map<string, T["$inferSelect"]>> {
   if (ids.length === 0) return new Map();
   const rows = (await db
     .select()
@@ -523,103 +541,9 @@ async function writeEntitlements(
   return out;
 }
 
-/** Opens the dunning cases of failed payments recorded in this batch and closes those that ended. */
-async function dunningPart(
-  s: Pick<Services, "db" | "clock" | "appBaseUrl" | "dunning">,
-  why: SyncCause,
-  fetched: Fetched,
-  subs: Map<string, SubscriptionRow>,
-  attempts: AttemptInput[],
-  userByCustomer: Map<string, string | null>,
-): Promise<Part> {
-  const out = part();
-  // A customer's clock is Stripe's when this batch fetched it, else the mirror's: the batch of a
-  // failed payment often fetches neither the customer nor the subscription (both fresh), and a
-  // case opened without its clock would wait on real time forever.
-  const failures = attempts.filter((a) => a.outcome === "failed" && typeof a.invoiceId === "string");
-  const storedInvoices = await rowsById(
-    s.db,
-    invoices,
-    [...new Set(failures.map((f) => f.invoiceId))].filter((id) => !fetched.invoices.has(id)),
-  );
-  const wanted = [...fetched.invoices.values()].map(({ inv }) => ({ subscriptionId: invoiceSubscriptionId(inv), customerId: idOf(inv.customer)! })).concat([...storedInvoices.values()]);
-  const storedSubs = await rowsById(s.db, subscriptions, [...new Set(wanted.map((w) => w.subscriptionId).filter((id): id is string => id !== null && !subs.has(id)))]);
-  const storedCustomers = await rowsById(s.db, customers, [...new Set(wanted.map((w) => w.customerId).filter((id) => !fetched.customers.has(id)))]);
-  const clockOf = (customerId: string): string | null => {
-    const c = fetched.customers.get(customerId);
-    if (c) return !("deleted" in c && c.deleted) ? idOf((c as Stripe.Customer).test_clock ?? null) : null;
-    return storedCustomers.get(customerId)?.testClock ?? null;
-  };
-  const subClock = (subId: string | null): string | null => (subId ? ((subs.get(subId) ?? storedSubs.get(subId))?.testClock ?? null) : null);
-  const facts = new Map<string, InvoiceFacts>();
-  for (const { inv } of fetched.invoices.values()) {
-    const subscriptionId = invoiceSubscriptionId(inv);
-    const customerId = idOf(inv.customer)!;
-    facts.set(inv.id, {
-      id: inv.id,
-      subscriptionId,
-      customerId,
-      userId: (subscriptionId ? subs.get(subscriptionId)?.userId : undefined) ?? userByCustomer.get(customerId) ?? null,
-      status: inv.status ?? "draft",
-      amountPaid: inv.amount_paid,
-      currency: inv.currency,
-      testClock: idOf(inv.test_clock ?? null) ?? subClock(subscriptionId) ?? clockOf(customerId),
-      nextPaymentAttempt: inv.next_payment_attempt ? inv.next_payment_attempt * 1000 : null,
-    });
-  }
-  for (const row of storedInvoices.values()) {
-    facts.set(row.id, {
-      id: row.id,
-      subscriptionId: row.subscriptionId,
-      customerId: row.customerId,
-      userId: row.userId,
-      status: row.status,
-      amountPaid: row.amountPaid,
-      currency: row.currency,
-      testClock: subClock(row.subscriptionId) ?? clockOf(row.customerId),
-      nextPaymentAttempt: null,
-    });
-  }
-  const contact = new Map<string, { email: string | null; name: string | null }>();
-  for (const [id, c] of fetched.customers) if (!("deleted" in c && c.deleted)) contact.set(id, { email: (c as Stripe.Customer).email ?? null, name: (c as Stripe.Customer).name ?? null });
-  const tier = new Map([...subs].map(([id, r]) => [id, r.tier] as const));
-  out.statements.push(...(await openCaseStatements(s, failures, (id) => facts.get(id), { contact, tier })));
-  const ended = [...fetched.subscriptions.keys()].filter((id) => ["canceled", "incomplete_expired"].includes(subs.get(id)?.status ?? ""));
-  out.statements.push(
-    ...(await closeCaseStatements(
-      s,
-      [...fetched.invoices.keys()].map((id) => facts.get(id)!),
-      ended,
-      why.at,
-      { contact, tier },
-    )),
-  );
-  // Cases opened before their clock was known (by an older worker, or before the mirror had the
-  // customer) take it as soon as a sync learns it.
-  for (const [id, row] of subs)
-    if (row.testClock !== null)
-      out.statements.push(
-        s.db
-          .update(dunningCases)
-          .set({ testClock: row.testClock })
-          .where(and(eq(dunningCases.subscriptionId, id), isNull(dunningCases.testClock))),
-      );
-  for (const id of fetched.customers.keys()) {
-    const clock = clockOf(id);
-    if (clock !== null)
-      out.statements.push(
-        s.db
-          .update(dunningCases)
-          .set({ testClock: clock })
-          .where(and(eq(dunningCases.customerId, id), isNull(dunningCases.testClock))),
-      );
-  }
-  return out;
-}
-
 /** Writes objects already fetched from Stripe (by id, or by a list during a resync). */
 export async function writeObjects(
-  deps: Pick<Services, "db" | "clock" | "audit" | "appBaseUrl" | "dunning" | "stripe" | "log">,
+  deps: Pick<Services, "db" | "clock" | "audit" | "appBaseUrl" | "dunning" | "syncFollowers" | "stripe" | "log">,
   why: SyncCause,
   fetched: Fetched,
   extra: Extra = {},
@@ -650,9 +574,9 @@ export async function writeObjects(
       // may the user of a failed attempt recorded here, whose invoice and subscription may have
       // been skipped as fresh: the failure can move the grace's anchor back.
       await writeEntitlements(db, why, subs.after, new Set([...subs.formerUsers, ...invs.users, ...(await usersOfAttempts(db, attempts, userByCustomer))]), fetched, attempts, now, nowOn),
-      // Dunning cases open with the failure they record and close with the payment (dunning/cases.ts).
-      await dunningPart(deps, why, fetched, subs.after, attempts, userByCustomer),
     ];
+    // Dunning cases open with the failure they record and close with the payment (dunning/sync-follower.ts).
+    for (const follow of deps.syncFollowers) parts.push(await follow(deps, { why, fetched, subs: subs.after, attempts, userByCustomer }));
     // Guards first: they must see the rows as read, before this batch's own writes.
     const statements = [...parts.flatMap((p) => p.guards), ...parts.flatMap((p) => p.statements)];
     const entries = [...(extra.entries ?? []), ...parts.flatMap((p) => p.entries)];

@@ -15,7 +15,7 @@ import type { Stripe } from "../stripe-sync/stripe";
 import { currentSubscription } from "./subscription-view";
 import { emptyTargets, syncObjects, type Extra } from "../stripe-sync/sync";
 
-export type ManageDeps = Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning">;
+export type ManageDeps = Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning" | "syncFollowers">;
 
 export interface Managed {
   userId: string;

@@ -1,0 +1,3 @@
+export { idOf, invoiceSubscriptionId } from "./mirror";
+export { Stripe } from "./stripe";
+export { rowsById, type SyncFollower, type SyncPart } from "./sync";
