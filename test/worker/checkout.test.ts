@@ -4,7 +4,7 @@ import { startCheckout } from "../../worker/src/subscriptions/checkout";
 import { fixedClock } from "../../worker/src/clock";
 import { isDomainError } from "../../worker/src/errors";
 import type { Logger } from "../../worker/src/log";
-import { services } from "../../worker/src/services";
+import { services } from "../../worker/src/wiring";
 import { call, count, makeKey, TEST_CALLER } from "./helpers";
 import { catalogPriceIds } from "../../worker/src/subscriptions/prices";
 import { completeCheckout, deliver, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";

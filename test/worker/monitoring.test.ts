@@ -20,7 +20,7 @@ import { deliverAlerts, monitorAndAlert, type AlertPayload } from "../../worker/
 import { MONITORING_THRESHOLDS } from "../../worker/src/monitoring/thresholds";
 import { verifyAlertSignature } from "../../worker/src/monitoring/signature";
 import type { HealthResponse } from "../../worker/src/routes/system/health";
-import { services } from "../../worker/src/services";
+import { services } from "../../worker/src/wiring";
 import { failedRenewal } from "./dunning-helpers";
 import { call, makeKey, svc } from "./helpers";
 import { db, eventsFor, subscriber, webhookEvent } from "./stripe-helpers";

@@ -6,8 +6,23 @@
  * signing key still serves /health and says exactly what is missing.
  */
 import { z } from "zod";
-import type { EventMessage } from "./stripe-sync/event-message";
 import { DomainError } from "./errors";
+
+/**
+ * What the webhook route puts on the `stripe-events` queue: the verified event, as received
+ * (stripe-sync/receive.ts sends it, stripe-sync/ingest.ts consumes it). Declared with the queue's
+ * binding, so the environment names no folder.
+ */
+export interface EventMessage {
+  id: string;
+  type: string;
+  /** Stripe's `created` (seconds). */
+  created: number;
+  /** The exact request body the signature covered. */
+  payload: string;
+  /** When the webhook reached us (ms). */
+  received_at: number;
+}
 
 const nonEmpty = z.string().trim().min(1);
 const binding = <T>(what: string, has: string) => z.custom<T>((v) => typeof v === "object" && v !== null && has in v, `${what} is missing`);

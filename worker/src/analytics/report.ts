@@ -1,7 +1,7 @@
 /** The revenue report: current figures, and one row per month, quarter or year of the range. */
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { dunningReport } from "../dunning/report";
+import { dunningReport } from "../dunning";
 import { invalidInput } from "../errors";
 import { DEFAULT_GROSS_MARGIN, DEFINITIONS } from "./definitions";
 import { monthLabel, monthStart, parseRange, periodLabel, type MonthIndex } from "./months";

@@ -1,6 +1,6 @@
 /** Marketing spend per month, entered by an admin, for CAC. */
 import { and, eq, sql } from "drizzle-orm";
-import type { Caller } from "../audit/chain";
+import type { Caller } from "../audit";
 import { marketingSpend } from "../db/schema";
 import { invalidInput } from "../errors";
 import type { Services } from "../services";

@@ -1,6 +1,6 @@
 /** API key lifecycle: create, list, rotate, revoke, authenticate. Every change is audited. */
 import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
-import type { Caller } from "../audit/chain";
+import type { Caller } from "../audit";
 import { apiKeys, type Role } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";

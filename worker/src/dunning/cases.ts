@@ -13,7 +13,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { planName } from "../catalog";
 import type { Db } from "../db/client";
 import { customers, dunningCases, paymentAttempts, subscriptions } from "../db/schema";
-import { enqueueEmail, isEmailAddress } from "../email/outbox";
+import { enqueueEmail, isEmailAddress } from "../email";
 import type { Services } from "../services";
 import { isHardDecline, nextStage, retryAt, stageAt, type DunningPolicy } from "./policy";
 

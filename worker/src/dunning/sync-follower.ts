@@ -5,12 +5,14 @@
  */
 import { and, eq, isNull } from "drizzle-orm";
 import { customers, dunningCases, invoices, subscriptions } from "../db/schema";
-import { idOf, invoiceSubscriptionId, rowsById, type Stripe, type SyncFollower, type SyncPart } from "../stripe-sync";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { SyncFollower } from "../services";
+import { idOf, invoiceSubscriptionId, rowsById, type Stripe } from "../stripe-sync";
 import { closeCaseStatements, openCaseStatements, type InvoiceFacts } from "./cases";
 
 /** Opens the dunning cases of failed payments recorded in this batch and closes those that ended. */
-export const dunningCasesOfSync: SyncFollower = async (s, { why, fetched, subs, attempts, userByCustomer }) => {
-  const out: SyncPart = { guards: [], statements: [], entries: [] };
+export const dunningCasesOfSync: SyncFollower = async (s, { at, fetched, subs, attempts, userByCustomer }) => {
+  const out: { statements: BatchItem<"sqlite">[] } = { statements: [] };
   // A customer's clock is Stripe's when this batch fetched it, else the mirror's: the batch of a
   // failed payment often fetches neither the customer nor the subscription (both fresh), and a
   // case opened without its clock would wait on real time forever.
@@ -68,7 +70,7 @@ export const dunningCasesOfSync: SyncFollower = async (s, { why, fetched, subs, 
       s,
       [...fetched.invoices.keys()].map((id) => facts.get(id)!),
       ended,
-      why.at,
+      at,
       { contact, tier },
     )),
   );
@@ -92,5 +94,5 @@ export const dunningCasesOfSync: SyncFollower = async (s, { why, fetched, subs, 
           .where(and(eq(dunningCases.customerId, id), isNull(dunningCases.testClock))),
       );
   }
-  return out;
+  return out.statements;
 };

@@ -24,15 +24,13 @@
  */
 import { and, eq, inArray, isNotNull, isNull, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { AuditEntry } from "../audit/chain";
+import type { AuditEntry } from "../audit";
 import { guard, isStaleRead } from "../db/guard";
 import { customers, dunningCases, dunningSteps } from "../db/schema";
-import { enqueueEmail, isEmailAddress } from "../email/outbox";
-import type { EmailInput } from "../email/templates";
+import { enqueueEmail, isEmailAddress, type EmailInput } from "../email";
 import { describeError } from "../log";
-import { suspensionOf } from "../entitlements/suspend";
-import { Stripe } from "../stripe-sync/stripe";
-import { emptyTargets, syncObjects } from "../stripe-sync/sync";
+import { suspensionOf } from "../entitlements";
+import { Stripe, emptyTargets, syncObjects } from "../stripe-sync";
 import { clockReader, clockTimes } from "../test-clocks";
 import type { Services } from "../services";
 import { planName } from "../catalog";

@@ -4,7 +4,7 @@
  * so there is one rule for "what may this user use now".
  */
 import { eq, sql } from "drizzle-orm";
-import type { Caller } from "../audit/chain";
+import type { Caller } from "../audit";
 import { findTier, type Catalog, catalog as defaultCatalog } from "../catalog";
 import type { Db } from "../db/client";
 import { entitlementAsRead, guard } from "../db/guard";

@@ -6,7 +6,7 @@
 import { and, eq, isNotNull, lte } from "drizzle-orm";
 import { clockTimes, entitlementClock, nowOfRow, onKnownTime } from "../test-clocks";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { Actor, AuditEntry } from "../audit/chain";
+import type { Actor, AuditEntry } from "../audit";
 import type { Db } from "../db/client";
 import { entitlementAsRead, guard } from "../db/guard";
 import { entitlements } from "../db/schema";

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { Caller } from "../audit/chain";
+import type { Caller } from "../audit";
 import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
 

@@ -1,4 +1,4 @@
-import type { Principal } from "../auth/api-keys";
+import type { Principal } from "../auth";
 import type { Env } from "../env";
 import type { Services } from "../services";
 

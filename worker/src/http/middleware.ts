@@ -1,6 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { authenticate } from "../auth/api-keys";
-import { KEYLESS, roleHas, type Permission } from "../auth/permissions";
+import { authenticate, KEYLESS, roleHas, type Permission } from "../auth";
 import type { Env } from "../env";
 import { isDomainError } from "../errors";
 import type { AppEnv } from "./context";

@@ -21,13 +21,12 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
 import { z } from "zod";
-import type { Caller } from "../audit/chain";
-import type { Principal } from "../auth/api-keys";
-import { roleHas } from "../auth/permissions";
-import { USER_ID_PATTERN } from "../entitlements/user-id";
+import type { Caller } from "../audit";
+import { type Principal, roleHas } from "../auth";
+import { USER_ID_PATTERN } from "../entitlements";
 import { invalidInput } from "../errors";
 import type { Services } from "../services";
-import type { Tool as AgentTool } from "../tools/registry";
+import type { Tool as AgentTool } from "../tools";
 
 /**
  * A refusal of the caller's role. JSON-RPC leaves -32000 to -32099 to the server; the SDK uses

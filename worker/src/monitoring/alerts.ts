@@ -7,7 +7,7 @@
  * never outlasts its timeout, and nothing here fails the cron's other jobs.
  */
 import { and, asc, eq, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
-import { verifyAuditChain } from "../audit/verify";
+import { verifyAuditChain } from "../audit";
 import { cronRuns, monitoringAlerts, stripeEvents } from "../db/schema";
 import { describeError } from "../log";
 import type { Services } from "../services";

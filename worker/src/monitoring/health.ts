@@ -4,7 +4,7 @@
  * error text (a D1 or Stripe message can name tables, accounts or customers), no amounts.
  */
 import { checkDatabase } from "../db/health";
-import { dunningWarnings } from "../dunning/health";
+import { dunningWarnings } from "../dunning";
 import type { Services } from "../services";
 import { dunningBacklog, emailBacklog, parkedEvents, webhookLag, type DunningBacklog, type EmailBacklog } from "./backlogs";
 import { cronStatuses } from "./crons";

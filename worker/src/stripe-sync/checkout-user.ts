@@ -9,7 +9,7 @@
  * client_reference_id) is acted on. A valid signature proves the sender holds the webhook
  * secret, not that Stripe made the session the payload describes.
  */
-import { userIdFrom } from "../entitlements/user-id";
+import { userIdFrom } from "../entitlements";
 import type { Services } from "../services";
 import { idOf } from "./mirror";
 import { Stripe } from "./stripe";

@@ -1,3 +1,11 @@
-export { idOf, invoiceSubscriptionId } from "./mirror";
-export { Stripe } from "./stripe";
-export { rowsById, type SyncFollower, type SyncPart } from "./sync";
+export type { SyncedBatch } from "./batch";
+export { byId, dueEvents, listEvents, requeue, storeEvent } from "./events";
+export { consumeEvents } from "./ingest";
+export { idOf, invoiceSubscriptionId, ms } from "./mirror";
+export { needsProcessing, processEvent } from "./process";
+export { receiveWebhook } from "./receive";
+export { reconcile } from "./reconcile";
+export { REPLAY_NOW, replayEvent, replayRange } from "./replay";
+export { readResync, resyncChunk, runResync } from "./resync";
+export { Stripe, stripeClient } from "./stripe";
+export { emptyTargets, type Extra, rowsById, syncObjects } from "./sync";

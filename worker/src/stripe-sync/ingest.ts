@@ -20,7 +20,7 @@
  */
 import { describeError } from "../log";
 import type { Services } from "../services";
-import type { EventMessage } from "./event-message";
+import type { EventMessage } from "../env";
 import { storeEvent, storeEvents, type IncomingEvent } from "./events";
 import { needsProcessing, processEvent } from "./process";
 import type { Stripe } from "./stripe";
@@ -109,14 +109,31 @@ export interface ConsumeResult {
   processed: string[];
 }
 
+/**
+ * What the consumer reads of the runtime's queue batch (Cloudflare's `MessageBatch`), spelled out
+ * so that code type-checked outside the worker runtime's types (Node scripts, the e2e harness) can
+ * import stripe-sync/ too.
+ */
+export interface EventBatch {
+  readonly queue: string;
+  readonly messages: readonly QueuedEvent[];
+}
+
+export interface QueuedEvent {
+  readonly body: EventMessage;
+  readonly attempts: number;
+  ack(): void;
+  retry(options?: { delaySeconds?: number }): void;
+}
+
 /** The queue consumer of `stripe-events` and of its dead letter queue. */
-export async function consumeEvents(s: Services, batch: MessageBatch<EventMessage>): Promise<ConsumeResult> {
+export async function consumeEvents(s: Services, batch: EventBatch): Promise<ConsumeResult> {
   const dlq = batch.queue === EVENTS_DLQ;
   const log = s.log.with({ queue: batch.queue });
   // Everything that reaches the dead letter queue is an error worth a person's look.
   const level = (l: "warn" | "error") => (dlq ? "error" : l);
   const result: ConsumeResult = { stored: 0, duplicates: 0, retried: 0, processed: [] };
-  const retry = (msg: Message<EventMessage>, why: string) => {
+  const retry = (msg: QueuedEvent, why: string) => {
     result.retried++;
     if (dlq && msg.attempts >= DLQ_MAX_ATTEMPTS) {
       // The queue drops it after this: say so loudly, with what reconciliation needs to refetch it.
@@ -133,7 +150,7 @@ export async function consumeEvents(s: Services, batch: MessageBatch<EventMessag
     msg.retry({ delaySeconds: dlq ? DLQ_RETRY_DELAY_S : retryDelaySeconds(msg.attempts) });
   };
 
-  const items: { msg: Message<EventMessage>; event: IncomingEvent }[] = [];
+  const items: { msg: QueuedEvent; event: IncomingEvent }[] = [];
   for (const msg of batch.messages) {
     const event = msg.body && typeof msg.body === "object" ? parse(msg.body) : undefined;
     if (!event) retry(msg, "not a webhook event message");

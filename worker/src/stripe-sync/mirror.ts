@@ -3,7 +3,7 @@
  * stays integer minor units, and MRR is normalised to a month with integer arithmetic.
  */
 import { findPriceByLookupKey } from "../catalog";
-import { isUserId } from "../entitlements/user-id";
+import { isUserId } from "../entitlements";
 import { INVOICE_STATUSES, SUBSCRIPTION_STATUSES, type customers, type invoices, type subscriptions } from "../db/schema";
 import type { Stripe } from "./stripe";
 

@@ -7,7 +7,7 @@ import { DomainError } from "../errors";
 import { describeError } from "../log";
 import type { Services } from "../services";
 import { malformedEventFields } from "./event-types";
-import type { EventMessage } from "./event-message";
+import type { EventMessage } from "../env";
 import { incoming, ingest, processNew } from "./ingest";
 import { verifyWebhook } from "./verify-webhook";
 

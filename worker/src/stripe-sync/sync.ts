@@ -5,13 +5,13 @@
  */
 import { and, eq, inArray, isNull, lt, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { Actor, AuditEntry } from "../audit/chain";
+import type { Actor, AuditEntry } from "../audit";
 import type { Clock } from "../clock";
 import type { Db } from "../db/client";
 import type { Services } from "../services";
 import { entitlementAsRead, guard, rowAsRead, userSubscriptionsAsRead } from "../db/guard";
 import { customers, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
-import { deriveEntitlement, entitlementSummary, readEntitlementVersioned, sameState, upsertEntitlement, type GraceAnchors } from "../entitlements/state";
+import { deriveEntitlement, entitlementSummary, readEntitlementVersioned, sameState, upsertEntitlement, type GraceAnchors } from "../entitlements";
 import { clockReader } from "../test-clocks";
 import { trialEndingStatements } from "./trial-ending";
 import {
@@ -29,7 +29,10 @@ import {
   type InvoiceRow,
   type SubscriptionRow,
 } from "./mirror";
+import type { AttemptInput, Fetched } from "./batch";
 import type { Stripe } from "./stripe";
+
+export type { AttemptInput, Fetched } from "./batch";
 
 export interface SyncTargets {
   customers: Set<string>;
@@ -38,19 +41,6 @@ export interface SyncTargets {
 }
 
 export const emptyTargets = (): SyncTargets => ({ customers: new Set(), subscriptions: new Set(), invoices: new Set() });
-
-export interface AttemptInput {
-  id: string;
-  invoiceId: string;
-  customerId: string;
-  at: number;
-  outcome: "succeeded" | "failed";
-  amount: number;
-  currency: string;
-  attempt: number;
-  declineCode: string | null;
-  failureCode: string | null;
-}
 
 /** Why the mirror is being written: recorded on audit and history rows. */
 export interface SyncCause {
@@ -64,15 +54,6 @@ export interface SyncCause {
    * already saw a state at least as new as whatever made us look.
    */
   freshSince?: number;
-}
-
-export interface Fetched {
-  customers: Map<string, Stripe.Customer | { id: string; deleted: true }>;
-  subscriptions: Map<string, { sub: Stripe.Subscription; coupon: CouponTerms | null; syncedAt: number }>;
-  invoices: Map<string, { inv: Stripe.Invoice; syncedAt: number }>;
-  syncedAt: Map<string, number>;
-  /** Draft invoices Stripe no longer has (deleted): removed from the mirror. */
-  deletedInvoices: Set<string>;
 }
 
 export async function subscriptionCoupon(stripe: Stripe, clock: Clock, sub: Stripe.Subscription, cache: Map<string, CouponTerms>): Promise<CouponTerms | null> {
@@ -221,25 +202,6 @@ interface Part {
 }
 
 const part = (): Part => ({ guards: [], statements: [], entries: [] });
-
-export type SyncPart = Part;
-
-/** What one sync wrote, as its followers see it: the objects fetched and the rows derived from them. */
-export interface SyncedBatch {
-  why: SyncCause;
-  fetched: Fetched;
-  /** The subscriptions' rows as this batch writes them. */
-  subs: Map<string, SubscriptionRow>;
-  attempts: AttemptInput[];
-  userByCustomer: Map<string, string | null>;
-}
-
-/**
- * A domain that derives rows of its own from a sync (dunning cases), written in the sync's batch
- * so the failure and what follows from it land together or not at all. The services factory
- * names the followers (services.ts), so the mirror imports none of the domains that follow it.
- */
-export type SyncFollower = (deps: Pick<Services, "db" | "clock" | "appBaseUrl" | "dunning">, batch: SyncedBatch) => Promise<SyncPart>;
 
 function audited(p: Part, why: SyncCause, action: string, type: string, id: string, before: unknown, after: unknown): void {
   p.entries.push({ actor: why.actor, action, subject: { type, id }, before, after });
@@ -576,7 +538,7 @@ export async function writeObjects(
       await writeEntitlements(db, why, subs.after, new Set([...subs.formerUsers, ...invs.users, ...(await usersOfAttempts(db, attempts, userByCustomer))]), fetched, attempts, now, nowOn),
     ];
     // Dunning cases open with the failure they record and close with the payment (dunning/sync-follower.ts).
-    for (const follow of deps.syncFollowers) parts.push(await follow(deps, { why, fetched, subs: subs.after, attempts, userByCustomer }));
+    for (const follow of deps.syncFollowers) parts.push({ guards: [], statements: await follow(deps, { at: why.at, fetched, subs: subs.after, attempts, userByCustomer }), entries: [] });
     // Guards first: they must see the rows as read, before this batch's own writes.
     const statements = [...parts.flatMap((p) => p.guards), ...parts.flatMap((p) => p.statements)];
     const entries = [...(extra.entries ?? []), ...parts.flatMap((p) => p.entries)];

@@ -11,7 +11,7 @@
  */
 import type { BatchItem } from "drizzle-orm/batch";
 import { findPriceByLookupKey, planName } from "../catalog";
-import { enqueueEmail, isEmailAddress } from "../email/outbox";
+import { enqueueEmail, isEmailAddress } from "../email";
 import type { Services } from "../services";
 import { idOf, metadataUserId } from "./mirror";
 import { Stripe } from "./stripe";

@@ -6,12 +6,12 @@
  * request is stored with its reason and feedback for churn analysis.
  */
 import { and, eq } from "drizzle-orm";
-import type { Caller } from "../audit/chain";
+import type { Caller } from "../audit";
 import { catalog as defaultCatalog, findTier, type Catalog, type RetentionOfferPolicy, type Tier } from "../catalog";
 import { cancellationRequests, retentionOffers, type CANCELLATION_REASONS } from "../db/schema";
 import { DomainError } from "../errors";
 import { managedSubscription, recordChange, type Managed, type ManageDeps } from "./managed";
-import { ms } from "../stripe-sync/mirror";
+import { ms } from "../stripe-sync";
 
 export type CancellationReason = (typeof CANCELLATION_REASONS)[number];
 

@@ -10,7 +10,7 @@ import type { BillingCycle } from "./cycle";
 import { requireRenewing, targetPrice, type Managed } from "./managed";
 import { pendingPhase } from "./pending-change";
 import { requirePriceId } from "./prices";
-import type { Stripe } from "../stripe-sync/stripe";
+import type { Stripe } from "../stripe-sync";
 
 /** `revert`: back to the current plan while a change is scheduled; the scheduled change is dropped. */
 export type Direction = "upgrade" | "downgrade" | "cycle_change" | "revert";

@@ -5,11 +5,10 @@
 import { catalog as defaultCatalog, type Catalog } from "../catalog";
 import { invalidInput } from "../errors";
 import type { Services } from "../services";
-import type { ChangePlan, Effective } from "./change-plan";
+import { type ChangePlan, type Effective, chargedNow, planChange, type ChangeInput } from "./change-plan";
 import { lineOf } from "./invoice-list";
 import { managedSubscription } from "./managed";
-import { chargedNow, planChange, type ChangeInput } from "./change-plan";
-import type { Stripe } from "../stripe-sync/stripe";
+import type { Stripe } from "../stripe-sync";
 
 export interface ChangePreview {
   effective: Effective;

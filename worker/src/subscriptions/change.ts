@@ -5,14 +5,13 @@
  * mirror, the entitlement and the audit row are written in one batch once Stripe has changed.
  */
 import type { BatchItem } from "drizzle-orm/batch";
-import type { Caller } from "../audit/chain";
+import type { Caller } from "../audit";
 import { catalog as defaultCatalog, type Catalog } from "../catalog";
 import { DomainError } from "../errors";
 import { chargedNow, planChange, type ChangeInput, type ChangePlan } from "./change-plan";
 import { previewPlan, prorationDateFor } from "./change-preview";
 import { managedSubscription, recordChange, requirePaidUp, type ManageDeps } from "./managed";
-import { idOf } from "../stripe-sync/mirror";
-import { Stripe } from "../stripe-sync/stripe";
+import { idOf, Stripe } from "../stripe-sync";
 import { subscriptionView, type SubscriptionView } from "./subscription-view";
 
 export interface ChangeRequest extends ChangeInput {

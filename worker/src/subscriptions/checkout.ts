@@ -6,17 +6,16 @@
  * follows from the webhooks).
  */
 import { and, eq } from "drizzle-orm";
-import type { Caller } from "../audit/chain";
+import type { Caller } from "../audit";
 import { sha256Hex } from "../crypto";
 import { catalog as defaultCatalog, findTier, type Catalog } from "../catalog";
 import { customers, subscriptions } from "../db/schema";
 import { DomainError, invalidInput } from "../errors";
 import type { Services } from "../services";
 import { intervalOf, type BillingCycle } from "./cycle";
-import { idOf } from "../stripe-sync/mirror";
+import { idOf, Stripe } from "../stripe-sync";
 import { requirePriceId } from "./prices";
 import { checkReturnUrl } from "./return-url";
-import { Stripe } from "../stripe-sync/stripe";
 
 /** Statuses in which a user already has a subscription: a second one is refused. */
 const LIVE_STATUSES = ["active", "trialing", "past_due", "unpaid", "paused", "incomplete"] as const;

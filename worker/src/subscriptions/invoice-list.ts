@@ -8,7 +8,7 @@ import type { Db } from "../db/client";
 import { invoices } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
-import type { Stripe } from "../stripe-sync/stripe";
+import type { Stripe } from "../stripe-sync";
 
 export interface InvoiceLine {
   description: string | null;

@@ -4,16 +4,14 @@
  * the sync that records the result — mirror rows, entitlement and the request's audit entry in
  * one D1 batch, so the change and the access it gives land together.
  */
-import type { AuditEntry, Caller } from "../audit/chain";
+import type { AuditEntry, Caller } from "../audit";
 import { findPriceByLookupKey, type Price, type Tier } from "../catalog";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
 import { findCustomer } from "./checkout";
 import { billingCycle, intervalOf, type BillingCycle } from "./cycle";
-import { idOf } from "../stripe-sync/mirror";
-import type { Stripe } from "../stripe-sync/stripe";
+import { idOf, type Stripe, emptyTargets, syncObjects, type Extra } from "../stripe-sync";
 import { currentSubscription } from "./subscription-view";
-import { emptyTargets, syncObjects, type Extra } from "../stripe-sync/sync";
 
 export type ManageDeps = Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning" | "syncFollowers">;
 

@@ -6,17 +6,16 @@
 import { and, eq } from "drizzle-orm";
 import { planName } from "../catalog";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { Caller } from "../audit/chain";
+import type { Caller } from "../audit";
 import { retentionOffers } from "../db/schema";
-import { enqueueEmail, isEmailAddress } from "../email/outbox";
+import { enqueueEmail, isEmailAddress } from "../email";
 import { DomainError } from "../errors";
 import { findOffer, type OfferTerms } from "./cancel";
 import { applyPlan } from "./change";
 import { planChange } from "./change-plan";
 import { prorationDate } from "./change-preview";
 import { managedSubscription, recordChange, requirePaidUp, type ManageDeps, type Managed } from "./managed";
-import { idOf } from "../stripe-sync/mirror";
-import { Stripe } from "../stripe-sync/stripe";
+import { idOf, Stripe } from "../stripe-sync";
 import { subscriptionView, type SubscriptionView } from "./subscription-view";
 
 /** The coupon behind a discount offer: one per terms, made once (its id says the terms). */

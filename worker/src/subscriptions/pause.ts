@@ -4,7 +4,7 @@
  * access meanwhile is the catalog's `paused_keeps_access` (default: no). A pause can end by
  * itself at `resume_at`.
  */
-import type { Caller } from "../audit/chain";
+import type { Caller } from "../audit";
 import { DomainError } from "../errors";
 import { managedSubscription, recordChange, requirePaidUp, type ManageDeps } from "./managed";
 import { subscriptionView, type SubscriptionView } from "./subscription-view";

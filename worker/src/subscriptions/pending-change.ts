@@ -3,7 +3,7 @@
  * price it moves to. Read by the billing view (`pending_change`) and by plan changes (to replace
  * or drop it).
  */
-import type { Stripe } from "../stripe-sync/stripe";
+import type { Stripe } from "../stripe-sync";
 
 export interface PendingPhase {
   scheduleId: string;

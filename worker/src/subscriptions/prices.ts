@@ -9,7 +9,7 @@ import { catalog as defaultCatalog, type Catalog } from "../catalog";
 import { DomainError, isDomainError } from "../errors";
 import { describeError } from "../log";
 import type { Services } from "../services";
-import type { Stripe } from "../stripe-sync/stripe";
+import type { Stripe } from "../stripe-sync";
 
 const MISS_TTL_MS = 60_000;
 

@@ -2,7 +2,7 @@
  * Undoes a pending cancellation before the period ends: the subscription renews as before.
  * An ended subscription cannot come back (Stripe cannot revive it): the user starts a new one.
  */
-import type { Caller } from "../audit/chain";
+import type { Caller } from "../audit";
 import { DomainError } from "../errors";
 import { managedSubscription, recordChange, requirePaidUp, type ManageDeps } from "./managed";
 import { subscriptionView, type SubscriptionView } from "./subscription-view";

@@ -7,10 +7,9 @@
  * once, and a declined card leaves the subscription paused (402). A pause that ended within a
  * paid period just resumes.
  */
-import type { Caller } from "../audit/chain";
+import type { Caller } from "../audit";
 import { DomainError } from "../errors";
-import { idOf } from "../stripe-sync/mirror";
-import { Stripe } from "../stripe-sync/stripe";
+import { idOf, Stripe } from "../stripe-sync";
 import { managedSubscription, recordChange, type Managed, type ManageDeps } from "./managed";
 import { subscriptionView, type SubscriptionView } from "./subscription-view";
 

@@ -11,10 +11,10 @@ import { and, desc, eq, ne } from "drizzle-orm";
 import { findPriceByLookupKey } from "../catalog";
 import type { Db } from "../db/client";
 import { subscriptions } from "../db/schema";
-import { readEntitlement } from "../entitlements/state";
+import { readEntitlement } from "../entitlements";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
-import type { Stripe } from "../stripe-sync/stripe";
+import type { Stripe } from "../stripe-sync";
 
 import { billingCycle, type BillingCycle } from "./cycle";
 import { pendingPhase } from "./pending-change";

@@ -10,11 +10,9 @@
  */
 import { and, asc, desc, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
-import { Stripe } from "../stripe-sync/stripe";
+import { Stripe } from "../stripe-sync";
 import { dunningCases, dunningSteps } from "../db/schema";
-import { caseIdOf } from "../dunning/cases";
-import { nextStage, stageAt, type DunningStage } from "../dunning/policy";
-import { dunningTickCases } from "../dunning/tick";
+import { caseIdOf, nextStage, stageAt, type DunningStage, dunningTickCases } from "../dunning";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
 import { findEvent, runEvent } from "./stripe-sync";

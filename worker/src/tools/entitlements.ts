@@ -7,8 +7,7 @@
  */
 import { z } from "zod";
 import { findTier } from "../catalog";
-import { currentEntitlement } from "../entitlements/access";
-import { can } from "../entitlements/decide";
+import { currentEntitlement, can } from "../entitlements";
 import { ENTITLEMENT_STATUSES } from "../db/schema";
 import { Feature, isoSeconds, Tier, UserId } from "./schemas";
 import { defineTool } from "./types";

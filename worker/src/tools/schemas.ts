@@ -1,8 +1,8 @@
 /** Pieces several tools' contracts share, from the catalog and the API's own patterns. */
 import { z } from "zod";
-import { BILLING_CYCLES } from "../subscriptions/cycle";
+import { BILLING_CYCLES } from "../subscriptions";
 import { catalog } from "../catalog";
-import { USER_ID_PATTERN } from "../entitlements/user-id";
+import { USER_ID_PATTERN } from "../entitlements";
 
 export const TIER_KEYS = catalog.tiers.map((t) => t.key) as [string, ...string[]];
 export const FEATURE_KEYS = catalog.features.map((f) => f.key) as [string, ...string[]];

@@ -8,10 +8,7 @@
  */
 import { and, eq, gt, inArray, max } from "drizzle-orm";
 import { z } from "zod";
-import { byId, requeue, storeEvent } from "../stripe-sync/events";
-import { needsProcessing, processEvent } from "../stripe-sync/process";
-import { Stripe } from "../stripe-sync/stripe";
-import { emptyTargets, syncObjects } from "../stripe-sync/sync";
+import { byId, requeue, storeEvent, needsProcessing, processEvent, Stripe, emptyTargets, syncObjects } from "../stripe-sync";
 import { auditLog, stripeEvents } from "../db/schema";
 import { DomainError, invalidInput } from "../errors";
 import type { Services } from "../services";

@@ -5,10 +5,7 @@
  * to "subscribe" a subscriber wants to know what they have.
  */
 import { z } from "zod";
-import { findCustomer, startCheckout } from "../subscriptions/checkout";
-import { billingCycle, intervalOf } from "../subscriptions/cycle";
-import { checkReturnUrl } from "../subscriptions/return-url";
-import { subscriptionView, type SubscriptionView } from "../subscriptions/subscription-view";
+import { findCustomer, startCheckout, billingCycle, intervalOf, checkReturnUrl, subscriptionView, type SubscriptionView } from "../subscriptions";
 import { findTier } from "../catalog";
 import { isDomainError } from "../errors";
 import type { Services } from "../services";

@@ -5,8 +5,8 @@
  * so a tool cannot behave differently depending on how an agent reaches it.
  */
 import { z } from "zod";
-import type { Caller } from "../audit/chain";
-import { roleHas, type Permission } from "../auth/permissions";
+import type { Caller } from "../audit";
+import { roleHas, type Permission } from "../auth";
 import type { Role } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";

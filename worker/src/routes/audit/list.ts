@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { listAudit } from "../../audit/query";
+import { listAudit } from "../../audit";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, Timestamp } from "../../http/schemas";
 

@@ -1,6 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { verifyAuditChain } from "../../audit/verify";
-import { BREAK_REASONS } from "../../audit/walk";
+import { verifyAuditChain, BREAK_REASONS } from "../../audit";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, Timestamp } from "../../http/schemas";
 

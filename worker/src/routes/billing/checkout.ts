@@ -1,6 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { startCheckout } from "../../subscriptions/checkout";
-import { BILLING_CYCLES } from "../../subscriptions/cycle";
+import { startCheckout, BILLING_CYCLES } from "../../subscriptions";
 import { catalog } from "../../catalog";
 import { callerOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";

@@ -1,7 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { CONTROLS } from "../../compliance/controls";
-import { reportMarkdown } from "../../compliance/markdown";
-import { complianceReport, EVIDENCE_IDS } from "../../compliance/report";
+import { CONTROLS, reportMarkdown, complianceReport, EVIDENCE_IDS } from "../../compliance";
 import { guard, handle } from "../../http/route";
 import { keyedErrors, Timestamp } from "../../http/schemas";
 

@@ -1,9 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { churnRisk, cohortReport, revenueReport, targetProgress } from "../../analytics";
-import { listAudit } from "../../audit/query";
-import { roleHas, type Permission } from "../../auth/permissions";
-import { DUNNING_STAGES } from "../../dunning/policy";
-import { dunningReport } from "../../dunning/report";
+import { listAudit } from "../../audit";
+import { roleHas, type Permission } from "../../auth";
+import { DUNNING_STAGES, dunningReport } from "../../dunning";
 import { isDomainError } from "../../errors";
 import { handle } from "../../http/route";
 import * as session from "../../http/session";

@@ -1,6 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { DUNNING_STAGES } from "../../dunning/policy";
-import { dunningReport } from "../../dunning/report";
+import { DUNNING_STAGES, dunningReport } from "../../dunning";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, Timestamp } from "../../http/schemas";
 

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { EMAIL_STATUSES } from "../../db/schema";
-import { listEmails } from "../../email/outbox";
+import { listEmails } from "../../email";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, Timestamp } from "../../http/schemas";
 import { UserId } from "../entitlements/schemas";

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { checkFeature } from "../../entitlements/access";
+import { checkFeature } from "../../entitlements";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors } from "../../http/schemas";
 import { Offer, UserId } from "./schemas";

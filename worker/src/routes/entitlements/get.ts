@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ENTITLEMENT_STATUSES } from "../../db/schema";
-import { currentEntitlement } from "../../entitlements/access";
+import { currentEntitlement } from "../../entitlements";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, Timestamp } from "../../http/schemas";
 import { Offer, UserId } from "./schemas";

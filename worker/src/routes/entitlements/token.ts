@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { issueToken } from "../../entitlements/access";
+import { issueToken } from "../../entitlements";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, Timestamp } from "../../http/schemas";
 import { UserId } from "./schemas";

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { listEvents } from "../../stripe-sync/events";
+import { listEvents } from "../../stripe-sync";
 import { EVENT_STATUSES } from "../../db/schema";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, Timestamp } from "../../http/schemas";

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { REPLAY_NOW, replayRange } from "../../stripe-sync/replay";
+import { REPLAY_NOW, replayRange } from "../../stripe-sync";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, Timestamp } from "../../http/schemas";
 import { Replayed } from "./schemas";

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { runResync } from "../../stripe-sync/resync";
+import { runResync } from "../../stripe-sync";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
 

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { listInvoices } from "../../subscriptions/invoice-list";
+import { listInvoices } from "../../subscriptions";
 import { INVOICE_STATUSES } from "../../db/schema";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createApiKey } from "../../auth/api-keys";
+import { createApiKey } from "../../auth";
 import { ROLES } from "../../db/schema";
 import { callerOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";

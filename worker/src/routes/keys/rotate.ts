@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { rotateApiKey } from "../../auth/api-keys";
+import { rotateApiKey } from "../../auth";
 import { callerOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, keyedErrors, notFoundProblem, Timestamp } from "../../http/schemas";

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requestCancellation } from "../../subscriptions/cancel";
+import { requestCancellation } from "../../subscriptions";
 import { CANCELLATION_REASONS } from "../../db/schema";
 import { callerOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";

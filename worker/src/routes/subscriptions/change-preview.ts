@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { previewChange } from "../../subscriptions/change-preview";
+import { previewChange } from "../../subscriptions";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
 import { ChangeBody, ChangePreview, UserIdParam } from "./schemas";

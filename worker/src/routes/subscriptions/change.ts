@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { changeSubscription } from "../../subscriptions/change";
+import { changeSubscription } from "../../subscriptions";
 import { callerOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, jsonBody, keyedErrors, notFoundProblem, paymentFailedProblem, unprocessableProblem } from "../../http/schemas";

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { subscriptionView } from "../../subscriptions/subscription-view";
+import { subscriptionView } from "../../subscriptions";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, notFoundProblem } from "../../http/schemas";
 import { SubscriptionView, UserIdParam } from "./schemas";

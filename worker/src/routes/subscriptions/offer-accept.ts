@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { acceptOffer } from "../../subscriptions/offer-accept";
+import { acceptOffer } from "../../subscriptions";
 import { callerOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, jsonBody, keyedErrors, notFoundProblem } from "../../http/schemas";

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { pauseSubscription } from "../../subscriptions/pause";
+import { pauseSubscription } from "../../subscriptions";
 import { callerOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { reactivateSubscription } from "../../subscriptions/reactivate";
+import { reactivateSubscription } from "../../subscriptions";
 import { callerOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { resumeSubscription } from "../../subscriptions/resume";
+import { resumeSubscription } from "../../subscriptions";
 import { callerOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { BILLING_CYCLES } from "../../subscriptions/cycle";
+import { BILLING_CYCLES } from "../../subscriptions";
 import { catalog } from "../../catalog";
 import { SUBSCRIPTION_STATUSES } from "../../db/schema";
 import { UserId } from "../entitlements/schemas";

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { catalogPriceIds } from "../../subscriptions/prices";
+import { catalogPriceIds } from "../../subscriptions";
 import { catalog } from "../../catalog";
 import { guard, handle } from "../../http/route";
 import { json, publicErrors } from "../../http/schemas";

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { guard, handle } from "../../http/route";
 import { json } from "../../http/schemas";
-import { healthReport } from "../../monitoring/health";
+import { healthReport } from "../../monitoring";
 
 const Warning = z.object({ code: z.string(), detail: z.string(), cases: z.number().int().optional() });
 const Count = z.number().int().min(0);

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { roleHas } from "../../auth/permissions";
+import { roleHas } from "../../auth";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
-import { toolManifest } from "../../tools/manifest";
+import { toolManifest } from "../../tools";
 
 const JsonSchema = z.record(z.string(), z.unknown()).describe("A JSON Schema (draft 2020-12), generated from the tool's zod schema");
 

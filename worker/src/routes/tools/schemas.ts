@@ -8,7 +8,7 @@ import { callerOf } from "../../http/actor";
 import type { AppEnv } from "../../http/context";
 import { ApiError } from "../../http/errors";
 import { conflictProblem, json, jsonBody, keyedErrors, notFoundProblem } from "../../http/schemas";
-import { inputFromJson, type Tool } from "../../tools/types";
+import { inputFromJson, type Tool } from "../../tools";
 
 export function toolContract<T extends Tool>(tool: T) {
   return {

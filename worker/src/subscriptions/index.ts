@@ -1,0 +1,13 @@
+export { requestCancellation } from "./cancel";
+export { previewChange } from "./change-preview";
+export { changeSubscription } from "./change";
+export { findCustomer, lookupPromotionCode, openPortal, startCheckout } from "./checkout";
+export { BILLING_CYCLES, billingCycle, intervalOf } from "./cycle";
+export { listInvoices } from "./invoice-list";
+export { acceptOffer } from "./offer-accept";
+export { pauseSubscription } from "./pause";
+export { catalogPriceIds } from "./prices";
+export { reactivateSubscription } from "./reactivate";
+export { resumeSubscription } from "./resume";
+export { checkReturnUrl, type ReturnUrlPolicy } from "./return-url";
+export { subscriptionView, type SubscriptionView } from "./subscription-view";
