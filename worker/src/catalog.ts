@@ -180,6 +180,13 @@ export function findPriceByLookupKey(lookupKey: string, from: Catalog = catalog)
   return undefined;
 }
 
+/**
+ * Days a past-due subscriber keeps access after the first failed payment of the oldest unpaid
+ * invoice: entitlements/state.ts ends the grace on it, and the dunning policy suspends on that
+ * same day (dunning/policy.ts checks it).
+ */
+export const GRACE_DAYS = 21;
+
 /** "Federal Job Advisor Local", from the subscription's catalog tier: the plan as emails name it. */
 export function planName(tier: string | null | undefined, from: Catalog = catalog): string {
   const t = tier ? findTier(tier, from) : undefined;

@@ -47,7 +47,7 @@ export interface Services {
   readonly dunning: DunningPolicy;
   /**
    * What a sync of the mirror writes for the domains that follow it, in its own batch: the
-   * dunning cases. Named here so stripe-sync/ imports none of them (dunning imports the mirror).
+   * dunning cases. wiring.ts names them, so stripe-sync/ imports none of them (dunning imports the mirror).
    */
   readonly syncFollowers: readonly SyncFollower[];
   /** The alert webhook's URL and secret (ALERT_WEBHOOK_*); config_invalid when the URL has no secret. */
@@ -58,7 +58,7 @@ export interface Services {
 
 /**
  * A domain that derives rows of its own from a sync of the mirror (dunning cases), written in the
- * sync's batch so the failure and what follows from it land together or not at all. The factory
- * below names the followers, so stripe-sync/ imports none of the domains that follow it.
+ * sync's batch so the failure and what follows from it land together or not at all. The factory in
+ * wiring.ts names the followers, so stripe-sync/ imports none of the domains that follow it.
  */
 export type SyncFollower = (deps: Pick<Services, "db" | "clock" | "appBaseUrl" | "dunning">, batch: SyncedBatch) => Promise<BatchItem<"sqlite">[]>;

@@ -1,6 +1,6 @@
 /**
  * The dunning cases a sync of the mirror opens and closes, in the sync's own batch (a follower of
- * stripe-sync/sync.ts, named in services.ts): the failed payment, its invoice and its case land
+ * stripe-sync/sync.ts, named in wiring.ts): the failed payment, its invoice and its case land
  * together or not at all.
  */
 import { and, eq, isNull } from "drizzle-orm";

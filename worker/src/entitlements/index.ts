@@ -2,7 +2,6 @@ export { checkFeature, currentEntitlement, issueToken, publicKeys } from "./acce
 export { CURSOR_PATTERN, DEFAULT_CHANGES_LIMIT, listEntitlementChanges, MAX_CHANGES_LIMIT } from "./changes";
 export type { ClaimsConfig } from "./claims";
 export { can } from "./decide";
-export { GRACE_DAYS } from "./grace";
 export { type LoadedKeys, loadSigningKeys } from "./keys";
 export { pruneEntitlementChanges } from "./prune-changes";
 export { deriveEntitlement, entitlementSummary, type GraceAnchors, readEntitlement, readEntitlementVersioned, sameState, upsertEntitlement } from "./state";

@@ -5,13 +5,11 @@
  */
 import { eq, sql } from "drizzle-orm";
 import type { Caller } from "../audit";
-import { findTier, type Catalog, catalog as defaultCatalog } from "../catalog";
+import { findTier, GRACE_DAYS, type Catalog, catalog as defaultCatalog } from "../catalog";
 import type { Db } from "../db/client";
 import { entitlementAsRead, guard } from "../db/guard";
 import { entitlementChanges, entitlements, type EntitlementStatus, subscriptions } from "../db/schema";
 import type { Services } from "../services";
-
-import { GRACE_DAYS } from "./grace";
 
 export { GRACE_DAYS };
 const DAY = 86_400_000;

@@ -1,10 +1,20 @@
 /**
  * The shapes of one sync of the mirror that the domains following it read (services.ts
  * SyncFollower): types only, importing nothing that imports services.ts, so the Services type can
- * name them without an import circle.
+ * name them without an import circle (nor load another folder to check them).
  */
-import type { CouponTerms, SubscriptionRow } from "./mirror";
+import type { subscriptions } from "../db/schema";
 import type { Stripe } from "./stripe";
+
+type SubscriptionRow = typeof subscriptions.$inferSelect;
+
+/** A subscription's coupon as the mirror keeps it (stripe-sync/mirror.ts monthlyAmount reads it). */
+export interface CouponTerms {
+  id: string;
+  percentOff: number | null;
+  amountOff: number | null;
+  currency: string | null;
+}
 
 export interface AttemptInput {
   id: string;

@@ -5,7 +5,10 @@
 import { findPriceByLookupKey } from "../catalog";
 import { isUserId } from "../entitlements";
 import { INVOICE_STATUSES, SUBSCRIPTION_STATUSES, type customers, type invoices, type subscriptions } from "../db/schema";
+import type { CouponTerms } from "./batch";
 import type { Stripe } from "./stripe";
+
+export type { CouponTerms };
 
 export type CustomerRow = typeof customers.$inferSelect;
 export type SubscriptionRow = typeof subscriptions.$inferSelect;
@@ -71,13 +74,6 @@ export function customerRow(c: Stripe.Customer, syncedAt: number, knownUserId: s
     createdAt: c.created * 1000,
     syncedAt,
   };
-}
-
-export interface CouponTerms {
-  id: string;
-  percentOff: number | null;
-  amountOff: number | null;
-  currency: string | null;
 }
 
 /**
