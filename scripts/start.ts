@@ -14,7 +14,7 @@ import { access, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import Stripe from "stripe";
 import { startEmulator } from "../packages/stripe-emulator/src/index.ts";
-import { catalog } from "../worker/src/catalog.ts";
+import { catalog, PERIOD_OF } from "../worker/src/catalog.ts";
 import { createKey, readLocalAdminKey, saveLocalAdminKey } from "./apikey.ts";
 import { hashKey } from "../worker/src/auth/keys.ts";
 import { d1, lit, migrate, ROOT } from "./d1.ts";
@@ -113,7 +113,7 @@ async function seedCatalog(stripe: Stripe): Promise<void> {
         product: product.id,
         currency: p.unit.currency,
         unit_amount: p.unit.amount,
-        recurring: { interval: p.interval },
+        recurring: { interval: PERIOD_OF[p.billingCycle] },
         lookup_key: p.lookupKey,
         metadata: { tier: tier.key },
       });

@@ -13,7 +13,7 @@ import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startJobBoard, type RunningJobBoard } from "../../examples/job-board/src/index.ts";
 import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
-import { catalog } from "../../worker/src/catalog.ts";
+import { catalog, PERIOD_OF } from "../../worker/src/catalog.ts";
 import { ROOT, startWorker, type WorkerHarness } from "../harness/worker.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -40,7 +40,7 @@ describe.skipIf(!HAVE_BROWSER)(`a newcomer's journey in chromium (${CHROMIUM})`,
     for (const tier of catalog.tiers) {
       const product = await stripe.products.create({ name: `Federal Job Advisor ${tier.name}`, metadata: { tier: tier.key } });
       for (const p of tier.prices)
-        await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: p.interval }, lookup_key: p.lookupKey });
+        await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: PERIOD_OF[p.billingCycle] }, lookup_key: p.lookupKey });
     }
     const endpoint = await stripe.webhookEndpoints.create({ url: "http://127.0.0.1:9/webhooks/stripe", enabled_events: ["*"] });
     worker = await startWorker({ bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret! } });

@@ -15,7 +15,7 @@ import { generateSigningKey } from "../../scripts/keys.ts";
 import { query } from "../../scripts/backup-common.ts";
 import { backup } from "../../scripts/backup.ts";
 import { restore } from "../../scripts/restore.ts";
-import { catalog } from "../../worker/src/catalog.ts";
+import { catalog, PERIOD_OF } from "../../worker/src/catalog.ts";
 import { startWorker, WRANGLER_D1_ID, type WorkerHarness } from "../harness/worker.ts";
 
 let emulator: Emulator;
@@ -35,7 +35,7 @@ beforeAll(async () => {
         product: product.id,
         currency: p.unit.currency,
         unit_amount: p.unit.amount,
-        recurring: { interval: p.interval },
+        recurring: { interval: PERIOD_OF[p.billingCycle] },
         lookup_key: p.lookupKey,
         metadata: { tier: tier.key },
       });

@@ -59,7 +59,7 @@ describe("entitlements end to end (worker in workerd, SDK in Node)", () => {
       reason: "not_in_tier",
       feature: FEATURE,
       detail: "Upgrade to Mobile ($49/month) to use this feature.",
-      upgrade: { tier: "mobile", price: { amount: 4900, currency: "usd", interval: "month" }, url: `${worker.appBaseUrl}/billing/upgrade?tier=mobile` },
+      upgrade: { tier: "mobile", price: { amount: 4900, currency: "usd", billing_cycle: "monthly" }, url: `${worker.appBaseUrl}/billing/upgrade?tier=mobile` },
     });
   });
 

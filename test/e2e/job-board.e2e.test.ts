@@ -11,7 +11,7 @@ import { billingClient } from "../../examples/job-board/src/billing-client.ts";
 import { createApp } from "../../examples/job-board/src/index.ts";
 import { JOBS } from "../../examples/job-board/src/jobs.ts";
 import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
-import { catalog } from "../../worker/src/catalog.ts";
+import { catalog, PERIOD_OF } from "../../worker/src/catalog.ts";
 import { startWorker, type WorkerHarness } from "../harness/worker.ts";
 
 const ORIGIN = "http://127.0.0.1:3000";
@@ -32,7 +32,7 @@ beforeAll(async () => {
         product: product.id,
         currency: p.unit.currency,
         unit_amount: p.unit.amount,
-        recurring: { interval: p.interval },
+        recurring: { interval: PERIOD_OF[p.billingCycle] },
         lookup_key: p.lookupKey,
         metadata: { tier: tier.key },
       });

@@ -6,7 +6,7 @@
 import Stripe from "stripe";
 import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
 import { seedDemo, type SeedReport } from "../../scripts/demo/seed.ts";
-import { catalog } from "../../worker/src/catalog.ts";
+import { catalog, PERIOD_OF } from "../../worker/src/catalog.ts";
 import { startWorker, type WorkerHarness } from "./worker.ts";
 
 export interface DemoWorld {
@@ -25,7 +25,7 @@ export async function demoWorld(opts: { secretKey: string; customers: number; da
   for (const tier of catalog.tiers) {
     const product = await stripe.products.create({ name: tier.name, metadata: { tier: tier.key } });
     for (const p of tier.prices)
-      await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: p.interval }, lookup_key: p.lookupKey });
+      await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: PERIOD_OF[p.billingCycle] }, lookup_key: p.lookupKey });
   }
   const endpoint = await stripe.webhookEndpoints.create({ url: "http://127.0.0.1:1/placeholder", enabled_events: ["*"] });
   const worker = await startWorker({ bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret! } });

@@ -258,7 +258,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
 
     const clock = { now };
     const deps = { db: orm, clock, audit: auditWriter(orm, clock) };
-    const createKey = async (role: Role, name = `${role}-harness`) => (await createApiKey(deps, { actor: HARNESS }, { name, role })).key;
+    const createKey = async (role: Role, name = `${role}-harness`) => (await createApiKey(deps, HARNESS, { name, role })).key;
     const adminKey = await createKey("admin");
     const serviceKey = await createKey("service");
 
@@ -267,7 +267,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       const state: EntitlementState = { ...noEntitlement(userId), ...patch, userId };
       if (state.status === "past_due" && patch.graceUntil === undefined) state.graceUntil = t + 21 * 86_400_000;
       if (state.status === "suspended" && patch.suspendedAt === undefined) state.suspendedAt = t;
-      await setEntitlementState(deps, state, { actor: HARNESS, action: "entitlement.set" });
+      await setEntitlementState(deps, state, HARNESS);
       return state;
     };
 

@@ -10,7 +10,7 @@ import { auditLog } from "../../worker/src/db/schema";
 import type { Env } from "../../worker/src/env";
 import type { Services } from "../../worker/src/services";
 import { services } from "../../worker/src/wiring";
-import { BASE, call, freshIp, makeKey, svc, TEST_CALLER } from "./helpers";
+import { BASE, call, freshIp, makeKey, svc, TEST_ACTOR } from "./helpers";
 
 type Verify = {
   ok: boolean;
@@ -63,7 +63,7 @@ const linesOf = (spy: { mock: { calls: unknown[][] } }, message: string) =>
 async function freshRows(rows: number): Promise<void> {
   const s = svc();
   for (let i = 1; i <= rows; i++) {
-    const entry = { actor: TEST_CALLER.actor, action: "test.step", subject: { type: "test", id: crypto.randomUUID() }, after: { step: i } };
+    const entry = { actor: TEST_ACTOR, action: "test.step", subject: { type: "test", id: crypto.randomUUID() }, after: { step: i } };
     await s.audit.commit(async () => ({ statements: [], entries: [entry], result: undefined }));
   }
 }

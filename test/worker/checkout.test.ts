@@ -5,7 +5,7 @@ import { fixedClock } from "../../worker/src/clock";
 import { isDomainError } from "../../worker/src/errors";
 import type { Logger } from "../../worker/src/log";
 import { services } from "../../worker/src/wiring";
-import { call, count, makeKey, TEST_CALLER } from "./helpers";
+import { call, count, makeKey, TEST_ACTOR } from "./helpers";
 import { catalogPriceIds } from "../../worker/src/subscriptions/prices";
 import { completeCheckout, deliver, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";
 import type { Stripe } from "../../worker/src/stripe-sync/stripe";
@@ -229,7 +229,7 @@ describe("POST /v1/checkout", () => {
 
   it("refuses test_clock with a live Stripe key before calling Stripe", async () => {
     const live = services({ ...env, STRIPE_SECRET_KEY: "sk_live_not_a_real_key" }, fixedClock(Date.now()));
-    const err = await startCheckout(live, TEST_CALLER, { userId: newUser(), email: "a@example.test", tier: "local", testClock: "clock_abc" }).catch((e: unknown) => e);
+    const err = await startCheckout(live, TEST_ACTOR, { userId: newUser(), email: "a@example.test", tier: "local", testClock: "clock_abc" }).catch((e: unknown) => e);
     expect(isDomainError(err, "validation_failed")).toBe(true);
     expect((err as { details: { errors: { field: string }[] } }).details.errors.map((e) => e.field)).toEqual(["test_clock"]);
   });
@@ -286,7 +286,7 @@ describe("return URLs: only the app's origins", () => {
     const body = await created({ user_id: userId, email: `${userId}@example.test`, tier: "local", success_url: "http://localhost:5173/done", cancel_url: "http://127.0.0.1:3000/billing" });
     expect((await stripe().checkout.sessions.retrieve(body.session_id)).success_url).toBe("http://localhost:5173/done");
     const production = services({ ...env, ENVIRONMENT: "production" }, fixedClock(Date.now()), { log: quiet });
-    const err = await startCheckout(production, TEST_CALLER, { userId: newUser(), email: "a@example.test", tier: "local", successUrl: "http://localhost:5173/done" }).catch((e: unknown) => e);
+    const err = await startCheckout(production, TEST_ACTOR, { userId: newUser(), email: "a@example.test", tier: "local", successUrl: "http://localhost:5173/done" }).catch((e: unknown) => e);
     expect(isDomainError(err, "validation_failed")).toBe(true);
     expect((err as { details: { errors: { field: string }[] } }).details.errors.map((e) => e.field)).toEqual(["success_url"]);
   });
@@ -294,7 +294,7 @@ describe("return URLs: only the app's origins", () => {
   it("takes an origin listed in APP_ORIGINS", async () => {
     const withOrigins = services({ ...env, APP_ORIGINS: "https://www.app.test, https://m.app.test/" }, fixedClock(Date.now()), { log: quiet });
     const userId = newUser();
-    const made = await startCheckout(withOrigins, TEST_CALLER, {
+    const made = await startCheckout(withOrigins, TEST_ACTOR, {
       userId,
       email: `${userId}@example.test`,
       tier: "local",
@@ -302,13 +302,13 @@ describe("return URLs: only the app's origins", () => {
       cancelUrl: "https://www.app.test/billing",
     });
     expect((await stripe().checkout.sessions.retrieve(made.sessionId)).success_url).toBe("https://m.app.test/welcome");
-    const err = await startCheckout(withOrigins, TEST_CALLER, { userId: newUser(), email: "a@example.test", tier: "local", successUrl: "https://evil.test/" }).catch((e: unknown) => e);
+    const err = await startCheckout(withOrigins, TEST_ACTOR, { userId: newUser(), email: "a@example.test", tier: "local", successUrl: "https://evil.test/" }).catch((e: unknown) => e);
     expect(isDomainError(err, "validation_failed")).toBe(true);
   });
 
   it("refuses a malformed APP_ORIGINS as config_invalid naming it", async () => {
     const bad = services({ ...env, APP_ORIGINS: "app.test" }, fixedClock(Date.now()), { log: quiet });
-    const err = await startCheckout(bad, TEST_CALLER, { userId: newUser(), email: "a@example.test", tier: "local", successUrl: "https://app.test/" }).catch((e: unknown) => e);
+    const err = await startCheckout(bad, TEST_ACTOR, { userId: newUser(), email: "a@example.test", tier: "local", successUrl: "https://app.test/" }).catch((e: unknown) => e);
     expect(isDomainError(err, "config_invalid")).toBe(true);
     expect((err as { details: { errors: { field: string }[] } }).details.errors.map((e) => e.field)).toEqual(["APP_ORIGINS.0"]);
   });

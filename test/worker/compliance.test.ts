@@ -9,7 +9,7 @@ import { complianceReport, type ComplianceReport, type EvidenceItem } from "../.
 import { fixedClock, systemClock } from "../../worker/src/clock";
 import type { Env } from "../../worker/src/env";
 import { services } from "../../worker/src/wiring";
-import { call, count, makeKey, svc, TEST_CALLER } from "./helpers";
+import { call, count, makeKey, svc, TEST_ACTOR } from "./helpers";
 import { deliver, settled } from "./stripe-helpers";
 
 const DAY = 86_400_000;
@@ -110,7 +110,7 @@ describe("the compliance report fails the right control", () => {
   });
 
   it("when an API key is older than the 90-day rotation policy: api_key_rotation, naming the key", async () => {
-    const { view } = await createApiKey(svc(Date.now() - 91 * DAY), TEST_CALLER, { name: "forgotten-integration", role: "service" });
+    const { view } = await createApiKey(svc(Date.now() - 91 * DAY), TEST_ACTOR, { name: "forgotten-integration", role: "service" });
     try {
       const r = await report();
       expect(r.summary.failing).toEqual(["api_key_rotation"]);
@@ -121,7 +121,7 @@ describe("the compliance report fails the right control", () => {
       expect(md).toContain("**Overall: FAIL** — 11 passed, 1 failed (api_key_rotation)");
       expect(md).toMatch(/\(`api_key_rotation`\) \| \*\*FAIL\*\*/);
       // Rotated (the new key works, the old one expires after its 24 h overlap): no longer overdue, listed as rotating.
-      const rotated = await rotateApiKey(svc(), TEST_CALLER, view.id, {});
+      const rotated = await rotateApiKey(svc(), TEST_ACTOR, view.id, {});
       const after = await report();
       expect(after.summary.failing).toEqual([]);
       expect(item(after, "api_key_rotation").evidence.rotating).toEqual([expect.objectContaining({ id: view.id })]);
@@ -133,7 +133,7 @@ describe("the compliance report fails the right control", () => {
 
   it("when a key is exactly at the policy's age it still passes; a fixed clock a day later fails it", async () => {
     const createdAt = Date.now() - 90 * DAY;
-    const { view } = await createApiKey(svc(createdAt), TEST_CALLER, { name: "edge", role: "analyst" });
+    const { view } = await createApiKey(svc(createdAt), TEST_ACTOR, { name: "edge", role: "analyst" });
     try {
       const at = (t: number) => complianceReport(svc(t), { env, probe: null }).then((r) => item(r, "api_key_rotation").status);
       expect(await at(createdAt + 90 * DAY)).toBe("pass");

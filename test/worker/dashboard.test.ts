@@ -10,7 +10,7 @@ import { revokeApiKey } from "../../worker/src/auth/api-keys";
 import { hashKey } from "../../worker/src/auth/keys";
 import { SESSION_TTL_MS, SIGN_IN_REFUSED } from "../../worker/src/auth/session";
 import { fixedClock } from "../../worker/src/clock";
-import { BASE, freshIp, makeKey, svc, TEST_CALLER } from "./helpers";
+import { BASE, freshIp, makeKey, svc, TEST_ACTOR } from "./helpers";
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 const COOKIE = "__Host-fja_dashboard";
@@ -108,7 +108,7 @@ describe("dashboard sign-in", () => {
 
   it("refuses a service key, an unknown key, a malformed key, a revoked analyst key and an empty form with the same answer, and opens no session", async () => {
     const revoked = await makeKey("analyst", { name: "revoked-analyst" });
-    await revokeApiKey(svc(), TEST_CALLER, revoked.id);
+    await revokeApiKey(svc(), TEST_ACTOR, revoked.id);
     const before = (await sessionRows()).length;
     const answers = [];
     for (const key of [service.key, "fja_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "not-a-key", revoked.key, ""]) {
@@ -168,7 +168,7 @@ describe("dashboard session", () => {
     const doomed = await makeKey("analyst", { name: "doomed" });
     const other = await signIn(doomed.key, T0);
     expect((await request(T0 + 1, "GET", "/dashboard", { cookie: other })).status).toBe(200);
-    await revokeApiKey(svc(), TEST_CALLER, doomed.id);
+    await revokeApiKey(svc(), TEST_ACTOR, doomed.id);
     expect((await request(T0 + 2, "GET", "/dashboard", { cookie: other })).status).toBe(303);
   });
 

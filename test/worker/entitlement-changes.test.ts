@@ -7,7 +7,7 @@ import { entitlementAsRead, guard } from "../../worker/src/db/guard";
 import { auditLog, entitlementChanges, entitlements } from "../../worker/src/db/schema";
 import { noEntitlement, readEntitlementVersioned, setEntitlementState, upsertEntitlement, type EntitlementState } from "../../worker/src/entitlements/state";
 import { gatedD1 } from "./gated-d1";
-import { call, makeKey, svc, TEST_CALLER } from "./helpers";
+import { call, makeKey, svc, TEST_ACTOR } from "./helpers";
 import { db, deliverAll, stripe, subscriber } from "./stripe-helpers";
 
 const DAY_MS = 86_400_000;
@@ -70,12 +70,12 @@ describe("entitlement changes feed", () => {
     // A subscriber through signed webhooks (the sync's writeEntitlements), then canceled.
     const { userId: synced, customer, sub } = await subscriber();
     const seen = await deliverAll({ customer: customer.id, sub: sub.id });
-    await setEntitlementState(svc(), state(set, { tier: "mobile" }), TEST_CALLER);
+    await setEntitlementState(svc(), state(set, { tier: "mobile" }), TEST_ACTOR);
     await stripe().subscriptions.cancel(sub.id);
     await deliverAll({ customer: customer.id, sub: sub.id }, seen);
-    await setEntitlementState(svc(), state(set, { status: "canceled", tier: null }), TEST_CALLER);
+    await setEntitlementState(svc(), state(set, { status: "canceled", tier: null }), TEST_ACTOR);
     // Past due beyond its grace: the minute cron stores the suspension.
-    await setEntitlementState(svc(), state(lapsed, { status: "past_due", customerId: "cus_feed", subscriptionId: "sub_feed", graceUntil: Date.now() - 60_000 }), TEST_CALLER);
+    await setEntitlementState(svc(), state(lapsed, { status: "past_due", customerId: "cus_feed", subscriptionId: "sub_feed", graceUntil: Date.now() - 60_000 }), TEST_ACTOR);
     await runCron("* * * * *", svc());
 
     const users = [synced, set, lapsed];
@@ -110,7 +110,7 @@ describe("entitlement changes feed", () => {
     // From the head on, nothing until the next change, which is named at once.
     const end = single.end;
     expect(await changes(`?after=${end}`)).toEqual({ data: [], next_cursor: end, has_more: false });
-    await setEntitlementState(svc(), state(set, { tier: "local" }), TEST_CALLER);
+    await setEntitlementState(svc(), state(set, { tier: "local" }), TEST_ACTOR);
     const next = await changes(`?after=${end}`);
     expect(next.data.map((d) => d.user_id)).toEqual([set]);
     expect(Number(next.next_cursor)).toBe(Number(end) + 1);
@@ -118,9 +118,9 @@ describe("entitlement changes feed", () => {
 
   it("writes neither the entitlement nor its change row when the batch fails on a stale guard", async () => {
     const userId = `user_feed_stale_${Date.now()}`;
-    await setEntitlementState(svc(), state(userId, {}), TEST_CALLER);
+    await setEntitlementState(svc(), state(userId, {}), TEST_ACTOR);
     const { version: stale } = await readEntitlementVersioned(db(), userId);
-    await setEntitlementState(svc(), state(userId, { tier: "mobile" }), TEST_CALLER);
+    await setEntitlementState(svc(), state(userId, { tier: "mobile" }), TEST_ACTOR);
     const before = await db().select().from(entitlements).where(eq(entitlements.userId, userId)).get();
     const rowsBefore = await changeRows([userId]);
     const headBefore = await head();
@@ -137,14 +137,14 @@ describe("entitlement changes feed", () => {
 
   it("keeps one change row per landed write when two writers race on separate D1 handles and the loser retries", async () => {
     const userId = `user_feed_race_${Date.now()}`;
-    await setEntitlementState(svc(), state(userId, {}), TEST_CALLER);
+    await setEntitlementState(svc(), state(userId, {}), TEST_ACTOR);
     const start = await head();
     // The slow writer reads, then stops at its batch while the other writer commits.
     const gate = gatedD1(env.DB_RACE);
-    const slow = setEntitlementState(svc(undefined, gate.d1), state(userId, { status: "past_due", graceUntil: Date.now() + 86_400_000 }), TEST_CALLER);
+    const slow = setEntitlementState(svc(undefined, gate.d1), state(userId, { status: "past_due", graceUntil: Date.now() + 86_400_000 }), TEST_ACTOR);
     gate.allow(2);
     await gate.reached(3);
-    await setEntitlementState(svc(), state(userId, { tier: "mobile" }), TEST_CALLER);
+    await setEntitlementState(svc(), state(userId, { tier: "mobile" }), TEST_ACTOR);
     gate.allow(Number.POSITIVE_INFINITY);
     await slow;
 

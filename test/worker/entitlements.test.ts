@@ -8,13 +8,13 @@ import { buildClaims } from "../../worker/src/entitlements/claims";
 import { noEntitlement, setEntitlementState, type EntitlementState } from "../../worker/src/entitlements/state";
 import { DomainError } from "../../worker/src/errors";
 import { generateSigningKey, rotate } from "../../scripts/keys";
-import { call, makeKey, svc, TEST_CALLER } from "./helpers";
+import { call, makeKey, svc, TEST_ACTOR } from "./helpers";
 
 let service: string;
 const DAY = 86_400_000;
 
 async function setState(userId: string, patch: Partial<EntitlementState>) {
-  await setEntitlementState(svc(), { ...noEntitlement(userId), customerId: "cus_test", subscriptionId: "sub_test", ...patch }, TEST_CALLER);
+  await setEntitlementState(svc(), { ...noEntitlement(userId), customerId: "cus_test", subscriptionId: "sub_test", ...patch }, TEST_ACTOR);
 }
 
 async function jwks(): Promise<JSONWebKeySet> {

@@ -1,7 +1,7 @@
 import Stripe from "stripe";
 import type { TestProject } from "vitest/node";
 import { startEmulator } from "../../packages/stripe-emulator/src/index";
-import { catalog } from "../../worker/src/catalog";
+import { catalog, PERIOD_OF } from "../../worker/src/catalog";
 
 declare module "vitest" {
   interface ProvidedContext {
@@ -26,7 +26,7 @@ export default async function setup(project: TestProject) {
         product: product.id,
         currency: p.unit.currency,
         unit_amount: p.unit.amount,
-        recurring: { interval: p.interval },
+        recurring: { interval: PERIOD_OF[p.billingCycle] },
         lookup_key: p.lookupKey,
         metadata: { tier: tier.key },
       });

@@ -7,7 +7,7 @@ import { processEvent } from "../../worker/src/stripe-sync/process";
 import { runCron } from "../../worker/src/cron";
 import { auditLog, entitlements } from "../../worker/src/db/schema";
 import { noEntitlement, setEntitlementState } from "../../worker/src/entitlements/state";
-import { svc, TEST_CALLER } from "./helpers";
+import { svc, TEST_ACTOR } from "./helpers";
 import { db, deliverAll, ensurePrice, eventsFor, stripe, subscriber, testClock, webhookEvent } from "./stripe-helpers";
 
 const DAY = 86_400_000;
@@ -91,7 +91,7 @@ describe("suspension when the grace runs out", () => {
   it("stores suspended with suspended_at at the end of the grace, audited once, when the cron finds it", async () => {
     const userId = `user_lapsed_${Date.now()}`;
     const graceUntil = Date.now() - 60_000;
-    await setEntitlementState(svc(), { ...noEntitlement(userId), customerId: "cus_lapsed", subscriptionId: "sub_lapsed", tier: "local", status: "past_due", graceUntil }, TEST_CALLER);
+    await setEntitlementState(svc(), { ...noEntitlement(userId), customerId: "cus_lapsed", subscriptionId: "sub_lapsed", tier: "local", status: "past_due", graceUntil }, TEST_ACTOR);
     await runCron("* * * * *", svc());
     await runCron("* * * * *", svc());
     expect(await entitlementOf(userId)).toMatchObject({ status: "suspended", suspendedAt: graceUntil, graceUntil });
@@ -102,7 +102,7 @@ describe("suspension when the grace runs out", () => {
 
   it("leaves a user whose grace is still running past due", async () => {
     const userId = `user_in_grace_${Date.now()}`;
-    await setEntitlementState(svc(), { ...noEntitlement(userId), tier: "local", status: "past_due", graceUntil: Date.now() + DAY }, TEST_CALLER);
+    await setEntitlementState(svc(), { ...noEntitlement(userId), tier: "local", status: "past_due", graceUntil: Date.now() + DAY }, TEST_ACTOR);
     await runCron("* * * * *", svc());
     expect((await entitlementOf(userId))?.status).toBe("past_due");
   });

@@ -22,10 +22,10 @@ export function svc(at?: number | Clock, d1?: D1Database) {
   return services(env, clock, d1 ? { d1 } : {});
 }
 
-export const TEST_CALLER = { actor: { type: "system" as const, id: "test" } };
+export const TEST_ACTOR = { type: "system" as const, id: "test" };
 
 export async function makeKey(role: Role, opts: { expiresAt?: number; name?: string } = {}) {
-  const { key, view } = await createApiKey(svc(), TEST_CALLER, { name: opts.name ?? `${role}-test`, role, expiresAt: opts.expiresAt ?? null });
+  const { key, view } = await createApiKey(svc(), TEST_ACTOR, { name: opts.name ?? `${role}-test`, role, expiresAt: opts.expiresAt ?? null });
   return { key, id: view.id };
 }
 

@@ -12,7 +12,7 @@ import type { SubscriptionView } from "../../worker/src/subscriptions/subscripti
 import { catalog } from "../../worker/src/catalog";
 import { cancellationRequests, retentionOffers, subscriptions } from "../../worker/src/db/schema";
 import { gatedD1 } from "./gated-d1";
-import { call, makeKey, svc, TEST_CALLER } from "./helpers";
+import { call, makeKey, svc, TEST_ACTOR } from "./helpers";
 import { claimsOf, DAY, entitlementOf, expectProblem, makeKeys, ok, paying, period, post, snapshot, tax, trialing, useDecliningCard, view } from "./lifecycle-helpers";
 import { db, stripe } from "./stripe-helpers";
 
@@ -113,10 +113,10 @@ describe("cancellation with a retention offer", () => {
     // B reads "no offer yet" (its entitlement, subscription and offer reads), then waits at its
     // write while A makes the offer: B's insert then meets A's and B answers with A's offer.
     const gate = gatedD1(env.DB_RACE);
-    const b = requestCancellation(svc(undefined, gate.d1), TEST_CALLER, s.userId, { reason: "too_expensive" });
+    const b = requestCancellation(svc(undefined, gate.d1), TEST_ACTOR, s.userId, { reason: "too_expensive" });
     gate.allow(3);
     await gate.reached(4);
-    const a = await requestCancellation(svc(undefined, env.DB), TEST_CALLER, s.userId, { reason: "unused" });
+    const a = await requestCancellation(svc(undefined, env.DB), TEST_ACTOR, s.userId, { reason: "unused" });
     gate.allow(Number.POSITIVE_INFINITY);
     const bResult = await b;
     const offers = await db().select().from(retentionOffers).where(eq(retentionOffers.userId, s.userId)).all();

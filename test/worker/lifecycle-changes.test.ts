@@ -12,7 +12,7 @@ import { previewChange, type ChangePreview } from "../../worker/src/subscription
 import type { SubscriptionView } from "../../worker/src/subscriptions/subscription-view";
 import { catalog, type Catalog } from "../../worker/src/catalog";
 import { auditLog, subscriptions } from "../../worker/src/db/schema";
-import { svc, TEST_CALLER } from "./helpers";
+import { svc, TEST_ACTOR } from "./helpers";
 import { claimsOf, DAY, entitlementOf, expectProblem, makeKeys, ok, paying, period, post, prorate, snapshot, tax, trialing, useDecliningCard, view } from "./lifecycle-helpers";
 import { db, eventsFor, stripe } from "./stripe-helpers";
 
@@ -200,12 +200,12 @@ describe("tier and billing-cycle changes", () => {
     const credit = -prorate(2900, end - preview.proration_date, end - start);
     expect(preview.lines.map((l) => l.amount).sort((a, b) => a - b)).toEqual([credit, 29000]);
     expect(preview.amount_due_now).toBe(credit + 29000 + tax(credit + 29000));
-    const changed = await changeSubscription(deps, TEST_CALLER, s.userId, { tier: "local", billingCycle: "annual", expectedAmountDueNow: preview.amount_due_now }, nowPolicy);
+    const changed = await changeSubscription(deps, TEST_ACTOR, s.userId, { tier: "local", billingCycle: "annual", expectedAmountDueNow: preview.amount_due_now }, nowPolicy);
     expect(changed).toMatchObject({ billing_cycle: "annual", pending_change: null });
     expect((await stripe().invoices.list({ subscription: s.sub, limit: 1 })).data[0]).toMatchObject({ status: "paid", amount_paid: preview.amount_due_now });
   });
 
-  it("previews the charge of an upgrade that also changes the billing interval, which Stripe invoices at once whatever the proration policy", async () => {
+  it("previews the charge of an upgrade that also changes the billing cycle, which Stripe invoices at once whatever the proration policy", async () => {
     const policy: Catalog = { ...catalog, policy: { ...catalog.policy, change: { upgrade: "prorate_next_invoice", downgrade: "now_credit", cycle_change: "period_end" } } };
     const s = await paying("local");
     await s.clock.advanceDays(10);
@@ -214,7 +214,7 @@ describe("tier and billing-cycle changes", () => {
     const { start, end } = await period(s.sub);
     const credit = -prorate(2900, end - preview.proration_date, end - start);
     expect(preview).toMatchObject({ effective: "now", amount_due_now: credit + 49000 + tax(credit + 49000) });
-    await changeSubscription(deps, TEST_CALLER, s.userId, { tier: "mobile", billingCycle: "annual", expectedAmountDueNow: preview.amount_due_now, prorationDate: preview.proration_date }, policy);
+    await changeSubscription(deps, TEST_ACTOR, s.userId, { tier: "mobile", billingCycle: "annual", expectedAmountDueNow: preview.amount_due_now, prorationDate: preview.proration_date }, policy);
     expect((await stripe().invoices.list({ subscription: s.sub, limit: 1 })).data[0]).toMatchObject({ status: "paid", amount_paid: preview.amount_due_now });
     expect(await view(s.userId)).toMatchObject({ tier: "mobile", billing_cycle: "annual" });
   });
@@ -273,14 +273,14 @@ describe("tier and billing-cycle changes", () => {
     expect(up.lines).toHaveLength(2);
     const lineSum = up.lines.reduce((a, l) => a + l.amount, 0);
     expect(up.next_invoice_amount).toBe(4900 + lineSum + tax(4900 + lineSum));
-    await changeSubscription(deps, TEST_CALLER, s.userId, { tier: "mobile" }, policy);
+    await changeSubscription(deps, TEST_ACTOR, s.userId, { tier: "mobile" }, policy);
     expect((await stripe().invoices.list({ subscription: s.sub })).data.length).toBe(invoicesBefore);
     expect((await view(s.userId)).next_invoice?.amount_due).toBe(up.next_invoice_amount);
     expect(await claimsOf(s.userId)).toMatchObject({ tier: "mobile" });
 
     const down = await previewChange(deps, s.userId, { tier: "local" }, policy);
     expect(down).toMatchObject({ effective: "now", amount_due_now: 0 });
-    await changeSubscription(deps, TEST_CALLER, s.userId, { tier: "local" }, policy);
+    await changeSubscription(deps, TEST_ACTOR, s.userId, { tier: "local" }, policy);
     expect(await claimsOf(s.userId)).toMatchObject({ tier: "local" });
     expect((await view(s.userId)).next_invoice?.amount_due).toBe(down.next_invoice_amount);
   });

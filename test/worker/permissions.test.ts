@@ -5,23 +5,23 @@ import { revokeApiKey } from "../../worker/src/auth/api-keys";
 import { ROLES, type Role } from "../../worker/src/db/schema";
 import { routes } from "../../worker/src/routes";
 import { TOOLS } from "../../worker/src/tools/registry";
-import { call, makeKey, svc, TEST_CALLER } from "./helpers";
+import { call, makeKey, svc, TEST_ACTOR } from "./helpers";
 
 /** Every registered route, as its own file declares it. */
 const SPECS = routes.map(({ route }) => ({ method: route.method, path: route.path, permission: route["x-permission"] }));
 type Spec = (typeof SPECS)[number];
 
-type Caller = { label: string; header?: string; role?: Role };
+type KeyCase = { label: string; header?: string; role?: Role };
 
-let callers: Caller[] = [];
+let keyCases: KeyCase[] = [];
 
 beforeAll(async () => {
   const byRole = await Promise.all(ROLES.map(async (role) => ({ label: role, role, header: `Bearer ${(await makeKey(role)).key}` })));
   const revoked = await makeKey("admin", { name: "revoked" });
-  await revokeApiKey(svc(), TEST_CALLER, revoked.id);
+  await revokeApiKey(svc(), TEST_ACTOR, revoked.id);
   const expiring = await makeKey("admin", { name: "expiring", expiresAt: Date.now() + 50 });
   await new Promise((r) => setTimeout(r, 60));
-  callers = [
+  keyCases = [
     ...byRole,
     { label: "no key" },
     { label: "revoked admin key", header: `Bearer ${revoked.key}` },
@@ -53,10 +53,10 @@ function requestFor(spec: Spec): { path: string; body?: unknown } {
   return body === undefined ? { path } : { path, body };
 }
 
-function expected(permission: Permission, caller: Caller): "allowed" | 401 | 403 {
+function expected(permission: Permission, keyCase: KeyCase): "allowed" | 401 | 403 {
   if (KEYLESS.has(permission)) return "allowed";
-  if (!caller.role) return 401;
-  return (PERMISSIONS[permission] as readonly Role[]).includes(caller.role) ? "allowed" : 403;
+  if (!keyCase.role) return 401;
+  return (PERMISSIONS[permission] as readonly Role[]).includes(keyCase.role) ? "allowed" : 403;
 }
 
 describe("permission table", () => {
@@ -84,14 +84,14 @@ describe("permission table", () => {
 
   for (const spec of SPECS) {
     it(`${spec.method.toUpperCase()} ${spec.path} (${spec.permission}) admits exactly the roles the table names`, async () => {
-      for (const caller of callers) {
+      for (const keyCase of keyCases) {
         const { path, body } = requestFor(spec);
-        const res = await call(spec.method.toUpperCase(), path, { body, headers: caller.header ? { authorization: caller.header } : {} });
-        const want = expected(spec.permission, caller);
+        const res = await call(spec.method.toUpperCase(), path, { body, headers: keyCase.header ? { authorization: keyCase.header } : {} });
+        const want = expected(spec.permission, keyCase);
         if (want === "allowed") {
-          expect([401, 403], `${caller.label} on ${spec.method} ${spec.path}`).not.toContain(res.status);
+          expect([401, 403], `${keyCase.label} on ${spec.method} ${spec.path}`).not.toContain(res.status);
         } else {
-          expect(res.status, `${caller.label} on ${spec.method} ${spec.path}`).toBe(want);
+          expect(res.status, `${keyCase.label} on ${spec.method} ${spec.path}`).toBe(want);
           expect(res.headers.get("content-type")).toBe("application/problem+json");
           const problem = await res.json<{ type: string; status: number }>();
           expect(problem.status).toBe(want);

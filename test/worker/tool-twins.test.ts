@@ -78,3 +78,61 @@ describe("every agent tool against its REST twin", () => {
     });
   }
 });
+
+interface Problem {
+  type: string;
+  status: number;
+  detail: string;
+  errors?: { field: string; message: string }[];
+}
+
+/** The failing fields without where they sat (`body.`, `path.`, `arguments.`), with their messages. */
+const failing = (p: Problem) => (p.errors ?? []).map((e) => ({ field: e.field.replace(/^(body|path|query|arguments)\./, ""), message: e.message }));
+
+describe("the same bad input gets the same problem from a route and from its tool twin", () => {
+  const valid = { user_id: "twin_input_user", email: "twin@example.test", tier: "local" };
+  const cases: [string, Record<string, unknown>][] = [
+    ["a malformed email", { email: "not an email" }],
+    ["a malformed user id", { user_id: "no spaces allowed" }],
+    ["a malformed promotion code", { promotion_code: "SPRING SALE!" }],
+    ["a return URL that is not http(s)", { success_url: "ftp://app.test/billing" }],
+    ["a return URL on another origin", { cancel_url: "https://evil.test/billing" }],
+    ["a malformed test clock id", { test_clock: "clock-1" }],
+    ["an unknown tier", { tier: "gold" }],
+    ["an unknown billing_cycle", { billing_cycle: "weekly" }],
+  ];
+
+  for (const [what, bad] of cases) {
+    it(`${what}: POST /v1/checkout and create_subscription (over HTTP and MCP) name the same field with the same type, detail and message`, async () => {
+      const input = { ...valid, ...bad };
+      const route = await call("POST", "/v1/checkout", { key: keys.admin, body: input });
+      const tool = await call("POST", "/v1/tools/create_subscription", { key: keys.admin, body: input });
+      expect(route.status, what).toBe(400);
+      expect(tool.status, what).toBe(400);
+      const fromRoute = await route.json<Problem>();
+      const fromTool = await tool.json<Problem>();
+      expect(fromRoute.errors?.map((e) => e.field)).toEqual([`body.${Object.keys(bad)[0]}`]);
+      expect({ type: fromTool.type, detail: fromTool.detail, errors: fromTool.errors }).toEqual({ type: fromRoute.type, detail: fromRoute.detail, errors: fromRoute.errors });
+
+      // MCP names arguments, not a body, and its detail says so; the rule and its words are the same.
+      const client = await mcpClient(keys.admin);
+      const result = await client.callTool({ name: "create_subscription", arguments: input });
+      await client.close();
+      expect(result.isError).toBe(true);
+      const fromMcp = JSON.parse((result.content as { text: string }[])[0]!.text) as Problem;
+      expect(fromMcp.type).toBe(fromRoute.type);
+      expect(failing(fromMcp)).toEqual(failing(fromRoute));
+    });
+  }
+
+  it("a malformed user id: GET /v1/entitlements/{user_id} and enforce_tier_access give the same type and message", async () => {
+    const badId = "no spaces allowed";
+    const route = await call("GET", `/v1/entitlements/${encodeURIComponent(badId)}`, { key: keys.admin });
+    const tool = await call("POST", "/v1/tools/enforce_tier_access", { key: keys.admin, body: { user_id: badId, feature: "local_job_search", current_tier: "none" } });
+    const fromRoute = await route.json<Problem>();
+    const fromTool = await tool.json<Problem>();
+    expect(route.status).toBe(400);
+    expect(fromTool.type).toBe(fromRoute.type);
+    expect(failing(fromTool)).toEqual(failing(fromRoute));
+  });
+});

@@ -126,7 +126,7 @@ describe("enforce_tier_access", () => {
       reason: "no_subscription",
       tier_mismatch: true,
       stored: { tier: null, status: "none" },
-      upgrade: { tier: "mobile", price: { amount: 4900, currency: "usd", interval: "month" } },
+      upgrade: { tier: "mobile", price: { amount: 4900, currency: "usd", billing_cycle: "monthly" } },
     });
     expect(out.upgrade_prompt).toMatch(/Mobile \(\$49\/month\)/);
     expect(out.mismatch).toMatch(/Mobile tier.*no subscription/);

@@ -106,7 +106,7 @@ describe("catalog", () => {
       tiers: {
         key: string;
         trial_days: number;
-        prices: { interval: string; unit: { amount: number; currency: string }; lookup_key: string }[];
+        prices: { billing_cycle: string; unit: { amount: number; currency: string }; lookup_key: string }[];
         features: string[];
         limits: Record<string, number | null>;
       }[];
@@ -115,8 +115,8 @@ describe("catalog", () => {
     const mobile = body.tiers.find((t) => t.key === "mobile")!;
     expect(local.trial_days).toBe(7);
     expect(mobile.trial_days).toBe(14);
-    expect(local.prices.find((p) => p.interval === "month")!.unit).toEqual({ amount: 2900, currency: "usd" });
-    expect(mobile.prices.find((p) => p.interval === "month")!.unit).toEqual({ amount: 4900, currency: "usd" });
+    expect(local.prices.find((p) => p.billing_cycle === "monthly")!.unit).toEqual({ amount: 2900, currency: "usd" });
+    expect(mobile.prices.find((p) => p.billing_cycle === "monthly")!.unit).toEqual({ amount: 4900, currency: "usd" });
     expect(local.features).not.toContain("nationwide_job_search");
     expect(mobile.features).toContain("nationwide_job_search");
     expect(local.limits.search_radius_miles).toBe(50);

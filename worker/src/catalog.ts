@@ -1,5 +1,5 @@
 /**
- * The product catalog as data: adding a tier, a billing interval or a feature is an edit here, not a
+ * The product catalog as data: adding a tier, a billing cycle or a feature is an edit here, not a
  * code change. It is validated with zod when the module loads, so a bad edit fails the build
  * and every test instead of reaching a customer.
  */
@@ -11,12 +11,19 @@ const Money = z.strictObject({
   currency: z.string().regex(/^[a-z]{3}$/),
 });
 
-/** How often a price bills: Stripe's `recurring.interval`, and the SDK's `BillingInterval`. */
-const Interval = z.enum(["month", "year"]);
-export type Interval = z.infer<typeof Interval>;
+/**
+ * How often a price bills, in the API's words (`billing_cycle` on the wire, the SDK's
+ * `BillingCycle`). Stripe says `recurring.interval` (`month`, `year`): subscriptions/cycle.ts is
+ * where the two meet.
+ */
+export const BILLING_CYCLES = ["monthly", "annual"] as const;
+export type BillingCycle = (typeof BILLING_CYCLES)[number];
+
+/** The period one payment of a cycle covers, as a price is written (`$29/month`) and as Stripe counts it. */
+export const PERIOD_OF: Readonly<Record<BillingCycle, "month" | "year">> = { monthly: "month", annual: "year" };
 
 const Price = z.strictObject({
-  interval: Interval,
+  billingCycle: z.enum(BILLING_CYCLES),
   unit: Money,
   /** Stripe price lookup key: the worker finds Stripe's price by this, never by a hard-coded id. */
   lookupKey: z.string().regex(/^[a-z0-9_]+$/),
@@ -136,8 +143,8 @@ export const CATALOG_DATA = {
       rank: 1,
       trialDays: 7,
       prices: [
-        { interval: "month", unit: { amount: 2900, currency: "usd" }, lookupKey: "local_monthly" },
-        { interval: "year", unit: { amount: 29000, currency: "usd" }, lookupKey: "local_annual" },
+        { billingCycle: "monthly", unit: { amount: 2900, currency: "usd" }, lookupKey: "local_monthly" },
+        { billingCycle: "annual", unit: { amount: 29000, currency: "usd" }, lookupKey: "local_annual" },
       ],
       features: ["local_job_search", "saved_searches", "email_alerts"],
       limits: { search_radius_miles: 50 },
@@ -148,8 +155,8 @@ export const CATALOG_DATA = {
       rank: 2,
       trialDays: 14,
       prices: [
-        { interval: "month", unit: { amount: 4900, currency: "usd" }, lookupKey: "mobile_monthly" },
-        { interval: "year", unit: { amount: 49000, currency: "usd" }, lookupKey: "mobile_annual" },
+        { billingCycle: "monthly", unit: { amount: 4900, currency: "usd" }, lookupKey: "mobile_monthly" },
+        { billingCycle: "annual", unit: { amount: 49000, currency: "usd" }, lookupKey: "mobile_annual" },
       ],
       features: ["local_job_search", "saved_searches", "email_alerts", "nationwide_job_search", "mobile_app"],
       // null: no radius limit (nationwide).

@@ -70,7 +70,7 @@ export interface CatalogTier {
   name: string;
   rank: number;
   trial_days: number;
-  prices: { interval: "month" | "year"; unit: { amount: number; currency: string } }[];
+  prices: { billing_cycle: "monthly" | "annual"; unit: { amount: number; currency: string } }[];
   features: string[];
   limits: Record<string, number | null>;
 }

@@ -32,9 +32,9 @@ export function money(cents: number, currency = "usd"): string {
 }
 
 /** "$49/month": a price without cents when it has none. */
-export function priceLabel(price: { amount: number; currency: string; interval: "month" | "year" }): string {
+export function priceLabel(price: { amount: number; currency: string; billing_cycle: "monthly" | "annual" }): string {
   const text = money(price.amount, price.currency);
-  return `${price.amount % 100 === 0 ? text.replace(/\.00$/, "") : text}/${price.interval}`;
+  return `${price.amount % 100 === 0 ? text.replace(/\.00$/, "") : text}/${price.billing_cycle === "annual" ? "year" : "month"}`;
 }
 
 /** Unix seconds as a date, e.g. "March 3, 2027" (UTC). */
@@ -360,13 +360,13 @@ export function billingPage(v: Viewer, d: BillingPageData): Html {
   const tierActions = d.tiers
     .filter((t) => !live || t.key !== s!.tier)
     .map((t) => {
-      const month = t.prices.find((p) => p.interval === "month");
+      const month = t.prices.find((p) => p.billing_cycle === "monthly");
       const label = !live
         ? firstTime && t.trial_days > 0
           ? `Start ${t.trial_days}-day free trial of ${t.name}`
           : `Subscribe to ${t.name}`
         : `${(d.tiers.find((x) => x.key === s!.tier)?.rank ?? 0) < t.rank ? "Upgrade" : "Switch"} to ${t.name}`;
-      return html`<li><a class="button" href="/billing/upgrade?tier=${encodeURIComponent(t.key)}">${label}</a> ${month ? html`<span class="muted">${priceLabel({ ...month.unit, interval: "month" })}</span>` : ""}</li>`;
+      return html`<li><a class="button" href="/billing/upgrade?tier=${encodeURIComponent(t.key)}">${label}</a> ${month ? html`<span class="muted">${priceLabel({ ...month.unit, billing_cycle: "monthly" })}</span>` : ""}</li>`;
     });
   return layout(
     v,
@@ -409,12 +409,12 @@ ${offer.amount !== undefined ? html`<p>With this offer you pay ${money(offer.amo
  */
 export function upgradePage(v: Viewer, p: { tier: string; billingCycle: string | undefined; tiers: readonly CatalogTier[] }): Html {
   const tier = p.tiers.find((t) => t.key === p.tier);
-  const interval = p.billingCycle === "annual" ? "year" : "month";
-  const price = tier?.prices.find((x) => x.interval === interval);
+  const cycle = p.billingCycle === "annual" ? "annual" : "monthly";
+  const price = tier?.prices.find((x) => x.billing_cycle === cycle);
   return layout(
     v,
     `${tierName(p.tier, p.tiers)} plan`,
-    html`${price ? html`<p class="lead">${tierName(p.tier, p.tiers)}: ${priceLabel({ ...price.unit, interval })}${tier && tier.trial_days > 0 ? html`, after a ${tier.trial_days}-day free trial if this is your first subscription` : ""}.</p>` : ""}
+    html`${price ? html`<p class="lead">${tierName(p.tier, p.tiers)}: ${priceLabel({ ...price.unit, billing_cycle: cycle })}${tier && tier.trial_days > 0 ? html`, after a ${tier.trial_days}-day free trial if this is your first subscription` : ""}.</p>` : ""}
 <p>You pay on Stripe's checkout page; if you already have a subscription, you see the change and its price first.</p>
 <form method="post" action="/billing/upgrade" class="inline">
   ${csrfField(v)}

@@ -19,14 +19,15 @@ export type EntitlementStatus =
   | "trial_expired"
   | "none";
 
-export type BillingInterval = "month" | "year";
+/** How often the price bills: the worker's `billing_cycle`, on the wire and in its catalog. */
+export type BillingCycle = "monthly" | "annual";
 
 export interface Price {
   /** Integer minor units (cents). */
   readonly amount: number;
   /** ISO 4217, e.g. `"usd"`. */
   readonly currency: string;
-  readonly interval: BillingInterval;
+  readonly billing_cycle: BillingCycle;
 }
 
 /** The cheapest tier that unlocks a feature, and where to buy it. */

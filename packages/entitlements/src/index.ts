@@ -9,7 +9,7 @@ export type { RemoteKeySet, RemoteKeySetOptions } from "./remote-key-set.js";
 export { toProblem, warningOf, WARNING_HEADER } from "./problem.js";
 export type { EntitlementProblem, ProblemOptions, ProblemResponse } from "./problem.js";
 export type {
-  BillingInterval,
+  BillingCycle,
   Decision,
   DecisionReason,
   EntitlementClaims,

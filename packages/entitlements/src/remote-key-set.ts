@@ -1,5 +1,5 @@
-import { importJWK } from "jose";
-import { JwksInvalid, KidUnknown, WorkerUnavailable } from "./errors.js";
+import { JwksInvalid, KidUnknown, WorkerRejected, WorkerUnavailable } from "./errors.js";
+import { requestJson } from "./internal/http.js";
 
 export interface RemoteKeySetOptions {
   /** `fetch` implementation; defaults to `globalThis.fetch`. */
@@ -54,30 +54,15 @@ export function createRemoteKeySet(url: string | URL, options: RemoteKeySetOptio
   async function load(): Promise<void> {
     requests++;
     attemptedAt = now();
-    let body: string;
-    try {
-      const res = await doFetch(href, {
-        headers: { accept: "application/jwk-set+json, application/json" },
-        signal: AbortSignal.timeout(timeout),
-      });
-      if (res.status !== 200) {
-        await res.body?.cancel().catch(() => {});
-        throw new WorkerUnavailable(`JWKS request failed with HTTP ${res.status}`, { status: res.status });
-      }
-      body = await res.text();
-    } catch (err) {
-      if (err instanceof WorkerUnavailable) throw err;
-      throw new WorkerUnavailable("JWKS request failed", { cause: err });
-    }
-    if (body.length > MAX_JWKS_BYTES) throw new JwksInvalid("JWKS document too large");
     let doc: unknown;
     try {
-      doc = JSON.parse(body);
-    } catch (cause) {
-      throw new JwksInvalid("JWKS is not JSON");
+      doc = await requestJson(doFetch, href, { timeout, maxBytes: MAX_JWKS_BYTES }, "JWKS request");
+    } catch (err) {
+      // The JWKS is public and never refused: any failure to read it is the worker being unavailable.
+      throw err instanceof WorkerRejected ? new WorkerUnavailable(err.message, { status: err.status }) : err;
     }
     const list = (doc as { keys?: unknown } | null)?.keys;
-    if (!Array.isArray(list)) throw new JwksInvalid('JWKS has no "keys" array');
+    if (!Array.isArray(list)) throw new JwksInvalid('JWKS is not JSON (at most 64 KiB) with a "keys" array');
     const next = new Map<string, Entry>();
     for (const jwk of list) {
       if (typeof jwk !== "object" || jwk === null) continue;
@@ -91,7 +76,9 @@ export function createRemoteKeySet(url: string | URL, options: RemoteKeySetOptio
         continue;
       }
       try {
-        const key = (await importJWK({ kty, crv, x }, "EdDSA")) as CryptoKey;
+        // The fields are checked above, so this is WebCrypto's own Ed25519 JWK import, which is
+        // all jose's importJWK would do here (without pulling its tables of every JWA algorithm).
+        const key = await crypto.subtle.importKey("jwk", { kty, crv, x }, "Ed25519", false, ["verify"]);
         next.set(kid, { x, key });
       } catch {
         // an unusable key is skipped; the others stay valid

@@ -1,4 +1,4 @@
-import { compactVerify, decodeProtectedHeader, errors as jose } from "jose";
+import { compactVerify } from "jose";
 import type { EntitlementClaims } from "./claims.js";
 import {
   AlgNotAllowed,
@@ -66,11 +66,35 @@ function ed25519Only(key: CryptoKey): CryptoKey {
   return key;
 }
 
-/** jose's errors, as this package's typed errors (the header policy has already run). */
-function fromJose(err: unknown): EntitlementsError {
-  if (err instanceof jose.JWSSignatureVerificationFailed) return new SignatureInvalid("signature verification failed", { cause: err });
-  if (err instanceof jose.JOSEAlgNotAllowed) return new AlgNotAllowed("alg is not allowed (EdDSA only)", { cause: err });
-  if (err instanceof jose.JWSInvalid || err instanceof jose.JOSENotSupported) return new TokenMalformed(err.message, { cause: err });
+/**
+ * The header policy, on the header jose parsed (jose has already pinned `alg` to EdDSA and
+ * refused any `crit` other than its own `b64`). Returns the `kid`.
+ */
+function headerPolicy(header: Record<string, unknown>): string {
+  for (const name of FORBIDDEN_HEADERS) {
+    if (header[name] !== undefined) throw new HeaderForbidden(`the "${name}" header parameter is not accepted`);
+  }
+  if (header.crit !== undefined) throw new CritUnsupported("the crit header parameter is not supported");
+  if (header.b64 !== undefined) throw new TokenMalformed("the b64 header parameter is not supported");
+  if (header.typ !== undefined && header.typ !== "JWT") throw new TokenMalformed('typ must be "JWT"');
+  const kid = header.kid;
+  if (typeof kid !== "string" || kid.length === 0 || kid.length > 256) throw new KidUnknown("the kid header is missing or invalid");
+  return kid;
+}
+
+/**
+ * jose's errors, as this package's typed errors, by their documented `code` (jose's root entry
+ * exports its error classes only as one namespace, which would bundle every one of them). Before
+ * the key callback jose has only read the header: a `crit` naming an unknown extension (the one
+ * "not supported" error it throws there), an `alg` other than EdDSA, or a header that is not
+ * base64url JSON with a string `alg`.
+ */
+function fromJose(err: unknown, headerRead: boolean): EntitlementsError {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED") return new SignatureInvalid("signature verification failed", { cause: err });
+  if (code === "ERR_JOSE_ALG_NOT_ALLOWED") return new AlgNotAllowed("alg is not allowed (EdDSA only)", { cause: err });
+  if (code === "ERR_JOSE_NOT_SUPPORTED" && !headerRead) return new CritUnsupported("the crit header parameter is not supported", { cause: err });
+  if (code === "ERR_JWS_INVALID" || code === "ERR_JOSE_NOT_SUPPORTED") return new TokenMalformed((err as Error).message, { cause: err });
   // jose checks the resolved key (public, usable for verify) with TypeErrors: that key cannot
   // verify this token.
   return new SignatureInvalid("the resolved key cannot verify the signature", { cause: err });
@@ -80,9 +104,10 @@ function fromJose(err: unknown): EntitlementsError {
  * Verifies an entitlement token (JWS compact, EdDSA/Ed25519 only) and returns its claims,
  * frozen, with the decisions of `can()` precomputed. Throws a typed `EntitlementsError`.
  *
- * Order: size cap → structure → header policy (alg pinned to EdDSA, no crit, no embedded or
- * remote keys) → key by `kid` from the JWKS → signature (jose) → payload shape, `iss`, `aud` →
- * `sub` (with the `subject` option) → time.
+ * Order: size cap → structure → header (parsed by jose: `alg` pinned to EdDSA, no `crit`; then
+ * this package's policy: no embedded or remote keys, `typ`, `kid`) → canonical signature → key by
+ * `kid` from the JWKS → signature (jose) → payload shape, `iss`, `aud` → `sub` (with the
+ * `subject` option) → time.
  */
 export async function verifyToken(token: string, options: VerifyOptions): Promise<EntitlementClaims> {
   const subject = options.subject;
@@ -93,39 +118,17 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
   if (typeof token !== "string") throw new TokenMalformed("token must be a string");
   if (token.length > max) throw new TokenTooLarge(`token exceeds ${max} bytes`);
 
-  const dot1 = token.indexOf(".");
-  const dot2 = dot1 < 0 ? -1 : token.indexOf(".", dot1 + 1);
-  if (dot1 <= 0 || dot2 <= dot1 + 1 || token.indexOf(".", dot2 + 1) !== -1) {
-    throw new TokenMalformed("token must be a JWS compact serialization (header.payload.signature)");
-  }
-
-  // The header policy is stricter than jose's and must run before any key lookup or signature
-  // work, so the header is read here first; jose parses the same bytes with the same parser.
-  let header: Record<string, unknown>;
-  try {
-    header = decodeProtectedHeader({ protected: token.slice(0, dot1) });
-  } catch (cause) {
-    throw new TokenMalformed("protected header is not base64url JSON", { cause });
-  }
-  if (header.alg !== "EdDSA") throw new AlgNotAllowed(`alg ${JSON.stringify(header.alg)} is not allowed (EdDSA only)`);
-  for (const name of FORBIDDEN_HEADERS) {
-    if (header[name] !== undefined) throw new HeaderForbidden(`the "${name}" header parameter is not accepted`);
-  }
-  if (header.crit !== undefined) throw new CritUnsupported("the crit header parameter is not supported");
-  if (header.b64 !== undefined) throw new TokenMalformed("the b64 header parameter is not supported");
-  if (header.typ !== undefined && header.typ !== "JWT") throw new TokenMalformed('typ must be "JWT"');
-  const kid = header.kid;
-  if (typeof kid !== "string" || kid.length === 0 || kid.length > 256) throw new KidUnknown("the kid header is missing or invalid");
-
-  ED25519_SIGNATURE.lastIndex = dot2 + 1;
-  if (!ED25519_SIGNATURE.test(token)) {
-    throw new SignatureInvalid("signature is not a base64url Ed25519 signature");
-  }
-
-  // Errors of the key source (KidUnknown, WorkerUnavailable, JwksInvalid, or the caller's own)
-  // pass through as they are; only jose's own errors are translated.
+  // jose parses the header once and hands it to this callback before any signature work: the
+  // header policy runs here, then the signature's shape, then the key lookup. Errors of the
+  // policy and of the key source (KidUnknown, WorkerUnavailable, JwksInvalid, or the caller's
+  // own) pass through as they are; only jose's own errors are translated.
+  let headerRead = false;
   let keyError = false;
-  const resolveKey = () => {
+  const resolveKey = (header: Record<string, unknown>) => {
+    headerRead = true;
+    const kid = headerPolicy(header);
+    ED25519_SIGNATURE.lastIndex = token.lastIndexOf(".") + 1;
+    if (!ED25519_SIGNATURE.test(token)) throw new SignatureInvalid("signature is not a base64url Ed25519 signature");
     keyError = true;
     const key = keyFor(options.keys, kid);
     if (key instanceof Promise) {
@@ -141,11 +144,11 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
   try {
     ({ payload: bytes } = await compactVerify(token, resolveKey, ALGORITHMS));
   } catch (err) {
-    throw keyError || err instanceof EntitlementsError ? err : fromJose(err);
+    throw keyError || err instanceof EntitlementsError ? err : fromJose(err, headerRead);
   }
 
   // Only reached once the signature verified: nothing in a forged payload is ever reported.
-  let payload: unknown;
+  let payload: Record<string, unknown>;
   try {
     payload = JSON.parse(utf8.decode(bytes));
   } catch {

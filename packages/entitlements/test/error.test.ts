@@ -87,6 +87,13 @@ describe("degradation when the worker is unreachable", () => {
     expect(w.hits.jwks).toBe(1); // the cooldown applies to failures too
   });
 
+  it("reports a JWKS answering 404 as ERR_WORKER_UNAVAILABLE, not as a rejection", async () => {
+    const sdk = sdkFor(w);
+    const token = await w.sign("u-local");
+    w.failWith = 404;
+    await expect(sdk.verify(token)).rejects.toMatchObject({ code: "ERR_WORKER_UNAVAILABLE", status: 404 });
+  });
+
   it("keeps verifying with cached keys when a background JWKS refresh fails", async () => {
     const sdk = sdkFor(w, { jwksMaxAge: 60_000 });
     await sdk.verify(await w.sign("u-local"));

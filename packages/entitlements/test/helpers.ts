@@ -12,8 +12,8 @@ export const ISSUER = "https://billing.test";
 export const AUDIENCE = "federal-job-advisor";
 export const API_KEY = "sk_service_test_123";
 
-export const LOCAL_OFFER = { tier: "local", price: { amount: 2900, currency: "usd", interval: "month" }, url: "https://app.test/upgrade?tier=local" } as const;
-export const MOBILE_OFFER = { tier: "mobile", price: { amount: 4900, currency: "usd", interval: "month" }, url: "https://app.test/upgrade?tier=mobile" } as const;
+export const LOCAL_OFFER = { tier: "local", price: { amount: 2900, currency: "usd", billing_cycle: "monthly" }, url: "https://app.test/upgrade?tier=local" } as const;
+export const MOBILE_OFFER = { tier: "mobile", price: { amount: 4900, currency: "usd", billing_cycle: "monthly" }, url: "https://app.test/upgrade?tier=mobile" } as const;
 export const BILLING_URL = "https://billing.test/portal";
 
 export type Status = "trialing" | "active" | "past_due" | "paused" | "suspended" | "canceled" | "trial_expired" | "none";

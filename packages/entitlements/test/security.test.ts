@@ -127,7 +127,8 @@ const attacks: Attack[] = [
   ],
   [
     "a signed payload with a javascript: upgrade URL",
-    async () => signToken(validPayload({ upgrade: { x: { tier: "mobile", price: { amount: 4900, currency: "usd", interval: "month" }, url: "javascript:alert(1)" } } }), w.signing, { iat: w.clock.s }),
+    async () =>
+      signToken(validPayload({ upgrade: { x: { tier: "mobile", price: { amount: 4900, currency: "usd", billing_cycle: "monthly" }, url: "javascript:alert(1)" } } }), w.signing, { iat: w.clock.s }),
     "ERR_CLAIM_INVALID",
   ],
   ["a signed payload with an unknown status", async () => signToken(validPayload({ status: "vip" }), w.signing, { iat: w.clock.s }), "ERR_CLAIM_INVALID"],

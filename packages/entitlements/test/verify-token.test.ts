@@ -66,4 +66,14 @@ describe("verifyToken with a key function", () => {
     await expect(verifyToken(`${header}.${payload}.${signature}`, options(keys))).rejects.toMatchObject({ code: "ERR_HEADER_FORBIDDEN" });
     expect(calls).toBe(0);
   });
+
+  it("refuses a crit header naming an unknown extension with ERR_CRIT_UNSUPPORTED, without calling the key function", async () => {
+    const { key, token } = await tokenFor("u-local");
+    const [, payload, signature] = token.split(".");
+    const header = Buffer.from(JSON.stringify({ alg: "EdDSA", kid: "k1", crit: ["exp-v2"], "exp-v2": 1 })).toString("base64url");
+    let calls = 0;
+    const keys = () => (calls++, key.publicKey);
+    await expect(verifyToken(`${header}.${payload}.${signature}`, options(keys))).rejects.toMatchObject({ code: "ERR_CRIT_UNSUPPORTED" });
+    expect(calls).toBe(0);
+  });
 });

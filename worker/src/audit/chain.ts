@@ -4,20 +4,24 @@
  * `verify` can name the first row that no longer fits.
  */
 import { canonicalJson, sha256Hex } from "../crypto";
-import type { ActorType } from "../db/schema";
+import type { ActorType, Role } from "../db/schema";
 
 export type { ActorType };
 
 export const GENESIS_HASH = "0".repeat(64);
 
+/**
+ * Whoever acts: an API key (or the dashboard session it opened), Stripe through an event, a
+ * cron, the system, a CLI; and, when it acts in a request, that request. Every audited change
+ * records the type, id and request id; an API key brings the role its permissions come from.
+ */
 export interface Actor {
   type: ActorType;
   id: string;
-}
-
-/** Who is acting, and in which request: what every audited change records. */
-export interface Caller {
-  actor: Actor;
+  /** An API key's role: what a route or a tool checks the permission against. */
+  role?: Role | undefined;
+  /** An API key's name, as the dashboard greets it. */
+  name?: string | undefined;
   requestId?: string | undefined;
   /**
    * The request's Idempotency-Key, made specific to its API key and request: Stripe writes that
@@ -28,12 +32,12 @@ export interface Caller {
 }
 
 export interface AuditEntry {
+  /** The row records its type, id and request id. */
   actor: Actor;
   action: string;
   subject: { type: string; id: string };
   before?: unknown;
   after?: unknown;
-  requestId?: string | undefined;
 }
 
 export interface ChainedRow {
@@ -80,7 +84,7 @@ export async function chainRow(head: { seq: number; hash: string } | undefined, 
     subjectId: entry.subject.id,
     before: entry.before === undefined ? null : canonicalJson(entry.before),
     after: entry.after === undefined ? null : canonicalJson(entry.after),
-    requestId: entry.requestId ?? null,
+    requestId: entry.actor.requestId ?? null,
     prevHash: head?.hash ?? GENESIS_HASH,
   };
   return { ...row, hash: await rowHash(row) };

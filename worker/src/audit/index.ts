@@ -1,5 +1,5 @@
-export { auditWriter, type AuditWriter } from "./append";
-export type { Actor, AuditEntry, Caller } from "./chain";
+export { auditWriter } from "./append";
+export type { Actor, AuditEntry } from "./chain";
 export { checkpointKey, type CheckpointKey } from "./checkpoint-key";
 export { checkpointAuditHead } from "./checkpoint";
 export { listAudit } from "./query";

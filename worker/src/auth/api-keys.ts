@@ -1,6 +1,6 @@
 /** API key lifecycle: create, list, rotate, revoke, authenticate. Every change is audited. */
 import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
-import type { Caller } from "../audit";
+import type { Actor } from "../audit";
 import { apiKeys, type Role } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
@@ -50,7 +50,7 @@ const summary = (row: Pick<ApiKeyRow, "name" | "role" | "prefix" | "expiresAt" |
   revoked_at: row.revokedAt,
 });
 
-async function newKey(who: Caller, now: number, fields: Pick<ApiKeyRow, "name" | "role" | "expiresAt" | "rotatedFrom">) {
+async function newKey(who: Actor, now: number, fields: Pick<ApiKeyRow, "name" | "role" | "expiresAt" | "rotatedFrom">) {
   const material = await generateKey();
   const row: ApiKeyRow = {
     ...fields,
@@ -60,12 +60,12 @@ async function newKey(who: Caller, now: number, fields: Pick<ApiKeyRow, "name" |
     createdAt: now,
     lastUsedAt: null,
     revokedAt: null,
-    createdBy: `${who.actor.type}:${who.actor.id}`,
+    createdBy: `${who.type}:${who.id}`,
   };
   return { material, row };
 }
 
-export async function createApiKey(deps: Deps, who: Caller, input: { name: string; role: Role; expiresAt?: number | null; rotatedFrom?: string | null }): Promise<{ key: string; view: ApiKeyView }> {
+export async function createApiKey(deps: Deps, who: Actor, input: { name: string; role: Role; expiresAt?: number | null; rotatedFrom?: string | null }): Promise<{ key: string; view: ApiKeyView }> {
   const now = deps.clock.now();
   if (input.expiresAt != null && input.expiresAt <= now) {
     throw new DomainError("validation_failed", "expires_at must be in the future.", { errors: [{ field: "expires_at", message: "must be in the future" }] });
@@ -73,7 +73,7 @@ export async function createApiKey(deps: Deps, who: Caller, input: { name: strin
   const { material, row } = await newKey(who, now, { name: input.name, role: input.role, expiresAt: input.expiresAt ?? null, rotatedFrom: input.rotatedFrom ?? null });
   await deps.audit.commit(async () => ({
     statements: [deps.db.insert(apiKeys).values(row)],
-    entries: [{ ...who, action: "api_key.created", subject: { type: "api_key", id: row.id }, after: summary(row) }],
+    entries: [{ actor: who, action: "api_key.created", subject: { type: "api_key", id: row.id }, after: summary(row) }],
     result: undefined,
   }));
   return { key: material.key, view: viewKey(row, now) };
@@ -107,7 +107,7 @@ export const DEFAULT_OVERLAP_MS = 24 * 60 * 60 * 1000;
  * Rotation with overlap: the new key works at once and the old one keeps working until
  * `oldExpiresAt`, so every client can switch without a failed request.
  */
-export async function rotateApiKey(deps: Deps, who: Caller, id: string, opts: { oldExpiresAt?: number | undefined }): Promise<{ key: string; view: ApiKeyView; previous: ApiKeyView }> {
+export async function rotateApiKey(deps: Deps, who: Actor, id: string, opts: { oldExpiresAt?: number | undefined }): Promise<{ key: string; view: ApiKeyView; previous: ApiKeyView }> {
   const now = deps.clock.now();
   const oldExpiresAt = opts.oldExpiresAt ?? now + DEFAULT_OVERLAP_MS;
   if (oldExpiresAt < now) {
@@ -128,15 +128,15 @@ export async function rotateApiKey(deps: Deps, who: Caller, id: string, opts: { 
           .where(and(eq(apiKeys.id, old.id), isNull(apiKeys.revokedAt))),
       ],
       entries: [
-        { ...who, action: "api_key.rotated", subject: { type: "api_key", id: old.id }, before: summary(old), after: { ...summary(updatedOld), replaced_by: row.id } },
-        { ...who, action: "api_key.created", subject: { type: "api_key", id: row.id }, after: summary(row) },
+        { actor: who, action: "api_key.rotated", subject: { type: "api_key", id: old.id }, before: summary(old), after: { ...summary(updatedOld), replaced_by: row.id } },
+        { actor: who, action: "api_key.created", subject: { type: "api_key", id: row.id }, after: summary(row) },
       ],
       result: { key: material.key, view: viewKey(row, now), previous: viewKey(updatedOld, now) },
     };
   });
 }
 
-export async function revokeApiKey(deps: Deps, who: Caller, id: string): Promise<ApiKeyView> {
+export async function revokeApiKey(deps: Deps, who: Actor, id: string): Promise<ApiKeyView> {
   const now = deps.clock.now();
   return deps.audit.commit(async () => {
     const row = await deps.db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
@@ -151,22 +151,16 @@ export async function revokeApiKey(deps: Deps, who: Caller, id: string): Promise
           .set({ revokedAt: now })
           .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt))),
       ],
-      entries: [{ ...who, action: "api_key.revoked", subject: { type: "api_key", id }, before: summary(row), after: summary(revoked) }],
+      entries: [{ actor: who, action: "api_key.revoked", subject: { type: "api_key", id }, before: summary(row), after: summary(revoked) }],
       result: viewKey(revoked, now),
     };
   });
 }
 
-export interface Principal {
-  keyId: string;
-  role: Role;
-  name: string;
-}
-
 /** last_used_at is written at most once a minute per key, so auth is one read per request. */
 const LAST_USED_GRANULARITY_MS = 60_000;
 
-export async function authenticate({ db, clock }: Pick<Services, "db" | "clock">, presented: string): Promise<{ principal: Principal; touch: Promise<unknown> | null }> {
+export async function authenticate({ db, clock }: Pick<Services, "db" | "clock">, presented: string): Promise<{ actor: Actor; touch: Promise<unknown> | null }> {
   const now = clock.now();
   if (!looksLikeKey(presented)) {
     throw new DomainError("unauthenticated", "The API key is malformed: expected `Authorization: Bearer fja_...`.");
@@ -187,5 +181,5 @@ export async function authenticate({ db, clock }: Pick<Services, "db" | "clock">
         .where(and(eq(apiKeys.id, row.id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, now - LAST_USED_GRANULARITY_MS))))
         .run()
     : null;
-  return { principal: { keyId: row.id, role: row.role, name: row.name }, touch };
+  return { actor: { type: "api_key", id: row.id, role: row.role, name: row.name }, touch };
 }

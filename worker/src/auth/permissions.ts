@@ -3,6 +3,7 @@
  * needs beside its method and path (`guard(...)`), and the tests walk every registered route
  * against every role, so a route cannot exist without a declared permission.
  */
+import type { Actor } from "../audit";
 import type { Role } from "../db/schema";
 
 export const PERMISSIONS = {
@@ -40,4 +41,9 @@ export const KEYLESS: ReadonlySet<Permission> = new Set(["public", "stripe_signa
 
 export function roleHas(role: Role, permission: Permission): boolean {
   return (PERMISSIONS[permission] as readonly Role[]).includes(role);
+}
+
+/** Whether an actor may: only an API key has a role, so anyone else may do nothing keyed. */
+export function actorHas(actor: Pick<Actor, "role">, permission: Permission): boolean {
+  return actor.role !== undefined && roleHas(actor.role, permission);
 }

@@ -4,11 +4,10 @@
  * it ends at its own expiry, when the key is revoked or expires, or at sign-out.
  */
 import { and, eq, lte } from "drizzle-orm";
-import type { Caller } from "../audit";
+import type { Actor } from "../audit";
 import { apiKeys, dashboardSessions } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
-import type { Principal } from "./api-keys";
 import { randomBase64url, randomId } from "../crypto";
 import { hashKey } from "./keys";
 import { roleHas, type Permission } from "./permissions";
@@ -22,7 +21,7 @@ const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 export interface Session {
   id: string;
-  principal: Principal;
+  actor: Actor;
   expiresAt: number;
 }
 
@@ -49,15 +48,15 @@ export async function signIn(deps: Deps, presented: string, permission: Permissi
   const token = newToken();
   // A key that expires sooner than a session cuts the session short: it never outlives its key.
   const expiresAt = Math.min(now + SESSION_TTL_MS, row.expiresAt ?? Number.MAX_SAFE_INTEGER);
-  const session: Session = { id: randomId("ses"), principal: { keyId: row.id, role: row.role, name: row.name }, expiresAt };
+  const session: Session = { id: randomId("ses"), actor: { type: "api_key", id: row.id, role: row.role, name: row.name }, expiresAt };
   const tokenHash = await hashKey(token);
-  const who: Caller = { actor: { type: "api_key", id: row.id }, requestId };
+  const who: Actor = { type: "api_key", id: row.id, requestId };
   await deps.audit.commit(async () => ({
     statements: [
       deps.db.delete(dashboardSessions).where(lte(dashboardSessions.expiresAt, now)),
       deps.db.insert(dashboardSessions).values({ id: session.id, tokenHash, keyId: row.id, createdAt: now, expiresAt }),
     ],
-    entries: [{ ...who, action: "dashboard.signed_in", subject: { type: "dashboard_session", id: session.id }, after: { key_prefix: row.prefix, role: row.role, expires_at: expiresAt } }],
+    entries: [{ actor: who, action: "dashboard.signed_in", subject: { type: "dashboard_session", id: session.id }, after: { key_prefix: row.prefix, role: row.role, expires_at: expiresAt } }],
     result: undefined,
   }));
   return { token, session };
@@ -82,7 +81,7 @@ export async function readSession({ db, clock }: Pick<Services, "db" | "clock">,
     .where(eq(dashboardSessions.tokenHash, await hashKey(token)))
     .get();
   if (!row || row.expiresAt <= now || row.revokedAt !== null || (row.keyExpiresAt !== null && row.keyExpiresAt <= now)) return null;
-  return { id: row.id, principal: { keyId: row.keyId, role: row.role, name: row.name }, expiresAt: row.expiresAt };
+  return { id: row.id, actor: { type: "api_key", id: row.keyId, role: row.role, name: row.name }, expiresAt: row.expiresAt };
 }
 
 /** Ends the session the token names, if there is one; signing out twice is not an error. */
@@ -94,7 +93,7 @@ export async function signOut(deps: Deps, token: string | undefined, requestId?:
     if (!row) return { statements: [], entries: [], result: false };
     return {
       statements: [deps.db.delete(dashboardSessions).where(and(eq(dashboardSessions.id, row.id), eq(dashboardSessions.tokenHash, tokenHash)))],
-      entries: [{ actor: { type: "api_key", id: row.keyId }, requestId, action: "dashboard.signed_out", subject: { type: "dashboard_session", id: row.id } }],
+      entries: [{ actor: { type: "api_key", id: row.keyId, requestId }, action: "dashboard.signed_out", subject: { type: "dashboard_session", id: row.id } }],
       result: true,
     };
   });

@@ -25,11 +25,11 @@ export function upgradeOffers(features: readonly string[], appBaseUrl: string, f
   for (const f of from.features) {
     if (have.has(f.key)) continue;
     const tier = cheapestTierWith(f.key, from);
-    const price = tier?.prices.find((p) => p.interval === "month") ?? tier?.prices[0];
+    const price = tier?.prices.find((p) => p.billingCycle === "monthly") ?? tier?.prices[0];
     if (!tier || !price) continue;
     offers[f.key] = {
       tier: tier.key,
-      price: { amount: price.unit.amount, currency: price.unit.currency, interval: price.interval },
+      price: { amount: price.unit.amount, currency: price.unit.currency, billing_cycle: price.billingCycle },
       url: `${appBaseUrl}/billing/upgrade?tier=${encodeURIComponent(tier.key)}`,
     };
   }

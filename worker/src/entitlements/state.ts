@@ -4,7 +4,7 @@
  * so there is one rule for "what may this user use now".
  */
 import { eq, sql } from "drizzle-orm";
-import type { Caller } from "../audit";
+import type { Actor } from "../audit";
 import { findTier, GRACE_DAYS, type Catalog, catalog as defaultCatalog } from "../catalog";
 import type { Db } from "../db/client";
 import { entitlementAsRead, guard } from "../db/guard";
@@ -168,7 +168,7 @@ export function entitlementSummary(s: EntitlementState) {
  * Sets a user's state directly (tests, and dunning's suspension), audited. The sync computes
  * the state with deriveEntitlement instead and writes it in its own batch.
  */
-export async function setEntitlementState(deps: Pick<Services, "db" | "clock" | "audit">, state: EntitlementState, who: Caller & { action?: string }): Promise<void> {
+export async function setEntitlementState(deps: Pick<Services, "db" | "clock" | "audit">, state: EntitlementState, who: Actor, action = "entitlement.set"): Promise<void> {
   const { db } = deps;
   await deps.audit.commit(async () => {
     const { state: before, version } = await readEntitlementVersioned(db, state.userId);
@@ -176,9 +176,8 @@ export async function setEntitlementState(deps: Pick<Services, "db" | "clock" | 
       statements: [guard(db, entitlementAsRead(state.userId, version)), ...upsertEntitlement(db, state, deps.clock.now(), version)],
       entries: [
         {
-          actor: who.actor,
-          requestId: who.requestId,
-          action: who.action ?? "entitlement.set",
+          actor: who,
+          action,
           subject: { type: "user", id: state.userId },
           before: entitlementSummary(before),
           after: entitlementSummary(state),

@@ -1,9 +1,4 @@
-/**
- * What a user id of the app looks like: the API takes only these, so an id from elsewhere
- * (a Checkout session's client_reference_id, `metadata.user_id` on a Stripe object) that is not
- * one could never be looked up.
- */
-export const USER_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/;
+import { USER_ID_PATTERN } from "../fields";
 
 export const isUserId = (value: unknown): value is string => typeof value === "string" && USER_ID_PATTERN.test(value);
 

@@ -17,7 +17,7 @@ export function accessLog(clock: Clock): MiddlewareHandler<AppEnv> {
     // Middleware is mounted for every method ("ALL"); the route that answered has its own.
     const route = matchedRoutes(c).findLast((r) => r.method !== "ALL")?.path ?? null;
     const clientRequestId = c.get("clientRequestId");
-    const principal = c.get("principal");
+    const actor = c.get("actor");
     // The request's own logger; a request that failed before services were built logs alike.
     const log = c.get("services")?.log ?? jsonLogger();
     const fields = {
@@ -27,7 +27,7 @@ export function accessLog(clock: Clock): MiddlewareHandler<AppEnv> {
       route,
       status: c.res.status,
       duration_ms: clock.now() - started,
-      ...(principal ? { key_id: principal.keyId, role: principal.role } : {}),
+      ...(actor ? { key_id: actor.id, role: actor.role } : {}),
     };
     log.log(c.res.status >= 500 ? "error" : "info", "request", fields);
   };

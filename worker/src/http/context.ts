@@ -1,4 +1,4 @@
-import type { Principal } from "../auth";
+import type { Actor } from "../audit";
 import type { Env } from "../env";
 import type { Services } from "../services";
 
@@ -9,13 +9,14 @@ export interface AppEnv {
     requestId: string;
     /** The caller's x-request-id, when it is short and plain: logged beside ours, never used as ours. */
     clientRequestId?: string;
-    principal?: Principal;
+    /** The API key the request acts as (http/middleware.ts, or the dashboard session's key). */
+    actor?: Actor;
     /**
      * The per-address limit is waiting for the API key (http/middleware.ts): set where no edge
      * vouches for the client's address and the request carries an Authorization header.
      */
     addressLimit?: "by_key" | "done";
-    /** Set by http/idempotency.ts when the request carries an Idempotency-Key: see Caller.idempotencyKey. */
+    /** Set by http/idempotency.ts when the request carries an Idempotency-Key: see Actor.idempotencyKey. */
     idempotencyKey?: string;
     /** Built once per request by the first middleware; routes pass it to the domain. */
     services: Services;

@@ -3,7 +3,8 @@ import type { MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { sha256Hex } from "../crypto";
 import { isDomainError } from "../errors";
-import { claimIdempotencyKey, type IdempotentRequest, completeIdempotencyKey, IDEMPOTENCY_KEY_PATTERN, keepsAnswer, REPLAYED_HEADERS, releaseIdempotencyKey, requestHash } from "../idempotency";
+import { IdempotencyKey } from "../fields";
+import { claimIdempotencyKey, type IdempotentRequest, completeIdempotencyKey, keepsAnswer, REPLAYED_HEADERS, releaseIdempotencyKey, requestHash } from "../idempotency";
 import { describeError } from "../log";
 import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
@@ -12,7 +13,7 @@ const HEADER = "idempotency-key";
 
 /** The header as the OpenAPI document shows it on every route that takes it. */
 export const IdempotencyKeyHeader = z.object({
-  "idempotency-key": z.string().regex(IDEMPOTENCY_KEY_PATTERN).optional().openapi({
+  "idempotency-key": IdempotencyKey.optional().openapi({
     description:
       "Send the same key when you retry this request (after a timeout or a dropped connection): the answer of the request that acted (a 2xx, or a 402 after a charge attempt) is given again, with `Idempotent-Replayed: true`, instead of acting twice. Kept 24 hours per API key. Any other answer changed nothing and frees the key, so a retry runs again. Another request (method, path or body bytes) with a used key is a 422; a retry while the first is running is a 409 with Retry-After; a first request that stopped without an answer makes it a 409 `idempotency-outcome-unknown`.",
     example: "3f1c2a8e-6d1b-4f7a-9a55-0c2b7e1d9f40",
@@ -28,16 +29,17 @@ export const IdempotencyKeyHeader = z.object({
 export function idempotency(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const key = c.req.header(HEADER);
-    const principal = c.get("principal");
-    if (key === undefined || !principal) return next();
-    if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
+    const actor = c.get("actor");
+    if (key === undefined || !actor) return next();
+    const checked = IdempotencyKey.safeParse(key);
+    if (!checked.success) {
       throw new ApiError("validation_failed", "The Idempotency-Key header must be 1 to 255 printable characters without spaces, such as a UUID.", {
-        errors: [{ field: `header.${HEADER}`, message: "must be 1-255 printable ASCII characters without spaces" }],
+        errors: [{ field: `header.${HEADER}`, message: checked.error.issues[0]!.message }],
       });
     }
     const s = c.get("services");
     const request: IdempotentRequest = {
-      apiKeyId: principal.keyId,
+      apiKeyId: actor.id,
       key,
       method: c.req.method,
       path: c.req.path,

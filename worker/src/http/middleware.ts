@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { authenticate, KEYLESS, roleHas, type Permission } from "../auth";
+import { authenticate, actorHas, KEYLESS, type Permission } from "../auth";
 import type { Env } from "../env";
 import { isDomainError } from "../errors";
 import type { AppEnv } from "./context";
@@ -22,7 +22,7 @@ export function authorize(permission: Permission): MiddlewareHandler<AppEnv> {
       });
     }
     const services = c.get("services");
-    const { principal, touch } = await authenticate(services, match[1]).catch(async (e: unknown) => {
+    const { actor, touch } = await authenticate(services, match[1]).catch(async (e: unknown) => {
       // A bad key counts against the keyless clients' bucket: guessing keys gets no bucket of its own.
       await limitUnkeyed(c);
       if (isDomainError(e, "unauthenticated")) {
@@ -33,13 +33,13 @@ export function authorize(permission: Permission): MiddlewareHandler<AppEnv> {
     if (touch) services.defer(touch);
     if (c.get("addressLimit") === "by_key") {
       c.set("addressLimit", "done");
-      await limit(c.env.RATE_LIMIT_IP, `client:key:${principal.keyId}`, "this client");
+      await limit(c.env.RATE_LIMIT_IP, `client:key:${actor.id}`, "this client");
     }
-    if (!roleHas(principal.role, permission)) {
-      throw new ApiError("forbidden", `This ${principal.role} key may not do this: the route needs the \`${permission}\` permission.`, { extensions: { required_permission: permission } });
+    if (!actorHas(actor, permission)) {
+      throw new ApiError("forbidden", `This ${actor.role} key may not do this: the route needs the \`${permission}\` permission.`, { extensions: { required_permission: permission } });
     }
-    c.set("principal", principal);
-    await limit(c.env.RATE_LIMIT_KEY, `key:${principal.keyId}`, "this API key");
+    c.set("actor", actor);
+    await limit(c.env.RATE_LIMIT_KEY, `key:${actor.id}`, "this API key");
     return next();
   };
 }
@@ -50,9 +50,9 @@ export function authorize(permission: Permission): MiddlewareHandler<AppEnv> {
  * the key's limit is reached.
  */
 export async function limitKeyCalls(c: Context<AppEnv>, calls: number): Promise<void> {
-  const principal = c.get("principal");
-  if (!principal) return;
-  for (let i = 0; i < calls; i++) await limit(c.env.RATE_LIMIT_KEY, `key:${principal.keyId}`, "this API key");
+  const actor = c.get("actor");
+  if (!actor) return;
+  for (let i = 0; i < calls; i++) await limit(c.env.RATE_LIMIT_KEY, `key:${actor.id}`, "this API key");
 }
 
 async function limit(binding: RateLimit | undefined, key: string, who: string): Promise<void> {

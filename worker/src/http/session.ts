@@ -6,7 +6,7 @@
 import type { MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { secureHeaders } from "hono/secure-headers";
-import { readSession, SESSION_TTL_MS, KEYLESS, roleHas, type Permission } from "../auth";
+import { readSession, SESSION_TTL_MS, actorHas, KEYLESS, type Permission } from "../auth";
 import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
 
@@ -78,11 +78,11 @@ export const sessionToken = (c: Parameters<MiddlewareHandler<AppEnv>>[0]): strin
 function requireSession(permission: Permission): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const session = await readSession(c.get("services"), sessionToken(c));
-    if (!session || !roleHas(session.principal.role, permission)) {
+    if (!session || !actorHas(session.actor, permission)) {
       if (sessionToken(c) !== undefined) endSession(c);
       return c.redirect(LOGIN_PATH, 303);
     }
-    c.set("principal", session.principal);
+    c.set("actor", session.actor);
     return next();
   };
 }

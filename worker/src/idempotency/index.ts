@@ -1,6 +1,6 @@
 export { claimIdempotencyKey, type IdempotentRequest } from "./claim";
 export { completeIdempotencyKey } from "./complete";
-export { IDEMPOTENCY_KEY_PATTERN, keepsAnswer, REPLAYED_HEADERS } from "./policy";
+export { keepsAnswer, REPLAYED_HEADERS } from "./policy";
 export { pruneIdempotencyKeys } from "./prune";
 export { releaseIdempotencyKey } from "./release";
 export { requestHash } from "./request-hash";

@@ -7,9 +7,6 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
  */
 export const ABANDONED_CLAIM_MS = 5 * 60 * 1000;
 
-/** Printable ASCII without spaces, as long as Stripe allows: a UUID, a hash or the client's own id. */
-export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
-
 /** Response headers a replay carries besides content-type: what tells a client how to treat the answer. */
 export const REPLAYED_HEADERS = ["cache-control", "location", "retry-after"] as const;
 

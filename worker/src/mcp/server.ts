@@ -21,9 +21,9 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
 import { z } from "zod";
-import type { Caller } from "../audit";
-import { type Principal, roleHas } from "../auth";
-import { USER_ID_PATTERN } from "../entitlements";
+import type { Actor } from "../audit";
+import { actorHas } from "../auth";
+import { UserId } from "../fields";
 import { invalidInput } from "../errors";
 import type { Services } from "../services";
 import type { Tool as AgentTool } from "../tools";
@@ -50,8 +50,8 @@ export interface ProblemLike {
 
 export interface McpDeps {
   services: Services;
-  principal: Principal;
-  caller: Caller;
+  /** The API key the request acts as, in this request. */
+  actor: Actor;
   tools: readonly AgentTool[];
   /** `GET /v1/catalog`'s body. */
   catalog(): Promise<unknown>;
@@ -85,8 +85,8 @@ function describe(tool: AgentTool): Tool {
 }
 
 export function createMcpServer(deps: McpDeps): Server {
-  const { principal } = deps;
-  const allowed = (t: AgentTool) => roleHas(principal.role, t.permission);
+  const { actor } = deps;
+  const allowed = (t: AgentTool) => actorHas(actor, t.permission);
   const server = new Server(
     { name: "payment-integration-agent", version: deps.version },
     {
@@ -108,12 +108,12 @@ export function createMcpServer(deps: McpDeps): Server {
       throw new McpError(ErrorCode.InvalidParams, `There is no tool ${JSON.stringify(request.params.name)}; tools/list names the tools this key may call.`);
     }
     if (!allowed(tool)) {
-      throw new McpError(MCP_FORBIDDEN, `This ${principal.role} key may not call ${tool.name}: it needs the \`${tool.permission}\` permission.`, { required_permission: tool.permission });
+      throw new McpError(MCP_FORBIDDEN, `This ${actor.role} key may not call ${tool.name}: it needs the \`${tool.permission}\` permission.`, { required_permission: tool.permission });
     }
     // Argument errors and refusals of the domain are tool results, not protocol errors: the
     // model sees them and can correct its call (MCP's "tool execution error"). `run` validates.
     try {
-      const output: unknown = await tool.run(deps.services, request.params.arguments ?? {}, { ...deps.caller, role: principal.role });
+      const output: unknown = await tool.run(deps.services, request.params.arguments ?? {}, actor);
       const structured = output !== null && typeof output === "object" && !Array.isArray(output) ? (output as Record<string, unknown>) : undefined;
       return { content: [{ type: "text", text: JSON.stringify(output) }], ...(structured ? { structuredContent: structured } : {}) };
     } catch (e) {
@@ -147,8 +147,8 @@ export function createMcpServer(deps: McpDeps): Server {
       if (uri === CATALOG_URI) return deps.catalog();
       const match = SUBSCRIPTION_URI.exec(uri);
       if (!match) throw new McpError(MCP_RESOURCE_NOT_FOUND, `There is no resource ${uri}; resources/list and resources/templates/list name them.`, { uri });
-      if (!roleHas(principal.role, "billing:read")) {
-        throw new McpError(MCP_FORBIDDEN, `This ${principal.role} key may not read subscriptions: it needs the \`billing:read\` permission.`, { required_permission: "billing:read" });
+      if (!actorHas(actor, "billing:read")) {
+        throw new McpError(MCP_FORBIDDEN, `This ${actor.role} key may not read subscriptions: it needs the \`billing:read\` permission.`, { required_permission: "billing:read" });
       }
       return deps.subscription(userIdOf(match[1]!));
     };
@@ -181,8 +181,8 @@ function userIdOf(segment: string): string {
       `The user id in the URI is not valid percent-encoding (${JSON.stringify(segment.slice(0, 100))}); escape it as encodeURIComponent does.`,
     );
   }
-  if (!USER_ID_PATTERN.test(id))
-    throw invalidInput("user_id", "must be a user id: 1-128 of A-Z a-z 0-9 _ . : @ -", "The user id in the URI is not one: 1-128 of A-Z a-z 0-9 _ . : @ -, percent-encoded.");
+  const checked = UserId.safeParse(id);
+  if (!checked.success) throw invalidInput("user_id", checked.error.issues[0]!.message, `The user id in the URI is not one (${checked.error.issues[0]!.message}), percent-encoded.`);
   return id;
 }
 

@@ -1,4 +1,3 @@
-export type { SyncedBatch } from "./batch";
 export { byId, dueEvents, listEvents, requeue, storeEvent } from "./events";
 export { consumeEvents } from "./ingest";
 export { idOf, invoiceSubscriptionId, ms } from "./mirror";

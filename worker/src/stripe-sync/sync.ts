@@ -204,7 +204,8 @@ interface Part {
 const part = (): Part => ({ guards: [], statements: [], entries: [] });
 
 function audited(p: Part, why: SyncCause, action: string, type: string, id: string, before: unknown, after: unknown): void {
-  p.entries.push({ actor: why.actor, action, subject: { type, id }, before, after });
+  // The mirror's rows name who caused the sync; the request's own entry is the one that carries its id.
+  p.entries.push({ actor: { type: why.actor.type, id: why.actor.id }, action, subject: { type, id }, before, after });
 }
 
 /** Reads the rows of `ids` in one query, keyed by id. */

@@ -6,8 +6,8 @@
  * request is stored with its reason and feedback for churn analysis.
  */
 import { and, eq } from "drizzle-orm";
-import type { Caller } from "../audit";
-import { catalog as defaultCatalog, findTier, type Catalog, type RetentionOfferPolicy, type Tier } from "../catalog";
+import type { Actor } from "../audit";
+import { catalog as defaultCatalog, findTier, type Catalog, PERIOD_OF, type RetentionOfferPolicy, type Tier } from "../catalog";
 import { cancellationRequests, retentionOffers, type CANCELLATION_REASONS } from "../db/schema";
 import { DomainError } from "../errors";
 import { managedSubscription, recordChange, type Managed, type ManageDeps } from "./managed";
@@ -55,16 +55,16 @@ const dollars = (cents: number) => `$${(cents / 100).toFixed(2)}`;
 function offerFor(m: Managed, tier: Tier | null, from: Catalog): { kind: "downgrade" | "discount"; terms: Record<string, unknown>; description: string; amount: number } | null {
   const policy: RetentionOfferPolicy | undefined = tier ? from.policy.retention[tier.key] : undefined;
   if (!policy || !tier || !m.cycle) return null;
-  const interval = m.cycle === "annual" ? "year" : "month";
+  const period = PERIOD_OF[m.cycle];
   if (policy.kind === "downgrade") {
     const to = findTier(policy.to_tier, from);
-    const price = to?.prices.find((p) => p.interval === interval);
+    const price = to?.prices.find((p) => p.billingCycle === m.cycle);
     if (!to || !price) return null;
     return {
       kind: "downgrade",
       terms: { to_tier: to.key },
       amount: price.unit.amount,
-      description: `Instead of canceling, switch to ${to.name} for ${dollars(price.unit.amount)}/${interval}${from.policy.change.downgrade === "period_end" ? " from your next renewal" : ""}: you keep ${to.features.map((f) => from.features.find((x) => x.key === f)?.description.toLowerCase() ?? f).join(", ")}.`,
+      description: `Instead of canceling, switch to ${to.name} for ${dollars(price.unit.amount)}/${period}${from.policy.change.downgrade === "period_end" ? " from your next renewal" : ""}: you keep ${to.features.map((f) => from.features.find((x) => x.key === f)?.description.toLowerCase() ?? f).join(", ")}.`,
     };
   }
   const unit = m.item.price.unit_amount ?? 0;
@@ -84,7 +84,7 @@ function offerFor(m: Managed, tier: Tier | null, from: Catalog): { kind: "downgr
     kind: "discount",
     terms: { percent_off: policy.percent_off, duration: "repeating", duration_in_months: months },
     amount,
-    description: `Stay on ${tier.name} with ${policy.percent_off} % off for the next ${months} month${months === 1 ? "" : "s"}: ${dollars(amount)} instead of ${dollars(unit)} per ${interval}.`,
+    description: `Stay on ${tier.name} with ${policy.percent_off} % off for the next ${months} month${months === 1 ? "" : "s"}: ${dollars(amount)} instead of ${dollars(unit)} per ${period}.`,
   };
 }
 
@@ -108,7 +108,7 @@ function isUniqueViolation(e: unknown): boolean {
   return /UNIQUE constraint failed: retention_offers/.test(text);
 }
 
-export async function requestCancellation(deps: ManageDeps, who: Caller, userId: string, input: CancelInput, from: Catalog = defaultCatalog): Promise<CancelResult> {
+export async function requestCancellation(deps: ManageDeps, who: Actor, userId: string, input: CancelInput, from: Catalog = defaultCatalog): Promise<CancelResult> {
   const { db, stripe } = deps;
   const m = await managedSubscription(deps, userId);
   // Asked twice: the first request already scheduled it.
@@ -137,7 +137,7 @@ export async function requestCancellation(deps: ManageDeps, who: Caller, userId:
           db.insert(cancellationRequests).values({ userId, subscriptionId: m.sub.id, at: now, reason: input.reason, feedback, outcome: "offered", offerId: row.id, cancelAt: null }),
         ],
         entries: [
-          { ...who, action: "subscription.retention_offered", subject: { type: "user", id: userId }, after: { offer: row.id, kind: row.kind, terms: JSON.parse(row.terms), reason: input.reason } },
+          { actor: who, action: "subscription.retention_offered", subject: { type: "user", id: userId }, after: { offer: row.id, kind: row.kind, terms: JSON.parse(row.terms), reason: input.reason } },
         ],
         result: undefined,
       }));

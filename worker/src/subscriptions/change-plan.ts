@@ -3,11 +3,11 @@
  * changed: which direction it goes, when it takes effect and how Stripe prorates it, all read
  * from the catalog's policy (catalog.ts `policy.change`).
  */
-import { catalog as defaultCatalog, findTier, type Catalog, type Price, type Tier } from "../catalog";
+import { catalog as defaultCatalog, findTier, type BillingCycle, type Catalog, type Price, type Tier } from "../catalog";
 import { DomainError, invalidInput } from "../errors";
 import type { Services } from "../services";
-import type { BillingCycle } from "./cycle";
-import { requireRenewing, targetPrice, type Managed } from "./managed";
+import { intervalOf, priceOf } from "./cycle";
+import { requireRenewing, type Managed } from "./managed";
 import { pendingPhase } from "./pending-change";
 import { requirePriceId } from "./prices";
 import type { Stripe } from "../stripe-sync";
@@ -26,8 +26,8 @@ export interface ChangePlan {
   direction: Direction;
   effective: Effective;
   proration: Proration;
-  /** The billing interval changes: a change made now restarts the cycle and is invoiced at once. */
-  intervalChange: boolean;
+  /** The billing cycle changes: a change made now restarts the cycle and is invoiced at once (Stripe invoices any change of `recurring.interval` so). */
+  cycleChange: boolean;
   /** The schedule of a change pending at the period end, which this change replaces or drops. */
   pendingSchedule: string | null;
 }
@@ -40,7 +40,7 @@ export interface ChangeInput {
 
 /** A price per month, to order plans outside the catalog's ranks. */
 function perMonth(p: Stripe.Price | Price): number {
-  if ("unit" in p) return p.interval === "year" ? p.unit.amount / 12 : p.unit.amount;
+  if ("unit" in p) return p.billingCycle === "annual" ? p.unit.amount / 12 : p.unit.amount;
   return p.recurring?.interval === "year" ? (p.unit_amount ?? 0) / 12 : (p.unit_amount ?? 0);
 }
 
@@ -56,11 +56,11 @@ export async function planChange(deps: Pick<Services, "stripe" | "clock">, m: Ma
   const tier = findTier(input.tier, from);
   if (!tier) throw invalidInput("tier", "unknown tier", `There is no tier ${input.tier}.`);
   const cycle = input.billingCycle ?? m.cycle ?? "monthly";
-  const price = targetPrice(tier, cycle);
+  const price = priceOf(tier, cycle);
   const priceId = await requirePriceId(deps, price.lookupKey);
   const pending = await pendingPhase(deps.stripe, m.sub);
-  const intervalChange = (m.item.price.recurring?.interval ?? null) !== price.interval;
-  const base = { managed: m, tier, cycle, price, priceId, intervalChange: false, pendingSchedule: pending?.scheduleId ?? null };
+  const cycleChange = (m.item.price.recurring?.interval ?? null) !== intervalOf(price.billingCycle);
+  const base = { managed: m, tier, cycle, price, priceId, cycleChange: false, pendingSchedule: pending?.scheduleId ?? null };
   if (priceId === m.item.price.id) {
     if (pending?.priceId && pending.priceId !== priceId) return { ...base, direction: "revert", effective: "now", proration: "none" };
     throw new DomainError("no_change", `The user ${m.userId} is already on ${tier.name} billed ${cycle}.`, {
@@ -73,7 +73,7 @@ export async function planChange(deps: Pick<Services, "stripe" | "clock">, m: Ma
     });
   }
   const direction = directionOf(m, tier, price);
-  const plan = { ...base, intervalChange, direction };
+  const plan = { ...base, cycleChange, direction };
   // In a trial nothing has been paid: the plan changes now and the trial keeps its end.
   if (m.sub.status === "trialing") return { ...plan, effective: "now", proration: "none" };
   const policy = from.policy.change;
@@ -89,7 +89,7 @@ export async function planChange(deps: Pick<Services, "stripe" | "clock">, m: Ma
   }
 }
 
-/** Whether the change is invoiced the moment it is made (Stripe charges an interval change at once). */
+/** Whether the change is invoiced the moment it is made (Stripe charges a change of billing cycle at once). */
 export function chargedNow(plan: ChangePlan): boolean {
-  return plan.effective === "now" && plan.direction !== "revert" && plan.managed.sub.status !== "trialing" && (plan.proration === "always_invoice" || plan.intervalChange);
+  return plan.effective === "now" && plan.direction !== "revert" && plan.managed.sub.status !== "trialing" && (plan.proration === "always_invoice" || plan.cycleChange);
 }

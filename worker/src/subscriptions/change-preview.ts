@@ -49,7 +49,7 @@ export async function previewPlan(deps: Pick<Services, "stripe">, plan: ChangePl
   const stripe = deps.stripe;
   const base = { effective: plan.effective, proration_date: at };
   if (chargedNow(plan)) {
-    // Invoiced at once (an upgrade charged now, or any change of billing interval, which
+    // Invoiced at once (an upgrade charged now, or any change of billing cycle, which
     // restarts the cycle): that invoice is what is due now; the next one bills the new price.
     const [charged, next] = await Promise.all([preview(stripe, plan, plan.proration, at), preview(stripe, plan, "none", at)]);
     return { ...base, amount_due_now: charged.amount_due, lines: linesOf(charged, false), next_invoice_amount: next.amount_due, currency: charged.currency };

@@ -5,11 +5,12 @@
  * mirror, the entitlement and the audit row are written in one batch once Stripe has changed.
  */
 import type { BatchItem } from "drizzle-orm/batch";
-import type { Caller } from "../audit";
+import type { Actor } from "../audit";
 import { catalog as defaultCatalog, type Catalog } from "../catalog";
 import { DomainError } from "../errors";
 import { chargedNow, planChange, type ChangeInput, type ChangePlan } from "./change-plan";
 import { previewPlan, prorationDateFor } from "./change-preview";
+import { intervalOf } from "./cycle";
 import { managedSubscription, recordChange, requirePaidUp, type ManageDeps } from "./managed";
 import { idOf, Stripe } from "../stripe-sync";
 import { subscriptionView, type SubscriptionView } from "./subscription-view";
@@ -47,7 +48,7 @@ async function scheduleAtPeriodEnd(stripe: Stripe, plan: ChangePlan): Promise<vo
       end_behavior: "release",
       phases: [
         { items: [{ price: item.price.id, quantity }], start_date: current.start_date, end_date: current.end_date, discounts, proration_behavior: "none" },
-        { items: [{ price: plan.priceId, quantity }], duration: { interval: plan.price.interval, interval_count: 1 }, discounts, metadata: { tier: plan.tier.key } },
+        { items: [{ price: plan.priceId, quantity }], duration: { interval: intervalOf(plan.price.billingCycle), interval_count: 1 }, discounts, metadata: { tier: plan.tier.key } },
       ],
     });
   } catch (e) {
@@ -89,7 +90,7 @@ async function switchNow(stripe: Stripe, plan: ChangePlan, at: number): Promise<
  * Carries out a plan (also used when a retention offer's downgrade is accepted); `statements`
  * join the batch that records it.
  */
-export async function applyPlan(deps: ManageDeps, who: Caller, plan: ChangePlan, at: number, extra: { action?: string; statements?: () => BatchItem<"sqlite">[] } = {}): Promise<void> {
+export async function applyPlan(deps: ManageDeps, who: Actor, plan: ChangePlan, at: number, extra: { action?: string; statements?: () => BatchItem<"sqlite">[] } = {}): Promise<void> {
   const { stripe } = deps;
   const m = plan.managed;
   const before = { tier: m.tier?.key ?? null, billing_cycle: m.cycle, price: m.item.price.id };
@@ -116,7 +117,7 @@ export async function applyPlan(deps: ManageDeps, who: Caller, plan: ChangePlan,
   );
 }
 
-export async function changeSubscription(deps: ManageDeps, who: Caller, userId: string, input: ChangeRequest, from: Catalog = defaultCatalog): Promise<SubscriptionView> {
+export async function changeSubscription(deps: ManageDeps, who: Actor, userId: string, input: ChangeRequest, from: Catalog = defaultCatalog): Promise<SubscriptionView> {
   const managed = await managedSubscription(deps, userId);
   requirePaidUp(managed);
   const plan = await planChange(deps, managed, input, from);

@@ -6,13 +6,13 @@
  * follows from the webhooks).
  */
 import { and, eq } from "drizzle-orm";
-import type { Caller } from "../audit";
+import type { Actor } from "../audit";
 import { sha256Hex } from "../crypto";
-import { catalog as defaultCatalog, findTier, type Catalog } from "../catalog";
+import { catalog as defaultCatalog, findTier, type BillingCycle, type Catalog } from "../catalog";
 import { customers, subscriptions } from "../db/schema";
 import { DomainError, invalidInput } from "../errors";
 import type { Services } from "../services";
-import { intervalOf, type BillingCycle } from "./cycle";
+import { priceOf } from "./cycle";
 import { idOf, Stripe } from "../stripe-sync";
 import { requirePriceId } from "./prices";
 import { checkReturnUrl } from "./return-url";
@@ -106,14 +106,13 @@ export async function lookupPromotionCode(deps: Pick<Services, "stripe" | "clock
  * unknown or unusable promotion code, a test clock with a live key or a test clock Stripe does
  * not know (400), all before creating anything in Stripe.
  */
-export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInput, from: Catalog = defaultCatalog): Promise<CheckoutResult> {
+export async function startCheckout(deps: Deps, who: Actor, input: CheckoutInput, from: Catalog = defaultCatalog): Promise<CheckoutResult> {
   const cycle = input.billingCycle ?? "monthly";
   const tier = findTier(input.tier, from);
   if (!tier) throw invalid("tier", "unknown tier", `There is no tier ${input.tier}.`);
   checkReturnUrl(deps.returnUrls, "success_url", input.successUrl);
   checkReturnUrl(deps.returnUrls, "cancel_url", input.cancelUrl);
-  const price = tier.prices.find((p) => p.interval === intervalOf(cycle));
-  if (!price) throw invalid("billing_cycle", `tier ${tier.key} has no ${cycle} price`, `The ${tier.name} tier cannot be billed ${cycle}.`);
+  const price = priceOf(tier, cycle);
   if (input.testClock !== undefined && deps.stripeMode === "live") {
     throw invalid("test_clock", "test clocks exist only in test mode", "test_clock can only be used with a Stripe test key.");
   }
@@ -219,7 +218,7 @@ export async function startCheckout(deps: Deps, who: Caller, input: CheckoutInpu
     statements: [],
     entries: [
       {
-        ...who,
+        actor: who,
         action: "checkout.session_created",
         subject: { type: "user", id: input.userId },
         after: { session: session.id, customer: customerId, tier: tier.key, billing_cycle: cycle, trial_days: trialDays, promotion_code: promotionCodeId ?? null },

@@ -4,13 +4,13 @@
  * the sync that records the result — mirror rows, entitlement and the request's audit entry in
  * one D1 batch, so the change and the access it gives land together.
  */
-import type { AuditEntry, Caller } from "../audit";
-import { findPriceByLookupKey, type Price, type Tier } from "../catalog";
+import type { Actor, AuditEntry } from "../audit";
+import { findPriceByLookupKey, type BillingCycle, type Tier } from "../catalog";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
 import { findCustomer } from "./checkout";
-import { billingCycle, intervalOf, type BillingCycle } from "./cycle";
-import { idOf, type Stripe, emptyTargets, syncObjects, type Extra } from "../stripe-sync";
+import { billingCycle } from "./cycle";
+import { idOf, emptyTargets, syncObjects, type Extra, type Stripe } from "../stripe-sync";
 import { currentSubscription } from "./subscription-view";
 
 export type ManageDeps = Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning" | "syncFollowers">;
@@ -87,7 +87,7 @@ export function requireRenewing(m: Managed): void {
  */
 export async function recordChange(
   deps: ManageDeps,
-  who: Caller,
+  who: Actor,
   m: Pick<Managed, "userId" | "sub" | "now">,
   entry: { action: string; before?: unknown; after: unknown },
   options: { invoiceIds?: (string | null)[]; statements?: Extra["statements"] } = {},
@@ -95,14 +95,6 @@ export async function recordChange(
   const targets = emptyTargets();
   targets.subscriptions.add(m.sub.id);
   for (const id of options.invoiceIds ?? []) if (id) targets.invoices.add(id);
-  const audit: AuditEntry = { actor: who.actor, requestId: who.requestId, action: entry.action, subject: { type: "user", id: m.userId }, before: entry.before, after: entry.after };
-  await syncObjects(deps, { actor: who.actor, cause: entry.action, at: m.now * 1000 }, targets, { entries: [audit], ...(options.statements ? { statements: options.statements } : {}) });
-}
-
-/** The catalog's price for a tier and cycle; a validation error naming the field otherwise. */
-export function targetPrice(tier: Tier, cycle: BillingCycle): Price {
-  const price = tier.prices.find((p) => p.interval === intervalOf(cycle));
-  if (!price)
-    throw new DomainError("validation_failed", `The ${tier.name} tier cannot be billed ${cycle}.`, { errors: [{ field: "billing_cycle", message: `tier ${tier.key} has no ${cycle} price` }] });
-  return price;
+  const audit: AuditEntry = { actor: who, action: entry.action, subject: { type: "user", id: m.userId }, before: entry.before, after: entry.after };
+  await syncObjects(deps, { actor: who, cause: entry.action, at: m.now * 1000 }, targets, { entries: [audit], ...(options.statements ? { statements: options.statements } : {}) });
 }

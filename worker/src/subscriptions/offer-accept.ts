@@ -6,7 +6,7 @@
 import { and, eq } from "drizzle-orm";
 import { planName } from "../catalog";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { Caller } from "../audit";
+import type { Actor } from "../audit";
 import { retentionOffers } from "../db/schema";
 import { enqueueEmail, isEmailAddress } from "../email";
 import { DomainError } from "../errors";
@@ -60,7 +60,7 @@ async function confirmation(deps: ManageDeps, m: Managed, offer: typeof retentio
   ];
 }
 
-export async function acceptOffer(deps: ManageDeps, who: Caller, userId: string, offerId: string): Promise<SubscriptionView> {
+export async function acceptOffer(deps: ManageDeps, who: Actor, userId: string, offerId: string): Promise<SubscriptionView> {
   const offer = await findOffer(deps, userId, offerId);
   if (offer.status === "accepted") return subscriptionView(deps, userId);
   if (offer.status === "declined") {

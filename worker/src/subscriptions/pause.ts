@@ -4,7 +4,7 @@
  * access meanwhile is the catalog's `paused_keeps_access` (default: no). A pause can end by
  * itself at `resume_at`.
  */
-import type { Caller } from "../audit";
+import type { Actor } from "../audit";
 import { DomainError } from "../errors";
 import { managedSubscription, recordChange, requirePaidUp, type ManageDeps } from "./managed";
 import { subscriptionView, type SubscriptionView } from "./subscription-view";
@@ -14,7 +14,7 @@ export interface PauseInput {
   resumeAt?: number | undefined;
 }
 
-export async function pauseSubscription(deps: ManageDeps, who: Caller, userId: string, input: PauseInput): Promise<SubscriptionView> {
+export async function pauseSubscription(deps: ManageDeps, who: Actor, userId: string, input: PauseInput): Promise<SubscriptionView> {
   const m = await managedSubscription(deps, userId);
   if (m.sub.pause_collection) {
     throw new DomainError("no_change", `The subscription of ${userId} is already paused; resume it first to pause it again.`, { errors: [{ field: "user_id", message: "already paused" }] });

@@ -2,12 +2,12 @@
  * Undoes a pending cancellation before the period ends: the subscription renews as before.
  * An ended subscription cannot come back (Stripe cannot revive it): the user starts a new one.
  */
-import type { Caller } from "../audit";
+import type { Actor } from "../audit";
 import { DomainError } from "../errors";
 import { managedSubscription, recordChange, requirePaidUp, type ManageDeps } from "./managed";
 import { subscriptionView, type SubscriptionView } from "./subscription-view";
 
-export async function reactivateSubscription(deps: ManageDeps, who: Caller, userId: string): Promise<SubscriptionView> {
+export async function reactivateSubscription(deps: ManageDeps, who: Actor, userId: string): Promise<SubscriptionView> {
   const m = await managedSubscription(deps, userId);
   requirePaidUp(m);
   if (!m.sub.cancel_at_period_end && m.sub.cancel_at === null) {

@@ -7,13 +7,13 @@
  * once, and a declined card leaves the subscription paused (402). A pause that ended within a
  * paid period just resumes.
  */
-import type { Caller } from "../audit";
+import type { Actor } from "../audit";
 import { DomainError } from "../errors";
 import { idOf, Stripe } from "../stripe-sync";
 import { managedSubscription, recordChange, type Managed, type ManageDeps } from "./managed";
 import { subscriptionView, type SubscriptionView } from "./subscription-view";
 
-export async function resumeSubscription(deps: ManageDeps, who: Caller, userId: string): Promise<SubscriptionView> {
+export async function resumeSubscription(deps: ManageDeps, who: Actor, userId: string): Promise<SubscriptionView> {
   const m = await managedSubscription(deps, userId);
   if (!m.sub.pause_collection) {
     throw new DomainError("no_change", `The subscription of ${userId} is not paused.`, { errors: [{ field: "user_id", message: "not paused" }] });

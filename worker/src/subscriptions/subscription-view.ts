@@ -8,7 +8,7 @@
  * mirrored subscription that is not canceled.
  */
 import { and, desc, eq, ne } from "drizzle-orm";
-import { findPriceByLookupKey } from "../catalog";
+import { findPriceByLookupKey, type BillingCycle } from "../catalog";
 import type { Db } from "../db/client";
 import { subscriptions } from "../db/schema";
 import { readEntitlement } from "../entitlements";
@@ -16,7 +16,7 @@ import { DomainError } from "../errors";
 import type { Services } from "../services";
 import type { Stripe } from "../stripe-sync";
 
-import { billingCycle, type BillingCycle } from "./cycle";
+import { billingCycle } from "./cycle";
 import { pendingPhase } from "./pending-change";
 
 export type { BillingCycle };

@@ -4,9 +4,9 @@
  */
 import { z } from "zod";
 import { PERIODS, revenueReport } from "../analytics";
+import { Currency, GrossMargin, Month } from "../fields";
 import { defineTool } from "./types";
 
-const Month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be a month as YYYY-MM");
 const Rate = z.number().nullable();
 const Cents = z.int();
 
@@ -14,12 +14,8 @@ const Input = z.strictObject({
   period: z.enum(PERIODS).describe("Rows per month, quarter or year"),
   from: Month.optional().describe("First month, YYYY-MM; default: 11 months before `to`"),
   to: Month.optional().describe("Last month, YYYY-MM; default: this month"),
-  gross_margin: z.number().gt(0).lte(1).optional().describe("For LTV; default 0.8"),
-  currency: z
-    .string()
-    .regex(/^[A-Za-z]{3}$/, "must be an ISO 4217 code")
-    .optional()
-    .describe("ISO 4217, default usd; only amounts in it are summed"),
+  gross_margin: GrossMargin().optional(),
+  currency: Currency.optional().describe("ISO 4217, default usd; only amounts in it are summed"),
 });
 
 const Row = z.object({

@@ -9,18 +9,19 @@ import { z } from "zod";
 import { findTier } from "../catalog";
 import { currentEntitlement, can } from "../entitlements";
 import { ENTITLEMENT_STATUSES } from "../db/schema";
-import { Feature, isoSeconds, Tier, UserId } from "./schemas";
+import { BillingCycle, TierKey, UserId } from "../fields";
+import { Feature, isoSeconds } from "./schemas";
 import { defineTool } from "./types";
 
 const Input = z.strictObject({
   user_id: UserId,
   feature: Feature,
-  current_tier: z.union([Tier, z.literal("none")]).describe("The tier the agent believes the user has (`none`: no subscription); compared with the stored one, never trusted"),
+  current_tier: z.union([TierKey, z.literal("none")]).describe("The tier the agent believes the user has (`none`: no subscription); compared with the stored one, never trusted"),
 });
 
 const Upgrade = z.object({
   tier: z.string(),
-  price: z.object({ amount: z.int().describe("Cents"), currency: z.string(), interval: z.string() }),
+  price: z.object({ amount: z.int().describe("Cents"), currency: z.string(), billing_cycle: BillingCycle }),
   url: z.string(),
 });
 

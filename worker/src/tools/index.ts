@@ -1,5 +1,5 @@
 /** The agent tools (§9): the registry and its types. */
-export { TOOLS, findTool, type Tool, type ToolAccess, type ToolActor } from "./registry";
+export { TOOLS, findTool, type Tool, type ToolAccess } from "./registry";
 export { generateRevenueReport } from "./analytics";
 export { manageDunningProcess } from "./dunning";
 export { enforceTierAccess } from "./entitlements";

@@ -19,7 +19,7 @@ import { manageDunningProcess } from "./dunning";
 import { enforceTierAccess } from "./entitlements";
 import type { Tool } from "./types";
 
-export type { Tool, ToolAccess, ToolActor } from "./types";
+export type { Tool, ToolAccess } from "./types";
 
 export const TOOLS: readonly Tool[] = [createSubscription, processWebhook, enforceTierAccess, generateRevenueReport, manageDunningProcess] as unknown as readonly Tool[];
 

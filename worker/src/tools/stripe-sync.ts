@@ -12,9 +12,10 @@ import { byId, requeue, storeEvent, needsProcessing, processEvent, Stripe, empty
 import { auditLog, stripeEvents } from "../db/schema";
 import { DomainError, invalidInput } from "../errors";
 import type { Services } from "../services";
-import { defineTool, type ToolActor } from "./types";
+import { EventId } from "../fields";
+import type { Actor } from "../audit";
+import { defineTool } from "./types";
 
-const EventId = z.string().regex(/^evt_[A-Za-z0-9_]{1,100}$/, "must be a Stripe event id (evt_...)");
 const ObjectId = z.string().regex(/^[a-z]{2,8}_[A-Za-z0-9_]{1,255}$/, "must be a Stripe object id (in_..., sub_..., cus_..., cs_...)");
 
 const Input = z
@@ -164,7 +165,7 @@ async function changesSince(s: Services, since: number, actorIds: string[]) {
   return rows.filter((r) => !r.action.startsWith("tool.")).map((r) => ({ action: r.action, subject: { type: r.subjectType, id: r.subjectId }, before: parse(r.before), after: parse(r.after) }));
 }
 
-async function run(s: Services, input: z.output<typeof Input>, actor: ToolActor): Promise<z.input<typeof Output>> {
+async function run(s: Services, input: z.output<typeof Input>, actor: Actor): Promise<z.input<typeof Output>> {
   const givenObject = input.data.object as Record<string, unknown>;
   let event: Stripe.Event | null;
   let fetched: "event" | "object";
@@ -212,14 +213,14 @@ async function run(s: Services, input: z.output<typeof Input>, actor: ToolActor)
       if (customer) t.customers.add(customer);
       if (subscription) t.subscriptions.add(subscription);
     }
-    await syncObjects(s, { actor: actor.actor, cause: "tool:process_webhook", at: s.clock.now() }, t);
+    await syncObjects(s, { actor, cause: "tool:process_webhook", at: s.clock.now() }, t);
     outcome = "processed";
-    changes = await changesSince(s, since, [actor.actor.id]);
+    changes = await changesSince(s, since, [actor.id]);
   }
   const subject = event ? { type: "stripe_event", id: event.id } : { type: kind!, id: stripeObject.id as string };
   await s.audit.commit(async () => ({
     statements: [],
-    entries: [{ ...actor, action: "tool.process_webhook", subject, after: { type: input.type, fetched, outcome, changes: changes.length, disagreements: found.length } }],
+    entries: [{ actor, action: "tool.process_webhook", subject, after: { type: input.type, fetched, outcome, changes: changes.length, disagreements: found.length } }],
     result: undefined,
   }));
   const what = event

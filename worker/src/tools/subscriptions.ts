@@ -5,11 +5,12 @@
  * to "subscribe" a subscriber wants to know what they have.
  */
 import { z } from "zod";
-import { findCustomer, startCheckout, billingCycle, intervalOf, checkReturnUrl, subscriptionView, type SubscriptionView } from "../subscriptions";
+import { findCustomer, startCheckout, billingCycle, priceOf, checkReturnUrl, subscriptionView, type SubscriptionView } from "../subscriptions";
 import { findTier } from "../catalog";
 import { isDomainError } from "../errors";
 import type { Services } from "../services";
-import { BillingCycle, isoSeconds, Tier, UserId } from "./schemas";
+import { BillingCycle, Email, PromotionCode, ReturnUrl, TestClockId, TierKey, UserId } from "../fields";
+import { isoSeconds } from "./schemas";
 import { defineTool } from "./types";
 
 /** Statuses in which the user has a subscription to show rather than a checkout to start. */
@@ -17,35 +18,15 @@ const LIVE = new Set(["active", "trialing", "past_due", "unpaid", "paused", "inc
 
 const Input = z.strictObject({
   user_id: UserId,
-  tier: Tier,
+  tier: TierKey,
   billing_cycle: BillingCycle.default("monthly"),
-  email: z
-    .string()
-    .min(3)
-    .max(254)
-    .regex(/^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/, "must be an email address")
-    .optional()
-    .describe("Set on the Stripe customer; without it, Checkout asks the user"),
-  promotion_code: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,200}$/, "must be 1-200 of A-Z a-z 0-9 _ -")
-    .optional()
-    .describe("Applied to the session; without one, the user may enter a code in Checkout"),
-  success_url: z
-    .url({ protocol: /^https?$/ })
-    .max(2000)
-    .optional()
-    .describe("Where Checkout sends the user after paying, on one of the app's origins (APP_BASE_URL, APP_ORIGINS; localhost in development); default: the app's billing page"),
-  cancel_url: z
-    .url({ protocol: /^https?$/ })
-    .max(2000)
-    .optional()
-    .describe("Where Checkout sends the user who goes back, on one of the app's origins, as success_url"),
-  test_clock: z
-    .string()
-    .regex(/^clock_[A-Za-z0-9]{1,64}$/, "must be a Stripe test clock id (clock_...)")
-    .optional()
-    .describe("Test mode: put a new customer on this Stripe test clock"),
+  email: Email.optional().describe("Set on the Stripe customer; without it, Checkout asks the user"),
+  promotion_code: PromotionCode.optional().describe("Applied to the session; without one, the user may enter a code in Checkout"),
+  success_url: ReturnUrl.optional().describe(
+    "Where Checkout sends the user after paying, on one of the app's origins (APP_BASE_URL, APP_ORIGINS; localhost in development); default: the app's billing page",
+  ),
+  cancel_url: ReturnUrl.optional().describe("Where Checkout sends the user who goes back, on one of the app's origins, as success_url"),
+  test_clock: TestClockId.optional().describe("Test mode: put a new customer on this Stripe test clock"),
 });
 
 const Existing = z.object({
@@ -165,7 +146,7 @@ export const createSubscription = defineTool({
       }
       throw e;
     }
-    const price = findTier(input.tier)!.prices.find((p) => p.interval === intervalOf(input.billing_cycle))!;
+    const price = priceOf(findTier(input.tier)!, input.billing_cycle);
     return {
       outcome: "checkout_created",
       user_id: input.user_id,

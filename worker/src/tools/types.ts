@@ -5,17 +5,11 @@
  * so a tool cannot behave differently depending on how an agent reaches it.
  */
 import { z } from "zod";
-import type { Caller } from "../audit";
-import { roleHas, type Permission } from "../auth";
-import type { Role } from "../db/schema";
+import type { Actor } from "../audit";
+import { actorHas, type Permission } from "../auth";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
 import { topLevelNumberTexts } from "./money";
-
-/** Who runs a tool: the audit log's caller plus the role its permission is checked against. */
-export interface ToolActor extends Caller {
-  role: Role;
-}
 
 /**
  * `read`: looks and reports, writes nothing (an analyst may run it, an MCP client sees
@@ -48,7 +42,7 @@ export interface Tool<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.Z
    * Checks the role, validates `input` (unknown: whatever JSON the agent sent) and runs.
    * Bad input throws `validation_failed` naming each field by its dotted path in the input.
    */
-  run(services: Services, input: unknown, actor: ToolActor): Promise<z.output<O>>;
+  run(services: Services, input: unknown, actor: Actor): Promise<z.output<O>>;
 }
 
 /** The dotted path of an issue in the tool's input (`data.object.id`); an unknown key names the key. */
@@ -83,9 +77,9 @@ export function inputFromJson(tool: Pick<Tool, "exactDecimals">, text: string): 
   return out;
 }
 
-export function assertAllowed(tool: Pick<Tool, "name" | "permission">, actor: ToolActor): void {
-  if (!roleHas(actor.role, tool.permission)) {
-    throw new DomainError("forbidden", `A ${actor.role} key may not run ${tool.name}: it needs the \`${tool.permission}\` permission.`, {
+export function assertAllowed(tool: Pick<Tool, "name" | "permission">, actor: Actor): void {
+  if (!actorHas(actor, tool.permission)) {
+    throw new DomainError("forbidden", `A ${actor.role ?? "keyless"} key may not run ${tool.name}: it needs the \`${tool.permission}\` permission.`, {
       extensions: { required_permission: tool.permission, tool: tool.name },
     });
   }
@@ -97,7 +91,7 @@ export function assertAllowed(tool: Pick<Tool, "name" | "permission">, actor: To
  * reads in the manifest is the one it gets.
  */
 export function defineTool<I extends z.ZodType, O extends z.ZodType>(
-  spec: Omit<Tool<I, O>, "run"> & { handler: (services: Services, input: z.output<I>, actor: ToolActor) => Promise<z.input<O>> },
+  spec: Omit<Tool<I, O>, "run"> & { handler: (services: Services, input: z.output<I>, actor: Actor) => Promise<z.input<O>> },
 ): Tool<I, O> {
   const { handler, ...rest } = spec;
   return {

@@ -29,7 +29,7 @@ function title(tier: string): string {
 export function formatPrice(p: Price): string {
   const cur = p.currency.toUpperCase();
   const units = p.amount % 100 === 0 ? String(p.amount / 100) : (p.amount / 100).toFixed(2);
-  return `${cur === "USD" ? `$${units}` : `${units} ${cur}`}/${p.interval}`;
+  return `${cur === "USD" ? `$${units}` : `${units} ${cur}`}/${p.billing_cycle === "annual" ? "year" : "month"}`;
 }
 function offer(u: UpgradeOffer): string {
   return `${title(u.tier)} (${formatPrice(u.price)})`;

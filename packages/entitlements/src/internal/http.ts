@@ -1,18 +1,19 @@
 import { WorkerRejected, WorkerUnavailable } from "../errors.js";
 
 /**
- * One request to the worker with the API key, answering the parsed JSON body of a 200. A network
- * error, a timeout, a 5xx/408/429 or an unreadable body is `WorkerUnavailable`; any other status
- * is `WorkerRejected` with the problem document. `what` names the request in messages.
+ * One request to the worker (with the API key when given), answering the parsed JSON body of a
+ * 200, or undefined when the body is not JSON or exceeds `maxBytes`. A network error, a timeout
+ * or a 5xx/408/429 is `WorkerUnavailable`; any other status is `WorkerRejected` with the problem
+ * document. `what` names the request in messages.
  */
-export async function requestJson(doFetch: typeof fetch, url: string, init: { apiKey: string; timeout: number; maxBytes: number; body?: string }, what: string): Promise<unknown> {
+export async function requestJson(doFetch: typeof fetch, url: string, init: { apiKey?: string; timeout: number; maxBytes: number; body?: string }, what: string): Promise<unknown> {
   let res: Response;
   let text: string;
   try {
     res = await doFetch(url, {
       method: init.body === undefined ? "GET" : "POST",
       headers: {
-        authorization: `Bearer ${init.apiKey}`,
+        ...(init.apiKey !== undefined && { authorization: `Bearer ${init.apiKey}` }),
         accept: "application/json",
         ...(init.body !== undefined && { "content-type": "application/json" }),
       },

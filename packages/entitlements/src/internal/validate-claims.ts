@@ -28,10 +28,9 @@ function url(v: unknown, claim: string): void {
 
 /**
  * Checks that a verified payload has the contract's shape and the expected `iss`/`aud`, then
- * freezes it (deeply). Time claims are checked by the caller.
+ * freezes it (deeply). That it is a JSON object, and the time claims, are the caller's checks.
  */
-export function validateClaims(p: unknown, issuer: string, audience: string): EntitlementClaims {
-  if (!isObject(p)) throw new ClaimInvalid("the payload must be a JSON object", "payload");
+export function validateClaims(p: Json, issuer: string, audience: string): EntitlementClaims {
   if (p.iss !== issuer) fail("iss", "unexpected issuer");
   const aud = p.aud;
   if (typeof aud === "string" ? aud !== audience : !(Array.isArray(aud) && aud.includes(audience))) {
@@ -72,7 +71,7 @@ export function validateClaims(p: unknown, issuer: string, audience: string): En
     if (!isObject(price)) fail(`${c}.price`, "must be an object");
     if (!Number.isSafeInteger(price.amount) || (price.amount as number) < 0) fail(`${c}.price.amount`, "must be integer cents");
     if (typeof price.currency !== "string" || !/^[A-Za-z]{3}$/.test(price.currency)) fail(`${c}.price.currency`, "must be an ISO 4217 code");
-    if (price.interval !== "month" && price.interval !== "year") fail(`${c}.price.interval`, "must be month or year");
+    if (price.billing_cycle !== "monthly" && price.billing_cycle !== "annual") fail(`${c}.price.billing_cycle`, "must be monthly or annual");
     url(o.url, `${c}.url`);
     Object.freeze(price);
     Object.freeze(o);

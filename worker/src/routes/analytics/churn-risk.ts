@@ -1,10 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { churnRisk, type ChurnRiskReason } from "../../analytics";
+import { pageLimit } from "../../fields";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
 
 const Query = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(500).default(50),
+  limit: pageLimit(500, 50),
   min_score: z.coerce.number().int().min(0).max(100).default(1).describe("Only customers scoring at least this"),
 });
 

@@ -2,9 +2,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { cohortReport } from "../../analytics";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
-import { Currency, MonthParam } from "./schemas";
+import { CurrencyParam, MonthParam } from "./schemas";
 
-const Query = z.strictObject({ from: MonthParam.optional().describe("Default: 11 months before to"), to: MonthParam.optional().describe("Default: this month"), currency: Currency });
+const Query = z.strictObject({ from: MonthParam.optional().describe("Default: 11 months before to"), to: MonthParam.optional().describe("Default: this month"), currency: CurrencyParam });
 
 const Cohort = z
   .object({

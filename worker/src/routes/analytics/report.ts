@@ -1,15 +1,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { revenueReport, type ReportRow, type RevenueReport } from "../../analytics";
+import { PERIODS, revenueReport, type ReportRow, type RevenueReport } from "../../analytics";
+import { GrossMargin } from "../../fields";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
-import { Currency, MonthParam, Report } from "./schemas";
+import { CurrencyParam, MonthParam, Report } from "./schemas";
 
 const Query = z.strictObject({
-  period: z.enum(["monthly", "quarterly", "annual"]).default("monthly"),
+  period: z.enum(PERIODS).default("monthly"),
   from: MonthParam.optional().describe("First month, YYYY-MM; default: 11 months before to"),
   to: MonthParam.optional().describe("Last month, YYYY-MM; default: this month"),
-  gross_margin: z.coerce.number().gt(0).lte(1).optional().describe("For LTV; default 0.8"),
-  currency: Currency,
+  gross_margin: GrossMargin(z.coerce.number()).optional(),
+  currency: CurrencyParam,
 });
 
 const route = createRoute({

@@ -1,17 +1,11 @@
 import { z } from "@hono/zod-openapi";
+import { Currency, Month } from "../../fields";
 
-export const MonthParam = z
-  .string()
-  .regex(/^\d{4}-(0[1-9]|1[0-2])$/, "a month as YYYY-MM")
-  .describe("A calendar month (UTC), YYYY-MM");
+export const MonthParam = Month.describe("A calendar month (UTC), YYYY-MM");
 const Cents = z.int().describe("Integer minor units of the report's currency");
 const RateOrNull = z.number().nullable().describe("A decimal rate (0.05 = 5 %); null when there is nothing to divide by");
 
-export const Currency = z
-  .string()
-  .regex(/^[A-Za-z]{3}$/, "an ISO 4217 code")
-  .default("usd")
-  .describe("ISO 4217; only amounts in it are summed");
+export const CurrencyParam = Currency.default("usd").describe("ISO 4217; only amounts in it are summed");
 
 export const ReportRow = z
   .object({

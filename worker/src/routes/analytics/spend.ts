@@ -1,16 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { setMarketingSpend } from "../../analytics";
-import { callerOf } from "../../http/actor";
+import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors } from "../../http/schemas";
+import { Currency } from "../../fields";
 import { MonthParam } from "./schemas";
 
 const Body = z.strictObject({
   amount: z.int().min(0).max(1_000_000_000_00).describe("Marketing spend of the month, integer cents"),
-  currency: z
-    .string()
-    .regex(/^[A-Za-z]{3}$/, "an ISO 4217 code")
-    .default("usd"),
+  currency: Currency.default("usd"),
   note: z.string().max(500).nullable().optional(),
 });
 
@@ -27,4 +25,4 @@ const route = createRoute({
   },
 });
 
-export default handle(route, async (c) => c.json(await setMarketingSpend(c.get("services"), callerOf(c), c.req.valid("param").month, c.req.valid("json")), 200));
+export default handle(route, async (c) => c.json(await setMarketingSpend(c.get("services"), actorOf(c), c.req.valid("param").month, c.req.valid("json")), 200));

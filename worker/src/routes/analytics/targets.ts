@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { targetProgress } from "../../analytics";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
-import { Currency } from "./schemas";
+import { CurrencyParam } from "./schemas";
 
 const route = createRoute({
   method: "get",
@@ -10,7 +10,7 @@ const route = createRoute({
   ...guard("analytics:read"),
   summary: "Progress toward each break-even target with the month it is projected to be reached, and the 12-month MRR forecast",
   tags: ["analytics"],
-  request: { query: z.strictObject({ currency: Currency }) },
+  request: { query: z.strictObject({ currency: CurrencyParam }) },
   responses: {
     200: json(
       z.object({

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { listAudit } from "../../audit";
+import { pageLimit } from "../../fields";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, Timestamp } from "../../http/schemas";
 
@@ -28,7 +29,7 @@ const ListQuery = z.strictObject({
   from: Timestamp.optional(),
   to: Timestamp.optional(),
   before: z.coerce.number().int().positive().optional().describe("Cursor: `next_before` of the previous page"),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit: pageLimit(200, 50),
 });
 
 const route = createRoute({

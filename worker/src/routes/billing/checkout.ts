@@ -1,27 +1,20 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { startCheckout, BILLING_CYCLES } from "../../subscriptions";
-import { catalog } from "../../catalog";
-import { callerOf } from "../../http/actor";
+import { startCheckout } from "../../subscriptions";
+import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, jsonBody, keyedErrors } from "../../http/schemas";
-import { UserId } from "../entitlements/schemas";
-import { Email, PromotionCode, ReturnUrl } from "./schemas";
-
-const TIERS = catalog.tiers.map((t) => t.key) as [string, ...string[]];
+import { BillingCycle, Email, PromotionCode, ReturnUrl, TestClockId, TierKey, UserId } from "../../fields";
 
 const CheckoutBody = z
   .strictObject({
     user_id: UserId,
     email: Email,
-    tier: z.enum(TIERS),
-    billing_cycle: z.enum(BILLING_CYCLES).optional().openapi({ description: "`monthly` (default) or `annual`" }),
+    tier: TierKey,
+    billing_cycle: BillingCycle.optional().describe("`monthly` (default) or `annual`"),
     promotion_code: PromotionCode.optional(),
     success_url: ReturnUrl.optional(),
     cancel_url: ReturnUrl.optional(),
-    test_clock: z
-      .string()
-      .regex(/^clock_[A-Za-z0-9]{1,64}$/, "must be a Stripe test clock id (clock_...)")
-      .optional(),
+    test_clock: TestClockId.optional(),
   })
   .openapi("CheckoutRequest");
 
@@ -39,7 +32,7 @@ const route = createRoute({
 
 export default handle(route, async (c) => {
   const body = c.req.valid("json");
-  const result = await startCheckout(c.get("services"), callerOf(c), {
+  const result = await startCheckout(c.get("services"), actorOf(c), {
     userId: body.user_id,
     email: body.email,
     tier: body.tier,

@@ -2,8 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { openPortal } from "../../subscriptions";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, notFoundProblem } from "../../http/schemas";
-import { UserId } from "../entitlements/schemas";
-import { ReturnUrl } from "./schemas";
+import { ReturnUrl, UserId } from "../../fields";
 
 const PortalBody = z.strictObject({ user_id: UserId, return_url: ReturnUrl.optional() }).openapi("PortalRequest");
 const PortalSession = z.object({ url: z.url() }).openapi("PortalSession");

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { lookupPromotionCode } from "../../subscriptions";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, notFoundProblem } from "../../http/schemas";
-import { PromotionCode } from "./schemas";
+import { PromotionCode } from "../../fields";
 
 const PromotionCodeView = z
   .object({

@@ -1,9 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { churnRisk, cohortReport, revenueReport, targetProgress } from "../../analytics";
-import { listAudit } from "../../audit";
-import { roleHas, type Permission } from "../../auth";
+import { listAudit, type Actor } from "../../audit";
+import { actorHas, type Permission } from "../../auth";
 import { DUNNING_STAGES, dunningReport } from "../../dunning";
 import { isDomainError } from "../../errors";
+import { actorOf } from "../../http/actor";
 import { handle } from "../../http/route";
 import * as session from "../../http/session";
 import { dashboardPage, type DashboardModel, type FunnelStep, type Maybe } from "./views/dashboard";
@@ -40,8 +41,8 @@ function funnel(byStage: { stage: string; cases: number; recovered: number }[]):
  * One section's data, or why it is missing: a section the key's role may not read, or whose
  * figures do not exist yet (`unavailable`), leaves its place empty instead of failing the page.
  */
-async function section<T>(role: Parameters<typeof roleHas>[0], permission: Permission, load: () => Promise<T>): Promise<Maybe<T>> {
-  if (!roleHas(role, permission)) return { ok: false, reason: `this key's role may not read it (needs ${permission})` };
+async function section<T>(actor: Actor, permission: Permission, load: () => Promise<T>): Promise<Maybe<T>> {
+  if (!actorHas(actor, permission)) return { ok: false, reason: `this key's role may not read it (needs ${permission})` };
   try {
     return { ok: true, value: await load() };
   } catch (e) {
@@ -54,22 +55,21 @@ const OPEN_CASES_SHOWN = 500;
 
 export default handle(route, async (c) => {
   const s = c.get("services");
-  const principal = c.get("principal")!;
-  const role = principal.role;
+  const actor = actorOf(c);
   const range = trailingMonths(s.clock.now());
   const [report, cohorts, risk, targets, dunning, recent] = await Promise.all([
-    section(role, "analytics:read", () => revenueReport(s, { period: "monthly", ...range })),
-    section(role, "analytics:read", () => cohortReport(s, range)),
-    section(role, "analytics:read", () => churnRisk(s, { limit: 20 })),
-    section(role, "analytics:read", () => targetProgress(s)),
-    section(role, "dunning:read", async () => {
+    section(actor, "analytics:read", () => revenueReport(s, { period: "monthly", ...range })),
+    section(actor, "analytics:read", () => cohortReport(s, range)),
+    section(actor, "analytics:read", () => churnRisk(s, { limit: 20 })),
+    section(actor, "analytics:read", () => targetProgress(s)),
+    section(actor, "dunning:read", async () => {
       const r = await dunningReport(s.db, OPEN_CASES_SHOWN);
       return { steps: funnel(r.byStage), open: r.open.length };
     }),
-    section(role, "audit:read", async () =>
+    section(actor, "audit:read", async () =>
       (await listAudit(s.db, { limit: 15 })).rows.map((r) => ({ at: r.at, action: r.action, subject: `${r.subjectType} ${r.subjectId}`, actor: `${r.actorType} ${r.actorId}` })),
     ),
   ]);
-  const model: DashboardModel = { signedIn: { name: principal.name, role }, report, cohorts, risk, targets, funnel: dunning, recent };
+  const model: DashboardModel = { signedIn: { name: actor.name ?? actor.id, role: actor.role ?? "none" }, report, cohorts, risk, targets, funnel: dunning, recent };
   return c.html(dashboardPage(model), 200);
 });

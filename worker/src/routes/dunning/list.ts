@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { DUNNING_STAGES, dunningReport } from "../../dunning";
+import { pageLimit } from "../../fields";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, Timestamp } from "../../http/schemas";
 
@@ -29,7 +30,7 @@ const OpenCase = z
 
 const Rate = z.object({ cases: z.int(), recovered: z.int(), rate: z.number().describe("recovered ÷ cases, 0–1") });
 
-const Query = z.strictObject({ limit: z.coerce.number().int().min(1).max(100).default(50).describe("Open cases to list, soonest next action first") });
+const Query = z.strictObject({ limit: pageLimit(100, 50).describe("Open cases to list, soonest next action first") });
 
 const route = createRoute({
   method: "get",

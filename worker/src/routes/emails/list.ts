@@ -3,7 +3,7 @@ import { EMAIL_STATUSES } from "../../db/schema";
 import { listEmails } from "../../email";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, Timestamp } from "../../http/schemas";
-import { UserId } from "../entitlements/schemas";
+import { pageLimit, UserId } from "../../fields";
 
 const Email = z
   .object({
@@ -29,7 +29,7 @@ const Email = z
 const ListQuery = z.strictObject({
   user_id: UserId.optional(),
   status: z.enum(EMAIL_STATUSES).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: pageLimit(100, 20),
   starting_after: z.string().min(1).max(64).optional().describe("An email id: the page after it (cursor)"),
 });
 

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { CURSOR_PATTERN, DEFAULT_CHANGES_LIMIT, listEntitlementChanges, MAX_CHANGES_LIMIT } from "../../entitlements";
+import { pageLimit } from "../../fields";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
 
@@ -9,7 +10,7 @@ const ChangesQuery = z.strictObject({
     .regex(CURSOR_PATTERN, "must be a next_cursor of an earlier answer")
     .optional()
     .describe("Cursor: `next_cursor` of the previous answer. Without it: no data, and `next_cursor` is the feed's head (start from now)"),
-  limit: z.coerce.number().int().min(1).max(MAX_CHANGES_LIMIT).default(DEFAULT_CHANGES_LIMIT).describe("Change rows read (one entry per user is returned)"),
+  limit: pageLimit(MAX_CHANGES_LIMIT, DEFAULT_CHANGES_LIMIT).describe("Change rows read (one entry per user is returned)"),
 });
 
 const ChangesPage = z

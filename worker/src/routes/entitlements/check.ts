@@ -2,7 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { checkFeature } from "../../entitlements";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors } from "../../http/schemas";
-import { Offer, UserId } from "./schemas";
+import { UserId } from "../../fields";
+import { Offer } from "./schemas";
 
 const CheckBody = z.strictObject({ user_id: UserId, feature: z.string().regex(/^[a-z0-9_]{1,64}$/, "must be a feature key like nationwide_job_search") }).openapi("CheckRequest");
 const Decision = z

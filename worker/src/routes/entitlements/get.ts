@@ -3,7 +3,8 @@ import { ENTITLEMENT_STATUSES } from "../../db/schema";
 import { currentEntitlement } from "../../entitlements";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, Timestamp } from "../../http/schemas";
-import { Offer, UserId } from "./schemas";
+import { UserId } from "../../fields";
+import { Offer } from "./schemas";
 
 const Entitlement = z
   .object({

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { issueToken } from "../../entitlements";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, Timestamp } from "../../http/schemas";
-import { UserId } from "./schemas";
+import { UserId } from "../../fields";
 
 const TokenBody = z.strictObject({ user_id: UserId }).openapi("TokenRequest");
 const Token = z.object({ token: z.string(), expires_at: Timestamp }).openapi("EntitlementToken");

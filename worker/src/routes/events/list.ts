@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { listEvents } from "../../stripe-sync";
 import { EVENT_STATUSES } from "../../db/schema";
+import { pageLimit } from "../../fields";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, Timestamp } from "../../http/schemas";
 
@@ -24,7 +25,7 @@ const ListQuery = z.strictObject({
   status: z.enum(EVENT_STATUSES).optional(),
   type: z.string().max(100).optional(),
   before: Timestamp.optional().describe("Only events received before this time (cursor)"),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit: pageLimit(200, 50),
 });
 
 const route = createRoute({

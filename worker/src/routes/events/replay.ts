@@ -1,14 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { replayEvent } from "../../stripe-sync";
+import { EventId } from "../../fields";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, notFoundProblem } from "../../http/schemas";
 import { Replayed } from "./schemas";
 
 const IdParam = z.object({
-  id: z
-    .string()
-    .regex(/^evt_[A-Za-z0-9_]{1,100}$/, "must be an event id like evt_...")
-    .openapi({ param: { name: "id", in: "path" } }),
+  id: EventId.openapi({ param: { name: "id", in: "path" } }),
 });
 
 const route = createRoute({

@@ -3,7 +3,7 @@ import { listInvoices } from "../../subscriptions";
 import { INVOICE_STATUSES } from "../../db/schema";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
-import { UserId } from "../entitlements/schemas";
+import { pageLimit, UserId } from "../../fields";
 
 const UnixSeconds = z.int().describe("Unix time in seconds");
 
@@ -27,7 +27,7 @@ const Invoice = z
 
 const ListQuery = z.strictObject({
   user_id: UserId,
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: pageLimit(100, 20),
   starting_after: z.string().min(1).max(255).optional().describe("An invoice id: the page after it (cursor)"),
 });
 

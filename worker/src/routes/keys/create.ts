@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createApiKey } from "../../auth";
 import { ROLES } from "../../db/schema";
-import { callerOf } from "../../http/actor";
+import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, Timestamp } from "../../http/schemas";
 import { CreatedKey } from "./schemas";
@@ -26,7 +26,7 @@ const route = createRoute({
 
 export default handle(route, async (c) => {
   const body = c.req.valid("json");
-  const { key, view } = await createApiKey(c.get("services"), callerOf(c), { name: body.name, role: body.role, expiresAt: body.expires_at ? Date.parse(body.expires_at) : null });
+  const { key, view } = await createApiKey(c.get("services"), actorOf(c), { name: body.name, role: body.role, expiresAt: body.expires_at ? Date.parse(body.expires_at) : null });
   c.header("cache-control", "no-store");
   return c.json({ key, api_key: view }, 201);
 });

@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { revokeApiKey } from "../../auth";
-import { callerOf } from "../../http/actor";
+import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, notFoundProblem } from "../../http/schemas";
 import { ApiKey, IdParam } from "./schemas";
@@ -17,5 +17,5 @@ const route = createRoute({
 
 export default handle(route, async (c) => {
   const { id } = c.req.valid("param");
-  return c.json(await revokeApiKey(c.get("services"), callerOf(c), id), 200);
+  return c.json(await revokeApiKey(c.get("services"), actorOf(c), id), 200);
 });

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { rotateApiKey } from "../../auth";
-import { callerOf } from "../../http/actor";
+import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, keyedErrors, notFoundProblem, Timestamp } from "../../http/schemas";
 import { ApiKey, CreatedKey, IdParam } from "./schemas";
@@ -25,7 +25,7 @@ export default handle(route, async (c) => {
   const { id } = c.req.valid("param");
   const body = c.req.valid("json") ?? {};
   const oldExpiresAt = body.old_key_expires_at ? Date.parse(body.old_key_expires_at) : undefined;
-  const { key, view, previous } = await rotateApiKey(c.get("services"), callerOf(c), id, { oldExpiresAt });
+  const { key, view, previous } = await rotateApiKey(c.get("services"), actorOf(c), id, { oldExpiresAt });
   c.header("cache-control", "no-store");
   return c.json({ key, api_key: view, previous }, 201);
 });

@@ -3,7 +3,7 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import Stripe from "stripe";
 import { catalogPriceIds, subscriptionView } from "../../subscriptions";
 import { DomainError } from "../../errors";
-import { callerOf } from "../../http/actor";
+import { actorOf } from "../../http/actor";
 import { ApiError } from "../../http/errors";
 import { limitKeyCalls } from "../../http/middleware";
 import { guard, handle } from "../../http/route";
@@ -54,8 +54,7 @@ export default handle(route, async (c) => {
   };
   const server = createMcpServer({
     services,
-    principal: c.get("principal")!,
-    caller: callerOf(c),
+    actor: actorOf(c),
     tools: TOOLS,
     catalog: async () => catalogBody(await catalogPriceIds(services)),
     subscription: (userId) => subscriptionView(services, userId),

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requestCancellation } from "../../subscriptions";
 import { CANCELLATION_REASONS } from "../../db/schema";
-import { callerOf } from "../../http/actor";
+import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, notFoundProblem } from "../../http/schemas";
 import { Offer, UnixSeconds, UserIdParam } from "./schemas";
@@ -31,5 +31,5 @@ const route = createRoute({
 export default handle(route, async (c) => {
   const { user_id } = c.req.valid("param");
   const body = c.req.valid("json");
-  return c.json(await requestCancellation(c.get("services"), callerOf(c), user_id, { reason: body.reason, feedback: body.feedback, skipOffer: body.skip_offer }), 200);
+  return c.json(await requestCancellation(c.get("services"), actorOf(c), user_id, { reason: body.reason, feedback: body.feedback, skipOffer: body.skip_offer }), 200);
 });

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { changeSubscription } from "../../subscriptions";
-import { callerOf } from "../../http/actor";
+import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, jsonBody, keyedErrors, notFoundProblem, paymentFailedProblem, unprocessableProblem } from "../../http/schemas";
 import { ChangeFields, SubscriptionView, UnixSeconds, UserIdParam } from "./schemas";
@@ -34,7 +34,7 @@ const route = createRoute({
 export default handle(route, async (c) => {
   const { user_id } = c.req.valid("param");
   const body = c.req.valid("json");
-  const view = await changeSubscription(c.get("services"), callerOf(c), user_id, {
+  const view = await changeSubscription(c.get("services"), actorOf(c), user_id, {
     tier: body.tier,
     billingCycle: body.billing_cycle,
     expectedAmountDueNow: body.expected_amount_due_now,

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { acceptOffer } from "../../subscriptions";
-import { callerOf } from "../../http/actor";
+import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, jsonBody, keyedErrors, notFoundProblem } from "../../http/schemas";
 import { SubscriptionView, UserIdParam } from "./schemas";
@@ -20,5 +20,5 @@ const route = createRoute({
 export default handle(route, async (c) => {
   const { user_id } = c.req.valid("param");
   const { offer_id } = c.req.valid("json");
-  return c.json(await acceptOffer(c.get("services"), callerOf(c), user_id, offer_id), 200);
+  return c.json(await acceptOffer(c.get("services"), actorOf(c), user_id, offer_id), 200);
 });

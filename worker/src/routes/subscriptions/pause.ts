@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { pauseSubscription } from "../../subscriptions";
-import { callerOf } from "../../http/actor";
+import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
 import { SubscriptionView, UnixSeconds, UserIdParam } from "./schemas";
@@ -22,5 +22,5 @@ const route = createRoute({
 export default handle(route, async (c) => {
   const { user_id } = c.req.valid("param");
   const body = c.req.valid("json") ?? {};
-  return c.json(await pauseSubscription(c.get("services"), callerOf(c), user_id, { resumeAt: body.resume_at }), 200);
+  return c.json(await pauseSubscription(c.get("services"), actorOf(c), user_id, { resumeAt: body.resume_at }), 200);
 });

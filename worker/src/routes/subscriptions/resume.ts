@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { resumeSubscription } from "../../subscriptions";
-import { callerOf } from "../../http/actor";
+import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
 import { SubscriptionView, UserIdParam } from "./schemas";
@@ -17,5 +17,5 @@ const route = createRoute({
 
 export default handle(route, async (c) => {
   const { user_id } = c.req.valid("param");
-  return c.json(await resumeSubscription(c.get("services"), callerOf(c), user_id), 200);
+  return c.json(await resumeSubscription(c.get("services"), actorOf(c), user_id), 200);
 });

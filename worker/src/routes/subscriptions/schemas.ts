@@ -1,12 +1,8 @@
 import { z } from "@hono/zod-openapi";
-import { BILLING_CYCLES } from "../../subscriptions";
-import { catalog } from "../../catalog";
 import { SUBSCRIPTION_STATUSES } from "../../db/schema";
-import { UserId } from "../entitlements/schemas";
+import { BillingCycle, TierKey, UserId } from "../../fields";
 
 export const UnixSeconds = z.int().describe("Unix time in seconds");
-export const BillingCycle = z.enum(BILLING_CYCLES);
-export const TierKey = z.enum(catalog.tiers.map((t) => t.key) as [string, ...string[]]);
 
 export const UserIdParam = z.object({ user_id: UserId.openapi({ param: { name: "user_id", in: "path" } }) });
 
@@ -47,7 +43,7 @@ export const SubscriptionView = z
 
 export const ChangeFields = {
   tier: TierKey,
-  billing_cycle: BillingCycle.optional().openapi({ description: "`monthly` or `annual`; default: the subscription's current cycle" }),
+  billing_cycle: BillingCycle.optional().describe("`monthly` or `annual`; default: the subscription's current cycle"),
 };
 
 export const ChangeBody = z.strictObject(ChangeFields).openapi("ChangeRequest");

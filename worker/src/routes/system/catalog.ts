@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { catalogPriceIds } from "../../subscriptions";
 import { catalog } from "../../catalog";
+import { BillingCycle } from "../../fields";
 import { guard, handle } from "../../http/route";
 import { json, publicErrors } from "../../http/schemas";
 
@@ -16,7 +17,7 @@ const CatalogResponse = z
         trial_days: z.int(),
         prices: z.array(
           z.object({
-            interval: z.enum(["month", "year"]),
+            billing_cycle: BillingCycle,
             unit: Money,
             lookup_key: z.string(),
             stripe_price_id: z.string().nullable().openapi({ description: "Stripe's price for the lookup key; null when Stripe is not configured or has no such price" }),
@@ -41,7 +42,7 @@ export const catalogBody = (ids: ReadonlyMap<string, string | null>): CatalogRes
     name: t.name,
     rank: t.rank,
     trial_days: t.trialDays,
-    prices: t.prices.map((p) => ({ interval: p.interval, unit: p.unit, lookup_key: p.lookupKey, stripe_price_id: ids.get(p.lookupKey) ?? null })),
+    prices: t.prices.map((p) => ({ billing_cycle: p.billingCycle, unit: p.unit, lookup_key: p.lookupKey, stripe_price_id: ids.get(p.lookupKey) ?? null })),
     features: t.features,
     limits: t.limits,
   })),

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { roleHas } from "../../auth";
+import { actorHas } from "../../auth";
+import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
 import { toolManifest } from "../../tools";
@@ -35,6 +36,6 @@ const route = createRoute({
 });
 
 export default handle(route, (c) => {
-  const role = c.get("principal")!.role;
-  return c.json({ tools: toolManifest().map((t) => ({ ...t, allowed: roleHas(role, t.permission) })) }, 200);
+  const actor = actorOf(c);
+  return c.json({ tools: toolManifest().map((t) => ({ ...t, allowed: actorHas(actor, t.permission) })) }, 200);
 });

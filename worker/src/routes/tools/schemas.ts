@@ -4,9 +4,8 @@
  * the role matrix and the fuzz test see each tool with its own schema and permission.
  */
 import type { Context } from "hono";
-import { callerOf } from "../../http/actor";
+import { actorOf } from "../../http/actor";
 import type { AppEnv } from "../../http/context";
-import { ApiError } from "../../http/errors";
 import { conflictProblem, json, jsonBody, keyedErrors, notFoundProblem } from "../../http/schemas";
 import { inputFromJson, type Tool } from "../../tools";
 
@@ -27,10 +26,8 @@ export function toolContract<T extends Tool>(tool: T) {
  */
 export function runTool(tool: Tool) {
   return async (c: Context<AppEnv>) => {
-    const principal = c.get("principal");
-    if (!principal) throw new ApiError("unauthenticated", "This route needs an API key.");
     const input = inputFromJson(tool, await c.req.text());
-    const result = await tool.run(c.get("services"), input, { ...callerOf(c), role: principal.role });
+    const result = await tool.run(c.get("services"), input, actorOf(c));
     c.header("cache-control", "no-store");
     return c.json(result as object, 200);
   };

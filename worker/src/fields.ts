@@ -1,0 +1,69 @@
+/**
+ * The rule of every input the API and the agent tools take, written once: route contracts
+ * (routes/) and tool contracts (tools/) import the same schema, so the same bad value gets the
+ * same problem (`type`, `detail`, failing field) from a route and from its tool twin, and a rule
+ * changed here changes for both. Plain zod, since tools/ may not import `@hono/*`;
+ * @hono/zod-openapi documents these as they are in /openapi.json (descriptions through zod's own
+ * `.describe()`), and a route adds its own OpenAPI details (`.openapi({ param })`) on top.
+ */
+import { z } from "zod";
+import { BILLING_CYCLES, catalog } from "./catalog";
+
+/**
+ * What a user id of the app looks like: the API takes only these, so an id from elsewhere
+ * (a Checkout session's client_reference_id, `metadata.user_id` on a Stripe object) that is not
+ * one could never be looked up (entitlements/user-id.ts reads Stripe's values with it).
+ */
+export const USER_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/;
+
+/** An Idempotency-Key: printable ASCII without spaces, as long as Stripe allows: a UUID, a hash or the client's own id. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+export const UserId = z.string().regex(USER_ID_PATTERN, "must be a user id: 1-128 of A-Z a-z 0-9 _ . : @ -").describe("The app's user id");
+
+/** A plain address: no spaces, one @, a dot in the domain (Stripe checks it further). */
+export const Email = z
+  .string()
+  .min(3)
+  .max(254)
+  .regex(/^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/, "must be an email address");
+
+/** Stripe promotion codes: letters, digits, dashes and underscores. */
+export const PromotionCode = z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, "must be 1-200 of A-Z a-z 0-9 _ -");
+
+/**
+ * Where Stripe sends the user back: an http(s) URL. Its origin is checked by the domain call
+ * (subscriptions/return-url.ts), which knows the app's origins; this is the shape both contracts share.
+ */
+export const ReturnUrl = z
+  .url({ protocol: /^https?$/ })
+  .max(2000)
+  .describe(
+    "An http(s) URL on one of the app's origins (APP_BASE_URL's, or one listed in APP_ORIGINS; any localhost port in development and test). Another origin is a 400 `validation_failed` naming this field.",
+  );
+
+export const TestClockId = z.string().regex(/^clock_[A-Za-z0-9]{1,64}$/, "must be a Stripe test clock id (clock_...)");
+
+export const TIER_KEYS = catalog.tiers.map((t) => t.key) as [string, ...string[]];
+
+export const TierKey = z.enum(TIER_KEYS).describe(`A tier of the catalog: ${TIER_KEYS.join(", ")}`);
+
+export const BillingCycle = z.enum(BILLING_CYCLES).describe("`monthly` or `annual`");
+
+/** A calendar month (UTC). */
+export const Month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be a month as YYYY-MM");
+
+export const Currency = z.string().regex(/^[A-Za-z]{3}$/, "must be an ISO 4217 code");
+
+/**
+ * A gross margin for LTV, as a fraction above 0 and at most 1. `number` is where it comes from:
+ * JSON gives a number, a query string a text to coerce.
+ */
+export const GrossMargin = (number: z.ZodNumber = z.number()) => number.gt(0).lte(1).describe("For LTV; default 0.8");
+
+export const EventId = z.string().regex(/^evt_[A-Za-z0-9_]{1,100}$/, "must be a Stripe event id (evt_...)");
+
+export const IdempotencyKey = z.string().regex(IDEMPOTENCY_KEY_PATTERN, "must be 1-255 printable ASCII characters without spaces");
+
+/** A page size from the query string: 1 to `max`, `fallback` when absent. */
+export const pageLimit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
