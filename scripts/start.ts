@@ -196,7 +196,7 @@ const DEV_CONFIG = path.join(ROOT, "wrangler.dev.toml");
 async function devConfig(): Promise<string> {
   // By a computed path: tsc would check the worker's queue module against workerd's globals,
   // which this Node project does not have; tsx runs it like the other worker modules used here.
-  const ingest = "../worker/src/billing/ingest.ts";
+  const ingest = "../worker/src/stripe-sync/ingest.ts";
   const { PROCESS_PER_RUN } = (await import(ingest)) as { PROCESS_PER_RUN: number };
   const toml = await readFile(path.join(ROOT, "wrangler.toml"), "utf8");
   const consumer = /(\[\[queues\.consumers\]\]\s*\nqueue = "stripe-events"\s*\n)max_batch_size = \d+\s*\nmax_batch_timeout = [\d.]+/;

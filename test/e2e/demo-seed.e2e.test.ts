@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { demoPlan } from "../../scripts/demo/plan.ts";
 import type { SeedReport } from "../../scripts/demo/seed.ts";
 import { revenueReport } from "../../worker/src/analytics/index.ts";
-import { monthlyAmount } from "../../worker/src/billing/mirror.ts";
+import { monthlyAmount } from "../../worker/src/stripe-sync/mirror.ts";
 import { fixedClock } from "../../worker/src/clock.ts";
 import { demoWorld, type DemoWorld } from "../harness/demo.ts";
 import type { WorkerHarness } from "../harness/worker.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { instant, instantOfSeconds, InstantInput, msOf, secondsOf } from "../../worker/src/presenters/time";
+import { instant, instantOfSeconds, InstantInput, msOf, secondsOf } from "../../worker/src/instant";
 import { instantViolations, isInstantName, openApiInstantViolations } from "./instants";
 
 const dateTime = { type: "string", format: "date-time" };

@@ -1,7 +1,7 @@
 /**
  * Which fields of a JSON Schema are instants, and whether each is written as the API's one wire
  * format of time: an RFC 3339 string (`type: string, format: date-time`; see
- * worker/src/presenters/time.ts). Used on /openapi.json, on each agent tool's input and output
+ * worker/src/instant.ts). Used on /openapi.json, on each agent tool's input and output
  * schemas and on MCP's tool list, so a field that carries Unix seconds cannot come back unseen.
  *
  * The rule is the field's name. An instant is a field named

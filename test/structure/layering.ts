@@ -6,10 +6,32 @@
 import path from "node:path";
 
 /** Folders of plain TypeScript rules: they take dependencies as arguments and know no HTTP. */
-export const DOMAIN_FOLDERS = ["billing", "entitlements", "auth", "audit", "dunning", "analytics", "email", "tools", "monitoring", "compliance", "idempotency", "presenters"];
+export const DOMAIN_FOLDERS = ["stripe-sync", "subscriptions", "entitlements", "auth", "audit", "dunning", "analytics", "email", "tools", "monitoring", "compliance", "idempotency", "presenters"];
+
+/**
+ * Folders whose inner files others may import directly: `db/` is the shared base every folder
+ * builds on (`schema.ts`, `client.ts`, the guards), `http/` and `routes/` are the HTTP layer, kept
+ * apart by rules of their own (only routes and the app import `http/`; only the app imports
+ * `routes/index.ts`). Every other folder is entered through its `index.ts`.
+ */
+export const OPEN_FOLDERS = ["db", "http", "routes"];
+
+/**
+ * The `Services` type every folder imports names each dependency's type at the file that defines
+ * it: through a folder's index.ts, a type check of any file would load every folder.
+ */
+export const SERVICES_TYPE = "services.ts";
 
 export interface Violation {
-  rule: "domain-imports-http" | "http-imported-outside-routes" | "date-now-outside-clock" | "import-cycle" | "route-without-method-and-path" | "entitlements-written-outside-state";
+  rule:
+    | "domain-imports-http"
+    | "http-imported-outside-routes"
+    | "date-now-outside-clock"
+    | "import-cycle"
+    | "folder-cycle"
+    | "inner-file-import"
+    | "route-without-method-and-path"
+    | "entitlements-written-outside-state";
   file: string;
   detail: string;
 }
@@ -34,6 +56,63 @@ export function importsOf(text: string): string[] {
   return out;
 }
 
+/** What an import statement takes from its module: named bindings, or `*` for the whole module (namespace, default, side effect, dynamic). */
+export interface ImportOf {
+  spec: string;
+  names: string[] | "*";
+}
+
+export function importNamesOf(text: string): ImportOf[] {
+  const out: ImportOf[] = [];
+  const re = /(?:^|[\s;])(?:import|export)\s+(?:type\s+)?(?:([^"';]*?)\s+from\s+)?["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+  for (const m of code(text).matchAll(re)) {
+    if (m[3]) {
+      out.push({ spec: m[3], names: "*" });
+      continue;
+    }
+    const braces = m[1]?.trim().match(/^\{([^}]*)\}$/);
+    const names = braces
+      ? braces[1]!
+          .split(",")
+          .map(
+            (s) =>
+              s
+                .trim()
+                .replace(/^type\s+/, "")
+                .split(/\s+as\s+/)[0]!,
+          )
+          .filter(Boolean)
+      : "*";
+    out.push({ spec: m[2]!, names });
+  }
+  return out;
+}
+
+/** The top-level folder a file is in, or null for a top-level file (`services.ts`). */
+const folderOf = (file: string): string | null => (file.includes("/") ? file.split("/")[0]! : null);
+
+/**
+ * The files an import of `names` from a folder's index.ts reaches: each name's own file when the
+ * index re-exports it by name, else the index itself (a name it declares, or `export *`).
+ */
+function throughIndex(index: string, names: string[] | "*", files: Map<string, string>): string[] {
+  if (names === "*") return [index];
+  const byName = new Map<string, string>();
+  for (const m of code(files.get(index)!).matchAll(/export\s+(?:type\s+)?\{([^}]*)\}\s*from\s*["']([^"']+)["']/g)) {
+    const target = resolve(index, m[2]!, files);
+    if (!target) continue;
+    for (const part of m[1]!.split(",")) {
+      const name = part
+        .trim()
+        .replace(/^type\s+/, "")
+        .split(/\s+as\s+/)
+        .at(-1)!;
+      if (name) byName.set(name, target);
+    }
+  }
+  return [...new Set(names.map((n) => byName.get(n) ?? index))];
+}
+
 /** The file a relative specifier names, among the known files (`x`, `x.ts`, `x.tsx`, `x/index.ts`). */
 function resolve(from: string, spec: string, files: Map<string, string>): string | undefined {
   if (!spec.startsWith(".")) return undefined;
@@ -48,12 +127,22 @@ function resolve(from: string, spec: string, files: Map<string, string>): string
 export function checkLayering(files: Map<string, string>): Violation[] {
   const violations: Violation[] = [];
   const graph = new Map<string, string[]>();
+  const folders = new Map<string, Set<string>>();
   for (const [file, text] of files) {
     const top = file.split("/")[0]!;
     const edges: string[] = [];
-    for (const spec of importsOf(text)) {
+    const from = folderOf(file);
+    for (const { spec, names } of importNamesOf(text)) {
       const target = resolve(file, spec, files);
-      if (target) edges.push(target);
+      const into = target ? folderOf(target) : null;
+      if (target && into !== null && into !== from) {
+        // An import through a folder's index.ts depends on the files that define the names taken.
+        edges.push(...(target === `${into}/index.ts` ? throughIndex(target, names, files) : [target]));
+        if (from !== null) folders.set(from, (folders.get(from) ?? new Set()).add(into));
+        if (!OPEN_FOLDERS.includes(into) && target !== `${into}/index.ts` && file !== SERVICES_TYPE) {
+          violations.push({ rule: "inner-file-import", file, detail: `imports ${target}; import ${into}/ (its index.ts) instead` });
+        }
+      } else if (target) edges.push(target);
       const intoHttp = target?.startsWith("http/") ?? false;
       if (DOMAIN_FOLDERS.includes(top) && (spec === "hono" || spec.startsWith("hono/") || spec.startsWith("@hono/") || intoHttp)) {
         violations.push({ rule: "domain-imports-http", file, detail: `imports ${spec}` });
@@ -74,6 +163,8 @@ export function checkLayering(files: Map<string, string>): Violation[] {
     }
   }
   for (const cycle of cycles(graph)) violations.push({ rule: "import-cycle", file: cycle[0]!, detail: cycle.join(" → ") });
+  const folderGraph = new Map([...folders].map(([f, to]) => [f, [...to].sort()]));
+  for (const cycle of cycles(folderGraph)) violations.push({ rule: "folder-cycle", file: `${cycle[0]!}/`, detail: cycle.map((f) => `${f}/`).join(" → ") });
   return violations;
 }
 

@@ -38,12 +38,12 @@ describe("worker layering", () => {
   it("fails when a domain folder imports hono or http/", () => {
     expect(
       rules({
-        "billing/a.ts": `import { Hono } from "hono";`,
+        "stripe-sync/a.ts": `import { Hono } from "hono";`,
         "http/errors.ts": "",
         "dunning/b.ts": `import { ApiError } from "../http/errors";`,
         "tools/c.ts": `import { z } from "@hono/zod-openapi";`,
       }),
-    ).toEqual(["domain-imports-http billing/a.ts", "domain-imports-http dunning/b.ts", "domain-imports-http tools/c.ts"]);
+    ).toEqual(["domain-imports-http stripe-sync/a.ts", "domain-imports-http dunning/b.ts", "domain-imports-http tools/c.ts"]);
   });
 
   it("fails when code other than routes and the app imports http/", () => {
@@ -53,8 +53,8 @@ describe("worker layering", () => {
   });
 
   it("fails when Date.now() appears outside the clock module, but not in a comment", () => {
-    expect(rules({ "clock.ts": "export const now = () => Date.now();", "billing/a.ts": "// not Date.now() here\nconst t = Date.now();", "audit/b.ts": "/** Date.now() */ export {};" })).toEqual([
-      "date-now-outside-clock billing/a.ts",
+    expect(rules({ "clock.ts": "export const now = () => Date.now();", "stripe-sync/a.ts": "// not Date.now() here\nconst t = Date.now();", "audit/b.ts": "/** Date.now() */ export {};" })).toEqual([
+      "date-now-outside-clock stripe-sync/a.ts",
     ]);
   });
 
@@ -62,16 +62,62 @@ describe("worker layering", () => {
     expect(
       rules({
         "entitlements/state.ts": "db.insert(entitlements).values(v)",
-        "billing/a.ts": "await db.update(entitlements).set({ tier: null })",
-        "billing/b.ts": 'await d1.prepare("INSERT OR REPLACE INTO entitlements (user_id) VALUES (?)")',
+        "stripe-sync/a.ts": "await db.update(entitlements).set({ tier: null })",
+        "stripe-sync/b.ts": 'await d1.prepare("INSERT OR REPLACE INTO entitlements (user_id) VALUES (?)")',
         "dunning/c.ts": "sql`delete from entitlements where user_id = ${id}`",
         "entitlements/d.ts": "db.select().from(entitlements); db.insert(entitlementChanges); // db.update(entitlements)",
       }),
-    ).toEqual(["entitlements-written-outside-state billing/a.ts", "entitlements-written-outside-state billing/b.ts", "entitlements-written-outside-state dunning/c.ts"]);
+    ).toEqual(["entitlements-written-outside-state stripe-sync/a.ts", "entitlements-written-outside-state stripe-sync/b.ts", "entitlements-written-outside-state dunning/c.ts"]);
   });
 
   it("fails on an import circle, type-only imports included", () => {
-    expect(rules({ "env.ts": `import type { M } from "./billing/ingest";`, "billing/ingest.ts": `import { env } from "../env";`, "log.ts": "" })).toEqual(["import-cycle billing/ingest.ts"]);
+    expect(
+      rules({
+        "env.ts": `import type { M } from "./stripe-sync";`,
+        "stripe-sync/index.ts": `export type { M } from "./ingest";`,
+        "stripe-sync/ingest.ts": `import { env } from "../env";`,
+        "log.ts": "",
+      }),
+    ).toEqual(["import-cycle env.ts"]);
+  });
+
+  it("follows an import through a folder's index.ts to the files that define the names taken", () => {
+    const tree = (name: string) => ({
+      "services.ts": `import type { ${name} } from "./audit";`,
+      "audit/index.ts": `export { writer } from "./append";\nexport { type Row, verify } from "./verify";`,
+      "audit/append.ts": "export const writer = 1;",
+      "audit/verify.ts": `import type { Services } from "../services";`,
+    });
+    expect(rules(tree("writer"))).toEqual([]);
+    expect(rules(tree("Row"))).toEqual(["import-cycle audit/verify.ts"]);
+  });
+
+  it("fails when folders import each other, though no file circle closes", () => {
+    const tree = {
+      "dunning/index.ts": `export { openCase } from "./cases";\nexport { tick } from "./tick";`,
+      "dunning/cases.ts": "export const openCase = 1;",
+      "dunning/tick.ts": `import { syncObjects } from "../stripe-sync";`,
+      "stripe-sync/index.ts": `export { syncObjects } from "./sync";`,
+      "stripe-sync/sync.ts": `import { openCase } from "../dunning";`,
+    };
+    expect(rules(tree)).toEqual(["folder-cycle dunning/"]);
+    expect(rules({ ...tree, "stripe-sync/sync.ts": "export const syncObjects = 1;" })).toEqual([]);
+  });
+
+  it("fails when code outside a folder imports one of its inner files instead of its index.ts", () => {
+    expect(
+      rules({
+        "stripe-sync/index.ts": `export { syncObjects } from "./sync";`,
+        "stripe-sync/sync.ts": `import { subscriptions } from "../db/schema";\nimport { Stripe } from "./stripe";`,
+        "stripe-sync/stripe.ts": "",
+        "db/schema.ts": "",
+        "dunning/policy.ts": "",
+        "subscriptions/cancel.ts": `import { syncObjects } from "../stripe-sync/sync";`,
+        "subscriptions/pause.ts": `import { syncObjects } from "../stripe-sync";`,
+        "cron.ts": `import { policy } from "./dunning/policy";`,
+        "services.ts": `import type { DunningPolicy } from "./dunning/policy";`,
+      }),
+    ).toEqual(["inner-file-import subscriptions/cancel.ts", "inner-file-import cron.ts"]);
   });
 
   it("fails when a route file does not declare its own method and path", () => {

@@ -8,7 +8,8 @@ import { systemClock } from "../../worker/src/clock";
 import { CRONS, runCron } from "../../worker/src/cron";
 import { auditLog } from "../../worker/src/db/schema";
 import type { Env } from "../../worker/src/env";
-import { services, type Services } from "../../worker/src/services";
+import type { Services } from "../../worker/src/services";
+import { services } from "../../worker/src/wiring";
 import { BASE, call, freshIp, makeKey, svc, TEST_ACTOR } from "./helpers";
 
 type Verify = {

@@ -1,14 +1,14 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { startCheckout } from "../../worker/src/billing/checkout";
+import { startCheckout } from "../../worker/src/subscriptions/checkout";
 import { fixedClock } from "../../worker/src/clock";
 import { isDomainError } from "../../worker/src/errors";
 import type { Logger } from "../../worker/src/log";
-import { services } from "../../worker/src/services";
+import { services } from "../../worker/src/wiring";
 import { call, count, makeKey, TEST_ACTOR } from "./helpers";
-import { catalogPriceIds } from "../../worker/src/billing/prices";
+import { catalogPriceIds } from "../../worker/src/subscriptions/prices";
 import { completeCheckout, deliver, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";
-import type { Stripe } from "../../worker/src/billing/stripe";
+import type { Stripe } from "../../worker/src/stripe-sync/stripe";
 
 let key: string;
 let analystKey: string;

@@ -8,7 +8,7 @@ import { findPans, luhnValid } from "../../worker/src/compliance/pan";
 import { complianceReport, type ComplianceReport, type EvidenceItem } from "../../worker/src/compliance/report";
 import { fixedClock, systemClock } from "../../worker/src/clock";
 import type { Env } from "../../worker/src/env";
-import { services } from "../../worker/src/services";
+import { services } from "../../worker/src/wiring";
 import { call, count, makeKey, svc, TEST_ACTOR } from "./helpers";
 import { deliver, settled } from "./stripe-helpers";
 

@@ -1,8 +1,8 @@
 import { env } from "cloudflare:test";
 import { asc, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import type { Stripe } from "../../worker/src/billing/stripe";
-import { emptyFetched, writeObjects, type SyncCause } from "../../worker/src/billing/sync";
+import type { Stripe } from "../../worker/src/stripe-sync/stripe";
+import { emptyFetched, writeObjects, type SyncCause } from "../../worker/src/stripe-sync/sync";
 import { auditLog, entitlements, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
 import { gatedD1 } from "./gated-d1";
 import { svc } from "./helpers";

@@ -15,7 +15,7 @@ import { emailByKey, enqueueEmailNow } from "../../worker/src/email/outbox";
 import { EMAIL_BACKOFF_MS, sendDueEmails } from "../../worker/src/email/sweep";
 import { renderEmail, type EmailInput } from "../../worker/src/email/templates";
 import type { Env } from "../../worker/src/env";
-import { services } from "../../worker/src/services";
+import { services } from "../../worker/src/wiring";
 
 const PREFIX = "transporttest:";
 const T0 = Date.UTC(2025, 0, 6, 12);

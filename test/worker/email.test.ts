@@ -8,7 +8,7 @@ import { EMAIL_BACKOFF_MS, sendDueEmails } from "../../worker/src/email/sweep";
 import { EMAIL_TEMPLATES, formatMoney, renderEmail, type EmailInput } from "../../worker/src/email/templates";
 import type { Env } from "../../worker/src/env";
 import { fixedClock } from "../../worker/src/clock";
-import { services } from "../../worker/src/services";
+import { services } from "../../worker/src/wiring";
 import { call, makeKey, svc } from "./helpers";
 
 const PREFIX = "emailtest:";

@@ -2,7 +2,7 @@ import { env, SELF } from "cloudflare:test";
 import { createApiKey } from "../../worker/src/auth/api-keys";
 import { fixedClock, systemClock, type Clock } from "../../worker/src/clock";
 import type { Role } from "../../worker/src/db/schema";
-import { services } from "../../worker/src/services";
+import { services } from "../../worker/src/wiring";
 
 export const BASE = "http://billing.test";
 

@@ -6,7 +6,7 @@ import { createExecutionContext, env, SELF } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../worker/src/app";
-import type { CancelResult, OfferView } from "../../worker/src/billing/cancel";
+import type { CancelResult, OfferView } from "../../worker/src/subscriptions/cancel";
 import { fixedClock } from "../../worker/src/clock";
 import { cancellationRequests, idempotencyKeys, retentionOffers } from "../../worker/src/db/schema";
 import { isDomainError } from "../../worker/src/errors";

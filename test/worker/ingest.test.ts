@@ -1,7 +1,7 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { EVENTS_DLQ, EVENTS_QUEUE, retryDelaySeconds, type EventMessage } from "../../worker/src/billing/ingest";
+import { EVENTS_DLQ, EVENTS_QUEUE, retryDelaySeconds, type EventMessage } from "../../worker/src/stripe-sync/ingest";
 import { stripeEvents, subscriptions } from "../../worker/src/db/schema";
 import worker from "../../worker/src/index";
 import { db, eventsFor, subscriber } from "./stripe-helpers";

@@ -7,7 +7,7 @@
 import { env } from "cloudflare:test";
 import { and, desc, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { requestCancellation, type OfferView } from "../../worker/src/billing/cancel";
+import { requestCancellation, type OfferView } from "../../worker/src/subscriptions/cancel";
 import type { CancelResultWire as CancelResult, SubscriptionWire as SubscriptionView } from "../../worker/src/presenters/subscription";
 import { catalog } from "../../worker/src/catalog";
 import { cancellationRequests, retentionOffers, subscriptions } from "../../worker/src/db/schema";

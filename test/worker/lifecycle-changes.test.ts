@@ -7,8 +7,8 @@
 import { env } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { changeSubscription } from "../../worker/src/billing/change";
-import { previewChange } from "../../worker/src/billing/change-preview";
+import { changeSubscription } from "../../worker/src/subscriptions/change";
+import { previewChange } from "../../worker/src/subscriptions/change-preview";
 import type { ChangePreviewWire as ChangePreview, SubscriptionWire as SubscriptionView } from "../../worker/src/presenters/subscription";
 import { catalog, type Catalog } from "../../worker/src/catalog";
 import { auditLog, subscriptions } from "../../worker/src/db/schema";

@@ -8,12 +8,12 @@
 import { env } from "cloudflare:test";
 import { eq, like } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { emptyTargets, syncObjects } from "../../worker/src/billing/sync";
-import { trialEndingKey } from "../../worker/src/billing/trial-ending";
+import { emptyTargets, syncObjects } from "../../worker/src/stripe-sync/sync";
+import { trialEndingKey } from "../../worker/src/stripe-sync/trial-ending";
 import { emailOutbox, stripeEvents } from "../../worker/src/db/schema";
 import { formatDate } from "../../worker/src/email/templates";
 import { call, makeKey, svc } from "./helpers";
-import type { CancelResult, OfferView } from "../../worker/src/billing/cancel";
+import type { CancelResult, OfferView } from "../../worker/src/subscriptions/cancel";
 import { DAY, expectProblem, makeKeys, ok, paying, period, post, tax, trialing } from "./lifecycle-helpers";
 import { db, deliver, eventsFor, settled, stripe } from "./stripe-helpers";
 

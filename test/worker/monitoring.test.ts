@@ -8,8 +8,8 @@
 import { env } from "cloudflare:test";
 import { eq, sql } from "drizzle-orm";
 import { describe, expect, inject, it } from "vitest";
-import { BACKOFF_MS, MAX_ATTEMPTS, storeEvent } from "../../worker/src/billing/events";
-import { processEvent } from "../../worker/src/billing/process";
+import { BACKOFF_MS, MAX_ATTEMPTS, storeEvent } from "../../worker/src/stripe-sync/events";
+import { processEvent } from "../../worker/src/stripe-sync/process";
 import { fixedClock } from "../../worker/src/clock";
 import { CRONS, runCron } from "../../worker/src/cron";
 import { auditLog, cronRuns, dunningCases, entitlementChanges, idempotencyKeys, monitoringAlerts, stripeEvents } from "../../worker/src/db/schema";
@@ -20,7 +20,7 @@ import { deliverAlerts, monitorAndAlert, type AlertPayload } from "../../worker/
 import { MONITORING_THRESHOLDS } from "../../worker/src/monitoring/thresholds";
 import { verifyAlertSignature } from "../../worker/src/monitoring/signature";
 import type { HealthResponse } from "../../worker/src/routes/system/health";
-import { services } from "../../worker/src/services";
+import { services } from "../../worker/src/wiring";
 import { failedRenewal } from "./dunning-helpers";
 import { call, makeKey, svc } from "./helpers";
 import { db, eventsFor, subscriber, webhookEvent } from "./stripe-helpers";

@@ -1,7 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { eq } from "drizzle-orm";
-import type { IncomingEvent } from "../../worker/src/billing/events";
-import { cryptoProvider, Stripe, stripeClient } from "../../worker/src/billing/stripe";
+import type { IncomingEvent } from "../../worker/src/stripe-sync/events";
+import { cryptoProvider, Stripe, stripeClient } from "../../worker/src/stripe-sync/stripe";
 import { getDb } from "../../worker/src/db/client";
 import { stripeEvents } from "../../worker/src/db/schema";
 import { stripeConfig } from "../../worker/src/env";

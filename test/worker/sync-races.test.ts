@@ -1,8 +1,8 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { claimEvent, LEASE_MS, markFailed, storeEvent } from "../../worker/src/billing/events";
-import { processEvent } from "../../worker/src/billing/process";
-import { emptyFetched, emptyTargets, syncObjects, writeObjects } from "../../worker/src/billing/sync";
+import { claimEvent, LEASE_MS, markFailed, storeEvent } from "../../worker/src/stripe-sync/events";
+import { processEvent } from "../../worker/src/stripe-sync/process";
+import { emptyFetched, emptyTargets, syncObjects, writeObjects } from "../../worker/src/stripe-sync/sync";
 import { entitlements, invoices, stripeEvents, subscriptions } from "../../worker/src/db/schema";
 import { call, makeKey, svc } from "./helpers";
 import { db, deliver, ensurePrice, eventsFor, settled, stripe, subscriber, webhookEvent } from "./stripe-helpers";

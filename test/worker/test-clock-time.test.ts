@@ -7,7 +7,7 @@ import { decodeJwt } from "jose";
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { churnRisk } from "../../worker/src/analytics";
-import { nowOfRow, type ClockTimes } from "../../worker/src/billing/test-clocks";
+import { nowOfRow, type ClockTimes } from "../../worker/src/test-clocks";
 import { entitlements } from "../../worker/src/db/schema";
 import { suspendLapsed } from "../../worker/src/entitlements/suspend";
 import { call, makeKey, svc } from "./helpers";

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:test";
 import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it, vi } from "vitest";
-import { customerRow, invoiceRow, subscriptionRow } from "../../worker/src/billing/mirror";
-import { processEvent } from "../../worker/src/billing/process";
-import type { Stripe } from "../../worker/src/billing/stripe";
+import { customerRow, invoiceRow, subscriptionRow } from "../../worker/src/stripe-sync/mirror";
+import { processEvent } from "../../worker/src/stripe-sync/process";
+import type { Stripe } from "../../worker/src/stripe-sync/stripe";
 import { customers, entitlements, invoices, paymentAttempts, stripeEvents, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
 import { call, count, makeKey, svc } from "./helpers";
 import { db, deliver, drained, ensurePrice, eventsFor, settled, stripe, subscriber, testClock, webhookEvent } from "./stripe-helpers";
@@ -106,7 +106,7 @@ describe("webhooks: happy path", () => {
     const completed = events.find((e) => e.type === "checkout.session.completed")!;
     // Received in the same burst as the others, but its processing comes last: by then the
     // customer and subscription were synced after it arrived, user-less.
-    const { storeEvent } = await import("../../worker/src/billing/events");
+    const { storeEvent } = await import("../../worker/src/stripe-sync/events");
     await storeEvent(db(), webhookEvent(completed, { receivedAt: Date.now() }), Date.now());
     for (const e of events.filter((x) => x !== completed)) {
       await deliver(e);
@@ -480,10 +480,10 @@ describe("webhooks: bad input stores nothing", () => {
 
 describe("webhooks: failures, crashes and replay", () => {
   it("leaves the event to be retried and the tables untouched when processing crashes mid-way", async () => {
-    const { SimulatedCrash } = await import("../../worker/src/billing/process");
+    const { SimulatedCrash } = await import("../../worker/src/stripe-sync/process");
     const { sub } = await subscriber();
     const [created] = (await eventsFor([sub.id])).filter((e) => e.type === "customer.subscription.created");
-    const { storeEvent } = await import("../../worker/src/billing/events");
+    const { storeEvent } = await import("../../worker/src/stripe-sync/events");
     await storeEvent(db(), webhookEvent(created!), Date.now());
     const t0 = Date.now();
     await expect(
@@ -507,7 +507,7 @@ describe("webhooks: failures, crashes and replay", () => {
   });
 
   it("retries a failing event with growing delays and parks it, visible, after the limit", async () => {
-    const { storeEvent, MAX_ATTEMPTS, BACKOFF_MS } = await import("../../worker/src/billing/events");
+    const { storeEvent, MAX_ATTEMPTS, BACKOFF_MS } = await import("../../worker/src/stripe-sync/events");
     const { sub } = await subscriber();
     const [created] = (await eventsFor([sub.id])).filter((e) => e.type === "customer.subscription.created");
     await storeEvent(db(), webhookEvent(created!), Date.now());
@@ -597,7 +597,7 @@ describe("webhooks: failures, crashes and replay", () => {
   }, 30_000);
 
   it("replays exactly the events created in a time range", async () => {
-    const { storeEvent } = await import("../../worker/src/billing/events");
+    const { storeEvent } = await import("../../worker/src/stripe-sync/events");
     const { sub } = await subscriber();
     const [created] = (await eventsFor([sub.id])).filter((e) => e.type === "customer.subscription.created");
     // Two copies dated in 2020, one inside the range and one outside it.
@@ -636,7 +636,7 @@ describe("reconciliation and resync", () => {
 
   it("fills in events that were never delivered, and on the next run those created since", async () => {
     const { sub } = await subscriber();
-    const { reconcile } = await import("../../worker/src/billing/reconcile");
+    const { reconcile } = await import("../../worker/src/stripe-sync/reconcile");
     const result = await reconcile(svc());
     expect(result.complete).toBe(true);
     expect(result.stored).toBeGreaterThan(0);
@@ -653,7 +653,7 @@ describe("reconciliation and resync", () => {
   }, 60_000);
 
   it("keeps finding new events after a test clock has run 40 days ahead of real time", async () => {
-    const { reconcile } = await import("../../worker/src/billing/reconcile");
+    const { reconcile } = await import("../../worker/src/stripe-sync/reconcile");
     // Events on a test clock are dated in simulated time: these are 40 days in the future.
     const clock = await testClock();
     await subscriber({ testClock: clock.id, trialDays: 7 });
@@ -671,7 +671,7 @@ describe("reconciliation and resync", () => {
   }, 60_000);
 
   it("stores an event of a type it has no use for that only reconciliation found, as processed", async () => {
-    const { reconcile } = await import("../../worker/src/billing/reconcile");
+    const { reconcile } = await import("../../worker/src/stripe-sync/reconcile");
     const refund = {
       id: `evt_reconciled_refund_${Date.now()}`,
       object: "event",
@@ -693,7 +693,7 @@ describe("reconciliation and resync", () => {
       },
     } as unknown as Stripe;
     const s = svc();
-    const result = await reconcile({ db: s.db, clock: s.clock, audit: s.audit, log: s.log, appBaseUrl: s.appBaseUrl, dunning: s.dunning, stripe: listsRefund });
+    const result = await reconcile({ db: s.db, clock: s.clock, audit: s.audit, log: s.log, appBaseUrl: s.appBaseUrl, dunning: s.dunning, syncFollowers: s.syncFollowers, stripe: listsRefund });
     expect(result).toMatchObject({ listed: 1, stored: 1, complete: true });
     expect(await db().select({ type: stripeEvents.type, source: stripeEvents.source, status: stripeEvents.status }).from(stripeEvents).where(eq(stripeEvents.id, refund.id)).get()).toEqual({
       type: "refund.created",

@@ -12,7 +12,7 @@ import { staticAssets } from "./http/static-assets";
 import { newRouter } from "./http/router";
 import { pages, routes } from "./routes";
 import { WEBHOOK_BODY_LIMIT } from "./routes/webhooks/stripe";
-import { services } from "./services";
+import { services } from "./wiring";
 
 export const JSON_BODY_LIMIT = 64 * 1024;
 

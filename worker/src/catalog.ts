@@ -13,7 +13,7 @@ const Money = z.strictObject({
 
 /**
  * How often a price bills, in the API's words (`billing_cycle` on the wire, the SDK's
- * `BillingCycle`). Stripe says `recurring.interval` (`month`, `year`): billing/cycle.ts is
+ * `BillingCycle`). Stripe says `recurring.interval` (`month`, `year`): subscriptions/cycle.ts is
  * where the two meet.
  */
 export const BILLING_CYCLES = ["monthly", "annual"] as const;
@@ -41,7 +41,7 @@ const Tier = z.strictObject({
 });
 
 /**
- * What a subscription change does, per direction (billing/change.ts reads this):
+ * What a subscription change does, per direction (subscriptions/change.ts reads this):
  * - upgrade (to a higher rank): `prorate_now` charges the prorated difference at once;
  *   `prorate_next_invoice` puts it on the next renewal invoice.
  * - downgrade (to a lower rank): `period_end` lets Stripe switch at the renewal through a
@@ -56,7 +56,7 @@ const ChangePolicy = z.strictObject({
   cycle_change: z.enum(["period_end", "now"]),
 });
 
-/** The retention offer a canceling subscriber of a tier is shown first (billing/cancel.ts). */
+/** The retention offer a canceling subscriber of a tier is shown first (subscriptions/cancel.ts). */
 const RetentionOffer = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("downgrade"), to_tier: z.string() }),
   z.strictObject({ kind: z.literal("discount"), percent_off: z.number().gt(0).lte(100), duration_in_months: z.int().positive() }),
@@ -185,6 +185,19 @@ export function findPriceByLookupKey(lookupKey: string, from: Catalog = catalog)
     if (price) return { tier, price };
   }
   return undefined;
+}
+
+/**
+ * Days a past-due subscriber keeps access after the first failed payment of the oldest unpaid
+ * invoice: entitlements/state.ts ends the grace on it, and the dunning policy suspends on that
+ * same day (dunning/policy.ts checks it).
+ */
+export const GRACE_DAYS = 21;
+
+/** "Federal Job Advisor Local", from the subscription's catalog tier: the plan as emails name it. */
+export function planName(tier: string | null | undefined, from: Catalog = catalog): string {
+  const t = tier ? findTier(tier, from) : undefined;
+  return t ? `Federal Job Advisor ${t.name}` : "Federal Job Advisor";
 }
 
 /** The cheapest (lowest-rank) tier that unlocks a feature: the upgrade a denied user is offered. */

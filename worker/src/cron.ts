@@ -10,20 +10,14 @@
  * The minute and quarter-hour crons end with the monitoring alerts (monitoring/alerts.ts), and
  * every run is recorded in cron_runs (start and end), which /health and the alerts read.
  */
-import { checkpointAuditHead } from "./audit/checkpoint";
-import { dueEvents } from "./billing/events";
-import { processEvent } from "./billing/process";
-import { reconcile } from "./billing/reconcile";
-import { sendDueEmails } from "./email/sweep";
-import { readResync, resyncChunk } from "./billing/resync";
-import { dunningTick } from "./dunning/tick";
-import { pruneIdempotencyKeys } from "./idempotency/prune";
-import { pruneEntitlementChanges } from "./entitlements/prune-changes";
-import { suspendLapsed } from "./entitlements/suspend";
+import { checkpointAuditHead } from "./audit";
+import { dueEvents, processEvent, reconcile, readResync, resyncChunk } from "./stripe-sync";
+import { sendDueEmails } from "./email";
+import { dunningTick } from "./dunning";
+import { pruneIdempotencyKeys } from "./idempotency";
+import { pruneEntitlementChanges, suspendLapsed } from "./entitlements";
 import { describeError } from "./log";
-import { monitorAndAlert } from "./monitoring/alerts";
-import { pruneAlerts } from "./monitoring/prune";
-import { recordCronFinish, recordCronStart } from "./monitoring/crons";
+import { monitorAndAlert, pruneAlerts, recordCronFinish, recordCronStart } from "./monitoring";
 import type { Services } from "./services";
 
 export const CRONS = { sweep: "* * * * *", dunning: "*/15 * * * *", reconcile: "17 3 * * *" } as const;

@@ -6,8 +6,23 @@
  * signing key still serves /health and says exactly what is missing.
  */
 import { z } from "zod";
-import type { EventMessage } from "./billing/event-message";
 import { DomainError } from "./errors";
+
+/**
+ * What the webhook route puts on the `stripe-events` queue: the verified event, as received
+ * (stripe-sync/receive.ts sends it, stripe-sync/ingest.ts consumes it). Declared with the queue's
+ * binding, so the environment names no folder.
+ */
+export interface EventMessage {
+  id: string;
+  type: string;
+  /** Stripe's `created` (seconds). */
+  created: number;
+  /** The exact request body the signature covered. */
+  payload: string;
+  /** When the webhook reached us (ms). */
+  received_at: number;
+}
 
 const nonEmpty = z.string().trim().min(1);
 const binding = <T>(what: string, has: string) => z.custom<T>((v) => typeof v === "object" && v !== null && has in v, `${what} is missing`);
@@ -20,7 +35,7 @@ const CoreConfig = z.object({
 export type CoreConfig = z.infer<typeof CoreConfig>;
 
 const origin = z.url({ protocol: /^https?$/, error: "each origin must be an http(s) URL" }).transform((u) => new URL(u).origin);
-/** Where Checkout and the billing portal may send users back to (billing/return-url.ts). */
+/** Where Checkout and the billing portal may send users back to (subscriptions/return-url.ts). */
 const ReturnUrlConfig = z.object({
   ENVIRONMENT: z.enum(["development", "test", "production"]).default("production"),
   APP_BASE_URL: z.url().default("http://localhost:8787"),
@@ -47,7 +62,7 @@ const StripeConfig = z.object({
 export type StripeConfig = z.infer<typeof StripeConfig>;
 
 const WebhookConfig = z.object({
-  /** Queue `stripe-events`: verified webhooks on their way into the event inbox (billing/ingest.ts). */
+  /** Queue `stripe-events`: verified webhooks on their way into the event inbox (stripe-sync/ingest.ts). */
   EVENTS: binding<Queue<EventMessage>>("Queue binding EVENTS", "send"),
   /** Comma-separated `whsec_...` secrets; several are accepted while one is rotated. */
   STRIPE_WEBHOOK_SECRETS: nonEmpty

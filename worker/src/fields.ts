@@ -33,7 +33,7 @@ export const PromotionCode = z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, "must be
 
 /**
  * Where Stripe sends the user back: an http(s) URL. Its origin is checked by the domain call
- * (billing/return-url.ts), which knows the app's origins; this is the shape both contracts share.
+ * (subscriptions/return-url.ts), which knows the app's origins; this is the shape both contracts share.
  */
 export const ReturnUrl = z
   .url({ protocol: /^https?$/ })

@@ -1,10 +1,9 @@
 import { createApp } from "./app";
-import type { EventMessage } from "./billing/event-message";
-import { consumeEvents } from "./billing/ingest";
+import { consumeEvents } from "./stripe-sync";
 import { clockFrom, systemClock } from "./clock";
 import { runCron } from "./cron";
-import type { Env } from "./env";
-import { services } from "./services";
+import type { Env, EventMessage } from "./env";
+import { services } from "./wiring";
 
 const app = createApp();
 

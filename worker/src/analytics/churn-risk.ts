@@ -3,11 +3,11 @@
  * reasons that apply, capped) and the reasons. Weights are data; signals come from the mirror.
  */
 import { and, inArray, isNotNull, sql } from "drizzle-orm";
-import { clockTimes, nowOfRow, subscriptionClock, type ClockDeps } from "../billing/test-clocks";
+import { clockTimes, nowOfRow, subscriptionClock, type ClockDeps } from "../test-clocks";
 import { subscriptions } from "../db/schema";
 import { countedMrr, suspendedNow } from "./definitions";
 import type { AnalyticsDeps, ChurnRiskCustomer, ChurnRiskQuery, ChurnRiskReason, ChurnRiskReport } from "./types";
-import { instant } from "../presenters/time";
+import { instant } from "../instant";
 
 const DAY = 86_400_000;
 
@@ -52,7 +52,7 @@ export async function churnRisk(deps: AnalyticsDeps & ClockDeps, q: ChurnRiskQue
   const limit = q.limit ?? 50;
   const minScore = q.min_score ?? 1;
   // Every window ("the last 90 days", "paying for N days") ends at the customer's own now: a
-  // Stripe test clock's time for a customer on one (billing/test-clocks.ts).
+  // Stripe test clock's time for a customer on one (test-clocks.ts).
   const clocks = await deps.db
     .selectDistinct({ clock: subscriptionClock(subscriptions) })
     .from(subscriptions)

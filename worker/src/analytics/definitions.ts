@@ -19,7 +19,7 @@ export const MAX_RANGE_MONTHS = 120;
 /**
  * A row's MRR in cents given its status and its stored `mrr`: the stored amount is already the
  * price after discounts, tax excluded, normalised to a month and rounded half up per
- * subscription (billing/mirror.ts monthlyAmount), whatever the status; this decides whether it counts.
+ * subscription (stripe-sync/mirror.ts monthlyAmount), whatever the status; this decides whether it counts.
  */
 export function countedMrr(status: SQL, mrr: SQL): SQL<number> {
   return sql<number>`(case when ${status} in ('active', 'past_due') then ${mrr} else 0 end)`;

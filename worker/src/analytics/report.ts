@@ -1,13 +1,13 @@
 /** The revenue report: current figures, and one row per month, quarter or year of the range. */
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { dunningReport } from "../dunning/report";
+import { dunningReport } from "../dunning";
 import { invalidInput } from "../errors";
 import { DEFAULT_GROSS_MARGIN, DEFINITIONS } from "./definitions";
 import { monthLabel, monthStart, parseRange, periodLabel, type MonthIndex } from "./months";
 import { monthlyMovements, type MonthMovements } from "./movements";
 import { PERIODS, type AnalyticsDeps, type CurrentFigures, type DunningFigures, type ReportQuery, type ReportRow, type RevenueReport } from "./types";
-import { instant } from "../presenters/time";
+import { instant } from "../instant";
 
 /** Integer division rounded half up (amounts are never negative where this is used). */
 export const divRound = (a: number, b: number): number => (b === 0 ? 0 : Math.round(a / b));

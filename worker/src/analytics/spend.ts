@@ -1,11 +1,11 @@
 /** Marketing spend per month, entered by an admin, for CAC. */
 import { and, eq, sql } from "drizzle-orm";
-import type { Actor } from "../audit/chain";
+import type { Actor } from "../audit";
 import { marketingSpend } from "../db/schema";
 import { invalidInput } from "../errors";
 import type { Services } from "../services";
 import { monthLabel, parseMonth } from "./months";
-import { instant } from "../presenters/time";
+import { instant } from "../instant";
 
 export interface SpendInput {
   amount: number;

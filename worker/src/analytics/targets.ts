@@ -8,7 +8,7 @@ import { monthLabel, monthOf, monthStart, type MonthIndex } from "./months";
 import { monthlyMovements, type MonthMovements } from "./movements";
 import { currentFigures, rate, revenueByMonth } from "./report";
 import type { AnalyticsDeps, ForecastPoint, TargetProgress, TargetsReport } from "./types";
-import { instant } from "../presenters/time";
+import { instant } from "../instant";
 
 const TRAILING = 3;
 const HORIZON = 12;

@@ -5,7 +5,7 @@
  * Worker's secrets. It is a key of its own (not the webhook or entitlement keys) so that leaking
  * or rotating one says nothing about the others.
  */
-import { canonicalJson } from "../crypto";
+import { canonicalJson, fromHex, toHex, utf8 } from "../crypto";
 
 export interface Checkpoint {
   seq: number;
@@ -21,19 +21,9 @@ export interface CheckpointKey {
   verify(checkpoint: Checkpoint, mac: string): Promise<boolean>;
 }
 
-/** UTF-8 bytes on a plain ArrayBuffer, which is what WebCrypto's types ask for in every lib. */
-const utf8 = (text: string): Uint8Array<ArrayBuffer> => new Uint8Array(new TextEncoder().encode(text));
-
 /** The signed bytes. The purpose label keeps a checkpoint MAC from meaning anything else. */
 function message(c: Checkpoint): Uint8Array<ArrayBuffer> {
   return utf8(canonicalJson({ purpose: "audit-checkpoint/v1", seq: c.seq, hash: c.hash, at: c.at }));
-}
-
-const toHex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
-
-function fromHex(hex: string): Uint8Array<ArrayBuffer> | null {
-  if (!/^(?:[0-9a-f]{2})+$/i.test(hex)) return null;
-  return new Uint8Array(hex.match(/../g)!.map((b) => parseInt(b, 16)));
 }
 
 /** @param secrets the first signs; all verify (the old one stays listed while rotating). */

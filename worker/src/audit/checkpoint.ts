@@ -11,7 +11,7 @@ import type { Services } from "../services";
 import { readHead } from "./append";
 import type { Checkpoint } from "./checkpoint-key";
 import { compareWithCheckpoint, GENESIS, latestCheckpoint, walkChain, type ChainBreak } from "./walk";
-import { instant } from "../presenters/time";
+import { instant } from "../instant";
 
 export type CheckpointOutcome =
   | { status: "made"; checkpoint: Checkpoint & { mac: string } }

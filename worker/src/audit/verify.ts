@@ -6,7 +6,7 @@
  */
 import type { Services } from "../services";
 import { compareWithCheckpoint, GENESIS, latestCheckpoint, walkChain, type ChainBreak, type Head } from "./walk";
-import { instant } from "../presenters/time";
+import { instant } from "../instant";
 
 export interface VerifyResult {
   ok: boolean;

@@ -1,11 +1,11 @@
 /** API key lifecycle: create, list, rotate, revoke, authenticate. Every change is audited. */
 import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
-import type { Actor } from "../audit/chain";
+import type { Actor } from "../audit";
 import { apiKeys, type Role } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
 import { randomId } from "../crypto";
-import { presentKey, type ApiKeyView } from "../presenters/key";
+import { presentKey, type ApiKeyView } from "../presenters";
 import { generateKey, hashKey, looksLikeKey } from "./keys";
 
 export type { ApiKeyView };

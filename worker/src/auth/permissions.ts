@@ -3,7 +3,7 @@
  * needs beside its method and path (`guard(...)`), and the tests walk every registered route
  * against every role, so a route cannot exist without a declared permission.
  */
-import type { Actor } from "../audit/chain";
+import type { Actor } from "../audit";
 import type { Role } from "../db/schema";
 
 export const PERMISSIONS = {

@@ -4,7 +4,7 @@
  * it ends at its own expiry, when the key is revoked or expires, or at sign-out.
  */
 import { and, eq, lte } from "drizzle-orm";
-import type { Actor } from "../audit/chain";
+import type { Actor } from "../audit";
 import { apiKeys, dashboardSessions } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";

@@ -6,15 +6,13 @@
  * and says why: an auditor must never read "pass" for something nobody looked at.
  */
 import { desc, eq } from "drizzle-orm";
-import { verifyAuditChain } from "../audit/verify";
-import { PERMISSIONS, type Permission } from "../auth/permissions";
+import { verifyAuditChain } from "../audit";
+import { PERMISSIONS, type Permission } from "../auth";
 import { apiKeys, backups, type Role } from "../db/schema";
 import { coreConfig, webhookConfig, type Env } from "../env";
 import { isDomainError } from "../errors";
-import { dunningBacklog, parkedEvents, webhookLag } from "../monitoring/backlogs";
-import { cronStatuses } from "../monitoring/crons";
-import { MONITORING_THRESHOLDS } from "../monitoring/thresholds";
-import { instant, instantOrNull } from "../presenters/time";
+import { dunningBacklog, parkedEvents, webhookLag, cronStatuses, MONITORING_THRESHOLDS } from "../monitoring";
+import { instant, instantOrNull } from "../instant";
 import type { Services } from "../services";
 import { cardLikeColumn, scanForCardNumbers, tableColumns } from "./card-data";
 import { CONTROLS, type ControlRef } from "./controls";

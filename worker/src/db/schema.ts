@@ -364,7 +364,7 @@ export const paymentAttempts = sqliteTable(
 );
 
 /**
- * Retention offers shown to canceling subscribers (billing/cancel.ts): at most one per user,
+ * Retention offers shown to canceling subscribers (subscriptions/cancel.ts): at most one per user,
  * ever, so the unique user id is also what stops two racing cancel requests from both offering.
  */
 export const RETENTION_OFFER_KINDS = ["downgrade", "discount"] as const;
@@ -375,7 +375,7 @@ export const retentionOffers = sqliteTable(
     userId: text("user_id").notNull(),
     subscriptionId: text("subscription_id").notNull(),
     kind: text("kind", { enum: RETENTION_OFFER_KINDS }).notNull(),
-    /** The offer's terms as JSON (billing/cancel.ts OfferTerms): `{ to_tier, amount }` or `{ percent_off, duration, duration_in_months?, amount }`. */
+    /** The offer's terms as JSON (subscriptions/cancel.ts OfferTerms): `{ to_tier, amount }` or `{ percent_off, duration, duration_in_months?, amount }`. */
     terms: text("terms").notNull(),
     description: text("description").notNull(),
     status: text("status", { enum: ["open", "accepted", "declined"] }).notNull(),

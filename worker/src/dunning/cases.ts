@@ -1,6 +1,6 @@
 /**
  * Opening and closing dunning cases, as statements for the webhook sync's own batch
- * (billing/sync.ts): the failure, the invoice and the case land together or not at all.
+ * (stripe-sync/sync.ts): the failure, the invoice and the case land together or not at all.
  * - A failed payment of an open subscription invoice opens its case (INSERT … ON CONFLICT
  *   (invoice_id) DO NOTHING), anchored at the invoice's first failure; a hard decline enqueues
  *   the "use another card" email at once (key `<case>:hard_decline`).
@@ -10,10 +10,10 @@
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { findTier } from "../catalog";
+import { planName } from "../catalog";
 import type { Db } from "../db/client";
 import { customers, dunningCases, paymentAttempts, subscriptions } from "../db/schema";
-import { enqueueEmail, isEmailAddress } from "../email/outbox";
+import { enqueueEmail, isEmailAddress } from "../email";
 import type { Services } from "../services";
 import { isHardDecline, nextStage, retryAt, stageAt, type DunningPolicy } from "./policy";
 
@@ -46,12 +46,6 @@ export interface InvoiceFacts {
 }
 
 type Deps = Pick<Services, "db" | "clock" | "appBaseUrl" | "dunning">;
-
-/** "Federal Job Advisor Local", from the subscription's catalog tier. */
-export function planName(tier: string | null | undefined): string {
-  const t = tier ? findTier(tier) : undefined;
-  return t ? `Federal Job Advisor ${t.name}` : "Federal Job Advisor";
-}
 
 async function contacts(db: Db, customerIds: string[]): Promise<Map<string, { email: string | null; name: string | null }>> {
   if (customerIds.length === 0) return new Map();

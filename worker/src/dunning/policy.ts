@@ -5,7 +5,7 @@
  * test instead of reaching a customer.
  */
 import { z } from "zod";
-import { GRACE_DAYS } from "../entitlements/grace";
+import { GRACE_DAYS } from "../catalog";
 
 export const DUNNING_STAGES = ["dunning_soft", "dunning_urgent", "dunning_final", "suspended"] as const;
 export type DunningStage = (typeof DUNNING_STAGES)[number];

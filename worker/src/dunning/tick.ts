@@ -24,21 +24,20 @@
  */
 import { and, eq, inArray, isNotNull, isNull, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { AuditEntry } from "../audit/chain";
+import type { AuditEntry } from "../audit";
 import { guard, isStaleRead } from "../db/guard";
 import { customers, dunningCases, dunningSteps } from "../db/schema";
-import { enqueueEmail, isEmailAddress } from "../email/outbox";
-import type { EmailInput } from "../email/templates";
+import { enqueueEmail, isEmailAddress, type EmailInput } from "../email";
 import { describeError } from "../log";
-import { suspensionOf } from "../entitlements/suspend";
-import { Stripe } from "../billing/stripe";
-import { emptyTargets, syncObjects } from "../billing/sync";
-import { clockReader, clockTimes } from "../billing/test-clocks";
+import { suspensionOf } from "../entitlements";
+import { Stripe, emptyTargets, syncObjects } from "../stripe-sync";
+import { clockReader, clockTimes } from "../test-clocks";
 import type { Services } from "../services";
-import { planName, tiers } from "./cases";
+import { planName } from "../catalog";
+import { tiers } from "./cases";
 import { firstSlotAfter, isHardDecline, nextStage, retryAt, stageAt, type DunningPolicy, type DunningStage } from "./policy";
 
-export type TickDeps = Pick<Services, "db" | "clock" | "stripe" | "audit" | "appBaseUrl" | "log" | "dunning">;
+export type TickDeps = Pick<Services, "db" | "clock" | "stripe" | "audit" | "appBaseUrl" | "log" | "dunning" | "syncFollowers">;
 const DAY = 86_400_000;
 type Case = typeof dunningCases.$inferSelect;
 

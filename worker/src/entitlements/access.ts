@@ -3,7 +3,7 @@
  * feature, and the public keys that verify tokens. All of them read the stored state and apply
  * the same effective-state rule, so a token and an online check agree.
  */
-import { userNow } from "../billing/test-clocks";
+import { userNow } from "../test-clocks";
 import type { Services } from "../services";
 import { buildClaims, type EntitlementClaims } from "./claims";
 import { can, type Decision } from "./decide";
@@ -17,7 +17,7 @@ type Deps = Pick<Services, "db" | "clock" | "signer" | "stripe" | "stripeMode" |
 const stateAndNow = (s: Deps, userId: string) => Promise.all([readEntitlement(s.db, userId), userNow(s, userId)]);
 
 // A token is issued and expires on real time; whether its grace has run out is decided on the
-// time the customer lives on (their Stripe test clock's, in test mode: billing/test-clocks.ts).
+// time the customer lives on (their Stripe test clock's, in test mode: test-clocks.ts).
 
 export async function issueToken(s: Deps, userId: string): Promise<{ token: string; expiresAt: number }> {
   const keys = await s.signer.keys();

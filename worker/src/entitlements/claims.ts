@@ -39,7 +39,7 @@ export function upgradeOffers(features: readonly string[], appBaseUrl: string, f
 /**
  * @param nowMs real time: the token's iat and exp.
  * @param customerNowMs the customer's time, on which the grace is decided (a Stripe test clock's
- *   in test mode; billing/test-clocks.ts); real time by default.
+ *   in test mode; test-clocks.ts); real time by default.
  */
 export function buildClaims(stored: EntitlementState, config: ClaimsConfig, nowMs: number, customerNowMs: number = nowMs, from: Catalog = defaultCatalog): EntitlementClaims {
   const state = effectiveState(stored, customerNowMs);

@@ -4,14 +4,12 @@
  * so there is one rule for "what may this user use now".
  */
 import { eq, sql } from "drizzle-orm";
-import type { Actor } from "../audit/chain";
-import { findTier, type Catalog, catalog as defaultCatalog } from "../catalog";
+import type { Actor } from "../audit";
+import { findTier, GRACE_DAYS, type Catalog, catalog as defaultCatalog } from "../catalog";
 import type { Db } from "../db/client";
 import { entitlementAsRead, guard } from "../db/guard";
 import { entitlementChanges, entitlements, type EntitlementStatus, subscriptions } from "../db/schema";
 import type { Services } from "../services";
-
-import { GRACE_DAYS } from "./grace";
 
 export { GRACE_DAYS };
 const DAY = 86_400_000;
@@ -37,7 +35,7 @@ export function noEntitlement(userId: string): EntitlementState {
 
 /** Stripe's subscription status, seen from access: which of our statuses it means. */
 function statusOf(sub: Sub): EntitlementStatus {
-  // Collection paused on a live subscription: the user asked for a break (billing/pause.ts).
+  // Collection paused on a live subscription: the user asked for a break (subscriptions/pause.ts).
   if (sub.pauseBehavior !== null && (sub.status === "active" || sub.status === "past_due" || sub.status === "trialing")) return "paused";
   switch (sub.status) {
     case "trialing":
@@ -98,7 +96,7 @@ export function deriveEntitlement(
   if (status === "past_due") {
     // Anchored on Stripe's time (the failed attempt), not on when we noticed, so a replay or a
     // resync computes the same date. Without a recorded attempt, the sync passes the oldest
-    // unpaid invoice's creation (billing/sync.ts graceAnchors); without that either (a mirror
+    // unpaid invoice's creation (stripe-sync/sync.ts graceAnchors); without that either (a mirror
     // rebuilt without its invoices), the period start is the best Stripe-side time there is.
     const anchor = anchors.get(best.s.id) ?? best.s.currentPeriodStart ?? now;
     graceUntil = anchor + GRACE_DAYS * DAY;

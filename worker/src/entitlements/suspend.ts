@@ -4,9 +4,9 @@
  * with `suspended_at` = the end of the grace, audited once however many crons race for it.
  */
 import { and, eq, isNotNull, lte } from "drizzle-orm";
-import { clockTimes, entitlementClock, nowOfRow, onKnownTime } from "../billing/test-clocks";
+import { clockTimes, entitlementClock, nowOfRow, onKnownTime } from "../test-clocks";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { Actor, AuditEntry } from "../audit/chain";
+import type { Actor, AuditEntry } from "../audit";
 import type { Db } from "../db/client";
 import { entitlementAsRead, guard } from "../db/guard";
 import { entitlements } from "../db/schema";

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { Actor } from "../audit/chain";
+import type { Actor } from "../audit";
 import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
 

@@ -1,4 +1,4 @@
-import type { Actor } from "../audit/chain";
+import type { Actor } from "../audit";
 import type { Env } from "../env";
 import type { Services } from "../services";
 

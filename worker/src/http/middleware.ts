@@ -1,6 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { authenticate } from "../auth/api-keys";
-import { actorHas, KEYLESS, type Permission } from "../auth/permissions";
+import { authenticate, actorHas, KEYLESS, type Permission } from "../auth";
 import type { Env } from "../env";
 import { isDomainError } from "../errors";
 import type { AppEnv } from "./context";

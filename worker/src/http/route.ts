@@ -1,7 +1,7 @@
 import { z, type RouteConfig, type RouteHandler } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { ApiError } from "./errors";
-import { KEYLESS, type Permission } from "../auth/permissions";
+import { KEYLESS, type Permission } from "../auth";
 import type { AppEnv } from "./context";
 import { idempotency, IdempotencyKeyHeader } from "./idempotency";
 import { problem } from "./schemas";

@@ -6,8 +6,7 @@
 import type { MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { secureHeaders } from "hono/secure-headers";
-import { readSession, SESSION_TTL_MS } from "../auth/session";
-import { actorHas, KEYLESS, type Permission } from "../auth/permissions";
+import { readSession, SESSION_TTL_MS, actorHas, KEYLESS, type Permission } from "../auth";
 import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
 

@@ -21,12 +21,12 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
 import { z } from "zod";
-import type { Actor } from "../audit/chain";
-import { actorHas } from "../auth/permissions";
+import type { Actor } from "../audit";
+import { actorHas } from "../auth";
 import { UserId } from "../fields";
 import { invalidInput } from "../errors";
 import type { Services } from "../services";
-import type { Tool as AgentTool } from "../tools/registry";
+import type { Tool as AgentTool } from "../tools";
 
 /**
  * A refusal of the caller's role. JSON-RPC leaves -32000 to -32099 to the server; the SDK uses

@@ -7,7 +7,7 @@
  * never outlasts its timeout, and nothing here fails the cron's other jobs.
  */
 import { and, asc, eq, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
-import { verifyAuditChain } from "../audit/verify";
+import { verifyAuditChain } from "../audit";
 import { cronRuns, monitoringAlerts, stripeEvents } from "../db/schema";
 import { describeError } from "../log";
 import type { Services } from "../services";
@@ -15,7 +15,7 @@ import { failedPayments, parkedEvents } from "./backlogs";
 import { cronStatuses } from "./crons";
 import { ALERT_SIGNATURE_HEADER, signAlert } from "./signature";
 import { MONITORING_THRESHOLDS, type MonitoringThresholds } from "./thresholds";
-import { instant, instantOrNull } from "../presenters/time";
+import { instant, instantOrNull } from "../instant";
 
 type Deps = Pick<Services, "db" | "clock" | "log" | "checkpointKey" | "alerting">;
 

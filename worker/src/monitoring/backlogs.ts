@@ -32,7 +32,7 @@ export async function webhookLag(s: Deps): Promise<WebhookLag> {
 }
 
 export interface ParkedEvents {
-  /** Events that used up their retries (billing/events.ts MAX_ATTEMPTS): nothing retries them until an admin replays them. */
+  /** Events that used up their retries (stripe-sync/events.ts MAX_ATTEMPTS): nothing retries them until an admin replays them. */
   parked: number;
 }
 

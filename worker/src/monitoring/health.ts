@@ -4,13 +4,13 @@
  * error text (a D1 or Stripe message can name tables, accounts or customers), no amounts.
  */
 import { checkDatabase } from "../db/health";
-import { dunningWarnings } from "../dunning/health";
+import { dunningWarnings } from "../dunning";
 import type { Services } from "../services";
 import { dunningBacklog, emailBacklog, parkedEvents, webhookLag, type DunningBacklog, type EmailBacklog } from "./backlogs";
 import { cronStatuses } from "./crons";
 import { checkStripe, type StripeCheck } from "./stripe";
 import { MONITORING_THRESHOLDS, type MonitoringThresholds } from "./thresholds";
-import { instantOrNull } from "../presenters/time";
+import { instantOrNull } from "../instant";
 
 export interface HealthWarning {
   code: string;

@@ -3,20 +3,14 @@
  * `X-Alert-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. The
  * timestamp is inside the MAC, so a receiver that rejects old timestamps is safe from replays.
  */
+import { hmacSha256Hex } from "../crypto";
+
 export const ALERT_SIGNATURE_HEADER = "x-alert-signature";
-
-const encoder = new TextEncoder();
-
-async function hmacHex(secret: string, message: string): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
-  return [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** The header value for `body` sent at `atMs`. */
 export async function signAlert(secret: string, body: string, atMs: number): Promise<string> {
   const t = Math.floor(atMs / 1000);
-  return `t=${t},v1=${await hmacHex(secret, `${t}.${body}`)}`;
+  return `t=${t},v1=${await hmacSha256Hex(secret, `${t}.${body}`)}`;
 }
 
 /**
@@ -29,7 +23,7 @@ export async function verifyAlertSignature(secret: string, body: string, header:
   const t = Number(parts.get("t"));
   const v1 = parts.get("v1");
   if (!Number.isInteger(t) || !v1 || Math.abs(nowMs / 1000 - t) > toleranceS) return false;
-  const expected = await hmacHex(secret, `${t}.${body}`);
+  const expected = await hmacSha256Hex(secret, `${t}.${body}`);
   if (expected.length !== v1.length) return false;
   let diff = 0;
   for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ v1.charCodeAt(i);

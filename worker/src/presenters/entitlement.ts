@@ -7,11 +7,9 @@
 import type { Decision as DecisionValue } from "@federal-job-advisor/entitlements";
 import { z } from "zod";
 import { ENTITLEMENT_STATUSES } from "../db/schema";
-import type { EntitlementClaims } from "../entitlements/claims";
-import type { EntitlementChangesPage } from "../entitlements/changes";
-import type { EntitlementState } from "../entitlements/state";
+import type { EntitlementChangesPage, EntitlementClaims, EntitlementState } from "../entitlements";
 import { presentUpgradeOffer, presentUpgradeOffers, UpgradeOffer } from "./offer";
-import { Instant, instant, instantOfSeconds, instantOrNull } from "./time";
+import { Instant, instant, instantOfSeconds, instantOrNull } from "../instant";
 
 export const Entitlement = z.object({
   user_id: z.string(),

@@ -1,8 +1,8 @@
 /** An invoice on the wire (GET /v1/invoices): amounts in integer cents, periods as RFC 3339 instants. */
 import { z } from "zod";
-import type { InvoicePage, InvoiceView } from "../billing/invoice-list";
+import type { InvoicePage, InvoiceView } from "../subscriptions";
 import { INVOICE_STATUSES } from "../db/schema";
-import { Instant, instantOfSeconds } from "./time";
+import { Instant, instantOfSeconds } from "../instant";
 
 export const Invoice = z.object({
   id: z.string(),

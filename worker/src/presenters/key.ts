@@ -2,7 +2,7 @@
 import { z } from "zod";
 import type { apiKeys } from "../db/schema";
 import { ROLES } from "../db/schema";
-import { Instant, instant, instantOrNull } from "./time";
+import { Instant, instant, instantOrNull } from "../instant";
 
 export const ApiKey = z.object({
   id: z.string(),

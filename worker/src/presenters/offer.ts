@@ -3,7 +3,7 @@
  * and enforce_tier_access) and the retention offer a cancellation answers with first.
  */
 import { z } from "zod";
-import type { OfferView } from "../billing/cancel";
+import type { OfferView } from "../subscriptions";
 import { BillingCycle } from "../fields";
 import type { UpgradeOffer as UpgradeOfferValue } from "@federal-job-advisor/entitlements";
 

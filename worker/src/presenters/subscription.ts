@@ -5,13 +5,13 @@
  * wire has RFC 3339 instants (presenters/time.ts).
  */
 import { z } from "zod";
-import type { CancelResult as CancelResultValue } from "../billing/cancel";
-import type { ChangePreview as ChangePreviewValue } from "../billing/change-preview";
+import type { CancelResult as CancelResultValue } from "../subscriptions";
+import type { ChangePreview as ChangePreviewValue } from "../subscriptions";
 import { BILLING_CYCLES } from "../catalog";
-import type { SubscriptionView } from "../billing/subscription-view";
+import type { SubscriptionView } from "../subscriptions";
 import { SUBSCRIPTION_STATUSES } from "../db/schema";
 import { presentRetentionOffer, RetentionOffer } from "./offer";
-import { Instant, instantOfSeconds } from "./time";
+import { Instant, instantOfSeconds } from "../instant";
 
 const BillingCycle = z.enum(BILLING_CYCLES);
 

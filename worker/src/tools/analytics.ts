@@ -6,7 +6,7 @@ import { z } from "zod";
 import { PERIODS, revenueReport } from "../analytics";
 import { Currency, GrossMargin, Month } from "../fields";
 import { defineTool } from "./types";
-import { Instant } from "../presenters/time";
+import { Instant } from "../instant";
 
 const Rate = z.number().nullable();
 const Cents = z.int();

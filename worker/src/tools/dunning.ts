@@ -10,16 +10,14 @@
  */
 import { and, asc, desc, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
-import { Stripe } from "../billing/stripe";
+import { Stripe } from "../stripe-sync";
 import { dunningCases, dunningSteps } from "../db/schema";
-import { caseIdOf } from "../dunning/cases";
-import { nextStage, stageAt, type DunningStage } from "../dunning/policy";
-import { dunningTickCases } from "../dunning/tick";
+import { caseIdOf, nextStage, stageAt, type DunningStage, dunningTickCases } from "../dunning";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
-import { findEvent, runEvent } from "./billing/process";
+import { findEvent, runEvent } from "./stripe-sync";
 import { dollarsToCents, dollarText, dollarTextProblem, formatDollars } from "./money";
-import { Instant, instant } from "../presenters/time";
+import { Instant, instant } from "../instant";
 import { defineTool } from "./types";
 
 const Input = z.strictObject({

@@ -7,11 +7,9 @@
  */
 import { z } from "zod";
 import { findTier } from "../catalog";
-import { currentEntitlement } from "../entitlements/access";
-import { can } from "../entitlements/decide";
-import { StoredEntitlement } from "../presenters/entitlement";
-import { presentUpgradeOffer, UpgradeOffer } from "../presenters/offer";
-import { Instant, instantOfSeconds } from "../presenters/time";
+import { currentEntitlement, can } from "../entitlements";
+import { StoredEntitlement, presentUpgradeOffer, UpgradeOffer } from "../presenters";
+import { Instant, instantOfSeconds } from "../instant";
 import { TierKey, UserId } from "../fields";
 import { Feature } from "./schemas";
 import { defineTool } from "./types";

@@ -1,2 +1,9 @@
 /** The agent tools (§9): the registry and its types. */
 export { TOOLS, findTool, type Tool, type ToolAccess } from "./registry";
+export { generateRevenueReport } from "./analytics";
+export { manageDunningProcess } from "./dunning";
+export { enforceTierAccess } from "./entitlements";
+export { toolManifest } from "./manifest";
+export { processWebhook } from "./stripe-sync";
+export { createSubscription } from "./subscriptions";
+export { inputFromJson } from "./types";

@@ -3,7 +3,7 @@
  * that wants the contract without zod: the input as an agent writes it, the output as it comes.
  */
 import { z } from "zod";
-import type { Permission } from "../auth/permissions";
+import type { Permission } from "../auth";
 import { TOOLS } from "./registry";
 import type { ToolAccess } from "./types";
 

@@ -13,8 +13,8 @@
  * - generate_revenue_report: `analytics:read` (admin, analyst), as GET /v1/analytics/report; reads.
  */
 import { generateRevenueReport } from "./analytics";
-import { processWebhook } from "./billing/process";
-import { createSubscription } from "./billing/checkout";
+import { processWebhook } from "./stripe-sync";
+import { createSubscription } from "./subscriptions";
 import { manageDunningProcess } from "./dunning";
 import { enforceTierAccess } from "./entitlements";
 import type { Tool } from "./types";

@@ -5,8 +5,8 @@
  * so a tool cannot behave differently depending on how an agent reaches it.
  */
 import { z } from "zod";
-import type { Actor } from "../audit/chain";
-import { actorHas, type Permission } from "../auth/permissions";
+import type { Actor } from "../audit";
+import { actorHas, type Permission } from "../auth";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
 import { topLevelNumberTexts } from "./money";

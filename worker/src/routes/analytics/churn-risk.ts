@@ -3,7 +3,7 @@ import { churnRisk, type ChurnRiskReason } from "../../analytics";
 import { pageLimit } from "../../fields";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
-import { Instant } from "../../presenters/time";
+import { Instant } from "../../instant";
 
 const Query = z.strictObject({
   limit: pageLimit(500, 50),

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { Currency, Month } from "../../fields";
-import { Instant } from "../../presenters/time";
+import { Instant } from "../../instant";
 
 export const MonthParam = Month.describe("A calendar month (UTC), YYYY-MM");
 const Cents = z.int().describe("Integer minor units of the report's currency");

@@ -5,7 +5,7 @@ import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors } from "../../http/schemas";
 import { Currency } from "../../fields";
 import { MonthParam } from "./schemas";
-import { Instant } from "../../presenters/time";
+import { Instant } from "../../instant";
 
 const Body = z.strictObject({
   amount: z.int().min(0).max(1_000_000_000_00).describe("Marketing spend of the month, integer cents"),

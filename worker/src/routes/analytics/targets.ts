@@ -3,7 +3,7 @@ import { targetProgress } from "../../analytics";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
 import { CurrencyParam } from "./schemas";
-import { Instant } from "../../presenters/time";
+import { Instant } from "../../instant";
 
 const route = createRoute({
   method: "get",

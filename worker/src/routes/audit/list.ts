@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { listAudit } from "../../audit/query";
+import { listAudit } from "../../audit";
 import { pageLimit } from "../../fields";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
-import { Instant, InstantInput, instant, msOf } from "../../presenters/time";
+import { Instant, InstantInput, instant, msOf } from "../../instant";
 
 const AuditRow = z
   .object({

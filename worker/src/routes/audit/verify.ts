@@ -1,9 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { verifyAuditChain } from "../../audit/verify";
-import { BREAK_REASONS } from "../../audit/walk";
+import { verifyAuditChain, BREAK_REASONS } from "../../audit";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
-import { Instant, instantOrNull } from "../../presenters/time";
+import { Instant, instantOrNull } from "../../instant";
 
 const Verify = z
   .object({

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { startCheckout } from "../../billing/checkout";
+import { startCheckout } from "../../subscriptions";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, jsonBody, keyedErrors } from "../../http/schemas";

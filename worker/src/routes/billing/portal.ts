@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { openPortal } from "../../billing/checkout";
+import { openPortal } from "../../subscriptions";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, notFoundProblem } from "../../http/schemas";
 import { ReturnUrl, UserId } from "../../fields";

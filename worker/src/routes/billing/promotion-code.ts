@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { lookupPromotionCode } from "../../billing/checkout";
+import { lookupPromotionCode } from "../../subscriptions";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, notFoundProblem } from "../../http/schemas";
 import { PromotionCode } from "../../fields";

@@ -1,10 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { CONTROLS } from "../../compliance/controls";
-import { reportMarkdown } from "../../compliance/markdown";
-import { complianceReport, EVIDENCE_IDS } from "../../compliance/report";
+import { CONTROLS, reportMarkdown, complianceReport, EVIDENCE_IDS } from "../../compliance";
 import { guard, handle } from "../../http/route";
 import { keyedErrors } from "../../http/schemas";
-import { Instant } from "../../presenters/time";
+import { Instant } from "../../instant";
 
 const frameworks = [...new Set(Object.values(CONTROLS).map((c) => c.framework))] as [string, ...string[]];
 

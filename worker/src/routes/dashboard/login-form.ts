@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { readSession } from "../../auth/session";
+import { readSession } from "../../auth";
 import { handle } from "../../http/route";
 import * as session from "../../http/session";
 import { loginPage } from "./views/login";

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
-import { SIGN_IN_REFUSED, signIn } from "../../auth/session";
+import { SIGN_IN_REFUSED, signIn } from "../../auth";
 import { isDomainError } from "../../errors";
 import { ApiError } from "../../http/errors";
 import { handle } from "../../http/route";

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { signOut } from "../../auth/session";
+import { signOut } from "../../auth";
 import { handle } from "../../http/route";
 import * as session from "../../http/session";
 

@@ -1,10 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { churnRisk, cohortReport, revenueReport, targetProgress } from "../../analytics";
-import { listAudit } from "../../audit/query";
-import type { Actor } from "../../audit/chain";
-import { actorHas, type Permission } from "../../auth/permissions";
-import { DUNNING_STAGES } from "../../dunning/policy";
-import { dunningReport } from "../../dunning/report";
+import { listAudit, type Actor } from "../../audit";
+import { actorHas, type Permission } from "../../auth";
+import { DUNNING_STAGES, dunningReport } from "../../dunning";
 import { isDomainError } from "../../errors";
 import { actorOf } from "../../http/actor";
 import { handle } from "../../http/route";

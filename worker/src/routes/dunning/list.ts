@@ -1,10 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { DUNNING_STAGES } from "../../dunning/policy";
-import { dunningReport } from "../../dunning/report";
+import { DUNNING_STAGES, dunningReport } from "../../dunning";
 import { pageLimit } from "../../fields";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
-import { Instant, instant, instantOrNull } from "../../presenters/time";
+import { Instant, instant, instantOrNull } from "../../instant";
 
 const OpenCase = z
   .object({

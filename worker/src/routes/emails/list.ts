@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { EMAIL_STATUSES } from "../../db/schema";
-import { listEmails } from "../../email/outbox";
+import { listEmails } from "../../email";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
-import { Instant, instant, instantOrNull } from "../../presenters/time";
+import { Instant, instant, instantOrNull } from "../../instant";
 import { pageLimit, UserId } from "../../fields";
 
 const Email = z

@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { CURSOR_PATTERN, DEFAULT_CHANGES_LIMIT, listEntitlementChanges, MAX_CHANGES_LIMIT } from "../../entitlements/changes";
+import { CURSOR_PATTERN, DEFAULT_CHANGES_LIMIT, listEntitlementChanges, MAX_CHANGES_LIMIT } from "../../entitlements";
 import { pageLimit } from "../../fields";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, named } from "../../http/schemas";
-import { EntitlementChanges, presentEntitlementChanges } from "../../presenters/entitlement";
+import { EntitlementChanges, presentEntitlementChanges } from "../../presenters";
 
 const ChangesQuery = z.strictObject({
   after: z

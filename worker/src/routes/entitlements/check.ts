@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { checkFeature } from "../../entitlements/access";
+import { checkFeature } from "../../entitlements";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, named } from "../../http/schemas";
-import { Decision, presentDecision } from "../../presenters/entitlement";
+import { Decision, presentDecision } from "../../presenters";
 import { UserId } from "../../fields";
 
 const CheckBody = z.strictObject({ user_id: UserId, feature: z.string().regex(/^[a-z0-9_]{1,64}$/, "must be a feature key like nationwide_job_search") }).openapi("CheckRequest");

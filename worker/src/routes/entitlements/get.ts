@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { currentEntitlement } from "../../entitlements/access";
+import { currentEntitlement } from "../../entitlements";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, named } from "../../http/schemas";
-import { Entitlement, presentEntitlement } from "../../presenters/entitlement";
+import { Entitlement, presentEntitlement } from "../../presenters";
 import { UserId } from "../../fields";
 
 const route = createRoute({

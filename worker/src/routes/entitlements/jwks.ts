@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { publicKeys } from "../../entitlements/access";
+import { publicKeys } from "../../entitlements";
 import { guard, handle } from "../../http/route";
 import { json, publicErrors } from "../../http/schemas";
 

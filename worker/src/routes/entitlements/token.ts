@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { issueToken } from "../../entitlements/access";
+import { issueToken } from "../../entitlements";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors } from "../../http/schemas";
-import { Instant, instant } from "../../presenters/time";
+import { Instant, instant } from "../../instant";
 import { UserId } from "../../fields";
 
 const TokenBody = z.strictObject({ user_id: UserId }).openapi("TokenRequest");

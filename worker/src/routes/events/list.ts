@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { listEvents } from "../../billing/events";
+import { listEvents } from "../../stripe-sync";
 import { EVENT_STATUSES } from "../../db/schema";
 import { pageLimit } from "../../fields";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
-import { Instant, InstantInput, instant, instantOrNull, msOf } from "../../presenters/time";
+import { Instant, InstantInput, instant, instantOrNull, msOf } from "../../instant";
 
 const Event = z
   .object({

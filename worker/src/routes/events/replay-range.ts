@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { REPLAY_NOW, replayRange } from "../../billing/replay";
+import { REPLAY_NOW, replayRange } from "../../stripe-sync";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors } from "../../http/schemas";
-import { InstantInput, msOf } from "../../presenters/time";
+import { InstantInput, msOf } from "../../instant";
 import { Replayed } from "./schemas";
 
 const RangeBody = z.strictObject({ from: InstantInput, to: InstantInput }).openapi("ReplayRange");

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { replayEvent } from "../../billing/replay";
+import { replayEvent } from "../../stripe-sync";
 import { EventId } from "../../fields";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, notFoundProblem } from "../../http/schemas";

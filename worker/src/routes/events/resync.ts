@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { runResync } from "../../billing/resync";
+import { runResync } from "../../stripe-sync";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
-import { Instant, instant, instantOrNull } from "../../presenters/time";
+import { Instant, instant, instantOrNull } from "../../instant";
 
 const ResyncBody = z.strictObject({ restart: z.boolean().default(false), pages: z.int().min(1).max(20).default(3) }).openapi("ResyncRequest");
 const Resync = z

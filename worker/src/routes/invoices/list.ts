@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { listInvoices } from "../../billing/invoice-list";
+import { listInvoices } from "../../subscriptions";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, named } from "../../http/schemas";
-import { Invoice as InvoiceWire, presentInvoicePage } from "../../presenters/invoice";
+import { Invoice as InvoiceWire, presentInvoicePage } from "../../presenters";
 import { pageLimit, UserId } from "../../fields";
 
 const Invoice = named(InvoiceWire, "InvoiceView");

@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createApiKey } from "../../auth/api-keys";
+import { createApiKey } from "../../auth";
 import { ROLES } from "../../db/schema";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors } from "../../http/schemas";
-import { InstantInput, msOf } from "../../presenters/time";
+import { InstantInput, msOf } from "../../instant";
 import { CreatedKey } from "./schemas";
 
 const CreateBody = z

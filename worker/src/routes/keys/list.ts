@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { listApiKeys } from "../../auth/api-keys";
+import { listApiKeys } from "../../auth";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
 import { ApiKey } from "./schemas";

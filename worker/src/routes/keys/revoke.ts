@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { revokeApiKey } from "../../auth/api-keys";
+import { revokeApiKey } from "../../auth";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, notFoundProblem } from "../../http/schemas";

@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { rotateApiKey } from "../../auth/api-keys";
+import { rotateApiKey } from "../../auth";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, keyedErrors, notFoundProblem } from "../../http/schemas";
-import { InstantInput, msOf } from "../../presenters/time";
+import { InstantInput, msOf } from "../../instant";
 import { ApiKey, CreatedKey, IdParam } from "./schemas";
 
 const RotateBody = z

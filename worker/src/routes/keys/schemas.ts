@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { named } from "../../http/schemas";
-import { ApiKey as ApiKeyWire } from "../../presenters/key";
+import { ApiKey as ApiKeyWire } from "../../presenters";
 
 export const ApiKey = named(ApiKeyWire, "ApiKey");
 export type ApiKeyResponse = z.infer<typeof ApiKey>;

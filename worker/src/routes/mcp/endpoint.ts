@@ -1,9 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import Stripe from "stripe";
-import { catalogPriceIds } from "../../billing/prices";
-import { subscriptionView } from "../../billing/subscription-view";
-import { presentSubscription } from "../../presenters/subscription";
+import { catalogPriceIds, subscriptionView } from "../../subscriptions";
+import { presentSubscription } from "../../presenters";
 import { DomainError } from "../../errors";
 import { actorOf } from "../../http/actor";
 import { ApiError } from "../../http/errors";
@@ -12,8 +11,8 @@ import { guard, handle } from "../../http/route";
 import { fromStripe } from "../../http/stripe-errors";
 import { json, jsonBody, keyedErrors } from "../../http/schemas";
 import { describeError } from "../../log";
-import { createMcpServer, type ProblemLike } from "../../mcp/server";
-import { TOOLS } from "../../tools/registry";
+import { createMcpServer, type ProblemLike } from "../../mcp";
+import { TOOLS } from "../../tools";
 import { catalogBody } from "../system/catalog";
 
 /** The JSON-RPC envelope only: the SDK checks each method's params against the MCP schema. */

@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requestCancellation } from "../../billing/cancel";
+import { requestCancellation } from "../../subscriptions";
 import { CANCELLATION_REASONS } from "../../db/schema";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, notFoundProblem } from "../../http/schemas";
-import { presentCancelResult } from "../../presenters/subscription";
+import { presentCancelResult } from "../../presenters";
 import { CancelResult, UserIdParam } from "./schemas";
 
 const Body = z

@@ -1,8 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
-import { previewChange } from "../../billing/change-preview";
+import { previewChange } from "../../subscriptions";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
-import { presentChangePreview } from "../../presenters/subscription";
+import { presentChangePreview } from "../../presenters";
 import { ChangeBody, ChangePreview, UserIdParam } from "./schemas";
 
 const route = createRoute({

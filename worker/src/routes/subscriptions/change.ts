@@ -1,10 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { changeSubscription } from "../../billing/change";
+import { changeSubscription } from "../../subscriptions";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, jsonBody, keyedErrors, notFoundProblem, paymentFailedProblem, unprocessableProblem } from "../../http/schemas";
-import { presentSubscription } from "../../presenters/subscription";
-import { InstantInput, secondsOf } from "../../presenters/time";
+import { DomainError, isDomainError } from "../../errors";
+import { presentChangePreview, presentSubscription } from "../../presenters";
+import { InstantInput, secondsOf } from "../../instant";
+import type { ChangePreview } from "../../subscriptions";
 import { ChangeFields, SubscriptionView, UserIdParam } from "./schemas";
 
 // Its own object rather than ChangeBody.extend(): an extended schema becomes an allOf in the
@@ -39,6 +41,11 @@ export default handle(route, async (c) => {
     billingCycle: body.billing_cycle,
     expectedAmountDueNow: body.expected_amount_due_now,
     prorationDate: body.proration_date === undefined ? undefined : secondsOf(body.proration_date),
+  }).catch((e: unknown) => {
+    // The 409 carries the fresh preview in the same shape as the preview route's answer.
+    if (!isDomainError(e, "amount_changed")) throw e;
+    const fresh = e.details.extensions?.preview as ChangePreview;
+    throw new DomainError(e.code, e.message, { ...e.details, extensions: { ...e.details.extensions, preview: presentChangePreview(fresh) } });
   });
   return c.json(presentSubscription(view), 200);
 });

@@ -1,8 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
-import { subscriptionView } from "../../billing/subscription-view";
+import { subscriptionView } from "../../subscriptions";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, notFoundProblem } from "../../http/schemas";
-import { presentSubscription } from "../../presenters/subscription";
+import { presentSubscription } from "../../presenters";
 import { SubscriptionView, UserIdParam } from "./schemas";
 
 const route = createRoute({

@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { acceptOffer } from "../../billing/offer-accept";
+import { acceptOffer } from "../../subscriptions";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, jsonBody, keyedErrors, notFoundProblem } from "../../http/schemas";
-import { presentSubscription } from "../../presenters/subscription";
+import { presentSubscription } from "../../presenters";
 import { SubscriptionView, UserIdParam } from "./schemas";
 
 const Body = z.strictObject({ offer_id: z.string().regex(/^offer_[a-f0-9]{32}$/, "must be an offer id (offer_...)") }).openapi("OfferAcceptRequest");

@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { pauseSubscription } from "../../billing/pause";
+import { pauseSubscription } from "../../subscriptions";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, jsonBody, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
-import { presentSubscription } from "../../presenters/subscription";
-import { InstantInput, secondsOf } from "../../presenters/time";
+import { presentSubscription } from "../../presenters";
+import { InstantInput, secondsOf } from "../../instant";
 import { SubscriptionView, UserIdParam } from "./schemas";
 
 const Body = z

@@ -1,9 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
-import { reactivateSubscription } from "../../billing/reactivate";
+import { reactivateSubscription } from "../../subscriptions";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
-import { presentSubscription } from "../../presenters/subscription";
+import { presentSubscription } from "../../presenters";
 import { SubscriptionView, UserIdParam } from "./schemas";
 
 const route = createRoute({

@@ -1,9 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
-import { resumeSubscription } from "../../billing/resume";
+import { resumeSubscription } from "../../subscriptions";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, notFoundProblem, unprocessableProblem } from "../../http/schemas";
-import { presentSubscription } from "../../presenters/subscription";
+import { presentSubscription } from "../../presenters";
 import { SubscriptionView, UserIdParam } from "./schemas";
 
 const route = createRoute({

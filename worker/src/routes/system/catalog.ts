@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { catalogPriceIds } from "../../billing/prices";
+import { catalogPriceIds } from "../../subscriptions";
 import { catalog } from "../../catalog";
 import { BillingCycle } from "../../fields";
 import { guard, handle } from "../../http/route";

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { guard, handle } from "../../http/route";
 import { json } from "../../http/schemas";
-import { healthReport } from "../../monitoring/health";
-import { Instant } from "../../presenters/time";
+import { healthReport } from "../../monitoring";
+import { Instant } from "../../instant";
 
 const Warning = z.object({ code: z.string(), detail: z.string(), cases: z.number().int().optional() });
 const Count = z.number().int().min(0);

@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { guard, handle } from "../../http/route";
-import { generateRevenueReport as tool } from "../../tools/analytics";
+import { generateRevenueReport as tool } from "../../tools";
 import { runTool, toolContract } from "./schemas";
 
 const route = createRoute({

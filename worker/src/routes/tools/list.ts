@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { actorHas } from "../../auth/permissions";
+import { actorHas } from "../../auth";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors } from "../../http/schemas";
-import { toolManifest } from "../../tools/manifest";
+import { toolManifest } from "../../tools";
 
 const JsonSchema = z.record(z.string(), z.unknown()).describe("A JSON Schema (draft 2020-12), generated from the tool's zod schema");
 

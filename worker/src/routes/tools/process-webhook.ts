@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { guard, handle } from "../../http/route";
-import { processWebhook as tool } from "../../tools/billing/process";
+import { processWebhook as tool } from "../../tools";
 import { runTool, toolContract } from "./schemas";
 
 const route = createRoute({

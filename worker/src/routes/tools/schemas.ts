@@ -7,7 +7,7 @@ import type { Context } from "hono";
 import { actorOf } from "../../http/actor";
 import type { AppEnv } from "../../http/context";
 import { conflictProblem, json, jsonBody, keyedErrors, notFoundProblem } from "../../http/schemas";
-import { inputFromJson, type Tool } from "../../tools/types";
+import { inputFromJson, type Tool } from "../../tools";
 
 export function toolContract<T extends Tool>(tool: T) {
   return {

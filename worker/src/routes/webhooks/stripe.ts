@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { receiveWebhook } from "../../billing/receive";
+import { receiveWebhook } from "../../stripe-sync";
 import { guard, handle } from "../../http/route";
 import { json, ProblemSchema } from "../../http/schemas";
 

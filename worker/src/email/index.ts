@@ -1,0 +1,4 @@
+export { enqueueEmail, isEmailAddress, listEmails } from "./outbox";
+export { sendDueEmails } from "./sweep";
+export type { EmailInput } from "./templates";
+export { emailTransport, type EmailTransport } from "./transports";

@@ -1,0 +1,1 @@
+export { createMcpServer, type ProblemLike } from "./server";

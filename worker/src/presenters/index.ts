@@ -1,0 +1,19 @@
+// What other folders use of the presenters: each resource's wire schema and its present function, and the one wire format of an instant.
+export { Entitlement, presentEntitlement, StoredEntitlement, Decision, presentDecision, EntitlementChanges, presentEntitlementChanges, type EntitlementWire, type DecisionWire } from "./entitlement";
+export { Invoice, presentInvoice, InvoicePageSchema, presentInvoicePage, type InvoiceWire } from "./invoice";
+export { ApiKey, presentKey, type ApiKeyView } from "./key";
+export { UpgradeOffer, presentUpgradeOffer, presentUpgradeOffers, RetentionOffer, presentRetentionOffer, type UpgradeOfferWire, type RetentionOfferWire } from "./offer";
+export {
+  Subscription,
+  presentSubscription,
+  SubscriptionSummary,
+  presentSubscriptionSummary,
+  ChangePreview,
+  presentChangePreview,
+  CancelResult,
+  presentCancelResult,
+  type SubscriptionWire,
+  type SubscriptionSummaryWire,
+  type ChangePreviewWire,
+  type CancelResultWire,
+} from "./subscription";

@@ -1,0 +1,10 @@
+export { byId, dueEvents, listEvents, requeue, storeEvent } from "./events";
+export { consumeEvents } from "./ingest";
+export { idOf, invoiceSubscriptionId, ms } from "./mirror";
+export { needsProcessing, processEvent } from "./process";
+export { receiveWebhook } from "./receive";
+export { reconcile } from "./reconcile";
+export { REPLAY_NOW, replayEvent, replayRange } from "./replay";
+export { readResync, resyncChunk, runResync } from "./resync";
+export { Stripe, stripeClient } from "./stripe";
+export { emptyTargets, type Extra, rowsById, syncObjects } from "./sync";

@@ -1,0 +1,184 @@
+/**
+ * Stripe objects → mirror rows. Pure: Stripe's Unix seconds become our milliseconds, money
+ * stays integer minor units, and MRR is normalised to a month with integer arithmetic.
+ */
+import { findPriceByLookupKey } from "../catalog";
+import { isUserId } from "../entitlements";
+import { INVOICE_STATUSES, SUBSCRIPTION_STATUSES, type customers, type invoices, type subscriptions } from "../db/schema";
+import type { CouponTerms } from "./batch";
+import type { Stripe } from "./stripe";
+
+export type { CouponTerms };
+
+export type CustomerRow = typeof customers.$inferSelect;
+export type SubscriptionRow = typeof subscriptions.$inferSelect;
+export type InvoiceRow = typeof invoices.$inferSelect;
+
+const INTERVALS = ["day", "week", "month", "year"] as const;
+const PAUSE_BEHAVIORS = ["keep_as_draft", "mark_uncollectible", "void"] as const;
+
+/**
+ * Stripe's types leave room for values added after this code was written; one we do not know
+ * fails the event loudly (it is retried, then parked and visible) instead of being mis-mirrored.
+ */
+function known<const T extends readonly string[]>(allowed: T, value: string, what: string): T[number] {
+  if ((allowed as readonly string[]).includes(value)) return value as T[number];
+  throw new Error(`unknown ${what} ${JSON.stringify(value)} from Stripe`);
+}
+
+export const ms = (s: number | null | undefined): number | null => (s === null || s === undefined ? null : s * 1000);
+export const idOf = (v: string | { id: string } | null | undefined): string | null => (v === null || v === undefined ? null : typeof v === "string" ? v : v.id);
+
+/**
+ * The payment method Stripe will charge and when its card stops working: the first instant (ms,
+ * UTC) after its expiry month, as a card is valid through the end of that month. Only the
+ * expiry is read from the card, so nothing of the card itself reaches the mirror.
+ */
+export function chargingCard(pm: string | Stripe.PaymentMethod | null | undefined, where: string): { defaultPaymentMethodId: string | null; cardExpiresAt: number | null } {
+  if (pm === null || pm === undefined) return { defaultPaymentMethodId: null, cardExpiresAt: null };
+  // An id alone would silently mirror "no expiry": every fetch expands it, so a bare id is a bug.
+  if (typeof pm === "string") throw new Error(`${where} was fetched without expanding its payment method ${pm}`);
+  const card = pm.type === "card" ? pm.card : undefined;
+  return { defaultPaymentMethodId: pm.id, cardExpiresAt: card ? Date.UTC(card.exp_year, card.exp_month) : null };
+}
+
+/** Told of a `metadata.user_id` the API could never take (ignored, never stored). */
+export type OnInvalidUserId = (object: { type: "customer" | "subscription"; id: string }) => void;
+
+/**
+ * The user id a Stripe object's metadata names, or null when it names none or one that is not a
+ * user id of the app (anyone with dashboard access can type one): such an id would belong to
+ * nobody, so it counts as absent and `onInvalid` hears of it.
+ */
+export function metadataUserId(object: { id: string; object: "customer" | "subscription"; metadata?: Stripe.Metadata | null }, onInvalid: OnInvalidUserId): string | null {
+  const value = object.metadata?.user_id;
+  // Stripe clears a metadata key set to "": no user id, not an invalid one.
+  if (value === undefined || value === null || value === "") return null;
+  if (isUserId(value)) return value;
+  onInvalid({ type: object.object, id: object.id });
+  return null;
+}
+
+export function customerRow(c: Stripe.Customer, syncedAt: number, knownUserId: string | null, onInvalid: OnInvalidUserId): CustomerRow {
+  return {
+    id: c.id,
+    userId: metadataUserId(c, onInvalid) ?? knownUserId,
+    email: c.email ?? null,
+    name: c.name ?? null,
+    country: c.address?.country ?? null,
+    state: c.address?.state ?? null,
+    currency: c.currency ?? null,
+    ...chargingCard(c.invoice_settings?.default_payment_method, `customer ${c.id}`),
+    testClock: idOf(c.test_clock ?? null),
+    deleted: false,
+    createdAt: c.created * 1000,
+    syncedAt,
+  };
+}
+
+/**
+ * Monthly recurring revenue of one subscription, in cents: the price per month times quantity,
+ * less the coupon. A yearly price counts a twelfth (rounded half up to the cent).
+ */
+export function monthlyAmount(unitAmount: number, quantity: number, interval: string, intervalCount: number, coupon: CouponTerms | null): number {
+  let perPeriod = unitAmount * quantity;
+  if (coupon?.percentOff != null) perPeriod = perPeriod - Math.round((perPeriod * Math.round(coupon.percentOff * 100)) / 10_000);
+  else if (coupon?.amountOff != null) perPeriod = Math.max(0, perPeriod - coupon.amountOff);
+  const monthsPerPeriod = interval === "year" ? 12 * intervalCount : interval === "month" ? intervalCount : 0;
+  if (monthsPerPeriod > 0) return Math.round(perPeriod / monthsPerPeriod);
+  // Day and week prices: per-day amount times an average month (365.25 / 12 days = 1461/48).
+  const daysPerPeriod = (interval === "week" ? 7 : 1) * intervalCount;
+  return Math.round((perPeriod * 1461) / (48 * daysPerPeriod));
+}
+
+export function subscriptionRow(s: Stripe.Subscription, userId: string | null, coupon: CouponTerms | null, syncedAt: number): SubscriptionRow {
+  const item = s.items.data[0];
+  if (!item) throw new Error(`subscription ${s.id} has no items`);
+  const price = item.price;
+  const lookupKey = price.lookup_key ?? null;
+  const interval = known(INTERVALS, price.recurring?.interval ?? "month", "price interval");
+  const intervalCount = price.recurring?.interval_count ?? 1;
+  const unitAmount = price.unit_amount ?? 0;
+  const quantity = item.quantity ?? 1;
+  return {
+    id: s.id,
+    customerId: idOf(s.customer)!,
+    userId,
+    status: known(SUBSCRIPTION_STATUSES, s.status, "subscription status"),
+    tier: lookupKey ? (findPriceByLookupKey(lookupKey)?.tier.key ?? null) : null,
+    priceId: price.id,
+    lookupKey,
+    interval,
+    intervalCount,
+    unitAmount,
+    currency: price.currency,
+    quantity,
+    discount: coupon?.id ?? null,
+    mrr: monthlyAmount(unitAmount, quantity, interval, intervalCount, coupon),
+    cancelAtPeriodEnd: s.cancel_at_period_end,
+    cancelAt: ms(s.cancel_at),
+    pauseBehavior: s.pause_collection ? known(PAUSE_BEHAVIORS, s.pause_collection.behavior, "pause_collection behavior") : null,
+    pauseResumesAt: ms(s.pause_collection?.resumes_at ?? null),
+    scheduleId: idOf(s.schedule),
+    canceledAt: ms(s.canceled_at),
+    endedAt: ms(s.ended_at),
+    trialStart: ms(s.trial_start),
+    trialEnd: ms(s.trial_end),
+    currentPeriodStart: ms(item.current_period_start),
+    currentPeriodEnd: ms(item.current_period_end),
+    ...chargingCard(s.default_payment_method, `subscription ${s.id}`),
+    testClock: idOf(s.test_clock ?? null),
+    createdAt: s.created * 1000,
+    syncedAt,
+  };
+}
+
+export function invoiceSubscriptionId(inv: Stripe.Invoice): string | null {
+  return idOf(inv.parent?.subscription_details?.subscription ?? null);
+}
+
+export function invoiceRow(inv: Stripe.Invoice, userId: string | null, syncedAt: number): InvoiceRow {
+  const sum = (xs: { amount: number }[] | null | undefined) => (xs ?? []).reduce((a, x) => a + x.amount, 0);
+  return {
+    id: inv.id,
+    customerId: idOf(inv.customer)!,
+    subscriptionId: invoiceSubscriptionId(inv),
+    userId,
+    status: known(INVOICE_STATUSES, inv.status ?? "draft", "invoice status"),
+    billingReason: inv.billing_reason ?? null,
+    currency: inv.currency,
+    subtotal: inv.subtotal,
+    tax: sum(inv.total_taxes),
+    discountTotal: sum(inv.total_discount_amounts),
+    total: inv.total,
+    amountDue: inv.amount_due,
+    amountPaid: inv.amount_paid,
+    amountRemaining: inv.amount_remaining,
+    attemptCount: inv.attempt_count,
+    periodStart: ms(inv.period_start),
+    periodEnd: ms(inv.period_end),
+    hostedInvoiceUrl: inv.hosted_invoice_url ?? null,
+    createdAt: inv.created * 1000,
+    paidAt: ms(inv.status_transitions?.paid_at ?? null),
+    syncedAt,
+  };
+}
+
+const HISTORY_FIELDS = [
+  ["status", "status"],
+  ["price", "priceId"],
+  ["quantity", "quantity"],
+  ["discount", "discount"],
+] as const;
+
+/** Which history-worthy fields differ; `created` for a subscription seen for the first time. */
+export function historyChanges(before: SubscriptionRow | undefined, after: SubscriptionRow): string[] {
+  if (!before) return ["created"];
+  return HISTORY_FIELDS.filter(([, k]) => before[k] !== after[k]).map(([name]) => name);
+}
+
+/** Rows are equal when everything but the sync time is equal: nothing to write or audit. */
+export function sameRow<T extends { syncedAt: number }>(a: T | undefined, b: T): boolean {
+  if (!a) return false;
+  return (Object.keys(b) as (keyof T)[]).every((k) => k === "syncedAt" || a[k] === b[k]);
+}

@@ -1,0 +1,154 @@
+/**
+ * Processing one stored event: work out which Stripe objects it is about, fetch them, and write
+ * them with the event's "processed" mark in one batch. Failures are retried by the sweep with
+ * backoff and parked after the limit; nothing is dropped.
+ */
+import { and, eq } from "drizzle-orm";
+import { subscriptions } from "../db/schema";
+import { describeError } from "../log";
+import type { Services } from "../services";
+import { checkoutSessionOf, linkCheckoutUser } from "./checkout-user";
+import { claimEvent, markFailed, markProcessed, type EventRow } from "./events";
+import { idOf } from "./mirror";
+import type { Stripe } from "./stripe";
+import { emptyTargets, syncObjects, type AttemptInput, type SyncTargets } from "./sync";
+
+export type ProcessDeps = Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning" | "syncFollowers"> & {
+  /** Test hook: throw from a named stage to simulate a crash there. */
+  fault?: (stage: "after_claim" | "before_commit") => void;
+};
+
+export type ProcessOutcome = "processed" | "retry" | "parked" | "skipped";
+
+/** Whether an event can change the mirror; others are stored (for replay and audit) as processed. */
+export function needsProcessing(type: string): boolean {
+  return type.startsWith("customer.") || type.startsWith("invoice.") || type.startsWith("checkout.session.") || PAYMENT_METHOD_EVENTS.has(type);
+}
+
+/** A card's expiry (or the card itself) changed: what the mirror keeps of it may be stale. */
+const PAYMENT_METHOD_EVENTS = new Set(["payment_method.attached", "payment_method.detached", "payment_method.updated", "payment_method.automatically_updated"]);
+
+/** The customer a payment method event is about: a detached method no longer names it, its previous attributes do. */
+function paymentMethodCustomer(event: Stripe.Event): string | null {
+  const pm = event.data.object as Stripe.PaymentMethod;
+  const previous = (event.data.previous_attributes ?? {}) as { customer?: string | { id: string } | null };
+  return idOf(pm.customer) ?? idOf(previous.customer ?? null);
+}
+
+/** @param session for a checkout.session.* event, Stripe's copy of the session (null: none). */
+function targetsOf(event: Stripe.Event, session: Stripe.Checkout.Session | null): SyncTargets {
+  const t = emptyTargets();
+  const obj = event.data.object as unknown as Record<string, unknown> & { id: string };
+  if (event.type.startsWith("customer.subscription.")) t.subscriptions.add(obj.id);
+  else if (event.type.startsWith("customer.discount.")) {
+    const sub = idOf(obj.subscription as string | null);
+    if (sub) t.subscriptions.add(sub);
+  } else if (event.type.startsWith("customer.") && obj.object === "customer") t.customers.add(obj.id);
+  else if (event.type.startsWith("invoice.") && obj.object === "invoice") t.invoices.add(obj.id);
+  else if (PAYMENT_METHOD_EVENTS.has(event.type)) {
+    const customer = paymentMethodCustomer(event);
+    if (customer) t.customers.add(customer);
+  } else if (event.type.startsWith("checkout.session.") && session) {
+    // Stripe's customer and subscription, not the payload's: the payload only names the session.
+    const customer = idOf(session.customer);
+    const subscription = idOf(session.subscription);
+    if (customer) t.customers.add(customer);
+    if (subscription) t.subscriptions.add(subscription);
+  }
+  return t;
+}
+
+/**
+ * A subscription that names the payment method as its own default mirrors that card's expiry
+ * too, so it is fetched again with the customer. Found in the mirror by customer (indexed).
+ */
+async function withPaymentMethodSubscriptions(deps: Pick<Services, "db">, event: Stripe.Event, t: SyncTargets): Promise<SyncTargets> {
+  if (!PAYMENT_METHOD_EVENTS.has(event.type)) return t;
+  const customer = paymentMethodCustomer(event);
+  if (!customer) return t;
+  const pmId = (event.data.object as Stripe.PaymentMethod).id;
+  const rows = await deps.db
+    .select({ id: subscriptions.id })
+    .from(subscriptions)
+    .where(and(eq(subscriptions.customerId, customer), eq(subscriptions.defaultPaymentMethodId, pmId)))
+    .all();
+  for (const r of rows) t.subscriptions.add(r.id);
+  return t;
+}
+
+async function attemptOf(stripe: Stripe, event: Stripe.Event): Promise<AttemptInput[]> {
+  if (event.type !== "invoice.payment_failed" && event.type !== "invoice.payment_succeeded") return [];
+  const inv = event.data.object as Stripe.Invoice;
+  let declineCode: string | null = null;
+  let failureCode: string | null = null;
+  if (event.type === "invoice.payment_failed") {
+    // The decline code lives on the payment intent of the invoice's latest payment.
+    const payments = await stripe.invoicePayments.list({ invoice: inv.id, limit: 10 });
+    const pi = payments.data.map((p) => idOf(p.payment.payment_intent ?? null)).find((x): x is string => x !== null);
+    if (pi) {
+      const intent = await stripe.paymentIntents.retrieve(pi);
+      declineCode = intent.last_payment_error?.decline_code ?? null;
+      failureCode = intent.last_payment_error?.code ?? null;
+    }
+  }
+  return [
+    {
+      id: event.id,
+      invoiceId: inv.id,
+      customerId: idOf(inv.customer)!,
+      at: event.created * 1000,
+      outcome: event.type === "invoice.payment_failed" ? "failed" : "succeeded",
+      amount: inv.amount_due,
+      currency: inv.currency,
+      attempt: inv.attempt_count,
+      declineCode,
+      failureCode,
+    },
+  ];
+}
+
+/**
+ * @param parsed the event, when the caller has already parsed the stored payload (the queue
+ *   consumer): the body is parsed once per invocation.
+ */
+export async function processEvent(deps: ProcessDeps, id: string, parsed?: Stripe.Event): Promise<ProcessOutcome> {
+  const row = await claimEvent(deps.db, id, deps.clock.now());
+  if (!row) return "skipped";
+  try {
+    deps.fault?.("after_claim");
+    const event = parsed?.id === row.id ? parsed : (JSON.parse(row.payload) as Stripe.Event);
+    const session = await checkoutSessionOf(deps, event);
+    // Before the sync's fetches, so they see the customer with its user id.
+    const linkedUser = await linkCheckoutUser(deps, event, session);
+    // A replay is asked for because the mirror may be wrong, so it fetches and rewrites every
+    // object; otherwise an object fetched since the event arrived is already at least as new.
+    // A completed Checkout that names the customer's user may have just changed the customer
+    // on Stripe, after the mirror's copy was fetched: refetch that too.
+    const freshSince = row.source === "replay" || linkedUser !== null ? {} : { freshSince: row.receivedAt };
+    await syncObjects(
+      deps,
+      { actor: { type: "stripe", id: event.id }, cause: event.id, at: event.created * 1000, ...freshSince },
+      await withPaymentMethodSubscriptions(deps, event, targetsOf(event, session)),
+      {
+        attempts: await attemptOf(deps.stripe, event),
+        ...(event.type === "customer.subscription.trial_will_end" ? { trialEnding: [(event.data.object as Stripe.Subscription).id] } : {}),
+        statements: () => {
+          deps.fault?.("before_commit");
+          return [markProcessed(deps.db, row, deps.clock.now())];
+        },
+      },
+    );
+    return "processed";
+  } catch (error) {
+    if (error instanceof SimulatedCrash) throw error;
+    deps.log.log("warn", "event processing failed; it will be retried", { event: row.id, type: row.type, attempt: row.attempts, error: describeError(error) });
+    return (await markFailed(deps.db, row, error, deps.clock.now())) === "parked" ? "parked" : "retry";
+  }
+}
+
+/** Thrown by a test's fault hook to stand for the isolate dying: no bookkeeping runs after it. */
+export class SimulatedCrash extends Error {
+  override name = "SimulatedCrash";
+}
+
+export type { EventRow };

@@ -1,0 +1,17 @@
+export { requestCancellation } from "./cancel";
+export { previewChange } from "./change-preview";
+export { changeSubscription } from "./change";
+export { findCustomer, lookupPromotionCode, openPortal, startCheckout } from "./checkout";
+export { billingCycle } from "./cycle";
+export { listInvoices } from "./invoice-list";
+export { acceptOffer } from "./offer-accept";
+export { pauseSubscription } from "./pause";
+export { catalogPriceIds } from "./prices";
+export { reactivateSubscription } from "./reactivate";
+export { resumeSubscription } from "./resume";
+export { checkReturnUrl } from "./return-url";
+export { subscriptionView, type SubscriptionView } from "./subscription-view";
+export { priceOf } from "./cycle";
+export type { CancelResult, OfferView } from "./cancel";
+export type { ChangePreview } from "./change-preview";
+export type { InvoicePage, InvoiceView } from "./invoice-list";

@@ -1,0 +1,121 @@
+/**
+ * A user's invoices, newest first, for a billing history page. The page comes from the mirror
+ * (amounts, status, periods); the invoice number and the lines, which the mirror does not keep,
+ * are read from Stripe for the invoices of the page only. Times are unix seconds.
+ */
+import { and, desc, eq, lt, or } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { invoices } from "../db/schema";
+import { DomainError } from "../errors";
+import type { Services } from "../services";
+import type { Stripe } from "../stripe-sync";
+
+export interface InvoiceLine {
+  description: string | null;
+  amount: number;
+  proration: boolean;
+}
+
+export interface InvoiceView {
+  id: string;
+  number: string | null;
+  status: (typeof invoices.$inferSelect)["status"];
+  amount_due: number;
+  amount_paid: number;
+  subtotal: number;
+  tax: number;
+  total: number;
+  currency: string;
+  period_start: number | null;
+  period_end: number | null;
+  hosted_invoice_url: string | null;
+  lines: InvoiceLine[];
+}
+
+export interface InvoicePage {
+  data: InvoiceView[];
+  has_more: boolean;
+}
+
+const seconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
+
+type InvoiceRow = typeof invoices.$inferSelect;
+
+export async function mirroredInvoices(db: Db, userId: string, opts: { limit: number; startingAfter?: string | undefined }): Promise<{ rows: InvoiceRow[]; hasMore: boolean }> {
+  const where = [eq(invoices.userId, userId)];
+  if (opts.startingAfter !== undefined) {
+    const cursor = await db
+      .select({ id: invoices.id, createdAt: invoices.createdAt })
+      .from(invoices)
+      .where(and(eq(invoices.id, opts.startingAfter), eq(invoices.userId, userId)))
+      .get();
+    if (!cursor)
+      throw new DomainError("validation_failed", `The invoice ${opts.startingAfter} is not one of this user's invoices.`, {
+        errors: [{ field: "starting_after", message: "not an invoice of this user" }],
+      });
+    where.push(or(lt(invoices.createdAt, cursor.createdAt), and(eq(invoices.createdAt, cursor.createdAt), lt(invoices.id, cursor.id)))!);
+  }
+  const rows = await db
+    .select()
+    .from(invoices)
+    .where(and(...where))
+    .orderBy(desc(invoices.createdAt), desc(invoices.id))
+    .limit(opts.limit + 1)
+    .all();
+  return { rows: rows.slice(0, opts.limit), hasMore: rows.length > opts.limit };
+}
+
+export async function listInvoices(deps: Pick<Services, "db" | "stripe">, userId: string, opts: { limit: number; startingAfter?: string | undefined }): Promise<InvoicePage> {
+  const page = await mirroredInvoices(deps.db, userId, opts);
+  const fetched = await fromStripe(deps.stripe, page.rows);
+  const data = page.rows.map((row) => ({
+    id: row.id,
+    number: fetched.get(row.id)?.number ?? null,
+    status: row.status,
+    amount_due: row.amountDue,
+    amount_paid: row.amountPaid,
+    subtotal: row.subtotal,
+    tax: row.tax,
+    total: row.total,
+    currency: row.currency,
+    period_start: seconds(row.periodStart),
+    period_end: seconds(row.periodEnd),
+    hosted_invoice_url: row.hostedInvoiceUrl,
+    // A draft deleted in Stripe since the mirror saw it: the mirror's row still stands, without lines.
+    lines: fetched.get(row.id)?.lines ?? [],
+  }));
+  return { data, has_more: page.hasMore };
+}
+
+export function lineOf(l: Stripe.InvoiceLineItem): InvoiceLine {
+  const proration = l.parent?.subscription_item_details?.proration ?? l.parent?.invoice_item_details?.proration ?? false;
+  return { description: l.description ?? null, amount: l.amount, proration };
+}
+
+/**
+ * The number and every line of a page's invoices: one list call per customer over the page's
+ * time span (not one call per invoice, which would spend a Worker's subrequests on a long page),
+ * then the rest of the lines only for an invoice with more than Stripe sends in the list.
+ */
+async function fromStripe(stripe: Stripe, rows: InvoiceRow[]): Promise<Map<string, { number: string | null; lines: InvoiceLine[] }>> {
+  const out = new Map<string, { number: string | null; lines: InvoiceLine[] }>();
+  const byCustomer = new Map<string, InvoiceRow[]>();
+  for (const r of rows) byCustomer.set(r.customerId, [...(byCustomer.get(r.customerId) ?? []), r]);
+  for (const [customer, mine] of byCustomer) {
+    const wanted = new Set(mine.map((r) => r.id));
+    const created = { gte: Math.floor(Math.min(...mine.map((r) => r.createdAt)) / 1000), lte: Math.ceil(Math.max(...mine.map((r) => r.createdAt)) / 1000) };
+    for await (const inv of stripe.invoices.list({ customer, created, limit: 100 })) {
+      if (!wanted.delete(inv.id)) continue;
+      const items = inv.lines.has_more ? await allLines(stripe, inv.id) : inv.lines.data;
+      out.set(inv.id, { number: inv.number ?? null, lines: items.map(lineOf) });
+      if (wanted.size === 0) break;
+    }
+  }
+  return out;
+}
+
+async function allLines(stripe: Stripe, invoiceId: string): Promise<Stripe.InvoiceLineItem[]> {
+  const items: Stripe.InvoiceLineItem[] = [];
+  for await (const l of stripe.invoices.listLineItems(invoiceId, { limit: 100 })) items.push(l);
+  return items;
+}
