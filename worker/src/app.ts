@@ -1,3 +1,7 @@
+// First, before any module builds a schema: @hono/zod-openapi gives zod schemas their
+// .openapi() method only when they are made after it loads, and routes call it on the plain-zod
+// input rules of fields.ts, which the domain folders load too.
+import "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
