@@ -17,3 +17,4 @@ export {
   type ChangePreviewWire,
   type CancelResultWire,
 } from "./subscription";
+export { ReportRow, RevenueReport } from "./report";
