@@ -635,7 +635,8 @@ describe("reconciliation and resync", () => {
   const stored = (ids: string[]) => db().select({ id: stripeEvents.id, source: stripeEvents.source }).from(stripeEvents).where(inArray(stripeEvents.id, ids)).all();
   // The suite's one emulator holds the events of every file run before this one: a walk stores at
   // most 2,000 new events and says it is not complete, and the next run, from the same
-  // checkpoint, goes on. Each unfinished run must have stored its full share.
+  // checkpoint, goes on. Each unfinished run must have stored its full share. How many events
+  // there are depends on the files run before, hence the long timeouts of the two tests below.
   const reconcileFully = async () => {
     const { reconcile } = await import("../../worker/src/stripe-sync/reconcile");
     let stored = 0;
@@ -663,7 +664,7 @@ describe("reconciliation and resync", () => {
     expect(await stored(laterEvents)).toEqual(expect.arrayContaining(laterEvents.map((id) => ({ id, source: "reconcile" }))));
     expect((await db().select().from(subscriptions).where(eq(subscriptions.id, later.sub.id)).get())?.status).toBe("active");
     expect(again.listed).toBeGreaterThan(again.stored);
-  }, 60_000);
+  }, 180_000);
 
   it("keeps finding new events after a test clock has run 40 days ahead of real time", async () => {
     // Events on a test clock are dated in simulated time: these are 40 days in the future.
@@ -680,7 +681,7 @@ describe("reconciliation and resync", () => {
     expect(next.stored).toBeGreaterThanOrEqual(missed.length);
     expect(await stored(missed)).toHaveLength(missed.length);
     expect((await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())?.status).toBe("active");
-  }, 60_000);
+  }, 180_000);
 
   it("stores an event of a type it has no use for that only reconciliation found, as processed", async () => {
     const { reconcile } = await import("../../worker/src/stripe-sync/reconcile");
