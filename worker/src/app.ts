@@ -1,7 +1,3 @@
-// First, before any module builds a schema: @hono/zod-openapi gives zod schemas their
-// .openapi() method only when they are made after it loads, and routes call it on the plain-zod
-// input rules of fields.ts, which the domain folders load too.
-import "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";

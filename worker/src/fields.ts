@@ -5,7 +5,12 @@
  * changed here changes for both. Plain zod, since tools/ may not import `@hono/*`;
  * @hono/zod-openapi documents these as they are in /openapi.json (descriptions through zod's own
  * `.describe()`), and a route adds its own OpenAPI details (`.openapi({ param })`) on top.
+ *
+ * That is why this module loads @hono/zod-openapi before it builds a schema: zod gives a schema
+ * the `.openapi()` method only when it is built after that module has loaded, and this one is
+ * reached first through tools/, presenters/ or mcp/ as often as through a route.
  */
+import "@hono/zod-openapi";
 import { z } from "zod";
 import { BILLING_CYCLES, catalog } from "./catalog";
 
