@@ -122,7 +122,7 @@ function resolve(from: string, spec: string, files: Map<string, string>): string
 
 /**
  * @param files worker sources keyed by their path relative to worker/src (posix), e.g.
- *   `billing/sync.ts`.
+ *   `stripe-sync/sync.ts`.
  */
 export function checkLayering(files: Map<string, string>): Violation[] {
   const violations: Violation[] = [];

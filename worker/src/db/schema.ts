@@ -123,7 +123,7 @@ export const syncState = sqliteTable("sync_state", {
 });
 
 // ---------------------------------------------------------------------------------------
-// The Stripe mirror. Rows are written only by billing/sync from objects fetched from Stripe,
+// The Stripe mirror. Rows are written only by stripe-sync/sync.ts from objects fetched from Stripe,
 // so the mirror converges on Stripe's state whatever order events arrive in.
 
 export const customers = sqliteTable(

@@ -35,7 +35,7 @@ export const RetentionOffer = z.object({
 });
 export type RetentionOfferWire = z.output<typeof RetentionOffer>;
 
-/** billing/cancel.ts's offerView already leaves out the terms an offer does not have; the wire shows it as it is. */
+/** subscriptions/cancel.ts's offerView already leaves out the terms an offer does not have; the wire shows it as it is. */
 export function presentRetentionOffer(o: OfferView): RetentionOfferWire {
   return { ...o };
 }

@@ -2,13 +2,11 @@
  * A subscription on the wire: GET /v1/subscriptions/{user_id}, every lifecycle answer, the
  * `billing://subscriptions/{user_id}` MCP resource and create_subscription's existing
  * subscription all come out of here. The domain's views count in Stripe's Unix seconds; the
- * wire has RFC 3339 instants (presenters/time.ts).
+ * wire has RFC 3339 instants (worker/src/instant.ts).
  */
 import { z } from "zod";
-import type { CancelResult as CancelResultValue } from "../subscriptions";
-import type { ChangePreview as ChangePreviewValue } from "../subscriptions";
+import type { CancelResult as CancelResultValue, ChangePreview as ChangePreviewValue, SubscriptionView } from "../subscriptions";
 import { BILLING_CYCLES } from "../catalog";
-import type { SubscriptionView } from "../subscriptions";
 import { SUBSCRIPTION_STATUSES } from "../db/schema";
 import { presentRetentionOffer, RetentionOffer } from "./offer";
 import { Instant, instantOfSeconds } from "../instant";

@@ -1,7 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { named } from "../../http/schemas";
-import { RetentionOffer } from "../../presenters";
-import { CancelResult as CancelResultWire, ChangePreview as ChangePreviewWire, Subscription } from "../../presenters";
+import { CancelResult as CancelResultWire, ChangePreview as ChangePreviewWire, RetentionOffer, Subscription } from "../../presenters";
 import { BillingCycle, TierKey, UserId } from "../../fields";
 
 export const UserIdParam = z.object({ user_id: UserId.openapi({ param: { name: "user_id", in: "path" } }) });
