@@ -14,8 +14,9 @@ import { access, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import Stripe from "stripe";
 import { startEmulator, type Emulator } from "../packages/stripe-emulator/src/index.ts";
-import { catalog, PERIOD_OF } from "../worker/src/catalog.ts";
+import { catalog } from "../worker/src/catalog.ts";
 import { createKey, readLocalAdminKey, saveLocalAdminKey } from "./apikey.ts";
+import { seedCatalog } from "./catalog-prices.ts";
 import { hashKey } from "../worker/src/auth/keys.ts";
 import { d1, lit, migrate, ROOT } from "./d1.ts";
 import { generateSigningKey } from "./keys.ts";
@@ -98,27 +99,6 @@ async function ensureAdminKey(): Promise<string> {
   const { key } = await createKey("local", { role: "admin", name: "local-admin" });
   await saveLocalAdminKey(key);
   return key;
-}
-
-/** The emulator gets the catalog's products and prices (by lookup key), as Stripe would have them. */
-async function seedCatalog(stripe: Stripe): Promise<void> {
-  for (const tier of catalog.tiers) {
-    const existing = await stripe.prices.list({ lookup_keys: tier.prices.map((p) => p.lookupKey), limit: 10 });
-    const have = new Set(existing.data.map((p) => p.lookup_key));
-    const missing = tier.prices.filter((p) => !have.has(p.lookupKey));
-    if (missing.length === 0) continue;
-    const product = await stripe.products.create({ name: `Federal Job Advisor ${tier.name}`, metadata: { tier: tier.key } });
-    for (const p of missing) {
-      await stripe.prices.create({
-        product: product.id,
-        currency: p.unit.currency,
-        unit_amount: p.unit.amount,
-        recurring: { interval: PERIOD_OF[p.billingCycle] },
-        lookup_key: p.lookupKey,
-        metadata: { tier: tier.key },
-      });
-    }
-  }
 }
 
 const EMULATOR_STATE = path.join(ROOT, ".wrangler", "emulator-state.json");

@@ -15,7 +15,8 @@ import { generateSigningKey } from "../../scripts/keys.ts";
 import { query } from "../../scripts/backup-common.ts";
 import { backup } from "../../scripts/backup.ts";
 import { restore } from "../../scripts/restore.ts";
-import { catalog, PERIOD_OF } from "../../worker/src/catalog.ts";
+import { catalog } from "../../worker/src/catalog.ts";
+import { seedCatalog } from "../../scripts/catalog-prices.ts";
 import { startWorker, WRANGLER_D1_ID, type WorkerHarness } from "../harness/worker.ts";
 
 let emulator: Emulator;
@@ -28,18 +29,7 @@ let endpointId: string;
 beforeAll(async () => {
   emulator = await startEmulator({ port: 0, secretKey: "sk_test_backup" });
   stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
-  for (const tier of catalog.tiers) {
-    const product = await stripe.products.create({ name: tier.name, metadata: { tier: tier.key } });
-    for (const p of tier.prices)
-      await stripe.prices.create({
-        product: product.id,
-        currency: p.unit.currency,
-        unit_amount: p.unit.amount,
-        recurring: { interval: PERIOD_OF[p.billingCycle] },
-        lookup_key: p.lookupKey,
-        metadata: { tier: tier.key },
-      });
-  }
+  await seedCatalog(stripe);
   const endpoint = await stripe.webhookEndpoints.create({ url: "http://127.0.0.1:9/webhooks/stripe", enabled_events: ["*"] });
   endpointId = endpoint.id;
   // A project of its own: wrangler keeps its local D1 in .wrangler/state beside this config.

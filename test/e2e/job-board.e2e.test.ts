@@ -11,7 +11,8 @@ import { billingClient } from "../../examples/job-board/src/billing-client.ts";
 import { createApp } from "../../examples/job-board/src/index.ts";
 import { JOBS } from "../../examples/job-board/src/jobs.ts";
 import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
-import { catalog, PERIOD_OF } from "../../worker/src/catalog.ts";
+import { catalog } from "../../worker/src/catalog.ts";
+import { seedCatalog } from "../../scripts/catalog-prices.ts";
 import { startWorker, type WorkerHarness } from "../harness/worker.ts";
 
 const ORIGIN = "http://127.0.0.1:3000";
@@ -25,19 +26,7 @@ let htmlPagesChecked = 0;
 beforeAll(async () => {
   emulator = await startEmulator({ port: 0, secretKey: "sk_test_job_board" });
   stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
-  for (const tier of catalog.tiers) {
-    const product = await stripe.products.create({ name: tier.name, metadata: { tier: tier.key } });
-    for (const p of tier.prices) {
-      await stripe.prices.create({
-        product: product.id,
-        currency: p.unit.currency,
-        unit_amount: p.unit.amount,
-        recurring: { interval: PERIOD_OF[p.billingCycle] },
-        lookup_key: p.lookupKey,
-        metadata: { tier: tier.key },
-      });
-    }
-  }
+  await seedCatalog(stripe);
   // The endpoint's secret must be known before the worker starts, and the worker's URL after: create, start, point.
   const endpoint = await stripe.webhookEndpoints.create({ url: "http://127.0.0.1:9/webhooks/stripe", enabled_events: ["*"] });
   worker = await startWorker({ bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret! } });
