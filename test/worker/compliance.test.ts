@@ -10,7 +10,7 @@ import { fixedClock, systemClock } from "../../worker/src/clock";
 import type { Env } from "../../worker/src/env";
 import { services } from "../../worker/src/wiring";
 import { call, count, makeKey, svc, TEST_ACTOR } from "./helpers";
-import { deliver, settled } from "./stripe-helpers";
+import { deliver, settled, stripeEvent } from "./stripe-helpers";
 
 const DAY = 86_400_000;
 let admin: { key: string; id: string };
@@ -159,17 +159,7 @@ describe("the compliance report fails the right control", () => {
 
   it("when a stored Stripe payload holds a card number: no_card_data_stored, masked", async () => {
     const id = `evt_pan_${Date.now()}`;
-    const event = {
-      id,
-      object: "event",
-      type: "charge.succeeded",
-      created: Math.floor(Date.now() / 1000),
-      livemode: false,
-      api_version: "2026-10-28.endive",
-      pending_webhooks: 1,
-      request: { id: null, idempotency_key: null },
-      data: { object: { id: "ch_pan", object: "charge", amount: 4900, currency: "usd", description: "Phone order: card 4242424242424242 exp 12/34 taken by support" } },
-    };
+    const event = stripeEvent(id, "charge.succeeded", { id: "ch_pan", object: "charge", amount: 4900, currency: "usd", description: "Phone order: card 4242424242424242 exp 12/34 taken by support" });
     expect((await deliver(event)).status).toBe(200);
     expect(await settled(id)).not.toBe("missing");
     try {

@@ -4,21 +4,13 @@ import { describe, expect, it } from "vitest";
 import { EVENTS_DLQ, EVENTS_QUEUE, retryDelaySeconds, type EventMessage } from "../../worker/src/stripe-sync/ingest";
 import { stripeEvents, subscriptions } from "../../worker/src/db/schema";
 import worker from "../../worker/src/index";
-import { db, eventsFor, subscriber } from "./stripe-helpers";
+import { db, eventsFor, stripeEvent, subscriber } from "./stripe-helpers";
 
 let seq = 0;
 function message(overrides: Partial<Record<string, unknown>> = {}, body: Partial<EventMessage> = {}) {
   const id = `evt_q_${Date.now()}_${++seq}`;
   const event = {
-    id,
-    object: "event",
-    type: "charge.succeeded",
-    created: Math.floor(Date.now() / 1000),
-    livemode: false,
-    api_version: "2026-10-28.endive",
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    data: { object: { id: `ch_${seq}`, object: "charge" } },
+    ...stripeEvent(id, "charge.succeeded", { id: `ch_${seq}`, object: "charge" }),
     ...overrides,
   };
   const payload = JSON.stringify(event);

@@ -15,6 +15,22 @@ export function webhookEvent(event: Stripe.Event, opts: { receivedAt?: number; n
 }
 export const db = () => getDb(env.DB);
 
+/** A Stripe event as Stripe sends one (this account's API version, one pending webhook), around `object`. */
+export function stripeEvent(id: string, type: string, object: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return {
+    id,
+    object: "event",
+    type,
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    api_version: "2026-10-28.endive",
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    data: { object },
+    ...extra,
+  };
+}
+
 export async function sign(payload: string, secret = "whsec_test_current", timestamp = Math.floor(Date.now() / 1000)): Promise<string> {
   return Stripe.webhooks.generateTestHeaderStringAsync({ payload, secret, timestamp, cryptoProvider });
 }
@@ -51,17 +67,7 @@ export async function settled(id: string, timeoutMs = 10_000): Promise<string> {
  */
 export async function drained(timeoutMs = 10_000): Promise<void> {
   const id = `evt_drain_${Date.now()}_${Math.random().toString(36).slice(2)}`;
-  const res = await deliver({
-    id,
-    object: "event",
-    type: "charge.succeeded",
-    created: Math.floor(Date.now() / 1000),
-    livemode: false,
-    api_version: "2026-10-28.endive",
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    data: { object: { id: "ch_drain", object: "charge" } },
-  });
+  const res = await deliver(stripeEvent(id, "charge.succeeded", { id: "ch_drain", object: "charge" }));
   if (res.status !== 200) throw new Error(`sentinel delivery failed: HTTP ${res.status}`);
   const status = await settled(id, timeoutMs);
   if (status === "missing") throw new Error("the queue consumer did not store the sentinel in time");

@@ -6,7 +6,7 @@ import { processEvent } from "../../worker/src/stripe-sync/process";
 import type { Stripe } from "../../worker/src/stripe-sync/stripe";
 import { customers, entitlements, invoices, paymentAttempts, stripeEvents, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
 import { call, count, makeKey, svc } from "./helpers";
-import { db, deliver, drained, ensurePrice, eventsFor, settled, stripe, subscriber, testClock, webhookEvent } from "./stripe-helpers";
+import { db, deliver, drained, ensurePrice, eventsFor, settled, stripe, stripeEvent, subscriber, testClock, webhookEvent } from "./stripe-helpers";
 
 /** Every mirror row as it is, sync times included, and the audit log's length: to show nothing moved. */
 async function mirror() {
@@ -195,17 +195,7 @@ describe("webhooks: happy path", () => {
   });
 
   it("stores an event that cannot change the mirror as processed, without touching Stripe", async () => {
-    const event = {
-      id: `evt_charge_${Date.now()}`,
-      object: "event",
-      type: "charge.succeeded",
-      created: Math.floor(Date.now() / 1000),
-      livemode: false,
-      api_version: "2026-10-28.endive",
-      pending_webhooks: 1,
-      request: { id: null, idempotency_key: null },
-      data: { object: { id: "ch_1", object: "charge" } },
-    };
+    const event = stripeEvent(`evt_charge_${Date.now()}`, "charge.succeeded", { id: "ch_1", object: "charge" });
     expect((await deliver(event)).status).toBe(200);
     expect(await settled(event.id)).toBe("processed");
     expect(await db().select({ status: stripeEvents.status, attempts: stripeEvents.attempts }).from(stripeEvents).where(eq(stripeEvents.id, event.id)).get()).toEqual({
@@ -222,17 +212,7 @@ describe("webhooks: happy path", () => {
     it(`stores a signed ${type} event, of a type it has no use for, once and as processed, and changes no mirror row`, async () => {
       await drained();
       const before = await mirror();
-      const event = {
-        id: `evt_unlisted_${type.replace(/\W/g, "_")}_${Date.now()}`,
-        object: "event",
-        type,
-        created: Math.floor(Date.now() / 1000),
-        livemode: false,
-        api_version: "2026-10-28.endive",
-        pending_webhooks: 1,
-        request: { id: null, idempotency_key: null },
-        data: { object },
-      };
+      const event = stripeEvent(`evt_unlisted_${type.replace(/\W/g, "_")}_${Date.now()}`, type, object);
       for (let delivery = 1; delivery <= 2; delivery++) {
         const res = await deliver(event);
         expect(res.status).toBe(200);
@@ -261,17 +241,7 @@ describe("webhooks: happy path", () => {
     ["multi-byte", "€".repeat(45_000)],
   ] as const) {
     it(`stores an event too large for a queue message (${what}) directly, and then knows a duplicate at once`, async () => {
-      const event = {
-        id: `evt_big_${what.length}_${Date.now()}`,
-        object: "event",
-        type: "charge.succeeded",
-        created: Math.floor(Date.now() / 1000),
-        livemode: false,
-        api_version: "2026-10-28.endive",
-        pending_webhooks: 1,
-        request: { id: null, idempotency_key: null },
-        data: { object: { id: "ch_big", object: "charge", description } },
-      };
+      const event = stripeEvent(`evt_big_${what.length}_${Date.now()}`, "charge.succeeded", { id: "ch_big", object: "charge", description });
       const first = await deliver(event);
       expect(await first.json()).toEqual({ received: true, duplicate: false });
       // Stored before the answer, not by the consumer.
@@ -357,17 +327,7 @@ describe("webhooks: bad input stores nothing", () => {
     const p = await res.json<{ errors?: { field: string }[] }>();
     if (field) expect(p.errors?.[0]?.field).toBe(field);
   }
-  const event = (type = "customer.updated") => ({
-    id: `evt_bad_${Math.random().toString(36).slice(2)}`,
-    object: "event",
-    type,
-    created: Math.floor(Date.now() / 1000),
-    livemode: false,
-    api_version: "2026-10-28.endive",
-    data: { object: { id: "cus_x", object: "customer" } },
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-  });
+  const event = (type = "customer.updated") => stripeEvent(`evt_bad_${Math.random().toString(36).slice(2)}`, type, { id: "cus_x", object: "customer" });
 
   it("rejects a bad signature", async () => {
     const before = await count("stripe_events");
@@ -685,17 +645,7 @@ describe("reconciliation and resync", () => {
 
   it("stores an event of a type it has no use for that only reconciliation found, as processed", async () => {
     const { reconcile } = await import("../../worker/src/stripe-sync/reconcile");
-    const refund = {
-      id: `evt_reconciled_refund_${Date.now()}`,
-      object: "event",
-      type: "refund.created",
-      created: Math.floor(Date.now() / 1000),
-      livemode: false,
-      api_version: "2026-10-28.endive",
-      pending_webhooks: 0,
-      request: { id: null, idempotency_key: null },
-      data: { object: { id: "re_reconciled", object: "refund" } },
-    };
+    const refund = stripeEvent(`evt_reconciled_refund_${Date.now()}`, "refund.created", { id: "re_reconciled", object: "refund" }, { pending_webhooks: 0 });
     // The emulator has no refunds: Stripe's event list is stood in for by stripe-node's shape, an async iterable.
     const listsRefund = {
       events: {
