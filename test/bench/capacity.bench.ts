@@ -19,9 +19,9 @@
  *   max_lag_ms                    the longest an event waited between its 200 and its row
  * Three bursts into the same database; the medians are the figures. No goal: a measurement.
  */
-import Stripe from "stripe";
 import { startWorker } from "../harness/worker.ts";
 import { writeReport } from "./report.ts";
+import { signedChargeEvents } from "./signed-events.ts";
 
 const SECRET = "whsec_capacity";
 const EVENTS = Number(process.env.BENCH_CAPACITY_EVENTS ?? 5000);
@@ -29,25 +29,7 @@ const CONCURRENCY = Number(process.env.BENCH_CAPACITY_CONCURRENCY ?? 32);
 const BURSTS = 3;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
-async function signed(run: string): Promise<{ body: string; signature: string }[]> {
-  const provider = Stripe.createSubtleCryptoProvider();
-  return Promise.all(
-    Array.from({ length: EVENTS }, async (_, i) => {
-      const body = JSON.stringify({
-        id: `evt_cap_${run}_${i}`,
-        object: "event",
-        api_version: "2026-10-28.endive",
-        created: Math.floor(Date.now() / 1000),
-        livemode: false,
-        pending_webhooks: 1,
-        request: { id: null, idempotency_key: null },
-        type: "charge.succeeded",
-        data: { object: { id: `ch_cap_${run}_${i}`, object: "charge", amount: 2900, currency: "usd" } },
-      });
-      return { body, signature: await Stripe.webhooks.generateTestHeaderStringAsync({ payload: body, secret: SECRET, cryptoProvider: provider }) };
-    }),
-  );
-}
+const signed = (run: string) => signedChargeEvents(EVENTS, `cap_${run}`, SECRET);
 
 const w = await startWorker({ queueBatchTimeoutSeconds: 1, bindings: { STRIPE_WEBHOOK_SECRETS: SECRET, STRIPE_SECRET_KEY: "sk_test_bench", STRIPE_API_BASE: "http://127.0.0.1:9" } });
 try {

@@ -21,8 +21,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare, NoOpLog } from "miniflare";
-import Stripe from "stripe";
-import { ROOT, startWorker, type WorkerHarness } from "../harness/worker.ts";
+import { ROOT, startWorker, WORKER_BUILD, type WorkerHarness } from "../harness/worker.ts";
+import { signedChargeEvents } from "./signed-events.ts";
 import { writeReport } from "./report.ts";
 
 const SECRET = "whsec_bench_secret";
@@ -141,16 +141,7 @@ async function bundleVariant(v: Variant): Promise<string> {
         },
       },
     ],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["module", "main"],
-    external: ["node:*", "cloudflare:*"],
-    target: "es2022",
-    sourcemap: "inline",
-    write: false,
-    logLevel: "silent",
+    ...WORKER_BUILD,
   });
   const missing = Object.keys(v.modules ?? {}).filter((m) => !replaced.has(m));
   if (missing.length > 0) throw new Error(`variant ${v.name}: no module named ${missing.join(", ")} in the worker (renamed? update the bench)`);
@@ -159,30 +150,7 @@ async function bundleVariant(v: Variant): Promise<string> {
   return scriptPath;
 }
 
-function eventPayload(i: number, run: string): string {
-  return JSON.stringify({
-    id: `evt_bench_${run}_${i}`,
-    object: "event",
-    api_version: "2026-10-28.endive",
-    created: Math.floor(Date.now() / 1000),
-    livemode: false,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    type: "charge.succeeded",
-    data: { object: { id: `ch_bench_${run}_${i}`, object: "charge", amount: 2900, currency: "usd" } },
-  });
-}
-
-/** Signs every payload first, so signing cost is outside the timed part. */
-async function prepare(run: string): Promise<{ body: string; signature: string }[]> {
-  const provider = Stripe.createSubtleCryptoProvider();
-  return Promise.all(
-    Array.from({ length: EVENTS }, async (_, i) => {
-      const body = eventPayload(i, run);
-      return { body, signature: await Stripe.webhooks.generateTestHeaderStringAsync({ payload: body, secret: SECRET, cryptoProvider: provider }) };
-    }),
-  );
-}
+const prepare = (run: string) => signedChargeEvents(EVENTS, `bench_${run}`, SECRET);
 
 async function load(url: string, requests: { body: string; signature: string }[]): Promise<number> {
   let next = 0;

@@ -35,7 +35,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { drizzle } from "drizzle-orm/d1";
-import { build } from "esbuild";
+import { build, type BuildOptions } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare, NoOpLog } from "miniflare";
 import Stripe from "stripe";
 import { generateSigningKey, type SigningJwk } from "../../scripts/keys.ts";
@@ -129,6 +129,20 @@ export interface WorkerHarness {
   dispose(): Promise<void>;
 }
 
+/** How the worker is bundled for workerd outside wrangler (this harness, and the bench's variants). */
+export const WORKER_BUILD = {
+  bundle: true,
+  format: "esm",
+  platform: "neutral",
+  conditions: ["workerd", "worker", "browser"],
+  mainFields: ["module", "main"],
+  external: ["node:*", "cloudflare:*"],
+  target: "es2022",
+  sourcemap: "inline",
+  write: false,
+  logLevel: "silent",
+} as const satisfies BuildOptions;
+
 let bundle: Promise<string> | undefined;
 let bundleDir: string | undefined;
 
@@ -139,19 +153,7 @@ export function bundleWorker(): Promise<string> {
     process.once("exit", () => {
       if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
     });
-    const out = await build({
-      entryPoints: [path.join(ROOT, "worker/src/index.ts")],
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      conditions: ["workerd", "worker", "browser"],
-      mainFields: ["module", "main"],
-      external: ["node:*", "cloudflare:*"],
-      target: "es2022",
-      sourcemap: "inline",
-      write: false,
-      logLevel: "silent",
-    });
+    const out = await build({ ...WORKER_BUILD, entryPoints: [path.join(ROOT, "worker/src/index.ts")] });
     const scriptPath = path.join(bundleDir, "worker.mjs");
     writeFileSync(scriptPath, out.outputFiles[0]!.contents);
     return scriptPath;
