@@ -91,8 +91,8 @@ describe("tier and billing-cycle changes", () => {
     const credit = -prorate(2900, end - at, end - start);
     const debit = prorate(4900, end - at, end - start);
     expect(preview.lines.map((l) => l.amount).sort((a, b) => a - b)).toEqual([credit, debit]);
-    expect(preview.lines.find((l) => l.amount === credit)?.description).toMatch(/^Unused time on Local/);
-    expect(preview.lines.find((l) => l.amount === debit)?.description).toMatch(/^Remaining time on 1 × Mobile/);
+    expect(preview.lines.find((l) => l.amount === credit)?.description).toMatch(/^Unused time on Federal Job Advisor Local/);
+    expect(preview.lines.find((l) => l.amount === debit)?.description).toMatch(/^Remaining time on 1 × Federal Job Advisor Mobile/);
     const own = await stripe().invoices.createPreview({
       subscription: s.sub,
       subscription_details: {
