@@ -1,4 +1,5 @@
 export { byId, dueEvents, listEvents, requeue, storeEvent } from "./events";
+export { HANDLED_EVENT_TYPES, type HandledEventType, isHandledEventType } from "./handled-events";
 export { consumeEvents } from "./ingest";
 export { idOf, invoiceSubscriptionId, ms } from "./mirror";
 export { needsProcessing, processEvent } from "./process";

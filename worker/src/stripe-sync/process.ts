@@ -8,6 +8,7 @@ import { subscriptions } from "../db/schema";
 import { describeError } from "../log";
 import type { Services } from "../services";
 import { checkoutSessionOf, linkCheckoutUser } from "./checkout-user";
+import { isHandledEventType } from "./handled-events";
 import { claimEvent, markFailed, markProcessed, type EventRow } from "./events";
 import { idOf } from "./mirror";
 import type { Stripe } from "./stripe";
@@ -22,7 +23,7 @@ export type ProcessOutcome = "processed" | "retry" | "parked" | "skipped";
 
 /** Whether an event can change the mirror; others are stored (for replay and audit) as processed. */
 export function needsProcessing(type: string): boolean {
-  return type.startsWith("customer.") || type.startsWith("invoice.") || type.startsWith("checkout.session.") || PAYMENT_METHOD_EVENTS.has(type);
+  return isHandledEventType(type);
 }
 
 /** A card's expiry (or the card itself) changed: what the mirror keeps of it may be stale. */
