@@ -7,12 +7,10 @@ import { deploymentChecks } from "../../monitoring";
 
 const Status = z.enum(["pass", "warn", "fail"]);
 const Check = z.object({
-  id: z
-    .string()
-    .openapi({
-      description:
-        "`config:<concern>`, `migrations`, `cron:<name>`, `stripe_events`, `webhook_endpoint`, `webhook_events`, `webhook_api_version`, `catalog_prices`, `signing_keys`, `audit_chain`, `audit_checkpoints`, `email_transport`, `stripe_mode`, `dunning_retries`",
-    }),
+  id: z.string().openapi({
+    description:
+      "`config:<concern>`, `migrations`, `cron:<name>`, `stripe_events`, `webhook_endpoint`, `webhook_events`, `webhook_api_version`, `catalog_prices`, `signing_keys`, `audit_chain`, `audit_checkpoints`, `email_transport`, `stripe_mode`, `dunning_retries`",
+  }),
   title: z.string(),
   status: Status,
   detail: z.string().describe("What was found; never a value of a secret or var"),
