@@ -75,11 +75,16 @@ describe("deploymentChecks", () => {
       ENTITLEMENTS_SIGNING_KEYS: undefined,
       EMAIL_TRANSPORT: "resend",
       AUDIT_CHECKPOINT_SECRET: "short-secret-value",
+      ENVIRONMENT: "staging-env-value",
+      // A Saturday: the payday policy refuses it when it is built, not when the env is parsed.
+      DUNNING_PAYDAY_ANCHOR: "2026-01-03",
     } as unknown as Env;
     const report = await checksOf(broken);
     const text = JSON.stringify(report);
     expect(text).not.toContain("hunter2-not-a-webhook-secret");
     expect(text).not.toContain("short-secret-value");
+    expect(text).not.toContain("staging-env-value");
+    expect(report.environment).toBe("invalid");
     const variable = (name: string) => report.variables.find((v) => v.name === name);
     expect(variable("STRIPE_WEBHOOK_SECRETS")).toMatchObject({ kind: "secret", status: "invalid", problem: "each secret must start with whsec_" });
     expect(variable("ENTITLEMENTS_SIGNING_KEYS")).toMatchObject({ status: "missing", required: true, problem: "is required" });
@@ -90,6 +95,9 @@ describe("deploymentChecks", () => {
     expect(check("config:webhook")).toMatchObject({ status: "fail", fix: expect.stringContaining("npx wrangler secret put STRIPE_WEBHOOK_SECRETS") });
     expect(check("config:signing")?.fix).toBe("npm run keys:generate > keys.json && npx wrangler secret put ENTITLEMENTS_SIGNING_KEYS < keys.json && rm keys.json");
     expect(check("config:email")?.detail).toContain("RESEND_API_KEY is missing");
+    expect(check("config:core")?.detail).toContain("ENVIRONMENT is invalid");
+    expect(check("config:dunning")).toMatchObject({ status: "fail", detail: expect.stringContaining("DUNNING_") });
+    expect(check("dunning_retries")?.status).toBe("fail");
     expect(check("signing_keys")?.status).toBe("fail");
     expect(check("audit_chain")?.status).toBe("fail");
     expect(report.status).toBe("fail");

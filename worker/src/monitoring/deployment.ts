@@ -263,7 +263,9 @@ const messageOf = (e: unknown) => (isDomainError(e) ? e.message : "the value cou
 
 export async function deploymentChecks(s: Deps, input: DeploymentInputs): Promise<DeploymentReport> {
   const now = s.clock.now();
-  const environment = (present(input.env.ENVIRONMENT) ? String(input.env.ENVIRONMENT) : "production") as "development" | "test" | "production" | string;
+  // The parsed value, never the raw one: an invalid ENVIRONMENT is named by config:core instead.
+  const parsed = CONFIG_CONCERNS.core.shape.ENVIRONMENT.safeParse(input.env.ENVIRONMENT);
+  const environment = parsed.success ? parsed.data : "invalid";
   const development = environment === "development";
   const webhookUrl = `${input.origin.replace(/\/+$/, "")}${WEBHOOK_PATH}`;
   const setup = `npm run stripe:setup -- --webhook-url ${webhookUrl}`;
@@ -277,6 +279,7 @@ export async function deploymentChecks(s: Deps, input: DeploymentInputs): Promis
 
   const extra: Partial<Record<ConfigConcern, string>> = {};
   try {
+    // Built on first use: a payday anchor that is not a Friday is only found here.
     void s.dunning;
   } catch (e) {
     extra.dunning = messageOf(e);
