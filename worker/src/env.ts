@@ -217,3 +217,23 @@ export const auditConfig = (env: Env): AuditConfig => memo(env, "audit", () => c
 export const emailConfig = (env: Env): EmailConfig => memo(env, "email", () => check(EmailConfig, env, "email"));
 export const dunningConfig = (env: Env): DunningConfig => memo(env, "dunning", () => check(DunningConfig, env, "dunning"));
 export const monitoringConfig = (env: Env): MonitoringConfig => memo(env, "monitoring", () => check(MonitoringConfig, env, "alert webhook"));
+
+/**
+ * Every concern's schema by name, for the deployment checks (monitoring/deployment.ts): they read
+ * which variables each concern takes and which it requires, and report each one's state, never
+ * its value. Declared here, so a setting added to a concern is checked without another list.
+ */
+export const CONFIG_CONCERNS = {
+  core: CoreConfig,
+  return_urls: ReturnUrlConfig,
+  stripe: StripeConfig,
+  webhook: WebhookConfig,
+  signing: SigningConfig,
+  audit: AuditConfig,
+  email: EmailConfig,
+  dunning: DunningConfig,
+  monitoring: MonitoringConfig,
+  limits: Limits,
+  assets: Assets,
+} as const;
+export type ConfigConcern = keyof typeof CONFIG_CONCERNS;

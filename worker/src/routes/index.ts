@@ -41,6 +41,7 @@ import subscriptionsPause from "./subscriptions/pause";
 import subscriptionsReactivate from "./subscriptions/reactivate";
 import subscriptionsResume from "./subscriptions/resume";
 import catalog from "./system/catalog";
+import systemChecks from "./system/checks";
 import docs from "./system/docs";
 import health from "./system/health";
 import webhooksStripe from "./webhooks/stripe";
@@ -54,6 +55,7 @@ import toolsProcessWebhook from "./tools/process-webhook";
 export const routes: readonly ApiRoute[] = [
   health,
   catalog,
+  systemChecks,
   keysCreate,
   keysList,
   keysRotate,
