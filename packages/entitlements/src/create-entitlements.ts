@@ -87,6 +87,14 @@ export interface Entitlements<F extends string = string> {
   evaluate(userId: string, feature: F): Promise<Evaluation>;
   /** Drops cached tokens (one user, or everyone), e.g. right after a checkout completes. */
   invalidate(userId?: string): void;
+  /**
+   * Takes an event pushed by the worker's outbound webhooks, once `verifyWebhook` (from
+   * `@federal-job-advisor/entitlements/webhooks`) has verified it: an `entitlement.changed` drops
+   * the user's cached token at once (a token fetch already under way is fetched again), so their
+   * next decision reflects the change without waiting for the changes feed. Answers whether the
+   * event was an `entitlement.changed`; any other event is ignored.
+   */
+  applyWebhook(event: { readonly type: string; readonly data: unknown }): boolean;
   /** How current the token manager's decisions are: the changes feed's last successful poll and error. */
   freshness(): Freshness;
   /** Stops polling the changes feed (cached tokens keep answering until they expire). Idempotent. */
@@ -159,6 +167,15 @@ export function createEntitlements<F extends string = string>(options: Entitleme
 
   const entries = new Map<string, Entry>();
 
+  /** The user's entitlement changed (the feed named them, or a webhook said so). */
+  function changed(userId: string): void {
+    const entry = entries.get(userId);
+    if (entry === undefined) return;
+    entry.generation++;
+    entry.claims = undefined; // the next decision fetches a new token
+    entry.decisions = undefined;
+  }
+
   async function fetchToken(userId: string): Promise<EntitlementClaims> {
     const body = await requestJson(doFetch, tokenUrl, { apiKey, timeout, maxBytes: MAX_RESPONSE_BYTES, body: JSON.stringify({ user_id: userId }) }, "token request");
     const token = (body as { token?: unknown } | undefined)?.token;
@@ -177,13 +194,7 @@ export function createEntitlements<F extends string = string>(options: Entitleme
           now,
           intervalMs,
           onStale: changesOptions.onStale,
-          onChanged(userId) {
-            const entry = entries.get(userId);
-            if (entry === undefined) return;
-            entry.generation++;
-            entry.claims = undefined; // the next decision fetches a new token
-            entry.decisions = undefined;
-          },
+          onChanged: changed,
           onRestart() {
             // No cached token is known to follow the feed from its new cursor.
             for (const entry of entries.values()) {
@@ -311,6 +322,13 @@ export function createEntitlements<F extends string = string>(options: Entitleme
     else entries.delete(userId);
   }
 
+  function applyWebhook(event: { readonly type: string; readonly data: unknown }): boolean {
+    const userId = (event?.data as { user_id?: unknown } | undefined)?.user_id;
+    if (event?.type !== "entitlement.changed" || typeof userId !== "string") return false;
+    changed(userId);
+    return true;
+  }
+
   function freshness(): Freshness {
     if (feed !== undefined) return feed.freshness();
     return { enabled: false, stale: false, lastSuccessAt: null, lastAttemptAt: null, error: null, requests: 0 };
@@ -320,5 +338,5 @@ export function createEntitlements<F extends string = string>(options: Entitleme
     feed?.close();
   }
 
-  return { verify, can, limit, forUser, check, evaluate, invalidate, freshness, close, keys };
+  return { verify, can, limit, forUser, check, evaluate, invalidate, applyWebhook, freshness, close, keys };
 }
