@@ -11,7 +11,7 @@
  */
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createApp, startJobBoard, type RunningJobBoard } from "../../examples/job-board/src/index.ts";
+import { createApp, registerWebhookEndpoint, startJobBoard, WebhookRegistrationError, type RunningJobBoard } from "../../examples/job-board/src/index.ts";
 import { startWorker, type WorkerHarness } from "../harness/worker.ts";
 
 const ORIGIN = "http://127.0.0.1:3000";
@@ -142,5 +142,88 @@ describe("the worker's outbound webhooks reaching the demo app (needs /v1/webhoo
       },
       { timeout: 30_000, interval: 200 },
     );
+  });
+});
+
+/**
+ * The admin routes of contract-27 as the registration reads them, in memory: what the worker's
+ * routes must answer for the app to register once. Records every call.
+ */
+function contractRoutes(opts: { missing?: boolean } = {}) {
+  const endpoints = new Map<string, { id: string; url: string; events: string[]; enabled: boolean; description: string | null; created_at: string; secret: string }>();
+  const calls: string[] = [];
+  let n = 0;
+  const secretOf = () => `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("base64")}`;
+  const view = ({ secret: _, ...e }: { secret: string } & Record<string, unknown>) => e;
+  const f: typeof fetch = async (input, init) => {
+    const url = new URL(String(input));
+    const method = init?.method ?? "GET";
+    calls.push(`${method} ${url.pathname}`);
+    if (opts.missing) return Response.json({ type: "about:blank", title: "Not Found", status: 404 }, { status: 404 });
+    const body = init?.body ? (JSON.parse(String(init.body)) as Record<string, unknown>) : {};
+    const m = /^\/v1\/webhook-endpoints(?:\/([^/]+)(\/rotate-secret)?)?$/.exec(url.pathname);
+    const found = m?.[1] ? endpoints.get(decodeURIComponent(m[1])) : undefined;
+    if (m && !m[1] && method === "GET") return Response.json({ data: [...endpoints.values()].map(view), has_more: false });
+    if (m && !m[1] && method === "POST") {
+      const e = {
+        id: `we_${++n}`,
+        url: String(body.url),
+        events: body.events as string[],
+        enabled: true,
+        description: (body.description as string) ?? null,
+        created_at: new Date().toISOString(),
+        secret: secretOf(),
+      };
+      endpoints.set(e.id, e);
+      return Response.json(e, { status: 201 });
+    }
+    if (found && m?.[2] && method === "POST") {
+      found.secret = secretOf();
+      return Response.json({ id: found.id, secret: found.secret });
+    }
+    if (found && method === "PATCH") {
+      Object.assign(found, body);
+      return Response.json(view(found));
+    }
+    return Response.json({ status: 404 }, { status: 404 });
+  };
+  return { fetch: f, endpoints, calls };
+}
+
+describe("the demo app's registration against contract-27's admin routes", () => {
+  const url = "http://127.0.0.1:3000/webhooks/billing";
+  const base = { billingUrl: "http://billing.test", adminKey: "fja_admin" };
+
+  it("creates one endpoint for entitlement.changed, then reuses it: as it is with the saved secret, rotated without", async () => {
+    const routes = contractRoutes();
+    const first = await registerWebhookEndpoint({ ...base, url, fetch: routes.fetch });
+    expect(first).toMatchObject({ url, action: "created" });
+    expect(first.secret).toMatch(/^whsec_/);
+    expect([...routes.endpoints.values()][0]).toMatchObject({ url, events: ["entitlement.changed"], enabled: true });
+
+    routes.calls.length = 0;
+    const again = await registerWebhookEndpoint({ ...base, url, known: { id: first.id, secret: first.secret }, fetch: routes.fetch });
+    expect(again).toEqual({ ...first, action: "reused" });
+    expect(routes.calls).toEqual(["GET /v1/webhook-endpoints"]);
+
+    const rotated = await registerWebhookEndpoint({ ...base, url, fetch: routes.fetch });
+    expect(rotated).toMatchObject({ id: first.id, action: "rotated" });
+    expect(rotated.secret).not.toBe(first.secret);
+    expect(routes.endpoints.size).toBe(1);
+  });
+
+  it("enables a disabled endpoint of the same URL and adds the event it lacks", async () => {
+    const routes = contractRoutes();
+    const first = await registerWebhookEndpoint({ ...base, url, fetch: routes.fetch });
+    Object.assign(routes.endpoints.get(first.id)!, { enabled: false, events: ["invoice.paid"] });
+    await registerWebhookEndpoint({ ...base, url, known: first, fetch: routes.fetch });
+    expect(routes.endpoints.get(first.id)).toMatchObject({ enabled: true, events: ["invoice.paid", "entitlement.changed"] });
+    expect(routes.endpoints.size).toBe(1);
+  });
+
+  it("says the worker has no outbound webhooks when the list answers 404", async () => {
+    const err = await registerWebhookEndpoint({ ...base, url, fetch: contractRoutes({ missing: true }).fetch }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WebhookRegistrationError);
+    expect(err).toMatchObject({ status: 404, message: expect.stringContaining("no outbound webhooks") });
   });
 });
