@@ -8,7 +8,7 @@
  */
 import { createEntitlements, limit as limitOf, type Entitlements } from "@federal-job-advisor/entitlements";
 import { requireFeature, type EntitlementVariables } from "@federal-job-advisor/entitlements/hono";
-import { verifyWebhook, type WebhookEvent } from "@federal-job-advisor/entitlements/webhooks";
+import { applyWebhook, verifyWebhook, type WebhookEvent } from "@federal-job-advisor/entitlements/webhooks";
 import { readFileSync } from "node:fs";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
@@ -229,7 +229,7 @@ export function createApp(input: JobBoardConfig): Hono<AppEnv> {
       const code = err instanceof Error && "code" in err && typeof err.code === "string" ? err.code : "ERR_WEBHOOK";
       return problem(400, code.toLowerCase(), err instanceof Error ? err.message : "unreadable delivery");
     }
-    entitlements.applyWebhook(event);
+    applyWebhook(entitlements, event);
     return c.body(null, 204);
   });
 

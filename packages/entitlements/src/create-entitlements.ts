@@ -85,16 +85,12 @@ export interface Entitlements<F extends string = string> {
   check(userId: string, feature: F): Promise<Decision>;
   /** Like `check`, with the claims and the error behind the decision. */
   evaluate(userId: string, feature: F): Promise<Evaluation>;
-  /** Drops cached tokens (one user, or everyone), e.g. right after a checkout completes. */
-  invalidate(userId?: string): void;
   /**
-   * Takes an event pushed by the worker's outbound webhooks, once `verifyWebhook` (from
-   * `@federal-job-advisor/entitlements/webhooks`) has verified it: an `entitlement.changed` drops
-   * the user's cached token at once (a token fetch already under way is fetched again), so their
-   * next decision reflects the change without waiting for the changes feed. Answers whether the
-   * event was an `entitlement.changed`; any other event is ignored.
+   * Drops cached tokens (one user, or everyone), e.g. right after a checkout completes, or when
+   * the worker pushes an `entitlement.changed` (`applyWebhook` of `/webhooks` calls this). A
+   * user's token fetch already under way is made again: it may predate the change.
    */
-  applyWebhook(event: { readonly type: string; readonly data: unknown }): boolean;
+  invalidate(userId?: string): void;
   /** How current the token manager's decisions are: the changes feed's last successful poll and error. */
   freshness(): Freshness;
   /** Stops polling the changes feed (cached tokens keep answering until they expire). Idempotent. */
@@ -167,7 +163,7 @@ export function createEntitlements<F extends string = string>(options: Entitleme
 
   const entries = new Map<string, Entry>();
 
-  /** The user's entitlement changed (the feed named them, or a webhook said so). */
+  /** The user's entitlement changed (the feed named them, a webhook said so, or the app knows). */
   function changed(userId: string): void {
     const entry = entries.get(userId);
     if (entry === undefined) return;
@@ -319,14 +315,7 @@ export function createEntitlements<F extends string = string>(options: Entitleme
 
   function invalidate(userId?: string): void {
     if (userId === undefined) entries.clear();
-    else entries.delete(userId);
-  }
-
-  function applyWebhook(event: { readonly type: string; readonly data: unknown }): boolean {
-    const userId = (event?.data as { user_id?: unknown } | undefined)?.user_id;
-    if (event?.type !== "entitlement.changed" || typeof userId !== "string") return false;
-    changed(userId);
-    return true;
+    else changed(userId);
   }
 
   function freshness(): Freshness {
@@ -338,5 +327,5 @@ export function createEntitlements<F extends string = string>(options: Entitleme
     feed?.close();
   }
 
-  return { verify, can, limit, forUser, check, evaluate, invalidate, applyWebhook, freshness, close, keys };
+  return { verify, can, limit, forUser, check, evaluate, invalidate, freshness, close, keys };
 }

@@ -9,6 +9,7 @@
  * dependency, and `subtle.verify` compares the MAC in constant time.
  */
 import type { EntitlementStatus, Tier } from "./claims.js";
+import type { Entitlements } from "./create-entitlements.js";
 import { ConfigInvalid, EntitlementsError } from "./errors.js";
 
 // ---------------------------------------------------------------- errors
@@ -236,4 +237,19 @@ export async function verifyWebhook(body: string | Uint8Array | ArrayBuffer, hea
     throw new WebhookMalformed("entitlement.changed has no user_id or after");
   }
   return { ...event, id } as unknown as WebhookEvent;
+}
+
+/**
+ * Hands a verified event to the token manager: an `entitlement.changed` drops that user's cached
+ * token at once (a token fetch already under way for them is made again), so their next decision
+ * is the new one without waiting for the changes feed. Answers whether it was an
+ * `entitlement.changed`; other events are left alone. It trusts the event: pass only what
+ * `verifyWebhook` returned. (Here rather than a method of the manager, so apps that only decide
+ * access do not bundle it.)
+ */
+export function applyWebhook(entitlements: Pick<Entitlements, "invalidate">, event: { readonly type: string; readonly data: unknown }): boolean {
+  const userId = (event?.data as { user_id?: unknown } | undefined)?.user_id;
+  if (event?.type !== "entitlement.changed" || typeof userId !== "string" || userId.length === 0) return false;
+  entitlements.invalidate(userId);
+  return true;
 }

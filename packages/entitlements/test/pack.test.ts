@@ -62,7 +62,7 @@ describe("published package", () => {
     expect(seen.root).toEqual(expect.arrayContaining(["createEntitlements", "verifyToken", "can", "limit", "createRemoteKeySet"]));
     expect(seen.hono).toBeGreaterThan(0);
     expect(seen.node).toBeGreaterThan(0);
-    expect(seen.webhooks).toEqual(expect.arrayContaining(["verifyWebhook", "WebhookMalformed", "WebhookSignatureInvalid", "WebhookTimestampInvalid"]));
+    expect(seen.webhooks).toEqual(expect.arrayContaining(["verifyWebhook", "applyWebhook", "WebhookMalformed", "WebhookSignatureInvalid", "WebhookTimestampInvalid"]));
     expect(seen.root).not.toContain("verifyWebhook");
     expect(seen.types).toBe(true);
   });

@@ -8,7 +8,7 @@ import express from "express";
 import { createEntitlements, type Decision } from "../src/index.js";
 import { requireFeature, type EntitlementVariables } from "../src/hono.js";
 import { requireFeature as nodeRequire, type EntitlementRequest } from "../src/node.js";
-import { verifyWebhook, type WebhookEvent } from "../src/webhooks.js";
+import { applyWebhook, verifyWebhook, type WebhookEvent } from "../src/webhooks.js";
 
 declare function showUpgrade(decision: Decision): unknown;
 
@@ -72,7 +72,7 @@ hooks.post("/webhooks/billing", async (c) => {
   } catch (err) {
     return c.json({ error: (err as { code?: string }).code ?? "ERR_WEBHOOK" }, 400);
   }
-  entitlements.applyWebhook(event);
+  applyWebhook(entitlements, event);
   switch (event.type) {
     case "invoice.payment_failed":
       console.log(`payment failed for ${event.data.user_id}: ${event.data.invoice.amount_due} ${event.data.invoice.currency}`);

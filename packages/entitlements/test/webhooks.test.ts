@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigInvalid } from "../src/index.js";
-import { verifyWebhook, WebhookMalformed, WebhookSignatureInvalid, WebhookTimestampInvalid, type WebhookEvent } from "../src/webhooks.js";
+import { applyWebhook, verifyWebhook, WebhookMalformed, WebhookSignatureInvalid, WebhookTimestampInvalid, type WebhookEvent } from "../src/webhooks.js";
 import { sdkFor, startWorker, type FakeWorker } from "./helpers.js";
 
 const newSecret = () => `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("base64")}`;
@@ -217,7 +217,7 @@ describe("token manager: a pushed entitlement.changed", () => {
     w.users.set("u-up", { tier: "mobile", status: "active" });
     expect((await sdk.check("u-up", "nationwide_search")).allowed).toBe(false); // cached
     const body = changed("u-up");
-    expect(sdk.applyWebhook(await verifyWebhook(body, deliver(body, [secret]), secret, clock))).toBe(true);
+    expect(applyWebhook(sdk, await verifyWebhook(body, deliver(body, [secret]), secret, clock))).toBe(true);
     expect(await sdk.check("u-up", "nationwide_search")).toMatchObject({ allowed: true, reason: "included" });
     expect(w.hits.token).toBe(3);
     await sdk.check("u-other", "nationwide_search");
@@ -232,7 +232,7 @@ describe("token manager: a pushed entitlement.changed", () => {
     await new Promise((r) => setTimeout(r, 50));
     w.users.set("u-up", { tier: "mobile", status: "active" });
     w.tokenLagMs = 0;
-    sdk.applyWebhook({ type: "entitlement.changed", data: { user_id: "u-up" } });
+    applyWebhook(sdk, { type: "entitlement.changed", data: { user_id: "u-up" } });
     expect(await pending).toMatchObject({ allowed: true });
     expect(w.hits.token).toBe(2);
   });
@@ -241,8 +241,8 @@ describe("token manager: a pushed entitlement.changed", () => {
     const sdk = sdkFor(w, { changes: false });
     w.users.set("u-1", { tier: "local", status: "active" });
     await sdk.check("u-1", "job_search");
-    expect(sdk.applyWebhook({ type: "subscription.updated", data: { user_id: "u-1", subscription: {} } })).toBe(false);
-    expect(sdk.applyWebhook({ type: "entitlement.changed", data: {} })).toBe(false);
+    expect(applyWebhook(sdk, { type: "subscription.updated", data: { user_id: "u-1", subscription: {} } })).toBe(false);
+    expect(applyWebhook(sdk, { type: "entitlement.changed", data: {} })).toBe(false);
     await sdk.check("u-1", "job_search");
     expect(w.hits.token).toBe(1);
   });
