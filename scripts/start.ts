@@ -7,7 +7,9 @@
  * 3. local D1 migrations, then a local admin key when none exists (.wrangler/local-admin-key, gitignored);
  * 4. the Stripe emulator on :12111 with the catalog's prices, forwarding webhooks to the worker;
  * 6. a service key, and the demo data (scripts/demo) unless it is there already;
- * 7. the job-board demo app on :3000, gated by the SDK.
+ * 7. the job-board demo app on :3000, gated by the SDK, which registers its receiver of the
+ *    worker's outbound webhooks with the admin key (the endpoint's id and secret are kept in
+ *    .wrangler/local-webhook-endpoint, so a restart reuses the endpoint and its secret).
  */
 import { spawn } from "node:child_process";
 import { access, readFile, rm, writeFile } from "node:fs/promises";
@@ -103,13 +105,15 @@ async function ensureAdminKey(): Promise<string> {
 
 const EMULATOR_STATE = path.join(ROOT, ".wrangler", "emulator-state.json");
 const SERVICE_KEY_FILE = path.join(ROOT, ".wrangler", "local-service-key");
+const WEBHOOK_ENDPOINT_FILE = path.join(ROOT, ".wrangler", "local-webhook-endpoint");
 const DAY = 86_400;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `--fresh`: the local database, the emulator's state and the local keys go; secrets stay. */
 async function wipe(): Promise<void> {
-  for (const p of [path.join(ROOT, ".wrangler", "state"), EMULATOR_STATE, SERVICE_KEY_FILE, path.join(ROOT, ".wrangler", "local-admin-key")]) await rm(p, { recursive: true, force: true });
+  for (const p of [path.join(ROOT, ".wrangler", "state"), EMULATOR_STATE, SERVICE_KEY_FILE, WEBHOOK_ENDPOINT_FILE, path.join(ROOT, ".wrangler", "local-admin-key")])
+    await rm(p, { recursive: true, force: true });
   console.log("Wiped the local database, the emulator's state and the local keys (--fresh).");
 }
 
@@ -330,12 +334,29 @@ async function main() {
     for (const line of issues.slice(0, 5)) console.log(`  refused: ${line}`);
   }
 
-  // A short poll: a change made in the demo reaches the app's decisions within two seconds.
-  app = await startJobBoard({ billingUrl: workerUrl, serviceKey, issuer: token.iss, audience: token.aud, port: APP_PORT, origin: APP_ORIGIN, changesPollIntervalMs: 2_000 });
+  // The app registers its webhook receiver with the admin key: a change pushed by the worker
+  // reaches its decisions within a second; the short poll of the changes feed stays as the net
+  // for a lost push (two seconds). The endpoint saved by the last start is reused as it is.
+  const known = (await readFile(WEBHOOK_ENDPOINT_FILE, "utf8").then(JSON.parse, () => null)) as { id?: string; secret?: string } | null;
+  app = await startJobBoard({
+    billingUrl: workerUrl,
+    serviceKey,
+    issuer: token.iss,
+    audience: token.aud,
+    port: APP_PORT,
+    origin: APP_ORIGIN,
+    changesPollIntervalMs: 2_000,
+    adminKey,
+    ...(known?.id && known.secret && { webhookEndpointId: known.id, webhookSecret: known.secret }),
+  });
+  if (app.webhook) await writeFile(WEBHOOK_ENDPOINT_FILE, JSON.stringify({ id: app.webhook.id, url: app.webhook.url, secret: app.webhook.secret }) + "\n", { mode: 0o600 });
   console.log(
     [
       "",
       `  Demo app:         ${app.url}   (sign in with any name; demo_001 … demo_${String(customers).padStart(3, "0")} are the seeded customers)`,
+      app.webhook
+        ? `  Webhooks:         ${app.webhook.url} receives entitlement.changed (endpoint ${app.webhook.id}, ${app.webhook.action})`
+        : `  Webhooks:         the demo app's endpoint is not registered (${app.webhookError ?? "no admin key"}); its decisions follow the changes feed`,
       `  Billing worker:   ${workerUrl}   (health: ${workerUrl}/health, API: ${workerUrl}/openapi.json)`,
       `  Dashboard:        ${workerUrl}/dashboard   (sign in with the admin key below, or an analyst key: npm run apikey -- create --role analyst --name you)`,
       `  Stripe emulator:  ${emulator.url}   (key ${secretKey}; state: ${emulator.url}/_emulator/state)`,
