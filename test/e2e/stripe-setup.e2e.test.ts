@@ -3,7 +3,8 @@
  * endpoint with exactly the handled event types; a second run writes nothing (the emulator's
  * request count); a changed amount moves the lookup key to a new price and archives the old one;
  * `--dry-run` writes nothing; bad input is one line and exit status 2. Then the worker, given the
- * secret setup wrote, receives only the handled events and resolves every catalog price.
+ * secret setup wrote, receives only the handled events, resolves every catalog price, and keeps a
+ * subscriber's tier after setup moved their price's lookup key to a new price.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -274,7 +275,7 @@ describe("the worker behind the endpoint setup made", () => {
   let worker: WorkerHarness | undefined;
   afterAll(async () => worker?.dispose());
 
-  it("receives only the handled event types, verifies them with the secret setup wrote, and resolves every catalog price", async () => {
+  it("receives only the handled event types with the secret setup wrote, resolves every catalog price, and keeps a subscriber's tier after the price's key moves", async () => {
     const { em, stripe } = await fresh();
     const port = await freePort();
     const devVars = path.join(dir, "worker.dev.vars");
@@ -299,5 +300,21 @@ describe("the worker behind the endpoint setup made", () => {
     expect(ids.length).toBe(catalog.tiers.flatMap((t) => t.prices).length);
     const known = await catalogPrices(stripe);
     for (const p of ids) expect(p.stripe_price_id).toBe(known[p.lookup_key]?.id);
+
+    // A subscriber stays on the price whose amount setup later changes: still the same tier.
+    const pm = await stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+    await stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: pm.id } });
+    const sub = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: known.local_monthly!.id }], metadata: { user_id: "setup_user" } });
+    const tierOf = async () => {
+      await em.idle();
+      await worker!.drainQueue();
+      const res = await worker!.request("/v1/entitlements/setup_user", { key: worker!.serviceKey });
+      return ((await res.json()) as { tier: string | null; status: string }) ?? null;
+    };
+    expect(await tierOf()).toMatchObject({ tier: "local", status: "active" });
+    await runSetup(stripe, options({ catalog: withAmount("local_monthly", 3500), webhookUrl: `http://127.0.0.1:${port}/webhooks/stripe`, devVars }));
+    expect((await catalogPrices(stripe)).local_monthly!.id).not.toBe(known.local_monthly!.id);
+    await stripe.subscriptions.update(sub.id, { metadata: { note: "synced again after its price was archived" } });
+    expect(await tierOf()).toMatchObject({ tier: "local", status: "active" });
   });
 });

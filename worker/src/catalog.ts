@@ -206,6 +206,16 @@ export function findPriceByLookupKey(lookupKey: string, from: Catalog = catalog)
 }
 
 /**
+ * The catalog price a Stripe price stands for: by its lookup key or, for a price whose key moved
+ * to a newer one (`npm run stripe:setup` archives a price whose amount changed, and its
+ * subscribers stay on it), by the key it keeps in `metadata.lookup_key`.
+ */
+export function catalogPriceOf(price: { lookup_key: string | null; metadata?: Record<string, string> | null }, from: Catalog = catalog): { tier: Tier; price: Price } | undefined {
+  const key = price.lookup_key ?? price.metadata?.lookup_key;
+  return key ? findPriceByLookupKey(key, from) : undefined;
+}
+
+/**
  * Days a past-due subscriber keeps access after the first failed payment of the oldest unpaid
  * invoice: entitlements/state.ts ends the grace on it, and the dunning policy suspends on that
  * same day (dunning/policy.ts checks it).

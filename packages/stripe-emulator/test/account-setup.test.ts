@@ -33,6 +33,20 @@ describe("prices by lookup key", () => {
     expect(found.data.map((p) => [p.id, p.unit_amount])).toEqual([[moved.id, 3500]]);
     expect((await stripe.prices.list({ active: false })).data.map((p) => p.id)).toEqual([old.id]);
   });
+
+  it("a subscription on a price shows the price as it is now, after its key moved and it was archived", async () => {
+    const { stripe } = await harness();
+    const product = await stripe.products.create({ name: "Local" });
+    const old = await stripe.prices.create({ product: product.id, currency: "usd", unit_amount: 2900, recurring: { interval: "month" }, lookup_key: "local_monthly" });
+    const customer = await stripe.customers.create({});
+    const pm = await stripe.paymentMethods.attach("pm_card_visa", { customer: customer.id });
+    const sub = await stripe.subscriptions.create({ customer: customer.id, items: [{ price: old.id }], default_payment_method: pm.id });
+    expect(sub.items.data[0]?.price.lookup_key).toBe("local_monthly");
+    await stripe.prices.create({ product: product.id, currency: "usd", unit_amount: 3500, recurring: { interval: "month" }, lookup_key: "local_monthly", transfer_lookup_key: true });
+    await stripe.prices.update(old.id, { active: false });
+    const now = await stripe.subscriptions.retrieve(sub.id);
+    expect(now.items.data[0]?.price).toMatchObject({ id: old.id, lookup_key: null, active: false, unit_amount: 2900 });
+  });
 });
 
 describe("webhook endpoints", () => {
