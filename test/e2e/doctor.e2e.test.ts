@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
 import { seedCatalog } from "../../scripts/catalog-prices.ts";
 import { CRONS } from "../../worker/src/cron.ts";
+import { pinnedApiVersion } from "../../worker/src/stripe-sync/api-version.ts";
 import { HANDLED_EVENT_TYPES } from "../../worker/src/stripe-sync/handled-events.ts";
 import { readMigrations, ROOT, startWorker, type WorkerHarness } from "../harness/worker.ts";
 
@@ -68,8 +69,12 @@ beforeAll(async () => {
   emulator = await startEmulator({ port: 0, secretKey: "sk_test_doctor" });
   stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
   await seedCatalog(stripe);
-  // What `npm run stripe:setup` makes: an endpoint with exactly the handled event types.
-  const endpoint = await stripe.webhookEndpoints.create({ url: "http://127.0.0.1:1/placeholder", enabled_events: [...HANDLED_EVENT_TYPES] });
+  // What `npm run stripe:setup` makes: an endpoint with exactly the handled event types, in the pinned version.
+  const endpoint = await stripe.webhookEndpoints.create({
+    url: "http://127.0.0.1:1/placeholder",
+    enabled_events: [...HANDLED_EVENT_TYPES],
+    api_version: pinnedApiVersion({}) as Stripe.WebhookEndpointCreateParams.ApiVersion,
+  });
   endpointId = endpoint.id;
   worker = await startLocalWorker({ STRIPE_WEBHOOK_SECRETS: endpoint.secret! });
   await stripe.webhookEndpoints.update(endpoint.id, { url: `${worker.url}/webhooks/stripe` });
