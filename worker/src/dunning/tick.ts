@@ -28,6 +28,7 @@ import type { AuditEntry } from "../audit";
 import { guard, isStaleRead } from "../db/guard";
 import { customers, dunningCases, dunningSteps } from "../db/schema";
 import { enqueueEmail, isEmailAddress, type EmailInput } from "../email";
+import { outboxStatements } from "../outbox";
 import { describeError } from "../log";
 import { suspensionOf } from "../entitlements";
 import { Stripe, emptyTargets, syncObjects } from "../stripe-sync";
@@ -450,6 +451,14 @@ async function stageStep(s: TickDeps, selected: Case, now: number, policy: Dunni
         .onConflictDoNothing(),
     );
     if (emailed) statements.push(enqueueEmail(s, { key, to: contact.email!, userId: c.userId, email: emailFor(latest.stage, c, contact, planName(tier), suspendAt, nextActionAt) }));
+    if (c.userId)
+      statements.push(
+        ...outboxStatements(
+          s.db,
+          { type: "dunning.stage_reached", userId: c.userId, occurredAt: now, data: { user_id: c.userId, invoice_id: c.invoiceId, stage: latest.stage, day: latest.day } },
+          s.clock.now(),
+        ),
+      );
     statements.push(
       s.db
         .update(dunningCases)
