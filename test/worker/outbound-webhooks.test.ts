@@ -3,14 +3,16 @@ import { and, eq, inArray } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { entitlementAsRead, guard } from "../../worker/src/db/guard";
-import { emailOutbox, outboundEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from "../../worker/src/db/schema";
+import { dunningCases, emailOutbox, outboundEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from "../../worker/src/db/schema";
 import { noEntitlement, readEntitlementVersioned, setEntitlementState, upsertEntitlement } from "../../worker/src/entitlements/state";
 import { webhookUrlProblem } from "../../worker/src/fields";
 import { detectConditions } from "../../worker/src/monitoring/alerts";
 import { deliverDue } from "../../worker/src/outbound/deliver";
 import { DELIVERY_POLICY } from "../../worker/src/outbound/policy";
+import { dunningTick } from "../../worker/src/dunning/tick";
+import { failedRenewal, recoverPaymentMethod } from "./dunning-helpers";
 import { call, makeKey, svc, TEST_ACTOR } from "./helpers";
-import { db } from "./stripe-helpers";
+import { db, deliverAll } from "./stripe-helpers";
 
 interface Received {
   inbox: string;
@@ -318,4 +320,57 @@ describe("the outbox's deliveries", () => {
         .all(),
     ).toHaveLength(0);
   });
+});
+
+describe("the events of the mirror and of dunning", () => {
+  const eventsOf = async (userId: string) =>
+    (await db().select().from(outboundEvents).where(eq(outboundEvents.userId, userId)).orderBy(outboundEvents.seq).all()).map(
+      (e) => JSON.parse(e.body) as { type: string; timestamp: string; data: Record<string, unknown> },
+    );
+
+  it("reports a subscription, its paid and failed invoices, a dunning stage, the recovery and the cancellation, each once, in the shapes of the API", async () => {
+    const { s, kase, at, ids, seen, declining, userId, sub } = await failedRenewal();
+    const early = await eventsOf(userId);
+    expect(early.filter((e) => e.type === "subscription.created")).toHaveLength(1);
+    expect(early.find((e) => e.type === "subscription.created")!.data).toMatchObject({
+      user_id: userId,
+      subscription: { user_id: userId, subscription_id: sub.id, tier: "local", billing_cycle: "monthly" },
+    });
+    expect(early.find((e) => e.type === "invoice.paid")!.data).toMatchObject({ user_id: userId, invoice: { status: "paid", currency: "usd" } });
+    const failed = early.filter((e) => e.type === "invoice.payment_failed");
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.data).toMatchObject({ user_id: userId, invoice: { id: kase.invoiceId } });
+
+    // Day 1 and day 3: the retries decline again, and the first stage is reached.
+    await recoverPaymentMethod(declining.id, { after_attempts: 3 });
+    await at(1.1);
+    await dunningTick(svc());
+    await at(3.1);
+    await dunningTick(svc());
+    await deliverAll(ids, seen);
+    const staged = (await eventsOf(userId)).filter((e) => e.type === "dunning.stage_reached");
+    expect(staged.map((e) => e.data)).toEqual([{ user_id: userId, invoice_id: kase.invoiceId, stage: "dunning_soft", day: 3 }]);
+
+    // A later retry is paid: recovered once, whether the tick or the sync closes the case.
+    for (let day = 4.1; day < 14; day++) {
+      await at(day);
+      await dunningTick(svc());
+      await deliverAll(ids, seen);
+      if ((await db().select().from(dunningCases).where(eq(dunningCases.id, kase.id)).get())?.status === "recovered") break;
+    }
+    await dunningTick(svc());
+    const recovered = (await eventsOf(userId)).filter((e) => e.type === "dunning.recovered");
+    expect(recovered.map((e) => e.data)).toEqual([{ user_id: userId, invoice_id: kase.invoiceId }]);
+
+    await s.subscriptions.cancel(sub.id);
+    await deliverAll(ids, seen);
+    const all = await eventsOf(userId);
+    expect(all.filter((e) => e.type === "subscription.canceled")).toHaveLength(1);
+    expect(all.find((e) => e.type === "subscription.canceled")!.data).toMatchObject({ subscription: { status: "canceled" } });
+    expect(all.filter((e) => e.type === "invoice.payment_failed").length).toBeGreaterThanOrEqual(2);
+    // Every entitlement change of the story, with its before.
+    const ent = all.filter((e) => e.type === "entitlement.changed").map((e) => e.data as { before: { status: string } | null; after: { status: string } });
+    expect(ent.map((e) => e.after.status)).toEqual(expect.arrayContaining(["active", "past_due", "canceled"]));
+    for (let i = 1; i < ent.length; i++) expect(ent[i]!.before).toEqual(ent[i - 1]!.after);
+  }, 90_000);
 });

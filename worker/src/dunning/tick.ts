@@ -249,6 +249,8 @@ async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolic
           .set({ status: "recovered", retries: slot + 1, nextRetryAt: null, nextActionAt: null, closedAt: now })
           .where(moved),
       );
+      // Reported here, since the sync then finds the case closed already.
+      if (c.userId) statements.push(...outboxStatements(s.db, { type: "dunning.recovered", userId: c.userId, occurredAt: now, data: { user_id: c.userId, invoice_id: c.invoiceId } }, s.clock.now()));
     } else {
       const declineCode = attempt.outcome === "declined" ? (attempt.declineCode ?? cur.lastDeclineCode) : cur.lastDeclineCode;
       const hard = attempt.outcome === "declined" && isHardDecline(declineCode, policy);
