@@ -8,6 +8,7 @@ import { noEntitlement, readEntitlementVersioned, setEntitlementState, upsertEnt
 import { webhookUrlProblem } from "../../worker/src/fields";
 import { detectConditions } from "../../worker/src/monitoring/alerts";
 import { deliverDue } from "../../worker/src/outbound/deliver";
+import { EVENT_TYPES } from "../../worker/src/outbox";
 import { DELIVERY_POLICY } from "../../worker/src/outbound/policy";
 import { dunningTick } from "../../worker/src/dunning/tick";
 import { failedRenewal, recoverPaymentMethod } from "./dunning-helpers";
@@ -141,6 +142,19 @@ describe("webhook endpoints", () => {
     expect(after!.headers["webhook-signature"]!.split(" ")).toHaveLength(1);
     expect(new Webhook(secret).verify(after!.body, headers(after!))).toBeTruthy();
     expect(() => new Webhook(e.secret).verify(after!.body, headers(after!))).toThrow();
+  });
+});
+
+describe("the event catalog", () => {
+  it("is in /openapi.json under webhooks: each event type's body with its type, timestamp and data, and the signature headers", async () => {
+    const doc = (await (await call("GET", "/openapi.json")).json()) as {
+      webhooks: Record<string, { post: { parameters: { name: string }[]; requestBody: { content: { "application/json": { schema: { $ref: string } } } } } }>;
+    };
+    expect(Object.keys(doc.webhooks).sort()).toEqual([...EVENT_TYPES].sort());
+    for (const op of Object.values(doc.webhooks)) {
+      expect(op.post.parameters.map((p) => p.name).sort()).toEqual(["webhook-id", "webhook-signature", "webhook-timestamp"]);
+      expect(op.post.requestBody.content["application/json"].schema.$ref).toMatch(/^#\/components\/schemas\/WebhookEvent_/);
+    }
   });
 });
 
