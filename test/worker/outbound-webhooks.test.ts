@@ -10,6 +10,7 @@ import { detectConditions } from "../../worker/src/monitoring/alerts";
 import { deliverDue } from "../../worker/src/outbound/deliver";
 import { EVENT_TYPES } from "../../worker/src/outbox";
 import { DELIVERY_POLICY } from "../../worker/src/outbound/policy";
+import { OUTBOX_RETENTION_MS, pruneOutbox } from "../../worker/src/outbound/prune";
 import { dunningTick } from "../../worker/src/dunning/tick";
 import { failedRenewal, recoverPaymentMethod } from "./dunning-helpers";
 import { call, makeKey, svc, TEST_ACTOR } from "./helpers";
@@ -387,4 +388,49 @@ describe("the events of the mirror and of dunning", () => {
     expect(ent.map((e) => e.after.status)).toEqual(expect.arrayContaining(["active", "past_due", "canceled"]));
     for (let i = 1; i < ent.length; i++) expect(ent[i]!.before).toEqual(ent[i - 1]!.after);
   }, 90_000);
+});
+
+describe("the outbox's retention", () => {
+  it("drops events over 30 days old with their delivered deliveries and attempts, and keeps one whose delivery is parked or pending", async () => {
+    const inbox = unique("prune");
+    const e = await endpoint(`${receiver()}/ok/${inbox}`, ["entitlement.changed"]);
+    const t = Date.UTC(2020, 5, 1) + Math.floor(Math.random() * 1e9);
+    const [done, parked, pending] = [unique("user_prune"), unique("user_prune"), unique("user_prune")];
+    for (const u of [done, parked, pending]) await setEntitlementState(svc(t), state(u), TEST_ACTOR);
+    await db()
+      .update(webhookDeliveries)
+      .set({ status: "parked" })
+      .where(and(eq(webhookDeliveries.endpointId, e.id), eq(webhookDeliveries.userId, parked)));
+    await db()
+      .update(webhookDeliveries)
+      .set({ nextAttemptAt: t + 10 * DAY })
+      .where(and(eq(webhookDeliveries.endpointId, e.id), eq(webhookDeliveries.userId, pending)));
+    await deliverDue(svc(t + 1));
+    const rows = await deliveriesOf(e.id);
+    expect(rows.map((r) => r.status).sort()).toEqual(["delivered", "parked", "pending"]);
+    const delivered = rows.find((r) => r.status === "delivered")!;
+
+    await pruneOutbox(svc(t + OUTBOX_RETENTION_MS - 1));
+    expect(
+      await db()
+        .select()
+        .from(outboundEvents)
+        .where(inArray(outboundEvents.userId, [done, parked, pending]))
+        .all(),
+    ).toHaveLength(3);
+    await pruneOutbox(svc(t + OUTBOX_RETENTION_MS));
+    expect(
+      (
+        await db()
+          .select()
+          .from(outboundEvents)
+          .where(inArray(outboundEvents.userId, [done, parked, pending]))
+          .all()
+      )
+        .map((r) => r.userId)
+        .sort(),
+    ).toEqual([parked, pending].sort());
+    expect((await deliveriesOf(e.id)).map((r) => r.status).sort()).toEqual(["parked", "pending"]);
+    expect(await db().select().from(webhookAttempts).where(eq(webhookAttempts.deliveryId, delivered.id)).all()).toEqual([]);
+  });
 });

@@ -7,7 +7,8 @@
  *   *\/15 * * * * the sweep, then the dunning tick (dunning/tick.ts): stages, emails, suspension,
  *                then the outbound webhooks its stages made;
  *                then deletes Idempotency-Keys past their day, alerts delivered over 30 days ago
- *                and the entitlement changes feed's rows over a week old
+ *                and the entitlement changes feed's rows over a week old, and outbound events
+ *                over 30 days old that owe no delivery
  *   17 3 * * *   reconciliation against Stripe's event list
  * The minute and quarter-hour crons end with the monitoring alerts (monitoring/alerts.ts), and
  * every run is recorded in cron_runs (start and end), which /health and the alerts read.
@@ -19,7 +20,7 @@ import { dunningTick } from "./dunning";
 import { pruneIdempotencyKeys } from "./idempotency";
 import { pruneEntitlementChanges, suspendLapsed } from "./entitlements";
 import { describeError } from "./log";
-import { deliverDue } from "./outbound";
+import { deliverDue, pruneOutbox } from "./outbound";
 import { monitorAndAlert, pruneAlerts, recordCronFinish, recordCronStart } from "./monitoring";
 import type { Services } from "./services";
 

@@ -118,6 +118,7 @@ async function attempt(s: DeliverDeps, d: Delivery, policy: DeliveryPolicy): Pro
       s.db.update(webhookEndpoints).set({ failingSince: null }).where(eq(webhookEndpoints.id, endpoint.id)),
     );
     await s.db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    logAttempt(s, d, attempts, sent, at - now, "delivered");
     return "delivered";
   }
   const next = afterFailure(policy, attempts, d.roundStartedAt, at);
@@ -157,9 +158,24 @@ async function attempt(s: DeliverDeps, d: Delivery, policy: DeliveryPolicy): Pro
       );
   }
   await s.db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  logAttempt(s, d, attempts, sent, at - now, "parked" in next ? "parked" : "retrying");
   if ("parked" in next) s.log.log("warn", "outbound webhook delivery parked after its retry window", { delivery_id: d.id, endpoint_id: endpoint.id, event_id: d.eventId, attempts });
   if (disabling) s.log.log("warn", "outbound webhook endpoint disabled after failing for its whole window", { endpoint_id: endpoint.id, failing_since: failingSince });
   return disabling ? "disabled" : "parked" in next ? "parked" : "failed";
+}
+
+/** One line per attempt, as the attempts table has it (no header, body or secret). */
+function logAttempt(s: DeliverDeps, d: Delivery, attempt: number, sent: Sent, durationMs: number, outcome: string): void {
+  s.log.log(sent.ok ? "info" : "warn", "outbound webhook attempt", {
+    delivery_id: d.id,
+    endpoint_id: d.endpointId,
+    event_id: d.eventId,
+    attempt,
+    status: sent.status,
+    duration_ms: Math.max(0, durationMs),
+    outcome,
+    ...(sent.error ? { error: sent.error } : {}),
+  });
 }
 
 interface Sent {

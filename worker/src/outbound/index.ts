@@ -4,4 +4,5 @@ export { deliverDue, type DeliveryOutcome } from "./deliver";
 export { createEndpoint, deleteEndpoint, getEndpoint, listEndpoints, rotateEndpointSecret, updateEndpoint } from "./endpoints";
 export { listDeliveries, replayToEndpoint, retryDelivery } from "./history";
 export { DELIVERY_POLICY } from "./policy";
+export { OUTBOX_RETENTION_MS, pruneOutbox } from "./prune";
 export { outboundEventsOfSync } from "./sync-events";
