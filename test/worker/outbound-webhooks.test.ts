@@ -269,6 +269,9 @@ describe("delivery", () => {
     expect(first!.status).toBe("pending");
     expect(second!.status).toBe("pending");
     expect(second!.attempts).toBe(0);
+    // Asked for on its own (as a retry run does), the later one is still refused by its claim.
+    expect(await deliverDue(svc(t + 3), 10, [second!.id])).toMatchObject({ delivered: 0, skipped: 1 });
+    expect(await received(inbox)).toHaveLength(1);
     await deliverDue(svc(first!.nextAttemptAt!));
     const got = await received(inbox);
     expect(got.map((r) => r.headers["webhook-id"])).toEqual([first!.eventId, first!.eventId, second!.eventId]);
