@@ -65,6 +65,7 @@ async function ensureDevVars(): Promise<Map<string, string>> {
     STRIPE_API_BASE: () => `http://127.0.0.1:${EMULATOR_PORT}`,
     ENTITLEMENTS_SIGNING_KEYS: async () => JSON.stringify({ keys: [await generateSigningKey("current")] }),
     AUDIT_CHECKPOINT_SECRET: () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex"),
+    WEBHOOK_SECRETS_KEY: () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex"),
   };
   let changed = false;
   for (const [k, make] of Object.entries(defaults)) {
@@ -189,7 +190,9 @@ async function devConfig(): Promise<string> {
   const toml = await readFile(path.join(ROOT, "wrangler.toml"), "utf8");
   const consumer = /(\[\[queues\.consumers\]\]\s*\nqueue = "stripe-events"\s*\n)max_batch_size = \d+\s*\nmax_batch_timeout = [\d.]+/;
   if (!consumer.test(toml)) throw new Error("wrangler.toml has no stripe-events consumer with max_batch_size and max_batch_timeout (in that order): scripts/start.ts's devConfig reads them");
-  const local = toml.replace(consumer, `$1max_batch_size = ${PROCESS_PER_RUN}\nmax_batch_timeout = 0.1`);
+  // The outbound webhooks' nudges too: a local receiver hears a change within a tenth of a second, not a second.
+  const outbound = /(\[\[queues\.consumers\]\]\s*\nqueue = "outbound-webhooks"\s*\nmax_batch_size = \d+\s*\n)max_batch_timeout = [\d.]+/;
+  const local = toml.replace(consumer, `$1max_batch_size = ${PROCESS_PER_RUN}\nmax_batch_timeout = 0.1`).replace(outbound, "$1max_batch_timeout = 0.1");
   await writeFile(DEV_CONFIG, `# Written by npm start (scripts/start.ts) from wrangler.toml for wrangler dev: edit wrangler.toml.\n${local}`);
   return DEV_CONFIG;
 }

@@ -229,6 +229,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     ENTITLEMENTS_AUDIENCE: DEFAULT_AUDIENCE,
     ENTITLEMENTS_TOKEN_TTL_SECONDS: "600",
     AUDIT_CHECKPOINT_SECRET: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex"),
+    WEBHOOK_SECRETS_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex"),
     ...opts.bindings,
   };
   const scriptPath = opts.scriptPath ?? (await bundleWorker());
@@ -249,9 +250,10 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
         RATE_LIMIT_IP: { namespace_id: "1002", simple: { limit: opts.rateLimits?.ip ?? 1_000_000, period: opts.rateLimits?.period ?? 60 } },
       },
       // As wrangler.toml, but a 50 ms batch timeout (not 1 s) so tests see events stored quickly.
-      queueProducers: { EVENTS: { queueName: "stripe-events" } },
+      queueProducers: { EVENTS: { queueName: "stripe-events" }, OUTBOUND: { queueName: "outbound-webhooks" } },
       queueConsumers: {
         "stripe-events": { maxBatchSize: 100, maxBatchTimeout: opts.queueBatchTimeoutSeconds ?? 0.05, maxRetries: 10, retryDelay: 10, deadLetterQueue: "stripe-events-dlq" },
+        "outbound-webhooks": { maxBatchSize: 100, maxBatchTimeout: opts.queueBatchTimeoutSeconds ?? 0.05, maxRetries: 3 },
         "stripe-events-dlq": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 100, retryDelay: 3600 },
       },
       bindings,

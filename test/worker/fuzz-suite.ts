@@ -20,8 +20,9 @@
  */
 import { env, SELF } from "cloudflare:test";
 import fc from "fast-check";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { dunningTick } from "../../worker/src/dunning/tick";
+import { noEntitlement, setEntitlementState } from "../../worker/src/entitlements/state";
 import { BASE, freshIp, makeKey, svc } from "./helpers";
 import { deliver, deliverAll, drained, eventsFor, settled, sign, stripe, subscriber } from "./stripe-helpers";
 import { failedRenewal } from "./dunning-helpers";
@@ -868,7 +869,7 @@ async function setUp(): Promise<void> {
 }
 
 /** Values that exist, by parameter or body field name: ids (path and body) and amounts (body). */
-type Known = Map<string, (string | number)[]>;
+type Known = Map<string, unknown[]>;
 
 /** A fresh subscriber whose every event the worker has processed. */
 async function mirroredSubscriber(lookupKey: "local_monthly" | "mobile_monthly" = "local_monthly"): Promise<string> {
@@ -895,7 +896,7 @@ function adminPost(keys: Keys, path: string, body: unknown): Promise<Response> {
  * used up (a cancellation declines the open retention offer): each gets its own fresh state,
  * offered as the known values of the named fields, so its well-formed share can succeed.
  */
-const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, (string | number)[]>>> = {
+const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, unknown[]>>> = {
   // Return URLs must be on the app's origins (APP_BASE_URL https://app.test, or localhost in
   // test): the random https URLs the schema allows are refused (400 naming the field), these are
   // taken; with two such fields in one body, the route needs the fixture's extra runs to see both.
@@ -942,6 +943,27 @@ const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, (str
     if (res.status !== 200) throw new Error(`could not pause a fixture subscriber: HTTP ${res.status} ${await res.text()}`);
     return { user_id: [userId] };
   },
+  // Outbound webhook endpoints: event types the domain knows (random strings are all refused),
+  // and an endpoint to read, change, rotate, delete; the retry's delivery goes to the suite's
+  // local receiver (http to 127.0.0.1 is allowed in test).
+  "POST /v1/webhook-endpoints": async () => ({ url: [HOOK_URL], events: EVENT_LISTS }),
+  "GET /v1/webhook-endpoints/{id}": async (keys) => ({ id: [await webhookEndpoint(keys)] }),
+  "PATCH /v1/webhook-endpoints/{id}": async (keys) => ({ id: [await webhookEndpoint(keys)], url: [HOOK_URL], events: EVENT_LISTS }),
+  "DELETE /v1/webhook-endpoints/{id}": async (keys) => ({ id: [await webhookEndpoint(keys), await webhookEndpoint(keys)] }),
+  "POST /v1/webhook-endpoints/{id}/rotate-secret": async (keys) => ({ id: [await webhookEndpoint(keys)] }),
+  "GET /v1/webhook-endpoints/{id}/deliveries": async (keys) => ({ id: [await webhookEndpoint(keys)] }),
+  "POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry": async (keys) => {
+    const id = await webhookEndpoint(keys);
+    await setEntitlementState(svc(), { ...noEntitlement(`user_fuzzhook_${Date.now().toString(36)}`), tier: "local", status: "active" }, { type: "system", id: "fuzz" });
+    const row = await env.DB.prepare("select id from webhook_deliveries where endpoint_id = ?").bind(id).first<{ id: string }>();
+    return { id: [id], delivery_id: [row!.id] };
+  },
+  // Disabled: a replay then makes deliveries (2xx) that no consumer sends after the answer.
+  "POST /v1/webhook-endpoints/{id}/replay": async (keys) => {
+    const id = await webhookEndpoint(keys);
+    await env.DB.prepare("update webhook_endpoints set enabled = 0 where id = ?").bind(id).run();
+    return { id: [id] };
+  },
   "POST /v1/subscriptions/{user_id}/offer/accept": async (keys) => {
     const userId = await mirroredSubscriber("mobile_monthly");
     const res = await adminPost(keys, `/v1/subscriptions/${userId}/cancel`, { reason: "too_expensive" });
@@ -959,6 +981,15 @@ async function keysFor(label: string): Promise<Keys> {
   await makeKey("analyst", { name: "fuzz-victim" });
   await makeKey("service", { name: "fuzz-victim" });
   return { admin: admin!.key, service: service!.key, analyst: analyst!.key };
+}
+
+const HOOK_URL = `${inject("alertReceiverBase")}/ok/fuzz`;
+const EVENT_LISTS = [["*"], ["entitlement.changed"], ["invoice.paid", "dunning.recovered"]];
+
+async function webhookEndpoint(keys: Keys): Promise<string> {
+  const res = await adminPost(keys, "/v1/webhook-endpoints", { url: HOOK_URL, events: ["entitlement.changed"] });
+  if (res.status !== 201) throw new Error(`could not create a webhook endpoint: HTTP ${res.status} ${await res.text()}`);
+  return (await res.json<{ id: string }>()).id;
 }
 
 /** Return URLs on the suite's app origins: see ROUTE_FIXTURES. */
@@ -995,6 +1026,12 @@ async function knownValues(op: Operation): Promise<Known> {
 
 function describeJsonRoutes(shard: { index: number; of: number }): void {
   describe("fuzz: every route in /openapi.json", () => {
+    // The endpoints a route's run made stop taking events, so no delivery of a later route's
+    // change writes after its answer (and is blamed on the refusal after it).
+    afterEach(async () => {
+      await env.DB.batch([env.DB.prepare("update webhook_endpoints set enabled = 0"), env.DB.prepare("delete from webhook_deliveries where status = 'pending'")]);
+    });
+
     it("finds the routes to fuzz in the OpenAPI document", () => {
       // A broken or empty document would make the fuzz below cover nothing and pass.
       expect(JSON_ROUTES.length).toBeGreaterThanOrEqual(10);

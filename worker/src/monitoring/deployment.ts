@@ -87,7 +87,7 @@ export const WEBHOOK_PATH = "/webhooks/stripe";
 export const MIGRATIONS_TABLE = "d1_migrations";
 const STRIPE_TIMEOUT_MS = 10_000;
 
-const BINDINGS = new Set(["DB", "EVENTS", "EMAIL", "RATE_LIMIT_KEY", "RATE_LIMIT_IP", "ASSETS"]);
+const BINDINGS = new Set(["DB", "EVENTS", "OUTBOUND", "EMAIL", "RATE_LIMIT_KEY", "RATE_LIMIT_IP", "ASSETS"]);
 const SECRETS = new Set([
   "STRIPE_SECRET_KEY",
   "STRIPE_WEBHOOK_SECRETS",
@@ -97,6 +97,7 @@ const SECRETS = new Set([
   "SMTP_USER",
   "SMTP_PASSWORD",
   "ALERT_WEBHOOK_SECRET",
+  "WEBHOOK_SECRETS_KEY",
 ]);
 
 const present = (v: unknown) => v !== undefined && v !== null && v !== "";
@@ -141,6 +142,7 @@ function setVariable(v: Pick<VariableState, "name" | "kind">, development: boole
       return "npm run keys:generate > keys.json && npx wrangler secret put ENTITLEMENTS_SIGNING_KEYS < keys.json && rm keys.json";
     case "AUDIT_CHECKPOINT_SECRET":
     case "ALERT_WEBHOOK_SECRET":
+    case "WEBHOOK_SECRETS_KEY":
       return `openssl rand -hex 32 | npx wrangler secret put ${v.name}`;
     case "STRIPE_WEBHOOK_SECRETS":
       return `npx wrangler secret put STRIPE_WEBHOOK_SECRETS with the signing secret of ${webhookUrl} (printed by npm run stripe:setup when it creates the endpoint, or in Stripe's Dashboard → Developers → Webhooks)`;
@@ -160,6 +162,7 @@ const CONCERN_TITLES: Record<ConfigConcern, string> = {
   monitoring: "Alert webhook settings",
   limits: "Rate limiting bindings",
   assets: "Static assets binding",
+  outbound: "Outbound webhook settings",
 };
 
 function configChecks(variables: VariableState[], extra: Partial<Record<ConfigConcern, string>>, development: boolean, webhookUrl: string): DeploymentCheck[] {

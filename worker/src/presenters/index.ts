@@ -18,3 +18,12 @@ export {
   type CancelResultWire,
 } from "./subscription";
 export { ReportRow, RevenueReport } from "./report";
+export {
+  WebhookEndpoint,
+  CreatedWebhookEndpoint,
+  presentWebhookEndpoint,
+  WebhookDelivery,
+  presentWebhookDelivery,
+  type WebhookEndpointWire,
+  type WebhookDeliveryWire,
+} from "./webhook-endpoint";
