@@ -31,7 +31,7 @@
  */
 import Stripe from "stripe";
 import { startJobBoard } from "../../examples/job-board/src/index.ts";
-import { createEntitlements, type Entitlements } from "../../packages/entitlements/src/index.ts";
+import { createTokenManager, type TokenManager } from "../../packages/entitlements/src/manager.ts";
 import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
 import { catalog, PERIOD_OF } from "../../worker/src/catalog.ts";
 import { startWorker, type WorkerHarness } from "../harness/worker.ts";
@@ -94,11 +94,11 @@ function timedFetch(lock: ReturnType<typeof feedLock> = feedLock()) {
   return { fetch: f, polls, tokens };
 }
 
-function sdkFor(w: WorkerHarness, f: typeof fetch): Entitlements {
-  return createEntitlements({ baseUrl: w.url, apiKey: w.serviceKey, issuer: w.issuer, audience: w.audience, fetch: f, changes: { intervalMs: INTERVAL_MS }, maxUsers: BIG_CACHE + 100 });
+function sdkFor(w: WorkerHarness, f: typeof fetch): TokenManager {
+  return createTokenManager({ baseUrl: w.url, apiKey: w.serviceKey, issuer: w.issuer, audience: w.audience, fetch: f, changes: { intervalMs: INTERVAL_MS }, maxUsers: BIG_CACHE + 100 });
 }
 
-async function cacheUsers(sdk: Entitlements, ids: string[]) {
+async function cacheUsers(sdk: TokenManager, ids: string[]) {
   for (let i = 0; i < ids.length; i += 32) await Promise.all(ids.slice(i, i + 32).map((id) => sdk.forUser(id)));
 }
 
@@ -137,7 +137,7 @@ async function measureChangeToDecision(w: WorkerHarness) {
   }
   // One token fetch, measured alone (the SDK's own fetch of a user not cached yet).
   const single = timedFetch();
-  const probe = createEntitlements({ baseUrl: w.url, apiKey: w.serviceKey, issuer: w.issuer, audience: w.audience, fetch: single.fetch, changes: false });
+  const probe = createTokenManager({ baseUrl: w.url, apiKey: w.serviceKey, issuer: w.issuer, audience: w.audience, fetch: single.fetch, changes: false });
   for (let i = 0; i < 30; i++) await probe.forUser(`probe-${i}`);
   return { latencies, kinds, writeMs: median(writes), tokenFetchMs: median(single.tokens), tokenFetchP95Ms: percentile(single.tokens, 95), feedPollMs: median(t.polls.map((p) => p.ms)) };
 }

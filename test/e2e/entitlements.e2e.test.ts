@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
-import { createEntitlements, type Entitlements } from "../../packages/entitlements/src/index.ts";
+import { createTokenManager, type TokenManager } from "../../packages/entitlements/src/manager.ts";
 import { requireFeature, type EntitlementVariables } from "../../packages/entitlements/src/hono.ts";
 import { startWorker, type WorkerHarness } from "../harness/worker.ts";
 
@@ -17,7 +17,7 @@ const REFRESH_BEFORE = 60; // the SDK's default refreshBefore
 /** An SDK client with a clock the test moves forward, and the main app's route gated by it. */
 function mainApp(worker: Pick<WorkerHarness, "url" | "serviceKey" | "issuer" | "audience">) {
   let skewMs = 0;
-  const sdk: Entitlements = createEntitlements({
+  const sdk: TokenManager = createTokenManager({
     baseUrl: worker.url,
     apiKey: worker.serviceKey,
     issuer: worker.issuer,

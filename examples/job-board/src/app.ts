@@ -6,7 +6,8 @@
  *   const app = createApp({ billingUrl, serviceKey, issuer, audience, origin });
  *   await app.request("/jobs/nationwide", { headers: { cookie } });
  */
-import { createEntitlements, limit as limitOf, type Entitlements } from "@federal-job-advisor/entitlements";
+import { limit as limitOf } from "@federal-job-advisor/entitlements";
+import { createTokenManager, type TokenManager } from "@federal-job-advisor/entitlements/manager";
 import { requireFeature, type EntitlementVariables } from "@federal-job-advisor/entitlements/hono";
 import { applyWebhook, verifyWebhook, type WebhookEvent } from "@federal-job-advisor/entitlements/webhooks";
 import { readFileSync } from "node:fs";
@@ -89,7 +90,7 @@ function upgradePlan(tier: string | undefined, cycle: string | undefined): { tie
 
 export function createApp(input: JobBoardConfig): Hono<AppEnv> {
   const config = resolveConfig(input);
-  const entitlements: Entitlements<Feature> = createEntitlements<Feature>({
+  const entitlements: TokenManager<Feature> = createTokenManager<Feature>({
     baseUrl: config.billingUrl,
     apiKey: config.serviceKey,
     issuer: config.issuer,

@@ -4,7 +4,7 @@
  * stay `default-src 'self'` without 'unsafe-inline'.
  */
 import type { Decision, EntitlementClaims } from "@federal-job-advisor/entitlements";
-import { toProblem } from "@federal-job-advisor/entitlements";
+import { toProblem } from "@federal-job-advisor/entitlements/problem";
 import { html } from "hono/html";
 import type { ChangePreview, CatalogTier, InvoiceView, RetentionOffer, SubscriptionView } from "./billing-client.ts";
 import { CANCELLATION_REASONS } from "./billing-client.ts";

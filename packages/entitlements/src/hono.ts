@@ -8,9 +8,9 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { Decision, EntitlementClaims } from "./claims.js";
-import type { Entitlements } from "./create-entitlements.js";
+import type { TokenManager } from "./manager.js";
 import { ownEvaluation } from "./internal/own-evaluation.js";
-import { toProblem, warningOf, WARNING_HEADER, type ProblemOptions } from "./problem.js";
+import { toProblem, unauthenticatedProblem, warningOf, WARNING_HEADER, type ProblemOptions } from "./problem.js";
 
 /** What the middleware stores on the context: `c.get("entitlement")`, `c.get("entitlementClaims")`. */
 export type EntitlementVariables = {
@@ -23,7 +23,7 @@ export interface RequireFeatureOptions<C = Context> extends ProblemOptions {
   userId: (c: C) => string | undefined | null | Promise<string | undefined | null>;
 }
 
-type Checker<F extends string> = Pick<Entitlements<F>, "evaluate">;
+type Checker<F extends string> = Pick<TokenManager<F>, "evaluate">;
 
 function problemResponse(status: number, headers: Record<string, string>, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers });
@@ -42,17 +42,8 @@ export function requireFeature<F extends string = string>(
   return async (c, next) => {
     const userId = await options.userId(c as unknown as Context);
     if (!userId) {
-      return problemResponse(
-        401,
-        { "content-type": "application/problem+json" },
-        {
-          type: `${options.problemTypeBase ?? "urn:federal-job-advisor:entitlements:"}unauthenticated`,
-          title: "Authentication required",
-          status: 401,
-          detail: "Sign in to use this feature.",
-          feature,
-        },
-      );
+      const p = unauthenticatedProblem(feature, options);
+      return problemResponse(p.status, { ...p.headers }, p.body);
     }
     const { decision, claims } = ownEvaluation(await entitlements.evaluate(userId, feature), userId);
     c.set("entitlement", decision);

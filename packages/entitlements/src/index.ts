@@ -1,13 +1,11 @@
 export { createEntitlements } from "./create-entitlements.js";
-export type { ChangesOptions, Entitlements, EntitlementsOptions, Evaluation, Freshness } from "./create-entitlements.js";
+export type { Entitlements, EntitlementsOptions } from "./create-entitlements.js";
 export { verifyToken } from "./verify.js";
 export type { KeySource, VerifyOptions } from "./verify.js";
 export { can } from "./can.js";
 export { limit } from "./limit.js";
 export { createRemoteKeySet } from "./remote-key-set.js";
 export type { RemoteKeySet, RemoteKeySetOptions } from "./remote-key-set.js";
-export { toProblem, warningOf, WARNING_HEADER } from "./problem.js";
-export type { EntitlementProblem, ProblemOptions, ProblemResponse } from "./problem.js";
 export type {
   BillingCycle,
   Decision,

@@ -7,9 +7,9 @@
  * ```
  */
 import type { Decision, EntitlementClaims } from "./claims.js";
-import type { Entitlements } from "./create-entitlements.js";
+import type { TokenManager } from "./manager.js";
 import { ownEvaluation } from "./internal/own-evaluation.js";
-import { toProblem, warningOf, WARNING_HEADER, type ProblemOptions } from "./problem.js";
+import { toProblem, unauthenticatedProblem, warningOf, WARNING_HEADER, type ProblemOptions } from "./problem.js";
 
 /** The smallest request shape the middleware needs (an `IncomingMessage` or express `Request` fits). */
 export interface NodeRequestLike {
@@ -34,7 +34,7 @@ export interface RequireFeatureOptions<Req> extends ProblemOptions {
   userId: (req: Req) => string | undefined | null | Promise<string | undefined | null>;
 }
 
-type Checker<F extends string> = Pick<Entitlements<F>, "evaluate">;
+type Checker<F extends string> = Pick<TokenManager<F>, "evaluate">;
 
 function send(res: NodeResponseLike, status: number, headers: Readonly<Record<string, string>>, body: unknown): void {
   res.statusCode = status;
@@ -59,18 +59,8 @@ export function requireFeature<Req extends object = NodeRequestLike, F extends s
       .then(() => options.userId(req))
       .then(async (userId) => {
         if (!userId) {
-          send(
-            res,
-            401,
-            { "content-type": "application/problem+json" },
-            {
-              type: `${options.problemTypeBase ?? "urn:federal-job-advisor:entitlements:"}unauthenticated`,
-              title: "Authentication required",
-              status: 401,
-              detail: "Sign in to use this feature.",
-              feature,
-            },
-          );
+          const p = unauthenticatedProblem(feature, options);
+          send(res, p.status, p.headers, p.body);
           return;
         }
         const { decision, claims } = ownEvaluation(await entitlements.evaluate(userId, feature), userId);

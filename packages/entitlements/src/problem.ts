@@ -59,6 +59,21 @@ export function toProblem(decision: Decision, feature: string, options: ProblemO
   return { status, headers, body };
 }
 
+/** The 401 both middlewares answer when the request has no user: a problem of the request, not of a decision. */
+export function unauthenticatedProblem(feature: string, options: ProblemOptions = {}): { status: 401; headers: Readonly<Record<string, string>>; body: Record<string, unknown> } {
+  return {
+    status: 401,
+    headers: { "content-type": "application/problem+json" },
+    body: {
+      type: `${options.problemTypeBase ?? "urn:federal-job-advisor:entitlements:"}unauthenticated`,
+      title: "Authentication required",
+      status: 401,
+      detail: "Sign in to use this feature.",
+      feature,
+    },
+  };
+}
+
 /** Response header carrying a warning on allowed-but-past-due requests. */
 export const WARNING_HEADER = "entitlement-warning";
 

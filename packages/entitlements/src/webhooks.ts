@@ -9,7 +9,7 @@
  * dependency, and `subtle.verify` compares the MAC in constant time.
  */
 import type { EntitlementStatus, Tier } from "./claims.js";
-import type { Entitlements } from "./create-entitlements.js";
+import type { TokenManager } from "./manager.js";
 import { ConfigInvalid, EntitlementsError } from "./errors.js";
 
 // ---------------------------------------------------------------- errors
@@ -17,19 +17,19 @@ import { ConfigInvalid, EntitlementsError } from "./errors.js";
 /** A header is missing or unreadable (`webhook-id`, `webhook-timestamp`, `webhook-signature`), or the body is not an event. */
 export class WebhookMalformed extends EntitlementsError {
   static override code = "ERR_WEBHOOK_MALFORMED" as const;
-  override readonly code = "ERR_WEBHOOK_MALFORMED" as const;
+  declare readonly code: "ERR_WEBHOOK_MALFORMED";
 }
 
 /** No `v1` signature of `webhook-signature` is the HMAC of this delivery under the secret(s): forged, altered, or another endpoint's secret. */
 export class WebhookSignatureInvalid extends EntitlementsError {
   static override code = "ERR_WEBHOOK_SIGNATURE" as const;
-  override readonly code = "ERR_WEBHOOK_SIGNATURE" as const;
+  declare readonly code: "ERR_WEBHOOK_SIGNATURE";
 }
 
 /** The signature verifies but `webhook-timestamp` is further from now than the tolerance: a replayed or much delayed delivery. */
 export class WebhookTimestampInvalid extends EntitlementsError {
   static override code = "ERR_WEBHOOK_TIMESTAMP" as const;
-  override readonly code = "ERR_WEBHOOK_TIMESTAMP" as const;
+  declare readonly code: "ERR_WEBHOOK_TIMESTAMP";
   /** The delivery's `webhook-timestamp`, unix seconds. */
   readonly timestamp: number;
   constructor(message: string, timestamp: number) {
@@ -247,7 +247,7 @@ export async function verifyWebhook(body: string | Uint8Array | ArrayBuffer, hea
  * `verifyWebhook` returned. (Here rather than a method of the manager, so apps that only decide
  * access do not bundle it.)
  */
-export function applyWebhook(entitlements: Pick<Entitlements, "invalidate">, event: { readonly type: string; readonly data: unknown }): boolean {
+export function applyWebhook(entitlements: Pick<TokenManager, "invalidate">, event: { readonly type: string; readonly data: unknown }): boolean {
   const userId = (event?.data as { user_id?: unknown } | undefined)?.user_id;
   if (event?.type !== "entitlement.changed" || typeof userId !== "string" || userId.length === 0) return false;
   entitlements.invalidate(userId);

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigInvalid, createEntitlements, WorkerRejected, WorkerUnavailable } from "../src/index.js";
+import { createTokenManager } from "../src/manager.js";
 import { API_KEY, AUDIENCE, ISSUER, sdkFor, startWorker, type FakeWorker } from "./helpers.js";
 
 let w: FakeWorker;
@@ -42,7 +43,7 @@ describe("degradation when the worker is unreachable", () => {
   });
 
   it("treats a rejecting fetch (network error) like an unreachable worker", async () => {
-    const sdk = createEntitlements({
+    const sdk = createTokenManager({
       baseUrl: "https://billing.example",
       apiKey: API_KEY,
       issuer: ISSUER,
@@ -108,7 +109,7 @@ describe("degradation when the worker is unreachable", () => {
 
 describe("worker rejections", () => {
   it("surfaces a 401 problem+json as WorkerRejected with the problem document", async () => {
-    const sdk = createEntitlements({ baseUrl: w.url, apiKey: "wrong", issuer: ISSUER, audience: AUDIENCE, now: w.clock.now });
+    const sdk = createTokenManager({ baseUrl: w.url, apiKey: "wrong", issuer: ISSUER, audience: AUDIENCE, now: w.clock.now });
     const err = await sdk.forUser("u-local").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkerRejected);
     expect(err).toMatchObject({ code: "ERR_WORKER_REJECTED", status: 401, problem: { title: "invalid API key" } });
@@ -120,7 +121,7 @@ describe("worker rejections", () => {
   });
 
   it("rejects a malformed token response", async () => {
-    const sdk = createEntitlements({
+    const sdk = createTokenManager({
       baseUrl: "https://billing.example",
       apiKey: API_KEY,
       issuer: ISSUER,
@@ -134,11 +135,16 @@ describe("worker rejections", () => {
 describe("invalid input and configuration", () => {
   it("rejects options that would be unsafe or unusable", () => {
     const base = { baseUrl: "https://billing.example", apiKey: API_KEY, issuer: ISSUER, audience: AUDIENCE };
-    expect(() => createEntitlements({ ...base, baseUrl: "http://billing.example" })).toThrow(ConfigInvalid);
-    expect(() => createEntitlements({ ...base, baseUrl: "not a url" })).toThrow(ConfigInvalid);
-    expect(() => createEntitlements({ ...base, apiKey: "" })).toThrow(ConfigInvalid);
-    expect(() => createEntitlements({ ...base, audience: "" })).toThrow(ConfigInvalid);
-    expect(() => createEntitlements({ ...base, baseUrl: "http://127.0.0.1:8787" })).not.toThrow();
+    expect(() => createTokenManager({ ...base, baseUrl: "http://billing.example" })).toThrow(ConfigInvalid);
+    expect(() => createTokenManager({ ...base, baseUrl: "not a url" })).toThrow(ConfigInvalid);
+    expect(() => createTokenManager({ ...base, apiKey: "" })).toThrow(ConfigInvalid);
+    expect(() => createTokenManager({ ...base, audience: "" })).toThrow(ConfigInvalid);
+    expect(() => createTokenManager({ ...base, baseUrl: "http://127.0.0.1:8787" })).not.toThrow();
+    // The verifier alone checks the same (its JWKS decides which tokens are genuine), without an API key.
+    const { apiKey: _, ...verifier } = base;
+    expect(() => createEntitlements({ ...verifier, baseUrl: "http://billing.example" })).toThrow(ConfigInvalid);
+    expect(() => createEntitlements({ ...verifier, issuer: "" })).toThrow(ConfigInvalid);
+    expect(() => createEntitlements(verifier)).not.toThrow();
   });
 
   it("rejects an empty user id as a programming error", async () => {

@@ -10,13 +10,14 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { can, WorkerRejected, WorkerUnavailable, type Entitlements, type Freshness } from "../src/index.js";
+import { can, WorkerRejected, WorkerUnavailable } from "../src/index.js";
+import type { Freshness, TokenManager } from "../src/manager.js";
 import { Clock, nodeHttpFetch, sdkFor, startWorker, type FakeWorker } from "./helpers.js";
 
 const INTERVAL = 1_000;
 
 let w: FakeWorker;
-const open: Entitlements[] = [];
+const open: TokenManager[] = [];
 function sdk(extra: Parameters<typeof sdkFor>[1] = {}) {
   const e = sdkFor(w, { changes: { intervalMs: INTERVAL }, fetch: nodeHttpFetch, ...extra });
   open.push(e);
@@ -41,7 +42,7 @@ function fakeTimers() {
  * Lets one poll interval pass: the poll's timer fires, its request reaches the fake worker and
  * its answer is applied (the next poll is then scheduled). Returns the feed requests it made.
  */
-async function oneInterval(e: Entitlements): Promise<number> {
+async function oneInterval(e: TokenManager): Promise<number> {
   const before = w.hits.changes;
   const attempts = e.freshness().requests;
   w.clock.advance(INTERVAL / 1000);
@@ -53,7 +54,7 @@ async function oneInterval(e: Entitlements): Promise<number> {
   return w.hits.changes - before;
 }
 
-async function cacheUsers(e: Entitlements, n: number, prefix: string) {
+async function cacheUsers(e: TokenManager, n: number, prefix: string) {
   const ids = Array.from({ length: n }, (_, i) => `${prefix}_${i}`);
   for (const id of ids) w.users.set(id, { tier: "local", status: "active" });
   for (let i = 0; i < ids.length; i += 200) await Promise.all(ids.slice(i, i + 200).map((id) => e.forUser(id)));
@@ -208,10 +209,10 @@ describe("changes feed", () => {
     vi.useRealTimers();
 
     // A child process polling a feed it cannot reach, and never closing the SDK, exits by itself.
-    const src = path.join(import.meta.dirname, "../src/index.ts");
+    const src = path.join(import.meta.dirname, "../src/manager.ts");
     const script = `
-      import { createEntitlements } from ${JSON.stringify(src)};
-      const e = createEntitlements({ baseUrl: "http://127.0.0.1:9", apiKey: "k", issuer: "i", audience: "a", changes: { intervalMs: 50 }, timeout: 200 });
+      import { createTokenManager } from ${JSON.stringify(src)};
+      const e = createTokenManager({ baseUrl: "http://127.0.0.1:9", apiKey: "k", issuer: "i", audience: "a", changes: { intervalMs: 50 }, timeout: 200 });
       const d = await e.check("u1", "job_search");
       console.log(d.reason, e.freshness().stale);`;
     const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { cwd: path.join(import.meta.dirname, ".."), stdio: ["ignore", "pipe", "pipe"] });

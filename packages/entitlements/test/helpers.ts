@@ -6,7 +6,7 @@
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload, type JWK } from "jose";
-import { createEntitlements, type EntitlementsOptions } from "../src/index.js";
+import { createTokenManager, type TokenManagerOptions } from "../src/manager.js";
 
 export const ISSUER = "https://billing.test";
 export const AUDIENCE = "federal-job-advisor";
@@ -214,8 +214,8 @@ export async function startWorker(clock = new Clock()): Promise<FakeWorker> {
   return w;
 }
 
-export function sdkFor(w: FakeWorker, extra: Partial<EntitlementsOptions> = {}) {
-  return createEntitlements({
+export function sdkFor(w: FakeWorker, extra: Partial<TokenManagerOptions> = {}) {
+  return createTokenManager({
     baseUrl: w.url,
     apiKey: API_KEY,
     issuer: ISSUER,

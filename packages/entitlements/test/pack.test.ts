@@ -51,15 +51,22 @@ describe("published package", () => {
     await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(packDir, tarball!)], { cwd: project, env });
     const script = `
       const root = await import("@federal-job-advisor/entitlements");
+      const manager = await import("@federal-job-advisor/entitlements/manager");
+      const problem = await import("@federal-job-advisor/entitlements/problem");
       const hono = await import("@federal-job-advisor/entitlements/hono");
       const node = await import("@federal-job-advisor/entitlements/node");
       const webhooks = await import("@federal-job-advisor/entitlements/webhooks");
       const fs = await import("node:fs");
       const dir = "node_modules/@federal-job-advisor/entitlements/dist";
-      console.log(JSON.stringify({ root: Object.keys(root).sort(), hono: Object.keys(hono).length, node: Object.keys(node).length, webhooks: Object.keys(webhooks).sort(), types: fs.existsSync(dir + "/index.d.ts") }));`;
+      console.log(JSON.stringify({ root: Object.keys(root).sort(), manager: Object.keys(manager).sort(), problem: Object.keys(problem).sort(), hono: Object.keys(hono).length, node: Object.keys(node).length, webhooks: Object.keys(webhooks).sort(), types: ["index", "manager", "problem", "hono", "node", "webhooks"].every((e) => fs.existsSync(dir + "/" + e + ".d.ts")) }));`;
     const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: project, env });
-    const seen = JSON.parse(stdout) as { root: string[]; hono: number; node: number; webhooks: string[]; types: boolean };
+    const seen = JSON.parse(stdout) as { root: string[]; manager: string[]; problem: string[]; hono: number; node: number; webhooks: string[]; types: boolean };
     expect(seen.root).toEqual(expect.arrayContaining(["createEntitlements", "verifyToken", "can", "limit", "createRemoteKeySet"]));
+    expect(seen.manager).toEqual(["createTokenManager"]);
+    expect(seen.problem).toEqual(expect.arrayContaining(["toProblem", "warningOf", "WARNING_HEADER"]));
+    // The main entry is the verifier: what only a token-fetching server needs is in /manager and /problem.
+    expect(seen.root).not.toContain("createTokenManager");
+    expect(seen.root).not.toContain("toProblem");
     expect(seen.hono).toBeGreaterThan(0);
     expect(seen.node).toBeGreaterThan(0);
     expect(seen.webhooks).toEqual(expect.arrayContaining(["verifyWebhook", "applyWebhook", "WebhookMalformed", "WebhookSignatureInvalid", "WebhookTimestampInvalid"]));

@@ -18,7 +18,7 @@ describe("portability (Node ≥ 20, Bun, Deno, Workers)", () => {
 
   it("bundles for a neutral platform, tree-shaken, under 20 kB gzipped", async () => {
     const out = await build({
-      entryPoints: [join(SRC, "index.ts"), join(SRC, "hono.ts"), join(SRC, "node.ts"), join(SRC, "webhooks.ts")],
+      entryPoints: ["index.ts", "manager.ts", "problem.ts", "hono.ts", "node.ts", "webhooks.ts"].map((entry) => join(SRC, entry)),
       bundle: true,
       minify: true,
       format: "esm",

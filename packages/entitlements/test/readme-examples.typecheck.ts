@@ -7,7 +7,9 @@ import { Hono } from "hono";
 import express from "express";
 import { createEntitlements, type Decision } from "../src/index.js";
 import { requireFeature, type EntitlementVariables } from "../src/hono.js";
+import { createTokenManager } from "../src/manager.js";
 import { requireFeature as nodeRequire, type EntitlementRequest } from "../src/node.js";
+import { toProblem } from "../src/problem.js";
 import { applyWebhook, verifyWebhook, type WebhookEvent } from "../src/webhooks.js";
 
 declare function showUpgrade(decision: Decision): unknown;
@@ -15,7 +17,7 @@ declare function showUpgrade(decision: Decision): unknown;
 // Quick start
 type Feature = "local_job_search" | "saved_searches" | "email_alerts" | "nationwide_job_search" | "mobile_app";
 
-export const entitlements = createEntitlements<Feature>({
+export const entitlements = createTokenManager<Feature>({
   baseUrl: process.env.BILLING_URL!,
   apiKey: process.env.BILLING_SERVICE_KEY!,
   issuer: "https://billing.federaljobadvisor.com",
@@ -33,6 +35,22 @@ export async function nationwideSearch(user: { id: string }) {
   return undefined;
 }
 
+// The verifier alone (main entry, no API key)
+const verifier = createEntitlements<Feature>({
+  baseUrl: process.env.BILLING_URL!,
+  issuer: "https://billing.federaljobadvisor.com",
+  audience: "federal-job-advisor",
+});
+export async function radiusFor(token: string, session: { userId: string }) {
+  const claims = await verifier.verify(token, { subject: session.userId });
+  if (!verifier.can(claims, "local_job_search").allowed) return 0;
+  // @ts-expect-error not a catalog feature
+  verifier.can(claims, "nationwide_search");
+  return verifier.limit(claims, "search_radius_miles");
+}
+// @ts-expect-error the verifier takes no API key (it never fetches tokens)
+createEntitlements<Feature>({ baseUrl: "https://x", apiKey: "k", issuer: "i", audience: "a" });
+
 // Hono
 const app = new Hono<{ Variables: EntitlementVariables & { userId: string } }>();
 app.get("/jobs/nationwide", requireFeature(entitlements, "nationwide_job_search", { userId: (c) => c.get("userId") }), (c) => c.json({ jobs: [], decision: c.get("entitlement") }));
@@ -47,11 +65,21 @@ eapp.get("/jobs/nationwide", nodeRequire(entitlements, "nationwide_job_search", 
 // @ts-expect-error not a catalog feature
 nodeRequire(entitlements, "nationwide_search", { userId: (req: express.Request & { user?: { id: string } }) => req.user?.id });
 
+// toProblem (/problem) in any other framework
+export async function gate(user: { id: string }): Promise<Response | undefined> {
+  const decision = await entitlements.check(user.id, "nationwide_job_search");
+  if (!decision.allowed) {
+    const { status, headers, body } = toProblem(decision, "nationwide_job_search");
+    return new Response(JSON.stringify(body), { status, headers });
+  }
+  return undefined;
+}
+
 // @ts-expect-error failOpen takes catalog features only
-createEntitlements<Feature>({ baseUrl: "https://x", apiKey: "k", issuer: "i", audience: "a", failOpen: ["nationwide_search"] });
+createTokenManager<Feature>({ baseUrl: "https://x", apiKey: "k", issuer: "i", audience: "a", failOpen: ["nationwide_search"] });
 
 // Freshness: the changes feed
-const fresh = createEntitlements<Feature>({
+const fresh = createTokenManager<Feature>({
   baseUrl: process.env.BILLING_URL!,
   apiKey: process.env.BILLING_SERVICE_KEY!,
   issuer: "https://billing.federaljobadvisor.com",
@@ -61,7 +89,7 @@ const fresh = createEntitlements<Feature>({
 fresh.freshness();
 process.on("SIGTERM", () => fresh.close());
 export const asOf: Promise<number | null> = fresh.check("u", "mobile_app").then((d) => d.as_of);
-createEntitlements<Feature>({ baseUrl: "https://x", apiKey: "k", issuer: "i", audience: "a", changes: false });
+createTokenManager<Feature>({ baseUrl: "https://x", apiKey: "k", issuer: "i", audience: "a", changes: false });
 
 // Receiving webhooks
 const hooks = new Hono();

@@ -1,4 +1,4 @@
-import type { Evaluation } from "../create-entitlements.js";
+import type { Evaluation } from "../manager.js";
 import { SubjectMismatch } from "../errors.js";
 import { unavailable } from "./decide.js";
 
