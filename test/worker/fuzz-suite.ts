@@ -20,7 +20,7 @@
  */
 import { env, SELF } from "cloudflare:test";
 import fc from "fast-check";
-import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { dunningTick } from "../../worker/src/dunning/tick";
 import { noEntitlement, setEntitlementState } from "../../worker/src/entitlements/state";
 import { BASE, freshIp, makeKey, svc } from "./helpers";
@@ -168,6 +168,16 @@ async function installWriteLog(): Promise<void> {
     );
   }
   await env.DB.batch(statements.map((sql) => env.DB.prepare(sql)));
+}
+
+/**
+ * Drops the triggers and the log. The worker suite's files share a D1 per slot, and a trigger
+ * left behind would add its rows to D1's `meta.changes` and copy every later write into the log.
+ */
+async function removeWriteLog(): Promise<void> {
+  const { results } = await env.DB.prepare("select name from sqlite_master where type = 'trigger' and name like 'fuzz\\_%' escape '\\'").all<{ name: string }>();
+  await env.DB.batch([...results.map((r) => env.DB.prepare(`drop trigger if exists ${quoteIdent(r.name)}`)), env.DB.prepare(`drop table if exists ${WRITE_LOG}`)]);
+  lastPosition = undefined;
 }
 
 /** The log's last sequence number: the database's write position. */
@@ -1349,6 +1359,8 @@ export type Shard = { json: { index: number; of: number } } | { webhook: true };
  */
 export function fuzzSuite(shard: Shard): void {
   beforeAll(setUp);
+  // The files after this one in the same slot share its D1: they must not find the triggers.
+  afterAll(removeWriteLog);
   if ("json" in shard) describeJsonRoutes(shard.json);
   else describeWebhook();
 }
