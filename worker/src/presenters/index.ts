@@ -18,3 +18,4 @@ export {
   type CancelResultWire,
 } from "./subscription";
 export { ReportRow, RevenueReport } from "./report";
+export { Refund, presentRefund, RefundPageSchema, presentRefundPage, type RefundWire } from "./refund";

@@ -27,6 +27,8 @@ import eventsReplay from "./events/replay";
 import eventsReplayRange from "./events/replay-range";
 import resync from "./events/resync";
 import invoicesList from "./invoices/list";
+import refundsCreate from "./refunds/create";
+import refundsList from "./refunds/list";
 import keysCreate from "./keys/create";
 import keysList from "./keys/list";
 import keysRevoke from "./keys/revoke";
@@ -83,6 +85,8 @@ export const routes: readonly ApiRoute[] = [
   subscriptionsPause,
   subscriptionsResume,
   invoicesList,
+  refundsCreate,
+  refundsList,
   billingCheckout,
   billingPortal,
   promotionCode,
