@@ -208,3 +208,20 @@ describe("a refund made in the Stripe dashboard", () => {
     expect((await refundRows(s.userId)).map((r) => [r.amount, r.creditNoteId])).toEqual([[700, note.id]]);
   });
 });
+
+describe("the process_refund tool", () => {
+  it("refunds as POST /v1/refunds does, and refuses more than is left with the same problem naming amount", async () => {
+    const s = await subscribed("mobile");
+    const { invoice, charge } = await currentInvoice(s);
+    const res = await call("POST", "/v1/tools/process_refund", { key: service, body: { invoice_id: invoice.id, amount: 1200, reason: "service_issue" } });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await res.json()).toMatchObject({ invoice_id: invoice.id, amount: 1200, currency: "usd", status: "succeeded", reason: "service_issue" });
+    expect((await stripe().subscriptions.retrieve(s.sub)).status).toBe("active");
+    const refused = await call("POST", "/v1/tools/process_refund", { key: service, body: { invoice_id: invoice.id, amount: invoice.amount_paid, reason: "service_issue" } });
+    expect(refused.status).toBe(422);
+    const problem = await refused.json<{ code: string; errors: { field: string }[] }>();
+    expect(problem.code).toBe("refund_exceeds_paid");
+    expect(problem.errors.map((e) => e.field)).toContain("body.amount");
+    expect((await stripe().charges.retrieve(charge)).amount_refunded).toBe(1200);
+  });
+});

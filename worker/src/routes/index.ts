@@ -51,6 +51,7 @@ import toolsEnforceTierAccess from "./tools/enforce-tier-access";
 import toolsGenerateRevenueReport from "./tools/generate-revenue-report";
 import toolsList from "./tools/list";
 import toolsManageDunningProcess from "./tools/manage-dunning-process";
+import toolsProcessRefund from "./tools/process-refund";
 import toolsProcessWebhook from "./tools/process-webhook";
 
 export const routes: readonly ApiRoute[] = [
@@ -101,6 +102,7 @@ export const routes: readonly ApiRoute[] = [
   toolsEnforceTierAccess,
   toolsGenerateRevenueReport,
   toolsManageDunningProcess,
+  toolsProcessRefund,
   mcp,
   docs,
 ];
