@@ -198,6 +198,19 @@ describe("a refund made in the Stripe dashboard", () => {
     expect(ended).toEqual([{ actorType: "stripe" }]);
   });
 
+  it("completing an API partial refund in the dashboard is a full refund: the earlier refund's keep-access does not carry over", async () => {
+    const s = await subscribed("mobile");
+    const { invoice, charge } = await currentInvoice(s);
+    expect((await refund({ invoice_id: invoice.id, amount: 1000, reason: "service_issue" })).status).toBe(201);
+    expect((await stripe().subscriptions.retrieve(s.sub)).status).toBe("active");
+    const rest = await stripe().refunds.create({ charge });
+    expect(rest.amount).toBe(invoice.amount_paid - 1000);
+    await deliverAbout(s, [invoice.id, charge, rest.id]);
+    expect((await stripe().subscriptions.retrieve(s.sub)).status).toBe("canceled");
+    expect((await entitlementOf(s.userId))?.status).toBe("canceled");
+    expect((await refundRows(s.userId)).map((r) => r.amount).sort((a, b) => a - b)).toEqual([1000, invoice.amount_paid - 1000].sort((a, b) => a - b));
+  });
+
   it("a partial dashboard credit note is mirrored with its refund and leaves access", async () => {
     const s = await subscribed("local");
     const { invoice, charge } = await currentInvoice(s);

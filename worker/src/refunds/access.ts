@@ -96,8 +96,11 @@ export async function refundEventAction(deps: Pick<Services, "db" | "stripe" | "
   const charge = await deps.stripe.charges.retrieve(chargeId);
   const notes = (await deps.stripe.creditNotes.list({ invoice: inv.id, limit: 100 })).data;
   const refunds = (await deps.stripe.refunds.list({ charge: chargeId, limit: 100 })).data;
-  // The newest say wins: a credit note's, else a refund's.
-  const override = notes.map((n) => overrideOf(n.metadata)).find((o) => o !== null) ?? refunds.map((r) => overrideOf(r.metadata)).find((o) => o !== null) ?? null;
+  // The refund that made the charge what it is now decides: its credit note's end_access, else its own.
+  // An earlier partial refund's "keep access" says nothing about a later one that completes it.
+  const latest = refunds[0];
+  const latestNote = latest ? notes.find((n) => n.refunds.some((r) => idOf(r.refund) === latest.id)) : undefined;
+  const override = overrideOf(latestNote?.metadata) ?? overrideOf(latest?.metadata) ?? null;
   const outcome = await applyRefundPolicy(deps, { type: "stripe", id: event.id }, { inv, refunded: charge.amount_refunded, override, key: `refund-policy:${chargeId}:${charge.amount_refunded}` });
   return { subscriptions: outcome.canceled ? [outcome.canceled] : [], entries: outcome.entries };
 }
