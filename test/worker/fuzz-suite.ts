@@ -942,9 +942,9 @@ const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, (str
     return { user_id: [userId], expected_amount_due_now: [preview.amount_due_now], proration_date: [preview.proration_date] };
   },
   "POST /v1/subscriptions/{user_id}/change/preview": async () => ({ user_id: [await mirroredSubscriber()] }),
-  // A paid invoice with all of it left to refund, and amounts within it and past it.
-  "POST /v1/refunds": async () => ({ invoice_id: [await paidInvoice()], amount: [100, 2900, 1_000_000] }),
-  "POST /v1/tools/process_refund": async () => ({ invoice_id: [await paidInvoice()], amount: [100, 2900, 1_000_000] }),
+  // Paid invoices with all of them left to refund (a full refund uses one up), and amounts within them and past them.
+  "POST /v1/refunds": async () => ({ invoice_id: [await paidInvoice(), await paidInvoice(), await paidInvoice()], amount: [100, 200, 1_000_000] }),
+  "POST /v1/tools/process_refund": async () => ({ invoice_id: [await paidInvoice(), await paidInvoice(), await paidInvoice()], amount: [100, 200, 1_000_000] }),
   "POST /v1/subscriptions/{user_id}/cancel": async () => ({ user_id: [await mirroredSubscriber()] }),
   "POST /v1/subscriptions/{user_id}/reactivate": async (keys) => {
     const userId = await mirroredSubscriber();
