@@ -143,8 +143,13 @@ describe("refunds in the running system", () => {
     const before = await mrr();
     expect(before).toBeGreaterThanOrEqual(2 * 4900);
 
-    // Through the API.
+    // Through the API; more than was paid first, which changes nothing.
     const a = await paidInvoice(viaApi.subId);
+    const tooMuch = await api<{ code: string; errors: { field: string }[] }>("POST", "/v1/refunds", { invoice_id: a.invoice.id, amount: a.invoice.amount_paid + 1, reason: "requested_by_customer" });
+    expect([tooMuch.status, tooMuch.body.code, tooMuch.body.errors.map((e) => e.field)]).toEqual([422, "refund_exceeds_paid", ["body.amount"]]);
+    expect((await stripe.creditNotes.list({ invoice: a.invoice.id })).data).toEqual([]);
+    expect((await stripe.charges.retrieve(a.charge)).amount_refunded).toBe(0);
+    expect(await access(viaApi.userId)).toEqual(paying);
     const refunded = await api<{ id: string; amount: number; credit_note_id: string; status: string }>(
       "POST",
       "/v1/refunds",
