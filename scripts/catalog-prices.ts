@@ -1,28 +1,23 @@
 /**
- * The catalog's products and prices in a Stripe account, found by lookup key: `npm start` runs it
- * against the emulator, and the test suites that start their own emulator use the same function,
- * so every Stripe the code meets holds the prices the same way.
+ * The catalog's products and prices in a Stripe account, found by lookup key: the test suites
+ * that start their own emulator call this, which is `npm run stripe:setup` without a webhook
+ * endpoint (scripts/stripe-setup/), so every Stripe the code meets holds the prices, and the
+ * portal's configuration, the same way.
  */
 import type Stripe from "stripe";
-import { catalog, PERIOD_OF } from "../worker/src/catalog.ts";
+import { catalog as defaultCatalog, type Catalog } from "../worker/src/catalog.ts";
+import { HANDLED_EVENT_TYPES } from "../worker/src/stripe-sync/handled-events.ts";
+import { pinnedApiVersion } from "../worker/src/stripe-sync/api-version.ts";
+import { runSetup } from "./stripe-setup/index.ts";
 
-/** Creates what is missing (a product per tier with missing prices, then those prices); idempotent. */
-export async function seedCatalog(stripe: Stripe): Promise<void> {
-  for (const tier of catalog.tiers) {
-    const existing = await stripe.prices.list({ lookup_keys: tier.prices.map((p) => p.lookupKey), limit: 10 });
-    const have = new Set(existing.data.map((p) => p.lookup_key));
-    const missing = tier.prices.filter((p) => !have.has(p.lookupKey));
-    if (missing.length === 0) continue;
-    const product = await stripe.products.create({ name: `Federal Job Advisor ${tier.name}`, metadata: { tier: tier.key } });
-    for (const p of missing) {
-      await stripe.prices.create({
-        product: product.id,
-        currency: p.unit.currency,
-        unit_amount: p.unit.amount,
-        recurring: { interval: PERIOD_OF[p.billingCycle] },
-        lookup_key: p.lookupKey,
-        metadata: { tier: tier.key },
-      });
-    }
-  }
+/** Creates what is missing (products, prices, the portal's policy); idempotent. */
+export async function seedCatalog(stripe: Stripe, catalog: Catalog = defaultCatalog): Promise<void> {
+  await runSetup(stripe, {
+    target: { catalog, webhookUrl: null, events: HANDLED_EVENT_TYPES, apiVersion: pinnedApiVersion({}), portalReturnUrl: "http://localhost:8787/billing" },
+    environment: "test",
+    keyMode: "test",
+    dryRun: false,
+    // No endpoint is made, so no secret is written.
+    devVarsPath: "/dev/null",
+  });
 }

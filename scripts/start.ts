@@ -1,13 +1,18 @@
 /**
  * npm start [-- --fresh]: the whole product locally, offline, with a year of demo data.
- * 1. .dev.vars with local secrets (signing keys, emulator key, webhook secret, audit checkpoint
- *    secret) when missing; `--fresh` first wipes the local D1, the emulator's state and the keys;
- * 2. wrangler dev on :8787 (wrangler.toml with the local queue consumer settings of
- *    devConfig), its crons run by this script (wrangler dev runs none by itself); while it boots:
- * 3. local D1 migrations, then a local admin key when none exists (.wrangler/local-admin-key, gitignored);
- * 4. the Stripe emulator on :12111 with the catalog's prices, forwarding webhooks to the worker;
+ * 1. .dev.vars with local secrets (signing keys, emulator key, audit checkpoint secret) when
+ *    missing; `--fresh` first wipes the local D1, the emulator's state and the keys;
+ * 2. local D1 migrations, then a local admin key when none exists (.wrangler/local-admin-key,
+ *    gitignored), while:
+ * 3. the Stripe emulator on :12111, provisioned by `npm run stripe:setup`'s code (the catalog's
+ *    prices, the portal's policy, and the worker's webhook endpoint with exactly the event types
+ *    it handles, whose secret setup writes into .dev.vars);
+ * 4. then wrangler dev on :8787 (wrangler.toml with the local queue consumer settings of
+ *    devConfig; it reads .dev.vars as it starts), its crons run by this script (wrangler dev runs none by itself);
  * 6. a service key, and the demo data (scripts/demo) unless it is there already;
- * 7. the job-board demo app on :3000, gated by the SDK.
+ * 7. the job-board demo app on :3000, gated by the SDK, which registers its receiver of the
+ *    worker's outbound webhooks with the admin key (the endpoint's id and secret are kept in
+ *    .wrangler/local-webhook-endpoint, so a restart reuses the endpoint and its secret).
  */
 import { spawn } from "node:child_process";
 import { access, readFile, rm, writeFile } from "node:fs/promises";
@@ -16,7 +21,9 @@ import Stripe from "stripe";
 import { startEmulator, type Emulator } from "../packages/stripe-emulator/src/index.ts";
 import { catalog } from "../worker/src/catalog.ts";
 import { createKey, readLocalAdminKey, saveLocalAdminKey } from "./apikey.ts";
-import { seedCatalog } from "./catalog-prices.ts";
+import { HANDLED_EVENT_TYPES } from "../worker/src/stripe-sync/handled-events.ts";
+import { pinnedApiVersion } from "../worker/src/stripe-sync/api-version.ts";
+import { describeChange, runSetup } from "./stripe-setup/index.ts";
 import { hashKey } from "../worker/src/auth/keys.ts";
 import { d1, lit, migrate, ROOT } from "./d1.ts";
 import { generateSigningKey } from "./keys.ts";
@@ -56,9 +63,9 @@ async function ensureDevVars(): Promise<Map<string, string>> {
     APP_BASE_URL: () => APP_ORIGIN,
     STRIPE_SECRET_KEY: () => "sk_test_emulator",
     STRIPE_API_BASE: () => `http://127.0.0.1:${EMULATOR_PORT}`,
-    STRIPE_WEBHOOK_SECRETS: () => `whsec_local_${Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex")}`,
     ENTITLEMENTS_SIGNING_KEYS: async () => JSON.stringify({ keys: [await generateSigningKey("current")] }),
     AUDIT_CHECKPOINT_SECRET: () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex"),
+    WEBHOOK_SECRETS_KEY: () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex"),
   };
   let changed = false;
   for (const [k, make] of Object.entries(defaults)) {
@@ -103,13 +110,15 @@ async function ensureAdminKey(): Promise<string> {
 
 const EMULATOR_STATE = path.join(ROOT, ".wrangler", "emulator-state.json");
 const SERVICE_KEY_FILE = path.join(ROOT, ".wrangler", "local-service-key");
+const WEBHOOK_ENDPOINT_FILE = path.join(ROOT, ".wrangler", "local-webhook-endpoint");
 const DAY = 86_400;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `--fresh`: the local database, the emulator's state and the local keys go; secrets stay. */
 async function wipe(): Promise<void> {
-  for (const p of [path.join(ROOT, ".wrangler", "state"), EMULATOR_STATE, SERVICE_KEY_FILE, path.join(ROOT, ".wrangler", "local-admin-key")]) await rm(p, { recursive: true, force: true });
+  for (const p of [path.join(ROOT, ".wrangler", "state"), EMULATOR_STATE, SERVICE_KEY_FILE, WEBHOOK_ENDPOINT_FILE, path.join(ROOT, ".wrangler", "local-admin-key")])
+    await rm(p, { recursive: true, force: true });
   console.log("Wiped the local database, the emulator's state and the local keys (--fresh).");
 }
 
@@ -181,7 +190,9 @@ async function devConfig(): Promise<string> {
   const toml = await readFile(path.join(ROOT, "wrangler.toml"), "utf8");
   const consumer = /(\[\[queues\.consumers\]\]\s*\nqueue = "stripe-events"\s*\n)max_batch_size = \d+\s*\nmax_batch_timeout = [\d.]+/;
   if (!consumer.test(toml)) throw new Error("wrangler.toml has no stripe-events consumer with max_batch_size and max_batch_timeout (in that order): scripts/start.ts's devConfig reads them");
-  const local = toml.replace(consumer, `$1max_batch_size = ${PROCESS_PER_RUN}\nmax_batch_timeout = 0.1`);
+  // The outbound webhooks' nudges too: a local receiver hears a change within a tenth of a second, not a second.
+  const outbound = /(\[\[queues\.consumers\]\]\s*\nqueue = "outbound-webhooks"\s*\nmax_batch_size = \d+\s*\n)max_batch_timeout = [\d.]+/;
+  const local = toml.replace(consumer, `$1max_batch_size = ${PROCESS_PER_RUN}\nmax_batch_timeout = 0.1`).replace(outbound, "$1max_batch_timeout = 0.1");
   await writeFile(DEV_CONFIG, `# Written by npm start (scripts/start.ts) from wrangler.toml for wrangler dev: edit wrangler.toml.\n${local}`);
   return DEV_CONFIG;
 }
@@ -207,6 +218,37 @@ async function drainDelivered(emulator: Emulator, workerUrl: string, adminKey: s
     if (row && (row.status !== "pending" || row.attempts > 0)) return;
     await sleep(wait);
   }
+}
+
+/**
+ * The emulator as `npm run stripe:setup` provisions an account, through the same code: prices,
+ * the portal's policy, and the worker's endpoint with exactly the handled event types (its
+ * secret written into .dev.vars when the endpoint is new). Its Stripe Tax settings are those of
+ * the Californian registration its tax rates stand for.
+ */
+async function provisionEmulator(stripe: Stripe, vars: Map<string, string>): Promise<void> {
+  if ((await stripe.tax.settings.retrieve()).status !== "active") {
+    await stripe.tax.settings.update({ head_office: { address: { country: "US", state: "CA", postal_code: "94105" } }, defaults: { tax_code: "txcd_10103001" } });
+  }
+  const appBaseUrl = vars.get("APP_BASE_URL") ?? APP_ORIGIN;
+  const environment = vars.get("ENVIRONMENT");
+  const result = await runSetup(stripe, {
+    target: {
+      catalog,
+      webhookUrl: `http://127.0.0.1:${PORT}/webhooks/stripe`,
+      events: HANDLED_EVENT_TYPES,
+      apiVersion: pinnedApiVersion({ STRIPE_API_VERSION: vars.get("STRIPE_API_VERSION") }),
+      portalReturnUrl: `${appBaseUrl.replace(/\/+$/, "")}/billing`,
+    },
+    environment: environment === "test" || environment === "production" ? environment : "development",
+    keyMode: "test",
+    dryRun: false,
+    devVarsPath: path.join(ROOT, ".dev.vars"),
+  });
+  const changes = result.plan.changes;
+  console.log(changes.length === 0 ? "Stripe emulator: nothing to change (npm run stripe:setup's plan)." : `Stripe emulator provisioned (npm run stripe:setup's plan):`);
+  for (const c of changes) console.log(`  ✓ ${describeChange(c)}`);
+  for (const c of result.plan.checks) if (!c.ok) console.log(`  ! ${c.message}`);
 }
 
 /** A progress bar on a terminal; plain lines (every 10 %) in CI or a pipe. */
@@ -242,9 +284,24 @@ async function main() {
   const vars = await ensureDevVars();
   const token = await tokenIssuerAudience(vars);
 
-  // wrangler dev bundles the worker and boots workerd while the migrations, the admin key (each a
-  // wrangler process of its own) and the emulator get ready: none needs another before the
-  // worker's first request, which waits for all of them.
+  // The migrations and the admin key (each a wrangler process of its own) run while the emulator
+  // starts and is provisioned; wrangler dev starts once .dev.vars holds the endpoint's secret.
+  console.log("Applying local D1 migrations...");
+  const database = migrate("local").then(ensureAdminKey);
+  // Awaited below; until then a failure must not count as unhandled.
+  database.catch(() => undefined);
+
+  const secretKey = vars.get("STRIPE_SECRET_KEY")!;
+  const emulator = await startEmulator({
+    port: EMULATOR_PORT,
+    secretKey,
+    stateFile: EMULATOR_STATE,
+    // Californian addresses are taxed (7.25 %), as Stripe Tax would for a registration there.
+    taxRates: { "US-CA": 725 },
+  });
+  const stripe = new Stripe(secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: EMULATOR_PORT, protocol: "http" });
+  await provisionEmulator(stripe, vars);
+
   const started = Date.now();
   const wrangler = spawn(path.join(ROOT, "node_modules", ".bin", "wrangler"), ["dev", "--config", await devConfig(), "--port", String(PORT), "--ip", "127.0.0.1", "--test-scheduled"], {
     cwd: ROOT,
@@ -257,31 +314,11 @@ async function main() {
     if (process.env.VERBOSE) process.stdout.write(chunk);
   });
   wrangler.stderr.on("data", (chunk: Buffer) => process.stderr.write(chunk));
-  let running: Emulator | undefined;
   wrangler.on("exit", async (code) => {
-    await running?.stop().catch(() => undefined);
+    await emulator.stop().catch(() => undefined);
     process.exit(code ?? 0);
   });
   stopWrangler = () => wrangler.kill("SIGINT");
-
-  console.log("Applying local D1 migrations...");
-  const database = migrate("local").then(ensureAdminKey);
-  // Awaited below; until then a failure must not count as unhandled.
-  database.catch(() => undefined);
-
-  const secretKey = vars.get("STRIPE_SECRET_KEY")!;
-  const emulator = await startEmulator({
-    port: EMULATOR_PORT,
-    secretKey,
-    forwardTo: `http://127.0.0.1:${PORT}/webhooks/stripe`,
-    webhookSecret: vars.get("STRIPE_WEBHOOK_SECRETS")!.split(",")[0]!,
-    stateFile: EMULATOR_STATE,
-    // Californian addresses are taxed (7.25 %), as Stripe Tax would for a registration there.
-    taxRates: { "US-CA": 725 },
-  });
-  running = emulator;
-  const stripe = new Stripe(secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: EMULATOR_PORT, protocol: "http" });
-  await seedCatalog(stripe);
   const adminKey = await database;
 
   const workerUrl = `http://127.0.0.1:${PORT}`;
@@ -330,12 +367,29 @@ async function main() {
     for (const line of issues.slice(0, 5)) console.log(`  refused: ${line}`);
   }
 
-  // A short poll: a change made in the demo reaches the app's decisions within two seconds.
-  app = await startJobBoard({ billingUrl: workerUrl, serviceKey, issuer: token.iss, audience: token.aud, port: APP_PORT, origin: APP_ORIGIN, changesPollIntervalMs: 2_000 });
+  // The app registers its webhook receiver with the admin key: a change pushed by the worker
+  // reaches its decisions within a second; the short poll of the changes feed stays as the net
+  // for a lost push (two seconds). The endpoint saved by the last start is reused as it is.
+  const known = (await readFile(WEBHOOK_ENDPOINT_FILE, "utf8").then(JSON.parse, () => null)) as { id?: string; secret?: string } | null;
+  app = await startJobBoard({
+    billingUrl: workerUrl,
+    serviceKey,
+    issuer: token.iss,
+    audience: token.aud,
+    port: APP_PORT,
+    origin: APP_ORIGIN,
+    changesPollIntervalMs: 2_000,
+    adminKey,
+    ...(known?.id && known.secret && { webhookEndpointId: known.id, webhookSecret: known.secret }),
+  });
+  if (app.webhook) await writeFile(WEBHOOK_ENDPOINT_FILE, JSON.stringify({ id: app.webhook.id, url: app.webhook.url, secret: app.webhook.secret }) + "\n", { mode: 0o600 });
   console.log(
     [
       "",
       `  Demo app:         ${app.url}   (sign in with any name; demo_001 … demo_${String(customers).padStart(3, "0")} are the seeded customers)`,
+      app.webhook
+        ? `  Webhooks:         ${app.webhook.url} receives entitlement.changed (endpoint ${app.webhook.id}, ${app.webhook.action})`
+        : `  Webhooks:         the demo app's endpoint is not registered (${app.webhookError ?? "no admin key"}); its decisions follow the changes feed`,
       `  Billing worker:   ${workerUrl}   (health: ${workerUrl}/health, API: ${workerUrl}/openapi.json)`,
       `  Dashboard:        ${workerUrl}/dashboard   (sign in with the admin key below, or an analyst key: npm run apikey -- create --role analyst --name you)`,
       `  Stripe emulator:  ${emulator.url}   (key ${secretKey}; state: ${emulator.url}/_emulator/state)`,

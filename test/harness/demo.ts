@@ -1,12 +1,15 @@
 /**
- * The demo world the Node-side suites share: the Stripe emulator with the catalog's prices, the
- * worker in Miniflare receiving its signed webhooks, and the demo customers `npm start` seeds,
- * played for real through the lifecycle API (scripts/demo/seed.ts).
+ * The demo world the Node-side suites share: the Stripe emulator with the catalog's prices (as
+ * `npm run stripe:setup` makes them), the worker in Miniflare receiving its signed webhooks, and
+ * the demo customers `npm start` seeds, played for real through the lifecycle API
+ * (scripts/demo/seed.ts).
  */
 import Stripe from "stripe";
 import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
 import { seedDemo, type SeedReport } from "../../scripts/demo/seed.ts";
-import { catalog, PERIOD_OF } from "../../worker/src/catalog.ts";
+import { seedCatalog } from "../../scripts/catalog-prices.ts";
+import { pinnedApiVersion } from "../../worker/src/stripe-sync/api-version.ts";
+import { HANDLED_EVENT_TYPES } from "../../worker/src/stripe-sync/handled-events.ts";
 import { startWorker, type WorkerHarness } from "./worker.ts";
 
 export interface DemoWorld {
@@ -22,12 +25,14 @@ export interface DemoWorld {
 export async function demoWorld(opts: { secretKey: string; customers: number; days?: number; now?: number; concurrency?: number }): Promise<DemoWorld> {
   const emulator = await startEmulator({ port: 0, secretKey: opts.secretKey, taxRates: { "US-CA": 725 }, invoiceFinalizeDelaySeconds: 3600 });
   const stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
-  for (const tier of catalog.tiers) {
-    const product = await stripe.products.create({ name: tier.name, metadata: { tier: tier.key } });
-    for (const p of tier.prices)
-      await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: PERIOD_OF[p.billingCycle] }, lookup_key: p.lookupKey });
-  }
-  const endpoint = await stripe.webhookEndpoints.create({ url: "http://127.0.0.1:1/placeholder", enabled_events: ["*"] });
+  await seedCatalog(stripe);
+  // What npm start's endpoint subscribes to (npm run stripe:setup): exactly the handled types, so
+  // the demo's stories show that no event the worker needs is missing from that list.
+  const endpoint = await stripe.webhookEndpoints.create({
+    url: "http://127.0.0.1:1/placeholder",
+    enabled_events: [...HANDLED_EVENT_TYPES],
+    api_version: pinnedApiVersion({}) as Stripe.WebhookEndpointCreateParams.ApiVersion,
+  });
   const worker = await startWorker({ bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret! } });
   await stripe.webhookEndpoints.update(endpoint.id, { url: `${worker.url}/webhooks/stripe` });
   const scheduled = await worker.mf.getWorker();

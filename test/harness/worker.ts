@@ -21,7 +21,8 @@
  *   (e.g. STRIPE_API_BASE and STRIPE_SECRET_KEY of a running emulator);
  * - serves wrangler.toml's [assets] (the dashboard's static files) as wrangler dev does:
  *   the same directory, binding and run_worker_first rules;
- * - applies migrations/*.sql in order through the D1 binding;
+ * - applies migrations/*.sql in order through the D1 binding, recording each in d1_migrations as
+ *   `wrangler d1 migrations apply` does;
  * - creates an admin and a service API key with the worker's own domain function (hashed key +
  *   audit row, exactly as the API does) and returns their plaintext;
  * - `setEntitlement` writes a user's entitlement state through the worker's
@@ -88,6 +89,8 @@ export interface StartWorkerOptions {
   queueBatchTimeoutSeconds?: number;
   /** Another bundle of the worker to run (a bench's variant of it); default: worker/src/index.ts bundled by bundleWorker(). */
   scriptPath?: string;
+  /** Migration files (`0029_report_indexes.sql`) left unapplied, as on a deployment behind on `npm run db:migrate:remote`. */
+  unappliedMigrations?: string[];
 }
 
 export type EntitlementPatch = Partial<Omit<EntitlementState, "userId">>;
@@ -176,9 +179,22 @@ export function readMigrations(dir = path.join(ROOT, "migrations")): { name: str
     }));
 }
 
-export async function applyMigrations(db: HarnessD1): Promise<void> {
+/**
+ * wrangler's record of applied migrations (`wrangler d1 migrations apply`): the same table, and a
+ * file's row written in its batch, so the worker sees what a deployment's D1 holds.
+ */
+const MIGRATIONS_TABLE_SQL = `CREATE TABLE IF NOT EXISTS d1_migrations(
+		id         INTEGER PRIMARY KEY AUTOINCREMENT,
+		name       TEXT UNIQUE,
+		applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL
+);`;
+
+/** Every migration in order, but those in `except` (a deployment behind on its migrations). */
+export async function applyMigrations(db: HarnessD1, except: readonly string[] = []): Promise<void> {
+  await db.prepare(MIGRATIONS_TABLE_SQL).run();
   for (const m of readMigrations()) {
-    const [first, ...rest] = m.statements.map((sql) => db.prepare(sql));
+    if (except.includes(m.name)) continue;
+    const [first, ...rest] = [...m.statements, "INSERT INTO d1_migrations (name) VALUES (?)"].map((sql, i) => (i === m.statements.length ? db.prepare(sql).bind(m.name) : db.prepare(sql)));
     if (!first) continue;
     try {
       await db.batch([first, ...rest]);
@@ -213,6 +229,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     ENTITLEMENTS_AUDIENCE: DEFAULT_AUDIENCE,
     ENTITLEMENTS_TOKEN_TTL_SECONDS: "600",
     AUDIT_CHECKPOINT_SECRET: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex"),
+    WEBHOOK_SECRETS_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex"),
     ...opts.bindings,
   };
   const scriptPath = opts.scriptPath ?? (await bundleWorker());
@@ -233,9 +250,10 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
         RATE_LIMIT_IP: { namespace_id: "1002", simple: { limit: opts.rateLimits?.ip ?? 1_000_000, period: opts.rateLimits?.period ?? 60 } },
       },
       // As wrangler.toml, but a 50 ms batch timeout (not 1 s) so tests see events stored quickly.
-      queueProducers: { EVENTS: { queueName: "stripe-events" } },
+      queueProducers: { EVENTS: { queueName: "stripe-events" }, OUTBOUND: { queueName: "outbound-webhooks" } },
       queueConsumers: {
         "stripe-events": { maxBatchSize: 100, maxBatchTimeout: opts.queueBatchTimeoutSeconds ?? 0.05, maxRetries: 10, retryDelay: 10, deadLetterQueue: "stripe-events-dlq" },
+        "outbound-webhooks": { maxBatchSize: 100, maxBatchTimeout: opts.queueBatchTimeoutSeconds ?? 0.05, maxRetries: 3 },
         "stripe-events-dlq": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 100, retryDelay: 3600 },
       },
       bindings,
@@ -259,7 +277,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
     const url = String(await mf.ready).replace(/\/+$/, "");
     const db = await mf.getD1Database("DB");
     const migrated = opts.persistTo && (await db.prepare("select 1 from sqlite_master where type = 'table' and name = 'audit_log'").first());
-    if (!migrated) await applyMigrations(db);
+    if (!migrated) await applyMigrations(db, opts.unappliedMigrations);
     const orm = drizzle(db, { schema }) as unknown as Db;
 
     const clock = { now };

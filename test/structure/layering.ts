@@ -6,7 +6,23 @@
 import path from "node:path";
 
 /** Folders of plain TypeScript rules: they take dependencies as arguments and know no HTTP. */
-export const DOMAIN_FOLDERS = ["stripe-sync", "subscriptions", "entitlements", "auth", "audit", "dunning", "analytics", "email", "tools", "monitoring", "compliance", "idempotency", "presenters"];
+export const DOMAIN_FOLDERS = [
+  "stripe-sync",
+  "subscriptions",
+  "entitlements",
+  "auth",
+  "audit",
+  "dunning",
+  "analytics",
+  "email",
+  "tools",
+  "monitoring",
+  "compliance",
+  "idempotency",
+  "presenters",
+  "outbox",
+  "outbound",
+];
 
 /**
  * Folders whose inner files others may import directly: `db/` is the shared base every folder

@@ -201,6 +201,14 @@ describe("email wording", () => {
     expect(out.text).toContain("Subscribe again: https://app.test/billing");
   });
 
+  it("the disabled endpoint's email names the endpoint, since when it failed, and how to bring it back", () => {
+    const out = renderEmail({ template: "webhook_endpoint_disabled", plan: "billing", endpointId: "we_abc", endpointUrl: "https://hooks.example.com/x", failingSince: T0 }, ctx);
+    expect(out.subject).toBe("Webhook endpoint we_abc is disabled");
+    expect(out.text).toContain("https://hooks.example.com/x");
+    expect(out.text).toContain("enabled: true");
+    expect(out.text).toContain("/replay");
+  });
+
   it("the HTML body escapes every input and the subject keeps no line break", () => {
     const evil = `<script>alert("x")</script> & 'co'`;
     const out = renderEmail(
@@ -221,6 +229,7 @@ describe("email wording", () => {
       { template: "payment_recovered", plan: "P", amountPaid: usd(2900) },
       { template: "subscription_canceled", plan: "P", amountUnpaid: usd(2900) },
       { template: "retention_offer_confirmed", plan: "P", offer: "25% off your next 2 months", effectiveAt: T0 },
+      { template: "webhook_endpoint_disabled", plan: "P", endpointId: "we_1", endpointUrl: "https://hooks.example.com/x", failingSince: T0 },
     ];
     expect(new Set(inputs.map((i) => i.template))).toEqual(new Set(EMAIL_TEMPLATES));
     for (const input of inputs) {

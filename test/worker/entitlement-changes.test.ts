@@ -126,9 +126,9 @@ describe("entitlement changes feed", () => {
     const headBefore = await head();
 
     // A writer that read version `stale` commits after the row moved on.
-    await expect(db().batch([guard(db(), entitlementAsRead(userId, stale)), ...upsertEntitlement(db(), state(userId, { status: "canceled", tier: null }), Date.now(), stale)])).rejects.toThrow(
-      /stale_read/,
-    );
+    await expect(
+      db().batch([guard(db(), entitlementAsRead(userId, stale)), ...upsertEntitlement(db(), state(userId, { status: "canceled", tier: null }), Date.now(), stale, state(userId, {}))]),
+    ).rejects.toThrow(/stale_read/);
 
     expect(await db().select().from(entitlements).where(eq(entitlements.userId, userId)).get()).toEqual(before);
     expect(await changeRows([userId])).toEqual(rowsBefore);

@@ -10,13 +10,14 @@ declare module "vitest" {
 }
 
 /**
- * An alert webhook endpoint on loopback, as an operator's receiver would be: `POST /ok/<inbox>`
+ * An alert webhook endpoint on loopback, as an operator's receiver would be (and an outbound
+ * webhook receiver, for test/worker/outbound-webhooks.test.ts): `POST /ok/<inbox>`
  * answers 200; `POST /fail/<n>/<inbox>` answers 500 to the first n requests of each X-Alert-Id,
  * then 200. Every request is kept with its exact body and headers; `GET /_requests/<inbox>`
  * lists those of one inbox (tests use a fresh inbox each).
  */
 export default async function setup(project: TestProject) {
-  const requests: { inbox: string; status: number; body: string; signature: string | null; alertId: string | null; contentType: string | null }[] = [];
+  const requests: { inbox: string; status: number; body: string; signature: string | null; alertId: string | null; contentType: string | null; headers: Record<string, string> }[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -41,6 +42,8 @@ export default async function setup(project: TestProject) {
         signature: (req.headers["x-alert-signature"] as string | undefined) ?? null,
         alertId,
         contentType: req.headers["content-type"] ?? null,
+        // Every header as sent (the outbound webhooks' tests verify webhook-id, -timestamp and -signature).
+        headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : (v ?? "")])),
       });
       res.writeHead(status, { "content-type": "text/plain" }).end(status === 200 ? "ok" : "stand-in failure");
     });

@@ -33,6 +33,7 @@ export const workerProject = (isolated: boolean) =>
             queueConsumers: {
               "stripe-events": { maxBatchSize: 100, maxBatchTimeout: 0, maxRetries: 10, retryDelay: 10, deadLetterQueue: "stripe-events-dlq" },
               "stripe-events-dlq": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 100, retryDelay: 3600 },
+              "outbound-webhooks": { maxBatchSize: 100, maxBatchTimeout: 0, maxRetries: 3 },
             },
             // DB_RACE is the same database as DB through a second binding: tests race writers on
             // separate D1 handles, as separate isolates would.
@@ -50,6 +51,8 @@ export const workerProject = (isolated: boolean) =>
               ENTITLEMENTS_SIGNING_KEYS: JSON.stringify(signingKeys),
               // Fresh per run, like the signing keys; tests that forge checkpoints use another one.
               AUDIT_CHECKPOINT_SECRET: randomHex(32),
+              WEBHOOK_SECRETS_KEY: randomHex(32),
+              WEBHOOK_ADMIN_EMAIL: "ops@example.com",
               TEST_MIGRATIONS: migrations,
             },
           },

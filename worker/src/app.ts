@@ -9,6 +9,7 @@ import type { AppEnv } from "./http/context";
 import { ApiError } from "./http/errors";
 import { rateLimitByIp, requireJson } from "./http/middleware";
 import { notFound } from "./http/not-found";
+import { documentOutboundWebhooks } from "./http/outbound-webhooks-doc";
 import { onError } from "./http/problem";
 import { requestIds } from "./http/request-id";
 import { staticAssets } from "./http/static-assets";
@@ -91,6 +92,7 @@ export function createApp(clock: Clock = systemClock) {
   for (const { route, handler } of routes) app.openapi(route, handler as never);
   for (const { route, handler } of pages) app.openapi(route, handler as never);
 
+  documentOutboundWebhooks(app);
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "An API key: `Authorization: Bearer fja_...`" });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

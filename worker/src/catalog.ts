@@ -62,12 +62,28 @@ const RetentionOffer = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("discount"), percent_off: z.number().gt(0).lte(100), duration_in_months: z.int().positive() }),
 ]);
 
+/**
+ * What Stripe's customer portal offers (`npm run stripe:setup` applies it to the account's
+ * default portal configuration). Updating the card and seeing invoices are always on. Plan
+ * changes and cancellation are off by default: through the worker's API they follow `change`
+ * (proration, downgrades at the period end) and show the `retention` offer first, which the
+ * portal would skip; turn one on to let the portal do it Stripe's way instead.
+ */
+const PortalPolicy = z.strictObject({
+  plan_changes: z.boolean(),
+  cancellation: z.boolean(),
+  /** Customer details the portal lets a customer edit (Stripe's `customer_update.allowed_updates`). */
+  customer_updates: z.array(z.enum(["address", "email", "name", "phone", "shipping", "tax_id"])),
+});
+export type PortalPolicy = z.infer<typeof PortalPolicy>;
+
 const Policy = z.strictObject({
   change: ChangePolicy,
   /** Whether a subscriber whose payment collection is paused keeps the tier's features. */
   paused_keeps_access: z.boolean(),
   /** Offer per tier key; a tier without one is canceled at once. */
   retention: z.record(z.string(), RetentionOffer),
+  portal: PortalPolicy,
 });
 export type ChangePolicy = z.infer<typeof ChangePolicy>;
 export type RetentionOfferPolicy = z.infer<typeof RetentionOffer>;
@@ -170,6 +186,8 @@ export const CATALOG_DATA = {
       mobile: { kind: "downgrade", to_tier: "local" },
       local: { kind: "discount", percent_off: 25, duration_in_months: 2 },
     },
+    // The billing address decides the tax; the email is the app's sign-in, so it stays the app's.
+    portal: { plan_changes: false, cancellation: false, customer_updates: ["address", "name"] },
   },
 } satisfies z.input<typeof Catalog>;
 
@@ -185,6 +203,16 @@ export function findPriceByLookupKey(lookupKey: string, from: Catalog = catalog)
     if (price) return { tier, price };
   }
   return undefined;
+}
+
+/**
+ * The catalog price a Stripe price stands for: by its lookup key or, for a price whose key moved
+ * to a newer one (`npm run stripe:setup` archives a price whose amount changed, and its
+ * subscribers stay on it), by the key it keeps in `metadata.lookup_key`.
+ */
+export function catalogPriceOf(price: { lookup_key: string | null; metadata?: Record<string, string> | null }, from: Catalog = catalog): { tier: Tier; price: Price } | undefined {
+  const key = price.lookup_key ?? price.metadata?.lookup_key;
+  return key ? findPriceByLookupKey(key, from) : undefined;
 }
 
 /**

@@ -1,11 +1,14 @@
 /**
  * Cron dispatch. Every job is idempotent and bounded, so overlapping or repeated runs are safe.
  *   * * * * *    sweep: retry due webhook events; continue a resync in progress; suspend
- *                past-due users whose grace ran out; then sign a checkpoint of the audit
- *                chain's head if it moved; send the email outbox's due emails
- *   *\/15 * * * * the sweep, then the dunning tick (dunning/tick.ts): stages, emails, suspension;
+ *                past-due users whose grace ran out; deliver the outbound webhooks that are
+ *                due (the queue's safety net); send the email outbox's due emails (the disabled
+ *                endpoints' among them); then sign a checkpoint of the audit chain's head if it moved
+ *   *\/15 * * * * the sweep, then the dunning tick (dunning/tick.ts): stages, emails, suspension,
+ *                then the outbound webhooks its stages made;
  *                then deletes Idempotency-Keys past their day, alerts delivered over 30 days ago
- *                and the entitlement changes feed's rows over a week old
+ *                and the entitlement changes feed's rows over a week old, and outbound events
+ *                over 30 days old that owe no delivery
  *   17 3 * * *   reconciliation against Stripe's event list
  * The minute and quarter-hour crons end with the monitoring alerts (monitoring/alerts.ts), and
  * every run is recorded in cron_runs (start and end), which /health and the alerts read.
@@ -17,6 +20,7 @@ import { dunningTick } from "./dunning";
 import { pruneIdempotencyKeys } from "./idempotency";
 import { pruneEntitlementChanges, suspendLapsed } from "./entitlements";
 import { describeError } from "./log";
+import { deliverDue, pruneOutbox } from "./outbound";
 import { monitorAndAlert, pruneAlerts, recordCronFinish, recordCronStart } from "./monitoring";
 import type { Services } from "./services";
 
@@ -61,9 +65,18 @@ async function jobs(name: keyof typeof CRONS, s: Services): Promise<void> {
   const alerts = () => monitorAndAlert(s);
   switch (name) {
     case "sweep":
-      return independently([() => sweep(s), () => suspendLapsed(s), () => sendDueEmails(s), () => checkpointAuditHead(s), alerts]);
+      return independently([() => sweep(s), () => suspendLapsed(s), () => deliverDue(s), () => sendDueEmails(s), () => checkpointAuditHead(s), alerts]);
     case "dunning":
-      return independently([() => sweep(s), () => suspendLapsed(s), () => dunningTick(s), () => pruneIdempotencyKeys(s), () => pruneAlerts(s), () => pruneEntitlementChanges(s), alerts]);
+      return independently([
+        () => sweep(s),
+        () => suspendLapsed(s),
+        () => dunningTick(s),
+        () => deliverDue(s),
+        () => pruneIdempotencyKeys(s),
+        () => pruneAlerts(s),
+        () => pruneEntitlementChanges(s),
+        alerts,
+      ]);
     case "reconcile":
       await reconcile(s);
   }

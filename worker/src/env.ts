@@ -159,6 +159,29 @@ const MonitoringConfig = z
   });
 export type MonitoringConfig = z.infer<typeof MonitoringConfig>;
 
+/**
+ * Outbound webhooks (worker/src/outbound): WEBHOOK_SECRETS_KEY encrypts the endpoints' signing
+ * secrets at rest (AES-GCM; the worker must sign with them, so a hash would not do);
+ * WEBHOOK_ADMIN_EMAIL is told when an endpoint is disabled; WEBHOOK_RETRY_DELAYS (seconds,
+ * comma-separated) replaces the retry schedule's delays, for tests and local runs only.
+ */
+const OutboundConfig = z.object({
+  ENVIRONMENT: z.enum(["development", "test", "production"]).default("production"),
+  WEBHOOK_SECRETS_KEY: z.string().min(32, "must be at least 32 characters (openssl rand -hex 32)"),
+  WEBHOOK_ADMIN_EMAIL: z.email().optional(),
+  WEBHOOK_RETRY_DELAYS: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, "must be whole seconds, comma-separated")
+    .transform((v) => v.split(",").map((n) => Number(n) * 1000))
+    .optional(),
+});
+export type OutboundConfig = z.infer<typeof OutboundConfig>;
+
+/** What the commits that write outbound events put on the `outbound-webhooks` queue: a nudge to deliver what is due. */
+export interface OutboundMessage {
+  kind: "deliver";
+}
+
 const Limits = z.object({
   RATE_LIMIT_KEY: binding<RateLimit>("Rate limiting binding RATE_LIMIT_KEY", "limit").optional(),
   RATE_LIMIT_IP: binding<RateLimit>("Rate limiting binding RATE_LIMIT_IP", "limit").optional(),
@@ -177,6 +200,7 @@ type Raw = Input<typeof CoreConfig> &
   Input<typeof EmailConfig> &
   Input<typeof DunningConfig> &
   Input<typeof MonitoringConfig> &
+  Input<typeof OutboundConfig> &
   Input<typeof Limits> &
   Input<typeof Assets>;
 
@@ -184,7 +208,7 @@ type Raw = Input<typeof CoreConfig> &
  * What workerd hands the worker. Every var and secret may be absent (the concern that needs it
  * answers `config_invalid`); the D1 and queue bindings are always declared in wrangler.toml.
  */
-export type Env = { [K in keyof Raw]?: Raw[K] } & { DB: D1Database; EVENTS: Queue<EventMessage> };
+export type Env = { [K in keyof Raw]?: Raw[K] } & { DB: D1Database; EVENTS: Queue<EventMessage>; OUTBOUND?: Queue<OutboundMessage> };
 
 function check<T extends z.ZodType>(schema: T, env: Env, what: string): z.infer<T> {
   const result = schema.safeParse(env);
@@ -217,3 +241,25 @@ export const auditConfig = (env: Env): AuditConfig => memo(env, "audit", () => c
 export const emailConfig = (env: Env): EmailConfig => memo(env, "email", () => check(EmailConfig, env, "email"));
 export const dunningConfig = (env: Env): DunningConfig => memo(env, "dunning", () => check(DunningConfig, env, "dunning"));
 export const monitoringConfig = (env: Env): MonitoringConfig => memo(env, "monitoring", () => check(MonitoringConfig, env, "alert webhook"));
+export const outboundConfig = (env: Env): OutboundConfig => memo(env, "outbound", () => check(OutboundConfig, env, "outbound webhook"));
+
+/**
+ * Every concern's schema by name, for the deployment checks (monitoring/deployment.ts): they read
+ * which variables each concern takes and which it requires, and report each one's state, never
+ * its value. Declared here, so a setting added to a concern is checked without another list.
+ */
+export const CONFIG_CONCERNS = {
+  core: CoreConfig,
+  return_urls: ReturnUrlConfig,
+  stripe: StripeConfig,
+  webhook: WebhookConfig,
+  signing: SigningConfig,
+  audit: AuditConfig,
+  email: EmailConfig,
+  dunning: DunningConfig,
+  monitoring: MonitoringConfig,
+  limits: Limits,
+  assets: Assets,
+  outbound: OutboundConfig,
+} as const;
+export type ConfigConcern = keyof typeof CONFIG_CONCERNS;

@@ -92,3 +92,58 @@ export const RefundAmount = z
 
 /** Overrides the refund policy: true ends access now (the subscription is cancelled at once), false keeps it. */
 export const EndAccess = z.boolean().describe("Overrides the refund policy: true cancels the subscription at once and ends access, false keeps both");
+
+/**
+ * An outbound webhook endpoint's URL, as a shape (an absolute URL, at most 2048 characters); where
+ * it may point depends on the deployment, so `webhookUrlProblem` checks that, when an endpoint is
+ * saved and again before each delivery.
+ */
+export const WebhookUrl = z
+  .string()
+  .max(2048)
+  .url("must be an absolute URL")
+  .describe("Where deliveries are POSTed: https (http only to localhost in development and test), no credentials, no private address");
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** Whether an IPv4 literal is loopback, private, link-local, CGNAT, "this network", multicast or reserved. */
+function privateIpv4(host: string): boolean {
+  const m = IPV4.exec(host);
+  if (!m) return false;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a === 0 || a === 10 || a === 127 || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || a >= 224;
+}
+
+/** Whether an IPv6 literal (without brackets) is loopback, unspecified, unique-local, link-local or an IPv4-mapped private address. */
+function privateIpv6(host: string): boolean {
+  const h = host.toLowerCase();
+  if (h === "::1" || h === "::") return true;
+  if (/^f[cd][0-9a-f]{0,2}:/.test(h) || /^fe[89ab][0-9a-f]?:/.test(h)) return true;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
+  return mapped ? privateIpv4(mapped[1]!) : false;
+}
+
+const LOCAL_NAMES = new Set(["localhost", "127.0.0.1"]);
+
+/**
+ * Why `url` may not receive webhooks in this deployment, or null when it may: https only (http to
+ * localhost or 127.0.0.1 in development and test, for a receiver on the developer's machine), no
+ * user or password in it, no loopback, private or link-local address (nor `localhost`) outside
+ * development and test. A name is not resolved here: Cloudflare's fetch does not reach private
+ * networks from a deployed Worker, and the rule keeps the literal ways in out.
+ */
+export function webhookUrlProblem(url: string, environment: "development" | "test" | "production"): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return "must be an absolute URL";
+  }
+  if (u.username || u.password) return "must not carry a user name or password: use the signature to authenticate deliveries";
+  const local = environment !== "production" && LOCAL_NAMES.has(u.hostname);
+  if (u.protocol !== "https:" && !(u.protocol === "http:" && local)) return environment === "production" ? "must be https" : "must be https (http only to localhost or 127.0.0.1 here)";
+  if (local) return null;
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  if (host === "localhost" || host.endsWith(".localhost") || privateIpv4(host) || privateIpv6(host)) return "must not point at a loopback, private or link-local address";
+  return null;
+}

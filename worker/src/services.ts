@@ -15,7 +15,7 @@ import type { DunningPolicy } from "./dunning/policy";
 import type { EmailTransport } from "./email/transports";
 import type { ClaimsConfig } from "./entitlements/config";
 import type { LoadedKeys } from "./entitlements/keys";
-import type { MonitoringConfig, WebhookConfig } from "./env";
+import type { MonitoringConfig, OutboundConfig, WebhookConfig } from "./env";
 import type { Logger } from "./log";
 import type { SyncedBatch } from "./stripe-sync/batch";
 import type { Stripe } from "./stripe-sync/stripe";
@@ -58,6 +58,13 @@ export interface Services {
   readonly eventActions: readonly EventAction[];
   /** The alert webhook's URL and secret (ALERT_WEBHOOK_*); config_invalid when the URL has no secret. */
   readonly alerting: MonitoringConfig;
+  /** The outbound webhooks' settings (WEBHOOK_*); config_invalid when WEBHOOK_SECRETS_KEY is unset. */
+  readonly outbound: OutboundConfig;
+  /**
+   * Nudges the outbound webhooks' queue after a commit that wrote events, so they go out now
+   * rather than at the minute sweep; never throws (the sweep is the safety net).
+   */
+  announceOutbound(): void;
   /** Keeps work running after the response (waitUntil); its failure is logged, never thrown. */
   defer(work: Promise<unknown>): void;
 }

@@ -13,10 +13,11 @@ import { refundEventAction } from "./refunds";
 import { dunningCasesOfSync, dunningPolicy as defaultDunningPolicy, withOverrides, type DunningPolicy } from "./dunning";
 import { emailTransport as makeEmailTransport, type EmailTransport } from "./email";
 import { loadSigningKeys } from "./entitlements";
-import { auditConfig, coreConfig, dunningConfig, emailConfig, monitoringConfig, returnUrlConfig, signingConfig, stripeConfig, webhookConfig, type Env } from "./env";
+import { auditConfig, coreConfig, dunningConfig, emailConfig, monitoringConfig, outboundConfig, returnUrlConfig, signingConfig, stripeConfig, webhookConfig, type Env } from "./env";
 import { DomainError } from "./errors";
 import { describeError, jsonLogger, type Logger } from "./log";
 import type { Services, Signer } from "./services";
+import { outboundEventsOfSync } from "./outbound";
 import { stripeClient, type Stripe } from "./stripe-sync";
 
 export interface ServiceOptions {
@@ -35,12 +36,16 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
   let checkpointKey: CheckpointKey | null | undefined;
   let email: EmailTransport | undefined;
   let dunning: DunningPolicy | undefined;
+  const defer = (work: Promise<unknown>) => {
+    const guarded = work.catch((e: unknown) => log.log("error", "deferred work failed", { error: describeError(e) }));
+    options.waitUntil?.(guarded);
+  };
   return {
     clock,
     db,
     log,
     audit: auditWriter(db, clock),
-    syncFollowers: [dunningCasesOfSync],
+    syncFollowers: [dunningCasesOfSync, outboundEventsOfSync],
     eventActions: [refundEventAction],
     get stripe() {
       return (stripe ??= stripeClient(stripeConfig(env)));
@@ -98,9 +103,13 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
     get alerting() {
       return monitoringConfig(env);
     },
-    defer(work) {
-      const guarded = work.catch((e: unknown) => log.log("error", "deferred work failed", { error: describeError(e) }));
-      options.waitUntil?.(guarded);
+    get outbound() {
+      return outboundConfig(env);
     },
+    announceOutbound() {
+      // A nudge per commit: the consumer delivers everything due, and a batch of nudges is one run.
+      if (env.OUTBOUND) defer(env.OUTBOUND.send({ kind: "deliver" }));
+    },
+    defer,
   };
 }

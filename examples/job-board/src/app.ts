@@ -8,6 +8,7 @@
  */
 import { createEntitlements, limit as limitOf, type Entitlements } from "@federal-job-advisor/entitlements";
 import { requireFeature, type EntitlementVariables } from "@federal-job-advisor/entitlements/hono";
+import { applyWebhook, verifyWebhook, type WebhookEvent } from "@federal-job-advisor/entitlements/webhooks";
 import { readFileSync } from "node:fs";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
@@ -18,6 +19,7 @@ import { billingClient, BillingError, CANCELLATION_REASONS, type BillingCycle, t
 import { resolveConfig, type JobBoardConfig } from "./config.ts";
 import { searchJobs } from "./jobs.ts";
 import * as views from "./views.ts";
+import { WEBHOOK_PATH } from "./webhooks.ts";
 import type { DemoUser, SavedSearch, Viewer } from "./views.ts";
 
 /** The worker's feature keys (worker/src/catalog.ts): a misspelled feature is a compile error. */
@@ -207,6 +209,29 @@ export function createApp(input: JobBoardConfig): Hono<AppEnv> {
   app.get("/static/favicon.svg", (c) => c.body(FAVICON, 200, { "content-type": "image/svg+xml", "cache-control": "public, max-age=86400" }));
   app.get("/favicon.ico", (c) => c.redirect("/static/favicon.svg", 301));
   app.get("/health", (c) => c.text("ok"));
+
+  // ---------------------------------------------------------------- outbound webhooks of the worker
+
+  /**
+   * The worker pushes `entitlement.changed` here (signed to the Standard Webhooks spec): the
+   * user's cached token goes at once, so their next decision is the new one, in well under a
+   * second instead of the next poll of the changes feed. No session, no form: the signature is
+   * the authentication. A refused delivery gets a 4xx problem, and the worker retries it.
+   */
+  app.post(WEBHOOK_PATH, async (c) => {
+    const problem = (status: 400 | 404, code: string, detail: string) =>
+      c.json({ type: `urn:federal-job-advisor:job-board:${code}`, title: "Webhook refused", status, detail, code }, status, { "content-type": "application/problem+json" });
+    if (!config.webhookSecret) return problem(404, "webhooks_not_configured", "This app has no webhook secret (JOB_BOARD_WEBHOOK_SECRET).");
+    let event: WebhookEvent;
+    try {
+      event = await verifyWebhook(await c.req.arrayBuffer(), c.req.raw.headers, config.webhookSecret);
+    } catch (err) {
+      const code = err instanceof Error && "code" in err && typeof err.code === "string" ? err.code : "ERR_WEBHOOK";
+      return problem(400, code.toLowerCase(), err instanceof Error ? err.message : "unreadable delivery");
+    }
+    applyWebhook(entitlements, event);
+    return c.body(null, 204);
+  });
 
   app.get("/", async (c) => {
     const user = c.get("user");

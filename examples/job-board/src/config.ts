@@ -31,9 +31,25 @@ export interface JobBoardConfig {
    * cancellation or an upgrade changes this app's decisions within about that long.
    */
   changesPollIntervalMs?: number;
+  /**
+   * The `whsec_…` secret of this app's webhook endpoint on the worker: `POST /webhooks/billing`
+   * verifies deliveries with it and, on `entitlement.changed`, drops the user's cached token at
+   * once. Unset (and no `adminKey` to register with): that route answers 404 and decisions follow
+   * the changes feed alone.
+   */
+  webhookSecret?: string;
+  /** The id (`we_…`) of the endpoint `webhookSecret` belongs to: with `adminKey`, that endpoint is reused without rotating its secret. */
+  webhookEndpointId?: string;
+  /**
+   * An `admin` API key of the worker (startJobBoard only): the app then registers its own receiver,
+   * `<origin>/webhooks/billing` for `entitlement.changed`, listing the endpoints first and reusing
+   * the one with that URL. Server-side only, never rendered or logged.
+   */
+  adminKey?: string;
 }
 
-export type ResolvedConfig = Required<Omit<JobBoardConfig, "fetch" | "changesPollIntervalMs">> & Pick<JobBoardConfig, "fetch" | "changesPollIntervalMs">;
+type Optional = "fetch" | "changesPollIntervalMs" | "webhookSecret" | "webhookEndpointId" | "adminKey";
+export type ResolvedConfig = Required<Omit<JobBoardConfig, Optional>> & Pick<JobBoardConfig, Optional>;
 
 export const DEFAULTS = {
   billingUrl: "http://127.0.0.1:8787",
@@ -66,6 +82,8 @@ function httpUrl(name: string, value: string): string {
 export function resolveConfig(config: JobBoardConfig): ResolvedConfig {
   if (!config.serviceKey) throw new ConfigError("serviceKey (BILLING_SERVICE_KEY) is required: a service API key of the billing worker");
   if (!config.issuer || !config.audience) throw new ConfigError("issuer and audience (ENTITLEMENTS_ISSUER, ENTITLEMENTS_AUDIENCE) are required");
+  if (config.webhookSecret !== undefined && !/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(config.webhookSecret))
+    throw new ConfigError("webhookSecret (JOB_BOARD_WEBHOOK_SECRET) must be the endpoint's whsec_<base64> secret");
   const port = config.port ?? DEFAULTS.port;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`port must be 0-65535, got ${port}`);
   const host = config.host ?? DEFAULTS.host;
@@ -81,6 +99,9 @@ export function resolveConfig(config: JobBoardConfig): ResolvedConfig {
     sessionSecret: config.sessionSecret || randomSecret(),
     fetch: config.fetch,
     changesPollIntervalMs: config.changesPollIntervalMs,
+    webhookSecret: config.webhookSecret,
+    webhookEndpointId: config.webhookEndpointId,
+    adminKey: config.adminKey,
   };
 }
 
@@ -97,6 +118,9 @@ export function resolveConfig(config: JobBoardConfig): ResolvedConfig {
  * | `JOB_BOARD_HOST` | `127.0.0.1` |
  * | `JOB_BOARD_ORIGIN` | `http://<host>:<port>` |
  * | `JOB_BOARD_SESSION_SECRET` | random per process |
+ * | `JOB_BOARD_WEBHOOK_SECRET` | unset: no push, the changes feed only |
+ * | `JOB_BOARD_WEBHOOK_ENDPOINT_ID` | unset |
+ * | `BILLING_ADMIN_KEY` | unset: the app does not register its endpoint |
  */
 export function configFromEnv(env: Record<string, string | undefined> = process.env): JobBoardConfig {
   const port = env.JOB_BOARD_PORT ? Number(env.JOB_BOARD_PORT) : DEFAULTS.port;
@@ -110,5 +134,8 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     host: env.JOB_BOARD_HOST || DEFAULTS.host,
     ...(env.JOB_BOARD_ORIGIN ? { origin: env.JOB_BOARD_ORIGIN } : {}),
     ...(env.JOB_BOARD_SESSION_SECRET ? { sessionSecret: env.JOB_BOARD_SESSION_SECRET } : {}),
+    ...(env.JOB_BOARD_WEBHOOK_SECRET ? { webhookSecret: env.JOB_BOARD_WEBHOOK_SECRET } : {}),
+    ...(env.JOB_BOARD_WEBHOOK_ENDPOINT_ID ? { webhookEndpointId: env.JOB_BOARD_WEBHOOK_ENDPOINT_ID } : {}),
+    ...(env.BILLING_ADMIN_KEY ? { adminKey: env.BILLING_ADMIN_KEY } : {}),
   };
 }

@@ -85,7 +85,11 @@ export interface Entitlements<F extends string = string> {
   check(userId: string, feature: F): Promise<Decision>;
   /** Like `check`, with the claims and the error behind the decision. */
   evaluate(userId: string, feature: F): Promise<Evaluation>;
-  /** Drops cached tokens (one user, or everyone), e.g. right after a checkout completes. */
+  /**
+   * Drops cached tokens (one user, or everyone), e.g. right after a checkout completes, or when
+   * the worker pushes an `entitlement.changed` (`applyWebhook` of `/webhooks` calls this). A
+   * user's token fetch already under way is made again: it may predate the change.
+   */
   invalidate(userId?: string): void;
   /** How current the token manager's decisions are: the changes feed's last successful poll and error. */
   freshness(): Freshness;
@@ -159,6 +163,15 @@ export function createEntitlements<F extends string = string>(options: Entitleme
 
   const entries = new Map<string, Entry>();
 
+  /** The user's entitlement changed (the feed named them, a webhook said so, or the app knows). */
+  function changed(userId: string): void {
+    const entry = entries.get(userId);
+    if (entry === undefined) return;
+    entry.generation++;
+    entry.claims = undefined; // the next decision fetches a new token
+    entry.decisions = undefined;
+  }
+
   async function fetchToken(userId: string): Promise<EntitlementClaims> {
     const body = await requestJson(doFetch, tokenUrl, { apiKey, timeout, maxBytes: MAX_RESPONSE_BYTES, body: JSON.stringify({ user_id: userId }) }, "token request");
     const token = (body as { token?: unknown } | undefined)?.token;
@@ -177,13 +190,7 @@ export function createEntitlements<F extends string = string>(options: Entitleme
           now,
           intervalMs,
           onStale: changesOptions.onStale,
-          onChanged(userId) {
-            const entry = entries.get(userId);
-            if (entry === undefined) return;
-            entry.generation++;
-            entry.claims = undefined; // the next decision fetches a new token
-            entry.decisions = undefined;
-          },
+          onChanged: changed,
           onRestart() {
             // No cached token is known to follow the feed from its new cursor.
             for (const entry of entries.values()) {
@@ -308,7 +315,7 @@ export function createEntitlements<F extends string = string>(options: Entitleme
 
   function invalidate(userId?: string): void {
     if (userId === undefined) entries.clear();
-    else entries.delete(userId);
+    else changed(userId);
   }
 
   function freshness(): Freshness {

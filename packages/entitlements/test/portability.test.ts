@@ -18,7 +18,7 @@ describe("portability (Node ≥ 20, Bun, Deno, Workers)", () => {
 
   it("bundles for a neutral platform, tree-shaken, under 20 kB gzipped", async () => {
     const out = await build({
-      entryPoints: [join(SRC, "index.ts"), join(SRC, "hono.ts"), join(SRC, "node.ts")],
+      entryPoints: [join(SRC, "index.ts"), join(SRC, "hono.ts"), join(SRC, "node.ts"), join(SRC, "webhooks.ts")],
       bundle: true,
       minify: true,
       format: "esm",

@@ -8,6 +8,7 @@ import express from "express";
 import { createEntitlements, type Decision } from "../src/index.js";
 import { requireFeature, type EntitlementVariables } from "../src/hono.js";
 import { requireFeature as nodeRequire, type EntitlementRequest } from "../src/node.js";
+import { applyWebhook, verifyWebhook, type WebhookEvent } from "../src/webhooks.js";
 
 declare function showUpgrade(decision: Decision): unknown;
 
@@ -61,3 +62,25 @@ fresh.freshness();
 process.on("SIGTERM", () => fresh.close());
 export const asOf: Promise<number | null> = fresh.check("u", "mobile_app").then((d) => d.as_of);
 createEntitlements<Feature>({ baseUrl: "https://x", apiKey: "k", issuer: "i", audience: "a", changes: false });
+
+// Receiving webhooks
+const hooks = new Hono();
+hooks.post("/webhooks/billing", async (c) => {
+  let event: WebhookEvent;
+  try {
+    event = await verifyWebhook(await c.req.text(), c.req.raw.headers, process.env.BILLING_WEBHOOK_SECRET!);
+  } catch (err) {
+    return c.json({ error: (err as { code?: string }).code ?? "ERR_WEBHOOK" }, 400);
+  }
+  applyWebhook(entitlements, event);
+  switch (event.type) {
+    case "invoice.payment_failed":
+      console.log(`payment failed for ${event.data.user_id}: ${event.data.invoice.amount_due} ${event.data.invoice.currency}`);
+      break;
+    default:
+      break;
+  }
+  // @ts-expect-error an invoice event carries no entitlement
+  if (event.type === "invoice.paid") event.data.after;
+  return c.body(null, 204);
+});

@@ -5,6 +5,7 @@ import { automaticallyUpdateCard, cardDeclineOf, setRecovery } from "./resources
 import { isJsonRecord, parseForm, validate, s, str, type Params } from "./form.ts";
 import { checkoutPage, invoicePage, portalPage } from "./pages.ts";
 import { completeCheckoutSession, completeFields } from "./resources/checkout.ts";
+import { portalAllowsCancel } from "./resources/portal.ts";
 import { emptyState, serializeState } from "./store.ts";
 import type { ChaosOptions } from "./webhooks/deliver.ts";
 import { checkSmartRetries, diff, SmartRetriesInvalid, type SmartRetryOptions } from "./core.ts";
@@ -14,7 +15,7 @@ import { scheduleOf } from "./billing/schedules.ts";
 
 /**
  * Emulator-only endpoints under /_emulator/ (no API key: they exist for tests and demos):
- * state dump, reset, chaos switch, delivery log and idle wait, a declining card's recovery, a
+ * state dump, reset, chaos switch, the count of API requests served, delivery log and idle wait, a declining card's recovery, a
  * card network's automatic update of a saved card, Stripe's retries per test clock, and the
  * hosted HTML pages.
  */
@@ -123,6 +124,10 @@ export async function handleControl(core: Core, req: IncomingMessage, res: Serve
       const idle = await Promise.race([core.deliverer.idle().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeout))]);
       return json(res, idle ? 200 : 408, { idle });
     }
+    if (method === "GET" && path === "/_emulator/requests") {
+      const byMethod = Object.fromEntries([...core.requestCounts].sort(([a], [b]) => a.localeCompare(b)));
+      return json(res, 200, { total: Object.values(byMethod).reduce((a, b) => a + b, 0), by_method: byMethod });
+    }
     if (method === "POST" && path === "/_emulator/tick") {
       const steps = runDue(core, null, core.realNow());
       return json(res, 200, { steps });
@@ -210,6 +215,7 @@ export async function handleControl(core: Core, req: IncomingMessage, res: Serve
         if (!sub || sub.customer !== session.customer) return html(res, 404, "<h1>No such subscription</h1>");
         // As with the API, a subscription driven by a schedule cannot change its cancellation here.
         if (scheduleOf(core, sub)) return html(res, 409, "<h1>This subscription is managed by a subscription schedule</h1>");
+        if (!portalAllowsCancel(core, session)) return html(res, 403, "<h1>This portal's configuration does not offer cancellation</h1>");
         const p: Params = validate(parseBody(await readBody(req), req.headers["content-type"]), { cancel_at_period_end: s.enum("true", "false") });
         const before = clone(sub);
         const cape = str(p, "cancel_at_period_end") === "true";

@@ -101,6 +101,11 @@ export class Core {
    */
   readonly clockSmartRetries = new Map<string, SmartRetryOptions>();
   readonly finalizeDelay: number;
+  /**
+   * API requests served since start, by HTTP method (`GET /_emulator/requests`): a test can tell
+   * that a run made no write (no POST or DELETE) without reading every object.
+   */
+  readonly requestCounts = new Map<string, number>();
 
   constructor(readonly options: EmulatorOptions) {
     this.taxRates = options.taxRates ?? {};
@@ -117,6 +122,10 @@ export class Core {
         if (ev && ev.pending_webhooks > 0) ev.pending_webhooks -= 1;
       },
     });
+  }
+
+  countRequest(method: string): void {
+    this.requestCounts.set(method, (this.requestCounts.get(method) ?? 0) + 1);
   }
 
   /** Replaces all state (reset, or restore from a snapshot) and rebuilds derived indexes. */

@@ -31,6 +31,8 @@ export interface Emulator {
   setChaos(chaos: ChaosOptions | null): void;
   setRetrySchedule(ms: number[]): void;
   deliveries(): DeliveryJob[];
+  /** API requests served since start, by HTTP method (`{ GET: 3, POST: 1 }`), as `GET /_emulator/requests` answers. */
+  requests(): Record<string, number>;
   /** Drops all state (and pending deliveries). */
   reset(): void;
   /** Writes the state snapshot now (also done on stop when stateFile is set). */
@@ -92,6 +94,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     setChaos: (chaos) => core.deliverer.setChaos(chaos),
     setRetrySchedule: (ms) => core.deliverer.setRetrySchedule(ms),
     deliveries: () => core.deliverer.log(),
+    requests: () => Object.fromEntries(core.requestCounts),
     reset: () => {
       core.deliverer.clear();
       core.replaceState(emptyState());

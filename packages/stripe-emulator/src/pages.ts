@@ -4,6 +4,7 @@ import { testCardNames } from "./cards.ts";
 import { money } from "./billing/lifecycle.ts";
 import { scheduleOf } from "./billing/schedules.ts";
 import { sessionTrialDays } from "./resources/checkout.ts";
+import { portalAllowsCancel } from "./resources/portal.ts";
 import { taxOn, taxRateFor } from "./tax.ts";
 
 /** The few HTML pages a person sees in a demo: hosted checkout, hosted invoice, portal. */
@@ -92,9 +93,11 @@ export function portalPage(core: Core, session: Stripe.BillingPortal.Session): s
       const action =
         s.status === "canceled"
           ? ""
-          : scheduleOf(core, s)
-            ? `<span class="muted">A scheduled change is pending (subscription schedule); it cannot be changed here.</span>`
-            : `<form method="post" action="/_emulator/portal/${esc(session.id)}/subscriptions/${esc(s.id)}"><input type="hidden" name="cancel_at_period_end" value="${s.cancel_at_period_end ? "false" : "true"}"><button type="submit">${s.cancel_at_period_end ? "Renew" : "Cancel at period end"}</button></form>`;
+          : !portalAllowsCancel(core, session)
+            ? ""
+            : scheduleOf(core, s)
+              ? `<span class="muted">A scheduled change is pending (subscription schedule); it cannot be changed here.</span>`
+              : `<form method="post" action="/_emulator/portal/${esc(session.id)}/subscriptions/${esc(s.id)}"><input type="hidden" name="cancel_at_period_end" value="${s.cancel_at_period_end ? "false" : "true"}"><button type="submit">${s.cancel_at_period_end ? "Renew" : "Cancel at period end"}</button></form>`;
       return `<tr><td>${esc(s.id)}<br><span class="muted">${esc(s.status)} · ${esc(price)}${s.cancel_at_period_end ? " · cancels at period end" : ""}</span></td><td>${action}</td></tr>`;
     })
     .join("");

@@ -9,11 +9,13 @@ import * as invoices from "./resources/invoices.ts";
 import * as payments from "./resources/payments.ts";
 import * as pms from "./resources/payment-methods.ts";
 import * as portal from "./resources/portal.ts";
+import * as portalConfigs from "./resources/portal-configurations.ts";
 import * as prices from "./resources/prices.ts";
 import * as products from "./resources/products.ts";
 import * as refunds from "./resources/refunds.ts";
 import * as schedules from "./resources/subscription-schedules.ts";
 import * as subs from "./resources/subscriptions.ts";
+import * as taxSettings from "./resources/tax-settings.ts";
 import * as clocks from "./resources/test-clocks.ts";
 import * as webhooks from "./resources/webhook-endpoints.ts";
 
@@ -102,6 +104,12 @@ export function stripeRoutes(): Router {
     .post("/v1/checkout/sessions/:id/expire", checkout.expireCheckoutSession)
     .post("/v1/test_helpers/checkout/sessions/:id/complete", checkout.completeCheckoutRoute)
     .post("/v1/billing_portal/sessions", portal.createPortalSession)
+    .post("/v1/billing_portal/configurations", portalConfigs.createPortalConfiguration)
+    .get("/v1/billing_portal/configurations", portalConfigs.listPortalConfigurations)
+    .get("/v1/billing_portal/configurations/:id", portalConfigs.retrievePortalConfiguration)
+    .post("/v1/billing_portal/configurations/:id", portalConfigs.updatePortalConfiguration)
+    .get("/v1/tax/settings", taxSettings.retrieveTaxSettings)
+    .post("/v1/tax/settings", taxSettings.updateTaxSettings)
     .get("/v1/events", events.listEvents)
     .get("/v1/events/:id", events.retrieveEvent)
     .post("/v1/webhook_endpoints", webhooks.createWebhookEndpoint)

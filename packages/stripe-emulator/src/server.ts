@@ -60,6 +60,7 @@ export function resetTick(): void {
 
 async function handleApi(core: Core, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const method = req.method ?? "GET";
+  core.countRequest(method);
   const requestId = `req_${newId("r").slice(2, 16)}`;
   const headers: Record<string, string> = { "request-id": requestId, "stripe-version": req.headers["stripe-version"]?.toString() ?? "2026-10-28.endive" };
   const idemKey = method === "POST" ? (req.headers["idempotency-key"]?.toString() ?? null) : null;

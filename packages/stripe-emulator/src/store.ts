@@ -80,6 +80,10 @@ export interface State {
   webhookEndpoints: Map<string, WebhookEndpointRecord>;
   testClocks: Map<string, Stripe.TestHelpers.TestClock>;
   portalSessions: Map<string, Stripe.BillingPortal.Session>;
+  /** Billing portal configurations; the account's default one is made on first use (portal-configurations.ts). */
+  portalConfigurations: Map<string, Stripe.BillingPortal.Configuration>;
+  /** Stripe Tax settings; null until first read, as a new account's are (`status: "pending"`). */
+  taxSettings: Stripe.Tax.Settings | null;
   idempotency: Map<string, IdempotencyRecord>;
   invoiceNumberSeq: number;
 }
@@ -113,6 +117,8 @@ export function emptyState(): State {
     webhookEndpoints: new Map(),
     testClocks: new Map(),
     portalSessions: new Map(),
+    portalConfigurations: new Map(),
+    taxSettings: null,
     idempotency: new Map(),
     invoiceNumberSeq: 0,
   };
@@ -157,6 +163,8 @@ export function lookupById(state: State, id: string): object | undefined {
       return state.testClocks.get(id);
     case "evt_":
       return state.events.get(id);
+    case "bpc_":
+      return state.portalConfigurations.get(id);
     default:
       return state.coupons.get(id);
   }

@@ -33,6 +33,10 @@ export const PERMISSIONS = {
   "tools:read": ["admin", "service", "analyst"],
   /** Moving a dunning case on now (its due stage or retry), as manage_dunning_process does. */
   "dunning:write": ["admin", "service"],
+  /** The deployment checks (GET /v1/system/checks): every setting's state by name, the webhook endpoint, migrations, crons. */
+  "system:read": ["admin"],
+  /** Outbound webhook endpoints: their URLs, secrets, deliveries, retries and replays. */
+  "webhooks:manage": ["admin"],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

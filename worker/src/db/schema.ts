@@ -786,3 +786,98 @@ export const idempotencyKeys = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index("idempotency_keys_created_idx").on(t.createdAt)],
 );
+
+/**
+ * Outbound webhooks (worker/src/outbound, docs/api.md "Outbound webhooks"): the endpoints an admin
+ * registers. The signing secret is kept encrypted (AES-GCM under WEBHOOK_SECRETS_KEY, a Worker
+ * secret): the worker must sign with it, so a hash would not do, and a copy of the database alone
+ * signs nothing. After a rotation the previous secret signs too until `previous_secret_expires_at`.
+ * `failing_since` is the first failed attempt since the last success: three days of it disables
+ * the endpoint (`disabled_reason` says why).
+ */
+export const webhookEndpoints = sqliteTable("webhook_endpoints", {
+  id: text("id").primaryKey(),
+  url: text("url").notNull(),
+  /** JSON array of event types, or ["*"]. */
+  events: text("events").notNull(),
+  description: text("description"),
+  enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+  secret: text("secret").notNull(),
+  previousSecret: text("previous_secret"),
+  previousSecretExpiresAt: integer("previous_secret_expires_at"),
+  failingSince: integer("failing_since"),
+  disabledReason: text("disabled_reason"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/**
+ * The outbox: one row per event, written in the same D1 batch as the change it reports
+ * (worker/src/outbox), so a change is never reported without happening nor happens unreported.
+ * `id` is the `webhook-id` of every delivery of it, retries and replays included; `body` is the
+ * exact JSON each delivery signs. `seq` orders a user's events.
+ */
+export const outboundEvents = sqliteTable(
+  "outbound_events",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    type: text("type").notNull(),
+    userId: text("user_id").notNull(),
+    /** When the change happened (ms): the body's `timestamp`. */
+    occurredAt: integer("occurred_at").notNull(),
+    body: text("body").notNull(),
+  },
+  (t) => [uniqueIndex("outbound_events_id_uq").on(t.id), index("outbound_events_occurred_idx").on(t.occurredAt)],
+);
+
+/**
+ * One event for one endpoint, made in the event's own batch for each enabled endpoint subscribed
+ * to its type. A sender claims it by a conditional UPDATE (status, attempts, lease), so two
+ * isolates never send the same one in one attempt round; a user's deliveries to an endpoint go in
+ * `event_seq` order. `round_started_at` starts the three-day retry window (creation, retry, replay).
+ */
+export const WEBHOOK_DELIVERY_STATUSES = ["pending", "delivering", "delivered", "parked"] as const;
+export type WebhookDeliveryStatus = (typeof WEBHOOK_DELIVERY_STATUSES)[number];
+
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    endpointId: text("endpoint_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventSeq: integer("event_seq").notNull(),
+    userId: text("user_id").notNull(),
+    status: text("status", { enum: WEBHOOK_DELIVERY_STATUSES }).notNull().default("pending"),
+    /** Attempts in this round (the backoff's step); the attempts table keeps every one. */
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at"),
+    leaseUntil: integer("lease_until"),
+    roundStartedAt: integer("round_started_at").notNull(),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    deliveredAt: integer("delivered_at"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_event_uq").on(t.endpointId, t.eventId),
+    index("webhook_deliveries_due_idx").on(t.status, t.nextAttemptAt),
+    index("webhook_deliveries_order_idx").on(t.endpointId, t.userId, t.status, t.eventSeq),
+  ],
+);
+
+/** Every attempt of a delivery: HTTP status (null: no answer), duration, the answer's first 500 characters. */
+export const webhookAttempts = sqliteTable(
+  "webhook_attempts",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    deliveryId: text("delivery_id").notNull(),
+    endpointId: text("endpoint_id").notNull(),
+    attemptedAt: integer("attempted_at").notNull(),
+    status: integer("status"),
+    durationMs: integer("duration_ms").notNull(),
+    responseExcerpt: text("response_excerpt"),
+    error: text("error"),
+  },
+  (t) => [index("webhook_attempts_delivery_idx").on(t.deliveryId, t.attemptedAt)],
+);

@@ -14,6 +14,7 @@ import { planName } from "../catalog";
 import type { Db } from "../db/client";
 import { customers, dunningCases, paymentAttempts, subscriptions } from "../db/schema";
 import { enqueueEmail, isEmailAddress } from "../email";
+import { outboxStatements } from "../outbox";
 import type { Services } from "../services";
 import { isHardDecline, nextStage, retryAt, stageAt, type DunningPolicy } from "./policy";
 
@@ -219,6 +220,8 @@ export async function closeCaseStatements(
           .set({ status: recovered ? "recovered" : "canceled", nextActionAt: null, closedAt: at })
           .where(and(eq(dunningCases.id, c.id), inArray(dunningCases.status, ["open", "suspended"]))),
       );
+      if (recovered && c.userId)
+        out.push(...outboxStatements(s.db, { type: "dunning.recovered", userId: c.userId, occurredAt: at, data: { user_id: c.userId, invoice_id: c.invoiceId } }, s.clock.now()));
       const to = contact.get(c.customerId)?.email;
       if (recovered && to && isEmailAddress(to)) {
         out.push(

@@ -28,6 +28,7 @@ import type { AuditEntry } from "../audit";
 import { guard, isStaleRead } from "../db/guard";
 import { customers, dunningCases, dunningSteps } from "../db/schema";
 import { enqueueEmail, isEmailAddress, type EmailInput } from "../email";
+import { outboxStatements } from "../outbox";
 import { describeError } from "../log";
 import { suspensionOf } from "../entitlements";
 import { Stripe, emptyTargets, syncObjects } from "../stripe-sync";
@@ -248,6 +249,8 @@ async function retryStep(s: TickDeps, c: Case, now: number, policy: DunningPolic
           .set({ status: "recovered", retries: slot + 1, nextRetryAt: null, nextActionAt: null, closedAt: now })
           .where(moved),
       );
+      // Reported here, since the sync then finds the case closed already.
+      if (c.userId) statements.push(...outboxStatements(s.db, { type: "dunning.recovered", userId: c.userId, occurredAt: now, data: { user_id: c.userId, invoice_id: c.invoiceId } }, s.clock.now()));
     } else {
       const declineCode = attempt.outcome === "declined" ? (attempt.declineCode ?? cur.lastDeclineCode) : cur.lastDeclineCode;
       const hard = attempt.outcome === "declined" && isHardDecline(declineCode, policy);
@@ -450,6 +453,14 @@ async function stageStep(s: TickDeps, selected: Case, now: number, policy: Dunni
         .onConflictDoNothing(),
     );
     if (emailed) statements.push(enqueueEmail(s, { key, to: contact.email!, userId: c.userId, email: emailFor(latest.stage, c, contact, planName(tier), suspendAt, nextActionAt) }));
+    if (c.userId)
+      statements.push(
+        ...outboxStatements(
+          s.db,
+          { type: "dunning.stage_reached", userId: c.userId, occurredAt: now, data: { user_id: c.userId, invoice_id: c.invoiceId, stage: latest.stage, day: latest.day } },
+          s.clock.now(),
+        ),
+      );
     statements.push(
       s.db
         .update(dunningCases)

@@ -62,7 +62,7 @@ export function enqueueEmail(s: Pick<Services, "db" | "clock" | "appBaseUrl">, e
 /** Enqueues one email on its own; true when it was stored, false when its key already was. */
 export async function enqueueEmailNow(s: Pick<Services, "db" | "clock" | "appBaseUrl">, e: EmailToEnqueue): Promise<boolean> {
   const result = await enqueueEmail(s, e).run();
-  return ((result as { meta?: { changes?: number } }).meta?.changes ?? 0) === 1;
+  return ((result as { meta?: { changes?: number } }).meta?.changes ?? 0) > 0;
 }
 
 export async function emailByKey(db: Db, key: string): Promise<EmailRow | undefined> {

@@ -42,7 +42,9 @@ export type EmailInput =
     } & Common)
   | ({ template: "payment_recovered"; amountPaid: Money } & Common)
   | ({ template: "subscription_canceled"; amountUnpaid: Money } & Common)
-  | ({ template: "retention_offer_confirmed"; offer: string; effectiveAt: number } & Common);
+  | ({ template: "retention_offer_confirmed"; offer: string; effectiveAt: number } & Common)
+  /** To the admin (WEBHOOK_ADMIN_EMAIL): an outbound webhook endpoint failed for three days and was disabled. */
+  | ({ template: "webhook_endpoint_disabled"; endpointId: string; endpointUrl: string; failingSince: number } & Common);
 
 export type EmailTemplate = EmailInput["template"];
 export const EMAIL_TEMPLATES = [
@@ -55,6 +57,7 @@ export const EMAIL_TEMPLATES = [
   "payment_recovered",
   "subscription_canceled",
   "retention_offer_confirmed",
+  "webhook_endpoint_disabled",
 ] as const satisfies readonly EmailTemplate[];
 
 export interface RenderContext {
@@ -216,6 +219,15 @@ export function renderEmail(input: EmailInput, ctx: RenderContext): RenderedEmai
         subject: `Your ${input.plan} offer is confirmed`,
         paragraphs: [`You accepted this offer: ${input.offer}.`, `It takes effect on ${formatDate(input.effectiveAt)}. Your subscription continues as before until then.`],
         action: "Manage your payment method",
+      });
+    case "webhook_endpoint_disabled":
+      return compose(input, ctx, {
+        subject: `Webhook endpoint ${input.endpointId} is disabled`,
+        paragraphs: [
+          `Every delivery to the ${input.plan} webhook endpoint ${input.endpointId} (${input.endpointUrl}) has failed since ${formatDate(input.failingSince)}, so it is disabled: nothing more is sent to it.`,
+          "Fix the receiver, then enable the endpoint again (PATCH /v1/webhook-endpoints/{id} with enabled: true) and replay what it missed (POST /v1/webhook-endpoints/{id}/replay).",
+        ],
+        action: "Open the billing app",
       });
   }
 }

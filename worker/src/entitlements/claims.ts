@@ -3,21 +3,13 @@
  * (@federal-job-advisor/entitlements), so the worker cannot sign a claim the SDK would not read.
  */
 import type { EntitlementClaims, UpgradeOffer } from "@federal-job-advisor/entitlements";
-import { cheapestTierWith, findTier, type Catalog, catalog as defaultCatalog } from "../catalog";
+import { cheapestTierWith, type Catalog, catalog as defaultCatalog } from "../catalog";
 import type { ClaimsConfig } from "./config";
-import { effectiveState, type EntitlementState } from "./state";
+import { effectiveState, grants, type EntitlementState } from "./state";
+
+export { grants };
 
 export type { ClaimsConfig, EntitlementClaims };
-
-const GRANTING = new Set(["trialing", "active", "past_due"]);
-
-/** The features and limits a state grants now: a tier's, or nothing. */
-export function grants(state: EntitlementState, from: Catalog = defaultCatalog): { features: string[]; limits: Record<string, number | null> } {
-  const tier = state.tier ? findTier(state.tier, from) : undefined;
-  const granting = GRANTING.has(state.status) || (state.status === "paused" && from.policy.paused_keeps_access);
-  if (!tier || !granting) return { features: [], limits: Object.fromEntries(from.limits.map((l) => [l.key, 0])) };
-  return { features: [...tier.features], limits: { ...tier.limits } };
-}
 
 export function upgradeOffers(features: readonly string[], appBaseUrl: string, from: Catalog = defaultCatalog): Record<string, UpgradeOffer> {
   const have = new Set(features);

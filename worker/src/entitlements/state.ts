@@ -9,6 +9,8 @@ import { findTier, GRACE_DAYS, type Catalog, catalog as defaultCatalog } from ".
 import type { Db } from "../db/client";
 import { entitlementAsRead, guard } from "../db/guard";
 import { entitlementChanges, entitlements, type EntitlementStatus, subscriptions } from "../db/schema";
+import { instantOrNull } from "../instant";
+import { outboxStatements } from "../outbox";
 import type { Services } from "../services";
 
 export { GRACE_DAYS };
@@ -55,6 +57,16 @@ function statusOf(sub: Sub): EntitlementStatus {
     default:
       return "none";
   }
+}
+
+const GRANTING = new Set(["trialing", "active", "past_due"]);
+
+/** The features and limits a state grants now: a tier's, or nothing. */
+export function grants(state: EntitlementState, from: Catalog = defaultCatalog): { features: string[]; limits: Record<string, number | null> } {
+  const tier = state.tier ? findTier(state.tier, from) : undefined;
+  const granting = GRANTING.has(state.status) || (state.status === "paused" && from.policy.paused_keeps_access);
+  if (!tier || !granting) return { features: [], limits: Object.fromEntries(from.limits.map((l) => [l.key, 0])) };
+  return { features: [...tier.features], limits: { ...tier.limits } };
 }
 
 const PRIORITY: Record<EntitlementStatus, number> = { active: 7, trialing: 6, past_due: 5, paused: 4, suspended: 3, trial_expired: 2, canceled: 1, none: 0 };
@@ -142,13 +154,14 @@ export function sameState(a: EntitlementState, b: EntitlementState): boolean {
 }
 
 /**
- * Writes the state as the next version of the row read at `readVersion`, and its row in the
- * changes feed (`entitlement_changes`): two statements that must go into the same batch, which
- * is why they come as one tuple (spread it: `statements.push(...upsertEntitlement(…))`). This is
- * the only writer of `entitlements`, so no entitlement changes without the feed naming it. Pair
- * it with the guard `entitlementAsRead(userId, readVersion)` in the same batch.
+ * Writes the state as the next version of the row read at `readVersion`, its row in the changes
+ * feed (`entitlement_changes`) and its `entitlement.changed` event in the outbound webhooks'
+ * outbox (`before` is the state read with that version): statements that must go into the same
+ * batch, which is why they come as one tuple (spread it: `statements.push(...upsertEntitlement(…))`).
+ * This is the only writer of `entitlements`, so no entitlement changes without the feed and the
+ * outbox naming it. Pair it with the guard `entitlementAsRead(userId, readVersion)` in the same batch.
  */
-export function upsertEntitlement(db: Db, state: EntitlementState, now: number, readVersion: number | undefined) {
+export function upsertEntitlement(db: Db, state: EntitlementState, now: number, readVersion: number | undefined, before: EntitlementState) {
   const values = { ...state, updatedAt: now, version: (readVersion ?? 0) + 1 };
   return [
     db
@@ -156,7 +169,23 @@ export function upsertEntitlement(db: Db, state: EntitlementState, now: number, 
       .values(values)
       .onConflictDoUpdate({ target: entitlements.userId, set: { ...values, userId: sql`excluded.user_id` } }),
     db.insert(entitlementChanges).values({ userId: state.userId, changedAt: now, status: state.status, tier: state.tier }),
+    ...outboxStatements(
+      db,
+      {
+        type: "entitlement.changed",
+        userId: state.userId,
+        occurredAt: now,
+        data: { user_id: state.userId, before: readVersion === undefined ? null : entitlementOf(before), after: entitlementOf(state) },
+      },
+      now,
+    ),
   ] as const;
+}
+
+/** An entitlement as the `entitlement.changed` event carries it: a token's claims without iss, aud, sub, iat and exp. */
+export function entitlementOf(state: EntitlementState, from: Catalog = defaultCatalog) {
+  const { features, limits } = grants(state, from);
+  return { tier: state.tier, status: state.status, features, limits, trial_end: instantOrNull(state.trialEnd), grace_until: instantOrNull(state.graceUntil) };
 }
 
 /** What the audit log keeps of an entitlement change. */
@@ -173,7 +202,7 @@ export async function setEntitlementState(deps: Pick<Services, "db" | "clock" | 
   await deps.audit.commit(async () => {
     const { state: before, version } = await readEntitlementVersioned(db, state.userId);
     return {
-      statements: [guard(db, entitlementAsRead(state.userId, version)), ...upsertEntitlement(db, state, deps.clock.now(), version)],
+      statements: [guard(db, entitlementAsRead(state.userId, version)), ...upsertEntitlement(db, state, deps.clock.now(), version, before)],
       entries: [
         {
           actor: who,

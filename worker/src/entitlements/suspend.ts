@@ -32,7 +32,7 @@ export async function suspensionOf(
   const next = effectiveState(state, now);
   if (next.status === state.status) return { statements: [], entries: [], state };
   return {
-    statements: [guard(db, entitlementAsRead(userId, version)), ...upsertEntitlement(db, next, writtenAt, version)],
+    statements: [guard(db, entitlementAsRead(userId, version)), ...upsertEntitlement(db, next, writtenAt, version, state)],
     entries: [{ actor, action: "entitlement.suspended", subject: { type: "user", id: userId }, before: entitlementSummary(state), after: entitlementSummary(next) }],
     state: next,
   };

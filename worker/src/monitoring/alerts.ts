@@ -8,7 +8,7 @@
  */
 import { and, asc, eq, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
 import { verifyAuditChain } from "../audit";
-import { cronRuns, monitoringAlerts, stripeEvents } from "../db/schema";
+import { cronRuns, monitoringAlerts, stripeEvents, webhookDeliveries, webhookEndpoints } from "../db/schema";
 import { describeError } from "../log";
 import type { Services } from "../services";
 import { failedPayments, parkedEvents } from "./backlogs";
@@ -19,7 +19,7 @@ import { instant, instantOrNull } from "../instant";
 
 type Deps = Pick<Services, "db" | "clock" | "log" | "checkpointKey" | "alerting">;
 
-export const ALERT_CONDITIONS = ["events_parked", "failed_payments_spike", "audit_chain_broken", "cron_overdue"] as const;
+export const ALERT_CONDITIONS = ["events_parked", "failed_payments_spike", "audit_chain_broken", "cron_overdue", "webhook_deliveries_parked", "webhook_endpoint_disabled"] as const;
 export type AlertConditionName = (typeof ALERT_CONDITIONS)[number];
 
 export interface Detected {
@@ -65,6 +65,40 @@ export async function detectConditions(s: Deps, t: MonitoringThresholds = MONITO
       summary: `${parked} Stripe event(s) used up their retries and are parked: the mirror is missing what they say. Fix the cause, then replay them (POST /v1/events/replay).`,
       details: { parked, event_ids: sample.map((r) => r.id) },
     });
+  });
+
+  // Outbound webhooks (worker/src/outbound): deliveries that used up their three days, and
+  // endpoints disabled after failing for as long (an admin's own disabling is not alerted).
+  await attempt("webhook_deliveries_parked", async () => {
+    const rows = await s.db
+      .select({ id: webhookDeliveries.id, endpointId: webhookDeliveries.endpointId, eventId: webhookDeliveries.eventId })
+      .from(webhookDeliveries)
+      .where(eq(webhookDeliveries.status, "parked"))
+      .all();
+    if (rows.length === 0) return;
+    found.push({
+      condition: "webhook_deliveries_parked",
+      subject: null,
+      level: rows.length,
+      summary: `${rows.length} outbound webhook deliver${rows.length === 1 ? "y" : "ies"} failed for three days and are parked: fix the receiver, then retry them (POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry) or replay the range.`,
+      details: { parked: rows.length, deliveries: rows.slice(0, 10).map((r) => ({ id: r.id, endpoint_id: r.endpointId, event_id: r.eventId })) },
+    });
+  });
+
+  await attempt("webhook_endpoint_disabled", async () => {
+    const rows = await s.db
+      .select({ id: webhookEndpoints.id, url: webhookEndpoints.url, since: webhookEndpoints.failingSince })
+      .from(webhookEndpoints)
+      .where(and(eq(webhookEndpoints.enabled, false), isNotNull(webhookEndpoints.failingSince)))
+      .all();
+    for (const r of rows)
+      found.push({
+        condition: "webhook_endpoint_disabled",
+        subject: r.id,
+        level: 1,
+        summary: `The outbound webhook endpoint ${r.id} failed every delivery since ${instant(r.since!)} and is disabled: fix the receiver, enable it (PATCH enabled: true) and replay what it missed.`,
+        details: { endpoint_id: r.id, failing_since: instant(r.since!) },
+      });
   });
 
   await attempt("failed_payments_spike", async () => {

@@ -4,3 +4,4 @@ export { cronStatuses, recordCronFinish, recordCronStart } from "./crons";
 export { healthReport } from "./health";
 export { pruneAlerts } from "./prune";
 export { MONITORING_THRESHOLDS } from "./thresholds";
+export { deploymentChecks, type DeploymentReport } from "./deployment";

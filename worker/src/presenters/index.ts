@@ -19,3 +19,12 @@ export {
 } from "./subscription";
 export { ReportRow, RevenueReport } from "./report";
 export { Refund, presentRefund, RefundPageSchema, presentRefundPage, type RefundWire } from "./refund";
+export {
+  WebhookEndpoint,
+  CreatedWebhookEndpoint,
+  presentWebhookEndpoint,
+  WebhookDelivery,
+  presentWebhookDelivery,
+  type WebhookEndpointWire,
+  type WebhookDeliveryWire,
+} from "./webhook-endpoint";

@@ -43,9 +43,19 @@ import subscriptionsPause from "./subscriptions/pause";
 import subscriptionsReactivate from "./subscriptions/reactivate";
 import subscriptionsResume from "./subscriptions/resume";
 import catalog from "./system/catalog";
+import systemChecks from "./system/checks";
 import docs from "./system/docs";
 import health from "./system/health";
 import webhooksStripe from "./webhooks/stripe";
+import webhookEndpointsCreate from "./webhook-endpoints/create";
+import webhookEndpointsDelete from "./webhook-endpoints/delete";
+import webhookEndpointsDeliveries from "./webhook-endpoints/deliveries";
+import webhookEndpointsGet from "./webhook-endpoints/get";
+import webhookEndpointsList from "./webhook-endpoints/list";
+import webhookEndpointsReplay from "./webhook-endpoints/replay";
+import webhookEndpointsRetry from "./webhook-endpoints/retry";
+import webhookEndpointsRotateSecret from "./webhook-endpoints/rotate-secret";
+import webhookEndpointsUpdate from "./webhook-endpoints/update";
 import toolsCreateSubscription from "./tools/create-subscription";
 import toolsEnforceTierAccess from "./tools/enforce-tier-access";
 import toolsGenerateRevenueReport from "./tools/generate-revenue-report";
@@ -57,6 +67,7 @@ import toolsProcessWebhook from "./tools/process-webhook";
 export const routes: readonly ApiRoute[] = [
   health,
   catalog,
+  systemChecks,
   keysCreate,
   keysList,
   keysRotate,
@@ -72,6 +83,15 @@ export const routes: readonly ApiRoute[] = [
   entitlementsCheck,
   webhooksStripe,
   eventsList,
+  webhookEndpointsCreate,
+  webhookEndpointsList,
+  webhookEndpointsGet,
+  webhookEndpointsUpdate,
+  webhookEndpointsDelete,
+  webhookEndpointsRotateSecret,
+  webhookEndpointsDeliveries,
+  webhookEndpointsRetry,
+  webhookEndpointsReplay,
   emailsList,
   dunningList,
   eventsReplay,

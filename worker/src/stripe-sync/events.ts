@@ -58,7 +58,7 @@ export function insertEvent(db: Db, e: IncomingEvent, now: number) {
 }
 
 // D1 reports how many rows an insert wrote: none means the id was there already.
-const wrote = (r: unknown) => ((r as { meta?: { changes?: number } } | undefined)?.meta?.changes ?? 0) === 1;
+const wrote = (r: unknown) => ((r as { meta?: { changes?: number } } | undefined)?.meta?.changes ?? 0) > 0;
 
 /** Stores an event once; false when it was already stored (a duplicate delivery). */
 export async function storeEvent(db: Db, e: IncomingEvent, now: number): Promise<boolean> {

@@ -8,5 +8,6 @@ export { receiveWebhook } from "./receive";
 export { reconcile } from "./reconcile";
 export { REPLAY_NOW, replayEvent, replayRange } from "./replay";
 export { readResync, resyncChunk, runResync } from "./resync";
+export { pinnedApiVersion } from "./api-version";
 export { Stripe, stripeClient } from "./stripe";
 export { emptyTargets, type Extra, rowsById, syncObjects } from "./sync";

@@ -2,7 +2,7 @@
  * Stripe objects → mirror rows. Pure: Stripe's Unix seconds become our milliseconds, money
  * stays integer minor units, and MRR is normalised to a month with integer arithmetic.
  */
-import { findPriceByLookupKey } from "../catalog";
+import { catalogPriceOf } from "../catalog";
 import { isUserId } from "../entitlements";
 import { INVOICE_STATUSES, REFUND_REASONS, SUBSCRIPTION_STATUSES, type creditNotes, type customers, type invoices, type RefundReason, type refunds, type subscriptions } from "../db/schema";
 import type { CouponTerms } from "./batch";
@@ -97,7 +97,9 @@ export function subscriptionRow(s: Stripe.Subscription, userId: string | null, c
   const item = s.items.data[0];
   if (!item) throw new Error(`subscription ${s.id} has no items`);
   const price = item.price;
-  const lookupKey = price.lookup_key ?? null;
+  const inCatalog = catalogPriceOf(price);
+  // The catalog's key even when it moved on to a newer price: the subscriber is still on this tier.
+  const lookupKey = price.lookup_key ?? inCatalog?.price.lookupKey ?? null;
   const interval = known(INTERVALS, price.recurring?.interval ?? "month", "price interval");
   const intervalCount = price.recurring?.interval_count ?? 1;
   const unitAmount = price.unit_amount ?? 0;
@@ -107,7 +109,7 @@ export function subscriptionRow(s: Stripe.Subscription, userId: string | null, c
     customerId: idOf(s.customer)!,
     userId,
     status: known(SUBSCRIPTION_STATUSES, s.status, "subscription status"),
-    tier: lookupKey ? (findPriceByLookupKey(lookupKey)?.tier.key ?? null) : null,
+    tier: inCatalog?.tier.key ?? null,
     priceId: price.id,
     lookupKey,
     interval,

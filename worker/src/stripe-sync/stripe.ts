@@ -4,6 +4,7 @@
  */
 import Stripe from "stripe";
 import type { StripeConfig } from "../env";
+import { pinnedApiVersion } from "./api-version";
 
 const clients = new Map<string, Stripe>();
 
@@ -14,7 +15,7 @@ export function stripeClient(cfg: StripeConfig): Stripe {
     const base = cfg.STRIPE_API_BASE ? new URL(cfg.STRIPE_API_BASE) : undefined;
     client = new Stripe(cfg.STRIPE_SECRET_KEY, {
       httpClient: Stripe.createFetchHttpClient(),
-      ...(cfg.STRIPE_API_VERSION ? { apiVersion: cfg.STRIPE_API_VERSION as Stripe.LatestApiVersion } : {}),
+      apiVersion: pinnedApiVersion(cfg) as Stripe.LatestApiVersion,
       maxNetworkRetries: 2,
       timeout: 20_000,
       ...(base ? { host: base.hostname, port: base.port || (base.protocol === "https:" ? 443 : 80), protocol: base.protocol === "https:" ? "https" : "http" } : {}),

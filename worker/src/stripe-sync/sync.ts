@@ -34,7 +34,7 @@ import {
   type InvoiceRow,
   type SubscriptionRow,
 } from "./mirror";
-import type { AttemptInput, Fetched } from "./batch";
+import type { AttemptInput, Fetched, RowChange } from "./batch";
 import type { Stripe } from "./stripe";
 
 export type { AttemptInput, Fetched } from "./batch";
@@ -314,8 +314,8 @@ async function writeSubscriptions(
   fetched: Fetched,
   userByCustomer: Map<string, string | null>,
   onInvalid: OnInvalidUserId,
-): Promise<Part & { after: Map<string, SubscriptionRow>; formerUsers: Set<string> }> {
-  const out = { ...part(), after: new Map<string, SubscriptionRow>(), formerUsers: new Set<string>() };
+): Promise<Part & { after: Map<string, SubscriptionRow>; formerUsers: Set<string>; changed: RowChange<SubscriptionRow>[] }> {
+  const out = { ...part(), after: new Map<string, SubscriptionRow>(), formerUsers: new Set<string>(), changed: [] as RowChange<SubscriptionRow>[] };
   const current = await rowsById(db, subscriptions, [...fetched.subscriptions.keys()]);
   for (const [id, { sub, coupon, syncedAt }] of fetched.subscriptions) {
     const before = current.get(id);
@@ -343,6 +343,7 @@ async function writeSubscriptions(
         .values(row)
         .onConflictDoUpdate({ target: subscriptions.id, set: row, setWhere: lte(subscriptions.syncedAt, sql`excluded.synced_at`) }),
     );
+    out.changed.push({ before, after: row });
     const changes = historyChanges(before, row);
     if (changes.length > 0) {
       out.statements.push(
@@ -389,8 +390,14 @@ async function assignUsers(db: Db, why: SyncCause, reassigned: string[], after: 
 }
 
 /** Invoices; also returns the users they belong to (an invoice moves its user's grace). */
-async function writeInvoices(db: Db, why: SyncCause, fetched: Fetched, subs: Map<string, SubscriptionRow>, userByCustomer: Map<string, string | null>): Promise<Part & { users: Set<string> }> {
-  const out = { ...part(), users: new Set<string>() };
+async function writeInvoices(
+  db: Db,
+  why: SyncCause,
+  fetched: Fetched,
+  subs: Map<string, SubscriptionRow>,
+  userByCustomer: Map<string, string | null>,
+): Promise<Part & { users: Set<string>; changed: RowChange<InvoiceRow>[] }> {
+  const out = { ...part(), users: new Set<string>(), changed: [] as RowChange<InvoiceRow>[] };
   const current = await rowsById(db, invoices, [...fetched.invoices.keys()]);
   for (const [id, { inv, syncedAt }] of fetched.invoices) {
     const before = current.get(id);
@@ -416,6 +423,7 @@ async function writeInvoices(db: Db, why: SyncCause, fetched: Fetched, subs: Map
         .values(row)
         .onConflictDoUpdate({ target: invoices.id, set: row, setWhere: lte(invoices.syncedAt, sql`excluded.synced_at`) }),
     );
+    out.changed.push({ before, after: row });
     audited(out, why, before ? "invoice.updated" : "invoice.created", "invoice", id, before ? invSummary(before) : undefined, invSummary(row));
   }
   return out;
@@ -584,7 +592,7 @@ async function writeEntitlements(
     const userNow = timed ? await nowOn(mine.find((s) => s.testClock !== null)?.testClock ?? null) : now;
     const next = deriveEntitlement(userId, mine, prior, userNow, anchors);
     if (sameState(prior, next)) continue;
-    out.statements.push(...upsertEntitlement(db, next, now, version));
+    out.statements.push(...upsertEntitlement(db, next, now, version, prior));
     audited(out, why, "entitlement.changed", "user", userId, entitlementSummary(prior), entitlementSummary(next));
   }
   return out;
@@ -592,7 +600,8 @@ async function writeEntitlements(
 
 /** Writes objects already fetched from Stripe (by id, or by a list during a resync). */
 export async function writeObjects(
-  deps: Pick<Services, "db" | "clock" | "audit" | "appBaseUrl" | "dunning" | "syncFollowers" | "stripe" | "log">,
+  // announceOutbound is optional so callers' narrower deps still type-check; every Services has it.
+  deps: Pick<Services, "db" | "clock" | "audit" | "appBaseUrl" | "dunning" | "syncFollowers" | "stripe" | "log"> & Partial<Pick<Services, "announceOutbound">>,
   why: SyncCause,
   fetched: Fetched,
   extra: Extra = {},
@@ -600,7 +609,7 @@ export async function writeObjects(
   const { db } = deps;
   // Outside the commit, which may be rebuilt: each clock is read once per sync.
   const nowOn = clockReader(deps);
-  return deps.audit.commit(async () => {
+  const written = await deps.audit.commit(async () => {
     const now = deps.clock.now();
     const userByCustomer = new Map<string, string | null>();
     const attempts = extra.attempts ?? [];
@@ -626,11 +635,19 @@ export async function writeObjects(
       await writeEntitlements(db, why, subs.after, new Set([...subs.formerUsers, ...invs.users, ...(await usersOfAttempts(db, attempts, userByCustomer))]), fetched, attempts, now, nowOn),
     ];
     // Dunning cases open with the failure they record and close with the payment (dunning/sync-follower.ts).
-    for (const follow of deps.syncFollowers) parts.push({ guards: [], statements: await follow(deps, { at: why.at, fetched, subs: subs.after, attempts, userByCustomer }), entries: [] });
+    for (const follow of deps.syncFollowers)
+      parts.push({
+        guards: [],
+        statements: await follow(deps, { at: why.at, fetched, subs: subs.after, attempts, userByCustomer, changed: { subscriptions: subs.changed, invoices: invs.changed } }),
+        entries: [],
+      });
     // Guards first: they must see the rows as read, before this batch's own writes.
     const statements = [...parts.flatMap((p) => p.guards), ...parts.flatMap((p) => p.statements)];
     const entries = [...(extra.entries ?? []), ...parts.flatMap((p) => p.entries)];
     statements.push(...(extra.statements?.() ?? []));
     return { statements, entries, result: { changed: entries.length } };
   });
+  // The followers may have written outbound events: their deliveries go now, not at the minute sweep.
+  if (written.changed > 0) deps.announceOutbound?.();
+  return written;
 }

@@ -10,7 +10,7 @@
  * isolate store nothing more, while a trial extended to a new end gets its own reminder.
  */
 import type { BatchItem } from "drizzle-orm/batch";
-import { findPriceByLookupKey, planName } from "../catalog";
+import { catalogPriceOf, planName } from "../catalog";
 import { enqueueEmail, isEmailAddress } from "../email";
 import type { Services } from "../services";
 import { idOf, metadataUserId } from "./mirror";
@@ -45,8 +45,8 @@ export async function trialEndingStatements(
     if (!isEmailAddress(to)) continue;
     const preview = await firstInvoicePreview(s.stripe, sub.id);
     if (!preview) continue;
-    const lookupKey = sub.items.data[0]?.price.lookup_key;
-    const tier = lookupKey ? (findPriceByLookupKey(lookupKey)?.tier.key ?? null) : null;
+    const price = sub.items.data[0]?.price;
+    const tier = price ? (catalogPriceOf(price)?.tier.key ?? null) : null;
     const hasPaymentMethod = Boolean(sub.default_payment_method ?? sub.default_source ?? c.invoice_settings?.default_payment_method ?? c.default_source);
     out.push(
       enqueueEmail(s, {

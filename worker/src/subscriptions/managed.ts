@@ -5,7 +5,7 @@
  * one D1 batch, so the change and the access it gives land together.
  */
 import type { Actor, AuditEntry } from "../audit";
-import { findPriceByLookupKey, type BillingCycle, type Tier } from "../catalog";
+import { catalogPriceOf, type BillingCycle, type Tier } from "../catalog";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
 import { findCustomer } from "./checkout";
@@ -50,7 +50,7 @@ export async function managedSubscription(deps: Pick<Services, "db" | "stripe" |
   if (!sub || ENDED.has(sub.status)) throw notFound(userId);
   const item = sub.items.data[0];
   if (!item) throw new DomainError("upstream_unavailable", `Stripe returned the subscription ${sub.id} without items.`);
-  const found = item.price.lookup_key ? findPriceByLookupKey(item.price.lookup_key) : undefined;
+  const found = catalogPriceOf(item.price);
   const clockId = idOf(sub.test_clock);
   const now = clockId ? (await deps.stripe.testHelpers.testClocks.retrieve(clockId)).frozen_time : Math.floor(deps.clock.now() / 1000);
   return { userId, sub, item, tier: found?.tier ?? null, cycle: billingCycle(item.price.recurring?.interval, item.price.recurring?.interval_count ?? 1), now };

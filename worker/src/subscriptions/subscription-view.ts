@@ -8,7 +8,7 @@
  * mirrored subscription that is not canceled.
  */
 import { and, desc, eq, ne } from "drizzle-orm";
-import { findPriceByLookupKey, type BillingCycle } from "../catalog";
+import { catalogPriceOf, type BillingCycle } from "../catalog";
 import type { Db } from "../db/client";
 import { subscriptions } from "../db/schema";
 import { readEntitlement } from "../entitlements";
@@ -139,7 +139,7 @@ async function pendingChangeOf(stripe: Stripe, sub: Stripe.Subscription, current
   if (!next?.priceId || next.priceId === currentPriceId) return null;
   const price = next.price ?? (await stripe.prices.retrieve(next.priceId));
   return {
-    tier: price.lookup_key ? (findPriceByLookupKey(price.lookup_key)?.tier.key ?? null) : null,
+    tier: catalogPriceOf(price)?.tier.key ?? null,
     billing_cycle: billingCycle(price.recurring?.interval, price.recurring?.interval_count ?? 1),
     effective_at: next.startsAt,
   };

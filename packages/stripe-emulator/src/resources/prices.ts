@@ -1,5 +1,5 @@
 import Stripe from "stripe";
-import { diff } from "../core.ts";
+import { diff, type Core } from "../core.ts";
 import type { Ctx } from "../context.ts";
 import { invalidRequest, resourceMissing } from "../errors.ts";
 import { bool, has, int, listFields, mergeMetadata, obj, s, str, strs, validate, type Params } from "../form.ts";
@@ -52,6 +52,7 @@ export function createPriceObject(ctx: Ctx, p: Params): Stripe.Price {
         throw invalidRequest(`A price (\`${holder.id}\`) already uses that lookup key.`, "lookup_key", "lookup_key_already_exists");
       }
       holder.lookup_key = null;
+      refreshEmbeddedPrice(ctx.core, holder);
     }
   }
   if (productData) {
@@ -112,6 +113,16 @@ export function createPriceObject(ctx: Ctx, p: Params): Stripe.Price {
   return price;
 }
 
+/**
+ * Stripe renders a subscription item's price as the price is now: a subscriber on a price that
+ * lost its lookup key (moved to a newer price) or was archived sees that on the subscription.
+ */
+function refreshEmbeddedPrice(core: Core, price: Stripe.Price): void {
+  for (const sub of core.state.subscriptions.values()) {
+    for (const item of sub.items.data) if (item.price.id === price.id) item.price = clone(price);
+  }
+}
+
 function taxBehavior(v: string | undefined): Stripe.Price.TaxBehavior {
   return v === "exclusive" || v === "inclusive" ? v : "unspecified";
 }
@@ -143,6 +154,8 @@ export function updatePrice(ctx: Ctx): Stripe.Price {
   if (has(p, "nickname")) price.nickname = str(p, "nickname") ?? null;
   if (has(p, "lookup_key")) price.lookup_key = key ?? null;
   if (has(p, "tax_behavior")) price.tax_behavior = taxBehavior(str(p, "tax_behavior"));
+  if (holder) refreshEmbeddedPrice(ctx.core, holder);
+  refreshEmbeddedPrice(ctx.core, price);
   ctx.core.emit({ type: "price.updated", data: { object: price, previous_attributes: diff(before, price) } }, ctx.core.realNow(), ctx.request);
   return price;
 }

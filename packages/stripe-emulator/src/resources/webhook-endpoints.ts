@@ -11,11 +11,19 @@ function checkUrl(url: string): void {
   if (!/^https?:\/\/[^\s]+$/.test(url)) throw invalidRequest("Invalid URL: URL must be formatted as http(s)://...", "url", "url_invalid");
 }
 
-export function addWebhookEndpoint(core: Core, url: string, events: string[], secret?: string, description: string | null = null, metadata: Record<string, string> = {}): Stripe.WebhookEndpoint {
+export function addWebhookEndpoint(
+  core: Core,
+  url: string,
+  events: string[],
+  secret?: string,
+  description: string | null = null,
+  metadata: Record<string, string> = {},
+  apiVersion: string | null = API_VERSION,
+): Stripe.WebhookEndpoint {
   const endpoint: Stripe.WebhookEndpoint = {
     id: newId("we"),
     object: "webhook_endpoint",
-    api_version: API_VERSION,
+    api_version: apiVersion,
     application: null,
     created: core.realNow(),
     description,
@@ -35,7 +43,11 @@ export function createWebhookEndpoint(ctx: Ctx): Stripe.WebhookEndpoint {
   checkUrl(url);
   const events = strs(p, "enabled_events") ?? [];
   if (events.length === 0) throw invalidRequest("Missing required param: enabled_events.", "enabled_events", "parameter_missing");
-  const endpoint = addWebhookEndpoint(ctx.core, url, events, undefined, str(p, "description") ?? null, mergeMetadata(null, obj(p, "metadata"), false));
+  // Kept as given; without it the endpoint follows the account's default version (null, as on Stripe).
+  // It cannot be changed later: Stripe's update takes no api_version.
+  const apiVersion = str(p, "api_version") ?? null;
+  if (apiVersion !== null && !/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/.test(apiVersion)) throw invalidRequest(`Invalid api_version: ${apiVersion}`, "api_version");
+  const endpoint = addWebhookEndpoint(ctx.core, url, events, undefined, str(p, "description") ?? null, mergeMetadata(null, obj(p, "metadata"), false), apiVersion);
   const record = ctx.core.state.webhookEndpoints.get(endpoint.id);
   // The secret is only ever returned by create, as on Stripe.
   return { ...endpoint, secret: record?.secret ?? "" };

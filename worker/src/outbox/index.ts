@@ -1,0 +1,1 @@
+export { EVENT_TYPES, type EventType, newEventId, type OutboxEvent, outboxStatements } from "./events";
