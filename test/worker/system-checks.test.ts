@@ -1,10 +1,12 @@
 import { env } from "cloudflare:test";
+import type Stripe from "stripe";
 import { describe, expect, it } from "vitest";
 import { systemClock } from "../../worker/src/clock";
 import { CRONS } from "../../worker/src/cron";
 import type { Env } from "../../worker/src/env";
 import { deploymentChecks } from "../../worker/src/monitoring";
 import { HANDLED_EVENT_TYPES } from "../../worker/src/stripe-sync";
+import { pinnedApiVersion } from "../../worker/src/stripe-sync/api-version";
 import { services } from "../../worker/src/wiring";
 import { call, makeKey } from "./helpers";
 import { stripe } from "./stripe-helpers";
@@ -117,7 +119,11 @@ describe("deploymentChecks", () => {
     expect(none.checks.find((c) => c.id === "webhook_endpoint")).toMatchObject({ status: "fail", fix: `npm run stripe:setup -- --webhook-url ${origin}/webhooks/stripe` });
 
     const events = HANDLED_EVENT_TYPES.filter((t) => t !== "customer.subscription.deleted" && t !== "invoice.paid");
-    const endpoint = await stripe().webhookEndpoints.create({ url: `${origin}/webhooks/stripe`, enabled_events: [...events] });
+    const endpoint = await stripe().webhookEndpoints.create({
+      url: `${origin}/webhooks/stripe`,
+      enabled_events: [...events],
+      api_version: pinnedApiVersion({}) as Stripe.WebhookEndpointCreateParams.ApiVersion,
+    });
     try {
       // Disabled, so the shared emulator sends nothing to a host that does not exist.
       await stripe().webhookEndpoints.update(endpoint.id, { disabled: true });

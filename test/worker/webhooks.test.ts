@@ -204,6 +204,19 @@ describe("webhooks: happy path", () => {
     });
   });
 
+  it("processes a signed invoice.payment_failed whose object is no invoice without recording an attempt or retrying it", async () => {
+    const event = stripeEvent(`evt_not_an_invoice_${Date.now()}`, "invoice.payment_failed", { object: "charge" });
+    expect((await deliver(event)).status).toBe(200);
+    expect(await settled(event.id)).toBe("processed");
+    expect(
+      await db().select({ status: stripeEvents.status, attempts: stripeEvents.attempts, lastError: stripeEvents.lastError }).from(stripeEvents).where(eq(stripeEvents.id, event.id)).get(),
+    ).toEqual({
+      status: "processed",
+      attempts: 1,
+      lastError: null,
+    });
+  });
+
   for (const [type, object] of [
     ["payout.paid", { id: "po_unlisted", object: "payout", amount: 2900, currency: "usd", status: "paid" }],
     // A type Stripe might add tomorrow.

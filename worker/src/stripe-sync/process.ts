@@ -92,6 +92,9 @@ async function withPaymentMethodSubscriptions(deps: Pick<Services, "db">, event:
 async function attemptOf(stripe: Stripe, event: Stripe.Event): Promise<AttemptInput[]> {
   if (event.type !== "invoice.payment_failed" && event.type !== "invoice.payment_succeeded") return [];
   const inv = event.data.object as Stripe.Invoice;
+  // A signed event of this type whose object is not an invoice names nothing to record (and
+  // an undefined id would fail the whole batch's query); the sync skips it the same way.
+  if (inv.object !== "invoice" || typeof inv.id !== "string" || !idOf(inv.customer)) return [];
   let declineCode: string | null = null;
   let failureCode: string | null = null;
   if (event.type === "invoice.payment_failed") {
