@@ -892,6 +892,15 @@ async function mirroredSubscriber(lookupKey: "local_monthly" | "mobile_monthly" 
   return userId;
 }
 
+/** The paid first invoice of a fresh mirrored subscriber. */
+async function paidInvoice(): Promise<string> {
+  const userId = await mirroredSubscriber();
+  const customer = (await stripe().customers.search({ query: `metadata['user_id']:'${userId}'` })).data[0];
+  const invoice = (await stripe().invoices.list({ customer: customer!.id, status: "paid", limit: 1 })).data[0];
+  if (!invoice) throw new Error("the fixture subscriber has no paid invoice");
+  return invoice.id;
+}
+
 /** A fixture's own request, as an admin: to put a user in the state a route needs. */
 function adminPost(keys: Keys, path: string, body: unknown): Promise<Response> {
   return SELF.fetch(`${BASE}${path}`, {
@@ -939,6 +948,9 @@ const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, unkn
     return { user_id: [userId], expected_amount_due_now: [preview.amount_due_now], proration_date: [preview.proration_date] };
   },
   "POST /v1/subscriptions/{user_id}/change/preview": async () => ({ user_id: [await mirroredSubscriber()] }),
+  // Paid invoices with all of them left to refund (a full refund uses one up), and amounts within them and past them.
+  "POST /v1/refunds": async () => ({ invoice_id: [await paidInvoice(), await paidInvoice(), await paidInvoice()], amount: [100, 200, 1_000_000] }),
+  "POST /v1/tools/process_refund": async () => ({ invoice_id: [await paidInvoice(), await paidInvoice(), await paidInvoice()], amount: [100, 200, 1_000_000] }),
   "POST /v1/subscriptions/{user_id}/cancel": async () => ({ user_id: [await mirroredSubscriber()] }),
   "POST /v1/subscriptions/{user_id}/reactivate": async (keys) => {
     const userId = await mirroredSubscriber();

@@ -34,11 +34,11 @@ async function ok(name: string, input: unknown, key = keys.admin) {
 const fields = (body: Record<string, any>) => (body.errors as { field: string }[]).map((e) => e.field);
 
 describe("GET /v1/tools", () => {
-  it("lists the five tools with JSON Schemas generated from their zod contracts, and which of them this key may run", async () => {
+  it("lists the tools with JSON Schemas generated from their zod contracts, and which of them this key may run", async () => {
     const res = await call("GET", "/v1/tools", { key: keys.analyst });
     expect(res.status).toBe(200);
     const { tools } = await res.json<{ tools: Record<string, any>[] }>();
-    expect(tools.map((t) => t.name)).toEqual(["create_subscription", "process_webhook", "enforce_tier_access", "generate_revenue_report", "manage_dunning_process"]);
+    expect(tools.map((t) => t.name)).toEqual(["create_subscription", "process_webhook", "enforce_tier_access", "generate_revenue_report", "manage_dunning_process", "process_refund"]);
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
     expect(Object.fromEntries(tools.map((t) => [t.name, t.allowed]))).toEqual({
       create_subscription: false,
@@ -46,6 +46,7 @@ describe("GET /v1/tools", () => {
       enforce_tier_access: false,
       generate_revenue_report: true,
       manage_dunning_process: false,
+      process_refund: false,
     });
     expect(byName.create_subscription.input_schema).toMatchObject({
       type: "object",

@@ -218,7 +218,7 @@ describe("webhooks: happy path", () => {
   });
 
   for (const [type, object] of [
-    ["refund.created", { id: "re_unlisted", object: "refund", amount: 2900, charge: "ch_unlisted", currency: "usd", status: "succeeded" }],
+    ["payout.paid", { id: "po_unlisted", object: "payout", amount: 2900, currency: "usd", status: "paid" }],
     // A type Stripe might add tomorrow.
     ["foo.bar_baz", { id: "foo_unlisted", object: "foo" }],
   ] as const) {
@@ -658,8 +658,8 @@ describe("reconciliation and resync", () => {
 
   it("stores an event of a type it has no use for that only reconciliation found, as processed", async () => {
     const { reconcile } = await import("../../worker/src/stripe-sync/reconcile");
-    const refund = stripeEvent(`evt_reconciled_refund_${Date.now()}`, "refund.created", { id: "re_reconciled", object: "refund" }, { pending_webhooks: 0 });
-    // The emulator has no refunds: Stripe's event list is stood in for by stripe-node's shape, an async iterable.
+    const refund = stripeEvent(`evt_reconciled_payout_${Date.now()}`, "payout.paid", { id: "po_reconciled", object: "payout" }, { pending_webhooks: 0 });
+    // The emulator has no payouts: Stripe's event list is stood in for by stripe-node's shape, an async iterable.
     const listsRefund = {
       events: {
         list: () =>
@@ -672,7 +672,7 @@ describe("reconciliation and resync", () => {
     const result = await reconcile({ db: s.db, clock: s.clock, audit: s.audit, log: s.log, appBaseUrl: s.appBaseUrl, dunning: s.dunning, syncFollowers: s.syncFollowers, stripe: listsRefund });
     expect(result).toMatchObject({ listed: 1, stored: 1, complete: true });
     expect(await db().select({ type: stripeEvents.type, source: stripeEvents.source, status: stripeEvents.status }).from(stripeEvents).where(eq(stripeEvents.id, refund.id)).get()).toEqual({
-      type: "refund.created",
+      type: "payout.paid",
       source: "reconcile",
       status: "processed",
     });

@@ -13,6 +13,7 @@
 import "@hono/zod-openapi";
 import { z } from "zod";
 import { BILLING_CYCLES, catalog } from "./catalog";
+import { REFUND_REASONS } from "./db/schema";
 
 /**
  * What a user id of the app looks like: the API takes only these, so an id from elsewhere
@@ -72,6 +73,25 @@ export const IdempotencyKey = z.string().regex(IDEMPOTENCY_KEY_PATTERN, "must be
 
 /** A page size from the query string: 1 to `max`, `fallback` when absent. */
 export const pageLimit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+
+/** A Stripe invoice id, as Stripe makes them. */
+export const InvoiceId = z
+  .string()
+  .regex(/^in_[A-Za-z0-9]{1,100}$/, "must be a Stripe invoice id (in_...)")
+  .describe("A Stripe invoice id (in_...)");
+
+/** Why money goes back; stored with the refund (the credit note's metadata) and shown in GET /v1/refunds. */
+export const RefundReason = z.enum(REFUND_REASONS).describe("`requested_by_customer`, `duplicate`, `fraudulent` or `service_issue`");
+
+/** A refund's amount: integer cents, at least 1 (at most what the invoice paid and has not had back: a 422 otherwise). */
+export const RefundAmount = z
+  .int()
+  .min(1)
+  .max(100_000_000)
+  .describe("Integer cents in the invoice's currency; all that is paid and not yet refunded when left out. More than that is a 422 `refund_exceeds_paid` naming `amount`.");
+
+/** Overrides the refund policy: true ends access now (the subscription is cancelled at once), false keeps it. */
+export const EndAccess = z.boolean().describe("Overrides the refund policy: true cancels the subscription at once and ends access, false keeps both");
 
 /**
  * An outbound webhook endpoint's URL, as a shape (an absolute URL, at most 2048 characters); where

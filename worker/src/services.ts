@@ -7,6 +7,7 @@
  */
 import type { BatchItem } from "drizzle-orm/batch";
 import type { AuditWriter } from "./audit/append";
+import type { AuditEntry } from "./audit/chain";
 import type { CheckpointKey } from "./audit/checkpoint-key";
 import type { Clock } from "./clock";
 import type { Db } from "./db/client";
@@ -50,6 +51,11 @@ export interface Services {
    * dunning cases. wiring.ts names them, so stripe-sync/ imports none of them (dunning imports the mirror).
    */
   readonly syncFollowers: readonly SyncFollower[];
+  /**
+   * What a Stripe event makes a domain do in Stripe before the mirror is written (a refund that
+   * ends access cancels the subscription): wiring.ts names them, as it names the sync followers.
+   */
+  readonly eventActions: readonly EventAction[];
   /** The alert webhook's URL and secret (ALERT_WEBHOOK_*); config_invalid when the URL has no secret. */
   readonly alerting: MonitoringConfig;
   /** The outbound webhooks' settings (WEBHOOK_*); config_invalid when WEBHOOK_SECRETS_KEY is unset. */
@@ -62,6 +68,14 @@ export interface Services {
   /** Keeps work running after the response (waitUntil); its failure is logged, never thrown. */
   defer(work: Promise<unknown>): void;
 }
+
+/** What an event action did: subscriptions it changed in Stripe (mirrored in the event's batch) and the audit entries saying why. */
+export interface EventActionResult {
+  subscriptions: string[];
+  entries: AuditEntry[];
+}
+
+export type EventAction = (deps: Pick<Services, "db" | "stripe" | "clock" | "log">, event: Stripe.Event) => Promise<EventActionResult>;
 
 /**
  * A domain that derives rows of its own from a sync of the mirror (dunning cases), written in the

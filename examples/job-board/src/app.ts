@@ -314,8 +314,24 @@ export function createApp(input: JobBoardConfig): Hono<AppEnv> {
 
   app.get("/billing", requireUser, async (c) => {
     const userId = c.get("user")!.id;
-    const [subscription, invoices, catalog, evaluation] = await Promise.all([billing.subscription(userId), billing.invoices(userId), tiers(), entitlements.evaluate(userId, "local_job_search")]);
-    return page(c, views.billingPage(viewer(c), { subscription, invoices: invoices.data, tiers: catalog, status: evaluation.claims?.status ?? null, flash: FLASH[c.req.query("notice") ?? ""] }));
+    const [subscription, invoices, refunds, catalog, evaluation] = await Promise.all([
+      billing.subscription(userId),
+      billing.invoices(userId),
+      billing.refunds(userId),
+      tiers(),
+      entitlements.evaluate(userId, "local_job_search"),
+    ]);
+    return page(
+      c,
+      views.billingPage(viewer(c), {
+        subscription,
+        invoices: invoices.data,
+        refunds: refunds.data,
+        tiers: catalog,
+        status: evaluation.claims?.status ?? null,
+        flash: FLASH[c.req.query("notice") ?? ""],
+      }),
+    );
   });
 
   /**

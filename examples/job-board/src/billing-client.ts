@@ -38,6 +38,8 @@ export interface InvoiceView {
   status: string;
   amount_due: number;
   amount_paid: number;
+  /** Credited by credit notes after payment: refunds and balance credits. */
+  amount_credited: number;
   subtotal: number;
   tax: number;
   total: number;
@@ -46,6 +48,18 @@ export interface InvoiceView {
   period_end: Instant | null;
   hosted_invoice_url: string | null;
   lines: { description: string | null; amount: number; proration: boolean }[];
+}
+
+/** A refund of a paid invoice, made through the billing API or in the Stripe dashboard. */
+export interface RefundView {
+  id: string;
+  invoice_id: string | null;
+  amount: number;
+  currency: string;
+  credit_note_id: string | null;
+  status: string;
+  reason: "requested_by_customer" | "duplicate" | "fraudulent" | "service_issue" | null;
+  created_at: Instant;
 }
 
 export interface ChangePreview {
@@ -111,6 +125,7 @@ export interface BillingClient {
   catalog(): Promise<{ tiers: CatalogTier[] }>;
   subscription(userId: string): Promise<SubscriptionView | null>;
   invoices(userId: string, limit?: number): Promise<{ data: InvoiceView[]; has_more: boolean }>;
+  refunds(userId: string, limit?: number): Promise<{ data: RefundView[]; has_more: boolean }>;
   checkout(input: {
     userId: string;
     email: string;
@@ -186,6 +201,7 @@ export function billingClient(opts: { baseUrl: string; apiKey: string; fetch?: t
       }
     },
     invoices: (userId, limit = 10) => call("GET", `/v1/invoices?user_id=${user(userId)}&limit=${limit}`),
+    refunds: (userId, limit = 10) => call("GET", `/v1/refunds?user_id=${user(userId)}&limit=${limit}`),
     checkout: (i) =>
       call(
         "POST",

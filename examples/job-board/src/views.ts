@@ -6,7 +6,7 @@
 import type { Decision, EntitlementClaims } from "@federal-job-advisor/entitlements";
 import { toProblem } from "@federal-job-advisor/entitlements/problem";
 import { html } from "hono/html";
-import type { ChangePreview, CatalogTier, InvoiceView, RetentionOffer, SubscriptionView } from "./billing-client.ts";
+import type { ChangePreview, CatalogTier, InvoiceView, RefundView, RetentionOffer, SubscriptionView } from "./billing-client.ts";
 import { CANCELLATION_REASONS } from "./billing-client.ts";
 import type { JobPosting } from "./jobs.ts";
 
@@ -284,6 +284,7 @@ ${searches.map(
 export interface BillingPageData {
   subscription: SubscriptionView | null;
   invoices: InvoiceView[];
+  refunds: RefundView[];
   tiers: readonly CatalogTier[];
   /** The entitlement status from the user's token (null when it could not be read). */
   status: string | null;
@@ -333,11 +334,33 @@ function cancelForm(v: Viewer): Html {
 function invoicesTable(invoices: readonly InvoiceView[]): Html {
   if (invoices.length === 0) return html`<p class="muted">No invoices yet.</p>`;
   return html`<table class="invoices">
-<thead><tr><th>Invoice</th><th>Period</th><th>Status</th><th class="num">Total</th><th class="num">Paid</th><th></th></tr></thead>
+<thead><tr><th>Invoice</th><th>Period</th><th>Status</th><th class="num">Total</th><th class="num">Paid</th><th class="num">Credited</th><th></th></tr></thead>
 <tbody>
 ${invoices.map(
   (i) =>
-    html`<tr><td>${i.number ?? i.id}</td><td>${day(i.period_start)} – ${day(i.period_end)}</td><td>${i.status}</td><td class="num">${money(i.total, i.currency)}</td><td class="num">${money(i.amount_paid, i.currency)}</td><td>${i.hosted_invoice_url && /^https?:\/\//.test(i.hosted_invoice_url) ? html`<a href="${i.hosted_invoice_url}">View</a>` : ""}</td></tr>`,
+    html`<tr><td>${i.number ?? i.id}</td><td>${day(i.period_start)} – ${day(i.period_end)}</td><td>${i.status}</td><td class="num">${money(i.total, i.currency)}</td><td class="num">${money(i.amount_paid, i.currency)}</td><td class="num">${i.amount_credited ? money(i.amount_credited, i.currency) : ""}</td><td>${i.hosted_invoice_url && /^https?:\/\//.test(i.hosted_invoice_url) ? html`<a href="${i.hosted_invoice_url}">View</a>` : ""}</td></tr>`,
+)}
+</tbody>
+</table>`;
+}
+
+const REFUND_REASON_LABELS: Record<NonNullable<RefundView["reason"]>, string> = {
+  requested_by_customer: "At your request",
+  duplicate: "Duplicate charge",
+  fraudulent: "Fraudulent charge",
+  service_issue: "Service issue",
+};
+
+/** Refunds beside the invoices they give money back on, by the invoice's number when it is listed. */
+function refundsTable(refunds: readonly RefundView[], invoices: readonly InvoiceView[]): Html {
+  if (refunds.length === 0) return html`<p class="muted">No refunds.</p>`;
+  const invoiceLabel = (id: string | null) => (id === null ? "" : (invoices.find((i) => i.id === id)?.number ?? id));
+  return html`<table class="refunds">
+<thead><tr><th>Date</th><th>Invoice</th><th>Reason</th><th>Status</th><th class="num">Amount</th></tr></thead>
+<tbody>
+${refunds.map(
+  (r) =>
+    html`<tr><td>${day(r.created_at)}</td><td>${invoiceLabel(r.invoice_id)}</td><td>${r.reason ? REFUND_REASON_LABELS[r.reason] : ""}</td><td>${r.status}</td><td class="num">${money(r.amount, r.currency)}</td></tr>`,
 )}
 </tbody>
 </table>`;
@@ -385,7 +408,9 @@ ${tierActions.length ? html`<ul class="actions">${tierActions}</ul>` : ""}
 ${s ? html`<form method="post" action="/billing/portal" class="inline">${csrfField(v)}<button type="submit" class="secondary">Manage billing</button></form>` : ""}
 ${live && !s!.cancel_at_period_end ? cancelForm(v) : ""}
 <h2>Invoices</h2>
-${invoicesTable(d.invoices)}`,
+${invoicesTable(d.invoices)}
+<h2>Refunds</h2>
+${refundsTable(d.refunds, d.invoices)}`,
   );
 }
 

@@ -86,6 +86,8 @@ export interface WebhookInvoice {
   readonly status: "draft" | "open" | "paid" | "uncollectible" | "void";
   readonly amount_due: number;
   readonly amount_paid: number;
+  /** Integer cents credited by credit notes after payment (refunds and balance credits). */
+  readonly amount_credited: number;
   readonly subtotal: number;
   readonly tax: number;
   readonly total: number;

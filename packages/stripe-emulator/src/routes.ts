@@ -1,6 +1,7 @@
 import { Router } from "./router.ts";
 import * as checkout from "./resources/checkout.ts";
 import * as coupons from "./resources/coupons.ts";
+import * as creditNotes from "./resources/credit-notes.ts";
 import * as customers from "./resources/customers.ts";
 import * as events from "./resources/events.ts";
 import * as invoiceItems from "./resources/invoice-items.ts";
@@ -11,6 +12,7 @@ import * as portal from "./resources/portal.ts";
 import * as portalConfigs from "./resources/portal-configurations.ts";
 import * as prices from "./resources/prices.ts";
 import * as products from "./resources/products.ts";
+import * as refunds from "./resources/refunds.ts";
 import * as schedules from "./resources/subscription-schedules.ts";
 import * as subs from "./resources/subscriptions.ts";
 import * as taxSettings from "./resources/tax-settings.ts";
@@ -86,6 +88,15 @@ export function stripeRoutes(): Router {
     .get("/v1/payment_intents/:id", payments.retrievePaymentIntent)
     .get("/v1/charges", payments.listCharges)
     .get("/v1/charges/:id", payments.retrieveCharge)
+    .post("/v1/refunds", refunds.createRefund)
+    .get("/v1/refunds", refunds.listRefunds)
+    .get("/v1/refunds/:id", refunds.retrieveRefund)
+    .post("/v1/refunds/:id", refunds.updateRefund)
+    .post("/v1/credit_notes", creditNotes.createCreditNote)
+    .get("/v1/credit_notes/preview", creditNotes.previewCreditNote)
+    .get("/v1/credit_notes", creditNotes.listCreditNotes)
+    .get("/v1/credit_notes/:id", creditNotes.retrieveCreditNote)
+    .get("/v1/credit_notes/:id/lines", creditNotes.listCreditNoteLines)
     .post("/v1/checkout/sessions", checkout.createCheckoutSession)
     .get("/v1/checkout/sessions", checkout.listCheckoutSessions)
     .get("/v1/checkout/sessions/:id", checkout.retrieveCheckoutSession)

@@ -73,6 +73,8 @@ export interface State {
   invoicePayments: Map<string, Stripe.InvoicePayment>;
   paymentIntents: Map<string, Stripe.PaymentIntent>;
   charges: Map<string, Stripe.Charge>;
+  refunds: Map<string, Stripe.Refund>;
+  creditNotes: Map<string, Stripe.CreditNote>;
   discounts: Map<string, Stripe.Discount>;
   events: Map<string, Stripe.Event>;
   webhookEndpoints: Map<string, WebhookEndpointRecord>;
@@ -108,6 +110,8 @@ export function emptyState(): State {
     invoicePayments: new Map(),
     paymentIntents: new Map(),
     charges: new Map(),
+    refunds: new Map(),
+    creditNotes: new Map(),
     discounts: new Map(),
     events: new Map(),
     webhookEndpoints: new Map(),
@@ -149,6 +153,10 @@ export function lookupById(state: State, id: string): object | undefined {
       return state.paymentIntents.get(id);
     case "ch_":
       return state.charges.get(id);
+    case "re_":
+      return state.refunds.get(id);
+    case "cn_":
+      return state.creditNotes.get(id);
     case "di_":
       return state.discounts.get(id);
     case "clock_":

@@ -59,6 +59,8 @@ export const DEFINITIONS: Record<string, string> = {
   quick_ratio: "(new + expansion + reactivation) ÷ |contraction + churned|; null without losses.",
   trial_conversion: "By trial-start cohort: of the trials started in the period, those whose subscription has since been active or past due (paid).",
   revenue: "Paid in the period: invoice totals after discounts, tax excluded, of invoices paid then (by paid date), proration and one-off invoices included. Refunds are not deducted.",
+  refunded:
+    "Given back in the period: the amounts of succeeded refunds made then (Stripe's time of the refund), in the report's currency, tax included as the refund returned it; through the API (a credit note with a refund) or in the Stripe dashboard alike. Not deducted from revenue, which counts invoices as paid; a refund that ends access also shows as churned MRR when the subscription is cancelled.",
   ltv: "ARPU × gross margin ÷ monthly gross revenue churn rate (margin configurable, default 0.8); null in a period without churn.",
   cac: "Marketing spend entered for the month (PUT /v1/analytics/spend/{month}) ÷ new customers; quarters and years sum both.",
   cohorts:

@@ -98,16 +98,30 @@ export function checkMargin(margin: number | undefined): number {
   return m;
 }
 
+/**
+ * Per month label: what succeeded refunds gave back, by the month they were made (Stripe's time,
+ * so a customer on a test clock refunds in that clock's month). Read from the mirror's refunds by
+ * their created index: refunds are few beside invoices.
+ */
+export async function refundedByMonth(db: Db, currency: string, from: MonthIndex, to: MonthIndex): Promise<Map<string, number>> {
+  const rows = await db.all<{ y: number; m: number; refunded: number }>(sql`
+    select cast(strftime('%Y', created_at / 1000, 'unixepoch') as integer) as y, cast(strftime('%m', created_at / 1000, 'unixepoch') as integer) as m, sum(amount) as refunded
+    from refunds where currency = ${currency} and status = 'succeeded' and created_at >= ${monthStart(from)} and created_at < ${monthStart(to + 1)}
+    group by y, m`);
+  return new Map(rows.map((r) => [monthLabel(Number(r.y) * 12 + Number(r.m) - 1), Number(r.refunded)]));
+}
+
 export async function revenueReport(deps: AnalyticsDeps, q: ReportQuery): Promise<RevenueReport> {
   if (!(PERIODS as readonly string[]).includes(q.period))
     throw invalidInput("period", `must be one of ${PERIODS.join(", ")}`, `period must be monthly, quarterly or annual, not ${JSON.stringify(q.period)}.`);
   const { from, to, label } = parseRange(q.from, q.to, deps.clock.now());
   const margin = checkMargin(q.gross_margin);
   const currency = (q.currency ?? "usd").toLowerCase();
-  const [months, trials, revenue, spend, current, dunning] = await Promise.all([
+  const [months, trials, revenue, refunded, spend, current, dunning] = await Promise.all([
     monthlyMovements(deps.db, currency, from, to),
     trialCohorts(deps.db, currency, from, to),
     revenueByMonth(deps.db, currency, from, to),
+    refundedByMonth(deps.db, currency, from, to),
     spendByMonth(deps.db, currency, from, to),
     currentFigures(deps, currency),
     dunningFigures(deps.db),
@@ -118,14 +132,14 @@ export async function revenueReport(deps: AnalyticsDeps, q: ReportQuery): Promis
     if (groups.at(-1)?.label !== label) groups.push({ label, months: [] });
     groups.at(-1)!.months.push(m);
   }
-  const rows = groups.map((g) => reportRow(g.label, g.months, { trials, revenue, spend, margin }));
+  const rows = groups.map((g) => reportRow(g.label, g.months, { trials, revenue, refunded, spend, margin }));
   return { currency, period: q.period, from: label.from, to: label.to, gross_margin: margin, definitions: DEFINITIONS, current, rows, dunning };
 }
 
 function reportRow(
   period: string,
   ms: MonthMovements[],
-  facts: { trials: Map<string, { starts: number; conversions: number }>; revenue: Map<string, number>; spend: Map<string, number>; margin: number },
+  facts: { trials: Map<string, { starts: number; conversions: number }>; revenue: Map<string, number>; refunded: Map<string, number>; spend: Map<string, number>; margin: number },
 ): ReportRow {
   const sum = (f: (m: MonthMovements) => number) => ms.reduce((a, m) => a + f(m), 0);
   const first = ms[0]!;
@@ -173,6 +187,7 @@ function reportRow(
     trial_conversions: trialConversions,
     trial_conversion_rate: rate(trialConversions, trialStarts),
     revenue: labels.reduce((a, l) => a + (facts.revenue.get(l) ?? 0), 0),
+    refunded: labels.reduce((a, l) => a + (facts.refunded.get(l) ?? 0), 0),
     ltv: monthlyGrossChurn ? Math.round((arpu * facts.margin) / (-(churned + contraction) / (opening * ms.length))) : null,
     marketing_spend: spend,
     cac: spend !== null && newCustomers > 0 ? divRound(spend, newCustomers) : null,

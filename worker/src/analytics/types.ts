@@ -76,6 +76,8 @@ export interface ReportRow {
   trial_conversion_rate: number | null;
   /** Paid in the period (invoices by paid date), tax excluded. */
   revenue: number;
+  /** Refunded in the period (succeeded refunds by the day they were made), tax included as the refund gave it back. */
+  refunded: number;
   /** ARPU × gross margin ÷ monthly gross revenue churn; null without churn. */
   ltv: number | null;
   /** Marketing spend entered for the period; null when none was entered. */

@@ -341,6 +341,8 @@ export const invoices = sqliteTable(
     amountDue: integer("amount_due").notNull(),
     amountPaid: integer("amount_paid").notNull(),
     amountRemaining: integer("amount_remaining").notNull(),
+    /** Credit notes issued on the invoice after it was paid (Stripe's post_payment_credit_notes_amount): refunds and balance credits. */
+    amountCredited: integer("amount_credited").notNull().default(0),
     attemptCount: integer("attempt_count").notNull(),
     periodStart: integer("period_start"),
     periodEnd: integer("period_end"),
@@ -351,6 +353,58 @@ export const invoices = sqliteTable(
   },
   // Revenue by paid date is invoice_revenue_months, kept by triggers (migration 0022).
   (t) => [index("invoices_customer_idx").on(t.customerId), index("invoices_subscription_idx").on(t.subscriptionId), index("invoices_status_idx").on(t.status, t.createdAt)],
+);
+
+export const REFUND_REASONS = ["requested_by_customer", "duplicate", "fraudulent", "service_issue"] as const;
+export type RefundReason = (typeof REFUND_REASONS)[number];
+
+/**
+ * Refunds of the charges that paid invoices, as Stripe has them (stripe-sync/sync.ts writes them
+ * from `refunds.list` of the charge): made through POST /v1/refunds (a credit note with a refund)
+ * or in the Stripe dashboard alike.
+ */
+export const refunds = sqliteTable(
+  "refunds",
+  {
+    id: text("id").primaryKey(),
+    chargeId: text("charge_id").notNull(),
+    /** The invoice the charge paid; null for a charge of no invoice. */
+    invoiceId: text("invoice_id"),
+    subscriptionId: text("subscription_id"),
+    /** The credit note that accounts for this refund, when there is one. */
+    creditNoteId: text("credit_note_id"),
+    customerId: text("customer_id"),
+    userId: text("user_id"),
+    amount: integer("amount").notNull(),
+    currency: text("currency").notNull(),
+    /** Stripe's: pending, requires_action, succeeded, failed, canceled. */
+    status: text("status").notNull(),
+    /** The API's reason (the credit note's metadata.refund_reason), else Stripe's refund reason. */
+    reason: text("reason"),
+    createdAt: integer("created_at").notNull(),
+    syncedAt: integer("synced_at").notNull(),
+  },
+  (t) => [index("refunds_user_idx").on(t.userId, t.createdAt), index("refunds_invoice_idx").on(t.invoiceId), index("refunds_created_idx").on(t.createdAt)],
+);
+
+/** Credit notes on invoices, as Stripe has them: how much of an invoice was refunded, credited to the balance or settled out of band. */
+export const creditNotes = sqliteTable(
+  "credit_notes",
+  {
+    id: text("id").primaryKey(),
+    invoiceId: text("invoice_id").notNull(),
+    customerId: text("customer_id").notNull(),
+    userId: text("user_id"),
+    number: text("number"),
+    status: text("status").notNull(),
+    amount: integer("amount").notNull(),
+    refundAmount: integer("refund_amount").notNull(),
+    currency: text("currency").notNull(),
+    reason: text("reason"),
+    createdAt: integer("created_at").notNull(),
+    syncedAt: integer("synced_at").notNull(),
+  },
+  (t) => [index("credit_notes_invoice_idx").on(t.invoiceId)],
 );
 
 /** Each payment attempt on an invoice, with the decline code when it failed (no card data). */

@@ -20,6 +20,7 @@ const CODES = {
   payment_past_due: { status: 409, title: "An invoice is past due; pay it first" },
   amount_changed: { status: 409, title: "The amount changed since the preview" },
   no_change: { status: 422, title: "Nothing to change" },
+  refund_exceeds_paid: { status: 422, title: "More than was paid and not yet refunded" },
   payment_failed: { status: 402, title: "The payment was declined" },
   idempotency_key_reused: { status: 422, title: "The Idempotency-Key was used for another request" },
   idempotency_key_in_use: { status: 409, title: "A request with this Idempotency-Key is still running" },

@@ -53,6 +53,7 @@ export function invoiceData(row: InvoiceRow, inv: Stripe.Invoice | undefined) {
     status: row.status,
     amount_due: row.amountDue,
     amount_paid: row.amountPaid,
+    amount_credited: row.amountCredited,
     subtotal: row.subtotal,
     tax: row.tax,
     total: row.total,

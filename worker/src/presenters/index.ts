@@ -18,6 +18,7 @@ export {
   type CancelResultWire,
 } from "./subscription";
 export { ReportRow, RevenueReport } from "./report";
+export { Refund, presentRefund, RefundPageSchema, presentRefundPage, type RefundWire } from "./refund";
 export {
   WebhookEndpoint,
   CreatedWebhookEndpoint,

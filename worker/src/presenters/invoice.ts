@@ -10,6 +10,7 @@ export const Invoice = z.object({
   status: z.enum(INVOICE_STATUSES),
   amount_due: z.int().describe("Integer cents"),
   amount_paid: z.int().describe("Integer cents"),
+  amount_credited: z.int().describe("Integer cents credited by credit notes after payment (refunds and balance credits)"),
   subtotal: z.int().describe("Integer cents"),
   tax: z.int().describe("Integer cents"),
   total: z.int().describe("Integer cents"),

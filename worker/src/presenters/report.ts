@@ -33,6 +33,7 @@ export const ReportRow = z.object({
   trial_conversions: z.int(),
   trial_conversion_rate: RateOrNull,
   revenue: Cents,
+  refunded: Cents,
   ltv: Cents.nullable(),
   marketing_spend: Cents.nullable(),
   cac: Cents.nullable(),

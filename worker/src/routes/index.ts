@@ -27,6 +27,8 @@ import eventsReplay from "./events/replay";
 import eventsReplayRange from "./events/replay-range";
 import resync from "./events/resync";
 import invoicesList from "./invoices/list";
+import refundsCreate from "./refunds/create";
+import refundsList from "./refunds/list";
 import keysCreate from "./keys/create";
 import keysList from "./keys/list";
 import keysRevoke from "./keys/revoke";
@@ -59,6 +61,7 @@ import toolsEnforceTierAccess from "./tools/enforce-tier-access";
 import toolsGenerateRevenueReport from "./tools/generate-revenue-report";
 import toolsList from "./tools/list";
 import toolsManageDunningProcess from "./tools/manage-dunning-process";
+import toolsProcessRefund from "./tools/process-refund";
 import toolsProcessWebhook from "./tools/process-webhook";
 
 export const routes: readonly ApiRoute[] = [
@@ -103,6 +106,8 @@ export const routes: readonly ApiRoute[] = [
   subscriptionsPause,
   subscriptionsResume,
   invoicesList,
+  refundsCreate,
+  refundsList,
   billingCheckout,
   billingPortal,
   promotionCode,
@@ -117,6 +122,7 @@ export const routes: readonly ApiRoute[] = [
   toolsEnforceTierAccess,
   toolsGenerateRevenueReport,
   toolsManageDunningProcess,
+  toolsProcessRefund,
   mcp,
   docs,
 ];

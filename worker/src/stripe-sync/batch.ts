@@ -43,6 +43,8 @@ export interface Fetched {
   syncedAt: Map<string, number>;
   /** Draft invoices Stripe no longer has (deleted): removed from the mirror. */
   deletedInvoices: Set<string>;
+  /** Charges with their refunds, the invoice they paid and that invoice's credit notes. */
+  charges: Map<string, { charge: Stripe.Charge; invoiceId: string | null; refunds: Stripe.Refund[]; creditNotes: Stripe.CreditNote[]; syncedAt: number }>;
 }
 
 /** What one sync wrote, as a follower sees it: the objects fetched and the rows derived from them. */

@@ -1,6 +1,6 @@
 /**
  * What the webhook endpoint and reconciliation take as a Stripe event. There is no list of
- * types: Stripe sends ones we do not handle (refund.*, review.*, payout.*) and adds new ones,
+ * types: Stripe sends ones we do not handle (review.*, payout.*, transfer.*) and adds new ones,
  * and answering a validly signed event with a 4xx makes Stripe retry it for three days and
  * flag the endpoint. So any well-formed event is stored; whether its type needs work is
  * `needsProcessing` (process.ts), and one that needs none is stored as processed.

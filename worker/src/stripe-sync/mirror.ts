@@ -4,7 +4,7 @@
  */
 import { catalogPriceOf } from "../catalog";
 import { isUserId } from "../entitlements";
-import { INVOICE_STATUSES, SUBSCRIPTION_STATUSES, type customers, type invoices, type subscriptions } from "../db/schema";
+import { INVOICE_STATUSES, REFUND_REASONS, SUBSCRIPTION_STATUSES, type creditNotes, type customers, type invoices, type RefundReason, type refunds, type subscriptions } from "../db/schema";
 import type { CouponTerms } from "./batch";
 import type { Stripe } from "./stripe";
 
@@ -13,6 +13,8 @@ export type { CouponTerms };
 export type CustomerRow = typeof customers.$inferSelect;
 export type SubscriptionRow = typeof subscriptions.$inferSelect;
 export type InvoiceRow = typeof invoices.$inferSelect;
+export type RefundRow = typeof refunds.$inferSelect;
+export type CreditNoteRow = typeof creditNotes.$inferSelect;
 
 const INTERVALS = ["day", "week", "month", "year"] as const;
 const PAUSE_BEHAVIORS = ["keep_as_draft", "mark_uncollectible", "void"] as const;
@@ -156,6 +158,7 @@ export function invoiceRow(inv: Stripe.Invoice, userId: string | null, syncedAt:
     amountDue: inv.amount_due,
     amountPaid: inv.amount_paid,
     amountRemaining: inv.amount_remaining,
+    amountCredited: inv.post_payment_credit_notes_amount,
     attemptCount: inv.attempt_count,
     periodStart: ms(inv.period_start),
     periodEnd: ms(inv.period_end),
@@ -183,4 +186,67 @@ export function historyChanges(before: SubscriptionRow | undefined, after: Subsc
 export function sameRow<T extends { syncedAt: number }>(a: T | undefined, b: T): boolean {
   if (!a) return false;
   return (Object.keys(b) as (keyof T)[]).every((k) => k === "syncedAt" || a[k] === b[k]);
+}
+
+/**
+ * Why a refund was made, in the API's words: what POST /v1/refunds put in the credit note's
+ * metadata, else Stripe's own refund reason when it is one of ours (a dashboard refund).
+ */
+export function refundReason(refund: Stripe.Refund, note: Stripe.CreditNote | null): RefundReason | null {
+  const ours = (REFUND_REASONS as readonly string[]).find((r) => r === note?.metadata?.refund_reason || r === refund.metadata?.refund_reason);
+  if (ours) return ours as RefundReason;
+  return (REFUND_REASONS as readonly string[]).includes(refund.reason ?? "") ? (refund.reason as RefundReason) : null;
+}
+
+export function refundRow(
+  r: Stripe.Refund,
+  of: { invoiceId: string | null; subscriptionId: string | null; customerId: string | null; userId: string | null; creditNote: Stripe.CreditNote | null },
+  syncedAt: number,
+): RefundRow {
+  return {
+    id: r.id,
+    chargeId: idOf(r.charge)!,
+    invoiceId: of.invoiceId,
+    subscriptionId: of.subscriptionId,
+    creditNoteId: of.creditNote?.id ?? null,
+    customerId: of.customerId,
+    userId: of.userId,
+    amount: r.amount,
+    currency: r.currency,
+    status: r.status ?? "pending",
+    reason: refundReason(r, of.creditNote),
+    createdAt: r.created * 1000,
+    syncedAt,
+  };
+}
+
+export function creditNoteRow(n: Stripe.CreditNote, userId: string | null, syncedAt: number): CreditNoteRow {
+  return {
+    id: n.id,
+    invoiceId: idOf(n.invoice)!,
+    customerId: idOf(n.customer)!,
+    userId,
+    number: n.number,
+    status: n.status,
+    amount: n.amount,
+    refundAmount: n.refunds.reduce((sum, r) => sum + r.amount_refunded, 0),
+    currency: n.currency,
+    reason: n.reason ?? null,
+    createdAt: n.created * 1000,
+    syncedAt,
+  };
+}
+
+/** The charge that paid an invoice: its paid invoice payment's PaymentIntent's latest charge. */
+export async function chargeOfInvoice(stripe: Stripe, invoiceId: string): Promise<string | null> {
+  const payments = await stripe.invoicePayments.list({ invoice: invoiceId, limit: 10 });
+  for (const p of payments.data) {
+    if (p.status !== "paid") continue;
+    const pi = idOf(p.payment.payment_intent ?? null);
+    if (!pi) continue;
+    const intent = await stripe.paymentIntents.retrieve(pi);
+    const charge = idOf(intent.latest_charge);
+    if (charge) return charge;
+  }
+  return null;
 }

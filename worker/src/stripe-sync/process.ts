@@ -4,6 +4,7 @@
  * backoff and parked after the limit; nothing is dropped.
  */
 import { and, eq } from "drizzle-orm";
+import type { AuditEntry } from "../audit";
 import { subscriptions } from "../db/schema";
 import { describeError } from "../log";
 import type { Services } from "../services";
@@ -14,10 +15,11 @@ import { idOf } from "./mirror";
 import type { Stripe } from "./stripe";
 import { emptyTargets, syncObjects, type AttemptInput, type SyncTargets } from "./sync";
 
-export type ProcessDeps = Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning" | "syncFollowers"> & {
-  /** Test hook: throw from a named stage to simulate a crash there. */
-  fault?: (stage: "after_claim" | "before_commit") => void;
-};
+export type ProcessDeps = Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning" | "syncFollowers"> &
+  Partial<Pick<Services, "eventActions">> & {
+    /** Test hook: throw from a named stage to simulate a crash there. */
+    fault?: (stage: "after_claim" | "before_commit") => void;
+  };
 
 export type ProcessOutcome = "processed" | "retry" | "parked" | "skipped";
 
@@ -36,6 +38,14 @@ function paymentMethodCustomer(event: Stripe.Event): string | null {
   return idOf(pm.customer) ?? idOf(previous.customer ?? null);
 }
 
+/** The charge a refund event is about (`charge.refunded`, `charge.refund.updated`, `refund.*`), else null. */
+export function refundEventCharge(event: Stripe.Event): string | null {
+  const obj = event.data.object as { object?: string; id?: string; charge?: string | { id: string } | null };
+  if (event.type === "charge.refunded" && obj.object === "charge") return obj.id ?? null;
+  if ((event.type.startsWith("refund.") || event.type === "charge.refund.updated") && obj.object === "refund") return idOf(obj.charge ?? null);
+  return null;
+}
+
 /** @param session for a checkout.session.* event, Stripe's copy of the session (null: none). */
 function targetsOf(event: Stripe.Event, session: Stripe.Checkout.Session | null): SyncTargets {
   const t = emptyTargets();
@@ -46,6 +56,8 @@ function targetsOf(event: Stripe.Event, session: Stripe.Checkout.Session | null)
     if (sub) t.subscriptions.add(sub);
   } else if (event.type.startsWith("customer.") && obj.object === "customer") t.customers.add(obj.id);
   else if (event.type.startsWith("invoice.") && obj.object === "invoice") t.invoices.add(obj.id);
+  else if (event.type.startsWith("credit_note.")) t.creditNotes.add(obj.id);
+  else if (refundEventCharge(event)) t.charges.add(refundEventCharge(event)!);
   else if (PAYMENT_METHOD_EVENTS.has(event.type)) {
     const customer = paymentMethodCustomer(event);
     if (customer) t.customers.add(customer);
@@ -129,19 +141,27 @@ export async function processEvent(deps: ProcessDeps, id: string, parsed?: Strip
     // A completed Checkout that names the customer's user may have just changed the customer
     // on Stripe, after the mirror's copy was fetched: refetch that too.
     const freshSince = row.source === "replay" || linkedUser !== null ? {} : { freshSince: row.receivedAt };
-    await syncObjects(
-      deps,
-      { actor: { type: "stripe", id: event.id }, cause: event.id, at: event.created * 1000, ...freshSince },
-      await withPaymentMethodSubscriptions(deps, event, targetsOf(event, session)),
-      {
-        attempts: await attemptOf(deps.stripe, event),
-        ...(event.type === "customer.subscription.trial_will_end" ? { trialEnding: [(event.data.object as Stripe.Subscription).id] } : {}),
-        statements: () => {
-          deps.fault?.("before_commit");
-          return [markProcessed(deps.db, row, deps.clock.now())];
-        },
+    const targets = await withPaymentMethodSubscriptions(deps, event, targetsOf(event, session));
+    // What the event makes a domain do in Stripe (a refund ending access cancels the subscription):
+    // done before the fetches, so the sync mirrors its result with the event's processed mark.
+    const entries: AuditEntry[] = [];
+    for (const act of deps.eventActions ?? []) {
+      const done = await act(deps, event);
+      for (const id of done.subscriptions) targets.subscriptions.add(id);
+      entries.push(...done.entries);
+    }
+    // A subscription an action just changed in Stripe may have been fetched since the event
+    // arrived, before the change: it is fetched again, whatever its freshness.
+    const fresh = entries.length > 0 ? {} : freshSince;
+    await syncObjects(deps, { actor: { type: "stripe", id: event.id }, cause: event.id, at: event.created * 1000, ...fresh }, targets, {
+      entries,
+      attempts: await attemptOf(deps.stripe, event),
+      ...(event.type === "customer.subscription.trial_will_end" ? { trialEnding: [(event.data.object as Stripe.Subscription).id] } : {}),
+      statements: () => {
+        deps.fault?.("before_commit");
+        return [markProcessed(deps.db, row, deps.clock.now())];
       },
-    );
+    });
     return "processed";
   } catch (error) {
     if (error instanceof SimulatedCrash) throw error;

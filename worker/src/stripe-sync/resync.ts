@@ -1,6 +1,6 @@
 /**
- * Full resync (disaster recovery): rebuilds customers, subscriptions, invoices and
- * entitlements from Stripe's lists. Each call does a bounded chunk of pages and stores its
+ * Full resync (disaster recovery): rebuilds customers, subscriptions, invoices, refunds (with
+ * the credit notes of the invoices they refund) and entitlements from Stripe's lists. Each call does a bounded chunk of pages and stores its
  * cursor in sync_state, so it fits a Worker's CPU limit and resumes where it stopped
  * (POST /v1/admin/resync, `npm run resync`, and the minute cron all continue it).
  */
@@ -8,11 +8,12 @@ import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { syncState } from "../db/schema";
 import type { Services } from "../services";
-import { subscriptionCoupon, emptyFetched, writeObjects } from "./sync";
+import { idOf } from "./mirror";
+import { emptyFetched, emptyTargets, subscriptionCoupon, syncObjects, writeObjects } from "./sync";
 import type { CouponTerms } from "./mirror";
 
 const KEY = "resync";
-const PHASES = ["customers", "subscriptions", "invoices", "done"] as const;
+const PHASES = ["customers", "subscriptions", "invoices", "refunds", "done"] as const;
 type Phase = (typeof PHASES)[number];
 
 export interface ResyncState {
@@ -20,7 +21,7 @@ export interface ResyncState {
   cursor: string | null;
   started_at: number;
   finished_at: number | null;
-  counts: Record<"customers" | "subscriptions" | "invoices", number>;
+  counts: Record<"customers" | "subscriptions" | "invoices" | "refunds", number>;
 }
 
 export async function readResync(db: Db): Promise<ResyncState | null> {
@@ -36,7 +37,7 @@ async function save(db: Db, state: ResyncState, now: number) {
 }
 
 export async function startResync(db: Db, now: number): Promise<ResyncState> {
-  const state: ResyncState = { phase: "customers", cursor: null, started_at: now, finished_at: null, counts: { customers: 0, subscriptions: 0, invoices: 0 } };
+  const state: ResyncState = { phase: "customers", cursor: null, started_at: now, finished_at: null, counts: { customers: 0, subscriptions: 0, invoices: 0, refunds: 0 } };
   await save(db, state, now);
   return state;
 }
@@ -63,14 +64,25 @@ export async function resyncChunk(deps: Pick<Services, "db" | "stripe" | "clock"
       for (const sub of list.data) fetched.subscriptions.set(sub.id, { sub, coupon: await subscriptionCoupon(deps.stripe, deps.clock, sub, coupons), syncedAt });
       last = list.data.at(-1)?.id;
       hasMore = list.has_more;
-    } else {
+    } else if (state.phase === "invoices") {
       const list = await deps.stripe.invoices.list(page);
       for (const inv of list.data) fetched.invoices.set(inv.id, { inv, syncedAt });
       last = list.data.at(-1)?.id;
       hasMore = list.has_more;
+    } else {
+      // A refund is mirrored with its charge's other refunds and its invoice's credit notes: the sync's own charge fetch.
+      const list = await deps.stripe.refunds.list(page);
+      const targets = emptyTargets();
+      for (const r of list.data) if (idOf(r.charge)) targets.charges.add(idOf(r.charge)!);
+      await syncObjects(deps, why, targets);
+      state.counts.refunds = (state.counts.refunds ?? 0) + list.data.length;
+      last = list.data.at(-1)?.id;
+      hasMore = list.has_more;
     }
-    await writeObjects(deps, why, fetched);
-    state.counts[state.phase] += fetched.customers.size + fetched.subscriptions.size + fetched.invoices.size;
+    if (state.phase !== "refunds") {
+      await writeObjects(deps, why, fetched);
+      state.counts[state.phase] += fetched.customers.size + fetched.subscriptions.size + fetched.invoices.size;
+    }
     if (hasMore && last) state.cursor = last;
     else {
       state.phase = PHASES[PHASES.indexOf(state.phase) + 1]!;

@@ -10,13 +10,16 @@ import type { Clock } from "../clock";
 import type { Db } from "../db/client";
 import type { Services } from "../services";
 import { entitlementAsRead, guard, rowAsRead, userSubscriptionsAsRead } from "../db/guard";
-import { customers, invoices, paymentAttempts, subscriptionHistory, subscriptions } from "../db/schema";
+import { creditNotes, customers, invoices, paymentAttempts, refunds, subscriptionHistory, subscriptions } from "../db/schema";
 import { deriveEntitlement, entitlementSummary, readEntitlementVersioned, sameState, upsertEntitlement, type GraceAnchors } from "../entitlements";
 import { clockReader } from "../test-clocks";
 import { trialEndingStatements } from "./trial-ending";
 import {
+  chargeOfInvoice,
+  creditNoteRow,
   customerRow,
   historyChanges,
+  refundRow,
   idOf,
   invoiceRow,
   invoiceSubscriptionId,
@@ -24,7 +27,9 @@ import {
   sameRow,
   subscriptionRow,
   type CouponTerms,
+  type CreditNoteRow,
   type CustomerRow,
+  type RefundRow,
   type OnInvalidUserId,
   type InvoiceRow,
   type SubscriptionRow,
@@ -38,9 +43,13 @@ export interface SyncTargets {
   customers: Set<string>;
   subscriptions: Set<string>;
   invoices: Set<string>;
+  /** Charges whose refunds (and their invoice's credit notes) to mirror. */
+  charges: Set<string>;
+  /** Credit notes: their invoice's charge is mirrored as `charges` is. */
+  creditNotes: Set<string>;
 }
 
-export const emptyTargets = (): SyncTargets => ({ customers: new Set(), subscriptions: new Set(), invoices: new Set() });
+export const emptyTargets = (): SyncTargets => ({ customers: new Set(), subscriptions: new Set(), invoices: new Set(), charges: new Set(), creditNotes: new Set() });
 
 /** Why the mirror is being written: recorded on audit and history rows. */
 export interface SyncCause {
@@ -88,11 +97,32 @@ function isMissing(e: unknown): boolean {
   return (e as { type?: string; code?: string })?.type === "StripeInvalidRequestError" && (e as { code?: string }).code === "resource_missing";
 }
 
-export const emptyFetched = (): Fetched => ({ customers: new Map(), subscriptions: new Map(), invoices: new Map(), syncedAt: new Map(), deletedInvoices: new Set() });
+export const emptyFetched = (): Fetched => ({ customers: new Map(), subscriptions: new Map(), invoices: new Map(), syncedAt: new Map(), deletedInvoices: new Set(), charges: new Map() });
 
 async function fetchAll(ctx: Pick<Services, "db" | "stripe" | "clock">, why: SyncCause, targets: SyncTargets): Promise<Fetched> {
   const out = emptyFetched();
   const coupons = new Map<string, CouponTerms>();
+  // Refunds first: the invoice a charge paid joins the invoices to fetch (its credited amount moved).
+  for (const id of targets.creditNotes) {
+    const note = await ctx.stripe.creditNotes.retrieve(id);
+    const invoiceId = idOf(note.invoice)!;
+    targets.invoices.add(invoiceId);
+    const charge = await chargeOfInvoice(ctx.stripe, invoiceId);
+    if (charge) targets.charges.add(charge);
+  }
+  for (const id of targets.charges) {
+    const syncedAt = ctx.clock.now();
+    const charge = await ctx.stripe.charges.retrieve(id);
+    const pi = idOf(charge.payment_intent);
+    const payment = pi ? (await ctx.stripe.invoicePayments.list({ payment: { type: "payment_intent", payment_intent: pi }, limit: 1 })).data[0] : undefined;
+    const invoiceId = payment ? idOf(payment.invoice) : null;
+    const refunds: Stripe.Refund[] = [];
+    for await (const r of ctx.stripe.refunds.list({ charge: id, limit: 100 })) refunds.push(r);
+    const creditNotes: Stripe.CreditNote[] = [];
+    if (invoiceId) for await (const n of ctx.stripe.creditNotes.list({ invoice: invoiceId, limit: 100 })) creditNotes.push(n);
+    out.charges.set(id, { charge, invoiceId, refunds, creditNotes, syncedAt });
+    if (invoiceId) targets.invoices.add(invoiceId);
+  }
   const skipInv = await freshIds(ctx.db, invoices, [...targets.invoices], why.freshSince);
   for (const id of targets.invoices) {
     if (skipInv.has(id)) continue;
@@ -399,6 +429,62 @@ async function writeInvoices(
   return out;
 }
 
+const refundSummary = (r: RefundRow) => ({ amount: r.amount, currency: r.currency, status: r.status, reason: r.reason, invoice: r.invoiceId, credit_note: r.creditNoteId });
+const creditNoteSummary = (n: CreditNoteRow) => ({ amount: n.amount, refund_amount: n.refundAmount, currency: n.currency, status: n.status, invoice: n.invoiceId });
+
+/**
+ * The refunds of each fetched charge and the credit notes of the invoice it paid, each upserted
+ * unless a later fetch already wrote a newer state. A refund's user and subscription are its
+ * invoice's, as this batch writes it.
+ */
+async function writeRefunds(db: Db, why: SyncCause, fetched: Fetched, userByCustomer: Map<string, string | null>): Promise<Part> {
+  const out = part();
+  const refundIds = [...fetched.charges.values()].flatMap((c) => c.refunds.map((r) => r.id));
+  const noteIds = [...fetched.charges.values()].flatMap((c) => c.creditNotes.map((n) => n.id));
+  const currentRefunds = new Map(refundIds.length ? (await db.select().from(refunds).where(inArray(refunds.id, refundIds)).all()).map((r) => [r.id, r]) : []);
+  const currentNotes = new Map(noteIds.length ? (await db.select().from(creditNotes).where(inArray(creditNotes.id, noteIds)).all()).map((n) => [n.id, n]) : []);
+  const invoiceUsers = new Map<string, { userId: string | null; subscriptionId: string | null }>();
+  const invoiceIds = [...fetched.charges.values()].map((c) => c.invoiceId).filter((id): id is string => id !== null && !fetched.invoices.has(id));
+  for (const r of invoiceIds.length
+    ? await db.select({ id: invoices.id, userId: invoices.userId, subscriptionId: invoices.subscriptionId }).from(invoices).where(inArray(invoices.id, invoiceIds)).all()
+    : []) {
+    invoiceUsers.set(r.id, { userId: r.userId, subscriptionId: r.subscriptionId });
+  }
+  for (const { charge, invoiceId, refunds: list, creditNotes: notes, syncedAt } of fetched.charges.values()) {
+    const inv = invoiceId ? fetched.invoices.get(invoiceId)?.inv : undefined;
+    const customerId = idOf(charge.customer);
+    const stored = invoiceId ? invoiceUsers.get(invoiceId) : undefined;
+    const userId = (customerId ? userByCustomer.get(customerId) : null) ?? stored?.userId ?? null;
+    const subscriptionId = inv ? invoiceSubscriptionId(inv) : (stored?.subscriptionId ?? null);
+    for (const n of notes) {
+      const row = creditNoteRow(n, userId, syncedAt);
+      const before = currentNotes.get(n.id);
+      if ((before && before.syncedAt > syncedAt) || sameRow(before, row)) continue;
+      out.statements.push(
+        db
+          .insert(creditNotes)
+          .values(row)
+          .onConflictDoUpdate({ target: creditNotes.id, set: row, setWhere: lte(creditNotes.syncedAt, sql`excluded.synced_at`) }),
+      );
+      audited(out, why, before ? "credit_note.updated" : "credit_note.created", "credit_note", n.id, before ? creditNoteSummary(before) : undefined, creditNoteSummary(row));
+    }
+    for (const r of list) {
+      const note = notes.find((n) => n.refunds.some((x) => idOf(x.refund) === r.id));
+      const row = refundRow(r, { invoiceId, subscriptionId, customerId, userId, creditNote: note ?? null }, syncedAt);
+      const before = currentRefunds.get(r.id);
+      if ((before && before.syncedAt > syncedAt) || sameRow(before, row)) continue;
+      out.statements.push(
+        db
+          .insert(refunds)
+          .values(row)
+          .onConflictDoUpdate({ target: refunds.id, set: row, setWhere: lte(refunds.syncedAt, sql`excluded.synced_at`) }),
+      );
+      audited(out, why, before ? "refund.updated" : "refund.created", "refund", r.id, before ? refundSummary(before) : undefined, refundSummary(row));
+    }
+  }
+  return out;
+}
+
 /** Draft invoices Stripe deleted leave the mirror. */
 async function deleteInvoices(db: Db, why: SyncCause, ids: Set<string>): Promise<Part> {
   const out = part();
@@ -541,6 +627,7 @@ export async function writeObjects(
       assigned,
       invs,
       await deleteInvoices(db, why, fetched.deletedInvoices),
+      await writeRefunds(db, why, fetched, userByCustomer),
       { guards: [], statements: attempts.map((a) => db.insert(paymentAttempts).values(a).onConflictDoNothing()), entries: [] },
       // A former owner loses the subscription; an invoice's user may gain or end a grace, and so
       // may the user of a failed attempt recorded here, whose invoice and subscription may have

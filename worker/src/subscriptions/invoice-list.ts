@@ -22,6 +22,8 @@ export interface InvoiceView {
   status: (typeof invoices.$inferSelect)["status"];
   amount_due: number;
   amount_paid: number;
+  /** Credit notes issued after payment (refunds and balance credits), integer cents. */
+  amount_credited: number;
   subtotal: number;
   tax: number;
   total: number;
@@ -74,6 +76,7 @@ export async function listInvoices(deps: Pick<Services, "db" | "stripe">, userId
     status: row.status,
     amount_due: row.amountDue,
     amount_paid: row.amountPaid,
+    amount_credited: row.amountCredited,
     subtotal: row.subtotal,
     tax: row.tax,
     total: row.total,

@@ -11,17 +11,19 @@
  * - manage_dunning_process: `dunning:write` (admin, service); writes (runs due stages, retries).
  * - enforce_tier_access: `entitlements:read` (admin, service), as GET /v1/entitlements/{user_id}; reads.
  * - generate_revenue_report: `analytics:read` (admin, analyst), as GET /v1/analytics/report; reads.
+ * - process_refund: `billing:write` (admin, service), as POST /v1/refunds; writes.
  */
 import { generateRevenueReport } from "./analytics";
 import { processWebhook } from "./stripe-sync";
 import { createSubscription } from "./subscriptions";
 import { manageDunningProcess } from "./dunning";
 import { enforceTierAccess } from "./entitlements";
+import { processRefund } from "./refunds";
 import type { Tool } from "./types";
 
 export type { Tool, ToolAccess } from "./types";
 
-export const TOOLS: readonly Tool[] = [createSubscription, processWebhook, enforceTierAccess, generateRevenueReport, manageDunningProcess] as unknown as readonly Tool[];
+export const TOOLS: readonly Tool[] = [createSubscription, processWebhook, enforceTierAccess, generateRevenueReport, manageDunningProcess, processRefund] as unknown as readonly Tool[];
 
 export function findTool(name: string): Tool | undefined {
   return TOOLS.find((t) => t.name === name);

@@ -1,7 +1,7 @@
 import type Stripe from "stripe";
 import type { Ctx } from "../context.ts";
 import { resourceMissing } from "../errors.ts";
-import { listFields, s, str, validate } from "../form.ts";
+import { listFields, obj, s, str, validate } from "../form.ts";
 import { matchesRange, paginate } from "../list.ts";
 
 /** Read access to the PaymentIntents, Charges and InvoicePayments that invoices create. */
@@ -50,6 +50,9 @@ export function listInvoicePayments(ctx: Ctx): Stripe.ApiList<Stripe.InvoicePaym
   const p = validate(ctx.raw, { ...listFields, invoice: s.str(), payment: s.obj({ type: s.str(), payment_intent: s.str() }), status: s.str() });
   const invoice = str(p, "invoice");
   const status = str(p, "status");
-  const all = [...ctx.core.state.invoicePayments.values()].reverse().filter((x) => (invoice === undefined || x.invoice === invoice) && (status === undefined || x.status === status));
+  const pi = str(obj(p, "payment"), "payment_intent");
+  const all = [...ctx.core.state.invoicePayments.values()]
+    .reverse()
+    .filter((x) => (invoice === undefined || x.invoice === invoice) && (status === undefined || x.status === status) && (pi === undefined || x.payment.payment_intent === pi));
   return paginate(all, p, "/v1/invoice_payments");
 }

@@ -49,6 +49,7 @@ const COLUMNS: (keyof ReportRow)[] = [
   "trial_conversions",
   "trial_conversion_rate",
   "revenue",
+  "refunded",
   "ltv",
   "marketing_spend",
   "cac",

@@ -1,0 +1,202 @@
+/**
+ * Issue 26's refund acceptance, against the system `npm start` runs: the worker in workerd with its
+ * real queue, the Stripe emulator over HTTP sending signed webhooks as they happen, customers on a
+ * test clock. A full refund of a monthly Mobile invoice through the API gives one credit note and
+ * one refund in Stripe, ends access, takes 4900 off MRR and shows on the invoice; the same refund
+ * made through Stripe's API (the dashboard's way) has the same effect once its webhooks arrive.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import Stripe from "stripe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../examples/job-board/src/index.ts";
+import { money } from "../../examples/job-board/src/views.ts";
+import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
+import { catalog, PERIOD_OF } from "../../worker/src/catalog.ts";
+import { CRONS } from "../../worker/src/cron.ts";
+import { ROOT, startWorker, type WorkerHarness } from "../harness/worker.ts";
+
+const DAY = 86_400_000;
+const ORIGIN = "http://127.0.0.1:3000";
+/** wrangler.toml's stripe-events max_batch_timeout. */
+const WRANGLER_BATCH_TIMEOUT_S = Number(/queue = "stripe-events"\s+max_batch_size = \d+\s+max_batch_timeout = (\d+(?:\.\d+)?)/.exec(readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"))![1]);
+let emulator: Emulator;
+let worker: WorkerHarness;
+let stripe: Stripe;
+
+beforeAll(async () => {
+  emulator = await startEmulator({ port: 0, secretKey: "sk_test_refunds_e2e", taxRates: { "US-CA": 725 } });
+  stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
+  for (const tier of catalog.tiers) {
+    const product = await stripe.products.create({ name: tier.name, metadata: { tier: tier.key } });
+    for (const p of tier.prices)
+      await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: PERIOD_OF[p.billingCycle] }, lookup_key: p.lookupKey });
+  }
+  const endpoint = await stripe.webhookEndpoints.create({ url: "http://127.0.0.1:1/placeholder", enabled_events: ["*"] });
+  worker = await startWorker({
+    queueBatchTimeoutSeconds: WRANGLER_BATCH_TIMEOUT_S,
+    bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret! },
+  });
+  await stripe.webhookEndpoints.update(endpoint.id, { url: `${worker.url}/webhooks/stripe` });
+}, 120_000);
+
+afterAll(async () => {
+  await worker?.dispose();
+  await emulator?.stop();
+});
+
+async function runCron(name: keyof typeof CRONS) {
+  const res = await fetch(`${worker.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent(CRONS[name])}`);
+  expect(res.status, await res.text()).toBe(200);
+  for (let i = 0; ; i++) {
+    const run = await worker.db
+      .prepare("select last_started_at as started, last_finished_at as finished from cron_runs where cron = ?")
+      .bind(name)
+      .first<{ started: number | null; finished: number | null }>();
+    if (run?.finished != null && run.started != null && run.finished >= run.started) return;
+    if (i > 600) throw new Error(`the ${name} cron did not finish`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Until Stripe has sent everything and the worker has processed it (the minute cron's sweep takes what the consumer left). */
+async function settle(): Promise<void> {
+  // Processing may make Stripe send more (a refund that ends access cancels the subscription): until none comes.
+  const delivered = emulator.deliveries().length;
+  await settleOnce();
+  await emulator.idle();
+  if (emulator.deliveries().length !== delivered) await settle();
+}
+
+async function settleOnce() {
+  await emulator.idle();
+  await worker.drainQueue();
+  for (let i = 0; i < 300; i++) {
+    const pending = await worker.db.prepare("select count(*) as n from stripe_events where status = 'pending'").first<{ n: number }>();
+    if (!pending?.n) return;
+    await worker.db.prepare("update stripe_events set next_attempt_at = ? where status = 'pending' and lease_until is null").bind(Date.now()).run();
+    await runCron("sweep");
+    await emulator.idle();
+  }
+  throw new Error("the worker did not process its events");
+}
+
+async function advanceTo(clock: string, ms: number) {
+  await stripe.testHelpers.testClocks.advance(clock, { frozen_time: Math.floor(ms / 1000) });
+  while ((await stripe.testHelpers.testClocks.retrieve(clock)).status !== "ready") await new Promise((r) => setTimeout(r, 20));
+  await settle();
+}
+
+async function api<T>(method: string, path: string, json?: unknown, headers?: Record<string, string>, key = worker.serviceKey): Promise<{ status: number; body: T }> {
+  const res = await worker.request(path, { method, key, ...(json !== undefined ? { json } : {}), ...(headers ? { headers } : {}) });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+async function signUp(userId: string, clock: string) {
+  const session = await api<{ session_id: string }>("POST", "/v1/checkout", { user_id: userId, email: `${userId}@example.test`, tier: "mobile", test_clock: clock });
+  expect(session.status).toBe(201);
+  const paid = await fetch(`${emulator.url}/v1/test_helpers/checkout/sessions/${session.body.session_id}/complete`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${emulator.secretKey}`, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ payment_method: "pm_card_visa", name: "Refunded Subscriber", "address[country]": "US", "address[state]": "VA", "address[postal_code]": "22201" }).toString(),
+  });
+  expect(paid.status).toBe(200);
+  const { customer, subscription } = await stripe.checkout.sessions.retrieve(session.body.session_id);
+  return { userId, customerId: customer as string, subId: subscription as string };
+}
+
+const mrr = async () => (await api<{ current: { mrr: number } }>("GET", "/v1/analytics/report", undefined, undefined, worker.adminKey)).body.current.mrr;
+
+/** Access as the API answers it: the online entitlement and a check of a Mobile feature. */
+async function access(userId: string) {
+  const online = await api<{ status: string }>("GET", `/v1/entitlements/${userId}`);
+  const check = await api<{ allowed: boolean }>("POST", "/v1/entitlements/check", { user_id: userId, feature: "local_job_search" });
+  return { status: online.body.status, allowed: check.body.allowed };
+}
+
+async function paidInvoice(subId: string) {
+  const invoice = await stripe.invoices.retrieve(String((await stripe.subscriptions.retrieve(subId)).latest_invoice));
+  expect(invoice).toMatchObject({ status: "paid", currency: "usd" });
+  const payment = (await stripe.invoicePayments.list({ invoice: invoice.id })).data[0]!;
+  const charge = String((await stripe.paymentIntents.retrieve(String(payment.payment.payment_intent))).latest_charge);
+  return { invoice, charge };
+}
+
+async function invoiceView(userId: string, invoiceId: string) {
+  const page = await api<{ data: { id: string; amount_paid: number; amount_credited: number }[] }>("GET", `/v1/invoices?user_id=${userId}`);
+  return page.body.data.find((i) => i.id === invoiceId);
+}
+
+describe("refunds in the running system", () => {
+  it("a full refund of a monthly Mobile invoice, through the API or through Stripe, ends access, takes 4900 off MRR and shows on the invoice", async () => {
+    const clock = await stripe.testHelpers.testClocks.create({ frozen_time: Math.floor(Date.now() / 1000) });
+    const run = Date.now().toString(36);
+    // The demo app's users are `demo_<name>`: the one refunded through the API signs in there afterwards.
+    const viaApi = await signUp(`demo_refund_api_${run}`, clock.id);
+    const viaStripe = await signUp(`refund_stripe_${run}`, clock.id);
+    await settle();
+    const trialEnd = (await stripe.subscriptions.retrieve(viaApi.subId)).trial_end! * 1000;
+    await advanceTo(clock.id, trialEnd + 3 * DAY);
+    const paying = { status: "active", allowed: true };
+    expect(await access(viaApi.userId)).toEqual(paying);
+    expect(await access(viaStripe.userId)).toEqual(paying);
+    const before = await mrr();
+    expect(before).toBeGreaterThanOrEqual(2 * 4900);
+
+    // Through the API; more than was paid first, which changes nothing.
+    const a = await paidInvoice(viaApi.subId);
+    const tooMuch = await api<{ code: string; errors: { field: string }[] }>("POST", "/v1/refunds", { invoice_id: a.invoice.id, amount: a.invoice.amount_paid + 1, reason: "requested_by_customer" });
+    expect([tooMuch.status, tooMuch.body.code, tooMuch.body.errors.map((e) => e.field)]).toEqual([422, "refund_exceeds_paid", ["body.amount"]]);
+    expect((await stripe.creditNotes.list({ invoice: a.invoice.id })).data).toEqual([]);
+    expect((await stripe.charges.retrieve(a.charge)).amount_refunded).toBe(0);
+    expect(await access(viaApi.userId)).toEqual(paying);
+    const refunded = await api<{ id: string; amount: number; credit_note_id: string; status: string }>(
+      "POST",
+      "/v1/refunds",
+      { invoice_id: a.invoice.id, reason: "requested_by_customer" },
+      { "idempotency-key": `e2e-${run}` },
+    );
+    expect(refunded.status).toBe(201);
+    expect(refunded.body).toMatchObject({ amount: a.invoice.amount_paid, status: "succeeded" });
+    await settle();
+    expect((await stripe.creditNotes.list({ invoice: a.invoice.id })).data.map((n) => n.id)).toEqual([refunded.body.credit_note_id]);
+    expect((await stripe.refunds.list({ charge: a.charge })).data.map((r) => r.id)).toEqual([refunded.body.id]);
+    expect((await stripe.subscriptions.retrieve(viaApi.subId)).status).toBe("canceled");
+    expect(await access(viaApi.userId)).toEqual({ status: "canceled", allowed: false });
+    expect(await mrr()).toBe(before - 4900);
+    expect(await invoiceView(viaApi.userId, a.invoice.id)).toMatchObject({ amount_paid: a.invoice.amount_paid, amount_credited: a.invoice.amount_paid });
+
+    // The demo app's billing page lists the refund beside the invoice it credits.
+    const app = createApp({ billingUrl: worker.url, serviceKey: worker.serviceKey, issuer: worker.issuer, audience: worker.audience, origin: ORIGIN, sessionSecret: "refunds-e2e-session-secret" });
+    const signIn = await app.request(`${ORIGIN}/signin`, {
+      method: "POST",
+      body: new URLSearchParams({ name: `refund api ${run}` }),
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: ORIGIN },
+      redirect: "manual",
+    });
+    expect(signIn.status).toBe(303);
+    const billingPage = await (await app.request(`${ORIGIN}/billing`, { headers: { cookie: signIn.headers.get("set-cookie")!.split(";")[0]! } })).text();
+    const refundsSection = billingPage.slice(billingPage.indexOf("<h2>Refunds</h2>"));
+    expect(refundsSection).toContain('<table class="refunds">');
+    expect(refundsSection).toContain(money(a.invoice.amount_paid));
+    expect(refundsSection).toContain("At your request");
+    expect(billingPage.slice(0, billingPage.indexOf("<h2>Refunds</h2>"))).toContain(money(a.invoice.amount_paid));
+
+    // Through Stripe's own API, as the dashboard does it: a credit note refunding the whole invoice.
+    const b = await paidInvoice(viaStripe.subId);
+    const note = await stripe.creditNotes.create({ invoice: b.invoice.id, amount: b.invoice.amount_paid, refund_amount: b.invoice.amount_paid, reason: "order_change" });
+    await settle();
+    expect((await stripe.refunds.list({ charge: b.charge })).data).toHaveLength(1);
+    expect((await stripe.subscriptions.retrieve(viaStripe.subId)).status).toBe("canceled");
+    expect(await access(viaStripe.userId)).toEqual({ status: "canceled", allowed: false });
+    expect(await mrr()).toBe(before - 2 * 4900);
+    expect(await invoiceView(viaStripe.userId, b.invoice.id)).toMatchObject({ amount_credited: b.invoice.amount_paid });
+    const listed = await api<{ data: { id: string; amount: number; credit_note_id: string }[] }>("GET", `/v1/refunds?user_id=${viaStripe.userId}`);
+    expect(listed.body.data).toEqual([expect.objectContaining({ amount: b.invoice.amount_paid, credit_note_id: note.id })]);
+
+    // The month's report row counts both refunds.
+    const month = new Date((await stripe.testHelpers.testClocks.retrieve(clock.id)).frozen_time * 1000).toISOString().slice(0, 7);
+    const report = await api<{ rows: { period: string; refunded: number }[] }>("GET", `/v1/analytics/report?from=${month}&to=${month}`, undefined, undefined, worker.adminKey);
+    expect(report.body.rows.find((r) => r.period === month)?.refunded).toBe(a.invoice.amount_paid + b.invoice.amount_paid);
+  }, 240_000);
+});

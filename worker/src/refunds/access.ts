@@ -1,0 +1,106 @@
+/**
+ * Ending access after a refund: the subscription is cancelled at once in Stripe (no proration:
+ * the refund already gave the money back), and the sync that follows mirrors the cancellation,
+ * so the entitlement, MRR and the changes feed move with it.
+ */
+import { eq } from "drizzle-orm";
+import type { Actor, AuditEntry } from "../audit";
+import { subscriptions } from "../db/schema";
+import type { Services } from "../services";
+import { chargeOfInvoice, idOf, type Stripe } from "../stripe-sync";
+import { decideAccess, overrideOf, refundPolicy, type RefundPolicy } from "./policy";
+
+const LIVE = new Set<Stripe.Subscription.Status>(["active", "trialing", "past_due", "unpaid", "paused", "incomplete"]);
+
+/** Whether the invoice pays for the subscription's current period: a line reaching its end. */
+export function coversCurrentPeriod(inv: Stripe.Invoice, sub: Stripe.Subscription): boolean {
+  const end = sub.items.data[0]?.current_period_end;
+  if (end === undefined) return false;
+  return inv.lines.data.some((l) => l.period.end >= end && l.amount > 0);
+}
+
+export interface AccessOutcome {
+  endAccess: boolean;
+  rule: string;
+  /** The subscription cancelled now, null when access stays. */
+  canceled: string | null;
+  entries: AuditEntry[];
+}
+
+/**
+ * Applies the policy to an invoice whose charge has `refunded` of `paid` given back: cancels the
+ * subscription when access ends and it is still live. `key` makes the cancellation idempotent in
+ * Stripe across retries of the same decision.
+ */
+export async function applyRefundPolicy(
+  deps: Pick<Services, "db" | "stripe">,
+  who: Actor,
+  a: { inv: Stripe.Invoice; refunded: number; override: boolean | null; key: string },
+  policy: RefundPolicy = refundPolicy,
+): Promise<AccessOutcome> {
+  const subId = idOf(a.inv.parent?.subscription_details?.subscription ?? null);
+  const sub = subId ? await deps.stripe.subscriptions.retrieve(subId) : null;
+  const full = a.refunded >= a.inv.amount_paid && a.inv.amount_paid > 0;
+  const decision = decideAccess(policy, { full, currentPeriod: sub !== null && coversCurrentPeriod(a.inv, sub), override: a.override });
+  if (!decision.endAccess || !sub || !LIVE.has(sub.status)) return { ...decision, canceled: null, entries: [] };
+  await deps.stripe.subscriptions.cancel(
+    sub.id,
+    { prorate: false, invoice_now: false, cancellation_details: { comment: `refund of invoice ${a.inv.id}: access ended (${decision.rule})` } },
+    { idempotencyKey: `${a.key}:cancel` },
+  );
+  const row = await deps.db.select({ userId: subscriptions.userId }).from(subscriptions).where(eq(subscriptions.id, sub.id)).get();
+  const userId = row?.userId ?? sub.metadata?.user_id ?? null;
+  return {
+    ...decision,
+    canceled: sub.id,
+    entries: [
+      {
+        actor: who,
+        action: "refund.access_ended",
+        subject: userId ? { type: "user", id: userId } : { type: "subscription", id: sub.id },
+        before: { subscription: sub.id, status: sub.status },
+        after: { subscription: sub.id, status: "canceled", invoice: a.inv.id, refunded: a.refunded, paid: a.inv.amount_paid, rule: decision.rule },
+      },
+    ],
+  };
+}
+
+/** Events that say money went back: a refund made anywhere (API, dashboard) is decided on by the same policy. */
+const REFUND_EVENTS = new Set(["charge.refunded", "credit_note.created"]);
+
+/**
+ * The sync's event action (services.ts EventAction): a refund made outside the API (the Stripe
+ * dashboard) is treated as the API treats one. What Stripe says now decides, not the payload:
+ * the invoice, how much of its charge is refunded, and an `end_access` on a credit note or
+ * refund. A refund made through the API already decided (its credit note says `end_access`),
+ * and cancelling twice is a no-op: the subscription is no longer live.
+ */
+export async function refundEventAction(deps: Pick<Services, "db" | "stripe" | "clock" | "log">, event: Stripe.Event): Promise<{ subscriptions: string[]; entries: AuditEntry[] }> {
+  if (!REFUND_EVENTS.has(event.type)) return { subscriptions: [], entries: [] };
+  const obj = event.data.object as { id: string; object?: string; invoice?: string | { id: string } };
+  let invoiceId: string | null = null;
+  let chargeId: string | null = null;
+  if (obj.object === "credit_note") invoiceId = idOf(obj.invoice ?? null);
+  else if (obj.object === "charge") {
+    chargeId = obj.id;
+    const charge = await deps.stripe.charges.retrieve(obj.id);
+    const pi = idOf(charge.payment_intent);
+    const payment = pi ? (await deps.stripe.invoicePayments.list({ payment: { type: "payment_intent", payment_intent: pi }, limit: 1 })).data[0] : undefined;
+    invoiceId = payment ? idOf(payment.invoice) : null;
+  }
+  if (!invoiceId) return { subscriptions: [], entries: [] };
+  const inv = await deps.stripe.invoices.retrieve(invoiceId);
+  if (inv.status !== "paid") return { subscriptions: [], entries: [] };
+  chargeId = chargeId ?? (await chargeOfInvoice(deps.stripe, inv.id));
+  if (!chargeId) return { subscriptions: [], entries: [] };
+  const charge = await deps.stripe.charges.retrieve(chargeId);
+  const notes = (await deps.stripe.creditNotes.list({ invoice: inv.id, limit: 100 })).data;
+  const refunds = (await deps.stripe.refunds.list({ charge: chargeId, limit: 100 })).data;
+  // The refund that made the charge what it is now decides: its credit note's end_access, else its own.
+  // An earlier partial refund's "keep access" says nothing about a later one that completes it.
+  const latest = refunds[0];
+  const latestNote = latest ? notes.find((n) => n.refunds.some((r) => idOf(r.refund) === latest.id)) : undefined;
+  const override = overrideOf(latestNote?.metadata) ?? overrideOf(latest?.metadata) ?? null;
+  const outcome = await applyRefundPolicy(deps, { type: "stripe", id: event.id }, { inv, refunded: charge.amount_refunded, override, key: `refund-policy:${chargeId}:${charge.amount_refunded}` });
+  return { subscriptions: outcome.canceled ? [outcome.canceled] : [], entries: outcome.entries };
+}
