@@ -22,6 +22,8 @@ export interface InvoiceMeta {
   retryIndex: number;
   /** The first failed automatic attempt: retries are counted in days from it. */
   firstFailureAt?: number;
+  /** send_invoice: `invoice.overdue` was emitted (once, when the due date passed unpaid). */
+  overdueSent?: boolean;
 }
 
 /**
@@ -74,6 +76,8 @@ export interface State {
   paymentIntents: Map<string, Stripe.PaymentIntent>;
   charges: Map<string, Stripe.Charge>;
   discounts: Map<string, Stripe.Discount>;
+  /** Customer tax IDs (`customers.createTaxId`, `tax_id_data`), in creation order. */
+  taxIds: Map<string, Stripe.TaxId>;
   events: Map<string, Stripe.Event>;
   webhookEndpoints: Map<string, WebhookEndpointRecord>;
   testClocks: Map<string, Stripe.TestHelpers.TestClock>;
@@ -109,6 +113,7 @@ export function emptyState(): State {
     paymentIntents: new Map(),
     charges: new Map(),
     discounts: new Map(),
+    taxIds: new Map(),
     events: new Map(),
     webhookEndpoints: new Map(),
     testClocks: new Map(),
@@ -151,6 +156,8 @@ export function lookupById(state: State, id: string): object | undefined {
       return state.charges.get(id);
     case "di_":
       return state.discounts.get(id);
+    case "txi_":
+      return state.taxIds.get(id);
     case "clock_":
       return state.testClocks.get(id);
     case "evt_":
