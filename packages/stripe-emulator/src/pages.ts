@@ -74,11 +74,23 @@ ${session.cancel_url ? `<p><a href="${esc(session.cancel_url)}">Cancel</a></p>` 
   );
 }
 
+/** A Unix time as the calendar date an invoice prints (UTC), e.g. "February 1, 2026". */
+function invoiceDate(t: number): string {
+  return new Date(t * 1000).toLocaleDateString("en-US", { year: "numeric", month: "long", day: "numeric", timeZone: "UTC" });
+}
+
 export function invoicePage(invoice: Stripe.Invoice): string {
   const rows = invoice.lines.data.map((l) => `<tr><td>${esc(l.description)}</td><td style="text-align:right">${money(l.amount, l.currency)}</td></tr>`).join("");
+  // What a business customer's accounts payable needs to match the invoice: its PO number and
+  // other custom fields, its tax IDs, and when payment is due.
+  const terms = [
+    invoice.due_date !== null ? `<tr class="due-date"><td>Due date</td><td style="text-align:right">${esc(invoiceDate(invoice.due_date))}</td></tr>` : "",
+    ...(invoice.custom_fields ?? []).map((f) => `<tr class="custom-field"><td>${esc(f.name)}</td><td style="text-align:right">${esc(f.value)}</td></tr>`),
+    ...(invoice.customer_tax_ids ?? []).map((t) => `<tr class="tax-id"><td>${esc(t.type.toUpperCase().replace("_", " "))}</td><td style="text-align:right">${esc(t.value)}</td></tr>`),
+  ].join("");
   return page(
     `Invoice ${invoice.number ?? invoice.id}`,
-    `<h1>Invoice ${esc(invoice.number ?? invoice.id)}</h1><p class="muted">Status: ${esc(invoice.status)}</p><table>${rows}
+    `<h1>Invoice ${esc(invoice.number ?? invoice.id)}</h1><p class="muted">Status: ${esc(invoice.status)}</p>${invoice.customer_name ? `<p>Billed to ${esc(invoice.customer_name)}</p>` : ""}${terms ? `<table class="terms">${terms}</table>` : ""}<table>${rows}
 <tr><td><strong>Total</strong></td><td style="text-align:right"><strong>${money(invoice.total, invoice.currency)}</strong></td></tr>
 <tr><td>Amount due</td><td style="text-align:right">${money(invoice.amount_remaining, invoice.currency)}</td></tr></table>`,
   );

@@ -22,6 +22,8 @@ export interface InvoiceMeta {
   retryIndex: number;
   /** The first failed automatic attempt: retries are counted in days from it. */
   firstFailureAt?: number;
+  /** send_invoice: `invoice.overdue` was emitted (once, when the due date passed unpaid). */
+  overdueSent?: boolean;
 }
 
 /**
@@ -76,6 +78,8 @@ export interface State {
   refunds: Map<string, Stripe.Refund>;
   creditNotes: Map<string, Stripe.CreditNote>;
   discounts: Map<string, Stripe.Discount>;
+  /** Customer tax IDs (`customers.createTaxId`, `tax_id_data`), in creation order. */
+  taxIds: Map<string, Stripe.TaxId>;
   events: Map<string, Stripe.Event>;
   webhookEndpoints: Map<string, WebhookEndpointRecord>;
   testClocks: Map<string, Stripe.TestHelpers.TestClock>;
@@ -113,6 +117,7 @@ export function emptyState(): State {
     refunds: new Map(),
     creditNotes: new Map(),
     discounts: new Map(),
+    taxIds: new Map(),
     events: new Map(),
     webhookEndpoints: new Map(),
     testClocks: new Map(),
@@ -159,6 +164,8 @@ export function lookupById(state: State, id: string): object | undefined {
       return state.creditNotes.get(id);
     case "di_":
       return state.discounts.get(id);
+    case "txi_":
+      return state.taxIds.get(id);
     case "clock_":
       return state.testClocks.get(id);
     case "evt_":

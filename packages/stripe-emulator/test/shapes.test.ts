@@ -76,6 +76,8 @@ describe.skipIf(!present)(`object shapes match Stripe's fixtures${present ? "" :
     const we = await h.stripe.webhookEndpoints.create({ url: "http://127.0.0.1:9/x", enabled_events: ["*"] });
     const portal = await h.stripe.billingPortal.sessions.create({ customer: customer.id });
     seen.set("customer", await raw(`/v1/customers/${customer.id}`));
+    const taxId = await h.stripe.customers.createTaxId(customer.id, { type: "eu_vat", value: "DE123456789" });
+    seen.set("tax_id", await raw(`/v1/customers/${customer.id}/tax_ids/${taxId.id}`));
     seen.set("product", await raw(`/v1/products/${typeof local.product === "string" ? local.product : ""}`));
     seen.set("price", await raw(`/v1/prices/${local.id}`));
     seen.set("coupon", await raw(`/v1/coupons/${coupon.id}`));
@@ -126,6 +128,7 @@ describe.skipIf(!present)(`object shapes match Stripe's fixtures${present ? "" :
     "billing_portal.session",
     "discount",
     "subscription_schedule",
+    "tax_id",
   ]) {
     it(`${resource} carries every field of Stripe's example with the same JSON type`, () => {
       expect(mismatches(resource, seen.get(resource), fixtures)).toEqual([]);

@@ -8,6 +8,7 @@ import { taxOn, taxRateFor } from "../tax.ts";
 import { attemptCharge } from "./payments.ts";
 import { afterInvoicePayment } from "./lifecycle.ts";
 import { DAY_SECONDS } from "./periods.ts";
+import { dueDateFor, invoiceTaxIds } from "./terms.ts";
 
 export interface LineInput {
   amount: number;
@@ -37,6 +38,18 @@ export interface NewInvoiceArgs {
   prorationDate?: number;
   autoAdvance?: boolean;
   currency?: string;
+  /** Manual invoices: how they are collected (a subscription's invoices follow the subscription). */
+  collectionMethod?: Stripe.Invoice.CollectionMethod;
+  /** send_invoice: the due date, else `daysUntilDue` days after creation. */
+  dueDate?: number | null;
+  daysUntilDue?: number | null;
+  /** Manual invoices: custom fields given on create (else the customer's defaults). */
+  customFields?: Stripe.Invoice.CustomField[] | null;
+}
+
+/** Whether Stripe charges this invoice by itself (send_invoice invoices wait to be paid). */
+export function chargesAutomatically(inv: Stripe.Invoice): boolean {
+  return inv.collection_method !== "send_invoice";
 }
 
 /**
@@ -47,6 +60,12 @@ export function buildInvoice(core: Core, a: NewInvoiceArgs, preview: boolean): S
   const id = preview ? `upcoming_${newId("in")}` : newId("in");
   const currency = a.currency ?? currencyOf(core, a.lines) ?? "usd";
   const sub = a.subscription;
+  const collection: Stripe.Invoice.CollectionMethod = sub ? sub.collection_method : (a.collectionMethod ?? "charge_automatically");
+  const days = sub ? sub.days_until_due : (a.daysUntilDue ?? null);
+  const dueDate = collection !== "send_invoice" ? null : (a.dueDate ?? (days !== null ? dueDateFor(a.now, days) : null));
+  // A subscription's invoice_settings.custom_fields win over its customer's defaults; a manual
+  // invoice's own custom_fields over the customer's.
+  const customFields = (sub ? sub.invoice_settings.custom_fields : a.customFields) ?? a.customer.invoice_settings.custom_fields ?? null;
   const invoice: Stripe.Invoice = {
     id,
     object: "invoice",
@@ -71,10 +90,10 @@ export function buildInvoice(core: Core, a: NewInvoiceArgs, preview: boolean): S
     },
     automatically_finalizes_at: null,
     billing_reason: a.billingReason,
-    collection_method: "charge_automatically",
+    collection_method: collection,
     created: a.now,
     currency,
-    custom_fields: null,
+    custom_fields: customFields ? clone(customFields) : null,
     customer: a.customer.id,
     customer_account: null,
     customer_address: a.customer.address ? clone(a.customer.address) : null,
@@ -83,13 +102,13 @@ export function buildInvoice(core: Core, a: NewInvoiceArgs, preview: boolean): S
     customer_phone: a.customer.phone ?? null,
     customer_shipping: null,
     customer_tax_exempt: a.customer.tax_exempt ?? "none",
-    customer_tax_ids: [],
+    customer_tax_ids: invoiceTaxIds(core, a.customer.id),
     default_payment_method: null,
     default_source: null,
     default_tax_rates: [],
     description: null,
     discounts: [...a.discountIds],
-    due_date: null,
+    due_date: dueDate,
     effective_at: null,
     ending_balance: null,
     footer: null,
@@ -288,7 +307,17 @@ export function computeTotals(core: Core, inv: Stripe.Invoice, customer: Stripe.
 
 function emitInvoice(
   core: Core,
-  type: "invoice.created" | "invoice.finalized" | "invoice.paid" | "invoice.payment_succeeded" | "invoice.payment_failed" | "invoice.voided" | "invoice.marked_uncollectible" | "invoice.upcoming",
+  type:
+    | "invoice.created"
+    | "invoice.finalized"
+    | "invoice.paid"
+    | "invoice.payment_succeeded"
+    | "invoice.payment_failed"
+    | "invoice.voided"
+    | "invoice.marked_uncollectible"
+    | "invoice.upcoming"
+    | "invoice.sent"
+    | "invoice.overdue",
   inv: Stripe.Invoice,
   now: number,
   request: RequestInfo | null,
@@ -328,13 +357,15 @@ export function finalizeInvoice(core: Core, inv: Stripe.Invoice, now: number, re
     }
     inv.ending_balance = customer.balance;
     inv.amount_remaining = inv.amount_due;
+    // "Once the invoice is finalized, this field will no longer be updated" (customer_tax_ids).
+    inv.customer_tax_ids = invoiceTaxIds(core, customer.id);
   }
   inv.status = "open";
   inv.status_transitions.finalized_at = now;
   inv.effective_at = now;
   inv.hosted_invoice_url = `${core.baseUrl}/_emulator/invoices/${inv.id}`;
   inv.invoice_pdf = `${core.baseUrl}/_emulator/invoices/${inv.id}/pdf`;
-  inv.next_payment_attempt = inv.amount_due > 0 && inv.auto_advance ? now : null;
+  inv.next_payment_attempt = inv.amount_due > 0 && inv.auto_advance && chargesAutomatically(inv) ? now : null;
   inv.webhooks_delivered_at = now;
   const meta = core.state.invoiceMeta.get(inv.id);
   if (meta) meta.finalizeAt = null;
@@ -486,6 +517,11 @@ const NON_RETRYABLE = new Set(["incorrect_number", "lost_card", "pickup_card", "
 function scheduleRetry(core: Core, inv: Stripe.Invoice, now: number, manual: boolean, decline: { code: string; declineCode?: string } | null): void {
   const retries = core.smartRetriesFor(inv.test_clock);
   const meta = core.state.invoiceMeta.get(inv.id);
+  // Stripe never retries an invoice it was not asked to collect (send_invoice): the customer pays it.
+  if (!chargesAutomatically(inv)) {
+    inv.next_payment_attempt = null;
+    return;
+  }
   if (manual && meta && meta.retryIndex !== 0) return;
   if (!retries || !meta || meta.retryIndex < 0) {
     inv.next_payment_attempt = null;
@@ -526,6 +562,43 @@ export function markUncollectible(core: Core, inv: Stripe.Invoice, now: number, 
   inv.next_payment_attempt = null;
   core.pendingInvoices.delete(inv.id);
   emitInvoice(core, "invoice.marked_uncollectible", inv, now, request);
+}
+
+/**
+ * `POST /v1/invoices/:id/send`: finalizes a draft and records that the invoice was sent
+ * (`invoice.sent`; in test mode Stripe sends no email either). Only send_invoice invoices can
+ * be sent by hand.
+ */
+export function sendInvoice(core: Core, inv: Stripe.Invoice, now: number, request: RequestInfo | null): void {
+  if (inv.collection_method !== "send_invoice") {
+    throw invalidRequest("You can only manually send an invoice if its collection method is 'send_invoice'.", undefined, "invoice_not_editable");
+  }
+  if (inv.status === "void") throw invalidRequest("You can't send a voided invoice.", undefined, "invoice_not_editable");
+  if (inv.status === "draft") finalizeInvoice(core, inv, now, request);
+  emitInvoice(core, "invoice.sent", inv, now, request);
+}
+
+/**
+ * `invoices.pay` with `paid_out_of_band`: the customer paid outside Stripe (a bank transfer, a
+ * check). The invoice is paid with no charge and no InvoicePayment; `invoice.paid` is the one
+ * event (no `invoice.payment_succeeded`: no payment attempt succeeded). A draft is finalized first.
+ */
+export function payOutOfBand(core: Core, inv: Stripe.Invoice, now: number, request: RequestInfo | null): void {
+  if (inv.status === "draft") finalizeInvoice(core, inv, now, request);
+  if (inv.status === "paid") return;
+  inv.status = "paid";
+  inv.amount_paid = 0;
+  inv.amount_remaining = 0;
+  inv.next_payment_attempt = null;
+  inv.status_transitions.paid_at = now;
+  core.pendingInvoices.delete(inv.id);
+  emitInvoice(core, "invoice.paid", inv, now, request);
+  afterInvoicePayment(core, inv, true, now, request);
+}
+
+/** Emits `invoice.overdue` for an unpaid send_invoice invoice whose due date has passed. */
+export function emitInvoiceOverdue(core: Core, inv: Stripe.Invoice, at: number): void {
+  emitInvoice(core, "invoice.overdue", inv, at, null);
 }
 
 export function hostedInvoiceToken(): string {

@@ -3,9 +3,10 @@ import { diff, type Core, type RequestInfo } from "../core.ts";
 import { cardError, invalidRequest } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { declineFor } from "../resources/payment-methods.ts";
-import { clone } from "../store.ts";
-import { attemptInvoicePayment, buildInvoice, emitInvoiceCreated, finalizeInvoice, voidInvoice, type LineInput } from "./invoices.ts";
+import { clone, type InvoiceMeta } from "../store.ts";
+import { attemptInvoicePayment, buildInvoice, chargesAutomatically, emitInvoiceCreated, emitInvoiceOverdue, finalizeInvoice, voidInvoice, type LineInput } from "./invoices.ts";
 import { DAY_SECONDS, nextBoundary } from "./periods.ts";
+import { prorate } from "../proration.ts";
 import { cancelAttachedSchedule, scheduleAction, scheduleStepAtRenewal } from "./schedules.ts";
 
 export interface ItemInput {
@@ -29,6 +30,13 @@ export interface NewSubscriptionInput {
   description: string | null;
   /** The subscription schedule that creates this subscription (subscription_schedules.create with phases). */
   scheduleId?: string;
+  /** send_invoice: invoices are sent with `daysUntilDue` days to pay, never charged automatically. */
+  collectionMethod?: Stripe.Subscription.CollectionMethod;
+  daysUntilDue?: number | null;
+  /** `invoice_settings[custom_fields]`: shown on every invoice of the subscription. */
+  customFields?: Stripe.Invoice.CustomField[] | null;
+  /** When the subscription ends (no renewal after it); null = renews until canceled. */
+  cancelAt?: number | null;
 }
 
 export function planFromPrice(price: Stripe.Price): Stripe.Plan {
@@ -205,7 +213,8 @@ export function createSubscription(core: Core, input: NewSubscriptionInput, requ
   }
   const pm = input.defaultPaymentMethod ?? (typeof input.customer.invoice_settings.default_payment_method === "string" ? input.customer.invoice_settings.default_payment_method : null);
   const trial = input.trialEnd !== null && input.trialEnd > now;
-  if (!trial && input.paymentBehavior === "error_if_incomplete") {
+  const sendInvoice = input.collectionMethod === "send_invoice";
+  if (!trial && !sendInvoice && input.paymentBehavior === "error_if_incomplete") {
     const decline = pm ? declineFor(core, pm, now) : { code: "resource_missing", message: "This customer has no attached payment source or default payment method." };
     if (decline) {
       if (!pm) throw invalidRequest(decline.message, undefined, "resource_missing");
@@ -226,23 +235,28 @@ export function createSubscription(core: Core, input: NewSubscriptionInput, requ
     billing_mode: { flexible: null, type: "classic" },
     billing_schedules: [],
     billing_thresholds: null,
-    cancel_at: input.cancelAtPeriodEnd ? periodEnd : null,
-    cancel_at_period_end: input.cancelAtPeriodEnd,
-    canceled_at: input.cancelAtPeriodEnd ? now : null,
-    cancellation_details: { comment: null, feedback: null, feedback_option: null, reason: input.cancelAtPeriodEnd ? "cancellation_requested" : null },
-    collection_method: "charge_automatically",
+    cancel_at: input.cancelAtPeriodEnd ? periodEnd : (input.cancelAt ?? null),
+    cancel_at_period_end: input.cancelAtPeriodEnd || input.cancelAt === periodEnd,
+    canceled_at: input.cancelAtPeriodEnd || (input.cancelAt ?? null) !== null ? now : null,
+    cancellation_details: {
+      comment: null,
+      feedback: null,
+      feedback_option: null,
+      reason: input.cancelAtPeriodEnd || (input.cancelAt ?? null) !== null ? "cancellation_requested" : null,
+    },
+    collection_method: sendInvoice ? "send_invoice" : "charge_automatically",
     created: now,
     currency: first.price.currency,
     customer: input.customer.id,
     customer_account: null,
-    days_until_due: null,
+    days_until_due: sendInvoice ? (input.daysUntilDue ?? null) : null,
     default_payment_method: input.defaultPaymentMethod,
     default_source: null,
     default_tax_rates: [],
     description: input.description,
     discounts: [],
     ended_at: null,
-    invoice_settings: { account_tax_ids: null, custom_fields: null, description: null, footer: null, issuer: { type: "self" } },
+    invoice_settings: { account_tax_ids: null, custom_fields: input.customFields ?? null, description: null, footer: null, issuer: { type: "self" } },
     items: { object: "list", data: [], has_more: false, url: `/v1/subscription_items?subscription=${id}` },
     latest_invoice: null,
     livemode: false,
@@ -257,7 +271,8 @@ export function createSubscription(core: Core, input: NewSubscriptionInput, requ
     pending_update: null,
     schedule: input.scheduleId ?? null,
     start_date: now,
-    status: trial ? "trialing" : "incomplete",
+    // A send_invoice subscription is active at once: its first invoice is sent, not charged.
+    status: trial ? "trialing" : sendInvoice ? "active" : "incomplete",
     test_clock: typeof input.customer.test_clock === "string" ? input.customer.test_clock : null,
     transfer_data: null,
     trial_end: trial ? input.trialEnd : null,
@@ -268,7 +283,7 @@ export function createSubscription(core: Core, input: NewSubscriptionInput, requ
   sub.discounts = redeemDiscounts(core, input.discounts, input.customer.id, id, now);
   core.state.subscriptions.set(id, sub);
   core.state.subscriptionMeta.set(id, { trialWillEndSent: false });
-  const lines = [...sub.items.data.map((it) => itemLine(core, sub, it, now, periodEnd, trial)), ...pendingItemLines(core, sub)];
+  const lines = [...sub.items.data.map((it) => finalPeriodLine(itemLine(core, sub, it, now, periodEnd, trial), sub.cancel_at)), ...pendingItemLines(core, sub)];
   const inv = buildInvoice(
     core,
     {
@@ -288,7 +303,7 @@ export function createSubscription(core: Core, input: NewSubscriptionInput, requ
   core.emit({ type: "customer.subscription.created", data: { object: sub } }, now, request);
   emitInvoiceCreated(core, inv, now, request);
   finalizeInvoice(core, inv, now, request);
-  if (inv.status === "open") {
+  if (inv.status === "open" && chargesAutomatically(inv)) {
     if (input.paymentBehavior === "default_incomplete") inv.next_payment_attempt = null;
     else attemptInvoicePayment(core, inv, now, request);
   }
@@ -468,7 +483,7 @@ function renew(core: Core, sub: Stripe.Subscription, at: number): void {
   }
   if (wasTrialing) sub.status = "active";
   expireDiscounts(core, sub, at);
-  const lines = [...sub.items.data.map((it) => itemLine(core, sub, it, at, newEnd, false)), ...pendingItemLines(core, sub)];
+  const lines = [...sub.items.data.map((it) => finalPeriodLine(itemLine(core, sub, it, at, newEnd, false), sub.cancel_at)), ...pendingItemLines(core, sub)];
   const inv = buildInvoice(
     core,
     {
@@ -513,6 +528,17 @@ function renew(core: Core, sub: Stripe.Subscription, at: number): void {
   }
 }
 
+/**
+ * A period the subscription does not live to the end of (`cancel_at` inside it) is billed only
+ * up to `cancel_at`: Stripe "will always cause a proration for that period". The line is the
+ * prorated share of the full period, with the same rounding as every other proration.
+ */
+export function finalPeriodLine(line: LineInput, cancelAt: number | null): LineInput {
+  const { start, end } = line.period;
+  if (cancelAt === null || cancelAt <= start || cancelAt >= end || line.amount === 0) return line;
+  return { ...line, amount: prorate(line.amount, cancelAt - start, end - start), period: { start, end: cancelAt } };
+}
+
 /** Drops discounts whose coupon duration has run out ("once" after its first invoice). */
 function expireDiscounts(core: Core, sub: Stripe.Subscription, at: number): void {
   sub.discounts = sub.discounts.filter((ref) => {
@@ -528,6 +554,22 @@ function expireDiscounts(core: Core, sub: Stripe.Subscription, at: number): void
   });
 }
 
+/**
+ * The due date of an unpaid send_invoice invoice passed: `invoice.overdue`, once, and its
+ * subscription "becomes past_due when its invoice is not paid by the due date" (Stripe's
+ * subscription status reference). Paying it later makes the subscription active again.
+ */
+function invoiceOverdue(core: Core, inv: Stripe.Invoice, meta: InvoiceMeta, at: number): void {
+  meta.overdueSent = true;
+  emitInvoiceOverdue(core, inv, at);
+  const subRef = inv.parent?.subscription_details?.subscription;
+  const sub = typeof subRef === "string" ? core.state.subscriptions.get(subRef) : undefined;
+  if (!sub || sub.status !== "active") return;
+  const before = clone(sub);
+  sub.status = "past_due";
+  core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: diff(before, sub) } }, at, null);
+}
+
 /** Invoice-side actions: auto-finalize drafts, charge open invoices whose attempt is due. */
 export function nextInvoiceAction(core: Core, inv: Stripe.Invoice): DueAction | null {
   const meta = core.state.invoiceMeta.get(inv.id);
@@ -537,13 +579,17 @@ export function nextInvoiceAction(core: Core, inv: Stripe.Invoice): DueAction | 
       at,
       run: () => {
         finalizeInvoice(core, inv, at, null);
-        if (inv.status === "open") attemptInvoicePayment(core, inv, at, null);
+        if (inv.status === "open" && chargesAutomatically(inv)) attemptInvoicePayment(core, inv, at, null);
       },
     };
   }
-  if (inv.status === "open" && inv.next_payment_attempt !== null && inv.auto_advance) {
+  if (inv.status === "open" && inv.next_payment_attempt !== null && inv.auto_advance && chargesAutomatically(inv)) {
     const at = inv.next_payment_attempt;
     return { at, run: () => void attemptInvoicePayment(core, inv, at, null) };
+  }
+  if (inv.status === "open" && !chargesAutomatically(inv) && inv.due_date !== null && meta && !meta.overdueSent) {
+    const at = inv.due_date;
+    return { at, run: () => invoiceOverdue(core, inv, meta, at) };
   }
   return null;
 }

@@ -3,7 +3,7 @@ import { diff, type Core, type RequestInfo } from "../core.ts";
 import type { Params } from "../form.ts";
 import { clone } from "../store.ts";
 import { createProrationItems, planItemChange } from "../resources/subscriptions.ts";
-import { attemptInvoicePayment, buildInvoice, emitInvoiceCreated, finalizeInvoice } from "./invoices.ts";
+import { attemptInvoicePayment, buildInvoice, chargesAutomatically, emitInvoiceCreated, finalizeInvoice } from "./invoices.ts";
 import { buildDiscount, cancelSubscriptionNow, createDiscount, itemLine, pendingItemLines, type DiscountRef } from "./lifecycle.ts";
 import { restartCycle } from "./periods.ts";
 
@@ -294,7 +294,7 @@ export function applyPhase(
 export function settleInvoice(core: Core, inv: Stripe.Invoice, at: number, request: RequestInfo | null): void {
   emitInvoiceCreated(core, inv, at, request);
   finalizeInvoice(core, inv, at, request);
-  if (inv.status === "open") attemptInvoicePayment(core, inv, at, request);
+  if (inv.status === "open" && chargesAutomatically(inv)) attemptInvoicePayment(core, inv, at, request);
 }
 
 /**

@@ -2,11 +2,12 @@ import type Stripe from "stripe";
 import { diff } from "../core.ts";
 import type { Ctx } from "../context.ts";
 import { invalidRequest, resourceMissing } from "../errors.ts";
-import { has, listFields, mergeMetadata, obj, s, str, strs, validate } from "../form.ts";
+import { has, listFields, mergeMetadata, obj, objs, s, str, strs, validate } from "../form.ts";
 import { newId, randomToken } from "../ids.ts";
 import { matchesRange, newestFirst, paginate } from "../list.ts";
 import { clone } from "../store.ts";
 import { cancelSubscriptionNow } from "../billing/lifecycle.ts";
+import { addTaxId, checkTaxId, customFieldsFrom, customFieldsSpec } from "../billing/terms.ts";
 import { addressFields, addressFrom, requireCustomer } from "./common.ts";
 import { attachPaymentMethod, resolvePaymentMethod } from "./payment-methods.ts";
 
@@ -19,7 +20,7 @@ const writableFields = {
   name: s.str({ emptyable: true }),
   phone: s.str({ emptyable: true }),
   metadata: s.meta(),
-  invoice_settings: s.obj({ default_payment_method: s.str({ emptyable: true }), footer: s.str({ emptyable: true }) }),
+  invoice_settings: s.obj({ default_payment_method: s.str({ emptyable: true }), footer: s.str({ emptyable: true }), custom_fields: customFieldsSpec }),
   preferred_locales: s.arr(s.str()),
   shipping: shippingFields,
   tax_exempt: s.enum("none", "exempt", "reverse"),
@@ -28,8 +29,17 @@ const writableFields = {
 };
 
 export function createCustomer(ctx: Ctx): Stripe.Customer {
-  const p = validate(ctx.raw, { ...writableFields, payment_method: s.str(), test_clock: s.str(), balance: s.int() });
+  const p = validate(ctx.raw, {
+    ...writableFields,
+    payment_method: s.str(),
+    test_clock: s.str(),
+    balance: s.int(),
+    tax_id_data: s.arr(s.obj({ type: s.req(s.str()), value: s.req(s.str()) })),
+  });
   const clockId = str(p, "test_clock") ?? null;
+  const customFields = customFieldsFrom(obj(p, "invoice_settings"), "custom_fields", "invoice_settings[custom_fields]");
+  // Every tax ID is checked before anything is stored, so a bad one leaves no customer behind.
+  const taxIds = (objs(p, "tax_id_data") ?? []).map((t, i) => ({ type: checkTaxId(str(t, "type") ?? "", str(t, "value") ?? "", `tax_id_data[${i}]`), value: str(t, "value") ?? "" }));
   if (clockId !== null && !ctx.core.state.testClocks.has(clockId)) throw resourceMissing("test_clock", clockId, "test_clock");
   const now = ctx.core.clockNow(clockId);
   const customer: Stripe.Customer = {
@@ -45,7 +55,7 @@ export function createCustomer(ctx: Ctx): Stripe.Customer {
     discount: null,
     email: str(p, "email") ?? null,
     invoice_prefix: str(p, "invoice_prefix") ?? randomToken(8).toUpperCase(),
-    invoice_settings: { custom_fields: null, default_payment_method: null, footer: null, rendering_options: null },
+    invoice_settings: { custom_fields: customFields ?? null, default_payment_method: null, footer: str(obj(p, "invoice_settings"), "footer") ?? null, rendering_options: null },
     livemode: false,
     metadata: mergeMetadata(null, obj(p, "metadata"), false),
     name: str(p, "name") ?? null,
@@ -65,6 +75,7 @@ export function createCustomer(ctx: Ctx): Stripe.Customer {
   const pm = pmRef !== undefined ? resolvePaymentMethod(ctx.core, pmRef, now, "payment_method") : undefined;
   ctx.core.state.customers.set(customer.id, customer);
   ctx.core.emit({ type: "customer.created", data: { object: customer } }, now, ctx.request);
+  for (const t of taxIds) addTaxId(ctx.core, customer.id, t.type, t.value, now, ctx.request);
   if (pm) attachPaymentMethod(ctx.core, pm, customer.id, ctx.request);
   if (defaultRef !== undefined) {
     const before = clone(customer);
@@ -107,7 +118,9 @@ export function updateCustomer(ctx: Ctx): Stripe.Customer {
       );
     }
   }
+  const customFields = customFieldsFrom(inv, "custom_fields", "invoice_settings[custom_fields]");
   const before = clone(customer);
+  if (customFields !== undefined) customer.invoice_settings.custom_fields = customFields;
   if (has(p, "address")) customer.address = addressFrom(obj(p, "address"));
   if (has(p, "description")) customer.description = str(p, "description") ?? null;
   if (has(p, "email")) customer.email = str(p, "email") ?? null;
@@ -169,4 +182,45 @@ export function searchCustomers(ctx: Ctx): Stripe.ApiSearchResult<Stripe.Custome
   const data = newestFirst(ctx.core.state.customers).filter((c) => preds.every((f) => f(c)));
   const limit = typeof p.limit === "number" ? p.limit : 10;
   return { object: "search_result", data: data.slice(0, limit), has_more: data.length > limit, next_page: null, url: "/v1/customers/search" };
+}
+
+/** `POST /v1/customers/:id/tax_ids`: adds a tax ID (e.g. `us_ein` 12-3456789) shown on the customer's invoices. */
+export function createTaxIdRoute(ctx: Ctx): Stripe.TaxId {
+  const p = validate(ctx.raw, { type: s.req(s.str()), value: s.req(s.str()) });
+  const customer = requireCustomer(ctx.core, ctx.path.id ?? "", "id");
+  const value = str(p, "value") ?? "";
+  const type = checkTaxId(str(p, "type") ?? "", value, null);
+  return addTaxId(ctx.core, customer.id, type, value, ctx.core.nowForCustomer(customer.id), ctx.request);
+}
+
+function customerTaxIds(ctx: Ctx, customerId: string): Stripe.TaxId[] {
+  return newestFirst(ctx.core.state.taxIds).filter((t) => t.customer === customerId);
+}
+
+export function listTaxIds(ctx: Ctx): Stripe.ApiList<Stripe.TaxId> {
+  const p = validate(ctx.raw, listFields);
+  const customer = requireCustomer(ctx.core, ctx.path.id ?? "", "id");
+  return paginate(customerTaxIds(ctx, customer.id), p, `/v1/customers/${customer.id}/tax_ids`);
+}
+
+function requireTaxId(ctx: Ctx): Stripe.TaxId {
+  const customer = requireCustomer(ctx.core, ctx.path.customer ?? "", "customer");
+  const id = ctx.path.id ?? "";
+  const taxId = ctx.core.state.taxIds.get(id);
+  if (!taxId || taxId.customer !== customer.id) throw resourceMissing("tax_id", id, "id");
+  return taxId;
+}
+
+export function retrieveTaxId(ctx: Ctx): Stripe.TaxId {
+  validate(ctx.raw, {});
+  return requireTaxId(ctx);
+}
+
+export function deleteTaxId(ctx: Ctx): Stripe.DeletedTaxId {
+  validate(ctx.raw, {});
+  const taxId = requireTaxId(ctx);
+  ctx.core.state.taxIds.delete(taxId.id);
+  const customerId = typeof taxId.customer === "string" ? taxId.customer : null;
+  ctx.core.emit({ type: "customer.tax_id.deleted", data: { object: taxId } }, ctx.core.nowForCustomer(customerId), ctx.request);
+  return { id: taxId.id, object: "tax_id", deleted: true };
 }

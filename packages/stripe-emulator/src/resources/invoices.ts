@@ -5,8 +5,20 @@ import { cardError, invalidRequest, resourceMissing } from "../errors.ts";
 import { bool, has, int, listFields, mergeMetadata, obj, objs, s, str, validate } from "../form.ts";
 import { matchesRange, paginate } from "../list.ts";
 import { clone } from "../store.ts";
-import { attemptInvoicePayment, buildInvoice, computeTotals, emitInvoiceCreated, finalizeInvoice, markUncollectible, voidInvoice, type LineInput } from "../billing/invoices.ts";
-import { buildDiscount, itemLine, pendingItemLines } from "../billing/lifecycle.ts";
+import {
+  attemptInvoicePayment,
+  buildInvoice,
+  computeTotals,
+  emitInvoiceCreated,
+  finalizeInvoice,
+  markUncollectible,
+  payOutOfBand,
+  sendInvoice,
+  voidInvoice,
+  type LineInput,
+} from "../billing/invoices.ts";
+import { customFieldsFrom, customFieldsSpec } from "../billing/terms.ts";
+import { buildDiscount, finalPeriodLine, itemLine, pendingItemLines } from "../billing/lifecycle.ts";
 import { nextBoundary } from "../billing/periods.ts";
 import { subscriptionAtNextPhase } from "../billing/schedules.ts";
 import { requireCustomer } from "./common.ts";
@@ -34,10 +46,24 @@ export function createInvoiceRoute(ctx: Ctx): Stripe.Invoice {
     pending_invoice_items_behavior: s.enum("exclude", "include"),
     automatic_tax: s.obj({ enabled: s.req(s.bool()) }),
     currency: s.str(),
-    days_until_due: s.int(),
+    days_until_due: s.int({ min: 0 }),
+    due_date: s.ts(),
+    custom_fields: customFieldsSpec,
   });
   const customer = requireCustomer(ctx.core, str(p, "customer") ?? "");
   const now = ctx.core.nowForCustomer(customer.id);
+  const collection = str(p, "collection_method") === "send_invoice" ? "send_invoice" : "charge_automatically";
+  const days = int(p, "days_until_due");
+  const due = int(p, "due_date");
+  if (collection === "charge_automatically" && (days !== undefined || due !== undefined)) {
+    throw invalidRequest("You can only set a due date (days_until_due or due_date) on invoices with collection_method=send_invoice.", days !== undefined ? "days_until_due" : "due_date");
+  }
+  if (days !== undefined && due !== undefined) throw invalidRequest("You may only specify one of these parameters: days_until_due, due_date.", "due_date");
+  if (collection === "send_invoice" && days === undefined && due === undefined) {
+    throw invalidRequest("Invoices with collection_method=send_invoice need a due date: pass days_until_due or due_date.", "days_until_due", "parameter_missing");
+  }
+  if (due !== undefined && due <= now) throw invalidRequest("Invalid timestamp: must be an integer Unix timestamp in the future.", "due_date");
+  const customFields = customFieldsFrom(p, "custom_fields", "custom_fields");
   const lines: LineInput[] = [];
   if (str(p, "pending_invoice_items_behavior") === "include") {
     for (const ii of ctx.core.state.invoiceItems.values()) {
@@ -71,6 +97,10 @@ export function createInvoiceRoute(ctx: Ctx): Stripe.Invoice {
       metadata: mergeMetadata(null, obj(p, "metadata"), false),
       autoAdvance: bool(p, "auto_advance") ?? false,
       currency: str(p, "currency") ?? "usd",
+      collectionMethod: collection,
+      daysUntilDue: days ?? null,
+      dueDate: due ?? null,
+      customFields: customFields ?? null,
     },
     false,
   );
@@ -86,9 +116,22 @@ export function retrieveInvoice(ctx: Ctx): Stripe.Invoice {
 }
 
 export function updateInvoice(ctx: Ctx): Stripe.Invoice {
-  const p = validate(ctx.raw, { metadata: s.meta(), description: s.str({ emptyable: true }), auto_advance: s.bool(), default_payment_method: s.str({ emptyable: true }), footer: s.str() });
+  const p = validate(ctx.raw, {
+    metadata: s.meta(),
+    description: s.str({ emptyable: true }),
+    auto_advance: s.bool(),
+    default_payment_method: s.str({ emptyable: true }),
+    footer: s.str(),
+    custom_fields: customFieldsSpec,
+  });
   const inv = requireInvoice(ctx, ctx.path.id ?? "");
+  const customFields = customFieldsFrom(p, "custom_fields", "custom_fields");
+  // Like Stripe, a finalized invoice keeps what was printed on it; only metadata-like fields change.
+  if (customFields !== undefined && inv.status !== "draft") {
+    throw invalidRequest("Finalized invoices can't be updated in this way", "custom_fields", "invoice_not_editable");
+  }
   const before = clone(inv);
+  if (customFields !== undefined) inv.custom_fields = customFields;
   if (has(p, "metadata")) inv.metadata = mergeMetadata(inv.metadata, obj(p, "metadata"), p.metadata === null);
   if (has(p, "description")) inv.description = str(p, "description") ?? null;
   if (has(p, "auto_advance")) inv.auto_advance = bool(p, "auto_advance") ?? inv.auto_advance;
@@ -131,16 +174,7 @@ export function payInvoiceRoute(ctx: Ctx): Stripe.Invoice {
     if (pm.customer !== customerId) throw invalidRequest(`The PaymentMethod ${pmRef} does not belong to the invoice's customer.`, "payment_method");
   }
   if (bool(p, "paid_out_of_band")) {
-    if (inv.status === "draft") finalizeInvoice(ctx.core, inv, now, ctx.request);
-    if (inv.status !== "paid") {
-      inv.status = "paid";
-      inv.amount_paid = 0;
-      inv.amount_remaining = 0;
-      inv.next_payment_attempt = null;
-      inv.status_transitions.paid_at = now;
-      ctx.core.pendingInvoices.delete(inv.id);
-      ctx.core.emit({ type: "invoice.paid", data: { object: inv } }, now, ctx.request);
-    }
+    payOutOfBand(ctx.core, inv, now, ctx.request);
     return inv;
   }
   const out = attemptInvoicePayment(ctx.core, inv, now, ctx.request, pmRef, { manual: true });
@@ -154,6 +188,14 @@ export function payInvoiceRoute(ctx: Ctx): Stripe.Invoice {
       payment_method: pm ? clone(pm) : undefined,
     });
   }
+  return inv;
+}
+
+/** `POST /v1/invoices/:id/send`: see sendInvoice. */
+export function sendInvoiceRoute(ctx: Ctx): Stripe.Invoice {
+  validate(ctx.raw, {});
+  const inv = requireInvoice(ctx, ctx.path.id ?? "");
+  sendInvoice(ctx.core, inv, ctx.core.nowForCustomer(customerOf(inv)), ctx.request);
   return inv;
 }
 
@@ -290,7 +332,7 @@ export function createPreview(ctx: Ctx): Stripe.Invoice {
     const end = rec ? nextBoundary(previewSub.billing_cycle_anchor, rec.interval, rec.interval_count, start) : start;
     periodStart = item?.current_period_start ?? now;
     periodEnd = start;
-    lines = [...pendingItemLines(core, sub), ...plan.prorations, ...previewSub.items.data.map((it) => itemLine(core, previewSub, it, start, end, false))];
+    lines = [...pendingItemLines(core, sub), ...plan.prorations, ...previewSub.items.data.map((it) => finalPeriodLine(itemLine(core, previewSub, it, start, end, false), previewSub.cancel_at))];
   }
   const inv = buildInvoice(
     core,

@@ -7,7 +7,7 @@ import { matchesRange, paginate } from "../list.ts";
 import { clone, type SubscriptionMeta } from "../store.ts";
 import { newId } from "../ids.ts";
 import { prorate } from "../proration.ts";
-import { attemptInvoicePayment, buildInvoice, emitInvoiceCreated, finalizeInvoice, voidInvoice, type LineInput, type PayOutcome } from "../billing/invoices.ts";
+import { attemptInvoicePayment, buildInvoice, chargesAutomatically, emitInvoiceCreated, finalizeInvoice, voidInvoice, type LineInput, type PayOutcome } from "../billing/invoices.ts";
 import {
   cancelSubscriptionNow,
   createSubscription,
@@ -23,6 +23,7 @@ import {
 } from "../billing/lifecycle.ts";
 import { restartCycle } from "../billing/periods.ts";
 import { scheduleOf } from "../billing/schedules.ts";
+import { customFieldsFrom, customFieldsSpec } from "../billing/terms.ts";
 import { requireCustomer, requirePrice } from "./common.ts";
 
 const itemSpec = s.obj({
@@ -47,7 +48,10 @@ export const createFields = {
   promotion_code: s.str(),
   payment_behavior: s.enum("allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"),
   cancel_at_period_end: s.bool(),
-  collection_method: s.enum("charge_automatically"),
+  collection_method: s.enum("charge_automatically", "send_invoice"),
+  days_until_due: s.int({ min: 0, max: 730 }),
+  invoice_settings: s.obj({ custom_fields: customFieldsSpec }),
+  cancel_at: s.ts(),
   description: s.str(),
   off_session: s.bool(),
   proration_behavior: s.enum("create_prorations", "always_invoice", "none"),
@@ -155,6 +159,13 @@ export function createSubscriptionRoute(ctx: Ctx): Stripe.Subscription {
   const discounts = resolveDiscounts(core, p, customer.id);
   const behavior = str(p, "payment_behavior");
   const missing = str(obj(obj(p, "trial_settings"), "end_behavior"), "missing_payment_method");
+  const terms = collectionTerms(p, "charge_automatically");
+  const customFields = customFieldsFrom(obj(p, "invoice_settings"), "custom_fields", "invoice_settings[custom_fields]");
+  const cancelAt = int(p, "cancel_at") ?? null;
+  if (cancelAt !== null) {
+    if (bool(p, "cancel_at_period_end")) throw invalidRequest("You may only specify one of these parameters: cancel_at, cancel_at_period_end.", "cancel_at");
+    if (cancelAt <= now) throw invalidRequest("Invalid timestamp: must be an integer Unix timestamp in the future.", "cancel_at");
+  }
   return createSubscription(
     core,
     {
@@ -169,9 +180,33 @@ export function createSubscriptionRoute(ctx: Ctx): Stripe.Subscription {
       cancelAtPeriodEnd: bool(p, "cancel_at_period_end") ?? false,
       missingPaymentMethod: missing === "cancel" || missing === "pause" ? missing : "create_invoice",
       description: str(p, "description") ?? null,
+      collectionMethod: terms.collectionMethod,
+      daysUntilDue: terms.daysUntilDue,
+      customFields: customFields ?? null,
+      cancelAt,
     },
     ctx.request,
   );
+}
+
+/**
+ * `collection_method` and `days_until_due` of a create or update, checked together: net terms
+ * need a number of days, and days mean nothing to a subscription charged automatically.
+ */
+function collectionTerms(
+  p: Params,
+  current: Stripe.Subscription.CollectionMethod,
+  currentDays: number | null = null,
+): { collectionMethod: Stripe.Subscription.CollectionMethod; daysUntilDue: number | null } {
+  const method = str(p, "collection_method") === "send_invoice" ? "send_invoice" : str(p, "collection_method") === "charge_automatically" ? "charge_automatically" : current;
+  const days = int(p, "days_until_due");
+  if (method === "charge_automatically") {
+    if (days !== undefined) throw invalidRequest("The days_until_due parameter can only be set when collection_method is send_invoice.", "days_until_due");
+    return { collectionMethod: method, daysUntilDue: null };
+  }
+  const effective = days ?? currentDays;
+  if (effective === null) throw invalidRequest("Missing required param: days_until_due.", "days_until_due", "parameter_missing");
+  return { collectionMethod: method, daysUntilDue: effective };
 }
 
 export function trialEndFrom(p: Params, items: ItemInput[], now: number): number | null {
@@ -214,6 +249,9 @@ export const updateFields = {
   automatic_tax: s.obj({ enabled: s.req(s.bool()) }),
   description: s.str({ emptyable: true }),
   off_session: s.bool(),
+  collection_method: s.enum("charge_automatically", "send_invoice"),
+  days_until_due: s.int({ min: 0, max: 730 }),
+  invoice_settings: s.obj({ custom_fields: customFieldsSpec }),
   // An object in the API version stripe-node is typed for: `billing_cycle_anchor[type]=now`.
   billing_cycle_anchor: s.obj({ type: s.req(s.enum("now", "unchanged")) }),
 };
@@ -393,12 +431,16 @@ export function updateSubscription(ctx: Ctx): Stripe.Subscription {
       throw invalidRequest("The Stripe emulator supports billing_cycle_anchor=now only with proration_behavior=none (or with an interval change).", "proration_behavior");
   }
   const discounts = resolveDiscounts(core, p, customerId, sub.id);
+  const terms = has(p, "collection_method") || has(p, "days_until_due") ? collectionTerms(p, sub.collection_method, sub.days_until_due) : null;
+  const customFields = customFieldsFrom(obj(p, "invoice_settings"), "custom_fields", "invoice_settings[custom_fields]");
+  const cancelAtParam = int(p, "cancel_at");
+  if (cancelAtParam !== undefined && cancelAtParam <= now) throw invalidRequest("Invalid timestamp: must be an integer Unix timestamp in the future.", "cancel_at");
   // Everything validated: apply. With error_if_incomplete an invoice charged now for this
   // change must be paid, or the change is undone: its events are held until that is known.
   const guard = str(p, "payment_behavior") === "error_if_incomplete" ? rollbackPoint(core, sub, customer) : null;
   if (guard) core.holdEvents();
   try {
-    return applyUpdate(ctx, p, sub, customer, { plan, discounts, behavior, pmRef, now }, guard);
+    return applyUpdate(ctx, p, sub, customer, { plan, discounts, behavior, pmRef, now, terms, customFields }, guard);
   } finally {
     // Kept unless rollBack() already dropped them.
     if (guard) core.releaseEvents(true);
@@ -411,12 +453,33 @@ function applyUpdate(
   p: Params,
   sub: Stripe.Subscription,
   customer: Stripe.Customer,
-  { plan, discounts, behavior, pmRef, now }: { plan: PlannedChange | null; discounts: DiscountRef[]; behavior: string; pmRef: string | undefined; now: number },
+  {
+    plan,
+    discounts,
+    behavior,
+    pmRef,
+    now,
+    terms,
+    customFields,
+  }: {
+    plan: PlannedChange | null;
+    discounts: DiscountRef[];
+    behavior: string;
+    pmRef: string | undefined;
+    now: number;
+    terms: { collectionMethod: Stripe.Subscription.CollectionMethod; daysUntilDue: number | null } | null;
+    customFields: Stripe.Invoice.CustomField[] | null | undefined;
+  },
   guard: RollbackPoint | null,
 ): Stripe.Subscription {
   const core = ctx.core;
   const customerId = customer.id;
   const before = clone(sub);
+  if (terms) {
+    sub.collection_method = terms.collectionMethod;
+    sub.days_until_due = terms.daysUntilDue;
+  }
+  if (customFields !== undefined) sub.invoice_settings.custom_fields = customFields;
   if (has(p, "metadata")) sub.metadata = mergeMetadata(sub.metadata, obj(p, "metadata"), p.metadata === null);
   if (has(p, "default_payment_method")) sub.default_payment_method = pmRef ?? null;
   if (has(p, "description")) sub.description = str(p, "description") ?? null;
@@ -518,7 +581,7 @@ function applyUpdate(
     core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: diff(before, sub) } }, now, ctx.request);
     emitInvoiceCreated(core, inv, now, ctx.request);
     finalizeInvoice(core, inv, now, ctx.request);
-    const outcome = inv.status === "open" ? attemptInvoicePayment(core, inv, now, ctx.request) : null;
+    const outcome = inv.status === "open" && chargesAutomatically(inv) ? attemptInvoicePayment(core, inv, now, ctx.request) : null;
     if (guard && outcome && !outcome.paid) throw rollBack(core, guard, sub, customer, inv, outcome, now, ctx.request);
     return sub;
   }
@@ -646,7 +709,7 @@ export function resumeSubscription(ctx: Ctx): Stripe.Subscription {
   core.emit({ type: "customer.subscription.updated", data: { object: sub, previous_attributes: diff(before, sub) } }, now, ctx.request);
   emitInvoiceCreated(core, inv, now, ctx.request);
   finalizeInvoice(core, inv, now, ctx.request);
-  if (inv.status === "open") attemptInvoicePayment(core, inv, now, ctx.request);
+  if (inv.status === "open" && chargesAutomatically(inv)) attemptInvoicePayment(core, inv, now, ctx.request);
   return sub;
 }
 
