@@ -106,6 +106,19 @@ describe("create_subscription", () => {
   });
 });
 
+describe("create_subscription with a multi-year cycle", () => {
+  it("opens a three-year checkout at the three-year price, and names that cycle from Stripe before the mirror has the subscription", async () => {
+    const userId = `user_tools_3y_${Date.now().toString(36)}`;
+    const first = await ok("create_subscription", { user_id: userId, tier: "mobile", billing_cycle: "three_year" });
+    expect(first).toMatchObject({ outcome: "checkout_created", billing_cycle: "three_year", trial_days: 14, price: { amount: 122_500, currency: "usd" } });
+    const done = await completeCheckout(first.session_id);
+    const price = (await stripe().subscriptions.retrieve(done.subscription as string)).items.data[0]!.price;
+    expect([price.lookup_key, price.recurring?.interval_count]).toEqual(["mobile_three_year", 3]);
+    const again = await ok("create_subscription", { user_id: userId, tier: "mobile", billing_cycle: "three_year" });
+    expect(again).toMatchObject({ outcome: "existing_subscription", subscription: { tier: "mobile", billing_cycle: "three_year", status: "trialing" } });
+  });
+});
+
 describe("create_subscription return URLs", () => {
   it("refuses a success_url or cancel_url on another origin as POST /v1/checkout does, also for a user who already subscribes", async () => {
     const { userId, customer, sub } = await subscriber({ lookupKey: "local_monthly" });
