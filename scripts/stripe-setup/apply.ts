@@ -17,7 +17,7 @@ function priceParams(spec: PriceSpec, product: string): Stripe.PriceCreateParams
     product,
     currency: spec.currency,
     unit_amount: spec.amount,
-    recurring: { interval: spec.interval },
+    recurring: { interval: spec.interval, interval_count: spec.intervalCount },
     lookup_key: spec.lookupKey,
     // Kept on the price for good: a subscriber left on it after its key moved still has a tier.
     metadata: { tier: spec.tier, lookup_key: spec.lookupKey },

@@ -35,13 +35,15 @@ export interface PriceSpec {
   amount: number;
   currency: string;
   interval: "month" | "year";
+  /** Periods one payment covers: 2 and 3 for the prepaid multi-year prices. */
+  intervalCount: number;
 }
 
 export type Change =
   | { kind: "create_product"; tier: string; name: string }
   | { kind: "update_product"; tier: string; id: string; name: string }
   | ({ kind: "create_price" } & PriceSpec)
-  | ({ kind: "replace_price"; old: { id: string; amount: number | null; currency: string; interval: string | null } } & PriceSpec)
+  | ({ kind: "replace_price"; old: { id: string; amount: number | null; currency: string; interval: string | null; intervalCount: number } } & PriceSpec)
   | { kind: "reactivate_price"; lookupKey: string; id: string }
   | { kind: "create_webhook_endpoint"; url: string; events: string[]; apiVersion: string }
   | { kind: "update_webhook_endpoint"; id: string; url: string; events: string[]; added: string[]; removed: string[]; enable: boolean }
@@ -64,15 +66,16 @@ export interface Plan {
 /** One line a person reads for each change. */
 export function describeChange(c: Change): string {
   const money = (amount: number | null, currency: string) => (amount === null ? "no amount" : `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`);
+  const per = (interval: string | null, count: number) => (interval === null ? "?" : count === 1 ? interval : `${count} ${interval}s`);
   switch (c.kind) {
     case "create_product":
       return `create product "${c.name}" (tier ${c.tier})`;
     case "update_product":
       return `rename product ${c.id} to "${c.name}" (tier ${c.tier})`;
     case "create_price":
-      return `create price ${c.lookupKey}: ${money(c.amount, c.currency)} per ${c.interval}`;
+      return `create price ${c.lookupKey}: ${money(c.amount, c.currency)} per ${per(c.interval, c.intervalCount)}`;
     case "replace_price":
-      return `replace price ${c.lookupKey}: ${money(c.old.amount, c.old.currency)} per ${c.old.interval ?? "?"} (${c.old.id}, archived; its subscribers keep it) → ${money(c.amount, c.currency)} per ${c.interval} (new price, lookup key moved)`;
+      return `replace price ${c.lookupKey}: ${money(c.old.amount, c.old.currency)} per ${per(c.old.interval, c.old.intervalCount)} (${c.old.id}, archived; its subscribers keep it) → ${money(c.amount, c.currency)} per ${per(c.interval, c.intervalCount)} (new price, lookup key moved)`;
     case "reactivate_price":
       return `reactivate archived price ${c.lookupKey} (${c.id})`;
     case "create_webhook_endpoint":
@@ -94,7 +97,14 @@ export function isEmpty(plan: Plan): boolean {
 }
 
 function specOf(tier: Tier, p: Tier["prices"][number]): PriceSpec {
-  return { tier: tier.key, lookupKey: p.lookupKey, amount: p.unit.amount, currency: p.unit.currency, interval: PERIOD_OF[p.billingCycle] };
+  return {
+    tier: tier.key,
+    lookupKey: p.lookupKey,
+    amount: p.unit.amount,
+    currency: p.unit.currency,
+    interval: PERIOD_OF[p.billingCycle].interval,
+    intervalCount: PERIOD_OF[p.billingCycle].interval_count,
+  };
 }
 
 function priceMatches(price: Stripe.Price, spec: PriceSpec): boolean {
@@ -103,7 +113,7 @@ function priceMatches(price: Stripe.Price, spec: PriceSpec): boolean {
     price.unit_amount === spec.amount &&
     price.currency === spec.currency &&
     price.recurring?.interval === spec.interval &&
-    (price.recurring?.interval_count ?? 1) === 1 &&
+    (price.recurring?.interval_count ?? 1) === spec.intervalCount &&
     price.recurring?.usage_type !== "metered"
   );
 }
@@ -137,7 +147,11 @@ async function planPrices(stripe: Stripe, catalog: Catalog): Promise<{ changes: 
       const current = held.get(spec.lookupKey);
       if (!current) changes.push({ kind: "create_price", ...spec });
       else if (!priceMatches(current, spec))
-        changes.push({ kind: "replace_price", ...spec, old: { id: current.id, amount: current.unit_amount, currency: current.currency, interval: current.recurring?.interval ?? null } });
+        changes.push({
+          kind: "replace_price",
+          ...spec,
+          old: { id: current.id, amount: current.unit_amount, currency: current.currency, interval: current.recurring?.interval ?? null, intervalCount: current.recurring?.interval_count ?? 1 },
+        });
       else if (!current.active) changes.push({ kind: "reactivate_price", lookupKey: spec.lookupKey, id: current.id });
     }
   }

@@ -157,6 +157,29 @@ describe("npm run doctor against the system npm start runs", () => {
     }
   });
 
+  it("fails naming a multi-year price that bills every year instead of every two, and says to run stripe:setup", async () => {
+    const right = (await stripe.prices.list({ lookup_keys: ["mobile_two_year"] })).data[0]!;
+    // Same amount and interval, interval_count 1: a subscriber would be charged the two-year price every year.
+    await stripe.prices.create({
+      product: right.product as string,
+      currency: "usd",
+      unit_amount: right.unit_amount!,
+      recurring: { interval: "year" },
+      lookup_key: "mobile_two_year",
+      transfer_lookup_key: true,
+    });
+    try {
+      const run = await doctor(["--url", worker.url]);
+      expect(run.code, run.stdout).toBe(1);
+      expect(failures(run.stdout)).toEqual([
+        "✗ Every catalog price resolves by lookup key: The price of mobile_two_year differs from the catalog (amount, currency, interval or interval count).\n    fix: npm run stripe:setup",
+      ]);
+    } finally {
+      await stripe.prices.update(right.id, { lookup_key: "mobile_two_year", transfer_lookup_key: true });
+    }
+    expect(failures((await doctor(["--url", worker.url])).stdout)).toEqual([]);
+  });
+
   it("fails naming a secret that is unset, and says where to set it", async () => {
     const bare = await startLocalWorker({});
     extra.push(bare);

@@ -30,7 +30,7 @@ beforeAll(async () => {
   for (const tier of catalog.tiers) {
     const product = await stripe.products.create({ name: tier.name, metadata: { tier: tier.key } });
     for (const p of tier.prices)
-      await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: PERIOD_OF[p.billingCycle] }, lookup_key: p.lookupKey });
+      await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { ...PERIOD_OF[p.billingCycle] }, lookup_key: p.lookupKey });
   }
   const endpoint = await stripe.webhookEndpoints.create({ url: "http://127.0.0.1:1/placeholder", enabled_events: ["*"] });
   // wrangler.toml's batch timeout: a clock advance's webhooks are all stored before any is processed.

@@ -396,6 +396,28 @@ describe("job-board demo app against the worker and the Stripe emulator", () => 
     expect(await sessionsOf(b.userId)).toBe(1);
   });
 
+  test("the plan page offers the tier's other cycles, and the two-year one starts a Checkout for the prepaid two-year price", async () => {
+    const b = await signIn("Tess Twoyear");
+    const plan = await b.get("/billing/upgrade?tier=mobile");
+    expect(plan.body).toContain("Mobile: $49/month");
+    for (const [cycle, label] of [
+      ["annual", "$490/year"],
+      ["two_year", "$882/2 years"],
+      ["three_year", "$1,225/3 years"],
+    ]) {
+      expect(plan.body).toContain(`<a href="/billing/upgrade?tier=mobile&amp;billing_cycle=${cycle}">${label}</a>`);
+    }
+    const twoYear = await b.get("/billing/upgrade?tier=mobile&billing_cycle=two_year");
+    expect(twoYear.body).toContain("Mobile: $882/2 years");
+    expect(twoYear.body).toContain('<input type="hidden" name="billing_cycle" value="two_year">');
+    const started = await b.post("/billing/upgrade", { tier: "mobile", billing_cycle: "two_year" });
+    expect(started.status).toBe(303);
+    const items = await stripe.checkout.sessions.listLineItems((await sessionOf(started.location!)).id);
+    expect(items.data[0]?.price).toMatchObject({ lookup_key: "mobile_two_year", unit_amount: 88_200, recurring: { interval: "year", interval_count: 2 } });
+    // A cycle the worker does not sell is no plan.
+    expect((await b.get("/billing/upgrade?tier=mobile&billing_cycle=weekly")).status).toBe(400);
+  });
+
   test("a subscriber's upgrade goes through the change preview and is made for the previewed amount", async () => {
     const b = await signIn("Carl Changer");
     await subscribe(b, "local");

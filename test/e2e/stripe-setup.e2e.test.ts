@@ -14,8 +14,8 @@ import path from "node:path";
 import Stripe from "stripe";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
-import { runSetup, type SetupOptions, type SetupResult } from "../../scripts/stripe-setup/index.ts";
-import { catalog, type Catalog } from "../../worker/src/catalog.ts";
+import { describeChange, runSetup, type SetupOptions, type SetupResult } from "../../scripts/stripe-setup/index.ts";
+import { catalog, PERIOD_OF, type Catalog } from "../../worker/src/catalog.ts";
 import { pinnedApiVersion } from "../../worker/src/stripe-sync/api-version.ts";
 import { HANDLED_EVENT_TYPES } from "../../worker/src/stripe-sync/handled-events.ts";
 import { ROOT, startWorker, type WorkerHarness } from "../harness/worker.ts";
@@ -60,10 +60,10 @@ function writes(em: Emulator): number {
   return (r.POST ?? 0) + (r.DELETE ?? 0);
 }
 
-async function catalogPrices(stripe: Stripe): Promise<Record<string, { id: string; amount: number | null; interval: string | undefined; active: boolean }>> {
+async function catalogPrices(stripe: Stripe): Promise<Record<string, { id: string; amount: number | null; interval: string | undefined; interval_count: number | undefined; active: boolean }>> {
   const keys = catalog.tiers.flatMap((t) => t.prices.map((p) => p.lookupKey));
   const found = await stripe.prices.list({ lookup_keys: keys, limit: 100 });
-  return Object.fromEntries(found.data.map((p) => [p.lookup_key, { id: p.id, amount: p.unit_amount, interval: p.recurring?.interval, active: p.active }]));
+  return Object.fromEntries(found.data.map((p) => [p.lookup_key, { id: p.id, amount: p.unit_amount, interval: p.recurring?.interval, interval_count: p.recurring?.interval_count, active: p.active }]));
 }
 
 function withAmount(key: string, amount: number): Catalog {
@@ -77,9 +77,12 @@ describe("stripe:setup against a fresh emulator", () => {
     const { stripe } = await fresh();
     const result = await runSetup(stripe, options());
     const prices = await catalogPrices(stripe);
+    // The prepaid multi-year prices: one payment for two or three years.
+    expect(prices.mobile_two_year).toMatchObject({ amount: 88_200, interval: "year", interval_count: 2 });
+    expect(prices.local_three_year).toMatchObject({ amount: 72_500, interval: "year", interval_count: 3 });
     for (const tier of catalog.tiers) {
       for (const p of tier.prices) {
-        expect(prices[p.lookupKey]).toMatchObject({ amount: p.unit.amount, interval: p.billingCycle === "monthly" ? "month" : "year", active: true });
+        expect(prices[p.lookupKey]).toMatchObject({ amount: p.unit.amount, ...PERIOD_OF[p.billingCycle], active: true });
       }
     }
     const endpoints = (await stripe.webhookEndpoints.list()).data;
@@ -127,12 +130,29 @@ describe("stripe:setup against a fresh emulator", () => {
     expect(writes(em)).toBe(before);
   });
 
+  it("a price whose period differs only in interval_count (a two-year key on a yearly price) is replaced by one billing every two years", async () => {
+    const { stripe } = await fresh();
+    await runSetup(stripe, options());
+    const old = (await catalogPrices(stripe)).mobile_two_year!;
+    const product = (await stripe.prices.retrieve(old.id)).product as string;
+    // Same amount and interval, one year instead of two: what an old setup or a hand edit leaves.
+    const yearly = await stripe.prices.create({ product, currency: "usd", unit_amount: 88_200, recurring: { interval: "year" }, lookup_key: "mobile_two_year", transfer_lookup_key: true });
+    const result = await runSetup(stripe, options());
+    expect(result.plan.changes).toEqual([
+      expect.objectContaining({ kind: "replace_price", lookupKey: "mobile_two_year", intervalCount: 2, old: expect.objectContaining({ id: yearly.id, intervalCount: 1 }) }),
+    ]);
+    expect(describeChange(result.plan.changes[0]!)).toMatch(/^replace price mobile_two_year: 882\.00 USD per year \(price_\w+, archived; its subscribers keep it\) → 882\.00 USD per 2 years/);
+    expect((await catalogPrices(stripe)).mobile_two_year).toMatchObject({ amount: 88_200, interval: "year", interval_count: 2, active: true });
+    expect(await stripe.prices.retrieve(yearly.id)).toMatchObject({ active: false, lookup_key: null });
+  });
+
   it("--dry-run plans every change and writes nothing", async () => {
     const { em, stripe } = await fresh();
     const result = await runSetup(stripe, options({ dryRun: true }));
     expect(result.plan.changes.map((c) => c.kind).sort()).toEqual(
-      ["create_product", "create_product", "create_price", "create_price", "create_price", "create_price", "create_webhook_endpoint", "update_portal_configuration"].sort(),
+      ["create_product", "create_product", ...Array(8).fill("create_price"), "create_webhook_endpoint", "update_portal_configuration"].sort(),
     );
+    expect(result.plan.changes.map(describeChange)).toContain("create price local_three_year: 725.00 USD per 3 years");
     expect(writes(em)).toBe(0);
     expect((await stripe.prices.list()).data).toEqual([]);
   });

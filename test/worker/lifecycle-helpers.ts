@@ -8,6 +8,7 @@ import { decodeJwt } from "jose";
 import { expect } from "vitest";
 import type { SubscriptionWire as SubscriptionView } from "../../worker/src/presenters/subscription";
 import { entitlements, subscriptions } from "../../worker/src/db/schema";
+import type { BillingCycle } from "../../worker/src/catalog";
 import { call, count, makeKey } from "./helpers";
 import { completeCheckout, db, deliverAll, stripe, testClock } from "./stripe-helpers";
 
@@ -83,7 +84,7 @@ export interface Subscriber {
 }
 
 /** A user who subscribed through the worker's Checkout on a fresh test clock (trialing, not yet delivered). */
-export async function trialing(tier: "local" | "mobile", opts: { cycle?: "monthly" | "annual"; card?: string; promotionCode?: string } = {}): Promise<Subscriber & { trialDays: number }> {
+export async function trialing(tier: "local" | "mobile", opts: { cycle?: BillingCycle; card?: string; promotionCode?: string } = {}): Promise<Subscriber & { trialDays: number }> {
   const clock = await testClock();
   const userId = `user_lc_${Date.now().toString(36)}_${++n}`;
   const res = await post("/v1/checkout", {
@@ -116,7 +117,7 @@ export async function trialing(tier: "local" | "mobile", opts: { cycle?: "monthl
 }
 
 /** A subscriber whose trial has converted: day 0 of the first paid period. */
-export async function paying(tier: "local" | "mobile", opts: { cycle?: "monthly" | "annual" } = {}): Promise<Subscriber> {
+export async function paying(tier: "local" | "mobile", opts: { cycle?: BillingCycle } = {}): Promise<Subscriber> {
   const s = await trialing(tier, opts);
   // Past the trial's end and the hour Stripe waits before it finalizes and charges the invoice.
   await s.clock.advanceDays(s.trialDays + 0.1);

@@ -51,7 +51,7 @@ describe("GET /v1/tools", () => {
     expect(byName.create_subscription.input_schema).toMatchObject({
       type: "object",
       required: expect.arrayContaining(["user_id", "tier"]),
-      properties: { tier: { enum: ["local", "mobile"] }, billing_cycle: { enum: ["monthly", "annual"], default: "monthly" } },
+      properties: { tier: { enum: ["local", "mobile"] }, billing_cycle: { enum: ["monthly", "annual", "two_year", "three_year"], default: "monthly" } },
     });
     expect(byName.enforce_tier_access.input_schema.properties.feature.enum).toContain("nationwide_job_search");
     expect(byName.manage_dunning_process.examples).toEqual([{ customer_id: "cus_123", failure_count: 2, amount: 49 }]);
@@ -104,6 +104,19 @@ describe("create_subscription", () => {
     expect(await db().select().from(subscriptions).where(eq(subscriptions.userId, userId)).all()).toEqual([]);
     const again = await ok("create_subscription", { user_id: userId, tier: "local", billing_cycle: "annual" });
     expect(again).toMatchObject({ outcome: "existing_subscription", subscription: { tier: "local", billing_cycle: "annual", status: "trialing" } });
+  });
+});
+
+describe("create_subscription with a multi-year cycle", () => {
+  it("opens a three-year checkout at the three-year price, and names that cycle from Stripe before the mirror has the subscription", async () => {
+    const userId = `user_tools_3y_${Date.now().toString(36)}`;
+    const first = await ok("create_subscription", { user_id: userId, tier: "mobile", billing_cycle: "three_year" });
+    expect(first).toMatchObject({ outcome: "checkout_created", billing_cycle: "three_year", trial_days: 14, price: { amount: 122_500, currency: "usd" } });
+    const done = await completeCheckout(first.session_id);
+    const price = (await stripe().subscriptions.retrieve(done.subscription as string)).items.data[0]!.price;
+    expect([price.lookup_key, price.recurring?.interval_count]).toEqual(["mobile_three_year", 3]);
+    const again = await ok("create_subscription", { user_id: userId, tier: "mobile", billing_cycle: "three_year" });
+    expect(again).toMatchObject({ outcome: "existing_subscription", subscription: { tier: "mobile", billing_cycle: "three_year", status: "trialing" } });
   });
 });
 

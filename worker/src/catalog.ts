@@ -13,14 +13,32 @@ const Money = z.strictObject({
 
 /**
  * How often a price bills, in the API's words (`billing_cycle` on the wire, the SDK's
- * `BillingCycle`). Stripe says `recurring.interval` (`month`, `year`): subscriptions/cycle.ts is
- * where the two meet.
+ * `BillingCycle`). Stripe says `recurring.interval` and `interval_count` (`month`, `year` × 1, 2,
+ * 3): subscriptions/cycle.ts is where the two meet. `two_year` and `three_year` are prepaid:
+ * one charge covers the whole period.
  */
-export const BILLING_CYCLES = ["monthly", "annual"] as const;
+export const BILLING_CYCLES = ["monthly", "annual", "two_year", "three_year"] as const;
 export type BillingCycle = (typeof BILLING_CYCLES)[number];
 
-/** The period one payment of a cycle covers, as a price is written (`$29/month`) and as Stripe counts it. */
-export const PERIOD_OF: Readonly<Record<BillingCycle, "month" | "year">> = { monthly: "month", annual: "year" };
+/** The period one payment of a cycle covers, as Stripe's `recurring` counts it (a price's, a schedule phase's `duration`). */
+export const PERIOD_OF: Readonly<Record<BillingCycle, { readonly interval: "month" | "year"; readonly interval_count: number }>> = {
+  monthly: { interval: "month", interval_count: 1 },
+  annual: { interval: "year", interval_count: 1 },
+  two_year: { interval: "year", interval_count: 2 },
+  three_year: { interval: "year", interval_count: 3 },
+};
+
+/** Months one payment of a cycle covers: what a price is divided by to compare it per month. */
+export function monthsOf(cycle: BillingCycle): number {
+  const p = PERIOD_OF[cycle];
+  return p.interval === "year" ? 12 * p.interval_count : p.interval_count;
+}
+
+/** The period as a price is written: `$29/month`, `$290/year`, `$522/2 years`. */
+export function periodLabel(cycle: BillingCycle): string {
+  const p = PERIOD_OF[cycle];
+  return p.interval_count === 1 ? p.interval : `${p.interval_count} ${p.interval}s`;
+}
 
 const Price = z.strictObject({
   billingCycle: z.enum(BILLING_CYCLES),
@@ -47,7 +65,7 @@ const Tier = z.strictObject({
  * - downgrade (to a lower rank): `period_end` lets Stripe switch at the renewal through a
  *   subscription schedule (the user keeps what they paid for); `now_credit` switches now and
  *   credits the unused time on the next invoice; `now_no_proration` switches now, no credit.
- * - cycle change (same tier, monthly ↔ annual): `period_end` (through a schedule) or `now`
+ * - cycle change (same tier, between monthly, annual, two- and three-year): `period_end` (through a schedule) or `now`
  *   (Stripe restarts the cycle and bills the new period, crediting the unused time).
  */
 const ChangePolicy = z.strictObject({
@@ -121,7 +139,10 @@ const Catalog = z
       for (const l of Object.keys(tier.limits)) {
         if (!limits.has(l)) ctx.addIssue({ code: "custom", path: ["tiers", i, "limits", l], message: `unknown limit ${l}` });
       }
+      const cycles = new Set<string>();
       tier.prices.forEach((p, j) => {
+        if (cycles.has(p.billingCycle)) ctx.addIssue({ code: "custom", path: ["tiers", i, "prices", j, "billingCycle"], message: `a second ${p.billingCycle} price` });
+        cycles.add(p.billingCycle);
         if (lookupKeys.has(p.lookupKey)) ctx.addIssue({ code: "custom", path: ["tiers", i, "prices", j], message: `duplicate lookup key ${p.lookupKey}` });
         lookupKeys.add(p.lookupKey);
         if (p.unit.currency !== catalog.currency) ctx.addIssue({ code: "custom", path: ["tiers", i, "prices", j, "unit", "currency"], message: "currency differs from the catalog's" });
@@ -161,6 +182,9 @@ export const CATALOG_DATA = {
       prices: [
         { billingCycle: "monthly", unit: { amount: 2900, currency: "usd" }, lookupKey: "local_monthly" },
         { billingCycle: "annual", unit: { amount: 29000, currency: "usd" }, lookupKey: "local_annual" },
+        // Prepaid multi-year: two years at 1.8 × the annual price (10 % off), three at 2.5 × (about 17 % off).
+        { billingCycle: "two_year", unit: { amount: 52200, currency: "usd" }, lookupKey: "local_two_year" },
+        { billingCycle: "three_year", unit: { amount: 72500, currency: "usd" }, lookupKey: "local_three_year" },
       ],
       features: ["local_job_search", "saved_searches", "email_alerts"],
       limits: { search_radius_miles: 50 },
@@ -173,6 +197,8 @@ export const CATALOG_DATA = {
       prices: [
         { billingCycle: "monthly", unit: { amount: 4900, currency: "usd" }, lookupKey: "mobile_monthly" },
         { billingCycle: "annual", unit: { amount: 49000, currency: "usd" }, lookupKey: "mobile_annual" },
+        { billingCycle: "two_year", unit: { amount: 88200, currency: "usd" }, lookupKey: "mobile_two_year" },
+        { billingCycle: "three_year", unit: { amount: 122500, currency: "usd" }, lookupKey: "mobile_three_year" },
       ],
       features: ["local_job_search", "saved_searches", "email_alerts", "nationwide_job_search", "mobile_app"],
       // null: no radius limit (nationwide).

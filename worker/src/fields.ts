@@ -54,7 +54,9 @@ export const TIER_KEYS = catalog.tiers.map((t) => t.key) as [string, ...string[]
 
 export const TierKey = z.enum(TIER_KEYS).describe(`A tier of the catalog: ${TIER_KEYS.join(", ")}`);
 
-export const BillingCycle = z.enum(BILLING_CYCLES).describe("`monthly` or `annual`");
+export const BillingCycle = z
+  .enum(BILLING_CYCLES)
+  .describe(`How often the plan bills: ${BILLING_CYCLES.map((c) => `\`${c}\``).join(", ")} (two_year and three_year are prepaid: one charge for the whole period)`);
 
 /** A calendar month (UTC). */
 export const Month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be a month as YYYY-MM");

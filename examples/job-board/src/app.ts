@@ -16,7 +16,7 @@ import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
-import { billingClient, BillingError, CANCELLATION_REASONS, type BillingCycle, type CancellationReason, type CatalogTier, type ChangePreview } from "./billing-client.ts";
+import { billingClient, BillingError, CANCELLATION_REASONS, isBillingCycle, type BillingCycle, type CancellationReason, type CatalogTier, type ChangePreview } from "./billing-client.ts";
 import { resolveConfig, type JobBoardConfig } from "./config.ts";
 import { searchJobs } from "./jobs.ts";
 import * as views from "./views.ts";
@@ -84,8 +84,8 @@ const isHttpUrl = (u: string) => /^https?:\/\//i.test(u);
 
 /** A plan named by a link or a form: a known tier shape and, if given, a billing cycle; null otherwise. */
 function upgradePlan(tier: string | undefined, cycle: string | undefined): { tier: string; billingCycle: BillingCycle | undefined } | null {
-  if (tier === undefined || !TIER.test(tier) || (cycle !== undefined && cycle !== "monthly" && cycle !== "annual")) return null;
-  return { tier, billingCycle: cycle as BillingCycle | undefined };
+  if (tier === undefined || !TIER.test(tier) || (cycle !== undefined && !isBillingCycle(cycle))) return null;
+  return { tier, billingCycle: cycle };
 }
 
 export function createApp(input: JobBoardConfig): Hono<AppEnv> {
@@ -376,7 +376,7 @@ export function createApp(input: JobBoardConfig): Hono<AppEnv> {
     const user = c.get("user")!;
     const body = await c.req.parseBody();
     const tier = typeof body.tier === "string" ? body.tier : "";
-    const billingCycle = body.billing_cycle === "monthly" || body.billing_cycle === "annual" ? body.billing_cycle : undefined;
+    const billingCycle = isBillingCycle(body.billing_cycle) ? body.billing_cycle : undefined;
     const expected = typeof body.expected_amount_due_now === "string" && /^\d{1,9}$/.test(body.expected_amount_due_now) ? Number(body.expected_amount_due_now) : NaN;
     if (!TIER.test(tier) || !Number.isInteger(expected))
       return page(c, views.errorPage(viewer(c), "Invalid form", "The change form was incomplete. Start again from the billing page.", "/billing"), 400);

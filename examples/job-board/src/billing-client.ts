@@ -6,7 +6,10 @@
  * import the worker's sources. Instants are RFC 3339 strings (`Instant`).
  */
 
-export type BillingCycle = "monthly" | "annual";
+/** The worker's `billing_cycle` values; `two_year` and `three_year` are prepaid (one charge for the period). */
+export const BILLING_CYCLES = ["monthly", "annual", "two_year", "three_year"] as const;
+export type BillingCycle = (typeof BILLING_CYCLES)[number];
+export const isBillingCycle = (v: unknown): v is BillingCycle => (BILLING_CYCLES as readonly unknown[]).includes(v);
 
 /** An instant as the worker writes it: RFC 3339 in UTC, e.g. `2026-12-07T02:37:05.000Z`. */
 export type Instant = string;
@@ -87,7 +90,7 @@ export interface CatalogTier {
   name: string;
   rank: number;
   trial_days: number;
-  prices: { billing_cycle: "monthly" | "annual"; unit: { amount: number; currency: string } }[];
+  prices: { billing_cycle: BillingCycle; unit: { amount: number; currency: string } }[];
   features: string[];
   limits: Record<string, number | null>;
 }

@@ -6,8 +6,8 @@
 import type { Decision, EntitlementClaims } from "@federal-job-advisor/entitlements";
 import { toProblem } from "@federal-job-advisor/entitlements/problem";
 import { html } from "hono/html";
-import type { ChangePreview, CatalogTier, InvoiceView, RefundView, RetentionOffer, SubscriptionView } from "./billing-client.ts";
-import { CANCELLATION_REASONS } from "./billing-client.ts";
+import type { BillingCycle, ChangePreview, CatalogTier, InvoiceView, RefundView, RetentionOffer, SubscriptionView } from "./billing-client.ts";
+import { CANCELLATION_REASONS, isBillingCycle } from "./billing-client.ts";
 import type { JobPosting } from "./jobs.ts";
 
 export type Html = ReturnType<typeof html>;
@@ -31,10 +31,12 @@ export function money(cents: number, currency = "usd"): string {
   return new Intl.NumberFormat("en-US", { style: "currency", currency: currency.toUpperCase() }).format(cents / 100);
 }
 
-/** "$49/month": a price without cents when it has none. */
-export function priceLabel(price: { amount: number; currency: string; billing_cycle: "monthly" | "annual" }): string {
+const PERIOD: Record<BillingCycle, string> = { monthly: "month", annual: "year", two_year: "2 years", three_year: "3 years" };
+
+/** "$49/month", "$882/2 years": a price without cents when it has none. */
+export function priceLabel(price: { amount: number; currency: string; billing_cycle: BillingCycle }): string {
   const text = money(price.amount, price.currency);
-  return `${price.amount % 100 === 0 ? text.replace(/\.00$/, "") : text}/${price.billing_cycle === "annual" ? "year" : "month"}`;
+  return `${price.amount % 100 === 0 ? text.replace(/\.00$/, "") : text}/${PERIOD[price.billing_cycle]}`;
 }
 
 /** An RFC 3339 instant of the worker as a date, e.g. "March 3, 2027" (UTC). */
@@ -434,12 +436,15 @@ ${offer.amount !== undefined ? html`<p>With this offer you pay ${money(offer.amo
  */
 export function upgradePage(v: Viewer, p: { tier: string; billingCycle: string | undefined; tiers: readonly CatalogTier[] }): Html {
   const tier = p.tiers.find((t) => t.key === p.tier);
-  const cycle = p.billingCycle === "annual" ? "annual" : "monthly";
+  const cycle: BillingCycle = isBillingCycle(p.billingCycle) ? p.billingCycle : "monthly";
   const price = tier?.prices.find((x) => x.billing_cycle === cycle);
+  // The tier's other ways to pay (annual, prepaid two and three years), each a link to this page with its cycle.
+  const others = (tier?.prices ?? []).filter((x) => x.billing_cycle !== cycle);
   return layout(
     v,
     `${tierName(p.tier, p.tiers)} plan`,
     html`${price ? html`<p class="lead">${tierName(p.tier, p.tiers)}: ${priceLabel({ ...price.unit, billing_cycle: cycle })}${tier && tier.trial_days > 0 ? html`, after a ${tier.trial_days}-day free trial if this is your first subscription` : ""}.</p>` : ""}
+${others.length ? html`<p class="muted">Or pay ${others.map((x, i) => html`${i ? " · " : ""}<a href="/billing/upgrade?tier=${encodeURIComponent(p.tier)}&amp;billing_cycle=${x.billing_cycle}">${priceLabel({ ...x.unit, billing_cycle: x.billing_cycle })}</a>`)}</p>` : ""}
 <p>You pay on Stripe's checkout page; if you already have a subscription, you see the change and its price first.</p>
 <form method="post" action="/billing/upgrade" class="inline">
   ${csrfField(v)}

@@ -19,8 +19,8 @@ export type EntitlementStatus =
   | "trial_expired"
   | "none";
 
-/** How often the price bills: the worker's `billing_cycle`, on the wire and in its catalog. */
-export type BillingCycle = "monthly" | "annual";
+/** How often the price bills: the worker's `billing_cycle`, on the wire and in its catalog (`two_year`, `three_year`: prepaid, one charge for the period). */
+export type BillingCycle = "monthly" | "annual" | "two_year" | "three_year";
 
 export interface Price {
   /** Integer minor units (cents). */

@@ -8,7 +8,7 @@
  * `standardwebhooks` package, which carries its own SHA-256 and base64 in JavaScript: no
  * dependency, and `subtle.verify` compares the MAC in constant time.
  */
-import type { EntitlementStatus, Tier } from "./claims.js";
+import type { BillingCycle, EntitlementStatus, Tier } from "./claims.js";
 import type { TokenManager } from "./manager.js";
 import { ConfigInvalid, EntitlementsError } from "./errors.js";
 
@@ -62,7 +62,7 @@ export interface WebhookSubscription {
   readonly user_id: string;
   readonly subscription_id: string;
   readonly tier: string | null;
-  readonly billing_cycle: "monthly" | "annual" | null;
+  readonly billing_cycle: BillingCycle | null;
   /** Stripe's subscription status. */
   readonly status: "incomplete" | "incomplete_expired" | "trialing" | "active" | "past_due" | "canceled" | "unpaid" | "paused";
   readonly trial_end: Instant | null;
@@ -74,7 +74,7 @@ export interface WebhookSubscription {
   readonly suspended: boolean;
   /** Amounts in integer cents. */
   readonly unpaid_invoice: { readonly invoice_id: string; readonly amount_due: number; readonly currency: string; readonly hosted_invoice_url: string | null } | null;
-  readonly pending_change: { readonly tier: string | null; readonly billing_cycle: "monthly" | "annual" | null; readonly effective_at: Instant } | null;
+  readonly pending_change: { readonly tier: string | null; readonly billing_cycle: BillingCycle | null; readonly effective_at: Instant } | null;
   readonly discount: { readonly coupon_id: string; readonly percent_off: number | null; readonly amount_off: number | null; readonly ends_at: Instant | null } | null;
   readonly next_invoice: { readonly amount_due: number; readonly tax: number; readonly currency: string; readonly date: Instant | null } | null;
 }

@@ -47,6 +47,22 @@ describe("verify", () => {
   });
 });
 
+describe("prepaid multi-year prices in upgrade offers", () => {
+  for (const [billing_cycle, amount, label] of [
+    ["two_year", 88200, "$882/2 years"],
+    ["three_year", 122500, "$1225/3 years"],
+  ] as const) {
+    it(`reads a ${billing_cycle} price and writes it as ${label}`, async () => {
+      const offer = { ...MOBILE_OFFER, price: { amount, currency: "usd", billing_cycle } };
+      const payload = { ...entitlementPayload("u-local", { tier: "local", status: "active" }), upgrade: { nationwide_search: offer } };
+      const claims = await sdkFor(w).verify(await signToken(payload, w.signing, { iat: w.clock.s }));
+      const d = can(claims, "nationwide_search");
+      expect(d).toMatchObject({ allowed: false, upgrade: offer });
+      expect(d.message).toBe(`Upgrade to Mobile (${label}) to use this feature.`);
+    });
+  }
+});
+
 describe("can", () => {
   async function claimsOf(state: Parameters<typeof entitlementPayload>[1]) {
     w.users.set("u", state);

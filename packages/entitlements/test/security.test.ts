@@ -131,6 +131,22 @@ const attacks: Attack[] = [
       signToken(validPayload({ upgrade: { x: { tier: "mobile", price: { amount: 4900, currency: "usd", billing_cycle: "monthly" }, url: "javascript:alert(1)" } } }), w.signing, { iat: w.clock.s }),
     "ERR_CLAIM_INVALID",
   ],
+  [
+    "a signed payload whose upgrade price bills in a cycle the worker has none of",
+    async () =>
+      signToken(validPayload({ upgrade: { x: { tier: "mobile", price: { amount: 4900, currency: "usd", billing_cycle: "weekly" }, url: "https://app.test/upgrade" } } }), w.signing, {
+        iat: w.clock.s,
+      }),
+    "ERR_CLAIM_INVALID",
+  ],
+  [
+    "a signed payload whose upgrade price's cycle is an inherited property name",
+    async () =>
+      signToken(validPayload({ upgrade: { x: { tier: "mobile", price: { amount: 4900, currency: "usd", billing_cycle: "toString" }, url: "https://app.test/upgrade" } } }), w.signing, {
+        iat: w.clock.s,
+      }),
+    "ERR_CLAIM_INVALID",
+  ],
   ["a signed payload with an unknown status", async () => signToken(validPayload({ status: "vip" }), w.signing, { iat: w.clock.s }), "ERR_CLAIM_INVALID"],
 ];
 

@@ -41,7 +41,7 @@ export function suspendedNow(sub: SQL): SQL<number> {
 }
 
 export const DEFINITIONS: Record<string, string> = {
-  mrr: "Monthly recurring revenue of a subscription: its recurring price times quantity after discounts (percent or amount off), tax excluded, normalised to a month (annual ÷ 12), in integer cents rounded half up per subscription; reports sum the rounded values. Counts while the subscription is active or past due; trials, paused, canceled, unpaid and incomplete subscriptions and suspended ones (dunning day 21) count none. One-off and proration invoices, tax and refunds do not change MRR. A paused collection (pause_collection) keeps its MRR.",
+  mrr: "Monthly recurring revenue of a subscription: its recurring price times quantity after discounts (percent or amount off), tax excluded, normalised to a month (annual ÷ 12, two-year ÷ 24, three-year ÷ 36), in integer cents rounded half up per subscription; reports sum the rounded values. Counts while the subscription is active or past due; trials, paused, canceled, unpaid and incomplete subscriptions and suspended ones (dunning day 21) count none. One-off and proration invoices, tax and refunds do not change MRR. A paused collection (pause_collection) keeps its MRR.",
   month_snapshot: "A customer's MRR in a month is the sum of their subscriptions' MRR at the end of the month (UTC), from the subscription history and dunning suspensions.",
   new_mrr: "MRR of customers going from zero to positive for the first time (first paid month).",
   expansion_mrr: "Increase of a paying customer's MRR (upgrade, more seats, a discount that ends).",

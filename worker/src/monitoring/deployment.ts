@@ -249,14 +249,23 @@ async function webhookEndpoint(s: Pick<Services, "stripe">, url: string, pinned:
 async function prices(s: Pick<Services, "stripe">): Promise<Outcome<DeploymentReport["prices"]>> {
   const wanted = catalog.tiers.flatMap((t) => t.prices);
   return fromStripe(async () => {
-    const found = await s.stripe.prices.list({ lookup_keys: wanted.map((p) => p.lookupKey), limit: 100 }, { timeout: STRIPE_TIMEOUT_MS });
+    const found: Stripe.Price[] = [];
+    // Stripe takes up to 10 lookup keys per list.
+    for (let i = 0; i < wanted.length; i += 10) {
+      found.push(...(await s.stripe.prices.list({ lookup_keys: wanted.slice(i, i + 10).map((p) => p.lookupKey), limit: 100 }, { timeout: STRIPE_TIMEOUT_MS })).data);
+    }
     return wanted.map((p) => {
-      const price = found.data.find((x) => x.lookup_key === p.lookupKey);
+      const price = found.find((x) => x.lookup_key === p.lookupKey);
       return {
         lookup_key: p.lookupKey,
         price_id: price?.id ?? null,
         active: price?.active ?? null,
-        matches_catalog: price ? price.unit_amount === p.unit.amount && price.currency === p.unit.currency && price.recurring?.interval === PERIOD_OF[p.billingCycle] : null,
+        matches_catalog: price
+          ? price.unit_amount === p.unit.amount &&
+            price.currency === p.unit.currency &&
+            price.recurring?.interval === PERIOD_OF[p.billingCycle].interval &&
+            (price.recurring?.interval_count ?? 1) === PERIOD_OF[p.billingCycle].interval_count
+          : null,
       };
     });
   });
@@ -459,7 +468,7 @@ export async function deploymentChecks(s: Deps, input: DeploymentInputs): Promis
             status: "fail",
             detail: [
               missing.length ? `No active price has the lookup key ${missing.map((p) => p.lookup_key).join(", ")}: checkout for it fails.` : "",
-              differ.length ? `The price of ${differ.map((p) => p.lookup_key).join(", ")} differs from the catalog (amount, currency or interval).` : "",
+              differ.length ? `The price of ${differ.map((p) => p.lookup_key).join(", ")} differs from the catalog (amount, currency, interval or interval count).` : "",
             ]
               .filter(Boolean)
               .join(" "),

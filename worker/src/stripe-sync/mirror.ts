@@ -80,7 +80,7 @@ export function customerRow(c: Stripe.Customer, syncedAt: number, knownUserId: s
 
 /**
  * Monthly recurring revenue of one subscription, in cents: the price per month times quantity,
- * less the coupon. A yearly price counts a twelfth (rounded half up to the cent).
+ * less the coupon. A yearly price counts a twelfth, a two- or three-year one a 24th or 36th (rounded half up to the cent).
  */
 export function monthlyAmount(unitAmount: number, quantity: number, interval: string, intervalCount: number, coupon: CouponTerms | null): number {
   let perPeriod = unitAmount * quantity;

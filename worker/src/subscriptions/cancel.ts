@@ -7,7 +7,7 @@
  */
 import { and, eq } from "drizzle-orm";
 import type { Actor } from "../audit";
-import { catalog as defaultCatalog, findTier, type Catalog, PERIOD_OF, type RetentionOfferPolicy, type Tier } from "../catalog";
+import { catalog as defaultCatalog, findTier, monthsOf, periodLabel, type Catalog, type RetentionOfferPolicy, type Tier } from "../catalog";
 import { cancellationRequests, retentionOffers, type CANCELLATION_REASONS } from "../db/schema";
 import { DomainError } from "../errors";
 import { managedSubscription, recordChange, type Managed, type ManageDeps } from "./managed";
@@ -27,7 +27,7 @@ export interface OfferView {
   description: string;
   /** downgrade: the tier offered instead. */
   to_tier?: string;
-  /** discount: percent off each invoice for `duration_in_months`, or off the next one (`once`, annual plans). */
+  /** discount: percent off each invoice for `duration_in_months`, or off the next one (`once`, annual and multi-year plans). */
   percent_off?: number;
   duration?: "once" | "repeating";
   duration_in_months?: number;
@@ -55,7 +55,7 @@ const dollars = (cents: number) => `$${(cents / 100).toFixed(2)}`;
 function offerFor(m: Managed, tier: Tier | null, from: Catalog): { kind: "downgrade" | "discount"; terms: Record<string, unknown>; description: string; amount: number } | null {
   const policy: RetentionOfferPolicy | undefined = tier ? from.policy.retention[tier.key] : undefined;
   if (!policy || !tier || !m.cycle) return null;
-  const period = PERIOD_OF[m.cycle];
+  const period = periodLabel(m.cycle);
   if (policy.kind === "downgrade") {
     const to = findTier(policy.to_tier, from);
     const price = to?.prices.find((p) => p.billingCycle === m.cycle);
@@ -70,13 +70,13 @@ function offerFor(m: Managed, tier: Tier | null, from: Catalog): { kind: "downgr
   const unit = m.item.price.unit_amount ?? 0;
   // Stripe's percent-off rounding: the discount is rounded to the cent, half up. Before tax.
   const amount = unit - Math.round((unit * policy.percent_off) / 100);
-  if (m.cycle === "annual") {
-    // A discount for some months would run out before an annual renewal: it goes on the next one.
+  if (monthsOf(m.cycle) >= 12) {
+    // A discount for some months would run out before an annual or multi-year renewal: it goes on the next one.
     return {
       kind: "discount",
       terms: { percent_off: policy.percent_off, duration: "once" },
       amount,
-      description: `Stay on ${tier.name} with ${policy.percent_off} % off your next renewal: ${dollars(amount)} instead of ${dollars(unit)} for the year.`,
+      description: `Stay on ${tier.name} with ${policy.percent_off} % off your next renewal: ${dollars(amount)} instead of ${dollars(unit)} for the ${period}.`,
     };
   }
   const months = policy.duration_in_months;

@@ -3,7 +3,7 @@
  * changed: which direction it goes, when it takes effect and how Stripe prorates it, all read
  * from the catalog's policy (catalog.ts `policy.change`).
  */
-import { catalog as defaultCatalog, findTier, type BillingCycle, type Catalog, type Price, type Tier } from "../catalog";
+import { catalog as defaultCatalog, findTier, monthsOf, type BillingCycle, type Catalog, type Price, type Tier } from "../catalog";
 import { DomainError, invalidInput } from "../errors";
 import type { Services } from "../services";
 import { intervalOf, priceOf } from "./cycle";
@@ -26,7 +26,7 @@ export interface ChangePlan {
   direction: Direction;
   effective: Effective;
   proration: Proration;
-  /** The billing cycle changes: a change made now restarts the cycle and is invoiced at once (Stripe invoices any change of `recurring.interval` so). */
+  /** The billing cycle changes: a change made now restarts the cycle and is invoiced at once (Stripe invoices any change of `recurring.interval` or `interval_count` so). */
   cycleChange: boolean;
   /** The schedule of a change pending at the period end, which this change replaces or drops. */
   pendingSchedule: string | null;
@@ -40,8 +40,9 @@ export interface ChangeInput {
 
 /** A price per month, to order plans outside the catalog's ranks. */
 function perMonth(p: Stripe.Price | Price): number {
-  if ("unit" in p) return p.billingCycle === "annual" ? p.unit.amount / 12 : p.unit.amount;
-  return p.recurring?.interval === "year" ? (p.unit_amount ?? 0) / 12 : (p.unit_amount ?? 0);
+  if ("unit" in p) return p.unit.amount / monthsOf(p.billingCycle);
+  const count = p.recurring?.interval_count ?? 1;
+  return (p.unit_amount ?? 0) / (p.recurring?.interval === "year" ? 12 * count : count);
 }
 
 function directionOf(m: Managed, tier: Tier, price: Price): Exclude<Direction, "revert"> {
@@ -59,7 +60,8 @@ export async function planChange(deps: Pick<Services, "stripe" | "clock">, m: Ma
   const price = priceOf(tier, cycle);
   const priceId = await requirePriceId(deps, price.lookupKey);
   const pending = await pendingPhase(deps.stripe, m.sub);
-  const cycleChange = (m.item.price.recurring?.interval ?? null) !== intervalOf(price.billingCycle);
+  const period = intervalOf(price.billingCycle);
+  const cycleChange = (m.item.price.recurring?.interval ?? null) !== period.interval || (m.item.price.recurring?.interval_count ?? 1) !== period.interval_count;
   const base = { managed: m, tier, cycle, price, priceId, cycleChange: false, pendingSchedule: pending?.scheduleId ?? null };
   if (priceId === m.item.price.id) {
     if (pending?.priceId && pending.priceId !== priceId) return { ...base, direction: "revert", effective: "now", proration: "none" };

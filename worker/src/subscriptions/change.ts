@@ -48,7 +48,7 @@ async function scheduleAtPeriodEnd(stripe: Stripe, plan: ChangePlan): Promise<vo
       end_behavior: "release",
       phases: [
         { items: [{ price: item.price.id, quantity }], start_date: current.start_date, end_date: current.end_date, discounts, proration_behavior: "none" },
-        { items: [{ price: plan.priceId, quantity }], duration: { interval: intervalOf(plan.price.billingCycle), interval_count: 1 }, discounts, metadata: { tier: plan.tier.key } },
+        { items: [{ price: plan.priceId, quantity }], duration: intervalOf(plan.price.billingCycle), discounts, metadata: { tier: plan.tier.key } },
       ],
     });
   } catch (e) {

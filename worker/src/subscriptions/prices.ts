@@ -42,9 +42,11 @@ export async function priceIds(deps: Pick<Services, "stripe" | "clock">, lookupK
     if (hit && (hit.id !== null || hit.until > now)) out.set(key, hit.id);
     else missing.push(key);
   }
-  if (missing.length > 0) {
-    const found = await stripe.prices.list({ lookup_keys: missing, active: true, limit: 100 });
-    for (const key of missing) {
+  // Stripe takes up to 10 lookup keys per list; the catalog has more prices than that once multi-year ones are counted.
+  for (let i = 0; i < missing.length; i += 10) {
+    const chunk = missing.slice(i, i + 10);
+    const found = await stripe.prices.list({ lookup_keys: chunk, active: true, limit: 100 });
+    for (const key of chunk) {
       const id = found.data.find((p) => p.lookup_key === key)?.id ?? null;
       cache.set(key, { id, until: now + MISS_TTL_MS });
       out.set(key, id);

@@ -1,4 +1,4 @@
-import type { Decision, DecisionReason, EntitlementClaims, Price, UpgradeOffer } from "../claims.js";
+import type { BillingCycle, Decision, DecisionReason, EntitlementClaims, Price, UpgradeOffer } from "../claims.js";
 
 /** Precomputed answers for one verified claims object: `can()` is then one Map lookup. */
 export interface DecisionIndex {
@@ -26,10 +26,12 @@ function day(s: number): string {
 function title(tier: string): string {
   return tier.charAt(0).toUpperCase() + tier.slice(1);
 }
+/** Each billing cycle's period, as a price is written (`$29/month`). */
+export const PERIODS: Readonly<Record<BillingCycle, string>> = { monthly: "month", annual: "year", two_year: "2 years", three_year: "3 years" };
 export function formatPrice(p: Price): string {
   const cur = p.currency.toUpperCase();
   const units = p.amount % 100 === 0 ? String(p.amount / 100) : (p.amount / 100).toFixed(2);
-  return `${cur === "USD" ? `$${units}` : `${units} ${cur}`}/${p.billing_cycle === "annual" ? "year" : "month"}`;
+  return `${cur === "USD" ? `$${units}` : `${units} ${cur}`}/${PERIODS[p.billing_cycle]}`;
 }
 function offer(u: UpgradeOffer): string {
   return `${title(u.tier)} (${formatPrice(u.price)})`;

@@ -1,5 +1,6 @@
 import type { EntitlementClaims, EntitlementStatus } from "../claims.js";
 import { ClaimInvalid } from "../errors.js";
+import { PERIODS } from "./decide.js";
 
 const STATUSES: ReadonlySet<string> = new Set<EntitlementStatus>(["trialing", "active", "past_due", "paused", "suspended", "canceled", "trial_expired", "none"]);
 const MAX_ITEMS = 1024;
@@ -71,7 +72,7 @@ export function validateClaims(p: Json, issuer: string, audience: string): Entit
     if (!isObject(price)) fail(`${c}.price`, "must be an object");
     if (!Number.isSafeInteger(price.amount) || (price.amount as number) < 0) fail(`${c}.price.amount`, "must be integer cents");
     if (typeof price.currency !== "string" || !/^[A-Za-z]{3}$/.test(price.currency)) fail(`${c}.price.currency`, "must be an ISO 4217 code");
-    if (price.billing_cycle !== "monthly" && price.billing_cycle !== "annual") fail(`${c}.price.billing_cycle`, "must be monthly or annual");
+    if (typeof price.billing_cycle !== "string" || !Object.hasOwn(PERIODS, price.billing_cycle)) fail(`${c}.price.billing_cycle`, "must be monthly, annual, two_year or three_year");
     url(o.url, `${c}.url`);
     Object.freeze(price);
     Object.freeze(o);

@@ -10,7 +10,7 @@ const CheckoutBody = z
     user_id: UserId,
     email: Email,
     tier: TierKey,
-    billing_cycle: BillingCycle.optional().describe("`monthly` (default) or `annual`"),
+    billing_cycle: BillingCycle.optional().describe("`monthly` (default), `annual`, or prepaid `two_year` or `three_year`"),
     promotion_code: PromotionCode.optional(),
     success_url: ReturnUrl.optional(),
     cancel_url: ReturnUrl.optional(),

@@ -9,7 +9,7 @@ export const SubscriptionView = named(Subscription, "SubscriptionView");
 
 export const ChangeFields = {
   tier: TierKey,
-  billing_cycle: BillingCycle.optional().describe("`monthly` or `annual`; default: the subscription's current cycle"),
+  billing_cycle: BillingCycle.optional().describe("`monthly`, `annual`, `two_year` or `three_year`; default: the subscription's current cycle"),
 };
 
 export const ChangeBody = z.strictObject(ChangeFields).openapi("ChangeRequest");
