@@ -12,8 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../examples/job-board/src/index.ts";
 import { money } from "../../examples/job-board/src/views.ts";
 import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
-import { catalog, PERIOD_OF } from "../../worker/src/catalog.ts";
+import { seedCatalog } from "../../scripts/catalog-prices.ts";
 import { CRONS } from "../../worker/src/cron.ts";
+import { pinnedApiVersion } from "../../worker/src/stripe-sync/api-version.ts";
+import { HANDLED_EVENT_TYPES } from "../../worker/src/stripe-sync/handled-events.ts";
 import { ROOT, startWorker, type WorkerHarness } from "../harness/worker.ts";
 
 const DAY = 86_400_000;
@@ -27,12 +29,13 @@ let stripe: Stripe;
 beforeAll(async () => {
   emulator = await startEmulator({ port: 0, secretKey: "sk_test_refunds_e2e", taxRates: { "US-CA": 725 } });
   stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
-  for (const tier of catalog.tiers) {
-    const product = await stripe.products.create({ name: tier.name, metadata: { tier: tier.key } });
-    for (const p of tier.prices)
-      await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { interval: PERIOD_OF[p.billingCycle] }, lookup_key: p.lookupKey });
-  }
-  const endpoint = await stripe.webhookEndpoints.create({ url: "http://127.0.0.1:1/placeholder", enabled_events: ["*"] });
+  // What npm start provisions (npm run stripe:setup): the catalog's prices, and an endpoint with exactly the handled event types.
+  await seedCatalog(stripe);
+  const endpoint = await stripe.webhookEndpoints.create({
+    url: "http://127.0.0.1:1/placeholder",
+    enabled_events: [...HANDLED_EVENT_TYPES],
+    api_version: pinnedApiVersion({}) as Stripe.WebhookEndpointCreateParams.ApiVersion,
+  });
   worker = await startWorker({
     queueBatchTimeoutSeconds: WRANGLER_BATCH_TIMEOUT_S,
     bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret! },
