@@ -4,11 +4,16 @@
  * test clock. A full refund of a monthly Mobile invoice through the API gives one credit note and
  * one refund in Stripe, ends access, takes 4900 off MRR and shows on the invoice; the same refund
  * made through Stripe's API (the dashboard's way) has the same effect once its webhooks arrive.
+ * Each refund reaches a receiver on loopback as an outbound `refund.created`, in the shape of
+ * GET /v1/refunds, verified with the `standardwebhooks` package (the spec's reference implementation).
  */
 import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
+import { Webhook } from "standardwebhooks";
 import Stripe from "stripe";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../examples/job-board/src/index.ts";
 import { money } from "../../examples/job-board/src/views.ts";
 import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
@@ -25,8 +30,22 @@ const WRANGLER_BATCH_TIMEOUT_S = Number(/queue = "stripe-events"\s+max_batch_siz
 let emulator: Emulator;
 let worker: WorkerHarness;
 let stripe: Stripe;
+let receiver: Server;
+let receiverUrl: string;
+/** What the outbound webhooks' receiver got: each request's body and headers. */
+const received: { body: string; headers: Record<string, string> }[] = [];
 
 beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      received.push({ body: Buffer.concat(chunks).toString("utf8"), headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])) });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/refunds`;
   emulator = await startEmulator({ port: 0, secretKey: "sk_test_refunds_e2e", taxRates: { "US-CA": 725 } });
   stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
   // What npm start provisions (npm run stripe:setup): the catalog's prices, and an endpoint with exactly the handled event types.
@@ -46,6 +65,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.dispose();
   await emulator?.stop();
+  await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
 });
 
 async function runCron(name: keyof typeof CRONS) {
@@ -145,6 +165,20 @@ describe("refunds in the running system", () => {
     expect(await access(viaStripe.userId)).toEqual(paying);
     const before = await mrr();
     expect(before).toBeGreaterThanOrEqual(2 * 4900);
+    const hook = await api<{ secret: string }>("POST", "/v1/webhook-endpoints", { url: receiverUrl, events: ["refund.created"] }, undefined, worker.adminKey);
+    expect(hook.status).toBe(201);
+    /** The refund.created events the receiver got for a user, each verified under the endpoint's secret. */
+    const wh = new Webhook(hook.body.secret);
+    const refundEventsOf = (userId: string) =>
+      received
+        .map(
+          (r) =>
+            wh.verify(r.body, { "webhook-id": r.headers["webhook-id"]!, "webhook-timestamp": r.headers["webhook-timestamp"]!, "webhook-signature": r.headers["webhook-signature"]! }) as {
+              type: string;
+              data: { user_id: string };
+            },
+        )
+        .filter((e) => e.data.user_id === userId);
 
     // Through the API; more than was paid first, which changes nothing.
     const a = await paidInvoice(viaApi.subId);
@@ -168,6 +202,11 @@ describe("refunds in the running system", () => {
     expect(await access(viaApi.userId)).toEqual({ status: "canceled", allowed: false });
     expect(await mrr()).toBe(before - 4900);
     expect(await invoiceView(viaApi.userId, a.invoice.id)).toMatchObject({ amount_paid: a.invoice.amount_paid, amount_credited: a.invoice.amount_paid });
+    // The refund reached the receiver once, as refund.created in the API's shape of it.
+    await vi.waitFor(() => expect(refundEventsOf(viaApi.userId)).toHaveLength(1), { timeout: 15_000, interval: 50 });
+    const apiListed = await api<{ data: unknown[] }>("GET", `/v1/refunds?user_id=${viaApi.userId}`);
+    expect(refundEventsOf(viaApi.userId)).toEqual([{ type: "refund.created", timestamp: expect.any(String), data: { user_id: viaApi.userId, refund: apiListed.body.data[0] } }]);
+    expect(apiListed.body.data[0]).toMatchObject({ id: refunded.body.id, amount: a.invoice.amount_paid, credit_note_id: refunded.body.credit_note_id });
 
     // The demo app's billing page lists the refund beside the invoice it credits.
     const app = createApp({ billingUrl: worker.url, serviceKey: worker.serviceKey, issuer: worker.issuer, audience: worker.audience, origin: ORIGIN, sessionSecret: "refunds-e2e-session-secret" });
@@ -196,6 +235,7 @@ describe("refunds in the running system", () => {
     expect(await invoiceView(viaStripe.userId, b.invoice.id)).toMatchObject({ amount_credited: b.invoice.amount_paid });
     const listed = await api<{ data: { id: string; amount: number; credit_note_id: string }[] }>("GET", `/v1/refunds?user_id=${viaStripe.userId}`);
     expect(listed.body.data).toEqual([expect.objectContaining({ amount: b.invoice.amount_paid, credit_note_id: note.id })]);
+    await vi.waitFor(() => expect(refundEventsOf(viaStripe.userId).map((e) => e.data)).toEqual([{ user_id: viaStripe.userId, refund: listed.body.data[0] }]), { timeout: 15_000, interval: 50 });
 
     // The month's report row counts both refunds.
     const month = new Date((await stripe.testHelpers.testClocks.retrieve(clock.id)).frozen_time * 1000).toISOString().slice(0, 7);

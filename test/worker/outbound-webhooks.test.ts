@@ -3,7 +3,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { entitlementAsRead, guard } from "../../worker/src/db/guard";
-import { dunningCases, emailOutbox, outboundEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from "../../worker/src/db/schema";
+import { dunningCases, emailOutbox, outboundEvents, refunds, webhookAttempts, webhookDeliveries, webhookEndpoints } from "../../worker/src/db/schema";
 import { noEntitlement, readEntitlementVersioned, setEntitlementState, upsertEntitlement } from "../../worker/src/entitlements/state";
 import { webhookUrlProblem } from "../../worker/src/fields";
 import { detectConditions } from "../../worker/src/monitoring/alerts";
@@ -11,10 +11,11 @@ import { deliverDue } from "../../worker/src/outbound/deliver";
 import { EVENT_TYPES } from "../../worker/src/outbox";
 import { DELIVERY_POLICY } from "../../worker/src/outbound/policy";
 import { OUTBOX_RETENTION_MS, pruneOutbox } from "../../worker/src/outbound/prune";
+import { outboundEventsOfSync } from "../../worker/src/outbound/sync-events";
 import { dunningTick } from "../../worker/src/dunning/tick";
 import { failedRenewal, recoverPaymentMethod } from "./dunning-helpers";
 import { call, makeKey, svc, TEST_ACTOR } from "./helpers";
-import { db, deliverAll } from "./stripe-helpers";
+import { db, deliver, deliverAll, eventsFor, settled, stripe, subscriber } from "./stripe-helpers";
 
 interface Received {
   inbox: string;
@@ -391,6 +392,77 @@ describe("the events of the mirror and of dunning", () => {
     expect(ent.map((e) => e.after.status)).toEqual(expect.arrayContaining(["active", "past_due", "canceled"]));
     for (let i = 1; i < ent.length; i++) expect(ent[i]!.before).toEqual(ent[i - 1]!.after);
   }, 90_000);
+});
+
+describe("the events of refunds", () => {
+  const refundEventsOf = async (userId: string) =>
+    (await db().select().from(outboundEvents).where(eq(outboundEvents.userId, userId)).orderBy(outboundEvents.seq).all())
+      .map((e) => ({ id: e.id, ...(JSON.parse(e.body) as { type: string; timestamp: string; data: Record<string, unknown> }) }))
+      .filter((e) => e.type.startsWith("refund."));
+
+  it("writes one refund.created in the batch that mirrors a dashboard refund, in GET /v1/refunds' shape, delivered only to endpoints subscribed to it", async () => {
+    const wanted = await endpoint(`${receiver()}/ok/${unique("refund")}`, ["refund.created"]);
+    const other = await endpoint(`${receiver()}/ok/${unique("refund_other")}`, ["invoice.paid", "refund.updated"]);
+    const { userId, customer, sub } = await subscriber();
+    const s = stripe();
+    const invoice = await s.invoices.retrieve(String(sub.latest_invoice));
+    const payment = (await s.invoicePayments.list({ invoice: invoice.id })).data[0]!;
+    const charge = String((await s.paymentIntents.retrieve(String(payment.payment.payment_intent))).latest_charge);
+    const made = await s.refunds.create({ charge, amount: 500, reason: "duplicate" });
+
+    // One Stripe event at a time: the refund's row and its event appear in the same sync, never one without the other.
+    const mirrored = () => db().select().from(refunds).where(eq(refunds.id, made.id)).all();
+    for (const e of await eventsFor([customer.id, sub.id, invoice.id, charge, made.id])) {
+      await deliver(e);
+      expect(await settled(e.id)).toBe("processed");
+      expect((await refundEventsOf(userId)).length, e.type).toBe((await mirrored()).length);
+    }
+    const events = await refundEventsOf(userId);
+    expect(events.map((e) => e.type)).toEqual(["refund.created"]);
+    const analyst = await makeKey("analyst");
+    const listed = (await (await call("GET", `/v1/refunds?user_id=${userId}`, { key: analyst.key })).json()) as { data: unknown[] };
+    expect(listed.data).toHaveLength(1);
+    expect(events[0]!.data).toEqual({ user_id: userId, refund: listed.data[0] });
+    expect(events[0]!.data).toMatchObject({ refund: { id: made.id, amount: 500, currency: "usd", status: "succeeded", reason: "duplicate", invoice_id: invoice.id } });
+
+    const ofUser = async (endpointId: string) => (await deliveriesOf(endpointId)).filter((d) => d.userId === userId).map((d) => d.eventId);
+    expect(await ofUser(wanted.id)).toEqual([events[0]!.id]);
+    expect(await ofUser(other.id)).not.toContain(events[0]!.id);
+  }, 60_000);
+
+  it("writes refund.updated when a mirrored refund's status changes, and nothing when only other fields do", async () => {
+    const userId = unique("user_refund");
+    const at = Date.UTC(2026, 11, 7, 9);
+    const pending: typeof refunds.$inferSelect = {
+      id: unique("re"),
+      chargeId: "ch_x",
+      invoiceId: "in_x",
+      subscriptionId: "sub_x",
+      creditNoteId: null,
+      customerId: "cus_x",
+      userId,
+      amount: 900,
+      currency: "usd",
+      status: "pending",
+      reason: "service_issue",
+      createdAt: at,
+      syncedAt: at,
+    };
+    const fetched = { customers: new Map(), subscriptions: new Map(), invoices: new Map(), syncedAt: new Map(), deletedInvoices: new Set<string>(), charges: new Map() };
+    const follow = async (change: { before: typeof pending; after: typeof pending }) => {
+      const statements = await outboundEventsOfSync(svc(), { at, fetched, subs: new Map(), attempts: [], userByCustomer: new Map(), changed: { subscriptions: [], invoices: [], refunds: [change] } });
+      if (statements.length > 0) await db().batch(statements as unknown as Parameters<ReturnType<typeof db>["batch"]>[0]);
+    };
+    await follow({ before: pending, after: { ...pending, syncedAt: at + 1, creditNoteId: "cn_x" } });
+    expect(await refundEventsOf(userId)).toEqual([]);
+    await follow({ before: pending, after: { ...pending, status: "succeeded", syncedAt: at + 2 } });
+    const events = await refundEventsOf(userId);
+    expect(events.map((e) => [e.type, e.timestamp])).toEqual([["refund.updated", "2026-12-07T09:00:00.000Z"]]);
+    expect(events[0]!.data).toEqual({
+      user_id: userId,
+      refund: { id: pending.id, invoice_id: "in_x", amount: 900, currency: "usd", credit_note_id: null, status: "succeeded", reason: "service_issue", created_at: "2026-12-07T09:00:00.000Z" },
+    });
+  });
 });
 
 describe("the outbox's retention", () => {

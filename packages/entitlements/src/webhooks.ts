@@ -98,6 +98,21 @@ export interface WebhookInvoice {
   readonly lines: readonly { readonly description: string | null; readonly amount: number; readonly proration: boolean }[];
 }
 
+/** A refund as `GET /v1/refunds` lists it; the amount in integer cents. */
+export interface WebhookRefund {
+  /** Stripe's refund id (`re_...`). */
+  readonly id: string;
+  readonly invoice_id: string | null;
+  readonly amount: number;
+  readonly currency: string;
+  /** The Stripe credit note that accounts for the refund; `null` for a dashboard refund made without one. */
+  readonly credit_note_id: string | null;
+  /** Stripe's refund status: `pending`, `requires_action`, `succeeded`, `failed`, `canceled`. */
+  readonly status: string;
+  readonly reason: "requested_by_customer" | "duplicate" | "fraudulent" | "service_issue" | null;
+  readonly created_at: Instant;
+}
+
 /** The dunning stages, in order (`suspended` ends access). */
 export type DunningStage = "dunning_soft" | "dunning_urgent" | "dunning_final" | "suspended";
 
@@ -115,13 +130,14 @@ export type SubscriptionEvent = Event<"subscription.created" | "subscription.upd
 export type InvoiceEvent = Event<"invoice.paid" | "invoice.payment_failed", { readonly user_id: string; readonly invoice: WebhookInvoice }>;
 export type DunningStageReachedEvent = Event<"dunning.stage_reached", { readonly user_id: string; readonly invoice_id: string; readonly stage: DunningStage; readonly day: number }>;
 export type DunningRecoveredEvent = Event<"dunning.recovered", { readonly user_id: string; readonly invoice_id: string }>;
+export type RefundEvent = Event<"refund.created" | "refund.updated", { readonly user_id: string; readonly refund: WebhookRefund }>;
 
 /**
  * The events the worker sends, discriminated by `type`. The worker adds types as features land:
  * one this version does not know arrives all the same (`type` is then none of these), so end a
  * `switch` with a `default` that answers 2xx, or the worker retries it for three days.
  */
-export type WebhookEvent = EntitlementChangedEvent | SubscriptionEvent | InvoiceEvent | DunningStageReachedEvent | DunningRecoveredEvent;
+export type WebhookEvent = EntitlementChangedEvent | SubscriptionEvent | InvoiceEvent | DunningStageReachedEvent | DunningRecoveredEvent | RefundEvent;
 export type WebhookEventType = WebhookEvent["type"];
 
 // ---------------------------------------------------------------- verification

@@ -1,6 +1,6 @@
 /**
  * The catalog of outbound events: each type's `data`, as zod schemas in the API's own shapes (the
- * subscription and invoice presenters, the token's claims), published in /openapi.json under
+ * subscription, invoice and refund presenters, the token's claims), published in /openapi.json under
  * `webhooks` and in docs/api.md. Every delivery's body is `{ type, timestamp, data }`.
  */
 import { z } from "zod";
@@ -8,7 +8,7 @@ import { ENTITLEMENT_STATUSES } from "../db/schema";
 import { DUNNING_STAGES } from "../dunning";
 import type { EventType } from "../outbox";
 import { Instant } from "../instant";
-import { Invoice, Subscription } from "../presenters";
+import { Invoice, Refund, Subscription } from "../presenters";
 
 /** A token's claims without iss, aud, sub, iat and exp. */
 export const EventEntitlement = z.object({
@@ -22,6 +22,7 @@ export const EventEntitlement = z.object({
 
 const subscriptionData = z.object({ user_id: z.string(), subscription: Subscription });
 const invoiceData = z.object({ user_id: z.string(), invoice: Invoice });
+const refundData = z.object({ user_id: z.string(), refund: Refund });
 
 export const EVENT_CATALOG = {
   "entitlement.changed": {
@@ -38,6 +39,8 @@ export const EVENT_CATALOG = {
     data: z.object({ user_id: z.string(), invoice_id: z.string(), stage: z.enum(DUNNING_STAGES), day: z.int() }),
   },
   "dunning.recovered": { summary: "The unpaid invoice of a dunning case was paid", data: z.object({ user_id: z.string(), invoice_id: z.string() }) },
+  "refund.created": { summary: "A refund appeared in the mirror: made through POST /v1/refunds or in the Stripe dashboard", data: refundData },
+  "refund.updated": { summary: "A refund's status changed (pending to succeeded, failed or canceled)", data: refundData },
 } as const satisfies Record<EventType, { summary: string; data: z.ZodType }>;
 
 /** The body of a delivery of one type. */

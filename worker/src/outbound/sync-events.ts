@@ -1,5 +1,5 @@
 /**
- * The subscription.* and invoice.* events of a sync of the mirror, written in the sync's own batch
+ * The subscription.*, invoice.* and refund.* events of a sync of the mirror, written in the sync's own batch
  * (a follower of stripe-sync/sync.ts, named in wiring.ts): the mirror's change and its event
  * commit together. The data is the API's own presenters' shape, built from the rows this batch
  * writes and the Stripe objects it fetched; what needs another Stripe call (the next invoice's
@@ -9,7 +9,8 @@ import { inArray } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { invoices, paymentAttempts, type subscriptions } from "../db/schema";
 import { outboxStatements, type OutboxEvent } from "../outbox";
-import { presentInvoice, presentSubscription } from "../presenters";
+import { presentInvoice, presentRefund, presentSubscription } from "../presenters";
+import { refundView } from "../refunds";
 import type { SyncFollower } from "../services";
 import { billingCycle, lineOf } from "../subscriptions";
 import type { Stripe } from "../stripe-sync";
@@ -83,6 +84,11 @@ export const outboundEventsOfSync: SyncFollower = async (s, { at, fetched, attem
   for (const { before, after } of changed.invoices) {
     if (after.userId === null || after.status !== "paid" || before?.status === "paid") continue;
     events.push({ type: "invoice.paid", userId: after.userId, occurredAt: at, data: { user_id: after.userId, invoice: invoiceData(after, fetched.invoices.get(after.id)?.inv) } });
+  }
+  // A refund's row changes when Stripe's object does at all; only its status is news to a receiver.
+  for (const { before, after } of changed.refunds) {
+    if (after.userId === null || (before && before.status === after.status)) continue;
+    events.push({ type: before ? "refund.updated" : "refund.created", userId: after.userId, occurredAt: at, data: { user_id: after.userId, refund: presentRefund(refundView(after)) } });
   }
   // A failed attempt is reported once: the batch that first records it (a replay finds it stored).
   const failures = attempts.filter((a) => a.outcome === "failed");

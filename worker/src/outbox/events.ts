@@ -20,6 +20,8 @@ export const EVENT_TYPES = [
   "invoice.payment_failed",
   "dunning.stage_reached",
   "dunning.recovered",
+  "refund.created",
+  "refund.updated",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

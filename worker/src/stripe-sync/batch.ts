@@ -3,11 +3,12 @@
  * SyncFollower): types only, importing nothing that imports services.ts, so the Services type can
  * name them without an import circle (nor load another folder to check them).
  */
-import type { invoices, subscriptions } from "../db/schema";
+import type { invoices, refunds, subscriptions } from "../db/schema";
 import type { Stripe } from "./stripe";
 
 type SubscriptionRow = typeof subscriptions.$inferSelect;
 type InvoiceRow = typeof invoices.$inferSelect;
+type RefundRow = typeof refunds.$inferSelect;
 
 /** A mirrored row this batch writes with a change, and the row as it was (undefined: new). */
 export interface RowChange<Row> {
@@ -56,6 +57,6 @@ export interface SyncedBatch {
   subs: Map<string, SubscriptionRow>;
   attempts: AttemptInput[];
   userByCustomer: Map<string, string | null>;
-  /** The subscription and invoice rows whose content this batch changes (the outbound webhooks' subscription.* and invoice.* events). */
-  changed: { subscriptions: RowChange<SubscriptionRow>[]; invoices: RowChange<InvoiceRow>[] };
+  /** The subscription, invoice and refund rows whose content this batch changes (the outbound webhooks' subscription.*, invoice.* and refund.* events). */
+  changed: { subscriptions: RowChange<SubscriptionRow>[]; invoices: RowChange<InvoiceRow>[]; refunds: RowChange<RefundRow>[] };
 }

@@ -437,8 +437,8 @@ const creditNoteSummary = (n: CreditNoteRow) => ({ amount: n.amount, refund_amou
  * unless a later fetch already wrote a newer state. A refund's user and subscription are its
  * invoice's, as this batch writes it.
  */
-async function writeRefunds(db: Db, why: SyncCause, fetched: Fetched, userByCustomer: Map<string, string | null>): Promise<Part> {
-  const out = part();
+async function writeRefunds(db: Db, why: SyncCause, fetched: Fetched, userByCustomer: Map<string, string | null>): Promise<Part & { changed: RowChange<RefundRow>[] }> {
+  const out = { ...part(), changed: [] as RowChange<RefundRow>[] };
   const refundIds = [...fetched.charges.values()].flatMap((c) => c.refunds.map((r) => r.id));
   const noteIds = [...fetched.charges.values()].flatMap((c) => c.creditNotes.map((n) => n.id));
   const currentRefunds = new Map(refundIds.length ? (await db.select().from(refunds).where(inArray(refunds.id, refundIds)).all()).map((r) => [r.id, r]) : []);
@@ -479,6 +479,7 @@ async function writeRefunds(db: Db, why: SyncCause, fetched: Fetched, userByCust
           .values(row)
           .onConflictDoUpdate({ target: refunds.id, set: row, setWhere: lte(refunds.syncedAt, sql`excluded.synced_at`) }),
       );
+      out.changed.push({ before, after: row });
       audited(out, why, before ? "refund.updated" : "refund.created", "refund", r.id, before ? refundSummary(before) : undefined, refundSummary(row));
     }
   }
@@ -620,6 +621,7 @@ export async function writeObjects(
     const subs = await writeSubscriptions(db, why, fetched, userByCustomer, onInvalid);
     const assigned = await assignUsers(db, why, custs.reassigned, subs.after, userByCustomer);
     const invs = await writeInvoices(db, why, fetched, subs.after, userByCustomer);
+    const refs = await writeRefunds(db, why, fetched, userByCustomer);
     const parts: Part[] = [
       custs,
       missing,
@@ -627,7 +629,7 @@ export async function writeObjects(
       assigned,
       invs,
       await deleteInvoices(db, why, fetched.deletedInvoices),
-      await writeRefunds(db, why, fetched, userByCustomer),
+      refs,
       { guards: [], statements: attempts.map((a) => db.insert(paymentAttempts).values(a).onConflictDoNothing()), entries: [] },
       // A former owner loses the subscription; an invoice's user may gain or end a grace, and so
       // may the user of a failed attempt recorded here, whose invoice and subscription may have
@@ -638,7 +640,7 @@ export async function writeObjects(
     for (const follow of deps.syncFollowers)
       parts.push({
         guards: [],
-        statements: await follow(deps, { at: why.at, fetched, subs: subs.after, attempts, userByCustomer, changed: { subscriptions: subs.changed, invoices: invs.changed } }),
+        statements: await follow(deps, { at: why.at, fetched, subs: subs.after, attempts, userByCustomer, changed: { subscriptions: subs.changed, invoices: invs.changed, refunds: refs.changed } }),
         entries: [],
       });
     // Guards first: they must see the rows as read, before this batch's own writes.
