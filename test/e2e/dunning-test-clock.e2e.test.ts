@@ -6,92 +6,32 @@
  * fails is walked through days 1-22 after the failure: the day 3, 7 and 14 emails, the worker's
  * retries, access lost on day 21 everywhere at once; then paying restores it with one email.
  */
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { decodeJwt } from "jose";
-import Stripe from "stripe";
+import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
-import { catalog, PERIOD_OF } from "../../worker/src/catalog.ts";
-import { CRONS } from "../../worker/src/cron.ts";
-import { ROOT, startWorker, type WorkerHarness } from "../harness/worker.ts";
+import type { Emulator } from "../../packages/stripe-emulator/src/index.ts";
+import type { CRONS } from "../../worker/src/cron.ts";
+import { startSystem, type RunningSystem } from "../harness/system.ts";
+import type { WorkerHarness } from "../harness/worker.ts";
 
 const DAY = 86_400_000;
-/** wrangler.toml's stripe-events max_batch_timeout. */
-const WRANGLER_BATCH_TIMEOUT_S = Number(/queue = "stripe-events"\s+max_batch_size = \d+\s+max_batch_timeout = (\d+(?:\.\d+)?)/.exec(readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"))![1]);
+let system: RunningSystem;
 let emulator: Emulator;
 let worker: WorkerHarness;
 let stripe: Stripe;
 
 beforeAll(async () => {
-  // As scripts/start.ts starts it (the catalog's prices, Stripe's hour before a renewal is charged).
-  emulator = await startEmulator({ port: 0, secretKey: "sk_test_dunning_clock", taxRates: { "US-CA": 725 } });
-  stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
-  for (const tier of catalog.tiers) {
-    const product = await stripe.products.create({ name: tier.name, metadata: { tier: tier.key } });
-    for (const p of tier.prices)
-      await stripe.prices.create({ product: product.id, currency: p.unit.currency, unit_amount: p.unit.amount, recurring: { ...PERIOD_OF[p.billingCycle] }, lookup_key: p.lookupKey });
-  }
-  const endpoint = await stripe.webhookEndpoints.create({ url: "http://127.0.0.1:1/placeholder", enabled_events: ["*"] });
-  // wrangler.toml's batch timeout: a clock advance's webhooks are all stored before any is processed.
-  worker = await startWorker({
-    queueBatchTimeoutSeconds: WRANGLER_BATCH_TIMEOUT_S,
-    bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret! },
-  });
-  await stripe.webhookEndpoints.update(endpoint.id, { url: `${worker.url}/webhooks/stripe` });
+  // As npm start starts and provisions it (the catalog's prices, Stripe's hour before a renewal is charged).
+  system = await startSystem({ secretKey: "sk_test_dunning_clock", emulator: { taxRates: { "US-CA": 725 } } });
+  ({ emulator, worker, stripe } = system);
 }, 120_000);
 
 afterAll(async () => {
-  await worker?.dispose();
-  await emulator?.stop();
+  await system?.stop();
 });
 
-/** One cron, over HTTP as npm start runs it through wrangler's /__scheduled, to its end. */
-async function runCron(name: keyof typeof CRONS) {
-  const res = await fetch(`${worker.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent(CRONS[name])}`);
-  expect(res.status, await res.text()).toBe(200);
-  for (let i = 0; ; i++) {
-    const run = await worker.db
-      .prepare("select last_started_at as started, last_finished_at as finished from cron_runs where cron = ?")
-      .bind(name)
-      .first<{ started: number | null; finished: number | null }>();
-    if (run?.finished != null && run.started != null && run.finished >= run.started) return;
-    if (i > 600) throw new Error(`the ${name} cron did not finish`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/**
- * Until Stripe has sent everything and the worker has processed it. The queue consumer processes
- * only the first events of a big batch; the minute cron's sweep takes the rest, as in the running
- * system (there it runs every minute; here whenever events wait). `sweep: false` waits for the
- * consumer alone.
- */
-let deliveredWhenSettled = -1;
-
-async function settle(opts: { sweep?: boolean } = {}) {
-  await emulator.idle();
-  const delivered = emulator.deliveries().length;
-  // The queue holds only what Stripe delivered: with no delivery since the last settle there is
-  // nothing to drain, and a drain costs a whole batch timeout.
-  if (delivered !== deliveredWhenSettled) await worker.drainQueue();
-  for (let i = 0; i < 300; i++) {
-    const pending = await worker.db.prepare("select count(*) as n from stripe_events where status = 'pending'").first<{ n: number }>();
-    if (!pending?.n) {
-      deliveredWhenSettled = emulator.deliveries().length === delivered ? delivered : -1;
-      return;
-    }
-    if (opts.sweep === false) await new Promise((r) => setTimeout(r, 100));
-    else {
-      // The events the consumer left are due for the sweep a minute or so later; minutes pass in
-      // a moment here, so they are due now (as test/harness/demo.ts does for the seed).
-      await worker.db.prepare("update stripe_events set next_attempt_at = ? where status = 'pending' and lease_until is null").bind(Date.now()).run();
-      await runCron("sweep");
-      await emulator.idle();
-    }
-  }
-  throw new Error("the worker did not process its events");
-}
+const runCron = (name: keyof typeof CRONS) => system.runCron(name);
+const settle = (opts?: { sweep?: boolean }) => system.settle(opts);
 
 /** Both crons after a step. */
 async function crons() {

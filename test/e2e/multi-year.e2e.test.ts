@@ -7,69 +7,36 @@
  * price after the trial, no second charge at the 12-month mark, the next one two years on; the
  * revenue report counts 1/24 of the price as MRR every month in between.
  */
-import { readFileSync } from "node:fs";
-import path from "node:path";
-import Stripe from "stripe";
+import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
-import { seedCatalog } from "../../scripts/catalog-prices.ts";
-import { CRONS } from "../../worker/src/cron.ts";
-import { pinnedApiVersion } from "../../worker/src/stripe-sync/api-version.ts";
-import { HANDLED_EVENT_TYPES } from "../../worker/src/stripe-sync/handled-events.ts";
-import { ROOT, startWorker, type WorkerHarness } from "../harness/worker.ts";
+import type { Emulator } from "../../packages/stripe-emulator/src/index.ts";
+import type { CRONS } from "../../worker/src/cron.ts";
+import { startSystem, type RunningSystem } from "../harness/system.ts";
+import type { WorkerHarness } from "../harness/worker.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const TWO_YEARS = 88_200;
 /** 7.25 % of 88,200 = 6,394.5, rounded half up. */
 const TAX = 6_395;
-/** wrangler.toml's stripe-events max_batch_timeout. */
-const WRANGLER_BATCH_TIMEOUT_S = Number(/queue = "stripe-events"\s+max_batch_size = \d+\s+max_batch_timeout = (\d+(?:\.\d+)?)/.exec(readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"))![1]);
 
+let system: RunningSystem;
 let emulator: Emulator;
 let worker: WorkerHarness;
 let stripe: Stripe;
 
 beforeAll(async () => {
-  // As scripts/start.ts starts and provisions it.
-  emulator = await startEmulator({ port: 0, secretKey: "sk_test_multi_year", taxRates: { "US-CA": 725 } });
-  stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
-  await seedCatalog(stripe);
-  const endpoint = await stripe.webhookEndpoints.create({
-    url: "http://127.0.0.1:1/placeholder",
-    enabled_events: [...HANDLED_EVENT_TYPES],
-    api_version: pinnedApiVersion({}) as Stripe.WebhookEndpointCreateParams.ApiVersion,
-  });
-  worker = await startWorker({
-    queueBatchTimeoutSeconds: WRANGLER_BATCH_TIMEOUT_S,
-    bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret! },
-  });
-  await stripe.webhookEndpoints.update(endpoint.id, { url: `${worker.url}/webhooks/stripe` });
+  // As npm start starts and provisions it.
+  system = await startSystem({ secretKey: "sk_test_multi_year", emulator: { taxRates: { "US-CA": 725 } } });
+  ({ emulator, worker, stripe } = system);
 }, 120_000);
 
 afterAll(async () => {
-  await worker?.dispose();
-  await emulator?.stop();
+  await system?.stop();
 });
 
-async function runCron(name: keyof typeof CRONS) {
-  const res = await fetch(`${worker.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent(CRONS[name])}`);
-  expect(res.status, await res.text()).toBe(200);
-}
-
-/** Until Stripe has sent everything and the worker has processed it; the minute cron's sweep takes what the consumer left. */
-async function settle() {
-  await emulator.idle();
-  await worker.drainQueue();
-  for (let i = 0; i < 300; i++) {
-    const pending = await worker.db.prepare("select count(*) as n from stripe_events where status = 'pending'").first<{ n: number }>();
-    if (!pending?.n) return;
-    await worker.db.prepare("update stripe_events set next_attempt_at = ? where status = 'pending' and lease_until is null").bind(Date.now()).run();
-    await runCron("sweep");
-    await emulator.idle();
-  }
-  throw new Error("the worker did not process its events");
-}
+const runCron = (name: keyof typeof CRONS) => system.runCron(name);
+const settle = (opts?: { sweep?: boolean }) => system.settle(opts);
 
 async function advanceTo(clock: string, ms: number) {
   await stripe.testHelpers.testClocks.advance(clock, { frozen_time: Math.floor(ms / 1000) });

@@ -7,26 +7,21 @@
  * Each refund reaches a receiver on loopback as an outbound `refund.created`, in the shape of
  * GET /v1/refunds, verified with the `standardwebhooks` package (the spec's reference implementation).
  */
-import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import { Webhook } from "standardwebhooks";
-import Stripe from "stripe";
+import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../examples/job-board/src/index.ts";
 import { money } from "../../examples/job-board/src/views.ts";
-import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
-import { seedCatalog } from "../../scripts/catalog-prices.ts";
-import { CRONS } from "../../worker/src/cron.ts";
-import { pinnedApiVersion } from "../../worker/src/stripe-sync/api-version.ts";
-import { HANDLED_EVENT_TYPES } from "../../worker/src/stripe-sync/handled-events.ts";
-import { ROOT, startWorker, type WorkerHarness } from "../harness/worker.ts";
+import type { Emulator } from "../../packages/stripe-emulator/src/index.ts";
+import { startSystem, type RunningSystem } from "../harness/system.ts";
+import type { WorkerHarness } from "../harness/worker.ts";
 
 const DAY = 86_400_000;
 const ORIGIN = "http://127.0.0.1:3000";
-/** wrangler.toml's stripe-events max_batch_timeout. */
-const WRANGLER_BATCH_TIMEOUT_S = Number(/queue = "stripe-events"\s+max_batch_size = \d+\s+max_batch_timeout = (\d+(?:\.\d+)?)/.exec(readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"))![1]);
+
+let system: RunningSystem;
 let emulator: Emulator;
 let worker: WorkerHarness;
 let stripe: Stripe;
@@ -46,63 +41,17 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/refunds`;
-  emulator = await startEmulator({ port: 0, secretKey: "sk_test_refunds_e2e", taxRates: { "US-CA": 725 } });
-  stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
-  // What npm start provisions (npm run stripe:setup): the catalog's prices, and an endpoint with exactly the handled event types.
-  await seedCatalog(stripe);
-  const endpoint = await stripe.webhookEndpoints.create({
-    url: "http://127.0.0.1:1/placeholder",
-    enabled_events: [...HANDLED_EVENT_TYPES],
-    api_version: pinnedApiVersion({}) as Stripe.WebhookEndpointCreateParams.ApiVersion,
-  });
-  worker = await startWorker({
-    queueBatchTimeoutSeconds: WRANGLER_BATCH_TIMEOUT_S,
-    bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret! },
-  });
-  await stripe.webhookEndpoints.update(endpoint.id, { url: `${worker.url}/webhooks/stripe` });
+  // As npm start starts and provisions it.
+  system = await startSystem({ secretKey: "sk_test_refunds_e2e", emulator: { taxRates: { "US-CA": 725 } } });
+  ({ emulator, worker, stripe } = system);
 }, 120_000);
 
 afterAll(async () => {
-  await worker?.dispose();
-  await emulator?.stop();
+  await system?.stop();
   await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
 });
 
-async function runCron(name: keyof typeof CRONS) {
-  const res = await fetch(`${worker.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent(CRONS[name])}`);
-  expect(res.status, await res.text()).toBe(200);
-  for (let i = 0; ; i++) {
-    const run = await worker.db
-      .prepare("select last_started_at as started, last_finished_at as finished from cron_runs where cron = ?")
-      .bind(name)
-      .first<{ started: number | null; finished: number | null }>();
-    if (run?.finished != null && run.started != null && run.finished >= run.started) return;
-    if (i > 600) throw new Error(`the ${name} cron did not finish`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Until Stripe has sent everything and the worker has processed it (the minute cron's sweep takes what the consumer left). */
-async function settle(): Promise<void> {
-  // Processing may make Stripe send more (a refund that ends access cancels the subscription): until none comes.
-  const delivered = emulator.deliveries().length;
-  await settleOnce();
-  await emulator.idle();
-  if (emulator.deliveries().length !== delivered) await settle();
-}
-
-async function settleOnce() {
-  await emulator.idle();
-  await worker.drainQueue();
-  for (let i = 0; i < 300; i++) {
-    const pending = await worker.db.prepare("select count(*) as n from stripe_events where status = 'pending'").first<{ n: number }>();
-    if (!pending?.n) return;
-    await worker.db.prepare("update stripe_events set next_attempt_at = ? where status = 'pending' and lease_until is null").bind(Date.now()).run();
-    await runCron("sweep");
-    await emulator.idle();
-  }
-  throw new Error("the worker did not process its events");
-}
+const settle = () => system.settle();
 
 async function advanceTo(clock: string, ms: number) {
   await stripe.testHelpers.testClocks.advance(clock, { frozen_time: Math.floor(ms / 1000) });
