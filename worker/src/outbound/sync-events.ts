@@ -12,7 +12,7 @@ import { outboxStatements, type OutboxEvent } from "../outbox";
 import { presentInvoice, presentRefund, presentSubscription } from "../presenters";
 import { refundView } from "../refunds";
 import type { SyncFollower } from "../services";
-import { billingCycle, lineOf } from "../subscriptions";
+import { billingCycle, invoiceView, lineOf } from "../subscriptions";
 import type { Stripe } from "../stripe-sync";
 
 type SubRow = typeof subscriptions.$inferSelect;
@@ -48,22 +48,7 @@ export function subscriptionData(row: SubRow & { userId: string }, stripeSub: St
 }
 
 export function invoiceData(row: InvoiceRow, inv: Stripe.Invoice | undefined) {
-  return presentInvoice({
-    id: row.id,
-    number: inv?.number ?? null,
-    status: row.status,
-    amount_due: row.amountDue,
-    amount_paid: row.amountPaid,
-    amount_credited: row.amountCredited,
-    subtotal: row.subtotal,
-    tax: row.tax,
-    total: row.total,
-    currency: row.currency,
-    period_start: seconds(row.periodStart),
-    period_end: seconds(row.periodEnd),
-    hosted_invoice_url: row.hostedInvoiceUrl,
-    lines: inv?.lines?.data?.map(lineOf) ?? [],
-  });
+  return presentInvoice(invoiceView(row, inv?.number ?? null, inv?.lines?.data?.map(lineOf) ?? []));
 }
 
 export const outboundEventsOfSync: SyncFollower = async (s, { at, fetched, attempts, changed }) => {

@@ -3,7 +3,7 @@ export { previewChange } from "./change-preview";
 export { changeSubscription } from "./change";
 export { findCustomer, lookupPromotionCode, openPortal, startCheckout } from "./checkout";
 export { billingCycle } from "./cycle";
-export { lineOf, listInvoices } from "./invoice-list";
+export { invoiceView, lineOf, listInvoices } from "./invoice-list";
 export { acceptOffer } from "./offer-accept";
 export { pauseSubscription } from "./pause";
 export { catalogPriceIds } from "./prices";

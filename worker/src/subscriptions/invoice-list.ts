@@ -43,6 +43,26 @@ const seconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 100
 
 type InvoiceRow = typeof invoices.$inferSelect;
 
+/** An invoice's view: the mirror's row, with the number and lines that only Stripe keeps. */
+export function invoiceView(row: InvoiceRow, number: string | null, lines: InvoiceLine[]): InvoiceView {
+  return {
+    id: row.id,
+    number,
+    status: row.status,
+    amount_due: row.amountDue,
+    amount_paid: row.amountPaid,
+    amount_credited: row.amountCredited,
+    subtotal: row.subtotal,
+    tax: row.tax,
+    total: row.total,
+    currency: row.currency,
+    period_start: seconds(row.periodStart),
+    period_end: seconds(row.periodEnd),
+    hosted_invoice_url: row.hostedInvoiceUrl,
+    lines,
+  };
+}
+
 export async function mirroredInvoices(db: Db, userId: string, opts: { limit: number; startingAfter?: string | undefined }): Promise<{ rows: InvoiceRow[]; hasMore: boolean }> {
   const where = [eq(invoices.userId, userId)];
   if (opts.startingAfter !== undefined) {
@@ -70,23 +90,8 @@ export async function mirroredInvoices(db: Db, userId: string, opts: { limit: nu
 export async function listInvoices(deps: Pick<Services, "db" | "stripe">, userId: string, opts: { limit: number; startingAfter?: string | undefined }): Promise<InvoicePage> {
   const page = await mirroredInvoices(deps.db, userId, opts);
   const fetched = await fromStripe(deps.stripe, page.rows);
-  const data = page.rows.map((row) => ({
-    id: row.id,
-    number: fetched.get(row.id)?.number ?? null,
-    status: row.status,
-    amount_due: row.amountDue,
-    amount_paid: row.amountPaid,
-    amount_credited: row.amountCredited,
-    subtotal: row.subtotal,
-    tax: row.tax,
-    total: row.total,
-    currency: row.currency,
-    period_start: seconds(row.periodStart),
-    period_end: seconds(row.periodEnd),
-    hosted_invoice_url: row.hostedInvoiceUrl,
-    // A draft deleted in Stripe since the mirror saw it: the mirror's row still stands, without lines.
-    lines: fetched.get(row.id)?.lines ?? [],
-  }));
+  // A draft deleted in Stripe since the mirror saw it: the mirror's row still stands, without lines.
+  const data = page.rows.map((row) => invoiceView(row, fetched.get(row.id)?.number ?? null, fetched.get(row.id)?.lines ?? []));
   return { data, has_more: page.hasMore };
 }
 
