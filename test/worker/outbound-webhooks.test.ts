@@ -1,7 +1,8 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { and, eq, inArray } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, inject, it } from "vitest";
+import { CRONS } from "../../worker/src/cron";
 import { entitlementAsRead, guard } from "../../worker/src/db/guard";
 import { dunningCases, emailOutbox, outboundEvents, refunds, webhookAttempts, webhookDeliveries, webhookEndpoints } from "../../worker/src/db/schema";
 import { noEntitlement, readEntitlementVersioned, setEntitlementState, upsertEntitlement } from "../../worker/src/entitlements/state";
@@ -13,6 +14,7 @@ import { DELIVERY_POLICY } from "../../worker/src/outbound/policy";
 import { OUTBOX_RETENTION_MS, pruneOutbox } from "../../worker/src/outbound/prune";
 import { outboundEventsOfSync } from "../../worker/src/outbound/sync-events";
 import { dunningTick } from "../../worker/src/dunning/tick";
+import worker from "../../worker/src/index";
 import { failedRenewal, recoverPaymentMethod } from "./dunning-helpers";
 import { call, makeKey, svc, TEST_ACTOR } from "./helpers";
 import { db, deliver, deliverAll, eventsFor, settled, stripe, subscriber } from "./stripe-helpers";
@@ -478,7 +480,7 @@ describe("the outbox's retention", () => {
       .where(and(eq(webhookDeliveries.endpointId, e.id), eq(webhookDeliveries.userId, parked)));
     await db()
       .update(webhookDeliveries)
-      .set({ nextAttemptAt: t + 10 * DAY })
+      .set({ nextAttemptAt: t + 40 * DAY }) // still not due when the cron prunes, 30 days on
       .where(and(eq(webhookDeliveries.endpointId, e.id), eq(webhookDeliveries.userId, pending)));
     await deliverDue(svc(t + 1));
     const rows = await deliveriesOf(e.id);
@@ -493,7 +495,10 @@ describe("the outbox's retention", () => {
         .where(inArray(outboundEvents.userId, [done, parked, pending]))
         .all(),
     ).toHaveLength(3);
-    await pruneOutbox(svc(t + OUTBOX_RETENTION_MS));
+    // The quarter-hour cron prunes it: run as Cloudflare runs it, scheduled at the retention's end.
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: CRONS.dunning, scheduledTime: t + OUTBOX_RETENTION_MS }), env, ctx);
+    await waitOnExecutionContext(ctx);
     expect(
       (
         await db()

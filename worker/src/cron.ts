@@ -75,6 +75,7 @@ async function jobs(name: keyof typeof CRONS, s: Services): Promise<void> {
         () => pruneIdempotencyKeys(s),
         () => pruneAlerts(s),
         () => pruneEntitlementChanges(s),
+        () => pruneOutbox(s),
         alerts,
       ]);
     case "reconcile":
