@@ -15,6 +15,7 @@
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { isLocalUrl } from "./stripe-setup/input.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const TIMEOUT_MS = 30_000;
@@ -63,6 +64,8 @@ function parse(argv: string[]): { url: URL; key: string; json: boolean } {
     throw new BadInput(`--url is not a URL: ${JSON.stringify(raw)} (e.g. https://billing.example.com)`);
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") throw new BadInput(`--url must be http(s)://, not ${url.protocol}`);
+  // The admin key goes with every request: never in clear text across a network.
+  if (url.protocol === "http:" && !isLocalUrl(url.href)) throw new BadInput(`--url must use https; http is for a worker on this machine only: ${raw}`);
   const key = process.env.BILLING_ADMIN_KEY?.trim();
   if (!key) throw new BadInput("set BILLING_ADMIN_KEY to an admin API key of this worker (npm run apikey -- create --role admin --name doctor [--remote])");
   return { url, key, json: values.json ?? false };

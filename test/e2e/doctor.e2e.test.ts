@@ -216,6 +216,8 @@ describe("npm run doctor with bad input", () => {
   it("exits 2 with one line for a malformed URL", async () => {
     oneLine(await doctor(["--url", "billing example com"]), /^doctor: --url is not a URL/);
     oneLine(await doctor(["--url", "ftp://billing.example.com"]), /^doctor: --url must be http\(s\)/);
+    // It would send the admin key in clear text across the network.
+    oneLine(await doctor(["--url", "http://billing.example.com"]), /^doctor: --url must use https/);
     oneLine(await doctor([]), /^doctor: pass the worker's URL/);
   });
 
