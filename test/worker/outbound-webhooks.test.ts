@@ -142,6 +142,8 @@ describe("webhook endpoints", () => {
     "https://localhost./x",
     "https://LOCALHOST../x",
     "https://api.localhost./x",
+    // Full-width letters and the ideographic full stop: IDNA maps them to `localhost.`.
+    "https://ｌｏｃａｌｈｏｓｔ。/x",
     "https://127.0.0.1./x",
   ];
 
