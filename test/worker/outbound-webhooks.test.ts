@@ -15,8 +15,10 @@ import { OUTBOX_RETENTION_MS, pruneOutbox } from "../../worker/src/outbound/prun
 import { outboundEventsOfSync } from "../../worker/src/outbound/sync-events";
 import { dunningTick } from "../../worker/src/dunning/tick";
 import worker from "../../worker/src/index";
+import { fixedClock } from "../../worker/src/clock";
+import { services } from "../../worker/src/wiring";
 import { failedRenewal, recoverPaymentMethod } from "./dunning-helpers";
-import { call, makeKey, svc, TEST_ACTOR } from "./helpers";
+import { call, freshIp, makeKey, svc, TEST_ACTOR } from "./helpers";
 import { db, deliver, deliverAll, eventsFor, settled, stripe, subscriber } from "./stripe-helpers";
 
 interface Received {
@@ -119,6 +121,79 @@ describe("webhook endpoints", () => {
     expect(webhookUrlProblem("https://2130706433/hook", "production")).toMatch(/loopback/);
     expect(webhookUrlProblem("https://192.168.0.10/hook", "production")).toMatch(/private/);
     expect(webhookUrlProblem("https://hooks.example.com/hook", "production")).toBeNull();
+  });
+
+  // Each spelling the URL parser rewrites before the rule sees it: `[::ffff:127.0.0.1]` arrives as
+  // `[::ffff:7f00:1]`, so the rule must read the IPv4 address out of the hex groups.
+  const privateSpellings = [
+    "https://[::ffff:127.0.0.1]/x",
+    "https://[::ffff:169.254.169.254]/latest",
+    "https://[0:0:0:0:0:ffff:a00:102]/x",
+    "https://[::ffff:0:192.168.0.1]/x",
+    "https://[::127.0.0.1]/x",
+    "https://[::7f00:1]/x",
+    "https://[::a9fe:a9fe]/x",
+    "https://[64:ff9b::127.0.0.1]/x",
+    "https://[64:ff9b::a9fe:a9fe]/x",
+    "https://[64:ff9b:1::808:808]/x",
+    "https://[::]/x",
+    "https://[fe80::1]/x",
+    "https://[fec0::1]/x",
+    "https://[ff02::1]/x",
+    "https://localhost./x",
+    "https://LOCALHOST../x",
+    "https://api.localhost./x",
+    // Full-width letters and the ideographic full stop: IDNA maps them to `localhost.`.
+    "https://ｌｏｃａｌｈｏｓｔ。/x",
+    "https://127.0.0.1./x",
+  ];
+
+  it.each(privateSpellings)("refuses %s in production with a 400 naming body.url", async (url) => {
+    const admin = await makeKey("admin");
+    const before = await db().select().from(webhookEndpoints).all();
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request("http://billing.test/v1/webhook-endpoints", {
+        method: "POST",
+        headers: { authorization: `Bearer ${admin.key}`, "content-type": "application/json", "cf-connecting-ip": freshIp() },
+        body: JSON.stringify({ url, events: ["*"] }),
+      }),
+      { ...env, ENVIRONMENT: "production" },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(res.status, await res.clone().text()).toBe(400);
+    const problem = (await res.json()) as { errors: { field: string; message: string }[] };
+    expect(problem.errors.map((e) => e.field)).toEqual(["body.url"]);
+    expect(problem.errors[0]!.message).toMatch(/loopback, private or link-local/);
+    expect(await db().select().from(webhookEndpoints).all()).toHaveLength(before.length);
+  });
+
+  it("refuses the same spellings at delivery time, and still accepts public IPv6 addresses and their mapped IPv4 form", () => {
+    for (const url of privateSpellings) expect(webhookUrlProblem(url, "production"), url).toMatch(/loopback, private or link-local/);
+    for (const url of [
+      "https://[2606:4700:4700::1111]/hook",
+      "https://[2001:db8::ffff:7f00:1]/hook",
+      "https://[::ffff:8.8.8.8]/hook",
+      "https://[64:ff9b::1.1.1.1]/hook",
+      "https://hooks.example.com./hook",
+    ])
+      expect(webhookUrlProblem(url, "production"), url).toBeNull();
+  });
+
+  it("fails a delivery to an endpoint saved before the rule caught its spelling, without a request", async () => {
+    const inbox = unique("mapped");
+    const e = await endpoint(`${receiver()}/ok/${inbox}`, ["entitlement.changed"]);
+    // The receiver listens on 127.0.0.1; the same socket, spelt as an IPv4-mapped IPv6 address.
+    const mapped = `https://[::ffff:127.0.0.1]:${new URL(receiver()).port}/ok/${inbox}`;
+    await db().update(webhookEndpoints).set({ url: mapped }).where(eq(webhookEndpoints.id, e.id));
+    const t = Date.now();
+    await setEntitlementState(svc(t), state(unique("user_mapped")), TEST_ACTOR);
+    const [d] = await deliveriesOf(e.id);
+    await deliverDue(services({ ...env, ENVIRONMENT: "production" }, fixedClock(t)), undefined, [d!.id]);
+    const attempts = await db().select().from(webhookAttempts).where(eq(webhookAttempts.deliveryId, d!.id)).all();
+    expect(attempts.map((a) => a.error)).toEqual(["URL not allowed: must not point at a loopback, private or link-local address"]);
+    expect(await received(inbox)).toEqual([]);
   });
 
   it("rotates the secret: deliveries carry the new and the old signature for 24 hours, then only the new", async () => {

@@ -116,13 +116,37 @@ function privateIpv4(host: string): boolean {
   return a === 0 || a === 10 || a === 127 || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || a >= 224;
 }
 
-/** Whether an IPv6 literal (without brackets) is loopback, unspecified, unique-local, link-local or an IPv4-mapped private address. */
+/** The eight 16-bit groups of an IPv6 literal as the URL parser writes it (lower-case hex, `::` at most once, no dotted tail), or null. */
+function ipv6Groups(host: string): number[] | null {
+  const halves = host.toLowerCase().split("::");
+  if (halves.length > 2) return null;
+  const parse = (part: string) => (part === "" ? [] : part.split(":").map((g) => (/^[0-9a-f]{1,4}$/.test(g) ? Number.parseInt(g, 16) : Number.NaN)));
+  const head = parse(halves[0]!);
+  const tail = halves.length === 2 ? parse(halves[1]!) : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
+  const groups = [...head, ...Array<number>(missing).fill(0), ...tail];
+  return groups.some(Number.isNaN) ? null : groups;
+}
+
+/**
+ * Whether an IPv6 literal (without brackets) is unspecified, loopback, unique-local, link-local,
+ * site-local or multicast, or carries a private IPv4 address in its last 32 bits. The parser writes
+ * `[::ffff:127.0.0.1]` as `[::ffff:7f00:1]`, so the embedded address is read from the hex groups:
+ * IPv4-mapped `::ffff:0:0/96`, IPv4-translated `::ffff:0:0:0/96`, IPv4-compatible `::/96` (which
+ * also covers `::` and `::1`) and the NAT64 well-known prefix `64:ff9b::/96` all reach that IPv4
+ * address; the local-use NAT64 prefix `64:ff9b:1::/48` is refused whole, since where its IPv4
+ * address sits depends on the operator's prefix length.
+ */
 function privateIpv6(host: string): boolean {
-  const h = host.toLowerCase();
-  if (h === "::1" || h === "::") return true;
-  if (/^f[cd][0-9a-f]{0,2}:/.test(h) || /^fe[89ab][0-9a-f]?:/.test(h)) return true;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
-  return mapped ? privateIpv4(mapped[1]!) : false;
+  const g = ipv6Groups(host);
+  if (!g) return false;
+  const [g0, g1, g2, g3, g4, g5, g6, g7] = g as [number, number, number, number, number, number, number, number];
+  if ((g0 & 0xfe00) === 0xfc00 || (g0 & 0xffc0) === 0xfe80 || (g0 & 0xffc0) === 0xfec0 || (g0 & 0xff00) === 0xff00) return true;
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 1) return true;
+  const zeroUpTo = (n: number) => g.slice(0, n).every((x) => x === 0);
+  const embedsIpv4 = zeroUpTo(6) || (zeroUpTo(5) && g5 === 0xffff) || (zeroUpTo(4) && g4 === 0xffff && g5 === 0) || (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0);
+  return embedsIpv4 && privateIpv4(`${g6 >> 8}.${g6 & 0xff}.${g7 >> 8}.${g7 & 0xff}`);
 }
 
 const LOCAL_NAMES = new Set(["localhost", "127.0.0.1"]);
@@ -142,10 +166,12 @@ export function webhookUrlProblem(url: string, environment: "development" | "tes
     return "must be an absolute URL";
   }
   if (u.username || u.password) return "must not carry a user name or password: use the signature to authenticate deliveries";
-  const local = environment !== "production" && LOCAL_NAMES.has(u.hostname);
+  // A fully qualified name ends in a dot (`localhost.` is localhost), so trailing dots go before the name tests.
+  const name = u.hostname.replace(/\.+$/, "");
+  const local = environment !== "production" && LOCAL_NAMES.has(name);
   if (u.protocol !== "https:" && !(u.protocol === "http:" && local)) return environment === "production" ? "must be https" : "must be https (http only to localhost or 127.0.0.1 here)";
   if (local) return null;
-  const host = u.hostname.replace(/^\[|\]$/g, "");
+  const host = name.replace(/^\[|\]$/g, "");
   if (host === "localhost" || host.endsWith(".localhost") || privateIpv4(host) || privateIpv6(host)) return "must not point at a loopback, private or link-local address";
   return null;
 }
