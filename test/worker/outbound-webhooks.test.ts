@@ -335,6 +335,18 @@ describe("delivery", () => {
     expect(found.find((f) => f.condition === "webhook_deliveries_parked")?.details).toMatchObject({ deliveries: expect.arrayContaining([expect.objectContaining({ id: row.id })]) });
   });
 
+  it("raises no disabled-endpoint alert for an endpoint an admin disabled while it was failing", async () => {
+    const e = await endpoint(`${receiver()}/fail/100000/${unique("admin_off")}`, ["entitlement.changed"]);
+    const t = Date.now();
+    await setEntitlementState(svc(t), state(unique("user_admin_off")), TEST_ACTOR);
+    await deliverDue(svc(t));
+    expect((await db().select().from(webhookEndpoints).where(eq(webhookEndpoints.id, e.id)).get())!.failingSince).not.toBeNull();
+    const res = await call("PATCH", `/v1/webhook-endpoints/${e.id}`, { key: e.admin, body: { enabled: false } });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const found = await detectConditions(svc(t));
+    expect(found.find((f) => f.condition === "webhook_endpoint_disabled" && f.subject === e.id)).toBeUndefined();
+  });
+
   it("keeps a user's events in order: a later one waits while an earlier one to the same endpoint is pending", async () => {
     const inbox = unique("order");
     const e = await endpoint(`${receiver()}/fail/1/${inbox}`, ["entitlement.changed"]);

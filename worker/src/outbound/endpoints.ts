@@ -106,7 +106,8 @@ export async function updateEndpoint(
       ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
       // Enabled again: its failures start counting afresh.
       ...(patch.enabled === true && !before.enabled ? { failingSince: null, disabledReason: null } : {}),
-      ...(patch.enabled === false ? { disabledReason: "disabled by an admin" } : {}),
+      // An admin's own disabling is no failure to alert on (monitoring/alerts.ts reads failing_since).
+      ...(patch.enabled === false ? { disabledReason: "disabled by an admin", failingSince: null } : {}),
       updatedAt: now,
     };
     const { id: _id, ...set } = after;
