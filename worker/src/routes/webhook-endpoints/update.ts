@@ -10,7 +10,10 @@ const UpdateBody = z
   .strictObject({
     url: WebhookUrl.optional(),
     events: EventTypes.optional(),
-    enabled: z.boolean().optional().describe("true enables a disabled endpoint again (its failures count afresh); false stops deliveries, which wait"),
+    enabled: z
+      .boolean()
+      .optional()
+      .describe("true enables a disabled endpoint again (its failures count afresh); false stops deliveries: those owed wait; events written while disabled are not queued for it (replay sends them)"),
     description: z.string().trim().min(1).max(500).nullable().optional(),
   })
   .openapi("UpdateWebhookEndpoint");
