@@ -270,6 +270,16 @@ describe("a refund made in the Stripe dashboard", () => {
     expect((await refundRows(s.userId)).map((r) => r.amount).sort((a, b) => a - b)).toEqual([1000, invoice.amount_paid - 1000].sort((a, b) => a - b));
   });
 
+  it("a credit to the balance for part and a refund of the charge for the rest is a full refund: access ends", async () => {
+    const s = await subscribed("mobile");
+    const { invoice, charge } = await currentInvoice(s);
+    const note = await stripe().creditNotes.create({ invoice: invoice.id, amount: 900, credit_amount: 900 });
+    const rest = await stripe().refunds.create({ charge, amount: invoice.amount_paid - 900 });
+    await deliverAbout(s, [invoice.id, charge, note.id, rest.id]);
+    expect((await stripe().subscriptions.retrieve(s.sub)).status).toBe("canceled");
+    expect((await entitlementOf(s.userId))?.status).toBe("canceled");
+  });
+
   it("a partial dashboard credit note is mirrored with its refund and leaves access", async () => {
     const s = await subscribed("local");
     const { invoice, charge } = await currentInvoice(s);

@@ -38,18 +38,24 @@ export interface RefundDecision {
  * Decides once what a refund does to access, so the credit note's metadata and the action taken
  * agree and the audit row names the rule that decided. Full means nothing of the invoice stays
  * paid: a credit to the customer's balance leaves nothing paid as a card refund does, so the
- * credited amount counts as well as the card's refunds (one made outside a credit note counts
- * only on the charge).
+ * credited amount counts (`credited`, the invoice's credit notes after this refund) with the
+ * card refunds made without a credit note (`outsideNotes`), which only the charge counts.
  */
 export async function decideRefund(
   deps: Pick<Services, "stripe">,
-  a: { inv: Stripe.Invoice; refunded: number; credited: number; override: boolean | null },
+  a: { inv: Stripe.Invoice; refunded: number; credited: number; outsideNotes: number; override: boolean | null },
   policy: RefundPolicy = refundPolicy,
 ): Promise<RefundDecision> {
   const subId = idOf(a.inv.parent?.subscription_details?.subscription ?? null);
   const sub = subId ? await deps.stripe.subscriptions.retrieve(subId) : null;
-  const full = a.inv.amount_paid > 0 && a.inv.amount_paid - Math.max(a.credited, a.refunded) <= 0;
+  const full = a.inv.amount_paid > 0 && a.inv.amount_paid - Math.max(a.refunded, a.credited + a.outsideNotes) <= 0;
   return { ...decideAccess(policy, { full, currentPeriod: sub !== null && coversCurrentPeriod(a.inv, sub), override: a.override }), sub };
+}
+
+/** What the charge had refunded without a credit note (in the dashboard, on the charge): the credit notes' refunds are in their amounts already. */
+export function refundedOutsideNotes(charge: Stripe.Charge, notes: Stripe.CreditNote[]): number {
+  const viaNotes = notes.filter((n) => n.status !== "void").reduce((sum, n) => sum + n.refunds.reduce((s, r) => s + r.amount_refunded, 0), 0);
+  return Math.max(0, charge.amount_refunded - viaNotes);
 }
 
 /**
@@ -119,7 +125,7 @@ export async function refundEventAction(deps: Pick<Services, "db" | "stripe" | "
   const latest = refunds[0];
   const latestNote = latest ? notes.find((n) => n.refunds.some((r) => idOf(r.refund) === latest.id)) : undefined;
   const override = overrideOf(latestNote?.metadata) ?? overrideOf(latest?.metadata) ?? null;
-  const decision = await decideRefund(deps, { inv, refunded: charge.amount_refunded, credited: inv.post_payment_credit_notes_amount, override });
+  const decision = await decideRefund(deps, { inv, refunded: charge.amount_refunded, credited: inv.post_payment_credit_notes_amount, outsideNotes: refundedOutsideNotes(charge, notes), override });
   const outcome = await applyRefundPolicy(deps, { type: "stripe", id: event.id }, { inv, refunded: charge.amount_refunded, decision, key: `refund-policy:${chargeId}:${charge.amount_refunded}` });
   return { subscriptions: outcome.canceled ? [outcome.canceled] : [], entries: outcome.entries };
 }

@@ -10,7 +10,7 @@ import type { RefundReason } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
 import { chargeOfInvoice, emptyTargets, idOf, syncObjects, type Stripe } from "../stripe-sync";
-import { applyRefundPolicy, decideRefund, type RefundDecision } from "./access";
+import { applyRefundPolicy, decideRefund, refundedOutsideNotes, type RefundDecision } from "./access";
 import { describeError } from "../log";
 import type { RefundView } from "./list";
 
@@ -61,7 +61,10 @@ export async function createRefund(deps: RefundDeps, who: Actor, input: RefundIn
   }
   const refunded = (charge?.amount_refunded ?? 0) + amount;
   // Decided before the credit note exists, so its metadata can carry the decision to the events it causes.
-  const decision = await decideRefund(deps, { inv, refunded, credited: inv.post_payment_credit_notes_amount + amount, override: input.endAccess ?? null });
+  // Refunds made before this one without a credit note count too; most charges have none, and then nothing is listed.
+  const notes = charge && charge.amount_refunded > 0 ? (await deps.stripe.creditNotes.list({ invoice: inv.id, limit: 100 })).data : [];
+  const outsideNotes = charge ? refundedOutsideNotes(charge, notes) : 0;
+  const decision = await decideRefund(deps, { inv, refunded, credited: inv.post_payment_credit_notes_amount + amount, outsideNotes, override: input.endAccess ?? null });
   // A retry of the same request (its Idempotency-Key) must get the credit note the first run made:
   // a key made of the invoice's state would change once that note exists and refund a second time.
   const key = who.idempotencyKey ? `refund:${who.idempotencyKey}` : `refund:${inv.id}:${inv.post_payment_credit_notes_amount}:${amount}:${input.reason}:${input.endAccess ?? "policy"}`;
