@@ -191,4 +191,24 @@ describe("refunds in the running system", () => {
     const report = await api<{ rows: { period: string; refunded: number }[] }>("GET", `/v1/analytics/report?from=${month}&to=${month}`, undefined, undefined, worker.adminKey);
     expect(report.body.rows.find((r) => r.period === month)?.refunded).toBe(a.invoice.amount_paid + b.invoice.amount_paid);
   }, 240_000);
+
+  it("a credit to the balance for part and an API refund of the rest leave nothing paid: access ends as for a full refund", async () => {
+    const clock = await stripe.testHelpers.testClocks.create({ frozen_time: Math.floor(Date.now() / 1000) });
+    const s = await signUp(`refund_credit_${Date.now().toString(36)}`, clock.id);
+    await settle();
+    await advanceTo(clock.id, (await stripe.subscriptions.retrieve(s.subId)).trial_end! * 1000 + 3 * DAY);
+    expect(await access(s.userId)).toEqual({ status: "active", allowed: true });
+    const { invoice, charge } = await paidInvoice(s.subId);
+    // Goodwill credit to the customer's balance, made in Stripe: its events keep access (partial).
+    await stripe.creditNotes.create({ invoice: invoice.id, amount: 1000, credit_amount: 1000 });
+    await settle();
+    expect(await access(s.userId)).toEqual({ status: "active", allowed: true });
+    const rest = await api<{ amount: number }>("POST", "/v1/refunds", { invoice_id: invoice.id, reason: "service_issue" }, { "idempotency-key": `e2e-credit-${s.userId}` });
+    expect(rest.status).toBe(201);
+    expect(rest.body.amount).toBe(invoice.amount_paid - 1000);
+    await settle();
+    expect((await stripe.charges.retrieve(charge)).amount_refunded).toBe(invoice.amount_paid - 1000);
+    expect((await stripe.subscriptions.retrieve(s.subId)).status).toBe("canceled");
+    expect(await access(s.userId)).toEqual({ status: "canceled", allowed: false });
+  }, 120_000);
 });

@@ -3,10 +3,11 @@ import { asc, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { Stripe } from "../../worker/src/stripe-sync/stripe";
 import { emptyFetched, writeObjects, type SyncCause } from "../../worker/src/stripe-sync/sync";
+import { chargeOfInvoice } from "../../worker/src/stripe-sync";
 import { auditLog, entitlements, subscriptionHistory, subscriptions } from "../../worker/src/db/schema";
 import { gatedD1 } from "./gated-d1";
 import { svc } from "./helpers";
-import { db, subscriber } from "./stripe-helpers";
+import { db, stripe, subscriber } from "./stripe-helpers";
 
 const why = (cause: string): SyncCause => ({ actor: { type: "system", id: "race-test" }, cause, at: Date.now() });
 
@@ -79,6 +80,47 @@ describe("derived writes under concurrency", () => {
       const entAudit = await auditChainOf(userId);
       expect(entAudit.at(-1)!.after.status).toBe("canceled");
       expect(entAudit.length).toBe(history.length);
+    }
+  }, 60_000);
+
+  it("says refund.created once when two syncs of the same charge on separate D1 handles interleave", async () => {
+    const { sub } = await subscriber();
+    const invoiceId = String(sub.latest_invoice);
+    const chargeId = (await chargeOfInvoice(stripe(), invoiceId))!;
+    const real = await stripe().refunds.create({ charge: chargeId, amount: 100 });
+    const charge = await stripe().charges.retrieve(chargeId);
+    const t0 = Date.now();
+    // Each round mirrors a new refund (a copy of the real one) that neither writer has seen yet.
+    const fetchedRefund = (id: string, syncedAt: number) => {
+      const f = emptyFetched();
+      f.charges.set(chargeId, { charge, invoiceId, refunds: [{ ...real, id }], creditNotes: [], syncedAt });
+      return f;
+    };
+    let steps = 0;
+    for (let k = 0; k <= steps; k++) {
+      const id = `re_race_${t0}_${k}`;
+      const gate = gatedD1(env.DB_RACE);
+      const stale = writeObjects(svc(undefined, gate.d1), why("stale"), fetchedRefund(id, t0 + 1));
+      if (k === 0 && steps === 0) {
+        gate.allow(Number.POSITIVE_INFINITY);
+        await stale;
+        steps = gate.started;
+        expect(steps).toBeGreaterThan(2);
+        await writeObjects(svc(), why("newer"), fetchedRefund(id, t0 + 2));
+      } else {
+        gate.allow(k - 1);
+        await gate.reached(k);
+        await writeObjects(svc(), why("newer"), fetchedRefund(id, t0 + 2));
+        gate.allow(Number.POSITIVE_INFINITY);
+        await stale;
+      }
+      const actions = (await db().select({ action: auditLog.action }).from(auditLog).where(eq(auditLog.subjectId, id)).orderBy(asc(auditLog.seq)).all()).map((a) => a.action);
+      expect(
+        actions.filter((a) => a === "refund.created"),
+        `interleaving after ${k} queries`,
+      ).toHaveLength(1);
+      // And no audit row starts from a state the mirror never had.
+      await auditChainOf(id);
     }
   }, 60_000);
 });

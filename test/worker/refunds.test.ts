@@ -7,7 +7,9 @@
 import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { auditLog, creditNotes, entitlements, refunds, subscriptions } from "../../worker/src/db/schema";
-import { call, count, makeKey } from "./helpers";
+import { createRefund } from "../../worker/src/refunds";
+import type { Stripe } from "../../worker/src/stripe-sync";
+import { call, count, makeKey, svc } from "./helpers";
 import { expectProblem, makeKeys, paying, type Subscriber } from "./lifecycle-helpers";
 import { db, deliver, eventsFor, settled, stripe } from "./stripe-helpers";
 
@@ -67,6 +69,29 @@ const entitlementOf = (userId: string) => db().select().from(entitlements).where
 const mirroredSub = (id: string) => db().select().from(subscriptions).where(eq(subscriptions.id, id)).get();
 const refundRows = (userId: string) => db().select().from(refunds).where(eq(refunds.userId, userId)).all();
 
+/** The rule each `refund.requested` audit row of the user names, oldest first. */
+async function requestedRules(userId: string) {
+  const rows = await db()
+    .select({ after: auditLog.after })
+    .from(auditLog)
+    .where(and(eq(auditLog.action, "refund.requested"), eq(auditLog.subjectId, userId)))
+    .orderBy(auditLog.seq)
+    .all();
+  return rows.map((r) => (JSON.parse(r.after!) as { rule: string }).rule);
+}
+
+/** The real Stripe client, except that cancelling a subscription fails as a dropped connection would. */
+function cancelFails(real: Stripe): Stripe {
+  const subs = new Proxy(real.subscriptions, {
+    get(target, prop) {
+      if (prop === "cancel") return () => Promise.reject(new Error("connection reset while cancelling"));
+      const v = Reflect.get(target, prop) as unknown;
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  return new Proxy(real, { get: (target, prop) => (prop === "subscriptions" ? subs : Reflect.get(target, prop)) });
+}
+
 describe("POST /v1/refunds", () => {
   it("a full refund of the current period's invoice: one credit note with one refund, the subscription cancelled at once, access ended", async () => {
     const s = await subscribed("mobile");
@@ -96,6 +121,7 @@ describe("POST /v1/refunds", () => {
         .all()
     ).map((a) => a.action);
     expect(actions).toEqual(expect.arrayContaining(["refund.requested", "refund.access_ended"]));
+    expect(await requestedRules(s.userId)).toEqual(["fullRefund.currentPeriod"]);
     const listed = await call("GET", `/v1/invoices?user_id=${s.userId}`, { key: analyst });
     const page = await listed.json<{ data: { id: string; amount_credited: number }[] }>();
     expect(page.data.find((i) => i.id === invoice.id)?.amount_credited).toBe(invoice.amount_paid);
@@ -123,6 +149,38 @@ describe("POST /v1/refunds", () => {
     expect((await stripe().creditNotes.list({ invoice: invoice.id })).data).toHaveLength(1);
   });
 
+  it("a failure after the credit note answers with the refund made, and a retry with the same Idempotency-Key makes no second one", async () => {
+    const s = await subscribed("mobile");
+    const { invoice, charge } = await currentInvoice(s);
+    const who = { type: "api_key" as const, id: "key_refund_retry", idempotencyKey: `retry-${s.userId}` };
+    const input = { invoiceId: invoice.id, amount: 1500, reason: "service_issue" as const, endAccess: true };
+    const deps = svc();
+    const first = await createRefund({ ...deps, stripe: cancelFails(deps.stripe) }, who, input);
+    expect(first).toMatchObject({ invoice_id: invoice.id, amount: 1500, currency: "usd" });
+    expect((await stripe().subscriptions.retrieve(s.sub)).status).toBe("active");
+    // A retry of the same request (a crash before the answer) gets the same credit note and finishes the job.
+    const again = await createRefund(svc(), who, input);
+    expect(again.credit_note_id).toBe(first.credit_note_id);
+    expect((await stripe().creditNotes.list({ invoice: invoice.id })).data).toHaveLength(1);
+    expect((await stripe().refunds.list({ charge })).data).toHaveLength(1);
+    expect((await stripe().charges.retrieve(charge)).amount_refunded).toBe(1500);
+    expect((await stripe().subscriptions.retrieve(s.sub)).status).toBe("canceled");
+    expect(await requestedRules(s.userId)).toEqual(["end_access given"]);
+  });
+
+  it("a credit to the balance for part and a refund of the rest is a full refund: nothing stays paid, access ends", async () => {
+    const s = await subscribed("mobile");
+    const { invoice, charge } = await currentInvoice(s);
+    await stripe().creditNotes.create({ invoice: invoice.id, amount: 900, credit_amount: 900 });
+    const res = await refund({ invoice_id: invoice.id, reason: "requested_by_customer" });
+    expect(res.status, await res.clone().text()).toBe(201);
+    expect((await res.json<RefundWire>()).amount).toBe(invoice.amount_paid - 900);
+    expect((await stripe().charges.retrieve(charge)).amount_refunded).toBe(invoice.amount_paid - 900);
+    expect((await stripe().subscriptions.retrieve(s.sub)).status).toBe("canceled");
+    expect((await entitlementOf(s.userId))?.status).toBe("canceled");
+    expect(await requestedRules(s.userId)).toEqual(["fullRefund.currentPeriod"]);
+  });
+
   it("a partial refund keeps the subscription and access as they were", async () => {
     const s = await subscribed("mobile");
     const { invoice } = await currentInvoice(s);
@@ -135,6 +193,7 @@ describe("POST /v1/refunds", () => {
     const list = await call("GET", `/v1/refunds?user_id=${s.userId}`, { key: analyst });
     expect(list.status).toBe(200);
     expect((await list.json<{ data: RefundWire[] }>()).data.map((r) => [r.amount, r.reason])).toEqual([[1000, "duplicate"]]);
+    expect(await requestedRules(s.userId)).toEqual(["partialRefund"]);
   });
 
   it("end_access overrides the policy both ways", async () => {
@@ -209,6 +268,16 @@ describe("a refund made in the Stripe dashboard", () => {
     expect((await stripe().subscriptions.retrieve(s.sub)).status).toBe("canceled");
     expect((await entitlementOf(s.userId))?.status).toBe("canceled");
     expect((await refundRows(s.userId)).map((r) => r.amount).sort((a, b) => a - b)).toEqual([1000, invoice.amount_paid - 1000].sort((a, b) => a - b));
+  });
+
+  it("a credit to the balance for part and a refund of the charge for the rest is a full refund: access ends", async () => {
+    const s = await subscribed("mobile");
+    const { invoice, charge } = await currentInvoice(s);
+    const note = await stripe().creditNotes.create({ invoice: invoice.id, amount: 900, credit_amount: 900 });
+    const rest = await stripe().refunds.create({ charge, amount: invoice.amount_paid - 900 });
+    await deliverAbout(s, [invoice.id, charge, note.id, rest.id]);
+    expect((await stripe().subscriptions.retrieve(s.sub)).status).toBe("canceled");
+    expect((await entitlementOf(s.userId))?.status).toBe("canceled");
   });
 
   it("a partial dashboard credit note is mirrored with its refund and leaves access", async () => {

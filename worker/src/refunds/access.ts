@@ -7,7 +7,7 @@ import { eq } from "drizzle-orm";
 import type { Actor, AuditEntry } from "../audit";
 import { subscriptions } from "../db/schema";
 import type { Services } from "../services";
-import { chargeOfInvoice, idOf, type Stripe } from "../stripe-sync";
+import { chargeOfInvoice, idOf, invoiceOfCharge, type Stripe } from "../stripe-sync";
 import { decideAccess, overrideOf, refundPolicy, type RefundPolicy } from "./policy";
 
 const LIVE = new Set<Stripe.Subscription.Status>(["active", "trialing", "past_due", "unpaid", "paused", "incomplete"]);
@@ -27,21 +27,48 @@ export interface AccessOutcome {
   entries: AuditEntry[];
 }
 
+/** The policy's answer for a refund and the subscription it was asked about (null when the invoice has none). */
+export interface RefundDecision {
+  endAccess: boolean;
+  rule: string;
+  sub: Stripe.Subscription | null;
+}
+
 /**
- * Applies the policy to an invoice whose charge has `refunded` of `paid` given back: cancels the
+ * Decides once what a refund does to access, so the credit note's metadata and the action taken
+ * agree and the audit row names the rule that decided. Full means nothing of the invoice stays
+ * paid: a credit to the customer's balance leaves nothing paid as a card refund does, so the
+ * credited amount counts (`credited`, the invoice's credit notes after this refund) with the
+ * card refunds made without a credit note (`outsideNotes`), which only the charge counts.
+ */
+export async function decideRefund(
+  deps: Pick<Services, "stripe">,
+  a: { inv: Stripe.Invoice; refunded: number; credited: number; outsideNotes: number; override: boolean | null },
+  policy: RefundPolicy = refundPolicy,
+): Promise<RefundDecision> {
+  const subId = idOf(a.inv.parent?.subscription_details?.subscription ?? null);
+  const sub = subId ? await deps.stripe.subscriptions.retrieve(subId) : null;
+  const full = a.inv.amount_paid > 0 && a.inv.amount_paid - Math.max(a.refunded, a.credited + a.outsideNotes) <= 0;
+  return { ...decideAccess(policy, { full, currentPeriod: sub !== null && coversCurrentPeriod(a.inv, sub), override: a.override }), sub };
+}
+
+/** What the charge had refunded without a credit note (in the dashboard, on the charge): the credit notes' refunds are in their amounts already. */
+export function refundedOutsideNotes(charge: Stripe.Charge, notes: Stripe.CreditNote[]): number {
+  const viaNotes = notes.filter((n) => n.status !== "void").reduce((sum, n) => sum + n.refunds.reduce((s, r) => s + r.amount_refunded, 0), 0);
+  return Math.max(0, charge.amount_refunded - viaNotes);
+}
+
+/**
+ * Acts on a decision for an invoice whose charge has `refunded` given back: cancels the
  * subscription when access ends and it is still live. `key` makes the cancellation idempotent in
  * Stripe across retries of the same decision.
  */
 export async function applyRefundPolicy(
   deps: Pick<Services, "db" | "stripe">,
   who: Actor,
-  a: { inv: Stripe.Invoice; refunded: number; override: boolean | null; key: string },
-  policy: RefundPolicy = refundPolicy,
+  a: { inv: Stripe.Invoice; refunded: number; decision: RefundDecision; key: string },
 ): Promise<AccessOutcome> {
-  const subId = idOf(a.inv.parent?.subscription_details?.subscription ?? null);
-  const sub = subId ? await deps.stripe.subscriptions.retrieve(subId) : null;
-  const full = a.refunded >= a.inv.amount_paid && a.inv.amount_paid > 0;
-  const decision = decideAccess(policy, { full, currentPeriod: sub !== null && coversCurrentPeriod(a.inv, sub), override: a.override });
+  const { sub, ...decision } = a.decision;
   if (!decision.endAccess || !sub || !LIVE.has(sub.status)) return { ...decision, canceled: null, entries: [] };
   await deps.stripe.subscriptions.cancel(
     sub.id,
@@ -83,10 +110,7 @@ export async function refundEventAction(deps: Pick<Services, "db" | "stripe" | "
   if (obj.object === "credit_note") invoiceId = idOf(obj.invoice ?? null);
   else if (obj.object === "charge") {
     chargeId = obj.id;
-    const charge = await deps.stripe.charges.retrieve(obj.id);
-    const pi = idOf(charge.payment_intent);
-    const payment = pi ? (await deps.stripe.invoicePayments.list({ payment: { type: "payment_intent", payment_intent: pi }, limit: 1 })).data[0] : undefined;
-    invoiceId = payment ? idOf(payment.invoice) : null;
+    invoiceId = await invoiceOfCharge(deps.stripe, await deps.stripe.charges.retrieve(obj.id));
   }
   if (!invoiceId) return { subscriptions: [], entries: [] };
   const inv = await deps.stripe.invoices.retrieve(invoiceId);
@@ -101,6 +125,7 @@ export async function refundEventAction(deps: Pick<Services, "db" | "stripe" | "
   const latest = refunds[0];
   const latestNote = latest ? notes.find((n) => n.refunds.some((r) => idOf(r.refund) === latest.id)) : undefined;
   const override = overrideOf(latestNote?.metadata) ?? overrideOf(latest?.metadata) ?? null;
-  const outcome = await applyRefundPolicy(deps, { type: "stripe", id: event.id }, { inv, refunded: charge.amount_refunded, override, key: `refund-policy:${chargeId}:${charge.amount_refunded}` });
+  const decision = await decideRefund(deps, { inv, refunded: charge.amount_refunded, credited: inv.post_payment_credit_notes_amount, outsideNotes: refundedOutsideNotes(charge, notes), override });
+  const outcome = await applyRefundPolicy(deps, { type: "stripe", id: event.id }, { inv, refunded: charge.amount_refunded, decision, key: `refund-policy:${chargeId}:${charge.amount_refunded}` });
   return { subscriptions: outcome.canceled ? [outcome.canceled] : [], entries: outcome.entries };
 }

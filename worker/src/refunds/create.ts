@@ -10,8 +10,8 @@ import type { RefundReason } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
 import { chargeOfInvoice, emptyTargets, idOf, syncObjects, type Stripe } from "../stripe-sync";
-import { applyRefundPolicy, coversCurrentPeriod } from "./access";
-import { decideAccess, refundPolicy } from "./policy";
+import { applyRefundPolicy, decideRefund, refundedOutsideNotes, type RefundDecision } from "./access";
+import { describeError } from "../log";
 import type { RefundView } from "./list";
 
 export interface RefundInput {
@@ -61,36 +61,77 @@ export async function createRefund(deps: RefundDeps, who: Actor, input: RefundIn
   }
   const refunded = (charge?.amount_refunded ?? 0) + amount;
   // Decided before the credit note exists, so its metadata can carry the decision to the events it causes.
-  const subId = idOf(inv.parent?.subscription_details?.subscription ?? null);
-  const decisionKey = `refund:${inv.id}:${inv.post_payment_credit_notes_amount}:${amount}:${input.reason}:${input.endAccess ?? "policy"}`;
-  const preview = await previewDecision(deps, inv, refunded, input.endAccess ?? null);
+  // Refunds made before this one without a credit note count too; most charges have none, and then nothing is listed.
+  const notes = charge && charge.amount_refunded > 0 ? (await deps.stripe.creditNotes.list({ invoice: inv.id, limit: 100 })).data : [];
+  const outsideNotes = charge ? refundedOutsideNotes(charge, notes) : 0;
+  const decision = await decideRefund(deps, { inv, refunded, credited: inv.post_payment_credit_notes_amount + amount, outsideNotes, override: input.endAccess ?? null });
+  // A retry of the same request (its Idempotency-Key) must get the credit note the first run made:
+  // a key made of the invoice's state would change once that note exists and refund a second time.
+  const key = who.idempotencyKey ? `refund:${who.idempotencyKey}` : `refund:${inv.id}:${inv.post_payment_credit_notes_amount}:${amount}:${input.reason}:${input.endAccess ?? "policy"}`;
   const note = await deps.stripe.creditNotes.create(
     {
       invoice: inv.id,
       amount,
       refund_amount: amount,
       reason: CREDIT_NOTE_REASON[input.reason],
-      metadata: { refund_reason: input.reason, end_access: String(preview) },
+      metadata: { refund_reason: input.reason, end_access: String(decision.endAccess) },
     },
-    { idempotencyKey: decisionKey },
+    { idempotencyKey: key },
   );
-  const outcome = await applyRefundPolicy(deps, who, { inv, refunded, override: preview, key: decisionKey });
   const refundId = idOf(note.refunds[0]?.refund ?? null);
-  const refund = refundId ? await deps.stripe.refunds.retrieve(refundId) : null;
-  const targets = emptyTargets();
-  targets.invoices.add(inv.id);
-  if (chargeId) targets.charges.add(chargeId);
-  if (subId) targets.subscriptions.add(subId);
   const view: RefundView = {
     id: refundId ?? note.id,
     invoice_id: inv.id,
     amount,
     currency: inv.currency,
     credit_note_id: note.id,
-    status: refund?.status ?? "succeeded",
+    status: "succeeded",
     reason: input.reason,
-    created: refund?.created ?? note.created,
+    created: note.created,
   };
+  // The money has gone back: from here a failure must not fail the request, or the caller's
+  // Idempotency-Key is freed and a retry refunds again. The credit note's own events decide and
+  // mirror the same way later (its metadata carries the decision); the log says what was left.
+  try {
+    return await afterCreditNote(deps, who, { inv, input, amount, refunded, decision, key, chargeId, note, refundId, view });
+  } catch (e) {
+    deps.log.log("error", "refund made in Stripe, but acting on it failed: the credit note's events will finish it", {
+      invoice: inv.id,
+      credit_note: note.id,
+      refund: view.id,
+      end_access: decision.endAccess,
+      rule: decision.rule,
+      error: describeError(e),
+    });
+    return view;
+  }
+}
+
+/** Ends access if decided, and mirrors the refund with its audit rows before the answer. */
+async function afterCreditNote(
+  deps: RefundDeps,
+  who: Actor,
+  a: {
+    inv: Stripe.Invoice;
+    input: RefundInput;
+    amount: number;
+    refunded: number;
+    decision: RefundDecision;
+    key: string;
+    chargeId: string | null;
+    note: Stripe.CreditNote;
+    refundId: string | null;
+    view: RefundView;
+  },
+): Promise<RefundView> {
+  const { inv, input, amount, note } = a;
+  const outcome = await applyRefundPolicy(deps, who, { inv, refunded: a.refunded, decision: a.decision, key: a.key });
+  const refund = a.refundId ? await deps.stripe.refunds.retrieve(a.refundId) : null;
+  const view: RefundView = { ...a.view, status: refund?.status ?? a.view.status, created: refund?.created ?? a.view.created };
+  const targets = emptyTargets();
+  targets.invoices.add(inv.id);
+  if (a.chargeId) targets.charges.add(a.chargeId);
+  if (a.decision.sub) targets.subscriptions.add(a.decision.sub.id);
   const userId = inv.parent?.subscription_details?.metadata?.user_id ?? null;
   await syncObjects(deps, { actor: who, cause: "refund.requested", at: note.created * 1000 }, targets, {
     entries: [
@@ -104,12 +145,4 @@ export async function createRefund(deps: RefundDeps, who: Actor, input: RefundIn
     ],
   });
   return view;
-}
-
-/** The policy's answer for this refund, without acting on it: what the credit note's metadata records. */
-async function previewDecision(deps: Pick<Services, "stripe">, inv: Stripe.Invoice, refunded: number, override: boolean | null): Promise<boolean> {
-  if (override !== null) return override;
-  const subId = idOf(inv.parent?.subscription_details?.subscription ?? null);
-  const sub = subId ? await deps.stripe.subscriptions.retrieve(subId) : null;
-  return decideAccess(refundPolicy, { full: refunded >= inv.amount_paid && inv.amount_paid > 0, currentPeriod: sub !== null && coversCurrentPeriod(inv, sub), override: null }).endAccess;
 }

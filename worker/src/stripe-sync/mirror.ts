@@ -250,3 +250,11 @@ export async function chargeOfInvoice(stripe: Stripe, invoiceId: string): Promis
   }
   return null;
 }
+
+/** The invoice a charge paid: its PaymentIntent's invoice payment, null for a charge outside an invoice. */
+export async function invoiceOfCharge(stripe: Stripe, charge: Stripe.Charge): Promise<string | null> {
+  const pi = idOf(charge.payment_intent);
+  if (!pi) return null;
+  const payment = (await stripe.invoicePayments.list({ payment: { type: "payment_intent", payment_intent: pi }, limit: 1 })).data[0];
+  return payment ? idOf(payment.invoice) : null;
+}

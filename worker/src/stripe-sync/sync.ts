@@ -23,6 +23,7 @@ import {
   idOf,
   invoiceRow,
   invoiceSubscriptionId,
+  invoiceOfCharge,
   metadataUserId,
   sameRow,
   subscriptionRow,
@@ -113,9 +114,7 @@ async function fetchAll(ctx: Pick<Services, "db" | "stripe" | "clock">, why: Syn
   for (const id of targets.charges) {
     const syncedAt = ctx.clock.now();
     const charge = await ctx.stripe.charges.retrieve(id);
-    const pi = idOf(charge.payment_intent);
-    const payment = pi ? (await ctx.stripe.invoicePayments.list({ payment: { type: "payment_intent", payment_intent: pi }, limit: 1 })).data[0] : undefined;
-    const invoiceId = payment ? idOf(payment.invoice) : null;
+    const invoiceId = await invoiceOfCharge(ctx.stripe, charge);
     const refunds: Stripe.Refund[] = [];
     for await (const r of ctx.stripe.refunds.list({ charge: id, limit: 100 })) refunds.push(r);
     const creditNotes: Stripe.CreditNote[] = [];
@@ -459,6 +458,8 @@ async function writeRefunds(db: Db, why: SyncCause, fetched: Fetched, userByCust
     for (const n of notes) {
       const row = creditNoteRow(n, userId, syncedAt);
       const before = currentNotes.get(n.id);
+      // `before` decides credit_note.created vs .updated: a concurrent sync of the same charge must not both say created.
+      out.guards.push(guard(db, rowAsRead("credit_notes", n.id, before?.syncedAt)));
       if ((before && before.syncedAt > syncedAt) || sameRow(before, row)) continue;
       out.statements.push(
         db
@@ -472,6 +473,8 @@ async function writeRefunds(db: Db, why: SyncCause, fetched: Fetched, userByCust
       const note = notes.find((n) => n.refunds.some((x) => idOf(x.refund) === r.id));
       const row = refundRow(r, { invoiceId, subscriptionId, customerId, userId, creditNote: note ?? null }, syncedAt);
       const before = currentRefunds.get(r.id);
+      // `before` decides refund.created vs .updated, its outbound event and audit row: as for credit notes.
+      out.guards.push(guard(db, rowAsRead("refunds", r.id, before?.syncedAt)));
       if ((before && before.syncedAt > syncedAt) || sameRow(before, row)) continue;
       out.statements.push(
         db
