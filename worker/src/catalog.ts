@@ -29,9 +29,14 @@ export const PERIOD_OF: Readonly<Record<BillingCycle, { readonly interval: "mont
 };
 
 /** Months one payment of a cycle covers: what a price is divided by to compare it per month. */
+/** Months in a Stripe period (`interval` × `interval_count`); null for day and week periods, which are no whole number of months. */
+export function monthsPerPeriod(interval: string, intervalCount: number): number | null {
+  return interval === "year" ? 12 * intervalCount : interval === "month" ? intervalCount : null;
+}
+
 export function monthsOf(cycle: BillingCycle): number {
   const p = PERIOD_OF[cycle];
-  return p.interval === "year" ? 12 * p.interval_count : p.interval_count;
+  return monthsPerPeriod(p.interval, p.interval_count)!;
 }
 
 /** The period as a price is written: `$29/month`, `$290/year`, `$522/2 years`. */

@@ -2,7 +2,7 @@
  * Stripe objects → mirror rows. Pure: Stripe's Unix seconds become our milliseconds, money
  * stays integer minor units, and MRR is normalised to a month with integer arithmetic.
  */
-import { catalogPriceOf } from "../catalog";
+import { catalogPriceOf, monthsPerPeriod } from "../catalog";
 import { isUserId } from "../entitlements";
 import { INVOICE_STATUSES, REFUND_REASONS, SUBSCRIPTION_STATUSES, type creditNotes, type customers, type invoices, type RefundReason, type refunds, type subscriptions } from "../db/schema";
 import type { CouponTerms } from "./batch";
@@ -86,8 +86,8 @@ export function monthlyAmount(unitAmount: number, quantity: number, interval: st
   let perPeriod = unitAmount * quantity;
   if (coupon?.percentOff != null) perPeriod = perPeriod - Math.round((perPeriod * Math.round(coupon.percentOff * 100)) / 10_000);
   else if (coupon?.amountOff != null) perPeriod = Math.max(0, perPeriod - coupon.amountOff);
-  const monthsPerPeriod = interval === "year" ? 12 * intervalCount : interval === "month" ? intervalCount : 0;
-  if (monthsPerPeriod > 0) return Math.round(perPeriod / monthsPerPeriod);
+  const months = monthsPerPeriod(interval, intervalCount);
+  if (months !== null && months > 0) return Math.round(perPeriod / months);
   // Day and week prices: per-day amount times an average month (365.25 / 12 days = 1461/48).
   const daysPerPeriod = (interval === "week" ? 7 : 1) * intervalCount;
   return Math.round((perPeriod * 1461) / (48 * daysPerPeriod));

@@ -3,7 +3,7 @@
  * changed: which direction it goes, when it takes effect and how Stripe prorates it, all read
  * from the catalog's policy (catalog.ts `policy.change`).
  */
-import { catalog as defaultCatalog, findTier, monthsOf, type BillingCycle, type Catalog, type Price, type Tier } from "../catalog";
+import { catalog as defaultCatalog, findTier, monthsOf, monthsPerPeriod, type BillingCycle, type Catalog, type Price, type Tier } from "../catalog";
 import { DomainError, invalidInput } from "../errors";
 import type { Services } from "../services";
 import { intervalOf, priceOf } from "./cycle";
@@ -41,8 +41,7 @@ export interface ChangeInput {
 /** A price per month, to order plans outside the catalog's ranks. */
 function perMonth(p: Stripe.Price | Price): number {
   if ("unit" in p) return p.unit.amount / monthsOf(p.billingCycle);
-  const count = p.recurring?.interval_count ?? 1;
-  return (p.unit_amount ?? 0) / (p.recurring?.interval === "year" ? 12 * count : count);
+  return (p.unit_amount ?? 0) / (monthsPerPeriod(p.recurring?.interval ?? "month", p.recurring?.interval_count ?? 1) ?? 1);
 }
 
 function directionOf(m: Managed, tier: Tier, price: Price): Exclude<Direction, "revert"> {
