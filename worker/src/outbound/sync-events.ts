@@ -12,7 +12,7 @@ import { outboxStatements, type OutboxEvent } from "../outbox";
 import { presentInvoice, presentRefund, presentSubscription } from "../presenters";
 import { refundView } from "../refunds";
 import type { SyncFollower } from "../services";
-import { billingCycle, invoiceView, lineOf } from "../subscriptions";
+import { invoiceView, lineOf, mirroredFields } from "../subscriptions";
 import type { Stripe } from "../stripe-sync";
 
 type SubRow = typeof subscriptions.$inferSelect;
@@ -25,15 +25,7 @@ export function subscriptionData(row: SubRow & { userId: string }, stripeSub: St
   const coupon = d?.source?.coupon;
   const couponObj = typeof coupon === "object" && coupon !== null ? coupon : null;
   return presentSubscription({
-    user_id: row.userId,
-    subscription_id: row.id,
-    tier: row.tier,
-    billing_cycle: billingCycle(row.interval, row.intervalCount),
-    status: row.status,
-    trial_end: seconds(row.trialEnd),
-    current_period_start: seconds(row.currentPeriodStart),
-    current_period_end: seconds(row.currentPeriodEnd),
-    cancel_at_period_end: row.cancelAtPeriodEnd,
+    ...mirroredFields(row, row.userId),
     cancel_at: seconds(row.cancelAt),
     paused: row.pauseBehavior !== null,
     suspended: row.status === "unpaid",

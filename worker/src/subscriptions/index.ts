@@ -10,7 +10,7 @@ export { catalogPriceIds } from "./prices";
 export { reactivateSubscription } from "./reactivate";
 export { resumeSubscription } from "./resume";
 export { checkReturnUrl } from "./return-url";
-export { subscriptionView, type SubscriptionView } from "./subscription-view";
+export { mirroredFields, subscriptionView, type SubscriptionView } from "./subscription-view";
 export { priceOf } from "./cycle";
 export type { CancelResult, OfferView } from "./cancel";
 export type { ChangePreview } from "./change-preview";

@@ -91,6 +91,21 @@ export async function currentSubscription(db: Db, userId: string): Promise<SubRo
   return newest ?? null;
 }
 
+/** The view's fields the mirror's row holds: the GET route and the outbound subscription events both start from them. */
+export function mirroredFields(row: SubRow, userId: string) {
+  return {
+    user_id: userId,
+    subscription_id: row.id,
+    tier: row.tier,
+    billing_cycle: billingCycle(row.interval, row.intervalCount),
+    status: row.status,
+    trial_end: seconds(row.trialEnd),
+    current_period_start: seconds(row.currentPeriodStart),
+    current_period_end: seconds(row.currentPeriodEnd),
+    cancel_at_period_end: row.cancelAtPeriodEnd,
+  } satisfies Partial<SubscriptionView>;
+}
+
 export async function subscriptionView(deps: Pick<Services, "db" | "stripe">, userId: string): Promise<SubscriptionView> {
   const row = await currentSubscription(deps.db, userId);
   if (!row) throw new DomainError("not_found", `The user ${userId} has no subscription.`, { errors: [{ field: "user_id", message: "no subscription for this user" }] });
@@ -103,15 +118,7 @@ export async function subscriptionView(deps: Pick<Services, "db" | "stripe">, us
     readEntitlement(deps.db, userId),
   ]);
   return {
-    user_id: userId,
-    subscription_id: row.id,
-    tier: row.tier,
-    billing_cycle: billingCycle(row.interval, row.intervalCount),
-    status: row.status,
-    trial_end: seconds(row.trialEnd),
-    current_period_start: seconds(row.currentPeriodStart),
-    current_period_end: seconds(row.currentPeriodEnd),
-    cancel_at_period_end: row.cancelAtPeriodEnd,
+    ...mirroredFields(row, userId),
     cancel_at: sub.cancel_at ?? null,
     paused: sub.pause_collection != null,
     // The stored decision (the dunning tick's, or the minute cron's for a lapsed grace), for this subscription only.
