@@ -4,13 +4,11 @@
  * the demo customers `npm start` seeds, played for real through the lifecycle API
  * (scripts/demo/seed.ts).
  */
-import Stripe from "stripe";
-import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
+import type Stripe from "stripe";
+import type { Emulator } from "../../packages/stripe-emulator/src/index.ts";
 import { seedDemo, type SeedReport } from "../../scripts/demo/seed.ts";
-import { seedCatalog } from "../../scripts/catalog-prices.ts";
-import { pinnedApiVersion } from "../../worker/src/stripe-sync/api-version.ts";
-import { HANDLED_EVENT_TYPES } from "../../worker/src/stripe-sync/handled-events.ts";
-import { startWorker, type WorkerHarness } from "./worker.ts";
+import { startSystem } from "./system.ts";
+import type { WorkerHarness } from "./worker.ts";
 
 export interface DemoWorld {
   emulator: Emulator;
@@ -23,18 +21,13 @@ export interface DemoWorld {
 }
 
 export async function demoWorld(opts: { secretKey: string; customers: number; days?: number; now?: number; concurrency?: number }): Promise<DemoWorld> {
-  const emulator = await startEmulator({ port: 0, secretKey: opts.secretKey, taxRates: { "US-CA": 725 }, invoiceFinalizeDelaySeconds: 3600 });
-  const stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
-  await seedCatalog(stripe);
-  // What npm start's endpoint subscribes to (npm run stripe:setup): exactly the handled types, so
-  // the demo's stories show that no event the worker needs is missing from that list.
-  const endpoint = await stripe.webhookEndpoints.create({
-    url: "http://127.0.0.1:1/placeholder",
-    enabled_events: [...HANDLED_EVENT_TYPES],
-    api_version: pinnedApiVersion({}) as Stripe.WebhookEndpointCreateParams.ApiVersion,
+  // The endpoint subscribes to exactly the handled types (npm run stripe:setup), so the demo's
+  // stories show that no event the worker needs is missing from that list.
+  const { emulator, stripe, worker } = await startSystem({
+    secretKey: opts.secretKey,
+    emulator: { taxRates: { "US-CA": 725 }, invoiceFinalizeDelaySeconds: 3600 },
+    queueBatchTimeoutSeconds: 0.05,
   });
-  const worker = await startWorker({ bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret! } });
-  await stripe.webhookEndpoints.update(endpoint.id, { url: `${worker.url}/webhooks/stripe` });
   const scheduled = await worker.mf.getWorker();
   const issues: string[] = [];
   const report = await seedDemo(

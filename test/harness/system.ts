@@ -34,7 +34,13 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
-export async function startSystem(opts: { secretKey: string; emulator?: Omit<EmulatorOptions, "port" | "secretKey">; bindings?: Record<string, string> }): Promise<RunningSystem> {
+export async function startSystem(opts: {
+  secretKey: string;
+  emulator?: Omit<EmulatorOptions, "port" | "secretKey">;
+  bindings?: Record<string, string>;
+  /** Default wrangler.toml's; the demo seed takes npm start's shorter one (scripts/start.ts writes it into wrangler.dev.toml). */
+  queueBatchTimeoutSeconds?: number;
+}): Promise<RunningSystem> {
   const emulator = await startEmulator({ port: 0, secretKey: opts.secretKey, ...opts.emulator });
   const stripe = new Stripe(emulator.secretKey, { httpClient: Stripe.createFetchHttpClient(), host: "127.0.0.1", port: emulator.port, protocol: "http" });
   await seedCatalog(stripe);
@@ -45,7 +51,7 @@ export async function startSystem(opts: { secretKey: string; emulator?: Omit<Emu
     api_version: pinnedApiVersion({}) as Stripe.WebhookEndpointCreateParams.ApiVersion,
   });
   const worker = await startWorker({
-    queueBatchTimeoutSeconds: WRANGLER_BATCH_TIMEOUT_S,
+    queueBatchTimeoutSeconds: opts.queueBatchTimeoutSeconds ?? WRANGLER_BATCH_TIMEOUT_S,
     bindings: { STRIPE_API_BASE: emulator.url, STRIPE_SECRET_KEY: emulator.secretKey, STRIPE_WEBHOOK_SECRETS: endpoint.secret!, ...opts.bindings },
   });
   await stripe.webhookEndpoints.update(endpoint.id, { url: `${worker.url}/webhooks/stripe` });
