@@ -9,7 +9,7 @@ import type { Actor } from "../audit";
 import type { RefundReason } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
-import { chargeOfInvoice, emptyTargets, idOf, syncObjects, type Stripe } from "../stripe-sync";
+import { chargeOfInvoice, emptyTargets, idOf, isMissing, syncObjects, type Stripe } from "../stripe-sync";
 import { applyRefundPolicy, decideRefund, refundedOutsideNotes, type RefundDecision } from "./access";
 import { describeError } from "../log";
 import type { RefundView } from "./list";
@@ -28,10 +28,6 @@ const CREDIT_NOTE_REASON: Record<RefundReason, Stripe.CreditNoteCreateParams.Rea
   fraudulent: "fraudulent",
   service_issue: "product_unsatisfactory",
 };
-
-function isMissing(e: unknown): boolean {
-  return (e as { code?: string })?.code === "resource_missing";
-}
 
 export type RefundDeps = Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning" | "syncFollowers">;
 

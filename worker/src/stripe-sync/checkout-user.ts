@@ -12,10 +12,9 @@
 import { userIdFrom } from "../entitlements";
 import type { Services } from "../services";
 import { idOf } from "./mirror";
-import { Stripe } from "./stripe";
+import { isMissing, Stripe } from "./stripe";
 
 const SESSION_ID = /^cs_[A-Za-z0-9_]{1,255}$/;
-const isMissing = (e: unknown) => e instanceof Stripe.errors.StripeInvalidRequestError && (e.code === "resource_missing" || e.statusCode === 404);
 
 /**
  * The Checkout session a `checkout.session.*` event names, as Stripe has it now.

@@ -9,5 +9,5 @@ export { reconcile } from "./reconcile";
 export { REPLAY_NOW, replayEvent, replayRange } from "./replay";
 export { readResync, resyncChunk, runResync } from "./resync";
 export { pinnedApiVersion } from "./api-version";
-export { Stripe, stripeClient } from "./stripe";
+export { isMissing, Stripe, stripeClient } from "./stripe";
 export { emptyTargets, type Extra, rowsById, syncObjects } from "./sync";

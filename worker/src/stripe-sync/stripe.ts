@@ -28,3 +28,6 @@ export function stripeClient(cfg: StripeConfig): Stripe {
 // Annotated so the worker's declarations can be emitted (tsc -b with composite projects).
 export const cryptoProvider: ReturnType<typeof Stripe.createSubtleCryptoProvider> = Stripe.createSubtleCryptoProvider();
 export { Stripe };
+
+/** Stripe has no such object (a 404 `resource_missing`): the one test every caller that treats "gone" apart uses. */
+export const isMissing = (e: unknown): boolean => e instanceof Stripe.errors.StripeInvalidRequestError && (e.code === "resource_missing" || e.statusCode === 404);

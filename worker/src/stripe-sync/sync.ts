@@ -36,7 +36,7 @@ import {
   type SubscriptionRow,
 } from "./mirror";
 import type { AttemptInput, Fetched, RowChange } from "./batch";
-import type { Stripe } from "./stripe";
+import { isMissing, type Stripe } from "./stripe";
 
 export type { AttemptInput, Fetched } from "./batch";
 
@@ -92,10 +92,6 @@ async function freshIds(db: Db, table: typeof customers | typeof subscriptions |
   if (since === undefined || ids.length === 0) return new Set();
   const rows = await db.select({ id: table.id, syncedAt: table.syncedAt }).from(table).where(inArray(table.id, ids)).all();
   return new Set(rows.filter((r) => r.syncedAt >= since).map((r) => r.id));
-}
-
-function isMissing(e: unknown): boolean {
-  return (e as { type?: string; code?: string })?.type === "StripeInvalidRequestError" && (e as { code?: string }).code === "resource_missing";
 }
 
 export const emptyFetched = (): Fetched => ({ customers: new Map(), subscriptions: new Map(), invoices: new Map(), syncedAt: new Map(), deletedInvoices: new Set(), charges: new Map() });

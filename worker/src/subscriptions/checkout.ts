@@ -13,7 +13,7 @@ import { customers, subscriptions } from "../db/schema";
 import { DomainError, invalidInput } from "../errors";
 import type { Services } from "../services";
 import { priceOf } from "./cycle";
-import { idOf, Stripe } from "../stripe-sync";
+import { idOf, isMissing, Stripe } from "../stripe-sync";
 import { requirePriceId } from "./prices";
 import { checkReturnUrl } from "./return-url";
 
@@ -41,8 +41,6 @@ export interface CheckoutResult {
 type Deps = Pick<Services, "db" | "clock" | "stripe" | "stripeMode" | "appBaseUrl" | "returnUrls" | "audit">;
 
 const invalid = invalidInput;
-
-const isMissing = (e: unknown) => e instanceof Stripe.errors.StripeInvalidRequestError && (e.code === "resource_missing" || e.statusCode === 404);
 
 /** The user's Stripe customer: the mirror's, else one Stripe knows by `metadata.user_id`; null when neither has one. */
 export async function findCustomer(deps: Pick<Services, "db" | "stripe">, userId: string): Promise<Stripe.Customer | null> {

@@ -10,7 +10,7 @@
  */
 import { and, asc, desc, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
-import { Stripe } from "../stripe-sync";
+import { isMissing, Stripe } from "../stripe-sync";
 import { dunningCases, dunningSteps } from "../db/schema";
 import { caseIdOf, nextStage, stageAt, type DunningStage, dunningTickCases } from "../dunning";
 import { DomainError } from "../errors";
@@ -62,8 +62,6 @@ const STAGE_WORDS: Record<DunningStage, string> = {
   dunning_final: "final notice email",
   suspended: "access suspended, suspension email",
 };
-
-const isMissing = (e: unknown) => e instanceof Stripe.errors.StripeInvalidRequestError && (e.code === "resource_missing" || e.statusCode === 404);
 
 /** The customer's invoice in dunning: an open invoice Stripe failed to collect, the one matching the agent's amount first. */
 async function failedInvoice(s: Services, customerId: string, cents: number): Promise<Stripe.Invoice | null> {

@@ -8,7 +8,7 @@
  */
 import { and, eq, gt, inArray, max } from "drizzle-orm";
 import { z } from "zod";
-import { byId, requeue, storeEvent, needsProcessing, processEvent, Stripe, emptyTargets, syncObjects } from "../stripe-sync";
+import { byId, isMissing, requeue, storeEvent, needsProcessing, processEvent, Stripe, emptyTargets, syncObjects } from "../stripe-sync";
 import { auditLog, stripeEvents } from "../db/schema";
 import { DomainError, invalidInput } from "../errors";
 import type { Services } from "../services";
@@ -61,8 +61,6 @@ function kindOf(type: string): Kind | null {
   if (/^customer\.(created|updated|deleted)$/.test(type)) return "customer";
   return null;
 }
-
-const isMissing = (e: unknown) => e instanceof Stripe.errors.StripeInvalidRequestError && (e.code === "resource_missing" || e.statusCode === 404);
 
 async function retrieveEvent(s: Services, id: string): Promise<Stripe.Event> {
   try {
