@@ -6,7 +6,7 @@
  * the due alerts, signed. A failing endpoint leaves its alert pending with a backoff; a send
  * never outlasts its timeout, and nothing here fails the cron's other jobs.
  */
-import { and, asc, eq, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
 import { verifyAuditChain } from "../audit";
 import { cronRuns, monitoringAlerts, stripeEvents, webhookDeliveries, webhookEndpoints } from "../db/schema";
 import { describeError } from "../log";
@@ -70,18 +70,23 @@ export async function detectConditions(s: Deps, t: MonitoringThresholds = MONITO
   // Outbound webhooks (worker/src/outbound): deliveries that used up their three days, and
   // endpoints disabled after failing for as long (an admin's own disabling is not alerted).
   await attempt("webhook_deliveries_parked", async () => {
-    const rows = await s.db
+    // Parked deliveries stay until someone retries them: count them, and name only a sample.
+    const count = await s.db.select({ n: sql<number>`count(*)` }).from(webhookDeliveries).where(eq(webhookDeliveries.status, "parked")).get();
+    const parked = Number(count?.n ?? 0);
+    if (parked === 0) return;
+    const sample = await s.db
       .select({ id: webhookDeliveries.id, endpointId: webhookDeliveries.endpointId, eventId: webhookDeliveries.eventId })
       .from(webhookDeliveries)
       .where(eq(webhookDeliveries.status, "parked"))
+      .orderBy(desc(webhookDeliveries.eventSeq))
+      .limit(10)
       .all();
-    if (rows.length === 0) return;
     found.push({
       condition: "webhook_deliveries_parked",
       subject: null,
-      level: rows.length,
-      summary: `${rows.length} outbound webhook deliver${rows.length === 1 ? "y" : "ies"} failed for three days and are parked: fix the receiver, then retry them (POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry) or replay the range.`,
-      details: { parked: rows.length, deliveries: rows.slice(0, 10).map((r) => ({ id: r.id, endpoint_id: r.endpointId, event_id: r.eventId })) },
+      level: parked,
+      summary: `${parked} outbound webhook deliver${parked === 1 ? "y" : "ies"} failed for three days and are parked: fix the receiver, then retry them (POST /v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry) or replay the range.`,
+      details: { parked, deliveries: sample.map((r) => ({ id: r.id, endpoint_id: r.endpointId, event_id: r.eventId })) },
     });
   });
 
