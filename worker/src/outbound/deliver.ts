@@ -18,6 +18,7 @@ import { webhookUrlProblem } from "../fields";
 
 export type DeliverDeps = Pick<Services, "db" | "clock" | "log" | "outbound" | "appBaseUrl">;
 type Delivery = typeof webhookDeliveries.$inferSelect;
+type OutboundEvent = typeof outboundEvents.$inferSelect;
 type Endpoint = typeof webhookEndpoints.$inferSelect;
 
 export interface DeliveryOutcome {
@@ -46,8 +47,10 @@ export async function deliverDue(s: DeliverDeps, limit = BATCH, only?: string[])
   const outcome: DeliveryOutcome = { delivered: 0, failed: 0, parked: 0, disabled: 0, skipped: 0 };
   const now = s.clock.now();
   const rows = await s.db
-    .select({ d: webhookDeliveries })
+    .select({ d: webhookDeliveries, event: outboundEvents })
     .from(webhookDeliveries)
+    // The event's body never changes: read with its delivery, not again per attempt.
+    .innerJoin(outboundEvents, eq(outboundEvents.id, webhookDeliveries.eventId))
     .innerJoin(webhookEndpoints, and(eq(webhookEndpoints.id, webhookDeliveries.endpointId), eq(webhookEndpoints.enabled, true)))
     .where(and(due(now), only ? inArray(webhookDeliveries.id, only) : undefined))
     .orderBy(asc(webhookDeliveries.eventSeq))
@@ -56,14 +59,17 @@ export async function deliverDue(s: DeliverDeps, limit = BATCH, only?: string[])
   if (rows.length === 0) return outcome;
   // One lane per endpoint and user, in seq order; lanes run side by side. A delivery behind an
   // earlier one that is not due is read here too, but its claim refuses it.
-  const lanes = new Map<string, Delivery[]>();
-  for (const { d } of rows) lanes.set(`${d.endpointId}\n${d.userId}`, [...(lanes.get(`${d.endpointId}\n${d.userId}`) ?? []), d]);
+  const lanes = new Map<string, { d: Delivery; event: OutboundEvent }[]>();
+  for (const row of rows) {
+    const key = `${row.d.endpointId}\n${row.d.userId}`;
+    lanes.set(key, [...(lanes.get(key) ?? []), row]);
+  }
   const queue = [...lanes.values()];
   const policy = policyOf(s);
   const run = async () => {
     for (let lane = queue.shift(); lane; lane = queue.shift()) {
-      for (const d of lane) {
-        const result = await attempt(s, d, policy);
+      for (const { d, event } of lane) {
+        const result = await attempt(s, d, event, policy);
         outcome[result]++;
         // A failure holds the user's later events back: they wait for this one.
         if (result !== "delivered") break;
@@ -91,15 +97,13 @@ async function claim(s: DeliverDeps, d: Delivery, now: number, policy: DeliveryP
 
 type Result = "delivered" | "failed" | "parked" | "disabled" | "skipped";
 
-async function attempt(s: DeliverDeps, d: Delivery, policy: DeliveryPolicy): Promise<Result> {
+async function attempt(s: DeliverDeps, d: Delivery, event: OutboundEvent, policy: DeliveryPolicy): Promise<Result> {
   const now = s.clock.now();
   if (!(await claim(s, d, now, policy))) return "skipped";
   const attempts = d.attempts + 1;
-  const [endpoint, event] = await Promise.all([
-    s.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, d.endpointId)).get(),
-    s.db.select().from(outboundEvents).where(eq(outboundEvents.id, d.eventId)).get(),
-  ]);
-  if (!endpoint || !event) {
+  // Read after the claim: a URL, secret or switch changed meanwhile applies to this attempt.
+  const endpoint = await s.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, d.endpointId)).get();
+  if (!endpoint) {
     // Deleted under us: nothing to send, nothing to record against.
     await s.db.delete(webhookDeliveries).where(eq(webhookDeliveries.id, d.id));
     return "skipped";
@@ -186,7 +190,7 @@ interface Sent {
 }
 
 /** One POST, signed with the current secret and, for 24 h after a rotation, the previous one too. */
-async function send(s: DeliverDeps, endpoint: Endpoint, event: typeof outboundEvents.$inferSelect, policy: DeliveryPolicy): Promise<Sent> {
+async function send(s: DeliverDeps, endpoint: Endpoint, event: OutboundEvent, policy: DeliveryPolicy): Promise<Sent> {
   // The rule again, at delivery: the deployment's environment may have changed since the endpoint was saved.
   const problem = webhookUrlProblem(endpoint.url, s.outbound.ENVIRONMENT);
   if (problem) return { ok: false, status: null, excerpt: null, error: `URL not allowed: ${problem}` };
