@@ -4,7 +4,7 @@
  * run finds nothing to change.
  */
 import type Stripe from "stripe";
-import { PERIOD_OF, type Catalog, type PortalPolicy, type Tier } from "../../worker/src/catalog.ts";
+import { PERIOD_OF, stripePriceMatches, type Catalog, type PortalPolicy, type Tier } from "../../worker/src/catalog.ts";
 
 export interface SetupTarget {
   catalog: Catalog;
@@ -107,17 +107,6 @@ function specOf(tier: Tier, p: Tier["prices"][number]): PriceSpec {
   };
 }
 
-function priceMatches(price: Stripe.Price, spec: PriceSpec): boolean {
-  return (
-    price.type === "recurring" &&
-    price.unit_amount === spec.amount &&
-    price.currency === spec.currency &&
-    price.recurring?.interval === spec.interval &&
-    (price.recurring?.interval_count ?? 1) === spec.intervalCount &&
-    price.recurring?.usage_type !== "metered"
-  );
-}
-
 async function planPrices(stripe: Stripe, catalog: Catalog): Promise<{ changes: Change[]; products: Record<string, string> }> {
   const keys = catalog.tiers.flatMap((t) => t.prices.map((p) => p.lookupKey));
   const held = new Map<string, Stripe.Price>();
@@ -143,10 +132,10 @@ async function planPrices(stripe: Stripe, catalog: Catalog): Promise<{ changes: 
       products[tier.key] = product.id;
       if (product.name !== productName(tier) || product.metadata?.tier !== tier.key) changes.push({ kind: "update_product", tier: tier.key, id: product.id, name: productName(tier) });
     } else changes.push({ kind: "create_product", tier: tier.key, name: productName(tier) });
-    for (const spec of specs) {
+    for (const [i, spec] of specs.entries()) {
       const current = held.get(spec.lookupKey);
       if (!current) changes.push({ kind: "create_price", ...spec });
-      else if (!priceMatches(current, spec))
+      else if (!stripePriceMatches(current, tier.prices[i]!))
         changes.push({
           kind: "replace_price",
           ...spec,

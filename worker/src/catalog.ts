@@ -34,6 +34,30 @@ export function monthsPerPeriod(interval: string, intervalCount: number): number
   return interval === "year" ? 12 * intervalCount : interval === "month" ? intervalCount : null;
 }
 
+/** What of a Stripe price says what it bills (stripe-node's Price has these fields). */
+export interface StripePriceTerms {
+  type: string;
+  unit_amount: number | null;
+  currency: string;
+  recurring: { interval: string; interval_count?: number; usage_type?: string } | null;
+}
+
+/**
+ * Whether a Stripe price bills what the catalog's says: a licensed recurring price with its
+ * amount, currency and period. stripe:setup replaces a price that does not; the doctor fails it.
+ */
+export function stripePriceMatches(price: StripePriceTerms, p: Pick<Price, "unit" | "billingCycle">): boolean {
+  const period = PERIOD_OF[p.billingCycle];
+  return (
+    price.type === "recurring" &&
+    price.unit_amount === p.unit.amount &&
+    price.currency === p.unit.currency &&
+    price.recurring?.interval === period.interval &&
+    (price.recurring?.interval_count ?? 1) === period.interval_count &&
+    price.recurring?.usage_type !== "metered"
+  );
+}
+
 export function monthsOf(cycle: BillingCycle): number {
   const p = PERIOD_OF[cycle];
   return monthsPerPeriod(p.interval, p.interval_count)!;

@@ -12,7 +12,7 @@
  */
 import { sql } from "drizzle-orm";
 import { verifyAuditChain } from "../audit";
-import { catalog, PERIOD_OF } from "../catalog";
+import { catalog, stripePriceMatches } from "../catalog";
 import { dunningWarnings } from "../dunning";
 import { CONFIG_CONCERNS, emailConfig, stripeConfig, type ConfigConcern, type Env } from "../env";
 import { isDomainError } from "../errors";
@@ -260,12 +260,7 @@ async function prices(s: Pick<Services, "stripe">): Promise<Outcome<DeploymentRe
         lookup_key: p.lookupKey,
         price_id: price?.id ?? null,
         active: price?.active ?? null,
-        matches_catalog: price
-          ? price.unit_amount === p.unit.amount &&
-            price.currency === p.unit.currency &&
-            price.recurring?.interval === PERIOD_OF[p.billingCycle].interval &&
-            (price.recurring?.interval_count ?? 1) === PERIOD_OF[p.billingCycle].interval_count
-          : null,
+        matches_catalog: price ? stripePriceMatches(price, p) : null,
       };
     });
   });
