@@ -13,7 +13,7 @@ import { enqueueEmail, isEmailAddress } from "../email";
 import { describeError } from "../log";
 import type { Services } from "../services";
 import { DELIVERY_POLICY, afterFailure, delayAfter, withDelays, type DeliveryPolicy } from "./policy";
-import { openSecret, signature } from "./secrets";
+import { signature, signingKey } from "./secrets";
 import { webhookUrlProblem } from "../fields";
 
 export type DeliverDeps = Pick<Services, "db" | "clock" | "log" | "outbound" | "appBaseUrl">;
@@ -196,10 +196,10 @@ async function send(s: DeliverDeps, endpoint: Endpoint, event: OutboundEvent, po
   if (problem) return { ok: false, status: null, excerpt: null, error: `URL not allowed: ${problem}` };
   try {
     const key = s.outbound.WEBHOOK_SECRETS_KEY;
-    const secrets = [await openSecret(endpoint.secret, key)];
-    if (endpoint.previousSecret && (endpoint.previousSecretExpiresAt ?? 0) > s.clock.now()) secrets.push(await openSecret(endpoint.previousSecret, key));
+    const keys = [await signingKey(endpoint.secret, key)];
+    if (endpoint.previousSecret && (endpoint.previousSecretExpiresAt ?? 0) > s.clock.now()) keys.push(await signingKey(endpoint.previousSecret, key));
     const timestamp = Math.floor(s.clock.now() / 1000);
-    const signatures = await Promise.all(secrets.map((secret) => signature(secret, event.id, timestamp, event.body)));
+    const signatures = await Promise.all(keys.map((k) => signature(k, event.id, timestamp, event.body)));
     const res = await fetch(endpoint.url, {
       method: "POST",
       headers: {

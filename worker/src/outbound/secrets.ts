@@ -49,22 +49,33 @@ export async function openSecret(sealed: string, material: string): Promise<stri
   }
 }
 
+/**
+ * The HMAC key of a stored (sealed) secret, decrypted and imported once per isolate: every
+ * attempt signs, and neither the AES-GCM decryption nor the import needs doing again. Keyed by
+ * the sealed text, so no plaintext secret is ever a map key (a fresh IV makes each sealing unique).
+ */
 const hmacKeys = new Map<string, Promise<CryptoKey>>();
 
+export function signingKey(sealed: string, material: string): Promise<CryptoKey> {
+  let key = hmacKeys.get(sealed);
+  if (!key) {
+    key = openSecret(sealed, material).then((secret) => crypto.subtle.importKey("raw", secretKeyBytes(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]));
+    // A failure (a changed WEBHOOK_SECRETS_KEY) is not kept: the next attempt tries again.
+    key.catch(() => hmacKeys.delete(sealed));
+    if (hmacKeys.size > 1000) hmacKeys.clear();
+    hmacKeys.set(sealed, key);
+  }
+  return key;
+}
+
 /**
- * The `webhook-signature` value for one secret: `v1,` and the base64 HMAC-SHA256 of
+ * The `webhook-signature` value for one key: `v1,` and the base64 HMAC-SHA256 of
  * `<webhook-id>.<webhook-timestamp>.<body>` under the secret's bytes (Standard Webhooks).
  * WebCrypto rather than the `standardwebhooks` package: the worker signs with the runtime's own
  * HMAC (as its other signatures do) and the e2e test verifies with that package, an
  * implementation the worker shares no code with.
  */
-export async function signature(secret: string, id: string, timestampSeconds: number, body: string): Promise<string> {
-  let key = hmacKeys.get(secret);
-  if (!key) {
-    key = crypto.subtle.importKey("raw", secretKeyBytes(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-    if (hmacKeys.size > 1000) hmacKeys.clear();
-    hmacKeys.set(secret, key);
-  }
-  const mac = await crypto.subtle.sign("HMAC", await key, new TextEncoder().encode(`${id}.${timestampSeconds}.${body}`));
+export async function signature(key: CryptoKey, id: string, timestampSeconds: number, body: string): Promise<string> {
+  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${id}.${timestampSeconds}.${body}`));
   return `v1,${b64(new Uint8Array(mac))}`;
 }
