@@ -6,8 +6,9 @@
  * emails anyone twice.
  */
 import { randomHex } from "../crypto";
-import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { newestFirstPage } from "../db/page";
 import { emailOutbox, type EmailStatus } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
@@ -74,23 +75,12 @@ export async function listEmails(
   db: Db,
   f: { userId?: string | undefined; status?: EmailStatus | undefined; startingAfter?: string | undefined; limit: number },
 ): Promise<{ rows: EmailRow[]; hasMore: boolean }> {
-  const where: SQL[] = [];
-  if (f.userId !== undefined) where.push(eq(emailOutbox.userId, f.userId));
-  if (f.status !== undefined) where.push(eq(emailOutbox.status, f.status));
-  if (f.startingAfter !== undefined) {
-    const cursor = await db.select({ id: emailOutbox.id, createdAt: emailOutbox.createdAt }).from(emailOutbox).where(eq(emailOutbox.id, f.startingAfter)).get();
-    if (!cursor)
-      throw new DomainError("validation_failed", `No email ${f.startingAfter}: pass the id of the last email of the previous page.`, {
-        errors: [{ field: "starting_after", message: "not an email id" }],
-      });
-    where.push(or(lt(emailOutbox.createdAt, cursor.createdAt), and(eq(emailOutbox.createdAt, cursor.createdAt), lt(emailOutbox.id, cursor.id)))!);
-  }
-  const rows = await db
-    .select()
-    .from(emailOutbox)
-    .where(where.length ? and(...where) : undefined)
-    .orderBy(desc(emailOutbox.createdAt), desc(emailOutbox.id))
-    .limit(f.limit + 1)
-    .all();
-  return { rows: rows.slice(0, f.limit), hasMore: rows.length > f.limit };
+  const scope = and(f.userId !== undefined ? eq(emailOutbox.userId, f.userId) : undefined, f.status !== undefined ? eq(emailOutbox.status, f.status) : undefined);
+  return newestFirstPage(
+    db,
+    emailOutbox,
+    scope,
+    f,
+    (id) => new DomainError("validation_failed", `No email ${id}: pass the id of the last email of the previous page.`, { errors: [{ field: "starting_after", message: "not an email id" }] }),
+  );
 }

@@ -1,6 +1,7 @@
 /** A user's refunds from the mirror, newest first: made through the API or in the Stripe dashboard alike. */
-import { and, desc, eq, lt, or } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { newestFirstPage } from "../db/page";
 import { refunds, type RefundReason } from "../db/schema";
 import { DomainError } from "../errors";
 
@@ -38,26 +39,12 @@ export function refundView(r: RefundRow): RefundView {
 }
 
 export async function listRefunds(db: Db, userId: string, opts: { limit: number; startingAfter?: string | undefined }): Promise<RefundPage> {
-  const where = [eq(refunds.userId, userId)];
-  if (opts.startingAfter !== undefined) {
-    const cursor = await db
-      .select({ id: refunds.id, createdAt: refunds.createdAt })
-      .from(refunds)
-      .where(and(eq(refunds.id, opts.startingAfter), eq(refunds.userId, userId)))
-      .get();
-    if (!cursor) {
-      throw new DomainError("validation_failed", `The refund ${opts.startingAfter} is not one of this user's refunds.`, {
-        errors: [{ field: "starting_after", message: "not a refund of this user" }],
-      });
-    }
-    where.push(or(lt(refunds.createdAt, cursor.createdAt), and(eq(refunds.createdAt, cursor.createdAt), lt(refunds.id, cursor.id)))!);
-  }
-  const rows = await db
-    .select()
-    .from(refunds)
-    .where(and(...where))
-    .orderBy(desc(refunds.createdAt), desc(refunds.id))
-    .limit(opts.limit + 1)
-    .all();
-  return { data: rows.slice(0, opts.limit).map(refundView), has_more: rows.length > opts.limit };
+  const page = await newestFirstPage(
+    db,
+    refunds,
+    eq(refunds.userId, userId),
+    opts,
+    (id) => new DomainError("validation_failed", `The refund ${id} is not one of this user's refunds.`, { errors: [{ field: "starting_after", message: "not a refund of this user" }] }),
+  );
+  return { data: page.rows.map(refundView), has_more: page.hasMore };
 }

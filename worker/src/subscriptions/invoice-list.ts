@@ -3,8 +3,9 @@
  * (amounts, status, periods); the invoice number and the lines, which the mirror does not keep,
  * are read from Stripe for the invoices of the page only. Times are unix seconds.
  */
-import { and, desc, eq, lt, or } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { newestFirstPage } from "../db/page";
 import { invoices } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
@@ -64,27 +65,13 @@ export function invoiceView(row: InvoiceRow, number: string | null, lines: Invoi
 }
 
 export async function mirroredInvoices(db: Db, userId: string, opts: { limit: number; startingAfter?: string | undefined }): Promise<{ rows: InvoiceRow[]; hasMore: boolean }> {
-  const where = [eq(invoices.userId, userId)];
-  if (opts.startingAfter !== undefined) {
-    const cursor = await db
-      .select({ id: invoices.id, createdAt: invoices.createdAt })
-      .from(invoices)
-      .where(and(eq(invoices.id, opts.startingAfter), eq(invoices.userId, userId)))
-      .get();
-    if (!cursor)
-      throw new DomainError("validation_failed", `The invoice ${opts.startingAfter} is not one of this user's invoices.`, {
-        errors: [{ field: "starting_after", message: "not an invoice of this user" }],
-      });
-    where.push(or(lt(invoices.createdAt, cursor.createdAt), and(eq(invoices.createdAt, cursor.createdAt), lt(invoices.id, cursor.id)))!);
-  }
-  const rows = await db
-    .select()
-    .from(invoices)
-    .where(and(...where))
-    .orderBy(desc(invoices.createdAt), desc(invoices.id))
-    .limit(opts.limit + 1)
-    .all();
-  return { rows: rows.slice(0, opts.limit), hasMore: rows.length > opts.limit };
+  return newestFirstPage(
+    db,
+    invoices,
+    eq(invoices.userId, userId),
+    opts,
+    (id) => new DomainError("validation_failed", `The invoice ${id} is not one of this user's invoices.`, { errors: [{ field: "starting_after", message: "not an invoice of this user" }] }),
+  );
 }
 
 export async function listInvoices(deps: Pick<Services, "db" | "stripe">, userId: string, opts: { limit: number; startingAfter?: string | undefined }): Promise<InvoicePage> {
