@@ -407,6 +407,65 @@ export const creditNotes = sqliteTable(
   (t) => [index("credit_notes_invoice_idx").on(t.invoiceId)],
 );
 
+export const DISPUTE_STATUSES = ["warning_needs_response", "warning_under_review", "warning_closed", "needs_response", "under_review", "won", "lost"] as const;
+export type DisputeStatus = (typeof DISPUTE_STATUSES)[number];
+
+/**
+ * Disputes (chargebacks) of the charges that paid invoices, as Stripe has them (written only by
+ * stripe-sync from the fetched dispute). `fee` is what Stripe withdrew for the dispute (its
+ * balance transactions' fees, in the dispute's currency), 0 until it is withdrawn.
+ */
+export const disputes = sqliteTable(
+  "disputes",
+  {
+    id: text("id").primaryKey(),
+    chargeId: text("charge_id").notNull(),
+    invoiceId: text("invoice_id"),
+    subscriptionId: text("subscription_id"),
+    customerId: text("customer_id"),
+    userId: text("user_id"),
+    amount: integer("amount").notNull(),
+    currency: text("currency").notNull(),
+    /** Stripe's reason: fraudulent, unrecognized, product_not_received, duplicate, general, ... */
+    reason: text("reason").notNull(),
+    status: text("status").notNull(),
+    fee: integer("fee").notNull().default(0),
+    /** evidence_details.due_by (ms, UTC); null once no response is possible. */
+    evidenceDueBy: integer("evidence_due_by"),
+    /** evidence_details.submission_count > 0 as Stripe reports it. */
+    evidenceSubmitted: integer("evidence_submitted", { mode: "boolean" }).notNull().default(false),
+    createdAt: integer("created_at").notNull(),
+    /** When the worker first saw the dispute as won or lost (the customer's clock); null while open. */
+    closedAt: integer("closed_at"),
+    syncedAt: integer("synced_at").notNull(),
+  },
+  (t) => [index("disputes_user_idx").on(t.userId, t.createdAt), index("disputes_created_idx").on(t.createdAt), index("disputes_status_idx").on(t.status, t.createdAt)],
+);
+
+/**
+ * Radar early fraud warnings: an issuer's report that a charge was fraudulent, before any dispute.
+ * `actionedAt` is set once the policy for an actionable warning has been carried out (refund,
+ * cancellation, end of access), so a redelivered event never does it twice.
+ */
+export const earlyFraudWarnings = sqliteTable(
+  "early_fraud_warnings",
+  {
+    id: text("id").primaryKey(),
+    chargeId: text("charge_id").notNull(),
+    invoiceId: text("invoice_id"),
+    subscriptionId: text("subscription_id"),
+    customerId: text("customer_id"),
+    userId: text("user_id"),
+    /** Stripe's fraud_type: card_never_received, fraudulent_card_application, made_with_counterfeit_card, made_with_lost_card, made_with_stolen_card, misc, unauthorized_use_of_card. */
+    fraudType: text("fraud_type").notNull(),
+    actionable: integer("actionable", { mode: "boolean" }).notNull(),
+    createdAt: integer("created_at").notNull(),
+    actionedAt: integer("actioned_at"),
+    syncedAt: integer("synced_at").notNull(),
+  },
+  (t) => [index("early_fraud_warnings_created_idx").on(t.createdAt), index("early_fraud_warnings_charge_idx").on(t.chargeId)],
+);
+
 /** Each payment attempt on an invoice, with the decline code when it failed (no card data). */
 export const paymentAttempts = sqliteTable(
   "payment_attempts",
