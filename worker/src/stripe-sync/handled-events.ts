@@ -41,6 +41,8 @@ export const HANDLED_EVENT_TYPES = [
   "credit_note.created",
   "credit_note.updated",
   "credit_note.voided",
+  "radar.early_fraud_warning.created",
+  "radar.early_fraud_warning.updated",
   "payment_method.attached",
   "payment_method.detached",
   "payment_method.updated",
