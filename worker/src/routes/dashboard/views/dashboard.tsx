@@ -165,6 +165,9 @@ function RiskTable(props: { risk: ChurnRiskReport; currency: string }) {
  */
 export const DISPUTE_MONITORING_RATE = 0.0075;
 
+/** A small rate to two decimals of a percent (0.0075 → "0.75 %"): dispute rates live below 1 %. */
+const basisPercent = (rate: number | null): string => (rate === null ? "n/a" : `${(Math.round(rate * 10_000) / 100).toFixed(2)} %`);
+
 function AfterTheCharge(props: { report: RevenueReport }) {
   const { rows, currency } = props.report;
   return (
@@ -198,7 +201,7 @@ function AfterTheCharge(props: { report: RevenueReport }) {
               data-figure="dispute_rate"
               data-value={r.dispute_rate === null ? "" : String(r.dispute_rate)}
             >
-              {r.dispute_rate === null ? "n/a" : `${(Math.round(r.dispute_rate * 10_000) / 100).toFixed(2)} %`}
+              {basisPercent(r.dispute_rate)}
             </td>
             <td class="num" data-figure="dispute_fees" data-value={String(r.dispute_fees)}>
               {money(r.dispute_fees, currency)}
@@ -292,7 +295,7 @@ export function dashboardPage(m: DashboardModel) {
         <section aria-label="After the charge">
           <h2>Refunds, disputes and fraud warnings</h2>
           {m.report.ok ? <AfterTheCharge report={m.report.value} /> : <Unavailable reason={m.report.reason} />}
-          <p class="note">Dispute rate: disputes opened ÷ charges in the month; card networks start monitoring at {percent(DISPUTE_MONITORING_RATE)}.</p>
+          <p class="note">Dispute rate: disputes opened ÷ charges in the month; card networks start monitoring at {basisPercent(DISPUTE_MONITORING_RATE)}.</p>
         </section>
         <section>
           <h2>Break-even targets</h2>
