@@ -12,7 +12,8 @@ import { enqueueEmail, sendDueEmails } from "../../worker/src/email";
 import { storeEvent } from "../../worker/src/stripe-sync/events";
 import { processEvent } from "../../worker/src/stripe-sync/process";
 import type { Stripe } from "../../worker/src/stripe-sync";
-import { svc } from "./helpers";
+import { findTool } from "../../worker/src/tools";
+import { call, makeKey, svc } from "./helpers";
 import { makeKeys, paying, type Subscriber } from "./lifecycle-helpers";
 import { db, deliver, eventsFor, settled, stripe, webhookEvent } from "./stripe-helpers";
 
@@ -214,6 +215,33 @@ describe("an actionable early fraud warning", () => {
     expect((await stripe().subscriptions.retrieve(s.sub)).status).toBe("canceled");
     expect((await warningRow(warning.id))?.actionedAt).toEqual(expect.any(Number));
     expect(await fraudAudits(s.userId)).toHaveLength(1);
+  });
+});
+
+describe("process_webhook", () => {
+  it("takes a warning by its id without the event's: Stripe's event about it runs the policy, once", async () => {
+    const admin = (await makeKey("admin")).key;
+    const s = await subscribed();
+    const { invoice, charge } = await currentInvoice(s);
+    const warning = await raiseWarning(charge);
+    const run = async () => {
+      const res = await call("POST", "/v1/tools/process_webhook", { key: admin, body: { type: "radar.early_fraud_warning.created", data: { object: { id: warning.id } } } });
+      const body = await res.json<Record<string, unknown>>();
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      expect(findTool("process_webhook")!.output.safeParse(body).success).toBe(true);
+      return body as { fetched: string; outcome: string; object: { type: string; id: string }; changes: { action: string }[] };
+    };
+    const first = await run();
+    expect(first).toMatchObject({ fetched: "object", outcome: "processed", object: { type: "radar.early_fraud_warning", id: warning.id } });
+    expect(first.changes.map((c) => c.action)).toContain("fraud_warning.actioned");
+    expect((await stripe().subscriptions.retrieve(s.sub)).status).toBe("canceled");
+    const again = await run();
+    expect(again.changes.map((c) => c.action)).not.toContain("fraud_warning.actioned");
+    expect((await stripe().creditNotes.list({ invoice: invoice.id })).data).toHaveLength(1);
+    // Without an event id, anything but a warning's id is refused for this type, naming the field.
+    const wrong = await call("POST", "/v1/tools/process_webhook", { key: admin, body: { type: "radar.early_fraud_warning.created", data: { object: { id: charge } } } });
+    expect(wrong.status).toBe(400);
+    expect(((await wrong.json()) as { errors: { field: string }[] }).errors.map((e) => e.field)).toEqual(["body.data.object.id"]);
   });
 });
 
