@@ -120,6 +120,7 @@ function withdrawFunds(core: Core, dispute: Stripe.Dispute, now: number, request
  */
 export function openDispute(core: Core, charge: Stripe.Charge, args: { reason: string; inquiry: boolean }, now: number, request: RequestInfo | null): Stripe.Dispute {
   if (charge.status !== "succeeded") throw invalidRequest(`Charge ${charge.id} has not succeeded; only a paid charge can be disputed.`, "charge");
+  if (charge.amount_captured - charge.amount_refunded <= 0) throw invalidRequest(`Charge ${charge.id} has nothing left to dispute.`, "charge");
   if ([...core.state.disputes.values()].some((d) => d.charge === charge.id)) throw invalidRequest(`Charge ${charge.id} has already been disputed.`, "charge", "charge_disputed");
   const brand = charge.payment_method_details?.card?.brand ?? "visa";
   const dispute: Stripe.Dispute = {
@@ -226,6 +227,6 @@ export function acceptDispute(core: Core, dispute: Stripe.Dispute, now: number, 
 export function disputeIfTestCard(core: Core, charge: Stripe.Charge, now: number, request: RequestInfo | null): Stripe.Dispute | null {
   const token = core.state.paymentMethodTokens.get(idOf(charge.payment_method) ?? "");
   const dispute = token ? testCardForToken(token)?.dispute : undefined;
-  if (!dispute || charge.status !== "succeeded") return null;
+  if (!dispute || charge.status !== "succeeded" || charge.amount_captured <= 0) return null;
   return openDispute(core, charge, dispute, now, request);
 }
