@@ -17,10 +17,12 @@ import { db, deliver, eventsFor, settled, stripe } from "./stripe-helpers";
 
 let service: string;
 let analyst: string;
+let admin: string;
 beforeAll(async () => {
   await makeKeys();
   service = (await makeKey("service")).key;
   analyst = (await makeKey("analyst")).key;
+  admin = (await makeKey("admin")).key;
 });
 
 interface DisputeWire {
@@ -189,6 +191,22 @@ describe("disputes from Stripe", () => {
     expect((await row(dispute.id))?.closedAt).toBe(lost?.closedAt);
     // Lost is not won: the flag stays.
     expect((await flagsOf(s.userId)).map((f) => f.status)).toEqual(["lost"]);
+  });
+});
+
+describe("process_webhook", () => {
+  it("takes a dispute event by its object alone: Stripe's event runs through the pipeline, the policy decides", async () => {
+    const s = await subscribed("mobile");
+    const { charge } = await currentCharge(s);
+    const dispute = await disputed(charge, "fraudulent");
+    const res = await call("POST", "/v1/tools/process_webhook", { key: admin, body: { type: "charge.dispute.created", data: { object: { id: dispute.id, object: "dispute", reason: "general" } } } });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const out = await res.json<{ fetched: string; outcome: string; object: { type: string; id: string }; changes: { action: string }[]; disagreements: { field: string }[] }>();
+    expect(out).toMatchObject({ fetched: "object", outcome: "processed", object: { type: "dispute", id: dispute.id } });
+    expect(out.changes.map((c) => c.action)).toEqual(expect.arrayContaining(["dispute.created", "dispute.access_ended"]));
+    expect(out.disagreements.map((d) => d.field)).toEqual(["data.object.reason"]);
+    expect((await stripe().subscriptions.retrieve(s.sub)).status).toBe("canceled");
+    expect(await row(dispute.id)).toMatchObject({ policyAction: "end_access", userId: s.userId });
   });
 });
 
