@@ -8,10 +8,11 @@
 import { env } from "cloudflare:workers";
 import { and, eq, like } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { auditLog, disputes } from "../../worker/src/db/schema";
+import { auditLog, disputes, syncState } from "../../worker/src/db/schema";
+import { resyncChunk } from "../../worker/src/stripe-sync/resync";
 import { decideDispute, disputePolicy } from "../../worker/src/disputes";
 import type { Stripe } from "../../worker/src/stripe-sync";
-import { call, makeKey } from "./helpers";
+import { call, makeKey, svc } from "./helpers";
 import { entitlementOf, expectProblem, makeKeys, paying, trialing, type Subscriber } from "./lifecycle-helpers";
 import { db, deliver, eventsFor, settled, stripe } from "./stripe-helpers";
 
@@ -191,6 +192,34 @@ describe("disputes from Stripe", () => {
     expect((await row(dispute.id))?.closedAt).toBe(lost?.closedAt);
     // Lost is not won: the flag stays.
     expect((await flagsOf(s.userId)).map((f) => f.status)).toEqual(["lost"]);
+  });
+});
+
+describe("resync", () => {
+  it("rebuilds a wiped dispute row from Stripe, its decision included, without deciding again", async () => {
+    const s = await subscribed("local");
+    const { charge } = await currentCharge(s);
+    const dispute = await disputed(charge, "general");
+    await deliverAbout(s, [dispute.id]);
+    const { syncedAt: _s, ...before } = (await row(dispute.id))!;
+    expect(before).toMatchObject({ policyAction: "flag_account", userId: s.userId });
+    const decided = await decisions(s.userId);
+    await db().delete(disputes).where(eq(disputes.id, dispute.id));
+    // Only the disputes phase, from the start: the phases before it rebuild what other tests own too.
+    const now = Date.now();
+    const state = { phase: "disputes", cursor: null, started_at: now, finished_at: null, counts: { customers: 0, subscriptions: 0, invoices: 0, refunds: 0, disputes: 0 } };
+    await db()
+      .insert(syncState)
+      .values({ key: "resync", value: JSON.stringify(state), updatedAt: now })
+      .onConflictDoUpdate({ target: syncState.key, set: { value: JSON.stringify(state), updatedAt: now } });
+    let progress = await resyncChunk(svc(), 5);
+    for (let i = 0; progress?.phase !== "done" && i < 20; i++) progress = await resyncChunk(svc(), 5);
+    expect(progress).toMatchObject({ phase: "done" });
+    expect(progress!.counts.disputes).toBeGreaterThanOrEqual(1);
+    const { syncedAt: _r, ...rebuilt } = (await row(dispute.id))!;
+    expect(rebuilt).toEqual(before);
+    expect(await decisions(s.userId)).toEqual(decided);
+    expect((await stripe().subscriptions.retrieve(s.sub)).status).toBe("active");
   });
 });
 

@@ -3,7 +3,8 @@
  * and the invoice that charge paid, and written with the invoice's subscription and user. The
  * dispute policy's decision travels on the dispute (`metadata.access_policy`, written by the
  * disputes/ event action); the batch that first mirrors a decision audits it, once: the row is
- * guarded as read, so a concurrent sync of the same dispute rereads and finds it decided.
+ * guarded as read, so a concurrent sync of the same dispute rereads and finds it decided (a
+ * resync that rebuilds a wiped row mirrors the decision without auditing it again).
  */
 import { and, eq, inArray, lt, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
@@ -49,7 +50,7 @@ const DECISION_ACTION = { end_access: "dispute.access_ended", flag_account: "dis
 
 export async function writeDisputes(
   db: Db,
-  why: { actor: Actor; at: number },
+  why: { actor: Actor; at: number; cause: string },
   fetched: Fetched,
   userByCustomer: Map<string, string | null>,
 ): Promise<{ guards: BatchItem<"sqlite">[]; statements: BatchItem<"sqlite">[]; entries: AuditEntry[] }> {
@@ -102,7 +103,8 @@ export async function writeDisputes(
       before: before ? summary(before) : undefined,
       after: summary(row),
     });
-    if (row.policyAction !== null && before?.policyAction == null) {
+    // A resync rebuilding a wiped row found a decision made long ago, not one made now.
+    if (row.policyAction !== null && before?.policyAction == null && why.cause !== "resync") {
       out.entries.push({
         actor,
         action: DECISION_ACTION[row.policyAction],
