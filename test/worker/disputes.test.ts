@@ -10,11 +10,13 @@ import { and, eq, like } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { auditLog, disputes, syncState } from "../../worker/src/db/schema";
 import { resyncChunk } from "../../worker/src/stripe-sync/resync";
+import { storeEvent } from "../../worker/src/stripe-sync/events";
+import { processEvent } from "../../worker/src/stripe-sync/process";
 import { decideDispute, disputePolicy } from "../../worker/src/disputes";
 import type { Stripe } from "../../worker/src/stripe-sync";
 import { call, makeKey, svc } from "./helpers";
 import { entitlementOf, expectProblem, makeKeys, paying, trialing, type Subscriber } from "./lifecycle-helpers";
-import { db, deliver, eventsFor, settled, stripe } from "./stripe-helpers";
+import { db, deliver, eventsFor, settled, stripe, webhookEvent } from "./stripe-helpers";
 
 let service: string;
 let analyst: string;
@@ -139,6 +141,19 @@ describe("disputes from Stripe", () => {
     expect(await decisions(s.userId)).toHaveLength(1);
     expect((await db().select({ seq: auditLog.seq }).from(auditLog).where(eq(auditLog.subjectId, dispute.id)).all()).length).toBe(1);
     expect((await db().select({ seq: auditLog.seq }).from(auditLog).all()).length).toBeGreaterThanOrEqual(audited);
+  });
+
+  it("two events of one dispute processed at once: one cancellation, one decision audited", async () => {
+    const s = await subscribed("mobile");
+    const { charge } = await currentCharge(s);
+    const dispute = await disputed(charge, "unrecognized");
+    const events = (await eventsFor([dispute.id])).filter((e) => e.type === "charge.dispute.created" || e.type === "charge.dispute.funds_withdrawn");
+    expect(events).toHaveLength(2);
+    for (const e of events) await storeEvent(db(), webhookEvent(e), Date.now());
+    expect(await Promise.all(events.map((e) => processEvent(svc(), e.id)))).toEqual(["processed", "processed"]);
+    expect((await stripe().subscriptions.retrieve(s.sub)).status).toBe("canceled");
+    expect(await decisions(s.userId)).toEqual([{ action: "dispute.access_ended", rule: "byReason.unrecognized" }]);
+    expect(await row(dispute.id)).toMatchObject({ policyAction: "end_access", subscriptionId: s.sub });
   });
 
   it("the dispute card at the first charge after the trial: disputed, cancelled, no access", async () => {

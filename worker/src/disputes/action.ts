@@ -4,8 +4,9 @@
  * When access ends, the subscription the disputed charge paid is cancelled at once, by the path a
  * refund that ends access takes (refunds/endAccessNow). The decision is then written on the
  * dispute itself (`metadata.access_policy`, `metadata.policy_rule`), so every later event, a
- * replay, a resync and a concurrent processing of another event of the same dispute find it
- * decided; the sync mirrors it and audits it once (stripe-sync/dispute-sync.ts).
+ * replay and a resync find it decided. Two events of one dispute processed at once may both
+ * decide: they decide alike and make the same calls under the same idempotency keys, and the sync
+ * audits the decision once (stripe-sync/dispute-sync.ts).
  */
 import { disputePolicyAction, idOf, invoiceOfCharge, type Stripe } from "../stripe-sync";
 import { endAccessNow } from "../refunds";
