@@ -1135,6 +1135,8 @@ const EVENT_TYPES = [
   "checkout.session.completed",
   "payment_intent.succeeded",
   "refund.created",
+  "charge.dispute.created",
+  "charge.dispute.closed",
   "issuing_card.created",
   "v2.core.event_destination.ping",
 ];
@@ -1143,7 +1145,7 @@ const eventType = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...EVENT_TYPE
 
 const eventObject = fc.oneof(
   fc.record(
-    { id: fc.oneof(fc.stringMatching(/^(ch|cus|sub|in|pi|cs|re)_[A-Za-z0-9]{4,14}$/), nastyString), object: fc.constantFrom("charge", "customer", "subscription", "invoice", "refund") },
+    { id: fc.oneof(fc.stringMatching(/^(ch|cus|sub|in|pi|cs|re|dp)_[A-Za-z0-9]{4,14}$/), nastyString), object: fc.constantFrom("charge", "customer", "subscription", "invoice", "refund", "dispute") },
     { requiredKeys: [] },
   ),
   fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),

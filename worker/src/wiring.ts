@@ -10,6 +10,7 @@ import { auditWriter, checkpointKey as makeCheckpointKey, type CheckpointKey } f
 import type { Clock } from "./clock";
 import { getDb } from "./db/client";
 import { refundEventAction } from "./refunds";
+import { disputeEventAction } from "./disputes";
 import { dunningCasesOfSync, dunningPolicy as defaultDunningPolicy, withOverrides, type DunningPolicy } from "./dunning";
 import { emailTransport as makeEmailTransport, type EmailTransport } from "./email";
 import { loadSigningKeys } from "./entitlements";
@@ -46,7 +47,7 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
     log,
     audit: auditWriter(db, clock),
     syncFollowers: [dunningCasesOfSync, outboundEventsOfSync],
-    eventActions: [refundEventAction],
+    eventActions: [refundEventAction, disputeEventAction],
     get stripe() {
       return (stripe ??= stripeClient(stripeConfig(env)));
     },

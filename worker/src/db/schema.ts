@@ -409,6 +409,9 @@ export const creditNotes = sqliteTable(
 
 export const DISPUTE_STATUSES = ["warning_needs_response", "warning_under_review", "warning_closed", "needs_response", "under_review", "won", "lost"] as const;
 export type DisputeStatus = (typeof DISPUTE_STATUSES)[number];
+/** What the dispute policy does to the disputed account (disputes/policy.ts). */
+export const DISPUTE_POLICY_ACTIONS = ["end_access", "flag_account"] as const;
+export type DisputePolicyAction = (typeof DISPUTE_POLICY_ACTIONS)[number];
 
 /**
  * Disputes (chargebacks) of the charges that paid invoices, as Stripe has them (written only by
@@ -434,6 +437,11 @@ export const disputes = sqliteTable(
     evidenceDueBy: integer("evidence_due_by"),
     /** evidence_details.submission_count > 0 as Stripe reports it. */
     evidenceSubmitted: integer("evidence_submitted", { mode: "boolean" }).notNull().default(false),
+    /**
+     * What the dispute policy decided (disputes/policy.ts): `end_access` or `flag_account`, as
+     * the dispute's Stripe metadata `access_policy` keeps it; null until decided.
+     */
+    policyAction: text("policy_action", { enum: DISPUTE_POLICY_ACTIONS }),
     createdAt: integer("created_at").notNull(),
     /** When the worker first saw the dispute as won or lost (the customer's clock); null while open. */
     closedAt: integer("closed_at"),

@@ -16,7 +16,7 @@ import { EventId } from "../fields";
 import type { Actor } from "../audit";
 import { defineTool } from "./types";
 
-const ObjectId = z.string().regex(/^[a-z]{2,8}_[A-Za-z0-9_]{1,255}$/, "must be a Stripe object id (in_..., sub_..., cus_..., cs_...)");
+const ObjectId = z.string().regex(/^[a-z]{2,8}_[A-Za-z0-9_]{1,255}$/, "must be a Stripe object id (in_..., sub_..., cus_..., cs_..., dp_...)");
 
 const Input = z
   .looseObject({
@@ -50,8 +50,8 @@ const Output = z.object({
   summary: z.string(),
 });
 
-type Kind = "invoice" | "subscription" | "customer" | "checkout_session";
-const PREFIX: Record<Kind, string> = { invoice: "in_", subscription: "sub_", customer: "cus_", checkout_session: "cs_" };
+type Kind = "invoice" | "subscription" | "customer" | "checkout_session" | "dispute";
+const PREFIX: Record<Kind, string> = { invoice: "in_", subscription: "sub_", customer: "cus_", checkout_session: "cs_", dispute: "dp_" };
 
 /** Which object an event type is about, when it can be fetched by the id the body gives. */
 function kindOf(type: string): Kind | null {
@@ -59,6 +59,7 @@ function kindOf(type: string): Kind | null {
   if (type.startsWith("customer.subscription.")) return "subscription";
   if (type.startsWith("checkout.session.")) return "checkout_session";
   if (/^customer\.(created|updated|deleted)$/.test(type)) return "customer";
+  if (type.startsWith("charge.dispute.")) return "dispute";
   return null;
 }
 
@@ -80,7 +81,9 @@ async function retrieveObject(s: Services, kind: Kind, id: string): Promise<{ id
           ? await s.stripe.subscriptions.retrieve(id)
           : kind === "checkout_session"
             ? await s.stripe.checkout.sessions.retrieve(id)
-            : await s.stripe.customers.retrieve(id);
+            : kind === "dispute"
+              ? await s.stripe.disputes.retrieve(id)
+              : await s.stripe.customers.retrieve(id);
     return o as unknown as { id: string; created: number } & Record<string, unknown>;
   } catch (e) {
     if (isMissing(e))
@@ -179,7 +182,7 @@ async function run(s: Services, input: z.output<typeof Input>, actor: Actor): Pr
       throw invalidInput(
         "type",
         "needs an event id",
-        `Without an event id only invoice.*, customer.subscription.*, checkout.session.* and customer.created/updated/deleted events can be processed (their object is fetched by data.object.id); give the id of a ${input.type} event.`,
+        `Without an event id only invoice.*, customer.subscription.*, checkout.session.*, charge.dispute.* and customer.created/updated/deleted events can be processed (their object is fetched by data.object.id); give the id of a ${input.type} event.`,
       );
     const objectId = input.data.object.id;
     if (objectId === undefined) throw invalidInput("data.object.id", "required without an event id", "Give the event's id, or the id of the object it is about in data.object.id.");
@@ -204,7 +207,11 @@ async function run(s: Services, input: z.output<typeof Input>, actor: Actor): Pr
     if (kind === "invoice") t.invoices.add(stripeObject.id as string);
     else if (kind === "subscription") t.subscriptions.add(stripeObject.id as string);
     else if (kind === "customer") t.customers.add(stripeObject.id as string);
-    else {
+    else if (kind === "dispute") {
+      t.disputes.add(stripeObject.id as string);
+      // A dispute is also decided by its policy, as its event would have had it; the actions refetch what they act on.
+      for (const act of s.eventActions) for (const id of (await act(s, { type: input.type, data: { object: stripeObject } } as unknown as Stripe.Event)).subscriptions) t.subscriptions.add(id);
+    } else {
       const ref = (v: unknown) => (typeof v === "string" ? v : ((v as { id?: string } | null)?.id ?? null));
       const customer = ref(stripeObject.customer);
       const subscription = ref(stripeObject.subscription);
