@@ -77,6 +77,8 @@ export interface State {
   charges: Map<string, Stripe.Charge>;
   refunds: Map<string, Stripe.Refund>;
   creditNotes: Map<string, Stripe.CreditNote>;
+  /** Disputes of charges (billing/disputes.ts), in creation order. */
+  disputes: Map<string, Stripe.Dispute>;
   discounts: Map<string, Stripe.Discount>;
   /** Customer tax IDs (`customers.createTaxId`, `tax_id_data`), in creation order. */
   taxIds: Map<string, Stripe.TaxId>;
@@ -116,6 +118,7 @@ export function emptyState(): State {
     charges: new Map(),
     refunds: new Map(),
     creditNotes: new Map(),
+    disputes: new Map(),
     discounts: new Map(),
     taxIds: new Map(),
     events: new Map(),
@@ -162,6 +165,8 @@ export function lookupById(state: State, id: string): object | undefined {
       return state.refunds.get(id);
     case "cn_":
       return state.creditNotes.get(id);
+    case "dp_":
+      return state.disputes.get(id);
     case "di_":
       return state.discounts.get(id);
     case "txi_":
