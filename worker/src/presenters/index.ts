@@ -28,3 +28,11 @@ export {
   type WebhookEndpointWire,
   type WebhookDeliveryWire,
 } from "./webhook-endpoint";
+export {
+  DisputeEvidenceAnswer,
+  presentDisputeEvidence,
+  DisputeSummary,
+  presentDisputeSummary,
+  type DisputeEvidenceAnswerWire,
+  type DisputeSummaryWire,
+} from "./dispute-evidence";

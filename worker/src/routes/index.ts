@@ -29,6 +29,7 @@ import resync from "./events/resync";
 import invoicesList from "./invoices/list";
 import refundsCreate from "./refunds/create";
 import refundsList from "./refunds/list";
+import disputesEvidence from "./disputes/evidence";
 import keysCreate from "./keys/create";
 import keysList from "./keys/list";
 import keysRevoke from "./keys/revoke";
@@ -108,6 +109,7 @@ export const routes: readonly ApiRoute[] = [
   invoicesList,
   refundsCreate,
   refundsList,
+  disputesEvidence,
   billingCheckout,
   billingPortal,
   promotionCode,
