@@ -5,13 +5,17 @@
  * or past-due dispute takes none. Customers live on Stripe test clocks, disputes come from
  * Stripe's dispute test cards and the emulator's issuer control, through the official client.
  */
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
 import type Stripe from "stripe";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../worker/src/app";
 import { catalog, checkoutTermsText } from "../../worker/src/catalog";
 import { systemClock } from "../../worker/src/clock";
-import { call, freshIp, makeKey } from "./helpers";
+import { findTool } from "../../worker/src/tools/registry";
+import { BASE, call, freshIp, makeKey } from "./helpers";
 import { deliverAll, stripe, subscriber, testClock } from "./stripe-helpers";
 
 const DAY = 86_400_000;
@@ -196,5 +200,61 @@ describe("the terms shown at checkout", () => {
     expect(res.status, await res.clone().text()).toBe(201);
     const { session_id } = await res.json<{ session_id: string }>();
     expect((await stripe().checkout.sessions.retrieve(session_id)).custom_text.submit).toEqual({ message: checkoutTermsText(catalog.policy.terms) });
+  });
+});
+
+describe("the dispute_summary tool", () => {
+  async function mcp(key: string): Promise<Client> {
+    const ip = freshIp();
+    const transport = new StreamableHTTPClientTransport(new URL(`${BASE}/mcp`), {
+      fetch: (url, init) => SELF.fetch(url, init),
+      requestInit: { headers: { "cf-connecting-ip": ip, authorization: `Bearer ${key}` } },
+    });
+    const client = new Client({ name: "evidence-test", version: "1.0.0" }, { jsonSchemaValidator: new CfWorkerJsonSchemaValidator() });
+    await client.connect(transport);
+    return client;
+  }
+
+  it("answers the dispute's status, reason, amount and due date with the evidence the route would send, over HTTP and MCP alike, sending nothing", async () => {
+    const s = await disputedSubscriber();
+    await s.clock.advanceDays(1);
+    expect(await check(s.userId, "mobile_app")).toBe(true);
+    const res = await call("POST", "/v1/tools/dispute_summary", { key: keys.admin, body: { dispute_id: s.dispute.id } });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const summary = await res.json<Record<string, any>>();
+    expect(findTool("dispute_summary")!.output.safeParse(summary).success).toBe(true);
+    expect(summary).toMatchObject({
+      dispute_id: s.dispute.id,
+      status: "needs_response",
+      reason: "product_not_received",
+      amount: s.invoice.amount_paid,
+      currency: "usd",
+      evidence_due_by: new Date(s.dispute.evidence_details.due_by! * 1000).toISOString(),
+      invoice_id: s.invoice.id,
+      service_period: { start: new Date(s.period.start).toISOString(), end: new Date(s.period.end).toISOString() },
+      access_checks: { allowed: 1 },
+    });
+    // Nothing reached Stripe.
+    const untouched = await stripe().disputes.retrieve(s.dispute.id);
+    expect(untouched.evidence.access_activity_log).toBeNull();
+    expect(untouched.evidence_details.has_evidence).toBe(false);
+
+    const client = await mcp(keys.admin);
+    const result = await client.callTool({ name: "dispute_summary", arguments: { dispute_id: s.dispute.id } });
+    await client.close();
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toEqual(summary);
+
+    // The route sends the very evidence the tool showed.
+    const sent = await (await evidence(s.dispute.id)).json<Answer>();
+    expect(sent.evidence).toEqual(summary.evidence);
+    expect(sent.access_checks).toEqual(summary.access_checks);
+  }, 60_000);
+
+  it("is refused to the service and analyst keys its twin refuses, and names a malformed dispute_id", async () => {
+    for (const key of [keys.service, keys.analyst]) expect((await call("POST", "/v1/tools/dispute_summary", { key, body: { dispute_id: "dp_x1" } })).status).toBe(403);
+    const bad = await call("POST", "/v1/tools/dispute_summary", { key: keys.admin, body: { dispute_id: "ch_123" } });
+    expect(bad.status).toBe(400);
+    expect((await bad.json<Problem>()).errors?.map((e) => e.field)).toEqual(["body.dispute_id"]);
   });
 });

@@ -63,6 +63,7 @@ import toolsGenerateRevenueReport from "./tools/generate-revenue-report";
 import toolsList from "./tools/list";
 import toolsManageDunningProcess from "./tools/manage-dunning-process";
 import toolsProcessRefund from "./tools/process-refund";
+import toolsDisputeSummary from "./tools/dispute-summary";
 import toolsProcessWebhook from "./tools/process-webhook";
 
 export const routes: readonly ApiRoute[] = [
@@ -125,6 +126,7 @@ export const routes: readonly ApiRoute[] = [
   toolsGenerateRevenueReport,
   toolsManageDunningProcess,
   toolsProcessRefund,
+  toolsDisputeSummary,
   mcp,
   docs,
 ];
