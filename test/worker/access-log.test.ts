@@ -6,7 +6,7 @@
  * their period's end.
  */
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
-import { eq } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../worker/src/app";
 import { fixedClock, systemClock, type Clock } from "../../worker/src/clock";
@@ -76,6 +76,14 @@ describe("the access log counts allowed access", () => {
     expect((await check(fixedClock(start + DAY), nobody, "local_job_search")).allowed).toBe(false);
     expect(await accessActivity(db(), { userId, from: start, to: end })).toEqual({ allowed: 0, firstAt: null, lastAt: null });
     expect(await accessActivity(db(), { userId: nobody, from: start, to: end })).toEqual({ allowed: 0, firstAt: null, lastAt: null });
+    // No row at all, in any period: the fuzz suite relies on a refusal never writing the log.
+    expect(
+      await db()
+        .select()
+        .from(accessChecks)
+        .where(inArray(accessChecks.userId, [userId, nobody]))
+        .all(),
+    ).toEqual([]);
   });
 
   it("counts exactly within [start, end): not one ms before the start, the start itself, the last ms, not the end", async () => {

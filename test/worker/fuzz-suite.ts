@@ -134,8 +134,13 @@ function seedFor(label: string): number {
  * its inserts and deletes, still count.
  */
 const VOLATILE_COLUMNS: Record<string, string[]> = { api_keys: ["last_used_at"] };
-/** SQLite's, Cloudflare's and the migration runner's own tables, and the write log below. */
-const INTERNAL_TABLE = /^(sqlite_|_cf_|d1_migrations$|fuzz_write_log$)/;
+/**
+ * SQLite's, Cloudflare's and the migration runner's own tables, and the write log below; and
+ * `access_checks`, the access log an allowed check or token writes in waitUntil after its 2xx
+ * (entitlements/access-log.ts), which may land while the next, refused, request runs. A refusal
+ * never writes it: test/worker/access-log.test.ts checks that a denied check leaves no row.
+ */
+const INTERNAL_TABLE = /^(sqlite_|_cf_|d1_migrations$|fuzz_write_log$|access_checks$)/;
 const WRITE_LOG = "fuzz_write_log";
 
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
