@@ -133,6 +133,8 @@ describe("dispute evidence in the running system", () => {
       refund_policy_disclosure: expect.stringContaining(catalog.policy.terms.refund),
     });
     expect(inStripe.evidence.uncategorized_text).toContain(`signed up on`);
+    // The terms as this customer's own Checkout session showed them.
+    expect(inStripe.evidence.cancellation_policy_disclosure).toMatch(new RegExp(`^Shown on the Stripe Checkout page \\(session ${session.body.session_id}, opened `));
 
     // Once submitted, it takes no more: a 409 problem, nothing sent.
     const again = await api<{ code: string }>("POST", `/v1/disputes/${dispute.id}/evidence`, { submit: true }, worker.adminKey);

@@ -107,6 +107,8 @@ describe("POST /v1/disputes/{id}/evidence", () => {
     expect(body.evidence.access_activity_log).toContain(`${new Date(first).toISOString().slice(0, 10)}: 3 allowed`);
     expect(body.evidence.cancellation_policy_disclosure).toContain(catalog.policy.terms.cancellation);
     expect(body.evidence.refund_policy_disclosure).toContain(catalog.policy.terms.refund);
+    // Subscribed through the API, not Checkout: the terms are given without the claim they were shown.
+    expect(body.evidence.cancellation_policy_disclosure).toMatch(/^Our terms \(this subscription was not started through Checkout/);
     expect(body.evidence.product_description).toMatch(/^Federal Job Advisor Mobile, a subscription billed per month/);
     expect(body.evidence.uncategorized_text).toContain(`signed up on ${new Date(s.customer.created * 1000).toISOString()}`);
     expect(body.evidence.uncategorized_text).toContain("The customer made no earlier payment.");

@@ -104,8 +104,7 @@ export async function buildEvidence(deps: EvidenceDeps, disputeId: string, from:
   const subscriptionLine = lines.find((l) => l.parent?.subscription_item_details && l.amount > 0) ?? lines[0];
   const price = subscriptionLine?.pricing?.price_details?.price;
   const product = await describeProduct(stripe, typeof price === "string" ? price : (price?.id ?? null), from);
-  const terms = from.policy.terms;
-  const shown = "Shown on the Stripe Checkout page, directly above the pay button, before the customer subscribed:";
+  const terms = await termsShown(stripe, idOf(invoice.parent?.subscription_details?.subscription ?? null), from);
   const service = `${instant(period.start)} to ${instant(period.end)}`;
   const summary = [
     `Customer ${customer?.email ?? customerId} signed up on ${customer ? instant(customer.created * 1000) : "an unknown date (the customer was deleted)"}.`,
@@ -114,7 +113,7 @@ export async function buildEvidence(deps: EvidenceDeps, disputeId: string, from:
       ? `In that period the customer's access was checked and allowed ${access.allowed} times, first at ${instant(access.firstAt!)}, last at ${instant(access.lastAt!)} (see the access activity log).`
       : "In that period the customer's access was not checked.",
     priorPaymentsText(priorPayments),
-    `${shown} "${checkoutTermsText(terms)}"`,
+    `${terms.shown} "${terms.text}"`,
   ].join("\n\n");
 
   const evidence: Evidence = {
@@ -124,11 +123,30 @@ export async function buildEvidence(deps: EvidenceDeps, disputeId: string, from:
     // Stripe's service_date is when the service began; the whole period is in the texts.
     service_date: instant(period.start),
     access_activity_log: accessLogText(userId, access, days, period),
-    cancellation_policy_disclosure: `${shown} "${terms.cancellation}"`,
-    refund_policy_disclosure: `${shown} "${terms.refund}"`,
+    cancellation_policy_disclosure: `${terms.shown} "${terms.cancellation}"`,
+    refund_policy_disclosure: `${terms.shown} "${terms.refund}"`,
     uncategorized_text: summary.slice(0, EVIDENCE_TEXT_LIMIT),
   };
   return { dispute, invoiceId, userId, customerNow, period, access, priorPayments, evidence };
+}
+
+/**
+ * The terms as the customer saw them: the text on the completed Checkout session that started the
+ * subscription (Stripe keeps its `custom_text.submit`), said to be shown there and when. A
+ * subscription started otherwise (the API, the dashboard) or before Checkout carried the terms
+ * gets the catalog's terms, without the claim that they were shown.
+ */
+async function termsShown(stripe: Stripe, subscriptionId: string | null, from: Catalog): Promise<{ shown: string; text: string; cancellation: string; refund: string }> {
+  const current = from.policy.terms;
+  const session = subscriptionId ? (await stripe.checkout.sessions.list({ subscription: subscriptionId, status: "complete", limit: 1 })).data[0] : undefined;
+  const message = session?.custom_text.submit?.message;
+  if (session && message) {
+    const shown = `Shown on the Stripe Checkout page (session ${session.id}, opened ${instant(session.created * 1000)}), directly above the pay button, before the customer subscribed:`;
+    // The parts of the text shown, when they are today's; else the whole text as shown, in each.
+    const same = message === checkoutTermsText(current);
+    return { shown, text: message, cancellation: same ? current.cancellation : message, refund: same ? current.refund : message };
+  }
+  return { shown: "Our terms (this subscription was not started through Checkout, which shows them above the pay button):", text: checkoutTermsText(current), ...current };
 }
 
 /** "Federal Job Advisor Mobile, billed per month: ..." from the catalog price the invoice billed. */
