@@ -82,6 +82,15 @@ export const InvoiceId = z
   .regex(/^in_[A-Za-z0-9]{1,100}$/, "must be a Stripe invoice id (in_...)")
   .describe("A Stripe invoice id (in_...)");
 
+/** A Stripe dispute id, as Stripe makes them. */
+export const DisputeId = z
+  .string()
+  .regex(/^(dp|du)_[A-Za-z0-9]{1,100}$/, "must be a Stripe dispute id (dp_...)")
+  .describe("A Stripe dispute id (dp_...)");
+
+/** Whether evidence goes to the card issuer now (true) or is staged on the dispute for a person to review and submit (false, the default). */
+export const SubmitEvidence = z.boolean().describe("true submits the evidence to the card issuer now (it can then no longer be changed); false (the default) stages it on the dispute");
+
 /** Why money goes back; stored with the refund (the credit note's metadata) and shown in GET /v1/refunds. */
 export const RefundReason = z.enum(REFUND_REASONS).describe("`requested_by_customer`, `duplicate`, `fraudulent` or `service_issue`");
 

@@ -29,3 +29,11 @@ export {
   type WebhookEndpointWire,
   type WebhookDeliveryWire,
 } from "./webhook-endpoint";
+export {
+  DisputeEvidenceAnswer,
+  presentDisputeEvidence,
+  DisputeSummary,
+  presentDisputeSummary,
+  type DisputeEvidenceAnswerWire,
+  type DisputeSummaryWire,
+} from "./dispute-evidence";

@@ -30,6 +30,7 @@ import invoicesList from "./invoices/list";
 import refundsCreate from "./refunds/create";
 import refundsList from "./refunds/list";
 import disputesList from "./disputes/list";
+import disputesEvidence from "./disputes/evidence";
 import keysCreate from "./keys/create";
 import keysList from "./keys/list";
 import keysRevoke from "./keys/revoke";
@@ -63,6 +64,7 @@ import toolsGenerateRevenueReport from "./tools/generate-revenue-report";
 import toolsList from "./tools/list";
 import toolsManageDunningProcess from "./tools/manage-dunning-process";
 import toolsProcessRefund from "./tools/process-refund";
+import toolsDisputeSummary from "./tools/dispute-summary";
 import toolsProcessWebhook from "./tools/process-webhook";
 
 export const routes: readonly ApiRoute[] = [
@@ -110,6 +112,7 @@ export const routes: readonly ApiRoute[] = [
   refundsCreate,
   refundsList,
   disputesList,
+  disputesEvidence,
   billingCheckout,
   billingPortal,
   promotionCode,
@@ -125,6 +128,7 @@ export const routes: readonly ApiRoute[] = [
   toolsGenerateRevenueReport,
   toolsManageDunningProcess,
   toolsProcessRefund,
+  toolsDisputeSummary,
   mcp,
   docs,
 ];
