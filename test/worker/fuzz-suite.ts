@@ -134,8 +134,13 @@ function seedFor(label: string): number {
  * its inserts and deletes, still count.
  */
 const VOLATILE_COLUMNS: Record<string, string[]> = { api_keys: ["last_used_at"] };
-/** SQLite's, Cloudflare's and the migration runner's own tables, and the write log below. */
-const INTERNAL_TABLE = /^(sqlite_|_cf_|d1_migrations$|fuzz_write_log$)/;
+/**
+ * SQLite's, Cloudflare's and the migration runner's own tables, and the write log below; and
+ * `access_checks`, the access log an allowed check or token writes in waitUntil after its 2xx
+ * (entitlements/access-log.ts), which may land while the next, refused, request runs. A refusal
+ * never writes it: test/worker/access-log.test.ts checks that a denied check leaves no row.
+ */
+const INTERNAL_TABLE = /^(sqlite_|_cf_|d1_migrations$|fuzz_write_log$|access_checks$)/;
 const WRITE_LOG = "fuzz_write_log";
 
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
@@ -901,6 +906,25 @@ async function paidInvoice(): Promise<string> {
   return invoice.id;
 }
 
+/**
+ * Open disputes for POST /v1/disputes/{id}/evidence, from Stripe's dispute test card (reason
+ * product_not_received, which keeps access), and a closed one: well-formed requests then hit
+ * staging, submission and the 409 of a closed dispute, not only 404s.
+ */
+async function disputes(): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const { customer } = await subscriber({ lookupKey: "mobile_monthly", card: "pm_card_createDisputeProductNotReceived" });
+    const invoice = (await stripe().invoices.list({ customer: customer.id, status: "paid", limit: 1 })).data[0]!;
+    const pi = (await stripe().invoicePayments.list({ invoice: invoice.id, limit: 1 })).data[0]!.payment.payment_intent as string;
+    const dispute = (await stripe().disputes.list({ payment_intent: pi, limit: 1 })).data[0];
+    if (!dispute) throw new Error("the dispute test card opened no dispute");
+    ids.push(dispute.id);
+  }
+  await stripe().disputes.close(ids[1]!);
+  return ids;
+}
+
 /** A fixture's own request, as an admin: to put a user in the state a route needs. */
 function adminPost(keys: Keys, path: string, body: unknown): Promise<Response> {
   return SELF.fetch(`${BASE}${path}`, {
@@ -950,6 +974,8 @@ const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, unkn
   "POST /v1/subscriptions/{user_id}/change/preview": async () => ({ user_id: [await mirroredSubscriber()] }),
   // Paid invoices with all of them left to refund (a full refund uses one up), and amounts within them and past them.
   "POST /v1/refunds": async () => ({ invoice_id: [await paidInvoice(), await paidInvoice(), await paidInvoice()], amount: [100, 200, 1_000_000] }),
+  "POST /v1/disputes/{id}/evidence": async () => ({ id: await disputes() }),
+  "POST /v1/tools/dispute_summary": async () => ({ dispute_id: await disputes() }),
   "POST /v1/tools/process_refund": async () => ({ invoice_id: [await paidInvoice(), await paidInvoice(), await paidInvoice()], amount: [100, 200, 1_000_000] }),
   "POST /v1/subscriptions/{user_id}/cancel": async () => ({ user_id: [await mirroredSubscriber()] }),
   "POST /v1/subscriptions/{user_id}/reactivate": async (keys) => {
@@ -1135,6 +1161,8 @@ const EVENT_TYPES = [
   "checkout.session.completed",
   "payment_intent.succeeded",
   "refund.created",
+  "charge.dispute.created",
+  "charge.dispute.closed",
   "issuing_card.created",
   "v2.core.event_destination.ping",
 ];
@@ -1143,7 +1171,7 @@ const eventType = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...EVENT_TYPE
 
 const eventObject = fc.oneof(
   fc.record(
-    { id: fc.oneof(fc.stringMatching(/^(ch|cus|sub|in|pi|cs|re)_[A-Za-z0-9]{4,14}$/), nastyString), object: fc.constantFrom("charge", "customer", "subscription", "invoice", "refund") },
+    { id: fc.oneof(fc.stringMatching(/^(ch|cus|sub|in|pi|cs|re|dp)_[A-Za-z0-9]{4,14}$/), nastyString), object: fc.constantFrom("charge", "customer", "subscription", "invoice", "refund", "dispute") },
     { requiredKeys: [] },
   ),
   fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),

@@ -537,7 +537,7 @@ describe("the events of refunds", () => {
       createdAt: at,
       syncedAt: at,
     };
-    const fetched = { customers: new Map(), subscriptions: new Map(), invoices: new Map(), syncedAt: new Map(), deletedInvoices: new Set<string>(), charges: new Map() };
+    const fetched = { customers: new Map(), subscriptions: new Map(), invoices: new Map(), syncedAt: new Map(), deletedInvoices: new Set<string>(), charges: new Map(), disputes: new Map() };
     const follow = async (change: { before: typeof pending; after: typeof pending }) => {
       const statements = await outboundEventsOfSync(svc(), { at, fetched, subs: new Map(), attempts: [], userByCustomer: new Map(), changed: { subscriptions: [], invoices: [], refunds: [change] } });
       if (statements.length > 0) await db().batch(statements as unknown as Parameters<ReturnType<typeof db>["batch"]>[0]);

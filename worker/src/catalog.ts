@@ -124,6 +124,24 @@ const PortalPolicy = z.strictObject({
 });
 export type PortalPolicy = z.infer<typeof PortalPolicy>;
 
+/**
+ * The cancellation and refund terms as the buyer reads them: Checkout shows them above its pay
+ * button (Stripe's `custom_text.submit`, at most 1,200 characters together), and a dispute's
+ * evidence quotes them as shown (evidence/). Keep them true to `change` and refunds/policy.ts.
+ */
+const TermsPolicy = z
+  .strictObject({
+    cancellation: z.string().min(1),
+    refund: z.string().min(1),
+  })
+  .refine((t) => checkoutTermsText(t).length <= 1200, { message: "Checkout's custom text takes at most 1,200 characters" });
+export type TermsPolicy = z.infer<typeof TermsPolicy>;
+
+/** The terms as Checkout shows them: the one text both the buyer and the dispute's evidence read. */
+export function checkoutTermsText(t: { cancellation: string; refund: string }): string {
+  return `${t.cancellation} ${t.refund}`;
+}
+
 const Policy = z.strictObject({
   change: ChangePolicy,
   /** Whether a subscriber whose payment collection is paused keeps the tier's features. */
@@ -131,6 +149,7 @@ const Policy = z.strictObject({
   /** Offer per tier key; a tier without one is canceled at once. */
   retention: z.record(z.string(), RetentionOffer),
   portal: PortalPolicy,
+  terms: TermsPolicy,
 });
 export type ChangePolicy = z.infer<typeof ChangePolicy>;
 export type RetentionOfferPolicy = z.infer<typeof RetentionOffer>;
@@ -243,6 +262,11 @@ export const CATALOG_DATA = {
     },
     // The billing address decides the tax; the email is the app's sign-in, so it stays the app's.
     portal: { plan_changes: false, cancellation: false, customer_updates: ["address", "name"] },
+    terms: {
+      cancellation: "Cancel any time from your billing page: your plan stays active until the end of the period you have paid for, then it ends and you are not charged again.",
+      refund:
+        "Payments are not refunded for time already used. If we refund a payment in full for the period you are in, your access ends when the refund is made; a partial refund leaves your plan as it is.",
+    },
   },
 } satisfies z.input<typeof Catalog>;
 

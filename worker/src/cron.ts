@@ -8,7 +8,8 @@
  *                then the outbound webhooks its stages made;
  *                then deletes Idempotency-Keys past their day, alerts delivered over 30 days ago
  *                and the entitlement changes feed's rows over a week old, and outbound events
- *                over 30 days old that owe no delivery
+ *                over 30 days old that owe no delivery, and the access log's rows of periods
+ *                that ended over 180 days ago (entitlements/access-log.ts)
  *   17 3 * * *   reconciliation against Stripe's event list
  * The minute and quarter-hour crons end with the monitoring alerts (monitoring/alerts.ts), and
  * every run is recorded in cron_runs (start and end), which /health and the alerts read.
@@ -18,7 +19,7 @@ import { dueEvents, processEvent, reconcile, readResync, resyncChunk } from "./s
 import { sendDueEmails } from "./email";
 import { dunningTick } from "./dunning";
 import { pruneIdempotencyKeys } from "./idempotency";
-import { pruneEntitlementChanges, suspendLapsed } from "./entitlements";
+import { pruneAccessLog, pruneEntitlementChanges, suspendLapsed } from "./entitlements";
 import { describeError } from "./log";
 import { deliverDue, pruneOutbox } from "./outbound";
 import { monitorAndAlert, pruneAlerts, recordCronFinish, recordCronStart } from "./monitoring";
@@ -76,6 +77,7 @@ async function jobs(name: keyof typeof CRONS, s: Services): Promise<void> {
         () => pruneAlerts(s),
         () => pruneEntitlementChanges(s),
         () => pruneOutbox(s),
+        () => pruneAccessLog(s),
         alerts,
       ]);
     case "reconcile":

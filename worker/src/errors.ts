@@ -24,6 +24,10 @@ export type ErrorCode =
   | "amount_changed"
   /** A refund asks for more than the invoice paid and has not yet had back. */
   | "refund_exceeds_paid"
+  /** A dispute Stripe shows as closed or already under review: it takes no evidence. */
+  | "dispute_closed"
+  /** A dispute whose evidence due date has passed (or that allows no response). */
+  | "evidence_past_due"
   /** A charge made now was declined; the change it paid for was not made. */
   | "payment_failed"
   /** An Idempotency-Key sent again with another request than the one it was first used for. */

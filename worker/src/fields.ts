@@ -13,7 +13,7 @@
 import "@hono/zod-openapi";
 import { z } from "zod";
 import { BILLING_CYCLES, catalog } from "./catalog";
-import { REFUND_REASONS } from "./db/schema";
+import { DISPUTE_STATUSES, REFUND_REASONS } from "./db/schema";
 
 /**
  * What a user id of the app looks like: the API takes only these, so an id from elsewhere
@@ -82,6 +82,15 @@ export const InvoiceId = z
   .regex(/^in_[A-Za-z0-9]{1,100}$/, "must be a Stripe invoice id (in_...)")
   .describe("A Stripe invoice id (in_...)");
 
+/** A Stripe dispute id, as Stripe makes them. */
+export const DisputeId = z
+  .string()
+  .regex(/^(dp|du)_[A-Za-z0-9]{1,100}$/, "must be a Stripe dispute id (dp_...)")
+  .describe("A Stripe dispute id (dp_...)");
+
+/** Whether evidence goes to the card issuer now (true) or is staged on the dispute for a person to review and submit (false, the default). */
+export const SubmitEvidence = z.boolean().describe("true submits the evidence to the card issuer now (it can then no longer be changed); false (the default) stages it on the dispute");
+
 /** Why money goes back; stored with the refund (the credit note's metadata) and shown in GET /v1/refunds. */
 export const RefundReason = z.enum(REFUND_REASONS).describe("`requested_by_customer`, `duplicate`, `fraudulent` or `service_issue`");
 
@@ -91,6 +100,37 @@ export const RefundAmount = z
   .min(1)
   .max(100_000_000)
   .describe("Integer cents in the invoice's currency; all that is paid and not yet refunded when left out. More than that is a 422 `refund_exceeds_paid` naming `amount`.");
+
+/** Stripe's dispute reasons (https://docs.stripe.com/api/disputes/object#dispute_object-reason). */
+export const DISPUTE_REASONS = [
+  "bank_cannot_process",
+  "check_returned",
+  "credit_not_processed",
+  "customer_initiated",
+  "debit_not_authorized",
+  "duplicate",
+  "fraudulent",
+  "general",
+  "incorrect_account_details",
+  "insufficient_funds",
+  "noncompliant",
+  "product_not_received",
+  "product_unacceptable",
+  "subscription_canceled",
+  "unrecognized",
+] as const;
+
+/** A filter on Stripe's dispute reason. */
+export const DisputeReason = z.enum(DISPUTE_REASONS).describe("Stripe's dispute reason: `fraudulent`, `unrecognized`, `product_not_received`, `duplicate`, `general`, ...");
+
+/** A filter on Stripe's dispute status. */
+export const DisputeStatus = z.enum(DISPUTE_STATUSES).describe("Stripe's dispute status: `needs_response`, `under_review`, `won`, `lost`, or an inquiry's `warning_*`");
+
+/** A Stripe dispute id, as a list's cursor. */
+export const DisputeId = z
+  .string()
+  .regex(/^(dp|du)_[A-Za-z0-9]{1,100}$/, "must be a Stripe dispute id (dp_...)")
+  .describe("A Stripe dispute id (dp_...)");
 
 /** Overrides the refund policy: true ends access now (the subscription is cancelled at once), false keeps it. */
 export const EndAccess = z.boolean().describe("Overrides the refund policy: true cancels the subscription at once and ends access, false keeps both");

@@ -11,6 +11,7 @@ import type { Clock } from "./clock";
 import { getDb } from "./db/client";
 import { fraudWarningEventAction } from "./fraud";
 import { refundEventAction } from "./refunds";
+import { disputeEventAction } from "./disputes";
 import { dunningCasesOfSync, dunningPolicy as defaultDunningPolicy, withOverrides, type DunningPolicy } from "./dunning";
 import { emailTransport as makeEmailTransport, type EmailTransport } from "./email";
 import { loadSigningKeys } from "./entitlements";
@@ -47,7 +48,7 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
     log,
     audit: auditWriter(db, clock),
     syncFollowers: [dunningCasesOfSync, outboundEventsOfSync],
-    eventActions: [refundEventAction, fraudWarningEventAction],
+    eventActions: [refundEventAction, disputeEventAction, fraudWarningEventAction],
     get stripe() {
       return (stripe ??= stripeClient(stripeConfig(env)));
     },

@@ -12,6 +12,11 @@ export interface TestCard {
   funding: string;
   country: string;
   decline: CardDecline | null;
+  /**
+   * The charge succeeds, then its issuer disputes it (billing/disputes.ts): a chargeback with
+   * this reason, or an inquiry (a `warning_*` dispute) when `inquiry`.
+   */
+  dispute?: { reason: string; inquiry: boolean };
 }
 
 const declined = (declineCode: string, message = "Your card was declined."): CardDecline => ({ code: "card_declined", declineCode, message });
@@ -22,6 +27,9 @@ const CARDS: Record<string, TestCard> = {
   mastercard: { brand: "mastercard", last4: "4444", funding: "credit", country: "US", decline: null },
   amex: { brand: "amex", last4: "8431", funding: "credit", country: "US", decline: null },
   discover: { brand: "discover", last4: "1117", funding: "credit", country: "US", decline: null },
+  createDispute: { brand: "visa", last4: "0259", funding: "credit", country: "US", decline: null, dispute: { reason: "fraudulent", inquiry: false } },
+  createDisputeProductNotReceived: { brand: "visa", last4: "2685", funding: "credit", country: "US", decline: null, dispute: { reason: "product_not_received", inquiry: false } },
+  createDisputeInquiry: { brand: "visa", last4: "1976", funding: "credit", country: "US", decline: null, dispute: { reason: "general", inquiry: true } },
   chargeCustomerFail: { brand: "visa", last4: "0341", funding: "credit", country: "US", decline: declined("generic_decline") },
   chargeDeclined: { brand: "visa", last4: "0002", funding: "credit", country: "US", decline: declined("generic_decline") },
   chargeDeclinedInsufficientFunds: { brand: "visa", last4: "9995", funding: "credit", country: "US", decline: declined("insufficient_funds", "Your card has insufficient funds.") },
@@ -63,6 +71,21 @@ export function testCardForToken(token: string): TestCard | undefined {
   const m = /^(?:pm_card_|tok_)(.+)$/.exec(token);
   if (!m || m[1] === undefined) return undefined;
   return CARDS[m[1]];
+}
+
+/** Stripe's test card numbers for the cards whose number a test is likely to type. */
+const NUMBERS: Record<string, string> = {
+  "4242424242424242": "visa",
+  "4000000000000341": "chargeCustomerFail",
+  "4000000000000259": "createDispute",
+  "4000000000002685": "createDisputeProductNotReceived",
+  "4000000000001976": "createDisputeInquiry",
+};
+
+/** The `pm_card_*` token of a test card number, or undefined for a number the emulator does not know. */
+export function tokenForCardNumber(number: string): string | undefined {
+  const name = NUMBERS[number.replace(/\s/g, "")];
+  return name === undefined ? undefined : `pm_card_${name}`;
 }
 
 export function testCardNames(): string[] {

@@ -13,13 +13,13 @@ import { clone } from "./store.ts";
 import { runDue } from "./billing/scheduler.ts";
 import { scheduleOf } from "./billing/schedules.ts";
 import { FRAUD_TYPES, isFraudType, raiseEarlyFraudWarning } from "./billing/fraud-warnings.ts";
+import { DISPUTE_REASONS, openDispute } from "./billing/disputes.ts";
 
 /**
  * Emulator-only endpoints under /_emulator/ (no API key: they exist for tests and demos):
  * state dump, reset, chaos switch, the count of API requests served, delivery log and idle wait, a declining card's recovery, a
- * card network's automatic update of a saved card, an issuer's early fraud warning on a charge,
- * Stripe's retries per test clock, and the
- * hosted HTML pages.
+ * card network's automatic update of a saved card, an issuer's dispute of a charge or early fraud
+ * warning on one, Stripe's retries per test clock, and the hosted HTML pages.
  */
 function json(res: ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value, null, 2);
@@ -160,6 +160,17 @@ export async function handleControl(core: Core, req: IncomingMessage, res: Serve
       if (!isFraudType(fraudType)) throw invalidRequest(`Invalid fraud_type: must be one of ${FRAUD_TYPES.join(", ")}, got ${JSON.stringify(fraudType)}.`, "fraud_type");
       const customer = typeof charge.customer === "string" ? charge.customer : (charge.customer?.id ?? null);
       return json(res, 200, raiseEarlyFraudWarning(core, charge, fraudType, core.nowForCustomer(customer), null));
+    }
+    if (segs[1] === "charges" && segs[2] && segs[3] === "dispute" && segs.length === 4 && method === "POST") {
+      const charge = core.state.charges.get(segs[2]);
+      if (!charge) throw resourceMissing("charge", segs[2]);
+      const body = await readParams(req, readBody, ["reason", "inquiry"]);
+      const reason = body.reason === undefined || body.reason === null ? "fraudulent" : String(body.reason);
+      if (!(DISPUTE_REASONS as readonly string[]).includes(reason)) throw invalidRequest(`Invalid reason: must be one of ${DISPUTE_REASONS.join(", ")}.`, "reason");
+      const inquiry = body.inquiry === true || body.inquiry === "true";
+      if (body.inquiry !== undefined && !inquiry && body.inquiry !== false && body.inquiry !== "false") throw invalidRequest("Invalid inquiry: must be true or false.", "inquiry");
+      const dispute = openDispute(core, charge, { reason, inquiry }, core.nowForCustomer(typeof charge.customer === "string" ? charge.customer : (charge.customer?.id ?? null)), null);
+      return json(res, 200, dispute);
     }
     if (segs[1] === "test_clocks" && segs[2] && segs[3] === "smart_retries" && segs.length === 4 && (method === "GET" || method === "POST" || method === "DELETE")) {
       const clock = core.state.testClocks.get(segs[2]);

@@ -69,6 +69,7 @@ export function checkoutPage(core: Core, session: Stripe.Checkout.Session): stri
 <label for="postal">ZIP</label><input id="postal" name="address[postal_code]" value="94107">
 <label for="card">Test card</label><select id="card" name="payment_method">${cards}</select>
 ${session.allow_promotion_codes ? `<label for="promo">Promotion code</label><input id="promo" name="promotion_code">` : ""}
+${session.custom_text.submit ? `<p class="custom-text">${esc(session.custom_text.submit.message)}</p>` : ""}
 <button type="submit">Pay</button></form>
 ${session.cancel_url ? `<p><a href="${esc(session.cancel_url)}">Cancel</a></p>` : ""}`,
   );

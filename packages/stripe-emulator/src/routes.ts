@@ -3,6 +3,7 @@ import * as checkout from "./resources/checkout.ts";
 import * as coupons from "./resources/coupons.ts";
 import * as creditNotes from "./resources/credit-notes.ts";
 import * as customers from "./resources/customers.ts";
+import * as disputes from "./resources/disputes.ts";
 import * as efw from "./resources/early-fraud-warnings.ts";
 import * as events from "./resources/events.ts";
 import * as invoiceItems from "./resources/invoice-items.ts";
@@ -100,6 +101,10 @@ export function stripeRoutes(): Router {
     .get("/v1/refunds", refunds.listRefunds)
     .get("/v1/refunds/:id", refunds.retrieveRefund)
     .post("/v1/refunds/:id", refunds.updateRefund)
+    .get("/v1/disputes", disputes.listDisputes)
+    .get("/v1/disputes/:id", disputes.retrieveDispute)
+    .post("/v1/disputes/:id", disputes.updateDisputeRoute)
+    .post("/v1/disputes/:id/close", disputes.closeDisputeRoute)
     .post("/v1/credit_notes", creditNotes.createCreditNote)
     .get("/v1/credit_notes/preview", creditNotes.previewCreditNote)
     .get("/v1/credit_notes", creditNotes.listCreditNotes)

@@ -77,6 +77,8 @@ export interface State {
   charges: Map<string, Stripe.Charge>;
   refunds: Map<string, Stripe.Refund>;
   creditNotes: Map<string, Stripe.CreditNote>;
+  /** Disputes of charges (billing/disputes.ts), in creation order. */
+  disputes: Map<string, Stripe.Dispute>;
   /** Radar early fraud warnings, raised by `POST /_emulator/charges/:charge/early_fraud_warning`. */
   earlyFraudWarnings: Map<string, Stripe.Radar.EarlyFraudWarning>;
   discounts: Map<string, Stripe.Discount>;
@@ -118,6 +120,7 @@ export function emptyState(): State {
     charges: new Map(),
     refunds: new Map(),
     creditNotes: new Map(),
+    disputes: new Map(),
     earlyFraudWarnings: new Map(),
     discounts: new Map(),
     taxIds: new Map(),
@@ -165,6 +168,8 @@ export function lookupById(state: State, id: string): object | undefined {
       return state.refunds.get(id);
     case "cn_":
       return state.creditNotes.get(id);
+    case "dp_":
+      return state.disputes.get(id);
     case "issfr_":
       return state.earlyFraudWarnings.get(id);
     case "di_":

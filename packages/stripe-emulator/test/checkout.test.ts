@@ -124,6 +124,16 @@ describe("checkout: the hosted page", () => {
     expect(html).toMatch(/Due today<\/td><td[^>]*>\$0\.00</);
   });
 
+  it("shows the session's custom submit text above the pay button, and keeps it on the session", async () => {
+    const message = "Cancel any time; payments are not refunded for time already used & kept.";
+    const s = await session({ custom_text: { submit: { message } } });
+    expect(s.custom_text).toEqual({ after_submit: null, shipping_address: null, submit: { message }, terms_of_service_acceptance: null });
+    expect((await h.stripe.checkout.sessions.retrieve(s.id)).custom_text.submit).toEqual({ message });
+    const html = await (await fetch(s.url!)).text();
+    expect(html).toMatch(/<p class="custom-text">Cancel any time; payments are not refunded for time already used &#38; kept\.<\/p>\s*<button type="submit">Pay<\/button>/);
+    expect(await (await fetch((await session()).url!)).text()).not.toContain("custom-text");
+  });
+
   it("without a trial or automatic tax, shows neither and charges the price today", async () => {
     const s = await session({ subscription_data: { metadata: { user_id: "u_43" } }, automatic_tax: { enabled: false }, line_items: [{ price: prices.local.id, quantity: 1 }] });
     const html = await (await fetch(s.url!)).text();

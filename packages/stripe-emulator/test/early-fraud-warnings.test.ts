@@ -83,6 +83,16 @@ describe("radar early fraud warnings", () => {
     expect((await h.stripe.radar.earlyFraudWarnings.retrieve(warning.id)).actionable).toBe(false);
   });
 
+  it("a dispute of the charge makes its warning not actionable; a warning raised after one is not actionable from the start", async () => {
+    const { charge } = await paidCharge();
+    const warning = await jsonOf<Stripe.Radar.EarlyFraudWarning>(await raise(charge.id));
+    const disputed = await fetch(`${h.em.url}/_emulator/charges/${charge.id}/dispute`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(disputed.status).toBe(200);
+    expect((await h.stripe.radar.earlyFraudWarnings.retrieve(warning.id)).actionable).toBe(false);
+    expect(await eventTypes(h.stripe, about(charge.id))).toEqual(["radar.early_fraud_warning.created", "radar.early_fraud_warning.updated"]);
+    expect((await jsonOf<Stripe.Radar.EarlyFraudWarning>(await raise(charge.id))).actionable).toBe(false);
+  });
+
   it("a warning on a charge already refunded in full is not actionable from the start", async () => {
     const { charge } = await paidCharge();
     await h.stripe.refunds.create({ charge: charge.id });

@@ -35,6 +35,8 @@ export const PERMISSIONS = {
   "dunning:write": ["admin", "service"],
   /** The deployment checks (GET /v1/system/checks): every setting's state by name, the webhook endpoint, migrations, crons. */
   "system:read": ["admin"],
+  /** A dispute's evidence (the customer's email, name and access log): building it, staging it and submitting it to Stripe. */
+  "disputes:evidence": ["admin"],
   /** Outbound webhook endpoints: their URLs, secrets, deliveries, retries and replays. */
   "webhooks:manage": ["admin"],
 } as const satisfies Record<string, readonly Role[]>;

@@ -20,7 +20,7 @@ export function isStaleRead(error: unknown): boolean {
   return /CHECK constraint failed: stale_read/.test(text);
 }
 
-type Mirrored = "customers" | "subscriptions" | "invoices" | "refunds" | "credit_notes";
+type Mirrored = "customers" | "subscriptions" | "invoices" | "refunds" | "credit_notes" | "disputes";
 
 /** The mirror row `id` is absent (syncedAt undefined) or was last written by the fetch at `syncedAt`. */
 export function rowAsRead(table: Mirrored, id: string, syncedAt: number | undefined): SQL {

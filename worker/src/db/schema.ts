@@ -409,6 +409,9 @@ export const creditNotes = sqliteTable(
 
 export const DISPUTE_STATUSES = ["warning_needs_response", "warning_under_review", "warning_closed", "needs_response", "under_review", "won", "lost"] as const;
 export type DisputeStatus = (typeof DISPUTE_STATUSES)[number];
+/** What the dispute policy does to the disputed account (disputes/policy.ts). */
+export const DISPUTE_POLICY_ACTIONS = ["end_access", "flag_account"] as const;
+export type DisputePolicyAction = (typeof DISPUTE_POLICY_ACTIONS)[number];
 
 /**
  * Disputes (chargebacks) of the charges that paid invoices, as Stripe has them (written only by
@@ -434,6 +437,11 @@ export const disputes = sqliteTable(
     evidenceDueBy: integer("evidence_due_by"),
     /** evidence_details.submission_count > 0 as Stripe reports it. */
     evidenceSubmitted: integer("evidence_submitted", { mode: "boolean" }).notNull().default(false),
+    /**
+     * What the dispute policy decided (disputes/policy.ts): `end_access` or `flag_account`, as
+     * the dispute's Stripe metadata `access_policy` keeps it; null until decided.
+     */
+    policyAction: text("policy_action", { enum: DISPUTE_POLICY_ACTIONS }),
     createdAt: integer("created_at").notNull(),
     /** When the worker first saw the dispute as won or lost (the customer's clock); null while open. */
     closedAt: integer("closed_at"),
@@ -467,6 +475,34 @@ export const earlyFraudWarnings = sqliteTable(
     syncedAt: integer("synced_at").notNull(),
   },
   (t) => [index("early_fraud_warnings_created_idx").on(t.createdAt), index("early_fraud_warnings_charge_idx").on(t.chargeId)],
+);
+
+/** What made an access log row: an allowed online check (POST /v1/entitlements/check) or a token issued that grants a feature. */
+export const ACCESS_KINDS = ["check", "token"] as const;
+export type AccessKind = (typeof ACCESS_KINDS)[number];
+
+/**
+ * The access activity log (entitlements/access-log.ts): how often and when a user's access was
+ * checked and allowed, the evidence a dispute answers with. One counter row per user, second and
+ * kind, upserted, so a busy client costs a row per second rather than per check, and a count
+ * between two whole seconds (Stripe's periods are) is exact. Instants are on the customer's
+ * clock (a Stripe test clock's, in test mode). Nothing personal beyond the user id the worker has.
+ */
+export const accessChecks = sqliteTable(
+  "access_checks",
+  {
+    userId: text("user_id").notNull(),
+    /** The Unix second (customer's clock) the checks fell in. */
+    second: integer("second").notNull(),
+    kind: text("kind", { enum: ACCESS_KINDS }).notNull(),
+    count: integer("count").notNull(),
+    /** The first and last of them (ms, customer's clock). */
+    firstAt: integer("first_at").notNull(),
+    lastAt: integer("last_at").notNull(),
+    /** The end (ms) of the billing period they fell in, as the entitlement knew it (else the check's own time): the retention counts from it. */
+    periodEnd: integer("period_end").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.second, t.kind] }), index("access_checks_period_end_idx").on(t.periodEnd)],
 );
 
 /** Each payment attempt on an invoice, with the decline code when it failed (no card data). */

@@ -1,3 +1,4 @@
+export { ACCESS_LOG_POLICY, accessActivity, accessByDay, pruneAccessLog, recordAccess, type AccessActivity } from "./access-log";
 export { checkFeature, currentEntitlement, issueToken, publicKeys } from "./access";
 export { CURSOR_PATTERN, DEFAULT_CHANGES_LIMIT, listEntitlementChanges, MAX_CHANGES_LIMIT } from "./changes";
 export { can } from "./decide";

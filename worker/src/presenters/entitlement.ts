@@ -9,6 +9,8 @@ import { z } from "zod";
 import { ENTITLEMENT_STATUSES } from "../db/schema";
 import type { EntitlementChangesPage, EntitlementClaims, EntitlementState } from "../entitlements";
 import { presentUpgradeOffer, presentUpgradeOffers, UpgradeOffer } from "./offer";
+import type { AccountFlag } from "../disputes";
+import { AccountFlagSchema, presentAccountFlags } from "./dispute";
 import { Instant, instant, instantOfSeconds, instantOrNull } from "../instant";
 
 export const Entitlement = z.object({
@@ -22,10 +24,13 @@ export const Entitlement = z.object({
   current_period_end: Instant.nullable(),
   upgrade: z.record(z.string(), UpgradeOffer),
   billing_url: z.url(),
+  flags: z
+    .array(AccountFlagSchema)
+    .describe("What the account is flagged for, newest first: each dispute the dispute policy flagged (a reason other than fraudulent or unrecognized) until it is won. Empty when none"),
 });
 export type EntitlementWire = z.output<typeof Entitlement>;
 
-export function presentEntitlement(userId: string, state: EntitlementState, claims: EntitlementClaims): EntitlementWire {
+export function presentEntitlement(userId: string, state: EntitlementState, claims: EntitlementClaims, flags: AccountFlag[]): EntitlementWire {
   return {
     user_id: userId,
     tier: state.tier,
@@ -37,6 +42,7 @@ export function presentEntitlement(userId: string, state: EntitlementState, clai
     current_period_end: instantOrNull(state.currentPeriodEnd),
     upgrade: presentUpgradeOffers(claims.upgrade),
     billing_url: claims.billing_url,
+    flags: presentAccountFlags(flags),
   };
 }
 

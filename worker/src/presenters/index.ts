@@ -18,6 +18,7 @@ export {
   type CancelResultWire,
 } from "./subscription";
 export { ReportRow, RevenueReport } from "./report";
+export { Dispute, presentDispute, DisputePageSchema, presentDisputePage, AccountFlagSchema, presentAccountFlags, type DisputeWire } from "./dispute";
 export { Refund, presentRefund, RefundPageSchema, presentRefundPage, type RefundWire } from "./refund";
 export {
   WebhookEndpoint,
@@ -28,3 +29,11 @@ export {
   type WebhookEndpointWire,
   type WebhookDeliveryWire,
 } from "./webhook-endpoint";
+export {
+  DisputeEvidenceAnswer,
+  presentDisputeEvidence,
+  DisputeSummary,
+  presentDisputeSummary,
+  type DisputeEvidenceAnswerWire,
+  type DisputeSummaryWire,
+} from "./dispute-evidence";

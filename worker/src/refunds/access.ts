@@ -69,12 +69,9 @@ export async function applyRefundPolicy(
   a: { inv: Stripe.Invoice; refunded: number; decision: RefundDecision; key: string },
 ): Promise<AccessOutcome> {
   const { sub, ...decision } = a.decision;
-  if (!decision.endAccess || !sub || !LIVE.has(sub.status)) return { ...decision, canceled: null, entries: [] };
-  await deps.stripe.subscriptions.cancel(
-    sub.id,
-    { prorate: false, invoice_now: false, cancellation_details: { comment: `refund of invoice ${a.inv.id}: access ended (${decision.rule})` } },
-    { idempotencyKey: `${a.key}:cancel` },
-  );
+  if (!decision.endAccess || !sub || !(await endAccessNow(deps, sub, { comment: `refund of invoice ${a.inv.id}: access ended (${decision.rule})`, key: a.key }))) {
+    return { ...decision, canceled: null, entries: [] };
+  }
   const row = await deps.db.select({ userId: subscriptions.userId }).from(subscriptions).where(eq(subscriptions.id, sub.id)).get();
   const userId = row?.userId ?? sub.metadata?.user_id ?? null;
   return {
@@ -90,6 +87,19 @@ export async function applyRefundPolicy(
       },
     ],
   };
+}
+
+/**
+ * Ends access now: the subscription is cancelled at once in Stripe, without proration or a final
+ * invoice (the money went back, or the card's owner says they never agreed to pay), so the sync
+ * that follows mirrors the cancellation into the entitlement, MRR and the changes feed. `key`
+ * makes the cancellation idempotent in Stripe across retries of one decision. False when the
+ * subscription is no longer live: nothing to end, and cancelling twice is a no-op.
+ */
+export async function endAccessNow(deps: Pick<Services, "stripe">, sub: Stripe.Subscription, a: { comment: string; key: string }): Promise<boolean> {
+  if (!LIVE.has(sub.status)) return false;
+  await deps.stripe.subscriptions.cancel(sub.id, { prorate: false, invoice_now: false, cancellation_details: { comment: a.comment } }, { idempotencyKey: `${a.key}:cancel` });
+  return true;
 }
 
 /** Events that say money went back: a refund made anywhere (API, dashboard) is decided on by the same policy. */

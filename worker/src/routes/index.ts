@@ -29,6 +29,8 @@ import resync from "./events/resync";
 import invoicesList from "./invoices/list";
 import refundsCreate from "./refunds/create";
 import refundsList from "./refunds/list";
+import disputesList from "./disputes/list";
+import disputesEvidence from "./disputes/evidence";
 import keysCreate from "./keys/create";
 import keysList from "./keys/list";
 import keysRevoke from "./keys/revoke";
@@ -62,6 +64,7 @@ import toolsGenerateRevenueReport from "./tools/generate-revenue-report";
 import toolsList from "./tools/list";
 import toolsManageDunningProcess from "./tools/manage-dunning-process";
 import toolsProcessRefund from "./tools/process-refund";
+import toolsDisputeSummary from "./tools/dispute-summary";
 import toolsProcessWebhook from "./tools/process-webhook";
 
 export const routes: readonly ApiRoute[] = [
@@ -108,6 +111,8 @@ export const routes: readonly ApiRoute[] = [
   invoicesList,
   refundsCreate,
   refundsList,
+  disputesList,
+  disputesEvidence,
   billingCheckout,
   billingPortal,
   promotionCode,
@@ -123,6 +128,7 @@ export const routes: readonly ApiRoute[] = [
   toolsGenerateRevenueReport,
   toolsManageDunningProcess,
   toolsProcessRefund,
+  toolsDisputeSummary,
   mcp,
   docs,
 ];

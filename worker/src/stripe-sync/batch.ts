@@ -46,6 +46,8 @@ export interface Fetched {
   deletedInvoices: Set<string>;
   /** Charges with their refunds, the invoice they paid and that invoice's credit notes. */
   charges: Map<string, { charge: Stripe.Charge; invoiceId: string | null; refunds: Stripe.Refund[]; creditNotes: Stripe.CreditNote[]; syncedAt: number }>;
+  /** Disputes with the charge they dispute, its customer, and the invoice it paid. */
+  disputes: Map<string, { dispute: Stripe.Dispute; chargeId: string; customerId: string | null; invoiceId: string | null; syncedAt: number }>;
 }
 
 /** What one sync wrote, as a follower sees it: the objects fetched and the rows derived from them. */

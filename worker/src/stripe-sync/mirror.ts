@@ -4,7 +4,20 @@
  */
 import { catalogPriceOf, monthsPerPeriod } from "../catalog";
 import { isUserId } from "../entitlements";
-import { INVOICE_STATUSES, REFUND_REASONS, SUBSCRIPTION_STATUSES, type creditNotes, type customers, type invoices, type RefundReason, type refunds, type subscriptions } from "../db/schema";
+import {
+  INVOICE_STATUSES,
+  REFUND_REASONS,
+  SUBSCRIPTION_STATUSES,
+  type creditNotes,
+  type customers,
+  type disputes,
+  DISPUTE_POLICY_ACTIONS,
+  type DisputePolicyAction,
+  type invoices,
+  type RefundReason,
+  type refunds,
+  type subscriptions,
+} from "../db/schema";
 import type { CouponTerms } from "./batch";
 import type { Stripe } from "./stripe";
 
@@ -15,6 +28,7 @@ export type SubscriptionRow = typeof subscriptions.$inferSelect;
 export type InvoiceRow = typeof invoices.$inferSelect;
 export type RefundRow = typeof refunds.$inferSelect;
 export type CreditNoteRow = typeof creditNotes.$inferSelect;
+export type DisputeRow = typeof disputes.$inferSelect;
 
 const INTERVALS = ["day", "week", "month", "year"] as const;
 const PAUSE_BEHAVIORS = ["keep_as_draft", "mark_uncollectible", "void"] as const;
@@ -257,4 +271,44 @@ export async function invoiceOfCharge(stripe: Stripe, charge: Stripe.Charge): Pr
   if (!pi) return null;
   const payment = (await stripe.invoicePayments.list({ payment: { type: "payment_intent", payment_intent: pi }, limit: 1 })).data[0];
   return payment ? idOf(payment.invoice) : null;
+}
+
+/** Stripe's dispute statuses that end a dispute with money decided: won or lost. */
+export const DECIDED_DISPUTE_STATUSES: ReadonlySet<string> = new Set(["won", "lost"]);
+
+/** `metadata.access_policy` as the dispute policy writes it on the dispute; anything else is no decision. */
+export function disputePolicyAction(d: Stripe.Dispute): DisputePolicyAction | null {
+  const v = d.metadata?.access_policy;
+  return (DISPUTE_POLICY_ACTIONS as readonly string[]).includes(v ?? "") ? (v as DisputePolicyAction) : null;
+}
+
+/**
+ * A dispute as the mirror keeps it. `fee` nets its balance transactions' fees (the $15.00
+ * withdrawn, given back when a chargeback is won); `closedAt` is kept from the row once set,
+ * so the close is dated when the worker first saw it, not at each later sync.
+ */
+export function disputeRow(
+  d: Stripe.Dispute,
+  of: { chargeId: string; invoiceId: string | null; subscriptionId: string | null; customerId: string | null; userId: string | null; closedAt: number | null },
+  syncedAt: number,
+): DisputeRow {
+  return {
+    id: d.id,
+    chargeId: of.chargeId,
+    invoiceId: of.invoiceId,
+    subscriptionId: of.subscriptionId,
+    customerId: of.customerId,
+    userId: of.userId,
+    amount: d.amount,
+    currency: d.currency,
+    reason: d.reason,
+    status: d.status,
+    fee: d.balance_transactions.reduce((sum, t) => sum + t.fee, 0),
+    evidenceDueBy: ms(d.evidence_details?.due_by),
+    evidenceSubmitted: (d.evidence_details?.submission_count ?? 0) > 0,
+    policyAction: disputePolicyAction(d),
+    createdAt: d.created * 1000,
+    closedAt: of.closedAt,
+    syncedAt,
+  };
 }

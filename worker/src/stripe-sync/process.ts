@@ -58,6 +58,7 @@ function targetsOf(event: Stripe.Event, session: Stripe.Checkout.Session | null)
   } else if (event.type.startsWith("customer.") && obj.object === "customer") t.customers.add(obj.id);
   else if (event.type.startsWith("invoice.") && obj.object === "invoice") t.invoices.add(obj.id);
   else if (event.type.startsWith("credit_note.")) t.creditNotes.add(obj.id);
+  else if (event.type.startsWith("charge.dispute.") && obj.object === "dispute") t.disputes.add(obj.id);
   else if (refundEventCharge(event)) t.charges.add(refundEventCharge(event)!);
   else if (PAYMENT_METHOD_EVENTS.has(event.type)) {
     const customer = paymentMethodCustomer(event);
@@ -146,17 +147,19 @@ export async function processEvent(deps: ProcessDeps, id: string, parsed?: Strip
     // What the event makes a domain do in Stripe (a refund ending access cancels the subscription):
     // done before the fetches, so the sync mirrors its result with the event's processed mark.
     const entries: AuditEntry[] = [];
+    let acted = false;
     const own: BatchItem<"sqlite">[] = [];
     for (const act of deps.eventActions ?? []) {
       const done = await act(deps, event);
       for (const id of done.subscriptions) targets.subscriptions.add(id);
       for (const id of done.charges ?? []) targets.charges.add(id);
       entries.push(...done.entries);
+      acted ||= done.subscriptions.length > 0 || done.entries.length > 0;
       own.push(...(done.statements ?? []));
     }
     // A subscription an action just changed in Stripe may have been fetched since the event
     // arrived, before the change: it is fetched again, whatever its freshness.
-    const fresh = entries.length > 0 ? {} : freshSince;
+    const fresh = acted ? {} : freshSince;
     await syncObjects(deps, { actor: { type: "stripe", id: event.id }, cause: event.id, at: event.created * 1000, ...fresh }, targets, {
       entries,
       attempts: await attemptOf(deps.stripe, event),

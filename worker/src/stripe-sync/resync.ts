@@ -1,6 +1,7 @@
 /**
  * Full resync (disaster recovery): rebuilds customers, subscriptions, invoices, refunds (with
- * the credit notes of the invoices they refund) and entitlements from Stripe's lists. Each call does a bounded chunk of pages and stores its
+ * the credit notes of the invoices they refund), disputes (with the dispute policy's decision
+ * Stripe keeps on each) and entitlements from Stripe's lists. Each call does a bounded chunk of pages and stores its
  * cursor in sync_state, so it fits a Worker's CPU limit and resumes where it stopped
  * (POST /v1/admin/resync, `npm run resync`, and the minute cron all continue it).
  */
@@ -13,7 +14,7 @@ import { emptyFetched, emptyTargets, subscriptionCoupon, syncObjects, writeObjec
 import type { CouponTerms } from "./mirror";
 
 const KEY = "resync";
-const PHASES = ["customers", "subscriptions", "invoices", "refunds", "done"] as const;
+const PHASES = ["customers", "subscriptions", "invoices", "refunds", "disputes", "done"] as const;
 type Phase = (typeof PHASES)[number];
 
 export interface ResyncState {
@@ -21,12 +22,17 @@ export interface ResyncState {
   cursor: string | null;
   started_at: number;
   finished_at: number | null;
-  counts: Record<"customers" | "subscriptions" | "invoices" | "refunds", number>;
+  counts: Record<"customers" | "subscriptions" | "invoices" | "refunds" | "disputes", number>;
 }
+
+const NO_COUNTS: ResyncState["counts"] = { customers: 0, subscriptions: 0, invoices: 0, refunds: 0, disputes: 0 };
 
 export async function readResync(db: Db): Promise<ResyncState | null> {
   const row = await db.select().from(syncState).where(eq(syncState.key, KEY)).get();
-  return row ? (JSON.parse(row.value) as ResyncState) : null;
+  if (!row) return null;
+  const state = JSON.parse(row.value) as ResyncState;
+  // A resync stored before a phase was added has no count for it yet.
+  return { ...state, counts: { ...NO_COUNTS, ...state.counts } };
 }
 
 async function save(db: Db, state: ResyncState, now: number) {
@@ -37,7 +43,7 @@ async function save(db: Db, state: ResyncState, now: number) {
 }
 
 export async function startResync(db: Db, now: number): Promise<ResyncState> {
-  const state: ResyncState = { phase: "customers", cursor: null, started_at: now, finished_at: null, counts: { customers: 0, subscriptions: 0, invoices: 0, refunds: 0 } };
+  const state: ResyncState = { phase: "customers", cursor: null, started_at: now, finished_at: null, counts: { ...NO_COUNTS } };
   await save(db, state, now);
   return state;
 }
@@ -69,6 +75,16 @@ export async function resyncChunk(deps: Pick<Services, "db" | "stripe" | "clock"
       for (const inv of list.data) fetched.invoices.set(inv.id, { inv, syncedAt });
       last = list.data.at(-1)?.id;
       hasMore = list.has_more;
+    } else if (state.phase === "disputes") {
+      // Mirrored as their events mirror them: each with its charge's invoice. No policy runs: a
+      // decision is already on the dispute in Stripe, and an undecided one is decided by its next event.
+      const list = await deps.stripe.disputes.list(page);
+      const targets = emptyTargets();
+      for (const d of list.data) targets.disputes.add(d.id);
+      await syncObjects(deps, why, targets);
+      state.counts.disputes = (state.counts.disputes ?? 0) + list.data.length;
+      last = list.data.at(-1)?.id;
+      hasMore = list.has_more;
     } else {
       // A refund is mirrored with its charge's other refunds and its invoice's credit notes: the sync's own charge fetch.
       const list = await deps.stripe.refunds.list(page);
@@ -79,7 +95,7 @@ export async function resyncChunk(deps: Pick<Services, "db" | "stripe" | "clock"
       last = list.data.at(-1)?.id;
       hasMore = list.has_more;
     }
-    if (state.phase !== "refunds") {
+    if (state.phase !== "refunds" && state.phase !== "disputes") {
       await writeObjects(deps, why, fetched);
       state.counts[state.phase] += fetched.customers.size + fetched.subscriptions.size + fetched.invoices.size;
     }

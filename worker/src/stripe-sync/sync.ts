@@ -14,6 +14,7 @@ import { creditNotes, customers, invoices, paymentAttempts, refunds, subscriptio
 import { deriveEntitlement, entitlementSummary, readEntitlementVersioned, sameState, upsertEntitlement, type GraceAnchors } from "../entitlements";
 import { clockReader } from "../test-clocks";
 import { trialEndingStatements } from "./trial-ending";
+import { fetchDisputes, writeDisputes } from "./dispute-sync";
 import {
   chargeOfInvoice,
   creditNoteRow,
@@ -48,9 +49,11 @@ export interface SyncTargets {
   charges: Set<string>;
   /** Credit notes: their invoice's charge is mirrored as `charges` is. */
   creditNotes: Set<string>;
+  /** Disputes: with the invoice their charge paid (dispute-sync.ts). */
+  disputes: Set<string>;
 }
 
-export const emptyTargets = (): SyncTargets => ({ customers: new Set(), subscriptions: new Set(), invoices: new Set(), charges: new Set(), creditNotes: new Set() });
+export const emptyTargets = (): SyncTargets => ({ customers: new Set(), subscriptions: new Set(), invoices: new Set(), charges: new Set(), creditNotes: new Set(), disputes: new Set() });
 
 /** Why the mirror is being written: recorded on audit and history rows. */
 export interface SyncCause {
@@ -94,7 +97,15 @@ async function freshIds(db: Db, table: typeof customers | typeof subscriptions |
   return new Set(rows.filter((r) => r.syncedAt >= since).map((r) => r.id));
 }
 
-export const emptyFetched = (): Fetched => ({ customers: new Map(), subscriptions: new Map(), invoices: new Map(), syncedAt: new Map(), deletedInvoices: new Set(), charges: new Map() });
+export const emptyFetched = (): Fetched => ({
+  customers: new Map(),
+  subscriptions: new Map(),
+  invoices: new Map(),
+  syncedAt: new Map(),
+  deletedInvoices: new Set(),
+  charges: new Map(),
+  disputes: new Map(),
+});
 
 async function fetchAll(ctx: Pick<Services, "db" | "stripe" | "clock">, why: SyncCause, targets: SyncTargets): Promise<Fetched> {
   const out = emptyFetched();
@@ -118,6 +129,7 @@ async function fetchAll(ctx: Pick<Services, "db" | "stripe" | "clock">, why: Syn
     out.charges.set(id, { charge, invoiceId, refunds, creditNotes, syncedAt });
     if (invoiceId) targets.invoices.add(invoiceId);
   }
+  out.disputes = await fetchDisputes(ctx, targets.disputes, targets.invoices);
   const skipInv = await freshIds(ctx.db, invoices, [...targets.invoices], why.freshSince);
   for (const id of targets.invoices) {
     if (skipInv.has(id)) continue;
@@ -621,6 +633,7 @@ export async function writeObjects(
     const assigned = await assignUsers(db, why, custs.reassigned, subs.after, userByCustomer);
     const invs = await writeInvoices(db, why, fetched, subs.after, userByCustomer);
     const refs = await writeRefunds(db, why, fetched, userByCustomer);
+    const disps = await writeDisputes(db, why, fetched, userByCustomer);
     const parts: Part[] = [
       custs,
       missing,
@@ -629,6 +642,7 @@ export async function writeObjects(
       invs,
       await deleteInvoices(db, why, fetched.deletedInvoices),
       refs,
+      disps,
       { guards: [], statements: attempts.map((a) => db.insert(paymentAttempts).values(a).onConflictDoNothing()), entries: [] },
       // A former owner loses the subscription; an invoice's user may gain or end a grace, and so
       // may the user of a failed attempt recorded here, whose invoice and subscription may have

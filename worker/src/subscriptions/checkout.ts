@@ -8,7 +8,7 @@
 import { and, eq } from "drizzle-orm";
 import type { Actor } from "../audit";
 import { sha256Hex } from "../crypto";
-import { catalog as defaultCatalog, findTier, type BillingCycle, type Catalog } from "../catalog";
+import { catalog as defaultCatalog, checkoutTermsText, findTier, type BillingCycle, type Catalog } from "../catalog";
 import { customers, subscriptions } from "../db/schema";
 import { DomainError, invalidInput } from "../errors";
 import type { Services } from "../services";
@@ -198,6 +198,8 @@ export async function startCheckout(deps: Deps, who: Actor, input: CheckoutInput
         automatic_tax: { enabled: true },
         // Automatic tax needs the customer's address: Checkout collects it onto the customer.
         customer_update: { address: "auto", name: "auto" },
+        // The cancellation and refund terms, above the pay button: what a dispute's evidence quotes as shown.
+        custom_text: { submit: { message: checkoutTermsText(from.policy.terms) } },
         ...(promotionCodeId !== undefined ? { discounts: [{ promotion_code: promotionCodeId }] } : { allow_promotion_codes: true }),
       },
       // A retry of the same request (its Idempotency-Key) gets the session the first run made.

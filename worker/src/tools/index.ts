@@ -1,6 +1,7 @@
 /** The agent tools (§9): the registry and its types. */
 export { TOOLS, findTool, type Tool, type ToolAccess } from "./registry";
 export { generateRevenueReport } from "./analytics";
+export { disputeSummary } from "./disputes";
 export { manageDunningProcess } from "./dunning";
 export { enforceTierAccess } from "./entitlements";
 export { toolManifest } from "./manifest";

@@ -5,6 +5,7 @@ import { newId, randomToken } from "../ids.ts";
 import { percentOf } from "../proration.ts";
 import { clone } from "../store.ts";
 import { taxOn, taxRateFor } from "../tax.ts";
+import { disputeIfTestCard } from "./disputes.ts";
 import { attemptCharge } from "./payments.ts";
 import { afterInvoicePayment } from "./lifecycle.ts";
 import { DAY_SECONDS } from "./periods.ts";
@@ -486,6 +487,7 @@ export function attemptInvoicePayment(core: Core, inv: Stripe.Invoice, now: numb
     emitInvoice(core, "invoice.paid", inv, now, request);
     emitInvoice(core, "invoice.payment_succeeded", inv, now, request);
     afterInvoicePayment(core, inv, true, now, request);
+    disputeIfTestCard(core, result.charge, now, request);
     return { paid: true, paymentIntent: result.paymentIntent, decline: null };
   }
   scheduleRetry(core, inv, now, manual, result.decline);

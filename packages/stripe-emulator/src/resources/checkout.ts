@@ -42,7 +42,19 @@ const createFields = {
   }),
   tax_id_collection: s.obj({ enabled: s.bool() }),
   consent_collection: s.obj({ terms_of_service: s.str(), promotions: s.str() }),
+  custom_text: s.obj({
+    after_submit: s.obj({ message: s.req(s.str()) }),
+    shipping_address: s.obj({ message: s.req(s.str()) }),
+    submit: s.obj({ message: s.req(s.str()) }),
+    terms_of_service_acceptance: s.obj({ message: s.req(s.str()) }),
+  }),
 };
+
+/** A custom text of the session's as Stripe shows it: `{ message }`, or null when not set. */
+function customText(p: Params, key: string): { message: string } | null {
+  const message = str(obj(obj(p, "custom_text"), key), "message");
+  return message === undefined ? null : { message };
+}
 
 export function createCheckoutSession(ctx: Ctx): Stripe.Checkout.Session {
   const p = validate(ctx.raw, createFields);
@@ -93,7 +105,12 @@ export function createCheckoutSession(ctx: Ctx): Stripe.Checkout.Session {
     currency: items[0]?.price.currency ?? null,
     currency_conversion: null,
     custom_fields: [],
-    custom_text: { after_submit: null, shipping_address: null, submit: null, terms_of_service_acceptance: null },
+    custom_text: {
+      after_submit: customText(p, "after_submit"),
+      shipping_address: customText(p, "shipping_address"),
+      submit: customText(p, "submit"),
+      terms_of_service_acceptance: customText(p, "terms_of_service_acceptance"),
+    },
     customer: customerId,
     customer_account: null,
     customer_creation: customerId ? null : str(p, "customer_creation") === "if_required" ? "if_required" : "always",

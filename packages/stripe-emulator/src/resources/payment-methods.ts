@@ -1,5 +1,5 @@
 import type Stripe from "stripe";
-import { testCardForToken } from "../cards.ts";
+import { testCardForToken, tokenForCardNumber } from "../cards.ts";
 import { diff, type Core, type RequestInfo } from "../core.ts";
 import type { Ctx } from "../context.ts";
 import type { CardDecline } from "../errors.ts";
@@ -158,7 +158,8 @@ export function createPaymentMethod(ctx: Ctx): Stripe.PaymentMethod {
   const now = ctx.core.realNow();
   const existing = str(p, "payment_method");
   const card = obj(p, "card");
-  const token = existing ?? str(card, "token") ?? (str(card, "number") === "4000000000000341" ? "pm_card_chargeCustomerFail" : "pm_card_visa");
+  const number = str(card, "number");
+  const token = existing ?? str(card, "token") ?? (number === undefined ? undefined : tokenForCardNumber(number)) ?? "pm_card_visa";
   if (str(p, "type") === undefined && existing === undefined) throw invalidRequest("Missing required param: type.", "type", "parameter_missing");
   const metadata = mergeMetadata(null, obj(p, "metadata"), false);
   const recovery = recoveryFromMetadata(metadata);

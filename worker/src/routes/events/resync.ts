@@ -7,11 +7,11 @@ import { Instant, instant, instantOrNull } from "../../instant";
 const ResyncBody = z.strictObject({ restart: z.boolean().default(false), pages: z.int().min(1).max(20).default(3) }).openapi("ResyncRequest");
 const Resync = z
   .object({
-    phase: z.enum(["customers", "subscriptions", "invoices", "refunds", "done"]),
+    phase: z.enum(["customers", "subscriptions", "invoices", "refunds", "disputes", "done"]),
     cursor: z.string().nullable(),
     started_at: Instant,
     finished_at: Instant.nullable(),
-    counts: z.object({ customers: z.int(), subscriptions: z.int(), invoices: z.int(), refunds: z.int() }),
+    counts: z.object({ customers: z.int(), subscriptions: z.int(), invoices: z.int(), refunds: z.int(), disputes: z.int() }),
   })
   .openapi("ResyncProgress");
 

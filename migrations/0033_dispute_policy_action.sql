@@ -1,0 +1,1 @@
+ALTER TABLE `disputes` ADD `policy_action` text;
