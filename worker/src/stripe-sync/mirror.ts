@@ -4,7 +4,18 @@
  */
 import { catalogPriceOf, monthsPerPeriod } from "../catalog";
 import { isUserId } from "../entitlements";
-import { INVOICE_STATUSES, REFUND_REASONS, SUBSCRIPTION_STATUSES, type creditNotes, type customers, type invoices, type RefundReason, type refunds, type subscriptions } from "../db/schema";
+import {
+  INVOICE_STATUSES,
+  REFUND_REASONS,
+  SUBSCRIPTION_STATUSES,
+  type creditNotes,
+  type customers,
+  type invoiceLines,
+  type invoices,
+  type RefundReason,
+  type refunds,
+  type subscriptions,
+} from "../db/schema";
 import type { CouponTerms } from "./batch";
 import type { Stripe } from "./stripe";
 
@@ -15,6 +26,7 @@ export type SubscriptionRow = typeof subscriptions.$inferSelect;
 export type InvoiceRow = typeof invoices.$inferSelect;
 export type RefundRow = typeof refunds.$inferSelect;
 export type CreditNoteRow = typeof creditNotes.$inferSelect;
+export type InvoiceLineRow = typeof invoiceLines.$inferSelect;
 
 const INTERVALS = ["day", "week", "month", "year"] as const;
 const PAUSE_BEHAVIORS = ["keep_as_draft", "mark_uncollectible", "void"] as const;
@@ -167,6 +179,27 @@ export function invoiceRow(inv: Stripe.Invoice, userId: string | null, syncedAt:
     paidAt: ms(inv.status_transitions?.paid_at ?? null),
     syncedAt,
   };
+}
+
+/**
+ * A finalized invoice's lines as revenue over service periods: each line's amount less its
+ * discounts and any tax included in it (exclusive tax is on top of the amount, so never in it).
+ * A draft's lines may still change, so it has none yet; lines of zero (a trial's) carry nothing.
+ */
+export function invoiceLineRows(inv: Stripe.Invoice): InvoiceLineRow[] {
+  if ((inv.status ?? "draft") === "draft") return [];
+  const sum = (xs: { amount: number }[] | null | undefined) => (xs ?? []).reduce((a, x) => a + x.amount, 0);
+  return inv.lines.data
+    .map((l) => ({
+      id: l.id,
+      invoiceId: inv.id,
+      currency: l.currency,
+      amount: l.amount - sum(l.discount_amounts) - sum((l.taxes ?? []).filter((t) => t.tax_behavior === "inclusive")),
+      periodStart: l.period.start * 1000,
+      periodEnd: l.period.end * 1000,
+      proration: Boolean(l.parent?.subscription_item_details?.proration ?? l.parent?.invoice_item_details?.proration ?? false),
+    }))
+    .filter((l) => l.amount !== 0);
 }
 
 const HISTORY_FIELDS = [
