@@ -28,3 +28,11 @@ export {
   type WebhookEndpointWire,
   type WebhookDeliveryWire,
 } from "./webhook-endpoint";
+export {
+  RecognitionRow,
+  RevenueRecognitionSchema,
+  presentRevenueRecognition,
+  presentRecognitionJournalCsv,
+  JOURNAL_COLUMNS,
+  type RevenueRecognitionWire,
+} from "./revenue-recognition";
