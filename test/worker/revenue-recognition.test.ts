@@ -321,6 +321,74 @@ describe("GET /v1/analytics/revenue-recognition", () => {
     }
   });
 
+  it("sums the invoices SQL can recognize to exactly what the schedule computes for each, JSON and journal alike", async () => {
+    // CHF in 2001: monthly renewals across a month end (SQL sums them), with tax, with a customer
+    // credit, paid late, refunded, a proration with a credit line, and an annual plan (scheduled one by one).
+    const chf = (id: string, paidAt: number, lines: [number, number, number][], opts: Partial<RecognitionInvoice> = {}) => invoice(`chf_${id}`, paidAt, lines, { currency: "chf", ...opts });
+    const cases: [RecognitionInvoice, number][] = [
+      [chf("jan", at(2001, 1, 31), [[2900, at(2001, 1, 31), at(2001, 2, 28)]]), 0],
+      [chf("feb", at(2001, 2, 28), [[2900, at(2001, 2, 28), at(2001, 3, 28)]]), 0],
+      [chf("mar", at(2001, 3, 1), [[4900, at(2001, 3, 1), at(2001, 4, 1)]]), 0],
+      [chf("late", at(2001, 5, 10), [[4900, at(2001, 4, 1), at(2001, 5, 1)]]), 0],
+      [chf("refunded", at(2001, 6, 5), [[4900, at(2001, 6, 5), at(2001, 7, 5)]]), 0],
+      [
+        chf("proration", at(2001, 7, 16), [
+          [-1450, at(2001, 7, 16), at(2001, 8, 1)],
+          [2450, at(2001, 7, 16), at(2001, 8, 1)],
+        ]),
+        0,
+      ],
+      [chf("annual", at(2001, 8, 15), [[49_000, at(2001, 8, 15), at(2002, 8, 15)]]), 0],
+      [chf("taxed", at(2001, 9, 5), [[2900, at(2001, 9, 5), at(2001, 10, 5)]], { total: 3110, amountDue: 3110, amountPaid: 3110 }), 210],
+      [chf("credit", at(2001, 10, 7), [[4900, at(2001, 10, 7), at(2001, 11, 7)]], { amountDue: 3900, amountPaid: 3900 }), 0],
+    ];
+    for (const [inv, tax] of cases) await mirror(inv, tax);
+    const refundsChf: RecognitionRefund[] = [{ id: "re_chf", invoiceId: "chf_refunded", amount: 2000, createdAt: at(2001, 6, 20) }];
+    await db()
+      .insert(refunds)
+      .values(
+        refundsChf.map((r) => ({
+          id: P + r.id,
+          chargeId: `${P}ch_chf`,
+          invoiceId: P + r.invoiceId,
+          subscriptionId: null,
+          creditNoteId: null,
+          customerId: `${P}cus`,
+          userId: null,
+          amount: r.amount,
+          currency: "chf",
+          status: "succeeded",
+          reason: null,
+          createdAt: r.createdAt,
+          syncedAt: 0,
+        })),
+      );
+    // The pure schedule of the same invoices, ids as mirrored.
+    const expected = recognitionSchedule(
+      cases.map(([inv]) => ({ ...inv, id: P + inv.id })),
+      refundsChf.map((r) => ({ ...r, id: P + r.id, invoiceId: P + r.invoiceId })),
+      month(2001, 2),
+      month(2002, 9),
+    );
+    const key = (await makeKey("analyst")).key;
+    const json = (await (await call("GET", "/v1/analytics/revenue-recognition?from=2001-02&to=2002-09", { key })).json()) as { rows: RecognitionRow[] };
+    const rows = json.rows.filter((r) => r.currency === "chf");
+    expect(rows).toEqual(expected.rows);
+    // January's renewal was half recognized before the range: February opens with the rest.
+    expect(rows[0]).toMatchObject({ month: "2001-02", deferred_opening: 2796 });
+    expectBalanced(rows);
+    const csv = await (await call("GET", "/v1/analytics/revenue-recognition?from=2001-02&to=2002-09&format=csv", { key })).text();
+    const journal = csv
+      .trimEnd()
+      .split("\r\n")
+      .slice(1)
+      .map((l) => l.split(","))
+      .filter((c) => c[4] === "chf")
+      .map(([date, account, debit, credit, currency, memo]) => ({ date, account, debit: Number(debit), credit: Number(credit), currency, memo }));
+    expect(journal).toEqual(expected.journal);
+    expectJournalBalanced(expected.journal);
+  });
+
   it("is analytics:read: the service key may not read it", async () => {
     expect((await call("GET", "/v1/analytics/revenue-recognition?from=2003-01&to=2003-02", { key: (await makeKey("admin")).key })).status).toBe(200);
     expect((await call("GET", "/v1/analytics/revenue-recognition?from=2003-01&to=2003-02", { key: (await makeKey("service")).key })).status).toBe(403);
