@@ -321,9 +321,9 @@ describe("GET /v1/analytics/revenue-recognition", () => {
     }
   });
 
-  it("sums the invoices SQL can recognize to exactly what the schedule computes for each, JSON and journal alike", async () => {
-    // CHF in 2001: monthly renewals across a month end (SQL sums them), with tax, with a customer
-    // credit, paid late, refunded, a proration with a credit line, and an annual plan (scheduled one by one).
+  it("answers from the mirror exactly what the schedule computes for the same invoices, JSON and journal alike", async () => {
+    // CHF in 2001: monthly renewals across a month end, with tax, with a customer credit, paid
+    // late, refunded, a proration with a credit line, and an annual plan.
     const chf = (id: string, paidAt: number, lines: [number, number, number][], opts: Partial<RecognitionInvoice> = {}) => invoice(`chf_${id}`, paidAt, lines, { currency: "chf", ...opts });
     const cases: [RecognitionInvoice, number][] = [
       [chf("jan", at(2001, 1, 31), [[2900, at(2001, 1, 31), at(2001, 2, 28)]]), 0],

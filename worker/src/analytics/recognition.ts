@@ -5,7 +5,7 @@
  * (`recognitionSchedule`, tested by hand figures); `revenueRecognition` loads what it needs from
  * the mirror and returns the months of a range with their journal (docs/analytics.md).
  */
-import { sql, type SQL } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { monthLabel, monthOf, monthStart, parseRange, type MonthIndex } from "./months";
 import type { AnalyticsDeps, Month } from "./types";
 
@@ -192,33 +192,12 @@ export function invoiceSchedule(invoice: RecognitionInvoice, refunds: Recognitio
 type Figures = Omit<RecognitionRow, "month" | "currency" | "deferred_opening" | "deferred_closing">;
 const zero = (): Figures => ({ billed: 0, recognized: 0, refunded: 0, refunded_from_revenue: 0 });
 
-/** Figures already summed per currency and month (the invoices SQL recognizes, see `revenueRecognition`). */
-export interface MonthSums {
-  currency: string;
-  month: MonthIndex;
-  billed: number;
-  recognized: number;
-}
-
-/** An invoice whose figures are in `MonthSums`: only its billing entry is left for the journal. */
-export interface Billing {
-  invoice: Omit<RecognitionInvoice, "lines">;
-  billed: number;
-}
-
 /**
  * The months from..to per currency, and the journal of the events in them. `invoices` must hold
- * every paid invoice with anything deferred at `from`'s start or any event in the range, unless
- * its figures are in `sums` (and its billing entry, when in the range, in `billings`); `refunds`
- * the invoices' refunds up to the range's end.
+ * every paid invoice with anything deferred at `from`'s start or any event in the range;
+ * `refunds` their refunds up to the range's end.
  */
-export function recognitionSchedule(
-  invoices: RecognitionInvoice[],
-  refunds: RecognitionRefund[],
-  from: MonthIndex,
-  to: MonthIndex,
-  summed: { sums?: MonthSums[]; billings?: Billing[] } = {},
-): { rows: RecognitionRow[]; journal: JournalLine[] } {
+export function recognitionSchedule(invoices: RecognitionInvoice[], refunds: RecognitionRefund[], from: MonthIndex, to: MonthIndex): { rows: RecognitionRow[]; journal: JournalLine[] } {
   const byInvoice = new Map<string, RecognitionRefund[]>();
   for (const r of refunds) byInvoice.set(r.invoiceId, [...(byInvoice.get(r.invoiceId) ?? []), r]);
   const opening = new Map<string, number>();
@@ -235,31 +214,6 @@ export function recognitionSchedule(
     if (m < from) opening.set(currency, (opening.get(currency) ?? 0) + (k === "billed" ? v : k === "refunded_from_revenue" ? 0 : -v));
     else if (m <= to) figures(currency, m)[k] += v;
   };
-  const billing = ({ invoice, billed }: Billing) => {
-    if (!inRange(invoice.paidAt)) return;
-    // Cash is what Stripe collected; what the invoice asked beyond it was paid outside Stripe
-    // (a receivable to match to the bank); the difference between total and amount due was
-    // the customer's Stripe balance (a credit used, or a debt added).
-    events.push({
-      at: invoice.paidAt,
-      order: 0,
-      memo: `billed invoice ${invoice.id}`,
-      currency: invoice.currency,
-      amounts: [
-        [JOURNAL_ACCOUNTS.cash, invoice.amountPaid],
-        [JOURNAL_ACCOUNTS.receivable, invoice.amountDue - invoice.amountPaid],
-        [JOURNAL_ACCOUNTS.customerBalance, invoice.total - invoice.amountDue],
-        [JOURNAL_ACCOUNTS.deferred, -billed],
-        [JOURNAL_ACCOUNTS.tax, -(invoice.total - billed)],
-      ],
-    });
-  };
-  for (const x of summed.sums ?? []) {
-    if (!opening.has(x.currency)) opening.set(x.currency, 0);
-    move(x.currency, x.month, "billed", x.billed);
-    move(x.currency, x.month, "recognized", x.recognized);
-  }
-  for (const b of summed.billings ?? []) billing(b);
   for (const invoice of invoices) {
     const s = invoiceSchedule(invoice, byInvoice.get(invoice.id) ?? []);
     const cur = invoice.currency;
@@ -271,7 +225,24 @@ export function recognitionSchedule(
       move(cur, m, "refunded", x.revenue);
       move(cur, m, "refunded_from_revenue", x.fromRevenue);
     }
-    billing({ invoice, billed: s.billed });
+    if (inRange(invoice.paidAt)) {
+      // Cash is what Stripe collected; what the invoice asked beyond it was paid outside Stripe
+      // (a receivable to match to the bank); the difference between total and amount due was
+      // the customer's Stripe balance (a credit used, or a debt added).
+      events.push({
+        at: invoice.paidAt,
+        order: 0,
+        memo: `billed invoice ${invoice.id}`,
+        currency: cur,
+        amounts: [
+          [JOURNAL_ACCOUNTS.cash, invoice.amountPaid],
+          [JOURNAL_ACCOUNTS.receivable, invoice.amountDue - invoice.amountPaid],
+          [JOURNAL_ACCOUNTS.customerBalance, invoice.total - invoice.amountDue],
+          [JOURNAL_ACCOUNTS.deferred, -s.billed],
+          [JOURNAL_ACCOUNTS.tax, -(invoice.total - s.billed)],
+        ],
+      });
+    }
     for (const x of s.refunds) {
       if (!inRange(x.refund.createdAt)) continue;
       events.push({
@@ -322,68 +293,31 @@ export function recognitionSchedule(
   return { rows, journal };
 }
 
-/** SQL: the month index (year × 12 + month − 1) of a UTC day number. */
-const monthOfDaySql = (day: SQL) => sql`(cast(strftime('%Y', ${day} * 86400, 'unixepoch') as integer) * 12 + cast(strftime('%m', ${day} * 86400, 'unixepoch') as integer) - 1)`;
-/** SQL: the day number of the first day `n` months after a UTC day's month. */
-const monthStartAfterSql = (day: SQL, n: 1 | 2) => sql`(cast(strftime('%s', ${day} * 86400, 'unixepoch', 'start of month', ${sql.raw(`'+${n} month'`)}) as integer) / 86400)`;
-
 /**
  * The recognized revenue of the months `from`..`to` (default: the 12 months up to the clock's),
- * per currency, with the journal of their events when `journal` is asked for. Reads the paid
- * invoices still deferred at the range's start or with an event in it. Most of them (a monthly
- * plan's: no refund, no credit, paid by the start of a period of at most two calendar months)
- * SQL recognizes and sums per month with the same arithmetic as `splitByMonth`, so a month's
- * thousands of renewals cost a row each; the rest (annual and longer plans, refunds, prorations'
- * credits, late payments) are read line by line and scheduled here.
+ * per currency, with the journal of their events. Reads the paid invoices still deferred at the
+ * range's start or with an event in it, their lines, and their succeeded refunds.
  */
-export async function revenueRecognition(deps: AnalyticsDeps, q: { from?: Month; to?: Month; journal?: boolean }): Promise<RevenueRecognition> {
+export async function revenueRecognition(deps: AnalyticsDeps, q: { from?: Month; to?: Month }): Promise<RevenueRecognition> {
   const range = parseRange(q.from, q.to, deps.clock.now(), RECOGNITION_MAX_MONTHS);
   const start = monthStart(range.from);
   const end = monthStart(range.to + 1);
-  const day = sql.raw(String(DAY_MS));
-  const sd = sql`(l.period_start / ${day})`;
-  const ed = sql`(l.period_end / ${day})`;
-  // A line SQL can recognize: not a credit, of at least a day, within two calendar months, its
-  // invoice paid by the month its period starts in (no catch-up).
-  const simpleLine = sql`l.amount >= 0 and ${ed} > ${sd} and ${ed} <= ${monthStartAfterSql(sd, 2)} and ${monthOfDaySql(sql`(i.paid_at / ${day})`)} <= ${monthOfDaySql(sd)}`;
-  // Paid invoices with a line still recognized after the start, paid in the range, or refunded in it;
-  // `simple` those SQL sums.
+  // Paid invoices with a line still recognized after the start, paid in the range, or refunded in it.
   const candidates = sql`with c as (
       select invoice_id as id from invoice_lines where period_end > ${start}
       union select id from invoices where status = 'paid' and paid_at >= ${start} and paid_at < ${end}
       union select invoice_id from refunds where created_at >= ${start} and created_at < ${end} and invoice_id is not null
-    ), i as (select * from invoices where id in (select id from c) and status = 'paid' and paid_at is not null and paid_at < ${end}),
-    simple as (select i.id from i
-      where exists (select 1 from invoice_lines l where l.invoice_id = i.id)
-        and not exists (select 1 from refunds r where r.invoice_id = i.id and r.status = 'succeeded' and r.created_at < ${end})
-        and not exists (select 1 from invoice_lines l where l.invoice_id = i.id and not (${simpleLine}))),
-    rest as (select * from i where id not in (select id from simple))`;
-  const [sumRows, invoiceRows, lineRows, refundRows, billingRows] = await Promise.all([
-    deps.db.all<{ currency: string; month: number; billed: number; recognized: number }>(sql`${candidates},
-      parts as (select i.currency, l.amount, ${sd} as sd, ${ed} as ed, ${monthStartAfterSql(sd, 1)} as nd, i.paid_at
-        from invoice_lines l join simple s on s.id = l.invoice_id join i on i.id = l.invoice_id),
-      firsts as (select currency, sd, ed, nd, amount, case when ed <= nd then amount else (2 * amount * (nd - sd) + (ed - sd)) / (2 * (ed - sd)) end as part from parts),
-      figures as (
-        select currency, ${monthOfDaySql(sql`sd`)} as month, 0 as billed, part as recognized from firsts
-        union all select currency, ${monthOfDaySql(sql`nd`)}, 0, amount - part from firsts where ed > nd
-        union all select currency, ${monthOfDaySql(sql`(paid_at / ${day})`)}, amount, 0 from parts)
-      select currency, month, sum(billed) as billed, sum(recognized) as recognized from figures group by currency, month`),
+    ), i as (select * from invoices where id in (select id from c) and status = 'paid' and paid_at is not null and paid_at < ${end})`;
+  const [invoiceRows, lineRows, refundRows] = await Promise.all([
     deps.db.all<{ id: string; currency: string; total: number; tax: number; amount_due: number; amount_paid: number; paid_at: number; period_start: number | null; period_end: number | null }>(
-      sql`${candidates} select id, currency, total, tax, amount_due, amount_paid, paid_at, period_start, period_end from rest`,
+      sql`${candidates} select id, currency, total, tax, amount_due, amount_paid, paid_at, period_start, period_end from i`,
     ),
     deps.db.all<{ invoice_id: string; amount: number; period_start: number; period_end: number }>(
-      sql`${candidates} select l.invoice_id, l.amount, l.period_start, l.period_end from invoice_lines l join rest on rest.id = l.invoice_id order by l.invoice_id, l.period_start, l.id`,
+      sql`${candidates} select l.invoice_id, l.amount, l.period_start, l.period_end from invoice_lines l join i on i.id = l.invoice_id order by l.invoice_id, l.period_start, l.id`,
     ),
     deps.db.all<{ id: string; invoice_id: string; amount: number; created_at: number }>(
-      sql`${candidates} select r.id, r.invoice_id, r.amount, r.created_at from refunds r join rest on rest.id = r.invoice_id where r.status = 'succeeded' and r.created_at < ${end}`,
+      sql`${candidates} select r.id, r.invoice_id, r.amount, r.created_at from refunds r join i on i.id = r.invoice_id where r.status = 'succeeded' and r.created_at < ${end}`,
     ),
-    // The journal has an entry per invoice paid in the range, summed ones included.
-    q.journal
-      ? deps.db.all<{ id: string; currency: string; total: number; amount_due: number; amount_paid: number; paid_at: number; billed: number }>(
-          sql`${candidates} select i.id, i.currency, i.total, i.amount_due, i.amount_paid, i.paid_at, (select sum(l.amount) from invoice_lines l where l.invoice_id = i.id) as billed
-            from i join simple s on s.id = i.id where i.paid_at >= ${start}`,
-        )
-      : Promise.resolve([]),
   ]);
   const lines = new Map<string, RecognitionLine[]>();
   for (const l of lineRows) lines.set(l.invoice_id, [...(lines.get(l.invoice_id) ?? []), { amount: Number(l.amount), periodStart: Number(l.period_start), periodEnd: Number(l.period_end) }]);
@@ -407,13 +341,5 @@ export async function revenueRecognition(deps: AnalyticsDeps, q: { from?: Month;
     }),
   );
   const refunds = refundRows.map((r): RecognitionRefund => ({ id: r.id, invoiceId: r.invoice_id, amount: Number(r.amount), createdAt: Number(r.created_at) }));
-  const sums = sumRows.map((r): MonthSums => ({ currency: r.currency, month: Number(r.month), billed: Number(r.billed), recognized: Number(r.recognized) }));
-  const billings = billingRows.map(
-    (b): Billing => ({
-      invoice: { id: b.id, currency: b.currency, total: Number(b.total), amountDue: Number(b.amount_due), amountPaid: Number(b.amount_paid), paidAt: Number(b.paid_at) },
-      billed: Number(b.billed),
-    }),
-  );
-  const { rows, journal } = recognitionSchedule(invoices, refunds, range.from, range.to, { sums, billings });
-  return { from: range.label.from, to: range.label.to, rows, journal: q.journal ? journal : [] };
+  return { from: range.label.from, to: range.label.to, ...recognitionSchedule(invoices, refunds, range.from, range.to) };
 }

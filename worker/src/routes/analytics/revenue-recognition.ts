@@ -33,9 +33,8 @@ const wantsCsv = (accept: string | undefined) => /(^|,)\s*text\/csv\b/i.test(acc
 
 export default handle(route, async (c) => {
   const q = c.req.valid("query");
-  const csv = q.format === "csv" || (q.format === undefined && wantsCsv(c.req.header("accept")));
-  const r = await revenueRecognition(c.get("services"), { from: q.from, to: q.to, journal: csv });
-  if (csv) {
+  const r = await revenueRecognition(c.get("services"), { from: q.from, to: q.to });
+  if (q.format === "csv" || (q.format === undefined && wantsCsv(c.req.header("accept")))) {
     return c.body(presentRecognitionJournalCsv(r), 200, {
       "content-type": "text/csv; charset=utf-8",
       "content-disposition": `attachment; filename="revenue-recognition-${r.from}-${r.to}.csv"`,
