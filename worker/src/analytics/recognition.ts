@@ -308,38 +308,58 @@ export async function revenueRecognition(deps: AnalyticsDeps, q: { from?: Month;
       union select id from invoices where status = 'paid' and paid_at >= ${start} and paid_at < ${end}
       union select invoice_id from refunds where created_at >= ${start} and created_at < ${end} and invoice_id is not null
     ), i as (select * from invoices where id in (select id from c) and status = 'paid' and paid_at is not null and paid_at < ${end})`;
-  const [invoiceRows, lineRows, refundRows] = await Promise.all([
-    deps.db.all<{ id: string; currency: string; total: number; tax: number; amount_due: number; amount_paid: number; paid_at: number; period_start: number | null; period_end: number | null }>(
-      sql`${candidates} select id, currency, total, tax, amount_due, amount_paid, paid_at, period_start, period_end from i`,
-    ),
-    deps.db.all<{ invoice_id: string; amount: number; period_start: number; period_end: number }>(
-      sql`${candidates} select l.invoice_id, l.amount, l.period_start, l.period_end from invoice_lines l join i on i.id = l.invoice_id order by l.invoice_id, l.period_start, l.id`,
+  // One read of the candidates with their lines (the cost of the route, see the bench), and the
+  // succeeded refunds up to the end by their time index: refunds are few beside invoices.
+  const [lineRows, refundRows] = await Promise.all([
+    deps.db.all<{
+      id: string;
+      currency: string;
+      total: number;
+      tax: number;
+      amount_due: number;
+      amount_paid: number;
+      paid_at: number;
+      invoice_start: number | null;
+      invoice_end: number | null;
+      line_id: string | null;
+      amount: number | null;
+      period_start: number | null;
+      period_end: number | null;
+    }>(
+      sql`${candidates} select i.id, i.currency, i.total, i.tax, i.amount_due, i.amount_paid, i.paid_at, i.period_start as invoice_start, i.period_end as invoice_end,
+        l.id as line_id, l.amount, l.period_start, l.period_end from i left join invoice_lines l on l.invoice_id = i.id`,
     ),
     deps.db.all<{ id: string; invoice_id: string; amount: number; created_at: number }>(
-      sql`${candidates} select r.id, r.invoice_id, r.amount, r.created_at from refunds r join i on i.id = r.invoice_id where r.status = 'succeeded' and r.created_at < ${end}`,
+      sql`select id, invoice_id, amount, created_at from refunds where created_at < ${end} and status = 'succeeded' and invoice_id is not null`,
     ),
   ]);
-  const lines = new Map<string, RecognitionLine[]>();
-  for (const l of lineRows) lines.set(l.invoice_id, [...(lines.get(l.invoice_id) ?? []), { amount: Number(l.amount), periodStart: Number(l.period_start), periodEnd: Number(l.period_end) }]);
-  const invoices = invoiceRows.map(
-    (i): RecognitionInvoice => ({
-      id: i.id,
-      currency: i.currency,
-      total: Number(i.total),
-      amountDue: Number(i.amount_due),
-      amountPaid: Number(i.amount_paid),
-      paidAt: Number(i.paid_at),
-      // An invoice mirrored before its lines were (until a resync fetches them): its revenue over
-      // the invoice's own period, or on its paid day when that period is empty.
-      lines: lines.get(i.id) ?? [
-        {
-          amount: Number(i.total) - Number(i.tax),
-          periodStart: i.period_start !== null && i.period_end !== null && i.period_end > i.period_start ? Number(i.period_start) : Number(i.paid_at),
-          periodEnd: i.period_start !== null && i.period_end !== null && i.period_end > i.period_start ? Number(i.period_end) : Number(i.paid_at),
-        },
-      ],
-    }),
-  );
-  const refunds = refundRows.map((r): RecognitionRefund => ({ id: r.id, invoiceId: r.invoice_id, amount: Number(r.amount), createdAt: Number(r.created_at) }));
+  const byId = new Map<string, RecognitionInvoice & { lineIds: string[] }>();
+  for (const r of lineRows) {
+    let inv = byId.get(r.id);
+    if (!inv) {
+      inv = { id: r.id, currency: r.currency, total: Number(r.total), amountDue: Number(r.amount_due), amountPaid: Number(r.amount_paid), paidAt: Number(r.paid_at), lines: [], lineIds: [] };
+      byId.set(r.id, inv);
+      if (r.line_id === null) {
+        // An invoice mirrored before its lines were (until a resync fetches them): its revenue
+        // over the invoice's own period, or on its paid day when that period is empty.
+        const period = r.invoice_start !== null && r.invoice_end !== null && r.invoice_end > r.invoice_start;
+        inv.lines.push({ amount: Number(r.total) - Number(r.tax), periodStart: period ? Number(r.invoice_start) : inv.paidAt, periodEnd: period ? Number(r.invoice_end) : inv.paidAt });
+      }
+    }
+    if (r.line_id !== null) {
+      inv.lines.push({ amount: Number(r.amount), periodStart: Number(r.period_start), periodEnd: Number(r.period_end) });
+      inv.lineIds.push(r.line_id);
+    }
+  }
+  const invoices: RecognitionInvoice[] = [];
+  for (const { lineIds, ...inv } of byId.values()) {
+    // A refund's share of each line depends on the lines' order: make it the same on every read.
+    if (inv.lines.length > 1) {
+      const order = inv.lines.map((l, k) => ({ l, id: lineIds[k]! })).sort((a, b) => a.l.periodStart - b.l.periodStart || (a.id < b.id ? -1 : 1));
+      inv.lines = order.map((x) => x.l);
+    }
+    invoices.push(inv);
+  }
+  const refunds = refundRows.filter((r) => byId.has(r.invoice_id)).map((r): RecognitionRefund => ({ id: r.id, invoiceId: r.invoice_id, amount: Number(r.amount), createdAt: Number(r.created_at) }));
   return { from: range.label.from, to: range.label.to, ...recognitionSchedule(invoices, refunds, range.from, range.to) };
 }
