@@ -150,7 +150,10 @@ describe("disputes from Stripe", () => {
     const events = (await eventsFor([dispute.id])).filter((e) => e.type === "charge.dispute.created" || e.type === "charge.dispute.funds_withdrawn");
     expect(events).toHaveLength(2);
     for (const e of events) await storeEvent(db(), webhookEvent(e), Date.now());
-    expect(await Promise.all(events.map((e) => processEvent(svc(), e.id)))).toEqual(["processed", "processed"]);
+    // A write that lost the race to the other isolate answers "retry", as the queue would redeliver it.
+    const outcomes = await Promise.all(events.map((e) => processEvent(svc(), e.id)));
+    for (const [i, outcome] of outcomes.entries()) if (outcome === "retry") outcomes[i] = await processEvent(svc(), events[i]!.id);
+    expect(outcomes).toEqual(["processed", "processed"]);
     expect((await stripe().subscriptions.retrieve(s.sub)).status).toBe("canceled");
     expect(await decisions(s.userId)).toEqual([{ action: "dispute.access_ended", rule: "byReason.unrecognized" }]);
     expect(await row(dispute.id)).toMatchObject({ policyAction: "end_access", subscriptionId: s.sub });

@@ -126,12 +126,6 @@ export const DisputeReason = z.enum(DISPUTE_REASONS).describe("Stripe's dispute 
 /** A filter on Stripe's dispute status. */
 export const DisputeStatus = z.enum(DISPUTE_STATUSES).describe("Stripe's dispute status: `needs_response`, `under_review`, `won`, `lost`, or an inquiry's `warning_*`");
 
-/** A Stripe dispute id, as a list's cursor. */
-export const DisputeId = z
-  .string()
-  .regex(/^(dp|du)_[A-Za-z0-9]{1,100}$/, "must be a Stripe dispute id (dp_...)")
-  .describe("A Stripe dispute id (dp_...)");
-
 /** Overrides the refund policy: true ends access now (the subscription is cancelled at once), false keeps it. */
 export const EndAccess = z.boolean().describe("Overrides the refund policy: true cancels the subscription at once and ends access, false keeps both");
 

@@ -11,3 +11,12 @@ export { targetProgress, forecast } from "./targets";
 export { setMarketingSpend, type SpendInput, type SpendView } from "./spend";
 export { DEFINITIONS, TARGETS, DEFAULT_GROSS_MARGIN, MAX_RANGE_MONTHS } from "./definitions";
 export { parseMonth, parseRange } from "./months";
+export {
+  revenueRecognition,
+  RECOGNITION_MAX_MONTHS,
+  JOURNAL_ACCOUNTS,
+  type RevenueRecognition,
+  type RecognitionRow,
+  type JournalLine,
+  type JournalAccount,
+} from "./recognition";

@@ -16,13 +16,12 @@ export function parseMonth(field: string, value: string): MonthIndex {
   return year * 12 + (Number(m[2]) - 1);
 }
 
-/** A checked range: from ≤ to, at most MAX_RANGE_MONTHS months; by default the 12 months up to `now`'s. */
-export function parseRange(from: string | undefined, to: string | undefined, now: number): { from: MonthIndex; to: MonthIndex; label: { from: Month; to: Month } } {
+/** A checked range: from ≤ to, at most `max` months (MAX_RANGE_MONTHS by default); by default the 12 months up to `now`'s. */
+export function parseRange(from: string | undefined, to: string | undefined, now: number, max: number = MAX_RANGE_MONTHS): { from: MonthIndex; to: MonthIndex; label: { from: Month; to: Month } } {
   const t = to === undefined ? monthOf(now) : parseMonth("to", to);
   const f = from === undefined ? t - 11 : parseMonth("from", from);
   if (f > t) throw invalidInput("from", "must not be after to", `from (${from}) is after to (${to}); swap them.`);
-  if (t - f + 1 > MAX_RANGE_MONTHS)
-    throw invalidInput("to", `range must be at most ${MAX_RANGE_MONTHS} months`, `The range ${from} … ${to} covers ${t - f + 1} months; a report covers at most ${MAX_RANGE_MONTHS} (10 years).`);
+  if (t - f + 1 > max) throw invalidInput("to", `range must be at most ${max} months`, `The range ${from} … ${to} covers ${t - f + 1} months; a report covers at most ${max} (${max / 12} years).`);
   return { from: f, to: t, label: { from: monthLabel(f), to: monthLabel(t) } };
 }
 

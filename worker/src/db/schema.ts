@@ -355,6 +355,29 @@ export const invoices = sqliteTable(
   (t) => [index("invoices_customer_idx").on(t.customerId), index("invoices_subscription_idx").on(t.subscriptionId), index("invoices_status_idx").on(t.status, t.createdAt)],
 );
 
+/**
+ * The lines of finalized invoices, as Stripe has them: what each line charged for which service
+ * period, so revenue can be recognized over it (analytics/recognition.ts). Written by
+ * stripe-sync with its invoice; a finalized invoice's lines never change, so a line is written
+ * once and kept. `amount` is the line's revenue: Stripe's amount less its discounts and any
+ * tax included in it, in the invoice's currency (a proration credit is negative).
+ */
+export const invoiceLines = sqliteTable(
+  "invoice_lines",
+  {
+    id: text("id").primaryKey(),
+    invoiceId: text("invoice_id").notNull(),
+    currency: text("currency").notNull(),
+    amount: integer("amount").notNull(),
+    /** The service period (ms, UTC) from Stripe's line `period`: start inclusive, end exclusive. */
+    periodStart: integer("period_start").notNull(),
+    periodEnd: integer("period_end").notNull(),
+    proration: integer("proration", { mode: "boolean" }).notNull(),
+  },
+  // Recognition reads the lines still being recognized after a month start.
+  (t) => [index("invoice_lines_invoice_idx").on(t.invoiceId), index("invoice_lines_period_end_idx").on(t.periodEnd)],
+);
+
 export const REFUND_REASONS = ["requested_by_customer", "duplicate", "fraudulent", "service_issue"] as const;
 export type RefundReason = (typeof REFUND_REASONS)[number];
 

@@ -37,3 +37,11 @@ export {
   type DisputeEvidenceAnswerWire,
   type DisputeSummaryWire,
 } from "./dispute-evidence";
+export {
+  RecognitionRow,
+  RevenueRecognitionSchema,
+  presentRevenueRecognition,
+  presentRecognitionJournalCsv,
+  JOURNAL_COLUMNS,
+  type RevenueRecognitionWire,
+} from "./revenue-recognition";

@@ -3,6 +3,7 @@ import type { ApiRoute } from "../http/route";
 import analyticsChurnRisk from "./analytics/churn-risk";
 import analyticsCohorts from "./analytics/cohorts";
 import analyticsReport from "./analytics/report";
+import analyticsRevenueRecognition from "./analytics/revenue-recognition";
 import analyticsSpend from "./analytics/spend";
 import analyticsTargets from "./analytics/targets";
 import auditList from "./audit/list";
@@ -117,6 +118,7 @@ export const routes: readonly ApiRoute[] = [
   billingPortal,
   promotionCode,
   analyticsReport,
+  analyticsRevenueRecognition,
   analyticsCohorts,
   analyticsChurnRisk,
   analyticsTargets,

@@ -13,6 +13,7 @@ import {
   type disputes,
   DISPUTE_POLICY_ACTIONS,
   type DisputePolicyAction,
+  type invoiceLines,
   type invoices,
   type RefundReason,
   type refunds,
@@ -29,6 +30,7 @@ export type InvoiceRow = typeof invoices.$inferSelect;
 export type RefundRow = typeof refunds.$inferSelect;
 export type CreditNoteRow = typeof creditNotes.$inferSelect;
 export type DisputeRow = typeof disputes.$inferSelect;
+export type InvoiceLineRow = typeof invoiceLines.$inferSelect;
 
 const INTERVALS = ["day", "week", "month", "year"] as const;
 const PAUSE_BEHAVIORS = ["keep_as_draft", "mark_uncollectible", "void"] as const;
@@ -181,6 +183,27 @@ export function invoiceRow(inv: Stripe.Invoice, userId: string | null, syncedAt:
     paidAt: ms(inv.status_transitions?.paid_at ?? null),
     syncedAt,
   };
+}
+
+/**
+ * A finalized invoice's lines as revenue over service periods: each line's amount less its
+ * discounts and any tax included in it (exclusive tax is on top of the amount, so never in it).
+ * A draft's lines may still change, so it has none yet; lines of zero (a trial's) carry nothing.
+ */
+export function invoiceLineRows(inv: Stripe.Invoice): InvoiceLineRow[] {
+  if ((inv.status ?? "draft") === "draft") return [];
+  const sum = (xs: { amount: number }[] | null | undefined) => (xs ?? []).reduce((a, x) => a + x.amount, 0);
+  return inv.lines.data
+    .map((l) => ({
+      id: l.id,
+      invoiceId: inv.id,
+      currency: l.currency,
+      amount: l.amount - sum(l.discount_amounts) - sum((l.taxes ?? []).filter((t) => t.tax_behavior === "inclusive")),
+      periodStart: l.period.start * 1000,
+      periodEnd: l.period.end * 1000,
+      proration: Boolean(l.parent?.subscription_item_details?.proration ?? l.parent?.invoice_item_details?.proration ?? false),
+    }))
+    .filter((l) => l.amount !== 0);
 }
 
 const HISTORY_FIELDS = [

@@ -10,7 +10,7 @@ import type { Clock } from "../clock";
 import type { Db } from "../db/client";
 import type { Services } from "../services";
 import { entitlementAsRead, guard, rowAsRead, userSubscriptionsAsRead } from "../db/guard";
-import { creditNotes, customers, invoices, paymentAttempts, refunds, subscriptionHistory, subscriptions } from "../db/schema";
+import { creditNotes, customers, invoiceLines, invoices, paymentAttempts, refunds, subscriptionHistory, subscriptions } from "../db/schema";
 import { deriveEntitlement, entitlementSummary, readEntitlementVersioned, sameState, upsertEntitlement, type GraceAnchors } from "../entitlements";
 import { clockReader } from "../test-clocks";
 import { trialEndingStatements } from "./trial-ending";
@@ -22,6 +22,7 @@ import {
   historyChanges,
   refundRow,
   idOf,
+  invoiceLineRows,
   invoiceRow,
   invoiceSubscriptionId,
   invoiceOfCharge,
@@ -141,6 +142,12 @@ async function fetchAll(ctx: Pick<Services, "db" | "stripe" | "clock">, why: Syn
     if (!inv) {
       out.deletedInvoices.add(id);
       continue;
+    }
+    // An invoice embeds its first lines only; recognized revenue needs every line's period.
+    if (inv.lines.has_more) {
+      const all: Stripe.InvoiceLineItem[] = [];
+      for await (const l of ctx.stripe.invoices.listLineItems(id, { limit: 100 })) all.push(l);
+      inv.lines = { ...inv.lines, data: all, has_more: false };
     }
     out.invoices.set(id, { inv, syncedAt });
     // Paying or failing an invoice moves its subscription: look at that too.
@@ -415,6 +422,17 @@ async function writeInvoices(
     const userId = fromSub ?? userByCustomer.get(idOf(inv.customer)!) ?? before?.userId ?? null;
     const row = invoiceRow(inv, userId, syncedAt);
     if (userId !== null && row.subscriptionId !== null) out.users.add(userId);
+    // A finalized invoice's lines never change: written once, and again harmlessly, so an
+    // invoice mirrored before lines were (a resync) gains them on its next fetch.
+    const lines = invoiceLineRows(inv);
+    // D1 binds at most 100 parameters a statement: 7 columns × 14 lines.
+    for (let i = 0; i < lines.length; i += 14)
+      out.statements.push(
+        db
+          .insert(invoiceLines)
+          .values(lines.slice(i, i + 14))
+          .onConflictDoNothing(),
+      );
     if (sameRow(before, row)) {
       out.statements.push(
         db
