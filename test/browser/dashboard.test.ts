@@ -139,6 +139,31 @@ describe.skipIf(!HAVE_BROWSER)(`the revenue dashboard in chromium (${CHROMIUM})`
     expect(chart.customers).toEqual(report.rows.map((r) => r.customers));
   });
 
+  it("shows each month's refunds, disputes, dispute rate and early fraud warnings as GET /v1/analytics/report has them", async () => {
+    const chart = JSON.parse((await page.textContent("#dashboard-data"))!) as { periods: string[] };
+    const res = await worker.request(`/v1/analytics/report?period=monthly&from=${chart.periods[0]}&to=${chart.periods.at(-1)}`, { key: analystKey });
+    const report = (await res.json()) as RevenueReport;
+    const shown = await page.$$eval("table.after-charge tbody tr", (trs) =>
+      trs.map((tr) => ({
+        period: (tr as HTMLElement).dataset.period,
+        ...Object.fromEntries([...tr.querySelectorAll("[data-figure]")].map((td) => [(td as HTMLElement).dataset.figure!, { value: (td as HTMLElement).dataset.value, text: td.textContent!.trim() }])),
+      })),
+    );
+    expect(shown).toEqual(
+      report.rows.map((r) => ({
+        period: r.period,
+        refunded: { value: String(r.refunded), text: usd(r.refunded) },
+        disputes_opened: { value: String(r.disputes_opened), text: String(r.disputes_opened) },
+        disputes_lost: { value: String(r.disputes_lost), text: String(r.disputes_lost) },
+        dispute_rate: { value: r.dispute_rate === null ? "" : String(r.dispute_rate), text: r.dispute_rate === null ? "n/a" : `${(r.dispute_rate * 100).toFixed(2)} %` },
+        dispute_fees: { value: String(r.dispute_fees), text: usd(r.dispute_fees) },
+        early_fraud_warnings: { value: String(r.early_fraud_warnings), text: String(r.early_fraud_warnings) },
+      })),
+    );
+    // The demo's months have charges, so each has a rate (0 without disputes), not n/a.
+    expect(report.rows.some((r) => r.dispute_rate !== null)).toBe(true);
+  });
+
   it("shows a progress bar with its projected month for each target, the churn-risk list and recent events", async () => {
     const targets = await page.$$eval("[data-target]", (els) =>
       els.map((e) => ({ key: (e as HTMLElement).dataset.target, progress: Number(e.querySelector("progress")!.value), projected: e.querySelector(".projected")!.textContent })),

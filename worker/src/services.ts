@@ -73,6 +73,10 @@ export interface Services {
 export interface EventActionResult {
   subscriptions: string[];
   entries: AuditEntry[];
+  /** Charges it refunded: their refunds and credit notes are mirrored in the event's batch too. */
+  charges?: string[];
+  /** Its own rows (a fraud warning's mirror row and `actioned_at`), written in the event's batch with its processed mark. */
+  statements?: BatchItem<"sqlite">[];
 }
 
 export type EventAction = (deps: Pick<Services, "db" | "stripe" | "clock" | "log">, event: Stripe.Event) => Promise<EventActionResult>;

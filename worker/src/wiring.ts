@@ -9,6 +9,7 @@ import { z } from "zod";
 import { auditWriter, checkpointKey as makeCheckpointKey, type CheckpointKey } from "./audit";
 import type { Clock } from "./clock";
 import { getDb } from "./db/client";
+import { fraudWarningEventAction } from "./fraud";
 import { refundEventAction } from "./refunds";
 import { disputeEventAction } from "./disputes";
 import { dunningCasesOfSync, dunningPolicy as defaultDunningPolicy, withOverrides, type DunningPolicy } from "./dunning";
@@ -47,7 +48,7 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
     log,
     audit: auditWriter(db, clock),
     syncFollowers: [dunningCasesOfSync, outboundEventsOfSync],
-    eventActions: [refundEventAction, disputeEventAction],
+    eventActions: [refundEventAction, disputeEventAction, fraudWarningEventAction],
     get stripe() {
       return (stripe ??= stripeClient(stripeConfig(env)));
     },

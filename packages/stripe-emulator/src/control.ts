@@ -12,13 +12,14 @@ import { checkSmartRetries, diff, SmartRetriesInvalid, type SmartRetryOptions } 
 import { clone } from "./store.ts";
 import { runDue } from "./billing/scheduler.ts";
 import { scheduleOf } from "./billing/schedules.ts";
+import { FRAUD_TYPES, isFraudType, raiseEarlyFraudWarning } from "./billing/fraud-warnings.ts";
 import { DISPUTE_REASONS, openDispute } from "./billing/disputes.ts";
 
 /**
  * Emulator-only endpoints under /_emulator/ (no API key: they exist for tests and demos):
  * state dump, reset, chaos switch, the count of API requests served, delivery log and idle wait, a declining card's recovery, a
- * card network's automatic update of a saved card, an issuer's dispute of a charge, Stripe's
- * retries per test clock, and the hosted HTML pages.
+ * card network's automatic update of a saved card, an issuer's dispute of a charge or early fraud
+ * warning on one, Stripe's retries per test clock, and the hosted HTML pages.
  */
 function json(res: ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value, null, 2);
@@ -150,6 +151,15 @@ export async function handleControl(core: Core, req: IncomingMessage, res: Serve
       const body = await readParams(req, readBody, ["exp_month", "exp_year", "last4"]);
       const last4 = body.last4 === undefined || body.last4 === null ? null : String(body.last4);
       return json(res, 200, automaticallyUpdateCard(core, pm, { expMonth: wholeOrNull(body.exp_month, "exp_month"), expYear: wholeOrNull(body.exp_year, "exp_year"), last4 }));
+    }
+    if (segs[1] === "charges" && segs[2] && segs[3] === "early_fraud_warning" && segs.length === 4 && method === "POST") {
+      const charge = core.state.charges.get(segs[2]);
+      if (!charge) throw resourceMissing("charge", segs[2], "charge");
+      const body = await readParams(req, readBody, ["fraud_type"]);
+      const fraudType = body.fraud_type ?? "made_with_stolen_card";
+      if (!isFraudType(fraudType)) throw invalidRequest(`Invalid fraud_type: must be one of ${FRAUD_TYPES.join(", ")}, got ${JSON.stringify(fraudType)}.`, "fraud_type");
+      const customer = typeof charge.customer === "string" ? charge.customer : (charge.customer?.id ?? null);
+      return json(res, 200, raiseEarlyFraudWarning(core, charge, fraudType, core.nowForCustomer(customer), null));
     }
     if (segs[1] === "charges" && segs[2] && segs[3] === "dispute" && segs.length === 4 && method === "POST") {
       const charge = core.state.charges.get(segs[2]);

@@ -4,6 +4,7 @@ import * as coupons from "./resources/coupons.ts";
 import * as creditNotes from "./resources/credit-notes.ts";
 import * as customers from "./resources/customers.ts";
 import * as disputes from "./resources/disputes.ts";
+import * as efw from "./resources/early-fraud-warnings.ts";
 import * as events from "./resources/events.ts";
 import * as invoiceItems from "./resources/invoice-items.ts";
 import * as invoices from "./resources/invoices.ts";
@@ -94,6 +95,8 @@ export function stripeRoutes(): Router {
     .get("/v1/payment_intents/:id", payments.retrievePaymentIntent)
     .get("/v1/charges", payments.listCharges)
     .get("/v1/charges/:id", payments.retrieveCharge)
+    .get("/v1/radar/early_fraud_warnings", efw.listEarlyFraudWarnings)
+    .get("/v1/radar/early_fraud_warnings/:id", efw.retrieveEarlyFraudWarning)
     .post("/v1/refunds", refunds.createRefund)
     .get("/v1/refunds", refunds.listRefunds)
     .get("/v1/refunds/:id", refunds.retrieveRefund)

@@ -79,6 +79,8 @@ export interface State {
   creditNotes: Map<string, Stripe.CreditNote>;
   /** Disputes of charges (billing/disputes.ts), in creation order. */
   disputes: Map<string, Stripe.Dispute>;
+  /** Radar early fraud warnings, raised by `POST /_emulator/charges/:charge/early_fraud_warning`. */
+  earlyFraudWarnings: Map<string, Stripe.Radar.EarlyFraudWarning>;
   discounts: Map<string, Stripe.Discount>;
   /** Customer tax IDs (`customers.createTaxId`, `tax_id_data`), in creation order. */
   taxIds: Map<string, Stripe.TaxId>;
@@ -119,6 +121,7 @@ export function emptyState(): State {
     refunds: new Map(),
     creditNotes: new Map(),
     disputes: new Map(),
+    earlyFraudWarnings: new Map(),
     discounts: new Map(),
     taxIds: new Map(),
     events: new Map(),
@@ -167,6 +170,8 @@ export function lookupById(state: State, id: string): object | undefined {
       return state.creditNotes.get(id);
     case "dp_":
       return state.disputes.get(id);
+    case "issfr_":
+      return state.earlyFraudWarnings.get(id);
     case "di_":
       return state.discounts.get(id);
     case "txi_":

@@ -61,6 +61,11 @@ export const DEFINITIONS: Record<string, string> = {
   revenue: "Paid in the period: invoice totals after discounts, tax excluded, of invoices paid then (by paid date), proration and one-off invoices included. Refunds are not deducted.",
   refunded:
     "Given back in the period: the amounts of succeeded refunds made then (Stripe's time of the refund), in the report's currency, tax included as the refund returned it; through the API (a credit note with a refund) or in the Stripe dashboard alike. Not deducted from revenue, which counts invoices as paid; a refund that ends access also shows as churned MRR when the subscription is cancelled.",
+  disputes:
+    "disputes_opened: disputes Stripe opened in the period (its creation time), in the report's currency; disputes_lost: disputes closed as lost in the period (when the worker saw them close); dispute_fees: Stripe's fees of the disputes opened in the period, in cents.",
+  dispute_rate:
+    "Disputes opened in the period ÷ charges in the period (paid invoices that took money: amount paid > 0, by paid date), as a decimal fraction to 4 places (0.005 = 0.5 %); null without charges. Card networks start monitoring a merchant at about 0.0075; the alert fires past the policy's threshold (default 0.005).",
+  early_fraud_warnings: "Radar early fraud warnings issuers raised in the period (Stripe's creation time) on charges in the report's currency, actionable or not.",
   ltv: "ARPU × gross margin ÷ monthly gross revenue churn rate (margin configurable, default 0.8); null in a period without churn.",
   cac: "Marketing spend entered for the month (PUT /v1/analytics/spend/{month}) ÷ new customers; quarters and years sum both.",
   cohorts:

@@ -4,7 +4,7 @@
  * (analytics/types.ts). Definitions live in analytics/definitions.ts, once.
  */
 export * from "./types";
-export { revenueReport } from "./report";
+export { revenueReport, disputeRatesOfMonth, type MonthDisputeRate } from "./report";
 export { cohortReport } from "./cohorts";
 export { churnRisk, CHURN_RISK_WEIGHTS } from "./churn-risk";
 export { targetProgress, forecast } from "./targets";

@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { invalidInput } from "../errors";
 import { DEFAULT_GROSS_MARGIN, DEFINITIONS } from "./definitions";
-import { monthLabel, monthStart, parseRange, periodLabel, type MonthIndex } from "./months";
+import { monthLabel, monthOf as monthIndexOf, monthStart, parseRange, periodLabel, type MonthIndex } from "./months";
 import { monthlyMovements, type MonthMovements } from "./movements";
 import { PERIODS, type AnalyticsDeps, type CurrentFigures, type DunningFigures, type ReportQuery, type ReportRow, type RevenueReport } from "./types";
 import { instant } from "../instant";
@@ -111,17 +111,90 @@ export async function refundedByMonth(db: Db, currency: string, from: MonthIndex
   return new Map(rows.map((r) => [monthLabel(Number(r.y) * 12 + Number(r.m) - 1), Number(r.refunded)]));
 }
 
+/** A month's disputes and early fraud warnings, and the charges they are measured against. */
+export interface RiskFacts {
+  /** Paid invoices with a charge (amount paid > 0), by paid date. */
+  charges: number;
+  disputesOpened: number;
+  disputesLost: number;
+  /** Stripe's dispute fees of the disputes opened in the month, in cents. */
+  disputeFees: number;
+  earlyFraudWarnings: number;
+}
+
+const monthOf = (column: string) => sql.raw(`cast(strftime('%Y', ${column} / 1000, 'unixepoch') as integer) * 12 + cast(strftime('%m', ${column} / 1000, 'unixepoch') as integer) - 1`);
+
+/**
+ * Per month label, in the report's currency: charges (paid invoices that took money), disputes
+ * opened (by Stripe's creation time) with their fees, disputes lost (by when they closed) and
+ * early fraud warnings (by when the issuer raised them, in the warned charge's currency). Each
+ * from its table's time index; disputes and warnings are few beside invoices.
+ */
+export async function riskByMonth(db: Db, currency: string, from: MonthIndex, to: MonthIndex): Promise<Map<string, RiskFacts>> {
+  const lo = monthStart(from);
+  const hi = monthStart(to + 1);
+  const rows = await db.all<{ kind: string; month: number; n: number; fees: number | null }>(sql`
+    select 'charges' as kind, ${monthOf("paid_at")} as month, count(*) as n, null as fees from invoices
+      where status = 'paid' and currency = ${currency} and amount_paid > 0 and paid_at >= ${lo} and paid_at < ${hi} group by month
+    union all select 'opened', ${monthOf("created_at")}, count(*), sum(fee) from disputes where currency = ${currency} and created_at >= ${lo} and created_at < ${hi} group by 2
+    union all select 'lost', ${monthOf("closed_at")}, count(*), null from disputes where currency = ${currency} and status = 'lost' and closed_at >= ${lo} and closed_at < ${hi} group by 2
+    union all select 'warnings', ${monthOf("created_at")}, count(*), null from early_fraud_warnings where currency = ${currency} and created_at >= ${lo} and created_at < ${hi} group by 2`);
+  const out = new Map<string, RiskFacts>();
+  for (const r of rows) {
+    const label = monthLabel(Number(r.month));
+    const f = out.get(label) ?? { charges: 0, disputesOpened: 0, disputesLost: 0, disputeFees: 0, earlyFraudWarnings: 0 };
+    if (r.kind === "charges") f.charges += Number(r.n);
+    else if (r.kind === "opened") {
+      f.disputesOpened += Number(r.n);
+      f.disputeFees += Number(r.fees ?? 0);
+    } else if (r.kind === "lost") f.disputesLost += Number(r.n);
+    else f.earlyFraudWarnings += Number(r.n);
+    out.set(label, f);
+  }
+  return out;
+}
+
+/** A currency's disputes against its charges in one month, unrounded (the alert compares it with its threshold). */
+export interface MonthDisputeRate {
+  currency: string;
+  month: string;
+  /** The month's first instant (ms, UTC). */
+  monthStart: number;
+  charges: number;
+  disputesOpened: number;
+  /** disputesOpened ÷ charges; null without charges. */
+  rate: number | null;
+}
+
+/** The dispute rate of the month `now` falls in, for each currency that charged or was disputed in it. */
+export async function disputeRatesOfMonth(db: Db, now: number): Promise<MonthDisputeRate[]> {
+  const month = monthIndexOf(now);
+  const start = monthStart(month);
+  const currencies = await db.all<{ currency: string }>(sql`
+    select distinct currency from invoices where status = 'paid' and amount_paid > 0 and paid_at >= ${start} and paid_at < ${monthStart(month + 1)}
+    union select distinct currency from disputes where created_at >= ${start} and created_at < ${monthStart(month + 1)}`);
+  const out: MonthDisputeRate[] = [];
+  for (const { currency } of currencies) {
+    const f = (await riskByMonth(db, currency, month, month)).get(monthLabel(month));
+    const charges = f?.charges ?? 0;
+    const disputesOpened = f?.disputesOpened ?? 0;
+    out.push({ currency, month: monthLabel(month), monthStart: start, charges, disputesOpened, rate: charges === 0 ? null : disputesOpened / charges });
+  }
+  return out;
+}
+
 export async function revenueReport(deps: AnalyticsDeps, q: ReportQuery): Promise<RevenueReport> {
   if (!(PERIODS as readonly string[]).includes(q.period))
     throw invalidInput("period", `must be one of ${PERIODS.join(", ")}`, `period must be monthly, quarterly or annual, not ${JSON.stringify(q.period)}.`);
   const { from, to, label } = parseRange(q.from, q.to, deps.clock.now());
   const margin = checkMargin(q.gross_margin);
   const currency = (q.currency ?? "usd").toLowerCase();
-  const [months, trials, revenue, refunded, spend, current, dunning] = await Promise.all([
+  const [months, trials, revenue, refunded, risk, spend, current, dunning] = await Promise.all([
     monthlyMovements(deps.db, currency, from, to),
     trialCohorts(deps.db, currency, from, to),
     revenueByMonth(deps.db, currency, from, to),
     refundedByMonth(deps.db, currency, from, to),
+    riskByMonth(deps.db, currency, from, to),
     spendByMonth(deps.db, currency, from, to),
     currentFigures(deps, currency),
     dunningFigures(deps.db),
@@ -132,14 +205,21 @@ export async function revenueReport(deps: AnalyticsDeps, q: ReportQuery): Promis
     if (groups.at(-1)?.label !== label) groups.push({ label, months: [] });
     groups.at(-1)!.months.push(m);
   }
-  const rows = groups.map((g) => reportRow(g.label, g.months, { trials, revenue, refunded, spend, margin }));
+  const rows = groups.map((g) => reportRow(g.label, g.months, { trials, revenue, refunded, risk, spend, margin }));
   return { currency, period: q.period, from: label.from, to: label.to, gross_margin: margin, definitions: DEFINITIONS, current, rows, dunning };
 }
 
 function reportRow(
   period: string,
   ms: MonthMovements[],
-  facts: { trials: Map<string, { starts: number; conversions: number }>; revenue: Map<string, number>; refunded: Map<string, number>; spend: Map<string, number>; margin: number },
+  facts: {
+    trials: Map<string, { starts: number; conversions: number }>;
+    revenue: Map<string, number>;
+    refunded: Map<string, number>;
+    risk: Map<string, RiskFacts>;
+    spend: Map<string, number>;
+    margin: number;
+  },
 ): ReportRow {
   const sum = (f: (m: MonthMovements) => number) => ms.reduce((a, m) => a + f(m), 0);
   const first = ms[0]!;
@@ -159,6 +239,8 @@ function reportRow(
   const spent = labels.filter((l) => facts.spend.has(l));
   const spend = spent.length ? spent.reduce((a, l) => a + facts.spend.get(l)!, 0) : null;
   const newCustomers = sum((m) => m.newCustomers);
+  const risk = (f: (r: RiskFacts) => number) => labels.reduce((a, l) => a + (facts.risk.has(l) ? f(facts.risk.get(l)!) : 0), 0);
+  const disputesOpened = risk((r) => r.disputesOpened);
   // LTV uses a monthly churn rate: a quarter's or year's losses averaged over its months.
   const monthlyGrossChurn = rate(-(churned + contraction), opening * ms.length);
   return {
@@ -188,6 +270,14 @@ function reportRow(
     trial_conversion_rate: rate(trialConversions, trialStarts),
     revenue: labels.reduce((a, l) => a + (facts.revenue.get(l) ?? 0), 0),
     refunded: labels.reduce((a, l) => a + (facts.refunded.get(l) ?? 0), 0),
+    disputes_opened: disputesOpened,
+    disputes_lost: risk((r) => r.disputesLost),
+    dispute_rate: rate(
+      disputesOpened,
+      risk((r) => r.charges),
+    ),
+    dispute_fees: risk((r) => r.disputeFees),
+    early_fraud_warnings: risk((r) => r.earlyFraudWarnings),
     ltv: monthlyGrossChurn ? Math.round((arpu * facts.margin) / (-(churned + contraction) / (opening * ms.length))) : null,
     marketing_spend: spend,
     cac: spend !== null && newCustomers > 0 ? divRound(spend, newCustomers) : null,

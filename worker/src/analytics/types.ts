@@ -78,6 +78,16 @@ export interface ReportRow {
   revenue: number;
   /** Refunded in the period (succeeded refunds by the day they were made), tax included as the refund gave it back. */
   refunded: number;
+  /** Disputes opened in the period (Stripe's creation time). */
+  disputes_opened: number;
+  /** Disputes closed as lost in the period. */
+  disputes_lost: number;
+  /** Disputes opened ÷ charges (paid invoices that took money) in the period, a decimal fraction (0.005 = 0.5 %); null without charges. */
+  dispute_rate: number | null;
+  /** Stripe's fees of the disputes opened in the period. */
+  dispute_fees: number;
+  /** Radar early fraud warnings raised in the period on charges in the report's currency. */
+  early_fraud_warnings: number;
   /** ARPU × gross margin ÷ monthly gross revenue churn; null without churn. */
   ltv: number | null;
   /** Marketing spend entered for the period; null when none was entered. */

@@ -490,6 +490,9 @@ export const earlyFraudWarnings = sqliteTable(
     /** Stripe's fraud_type: card_never_received, fraudulent_card_application, made_with_counterfeit_card, made_with_lost_card, made_with_stolen_card, misc, unauthorized_use_of_card. */
     fraudType: text("fraud_type").notNull(),
     actionable: integer("actionable", { mode: "boolean" }).notNull(),
+    /** The warned charge's amount and currency (a warning has none of its own): the report counts warnings per currency. */
+    amount: integer("amount"),
+    currency: text("currency"),
     createdAt: integer("created_at").notNull(),
     actionedAt: integer("actioned_at"),
     syncedAt: integer("synced_at").notNull(),
@@ -659,7 +662,8 @@ export const writeGuards = sqliteTable("write_guards", { ok: integer("ok").notNu
  * user>:<step>`) is unique, so enqueuing the same step twice stores one email; a sweep takes a
  * due row by a conditional UPDATE of its lease, so two overlapping sweeps never send it twice.
  */
-export const EMAIL_STATUSES = ["pending", "sending", "sent", "failed"] as const;
+/** `suppressed`: never sent, because its recipient's emails of that kind are suppressed (email_suppressions). */
+export const EMAIL_STATUSES = ["pending", "sending", "sent", "failed", "suppressed"] as const;
 export type EmailStatus = (typeof EMAIL_STATUSES)[number];
 
 export const emailOutbox = sqliteTable(
@@ -692,6 +696,28 @@ export const emailOutbox = sqliteTable(
     index("email_outbox_user_idx").on(t.userId, t.createdAt),
     index("email_outbox_created_idx").on(t.createdAt),
   ],
+);
+
+/**
+ * Customers the outbox must not email, per kind of email (email/templates.ts EMAIL_CATEGORIES):
+ * the sweep marks their pending emails of a suppressed kind `suppressed` instead of sending them.
+ * Written by a policy (fraud/: an actionable early fraud warning suppresses dunning, lifecycle
+ * and marketing email); one row per user and kind, so a second suppression is a no-op.
+ */
+export const EMAIL_CATEGORIES = ["dunning", "lifecycle", "marketing", "admin"] as const;
+export type EmailCategory = (typeof EMAIL_CATEGORIES)[number];
+export const emailSuppressions = sqliteTable(
+  "email_suppressions",
+  {
+    userId: text("user_id").notNull(),
+    category: text("category", { enum: EMAIL_CATEGORIES }).notNull(),
+    /** The customer's address when suppressed: an email enqueued to it without the user id is held too. */
+    address: text("address"),
+    /** Why, for operators: e.g. `early_fraud_warning issfr_...`. */
+    reason: text("reason").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.category] }), index("email_suppressions_address_idx").on(t.address)],
 );
 
 /**

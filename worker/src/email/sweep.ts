@@ -11,6 +11,7 @@ import { emailOutbox } from "../db/schema";
 import { describeError } from "../log";
 import type { Services } from "../services";
 import type { EmailRow } from "./outbox";
+import { isSuppressed, suppressedWaiting } from "./suppress";
 import { EmailSendError } from "./transports";
 
 /** Delay before attempt n+1 after n failed attempts; after the last, the email is failed. */
@@ -32,9 +33,11 @@ export interface SweepResult {
 /** Takes up to `limit` due emails for this sweep; none that another sweep holds. */
 export async function claimDueEmails(s: Pick<Services, "db" | "clock">, limit: number): Promise<EmailRow[]> {
   const now = s.clock.now();
-  const due = or(
-    and(eq(emailOutbox.status, "pending"), lte(emailOutbox.nextAttemptAt, now)),
-    and(eq(emailOutbox.status, "sending"), isNotNull(emailOutbox.leaseUntil), lt(emailOutbox.leaseUntil, now)),
+  // A suppressed recipient's email is never sent (email/suppress.ts): marked, and never claimed.
+  await suppressedWaiting(s.db, now).run();
+  const due = and(
+    or(and(eq(emailOutbox.status, "pending"), lte(emailOutbox.nextAttemptAt, now)), and(eq(emailOutbox.status, "sending"), isNotNull(emailOutbox.leaseUntil), lt(emailOutbox.leaseUntil, now))),
+    sql`not ${isSuppressed()}`,
   );
   const ids = s.db.select({ id: emailOutbox.id }).from(emailOutbox).where(due).orderBy(asc(emailOutbox.nextAttemptAt)).limit(limit);
   return (

@@ -7,6 +7,7 @@
  * - every input is HTML-escaped in the HTML body, and header-unsafe characters leave the subject.
  * Every email carries the link to update the payment method (the app's billing page).
  */
+import type { EmailCategory } from "../db/schema";
 import { DomainError } from "../errors";
 
 export interface Money {
@@ -59,6 +60,25 @@ export const EMAIL_TEMPLATES = [
   "retention_offer_confirmed",
   "webhook_endpoint_disabled",
 ] as const satisfies readonly EmailTemplate[];
+
+/**
+ * What kind of email each template is, for suppressions (email/suppress.ts): `dunning` asks for
+ * money or reports on the asking, `lifecycle` tells about the subscription itself, `marketing`
+ * sells (no template does yet; the kind exists so a policy can name it), `admin` goes to the
+ * operator, never to a customer.
+ */
+export const EMAIL_CATEGORY: Record<EmailTemplate, EmailCategory> = {
+  trial_ending: "lifecycle",
+  dunning_soft: "dunning",
+  dunning_urgent: "dunning",
+  dunning_final: "dunning",
+  hard_decline: "dunning",
+  suspended: "dunning",
+  payment_recovered: "dunning",
+  subscription_canceled: "dunning",
+  retention_offer_confirmed: "lifecycle",
+  webhook_endpoint_disabled: "admin",
+};
 
 export interface RenderContext {
   /** Where the customer updates the payment method: `${APP_BASE_URL}/billing`. */

@@ -7,6 +7,7 @@
  * never outlasts its timeout, and nothing here fails the cron's other jobs.
  */
 import { and, asc, desc, eq, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
+import { disputeRatesOfMonth } from "../analytics";
 import { verifyAuditChain } from "../audit";
 import { cronRuns, monitoringAlerts, stripeEvents, webhookDeliveries, webhookEndpoints } from "../db/schema";
 import { describeError } from "../log";
@@ -19,7 +20,15 @@ import { instant, instantOrNull } from "../instant";
 
 type Deps = Pick<Services, "db" | "clock" | "log" | "checkpointKey" | "alerting">;
 
-export const ALERT_CONDITIONS = ["events_parked", "failed_payments_spike", "audit_chain_broken", "cron_overdue", "webhook_deliveries_parked", "webhook_endpoint_disabled"] as const;
+export const ALERT_CONDITIONS = [
+  "events_parked",
+  "failed_payments_spike",
+  "audit_chain_broken",
+  "cron_overdue",
+  "webhook_deliveries_parked",
+  "webhook_endpoint_disabled",
+  "dispute_rate_high",
+] as const;
 export type AlertConditionName = (typeof ALERT_CONDITIONS)[number];
 
 export interface Detected {
@@ -30,6 +39,8 @@ export interface Detected {
   level: number;
   summary: string;
   details: Record<string, unknown>;
+  /** The window's start (ms) when the condition has its own (a calendar month), instead of the threshold's fixed windows. */
+  windowStart?: number;
 }
 
 /** The JSON body of an alert; `id` is stable across retries, so a receiver can drop duplicates. */
@@ -119,6 +130,21 @@ export async function detectConditions(s: Deps, t: MonitoringThresholds = MONITO
     });
   });
 
+  // Disputes past the policy's share of the month's charges: once per month and currency (its window is the month).
+  await attempt("dispute_rate_high", async () => {
+    for (const r of await disputeRatesOfMonth(s.db, s.clock.now())) {
+      if (r.rate === null || r.rate <= t.disputeRate.max) continue;
+      found.push({
+        condition: "dispute_rate_high",
+        subject: `${r.currency}:${r.month}`,
+        level: 1,
+        windowStart: r.monthStart,
+        summary: `${r.disputesOpened} dispute(s) over ${r.charges} charge(s) in ${r.month} (${r.currency}): a dispute rate of ${(r.rate * 100).toFixed(2)} %, past the policy's ${(t.disputeRate.max * 100).toFixed(2)} % (card networks start monitoring at about 0.75 %). Look at GET /v1/disputes and the early fraud warnings.`,
+        details: { currency: r.currency, month: r.month, charges: r.charges, disputes_opened: r.disputesOpened, dispute_rate: Math.round(r.rate * 10_000) / 10_000, threshold: t.disputeRate.max },
+      });
+    }
+  });
+
   await attempt("cron_overdue", async () => {
     for (const c of await cronStatuses(s)) {
       if (!c.overdue) continue;
@@ -175,7 +201,7 @@ export async function raiseAlerts(s: Deps, detected: Detected[], t: MonitoringTh
   const configured = s.alerting.ALERT_WEBHOOK_URL !== undefined;
   for (const d of detected) {
     const subject = d.subject ?? "-";
-    const start = windowStart(now, t.windowsMs[d.condition]);
+    const start = d.windowStart ?? windowStart(now, t.windowsMs[d.condition]);
     const prior = await s.db
       .select({ level: sql<number | null>`max(${monitoringAlerts.level})` })
       .from(monitoringAlerts)
@@ -183,7 +209,8 @@ export async function raiseAlerts(s: Deps, detected: Detected[], t: MonitoringTh
       .get();
     if (d.level <= (prior?.level ?? 0)) continue;
     const key = `${d.condition}:${subject}:${start}:${d.level}`;
-    const payload: AlertPayload = { id: key, type: "billing.alert", ...d, window_start: instant(start), detected_at: instant(now), environment: s.alerting.ENVIRONMENT };
+    const { windowStart: _own, ...shown } = d;
+    const payload: AlertPayload = { id: key, type: "billing.alert", ...shown, window_start: instant(start), detected_at: instant(now), environment: s.alerting.ENVIRONMENT };
     const stored = await s.db
       .insert(monitoringAlerts)
       .values({

@@ -46,6 +46,8 @@ export const HANDLED_EVENT_TYPES = [
   "charge.dispute.closed",
   "charge.dispute.funds_withdrawn",
   "charge.dispute.funds_reinstated",
+  "radar.early_fraud_warning.created",
+  "radar.early_fraud_warning.updated",
   "payment_method.attached",
   "payment_method.detached",
   "payment_method.updated",

@@ -4,6 +4,7 @@
  * backoff and parked after the limit; nothing is dropped.
  */
 import { and, eq } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { AuditEntry } from "../audit";
 import { subscriptions } from "../db/schema";
 import { describeError } from "../log";
@@ -147,11 +148,14 @@ export async function processEvent(deps: ProcessDeps, id: string, parsed?: Strip
     // done before the fetches, so the sync mirrors its result with the event's processed mark.
     const entries: AuditEntry[] = [];
     let acted = false;
+    const own: BatchItem<"sqlite">[] = [];
     for (const act of deps.eventActions ?? []) {
       const done = await act(deps, event);
       for (const id of done.subscriptions) targets.subscriptions.add(id);
+      for (const id of done.charges ?? []) targets.charges.add(id);
       entries.push(...done.entries);
       acted ||= done.subscriptions.length > 0 || done.entries.length > 0;
+      own.push(...(done.statements ?? []));
     }
     // A subscription an action just changed in Stripe may have been fetched since the event
     // arrived, before the change: it is fetched again, whatever its freshness.
@@ -162,7 +166,7 @@ export async function processEvent(deps: ProcessDeps, id: string, parsed?: Strip
       ...(event.type === "customer.subscription.trial_will_end" ? { trialEnding: [(event.data.object as Stripe.Subscription).id] } : {}),
       statements: () => {
         deps.fault?.("before_commit");
-        return [markProcessed(deps.db, row, deps.clock.now())];
+        return [...own, markProcessed(deps.db, row, deps.clock.now())];
       },
     });
     return "processed";

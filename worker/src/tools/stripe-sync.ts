@@ -16,7 +16,7 @@ import { EventId } from "../fields";
 import type { Actor } from "../audit";
 import { defineTool } from "./types";
 
-const ObjectId = z.string().regex(/^[a-z]{2,8}_[A-Za-z0-9_]{1,255}$/, "must be a Stripe object id (in_..., sub_..., cus_..., cs_..., dp_...)");
+const ObjectId = z.string().regex(/^[a-z]{2,8}_[A-Za-z0-9_]{1,255}$/, "must be a Stripe object id (in_..., sub_..., cus_..., cs_..., dp_..., issfr_...)");
 
 const Input = z
   .looseObject({
@@ -50,8 +50,8 @@ const Output = z.object({
   summary: z.string(),
 });
 
-type Kind = "invoice" | "subscription" | "customer" | "checkout_session" | "dispute";
-const PREFIX: Record<Kind, string> = { invoice: "in_", subscription: "sub_", customer: "cus_", checkout_session: "cs_", dispute: "dp_" };
+type Kind = "invoice" | "subscription" | "customer" | "checkout_session" | "dispute" | "early_fraud_warning";
+const PREFIX: Record<Kind, string> = { invoice: "in_", subscription: "sub_", customer: "cus_", checkout_session: "cs_", dispute: "dp_", early_fraud_warning: "issfr_" };
 
 /** Which object an event type is about, when it can be fetched by the id the body gives. */
 function kindOf(type: string): Kind | null {
@@ -60,6 +60,7 @@ function kindOf(type: string): Kind | null {
   if (type.startsWith("checkout.session.")) return "checkout_session";
   if (/^customer\.(created|updated|deleted)$/.test(type)) return "customer";
   if (type.startsWith("charge.dispute.")) return "dispute";
+  if (type.startsWith("radar.early_fraud_warning.")) return "early_fraud_warning";
   return null;
 }
 
@@ -83,7 +84,9 @@ async function retrieveObject(s: Services, kind: Kind, id: string): Promise<{ id
             ? await s.stripe.checkout.sessions.retrieve(id)
             : kind === "dispute"
               ? await s.stripe.disputes.retrieve(id)
-              : await s.stripe.customers.retrieve(id);
+              : kind === "early_fraud_warning"
+                ? await s.stripe.radar.earlyFraudWarnings.retrieve(id)
+                : await s.stripe.customers.retrieve(id);
     return o as unknown as { id: string; created: number } & Record<string, unknown>;
   } catch (e) {
     if (isMissing(e))
@@ -182,7 +185,7 @@ async function run(s: Services, input: z.output<typeof Input>, actor: Actor): Pr
       throw invalidInput(
         "type",
         "needs an event id",
-        `Without an event id only invoice.*, customer.subscription.*, checkout.session.*, charge.dispute.* and customer.created/updated/deleted events can be processed (their object is fetched by data.object.id); give the id of a ${input.type} event.`,
+        `Without an event id only invoice.*, customer.subscription.*, checkout.session.*, charge.dispute.*, radar.early_fraud_warning.* and customer.created/updated/deleted events can be processed (their object is fetched by data.object.id); give the id of a ${input.type} event.`,
       );
     const objectId = input.data.object.id;
     if (objectId === undefined) throw invalidInput("data.object.id", "required without an event id", "Give the event's id, or the id of the object it is about in data.object.id.");
@@ -211,6 +214,10 @@ async function run(s: Services, input: z.output<typeof Input>, actor: Actor): Pr
       t.disputes.add(stripeObject.id as string);
       // A dispute is also decided by its policy, as its event would have had it; the actions refetch what they act on.
       for (const act of s.eventActions) for (const id of (await act(s, { type: input.type, data: { object: stripeObject } } as unknown as Stripe.Event)).subscriptions) t.subscriptions.add(id);
+    } else if (kind === "early_fraud_warning") {
+      // Without its event the warning's policy does not run (the event is what it acts on once): the charge's refunds are mirrored.
+      const charge = typeof stripeObject.charge === "string" ? stripeObject.charge : ((stripeObject.charge as { id?: string } | null)?.id ?? null);
+      if (charge) t.charges.add(charge);
     } else {
       const ref = (v: unknown) => (typeof v === "string" ? v : ((v as { id?: string } | null)?.id ?? null));
       const customer = ref(stripeObject.customer);

@@ -4,6 +4,7 @@ import { invalidRequest } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { clone } from "../store.ts";
 import { testCardForToken } from "../cards.ts";
+import { settleEarlyFraudWarnings } from "./fraud-warnings.ts";
 
 /**
  * Disputes as Stripe's test mode makes them (https://docs.stripe.com/testing#disputes): a charge
@@ -148,6 +149,8 @@ export function openDispute(core: Core, charge: Stripe.Charge, args: { reason: s
   charge.disputed = true;
   core.emit({ type: "charge.dispute.created", data: { object: dispute } }, now, request);
   if (!args.inquiry) withdrawFunds(core, dispute, now, request);
+  // A disputed charge's warnings can no longer prevent anything: Stripe makes them not actionable.
+  settleEarlyFraudWarnings(core, charge, now, request);
   return dispute;
 }
 

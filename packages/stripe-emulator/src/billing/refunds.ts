@@ -3,6 +3,7 @@ import { diff, type Core, type RequestInfo } from "../core.ts";
 import { invalidRequest } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { clone } from "../store.ts";
+import { settleEarlyFraudWarnings } from "./fraud-warnings.ts";
 
 const idOf = (v: string | { id: string } | null | undefined): string | null => (v === null || v === undefined ? null : typeof v === "string" ? v : v.id);
 
@@ -59,6 +60,7 @@ export function refundCharge(
   charge.refunds = { object: "list", data: clone(mine.slice(0, 10)), has_more: mine.length > 10, url: `/v1/charges/${charge.id}/refunds` };
   core.emit({ type: "charge.refunded", data: { object: charge, previous_attributes: diff(before, charge) } }, now, request);
   core.emit({ type: "refund.created", data: { object: refund } }, now, request);
+  settleEarlyFraudWarnings(core, charge, now, request);
   return refund;
 }
 

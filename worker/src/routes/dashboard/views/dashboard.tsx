@@ -158,6 +158,64 @@ function RiskTable(props: { risk: ChurnRiskReport; currency: string }) {
   );
 }
 
+/**
+ * Money after the charge, by period: refunds, disputes against the card networks' line (the rate
+ * over charges), their fees, and issuers' early fraud warnings. A rate past the network's
+ * monitoring line (DISPUTE_MONITORING_RATE) is marked.
+ */
+export const DISPUTE_MONITORING_RATE = 0.0075;
+
+/** A small rate to two decimals of a percent (0.0075 → "0.75 %"): dispute rates live below 1 %. */
+const basisPercent = (rate: number | null): string => (rate === null ? "n/a" : `${(Math.round(rate * 10_000) / 100).toFixed(2)} %`);
+
+function AfterTheCharge(props: { report: RevenueReport }) {
+  const { rows, currency } = props.report;
+  return (
+    <table class="after-charge">
+      <thead>
+        <tr>
+          <th>Period</th>
+          <th class="num">Refunded</th>
+          <th class="num">Disputes opened</th>
+          <th class="num">Disputes lost</th>
+          <th class="num">Dispute rate</th>
+          <th class="num">Dispute fees</th>
+          <th class="num">Early fraud warnings</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr data-period={r.period}>
+            <td>{r.period}</td>
+            <td class="num" data-figure="refunded" data-value={String(r.refunded)}>
+              {money(r.refunded, currency)}
+            </td>
+            <td class="num" data-figure="disputes_opened" data-value={String(r.disputes_opened)}>
+              {count(r.disputes_opened)}
+            </td>
+            <td class="num" data-figure="disputes_lost" data-value={String(r.disputes_lost)}>
+              {count(r.disputes_lost)}
+            </td>
+            <td
+              class={r.dispute_rate !== null && r.dispute_rate >= DISPUTE_MONITORING_RATE ? "num over" : "num"}
+              data-figure="dispute_rate"
+              data-value={r.dispute_rate === null ? "" : String(r.dispute_rate)}
+            >
+              {basisPercent(r.dispute_rate)}
+            </td>
+            <td class="num" data-figure="dispute_fees" data-value={String(r.dispute_fees)}>
+              {money(r.dispute_fees, currency)}
+            </td>
+            <td class="num" data-figure="early_fraud_warnings" data-value={String(r.early_fraud_warnings)}>
+              {count(r.early_fraud_warnings)}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 function Recent(props: { events: RecentEvent[] }) {
   if (props.events.length === 0) return <p>Nothing recorded yet.</p>;
   return (
@@ -234,6 +292,11 @@ export function dashboardPage(m: DashboardModel) {
           {m.cohorts.ok ? <Chart id="cohorts" title="Cohort retention (customers), by first paid month" /> : <Unavailable reason={m.cohorts.reason} />}
           {m.funnel.ok ? <Chart id="funnel" title="Dunning funnel: cases reaching each stage, and recovered" note={`Open now: ${count(m.funnel.value.open)}`} /> : <Unavailable reason={m.funnel.reason} />}
         </div>
+        <section aria-label="After the charge">
+          <h2>Refunds, disputes and fraud warnings</h2>
+          {m.report.ok ? <AfterTheCharge report={m.report.value} /> : <Unavailable reason={m.report.reason} />}
+          <p class="note">Dispute rate: disputes opened ÷ charges in the month; card networks start monitoring at {basisPercent(DISPUTE_MONITORING_RATE)}.</p>
+        </section>
         <section>
           <h2>Break-even targets</h2>
           {m.targets.ok ? <Targets targets={m.targets.value} /> : <Unavailable reason={m.targets.reason} />}
