@@ -137,5 +137,15 @@ describe("disputes in the running system", () => {
     expect(mirrored).toMatchObject({ id: dispute!.id, status: "lost", fee: 1500 });
     expect(mirrored!.closed_at).toBe(new Date((await stripe.testHelpers.testClocks.retrieve(clock.id)).frozen_time * 1000).toISOString());
     expect((await api<{ data: DisputeWire[] }>("GET", "/v1/disputes?status=lost&reason=fraudulent&limit=100", undefined, worker.adminKey)).body.data.map((d) => d.id)).toContain(dispute!.id);
+
+    // The monthly report counts the dispute opened in its month and lost in the month it closed, with its fee.
+    const opened = mirrored!.created_at.slice(0, 7);
+    const closed = mirrored!.closed_at!.slice(0, 7);
+    type Row = { period: string; disputes_opened: number; disputes_lost: number; dispute_fees: number };
+    const rows = (await api<{ rows: Row[] }>("GET", `/v1/analytics/report?from=${opened}&to=${closed}`, undefined, worker.adminKey)).body.rows;
+    expect(rows.reduce((n, r) => n + r.disputes_opened, 0)).toBe(1);
+    expect(rows.find((r) => r.period === opened)?.disputes_opened).toBe(1);
+    expect(rows.find((r) => r.period === closed)?.disputes_lost).toBe(1);
+    expect(rows.reduce((n, r) => n + r.dispute_fees, 0)).toBe(1500);
   }, 240_000);
 });
