@@ -12,7 +12,7 @@
  */
 import "@hono/zod-openapi";
 import { z } from "zod";
-import { BILLING_CYCLES, catalog } from "./catalog";
+import { BILLING_CYCLES, catalog, individualTiers } from "./catalog";
 import { REFUND_REASONS } from "./db/schema";
 
 /**
@@ -50,9 +50,15 @@ export const ReturnUrl = z
 
 export const TestClockId = z.string().regex(/^clock_[A-Za-z0-9]{1,64}$/, "must be a Stripe test clock id (clock_...)");
 
-export const TIER_KEYS = catalog.tiers.map((t) => t.key) as [string, ...string[]];
+/** The tiers a person buys (Checkout, plan changes); an organization's seats are bought through POST /v1/organizations. */
+export const TIER_KEYS = individualTiers(catalog).map((t) => t.key) as [string, ...string[]];
 
 export const TierKey = z.enum(TIER_KEYS).describe(`A tier of the catalog: ${TIER_KEYS.join(", ")}`);
+
+/** Any tier a user's entitlement may name, the organizations' seat tiers included. */
+export const ANY_TIER_KEYS = catalog.tiers.map((t) => t.key) as [string, ...string[]];
+
+export const AnyTierKey = z.enum(ANY_TIER_KEYS).describe(`A tier of the catalog: ${ANY_TIER_KEYS.join(", ")}`);
 
 export const BillingCycle = z
   .enum(BILLING_CYCLES)
