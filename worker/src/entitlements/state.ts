@@ -26,13 +26,15 @@ export interface EntitlementState {
   graceUntil: number | null;
   suspendedAt: number | null;
   currentPeriodEnd: number | null;
+  /** The organization whose seat grants this (tier agency), null when the user's own subscription does. */
+  orgId: string | null;
 }
 
 type Sub = typeof subscriptions.$inferSelect;
 export type EntitlementRow = typeof entitlements.$inferSelect;
 
 export function noEntitlement(userId: string): EntitlementState {
-  return { userId, customerId: null, subscriptionId: null, tier: null, status: "none", trialEnd: null, graceUntil: null, suspendedAt: null, currentPeriodEnd: null };
+  return { userId, customerId: null, subscriptionId: null, tier: null, status: "none", trialEnd: null, graceUntil: null, suspendedAt: null, currentPeriodEnd: null, orgId: null };
 }
 
 /** Stripe's subscription status, seen from access: which of our statuses it means. */
@@ -129,6 +131,7 @@ export function deriveEntitlement(
       graceUntil,
       suspendedAt,
       currentPeriodEnd: best.s.currentPeriodEnd,
+      orgId: null,
     },
     now,
   );
@@ -190,7 +193,7 @@ export function entitlementOf(state: EntitlementState, from: Catalog = defaultCa
 
 /** What the audit log keeps of an entitlement change. */
 export function entitlementSummary(s: EntitlementState) {
-  return { tier: s.tier, status: s.status, subscription_id: s.subscriptionId, grace_until: s.graceUntil, suspended_at: s.suspendedAt };
+  return { tier: s.tier, status: s.status, subscription_id: s.subscriptionId, grace_until: s.graceUntil, suspended_at: s.suspendedAt, ...(s.orgId ? { org_id: s.orgId } : {}) };
 }
 
 /**
