@@ -19,6 +19,7 @@ const CODES = {
   conflict: { status: 409, title: "Conflict" },
   payment_past_due: { status: 409, title: "An invoice is past due; pay it first" },
   amount_changed: { status: 409, title: "The amount changed since the preview" },
+  seats_exhausted: { status: 409, title: "Every seat is taken" },
   no_change: { status: 422, title: "Nothing to change" },
   refund_exceeds_paid: { status: 422, title: "More than was paid and not yet refunded" },
   payment_failed: { status: 402, title: "The payment was declined" },

@@ -28,3 +28,4 @@ export {
   type WebhookEndpointWire,
   type WebhookDeliveryWire,
 } from "./webhook-endpoint";
+export { Organization, presentOrganization, type OrganizationWire } from "./organization";

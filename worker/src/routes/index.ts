@@ -27,6 +27,8 @@ import eventsReplay from "./events/replay";
 import eventsReplayRange from "./events/replay-range";
 import resync from "./events/resync";
 import invoicesList from "./invoices/list";
+import organizationsCreate from "./organizations/create";
+import organizationsGet from "./organizations/get";
 import refundsCreate from "./refunds/create";
 import refundsList from "./refunds/list";
 import keysCreate from "./keys/create";
@@ -108,6 +110,8 @@ export const routes: readonly ApiRoute[] = [
   invoicesList,
   refundsCreate,
   refundsList,
+  organizationsCreate,
+  organizationsGet,
   billingCheckout,
   billingPortal,
   promotionCode,

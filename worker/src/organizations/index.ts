@@ -1,0 +1,3 @@
+// What other folders use of organizations: buying seats for a term, the organization's view, and its members.
+export { createOrganization, customFields, type Address, type OrganizationDeps, type OrganizationInput } from "./create";
+export { organizationView, requireOrganization, type OrganizationInvoice, type OrganizationView } from "./view";
