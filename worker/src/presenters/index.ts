@@ -29,3 +29,4 @@ export {
   type WebhookDeliveryWire,
 } from "./webhook-endpoint";
 export { Organization, presentOrganization, type OrganizationWire } from "./organization";
+export { presentOrganizationInvoice, presentRecordedPayment, presentSeatsChange, RecordedPaymentSchema, SeatsChangeSchema, type RecordedPaymentWire, type SeatsChangeWire } from "./organization-terms";

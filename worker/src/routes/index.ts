@@ -29,6 +29,8 @@ import resync from "./events/resync";
 import invoicesList from "./invoices/list";
 import organizationsCreate from "./organizations/create";
 import organizationsGet from "./organizations/get";
+import organizationsSeats from "./organizations/seats";
+import organizationsPayments from "./organizations/payments";
 import refundsCreate from "./refunds/create";
 import refundsList from "./refunds/list";
 import keysCreate from "./keys/create";
@@ -112,6 +114,8 @@ export const routes: readonly ApiRoute[] = [
   refundsList,
   organizationsCreate,
   organizationsGet,
+  organizationsSeats,
+  organizationsPayments,
   billingCheckout,
   billingPortal,
   promotionCode,

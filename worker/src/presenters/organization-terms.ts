@@ -1,0 +1,56 @@
+/** What changes an organization's term on the wire (seats, payments, renewal): amounts in integer cents, instants in RFC 3339. */
+import { z } from "zod";
+import { Instant, instant, instantOfSeconds } from "../instant";
+import type { OrganizationInvoice, RecordedPayment, SeatsChange } from "../organizations";
+import { OrganizationInvoiceSchema } from "./organization";
+
+export type OrganizationInvoiceWire = z.output<typeof OrganizationInvoiceSchema>;
+
+export function presentOrganizationInvoice(i: OrganizationInvoice): OrganizationInvoiceWire {
+  return { ...i, due_date: instantOfSeconds(i.due_date) };
+}
+
+export const SeatsChangeSchema = z.object({
+  org_id: z.string(),
+  seats: z.int().describe("Seats held now"),
+  seats_next_term: z.int().nullable().describe("Fewer seats asked for: the seats the next term starts with (a renewal buys these unless it names others)"),
+  effective: z.enum(["now", "term_end"]).describe("now: more seats, usable at once; term_end: fewer seats, from the next term"),
+  amount_due_now: z.int().describe("Integer cents: Stripe's prorated amount for the added seats over the rest of the term (0 for fewer)"),
+  currency: z.string(),
+  invoice: OrganizationInvoiceSchema.nullable().describe("The prorated invoice of the added seats, sent on net terms"),
+});
+export type SeatsChangeWire = z.output<typeof SeatsChangeSchema>;
+
+export function presentSeatsChange(c: SeatsChange): SeatsChangeWire {
+  return {
+    org_id: c.orgId,
+    seats: c.seats,
+    seats_next_term: c.seatsNextTerm,
+    effective: c.effective,
+    amount_due_now: c.amountDueNow,
+    currency: c.currency,
+    invoice: c.invoice ? presentOrganizationInvoice(c.invoice) : null,
+  };
+}
+
+export const RecordedPaymentSchema = z.object({
+  org_id: z.string(),
+  invoice: OrganizationInvoiceSchema.describe("The invoice, paid (out of band: no charge in Stripe)"),
+  payment: z.object({
+    method: z.enum(["ach", "check", "treasury", "card"]),
+    reference: z.string(),
+    amount: z.int().describe("Integer cents: what the payment settled"),
+    currency: z.string(),
+    recorded_by: z.object({ type: z.string(), id: z.string() }).describe("The API key (or other actor) that recorded it, as the audit log has it"),
+    recorded_at: Instant,
+  }),
+});
+export type RecordedPaymentWire = z.output<typeof RecordedPaymentSchema>;
+
+export function presentRecordedPayment(p: RecordedPayment): RecordedPaymentWire {
+  return {
+    org_id: p.orgId,
+    invoice: presentOrganizationInvoice(p.invoice),
+    payment: { method: p.method, reference: p.reference, amount: p.amount, currency: p.currency, recorded_by: p.recordedBy, recorded_at: instant(p.recordedAt) },
+  };
+}
