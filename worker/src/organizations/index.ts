@@ -1,3 +1,4 @@
 // What other folders use of organizations: buying seats for a term, the organization's view, and its members.
 export { createOrganization, customFields, type Address, type OrganizationDeps, type OrganizationInput } from "./create";
 export { organizationView, requireOrganization, type OrganizationInvoice, type OrganizationView } from "./view";
+export { assignSeat, listMembers, releaseSeat, type Member, type MemberPage } from "./members";

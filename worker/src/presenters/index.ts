@@ -28,4 +28,4 @@ export {
   type WebhookEndpointWire,
   type WebhookDeliveryWire,
 } from "./webhook-endpoint";
-export { Organization, presentOrganization, type OrganizationWire } from "./organization";
+export { Organization, presentOrganization, OrganizationMember, presentMember, presentMemberPage, type OrganizationWire, type OrganizationMemberWire } from "./organization";

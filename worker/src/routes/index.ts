@@ -29,6 +29,9 @@ import resync from "./events/resync";
 import invoicesList from "./invoices/list";
 import organizationsCreate from "./organizations/create";
 import organizationsGet from "./organizations/get";
+import organizationsMemberAssign from "./organizations/member-assign";
+import organizationsMemberRelease from "./organizations/member-release";
+import organizationsMembersList from "./organizations/members-list";
 import refundsCreate from "./refunds/create";
 import refundsList from "./refunds/list";
 import keysCreate from "./keys/create";
@@ -112,6 +115,9 @@ export const routes: readonly ApiRoute[] = [
   refundsList,
   organizationsCreate,
   organizationsGet,
+  organizationsMembersList,
+  organizationsMemberAssign,
+  organizationsMemberRelease,
   billingCheckout,
   billingPortal,
   promotionCode,
