@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { auditLog, invoices } from "../../worker/src/db/schema";
 import { call, makeKey } from "./helpers";
 import { expectProblem } from "./lifecycle-helpers";
-import { buyOrganization } from "./organization-helpers";
+import { buyOrganization } from "./organization-term-helpers";
 import { db, stripe } from "./stripe-helpers";
 
 let service: { id: string; key: string };

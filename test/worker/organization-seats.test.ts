@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { auditLog, organizations, subscriptions } from "../../worker/src/db/schema";
 import { call, makeKey } from "./helpers";
 import { expectProblem } from "./lifecycle-helpers";
-import { buyOrganization, takeSeats } from "./organization-helpers";
+import { buyOrganization, takeSeats } from "./organization-term-helpers";
 import { db, stripe, testClock } from "./stripe-helpers";
 
 let service: string;
@@ -81,7 +81,7 @@ describe("POST /v1/organizations/{org_id}/seats", () => {
 
   it("fewer seats take effect at the term's end: nothing is credited or invoiced now, and the next term's seats are kept on the subscription", async () => {
     const { orgId, row } = await buyOrganization(service, { seats: 10 });
-    await takeSeats(orgId, 4);
+    await takeSeats(service, orgId, 4);
     const res = await seats(orgId, { seats: 6 });
     expect(res.status, await res.clone().text()).toBe(200);
     expect(await res.json()).toEqual({ org_id: orgId, seats: 10, seats_next_term: 6, effective: "term_end", amount_due_now: 0, currency: "usd", invoice: null });
@@ -97,7 +97,7 @@ describe("POST /v1/organizations/{org_id}/seats", () => {
 
   it("fewer seats than are assigned is a 409 naming seats, and nothing changes", async () => {
     const { orgId, row } = await buyOrganization(service, { seats: 5 });
-    await takeSeats(orgId, 4);
+    await takeSeats(service, orgId, 4);
     await expectProblem(await seats(orgId, { seats: 3 }), 409, "conflict", "body.seats");
     expect((await stripe().subscriptions.retrieve(row.subscriptionId!)).metadata.seats_next_term).toBeUndefined();
   });

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { auditLog, dunningCases, organizations, paymentAttempts, subscriptions } from "../../worker/src/db/schema";
 import { call, count, makeKey } from "./helpers";
 import { expectProblem } from "./lifecycle-helpers";
+import { agencyBody } from "./organization-helpers";
 import { db, deliver, eventsFor, settled, stripe, testClock } from "./stripe-helpers";
 
 let service: string;
@@ -19,18 +20,6 @@ beforeAll(async () => {
 
 let n = 0;
 const newOrg = () => `org_${Date.now().toString(36)}_${++n}`;
-
-export const agencyBody = (orgId: string, extra: Record<string, unknown> = {}) => ({
-  org_id: orgId,
-  name: "Office of Personnel Transition",
-  billing_email: "ap@agency.example.gov",
-  address: { line1: "1900 E St NW", city: "Washington", state: "DC", postal_code: "20415", country: "US" },
-  tax_id: "12-3456789",
-  po_number: "PO-2026-0042",
-  seats: 25,
-  term_months: 12,
-  ...extra,
-});
 
 interface OrganizationWire {
   org_id: string;

@@ -56,7 +56,7 @@ export async function seatsAssigned(db: Db, orgId: string): Promise<number> {
  * Active through the term; ended once Stripe has ended the subscription (its `cancel_at`, the
  * term's end, passed without a renewal) as the mirror has it.
  */
-async function statusOf(db: Db, row: OrganizationRow): Promise<OrganizationStatus> {
+export async function organizationStatus(db: Db, row: OrganizationRow): Promise<OrganizationStatus> {
   if (row.status !== "active" || row.subscriptionId === null) return row.status;
   const sub = await db.select({ status: subscriptions.status }).from(subscriptions).where(eq(subscriptions.id, row.subscriptionId)).get();
   return sub && (sub.status === "canceled" || sub.status === "incomplete_expired") ? "ended" : "active";
@@ -93,7 +93,7 @@ export async function organizationView(deps: Pick<Services, "db" | "stripe">, or
     termStart: row.termStart,
     termEnd: row.termEnd,
     poNumber: row.poNumber,
-    status: await statusOf(deps.db, row),
+    status: await organizationStatus(deps.db, row),
     invoices,
   };
 }

@@ -28,5 +28,13 @@ export {
   type WebhookEndpointWire,
   type WebhookDeliveryWire,
 } from "./webhook-endpoint";
-export { Organization, presentOrganization, type OrganizationWire } from "./organization";
-export { presentOrganizationInvoice, presentRecordedPayment, presentSeatsChange, RecordedPaymentSchema, SeatsChangeSchema, type RecordedPaymentWire, type SeatsChangeWire } from "./organization-terms";
+export { Organization, presentOrganization, OrganizationMember, presentMember, presentMemberPage, type OrganizationWire, type OrganizationMemberWire } from "./organization";
+export {
+  presentOrganizationInvoice,
+  presentRecordedPayment,
+  presentSeatsChange,
+  RecordedPaymentSchema,
+  SeatsChangeSchema,
+  type RecordedPaymentWire,
+  type SeatsChangeWire,
+} from "./organization-terms";

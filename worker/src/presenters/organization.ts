@@ -1,8 +1,8 @@
 /** An organization on the wire (POST and GET /v1/organizations): amounts in integer cents, instants in RFC 3339. */
 import { z } from "zod";
 import { ORGANIZATION_STATUSES } from "../db/schema";
-import { Instant, instantOfSeconds, instantOrNull } from "../instant";
-import type { OrganizationView } from "../organizations";
+import { Instant, instant, instantOfSeconds, instantOrNull } from "../instant";
+import type { Member, MemberPage, OrganizationView } from "../organizations";
 
 export const OrganizationInvoiceSchema = z.object({
   id: z.string().describe("Stripe's invoice id (in_...)"),
@@ -41,4 +41,19 @@ export function presentOrganization(v: OrganizationView): OrganizationWire {
     po_number: v.poNumber,
     invoices: v.invoices.map((i) => ({ ...i, due_date: instantOfSeconds(i.due_date) })),
   };
+}
+
+export const OrganizationMember = z.object({
+  org_id: z.string(),
+  user_id: z.string(),
+  assigned_at: Instant,
+});
+export type OrganizationMemberWire = z.output<typeof OrganizationMember>;
+
+export function presentMember(m: Member): OrganizationMemberWire {
+  return { org_id: m.orgId, user_id: m.userId, assigned_at: instant(m.assignedAt) };
+}
+
+export function presentMemberPage(p: MemberPage): { data: OrganizationMemberWire[]; has_more: boolean } {
+  return { data: p.data.map(presentMember), has_more: p.has_more };
 }

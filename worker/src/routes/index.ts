@@ -29,6 +29,9 @@ import resync from "./events/resync";
 import invoicesList from "./invoices/list";
 import organizationsCreate from "./organizations/create";
 import organizationsGet from "./organizations/get";
+import organizationsMemberAssign from "./organizations/member-assign";
+import organizationsMemberRelease from "./organizations/member-release";
+import organizationsMembersList from "./organizations/members-list";
 import organizationsSeats from "./organizations/seats";
 import organizationsPayments from "./organizations/payments";
 import refundsCreate from "./refunds/create";
@@ -114,6 +117,9 @@ export const routes: readonly ApiRoute[] = [
   refundsList,
   organizationsCreate,
   organizationsGet,
+  organizationsMembersList,
+  organizationsMemberAssign,
+  organizationsMemberRelease,
   organizationsSeats,
   organizationsPayments,
   billingCheckout,

@@ -1,9 +1,9 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import { organizationView } from "../../organizations";
 import { guard, handle } from "../../http/route";
 import { json, keyedErrors, named, notFoundProblem } from "../../http/schemas";
 import { Organization, presentOrganization } from "../../presenters";
-import { OrgId } from "../../fields";
+import { OrgIdParam } from "./schemas";
 
 const route = createRoute({
   method: "get",
@@ -11,7 +11,7 @@ const route = createRoute({
   ...guard("billing:read"),
   summary: "An organization: its seats, those assigned, its term and its invoices (read from Stripe)",
   tags: ["organizations"],
-  request: { params: z.object({ org_id: OrgId.openapi({ param: { name: "org_id", in: "path" } }) }) },
+  request: { params: OrgIdParam },
   responses: { 200: json(named(Organization, "Organization"), "The organization"), ...keyedErrors, ...notFoundProblem },
 });
 
