@@ -4,3 +4,4 @@ export { organizationView, requireOrganization, type OrganizationInvoice, type O
 export { assignSeat, listMembers, releaseSeat, type Member, type MemberPage } from "./members";
 export { changeSeats, SEATS_NEXT_TERM, seatsNextTerm, type SeatsChange, type SeatsInput } from "./seats";
 export { recordPayment, type OutOfBandMethod, type PaymentInput, type RecordedPayment } from "./payments";
+export { renewOrganization, TERM_MONTHS, type Renewal, type RenewInput } from "./renew";

@@ -32,9 +32,12 @@ export { Organization, presentOrganization, OrganizationMember, presentMember, p
 export {
   presentOrganizationInvoice,
   presentRecordedPayment,
+  presentRenewal,
   presentSeatsChange,
   RecordedPaymentSchema,
+  RenewalSchema,
   SeatsChangeSchema,
   type RecordedPaymentWire,
+  type RenewalWire,
   type SeatsChangeWire,
 } from "./organization-terms";

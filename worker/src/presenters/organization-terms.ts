@@ -1,7 +1,7 @@
 /** What changes an organization's term on the wire (seats, payments, renewal): amounts in integer cents, instants in RFC 3339. */
 import { z } from "zod";
 import { Instant, instant, instantOfSeconds } from "../instant";
-import type { OrganizationInvoice, RecordedPayment, SeatsChange } from "../organizations";
+import type { OrganizationInvoice, RecordedPayment, Renewal, SeatsChange } from "../organizations";
 import { OrganizationInvoiceSchema } from "./organization";
 
 export type OrganizationInvoiceWire = z.output<typeof OrganizationInvoiceSchema>;
@@ -52,5 +52,33 @@ export function presentRecordedPayment(p: RecordedPayment): RecordedPaymentWire 
     org_id: p.orgId,
     invoice: presentOrganizationInvoice(p.invoice),
     payment: { method: p.method, reference: p.reference, amount: p.amount, currency: p.currency, recorded_by: p.recordedBy, recorded_at: instant(p.recordedAt) },
+  };
+}
+
+export const RenewalSchema = z.object({
+  org_id: z.string(),
+  next_term: z.object({
+    start: Instant.describe("Where the current term ends: no gap in the seats' access"),
+    end: Instant.describe("The next term ends here, again without renewing by itself"),
+    months: z.int(),
+    seats: z.int(),
+    po_number: z.string().nullable(),
+  }),
+  invoice: z
+    .object({
+      amount_due: z.int().describe("Integer cents, Stripe's preview of the next term's invoice"),
+      currency: z.string(),
+      issued_at: Instant.describe("Stripe issues the next term's invoice when the term starts"),
+      due_date: Instant.nullable().describe("On the organization's net terms from the issue date"),
+    })
+    .describe("The next term's invoice, as Stripe previews it"),
+});
+export type RenewalWire = z.output<typeof RenewalSchema>;
+
+export function presentRenewal(r: Renewal): RenewalWire {
+  return {
+    org_id: r.orgId,
+    next_term: { start: instant(r.start * 1000), end: instant(r.end * 1000), months: r.months, seats: r.seats, po_number: r.poNumber },
+    invoice: { amount_due: r.invoice.amountDue, currency: r.invoice.currency, issued_at: instant(r.invoice.issuedAt * 1000), due_date: instantOfSeconds(r.invoice.dueDate) },
   };
 }

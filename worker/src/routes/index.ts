@@ -34,6 +34,7 @@ import organizationsMemberRelease from "./organizations/member-release";
 import organizationsMembersList from "./organizations/members-list";
 import organizationsSeats from "./organizations/seats";
 import organizationsPayments from "./organizations/payments";
+import organizationsRenew from "./organizations/renew";
 import refundsCreate from "./refunds/create";
 import refundsList from "./refunds/list";
 import keysCreate from "./keys/create";
@@ -122,6 +123,7 @@ export const routes: readonly ApiRoute[] = [
   organizationsMemberRelease,
   organizationsSeats,
   organizationsPayments,
+  organizationsRenew,
   billingCheckout,
   billingPortal,
   promotionCode,
