@@ -5,3 +5,4 @@ export { assignSeat, listMembers, releaseSeat, type Member, type MemberPage } fr
 export { changeSeats, SEATS_NEXT_TERM, seatsNextTerm, type SeatsChange, type SeatsInput } from "./seats";
 export { recordPayment, type OutOfBandMethod, type PaymentInput, type RecordedPayment } from "./payments";
 export { renewOrganization, TERM_MONTHS, type Renewal, type RenewInput } from "./renew";
+export { organizationReminders, overdueStep, renewalStep, type ReminderRun } from "./reminders";
