@@ -168,3 +168,36 @@ describe("POST /v1/organizations", () => {
     expect(await db().select().from(dunningCases).where(eq(dunningCases.customerId, row.customerId!)).all()).toEqual([]);
   });
 });
+
+describe("POST /v1/organizations/{org_id}/invoices/{invoice_id}/payments", () => {
+  const pay = (orgId: string, invoiceId: string, body: unknown) => call("POST", `/v1/organizations/${orgId}/invoices/${invoiceId}/payments`, { key: service, body });
+
+  it("records an ACH payment made outside Stripe: the invoice is paid out of band, nothing is charged, and the audit log says who recorded it", async () => {
+    const orgId = newOrg();
+    const org = await (await create(agencyBody(orgId, { seats: 2 }))).json<OrganizationWire>();
+    const invoiceId = org.invoices[0]!.id;
+    const res = await pay(orgId, invoiceId, { method: "ach", reference: "ACH-TRACE-021000021" });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toMatchObject({ invoice_id: invoiceId, amount: 78_000, currency: "usd", method: "ach", reference: "ACH-TRACE-021000021" });
+    const inv = await stripe().invoices.retrieve(invoiceId);
+    expect([inv.status, inv.amount_remaining, inv.metadata?.payment_method, inv.metadata?.payment_reference]).toEqual(["paid", 0, "ach", "ACH-TRACE-021000021"]);
+    const row = (await db().select().from(organizations).where(eq(organizations.orgId, orgId)).get())!;
+    expect((await stripe().charges.list({ customer: row.customerId! })).data).toEqual([]);
+    const audit = await db().select().from(auditLog).where(eq(auditLog.subjectId, orgId)).all();
+    const recorded = audit.find((a) => a.action === "organization.payment_recorded")!;
+    expect([recorded.actorType, JSON.parse(recorded.after!)]).toEqual(["api_key", { invoice: invoiceId, amount: 78_000, currency: "usd", method: "ach", reference: "ACH-TRACE-021000021" }]);
+    const view = await (await call("GET", `/v1/organizations/${orgId}`, { key: analyst })).json<OrganizationWire>();
+    expect(view.invoices.map((i) => i.status)).toEqual(["paid"]);
+
+    await expectProblem(await pay(orgId, invoiceId, { method: "check", reference: "1001" }), 409, "conflict", "path.invoice_id");
+  });
+
+  it("refuses another organization's invoice (404), an unknown method (400) and a reference over 100 characters (400)", async () => {
+    const mine = await (await create(agencyBody(newOrg(), { seats: 1 }))).json<OrganizationWire>();
+    const theirs = await (await create(agencyBody(newOrg(), { seats: 1 }))).json<OrganizationWire>();
+    await expectProblem(await pay(mine.org_id, theirs.invoices[0]!.id, { method: "ach", reference: "x" }), 404, "not_found", "path.invoice_id");
+    await expectProblem(await pay(mine.org_id, mine.invoices[0]!.id, { method: "wire", reference: "x" }), 400, "validation_failed", "body.method");
+    await expectProblem(await pay(mine.org_id, mine.invoices[0]!.id, { method: "ach", reference: "r".repeat(101) }), 400, "validation_failed", "body.reference");
+    expect((await stripe().invoices.retrieve(mine.invoices[0]!.id)).status).toBe("open");
+  });
+});

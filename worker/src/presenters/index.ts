@@ -28,4 +28,14 @@ export {
   type WebhookEndpointWire,
   type WebhookDeliveryWire,
 } from "./webhook-endpoint";
-export { Organization, presentOrganization, OrganizationMember, presentMember, presentMemberPage, type OrganizationWire, type OrganizationMemberWire } from "./organization";
+export {
+  Organization,
+  presentOrganization,
+  OrganizationMember,
+  presentMember,
+  presentMemberPage,
+  OrganizationPayment,
+  presentPayment,
+  type OrganizationWire,
+  type OrganizationMemberWire,
+} from "./organization";

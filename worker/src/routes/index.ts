@@ -32,6 +32,7 @@ import organizationsGet from "./organizations/get";
 import organizationsMemberAssign from "./organizations/member-assign";
 import organizationsMemberRelease from "./organizations/member-release";
 import organizationsMembersList from "./organizations/members-list";
+import organizationsPaymentRecord from "./organizations/payment-record";
 import refundsCreate from "./refunds/create";
 import refundsList from "./refunds/list";
 import keysCreate from "./keys/create";
@@ -118,6 +119,7 @@ export const routes: readonly ApiRoute[] = [
   organizationsMembersList,
   organizationsMemberAssign,
   organizationsMemberRelease,
+  organizationsPaymentRecord,
   billingCheckout,
   billingPortal,
   promotionCode,
