@@ -201,3 +201,47 @@ describe("POST /v1/organizations/{org_id}/invoices/{invoice_id}/payments", () =>
     expect((await stripe().invoices.retrieve(mine.invoices[0]!.id)).status).toBe("open");
   });
 });
+
+describe("POST /v1/organizations/{org_id}/seats", () => {
+  const seats = (orgId: string, body: unknown) => call("POST", `/v1/organizations/${orgId}/seats`, { key: service, body });
+
+  it("five more seats on day 100 of 365: a prorated invoice on the same net terms that equals Stripe's preview to the cent; a stale expected amount changes nothing", async () => {
+    const clock = await testClock();
+    const orgId = newOrg();
+    const org = await (await create(agencyBody(orgId, { test_clock: clock.id }))).json<OrganizationWire>();
+    const start = Date.parse(org.term.start);
+    await clock.advanceTo(start + 100 * DAY);
+    // What Stripe would bill, asked independently at the same moment: 5 seats for 265 of 365 days.
+    const row = (await db().select().from(organizations).where(eq(organizations.orgId, orgId)).get())!;
+    const sub = await stripe().subscriptions.retrieve(row.subscriptionId!);
+    const preview = await stripe().invoices.createPreview({
+      customer: row.customerId!,
+      subscription: sub.id,
+      subscription_details: { items: [{ id: sub.items.data[0]!.id, quantity: 30 }], proration_behavior: "always_invoice", proration_date: Math.floor((start + 100 * DAY) / 1000) },
+    });
+    expect(preview.amount_due).toBe(Math.round((30 * 39000 * 265) / 365) - Math.round((25 * 39000 * 265) / 365));
+
+    await expectProblem(await seats(orgId, { seats: 30, expected_amount_due_now: preview.amount_due + 1 }), 409, "amount_changed", "body.expected_amount_due_now");
+    expect((await stripe().subscriptions.retrieve(sub.id)).items.data[0]!.quantity).toBe(25);
+
+    const res = await seats(orgId, { seats: 30, expected_amount_due_now: preview.amount_due });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const after = await res.json<OrganizationWire>();
+    expect(after.seats).toBe(30);
+    const added = after.invoices[0]!;
+    expect([added.status, added.amount_due, added.due_date]).toEqual(["open", preview.amount_due, new Date(start + 130 * DAY).toISOString()]);
+    expect((await stripe().charges.list({ customer: row.customerId! })).data).toEqual([]);
+    const mirrored = (await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())!;
+    expect([mirrored.quantity, mirrored.mrr]).toEqual([30, 97_500]);
+  });
+
+  it("fewer seats wait for the renewal (409), never below those assigned (409), the same number is a 422", async () => {
+    const orgId = newOrg();
+    await create(agencyBody(orgId, { seats: 3 }));
+    for (const u of ["user_s1", "user_s2"]) expect((await call("PUT", `/v1/organizations/${orgId}/members/${u}_${orgId}`, { key: service })).status).toBe(200);
+    await expectProblem(await seats(orgId, { seats: 1 }), 409, "conflict", "body.seats");
+    await expectProblem(await seats(orgId, { seats: 2 }), 409, "conflict", "body.seats");
+    await expectProblem(await seats(orgId, { seats: 3 }), 422, "no_change", "body.seats");
+    await expectProblem(await seats(orgId, { seats: 0 }), 400, "validation_failed", "body.seats");
+  });
+});

@@ -3,3 +3,4 @@ export { createOrganization, customFields, type Address, type OrganizationDeps, 
 export { organizationView, requireOrganization, type OrganizationInvoice, type OrganizationView } from "./view";
 export { assignSeat, listMembers, releaseSeat, type Member, type MemberPage } from "./members";
 export { PAYMENT_METHODS, recordPayment, type OutOfBandMethod, type RecordedPayment } from "./payments";
+export { addSeats } from "./seats";

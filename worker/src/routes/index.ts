@@ -33,6 +33,7 @@ import organizationsMemberAssign from "./organizations/member-assign";
 import organizationsMemberRelease from "./organizations/member-release";
 import organizationsMembersList from "./organizations/members-list";
 import organizationsPaymentRecord from "./organizations/payment-record";
+import organizationsSeats from "./organizations/seats";
 import refundsCreate from "./refunds/create";
 import refundsList from "./refunds/list";
 import keysCreate from "./keys/create";
@@ -120,6 +121,7 @@ export const routes: readonly ApiRoute[] = [
   organizationsMemberAssign,
   organizationsMemberRelease,
   organizationsPaymentRecord,
+  organizationsSeats,
   billingCheckout,
   billingPortal,
   promotionCode,
