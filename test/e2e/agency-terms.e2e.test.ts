@@ -97,7 +97,7 @@ describe("an agency's term in the running system", () => {
 
     // The first invoice is paid by ACH on day 10.
     await advanceTo(clock.id, start + 10 * DAY);
-    await ok(await api("POST", `/v1/organizations/org_terms/invoices/${org.invoices[0]!.id}/payments`, { json: { method: "ach", reference: "TRACE-0001" } }));
+    await ok(await api("POST", `/v1/organizations/org_terms/invoices/${org.invoices[0]!.id}/payments`, { json: { method: "ach", reference: "TRACE-0001" } }), 201);
     expect((await stripe.invoices.retrieve(org.invoices[0]!.id)).status).toBe("paid");
 
     // Day 100 of 365: Stripe's preview of 30 seats from now, and the change at that amount.
@@ -135,7 +135,7 @@ describe("an agency's term in the running system", () => {
     expect(dunning?.n).toBe(0);
 
     // Recording the ACH payment closes it: no more reminders.
-    await ok(await api("POST", `/v1/organizations/org_terms/invoices/${change.invoice.id}/payments`, { json: { method: "ach", reference: "TRACE-0002" } }));
+    await ok(await api("POST", `/v1/organizations/org_terms/invoices/${change.invoice.id}/payments`, { json: { method: "ach", reference: "TRACE-0002" } }), 201);
     await system.settle();
     expect((await stripe.invoices.retrieve(change.invoice.id)).status).toBe("paid");
 
@@ -163,7 +163,7 @@ describe("an agency's term in the running system", () => {
     const end = Date.parse(org.term.end);
     await system.settle();
     await ok(await api("PUT", "/v1/organizations/org_renews/members/user_renews_1"));
-    await ok(await api("POST", `/v1/organizations/org_renews/invoices/${org.invoices[0]!.id}/payments`, { json: { method: "treasury", reference: "IPP-77" } }));
+    await ok(await api("POST", `/v1/organizations/org_renews/invoices/${org.invoices[0]!.id}/payments`, { json: { method: "treasury", reference: "IPP-77" } }), 201);
     const renewal = await ok<{ next_term: { start: string; end: string; seats: number }; invoice: { amount_due: number } }>(
       await api("POST", "/v1/organizations/org_renews/renew", { json: { po_number: "PO-2027-0007" } }),
     );

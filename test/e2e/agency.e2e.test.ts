@@ -50,8 +50,13 @@ interface Organization {
 }
 
 const month = (ms: number) => new Date(ms).toISOString().slice(0, 7);
-const mrr = async (at: number) =>
-  (await ok<{ current: { mrr: number } }>(await api("GET", `/v1/analytics/report?period=monthly&from=${month(at)}&to=${month(at)}`, { key: worker.adminKey }))).current.mrr;
+const current = async (at: number) =>
+  (
+    await ok<{ current: { mrr: number; customers: number; by_tier: Record<string, { customers: number; mrr: number }> } }>(
+      await api("GET", `/v1/analytics/report?period=monthly&from=${month(at)}&to=${month(at)}`, { key: worker.adminKey }),
+    )
+  ).current;
+const mrr = async (at: number) => (await current(at)).mrr;
 
 describe("an agency buys seats in the running system", () => {
   it("25 seats for 12 months: one invoice of 975,000 cents due in 30 days with the PO number, no charge attempt, MRR up 81,250; 25 members, the 26th refused; a released seat is free at once and its user falls back at once", async () => {
@@ -97,6 +102,8 @@ describe("an agency buys seats in the running system", () => {
     // Stripe's events reach the worker; the mirror counts the seats: 975,000 / 12 a month.
     await system.settle();
     expect((await mrr(now)) - before).toBe(81_250);
+    // The organization counts as one customer of the agency tier.
+    expect((await current(now)).by_tier.agency).toEqual({ customers: 1, mrr: 81_250 });
 
     const users = Array.from({ length: 26 }, (_, i) => `user_agency_${i + 1}`);
     for (const u of users.slice(0, 25)) await ok(await api("PUT", `/v1/organizations/org_opt/members/${u}`));
@@ -117,6 +124,17 @@ describe("an agency buys seats in the running system", () => {
     expect(await ok(await api("POST", "/v1/entitlements/check", { json: { user_id: holder, feature: "mobile_app" } }))).toMatchObject({ allowed: false, reason: "no_subscription" });
     expect(await ok(await api("PUT", `/v1/organizations/org_opt/members/${users[25]}`))).toMatchObject({ org_id: "org_opt", user_id: users[25] });
     expect(await ok(await api("POST", "/v1/entitlements/check", { json: { user_id: users[25], feature: "mobile_app" } }))).toMatchObject({ allowed: true });
+
+    // The agency pays by ACH: recorded, the invoice is paid without a charge, and the seats stay.
+    const payment = await ok<{ amount: number; method: string }>(
+      await api("POST", `/v1/organizations/org_opt/invoices/${invoice!.id}/payments`, { json: { method: "ach", reference: "ACH-TRACE-021000021000042" } }),
+      201,
+    );
+    expect(payment).toMatchObject({ amount: 975_000, method: "ach" });
+    await system.settle();
+    expect((await ok<Organization>(await api("GET", "/v1/organizations/org_opt"))).invoices.map((i) => i.status)).toEqual(["paid"]);
+    expect((await stripe.charges.list({ customer })).data).toEqual([]);
+    expect(await ok(await api("POST", "/v1/entitlements/check", { json: { user_id: users[1], feature: "mobile_app" } }))).toMatchObject({ allowed: true });
     expect(emulator.deliveries().every((d) => d.state === "delivered")).toBe(true);
   });
 });

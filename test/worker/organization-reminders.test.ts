@@ -91,7 +91,7 @@ describe("organizationReminders", () => {
     expect(await db().select().from(dunningCases).where(eq(dunningCases.customerId, row.customerId!)).all()).toEqual([]);
 
     const paid = await call("POST", `/v1/organizations/${orgId}/invoices/${invoice.id}/payments`, { key: service, body: { method: "ach", reference: "TRACE-1" } });
-    expect(paid.status).toBe(200);
+    expect(paid.status).toBe(201);
     await clock.advanceTo(due + 45 * DAY);
     await organizationReminders(svc());
     expect(await emailsOf(orgId, "overdue")).toHaveLength(3);

@@ -168,3 +168,82 @@ describe("POST /v1/organizations", () => {
     expect(await db().select().from(dunningCases).where(eq(dunningCases.customerId, row.customerId!)).all()).toEqual([]);
   });
 });
+
+describe("POST /v1/organizations/{org_id}/invoices/{invoice_id}/payments", () => {
+  const pay = (orgId: string, invoiceId: string, body: unknown) => call("POST", `/v1/organizations/${orgId}/invoices/${invoiceId}/payments`, { key: service, body });
+
+  it("records an ACH payment made outside Stripe: the invoice is paid out of band, nothing is charged, and the audit log says who recorded it", async () => {
+    const orgId = newOrg();
+    const org = await (await create(agencyBody(orgId, { seats: 2 }))).json<OrganizationWire>();
+    const invoiceId = org.invoices[0]!.id;
+    const res = await pay(orgId, invoiceId, { method: "ach", reference: "ACH-TRACE-021000021" });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toMatchObject({ invoice_id: invoiceId, amount: 78_000, currency: "usd", method: "ach", reference: "ACH-TRACE-021000021" });
+    const inv = await stripe().invoices.retrieve(invoiceId);
+    expect([inv.status, inv.amount_remaining, inv.metadata?.payment_method, inv.metadata?.payment_reference]).toEqual(["paid", 0, "ach", "ACH-TRACE-021000021"]);
+    const row = (await db().select().from(organizations).where(eq(organizations.orgId, orgId)).get())!;
+    expect((await stripe().charges.list({ customer: row.customerId! })).data).toEqual([]);
+    const audit = await db().select().from(auditLog).where(eq(auditLog.subjectId, orgId)).all();
+    const recorded = audit.find((a) => a.action === "organization.payment_recorded")!;
+    expect([recorded.actorType, JSON.parse(recorded.after!)]).toEqual(["api_key", { invoice: invoiceId, amount: 78_000, currency: "usd", method: "ach", reference: "ACH-TRACE-021000021" }]);
+    const view = await (await call("GET", `/v1/organizations/${orgId}`, { key: analyst })).json<OrganizationWire>();
+    expect(view.invoices.map((i) => i.status)).toEqual(["paid"]);
+
+    await expectProblem(await pay(orgId, invoiceId, { method: "check", reference: "1001" }), 409, "conflict", "path.invoice_id");
+  });
+
+  it("refuses another organization's invoice (404), an unknown method (400) and a reference over 100 characters (400)", async () => {
+    const mine = await (await create(agencyBody(newOrg(), { seats: 1 }))).json<OrganizationWire>();
+    const theirs = await (await create(agencyBody(newOrg(), { seats: 1 }))).json<OrganizationWire>();
+    await expectProblem(await pay(mine.org_id, theirs.invoices[0]!.id, { method: "ach", reference: "x" }), 404, "not_found", "path.invoice_id");
+    await expectProblem(await pay(mine.org_id, mine.invoices[0]!.id, { method: "wire", reference: "x" }), 400, "validation_failed", "body.method");
+    await expectProblem(await pay(mine.org_id, mine.invoices[0]!.id, { method: "ach", reference: "r".repeat(101) }), 400, "validation_failed", "body.reference");
+    expect((await stripe().invoices.retrieve(mine.invoices[0]!.id)).status).toBe("open");
+  });
+});
+
+describe("POST /v1/organizations/{org_id}/seats", () => {
+  const seats = (orgId: string, body: unknown) => call("POST", `/v1/organizations/${orgId}/seats`, { key: service, body });
+
+  it("five more seats on day 100 of 365: a prorated invoice on the same net terms that equals Stripe's preview to the cent; a stale expected amount changes nothing", async () => {
+    const clock = await testClock();
+    const orgId = newOrg();
+    const org = await (await create(agencyBody(orgId, { test_clock: clock.id }))).json<OrganizationWire>();
+    const start = Date.parse(org.term.start);
+    await clock.advanceTo(start + 100 * DAY);
+    // What Stripe would bill, asked independently at the same moment: 5 seats for 265 of 365 days.
+    const row = (await db().select().from(organizations).where(eq(organizations.orgId, orgId)).get())!;
+    const sub = await stripe().subscriptions.retrieve(row.subscriptionId!);
+    const preview = await stripe().invoices.createPreview({
+      customer: row.customerId!,
+      subscription: sub.id,
+      subscription_details: { items: [{ id: sub.items.data[0]!.id, quantity: 30 }], proration_behavior: "always_invoice", proration_date: Math.floor((start + 100 * DAY) / 1000) },
+    });
+    expect(preview.amount_due).toBe(Math.round((30 * 39000 * 265) / 365) - Math.round((25 * 39000 * 265) / 365));
+
+    await expectProblem(await seats(orgId, { seats: 30, expected_amount_due_now: preview.amount_due + 1 }), 409, "amount_changed", "body.expected_amount_due_now");
+    expect((await stripe().subscriptions.retrieve(sub.id)).items.data[0]!.quantity).toBe(25);
+
+    const res = await seats(orgId, { seats: 30, expected_amount_due_now: preview.amount_due });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const after = await res.json<{ seats: number; amount_due_now: number; invoice: { status: string; amount_due: number; due_date: string } }>();
+    expect([after.seats, after.amount_due_now]).toEqual([30, preview.amount_due]);
+    const added = after.invoice;
+    expect([added.status, added.amount_due, added.due_date]).toEqual(["open", preview.amount_due, new Date(start + 130 * DAY).toISOString()]);
+    expect((await stripe().charges.list({ customer: row.customerId! })).data).toEqual([]);
+    const mirrored = (await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get())!;
+    expect([mirrored.quantity, mirrored.mrr]).toEqual([30, 97_500]);
+  });
+
+  it("fewer seats wait for the term's end (kept for the renewal), never below those assigned (409), the same number is a 422", async () => {
+    const orgId = newOrg();
+    await create(agencyBody(orgId, { seats: 3 }));
+    for (const u of ["user_s1", "user_s2"]) expect((await call("PUT", `/v1/organizations/${orgId}/members/${u}_${orgId}`, { key: service })).status).toBe(200);
+    await expectProblem(await seats(orgId, { seats: 3 }), 422, "no_change", "body.seats");
+    await expectProblem(await seats(orgId, { seats: 1 }), 409, "conflict", "body.seats");
+    const fewer = await seats(orgId, { seats: 2 });
+    expect(fewer.status).toBe(200);
+    expect(await fewer.json()).toMatchObject({ seats: 3, seats_next_term: 2, effective: "term_end", amount_due_now: 0, invoice: null });
+    await expectProblem(await seats(orgId, { seats: 0 }), 400, "validation_failed", "body.seats");
+  });
+});

@@ -252,13 +252,12 @@ export const TermMonths = z
   .refine((m) => TERM_MONTHS.includes(m as 12 | 24 | 36), `must be one of ${TERM_MONTHS.join(", ")} (months)`)
   .describe(`The term in months: ${TERM_MONTHS.join(", ")}`);
 
-/** How an organization paid an invoice outside Stripe (recorded with POST …/invoices/{invoice_id}/payments). */
-export const OUT_OF_BAND_METHODS = ["ach", "check", "treasury", "card"] as const;
-export const OutOfBandMethod = z.enum(OUT_OF_BAND_METHODS).describe("ach (a bank transfer), check, treasury (Treasury's payment systems, e.g. IPP or Pay.gov) or card (a card paid outside Stripe)");
+/** How an organization paid an invoice outside Stripe. */
+export const OutOfBandMethod = z.enum(["ach", "check", "treasury", "card"]).describe("`ach`, `check`, `treasury` (Treasury's payment systems) or `card` (taken outside Stripe)");
 
-/**
- * What identifies the payment in the payer's or the bank's records (an ACH trace number, a check
- * number, a Treasury disbursement number): kept in the audit log and on the invoice's metadata,
- * whose values Stripe limits to 500 characters.
- */
-export const PaymentReference = printable(100, "a trace, check or disbursement number").describe("The payment's reference: an ACH trace number, a check number, a Treasury disbursement number");
+/** What identifies the payment in the agency's books: an ACH trace number, a check number, a Treasury payment id. */
+export const PaymentReference = z
+  .string()
+  .regex(/^[\x20-\x7e]{1,100}$/, "must be 1-100 printable ASCII characters")
+  .refine((v) => v.trim() === v, "must not start or end with a space")
+  .describe("The payment's reference: an ACH trace number, a check number, a Treasury payment id (at most 100 characters; Stripe metadata)");

@@ -3,6 +3,6 @@ export { createOrganization, customFields, type Address, type OrganizationDeps, 
 export { organizationView, requireOrganization, type OrganizationInvoice, type OrganizationView } from "./view";
 export { assignSeat, listMembers, releaseSeat, type Member, type MemberPage } from "./members";
 export { changeSeats, SEATS_NEXT_TERM, seatsNextTerm, type SeatsChange, type SeatsInput } from "./seats";
-export { recordPayment, type OutOfBandMethod, type PaymentInput, type RecordedPayment } from "./payments";
+export { PAYMENT_METHODS, recordPayment, type OutOfBandMethod, type RecordedPayment } from "./payments";
 export { renewOrganization, TERM_MONTHS, type Renewal, type RenewInput } from "./renew";
 export { organizationReminders, overdueStep, renewalStep, type ReminderRun } from "./reminders";

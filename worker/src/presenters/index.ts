@@ -28,16 +28,23 @@ export {
   type WebhookEndpointWire,
   type WebhookDeliveryWire,
 } from "./webhook-endpoint";
-export { Organization, presentOrganization, OrganizationMember, presentMember, presentMemberPage, type OrganizationWire, type OrganizationMemberWire } from "./organization";
+export {
+  Organization,
+  presentOrganization,
+  OrganizationMember,
+  presentMember,
+  presentMemberPage,
+  OrganizationPayment,
+  presentPayment,
+  type OrganizationWire,
+  type OrganizationMemberWire,
+} from "./organization";
 export {
   presentOrganizationInvoice,
-  presentRecordedPayment,
   presentRenewal,
   presentSeatsChange,
-  RecordedPaymentSchema,
   RenewalSchema,
   SeatsChangeSchema,
-  type RecordedPaymentWire,
   type RenewalWire,
   type SeatsChangeWire,
 } from "./organization-terms";

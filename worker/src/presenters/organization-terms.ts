@@ -1,7 +1,7 @@
-/** What changes an organization's term on the wire (seats, payments, renewal): amounts in integer cents, instants in RFC 3339. */
+/** What changes an organization's term on the wire (seats, renewal): amounts in integer cents, instants in RFC 3339. */
 import { z } from "zod";
 import { Instant, instant, instantOfSeconds } from "../instant";
-import type { OrganizationInvoice, RecordedPayment, Renewal, SeatsChange } from "../organizations";
+import type { OrganizationInvoice, Renewal, SeatsChange } from "../organizations";
 import { OrganizationInvoiceSchema } from "./organization";
 
 export type OrganizationInvoiceWire = z.output<typeof OrganizationInvoiceSchema>;
@@ -30,28 +30,6 @@ export function presentSeatsChange(c: SeatsChange): SeatsChangeWire {
     amount_due_now: c.amountDueNow,
     currency: c.currency,
     invoice: c.invoice ? presentOrganizationInvoice(c.invoice) : null,
-  };
-}
-
-export const RecordedPaymentSchema = z.object({
-  org_id: z.string(),
-  invoice: OrganizationInvoiceSchema.describe("The invoice, paid (out of band: no charge in Stripe)"),
-  payment: z.object({
-    method: z.enum(["ach", "check", "treasury", "card"]),
-    reference: z.string(),
-    amount: z.int().describe("Integer cents: what the payment settled"),
-    currency: z.string(),
-    recorded_by: z.object({ type: z.string(), id: z.string() }).describe("The API key (or other actor) that recorded it, as the audit log has it"),
-    recorded_at: Instant,
-  }),
-});
-export type RecordedPaymentWire = z.output<typeof RecordedPaymentSchema>;
-
-export function presentRecordedPayment(p: RecordedPayment): RecordedPaymentWire {
-  return {
-    org_id: p.orgId,
-    invoice: presentOrganizationInvoice(p.invoice),
-    payment: { method: p.method, reference: p.reference, amount: p.amount, currency: p.currency, recorded_by: p.recordedBy, recorded_at: instant(p.recordedAt) },
   };
 }
 

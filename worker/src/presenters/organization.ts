@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { ORGANIZATION_STATUSES } from "../db/schema";
 import { Instant, instant, instantOfSeconds, instantOrNull } from "../instant";
-import type { Member, MemberPage, OrganizationView } from "../organizations";
+import type { Member, MemberPage, OrganizationView, RecordedPayment } from "../organizations";
 
 export const OrganizationInvoiceSchema = z.object({
   id: z.string().describe("Stripe's invoice id (in_...)"),
@@ -56,4 +56,18 @@ export function presentMember(m: Member): OrganizationMemberWire {
 
 export function presentMemberPage(p: MemberPage): { data: OrganizationMemberWire[]; has_more: boolean } {
   return { data: p.data.map(presentMember), has_more: p.has_more };
+}
+
+export const OrganizationPayment = z.object({
+  invoice_id: z.string(),
+  amount: z.int().describe("Integer cents: what the invoice had left to pay"),
+  currency: z.string(),
+  method: z.enum(["ach", "check", "treasury", "card"]),
+  reference: z.string(),
+  paid_at: Instant,
+});
+export type OrganizationPaymentWire = z.output<typeof OrganizationPayment>;
+
+export function presentPayment(p: RecordedPayment): OrganizationPaymentWire {
+  return { invoice_id: p.invoiceId, amount: p.amount, currency: p.currency, method: p.method, reference: p.reference, paid_at: instantOfSeconds(p.paidAt)! };
 }

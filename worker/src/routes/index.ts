@@ -33,7 +33,7 @@ import organizationsMemberAssign from "./organizations/member-assign";
 import organizationsMemberRelease from "./organizations/member-release";
 import organizationsMembersList from "./organizations/members-list";
 import organizationsSeats from "./organizations/seats";
-import organizationsPayments from "./organizations/payments";
+import organizationsPaymentRecord from "./organizations/payment-record";
 import organizationsRenew from "./organizations/renew";
 import refundsCreate from "./refunds/create";
 import refundsList from "./refunds/list";
@@ -122,7 +122,7 @@ export const routes: readonly ApiRoute[] = [
   organizationsMemberAssign,
   organizationsMemberRelease,
   organizationsSeats,
-  organizationsPayments,
+  organizationsPaymentRecord,
   organizationsRenew,
   billingCheckout,
   billingPortal,
