@@ -17,6 +17,7 @@ import { checkpointAuditHead } from "./audit";
 import { dueEvents, processEvent, reconcile, readResync, resyncChunk } from "./stripe-sync";
 import { sendDueEmails } from "./email";
 import { dunningTick } from "./dunning";
+import { sendOrganizationReminders } from "./organizations";
 import { pruneIdempotencyKeys } from "./idempotency";
 import { pruneEntitlementChanges, suspendLapsed } from "./entitlements";
 import { describeError } from "./log";
@@ -71,6 +72,7 @@ async function jobs(name: keyof typeof CRONS, s: Services): Promise<void> {
         () => sweep(s),
         () => suspendLapsed(s),
         () => dunningTick(s),
+        () => sendOrganizationReminders(s),
         () => deliverDue(s),
         () => pruneIdempotencyKeys(s),
         () => pruneAlerts(s),

@@ -43,6 +43,10 @@ export type EmailInput =
   | ({ template: "payment_recovered"; amountPaid: Money } & Common)
   | ({ template: "subscription_canceled"; amountUnpaid: Money } & Common)
   | ({ template: "retention_offer_confirmed"; offer: string; effectiveAt: number } & Common)
+  /** To an organization's billing email: its term ends on `termEndsAt` and does not renew by itself. */
+  | ({ template: "organization_renewal_reminder"; termEndsAt: number; seats: number } & Common)
+  /** To an organization's billing email: an invoice is past its due date (the seats stay on). */
+  | ({ template: "organization_invoice_overdue"; invoiceNumber: string; amountDue: Money; dueAt: number; invoiceUrl: string | null } & Common)
   /** To the admin (WEBHOOK_ADMIN_EMAIL): an outbound webhook endpoint failed for three days and was disabled. */
   | ({ template: "webhook_endpoint_disabled"; endpointId: string; endpointUrl: string; failingSince: number } & Common);
 
@@ -58,6 +62,8 @@ export const EMAIL_TEMPLATES = [
   "subscription_canceled",
   "retention_offer_confirmed",
   "webhook_endpoint_disabled",
+  "organization_renewal_reminder",
+  "organization_invoice_overdue",
 ] as const satisfies readonly EmailTemplate[];
 
 export interface RenderContext {
@@ -219,6 +225,25 @@ export function renderEmail(input: EmailInput, ctx: RenderContext): RenderedEmai
         subject: `Your ${input.plan} offer is confirmed`,
         paragraphs: [`You accepted this offer: ${input.offer}.`, `It takes effect on ${formatDate(input.effectiveAt)}. Your subscription continues as before until then.`],
         action: "Manage your payment method",
+      });
+    case "organization_renewal_reminder":
+      return compose(input, ctx, {
+        subject: `Your ${input.plan} term ends on ${formatDate(input.termEndsAt)}`,
+        paragraphs: [
+          `Your ${input.seats} seats of ${input.plan} end on ${formatDate(input.termEndsAt)}: the term does not renew by itself.`,
+          "To keep your people's access without a gap, renew before then; the next term starts where this one ends, with its own invoice.",
+        ],
+        action: "Open your billing page",
+      });
+    case "organization_invoice_overdue":
+      return compose(input, ctx, {
+        subject: `Invoice ${input.invoiceNumber} for ${input.plan} was due on ${formatDate(input.dueAt)}`,
+        paragraphs: [
+          `Invoice ${input.invoiceNumber} of ${formatMoney(input.amountDue)} for ${input.plan} was due on ${formatDate(input.dueAt)} and is not paid yet.`,
+          "Your seats stay on. If the payment is on its way, thank you; otherwise please schedule it.",
+          ...(input.invoiceUrl ? [`The invoice: ${input.invoiceUrl}`] : []),
+        ],
+        action: "Open your billing page",
       });
     case "webhook_endpoint_disabled":
       return compose(input, ctx, {

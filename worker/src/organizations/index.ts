@@ -4,3 +4,4 @@ export { organizationView, requireOrganization, type OrganizationInvoice, type O
 export { assignSeat, listMembers, releaseSeat, type Member, type MemberPage } from "./members";
 export { PAYMENT_METHODS, recordPayment, type OutOfBandMethod, type RecordedPayment } from "./payments";
 export { addSeats } from "./seats";
+export { sendOrganizationReminders } from "./reminders";
