@@ -74,7 +74,7 @@ async function tick() {
 async function emails(orgId: string, kind: "renewal" | "overdue") {
   const rows = await worker.db
     .prepare("select idempotency_key as key, template from email_outbox where idempotency_key like ? order by created_at, idempotency_key")
-    .bind(`org:${orgId}:${kind}:%`)
+    .bind(`organization:${orgId}:${kind}:%`)
     .all<{ key: string; template: string }>();
   return rows.results.map((r) => r.key);
 }
@@ -127,7 +127,7 @@ describe("an agency's term in the running system", () => {
       expect(await allowed("user_terms_1"), `access on ${new Date(at).toISOString()}`).toBe(true);
     }
     expect(seen).toEqual([0, 1, 1, 2, 3]);
-    expect(await emails("org_terms", "overdue")).toEqual([1, 15, 30].map((d) => `org:org_terms:overdue:${change.invoice.id}:${d}`));
+    expect(await emails("org_terms", "overdue")).toEqual([1, 15, 30].map((d) => `organization:org_terms:overdue:${change.invoice.id}:${d}`));
     const dunning = await worker.db
       .prepare("select count(*) as n from dunning_cases where customer_id = ?")
       .bind(sub.customer as string)

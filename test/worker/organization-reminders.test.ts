@@ -25,7 +25,7 @@ async function emailsOf(orgId: string, kind: "renewal" | "overdue") {
   const rows = await db()
     .select()
     .from(emailOutbox)
-    .where(like(emailOutbox.idempotencyKey, `org:${orgId}:${kind}:%`))
+    .where(like(emailOutbox.idempotencyKey, `organization:${orgId}:${kind}:%`))
     .all();
   return rows.sort((a, b) => a.createdAt - b.createdAt || a.idempotencyKey.localeCompare(b.idempotencyKey));
 }
@@ -60,7 +60,7 @@ describe("organizationReminders", () => {
     }
     expect(days).toEqual([0, 1, 1, 2, 3, 3, 3]);
     const sent = await emailsOf(orgId, "renewal");
-    expect(sent.map((e) => e.idempotencyKey)).toEqual([90, 60, 30].map((d) => `org:${orgId}:renewal:${end}:${d}`));
+    expect(sent.map((e) => e.idempotencyKey)).toEqual([90, 60, 30].map((d) => `organization:${orgId}:renewal:${end}:${d}`));
     expect(new Set(sent.map((e) => e.to))).toEqual(new Set(["ap@agency.example.gov"]));
     expect(sent.map((e) => e.template)).toEqual(Array(3).fill("organization_renewal_reminder"));
     expect(sent[2]!.subject).toContain("term ends on");
@@ -85,7 +85,7 @@ describe("organizationReminders", () => {
     }
     expect(counts).toEqual([0, 1, 1, 2, 2, 3]);
     const sent = await emailsOf(orgId, "overdue");
-    expect(sent.map((e) => e.idempotencyKey)).toEqual([1, 15, 30].map((d) => `org:${orgId}:overdue:${invoice.id}:${d}`));
+    expect(sent.map((e) => e.idempotencyKey)).toEqual([1, 15, 30].map((d) => `organization:${orgId}:overdue:${invoice.id}:${d}`));
     expect(sent[0]!.text).toContain("PO-2026-0042");
     expect(sent[0]!.text).toContain("$780.00");
     expect(await db().select().from(dunningCases).where(eq(dunningCases.customerId, row.customerId!)).all()).toEqual([]);

@@ -5,8 +5,9 @@
  */
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { auditLog, dunningCases, organizations, paymentAttempts, subscriptions } from "../../worker/src/db/schema";
-import { call, count, makeKey } from "./helpers";
+import { auditLog, dunningCases, emailOutbox, organizations, paymentAttempts, subscriptions } from "../../worker/src/db/schema";
+import { organizationReminders } from "../../worker/src/organizations";
+import { call, count, makeKey, svc } from "./helpers";
 import { expectProblem } from "./lifecycle-helpers";
 import { agencyBody } from "./organization-helpers";
 import { db, deliver, eventsFor, settled, stripe, testClock } from "./stripe-helpers";
@@ -245,5 +246,61 @@ describe("POST /v1/organizations/{org_id}/seats", () => {
     expect(fewer.status).toBe(200);
     expect(await fewer.json()).toMatchObject({ seats: 3, seats_next_term: 2, effective: "term_end", amount_due_now: 0, invoice: null });
     await expectProblem(await seats(orgId, { seats: 0 }), 400, "validation_failed", "body.seats");
+  });
+});
+
+describe("organizations' reminders (the quarter-hour cron's job)", () => {
+  const emailsTo = async (orgId: string) =>
+    (await db().select({ key: emailOutbox.idempotencyKey, template: emailOutbox.template, to: emailOutbox.to }).from(emailOutbox).all()).filter((e) => e.key.startsWith(`organization:${orgId}:`));
+
+  it("after an unpaid invoice's due date: a reminder on days 1, 15 and 30, each once, to the billing email; the seats stay on", async () => {
+    const clock = await testClock();
+    const orgId = newOrg();
+    const org = await (await create(agencyBody(orgId, { seats: 1, test_clock: clock.id }))).json<OrganizationWire>();
+    await call("PUT", `/v1/organizations/${orgId}/members/user_rem_${orgId}`, { key: service });
+    const due = Date.parse(org.invoices[0]!.due_date!);
+    await organizationReminders(svc());
+    expect(await emailsTo(orgId)).toEqual([]);
+    for (const [day, expected] of [
+      [1, 1],
+      [2, 1],
+      [15, 2],
+      [30, 3],
+      [31, 3],
+    ] as const) {
+      await clock.advanceTo(due + day * DAY + 60_000);
+      await organizationReminders(svc());
+      await organizationReminders(svc());
+      const sent = (await emailsTo(orgId)).filter((e) => e.template === "organization_invoice_overdue");
+      expect(sent, `day ${day}`).toHaveLength(expected);
+    }
+    expect((await emailsTo(orgId)).map((e) => [e.key.split(":").slice(-1)[0], e.to])).toEqual(
+      expect.arrayContaining([
+        ["1", "ap@agency.example.gov"],
+        ["15", "ap@agency.example.gov"],
+        ["30", "ap@agency.example.gov"],
+      ]),
+    );
+    const seat = await (await call("GET", `/v1/entitlements/user_rem_${orgId}`, { key: service })).json<{ tier: string; status: string }>();
+    expect(seat).toMatchObject({ tier: "agency", status: "active" });
+  });
+
+  it("before the term ends: a renewal reminder 90, 60 and 30 days before, each once; a run that finds several due sends the latest", async () => {
+    const clock = await testClock();
+    const orgId = newOrg();
+    const org = await (await create(agencyBody(orgId, { seats: 1, test_clock: clock.id }))).json<OrganizationWire>();
+    await call("POST", `/v1/organizations/${orgId}/invoices/${org.invoices[0]!.id}/payments`, { key: service, body: { method: "treasury", reference: "IPAC-1" } });
+    const end = Date.parse(org.term.end);
+    const renewals = async () => (await emailsTo(orgId)).filter((e) => e.template === "organization_renewal_reminder").map((e) => e.key.split(":").slice(-1)[0]);
+    await clock.advanceTo(end - 91 * DAY);
+    await organizationReminders(svc());
+    expect(await renewals()).toEqual([]);
+    await clock.advanceTo(end - 89 * DAY);
+    await organizationReminders(svc());
+    await organizationReminders(svc());
+    expect(await renewals()).toEqual(["90"]);
+    await clock.advanceTo(end - 29 * DAY);
+    await organizationReminders(svc());
+    expect((await renewals()).sort()).toEqual(["30", "90"]);
   });
 });

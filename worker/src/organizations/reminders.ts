@@ -79,7 +79,7 @@ export async function organizationReminders(s: ReminderDeps, from: Catalog = def
       const step = termEnd !== null && sub.scheduleId === null ? renewalStep(policy.renewal_reminder_days, termEnd - now) : null;
       if (step !== null && termEnd !== null) {
         const stored = await enqueueEmail(s, {
-          key: `org:${org.orgId}:renewal:${termEnd}:${step}`,
+          key: `organization:${org.orgId}:renewal:${termEnd}:${step}`,
           to: org.billingEmail,
           email: { template: "organization_renewal_reminder", name: org.name, plan, termEndsAt: termEnd, daysLeft: Math.ceil((termEnd - now) / DAY), seats: sub.quantity },
         }).run();
@@ -108,7 +108,7 @@ async function overdueReminders(s: ReminderDeps, org: typeof organizations.$infe
     const step = overdueStep(days, now - inv.due_date * 1000);
     if (step === null) continue;
     const stored = await enqueueEmail(s, {
-      key: `org:${org.orgId}:overdue:${inv.id}:${step}`,
+      key: `organization:${org.orgId}:overdue:${inv.id}:${step}`,
       to: org.billingEmail,
       email: {
         template: "organization_invoice_overdue",
