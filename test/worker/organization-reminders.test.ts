@@ -7,8 +7,9 @@
  */
 import { eq, like } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { dunningCases, emailOutbox, organizations } from "../../worker/src/db/schema";
+import { auditLog, dunningCases, emailOutbox, organizations } from "../../worker/src/db/schema";
 import { organizationReminders, overdueStep, renewalStep } from "../../worker/src/organizations";
+import { catalog } from "../../worker/src/catalog";
 import { call, makeKey, svc } from "./helpers";
 import { buyOrganization, takeSeats } from "./organization-term-helpers";
 import { db, deliverAll, stripe, testClock } from "./stripe-helpers";
@@ -96,5 +97,34 @@ describe("organizationReminders", () => {
     await organizationReminders(svc());
     expect(await emailsOf(orgId, "overdue")).toHaveLength(3);
     expect((await db().select().from(organizations).where(eq(organizations.orgId, orgId)).get())!.status).toBe("active");
+  });
+
+  it("with a policy that suspends after 10 days overdue: the seats grant nothing from day 10 until the invoice is paid, each change audited", async () => {
+    const strict = { ...catalog, policy: { ...catalog.policy, organizations: { ...catalog.policy.organizations, suspend_after_days_overdue: 10 } } };
+    const clock = await testClock();
+    const { orgId, org, row } = await buyOrganization(service, { seats: 2, test_clock: clock.id });
+    await takeSeats(service, orgId, 1);
+    const member = `${orgId}_user_0`;
+    const due = Date.parse(org.invoices[0]!.due_date!);
+    const status = async () => (await db().select().from(organizations).where(eq(organizations.orgId, orgId)).get())!.status;
+
+    await clock.advanceTo(due + 5 * DAY);
+    await deliverAll({ customer: row.customerId!, sub: row.subscriptionId! });
+    await organizationReminders(svc(), strict);
+    expect([await status(), (await access(member)).tier]).toEqual(["active", "agency"]);
+
+    await clock.advanceTo(due + 10 * DAY + HOUR);
+    await organizationReminders(svc(), strict);
+    await organizationReminders(svc(), strict);
+    expect([await status(), (await access(member)).tier]).toEqual(["suspended", null]);
+    expect((await (await call("GET", `/v1/organizations/${orgId}`, { key: service })).json<{ status: string }>()).status).toBe("suspended");
+    // The default policy would have kept it on: suspension is the policy's, never the default.
+    expect(catalog.policy.organizations.suspend_after_days_overdue).toBeNull();
+
+    expect((await call("POST", `/v1/organizations/${orgId}/invoices/${org.invoices[0]!.id}/payments`, { key: service, body: { method: "ach", reference: "LATE-1" } })).status).toBe(201);
+    await organizationReminders(svc(), strict);
+    expect([await status(), (await access(member)).tier]).toEqual(["active", "agency"]);
+    const audit = await db().select().from(auditLog).where(eq(auditLog.subjectId, orgId)).all();
+    expect(audit.map((a) => a.action).filter((a) => a === "organization.suspended" || a === "organization.reinstated")).toEqual(["organization.suspended", "organization.reinstated"]);
   });
 });

@@ -46,7 +46,8 @@ export function userSubscriptionsAsRead(userId: string, rows: { id: string; sync
 
 /**
  * The user holds exactly these seats, each organization's subscription as last written at its
- * `syncedAt` (null: the organization has none yet): the seats an entitlement was derived from.
+ * `syncedAt` (null: the organization has none yet): the seats an entitlement was derived from
+ * (a suspended organization's left out, as entitlements/seats.ts's readSeats leaves them).
  */
 export function userSeatsAsRead(userId: string, rows: { orgId: string; syncedAt: number | null }[]): SQL {
   const fingerprint =
@@ -56,5 +57,5 @@ export function userSeatsAsRead(userId: string, rows: { orgId: string; syncedAt:
           .sort((a, b) => (a.orgId < b.orgId ? -1 : 1))
           .map((r) => `${r.orgId}:${r.syncedAt ?? ""}`)
           .join(",");
-  return sql`(select group_concat(org_id || ':' || coalesce(synced_at, ''), ',') from (select m.org_id, s.synced_at from organization_members m join organizations o on o.org_id = m.org_id left join subscriptions s on s.id = o.subscription_id where m.user_id = ${userId} order by m.org_id)) is ${fingerprint}`;
+  return sql`(select group_concat(org_id || ':' || coalesce(synced_at, ''), ',') from (select m.org_id, s.synced_at from organization_members m join organizations o on o.org_id = m.org_id left join subscriptions s on s.id = o.subscription_id where m.user_id = ${userId} and o.status <> 'suspended' order by m.org_id)) is ${fingerprint}`;
 }

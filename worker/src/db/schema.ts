@@ -566,8 +566,13 @@ export const entitlements = sqliteTable(
   ],
 );
 
-/** An organization's standing: `pending` while POST /v1/organizations is making its Stripe objects, `active` through its term, `ended` after it. */
-export const ORGANIZATION_STATUSES = ["pending", "active", "ended"] as const;
+/**
+ * An organization's standing: `pending` while POST /v1/organizations is making its Stripe objects,
+ * `active` through its term, `ended` after it; `suspended` only when the catalog's policy sets
+ * `suspend_after_days_overdue` and an invoice is that late (organizations/reminders.ts): its seats
+ * grant nothing until it is paid. A text column: the value needs no migration.
+ */
+export const ORGANIZATION_STATUSES = ["pending", "active", "ended", "suspended"] as const;
 export type OrganizationStatus = (typeof ORGANIZATION_STATUSES)[number];
 
 /**

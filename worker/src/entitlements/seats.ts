@@ -3,7 +3,7 @@
  * (agency) while the organization's subscription runs, read from the mirror beside the user's
  * own subscriptions, so the user's entitlement is the better of the two (entitlements/state.ts).
  */
-import { eq } from "drizzle-orm";
+import { and, eq, ne } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { organizationMembers, organizations, subscriptions } from "../db/schema";
 
@@ -21,7 +21,8 @@ export async function readSeats(db: Db, userId: string): Promise<Seat[]> {
     .from(organizationMembers)
     .innerJoin(organizations, eq(organizations.orgId, organizationMembers.orgId))
     .leftJoin(subscriptions, eq(subscriptions.id, organizations.subscriptionId))
-    .where(eq(organizationMembers.userId, userId))
+    // A suspended organization's seats (an invoice later than the policy allows) grant nothing.
+    .where(and(eq(organizationMembers.userId, userId), ne(organizations.status, "suspended")))
     .all();
   return rows.map((r) => ({ orgId: r.orgId, subscription: r.subscription }));
 }

@@ -11,30 +11,33 @@
  *   compares it with the organization's clock rather than waiting for `invoice.overdue`, which
  *   Stripe sends once, on a setting of the account. Seats are never suspended for it: a
  *   late federal payment earns interest (the Prompt Payment Act), not a cut in service, and
- *   `suspend_after_days_overdue` stays null unless the policy says otherwise.
+ *   `suspend_after_days_overdue` stays null unless the policy says otherwise; when it is a number,
+ *   an organization with an invoice that many days late is `suspended` (its seats grant nothing)
+ *   until no invoice is, and each change is audited.
  * - When a renewed organization's next term has started, its row moves on to it (term, months,
  *   seats, PO number as the subscription has them), so the view and the next reminders follow.
  *
  * The individual dunning sequence never runs for these invoices (dunning/sync-follower.ts opens
  * no case for a send_invoice invoice or an organization's customer).
  */
-import { and, eq, isNotNull } from "drizzle-orm";
+import { and, eq, inArray, isNotNull } from "drizzle-orm";
 import { catalog as defaultCatalog, planName, type Catalog } from "../catalog";
 import { customers, organizations, subscriptions } from "../db/schema";
 import { enqueueEmail, isEmailAddress } from "../email";
 import { describeError } from "../log";
 import type { Services } from "../services";
-import type { Stripe } from "../stripe-sync";
+import { emptyTargets, type Stripe, syncObjects } from "../stripe-sync";
 import { clockTimes } from "../test-clocks";
 
 const DAY = 86_400_000;
 
-export type ReminderDeps = Pick<Services, "db" | "stripe" | "clock" | "log" | "appBaseUrl">;
+export type ReminderDeps = Pick<Services, "db" | "stripe" | "clock" | "log" | "appBaseUrl" | "audit" | "dunning" | "syncFollowers">;
 
 export interface ReminderRun {
   renewal: number;
   overdue: number;
   rolled: number;
+  suspended: number;
 }
 
 /** The renewal reminder day due `msLeft` before the term's end: the smallest policy day not yet passed. */
@@ -57,13 +60,13 @@ export async function organizationReminders(s: ReminderDeps, from: Catalog = def
     .from(organizations)
     .leftJoin(customers, eq(customers.id, organizations.customerId))
     .leftJoin(subscriptions, eq(subscriptions.id, organizations.subscriptionId))
-    .where(and(eq(organizations.status, "active"), isNotNull(organizations.subscriptionId)))
+    .where(and(inArray(organizations.status, ["active", "suspended"]), isNotNull(organizations.subscriptionId)))
     .all();
   const times = await clockTimes(
     s,
     rows.map((r) => r.clock ?? null),
   );
-  const run: ReminderRun = { renewal: 0, overdue: 0, rolled: 0 };
+  const run: ReminderRun = { renewal: 0, overdue: 0, rolled: 0, suspended: 0 };
   const plan = planName(policy.tier, from);
   for (const { org, clock, sub } of rows) {
     if (!sub || sub.status === "canceled" || sub.status === "incomplete_expired") continue;
@@ -74,9 +77,9 @@ export async function organizationReminders(s: ReminderDeps, from: Catalog = def
         termEnd = await rollForward(s, org, sub);
         run.rolled++;
       }
-      if (!isEmailAddress(org.billingEmail)) continue;
+      const mailable = isEmailAddress(org.billingEmail);
       // Renewed: the next term is scheduled, and its end is where the next reminders count from.
-      const step = termEnd !== null && sub.scheduleId === null ? renewalStep(policy.renewal_reminder_days, termEnd - now) : null;
+      const step = mailable && termEnd !== null && sub.scheduleId === null ? renewalStep(policy.renewal_reminder_days, termEnd - now) : null;
       if (step !== null && termEnd !== null) {
         const stored = await enqueueEmail(s, {
           key: `organization:${org.orgId}:renewal:${termEnd}:${step}`,
@@ -85,7 +88,15 @@ export async function organizationReminders(s: ReminderDeps, from: Catalog = def
         }).run();
         run.renewal += changes(stored);
       }
-      run.overdue += await overdueReminders(s, org, plan, now, policy.overdue_reminder_days);
+      const overdue = await overdueReminders(s, org, plan, now, policy.overdue_reminder_days, mailable);
+      run.overdue += overdue.sent;
+      // Only when the policy says so (default null: never): seats off while an invoice is that late, on again once it is not.
+      const limit = policy.suspend_after_days_overdue;
+      const late = limit !== null && overdue.latestMs >= limit * DAY;
+      if (late !== (org.status === "suspended")) {
+        await setSuspended(s, org, sub.id, late, overdue.latestMs);
+        run.suspended += late ? 1 : 0;
+      }
     } catch (e) {
       // One organization's trouble (Stripe down for its invoices) does not hold up the others.
       s.log.log("error", "organization reminders failed", { org_id: org.orgId, error: describeError(e) });
@@ -98,14 +109,24 @@ function changes(result: unknown): number {
   return (result as { meta?: { changes?: number } }).meta?.changes ?? 0;
 }
 
-async function overdueReminders(s: ReminderDeps, org: typeof organizations.$inferSelect, plan: string, now: number, days: readonly number[]): Promise<number> {
-  if (org.customerId === null) return 0;
+/** Reminds of each overdue invoice (when `mailable`); returns those sent and how late the latest invoice is (ms; -Infinity with none overdue). */
+async function overdueReminders(
+  s: ReminderDeps,
+  org: typeof organizations.$inferSelect,
+  plan: string,
+  now: number,
+  days: readonly number[],
+  mailable: boolean,
+): Promise<{ sent: number; latestMs: number }> {
+  let latestMs = -Infinity;
+  if (org.customerId === null) return { sent: 0, latestMs };
   let sent = 0;
   // Stripe's open invoices, not the mirror's: the due date is Stripe's, and a payment recorded a
   // moment ago must not be reminded of.
   for await (const inv of s.stripe.invoices.list({ customer: org.customerId, status: "open", limit: 100 })) {
     if (inv.collection_method !== "send_invoice" || inv.due_date === null || inv.due_date === undefined) continue;
-    const step = overdueStep(days, now - inv.due_date * 1000);
+    latestMs = Math.max(latestMs, now - inv.due_date * 1000);
+    const step = mailable ? overdueStep(days, now - inv.due_date * 1000) : null;
     if (step === null) continue;
     const stored = await enqueueEmail(s, {
       key: `organization:${org.orgId}:overdue:${inv.id}:${step}`,
@@ -124,7 +145,43 @@ async function overdueReminders(s: ReminderDeps, org: typeof organizations.$infe
     }).run();
     sent += changes(stored);
   }
-  return sent;
+  return { sent, latestMs };
+}
+
+/**
+ * Turns the organization's seats off (or on again): the status first, then a sync of its
+ * subscription, which rederives every member's entitlement (readSeats leaves a suspended
+ * organization's seats out), audited. When the sync fails the status is put back, so the next
+ * run tries again.
+ */
+async function setSuspended(s: ReminderDeps, org: typeof organizations.$inferSelect, subscriptionId: string, suspend: boolean, lateMs: number): Promise<void> {
+  const [from, to] = suspend ? (["active", "suspended"] as const) : (["suspended", "active"] as const);
+  await s.db
+    .update(organizations)
+    .set({ status: to, updatedAt: s.clock.now() })
+    .where(and(eq(organizations.orgId, org.orgId), eq(organizations.status, from)));
+  const targets = emptyTargets();
+  targets.subscriptions.add(subscriptionId);
+  const who = { type: "system" as const, id: "organization-reminders" };
+  try {
+    await syncObjects(s, { actor: who, cause: suspend ? "organization.suspended" : "organization.reinstated", at: s.clock.now() }, targets, {
+      entries: [
+        {
+          actor: who,
+          action: suspend ? "organization.suspended" : "organization.reinstated",
+          subject: { type: "organization", id: org.orgId },
+          before: { status: from },
+          after: { status: to, days_overdue: Number.isFinite(lateMs) ? Math.floor(lateMs / DAY) : null },
+        },
+      ],
+    });
+  } catch (e) {
+    await s.db
+      .update(organizations)
+      .set({ status: from })
+      .where(and(eq(organizations.orgId, org.orgId), eq(organizations.status, to)));
+    throw e;
+  }
 }
 
 /** The PO number printed on an invoice or a subscription's invoices (organizations/create.ts names the field). */

@@ -22,7 +22,7 @@ export const Organization = z.object({
   seats_assigned: z.int().describe("Seats held by members"),
   term: z.object({ start: Instant.nullable(), end: Instant.nullable(), months: z.int() }),
   renewal: z.literal("manual").describe("A term never renews by itself: POST …/renew starts the next"),
-  status: z.enum(ORGANIZATION_STATUSES).describe("active through the term, ended after it"),
+  status: z.enum(ORGANIZATION_STATUSES).describe("active through the term, ended after it; suspended while an invoice is later than a policy that sets suspend_after_days_overdue allows"),
   po_number: z.string().nullable(),
   invoices: z.array(OrganizationInvoiceSchema).describe("Newest first"),
 });
