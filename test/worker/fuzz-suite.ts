@@ -1000,6 +1000,7 @@ const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, unkn
     return { org_id: [orgId], user_id: [userId] };
   },
   "POST /v1/organizations/{org_id}/seats": async (keys) => ({ org_id: [(await fuzzOrganization(keys)).orgId], seats: [1_001, 1_005] }),
+  "POST /v1/tools/manage_seats": async (keys) => ({ org_id: [(await fuzzOrganization(keys)).orgId], action: ["assign"] }),
   "POST /v1/organizations/{org_id}/invoices/{invoice_id}/payments": async (keys) => {
     const { orgId, invoiceId } = await fuzzOrganization(keys);
     return { org_id: [orgId], invoice_id: [invoiceId], method: ["ach", "check"], reference: ["ACH-TRACE-1"] };

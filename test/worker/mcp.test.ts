@@ -60,7 +60,15 @@ describe("MCP endpoint", () => {
       }
       await client.close();
     }
-    expect(TOOLS.map((t) => t.name).sort()).toEqual(["create_subscription", "enforce_tier_access", "generate_revenue_report", "manage_dunning_process", "process_refund", "process_webhook"]);
+    expect(TOOLS.map((t) => t.name).sort()).toEqual([
+      "create_subscription",
+      "enforce_tier_access",
+      "generate_revenue_report",
+      "manage_dunning_process",
+      "manage_seats",
+      "process_refund",
+      "process_webhook",
+    ]);
   });
 
   it("runs every tool with the seed's example input through the registry's implementation", async () => {

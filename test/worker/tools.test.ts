@@ -38,7 +38,7 @@ describe("GET /v1/tools", () => {
     const res = await call("GET", "/v1/tools", { key: keys.analyst });
     expect(res.status).toBe(200);
     const { tools } = await res.json<{ tools: Record<string, any>[] }>();
-    expect(tools.map((t) => t.name)).toEqual(["create_subscription", "process_webhook", "enforce_tier_access", "generate_revenue_report", "manage_dunning_process", "process_refund"]);
+    expect(tools.map((t) => t.name)).toEqual(["create_subscription", "process_webhook", "enforce_tier_access", "generate_revenue_report", "manage_dunning_process", "process_refund", "manage_seats"]);
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
     expect(Object.fromEntries(tools.map((t) => [t.name, t.allowed]))).toEqual({
       create_subscription: false,
@@ -47,6 +47,7 @@ describe("GET /v1/tools", () => {
       generate_revenue_report: true,
       manage_dunning_process: false,
       process_refund: false,
+      manage_seats: false,
     });
     expect(byName.create_subscription.input_schema).toMatchObject({
       type: "object",

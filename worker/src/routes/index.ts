@@ -69,6 +69,7 @@ import toolsGenerateRevenueReport from "./tools/generate-revenue-report";
 import toolsList from "./tools/list";
 import toolsManageDunningProcess from "./tools/manage-dunning-process";
 import toolsProcessRefund from "./tools/process-refund";
+import toolsManageSeats from "./tools/manage-seats";
 import toolsProcessWebhook from "./tools/process-webhook";
 
 export const routes: readonly ApiRoute[] = [
@@ -137,6 +138,7 @@ export const routes: readonly ApiRoute[] = [
   toolsGenerateRevenueReport,
   toolsManageDunningProcess,
   toolsProcessRefund,
+  toolsManageSeats,
   mcp,
   docs,
 ];

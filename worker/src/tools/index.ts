@@ -4,6 +4,7 @@ export { generateRevenueReport } from "./analytics";
 export { manageDunningProcess } from "./dunning";
 export { enforceTierAccess } from "./entitlements";
 export { toolManifest } from "./manifest";
+export { manageSeats } from "./organizations";
 export { processRefund } from "./refunds";
 export { processWebhook } from "./stripe-sync";
 export { createSubscription } from "./subscriptions";

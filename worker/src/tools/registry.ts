@@ -12,6 +12,7 @@
  * - enforce_tier_access: `entitlements:read` (admin, service), as GET /v1/entitlements/{user_id}; reads.
  * - generate_revenue_report: `analytics:read` (admin, analyst), as GET /v1/analytics/report; reads.
  * - process_refund: `billing:write` (admin, service), as POST /v1/refunds; writes.
+ * - manage_seats: `billing:write` (admin, service), as PUT /v1/organizations/{org_id}/members/{user_id}; writes.
  */
 import { generateRevenueReport } from "./analytics";
 import { processWebhook } from "./stripe-sync";
@@ -19,11 +20,12 @@ import { createSubscription } from "./subscriptions";
 import { manageDunningProcess } from "./dunning";
 import { enforceTierAccess } from "./entitlements";
 import { processRefund } from "./refunds";
+import { manageSeats } from "./organizations";
 import type { Tool } from "./types";
 
 export type { Tool, ToolAccess } from "./types";
 
-export const TOOLS: readonly Tool[] = [createSubscription, processWebhook, enforceTierAccess, generateRevenueReport, manageDunningProcess, processRefund] as unknown as readonly Tool[];
+export const TOOLS: readonly Tool[] = [createSubscription, processWebhook, enforceTierAccess, generateRevenueReport, manageDunningProcess, processRefund, manageSeats] as unknown as readonly Tool[];
 
 export function findTool(name: string): Tool | undefined {
   return TOOLS.find((t) => t.name === name);
