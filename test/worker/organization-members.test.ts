@@ -183,3 +183,20 @@ describe("the last seat, raced", () => {
     }
   }, 60_000);
 });
+
+describe("the manage_seats tool", () => {
+  it("assigns and releases a seat as the members routes do, with the same refusal when every seat is taken", async () => {
+    const orgId = await organization(1);
+    const [a, b] = [newUser(), newUser()];
+    const tool = (body: unknown) => call("POST", "/v1/tools/manage_seats", { key: service, body });
+    const assigned = await tool({ org_id: orgId, user_id: a, action: "assign" });
+    expect(assigned.status).toBe(200);
+    expect(await assigned.json()).toMatchObject({ org_id: orgId, user_id: a, holds_seat: true });
+    expect(await entitlementOf(a)).toMatchObject({ tier: "agency", org_id: orgId });
+    await expectProblem(await tool({ org_id: orgId, user_id: b, action: "assign" }), 409, "seats_exhausted");
+    const released = await tool({ org_id: orgId, user_id: a, action: "release" });
+    expect(await released.json()).toMatchObject({ holds_seat: false, assigned_at: null });
+    expect(await entitlementOf(a)).toMatchObject({ tier: null, org_id: null });
+    expect((await call("POST", "/v1/tools/manage_seats", { key: analyst, body: { org_id: orgId, user_id: b, action: "assign" } })).status).toBe(403);
+  });
+});

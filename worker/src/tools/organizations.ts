@@ -1,53 +1,44 @@
 /**
- * manage_seats: gives or takes back one seat of an organization, through organizations/
- * members.ts's assignSeat and releaseSeat, the functions behind PUT and DELETE
- * /v1/organizations/{org_id}/members/{user_id}: the same input rules (fields.ts), the same
- * refusals (every seat taken: seats_exhausted; the term ended: conflict; no seat to release:
- * not_found), and the seat holder's access follows at once.
+ * manage_seats: gives a user one of an organization's seats, or releases it, through
+ * organizations/members.ts, the functions behind PUT and DELETE
+ * /v1/organizations/{org_id}/members/{user_id}: the same rules (every seat taken is
+ * `seats_exhausted`, a term that ended a `conflict`) and the same immediate effect on access.
  */
 import { z } from "zod";
 import { OrgId, UserId } from "../fields";
-import { assignSeat, organizationView, releaseSeat } from "../organizations";
-import { instant } from "../instant";
+import { Instant, instant } from "../instant";
+import { assignSeat, releaseSeat } from "../organizations";
 import { defineTool } from "./types";
 
 const Input = z.strictObject({
   org_id: OrgId,
   user_id: UserId,
-  action: z.enum(["assign", "release"]).describe("assign: give the user a seat (again: the same seat); release: take it back"),
+  action: z.enum(["assign", "release"]).describe("`assign` gives the user a seat (again: the same assignment); `release` gives it back"),
 });
 
 const Output = z.object({
-  outcome: z.enum(["assigned", "released"]),
   org_id: z.string(),
   user_id: z.string(),
-  assigned_at: z.string().nullable().describe("When the seat was given (RFC 3339); null once released"),
-  seats: z.int().describe("Seats the organization bought"),
-  seats_assigned: z.int().describe("Seats held now"),
+  holds_seat: z.boolean(),
+  assigned_at: Instant.nullable().describe("When the seat was assigned; null once released"),
 });
 
 export const manageSeats = defineTool({
   name: "manage_seats",
   description:
-    "Give a user one of an organization's seats (action assign), or take it back (action release). A seat holder gets the organization's tier (agency) at once, or the better of it and their own plan; a released user falls back at once. Assigning when every seat is taken is refused (seats_exhausted): release one or buy more (POST /v1/organizations/{org_id}/seats). Assigning the same user twice answers the same seat.",
+    "Assign or release an organization's seat for a user. An assigned seat gives the user tier agency (every feature of mobile) at once, or keeps their own plan if it is better; a released seat is free again at once and the user falls back to their own plan. Assigning when every seat is taken is refused (seats_exhausted); releasing a seat the user does not hold is not_found.",
   input: Input,
   output: Output,
   permission: "billing:write",
   twin: { method: "PUT", path: "/v1/organizations/{org_id}/members/{user_id}" },
   access: "write",
-  examples: [{ org_id: "org_opt", user_id: "user_123", action: "assign" }],
+  examples: [{ org_id: "org_opm", user_id: "user_123", action: "assign" }],
   async handler(s, input, actor) {
-    let assignedAt: string | null = null;
-    if (input.action === "assign") assignedAt = instant((await assignSeat(s, actor, input.org_id, input.user_id)).assignedAt);
-    else await releaseSeat(s, actor, input.org_id, input.user_id);
-    const view = await organizationView(s, input.org_id);
-    return {
-      outcome: input.action === "assign" ? ("assigned" as const) : ("released" as const),
-      org_id: input.org_id,
-      user_id: input.user_id,
-      assigned_at: assignedAt,
-      seats: view.seats,
-      seats_assigned: view.seatsAssigned,
-    };
+    if (input.action === "release") {
+      await releaseSeat(s, actor, input.org_id, input.user_id);
+      return { org_id: input.org_id, user_id: input.user_id, holds_seat: false, assigned_at: null };
+    }
+    const m = await assignSeat(s, actor, input.org_id, input.user_id);
+    return { org_id: m.orgId, user_id: m.userId, holds_seat: true, assigned_at: instant(m.assignedAt) };
   },
 });
