@@ -51,11 +51,8 @@ describe("GET /v1/tools", () => {
     });
     expect(byName.create_subscription.input_schema).toMatchObject({
       type: "object",
-      properties: {
-        tier: { enum: ["local", "mobile"] },
-        billing_cycle: { enum: ["monthly", "annual", "two_year", "three_year"], default: "monthly" },
-        organization: { type: "object", required: expect.arrayContaining(["org_id", "name", "billing_email", "address", "seats", "term_months"]) },
-      },
+      required: expect.arrayContaining(["user_id", "tier"]),
+      properties: { tier: { enum: ["local", "mobile"] }, billing_cycle: { enum: ["monthly", "annual", "two_year", "three_year"], default: "monthly" } },
     });
     expect(byName.enforce_tier_access.input_schema.properties.feature.enum).toContain("nationwide_job_search");
     expect(byName.manage_dunning_process.examples).toEqual([{ customer_id: "cus_123", failure_count: 2, amount: 49 }]);

@@ -9,9 +9,8 @@ import { findCustomer, startCheckout, billingCycle, priceOf, checkReturnUrl, sub
 import { findTier } from "../catalog";
 import { isDomainError } from "../errors";
 import type { Services } from "../services";
-import { BillingCycle, Email, OrgId, OrgName, PoNumber, PostalAddress, PromotionCode, ReturnUrl, Seats, TaxIdEin, TermMonths, TestClockId, TierKey, UserId } from "../fields";
-import { createOrganization } from "../organizations";
-import { Organization, presentOrganization, presentSubscriptionSummary, SubscriptionSummary, type SubscriptionSummaryWire } from "../presenters";
+import { presentSubscriptionSummary, SubscriptionSummary, type SubscriptionSummaryWire } from "../presenters";
+import { BillingCycle, Email, PromotionCode, ReturnUrl, TestClockId, TierKey, UserId } from "../fields";
 import { defineTool } from "./types";
 
 /** Statuses in which the user has a subscription to show rather than a checkout to start. */
@@ -19,45 +18,18 @@ const LIVE_STATUSES = ["active", "trialing", "past_due", "unpaid", "paused", "in
 const LIVE = new Set<string>(LIVE_STATUSES);
 const isLive = (status: string): status is (typeof LIVE_STATUSES)[number] => LIVE.has(status);
 
-/** An organization buying seats for a term: POST /v1/organizations's fields, with its rules. */
-const OrganizationInput = z
-  .strictObject({
-    org_id: OrgId,
-    name: OrgName,
-    billing_email: Email.describe("Where invoices and reminders go"),
-    address: PostalAddress,
-    tax_id: TaxIdEin.optional(),
-    po_number: PoNumber.optional(),
-    seats: Seats,
-    term_months: TermMonths,
-  })
-  .describe("Instead of user_id and tier: an organization buying seats for a term on an invoice with net terms, as POST /v1/organizations (no checkout, nothing charged)");
-
-/** What only a user's checkout takes. */
-const USER_ONLY = ["user_id", "tier", "email", "promotion_code", "success_url", "cancel_url"] as const;
-
-const Input = z
-  .strictObject({
-    user_id: UserId.optional().describe("The user to subscribe (required unless organization is given)"),
-    tier: TierKey.optional().describe("The tier (required with user_id)"),
-    billing_cycle: BillingCycle.default("monthly"),
-    email: Email.optional().describe("Set on the Stripe customer; without it, Checkout asks the user"),
-    promotion_code: PromotionCode.optional().describe("Applied to the session; without one, the user may enter a code in Checkout"),
-    success_url: ReturnUrl.optional().describe(
-      "Where Checkout sends the user after paying, on one of the app's origins (APP_BASE_URL, APP_ORIGINS; localhost in development); default: the app's billing page",
-    ),
-    cancel_url: ReturnUrl.optional().describe("Where Checkout sends the user who goes back, on one of the app's origins, as success_url"),
-    test_clock: TestClockId.optional().describe("Test mode: put a new customer on this Stripe test clock"),
-    organization: OrganizationInput.optional(),
-  })
-  .superRefine((v, ctx) => {
-    if (v.organization !== undefined) {
-      for (const k of USER_ONLY) if (v[k] !== undefined) ctx.addIssue({ code: "custom", path: [k], message: "not with organization: an organization buys seats on an invoice" });
-      return;
-    }
-    if (v.user_id === undefined) ctx.addIssue({ code: "custom", path: ["user_id"], message: "required (or organization)" });
-    if (v.tier === undefined) ctx.addIssue({ code: "custom", path: ["tier"], message: "required with user_id" });
-  });
+const Input = z.strictObject({
+  user_id: UserId,
+  tier: TierKey,
+  billing_cycle: BillingCycle.default("monthly"),
+  email: Email.optional().describe("Set on the Stripe customer; without it, Checkout asks the user"),
+  promotion_code: PromotionCode.optional().describe("Applied to the session; without one, the user may enter a code in Checkout"),
+  success_url: ReturnUrl.optional().describe(
+    "Where Checkout sends the user after paying, on one of the app's origins (APP_BASE_URL, APP_ORIGINS; localhost in development); default: the app's billing page",
+  ),
+  cancel_url: ReturnUrl.optional().describe("Where Checkout sends the user who goes back, on one of the app's origins, as success_url"),
+  test_clock: TestClockId.optional().describe("Test mode: put a new customer on this Stripe test clock"),
+});
 
 const Output = z.discriminatedUnion("outcome", [
   z.object({
@@ -69,11 +41,6 @@ const Output = z.discriminatedUnion("outcome", [
     billing_cycle: z.string(),
     trial_days: z.int().describe("Free days before the first charge; 0 for a user who had a subscription before"),
     price: z.object({ amount: z.int().describe("Cents per cycle after the trial"), currency: z.string() }),
-  }),
-  z.object({
-    outcome: z.literal("organization_created"),
-    org_id: z.string(),
-    organization: Organization.describe("As POST /v1/organizations answers: the seats, the term and the first invoice, sent on net terms"),
   }),
   z.object({
     outcome: z.literal("existing_subscription"),
@@ -126,55 +93,25 @@ async function stripeLiveSubscription(s: Services, userId: string): Promise<Subs
 export const createSubscription = defineTool({
   name: "create_subscription",
   description:
-    "Start a subscription for a user: creates a Stripe Checkout session for the tier and billing cycle, with the tier's free trial for a first-time subscriber, and returns the checkout URL to send the user to. If the user already has a live subscription, returns it instead (outcome `existing_subscription`) and creates nothing. For an organization (a federal agency) give `organization` instead of user_id and tier: it buys `seats` seats of the agency tier for `term_months` months on an invoice with net terms and its PO number, sent to billing_email, nothing charged and no automatic renewal (outcome `organization_created`, as POST /v1/organizations).",
+    "Start a subscription for a user: creates a Stripe Checkout session for the tier and billing cycle, with the tier's free trial for a first-time subscriber, and returns the checkout URL to send the user to. If the user already has a live subscription, returns it instead (outcome `existing_subscription`) and creates nothing.",
   input: Input,
   output: Output,
   permission: "billing:write",
   twin: { method: "POST", path: "/v1/checkout" },
   access: "write",
-  examples: [
-    { user_id: "user_123", tier: "mobile", billing_cycle: "monthly" },
-    {
-      organization: {
-        org_id: "org_opt",
-        name: "Office of Personnel Transition",
-        billing_email: "ap@opt.example.gov",
-        address: { line1: "1900 E St NW", city: "Washington", state: "DC", postal_code: "20415", country: "US" },
-        po_number: "PO-2026-0042",
-        seats: 25,
-        term_months: 12,
-      },
-    },
-  ],
+  examples: [{ user_id: "user_123", tier: "mobile", billing_cycle: "monthly" }],
   async handler(s, input, actor): Promise<Out> {
-    if (input.organization !== undefined) {
-      const o = input.organization;
-      const view = await createOrganization(s, actor, {
-        orgId: o.org_id,
-        name: o.name,
-        billingEmail: o.billing_email,
-        address: o.address,
-        taxId: o.tax_id,
-        poNumber: o.po_number,
-        seats: o.seats,
-        termMonths: o.term_months,
-        testClock: input.test_clock,
-      });
-      return { outcome: "organization_created", org_id: o.org_id, organization: presentOrganization(view) };
-    }
-    const userId = input.user_id!;
-    const tier = input.tier!;
     // The route's rule, before the existing-subscription answer: the tool refuses what the route refuses.
     checkReturnUrl(s.returnUrls, "success_url", input.success_url);
     checkReturnUrl(s.returnUrls, "cancel_url", input.cancel_url);
-    const live = await liveSubscription(s, userId);
-    if (live) return existing(userId, live);
+    const live = await liveSubscription(s, input.user_id);
+    if (live) return existing(input.user_id, live);
     let result;
     try {
       result = await startCheckout(s, actor, {
-        userId,
+        userId: input.user_id,
         email: input.email,
-        tier,
+        tier: input.tier,
         billingCycle: input.billing_cycle,
         promotionCode: input.promotion_code,
         successUrl: input.success_url,
@@ -184,18 +121,18 @@ export const createSubscription = defineTool({
     } catch (e) {
       // startCheckout found a live subscription in Stripe that the mirror does not have yet.
       if (isDomainError(e, "conflict")) {
-        const sub = await stripeLiveSubscription(s, userId);
-        if (sub) return existing(userId, sub);
+        const sub = await stripeLiveSubscription(s, input.user_id);
+        if (sub) return existing(input.user_id, sub);
       }
       throw e;
     }
-    const price = priceOf(findTier(tier)!, input.billing_cycle);
+    const price = priceOf(findTier(input.tier)!, input.billing_cycle);
     return {
       outcome: "checkout_created",
-      user_id: userId,
+      user_id: input.user_id,
       checkout_url: result.url,
       session_id: result.sessionId,
-      tier,
+      tier: input.tier,
       billing_cycle: input.billing_cycle,
       trial_days: result.trialDays,
       price: { amount: price.unit.amount, currency: price.unit.currency },
