@@ -277,7 +277,8 @@ async function planPortal(stripe: Stripe, target: SetupTarget, priceChanges: Cha
 /** Each tier's product and the ids of its catalog prices, as Stripe holds them now. */
 export async function currentTierPrices(stripe: Stripe, catalog: Catalog, products: Record<string, string>): Promise<Record<string, { product: string; prices: string[] }>> {
   const out: Record<string, { product: string; prices: string[] }> = {};
-  for (const tier of catalog.tiers) {
+  // Only what a person may switch between in the portal: an organization's seats are not theirs to change.
+  for (const tier of catalog.tiers.filter((t) => t.audience === "individual")) {
     const found = await stripe.prices.list({ lookup_keys: tier.prices.map((p) => p.lookupKey), active: true, limit: 10 });
     const product = products[tier.key] ?? (typeof found.data[0]?.product === "string" ? found.data[0].product : found.data[0]?.product.id);
     if (product) out[tier.key] = { product, prices: found.data.map((p) => p.id) };

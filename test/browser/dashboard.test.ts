@@ -134,6 +134,8 @@ describe.skipIf(!HAVE_BROWSER)(`the revenue dashboard in chromium (${CHROMIUM})`
       arpu: { value: report.current.arpu, text: usd(report.current.arpu) },
       trialing: { value: report.current.trialing, text: String(report.current.trialing) },
       past_due: { value: report.current.past_due, text: String(report.current.past_due) },
+      agencies: { value: report.current.seats.organizations, text: String(report.current.seats.organizations) },
+      seats: { value: report.current.seats.sold, text: `${report.current.seats.sold.toLocaleString("en-US")} (${report.current.seats.assigned.toLocaleString("en-US")})` },
     });
     expect(chart.mrr).toEqual(report.rows.map((r) => r.closing_mrr));
     expect(chart.customers).toEqual(report.rows.map((r) => r.customers));

@@ -15,7 +15,7 @@ import Stripe from "stripe";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startEmulator, type Emulator } from "../../packages/stripe-emulator/src/index.ts";
 import { describeChange, runSetup, type SetupOptions, type SetupResult } from "../../scripts/stripe-setup/index.ts";
-import { catalog, PERIOD_OF, type Catalog } from "../../worker/src/catalog.ts";
+import { catalog, individualTiers, PERIOD_OF, type Catalog } from "../../worker/src/catalog.ts";
 import { pinnedApiVersion } from "../../worker/src/stripe-sync/api-version.ts";
 import { HANDLED_EVENT_TYPES } from "../../worker/src/stripe-sync/handled-events.ts";
 import { ROOT, startWorker, type WorkerHarness } from "../harness/worker.ts";
@@ -62,7 +62,9 @@ function writes(em: Emulator): number {
 
 async function catalogPrices(stripe: Stripe): Promise<Record<string, { id: string; amount: number | null; interval: string | undefined; interval_count: number | undefined; active: boolean }>> {
   const keys = catalog.tiers.flatMap((t) => t.prices.map((p) => p.lookupKey));
-  const found = await stripe.prices.list({ lookup_keys: keys, limit: 100 });
+  // Stripe takes up to 10 lookup keys per list.
+  const found = { data: [] as Stripe.Price[] };
+  for (let i = 0; i < keys.length; i += 10) found.data.push(...(await stripe.prices.list({ lookup_keys: keys.slice(i, i + 10), limit: 100 })).data);
   return Object.fromEntries(found.data.map((p) => [p.lookup_key, { id: p.id, amount: p.unit_amount, interval: p.recurring?.interval, interval_count: p.recurring?.interval_count, active: p.active }]));
 }
 
@@ -80,6 +82,12 @@ describe("stripe:setup against a fresh emulator", () => {
     // The prepaid multi-year prices: one payment for two or three years.
     expect(prices.mobile_two_year).toMatchObject({ amount: 88_200, interval: "year", interval_count: 2 });
     expect(prices.local_three_year).toMatchObject({ amount: 72_500, interval: "year", interval_count: 3 });
+    // An agency's seat per term: $390 a year, 24 months 5 % off, 36 months 10 % off.
+    expect([prices.agency_seat_annual, prices.agency_seat_two_year, prices.agency_seat_three_year]).toEqual([
+      expect.objectContaining({ amount: 39_000, interval: "year", interval_count: 1 }),
+      expect.objectContaining({ amount: 74_100, interval: "year", interval_count: 2 }),
+      expect.objectContaining({ amount: 105_300, interval: "year", interval_count: 3 }),
+    ]);
     for (const tier of catalog.tiers) {
       for (const p of tier.prices) {
         expect(prices[p.lookupKey]).toMatchObject({ amount: p.unit.amount, ...PERIOD_OF[p.billingCycle], active: true });
@@ -150,7 +158,7 @@ describe("stripe:setup against a fresh emulator", () => {
     const { em, stripe } = await fresh();
     const result = await runSetup(stripe, options({ dryRun: true }));
     expect(result.plan.changes.map((c) => c.kind).sort()).toEqual(
-      ["create_product", "create_product", ...Array(8).fill("create_price"), "create_webhook_endpoint", "update_portal_configuration"].sort(),
+      ["create_product", "create_product", "create_product", ...Array(11).fill("create_price"), "create_webhook_endpoint", "update_portal_configuration"].sort(),
     );
     expect(result.plan.changes.map(describeChange)).toContain("create price local_three_year: 725.00 USD per 3 years");
     expect(writes(em)).toBe(0);
@@ -205,9 +213,10 @@ describe("stripe:setup against a fresh emulator", () => {
     expect(portal!.features.subscription_cancel).toMatchObject({ enabled: true, mode: "at_period_end" });
     expect(portal!.features.subscription_update).toMatchObject({ enabled: true, default_allowed_updates: ["price"], proration_behavior: "always_invoice" });
     const listed = (portal!.features.subscription_update.products ?? []).flatMap((p) => p.prices).sort();
+    // A person's tiers only: an agency's seats are not theirs to switch to.
     expect(listed).toEqual(
-      Object.values(prices)
-        .map((p) => p.id)
+      individualTiers(catalog)
+        .flatMap((t) => t.prices.map((p) => prices[p.lookupKey]!.id))
         .sort(),
     );
     const before = writes(em);
@@ -317,7 +326,8 @@ describe("the worker behind the endpoint setup made", () => {
     const res = await worker.request("/v1/catalog");
     const body: { tiers: { prices: { lookup_key: string; stripe_price_id: string | null }[] }[] } = await res.json();
     const ids = body.tiers.flatMap((t) => t.prices);
-    expect(ids.length).toBe(catalog.tiers.flatMap((t) => t.prices).length);
+    // The tiers a person buys; an agency's seat prices are the organizations' (POST /v1/organizations).
+    expect(ids.length).toBe(individualTiers(catalog).flatMap((t) => t.prices).length);
     const known = await catalogPrices(stripe);
     for (const p of ids) expect(p.stripe_price_id).toBe(known[p.lookup_key]?.id);
 

@@ -7,6 +7,10 @@ import type { Logger } from "../../worker/src/log";
 import { services } from "../../worker/src/wiring";
 import { call, count, makeKey, TEST_ACTOR } from "./helpers";
 import { catalogPriceIds } from "../../worker/src/subscriptions/prices";
+import { catalog } from "../../worker/src/catalog";
+
+/** Every catalog price: four per individual tier and one per agency term. */
+const LOOKUP_KEYS = catalog.tiers.flatMap((t) => t.prices).length;
 import { completeCheckout, deliver, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";
 import type { Stripe } from "../../worker/src/stripe-sync/stripe";
 
@@ -363,17 +367,29 @@ describe("GET /v1/catalog", () => {
     for (const p of prices) expect(p.stripe_price_id, p.lookup_key).toBe(stripePrices.data.find((s) => s.lookup_key === p.lookup_key)?.id);
   });
 
+  it("resolves the agency's seat prices by lookup key but offers a person only the individual tiers", async () => {
+    const ids = await catalogPriceIds(services(env, fixedClock(Date.now()), { log: quiet }));
+    expect(LOOKUP_KEYS).toBe(11);
+    for (const key of ["agency_seat_annual", "agency_seat_two_year", "agency_seat_three_year"]) expect(ids.get(key), key).toMatch(/^price_/);
+    const body = await (await call("GET", "/v1/catalog")).json<{ tiers: { key: string }[] }>();
+    expect(body.tiers.map((t) => t.key)).toEqual(["local", "mobile"]);
+    const { key } = await makeKey("service");
+    const res = await call("POST", "/v1/checkout", { key, body: { user_id: newUser(), email: "a@example.com", tier: "agency" } });
+    expect(res.status).toBe(400);
+    expect((await res.json<{ errors: { field: string }[] }>()).errors.map((e) => e.field)).toEqual(["body.tier"]);
+  });
+
   it("keeps working without Stripe: every price id is null when STRIPE_SECRET_KEY is unset", async () => {
     const { STRIPE_SECRET_KEY: _unset, ...withoutStripe } = env;
     const ids = await catalogPriceIds(services(withoutStripe as typeof env, fixedClock(Date.now()), { log: quiet }));
-    expect([...ids.values()]).toEqual(Array(8).fill(null));
+    expect([...ids.values()]).toEqual(Array(LOOKUP_KEYS).fill(null));
   });
 
   it("keeps working when Stripe does not answer: null price ids, and Stripe is left alone for a while", async () => {
     const down = services({ ...env, STRIPE_API_BASE: "http://127.0.0.1:9" }, fixedClock(Date.now()), { log: quiet });
-    expect([...(await catalogPriceIds(down)).values()]).toEqual(Array(8).fill(null));
+    expect([...(await catalogPriceIds(down)).values()]).toEqual(Array(LOOKUP_KEYS).fill(null));
     const started = Date.now();
-    expect([...(await catalogPriceIds(down)).values()]).toEqual(Array(8).fill(null));
+    expect([...(await catalogPriceIds(down)).values()]).toEqual(Array(LOOKUP_KEYS).fill(null));
     expect(Date.now() - started).toBeLessThan(100);
   });
 });

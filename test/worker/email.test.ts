@@ -230,6 +230,17 @@ describe("email wording", () => {
       { template: "subscription_canceled", plan: "P", amountUnpaid: usd(2900) },
       { template: "retention_offer_confirmed", plan: "P", offer: "25% off your next 2 months", effectiveAt: T0 },
       { template: "webhook_endpoint_disabled", plan: "P", endpointId: "we_1", endpointUrl: "https://hooks.example.com/x", failingSince: T0 },
+      { template: "organization_renewal_reminder", plan: "P", termEndsAt: T0, daysLeft: 30, seats: 25 },
+      {
+        template: "organization_invoice_overdue",
+        plan: "P",
+        invoiceNumber: "ABC-0001",
+        amountDue: usd(975_000),
+        dueDate: T0,
+        daysOverdue: 15,
+        invoiceUrl: "https://invoice.test/i/1",
+        poNumber: "PO-1",
+      },
     ];
     expect(new Set(inputs.map((i) => i.template))).toEqual(new Set(EMAIL_TEMPLATES));
     for (const input of inputs) {

@@ -1012,6 +1012,26 @@ const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, unkn
     await env.DB.prepare("update webhook_endpoints set enabled = 0 where id = ?").bind(id).run();
     return { id: [id] };
   },
+  // Organizations: a term the catalog prices and an address the US rules take (random ones are
+  // all refused), and a live organization (with a member, an open invoice) for the routes on one.
+  "POST /v1/organizations": async () => ({ term_months: [12, 24, 36], seats: [1, 2], address: [FUZZ_ADDRESS] }),
+  "GET /v1/organizations/{org_id}": async (keys) => ({ org_id: [(await fuzzOrganization(keys)).orgId] }),
+  "GET /v1/organizations/{org_id}/members": async (keys) => ({ org_id: [(await fuzzOrganization(keys)).orgId] }),
+  "PUT /v1/organizations/{org_id}/members/{user_id}": async (keys) => ({ org_id: [(await fuzzOrganization(keys)).orgId] }),
+  "DELETE /v1/organizations/{org_id}/members/{user_id}": async (keys) => {
+    const { orgId } = await fuzzOrganization(keys);
+    const userId = `user_fuzzseat_${Date.now().toString(36)}`;
+    const res = await SELF.fetch(`${BASE}/v1/organizations/${orgId}/members/${userId}`, { method: "PUT", headers: { authorization: `Bearer ${keys.admin}`, "cf-connecting-ip": freshIp() } });
+    if (res.status !== 200) throw new Error(`could not assign a fixture seat: HTTP ${res.status} ${await res.text()}`);
+    return { org_id: [orgId], user_id: [userId] };
+  },
+  "POST /v1/organizations/{org_id}/seats": async (keys) => ({ org_id: [(await fuzzOrganization(keys)).orgId], seats: [1_001, 1_005] }),
+  "POST /v1/tools/manage_seats": async (keys) => ({ org_id: [(await fuzzOrganization(keys)).orgId], action: ["assign"] }),
+  "POST /v1/organizations/{org_id}/renew": async (keys) => ({ org_id: [(await fuzzOrganization(keys)).orgId], term_months: [12, 24], po_number: ["PO-FUZZ-1"] }),
+  "POST /v1/organizations/{org_id}/invoices/{invoice_id}/payments": async (keys) => {
+    const { orgId, invoiceId } = await fuzzOrganization(keys);
+    return { org_id: [orgId], invoice_id: [invoiceId], method: ["ach", "check"], reference: ["ACH-TRACE-1"] };
+  },
   "POST /v1/subscriptions/{user_id}/offer/accept": async (keys) => {
     const userId = await mirroredSubscriber("mobile_monthly");
     const res = await adminPost(keys, `/v1/subscriptions/${userId}/cancel`, { reason: "too_expensive" });
@@ -1038,6 +1058,24 @@ async function webhookEndpoint(keys: Keys): Promise<string> {
   const res = await adminPost(keys, "/v1/webhook-endpoints", { url: HOOK_URL, events: ["entitlement.changed"] });
   if (res.status !== 201) throw new Error(`could not create a webhook endpoint: HTTP ${res.status} ${await res.text()}`);
   return (await res.json<{ id: string }>()).id;
+}
+
+const FUZZ_ADDRESS = { line1: "1900 E St NW", city: "Washington", state: "DC", postal_code: "20415", country: "US" };
+
+/** A live organization with room for many seats, and its open first invoice. */
+async function fuzzOrganization(keys: Keys): Promise<{ orgId: string; invoiceId: string }> {
+  const orgId = `org_fuzz_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
+  const res = await adminPost(keys, "/v1/organizations", {
+    org_id: orgId,
+    name: "Fuzz Agency",
+    billing_email: "ap@fuzz.example.gov",
+    address: FUZZ_ADDRESS,
+    seats: 1_000,
+    term_months: 12,
+  });
+  if (res.status !== 201) throw new Error(`could not create a fixture organization: HTTP ${res.status} ${await res.text()}`);
+  const body = await res.json<{ invoices: { id: string }[] }>();
+  return { orgId, invoiceId: body.invoices[0]!.id };
 }
 
 /** Return URLs on the suite's app origins: see ROUTE_FIXTURES. */

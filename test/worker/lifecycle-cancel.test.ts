@@ -214,7 +214,18 @@ describe("pause and resume", () => {
 
   it("keeps a paused user's features when the policy says so", async () => {
     const { grants } = await import("../../worker/src/entitlements/claims");
-    const state = { userId: "u", customerId: null, subscriptionId: null, tier: "local", status: "paused" as const, trialEnd: null, graceUntil: null, suspendedAt: null, currentPeriodEnd: null };
+    const state = {
+      userId: "u",
+      customerId: null,
+      subscriptionId: null,
+      tier: "local",
+      status: "paused" as const,
+      trialEnd: null,
+      graceUntil: null,
+      suspendedAt: null,
+      currentPeriodEnd: null,
+      orgId: null,
+    };
     expect(grants(state).features).toEqual([]);
     expect(grants(state, { ...catalog, policy: { ...catalog.policy, paused_keeps_access: true } }).features).toEqual(catalog.tiers[0]!.features);
   });

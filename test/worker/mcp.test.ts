@@ -66,6 +66,7 @@ describe("MCP endpoint", () => {
       "enforce_tier_access",
       "generate_revenue_report",
       "manage_dunning_process",
+      "manage_seats",
       "process_refund",
       "process_webhook",
     ]);

@@ -48,6 +48,8 @@ function requestFor(spec: Spec): { path: string; body?: unknown } {
   const path = spec.path
     .replace("{id}", spec.path.startsWith("/v1/events") ? "evt_matrix" : "key_AAAAAAAAAAAAAAAA")
     .replace("{user_id}", "user_matrix")
+    .replace("{org_id}", "org_matrix")
+    .replace("{invoice_id}", "in_matrix")
     .replace("{code}", "MATRIX");
   const body = BODIES[`${spec.method.toUpperCase()} ${spec.path}`];
   return body === undefined ? { path } : { path, body };

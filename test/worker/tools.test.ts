@@ -46,6 +46,7 @@ describe("GET /v1/tools", () => {
       "manage_dunning_process",
       "process_refund",
       "dispute_summary",
+      "manage_seats",
     ]);
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
     expect(Object.fromEntries(tools.map((t) => [t.name, t.allowed]))).toEqual({
@@ -56,6 +57,7 @@ describe("GET /v1/tools", () => {
       manage_dunning_process: false,
       process_refund: false,
       dispute_summary: false,
+      manage_seats: false,
     });
     expect(byName.create_subscription.input_schema).toMatchObject({
       type: "object",

@@ -76,9 +76,17 @@ const Price = z.strictObject({
   lookupKey: z.string().regex(/^[a-z0-9_]+$/),
 });
 
+/**
+ * Who buys a tier: a person at Checkout (`individual`), or an organization that buys seats on an
+ * invoice for a fixed term (`organization`: organizations/, `POST /v1/organizations`). Checkout,
+ * plan changes, upgrade offers and `GET /v1/catalog` offer individual tiers only.
+ */
+export const AUDIENCES = ["individual", "organization"] as const;
+
 const Tier = z.strictObject({
   key: z.string().regex(/^[a-z0-9_]+$/),
   name: z.string().min(1),
+  audience: z.enum(AUDIENCES).default("individual"),
   /** Upgrades go to a higher rank; downgrades to a lower one. */
   rank: z.int().positive(),
   trialDays: z.int().nonnegative(),
@@ -142,6 +150,30 @@ export function checkoutTermsText(t: { cancellation: string; refund: string }): 
   return `${t.cancellation} ${t.refund}`;
 }
 
+/**
+ * How organizations buy (organizations/): seats of the `tier` at `seat_price_per_year` for a term
+ * of `terms[].months`, each term one prepaid Stripe price per seat (interval `year`,
+ * interval_count months / 12) at the yearly price × years less the term's `discount_percent`
+ * (the catalog check below holds the tier's prices to that). Invoices are sent, not charged, due
+ * `days_until_due` days after they are issued (the Prompt Payment Act's 30); a term ends at its
+ * end (Stripe's `cancel_at`) unless renewed, as federal contracts cannot renew by themselves.
+ */
+const OrganizationPolicy = z.strictObject({
+  tier: z.string(),
+  seat_price_per_year: Money,
+  terms: z.array(z.strictObject({ months: z.union([z.literal(12), z.literal(24), z.literal(36)]), discount_percent: z.number().min(0).lt(100) })).min(1),
+  days_until_due: z.int().min(0).max(365),
+  /** Seats one organization may hold; more is a 400 naming `seats`. */
+  max_seats: z.int().positive(),
+  /** Days before a term's end the billing contact is reminded to renew. */
+  renewal_reminder_days: z.array(z.int().positive()),
+  /** Days after an unpaid invoice's due date the billing contact is reminded. */
+  overdue_reminder_days: z.array(z.int().positive()),
+  /** Days after the due date an unpaid invoice suspends the seats; null: never (a late payment earns interest, not a cutoff). */
+  suspend_after_days_overdue: z.int().positive().nullable(),
+});
+export type OrganizationPolicy = z.infer<typeof OrganizationPolicy>;
+
 const Policy = z.strictObject({
   change: ChangePolicy,
   /** Whether a subscriber whose payment collection is paused keeps the tier's features. */
@@ -150,6 +182,7 @@ const Policy = z.strictObject({
   retention: z.record(z.string(), RetentionOffer),
   portal: PortalPolicy,
   terms: TermsPolicy,
+  organizations: OrganizationPolicy,
 });
 export type ChangePolicy = z.infer<typeof ChangePolicy>;
 export type RetentionOfferPolicy = z.infer<typeof RetentionOffer>;
@@ -196,6 +229,16 @@ const Catalog = z
         if (p.unit.currency !== catalog.currency) ctx.addIssue({ code: "custom", path: ["tiers", i, "prices", j, "unit", "currency"], message: "currency differs from the catalog's" });
       });
     });
+    const orgs = catalog.policy.organizations;
+    const seatTier = catalog.tiers.find((t) => t.key === orgs.tier);
+    if (!seatTier || seatTier.audience !== "organization") ctx.addIssue({ code: "custom", path: ["policy", "organizations", "tier"], message: `${orgs.tier} is no organization tier` });
+    else
+      orgs.terms.forEach((term, i) => {
+        const price = seatTier.prices.find((p) => monthsOf(p.billingCycle) === term.months);
+        const amount = termSeatAmount(orgs, term.months);
+        if (!price || price.unit.amount !== amount || price.unit.currency !== orgs.seat_price_per_year.currency)
+          ctx.addIssue({ code: "custom", path: ["policy", "organizations", "terms", i], message: `the ${orgs.tier} tier needs a ${term.months}-month price of ${amount}` });
+      });
     for (const [tierKey, offer] of Object.entries(catalog.policy.retention)) {
       const from = catalog.tiers.find((t) => t.key === tierKey);
       if (!from) ctx.addIssue({ code: "custom", path: ["policy", "retention", tierKey], message: `unknown tier ${tierKey}` });
@@ -210,6 +253,35 @@ const Catalog = z
 export type Catalog = z.infer<typeof Catalog>;
 export type Tier = z.infer<typeof Tier>;
 export type Price = z.infer<typeof Price>;
+
+/**
+ * Per seat: $390 a year; a 24-month term 5 % off two years, a 36-month term 10 % off three
+ * (what a multi-year contract saves the agency, less than an individual's prepaid discount since
+ * seats are bought by the dozen). Reminders as issue 25 asks; seats stay on when an invoice is late.
+ */
+const AGENCY_POLICY = {
+  tier: "agency",
+  seat_price_per_year: { amount: 39000, currency: "usd" },
+  terms: [
+    { months: 12, discount_percent: 0 },
+    { months: 24, discount_percent: 5 },
+    { months: 36, discount_percent: 10 },
+  ],
+  days_until_due: 30,
+  max_seats: 10_000,
+  renewal_reminder_days: [90, 60, 30],
+  overdue_reminder_days: [1, 15, 30],
+  suspend_after_days_overdue: null,
+} satisfies z.input<typeof OrganizationPolicy>;
+
+/** One seat's price for a term: the yearly price × years, less the term's discount, in whole cents. */
+export function termSeatAmount(policy: Pick<OrganizationPolicy, "seat_price_per_year" | "terms">, months: number): number {
+  const term = policy.terms.find((t) => t.months === months);
+  if (!term) throw new Error(`no ${months}-month term`);
+  return Math.round((policy.seat_price_per_year.amount * months * (100 - term.discount_percent)) / 1200);
+}
+
+const TERM_CYCLE: Record<number, BillingCycle> = { 12: "annual", 24: "two_year", 36: "three_year" };
 
 export const CATALOG_DATA = {
   currency: "usd",
@@ -252,8 +324,24 @@ export const CATALOG_DATA = {
       // null: no radius limit (nationwide).
       limits: { search_radius_miles: null },
     },
+    {
+      // Seats an agency buys for its people: every feature of mobile, on the agency's term.
+      key: "agency",
+      name: "Agency",
+      audience: "organization",
+      rank: 3,
+      trialDays: 0,
+      prices: AGENCY_POLICY.terms.map((t) => ({
+        billingCycle: TERM_CYCLE[t.months]!,
+        unit: { amount: termSeatAmount(AGENCY_POLICY, t.months), currency: "usd" },
+        lookupKey: `agency_seat_${TERM_CYCLE[t.months]!}`,
+      })),
+      features: ["local_job_search", "saved_searches", "email_alerts", "nationwide_job_search", "mobile_app"],
+      limits: { search_radius_miles: null },
+    },
   ],
   policy: {
+    organizations: AGENCY_POLICY,
     change: { upgrade: "prorate_now", downgrade: "period_end", cycle_change: "period_end" },
     paused_keeps_access: false,
     retention: {
@@ -307,7 +395,23 @@ export function planName(tier: string | null | undefined, from: Catalog = catalo
   return t ? `Federal Job Advisor ${t.name}` : "Federal Job Advisor";
 }
 
-/** The cheapest (lowest-rank) tier that unlocks a feature: the upgrade a denied user is offered. */
+/** The cheapest (lowest-rank) tier a person can buy that unlocks a feature: the upgrade a denied user is offered. */
 export function cheapestTierWith(feature: string, from: Catalog = catalog): Tier | undefined {
-  return [...from.tiers].sort((a, b) => a.rank - b.rank).find((t) => t.features.includes(feature));
+  return individualTiers(from)
+    .sort((a, b) => a.rank - b.rank)
+    .find((t) => t.features.includes(feature));
+}
+
+/** The tiers a person buys at Checkout and changes between. */
+export function individualTiers(from: Catalog = catalog): Tier[] {
+  return from.tiers.filter((t) => t.audience === "individual");
+}
+
+/** The organization tier's price for a term of `months` (12, 24, 36), or undefined for a term the policy does not offer. */
+export function termPrice(months: number, from: Catalog = catalog): { tier: Tier; price: Price } | undefined {
+  const policy = from.policy.organizations;
+  const tier = findTier(policy.tier, from);
+  if (!tier || !policy.terms.some((t) => t.months === months)) return undefined;
+  const price = tier.prices.find((p) => monthsOf(p.billingCycle) === months);
+  return price ? { tier, price } : undefined;
 }

@@ -5,6 +5,7 @@
  *                due (the queue's safety net); send the email outbox's due emails (the disabled
  *                endpoints' among them); then sign a checkpoint of the audit chain's head if it moved
  *   *\/15 * * * * the sweep, then the dunning tick (dunning/tick.ts): stages, emails, suspension,
+ *                then the organizations' renewal and overdue reminders (organizations/reminders.ts),
  *                then the outbound webhooks its stages made;
  *                then deletes Idempotency-Keys past their day, alerts delivered over 30 days ago
  *                and the entitlement changes feed's rows over a week old, and outbound events
@@ -23,6 +24,7 @@ import { pruneAccessLog, pruneEntitlementChanges, suspendLapsed } from "./entitl
 import { describeError } from "./log";
 import { deliverDue, pruneOutbox } from "./outbound";
 import { monitorAndAlert, pruneAlerts, recordCronFinish, recordCronStart } from "./monitoring";
+import { organizationReminders } from "./organizations";
 import type { Services } from "./services";
 
 export const CRONS = { sweep: "* * * * *", dunning: "*/15 * * * *", reconcile: "17 3 * * *" } as const;
@@ -72,6 +74,7 @@ async function jobs(name: keyof typeof CRONS, s: Services): Promise<void> {
         () => sweep(s),
         () => suspendLapsed(s),
         () => dunningTick(s),
+        () => organizationReminders(s),
         () => deliverDue(s),
         () => pruneIdempotencyKeys(s),
         () => pruneAlerts(s),

@@ -22,6 +22,8 @@ export type ErrorCode =
   | "payment_past_due"
   /** The amount the caller confirmed no longer matches a fresh preview: nothing was changed. */
   | "amount_changed"
+  /** Every seat of the organization is taken: release one or buy more. */
+  | "seats_exhausted"
   /** A refund asks for more than the invoice paid and has not yet had back. */
   | "refund_exceeds_paid"
   /** A dispute Stripe shows as closed or already under review: it takes no evidence. */

@@ -12,7 +12,7 @@
  */
 import "@hono/zod-openapi";
 import { z } from "zod";
-import { BILLING_CYCLES, catalog } from "./catalog";
+import { BILLING_CYCLES, catalog, individualTiers } from "./catalog";
 import { DISPUTE_STATUSES, REFUND_REASONS } from "./db/schema";
 
 /**
@@ -50,9 +50,15 @@ export const ReturnUrl = z
 
 export const TestClockId = z.string().regex(/^clock_[A-Za-z0-9]{1,64}$/, "must be a Stripe test clock id (clock_...)");
 
-export const TIER_KEYS = catalog.tiers.map((t) => t.key) as [string, ...string[]];
+/** The tiers a person buys (Checkout, plan changes); an organization's seats are bought through POST /v1/organizations. */
+export const TIER_KEYS = individualTiers(catalog).map((t) => t.key) as [string, ...string[]];
 
 export const TierKey = z.enum(TIER_KEYS).describe(`A tier of the catalog: ${TIER_KEYS.join(", ")}`);
+
+/** Any tier a user's entitlement may name, the organizations' seat tiers included. */
+export const ANY_TIER_KEYS = catalog.tiers.map((t) => t.key) as [string, ...string[]];
+
+export const AnyTierKey = z.enum(ANY_TIER_KEYS).describe(`A tier of the catalog: ${ANY_TIER_KEYS.join(", ")}`);
 
 export const BillingCycle = z
   .enum(BILLING_CYCLES)
@@ -209,3 +215,83 @@ export function webhookUrlProblem(url: string, environment: "development" | "tes
   if (host === "localhost" || host.endsWith(".localhost") || privateIpv4(host) || privateIpv6(host)) return "must not point at a loopback, private or link-local address";
   return null;
 }
+
+/** An organization's id in the app (an agency's code, say): what its seats and its routes are keyed by. */
+export const OrgId = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be an organization id: 1-64 of A-Z a-z 0-9 _ . : -")
+  .describe("The app's organization id");
+
+/** Printable text without control characters, as names and addresses are printed on invoices. */
+const printable = (max: number, what: string) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[^\p{Cc}]+$/u, `must be 1-${max} printable characters (${what})`)
+    .refine((v) => v.trim() === v && v.length > 0, `must not start or end with a space (${what})`);
+
+export const OrgName = printable(140, "the name printed on its invoices").describe("The organization's name, printed on its invoices (an invoice custom field)");
+
+const US_STATE = /^(A[KLRZ]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|P[AR]|RI|S[CD]|T[NX]|UT|V[AIT]|W[AIVY]|A[ES]|AP|AS|GU|MP|VI|UM)$/;
+
+/**
+ * A billing address as Stripe takes it (`address` on the customer), which decides the invoice's
+ * tax and is printed on it: ISO 3166-1 alpha-2 country; in the US a two-letter state or territory
+ * and a ZIP code (12345 or 12345-6789).
+ */
+export const PostalAddress = z
+  .strictObject({
+    line1: printable(200, "a street address"),
+    line2: printable(200, "a suite, floor or mail stop").optional(),
+    city: printable(100, "a city"),
+    state: printable(100, "a state, province or region"),
+    postal_code: printable(20, "a postal code"),
+    country: z.string().regex(/^[A-Z]{2}$/, "must be an ISO 3166-1 alpha-2 country code in capitals (US)"),
+  })
+  .superRefine((a, ctx) => {
+    if (a.country !== "US") return;
+    if (!US_STATE.test(a.state)) ctx.addIssue({ code: "custom", path: ["state"], message: "must be a two-letter US state or territory code (DC)" });
+    if (!/^\d{5}(-\d{4})?$/.test(a.postal_code)) ctx.addIssue({ code: "custom", path: ["postal_code"], message: "must be a US ZIP code (12345 or 12345-6789)" });
+  })
+  .describe("The billing address: printed on invoices and deciding their tax");
+
+/** A US Employer Identification Number, as Stripe's `us_ein` tax id takes it. */
+export const TaxIdEin = z
+  .string()
+  .regex(/^\d{2}-\d{7}$/, "must be a US EIN (12-3456789)")
+  .describe("The organization's US Employer Identification Number (12-3456789), shown on its invoices");
+
+/**
+ * A purchase order number, printed on every invoice of the term as an invoice custom field: at
+ * most 30 characters, the value length Stripe's custom fields long allowed (140 since), so it
+ * prints whole on the invoice's header whatever the account's API version.
+ */
+export const PoNumber = z
+  .string()
+  .regex(/^[\x20-\x7e]{1,30}$/, "must be 1-30 printable ASCII characters (an invoice custom field)")
+  .refine((v) => v.trim() === v, "must not start or end with a space")
+  .describe("The purchase order number, printed on each invoice (at most 30 characters)");
+
+const orgPolicy = catalog.policy.organizations;
+
+/** Seats an organization buys: 1 to the policy's maximum. */
+export const Seats = z.int().min(1).max(orgPolicy.max_seats).describe(`Seats: 1 to ${orgPolicy.max_seats}`);
+
+const TERM_MONTHS = orgPolicy.terms.map((t) => t.months);
+
+/** A term the catalog prices (policy.organizations.terms). */
+export const TermMonths = z
+  .int()
+  .refine((m) => TERM_MONTHS.includes(m as 12 | 24 | 36), `must be one of ${TERM_MONTHS.join(", ")} (months)`)
+  .describe(`The term in months: ${TERM_MONTHS.join(", ")}`);
+
+/** How an organization paid an invoice outside Stripe. */
+export const OutOfBandMethod = z.enum(["ach", "check", "treasury", "card"]).describe("`ach`, `check`, `treasury` (Treasury's payment systems) or `card` (taken outside Stripe)");
+
+/** What identifies the payment in the agency's books: an ACH trace number, a check number, a Treasury payment id. */
+export const PaymentReference = z
+  .string()
+  .regex(/^[\x20-\x7e]{1,100}$/, "must be 1-100 printable ASCII characters")
+  .refine((v) => v.trim() === v, "must not start or end with a space")
+  .describe("The payment's reference: an ACH trace number, a check number, a Treasury payment id (at most 100 characters; Stripe metadata)");

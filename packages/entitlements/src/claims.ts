@@ -61,6 +61,8 @@ export interface EntitlementClaims {
   readonly upgrade: Readonly<Record<string, UpgradeOffer>>;
   /** Where the user updates the payment method / manages billing. */
   readonly billing_url: string;
+  /** Set when the access is a seat an organization gave the user (tier `agency`): the organization's id. */
+  readonly org_id?: string | null;
 }
 
 /** Why a decision was taken. */

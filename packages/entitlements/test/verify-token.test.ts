@@ -77,3 +77,28 @@ describe("verifyToken with a key function", () => {
     expect(calls).toBe(0);
   });
 });
+
+describe("an organization's seat", () => {
+  it("exposes org_id on a seat holder's claims, and refuses a token whose org_id is not a string", async () => {
+    const key = await makeKey("k1");
+    const seat = { ...entitlementPayload("u-seat", { tier: "agency", status: "active" }), org_id: "org_opm" };
+    const claims = await verifyToken(
+      await signToken(seat, key, { iat: clock.s }),
+      options(() => key.publicKey),
+    );
+    expect([claims.tier, claims.org_id]).toEqual(["agency", "org_opm"]);
+    const own = await verifyToken(
+      await signToken(entitlementPayload("u-own", { tier: "local", status: "active" }), key, { iat: clock.s }),
+      options(() => key.publicKey),
+    );
+    expect(own.org_id).toBeUndefined();
+    for (const bad of [42, "", { id: "org_opm" }]) {
+      await expect(
+        verifyToken(
+          await signToken({ ...seat, org_id: bad }, key, { iat: clock.s }),
+          options(() => key.publicKey),
+        ),
+      ).rejects.toMatchObject({ claim: "org_id" });
+    }
+  });
+});

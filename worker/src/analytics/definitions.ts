@@ -50,7 +50,9 @@ export const DEFINITIONS: Record<string, string> = {
   reactivation_mrr: "MRR of customers back from zero after having paid before.",
   identity: "For every period, opening_mrr + new_mrr + expansion_mrr + contraction_mrr + churned_mrr + reactivation_mrr = closing_mrr, exactly.",
   arr: "12 × MRR.",
-  customers: "Customers with MRR > 0 at the period end.",
+  customers: "Customers with MRR > 0 at the period end. An organization is one customer, whatever its seats.",
+  seats:
+    "Now: organizations whose subscription counts in MRR, the seats they bought (the subscription's quantity) and the seats their members hold. A seat's MRR is the per-seat term price ÷ the term's months (12, 24 or 36), within the organization's MRR.",
   arpu: "Closing MRR ÷ paying customers, rounded half up to the cent.",
   logo_churn_rate: "Customers churned in the period ÷ paying customers at its start.",
   gross_revenue_churn_rate: "(churned + contraction MRR) ÷ opening MRR, as a positive rate.",

@@ -37,6 +37,11 @@ export async function currentFigures(deps: AnalyticsDeps, currency: string): Pro
   const customers = Number(totals?.customers ?? 0);
   const byTier: Record<string, { customers: number; mrr: number }> = {};
   for (const t of rows.filter((r) => r.kind === "tier")) byTier[String(t.key)] = { customers: Number(t.customers), mrr: Number(t.mrr) };
+  // An organization's subscription is one customer's with a quantity of seats; its members are ours.
+  const seats = await deps.db.get<{ organizations: number; sold: number | null; assigned: number | null }>(sql`
+    select count(*) as organizations, sum(s.quantity) as sold, sum((select count(*) from organization_members m where m.org_id = o.org_id)) as assigned
+    from organizations o join subscriptions s on s.id = o.subscription_id
+    where s.currency = ${currency} and s.mrr > 0`);
   const byStatus: Record<string, number> = {};
   for (const st of rows.filter((r) => r.kind === "standing")) {
     const name = CURRENT_STANDING[Number(st.key)] ?? "other";
@@ -52,6 +57,7 @@ export async function currentFigures(deps: AnalyticsDeps, currency: string): Pro
     past_due: count("past_due"),
     by_tier: byTier,
     by_status: byStatus,
+    seats: { organizations: Number(seats?.organizations ?? 0), sold: Number(seats?.sold ?? 0), assigned: Number(seats?.assigned ?? 0) },
   };
 }
 

@@ -47,6 +47,8 @@ export interface CurrentFigures {
   by_tier: Record<string, TierFigures>;
   /** Customers by the status of their subscription that matters most (active > past_due > trialing > …). */
   by_status: Record<string, number>;
+  /** Organizations whose seats count in MRR now, their seats bought and the seats held by members. */
+  seats: { organizations: number; sold: number; assigned: number };
 }
 
 export interface ReportRow {

@@ -43,3 +43,19 @@ export function userSubscriptionsAsRead(userId: string, rows: { id: string; sync
           .join(",");
   return sql`(select group_concat(id || ':' || synced_at, ',') from (select id, synced_at from subscriptions where user_id = ${userId} order by id)) is ${fingerprint}`;
 }
+
+/**
+ * The user holds exactly these seats, each organization's subscription as last written at its
+ * `syncedAt` (null: the organization has none yet): the seats an entitlement was derived from
+ * (a suspended organization's left out, as entitlements/seats.ts's readSeats leaves them).
+ */
+export function userSeatsAsRead(userId: string, rows: { orgId: string; syncedAt: number | null }[]): SQL {
+  const fingerprint =
+    rows.length === 0
+      ? null
+      : [...rows]
+          .sort((a, b) => (a.orgId < b.orgId ? -1 : 1))
+          .map((r) => `${r.orgId}:${r.syncedAt ?? ""}`)
+          .join(",");
+  return sql`(select group_concat(org_id || ':' || coalesce(synced_at, ''), ',') from (select m.org_id, s.synced_at from organization_members m join organizations o on o.org_id = m.org_id left join subscriptions s on s.id = o.subscription_id where m.user_id = ${userId} and o.status <> 'suspended' order by m.org_id)) is ${fingerprint}`;
+}

@@ -616,6 +616,8 @@ export const entitlements = sqliteTable(
     /** Set by dunning on day 21; cleared when the invoice is paid. */
     suspendedAt: integer("suspended_at"),
     currentPeriodEnd: integer("current_period_end"),
+    /** Set when the access comes from a seat of this organization (tier agency), not from the user's own subscription. */
+    orgId: text("org_id"),
     updatedAt: integer("updated_at").notNull(),
     /** Bumped by every write: a write computed from version n lands only while the row is at n. */
     version: integer("version").notNull().default(0),
@@ -624,6 +626,54 @@ export const entitlements = sqliteTable(
     // The lapsed-grace sweep (every minute) reads past-due rows whose grace ended, not the table.
     index("entitlements_grace_idx").on(t.status, t.graceUntil),
   ],
+);
+
+/**
+ * An organization's standing: `pending` while POST /v1/organizations is making its Stripe objects,
+ * `active` through its term, `ended` after it; `suspended` only when the catalog's policy sets
+ * `suspend_after_days_overdue` and an invoice is that late (organizations/reminders.ts): its seats
+ * grant nothing until it is paid. A text column: the value needs no migration.
+ */
+export const ORGANIZATION_STATUSES = ["pending", "active", "ended", "suspended"] as const;
+export type OrganizationStatus = (typeof ORGANIZATION_STATUSES)[number];
+
+/**
+ * An organization (a federal agency) that buys seats for its people: one Stripe customer and
+ * one subscription of `seats` seats on net terms for a fixed term (organizations/). The row is
+ * written `pending` before anything is made in Stripe, so two requests for one org_id cannot both
+ * make a customer; `version` guards every later write as entitlements' does.
+ */
+export const organizations = sqliteTable(
+  "organizations",
+  {
+    orgId: text("org_id").primaryKey(),
+    name: text("name").notNull(),
+    billingEmail: text("billing_email").notNull(),
+    customerId: text("customer_id"),
+    subscriptionId: text("subscription_id"),
+    /** Seats bought; organization_members holds at most this many rows for the org. */
+    seats: integer("seats").notNull(),
+    termMonths: integer("term_months").notNull(),
+    termStart: integer("term_start"),
+    termEnd: integer("term_end"),
+    poNumber: text("po_number"),
+    status: text("status", { enum: ORGANIZATION_STATUSES }).notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    version: integer("version").notNull().default(0),
+  },
+  (t) => [uniqueIndex("organizations_subscription_uq").on(t.subscriptionId), index("organizations_customer_idx").on(t.customerId)],
+);
+
+/** Who holds a seat of an organization. A seat is taken by one conditional insert (organizations/members.ts), so the seats are never exceeded. */
+export const organizationMembers = sqliteTable(
+  "organization_members",
+  {
+    orgId: text("org_id").notNull(),
+    userId: text("user_id").notNull(),
+    assignedAt: integer("assigned_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.userId] }), index("organization_members_user_idx").on(t.userId)],
 );
 
 /**

@@ -3,8 +3,8 @@
  * stripe-sync/sync.ts, named in wiring.ts): the failed payment, its invoice and its case land
  * together or not at all.
  */
-import { and, eq, isNull } from "drizzle-orm";
-import { customers, dunningCases, invoices, subscriptions } from "../db/schema";
+import { and, eq, inArray, isNull } from "drizzle-orm";
+import { customers, dunningCases, invoices, organizations, subscriptions } from "../db/schema";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { SyncFollower } from "../services";
 import { idOf, invoiceSubscriptionId, rowsById, type Stripe } from "../stripe-sync";
@@ -63,7 +63,16 @@ export const dunningCasesOfSync: SyncFollower = async (s, { at, fetched, subs, a
   const contact = new Map<string, { email: string | null; name: string | null }>();
   for (const [id, c] of fetched.customers) if (!("deleted" in c && c.deleted)) contact.set(id, { email: (c as Stripe.Customer).email ?? null, name: (c as Stripe.Customer).name ?? null });
   const tier = new Map([...subs].map(([id, r]) => [id, r.tier] as const));
-  out.statements.push(...(await openCaseStatements(s, failures, (id) => facts.get(id), { contact, tier })));
+  // An invoice sent to be paid on terms (an organization's seats) is not collected by retrying a
+  // card: no dunning case, whatever a payment attempted on its page did. Its reminders are the
+  // organization's own (catalog policy.organizations).
+  const onTerms = new Set([...fetched.invoices.values()].filter(({ inv }) => inv.collection_method === "send_invoice").map(({ inv }) => inv.id));
+  const customerIds = [...new Set(failures.map((f) => f.customerId))];
+  const orgCustomers = new Set(
+    customerIds.length ? (await s.db.select({ id: organizations.customerId }).from(organizations).where(inArray(organizations.customerId, customerIds)).all()).map((r) => r.id) : [],
+  );
+  const individual = failures.filter((f) => !onTerms.has(f.invoiceId) && !orgCustomers.has(f.customerId));
+  out.statements.push(...(await openCaseStatements(s, individual, (id) => facts.get(id), { contact, tier })));
   const ended = [...fetched.subscriptions.keys()].filter((id) => ["canceled", "incomplete_expired"].includes(subs.get(id)?.status ?? ""));
   out.statements.push(
     ...(await closeCaseStatements(

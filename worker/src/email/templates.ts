@@ -45,7 +45,19 @@ export type EmailInput =
   | ({ template: "subscription_canceled"; amountUnpaid: Money } & Common)
   | ({ template: "retention_offer_confirmed"; offer: string; effectiveAt: number } & Common)
   /** To the admin (WEBHOOK_ADMIN_EMAIL): an outbound webhook endpoint failed for three days and was disabled. */
-  | ({ template: "webhook_endpoint_disabled"; endpointId: string; endpointUrl: string; failingSince: number } & Common);
+  | ({ template: "webhook_endpoint_disabled"; endpointId: string; endpointUrl: string; failingSince: number } & Common)
+  /** To an organization's billing_email: its term ends in `daysLeft` days and does not renew by itself. */
+  | ({ template: "organization_renewal_reminder"; termEndsAt: number; daysLeft: number; seats: number } & Common)
+  /** To an organization's billing_email: an invoice on net terms is `daysOverdue` days past its due date; seats stay on. */
+  | ({
+      template: "organization_invoice_overdue";
+      invoiceNumber: string;
+      amountDue: Money;
+      dueDate: number;
+      daysOverdue: number;
+      invoiceUrl: string | null;
+      poNumber: string | null;
+    } & Common);
 
 export type EmailTemplate = EmailInput["template"];
 export const EMAIL_TEMPLATES = [
@@ -59,6 +71,8 @@ export const EMAIL_TEMPLATES = [
   "subscription_canceled",
   "retention_offer_confirmed",
   "webhook_endpoint_disabled",
+  "organization_renewal_reminder",
+  "organization_invoice_overdue",
 ] as const satisfies readonly EmailTemplate[];
 
 /**
@@ -78,6 +92,9 @@ export const EMAIL_CATEGORY: Record<EmailTemplate, EmailCategory> = {
   subscription_canceled: "dunning",
   retention_offer_confirmed: "lifecycle",
   webhook_endpoint_disabled: "admin",
+  // An agency's billing contact: the overdue notice asks for money, the renewal reminder is about the term.
+  organization_invoice_overdue: "dunning",
+  organization_renewal_reminder: "lifecycle",
 };
 
 export interface RenderContext {
@@ -249,5 +266,30 @@ export function renderEmail(input: EmailInput, ctx: RenderContext): RenderedEmai
         ],
         action: "Open the billing app",
       });
+    case "organization_renewal_reminder": {
+      const when = formatDate(input.termEndsAt);
+      const days = input.daysLeft === 1 ? "1 day" : `${input.daysLeft} days`;
+      return compose(input, ctx, {
+        subject: `Your ${input.plan} term ends on ${when}`,
+        paragraphs: [
+          `Your ${input.plan} term of ${input.seats} ${input.seats === 1 ? "seat" : "seats"} ends on ${when}, in ${days}. It does not renew by itself.`,
+          "To keep your people's access without a gap, renew before then (with the purchase order number of the next term). The next term's invoice is issued when it starts, on your usual payment terms.",
+        ],
+        action: "Open the billing app",
+      });
+    }
+    case "organization_invoice_overdue": {
+      const po = input.poNumber ? ` (PO ${input.poNumber})` : "";
+      const days = input.daysOverdue === 1 ? "1 day" : `${input.daysOverdue} days`;
+      return compose(input, ctx, {
+        subject: `Invoice ${input.invoiceNumber} is ${days} past due`,
+        paragraphs: [
+          `Invoice ${input.invoiceNumber}${po} for ${formatMoney(input.amountDue)} was due on ${formatDate(input.dueDate)} and is not paid yet.`,
+          "Your seats stay active. Please pay by ACH, check or through Treasury's systems, quoting the invoice number, or tell us if it has been paid already.",
+          ...(input.invoiceUrl ? [`The invoice can be read, downloaded and paid at ${input.invoiceUrl}`] : []),
+        ],
+        action: "Open the billing app",
+      });
+    }
   }
 }

@@ -52,5 +52,7 @@ export function buildClaims(stored: EntitlementState, config: ClaimsConfig, nowM
     grace_until: toSeconds(state.graceUntil),
     upgrade: upgradeOffers(features, config.appBaseUrl, from),
     billing_url: `${config.appBaseUrl}/billing`,
+    // Only on a seat holder's token: the organization whose seat it is.
+    ...(state.orgId !== null ? { org_id: state.orgId } : {}),
   };
 }

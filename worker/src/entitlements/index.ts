@@ -6,6 +6,7 @@ export { loadSigningKeys } from "./keys";
 export { pruneEntitlementChanges } from "./prune-changes";
 export { deriveEntitlement, entitlementSummary, type GraceAnchors, readEntitlement, readEntitlementVersioned, sameState, upsertEntitlement } from "./state";
 export { suspendLapsed, suspensionOf } from "./suspend";
+export { membersOfSubscriptions, readSeats, type Seat } from "./seats";
 export { isUserId, userIdFrom } from "./user-id";
 export type { EntitlementChangesPage } from "./changes";
 export type { EntitlementClaims } from "./claims";

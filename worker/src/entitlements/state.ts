@@ -11,6 +11,7 @@ import { entitlementAsRead, guard } from "../db/guard";
 import { entitlementChanges, entitlements, type EntitlementStatus, subscriptions } from "../db/schema";
 import { instantOrNull } from "../instant";
 import { outboxStatements } from "../outbox";
+import type { Seat } from "./seats";
 import type { Services } from "../services";
 
 export { GRACE_DAYS };
@@ -26,13 +27,15 @@ export interface EntitlementState {
   graceUntil: number | null;
   suspendedAt: number | null;
   currentPeriodEnd: number | null;
+  /** The organization whose seat grants this (tier agency), null when the user's own subscription does. */
+  orgId: string | null;
 }
 
 type Sub = typeof subscriptions.$inferSelect;
 export type EntitlementRow = typeof entitlements.$inferSelect;
 
 export function noEntitlement(userId: string): EntitlementState {
-  return { userId, customerId: null, subscriptionId: null, tier: null, status: "none", trialEnd: null, graceUntil: null, suspendedAt: null, currentPeriodEnd: null };
+  return { userId, customerId: null, subscriptionId: null, tier: null, status: "none", trialEnd: null, graceUntil: null, suspendedAt: null, currentPeriodEnd: null, orgId: null };
 }
 
 /** Stripe's subscription status, seen from access: which of our statuses it means. */
@@ -89,6 +92,17 @@ export function effectiveState(state: EntitlementState, nowMs: number): Entitlem
   return state;
 }
 
+/**
+ * What a seat grants: while the organization's subscription runs, its tier, active. An overdue
+ * invoice (Stripe's past_due or unpaid) leaves the seats on: an agency's late payment earns
+ * interest, not a cutoff, unless the policy sets `suspend_after_days_overdue` (not applied yet:
+ * the default is never). A term that ended, or a subscription not mirrored yet, grants nothing.
+ */
+function seatStatus(sub: Sub | null): EntitlementStatus | null {
+  if (!sub) return null;
+  return sub.status === "active" || sub.status === "past_due" || sub.status === "unpaid" || sub.status === "trialing" ? "active" : null;
+}
+
 export function deriveEntitlement(
   userId: string,
   subs: Sub[],
@@ -96,13 +110,33 @@ export function deriveEntitlement(
   now: number,
   anchors: GraceAnchors = new Map(),
   from: Catalog = defaultCatalog,
+  seats: readonly Seat[] = [],
 ): EntitlementState {
-  // Of several subscriptions, the one that grants most access decides.
-  const ranked = subs
-    .map((s) => ({ s, status: statusOf(s), rank: findTier(s.tier ?? "", from)?.rank ?? 0 }))
-    .sort((a, b) => PRIORITY[b.status] - PRIORITY[a.status] || b.rank - a.rank || b.s.createdAt - a.s.createdAt);
+  // Of several subscriptions and seats, the one that grants most access decides: a seat of
+  // agency (every feature of mobile, a higher rank) wins over the user's own plan while it runs.
+  const own = subs.map((s) => ({ s, status: statusOf(s), rank: findTier(s.tier ?? "", from)?.rank ?? 0, orgId: null as string | null }));
+  const granted = seats.flatMap((seat) => {
+    const status = seatStatus(seat.subscription);
+    return status && seat.subscription ? [{ s: seat.subscription, status, rank: findTier(seat.subscription.tier ?? "", from)?.rank ?? 0, orgId: seat.orgId as string | null }] : [];
+  });
+  const ranked = [...own, ...granted].sort((a, b) => PRIORITY[b.status] - PRIORITY[a.status] || b.rank - a.rank || b.s.createdAt - a.s.createdAt);
   const best = ranked[0];
   if (!best) return noEntitlement(userId);
+  if (best.orgId !== null) {
+    // The organization's subscription is not the user's: nothing of it is theirs to change or pay.
+    return {
+      userId,
+      customerId: null,
+      subscriptionId: null,
+      tier: best.s.tier,
+      status: best.status,
+      trialEnd: null,
+      graceUntil: null,
+      suspendedAt: null,
+      currentPeriodEnd: best.s.cancelAt ?? best.s.currentPeriodEnd,
+      orgId: best.orgId,
+    };
+  }
   const status = best.status;
   let graceUntil: number | null = null;
   if (status === "past_due") {
@@ -129,6 +163,7 @@ export function deriveEntitlement(
       graceUntil,
       suspendedAt,
       currentPeriodEnd: best.s.currentPeriodEnd,
+      orgId: null,
     },
     now,
   );
@@ -190,7 +225,7 @@ export function entitlementOf(state: EntitlementState, from: Catalog = defaultCa
 
 /** What the audit log keeps of an entitlement change. */
 export function entitlementSummary(s: EntitlementState) {
-  return { tier: s.tier, status: s.status, subscription_id: s.subscriptionId, grace_until: s.graceUntil, suspended_at: s.suspendedAt };
+  return { tier: s.tier, status: s.status, subscription_id: s.subscriptionId, grace_until: s.graceUntil, suspended_at: s.suspendedAt, ...(s.orgId ? { org_id: s.orgId } : {}) };
 }
 
 /**

@@ -22,6 +22,7 @@ export const Entitlement = z.object({
   trial_end: Instant.nullable(),
   grace_until: Instant.nullable(),
   current_period_end: Instant.nullable(),
+  org_id: z.string().nullable().describe("The organization whose seat grants this (tier agency); null when the user's own plan does"),
   upgrade: z.record(z.string(), UpgradeOffer),
   billing_url: z.url(),
   flags: z
@@ -40,6 +41,7 @@ export function presentEntitlement(userId: string, state: EntitlementState, clai
     trial_end: instantOrNull(state.trialEnd),
     grace_until: instantOrNull(state.graceUntil),
     current_period_end: instantOrNull(state.currentPeriodEnd),
+    org_id: state.orgId,
     upgrade: presentUpgradeOffers(claims.upgrade),
     billing_url: claims.billing_url,
     flags: presentAccountFlags(flags),

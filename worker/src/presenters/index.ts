@@ -45,3 +45,23 @@ export {
   JOURNAL_COLUMNS,
   type RevenueRecognitionWire,
 } from "./revenue-recognition";
+export {
+  Organization,
+  presentOrganization,
+  OrganizationMember,
+  presentMember,
+  presentMemberPage,
+  OrganizationPayment,
+  presentPayment,
+  type OrganizationWire,
+  type OrganizationMemberWire,
+} from "./organization";
+export {
+  presentOrganizationInvoice,
+  presentRenewal,
+  presentSeatsChange,
+  RenewalSchema,
+  SeatsChangeSchema,
+  type RenewalWire,
+  type SeatsChangeWire,
+} from "./organization-terms";

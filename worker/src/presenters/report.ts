@@ -63,6 +63,9 @@ export const RevenueReport = z.object({
     past_due: z.int(),
     by_tier: z.record(z.string(), Tier),
     by_status: z.record(z.string(), z.int()),
+    seats: z
+      .object({ organizations: z.int(), sold: z.int(), assigned: z.int() })
+      .describe("Organizations whose seats count in MRR now (each one customer of by_tier.agency), the seats they bought and those held by members"),
   }),
   rows: z.array(ReportRow),
   dunning: z.union([z.object({ available: z.literal(true), cases: z.int(), recovered: z.int(), recovery_rate: z.number() }), z.object({ available: z.literal(false), reason: z.string() })]),

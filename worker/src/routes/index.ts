@@ -28,6 +28,14 @@ import eventsReplay from "./events/replay";
 import eventsReplayRange from "./events/replay-range";
 import resync from "./events/resync";
 import invoicesList from "./invoices/list";
+import organizationsCreate from "./organizations/create";
+import organizationsGet from "./organizations/get";
+import organizationsMemberAssign from "./organizations/member-assign";
+import organizationsMemberRelease from "./organizations/member-release";
+import organizationsMembersList from "./organizations/members-list";
+import organizationsSeats from "./organizations/seats";
+import organizationsPaymentRecord from "./organizations/payment-record";
+import organizationsRenew from "./organizations/renew";
 import refundsCreate from "./refunds/create";
 import refundsList from "./refunds/list";
 import disputesList from "./disputes/list";
@@ -66,6 +74,7 @@ import toolsList from "./tools/list";
 import toolsManageDunningProcess from "./tools/manage-dunning-process";
 import toolsProcessRefund from "./tools/process-refund";
 import toolsDisputeSummary from "./tools/dispute-summary";
+import toolsManageSeats from "./tools/manage-seats";
 import toolsProcessWebhook from "./tools/process-webhook";
 
 export const routes: readonly ApiRoute[] = [
@@ -114,6 +123,14 @@ export const routes: readonly ApiRoute[] = [
   refundsList,
   disputesList,
   disputesEvidence,
+  organizationsCreate,
+  organizationsGet,
+  organizationsMembersList,
+  organizationsMemberAssign,
+  organizationsMemberRelease,
+  organizationsSeats,
+  organizationsPaymentRecord,
+  organizationsRenew,
   billingCheckout,
   billingPortal,
   promotionCode,
@@ -131,6 +148,7 @@ export const routes: readonly ApiRoute[] = [
   toolsManageDunningProcess,
   toolsProcessRefund,
   toolsDisputeSummary,
+  toolsManageSeats,
   mcp,
   docs,
 ];

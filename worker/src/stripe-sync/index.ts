@@ -10,4 +10,4 @@ export { REPLAY_NOW, replayEvent, replayRange } from "./replay";
 export { readResync, resyncChunk, runResync } from "./resync";
 export { pinnedApiVersion } from "./api-version";
 export { isMissing, Stripe, stripeClient } from "./stripe";
-export { emptyTargets, type Extra, rowsById, syncObjects } from "./sync";
+export { emptyTargets, entitlementPart, type Extra, rowsById, type SeatChange, syncObjects } from "./sync";

@@ -9,9 +9,9 @@ import type { Actor, AuditEntry } from "../audit";
 import type { Clock } from "../clock";
 import type { Db } from "../db/client";
 import type { Services } from "../services";
-import { entitlementAsRead, guard, rowAsRead, userSubscriptionsAsRead } from "../db/guard";
-import { creditNotes, customers, invoiceLines, invoices, paymentAttempts, refunds, subscriptionHistory, subscriptions } from "../db/schema";
-import { deriveEntitlement, entitlementSummary, readEntitlementVersioned, sameState, upsertEntitlement, type GraceAnchors } from "../entitlements";
+import { entitlementAsRead, guard, rowAsRead, userSeatsAsRead, userSubscriptionsAsRead } from "../db/guard";
+import { creditNotes, customers, invoiceLines, invoices, organizations, paymentAttempts, refunds, subscriptionHistory, subscriptions } from "../db/schema";
+import { deriveEntitlement, entitlementSummary, membersOfSubscriptions, readEntitlementVersioned, readSeats, sameState, upsertEntitlement, type GraceAnchors, type Seat } from "../entitlements";
 import { clockReader } from "../test-clocks";
 import { trialEndingStatements } from "./trial-ending";
 import { fetchDisputes, writeDisputes } from "./dispute-sync";
@@ -594,7 +594,17 @@ async function usersOfAttempts(db: Db, attempts: AttemptInput[], userByCustomer:
   return users.filter((u): u is string => u !== null);
 }
 
-/** The entitlement of every user a changed subscription belongs to (or belonged to). */
+/**
+ * A seat taken or given back in the same batch as the entitlement it changes
+ * (organizations/members.ts): the user's seats are read as they will stand after it.
+ */
+export interface SeatChange {
+  userId: string;
+  orgId: string;
+  held: boolean;
+}
+
+/** The entitlement of every user a changed subscription belongs to (or belonged to), or whose seat it grants. */
 async function writeEntitlements(
   db: Db,
   why: SyncCause,
@@ -604,12 +614,29 @@ async function writeEntitlements(
   attempts: AttemptInput[],
   now: number,
   nowOn: (clock: string | null) => Promise<number>,
+  seatChange?: SeatChange,
 ): Promise<Part> {
   const out = part();
-  const users = new Set([...[...subs.values()].map((s) => s.userId), ...otherUsers].filter((u): u is string => u !== null));
+  // An organization's subscription has no user of its own: its members' seats follow it.
+  const seatHolders = await membersOfSubscriptions(
+    db,
+    [...subs.values()].filter((s) => s.userId === null).map((s) => s.id),
+  );
+  const users = new Set([...[...subs.values()].map((s) => s.userId), ...otherUsers, ...seatHolders].filter((u): u is string => u !== null));
   for (const userId of users) {
     const stored = await db.select().from(subscriptions).where(eq(subscriptions.userId, userId)).all();
     out.guards.push(guard(db, userSubscriptionsAsRead(userId, stored)));
+    const held = await readSeats(db, userId);
+    out.guards.push(
+      guard(
+        db,
+        userSeatsAsRead(
+          userId,
+          held.map((h) => ({ orgId: h.orgId, syncedAt: h.subscription?.syncedAt ?? null })),
+        ),
+      ),
+    );
+    const seats = await seatsAfter(db, held, subs, seatChange?.userId === userId ? seatChange : undefined);
     const mine = [...stored.filter((s) => !subs.has(s.id)), ...[...subs.values()].filter((s) => s.userId === userId)];
     const { anchors, guards } = await graceAnchors(db, mine, fetched, attempts);
     out.guards.push(...guards);
@@ -620,12 +647,43 @@ async function writeEntitlements(
     // only when one of those is in play.
     const timed = mine.some((s) => s.status === "past_due" || s.status === "unpaid" || s.status === "paused");
     const userNow = timed ? await nowOn(mine.find((s) => s.testClock !== null)?.testClock ?? null) : now;
-    const next = deriveEntitlement(userId, mine, prior, userNow, anchors);
+    const next = deriveEntitlement(userId, mine, prior, userNow, anchors, undefined, seats);
     if (sameState(prior, next)) continue;
     out.statements.push(...upsertEntitlement(db, next, now, version, prior));
     audited(out, why, "entitlement.changed", "user", userId, entitlementSummary(prior), entitlementSummary(next));
   }
   return out;
+}
+
+/** The user's seats as they stand after this batch: its subscription rows, and the seat it takes or gives back. */
+async function seatsAfter(db: Db, held: Seat[], subs: Map<string, SubscriptionRow>, change: SeatChange | undefined): Promise<Seat[]> {
+  const seats = held
+    .filter((h) => !(change && !change.held && h.orgId === change.orgId))
+    .map((h) => ({ orgId: h.orgId, subscription: (h.subscription && subs.get(h.subscription.id)) ?? h.subscription }));
+  if (change?.held && !seats.some((h) => h.orgId === change.orgId)) {
+    const [org] = await db
+      .select({ subscription: subscriptions })
+      .from(organizations)
+      .leftJoin(subscriptions, eq(subscriptions.id, organizations.subscriptionId))
+      .where(eq(organizations.orgId, change.orgId))
+      .all();
+    seats.push({ orgId: change.orgId, subscription: org?.subscription ?? null });
+  }
+  return seats;
+}
+
+/**
+ * The guards, writes and audit entries that bring users' entitlements up to date with the mirror
+ * as it stands (and with a seat taken or given back in the same batch), for a writer outside a
+ * sync: organizations/members.ts puts them in the batch that changes the seat.
+ */
+export async function entitlementPart(
+  deps: Pick<Services, "db" | "stripe" | "clock" | "log">,
+  why: SyncCause,
+  userIds: string[],
+  seatChange?: SeatChange,
+): Promise<{ guards: BatchItem<"sqlite">[]; statements: BatchItem<"sqlite">[]; entries: AuditEntry[] }> {
+  return writeEntitlements(deps.db, why, new Map(), new Set(userIds), emptyFetched(), [], deps.clock.now(), clockReader(deps), seatChange);
 }
 
 /** Writes objects already fetched from Stripe (by id, or by a list during a resync). */

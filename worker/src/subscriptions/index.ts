@@ -6,7 +6,7 @@ export { billingCycle } from "./cycle";
 export { invoiceView, lineOf, listInvoices } from "./invoice-list";
 export { acceptOffer } from "./offer-accept";
 export { pauseSubscription } from "./pause";
-export { catalogPriceIds } from "./prices";
+export { catalogPriceIds, requirePriceId } from "./prices";
 export { reactivateSubscription } from "./reactivate";
 export { resumeSubscription } from "./resume";
 export { checkReturnUrl } from "./return-url";

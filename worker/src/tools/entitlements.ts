@@ -10,14 +10,14 @@ import { findTier } from "../catalog";
 import { currentEntitlement, can } from "../entitlements";
 import { StoredEntitlement, presentUpgradeOffer, UpgradeOffer } from "../presenters";
 import { Instant, instantOfSeconds } from "../instant";
-import { TierKey, UserId } from "../fields";
+import { AnyTierKey, UserId } from "../fields";
 import { Feature } from "./schemas";
 import { defineTool } from "./types";
 
 const Input = z.strictObject({
   user_id: UserId,
   feature: Feature,
-  current_tier: z.union([TierKey, z.literal("none")]).describe("The tier the agent believes the user has (`none`: no subscription); compared with the stored one, never trusted"),
+  current_tier: z.union([AnyTierKey, z.literal("none")]).describe("The tier the agent believes the user has (`none`: no subscription); compared with the stored one, never trusted"),
 });
 
 const Output = z.object({

@@ -6,6 +6,7 @@ export { manageDunningProcess } from "./dunning";
 export { enforceTierAccess } from "./entitlements";
 export { toolManifest } from "./manifest";
 export { processRefund } from "./refunds";
+export { manageSeats } from "./organizations";
 export { processWebhook } from "./stripe-sync";
 export { createSubscription } from "./subscriptions";
 export { inputFromJson } from "./types";

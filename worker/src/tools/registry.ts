@@ -13,6 +13,7 @@
  * - generate_revenue_report: `analytics:read` (admin, analyst), as GET /v1/analytics/report; reads.
  * - process_refund: `billing:write` (admin, service), as POST /v1/refunds; writes.
  * - dispute_summary: `disputes:evidence` (admin), as POST /v1/disputes/{id}/evidence; reads (sends nothing).
+ * - manage_seats: `billing:write` (admin, service), as PUT/DELETE /v1/organizations/{org_id}/members/{user_id}; writes.
  */
 import { generateRevenueReport } from "./analytics";
 import { processWebhook } from "./stripe-sync";
@@ -21,11 +22,21 @@ import { manageDunningProcess } from "./dunning";
 import { enforceTierAccess } from "./entitlements";
 import { processRefund } from "./refunds";
 import { disputeSummary } from "./disputes";
+import { manageSeats } from "./organizations";
 import type { Tool } from "./types";
 
 export type { Tool, ToolAccess } from "./types";
 
-export const TOOLS: readonly Tool[] = [createSubscription, processWebhook, enforceTierAccess, generateRevenueReport, manageDunningProcess, processRefund, disputeSummary] as unknown as readonly Tool[];
+export const TOOLS: readonly Tool[] = [
+  createSubscription,
+  processWebhook,
+  enforceTierAccess,
+  generateRevenueReport,
+  manageDunningProcess,
+  processRefund,
+  disputeSummary,
+  manageSeats,
+] as unknown as readonly Tool[];
 
 export function findTool(name: string): Tool | undefined {
   return TOOLS.find((t) => t.name === name);

@@ -78,6 +78,8 @@ export function validateClaims(p: Json, issuer: string, audience: string): Entit
     Object.freeze(o);
   }
   url(p.billing_url, "billing_url");
+  const org = p.org_id;
+  if (org !== undefined && org !== null && (typeof org !== "string" || org.length === 0 || org.length > 128)) fail("org_id", "must be a string of 1-128 characters or null");
 
   Object.freeze(features);
   Object.freeze(limits);

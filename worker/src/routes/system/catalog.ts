@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { catalogPriceIds } from "../../subscriptions";
-import { catalog } from "../../catalog";
+import { catalog, individualTiers } from "../../catalog";
 import { BillingCycle } from "../../fields";
 import { guard, handle } from "../../http/route";
 import { json, publicErrors } from "../../http/schemas";
@@ -35,9 +35,10 @@ export type CatalogResponse = z.infer<typeof CatalogResponse>;
 
 // The catalog is static per deployment; only the Stripe price ids are looked up (and cached).
 // Also the MCP server's catalog resource (routes/mcp/endpoint.ts).
+// The tiers a person buys: seats for an organization are sold through POST /v1/organizations.
 export const catalogBody = (ids: ReadonlyMap<string, string | null>): CatalogResponse => ({
   currency: catalog.currency,
-  tiers: catalog.tiers.map((t) => ({
+  tiers: individualTiers(catalog).map((t) => ({
     key: t.key,
     name: t.name,
     rank: t.rank,

@@ -79,6 +79,8 @@ function Headline(props: { report: RevenueReport }) {
         <Metric name="arpu" label="ARPU" value={current.arpu} text={money(current.arpu, currency)} />
         <Metric name="trialing" label="In trial" value={current.trialing} text={count(current.trialing)} />
         <Metric name="past_due" label="Past due" value={current.past_due} text={count(current.past_due)} />
+        <Metric name="agencies" label="Agencies" value={current.seats.organizations} text={count(current.seats.organizations)} />
+        <Metric name="seats" label="Seats (held)" value={current.seats.sold} text={`${count(current.seats.sold)} (${count(current.seats.assigned)})`} />
       </dl>
       <p class="asof">
         As of {current.as_of} · {Object.entries(current.by_tier).map(([tier, t]) => `${tier}: ${count(t.customers)} (${money(t.mrr, currency)})`).join(" · ")}

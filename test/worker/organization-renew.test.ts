@@ -1,0 +1,87 @@
+/**
+ * An organization renews (POST /v1/organizations/{org_id}/renew): the next term from the current
+ * term's end on the same subscription (no gap in the seats' access), invoiced when it starts on
+ * net terms with the renewal's PO number, and ending by itself again. Stripe is the emulator
+ * through the official client, on a test clock; D1 is real.
+ */
+import { eq } from "drizzle-orm";
+import { beforeAll, describe, expect, it } from "vitest";
+import { auditLog, organizations } from "../../worker/src/db/schema";
+import { call, makeKey } from "./helpers";
+import { entitlementOf, expectProblem } from "./lifecycle-helpers";
+import { buyOrganization, takeSeats } from "./organization-term-helpers";
+import { db, deliverAll, stripe, testClock } from "./stripe-helpers";
+
+let service: string;
+beforeAll(async () => {
+  service = (await makeKey("service")).key;
+});
+
+const DAY = 86_400_000;
+const renew = (orgId: string, body: unknown, key = service) => call("POST", `/v1/organizations/${orgId}/renew`, { key, body });
+
+interface RenewalWire {
+  org_id: string;
+  next_term: { start: string; end: string; months: number; seats: number; po_number: string | null };
+  invoice: { amount_due: number; currency: string; issued_at: string; due_date: string | null };
+}
+
+describe("POST /v1/organizations/{org_id}/renew", () => {
+  it("the next term starts where the current one ends: its invoice comes then, on net terms with the new PO number, and the seats never lapse", async () => {
+    const clock = await testClock();
+    const { orgId, org, row } = await buyOrganization(service, { seats: 10, test_clock: clock.id });
+    await takeSeats(service, orgId, 2);
+    await stripe().invoices.pay(org.invoices[0]!.id, { paid_out_of_band: true });
+
+    const res = await renew(orgId, { seats: 12, po_number: "PO-2027-0001" });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const renewal = await res.json<RenewalWire>();
+    const end = new Date(row.termEnd!);
+    end.setUTCFullYear(end.getUTCFullYear() + 1);
+    expect(renewal).toEqual({
+      org_id: orgId,
+      next_term: { start: org.term.end, end: end.toISOString(), months: 12, seats: 12, po_number: "PO-2027-0001" },
+      invoice: { amount_due: 468_000, currency: "usd", issued_at: org.term.end, due_date: new Date(row.termEnd! + 30 * DAY).toISOString() },
+    });
+    await expectProblem(await renew(orgId, {}), 409, "conflict", "path.org_id");
+    expect((await db().select().from(auditLog).where(eq(auditLog.subjectId, orgId)).all()).map((a) => a.action)).toContain("organization.renewed");
+
+    // Past the first term's end: the same subscription runs on with 12 seats and a new invoice.
+    await clock.advanceTo(row.termEnd! + 3_600_000);
+    const sub = await stripe().subscriptions.retrieve(row.subscriptionId!);
+    expect([sub.status, sub.items.data[0]!.quantity, sub.cancel_at]).toEqual(["active", 12, Date.parse(renewal.next_term.end) / 1000]);
+    const invoices = (await stripe().invoices.list({ customer: row.customerId! })).data;
+    expect(invoices).toHaveLength(2);
+    const next = invoices[0]!;
+    expect([next.status, next.amount_due, next.collection_method, next.due_date]).toEqual(["open", 468_000, "send_invoice", (row.termEnd! + 30 * DAY) / 1000]);
+    expect(next.custom_fields).toEqual([
+      { name: "PO number", value: "PO-2027-0001" },
+      { name: "Agency", value: "Office of Personnel Transition" },
+    ]);
+    await deliverAll({ customer: row.customerId!, sub: sub.id });
+    expect(await entitlementOf(`${orgId}_user_0`)).toMatchObject({ tier: "agency", status: "active", orgId });
+  });
+
+  it("without seats named, the next term takes the fewer seats asked for it; below the seats assigned is a 409", async () => {
+    const { orgId } = await buyOrganization(service, { seats: 10 });
+    await takeSeats(service, orgId, 3);
+    expect((await call("POST", `/v1/organizations/${orgId}/seats`, { key: service, body: { seats: 6 } })).status).toBe(200);
+    await expectProblem(await renew(orgId, { seats: 2 }), 409, "conflict", "body.seats");
+    const renewal = await (await renew(orgId, { term_months: 24 })).json<RenewalWire>();
+    // Six seats for 24 months at 74,100 cents each.
+    expect([renewal.next_term.seats, renewal.next_term.months, renewal.invoice.amount_due]).toEqual([6, 24, 444_600]);
+  });
+
+  it.each([
+    ["an unknown term", { term_months: 18 }, "body.term_months"],
+    ["no seats", { seats: 0 }, "body.seats"],
+    ["a PO number over 30 characters", { po_number: "P".repeat(31) }, "body.po_number"],
+  ])("%s is a 400 naming the field", async (_what, body, field) => {
+    await expectProblem(await renew("org_any", body), 400, "validation_failed", field);
+  });
+
+  it("an unknown organization is a 404; an analyst may not renew", async () => {
+    await expectProblem(await renew("org_nobody", {}), 404, "not_found", "path.org_id");
+    expect((await renew("org_nobody", {}, (await makeKey("analyst")).key)).status).toBe(403);
+  });
+});

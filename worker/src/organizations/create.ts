@@ -1,0 +1,185 @@
+/**
+ * An organization buys seats for a fixed term (POST /v1/organizations): one Stripe customer with
+ * its billing address (and EIN), one subscription of `seats` seats of the term's price, sent as
+ * an invoice on net terms (`send_invoice`, `days_until_due` from the policy) with the PO number
+ * and the organization's name as invoice custom fields, and the term's end as `cancel_at`, so
+ * nothing renews by itself (a federal contract cannot). The first invoice is finalized and
+ * sent; nothing is charged.
+ *
+ * The row is claimed `pending` before anything is made in Stripe, so a second request for the
+ * same org_id is a 409 instead of a second customer; Stripe's writes carry idempotency keys made
+ * from the request, so a run again after a failure gets the same objects back.
+ */
+import { and, eq } from "drizzle-orm";
+import type { Actor } from "../audit";
+import { catalog as defaultCatalog, termPrice, type Catalog } from "../catalog";
+import { canonicalJson, sha256Hex } from "../crypto";
+import { organizations } from "../db/schema";
+import { DomainError, invalidInput } from "../errors";
+import type { Services } from "../services";
+import { emptyTargets, idOf, isMissing, syncObjects, type Stripe } from "../stripe-sync";
+import { requirePriceId } from "../subscriptions";
+import { organizationView, type OrganizationView } from "./view";
+
+export interface Address {
+  line1: string;
+  line2?: string | undefined;
+  city: string;
+  state: string;
+  postal_code: string;
+  country: string;
+}
+
+export interface OrganizationInput {
+  orgId: string;
+  name: string;
+  billingEmail: string;
+  address: Address;
+  taxId?: string | undefined;
+  poNumber?: string | undefined;
+  seats: number;
+  termMonths: number;
+  testClock?: string | undefined;
+}
+
+export type OrganizationDeps = Pick<Services, "db" | "stripe" | "stripeMode" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning" | "syncFollowers">;
+
+/** The invoice custom fields of every invoice of the term (Stripe prints them in the header). */
+export function customFields(input: Pick<OrganizationInput, "name" | "poNumber">): Stripe.SubscriptionCreateParams.InvoiceSettings.CustomField[] {
+  // Stripe's field names are at most 40 characters, its values 140 (fields.ts keeps both within).
+  return [...(input.poNumber !== undefined ? [{ name: "PO number", value: input.poNumber }] : []), { name: "Agency", value: input.name }];
+}
+
+export async function createOrganization(deps: OrganizationDeps, who: Actor, input: OrganizationInput, from: Catalog = defaultCatalog): Promise<OrganizationView> {
+  const policy = from.policy.organizations;
+  const term = termPrice(input.termMonths, from);
+  if (!term) throw invalidInput("term_months", `must be one of ${policy.terms.map((t) => t.months).join(", ")}`, `There is no ${input.termMonths}-month term.`);
+  if (input.seats < 1 || input.seats > policy.max_seats) throw invalidInput("seats", `must be 1 to ${policy.max_seats}`, `An organization buys 1 to ${policy.max_seats} seats.`);
+  if (input.testClock !== undefined && deps.stripeMode === "live") throw invalidInput("test_clock", "test clocks exist only in test mode", "test_clock can only be used with a Stripe test key.");
+
+  // Refusals the mirror and Stripe can answer before anything is written.
+  const existing = await deps.db.select({ status: organizations.status }).from(organizations).where(eq(organizations.orgId, input.orgId)).get();
+  if (existing) throw taken(input.orgId);
+  const priceId = await requirePriceId(deps, term.price.lookupKey);
+  if (input.testClock !== undefined) {
+    await deps.stripe.testHelpers.testClocks.retrieve(input.testClock).catch((e: unknown) => {
+      if (isMissing(e)) throw invalidInput("test_clock", "no such test clock", `There is no test clock ${input.testClock}.`);
+      throw e;
+    });
+  }
+
+  const now = deps.clock.now();
+  const claimed = await deps.db
+    .insert(organizations)
+    .values({
+      orgId: input.orgId,
+      name: input.name,
+      billingEmail: input.billingEmail,
+      seats: input.seats,
+      termMonths: input.termMonths,
+      poNumber: input.poNumber ?? null,
+      status: "pending",
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoNothing()
+    .returning({ orgId: organizations.orgId });
+  if (claimed.length === 0) throw taken(input.orgId);
+
+  let made: { customer: Stripe.Customer; sub: Stripe.Subscription; invoiceId: string | null };
+  try {
+    made = await makeInStripe(deps, who, input, priceId, policy.days_until_due);
+  } catch (e) {
+    // Nothing of this request stays in D1: a retry (the same Idempotency-Key, or the same body) gets the same Stripe objects.
+    await deps.db.delete(organizations).where(and(eq(organizations.orgId, input.orgId), eq(organizations.status, "pending")));
+    throw e;
+  }
+  const { customer, sub, invoiceId } = made;
+  const item = sub.items.data[0]!;
+  const termStart = item.current_period_start * 1000;
+  const termEnd = (sub.cancel_at ?? item.current_period_end) * 1000;
+  const targets = emptyTargets();
+  targets.customers.add(customer.id);
+  targets.subscriptions.add(sub.id);
+  if (invoiceId) targets.invoices.add(invoiceId);
+  // The organization becomes active with the mirror of what Stripe made, and one audit row says who bought what.
+  await syncObjects(deps, { actor: who, cause: "organization.created", at: sub.created * 1000 }, targets, {
+    statements: () => [
+      deps.db
+        .update(organizations)
+        .set({ customerId: customer.id, subscriptionId: sub.id, termStart, termEnd, status: "active", updatedAt: deps.clock.now(), version: 1 })
+        .where(and(eq(organizations.orgId, input.orgId), eq(organizations.status, "pending"))),
+    ],
+    entries: [
+      {
+        actor: who,
+        action: "organization.created",
+        subject: { type: "organization", id: input.orgId },
+        after: {
+          customer: customer.id,
+          subscription: sub.id,
+          invoice: invoiceId,
+          seats: input.seats,
+          term_months: input.termMonths,
+          term_start: termStart,
+          term_end: termEnd,
+          po_number: input.poNumber ?? null,
+        },
+      },
+    ],
+  });
+  return organizationView(deps, input.orgId);
+}
+
+function taken(orgId: string): DomainError {
+  return new DomainError("conflict", `The organization ${orgId} exists already; change its seats or renew it instead.`, { errors: [{ field: "org_id", message: "already exists" }] });
+}
+
+async function makeInStripe(
+  deps: OrganizationDeps,
+  who: Actor,
+  input: OrganizationInput,
+  priceId: string,
+  daysUntilDue: number,
+): Promise<{ customer: Stripe.Customer; sub: Stripe.Subscription; invoiceId: string | null }> {
+  const stripe = deps.stripe;
+  // The same request (or the same Idempotency-Key) gets the same objects; another body for the org_id gets others.
+  const digest = await sha256Hex(canonicalJson({ input, key: who.idempotencyKey ?? null }));
+  const key = (step: string) => `organization:${input.orgId}:${digest}:${step}`;
+  const metadata = { org_id: input.orgId };
+  const customer = await stripe.customers.create(
+    {
+      name: input.name,
+      email: input.billingEmail,
+      address: { ...input.address },
+      metadata,
+      ...(input.taxId !== undefined ? { tax_id_data: [{ type: "us_ein" as const, value: input.taxId }] } : {}),
+      ...(input.testClock !== undefined ? { test_clock: input.testClock } : {}),
+    },
+    { idempotencyKey: key("customer") },
+  );
+  const created = await stripe.subscriptions.create(
+    {
+      customer: customer.id,
+      items: [{ price: priceId, quantity: input.seats }],
+      collection_method: "send_invoice",
+      days_until_due: daysUntilDue,
+      invoice_settings: { custom_fields: customFields(input) },
+      metadata: { ...metadata, term_months: String(input.termMonths) },
+    },
+    { idempotencyKey: key("subscription") },
+  );
+  // The term is one period of its price (12, 24 or 36 months): it ends where that period ends,
+  // to the second Stripe counts, and nothing is prorated.
+  const periodEnd = created.items.data[0]!.current_period_end;
+  const sub = created.cancel_at === periodEnd ? created : await stripe.subscriptions.update(created.id, { cancel_at: periodEnd, proration_behavior: "none" }, { idempotencyKey: key("term") });
+  let invoiceId = idOf(sub.latest_invoice ?? null);
+  if (invoiceId) {
+    const inv = await stripe.invoices.retrieve(invoiceId);
+    const open = inv.status === "draft" ? await stripe.invoices.finalizeInvoice(inv.id, {}, { idempotencyKey: key("finalize") }) : inv;
+    // Sent to the billing email: the invoice an agency's payment office acts on.
+    if (open.status === "open") await stripe.invoices.sendInvoice(open.id, {}, { idempotencyKey: key("send") });
+    invoiceId = open.id;
+  }
+  return { customer, sub, invoiceId };
+}

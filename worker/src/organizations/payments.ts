@@ -1,0 +1,65 @@
+/**
+ * A payment an agency made outside Stripe (ACH, a check, Treasury's systems, a card taken by
+ * phone): the invoice is marked paid out of band in Stripe, with the method and reference in
+ * its metadata, and the audit log says who recorded it. Nothing is charged.
+ */
+import type { Actor } from "../audit";
+import { DomainError } from "../errors";
+import type { Services } from "../services";
+import { emptyTargets, idOf, isMissing, syncObjects } from "../stripe-sync";
+import { requireOrganization } from "./view";
+
+export const PAYMENT_METHODS = ["ach", "check", "treasury", "card"] as const;
+export type OutOfBandMethod = (typeof PAYMENT_METHODS)[number];
+
+export interface RecordedPayment {
+  invoiceId: string;
+  amount: number;
+  currency: string;
+  method: OutOfBandMethod;
+  reference: string;
+  /** Unix seconds: when Stripe marked the invoice paid. */
+  paidAt: number;
+}
+
+export type PaymentDeps = Pick<Services, "db" | "stripe" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning" | "syncFollowers">;
+
+export async function recordPayment(deps: PaymentDeps, who: Actor, orgId: string, invoiceId: string, input: { method: OutOfBandMethod; reference: string }): Promise<RecordedPayment> {
+  const org = await requireOrganization(deps.db, orgId);
+  const notOurs = () => new DomainError("not_found", `The organization ${orgId} has no invoice ${invoiceId}.`, { errors: [{ field: "invoice_id", message: "no such invoice of the organization" }] });
+  const inv = await deps.stripe.invoices.retrieve(invoiceId).catch((e: unknown) => {
+    if (isMissing(e)) throw notOurs();
+    throw e;
+  });
+  if (org.customerId === null || idOf(inv.customer) !== org.customerId) throw notOurs();
+  if (inv.status !== "open") {
+    throw new DomainError("conflict", `The invoice ${invoiceId} is ${inv.status ?? "draft"}: only an open invoice takes a payment.`, {
+      errors: [{ field: "invoice_id", message: `the invoice is ${inv.status ?? "draft"}` }],
+    });
+  }
+  const amount = inv.amount_remaining;
+  const key = `organization-payment:${invoiceId}:${who.idempotencyKey ?? `${input.method}:${input.reference}`}`;
+  await deps.stripe.invoices.update(invoiceId, { metadata: { payment_method: input.method, payment_reference: input.reference, payment_recorded_by: who.id } }, { idempotencyKey: `${key}:note` });
+  const paid = await deps.stripe.invoices.pay(invoiceId, { paid_out_of_band: true }, { idempotencyKey: `${key}:pay` });
+  const payment: RecordedPayment = {
+    invoiceId,
+    amount,
+    currency: inv.currency,
+    method: input.method,
+    reference: input.reference,
+    paidAt: paid.status_transitions?.paid_at ?? Math.floor(deps.clock.now() / 1000),
+  };
+  const targets = emptyTargets();
+  targets.invoices.add(invoiceId);
+  await syncObjects(deps, { actor: who, cause: "organization.payment_recorded", at: payment.paidAt * 1000 }, targets, {
+    entries: [
+      {
+        actor: who,
+        action: "organization.payment_recorded",
+        subject: { type: "organization", id: orgId },
+        after: { invoice: invoiceId, amount, currency: inv.currency, method: input.method, reference: input.reference },
+      },
+    ],
+  });
+  return payment;
+}
