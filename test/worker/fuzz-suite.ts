@@ -943,7 +943,13 @@ const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, unkn
   // Return URLs must be on the app's origins (APP_BASE_URL https://app.test, or localhost in
   // test): the random https URLs the schema allows are refused (400 naming the field), these are
   // taken; with two such fields in one body, the route needs the fixture's extra runs to see both.
-  "POST /v1/checkout": async () => ({ success_url: APP_URLS, cancel_url: APP_URLS }),
+  // Users with no subscription yet: the users the files run before left in the database may all
+  // subscribe by now (checkout then answers with a 409), and which ones depends on the file order.
+  "POST /v1/checkout": async () => ({
+    success_url: APP_URLS,
+    cancel_url: APP_URLS,
+    user_id: ["fuzz_checkout_a", "fuzz_checkout_b", "fuzz_checkout_c"].map((u) => `${u}_${crypto.randomUUID().slice(0, 8)}`),
+  }),
   "POST /v1/portal": async () => ({ return_url: APP_URLS }),
   // A declined renewal: its customer, the amount due as dollars (number and text) and its attempts.
   "POST /v1/tools/manage_dunning_process": async () => {
