@@ -4,6 +4,7 @@
  * D1. Stripe is the emulator through the official client; the worker's writes go to real D1.
  */
 import { eq } from "drizzle-orm";
+import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { auditLog, dunningCases, emailOutbox, organizations, paymentAttempts, subscriptions } from "../../worker/src/db/schema";
 import { organizationReminders } from "../../worker/src/organizations";
@@ -110,6 +111,28 @@ describe("POST /v1/organizations", () => {
     const customersBefore = (await stripe().customers.search({ query: `metadata['org_id']:'${orgId}'` })).data.length;
     await expectProblem(await create(agencyBody(orgId, { seats: 3 })), 409, "conflict", "body.org_id");
     expect((await stripe().customers.search({ query: `metadata['org_id']:'${orgId}'` })).data.length).toBe(customersBefore);
+  });
+
+  it("a purchase whose D1 write failed after Stripe made everything stays pending, and the retry finishes it with the same customer, subscription and invoice", async () => {
+    const orgId = newOrg();
+    // The D1 write that activates the row fails once, as a lost D1 request would; Stripe's objects are made by then.
+    await env.DB.exec(
+      `CREATE TRIGGER fail_${orgId} BEFORE UPDATE OF status ON organizations WHEN NEW.org_id = '${orgId}' AND NEW.status = 'active' BEGIN SELECT RAISE(ABORT, 'simulated D1 failure'); END`,
+    );
+    const failed = await create(agencyBody(orgId, { seats: 2 }));
+    await env.DB.exec(`DROP TRIGGER fail_${orgId}`);
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    expect((await db().select({ status: organizations.status }).from(organizations).where(eq(organizations.orgId, orgId)).get())?.status).toBe("pending");
+    const made = (await stripe().customers.search({ query: `metadata['org_id']:'${orgId}'` })).data;
+    expect(made).toHaveLength(1);
+
+    const retry = await create(agencyBody(orgId, { seats: 2 }));
+    expect(retry.status, await retry.clone().text()).toBe(201);
+    const org = await retry.json<OrganizationWire>();
+    expect([org.status, org.seats, org.invoices.length]).toEqual(["active", 2, 1]);
+    expect((await stripe().customers.search({ query: `metadata['org_id']:'${orgId}'` })).data.map((c) => c.id)).toEqual([made[0]!.id]);
+    expect((await stripe().subscriptions.list({ customer: made[0]!.id })).data).toHaveLength(1);
+    expect((await call("GET", `/v1/organizations/${orgId}`, { key: service })).status).toBe(200);
   });
 
   it("a retry with the same Idempotency-Key answers the same organization and makes no second customer", async () => {

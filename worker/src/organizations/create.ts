@@ -8,7 +8,9 @@
  *
  * The row is claimed `pending` before anything is made in Stripe, so a second request for the
  * same org_id is a 409 instead of a second customer; Stripe's writes carry idempotency keys made
- * from the request, so a run again after a failure gets the same objects back.
+ * from the request, so a run again after a failure gets the same objects back. A request for an
+ * org_id still pending (a run that failed after Stripe's writes, e.g. at the D1 write) runs the
+ * Stripe steps again and finishes the purchase.
  */
 import { and, eq } from "drizzle-orm";
 import type { Actor } from "../audit";
@@ -59,7 +61,9 @@ export async function createOrganization(deps: OrganizationDeps, who: Actor, inp
 
   // Refusals the mirror and Stripe can answer before anything is written.
   const existing = await deps.db.select({ status: organizations.status }).from(organizations).where(eq(organizations.orgId, input.orgId)).get();
-  if (existing) throw taken(input.orgId);
+  // A pending row is a purchase whose last run stopped after (or while) Stripe made its objects:
+  // this run makes them again under the same idempotency keys, gets the same ones back, and finishes.
+  if (existing && existing.status !== "pending") throw taken(input.orgId);
   const priceId = await requirePriceId(deps, term.price.lookupKey);
   if (input.testClock !== undefined) {
     await deps.stripe.testHelpers.testClocks.retrieve(input.testClock).catch((e: unknown) => {
@@ -69,21 +73,23 @@ export async function createOrganization(deps: OrganizationDeps, who: Actor, inp
   }
 
   const now = deps.clock.now();
-  const claimed = await deps.db
-    .insert(organizations)
-    .values({
-      orgId: input.orgId,
-      name: input.name,
-      billingEmail: input.billingEmail,
-      seats: input.seats,
-      termMonths: input.termMonths,
-      poNumber: input.poNumber ?? null,
-      status: "pending",
-      createdAt: now,
-      updatedAt: now,
-    })
-    .onConflictDoNothing()
-    .returning({ orgId: organizations.orgId });
+  const claimed = existing
+    ? [{ orgId: input.orgId }]
+    : await deps.db
+        .insert(organizations)
+        .values({
+          orgId: input.orgId,
+          name: input.name,
+          billingEmail: input.billingEmail,
+          seats: input.seats,
+          termMonths: input.termMonths,
+          poNumber: input.poNumber ?? null,
+          status: "pending",
+          createdAt: now,
+          updatedAt: now,
+        })
+        .onConflictDoNothing()
+        .returning({ orgId: organizations.orgId });
   if (claimed.length === 0) throw taken(input.orgId);
 
   let made: { customer: Stripe.Customer; sub: Stripe.Subscription; invoiceId: string | null };
@@ -107,7 +113,21 @@ export async function createOrganization(deps: OrganizationDeps, who: Actor, inp
     statements: () => [
       deps.db
         .update(organizations)
-        .set({ customerId: customer.id, subscriptionId: sub.id, termStart, termEnd, status: "active", updatedAt: deps.clock.now(), version: 1 })
+        .set({
+          // A retry of a pending purchase may carry a corrected body: the row says what Stripe made.
+          name: input.name,
+          billingEmail: input.billingEmail,
+          seats: input.seats,
+          termMonths: input.termMonths,
+          poNumber: input.poNumber ?? null,
+          customerId: customer.id,
+          subscriptionId: sub.id,
+          termStart,
+          termEnd,
+          status: "active",
+          updatedAt: deps.clock.now(),
+          version: 1,
+        })
         .where(and(eq(organizations.orgId, input.orgId), eq(organizations.status, "pending"))),
     ],
     entries: [
