@@ -5,6 +5,7 @@
  */
 import { eq } from "drizzle-orm";
 import { env } from "cloudflare:test";
+import type Stripe from "stripe";
 import { beforeAll, describe, expect, it } from "vitest";
 import { auditLog, dunningCases, emailOutbox, organizations, paymentAttempts, subscriptions } from "../../worker/src/db/schema";
 import { organizationReminders } from "../../worker/src/organizations";
@@ -133,6 +134,15 @@ describe("POST /v1/organizations", () => {
     expect((await stripe().customers.search({ query: `metadata['org_id']:'${orgId}'` })).data.map((c) => c.id)).toEqual([made[0]!.id]);
     expect((await stripe().subscriptions.list({ customer: made[0]!.id })).data).toHaveLength(1);
     expect((await call("GET", `/v1/organizations/${orgId}`, { key: service })).status).toBe(200);
+  });
+
+  it("the subscription is made ending at the term's end: its customer.subscription.created event already has cancel_at, so no failure after it can leave one that renews", async () => {
+    const orgId = newOrg();
+    expect((await create(agencyBody(orgId, { seats: 1 }))).status).toBe(201);
+    const row = (await db().select().from(organizations).where(eq(organizations.orgId, orgId)).get())!;
+    const born = (await eventsFor([row.subscriptionId!])).find((e) => e.type === "customer.subscription.created")!.data.object as Stripe.Subscription;
+    expect(born.cancel_at).toBe(born.items.data[0]!.current_period_end);
+    expect(born.cancel_at).toBe(row.termEnd! / 1000);
   });
 
   it("a retry with the same Idempotency-Key answers the same organization and makes no second customer", async () => {

@@ -92,15 +92,9 @@ export async function createOrganization(deps: OrganizationDeps, who: Actor, inp
         .returning({ orgId: organizations.orgId });
   if (claimed.length === 0) throw taken(input.orgId);
 
-  let made: { customer: Stripe.Customer; sub: Stripe.Subscription; invoiceId: string | null };
-  try {
-    made = await makeInStripe(deps, who, input, priceId, policy.days_until_due);
-  } catch (e) {
-    // Nothing of this request stays in D1: a retry (the same Idempotency-Key, or the same body) gets the same Stripe objects.
-    await deps.db.delete(organizations).where(and(eq(organizations.orgId, input.orgId), eq(organizations.status, "pending")));
-    throw e;
-  }
-  const { customer, sub, invoiceId } = made;
+  // A failure part way leaves the row pending (not deleted): Stripe's objects made so far stay, and
+  // the retry (the same Idempotency-Key, or the same body) gets them back and finishes.
+  const { customer, sub, invoiceId } = await makeInStripe(deps, who, input, priceId, policy.days_until_due);
   const item = sub.items.data[0]!;
   const termStart = item.current_period_start * 1000;
   const termEnd = (sub.cancel_at ?? item.current_period_end) * 1000;
@@ -186,11 +180,14 @@ async function makeInStripe(
       days_until_due: daysUntilDue,
       invoice_settings: { custom_fields: customFields(input) },
       metadata: { ...metadata, term_months: String(input.termMonths) },
+      // The term is one period of its price (12, 24 or 36 months) and ends where that period ends,
+      // to the second Stripe counts. Set in the create call itself, so no moment exists, even
+      // after a failure right here, where the subscription would renew by itself.
+      cancel_at_period_end: true,
     },
     { idempotencyKey: key("subscription") },
   );
-  // The term is one period of its price (12, 24 or 36 months): it ends where that period ends,
-  // to the second Stripe counts, and nothing is prorated.
+  // A subscription made by an earlier run, before its cancel_at was part of the create call, gets it now.
   const periodEnd = created.items.data[0]!.current_period_end;
   const sub = created.cancel_at === periodEnd ? created : await stripe.subscriptions.update(created.id, { cancel_at: periodEnd, proration_behavior: "none" }, { idempotencyKey: key("term") });
   let invoiceId = idOf(sub.latest_invoice ?? null);
