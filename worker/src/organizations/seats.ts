@@ -82,7 +82,12 @@ export async function changeSeats(deps: OrganizationDeps, who: Actor, orgId: str
   const { sub, item } = await seatItem(deps, row);
   const current = item.quantity ?? row.seats;
   const pending = seatsNextTerm(sub);
-  if (input.seats === current && pending === null) throw new DomainError("no_change", `${orgId} has ${current} seats already.`, { errors: [{ field: "seats", message: "is the current number" }] });
+  if (input.seats === current && pending === null) {
+    // Stripe holds these seats, but the row may not: a change whose D1 write failed after Stripe's
+    // update left it stale, and assignSeat counts seats from the row. The retry mends it.
+    if (row.seats !== current) await mendSeats(deps, who, row, sub, current);
+    throw new DomainError("no_change", `${orgId} has ${current} seats already.`, { errors: [{ field: "seats", message: "is the current number" }] });
+  }
   const digest = await sha256Hex(canonicalJson({ orgId, input, key: who.idempotencyKey ?? null, from: current }));
   const key = (step: string) => `organization-seats:${orgId}:${digest}:${step}`;
 
@@ -176,4 +181,21 @@ async function fewerAtTermEnd(deps: OrganizationDeps, who: Actor, row: Organizat
     ],
   });
   return { orgId: row.orgId, seats: current, seatsNextTerm: seats, effective: "term_end", amountDueNow: 0, currency: sub.items.data[0]!.price.currency, invoice: null };
+}
+
+/** Writes Stripe's seat count to the row (and the subscription's mirror) when they differ. */
+async function mendSeats(deps: OrganizationDeps, who: Actor, row: OrganizationRow, sub: Stripe.Subscription, seats: number): Promise<void> {
+  const targets = emptyTargets();
+  targets.subscriptions.add(sub.id);
+  const latest = idOf(sub.latest_invoice ?? null);
+  if (latest !== null) targets.invoices.add(latest);
+  await syncObjects(deps, { actor: who, cause: "organization.seats_mended", at: deps.clock.now() }, targets, {
+    statements: () => [
+      deps.db
+        .update(organizations)
+        .set({ seats, updatedAt: deps.clock.now(), version: row.version + 1 })
+        .where(eq(organizations.orgId, row.orgId)),
+    ],
+    entries: [{ actor: who, action: "organization.seats_mended", subject: { type: "organization", id: row.orgId }, before: { seats: row.seats }, after: { seats } }],
+  });
 }
