@@ -72,6 +72,23 @@ describe("POST /v1/organizations/{org_id}/renew", () => {
     expect([renewal.next_term.seats, renewal.next_term.months, renewal.invoice.amount_due]).toEqual([6, 24, 444_600]);
   });
 
+  it("while the renewal is scheduled, more or fewer seats are a 409 renewal-scheduled and nothing changes; once the next term runs, its seats change", async () => {
+    const clock = await testClock();
+    const { orgId, org, row } = await buyOrganization(service, { seats: 5, test_clock: clock.id });
+    await stripe().invoices.pay(org.invoices[0]!.id, { paid_out_of_band: true });
+    expect((await renew(orgId, {})).status).toBe(200);
+    const seats = (body: unknown) => call("POST", `/v1/organizations/${orgId}/seats`, { key: service, body });
+    await expectProblem(await seats({ seats: 7 }), 409, "renewal_scheduled", "body.seats");
+    await expectProblem(await seats({ seats: 3 }), 409, "renewal_scheduled", "body.seats");
+    const sub = await stripe().subscriptions.retrieve(row.subscriptionId!);
+    expect([sub.items.data[0]!.quantity, sub.metadata.seats_next_term]).toEqual([5, undefined]);
+
+    await clock.advanceTo(row.termEnd! + 3_600_000);
+    const more = await seats({ seats: 7 });
+    expect(more.status, await more.clone().text()).toBe(200);
+    expect((await stripe().subscriptions.retrieve(row.subscriptionId!)).items.data[0]!.quantity).toBe(7);
+  });
+
   it.each([
     ["an unknown term", { term_months: 18 }, "body.term_months"],
     ["no seats", { seats: 0 }, "body.seats"],
