@@ -158,6 +158,7 @@ describe("POST /v1/organizations", () => {
     ["an unknown term", { term_months: 18 }, "body.term_months"],
     ["no seats", { seats: 0 }, "body.seats"],
     ["more seats than the policy allows", { seats: 10_001 }, "body.seats"],
+    ["more seats than one sync can re-derive the members of", { seats: 101 }, "body.seats"],
     ["a PO number over 30 characters", { po_number: "P".repeat(31) }, "body.po_number"],
     ["a US address without a ZIP code", { address: { line1: "1900 E St NW", city: "Washington", state: "DC", postal_code: "DC", country: "US" } }, "body.address.postal_code"],
     ["a US address with no state", { address: { line1: "1900 E St NW", city: "Washington", state: "Columbia", postal_code: "20415", country: "US" } }, "body.address.state"],
