@@ -6,6 +6,7 @@
  */
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
+import { canonicalJson, sha256Hex } from "../../worker/src/crypto";
 import { auditLog, organizations } from "../../worker/src/db/schema";
 import { call, makeKey } from "./helpers";
 import { entitlementOf, expectProblem } from "./lifecycle-helpers";
@@ -87,6 +88,16 @@ describe("POST /v1/organizations/{org_id}/renew", () => {
     const more = await seats({ seats: 7 });
     expect(more.status, await more.clone().text()).toBe(200);
     expect((await stripe().subscriptions.retrieve(row.subscriptionId!)).items.data[0]!.quantity).toBe(7);
+  });
+
+  it("a renewal that fails before its phases are set keeps the fewer seats asked for the next term", async () => {
+    const { orgId, row } = await buyOrganization(service, { seats: 10 });
+    expect((await call("POST", `/v1/organizations/${orgId}/seats`, { key: service, body: { seats: 6 } })).status).toBe(200);
+    // Stripe refuses the renewal's phases update: its idempotency key (renew.ts) was used for another request already.
+    const digest = await sha256Hex(canonicalJson({ orgId, input: {}, key: null, sub: row.subscriptionId! }));
+    await stripe().customers.create({ name: "taken key" }, { idempotencyKey: `organization-renew:${orgId}:${digest}:phases` });
+    expect((await renew(orgId, {})).status).toBeGreaterThanOrEqual(500);
+    expect((await stripe().subscriptions.retrieve(row.subscriptionId!)).metadata.seats_next_term).toBe("6");
   });
 
   it.each([
