@@ -1031,7 +1031,7 @@ const ROUTE_FIXTURES: Record<string, (keys: Keys) => Promise<Record<string, unkn
     if (res.status !== 200) throw new Error(`could not assign a fixture seat: HTTP ${res.status} ${await res.text()}`);
     return { org_id: [orgId], user_id: [userId] };
   },
-  "POST /v1/organizations/{org_id}/seats": async (keys) => ({ org_id: [(await fuzzOrganization(keys)).orgId], seats: [1_001, 1_005] }),
+  "POST /v1/organizations/{org_id}/seats": async (keys) => ({ org_id: [(await fuzzOrganization(keys)).orgId], seats: [91, 95] }),
   "POST /v1/tools/manage_seats": async (keys) => ({ org_id: [(await fuzzOrganization(keys)).orgId], action: ["assign"] }),
   "POST /v1/organizations/{org_id}/renew": async (keys) => ({ org_id: [(await fuzzOrganization(keys)).orgId], term_months: [12, 24], po_number: ["PO-FUZZ-1"] }),
   "POST /v1/organizations/{org_id}/invoices/{invoice_id}/payments": async (keys) => {
@@ -1076,7 +1076,7 @@ async function fuzzOrganization(keys: Keys): Promise<{ orgId: string; invoiceId:
     name: "Fuzz Agency",
     billing_email: "ap@fuzz.example.gov",
     address: FUZZ_ADDRESS,
-    seats: 1_000,
+    seats: 90,
     term_months: 12,
   });
   if (res.status !== 201) throw new Error(`could not create a fixture organization: HTTP ${res.status} ${await res.text()}`);

@@ -6,6 +6,7 @@
  */
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
+import { canonicalJson, sha256Hex } from "../../worker/src/crypto";
 import { auditLog, organizations } from "../../worker/src/db/schema";
 import { call, makeKey } from "./helpers";
 import { entitlementOf, expectProblem } from "./lifecycle-helpers";
@@ -70,6 +71,33 @@ describe("POST /v1/organizations/{org_id}/renew", () => {
     const renewal = await (await renew(orgId, { term_months: 24 })).json<RenewalWire>();
     // Six seats for 24 months at 74,100 cents each.
     expect([renewal.next_term.seats, renewal.next_term.months, renewal.invoice.amount_due]).toEqual([6, 24, 444_600]);
+  });
+
+  it("while the renewal is scheduled, more or fewer seats are a 409 renewal-scheduled and nothing changes; once the next term runs, its seats change", async () => {
+    const clock = await testClock();
+    const { orgId, org, row } = await buyOrganization(service, { seats: 5, test_clock: clock.id });
+    await stripe().invoices.pay(org.invoices[0]!.id, { paid_out_of_band: true });
+    expect((await renew(orgId, {})).status).toBe(200);
+    const seats = (body: unknown) => call("POST", `/v1/organizations/${orgId}/seats`, { key: service, body });
+    await expectProblem(await seats({ seats: 7 }), 409, "renewal_scheduled", "body.seats");
+    await expectProblem(await seats({ seats: 3 }), 409, "renewal_scheduled", "body.seats");
+    const sub = await stripe().subscriptions.retrieve(row.subscriptionId!);
+    expect([sub.items.data[0]!.quantity, sub.metadata.seats_next_term]).toEqual([5, undefined]);
+
+    await clock.advanceTo(row.termEnd! + 3_600_000);
+    const more = await seats({ seats: 7 });
+    expect(more.status, await more.clone().text()).toBe(200);
+    expect((await stripe().subscriptions.retrieve(row.subscriptionId!)).items.data[0]!.quantity).toBe(7);
+  });
+
+  it("a renewal that fails before its phases are set keeps the fewer seats asked for the next term", async () => {
+    const { orgId, row } = await buyOrganization(service, { seats: 10 });
+    expect((await call("POST", `/v1/organizations/${orgId}/seats`, { key: service, body: { seats: 6 } })).status).toBe(200);
+    // Stripe refuses the renewal's phases update: its idempotency key (renew.ts) was used for another request already.
+    const digest = await sha256Hex(canonicalJson({ orgId, input: {}, key: null, sub: row.subscriptionId! }));
+    await stripe().customers.create({ name: "taken key" }, { idempotencyKey: `organization-renew:${orgId}:${digest}:phases` });
+    expect((await renew(orgId, {})).status).toBeGreaterThanOrEqual(500);
+    expect((await stripe().subscriptions.retrieve(row.subscriptionId!)).metadata.seats_next_term).toBe("6");
   });
 
   it.each([

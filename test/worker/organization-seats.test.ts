@@ -3,6 +3,7 @@
  * invoice on net terms whose amount is Stripe's preview; fewer at the term's end, never below the
  * seats assigned. Stripe is the emulator through the official client; D1 is real.
  */
+import { env } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { auditLog, organizations, subscriptions } from "../../worker/src/db/schema";
@@ -105,6 +106,22 @@ describe("POST /v1/organizations/{org_id}/seats", () => {
   it("the seats held already are a 422 no-change", async () => {
     const { orgId } = await buyOrganization(service, { seats: 5 });
     await expectProblem(await seats(orgId, { seats: 5 }), 422, "no_change", "body.seats");
+  });
+
+  it("more seats whose D1 write failed after Stripe's update: the retry is a 422 no-change that writes Stripe's seats to the organization, so the added seats can be assigned", async () => {
+    const { orgId } = await buyOrganization(service, { seats: 2 });
+    await takeSeats(service, orgId, 2);
+    // The organization's seats update fails once, as a lost D1 request would; Stripe's quantity has changed by then.
+    await env.DB.exec(`CREATE TRIGGER fail_${orgId} BEFORE UPDATE OF seats ON organizations WHEN NEW.org_id = '${orgId}' BEGIN SELECT RAISE(ABORT, 'simulated D1 failure'); END`);
+    const failed = await seats(orgId, { seats: 3 });
+    await env.DB.exec(`DROP TRIGGER fail_${orgId}`);
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    const stale = (await db().select().from(organizations).where(eq(organizations.orgId, orgId)).get())!;
+    expect([stale.seats, (await stripe().subscriptions.retrieve(stale.subscriptionId!)).items.data[0]!.quantity]).toEqual([2, 3]);
+
+    await expectProblem(await seats(orgId, { seats: 3 }), 422, "no_change", "body.seats");
+    expect((await db().select().from(organizations).where(eq(organizations.orgId, orgId)).get())!.seats).toBe(3);
+    expect((await call("PUT", `/v1/organizations/${orgId}/members/user_third_${orgId}`, { key: service })).status).toBe(200);
   });
 
   it.each([

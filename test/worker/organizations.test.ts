@@ -4,6 +4,8 @@
  * D1. Stripe is the emulator through the official client; the worker's writes go to real D1.
  */
 import { eq } from "drizzle-orm";
+import { env } from "cloudflare:test";
+import type Stripe from "stripe";
 import { beforeAll, describe, expect, it } from "vitest";
 import { auditLog, dunningCases, emailOutbox, organizations, paymentAttempts, subscriptions } from "../../worker/src/db/schema";
 import { organizationReminders } from "../../worker/src/organizations";
@@ -112,6 +114,37 @@ describe("POST /v1/organizations", () => {
     expect((await stripe().customers.search({ query: `metadata['org_id']:'${orgId}'` })).data.length).toBe(customersBefore);
   });
 
+  it("a purchase whose D1 write failed after Stripe made everything stays pending, and the retry finishes it with the same customer, subscription and invoice", async () => {
+    const orgId = newOrg();
+    // The D1 write that activates the row fails once, as a lost D1 request would; Stripe's objects are made by then.
+    await env.DB.exec(
+      `CREATE TRIGGER fail_${orgId} BEFORE UPDATE OF status ON organizations WHEN NEW.org_id = '${orgId}' AND NEW.status = 'active' BEGIN SELECT RAISE(ABORT, 'simulated D1 failure'); END`,
+    );
+    const failed = await create(agencyBody(orgId, { seats: 2 }));
+    await env.DB.exec(`DROP TRIGGER fail_${orgId}`);
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    expect((await db().select({ status: organizations.status }).from(organizations).where(eq(organizations.orgId, orgId)).get())?.status).toBe("pending");
+    const made = (await stripe().customers.search({ query: `metadata['org_id']:'${orgId}'` })).data;
+    expect(made).toHaveLength(1);
+
+    const retry = await create(agencyBody(orgId, { seats: 2 }));
+    expect(retry.status, await retry.clone().text()).toBe(201);
+    const org = await retry.json<OrganizationWire>();
+    expect([org.status, org.seats, org.invoices.length]).toEqual(["active", 2, 1]);
+    expect((await stripe().customers.search({ query: `metadata['org_id']:'${orgId}'` })).data.map((c) => c.id)).toEqual([made[0]!.id]);
+    expect((await stripe().subscriptions.list({ customer: made[0]!.id })).data).toHaveLength(1);
+    expect((await call("GET", `/v1/organizations/${orgId}`, { key: service })).status).toBe(200);
+  });
+
+  it("the subscription is made ending at the term's end: its customer.subscription.created event already has cancel_at, so no failure after it can leave one that renews", async () => {
+    const orgId = newOrg();
+    expect((await create(agencyBody(orgId, { seats: 1 }))).status).toBe(201);
+    const row = (await db().select().from(organizations).where(eq(organizations.orgId, orgId)).get())!;
+    const born = (await eventsFor([row.subscriptionId!])).find((e) => e.type === "customer.subscription.created")!.data.object as Stripe.Subscription;
+    expect(born.cancel_at).toBe(born.items.data[0]!.current_period_end);
+    expect(born.cancel_at).toBe(row.termEnd! / 1000);
+  });
+
   it("a retry with the same Idempotency-Key answers the same organization and makes no second customer", async () => {
     const orgId = newOrg();
     const first = await create(agencyBody(orgId, { seats: 1 }), `idem-${orgId}`);
@@ -125,6 +158,7 @@ describe("POST /v1/organizations", () => {
     ["an unknown term", { term_months: 18 }, "body.term_months"],
     ["no seats", { seats: 0 }, "body.seats"],
     ["more seats than the policy allows", { seats: 10_001 }, "body.seats"],
+    ["more seats than one sync can re-derive the members of", { seats: 101 }, "body.seats"],
     ["a PO number over 30 characters", { po_number: "P".repeat(31) }, "body.po_number"],
     ["a US address without a ZIP code", { address: { line1: "1900 E St NW", city: "Washington", state: "DC", postal_code: "DC", country: "US" } }, "body.address.postal_code"],
     ["a US address with no state", { address: { line1: "1900 E St NW", city: "Washington", state: "Columbia", postal_code: "20415", country: "US" } }, "body.address.state"],

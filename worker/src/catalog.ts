@@ -268,7 +268,11 @@ const AGENCY_POLICY = {
     { months: 36, discount_percent: 10 },
   ],
   days_until_due: 30,
-  max_seats: 10_000,
+  // Every sync of the organization's subscription re-derives each member's entitlement in one D1
+  // batch (stripe-sync writeEntitlements: some 6 to 10 queries a member), and a Worker invocation
+  // may make 1,000 D1 queries: 100 members stay well inside it. More needs that re-derivation
+  // split across batches first.
+  max_seats: 100,
   renewal_reminder_days: [90, 60, 30],
   overdue_reminder_days: [1, 15, 30],
   suspend_after_days_overdue: null,

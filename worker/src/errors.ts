@@ -24,6 +24,8 @@ export type ErrorCode =
   | "amount_changed"
   /** Every seat of the organization is taken: release one or buy more. */
   | "seats_exhausted"
+  /** The organization's next term is scheduled (renewed): its seats change after that term starts. */
+  | "renewal_scheduled"
   /** A refund asks for more than the invoice paid and has not yet had back. */
   | "refund_exceeds_paid"
   /** A dispute Stripe shows as closed or already under review: it takes no evidence. */

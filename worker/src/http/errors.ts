@@ -22,6 +22,7 @@ const CODES = {
   dispute_closed: { status: 409, title: "The dispute takes no more evidence" },
   evidence_past_due: { status: 409, title: "The dispute's evidence due date has passed" },
   seats_exhausted: { status: 409, title: "Every seat is taken" },
+  renewal_scheduled: { status: 409, title: "The next term is scheduled already" },
   no_change: { status: 422, title: "Nothing to change" },
   refund_exceeds_paid: { status: 422, title: "More than was paid and not yet refunded" },
   payment_failed: { status: 402, title: "The payment was declined" },

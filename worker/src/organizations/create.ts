@@ -8,7 +8,9 @@
  *
  * The row is claimed `pending` before anything is made in Stripe, so a second request for the
  * same org_id is a 409 instead of a second customer; Stripe's writes carry idempotency keys made
- * from the request, so a run again after a failure gets the same objects back.
+ * from the request, so a run again after a failure gets the same objects back. A request for an
+ * org_id still pending (a run that failed after Stripe's writes, e.g. at the D1 write) runs the
+ * Stripe steps again and finishes the purchase.
  */
 import { and, eq } from "drizzle-orm";
 import type { Actor } from "../audit";
@@ -59,7 +61,9 @@ export async function createOrganization(deps: OrganizationDeps, who: Actor, inp
 
   // Refusals the mirror and Stripe can answer before anything is written.
   const existing = await deps.db.select({ status: organizations.status }).from(organizations).where(eq(organizations.orgId, input.orgId)).get();
-  if (existing) throw taken(input.orgId);
+  // A pending row is a purchase whose last run stopped after (or while) Stripe made its objects:
+  // this run makes them again under the same idempotency keys, gets the same ones back, and finishes.
+  if (existing && existing.status !== "pending") throw taken(input.orgId);
   const priceId = await requirePriceId(deps, term.price.lookupKey);
   if (input.testClock !== undefined) {
     await deps.stripe.testHelpers.testClocks.retrieve(input.testClock).catch((e: unknown) => {
@@ -69,32 +73,28 @@ export async function createOrganization(deps: OrganizationDeps, who: Actor, inp
   }
 
   const now = deps.clock.now();
-  const claimed = await deps.db
-    .insert(organizations)
-    .values({
-      orgId: input.orgId,
-      name: input.name,
-      billingEmail: input.billingEmail,
-      seats: input.seats,
-      termMonths: input.termMonths,
-      poNumber: input.poNumber ?? null,
-      status: "pending",
-      createdAt: now,
-      updatedAt: now,
-    })
-    .onConflictDoNothing()
-    .returning({ orgId: organizations.orgId });
+  const claimed = existing
+    ? [{ orgId: input.orgId }]
+    : await deps.db
+        .insert(organizations)
+        .values({
+          orgId: input.orgId,
+          name: input.name,
+          billingEmail: input.billingEmail,
+          seats: input.seats,
+          termMonths: input.termMonths,
+          poNumber: input.poNumber ?? null,
+          status: "pending",
+          createdAt: now,
+          updatedAt: now,
+        })
+        .onConflictDoNothing()
+        .returning({ orgId: organizations.orgId });
   if (claimed.length === 0) throw taken(input.orgId);
 
-  let made: { customer: Stripe.Customer; sub: Stripe.Subscription; invoiceId: string | null };
-  try {
-    made = await makeInStripe(deps, who, input, priceId, policy.days_until_due);
-  } catch (e) {
-    // Nothing of this request stays in D1: a retry (the same Idempotency-Key, or the same body) gets the same Stripe objects.
-    await deps.db.delete(organizations).where(and(eq(organizations.orgId, input.orgId), eq(organizations.status, "pending")));
-    throw e;
-  }
-  const { customer, sub, invoiceId } = made;
+  // A failure part way leaves the row pending (not deleted): Stripe's objects made so far stay, and
+  // the retry (the same Idempotency-Key, or the same body) gets them back and finishes.
+  const { customer, sub, invoiceId } = await makeInStripe(deps, who, input, priceId, policy.days_until_due);
   const item = sub.items.data[0]!;
   const termStart = item.current_period_start * 1000;
   const termEnd = (sub.cancel_at ?? item.current_period_end) * 1000;
@@ -107,7 +107,21 @@ export async function createOrganization(deps: OrganizationDeps, who: Actor, inp
     statements: () => [
       deps.db
         .update(organizations)
-        .set({ customerId: customer.id, subscriptionId: sub.id, termStart, termEnd, status: "active", updatedAt: deps.clock.now(), version: 1 })
+        .set({
+          // A retry of a pending purchase may carry a corrected body: the row says what Stripe made.
+          name: input.name,
+          billingEmail: input.billingEmail,
+          seats: input.seats,
+          termMonths: input.termMonths,
+          poNumber: input.poNumber ?? null,
+          customerId: customer.id,
+          subscriptionId: sub.id,
+          termStart,
+          termEnd,
+          status: "active",
+          updatedAt: deps.clock.now(),
+          version: 1,
+        })
         .where(and(eq(organizations.orgId, input.orgId), eq(organizations.status, "pending"))),
     ],
     entries: [
@@ -166,11 +180,14 @@ async function makeInStripe(
       days_until_due: daysUntilDue,
       invoice_settings: { custom_fields: customFields(input) },
       metadata: { ...metadata, term_months: String(input.termMonths) },
+      // The term is one period of its price (12, 24 or 36 months) and ends where that period ends,
+      // to the second Stripe counts. Set in the create call itself, so no moment exists, even
+      // after a failure right here, where the subscription would renew by itself.
+      cancel_at_period_end: true,
     },
     { idempotencyKey: key("subscription") },
   );
-  // The term is one period of its price (12, 24 or 36 months): it ends where that period ends,
-  // to the second Stripe counts, and nothing is prorated.
+  // A subscription made by an earlier run, before its cancel_at was part of the create call, gets it now.
   const periodEnd = created.items.data[0]!.current_period_end;
   const sub = created.cancel_at === periodEnd ? created : await stripe.subscriptions.update(created.id, { cancel_at: periodEnd, proration_behavior: "none" }, { idempotencyKey: key("term") });
   let invoiceId = idOf(sub.latest_invoice ?? null);

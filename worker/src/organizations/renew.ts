@@ -83,8 +83,6 @@ export async function renewOrganization(deps: OrganizationDeps, who: Actor, orgI
   if (poNumber !== (row.poNumber ?? undefined)) {
     await stripe.subscriptions.update(sub.id, { invoice_settings: { custom_fields: customFields({ name: row.name, poNumber }) } }, { idempotencyKey: key("po") });
   }
-  // The lower seat count waiting for the next term is what this renewal bought (or overrode).
-  if (seatsNextTerm(sub) !== null) await stripe.subscriptions.update(sub.id, { metadata: { [SEATS_NEXT_TERM]: "" } }, { idempotencyKey: key("seats") });
   const made = await stripe.subscriptionSchedules.create({ from_subscription: sub.id }, { idempotencyKey: key("schedule") });
   const current = made.phases[0]!;
   const sched = await stripe.subscriptionSchedules.update(
@@ -103,6 +101,9 @@ export async function renewOrganization(deps: OrganizationDeps, who: Actor, orgI
     },
     { idempotencyKey: key("phases") },
   );
+  // The lower seat count waiting for the next term is what this renewal bought (or overrode); it
+  // is cleared only now, so a renewal that fails before its phases are set keeps it.
+  if (seatsNextTerm(sub) !== null) await stripe.subscriptions.update(sub.id, { metadata: { [SEATS_NEXT_TERM]: "" } }, { idempotencyKey: key("seats") });
   const next = sched.phases[1]!;
   const preview = await stripe.invoices.createPreview({ subscription: sub.id });
   const daysUntilDue = sub.days_until_due ?? policy.days_until_due;

@@ -13,7 +13,8 @@
  * credited, and the term ends (`cancel_at`) without a next period a schedule phase could
  * change. The lower count is kept on the subscription (metadata `seats_next_term`) and is the
  * seats a renewal buys unless it names others (renew.ts). Seats below those assigned are
- * refused (409): release members first.
+ * refused (409): release members first. While a renewal is scheduled (renew.ts) the seats are
+ * the schedule's, and a change is refused (409 renewal_scheduled) until the next term runs.
  */
 import { eq } from "drizzle-orm";
 import type { Actor } from "../audit";
@@ -66,6 +67,14 @@ export function seatsNextTerm(sub: Pick<Stripe.Subscription, "metadata">): numbe
   return Number.isInteger(n) && n > 0 ? n : null;
 }
 
+/** Whether the subscription's schedule has a phase (the renewal's term) still to start after this term. */
+async function renewalAhead(stripe: Stripe, sub: Stripe.Subscription, item: Stripe.SubscriptionItem): Promise<boolean> {
+  const scheduleId = idOf(sub.schedule ?? null);
+  if (scheduleId === null) return false;
+  const schedule = await stripe.subscriptionSchedules.retrieve(scheduleId);
+  return schedule.phases.some((p) => p.start_date >= item.current_period_end);
+}
+
 /** Stripe's invoice for `seats` seats from `at` (Unix seconds) to the term's end: what adding them costs now. */
 async function previewAdded(stripe: Stripe, sub: Stripe.Subscription, item: Stripe.SubscriptionItem, seats: number, at: number): Promise<Stripe.Invoice> {
   return stripe.invoices.createPreview({
@@ -81,8 +90,20 @@ export async function changeSeats(deps: OrganizationDeps, who: Actor, orgId: str
   const row = await requireOrganization(deps.db, orgId);
   const { sub, item } = await seatItem(deps, row);
   const current = item.quantity ?? row.seats;
+  // A scheduled renewal's phases fix the seats of this term and the next: a quantity change now
+  // would hold for this term only, and a lower count for the next term would be ignored. Once the
+  // next term runs (the schedule's last phase), its seats change as any term's do.
+  if (await renewalAhead(deps.stripe, sub, item))
+    throw new DomainError("renewal_scheduled", `The renewal of ${orgId} is scheduled: change its seats after the next term starts, or before renewing (the renewal's own seats).`, {
+      errors: [{ field: "seats", message: "a renewal is scheduled" }],
+    });
   const pending = seatsNextTerm(sub);
-  if (input.seats === current && pending === null) throw new DomainError("no_change", `${orgId} has ${current} seats already.`, { errors: [{ field: "seats", message: "is the current number" }] });
+  if (input.seats === current && pending === null) {
+    // Stripe holds these seats, but the row may not: a change whose D1 write failed after Stripe's
+    // update left it stale, and assignSeat counts seats from the row. The retry mends it.
+    if (row.seats !== current) await mendSeats(deps, who, row, sub, current);
+    throw new DomainError("no_change", `${orgId} has ${current} seats already.`, { errors: [{ field: "seats", message: "is the current number" }] });
+  }
   const digest = await sha256Hex(canonicalJson({ orgId, input, key: who.idempotencyKey ?? null, from: current }));
   const key = (step: string) => `organization-seats:${orgId}:${digest}:${step}`;
 
@@ -176,4 +197,21 @@ async function fewerAtTermEnd(deps: OrganizationDeps, who: Actor, row: Organizat
     ],
   });
   return { orgId: row.orgId, seats: current, seatsNextTerm: seats, effective: "term_end", amountDueNow: 0, currency: sub.items.data[0]!.price.currency, invoice: null };
+}
+
+/** Writes Stripe's seat count to the row (and the subscription's mirror) when they differ. */
+async function mendSeats(deps: OrganizationDeps, who: Actor, row: OrganizationRow, sub: Stripe.Subscription, seats: number): Promise<void> {
+  const targets = emptyTargets();
+  targets.subscriptions.add(sub.id);
+  const latest = idOf(sub.latest_invoice ?? null);
+  if (latest !== null) targets.invoices.add(latest);
+  await syncObjects(deps, { actor: who, cause: "organization.seats_mended", at: deps.clock.now() }, targets, {
+    statements: () => [
+      deps.db
+        .update(organizations)
+        .set({ seats, updatedAt: deps.clock.now(), version: row.version + 1 })
+        .where(eq(organizations.orgId, row.orgId)),
+    ],
+    entries: [{ actor: who, action: "organization.seats_mended", subject: { type: "organization", id: row.orgId }, before: { seats: row.seats }, after: { seats } }],
+  });
 }
