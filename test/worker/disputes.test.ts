@@ -211,6 +211,29 @@ describe("disputes from Stripe", () => {
     // Lost is not won: the flag stays.
     expect((await flagsOf(s.userId)).map((f) => f.status)).toEqual(["lost"]);
   });
+
+  it("a dispute closed before its created event is processed: closed_at is the close event's time, not the opening's nor the sync's", async () => {
+    const s = await subscribed("local");
+    const { charge } = await currentCharge(s);
+    const dispute = await disputed(charge, "duplicate");
+    await s.clock.advanceDays(2);
+    await stripe().disputes.close(dispute.id);
+    await s.clock.advanceDays(3);
+    const events = await eventsFor([dispute.id]);
+    const closed = events.find((e) => e.type === "charge.dispute.closed")!;
+    expect(closed.created).toBeGreaterThan(dispute.created);
+    // The queue is late: the events before the close are processed after it, then the close itself.
+    for (const e of [...events.filter((e) => e !== closed), closed]) {
+      s.seen.add(e.id);
+      expect((await deliver(e)).status).toBe(200);
+      expect(await settled(e.id)).toBe("processed");
+      if (e.type === "charge.dispute.created") expect((await row(dispute.id))?.closedAt).toBe((await stripe().testHelpers.testClocks.retrieve(s.clock.id)).frozen_time * 1000);
+    }
+    expect((await row(dispute.id))?.closedAt).toBe(closed.created * 1000);
+    // Redelivered afterwards, the earlier events keep the close's time.
+    await deliverAbout(s, [dispute.id], true);
+    expect((await row(dispute.id))?.closedAt).toBe(closed.created * 1000);
+  });
 });
 
 describe("resync", () => {

@@ -307,8 +307,8 @@ export function disputePolicyAction(d: Stripe.Dispute): DisputePolicyAction | nu
 
 /**
  * A dispute as the mirror keeps it. `fee` nets its balance transactions' fees (the $15.00
- * withdrawn, given back when a chargeback is won); `closedAt` is kept from the row once set,
- * so the close is dated when the worker first saw it, not at each later sync.
+ * withdrawn, given back when a chargeback is won); `closedAt` comes from the caller: the
+ * `charge.dispute.closed` event's time (dispute-sync.ts), not the time of a sync.
  */
 export function disputeRow(
   d: Stripe.Dispute,

@@ -63,6 +63,8 @@ export interface SyncCause {
   cause: string;
   /** When the change happened in Stripe's time (ms): history rows are dated by it. */
   at: number;
+  /** The Stripe event's type when an event made us look: `charge.dispute.closed` dates a dispute's close. */
+  eventType?: string;
   /**
    * Skip fetching an object whose mirror row was fetched after this moment: that fetch
    * already saw a state at least as new as whatever made us look.
@@ -651,7 +653,7 @@ export async function writeObjects(
     const assigned = await assignUsers(db, why, custs.reassigned, subs.after, userByCustomer);
     const invs = await writeInvoices(db, why, fetched, subs.after, userByCustomer);
     const refs = await writeRefunds(db, why, fetched, userByCustomer);
-    const disps = await writeDisputes(db, why, fetched, userByCustomer);
+    const disps = await writeDisputes(db, why, fetched, userByCustomer, nowOn);
     const parts: Part[] = [
       custs,
       missing,
