@@ -5,9 +5,9 @@
  * customer's earlier undisputed payments from the mirror, and the cancellation and refund
  * terms Checkout showed (catalog.ts `policy.terms`).
  */
-import { and, eq, gt, isNotNull, lt, ne, notExists } from "drizzle-orm";
+import { and, eq, gt, isNotNull, lt, ne, notExists, sql } from "drizzle-orm";
 import { catalog as defaultCatalog, catalogPriceOf, checkoutTermsText, periodLabel, planName, type Catalog } from "../catalog";
-import { disputes, invoices } from "../db/schema";
+import { creditNotes, disputes, invoices, refunds } from "../db/schema";
 import { accessActivity, accessByDay, type AccessActivity } from "../entitlements";
 import { DomainError } from "../errors";
 import { instant } from "../instant";
@@ -161,7 +161,8 @@ async function describeProduct(stripe: Stripe, priceId: string | null, from: Cat
 
 /**
  * The customer's paid invoices before the disputed one, from the mirror, without those whose
- * charge is itself disputed: payments the cardholder made and did not contest.
+ * charge is itself disputed and those whose payment was given back in full (refunded, or credited
+ * by credit notes to the balance or out of band): payments the cardholder made, kept and did not contest.
  */
 async function earlierUndisputedPayments(deps: EvidenceDeps, customerId: string, invoiceId: string, before: number): Promise<PriorPayment[]> {
   const rows = await deps.db
@@ -176,6 +177,12 @@ async function earlierUndisputedPayments(deps: EvidenceDeps, customerId: string,
         isNotNull(invoices.paidAt),
         lt(invoices.paidAt, before),
         notExists(deps.db.select({ id: disputes.id }).from(disputes).where(eq(disputes.invoiceId, invoices.id))),
+        // A credit note's refund part is the refund row's amount: counted once, from the refunds.
+        lt(
+          sql`coalesce((select sum(${refunds.amount}) from ${refunds} where ${refunds.invoiceId} = ${invoices.id} and ${refunds.status} in ('succeeded', 'pending', 'requires_action')), 0)
+            + coalesce((select sum(${creditNotes.amount} - ${creditNotes.refundAmount}) from ${creditNotes} where ${creditNotes.invoiceId} = ${invoices.id} and ${creditNotes.status} != 'void'), 0)`,
+          invoices.amountPaid,
+        ),
       ),
     )
     .orderBy(invoices.paidAt)
