@@ -1,7 +1,8 @@
 /**
  * Recognized revenue (ASC 606 / IFRS 15, a stand-ready subscription): each paid invoice line is
  * recognized straight-line by day over its service period, and what is billed but not yet
- * recognized is deferred revenue. Refunds reverse the deferred part first. The schedule is pure
+ * recognized is deferred revenue. Refunds, and credit notes' parts credited to the customer's
+ * balance or out of band, reverse the deferred part first. The schedule is pure
  * (`recognitionSchedule`, tested by hand figures); `revenueRecognition` loads what it needs from
  * the mirror and returns the months of a range with their journal (docs/analytics.md).
  */
@@ -50,6 +51,11 @@ export interface RecognitionRefund {
   /** What went back to the customer, tax included. */
   amount: number;
   createdAt: number;
+  /**
+   * A refund returns cash; a credit note's part that is no refund (credited to the customer's
+   * balance, or settled out of band) reverses revenue the same way, owed on the customer's balance.
+   */
+  kind?: "refund" | "credit_note";
 }
 
 export interface RecognitionRow {
@@ -245,16 +251,17 @@ export function recognitionSchedule(invoices: RecognitionInvoice[], refunds: Rec
     }
     for (const x of s.refunds) {
       if (!inRange(x.refund.createdAt)) continue;
+      const credit = x.refund.kind === "credit_note";
       events.push({
         at: x.refund.createdAt,
         order: 1,
-        memo: `refund ${x.refund.id} of invoice ${invoice.id}`,
+        memo: `${credit ? "credit note" : "refund"} ${x.refund.id} of invoice ${invoice.id}`,
         currency: cur,
         amounts: [
           [JOURNAL_ACCOUNTS.deferred, x.fromDeferred],
           [JOURNAL_ACCOUNTS.revenue, x.fromRevenue],
           [JOURNAL_ACCOUNTS.tax, x.tax],
-          [JOURNAL_ACCOUNTS.cash, -x.refund.amount],
+          [credit ? JOURNAL_ACCOUNTS.customerBalance : JOURNAL_ACCOUNTS.cash, -x.refund.amount],
         ],
       });
     }
@@ -307,10 +314,11 @@ export async function revenueRecognition(deps: AnalyticsDeps, q: { from?: Month;
       select invoice_id as id from invoice_lines where period_end > ${start}
       union select id from invoices where status = 'paid' and paid_at >= ${start} and paid_at < ${end}
       union select invoice_id from refunds where created_at >= ${start} and created_at < ${end} and invoice_id is not null
+      union select invoice_id from credit_notes where created_at >= ${start} and created_at < ${end} and status != 'void' and amount > refund_amount
     ), i as (select * from invoices where id in (select id from c) and status = 'paid' and paid_at is not null and paid_at < ${end})`;
   // One read of the candidates with their lines (the cost of the route, see the bench), and the
   // succeeded refunds up to the end by their time index: refunds are few beside invoices.
-  const [lineRows, refundRows] = await Promise.all([
+  const [lineRows, refundRows, creditRows] = await Promise.all([
     deps.db.all<{
       id: string;
       currency: string;
@@ -331,6 +339,10 @@ export async function revenueRecognition(deps: AnalyticsDeps, q: { from?: Month;
     ),
     deps.db.all<{ id: string; invoice_id: string; amount: number; created_at: number }>(
       sql`select id, invoice_id, amount, created_at from refunds where created_at < ${end} and status = 'succeeded' and invoice_id is not null`,
+    ),
+    // A credit note's refund part is a refund row already: only what it credited otherwise.
+    deps.db.all<{ id: string; invoice_id: string; amount: number; created_at: number }>(
+      sql`select id, invoice_id, amount - refund_amount as amount, created_at from credit_notes where created_at < ${end} and status != 'void' and amount > refund_amount`,
     ),
   ]);
   const byId = new Map<string, RecognitionInvoice & { lineIds: string[] }>();
@@ -360,6 +372,11 @@ export async function revenueRecognition(deps: AnalyticsDeps, q: { from?: Month;
     }
     invoices.push(inv);
   }
-  const refunds = refundRows.filter((r) => byId.has(r.invoice_id)).map((r): RecognitionRefund => ({ id: r.id, invoiceId: r.invoice_id, amount: Number(r.amount), createdAt: Number(r.created_at) }));
+  const refunds = [
+    ...refundRows.filter((r) => byId.has(r.invoice_id)).map((r): RecognitionRefund => ({ id: r.id, invoiceId: r.invoice_id, amount: Number(r.amount), createdAt: Number(r.created_at) })),
+    ...creditRows
+      .filter((r) => byId.has(r.invoice_id))
+      .map((r): RecognitionRefund => ({ id: r.id, invoiceId: r.invoice_id, amount: Number(r.amount), createdAt: Number(r.created_at), kind: "credit_note" })),
+  ];
   return { from: range.label.from, to: range.label.to, ...recognitionSchedule(invoices, refunds, range.from, range.to) };
 }
