@@ -231,7 +231,7 @@ describe("recognition schedule", () => {
 const P = "rr26_";
 const db = () => getDb(env.DB);
 
-async function mirror(inv: RecognitionInvoice, tax = 0) {
+async function mirror(inv: RecognitionInvoice, tax = 0, invoicePeriod?: [number, number]) {
   await db()
     .insert(invoices)
     .values({
@@ -250,13 +250,14 @@ async function mirror(inv: RecognitionInvoice, tax = 0) {
       amountPaid: inv.amountPaid,
       amountRemaining: 0,
       attemptCount: 1,
-      periodStart: inv.paidAt,
-      periodEnd: inv.paidAt,
+      periodStart: invoicePeriod?.[0] ?? inv.paidAt,
+      periodEnd: invoicePeriod?.[1] ?? inv.paidAt,
       hostedInvoiceUrl: null,
       createdAt: inv.paidAt,
       paidAt: inv.paidAt,
       syncedAt: inv.paidAt,
     });
+  if (inv.lines.length === 0) return;
   await db()
     .insert(invoiceLines)
     .values(
@@ -415,6 +416,19 @@ describe("GET /v1/analytics/revenue-recognition", () => {
       ["2005-08-10", "deferred_revenue", 10_000, 0],
       ["2005-08-10", "customer_balance", 0, 10_000],
     ]);
+  });
+
+  it("an invoice mirrored before its lines were is not guessed at: left out and counted, whenever it was paid", async () => {
+    const key = (await makeKey("analyst")).key;
+    const read = async () => (await (await call("GET", "/v1/analytics/revenue-recognition?from=2007-06&to=2007-12", { key })).json()) as { rows: RecognitionRow[]; invoices_without_lines: number };
+    const before = (await read()).invoices_without_lines;
+    expect(before).toEqual(expect.any(Number));
+    // A subscription's invoice whose own period is not its service period: paid in the range, and paid before it.
+    await mirror(invoice("isk_in_range", at(2007, 6, 10), [], { currency: "isk", total: 4900, amountDue: 4900, amountPaid: 4900 }), 0, [at(2007, 5, 10), at(2007, 6, 10)]);
+    await mirror(invoice("isk_before", at(2007, 1, 10), [], { currency: "isk", total: 4900, amountDue: 4900, amountPaid: 4900 }), 0, [at(2006, 12, 10), at(2007, 1, 10)]);
+    const after = await read();
+    expect(after.invoices_without_lines).toBe(before + 2);
+    expect(after.rows.filter((r) => r.currency === "isk")).toEqual([]);
   });
 
   it("is analytics:read: the service key may not read it", async () => {

@@ -12,7 +12,7 @@ import { accessActivity, accessByDay, type AccessActivity } from "../entitlement
 import { DomainError } from "../errors";
 import { instant } from "../instant";
 import type { Services } from "../services";
-import { idOf, invoiceOfCharge, isMissing, type Stripe } from "../stripe-sync";
+import { everyInvoiceLine, idOf, invoiceOfCharge, isMissing, type Stripe } from "../stripe-sync";
 import { clockReader } from "../test-clocks";
 import { accessLogText, EVIDENCE_TEXT_LIMIT, money, priorPaymentsText, type PriorPayment } from "./text";
 
@@ -49,14 +49,6 @@ async function retrieveDispute(stripe: Stripe, id: string): Promise<Stripe.Dispu
   }
 }
 
-/** Every line of an invoice (Stripe sends the first ten with it). */
-async function linesOf(stripe: Stripe, inv: Stripe.Invoice): Promise<Stripe.InvoiceLineItem[]> {
-  if (!inv.lines.has_more) return inv.lines.data;
-  const all: Stripe.InvoiceLineItem[] = [];
-  for await (const l of stripe.invoices.listLineItems(inv.id, { limit: 100 })) all.push(l);
-  return all;
-}
-
 /**
  * The service period an invoice paid for: its subscription lines' periods (not the invoice's own
  * `period_*`, which for a subscription is the period before, or an instant for the first invoice).
@@ -84,7 +76,7 @@ export async function buildEvidence(deps: EvidenceDeps, disputeId: string, from:
     );
   }
   const invoice = await stripe.invoices.retrieve(invoiceId);
-  const lines = await linesOf(stripe, invoice);
+  const lines = await everyInvoiceLine(stripe, invoice);
   const period = servicePeriod(lines);
   if (!period)
     throw new DomainError("conflict", `The disputed invoice ${invoiceId} has no paid line with a service period.`, {

@@ -274,6 +274,19 @@ export function creditNoteRow(n: Stripe.CreditNote, userId: string | null, synce
   };
 }
 
+/** Every line of an invoice: Stripe embeds the first ten only, and revenue and evidence need each line's period. */
+export async function everyInvoiceLine(stripe: Stripe, inv: Stripe.Invoice): Promise<Stripe.InvoiceLineItem[]> {
+  if (!inv.lines.has_more) return inv.lines.data;
+  const all: Stripe.InvoiceLineItem[] = [];
+  for await (const l of stripe.invoices.listLineItems(inv.id, { limit: 100 })) all.push(l);
+  return all;
+}
+
+/** The invoice with every line in `lines` (see everyInvoiceLine). */
+export async function withEveryLine(stripe: Stripe, inv: Stripe.Invoice): Promise<Stripe.Invoice> {
+  return inv.lines.has_more ? { ...inv, lines: { ...inv.lines, data: await everyInvoiceLine(stripe, inv), has_more: false } } : inv;
+}
+
 /** The charge that paid an invoice: its paid invoice payment's PaymentIntent's latest charge. */
 export async function chargeOfInvoice(stripe: Stripe, invoiceId: string): Promise<string | null> {
   const payments = await stripe.invoicePayments.list({ invoice: invoiceId, limit: 10 });

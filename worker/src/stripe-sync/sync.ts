@@ -36,6 +36,7 @@ import {
   type OnInvalidUserId,
   type InvoiceRow,
   type SubscriptionRow,
+  withEveryLine,
 } from "./mirror";
 import type { AttemptInput, Fetched, RowChange } from "./batch";
 import { isMissing, type Stripe } from "./stripe";
@@ -145,13 +146,7 @@ async function fetchAll(ctx: Pick<Services, "db" | "stripe" | "clock">, why: Syn
       out.deletedInvoices.add(id);
       continue;
     }
-    // An invoice embeds its first lines only; recognized revenue needs every line's period.
-    if (inv.lines.has_more) {
-      const all: Stripe.InvoiceLineItem[] = [];
-      for await (const l of ctx.stripe.invoices.listLineItems(id, { limit: 100 })) all.push(l);
-      inv.lines = { ...inv.lines, data: all, has_more: false };
-    }
-    out.invoices.set(id, { inv, syncedAt });
+    out.invoices.set(id, { inv: await withEveryLine(ctx.stripe, inv), syncedAt });
     // Paying or failing an invoice moves its subscription: look at that too.
     const subId = invoiceSubscriptionId(inv);
     if (subId) targets.subscriptions.add(subId);
