@@ -522,10 +522,16 @@ export const accessChecks = sqliteTable(
     /** The first and last of them (ms, customer's clock). */
     firstAt: integer("first_at").notNull(),
     lastAt: integer("last_at").notNull(),
-    /** The end (ms) of the billing period they fell in, as the entitlement knew it (else the check's own time): the retention counts from it. */
+    /** The end (ms) of the billing period they fell in, as the entitlement knew it (else the check's own time). */
     periodEnd: integer("period_end").notNull(),
+    /**
+     * That period's end on real time (ms): the write's real time plus what was left of the period
+     * on the customer's clock. The retention counts from it, so a test clock far behind or ahead
+     * of real time keeps its rows as long as a customer on real time.
+     */
+    retainFrom: integer("retain_from").notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.userId, t.second, t.kind] }), index("access_checks_period_end_idx").on(t.periodEnd)],
+  (t) => [primaryKey({ columns: [t.userId, t.second, t.kind] }), index("access_checks_retain_from_idx").on(t.retainFrom)],
 );
 
 /** Each payment attempt on an invoice, with the decline code when it failed (no card data). */
