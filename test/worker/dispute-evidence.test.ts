@@ -15,7 +15,8 @@ import { createApp } from "../../worker/src/app";
 import { catalog, checkoutTermsText } from "../../worker/src/catalog";
 import { systemClock } from "../../worker/src/clock";
 import { findTool } from "../../worker/src/tools/registry";
-import { BASE, call, freshIp, makeKey } from "./helpers";
+import { BASE, call, freshIp, makeKey, svc, TEST_ACTOR } from "./helpers";
+import { sendEvidence } from "../../worker/src/evidence";
 import { deliver, deliverAll, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";
 
 const DAY = 86_400_000;
@@ -127,6 +128,17 @@ describe("POST /v1/disputes/{id}/evidence", () => {
     expect(again.status).toBe(409);
     expect((await again.json<Problem>()).type).toMatch(/\/dispute-closed$/);
   }, 90_000);
+
+  it("a retry under the same Idempotency-Key that rebuilt other evidence is sent, not refused by Stripe", async () => {
+    const s = await disputedSubscriber();
+    const who = { ...TEST_ACTOR, idempotencyKey: `evidence-retry-${s.dispute.id}` };
+    const first = await sendEvidence(svc(), who, { disputeId: s.dispute.id, submit: false });
+    expect(first.access.allowed).toBe(0);
+    expect(await check(s.userId, "nationwide_job_search")).toBe(true);
+    const retried = await sendEvidence(svc(), who, { disputeId: s.dispute.id, submit: false });
+    expect(retried.access.allowed).toBe(1);
+    expect((await stripe().disputes.retrieve(s.dispute.id)).evidence.access_activity_log).toBe(retried.evidence.access_activity_log);
+  }, 60_000);
 
   it("refuses a closed dispute with a 409 dispute-closed problem and sends nothing", async () => {
     const s = await disputedSubscriber();

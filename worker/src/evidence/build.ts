@@ -60,11 +60,30 @@ export function servicePeriod(lines: Stripe.InvoiceLineItem[]): { start: number;
   return { start: Math.min(...use.map((l) => l.period.start)) * 1000, end: Math.max(...use.map((l) => l.period.end)) * 1000 };
 }
 
-export async function buildEvidence(deps: EvidenceDeps, disputeId: string, from: Catalog = defaultCatalog): Promise<DisputeEvidence> {
+/**
+ * @param opts.check called as soon as the dispute and the customer's now are known, before the
+ *   invoice, the access log and the terms are read: a dispute that takes no evidence is refused
+ *   without the rest of the calls.
+ */
+export async function buildEvidence(
+  deps: EvidenceDeps,
+  disputeId: string,
+  from: Catalog = defaultCatalog,
+  opts: { check?: (d: Pick<DisputeEvidence, "dispute" | "customerNow">) => void } = {},
+): Promise<DisputeEvidence> {
   const { stripe, db } = deps;
   const dispute = await retrieveDispute(stripe, disputeId);
   const chargeId = idOf(dispute.charge)!;
   const charge = typeof dispute.charge === "string" ? await stripe.charges.retrieve(chargeId) : dispute.charge;
+  const customerOf = async (id: string) => {
+    const fetched = await stripe.customers.retrieve(id);
+    const customer = fetched.deleted ? null : fetched;
+    const customerNow = await clockReader(deps)(customer ? idOf(customer.test_clock) : null);
+    opts.check?.({ dispute, customerNow });
+    return { customer, customerNow };
+  };
+  const early = idOf(charge.customer);
+  const fromCharge = early ? await customerOf(early) : null;
   const invoiceId = await invoiceOfCharge(stripe, charge);
   if (!invoiceId) {
     throw new DomainError(
@@ -84,10 +103,8 @@ export async function buildEvidence(deps: EvidenceDeps, disputeId: string, from:
     });
 
   const customerId = idOf(invoice.customer)!;
-  const fetched = await stripe.customers.retrieve(customerId);
-  const customer = fetched.deleted ? null : fetched;
+  const { customer, customerNow } = fromCharge && early === customerId ? fromCharge : await customerOf(customerId);
   const userId = customer?.metadata.user_id ?? invoice.parent?.subscription_details?.metadata?.user_id ?? null;
-  const customerNow = await clockReader(deps)(customer ? idOf(customer.test_clock) : null);
 
   const access = userId ? await accessActivity(db, { userId, from: period.start, to: period.end }) : { allowed: 0, firstAt: null, lastAt: null };
   const days = userId ? await accessByDay(db, { userId, from: period.start, to: period.end }) : [];
