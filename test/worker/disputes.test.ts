@@ -67,6 +67,17 @@ async function disputed(charge: string, reason: string): Promise<Stripe.Dispute>
   return res.json<Stripe.Dispute>();
 }
 
+/** The issuer asks about the charge (an inquiry: a `warning_*` dispute). */
+async function inquired(charge: string): Promise<Stripe.Dispute> {
+  const res = await fetch(`${env.STRIPE_API_BASE}/_emulator/charges/${charge}/dispute`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ reason: "general", inquiry: true }),
+  });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return res.json<Stripe.Dispute>();
+}
+
 /** Delivers, one at a time, each event about these objects not delivered yet; with `again`, every one of them again. */
 async function deliverAbout(s: Subscriber, ids: string[], again = false) {
   for (const e of await eventsFor([s.customer, s.sub, ...ids])) {
@@ -233,6 +244,20 @@ describe("disputes from Stripe", () => {
     // Redelivered afterwards, the earlier events keep the close's time.
     await deliverAbout(s, [dispute.id], true);
     expect((await row(dispute.id))?.closedAt).toBe(closed.created * 1000);
+  });
+
+  it("an inquiry closed in the merchant's favour (warning_closed) is closed: closed_at set, the flag lifted", async () => {
+    const s = await subscribed("local");
+    const { charge } = await currentCharge(s);
+    const dispute = await inquired(charge);
+    expect(dispute.status).toBe("warning_needs_response");
+    await deliverAbout(s, [dispute.id]);
+    expect(await row(dispute.id)).toMatchObject({ status: "warning_needs_response", closedAt: null });
+    await stripe().disputes.update(dispute.id, { evidence: { uncategorized_text: "winning_evidence" }, submit: true });
+    await deliverAbout(s, [dispute.id]);
+    const closed = (await eventsFor([dispute.id])).find((e) => e.type === "charge.dispute.closed")!;
+    expect(await row(dispute.id)).toMatchObject({ status: "warning_closed", closedAt: closed.created * 1000 });
+    expect(await flagsOf(s.userId)).toEqual([]);
   });
 });
 

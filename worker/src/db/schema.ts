@@ -430,8 +430,12 @@ export const creditNotes = sqliteTable(
   (t) => [index("credit_notes_invoice_idx").on(t.invoiceId)],
 );
 
-export const DISPUTE_STATUSES = ["warning_needs_response", "warning_under_review", "warning_closed", "needs_response", "under_review", "won", "lost"] as const;
+export const DISPUTE_STATUSES = ["warning_needs_response", "warning_under_review", "warning_closed", "needs_response", "under_review", "won", "lost", "prevented"] as const;
 export type DisputeStatus = (typeof DISPUTE_STATUSES)[number];
+/** A closed dispute's statuses, the one list: it takes no evidence, and the mirror dates its close (`closed_at`). */
+export const CLOSED_DISPUTE_STATUSES: ReadonlySet<string> = new Set<DisputeStatus>(["won", "lost", "warning_closed", "prevented"]);
+/** Of those, the ones closed in the merchant's favour (all but lost): nothing is left to decide, a flag is lifted. */
+export const CLEARED_DISPUTE_STATUSES: ReadonlySet<string> = new Set([...CLOSED_DISPUTE_STATUSES].filter((s) => s !== "lost"));
 /** What the dispute policy does to the disputed account (disputes/policy.ts). */
 export const DISPUTE_POLICY_ACTIONS = ["end_access", "flag_account"] as const;
 export type DisputePolicyAction = (typeof DISPUTE_POLICY_ACTIONS)[number];

@@ -37,9 +37,6 @@ export interface DisputeEvidence {
   evidence: Evidence;
 }
 
-/** Dispute statuses after which no evidence is taken. */
-export const CLOSED_DISPUTE_STATUSES: readonly string[] = ["won", "lost", "warning_closed", "prevented"];
-
 async function retrieveDispute(stripe: Stripe, id: string): Promise<Stripe.Dispute> {
   try {
     return await stripe.disputes.retrieve(id);

@@ -9,7 +9,8 @@ import { DomainError } from "../errors";
 import { instant } from "../instant";
 import type { Services } from "../services";
 import { Stripe } from "../stripe-sync";
-import { buildEvidence, CLOSED_DISPUTE_STATUSES, type DisputeEvidence, type EvidenceDeps } from "./build";
+import { CLOSED_DISPUTE_STATUSES } from "../db/schema";
+import { buildEvidence, type DisputeEvidence, type EvidenceDeps } from "./build";
 
 export interface EvidenceResult extends DisputeEvidence {
   submitted: boolean;
@@ -19,7 +20,7 @@ export interface EvidenceResult extends DisputeEvidence {
 export function assertAnswerable(built: Pick<DisputeEvidence, "dispute" | "customerNow">): void {
   const { dispute, customerNow } = built;
   const field = [{ field: "id", message: `the dispute is ${dispute.status}` }];
-  if (CLOSED_DISPUTE_STATUSES.includes(dispute.status)) {
+  if (CLOSED_DISPUTE_STATUSES.has(dispute.status)) {
     throw new DomainError("dispute_closed", `Dispute ${dispute.id} is closed (${dispute.status}): Stripe takes no more evidence for it.`, {
       errors: field,
       extensions: { dispute_status: dispute.status },

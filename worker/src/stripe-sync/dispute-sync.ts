@@ -11,11 +11,11 @@ import type { BatchItem } from "drizzle-orm/batch";
 import type { Actor, AuditEntry } from "../audit";
 import type { Db } from "../db/client";
 import { guard, rowAsRead } from "../db/guard";
-import { customers, disputes, invoices } from "../db/schema";
+import { CLOSED_DISPUTE_STATUSES, customers, disputes, invoices } from "../db/schema";
 import type { Services } from "../services";
 import type { Stripe } from "./stripe";
 import type { Fetched } from "./batch";
-import { DECIDED_DISPUTE_STATUSES, disputeRow, idOf, invoiceOfCharge, invoiceSubscriptionId, sameRow, type DisputeRow } from "./mirror";
+import { disputeRow, idOf, invoiceOfCharge, invoiceSubscriptionId, sameRow, type DisputeRow } from "./mirror";
 
 export type FetchedDispute = Fetched["disputes"] extends Map<string, infer V> ? V : never;
 
@@ -94,7 +94,7 @@ export async function writeDisputes(
     // Stripe dates the close on its `charge.dispute.closed` event (a test clock's time on a test
     // clock): that event sets it, over a provisional value. Any other sync that finds the dispute
     // closed first (a late created event, a resync) dates it by the customer's clock, until then.
-    const closed = DECIDED_DISPUTE_STATUSES.has(dispute.status);
+    const closed = CLOSED_DISPUTE_STATUSES.has(dispute.status);
     const closedAt = !closed ? null : why.eventType === "charge.dispute.closed" ? why.at : (before?.closedAt ?? (await nowOn(clockOf(customerId))));
     const row = disputeRow(dispute, { chargeId, invoiceId, subscriptionId, customerId, userId, closedAt }, syncedAt);
     if (sameRow(before, row)) {

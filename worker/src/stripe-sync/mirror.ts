@@ -309,9 +309,6 @@ export async function invoiceOfCharge(stripe: Stripe, charge: Stripe.Charge): Pr
   return payment ? idOf(payment.invoice) : null;
 }
 
-/** Stripe's dispute statuses that end a dispute with money decided: won or lost. */
-export const DECIDED_DISPUTE_STATUSES: ReadonlySet<string> = new Set(["won", "lost"]);
-
 /** `metadata.access_policy` as the dispute policy writes it on the dispute; anything else is no decision. */
 export function disputePolicyAction(d: Stripe.Dispute): DisputePolicyAction | null {
   const v = d.metadata?.access_policy;
