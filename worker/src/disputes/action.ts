@@ -8,7 +8,7 @@
  * decide: they decide alike and make the same calls under the same idempotency keys, and the sync
  * audits the decision once (stripe-sync/dispute-sync.ts).
  */
-import { disputePolicyAction, idOf, invoiceOfCharge, type Stripe } from "../stripe-sync";
+import { disputedCharge, disputePolicyAction, invoiceSubscriptionId, type Stripe } from "../stripe-sync";
 import { CLEARED_DISPUTE_STATUSES } from "../db/schema";
 import { endAccessNow } from "../refunds";
 import type { EventActionResult, Services } from "../services";
@@ -25,10 +25,9 @@ export async function disputeEventAction(deps: Pick<Services, "stripe">, event: 
   const key = `dispute-policy:${dispute.id}`;
   let canceled: string | null = null;
   if (decision.action === "end_access") {
-    const charge = await deps.stripe.charges.retrieve(idOf(dispute.charge)!);
-    const invoiceId = await invoiceOfCharge(deps.stripe, charge);
+    const { invoiceId } = await disputedCharge(deps.stripe, dispute);
     const inv = invoiceId ? await deps.stripe.invoices.retrieve(invoiceId) : null;
-    const subId = idOf(inv?.parent?.subscription_details?.subscription ?? null);
+    const subId = inv ? invoiceSubscriptionId(inv) : null;
     const sub = subId ? await deps.stripe.subscriptions.retrieve(subId) : null;
     if (sub && (await endAccessNow(deps, sub, { comment: `dispute ${dispute.id} (${dispute.reason}): access ended (${decision.rule})`, key }))) canceled = sub.id;
   }

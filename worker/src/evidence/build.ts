@@ -12,7 +12,7 @@ import { accessActivity, accessByDay, type AccessActivity } from "../entitlement
 import { DomainError } from "../errors";
 import { instant } from "../instant";
 import type { Services } from "../services";
-import { everyInvoiceLine, idOf, invoiceOfCharge, isMissing, type Stripe } from "../stripe-sync";
+import { disputedCharge, everyInvoiceLine, idOf, isMissing, type Stripe } from "../stripe-sync";
 import { clockReader } from "../test-clocks";
 import { accessLogText, EVIDENCE_TEXT_LIMIT, money, priorPaymentsText, type PriorPayment } from "./text";
 
@@ -70,8 +70,8 @@ export async function buildEvidence(
 ): Promise<DisputeEvidence> {
   const { stripe, db } = deps;
   const dispute = await retrieveDispute(stripe, disputeId);
-  const chargeId = idOf(dispute.charge)!;
-  const charge = typeof dispute.charge === "string" ? await stripe.charges.retrieve(chargeId) : dispute.charge;
+  const { charge, invoiceId } = await disputedCharge(stripe, dispute);
+  const chargeId = charge.id;
   const customerOf = async (id: string) => {
     const fetched = await stripe.customers.retrieve(id);
     const customer = fetched.deleted ? null : fetched;
@@ -81,7 +81,6 @@ export async function buildEvidence(
   };
   const early = idOf(charge.customer);
   const fromCharge = early ? await customerOf(early) : null;
-  const invoiceId = await invoiceOfCharge(stripe, charge);
   if (!invoiceId) {
     throw new DomainError(
       "conflict",

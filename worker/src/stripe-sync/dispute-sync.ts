@@ -15,7 +15,7 @@ import { CLOSED_DISPUTE_STATUSES, customers, disputes, invoices } from "../db/sc
 import type { Services } from "../services";
 import type { Stripe } from "./stripe";
 import type { Fetched } from "./batch";
-import { disputeRow, idOf, invoiceOfCharge, invoiceSubscriptionId, sameRow, type DisputeRow } from "./mirror";
+import { disputedCharge, disputeRow, idOf, invoiceSubscriptionId, sameRow, type DisputeRow } from "./mirror";
 
 export type FetchedDispute = Fetched["disputes"] extends Map<string, infer V> ? V : never;
 
@@ -25,11 +25,9 @@ export async function fetchDisputes(ctx: Pick<Services, "stripe" | "clock">, ids
   for (const id of ids) {
     const syncedAt = ctx.clock.now();
     const dispute = await ctx.stripe.disputes.retrieve(id);
-    const chargeId = idOf(dispute.charge)!;
-    const charge = await ctx.stripe.charges.retrieve(chargeId);
-    const invoiceId = await invoiceOfCharge(ctx.stripe, charge);
+    const { charge, invoiceId } = await disputedCharge(ctx.stripe, dispute);
     if (invoiceId) invoiceTargets.add(invoiceId);
-    out.set(id, { dispute, chargeId, customerId: idOf(charge.customer), invoiceId, syncedAt });
+    out.set(id, { dispute, chargeId: charge.id, customerId: idOf(charge.customer), invoiceId, syncedAt });
   }
   return out;
 }

@@ -301,6 +301,16 @@ export async function chargeOfInvoice(stripe: Stripe, invoiceId: string): Promis
   return null;
 }
 
+/**
+ * What a dispute disputes: its charge (fetched unless expanded) and the invoice that charge paid
+ * (null outside an invoice). The one path from a dispute to its invoice; the invoice's
+ * subscription is `invoiceSubscriptionId` of it.
+ */
+export async function disputedCharge(stripe: Stripe, dispute: Stripe.Dispute): Promise<{ charge: Stripe.Charge; invoiceId: string | null }> {
+  const charge = typeof dispute.charge === "string" ? await stripe.charges.retrieve(dispute.charge) : dispute.charge;
+  return { charge, invoiceId: await invoiceOfCharge(stripe, charge) };
+}
+
 /** The invoice a charge paid: its PaymentIntent's invoice payment, null for a charge outside an invoice. */
 export async function invoiceOfCharge(stripe: Stripe, charge: Stripe.Charge): Promise<string | null> {
   const pi = idOf(charge.payment_intent);
