@@ -409,7 +409,16 @@ async function writeInvoices(
   userByCustomer: Map<string, string | null>,
 ): Promise<Part & { users: Set<string>; changed: RowChange<InvoiceRow>[] }> {
   const out = { ...part(), users: new Set<string>(), changed: [] as RowChange<InvoiceRow>[] };
-  const current = await rowsById(db, invoices, [...fetched.invoices.keys()]);
+  const ids = [...fetched.invoices.keys()];
+  const current = await rowsById(db, invoices, ids);
+  const mirroredLines = new Map(
+    ids.length
+      ? (await db.select({ id: invoiceLines.invoiceId, n: sql<number>`count(*)` }).from(invoiceLines).where(inArray(invoiceLines.invoiceId, ids)).groupBy(invoiceLines.invoiceId).all()).map((r) => [
+          r.id,
+          Number(r.n),
+        ])
+      : [],
+  );
   for (const [id, { inv, syncedAt }] of fetched.invoices) {
     const before = current.get(id);
     out.guards.push(guard(db, rowAsRead("invoices", id, before?.syncedAt)));
@@ -419,11 +428,13 @@ async function writeInvoices(
     const userId = fromSub ?? userByCustomer.get(idOf(inv.customer)!) ?? before?.userId ?? null;
     const row = invoiceRow(inv, userId, syncedAt);
     if (userId !== null && row.subscriptionId !== null) out.users.add(userId);
-    // A finalized invoice's lines never change: written once, and again harmlessly, so an
-    // invoice mirrored before lines were (a resync) gains them on its next fetch.
+    // A finalized invoice's lines never change: written while it was a draft, or when fewer are
+    // mirrored than it has (an invoice mirrored before lines were, or with only its first ten,
+    // gains them on its next fetch or a resync); not re-sent at every sync.
     const lines = invoiceLineRows(inv);
+    const linesWanted = before?.status === "draft" || (mirroredLines.get(id) ?? 0) < lines.length;
     // D1 binds at most 100 parameters a statement: 7 columns × 14 lines.
-    for (let i = 0; i < lines.length; i += 14)
+    for (let i = 0; linesWanted && i < lines.length; i += 14)
       out.statements.push(
         db
           .insert(invoiceLines)
