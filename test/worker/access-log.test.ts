@@ -107,7 +107,7 @@ describe("the access log counts allowed access", () => {
     const start = Date.UTC(2026, 6, 1);
     const end = Date.UTC(2026, 7, 1);
     const userId = await localSubscriber(start, end);
-    for (const at of [start + 10_000, start + 20_000, start + 2 * DAY + 5]) await recordAccess(db(), { userId, at, kind: "check", periodEnd: end });
+    for (const at of [start + 10_000, start + 20_000, start + 2 * DAY + 5]) await recordAccess(db(), { userId, at, kind: "check", periodEnd: end, recordedAt: at });
     expect(await accessByDay(db(), { userId, from: start, to: end })).toEqual([
       { day: start, allowed: 2, firstAt: start + 10_000, lastAt: start + 20_000 },
       { day: start + 2 * DAY, allowed: 1, firstAt: start + 2 * DAY + 5, lastAt: start + 2 * DAY + 5 },
@@ -137,12 +137,25 @@ describe("the access log's retention", () => {
     const userId = `access_log_prune_${++seq}_${now.toString(36)}`;
     const old = now - keep - 400 * DAY;
     // A check long ago in a period that ended within the retention stays; one whose period ended before it goes.
-    await recordAccess(db(), { userId, at: old, kind: "check", periodEnd: now - keep + DAY });
-    await recordAccess(db(), { userId, at: old + 1000, kind: "check", periodEnd: now - keep - DAY });
+    // On real time (recorded when they happened).
+    await recordAccess(db(), { userId, at: old, kind: "check", periodEnd: now - keep + DAY, recordedAt: old });
+    await recordAccess(db(), { userId, at: old + 1000, kind: "check", periodEnd: now - keep - DAY, recordedAt: old + 1000 });
     const ctx = createExecutionContext();
     await worker.scheduled(createScheduledController({ cron: CRONS.dunning, scheduledTime: now }), env, ctx);
     await waitOnExecutionContext(ctx);
     const left = await db().select().from(accessChecks).where(eq(accessChecks.userId, userId)).all();
     expect(left.map((r) => r.firstAt)).toEqual([old]);
+  });
+
+  it("counts from the period's end on real time: a test clock far behind real time keeps its fresh rows", async () => {
+    const now = Date.now();
+    const userId = `access_log_clock_${++seq}_${now.toString(36)}`;
+    // The customer's clock is 400 days behind: their period ends 30 days after the check, on their clock.
+    const at = now - 400 * DAY;
+    await recordAccess(db(), { userId, at, kind: "check", periodEnd: at + 30 * DAY, recordedAt: now });
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: CRONS.dunning, scheduledTime: now }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect((await db().select().from(accessChecks).where(eq(accessChecks.userId, userId)).all()).map((r) => r.retainFrom)).toEqual([now + 30 * DAY]);
   });
 });

@@ -15,8 +15,9 @@ import { createApp } from "../../worker/src/app";
 import { catalog, checkoutTermsText } from "../../worker/src/catalog";
 import { systemClock } from "../../worker/src/clock";
 import { findTool } from "../../worker/src/tools/registry";
-import { BASE, call, freshIp, makeKey } from "./helpers";
-import { deliverAll, stripe, subscriber, testClock } from "./stripe-helpers";
+import { BASE, call, freshIp, makeKey, svc, TEST_ACTOR } from "./helpers";
+import { sendEvidence } from "../../worker/src/evidence";
+import { deliver, deliverAll, eventsFor, settled, stripe, subscriber, testClock } from "./stripe-helpers";
 
 const DAY = 86_400_000;
 const keys = { admin: "", service: "", analyst: "" };
@@ -128,6 +129,17 @@ describe("POST /v1/disputes/{id}/evidence", () => {
     expect((await again.json<Problem>()).type).toMatch(/\/dispute-closed$/);
   }, 90_000);
 
+  it("a retry under the same Idempotency-Key that rebuilt other evidence is sent, not refused by Stripe", async () => {
+    const s = await disputedSubscriber();
+    const who = { ...TEST_ACTOR, idempotencyKey: `evidence-retry-${s.dispute.id}` };
+    const first = await sendEvidence(svc(), who, { disputeId: s.dispute.id, submit: false });
+    expect(first.access.allowed).toBe(0);
+    expect(await check(s.userId, "nationwide_job_search")).toBe(true);
+    const retried = await sendEvidence(svc(), who, { disputeId: s.dispute.id, submit: false });
+    expect(retried.access.allowed).toBe(1);
+    expect((await stripe().disputes.retrieve(s.dispute.id)).evidence.access_activity_log).toBe(retried.evidence.access_activity_log);
+  }, 60_000);
+
   it("refuses a closed dispute with a 409 dispute-closed problem and sends nothing", async () => {
     const s = await disputedSubscriber();
     await stripe().disputes.close(s.dispute.id);
@@ -178,6 +190,30 @@ describe("POST /v1/disputes/{id}/evidence", () => {
       `- invoice ${s.invoice.id}: ${(s.invoice.amount_paid / 100).toFixed(2)} USD paid ${new Date(s.invoice.status_transitions.paid_at! * 1000).toISOString()}`,
     );
     expect(body.access_checks).toEqual({ allowed: 0, first_at: null, last_at: null });
+  }, 90_000);
+
+  it("leaves out an earlier payment refunded in full: it is no payment the customer kept", async () => {
+    const s = await disputedSubscriber("pm_card_visa");
+    await s.clock.advanceTo(s.period.end + 2 * 3600_000);
+    await deliverAll({ customer: s.customer.id, sub: s.sub.id }, s.seen);
+    const renewal = (await stripe().invoices.list({ customer: s.customer.id, limit: 1 })).data[0]!;
+    expect(renewal.id).not.toBe(s.invoice.id);
+    const refund = await stripe().refunds.create({ payment_intent: await paymentIntentOf(s.invoice.id) });
+    for (const e of await eventsFor([refund.id, refund.charge as string])) {
+      s.seen.add(e.id);
+      expect((await deliver(e)).status).toBe(200);
+      expect(await settled(e.id)).toBe("processed");
+    }
+    const payment = (await stripe().paymentIntents.retrieve(await paymentIntentOf(renewal.id))).latest_charge as string;
+    const opened = await fetch(`${env.STRIPE_API_BASE}/_emulator/charges/${payment}/dispute`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${env.STRIPE_SECRET_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ reason: "subscription_canceled" }),
+    });
+    expect(opened.status).toBe(200);
+    const body = await (await evidence((await disputeOfInvoice(renewal.id)).id)).json<Answer>();
+    expect(body.evidence.uncategorized_text).not.toContain(s.invoice.id);
+    expect(body.evidence.uncategorized_text).toContain("The customer made no earlier payment.");
   }, 90_000);
 
   it("answers 404 for a dispute Stripe does not have and 400 naming path.id for a malformed id", async () => {

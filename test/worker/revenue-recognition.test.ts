@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { invoiceSchedule, recognitionSchedule, roundHalfUp, type JournalLine, type RecognitionInvoice, type RecognitionRefund, type RecognitionRow } from "../../worker/src/analytics/recognition";
 import { monthOf } from "../../worker/src/analytics/months";
 import { getDb } from "../../worker/src/db/client";
-import { invoiceLines, invoices, refunds } from "../../worker/src/db/schema";
+import { creditNotes, invoiceLines, invoices, refunds } from "../../worker/src/db/schema";
 import { call, makeKey } from "./helpers";
 
 const at = (y: number, m: number, d: number, h = 10) => Date.UTC(y, m - 1, d, h);
@@ -231,7 +231,7 @@ describe("recognition schedule", () => {
 const P = "rr26_";
 const db = () => getDb(env.DB);
 
-async function mirror(inv: RecognitionInvoice, tax = 0) {
+async function mirror(inv: RecognitionInvoice, tax = 0, invoicePeriod?: [number, number]) {
   await db()
     .insert(invoices)
     .values({
@@ -250,13 +250,14 @@ async function mirror(inv: RecognitionInvoice, tax = 0) {
       amountPaid: inv.amountPaid,
       amountRemaining: 0,
       attemptCount: 1,
-      periodStart: inv.paidAt,
-      periodEnd: inv.paidAt,
+      periodStart: invoicePeriod?.[0] ?? inv.paidAt,
+      periodEnd: invoicePeriod?.[1] ?? inv.paidAt,
       hostedInvoiceUrl: null,
       createdAt: inv.paidAt,
       paidAt: inv.paidAt,
       syncedAt: inv.paidAt,
     });
+  if (inv.lines.length === 0) return;
   await db()
     .insert(invoiceLines)
     .values(
@@ -387,6 +388,47 @@ describe("GET /v1/analytics/revenue-recognition", () => {
       .map(([date, account, debit, credit, currency, memo]) => ({ date, account, debit: Number(debit), credit: Number(credit), currency, memo }));
     expect(journal).toEqual(expected.journal);
     expectJournalBalanced(expected.journal);
+  });
+
+  it("a credit note crediting the customer's balance after payment reverses deferred revenue as a refund would, on the customer balance", async () => {
+    // The NZD case above in DKK and 2005 (the same days): $100 credited to the balance, not refunded, on 10 August.
+    const dkk = invoice("dkk_annual", at(2005, 3, 15), [[49_000, at(2005, 3, 15), at(2006, 3, 15)]], { currency: "dkk" });
+    await mirror(dkk);
+    const note = { invoiceId: P + dkk.id, customerId: `${P}cus`, userId: null, number: null, currency: "dkk", reason: null, syncedAt: 0 };
+    await db()
+      .insert(creditNotes)
+      .values([
+        { ...note, id: `${P}cn_balance`, status: "issued", amount: 10_000, refundAmount: 0, createdAt: at(2005, 8, 10, 15) },
+        { ...note, id: `${P}cn_void`, status: "void", amount: 20_000, refundAmount: 0, createdAt: at(2005, 8, 11) },
+      ]);
+    const key = (await makeKey("analyst")).key;
+    const body = (await (await call("GET", "/v1/analytics/revenue-recognition?from=2005-03&to=2006-03", { key })).json()) as { rows: RecognitionRow[] };
+    const m = byMonth(body.rows, "dkk");
+    expect(Object.values(m).map((r) => r.recognized)).toEqual([2282, 4027, 4162, 4027, 4162, 3148, 2645, 2733, 2645, 2733, 2733, 2469, 1234]);
+    expect(m["2005-08"]).toMatchObject({ deferred_opening: 30_340, refunded: 10_000, deferred_closing: 17_192 });
+    expect(m["2006-03"]!.deferred_closing).toBe(0);
+    const csv = await (await call("GET", "/v1/analytics/revenue-recognition?from=2005-03&to=2006-03&format=csv", { key })).text();
+    const credit = csv
+      .split("\r\n")
+      .map((l) => l.split(","))
+      .filter((c) => c[4] === "dkk" && c[5] === `credit note ${P}cn_balance of invoice ${P}${dkk.id}`);
+    expect(credit.map(([date, account, debit, creditAmount]) => [date, account, Number(debit), Number(creditAmount)])).toEqual([
+      ["2005-08-10", "deferred_revenue", 10_000, 0],
+      ["2005-08-10", "customer_balance", 0, 10_000],
+    ]);
+  });
+
+  it("an invoice mirrored before its lines were is not guessed at: left out and counted, whenever it was paid", async () => {
+    const key = (await makeKey("analyst")).key;
+    const read = async () => (await (await call("GET", "/v1/analytics/revenue-recognition?from=2007-06&to=2007-12", { key })).json()) as { rows: RecognitionRow[]; invoices_without_lines: number };
+    const before = (await read()).invoices_without_lines;
+    expect(before).toEqual(expect.any(Number));
+    // A subscription's invoice whose own period is not its service period: paid in the range, and paid before it.
+    await mirror(invoice("isk_in_range", at(2007, 6, 10), [], { currency: "isk", total: 4900, amountDue: 4900, amountPaid: 4900 }), 0, [at(2007, 5, 10), at(2007, 6, 10)]);
+    await mirror(invoice("isk_before", at(2007, 1, 10), [], { currency: "isk", total: 4900, amountDue: 4900, amountPaid: 4900 }), 0, [at(2006, 12, 10), at(2007, 1, 10)]);
+    const after = await read();
+    expect(after.invoices_without_lines).toBe(before + 2);
+    expect(after.rows.filter((r) => r.currency === "isk")).toEqual([]);
   });
 
   it("is analytics:read: the service key may not read it", async () => {

@@ -165,6 +165,10 @@ describe("process_webhook", () => {
     const wrongKind = await tool("process_webhook", JSON.stringify({ type: "invoice.payment_failed", data: { object: { id: "sub_123" } } }));
     expect(wrongKind.status).toBe(400);
     expect(wrongKind.body.errors[0].field).toBe("body.data.object.id");
+    // A dispute id is either prefix fields.ts DisputeId takes: du_ is looked up, not refused.
+    const du = await tool("process_webhook", JSON.stringify({ type: "charge.dispute.created", data: { object: { id: "du_doesnotexist" } } }));
+    expect(du.status).toBe(404);
+    expect(du.body.errors[0].field).toBe("body.data.object.id");
     const charge = await tool("process_webhook", JSON.stringify({ type: "charge.failed", data: { object: { id: "ch_123" } } }));
     expect(charge.status).toBe(400);
     expect(charge.body.errors[0].field).toBe("body.type");

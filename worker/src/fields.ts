@@ -130,7 +130,7 @@ export const DISPUTE_REASONS = [
 export const DisputeReason = z.enum(DISPUTE_REASONS).describe("Stripe's dispute reason: `fraudulent`, `unrecognized`, `product_not_received`, `duplicate`, `general`, ...");
 
 /** A filter on Stripe's dispute status. */
-export const DisputeStatus = z.enum(DISPUTE_STATUSES).describe("Stripe's dispute status: `needs_response`, `under_review`, `won`, `lost`, or an inquiry's `warning_*`");
+export const DisputeStatus = z.enum(DISPUTE_STATUSES).describe("Stripe's dispute status: `needs_response`, `under_review`, `won`, `lost`, `prevented`, or an inquiry's `warning_*`");
 
 /** Overrides the refund policy: true ends access now (the subscription is cancelled at once), false keeps it. */
 export const EndAccess = z.boolean().describe("Overrides the refund policy: true cancels the subscription at once and ends access, false keeps both");

@@ -1,7 +1,8 @@
 /**
  * Recognized revenue (ASC 606 / IFRS 15, a stand-ready subscription): each paid invoice line is
  * recognized straight-line by day over its service period, and what is billed but not yet
- * recognized is deferred revenue. Refunds reverse the deferred part first. The schedule is pure
+ * recognized is deferred revenue. Refunds, and credit notes' parts credited to the customer's
+ * balance or out of band, reverse the deferred part first. The schedule is pure
  * (`recognitionSchedule`, tested by hand figures); `revenueRecognition` loads what it needs from
  * the mirror and returns the months of a range with their journal (docs/analytics.md).
  */
@@ -50,6 +51,11 @@ export interface RecognitionRefund {
   /** What went back to the customer, tax included. */
   amount: number;
   createdAt: number;
+  /**
+   * A refund returns cash; a credit note's part that is no refund (credited to the customer's
+   * balance, or settled out of band) reverses revenue the same way, owed on the customer's balance.
+   */
+  kind?: "refund" | "credit_note";
 }
 
 export interface RecognitionRow {
@@ -80,6 +86,11 @@ export interface RevenueRecognition {
   to: Month;
   rows: RecognitionRow[];
   journal: JournalLine[];
+  /**
+   * Paid invoices up to the range's end with no mirrored lines (mirrored before lines were): their
+   * service periods are unknown, so they are left out rather than guessed, until a resync fetches them.
+   */
+  invoicesWithoutLines: number;
 }
 
 /** n / d rounded half up (half away from zero for a negative n), d > 0, in integers. */
@@ -245,16 +256,17 @@ export function recognitionSchedule(invoices: RecognitionInvoice[], refunds: Rec
     }
     for (const x of s.refunds) {
       if (!inRange(x.refund.createdAt)) continue;
+      const credit = x.refund.kind === "credit_note";
       events.push({
         at: x.refund.createdAt,
         order: 1,
-        memo: `refund ${x.refund.id} of invoice ${invoice.id}`,
+        memo: `${credit ? "credit note" : "refund"} ${x.refund.id} of invoice ${invoice.id}`,
         currency: cur,
         amounts: [
           [JOURNAL_ACCOUNTS.deferred, x.fromDeferred],
           [JOURNAL_ACCOUNTS.revenue, x.fromRevenue],
           [JOURNAL_ACCOUNTS.tax, x.tax],
-          [JOURNAL_ACCOUNTS.cash, -x.refund.amount],
+          [credit ? JOURNAL_ACCOUNTS.customerBalance : JOURNAL_ACCOUNTS.cash, -x.refund.amount],
         ],
       });
     }
@@ -307,30 +319,36 @@ export async function revenueRecognition(deps: AnalyticsDeps, q: { from?: Month;
       select invoice_id as id from invoice_lines where period_end > ${start}
       union select id from invoices where status = 'paid' and paid_at >= ${start} and paid_at < ${end}
       union select invoice_id from refunds where created_at >= ${start} and created_at < ${end} and invoice_id is not null
+      union select invoice_id from credit_notes where created_at >= ${start} and created_at < ${end} and status != 'void' and amount > refund_amount
     ), i as (select * from invoices where id in (select id from c) and status = 'paid' and paid_at is not null and paid_at < ${end})`;
   // One read of the candidates with their lines (the cost of the route, see the bench), and the
   // succeeded refunds up to the end by their time index: refunds are few beside invoices.
-  const [lineRows, refundRows] = await Promise.all([
+  const [lineRows, refundRows, creditRows, lineless] = await Promise.all([
     deps.db.all<{
       id: string;
       currency: string;
       total: number;
-      tax: number;
       amount_due: number;
       amount_paid: number;
       paid_at: number;
-      invoice_start: number | null;
-      invoice_end: number | null;
-      line_id: string | null;
-      amount: number | null;
-      period_start: number | null;
-      period_end: number | null;
+      line_id: string;
+      amount: number;
+      period_start: number;
+      period_end: number;
     }>(
-      sql`${candidates} select i.id, i.currency, i.total, i.tax, i.amount_due, i.amount_paid, i.paid_at, i.period_start as invoice_start, i.period_end as invoice_end,
-        l.id as line_id, l.amount, l.period_start, l.period_end from i left join invoice_lines l on l.invoice_id = i.id`,
+      sql`${candidates} select i.id, i.currency, i.total, i.amount_due, i.amount_paid, i.paid_at,
+        l.id as line_id, l.amount, l.period_start, l.period_end from i join invoice_lines l on l.invoice_id = i.id`,
     ),
     deps.db.all<{ id: string; invoice_id: string; amount: number; created_at: number }>(
       sql`select id, invoice_id, amount, created_at from refunds where created_at < ${end} and status = 'succeeded' and invoice_id is not null`,
+    ),
+    // A credit note's refund part is a refund row already: only what it credited otherwise.
+    deps.db.all<{ id: string; invoice_id: string; amount: number; created_at: number }>(
+      sql`select id, invoice_id, amount - refund_amount as amount, created_at from credit_notes where created_at < ${end} and status != 'void' and amount > refund_amount`,
+    ),
+    // Whatever their paid date: one paid before the range may still be deferred in it.
+    deps.db.get<{ n: number }>(
+      sql`select count(*) as n from invoices i where i.status = 'paid' and i.paid_at is not null and i.paid_at < ${end} and not exists (select 1 from invoice_lines l where l.invoice_id = i.id)`,
     ),
   ]);
   const byId = new Map<string, RecognitionInvoice & { lineIds: string[] }>();
@@ -339,17 +357,9 @@ export async function revenueRecognition(deps: AnalyticsDeps, q: { from?: Month;
     if (!inv) {
       inv = { id: r.id, currency: r.currency, total: Number(r.total), amountDue: Number(r.amount_due), amountPaid: Number(r.amount_paid), paidAt: Number(r.paid_at), lines: [], lineIds: [] };
       byId.set(r.id, inv);
-      if (r.line_id === null) {
-        // An invoice mirrored before its lines were (until a resync fetches them): its revenue
-        // over the invoice's own period, or on its paid day when that period is empty.
-        const period = r.invoice_start !== null && r.invoice_end !== null && r.invoice_end > r.invoice_start;
-        inv.lines.push({ amount: Number(r.total) - Number(r.tax), periodStart: period ? Number(r.invoice_start) : inv.paidAt, periodEnd: period ? Number(r.invoice_end) : inv.paidAt });
-      }
     }
-    if (r.line_id !== null) {
-      inv.lines.push({ amount: Number(r.amount), periodStart: Number(r.period_start), periodEnd: Number(r.period_end) });
-      inv.lineIds.push(r.line_id);
-    }
+    inv.lines.push({ amount: Number(r.amount), periodStart: Number(r.period_start), periodEnd: Number(r.period_end) });
+    inv.lineIds.push(r.line_id);
   }
   const invoices: RecognitionInvoice[] = [];
   for (const { lineIds, ...inv } of byId.values()) {
@@ -360,6 +370,11 @@ export async function revenueRecognition(deps: AnalyticsDeps, q: { from?: Month;
     }
     invoices.push(inv);
   }
-  const refunds = refundRows.filter((r) => byId.has(r.invoice_id)).map((r): RecognitionRefund => ({ id: r.id, invoiceId: r.invoice_id, amount: Number(r.amount), createdAt: Number(r.created_at) }));
-  return { from: range.label.from, to: range.label.to, ...recognitionSchedule(invoices, refunds, range.from, range.to) };
+  const refunds = [
+    ...refundRows.filter((r) => byId.has(r.invoice_id)).map((r): RecognitionRefund => ({ id: r.id, invoiceId: r.invoice_id, amount: Number(r.amount), createdAt: Number(r.created_at) })),
+    ...creditRows
+      .filter((r) => byId.has(r.invoice_id))
+      .map((r): RecognitionRefund => ({ id: r.id, invoiceId: r.invoice_id, amount: Number(r.amount), createdAt: Number(r.created_at), kind: "credit_note" })),
+  ];
+  return { from: range.label.from, to: range.label.to, ...recognitionSchedule(invoices, refunds, range.from, range.to), invoicesWithoutLines: Number(lineless?.n ?? 0) };
 }

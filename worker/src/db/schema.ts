@@ -430,8 +430,12 @@ export const creditNotes = sqliteTable(
   (t) => [index("credit_notes_invoice_idx").on(t.invoiceId)],
 );
 
-export const DISPUTE_STATUSES = ["warning_needs_response", "warning_under_review", "warning_closed", "needs_response", "under_review", "won", "lost"] as const;
+export const DISPUTE_STATUSES = ["warning_needs_response", "warning_under_review", "warning_closed", "needs_response", "under_review", "won", "lost", "prevented"] as const;
 export type DisputeStatus = (typeof DISPUTE_STATUSES)[number];
+/** A closed dispute's statuses, the one list: it takes no evidence, and the mirror dates its close (`closed_at`). */
+export const CLOSED_DISPUTE_STATUSES: ReadonlySet<string> = new Set<DisputeStatus>(["won", "lost", "warning_closed", "prevented"]);
+/** Of those, the ones closed in the merchant's favour (all but lost): nothing is left to decide, a flag is lifted. */
+export const CLEARED_DISPUTE_STATUSES: ReadonlySet<string> = new Set([...CLOSED_DISPUTE_STATUSES].filter((s) => s !== "lost"));
 /** What the dispute policy does to the disputed account (disputes/policy.ts). */
 export const DISPUTE_POLICY_ACTIONS = ["end_access", "flag_account"] as const;
 export type DisputePolicyAction = (typeof DISPUTE_POLICY_ACTIONS)[number];
@@ -522,10 +526,16 @@ export const accessChecks = sqliteTable(
     /** The first and last of them (ms, customer's clock). */
     firstAt: integer("first_at").notNull(),
     lastAt: integer("last_at").notNull(),
-    /** The end (ms) of the billing period they fell in, as the entitlement knew it (else the check's own time): the retention counts from it. */
+    /** The end (ms) of the billing period they fell in, as the entitlement knew it (else the check's own time). */
     periodEnd: integer("period_end").notNull(),
+    /**
+     * That period's end on real time (ms): the write's real time plus what was left of the period
+     * on the customer's clock. The retention counts from it, so a test clock far behind or ahead
+     * of real time keeps its rows as long as a customer on real time.
+     */
+    retainFrom: integer("retain_from").notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.userId, t.second, t.kind] }), index("access_checks_period_end_idx").on(t.periodEnd)],
+  (t) => [primaryKey({ columns: [t.userId, t.second, t.kind] }), index("access_checks_retain_from_idx").on(t.retainFrom)],
 );
 
 /** Each payment attempt on an invoice, with the decline code when it failed (no card data). */

@@ -8,13 +8,11 @@
  * decide: they decide alike and make the same calls under the same idempotency keys, and the sync
  * audits the decision once (stripe-sync/dispute-sync.ts).
  */
-import { disputePolicyAction, idOf, invoiceOfCharge, type Stripe } from "../stripe-sync";
+import { disputedCharge, disputePolicyAction, invoiceSubscriptionId, type Stripe } from "../stripe-sync";
+import { CLEARED_DISPUTE_STATUSES } from "../db/schema";
 import { endAccessNow } from "../refunds";
 import type { EventActionResult, Services } from "../services";
 import { decideDispute, disputePolicy, type DisputePolicy } from "./policy";
-
-/** Statuses in which the issuer has already sided with the merchant: nothing is left to decide. */
-const SETTLED_FOR_MERCHANT = new Set<string>(["won", "warning_closed", "prevented"]);
 
 export async function disputeEventAction(deps: Pick<Services, "stripe">, event: Stripe.Event, policy: DisputePolicy = disputePolicy): Promise<EventActionResult> {
   const none: EventActionResult = { subscriptions: [], entries: [] };
@@ -22,15 +20,14 @@ export async function disputeEventAction(deps: Pick<Services, "stripe">, event: 
   if (!event.type.startsWith("charge.dispute.") || obj.object !== "dispute" || typeof obj.id !== "string") return none;
   // What Stripe says now decides, not the payload: it may already carry a decision made since.
   const dispute = await deps.stripe.disputes.retrieve(obj.id);
-  if (disputePolicyAction(dispute) !== null || SETTLED_FOR_MERCHANT.has(dispute.status)) return none;
+  if (disputePolicyAction(dispute) !== null || CLEARED_DISPUTE_STATUSES.has(dispute.status)) return none;
   const decision = decideDispute(policy, dispute.reason);
   const key = `dispute-policy:${dispute.id}`;
   let canceled: string | null = null;
   if (decision.action === "end_access") {
-    const charge = await deps.stripe.charges.retrieve(idOf(dispute.charge)!);
-    const invoiceId = await invoiceOfCharge(deps.stripe, charge);
+    const { invoiceId } = await disputedCharge(deps.stripe, dispute);
     const inv = invoiceId ? await deps.stripe.invoices.retrieve(invoiceId) : null;
-    const subId = idOf(inv?.parent?.subscription_details?.subscription ?? null);
+    const subId = inv ? invoiceSubscriptionId(inv) : null;
     const sub = subId ? await deps.stripe.subscriptions.retrieve(subId) : null;
     if (sub && (await endAccessNow(deps, sub, { comment: `dispute ${dispute.id} (${dispute.reason}): access ended (${decision.rule})`, key }))) canceled = sub.id;
   }

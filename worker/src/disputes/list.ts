@@ -2,7 +2,7 @@
 import { and, eq, inArray, not, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { newestFirstPage } from "../db/page";
-import { disputes } from "../db/schema";
+import { CLEARED_DISPUTE_STATUSES, disputes } from "../db/schema";
 import { DomainError } from "../errors";
 
 /** A dispute as the domain returns it; times in Unix ms. */
@@ -76,9 +76,6 @@ export interface AccountFlag {
   since: number;
 }
 
-/** Statuses in which the issuer sided with the merchant: the flag is lifted. */
-const CLEARED = ["won", "warning_closed", "prevented"];
-
 /**
  * The user's flags: each dispute the policy flagged (`flag_account`) that the merchant has not
  * won, open or lost, newest first. A user with none has an empty list.
@@ -87,7 +84,7 @@ export async function accountFlags(db: Db, userId: string): Promise<AccountFlag[
   const rows = await db
     .select({ id: disputes.id, reason: disputes.reason, status: disputes.status, createdAt: disputes.createdAt })
     .from(disputes)
-    .where(and(eq(disputes.userId, userId), eq(disputes.policyAction, "flag_account"), not(inArray(disputes.status, CLEARED))))
+    .where(and(eq(disputes.userId, userId), eq(disputes.policyAction, "flag_account"), not(inArray(disputes.status, [...CLEARED_DISPUTE_STATUSES]))))
     .orderBy(disputes.createdAt)
     .all();
   return rows.reverse().map((r) => ({ type: "dispute", dispute_id: r.id, reason: r.reason, status: r.status, since: r.createdAt }));

@@ -31,14 +31,17 @@ export interface AccessNote {
   kind: AccessKind;
   /** The end (ms) of the billing period the entitlement is in, if it knows one. */
   periodEnd: number | null;
+  /** When (ms) on real time: the retention runs on it, whatever the customer's clock. */
+  recordedAt: number;
 }
 
 /** Adds one check to its (user, second, kind) counter. */
 export async function recordAccess(db: Db, note: AccessNote): Promise<void> {
   const periodEnd = Math.max(note.periodEnd ?? note.at, note.at);
+  const retainFrom = note.recordedAt + (periodEnd - note.at);
   await db
     .insert(accessChecks)
-    .values({ userId: note.userId, second: Math.floor(note.at / 1000), kind: note.kind, count: 1, firstAt: note.at, lastAt: note.at, periodEnd })
+    .values({ userId: note.userId, second: Math.floor(note.at / 1000), kind: note.kind, count: 1, firstAt: note.at, lastAt: note.at, periodEnd, retainFrom })
     .onConflictDoUpdate({
       target: [accessChecks.userId, accessChecks.second, accessChecks.kind],
       set: {
@@ -46,14 +49,15 @@ export async function recordAccess(db: Db, note: AccessNote): Promise<void> {
         firstAt: sql`min(${accessChecks.firstAt}, excluded.first_at)`,
         lastAt: sql`max(${accessChecks.lastAt}, excluded.last_at)`,
         periodEnd: sql`max(${accessChecks.periodEnd}, excluded.period_end)`,
+        retainFrom: sql`max(${accessChecks.retainFrom}, excluded.retain_from)`,
       },
     })
     .run();
 }
 
 /** Records after the answer (waitUntil); a failed write is logged by `defer`. */
-export function noteAccess(s: Pick<Services, "db" | "defer">, note: AccessNote): void {
-  s.defer(recordAccess(s.db, note));
+export function noteAccess(s: Pick<Services, "db" | "defer" | "clock">, note: Omit<AccessNote, "recordedAt">): void {
+  s.defer(recordAccess(s.db, { ...note, recordedAt: s.clock.now() }));
 }
 
 export interface AccessActivity {
@@ -105,9 +109,10 @@ export async function accessByDay(db: Db, q: { userId: string; from: number; to:
 
 /**
  * Deletes the rows whose period ended more than the policy's retention ago (the quarter-hour
- * cron), on real time: a test clock far ahead or behind keeps its rows longer or shorter.
+ * cron), on real time: each row's period end as real time saw it when written (`retain_from`), so
+ * a test clock far behind real time does not lose its rows at once.
  */
 export async function pruneAccessLog(s: Pick<Services, "db" | "clock">, policy: { retainAfterPeriodEndDays: number } = ACCESS_LOG_POLICY): Promise<number> {
   const cutoff = s.clock.now() - policy.retainAfterPeriodEndDays * DAY_MS;
-  return deleteInBatches(s.db, accessChecks, sql`${accessChecks.periodEnd} < ${cutoff}`);
+  return deleteInBatches(s.db, accessChecks, sql`${accessChecks.retainFrom} < ${cutoff}`);
 }

@@ -5,14 +5,14 @@
  * customer's earlier undisputed payments from the mirror, and the cancellation and refund
  * terms Checkout showed (catalog.ts `policy.terms`).
  */
-import { and, eq, gt, isNotNull, lt, ne, notExists } from "drizzle-orm";
+import { and, eq, gt, isNotNull, lt, ne, notExists, sql } from "drizzle-orm";
 import { catalog as defaultCatalog, catalogPriceOf, checkoutTermsText, periodLabel, planName, type Catalog } from "../catalog";
-import { disputes, invoices } from "../db/schema";
+import { creditNotes, disputes, invoices, refunds } from "../db/schema";
 import { accessActivity, accessByDay, type AccessActivity } from "../entitlements";
 import { DomainError } from "../errors";
 import { instant } from "../instant";
 import type { Services } from "../services";
-import { idOf, invoiceOfCharge, isMissing, type Stripe } from "../stripe-sync";
+import { disputedCharge, everyInvoiceLine, idOf, isMissing, type Stripe } from "../stripe-sync";
 import { clockReader } from "../test-clocks";
 import { accessLogText, EVIDENCE_TEXT_LIMIT, money, priorPaymentsText, type PriorPayment } from "./text";
 
@@ -37,9 +37,6 @@ export interface DisputeEvidence {
   evidence: Evidence;
 }
 
-/** Dispute statuses after which no evidence is taken. */
-export const CLOSED_DISPUTE_STATUSES: readonly string[] = ["won", "lost", "warning_closed", "prevented"];
-
 async function retrieveDispute(stripe: Stripe, id: string): Promise<Stripe.Dispute> {
   try {
     return await stripe.disputes.retrieve(id);
@@ -47,14 +44,6 @@ async function retrieveDispute(stripe: Stripe, id: string): Promise<Stripe.Dispu
     if (isMissing(e)) throw new DomainError("not_found", `Stripe has no dispute ${id}.`, { errors: [{ field: "id", message: "no such dispute" }] });
     throw e;
   }
-}
-
-/** Every line of an invoice (Stripe sends the first ten with it). */
-async function linesOf(stripe: Stripe, inv: Stripe.Invoice): Promise<Stripe.InvoiceLineItem[]> {
-  if (!inv.lines.has_more) return inv.lines.data;
-  const all: Stripe.InvoiceLineItem[] = [];
-  for await (const l of stripe.invoices.listLineItems(inv.id, { limit: 100 })) all.push(l);
-  return all;
 }
 
 /**
@@ -68,12 +57,30 @@ export function servicePeriod(lines: Stripe.InvoiceLineItem[]): { start: number;
   return { start: Math.min(...use.map((l) => l.period.start)) * 1000, end: Math.max(...use.map((l) => l.period.end)) * 1000 };
 }
 
-export async function buildEvidence(deps: EvidenceDeps, disputeId: string, from: Catalog = defaultCatalog): Promise<DisputeEvidence> {
+/**
+ * @param opts.check called as soon as the dispute and the customer's now are known, before the
+ *   invoice, the access log and the terms are read: a dispute that takes no evidence is refused
+ *   without the rest of the calls.
+ */
+export async function buildEvidence(
+  deps: EvidenceDeps,
+  disputeId: string,
+  from: Catalog = defaultCatalog,
+  opts: { check?: (d: Pick<DisputeEvidence, "dispute" | "customerNow">) => void } = {},
+): Promise<DisputeEvidence> {
   const { stripe, db } = deps;
   const dispute = await retrieveDispute(stripe, disputeId);
-  const chargeId = idOf(dispute.charge)!;
-  const charge = typeof dispute.charge === "string" ? await stripe.charges.retrieve(chargeId) : dispute.charge;
-  const invoiceId = await invoiceOfCharge(stripe, charge);
+  const { charge, invoiceId } = await disputedCharge(stripe, dispute);
+  const chargeId = charge.id;
+  const customerOf = async (id: string) => {
+    const fetched = await stripe.customers.retrieve(id);
+    const customer = fetched.deleted ? null : fetched;
+    const customerNow = await clockReader(deps)(customer ? idOf(customer.test_clock) : null);
+    opts.check?.({ dispute, customerNow });
+    return { customer, customerNow };
+  };
+  const early = idOf(charge.customer);
+  const fromCharge = early ? await customerOf(early) : null;
   if (!invoiceId) {
     throw new DomainError(
       "conflict",
@@ -84,7 +91,7 @@ export async function buildEvidence(deps: EvidenceDeps, disputeId: string, from:
     );
   }
   const invoice = await stripe.invoices.retrieve(invoiceId);
-  const lines = await linesOf(stripe, invoice);
+  const lines = await everyInvoiceLine(stripe, invoice);
   const period = servicePeriod(lines);
   if (!period)
     throw new DomainError("conflict", `The disputed invoice ${invoiceId} has no paid line with a service period.`, {
@@ -92,10 +99,8 @@ export async function buildEvidence(deps: EvidenceDeps, disputeId: string, from:
     });
 
   const customerId = idOf(invoice.customer)!;
-  const fetched = await stripe.customers.retrieve(customerId);
-  const customer = fetched.deleted ? null : fetched;
+  const { customer, customerNow } = fromCharge && early === customerId ? fromCharge : await customerOf(customerId);
   const userId = customer?.metadata.user_id ?? invoice.parent?.subscription_details?.metadata?.user_id ?? null;
-  const customerNow = await clockReader(deps)(customer ? idOf(customer.test_clock) : null);
 
   const access = userId ? await accessActivity(db, { userId, from: period.start, to: period.end }) : { allowed: 0, firstAt: null, lastAt: null };
   const days = userId ? await accessByDay(db, { userId, from: period.start, to: period.end }) : [];
@@ -161,7 +166,8 @@ async function describeProduct(stripe: Stripe, priceId: string | null, from: Cat
 
 /**
  * The customer's paid invoices before the disputed one, from the mirror, without those whose
- * charge is itself disputed: payments the cardholder made and did not contest.
+ * charge is itself disputed and those whose payment was given back in full (refunded, or credited
+ * by credit notes to the balance or out of band): payments the cardholder made, kept and did not contest.
  */
 async function earlierUndisputedPayments(deps: EvidenceDeps, customerId: string, invoiceId: string, before: number): Promise<PriorPayment[]> {
   const rows = await deps.db
@@ -176,6 +182,12 @@ async function earlierUndisputedPayments(deps: EvidenceDeps, customerId: string,
         isNotNull(invoices.paidAt),
         lt(invoices.paidAt, before),
         notExists(deps.db.select({ id: disputes.id }).from(disputes).where(eq(disputes.invoiceId, invoices.id))),
+        // A credit note's refund part is the refund row's amount: counted once, from the refunds.
+        lt(
+          sql`coalesce((select sum(${refunds.amount}) from ${refunds} where ${refunds.invoiceId} = ${invoices.id} and ${refunds.status} in ('succeeded', 'pending', 'requires_action')), 0)
+            + coalesce((select sum(${creditNotes.amount} - ${creditNotes.refundAmount}) from ${creditNotes} where ${creditNotes.invoiceId} = ${invoices.id} and ${creditNotes.status} != 'void'), 0)`,
+          invoices.amountPaid,
+        ),
       ),
     )
     .orderBy(invoices.paidAt)

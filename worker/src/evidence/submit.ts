@@ -8,7 +8,9 @@ import type { Actor } from "../audit";
 import { DomainError } from "../errors";
 import { instant } from "../instant";
 import type { Services } from "../services";
-import { buildEvidence, CLOSED_DISPUTE_STATUSES, type DisputeEvidence, type EvidenceDeps } from "./build";
+import { Stripe } from "../stripe-sync";
+import { CLOSED_DISPUTE_STATUSES } from "../db/schema";
+import { buildEvidence, type DisputeEvidence, type EvidenceDeps } from "./build";
 
 export interface EvidenceResult extends DisputeEvidence {
   submitted: boolean;
@@ -18,7 +20,7 @@ export interface EvidenceResult extends DisputeEvidence {
 export function assertAnswerable(built: Pick<DisputeEvidence, "dispute" | "customerNow">): void {
   const { dispute, customerNow } = built;
   const field = [{ field: "id", message: `the dispute is ${dispute.status}` }];
-  if (CLOSED_DISPUTE_STATUSES.includes(dispute.status)) {
+  if (CLOSED_DISPUTE_STATUSES.has(dispute.status)) {
     throw new DomainError("dispute_closed", `Dispute ${dispute.id} is closed (${dispute.status}): Stripe takes no more evidence for it.`, {
       errors: field,
       extensions: { dispute_status: dispute.status },
@@ -40,14 +42,26 @@ export function assertAnswerable(built: Pick<DisputeEvidence, "dispute" | "custo
   }
 }
 
+/** SHA-256 hex of the update: a retry that rebuilt other evidence is another request to Stripe. */
+async function digest(params: unknown): Promise<string> {
+  const bytes = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(JSON.stringify(params))));
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 export async function sendEvidence(deps: EvidenceDeps & Pick<Services, "audit">, who: Actor, input: { disputeId: string; submit: boolean }): Promise<EvidenceResult> {
-  const built = await buildEvidence(deps, input.disputeId);
-  assertAnswerable(built);
-  const updated = await deps.stripe.disputes.update(
-    built.dispute.id,
-    { evidence: built.evidence, submit: input.submit },
-    who.idempotencyKey ? { idempotencyKey: `dispute-evidence:${who.idempotencyKey}` } : undefined,
-  );
+  // Refused as soon as the dispute and the customer's clock are read, before the evidence's other reads.
+  const built = await buildEvidence(deps, input.disputeId, undefined, { check: assertAnswerable });
+  const params = { evidence: built.evidence, submit: input.submit };
+  const updated = await deps.stripe.disputes
+    .update(built.dispute.id, params, who.idempotencyKey ? { idempotencyKey: `dispute-evidence:${who.idempotencyKey}:${await digest(params)}` } : undefined)
+    .catch((e: unknown) => {
+      // The key names the content, so only a concurrent twin can still meet it: say so, not 500.
+      if (e instanceof Stripe.errors.StripeIdempotencyError)
+        throw new DomainError("conflict", `Stripe is still answering another request sending this evidence to dispute ${built.dispute.id}; retry in a second.`, {
+          errors: [{ field: "id", message: "the same evidence is being sent" }],
+        });
+      throw e;
+    });
   const submitted = updated.evidence_details.submission_count > 0;
   await deps.audit.commit(async () => ({
     statements: [],

@@ -11,7 +11,7 @@ export const Dispute = z.object({
   amount: z.int().describe("Integer cents disputed"),
   currency: z.string(),
   reason: z.string().describe("Stripe's reason: fraudulent, unrecognized, product_not_received, duplicate, general, ..."),
-  status: z.string().describe("Stripe's status: needs_response, under_review, won, lost, or an inquiry's warning_needs_response, warning_under_review, warning_closed"),
+  status: z.string().describe("Stripe's status: needs_response, under_review, won, lost, prevented, or an inquiry's warning_needs_response, warning_under_review, warning_closed"),
   evidence_due_by: Instant.nullable().describe("When evidence must reach Stripe; null once no response is possible"),
   fee: z.int().describe("Integer cents Stripe kept for the dispute: 1500 withdrawn with a chargeback, 0 once given back with a won one"),
   created_at: Instant,

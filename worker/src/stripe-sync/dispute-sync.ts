@@ -11,10 +11,11 @@ import type { BatchItem } from "drizzle-orm/batch";
 import type { Actor, AuditEntry } from "../audit";
 import type { Db } from "../db/client";
 import { guard, rowAsRead } from "../db/guard";
-import { customers, disputes, invoices } from "../db/schema";
+import { CLOSED_DISPUTE_STATUSES, customers, disputes, invoices } from "../db/schema";
 import type { Services } from "../services";
+import type { Stripe } from "./stripe";
 import type { Fetched } from "./batch";
-import { DECIDED_DISPUTE_STATUSES, disputeRow, idOf, invoiceOfCharge, invoiceSubscriptionId, sameRow, type DisputeRow } from "./mirror";
+import { disputedCharge, disputeRow, idOf, invoiceSubscriptionId, sameRow, type DisputeRow } from "./mirror";
 
 export type FetchedDispute = Fetched["disputes"] extends Map<string, infer V> ? V : never;
 
@@ -24,11 +25,9 @@ export async function fetchDisputes(ctx: Pick<Services, "stripe" | "clock">, ids
   for (const id of ids) {
     const syncedAt = ctx.clock.now();
     const dispute = await ctx.stripe.disputes.retrieve(id);
-    const chargeId = idOf(dispute.charge)!;
-    const charge = await ctx.stripe.charges.retrieve(chargeId);
-    const invoiceId = await invoiceOfCharge(ctx.stripe, charge);
+    const { charge, invoiceId } = await disputedCharge(ctx.stripe, dispute);
     if (invoiceId) invoiceTargets.add(invoiceId);
-    out.set(id, { dispute, chargeId, customerId: idOf(charge.customer), invoiceId, syncedAt });
+    out.set(id, { dispute, chargeId: charge.id, customerId: idOf(charge.customer), invoiceId, syncedAt });
   }
   return out;
 }
@@ -50,9 +49,10 @@ const DECISION_ACTION = { end_access: "dispute.access_ended", flag_account: "dis
 
 export async function writeDisputes(
   db: Db,
-  why: { actor: Actor; at: number; cause: string },
+  why: { actor: Actor; at: number; cause: string; eventType?: string },
   fetched: Fetched,
   userByCustomer: Map<string, string | null>,
+  nowOn: (clock: string | null) => Promise<number>,
 ): Promise<{ guards: BatchItem<"sqlite">[]; statements: BatchItem<"sqlite">[]; entries: AuditEntry[] }> {
   const out = { guards: [] as BatchItem<"sqlite">[], statements: [] as BatchItem<"sqlite">[], entries: [] as AuditEntry[] };
   if (fetched.disputes.size === 0) return out;
@@ -65,10 +65,17 @@ export async function writeDisputes(
       ? (await db.select({ id: invoices.id, userId: invoices.userId, subscriptionId: invoices.subscriptionId }).from(invoices).where(inArray(invoices.id, invoiceIds)).all()).map((r) => [r.id, r])
       : [],
   );
-  const customerIds = [...fetched.disputes.values()].map((d) => d.customerId).filter((id): id is string => id !== null && !userByCustomer.has(id));
+  const customerIds = [...fetched.disputes.values()].map((d) => d.customerId).filter((id): id is string => id !== null);
   const storedCustomers = new Map(
-    customerIds.length ? (await db.select({ id: customers.id, userId: customers.userId }).from(customers).where(inArray(customers.id, customerIds)).all()).map((r) => [r.id, r.userId]) : [],
+    customerIds.length
+      ? (await db.select({ id: customers.id, userId: customers.userId, testClock: customers.testClock }).from(customers).where(inArray(customers.id, customerIds)).all()).map((r) => [r.id, r])
+      : [],
   );
+  const clockOf = (customerId: string | null): string | null => {
+    if (!customerId) return null;
+    const c = fetched.customers.get(customerId);
+    return c && !("deleted" in c && c.deleted) ? idOf((c as Stripe.Customer).test_clock ?? null) : (storedCustomers.get(customerId)?.testClock ?? null);
+  };
   for (const { dispute, chargeId, customerId, invoiceId, syncedAt } of fetched.disputes.values()) {
     const before = current.get(dispute.id);
     out.guards.push(guard(db, rowAsRead("disputes", dispute.id, before?.syncedAt)));
@@ -76,9 +83,17 @@ export async function writeDisputes(
     const inv = invoiceId ? fetched.invoices.get(invoiceId)?.inv : undefined;
     const stored = invoiceId ? storedInvoices.get(invoiceId) : undefined;
     const userId =
-      (customerId ? (userByCustomer.get(customerId) ?? storedCustomers.get(customerId)) : null) ?? stored?.userId ?? inv?.parent?.subscription_details?.metadata?.user_id ?? before?.userId ?? null;
+      (customerId ? (userByCustomer.get(customerId) ?? storedCustomers.get(customerId)?.userId) : null) ??
+      stored?.userId ??
+      inv?.parent?.subscription_details?.metadata?.user_id ??
+      before?.userId ??
+      null;
     const subscriptionId = (inv ? invoiceSubscriptionId(inv) : null) ?? stored?.subscriptionId ?? before?.subscriptionId ?? null;
-    const closedAt = before?.closedAt ?? (DECIDED_DISPUTE_STATUSES.has(dispute.status) ? why.at : null);
+    // Stripe dates the close on its `charge.dispute.closed` event (a test clock's time on a test
+    // clock): that event sets it, over a provisional value. Any other sync that finds the dispute
+    // closed first (a late created event, a resync) dates it by the customer's clock, until then.
+    const closed = CLOSED_DISPUTE_STATUSES.has(dispute.status);
+    const closedAt = !closed ? null : why.eventType === "charge.dispute.closed" ? why.at : (before?.closedAt ?? (await nowOn(clockOf(customerId))));
     const row = disputeRow(dispute, { chargeId, invoiceId, subscriptionId, customerId, userId, closedAt }, syncedAt);
     if (sameRow(before, row)) {
       out.statements.push(

@@ -1,7 +1,7 @@
 export { byId, dueEvents, listEvents, requeue, storeEvent } from "./events";
 export { HANDLED_EVENT_TYPES, type HandledEventType, isHandledEventType } from "./handled-events";
 export { consumeEvents } from "./ingest";
-export { chargeOfInvoice, disputePolicyAction, idOf, invoiceOfCharge, invoiceSubscriptionId, ms } from "./mirror";
+export { chargeOfInvoice, disputedCharge, disputePolicyAction, everyInvoiceLine, idOf, invoiceOfCharge, invoiceSubscriptionId, ms } from "./mirror";
 export { refundEventCharge } from "./process";
 export { needsProcessing, processEvent } from "./process";
 export { receiveWebhook } from "./receive";

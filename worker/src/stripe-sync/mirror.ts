@@ -274,6 +274,19 @@ export function creditNoteRow(n: Stripe.CreditNote, userId: string | null, synce
   };
 }
 
+/** Every line of an invoice: Stripe embeds the first ten only, and revenue and evidence need each line's period. */
+export async function everyInvoiceLine(stripe: Stripe, inv: Stripe.Invoice): Promise<Stripe.InvoiceLineItem[]> {
+  if (!inv.lines.has_more) return inv.lines.data;
+  const all: Stripe.InvoiceLineItem[] = [];
+  for await (const l of stripe.invoices.listLineItems(inv.id, { limit: 100 })) all.push(l);
+  return all;
+}
+
+/** The invoice with every line in `lines` (see everyInvoiceLine). */
+export async function withEveryLine(stripe: Stripe, inv: Stripe.Invoice): Promise<Stripe.Invoice> {
+  return inv.lines.has_more ? { ...inv, lines: { ...inv.lines, data: await everyInvoiceLine(stripe, inv), has_more: false } } : inv;
+}
+
 /** The charge that paid an invoice: its paid invoice payment's PaymentIntent's latest charge. */
 export async function chargeOfInvoice(stripe: Stripe, invoiceId: string): Promise<string | null> {
   const payments = await stripe.invoicePayments.list({ invoice: invoiceId, limit: 10 });
@@ -288,6 +301,16 @@ export async function chargeOfInvoice(stripe: Stripe, invoiceId: string): Promis
   return null;
 }
 
+/**
+ * What a dispute disputes: its charge (fetched unless expanded) and the invoice that charge paid
+ * (null outside an invoice). The one path from a dispute to its invoice; the invoice's
+ * subscription is `invoiceSubscriptionId` of it.
+ */
+export async function disputedCharge(stripe: Stripe, dispute: Stripe.Dispute): Promise<{ charge: Stripe.Charge; invoiceId: string | null }> {
+  const charge = typeof dispute.charge === "string" ? await stripe.charges.retrieve(dispute.charge) : dispute.charge;
+  return { charge, invoiceId: await invoiceOfCharge(stripe, charge) };
+}
+
 /** The invoice a charge paid: its PaymentIntent's invoice payment, null for a charge outside an invoice. */
 export async function invoiceOfCharge(stripe: Stripe, charge: Stripe.Charge): Promise<string | null> {
   const pi = idOf(charge.payment_intent);
@@ -295,9 +318,6 @@ export async function invoiceOfCharge(stripe: Stripe, charge: Stripe.Charge): Pr
   const payment = (await stripe.invoicePayments.list({ payment: { type: "payment_intent", payment_intent: pi }, limit: 1 })).data[0];
   return payment ? idOf(payment.invoice) : null;
 }
-
-/** Stripe's dispute statuses that end a dispute with money decided: won or lost. */
-export const DECIDED_DISPUTE_STATUSES: ReadonlySet<string> = new Set(["won", "lost"]);
 
 /** `metadata.access_policy` as the dispute policy writes it on the dispute; anything else is no decision. */
 export function disputePolicyAction(d: Stripe.Dispute): DisputePolicyAction | null {
@@ -307,8 +327,8 @@ export function disputePolicyAction(d: Stripe.Dispute): DisputePolicyAction | nu
 
 /**
  * A dispute as the mirror keeps it. `fee` nets its balance transactions' fees (the $15.00
- * withdrawn, given back when a chargeback is won); `closedAt` is kept from the row once set,
- * so the close is dated when the worker first saw it, not at each later sync.
+ * withdrawn, given back when a chargeback is won); `closedAt` comes from the caller: the
+ * `charge.dispute.closed` event's time (dispute-sync.ts), not the time of a sync.
  */
 export function disputeRow(
   d: Stripe.Dispute,

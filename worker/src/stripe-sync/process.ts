@@ -160,7 +160,7 @@ export async function processEvent(deps: ProcessDeps, id: string, parsed?: Strip
     // A subscription an action just changed in Stripe may have been fetched since the event
     // arrived, before the change: it is fetched again, whatever its freshness.
     const fresh = acted ? {} : freshSince;
-    await syncObjects(deps, { actor: { type: "stripe", id: event.id }, cause: event.id, at: event.created * 1000, ...fresh }, targets, {
+    await syncObjects(deps, { actor: { type: "stripe", id: event.id }, cause: event.id, at: event.created * 1000, eventType: event.type, ...fresh }, targets, {
       entries,
       attempts: await attemptOf(deps.stripe, event),
       ...(event.type === "customer.subscription.trial_will_end" ? { trialEnding: [(event.data.object as Stripe.Subscription).id] } : {}),

@@ -9,7 +9,7 @@ import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { syncState } from "../db/schema";
 import type { Services } from "../services";
-import { idOf } from "./mirror";
+import { idOf, withEveryLine } from "./mirror";
 import { emptyFetched, emptyTargets, subscriptionCoupon, syncObjects, writeObjects } from "./sync";
 import type { CouponTerms } from "./mirror";
 
@@ -72,7 +72,8 @@ export async function resyncChunk(deps: Pick<Services, "db" | "stripe" | "clock"
       hasMore = list.has_more;
     } else if (state.phase === "invoices") {
       const list = await deps.stripe.invoices.list(page);
-      for (const inv of list.data) fetched.invoices.set(inv.id, { inv, syncedAt });
+      // With every line: an invoice mirrored before lines were gains them here (recognized revenue needs them).
+      for (const inv of list.data) fetched.invoices.set(inv.id, { inv: await withEveryLine(deps.stripe, inv), syncedAt });
       last = list.data.at(-1)?.id;
       hasMore = list.has_more;
     } else if (state.phase === "disputes") {

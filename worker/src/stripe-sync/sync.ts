@@ -36,6 +36,7 @@ import {
   type OnInvalidUserId,
   type InvoiceRow,
   type SubscriptionRow,
+  withEveryLine,
 } from "./mirror";
 import type { AttemptInput, Fetched, RowChange } from "./batch";
 import { isMissing, type Stripe } from "./stripe";
@@ -63,6 +64,8 @@ export interface SyncCause {
   cause: string;
   /** When the change happened in Stripe's time (ms): history rows are dated by it. */
   at: number;
+  /** The Stripe event's type when an event made us look: `charge.dispute.closed` dates a dispute's close. */
+  eventType?: string;
   /**
    * Skip fetching an object whose mirror row was fetched after this moment: that fetch
    * already saw a state at least as new as whatever made us look.
@@ -143,13 +146,7 @@ async function fetchAll(ctx: Pick<Services, "db" | "stripe" | "clock">, why: Syn
       out.deletedInvoices.add(id);
       continue;
     }
-    // An invoice embeds its first lines only; recognized revenue needs every line's period.
-    if (inv.lines.has_more) {
-      const all: Stripe.InvoiceLineItem[] = [];
-      for await (const l of ctx.stripe.invoices.listLineItems(id, { limit: 100 })) all.push(l);
-      inv.lines = { ...inv.lines, data: all, has_more: false };
-    }
-    out.invoices.set(id, { inv, syncedAt });
+    out.invoices.set(id, { inv: await withEveryLine(ctx.stripe, inv), syncedAt });
     // Paying or failing an invoice moves its subscription: look at that too.
     const subId = invoiceSubscriptionId(inv);
     if (subId) targets.subscriptions.add(subId);
@@ -412,7 +409,16 @@ async function writeInvoices(
   userByCustomer: Map<string, string | null>,
 ): Promise<Part & { users: Set<string>; changed: RowChange<InvoiceRow>[] }> {
   const out = { ...part(), users: new Set<string>(), changed: [] as RowChange<InvoiceRow>[] };
-  const current = await rowsById(db, invoices, [...fetched.invoices.keys()]);
+  const ids = [...fetched.invoices.keys()];
+  const current = await rowsById(db, invoices, ids);
+  const mirroredLines = new Map(
+    ids.length
+      ? (await db.select({ id: invoiceLines.invoiceId, n: sql<number>`count(*)` }).from(invoiceLines).where(inArray(invoiceLines.invoiceId, ids)).groupBy(invoiceLines.invoiceId).all()).map((r) => [
+          r.id,
+          Number(r.n),
+        ])
+      : [],
+  );
   for (const [id, { inv, syncedAt }] of fetched.invoices) {
     const before = current.get(id);
     out.guards.push(guard(db, rowAsRead("invoices", id, before?.syncedAt)));
@@ -422,11 +428,13 @@ async function writeInvoices(
     const userId = fromSub ?? userByCustomer.get(idOf(inv.customer)!) ?? before?.userId ?? null;
     const row = invoiceRow(inv, userId, syncedAt);
     if (userId !== null && row.subscriptionId !== null) out.users.add(userId);
-    // A finalized invoice's lines never change: written once, and again harmlessly, so an
-    // invoice mirrored before lines were (a resync) gains them on its next fetch.
+    // A finalized invoice's lines never change: written while it was a draft, or when fewer are
+    // mirrored than it has (an invoice mirrored before lines were, or with only its first ten,
+    // gains them on its next fetch or a resync); not re-sent at every sync.
     const lines = invoiceLineRows(inv);
+    const linesWanted = before?.status === "draft" || (mirroredLines.get(id) ?? 0) < lines.length;
     // D1 binds at most 100 parameters a statement: 7 columns × 14 lines.
-    for (let i = 0; i < lines.length; i += 14)
+    for (let i = 0; linesWanted && i < lines.length; i += 14)
       out.statements.push(
         db
           .insert(invoiceLines)
@@ -709,7 +717,7 @@ export async function writeObjects(
     const assigned = await assignUsers(db, why, custs.reassigned, subs.after, userByCustomer);
     const invs = await writeInvoices(db, why, fetched, subs.after, userByCustomer);
     const refs = await writeRefunds(db, why, fetched, userByCustomer);
-    const disps = await writeDisputes(db, why, fetched, userByCustomer);
+    const disps = await writeDisputes(db, why, fetched, userByCustomer, nowOn);
     const parts: Part[] = [
       custs,
       missing,

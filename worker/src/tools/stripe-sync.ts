@@ -12,7 +12,7 @@ import { byId, isMissing, requeue, storeEvent, needsProcessing, processEvent, St
 import { auditLog, stripeEvents } from "../db/schema";
 import { DomainError, invalidInput } from "../errors";
 import type { Services } from "../services";
-import { EventId } from "../fields";
+import { DisputeId, EventId } from "../fields";
 import type { Actor } from "../audit";
 import { defineTool } from "./types";
 
@@ -52,6 +52,9 @@ const Output = z.object({
 
 type Kind = "invoice" | "subscription" | "customer" | "checkout_session" | "dispute" | "early_fraud_warning";
 const PREFIX: Record<Kind, string> = { invoice: "in_", subscription: "sub_", customer: "cus_", checkout_session: "cs_", dispute: "dp_", early_fraud_warning: "issfr_" };
+/** Kinds whose ids fields.ts already has a rule for: that rule, not a second one (a dispute may be du_...). */
+const ID_RULE: Partial<Record<Kind, z.ZodType<string>>> = { dispute: DisputeId };
+const isIdOf = (kind: Kind, id: string) => ID_RULE[kind]?.safeParse(id).success ?? id.startsWith(PREFIX[kind]);
 
 /** Which object an event type is about, when it can be fetched by the id the body gives. */
 function kindOf(type: string): Kind | null {
@@ -189,7 +192,7 @@ async function run(s: Services, input: z.output<typeof Input>, actor: Actor): Pr
       );
     const objectId = input.data.object.id;
     if (objectId === undefined) throw invalidInput("data.object.id", "required without an event id", "Give the event's id, or the id of the object it is about in data.object.id.");
-    if (!objectId.startsWith(PREFIX[kind]))
+    if (!isIdOf(kind, objectId))
       throw invalidInput("data.object.id", `must be a ${kind.replace("_", " ")} id (${PREFIX[kind]}...)`, `A ${input.type} event is about a ${kind.replace("_", " ")}; ${objectId} is not one.`);
     const object = await retrieveObject(s, kind, objectId);
     stripeObject = object;
