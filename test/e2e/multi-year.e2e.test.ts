@@ -39,9 +39,7 @@ const runCron = (name: keyof typeof CRONS) => system.runCron(name);
 const settle = (opts?: { sweep?: boolean }) => system.settle(opts);
 
 async function advanceTo(clock: string, ms: number) {
-  await stripe.testHelpers.testClocks.advance(clock, { frozen_time: Math.floor(ms / 1000) });
-  while ((await stripe.testHelpers.testClocks.retrieve(clock)).status !== "ready") await new Promise((r) => setTimeout(r, 20));
-  await settle();
+  await system.advanceClock(clock, ms);
   await runCron("sweep");
 }
 

@@ -31,6 +31,8 @@ export interface RunningSystem {
    * system (there a minute later; here at once). `sweep: false` waits for the consumer alone.
    */
   settle(opts?: { sweep?: boolean }): Promise<void>;
+  /** A Stripe test clock moved to `ms` (UTC), once the emulator says it is ready, then settled. */
+  advanceClock(clock: string, ms: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -98,6 +100,11 @@ export async function startSystem(opts: {
     worker,
     runCron,
     settle,
+    async advanceClock(clock: string, ms: number): Promise<void> {
+      await stripe.testHelpers.testClocks.advance(clock, { frozen_time: Math.floor(ms / 1000) });
+      while ((await stripe.testHelpers.testClocks.retrieve(clock)).status !== "ready") await new Promise((r) => setTimeout(r, 20));
+      await settle();
+    },
     async stop() {
       await worker.dispose();
       await emulator.stop();
