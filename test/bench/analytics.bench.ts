@@ -18,14 +18,13 @@ import { monthlyMovements } from "../../worker/src/analytics/movements.ts";
 import { currentFigures, revenueByMonth, trialCohorts } from "../../worker/src/analytics/report.ts";
 import { fixedClock } from "../../worker/src/clock.ts";
 import { startWorker } from "../harness/worker.ts";
-import { writeReport } from "./report.ts";
+import { median, writeReport } from "./report.ts";
 
 const SUBS = Number(process.env.BENCH_ANALYTICS_SUBSCRIPTIONS ?? 100_000);
 const INVOICES_PER_SUB = 12;
 const RUNS = 3;
 const DAY = 86_400_000;
 const BASE = Date.UTC(2025, 0, 1);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 const w = await startWorker();
 try {

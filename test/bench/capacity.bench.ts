@@ -20,14 +20,13 @@
  * Three bursts into the same database; the medians are the figures. No goal: a measurement.
  */
 import { startWorker } from "../harness/worker.ts";
-import { writeReport } from "./report.ts";
+import { median, writeReport } from "./report.ts";
 import { signedChargeEvents } from "./signed-events.ts";
 
 const SECRET = "whsec_capacity";
 const EVENTS = Number(process.env.BENCH_CAPACITY_EVENTS ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CAPACITY_CONCURRENCY ?? 32);
 const BURSTS = 3;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 const signed = (run: string) => signedChargeEvents(EVENTS, `cap_${run}`, SECRET);
 

@@ -9,6 +9,9 @@ import { fileURLToPath } from "node:url";
 
 const RESULTS = path.join(path.dirname(fileURLToPath(import.meta.url)), "results");
 
+/** The middle value of the runs (the upper one of an even count): one slow or fast run moves nothing. */
+export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
 export type Goals<M> = { readonly [K in keyof M]?: { readonly op: ">=" | "<="; readonly value: number } };
 
 export function writeReport<M extends Record<string, number>>(name: string, report: { metrics: M; goals: Goals<M>; details?: Record<string, unknown>; notes?: readonly string[] }): void {

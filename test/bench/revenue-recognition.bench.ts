@@ -16,13 +16,12 @@
  *   journal cost no more than reading the facts once.
  */
 import { startWorker } from "../harness/worker.ts";
-import { writeReport } from "./report.ts";
+import { median, writeReport } from "./report.ts";
 
 const SUBS = Number(process.env.BENCH_RECOGNITION_SUBSCRIPTIONS ?? 20_000);
 const RUNS = 3;
 const DAY = 86_400_000;
 const BASE = Date.UTC(2025, 0, 1);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 const w = await startWorker();
 try {

@@ -23,7 +23,7 @@ import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare, NoOpLog } from "miniflare";
 import { ROOT, startWorker, WORKER_BUILD, type WorkerHarness } from "../harness/worker.ts";
 import { signedChargeEvents } from "./signed-events.ts";
-import { writeReport } from "./report.ts";
+import { median, writeReport } from "./report.ts";
 
 const SECRET = "whsec_bench_secret";
 const EVENTS = Number(process.env.BENCH_WEBHOOK_EVENTS ?? 2000);
@@ -168,7 +168,6 @@ async function load(url: string, requests: { body: string; signature: string }[]
   return requests.length / ((performance.now() - started) / 1000);
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
  * Waits (untimed) until the worker's consumer has stored what its round queued: its rows stop
