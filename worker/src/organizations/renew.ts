@@ -142,8 +142,3 @@ export async function renewOrganization(deps: OrganizationDeps, who: Actor, orgI
 function ended(orgId: string): DomainError {
   return new DomainError("conflict", `The term of ${orgId} has ended; an ended term cannot be renewed.`, { errors: [{ field: "org_id", message: "the term has ended" }] });
 }
-
-/** Whether a subscription of an organization has its next term scheduled (a renewal). */
-export function isRenewed(sub: Pick<Stripe.Subscription, "schedule">): boolean {
-  return sub.schedule !== null;
-}

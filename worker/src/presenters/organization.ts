@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { ORGANIZATION_STATUSES } from "../db/schema";
 import { Instant, instant, instantOfSeconds, instantOrNull } from "../instant";
-import type { Member, MemberPage, OrganizationView, RecordedPayment } from "../organizations";
+import { type Member, type MemberPage, type OrganizationView, PAYMENT_METHODS, type RecordedPayment } from "../organizations";
 
 export const OrganizationInvoiceSchema = z.object({
   id: z.string().describe("Stripe's invoice id (in_...)"),
@@ -62,7 +62,7 @@ export const OrganizationPayment = z.object({
   invoice_id: z.string(),
   amount: z.int().describe("Integer cents: what the invoice had left to pay"),
   currency: z.string(),
-  method: z.enum(["ach", "check", "treasury", "card"]),
+  method: z.enum(PAYMENT_METHODS),
   reference: z.string(),
   paid_at: Instant,
 });
