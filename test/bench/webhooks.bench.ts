@@ -168,7 +168,6 @@ async function load(url: string, requests: { body: string; signature: string }[]
   return requests.length / ((performance.now() - started) / 1000);
 }
 
-
 /**
  * Waits (untimed) until the worker's consumer has stored what its round queued: its rows stop
  * growing. Otherwise a variant's leftover storing would run in the next variant's round. (Not
