@@ -76,7 +76,7 @@ describe("create_subscription for an organization, over HTTP", () => {
     expect(await again.json()).toEqual(await first.json());
     expect(await customersOf(orgId)).toHaveLength(1);
 
-    const taken = await expectProblem(await viaTool(input), 409, "conflict", "body.org_id");
+    const taken = await expectProblem(await viaTool(input), 409, "conflict", "body.organization.org_id");
     const rest = await expectProblem(await call("POST", "/v1/organizations", { key: keys.service, body: input.organization }), 409, "conflict", "body.org_id");
     expect(taken.detail).toBe(rest.detail);
     expect(await customersOf(orgId)).toHaveLength(1);
@@ -101,6 +101,7 @@ describe("create_subscription for an organization, over HTTP", () => {
     ["a malformed EIN", { tax_id: "123456789" }, "body.organization.tax_id"],
     ["a missing billing email", { billing_email: undefined }, "body.organization.billing_email"],
     ["a field of the user's form inside the organization", { tier: "mobile" }, "body.organization.tier"],
+    ["a test clock Stripe does not have", { test_clock: "clock_doesnotexist" }, "body.organization.test_clock"],
   ])("%s is a 400 naming the field in the organization, the one POST /v1/organizations names, and nothing is made in Stripe or D1", async (_what, change, field) => {
     const orgId = newOrg();
     const rows = await count("organizations");

@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { findCustomer, startCheckout, billingCycle, priceOf, checkReturnUrl, subscriptionView } from "../subscriptions";
 import { findTier } from "../catalog";
-import { isDomainError } from "../errors";
+import { DomainError, isDomainError } from "../errors";
 import type { Services } from "../services";
 import { Organization, presentOrganization, presentSubscriptionSummary, SubscriptionSummary, type SubscriptionSummaryWire } from "../presenters";
 import { createOrganization, organizationInput } from "../organizations";
@@ -113,6 +113,15 @@ async function stripeLiveSubscription(s: Services, userId: string): Promise<Subs
   });
 }
 
+/**
+ * The domain names the purchase's fields as POST /v1/organizations takes them (`org_id`); in this
+ * tool's input they sit in `organization`, and that is the path an agent must correct.
+ */
+function inOrganization(e: unknown): unknown {
+  if (!(e instanceof DomainError) || !e.details.errors || e.code === "config_invalid") return e;
+  return new DomainError(e.code, e.message, { ...e.details, errors: e.details.errors.map((f) => ({ ...f, field: `organization.${f.field}` })) }, { cause: e });
+}
+
 export const createSubscription = defineTool({
   name: "create_subscription",
   description:
@@ -141,7 +150,9 @@ export const createSubscription = defineTool({
   ],
   async handler(s, input, actor): Promise<Out> {
     if ("organization" in input) {
-      const view = await createOrganization(s, actor, organizationInput(input.organization));
+      const view = await createOrganization(s, actor, organizationInput(input.organization)).catch((e: unknown) => {
+        throw inOrganization(e);
+      });
       return { outcome: "organization_created", organization: presentOrganization(view) };
     }
     // The route's rule, before the existing-subscription answer: the tool refuses what the route refuses.
