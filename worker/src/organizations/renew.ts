@@ -90,9 +90,16 @@ export async function renewOrganization(deps: OrganizationDeps, who: Actor, orgI
     {
       end_behavior: "cancel",
       phases: [
-        { items: current.items.map((it) => ({ price: idOf(it.price)!, quantity: it.quantity ?? 1 })), start_date: current.start_date, end_date: current.end_date },
+        {
+          items: current.items.map((it) => ({ price: idOf(it.price)!, quantity: it.quantity ?? 1 })),
+          start_date: current.start_date,
+          end_date: current.end_date,
+          automatic_tax: { enabled: sub.automatic_tax.enabled },
+        },
         {
           items: [{ price: priceId, quantity: seats }],
+          // Taxed as the first term is (create.ts): the preview below and the invoice at the term's start agree.
+          automatic_tax: { enabled: true },
           duration: { interval: "month", interval_count: months },
           proration_behavior: "none",
           metadata: { org_id: orgId, [TERM_MONTHS]: String(months) },
