@@ -101,6 +101,22 @@ describe("POST /v1/organizations/{org_id}/renew", () => {
     expect((await stripe().subscriptions.retrieve(row.subscriptionId!)).metadata.seats_next_term).toBe("6");
   });
 
+  it("a renewed term renews again: the schedule of the term now running gets the term after it", async () => {
+    const clock = await testClock();
+    const { orgId, org, row } = await buyOrganization(service, { seats: 2, test_clock: clock.id });
+    await stripe().invoices.pay(org.invoices[0]!.id, { paid_out_of_band: true });
+    const first = await (await renew(orgId, {})).json<RenewalWire>();
+    await clock.advanceTo(row.termEnd! + 3_600_000);
+
+    const res = await renew(orgId, { po_number: "PO-2028-0001" });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const second = await res.json<RenewalWire>();
+    expect([second.next_term.start, second.next_term.seats]).toEqual([first.next_term.end, 2]);
+    const sub = await stripe().subscriptions.retrieve(row.subscriptionId!);
+    const sched = await stripe().subscriptionSchedules.retrieve(sub.schedule as string);
+    expect(sched.phases.at(-1)).toMatchObject({ start_date: Date.parse(first.next_term.end) / 1000, end_date: Date.parse(second.next_term.end) / 1000 });
+  });
+
   it("a renewal that stopped after making its schedule, before setting its phases, is finished by the next request instead of refused", async () => {
     const { orgId, row } = await buyOrganization(service, { seats: 4 });
     // What a run that failed right after subscriptionSchedules.create leaves: a schedule of the current term only.
