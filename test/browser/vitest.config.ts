@@ -12,6 +12,8 @@ export default defineConfig({
     environment: "node",
     root,
     include: ["test/browser/**/*.test.ts"],
+    // One bundle of the worker for every file of the run, not one per file.
+    globalSetup: ["test/harness/bundle.setup.ts"],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

@@ -5,6 +5,7 @@
  * agency buys 25 seats for 12 months: one invoice of 25 × $390, due in 30 days, showing its PO
  * number, with no charge attempt; MRR rises by 975,000 / 12; 25 members get seats and the 26th
  * is refused; a released seat is free again at once and its user's online check falls back at once.
+ * An agency in a taxed state gets the state's tax on its invoice, and MRR counts the price before it.
  */
 import type Stripe from "stripe";
 import { decodeJwt } from "jose";
@@ -21,7 +22,8 @@ let worker: WorkerHarness;
 let stripe: Stripe;
 
 beforeAll(async () => {
-  system = await startSystem({ secretKey: "sk_test_agency" });
+  // California taxed at 7.25 %, as npm start's emulator (scripts/start.ts).
+  system = await startSystem({ secretKey: "sk_test_agency", emulator: { taxRates: { "US-CA": 725 } } });
   ({ emulator, worker, stripe } = system);
 }, 120_000);
 
@@ -136,5 +138,33 @@ describe("an agency buys seats in the running system", () => {
     expect((await stripe.charges.list({ customer })).data).toEqual([]);
     expect(await ok(await api("POST", "/v1/entitlements/check", { json: { user_id: users[1], feature: "mobile_app" } }))).toMatchObject({ allowed: true });
     expect(emulator.deliveries().every((d) => d.state === "delivered")).toBe(true);
+  });
+
+  it("an agency in California: its invoice is the seats' price plus 7.25 % tax, MRR rises by the price before tax, and its payment recorded is the taxed total", async () => {
+    const now = Date.now();
+    const before = await mrr(now);
+    const org = await ok<Organization>(
+      await api("POST", "/v1/organizations", {
+        json: {
+          org_id: "org_calhr",
+          name: "California Department of Human Resources",
+          billing_email: "ap@calhr.example.gov",
+          address: { line1: "1515 S St", city: "Sacramento", state: "CA", postal_code: "95811", country: "US" },
+          po_number: "PO-CA-0007",
+          seats: 4,
+          term_months: 12,
+        },
+      }),
+      201,
+    );
+    const invoice = org.invoices[0]!;
+    // 4 × 39,000 = 156,000, and 7.25 % of it, 11,310.
+    expect(invoice.amount_due).toBe(167_310);
+    const inv = await stripe.invoices.retrieve(invoice.id);
+    expect([inv.subtotal, inv.total, inv.attempted]).toEqual([156_000, 167_310, false]);
+    await system.settle();
+    expect((await mrr(now)) - before).toBe(13_000);
+    const payment = await ok<{ amount: number }>(await api("POST", `/v1/organizations/org_calhr/invoices/${invoice.id}/payments`, { json: { method: "treasury", reference: "IPAC-2026-77" } }), 201);
+    expect(payment.amount).toBe(167_310);
   });
 });

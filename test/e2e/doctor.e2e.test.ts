@@ -49,7 +49,8 @@ function doctor(args: string[], key: string | null = worker.adminKey): Promise<R
   delete env.BILLING_URL;
   if (key !== null) env.BILLING_ADMIN_KEY = key;
   return new Promise((resolve, reject) => {
-    const child = spawn(path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(ROOT, "scripts", "doctor.ts"), ...args], { cwd: ROOT, env });
+    // What `tsx scripts/doctor.ts` runs, without the tsx CLI's own Node process in front of it: one process start per run, not two.
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "doctor.ts"), ...args], { cwd: ROOT, env });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

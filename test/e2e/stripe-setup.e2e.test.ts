@@ -233,7 +233,8 @@ interface Run {
 
 function cli(args: string[], env: Record<string, string | undefined>): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(ROOT, "scripts", "stripe-setup.ts"), ...args], {
+    // What `tsx scripts/stripe-setup.ts` runs, without the tsx CLI's own Node process in front of it.
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "stripe-setup.ts"), ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     });

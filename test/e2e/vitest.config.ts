@@ -13,6 +13,8 @@ export default defineConfig({
     // the CPU (measured on 2 cores: the whole run 490 s one file at a time, 268 s three at once).
     maxWorkers: 3,
     include: ["test/e2e/**/*.test.ts"],
+    // One bundle of the worker for every file of the run, not one per file.
+    globalSetup: ["test/harness/bundle.setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

@@ -11,7 +11,8 @@
  *
  * What it does:
  * - bundles worker/src/index.ts with esbuild (workerd conditions, ESM) into a temp directory
- *   (os.tmpdir(); removed at process exit), cached per process;
+ *   (os.tmpdir(); removed at process exit), cached per process, or once per vitest run
+ *   (test/harness/bundle.setup.ts);
  * - runs it in workerd through Miniflare's API on 127.0.0.1 (port 0 = any free port) with an
  *   in-memory D1 (`DB`), the `stripe-events` queue (producer EVENTS, consumed by the worker itself,
  *   as in wrangler.toml but with a 50 ms batch timeout), both rate-limit bindings (generous limits), and the vars/secrets the
@@ -149,8 +150,17 @@ export const WORKER_BUILD = {
 let bundle: Promise<string> | undefined;
 let bundleDir: string | undefined;
 
-/** worker/src/index.ts bundled once per process into a temp dir; returns the script path. */
+/**
+ * Where test/harness/bundle.setup.ts (a vitest globalSetup) put the bundle it made for the whole
+ * run: every test file runs in a process of its own, and each bundling the same sources again
+ * cost a second or two of CPU per file.
+ */
+export const SHARED_BUNDLE_ENV = "PIA_WORKER_BUNDLE";
+
+/** worker/src/index.ts bundled once per process into a temp dir (or the run's shared bundle); returns the script path. */
 export function bundleWorker(): Promise<string> {
+  const shared = process.env[SHARED_BUNDLE_ENV];
+  if (shared) return Promise.resolve(shared);
   bundle ??= (async () => {
     bundleDir = mkdtempSync(path.join(tmpdir(), "pia-worker-"));
     process.once("exit", () => {

@@ -68,6 +68,22 @@ describe("organizationReminders", () => {
     expect(await emailsOf(renewed.orgId, "renewal")).toEqual([]);
   });
 
+  it("a renewed term, once it runs, is reminded of its own end: 90 days before it a renewal reminder goes out", async () => {
+    const clock = await testClock();
+    const { orgId, org, row } = await buyOrganization(service, { seats: 2, test_clock: clock.id });
+    await stripe().invoices.pay(org.invoices[0]!.id, { paid_out_of_band: true });
+    const renewal = await (await call("POST", `/v1/organizations/${orgId}/renew`, { key: service, body: {} })).json<{ next_term: { end: string } }>();
+    await clock.advanceTo(row.termEnd! + HOUR);
+    await deliverAll({ customer: row.customerId!, sub: row.subscriptionId! });
+    await organizationReminders(svc());
+    const end = Date.parse(renewal.next_term.end);
+    expect((await db().select().from(organizations).where(eq(organizations.orgId, orgId)).get())!.termEnd).toBe(end);
+
+    await clock.advanceTo(end - 90 * DAY + HOUR);
+    await organizationReminders(svc());
+    expect((await emailsOf(orgId, "renewal")).map((e) => e.idempotencyKey)).toContain(`organization:${orgId}:renewal:${end}:90`);
+  });
+
   it("an invoice unpaid past its due date: reminders on days 1, 15 and 30, each once; the seats stay on and no dunning case opens; an ACH payment ends them", async () => {
     const clock = await testClock();
     const { orgId, org, row } = await buyOrganization(service, { seats: 2, test_clock: clock.id });

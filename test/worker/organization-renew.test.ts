@@ -4,6 +4,7 @@
  * net terms with the renewal's PO number, and ending by itself again. Stripe is the emulator
  * through the official client, on a test clock; D1 is real.
  */
+import { env } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { canonicalJson, sha256Hex } from "../../worker/src/crypto";
@@ -98,6 +99,74 @@ describe("POST /v1/organizations/{org_id}/renew", () => {
     await stripe().customers.create({ name: "taken key" }, { idempotencyKey: `organization-renew:${orgId}:${digest}:phases` });
     expect((await renew(orgId, {})).status).toBeGreaterThanOrEqual(500);
     expect((await stripe().subscriptions.retrieve(row.subscriptionId!)).metadata.seats_next_term).toBe("6");
+  });
+
+  it("a renewed term renews again: the schedule of the term now running gets the term after it", async () => {
+    const clock = await testClock();
+    const { orgId, org, row } = await buyOrganization(service, { seats: 2, test_clock: clock.id });
+    await stripe().invoices.pay(org.invoices[0]!.id, { paid_out_of_band: true });
+    const first = await (await renew(orgId, {})).json<RenewalWire>();
+    await clock.advanceTo(row.termEnd! + 3_600_000);
+
+    const res = await renew(orgId, { po_number: "PO-2028-0001" });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const second = await res.json<RenewalWire>();
+    expect([second.next_term.start, second.next_term.seats]).toEqual([first.next_term.end, 2]);
+    const sub = await stripe().subscriptions.retrieve(row.subscriptionId!);
+    const sched = await stripe().subscriptionSchedules.retrieve(sub.schedule as string);
+    expect(sched.phases.at(-1)).toMatchObject({ start_date: Date.parse(first.next_term.end) / 1000, end_date: Date.parse(second.next_term.end) / 1000 });
+  });
+
+  it("a renewal that stopped after making its schedule, before setting its phases, is finished by the next request instead of refused", async () => {
+    const { orgId, row } = await buyOrganization(service, { seats: 4 });
+    // What a run that failed right after subscriptionSchedules.create leaves: a schedule of the current term only.
+    const left = await stripe().subscriptionSchedules.create({ from_subscription: row.subscriptionId! });
+    expect(left.phases).toHaveLength(1);
+
+    const res = await renew(orgId, { po_number: "PO-2027-0044" });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect((await res.json<RenewalWire>()).next_term).toMatchObject({ start: new Date(row.termEnd!).toISOString(), seats: 4, po_number: "PO-2027-0044" });
+    const sched = await stripe().subscriptionSchedules.retrieve(left.id);
+    expect([sched.phases.length, sched.phases[1]?.items[0]?.quantity, sched.end_behavior]).toEqual([2, 4, "cancel"]);
+    const renewed = async () => (await db().select().from(auditLog).where(eq(auditLog.subjectId, orgId)).all()).filter((a) => a.action === "organization.renewed");
+    expect(await renewed()).toHaveLength(1);
+    await expectProblem(await renew(orgId, { po_number: "PO-2027-0045" }), 409, "conflict", "path.org_id");
+  });
+
+  it("a renewal whose D1 write failed after Stripe's steps: the same request again completes it and audits it once; a third time answers the same renewal and writes nothing", async () => {
+    const { orgId, row } = await buyOrganization(service, { seats: 3 });
+    await env.DB.exec(`CREATE TRIGGER fail_${orgId} BEFORE UPDATE OF version ON organizations WHEN NEW.org_id = '${orgId}' BEGIN SELECT RAISE(ABORT, 'simulated D1 failure'); END`);
+    const failed = await renew(orgId, { po_number: "PO-2027-0046" });
+    await env.DB.exec(`DROP TRIGGER fail_${orgId}`);
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    const renewed = async () => (await db().select().from(auditLog).where(eq(auditLog.subjectId, orgId)).all()).filter((a) => a.action === "organization.renewed");
+    expect(await renewed()).toHaveLength(0);
+
+    const retry = await renew(orgId, { po_number: "PO-2027-0046" });
+    expect(retry.status, await retry.clone().text()).toBe(200);
+    const first = await retry.json<RenewalWire>();
+    expect(first.next_term).toMatchObject({ start: new Date(row.termEnd!).toISOString(), seats: 3, po_number: "PO-2027-0046" });
+    expect(await renewed()).toHaveLength(1);
+    const again = await renew(orgId, { po_number: "PO-2027-0046" });
+    expect(again.status).toBe(200);
+    expect(await again.json<RenewalWire>()).toEqual(first);
+    expect(await renewed()).toHaveLength(1);
+  });
+
+  it("the renewal's PO number is not on an invoice of the current term: after a renewal that failed before its schedule, added seats are invoiced with the current PO number", async () => {
+    const { orgId, row } = await buyOrganization(service, { seats: 2 });
+    // Stripe refuses the renewal's schedule: its idempotency key (renew.ts) was used for another request already.
+    const digest = await sha256Hex(canonicalJson({ orgId, input: { poNumber: "PO-2027-0047" }, key: null, sub: row.subscriptionId! }));
+    await stripe().customers.create({ name: "taken key" }, { idempotencyKey: `organization-renew:${orgId}:${digest}:schedule` });
+    expect((await renew(orgId, { po_number: "PO-2027-0047" })).status).toBeGreaterThanOrEqual(500);
+
+    const more = await call("POST", `/v1/organizations/${orgId}/seats`, { key: service, body: { seats: 3 } });
+    expect(more.status, await more.clone().text()).toBe(200);
+    const inv = await stripe().invoices.retrieve((await more.json<{ invoice: { id: string } }>()).invoice.id);
+    expect(inv.custom_fields).toEqual([
+      { name: "PO number", value: "PO-2026-0042" },
+      { name: "Agency", value: "Office of Personnel Transition" },
+    ]);
   });
 
   it.each([

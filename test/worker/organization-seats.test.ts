@@ -7,7 +7,9 @@ import { env } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { auditLog, organizations, subscriptions } from "../../worker/src/db/schema";
-import { call, makeKey } from "./helpers";
+import { changeSeats } from "../../worker/src/organizations";
+import { gatedD1 } from "./gated-d1";
+import { call, makeKey, svc, TEST_ACTOR } from "./helpers";
 import { expectProblem } from "./lifecycle-helpers";
 import { buyOrganization, takeSeats } from "./organization-term-helpers";
 import { db, stripe, testClock } from "./stripe-helpers";
@@ -122,6 +124,27 @@ describe("POST /v1/organizations/{org_id}/seats", () => {
     await expectProblem(await seats(orgId, { seats: 3 }), 422, "no_change", "body.seats");
     expect((await db().select().from(organizations).where(eq(organizations.orgId, orgId)).get())!.seats).toBe(3);
     expect((await call("PUT", `/v1/organizations/${orgId}/members/user_third_${orgId}`, { key: service })).status).toBe(200);
+  });
+
+  it("two seat increases on separate D1 handles: the one whose write comes last, computed from an older row, does not overwrite the newer count; the row ends with Stripe's", async () => {
+    const { orgId, row } = await buyOrganization(service, { seats: 2 });
+    const quantity = async () => (await stripe().subscriptions.retrieve(row.subscriptionId!)).items.data[0]!.quantity;
+    // The slow change (to 3 seats) is stopped at its first D1 query after Stripe's update.
+    const gate = gatedD1(env.DB_RACE);
+    const slow = changeSeats(svc(undefined, gate.d1), TEST_ACTOR, orgId, { seats: 3 });
+    for (let allowed = 0; ; allowed++) {
+      await gate.reached(allowed + 1);
+      if ((await quantity()) === 3) break;
+      gate.allow(1);
+    }
+    // Meanwhile another change reads Stripe's 3 seats, asks for 4 and is written in full.
+    expect((await seats(orgId, { seats: 4 })).status).toBe(200);
+    expect((await db().select().from(organizations).where(eq(organizations.orgId, orgId)).get())!.seats).toBe(4);
+
+    gate.allow(Number.POSITIVE_INFINITY);
+    await slow;
+    expect([(await db().select().from(organizations).where(eq(organizations.orgId, orgId)).get())!.seats, await quantity()]).toEqual([4, 4]);
+    await takeSeats(service, orgId, 4);
   });
 
   it.each([

@@ -227,6 +227,30 @@ describe("POST /v1/organizations/{org_id}/invoices/{invoice_id}/payments", () =>
     await expectProblem(await pay(orgId, invoiceId, { method: "check", reference: "1001" }), 409, "conflict", "path.invoice_id");
   });
 
+  it("a payment Stripe marked paid whose audit write failed: the same request again completes the audit, once, and answers the payment", async () => {
+    const orgId = newOrg();
+    const org = await (await create(agencyBody(orgId, { seats: 1 }))).json<OrganizationWire>();
+    const invoiceId = org.invoices[0]!.id;
+    // The batch with the mirror and the audit row fails once, as a lost D1 request would; Stripe has the invoice paid by then.
+    await env.DB.exec(
+      `CREATE TRIGGER fail_${orgId} BEFORE INSERT ON audit_log WHEN NEW.subject_id = '${orgId}' AND NEW.action = 'organization.payment_recorded' BEGIN SELECT RAISE(ABORT, 'simulated D1 failure'); END`,
+    );
+    const failed = await pay(orgId, invoiceId, { method: "treasury", reference: "IPAC-0001" });
+    await env.DB.exec(`DROP TRIGGER fail_${orgId}`);
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    expect((await stripe().invoices.retrieve(invoiceId)).status).toBe("paid");
+    const recorded = async () => (await db().select().from(auditLog).where(eq(auditLog.subjectId, orgId)).all()).filter((a) => a.action === "organization.payment_recorded");
+    expect(await recorded()).toHaveLength(0);
+
+    for (let i = 0; i < 2; i++) {
+      const retry = await pay(orgId, invoiceId, { method: "treasury", reference: "IPAC-0001" });
+      expect(retry.status, await retry.clone().text()).toBe(201);
+      expect(await retry.json()).toMatchObject({ invoice_id: invoiceId, amount: 39_000, method: "treasury", reference: "IPAC-0001" });
+    }
+    expect(await recorded()).toHaveLength(1);
+    await expectProblem(await pay(orgId, invoiceId, { method: "ach", reference: "IPAC-0001" }), 409, "conflict", "path.invoice_id");
+  });
+
   it("refuses another organization's invoice (404), an unknown method (400) and a reference over 100 characters (400)", async () => {
     const mine = await (await create(agencyBody(newOrg(), { seats: 1 }))).json<OrganizationWire>();
     const theirs = await (await create(agencyBody(newOrg(), { seats: 1 }))).json<OrganizationWire>();

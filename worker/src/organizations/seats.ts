@@ -16,10 +16,11 @@
  * refused (409): release members first. While a renewal is scheduled (renew.ts) the seats are
  * the schedule's, and a change is refused (409 renewal_scheduled) until the next term runs.
  */
-import { eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Actor } from "../audit";
 import { catalog as defaultCatalog, type Catalog } from "../catalog";
 import { canonicalJson, sha256Hex } from "../crypto";
+import { guard } from "../db/guard";
 import { organizations } from "../db/schema";
 import { DomainError, invalidInput } from "../errors";
 import { emptyTargets, idOf, type Stripe, syncObjects } from "../stripe-sync";
@@ -101,7 +102,7 @@ export async function changeSeats(deps: OrganizationDeps, who: Actor, orgId: str
   if (input.seats === current && pending === null) {
     // Stripe holds these seats, but the row may not: a change whose D1 write failed after Stripe's
     // update left it stale, and assignSeat counts seats from the row. The retry mends it.
-    if (row.seats !== current) await mendSeats(deps, who, row, sub, current);
+    if (row.seats !== current) await mendSeats(deps, who, row, sub);
     throw new DomainError("no_change", `${orgId} has ${current} seats already.`, { errors: [{ field: "seats", message: "is the current number" }] });
   }
   const digest = await sha256Hex(canonicalJson({ orgId, input, key: who.idempotencyKey ?? null, from: current }));
@@ -156,11 +157,14 @@ export async function changeSeats(deps: OrganizationDeps, who: Actor, orgId: str
   }
   const invoiceId = invoice?.id ?? null;
   await syncObjects(deps, { actor: who, cause: "organization.seats_added", at: at * 1000 }, targets, {
+    // Only over the row this change was computed from: another change written meanwhile (on its
+    // own reading of Stripe) is not overwritten with this one's count; settleSeats below derives
+    // the row from Stripe's count then. The audit entry is of Stripe's change, which happened.
     statements: () => [
       deps.db
         .update(organizations)
         .set({ seats: input.seats, updatedAt: deps.clock.now(), version: row.version + 1 })
-        .where(eq(organizations.orgId, orgId)),
+        .where(and(eq(organizations.orgId, orgId), eq(organizations.version, row.version))),
     ],
     entries: [
       {
@@ -172,7 +176,8 @@ export async function changeSeats(deps: OrganizationDeps, who: Actor, orgId: str
       },
     ],
   });
-  return { orgId, seats: input.seats, seatsNextTerm: null, effective: "now", amountDueNow: preview.amount_due, currency: preview.currency, invoice: invoice ? invoiceOf(invoice) : null };
+  const seats = await settleSeats(deps, who, orgId, sub.id);
+  return { orgId, seats, seatsNextTerm: null, effective: "now", amountDueNow: preview.amount_due, currency: preview.currency, invoice: invoice ? invoiceOf(invoice) : null };
 }
 
 async function fewerAtTermEnd(deps: OrganizationDeps, who: Actor, row: OrganizationRow, sub: Stripe.Subscription, current: number, seats: number, key: (step: string) => string): Promise<SeatsChange> {
@@ -200,18 +205,40 @@ async function fewerAtTermEnd(deps: OrganizationDeps, who: Actor, row: Organizat
 }
 
 /** Writes Stripe's seat count to the row (and the subscription's mirror) when they differ. */
-async function mendSeats(deps: OrganizationDeps, who: Actor, row: OrganizationRow, sub: Stripe.Subscription, seats: number): Promise<void> {
+async function mendSeats(deps: OrganizationDeps, who: Actor, row: OrganizationRow, sub: Stripe.Subscription): Promise<void> {
   const targets = emptyTargets();
   targets.subscriptions.add(sub.id);
   const latest = idOf(sub.latest_invoice ?? null);
   if (latest !== null) targets.invoices.add(latest);
-  await syncObjects(deps, { actor: who, cause: "organization.seats_mended", at: deps.clock.now() }, targets, {
-    statements: () => [
-      deps.db
-        .update(organizations)
-        .set({ seats, updatedAt: deps.clock.now(), version: row.version + 1 })
-        .where(eq(organizations.orgId, row.orgId)),
-    ],
-    entries: [{ actor: who, action: "organization.seats_mended", subject: { type: "organization", id: row.orgId }, before: { seats: row.seats }, after: { seats } }],
+  await syncObjects(deps, { actor: who, cause: "organization.seats_mended", at: deps.clock.now() }, targets);
+  await settleSeats(deps, who, row.orgId, sub.id);
+}
+
+/** The row's seats as read, for a guard: no other writer has written the row since. */
+const rowVersionIs = (orgId: string, version: number) => sql`(select version from organizations where org_id = ${orgId}) = ${version}`;
+
+/**
+ * Makes the row's seats Stripe's count (audited as `organization.seats_mended` when they
+ * differed) and returns it. Both are read in each attempt and the write is guarded on the row as
+ * read, so of two changes racing on separate isolates the row ends with Stripe's last count, not
+ * with whichever D1 write landed last.
+ */
+async function settleSeats(deps: OrganizationDeps, who: Actor, orgId: string, subscriptionId: string): Promise<number> {
+  return deps.audit.commit(async () => {
+    const row = await requireOrganization(deps.db, orgId);
+    const live = await deps.stripe.subscriptions.retrieve(subscriptionId);
+    const seats = live.items.data[0]?.quantity ?? row.seats;
+    if (row.seats === seats) return { statements: [], entries: [], result: seats };
+    return {
+      statements: [
+        guard(deps.db, rowVersionIs(orgId, row.version)),
+        deps.db
+          .update(organizations)
+          .set({ seats, updatedAt: deps.clock.now(), version: row.version + 1 })
+          .where(eq(organizations.orgId, orgId)),
+      ],
+      entries: [{ actor: who, action: "organization.seats_mended", subject: { type: "organization", id: orgId }, before: { seats: row.seats }, after: { seats } }],
+      result: seats,
+    };
   });
 }

@@ -1,8 +1,8 @@
 import type Stripe from "stripe";
 import type { Ctx } from "../context.ts";
-import { resourceMissing } from "../errors.ts";
-import { listFields, s, str, strs, validate } from "../form.ts";
-import { matchesRange, paginate } from "../list.ts";
+import { invalidRequest, resourceMissing } from "../errors.ts";
+import { int, listFields, s, str, strs, validate } from "../form.ts";
+import { matchesRange } from "../list.ts";
 
 const THIRTY_DAYS = 30 * 86_400;
 
@@ -23,11 +23,47 @@ export function listEvents(ctx: Ctx): Stripe.ApiList<Stripe.Event> {
   // The 30-day window is measured on when the event was emitted (wall time): test-clock events
   // carry simulated `created` timestamps and must stay listable for reconciliation.
   const cutoffMs = ctx.core.realNowMs() - THIRTY_DAYS * 1000;
-  const all = [...ctx.core.state.events.values()].reverse().filter((ev) => {
+  const listed = (ev: Stripe.Event): boolean => {
     if (pattern && !pattern.test(ev.type)) return false;
     if (types && !types.includes(ev.type)) return false;
     if ((ctx.core.emittedAtMs.get(ev.id) ?? ctx.core.realNowMs()) < cutoffMs) return false;
     return matchesRange(ev.created, p, "created");
-  });
-  return paginate(all, p, "/v1/events");
+  };
+  // Pagination as list.ts's paginate does it over every listed event newest first, walking the
+  // log (oldest first) from the cursor only as far as the page and one event past it.
+  const log = ctx.core.eventLog;
+  const limit = int(p, "limit") ?? 10;
+  const cursorAt = (param: "starting_after" | "ending_before"): number | undefined => {
+    const id = str(p, param);
+    if (id === undefined) return undefined;
+    const at = ctx.core.eventPosition.get(id);
+    if (at === undefined || !listed(log[at]!)) throw invalidRequest(`No such object: '${id}'`, param, "resource_missing", 400);
+    return at;
+  };
+  const after = cursorAt("starting_after");
+  const before = after === undefined ? cursorAt("ending_before") : undefined;
+  const data: Stripe.Event[] = [];
+  let hasMore = false;
+  if (before !== undefined) {
+    // The `limit` listed events just newer than the cursor, newest first.
+    for (let i = before + 1; i < log.length; i++) {
+      if (!listed(log[i]!)) continue;
+      if (data.length === limit) {
+        hasMore = true;
+        break;
+      }
+      data.push(log[i]!);
+    }
+    data.reverse();
+  } else {
+    for (let i = (after ?? log.length) - 1; i >= 0; i--) {
+      if (!listed(log[i]!)) continue;
+      if (data.length === limit) {
+        hasMore = true;
+        break;
+      }
+      data.push(log[i]!);
+    }
+  }
+  return { object: "list", data, has_more: hasMore, url: "/v1/events" };
 }
