@@ -13,10 +13,19 @@
  * At this concurrency the two cores are saturated, so 1/throughput is the machine time a
  * request costs, and a part's cost is how much less a request costs without it.
  *
+ * The consumer runs with wrangler.toml's settings (batches of up to 100, 1 s batch timeout), not
+ * the tests' 50 ms timeout: what is measured is ingestion as deployed, and the consumer's share
+ * of the machine depends on how many events each of its runs stores.
+ *
+ * details.profile_before: the profile of an earlier version of the route, carried over from the
+ * previous results file with the commit it was measured at, so a rework of the route shows its
+ * breakdown before and after side by side (issue 28); delete it from the file to drop it.
+ *
  *   node --import tsx test/bench/webhooks.bench.ts     (or: npm run bench -- webhooks)
  * Writes test/bench/results/webhooks.json.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { build } from "esbuild";
@@ -34,6 +43,9 @@ const ROUNDS = 5;
 const PROFILE = process.env.BENCH_WEBHOOK_PROFILE !== "0";
 const PROFILE_EVENTS = Number(process.env.BENCH_WEBHOOK_PROFILE_EVENTS ?? 1000);
 const GOAL_RATIO = 0.5;
+/** wrangler.toml's max_batch_timeout of the stripe-events consumer. */
+const BATCH_TIMEOUT_S = 1;
+const RESULTS_FILE = path.join(ROOT, "test/bench/results/webhooks.json");
 
 async function bareRoute(): Promise<{ url: string; dispose: () => Promise<void> }> {
   const dir = mkdtempSync(path.join(tmpdir(), "pia-bare-"));
@@ -62,25 +74,28 @@ async function bareRoute(): Promise<{ url: string; dispose: () => Promise<void> 
 
 /**
  * The worker with parts of the webhook path switched off. `modules` replaces a module (matched by
- * file name, so it survives a move to another folder) with other source; `noQueue` gives the
- * worker a queue binding whose send does nothing (so the consumer has nothing to store either).
+ * the end of its path, e.g. `http/access-log.ts`: exactly one file of the worker must match) with
+ * other source; `noQueue` gives the
+ * worker a queue binding whose send does nothing (so the consumer has nothing to store either);
+ * `noConsumer` keeps the send and makes the consumer ack each batch without storing it.
  */
 interface Variant {
   name: string;
   modules?: Record<string, string>;
   noQueue?: boolean;
+  noConsumer?: boolean;
 }
 
 const VARIANTS: Variant[] = [
   // The route as built for production, at the variants' round length: the reference of the profile.
   { name: "full" },
   // The access log line (matchedRoutes, JSON.stringify, console.log), nothing else.
-  { name: "no_access_log", modules: { "access-log.ts": `export function accessLog() { return async (_c, next) => { await next(); }; }` } },
+  { name: "no_access_log", modules: { "http/access-log.ts": `export function accessLog() { return async (_c, next) => { await next(); }; }` } },
   // Signature check (header parse, HMAC-SHA256 through SubtleCrypto, compare) off; the JSON parse stays.
   {
     name: "no_signature_check",
     modules: {
-      "verify-webhook.ts": `import { DomainError } from "../errors";
+      "stripe-sync/verify-webhook.ts": `import { DomainError } from "../errors";
         export async function verifyWebhook(raw) {
           try { return JSON.parse(raw); } catch { throw new DomainError("malformed_json", "The signed body is not valid JSON."); }
         }`,
@@ -92,7 +107,7 @@ const VARIANTS: Variant[] = [
   {
     name: "no_signature_no_parse",
     modules: {
-      "verify-webhook.ts": `export async function verifyWebhook(raw) {
+      "stripe-sync/verify-webhook.ts": `export async function verifyWebhook(raw) {
           const id = /"id":"([^"]+)"/.exec(raw)[1];
           const type = /"type":"([^"]+)"/.exec(raw)[1];
           return { id, object: "event", type, created: Math.floor(Date.now() / 1000), data: { object: { id: "ch_prof", object: "charge" } } };
@@ -100,15 +115,17 @@ const VARIANTS: Variant[] = [
     },
   },
   { name: "no_queue_send", noQueue: true },
+  // The route unchanged, its messages acked by the consumer unstored: what the consumer's storing costs.
+  { name: "no_consumer_store", noConsumer: true },
   // The handler's domain call does nothing: what is left is the framework and the middleware.
-  { name: "handler_returns", modules: { "receive.ts": `export async function receiveWebhook() { return { duplicate: false }; }` } },
+  { name: "handler_returns", modules: { "stripe-sync/receive.ts": `export async function receiveWebhook() { return { duplicate: false }; }` } },
 ];
 
 /** A bench-only bundle of the worker with the variant's parts off. */
 async function bundleVariant(v: Variant): Promise<string> {
   const dir = mkdtempSync(path.join(tmpdir(), `pia-variant-${v.name}-`));
   const entry = path.join(ROOT, "worker/src/index.ts");
-  const replaced = new Set<string>();
+  const replaced = new Map<string, string>();
   const out = await build({
     ...(v.noQueue
       ? {
@@ -126,17 +143,31 @@ async function bundleVariant(v: Variant): Promise<string> {
             loader: "ts",
           },
         }
-      : { entryPoints: [entry] }),
+      : v.noConsumer
+        ? {
+            stdin: {
+              contents: `import worker from ${JSON.stringify(entry)};
+                export default { ...worker, async queue(batch, env, ctx) {
+                  if (batch.queue === "stripe-events") return batch.ackAll();
+                  return worker.queue(batch, env, ctx);
+                } };`,
+              resolveDir: ROOT,
+              loader: "ts",
+            },
+          }
+        : { entryPoints: [entry] }),
     plugins: [
       {
         name: "bench-variant",
         setup(b) {
           b.onLoad({ filter: /\.ts$/ }, (args) => {
-            const name = path.basename(args.path);
-            const contents = v.modules?.[name];
-            if (contents === undefined) return undefined;
-            replaced.add(name);
-            return { contents, loader: "ts", resolveDir: path.dirname(args.path) };
+            const file = args.path.split(path.sep).join("/");
+            const name = Object.keys(v.modules ?? {}).find((m) => file.endsWith(`/${m}`));
+            if (name === undefined) return undefined;
+            const other = replaced.get(name);
+            if (other !== undefined && other !== file) throw new Error(`variant ${v.name}: ${name} matches both ${other} and ${file}; name more of its path`);
+            replaced.set(name, file);
+            return { contents: v.modules![name]!, loader: "ts", resolveDir: path.dirname(args.path) };
           });
         },
       },
@@ -179,7 +210,24 @@ async function settled(w: WorkerHarness): Promise<void> {
     const n = (await w.db.prepare("select count(*) as n from stripe_events").first<{ n: number }>())!.n;
     if (n === last) return;
     last = n;
-    await new Promise((r) => setTimeout(r, 300));
+    // Longer than the batch timeout: a batch still waiting to fill shows up before the count is trusted.
+    await new Promise((r) => setTimeout(r, BATCH_TIMEOUT_S * 1000 + 300));
+  }
+}
+
+/** The previous results file's profile_before, kept as it was (see the header). */
+function profileBefore(): unknown {
+  if (!existsSync(RESULTS_FILE)) return undefined;
+  return (JSON.parse(readFileSync(RESULTS_FILE, "utf8")) as { details?: { profile_before?: unknown } }).details?.profile_before;
+}
+
+/** The commit measured, `+changes` when the worker's source differs from it; undefined outside a git checkout. */
+function measuredCommit(): string | undefined {
+  try {
+    const git = (...args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    return `${git("rev-parse", "--short", "HEAD")}${git("status", "--porcelain", "--", "worker/src") ? "+changes" : ""}`;
+  } catch {
+    return undefined;
   }
 }
 
@@ -201,7 +249,8 @@ function parts(bare: number, v: Record<string, number>): Record<string, number> 
     access_log: total - msPer(v.no_access_log!),
     signature_verification: total - msPer(v.no_signature_check!),
     json_parse: msPer(v.no_signature_check!) - msPer(v.no_signature_no_parse!),
-    queue_send_and_consumer: total - msPer(v.no_queue_send!),
+    queue_send: msPer(v.no_consumer_store!) - msPer(v.no_queue_send!),
+    consumer_store: total - msPer(v.no_consumer_store!),
   };
   p.rest = total - Object.values(p).reduce((x, y) => x + y, 0);
   return { total, ...p };
@@ -214,7 +263,7 @@ function breakdown(rounds: Record<string, number>[]) {
   const { total, ...rest } = ms;
   return {
     method:
-      "ablation: each part switched off in a bench-only build, run in the same rounds as the unchanged route (variant full, same round length) and the bare route, each variant's consumer left to finish between rounds (untimed); ms = machine time per request (1000 / req/s, the cores being saturated), a part = full's ms minus its variant's, per round, then the median over rounds; share = part / full's ms. rate_limiting is 0 by construction: the per-address limit is skipped for /webhooks/ and the route's guard (stripe_signature) is keyless, so no limiter runs. queue_send_and_consumer includes the consumer storing the events in D1 in the same workerd. Differences of noisy rates: a small part can come out negative.",
+      "ablation: each part switched off in a bench-only build, run in the same rounds as the unchanged route (variant full, same round length) and the bare route, each variant's consumer left to finish between rounds (untimed); ms = machine time per request (1000 / req/s, the cores being saturated), a part = full's ms minus its variant's, per round, then the median over rounds; share = part / full's ms. rate_limiting is 0 by construction: the webhook route has a router of its own without the API's per-address limit, and its guard (stripe_signature) is keyless, so no limiter runs. queue_send is the send alone (the variant whose consumer acks unstored, less the one that sends nothing); consumer_store is the consumer storing the events in D1, in the same workerd. Differences of noisy rates: a small part can come out negative.",
     route_ms_per_request: round3(total!),
     ms_per_request: Object.fromEntries(Object.entries(rest).map(([k, x]) => [k, round3(x)])),
     share: Object.fromEntries(Object.entries(rest).map(([k, x]) => [k, round3(x / total!)])),
@@ -223,11 +272,12 @@ function breakdown(rounds: Record<string, number>[]) {
 
 async function main() {
   const bindings = { STRIPE_WEBHOOK_SECRETS: SECRET, STRIPE_SECRET_KEY: "sk_test_bench", STRIPE_API_BASE: "http://127.0.0.1:9" };
-  const worker = await startWorker({ bindings });
+  const before = profileBefore();
+  const worker = await startWorker({ bindings, queueBatchTimeoutSeconds: BATCH_TIMEOUT_S });
   const bare = await bareRoute();
   const variants: { v: Variant; w: WorkerHarness }[] = [];
   try {
-    for (const v of PROFILE ? VARIANTS : []) variants.push({ v, w: await startWorker({ bindings, scriptPath: await bundleVariant(v) }) });
+    for (const v of PROFILE ? VARIANTS : []) variants.push({ v, w: await startWorker({ bindings, queueBatchTimeoutSeconds: BATCH_TIMEOUT_S, scriptPath: await bundleVariant(v) }) });
     // Warm everything up, then interleave rounds so machine noise hits all alike.
     await load(worker.url, (await prepare("warm")).slice(0, 200));
     await load(bare.url, (await prepare("warmbare")).slice(0, 200));
@@ -271,7 +321,9 @@ async function main() {
         events_per_round: EVENTS,
         profile_events_per_round: PROFILE_EVENTS,
         concurrency: CONCURRENCY,
-        ...(profileRounds.length > 0 ? { profile: breakdown(profileRounds) } : {}),
+        consumer_batch_timeout_s: BATCH_TIMEOUT_S,
+        ...(profileRounds.length > 0 ? { profile: { commit: measuredCommit(), ...breakdown(profileRounds) } } : {}),
+        ...(before !== undefined ? { profile_before: before } : {}),
       },
     });
   } finally {

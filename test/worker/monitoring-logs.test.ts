@@ -2,9 +2,13 @@
  * One structured line per request, captured from the worker's console as Logpush or
  * `wrangler tail` would see it: the worker's request id, method, route pattern, status, duration
  * and key id, and nothing the caller sent (no Authorization header, no key, no email, no path).
+ * The webhook route's line is the same, written once its 200 is handed over.
  */
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createApp } from "../../worker/src/app";
 import { call, makeKey } from "./helpers";
+import { sign, stripeEvent } from "./stripe-helpers";
 
 let lines: string[] = [];
 beforeEach(() => {
@@ -75,5 +79,27 @@ describe("request logs", () => {
     const [line] = requestLines(res.headers.get("x-request-id"));
     expect(line).toMatchObject({ method: "GET", route: "/v1/subscriptions/:user_id", status: res.status });
     expect(lines.join("\n")).not.toContain(userId);
+  });
+});
+
+describe("the webhook route's request line", () => {
+  it("is written after the 200 has been handed over, with the route and status, and nothing of the body or signature", async () => {
+    const event = stripeEvent(`evt_logs_${Date.now()}`, "charge.succeeded", { id: `ch_logs_${Date.now()}`, object: "charge" });
+    const payload = JSON.stringify(event);
+    const signature = await sign(payload);
+    const ctx = createExecutionContext();
+    const res = await createApp().fetch(
+      new Request("http://billing.test/webhooks/stripe", { method: "POST", headers: { "content-type": "application/json", "stripe-signature": signature }, body: payload }),
+      env,
+      ctx,
+    );
+    expect(res.status, await res.clone().text()).toBe(200);
+    const requestId = res.headers.get("x-request-id");
+    // Answered, and the line not yet written: Stripe did not wait for it.
+    expect(requestLines(requestId)).toEqual([]);
+    await waitOnExecutionContext(ctx);
+    expect(requestLines(requestId)).toEqual([{ level: "info", message: "request", request_id: requestId, method: "POST", route: "/webhooks/stripe", status: 200, duration_ms: expect.any(Number) }]);
+    const all = lines.join("\n");
+    for (const secret of [signature, "whsec_"]) expect(all).not.toContain(secret);
   });
 });

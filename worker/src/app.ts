@@ -51,7 +51,7 @@ function withServices(clock: Clock): MiddlewareHandler<AppEnv> {
 function webhookRouter(clock: Clock) {
   const app = newRouter();
   app.use("*", requestIds);
-  app.use("*", accessLog(clock));
+  app.use("*", accessLog(clock, { afterAnswer: true }));
   app.use("*", withServices(clock));
   app.use("*", bodyLimit({ maxSize: WEBHOOK_BODY_LIMIT, onError: tooLarge(WEBHOOK_BODY_LIMIT) }));
   app.openapi(webhooksStripe.route, webhooksStripe.handler as never);

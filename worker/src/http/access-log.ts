@@ -10,7 +10,13 @@ import type { Clock } from "../clock";
 import { jsonLogger } from "../log";
 import type { AppEnv } from "./context";
 
-export function accessLog(clock: Clock): MiddlewareHandler<AppEnv> {
+/**
+ * @param afterAnswer write the line once the response has been handed over (waitUntil, a timer
+ *   turn later), so the caller does not wait for it: the webhook route, whose sender (Stripe)
+ *   waits for nothing but the 200. Without an execution context (app.request() in a test) the
+ *   line is written at once.
+ */
+export function accessLog(clock: Clock, { afterAnswer = false }: { afterAnswer?: boolean } = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = clock.now();
     await next();
@@ -29,6 +35,15 @@ export function accessLog(clock: Clock): MiddlewareHandler<AppEnv> {
       duration_ms: clock.now() - started,
       ...(actor ? { key_id: actor.id, role: actor.role } : {}),
     };
-    log.log(c.res.status >= 500 ? "error" : "info", "request", fields);
+    const write = () => log.log(c.res.status >= 500 ? "error" : "info", "request", fields);
+    if (afterAnswer) {
+      try {
+        c.executionCtx.waitUntil(new Promise<void>((done) => setTimeout(done, 0)).then(write));
+        return;
+      } catch {
+        // No execution context: write it now.
+      }
+    }
+    write();
   };
 }
