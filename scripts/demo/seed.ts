@@ -62,6 +62,11 @@ export interface SeedReport {
   failedActions: number;
   byStory: Record<string, number>;
   seconds: number;
+  /**
+   * Where the seconds went: playing every customer's story, then waiting until the worker has
+   * processed every delivered event, then the closing crons (a sweep and two dunning runs).
+   */
+  phases: { played: number; settled: number; crons: number };
 }
 
 class WorkerError extends Error {
@@ -329,6 +334,7 @@ export async function seedDemo(target: SeedTarget, opts: SeedOptions): Promise<S
     playing = false;
     await sweeping;
   }
+  const played = Date.now();
   // Every event delivered, stored, and processed by the worker.
   await target.idle();
   await target.drain?.();
@@ -343,6 +349,7 @@ export async function seedDemo(target: SeedTarget, opts: SeedOptions): Promise<S
     },
     120_000,
   );
+  const settled = Date.now();
   // One more minute cron now that everything is in: the customers played last may have become
   // past due with their grace already over after the last sweep ran, and the cron is what
   // suspends them (as it would within a minute in production).
@@ -359,5 +366,12 @@ export async function seedDemo(target: SeedTarget, opts: SeedOptions): Promise<S
   }
   const byStory: Record<string, number> = {};
   for (const c of plan) byStory[c.story] = (byStory[c.story] ?? 0) + 1;
-  return { customers: plan.length, failedActions: progress.failed, byStory, seconds: (Date.now() - started) / 1000 };
+  const ended = Date.now();
+  return {
+    customers: plan.length,
+    failedActions: progress.failed,
+    byStory,
+    seconds: (ended - started) / 1000,
+    phases: { played: (played - started) / 1000, settled: (settled - played) / 1000, crons: (ended - settled) / 1000 },
+  };
 }
