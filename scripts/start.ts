@@ -216,22 +216,33 @@ async function devConfig(): Promise<string> {
 /**
  * Resolves once the worker has stored and processed the last event the emulator delivered (the
  * queue hands batches out in order, one at a time, so the ones before it are stored too), or
- * after `timeoutMs`. The consumer stores a batch only after it processed the one before, so on
+ * once nothing moved for `stallMs`. The consumer stores a batch only after it processed the one before, so on
  * a busy machine deliveries queue up: /v1/events shows none of them until they are stored, and
  * without this wait the seed would report done with events still in the queue.
  */
-async function drainDelivered(emulator: Emulator, workerUrl: string, adminKey: string, timeoutMs = 120_000): Promise<void> {
+async function drainDelivered(emulator: Emulator, workerUrl: string, adminKey: string, stallMs = 120_000): Promise<void> {
   const last = emulator
     .deliveries()
     .filter((d) => d.state === "delivered")
     .at(-1);
   if (!last) return;
-  const started = Date.now();
-  for (let wait = 20; Date.now() - started < timeoutMs; wait = Math.min(wait * 2, 250)) {
+  // Bounded by progress, not by time: on a loaded machine the queue can hold minutes of
+  // deliveries, and stopping early made the seed's last wait time out with them still queued.
+  let since = Date.now();
+  let seen = "";
+  for (let wait = 20; Date.now() - since < stallMs; wait = Math.min(wait * 2, 500)) {
     const page = await api<{ data: { id: string; status: string; attempts: number }[] }>(`${workerUrl}/v1/events?type=${encodeURIComponent(last.eventType)}&limit=200`, adminKey);
-    const row = page.body?.data?.find((e) => e.id === last.eventId);
+    const rows = page.body?.data ?? [];
+    const row = rows.find((e) => e.id === last.eventId);
     // Processed, or its processing was tried (a failure waits for the sweep, which the seed runs).
     if (row && (row.status !== "pending" || row.attempts > 0)) return;
+    // Progress: the worker's pending events change as it stores and processes the queue's batches.
+    const pending = await api<{ data: { id: string; attempts: number }[] }>(`${workerUrl}/v1/events?status=pending&limit=50`, adminKey);
+    const now = (pending.body?.data ?? []).map((e) => `${e.id}:${e.attempts}`).join(",");
+    if (now !== seen) {
+      seen = now;
+      since = Date.now();
+    }
     await sleep(wait);
   }
 }
@@ -377,7 +388,17 @@ async function main() {
         sweep: async () => void (await fetch(`${workerUrl}/__scheduled?cron=*+*+*+*+*`)).body?.cancel(),
         dunning: async () => void (await fetch(`${workerUrl}/__scheduled?cron=*%2F15+*+*+*+*`)).body?.cancel(),
       },
-      { customers, days: 365, now: Math.floor(Date.now() / 1000), concurrency: 10, onProgress: (p) => progress.update(p), onIssue: (c, what) => issues.push(`${c.userId}: ${what}`) },
+      // Every webhook gets a consumer run of its own here (devConfig), so the sweep only retries
+      // failures: every 10 s, not every second, leaves workerd's CPU to the webhooks.
+      {
+        customers,
+        days: 365,
+        now: Math.floor(Date.now() / 1000),
+        concurrency: 10,
+        sweepEveryMs: 10_000,
+        onProgress: (p) => progress.update(p),
+        onIssue: (c, what) => issues.push(`${c.userId}: ${what}`),
+      },
     );
     progress.stop();
     emulator.save();
