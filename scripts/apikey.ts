@@ -30,28 +30,32 @@ export async function readLocalAdminKey(): Promise<string> {
 
 const actor = { type: "cli" as const, id: process.env.USER ?? "cli" };
 
+/** The audit log's INSERT for an entry chained after `head` (undefined: the log is empty). */
+async function auditStatement(head: { seq: number; hash: string } | undefined, entry: AuditEntry): Promise<string> {
+  const row = await chainRow(head, entry, Date.now());
+  return `INSERT INTO audit_log (seq, at, actor_type, actor_id, action, subject_type, subject_id, before, after, request_id, prev_hash, hash) VALUES (${[
+    row.seq,
+    row.at,
+    row.actorType,
+    row.actorId,
+    row.action,
+    row.subjectType,
+    row.subjectId,
+    row.before,
+    row.after,
+    row.requestId,
+    row.prevHash,
+    row.hash,
+  ]
+    .map(lit)
+    .join(", ")})`;
+}
+
 async function appendWithAudit(target: Target, change: string[], entry: AuditEntry): Promise<void> {
   for (let attempt = 1; attempt <= 5; attempt++) {
     const [head] = await d1<{ seq: number; hash: string }>(target, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
-    const row = await chainRow(head, entry, Date.now());
-    const audit = `INSERT INTO audit_log (seq, at, actor_type, actor_id, action, subject_type, subject_id, before, after, request_id, prev_hash, hash) VALUES (${[
-      row.seq,
-      row.at,
-      row.actorType,
-      row.actorId,
-      row.action,
-      row.subjectType,
-      row.subjectId,
-      row.before,
-      row.after,
-      row.requestId,
-      row.prevHash,
-      row.hash,
-    ]
-      .map(lit)
-      .join(", ")})`;
     try {
-      await d1(target, [...change, audit].join(";\n"));
+      await d1(target, [...change, await auditStatement(head, entry)].join(";\n"));
       return;
     } catch (e) {
       if (!/UNIQUE constraint failed: audit_log/.test(String(e)) || attempt === 5) throw e;
@@ -59,7 +63,10 @@ async function appendWithAudit(target: Target, change: string[], entry: AuditEnt
   }
 }
 
-export async function createKey(target: Target, opts: { role: Role; name: string; expiresInDays?: number }): Promise<{ id: string; key: string }> {
+type KeyOptions = { role: Role; name: string; expiresInDays?: number };
+
+/** A new key's row and its audit entry. */
+async function newKey(opts: KeyOptions): Promise<{ id: string; key: string; insert: string; entry: AuditEntry }> {
   const material = await generateKey();
   const id = randomId("key");
   const now = Date.now();
@@ -76,13 +83,29 @@ export async function createKey(target: Target, opts: { role: Role; name: string
   ]
     .map(lit)
     .join(", ")})`;
-  await appendWithAudit(target, [insert], {
+  const entry: AuditEntry = {
     actor,
     action: "api_key.created",
     subject: { type: "api_key", id },
     after: { name: opts.name, role: opts.role, prefix: material.prefix, expires_at: expiresAt, revoked_at: null },
-  });
-  return { id, key: material.key };
+  };
+  return { id, key: material.key, insert, entry };
+}
+
+export async function createKey(target: Target, opts: KeyOptions): Promise<{ id: string; key: string }> {
+  const { id, key, insert, entry } = await newKey(opts);
+  await appendWithAudit(target, [insert], entry);
+  return { id, key };
+}
+
+/**
+ * The statements that create a key in a database whose audit log is still empty, for a caller
+ * that runs them in its own batch: npm start makes the local admin key in the same wrangler
+ * process as a fresh database's migrations.
+ */
+export async function firstKeyStatements(opts: KeyOptions): Promise<{ id: string; key: string; statements: string[] }> {
+  const { id, key, insert, entry } = await newKey(opts);
+  return { id, key, statements: [insert + ";", (await auditStatement(undefined, entry)) + ";"] };
 }
 
 async function main() {

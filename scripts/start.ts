@@ -3,7 +3,7 @@
  * 1. .dev.vars with local secrets (signing keys, emulator key, audit checkpoint secret) when
  *    missing; `--fresh` first wipes the local D1, the emulator's state and the keys;
  * 2. local D1 migrations, then a local admin key when none exists (.wrangler/local-admin-key,
- *    gitignored), while:
+ *    gitignored); a new database gets both from one wrangler process (scripts/d1.ts), while:
  * 3. the Stripe emulator on :12111, provisioned by `npm run stripe:setup`'s code (the catalog's
  *    prices, the portal's policy, and the worker's webhook endpoint with exactly the event types
  *    it handles, whose secret setup writes into .dev.vars);
@@ -20,12 +20,12 @@ import path from "node:path";
 import Stripe from "stripe";
 import { startEmulator, type Emulator } from "../packages/stripe-emulator/src/index.ts";
 import { catalog } from "../worker/src/catalog.ts";
-import { createKey, readLocalAdminKey, saveLocalAdminKey } from "./apikey.ts";
+import { createKey, firstKeyStatements, readLocalAdminKey, saveLocalAdminKey } from "./apikey.ts";
 import { HANDLED_EVENT_TYPES } from "../worker/src/stripe-sync/handled-events.ts";
 import { pinnedApiVersion } from "../worker/src/stripe-sync/api-version.ts";
 import { describeChange, runSetup } from "./stripe-setup/index.ts";
 import { hashKey } from "../worker/src/auth/keys.ts";
-import { d1, lit, migrate, ROOT } from "./d1.ts";
+import { applyLocalMigrations, d1, lit, localMigrations, ROOT } from "./d1.ts";
 import { generateSigningKey } from "./keys.ts";
 import { parseArgs } from "node:util";
 import { Presets, SingleBar } from "cli-progress";
@@ -104,6 +104,22 @@ async function ensureAdminKey(): Promise<string> {
     if (usable?.n) return saved;
   }
   const { key } = await createKey("local", { role: "admin", name: "local-admin" });
+  await saveLocalAdminKey(key);
+  return key;
+}
+
+/**
+ * The local D1 migrated, and its admin key. A new database gets both from one wrangler process
+ * (each costs a Node start and a workerd start: on the loaded 2-core machine, 15 to 30 s).
+ */
+async function prepareDatabase(): Promise<string> {
+  const { pending, fresh } = await localMigrations();
+  if (!fresh) {
+    await applyLocalMigrations(pending);
+    return ensureAdminKey();
+  }
+  const { key, statements } = await firstKeyStatements({ role: "admin", name: "local-admin" });
+  await applyLocalMigrations(pending, statements);
   await saveLocalAdminKey(key);
   return key;
 }
@@ -200,22 +216,33 @@ async function devConfig(): Promise<string> {
 /**
  * Resolves once the worker has stored and processed the last event the emulator delivered (the
  * queue hands batches out in order, one at a time, so the ones before it are stored too), or
- * after `timeoutMs`. The consumer stores a batch only after it processed the one before, so on
+ * once nothing moved for `stallMs`. The consumer stores a batch only after it processed the one before, so on
  * a busy machine deliveries queue up: /v1/events shows none of them until they are stored, and
  * without this wait the seed would report done with events still in the queue.
  */
-async function drainDelivered(emulator: Emulator, workerUrl: string, adminKey: string, timeoutMs = 120_000): Promise<void> {
+async function drainDelivered(emulator: Emulator, workerUrl: string, adminKey: string, stallMs = 120_000): Promise<void> {
   const last = emulator
     .deliveries()
     .filter((d) => d.state === "delivered")
     .at(-1);
   if (!last) return;
-  const started = Date.now();
-  for (let wait = 20; Date.now() - started < timeoutMs; wait = Math.min(wait * 2, 250)) {
+  // Bounded by progress, not by time: on a loaded machine the queue can hold minutes of
+  // deliveries, and stopping early made the seed's last wait time out with them still queued.
+  let since = Date.now();
+  let seen = "";
+  for (let wait = 20; Date.now() - since < stallMs; wait = Math.min(wait * 2, 500)) {
     const page = await api<{ data: { id: string; status: string; attempts: number }[] }>(`${workerUrl}/v1/events?type=${encodeURIComponent(last.eventType)}&limit=200`, adminKey);
-    const row = page.body?.data?.find((e) => e.id === last.eventId);
+    const rows = page.body?.data ?? [];
+    const row = rows.find((e) => e.id === last.eventId);
     // Processed, or its processing was tried (a failure waits for the sweep, which the seed runs).
     if (row && (row.status !== "pending" || row.attempts > 0)) return;
+    // Progress: the worker's pending events change as it stores and processes the queue's batches.
+    const pending = await api<{ data: { id: string; attempts: number }[] }>(`${workerUrl}/v1/events?status=pending&limit=50`, adminKey);
+    const now = (pending.body?.data ?? []).map((e) => `${e.id}:${e.attempts}`).join(",");
+    if (now !== seen) {
+      seen = now;
+      since = Date.now();
+    }
     await sleep(wait);
   }
 }
@@ -287,7 +314,8 @@ async function main() {
   // The migrations and the admin key (each a wrangler process of its own) run while the emulator
   // starts and is provisioned; wrangler dev starts once .dev.vars holds the endpoint's secret.
   console.log("Applying local D1 migrations...");
-  const database = migrate("local").then(ensureAdminKey);
+  let databaseReady = 0;
+  const database = prepareDatabase().finally(() => (databaseReady = Date.now()));
   // Awaited below; until then a failure must not count as unhandled.
   database.catch(() => undefined);
 
@@ -334,7 +362,9 @@ async function main() {
   process.on("SIGTERM", stop);
 
   await waitForHealth(workerUrl);
-  console.log(`Billing worker answering ${((Date.now() - began) / 1000).toFixed(1)} s after npm start began (${((Date.now() - started) / 1000).toFixed(1)} s after wrangler dev started).`);
+  const since = (t: number) => `${((t - began) / 1000).toFixed(1)} s`;
+  console.log(`Billing worker answering ${since(Date.now())} after npm start began (${((Date.now() - started) / 1000).toFixed(1)} s after wrangler dev started).`);
+  console.log(`  Emulator provisioned at ${since(started)}, local D1 migrated with its admin key at ${since(databaseReady)}.`);
   stopCrons = runCrons(workerUrl);
   const serviceKey = await ensureServiceKey(workerUrl, adminKey);
 
@@ -358,11 +388,23 @@ async function main() {
         sweep: async () => void (await fetch(`${workerUrl}/__scheduled?cron=*+*+*+*+*`)).body?.cancel(),
         dunning: async () => void (await fetch(`${workerUrl}/__scheduled?cron=*%2F15+*+*+*+*`)).body?.cancel(),
       },
-      { customers, days: 365, now: Math.floor(Date.now() / 1000), concurrency: 10, onProgress: (p) => progress.update(p), onIssue: (c, what) => issues.push(`${c.userId}: ${what}`) },
+      // Every webhook gets a consumer run of its own here (devConfig), so the sweep only retries
+      // failures: every 10 s, not every second, leaves workerd's CPU to the webhooks.
+      {
+        customers,
+        days: 365,
+        now: Math.floor(Date.now() / 1000),
+        concurrency: 10,
+        sweepEveryMs: 10_000,
+        onProgress: (p) => progress.update(p),
+        onIssue: (c, what) => issues.push(`${c.userId}: ${what}`),
+      },
     );
     progress.stop();
     emulator.save();
     console.log(`Seeded ${report.customers} customers with a year of history in ${Math.round(report.seconds)} s${report.failedActions ? ` (${report.failedActions} steps refused)` : ""}.`);
+    const { played, settled, crons } = report.phases;
+    console.log(`  Stories played in ${played.toFixed(1)} s, the last events processed ${settled.toFixed(1)} s later, the closing crons in ${crons.toFixed(1)} s.`);
     console.log(`Start to seeded demo: ${Math.round((Date.now() - began) / 1000)} s after npm start began.`);
     for (const line of issues.slice(0, 5)) console.log(`  refused: ${line}`);
   }

@@ -51,6 +51,13 @@ export interface SeedOptions {
   /** Unix seconds: the end of the history (today). */
   now: number;
   concurrency?: number;
+  /**
+   * How often the worker's minute sweep runs while the stories play (default every second). It
+   * retries events whose processing failed and, when the queue hands the consumer more than one
+   * run processes, takes the rest; where every event gets its own consumer run (npm start's
+   * local queue settings), running it less often leaves the worker's CPU to the webhooks.
+   */
+  sweepEveryMs?: number;
   seed?: number;
   onProgress?: (p: SeedProgress) => void;
   /** Told about each action that failed, with why. */
@@ -62,6 +69,11 @@ export interface SeedReport {
   failedActions: number;
   byStory: Record<string, number>;
   seconds: number;
+  /**
+   * Where the seconds went: playing every customer's story, then waiting until the worker has
+   * processed every delivered event, then the closing crons (a sweep and two dunning runs).
+   */
+  phases: { played: number; settled: number; crons: number };
 }
 
 class WorkerError extends Error {
@@ -134,11 +146,22 @@ export function workerClient(target: Pick<SeedTarget, "workerUrl" | "serviceKey"
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const started = Date.now();
+/**
+ * Polls `check` until it says done. Gives up after `timeoutMs` without progress: a check that
+ * returns a string (what it saw) counts a change of that string as progress, so a long but moving
+ * wait (a loaded machine working through its queue) is not cut short.
+ */
+async function until(what: string, check: () => Promise<boolean | string>, timeoutMs = 30_000): Promise<void> {
+  let since = Date.now();
+  let seen: string | undefined;
   for (let wait = 20; ; wait = Math.min(wait * 2, 500)) {
-    if (await check()) return;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    const result = await check();
+    if (result === true) return;
+    if (typeof result === "string" && result !== seen) {
+      seen = result;
+      since = Date.now();
+    }
+    if (Date.now() - since > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await sleep(wait);
   }
 }
@@ -320,7 +343,7 @@ export async function seedDemo(target: SeedTarget, opts: SeedOptions): Promise<S
   const sweeping = (async () => {
     while (playing && target.sweep) {
       await target.sweep().catch(() => undefined);
-      await sleep(1000);
+      await sleep(opts.sweepEveryMs ?? 1000);
     }
   })();
   try {
@@ -329,20 +352,24 @@ export async function seedDemo(target: SeedTarget, opts: SeedOptions): Promise<S
     playing = false;
     await sweeping;
   }
+  const played = Date.now();
   // Every event delivered, stored, and processed by the worker.
   await target.idle();
   await target.drain?.();
   await until(
-    "the worker to process every delivered event",
+    "the worker to process every delivered event (no progress for two minutes)",
     async () => {
-      if ((await api<{ data: unknown[] }>("GET", "/v1/events?status=pending&limit=1", undefined, target.adminKey)).data.length === 0) return true;
+      const pending = (await api<{ data: { id: string; attempts: number }[] }>("GET", "/v1/events?status=pending&limit=50", undefined, target.adminKey)).data;
+      if (pending.length === 0) return true;
       // Events beyond what one delivery's run may process, and any whose processing failed,
       // wait for the minute sweep: run it now instead of waiting for the minute.
       await target.sweep?.();
-      return false;
+      // Progress: the pending events change as the worker processes them.
+      return pending.map((e) => `${e.id}:${e.attempts}`).join(",");
     },
     120_000,
   );
+  const settled = Date.now();
   // One more minute cron now that everything is in: the customers played last may have become
   // past due with their grace already over after the last sweep ran, and the cron is what
   // suspends them (as it would within a minute in production).
@@ -359,5 +386,12 @@ export async function seedDemo(target: SeedTarget, opts: SeedOptions): Promise<S
   }
   const byStory: Record<string, number> = {};
   for (const c of plan) byStory[c.story] = (byStory[c.story] ?? 0) + 1;
-  return { customers: plan.length, failedActions: progress.failed, byStory, seconds: (Date.now() - started) / 1000 };
+  const ended = Date.now();
+  return {
+    customers: plan.length,
+    failedActions: progress.failed,
+    byStory,
+    seconds: (ended - started) / 1000,
+    phases: { played: (played - started) / 1000, settled: (settled - played) / 1000, crons: (ended - settled) / 1000 },
+  };
 }
