@@ -73,7 +73,9 @@ export async function renewOrganization(deps: OrganizationDeps, who: Actor, orgI
   const sub = await deps.stripe.subscriptions.retrieve(row.subscriptionId);
   if (sub.status === "canceled" || sub.status === "incomplete_expired") throw ended(orgId);
   const item = sub.items.data[0]!;
-  const digest = await sha256Hex(canonicalJson({ orgId, input, key: who.idempotencyKey ?? null, sub: sub.id }));
+  // The term renewed is part of the request: the same body for the next term is another renewal,
+  // whose Stripe steps must not reuse this one's idempotency keys (Stripe refuses other parameters).
+  const digest = await sha256Hex(canonicalJson({ orgId, input, key: who.idempotencyKey ?? null, sub: sub.id, term: item.current_period_end }));
   const key = (step: string) => `organization-renew:${orgId}:${digest}:${step}`;
   const stripe = deps.stripe;
   const scheduleId = idOf(sub.schedule ?? null);
