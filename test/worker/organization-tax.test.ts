@@ -74,4 +74,18 @@ describe("an organization's sales tax", () => {
     const next = (await stripe().invoices.list({ customer: row.customerId! })).data[0]!;
     expect([next.subtotal, next.total, next.amount_due, next.status]).toEqual([390_000, 418_275, 418_275, "open"]);
   });
+
+  it("a renewal of an organization whose subscription is not taxed stays untaxed, in a taxed state too", async () => {
+    const clock = await testClock();
+    const { orgId, org, row } = await buyOrganization(service, { address: CALIFORNIA, seats: 10, test_clock: clock.id });
+    await stripe().invoices.pay(org.invoices[0]!.id, { paid_out_of_band: true });
+    await stripe().subscriptions.update(row.subscriptionId!, { automatic_tax: { enabled: false } });
+    const res = await call("POST", `/v1/organizations/${orgId}/renew`, { key: service, body: {} });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect((await res.json<{ invoice: { amount_due: number } }>()).invoice.amount_due).toBe(390_000);
+
+    await clock.advanceTo(row.termEnd! + 3_600_000);
+    const next = (await stripe().invoices.list({ customer: row.customerId! })).data[0]!;
+    expect([next.subtotal, next.total, next.amount_due, next.status]).toEqual([390_000, 390_000, 390_000, "open"]);
+  });
 });

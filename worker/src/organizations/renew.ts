@@ -123,8 +123,9 @@ export async function renewOrganization(deps: OrganizationDeps, who: Actor, orgI
           },
           {
             items: [{ price: priceId, quantity: seats }],
-            // Taxed as the first term is (create.ts): the preview below and the invoice at the term's start agree.
-            automatic_tax: { enabled: true },
+            // Taxed as the term running now is (create.ts enables it; an organization whose subscription
+            // has it off stays untaxed): the preview below and the invoice at the term's start agree.
+            automatic_tax: { enabled: sub.automatic_tax.enabled },
             duration: { interval: "month", interval_count: months },
             proration_behavior: "none",
             metadata: { org_id: orgId, [TERM_MONTHS]: String(months) },
