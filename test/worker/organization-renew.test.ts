@@ -160,6 +160,18 @@ describe("POST /v1/organizations/{org_id}/renew", () => {
     expect(await renewed()).toHaveLength(1);
   });
 
+  it("the organization's version moves on from the row as written, not as read: a change made while the renewal talked to Stripe is not undone", async () => {
+    const { orgId, row } = await buyOrganization(service, { seats: 2 });
+    // Another write lands on the organization after the renewal read it: here, in the renewal's own batch, before its update.
+    await env.DB.exec(
+      `CREATE TRIGGER bump_${orgId} AFTER UPDATE ON subscriptions WHEN NEW.id = '${row.subscriptionId}' BEGIN UPDATE organizations SET version = version + 10 WHERE org_id = '${orgId}'; END`,
+    );
+    const res = await renew(orgId, {});
+    await env.DB.exec(`DROP TRIGGER bump_${orgId}`);
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect((await db().select().from(organizations).where(eq(organizations.orgId, orgId)).get())!.version).toBe(row.version + 11);
+  });
+
   it("the renewal's PO number is not on an invoice of the current term: after a renewal that failed before its schedule, added seats are invoiced with the current PO number", async () => {
     const { orgId, row } = await buyOrganization(service, { seats: 2 });
     // Stripe refuses the renewal's schedule: its idempotency key (renew.ts) was used for another request already.

@@ -156,7 +156,8 @@ export async function renewOrganization(deps: OrganizationDeps, who: Actor, orgI
       statements: () => [
         deps.db
           .update(organizations)
-          .set({ updatedAt: deps.clock.now(), version: row.version + 1 })
+          // From the row as it is at the write, not as read before Stripe's steps: a change since then keeps its version.
+          .set({ updatedAt: deps.clock.now(), version: sql`${organizations.version} + 1` })
           .where(eq(organizations.orgId, orgId)),
       ],
       entries: [
