@@ -4,9 +4,10 @@
  * preview it must equal, and the renewal's invoice with its preview. MRR counts the seats' price
  * before tax. The worker suite's emulator taxes US-CA at 7.25 % (global-setup.ts), as npm start's does.
  */
+import type Stripe from "stripe";
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, makeKey } from "./helpers";
-import { buyOrganization } from "./organization-term-helpers";
+import { buyOrganization, type OrganizationWire } from "./organization-term-helpers";
 import { stripe, testClock } from "./stripe-helpers";
 
 let service: string;
@@ -36,6 +37,16 @@ describe("an organization's sales tax", () => {
     const { org } = await buyOrganization(service, { seats: 2 });
     const inv = await stripe().invoices.retrieve(org.invoices[0]!.id);
     expect([inv.subtotal, inv.total_taxes ?? [], inv.total, inv.amount_due]).toEqual([78_000, [], 78_000, 78_000]);
+  });
+
+  it("an agency exempt from sales tax in a taxed state: its Stripe customer is exempt, its invoice carries no tax, and the organization says so", async () => {
+    const { orgId, org, row } = await buyOrganization(service, { address: CALIFORNIA, seats: 2, tax_exempt: true });
+    expect((await stripe().customers.retrieve(row.customerId!)) as Stripe.Customer).toMatchObject({ tax_exempt: "exempt" });
+    const inv = await stripe().invoices.retrieve(org.invoices[0]!.id);
+    expect([inv.subtotal, inv.total_taxes ?? [], inv.total, inv.amount_due]).toEqual([78_000, [], 78_000, 78_000]);
+    const view = await (await call("GET", `/v1/organizations/${orgId}`, { key: analyst })).json<OrganizationWire>();
+    expect([org.tax_exempt, view.tax_exempt]).toEqual([true, true]);
+    expect((await buyOrganization(service, { address: CALIFORNIA, seats: 2 })).org.tax_exempt).toBe(false);
   });
 
   it("five more seats on day 100 in a taxed state: the prorated invoice and Stripe's preview both include the tax, and a pre-tax expected amount is a 409", async () => {

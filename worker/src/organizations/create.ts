@@ -38,6 +38,8 @@ export interface OrganizationInput {
   billingEmail: string;
   address: Address;
   taxId?: string | undefined;
+  /** Exempt from sales tax: the customer is `tax_exempt: "exempt"`, so Stripe Tax puts none on its invoices. */
+  taxExempt?: boolean | undefined;
   poNumber?: string | undefined;
   seats: number;
   termMonths: number;
@@ -168,6 +170,7 @@ async function makeInStripe(
       address: { ...input.address },
       metadata,
       ...(input.taxId !== undefined ? { tax_id_data: [{ type: "us_ein" as const, value: input.taxId }] } : {}),
+      ...(input.taxExempt === true ? { tax_exempt: "exempt" as const } : {}),
       ...(input.testClock !== undefined ? { test_clock: input.testClock } : {}),
     },
     { idempotencyKey: key("customer") },

@@ -4,7 +4,7 @@ import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, jsonBody, keyedErrors, named } from "../../http/schemas";
 import { Organization, presentOrganization } from "../../presenters";
-import { Email, OrgId, OrgName, PoNumber, PostalAddress, Seats, TaxIdEin, TermMonths, TestClockId } from "../../fields";
+import { Email, OrgId, OrgName, PoNumber, PostalAddress, Seats, TaxExempt, TaxIdEin, TermMonths, TestClockId } from "../../fields";
 
 const Body = z
   .strictObject({
@@ -13,6 +13,7 @@ const Body = z
     billing_email: Email.describe("Where invoices and reminders go"),
     address: PostalAddress,
     tax_id: TaxIdEin.optional(),
+    tax_exempt: TaxExempt.default(false),
     po_number: PoNumber.optional(),
     seats: Seats,
     term_months: TermMonths,
@@ -42,6 +43,7 @@ export default handle(route, async (c) => {
     billingEmail: b.billing_email,
     address: b.address,
     taxId: b.tax_id,
+    taxExempt: b.tax_exempt,
     poNumber: b.po_number,
     seats: b.seats,
     termMonths: b.term_months,
