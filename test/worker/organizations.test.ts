@@ -145,6 +145,18 @@ describe("POST /v1/organizations", () => {
     expect(born.cancel_at).toBe(row.termEnd! / 1000);
   });
 
+  it("an address Stripe Tax cannot place (a ZIP code of another state) is a 400 naming address: no customer in Stripe, no row in D1, and the org_id stays free", async () => {
+    const orgId = newOrg();
+    const customers = async () => (await stripe().customers.search({ query: `metadata['org_id']:'${orgId}'` })).data;
+    const wrongZip = { line1: "1315 10th St", city: "Sacramento", state: "CA", postal_code: "20415", country: "US" };
+    await expectProblem(await create(agencyBody(orgId, { address: wrongZip })), 400, "validation_failed", "body.address");
+    expect(await db().select().from(organizations).where(eq(organizations.orgId, orgId)).all()).toEqual([]);
+    expect(await customers()).toEqual([]);
+    const res = await create(agencyBody(orgId, { address: { ...wrongZip, postal_code: "95814" } }));
+    expect(res.status, await res.clone().text()).toBe(201);
+    expect(await customers()).toHaveLength(1);
+  });
+
   it("a retry with the same Idempotency-Key answers the same organization and makes no second customer", async () => {
     const orgId = newOrg();
     const first = await create(agencyBody(orgId, { seats: 1 }), `idem-${orgId}`);
