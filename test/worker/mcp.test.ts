@@ -54,8 +54,9 @@ describe("MCP endpoint", () => {
         const spec = findTool(tool.name)!;
         expect(tool.description).toBe(spec.description);
         expect(tool.inputSchema.type).toBe("object");
-        // Every key of the seed's example is a property the schema declares.
-        for (const key of Object.keys(spec.examples[0] as object)) expect(tool.inputSchema.properties, `${tool.name}.${key}`).toHaveProperty(key);
+        // Every key of the seed's examples is a property the schema declares; no union at the top, which model APIs refuse.
+        for (const example of spec.examples) for (const key of Object.keys(example as object)) expect(tool.inputSchema.properties, `${tool.name}.${key}`).toHaveProperty(key);
+        for (const union of ["anyOf", "oneOf", "allOf"]) expect(tool.inputSchema, `${tool.name}: ${union} at the top`).not.toHaveProperty(union);
         expect(tool.annotations?.readOnlyHint).toBe(spec.access === "read");
       }
       await client.close();
@@ -80,6 +81,12 @@ describe("MCP endpoint", () => {
       (await admin.callTool({ name: "create_subscription", arguments: { user_id: "user_123", tier: "mobile", billing_cycle: "monthly" } })) as CallToolResult,
     );
     expect(JSON.stringify(checkout)).toMatch(/https?:\/\//);
+
+    // The organization form of the seed's example, under an org_id of this run's own.
+    const agency = (findTool("create_subscription")!.examples[1] as { organization: Record<string, unknown> }).organization;
+    const orgId = `org_mcp_${Date.now().toString(36)}`;
+    const bought = output("create_subscription", (await admin.callTool({ name: "create_subscription", arguments: { organization: { ...agency, org_id: orgId } } })) as CallToolResult);
+    expect(bought).toMatchObject({ outcome: "organization_created", organization: { org_id: orgId, seats: 25, po_number: "PO-2026-0042", invoices: [{ status: "open", amount_due: 975_000 }] } });
 
     const access = output(
       "enforce_tier_access",

@@ -14,6 +14,7 @@ import { ROLES, type Role } from "../../worker/src/db/schema";
 import { MCP_FORBIDDEN } from "../../worker/src/mcp/server";
 import { routes } from "../../worker/src/routes";
 import { TOOLS, type Tool } from "../../worker/src/tools/registry";
+import type { TwinRoute } from "../../worker/src/tools/types";
 import { BASE, call, freshIp, makeKey } from "./helpers";
 
 const keys = {} as Record<Role, string>;
@@ -22,13 +23,16 @@ beforeAll(async () => {
   for (const role of ROLES) keys[role] = (await makeKey(role, { name: `twin-${role}` })).key;
 });
 
-/** The twin's route as the app registers it, and the permission it declares. */
-function twinOf(tool: Tool): { method: string; path: string; permission: Permission } | null {
-  if ("none" in tool.twin) return null;
-  const { method, path } = tool.twin;
-  const route = routes.find((r) => r.route.method === method.toLowerCase() && r.route.path === path);
-  expect(route, `${tool.name}'s twin ${method} ${path} is not a route of the app`).toBeDefined();
-  return { method, path, permission: route!.route["x-permission"] };
+/** The twin routes as the app registers them, and the permission each declares. */
+function twinsOf(tool: Tool): { method: string; path: string; permission: Permission }[] {
+  if ("none" in tool.twin) return [];
+  const twins: readonly TwinRoute[] = Array.isArray(tool.twin) ? tool.twin : [tool.twin as TwinRoute];
+  expect(twins.length, `${tool.name} names no twin`).toBeGreaterThan(0);
+  return twins.map(({ method, path }) => {
+    const route = routes.find((r) => r.route.method === method.toLowerCase() && r.route.path === path);
+    expect(route, `${tool.name}'s twin ${method} ${path} is not a route of the app`).toBeDefined();
+    return { method, path, permission: route!.route["x-permission"] };
+  });
 }
 
 async function mcpClient(key: string): Promise<Client> {
@@ -47,21 +51,23 @@ describe("every agent tool against its REST twin", () => {
     expect(TOOLS.length).toBeGreaterThanOrEqual(5);
     for (const tool of TOOLS) {
       if ("none" in tool.twin) expect(tool.twin.none.length, tool.name).toBeGreaterThan(20);
-      else twinOf(tool);
+      else twinsOf(tool);
     }
     expect(TOOLS.filter((t) => !("none" in t.twin)).length).toBeGreaterThanOrEqual(4);
   });
 
   for (const tool of TOOLS.filter((t) => !("none" in t.twin))) {
     it(`${tool.name}: each role is refused the tool, over HTTP and MCP, exactly when it is refused its twin`, async () => {
-      const twin = twinOf(tool)!;
       for (const role of ROLES) {
-        const refused = !roleHas(role, twin.permission);
-        expect(!roleHas(role, tool.permission), `${role}: ${tool.name} (${tool.permission}) vs ${twin.method} ${twin.path} (${twin.permission})`).toBe(refused);
-
-        // The permission is checked before the input: an empty one is enough to tell.
-        const rest = await call(twin.method, twin.path.replace(/\{[^}]+\}/g, "twin_test_1"), { key: keys[role], ...(twin.method === "GET" ? {} : { body: {} }) });
-        expect(rest.status === 403, `${role} on ${twin.method} ${twin.path}: HTTP ${rest.status}`).toBe(refused);
+        // Every twin must refuse the role for the tool to refuse it: a tool of several forms does what each of its routes does.
+        const twins = twinsOf(tool);
+        const refused = !roleHas(role, tool.permission);
+        for (const twin of twins) {
+          expect(!roleHas(role, twin.permission), `${role}: ${tool.name} (${tool.permission}) vs ${twin.method} ${twin.path} (${twin.permission})`).toBe(refused);
+          // The permission is checked before the input: an empty one is enough to tell.
+          const rest = await call(twin.method, twin.path.replace(/\{[^}]+\}/g, "twin_test_1"), { key: keys[role], ...(twin.method === "GET" ? {} : { body: {} }) });
+          expect(rest.status === 403, `${role} on ${twin.method} ${twin.path}: HTTP ${rest.status}`).toBe(refused);
+        }
 
         const http = await call("POST", `/v1/tools/${tool.name}`, { key: keys[role], body: {} });
         expect(http.status === 403, `${role} on POST /v1/tools/${tool.name}: HTTP ${http.status}`).toBe(refused);

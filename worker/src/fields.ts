@@ -298,3 +298,64 @@ export const PaymentReference = z
   .regex(/^[\x20-\x7e]{1,100}$/, "must be 1-100 printable ASCII characters")
   .refine((v) => v.trim() === v, "must not start or end with a space")
   .describe("The payment's reference: an ACH trace number, a check number, a Treasury payment id (at most 100 characters; Stripe metadata)");
+
+/**
+ * What an organization buys (POST /v1/organizations, and create_subscription's `organization`
+ * form): one definition, so the route and the tool take the same body and refuse the same
+ * values naming the same fields.
+ */
+export const OrganizationPurchase = z.strictObject({
+  org_id: OrgId,
+  name: OrgName,
+  billing_email: Email.describe("Where invoices and reminders go"),
+  address: PostalAddress,
+  tax_id: TaxIdEin.optional(),
+  tax_exempt: TaxExempt.default(false),
+  po_number: PoNumber.optional(),
+  seats: Seats,
+  term_months: TermMonths,
+  test_clock: TestClockId.optional().describe("A Stripe test clock for the organization's new customer (test mode only)"),
+});
+export type OrganizationPurchaseBody = z.output<typeof OrganizationPurchase>;
+
+export interface InputIssue {
+  /** The dotted path of the failing input from the top of what was parsed (`organization.seats`); empty for the whole input. */
+  path: string[];
+  message: string;
+  code: string;
+}
+
+/**
+ * The failing inputs of a zod error, each by its dotted path, for a problem's `errors`: an
+ * unknown key names the key itself. A union that matched no form names the fields of the form
+ * the input meant (the one form that knows more of its keys than any other: `{ organization }`
+ * is the organization form, `{ user_id, tier }` the user's), since "invalid input" at the top
+ * names nothing; when no form knows more keys than the others, or the input has keys of two
+ * forms, the union's own message stands.
+ * Routes (http/validation.ts) and tools (tools/types.ts) both read errors through it.
+ */
+export function inputIssues(issues: readonly z.core.$ZodIssue[], at: readonly PropertyKey[] = []): InputIssue[] {
+  return issues.flatMap((issue): InputIssue[] => {
+    const path = [...at, ...issue.path].map(String);
+    if (issue.code === "unrecognized_keys") return issue.keys.map((k) => ({ path: [...path, k], message: "unknown field", code: issue.code }));
+    if (issue.code === "invalid_union" && issue.errors.length > 1) {
+      const meant = meantForm(issue.errors);
+      if (meant) return inputIssues(meant, [...at, ...issue.path]);
+    }
+    return [{ path, message: issue.message, code: issue.code }];
+  });
+}
+
+/**
+ * The issues of the one form that leaves the fewest of the input's keys unknown; null when two
+ * tie, or when a key it does not know is another form's (the input mixes forms).
+ */
+function meantForm(forms: readonly (readonly z.core.$ZodIssue[])[]): readonly z.core.$ZodIssue[] | null {
+  const unknownKeys = forms.map((issues) => issues.flatMap((i) => (i.code === "unrecognized_keys" && i.path.length === 0 ? i.keys : [])));
+  const fewest = Math.min(...unknownKeys.map((k) => k.length));
+  const best = unknownKeys.flatMap((k, i) => (k.length === fewest ? [i] : []));
+  if (best.length !== 1) return null;
+  const meant = best[0]!;
+  const othersKnow = (key: string) => unknownKeys.some((k, i) => i !== meant && !k.includes(key));
+  return unknownKeys[meant]!.some(othersKnow) ? null : forms[meant]!;
+}

@@ -1,18 +1,13 @@
 import type { Hook } from "@hono/zod-openapi";
 import type { z } from "zod";
+import { inputIssues } from "../fields";
 import { ApiError, type FieldError } from "./errors";
 
 const TARGET_NAMES: Record<string, string> = { json: "body", query: "query", param: "path", header: "header", form: "body", cookie: "cookie" };
 
 export function fieldErrors(error: z.ZodError, target: string): FieldError[] {
   const prefix = TARGET_NAMES[target] ?? target;
-  return error.issues.flatMap((issue): FieldError[] => {
-    // An unknown key names the key itself, not the object holding it.
-    if (issue.code === "unrecognized_keys") {
-      return issue.keys.map((k) => ({ field: [prefix, ...issue.path.map(String), k].join("."), message: "unknown field", code: issue.code }));
-    }
-    return [{ field: [prefix, ...issue.path.map(String)].join("."), message: issue.message, code: issue.code }];
-  });
+  return inputIssues(error.issues).map((i) => ({ field: [prefix, ...i.path].join("."), message: i.message, code: i.code }));
 }
 
 /** The zod-openapi hook: every validation failure becomes one problem that names the fields. */

@@ -26,7 +26,7 @@ import { actorHas } from "../auth";
 import { UserId } from "../fields";
 import { invalidInput } from "../errors";
 import type { Services } from "../services";
-import type { Tool as AgentTool } from "../tools";
+import { inputJsonSchema, type Tool as AgentTool } from "../tools";
 
 /**
  * A refusal of the caller's role. JSON-RPC leaves -32000 to -32099 to the server; the SDK uses
@@ -71,14 +71,16 @@ function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, u
   return rest;
 }
 
-/** MCP wants objects at the top of both schemas; a tool whose output is not one gets none declared. */
+/**
+ * MCP wants objects at the top of both schemas: the input as GET /v1/tools lists it (a tool of
+ * several forms as one object, see inputJsonSchema); a tool whose output is not one gets none declared.
+ */
 function describe(tool: AgentTool): Tool {
-  const input = jsonSchema(tool.input, "input");
   const output = jsonSchema(tool.output, "output");
   return {
     name: tool.name,
     description: tool.description,
-    inputSchema: { ...input, type: "object" },
+    inputSchema: inputJsonSchema(tool.input) as Tool["inputSchema"],
     ...(output.type === "object" ? { outputSchema: output as Tool["outputSchema"] } : {}),
     annotations: { readOnlyHint: tool.access === "read", openWorldHint: false },
   };

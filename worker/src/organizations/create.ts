@@ -18,6 +18,7 @@ import { catalog as defaultCatalog, termPrice, type Catalog } from "../catalog";
 import { canonicalJson, sha256Hex } from "../crypto";
 import { organizations } from "../db/schema";
 import { DomainError, invalidInput } from "../errors";
+import type { OrganizationPurchaseBody } from "../fields";
 import type { Services } from "../services";
 import { emptyTargets, idOf, isMissing, isTaxLocationInvalid, syncObjects, type Stripe } from "../stripe-sync";
 import { requirePriceId } from "../subscriptions";
@@ -44,6 +45,22 @@ export interface OrganizationInput {
   seats: number;
   termMonths: number;
   testClock?: string | undefined;
+}
+
+/** The domain's input from the purchase as the API and the tools take it (fields.ts `OrganizationPurchase`). */
+export function organizationInput(b: OrganizationPurchaseBody): OrganizationInput {
+  return {
+    orgId: b.org_id,
+    name: b.name,
+    billingEmail: b.billing_email,
+    address: b.address,
+    taxId: b.tax_id,
+    taxExempt: b.tax_exempt,
+    poNumber: b.po_number,
+    seats: b.seats,
+    termMonths: b.term_months,
+    testClock: b.test_clock,
+  };
 }
 
 export type OrganizationDeps = Pick<Services, "db" | "stripe" | "stripeMode" | "clock" | "audit" | "log" | "appBaseUrl" | "dunning" | "syncFollowers">;

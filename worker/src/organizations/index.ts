@@ -1,5 +1,5 @@
 // What other folders use of organizations: buying seats for a term, the organization's view, and its members.
-export { createOrganization, customFields, type Address, type OrganizationDeps, type OrganizationInput } from "./create";
+export { createOrganization, customFields, organizationInput, type Address, type OrganizationDeps, type OrganizationInput } from "./create";
 export { organizationView, requireOrganization, type OrganizationInvoice, type OrganizationView } from "./view";
 export { assignSeat, listMembers, releaseSeat, type Member, type MemberPage } from "./members";
 export { changeSeats, SEATS_NEXT_TERM, seatsNextTerm, type SeatsChange, type SeatsInput } from "./seats";

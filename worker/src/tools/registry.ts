@@ -6,7 +6,8 @@
  *
  * Permissions (auth/permissions.ts): a tool needs what the API route doing the same needs (its
  * declared `twin`), so no role gains anything through a tool.
- * - create_subscription: `billing:write` (admin, service), as POST /v1/checkout; writes.
+ * - create_subscription: `billing:write` (admin, service), as POST /v1/checkout (a user's form) and
+ *   POST /v1/organizations (an organization's); writes.
  * - process_webhook: `events:replay` (admin), as POST /v1/events/{id}/replay; writes.
  * - manage_dunning_process: `dunning:write` (admin, service); writes (runs due stages, retries).
  * - enforce_tier_access: `entitlements:read` (admin, service), as GET /v1/entitlements/{user_id}; reads.

@@ -1,16 +1,21 @@
 /**
- * create_subscription: a Stripe Checkout session for a tier with the catalog's trial, through
- * subscriptions/checkout.ts's startCheckout (the function behind POST /v1/checkout); or, when the user
- * already has a live subscription, that subscription instead of an error, since an agent asked
- * to "subscribe" a subscriber wants to know what they have.
+ * create_subscription, in two forms. A user's: a Stripe Checkout session for a tier with the
+ * catalog's trial, through subscriptions/checkout.ts's startCheckout (the function behind POST
+ * /v1/checkout); or, when the user already has a live subscription, that subscription instead of
+ * an error, since an agent asked to "subscribe" a subscriber wants to know what they have. An
+ * organization's (`{ organization: {...} }`): seats for a fixed term on an invoice, through
+ * organizations/create.ts's createOrganization (the function behind POST /v1/organizations), with
+ * its body rules (fields.ts `OrganizationPurchase`), its refusals (an org_id taken is a conflict)
+ * and its presenter.
  */
 import { z } from "zod";
 import { findCustomer, startCheckout, billingCycle, priceOf, checkReturnUrl, subscriptionView } from "../subscriptions";
 import { findTier } from "../catalog";
-import { isDomainError } from "../errors";
+import { DomainError, isDomainError } from "../errors";
 import type { Services } from "../services";
-import { presentSubscriptionSummary, SubscriptionSummary, type SubscriptionSummaryWire } from "../presenters";
-import { BillingCycle, Email, PromotionCode, ReturnUrl, TestClockId, TierKey, UserId } from "../fields";
+import { Organization, presentOrganization, presentSubscriptionSummary, SubscriptionSummary, type SubscriptionSummaryWire } from "../presenters";
+import { createOrganization, organizationInput } from "../organizations";
+import { BillingCycle, Email, OrganizationPurchase, PromotionCode, ReturnUrl, TestClockId, TierKey, UserId } from "../fields";
 import { defineTool } from "./types";
 
 /** Statuses in which the user has a subscription to show rather than a checkout to start. */
@@ -18,7 +23,7 @@ const LIVE_STATUSES = ["active", "trialing", "past_due", "unpaid", "paused", "in
 const LIVE = new Set<string>(LIVE_STATUSES);
 const isLive = (status: string): status is (typeof LIVE_STATUSES)[number] => LIVE.has(status);
 
-const Input = z.strictObject({
+const ForUser = z.strictObject({
   user_id: UserId,
   tier: TierKey,
   billing_cycle: BillingCycle.default("monthly"),
@@ -29,6 +34,20 @@ const Input = z.strictObject({
   ),
   cancel_url: ReturnUrl.optional().describe("Where Checkout sends the user who goes back, on one of the app's origins, as success_url"),
   test_clock: TestClockId.optional().describe("Test mode: put a new customer on this Stripe test clock"),
+});
+
+const ForOrganization = z.strictObject({
+  organization: OrganizationPurchase.describe(
+    "An organization (a federal agency) buying `seats` seats of the agency tier for `term_months` months, as POST /v1/organizations takes it: one invoice on net terms with the PO number, sent to billing_email, never charged, no automatic renewal",
+  ),
+});
+
+/**
+ * One form or the other, told apart by their keys (`organization`, or `user_id` and `tier`):
+ * bad input names the fields of the form it meant (fields.ts `inputIssues`).
+ */
+const Input = z.union([ForUser, ForOrganization], {
+  error: "must be a user's form ({ user_id, tier, billing_cycle?, ... }) or an organization's ({ organization: { org_id, name, billing_email, address, seats, term_months, ... } }), not both",
 });
 
 const Output = z.discriminatedUnion("outcome", [
@@ -47,6 +66,10 @@ const Output = z.discriminatedUnion("outcome", [
     user_id: z.string(),
     subscription: SubscriptionSummary,
     message: z.string(),
+  }),
+  z.object({
+    outcome: z.literal("organization_created"),
+    organization: Organization.describe("The organization as GET /v1/organizations/{org_id} shows it, with its first invoice (open, due on net terms)"),
   }),
 ]);
 
@@ -90,17 +113,48 @@ async function stripeLiveSubscription(s: Services, userId: string): Promise<Subs
   });
 }
 
+/**
+ * The domain names the purchase's fields as POST /v1/organizations takes them (`org_id`); in this
+ * tool's input they sit in `organization`, and that is the path an agent must correct.
+ */
+function inOrganization(e: unknown): unknown {
+  if (!(e instanceof DomainError) || !e.details.errors || e.code === "config_invalid") return e;
+  return new DomainError(e.code, e.message, { ...e.details, errors: e.details.errors.map((f) => ({ ...f, field: `organization.${f.field}` })) }, { cause: e });
+}
+
 export const createSubscription = defineTool({
   name: "create_subscription",
   description:
-    "Start a subscription for a user: creates a Stripe Checkout session for the tier and billing cycle, with the tier's free trial for a first-time subscriber, and returns the checkout URL to send the user to. If the user already has a live subscription, returns it instead (outcome `existing_subscription`) and creates nothing.",
+    "Start a subscription for a user: creates a Stripe Checkout session for the tier and billing cycle, with the tier's free trial for a first-time subscriber, and returns the checkout URL to send the user to. If the user already has a live subscription, returns it instead (outcome `existing_subscription`) and creates nothing. For an organization (a federal agency buying seats), send `{ organization: { org_id, name, billing_email, address, seats, term_months, po_number?, tax_id?, tax_exempt? } }` instead of user_id and tier: it buys the seats for the term on one invoice due on net terms (sent to billing_email, never charged, no automatic renewal) and returns the organization (outcome `organization_created`); an org_id that exists already is refused (conflict). Seats are then given to users with manage_seats.",
   input: Input,
   output: Output,
   permission: "billing:write",
-  twin: { method: "POST", path: "/v1/checkout" },
+  twin: [
+    { method: "POST", path: "/v1/checkout" },
+    { method: "POST", path: "/v1/organizations" },
+  ],
   access: "write",
-  examples: [{ user_id: "user_123", tier: "mobile", billing_cycle: "monthly" }],
+  examples: [
+    { user_id: "user_123", tier: "mobile", billing_cycle: "monthly" },
+    {
+      organization: {
+        org_id: "org_opm",
+        name: "Office of Personnel Management",
+        billing_email: "ap@opm.example.gov",
+        address: { line1: "1900 E St NW", city: "Washington", state: "DC", postal_code: "20415", country: "US" },
+        po_number: "PO-2026-0042",
+        seats: 25,
+        term_months: 12,
+      },
+    },
+  ],
   async handler(s, input, actor): Promise<Out> {
+    if ("organization" in input) {
+      const view = await createOrganization(s, actor, organizationInput(input.organization)).catch((e: unknown) => {
+        throw inOrganization(e);
+      });
+      return { outcome: "organization_created", organization: presentOrganization(view) };
+    }
     // The route's rule, before the existing-subscription answer: the tool refuses what the route refuses.
     checkReturnUrl(s.returnUrls, "success_url", input.success_url);
     checkReturnUrl(s.returnUrls, "cancel_url", input.cancel_url);

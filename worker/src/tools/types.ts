@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { Actor } from "../audit";
 import { actorHas, type Permission } from "../auth";
 import { DomainError } from "../errors";
+import { inputIssues } from "../fields";
 import type { Services } from "../services";
 import { topLevelNumberTexts } from "./money";
 
@@ -16,6 +17,11 @@ import { topLevelNumberTexts } from "./money";
  * `readOnlyHint`). `write`: may change Stripe or the mirror.
  */
 export type ToolAccess = "read" | "write";
+
+export interface TwinRoute {
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  path: string;
+}
 
 export interface Tool<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
   name: string;
@@ -27,9 +33,11 @@ export interface Tool<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.Z
   /**
    * The REST route that reads or does the same (`GET /v1/entitlements/{user_id}`): the tool
    * must be refused to exactly the roles the route refuses, so no key gains anything through a
-   * tool (test/worker/tool-twins.test.ts). `none` says why a tool has no such route.
+   * tool (test/worker/tool-twins.test.ts). A tool with several forms names the route of each
+   * (create_subscription: POST /v1/checkout and POST /v1/organizations). `none` says why a tool
+   * has no such route.
    */
-  twin: { method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE"; path: string } | { none: string };
+  twin: TwinRoute | readonly TwinRoute[] | { none: string };
   access: ToolAccess;
   /**
    * Top-level fields whose JSON number is read from its decimal text (money: `49.00`), where
@@ -47,11 +55,7 @@ export interface Tool<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.Z
 
 /** The dotted path of an issue in the tool's input (`data.object.id`); an unknown key names the key. */
 export function inputErrors(error: z.ZodError): { field: string; message: string; code: string }[] {
-  return error.issues.flatMap((issue): { field: string; message: string; code: string }[] => {
-    const path = issue.path.map(String);
-    if (issue.code === "unrecognized_keys") return issue.keys.map((k) => ({ field: [...path, k].join("."), message: "unknown field", code: issue.code }));
-    return [{ field: path.length > 0 ? path.join(".") : "input", message: issue.message, code: issue.code }];
-  });
+  return inputIssues(error.issues).map((i) => ({ field: i.path.length > 0 ? i.path.join(".") : "input", message: i.message, code: i.code }));
 }
 
 export function parseInput<I extends z.ZodType>(name: string, schema: I, input: unknown): z.output<I> {

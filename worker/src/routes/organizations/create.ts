@@ -1,25 +1,12 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { createOrganization } from "../../organizations";
+import { createRoute } from "@hono/zod-openapi";
+import { createOrganization, organizationInput } from "../../organizations";
 import { actorOf } from "../../http/actor";
 import { guard, handle } from "../../http/route";
 import { conflictProblem, json, jsonBody, keyedErrors, named } from "../../http/schemas";
 import { Organization, presentOrganization } from "../../presenters";
-import { Email, OrgId, OrgName, PoNumber, PostalAddress, Seats, TaxExempt, TaxIdEin, TermMonths, TestClockId } from "../../fields";
+import { OrganizationPurchase } from "../../fields";
 
-const Body = z
-  .strictObject({
-    org_id: OrgId,
-    name: OrgName,
-    billing_email: Email.describe("Where invoices and reminders go"),
-    address: PostalAddress,
-    tax_id: TaxIdEin.optional(),
-    tax_exempt: TaxExempt.default(false),
-    po_number: PoNumber.optional(),
-    seats: Seats,
-    term_months: TermMonths,
-    test_clock: TestClockId.optional().describe("A Stripe test clock for the organization's new customer (test mode only)"),
-  })
-  .openapi("OrganizationRequest");
+const Body = OrganizationPurchase.openapi("OrganizationRequest");
 
 const route = createRoute({
   method: "post",
@@ -37,17 +24,6 @@ const route = createRoute({
 
 export default handle(route, async (c) => {
   const b = c.req.valid("json");
-  const view = await createOrganization(c.get("services"), actorOf(c), {
-    orgId: b.org_id,
-    name: b.name,
-    billingEmail: b.billing_email,
-    address: b.address,
-    taxId: b.tax_id,
-    taxExempt: b.tax_exempt,
-    poNumber: b.po_number,
-    seats: b.seats,
-    termMonths: b.term_months,
-    testClock: b.test_clock,
-  });
+  const view = await createOrganization(c.get("services"), actorOf(c), organizationInput(b));
   return c.json(presentOrganization(view), 201);
 });
