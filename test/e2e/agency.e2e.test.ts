@@ -167,4 +167,24 @@ describe("an agency buys seats in the running system", () => {
     const payment = await ok<{ amount: number }>(await api("POST", `/v1/organizations/org_calhr/invoices/${invoice.id}/payments`, { json: { method: "treasury", reference: "IPAC-2026-77" } }), 201);
     expect(payment.amount).toBe(167_310);
   });
+
+  it("a tax-exempt agency in California pays no tax; an address whose ZIP code is another state's is a 400 naming address and leaves nothing", async () => {
+    const body = (orgId: string, extra: Record<string, unknown>) => ({
+      org_id: orgId,
+      name: "Federal Executive Board, Sacramento",
+      billing_email: "ap@feb.example.gov",
+      address: { line1: "650 Capitol Mall", city: "Sacramento", state: "CA", postal_code: "95814", country: "US" },
+      seats: 2,
+      term_months: 12,
+      ...extra,
+    });
+    const exempt = await ok<Organization & { tax_exempt: boolean }>(await api("POST", "/v1/organizations", { json: body("org_feb_exempt", { tax_exempt: true }) }), 201);
+    expect([exempt.tax_exempt, exempt.invoices[0]!.amount_due]).toEqual([true, 78_000]);
+    const refused = await api("POST", "/v1/organizations", {
+      json: body("org_feb_zip", { address: { line1: "650 Capitol Mall", city: "Sacramento", state: "CA", postal_code: "20415", country: "US" } }),
+    });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { errors: { field: string }[] }).errors.map((e) => e.field)).toEqual(["body.address"]);
+    expect((await api("GET", "/v1/organizations/org_feb_zip")).status).toBe(404);
+  });
 });

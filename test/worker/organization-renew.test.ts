@@ -22,6 +22,12 @@ beforeAll(async () => {
 const DAY = 86_400_000;
 const renew = (orgId: string, body: unknown, key = service) => call("POST", `/v1/organizations/${orgId}/renew`, { key, body });
 
+/** The digest renew.ts names its Stripe idempotency keys with, for a request without Idempotency-Key renewing the term now running. */
+async function renewalDigest(orgId: string, input: Record<string, unknown>, subscriptionId: string): Promise<string> {
+  const term = (await stripe().subscriptions.retrieve(subscriptionId)).items.data[0]!.current_period_end;
+  return sha256Hex(canonicalJson({ orgId, input, key: null, sub: subscriptionId, term }));
+}
+
 interface RenewalWire {
   org_id: string;
   next_term: { start: string; end: string; months: number; seats: number; po_number: string | null };
@@ -95,7 +101,7 @@ describe("POST /v1/organizations/{org_id}/renew", () => {
     const { orgId, row } = await buyOrganization(service, { seats: 10 });
     expect((await call("POST", `/v1/organizations/${orgId}/seats`, { key: service, body: { seats: 6 } })).status).toBe(200);
     // Stripe refuses the renewal's phases update: its idempotency key (renew.ts) was used for another request already.
-    const digest = await sha256Hex(canonicalJson({ orgId, input: {}, key: null, sub: row.subscriptionId! }));
+    const digest = await renewalDigest(orgId, {}, row.subscriptionId!);
     await stripe().customers.create({ name: "taken key" }, { idempotencyKey: `organization-renew:${orgId}:${digest}:phases` });
     expect((await renew(orgId, {})).status).toBeGreaterThanOrEqual(500);
     expect((await stripe().subscriptions.retrieve(row.subscriptionId!)).metadata.seats_next_term).toBe("6");
@@ -108,7 +114,8 @@ describe("POST /v1/organizations/{org_id}/renew", () => {
     const first = await (await renew(orgId, {})).json<RenewalWire>();
     await clock.advanceTo(row.termEnd! + 3_600_000);
 
-    const res = await renew(orgId, { po_number: "PO-2028-0001" });
+    // The same body as the first renewal, within Stripe's 24 hours of idempotency: another term, another request.
+    const res = await renew(orgId, {});
     expect(res.status, await res.clone().text()).toBe(200);
     const second = await res.json<RenewalWire>();
     expect([second.next_term.start, second.next_term.seats]).toEqual([first.next_term.end, 2]);
@@ -153,10 +160,22 @@ describe("POST /v1/organizations/{org_id}/renew", () => {
     expect(await renewed()).toHaveLength(1);
   });
 
+  it("the organization's version moves on from the row as written, not as read: a change made while the renewal talked to Stripe is not undone", async () => {
+    const { orgId, row } = await buyOrganization(service, { seats: 2 });
+    // Another write lands on the organization after the renewal read it: here, in the renewal's own batch, before its update.
+    await env.DB.exec(
+      `CREATE TRIGGER bump_${orgId} AFTER UPDATE ON subscriptions WHEN NEW.id = '${row.subscriptionId}' BEGIN UPDATE organizations SET version = version + 10 WHERE org_id = '${orgId}'; END`,
+    );
+    const res = await renew(orgId, {});
+    await env.DB.exec(`DROP TRIGGER bump_${orgId}`);
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect((await db().select().from(organizations).where(eq(organizations.orgId, orgId)).get())!.version).toBe(row.version + 11);
+  });
+
   it("the renewal's PO number is not on an invoice of the current term: after a renewal that failed before its schedule, added seats are invoiced with the current PO number", async () => {
     const { orgId, row } = await buyOrganization(service, { seats: 2 });
     // Stripe refuses the renewal's schedule: its idempotency key (renew.ts) was used for another request already.
-    const digest = await sha256Hex(canonicalJson({ orgId, input: { poNumber: "PO-2027-0047" }, key: null, sub: row.subscriptionId! }));
+    const digest = await renewalDigest(orgId, { poNumber: "PO-2027-0047" }, row.subscriptionId!);
     await stripe().customers.create({ name: "taken key" }, { idempotencyKey: `organization-renew:${orgId}:${digest}:schedule` });
     expect((await renew(orgId, { po_number: "PO-2027-0047" })).status).toBeGreaterThanOrEqual(500);
 

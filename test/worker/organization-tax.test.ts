@@ -4,9 +4,10 @@
  * preview it must equal, and the renewal's invoice with its preview. MRR counts the seats' price
  * before tax. The worker suite's emulator taxes US-CA at 7.25 % (global-setup.ts), as npm start's does.
  */
+import type Stripe from "stripe";
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, makeKey } from "./helpers";
-import { buyOrganization } from "./organization-term-helpers";
+import { buyOrganization, type OrganizationWire } from "./organization-term-helpers";
 import { stripe, testClock } from "./stripe-helpers";
 
 let service: string;
@@ -36,6 +37,16 @@ describe("an organization's sales tax", () => {
     const { org } = await buyOrganization(service, { seats: 2 });
     const inv = await stripe().invoices.retrieve(org.invoices[0]!.id);
     expect([inv.subtotal, inv.total_taxes ?? [], inv.total, inv.amount_due]).toEqual([78_000, [], 78_000, 78_000]);
+  });
+
+  it("an agency exempt from sales tax in a taxed state: its Stripe customer is exempt, its invoice carries no tax, and the organization says so", async () => {
+    const { orgId, org, row } = await buyOrganization(service, { address: CALIFORNIA, seats: 2, tax_exempt: true });
+    expect((await stripe().customers.retrieve(row.customerId!)) as Stripe.Customer).toMatchObject({ tax_exempt: "exempt" });
+    const inv = await stripe().invoices.retrieve(org.invoices[0]!.id);
+    expect([inv.subtotal, inv.total_taxes ?? [], inv.total, inv.amount_due]).toEqual([78_000, [], 78_000, 78_000]);
+    const view = await (await call("GET", `/v1/organizations/${orgId}`, { key: analyst })).json<OrganizationWire>();
+    expect([org.tax_exempt, view.tax_exempt]).toEqual([true, true]);
+    expect((await buyOrganization(service, { address: CALIFORNIA, seats: 2 })).org.tax_exempt).toBe(false);
   });
 
   it("five more seats on day 100 in a taxed state: the prorated invoice and Stripe's preview both include the tax, and a pre-tax expected amount is a 409", async () => {
@@ -73,5 +84,19 @@ describe("an organization's sales tax", () => {
     await clock.advanceTo(row.termEnd! + 3_600_000);
     const next = (await stripe().invoices.list({ customer: row.customerId! })).data[0]!;
     expect([next.subtotal, next.total, next.amount_due, next.status]).toEqual([390_000, 418_275, 418_275, "open"]);
+  });
+
+  it("a renewal of an organization whose subscription is not taxed stays untaxed, in a taxed state too", async () => {
+    const clock = await testClock();
+    const { orgId, org, row } = await buyOrganization(service, { address: CALIFORNIA, seats: 10, test_clock: clock.id });
+    await stripe().invoices.pay(org.invoices[0]!.id, { paid_out_of_band: true });
+    await stripe().subscriptions.update(row.subscriptionId!, { automatic_tax: { enabled: false } });
+    const res = await call("POST", `/v1/organizations/${orgId}/renew`, { key: service, body: {} });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect((await res.json<{ invoice: { amount_due: number } }>()).invoice.amount_due).toBe(390_000);
+
+    await clock.advanceTo(row.termEnd! + 3_600_000);
+    const next = (await stripe().invoices.list({ customer: row.customerId! })).data[0]!;
+    expect([next.subtotal, next.total, next.amount_due, next.status]).toEqual([390_000, 390_000, 390_000, "open"]);
   });
 });

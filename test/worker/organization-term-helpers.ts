@@ -15,6 +15,7 @@ export interface OrganizationWire {
   term: { start: string; end: string; months: number };
   status: string;
   po_number: string | null;
+  tax_exempt: boolean;
   invoices: { id: string; number: string | null; status: string; amount_due: number; currency: string; due_date: string | null; hosted_invoice_url: string | null }[];
 }
 

@@ -145,6 +145,18 @@ describe("POST /v1/organizations", () => {
     expect(born.cancel_at).toBe(row.termEnd! / 1000);
   });
 
+  it("an address Stripe Tax cannot place (a ZIP code of another state) is a 400 naming address: no customer in Stripe, no row in D1, and the org_id stays free", async () => {
+    const orgId = newOrg();
+    const customers = async () => (await stripe().customers.search({ query: `metadata['org_id']:'${orgId}'` })).data;
+    const wrongZip = { line1: "1315 10th St", city: "Sacramento", state: "CA", postal_code: "20415", country: "US" };
+    await expectProblem(await create(agencyBody(orgId, { address: wrongZip })), 400, "validation_failed", "body.address");
+    expect(await db().select().from(organizations).where(eq(organizations.orgId, orgId)).all()).toEqual([]);
+    expect(await customers()).toEqual([]);
+    const res = await create(agencyBody(orgId, { address: { ...wrongZip, postal_code: "95814" } }));
+    expect(res.status, await res.clone().text()).toBe(201);
+    expect(await customers()).toHaveLength(1);
+  });
+
   it("a retry with the same Idempotency-Key answers the same organization and makes no second customer", async () => {
     const orgId = newOrg();
     const first = await create(agencyBody(orgId, { seats: 1 }), `idem-${orgId}`);
@@ -249,6 +261,22 @@ describe("POST /v1/organizations/{org_id}/invoices/{invoice_id}/payments", () =>
     }
     expect(await recorded()).toHaveLength(1);
     await expectProblem(await pay(orgId, invoiceId, { method: "ach", reference: "IPAC-0001" }), 409, "conflict", "path.invoice_id");
+  });
+
+  it("a run that noted the payment but failed before marking the invoice paid: once the agency pays by card on its page, the retry is a 409 and audits nothing", async () => {
+    const orgId = newOrg();
+    const org = await (await create(agencyBody(orgId, { seats: 1 }))).json<OrganizationWire>();
+    const invoiceId = org.invoices[0]!.id;
+    const row = (await db().select().from(organizations).where(eq(organizations.orgId, orgId)).get())!;
+    // Stripe refuses the run's invoices.pay: its idempotency key (payments.ts) was used for another request already.
+    await stripe().customers.create({ name: "taken key" }, { idempotencyKey: `organization-payment:${invoiceId}:ach:ACH-0002:pay` });
+    expect((await pay(orgId, invoiceId, { method: "ach", reference: "ACH-0002" })).status).toBeGreaterThanOrEqual(500);
+    expect((await stripe().invoices.retrieve(invoiceId)).metadata?.payment_reference).toBe("ACH-0002");
+    const card = await stripe().paymentMethods.attach("pm_card_visa", { customer: row.customerId! });
+    expect((await stripe().invoices.pay(invoiceId, { payment_method: card.id })).status).toBe("paid");
+
+    await expectProblem(await pay(orgId, invoiceId, { method: "ach", reference: "ACH-0002" }), 409, "conflict", "path.invoice_id");
+    expect((await db().select().from(auditLog).where(eq(auditLog.subjectId, orgId)).all()).map((a) => a.action)).not.toContain("organization.payment_recorded");
   });
 
   it("refuses another organization's invoice (404), an unknown method (400) and a reference over 100 characters (400)", async () => {

@@ -262,6 +262,9 @@ export const TaxIdEin = z
   .regex(/^\d{2}-\d{7}$/, "must be a US EIN (12-3456789)")
   .describe("The organization's US Employer Identification Number (12-3456789), shown on its invoices");
 
+/** Whether an organization owes no sales tax (federal agencies usually do not): its Stripe customer is `tax_exempt: "exempt"`. */
+export const TaxExempt = z.boolean().describe("The organization is exempt from sales tax: its invoices carry none, wherever its address is");
+
 /**
  * A purchase order number, printed on every invoice of the term as an invoice custom field: at
  * most 30 characters, the value length Stripe's custom fields long allowed (140 since), so it
@@ -307,6 +310,7 @@ export const OrganizationPurchase = z.strictObject({
   billing_email: Email.describe("Where invoices and reminders go"),
   address: PostalAddress,
   tax_id: TaxIdEin.optional(),
+  tax_exempt: TaxExempt.default(false),
   po_number: PoNumber.optional(),
   seats: Seats,
   term_months: TermMonths,

@@ -19,6 +19,16 @@ function toJson(v: unknown): Json {
 }
 const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 
+/**
+ * Stripe's includable properties: computed, and returned only when named in `expand[]`.
+ * `amount_paid_off_stripe` of an invoice is what was paid on it outside Stripe (`invoices.pay`
+ * with `paid_out_of_band`); this API version has no `paid_out_of_band` field on the Invoice.
+ */
+function includable(core: Core, node: { [key: string]: Json }, property: string): Json | undefined {
+  if (node.object === "invoice" && property === "amount_paid_off_stripe" && typeof node.id === "string") return core.state.invoiceMeta.get(node.id)?.paidOffStripe ?? 0;
+  return undefined;
+}
+
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -100,10 +110,15 @@ async function handleApi(core: Core, req: IncomingMessage, res: ServerResponse, 
     const text =
       expand.length > 0
         ? JSON.stringify(
-            expandPaths(toJson(result), expand, (id) => {
-              const found = lookupById(core.state, id);
-              return found === undefined ? undefined : toJson(found);
-            }),
+            expandPaths(
+              toJson(result),
+              expand,
+              (id) => {
+                const found = lookupById(core.state, id);
+                return found === undefined ? undefined : toJson(found);
+              },
+              (node, property) => includable(core, node, property),
+            ),
             null,
             2,
           )

@@ -24,6 +24,8 @@ export interface InvoiceMeta {
   firstFailureAt?: number;
   /** send_invoice: `invoice.overdue` was emitted (once, when the due date passed unpaid). */
   overdueSent?: boolean;
+  /** The amount marked paid outside Stripe: the invoice's includable `amount_paid_off_stripe` (server.ts). */
+  paidOffStripe?: number;
 }
 
 /**

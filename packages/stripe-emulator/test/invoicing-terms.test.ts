@@ -110,6 +110,32 @@ describe("net terms: collection_method send_invoice", () => {
     expect(await eventsFor(["invoice.overdue"], invId)).toHaveLength(1);
   });
 
+  it("amount_paid_off_stripe is included on request: what was paid out of band, 0 for an invoice paid by card, absent unless asked for", async () => {
+    const { customer } = await agency({ payment_method: "pm_card_visa" });
+    const offStripe = (await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: seat.id, quantity: 2 }], collection_method: "send_invoice", days_until_due: 30 })).latest_invoice;
+    const byCard = (await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: seat.id, quantity: 1 }], collection_method: "send_invoice", days_until_due: 30 })).latest_invoice;
+    const due = (await h.stripe.invoices.retrieve(idOf(offStripe))).amount_due;
+    const paid = await h.stripe.invoices.pay(idOf(offStripe), { paid_out_of_band: true, expand: ["amount_paid_off_stripe"] });
+    expect([paid.status, paid.amount_paid_off_stripe]).toEqual(["paid", due]);
+    expect((await h.stripe.invoices.retrieve(idOf(offStripe))).amount_paid_off_stripe).toBeUndefined();
+    expect((await h.stripe.invoices.retrieve(idOf(offStripe), { expand: ["amount_paid_off_stripe"] })).amount_paid_off_stripe).toBe(due);
+    const pm = (await h.stripe.paymentMethods.list({ customer: customer.id })).data[0]!;
+    await h.stripe.invoices.pay(idOf(byCard), { payment_method: pm.id });
+    expect(await h.stripe.invoices.retrieve(idOf(byCard), { expand: ["amount_paid_off_stripe"] })).toMatchObject({ status: "paid", amount_paid_off_stripe: 0 });
+  });
+
+  it("tax[validate_location]=immediately refuses a customer whose postal code does not match its state, and makes none; a placeable address is made", async () => {
+    const before = (await h.stripe.customers.list({ limit: 100 })).data.length;
+    const address = { line1: "1315 10th St", city: "Sacramento", state: "CA", postal_code: "10001", country: "US" };
+    const err = await apiError(h.stripe.customers.create({ name: "Mismatched ZIP", address, tax: { validate_location: "immediately" } }));
+    expect([err.statusCode, err.type, err.code]).toEqual([400, "StripeInvalidRequestError", "customer_tax_location_invalid"]);
+    expect((await h.stripe.customers.list({ limit: 100 })).data).toHaveLength(before);
+    const placed = await h.stripe.customers.create({ name: "Sacramento", address: { ...address, postal_code: "95814" }, tax: { validate_location: "immediately" } });
+    expect(placed.address?.postal_code).toBe("95814");
+    // Without the option Stripe takes the address as it is.
+    expect((await h.stripe.customers.create({ name: "Unchecked", address })).address?.postal_code).toBe("10001");
+  });
+
   it("a renewal of a send_invoice subscription is finalized with a new due date and never charged, even with a card on file", async () => {
     const { clock, customer } = await agency({ payment_method: "pm_card_visa", invoice_settings: { default_payment_method: "pm_card_visa" } });
     const sub = await h.stripe.subscriptions.create({ customer: customer.id, items: [{ price: seat.id, quantity: 3 }], collection_method: "send_invoice", days_until_due: 45 });

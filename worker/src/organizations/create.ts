@@ -20,7 +20,7 @@ import { organizations } from "../db/schema";
 import { DomainError, invalidInput } from "../errors";
 import type { OrganizationPurchaseBody } from "../fields";
 import type { Services } from "../services";
-import { emptyTargets, idOf, isMissing, syncObjects, type Stripe } from "../stripe-sync";
+import { emptyTargets, idOf, isMissing, isTaxLocationInvalid, syncObjects, type Stripe } from "../stripe-sync";
 import { requirePriceId } from "../subscriptions";
 import { organizationView, type OrganizationView } from "./view";
 
@@ -39,6 +39,8 @@ export interface OrganizationInput {
   billingEmail: string;
   address: Address;
   taxId?: string | undefined;
+  /** Exempt from sales tax: the customer is `tax_exempt: "exempt"`, so Stripe Tax puts none on its invoices. */
+  taxExempt?: boolean | undefined;
   poNumber?: string | undefined;
   seats: number;
   termMonths: number;
@@ -53,6 +55,7 @@ export function organizationInput(b: OrganizationPurchaseBody): OrganizationInpu
     billingEmail: b.billing_email,
     address: b.address,
     taxId: b.tax_id,
+    taxExempt: b.tax_exempt,
     poNumber: b.po_number,
     seats: b.seats,
     termMonths: b.term_months,
@@ -110,7 +113,12 @@ export async function createOrganization(deps: OrganizationDeps, who: Actor, inp
 
   // A failure part way leaves the row pending (not deleted): Stripe's objects made so far stay, and
   // the retry (the same Idempotency-Key, or the same body) gets them back and finishes.
-  const { customer, sub, invoiceId } = await makeInStripe(deps, who, input, priceId, policy.days_until_due);
+  const { customer, sub, invoiceId } = await makeInStripe(deps, who, input, priceId, policy.days_until_due).catch(async (e: unknown) => {
+    if (!isTaxLocationInvalid(e)) throw e;
+    // Refused at the customer, the first Stripe step: nothing was made, so the row this run claimed goes too.
+    if (!existing) await deps.db.delete(organizations).where(and(eq(organizations.orgId, input.orgId), eq(organizations.status, "pending")));
+    throw invalidInput("address", "Stripe Tax cannot place this address", "Stripe Tax cannot place this address for sales tax: check that the postal code belongs to the state.");
+  });
   const item = sub.items.data[0]!;
   const termStart = item.current_period_start * 1000;
   const termEnd = (sub.cancel_at ?? item.current_period_end) * 1000;
@@ -184,7 +192,11 @@ async function makeInStripe(
       address: { ...input.address },
       metadata,
       ...(input.taxId !== undefined ? { tax_id_data: [{ type: "us_ein" as const, value: input.taxId }] } : {}),
+      ...(input.taxExempt === true ? { tax_exempt: "exempt" as const } : {}),
       ...(input.testClock !== undefined ? { test_clock: input.testClock } : {}),
+      // The subscription below is taxed automatically, and Stripe refuses to make one for an address
+      // Stripe Tax cannot place: checked now, before anything is made, instead of after the customer.
+      tax: { validate_location: "immediately" },
     },
     { idempotencyKey: key("customer") },
   );

@@ -73,7 +73,9 @@ export async function renewOrganization(deps: OrganizationDeps, who: Actor, orgI
   const sub = await deps.stripe.subscriptions.retrieve(row.subscriptionId);
   if (sub.status === "canceled" || sub.status === "incomplete_expired") throw ended(orgId);
   const item = sub.items.data[0]!;
-  const digest = await sha256Hex(canonicalJson({ orgId, input, key: who.idempotencyKey ?? null, sub: sub.id }));
+  // The term renewed is part of the request: the same body for the next term is another renewal,
+  // whose Stripe steps must not reuse this one's idempotency keys (Stripe refuses other parameters).
+  const digest = await sha256Hex(canonicalJson({ orgId, input, key: who.idempotencyKey ?? null, sub: sub.id, term: item.current_period_end }));
   const key = (step: string) => `organization-renew:${orgId}:${digest}:${step}`;
   const stripe = deps.stripe;
   const scheduleId = idOf(sub.schedule ?? null);
@@ -121,8 +123,9 @@ export async function renewOrganization(deps: OrganizationDeps, who: Actor, orgI
           },
           {
             items: [{ price: priceId, quantity: seats }],
-            // Taxed as the first term is (create.ts): the preview below and the invoice at the term's start agree.
-            automatic_tax: { enabled: true },
+            // Taxed as the term running now is (create.ts enables it; an organization whose subscription
+            // has it off stays untaxed): the preview below and the invoice at the term's start agree.
+            automatic_tax: { enabled: sub.automatic_tax.enabled },
             duration: { interval: "month", interval_count: months },
             proration_behavior: "none",
             metadata: { org_id: orgId, [TERM_MONTHS]: String(months) },
@@ -153,7 +156,8 @@ export async function renewOrganization(deps: OrganizationDeps, who: Actor, orgI
       statements: () => [
         deps.db
           .update(organizations)
-          .set({ updatedAt: deps.clock.now(), version: row.version + 1 })
+          // From the row as it is at the write, not as read before Stripe's steps: a change since then keeps its version.
+          .set({ updatedAt: deps.clock.now(), version: sql`${organizations.version} + 1` })
           .where(eq(organizations.orgId, orgId)),
       ],
       entries: [

@@ -32,6 +32,8 @@ export interface OrganizationView {
   termStart: number | null;
   termEnd: number | null;
   poNumber: string | null;
+  /** As Stripe has the customer: `tax_exempt: "exempt"`. */
+  taxExempt: boolean;
   status: OrganizationStatus;
   invoices: OrganizationInvoice[];
 }
@@ -77,11 +79,14 @@ export function invoiceOf(inv: Stripe.Invoice): OrganizationInvoice {
 export async function organizationView(deps: Pick<Services, "db" | "stripe">, orgId: string): Promise<OrganizationView> {
   const row = await requireOrganization(deps.db, orgId);
   const invoices: OrganizationInvoice[] = [];
+  let taxExempt = false;
   if (row.customerId !== null) {
     // Newest first, as Stripe lists them; an organization has one invoice a term and a few for
     // added seats. A draft is not an invoice the agency has been sent yet.
-    const page = await deps.stripe.invoices.list({ customer: row.customerId, limit: 100 });
+    const [page, customer] = await Promise.all([deps.stripe.invoices.list({ customer: row.customerId, limit: 100 }), deps.stripe.customers.retrieve(row.customerId)]);
     for (const inv of page.data) if (inv.status !== "draft") invoices.push(invoiceOf(inv));
+    // Stripe's customer, not a copy: an exemption set or lifted in the Dashboard is what the invoices follow.
+    taxExempt = !("deleted" in customer && customer.deleted === true) && (customer as Stripe.Customer).tax_exempt === "exempt";
   }
   return {
     orgId: row.orgId,
@@ -93,6 +98,7 @@ export async function organizationView(deps: Pick<Services, "db" | "stripe">, or
     termStart: row.termStart,
     termEnd: row.termEnd,
     poNumber: row.poNumber,
+    taxExempt,
     status: await organizationStatus(deps.db, row),
     invoices,
   };

@@ -24,6 +24,7 @@ export const Organization = z.object({
   renewal: z.literal("manual").describe("A term never renews by itself: POST …/renew starts the next"),
   status: z.enum(ORGANIZATION_STATUSES).describe("active through the term, ended after it; suspended while an invoice is later than a policy that sets suspend_after_days_overdue allows"),
   po_number: z.string().nullable(),
+  tax_exempt: z.boolean().describe('Exempt from sales tax: its Stripe customer is tax_exempt "exempt"'),
   invoices: z.array(OrganizationInvoiceSchema).describe("Newest first"),
 });
 export type OrganizationWire = z.output<typeof Organization>;
@@ -39,6 +40,7 @@ export function presentOrganization(v: OrganizationView): OrganizationWire {
     renewal: "manual",
     status: v.status,
     po_number: v.poNumber,
+    tax_exempt: v.taxExempt,
     invoices: v.invoices.map((i) => ({ ...i, due_date: instantOfSeconds(i.due_date) })),
   };
 }

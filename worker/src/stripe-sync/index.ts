@@ -9,5 +9,5 @@ export { reconcile } from "./reconcile";
 export { REPLAY_NOW, replayEvent, replayRange } from "./replay";
 export { readResync, resyncChunk, runResync } from "./resync";
 export { pinnedApiVersion } from "./api-version";
-export { isMissing, Stripe, stripeClient } from "./stripe";
+export { isMissing, isTaxLocationInvalid, Stripe, stripeClient } from "./stripe";
 export { emptyTargets, entitlementPart, type Extra, rowsById, type SeatChange, syncObjects } from "./sync";

@@ -59,3 +59,5 @@ export { Stripe };
 
 /** Stripe has no such object (a 404 `resource_missing`): the one test every caller that treats "gone" apart uses. */
 export const isMissing = (e: unknown): boolean => e instanceof Stripe.errors.StripeInvalidRequestError && (e.code === "resource_missing" || e.statusCode === 404);
+/** Stripe Tax cannot place the customer's address (asked with `tax.validate_location: "immediately"`). */
+export const isTaxLocationInvalid = (e: unknown): boolean => e instanceof Stripe.errors.StripeInvalidRequestError && e.code === "customer_tax_location_invalid";

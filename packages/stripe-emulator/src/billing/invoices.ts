@@ -584,10 +584,14 @@ export function sendInvoice(core: Core, inv: Stripe.Invoice, now: number, reques
  * `invoices.pay` with `paid_out_of_band`: the customer paid outside Stripe (a bank transfer, a
  * check). The invoice is paid with no charge and no InvoicePayment; `invoice.paid` is the one
  * event (no `invoice.payment_succeeded`: no payment attempt succeeded). A draft is finalized first.
+ * What was paid so is the invoice's includable `amount_paid_off_stripe` (server.ts).
  */
 export function payOutOfBand(core: Core, inv: Stripe.Invoice, now: number, request: RequestInfo | null): void {
   if (inv.status === "draft") finalizeInvoice(core, inv, now, request);
   if (inv.status === "paid") return;
+  const meta = core.state.invoiceMeta.get(inv.id);
+  if (meta) meta.paidOffStripe = inv.amount_remaining;
+  else core.state.invoiceMeta.set(inv.id, { finalizeAt: null, retryIndex: 0, paidOffStripe: inv.amount_remaining });
   inv.status = "paid";
   inv.amount_paid = 0;
   inv.amount_remaining = 0;

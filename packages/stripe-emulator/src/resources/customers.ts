@@ -10,6 +10,7 @@ import { cancelSubscriptionNow } from "../billing/lifecycle.ts";
 import { addTaxId, checkTaxId, customFieldsFrom, customFieldsSpec } from "../billing/terms.ts";
 import { addressFields, addressFrom, requireCustomer } from "./common.ts";
 import { attachPaymentMethod, resolvePaymentMethod } from "./payment-methods.ts";
+import { taxLocationValid } from "../tax.ts";
 
 const shippingFields = s.obj({ address: s.req(s.obj(addressFields)), name: s.req(s.str()), phone: s.str() }, { emptyable: true });
 
@@ -66,6 +67,10 @@ export function createCustomer(ctx: Ctx): Stripe.Customer {
     tax_exempt: tax(str(p, "tax_exempt")),
     test_clock: clockId,
   };
+  // Stripe Tax places the address now when asked to, and a customer it cannot place is not made.
+  if (str(obj(p, "tax"), "validate_location") === "immediately" && !taxLocationValid(customer.address)) {
+    throw invalidRequest("The customer's location isn't recognized. Check that the address is complete and its postal code matches its state.", undefined, "customer_tax_location_invalid");
+  }
   // Resolve the payment method before storing anything, so a bad id leaves no customer behind.
   const pmRef = str(p, "payment_method");
   const defaultRef = str(obj(p, "invoice_settings"), "default_payment_method");
