@@ -3,12 +3,11 @@
  * phone): the invoice is marked paid out of band in Stripe, with the method and reference in
  * its metadata, and the audit log says who recorded it. Nothing is charged.
  */
-import { and, eq, sql } from "drizzle-orm";
 import type { Actor } from "../audit";
-import { auditLog } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
 import { emptyTargets, idOf, isMissing, type Stripe, syncObjects } from "../stripe-sync";
+import { organizationAudited } from "./audited";
 import { requireOrganization } from "./view";
 
 export const PAYMENT_METHODS = ["ach", "check", "treasury", "card"] as const;
@@ -69,7 +68,7 @@ async function recorded(
   paidAt: number,
 ): Promise<RecordedPayment> {
   const payment: RecordedPayment = { invoiceId: inv.id, amount, currency: inv.currency, method: input.method, reference: input.reference, paidAt };
-  if (await paymentAudited(deps.db, orgId, inv.id)) return payment;
+  if (await organizationAudited(deps.db, orgId, "organization.payment_recorded", { invoice: inv.id })) return payment;
   const targets = emptyTargets();
   targets.invoices.add(inv.id);
   await syncObjects(deps, { actor: who, cause: "organization.payment_recorded", at: paidAt * 1000 }, targets, {
@@ -83,20 +82,4 @@ async function recorded(
     ],
   });
   return payment;
-}
-
-async function paymentAudited(db: PaymentDeps["db"], orgId: string, invoiceId: string): Promise<boolean> {
-  const row = await db
-    .select({ seq: auditLog.seq })
-    .from(auditLog)
-    .where(
-      and(
-        eq(auditLog.subjectType, "organization"),
-        eq(auditLog.subjectId, orgId),
-        eq(auditLog.action, "organization.payment_recorded"),
-        sql`json_extract(${auditLog.after}, '$.invoice') = ${invoiceId}`,
-      ),
-    )
-    .get();
-  return row !== undefined;
 }

@@ -25,14 +25,15 @@
  * (metadata `renewal`) has its remaining steps (PO number, seats, the audited D1 write, once)
  * done by its retry.
  */
-import { and, eq, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Actor } from "../audit";
 import { catalog as defaultCatalog, termPrice, type Catalog } from "../catalog";
 import { canonicalJson, sha256Hex } from "../crypto";
-import { auditLog, organizations } from "../db/schema";
+import { organizations } from "../db/schema";
 import { DomainError, invalidInput } from "../errors";
 import { emptyTargets, idOf, type Stripe, syncObjects } from "../stripe-sync";
 import { requirePriceId } from "../subscriptions";
+import { organizationAudited } from "./audited";
 import { customFields, type OrganizationDeps } from "./create";
 import { poNumberOf } from "./reminders";
 import { SEATS_NEXT_TERM, seatsNextTerm } from "./seats";
@@ -149,7 +150,7 @@ export async function renewOrganization(deps: OrganizationDeps, who: Actor, orgI
   const daysUntilDue = sub.days_until_due ?? policy.days_until_due;
 
   // Audited once: a retry of a renewal whose audit row landed answers it and writes nothing.
-  if (!(await renewalAudited(deps.db, orgId, sched.id, next.start_date * 1000))) {
+  if (!(await organizationAudited(deps.db, orgId, "organization.renewed", { schedule: sched.id, start: next.start_date * 1000 }))) {
     const targets = emptyTargets();
     targets.subscriptions.add(sub.id);
     await syncObjects(deps, { actor: who, cause: "organization.renewed", at: deps.clock.now() }, targets, {
@@ -181,24 +182,6 @@ export async function renewOrganization(deps: OrganizationDeps, who: Actor, orgI
     invoice: { amountDue: preview.amount_due, currency: preview.currency, issuedAt: next.start_date, dueDate: next.start_date + daysUntilDue * 86_400 },
     scheduleId: sched.id,
   };
-}
-
-/** Whether the renewal of `scheduleId` whose next term starts at `start` (ms) has its audit row. */
-async function renewalAudited(db: OrganizationDeps["db"], orgId: string, scheduleId: string, start: number): Promise<boolean> {
-  const row = await db
-    .select({ seq: auditLog.seq })
-    .from(auditLog)
-    .where(
-      and(
-        eq(auditLog.subjectType, "organization"),
-        eq(auditLog.subjectId, orgId),
-        eq(auditLog.action, "organization.renewed"),
-        sql`json_extract(${auditLog.after}, '$.schedule') = ${scheduleId}`,
-        sql`json_extract(${auditLog.after}, '$.start') = ${start}`,
-      ),
-    )
-    .get();
-  return row !== undefined;
 }
 
 function renewedAlready(orgId: string): DomainError {
