@@ -90,6 +90,13 @@ export interface StartWorkerOptions {
   queueBatchTimeoutSeconds?: number;
   /** Another bundle of the worker to run (a bench's variant of it); default: worker/src/index.ts bundled by bundleWorker(). */
   scriptPath?: string;
+  /**
+   * Serve wrangler.toml's [assets] through the local asset router in front of the worker, as
+   * wrangler dev does (default true). A benchmark of the worker's own routes passes false: on
+   * Cloudflare that routing runs before the Worker, outside its CPU, while locally it is a second
+   * worker in the same workerd, costing every request about as much again as a bare route.
+   */
+  assets?: boolean;
   /** Migration files (`0029_report_indexes.sql`) left unapplied, as on a deployment behind on `npm run db:migrate:remote`. */
   unappliedMigrations?: string[];
 }
@@ -254,7 +261,7 @@ export async function startWorker(opts: StartWorkerOptions = {}): Promise<Worker
       compatibilityFlags: ["nodejs_compat"],
       d1Databases: { DB: opts.persistTo ? WRANGLER_D1_ID : "billing-test" },
       ...(opts.persistTo ? { resourcePersistencePath: path.join(opts.persistTo, "v3") } : {}),
-      assets: { directory: assets.directory, binding: assets.binding, run_worker_first: assets.run_worker_first, routerConfig: { has_user_worker: true } },
+      ...(opts.assets === false ? {} : { assets: { directory: assets.directory, binding: assets.binding, run_worker_first: assets.run_worker_first, routerConfig: { has_user_worker: true } } }),
       ratelimits: {
         RATE_LIMIT_KEY: { namespace_id: "1001", simple: { limit: opts.rateLimits?.key ?? 1_000_000, period: opts.rateLimits?.period ?? 60 } },
         RATE_LIMIT_IP: { namespace_id: "1002", simple: { limit: opts.rateLimits?.ip ?? 1_000_000, period: opts.rateLimits?.period ?? 60 } },
