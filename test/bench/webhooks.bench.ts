@@ -291,7 +291,8 @@ async function main() {
   const bare = await bareRoute();
   const variants: { v: Variant; w: WorkerHarness }[] = [];
   try {
-    for (const v of PROFILE ? VARIANTS : []) variants.push({ v, w: await startWorker({ bindings, queueBatchTimeoutSeconds: BATCH_TIMEOUT_S, scriptPath: await bundleVariant(v), assets: v.assets === true }) });
+    for (const v of PROFILE ? VARIANTS : [])
+      variants.push({ v, w: await startWorker({ bindings, queueBatchTimeoutSeconds: BATCH_TIMEOUT_S, scriptPath: await bundleVariant(v), assets: v.assets === true }) });
     // Warm everything up, then interleave rounds so machine noise hits all alike.
     await load(worker.url, (await prepare("warm")).slice(0, 200));
     await load(bare.url, (await prepare("warmbare")).slice(0, 200));

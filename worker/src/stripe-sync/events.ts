@@ -6,7 +6,7 @@
  * system, behaves the same in miniflare and tests, and keeps every retry visible in
  * GET /v1/events.
  */
-import { and, asc, desc, eq, gte, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, fillPlaceholders, gte, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { stripeEvents, type EventStatus } from "../db/schema";
 import { describeError } from "../log";
@@ -30,31 +30,59 @@ export interface IncomingEvent {
   needsProcessing: boolean;
 }
 
-/** The INSERT ... ON CONFLICT DO NOTHING of one event; `now` is when the row is written. */
-export function insertEvent(db: Db, e: IncomingEvent, now: number) {
+/** The row of one event; `now` is when the row is written. */
+function eventValues(e: IncomingEvent, now: number) {
   const object = e.event.data?.object as { id?: unknown } | undefined;
-  return db
-    .insert(stripeEvents)
-    .values({
-      id: e.event.id,
-      type: e.event.type,
-      createdAt: e.event.created * 1000,
-      // Any well-formed event is taken (event-types.ts) and must then be storable: these two are
-      // not required of it, so a missing or odd value is stored as test mode / unknown version
-      // rather than keep the row out (the payload keeps what was sent).
-      livemode: e.event.livemode === true,
-      apiVersion: typeof e.event.api_version === "string" ? e.event.api_version : null,
-      objectId: typeof object?.id === "string" ? object.id : null,
-      payload: e.payload,
-      receivedAt: e.receivedAt,
-      source: e.source,
-      attempts: 0,
-      ...(e.needsProcessing
-        ? // The sweep leaves a fresh event to the processor started with it, unless that one dies.
-          { status: "pending" as const, nextAttemptAt: now + LEASE_MS }
-        : { status: "processed" as const, processedAt: now, nextAttemptAt: null }),
-    })
-    .onConflictDoNothing();
+  return {
+    id: e.event.id,
+    type: e.event.type,
+    createdAt: e.event.created * 1000,
+    // Any well-formed event is taken (event-types.ts) and must then be storable: these two are
+    // not required of it, so a missing or odd value is stored as test mode / unknown version
+    // rather than keep the row out (the payload keeps what was sent).
+    livemode: e.event.livemode === true,
+    apiVersion: typeof e.event.api_version === "string" ? e.event.api_version : null,
+    objectId: typeof object?.id === "string" ? object.id : null,
+    payload: e.payload,
+    receivedAt: e.receivedAt,
+    source: e.source,
+    attempts: 0,
+    ...(e.needsProcessing
+      ? // The sweep leaves a fresh event to the processor started with it, unless that one dies.
+        { status: "pending" as const, processedAt: null, nextAttemptAt: now + LEASE_MS }
+      : { status: "processed" as const, processedAt: now, nextAttemptAt: null }),
+  };
+}
+
+type EventValues = ReturnType<typeof eventValues>;
+
+/**
+ * The INSERT ... ON CONFLICT DO NOTHING of an event, built by drizzle once per D1 handle with a
+ * placeholder per column: a webhook burst stores up to 100 events per consumer run, and building
+ * each insert anew was most of the consumer's storing (issue 28's profile of `npm start`).
+ */
+const insertTemplates = new WeakMap<Db, { statement: ReturnType<D1Database["prepare"]>; params: unknown[] }>();
+function insertTemplate(db: Db) {
+  let t = insertTemplates.get(db);
+  if (!t) {
+    const columns = Object.keys(
+      eventValues({ event: { id: "", type: "", created: 0, data: { object: {} } } as unknown as Stripe.Event, payload: "", source: "webhook", receivedAt: 0, needsProcessing: true }, 0),
+    ) as (keyof EventValues)[];
+    const values = Object.fromEntries(columns.map((c) => [c, sql.placeholder(c)]));
+    const query = db
+      .insert(stripeEvents)
+      .values(values as never)
+      .onConflictDoNothing()
+      .toSQL();
+    t = { statement: db.$client.prepare(query.sql), params: query.params };
+    insertTemplates.set(db, t);
+  }
+  return t;
+}
+
+function insertEvent(db: Db, e: IncomingEvent, now: number): ReturnType<D1Database["prepare"]> {
+  const t = insertTemplate(db);
+  return t.statement.bind(...fillPlaceholders(t.params, eventValues(e, now)));
 }
 
 // D1 reports how many rows an insert wrote: none means the id was there already.
@@ -70,9 +98,8 @@ export async function storeEvent(db: Db, e: IncomingEvent, now: number): Promise
  * it was new. An id already stored, or repeated within the batch, is written once.
  */
 export async function storeEvents(db: Db, events: IncomingEvent[], now: number): Promise<boolean[]> {
-  const [first, ...rest] = events.map((e) => insertEvent(db, e, now));
-  if (!first) return [];
-  return (await db.batch([first, ...rest])).map(wrote);
+  if (events.length === 0) return [];
+  return (await db.$client.batch(events.map((e) => insertEvent(db, e, now)))).map(wrote);
 }
 
 /** Takes the event for processing, or returns undefined when it is done or held by another. */
