@@ -26,6 +26,8 @@ export interface Emulator {
   webhookEndpointId: string | null;
   /** Resolves when no webhook delivery is pending or in flight (all delivered or parked). */
   idle(): Promise<void>;
+  /** Resolves when every webhook delivery queued until now is delivered or parked (later ones may still be pending). */
+  flushed(): Promise<void>;
   /** Runs everything due for objects not on a test clock, up to now() (or `ts`, seconds). */
   advanceTo(ts?: number): void;
   setChaos(chaos: ChaosOptions | null): void;
@@ -90,6 +92,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     webhookSecret,
     webhookEndpointId,
     idle: () => core.deliverer.idle(),
+    flushed: () => core.deliverer.flushed(),
     advanceTo: (ts?: number) => void runDue(core, null, ts ?? core.realNow()),
     setChaos: (chaos) => core.deliverer.setChaos(chaos),
     setRetrySchedule: (ms) => core.deliverer.setRetrySchedule(ms),

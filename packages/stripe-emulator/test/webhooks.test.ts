@@ -81,6 +81,30 @@ describe("webhooks: errors and retries", () => {
     expect(ev?.pending_webhooks).toBe(0);
   });
 
+  it("flushed() waits for the deliveries queued so far, not for those queued after", async () => {
+    // The first event's first delivery fails (a 100 ms wait for its retry); the second event's
+    // deliveries fail until the test lets them through.
+    const firstAttempts = new Set<string>();
+    let released = false;
+    const h = await setup({ retrySchedule: [100, 100, 100, 100, 100, 100, 100, 100] }, (r) => {
+      const body = JSON.parse(r.body) as { data: { object: { email: string } } };
+      if (body.data.object.email === "second@example.com") return released ? 200 : 500;
+      if (firstAttempts.has(r.body)) return 200;
+      firstAttempts.add(r.body);
+      return 500;
+    });
+    await h.stripe.customers.create({ email: "first@example.com" });
+    const flushed = h.em.flushed();
+    await h.stripe.customers.create({ email: "second@example.com" });
+    await flushed;
+    const [first, second] = h.em.deliveries();
+    expect(first?.state).toBe("delivered");
+    expect(second?.state).toBe("pending");
+    released = true;
+    await h.em.idle();
+    expect(h.em.deliveries().map((d) => d.state)).toEqual(["delivered", "delivered"]);
+  });
+
   it("parks a delivery after the last retry", async () => {
     const h = await setup({ retrySchedule: [5, 5] }, () => 503);
     await h.stripe.customers.create({});

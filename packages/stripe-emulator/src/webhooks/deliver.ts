@@ -188,6 +188,18 @@ export class Deliverer {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  /**
+   * Resolves once every delivery queued until now has been made or parked; ones queued later may
+   * still be pending. Under a steady stream of new events idle() may not resolve for a long
+   * time, while this waits only for what was there when it was called.
+   */
+  async flushed(): Promise<void> {
+    const upTo = this.nextJobId - 1;
+    // Jobs are kept in the order they were queued: the first unfinished one decides.
+    const unfinished = () => this.jobs.find((j) => j.id > upTo || j.state === "pending" || j.state === "in_flight");
+    for (let job = unfinished(); job && job.id <= upTo && !this.stopped; job = unfinished()) await new Promise((r) => setTimeout(r, 20));
+  }
+
   clear(): void {
     for (const j of this.queue.drain()) j.state = "parked";
     this.jobs = this.jobs.filter((j) => j.state === "in_flight");
