@@ -384,6 +384,7 @@ async function main() {
         emulatorUrl: emulator.url,
         emulatorKey: secretKey,
         idle: () => emulator.idle(),
+        flushed: () => emulator.flushed(),
         drain: () => drainDelivered(emulator, workerUrl, adminKey),
         sweep: async () => void (await fetch(`${workerUrl}/__scheduled?cron=*+*+*+*+*`)).body?.cancel(),
         dunning: async () => void (await fetch(`${workerUrl}/__scheduled?cron=*%2F15+*+*+*+*`)).body?.cancel(),

@@ -24,6 +24,11 @@ export interface SeedTarget {
   emulatorKey: string;
   /** Resolves when the emulator has no webhook delivery pending. */
   idle(): Promise<void>;
+  /**
+   * Resolves once the emulator has delivered every webhook it had queued when called, whatever
+   * it queued since (the emulator's flushed()): other customers' stories keep it from being idle.
+   */
+  flushed?(): Promise<void>;
   /** Runs the worker's minute sweep, which retries events whose processing failed. */
   sweep?(): Promise<void>;
   /**
@@ -297,8 +302,9 @@ async function walkDunning(target: SeedTarget, clockId: string, subId: string, u
     const t = failedAt + d * DAY + 3600;
     if (t > until) return;
     await advance(stripe, clockId, t);
-    // The webhooks of the step reach the worker first (bounded: other customers keep the emulator busy).
-    await Promise.race([target.idle(), sleep(5_000)]);
+    // The webhooks of the step reach the worker first: those queued by now, which include the
+    // step's (without flushed(), a bounded wait: other customers keep the emulator busy).
+    await (target.flushed ? target.flushed() : Promise.race([target.idle(), sleep(5_000)]));
     await target.drain?.();
     await target.dunning!();
   }

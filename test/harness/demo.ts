@@ -39,6 +39,7 @@ export async function demoWorld(opts: { secretKey: string; customers: number; da
       emulatorUrl: emulator.url,
       emulatorKey: emulator.secretKey,
       idle: () => emulator.idle(),
+      flushed: () => emulator.flushed(),
       drain: () => worker.drainQueue(),
       // The minute cron at the real time, as Cloudflare runs it (a run dated later would stamp the
       // mirror with a future sync time that every later, real-time write yields to), with the
