@@ -2,9 +2,10 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { EVENTS_DLQ, EVENTS_QUEUE, retryDelaySeconds, type EventMessage } from "../../worker/src/stripe-sync/ingest";
-import { stripeEvents, subscriptions } from "../../worker/src/db/schema";
+import { entitlements, stripeEvents, subscriptions } from "../../worker/src/db/schema";
 import worker from "../../worker/src/index";
-import { db, eventsFor, stripeEvent, subscriber } from "./stripe-helpers";
+import { syncsOnly } from "../../worker/src/stripe-sync/process";
+import { db, eventsFor, stripe, stripeEvent, subscriber } from "./stripe-helpers";
 
 let seq = 0;
 function message(overrides: Partial<Record<string, unknown>> = {}, body: Partial<EventMessage> = {}) {
@@ -74,6 +75,38 @@ describe("queue consumer", () => {
     await consume(EVENTS_QUEUE, [{ ...m, id: "msg_sub_again" }]);
     expect(await db().select({ attempts: stripeEvents.attempts }).from(stripeEvents).where(eq(stripeEvents.id, created!.id)).get()).toEqual({ attempts: 1 });
     expect(await env.DB.prepare("select count(*) as n from audit_log").first<{ n: number }>()).toEqual(audits);
+  });
+
+  it("processes one customer's events of a batch in one sync: every event marked processed once, the mirror as Stripe has it", async () => {
+    const { userId, customer, sub } = await subscriber();
+    const invoiceIds = (await stripe().invoices.list({ customer: customer.id, limit: 10 })).data.map((i) => i.id);
+    // customer.created, customer.subscription.created, invoice.created, .finalized, .paid, ...: in Stripe's order.
+    const events = (await eventsFor([customer.id, sub.id, ...invoiceIds])).filter((e) => syncsOnly(e.type));
+    expect(events.length).toBeGreaterThan(3);
+    const since = (await env.DB.prepare("select max(seq) as seq from audit_log").first<{ seq: number }>())!.seq;
+    const messages = events.map((e, i) => ({
+      id: `msg_together_${i}`,
+      timestamp: Date.now(),
+      attempts: 1,
+      body: { id: e.id, type: e.type, created: e.created, payload: JSON.stringify(e), received_at: Date.now() } satisfies EventMessage,
+    }));
+    expect((await consume(EVENTS_QUEUE, messages)).explicitAcks).toHaveLength(events.length);
+
+    const stored = await rows(events.map((e) => e.id));
+    expect(stored.map((r) => [r.id, r.status, r.attempts]).sort()).toEqual(events.map((e) => [e.id, "processed", 1]).sort());
+    expect(await db().select({ status: subscriptions.status, customerId: subscriptions.customerId }).from(subscriptions).where(eq(subscriptions.id, sub.id)).get()).toEqual({
+      status: (await stripe().subscriptions.retrieve(sub.id)).status,
+      customerId: customer.id,
+    });
+    expect(await db().select({ tier: entitlements.tier, status: entitlements.status }).from(entitlements).where(eq(entitlements.userId, userId)).get()).toEqual({ tier: "local", status: "active" });
+    // One sync wrote it all: each row's audit entry once, all naming the newest event.
+    const audited = await env.DB.prepare("select actor_id as actor, subject_type as type, subject_id as id from audit_log where seq > ? and actor_type = 'stripe'")
+      .bind(since)
+      .all<{ actor: string; type: string; id: string }>();
+    expect(new Set(audited.results.map((a) => a.actor))).toEqual(new Set([events.at(-1)!.id]));
+    const subjects = audited.results.map((a) => `${a.type}:${a.id}`);
+    expect(subjects).toEqual([...new Set(subjects)]);
+    expect(subjects).toContain(`subscription:${sub.id}`);
   });
 
   it("stores messages from the dead letter queue the same way", async () => {

@@ -6,7 +6,7 @@
  * system, behaves the same in miniflare and tests, and keeps every retry visible in
  * GET /v1/events.
  */
-import { and, asc, desc, eq, fillPlaceholders, gte, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, fillPlaceholders, gte, inArray, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { stripeEvents, type EventStatus } from "../db/schema";
 import { describeError } from "../log";
@@ -110,6 +110,16 @@ export async function claimEvent(db: Db, id: string, now: number): Promise<Event
     .where(and(eq(stripeEvents.id, id), eq(stripeEvents.status, "pending"), or(isNull(stripeEvents.leaseUntil), lt(stripeEvents.leaseUntil, now))))
     .returning();
   return rows[0];
+}
+
+/** Takes several events for processing at once: those pending and not held by another, in one statement. */
+export async function claimEvents(db: Db, ids: string[], now: number): Promise<EventRow[]> {
+  if (ids.length === 0) return [];
+  return db
+    .update(stripeEvents)
+    .set({ leaseUntil: now + LEASE_MS, attempts: sql`${stripeEvents.attempts} + 1` })
+    .where(and(inArray(stripeEvents.id, ids), eq(stripeEvents.status, "pending"), or(isNull(stripeEvents.leaseUntil), lt(stripeEvents.leaseUntil, now))))
+    .returning();
 }
 
 /**

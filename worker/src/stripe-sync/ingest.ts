@@ -22,7 +22,7 @@ import { describeError } from "../log";
 import type { Services } from "../services";
 import type { EventMessage } from "../env";
 import { storeEvent, storeEvents, type IncomingEvent } from "./events";
-import { needsProcessing, processEvent } from "./process";
+import { needsProcessing, processEvent, processTogether, syncsOnly } from "./process";
 import type { Stripe } from "./stripe";
 
 export type { EventMessage };
@@ -66,7 +66,7 @@ export async function ingest(s: Pick<Services, "db" | "clock" | "log">, events: 
   }
 }
 
-/** Processes new events, a few at a time; a failure stays with the event row (the sweep retries it). */
+/** Processes new events, a few customers at a time (runsOf); a failure stays with the event row (the sweep retries it). */
 export async function processNew(s: Services, events: Stripe.Event[]): Promise<string[]> {
   if (events.length === 0) return [];
   let stripe: Stripe;
@@ -78,19 +78,49 @@ export async function processNew(s: Services, events: Stripe.Event[]): Promise<s
   }
   const done: string[] = [];
   let next = 0;
+  const runs = runsOf(events);
   await Promise.all(
-    Array.from({ length: Math.min(PROCESS_CONCURRENCY, events.length) }, async () => {
-      while (next < events.length) {
-        const event = events[next++]!;
-        try {
-          if ((await processEvent({ ...s, stripe }, event.id, event)) === "processed") done.push(event.id);
-        } catch (error) {
-          s.log.log("error", "event processing failed", { event: event.id, error: describeError(error) });
+    Array.from({ length: Math.min(PROCESS_CONCURRENCY, runs.length) }, async () => {
+      while (next < runs.length) {
+        for (const run of runs[next++]!) {
+          try {
+            if (run.length > 1) done.push(...(await processTogether({ ...s, stripe }, run)));
+            else if ((await processEvent({ ...s, stripe }, run[0]!.id, run[0])) === "processed") done.push(run[0]!.id);
+          } catch (error) {
+            s.log.log("error", "event processing failed", { events: run.map((e) => e.id), error: describeError(error) });
+          }
         }
       }
     }),
   );
   return done;
+}
+
+/**
+ * The batch's events by customer, each customer's in the order Stripe sent them, cut into runs
+ * processed one after another: consecutive events that only sync objects share a run (one sync,
+ * process.ts processTogether); any other event is a run of its own. Customers proceed side by side.
+ */
+function runsOf(events: Stripe.Event[]): Stripe.Event[][][] {
+  const byCustomer = new Map<string, Stripe.Event[][]>();
+  for (const event of events) {
+    const key = customerOf(event);
+    let runs = byCustomer.get(key);
+    if (!runs) byCustomer.set(key, (runs = []));
+    const last = runs.at(-1);
+    if (last && syncsOnly(event.type) && syncsOnly(last[0]!.type)) last.push(event);
+    else runs.push([event]);
+  }
+  return [...byCustomer.values()];
+}
+
+/** The customer an event is about, as its payload names it (else its object, else itself): it only groups and orders the work. */
+function customerOf(event: Stripe.Event): string {
+  const obj = event.data?.object as { id?: unknown; object?: unknown; customer?: unknown } | undefined;
+  if (obj?.object === "customer" && typeof obj.id === "string") return obj.id;
+  const customer = typeof obj?.customer === "string" ? obj.customer : (obj?.customer as { id?: unknown } | null | undefined)?.id;
+  if (typeof customer === "string") return customer;
+  return typeof obj?.id === "string" ? obj.id : event.id;
 }
 
 function parse(body: EventMessage): Stripe.Event | undefined {

@@ -11,7 +11,7 @@ import { describeError } from "../log";
 import type { Services } from "../services";
 import { checkoutSessionOf, linkCheckoutUser } from "./checkout-user";
 import { isHandledEventType } from "./handled-events";
-import { claimEvent, markFailed, markProcessed, type EventRow } from "./events";
+import { claimEvent, claimEvents, markFailed, markProcessed, type EventRow } from "./events";
 import { idOf } from "./mirror";
 import type { Stripe } from "./stripe";
 import { emptyTargets, syncObjects, type AttemptInput, type SyncTargets } from "./sync";
@@ -174,6 +174,71 @@ export async function processEvent(deps: ProcessDeps, id: string, parsed?: Strip
     if (error instanceof SimulatedCrash) throw error;
     deps.log.log("warn", "event processing failed; it will be retried", { event: row.id, type: row.type, attempt: row.attempts, error: describeError(error) });
     return (await markFailed(deps.db, row, error, deps.clock.now())) === "parked" ? "parked" : "retry";
+  }
+}
+
+/**
+ * Whether processing an event is only "fetch the objects it names and write them" (with a
+ * payment attempt or a trial-ending email): no Checkout session to read, no payment method to
+ * look up, no domain acting in Stripe first (those are charge, refund, dispute and fraud
+ * warning events, wiring.ts's eventActions). Such events about one customer can share one sync.
+ */
+export function syncsOnly(type: string): boolean {
+  return type.startsWith("invoice.") || type.startsWith("customer.subscription.") || type.startsWith("customer.discount.") || type === "customer.created" || type === "customer.updated";
+}
+
+/**
+ * Processes events about one customer that arrived in one consumer run (all `syncsOnly`, in
+ * Stripe's order) as one: each object they name is fetched and written once, with every event's
+ * processed mark in the same batch. A renewal sends five or six events about one invoice and
+ * one subscription; processed one by one, each fetched and wrote them again (issue 28).
+ *
+ * The same as processing them one after another, as far as the mirror can tell: objects are
+ * always fetched, so the last write is Stripe's latest either way. The sync is dated by, and
+ * its audit rows name, the newest of the events; an object is skipped only when it was fetched
+ * after the newest of them arrived (freshSince). A failure leaves each event to the sweep,
+ * which then processes it alone.
+ * @returns the ids processed.
+ */
+export async function processTogether(deps: ProcessDeps, events: Stripe.Event[]): Promise<string[]> {
+  const order = new Map(events.map((e, i) => [e.id, i]));
+  const rows = (
+    await claimEvents(
+      deps.db,
+      events.map((e) => e.id),
+      deps.clock.now(),
+    )
+  ).sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+  if (rows.length === 0) return [];
+  const claimed = rows.map((row) => ({ row, event: events[order.get(row.id)!]! }));
+  try {
+    deps.fault?.("after_claim");
+    const targets = emptyTargets();
+    const attempts: AttemptInput[] = [];
+    const trialEnding: string[] = [];
+    for (const { event } of claimed) {
+      const t = targetsOf(event, null);
+      for (const key of Object.keys(t) as (keyof SyncTargets)[]) for (const id of t[key]) targets[key].add(id);
+      attempts.push(...(await attemptOf(deps.stripe, event)));
+      if (event.type === "customer.subscription.trial_will_end") trialEnding.push((event.data.object as Stripe.Subscription).id);
+    }
+    const newest = claimed.at(-1)!;
+    const replay = claimed.some((c) => c.row.source === "replay");
+    const freshSince = replay ? {} : { freshSince: Math.max(...claimed.map((c) => c.row.receivedAt)) };
+    await syncObjects(deps, { actor: { type: "stripe", id: newest.event.id }, cause: newest.event.id, at: newest.event.created * 1000, eventType: newest.event.type, ...freshSince }, targets, {
+      attempts,
+      ...(trialEnding.length > 0 ? { trialEnding } : {}),
+      statements: () => {
+        deps.fault?.("before_commit");
+        return claimed.map((c) => markProcessed(deps.db, c.row, deps.clock.now()));
+      },
+    });
+    return claimed.map((c) => c.row.id);
+  } catch (error) {
+    if (error instanceof SimulatedCrash) throw error;
+    deps.log.log("warn", "processing events together failed; each will be retried", { events: claimed.map((c) => c.row.id), error: describeError(error) });
+    for (const { row } of claimed) await markFailed(deps.db, row, error, deps.clock.now());
+    return [];
   }
 }
 
