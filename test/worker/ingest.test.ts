@@ -4,8 +4,10 @@ import { describe, expect, it } from "vitest";
 import { EVENTS_DLQ, EVENTS_QUEUE, retryDelaySeconds, type EventMessage } from "../../worker/src/stripe-sync/ingest";
 import { entitlements, stripeEvents, subscriptions } from "../../worker/src/db/schema";
 import worker from "../../worker/src/index";
-import { syncsOnly } from "../../worker/src/stripe-sync/process";
-import { db, eventsFor, stripe, stripeEvent, subscriber } from "./stripe-helpers";
+import { BACKOFF_MS, storeEvent } from "../../worker/src/stripe-sync/events";
+import { processEvent, processTogether, syncsOnly } from "../../worker/src/stripe-sync/process";
+import { svc } from "./helpers";
+import { db, eventsFor, stripe, stripeEvent, subscriber, webhookEvent } from "./stripe-helpers";
 
 let seq = 0;
 function message(overrides: Partial<Record<string, unknown>> = {}, body: Partial<EventMessage> = {}) {
@@ -107,6 +109,27 @@ describe("queue consumer", () => {
     const subjects = audited.results.map((a) => `${a.type}:${a.id}`);
     expect(subjects).toEqual([...new Set(subjects)]);
     expect(subjects).toContain(`subscription:${sub.id}`);
+  });
+
+  it("leaves each event of a failed shared sync pending with its error, and the sweep then processes each alone", async () => {
+    const { customer, sub } = await subscriber();
+    const events = (await eventsFor([customer.id, sub.id])).filter((e) => syncsOnly(e.type));
+    expect(events.length).toBeGreaterThan(1);
+    for (const e of events) await storeEvent(db(), webhookEvent(e), Date.now());
+    const failing = {
+      ...svc(),
+      fault: (stage: string) => {
+        if (stage === "before_commit") throw new Error("D1 is unavailable");
+      },
+    };
+    expect(await processTogether(failing, events)).toEqual([]);
+    const failed = await rows(events.map((e) => e.id));
+    expect(failed.map((r) => [r.status, r.attempts, r.leaseUntil, r.lastError])).toEqual(events.map(() => ["pending", 1, null, "Error: D1 is unavailable"]));
+    expect(await db().select().from(subscriptions).where(eq(subscriptions.id, sub.id)).get()).toBeUndefined();
+
+    for (const e of events) expect(await processEvent(svc(Date.now() + BACKOFF_MS[0]!), e.id)).toBe("processed");
+    expect((await rows(events.map((e) => e.id))).map((r) => [r.status, r.attempts])).toEqual(events.map(() => ["processed", 2]));
+    expect((await db().select({ status: subscriptions.status }).from(subscriptions).where(eq(subscriptions.id, sub.id)).get())?.status).toBe("active");
   });
 
   it("stores messages from the dead letter queue the same way", async () => {
