@@ -195,7 +195,7 @@ export function syncsOnly(type: string): boolean {
  *
  * The same as processing them one after another, as far as the mirror can tell: objects are
  * always fetched, so the last write is Stripe's latest either way. The sync is dated by, and
- * its audit rows name, the newest of the events; an object is skipped only when it was fetched
+ * its audit rows name, the newest of the events (by `created`); an object is skipped only when it was fetched
  * after the newest of them arrived (freshSince). A failure leaves each event to the sweep,
  * which then processes it alone.
  * @returns the ids processed.
@@ -222,7 +222,8 @@ export async function processTogether(deps: ProcessDeps, events: Stripe.Event[])
       attempts.push(...(await attemptOf(deps.stripe, event)));
       if (event.type === "customer.subscription.trial_will_end") trialEnding.push((event.data.object as Stripe.Subscription).id);
     }
-    const newest = claimed.at(-1)!;
+    // The newest by Stripe's clock, not the last to arrive: a redelivered event can be hours old.
+    const newest = claimed.reduce((a, b) => (b.event.created >= a.event.created ? b : a));
     const replay = claimed.some((c) => c.row.source === "replay");
     const freshSince = replay ? {} : { freshSince: Math.max(...claimed.map((c) => c.row.receivedAt)) };
     await syncObjects(deps, { actor: { type: "stripe", id: newest.event.id }, cause: newest.event.id, at: newest.event.created * 1000, eventType: newest.event.type, ...freshSince }, targets, {
@@ -236,7 +237,7 @@ export async function processTogether(deps: ProcessDeps, events: Stripe.Event[])
     return claimed.map((c) => c.row.id);
   } catch (error) {
     if (error instanceof SimulatedCrash) throw error;
-    deps.log.log("warn", "processing events together failed; each will be retried", { events: claimed.map((c) => c.row.id), error: describeError(error) });
+    deps.log.log("warn", "processing events together failed; each will be retried", { events: claimed.map((c) => c.row.id), types: claimed.map((c) => c.row.type), error: describeError(error) });
     for (const { row } of claimed) await markFailed(deps.db, row, error, deps.clock.now());
     return [];
   }
