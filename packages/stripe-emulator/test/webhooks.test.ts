@@ -99,7 +99,8 @@ describe("webhooks: errors and retries", () => {
     await flushed;
     const [first, second] = h.em.deliveries();
     expect(first?.state).toBe("delivered");
-    expect(second?.state).toBe("pending");
+    // Still failing, between attempts or in one.
+    expect(["pending", "in_flight"]).toContain(second?.state);
     released = true;
     await h.em.idle();
     expect(h.em.deliveries().map((d) => d.state)).toEqual(["delivered", "delivered"]);
