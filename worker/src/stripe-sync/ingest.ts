@@ -22,6 +22,7 @@ import { describeError } from "../log";
 import type { Services } from "../services";
 import type { EventMessage } from "../env";
 import { storeEvent, storeEvents, type IncomingEvent } from "./events";
+import { idOf } from "./mirror";
 import { needsProcessing, processEvent, processTogether, syncsOnly } from "./process";
 import type { Stripe } from "./stripe";
 
@@ -118,7 +119,7 @@ function runsOf(events: Stripe.Event[]): Stripe.Event[][][] {
 function customerOf(event: Stripe.Event): string {
   const obj = event.data?.object as { id?: unknown; object?: unknown; customer?: unknown } | undefined;
   if (obj?.object === "customer" && typeof obj.id === "string") return obj.id;
-  const customer = typeof obj?.customer === "string" ? obj.customer : (obj?.customer as { id?: unknown } | null | undefined)?.id;
+  const customer = idOf(obj?.customer as string | { id: string } | null | undefined);
   if (typeof customer === "string") return customer;
   return typeof obj?.id === "string" ? obj.id : event.id;
 }

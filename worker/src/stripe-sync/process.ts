@@ -126,6 +126,26 @@ async function attemptOf(stripe: Stripe, event: Stripe.Event): Promise<AttemptIn
 }
 
 /**
+ * What the event makes a domain do in Stripe (a refund ending access cancels the subscription),
+ * done before the fetches so the sync mirrors its result with the event's processed mark: the
+ * objects it changed join `targets`; its audit entries and own rows are returned.
+ */
+async function actOn(deps: ProcessDeps, event: Stripe.Event, targets: SyncTargets): Promise<{ entries: AuditEntry[]; own: BatchItem<"sqlite">[]; acted: boolean }> {
+  const entries: AuditEntry[] = [];
+  const own: BatchItem<"sqlite">[] = [];
+  let acted = false;
+  for (const act of deps.eventActions ?? []) {
+    const done = await act(deps, event);
+    for (const id of done.subscriptions) targets.subscriptions.add(id);
+    for (const id of done.charges ?? []) targets.charges.add(id);
+    entries.push(...done.entries);
+    acted ||= done.subscriptions.length > 0 || done.entries.length > 0;
+    own.push(...(done.statements ?? []));
+  }
+  return { entries, own, acted };
+}
+
+/**
  * @param parsed the event, when the caller has already parsed the stored payload (the queue
  *   consumer): the body is parsed once per invocation.
  */
@@ -144,19 +164,7 @@ export async function processEvent(deps: ProcessDeps, id: string, parsed?: Strip
     // on Stripe, after the mirror's copy was fetched: refetch that too.
     const freshSince = row.source === "replay" || linkedUser !== null ? {} : { freshSince: row.receivedAt };
     const targets = await withPaymentMethodSubscriptions(deps, event, targetsOf(event, session));
-    // What the event makes a domain do in Stripe (a refund ending access cancels the subscription):
-    // done before the fetches, so the sync mirrors its result with the event's processed mark.
-    const entries: AuditEntry[] = [];
-    let acted = false;
-    const own: BatchItem<"sqlite">[] = [];
-    for (const act of deps.eventActions ?? []) {
-      const done = await act(deps, event);
-      for (const id of done.subscriptions) targets.subscriptions.add(id);
-      for (const id of done.charges ?? []) targets.charges.add(id);
-      entries.push(...done.entries);
-      acted ||= done.subscriptions.length > 0 || done.entries.length > 0;
-      own.push(...(done.statements ?? []));
-    }
+    const { entries, own, acted } = await actOn(deps, event, targets);
     // A subscription an action just changed in Stripe may have been fetched since the event
     // arrived, before the change: it is fetched again, whatever its freshness.
     const fresh = acted ? {} : freshSince;
@@ -180,8 +188,8 @@ export async function processEvent(deps: ProcessDeps, id: string, parsed?: Strip
 /**
  * Whether processing an event is only "fetch the objects it names and write them" (with a
  * payment attempt or a trial-ending email): no Checkout session to read, no payment method to
- * look up, no domain acting in Stripe first (those are charge, refund, dispute and fraud
- * warning events, wiring.ts's eventActions). Such events about one customer can share one sync.
+ * look up (the domains' eventActions still run on each, as processEvent runs them). Such
+ * events about one customer can share one sync.
  */
 export function syncsOnly(type: string): boolean {
   return type.startsWith("invoice.") || type.startsWith("customer.subscription.") || type.startsWith("customer.discount.") || type === "customer.created" || type === "customer.updated";
@@ -195,9 +203,9 @@ export function syncsOnly(type: string): boolean {
  *
  * The same as processing them one after another, as far as the mirror can tell: objects are
  * always fetched, so the last write is Stripe's latest either way. The sync is dated by, and
- * its audit rows name, the newest of the events (by `created`); an object is skipped only when it was fetched
- * after the newest of them arrived (freshSince). A failure leaves each event to the sweep,
- * which then processes it alone.
+ * its audit rows name, the newest of the events (by `created`); an object is skipped only when
+ * it was fetched after the newest of them arrived (freshSince), and none is when a domain acted.
+ * A failure leaves each event to the sweep, which then processes it alone.
  * @returns the ids processed.
  */
 export async function processTogether(deps: ProcessDeps, events: Stripe.Event[]): Promise<string[]> {
@@ -216,22 +224,31 @@ export async function processTogether(deps: ProcessDeps, events: Stripe.Event[])
     const targets = emptyTargets();
     const attempts: AttemptInput[] = [];
     const trialEnding: string[] = [];
+    const entries: AuditEntry[] = [];
+    const own: BatchItem<"sqlite">[] = [];
+    let acted = false;
     for (const { event } of claimed) {
       const t = targetsOf(event, null);
       for (const key of Object.keys(t) as (keyof SyncTargets)[]) for (const id of t[key]) targets[key].add(id);
+      // As processEvent does, so a domain that one day acts on one of these types is not skipped here.
+      const done = await actOn(deps, event, targets);
+      entries.push(...done.entries);
+      own.push(...done.own);
+      acted ||= done.acted;
       attempts.push(...(await attemptOf(deps.stripe, event)));
       if (event.type === "customer.subscription.trial_will_end") trialEnding.push((event.data.object as Stripe.Subscription).id);
     }
     // The newest by Stripe's clock, not the last to arrive: a redelivered event can be hours old.
     const newest = claimed.reduce((a, b) => (b.event.created >= a.event.created ? b : a));
     const replay = claimed.some((c) => c.row.source === "replay");
-    const freshSince = replay ? {} : { freshSince: Math.max(...claimed.map((c) => c.row.receivedAt)) };
+    const freshSince = replay || acted ? {} : { freshSince: Math.max(...claimed.map((c) => c.row.receivedAt)) };
     await syncObjects(deps, { actor: { type: "stripe", id: newest.event.id }, cause: newest.event.id, at: newest.event.created * 1000, eventType: newest.event.type, ...freshSince }, targets, {
+      entries,
       attempts,
       ...(trialEnding.length > 0 ? { trialEnding } : {}),
       statements: () => {
         deps.fault?.("before_commit");
-        return claimed.map((c) => markProcessed(deps.db, c.row, deps.clock.now()));
+        return [...own, ...claimed.map((c) => markProcessed(deps.db, c.row, deps.clock.now()))];
       },
     });
     return claimed.map((c) => c.row.id);
