@@ -28,6 +28,7 @@ export async function d1<T = Record<string, unknown>>(target: Target, sql: strin
 
 /** wrangler's table of applied migrations (its DEFAULT_MIGRATION_TABLE, as `wrangler d1 migrations apply` creates it). */
 const MIGRATIONS_TABLE = "d1_migrations";
+export const MIGRATIONS_TABLE_SQL = `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE}(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL);`;
 /** Where wrangler (dev, d1 execute --local) keeps the local D1: absent, the database was never made. */
 const LOCAL_D1_STATE = path.join(ROOT, ".wrangler", "state", "v3", "d1");
 
@@ -44,14 +45,7 @@ export async function localMigrations(): Promise<{ pending: string[]; fresh: boo
     () => false,
   ));
   if (fresh) return { pending: all, fresh };
-  const applied = new Set(
-    (
-      await d1<{ name: string }>(
-        "local",
-        `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE}(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL); SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`,
-      )
-    ).map((m) => m.name),
-  );
+  const applied = new Set((await d1<{ name: string }>("local", `${MIGRATIONS_TABLE_SQL} SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`)).map((m) => m.name));
   return { pending: all.filter((f) => !applied.has(f)), fresh: false };
 }
 
@@ -65,7 +59,7 @@ export async function localMigrations(): Promise<{ pending: string[]; fresh: boo
  */
 export async function applyLocalMigrations(pending: string[], after: string[] = []): Promise<void> {
   if (pending.length === 0 && after.length === 0) return;
-  const sql = [`CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE}(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL);`];
+  const sql = [MIGRATIONS_TABLE_SQL];
   for (const name of pending) sql.push(await readFile(path.join(ROOT, "migrations", name), "utf8"), `INSERT INTO ${MIGRATIONS_TABLE} (name) VALUES (${lit(name)});`);
   sql.push(...after);
   const tmp = await mkdtemp(path.join(tmpdir(), "d1-migrations-"));

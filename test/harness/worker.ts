@@ -40,6 +40,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { build, type BuildOptions } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare, NoOpLog } from "miniflare";
 import Stripe from "stripe";
+import { MIGRATIONS_TABLE_SQL } from "../../scripts/d1.ts";
 import { generateSigningKey, type SigningJwk } from "../../scripts/keys.ts";
 import { auditWriter } from "../../worker/src/audit/append.ts";
 import type { Actor } from "../../worker/src/audit/chain.ts";
@@ -196,16 +197,6 @@ export function readMigrations(dir = path.join(ROOT, "migrations")): { name: str
         .filter(Boolean),
     }));
 }
-
-/**
- * wrangler's record of applied migrations (`wrangler d1 migrations apply`): the same table, and a
- * file's row written in its batch, so the worker sees what a deployment's D1 holds.
- */
-const MIGRATIONS_TABLE_SQL = `CREATE TABLE IF NOT EXISTS d1_migrations(
-		id         INTEGER PRIMARY KEY AUTOINCREMENT,
-		name       TEXT UNIQUE,
-		applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL
-);`;
 
 /** Every migration in order, but those in `except` (a deployment behind on its migrations). */
 export async function applyMigrations(db: HarnessD1, except: readonly string[] = []): Promise<void> {
