@@ -11,8 +11,8 @@ import { changeSeats } from "../../worker/src/organizations";
 import { gatedD1 } from "./gated-d1";
 import { call, makeKey, svc, TEST_ACTOR } from "./helpers";
 import { expectProblem } from "./lifecycle-helpers";
-import { buyOrganization, takeSeats } from "./organization-term-helpers";
-import { db, stripe, testClock } from "./stripe-helpers";
+import { buyOrganization, seatsPreviewOnDay, takeSeats } from "./organization-term-helpers";
+import { db, stripe } from "./stripe-helpers";
 
 let service: string;
 let analyst: string;
@@ -37,15 +37,7 @@ const seats = (orgId: string, body: unknown, key = service) => call("POST", `/v1
 
 describe("POST /v1/organizations/{org_id}/seats", () => {
   it("five more seats on day 100 of 365: a sent invoice on net terms for the rest of the term, equal to Stripe's preview to the cent", async () => {
-    const clock = await testClock();
-    const { orgId, row } = await buyOrganization(service, { test_clock: clock.id });
-    await clock.advanceDays(100);
-    const sub = await stripe().subscriptions.retrieve(row.subscriptionId!);
-    const now = (await stripe().testHelpers.testClocks.retrieve(clock.id)).frozen_time;
-    const preview = await stripe().invoices.createPreview({
-      subscription: sub.id,
-      subscription_details: { items: [{ id: sub.items.data[0]!.id, quantity: 30 }], proration_behavior: "always_invoice", proration_date: now },
-    });
+    const { orgId, row, sub, now, preview } = await seatsPreviewOnDay(service, 100, 30);
     // 5 seats × 39,000 cents × 265 of 365 days left: 141,575.34, as Stripe rounds it.
     expect(preview.amount_due).toBe(141_575);
 

@@ -7,7 +7,7 @@
 import type Stripe from "stripe";
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, makeKey } from "./helpers";
-import { buyOrganization, type OrganizationWire } from "./organization-term-helpers";
+import { buyOrganization, seatsPreviewOnDay, type OrganizationWire } from "./organization-term-helpers";
 import { stripe, testClock } from "./stripe-helpers";
 
 let service: string;
@@ -50,15 +50,7 @@ describe("an organization's sales tax", () => {
   });
 
   it("five more seats on day 100 in a taxed state: the prorated invoice and Stripe's preview both include the tax, and a pre-tax expected amount is a 409", async () => {
-    const clock = await testClock();
-    const { orgId, row } = await buyOrganization(service, { address: CALIFORNIA, test_clock: clock.id });
-    await clock.advanceDays(100);
-    const sub = await stripe().subscriptions.retrieve(row.subscriptionId!);
-    const now = (await stripe().testHelpers.testClocks.retrieve(clock.id)).frozen_time;
-    const preview = await stripe().invoices.createPreview({
-      subscription: sub.id,
-      subscription_details: { items: [{ id: sub.items.data[0]!.id, quantity: 30 }], proration_behavior: "always_invoice", proration_date: now },
-    });
+    const { orgId, preview } = await seatsPreviewOnDay(service, 100, 30, { address: CALIFORNIA });
     // 141,575 for 5 seats over 265 of 365 days, and 7.25 % of it (10,264.19) on top.
     expect([preview.subtotal, preview.amount_due]).toEqual([141_575, 151_839]);
     const stale = await call("POST", `/v1/organizations/${orgId}/seats`, { key: service, body: { seats: 30, expected_amount_due_now: 141_575 } });

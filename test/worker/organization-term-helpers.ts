@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { organizations } from "../../worker/src/db/schema";
 import { call } from "./helpers";
 import { agencyBody } from "./organization-helpers";
-import { db } from "./stripe-helpers";
+import { db, stripe, testClock } from "./stripe-helpers";
 
 let n = 0;
 export const newOrgId = () => `org_${Date.now().toString(36)}_t${++n}`;
@@ -35,4 +35,22 @@ export async function takeSeats(key: string, orgId: string, users: number): Prom
     const res = await call("PUT", `/v1/organizations/${orgId}/members/${orgId}_user_${i}`, { key });
     if (res.status !== 200) throw new Error(`PUT …/members answered ${res.status}: ${await res.text()}`);
   }
+}
+
+/**
+ * An organization bought on a test clock of its own, the clock moved `days` on, and Stripe's
+ * preview of its seats raised to `seats` there, prorated and invoiced at once (what POST
+ * …/seats confirms): the organization, its subscription, the clock's time (unix s), the preview.
+ */
+export async function seatsPreviewOnDay(key: string, days: number, seats: number, extra: Record<string, unknown> = {}) {
+  const clock = await testClock();
+  const { orgId, row } = await buyOrganization(key, { ...extra, test_clock: clock.id });
+  await clock.advanceDays(days);
+  const sub = await stripe().subscriptions.retrieve(row.subscriptionId!);
+  const now = (await stripe().testHelpers.testClocks.retrieve(clock.id)).frozen_time;
+  const preview = await stripe().invoices.createPreview({
+    subscription: sub.id,
+    subscription_details: { items: [{ id: sub.items.data[0]!.id, quantity: seats }], proration_behavior: "always_invoice", proration_date: now },
+  });
+  return { orgId, row, sub, now, preview };
 }
