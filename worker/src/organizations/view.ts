@@ -86,7 +86,7 @@ export async function organizationView(deps: Pick<Services, "db" | "stripe">, or
     const [page, customer] = await Promise.all([deps.stripe.invoices.list({ customer: row.customerId, limit: 100 }), deps.stripe.customers.retrieve(row.customerId)]);
     for (const inv of page.data) if (inv.status !== "draft") invoices.push(invoiceOf(inv));
     // Stripe's customer, not a copy: an exemption set or lifted in the Dashboard is what the invoices follow.
-    taxExempt = !("deleted" in customer && customer.deleted === true) && (customer as Stripe.Customer).tax_exempt === "exempt";
+    taxExempt = !customer.deleted && customer.tax_exempt === "exempt";
   }
   return {
     orgId: row.orgId,
