@@ -44,26 +44,21 @@ export function listEvents(ctx: Ctx): Stripe.ApiList<Stripe.Event> {
   const before = after === undefined ? cursorAt("ending_before") : undefined;
   const data: Stripe.Event[] = [];
   let hasMore = false;
+  // Up to `limit` listed events from `start`, walking the log by `step` (+1: newer, -1: older).
+  const take = (start: number, step: 1 | -1) => {
+    for (let i = start; i >= 0 && i < log.length; i += step) {
+      if (!listed(log[i]!)) continue;
+      if (data.length === limit) {
+        hasMore = true;
+        return;
+      }
+      data.push(log[i]!);
+    }
+  };
   if (before !== undefined) {
     // The `limit` listed events just newer than the cursor, newest first.
-    for (let i = before + 1; i < log.length; i++) {
-      if (!listed(log[i]!)) continue;
-      if (data.length === limit) {
-        hasMore = true;
-        break;
-      }
-      data.push(log[i]!);
-    }
+    take(before + 1, 1);
     data.reverse();
-  } else {
-    for (let i = (after ?? log.length) - 1; i >= 0; i--) {
-      if (!listed(log[i]!)) continue;
-      if (data.length === limit) {
-        hasMore = true;
-        break;
-      }
-      data.push(log[i]!);
-    }
-  }
+  } else take((after ?? log.length) - 1, -1);
   return { object: "list", data, has_more: hasMore, url: "/v1/events" };
 }
