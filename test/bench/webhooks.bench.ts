@@ -139,7 +139,8 @@ async function bundleVariant(v: Variant): Promise<string> {
   const dir = mkdtempSync(path.join(tmpdir(), `pia-variant-${v.name}-`));
   const entry = path.join(ROOT, "worker/src/index.ts");
   const replaced = new Map<string, string>();
-  const out = await build({
+  const scriptPath = path.join(dir, "worker.mjs");
+  await build({
     ...(v.noQueue
       ? {
           stdin: {
@@ -186,11 +187,10 @@ async function bundleVariant(v: Variant): Promise<string> {
       },
     ],
     ...WORKER_BUILD,
+    outfile: scriptPath,
   });
   const missing = Object.keys(v.modules ?? {}).filter((m) => !replaced.has(m));
   if (missing.length > 0) throw new Error(`variant ${v.name}: no module named ${missing.join(", ")} in the worker (renamed? update the bench)`);
-  const scriptPath = path.join(dir, "worker.mjs");
-  writeFileSync(scriptPath, out.outputFiles[0]!.contents);
   return scriptPath;
 }
 

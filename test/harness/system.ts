@@ -61,11 +61,9 @@ export async function startSystem(opts: {
   async function runCron(name: keyof typeof CRONS): Promise<void> {
     const res = await fetch(`${worker.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent(CRONS[name])}`);
     if (res.status !== 200) throw new Error(`the ${name} cron answered ${res.status}: ${await res.text()}`);
+    const runs = worker.db.prepare("select last_started_at as started, last_finished_at as finished from cron_runs where cron = ?").bind(name);
     for (let i = 0; ; i++) {
-      const run = await worker.db
-        .prepare("select last_started_at as started, last_finished_at as finished from cron_runs where cron = ?")
-        .bind(name)
-        .first<{ started: number | null; finished: number | null }>();
+      const run = await runs.first<{ started: number | null; finished: number | null }>();
       if (run?.finished != null && run.started != null && run.finished >= run.started) return;
       if (i > 600) throw new Error(`the ${name} cron did not finish`);
       await new Promise((r) => setTimeout(r, 100));
