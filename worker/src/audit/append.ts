@@ -7,6 +7,7 @@
 import { desc } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Clock } from "../clock";
+import { builtOnce } from "../db/built-once";
 import type { Db } from "../db/client";
 import { isStaleRead } from "../db/guard";
 import { auditLog } from "../db/schema";
@@ -15,8 +16,10 @@ import { chainRow, type AuditEntry } from "./chain";
 // Each lost race means another writer won, so n racing writers need at most n attempts.
 const MAX_ATTEMPTS = 40;
 
+const head = builtOnce((db) => db.select({ seq: auditLog.seq, hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1).prepare());
+
 export async function readHead(db: Db): Promise<{ seq: number; hash: string } | undefined> {
-  return db.select({ seq: auditLog.seq, hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1).get();
+  return head(db).get();
 }
 
 function isChainRace(error: unknown): boolean {

@@ -3,7 +3,8 @@
  * (agency) while the organization's subscription runs, read from the mirror beside the user's
  * own subscriptions, so the user's entitlement is the better of the two (entitlements/state.ts).
  */
-import { and, eq, ne } from "drizzle-orm";
+import { and, eq, ne, sql } from "drizzle-orm";
+import { builtOnce } from "../db/built-once";
 import type { Db } from "../db/client";
 import { organizationMembers, organizations, subscriptions } from "../db/schema";
 
@@ -15,15 +16,20 @@ export interface Seat {
   subscription: Sub | null;
 }
 
-export async function readSeats(db: Db, userId: string): Promise<Seat[]> {
-  const rows = await db
+// Read for every user a sync touches, so built once (db/built-once.ts).
+const seatsOf = builtOnce((db) =>
+  db
     .select({ orgId: organizationMembers.orgId, subscription: subscriptions })
     .from(organizationMembers)
     .innerJoin(organizations, eq(organizations.orgId, organizationMembers.orgId))
     .leftJoin(subscriptions, eq(subscriptions.id, organizations.subscriptionId))
     // A suspended organization's seats (an invoice later than the policy allows) grant nothing.
-    .where(and(eq(organizationMembers.userId, userId), ne(organizations.status, "suspended")))
-    .all();
+    .where(and(eq(organizationMembers.userId, sql.placeholder("userId")), ne(organizations.status, "suspended")))
+    .prepare(),
+);
+
+export async function readSeats(db: Db, userId: string): Promise<Seat[]> {
+  const rows = await seatsOf(db).all({ userId });
   return rows.map((r) => ({ orgId: r.orgId, subscription: r.subscription }));
 }
 

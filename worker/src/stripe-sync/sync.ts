@@ -7,6 +7,7 @@ import { and, eq, inArray, isNull, lt, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Actor, AuditEntry } from "../audit";
 import type { Clock } from "../clock";
+import { builtOnce, inJsonList } from "../db/built-once";
 import type { Db } from "../db/client";
 import type { Services } from "../services";
 import { entitlementAsRead, guard, rowAsRead, userSeatsAsRead, userSubscriptionsAsRead } from "../db/guard";
@@ -95,9 +96,27 @@ export async function subscriptionCoupon(stripe: Stripe, clock: Clock, sub: Stri
   return terms;
 }
 
-async function freshIds(db: Db, table: typeof customers | typeof subscriptions | typeof invoices, ids: string[], since: number | undefined): Promise<Set<string>> {
+type MirrorTable = typeof customers | typeof subscriptions | typeof invoices;
+const MIRROR_TABLES: MirrorTable[] = [customers, subscriptions, invoices];
+
+/** Per mirror table, its rows (and their fetch times) for a list of ids, each query built once. */
+const rowsOf = new Map(
+  MIRROR_TABLES.map((t) => [
+    t,
+    builtOnce((db) =>
+      db
+        .select()
+        .from(t as typeof customers)
+        .where(inJsonList(t.id, "ids"))
+        .prepare(),
+    ),
+  ]),
+);
+const syncedAtOf = new Map(MIRROR_TABLES.map((t) => [t, builtOnce((db) => db.select({ id: t.id, syncedAt: t.syncedAt }).from(t).where(inJsonList(t.id, "ids")).prepare())]));
+
+async function freshIds(db: Db, table: MirrorTable, ids: string[], since: number | undefined): Promise<Set<string>> {
   if (since === undefined || ids.length === 0) return new Set();
-  const rows = await db.select({ id: table.id, syncedAt: table.syncedAt }).from(table).where(inArray(table.id, ids)).all();
+  const rows = await syncedAtOf.get(table)!(db).all({ ids: JSON.stringify(ids) });
   return new Set(rows.filter((r) => r.syncedAt >= since).map((r) => r.id));
 }
 
@@ -250,13 +269,9 @@ function audited(p: Part, why: SyncCause, action: string, type: string, id: stri
 }
 
 /** Reads the rows of `ids` in one query, keyed by id. */
-export async function rowsById<T extends typeof customers | typeof subscriptions | typeof invoices>(db: Db, table: T, ids: string[]): Promise<Map<string, T["$inferSelect"]>> {
+export async function rowsById<T extends MirrorTable>(db: Db, table: T, ids: string[]): Promise<Map<string, T["$inferSelect"]>> {
   if (ids.length === 0) return new Map();
-  const rows = (await db
-    .select()
-    .from(table as typeof customers)
-    .where(inArray(table.id, ids))
-    .all()) as T["$inferSelect"][];
+  const rows = (await rowsOf.get(table)!(db).all({ ids: JSON.stringify(ids) })) as T["$inferSelect"][];
   return new Map(rows.map((r) => [r.id, r]));
 }
 
