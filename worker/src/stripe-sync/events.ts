@@ -7,6 +7,7 @@
  * GET /v1/events.
  */
 import { and, asc, desc, eq, fillPlaceholders, gte, inArray, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import { builtOnce } from "../db/built-once";
 import type { Db } from "../db/client";
 import { stripeEvents, type EventStatus } from "../db/schema";
 import { describeError } from "../log";
@@ -80,20 +81,15 @@ const EVENT_PLACEHOLDERS = {
  * consumer run, and drizzle's query building was a fifth of the worker's CPU in a profile of the
  * demo seed (issue 28).
  */
-const insertTemplates = new WeakMap<Db, { statement: ReturnType<D1Database["prepare"]>; params: unknown[] }>();
-function insertTemplate(db: Db) {
-  let t = insertTemplates.get(db);
-  if (!t) {
-    const query = db
-      .insert(stripeEvents)
-      .values(EVENT_PLACEHOLDERS as never)
-      .onConflictDoNothing()
-      .toSQL();
-    t = { statement: db.$client.prepare(query.sql), params: query.params };
-    insertTemplates.set(db, t);
-  }
-  return t;
-}
+const insertTemplate = builtOnce((db) => {
+  const query = db
+    .insert(stripeEvents)
+    .values(EVENT_PLACEHOLDERS as never)
+    .onConflictDoNothing()
+    .toSQL();
+  // Not drizzle's prepared query: storeEvents binds these into one D1 batch, which takes D1 statements.
+  return { statement: db.$client.prepare(query.sql), params: query.params };
+});
 
 function insertEvent(db: Db, e: IncomingEvent, now: number): ReturnType<D1Database["prepare"]> {
   const t = insertTemplate(db);

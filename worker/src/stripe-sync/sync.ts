@@ -99,20 +99,16 @@ export async function subscriptionCoupon(stripe: Stripe, clock: Clock, sub: Stri
 type MirrorTable = typeof customers | typeof subscriptions | typeof invoices;
 const MIRROR_TABLES: MirrorTable[] = [customers, subscriptions, invoices];
 
-/** Per mirror table, its rows (and their fetch times) for a list of ids, each query built once. */
-const rowsOf = new Map(
-  MIRROR_TABLES.map((t) => [
-    t,
-    builtOnce((db) =>
-      db
-        .select()
-        .from(t as typeof customers)
-        .where(inJsonList(t.id, "ids"))
-        .prepare(),
-    ),
-  ]),
+/** Per mirror table, a query for the rows of a list of ids (bound as `ids`), built once per D1 handle. */
+const perMirrorTable = <Q>(query: (db: Db, t: MirrorTable) => Q) => new Map(MIRROR_TABLES.map((t) => [t, builtOnce((db) => query(db, t))]));
+const rowsOf = perMirrorTable((db, t) =>
+  db
+    .select()
+    .from(t as typeof customers)
+    .where(inJsonList(t.id, "ids"))
+    .prepare(),
 );
-const syncedAtOf = new Map(MIRROR_TABLES.map((t) => [t, builtOnce((db) => db.select({ id: t.id, syncedAt: t.syncedAt }).from(t).where(inJsonList(t.id, "ids")).prepare())]));
+const syncedAtOf = perMirrorTable((db, t) => db.select({ id: t.id, syncedAt: t.syncedAt }).from(t).where(inJsonList(t.id, "ids")).prepare());
 
 async function freshIds(db: Db, table: MirrorTable, ids: string[], since: number | undefined): Promise<Set<string>> {
   if (since === undefined || ids.length === 0) return new Set();
