@@ -157,6 +157,25 @@ async function ensureServiceKey(workerUrl: string, adminKey: string): Promise<st
   return made.body.key;
 }
 
+/**
+ * Service keys for the seed's lanes (SeedTarget.laneKeys), made for this seeding and revoked by
+ * the returned function: each lane is a client of its own under the worker's per-client limit,
+ * and the demo app's key keeps its budget while the seed runs.
+ */
+async function seedLaneKeys(workerUrl: string, adminKey: string, lanes: number): Promise<{ keys: string[]; revoke: () => Promise<void> }> {
+  const made = await Promise.all(
+    Array.from({ length: lanes }, (_, i) => api<{ key: string; api_key: { id: string } }>(`${workerUrl}/v1/keys`, adminKey, "POST", { name: `local-demo-seed-lane-${i + 1}`, role: "service" })),
+  );
+  const ids = made.filter((m) => m.status === 201).map((m) => m.body.api_key.id);
+  const revoke = async () => void (await Promise.all(ids.map((id) => api(`${workerUrl}/v1/keys/${id}/revoke`, adminKey, "POST", {}))));
+  const refused = made.find((m) => m.status !== 201);
+  if (refused) {
+    await revoke();
+    throw new Error(`could not create the seed's service keys: HTTP ${refused.status}`);
+  }
+  return { keys: made.map((m) => m.body.key), revoke };
+}
+
 async function waitForHealth(url: string, timeoutMs = 60_000): Promise<void> {
   const started = Date.now();
   for (;;) {
@@ -384,10 +403,13 @@ async function main() {
   } else {
     const progress = progressReporter(customers);
     const issues: string[] = [];
+    const lanes = 10;
+    const laneKeys = await seedLaneKeys(workerUrl, adminKey, lanes);
     const report = await seedDemo(
       {
         workerUrl,
         serviceKey,
+        laneKeys: laneKeys.keys,
         adminKey,
         stripe,
         emulatorUrl: emulator.url,
@@ -404,12 +426,12 @@ async function main() {
         customers,
         days: 365,
         now: Math.floor(Date.now() / 1000),
-        concurrency: 10,
+        concurrency: lanes,
         sweepEveryMs: 10_000,
         onProgress: (p) => progress.update(p),
         onIssue: (c, what) => issues.push(`${c.userId}: ${what}`),
       },
-    );
+    ).finally(laneKeys.revoke);
     progress.stop();
     emulator.save();
     console.log(`Seeded ${report.customers} customers with a year of history in ${Math.round(report.seconds)} s${report.failedActions ? ` (${report.failedActions} steps refused)` : ""}.`);

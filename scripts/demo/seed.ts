@@ -15,6 +15,14 @@ export const DEMO_PROMOTION_CODE = "FEDWELCOME";
 export interface SeedTarget {
   workerUrl: string;
   serviceKey: string;
+  /**
+   * Service keys for the seed's lanes (the customers it plays at once), one lane to a key in
+   * turn; `serviceKey` when there are none. The worker limits each client to 300 requests a
+   * minute, in fixed windows: the whole seed under one key makes about 320 in its first minute,
+   * so its last requests waited out a 60 s window (as Retry-After asks), and the demo app
+   * sharing the key would have been refused meanwhile.
+   */
+  laneKeys?: readonly string[];
   /** Lists the worker's events (admin): the seed waits until every delivered event is processed. */
   adminKey: string;
   /** The official client, pointed at the emulator (or a Stripe test account). */
@@ -147,6 +155,12 @@ export function workerClient(target: Pick<SeedTarget, "workerUrl" | "serviceKey"
       return JSON.parse(text) as T;
     }
   };
+}
+
+/** The API client of each of the seed's lanes: under its own key of `laneKeys` in turn, else the service key. */
+export function laneClients(target: Pick<SeedTarget, "workerUrl" | "serviceKey" | "laneKeys">, lanes: number, wait?: (ms: number) => Promise<void>): ReturnType<typeof workerClient>[] {
+  const keys = target.laneKeys?.length ? target.laneKeys : [target.serviceKey];
+  return Array.from({ length: lanes }, (_, n) => workerClient({ workerUrl: target.workerUrl, serviceKey: keys[n % keys.length]! }, wait));
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -331,12 +345,13 @@ export async function seedDemo(target: SeedTarget, opts: SeedOptions): Promise<S
   const walksDunning = (c: DemoCustomer) => c.actions.at(-1)?.action.kind === "card_fails";
   const queue = [...plan.filter(walksDunning), ...plan.filter((c) => !walksDunning(c))];
   let next = 0;
-  const worker = async () => {
+  const lanes = laneClients(target, Math.min(opts.concurrency ?? 10, plan.length));
+  const lane = async (client: ReturnType<typeof workerClient>) => {
     for (;;) {
       const c = queue[next++];
       if (!c) return;
       try {
-        await live(target, api, c, opts, (what) => {
+        await live(target, client, c, opts, (what) => {
           progress.failed++;
           opts.onIssue?.(c, what);
         });
@@ -358,7 +373,7 @@ export async function seedDemo(target: SeedTarget, opts: SeedOptions): Promise<S
     }
   })();
   try {
-    await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 10, plan.length) }, worker));
+    await Promise.all(lanes.map(lane));
   } finally {
     playing = false;
     await sweeping;

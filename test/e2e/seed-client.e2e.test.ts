@@ -4,7 +4,7 @@
  * client is its API key), with a limit small enough to reach in a few requests.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { retryAfterMs, workerClient } from "../../scripts/demo/seed.ts";
+import { laneClients, retryAfterMs, workerClient } from "../../scripts/demo/seed.ts";
 import { startWorker, type WorkerHarness } from "../harness/worker.ts";
 
 // Three requests per 10 s window per client: the smallest window the binding has.
@@ -43,6 +43,31 @@ describe("the seed's client and the rate limit", () => {
     expect(body).toMatchObject({ user_id: "demo_limit", status: "none" });
     expect(asked[0]).toBe(60_000);
   }, 60_000);
+
+  it("plays each lane under a key of its own, so one lane's requests do not spend another's window", async () => {
+    const laneKeys = [await worker.createKey("service", "seed-lane-1"), await worker.createKey("service", "seed-lane-2")];
+    const asked: number[] = [];
+    const wait = async (ms: number) => void asked.push(ms);
+    const lanes = laneClients({ workerUrl: worker.url, serviceKey: worker.serviceKey, laneKeys }, 4, wait);
+    // Miniflare's windows are aligned to the wall clock: start at one's beginning, so the seven
+    // requests below fall in the same window.
+    await new Promise((r) => setTimeout(r, WINDOW_MS - (Date.now() % WINDOW_MS) + 50));
+    // Four lanes on two keys: lanes 1 and 3 share the first key, 2 and 4 the second. Each lane
+    // makes one request, then lane 1 one more: three on the first key (its whole window), two on
+    // the second, and none waits.
+    for (const [i, api] of [...lanes, lanes[0]!].entries()) {
+      const body = await api<{ user_id: string }>("GET", `/v1/entitlements/demo_lane_${i}`);
+      expect(body.user_id).toBe(`demo_lane_${i}`);
+    }
+    expect(asked).toEqual([]);
+    // The first key's window is spent: its next request is refused (and waited out), the
+    // second key's still answers at once.
+    const refused = await worker.request("/v1/entitlements/demo_lane_x", { key: laneKeys[0]! });
+    await refused.body?.cancel();
+    expect(refused.status).toBe(429);
+    await lanes[1]!<{ user_id: string }>("GET", "/v1/entitlements/demo_lane_y");
+    expect(asked).toEqual([]);
+  });
 
   it("reads Retry-After as seconds or as an HTTP date, and takes a minute when it is missing or unreadable", () => {
     const now = Date.parse("2026-12-07T04:00:00Z");
