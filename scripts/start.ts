@@ -211,23 +211,27 @@ const DEV_CONFIG = path.join(ROOT, "wrangler.dev.toml");
 
 /**
  * wrangler.toml for wrangler dev, but a stripe-events consumer that processes every webhook as it
- * arrives: batches of at most PROCESS_PER_RUN (what one consumer run processes; the rest of a
- * bigger batch waits a minute's lease for the sweep, which is where the seed spent most of its
- * time) taken 100 ms after the first message instead of a second. Deployed, a burst of renewals
- * is better stored in big batches and processed by the sweep; a local demo has no such burst.
+ * arrives: batches taken 100 ms after their first message instead of a second, and every new
+ * event of a batch processed in its run (EVENTS_PROCESS_PER_RUN at its maximum, 100: the
+ * deployed default of 25 fits a run's subrequest budget, which wrangler dev does not have).
+ * With 25, the rest of a batch waited a minute's lease for the sweep, which is where the seed
+ * spent most of its time, or came in batches of 25; in batches of 100 more of a customer's
+ * consecutive events share one sync, and the seed took workerd 72 CPU-s instead of 86.
+ * Deployed, a burst of renewals is better stored in big batches and processed by the sweep; a
+ * local demo has no such burst.
  * Written beside wrangler.toml, so its relative paths, .dev.vars and .wrangler/state are the same.
  */
 async function devConfig(): Promise<string> {
-  // By a computed path: tsc would check the worker's queue module against workerd's globals,
-  // which this Node project does not have; tsx runs it like the other worker modules used here.
-  const ingest = "../worker/src/stripe-sync/ingest.ts";
-  const { PROCESS_PER_RUN } = (await import(ingest)) as { PROCESS_PER_RUN: number };
   const toml = await readFile(path.join(ROOT, "wrangler.toml"), "utf8");
-  const consumer = /(\[\[queues\.consumers\]\]\s*\nqueue = "stripe-events"\s*\n)max_batch_size = \d+\s*\nmax_batch_timeout = [\d.]+/;
+  const consumer = /(\[\[queues\.consumers\]\]\s*\nqueue = "stripe-events"\s*\nmax_batch_size = \d+\s*\n)max_batch_timeout = [\d.]+/;
   if (!consumer.test(toml)) throw new Error("wrangler.toml has no stripe-events consumer with max_batch_size and max_batch_timeout (in that order): scripts/start.ts's devConfig reads them");
   // The outbound webhooks' nudges too: a local receiver hears a change within a tenth of a second, not a second.
   const outbound = /(\[\[queues\.consumers\]\]\s*\nqueue = "outbound-webhooks"\s*\nmax_batch_size = \d+\s*\n)max_batch_timeout = [\d.]+/;
-  const local = toml.replace(consumer, `$1max_batch_size = ${PROCESS_PER_RUN}\nmax_batch_timeout = 0.1`).replace(outbound, "$1max_batch_timeout = 0.1");
+  if (!/^\[vars\]$/m.test(toml)) throw new Error("wrangler.toml has no [vars] table: scripts/start.ts's devConfig adds EVENTS_PROCESS_PER_RUN to it");
+  const local = toml
+    .replace(consumer, "$1max_batch_timeout = 0.1")
+    .replace(outbound, "$1max_batch_timeout = 0.1")
+    .replace(/^\[vars\]$/m, '[vars]\nEVENTS_PROCESS_PER_RUN = "100"');
   await writeFile(DEV_CONFIG, `# Written by npm start (scripts/start.ts) from wrangler.toml for wrangler dev: edit wrangler.toml.\n${local}`);
   return DEV_CONFIG;
 }

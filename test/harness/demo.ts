@@ -27,6 +27,8 @@ export async function demoWorld(opts: { secretKey: string; customers: number; da
     secretKey: opts.secretKey,
     emulator: { taxRates: { "US-CA": 725 }, invoiceFinalizeDelaySeconds: 3600 },
     queueBatchTimeoutSeconds: 0.05,
+    // As npm start's wrangler.dev.toml: every new event of a batch processed in its run.
+    bindings: { EVENTS_PROCESS_PER_RUN: "100" },
   });
   const scheduled = await worker.mf.getWorker();
   const issues: string[] = [];

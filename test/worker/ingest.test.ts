@@ -5,7 +5,8 @@ import { EVENTS_DLQ, EVENTS_QUEUE, retryDelaySeconds, type EventMessage } from "
 import { entitlements, stripeEvents, subscriptions } from "../../worker/src/db/schema";
 import worker from "../../worker/src/index";
 import { BACKOFF_MS, storeEvent } from "../../worker/src/stripe-sync/events";
-import { processEvent, processTogether, syncsOnly } from "../../worker/src/stripe-sync/process";
+import { needsProcessing, processEvent, processTogether, syncsOnly } from "../../worker/src/stripe-sync/process";
+import type Stripe from "stripe";
 import { svc } from "./helpers";
 import { db, eventsFor, stripe, stripeEvent, subscriber, webhookEvent } from "./stripe-helpers";
 
@@ -25,10 +26,10 @@ function message(overrides: Partial<Record<string, unknown>> = {}, body: Partial
   };
 }
 
-async function consume(queue: string, messages: ReturnType<typeof message>[]) {
+async function consume(queue: string, messages: ReturnType<typeof message>[], vars: Record<string, string> = {}) {
   const batch = createMessageBatch<EventMessage>(queue, messages);
   const ctx = createExecutionContext();
-  await worker.queue!(batch as MessageBatch, env, ctx);
+  await worker.queue!(batch as MessageBatch, { ...env, ...vars }, ctx);
   return getQueueResult(batch, ctx);
 }
 
@@ -60,6 +61,33 @@ describe("queue consumer", () => {
     // (getQueueResult does not report per-message delays; the backoff is checked below.)
     expect([1, 2, 3, 20].map(retryDelaySeconds)).toEqual([10, 20, 40, 3600]);
     expect((await rows([good.body.id, unwritable.body.id, foreign.body.id, "evt_someone_else"])).map((r) => r.id)).toEqual([good.body.id]);
+  });
+
+  it("processes at most EVENTS_PROCESS_PER_RUN of a batch's new events and leaves the rest pending for the sweep", async () => {
+    const asMessages = (events: Stripe.Event[], tag: string) =>
+      events.map((e, i) => ({
+        id: `msg_${tag}_${i}`,
+        timestamp: Date.now(),
+        attempts: 1,
+        body: { id: e.id, type: e.type, created: e.created, payload: JSON.stringify(e), received_at: Date.now() } satisfies EventMessage,
+      }));
+    const handled = async () => {
+      const { sub } = await subscriber();
+      return (await eventsFor([sub.id])).filter((e) => needsProcessing(e.type)).slice(0, 2);
+    };
+    const limited = [...(await handled()), ...(await handled())];
+    expect(limited).toHaveLength(4);
+    await consume(EVENTS_QUEUE, asMessages(limited, "limited"), { EVENTS_PROCESS_PER_RUN: "3" });
+    const limitedIds = limited.map((e) => e.id);
+    const statuses = (await rows(limitedIds)).map((r) => r.status).sort();
+    // The files of this project share a database, and one pending event would hold up every later
+    // file's wait for the queue to drain (stripe-helpers.ts drained) until a sweep it never runs.
+    await db().delete(stripeEvents).where(inArray(stripeEvents.id, limitedIds));
+    expect(statuses).toEqual(["pending", "processed", "processed", "processed"]);
+    // The default (25) processes a batch of four whole.
+    const whole = [...(await handled()), ...(await handled())];
+    await consume(EVENTS_QUEUE, asMessages(whole, "whole"));
+    expect((await rows(whole.map((e) => e.id))).map((r) => r.status)).toEqual(["processed", "processed", "processed", "processed"]);
   });
 
   it("processes a new event that can change the mirror right after storing it, and a redelivery not again", async () => {

@@ -76,6 +76,17 @@ const WebhookConfig = z.object({
 });
 export type WebhookConfig = z.infer<typeof WebhookConfig>;
 
+/**
+ * The `stripe-events` consumer (stripe-sync/ingest.ts): how many of a batch's new events one run
+ * processes; the rest wait for the minute sweep. Each costs several Stripe fetches and D1 queries,
+ * against a run's subrequest budget on Cloudflare, so the default is 25; `npm start` raises it
+ * locally (no such budget), with its batches, so a burst is processed as it arrives.
+ */
+const IngestConfig = z.object({
+  EVENTS_PROCESS_PER_RUN: z.coerce.number().int().min(1).max(100).default(25),
+});
+export type IngestConfig = z.infer<typeof IngestConfig>;
+
 const SigningConfig = z.object({
   /** JSON JWK set of Ed25519 private keys, each with a `status` of next, current or retired. */
   ENTITLEMENTS_SIGNING_KEYS: nonEmpty,
@@ -195,6 +206,7 @@ type Raw = Input<typeof CoreConfig> &
   Input<typeof ReturnUrlConfig> &
   Input<typeof StripeConfig> &
   Input<typeof WebhookConfig> &
+  Input<typeof IngestConfig> &
   Input<typeof SigningConfig> &
   Input<typeof AuditConfig> &
   Input<typeof EmailConfig> &
@@ -236,6 +248,7 @@ export const coreConfig = (env: Env): CoreConfig => memo(env, "core", () => chec
 export const returnUrlConfig = (env: Env): ReturnUrlConfig => memo(env, "return-url", () => check(ReturnUrlConfig, env, "return URL"));
 export const stripeConfig = (env: Env): StripeConfig => memo(env, "stripe", () => check(StripeConfig, env, "Stripe"));
 export const webhookConfig = (env: Env): WebhookConfig => memo(env, "webhook", () => check(WebhookConfig, env, "webhook"));
+export const ingestConfig = (env: Env): IngestConfig => memo(env, "ingest", () => check(IngestConfig, env, "event ingestion"));
 export const signingConfig = (env: Env): SigningConfig => memo(env, "signing", () => check(SigningConfig, env, "entitlement signing"));
 export const auditConfig = (env: Env): AuditConfig => memo(env, "audit", () => check(AuditConfig, env, "audit checkpoint"));
 export const emailConfig = (env: Env): EmailConfig => memo(env, "email", () => check(EmailConfig, env, "email"));
@@ -253,6 +266,7 @@ export const CONFIG_CONCERNS = {
   return_urls: ReturnUrlConfig,
   stripe: StripeConfig,
   webhook: WebhookConfig,
+  ingest: IngestConfig,
   signing: SigningConfig,
   audit: AuditConfig,
   email: EmailConfig,

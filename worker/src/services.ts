@@ -15,7 +15,7 @@ import type { DunningPolicy } from "./dunning/policy";
 import type { EmailTransport } from "./email/transports";
 import type { ClaimsConfig } from "./entitlements/config";
 import type { LoadedKeys } from "./entitlements/keys";
-import type { MonitoringConfig, OutboundConfig, WebhookConfig } from "./env";
+import type { IngestConfig, MonitoringConfig, OutboundConfig, WebhookConfig } from "./env";
 import type { Logger } from "./log";
 import type { SyncedBatch } from "./stripe-sync/batch";
 import type { Stripe } from "./stripe-sync/stripe";
@@ -40,6 +40,8 @@ export interface Services {
   readonly returnUrls: ReturnUrlPolicy;
   readonly signer: Signer;
   readonly webhooks: WebhookConfig;
+  /** The event consumer's per-run processing (EVENTS_PROCESS_PER_RUN); config_invalid when malformed. */
+  readonly ingest: IngestConfig;
   /** Signs and checks the audit chain's checkpoints; null when AUDIT_CHECKPOINT_SECRET is unset. */
   readonly checkpointKey: CheckpointKey | null;
   /** Where the email outbox sends (EMAIL_TRANSPORT); config_invalid when its settings are incomplete. */

@@ -15,7 +15,7 @@ import { disputeEventAction } from "./disputes";
 import { dunningCasesOfSync, dunningPolicy as defaultDunningPolicy, withOverrides, type DunningPolicy } from "./dunning";
 import { emailTransport as makeEmailTransport, type EmailTransport } from "./email";
 import { loadSigningKeys } from "./entitlements";
-import { auditConfig, coreConfig, dunningConfig, emailConfig, monitoringConfig, outboundConfig, returnUrlConfig, signingConfig, stripeConfig, webhookConfig, type Env } from "./env";
+import { auditConfig, coreConfig, dunningConfig, emailConfig, monitoringConfig, outboundConfig, returnUrlConfig, signingConfig, stripeConfig, ingestConfig, webhookConfig, type Env } from "./env";
 import { DomainError } from "./errors";
 import { describeError, jsonLogger, type Logger } from "./log";
 import type { Services, Signer } from "./services";
@@ -74,6 +74,9 @@ export function services(env: Env, clock: Clock, options: ServiceOptions = {}): 
     },
     get webhooks() {
       return webhookConfig(env);
+    },
+    get ingest() {
+      return ingestConfig(env);
     },
     get checkpointKey() {
       if (checkpointKey === undefined) {

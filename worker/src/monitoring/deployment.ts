@@ -155,6 +155,7 @@ const CONCERN_TITLES: Record<ConfigConcern, string> = {
   return_urls: "Return URLs for Checkout and the billing portal",
   stripe: "Stripe API key",
   webhook: "Stripe webhook secrets and the events queue",
+  ingest: "Event processing per consumer run",
   signing: "Entitlement token settings",
   audit: "Audit checkpoint secret",
   email: "Email transport settings",

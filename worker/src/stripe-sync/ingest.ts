@@ -37,12 +37,6 @@ export function retryDelaySeconds(attempts: number): number {
 
 /** Parallel processors per batch: each holds Stripe fetches and D1 writes open. */
 const PROCESS_CONCURRENCY = 4;
-/**
- * New events processed in one consumer run. Each costs several Stripe fetches and D1 queries,
- * and a run has a subrequest budget; the rest wait for the minute sweep (they are due one lease
- * after they were stored).
- */
-export const PROCESS_PER_RUN = 25;
 /** Matches wrangler.toml's max_retries for the dead letter queue. */
 const DLQ_MAX_ATTEMPTS = 100;
 const DLQ_RETRY_DELAY_S = 3600;
@@ -205,6 +199,8 @@ export async function consumeEvents(s: Services, batch: EventBatch): Promise<Con
   });
   if (dlq && result.stored + result.duplicates > 0) log.log("error", "stored events from the dead letter queue", { stored: result.stored, duplicates: result.duplicates });
 
-  result.processed = await processNew({ ...s, log }, fresh.slice(0, PROCESS_PER_RUN));
+  // At most EVENTS_PROCESS_PER_RUN (env.ts): the rest wait for the minute sweep, due one lease
+  // after they were stored.
+  result.processed = await processNew({ ...s, log }, fresh.slice(0, s.ingest.EVENTS_PROCESS_PER_RUN));
   return result;
 }
