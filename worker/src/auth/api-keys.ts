@@ -1,6 +1,7 @@
 /** API key lifecycle: create, list, rotate, revoke, authenticate. Every change is audited. */
-import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { Actor } from "../audit";
+import { builtOnce } from "../db/built-once";
 import { apiKeys, type Role } from "../db/schema";
 import { DomainError } from "../errors";
 import type { Services } from "../services";
@@ -133,16 +134,21 @@ export async function revokeApiKey(deps: Deps, who: Actor, id: string): Promise<
 /** last_used_at is written at most once a minute per key, so auth is one read per request. */
 const LAST_USED_GRANULARITY_MS = 60_000;
 
+/** The key with a hash: read on every authenticated request, so built once per D1 handle. */
+const byHash = builtOnce((db) =>
+  db
+    .select()
+    .from(apiKeys)
+    .where(eq(apiKeys.hash, sql.placeholder("hash")))
+    .prepare(),
+);
+
 export async function authenticate({ db, clock }: Pick<Services, "db" | "clock">, presented: string): Promise<{ actor: Actor; touch: Promise<unknown> | null }> {
   const now = clock.now();
   if (!looksLikeKey(presented)) {
     throw new DomainError("unauthenticated", "The API key is malformed: expected `Authorization: Bearer fja_...`.");
   }
-  const row = await db
-    .select()
-    .from(apiKeys)
-    .where(eq(apiKeys.hash, await hashKey(presented)))
-    .get();
+  const row = await byHash(db).get({ hash: await hashKey(presented) });
   if (!row) throw new DomainError("unauthenticated", "The API key is not recognised.");
   if (row.revokedAt !== null) throw new DomainError("unauthenticated", `The API key ${row.prefix}… was revoked; ask an admin for a new one.`);
   if (row.expiresAt !== null && row.expiresAt <= now) throw new DomainError("unauthenticated", `The API key ${row.prefix}… has expired; use its replacement or ask an admin to rotate it.`);
