@@ -17,10 +17,8 @@ export interface SeedTarget {
   serviceKey: string;
   /**
    * Service keys for the seed's lanes (the customers it plays at once), one lane to a key in
-   * turn; `serviceKey` when there are none. The worker limits each client to 300 requests a
-   * minute, in fixed windows: the whole seed under one key makes about 320 in its first minute,
-   * so its last requests waited out a 60 s window (as Retry-After asks), and the demo app
-   * sharing the key would have been refused meanwhile.
+   * turn; `serviceKey` when there are none. Under one key the seed reaches the worker's limit
+   * per client (why: docs/operations.md, npm start).
    */
   laneKeys?: readonly string[];
   /** Lists the worker's events (admin): the seed waits until every delivered event is processed. */

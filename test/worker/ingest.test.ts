@@ -77,12 +77,16 @@ describe("queue consumer", () => {
     };
     const limited = [...(await handled()), ...(await handled())];
     expect(limited).toHaveLength(4);
-    await consume(EVENTS_QUEUE, asMessages(limited, "limited"), { EVENTS_PROCESS_PER_RUN: "3" });
     const limitedIds = limited.map((e) => e.id);
-    const statuses = (await rows(limitedIds)).map((r) => r.status).sort();
-    // The files of this project share a database, and one pending event would hold up every later
-    // file's wait for the queue to drain (stripe-helpers.ts drained) until a sweep it never runs.
-    await db().delete(stripeEvents).where(inArray(stripeEvents.id, limitedIds));
+    let statuses: string[];
+    try {
+      await consume(EVENTS_QUEUE, asMessages(limited, "limited"), { EVENTS_PROCESS_PER_RUN: "3" });
+      statuses = (await rows(limitedIds)).map((r) => r.status).sort();
+    } finally {
+      // The files of this project share a database, and one pending event would hold up every later
+      // file's wait for the queue to drain (stripe-helpers.ts drained) until a sweep it never runs.
+      await db().delete(stripeEvents).where(inArray(stripeEvents.id, limitedIds));
+    }
     expect(statuses).toEqual(["pending", "processed", "processed", "processed"]);
     // The default (25) processes a batch of four whole.
     const whole = [...(await handled()), ...(await handled())];
