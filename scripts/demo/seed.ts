@@ -363,17 +363,22 @@ export async function seedDemo(target: SeedTarget, opts: SeedOptions): Promise<S
   };
   // Meanwhile the worker's minute sweep runs every second, as the cron would every minute, so
   // the events one delivery's run leaves for it do not pile up until the end.
+  // The pause between sweeps ends when the stories do: waiting it out added up to a whole
+  // sweepEveryMs (10 s under npm start) to every seed.
   let playing = true;
+  let stopPause = () => undefined as void;
+  const stopped = new Promise<void>((resolve) => (stopPause = resolve));
   const sweeping = (async () => {
     while (playing && target.sweep) {
       await target.sweep().catch(() => undefined);
-      await sleep(opts.sweepEveryMs ?? 1000);
+      await Promise.race([sleep(opts.sweepEveryMs ?? 1000), stopped]);
     }
   })();
   try {
     await Promise.all(lanes.map(lane));
   } finally {
     playing = false;
+    stopPause();
     await sweeping;
   }
   const played = Date.now();
