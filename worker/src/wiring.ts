@@ -15,7 +15,7 @@ import { disputeEventAction } from "./disputes";
 import { dunningCasesOfSync, dunningPolicy as defaultDunningPolicy, withOverrides, type DunningPolicy } from "./dunning";
 import { emailTransport as makeEmailTransport, type EmailTransport } from "./email";
 import { loadSigningKeys } from "./entitlements";
-import { auditConfig, coreConfig, dunningConfig, emailConfig, monitoringConfig, outboundConfig, returnUrlConfig, signingConfig, stripeConfig, ingestConfig, webhookConfig, type Env } from "./env";
+import { auditConfig, coreConfig, dunningConfig, emailConfig, ingestConfig, monitoringConfig, outboundConfig, returnUrlConfig, signingConfig, stripeConfig, webhookConfig, type Env } from "./env";
 import { DomainError } from "./errors";
 import { describeError, jsonLogger, type Logger } from "./log";
 import type { Services, Signer } from "./services";

@@ -110,10 +110,16 @@ const rowsOf = perMirrorTable((db, t) =>
 );
 const syncedAtOf = perMirrorTable((db, t) => db.select({ id: t.id, syncedAt: t.syncedAt }).from(t).where(inJsonList(t.id, "ids")).prepare());
 
-async function freshIds(db: Db, table: MirrorTable, ids: string[], since: number | undefined): Promise<Set<string>> {
-  if (since === undefined || ids.length === 0) return new Set();
+/** When the mirror last synced each of `ids` it has, by id (one query). */
+async function syncedAtById(db: Db, table: MirrorTable, ids: string[]): Promise<Map<string, number>> {
+  if (ids.length === 0) return new Map();
   const rows = await syncedAtOf.get(table)!(db).all({ ids: JSON.stringify(ids) });
-  return new Set(rows.filter((r) => r.syncedAt >= since).map((r) => r.id));
+  return new Map(rows.map((r) => [r.id, r.syncedAt]));
+}
+
+async function freshIds(db: Db, table: MirrorTable, ids: string[], since: number | undefined): Promise<Set<string>> {
+  if (since === undefined) return new Set();
+  return new Set([...(await syncedAtById(db, table, ids))].filter(([, at]) => at >= since).map(([id]) => id));
 }
 
 export const emptyFetched = (): Fetched => ({
@@ -184,7 +190,7 @@ async function fetchAll(ctx: Pick<Services, "db" | "stripe" | "clock">, why: Syn
     .filter(({ sub }) => sub.status === "past_due")
     .map(({ sub }) => idOf(sub.latest_invoice ?? null))
     .filter((id): id is string => id !== null && !out.invoices.has(id) && !out.deletedInvoices.has(id));
-  const mirrored = latest.length ? new Set((await ctx.db.select({ id: invoices.id }).from(invoices).where(inArray(invoices.id, latest)).all()).map((r) => r.id)) : new Set<string>();
+  const mirrored = await syncedAtById(ctx.db, invoices, latest);
   for (const id of latest.filter((id) => !mirrored.has(id))) {
     const syncedAt = ctx.clock.now();
     const inv = await ctx.stripe.invoices.retrieve(id);
@@ -193,9 +199,7 @@ async function fetchAll(ctx: Pick<Services, "db" | "stripe" | "clock">, why: Syn
   // A customer is fetched when an event is about it, or when we have never seen it (so the
   // user id of a subscription that arrived first can still be resolved).
   const customerIds = [...targets.customers];
-  const present = customerIds.length
-    ? new Map((await ctx.db.select({ id: customers.id, syncedAt: customers.syncedAt }).from(customers).where(inArray(customers.id, customerIds)).all()).map((r) => [r.id, r.syncedAt]))
-    : new Map<string, number>();
+  const present = await syncedAtById(ctx.db, customers, customerIds);
   for (const id of customerIds) {
     const seen = present.get(id);
     if (seen !== undefined && why.freshSince !== undefined && seen >= why.freshSince) continue;
