@@ -26,6 +26,16 @@ function message(overrides: Partial<Record<string, unknown>> = {}, body: Partial
   };
 }
 
+/** Queue messages carrying Stripe's events as the webhook route sends them. */
+function asMessages(events: Stripe.Event[], tag: string) {
+  return events.map((e, i) => ({
+    id: `msg_${tag}_${i}`,
+    timestamp: Date.now(),
+    attempts: 1,
+    body: { id: e.id, type: e.type, created: e.created, payload: JSON.stringify(e), received_at: Date.now() } satisfies EventMessage,
+  }));
+}
+
 async function consume(queue: string, messages: ReturnType<typeof message>[], vars: Record<string, string> = {}) {
   const batch = createMessageBatch<EventMessage>(queue, messages);
   const ctx = createExecutionContext();
@@ -64,13 +74,6 @@ describe("queue consumer", () => {
   });
 
   it("processes at most EVENTS_PROCESS_PER_RUN of a batch's new events and leaves the rest pending for the sweep", async () => {
-    const asMessages = (events: Stripe.Event[], tag: string) =>
-      events.map((e, i) => ({
-        id: `msg_${tag}_${i}`,
-        timestamp: Date.now(),
-        attempts: 1,
-        body: { id: e.id, type: e.type, created: e.created, payload: JSON.stringify(e), received_at: Date.now() } satisfies EventMessage,
-      }));
     const handled = async () => {
       const { sub } = await subscriber();
       return (await eventsFor([sub.id])).filter((e) => needsProcessing(e.type)).slice(0, 2);
@@ -97,8 +100,7 @@ describe("queue consumer", () => {
   it("processes a new event that can change the mirror right after storing it, and a redelivery not again", async () => {
     const { sub } = await subscriber();
     const [created] = (await eventsFor([sub.id])).filter((e) => e.type === "customer.subscription.created");
-    const payload = JSON.stringify(created);
-    const m = { id: "msg_sub", timestamp: Date.now(), attempts: 1, body: { id: created!.id, type: created!.type, created: created!.created, payload, received_at: Date.now() } satisfies EventMessage };
+    const m = asMessages([created!], "sub")[0]!;
     expect((await consume(EVENTS_QUEUE, [m])).explicitAcks).toEqual([m.id]);
     expect(await db().select({ status: stripeEvents.status, attempts: stripeEvents.attempts }).from(stripeEvents).where(eq(stripeEvents.id, created!.id)).get()).toEqual({
       status: "processed",
@@ -121,12 +123,7 @@ describe("queue consumer", () => {
     events.push({ ...events.shift()!, created: events[0]!.created - 3600 });
     const newest = events.slice(0, -1).at(-1)!;
     const since = (await env.DB.prepare("select max(seq) as seq from audit_log").first<{ seq: number }>())!.seq;
-    const messages = events.map((e, i) => ({
-      id: `msg_together_${i}`,
-      timestamp: Date.now(),
-      attempts: 1,
-      body: { id: e.id, type: e.type, created: e.created, payload: JSON.stringify(e), received_at: Date.now() } satisfies EventMessage,
-    }));
+    const messages = asMessages(events, "together");
     expect((await consume(EVENTS_QUEUE, messages)).explicitAcks).toHaveLength(events.length);
 
     const stored = await rows(events.map((e) => e.id));
