@@ -234,9 +234,9 @@ const HARNESS: Actor = { type: "system", id: "test-harness" };
 /**
  * Miniflare's D1 proxy with each SQL text prepared once. Every call on the proxy is a round trip
  * into workerd, and `prepare` and `bind` are synchronous ones that block this process: a loop
- * waiting on a row prepared and bound its statement on every turn, about 9 ms of this process's
- * CPU per turn against 2 ms for a statement prepared and bound once, with tests waiting that way
- * many times a second while three files share two cores. A prepared statement never changes
+ * waiting on a row prepared and bound its statement on every turn, about five times the CPU of
+ * a turn on a statement prepared and bound once (npm run bench -- harness), with tests waiting
+ * that way many times a second while three files share two cores. A prepared statement never changes
  * (`bind` returns a new one), so one per text can serve every caller, drizzle included.
  */
 function preparedOnce(db: HarnessD1): HarnessD1 {
