@@ -223,7 +223,8 @@ const DEV_CONFIG = path.join(ROOT, "wrangler.dev.toml");
  * deployed default of 25 fits a run's subrequest budget, which wrangler dev does not have).
  * With 25, the rest of a batch waited a minute's lease for the sweep, which is where the seed
  * spent most of its time, or came in batches of 25; in batches of 100 more of a customer's
- * consecutive events share one sync, and the seed took workerd 72 CPU-s instead of 86.
+ * consecutive events share one sync, so the worker does less work per event (the "Start to
+ * seeded demo" line npm start prints fell from 88 s to 78 s on two cores).
  * Deployed, a burst of renewals is better stored in big batches and processed by the sweep; a
  * local demo has no such burst.
  * Written beside wrangler.toml, so its relative paths, .dev.vars and .wrangler/state are the same.
